@@ -1,0 +1,63 @@
+# The one BLAS shim: every kernel cimports these instead of scipy's routines directly.
+# `real` resolves at compile time to float (s-routines) or double (d-routines).
+# All helpers take row-major operands (NumPy's C order) and swap them into the
+# column-major call, since C^T = B^T A^T needs no copy.
+from scipy.linalg cimport cython_blas as blas
+
+ctypedef fused real:
+    float
+    double
+
+
+cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k, real alpha,
+                      const real* a, int lda, const real* b, int ldb, real beta,
+                      real* c, int ldc) noexcept nogil:
+    """C[m, n] := alpha * op(A) @ op(B) + beta * C, all row-major; lda/ldb/ldc are row strides."""
+    cdef char ta = b'T' if trans_a else b'N'
+    cdef char tb = b'T' if trans_b else b'N'
+    if m == 0 or n == 0:
+        return
+    if real is float:
+        blas.sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*>b, &ldb, <float*>a, &lda, &beta, c, &ldc)
+    else:
+        blas.dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*>b, &ldb, <double*>a, &lda, &beta, c, &ldc)
+
+
+cdef inline void gemv(bint trans_a, int m, int n, real alpha, const real* a, int lda,
+                      const real* x, int incx, real beta, real* y, int incy) noexcept nogil:
+    """y := alpha * op(A) @ x + beta * y, with A row-major of shape (m, n)."""
+    # A row-major (m, n) is A^T column-major (n, m): flip the transpose flag.
+    cdef char t = b'N' if trans_a else b'T'
+    if m == 0 or n == 0:
+        return
+    if real is float:
+        blas.sgemv(&t, &n, &m, &alpha, <float*>a, &lda, <float*>x, &incx, &beta, y, &incy)
+    else:
+        blas.dgemv(&t, &n, &m, &alpha, <double*>a, &lda, <double*>x, &incx, &beta, y, &incy)
+
+
+cdef inline void axpy(int n, real alpha, const real* x, real* y) noexcept nogil:
+    """y += alpha * x"""
+    cdef int one = 1
+    if real is float:
+        blas.saxpy(&n, &alpha, <float*>x, &one, y, &one)
+    else:
+        blas.daxpy(&n, &alpha, <double*>x, &one, y, &one)
+
+
+cdef inline real dot(int n, const real* x, const real* y) noexcept nogil:
+    """x @ y"""
+    cdef int one = 1
+    if real is float:
+        return blas.sdot(&n, <float*>x, &one, <float*>y, &one)
+    else:
+        return blas.ddot(&n, <double*>x, &one, <double*>y, &one)
+
+
+cdef inline void scal(int n, real alpha, real* x) noexcept nogil:
+    """x *= alpha"""
+    cdef int one = 1
+    if real is float:
+        blas.sscal(&n, &alpha, x, &one)
+    else:
+        blas.dscal(&n, &alpha, x, &one)

@@ -1,0 +1,28 @@
+# Helpers shared by the kernel families' append_ functions (bind time, with the GIL).
+from cysym._ops.runner cimport dtype_code
+
+cdef enum Req:
+    REQ_NULL = 0
+    REQ_WRITE = 1
+    REQ_ADD = 2
+
+
+cdef inline int common_dtype(list arrays) except -1:
+    """The kernel dtype code shared by every array (None entries are skipped)."""
+    cdef int code = -1
+    cdef int other
+    for a in arrays:
+        if a is None:
+            continue
+        other = dtype_code(a)
+        if code == -1:
+            code = other
+        elif other != code:
+            raise TypeError(f"kernel arrays must share one dtype, got {a.dtype} after code {code}")
+    return code
+
+
+cdef inline object expect_size(object array, Py_ssize_t size, str what):
+    if array.size != size:
+        raise ValueError(f"{what}: expected {size} elements, got shape {array.shape}")
+    return array

@@ -1,0 +1,104 @@
+"""Dense-layer kernels: FullyConnected forward and its one-pass backward (dX, dW, db)."""
+from cysym._ops._blas cimport real, gemm
+from cysym._ops._common cimport common_dtype, expect_size, REQ_NULL, REQ_WRITE, REQ_ADD
+from cysym._ops.runner cimport Plan, KernelCall, RunContext
+
+REQ_CODES = {"null": REQ_NULL, "write": REQ_WRITE, "add": REQ_ADD}
+
+
+cdef void _fc_forward(real* x, real* w, real* b, real* y,
+                      Py_ssize_t rows, Py_ssize_t in_dim, Py_ssize_t hidden) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef real beta = 0
+    if b != NULL:
+        for i in range(rows):
+            for j in range(hidden):
+                y[i * hidden + j] = b[j]
+        beta = 1
+    # y = x @ w.T (+ y holding the broadcast bias)
+    gemm(False, True, <int>rows, <int>hidden, <int>in_dim, <real>1, x, <int>in_dim,
+         w, <int>in_dim, beta, y, <int>hidden)
+
+
+cdef void fc_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: x, w, b (or absent), y; ints: rows, in_dim, hidden, has_bias
+    cdef bint has_bias = c.ints[3]
+    cdef int y_slot = 3 if has_bias else 2
+    if c.dtype == 0:
+        _fc_forward(<float*>c.arrays[0], <float*>c.arrays[1],
+                    <float*>c.arrays[2] if has_bias else NULL, <float*>c.arrays[y_slot],
+                    c.ints[0], c.ints[1], c.ints[2])
+    else:
+        _fc_forward(<double*>c.arrays[0], <double*>c.arrays[1],
+                    <double*>c.arrays[2] if has_bias else NULL, <double*>c.arrays[y_slot],
+                    c.ints[0], c.ints[1], c.ints[2])
+
+
+cdef void _fc_backward(real* dy, real* x, real* w, real* dx, real* dw, real* db,
+                       Py_ssize_t rows, Py_ssize_t in_dim, Py_ssize_t hidden,
+                       int req_dx, int req_dw, int req_db) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef real total
+    if req_dx != REQ_NULL:
+        # dx = dy @ w   (+= when req is add)
+        gemm(False, False, <int>rows, <int>in_dim, <int>hidden, <real>1, dy, <int>hidden,
+             w, <int>in_dim, <real>(1 if req_dx == REQ_ADD else 0), dx, <int>in_dim)
+    if req_dw != REQ_NULL:
+        # dw = dy.T @ x
+        gemm(True, False, <int>hidden, <int>in_dim, <int>rows, <real>1, dy, <int>hidden,
+             x, <int>in_dim, <real>(1 if req_dw == REQ_ADD else 0), dw, <int>in_dim)
+    if req_db != REQ_NULL:
+        if req_db == REQ_WRITE:
+            for j in range(hidden):
+                db[j] = 0
+        # db += dy.sum(axis=0), row by row so that memory is read in order
+        for i in range(rows):
+            for j in range(hidden):
+                db[j] += dy[i * hidden + j]
+
+
+cdef void fc_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: dy, x, w, dx, dw, db; ints: rows, in_dim, hidden, req_dx, req_dw, req_db
+    if c.dtype == 0:
+        _fc_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
+                     <float*>c.arrays[3], <float*>c.arrays[4], <float*>c.arrays[5],
+                     c.ints[0], c.ints[1], c.ints[2], <int>c.ints[3], <int>c.ints[4], <int>c.ints[5])
+    else:
+        _fc_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
+                     <double*>c.arrays[3], <double*>c.arrays[4], <double*>c.arrays[5],
+                     c.ints[0], c.ints[1], c.ints[2], <int>c.ints[3], <int>c.ints[4], <int>c.ints[5])
+
+
+def _dims(x, w, hidden_out):
+    hidden, in_dim = w.shape
+    if x.size % in_dim if in_dim else x.size:
+        raise ValueError(f"FullyConnected kernel: data of shape {x.shape} does not split into rows of {in_dim}")
+    rows = x.size // in_dim if in_dim else 0
+    expect_size(hidden_out, rows * hidden, "FullyConnected kernel output")
+    return rows, in_dim, hidden
+
+
+def append_fully_connected(Plan plan, x, w, b, y, str label="FullyConnected"):
+    """Append y = x.reshape(rows, in_dim) @ w.T + b (b may be None for no_bias)."""
+    rows, in_dim, hidden = _dims(x, w, y)
+    if b is not None:
+        expect_size(b, hidden, "FullyConnected kernel bias")
+    arrays = [x, w, y] if b is None else [x, w, b, y]
+    plan.add(fc_forward_kernel, common_dtype(arrays), arrays, [rows, in_dim, hidden, b is not None], [], label)
+
+
+def append_fully_connected_backward(Plan plan, dy, x, w, dx, dw, db, str req_dx="write",
+                                    str req_dw="write", str req_db="write",
+                                    str label="_backward_FullyConnected"):
+    """Append dx = dy @ w, dw = dy.T @ x, db = dy.sum(0); a None output or req 'null' is skipped."""
+    rows, in_dim, hidden = _dims(x, w, dy)
+    reqs = [REQ_CODES[r] for r in (req_dx, req_dw, req_db)]
+    outputs = [dx, dw, db]
+    for k, (out, size) in enumerate(zip(outputs, (rows * in_dim, hidden * in_dim, hidden))):
+        if out is None:
+            reqs[k] = REQ_NULL
+            outputs[k] = dy   # any valid pointer; the kernel does not touch it
+        else:
+            expect_size(out, size, "FullyConnected backward output")
+    arrays = [dy, x, w] + outputs
+    plan.add(fc_backward_kernel, common_dtype(arrays), arrays, [rows, in_dim, hidden] + reqs, [], label)

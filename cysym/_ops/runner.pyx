@@ -1,0 +1,139 @@
+"""The loop that executes a bound plan: a C array of kernel calls, run without the GIL."""
+from libc.stdlib cimport malloc, free, realloc
+from libc.string cimport memset
+cimport numpy as cnp
+import numpy as np
+
+cnp.import_array()
+
+KERNEL_ERRORS = {
+    1: "index out of range",
+}
+
+
+class KernelError(RuntimeError):
+    """A kernel met bad data; the executor turns this into an MXNetError naming the operator."""
+
+
+cdef int dtype_code(object array) except -1:
+    cdef cnp.ndarray a = <cnp.ndarray?>array
+    cdef int num = cnp.PyArray_TYPE(a)
+    if num == cnp.NPY_FLOAT32:
+        return 0
+    if num == cnp.NPY_FLOAT64:
+        return 1
+    raise TypeError(f"kernels take float32 or float64 arrays, not {array.dtype}")
+
+
+cdef char* data_pointer(object array) except NULL:
+    cdef cnp.ndarray a = <cnp.ndarray?>array
+    if not cnp.PyArray_IS_C_CONTIGUOUS(a):
+        raise ValueError("kernels take C-contiguous arrays")
+    cdef char* p = <char*>cnp.PyArray_DATA(a)
+    if p == NULL:
+        # a zero-size array may have no data; any non-NULL address is safe as nothing is read
+        return <char*>&_empty_sentinel
+    return p
+
+
+cdef double _empty_sentinel = 0.0
+
+
+cdef class Plan:
+    """A flat list of kernel calls on pre-resolved buffers."""
+
+    def __cinit__(self):
+        self.calls = NULL
+        self.n_calls = 0
+        self.capacity = 0
+        memset(&self.ctx, 0, sizeof(RunContext))
+        self.keepalive = []
+        self.python_calls = []
+        self.labels = []
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        if self.calls != NULL:
+            for i in range(self.n_calls):
+                free(self.calls[i].arrays)
+                free(self.calls[i].ints)
+                free(self.calls[i].floats)
+            free(self.calls)
+
+    def __len__(self):
+        return self.n_calls
+
+    cdef KernelCall* _grow(self) except NULL:
+        cdef KernelCall* grown
+        cdef Py_ssize_t new_capacity
+        if self.n_calls == self.capacity:
+            new_capacity = max(16, 2 * self.capacity)
+            grown = <KernelCall*>realloc(self.calls, new_capacity * sizeof(KernelCall))
+            if grown == NULL:
+                raise MemoryError()
+            self.calls = grown
+            self.capacity = new_capacity
+        cdef KernelCall* call = &self.calls[self.n_calls]
+        memset(call, 0, sizeof(KernelCall))
+        call.python_index = -1
+        self.n_calls += 1
+        return call
+
+    cdef KernelCall* add(self, kernel_fn fn, int dtype, list arrays, ints, floats, str label) except NULL:
+        cdef Py_ssize_t i
+        cdef list int_values = [int(v) for v in ints]
+        cdef list float_values = [float(v) for v in floats]
+        cdef KernelCall* call = self._grow()
+        call.fn = fn
+        call.dtype = dtype
+        call.n_arrays = len(arrays)
+        call.n_ints = len(int_values)
+        call.n_floats = len(float_values)
+        # +1 so that an empty list still gets a non-NULL block
+        call.arrays = <char**>malloc((call.n_arrays + 1) * sizeof(char*))
+        call.ints = <Py_ssize_t*>malloc((call.n_ints + 1) * sizeof(Py_ssize_t))
+        call.floats = <double*>malloc((call.n_floats + 1) * sizeof(double))
+        if call.arrays == NULL or call.ints == NULL or call.floats == NULL:
+            raise MemoryError()
+        for i in range(call.n_arrays):
+            call.arrays[i] = data_pointer(arrays[i])
+        for i in range(call.n_ints):
+            call.ints[i] = int_values[i]
+        for i in range(call.n_floats):
+            call.floats[i] = float_values[i]
+        self.keepalive.append(arrays)
+        self.labels.append(label)
+        return call
+
+    def add_python(self, callback, str label):
+        """Append a call that runs `callback()` with the GIL held (CustomOp, reference kernels)."""
+        cdef KernelCall* call = self._grow()
+        call.python_index = len(self.python_calls)
+        self.python_calls.append(callback)
+        self.labels.append(label)
+
+    def set_seed(self, unsigned long long state):
+        self.ctx.rng_state = state
+
+    def run(self, Py_ssize_t begin=0, Py_ssize_t end=-1, bint is_train=False):
+        """Run calls[begin:end]; native calls run back to back without the GIL."""
+        cdef Py_ssize_t i = begin
+        cdef Py_ssize_t stop = self.n_calls if end < 0 else min(end, self.n_calls)
+        self.ctx.is_train = is_train
+        self.ctx.error_code = 0
+        while i < stop:
+            if self.calls[i].fn == NULL:
+                self.python_calls[self.calls[i].python_index]()
+                i += 1
+                continue
+            with nogil:
+                while i < stop and self.calls[i].fn != NULL:
+                    self.calls[i].fn(&self.calls[i], &self.ctx)
+                    if self.ctx.error_code != 0:
+                        self.ctx.error_call = i
+                        break
+                    i += 1
+            if self.ctx.error_code != 0:
+                code = self.ctx.error_code
+                raise KernelError(f"{self.labels[self.ctx.error_call]}: "
+                                 f"{KERNEL_ERRORS.get(code, 'kernel error %d' % code)}")

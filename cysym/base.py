@@ -1,0 +1,115 @@
+"""Errors, dtype codes and the codecs for MXNet's string-valued attributes."""
+import ast
+
+import numpy as np
+
+__all__ = ["MXNetError", "OperatorError", "ShapeError", "TypeInferenceError", "JSONFormatError",
+           "ParamsFormatError", "BindError", "DTYPE_TO_CODE", "CODE_TO_DTYPE", "dtype_code",
+           "dtype_from_code", "format_value", "parse_tuple", "parse_bool"]
+
+
+class MXNetError(RuntimeError):
+    """Base class of every error cysym raises for bad input (MXNet's name, so `except` clauses port)."""
+
+
+class OperatorError(MXNetError, ValueError):
+    """An operator was given an unknown parameter, a bad value, or the wrong inputs."""
+
+
+class ShapeError(MXNetError, ValueError):
+    """Shapes are inconsistent or cannot be inferred."""
+
+
+class TypeInferenceError(MXNetError, TypeError):
+    """Dtypes are inconsistent or unsupported."""
+
+
+class JSONFormatError(MXNetError, ValueError):
+    """A symbol JSON file is malformed or refers to something that does not exist."""
+
+
+class ParamsFormatError(MXNetError, ValueError):
+    """A binary .params / .nd file is malformed, truncated or unsupported."""
+
+
+class BindError(MXNetError, ValueError):
+    """bind / simple_bind got missing, extra or mismatched arrays."""
+
+
+# MXNet's mshadow type flags, as written in .params files and in `__dtype__` attributes.
+DTYPE_TO_CODE = {
+    np.dtype(np.float32): 0,
+    np.dtype(np.float64): 1,
+    np.dtype(np.float16): 2,
+    np.dtype(np.uint8): 3,
+    np.dtype(np.int32): 4,
+    np.dtype(np.int8): 5,
+    np.dtype(np.int64): 6,
+    np.dtype(np.bool_): 7,
+}
+CODE_TO_DTYPE = {code: dtype for dtype, code in DTYPE_TO_CODE.items()}
+
+
+def dtype_code(dtype):
+    """MXNet's integer type flag for a NumPy dtype (or anything np.dtype accepts)."""
+    try:
+        return DTYPE_TO_CODE[np.dtype(dtype)]
+    except (KeyError, TypeError) as err:
+        raise TypeInferenceError(f"dtype {dtype!r} is not supported; supported: "
+                                 f"{sorted(str(d) for d in DTYPE_TO_CODE)}") from err
+
+
+def dtype_from_code(code):
+    try:
+        return CODE_TO_DTYPE[int(code)]
+    except (KeyError, ValueError) as err:
+        raise TypeInferenceError(f"unknown MXNet type flag {code!r}") from err
+
+
+def format_value(value):
+    """The string MXNet stores for an attribute value: str() of the Python value.
+
+    Lists become tuples so that `kernel=[3, 3]` and `kernel=(3, 3)` save the same.
+    """
+    if isinstance(value, list):
+        value = tuple(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    return str(value)
+
+
+def parse_tuple(text):
+    """'(3, 3)', '[3,3]', '3' or '(None, 2)' -> tuple of ints (None kept)."""
+    if isinstance(text, (tuple, list)):
+        values = tuple(text)
+    else:
+        text = str(text).strip()
+        if text in ("", "()", "[]"):
+            return ()
+        try:
+            parsed = ast.literal_eval(text)
+        except (ValueError, SyntaxError) as err:
+            raise ValueError(f"expected a tuple of integers, got {text!r}") from err
+        values = parsed if isinstance(parsed, (tuple, list)) else (parsed,)
+    result = []
+    for v in values:
+        if v is None:
+            result.append(None)
+        elif isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise ValueError(f"expected a tuple of integers, got {text!r}")
+        else:
+            result.append(int(v))
+    return tuple(result)
+
+
+def parse_bool(text):
+    if isinstance(text, (bool, np.bool_)):
+        return bool(text)
+    if isinstance(text, (int, np.integer)) and text in (0, 1):
+        return bool(text)
+    lowered = str(text).strip().lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    raise ValueError(f"expected a boolean, got {text!r}")
