@@ -2,6 +2,7 @@
 
 CYSYM_CHECKED=1 turns on bounds/wraparound/initialized checks (debugging);
 CYSYM_ANNOTATE=1 writes Cython's HTML annotation next to each .pyx (find Python calls in hot loops).
+CYSYM_ONLY=dense,runner limits an in-place development build to those modules.
 """
 import os
 from glob import glob
@@ -29,6 +30,10 @@ extensions = [
     )
     for path in sorted(glob(os.path.join("cysym", "_ops", "*.pyx")))
 ]
+only = os.environ.get("CYSYM_ONLY")
+if only:
+    wanted = {"cysym._ops." + name.strip() for name in only.split(",")}
+    extensions = [ext for ext in extensions if ext.name in wanted]
 
 setup(
     ext_modules=cythonize(
