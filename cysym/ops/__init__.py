@@ -1,0 +1,2 @@
+"""Operator declarations, one module per family; importing this registers them all."""
+from . import activation, conv, dense, elemwise, loss, norm, reduce, shape  # noqa: F401

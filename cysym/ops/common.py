@@ -1,0 +1,49 @@
+"""Shape and dtype rules shared by several operator families."""
+from ..registry import Param
+
+__all__ = ["same_shape", "elementwise_params", "prod", "normalize_axis", "broadcast_shapes",
+           "GRAD_SCALE", "keep_dims_shape"]
+
+GRAD_SCALE = Param("grad_scale", "float", 1.0, "Scale the gradient by a float factor")
+
+
+def prod(values):
+    result = 1
+    for v in values:
+        result *= v
+    return result
+
+
+def same_shape(ctx, ins, outs):
+    """Every input and output has one shape (elementwise operators)."""
+    known = next((s for s in ins + outs if s is not None), None)
+    return [known] * len(ins), [known] * len(outs)
+
+
+def elementwise_params():
+    return []
+
+
+def normalize_axis(ctx, axis, ndim):
+    if not -ndim <= axis < ndim:
+        raise ctx.error(f"axis {axis} is out of range for {ndim} dimensions")
+    return axis % ndim
+
+
+def broadcast_shapes(ctx, lhs, rhs):
+    """NumPy broadcasting of two shapes, or an error naming both."""
+    ndim = max(len(lhs), len(rhs))
+    left = (1,) * (ndim - len(lhs)) + tuple(lhs)
+    right = (1,) * (ndim - len(rhs)) + tuple(rhs)
+    result = []
+    for a, b in zip(left, right):
+        if a != b and a != 1 and b != 1:
+            raise ctx.error(f"shapes {tuple(lhs)} and {tuple(rhs)} cannot be broadcast together")
+        result.append(b if a == 1 else a)
+    return tuple(result)
+
+
+def keep_dims_shape(shape, axes, keepdims):
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)

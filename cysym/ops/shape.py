@@ -1,0 +1,314 @@
+"""Operators that move data without arithmetic: Flatten, Reshape, Concat, SliceChannel,
+transpose, expand_dims, Embedding, Dropout, the *_like fills."""
+import numpy as np
+
+from ..registry import OpDef, Param, register
+from .common import normalize_axis, prod, same_shape
+
+
+def _flatten_shape(ctx, ins, outs):
+    data = ins[0]
+    if data is None:
+        return [None], [outs[0]]
+    if len(data) < 1:
+        raise ctx.error("input 'data' must have at least one dimension")
+    return [data], [(data[0], prod(data[1:]))]
+
+
+register(OpDef(
+    "Flatten",
+    aliases=("flatten",),
+    infer_shape=_flatten_shape,
+    inplace=[(0, 0)],
+    doc="Flattens the input to 2-D: (d1, d2, ..., dk) -> (d1, d2*...*dk).",
+))
+
+
+def _group_reshape_codes(target):
+    """Split a Reshape target into units so `reverse` can flip them (-4 keeps its two sizes)."""
+    units, i = [], 0
+    while i < len(target):
+        if target[i] == -4:
+            units.append(tuple(target[i:i + 3]))
+            i += 3
+        else:
+            units.append((target[i],))
+            i += 1
+    return units
+
+
+def reshape_target(ctx, src, target, reverse):
+    """MXNet's Reshape codes: 0 copy, -1 infer, -2 copy the rest, -3 merge two, -4 split one."""
+    def fail(why):
+        return ctx.error(f"cannot reshape {tuple(src)} to shape={tuple(target)}"
+                         f"{' (reverse)' if reverse else ''}: {why}")
+
+    units = _group_reshape_codes(list(target))
+    if any(u[0] == -4 and len(u) != 3 for u in units):
+        raise fail("-4 must be followed by two sizes")
+    if reverse:
+        src = tuple(reversed(src))
+        units = [(u[0], u[2], u[1]) if len(u) == 3 else u for u in reversed(units)]
+    out, infer_at, i = [], None, 0
+    for unit in units:
+        code = unit[0]
+        if code > 0:
+            out.append(code)
+            i += 1
+        elif code == 0:
+            if i >= len(src):
+                raise fail("0 refers past the last input dimension")
+            out.append(src[i])
+            i += 1
+        elif code == -1:
+            if infer_at is not None:
+                raise fail("only one -1 is allowed")
+            infer_at = len(out)
+            out.append(1)
+            i += 1
+        elif code == -2:
+            out.extend(src[i:])
+            i = len(src)
+        elif code == -3:
+            if i + 1 >= len(src):
+                raise fail("-3 needs two input dimensions")
+            out.append(src[i] * src[i + 1])
+            i += 2
+        elif code == -4:
+            if i >= len(src):
+                raise fail("-4 refers past the last input dimension")
+            dim, (first, second) = src[i], unit[1:]
+            if first == -1 and second == -1:
+                raise fail("-4 cannot infer both sizes")
+            if first == -1:
+                first = dim // second if second else 0
+            if second == -1:
+                second = dim // first if first else 0
+            if first * second != dim:
+                raise fail(f"-4 splits {dim} into {first} x {second}")
+            out.extend([first, second])
+            i += 1
+        else:
+            raise fail(f"unknown code {code}")
+    total = prod(src)
+    if infer_at is not None:
+        known = prod(out)
+        if known == 0 or total % known:
+            raise fail(f"-1 cannot be inferred: {total} elements do not divide by {known}")
+        out[infer_at] = total // known
+    if reverse:
+        out.reverse()
+    if prod(out) != total:
+        raise fail(f"the target has {prod(out)} elements, the input {total}")
+    return tuple(out)
+
+
+def _legacy_target(ctx, src, params):
+    target = list(params["target_shape"])
+    if params["keep_highest"]:
+        target = [src[0]] + target
+    target = [-1 if d == 0 else d for d in target]
+    return reshape_target(ctx, src, target, False)
+
+
+def _reshape_shape(ctx, ins, outs):
+    data = ins[0]
+    if data is None:
+        return [None], [outs[0]]
+    if ctx.params["shape"]:
+        return [data], [reshape_target(ctx, data, ctx.params["shape"], ctx.params["reverse"])]
+    if ctx.params["target_shape"]:
+        return [data], [_legacy_target(ctx, data, ctx.params)]
+    raise ctx.error("Reshape needs the 'shape' parameter")
+
+
+register(OpDef(
+    "Reshape",
+    aliases=("reshape",),
+    params=[
+        Param("shape", "shape", (), "The target shape, with MXNet's special codes 0, -1, -2, -3, -4."),
+        Param("reverse", "bool", False, "Apply the special codes from right to left."),
+        Param("target_shape", "shape", (), "(Deprecated) target shape; 0 means infer."),
+        Param("keep_highest", "bool", False, "(Deprecated) keep the first dimension, reshape the rest."),
+    ],
+    infer_shape=_reshape_shape,
+    inplace=[(0, 0)],
+    doc="Reshapes the input without copying. Codes: 0 copies a dimension, -1 infers one, -2 copies "
+        "the rest, -3 merges two consecutive dimensions, -4 splits one into the two that follow.\n"
+        "Unlike MXNet 1.x, a target whose element count differs from the input's is an error.",
+))
+
+
+def _concat_shape(ctx, ins, outs):
+    dim = ctx.params["dim"]
+    template = next((s for s in ins if s is not None), outs[0])
+    if template is None:
+        return ins, outs
+    axis = normalize_axis(ctx, dim, len(template))
+    for position, shape in enumerate(ins):
+        if shape is not None and (len(shape) != len(template) or any(
+                a != b for k, (a, b) in enumerate(zip(shape, template)) if k != axis)):
+            raise ctx.error(f"input 'arg{position}' has shape {shape}, which does not match "
+                            f"{template} outside axis {axis}")
+    unknown = [k for k, s in enumerate(ins) if s is None]
+    out = outs[0]
+    if not unknown:
+        out = tuple(sum(s[axis] for s in ins) if k == axis else d for k, d in enumerate(template))
+    elif len(unknown) == 1 and out is not None:
+        rest = out[axis] - sum(s[axis] for s in ins if s is not None)
+        if rest < 0:
+            raise ctx.error(f"output shape {out} is smaller along axis {axis} than the inputs")
+        ins = list(ins)
+        ins[unknown[0]] = tuple(rest if k == axis else d for k, d in enumerate(template))
+    return list(ins), [out]
+
+
+register(OpDef(
+    "Concat",
+    aliases=("concat",),
+    params=[
+        Param("num_args", "int", doc="Number of inputs to be concatenated.", low=1),
+        Param("dim", "int", 1, "The dimension to be concatenated."),
+    ],
+    variadic="num_args",
+    infer_shape=_concat_shape,
+    doc="Joins the inputs along axis `dim`.",
+))
+
+
+def _split_outputs(params):
+    return [f"output{i}" for i in range(params["num_outputs"])]
+
+
+def _split_shape(ctx, ins, outs):
+    count, squeeze = ctx.params["num_outputs"], ctx.params["squeeze_axis"]
+    data = ins[0]
+    if data is None:
+        known = next((s for s in outs if s is not None), None)
+        if known is None:
+            return ins, outs
+        axis = ctx.params["axis"] % (len(known) + (1 if squeeze else 0))
+        piece = list(known)
+        if squeeze:
+            piece.insert(axis, 1)
+        piece[axis] *= count
+        return [tuple(piece)], outs
+    axis = normalize_axis(ctx, ctx.params["axis"], len(data))
+    if data[axis] % count:
+        raise ctx.error(f"axis {axis} of input shape {data} does not split into {count} equal parts")
+    if squeeze and data[axis] != count:
+        raise ctx.error(f"squeeze_axis needs axis {axis} of {data} to equal num_outputs={count}")
+    piece = list(data)
+    piece[axis] //= count
+    if squeeze:
+        del piece[axis]
+    return [data], [tuple(piece)] * count
+
+
+register(OpDef(
+    "SliceChannel",
+    aliases=("split",),
+    params=[
+        Param("num_outputs", "int", doc="Number of splits.", low=1),
+        Param("axis", "int", 1, "Axis along which to split."),
+        Param("squeeze_axis", "bool", False, "Remove the split axis (its size must equal num_outputs)."),
+    ],
+    outputs=_split_outputs,
+    infer_shape=_split_shape,
+    doc="Splits the input along `axis` into num_outputs equal parts.",
+))
+
+
+def _transpose_axes(ctx, ndim):
+    axes = ctx.params["axes"] or tuple(reversed(range(ndim)))
+    if sorted(a % ndim if -ndim <= a < ndim else a for a in axes) != list(range(ndim)):
+        raise ctx.error(f"axes={tuple(ctx.params['axes'])} is not a permutation of {ndim} dimensions")
+    return tuple(a % ndim for a in axes)
+
+
+def _transpose_shape(ctx, ins, outs):
+    if ins[0] is not None:
+        axes = _transpose_axes(ctx, len(ins[0]))
+        return ins, [tuple(ins[0][a] for a in axes)]
+    if outs[0] is not None:
+        axes = _transpose_axes(ctx, len(outs[0]))
+        data = [0] * len(axes)
+        for k, a in enumerate(axes):
+            data[a] = outs[0][k]
+        return [tuple(data)], outs
+    return ins, outs
+
+
+register(OpDef(
+    "transpose",
+    params=[Param("axes", "shape", (), "Target axis order; empty reverses the axes.")],
+    infer_shape=_transpose_shape,
+    doc="Permutes the axes of the input.",
+))
+
+
+def _expand_dims_shape(ctx, ins, outs):
+    if ins[0] is None:
+        return ins, outs
+    ndim = len(ins[0]) + 1
+    axis = normalize_axis(ctx, ctx.params["axis"], ndim)
+    return ins, [tuple(ins[0][:axis]) + (1,) + tuple(ins[0][axis:])]
+
+
+register(OpDef(
+    "expand_dims",
+    params=[Param("axis", "int", doc="Position of the new axis of size 1.")],
+    infer_shape=_expand_dims_shape,
+    inplace=[(0, 0)],
+    doc="Inserts an axis of size 1 at position `axis`.",
+))
+
+
+def _embedding_shape(ctx, ins, outs):
+    weight = (ctx.params["input_dim"], ctx.params["output_dim"])
+    out = None if ins[0] is None else tuple(ins[0]) + (ctx.params["output_dim"],)
+    return [ins[0], weight], [out]
+
+
+def _embedding_type(ctx, ins, outs):
+    dtype = np.dtype(ctx.params["dtype"])
+    return [ins[0] if ins[0] is not None else dtype, dtype], [dtype]
+
+
+register(OpDef(
+    "Embedding",
+    params=[
+        Param("input_dim", "int", doc="Vocabulary size of the input indices.", low=1),
+        Param("output_dim", "int", doc="Dimension of the embedding vectors.", low=1),
+        Param("dtype", "str", "float32", "Data type of weight.", choices=("float32", "float64")),
+        Param("sparse_grad", "bool", False, "Compute row-sparse gradient in the backward calculation."),
+    ],
+    inputs=("data", "weight"),
+    infer_shape=_embedding_shape,
+    infer_type=_embedding_type,
+    no_grad=("data",),
+    doc="Maps integer indices (stored as floats) to rows of the weight matrix.",
+))
+
+register(OpDef(
+    "Dropout",
+    params=[
+        Param("p", "float", 0.5, "Fraction of the input that gets dropped out during training.", low=0.0, high=1.0),
+        Param("mode", "str", "training", "training: dropout only when training; always: also at inference.",
+              choices=("training", "always")),
+        Param("axes", "shape", (), "Axes for variational dropout kernel (unsupported: must be empty)."),
+        Param("cudnn_off", "bool", False, "Ignored (no cuDNN)."),
+    ],
+    outputs=("output", "mask"),
+    num_visible_outputs=lambda params: 1,
+    infer_shape=lambda ctx, ins, outs: same_shape(ctx, ins, outs),
+    doc="Zeroes each element with probability p in training and scales the rest by 1/(1-p).",
+))
+
+for _name, _value in (("zeros_like", 0.0), ("ones_like", 1.0)):
+    register(OpDef(
+        _name,
+        infer_shape=same_shape,
+        no_grad=("data",),
+        doc=f"An array of {int(_value)}s with the shape and dtype of the input.",
+    ))

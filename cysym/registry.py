@@ -1,0 +1,248 @@
+"""What an operator declaration is: Param, OpDef, and the registry of all operators.
+
+Every operator is declared once, in `cysym/ops/<family>.py`, with `register(OpDef(...))`.
+The declaration holds everything about it: parameters, input/output names, shape and
+dtype rules, gradient rule, in-place pairs and the kernel that runs it.  The symbol
+layer, inference, autodiff and the executor all read these declarations.
+"""
+import numpy as np
+
+from .base import OperatorError, format_value, parse_bool, parse_tuple
+
+__all__ = ["Param", "OpDef", "register", "get_op", "find_op", "all_ops", "REQUIRED"]
+
+
+class _Required:
+    def __repr__(self):
+        return "REQUIRED"
+
+
+REQUIRED = _Required()
+
+_PARSERS = {
+    "int": lambda v: _parse_int(v),
+    "float": lambda v: float(v),
+    "bool": parse_bool,
+    "str": lambda v: str(v),
+    "shape": parse_tuple,
+}
+
+
+def _parse_int(value):
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"expected an integer, got {value!r}")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    text = str(value).strip()
+    try:
+        return int(text)
+    except ValueError:
+        number = float(text)   # MXNet accepts "2.0" for an int parameter
+        if number != int(number):
+            raise ValueError(f"expected an integer, got {value!r}") from None
+        return int(number)
+
+
+class Param:
+    """One operator parameter: its type, default, allowed values and documentation.
+
+    kind is 'int', 'float', 'bool', 'str' or 'shape' (a tuple of ints);
+    optional=True also accepts None (MXNet's `dmlc::optional`).
+    """
+
+    def __init__(self, name, kind, default=REQUIRED, doc="", choices=None, optional=False,
+                 low=None, high=None, length=None):
+        if kind not in _PARSERS:
+            raise ValueError(f"unknown parameter kind {kind!r}")
+        self.name = name
+        self.kind = kind
+        self.default = default
+        self.doc = doc
+        self.choices = tuple(choices) if choices else None
+        self.optional = optional
+        self.low = low
+        self.high = high
+        self.length = length
+
+    @property
+    def required(self):
+        return self.default is REQUIRED
+
+    def parse(self, value):
+        """The Python value of `value` (a Python value or MXNet's string form); ValueError if bad."""
+        if value is None or (isinstance(value, str) and value == "None"):
+            if self.optional or self.default is None:
+                return None
+            raise ValueError("None is not allowed")
+        parsed = _PARSERS[self.kind](value)
+        if self.choices is not None and parsed not in self.choices:
+            raise ValueError(f"{parsed!r} is not one of {list(self.choices)}")
+        if self.kind in ("int", "float"):
+            if self.low is not None and parsed < self.low:
+                raise ValueError(f"{parsed!r} is below the minimum {self.low}")
+            if self.high is not None and parsed > self.high:
+                raise ValueError(f"{parsed!r} is above the maximum {self.high}")
+        if self.kind == "shape":
+            if self.length is not None and len(parsed) not in self.length:
+                raise ValueError(f"expected {' or '.join(map(str, self.length))} values, got {len(parsed)}")
+            if any(v is not None and v < 0 for v in parsed) and self.low is not None:
+                raise ValueError(f"{parsed!r} has negative entries")
+        return parsed
+
+    def describe(self):
+        kind = {"shape": "Shape(tuple)", "str": "string"}.get(self.kind, self.kind)
+        if self.choices:
+            kind = "{" + ", ".join(repr(c) for c in self.choices) + "}"
+        extra = "required" if self.required else f"optional, default={self.default!r}"
+        return f"{self.name} : {kind}, {extra}\n    {self.doc}"
+
+
+def _as_callable(value):
+    """Declarations give lists or functions of the parsed params; normalise to a function."""
+    if callable(value):
+        return value
+    frozen = tuple(value)
+    return lambda params: frozen
+
+
+class OpDef:
+    """The complete declaration of one operator.
+
+    name        canonical name (what JSON files store: 'FullyConnected', 'elemwise_add')
+    aliases     other names that create or load it ('Softmax', '_Plus', '_plus')
+    params      list of Param
+    inputs      argument names, or a function params -> names (no_bias drops 'bias')
+    aux         auxiliary-state names (BatchNorm's moving_mean/moving_var), or a function
+    outputs     output names (['output'] by default), or a function of params
+    num_visible_outputs  function params -> how many outputs users see (BatchNorm hides mean/var)
+    variadic    name of the int param counting the inputs of a variadic op ('num_args'),
+                whose inputs are then named arg0, arg1, ...
+    infer_shape function (ctx, in_shapes, out_shapes) -> (in_shapes, out_shapes); shapes are
+                tuples or None; in_shapes lists arguments then aux states
+    infer_type  function (ctx, in_types, out_types) -> (in_types, out_types); default: all equal
+    gradient    see cysym.autodiff; None means the op has no gradient
+    no_grad     inputs that never receive a gradient (labels, indices)
+    inplace     (input_index, output_index) pairs the kernel may alias, or a function of params
+    kernel      function (bind) -> None appending the op's calls to a plan (cysym.executor)
+    workspace   function (params, in_shapes, out_shapes, dtype) -> bytes of scratch memory
+    var_attrs   extra attributes for automatically created input variables
+                ({'moving_var': {'__init__': '["one", {}]'}})
+    loss        True for heads that supply their own gradient (SoftmaxOutput, MakeLoss...)
+    hidden      True for internal ops (backward nodes) not exported to cysym.sym
+    """
+
+    def __init__(self, name, params=(), inputs=("data",), aux=(), outputs=("output",),
+                 num_visible_outputs=None, variadic=None, infer_shape=None, infer_type=None,
+                 gradient=None, no_grad=(), inplace=(), kernel=None, workspace=None,
+                 aliases=(), var_attrs=None, loss=False, hidden=False, doc=""):
+        self.name = name
+        self.aliases = tuple(aliases)
+        self.params = {p.name: p for p in params}
+        self._inputs = _as_callable(inputs)
+        self._aux = _as_callable(aux)
+        self._outputs = _as_callable(outputs)
+        self._num_visible_outputs = num_visible_outputs
+        self.variadic = variadic
+        self.infer_shape = infer_shape
+        self.infer_type = infer_type
+        self.gradient = gradient
+        self.no_grad = tuple(no_grad)
+        self._inplace = _as_callable(inplace)
+        self.kernel = kernel
+        self.workspace = workspace
+        self.var_attrs = dict(var_attrs or {})
+        self.loss = loss
+        self.hidden = hidden
+        self.doc = doc
+
+    def __repr__(self):
+        return f"<OpDef {self.name}>"
+
+    # -- parameters -----------------------------------------------------------------
+
+    def parse_params(self, attrs, instance=None):
+        """Parsed values of every declared parameter from string (or Python) attrs.
+
+        Keys that are not parameters are ignored here (they are user attributes such as
+        `__lr_mult__` or `ctx_group`); `check_params` rejects unknown keyword arguments.
+        """
+        parsed = {}
+        for pname, param in self.params.items():
+            if pname in attrs:
+                try:
+                    parsed[pname] = param.parse(attrs[pname])
+                except (ValueError, TypeError) as err:
+                    raise OperatorError(
+                        f"{self.label(instance)}: invalid value {attrs[pname]!r} for parameter "
+                        f"'{pname}': {err}. Expected {param.describe()}") from None
+            elif param.required:
+                raise OperatorError(
+                    f"{self.label(instance)}: required parameter '{pname}' is missing. "
+                    f"Parameters: {self.param_summary()}")
+            else:
+                parsed[pname] = param.default
+        return parsed
+
+    def param_summary(self):
+        if not self.params:
+            return "(none)"
+        return ", ".join(
+            f"{p.name}{'' if not p.required else ' (required)'}" for p in self.params.values())
+
+    def label(self, instance=None):
+        return f"{self.name}(name='{instance}')" if instance else self.name
+
+    # -- structure --------------------------------------------------------------------
+
+    def input_names(self, params):
+        if self.variadic:
+            return [f"arg{i}" for i in range(params[self.variadic])]
+        return list(self._inputs(params))
+
+    def aux_names(self, params):
+        return list(self._aux(params))
+
+    def output_names(self, params):
+        return list(self._outputs(params))
+
+    def num_visible_outputs(self, params):
+        if self._num_visible_outputs is None:
+            return len(self.output_names(params))
+        return self._num_visible_outputs(params)
+
+    def inplace_pairs(self, params):
+        return list(self._inplace(params))
+
+
+_REGISTRY = {}
+
+
+def register(op):
+    """Add an OpDef under its name and aliases; a name may be taken only once."""
+    for key in (op.name,) + op.aliases:
+        if key in _REGISTRY:
+            raise ValueError(f"operator name {key!r} is registered twice")
+        _REGISTRY[key] = op
+    return op
+
+
+def find_op(name):
+    """The OpDef registered under `name` (canonical or alias), or None."""
+    return _REGISTRY.get(name)
+
+
+def get_op(name):
+    op = _REGISTRY.get(name)
+    if op is None:
+        raise OperatorError(f"unknown operator {name!r}")
+    return op
+
+
+def all_ops():
+    """Every distinct OpDef, canonical names sorted."""
+    return sorted({id(op): op for op in _REGISTRY.values()}.values(), key=lambda op: op.name)
+
+
+def format_attrs(params):
+    """MXNet's string form of user-given parameter values."""
+    return {key: format_value(value) for key, value in params.items()}

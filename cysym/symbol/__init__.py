@@ -1,0 +1,20 @@
+"""cysym.sym / cysym.symbol: Variable, Group, load, and one function per operator."""
+from .. import ops as _ops  # noqa: F401  (registers every operator)
+from .json_format import load, load_json
+from .op_functions import public_functions as _public_functions
+from .symbol import Group, Symbol, Variable, var
+
+
+class _Namespace:
+    """Holds the functions whose names start with '_' (MXNet's `sym._internal`)."""
+
+
+_internal = _Namespace()
+for _name, _function in _public_functions().items():
+    if _name.startswith("_"):
+        setattr(_internal, _name, _function)
+    globals()[_name] = _function
+del _name, _function
+
+__all__ = ["Symbol", "Variable", "var", "Group", "load", "load_json"] + sorted(
+    n for n in _public_functions() if not n.startswith("_"))

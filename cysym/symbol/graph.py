@@ -1,0 +1,89 @@
+"""Graph nodes and the traversal every layer shares (DFS post-order, as nnvm's DFSVisit)."""
+
+__all__ = ["Node", "topo_order"]
+
+
+class Node:
+    """One graph node: a variable (op is None) or an operator application.
+
+    attrs holds MXNet's string-valued attributes (the parameters the user gave plus user
+    attributes such as `__lr_mult__`); inputs are (node, output_index) entries, arguments
+    first, then auxiliary states.
+    """
+
+    __slots__ = ("op", "name", "attrs", "inputs", "_params")
+
+    def __init__(self, op, name, attrs=None, inputs=()):
+        self.op = op
+        self.name = name
+        self.attrs = dict(attrs or {})
+        self.inputs = list(inputs)
+        self._params = None
+
+    @property
+    def is_variable(self):
+        return self.op is None
+
+    @property
+    def params(self):
+        """Parsed operator parameters (cached; attrs of an op node are not changed after creation)."""
+        if self._params is None:
+            self._params = self.op.parse_params(self.attrs, self.name) if self.op else {}
+        return self._params
+
+    def num_outputs(self):
+        return 1 if self.op is None else len(self.op.output_names(self.params))
+
+    def num_visible_outputs(self):
+        return 1 if self.op is None else self.op.num_visible_outputs(self.params)
+
+    def output_name(self, index):
+        if self.op is None:
+            return self.name
+        return f"{self.name}_{self.op.output_names(self.params)[index]}"
+
+    def num_args(self):
+        """How many leading inputs are arguments (the rest are auxiliary states)."""
+        if self.op is None:
+            return 0
+        return len(self.op.input_names(self.params))
+
+    def __repr__(self):
+        return f"<Node {self.op.name if self.op else 'null'} {self.name}>"
+
+
+def topo_order(heads):
+    """Nodes reachable from the head entries, each after its inputs (DFS post-order).
+
+    Iterative, so that deep graphs do not hit Python's recursion limit.
+    """
+    order = []
+    visited = set()
+    for head, _ in heads:
+        if id(head) in visited:
+            continue
+        stack = [(head, 0)]
+        visited.add(id(head))
+        while stack:
+            node, next_input = stack[-1]
+            if next_input < len(node.inputs):
+                stack[-1] = (node, next_input + 1)
+                child = node.inputs[next_input][0]
+                if id(child) not in visited:
+                    visited.add(id(child))
+                    stack.append((child, 0))
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def copy_graph(heads, memo):
+    """Copies of the nodes reachable from heads (sharing `memo`), and the copied heads."""
+    for node in topo_order(heads):
+        if id(node) not in memo:
+            twin = Node(node.op, node.name, node.attrs,
+                        [(memo[id(src)], index) for src, index in node.inputs])
+            twin._params = node._params
+            memo[id(node)] = twin
+    return [(memo[id(node)], index) for node, index in heads]

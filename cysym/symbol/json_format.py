@@ -1,0 +1,259 @@
+"""MXNet's JSON graph format: writing it byte for byte as MXNet 1.9 does, and reading it
+(from MXNet or from us) as untrusted input.
+
+Layout (nnvm's JSONGraph):
+  {"nodes": [{"op": "null" | <op name>, "name": str, "attrs": {str: str}, "inputs": [[node, output, version], ...]}, ...],
+   "arg_nodes": [indices of variable nodes],
+   "node_row_ptr": [cumulative output counts, one more than there are nodes],
+   "heads": [[node, output, version], ...],
+   "attrs": {"mxnet_version": ["int", 10901]}}
+Nodes are topologically ordered (inputs before the node reading them).  Files from older
+MXNet versions keep node attributes under "attr" and/or "param"; both are accepted.
+"""
+import json
+import os
+import tempfile
+
+from ..base import JSONFormatError, MXNetError
+from ..registry import find_op
+from .graph import Node
+from .symbol import Symbol
+
+__all__ = ["to_json", "load_json", "load", "save_text"]
+
+MXNET_VERSION = 10901
+MAX_NODES = 1_000_000
+MAX_FILE_BYTES = 1 << 30
+_INLINE_ARRAY_LIMIT = 10   # dmlc's writer breaks integer arrays longer than this over lines
+
+
+class _Writer:
+    """dmlc::JSONWriter's layout: ', ' between items, a newline and two spaces per open
+    scope before each item of a multi-line scope."""
+
+    def __init__(self):
+        self.parts = []
+        self.scopes = []
+
+    def _item(self):
+        scope = self.scopes[-1]
+        if scope[1]:
+            self.parts.append(", ")
+        scope[1] += 1
+        if scope[0]:
+            self.parts.append("\n" + "  " * len(self.scopes))
+
+    def begin(self, bracket, multi_line):
+        self.parts.append(bracket)
+        self.scopes.append([multi_line, 0])
+
+    def end(self, bracket):
+        multi_line, count = self.scopes.pop()
+        if multi_line and count:
+            self.parts.append("\n" + "  " * len(self.scopes))
+        self.parts.append(bracket)
+
+    def key(self, name):
+        self._item()
+        self.parts.append(json.dumps(name, ensure_ascii=False) + ": ")
+
+    def item(self):
+        self._item()
+
+    def scalar(self, value):
+        self.parts.append(json.dumps(value, ensure_ascii=False))
+
+    def int_list(self, values, multi_line=False):
+        self.begin("[", multi_line)
+        for v in values:
+            self.item()
+            self.scalar(v)
+        self.end("]")
+
+    def entries(self, entries):
+        self.begin("[", False)
+        for entry in entries:
+            self.item()
+            self.int_list(entry)
+        self.end("]")
+
+    def string_map(self, mapping):
+        self.begin("{", len(mapping) > 1)
+        for k in sorted(mapping):
+            self.key(k)
+            self.scalar(mapping[k])
+        self.end("}")
+
+
+def to_json(symbol):
+    """The symbol as MXNet 1.9's `tojson()` writes it (same bytes for the same graph)."""
+    nodes = symbol._nodes()
+    index = {id(n): i for i, n in enumerate(nodes)}
+    w = _Writer()
+    w.begin("{", True)
+    w.key("nodes")
+    w.begin("[", True)
+    for node in nodes:
+        w.item()
+        w.begin("{", True)
+        w.key("op")
+        w.scalar(node.op.name if node.op else "null")
+        w.key("name")
+        w.scalar(node.name)
+        if node.attrs:
+            w.key("attrs")
+            w.string_map(node.attrs)
+        w.key("inputs")
+        num_args = node.num_args()
+        # MXNet marks inputs the operator mutates (auxiliary states) with version 1
+        w.entries([[index[id(src)], i, int(k >= num_args and src.is_variable)]
+                   for k, (src, i) in enumerate(node.inputs)])
+        w.end("}")
+    w.end("]")
+    arg_nodes = [i for i, n in enumerate(nodes) if n.is_variable]
+    row_ptr = [0]
+    for node in nodes:
+        row_ptr.append(row_ptr[-1] + node.num_outputs())
+    w.key("arg_nodes")
+    w.int_list(arg_nodes, len(arg_nodes) > _INLINE_ARRAY_LIMIT)
+    w.key("node_row_ptr")
+    w.int_list(row_ptr, len(row_ptr) > _INLINE_ARRAY_LIMIT)
+    w.key("heads")
+    w.entries([[index[id(n)], i, 0] for n, i in symbol._outputs])
+    w.key("attrs")
+    w.begin("{", False)
+    w.key("mxnet_version")
+    w.begin("[", False)
+    w.item()
+    w.scalar("int")
+    w.item()
+    w.scalar(MXNET_VERSION)
+    w.end("]")
+    w.end("}")
+    w.end("}")
+    return "".join(w.parts)
+
+
+def save_text(fname, text):
+    """Write text to fname via a temporary file and a rename: a failure leaves fname intact."""
+    directory = os.path.dirname(os.path.abspath(fname))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, fname)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+# -- reading --------------------------------------------------------------------------------
+
+def _fail(source, message):
+    return JSONFormatError(f"{source}: {message}")
+
+
+def _entry(source, raw, where, defined, nodes):
+    """Validate one [node, output(, version)] reference to an already defined node."""
+    if (not isinstance(raw, list) or len(raw) not in (2, 3)
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in raw)):
+        raise _fail(source, f"{where}: expected [node, output, version], got {raw!r}")
+    node_id, output = raw[0], raw[1]
+    if not 0 <= node_id < defined:
+        raise _fail(source, f"{where} refers to node {node_id}, which is not defined before it "
+                            f"(dangling or cyclic reference)")
+    src = nodes[node_id]
+    if not 0 <= output < src.num_outputs():
+        raise _fail(source, f"{where} refers to output {output} of node {node_id} ('{src.name}'), "
+                            f"which has {src.num_outputs()} output(s)")
+    return (src, output)
+
+
+def _node_attrs(source, raw, where):
+    attrs = {}
+    for key in ("param", "attr", "attrs"):   # oldest first, so newer keys win
+        value = raw.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise _fail(source, f"{where}: '{key}' must be an object, got {type(value).__name__}")
+        for k, v in value.items():
+            if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+                raise _fail(source, f"{where}: attribute {k!r} must be a string, got {v!r}")
+            attrs[k] = str(v)
+    return attrs
+
+
+def load_json(json_str, source="<json string>"):
+    """The Symbol described by MXNet JSON text; JSONFormatError says what is wrong and where."""
+    if not isinstance(json_str, (str, bytes, bytearray)):
+        raise TypeError(f"load_json expects a string, got {type(json_str).__name__}")
+    try:
+        graph = json.loads(json_str)
+    except json.JSONDecodeError as err:
+        raise _fail(source, f"not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
+    except (RecursionError, UnicodeDecodeError, ValueError) as err:
+        raise _fail(source, f"not valid JSON: {err}") from None
+    if not isinstance(graph, dict):
+        raise _fail(source, f"expected a JSON object at the top level, got {type(graph).__name__}")
+    raw_nodes, raw_heads = graph.get("nodes"), graph.get("heads")
+    if not isinstance(raw_nodes, list) or not raw_nodes:
+        raise _fail(source, "'nodes' must be a non-empty list")
+    if len(raw_nodes) > MAX_NODES:
+        raise _fail(source, f"{len(raw_nodes)} nodes is more than the {MAX_NODES} allowed")
+    if not isinstance(raw_heads, list) or not raw_heads:
+        raise _fail(source, "'heads' must be a non-empty list")
+    nodes, names = [], {}
+    for position, raw in enumerate(raw_nodes):
+        where = f"node {position}"
+        if not isinstance(raw, dict):
+            raise _fail(source, f"{where}: expected an object, got {type(raw).__name__}")
+        op_name, name, raw_inputs = raw.get("op"), raw.get("name"), raw.get("inputs", [])
+        if not isinstance(op_name, str) or not isinstance(name, str):
+            raise _fail(source, f"{where}: 'op' and 'name' must be strings")
+        where = f"node {position} ('{name}')"
+        if name in names:
+            raise _fail(source, f"{where}: duplicate name; node {names[name]} has the same name")
+        names[name] = position
+        if not isinstance(raw_inputs, list):
+            raise _fail(source, f"{where}: 'inputs' must be a list")
+        attrs = _node_attrs(source, raw, where)
+        if op_name == "null":
+            if raw_inputs:
+                raise _fail(source, f"{where}: a variable cannot have inputs")
+            nodes.append(Node(None, name, attrs))
+            continue
+        op = find_op(op_name)
+        if op is None or op.hidden:
+            raise _fail(source, f"{where}: unknown operator {op_name!r}")
+        node = Node(op, name, attrs)
+        try:
+            params = node.params
+            expected = len(op.input_names(params)) + len(op.aux_names(params))
+        except MXNetError as err:
+            raise _fail(source, f"{where}: {err}") from None
+        if len(raw_inputs) != expected:
+            raise _fail(source, f"{where}: {op.name} takes {expected} inputs "
+                                f"{op.input_names(params) + op.aux_names(params)}, got {len(raw_inputs)}")
+        node.inputs = [_entry(source, e, f"{where} input {k}", position, nodes)
+                       for k, e in enumerate(raw_inputs)]
+        nodes.append(node)
+    heads = [_entry(source, e, f"head {k}", len(nodes), nodes) for k, e in enumerate(raw_heads)]
+    return Symbol(heads)
+
+
+def load(fname):
+    """The Symbol saved in file `fname` (MXNet's `-symbol.json`)."""
+    try:
+        size = os.path.getsize(fname)
+        if size > MAX_FILE_BYTES:
+            raise _fail(fname, f"{size} bytes is larger than the {MAX_FILE_BYTES} allowed")
+        with open(fname, "rb") as f:
+            data = f.read()
+    except OSError as err:
+        raise MXNetError(f"cannot read symbol file {fname!r}: {err.strerror}") from err
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise _fail(fname, f"not UTF-8 text (byte {err.start})") from None
+    return load_json(text, source=fname)

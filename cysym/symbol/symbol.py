@@ -1,0 +1,452 @@
+"""Symbol: an immutable handle on one or more outputs of a graph of named nodes."""
+import copy as _copy
+import json as _json
+
+import numpy as np
+
+from ..attribute import AttrScope
+from ..base import MXNetError, OperatorError, dtype_code, format_value
+from ..name import NameManager
+from ..registry import find_op
+from .graph import Node, copy_graph, topo_order
+
+__all__ = ["Symbol", "Variable", "var", "Group", "create_op"]
+
+
+class Symbol:
+    """One or more output entries (node, index) of a computation graph."""
+
+    __slots__ = ("_outputs", "__weakref__")
+
+    def __init__(self, outputs):
+        self._outputs = list(outputs)
+
+    # -- structure ----------------------------------------------------------------------
+
+    def _nodes(self):
+        return topo_order(self._outputs)
+
+    def _variables(self):
+        """(argument nodes, auxiliary-state nodes), each in DFS order."""
+        nodes = self._nodes()
+        aux_ids = set()
+        for node in nodes:
+            if node.op is not None:
+                for src, _ in node.inputs[node.num_args():]:
+                    if src.is_variable:
+                        aux_ids.add(id(src))
+        variables = [n for n in nodes if n.is_variable]
+        return ([n for n in variables if id(n) not in aux_ids],
+                [n for n in variables if id(n) in aux_ids])
+
+    @property
+    def name(self):
+        """The head node's name; None for a group of several outputs."""
+        if len(self._outputs) != 1:
+            return None
+        return self._outputs[0][0].name
+
+    def list_arguments(self):
+        return [n.name for n in self._variables()[0]]
+
+    def list_auxiliary_states(self):
+        return [n.name for n in self._variables()[1]]
+
+    def list_inputs(self):
+        return [n.name for n in self._nodes() if n.is_variable]
+
+    def list_outputs(self):
+        return [node.output_name(index) for node, index in self._outputs]
+
+    def get_internals(self):
+        """A group of every visible output of every node, in DFS order."""
+        entries = []
+        for node in self._nodes():
+            entries.extend((node, i) for i in range(node.num_visible_outputs()))
+        return Symbol(entries)
+
+    def get_children(self):
+        """The inputs of the head node as a group, or None for a variable."""
+        if len(self._outputs) != 1:
+            raise MXNetError("get_children works on a symbol with one output")
+        node = self._outputs[0][0]
+        if not node.inputs:
+            return None
+        return Symbol(node.inputs)
+
+    def __len__(self):
+        return len(self._outputs)
+
+    def __iter__(self):
+        return (Symbol([entry]) for entry in self._outputs)
+
+    def __getitem__(self, index):
+        if isinstance(index, str):
+            names = self.list_outputs()
+            matches = [i for i, n in enumerate(names) if n == index]
+            if not matches:
+                raise ValueError(f"cannot find output {index!r}; outputs are {names}")
+            if len(matches) > 1:
+                raise ValueError(f"there are multiple outputs named {index!r}")
+            index = matches[0]
+        if isinstance(index, slice):
+            return Symbol(self._outputs[index])
+        if not isinstance(index, (int, np.integer)):
+            raise TypeError(f"symbol index must be an int, a slice or an output name, not {index!r}")
+        if not -len(self._outputs) <= index < len(self._outputs):
+            raise IndexError(f"output index {index} out of range for {len(self._outputs)} outputs")
+        return Symbol([self._outputs[index]])
+
+    def __repr__(self):
+        if len(self._outputs) == 1:
+            return f"<Symbol {self.name}>"
+        return f"<Symbol group [{', '.join(self.list_outputs())}]>"
+
+    # -- attributes ---------------------------------------------------------------------
+
+    def _head(self, what):
+        if len(self._outputs) != 1:
+            raise MXNetError(f"{what} works on a symbol with one output, not a group")
+        return self._outputs[0][0]
+
+    def attr(self, key):
+        """The head node's attribute `key` as a string, or None."""
+        return self._head("attr").attrs.get(key)
+
+    def list_attr(self, recursive=False):
+        if recursive:
+            raise DeprecationWarning("list_attr(recursive=True) is removed in MXNet; use attr_dict()")
+        return dict(self._head("list_attr").attrs)
+
+    def attr_dict(self):
+        """{node name: {key: value}} for every node that has attributes."""
+        return {n.name: dict(n.attrs) for n in self._nodes() if n.attrs}
+
+    def _set_attr(self, **kwargs):
+        node = self._head("_set_attr")
+        for key, value in kwargs.items():
+            if not isinstance(value, str):
+                raise ValueError(f"attribute {key!r} must be a string, got {value!r}")
+            node.attrs[key] = value
+        node._params = None
+
+    # -- copies and composition -----------------------------------------------------------
+
+    def __copy__(self):
+        return Symbol(copy_graph(self._outputs, {}))
+
+    def __deepcopy__(self, memo):
+        return self.__copy__()
+
+    def __getstate__(self):
+        return {"json": self.tojson()}
+
+    def __setstate__(self, state):
+        from .json_format import load_json
+        self._outputs = load_json(state["json"])._outputs
+
+    def __call__(self, *args, **kwargs):
+        """A copy in which free variables are replaced: positional args in list_arguments()
+        order, keyword args by variable name; `name=` renames the head node."""
+        name = kwargs.pop("name", None)
+        memo = {}
+        heads = copy_graph(self._outputs, memo)
+        composed = Symbol(heads)
+        arguments = composed._variables()[0]
+        replacements = {}
+        if args and kwargs:
+            raise MXNetError("compose takes positional or keyword symbols, not both")
+        for position, value in enumerate(args):
+            if position >= len(arguments):
+                raise MXNetError(f"compose: {len(args)} positional symbols for "
+                                 f"{len(arguments)} arguments {[a.name for a in arguments]}")
+            replacements[arguments[position].name] = value
+        free_names = {n.name for n in composed._nodes() if n.is_variable}
+        for key, value in kwargs.items():
+            if key not in free_names:
+                raise MXNetError(f"compose: keyword argument {key!r} is not a free variable; "
+                                 f"candidates are {sorted(free_names)}")
+            replacements[key] = value
+        substitutes = {}
+        for key, value in replacements.items():
+            if not isinstance(value, Symbol):
+                raise TypeError(f"compose: argument {key!r} must be a Symbol, not {type(value).__name__}")
+            if len(value._outputs) != 1:
+                raise MXNetError(f"compose: argument {key!r} is a group of {len(value._outputs)} outputs")
+            substitutes[key] = copy_graph(value._outputs, memo)[0]
+        for node in composed._nodes():
+            node.inputs = [substitutes.get(src.name, (src, i)) if src.is_variable else (src, i)
+                           for src, i in node.inputs]
+        composed._outputs = [substitutes.get(n.name, (n, i)) if n.is_variable else (n, i)
+                             for n, i in composed._outputs]
+        if name is not None:
+            composed._head("compose with name=").name = name
+        return composed
+
+    # -- arithmetic (MXNet's operator names, so that JSON files match) -------------------------
+
+    def _binary(self, other, sym_op, scalar_op):
+        if isinstance(other, Symbol):
+            return create_op(sym_op, self, other)
+        if isinstance(other, (int, float, np.number)) and not isinstance(other, bool):
+            return create_op(scalar_op, self, scalar=other)
+        return NotImplemented
+
+    def _reversed(self, other, scalar_op):
+        if isinstance(other, (int, float, np.number)) and not isinstance(other, bool):
+            return create_op(scalar_op, self, scalar=other)
+        return NotImplemented
+
+    def __add__(self, other):
+        return self._binary(other, "_Plus", "_PlusScalar")
+
+    def __radd__(self, other):
+        return self._reversed(other, "_PlusScalar")
+
+    def __sub__(self, other):
+        return self._binary(other, "_Minus", "_MinusScalar")
+
+    def __rsub__(self, other):
+        return self._reversed(other, "_RMinusScalar")
+
+    def __mul__(self, other):
+        return self._binary(other, "_Mul", "_MulScalar")
+
+    def __rmul__(self, other):
+        return self._reversed(other, "_MulScalar")
+
+    def __truediv__(self, other):
+        return self._binary(other, "_Div", "_DivScalar")
+
+    def __rtruediv__(self, other):
+        return self._reversed(other, "_RDivScalar")
+
+    def __pow__(self, other):
+        return self._binary(other, "_Power", "_PowerScalar")
+
+    def __rpow__(self, other):
+        return self._reversed(other, "_RPowerScalar")
+
+    def __neg__(self):
+        return self.__mul__(-1.0)
+
+    # -- inference, serialization, binding --------------------------------------------------
+
+    def infer_shape(self, *args, **kwargs):
+        from ..infer import infer_shape
+        return infer_shape(self, args, kwargs, partial=False)
+
+    def infer_shape_partial(self, *args, **kwargs):
+        from ..infer import infer_shape
+        return infer_shape(self, args, kwargs, partial=True)
+
+    def infer_type(self, *args, **kwargs):
+        from ..infer import infer_type
+        return infer_type(self, args, kwargs)
+
+    def tojson(self):
+        from .json_format import to_json
+        return to_json(self)
+
+    def save(self, fname, remove_amp_cast=True):
+        """Write tojson() to fname (through a temporary file, so a failure leaves it intact)."""
+        from .json_format import save_text
+        save_text(fname, self.tojson())
+
+    def debug_str(self):
+        """MXNet's textual dump of the graph: outputs, then every node with inputs and attrs."""
+        lines = ["Symbol Outputs:"]
+        for i, (node, index) in enumerate(self._outputs):
+            lines.append(f"\toutput[{i}]={node.name}({index})")
+        for node in self._nodes():
+            if node.is_variable:
+                lines.append(f"Variable:{node.name}")
+                continue
+            lines.append("-" * 20)
+            lines.append(f"Op:{node.op.name}, Name={node.name}")
+            lines.append("Inputs:")
+            for i, (src, index) in enumerate(node.inputs):
+                version = 1 if i >= node.num_args() and src.is_variable else 0
+                lines.append(f"\targ[{i}]={src.name}({index}) version={version}")
+            if node.attrs:
+                lines.append("Attrs:")
+                lines.extend(f"\t{k}={v}" for k, v in sorted(node.attrs.items()))
+        return "\n".join(lines) + "\n"
+
+    def simple_bind(self, ctx=None, grad_req="write", type_dict=None, stype_dict=None,
+                    group2ctx=None, shared_arg_names=None, shared_exec=None,
+                    shared_buffer=None, **kwargs):
+        from ..executor import simple_bind
+        return simple_bind(self, ctx, grad_req=grad_req, type_dict=type_dict,
+                           shared_exec=shared_exec, shapes=kwargs)
+
+    def bind(self, ctx=None, args=None, args_grad=None, grad_req="write", aux_states=None,
+             group2ctx=None, shared_exec=None):
+        from ..executor import bind
+        return bind(self, ctx, args, args_grad=args_grad, grad_req=grad_req,
+                    aux_states=aux_states, shared_exec=shared_exec)
+
+    def gradient(self, wrt):
+        raise MXNetError("Symbol.gradient is not supported (as in MXNet 1.x); bind and call backward")
+
+
+# -- creation -----------------------------------------------------------------------------
+
+def Variable(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None, init=None,
+             stype=None, **kwargs):
+    """A free variable named `name`: an argument or auxiliary state of the graphs using it."""
+    if not isinstance(name, str):
+        raise TypeError(f"Variable name must be a string, got {name!r}")
+    attrs = AttrScope.current().get(attr)
+    if shape is not None:
+        attrs["__shape__"] = format_value(tuple(shape))
+    if lr_mult is not None:
+        attrs["__lr_mult__"] = format_value(lr_mult)
+    if wd_mult is not None:
+        attrs["__wd_mult__"] = format_value(wd_mult)
+    if dtype is not None:
+        attrs["__dtype__"] = str(dtype_code(dtype))
+    if init is not None:
+        attrs["__init__"] = init if isinstance(init, str) else init.dumps()
+    if stype is not None:
+        attrs["__storage_type__"] = str(stype)
+    for key, value in kwargs.items():
+        if not (key.startswith("__") and key.endswith("__")):
+            raise ValueError(f"Attribute name={key} is not supported. Additional attributes "
+                             "must start and end with double underscores, e.g. __yourattr__")
+        attrs[key] = format_value(value)
+    for key, value in attrs.items():
+        if not isinstance(value, str):
+            raise ValueError(f"Variable {name!r}: attribute {key!r} must be a string, got {value!r}")
+    return Symbol([(Node(None, name, attrs), 0)])
+
+
+var = Variable
+
+
+def Group(symbols):
+    """One symbol whose outputs are the outputs of all `symbols`, in order."""
+    symbols = list(symbols)
+    if not symbols or any(not isinstance(s, Symbol) for s in symbols):
+        raise TypeError("Group expects a non-empty list of Symbols")
+    return Symbol([entry for s in symbols for entry in s._outputs])
+
+
+def _single_entry(value, op, name, input_name):
+    if not isinstance(value, Symbol):
+        raise TypeError(f"{op.label(name)}: input '{input_name}' must be a Symbol, "
+                        f"not {type(value).__name__}")
+    if len(value._outputs) != 1:
+        raise OperatorError(f"{op.label(name)}: input '{input_name}' is a group of "
+                            f"{len(value._outputs)} outputs; pick one with [index]")
+    return value._outputs[0]
+
+
+def create_op(func_name, *args, **kwargs):
+    """Apply the operator registered as `func_name` (name or alias), MXNet-style.
+
+    Positional args and keyword Symbols are inputs; other keywords are parameters;
+    missing inputs become variables `<name>_<input>` carrying the node's attributes.
+    """
+    op = find_op(func_name)
+    if op is None:
+        raise OperatorError(f"unknown operator {func_name!r}")
+    name = kwargs.pop("name", None)
+    attr = kwargs.pop("attr", None)
+    # An input passed as None is simply not given (MXNet creates its variable).
+    kwargs = {k: v for k, v in kwargs.items() if v is not None or k in op.params}
+    args = _positional_params(op, name, args, kwargs)
+    given_inputs = {k: v for k, v in kwargs.items() if isinstance(v, Symbol)}
+    given_params = {k: v for k, v in kwargs.items() if not isinstance(v, Symbol)}
+    if op.variadic:
+        if given_inputs:
+            raise OperatorError(f"{op.label(name)} takes its inputs as positional arguments, "
+                                f"got keyword inputs {sorted(given_inputs)}")
+        given_params.setdefault(op.variadic, len(args))
+    unknown = [k for k in given_params if k not in op.params]
+    if unknown:
+        raise OperatorError(
+            f"{op.label(name)}: unknown parameter{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(k) for k in unknown)}. Parameters: {op.param_summary()}"
+            + ("" if op.variadic else f"; inputs: {op.input_names(_defaults(op))}"))
+    params = op.parse_params(given_params, name)
+    if op.variadic and params[op.variadic] != len(args):
+        raise OperatorError(f"{op.label(name)}: {op.variadic}={params[op.variadic]} but "
+                            f"{len(args)} inputs were given")
+    input_names = op.input_names(params) + op.aux_names(params)
+    if not op.variadic and len(args) > len(input_names):
+        raise OperatorError(f"{op.label(name)}: {len(args)} positional inputs given, "
+                            f"but it takes {input_names}")
+    for position, value in enumerate(args):
+        key = input_names[position]
+        if value is None:
+            continue
+        if key in given_inputs:
+            raise OperatorError(f"{op.label(name)}: input '{key}' given twice")
+        given_inputs[key] = value
+    extra = [k for k in given_inputs if k not in input_names]
+    if extra:
+        raise OperatorError(f"{op.label(name)}: unknown input {extra[0]!r}; inputs are {input_names}")
+
+    hint = func_name.lower()
+    name = NameManager.current().get(name, hint)
+    attrs = {k: format_value(v) for k, v in given_params.items()}
+    for key, value in AttrScope.current().get(attr).items():
+        if not isinstance(value, str):
+            raise ValueError(f"{op.label(name)}: attribute {key!r} must be a string, got {value!r}")
+        attrs[key] = value
+    node = Node(op, name, attrs)
+    node._params = params
+    for key in input_names:
+        if key in given_inputs:
+            node.inputs.append(_single_entry(given_inputs[key], op, name, key))
+        else:
+            var_attrs = dict(attrs)
+            var_attrs.update(op.var_attrs.get(key, {}))
+            node.inputs.append((Node(None, f"{name}_{key}", var_attrs), 0))
+    return Symbol([(node, i) for i in range(node.num_visible_outputs())])
+
+
+def _positional_params(op, name, args, kwargs):
+    """Leading Symbols (or None placeholders) are inputs; values after them fill parameters
+    in declaration order, as MXNet's generated signatures allow (`x.reshape((2, 3))`)."""
+    count = 0
+    while count < len(args) and (args[count] is None or isinstance(args[count], Symbol)):
+        count += 1
+    inputs, values = list(args[:count]), args[count:]
+    if values:
+        names = [p for p in op.params if p != op.variadic]
+        if len(values) > len(names):
+            raise OperatorError(f"{op.label(name)}: too many positional arguments {values!r}")
+        for key, value in zip(names, values):
+            if key in kwargs:
+                raise OperatorError(f"{op.label(name)}: parameter '{key}' given twice")
+            kwargs[key] = value
+    return inputs
+
+
+def _defaults(op):
+    return {k: (p.default if not p.required else None) for k, p in op.params.items()}
+
+
+def _fluent(func_name, doc):
+    def method(self, *args, **kwargs):
+        return create_op(func_name, self, *args, **kwargs)
+    method.__name__ = func_name
+    method.__doc__ = f"Fluent form of cysym.sym.{func_name}(self, ...): {doc}"
+    return method
+
+
+# MXNet's fluent methods call the lower-case operator names, which is why `x.reshape(...)`
+# is named `reshape0` while the JSON op is `Reshape`.
+for _func_name, _doc in (
+        ("reshape", "Reshape"), ("flatten", "Flatten"), ("sum", "sum over axes"),
+        ("mean", "mean over axes"), ("max", "max over axes"), ("min", "min over axes"),
+        ("transpose", "permute axes"), ("expand_dims", "insert an axis"),
+        ("exp", "exp"), ("log", "log"), ("sqrt", "sqrt"), ("rsqrt", "1/sqrt"),
+        ("square", "square"), ("abs", "abs"), ("sign", "sign"), ("relu", "relu"),
+        ("sigmoid", "sigmoid"), ("tanh", "tanh"), ("softmax", "softmax"),
+        ("log_softmax", "log_softmax"), ("clip", "clip"), ("zeros_like", "zeros_like"),
+        ("ones_like", "ones_like"), ("dot", "dot"), ("split", "SliceChannel")):
+    setattr(Symbol, _func_name, _fluent(_func_name, _doc))
+del _func_name, _doc
