@@ -1,11 +1,13 @@
 """Errors, dtype codes and the codecs for MXNet's string-valued attributes."""
 import ast
+import os
+import tempfile
 
 import numpy as np
 
 __all__ = ["MXNetError", "OperatorError", "ShapeError", "TypeInferenceError", "JSONFormatError",
            "ParamsFormatError", "BindError", "DTYPE_TO_CODE", "CODE_TO_DTYPE", "dtype_code",
-           "dtype_from_code", "format_value", "parse_tuple", "parse_bool"]
+           "dtype_from_code", "format_value", "parse_tuple", "parse_bool", "atomic_write"]
 
 
 class MXNetError(RuntimeError):
@@ -113,3 +115,17 @@ def parse_bool(text):
     if lowered in ("false", "0"):
         return False
     raise ValueError(f"expected a boolean, got {text!r}")
+
+
+def atomic_write(fname, data):
+    """Write bytes or text to fname through a temporary file in the same directory and a
+    rename, so that a failure part-way leaves any existing file untouched."""
+    directory = os.path.dirname(os.path.abspath(fname))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, fname)
+    except BaseException:
+        os.unlink(tmp)
+        raise

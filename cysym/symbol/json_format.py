@@ -12,14 +12,13 @@ MXNet versions keep node attributes under "attr" and/or "param"; both are accept
 """
 import json
 import os
-import tempfile
 
 from ..base import JSONFormatError, MXNetError
 from ..registry import find_op
 from .graph import Node
 from .symbol import Symbol
 
-__all__ = ["to_json", "load_json", "load", "save_text"]
+__all__ = ["to_json", "load_json", "load"]
 
 MXNET_VERSION = 10901
 MAX_NODES = 1_000_000
@@ -132,19 +131,6 @@ def to_json(symbol):
     w.end("}")
     w.end("}")
     return "".join(w.parts)
-
-
-def save_text(fname, text):
-    """Write text to fname via a temporary file and a rename: a failure leaves fname intact."""
-    directory = os.path.dirname(os.path.abspath(fname))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, fname)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 # -- reading --------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import json as _json
 import numpy as np
 
 from ..attribute import AttrScope
-from ..base import MXNetError, OperatorError, dtype_code, format_value
+from ..base import MXNetError, OperatorError, atomic_write, dtype_code, format_value
 from ..name import NameManager
 from ..registry import find_op
 from .graph import Node, copy_graph, topo_order
@@ -250,8 +250,7 @@ class Symbol:
 
     def save(self, fname, remove_amp_cast=True):
         """Write tojson() to fname (through a temporary file, so a failure leaves it intact)."""
-        from .json_format import save_text
-        save_text(fname, self.tojson())
+        atomic_write(fname, self.tojson())
 
     def debug_str(self):
         """MXNet's textual dump of the graph: outputs, then every node with inputs and attrs."""

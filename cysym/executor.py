@@ -1,0 +1,480 @@
+"""bind / simple_bind: graph -> shapes -> backward graph -> memory plan -> flat run plan.
+
+Everything is decided here, once: every entry's shape and dtype, which entries share
+memory (the planner in cysym._ops.planner), and the list of kernel calls (cysym._ops.runner).
+forward() and backward() then only run slices of that list; they allocate nothing.
+"""
+import numpy as np
+
+from ._ops import planner as _planner
+from ._ops import runner as _runner
+from .autodiff import HEAD_GRAD_PREFIX, build_backward
+from .base import BindError, MXNetError
+from .context import Context, current_context
+from .infer import infer_graph_shapes, infer_graph_types
+from .ndarray import NDArray
+from .registry import get_op
+from .symbol.graph import Node, topo_order
+
+__all__ = ["Executor", "bind", "simple_bind", "BindContext"]
+
+ALIGNMENT = 64
+KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+GRAD_REQS = ("write", "add", "null")
+
+
+class BindContext:
+    """What an operator's kernel function sees at bind time.
+
+    inputs/outputs are the arrays of the node's entries (arguments then auxiliary states;
+    outputs then nothing), already shaped, typed and C-contiguous; req[k] is 'write', or
+    'null' when nothing reads output k; workspace is a uint8 scratch array or None.
+    """
+
+    __slots__ = ("plan", "node", "params", "inputs", "outputs", "req", "workspace", "label")
+
+    def __init__(self, plan, node, inputs, outputs, req, workspace):
+        self.plan = plan
+        self.node = node
+        self.params = node.params
+        self.inputs = inputs
+        self.outputs = outputs
+        self.req = req
+        self.workspace = workspace
+        self.label = node.op.label(node.name)
+
+
+def _normalize_grad_req(grad_req, arg_names):
+    if isinstance(grad_req, str):
+        reqs = {name: grad_req for name in arg_names}
+    elif isinstance(grad_req, (list, tuple)):
+        if len(grad_req) != len(arg_names):
+            raise BindError(f"grad_req has {len(grad_req)} entries for {len(arg_names)} arguments {arg_names}")
+        reqs = dict(zip(arg_names, grad_req))
+    elif isinstance(grad_req, dict):
+        unknown = [k for k in grad_req if k not in arg_names]
+        if unknown:
+            raise BindError(f"grad_req names {unknown[0]!r}, which is not an argument; arguments are {arg_names}")
+        reqs = {name: grad_req.get(name, "null") for name in arg_names}
+    else:
+        raise BindError(f"grad_req must be a string, list or dict, not {type(grad_req).__name__}")
+    for name, req in reqs.items():
+        if req not in GRAD_REQS:
+            raise BindError(f"grad_req for {name!r} is {req!r}; expected one of {list(GRAD_REQS)}")
+    return reqs
+
+
+def _as_array_dict(arrays, names, what, allow_missing=False):
+    """A name -> array dict from a list (in `names` order) or a dict; errors name the argument."""
+    if arrays is None:
+        return {}
+    if isinstance(arrays, dict):
+        unknown = [k for k in arrays if k not in names]
+        if unknown:
+            raise BindError(f"{what}: {unknown[0]!r} is not one of {names}")
+        result = dict(arrays)
+    elif isinstance(arrays, (list, tuple)):
+        if len(arrays) != len(names):
+            raise BindError(f"{what}: {len(arrays)} arrays given for {len(names)} names {names}")
+        result = dict(zip(names, arrays))
+    else:
+        raise BindError(f"{what} must be a list or a dict, not {type(arrays).__name__}")
+    if not allow_missing:
+        missing = [n for n in names if result.get(n) is None]
+        if missing:
+            raise BindError(f"{what}: no array given for {missing[0]!r}")
+    return {k: v for k, v in result.items() if v is not None}
+
+
+def _check_array(array, name, what):
+    if not isinstance(array, np.ndarray):
+        raise BindError(f"{what} {name!r} must be an NDArray or numpy array, not {type(array).__name__}")
+    if not array.flags.c_contiguous or not array.flags.writeable:
+        raise BindError(f"{what} {name!r} must be a writeable C-contiguous array "
+                        f"(it is used in place, not copied)")
+    if array.dtype not in KERNEL_DTYPES:
+        raise BindError(f"{what} {name!r} has dtype {array.dtype}; kernels support float32 and float64")
+    return array if isinstance(array, NDArray) else array.view(NDArray)
+
+
+class Executor:
+    """A symbol bound to arrays, with its memory planned and its kernel calls laid out."""
+
+    def __init__(self, symbol, ctx, args, grads, grad_req, aux):
+        self._symbol = symbol
+        self._ctx = ctx
+        arg_nodes, aux_nodes = symbol._variables()
+        self._arg_names = [n.name for n in arg_nodes]
+        self._aux_names = [n.name for n in aux_nodes]
+        for names, what in ((self._arg_names, "argument"), (self._aux_names, "auxiliary state")):
+            if len(set(names)) != len(names):
+                dup = next(n for n in names if names.count(n) > 1)
+                raise BindError(f"the symbol has two different {what} variables named {dup!r}")
+        self._grad_req = grad_req
+        self.arg_dict = {n: _check_array(args[n], n, "argument") for n in self._arg_names}
+        self.aux_dict = {n: _check_array(aux[n], n, "auxiliary state") for n in self._aux_names}
+        self.grad_dict = {n: (_check_array(grads[n], n, "gradient") if grads.get(n) is not None
+                              else None) for n in self._arg_names}
+        for n, g in self.grad_dict.items():
+            if g is not None and (g.shape != self.arg_dict[n].shape or g.dtype != self.arg_dict[n].dtype):
+                raise BindError(f"gradient {n!r} has shape {g.shape} {g.dtype}, but the argument is "
+                                f"{self.arg_dict[n].shape} {self.arg_dict[n].dtype}")
+        wanted = {id(node) for node in arg_nodes
+                  if grad_req[node.name] != "null" and self.grad_dict[node.name] is not None}
+        self._build(arg_nodes, aux_nodes, wanted)
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _build(self, arg_nodes, aux_nodes, wanted):
+        symbol = self._symbol
+        gradients, head_nodes = build_backward(symbol, wanted) if wanted else ({}, [])
+        self._head_nodes = head_nodes
+        variables = {id(n): n for n in arg_nodes + aux_nodes}
+        arrays_of = {id(n): self.arg_dict[n.name] for n in arg_nodes}
+        arrays_of.update({id(n): self.aux_dict[n.name] for n in aux_nodes})
+
+        # Gradients go straight into the user's arrays when their entry is a fresh backward
+        # output; otherwise a `_grad_write` node copies (or, for 'add', accumulates) them.
+        forward_nodes = topo_order(symbol._outputs)
+        forward_ids = {id(n) for n in forward_nodes}
+        readers = {}
+        for node in topo_order(symbol._outputs + list(gradients.values())):
+            for src, index in node.inputs:
+                readers[(id(src), index)] = readers.get((id(src), index), 0) + 1
+        grad_targets = {}   # (id(node), index) -> user gradient array
+        grad_heads = []
+        for node in arg_nodes:
+            entry = gradients.get(id(node))
+            if entry is None:
+                continue
+            target = self.grad_dict[node.name]
+            key = (id(entry[0]), entry[1])
+            direct = (self._grad_req[node.name] == "write" and not entry[0].is_variable
+                      and id(entry[0]) not in forward_ids and readers.get(key, 0) == 0
+                      and key not in grad_targets)
+            if not direct:
+                writer = Node(get_op("_grad_write"), f"{node.name}_grad_write",
+                              {"req": self._grad_req[node.name]}, [entry])
+                entry = (writer, 0)
+                key = (id(writer), 0)
+            grad_targets[key] = target
+            grad_heads.append(entry)
+        nodes = topo_order(symbol._outputs + grad_heads)
+        self._forward_count = sum(1 for n in nodes if id(n) in forward_ids and not n.is_variable)
+        # forward ops first, in forward order, then the backward ops
+        nodes = [n for n in nodes if id(n) in forward_ids] + [n for n in nodes if id(n) not in forward_ids]
+        for position, head in enumerate(head_nodes):
+            if head is not None:
+                variables[id(head)] = head
+
+        shapes = {(id(n), 0): arrays_of[id(n)].shape for n in arg_nodes + aux_nodes}
+        dtypes = {(id(n), 0): arrays_of[id(n)].dtype for n in arg_nodes + aux_nodes}
+        infer_graph_shapes(forward_nodes, shapes)
+        infer_graph_types(forward_nodes, dtypes)
+        self._head_grad_arrays = []
+        for (node, index), head in zip(symbol._outputs, head_nodes):
+            if head is None:
+                self._head_grad_arrays.append(None)
+                continue
+            key = (id(node), index)
+            if key not in shapes or key not in dtypes:
+                raise BindError(f"cannot infer the shape of output {node.output_name(index)}")
+            array = np.zeros(shapes[key], dtypes[key]).view(NDArray)
+            arrays_of[id(head)] = array
+            shapes[(id(head), 0)] = array.shape
+            dtypes[(id(head), 0)] = array.dtype
+            self._head_grad_arrays.append(array)
+        infer_graph_shapes(nodes, shapes)
+        infer_graph_types(nodes, dtypes)
+        self._lay_out(nodes, variables, arrays_of, shapes, dtypes, grad_targets)
+
+    def _lay_out(self, nodes, variables, arrays_of, shapes, dtypes, grad_targets):
+        op_nodes = [n for n in nodes if not n.is_variable]
+        entry_id, entry_bytes, external, persistent, entry_meta = {}, [], [], [], []
+
+        def add_entry(key, shape, dtype, is_external, label):
+            entry_id[key] = len(entry_bytes)
+            entry_bytes.append(int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
+            external.append(is_external)
+            persistent.append(False)
+            entry_meta.append((label, tuple(shape), np.dtype(dtype)))
+
+        for node in nodes:
+            if node.is_variable:
+                if id(node) not in arrays_of:
+                    raise BindError(f"variable {node.name!r} has no array")
+                add_entry((id(node), 0), arrays_of[id(node)].shape, arrays_of[id(node)].dtype, True, node.name)
+                continue
+            for i in range(node.num_outputs()):
+                key = (id(node), i)
+                if key not in shapes or key not in dtypes:
+                    raise BindError(f"Error in operator {node.name}: cannot infer the shape or dtype of "
+                                    f"output {node.output_name(i)}; give more input shapes")
+                if dtypes[key] not in KERNEL_DTYPES:
+                    raise BindError(f"Error in operator {node.name}: dtype {dtypes[key]} is not "
+                                    f"supported; kernels take float32 and float64")
+                add_entry(key, shapes[key], dtypes[key], key in grad_targets, node.output_name(i))
+        for node, index in self._symbol._outputs:
+            persistent[entry_id[(id(node), index)]] = True
+
+        op_inputs, op_outputs, op_inplace, workspace_of = [], [], [], {}
+        for node in op_nodes:
+            ins = [entry_id[(id(src), i)] for src, i in node.inputs]
+            outs = [entry_id[(id(node), i)] for i in range(node.num_outputs())]
+            if node.op.workspace is not None:
+                in_shapes = [shapes[(id(src), i)] for src, i in node.inputs]
+                out_shapes = [shapes[(id(node), i)] for i in range(node.num_outputs())]
+                size = node.op.workspace(node.params, in_shapes, out_shapes, dtypes[(id(node), 0)])
+                if size:
+                    workspace_of[id(node)] = len(entry_bytes)
+                    add_entry(("workspace", id(node)), (size,), np.uint8, False, f"{node.name}_workspace")
+                    outs.append(workspace_of[id(node)])
+            op_inputs.append(ins)
+            op_outputs.append(outs)
+            op_inplace.append([(a, b) for a, b in node.op.inplace_pairs(node.params)
+                               if a < len(ins) and b < node.num_outputs()])
+        plan = _planner.memory_plan(entry_bytes, op_inputs, op_outputs, op_inplace,
+                                    persistent, external, alignment=ALIGNMENT)
+        self._memory = plan
+        arena = np.empty(int(plan["planned_bytes"]) + ALIGNMENT, np.uint8)
+        start = (-arena.ctypes.data) % ALIGNMENT
+        self._arena = arena[start:start + int(plan["planned_bytes"])]
+        offsets = plan["offsets"]
+
+        read_count = [0] * len(entry_bytes)
+        for ins in op_inputs:
+            for e in ins:
+                read_count[e] += 1
+        arrays = [None] * len(entry_bytes)
+        for key, e in entry_id.items():
+            label, shape, dtype = entry_meta[e]
+            if external[e]:
+                node_id = key[0]
+                arrays[e] = arrays_of[node_id] if node_id in arrays_of else grad_targets[key]
+            else:
+                offset = int(offsets[e])
+                arrays[e] = (self._arena[offset:offset + entry_bytes[e]].view(dtype)
+                             .reshape(shape).view(NDArray))
+        self._entry_meta = entry_meta
+        self._entry_bytes = entry_bytes
+        self._external = external
+        self._storage_of = plan.get("storage_of")
+
+        run_plan = _runner.Plan()
+        self._backward_start = None
+        for position, node in enumerate(op_nodes):
+            if position == self._forward_count:
+                self._backward_start = len(run_plan)
+            outs = op_outputs[position]
+            workspace = arrays[outs[-1]] if id(node) in workspace_of else None
+            out_arrays = [arrays[e] for e in outs[:node.num_outputs()]]
+            req = ["write" if (read_count[e] or persistent[e] or external[e]) else "null"
+                   for e in outs[:node.num_outputs()]]
+            if node.op.kernel is None:
+                raise BindError(f"operator {node.op.name} ('{node.name}') has no kernel")
+            node.op.kernel(BindContext(run_plan, node, [arrays[e] for e in op_inputs[position]],
+                                       out_arrays, req, workspace))
+        if self._backward_start is None:
+            self._backward_start = len(run_plan)
+        self._plan = run_plan
+        self._op_nodes = op_nodes
+        self.outputs = [arrays[entry_id[(id(n), i)]] for n, i in self._symbol._outputs]
+
+    # -- running -------------------------------------------------------------------------------
+
+    def _run(self, begin, end, is_train):
+        try:
+            self._plan.run(begin, end, is_train)
+        except _runner.KernelError as err:
+            raise MXNetError(f"Error in operator {err}") from None
+
+    def forward(self, is_train=False, **kwargs):
+        """Run the forward pass; keyword arrays are copied into the matching arguments first."""
+        for name, value in kwargs.items():
+            if name not in self.arg_dict:
+                raise MXNetError(f"forward: {name!r} is not an argument; arguments are {self._arg_names}")
+            target = self.arg_dict[name]
+            value = np.asarray(value)
+            if value.shape != target.shape:
+                raise MXNetError(f"forward: {name!r} has shape {value.shape}, the executor was bound "
+                                 f"with {target.shape}; use reshape() for new shapes")
+            target[...] = value
+        if is_train:
+            from . import random as _random
+            self._plan.set_seed(_random.next_seed())
+        self._run(0, self._backward_start, bool(is_train))
+        return self.outputs
+
+    def backward(self, out_grads=None, is_train=True):
+        """Run the backward pass; out_grads gives the head gradients of non-loss outputs."""
+        if out_grads is not None and not isinstance(out_grads, (list, tuple)):
+            out_grads = [out_grads]
+        needed = [i for i, a in enumerate(self._head_grad_arrays) if a is not None]
+        if needed:
+            if out_grads is None:
+                raise MXNetError(
+                    f"backward: output {self._symbol.list_outputs()[needed[0]]!r} is not a loss, so "
+                    f"backward needs out_grads (one array per output)")
+            if len(out_grads) != len(self._head_grad_arrays):
+                raise MXNetError(f"backward: {len(out_grads)} out_grads for "
+                                 f"{len(self._head_grad_arrays)} outputs")
+            for i in needed:
+                grad = np.asarray(out_grads[i])
+                if grad.shape != self._head_grad_arrays[i].shape:
+                    raise MXNetError(f"backward: out_grads[{i}] has shape {grad.shape}, output "
+                                     f"{self._symbol.list_outputs()[i]!r} has {self._head_grad_arrays[i].shape}")
+                self._head_grad_arrays[i][...] = grad
+        self._run(self._backward_start, -1, True)
+
+    # -- views -----------------------------------------------------------------------------------
+
+    @property
+    def arg_arrays(self):
+        return [self.arg_dict[n] for n in self._arg_names]
+
+    @property
+    def grad_arrays(self):
+        return [self.grad_dict[n] for n in self._arg_names]
+
+    @property
+    def aux_arrays(self):
+        return [self.aux_dict[n] for n in self._aux_names]
+
+    @property
+    def output_dict(self):
+        return dict(zip(self._symbol.list_outputs(), self.outputs))
+
+    def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):
+        """Copy values into the bound argument and auxiliary arrays (shapes must match)."""
+        for params, targets, what in ((arg_params, self.arg_dict, "argument"),
+                                      (aux_params or {}, self.aux_dict, "auxiliary state")):
+            for name, value in params.items():
+                if name not in targets:
+                    if allow_extra_params:
+                        continue
+                    raise MXNetError(f"copy_params_from: {name!r} is not an {what} of the executor")
+                value = np.asarray(value)
+                if value.shape != targets[name].shape:
+                    raise MXNetError(f"copy_params_from: {what} {name!r} has shape {value.shape}, "
+                                     f"expected {targets[name].shape}")
+                targets[name][...] = value
+
+    def reshape(self, partial_shaping=False, allow_up_sizing=False, **kwargs):
+        """A new executor for new input shapes that shares this one's parameter arrays."""
+        arg_shapes, _, aux_shapes = self._symbol.infer_shape(
+            **{n: a.shape for n, a in self.arg_dict.items() if n not in kwargs}, **kwargs)
+        if arg_shapes is None:
+            raise MXNetError(f"reshape: cannot infer every shape from {kwargs}")
+        args, grads = {}, {}
+        for name, shape in zip(self._arg_names, arg_shapes):
+            old = self.arg_dict[name]
+            same = old.shape == tuple(shape)
+            if not same and name not in kwargs and not partial_shaping:
+                raise MXNetError(f"reshape: the shape of {name!r} changes from {old.shape} to "
+                                 f"{tuple(shape)}; pass partial_shaping=True to allow it")
+            args[name] = old if same else np.zeros(shape, old.dtype).view(NDArray)
+            grad = self.grad_dict[name]
+            grads[name] = None if grad is None else (grad if same else np.zeros(shape, grad.dtype).view(NDArray))
+        aux = {}
+        for name, shape in zip(self._aux_names, aux_shapes):
+            if self.aux_dict[name].shape != tuple(shape):
+                raise MXNetError(f"reshape: auxiliary state {name!r} would change shape")
+            aux[name] = self.aux_dict[name]
+        return Executor(self._symbol, self._ctx, args, grads, self._grad_req, aux)
+
+    # -- reporting -------------------------------------------------------------------------------
+
+    def memory_stats(self):
+        """Bytes of the arena (planned), of all intermediate buffers (naive), and of the most
+        buffers live at one moment (lower bound)."""
+        return {"planned_bytes": int(self._memory["planned_bytes"]),
+                "naive_bytes": int(self._memory["naive_bytes"]),
+                "lower_bound_bytes": int(self._memory["lower_bound_bytes"]),
+                "num_kernel_calls": len(self._plan)}
+
+    def debug_str(self):
+        """The symbol's debug_str, then the memory plan: one line per planned buffer."""
+        lines = [self._symbol.debug_str().rstrip("\n"), "", "Memory plan (one arena):",
+                 f"{'buffer':<40} {'shape':<20} {'bytes':>12} {'offset':>12}  shares with"]
+        offsets = self._memory["offsets"]
+        storage = self._storage_of
+        by_storage = {}
+        for e, (label, shape, dtype) in enumerate(self._entry_meta):
+            if not self._external[e] and storage is not None:
+                by_storage.setdefault(int(storage[e]), []).append(label)
+        for e, (label, shape, dtype) in enumerate(self._entry_meta):
+            if self._external[e]:
+                continue
+            sharing = [] if storage is None else [x for x in by_storage[int(storage[e])] if x != label]
+            lines.append(f"{label:<40} {str(shape):<20} {self._entry_bytes[e]:>12} {int(offsets[e]):>12}  "
+                         f"{', '.join(sharing) if sharing else '-'}")
+        stats = self.memory_stats()
+        lines.append(f"Total {stats['planned_bytes']} bytes planned; naive sum "
+                     f"{stats['naive_bytes']} bytes; peak-live lower bound {stats['lower_bound_bytes']} bytes; "
+                     f"{stats['num_kernel_calls']} kernel calls ({self._backward_start} forward)")
+        return "\n".join(lines) + "\n"
+
+
+# -- entry points -------------------------------------------------------------------------------
+
+def _context(ctx):
+    ctx = ctx if ctx is not None else current_context()
+    if not isinstance(ctx, Context) or ctx.device_type != "cpu":
+        raise BindError(f"cysym runs on the CPU only; got context {ctx!r}")
+    return ctx
+
+
+def bind(symbol, ctx, args, args_grad=None, grad_req="write", aux_states=None, shared_exec=None):
+    """Bind the symbol to the given arrays (used in place, not copied)."""
+    ctx = _context(ctx)
+    arg_names = symbol.list_arguments()
+    aux_names = symbol.list_auxiliary_states()
+    args = _as_array_dict(args, arg_names, "args")
+    grads = _as_array_dict(args_grad, arg_names, "args_grad", allow_missing=True)
+    aux = _as_array_dict(aux_states if aux_states is not None else ([] if not aux_names else None),
+                         aux_names, "aux_states")
+    reqs = _normalize_grad_req(grad_req, arg_names)
+    if args_grad is None:
+        reqs = {n: "null" for n in arg_names}
+    return Executor(symbol, ctx, args, grads, reqs, aux)
+
+
+def simple_bind(symbol, ctx, grad_req="write", type_dict=None, shared_exec=None, shapes=None):
+    """Infer every shape and dtype from the given input shapes, allocate all arrays, and bind."""
+    ctx = _context(ctx)
+    shapes = dict(shapes or {})
+    arg_names = symbol.list_arguments()
+    inputs = symbol.list_inputs()
+    for name in list(shapes) + list(type_dict or {}):
+        if name not in inputs:
+            raise BindError(f"simple_bind: {name!r} is not an input of the symbol; inputs are {inputs}")
+    arg_shapes, _, aux_shapes = symbol.infer_shape_partial(**shapes)
+    missing = [n for n, s in zip(arg_names, arg_shapes) if s == ()]
+    missing += [n for n, s in zip(symbol.list_auxiliary_states(), aux_shapes) if s == ()]
+    if missing:
+        raise BindError(f"simple_bind: cannot infer the shape of {missing}; give their shapes "
+                        f"(given: {shapes})")
+    types = {n: np.float32 for n in arg_names}
+    types.update(type_dict or {})
+    arg_types, _, aux_types = symbol.infer_type(**{k: v for k, v in types.items() if k in inputs})
+    if arg_types is None:
+        raise BindError("simple_bind: cannot infer every dtype; give type_dict")
+    reqs = _normalize_grad_req(grad_req, arg_names)
+    shared = shared_exec.arg_dict if shared_exec is not None else {}
+    args, grads = {}, {}
+    for name, shape, dtype in zip(arg_names, arg_shapes, arg_types):
+        reuse = shared.get(name)
+        if reuse is not None and reuse.shape == tuple(shape) and reuse.dtype == dtype:
+            args[name] = reuse
+            grads[name] = shared_exec.grad_dict.get(name)
+        else:
+            args[name] = np.zeros(shape, dtype).view(NDArray)
+            grads[name] = np.zeros(shape, dtype).view(NDArray) if reqs[name] != "null" else None
+    aux = {name: np.zeros(shape, dtype).view(NDArray)
+           for name, shape, dtype in zip(symbol.list_auxiliary_states(), aux_shapes, aux_types)}
+    if shared_exec is not None:
+        for name in aux:
+            reuse = shared_exec.aux_dict.get(name)
+            if reuse is not None and reuse.shape == aux[name].shape:
+                aux[name] = reuse
+    return Executor(symbol, ctx, args, grads, reqs, aux)

@@ -1,0 +1,47 @@
+"""MXNet checkpoints: `prefix-symbol.json` plus `prefix-%04d.params` (arg:/aux: keys)."""
+import logging
+
+from . import ndarray as nd
+from . import symbol as sym
+from .base import MXNetError
+from .callback import BatchEndParam  # noqa: F401  (MXNet users import it from here too)
+
+__all__ = ["save_checkpoint", "load_checkpoint", "load_params", "BatchEndParam"]
+
+
+def save_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_cast=True):
+    """Write the symbol and the parameters; each file is replaced atomically."""
+    if symbol is not None:
+        symbol.save(f"{prefix}-symbol.json")
+    save_dict = {f"arg:{k}": v for k, v in arg_params.items()}
+    save_dict.update({f"aux:{k}": v for k, v in (aux_params or {}).items()})
+    param_name = f"{prefix}-{epoch:04d}.params"
+    nd.save(param_name, save_dict)
+    logging.info('Saved checkpoint to "%s"', param_name)
+
+
+def load_params(prefix, epoch):
+    """(arg_params, aux_params) from `prefix-%04d.params`."""
+    return split_params(nd.load(f"{prefix}-{epoch:04d}.params"), f"{prefix}-{epoch:04d}.params")
+
+
+def split_params(save_dict, source):
+    if not isinstance(save_dict, dict):
+        raise MXNetError(f"{source}: expected named arrays (arg:/aux: keys), got a list")
+    arg_params, aux_params = {}, {}
+    for key, value in save_dict.items():
+        kind, _, name = key.partition(":")
+        if kind == "arg" and name:
+            arg_params[name] = value
+        elif kind == "aux" and name:
+            aux_params[name] = value
+        else:
+            raise MXNetError(f"{source}: key {key!r} is neither 'arg:<name>' nor 'aux:<name>'")
+    return arg_params, aux_params
+
+
+def load_checkpoint(prefix, epoch):
+    """(symbol, arg_params, aux_params) saved by save_checkpoint (or by MXNet)."""
+    symbol = sym.load(f"{prefix}-symbol.json")
+    arg_params, aux_params = load_params(prefix, epoch)
+    return symbol, arg_params, aux_params

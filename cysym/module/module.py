@@ -1,0 +1,414 @@
+"""Module: a thin wrapper around one bound executor for training (MXNet's mx.mod.Module)."""
+import logging
+import pickle
+import sys
+import time
+
+import numpy as np
+
+from .. import initializer as init
+from .. import metric as metric_module
+from .. import model
+from .. import ndarray as nd
+from .. import optimizer as opt
+from ..base import MXNetError, atomic_write
+from ..callback import BatchEndParam
+from ..context import cpu
+from ..io import DataDesc
+
+__all__ = ["BaseModule", "Module"]
+
+
+def _as_descs(shapes):
+    if shapes is None:
+        return []
+    descs = []
+    for item in shapes:
+        if isinstance(item, DataDesc):
+            descs.append(item)
+        else:
+            name, shape = item
+            descs.append(DataDesc(name, tuple(shape)))
+    return descs
+
+
+def _call_all(callbacks, *args):
+    if callbacks is None:
+        return
+    for callback in callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]:
+        callback(*args)
+
+
+class BaseModule:
+    """The training loop shared by modules: fit, score, predict."""
+
+    def __init__(self, logger=logging):
+        self.logger = logger
+        self.binded = False
+        self.for_training = False
+        self.params_initialized = False
+        self.optimizer_initialized = False
+
+    def forward_backward(self, data_batch):
+        self.forward(data_batch, is_train=True)
+        self.backward()
+
+    def score(self, eval_data, eval_metric, num_batch=None, batch_end_callback=None,
+              score_end_callback=None, reset=True, epoch=0, sparse_row_id_fn=None):
+        """Run the data through the network and return eval_metric.get_name_value()."""
+        if not self.binded or not self.params_initialized:
+            raise MXNetError("score: bind the module and initialize its parameters first")
+        if reset:
+            eval_data.reset()
+        eval_metric = metric_module.create(eval_metric)
+        eval_metric.reset()
+        for nbatch, batch in enumerate(eval_data):
+            if num_batch is not None and nbatch == num_batch:
+                break
+            self.forward(batch, is_train=False)
+            self.update_metric(eval_metric, batch.label)
+            _call_all(batch_end_callback, BatchEndParam(epoch, nbatch, eval_metric, locals()))
+        _call_all(score_end_callback, BatchEndParam(epoch, None, eval_metric, locals()))
+        return eval_metric.get_name_value()
+
+    def iter_predict(self, eval_data, num_batch=None, reset=True):
+        if reset:
+            eval_data.reset()
+        for nbatch, batch in enumerate(eval_data):
+            if num_batch is not None and nbatch == num_batch:
+                break
+            self.forward(batch, is_train=False)
+            pad = batch.pad or 0
+            outputs = [np.array(out[:out.shape[0] - pad]).view(nd.NDArray) for out in self.get_outputs()]
+            yield outputs, nbatch, batch
+
+    def predict(self, eval_data, num_batch=None, merge_batches=True, reset=True,
+                always_output_list=False):
+        """Outputs over the whole data (padding removed), concatenated across batches."""
+        if isinstance(eval_data, (np.ndarray, list)):
+            from ..io import NDArrayIter
+            eval_data = NDArrayIter(eval_data, batch_size=self.data_shapes[0].shape[0])
+        batches = [outputs for outputs, _, _ in self.iter_predict(eval_data, num_batch, reset)]
+        if not batches:
+            return []
+        if not merge_batches:
+            return batches
+        merged = [np.concatenate([b[i] for b in batches]).view(nd.NDArray) for i in range(len(batches[0]))]
+        if len(merged) == 1 and not always_output_list:
+            return merged[0]
+        return merged
+
+    def fit(self, train_data, eval_data=None, eval_metric="acc", epoch_end_callback=None,
+            batch_end_callback=None, kvstore="local", optimizer="sgd",
+            optimizer_params=(("learning_rate", 0.01),), eval_end_callback=None,
+            eval_batch_end_callback=None, initializer=None, arg_params=None, aux_params=None,
+            allow_missing=False, force_rebind=False, force_init=False, begin_epoch=0,
+            num_epoch=None, validation_metric=None, monitor=None, sparse_row_id_fn=None,
+            progress=None):
+        """Train for epochs begin_epoch..num_epoch-1 (MXNet's Module.fit).
+
+        progress: show a tqdm progress bar per epoch; None means 'when stderr is a terminal'.
+        """
+        if num_epoch is None:
+            raise MXNetError("fit: please specify num_epoch")
+        self.bind(data_shapes=train_data.provide_data, label_shapes=train_data.provide_label,
+                  for_training=True, force_rebind=force_rebind)
+        self.init_params(initializer=initializer if initializer is not None else init.Uniform(0.01),
+                         arg_params=arg_params, aux_params=aux_params,
+                         allow_missing=allow_missing, force_init=force_init)
+        self.init_optimizer(kvstore=kvstore, optimizer=optimizer, optimizer_params=optimizer_params)
+        validation_metric = validation_metric or eval_metric
+        eval_metric = metric_module.create(eval_metric)
+        show_progress = sys.stderr.isatty() if progress is None else progress
+        for epoch in range(begin_epoch, num_epoch):
+            tic = time.time()
+            eval_metric.reset()
+            samples = 0
+            bar = self._progress_bar(train_data, epoch, num_epoch) if show_progress else None
+            for nbatch, batch in enumerate(train_data):
+                self.forward_backward(batch)
+                self.update()
+                self.update_metric(eval_metric, batch.label)
+                samples += batch.data[0].shape[0] - (batch.pad or 0)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(dict(eval_metric.get_name_value()), refresh=False)
+                _call_all(batch_end_callback, BatchEndParam(epoch, nbatch, eval_metric, locals()))
+            if bar is not None:
+                bar.close()
+            elapsed = time.time() - tic
+            for name, value in eval_metric.get_name_value():
+                self.logger.info("Epoch[%d] Train-%s=%f", epoch, name, value)
+            self.logger.info("Epoch[%d] Time cost=%.3f (%.0f samples/sec)", epoch, elapsed,
+                             samples / elapsed if elapsed > 0 else float("inf"))
+            arg_params, aux_params = self.get_params()
+            _call_all(epoch_end_callback, epoch, self.symbol, arg_params, aux_params)
+            if eval_data is not None:
+                result = self.score(eval_data, validation_metric, score_end_callback=eval_end_callback,
+                                    batch_end_callback=eval_batch_end_callback, epoch=epoch)
+                for name, value in result:
+                    self.logger.info("Epoch[%d] Validation-%s=%f", epoch, name, value)
+            train_data.reset()
+
+    @staticmethod
+    def _progress_bar(train_data, epoch, num_epoch):
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            return None
+        total = getattr(train_data, "num_batches", None)
+        return tqdm(total=total, desc=f"Epoch {epoch + 1}/{num_epoch}", unit="batch", leave=False)
+
+
+class Module(BaseModule):
+    """A symbol bound once (per input shape) with parameters, an optimizer and an updater."""
+
+    def __init__(self, symbol, data_names=("data",), label_names=("softmax_label",),
+                 logger=logging, context=None, work_load_list=None, fixed_param_names=None,
+                 state_names=None, group2ctxs=None, compression_params=None):
+        super().__init__(logger)
+        self._symbol = symbol
+        self._context = context if context is not None else cpu()
+        arguments = symbol.list_arguments()
+        self._data_names = list(data_names or [])
+        self._label_names = [n for n in (label_names or []) if n in arguments]
+        for name in self._data_names:
+            if name not in arguments:
+                raise MXNetError(f"Module: data name {name!r} is not an argument of the symbol; "
+                                 f"arguments are {arguments}")
+        self._fixed_param_names = list(fixed_param_names or [])
+        inputs = set(self._data_names) | set(self._label_names)
+        self._param_names = [n for n in arguments if n not in inputs]
+        self._aux_names = symbol.list_auxiliary_states()
+        self._output_names = symbol.list_outputs()
+        self._exec = None
+        self._arg_params = None
+        self._aux_params = None
+        self._optimizer = None
+        self._updater = None
+        self._preload_opt_states = None
+        self._data_shapes = []
+        self._label_shapes = []
+
+    # -- properties -------------------------------------------------------------------------
+
+    @property
+    def symbol(self):
+        return self._symbol
+
+    @property
+    def data_names(self):
+        return self._data_names
+
+    @property
+    def label_names(self):
+        return self._label_names
+
+    @property
+    def output_names(self):
+        return self._output_names
+
+    @property
+    def data_shapes(self):
+        return self._data_shapes
+
+    @property
+    def label_shapes(self):
+        return self._label_shapes
+
+    @property
+    def output_shapes(self):
+        return [(name, out.shape) for name, out in zip(self._output_names, self._exec.outputs)]
+
+    # -- binding and parameters ----------------------------------------------------------------
+
+    def bind(self, data_shapes, label_shapes=None, for_training=True, inputs_need_grad=False,
+             force_rebind=False, shared_module=None, grad_req="write"):
+        if self.binded and not force_rebind:
+            self.logger.warning("Already bound, ignoring bind()")
+            return
+        data_descs, label_descs = _as_descs(data_shapes), _as_descs(label_shapes)
+        if [d.name for d in data_descs] != self._data_names:
+            raise MXNetError(f"bind: data shapes name {[d.name for d in data_descs]}, the module's "
+                             f"data_names are {self._data_names}")
+        label_descs = [d for d in label_descs if d.name in self._label_names]
+        shapes = {d.name: tuple(d.shape) for d in data_descs + label_descs}
+        types = {d.name: d.dtype for d in data_descs + label_descs}
+        if for_training:
+            reqs = {n: ("null" if n in self._fixed_param_names else grad_req) for n in self._param_names}
+            reqs.update({n: (grad_req if inputs_need_grad else "null") for n in self._data_names})
+        else:
+            reqs = "null"
+        self._exec = self._symbol.simple_bind(self._context, grad_req=reqs, type_dict=types,
+                                              shared_exec=None if shared_module is None else shared_module._exec,
+                                              **shapes)
+        self._data_shapes, self._label_shapes = data_descs, label_descs
+        self._grad_req = reqs
+        self.binded = True
+        self.for_training = for_training
+        self.inputs_need_grad = inputs_need_grad
+        if self.params_initialized:
+            # re-binding (or binding a loaded checkpoint) keeps the parameters
+            self._exec.copy_params_from(self._arg_params, self._aux_params)
+            self._arg_params = {n: self._exec.arg_dict[n] for n in self._param_names}
+            self._aux_params = {n: self._exec.aux_dict[n] for n in self._aux_names}
+
+    def init_params(self, initializer=None, arg_params=None, aux_params=None, allow_missing=False,
+                    force_init=False, allow_extra=False):
+        """Fill every parameter: from arg_params/aux_params when given, else the initializer."""
+        if self.params_initialized and not force_init:
+            return
+        if not self.binded:
+            raise MXNetError("init_params: call bind before initializing the parameters")
+        initializer = initializer if initializer is not None else init.Uniform(0.01)
+        attrs = self._symbol.attr_dict()
+        for names, given, targets in ((self._param_names, arg_params, self._exec.arg_dict),
+                                      (self._aux_names, aux_params, self._exec.aux_dict)):
+            if given and not allow_extra:
+                extra = [k for k in given if k not in names]
+                if extra:
+                    raise MXNetError(f"init_params: {extra[0]!r} is not a parameter of the module")
+            for name in names:
+                target = targets[name]
+                if given is not None and name in given:
+                    value = np.asarray(given[name])
+                    if value.shape != target.shape:
+                        raise MXNetError(f"init_params: {name!r} has shape {value.shape}, the "
+                                         f"module expects {target.shape}")
+                    target[...] = value
+                elif given is not None and not allow_missing:
+                    raise MXNetError(f"init_params: {name!r} is missing from the given parameters")
+                else:
+                    initializer(init.InitDesc(name, attrs.get(name, {})), target)
+        self._arg_params = {n: self._exec.arg_dict[n] for n in self._param_names}
+        self._aux_params = {n: self._exec.aux_dict[n] for n in self._aux_names}
+        self.params_initialized = True
+
+    def get_params(self):
+        """Copies of (arg_params, aux_params)."""
+        if not self.params_initialized:
+            raise MXNetError("get_params: the parameters are not initialized")
+        return ({n: nd.array(a, dtype=a.dtype) for n, a in self._arg_params.items()},
+                {n: nd.array(a, dtype=a.dtype) for n, a in self._aux_params.items()})
+
+    def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,
+                   allow_extra=False):
+        self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
+                         allow_missing=allow_missing, force_init=force_init, allow_extra=allow_extra)
+
+    # -- optimizer --------------------------------------------------------------------------------
+
+    def init_optimizer(self, kvstore="local", optimizer="sgd",
+                       optimizer_params=(("learning_rate", 0.01),), force_init=False):
+        if self.optimizer_initialized and not force_init:
+            self.logger.warning("optimizer already initialized, ignoring init_optimizer()")
+            return
+        if not self.binded or not self.params_initialized:
+            raise MXNetError("init_optimizer: bind and initialize the parameters first")
+        batch_size = self._data_shapes[0].shape[0]
+        idx2name = dict(enumerate(self._param_names))
+        if isinstance(optimizer, str):
+            params = dict(optimizer_params)
+            # MXNet's default: gradients are summed over the batch, so scale them by 1/batch
+            params.setdefault("rescale_grad", 1.0 / batch_size)
+            optimizer = opt.create(optimizer, sym=self._symbol, param_idx2name=idx2name, **params)
+        elif not isinstance(optimizer, opt.Optimizer):
+            raise MXNetError(f"init_optimizer: optimizer must be a name or an Optimizer, not {optimizer!r}")
+        self._optimizer = optimizer
+        self._updater = opt.get_updater(optimizer)
+        self.optimizer_initialized = True
+        if self._preload_opt_states is not None:
+            self.load_optimizer_states(self._preload_opt_states)
+            self._preload_opt_states = None
+
+    def update(self):
+        """One optimizer step on every trainable parameter, from the current gradients."""
+        if not self.optimizer_initialized:
+            raise MXNetError("update: call init_optimizer first")
+        for index, name in enumerate(self._param_names):
+            grad = self._exec.grad_dict.get(name)
+            if grad is None or name in self._fixed_param_names:
+                continue
+            self._updater(index, grad, self._exec.arg_dict[name])
+
+    def save_optimizer_states(self, fname):
+        atomic_write(fname, self._updater.get_states(dump_optimizer=True))
+
+    def load_optimizer_states(self, fname):
+        with open(fname, "rb") as f:
+            self._updater.set_states(f.read())
+        self._optimizer = self._updater.optimizer
+
+    # -- running ----------------------------------------------------------------------------------
+
+    def forward(self, data_batch, is_train=None):
+        if not self.binded or not self.params_initialized:
+            raise MXNetError("forward: bind the module and initialize its parameters first")
+        is_train = self.for_training if is_train is None else is_train
+        data = list(data_batch.data)
+        labels = list(data_batch.label or [])
+        if data and tuple(data[0].shape) != tuple(self._data_shapes[0].shape):
+            self._reshape_for(data, labels)
+        for name, value in zip(self._data_names, data):
+            self._exec.arg_dict[name][...] = value
+        if labels and self._label_names:
+            for name, value in zip(self._label_names, labels):
+                self._exec.arg_dict[name][...] = np.asarray(value).reshape(self._exec.arg_dict[name].shape)
+        self._exec.forward(is_train=is_train)
+
+    def _reshape_for(self, data, labels):
+        shapes = {n: tuple(d.shape) for n, d in zip(self._data_names, data)}
+        shapes.update({n: tuple(np.shape(l)) for n, l in zip(self._label_names, labels)})
+        self._exec = self._exec.reshape(partial_shaping=True, **shapes)
+        self._data_shapes = [DataDesc(n, shapes[n]) for n in self._data_names]
+        self._label_shapes = [DataDesc(n, shapes[n]) for n in self._label_names if n in shapes]
+        self._arg_params = {n: self._exec.arg_dict[n] for n in self._param_names}
+        self._aux_params = {n: self._exec.aux_dict[n] for n in self._aux_names}
+
+    def backward(self, out_grads=None):
+        if not self.for_training:
+            raise MXNetError("backward: the module was bound with for_training=False")
+        self._exec.backward(out_grads)
+
+    def get_outputs(self, merge_multi_context=True):
+        return list(self._exec.outputs)
+
+    def get_input_grads(self, merge_multi_context=True):
+        if not self.inputs_need_grad:
+            raise MXNetError("get_input_grads: bind with inputs_need_grad=True")
+        return [self._exec.grad_dict[n] for n in self._data_names]
+
+    def update_metric(self, eval_metric, labels, pre_sliced=False):
+        eval_metric.update(list(labels or []), self.get_outputs())
+
+    # -- checkpoints --------------------------------------------------------------------------------
+
+    def save_params(self, fname):
+        arg_params, aux_params = self.get_params()
+        save_dict = {f"arg:{k}": v for k, v in arg_params.items()}
+        save_dict.update({f"aux:{k}": v for k, v in aux_params.items()})
+        nd.save(fname, save_dict)
+
+    def load_params(self, fname):
+        arg_params, aux_params = model.split_params(nd.load(fname), fname)
+        self.set_params(arg_params, aux_params)
+
+    def save_checkpoint(self, prefix, epoch, save_optimizer_states=False, remove_amp_cast=True):
+        """prefix-symbol.json, prefix-%04d.params and (optionally) prefix-%04d.states."""
+        self._symbol.save(f"{prefix}-symbol.json")
+        self.save_params(f"{prefix}-{epoch:04d}.params")
+        self.logger.info('Saved checkpoint to "%s-%04d.params"', prefix, epoch)
+        if save_optimizer_states:
+            self.save_optimizer_states(f"{prefix}-{epoch:04d}.states")
+            self.logger.info('Saved optimizer state to "%s-%04d.states"', prefix, epoch)
+
+    @staticmethod
+    def load(prefix, epoch, load_optimizer_states=False, **kwargs):
+        """A Module from a checkpoint; parameters are set when it is bound."""
+        symbol, arg_params, aux_params = model.load_checkpoint(prefix, epoch)
+        module = Module(symbol=symbol, **kwargs)
+        module._arg_params, module._aux_params = arg_params, aux_params
+        module.params_initialized = True
+        if load_optimizer_states:
+            module._preload_opt_states = f"{prefix}-{epoch:04d}.states"
+        return module
