@@ -1,0 +1,413 @@
+"""NDArray: a NumPy array with MXNet's conveniences, and MXNet's binary NDArray-list files.
+
+`NDArray` is a thin `numpy.ndarray` subclass (make one with `np.zeros(...).view(NDArray)` or `array()`);
+every NumPy operation works on it unchanged. cysym computes on the CPU only, so contexts are
+accepted for compatibility and every array reports `cpu(0)`.
+
+File format (`save` / `load`, MXNet 1.x `.params` and `.nd` files)
+-----------------------------------------------------------------
+Everything is little-endian. This is what `MXNDArraySave` (`src/c_api/c_api.cc`) and
+`NDArray::Save` / `NDArray::Load` (`src/ndarray/ndarray.cc`) write and read::
+
+    uint64  list magic 0x112
+    uint64  reserved, 0
+    uint64  number of arrays N, then N records:
+        uint32  record magic: 0xF993FAC9 (V2, written by MXNet's default shape mode)
+                              0xF993FACA (V3, written under `mx.util.np_shape(True)`)
+                              0xF993FAC8 (V1, older files, no storage-type field)
+                              anything else: a legacy record whose magic *is* ndim
+        int32   storage type (V2/V3 only); 0 = dense. Sparse (1 row_sparse, 2 csr) is refused.
+        shape   V1/V2/V3: int32 ndim, then ndim x int64 dims
+                legacy:   (ndim was the magic) ndim x uint32 dims
+        -- a record stops here if its shape is "unknown": ndim 0 for V1/V2/legacy,
+           ndim -1 or any dim -1 for V3 (MXNet loads such a record as an empty "none" array) --
+        int32   context dev_type (1 cpu, 2 gpu, 3 cpu_pinned, 5 cpu_shared)
+        int32   context dev_id
+        int32   type flag: float32 0, float64 1, float16 2, uint8 3, int32 4, int8 5, int64 6, bool 7
+        bytes   prod(dims) x itemsize bytes of data, C order
+    uint64  number of names: 0 (the file holds a list) or N (a dict), then per name:
+        uint64  byte length
+        bytes   UTF-8 name
+
+How cysym maps arrays onto records:
+
+* an array with ndim >= 1 (including empty ones, e.g. shape (0, 3)) -> a V2 record, exactly as MXNet
+  1.9.1 writes it, so `save(f, load(f))` reproduces MXNet's files byte for byte;
+* a 0-d array -> a V3 record carrying its value. MXNet's default (legacy) shape mode cannot store a
+  0-d array at all (it writes a record it cannot read back); V3 is what MXNet writes for one under
+  `np_shape(True)`, and MXNet loads it there;
+* a "none" record read from a file is returned as a 0-d float32 NDArray whose `is_none` attribute is
+  True, and is written back as the same shape-only V2 record.
+
+`load` treats the file as untrusted: every length is checked against the bytes that remain before
+anything is allocated, and any problem raises `ParamsFormatError` naming the file, the byte offset
+and what was expected.
+"""
+import math
+import struct
+
+import numpy as np
+
+from .base import (MXNetError, ParamsFormatError, ShapeError, atomic_write, dtype_code,
+                   CODE_TO_DTYPE)
+from .context import Context, cpu
+
+__all__ = ["NDArray", "array", "zeros", "ones", "empty", "full", "arange", "concat", "waitall",
+           "save", "load", "load_frombuffer", "NDArraySaveError"]
+
+LIST_MAGIC = 0x112
+NDARRAY_V1_MAGIC = 0xF993FAC8
+NDARRAY_V2_MAGIC = 0xF993FAC9
+NDARRAY_V3_MAGIC = 0xF993FACA
+MAX_NDIM = 32
+_KNOWN_DEV_TYPES = (1, 2, 3, 5)
+# The smallest record is a legacy one with ndim 0: just its 4-byte magic. A name is at least its
+# 8-byte length. These bound the counts a file may claim before anything is allocated.
+_MIN_RECORD_BYTES = 4
+_MIN_NAME_BYTES = 8
+
+
+class NDArraySaveError(MXNetError, TypeError):
+    """save() was given something it cannot store (a non-string key, a non-array value)."""
+
+
+class NDArray(np.ndarray):
+    """A NumPy array with MXNet's NDArray methods (`asnumpy`, `copyto`, `context`, ...)."""
+
+    @property
+    def context(self):
+        """Where the array lives: always cpu(0) in cysym."""
+        return cpu()
+
+    ctx = context
+
+    def asnumpy(self):
+        """A plain `numpy.ndarray` copy of the values."""
+        return np.array(self, copy=True, subok=False)
+
+    def asscalar(self):
+        """The single value of a size-1 array, as a NumPy scalar."""
+        if self.size != 1:
+            raise ShapeError(f"asscalar() needs an array with exactly one element, "
+                             f"got shape {self.shape}")
+        return np.asarray(self).reshape(-1)[0]
+
+    def astype(self, dtype, copy=True, **kwargs):
+        """The values converted to `dtype`, as an NDArray."""
+        return np.asarray(self).astype(dtype, copy=copy, **kwargs).view(NDArray)
+
+    def copyto(self, other):
+        """Copy the values into `other` (an array of the same shape; values are cast to its dtype)
+        and return it, or, when `other` is a Context, return a new NDArray copy there."""
+        if isinstance(other, Context):
+            return np.array(self, copy=True, subok=False).view(NDArray)
+        if not isinstance(other, np.ndarray):
+            raise NDArraySaveError(f"copyto() expects an NDArray or a Context, "
+                                   f"got {type(other).__name__}")
+        if other.shape != self.shape:
+            raise ShapeError(f"copyto(): shape mismatch, source has shape {self.shape} "
+                             f"but destination has shape {other.shape}")
+        if other is not self:
+            np.copyto(other, self, casting="unsafe")
+        return other
+
+    def as_in_context(self, context):
+        """This array if it already lives in `context`, else a copy there."""
+        if context == self.context:
+            return self
+        return self.copyto(context)
+
+    def wait_to_read(self):
+        """No-op: cysym computes synchronously."""
+        return None
+
+    def __repr__(self):
+        shape_info = "x".join(str(dim) for dim in self.shape)
+        return f"\n{np.asarray(self)!s}\n<{type(self).__name__} {shape_info} @{self.context}>"
+
+
+# --------------------------------------------------------------------------- creation
+
+
+def _dtype_or_default(dtype):
+    return np.dtype(np.float32 if dtype is None else dtype)
+
+
+def array(source, ctx=None, dtype=None):
+    """A new NDArray holding a copy of `source`.
+
+    dtype: the given one; else the dtype of `source` when it is a NumPy array; else float32
+    (as MXNet, Python lists of ints become float32)."""
+    if dtype is None:
+        dtype = source.dtype if isinstance(source, np.ndarray) else np.float32
+    return np.array(source, dtype=dtype, copy=True, subok=False).view(NDArray)
+
+
+def zeros(shape, ctx=None, dtype="float32", **kwargs):
+    return np.zeros(shape, _dtype_or_default(dtype)).view(NDArray)
+
+
+def ones(shape, ctx=None, dtype="float32", **kwargs):
+    return np.ones(shape, _dtype_or_default(dtype)).view(NDArray)
+
+
+def empty(shape, ctx=None, dtype="float32"):
+    return np.empty(shape, _dtype_or_default(dtype)).view(NDArray)
+
+
+def full(shape, val, ctx=None, dtype="float32", out=None):
+    result = np.full(shape, val, _dtype_or_default(dtype)).view(NDArray)
+    if out is not None:
+        return result.copyto(out)
+    return result
+
+
+def arange(start, stop=None, step=1.0, repeat=1, ctx=None, dtype="float32", infer_range=None):
+    """start, start + step, ... (< stop), each value repeated `repeat` times."""
+    if stop is None:
+        start, stop = 0, start
+    if step == 0:
+        raise ValueError("arange(): step must not be 0")
+    if int(repeat) < 1:
+        raise ValueError(f"arange(): repeat must be >= 1, got {repeat}")
+    count = max(0, math.ceil((stop - start) / step))
+    values = start + np.arange(count, dtype=np.float64) * step
+    return np.repeat(values, int(repeat)).astype(_dtype_or_default(dtype)).view(NDArray)
+
+
+def concat(*arrays, dim=1):
+    """Join arrays along axis `dim`."""
+    if not arrays:
+        raise ShapeError("concat() needs at least one array")
+    try:
+        return np.concatenate([np.asarray(a) for a in arrays], axis=dim).view(NDArray)
+    except (ValueError, np.exceptions.AxisError) as err:
+        shapes = [np.shape(a) for a in arrays]
+        raise ShapeError(f"concat(dim={dim}): cannot join shapes {shapes}: {err}") from err
+
+
+def waitall():
+    """No-op: cysym computes synchronously."""
+    return None
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def _encode_record(value, where):
+    if getattr(value, "is_none", False) is True:
+        return struct.pack("<Iii", NDARRAY_V2_MAGIC, 0, 0)  # magic, dense, ndim 0
+    if not isinstance(value, np.ndarray):
+        raise NDArraySaveError(f"save(): {where} is a {type(value).__name__}, expected an NDArray")
+    code = dtype_code(value.dtype)
+    data = np.ascontiguousarray(value, dtype=value.dtype.newbyteorder("<")).tobytes()
+    magic = NDARRAY_V3_MAGIC if value.ndim == 0 else NDARRAY_V2_MAGIC
+    header = struct.pack(f"<Iii{value.ndim}q", magic, 0, value.ndim, *value.shape)
+    return header + struct.pack("<iii", 1, 0, code) + data
+
+
+def _encode(data):
+    """The bytes of an MXNet NDArray-list file holding `data` (raises before producing any)."""
+    if isinstance(data, np.ndarray):
+        data = [data]
+    if isinstance(data, dict):
+        for key in data:
+            if not isinstance(key, str):
+                raise NDArraySaveError(f"save(): dict keys must be str, got {key!r} "
+                                       f"({type(key).__name__})")
+        names = list(data)
+        values = list(data.values())
+        where = [f"value for key {name!r}" for name in names]
+    elif isinstance(data, (list, tuple)):
+        names = []
+        values = list(data)
+        where = [f"item {i}" for i in range(len(values))]
+    else:
+        raise NDArraySaveError(f"save(): data must be an NDArray, a list of NDArrays or a dict "
+                               f"str -> NDArray, got {type(data).__name__}")
+    parts = [struct.pack("<QQQ", LIST_MAGIC, 0, len(values))]
+    parts.extend(_encode_record(value, w) for value, w in zip(values, where))
+    parts.append(struct.pack("<Q", len(names)))
+    for name in names:
+        encoded = name.encode("utf-8")
+        parts.append(struct.pack("<Q", len(encoded)))
+        parts.append(encoded)
+    return b"".join(parts)
+
+
+def save(fname, data):
+    """Write `data` (an NDArray, a list/tuple of arrays, or a dict str -> array) in MXNet's format.
+
+    Everything is checked and encoded before the file is touched, and the write goes through a
+    temporary file and a rename, so a failed save leaves an existing file unchanged."""
+    atomic_write(fname, _encode(data))
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _Reader:
+    """Bounded little-endian reader over a bytes buffer; every shortfall raises ParamsFormatError."""
+
+    def __init__(self, buf, source):
+        self.buf = buf
+        self.source = source
+        self.offset = 0
+
+    @property
+    def remaining(self):
+        return len(self.buf) - self.offset
+
+    def fail(self, message, offset=None):
+        at = self.offset if offset is None else offset
+        raise ParamsFormatError(f"{self.source}: invalid NDArray file at byte offset {at}: {message}")
+
+    def unpack(self, fmt, what):
+        size = struct.calcsize(fmt)
+        if size > self.remaining:
+            self.fail(f"truncated: expected {what} ({size} bytes), but only {self.remaining} "
+                      f"bytes remain (file size {len(self.buf)})")
+        values = struct.unpack_from(fmt, self.buf, self.offset)
+        self.offset += size
+        return values
+
+    def scalar(self, fmt, what):
+        return self.unpack(fmt, what)[0]
+
+    def take(self, size, what):
+        if size > self.remaining:
+            self.fail(f"truncated: expected {what} ({size} bytes), but only {self.remaining} "
+                      f"bytes remain (file size {len(self.buf)})")
+        start = self.offset
+        self.offset += size
+        return start
+
+
+def _none_array():
+    result = np.zeros((), np.float32).view(NDArray)
+    result.is_none = True
+    return result
+
+
+def _read_shape(reader, index, legacy_ndim=None, np_shape=False):
+    """The shape tuple, or None for an "unknown" shape (a none record)."""
+    what = f"array {index}"
+    if legacy_ndim is not None:
+        ndim = legacy_ndim
+        ndim_offset = reader.offset - 4
+    else:
+        ndim_offset = reader.offset
+        ndim = reader.scalar("<i", f"the ndim of {what} (int32)")
+    if np_shape and ndim == -1:
+        return None
+    if ndim < 0 or ndim > MAX_NDIM:
+        reader.fail(f"{what} has ndim {ndim}; expected 0..{MAX_NDIM}", ndim_offset)
+    dims_offset = reader.offset
+    if legacy_ndim is not None:
+        dims = reader.unpack(f"<{ndim}I", f"{ndim} uint32 dims of {what}")
+    else:
+        dims = reader.unpack(f"<{ndim}q", f"{ndim} int64 dims of {what}")
+    for axis, dim in enumerate(dims):
+        if np_shape and dim == -1:
+            return None
+        if dim < 0:
+            reader.fail(f"{what} has negative dimension {dim} on axis {axis}",
+                        dims_offset + axis * 8)
+    if ndim == 0 and not np_shape:
+        return None
+    return tuple(dims)
+
+
+def _read_record(reader, index):
+    what = f"array {index}"
+    record_offset = reader.offset
+    magic = reader.scalar("<I", f"the magic number of {what} (uint32)")
+    legacy_ndim = None
+    np_shape = magic == NDARRAY_V3_MAGIC
+    if magic in (NDARRAY_V2_MAGIC, NDARRAY_V3_MAGIC):
+        stype_offset = reader.offset
+        stype = reader.scalar("<i", f"the storage type of {what} (int32)")
+        if stype != 0:
+            kind = {1: "row_sparse", 2: "csr"}.get(stype, f"unknown storage type {stype}")
+            reader.fail(f"{what} has storage type {stype} ({kind}); sparse arrays are not "
+                        f"supported, expected 0 (dense)", stype_offset)
+    elif magic != NDARRAY_V1_MAGIC:
+        if magic > MAX_NDIM:
+            reader.fail(f"bad magic number 0x{magic:08X} for {what}: expected 0x{NDARRAY_V2_MAGIC:08X}"
+                        f" (V2), 0x{NDARRAY_V3_MAGIC:08X} (V3), 0x{NDARRAY_V1_MAGIC:08X} (V1) or a "
+                        f"legacy ndim 0..{MAX_NDIM}", record_offset)
+        legacy_ndim = magic
+    shape = _read_shape(reader, index, legacy_ndim, np_shape)
+    if shape is None:
+        return _none_array()
+
+    dev_offset = reader.offset
+    dev_type, _dev_id = reader.unpack("<ii", f"the context of {what} (int32 dev_type, int32 dev_id)")
+    if dev_type not in _KNOWN_DEV_TYPES:
+        reader.fail(f"{what} has context dev_type {dev_type}; expected one of {_KNOWN_DEV_TYPES}",
+                    dev_offset)
+    flag_offset = reader.offset
+    type_flag = reader.scalar("<i", f"the type flag of {what} (int32)")
+    if type_flag not in CODE_TO_DTYPE:
+        reader.fail(f"{what} has unknown type flag {type_flag}; expected one of "
+                    f"{ {c: str(d) for c, d in sorted(CODE_TO_DTYPE.items())} }", flag_offset)
+    dtype = CODE_TO_DTYPE[type_flag]
+    count = math.prod(shape)  # Python int: cannot overflow
+    nbytes = count * dtype.itemsize
+    if nbytes > reader.remaining:
+        reader.fail(f"truncated: {what} of shape {shape} and dtype {dtype} needs {nbytes} bytes "
+                    f"of data, but only {reader.remaining} bytes remain (file size {len(reader.buf)})")
+    start = reader.take(nbytes, f"the data of {what}")
+    values = np.frombuffer(reader.buf, dtype=dtype.newbyteorder("<"), count=count, offset=start)
+    return values.astype(dtype, copy=True).reshape(shape).view(NDArray)
+
+
+def load_frombuffer(buf, source="<buffer>"):
+    """Arrays from the bytes of an MXNet NDArray-list file: a dict if the file has names, else a list."""
+    reader = _Reader(bytes(buf), source)
+    magic = reader.scalar("<Q", "the list magic number (uint64)")
+    if magic != LIST_MAGIC:
+        reader.fail(f"bad list magic number 0x{magic:X}; expected 0x{LIST_MAGIC:X} "
+                    f"(an MXNet NDArray file)", 0)
+    reader.scalar("<Q", "the reserved field (uint64)")
+    count_offset = reader.offset
+    count = reader.scalar("<Q", "the number of arrays (uint64)")
+    if count > reader.remaining // _MIN_RECORD_BYTES:
+        reader.fail(f"the file claims {count} arrays, but only {reader.remaining} bytes remain "
+                    f"(each array needs at least {_MIN_RECORD_BYTES})", count_offset)
+    arrays = [_read_record(reader, i) for i in range(count)]
+
+    names_offset = reader.offset
+    name_count = reader.scalar("<Q", "the number of names (uint64)")
+    if name_count not in (0, count):
+        reader.fail(f"the file has {count} arrays but {name_count} names; expected 0 or {count}",
+                    names_offset)
+    names = []
+    for i in range(name_count):
+        length = reader.scalar("<Q", f"the byte length of name {i} (uint64)")
+        start = reader.take(length, f"name {i}")
+        try:
+            name = reader.buf[start:start + length].decode("utf-8")
+        except UnicodeDecodeError as err:
+            reader.fail(f"name {i} is not valid UTF-8 ({err.reason} at byte {err.start} of the "
+                        f"name)", start + err.start)
+        names.append(name)
+    if reader.remaining:
+        reader.fail(f"{reader.remaining} bytes of trailing data after the last name; expected "
+                    f"the end of the file")
+    if not names:
+        return arrays
+    result = {}
+    for name, value in zip(names, arrays):
+        if name in result:
+            reader.fail(f"duplicate name {name!r}; every name must be unique", names_offset)
+        result[name] = value
+    return result
+
+
+def load(fname):
+    """Arrays from an MXNet `.params` / `.nd` file: a dict name -> NDArray if the file stores
+    names, else a list of NDArrays. A malformed file raises ParamsFormatError."""
+    with open(fname, "rb") as f:
+        buf = f.read()
+    return load_frombuffer(buf, source=str(fname))
