@@ -1,0 +1,452 @@
+"""Element-wise kernels: unary maps (math, activations, scalar arithmetic), binary maps with
+NumPy broadcasting, their partial derivatives, the broadcast reduction used by backward
+(sum to a smaller shape) and add_n.
+
+A map is picked by a small integer code at bind time; the per-element `switch` sits in an
+inline function that the compiler unswitches out of the loop (-O3), so each code runs as
+its own tight loop.
+"""
+cimport cython
+from libc.math cimport exp, log, sqrt, tanh, fabs, pow, log1p, expm1, hypot, erf
+from cysym._ops._blas cimport real
+from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD
+from cysym._ops.runner cimport Plan, KernelCall, RunContext
+
+REQ_CODES = {"null": REQ_NULL, "write": REQ_WRITE, "add": REQ_ADD}
+MAX_DIMS = 8
+
+UNARY = {name: code for code, name in enumerate((
+    "copy", "negative", "exp", "log", "sqrt", "rsqrt", "square", "abs", "sign", "relu",
+    "sigmoid", "tanh", "reciprocal", "softsign", "softrelu", "plus_scalar", "minus_scalar",
+    "rminus_scalar", "mul_scalar", "div_scalar", "rdiv_scalar", "power_scalar",
+    "rpower_scalar", "maximum_scalar", "minimum_scalar", "clip", "fill", "leaky", "elu",
+    "selu", "gelu"))}
+
+BINARY = {name: code for code, name in enumerate((
+    "add", "sub", "mul", "div", "power", "maximum", "minimum", "hypot", "equal", "not_equal",
+    "greater", "greater_equal", "lesser", "lesser_equal",
+    # derivatives: first operand is the head gradient dy, second the forward output y or input x
+    "relu_grad_y", "sigmoid_grad_y", "tanh_grad_y", "softrelu_grad_y", "softsign_grad_x",
+    "sqrt_grad_y", "rsqrt_grad_y", "square_grad_x", "abs_grad_x", "reciprocal_grad_y",
+    "log_grad_x", "clip_grad_x", "leaky_grad_x", "elu_grad_x", "selu_grad_x", "gelu_grad_x",
+    "power_scalar_grad_x", "rpower_scalar_grad_y", "rdiv_scalar_grad_x",
+    "maximum_scalar_grad_x", "minimum_scalar_grad_x"))}
+
+# partial derivatives of a binary map, written at the head gradient's (broadcast) shape
+BINARY_BACKWARD = {name: code for code, name in enumerate((
+    "add", "sub", "mul", "div", "power", "maximum", "minimum", "hypot"))}
+
+cdef double SELU_ALPHA = 1.6732632423543772848170429916717
+cdef double SELU_LAMBDA = 1.0507009873554804934193349852946
+cdef double SQRT_HALF = 0.70710678118654752440
+cdef double INV_SQRT_2PI = 0.39894228040143267794
+
+
+cdef inline double _unary(int code, double x, double s0, double s1) noexcept nogil:
+    if code == 0: return x
+    if code == 1: return -x
+    if code == 2: return exp(x)
+    if code == 3: return log(x)
+    if code == 4: return sqrt(x)
+    if code == 5: return 1.0 / sqrt(x)
+    if code == 6: return x * x
+    if code == 7: return fabs(x)
+    if code == 8: return (x > 0) - (x < 0)
+    if code == 9: return x if x > 0 else 0.0
+    if code == 10: return 1.0 / (1.0 + exp(-x))
+    if code == 11: return tanh(x)
+    if code == 12: return 1.0 / x
+    if code == 13: return x / (1.0 + fabs(x))
+    # log(1 + exp(x)) without overflow
+    if code == 14: return (x if x > 0 else 0.0) + log1p(exp(-fabs(x)))
+    if code == 15: return x + s0
+    if code == 16: return x - s0
+    if code == 17: return s0 - x
+    if code == 18: return x * s0
+    if code == 19: return x / s0
+    if code == 20: return s0 / x
+    if code == 21: return pow(x, s0)
+    if code == 22: return pow(s0, x)
+    if code == 23: return x if x > s0 else s0
+    if code == 24: return x if x < s0 else s0
+    if code == 25: return s0 if x < s0 else (s1 if x > s1 else x)
+    if code == 26: return s0
+    if code == 27: return x if x > 0 else s0 * x
+    if code == 28: return x if x > 0 else s0 * expm1(x)
+    if code == 29: return SELU_LAMBDA * (x if x > 0 else SELU_ALPHA * expm1(x))
+    if code == 30: return 0.5 * x * (1.0 + erf(x * SQRT_HALF))
+    return 0.0
+
+
+cdef inline double _binary(int code, double a, double b, double s0, double s1) noexcept nogil:
+    if code == 0: return a + b
+    if code == 1: return a - b
+    if code == 2: return a * b
+    if code == 3: return a / b
+    if code == 4: return pow(a, b)
+    if code == 5: return a if a > b else b
+    if code == 6: return a if a < b else b
+    if code == 7: return hypot(a, b)
+    if code == 8: return a == b
+    if code == 9: return a != b
+    if code == 10: return a > b
+    if code == 11: return a >= b
+    if code == 12: return a < b
+    if code == 13: return a <= b
+    if code == 14: return a if b > 0 else 0.0
+    if code == 15: return a * b * (1.0 - b)
+    if code == 16: return a * (1.0 - b * b)
+    if code == 17: return -a * expm1(-b)
+    if code == 18: return a / ((1.0 + fabs(b)) * (1.0 + fabs(b)))
+    if code == 19: return 0.5 * a / b
+    if code == 20: return -0.5 * a * b * b * b
+    if code == 21: return 2.0 * a * b
+    if code == 22: return a * ((b > 0) - (b < 0))
+    if code == 23: return -a * b * b
+    if code == 24: return a / b
+    if code == 25: return 0.0 if (b < s0 or b > s1) else a
+    if code == 26: return a if b > 0 else s0 * a
+    if code == 27: return a if b > 0 else s0 * a * exp(b)
+    if code == 28: return SELU_LAMBDA * (a if b > 0 else a * SELU_ALPHA * exp(b))
+    if code == 29: return a * (0.5 * (1.0 + erf(b * SQRT_HALF)) + b * INV_SQRT_2PI * exp(-0.5 * b * b))
+    if code == 30: return a * s0 * pow(b, s0 - 1.0)
+    if code == 31: return a * b * log(s0)
+    if code == 32: return -a * s0 / (b * b)
+    if code == 33: return a if b >= s0 else 0.0
+    if code == 34: return a if b <= s0 else 0.0
+    return 0.0
+
+
+cdef inline void _store(real* y, Py_ssize_t i, double value, int req) noexcept nogil:
+    if req == REQ_ADD:
+        y[i] += <real>value
+    else:
+        y[i] = <real>value
+
+
+# -- unary ------------------------------------------------------------------------------------
+
+cdef void _unary_loop(int code, real* x, real* y, Py_ssize_t n, double s0, double s1,
+                      int req) noexcept nogil:
+    cdef Py_ssize_t i
+    if req == REQ_ADD:
+        for i in range(n):
+            y[i] += <real>_unary(code, x[i], s0, s1)
+    else:
+        for i in range(n):
+            y[i] = <real>_unary(code, x[i], s0, s1)
+
+
+cdef void unary_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: x, y; ints: code, req, size; floats: s0, s1
+    if c.dtype == 0:
+        _unary_loop(<int>c.ints[0], <float*>c.arrays[0], <float*>c.arrays[1], c.ints[2],
+                    c.floats[0], c.floats[1], <int>c.ints[1])
+    else:
+        _unary_loop(<int>c.ints[0], <double*>c.arrays[0], <double*>c.arrays[1], c.ints[2],
+                    c.floats[0], c.floats[1], <int>c.ints[1])
+
+
+# -- binary with broadcasting ------------------------------------------------------------------
+
+cdef inline bint _advance(Py_ssize_t* index, Py_ssize_t* dims, int outer_dims) noexcept nogil:
+    """Step a multi-index over dims[0:outer_dims]; False after the last position."""
+    cdef int d = outer_dims - 1
+    while d >= 0:
+        index[d] += 1
+        if index[d] < dims[d]:
+            return True
+        index[d] = 0
+        d -= 1
+    return False
+
+
+cdef void _binary_loop(int code, real* a, real* b, real* y, Py_ssize_t* shape,
+                       double s0, double s1, int req) noexcept nogil:
+    # shape: ndim, dims[ndim], stride_a[ndim], stride_b[ndim] (elements; 0 where broadcast)
+    cdef int ndim = <int>shape[0]
+    cdef Py_ssize_t* dims = shape + 1
+    cdef Py_ssize_t* sa = shape + 1 + ndim
+    cdef Py_ssize_t* sb = shape + 1 + 2 * ndim
+    cdef Py_ssize_t index[8]
+    cdef Py_ssize_t i, inner = dims[ndim - 1], ia = sa[ndim - 1], ib = sb[ndim - 1]
+    cdef Py_ssize_t offset_a, offset_b, position = 0
+    cdef int d
+    if ndim == 1 and ia == 1 and ib == 1:
+        # same shapes: one flat loop
+        if req == REQ_ADD:
+            for i in range(inner):
+                y[i] += <real>_binary(code, a[i], b[i], s0, s1)
+        else:
+            for i in range(inner):
+                y[i] = <real>_binary(code, a[i], b[i], s0, s1)
+        return
+    for d in range(ndim):
+        index[d] = 0
+    while True:
+        offset_a = 0
+        offset_b = 0
+        for d in range(ndim - 1):
+            offset_a += index[d] * sa[d]
+            offset_b += index[d] * sb[d]
+        for i in range(inner):
+            _store(y, position + i, _binary(code, a[offset_a + i * ia], b[offset_b + i * ib], s0, s1), req)
+        position += inner
+        if not _advance(index, dims, ndim - 1):
+            break
+
+
+cdef void binary_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: a, b, y; ints: code, req, ndim, dims..., stride_a..., stride_b...; floats: s0, s1
+    if c.dtype == 0:
+        _binary_loop(<int>c.ints[0], <float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
+                     c.ints + 2, c.floats[0], c.floats[1], <int>c.ints[1])
+    else:
+        _binary_loop(<int>c.ints[0], <double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
+                     c.ints + 2, c.floats[0], c.floats[1], <int>c.ints[1])
+
+
+cdef inline void _partials(int code, double dy, double a, double b, double* da, double* db) noexcept nogil:
+    cdef double h
+    if code == 0:
+        da[0] = dy; db[0] = dy
+    elif code == 1:
+        da[0] = dy; db[0] = -dy
+    elif code == 2:
+        da[0] = dy * b; db[0] = dy * a
+    elif code == 3:
+        da[0] = dy / b; db[0] = -dy * a / (b * b)
+    elif code == 4:
+        h = pow(a, b)
+        da[0] = dy * b * pow(a, b - 1.0); db[0] = dy * h * log(a)
+    elif code == 5:
+        da[0] = dy if a >= b else 0.0; db[0] = 0.0 if a >= b else dy
+    elif code == 6:
+        da[0] = dy if a <= b else 0.0; db[0] = 0.0 if a <= b else dy
+    else:
+        h = hypot(a, b)
+        da[0] = dy * a / h; db[0] = dy * b / h
+
+
+cdef void _binary_backward_loop(int code, real* dy, real* a, real* b, real* da, real* db,
+                                Py_ssize_t* shape, int req_a, int req_b) noexcept nogil:
+    cdef int ndim = <int>shape[0]
+    cdef Py_ssize_t* dims = shape + 1
+    cdef Py_ssize_t* sa = shape + 1 + ndim
+    cdef Py_ssize_t* sb = shape + 1 + 2 * ndim
+    cdef Py_ssize_t index[8]
+    cdef Py_ssize_t i, inner = dims[ndim - 1], ia = sa[ndim - 1], ib = sb[ndim - 1]
+    cdef Py_ssize_t offset_a, offset_b, position = 0
+    cdef double grad_a, grad_b
+    cdef int d
+    for d in range(ndim):
+        index[d] = 0
+    while True:
+        offset_a = 0
+        offset_b = 0
+        for d in range(ndim - 1):
+            offset_a += index[d] * sa[d]
+            offset_b += index[d] * sb[d]
+        for i in range(inner):
+            _partials(code, dy[position + i], a[offset_a + i * ia], b[offset_b + i * ib], &grad_a, &grad_b)
+            if req_a != REQ_NULL:
+                _store(da, position + i, grad_a, req_a)
+            if req_b != REQ_NULL:
+                _store(db, position + i, grad_b, req_b)
+        position += inner
+        if not _advance(index, dims, ndim - 1):
+            break
+
+
+cdef void binary_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: dy, a, b, da, db; ints: code, req_a, req_b, ndim, dims..., stride_a..., stride_b...
+    if c.dtype == 0:
+        _binary_backward_loop(<int>c.ints[0], <float*>c.arrays[0], <float*>c.arrays[1],
+                              <float*>c.arrays[2], <float*>c.arrays[3], <float*>c.arrays[4],
+                              c.ints + 3, <int>c.ints[1], <int>c.ints[2])
+    else:
+        _binary_backward_loop(<int>c.ints[0], <double*>c.arrays[0], <double*>c.arrays[1],
+                              <double*>c.arrays[2], <double*>c.arrays[3], <double*>c.arrays[4],
+                              c.ints + 3, <int>c.ints[1], <int>c.ints[2])
+
+
+# -- reductions to a broadcast shape, add_n ------------------------------------------------------
+
+cdef void _sum_to_loop(real* x, real* y, Py_ssize_t* shape, Py_ssize_t y_size, int req) noexcept nogil:
+    # shape: ndim, dims of x, strides of y within x's shape (0 on reduced axes)
+    cdef int ndim = <int>shape[0]
+    cdef Py_ssize_t* dims = shape + 1
+    cdef Py_ssize_t* sy = shape + 1 + ndim
+    cdef Py_ssize_t index[8]
+    cdef Py_ssize_t i, inner = dims[ndim - 1], iy = sy[ndim - 1], offset_y, position = 0
+    cdef int d
+    if req == REQ_WRITE:
+        for i in range(y_size):
+            y[i] = 0
+    for d in range(ndim):
+        index[d] = 0
+    while True:
+        offset_y = 0
+        for d in range(ndim - 1):
+            offset_y += index[d] * sy[d]
+        for i in range(inner):
+            y[offset_y + i * iy] += x[position + i]
+        position += inner
+        if not _advance(index, dims, ndim - 1):
+            break
+
+
+cdef void sum_to_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: x, y; ints: req, y_size, ndim, dims..., stride_y...
+    if c.dtype == 0:
+        _sum_to_loop(<float*>c.arrays[0], <float*>c.arrays[1], c.ints + 2, c.ints[1], <int>c.ints[0])
+    else:
+        _sum_to_loop(<double*>c.arrays[0], <double*>c.arrays[1], c.ints + 2, c.ints[1], <int>c.ints[0])
+
+
+cdef void _add_n_loop(real** xs, int count, real* y, Py_ssize_t n, int req) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef int k
+    cdef real* first = xs[0]
+    if req == REQ_WRITE and first != y:
+        for i in range(n):
+            y[i] = first[i]
+    elif req == REQ_ADD:
+        for i in range(n):
+            y[i] += first[i]
+    for k in range(1, count):
+        for i in range(n):
+            y[i] += xs[k][i]
+
+
+cdef void add_n_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: x_0 .. x_{k-1}, y; ints: req, size
+    cdef int count = c.n_arrays - 1
+    if c.dtype == 0:
+        _add_n_loop(<float**>c.arrays, count, <float*>c.arrays[count], c.ints[1], <int>c.ints[0])
+    else:
+        _add_n_loop(<double**>c.arrays, count, <double*>c.arrays[count], c.ints[1], <int>c.ints[0])
+
+
+# -- bind-time entry points (Python) -------------------------------------------------------------
+
+def _strides_within(shape, full):
+    """Element strides of a C-contiguous `shape` read at the broadcast shape `full`."""
+    shape = (1,) * (len(full) - len(shape)) + tuple(shape)
+    strides, step = [0] * len(full), 1
+    for d in range(len(full) - 1, -1, -1):
+        if shape[d] != 1:
+            if shape[d] != full[d]:
+                raise ValueError(f"shape {tuple(shape)} does not broadcast to {tuple(full)}")
+            strides[d] = step
+        step *= shape[d]
+    return strides
+
+
+@cython.wraparound(True)
+def _collapse(full, stride_lists):
+    """Drop unit axes and merge axes that every operand walks contiguously."""
+    dims, strides = [], [[] for _ in stride_lists]
+    for d, size in enumerate(full):
+        if size == 1:
+            continue
+        if dims and all(s[-1] == st[d] * size for s, st in zip(strides, stride_lists)):
+            dims[-1] *= size
+            for s, st in zip(strides, stride_lists):
+                s[-1] = st[d]
+            continue
+        dims.append(size)
+        for s, st in zip(strides, stride_lists):
+            s.append(st[d])
+    if not dims:
+        return [1], [[1] for _ in stride_lists]
+    if len(dims) > MAX_DIMS:
+        raise ValueError(f"broadcasting over {len(dims)} non-mergeable axes; at most {MAX_DIMS} are supported")
+    return dims, strides
+
+
+def _check_req(req, label):
+    if req not in REQ_CODES:
+        raise ValueError(f"{label}: req must be one of {list(REQ_CODES)}, not {req!r}")
+    return REQ_CODES[req]
+
+
+def append_unary(Plan plan, str op, x, y, str req="write", str label="unary", double s0=0.0, double s1=0.0):
+    """Append y = op(x) (y += op(x) when req is 'add'); s0, s1 are the op's scalars."""
+    if op not in UNARY:
+        raise ValueError(f"{label}: unknown unary map {op!r}")
+    if x.size != y.size:
+        raise ValueError(f"{label}: input has shape {x.shape}, output {y.shape}")
+    code = _check_req(req, label)
+    if code == REQ_NULL:
+        return
+    plan.add(unary_kernel, common_dtype([x, y]), [x, y], [UNARY[op], code, y.size], [s0, s1], label)
+
+
+def append_binary(Plan plan, str op, a, b, y, str req="write", str label="binary",
+                  double s0=0.0, double s1=0.0):
+    """Append y = op(a, b) with a and b broadcast to y's shape."""
+    if op not in BINARY:
+        raise ValueError(f"{label}: unknown binary map {op!r}")
+    code = _check_req(req, label)
+    if code == REQ_NULL:
+        return
+    try:
+        dims, (sa, sb) = _collapse(y.shape, [_strides_within(a.shape, y.shape), _strides_within(b.shape, y.shape)])
+    except ValueError as err:
+        raise ValueError(f"{label}: operands {a.shape} and {b.shape} for output {y.shape}: {err}") from None
+    plan.add(binary_kernel, common_dtype([a, b, y]), [a, b, y],
+             [BINARY[op], code, len(dims)] + dims + sa + sb, [s0, s1], label)
+
+
+def append_binary_backward(Plan plan, str op, dy, a, b, da, db, str req_a="write", str req_b="write",
+                           str label="binary_backward"):
+    """Append the partials of op at dy's shape: da = dy * d op/da, db = dy * d op/db
+    (da and db have dy's shape; a None output or req 'null' is skipped)."""
+    if op not in BINARY_BACKWARD:
+        raise ValueError(f"{label}: no derivative for {op!r}")
+    reqs = [_check_req(req_a, label), _check_req(req_b, label)]
+    outs = [da, db]
+    for k in range(2):
+        if outs[k] is None:
+            reqs[k] = REQ_NULL
+            outs[k] = dy
+        elif outs[k].shape != dy.shape:
+            raise ValueError(f"{label}: gradient output has shape {outs[k].shape}, head gradient {dy.shape}")
+    if reqs[0] == REQ_NULL and reqs[1] == REQ_NULL:
+        return
+    try:
+        dims, (sa, sb) = _collapse(dy.shape, [_strides_within(a.shape, dy.shape), _strides_within(b.shape, dy.shape)])
+    except ValueError as err:
+        raise ValueError(f"{label}: operands {a.shape} and {b.shape} for gradient {dy.shape}: {err}") from None
+    arrays = [dy, a, b] + outs
+    plan.add(binary_backward_kernel, common_dtype(arrays), arrays,
+             [BINARY_BACKWARD[op]] + reqs + [len(dims)] + dims + sa + sb, [], label)
+
+
+def append_sum_to(Plan plan, x, y, str req="write", str label="sum_to"):
+    """Append y = x summed over the axes on which y's shape is broadcast to x's."""
+    code = _check_req(req, label)
+    if code == REQ_NULL:
+        return
+    if x.shape == y.shape:
+        plan.add(unary_kernel, common_dtype([x, y]), [x, y], [UNARY["copy"], code, y.size], [0.0, 0.0], label)
+        return
+    try:
+        dims, (sy,) = _collapse(x.shape, [_strides_within(y.shape, x.shape)])
+    except ValueError as err:
+        raise ValueError(f"{label}: cannot sum {x.shape} to {y.shape}: {err}") from None
+    plan.add(sum_to_kernel, common_dtype([x, y]), [x, y], [code, y.size, len(dims)] + dims + sy, [], label)
+
+
+def append_add_n(Plan plan, list xs, y, str req="write", str label="add_n"):
+    """Append y = xs[0] + xs[1] + ... (y may be xs[0] itself)."""
+    code = _check_req(req, label)
+    if code == REQ_NULL:
+        return
+    for x in xs:
+        if x.shape != y.shape:
+            raise ValueError(f"{label}: input of shape {x.shape} for output {y.shape}")
+    if code == REQ_ADD and any(x is y for x in xs):
+        raise ValueError(f"{label}: req 'add' with the output aliasing an input")
+    plan.add(add_n_kernel, common_dtype(xs + [y]), xs + [y], [code, y.size], [], label)
