@@ -1,0 +1,509 @@
+"""Convolution (im2col + GEMM) and Pooling kernels, 1-D (NCW) and 2-D (NCHW).
+
+A 1-D problem is run as a 2-D one with height 1, so every loop below is written once.
+Geometry travels in `KernelCall.ints` in the order of `_GEOMETRY` (see `_conv_geometry`).
+"""
+from libc.string cimport memcpy, memset
+from libc.float cimport FLT_MAX, DBL_MAX
+import numpy as np
+
+from cysym._ops._blas cimport real, gemm
+from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD
+from cysym._ops.runner cimport Plan, KernelCall, RunContext
+
+REQ_CODES = {"null": REQ_NULL, "write": REQ_WRITE, "add": REQ_ADD}
+POOL_CODES = {"max": 0, "avg": 1, "sum": 2}
+
+
+# ---------------------------------------------------------------------------------------
+# im2col / col2im for one sample
+
+cdef struct Geom:
+    Py_ssize_t N, C, H, W, F, G, kh, kw, sh, sw, dh, dw, ph, pw, Ho, Wo
+
+
+cdef inline Geom _geom(Py_ssize_t* v) noexcept nogil:
+    cdef Geom g
+    g.N = v[0]; g.C = v[1]; g.H = v[2]; g.W = v[3]; g.F = v[4]; g.G = v[5]
+    g.kh = v[6]; g.kw = v[7]; g.sh = v[8]; g.sw = v[9]; g.dh = v[10]; g.dw = v[11]
+    g.ph = v[12]; g.pw = v[13]; g.Ho = v[14]; g.Wo = v[15]
+    return g
+
+
+cdef inline void _valid_range(Py_ssize_t off, Py_ssize_t stride, Py_ssize_t size, Py_ssize_t n_out,
+                              Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
+    """[lo, hi): the outputs o with 0 <= o * stride + off < size."""
+    cdef Py_ssize_t a = 0, b
+    if off < 0:
+        a = (-off + stride - 1) // stride
+    if size - off > 0:
+        b = (size - off + stride - 1) // stride
+    else:
+        b = 0
+    if b > n_out:
+        b = n_out
+    if a > n_out:
+        a = n_out
+    if b < a:
+        b = a
+    lo[0] = a
+    hi[0] = b
+
+
+cdef void _im2col(const real* x, real* col, Geom* g) noexcept nogil:
+    # col[(c, i, j), (oh, ow)] = x[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]   (0 outside)
+    cdef Py_ssize_t c, i, j, oh, ow, ih, off, lo, hi, HWo = g.Ho * g.Wo
+    cdef real* r
+    cdef const real* src
+    for c in range(g.C):
+        for i in range(g.kh):
+            for j in range(g.kw):
+                off = j * g.dw - g.pw
+                _valid_range(off, g.sw, g.W, g.Wo, &lo, &hi)
+                r = col + ((c * g.kh + i) * g.kw + j) * HWo
+                for oh in range(g.Ho):
+                    ih = oh * g.sh - g.ph + i * g.dh
+                    if ih < 0 or ih >= g.H:
+                        memset(r, 0, g.Wo * sizeof(real))
+                    else:
+                        src = x + (c * g.H + ih) * g.W + off
+                        if lo > 0:
+                            memset(r, 0, lo * sizeof(real))
+                        if g.sw == 1:
+                            memcpy(r + lo, src + lo, (hi - lo) * sizeof(real))
+                        else:
+                            for ow in range(lo, hi):
+                                r[ow] = src[ow * g.sw]
+                        if hi < g.Wo:
+                            memset(r + hi, 0, (g.Wo - hi) * sizeof(real))
+                    r += g.Wo
+
+
+cdef void _col2im(const real* col, real* x, Geom* g) noexcept nogil:
+    # x[c, ih, iw] += col[(c, i, j), (oh, ow)] over every (i, j, oh, ow) reading it
+    cdef Py_ssize_t c, i, j, oh, ow, ih, off, lo, hi, HWo = g.Ho * g.Wo
+    cdef const real* r
+    cdef real* dst
+    for c in range(g.C):
+        for i in range(g.kh):
+            for j in range(g.kw):
+                off = j * g.dw - g.pw
+                _valid_range(off, g.sw, g.W, g.Wo, &lo, &hi)
+                r = col + ((c * g.kh + i) * g.kw + j) * HWo
+                for oh in range(g.Ho):
+                    ih = oh * g.sh - g.ph + i * g.dh
+                    if ih >= 0 and ih < g.H:
+                        dst = x + (c * g.H + ih) * g.W + off
+                        if g.sw == 1:
+                            for ow in range(lo, hi):
+                                dst[ow] += r[ow]
+                        else:
+                            for ow in range(lo, hi):
+                                dst[ow * g.sw] += r[ow]
+                    r += g.Wo
+
+
+# ---------------------------------------------------------------------------------------
+# Convolution
+
+cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, real* col,
+                        Geom* g, int req) noexcept nogil:
+    cdef Py_ssize_t n, grp, f, p
+    cdef Py_ssize_t HWo = g.Ho * g.Wo
+    cdef Py_ssize_t Fg = g.F // g.G
+    cdef Py_ssize_t Kg = (g.C // g.G) * g.kh * g.kw
+    cdef real beta
+    cdef real* yn
+    cdef real bf
+    if req == REQ_NULL:
+        return
+    for n in range(g.N):
+        yn = y + n * g.F * HWo
+        _im2col(x + n * g.C * g.H * g.W, col, g)
+        beta = 1 if req == REQ_ADD else 0
+        if b != NULL:
+            for f in range(g.F):
+                bf = b[f]
+                if req == REQ_ADD:
+                    for p in range(HWo):
+                        yn[f * HWo + p] += bf
+                else:
+                    for p in range(HWo):
+                        yn[f * HWo + p] = bf
+            beta = 1
+        for grp in range(g.G):
+            # y[n, group] = w[group] @ col[group]   (Fg x Kg) @ (Kg x HWo)
+            gemm(False, False, <int>Fg, <int>HWo, <int>Kg, <real>1, w + grp * Fg * Kg, <int>Kg,
+                 col + grp * Kg * HWo, <int>HWo, beta, yn + grp * Fg * HWo, <int>HWo)
+
+
+cdef void conv_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: x, w, b, y, col (b is x when there is no bias); ints: geometry(16), has_bias, req
+    cdef Geom g = _geom(c.ints)
+    cdef bint has_bias = c.ints[16]
+    cdef int req = <int>c.ints[17]
+    if c.dtype == 0:
+        _conv_forward(<float*>c.arrays[0], <float*>c.arrays[1],
+                      <float*>c.arrays[2] if has_bias else NULL, <float*>c.arrays[3],
+                      <float*>c.arrays[4], &g, req)
+    else:
+        _conv_forward(<double*>c.arrays[0], <double*>c.arrays[1],
+                      <double*>c.arrays[2] if has_bias else NULL, <double*>c.arrays[3],
+                      <double*>c.arrays[4], &g, req)
+
+
+cdef void _conv_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
+                         real* db, real* col, Geom* g, int req_dx, int req_dw,
+                         int req_db) noexcept nogil:
+    cdef Py_ssize_t n, grp, f, p
+    cdef Py_ssize_t HWo = g.Ho * g.Wo
+    cdef Py_ssize_t Fg = g.F // g.G
+    cdef Py_ssize_t Kg = (g.C // g.G) * g.kh * g.kw
+    cdef Py_ssize_t in_size = g.C * g.H * g.W
+    cdef const real* dyn
+    cdef real beta, total
+    if req_dw == REQ_WRITE:
+        memset(dw, 0, g.F * Kg * sizeof(real))
+    if req_db == REQ_WRITE:
+        memset(db, 0, g.F * sizeof(real))
+    if req_dx == REQ_WRITE:
+        memset(dx, 0, g.N * in_size * sizeof(real))
+    for n in range(g.N):
+        dyn = dy + n * g.F * HWo
+        if req_db != REQ_NULL:
+            # db += dy[n].sum(axis=(1, 2))
+            for f in range(g.F):
+                total = 0
+                for p in range(HWo):
+                    total += dyn[f * HWo + p]
+                db[f] += total
+        if req_dw != REQ_NULL:
+            _im2col(x + n * in_size, col, g)
+            for grp in range(g.G):
+                # dw[group] += dy[n, group] @ col[group].T   (Fg x HWo) @ (HWo x Kg)
+                gemm(False, True, <int>Fg, <int>Kg, <int>HWo, <real>1, dyn + grp * Fg * HWo, <int>HWo,
+                     col + grp * Kg * HWo, <int>HWo, <real>1, dw + grp * Fg * Kg, <int>Kg)
+        if req_dx != REQ_NULL:
+            for grp in range(g.G):
+                # col[group] = w[group].T @ dy[n, group]   (Kg x Fg) @ (Fg x HWo)
+                gemm(True, False, <int>Kg, <int>HWo, <int>Fg, <real>1, w + grp * Fg * Kg, <int>Kg,
+                     dyn + grp * Fg * HWo, <int>HWo, <real>0, col + grp * Kg * HWo, <int>HWo)
+            _col2im(col, dx + n * in_size, g)
+
+
+cdef void conv_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: dy, x, w, dx, dw, db, col; ints: geometry(16), req_dx, req_dw, req_db
+    cdef Geom g = _geom(c.ints)
+    if c.dtype == 0:
+        _conv_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
+                       <float*>c.arrays[3], <float*>c.arrays[4], <float*>c.arrays[5],
+                       <float*>c.arrays[6], &g, <int>c.ints[16], <int>c.ints[17], <int>c.ints[18])
+    else:
+        _conv_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
+                       <double*>c.arrays[3], <double*>c.arrays[4], <double*>c.arrays[5],
+                       <double*>c.arrays[6], &g, <int>c.ints[16], <int>c.ints[17], <int>c.ints[18])
+
+
+def _as_2d(seq, ndim, default, name):
+    seq = tuple(int(v) for v in seq) if seq else (default,) * ndim
+    if len(seq) != ndim:
+        raise ValueError(f"{name}={seq} has {len(seq)} values for {ndim} spatial dimensions")
+    return seq if ndim == 2 else (1 if name != "pad" else 0,) + seq
+
+
+def conv_out_size(size, k, s, d, p):
+    return (size + 2 * p - (d * (k - 1) + 1)) // s + 1
+
+
+def _conv_geometry(x, w, kernel, stride, dilate, pad, num_filter, num_group, label):
+    """The 16 geometry ints (N C H W F G kh kw sh sw dh dw ph pw Ho Wo), validated."""
+    kernel = tuple(int(k) for k in kernel)
+    ndim = len(kernel)
+    if ndim not in (1, 2):
+        raise ValueError(f"{label}: kernel={kernel}: only 1-D and 2-D convolution are supported")
+    if x.ndim != ndim + 2:
+        raise ValueError(f"{label}: kernel {kernel} needs {ndim + 2}-D data (N, C, ...), got shape {x.shape}")
+    kh, kw = _as_2d(kernel, ndim, 1, "kernel")
+    sh, sw = _as_2d(stride, ndim, 1, "stride")
+    dh, dw = _as_2d(dilate, ndim, 1, "dilate")
+    ph, pw = _as_2d(pad, ndim, 0, "pad")
+    if min(kh, kw, sh, sw, dh, dw) < 1 or min(ph, pw) < 0:
+        raise ValueError(f"{label}: kernel, stride and dilate must be positive and pad non-negative")
+    N, C = x.shape[:2]
+    H, W = (1,) + tuple(x.shape[2:]) if ndim == 1 else x.shape[2:]
+    F, G = int(num_filter), int(num_group)
+    if G < 1 or C % G or F % G:
+        raise ValueError(f"{label}: num_group={G} must divide the input channels ({C}) and num_filter ({F})")
+    expected_w = (F, C // G) + kernel
+    if tuple(w.shape) != expected_w:
+        raise ValueError(f"{label}: weight shape {tuple(w.shape)} does not match data {tuple(x.shape)}: "
+                         f"expected {expected_w}")
+    Ho = conv_out_size(H, kh, sh, dh, ph)
+    Wo = conv_out_size(W, kw, sw, dw, pw)
+    if Ho < 1 or Wo < 1:
+        raise ValueError(f"{label}: kernel {kernel} (dilate {tuple(dilate)}) is larger than the padded "
+                         f"input {tuple(x.shape)}")
+    return [N, C, H, W, F, G, kh, kw, sh, sw, dh, dw, ph, pw, Ho, Wo]
+
+
+def _out_shape(geo, ndim):
+    N, C, H, W, F, G, kh, kw, sh, sw, dh, dw, ph, pw, Ho, Wo = geo
+    return (N, F, Ho, Wo) if ndim == 2 else (N, F, Wo)
+
+
+def conv_workspace_elements(geo):
+    """Elements of the im2col buffer: (C * kh * kw) x (Ho * Wo) for one sample."""
+    N, C, H, W, F, G, kh, kw, sh, sw, dh, dw, ph, pw, Ho, Wo = geo
+    return C * kh * kw * Ho * Wo
+
+
+def _col_buffer(workspace, size, dtype):
+    """The workspace viewed as `size` elements of `dtype`, or a private buffer when it is absent."""
+    dtype = np.dtype(dtype)
+    if workspace is not None and workspace.dtype == np.uint8 and workspace.nbytes >= size * dtype.itemsize:
+        return workspace[:size * dtype.itemsize].view(dtype)
+    if workspace is not None and workspace.dtype == dtype and workspace.size >= size:
+        return workspace[:size]
+    return np.empty(max(size, 1), dtype)
+
+
+def _check_shape(array, shape, what, label):
+    if array is not None and tuple(array.shape) != tuple(shape):
+        raise ValueError(f"{label}: {what} has shape {tuple(array.shape)}, expected {tuple(shape)}")
+
+
+def append_convolution(Plan plan, x, w, b, y, kernel, stride=(), dilate=(), pad=(),
+                       num_filter=None, num_group=1, workspace=None, str req="write",
+                       str label="Convolution"):
+    """Append y = conv(x, w) + b (b may be None for no_bias); workspace is uint8 scratch or None."""
+    if num_filter is None:
+        num_filter = w.shape[0]
+    geo = _conv_geometry(x, w, kernel, stride, dilate, pad, num_filter, num_group, label)
+    _check_shape(y, _out_shape(geo, len(kernel)), "output", label)
+    _check_shape(b, (geo[4],), "bias", label)
+    col = _col_buffer(workspace, conv_workspace_elements(geo), x.dtype)
+    arrays = [x, w, x if b is None else b, y]
+    dtype = common_dtype(arrays)
+    plan.add(conv_forward_kernel, dtype, arrays + [col], geo + [b is not None, REQ_CODES[req]], [], label)
+
+
+def append_convolution_backward(Plan plan, dy, x, w, dx, dw, db, kernel, stride=(), dilate=(),
+                                pad=(), num_filter=None, num_group=1, workspace=None,
+                                str req_dx="write", str req_dw="write", str req_db="write",
+                                str label="_backward_Convolution"):
+    """Append dx = col2im(w.T @ dy), dw = sum_n dy[n] @ im2col(x[n]).T, db = dy.sum((0, 2, 3)).
+
+    A None output or req 'null' is skipped; 'add' accumulates into the output."""
+    if num_filter is None:
+        num_filter = w.shape[0]
+    geo = _conv_geometry(x, w, kernel, stride, dilate, pad, num_filter, num_group, label)
+    _check_shape(dy, _out_shape(geo, len(kernel)), "output gradient", label)
+    reqs = [REQ_CODES[r] for r in (req_dx, req_dw, req_db)]
+    outputs = [dx, dw, db]
+    for k, (out, shape) in enumerate(zip(outputs, (x.shape, w.shape, (geo[4],)))):
+        if out is None or reqs[k] == REQ_NULL:
+            reqs[k] = REQ_NULL
+            outputs[k] = dy   # any valid pointer; the kernel does not touch it
+        else:
+            _check_shape(out, shape, ("data", "weight", "bias")[k] + " gradient", label)
+    col = _col_buffer(workspace, conv_workspace_elements(geo), x.dtype)
+    arrays = [dy, x, w] + outputs
+    dtype = common_dtype(arrays)
+    plan.add(conv_backward_kernel, dtype, arrays + [col], geo + reqs, [], label)
+
+
+# ---------------------------------------------------------------------------------------
+# Pooling (MXNet's pool.h semantics: max ignores padding and takes the first maximum; avg
+# divides by the window clipped to the padded input, or to the input when
+# count_include_pad is False; 'full' windows may run past the padded input and are clipped)
+
+cdef inline void _window(Py_ssize_t o, Py_ssize_t s, Py_ssize_t p, Py_ssize_t k, Py_ssize_t size,
+                         Py_ssize_t* start, Py_ssize_t* end, Py_ssize_t* padded) noexcept nogil:
+    cdef Py_ssize_t a = o * s - p
+    cdef Py_ssize_t b = a + k
+    if b > size + p:
+        b = size + p
+    padded[0] = b - a
+    if a < 0:
+        a = 0
+    if b > size:
+        b = size
+    start[0] = a
+    end[0] = b
+
+
+cdef void _pool_forward(const real* x, real* y, Geom* g, int mode, bint include_pad,
+                        int req) noexcept nogil:
+    # geometry: N, C as planes; F unused; kh kw sh sw ph pw Ho Wo
+    cdef Py_ssize_t plane, oh, ow, h, w, h0, h1, w0, w1, hp, wp, count
+    cdef Py_ssize_t planes = g.N * g.C
+    cdef const real* xp
+    cdef real* yp
+    cdef real best, total, value, lowest
+    if req == REQ_NULL:
+        return
+    lowest = <real>(-FLT_MAX) if real is float else <real>(-DBL_MAX)
+    for plane in range(planes):
+        xp = x + plane * g.H * g.W
+        yp = y + plane * g.Ho * g.Wo
+        for oh in range(g.Ho):
+            _window(oh, g.sh, g.ph, g.kh, g.H, &h0, &h1, &hp)
+            for ow in range(g.Wo):
+                _window(ow, g.sw, g.pw, g.kw, g.W, &w0, &w1, &wp)
+                if mode == 0:
+                    best = lowest
+                    for h in range(h0, h1):
+                        for w in range(w0, w1):
+                            if xp[h * g.W + w] > best:
+                                best = xp[h * g.W + w]
+                    value = best
+                else:
+                    total = 0
+                    for h in range(h0, h1):
+                        for w in range(w0, w1):
+                            total += xp[h * g.W + w]
+                    if mode == 1:
+                        count = hp * wp if include_pad else (h1 - h0) * (w1 - w0)
+                        value = total / count if (h1 > h0 and w1 > w0) else 0
+                    else:
+                        value = total
+                if req == REQ_ADD:
+                    yp[oh * g.Wo + ow] += value
+                else:
+                    yp[oh * g.Wo + ow] = value
+
+
+cdef void pool_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: x, y; ints: geometry(16), mode, count_include_pad, req
+    cdef Geom g = _geom(c.ints)
+    if c.dtype == 0:
+        _pool_forward(<float*>c.arrays[0], <float*>c.arrays[1], &g, <int>c.ints[16],
+                      <bint>c.ints[17], <int>c.ints[18])
+    else:
+        _pool_forward(<double*>c.arrays[0], <double*>c.arrays[1], &g, <int>c.ints[16],
+                      <bint>c.ints[17], <int>c.ints[18])
+
+
+cdef void _pool_backward(const real* dy, const real* x, real* dx, Geom* g, int mode,
+                         bint include_pad, int req) noexcept nogil:
+    cdef Py_ssize_t plane, oh, ow, h, w, h0, h1, w0, w1, hp, wp, count, arg
+    cdef Py_ssize_t planes = g.N * g.C
+    cdef const real* xp
+    cdef const real* dyp
+    cdef real* dxp
+    cdef real best, grad, lowest
+    if req == REQ_NULL:
+        return
+    if req == REQ_WRITE:
+        memset(dx, 0, planes * g.H * g.W * sizeof(real))
+    lowest = <real>(-FLT_MAX) if real is float else <real>(-DBL_MAX)
+    for plane in range(planes):
+        xp = x + plane * g.H * g.W
+        dxp = dx + plane * g.H * g.W
+        dyp = dy + plane * g.Ho * g.Wo
+        for oh in range(g.Ho):
+            _window(oh, g.sh, g.ph, g.kh, g.H, &h0, &h1, &hp)
+            for ow in range(g.Wo):
+                _window(ow, g.sw, g.pw, g.kw, g.W, &w0, &w1, &wp)
+                grad = dyp[oh * g.Wo + ow]
+                if mode == 0:
+                    # the gradient goes to the first maximum of the window (argmax recomputed)
+                    best = lowest
+                    arg = -1
+                    for h in range(h0, h1):
+                        for w in range(w0, w1):
+                            if xp[h * g.W + w] > best:
+                                best = xp[h * g.W + w]
+                                arg = h * g.W + w
+                    if arg >= 0:
+                        dxp[arg] += grad
+                else:
+                    if mode == 1:
+                        count = hp * wp if include_pad else (h1 - h0) * (w1 - w0)
+                        if count > 0:
+                            grad = grad / count
+                    for h in range(h0, h1):
+                        for w in range(w0, w1):
+                            dxp[h * g.W + w] += grad
+
+
+cdef void pool_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: dy, x, dx; ints: geometry(16), mode, count_include_pad, req
+    cdef Geom g = _geom(c.ints)
+    if c.dtype == 0:
+        _pool_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2], &g,
+                       <int>c.ints[16], <bint>c.ints[17], <int>c.ints[18])
+    else:
+        _pool_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2], &g,
+                       <int>c.ints[16], <bint>c.ints[17], <int>c.ints[18])
+
+
+def pool_geometry(shape, kernel=(), stride=(), pad=(), global_pool=False,
+                  pooling_convention="valid", label="Pooling"):
+    """The 16 geometry ints for pooling data of `shape` (F and G unused, dilation 1)."""
+    shape = tuple(int(s) for s in shape)
+    ndim = len(shape) - 2
+    if ndim not in (1, 2):
+        raise ValueError(f"{label}: Pooling supports 3-D and 4-D data, got shape {shape}")
+    spatial = shape[2:]
+    if global_pool:
+        kernel, stride, pad = spatial, (1,) * ndim, (0,) * ndim
+    kernel = tuple(int(k) for k in kernel)
+    if len(kernel) != ndim:
+        raise ValueError(f"{label}: kernel={kernel} does not match the {ndim} spatial dimensions of {shape}")
+    kh, kw = _as_2d(kernel, ndim, 1, "kernel")
+    sh, sw = _as_2d(stride, ndim, 1, "stride")
+    ph, pw = _as_2d(pad, ndim, 0, "pad")
+    if min(kh, kw, sh, sw) < 1 or min(ph, pw) < 0:
+        raise ValueError(f"{label}: kernel and stride must be positive and pad non-negative")
+    H, W = (1,) + spatial if ndim == 1 else spatial
+    out = []
+    for size, k, s, p in ((H, kh, sh, ph), (W, kw, sw, pw)):
+        if global_pool:
+            out.append(1)
+            continue
+        if size + 2 * p < k:
+            raise ValueError(f"{label}: kernel {kernel} is larger than the padded input {shape}")
+        if pooling_convention == "full":
+            out.append(-(-(size + 2 * p - k) // s) + 1)
+        elif pooling_convention == "valid":
+            out.append((size + 2 * p - k) // s + 1)
+        else:
+            raise ValueError(f"{label}: pooling_convention must be 'valid' or 'full', "
+                             f"not {pooling_convention!r}")
+    N, C = shape[:2]
+    return [N, C, H, W, C, 1, kh, kw, sh, sw, 1, 1, ph, pw, out[0], out[1]]
+
+
+def _pool_args(x, y, pool_type, kernel, stride, pad, global_pool, pooling_convention,
+               count_include_pad, label):
+    if pool_type not in POOL_CODES:
+        raise ValueError(f"{label}: pool_type must be one of {sorted(POOL_CODES)}, not {pool_type!r}")
+    geo = pool_geometry(x.shape, kernel, stride, pad, global_pool, pooling_convention, label)
+    out_shape = tuple(x.shape[:2]) + ((geo[14], geo[15]) if x.ndim == 4 else (geo[15],))
+    _check_shape(y, out_shape, "output", label)
+    with_pad = True if count_include_pad is None else bool(count_include_pad)
+    return geo + [POOL_CODES[pool_type], with_pad]
+
+
+def append_pooling(Plan plan, x, y, pool_type="max", kernel=(), stride=(), pad=(),
+                   global_pool=False, pooling_convention="valid", count_include_pad=None,
+                   str req="write", str label="Pooling"):
+    """Append y = pool(x)."""
+    ints = _pool_args(x, y, pool_type, kernel, stride, pad, global_pool, pooling_convention,
+                      count_include_pad, label)
+    arrays = [x, y]
+    plan.add(pool_forward_kernel, common_dtype(arrays), arrays, ints + [REQ_CODES[req]], [], label)
+
+
+def append_pooling_backward(Plan plan, dy, x, dx, pool_type="max", kernel=(), stride=(), pad=(),
+                            global_pool=False, pooling_convention="valid", count_include_pad=None,
+                            str req="write", str label="_backward_Pooling"):
+    """Append dx = d pool(x) / dx applied to dy (max: recomputes each window's first argmax)."""
+    ints = _pool_args(x, dy, pool_type, kernel, stride, pad, global_pool, pooling_convention,
+                      count_include_pad, label)
+    if dx is None or req == "null":
+        return
+    _check_shape(dx, x.shape, "data gradient", label)
+    arrays = [dy, x, dx]
+    plan.add(pool_backward_kernel, common_dtype(arrays), arrays, ints + [REQ_CODES[req]], [], label)
