@@ -197,9 +197,11 @@ def waitall():
 def _encode_record(value, where):
     if getattr(value, "is_none", False) is True:
         return struct.pack("<Iii", NDARRAY_V2_MAGIC, 0, 0)  # magic, dense, ndim 0
+    if isinstance(value, np.generic):  # a NumPy scalar, e.g. from a full reduction
+        value = np.asarray(value)
     if not isinstance(value, np.ndarray):
         raise NDArraySaveError(f"save(): {where} is a {type(value).__name__}, expected an NDArray")
-    code = dtype_code(value.dtype)
+    code = dtype_code(value.dtype.newbyteorder("="))
     data = np.ascontiguousarray(value, dtype=value.dtype.newbyteorder("<")).tobytes()
     magic = NDARRAY_V3_MAGIC if value.ndim == 0 else NDARRAY_V2_MAGIC
     header = struct.pack(f"<Iii{value.ndim}q", magic, 0, value.ndim, *value.shape)
@@ -373,8 +375,9 @@ def load_frombuffer(buf, source="<buffer>"):
     count_offset = reader.offset
     count = reader.scalar("<Q", "the number of arrays (uint64)")
     if count > reader.remaining // _MIN_RECORD_BYTES:
-        reader.fail(f"the file claims {count} arrays, but only {reader.remaining} bytes remain "
-                    f"(each array needs at least {_MIN_RECORD_BYTES})", count_offset)
+        reader.fail(f"truncated: the file claims {count} arrays, but only {reader.remaining} bytes "
+                    f"remain (file size {len(reader.buf)}; each array needs at least "
+                    f"{_MIN_RECORD_BYTES})", count_offset)
     arrays = [_read_record(reader, i) for i in range(count)]
 
     names_offset = reader.offset
