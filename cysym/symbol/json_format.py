@@ -13,7 +13,7 @@ MXNet versions keep node attributes under "attr" and/or "param"; both are accept
 import json
 import os
 
-from ..base import JSONFormatError, MXNetError
+from ..base import JSONFormatError, MXNetError, dtype_from_code
 from ..registry import find_op
 from .graph import Node
 from .symbol import Symbol
@@ -23,6 +23,8 @@ __all__ = ["to_json", "load_json", "load"]
 MXNET_VERSION = 10901
 MAX_NODES = 1_000_000
 MAX_FILE_BYTES = 1 << 30
+MAX_OUTPUTS_PER_NODE = 1 << 16   # a larger count is an absurd (or hostile) file, not a network
+MAX_ELEMENTS = (1 << 63) - 1     # a `__shape__` beyond int64 indexing cannot be a real array
 _INLINE_ARRAY_LIMIT = 10   # dmlc's writer breaks integer arrays longer than this over lines
 
 
@@ -170,6 +172,28 @@ def _node_attrs(source, raw, where):
     return attrs
 
 
+def _check_variable_attrs(source, attrs, where):
+    """A variable's `__shape__` and `__dtype__` must be usable: checked here, so that a bad
+    file is reported as such (with the node) rather than later by inference."""
+    from ..infer import _to_shape
+    if "__shape__" in attrs:
+        try:
+            shape = _to_shape(attrs["__shape__"])
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as err:
+            raise _fail(source, f"{where}: bad __shape__ {attrs['__shape__'][:80]!r}: {err}") from None
+        size = 1
+        for dim in shape:
+            size *= dim
+        if size > MAX_ELEMENTS:
+            raise _fail(source, f"{where}: __shape__ {attrs['__shape__'][:80]!r} has {size} elements, "
+                                f"more than the {MAX_ELEMENTS} an array can index")
+    if "__dtype__" in attrs:
+        try:
+            dtype_from_code(attrs["__dtype__"])
+        except MXNetError as err:
+            raise _fail(source, f"{where}: bad __dtype__: {err}") from None
+
+
 def load_json(json_str, source="<json string>"):
     """The Symbol described by MXNet JSON text; JSONFormatError says what is wrong and where."""
     if not isinstance(json_str, (str, bytes, bytearray)):
@@ -207,6 +231,7 @@ def load_json(json_str, source="<json string>"):
         if op_name == "null":
             if raw_inputs:
                 raise _fail(source, f"{where}: a variable cannot have inputs")
+            _check_variable_attrs(source, attrs, where)
             nodes.append(Node(None, name, attrs))
             continue
         op = find_op(op_name)
@@ -215,7 +240,20 @@ def load_json(json_str, source="<json string>"):
         node = Node(op, name, attrs)
         try:
             params = node.params
+        except MXNetError as err:
+            raise _fail(source, f"{where}: {err}") from None
+        # Counts that size lists must be checked before the lists are built, or a file
+        # claiming num_args=10**9 would hang the loader.
+        if op.variadic and params[op.variadic] != len(raw_inputs):
+            raise _fail(source, f"{where}: {op.name} has {op.variadic}={params[op.variadic]} "
+                                f"but {len(raw_inputs)} inputs")
+        if (params.get("num_outputs") or 0) > MAX_OUTPUTS_PER_NODE:
+            raise _fail(source, f"{where}: num_outputs={params['num_outputs']} is more than the "
+                                f"{MAX_OUTPUTS_PER_NODE} allowed")
+        try:
             expected = len(op.input_names(params)) + len(op.aux_names(params))
+            if len(op.output_names(params)) > MAX_OUTPUTS_PER_NODE:
+                raise _fail(source, f"{where}: more than {MAX_OUTPUTS_PER_NODE} outputs")
         except MXNetError as err:
             raise _fail(source, f"{where}: {err}") from None
         if len(raw_inputs) != expected:
