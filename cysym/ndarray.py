@@ -48,18 +48,20 @@ import struct
 
 import numpy as np
 
-from .base import (MXNetError, ParamsFormatError, ShapeError, atomic_write, dtype_code,
-                   CODE_TO_DTYPE)
+from .base import (MXNetError, ParamsFormatError, ShapeError, TypeInferenceError, atomic_write,
+                   dtype_code, CODE_TO_DTYPE)
 from .context import Context, cpu
 
 __all__ = ["NDArray", "array", "zeros", "ones", "empty", "full", "arange", "concat", "waitall",
-           "save", "load", "load_frombuffer", "NDArraySaveError"]
+           "save", "load", "load_frombuffer", "NDArrayTypeError"]
 
 LIST_MAGIC = 0x112
 NDARRAY_V1_MAGIC = 0xF993FAC8
 NDARRAY_V2_MAGIC = 0xF993FAC9
 NDARRAY_V3_MAGIC = 0xF993FACA
 MAX_NDIM = 32
+# The dtypes a file can hold, in type-flag order.
+ALL_DTYPES = tuple(str(CODE_TO_DTYPE[code]) for code in sorted(CODE_TO_DTYPE))
 _KNOWN_DEV_TYPES = (1, 2, 3, 5)
 # The smallest record is a legacy one with ndim 0: just its 4-byte magic. A name is at least its
 # 8-byte length. These bound the counts a file may claim before anything is allocated.
@@ -67,8 +69,9 @@ _MIN_RECORD_BYTES = 4
 _MIN_NAME_BYTES = 8
 
 
-class NDArraySaveError(MXNetError, TypeError):
-    """save() was given something it cannot store (a non-string key, a non-array value)."""
+class NDArrayTypeError(MXNetError, TypeError):
+    """An argument has the wrong type: a non-string key or a non-array value given to save(),
+    or a copyto() destination that is neither an array nor a Context."""
 
 
 class NDArray(np.ndarray):
@@ -102,7 +105,7 @@ class NDArray(np.ndarray):
         if isinstance(other, Context):
             return np.array(self, copy=True, subok=False).view(NDArray)
         if not isinstance(other, np.ndarray):
-            raise NDArraySaveError(f"copyto() expects an NDArray or a Context, "
+            raise NDArrayTypeError(f"copyto() expects an NDArray or a Context, "
                                    f"got {type(other).__name__}")
         if other.shape != self.shape:
             raise ShapeError(f"copyto(): shape mismatch, source has shape {self.shape} "
@@ -200,8 +203,12 @@ def _encode_record(value, where):
     if isinstance(value, np.generic):  # a NumPy scalar, e.g. from a full reduction
         value = np.asarray(value)
     if not isinstance(value, np.ndarray):
-        raise NDArraySaveError(f"save(): {where} is a {type(value).__name__}, expected an NDArray")
-    code = dtype_code(value.dtype.newbyteorder("="))
+        raise NDArrayTypeError(f"save(): {where} is a {type(value).__name__}, expected an NDArray")
+    try:
+        code = dtype_code(value.dtype.newbyteorder("="))
+    except TypeInferenceError as err:
+        raise TypeInferenceError(f"save(): {where} has dtype {value.dtype}, which MXNet files cannot "
+                                 f"store; supported: {', '.join(ALL_DTYPES)}") from err
     data = np.ascontiguousarray(value, dtype=value.dtype.newbyteorder("<")).tobytes()
     magic = NDARRAY_V3_MAGIC if value.ndim == 0 else NDARRAY_V2_MAGIC
     header = struct.pack(f"<Iii{value.ndim}q", magic, 0, value.ndim, *value.shape)
@@ -215,7 +222,7 @@ def _encode(data):
     if isinstance(data, dict):
         for key in data:
             if not isinstance(key, str):
-                raise NDArraySaveError(f"save(): dict keys must be str, got {key!r} "
+                raise NDArrayTypeError(f"save(): dict keys must be str, got {key!r} "
                                        f"({type(key).__name__})")
         names = list(data)
         values = list(data.values())
@@ -225,7 +232,7 @@ def _encode(data):
         values = list(data)
         where = [f"item {i}" for i in range(len(values))]
     else:
-        raise NDArraySaveError(f"save(): data must be an NDArray, a list of NDArrays or a dict "
+        raise NDArrayTypeError(f"save(): data must be an NDArray, a list of NDArrays or a dict "
                                f"str -> NDArray, got {type(data).__name__}")
     parts = [struct.pack("<QQQ", LIST_MAGIC, 0, len(values))]
     parts.extend(_encode_record(value, w) for value, w in zip(values, where))

@@ -6,6 +6,8 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
 
 from cysym import ndarray as nd
 from cysym.base import MXNetError, ParamsFormatError
@@ -14,6 +16,7 @@ from cysym.context import Context, cpu
 FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "mxnet"
 ND_FILES = sorted(FIXTURES.glob("*.nd")) + sorted(FIXTURES.glob("*.params"))
 ALL_DTYPES = ["float32", "float64", "float16", "uint8", "int32", "int8", "int64", "bool"]
+assert tuple(ALL_DTYPES) == nd.ALL_DTYPES
 
 
 def _sample(shape, dtype, seed=0):
@@ -95,6 +98,23 @@ def test_round_trip_list_and_dict(tmp_path, dtype, shape):
             np.testing.assert_array_equal(np.asarray(value), data[key])
         if isinstance(data, dict):
             assert list(loaded) == list(data)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(hnp.arrays(st.sampled_from(ALL_DTYPES),
+                           hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=4)),
+                max_size=4),
+       st.booleans())
+def test_round_trip_property(arrays, as_dict):
+    data = {f"p{i}": a for i, a in enumerate(arrays)} if as_dict and arrays else arrays
+    raw = nd._encode(data)
+    loaded = nd.load_frombuffer(raw)
+    assert type(loaded) is type(data)
+    values = list(loaded.values()) if as_dict and arrays else loaded
+    for got, want in zip(values, arrays, strict=True):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(np.asarray(got), want)
+    assert nd._encode(loaded) == raw
 
 
 def test_save_accepts_tuple_single_array_and_numpy_values(tmp_path):
@@ -306,6 +326,12 @@ def test_failed_save_leaves_existing_file_unchanged(tmp_path, bad):
         nd.save(str(fname), bad)
     assert fname.read_bytes() == GOOD
     assert os.listdir(tmp_path) == ["model.params"]  # no temporary file left behind
+
+
+def test_unsupported_dtype_error_names_the_array(tmp_path):
+    with pytest.raises(MXNetError, match="value for key 'z' has dtype complex128"):
+        nd.save(tmp_path / "x.nd", {"a": np.zeros(1, np.float32), "z": np.zeros(1, complex)})
+    assert not (tmp_path / "x.nd").exists()
 
 
 def test_non_string_key_error_is_also_a_type_error(tmp_path):
