@@ -1,0 +1,227 @@
+"""BatchNorm forward and one-pass backward (dX, dgamma, dbeta), over any channel axis.
+
+Data is viewed as (outer, C, inner) around the channel axis.  Per-channel sums accumulate in
+double for both dtypes.  As MXNet 1.x does, the moving statistics are updated by the
+*backward* kernel of a training pass (moving = momentum * moving + (1 - momentum) * batch,
+with the biased 1/m variance); the forward only reads them.
+"""
+from libc.math cimport sqrt
+
+from cysym._ops._blas cimport real
+from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD
+from cysym._ops.runner cimport Plan, KernelCall, RunContext
+
+REQ_CODES = {"null": REQ_NULL, "write": REQ_WRITE, "add": REQ_ADD}
+
+
+cdef inline void _store(real* out, Py_ssize_t i, double value, int req) noexcept nogil:
+    if req == REQ_ADD:
+        out[i] += <real>value
+    elif req == REQ_WRITE:
+        out[i] = <real>value
+
+
+cdef void _bn_forward(const real* x, const real* gamma, const real* beta,
+                      const real* moving_mean, const real* moving_var,
+                      real* y, real* mean, real* var,
+                      Py_ssize_t outer, Py_ssize_t C, Py_ssize_t inner,
+                      bint fix_gamma, bint batch_stats, int req, double eps) noexcept nogil:
+    cdef Py_ssize_t o, c, i
+    cdef Py_ssize_t count = outer * inner
+    cdef double total, mu, sigma2, scale, shift, d
+    cdef const real* xp
+    cdef real* yp
+    for c in range(C):
+        if batch_stats:
+            total = 0
+            for o in range(outer):
+                xp = x + (o * C + c) * inner
+                for i in range(inner):
+                    total += xp[i]
+            mu = total / count if count else 0.0
+            total = 0
+            for o in range(outer):
+                xp = x + (o * C + c) * inner
+                for i in range(inner):
+                    d = xp[i] - mu
+                    total += d * d
+            sigma2 = total / count if count else 0.0
+        else:
+            mu = moving_mean[c]
+            sigma2 = moving_var[c]
+        mean[c] = <real>mu
+        var[c] = <real>sigma2
+        if req == REQ_NULL:
+            continue
+        # y = (x - mu) / sqrt(var + eps) * gamma + beta  ==  x * scale + shift
+        scale = 1.0 / sqrt(sigma2 + eps)
+        if not fix_gamma:
+            scale *= gamma[c]
+        shift = beta[c] - mu * scale
+        for o in range(outer):
+            xp = x + (o * C + c) * inner
+            yp = y + (o * C + c) * inner
+            if req == REQ_ADD:
+                for i in range(inner):
+                    yp[i] += <real>(xp[i] * scale + shift)
+            else:
+                for i in range(inner):
+                    yp[i] = <real>(xp[i] * scale + shift)
+
+
+cdef void bn_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: x, gamma, beta, moving_mean, moving_var, y, mean, var
+    # ints: outer, C, inner, fix_gamma, use_global_stats, req; floats: eps
+    cdef bint batch_stats = ctx.is_train and not c.ints[4]
+    if c.dtype == 0:
+        _bn_forward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
+                    <float*>c.arrays[3], <float*>c.arrays[4], <float*>c.arrays[5],
+                    <float*>c.arrays[6], <float*>c.arrays[7], c.ints[0], c.ints[1], c.ints[2],
+                    <bint>c.ints[3], batch_stats, <int>c.ints[5], c.floats[0])
+    else:
+        _bn_forward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
+                    <double*>c.arrays[3], <double*>c.arrays[4], <double*>c.arrays[5],
+                    <double*>c.arrays[6], <double*>c.arrays[7], c.ints[0], c.ints[1], c.ints[2],
+                    <bint>c.ints[3], batch_stats, <int>c.ints[5], c.floats[0])
+
+
+cdef void _bn_backward(const real* dy, const real* x, const real* gamma,
+                       const real* mean, const real* var, real* moving_mean, real* moving_var,
+                       real* dx, real* dgamma, real* dbeta,
+                       Py_ssize_t outer, Py_ssize_t C, Py_ssize_t inner,
+                       bint fix_gamma, bint batch_stats, int req_dx, int req_dg, int req_db,
+                       double eps, double momentum) noexcept nogil:
+    cdef Py_ssize_t o, c, i
+    cdef Py_ssize_t count = outer * inner
+    cdef double mu, invstd, g, sum_dy, sum_dy_xhat, a, b, k, shift
+    cdef const real* xp
+    cdef const real* dyp
+    cdef real* dxp
+    for c in range(C):
+        mu = mean[c]
+        invstd = 1.0 / sqrt(<double>var[c] + eps)
+        g = 1.0 if fix_gamma else <double>gamma[c]
+        # sum_dy = dy.sum();  sum_dy_xhat = (dy * (x - mu)).sum() * invstd
+        sum_dy = 0
+        sum_dy_xhat = 0
+        for o in range(outer):
+            xp = x + (o * C + c) * inner
+            dyp = dy + (o * C + c) * inner
+            for i in range(inner):
+                sum_dy += dyp[i]
+                sum_dy_xhat += dyp[i] * (xp[i] - mu)
+        sum_dy_xhat *= invstd
+        _store(dbeta, c, sum_dy, req_db)
+        _store(dgamma, c, 0.0 if fix_gamma else sum_dy_xhat, req_dg)
+        if req_dx != REQ_NULL:
+            if batch_stats and count:
+                # dx = g * invstd * (dy - sum_dy / m - xhat * sum_dy_xhat / m)
+                k = g * invstd
+                a = k
+                b = -k * invstd * sum_dy_xhat / count
+                # dx = a * dy + b * (x - mu) - k * sum_dy / m
+                shift = -b * mu - k * sum_dy / count
+            else:
+                # statistics are constants: dx = g * invstd * dy
+                a = g * invstd
+                b = 0
+                shift = 0
+            for o in range(outer):
+                xp = x + (o * C + c) * inner
+                dyp = dy + (o * C + c) * inner
+                dxp = dx + (o * C + c) * inner
+                if req_dx == REQ_ADD:
+                    for i in range(inner):
+                        dxp[i] += <real>(a * dyp[i] + b * xp[i] + shift)
+                else:
+                    for i in range(inner):
+                        dxp[i] = <real>(a * dyp[i] + b * xp[i] + shift)
+        if batch_stats:
+            moving_mean[c] = <real>(moving_mean[c] * momentum + mu * (1.0 - momentum))
+            moving_var[c] = <real>(moving_var[c] * momentum + <double>var[c] * (1.0 - momentum))
+
+
+cdef void bn_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: dy, x, gamma, mean, var, moving_mean, moving_var, dx, dgamma, dbeta
+    # ints: outer, C, inner, fix_gamma, use_global_stats, req_dx, req_dgamma, req_dbeta
+    # floats: eps, momentum
+    cdef bint batch_stats = ctx.is_train and not c.ints[4]
+    if c.dtype == 0:
+        _bn_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
+                     <float*>c.arrays[3], <float*>c.arrays[4], <float*>c.arrays[5],
+                     <float*>c.arrays[6], <float*>c.arrays[7], <float*>c.arrays[8],
+                     <float*>c.arrays[9], c.ints[0], c.ints[1], c.ints[2], <bint>c.ints[3],
+                     batch_stats, <int>c.ints[5], <int>c.ints[6], <int>c.ints[7],
+                     c.floats[0], c.floats[1])
+    else:
+        _bn_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
+                     <double*>c.arrays[3], <double*>c.arrays[4], <double*>c.arrays[5],
+                     <double*>c.arrays[6], <double*>c.arrays[7], <double*>c.arrays[8],
+                     <double*>c.arrays[9], c.ints[0], c.ints[1], c.ints[2], <bint>c.ints[3],
+                     batch_stats, <int>c.ints[5], <int>c.ints[6], <int>c.ints[7],
+                     c.floats[0], c.floats[1])
+
+
+def _layout(x, axis, label):
+    """(outer, C, inner) around the channel axis."""
+    ndim = x.ndim
+    if ndim < 1:
+        raise ValueError(f"{label}: data must have at least one dimension, got shape {x.shape}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{label}: axis={axis} is out of range for data of shape {x.shape}")
+    axis %= ndim
+    outer = 1
+    for s in x.shape[:axis]:
+        outer *= s
+    inner = 1
+    for s in x.shape[axis + 1:]:
+        inner *= s
+    return outer, x.shape[axis], inner
+
+
+def _check(array, shape, what, label):
+    if tuple(array.shape) != tuple(shape):
+        raise ValueError(f"{label}: {what} has shape {tuple(array.shape)}, expected {tuple(shape)}")
+
+
+def append_batch_norm(Plan plan, x, gamma, beta, moving_mean, moving_var, y, mean, var,
+                      double eps=1e-3, bint fix_gamma=True, bint use_global_stats=False,
+                      int axis=1, str req="write", str label="BatchNorm"):
+    """Append y = (x - mean) / sqrt(var + eps) * gamma + beta over channel `axis`.
+
+    In a training run (plan.run(is_train=True)) without use_global_stats, mean/var are the
+    batch statistics (biased variance) and are written to `mean`/`var`; otherwise the moving
+    statistics are used (and copied to `mean`/`var`)."""
+    outer, C, inner = _layout(x, axis, label)
+    _check(y, x.shape, "output", label)
+    for what, array in (("gamma", gamma), ("beta", beta), ("moving_mean", moving_mean),
+                        ("moving_var", moving_var), ("mean", mean), ("var", var)):
+        _check(array, (C,), what, label)
+    arrays = [x, gamma, beta, moving_mean, moving_var, y, mean, var]
+    plan.add(bn_forward_kernel, common_dtype(arrays), arrays,
+             [outer, C, inner, fix_gamma, use_global_stats, REQ_CODES[req]], [eps], label)
+
+
+def append_batch_norm_backward(Plan plan, dy, x, gamma, mean, var, moving_mean, moving_var,
+                               dx, dgamma, dbeta, double eps=1e-3, double momentum=0.9,
+                               bint fix_gamma=True, bint use_global_stats=False, int axis=1,
+                               str req_dx="write", str req_dgamma="write", str req_dbeta="write",
+                               str label="_backward_BatchNorm"):
+    """Append dx, dgamma, dbeta from the forward's saved mean/var; in a training run without
+    use_global_stats, also update moving_mean/moving_var in place (MXNet updates them here)."""
+    outer, C, inner = _layout(x, axis, label)
+    _check(dy, x.shape, "output gradient", label)
+    for what, array in (("gamma", gamma), ("mean", mean), ("var", var),
+                        ("moving_mean", moving_mean), ("moving_var", moving_var)):
+        _check(array, (C,), what, label)
+    reqs = [REQ_CODES[r] for r in (req_dx, req_dgamma, req_dbeta)]
+    outputs = [dx, dgamma, dbeta]
+    for k, (out, shape) in enumerate(zip(outputs, (x.shape, (C,), (C,)))):
+        if out is None or reqs[k] == REQ_NULL:
+            reqs[k] = REQ_NULL
+            outputs[k] = dy   # any valid pointer; the kernel does not touch it
+        else:
+            _check(out, shape, ("data", "gamma", "beta")[k] + " gradient", label)
+    arrays = [dy, x, gamma, mean, var, moving_mean, moving_var] + outputs
+    plan.add(bn_backward_kernel, common_dtype(arrays), arrays,
+             [outer, C, inner, fix_gamma, use_global_stats] + reqs, [eps, momentum], label)
