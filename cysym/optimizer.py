@@ -1,0 +1,526 @@
+"""Optimizers and the updater (MXNet's mx.optimizer), updating NumPy weights in place.
+
+Each update follows the MXNet 1.x kernel it replaces (`sgd_mom_update`, `adam_update`,
+`rmsprop_update`, ...), in the weight's dtype, so trajectories match MXNet's up to float rounding.
+`Updater.get_states()` pickles the per-parameter states (and optionally the optimizer, with its
+update counts and scheduler); `set_states()` restores them so a resumed run is bit-for-bit the same.
+"""
+import math
+import pickle
+import warnings
+
+import numpy as np
+
+__all__ = ["Optimizer", "SGD", "ccSGD", "NAG", "Adam", "AdaGrad", "RMSProp", "AdaDelta", "Signum",
+           "Updater", "register", "create", "get_updater"]
+
+
+def _plain(arr):
+    """A base-class ndarray view of arr (same memory): in-place math on it updates arr."""
+    return arr.view(np.ndarray) if isinstance(arr, np.ndarray) else np.asarray(arr)
+
+
+def _zeros_like(weight, dtype=None):
+    return np.zeros(weight.shape, dtype=weight.dtype if dtype is None else dtype)
+
+
+def _clip(arr, bound):
+    """Clip arr in place into [-bound, bound]."""
+    np.clip(arr, -bound, bound, out=arr)
+    return arr
+
+
+class Optimizer:
+    """Base class of all optimizers: learning rate (and its schedule), weight decay, per-parameter
+    multipliers, gradient rescaling and clipping, and the per-index update counts.
+
+    lr_mult / wd_mult come from the symbol's `__lr_mult__` / `__wd_mult__` attributes, then from
+    set_lr_mult / set_wd_mult.  As in MXNet, when param_idx2name is given, parameters whose names
+    end in neither `_weight` nor `_gamma` get wd_mult 0 (no weight decay on biases and betas).
+    """
+
+    opt_registry = {}
+
+    def __init__(self, rescale_grad=1., param_idx2name=None, wd=0., clip_gradient=None,
+                 learning_rate=0.01, lr_scheduler=None, sym=None, begin_num_update=0,
+                 multi_precision=False, param_dict=None):
+        self.rescale_grad = rescale_grad
+        self.lr = learning_rate
+        self.lr_scheduler = lr_scheduler
+        if lr_scheduler is not None:
+            self.lr_scheduler.base_lr = learning_rate
+        self.wd = wd
+        self.lr_mult = {}
+        self.wd_mult = {}
+        self.begin_num_update = begin_num_update
+        self.num_update = begin_num_update
+        self._index_update_count = {}
+        self.clip_gradient = clip_gradient
+        self.multi_precision = multi_precision
+        if param_idx2name is None:
+            param_idx2name = {}
+        if not isinstance(param_idx2name, dict):
+            raise TypeError("param_idx2name should be a dict of param indexes to names, "
+                            f"not {type(param_idx2name).__name__}")
+        self.idx2name = param_idx2name.copy()
+        self.sym_info = (sym.attr_dict(), sym.list_arguments()) if sym is not None else ()
+        self.param_dict = param_dict if param_dict else {}
+        self.set_lr_mult({})
+        self.set_wd_mult({})
+
+    # -- registry ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def register(klass):
+        """Register an optimizer class under its lower-cased name (decorator)."""
+        if not isinstance(klass, type):
+            raise TypeError(f"register: {klass!r} is not a class")
+        name = klass.__name__.lower()
+        if name in Optimizer.opt_registry:
+            warnings.warn(f"WARNING: New optimizer {klass.__module__}.{klass.__name__} is overriding "
+                          f"existing optimizer {Optimizer.opt_registry[name].__module__}."
+                          f"{Optimizer.opt_registry[name].__name__}")
+        Optimizer.opt_registry[name] = klass
+        return klass
+
+    @staticmethod
+    def create_optimizer(name, **kwargs):
+        """An instance of the optimizer registered as name (case-insensitive)."""
+        klass = Optimizer.opt_registry.get(name.lower())
+        if klass is None:
+            raise ValueError(f"Cannot find optimizer {name}; registered: {sorted(Optimizer.opt_registry)}")
+        return klass(**kwargs)
+
+    # -- learning rate and weight decay -------------------------------------------------------------
+
+    @property
+    def learning_rate(self):
+        if self.lr_scheduler is not None:
+            return self.lr_scheduler(self.num_update)
+        return self.lr
+
+    def set_learning_rate(self, lr):
+        if self.lr_scheduler is not None:
+            raise UserWarning("LRScheduler of the optimizer has already been defined. Note that "
+                              "set_learning_rate can mutate the value of the learning rate of the "
+                              "optimizer only when the LRScheduler of the optimizer is undefined.")
+        self.lr = lr
+
+    def set_lr_mult(self, args_lr_mult):
+        """Per-parameter lr multipliers {name or index: mult}, on top of the symbol's `__lr_mult__`."""
+        self.lr_mult = {}
+        if self.sym_info:
+            attr, arg_names = self.sym_info
+            for name in arg_names:
+                if name in attr and "__lr_mult__" in attr[name]:
+                    self.lr_mult[name] = float(attr[name]["__lr_mult__"])
+        self.lr_mult.update(args_lr_mult)
+
+    def set_wd_mult(self, args_wd_mult):
+        """Per-parameter wd multipliers; names not ending in _weight/_gamma default to 0."""
+        self.wd_mult = {}
+        for name in self.idx2name.values():
+            if not (name.endswith("_weight") or name.endswith("_gamma")):
+                self.wd_mult[name] = 0.0
+        if self.sym_info:
+            attr, arg_names = self.sym_info
+            for name in arg_names:
+                if name in attr and "__wd_mult__" in attr[name]:
+                    self.wd_mult[name] = float(attr[name]["__wd_mult__"])
+        self.wd_mult.update(args_wd_mult)
+
+    def _update_count(self, index):
+        """Count one more update of index; num_update is the largest count over all indices."""
+        if index not in self._index_update_count:
+            self._index_update_count[index] = self.begin_num_update
+        self._index_update_count[index] += 1
+        self.num_update = max(self._index_update_count[index], self.num_update)
+
+    def _get_lr(self, index):
+        lr = self.lr_scheduler(self.num_update) if self.lr_scheduler is not None else self.lr
+        if index in self.param_dict:
+            lr *= self.param_dict[index].lr_mult
+        elif index in self.lr_mult:
+            lr *= self.lr_mult[index]
+        elif index in self.idx2name:
+            lr *= self.lr_mult.get(self.idx2name[index], 1.0)
+        return lr
+
+    def _get_wd(self, index):
+        wd = self.wd
+        if index in self.param_dict:
+            wd *= self.param_dict[index].wd_mult
+        elif index in self.wd_mult:
+            wd *= self.wd_mult[index]
+        elif index in self.idx2name:
+            wd *= self.wd_mult.get(self.idx2name[index], 1.0)
+        return wd
+
+    # -- states and updates -------------------------------------------------------------------------
+
+    def create_state(self, index, weight):
+        """The auxiliary state (momentum, moments...) for one weight; None if it needs none."""
+        return None
+
+    def create_state_multi_precision(self, index, weight):
+        """create_state, plus a float32 master copy of a float16 weight when multi_precision."""
+        if self.multi_precision and weight.dtype == np.float16:
+            master = np.array(weight, dtype=np.float32)
+            return (master, self.create_state(index, master))
+        if weight.dtype == np.float16 and not self.multi_precision:
+            warnings.warn("Accumulating with float16 in optimizer can lead to poor accuracy or slow "
+                          "convergence. Consider using multi_precision=True option of the optimizer")
+        return self.create_state(index, weight)
+
+    def update(self, index, weight, grad, state):
+        """Update weight in place from grad and state (which is updated in place too)."""
+        raise NotImplementedError(f"{self.__class__.__name__} does not implement update()")
+
+    def update_multi_precision(self, index, weight, grad, state):
+        if self.multi_precision and weight.dtype == np.float16:
+            master, original_state = state
+            self.update(index, master, np.asarray(grad, dtype=np.float32), original_state)
+            weight[...] = master.astype(weight.dtype)
+        else:
+            self.update(index, weight, grad, state)
+
+    def _rescaled(self, grad, dtype, clip_if_set=True):
+        """rescale_grad * grad in a new array of the weight's dtype, clipped if clip_gradient is set."""
+        g = np.multiply(_plain(grad), self.rescale_grad, dtype=dtype)
+        if clip_if_set and self.clip_gradient is not None:
+            _clip(g, self.clip_gradient)
+        return g
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("param_dict", None)  # set by a trainer, not part of the optimizer's state
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__ = state
+        self.param_dict = {}
+
+
+register = Optimizer.register
+create = Optimizer.create_optimizer
+
+
+@register
+class SGD(Optimizer):
+    """SGD with momentum and weight decay (MXNet's sgd_update / sgd_mom_update)::
+
+        g = clip(rescale_grad * grad, clip_gradient)
+        mom = momentum * mom - lr * (g + wd * weight);  weight += mom
+        (without momentum: weight = (1 - lr * wd) * weight - lr * g)
+    """
+
+    def __init__(self, momentum=0.0, lazy_update=True, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum = momentum
+        self.lazy_update = lazy_update  # only meaningful for sparse gradients, which cysym lacks
+
+    def create_state(self, index, weight):
+        return _zeros_like(weight) if self.momentum != 0.0 else None
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr = self._get_lr(index)
+        wd = self._get_wd(index)
+        w = _plain(weight)
+        # MXNet passes clip_gradient to the kernel only when it is truthy (0 means no clipping)
+        g = np.multiply(_plain(grad), self.rescale_grad, dtype=w.dtype)
+        if self.clip_gradient:
+            _clip(g, self.clip_gradient)
+        if state is not None:
+            mom = _plain(state)
+            # mom = momentum * mom - lr * wd * weight - lr * g
+            mom *= self.momentum
+            mom -= (lr * wd) * w
+            mom -= lr * g
+            w += mom
+        else:
+            # weight = (1 - lr * wd) * weight - lr * g
+            w *= (1.0 - lr * wd)
+            w -= lr * g
+
+
+@register
+class ccSGD(SGD):  # noqa: N801  (MXNet's name)
+    """[DEPRECATED] Same as SGD, kept for MXNet scripts."""
+
+
+@register
+class NAG(Optimizer):
+    """Nesterov accelerated SGD::
+
+        g = clip(rescale_grad * grad, clip_gradient) + wd * weight
+        mom = momentum * mom + g;  weight -= lr * (g + momentum * mom)
+    """
+
+    def __init__(self, momentum=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum = momentum
+
+    def create_state(self, index, weight):
+        return _zeros_like(weight) if self.momentum != 0.0 else None
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr = self._get_lr(index)
+        wd = self._get_wd(index)
+        w = _plain(weight)
+        g = self._rescaled(grad, w.dtype)
+        if state is not None:
+            mom = _plain(state)
+            mom *= self.momentum
+            g += wd * w
+            mom += g
+            g += self.momentum * mom
+            w += -lr * g
+        else:
+            if self.momentum != 0.0:
+                raise ValueError("NAG: momentum is set but the state has no momentum buffer")
+            w += -lr * (g + wd * w)
+
+
+@register
+class Signum(Optimizer):
+    """signSGD / Signum::
+
+        g = clip(rescale_grad * grad, clip_gradient) + wd * weight
+        mom = momentum * mom - (1 - momentum) * g;  weight = (1 - lr * wd_lh) * weight + lr * sign(mom)
+        without momentum: weight = (1 - lr * wd) * weight - lr * sign(clip(rescale_grad * grad))
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.9, wd_lh=0.0, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.momentum = momentum
+        self.wd_lh = wd_lh
+
+    def create_state(self, index, weight):
+        return _zeros_like(weight) if self.momentum != 0.0 else None
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr = self._get_lr(index)
+        wd = self._get_wd(index)
+        w = _plain(weight)
+        g = np.multiply(_plain(grad), self.rescale_grad, dtype=w.dtype)
+        if self.clip_gradient:
+            _clip(g, self.clip_gradient)
+        if state is not None:
+            mom = _plain(state)
+            g += wd * w
+            mom *= self.momentum
+            mom -= (1 - self.momentum) * g
+            w *= (1 - lr * self.wd_lh)
+            w += lr * np.sign(mom)
+        else:
+            # signsgd_update: the sign of the gradient, with wd as a plain decay
+            w *= (1 - lr * wd)
+            w -= lr * np.sign(g)
+
+
+@register
+class Adam(Optimizer):
+    """Adam (MXNet's adam_update, with the bias correction folded into lr)::
+
+        lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
+        g = clip(rescale_grad * grad + wd * weight, clip_gradient)
+        m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g^2
+        weight -= lr_t * m / (sqrt(v) + epsilon)
+    """
+
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                 lazy_update=True, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.lazy_update = lazy_update
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight))  # mean, variance
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr = self._get_lr(index)
+        wd = self._get_wd(index)
+        t = self._index_update_count[index]
+        coef1 = 1. - self.beta1 ** t
+        coef2 = 1. - self.beta2 ** t
+        lr *= math.sqrt(coef2) / coef1
+        w = _plain(weight)
+        mean, var = _plain(state[0]), _plain(state[1])
+        g = np.multiply(_plain(grad), self.rescale_grad, dtype=w.dtype)
+        g += wd * w
+        if self.clip_gradient:
+            _clip(g, self.clip_gradient)
+        mean *= self.beta1
+        mean += (1. - self.beta1) * g
+        var *= self.beta2
+        var += (1. - self.beta2) * np.square(g)
+        w -= lr * mean / (np.sqrt(var) + self.epsilon)
+
+
+@register
+class AdaGrad(Optimizer):
+    """AdaGrad::
+
+        g = clip(rescale_grad * grad, clip_gradient)
+        history += g^2;  weight -= lr * (g / sqrt(history + eps) + wd * weight)
+    """
+
+    def __init__(self, eps=1e-7, **kwargs):
+        super().__init__(**kwargs)
+        self.float_stable_eps = eps
+
+    def create_state(self, index, weight):
+        return _zeros_like(weight)  # history
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr = self._get_lr(index)
+        wd = self._get_wd(index)
+        w = _plain(weight)
+        history = _plain(state)
+        g = self._rescaled(grad, w.dtype)
+        history += np.square(g)
+        div = g / np.sqrt(history + self.float_stable_eps)
+        w += (div + w * wd) * -lr
+
+
+@register
+class RMSProp(Optimizer):
+    """RMSProp: Tieleman & Hinton (centered=False) or Graves (centered=True)::
+
+        g = clip(rescale_grad * grad + wd * weight, clip_gradient)
+        n = (1 - gamma1) * g^2 + gamma1 * n
+        not centered: weight -= lr * g / sqrt(n + epsilon)
+        centered:     gm = (1 - gamma1) * g + gamma1 * gm
+                      delta = gamma2 * delta - lr * g / sqrt(n - gm^2 + epsilon);  weight += delta
+        then weight = clip(weight, clip_weights) if clip_weights is set.
+    """
+
+    def __init__(self, learning_rate=0.001, gamma1=0.9, gamma2=0.9, epsilon=1e-8, centered=False,
+                 clip_weights=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.gamma1 = gamma1
+        self.gamma2 = gamma2
+        self.centered = centered
+        self.epsilon = epsilon
+        self.clip_weights = clip_weights
+
+    def create_state(self, index, weight):
+        if self.centered:
+            return (_zeros_like(weight), _zeros_like(weight), _zeros_like(weight))  # n, g, delta
+        return (_zeros_like(weight),)  # n
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr = self._get_lr(index)
+        wd = self._get_wd(index)
+        w = _plain(weight)
+        g = np.multiply(_plain(grad), self.rescale_grad, dtype=w.dtype)
+        g += wd * w
+        if self.clip_gradient:
+            _clip(g, self.clip_gradient)
+        n = _plain(state[0])
+        n *= self.gamma1
+        n += (1 - self.gamma1) * np.square(g)
+        if not self.centered:
+            w -= lr * g / np.sqrt(n + self.epsilon)
+        else:
+            mean_g, delta = _plain(state[1]), _plain(state[2])
+            mean_g *= self.gamma1
+            mean_g += (1 - self.gamma1) * g
+            delta *= self.gamma2
+            delta -= lr * g / np.sqrt(n - np.square(mean_g) + self.epsilon)
+            w += delta
+        if self.clip_weights:
+            _clip(w, self.clip_weights)
+
+
+@register
+class AdaDelta(Optimizer):
+    """AdaDelta::
+
+        g = clip(rescale_grad * grad, clip_gradient)
+        acc_g = rho * acc_g + (1 - rho) * g^2
+        delta = sqrt(acc_delta + epsilon) / sqrt(acc_g + epsilon) * g
+        acc_delta = rho * acc_delta + (1 - rho) * delta^2
+        weight -= delta + wd * weight
+    """
+
+    def __init__(self, rho=0.90, epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.rho = rho
+        self.epsilon = epsilon
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight))  # accumulated g, accumulated delta
+
+    def update(self, index, weight, grad, state):
+        wd = self._get_wd(index)
+        self._update_count(index)
+        w = _plain(weight)
+        # MXNet scales the caller's gradient in place here; we work on a copy instead
+        g = self._rescaled(grad, w.dtype)
+        acc_g, acc_delta = _plain(state[0]), _plain(state[1])
+        acc_g[...] = self.rho * acc_g + (1. - self.rho) * g * g
+        current_delta = np.sqrt(acc_delta + self.epsilon) / np.sqrt(acc_g + self.epsilon) * g
+        acc_delta[...] = self.rho * acc_delta + (1. - self.rho) * current_delta * current_delta
+        w -= current_delta + wd * w
+
+
+class Updater:
+    """`updater(index, grad, weight)`: create the index's state on first use, then update in place.
+
+    index, grad and weight may also be equal-length lists (one update per entry).
+    """
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+        self.states = {}
+        self.states_synced = {}
+
+    def __call__(self, index, grad, weight):
+        if isinstance(index, (list, tuple)):
+            if not (len(index) == len(grad) == len(weight)):
+                raise ValueError(f"Updater: {len(index)} indices, {len(grad)} gradients and "
+                                 f"{len(weight)} weights")
+            for i, g, w in zip(index, grad, weight):
+                self._update_one(i, g, w)
+        else:
+            self._update_one(index, grad, weight)
+
+    def _update_one(self, index, grad, weight):
+        if tuple(np.shape(grad)) != tuple(np.shape(weight)):
+            name = self.optimizer.idx2name.get(index, index)
+            raise ValueError(f"Updater: parameter {name!r} has shape {tuple(np.shape(weight))} but "
+                             f"its gradient has shape {tuple(np.shape(grad))}")
+        if index not in self.states:
+            self.states[index] = self.optimizer.create_state_multi_precision(index, weight)
+            self.states_synced[index] = True
+        self.optimizer.update_multi_precision(index, weight, grad, self.states[index])
+
+    def set_states(self, states):
+        """Restore from get_states() bytes: the states, and the optimizer too if it was dumped."""
+        states = pickle.loads(states)
+        if isinstance(states, tuple) and len(states) == 2:
+            self.states, self.optimizer = states
+        else:
+            self.states = states
+        self.states_synced = dict.fromkeys(self.states.keys(), False)
+
+    def get_states(self, dump_optimizer=False):
+        """Pickled states (and the optimizer, with its update counts, if dump_optimizer)."""
+        return pickle.dumps((self.states, self.optimizer) if dump_optimizer else self.states)
+
+
+def get_updater(optimizer):
+    """An Updater for optimizer (MXNet's mx.optimizer.get_updater)."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"get_updater: expected an Optimizer, not {type(optimizer).__name__}")
+    return Updater(optimizer)
+
