@@ -184,7 +184,7 @@ def concat(*arrays, dim=1):
         raise ShapeError("concat() needs at least one array")
     try:
         return np.concatenate([np.asarray(a) for a in arrays], axis=dim).view(NDArray)
-    except (ValueError, np.exceptions.AxisError) as err:
+    except ValueError as err:  # includes numpy.exceptions.AxisError
         shapes = [np.shape(a) for a in arrays]
         raise ShapeError(f"concat(dim={dim}): cannot join shapes {shapes}: {err}") from err
 
