@@ -1,0 +1,297 @@
+"""Softmax family and loss-head kernels: softmax / log_softmax over any axis and their
+backward, SoftmaxOutput's cross-entropy gradient, the regression outputs' gradients and
+MakeLoss's constant gradient.
+
+An axis is addressed as (outer, n, inner): element j of the softmax at (o, i) sits at
+o * n * inner + j * inner + i.
+"""
+from libc.math cimport exp, log, fabs
+from cysym._ops._blas cimport real
+from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD
+from cysym._ops.runner cimport Plan, KernelCall, RunContext
+
+REQ_CODES = {"null": REQ_NULL, "write": REQ_WRITE, "add": REQ_ADD}
+NORMALIZATION = {"null": 0, "batch": 1, "valid": 2}
+REGRESSION = {"linear": 0, "logistic": 1, "mae": 2}
+cdef int ERROR_LABEL_RANGE = 1   # runner.KERNEL_ERRORS[1]: index out of range
+
+
+cdef inline void _put(real* y, Py_ssize_t i, double value, int req) noexcept nogil:
+    if req == REQ_ADD:
+        y[i] += <real>value
+    else:
+        y[i] = <real>value
+
+
+cdef void _softmax(real* x, real* y, Py_ssize_t outer, Py_ssize_t n, Py_ssize_t inner,
+                   double inv_temperature, bint as_log) noexcept nogil:
+    cdef Py_ssize_t o, i, j, base
+    cdef double largest, total, shift
+    for o in range(outer):
+        for i in range(inner):
+            base = o * n * inner + i
+            largest = x[base]
+            for j in range(1, n):
+                if x[base + j * inner] > largest:
+                    largest = x[base + j * inner]
+            total = 0
+            # subtracting the max keeps exp() finite; y may be x itself
+            for j in range(n):
+                shift = (x[base + j * inner] - largest) * inv_temperature
+                y[base + j * inner] = <real>shift if as_log else <real>exp(shift)
+                total += exp(shift) if as_log else <double>y[base + j * inner]
+            if as_log:
+                total = log(total)
+                for j in range(n):
+                    y[base + j * inner] = <real>(y[base + j * inner] - total)
+            else:
+                total = 1.0 / total
+                for j in range(n):
+                    y[base + j * inner] = <real>(y[base + j * inner] * total)
+
+
+cdef void softmax_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: x, y; ints: outer, n, inner, as_log; floats: 1/temperature
+    if c.dtype == 0:
+        _softmax(<float*>c.arrays[0], <float*>c.arrays[1], c.ints[0], c.ints[1], c.ints[2],
+                 c.floats[0], <bint>c.ints[3])
+    else:
+        _softmax(<double*>c.arrays[0], <double*>c.arrays[1], c.ints[0], c.ints[1], c.ints[2],
+                 c.floats[0], <bint>c.ints[3])
+
+
+cdef void _softmax_backward(real* dy, real* y, real* dx, Py_ssize_t outer, Py_ssize_t n,
+                            Py_ssize_t inner, double inv_temperature, bint as_log, int req) noexcept nogil:
+    cdef Py_ssize_t o, i, j, k, base
+    cdef double total
+    for o in range(outer):
+        for i in range(inner):
+            base = o * n * inner + i
+            total = 0
+            for j in range(n):
+                k = base + j * inner
+                total += dy[k] if as_log else dy[k] * y[k]
+            for j in range(n):
+                k = base + j * inner
+                if as_log:
+                    # d log_softmax: dy - softmax * sum(dy)
+                    _put(dx, k, (dy[k] - exp(y[k]) * total) * inv_temperature, req)
+                else:
+                    # d softmax: y * (dy - sum(dy * y))
+                    _put(dx, k, y[k] * (dy[k] - total) * inv_temperature, req)
+
+
+cdef void softmax_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: dy, y, dx; ints: outer, n, inner, as_log, req; floats: 1/temperature
+    if c.dtype == 0:
+        _softmax_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
+                          c.ints[0], c.ints[1], c.ints[2], c.floats[0], <bint>c.ints[3], <int>c.ints[4])
+    else:
+        _softmax_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
+                          c.ints[0], c.ints[1], c.ints[2], c.floats[0], <bint>c.ints[3], <int>c.ints[4])
+
+
+cdef int _softmax_output_backward(real* prob, real* label, real* head, real* dx, Py_ssize_t outer,
+                                  Py_ssize_t n, Py_ssize_t inner, Py_ssize_t* opts,
+                                  double* values) noexcept nogil:
+    # opts: use_ignore, req, normalization, label_is_prob, has_head
+    # values: grad_scale / divisor, ignore_label, smooth_alpha
+    cdef bint use_ignore = opts[0], label_is_prob = opts[3], has_head = opts[4]
+    cdef int req = <int>opts[1], normalization = <int>opts[2]
+    cdef double scale = values[0], smooth = values[2]
+    cdef int ignore = <int>values[1]
+    cdef Py_ssize_t o, i, j, k, base, positions = outer * inner, valid = positions, target
+    cdef double value, off_target = smooth / (n - 1) if n > 1 else 0.0
+    if label_is_prob:
+        for k in range(outer * n * inner):
+            value = (prob[k] - label[k]) * scale
+            _put(dx, k, value * head[k] if has_head else value, req)
+        return 0
+    if normalization == 2:
+        for k in range(positions):
+            if <int>label[k] == ignore:
+                valid -= 1
+        scale /= valid if valid > 0 else 1
+    for o in range(outer):
+        for i in range(inner):
+            base = o * n * inner + i
+            target = <Py_ssize_t>label[o * inner + i]
+            if use_ignore and <int>label[o * inner + i] == ignore:
+                for j in range(n):
+                    _put(dx, base + j * inner, 0.0, req)
+                continue
+            if target < 0 or target >= n or label[o * inner + i] != <real>target:
+                return ERROR_LABEL_RANGE
+            for j in range(n):
+                k = base + j * inner
+                value = prob[k] - ((1.0 - smooth) if j == target else off_target)
+                value *= scale
+                _put(dx, k, value * head[k] if has_head else value, req)
+    return 0
+
+
+cdef void softmax_output_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: prob, label, head (or prob when absent), dx
+    # ints: outer, n, inner, use_ignore, req, normalization, label_is_prob, has_head
+    cdef int status
+    if c.dtype == 0:
+        status = _softmax_output_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
+                                          <float*>c.arrays[3], c.ints[0], c.ints[1], c.ints[2],
+                                          c.ints + 3, c.floats)
+    else:
+        status = _softmax_output_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
+                                          <double*>c.arrays[3], c.ints[0], c.ints[1], c.ints[2],
+                                          c.ints + 3, c.floats)
+    if status:
+        ctx.error_code = status
+
+
+cdef void _regression_backward(real* out, real* label, real* dx, Py_ssize_t size, int kind,
+                               double scale, int req) noexcept nogil:
+    cdef Py_ssize_t k
+    cdef double diff
+    for k in range(size):
+        diff = out[k] - label[k]
+        if kind == 2:
+            diff = (diff > 0) - (diff < 0)
+        _put(dx, k, diff * scale, req)
+
+
+cdef void regression_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: out, label, dx; ints: size, kind, req; floats: grad_scale / num_output
+    if c.dtype == 0:
+        _regression_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
+                             c.ints[0], <int>c.ints[1], c.floats[0], <int>c.ints[2])
+    else:
+        _regression_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
+                             c.ints[0], <int>c.ints[1], c.floats[0], <int>c.ints[2])
+
+
+cdef void _make_loss_backward(real* data, real* dx, Py_ssize_t size, int normalization,
+                              Py_ssize_t batch, double grad_scale, double valid_thresh, int req) noexcept nogil:
+    cdef Py_ssize_t k, valid = 0
+    cdef double value = grad_scale
+    if normalization == 1:
+        value /= batch
+    elif normalization == 2:
+        for k in range(size):
+            if data[k] > valid_thresh:
+                valid += 1
+        value /= valid if valid > 0 else 1
+    for k in range(size):
+        _put(dx, k, value, req)
+
+
+cdef void make_loss_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: data, dx; ints: size, normalization, batch, req; floats: grad_scale, valid_thresh
+    if c.dtype == 0:
+        _make_loss_backward(<float*>c.arrays[0], <float*>c.arrays[1], c.ints[0], <int>c.ints[1],
+                            c.ints[2], c.floats[0], c.floats[1], <int>c.ints[3])
+    else:
+        _make_loss_backward(<double*>c.arrays[0], <double*>c.arrays[1], c.ints[0], <int>c.ints[1],
+                            c.ints[2], c.floats[0], c.floats[1], <int>c.ints[3])
+
+
+# -- bind-time entry points ----------------------------------------------------------------------
+
+def _req(req, label):
+    if req not in REQ_CODES:
+        raise ValueError(f"{label}: req must be one of {list(REQ_CODES)}, not {req!r}")
+    return REQ_CODES[req]
+
+
+def _layout(shape, axis, label):
+    if not -len(shape) <= axis < len(shape):
+        raise ValueError(f"{label}: axis {axis} is out of range for shape {shape}")
+    axis %= len(shape)
+    outer = inner = 1
+    for d in shape[:axis]:
+        outer *= d
+    for d in shape[axis + 1:]:
+        inner *= d
+    return outer, shape[axis], inner
+
+
+def append_softmax(Plan plan, x, y, int axis=-1, double temperature=1.0, bint as_log=False,
+                   str label="softmax"):
+    """Append y = softmax(x / temperature) along axis (log_softmax when as_log); y may be x."""
+    if x.shape != y.shape:
+        raise ValueError(f"{label}: input {x.shape} and output {y.shape} differ")
+    if temperature == 0:
+        raise ValueError(f"{label}: temperature must not be 0")
+    outer, n, inner = _layout(x.shape, axis, label)
+    plan.add(softmax_kernel, common_dtype([x, y]), [x, y], [outer, n, inner, as_log],
+             [1.0 / temperature], label)
+
+
+def append_softmax_backward(Plan plan, dy, y, dx, int axis=-1, double temperature=1.0,
+                            bint as_log=False, str req="write", str label="_backward_softmax"):
+    """Append dx = d softmax(x)/dx applied to dy, from the forward output y."""
+    code = _req(req, label)
+    if code == REQ_NULL:
+        return
+    if not dy.shape == y.shape == dx.shape:
+        raise ValueError(f"{label}: shapes {dy.shape}, {y.shape}, {dx.shape} differ")
+    outer, n, inner = _layout(y.shape, axis, label)
+    plan.add(softmax_backward_kernel, common_dtype([dy, y, dx]), [dy, y, dx],
+             [outer, n, inner, as_log, code], [1.0 / temperature], label)
+
+
+def append_softmax_output_backward(Plan plan, prob, label_array, dx, head_grad=None, *, int outer,
+                                   int n, int inner, double grad_scale=1.0, double ignore_label=-1.0,
+                                   bint use_ignore=False, str normalization="null",
+                                   double smooth_alpha=0.0, str req="write",
+                                   str label="_backward_SoftmaxOutput"):
+    """Append SoftmaxOutput's gradient: grad_scale * (prob - onehot(label)) / norm, as MXNet.
+
+    The caller gives the softmax layout (outer, n, inner); norm is 1, the batch size (outer)
+    or the number of labels not equal to ignore_label.  With multi_output MXNet also divides
+    by the number of positions per sample (inner) unless normalization is 'valid'; the
+    caller folds that into grad_scale.
+    """
+    code = _req(req, label)
+    if code == REQ_NULL:
+        return
+    if normalization not in NORMALIZATION:
+        raise ValueError(f"{label}: normalization must be one of {list(NORMALIZATION)}")
+    label_is_prob = label_array.shape == prob.shape
+    if not label_is_prob and label_array.size != outer * inner:
+        raise ValueError(f"{label}: label has shape {label_array.shape}; expected {outer * inner} "
+                         f"labels for output {prob.shape}")
+    scale = grad_scale
+    if not label_is_prob and normalization == "batch":
+        scale /= outer
+    has_head = head_grad is not None
+    arrays = [prob, label_array, head_grad if has_head else prob, dx]
+    plan.add(softmax_output_backward_kernel, common_dtype(arrays), arrays,
+             [outer, n, inner, use_ignore, code, NORMALIZATION[normalization], label_is_prob, has_head],
+             [scale, ignore_label, smooth_alpha], label)
+
+
+def append_regression_backward(Plan plan, str kind, out, label_array, dx, double grad_scale=1.0,
+                               str req="write", str label="_backward_RegressionOutput"):
+    """Append grad_scale * (out - label) / num_output (sign(...) for 'mae'), where num_output
+    is the number of outputs per sample."""
+    code = _req(req, label)
+    if code == REQ_NULL:
+        return
+    if kind not in REGRESSION:
+        raise ValueError(f"{label}: unknown regression kind {kind!r}")
+    if label_array.size != out.size or dx.size != out.size:
+        raise ValueError(f"{label}: label {label_array.shape} and output {out.shape} differ in size")
+    num_output = out.size // out.shape[0] if out.ndim and out.shape[0] else 1
+    plan.add(regression_backward_kernel, common_dtype([out, label_array, dx]), [out, label_array, dx],
+             [out.size, REGRESSION[kind], code], [grad_scale / max(num_output, 1)], label)
+
+
+def append_make_loss_backward(Plan plan, data, dx, double grad_scale=1.0, str normalization="null",
+                              double valid_thresh=0.0, str req="write", str label="_backward_MakeLoss"):
+    """Append dx = grad_scale / norm (norm: 1, batch size, or count of data > valid_thresh)."""
+    code = _req(req, label)
+    if code == REQ_NULL:
+        return
+    if normalization not in NORMALIZATION:
+        raise ValueError(f"{label}: normalization must be one of {list(NORMALIZATION)}")
+    batch = data.shape[0] if data.ndim else 1
+    plan.add(make_loss_backward_kernel, common_dtype([data, dx]), [data, dx],
+             [data.size, NORMALIZATION[normalization], max(batch, 1), code], [grad_scale, valid_thresh], label)
