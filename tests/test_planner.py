@@ -422,12 +422,24 @@ def test_empty_graph():
     (([8, 8], [[0]], [[1]], [[]], [0], [0, 0]), "one flag per entry"),
     (([8, 8], [[0]], [[1]], [[(1, 0)]], [0, 0], [0, 0]), "out of range"),
     (([8, 8], [[0]], [[1]], [[0]], [0, 0], [0, 0]), "pairs"),
+    (([8, 8], [[0]], [[1]], [None], [0, 0], [0, 0]), "op_inplace\\[0\\] must be a list"),
+    (([8, 8], [[0]], [None], [[]], [0, 0], [0, 0]), "op_outputs\\[0\\] must be a list"),
     (([8, -8], [[0]], [[1]], [[]], [0, 0], [0, 0]), "negative size"),
     (([8, 8, 8], [[1], [0]], [[2], [1]], [[], []], [0, 0, 0], [1, 0, 0]), "before op 1 produces"),
 ])
 def test_bad_input_raises_value_error(args, message):
     with pytest.raises(ValueError, match=message):
         memory_plan(*args)
+
+
+def test_numpy_arguments_are_accepted():
+    g = training_graph(mlp(32, 3), 8)
+    plan = plan_of(g)
+    as_arrays = memory_plan(np.asarray(g["entry_bytes"], np.int64), g["op_inputs"],
+                            g["op_outputs"], g["op_inplace"], np.asarray(g["persistent"]),
+                            np.asarray(g["external"]), alignment=np.int64(ALIGN))
+    assert np.array_equal(plan["offsets"], as_arrays["offsets"])
+    assert plan["planned_bytes"] == as_arrays["planned_bytes"]
 
 
 def test_bad_alignment():

@@ -61,7 +61,13 @@ def _inplace_pairs(op_inplace, in_ptr, out_ptr):
     for k in range(n_ops):
         n_in = int(in_ptr[k + 1] - in_ptr[k])
         n_out = int(out_ptr[k + 1] - out_ptr[k])
-        for item in op_inplace[k]:
+        items = op_inplace[k]
+        try:
+            items = list(items)
+        except TypeError:
+            raise ValueError(f"memory_plan: op_inplace[{k}] must be a list of (input_position, "
+                             f"output_position) pairs, got {items!r}") from None
+        for item in items:
             try:
                 ip, oq = (int(v) for v in item)
             except (TypeError, ValueError):
