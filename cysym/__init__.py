@@ -4,7 +4,12 @@ __version__ = "0.1.0"
 from . import base, name, attribute, registry  # noqa: F401
 from .base import MXNetError
 from .attribute import AttrScope
+from .context import Context, cpu, cpu_pinned, current_context, num_gpus
+from . import context, random, ndarray
+from . import ndarray as nd
 from . import symbol
 from . import symbol as sym
+from . import executor
 
-__all__ = ["MXNetError", "AttrScope", "sym", "symbol", "name", "attribute", "base"]
+__all__ = ["MXNetError", "AttrScope", "Context", "cpu", "cpu_pinned", "current_context", "num_gpus",
+           "sym", "symbol", "nd", "ndarray", "name", "attribute", "base", "random", "context", "executor"]

@@ -30,11 +30,12 @@ BINARY = {name: code for code, name in enumerate((
     "sqrt_grad_y", "rsqrt_grad_y", "square_grad_x", "abs_grad_x", "reciprocal_grad_y",
     "log_grad_x", "clip_grad_x", "leaky_grad_x", "elu_grad_x", "selu_grad_x", "gelu_grad_x",
     "power_scalar_grad_x", "rpower_scalar_grad_y", "rdiv_scalar_grad_x",
-    "maximum_scalar_grad_x", "minimum_scalar_grad_x"))}
+    "maximum_scalar_grad_x", "minimum_scalar_grad_x",
+    "prelu"))}
 
 # partial derivatives of a binary map, written at the head gradient's (broadcast) shape
 BINARY_BACKWARD = {name: code for code, name in enumerate((
-    "add", "sub", "mul", "div", "power", "maximum", "minimum", "hypot"))}
+    "add", "sub", "mul", "div", "power", "maximum", "minimum", "hypot", "prelu"))}
 
 cdef double SELU_ALPHA = 1.6732632423543772848170429916717
 cdef double SELU_LAMBDA = 1.0507009873554804934193349852946
@@ -114,6 +115,7 @@ cdef inline double _binary(int code, double a, double b, double s0, double s1) n
     if code == 32: return -a * s0 / (b * b)
     if code == 33: return a if b >= s0 else 0.0
     if code == 34: return a if b <= s0 else 0.0
+    if code == 35: return a if a > 0 else a * b
     return 0.0
 
 
@@ -223,9 +225,11 @@ cdef inline void _partials(int code, double dy, double a, double b, double* da, 
         da[0] = dy if a >= b else 0.0; db[0] = 0.0 if a >= b else dy
     elif code == 6:
         da[0] = dy if a <= b else 0.0; db[0] = 0.0 if a <= b else dy
-    else:
+    elif code == 7:
         h = hypot(a, b)
         da[0] = dy * a / h; db[0] = dy * b / h
+    else:
+        da[0] = dy if a > 0 else dy * b; db[0] = 0.0 if a > 0 else dy * a
 
 
 cdef void _binary_backward_loop(int code, real* dy, real* a, real* b, real* da, real* db,

@@ -1,6 +1,25 @@
-"""Activation and LeakyReLU."""
+"""Activation, LeakyReLU, softmax and log_softmax."""
+import numpy as np
+
 from ..registry import OpDef, Param, register
 from .common import same_shape
+from .elemwise import unary_grad
+
+
+def _elemwise():
+    from .._ops import elemwise
+    return elemwise
+
+
+def _loss_kernels():
+    from .._ops import loss
+    return loss
+
+
+# act_type -> the derivative map of cysym._ops.elemwise and whether it reads x or y
+_ACT_GRADIENTS = {"relu": ("relu_grad_y", "y"), "sigmoid": ("sigmoid_grad_y", "y"),
+                  "tanh": ("tanh_grad_y", "y"), "softrelu": ("softrelu_grad_y", "y"),
+                  "softsign": ("softsign_grad_x", "x")}
 
 ACT_TYPES = ("relu", "sigmoid", "tanh", "softrelu", "softsign")
 LEAKY_TYPES = ("leaky", "prelu", "elu", "rrelu", "selu", "gelu")
@@ -10,6 +29,9 @@ register(OpDef(
     params=[Param("act_type", "str", doc="Activation function to be applied.", choices=ACT_TYPES)],
     infer_shape=same_shape,
     inplace=[(0, 0)],
+    kernel=lambda b: _elemwise().append_unary(b.plan, b.params["act_type"], b.inputs[0], b.outputs[0],
+                                              b.req[0], b.label),
+    gradient=lambda g: [unary_grad(g, *_ACT_GRADIENTS[g.params["act_type"]])],
     doc="Applies an activation function element-wise: relu max(0, x), sigmoid 1/(1+exp(-x)), "
         "tanh, softrelu log(1+exp(x)), softsign x/(1+|x|).",
 ))
@@ -33,6 +55,36 @@ def _leaky_shape(ctx, ins, outs):
     return [data, gamma], [data]
 
 
+def _leaky_slope(params):
+    # rrelu draws its slope at random in training; cysym uses the mean slope, which is what
+    # MXNet uses at inference
+    if params["act_type"] == "rrelu":
+        return "leaky", (params["lower_bound"] + params["upper_bound"]) / 2
+    return params["act_type"], params["slope"]
+
+
+def _leaky_kernel(b):
+    if b.params["act_type"] == "prelu":
+        data, gamma = b.inputs
+        _elemwise().append_binary(b.plan, "prelu", data, _channel_view(gamma, data.ndim), b.outputs[0],
+                                  b.req[0], b.label)
+        return
+    kind, slope = _leaky_slope(b.params)
+    _elemwise().append_unary(b.plan, kind, b.inputs[0], b.outputs[0], b.req[0], b.label, slope)
+
+
+def _channel_view(gamma, ndim):
+    """gamma (C,) seen as (1, C, 1, ...) so that it broadcasts along axis 1."""
+    return gamma.reshape((1, gamma.shape[0]) + (1,) * (ndim - 2))
+
+
+def _leaky_gradient(g):
+    if g.params["act_type"] == "prelu":
+        return list(g.op("_backward_LeakyReLU_prelu", g.out_grads[0], g.inputs[0], g.inputs[1]))
+    kind, slope = _leaky_slope(g.params)
+    return [unary_grad(g, f"{kind}_grad_x", "x", scalar=slope)]
+
+
 register(OpDef(
     "LeakyReLU",
     params=[
@@ -43,8 +95,32 @@ register(OpDef(
     ],
     inputs=_leaky_inputs,
     infer_shape=_leaky_shape,
+    kernel=_leaky_kernel,
+    gradient=_leaky_gradient,
     doc="Leaky variants of ReLU: leaky x>0 ? x : slope*x; prelu with a learned per-channel "
         "slope gamma; elu slope*(exp(x)-1) for x<0; rrelu (at inference the mean slope); selu; gelu.",
+))
+
+def _prelu_backward_kernel(b):
+    dy, data, gamma = b.inputs
+    ddata, dgamma = b.outputs
+    ops = _elemwise()
+    # dgamma is reduced from a full-size partial kept in the workspace
+    full = b.workspace[:data.nbytes].view(data.dtype).reshape(data.shape)
+    ops.append_binary_backward(b.plan, "prelu", dy, data, _channel_view(gamma, data.ndim), ddata, full,
+                               b.req[0], b.req[1], b.label)
+    ops.append_sum_to(b.plan, full, _channel_view(dgamma, data.ndim), b.req[1], b.label)
+
+
+register(OpDef(
+    "_backward_LeakyReLU_prelu",
+    inputs=("out_grad", "data", "gamma"),
+    outputs=("data_grad", "gamma_grad"),
+    infer_shape=lambda ctx, ins, outs: (ins, [ins[1], ins[2]]),
+    kernel=_prelu_backward_kernel,
+    workspace=lambda params, ins, outs, dtype: int(np.prod(ins[1])) * np.dtype(dtype).itemsize,
+    hidden=True,
+    doc="Gradients of prelu with respect to data and the per-channel slope gamma.",
 ))
 
 _SOFTMAX_PARAMS = [
@@ -65,7 +141,40 @@ def _softmax_shape(ctx, ins, outs):
     return [shape], [shape]
 
 
+def _temperature(params):
+    return 1.0 if params["temperature"] is None else params["temperature"]
+
+
+def _softmax_kernel(as_log):
+    def kernel(b):
+        _loss_kernels().append_softmax(b.plan, b.inputs[0], b.outputs[0], b.params["axis"],
+                                       _temperature(b.params), as_log, b.label)
+    return kernel
+
+
+def _softmax_gradient(g):
+    return [g.op("_backward_softmax", g.out_grads[0], g.outputs[0], **g.forward_attrs(),
+                 log=g.node.op.name == "log_softmax")]
+
+
+def _softmax_backward_kernel(b):
+    _loss_kernels().append_softmax_backward(b.plan, b.inputs[0], b.inputs[1], b.outputs[0], b.params["axis"],
+                                            _temperature(b.params), b.params["log"], b.req[0], b.label)
+
+
 for _name, _formula in (("softmax", "exp(x/T) / sum(exp(x/T))"),
                         ("log_softmax", "log(softmax(x))")):
     register(OpDef(_name, params=_SOFTMAX_PARAMS, infer_shape=_softmax_shape, inplace=[(0, 0)],
+                   kernel=_softmax_kernel(_name == "log_softmax"), gradient=_softmax_gradient,
                    doc=f"{_formula} along `axis`, computed stably."))
+
+register(OpDef(
+    "_backward_softmax",
+    params=_SOFTMAX_PARAMS + [Param("log", "bool", False, "Backward of log_softmax instead.")],
+    inputs=("out_grad", "output"),
+    infer_shape=same_shape,
+    inplace=[(0, 0)],
+    kernel=_softmax_backward_kernel,
+    hidden=True,
+    doc="Gradient of softmax (or log_softmax) from its output.",
+))

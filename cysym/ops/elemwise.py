@@ -1,61 +1,187 @@
-"""Element-wise arithmetic: binary, broadcast, scalar and unary operators, add_n, clip."""
+"""Element-wise arithmetic: binary, broadcast, scalar and unary operators, add_n, clip.
+
+Kernels are the maps of cysym._ops.elemwise, picked by name; gradients compose these ops
+with three hidden helpers: `_backward_unary` (dy times a derivative of x or y),
+`_backward_binary` (both partials of a binary map at the head gradient's shape) and
+`_reduce_like` (sum a broadcast gradient back to an input's shape).
+"""
 from ..registry import OpDef, Param, register
 from .common import broadcast_shapes, same_shape
 
+
+def _elemwise():
+    # imported at bind time, so the graph layer loads even while a kernel module is rebuilt
+    from .._ops import elemwise
+    return elemwise
+
 # (canonical name, aliases) — the aliases are what Symbol arithmetic calls, so automatic
 # names (`_plus0`) and JSON op names (`elemwise_add`) both match MXNet's.
-BINARY = (
-    ("elemwise_add", ("_Plus", "_plus", "_add")),
-    ("elemwise_sub", ("_Minus", "_minus", "_sub")),
-    ("elemwise_mul", ("_Mul", "_mul")),
-    ("elemwise_div", ("_Div", "_div")),
-    ("_power", ("_Power", "_pow")),
-    ("_maximum", ("_Maximum",)),
-    ("_minimum", ("_Minimum",)),
-    ("_hypot", ("_Hypot",)),
+BINARY = (   # (name, aliases, kernel map)
+    ("elemwise_add", ("_Plus", "_plus", "_add"), "add"),
+    ("elemwise_sub", ("_Minus", "_minus", "_sub"), "sub"),
+    ("elemwise_mul", ("_Mul", "_mul"), "mul"),
+    ("elemwise_div", ("_Div", "_div"), "div"),
+    ("_power", ("_Power", "_pow"), "power"),
+    ("_maximum", ("_Maximum",), "maximum"),
+    ("_minimum", ("_Minimum",), "minimum"),
+    ("_hypot", ("_Hypot",), "hypot"),
 )
 
 BROADCAST = (
-    ("broadcast_add", ("broadcast_plus",)),
-    ("broadcast_sub", ("broadcast_minus",)),
-    ("broadcast_mul", ()),
-    ("broadcast_div", ()),
-    ("broadcast_power", ()),
-    ("broadcast_maximum", ()),
-    ("broadcast_minimum", ()),
-    ("broadcast_hypot", ()),
-    ("broadcast_equal", ()),
-    ("broadcast_not_equal", ()),
-    ("broadcast_greater", ()),
-    ("broadcast_greater_equal", ()),
-    ("broadcast_lesser", ()),
-    ("broadcast_lesser_equal", ()),
+    ("broadcast_add", ("broadcast_plus",), "add"),
+    ("broadcast_sub", ("broadcast_minus",), "sub"),
+    ("broadcast_mul", (), "mul"),
+    ("broadcast_div", (), "div"),
+    ("broadcast_power", (), "power"),
+    ("broadcast_maximum", (), "maximum"),
+    ("broadcast_minimum", (), "minimum"),
+    ("broadcast_hypot", (), "hypot"),
+    ("broadcast_equal", (), "equal"),
+    ("broadcast_not_equal", (), "not_equal"),
+    ("broadcast_greater", (), "greater"),
+    ("broadcast_greater_equal", (), "greater_equal"),
+    ("broadcast_lesser", (), "lesser"),
+    ("broadcast_lesser_equal", (), "lesser_equal"),
 )
 
-SCALAR = (
-    ("_plus_scalar", ("_PlusScalar",), "x + scalar"),
-    ("_minus_scalar", ("_MinusScalar",), "x - scalar"),
-    ("_rminus_scalar", ("_RMinusScalar",), "scalar - x"),
-    ("_mul_scalar", ("_MulScalar",), "x * scalar"),
-    ("_div_scalar", ("_DivScalar",), "x / scalar"),
-    ("_rdiv_scalar", ("_RDivScalar",), "scalar / x"),
-    ("_power_scalar", ("_PowerScalar",), "x ** scalar"),
-    ("_rpower_scalar", ("_RPowerScalar",), "scalar ** x"),
-    ("_maximum_scalar", ("_MaximumScalar",), "max(x, scalar)"),
-    ("_minimum_scalar", ("_MinimumScalar",), "min(x, scalar)"),
+SCALAR = (   # (name, aliases, formula, gradient: (map, reads 'x' or 'y') or an op of dy)
+    ("_plus_scalar", ("_PlusScalar",), "x + scalar", "dy"),
+    ("_minus_scalar", ("_MinusScalar",), "x - scalar", "dy"),
+    ("_rminus_scalar", ("_RMinusScalar",), "scalar - x", "negative"),
+    ("_mul_scalar", ("_MulScalar",), "x * scalar", "_mul_scalar"),
+    ("_div_scalar", ("_DivScalar",), "x / scalar", "_div_scalar"),
+    ("_rdiv_scalar", ("_RDivScalar",), "scalar / x", ("rdiv_scalar_grad_x", "x")),
+    ("_power_scalar", ("_PowerScalar",), "x ** scalar", ("power_scalar_grad_x", "x")),
+    ("_rpower_scalar", ("_RPowerScalar",), "scalar ** x", ("rpower_scalar_grad_y", "y")),
+    ("_maximum_scalar", ("_MaximumScalar",), "max(x, scalar)", ("maximum_scalar_grad_x", "x")),
+    ("_minimum_scalar", ("_MinimumScalar",), "min(x, scalar)", ("minimum_scalar_grad_x", "x")),
 )
 
-UNARY = (
-    ("exp", "exp(x)"), ("log", "natural logarithm"), ("sqrt", "square root"),
-    ("rsqrt", "1/sqrt(x)"), ("square", "x*x"), ("abs", "|x|"), ("sign", "sign(x)"),
-    ("relu", "max(0, x)"), ("sigmoid", "1/(1+exp(-x))"), ("tanh", "hyperbolic tangent"),
-    ("negative", "-x"), ("reciprocal", "1/x"), ("softsign", "x/(1+|x|)"),
+UNARY = (   # (name, formula, gradient as in SCALAR; None: zero almost everywhere)
+    ("exp", "exp(x)", "exp"), ("log", "natural logarithm", ("log_grad_x", "x")),
+    ("sqrt", "square root", ("sqrt_grad_y", "y")), ("rsqrt", "1/sqrt(x)", ("rsqrt_grad_y", "y")),
+    ("square", "x*x", ("square_grad_x", "x")), ("abs", "|x|", ("abs_grad_x", "x")),
+    ("sign", "sign(x)", None), ("relu", "max(0, x)", ("relu_grad_y", "y")),
+    ("sigmoid", "1/(1+exp(-x))", ("sigmoid_grad_y", "y")),
+    ("tanh", "hyperbolic tangent", ("tanh_grad_y", "y")), ("negative", "-x", "negative"),
+    ("reciprocal", "1/x", ("reciprocal_grad_y", "y")),
+    ("softsign", "x/(1+|x|)", ("softsign_grad_x", "x")),
 )
 
-for _name, _aliases in BINARY:
+
+
+# -- hidden helpers used by gradient rules -----------------------------------------------------
+
+def unary_grad(g, derivative, reads, **scalars):
+    """dy * derivative, where the derivative map reads the forward input x or output y."""
+    source = g.inputs[0] if reads == "x" else g.outputs[0]
+    return g.op("_backward_unary", g.out_grads[0], source, op=derivative, **scalars)
+
+
+def _backward_unary_kernel(b):
+    _elemwise().append_binary(b.plan, b.params["op"], b.inputs[0], b.inputs[1], b.outputs[0], b.req[0],
+                              b.label, b.params["scalar"], b.params["scalar2"])
+
+
+register(OpDef(
+    "_backward_unary",
+    params=[Param("op", "str", doc="The derivative map of cysym._ops.elemwise.BINARY."),
+            Param("scalar", "float", 0.0, "First scalar of the forward op."),
+            Param("scalar2", "float", 0.0, "Second scalar of the forward op.")],
+    inputs=("out_grad", "data"),
+    infer_shape=same_shape,
+    inplace=[(0, 0)],
+    kernel=_backward_unary_kernel,
+    hidden=True,
+    doc="dy times the derivative of a unary map, evaluated from its input or output.",
+))
+
+
+def _backward_binary_shape(ctx, ins, outs):
+    return ins, [ins[0], ins[0]]
+
+
+def _backward_binary_kernel(b):
+    dy, lhs, rhs = b.inputs
+    _elemwise().append_binary_backward(b.plan, b.params["op"], dy, lhs, rhs, b.outputs[0], b.outputs[1],
+                                       b.req[0], b.req[1], b.label)
+
+
+register(OpDef(
+    "_backward_binary",
+    params=[Param("op", "str", doc="The binary map whose partials are wanted.")],
+    inputs=("out_grad", "lhs", "rhs"),
+    outputs=("lhs_grad", "rhs_grad"),
+    infer_shape=_backward_binary_shape,
+    kernel=_backward_binary_kernel,
+    hidden=True,
+    doc="dy * d op/d lhs and dy * d op/d rhs, both at dy's (broadcast) shape.",
+))
+
+
+def _reduce_like_shape(ctx, ins, outs):
+    return ins, [ins[1]]
+
+
+def _reduce_like_kernel(b):
+    _elemwise().append_sum_to(b.plan, b.inputs[0], b.outputs[0], b.req[0], b.label)
+
+
+register(OpDef(
+    "_reduce_like",
+    inputs=("data", "like"),
+    infer_shape=_reduce_like_shape,
+    kernel=_reduce_like_kernel,
+    hidden=True,
+    doc="Sums data over the axes along which `like` was broadcast, giving like's shape.",
+))
+
+
+def _grad_write_kernel(b):
+    _elemwise().append_unary(b.plan, "copy", b.inputs[0], b.outputs[0], b.params["req"], b.label)
+
+
+register(OpDef(
+    "_grad_write",
+    params=[Param("req", "str", "write", "write: copy; add: accumulate.", choices=("write", "add"))],
+    infer_shape=same_shape,
+    kernel=_grad_write_kernel,
+    hidden=True,
+    doc="Writes (or adds) a gradient into the user's gradient array.",
+))
+
+
+# -- binary ------------------------------------------------------------------------------------
+
+def _binary_kernel(kernel_map):
+    def kernel(b):
+        _elemwise().append_binary(b.plan, kernel_map, b.inputs[0], b.inputs[1], b.outputs[0], b.req[0], b.label)
+    return kernel
+
+
+def _binary_gradient(kernel_map, broadcast):
+    def gradient(g):
+        dy = g.out_grads[0]
+        lhs, rhs = g.inputs
+        if kernel_map in ("equal", "not_equal", "greater", "greater_equal", "lesser", "lesser_equal"):
+            return [None, None]
+        if kernel_map == "add":
+            grads = [dy, dy]
+        elif kernel_map == "sub":
+            grads = [dy, g.op("negative", dy)]
+        else:
+            grads = g.op("_backward_binary", dy, lhs, rhs, op=kernel_map)
+        if broadcast:
+            grads = [g.op("_reduce_like", grad, like) for grad, like in zip(grads, (lhs, rhs))]
+        return grads
+    return gradient
+
+
+for _name, _aliases, _map in BINARY:
     register(OpDef(_name, aliases=_aliases, inputs=("lhs", "rhs"), infer_shape=same_shape,
-                   inplace=[(0, 0), (1, 0)],
-                   doc=f"Element-wise {_name.strip('_').replace('elemwise_', '')} of two arrays of one shape."))
+                   inplace=[(0, 0), (1, 0)], kernel=_binary_kernel(_map),
+                   gradient=_binary_gradient(_map, broadcast=False),
+                   doc=f"Element-wise {_map} of two arrays of one shape."))
 
 
 def _broadcast_shape(ctx, ins, outs):
@@ -64,25 +190,64 @@ def _broadcast_shape(ctx, ins, outs):
     return ins, [broadcast_shapes(ctx, ins[0], ins[1])]
 
 
-for _name, _aliases in BROADCAST:
+for _name, _aliases, _map in BROADCAST:
     register(OpDef(_name, aliases=_aliases, inputs=("lhs", "rhs"), infer_shape=_broadcast_shape,
-                   doc=f"Element-wise {_name[len('broadcast_'):]} with NumPy broadcasting."))
+                   kernel=_binary_kernel(_map), gradient=_binary_gradient(_map, broadcast=True),
+                   doc=f"Element-wise {_map} with NumPy broadcasting."))
+
+
+# -- unary and scalar ----------------------------------------------------------------------------
+
+def _unary_gradient(rule, scalar_names=()):
+    def gradient(g):
+        scalars = [g.params[n] for n in scalar_names]
+        if rule is None:
+            return [None]
+        if rule == "dy":
+            return [g.out_grads[0]]
+        if rule == "exp":
+            return [g.op("elemwise_mul", g.out_grads[0], g.outputs[0])]
+        if rule == "negative":
+            return [g.op("negative", g.out_grads[0])]
+        if isinstance(rule, str):   # an op of dy with the forward scalar
+            return [g.op(rule, g.out_grads[0], scalar=scalars[0])]
+        derivative, reads = rule
+        named = dict(zip(("scalar", "scalar2"), scalars))
+        return [unary_grad(g, derivative, reads, **named)]
+    return gradient
+
+
+def _unary_kernel(kernel_map, scalar_names=()):
+    def kernel(b):
+        scalars = [b.params[n] for n in scalar_names]
+        _elemwise().append_unary(b.plan, kernel_map, b.inputs[0], b.outputs[0], b.req[0], b.label, *scalars)
+    return kernel
+
 
 _SCALAR_PARAM = Param("scalar", "float", 1.0, "The scalar operand.")
-for _name, _aliases, _formula in SCALAR:
+for _name, _aliases, _formula, _rule in SCALAR:
     register(OpDef(_name, aliases=_aliases, params=[_SCALAR_PARAM], infer_shape=same_shape,
-                   inplace=[(0, 0)], doc=f"Element-wise {_formula}."))
+                   inplace=[(0, 0)], kernel=_unary_kernel(_name.strip("_"), ("scalar",)),
+                   gradient=_unary_gradient(_rule, ("scalar",)), doc=f"Element-wise {_formula}."))
 
-for _name, _formula in UNARY:
-    register(OpDef(_name, infer_shape=same_shape, inplace=[(0, 0)], doc=f"Element-wise {_formula}."))
+for _name, _formula, _rule in UNARY:
+    register(OpDef(_name, infer_shape=same_shape, inplace=[(0, 0)], kernel=_unary_kernel(_name),
+                   gradient=_unary_gradient(_rule), doc=f"Element-wise {_formula}."))
 
 register(OpDef(
     "_copy",
     aliases=("identity",),
     infer_shape=same_shape,
     inplace=[(0, 0)],
+    kernel=_unary_kernel("copy"),
+    gradient=_unary_gradient("dy"),
     doc="Returns a copy of the input.",
 ))
+
+
+def _add_n_kernel(b):
+    _elemwise().append_add_n(b.plan, list(b.inputs), b.outputs[0], b.req[0], b.label)
+
 
 register(OpDef(
     "add_n",
@@ -91,6 +256,8 @@ register(OpDef(
     variadic="num_args",
     infer_shape=same_shape,
     inplace=[(0, 0)],
+    kernel=_add_n_kernel,
+    gradient=lambda g: [g.out_grads[0]] * len(g.inputs),
     doc="Adds all input arguments element-wise.",
 ))
 
@@ -99,5 +266,7 @@ register(OpDef(
     params=[Param("a_min", "float", doc="Minimum value"), Param("a_max", "float", doc="Maximum value")],
     infer_shape=same_shape,
     inplace=[(0, 0)],
+    kernel=_unary_kernel("clip", ("a_min", "a_max")),
+    gradient=_unary_gradient(("clip_grad_x", "x"), ("a_min", "a_max")),
     doc="Clips (limits) the values in an array to [a_min, a_max].",
 ))

@@ -1,6 +1,54 @@
 """Loss heads: SoftmaxOutput, the regression outputs, MakeLoss; and BlockGrad."""
-from ..registry import OpDef, Param, register
+from ..registry import OpDef, Param, get_op, register
 from .common import GRAD_SCALE, prod, same_shape
+
+
+def _elemwise():
+    from .._ops import elemwise
+    return elemwise
+
+
+def _loss_kernels():
+    from .._ops import loss
+    return loss
+
+
+def _softmax_layout(params, shape):
+    """(outer, n, inner) of SoftmaxOutput's softmax axis, as MXNet lays it out."""
+    if params["multi_output"]:
+        return shape[0], shape[1], prod(shape[2:])
+    if params["preserve_shape"]:
+        return prod(shape[:-1]), shape[-1], 1
+    return shape[0], prod(shape[1:]), 1
+
+
+def _softmax_output_kernel(b):
+    data = b.inputs[0]
+    outer, n, inner = _softmax_layout(b.params, data.shape)
+    _loss_kernels().append_softmax(b.plan, data.reshape(outer, n, inner), b.outputs[0].reshape(outer, n, inner),
+                                   axis=1, label=b.label)
+
+
+def _softmax_output_gradient(g):
+    inputs = [g.outputs[0], g.inputs[1]]
+    if g.params["out_grad"] and g.out_grads[0] is not None:
+        inputs.append(g.out_grads[0])
+    return [g.op("_backward_SoftmaxOutput", *inputs, **g.forward_attrs()), None]
+
+
+def _softmax_output_backward_kernel(b):
+    prob, label = b.inputs[:2]
+    head = b.inputs[2] if len(b.inputs) > 2 else None
+    params = b.params
+    outer, n, inner = _softmax_layout(params, prob.shape)
+    scale = params["grad_scale"]
+    if params["multi_output"] and params["normalization"] != "valid":
+        scale /= inner   # MXNet's multi_output gradient is also divided by the positions per sample
+    _loss_kernels().append_softmax_output_backward(
+        b.plan, prob, label, b.outputs[0], head, outer=outer, n=n, inner=inner, grad_scale=scale,
+        ignore_label=params["ignore_label"], use_ignore=params["use_ignore"],
+        normalization=params["normalization"], smooth_alpha=params["smooth_alpha"], req=b.req[0],
+        label=b.label)
 
 
 def _softmax_output_shape(ctx, ins, outs):
@@ -40,8 +88,23 @@ register(OpDef(
     infer_shape=_softmax_output_shape,
     no_grad=("label",),
     loss=True,
+    inplace=[(0, 0)],
+    kernel=_softmax_output_kernel,
+    gradient=_softmax_output_gradient,
     doc="Softmax with cross-entropy gradient: forward is softmax(data); backward ignores the head "
         "gradient and gives grad_scale * (softmax - onehot(label)) / norm.",
+))
+
+
+register(OpDef(
+    "_backward_SoftmaxOutput",
+    params=list(get_op("SoftmaxOutput").params.values()),
+    inputs=lambda params: ["output", "label"] + (["out_grad"] if params["out_grad"] else []),
+    infer_shape=lambda ctx, ins, outs: (ins, [ins[0]]),
+    inplace=[(0, 0)],
+    kernel=_softmax_output_backward_kernel,
+    hidden=True,
+    doc="grad_scale * (softmax - onehot(label)) / norm, from the forward output.",
 ))
 
 
@@ -53,10 +116,44 @@ def _regression_shape(ctx, ins, outs):
     return [data, label], [data]
 
 
-for _name, _doc in (
-        ("LinearRegressionOutput", "identity forward; gradient grad_scale * (out - label) / num_output"),
-        ("LogisticRegressionOutput", "sigmoid forward; gradient grad_scale * (out - label) / num_output"),
-        ("MAERegressionOutput", "identity forward; gradient grad_scale * sign(out - label) / num_output")):
+def _regression_kernel(forward_map):
+    def kernel(b):
+        _elemwise().append_unary(b.plan, forward_map, b.inputs[0], b.outputs[0], b.req[0], b.label)
+    return kernel
+
+
+def _regression_gradient(kind):
+    def gradient(g):
+        return [g.op("_backward_RegressionOutput", g.outputs[0], g.inputs[1], kind=kind,
+                     grad_scale=g.params["grad_scale"]), None]
+    return gradient
+
+
+def _regression_backward_kernel(b):
+    out, label = b.inputs
+    _loss_kernels().append_regression_backward(b.plan, b.params["kind"], out, label, b.outputs[0],
+                                               b.params["grad_scale"], b.req[0], b.label)
+
+
+register(OpDef(
+    "_backward_RegressionOutput",
+    params=[Param("kind", "str", doc="linear, logistic or mae.", choices=("linear", "logistic", "mae")),
+            GRAD_SCALE],
+    inputs=("output", "label"),
+    infer_shape=lambda ctx, ins, outs: (ins, [ins[0]]),
+    inplace=[(0, 0)],
+    kernel=_regression_backward_kernel,
+    hidden=True,
+    doc="grad_scale * (out - label) / num_output (sign of it for mae).",
+))
+
+for _name, _kind, _forward, _doc in (
+        ("LinearRegressionOutput", "linear", "copy",
+         "identity forward; gradient grad_scale * (out - label) / num_output"),
+        ("LogisticRegressionOutput", "logistic", "sigmoid",
+         "sigmoid forward; gradient grad_scale * (out - label) / num_output"),
+        ("MAERegressionOutput", "mae", "copy",
+         "identity forward; gradient grad_scale * sign(out - label) / num_output")):
     register(OpDef(
         _name,
         params=[GRAD_SCALE],
@@ -64,6 +161,9 @@ for _name, _doc in (
         infer_shape=_regression_shape,
         no_grad=("label",),
         loss=True,
+        inplace=[(0, 0)],
+        kernel=_regression_kernel(_forward),
+        gradient=_regression_gradient(_kind),
         doc=f"Regression head: {_doc}, where num_output is the number of outputs per sample.",
     ))
 
@@ -78,7 +178,25 @@ register(OpDef(
     ],
     infer_shape=same_shape,
     loss=True,
+    inplace=[(0, 0)],
+    kernel=_regression_kernel("copy"),
+    gradient=lambda g: [g.op("_backward_MakeLoss", g.inputs[0], **g.forward_attrs())],
     doc="Makes its input a loss: forward is the identity, the gradient is grad_scale (normalized).",
+))
+
+def _make_loss_backward_kernel(b):
+    _loss_kernels().append_make_loss_backward(b.plan, b.inputs[0], b.outputs[0], b.params["grad_scale"],
+                                              b.params["normalization"], b.params["valid_thresh"],
+                                              b.req[0], b.label)
+
+
+register(OpDef(
+    "_backward_MakeLoss",
+    params=list(get_op("MakeLoss").params.values()),
+    infer_shape=same_shape,
+    kernel=_make_loss_backward_kernel,
+    hidden=True,
+    doc="The constant gradient of MakeLoss: grad_scale / norm.",
 ))
 
 register(OpDef(
@@ -86,5 +204,7 @@ register(OpDef(
     aliases=("stop_gradient",),
     infer_shape=same_shape,
     inplace=[(0, 0)],
+    kernel=_regression_kernel("copy"),
+    gradient=lambda g: [None],
     doc="Identity forward; stops the gradient from flowing back through it.",
 ))
