@@ -1,0 +1,590 @@
+"""Convolution, Pooling and BatchNorm kernels, called straight through a runner.Plan.
+
+References are naive NumPy written independently of the kernels; gradients are also checked
+against central finite differences in float64.  The last test runs the MXNet-made LeNet
+fixture through these kernels (dense layers and activations in NumPy) and compares outputs,
+gradients and BatchNorm moving statistics with MXNet's own numbers.
+"""
+import itertools
+import os
+
+import numpy as np
+import pytest
+
+from cysym._ops import conv, norm, runner
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "mxnet")
+DTYPES = [np.float32, np.float64]
+
+
+def _tol(dtype):
+    return dict(rtol=2e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+
+
+# ---------------------------------------------------------------------------------------------
+# NumPy references
+
+def _as4d(x):
+    return x if x.ndim == 4 else x[:, :, None, :]
+
+
+def _pair(values, ndim, default):
+    values = tuple(values) if values else (default,) * ndim
+    return values if ndim == 2 else ((1 if default else 0),) + values
+
+
+def ref_conv(x, w, b, stride=(), pad=(), dilate=(), group=1):
+    """y (and a closure giving dx, dw, db for an output gradient), by slicing the padded input."""
+    ndim = x.ndim - 2
+    x4, w4 = _as4d(x), _as4d(w)
+    (sh, sw), (ph, pw), (dh, dw) = _pair(stride, ndim, 1), _pair(pad, ndim, 0), _pair(dilate, ndim, 1)
+    N, C, H, W = x4.shape
+    F, Cg, kh, kw = w4.shape
+    xp = np.pad(x4.astype(np.float64), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    Ho = (H + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    Wo = (W + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    Fg = F // group
+
+    def window(i, j):
+        return (slice(i * dh, i * dh + sh * (Ho - 1) + 1, sh), slice(j * dw, j * dw + sw * (Wo - 1) + 1, sw))
+
+    y = np.zeros((N, F, Ho, Wo))
+    for f in range(F):
+        g = f // Fg
+        for i in range(kh):
+            for j in range(kw):
+                rows, cols = window(i, j)
+                y[:, f] += np.einsum("nchw,c->nhw", xp[:, g * Cg:(g + 1) * Cg, rows, cols], w4[f, :, i, j])
+    if b is not None:
+        y += b[None, :, None, None]
+
+    def backward(dy):
+        dy4 = _as4d(dy).astype(np.float64)
+        dxp = np.zeros_like(xp)
+        dw4 = np.zeros(w4.shape)
+        for f in range(F):
+            g = f // Fg
+            for i in range(kh):
+                for j in range(kw):
+                    rows, cols = window(i, j)
+                    patch = xp[:, g * Cg:(g + 1) * Cg, rows, cols]
+                    dw4[f, :, i, j] += np.einsum("nchw,nhw->c", patch, dy4[:, f])
+                    dxp[:, g * Cg:(g + 1) * Cg, rows, cols] += np.einsum("nhw,c->nchw", dy4[:, f], w4[f, :, i, j])
+        dx = dxp[:, :, ph:ph + H, pw:pw + W]
+        return dx.reshape(x.shape), dw4.reshape(w.shape), dy4.sum(axis=(0, 2, 3))
+
+    return y.reshape((N, F) + ((Ho, Wo) if ndim == 2 else (Wo,))), backward
+
+
+def ref_pool(x, pool_type, kernel, stride=(), pad=(), global_pool=False, convention="valid",
+             count_include_pad=True):
+    """Pooling as MXNet defines it, one window at a time."""
+    ndim = x.ndim - 2
+    x4 = _as4d(x).astype(np.float64)
+    N, C, H, W = x4.shape
+    if global_pool:
+        kernel, stride, pad = x.shape[2:], (1,) * ndim, (0,) * ndim
+    (kh, kw), (sh, sw), (ph, pw) = _pair(kernel, ndim, 1), _pair(stride, ndim, 1), _pair(pad, ndim, 0)
+    rnd = (lambda a, s: -(-a // s)) if convention == "full" else (lambda a, s: a // s)
+    Ho = 1 if global_pool else rnd(H + 2 * ph - kh, sh) + 1
+    Wo = 1 if global_pool else rnd(W + 2 * pw - kw, sw) + 1
+    y = np.zeros((N, C, Ho, Wo))
+    for oh, ow in itertools.product(range(Ho), range(Wo)):
+        h0, w0 = oh * sh - ph, ow * sw - pw
+        h1, w1 = min(h0 + kh, H + ph), min(w0 + kw, W + pw)
+        padded = (h1 - h0) * (w1 - w0)
+        h0, w0, h1, w1 = max(h0, 0), max(w0, 0), min(h1, H), min(w1, W)
+        win = x4[:, :, h0:h1, w0:w1]
+        if win.size == 0:
+            continue
+        if pool_type == "max":
+            y[:, :, oh, ow] = win.max(axis=(2, 3))
+        elif pool_type == "sum":
+            y[:, :, oh, ow] = win.sum(axis=(2, 3))
+        else:
+            y[:, :, oh, ow] = win.sum(axis=(2, 3)) / (padded if count_include_pad else win[0, 0].size)
+    return y.reshape((N, C) + ((Ho, Wo) if ndim == 2 else (Wo,)))
+
+
+def ref_batch_norm(x, gamma, beta, mean, var, eps, fix_gamma, axis=1):
+    shape = [1] * x.ndim
+    shape[axis] = x.shape[axis]
+    g = np.ones_like(gamma) if fix_gamma else gamma
+    return ((x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps) * g.reshape(shape)
+            + beta.reshape(shape))
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def _numeric_grad(f, x, eps=1e-6):
+    """Central differences of the scalar f() with respect to every element of x (in place)."""
+    grad = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    for k in range(flat.size):
+        old = flat[k]
+        flat[k] = old + eps
+        up = f()
+        flat[k] = old - eps
+        down = f()
+        flat[k] = old
+        gflat[k] = (up - down) / (2 * eps)
+    return grad
+
+
+# ---------------------------------------------------------------------------------------------
+# Convolution
+
+CONV_CASES = [
+    # (data shape, num_filter, kernel, stride, pad, dilate, group)
+    ((2, 3, 5, 7), 4, (3, 3), (), (), (), 1),
+    ((2, 3, 5, 7), 4, (3, 2), (2, 1), (1, 2), (), 1),
+    ((2, 4, 7, 9), 6, (3, 2), (2, 1), (1, 2), (1, 2), 2),
+    ((2, 4, 6, 6), 4, (2, 2), (3, 3), (0, 1), (2, 1), 4),
+    ((1, 1, 4, 4), 2, (4, 4), (), (), (), 1),
+    ((2, 3, 9), 4, (3,), (2,), (1,), (2,), 1),
+    ((3, 2, 8), 2, (1,), (), (), (), 2),
+]
+
+
+def _conv_case(case, dtype, no_bias=False, seed=0):
+    shape, F, kernel, stride, pad, dilate, group = case
+    rng = _rng(seed)
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((F, shape[1] // group) + kernel).astype(dtype)
+    b = None if no_bias else rng.standard_normal(F).astype(dtype)
+    kw = dict(kernel=kernel, stride=stride, pad=pad, dilate=dilate, num_filter=F, num_group=group)
+    return x, w, b, kw
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES)
+@pytest.mark.parametrize("no_bias", [False, True])
+def test_convolution_forward(dtype, case, no_bias):
+    x, w, b, kw = _conv_case(case, dtype, no_bias)
+    expected, _ = ref_conv(x, w, b, kw["stride"], kw["pad"], kw["dilate"], kw["num_group"])
+    y = np.full(expected.shape, np.nan, dtype)
+    plan = runner.Plan()
+    conv.append_convolution(plan, x, w, b, y, **kw)
+    plan.run()
+    np.testing.assert_allclose(y, expected, **_tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES)
+@pytest.mark.parametrize("req", ["write", "add"])
+def test_convolution_backward(dtype, case, req):
+    x, w, b, kw = _conv_case(case, dtype)
+    y, backward = ref_conv(x, w, b, kw["stride"], kw["pad"], kw["dilate"], kw["num_group"])
+    dy = _rng(1).standard_normal(y.shape).astype(dtype)
+    expected = backward(dy)
+    start = [_rng(2).standard_normal(a.shape).astype(dtype) if req == "add" else
+             np.full(a.shape, np.nan, dtype) for a in (x, w, b)]
+    dx, dw, db = (s.copy() for s in start)
+    plan = runner.Plan()
+    conv.append_convolution_backward(plan, dy, x, w, dx, dw, db, req_dx=req, req_dw=req, req_db=req, **kw)
+    plan.run(is_train=True)
+    for got, want, s in zip((dx, dw, db), expected, start):
+        if req == "add":
+            want = want + s
+        np.testing.assert_allclose(got, want, **_tol(dtype))
+
+
+def test_convolution_backward_null_outputs_untouched():
+    x, w, b, kw = _conv_case(CONV_CASES[1], np.float64)
+    y, backward = ref_conv(x, w, b, kw["stride"], kw["pad"], kw["dilate"])
+    dy = _rng(1).standard_normal(y.shape)
+    dx, dw = np.full(x.shape, 7.0), np.zeros(w.shape)
+    plan = runner.Plan()
+    conv.append_convolution_backward(plan, dy, x, w, dx, dw, None, req_dx="null", **kw)
+    plan.run(is_train=True)
+    assert (dx == 7.0).all()
+    np.testing.assert_allclose(dw, backward(dy)[1], rtol=1e-10, atol=1e-10)
+
+
+def test_convolution_uses_workspace_buffer():
+    x, w, b, kw = _conv_case(CONV_CASES[2], np.float32)
+    expected, _ = ref_conv(x, w, b, kw["stride"], kw["pad"], kw["dilate"], kw["num_group"])
+    y = np.empty(expected.shape, np.float32)
+    geo = conv._conv_geometry(x, w, kw["kernel"], kw["stride"], kw["dilate"], kw["pad"], 6, 2, "t")
+    workspace = np.zeros(conv.conv_workspace_elements(geo) * 4, np.uint8)
+    plan = runner.Plan()
+    conv.append_convolution(plan, x, w, b, y, workspace=workspace, **kw)
+    plan.run()
+    assert workspace.any()   # the im2col buffer lives in the given workspace
+    np.testing.assert_allclose(y, expected, rtol=2e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("case", [CONV_CASES[1], CONV_CASES[2], CONV_CASES[5]])
+def test_convolution_finite_differences(case):
+    x, w, b, kw = _conv_case(case, np.float64)
+    plan = runner.Plan()
+    y0, _ = ref_conv(x, w, b, kw["stride"], kw["pad"], kw["dilate"], kw["num_group"])
+    y = np.empty(y0.shape)
+    conv.append_convolution(plan, x, w, b, y, **kw)
+    proj = _rng(3).standard_normal(y.shape)
+
+    def loss():
+        plan.run()
+        return float((y * proj).sum())
+
+    numeric = [_numeric_grad(loss, a) for a in (x, w, b)]
+    dx, dw, db = np.empty(x.shape), np.empty(w.shape), np.empty(b.shape)
+    back = runner.Plan()
+    conv.append_convolution_backward(back, proj, x, w, dx, dw, db, **kw)
+    back.run(is_train=True)
+    for got, want in zip((dx, dw, db), numeric):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_convolution_bad_shapes():
+    x = np.zeros((2, 3, 5, 5), np.float32)
+    plan = runner.Plan()
+    with pytest.raises(ValueError, match=r"weight shape \(4, 2, 3, 3\) does not match data \(2, 3, 5, 5\)"):
+        conv.append_convolution(plan, x, np.zeros((4, 2, 3, 3), np.float32), None,
+                                np.zeros((2, 4, 3, 3), np.float32), kernel=(3, 3), num_filter=4)
+    with pytest.raises(ValueError, match="num_group=2 must divide"):
+        conv.append_convolution(plan, x, np.zeros((4, 1, 3, 3), np.float32), None,
+                                np.zeros((2, 4, 3, 3), np.float32), kernel=(3, 3), num_filter=4,
+                                num_group=2)
+    with pytest.raises(ValueError, match=r"output has shape \(2, 4, 5, 5\), expected \(2, 4, 3, 3\)"):
+        conv.append_convolution(plan, x, np.zeros((4, 3, 3, 3), np.float32), None,
+                                np.zeros((2, 4, 5, 5), np.float32), kernel=(3, 3), num_filter=4)
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        conv.append_convolution(plan, x, np.zeros((4, 3, 7, 7), np.float32), None,
+                                np.zeros((2, 4, 1, 1), np.float32), kernel=(7, 7), num_filter=4)
+    with pytest.raises(ValueError, match="needs 3-D data"):
+        conv.append_convolution(plan, x, np.zeros((4, 3, 3), np.float32), None,
+                                np.zeros((2, 4, 3), np.float32), kernel=(3,), num_filter=4)
+    with pytest.raises(TypeError, match="share one dtype"):
+        conv.append_convolution(plan, x, np.zeros((4, 3, 3, 3), np.float64), None,
+                                np.zeros((2, 4, 3, 3), np.float32), kernel=(3, 3), num_filter=4)
+    with pytest.raises(ValueError, match="bias gradient has shape"):
+        conv.append_convolution_backward(plan, np.zeros((2, 4, 3, 3), np.float32), x,
+                                         np.zeros((4, 3, 3, 3), np.float32), None, None,
+                                         np.zeros(3, np.float32), kernel=(3, 3), num_filter=4)
+    assert len(plan) == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Pooling
+
+POOL_CASES = [
+    # (shape, kwargs)
+    ((2, 3, 6, 7), dict(kernel=(2, 2), stride=(2, 2))),
+    ((2, 3, 5, 7), dict(kernel=(3, 2), stride=(2, 1), pad=(1, 1))),
+    ((2, 2, 5, 7), dict(kernel=(3, 3), stride=(2, 2), pad=(1, 0), pooling_convention="full")),
+    ((1, 2, 7, 5), dict(kernel=(2, 3), stride=(3, 3), pooling_convention="full")),
+    ((2, 3, 5, 7), dict(kernel=(1, 1), global_pool=True)),
+    ((2, 3, 9), dict(kernel=(3,), stride=(2,), pad=(1,))),
+    ((2, 3, 8), dict(kernel=(3,), stride=(2,), pooling_convention="full")),
+]
+
+
+def _pool_call(plan, x, y, pool_type, kwargs, count_include_pad=None):
+    conv.append_pooling(plan, x, y, pool_type=pool_type, count_include_pad=count_include_pad, **kwargs)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("pool_type,count_include_pad",
+                         [("max", None), ("avg", None), ("avg", False), ("sum", None)])
+@pytest.mark.parametrize("shape,kwargs", POOL_CASES)
+def test_pooling_forward(dtype, pool_type, count_include_pad, shape, kwargs):
+    x = _rng().standard_normal(shape).astype(dtype)
+    expected = ref_pool(x, pool_type, kwargs.get("kernel"), kwargs.get("stride", ()), kwargs.get("pad", ()),
+                        kwargs.get("global_pool", False), kwargs.get("pooling_convention", "valid"),
+                        count_include_pad is not False)
+    y = np.full(expected.shape, np.nan, dtype)
+    plan = runner.Plan()
+    _pool_call(plan, x, y, pool_type, kwargs, count_include_pad)
+    plan.run()
+    np.testing.assert_allclose(y, expected, **_tol(dtype))
+
+
+@pytest.mark.parametrize("pool_type,count_include_pad",
+                         [("max", None), ("avg", None), ("avg", False), ("sum", None)])
+@pytest.mark.parametrize("shape,kwargs", POOL_CASES)
+@pytest.mark.parametrize("req", ["write", "add"])
+def test_pooling_backward_finite_differences(pool_type, count_include_pad, shape, kwargs, req):
+    # distinct values well apart, so that max pooling's argmax is stable under the perturbation
+    x = _rng().permutation(np.prod(shape)).reshape(shape).astype(np.float64) * 0.1
+    y0 = ref_pool(x, pool_type, kwargs.get("kernel"), kwargs.get("stride", ()), kwargs.get("pad", ()),
+                  kwargs.get("global_pool", False), kwargs.get("pooling_convention", "valid"),
+                  count_include_pad is not False)
+    y = np.empty(y0.shape)
+    plan = runner.Plan()
+    _pool_call(plan, x, y, pool_type, kwargs, count_include_pad)
+    proj = _rng(4).standard_normal(y.shape)
+
+    def loss():
+        plan.run()
+        return float((y * proj).sum())
+
+    numeric = _numeric_grad(loss, x, eps=1e-4)
+    start = _rng(5).standard_normal(x.shape) if req == "add" else np.full(x.shape, np.nan)
+    dx = start.copy()
+    back = runner.Plan()
+    conv.append_pooling_backward(back, proj, x, dx, pool_type=pool_type,
+                                 count_include_pad=count_include_pad, req=req, **kwargs)
+    back.run(is_train=True)
+    np.testing.assert_allclose(dx, numeric + (start if req == "add" else 0), rtol=1e-6, atol=1e-8)
+
+
+def test_max_pooling_gradient_goes_to_first_maximum():
+    x = np.array([[[[1.0, 3.0], [3.0, 2.0]]]], np.float32)
+    dx = np.empty_like(x)
+    plan = runner.Plan()
+    conv.append_pooling_backward(plan, np.ones((1, 1, 1, 1), np.float32), x, dx, pool_type="max",
+                                 kernel=(2, 2))
+    plan.run()
+    np.testing.assert_array_equal(dx, [[[[0, 1], [0, 0]]]])
+
+
+def test_pooling_bad_shapes():
+    x = np.zeros((2, 3, 5, 5), np.float32)
+    plan = runner.Plan()
+    with pytest.raises(ValueError, match=r"kernel=\(2,\) does not match the 2 spatial dimensions"):
+        conv.append_pooling(plan, x, np.zeros((2, 3, 4, 4), np.float32), kernel=(2,))
+    with pytest.raises(ValueError, match=r"output has shape \(2, 3, 5, 5\), expected \(2, 3, 4, 4\)"):
+        conv.append_pooling(plan, x, np.zeros((2, 3, 5, 5), np.float32), kernel=(2, 2))
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        conv.append_pooling(plan, x, np.zeros((2, 3, 1, 1), np.float32), kernel=(6, 6))
+    with pytest.raises(ValueError, match="pool_type"):
+        conv.append_pooling(plan, x, np.zeros((2, 3, 4, 4), np.float32), pool_type="lp", kernel=(2, 2))
+    with pytest.raises(ValueError, match="3-D and 4-D data"):
+        conv.append_pooling(plan, np.zeros((2, 3), np.float32), np.zeros((2, 3), np.float32), kernel=(2,))
+    assert len(plan) == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# BatchNorm
+
+def _bn_arrays(shape, axis, dtype, seed=0):
+    rng = _rng(seed)
+    C = shape[axis]
+    x = (rng.standard_normal(shape) * 2 + 0.5).astype(dtype)
+    gamma = rng.uniform(0.5, 1.5, C).astype(dtype)
+    beta = rng.uniform(-0.2, 0.2, C).astype(dtype)
+    mm = rng.uniform(-0.1, 0.1, C).astype(dtype)
+    mv = rng.uniform(0.5, 1.5, C).astype(dtype)
+    return x, gamma, beta, mm, mv
+
+
+BN_CASES = [((4, 3, 5, 6), 1), ((2, 3, 5, 7), 1), ((6, 4), 1), ((3, 4, 5), -1), ((2, 3, 4, 2), 2)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,axis", BN_CASES)
+@pytest.mark.parametrize("fix_gamma", [True, False])
+@pytest.mark.parametrize("is_train,use_global_stats", [(True, False), (False, False), (True, True)])
+def test_batch_norm_forward(dtype, shape, axis, fix_gamma, is_train, use_global_stats):
+    x, gamma, beta, mm, mv = _bn_arrays(shape, axis, dtype)
+    mm0, mv0 = mm.copy(), mv.copy()
+    C = shape[axis]
+    reduce = tuple(a for a in range(len(shape)) if a != axis % len(shape))
+    if is_train and not use_global_stats:
+        mean, var = x.astype(np.float64).mean(reduce), x.astype(np.float64).var(reduce)
+    else:
+        mean, var = mm.astype(np.float64), mv.astype(np.float64)
+    expected = ref_batch_norm(x.astype(np.float64), gamma, beta, mean, var, 1e-3, fix_gamma, axis % len(shape))
+    y, out_mean, out_var = np.empty_like(x), np.empty(C, dtype), np.empty(C, dtype)
+    plan = runner.Plan()
+    norm.append_batch_norm(plan, x, gamma, beta, mm, mv, y, out_mean, out_var, eps=1e-3,
+                           fix_gamma=fix_gamma, use_global_stats=use_global_stats, axis=axis)
+    plan.run(is_train=is_train)
+    np.testing.assert_allclose(y, expected, **_tol(dtype))
+    np.testing.assert_allclose(out_mean, mean, **_tol(dtype))
+    np.testing.assert_allclose(out_var, var, **_tol(dtype))
+    # the forward never moves the moving statistics (MXNet does it in backward)
+    np.testing.assert_array_equal(mm, mm0)
+    np.testing.assert_array_equal(mv, mv0)
+
+
+def _bn_forward_backward(shape, axis, fix_gamma, use_global_stats, seed=0):
+    """Forward plan, a loss on it, and the kernel's gradients (float64)."""
+    x, gamma, beta, mm, mv = _bn_arrays(shape, axis, np.float64, seed)
+    C = shape[axis]
+    y, mean, var = np.empty_like(x), np.empty(C), np.empty(C)
+    fwd = runner.Plan()
+    norm.append_batch_norm(fwd, x, gamma, beta, mm, mv, y, mean, var, eps=1e-3, fix_gamma=fix_gamma,
+                           use_global_stats=use_global_stats, axis=axis)
+    proj = _rng(seed + 7).standard_normal(shape)
+
+    def loss():
+        fwd.run(is_train=True)
+        return float((y * proj).sum())
+
+    return x, gamma, beta, mm, mv, y, mean, var, proj, loss
+
+
+@pytest.mark.parametrize("shape,axis", BN_CASES)
+@pytest.mark.parametrize("fix_gamma", [True, False])
+@pytest.mark.parametrize("use_global_stats", [False, True])
+def test_batch_norm_backward_finite_differences(shape, axis, fix_gamma, use_global_stats):
+    x, gamma, beta, mm, mv, y, mean, var, proj, loss = _bn_forward_backward(
+        shape, axis, fix_gamma, use_global_stats)
+    numeric = [_numeric_grad(loss, a) for a in (x, gamma, beta)]
+    if fix_gamma:
+        numeric[1][:] = 0   # MXNet: gamma is a constant 1, its gradient is 0
+    loss()
+    dx, dgamma, dbeta = np.empty_like(x), np.empty_like(gamma), np.empty_like(beta)
+    back = runner.Plan()
+    norm.append_batch_norm_backward(back, proj, x, gamma, mean, var, mm.copy(), mv.copy(), dx, dgamma,
+                                    dbeta, eps=1e-3, momentum=0.9, fix_gamma=fix_gamma,
+                                    use_global_stats=use_global_stats, axis=axis)
+    back.run(is_train=True)
+    for got, want in zip((dx, dgamma, dbeta), numeric):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("req", ["write", "add"])
+def test_batch_norm_backward_req_and_moving_update(dtype, req):
+    shape, axis = (4, 3, 5, 6), 1
+    x, gamma, beta, mm, mv = _bn_arrays(shape, axis, dtype)
+    y, mean, var = np.empty_like(x), np.empty(3, dtype), np.empty(3, dtype)
+    plan = runner.Plan()
+    norm.append_batch_norm(plan, x, gamma, beta, mm, mv, y, mean, var, fix_gamma=False)
+    dy = _rng(9).standard_normal(shape).astype(dtype)
+    start = [_rng(10).standard_normal(a.shape).astype(dtype) for a in (x, gamma, beta)]
+    dx, dgamma, dbeta = (s.copy() for s in start)
+    mm0, mv0 = mm.astype(np.float64), mv.astype(np.float64)
+    norm.append_batch_norm_backward(plan, dy, x, gamma, mean, var, mm, mv, dx, dgamma, dbeta,
+                                    fix_gamma=False, req_dx=req, req_dgamma=req, req_dbeta=req)
+    plan.run(is_train=True)
+    # reference gradients, batch statistics
+    x64, dy64 = x.astype(np.float64), dy.astype(np.float64)
+    mu, v = x64.mean((0, 2, 3)), x64.var((0, 2, 3))
+    inv = 1 / np.sqrt(v + 1e-3)
+    xhat = (x64 - mu[:, None, None]) * inv[:, None, None]
+    m = x.size // 3
+    want_db = dy64.sum((0, 2, 3))
+    want_dg = (dy64 * xhat).sum((0, 2, 3))
+    want_dx = (gamma.astype(np.float64) * inv)[:, None, None] * (
+        dy64 - want_db[:, None, None] / m - xhat * want_dg[:, None, None] / m)
+    for got, want, s in zip((dx, dgamma, dbeta), (want_dx, want_dg, want_db), start):
+        np.testing.assert_allclose(got, want + (s if req == "add" else 0), **_tol(dtype))
+    np.testing.assert_allclose(mm, 0.9 * mm0 + 0.1 * mu, **_tol(dtype))
+    np.testing.assert_allclose(mv, 0.9 * mv0 + 0.1 * v, **_tol(dtype))
+
+
+def test_batch_norm_no_moving_update_with_global_stats_or_inference():
+    x, gamma, beta, mm, mv = _bn_arrays((4, 3, 5), 1, np.float64)
+    mm0, mv0 = mm.copy(), mv.copy()
+    for use_global_stats, is_train in ((True, True), (False, False)):
+        y, mean, var = np.empty_like(x), np.empty(3), np.empty(3)
+        plan = runner.Plan()
+        norm.append_batch_norm(plan, x, gamma, beta, mm, mv, y, mean, var,
+                               use_global_stats=use_global_stats)
+        norm.append_batch_norm_backward(plan, y, x, gamma, mean, var, mm, mv, np.empty_like(x),
+                                        np.empty(3), np.empty(3), use_global_stats=use_global_stats)
+        plan.run(is_train=is_train)
+        np.testing.assert_array_equal(mm, mm0)
+        np.testing.assert_array_equal(mv, mv0)
+
+
+def test_batch_norm_fix_gamma_gradient_is_zero():
+    x, gamma, beta, mm, mv = _bn_arrays((4, 3, 5), 1, np.float32)
+    y, mean, var = np.empty_like(x), np.empty(3, np.float32), np.empty(3, np.float32)
+    dgamma = np.full(3, 5.0, np.float32)
+    plan = runner.Plan()
+    norm.append_batch_norm(plan, x, gamma, beta, mm, mv, y, mean, var, fix_gamma=True)
+    norm.append_batch_norm_backward(plan, np.ones_like(x), x, gamma, mean, var, mm, mv,
+                                    np.empty_like(x), dgamma, np.empty(3, np.float32), fix_gamma=True)
+    plan.run(is_train=True)
+    np.testing.assert_array_equal(dgamma, 0)
+
+
+def test_batch_norm_bad_shapes():
+    x = np.zeros((2, 3, 4), np.float32)
+    c3, c4 = np.zeros(3, np.float32), np.zeros(4, np.float32)
+    plan = runner.Plan()
+    with pytest.raises(ValueError, match=r"gamma has shape \(4,\), expected \(3,\)"):
+        norm.append_batch_norm(plan, x, c4, c3, c3, c3, np.empty_like(x), c3, c3)
+    with pytest.raises(ValueError, match="axis=3 is out of range"):
+        norm.append_batch_norm(plan, x, c3, c3, c3, c3, np.empty_like(x), c3, c3, axis=3)
+    with pytest.raises(ValueError, match=r"output has shape \(2, 3\)"):
+        norm.append_batch_norm(plan, x, c3, c3, c3, c3, np.zeros((2, 3), np.float32), c3, c3)
+    with pytest.raises(TypeError, match="share one dtype"):
+        norm.append_batch_norm(plan, x, c3, c3, c3, c3, np.empty_like(x), c3, np.zeros(3))
+    with pytest.raises(ValueError, match=r"data gradient has shape"):
+        norm.append_batch_norm_backward(plan, x, x, c3, c3, c3, c3, c3, np.zeros((3, 2, 4), np.float32),
+                                        c3, c3)
+    assert len(plan) == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The MXNet LeNet fixture, through these kernels (dense layers and activations in NumPy)
+
+def _lenet(io, is_train):
+    f32 = np.float32
+    p = {k[4:]: io[k] for k in io.files if k.startswith("arg_")}
+    aux = {k[4:]: io[k].copy() for k in io.files if k.startswith("aux_") and not k.startswith("aux_after")}
+    data = io["data"].astype(f32)
+    N = data.shape[0]
+    c1 = np.empty((N, 4, 12, 12), f32)
+    r1 = np.empty_like(c1)
+    p1 = np.empty((N, 4, 6, 6), f32)
+    c2 = np.empty((N, 6, 4, 4), f32)
+    b1, mean, var = np.empty_like(c2), np.empty(6, f32), np.empty(6, f32)
+    s1 = np.empty_like(c2)
+    p2 = np.empty((N, 6, 2, 2), f32)
+    fwd = runner.Plan()
+    conv.append_convolution(fwd, data, p["conv1_weight"], p["conv1_bias"], c1, kernel=(3, 3), pad=(1, 1),
+                            num_filter=4)
+    fwd.add_python(lambda: np.maximum(c1, 0, out=r1), "relu")
+    conv.append_pooling(fwd, r1, p1, "max", kernel=(2, 2), stride=(2, 2))
+    conv.append_convolution(fwd, p1, p["conv2_weight"], p["conv2_bias"], c2, kernel=(3, 3), num_filter=6)
+    norm.append_batch_norm(fwd, c2, p["bn1_gamma"], p["bn1_beta"], aux["bn1_moving_mean"],
+                           aux["bn1_moving_var"], b1, mean, var, fix_gamma=False)
+    fwd.add_python(lambda: np.copyto(s1, 1 / (1 + np.exp(-b1))), "sigmoid")
+    conv.append_pooling(fwd, s1, p2, "avg", kernel=(2, 2), stride=(2, 2))
+    fwd.run(is_train=is_train)
+    flat = p2.reshape(N, -1)
+    h = flat @ p["fc1_weight"].T + p["fc1_bias"]
+    a = np.maximum(h, 0)
+    z = a @ p["fc2_weight"].T + p["fc2_bias"]
+    e = np.exp(z - z.max(1, keepdims=True))
+    prob = e / e.sum(1, keepdims=True)
+    if not is_train:
+        return prob, None, None
+    grads = {}
+    dz = prob.copy()
+    dz[np.arange(N), io["label"].astype(int)] -= 1
+    grads["fc2_weight"], grads["fc2_bias"] = dz.T @ a, dz.sum(0)
+    dh = (dz @ p["fc2_weight"]) * (h > 0)
+    grads["fc1_weight"], grads["fc1_bias"] = dh.T @ flat, dh.sum(0)
+    dp2 = (dh @ p["fc1_weight"]).reshape(p2.shape).astype(f32)
+    ds1, db1, dc2 = np.empty_like(s1), np.empty_like(b1), np.empty_like(c2)
+    dp1, dr1, dc1 = np.empty_like(p1), np.empty_like(r1), np.empty_like(c1)
+    for name, shape in (("conv1_weight", (4, 1, 3, 3)), ("conv2_weight", (6, 4, 3, 3))):
+        grads[name] = np.empty(shape, f32)
+    for name, size in (("conv1_bias", 4), ("conv2_bias", 6), ("bn1_gamma", 6), ("bn1_beta", 6)):
+        grads[name] = np.empty(size, f32)
+    back = runner.Plan()
+    conv.append_pooling_backward(back, dp2, s1, ds1, "avg", kernel=(2, 2), stride=(2, 2))
+    back.add_python(lambda: np.copyto(db1, ds1 * s1 * (1 - s1)), "sigmoid_backward")
+    norm.append_batch_norm_backward(back, db1, c2, p["bn1_gamma"], mean, var, aux["bn1_moving_mean"],
+                                    aux["bn1_moving_var"], dc2, grads["bn1_gamma"], grads["bn1_beta"],
+                                    fix_gamma=False)
+    conv.append_convolution_backward(back, dc2, p1, p["conv2_weight"], dp1, grads["conv2_weight"],
+                                     grads["conv2_bias"], kernel=(3, 3), num_filter=6)
+    conv.append_pooling_backward(back, dp1, r1, dr1, "max", kernel=(2, 2), stride=(2, 2))
+    back.add_python(lambda: np.copyto(dc1, dr1 * (c1 > 0)), "relu_backward")
+    conv.append_convolution_backward(back, dc1, data, p["conv1_weight"], None, grads["conv1_weight"],
+                                     grads["conv1_bias"], kernel=(3, 3), pad=(1, 1), num_filter=4)
+    back.run(is_train=True)
+    return prob, grads, aux
+
+
+def test_mxnet_lenet_fixture():
+    io = np.load(os.path.join(FIXTURES, "lenet-io.npz"))
+    prob, _, _ = _lenet(io, is_train=False)
+    np.testing.assert_allclose(prob, io["out_infer_0"], rtol=1e-4, atol=1e-6)
+    prob, grads, aux = _lenet(io, is_train=True)
+    np.testing.assert_allclose(prob, io["out_train_0"], rtol=1e-4, atol=1e-6)
+    for name, grad in grads.items():
+        np.testing.assert_allclose(grad, io["grad_" + name], rtol=1e-4, atol=1e-5, err_msg=name)
+    for name in ("bn1_moving_mean", "bn1_moving_var"):
+        np.testing.assert_allclose(aux[name], io["aux_after_" + name], rtol=1e-4, atol=1e-6, err_msg=name)
