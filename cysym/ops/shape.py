@@ -6,6 +6,25 @@ from ..registry import OpDef, Param, register
 from .common import normalize_axis, prod, same_shape
 
 
+def _kernels():
+    # imported at bind time, so the graph layer loads even while a kernel module is rebuilt
+    from .._ops import shape
+    return shape
+
+
+# -- kernels and gradients shared by the copy-like operators ----------------------------------
+
+def _copy_kernel(b):
+    """Flatten, Reshape, expand_dims, reshape_like: the output is the input's bytes (nothing is
+    copied when the planner placed the output on the input)."""
+    _kernels().append_copy(b.plan, b.inputs[0], b.outputs[0], b.req[0], b.label)
+
+
+def _reshape_back(g):
+    """The gradient of a reshaping op: the output gradient put back into the input's shape."""
+    return [g.op("reshape_like", g.out_grads[0], g.inputs[0])]
+
+
 def _flatten_shape(ctx, ins, outs):
     data = ins[0]
     if data is None:
@@ -20,6 +39,8 @@ register(OpDef(
     aliases=("flatten",),
     infer_shape=_flatten_shape,
     inplace=[(0, 0)],
+    kernel=_copy_kernel,
+    gradient=_reshape_back,
     doc="Flattens the input to 2-D: (d1, d2, ..., dk) -> (d1, d2*...*dk).",
 ))
 
@@ -133,9 +154,38 @@ register(OpDef(
     ],
     infer_shape=_reshape_shape,
     inplace=[(0, 0)],
+    kernel=_copy_kernel,
+    gradient=_reshape_back,
     doc="Reshapes the input without copying. Codes: 0 copies a dimension, -1 infers one, -2 copies "
         "the rest, -3 merges two consecutive dimensions, -4 splits one into the two that follow.\n"
         "Unlike MXNet 1.x, a target whose element count differs from the input's is an error.",
+))
+
+
+def _reshape_like_shape(ctx, ins, outs):
+    lhs, rhs = ins
+    if lhs is not None and rhs is not None and prod(lhs) != prod(rhs):
+        raise ctx.error(f"cannot reshape lhs {tuple(lhs)} ({prod(lhs)} elements) like rhs "
+                        f"{tuple(rhs)} ({prod(rhs)} elements)")
+    return ins, [rhs if rhs is not None else outs[0]]
+
+
+def _reshape_like_type(ctx, ins, outs):
+    # only rhs's shape is used: the output has lhs's dtype
+    known = ins[0] if ins[0] is not None else outs[0]
+    return [known, ins[1]], [known]
+
+
+register(OpDef(
+    "reshape_like",
+    inputs=("lhs", "rhs"),
+    infer_shape=_reshape_like_shape,
+    infer_type=_reshape_like_type,
+    inplace=[(0, 0)],
+    kernel=_copy_kernel,
+    gradient=lambda g: [g.op("reshape_like", g.out_grads[0], g.inputs[0]), None],
+    no_grad=("rhs",),
+    doc="Reshapes lhs to the shape of rhs (which is read for its shape only).",
 ))
 
 
@@ -172,7 +222,29 @@ register(OpDef(
     ],
     variadic="num_args",
     infer_shape=_concat_shape,
+    kernel=lambda b: _kernels().append_concat(b.plan, list(b.inputs), b.outputs[0],
+                                              b.params["dim"], b.req[0], b.label),
+    # the forward inputs are passed for their shapes: they size the pieces of the gradient
+    gradient=lambda g: _as_list(g.op("_backward_Concat", g.out_grads[0], *g.inputs,
+                                     **g.forward_attrs())),
     doc="Joins the inputs along axis `dim`.",
+))
+
+
+def _as_list(entries):
+    return entries if isinstance(entries, list) else [entries]
+
+
+register(OpDef(
+    "_backward_Concat",
+    params=[Param("num_args", "int", low=1), Param("dim", "int", 1)],
+    inputs=lambda params: ["out_grad"] + [f"arg{i}" for i in range(params["num_args"])],
+    outputs=lambda params: [f"arg{i}_grad" for i in range(params["num_args"])],
+    infer_shape=lambda ctx, ins, outs: (ins, list(ins[1:])),
+    kernel=lambda b: _kernels().append_split(b.plan, b.inputs[0], list(b.outputs), b.params["dim"],
+                                             False, b.req, b.label),
+    hidden=True,
+    doc="Splits the output gradient of Concat back into the inputs' gradients.",
 ))
 
 
@@ -215,8 +287,53 @@ register(OpDef(
     ],
     outputs=_split_outputs,
     infer_shape=_split_shape,
+    kernel=lambda b: _kernels().append_split(b.plan, b.inputs[0], list(b.outputs), b.params["axis"],
+                                             b.params["squeeze_axis"], b.req, b.label),
+    gradient=lambda g: [g.op("_backward_SliceChannel",
+                             *[grad if grad is not None else g.op("zeros_like", out)
+                               for grad, out in zip(g.out_grads, g.outputs)],
+                             **g.forward_attrs())],
     doc="Splits the input along `axis` into num_outputs equal parts.",
 ))
+
+
+def _split_backward_shape(ctx, ins, outs):
+    known = next((s for s in ins if s is not None), None)
+    if known is None:
+        return ins, outs
+    count, squeeze = ctx.params["num_outputs"], ctx.params["squeeze_axis"]
+    ndim = len(known) + (1 if squeeze else 0)
+    axis = normalize_axis(ctx, ctx.params["axis"], ndim)
+    data = list(known)
+    if squeeze:
+        data.insert(axis, 1)
+    data[axis] *= count
+    return [known] * len(ins), [tuple(data)]
+
+
+register(OpDef(
+    "_backward_SliceChannel",
+    params=[Param("num_outputs", "int", low=1), Param("axis", "int", 1),
+            Param("squeeze_axis", "bool", False)],
+    inputs=_split_outputs,
+    outputs=("data_grad",),
+    infer_shape=_split_backward_shape,
+    kernel=lambda b: _split_backward_kernel(b),
+    hidden=True,
+    doc="Joins the output gradients of SliceChannel into the input's gradient.",
+))
+
+
+def _split_backward_kernel(b):
+    ndim = b.outputs[0].ndim
+    axis = b.params["axis"]
+    axis = axis + ndim if -ndim <= axis < 0 else axis
+    pieces = list(b.inputs)
+    if b.params["squeeze_axis"]:
+        # views with the squeezed axis restored (same memory)
+        pieces = [p.reshape(p.shape[:axis] + (1,) + p.shape[axis:]) for p in pieces]
+    _kernels().append_concat(b.plan, pieces, b.outputs[0], axis, b.req[0], b.label)
+    return axis
 
 
 def _transpose_axes(ctx, ndim):
@@ -239,10 +356,24 @@ def _transpose_shape(ctx, ins, outs):
     return ins, outs
 
 
+def _inverse_axes(axes):
+    """transpose's gradient permutes back: axes=() (reverse) is its own inverse."""
+    if not axes:
+        return {}
+    ndim = len(axes)
+    inverse = [0] * ndim
+    for k, a in enumerate(axes):
+        inverse[a % ndim] = k
+    return {"axes": tuple(inverse)}
+
+
 register(OpDef(
     "transpose",
     params=[Param("axes", "shape", (), "Target axis order; empty reverses the axes.")],
     infer_shape=_transpose_shape,
+    kernel=lambda b: _kernels().append_transpose(b.plan, b.inputs[0], b.outputs[0],
+                                                 b.params["axes"], b.req[0], b.label),
+    gradient=lambda g: [g.op("transpose", g.out_grads[0], **_inverse_axes(g.params["axes"]))],
     doc="Permutes the axes of the input.",
 ))
 
@@ -260,6 +391,8 @@ register(OpDef(
     params=[Param("axis", "int", doc="Position of the new axis of size 1.")],
     infer_shape=_expand_dims_shape,
     inplace=[(0, 0)],
+    kernel=_copy_kernel,
+    gradient=_reshape_back,
     doc="Inserts an axis of size 1 at position `axis`.",
 ))
 
@@ -287,8 +420,62 @@ register(OpDef(
     infer_shape=_embedding_shape,
     infer_type=_embedding_type,
     no_grad=("data",),
+    kernel=lambda b: _kernels().append_embedding(b.plan, b.inputs[0], b.inputs[1], b.outputs[0],
+                                                 b.req[0], b.label),
+    gradient=lambda g: [None, g.op("_backward_Embedding", g.out_grads[0], g.inputs[0],
+                                   **g.forward_attrs())],
     doc="Maps integer indices (stored as floats) to rows of the weight matrix.",
 ))
+
+register(OpDef(
+    "_backward_Embedding",
+    params=[Param("input_dim", "int", low=1), Param("output_dim", "int", low=1),
+            Param("dtype", "str", "float32"), Param("sparse_grad", "bool", False)],
+    inputs=("out_grad", "data"),
+    outputs=("weight_grad",),
+    infer_shape=lambda ctx, ins, outs: (ins, [(ctx.params["input_dim"], ctx.params["output_dim"])]),
+    infer_type=lambda ctx, ins, outs: (ins, [ins[0] if ins[0] is not None else outs[0]]),
+    kernel=lambda b: _kernels().append_embedding_backward(b.plan, b.inputs[0], b.inputs[1],
+                                                          b.outputs[0], b.req[0], b.label),
+    hidden=True,
+    doc="The weight gradient of Embedding: rows of out_grad added at their (clipped) indices; "
+        "only the rows that occur are visited after zeroing.",
+))
+
+
+def _dropout_shape(ctx, ins, outs):
+    data = ins[0] if ins[0] is not None else outs[0]
+    if data is None:
+        return ins, outs
+    try:
+        mask = _dropout_mask_shape(data, ctx.params["axes"])
+    except ValueError as err:
+        raise ctx.error(str(err)) from None
+    return [data], [data, mask]
+
+
+def _dropout_mask_shape(shape, axes):
+    """The mask's shape: the data's with every axis in `axes` set to 1 (variational dropout)."""
+    mask = list(shape)
+    for a in axes or ():
+        if not -len(mask) <= a < len(mask):
+            raise ValueError(f"axis {a} in axes={tuple(axes)} is out of range for data shape "
+                             f"{tuple(shape)}")
+        mask[a % len(mask)] = 1
+    return tuple(mask)
+
+
+def _dropout_kernel(b):
+    p = b.params
+    _kernels().append_dropout(b.plan, b.inputs[0], b.outputs[0], b.outputs[1], p["p"], p["mode"],
+                              p["axes"], b.req[0], b.label)
+
+
+def _dropout_gradient(g):
+    if g.out_grads[0] is None:
+        return [None]
+    return [g.op("_backward_Dropout", g.out_grads[0], g.outputs[1], **g.forward_attrs())]
+
 
 register(OpDef(
     "Dropout",
@@ -296,19 +483,44 @@ register(OpDef(
         Param("p", "float", 0.5, "Fraction of the input that gets dropped out during training.", low=0.0, high=1.0),
         Param("mode", "str", "training", "training: dropout only when training; always: also at inference.",
               choices=("training", "always")),
-        Param("axes", "shape", (), "Axes for variational dropout kernel (unsupported: must be empty)."),
+        Param("axes", "shape", (), "Axes along which one mask value is shared (variational dropout)."),
         Param("cudnn_off", "bool", False, "Ignored (no cuDNN)."),
     ],
     outputs=("output", "mask"),
     num_visible_outputs=lambda params: 1,
-    infer_shape=lambda ctx, ins, outs: same_shape(ctx, ins, outs),
+    infer_shape=_dropout_shape,
+    inplace=[(0, 0)],
+    kernel=_dropout_kernel,
+    gradient=_dropout_gradient,
     doc="Zeroes each element with probability p in training and scales the rest by 1/(1-p).",
 ))
+
+register(OpDef(
+    "_backward_Dropout",
+    params=[Param("p", "float", 0.5), Param("mode", "str", "training"), Param("axes", "shape", ()),
+            Param("cudnn_off", "bool", False)],
+    inputs=("out_grad", "mask"),
+    outputs=("data_grad",),
+    infer_shape=lambda ctx, ins, outs: (ins, [ins[0] if ins[0] is not None else outs[0]]),
+    inplace=[(0, 0)],
+    kernel=lambda b: _kernels().append_dropout_backward(b.plan, b.inputs[0], b.inputs[1], b.outputs[0],
+                                                        b.params["axes"], b.req[0], b.label),
+    hidden=True,
+    doc="data_grad = out_grad * mask (the mask already holds 0 or 1/(1-p)).",
+))
+
+
+def _fill_kernel(value):
+    return lambda b: _kernels().append_fill(b.plan, b.outputs[0], value, b.req[0], b.label)
+
 
 for _name, _value in (("zeros_like", 0.0), ("ones_like", 1.0)):
     register(OpDef(
         _name,
         infer_shape=same_shape,
         no_grad=("data",),
+        inplace=[(0, 0)],     # the input is never read: the output may take its place
+        kernel=_fill_kernel(_value),
+        gradient=lambda g: [None],
         doc=f"An array of {int(_value)}s with the shape and dtype of the input.",
     ))
