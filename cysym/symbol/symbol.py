@@ -12,6 +12,31 @@ from .graph import Node, copy_graph, topo_order
 
 __all__ = ["Symbol", "Variable", "var", "Group", "create_op"]
 
+# MXNet stores these user attributes as `__key__` (c_api_symbolic.cc's kHiddenKeys): `lr_mult`
+# given to an operator or an AttrScope is saved as `__lr_mult__`, which the optimizer and the
+# executor (`__ctx_group__`) read; `attr('lr_mult')` and list_attr() show both spellings.
+HIDDEN_KEYS = ("ctx_group", "lr_mult", "wd_mult", "force_mirroring", "mirror_stage", "profiler_scope")
+
+
+def _stored_key(key, error=MXNetError):
+    """The key MXNet stores for user attribute `key`."""
+    for hidden in HIDDEN_KEYS:
+        if key == hidden:
+            return f"__{key}__"
+        if key.endswith(hidden) and key != f"__{hidden}__" and not key.endswith(f"__{hidden}"):
+            raise error(f"setting variable attributes with {key} is deprecated. please instead use\n"
+                        f"w = Variable({hidden}=...)\nsym = YourSymbolName({key[:-len(hidden) - 1]}=w)")
+    return key
+
+
+def _with_visible_keys(attrs):
+    """attrs plus `lr_mult` for `__lr_mult__` etc., as MXNet's list_attr/attr_dict show them."""
+    listed = dict(attrs)
+    for hidden in HIDDEN_KEYS:
+        if f"__{hidden}__" in attrs:
+            listed[hidden] = attrs[f"__{hidden}__"]
+    return listed
+
 
 class Symbol:
     """One or more output entries (node, index) of a computation graph."""
@@ -111,23 +136,26 @@ class Symbol:
 
     def attr(self, key):
         """The head node's attribute `key` as a string, or None."""
-        return self._head("attr").attrs.get(key)
+        attrs = self._head("attr").attrs
+        if key not in attrs and key in HIDDEN_KEYS:
+            return attrs.get(f"__{key}__")
+        return attrs.get(key)
 
     def list_attr(self, recursive=False):
         if recursive:
             raise DeprecationWarning("list_attr(recursive=True) is removed in MXNet; use attr_dict()")
-        return dict(self._head("list_attr").attrs)
+        return _with_visible_keys(self._head("list_attr").attrs)
 
     def attr_dict(self):
         """{node name: {key: value}} for every node that has attributes."""
-        return {n.name: dict(n.attrs) for n in self._nodes() if n.attrs}
+        return {n.name: _with_visible_keys(n.attrs) for n in self._nodes() if n.attrs}
 
     def _set_attr(self, **kwargs):
         node = self._head("_set_attr")
         for key, value in kwargs.items():
             if not isinstance(value, str):
                 raise ValueError(f"attribute {key!r} must be a string, got {value!r}")
-            node.attrs[key] = value
+            node.attrs[_stored_key(key)] = value
         node._params = None
 
     # -- copies and composition -----------------------------------------------------------
@@ -296,7 +324,7 @@ def Variable(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None
     """A free variable named `name`: an argument or auxiliary state of the graphs using it."""
     if not isinstance(name, str):
         raise TypeError(f"Variable name must be a string, got {name!r}")
-    attrs = AttrScope.current().get(attr)
+    attrs = {_stored_key(k): v for k, v in AttrScope.current().get(attr).items()}
     if shape is not None:
         attrs["__shape__"] = format_value(tuple(shape))
     if lr_mult is not None:
@@ -362,7 +390,19 @@ def create_op(func_name, *args, **kwargs):
             raise OperatorError(f"{op.label(name)} takes its inputs as positional arguments, "
                                 f"got keyword inputs {sorted(given_inputs)}")
         given_params.setdefault(op.variadic, len(args))
+    # hidden keys (lr_mult, ctx_group, ...) are attributes, not parameters, as in MXNet
+    user_attrs = {}
+    for key in [k for k in given_params if k not in op.params]:
+        stored = _stored_key(key, OperatorError)
+        if stored != key:
+            user_attrs[stored] = format_value(given_params.pop(key))
     unknown = [k for k in given_params if k not in op.params]
+    if not op.variadic:
+        input_keys = op.input_names(_defaults(op)) + op.aux_names(_defaults(op))
+        for key in unknown:
+            if key in input_keys:
+                raise TypeError(f"{op.label(name)}: input '{key}' must be a Symbol, "
+                                f"not {type(given_params[key]).__name__}")
     if unknown:
         raise OperatorError(
             f"{op.label(name)}: unknown parameter{'s' if len(unknown) > 1 else ''} "
@@ -390,10 +430,11 @@ def create_op(func_name, *args, **kwargs):
     hint = func_name.lower()
     name = NameManager.current().get(name, hint)
     attrs = {k: format_value(v) for k, v in given_params.items()}
+    attrs.update(user_attrs)
     for key, value in AttrScope.current().get(attr).items():
         if not isinstance(value, str):
             raise ValueError(f"{op.label(name)}: attribute {key!r} must be a string, got {value!r}")
-        attrs[key] = value
+        attrs[_stored_key(key, OperatorError)] = value
     node = Node(op, name, attrs)
     node._params = params
     for key in input_names:
