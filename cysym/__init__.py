@@ -10,6 +10,14 @@ from . import ndarray as nd
 from . import symbol
 from . import symbol as sym
 from . import executor
+from . import initializer, optimizer, lr_scheduler, metric, io, callback, model
+from . import initializer as init
+from . import module
+from . import module as mod
+from . import visualization
+from . import visualization as viz
 
 __all__ = ["MXNetError", "AttrScope", "Context", "cpu", "cpu_pinned", "current_context", "num_gpus",
-           "sym", "symbol", "nd", "ndarray", "name", "attribute", "base", "random", "context", "executor"]
+           "sym", "symbol", "nd", "ndarray", "name", "attribute", "base", "random", "context", "executor",
+           "init", "initializer", "optimizer", "lr_scheduler", "metric", "io", "callback", "model",
+           "mod", "module", "viz", "visualization"]
