@@ -310,6 +310,9 @@ def memory_plan(entry_bytes, op_inputs, op_outputs, op_inplace, persistent, exte
         np.lexsort((s_start_a, -s_size_a, -breadth)),         # breadth, then size
         np.lexsort((-length, s_start_a, -s_size_a)),          # size, then earlier start
     ]
+    if n_storage <= 5000:       # each pass is O(storages x conflicts): extra tries when cheap
+        orders += [np.lexsort((-s_size_a, -(s_size_a * (length + 1)))),   # area: bytes x steps
+                   np.lexsort((-s_size_a, s_start_a))]                    # in order of birth
     cdef i64* placed = <i64*>malloc(max(n_storage, 1) * sizeof(i64))
     if placed == NULL:
         raise MemoryError("memory_plan: cannot allocate the placement scratch")
