@@ -301,7 +301,7 @@ def memory_plan(entry_bytes, op_inputs, op_outputs, op_inplace, persistent, exte
 
     # ---- pass 2: placement, a few orderings, keep the smallest arena -------------------------
     length = s_end_a - s_start_a
-    # the step at which each storage sees the most live bytes: "greedy by breadth" key
+    # the most bytes live at any step of each storage's life: the "greedy by breadth" key
     breadth = np.zeros(n_storage, np.int64)
     if n_storage:
         breadth = _interval_max(live_storage, s_start_a, s_end_a)
