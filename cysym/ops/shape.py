@@ -292,7 +292,8 @@ register(OpDef(
     gradient=lambda g: [g.op("_backward_SliceChannel",
                              *[grad if grad is not None else g.op("zeros_like", out)
                                for grad, out in zip(g.out_grads, g.outputs)],
-                             **g.forward_attrs())],
+                             count=g.params["num_outputs"], axis=g.params["axis"],
+                             squeeze_axis=g.params["squeeze_axis"])],
     doc="Splits the input along `axis` into num_outputs equal parts.",
 ))
 
@@ -301,7 +302,7 @@ def _split_backward_shape(ctx, ins, outs):
     known = next((s for s in ins if s is not None), None)
     if known is None:
         return ins, outs
-    count, squeeze = ctx.params["num_outputs"], ctx.params["squeeze_axis"]
+    count, squeeze = ctx.params["count"], ctx.params["squeeze_axis"]
     ndim = len(known) + (1 if squeeze else 0)
     axis = normalize_axis(ctx, ctx.params["axis"], ndim)
     data = list(known)
@@ -313,9 +314,10 @@ def _split_backward_shape(ctx, ins, outs):
 
 register(OpDef(
     "_backward_SliceChannel",
-    params=[Param("num_outputs", "int", low=1), Param("axis", "int", 1),
+    # `count` is SliceChannel's num_outputs (GradContext.op reserves the name num_outputs)
+    params=[Param("count", "int", low=1), Param("axis", "int", 1),
             Param("squeeze_axis", "bool", False)],
-    inputs=_split_outputs,
+    inputs=lambda params: [f"out_grad{i}" for i in range(params["count"])],
     outputs=("data_grad",),
     infer_shape=_split_backward_shape,
     kernel=lambda b: _split_backward_kernel(b),
