@@ -219,9 +219,11 @@ _REGISTRY = {}
 
 def register(op):
     """Add an OpDef under its name and aliases; a name may be taken only once."""
-    for key in (op.name,) + op.aliases:
-        if key in _REGISTRY:
+    keys = (op.name,) + op.aliases
+    for key in keys:   # check every name first, so a refused op leaves nothing behind
+        if key in _REGISTRY or keys.count(key) > 1:
             raise ValueError(f"operator name {key!r} is registered twice")
+    for key in keys:
         _REGISTRY[key] = op
     return op
 
