@@ -203,7 +203,8 @@ class Load:
             from . import ndarray as nd  # lazily: ndarray is not needed otherwise
             param = nd.load(param)
         if not isinstance(param, dict):
-            raise TypeError(f"Load: param must be a dict of arrays or a file name, not {type(param).__name__}")
+            raise TypeError("Load: param must be a dict of arrays or a file name, "
+                            f"not {type(param).__name__}")
         self.param = {}
         for name, arr in param.items():
             if name.startswith("arg:") or name.startswith("aux:"):
