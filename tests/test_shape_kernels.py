@@ -163,7 +163,7 @@ def test_concat_and_split_gradients_are_each_other():
 @pytest.mark.parametrize("shape,axes", [
     ((3, 4), ()), ((3, 4), (1, 0)), ((2, 3, 4), (0, 2, 1)), ((2, 3, 4), (2, 0, 1)),
     ((2, 3, 4, 5), (3, 1, 0, 2)), ((2, 1, 4), (1, 2, 0)), ((2, 3, 4), (0, 1, 2)),
-    ((2, 3, 4), (-1, 0, 1)), ((5,), ()), ((0, 3), (1, 0))])
+    ((2, 3, 4), (-1, 0, 1)), ((5,), ()), ((0, 3), (1, 0)), ((70, 45), ()), ((3, 70, 33), (0, 2, 1))])
 def test_transpose(dtype, shape, axes):
     x = rand(shape, dtype)
     expected = np.transpose(x, axes or None)
@@ -499,3 +499,60 @@ def test_dot_errors_name_op_and_shapes():
         R.append_batch_dot(Plan(), rand((2, 3, 4)), rand((3, 4, 5)), np.empty((2, 3, 5)))
     with pytest.raises(TypeError, match="dtype"):
         R.append_dot(Plan(), rand((3, 4), np.float32), rand((4, 2)), np.empty((3, 2)))
+
+
+# -- the declarations' gradient rules, through a bound executor (wiring smoke test) ----------------
+
+def _wiring_cases():
+    import cysym as mx
+    S_ = mx.sym
+    x, y = S_.Variable("x"), S_.Variable("y")
+    return {
+        "Flatten": (S_.Flatten(x), dict(x=(2, 3, 4))),
+        "Reshape": (S_.Reshape(x, shape=(-1, 4)), dict(x=(2, 3, 4))),
+        "expand_dims": (S_.expand_dims(x, axis=1), dict(x=(2, 3))),
+        "Concat": (S_.Concat(x, y, dim=1), dict(x=(2, 3), y=(2, 4))),
+        "SliceChannel_one_output_used": (S_.SliceChannel(x, num_outputs=3, axis=1)[1], dict(x=(2, 3, 2))),
+        "split_squeeze": (S_.Group(list(S_.split(x, num_outputs=3, axis=1, squeeze_axis=True))),
+                          dict(x=(2, 3, 2))),
+        "transpose": (S_.transpose(x, axes=(2, 0, 1)), dict(x=(2, 3, 4))),
+        "sum_keepdims": (S_.sum(x, axis=(1,), keepdims=True), dict(x=(2, 3, 4))),
+        "mean_exclude": (S_.mean(x, axis=1, exclude=True), dict(x=(2, 3, 4))),
+        "max": (S_.max(x, axis=2), dict(x=(2, 3, 4))),
+        "min_all": (S_.min(x), dict(x=(2, 3, 4))),
+        "dot_transpose_b": (S_.dot(x, y, transpose_b=True), dict(x=(2, 3), y=(4, 3))),
+        "dot_nd": (S_.dot(x, y), dict(x=(2, 3, 4), y=(4, 5))),
+        "batch_dot": (S_.batch_dot(x, y, transpose_a=True), dict(x=(2, 3, 4), y=(2, 3, 5))),
+    }
+
+
+@pytest.mark.parametrize("case", list(_wiring_cases()))
+def test_gradient_rules_through_executor(case):
+    from cysym.test_utils import check_numeric_gradient
+    sym, shapes = _wiring_cases()[case]
+    location = {k: rand(s) for k, s in shapes.items()}
+    check_numeric_gradient(sym, location, rtol=1e-4, atol=1e-6)
+
+
+def test_embedding_and_dropout_through_executor():
+    import cysym as mx
+    x = mx.sym.Variable("x")
+    emb = mx.sym.Embedding(x, input_dim=5, output_dim=3, name="emb")
+    ex = emb.simple_bind(mx.cpu(), x=(2, 3), grad_req={"x": "null", "emb_weight": "write"})
+    ex.arg_dict["x"][:] = [[1, 1, 4], [0, 7, -2]]
+    ex.arg_dict["emb_weight"][:] = rand((5, 3))
+    ex.forward(is_train=True)
+    ex.backward(np.ones((2, 3, 3), np.float32))
+    np.testing.assert_array_equal(ex.outputs[0], ex.arg_dict["emb_weight"][[[1, 1, 4], [0, 4, 0]]])
+    np.testing.assert_array_equal(ex.grad_dict["emb_weight"][:, 0], [2, 2, 0, 0, 2])
+
+    drop = mx.sym.Dropout(x, p=0.5, axes=(1,))
+    ex = drop.simple_bind(mx.cpu(), x=(3, 4))
+    ex.arg_dict["x"][:] = 1
+    ex.forward(is_train=False)
+    np.testing.assert_array_equal(ex.outputs[0], np.ones((3, 4)))
+    ex.forward(is_train=True)
+    out = ex.outputs[0].copy()
+    assert set(np.unique(out)) <= {0, 2} and (out == out[:, :1]).all()   # one value per row
+    ex.backward(np.ones((3, 4), np.float32))
+    np.testing.assert_array_equal(ex.grad_dict["x"], out)

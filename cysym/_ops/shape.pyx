@@ -233,6 +233,25 @@ def append_split(Plan plan, x, list outputs, int axis=1, bint squeeze_axis=False
 # ---------------------------------------------------------------------------------------------
 # transpose: walk the output in order, read the input through permuted strides
 
+cdef enum:
+    TILE = 32
+
+
+cdef void _transpose_2d_tiled(const real* x, real* y, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
+    """y (rows, cols) = x.T with x of shape (cols, rows), in cache-sized tiles."""
+    cdef Py_ssize_t r0 = 0, c0, r, c, r1, c1
+    while r0 < rows:
+        r1 = min(r0 + TILE, rows)
+        c0 = 0
+        while c0 < cols:
+            c1 = min(c0 + TILE, cols)
+            for r in range(r0, r1):
+                for c in range(c0, c1):
+                    y[r * cols + c] = x[c * rows + r]
+            c0 = c1
+        r0 = r1
+
+
 cdef void _transpose(KernelCall* c, real* dummy) noexcept nogil:
     # arrays: x, y; ints: ndim, req, shape[ndim] (of y, coalesced), in_stride[ndim]
     cdef Py_ssize_t ndim = c.ints[0]
@@ -248,6 +267,9 @@ cdef void _transpose(KernelCall* c, real* dummy) noexcept nogil:
         total *= shape[d]
         idx[d] = 0
     if total == 0:
+        return
+    if ndim == 2 and stride[1] != 1 and stride[0] == 1 and req == REQ_WRITE:
+        _transpose_2d_tiled(x, y, shape[0], shape[1])
         return
     rows = total // n_inner
     for r in range(rows):
