@@ -1,0 +1,682 @@
+"""Registry-driven operator tests: every registered, user-visible operator has a row in CASES.
+
+For each case and dtype (float32, float64) the tests check
+  1. forward in a bound executor against an independent NumPy reference;
+  2. the gradient of every differentiable input against float64 central differences
+     (or, for ops whose derivative is zero almost everywhere, that the gradient is zero);
+  3. the same forward result when each input is an intermediate `v * 2` whose buffer the
+     planner may hand to the op in place;
+  4. a clear error naming the operator for an unknown parameter, and for the bad parameters
+     or inconsistent shapes listed with the case.
+`test_table_covers_registry` fails the moment an op is registered without a row here.
+Shapes are never square or repeated, so a transposed axis cannot pass by luck; values keep
+away from kinks and singularities, so finite differences are meaningful.
+"""
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+import cysym as mx
+from cysym.base import MXNetError
+from cysym.registry import all_ops, get_op
+from cysym.test_utils import check_numeric_gradient
+
+DTYPES = [np.float32, np.float64]
+# float32: results are compared with a float64 reference; sums of a few dozen terms may
+# cancel, so an absolute floor of 1e-6 is needed next to the 1e-5 relative tolerance.
+FORWARD_TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
+OP_NAME = "testop"
+
+
+# ---------------------------------------------------------------------------------------------
+# value generators: (rng, shape) -> float64 array
+
+def signed(rng, shape, low=0.2, high=1.5):
+    """Uniform magnitude in [low, high] with a random sign: never near 0 (relu, abs, sign kinks)."""
+    return rng.uniform(low, high, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+def positive(rng, shape, low=0.5, high=2.0):
+    return rng.uniform(low, high, shape)
+
+
+def distinct(rng, shape, step=0.1):
+    """Distinct values at least `step` apart (max/min/max-pool have no ties), shuffled."""
+    n = int(np.prod(shape))
+    values = (np.arange(n) - n / 2.0) * step + 0.01
+    return rng.permutation(values).reshape(shape)
+
+
+def integers(high):
+    def gen(rng, shape):
+        return rng.integers(0, high, shape).astype(np.float64)
+    return gen
+
+
+def small_ints(rng, shape):
+    """Values in {0, 1, 2}: comparisons see ties."""
+    return rng.integers(0, 3, shape).astype(np.float64)
+
+
+def offset_ints(rng, shape):
+    return rng.integers(0, 3, shape).astype(np.float64) + 0.5
+
+
+# ---------------------------------------------------------------------------------------------
+# NumPy references
+
+def np_softmax(x, axis=-1, temperature=1.0):
+    z = x / temperature
+    z = z - z.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def np_log_softmax(x, axis=-1, temperature=1.0):
+    z = x / temperature
+    z = z - z.max(axis=axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def np_conv(x, w, b, kernel, stride=None, pad=None, dilate=None, num_group=1):
+    """Direct convolution over 1-D or 2-D NCHW input by summing shifted slices."""
+    nd = len(kernel)
+    if nd == 1:
+        x, w = x[:, :, None, :], w[:, :, None, :]
+        kernel = (1,) + tuple(kernel)
+        stride = (1,) + tuple(stride or (1,))
+        pad = (0,) + tuple(pad or (0,))
+        dilate = (1,) + tuple(dilate or (1,))
+    stride, pad, dilate = stride or (1, 1), pad or (0, 0), dilate or (1, 1)
+    n, c, h, wd = x.shape
+    f = w.shape[0]
+    xp = np.zeros((n, c, h + 2 * pad[0], wd + 2 * pad[1]))
+    xp[:, :, pad[0]:pad[0] + h, pad[1]:pad[1] + wd] = x
+    oh = (h + 2 * pad[0] - dilate[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+    ow = (wd + 2 * pad[1] - dilate[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    out = np.zeros((n, f, oh, ow))
+    cg, fg = c // num_group, f // num_group
+    for g in range(num_group):
+        for i, j in itertools.product(range(kernel[0]), range(kernel[1])):
+            r0, c0 = i * dilate[0], j * dilate[1]
+            patch = xp[:, g * cg:(g + 1) * cg,
+                       r0:r0 + stride[0] * (oh - 1) + 1:stride[0],
+                       c0:c0 + stride[1] * (ow - 1) + 1:stride[1]]
+            out[:, g * fg:(g + 1) * fg] += np.einsum("nchw,fc->nfhw", patch,
+                                                     w[g * fg:(g + 1) * fg, :, i, j])
+    if b is not None:
+        out += b[None, :, None, None]
+    return out[:, :, 0, :] if nd == 1 else out
+
+
+def np_pool(x, kernel, pool_type="max", stride=None, pad=None, global_pool=False,
+            pooling_convention="valid", count_include_pad=True):
+    """MXNet's pooling (pool.h): windows clipped to the padded input for the avg divisor
+    with count_include_pad, and to the real input otherwise."""
+    n, c, h, w = x.shape
+    if global_pool:
+        kernel, stride, pad = (h, w), (1, 1), (0, 0)
+    stride, pad = stride or (1, 1), pad or (0, 0)
+    if pooling_convention == "valid":
+        oh = (h + 2 * pad[0] - kernel[0]) // stride[0] + 1
+        ow = (w + 2 * pad[1] - kernel[1]) // stride[1] + 1
+    else:
+        oh = int(math.ceil((h + 2 * pad[0] - kernel[0]) / stride[0])) + 1
+        ow = int(math.ceil((w + 2 * pad[1] - kernel[1]) / stride[1])) + 1
+    out = np.zeros((n, c, oh, ow))
+    for i, j in itertools.product(range(oh), range(ow)):
+        hs, ws = i * stride[0] - pad[0], j * stride[1] - pad[1]
+        he, we = min(hs + kernel[0], h + pad[0]), min(ws + kernel[1], w + pad[1])
+        padded_size = (he - hs) * (we - ws)
+        hs, ws, he, we = max(hs, 0), max(ws, 0), min(he, h), min(we, w)
+        window = x[:, :, hs:he, ws:we]
+        if pool_type == "max":
+            out[:, :, i, j] = window.max(axis=(2, 3))
+        elif pool_type == "sum":
+            out[:, :, i, j] = window.sum(axis=(2, 3))
+        else:
+            size = padded_size if count_include_pad else (he - hs) * (we - ws)
+            out[:, :, i, j] = window.sum(axis=(2, 3)) / size
+    return out
+
+
+def np_batchnorm_train(x, gamma, beta, eps=1e-3, fix_gamma=True, axis=1):
+    axes = tuple(i for i in range(x.ndim) if i != axis % x.ndim)
+    shape = [1] * x.ndim
+    shape[axis] = x.shape[axis]
+    mean = x.mean(axis=axes, keepdims=True)
+    var = x.var(axis=axes, keepdims=True)
+    g = np.ones_like(gamma) if fix_gamma else gamma
+    return (x - mean) / np.sqrt(var + eps) * g.reshape(shape) + beta.reshape(shape)
+
+
+def np_batchnorm_infer(x, gamma, beta, mean, var, eps=1e-3, fix_gamma=True):
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    g = np.ones_like(gamma) if fix_gamma else gamma
+    return (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps) * g.reshape(shape) \
+        + beta.reshape(shape)
+
+
+def np_reduce(fn):
+    def ref(data, axis=None, keepdims=False, exclude=False):
+        if axis is not None and exclude:
+            axis = tuple(i for i in range(data.ndim) if i not in np.atleast_1d(axis) % data.ndim)
+        return fn(data, axis=axis, keepdims=keepdims)
+    return ref
+
+
+def np_reshape(shape, target):
+    """MXNet's Reshape special values 0, -1, -2, -3, -4 (forward direction)."""
+    src, out, i, k = list(shape), [], 0, 0
+    target = list(target)
+    while k < len(target):
+        t = target[k]
+        if t == 0:
+            out.append(src[i]); i += 1
+        elif t == -1:
+            out.append(-1); i += 1
+        elif t == -2:
+            out.extend(src[i:]); i = len(src)
+        elif t == -3:
+            out.append(src[i] * src[i + 1]); i += 2
+        elif t == -4:
+            a, b = target[k + 1], target[k + 2]
+            if a == -1:
+                a = src[i] // b
+            if b == -1:
+                b = src[i] // a
+            out.extend([a, b]); i += 1; k += 2
+        else:
+            out.append(t); i += 1
+        k += 1
+    if -1 in out:
+        known = int(np.prod([d for d in out if d != -1]))
+        out[out.index(-1)] = int(np.prod(src)) // known
+    return tuple(out)
+
+
+def np_leaky(data, act_type="leaky", slope=0.25, lower_bound=0.125, upper_bound=0.334, gamma=None):
+    if act_type == "leaky":
+        return np.where(data > 0, data, slope * data)
+    if act_type == "elu":
+        return np.where(data > 0, data, slope * (np.exp(data) - 1))
+    if act_type == "prelu":
+        g = gamma.reshape((1, -1) + (1,) * (data.ndim - 2))
+        return np.where(data > 0, data, g * data)
+    if act_type == "rrelu":   # inference: the mean slope
+        return np.where(data > 0, data, (lower_bound + upper_bound) / 2 * data)
+    raise AssertionError(act_type)
+
+
+def np_softmax_output(data, label, multi_output=False, preserve_shape=False, **_):
+    if preserve_shape:
+        return np_softmax(data, axis=-1)
+    if multi_output:
+        return np_softmax(data, axis=1)
+    return np_softmax(data.reshape(data.shape[0], -1), axis=1).reshape(data.shape)
+
+
+def np_dot(lhs, rhs, transpose_a=False, transpose_b=False):
+    a = lhs.T if transpose_a else lhs
+    b = rhs.T if transpose_b else rhs
+    return np.tensordot(a, b, axes=1)
+
+
+def np_batch_dot(lhs, rhs, transpose_a=False, transpose_b=False):
+    a = lhs.transpose(0, 2, 1) if transpose_a else lhs
+    b = rhs.transpose(0, 2, 1) if transpose_b else rhs
+    return a @ b
+
+
+# ---------------------------------------------------------------------------------------------
+# the table
+
+class Case:
+    """One way of calling one operator.
+
+    inputs    ordered {input name: (shape, generator)}; variadic inputs are arg0, arg1, ...
+    params    keyword parameters of the symbol call
+    ref       NumPy reference: ref(**inputs_as_float64, **params) -> array or list of arrays
+    aux       {aux name: (shape, generator)} (BatchNorm's moving statistics)
+    is_train  forward mode of the forward checks
+    grad      inputs whose gradient is checked against finite differences (default: all
+              inputs the op does not declare as no_grad); () for loss heads, whose gradient
+              is their own and is tested in test_gradients.py
+    zero_grad True: the derivative is zero almost everywhere; check the symbolic gradient is 0
+    bad       list of (kind, value): ('params', {overrides}) must fail at symbol creation or
+              shape inference; ('shapes', {input: shape}) must fail shape inference
+    grad_tol  (rtol, atol) of the finite-difference comparison
+    """
+
+    def __init__(self, op, inputs, params=None, ref=None, aux=None, is_train=False, grad=None,
+                 zero_grad=False, bad=(), grad_tol=(1e-5, 1e-8), id=None, xfail=None):
+        self.op, self.inputs, self.params = op, dict(inputs), dict(params or {})
+        self.ref, self.aux, self.is_train = ref, dict(aux or {}), is_train
+        self.grad, self.zero_grad, self.bad, self.grad_tol = grad, zero_grad, list(bad), grad_tol
+        self.id = id or op
+        self.xfail = xfail or {}
+
+    def build(self, variables, **overrides):
+        params = dict(self.params, **overrides)
+        fn = getattr(mx.sym, self.op)
+        if get_op(self.op).variadic:
+            return fn(*variables.values(), name=OP_NAME, **params)
+        return fn(name=OP_NAME, **variables, **params)
+
+    def values(self, seed=0):
+        rng = np.random.default_rng(seed)
+        vals = {n: gen(rng, shape) for n, (shape, gen) in self.inputs.items()}
+        aux = {n: gen(rng, shape) for n, (shape, gen) in self.aux.items()}
+        return vals, aux
+
+    def expected(self, vals, aux):
+        out = self.ref(**vals, **aux, **self.params)
+        return out if isinstance(out, list) else [out]
+
+    def grad_inputs(self):
+        if self.grad is not None:
+            return list(self.grad)
+        return [n for n in self.inputs if n not in get_op(self.op).no_grad]
+
+
+def unary(op, ref, gen=signed, **kw):
+    return Case(op, {"data": ((2, 3, 5), gen)}, ref=lambda data: ref(data), **kw)
+
+
+BAD_SHAPE_BINARY = [("shapes", {"lhs": (2, 3, 5), "rhs": (2, 5, 3)})]
+BAD_SHAPE_BROADCAST = [("shapes", {"lhs": (2, 3, 5), "rhs": (2, 4, 5)})]
+
+
+def binary(op, ref, gen_l=signed, gen_r=signed, **kw):
+    return Case(op, {"lhs": ((2, 3, 5), gen_l), "rhs": ((2, 3, 5), gen_r)},
+                ref=lambda lhs, rhs: ref(lhs, rhs), bad=BAD_SHAPE_BINARY, **kw)
+
+
+def broadcast(op, ref, gen_l=signed, gen_r=signed, rhs_shape=(2, 1, 5), **kw):
+    return Case(op, {"lhs": ((2, 3, 5), gen_l), "rhs": (rhs_shape, gen_r)},
+                ref=lambda lhs, rhs: ref(lhs, rhs), bad=BAD_SHAPE_BROADCAST,
+                id=f"{op}-{'x'.join(map(str, rhs_shape))}", **kw)
+
+
+def scalar(op, ref, scalar_value=1.5, gen=signed, **kw):
+    return Case(op, {"data": ((2, 3, 5), gen)}, params={"scalar": scalar_value},
+                ref=lambda data, scalar: ref(data, scalar), **kw)
+
+
+def softmax_label(rng, shape):
+    return rng.integers(0, 5, shape).astype(np.float64)
+
+
+CASE_LIST = [
+    # -- activation ------------------------------------------------------------------------
+    *[Case("Activation", {"data": ((2, 3, 5), signed)}, params={"act_type": act},
+           ref=lambda data, act_type: {
+               "relu": np.maximum(data, 0), "sigmoid": sigmoid(data), "tanh": np.tanh(data),
+               "softrelu": np.log1p(np.exp(data)), "softsign": data / (1 + np.abs(data))}[act_type],
+           bad=[("params", {"act_type": "swish"})], id=f"Activation-{act}")
+      for act in ("relu", "sigmoid", "tanh", "softrelu", "softsign")],
+    *[Case("LeakyReLU", {"data": ((2, 3, 5), signed)}, params=dict(act_type=act, slope=0.3),
+           ref=np_leaky, bad=[("params", {"act_type": "gelu_but_wrong"})], id=f"LeakyReLU-{act}")
+      for act in ("leaky", "elu")],
+    Case("LeakyReLU", {"data": ((2, 3, 5), signed), "gamma": ((3,), positive)},
+         params=dict(act_type="prelu"), ref=np_leaky,
+         bad=[("shapes", {"data": (2, 3, 5), "gamma": (4,)})], id="LeakyReLU-prelu"),
+    Case("LeakyReLU", {"data": ((2, 3, 5), signed)},
+         params=dict(act_type="rrelu", lower_bound=0.1, upper_bound=0.4), ref=np_leaky,
+         id="LeakyReLU-rrelu-inference"),
+    # -- dense -----------------------------------------------------------------------------
+    Case("FullyConnected", {"data": ((2, 3, 5), signed), "weight": ((4, 15), signed),
+                            "bias": ((4,), signed)}, params=dict(num_hidden=4),
+         ref=lambda data, weight, bias, **_: data.reshape(2, -1) @ weight.T + bias,
+         bad=[("shapes", {"data": (2, 3, 5), "weight": (4, 14), "bias": (4,)}),
+              ("params", {"num_hidden": 0})]),
+    Case("FullyConnected", {"data": ((2, 3, 5), signed), "weight": ((4, 5), signed)},
+         params=dict(num_hidden=4, flatten=False, no_bias=True),
+         ref=lambda data, weight, **_: data @ weight.T,
+         bad=[("shapes", {"data": (2, 3, 5), "weight": (4, 3)})], id="FullyConnected-noflat-nobias"),
+    # -- conv / pool / norm ----------------------------------------------------------------
+    Case("Convolution", {"data": ((2, 3, 7, 6), signed), "weight": ((4, 3, 3, 2), signed),
+                         "bias": ((4,), signed)},
+         params=dict(kernel=(3, 2), num_filter=4, stride=(2, 1), pad=(1, 0)),
+         ref=lambda data, weight, bias, kernel, stride, pad, **_:
+             np_conv(data, weight, bias, kernel, stride, pad),
+         bad=[("shapes", {"data": (2, 3, 7, 6), "weight": (4, 2, 3, 2), "bias": (4,)}),
+              ("params", {"kernel": (3, 2, 2, 2)})], id="Convolution-stride-pad"),
+    Case("Convolution", {"data": ((2, 4, 7, 6), signed), "weight": ((6, 2, 2, 3), signed)},
+         params=dict(kernel=(2, 3), num_filter=6, dilate=(2, 1), num_group=2, no_bias=True),
+         ref=lambda data, weight, kernel, dilate, num_group, **_:
+             np_conv(data, weight, None, kernel, dilate=dilate, num_group=num_group),
+         bad=[("params", {"num_group": 3})], id="Convolution-dilate-group"),
+    Case("Convolution", {"data": ((2, 3, 9), signed), "weight": ((4, 3, 3), signed),
+                         "bias": ((4,), signed)},
+         params=dict(kernel=(3,), num_filter=4, stride=(2,), pad=(1,)),
+         ref=lambda data, weight, bias, kernel, stride, pad, **_:
+             np_conv(data, weight, bias, kernel, stride, pad), id="Convolution-1d"),
+    Case("Pooling", {"data": ((2, 3, 7, 6), distinct)},
+         params=dict(kernel=(3, 2), stride=(2, 1), pool_type="max", pad=(1, 0)), ref=np_pool,
+         bad=[("params", {"pool_type": "median"})], id="Pooling-max"),
+    Case("Pooling", {"data": ((2, 3, 7, 6), signed)},
+         params=dict(kernel=(3, 2), stride=(2, 2), pool_type="avg", pad=(1, 1)), ref=np_pool,
+         id="Pooling-avg-include-pad"),
+    Case("Pooling", {"data": ((2, 3, 7, 6), signed)},
+         params=dict(kernel=(3, 2), stride=(2, 2), pool_type="avg", pad=(1, 1),
+                     count_include_pad=False), ref=np_pool, id="Pooling-avg-exclude-pad"),
+    Case("Pooling", {"data": ((2, 3, 7, 6), signed)},
+         params=dict(kernel=(3, 2), stride=(2, 2), pool_type="sum", pooling_convention="full"),
+         ref=np_pool, id="Pooling-sum-full"),
+    Case("Pooling", {"data": ((2, 3, 7, 6), distinct)},
+         params=dict(kernel=(1, 1), pool_type="max", global_pool=True), ref=np_pool,
+         id="Pooling-global-max"),
+    Case("BatchNorm", {"data": ((2, 3, 5), signed), "gamma": ((3,), positive),
+                       "beta": ((3,), signed)},
+         aux={"moving_mean": ((3,), signed), "moving_var": ((3,), positive)},
+         params=dict(fix_gamma=False, eps=1e-3), is_train=True,
+         ref=lambda data, gamma, beta, eps, fix_gamma, **_:
+             np_batchnorm_train(data, gamma, beta, eps, fix_gamma),
+         bad=[("shapes", {"data": (2, 3, 5), "gamma": (5,), "beta": (3,)})],
+         id="BatchNorm-train"),
+    Case("BatchNorm", {"data": ((2, 3, 5, 4), signed), "gamma": ((3,), positive),
+                       "beta": ((3,), signed)},
+         aux={"moving_mean": ((3,), signed), "moving_var": ((3,), positive)},
+         params=dict(eps=1e-3), is_train=False, grad=("data", "beta"),
+         ref=lambda data, gamma, beta, moving_mean, moving_var, eps, **_:
+             np_batchnorm_infer(data, gamma, beta, moving_mean, moving_var, eps),
+         id="BatchNorm-inference-fix-gamma"),
+    Case("Dropout", {"data": ((2, 3, 5), signed)}, params=dict(p=0.4),
+         ref=lambda data, **_: data, bad=[("params", {"p": 1.5})], id="Dropout-inference"),
+    # -- losses: forward only here; their gradients are MXNet's formulas (test_gradients.py)
+    Case("SoftmaxOutput", {"data": ((2, 3, 5), signed), "label": ((2,), integers(15))},
+         ref=np_softmax_output, grad=(), bad=[("shapes", {"data": (2, 3, 5), "label": (3,)})]),
+    Case("SoftmaxOutput", {"data": ((2, 3, 5), signed), "label": ((2, 5), integers(3))},
+         params=dict(multi_output=True), ref=np_softmax_output, grad=(),
+         id="SoftmaxOutput-multi-output"),
+    Case("SoftmaxOutput", {"data": ((2, 3, 5), signed), "label": ((2, 3), integers(5))},
+         params=dict(preserve_shape=True), ref=np_softmax_output, grad=(),
+         id="SoftmaxOutput-preserve-shape"),
+    Case("LinearRegressionOutput", {"data": ((2, 3), signed), "label": ((2, 3), signed)},
+         ref=lambda data, label, **_: data, grad=(),
+         bad=[("shapes", {"data": (2, 3), "label": (3, 2)})]),
+    Case("LogisticRegressionOutput", {"data": ((2, 3), signed), "label": ((2, 3), positive)},
+         ref=lambda data, label, **_: sigmoid(data), grad=()),
+    Case("MAERegressionOutput", {"data": ((2, 3), signed), "label": ((2, 3), signed)},
+         ref=lambda data, label, **_: data, grad=()),
+    Case("MakeLoss", {"data": ((2, 3, 5), signed)}, ref=lambda data, **_: data, grad=(),
+         bad=[("params", {"normalization": "everything"})]),
+    Case("BlockGrad", {"data": ((2, 3, 5), signed)}, ref=lambda data: data, zero_grad=True),
+    # -- shape -----------------------------------------------------------------------------
+    Case("Flatten", {"data": ((2, 3, 5), signed)}, ref=lambda data: data.reshape(2, 15)),
+    *[Case("Reshape", {"data": ((2, 3, 5), signed)}, params=dict(shape=target),
+           ref=lambda data, shape: data.reshape(np_reshape(data.shape, shape)),
+           bad=[("params", {"shape": (4, 7)})], id=f"Reshape-{target}")
+      for target in ((0, -1), (5, -1), (-3, 0), (-4, 1, 2, -2), (0, 0, 5, 1), (-2,))],
+    Case("Concat", {"arg0": ((2, 3, 5), signed), "arg1": ((2, 4, 5), signed),
+                    "arg2": ((2, 1, 5), signed)}, params=dict(num_args=3, dim=1),
+         ref=lambda arg0, arg1, arg2, **_: np.concatenate([arg0, arg1, arg2], axis=1),
+         bad=[("shapes", {"arg0": (2, 3, 5), "arg1": (2, 4, 6), "arg2": (2, 1, 5)})]),
+    Case("SliceChannel", {"data": ((2, 3, 5), signed)}, params=dict(num_outputs=3, axis=1),
+         ref=lambda data, **_: [data[:, i:i + 1] for i in range(3)],
+         bad=[("params", {"num_outputs": 4})]),
+    Case("SliceChannel", {"data": ((2, 3, 5), signed)},
+         params=dict(num_outputs=5, axis=-1, squeeze_axis=True),
+         ref=lambda data, **_: [data[:, :, i] for i in range(5)], id="SliceChannel-squeeze"),
+    Case("transpose", {"data": ((2, 3, 5), signed)}, params=dict(axes=(2, 0, 1)),
+         ref=lambda data, axes: data.transpose(axes), bad=[("params", {"axes": (0, 0, 1)})]),
+    Case("transpose", {"data": ((2, 3, 5), signed)}, ref=lambda data: data.T,
+         id="transpose-default"),
+    Case("expand_dims", {"data": ((2, 3, 5), signed)}, params=dict(axis=1),
+         ref=lambda data, axis: np.expand_dims(data, axis), bad=[("params", {"axis": 5})]),
+    Case("expand_dims", {"data": ((2, 3, 5), signed)}, params=dict(axis=-1),
+         ref=lambda data, axis: np.expand_dims(data, axis), id="expand_dims-negative"),
+    Case("reshape_like", {"lhs": ((2, 3, 5), signed), "rhs": ((5, 6), signed)},
+         ref=lambda lhs, rhs: lhs.reshape(rhs.shape),
+         bad=[("shapes", {"lhs": (2, 3, 5), "rhs": (4, 7)})]),
+    Case("Embedding", {"data": ((2, 3), integers(5)), "weight": ((5, 4), signed)},
+         params=dict(input_dim=5, output_dim=4),
+         ref=lambda data, weight, **_: weight[data.astype(int)],
+         bad=[("shapes", {"data": (2, 3), "weight": (6, 4)})]),
+    Case("_copy", {"data": ((2, 3, 5), signed)}, ref=lambda data: data),
+    Case("zeros_like", {"data": ((2, 3, 5), signed)}, ref=lambda data: np.zeros_like(data),
+         zero_grad=True),
+    Case("ones_like", {"data": ((2, 3, 5), signed)}, ref=lambda data: np.ones_like(data),
+         zero_grad=True),
+    # -- reductions and products -------------------------------------------------------------
+    *[Case(name, {"data": ((2, 3, 5), distinct)}, params=params, ref=np_reduce(fn),
+           bad=[("params", {"axis": 3})],
+           id=f"{name}-" + "-".join(f"{k}={v}" for k, v in params.items()) if params else name)
+      for name, fn in (("sum", np.sum), ("mean", np.mean), ("max", np.max), ("min", np.min))
+      for params in ({}, {"axis": 1}, {"axis": (0, 2), "keepdims": True},
+                     {"axis": -1, "exclude": True})],
+    Case("dot", {"lhs": ((3, 5), signed), "rhs": ((5, 4), signed)}, ref=np_dot,
+         bad=[("shapes", {"lhs": (3, 5), "rhs": (4, 5)})]),
+    Case("dot", {"lhs": ((5, 3), signed), "rhs": ((4, 5), signed)},
+         params=dict(transpose_a=True, transpose_b=True), ref=np_dot, id="dot-ta-tb"),
+    Case("dot", {"lhs": ((2, 3, 5), signed), "rhs": ((5, 4), signed)}, ref=np_dot, id="dot-3d"),
+    Case("batch_dot", {"lhs": ((2, 3, 5), signed), "rhs": ((2, 5, 4), signed)}, ref=np_batch_dot,
+         bad=[("shapes", {"lhs": (2, 3, 5), "rhs": (3, 5, 4)})]),
+    Case("batch_dot", {"lhs": ((2, 5, 3), signed), "rhs": ((2, 4, 5), signed)},
+         params=dict(transpose_a=True, transpose_b=True), ref=np_batch_dot,
+         id="batch_dot-ta-tb"),
+    # -- softmax ---------------------------------------------------------------------------
+    Case("softmax", {"data": ((2, 3, 5), signed)}, ref=np_softmax,
+         bad=[("params", {"axis": 3})]),
+    Case("softmax", {"data": ((2, 3, 5), signed)}, params=dict(axis=1, temperature=2.0),
+         ref=np_softmax, id="softmax-axis1-temperature"),
+    Case("log_softmax", {"data": ((2, 3, 5), signed)}, ref=np_log_softmax),
+    Case("log_softmax", {"data": ((2, 3, 5), signed)}, params=dict(axis=0, temperature=0.5),
+         ref=np_log_softmax, id="log_softmax-axis0-temperature"),
+    # -- element-wise ----------------------------------------------------------------------
+    binary("elemwise_add", np.add), binary("elemwise_sub", np.subtract),
+    binary("elemwise_mul", np.multiply), binary("elemwise_div", np.divide),
+    binary("_power", np.power, gen_l=positive),
+    binary("_maximum", np.maximum, gen_l=distinct, gen_r=lambda r, s: distinct(r, s) + 0.05),
+    binary("_minimum", np.minimum, gen_l=distinct, gen_r=lambda r, s: distinct(r, s) + 0.05),
+    binary("_hypot", np.hypot),
+    Case("add_n", {"arg0": ((2, 3, 5), signed), "arg1": ((2, 3, 5), signed),
+                   "arg2": ((2, 3, 5), signed)}, params=dict(num_args=3),
+         ref=lambda arg0, arg1, arg2, **_: arg0 + arg1 + arg2,
+         bad=[("shapes", {"arg0": (2, 3, 5), "arg1": (2, 5, 3), "arg2": (2, 3, 5)})]),
+    *[broadcast(name, fn, rhs_shape=shape, **kw)
+      for name, fn, kw in (("broadcast_add", np.add, {}), ("broadcast_sub", np.subtract, {}),
+                           ("broadcast_mul", np.multiply, {}), ("broadcast_div", np.divide, {}),
+                           ("broadcast_power", np.power, {"gen_l": positive}),
+                           ("broadcast_maximum", np.maximum, {}),
+                           ("broadcast_minimum", np.minimum, {}),
+                           ("broadcast_hypot", np.hypot, {}))
+      for shape in ((2, 1, 5), (1, 3, 1))],
+    *[broadcast(name, lambda l, r, fn=fn: fn(l, r).astype(np.float64), rhs_shape=(2, 1, 5),
+                gen_l=small_ints, gen_r=small_ints, zero_grad=True)
+      for name, fn in (("broadcast_equal", np.equal), ("broadcast_not_equal", np.not_equal),
+                       ("broadcast_greater", np.greater),
+                       ("broadcast_greater_equal", np.greater_equal),
+                       ("broadcast_lesser", np.less), ("broadcast_lesser_equal", np.less_equal))],
+    scalar("_plus_scalar", lambda x, s: x + s), scalar("_minus_scalar", lambda x, s: x - s),
+    scalar("_rminus_scalar", lambda x, s: s - x), scalar("_mul_scalar", lambda x, s: x * s),
+    scalar("_div_scalar", lambda x, s: x / s), scalar("_rdiv_scalar", lambda x, s: s / x),
+    scalar("_power_scalar", lambda x, s: x ** s, scalar_value=2.5, gen=positive),
+    scalar("_rpower_scalar", lambda x, s: s ** x),
+    scalar("_maximum_scalar", lambda x, s: np.maximum(x, s), scalar_value=0.05),
+    scalar("_minimum_scalar", lambda x, s: np.minimum(x, s), scalar_value=0.05),
+    Case("clip", {"data": ((2, 3, 5), distinct)}, params=dict(a_min=-0.45, a_max=0.55),
+         ref=lambda data, a_min, a_max: np.clip(data, a_min, a_max),
+         bad=[("params", {"a_min": None})]),
+    unary("exp", np.exp), unary("log", np.log, gen=positive), unary("sqrt", np.sqrt, gen=positive),
+    unary("rsqrt", lambda x: 1 / np.sqrt(x), gen=positive), unary("square", np.square),
+    unary("abs", np.abs), unary("sign", np.sign, zero_grad=True),
+    unary("relu", lambda x: np.maximum(x, 0)), unary("sigmoid", sigmoid), unary("tanh", np.tanh),
+    unary("negative", np.negative), unary("reciprocal", np.reciprocal),
+    unary("softsign", lambda x: x / (1 + np.abs(x))),
+]
+
+CASES = {}
+for _case in CASE_LIST:
+    assert _case.id not in CASES, _case.id
+    CASES[_case.id] = _case
+
+CASE_IDS = list(CASES)
+VISIBLE_OPS = sorted(op.name for op in all_ops() if not op.hidden)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+def variables(case):
+    return {n: mx.sym.Variable(n) for n in case.inputs}
+
+
+def bind(sym, case, dtype, grad_req="null", **names):
+    """simple_bind with every input typed explicitly (see test_gradients for why)."""
+    shapes = {n: case.inputs[k][0] for k, n in names.items()} if names else \
+        {n: s for n, (s, _) in case.inputs.items()}
+    types = {n: dtype for n in sym.list_arguments()}
+    types.update({n: dtype for n in sym.list_auxiliary_states()})
+    return sym.simple_bind(mx.cpu(), grad_req=grad_req, type_dict=types, **shapes)
+
+
+def mark(case, test):
+    reason = case.xfail.get(test)
+    return [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+
+
+def params_for(test, dtypes=DTYPES):
+    return [pytest.param(cid, dt, id=f"{cid}-{np.dtype(dt).name}", marks=mark(CASES[cid], test))
+            for cid in CASE_IDS for dt in dtypes]
+
+
+def assert_outputs(outputs, expected, dtype, rtol_scale=1.0):
+    tol = FORWARD_TOL[dtype]
+    assert len(outputs) == len(expected)
+    for i, (out, exp) in enumerate(zip(outputs, expected)):
+        out = np.asarray(out)
+        assert out.dtype == dtype, f"output {i} has dtype {out.dtype}, expected {np.dtype(dtype)}"
+        assert out.shape == exp.shape, f"output {i} has shape {out.shape}, expected {exp.shape}"
+        np.testing.assert_allclose(out, exp, rtol=tol["rtol"] * rtol_scale, atol=tol["atol"],
+                                   err_msg=f"output {i}")
+
+
+def cast(vals, dtype):
+    """Values rounded to dtype, back in float64: the reference sees exactly the kernel's inputs."""
+    return {k: v.astype(dtype).astype(np.float64) for k, v in vals.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# tests
+
+def test_table_covers_registry():
+    covered = sorted({case.op for case in CASE_LIST})
+    missing = sorted(set(VISIBLE_OPS) - set(covered))
+    extra = sorted(set(covered) - set(VISIBLE_OPS))
+    assert not missing, f"registered operators without a test case: {missing}"
+    assert not extra, f"test cases for operators that are not registered (or hidden): {extra}"
+
+
+@pytest.mark.parametrize("case_id,dtype", params_for("forward"))
+def test_forward(case_id, dtype):
+    case = CASES[case_id]
+    vals, aux = case.values()
+    vals, aux = cast(vals, dtype), cast(aux, dtype)
+    sym = case.build(variables(case))
+    exe = bind(sym, case, dtype)
+    for n, v in vals.items():
+        exe.arg_dict[n][:] = v
+    for n, v in aux.items():
+        exe.aux_dict[n][:] = v
+    outputs = exe.forward(is_train=case.is_train)
+    assert_outputs(outputs, case.expected(vals, aux), dtype)
+
+
+@pytest.mark.parametrize("case_id,dtype", params_for("inplace"))
+def test_forward_inside_graph(case_id, dtype):
+    """op(v0 * 2, v1 * 2, ...) at v/2: every input is an intermediate the planner may reuse
+    in place; the result must equal the op alone.  A second, unrelated reader of the doubled
+    input (`+ 0 * sum`) is not added on purpose: the input must die at the op."""
+    case = CASES[case_id]
+    vals, aux = case.values()
+    vals, aux = cast(vals, dtype), cast(aux, dtype)
+    raw = {n: mx.sym.Variable(f"{n}_half") for n in case.inputs}
+    sym = case.build({n: v * 2 for n, v in raw.items()})
+    # and one more op after it, so its output is an intermediate too
+    outs = [o * 1 for o in sym] if len(sym.list_outputs()) > 1 else [sym * 1]
+    graph = mx.sym.Group(outs) if len(outs) > 1 else outs[0]
+    exe = bind(graph, case, dtype, **{n: f"{n}_half" for n in case.inputs})
+    for n, v in vals.items():
+        exe.arg_dict[f"{n}_half"][:] = v / 2   # exact in binary floating point
+    for n, v in aux.items():
+        exe.aux_dict[n][:] = v
+    outputs = exe.forward(is_train=case.is_train)
+    assert_outputs(outputs, case.expected(vals, aux), dtype)
+    # and again: a second forward through the same planned buffers gives the same result
+    outputs = exe.forward(is_train=case.is_train)
+    assert_outputs(outputs, case.expected(vals, aux), dtype)
+
+
+GRAD_CASES = [cid for cid in CASE_IDS if CASES[cid].grad_inputs() and not CASES[cid].zero_grad]
+ZERO_GRAD_CASES = [cid for cid in CASE_IDS if CASES[cid].zero_grad]
+
+
+@pytest.mark.parametrize("case_id", [pytest.param(c, marks=mark(CASES[c], "grad"))
+                                     for c in GRAD_CASES])
+def test_gradient_finite_differences(case_id):
+    case = CASES[case_id]
+    vals, aux = case.values()
+    sym = case.build(variables(case))
+    rtol, atol = case.grad_tol
+    check_numeric_gradient(sym, vals, aux_states=aux or None, grad_nodes=case.grad_inputs(),
+                           use_forward_train=True if not case.aux else case.is_train,
+                           rtol=rtol, atol=atol, dtype=np.float64)
+
+
+@pytest.mark.parametrize("case_id,dtype", [
+    pytest.param(c, dt, id=f"{c}-{np.dtype(dt).name}", marks=mark(CASES[c], "grad"))
+    for c in ZERO_GRAD_CASES for dt in DTYPES])
+def test_gradient_zero(case_id, dtype):
+    """Ops whose derivative is zero almost everywhere (sign, comparisons, BlockGrad...) give a
+    zero gradient, not an error, and overwrite whatever the gradient array held."""
+    case = CASES[case_id]
+    vals, _ = case.values()
+    sym = case.build(variables(case))
+    exe = bind(sym, case, dtype, grad_req="write")
+    for n, v in vals.items():
+        exe.arg_dict[n][:] = v
+    for n in case.inputs:
+        if exe.grad_dict.get(n) is not None:
+            exe.grad_dict[n][:] = 7.0
+    outs = exe.forward(is_train=True)
+    exe.backward([np.ones(o.shape, dtype) for o in outs])
+    for n in case.inputs:
+        grad = exe.grad_dict.get(n)
+        if grad is not None:
+            np.testing.assert_array_equal(grad, np.zeros(case.inputs[n][0]), err_msg=n)
+
+
+@pytest.mark.parametrize("op_name", VISIBLE_OPS)
+def test_unknown_parameter_names_operator(op_name):
+    case = next(c for c in CASE_LIST if c.op == op_name)
+    with pytest.raises(MXNetError) as info:
+        case.build(variables(case), no_such_param=3)
+    message = str(info.value)
+    assert op_name in message and "no_such_param" in message and OP_NAME in message
+
+
+BAD_CASES = [pytest.param(cid, i, id=f"{cid}-{kind}{i}", marks=mark(CASES[cid], f"bad{i}"))
+             for cid in CASE_IDS for i, (kind, _) in enumerate(CASES[cid].bad)]
+
+
+@pytest.mark.parametrize("case_id,index", BAD_CASES)
+def test_bad_parameters_or_shapes(case_id, index):
+    case = CASES[case_id]
+    kind, value = case.bad[index]
+    with pytest.raises(MXNetError) as info:
+        if kind == "params":
+            sym = case.build(variables(case), **value)
+            sym.infer_shape(**{n: s for n, (s, _) in case.inputs.items()})
+        else:
+            sym = case.build(variables(case))
+            sym.infer_shape(**value)
+    message = str(info.value)
+    assert case.op in message or OP_NAME in message, message
