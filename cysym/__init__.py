@@ -16,8 +16,9 @@ from . import module
 from . import module as mod
 from . import visualization
 from . import visualization as viz
+from . import test_utils
 
 __all__ = ["MXNetError", "AttrScope", "Context", "cpu", "cpu_pinned", "current_context", "num_gpus",
            "sym", "symbol", "nd", "ndarray", "name", "attribute", "base", "random", "context", "executor",
            "init", "initializer", "optimizer", "lr_scheduler", "metric", "io", "callback", "model",
-           "mod", "module", "viz", "visualization"]
+           "mod", "module", "viz", "visualization", "test_utils"]
