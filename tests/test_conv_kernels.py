@@ -171,6 +171,31 @@ def test_convolution_forward(dtype, case, no_bias):
     np.testing.assert_allclose(y, expected, **_tol(dtype))
 
 
+@pytest.fixture(params=[1, 30, 2048], ids=["chunk1", "chunk30", "chunk2048"])
+def chunk_columns(request, monkeypatch):
+    """Samples per GEMM: one at a time, a few with a partial last chunk, the default."""
+    monkeypatch.setattr(conv, "CHUNK_COLUMNS", request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("req", ["write", "add"])
+def test_convolution_chunks(dtype, req, chunk_columns):
+    case = ((5, 4, 6, 5), 6, (3, 2), (1, 2), (1, 0), (2, 1), 2)   # 4x2 outputs, 5 samples
+    x, w, b, kw = _conv_case(case, dtype)
+    y_ref, backward = ref_conv(x, w, b, kw["stride"], kw["pad"], kw["dilate"], kw["num_group"])
+    dy = _rng(1).standard_normal(y_ref.shape).astype(dtype)
+    start = [_rng(2).standard_normal(a.shape).astype(dtype) if req == "add" else
+             np.full(a.shape, np.nan, dtype) for a in (y_ref, x, w, b)]
+    y, dx, dw, db = (s.copy() for s in start)
+    plan = runner.Plan()
+    conv.append_convolution(plan, x, w, b, y, req=req, **kw)
+    conv.append_convolution_backward(plan, dy, x, w, dx, dw, db, req_dx=req, req_dw=req, req_db=req, **kw)
+    plan.run(is_train=True)
+    for got, want, s in zip((y, dx, dw, db), (y_ref,) + backward(dy), start):
+        np.testing.assert_allclose(got, want + (s if req == "add" else 0), **_tol(dtype))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CONV_CASES)
 @pytest.mark.parametrize("req", ["write", "add"])
@@ -207,10 +232,10 @@ def test_convolution_uses_workspace_buffer():
     x, w, b, kw = _conv_case(CONV_CASES[2], np.float32)
     expected, _ = ref_conv(x, w, b, kw["stride"], kw["pad"], kw["dilate"], kw["num_group"])
     y = np.empty(expected.shape, np.float32)
-    geo = conv._conv_geometry(x, w, kw["kernel"], kw["stride"], kw["dilate"], kw["pad"], 6, 2, "t")
-    workspace = np.zeros(conv.conv_workspace_elements(geo) * 4, np.uint8)
+    workspace = np.zeros(conv.conv_workspace_bytes(x.shape, w.shape, itemsize=4, **kw), np.uint8)
     plan = runner.Plan()
     conv.append_convolution(plan, x, w, b, y, workspace=workspace, **kw)
+    assert plan.keepalive[-1][-1].ctypes.data == workspace.ctypes.data   # no private buffer
     plan.run()
     assert workspace.any()   # the im2col buffer lives in the given workspace
     np.testing.assert_allclose(y, expected, rtol=2e-4, atol=2e-4)

@@ -50,9 +50,10 @@ cdef inline void _valid_range(Py_ssize_t off, Py_ssize_t stride, Py_ssize_t size
     hi[0] = b
 
 
-cdef void _im2col(const real* x, real* col, Geom* g) noexcept nogil:
-    # col[(c, i, j), (oh, ow)] = x[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]   (0 outside)
-    cdef Py_ssize_t c, i, j, oh, ow, ih, off, lo, hi, HWo = g.Ho * g.Wo
+cdef void _im2col(const real* x, real* col, Py_ssize_t ld, Geom* g) noexcept nogil:
+    # col[(c, i, j), (oh, ow)] = x[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]   (0 outside);
+    # rows of col are `ld` elements apart (several samples share a row, side by side)
+    cdef Py_ssize_t c, i, j, oh, ow, ih, off, lo, hi
     cdef real* r
     cdef const real* src
     for c in range(g.C):
@@ -60,7 +61,7 @@ cdef void _im2col(const real* x, real* col, Geom* g) noexcept nogil:
             for j in range(g.kw):
                 off = j * g.dw - g.pw
                 _valid_range(off, g.sw, g.W, g.Wo, &lo, &hi)
-                r = col + ((c * g.kh + i) * g.kw + j) * HWo
+                r = col + ((c * g.kh + i) * g.kw + j) * ld
                 for oh in range(g.Ho):
                     ih = oh * g.sh - g.ph + i * g.dh
                     if ih < 0 or ih >= g.H:
@@ -79,9 +80,9 @@ cdef void _im2col(const real* x, real* col, Geom* g) noexcept nogil:
                     r += g.Wo
 
 
-cdef void _col2im(const real* col, real* x, Geom* g) noexcept nogil:
+cdef void _col2im(const real* col, Py_ssize_t ld, real* x, Geom* g) noexcept nogil:
     # x[c, ih, iw] += col[(c, i, j), (oh, ow)] over every (i, j, oh, ow) reading it
-    cdef Py_ssize_t c, i, j, oh, ow, ih, off, lo, hi, HWo = g.Ho * g.Wo
+    cdef Py_ssize_t c, i, j, oh, ow, ih, off, lo, hi
     cdef const real* r
     cdef real* dst
     for c in range(g.C):
@@ -89,7 +90,7 @@ cdef void _col2im(const real* col, real* x, Geom* g) noexcept nogil:
             for j in range(g.kw):
                 off = j * g.dw - g.pw
                 _valid_range(off, g.sw, g.W, g.Wo, &lo, &hi)
-                r = col + ((c * g.kh + i) * g.kw + j) * HWo
+                r = col + ((c * g.kh + i) * g.kw + j) * ld
                 for oh in range(g.Ho):
                     ih = oh * g.sh - g.ph + i * g.dh
                     if ih >= 0 and ih < g.H:
@@ -105,103 +106,147 @@ cdef void _col2im(const real* col, real* x, Geom* g) noexcept nogil:
 
 # ---------------------------------------------------------------------------------------
 # Convolution
+#
+# Samples are processed `nb` at a time, side by side in the columns of one im2col buffer, so
+# that each GEMM has n = nb * Ho * Wo columns: small per-sample GEMMs (LeNet's 8x8 outputs)
+# waste most of their time in BLAS call and threading overhead.  With nb > 1 the GEMM result
+# (F, nb * HWo) is scattered into y's (nb, F, HWo), and dY is gathered the other way; both
+# copies are O(size of y), small next to the GEMMs.  Workspace: col (C*kh*kw, nb*HWo), then
+# the (F, nb*HWo) staging block.
 
 cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, real* col,
-                        Geom* g, int req) noexcept nogil:
-    cdef Py_ssize_t n, grp, f, p
-    cdef Py_ssize_t HWo = g.Ho * g.Wo
-    cdef Py_ssize_t Fg = g.F // g.G
-    cdef Py_ssize_t Kg = (g.C // g.G) * g.kh * g.kw
-    cdef real beta
-    cdef real* yn
-    cdef real bf
-    if req == REQ_NULL:
-        return
-    for n in range(g.N):
-        yn = y + n * g.F * HWo
-        _im2col(x + n * g.C * g.H * g.W, col, g)
-        beta = 1 if req == REQ_ADD else 0
-        if b != NULL:
-            for f in range(g.F):
-                bf = b[f]
-                if req == REQ_ADD:
-                    for p in range(HWo):
-                        yn[f * HWo + p] += bf
-                else:
-                    for p in range(HWo):
-                        yn[f * HWo + p] = bf
-            beta = 1
-        for grp in range(g.G):
-            # y[n, group] = w[group] @ col[group]   (Fg x Kg) @ (Kg x HWo)
-            gemm(False, False, <int>Fg, <int>HWo, <int>Kg, <real>1, w + grp * Fg * Kg, <int>Kg,
-                 col + grp * Kg * HWo, <int>HWo, beta, yn + grp * Fg * HWo, <int>HWo)
-
-
-cdef void conv_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: x, w, b, y, col (b is x when there is no bias); ints: geometry(16), has_bias, req
-    cdef Geom g = _geom(c.ints)
-    cdef bint has_bias = c.ints[16]
-    cdef int req = <int>c.ints[17]
-    if c.dtype == 0:
-        _conv_forward(<float*>c.arrays[0], <float*>c.arrays[1],
-                      <float*>c.arrays[2] if has_bias else NULL, <float*>c.arrays[3],
-                      <float*>c.arrays[4], &g, req)
-    else:
-        _conv_forward(<double*>c.arrays[0], <double*>c.arrays[1],
-                      <double*>c.arrays[2] if has_bias else NULL, <double*>c.arrays[3],
-                      <double*>c.arrays[4], &g, req)
-
-
-cdef void _conv_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
-                         real* db, real* col, Geom* g, int req_dx, int req_dw,
-                         int req_db) noexcept nogil:
-    cdef Py_ssize_t n, grp, f, p
+                        Geom* g, Py_ssize_t nb, int req) noexcept nogil:
+    cdef Py_ssize_t n0, cur, ld, j, grp, f, p
     cdef Py_ssize_t HWo = g.Ho * g.Wo
     cdef Py_ssize_t Fg = g.F // g.G
     cdef Py_ssize_t Kg = (g.C // g.G) * g.kh * g.kw
     cdef Py_ssize_t in_size = g.C * g.H * g.W
-    cdef const real* dyn
-    cdef real beta, total
+    cdef real* stage = col + g.C * g.kh * g.kw * nb * HWo
+    cdef real* dst
+    cdef real* yp
+    cdef const real* sp
+    cdef real bf
+    cdef bint direct = nb == 1 and req == REQ_WRITE
+    if req == REQ_NULL:
+        return
+    n0 = 0
+    while n0 < g.N:
+        cur = min(nb, g.N - n0)
+        ld = cur * HWo
+        for j in range(cur):
+            _im2col(x + (n0 + j) * in_size, col + j * HWo, ld, g)
+        dst = y + n0 * g.F * HWo if direct else stage
+        for grp in range(g.G):
+            # dst[group] = w[group] @ col[group]   (Fg x Kg) @ (Kg x cur*HWo)
+            gemm(False, False, <int>Fg, <int>ld, <int>Kg, <real>1, w + grp * Fg * Kg, <int>Kg,
+                 col + grp * Kg * ld, <int>ld, <real>0, dst + grp * Fg * ld, <int>ld)
+        if direct:
+            if b != NULL:
+                for f in range(g.F):
+                    bf = b[f]
+                    yp = dst + f * HWo
+                    for p in range(HWo):
+                        yp[p] += bf
+        else:
+            # y[n0 + j, f, :] (+)= stage[f, j*HWo:(j+1)*HWo] + b[f]
+            for j in range(cur):
+                for f in range(g.F):
+                    bf = b[f] if b != NULL else 0
+                    yp = y + ((n0 + j) * g.F + f) * HWo
+                    sp = stage + f * ld + j * HWo
+                    if req == REQ_ADD:
+                        for p in range(HWo):
+                            yp[p] += sp[p] + bf
+                    else:
+                        for p in range(HWo):
+                            yp[p] = sp[p] + bf
+        n0 += cur
+
+
+cdef void conv_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: x, w, b, y, col (b is x when there is no bias); ints: geometry(16), nb, has_bias, req
+    cdef Geom g = _geom(c.ints)
+    cdef bint has_bias = c.ints[17]
+    cdef int req = <int>c.ints[18]
+    if c.dtype == 0:
+        _conv_forward(<float*>c.arrays[0], <float*>c.arrays[1],
+                      <float*>c.arrays[2] if has_bias else NULL, <float*>c.arrays[3],
+                      <float*>c.arrays[4], &g, c.ints[16], req)
+    else:
+        _conv_forward(<double*>c.arrays[0], <double*>c.arrays[1],
+                      <double*>c.arrays[2] if has_bias else NULL, <double*>c.arrays[3],
+                      <double*>c.arrays[4], &g, c.ints[16], req)
+
+
+cdef void _conv_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
+                         real* db, real* col, Geom* g, Py_ssize_t nb, int req_dx, int req_dw,
+                         int req_db) noexcept nogil:
+    cdef Py_ssize_t n0, cur, ld, j, grp, f, p
+    cdef Py_ssize_t HWo = g.Ho * g.Wo
+    cdef Py_ssize_t Fg = g.F // g.G
+    cdef Py_ssize_t Kg = (g.C // g.G) * g.kh * g.kw
+    cdef Py_ssize_t in_size = g.C * g.H * g.W
+    cdef real* stage = col + g.C * g.kh * g.kw * nb * HWo
+    cdef const real* src
+    cdef const real* sp
+    cdef real total
     if req_dw == REQ_WRITE:
         memset(dw, 0, g.F * Kg * sizeof(real))
     if req_db == REQ_WRITE:
         memset(db, 0, g.F * sizeof(real))
     if req_dx == REQ_WRITE:
         memset(dx, 0, g.N * in_size * sizeof(real))
-    for n in range(g.N):
-        dyn = dy + n * g.F * HWo
+    n0 = 0
+    while n0 < g.N:
+        cur = min(nb, g.N - n0)
+        ld = cur * HWo
+        if cur == 1:
+            src = dy + n0 * g.F * HWo
+        else:
+            # stage[f, j*HWo:(j+1)*HWo] = dy[n0 + j, f, :]
+            for j in range(cur):
+                for f in range(g.F):
+                    memcpy(stage + f * ld + j * HWo, dy + ((n0 + j) * g.F + f) * HWo,
+                           HWo * sizeof(real))
+            src = stage
         if req_db != REQ_NULL:
-            # db += dy[n].sum(axis=(1, 2))
+            # db += dy[chunk].sum(axis=(0, 2, 3))
             for f in range(g.F):
                 total = 0
-                for p in range(HWo):
-                    total += dyn[f * HWo + p]
+                sp = src + f * ld
+                for p in range(ld):
+                    total += sp[p]
                 db[f] += total
         if req_dw != REQ_NULL:
-            _im2col(x + n * in_size, col, g)
+            for j in range(cur):
+                _im2col(x + (n0 + j) * in_size, col + j * HWo, ld, g)
             for grp in range(g.G):
-                # dw[group] += dy[n, group] @ col[group].T   (Fg x HWo) @ (HWo x Kg)
-                gemm(False, True, <int>Fg, <int>Kg, <int>HWo, <real>1, dyn + grp * Fg * HWo, <int>HWo,
-                     col + grp * Kg * HWo, <int>HWo, <real>1, dw + grp * Fg * Kg, <int>Kg)
+                # dw[group] += dy[chunk, group] @ col[group].T   (Fg x ld) @ (ld x Kg)
+                gemm(False, True, <int>Fg, <int>Kg, <int>ld, <real>1, src + grp * Fg * ld, <int>ld,
+                     col + grp * Kg * ld, <int>ld, <real>1, dw + grp * Fg * Kg, <int>Kg)
         if req_dx != REQ_NULL:
             for grp in range(g.G):
-                # col[group] = w[group].T @ dy[n, group]   (Kg x Fg) @ (Fg x HWo)
-                gemm(True, False, <int>Kg, <int>HWo, <int>Fg, <real>1, w + grp * Fg * Kg, <int>Kg,
-                     dyn + grp * Fg * HWo, <int>HWo, <real>0, col + grp * Kg * HWo, <int>HWo)
-            _col2im(col, dx + n * in_size, g)
+                # col[group] = w[group].T @ dy[chunk, group]   (Kg x Fg) @ (Fg x ld)
+                gemm(True, False, <int>Kg, <int>ld, <int>Fg, <real>1, w + grp * Fg * Kg, <int>Kg,
+                     src + grp * Fg * ld, <int>ld, <real>0, col + grp * Kg * ld, <int>ld)
+            for j in range(cur):
+                _col2im(col + j * HWo, ld, dx + (n0 + j) * in_size, g)
+        n0 += cur
 
 
 cdef void conv_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: dy, x, w, dx, dw, db, col; ints: geometry(16), req_dx, req_dw, req_db
+    # arrays: dy, x, w, dx, dw, db, col; ints: geometry(16), nb, req_dx, req_dw, req_db
     cdef Geom g = _geom(c.ints)
     if c.dtype == 0:
         _conv_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
                        <float*>c.arrays[3], <float*>c.arrays[4], <float*>c.arrays[5],
-                       <float*>c.arrays[6], &g, <int>c.ints[16], <int>c.ints[17], <int>c.ints[18])
+                       <float*>c.arrays[6], &g, c.ints[16], <int>c.ints[17], <int>c.ints[18],
+                       <int>c.ints[19])
     else:
         _conv_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
                        <double*>c.arrays[3], <double*>c.arrays[4], <double*>c.arrays[5],
-                       <double*>c.arrays[6], &g, <int>c.ints[16], <int>c.ints[17], <int>c.ints[18])
+                       <double*>c.arrays[6], &g, c.ints[16], <int>c.ints[17], <int>c.ints[18],
+                       <int>c.ints[19])
 
 
 def _as_2d(seq, ndim, default, name):
@@ -251,10 +296,33 @@ def _out_shape(geo, ndim):
     return (N, F, Ho, Wo) if ndim == 2 else (N, F, Wo)
 
 
+# GEMM columns aimed at per chunk of samples (see the Convolution banner above)
+CHUNK_COLUMNS = 2048
+
+
+def conv_chunk(geo):
+    """Samples per GEMM: enough for about CHUNK_COLUMNS output pixels, at least one."""
+    N, Ho, Wo = geo[0], geo[14], geo[15]
+    return max(1, min(N, CHUNK_COLUMNS // max(1, Ho * Wo)))
+
+
 def conv_workspace_elements(geo):
-    """Elements of the im2col buffer: (C * kh * kw) x (Ho * Wo) for one sample."""
+    """Elements of scratch: im2col (C*kh*kw, nb*Ho*Wo), then the (F, nb*Ho*Wo) staging block
+    (used when nb > 1, or by a forward with req 'add')."""
     N, C, H, W, F, G, kh, kw, sh, sw, dh, dw, ph, pw, Ho, Wo = geo
-    return C * kh * kw * Ho * Wo
+    return (C * kh * kw + F) * conv_chunk(geo) * Ho * Wo
+
+
+def conv_workspace_bytes(data_shape, weight_shape, kernel, stride=(), dilate=(), pad=(),
+                         num_filter=None, num_group=1, itemsize=4):
+    """Scratch bytes the forward or backward kernel wants (for the OpDef's workspace rule)."""
+    class _Shape:
+        def __init__(self, shape):
+            self.shape, self.ndim = tuple(shape), len(shape)
+    geo = _conv_geometry(_Shape(data_shape), _Shape(weight_shape), kernel, stride, dilate, pad,
+                         weight_shape[0] if num_filter is None else num_filter, num_group,
+                         "Convolution")
+    return conv_workspace_elements(geo) * itemsize
 
 
 def _col_buffer(workspace, size, dtype):
@@ -284,7 +352,8 @@ def append_convolution(Plan plan, x, w, b, y, kernel, stride=(), dilate=(), pad=
     col = _col_buffer(workspace, conv_workspace_elements(geo), x.dtype)
     arrays = [x, w, x if b is None else b, y]
     dtype = common_dtype(arrays)
-    plan.add(conv_forward_kernel, dtype, arrays + [col], geo + [b is not None, REQ_CODES[req]], [], label)
+    plan.add(conv_forward_kernel, dtype, arrays + [col],
+             geo + [conv_chunk(geo), b is not None, REQ_CODES[req]], [], label)
 
 
 def append_convolution_backward(Plan plan, dy, x, w, dx, dw, db, kernel, stride=(), dilate=(),
@@ -309,7 +378,7 @@ def append_convolution_backward(Plan plan, dy, x, w, dx, dw, db, kernel, stride=
     col = _col_buffer(workspace, conv_workspace_elements(geo), x.dtype)
     arrays = [dy, x, w] + outputs
     dtype = common_dtype(arrays)
-    plan.add(conv_backward_kernel, dtype, arrays + [col], geo + reqs, [], label)
+    plan.add(conv_backward_kernel, dtype, arrays + [col], geo + [conv_chunk(geo)] + reqs, [], label)
 
 
 # ---------------------------------------------------------------------------------------

@@ -63,16 +63,12 @@ def _conv_shape(ctx, ins, outs):
 
 
 def _conv_workspace(params, in_shapes, out_shapes, dtype):
-    """Bytes of the im2col buffer for one sample: (C * kh * kw) x (spatial output size)."""
+    """Bytes of the im2col buffer (and staging block) for one chunk of samples."""
     data = in_shapes[0]
-    kernel = tuple(params["kernel"])
-    out_spatial = 1
-    for size in out_shapes[0][2:]:
-        out_spatial *= size
-    k = 1
-    for size in kernel:
-        k *= size
-    return data[1] * k * out_spatial * np.dtype(dtype).itemsize
+    filters, groups = params["num_filter"], params["num_group"]
+    weight = (filters, data[1] // groups) + tuple(params["kernel"])
+    return _kernels().conv_workspace_bytes(data, weight, itemsize=np.dtype(dtype).itemsize,
+                                           **_conv_attrs(params))
 
 
 def _conv_attrs(params):

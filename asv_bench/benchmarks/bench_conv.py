@@ -1,0 +1,107 @@
+"""Convolution forward+backward beside the GEMMs it reduces to (the floor).
+
+The floor does the same multiply-adds as the kernel's GEMMs, but as one large sgemm per
+pass with the batch folded into n (n = batch * output pixels), on preallocated arrays:
+    forward   y   = W   @ col      (F x K) @ (K x n)
+    backward  dW  = dY  @ col.T    (F x n) @ (n x K)
+              col = W.T @ dY       (K x F) @ (F x n)     only when the data gradient is wanted
+This is stricter than calling the per-sample GEMMs (same m, k; n per sample) one by one from
+Python, whose call overhead would flatter the ratio.  The kernel additionally pays for
+im2col (twice), col2im, the bias and its gradient.
+
+LeNet sizes, batch 64: conv1 1->20 channels 28x28 k5 (the first layer: no data gradient, as
+in training), conv2 20->50 channels 12x12 k5 (with the data gradient).
+"""
+import time
+
+import numpy as np
+from scipy.linalg import blas
+
+from cysym._ops import conv, runner
+
+# name: (data shape, num_filter, kernel, wants data gradient)
+SHAPES = {
+    "lenet-conv1 b64": ((64, 1, 28, 28), 20, (5, 5), False),
+    "lenet-conv2 b64": ((64, 20, 12, 12), 50, (5, 5), True),
+}
+
+
+def _geometry(shape, filters, kernel):
+    N, C, H, W = shape
+    Ho, Wo = H - kernel[0] + 1, W - kernel[1] + 1
+    return N, C, filters, C * kernel[0] * kernel[1], Ho * Wo
+
+
+def _conv_runner(name, dtype):
+    shape, filters, kernel, wants_dx = SHAPES[name]
+    rng = np.random.default_rng(0)
+    N, C, F, K, P = _geometry(shape, filters, kernel)
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((F, C) + kernel).astype(dtype)
+    b = rng.standard_normal(F).astype(dtype)
+    y = np.empty((N, F) + (shape[2] - kernel[0] + 1, shape[3] - kernel[1] + 1), dtype)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dx = np.empty_like(x) if wants_dx else None
+    dw, db = np.empty_like(w), np.empty_like(b)
+    plan = runner.Plan()
+    conv.append_convolution(plan, x, w, b, y, kernel=kernel, num_filter=F)
+    conv.append_convolution_backward(plan, dy, x, w, dx, dw, db, kernel=kernel, num_filter=F,
+                                     req_dx="write" if wants_dx else "null")
+    return lambda: plan.run(is_train=True)
+
+
+def _gemm_floor_runner(name, dtype):
+    shape, filters, kernel, wants_dx = SHAPES[name]
+    N, C, F, K, P = _geometry(shape, filters, kernel)
+    n = N * P
+    rng = np.random.default_rng(0)
+    gemm = blas.sgemm if dtype == np.float32 else blas.dgemm
+    # Fortran-ordered operands, so that scipy passes them to BLAS without copies
+    w = np.asfortranarray(rng.standard_normal((F, K)).astype(dtype))
+    col = np.asfortranarray(rng.standard_normal((K, n)).astype(dtype))
+    dy = np.asfortranarray(rng.standard_normal((F, n)).astype(dtype))
+    y = np.asfortranarray(np.empty((F, n), dtype))
+    dw = np.asfortranarray(np.empty((F, K), dtype))
+    dcol = np.asfortranarray(np.empty((K, n), dtype))
+
+    def run():
+        gemm(1.0, w, col, c=y, overwrite_c=1)                        # y = w @ col
+        gemm(1.0, dy, col, trans_b=1, c=dw, overwrite_c=1)           # dw = dy @ col.T
+        if wants_dx:
+            gemm(1.0, w, dy, trans_a=1, c=dcol, overwrite_c=1)       # col = w.T @ dy
+    return run
+
+
+class ConvolutionForwardBackward:
+    params = (list(SHAPES), ["float32", "float64"], ["cysym", "gemm_floor"])
+    param_names = ["shape", "dtype", "impl"]
+
+    def setup(self, shape, dtype, impl):
+        make = _conv_runner if impl == "cysym" else _gemm_floor_runner
+        self.call = make(shape, np.dtype(dtype))
+
+    def time_forward_backward(self, shape, dtype, impl):
+        self.call()
+
+
+def _best_time(call, repeat=7, number=20):
+    best = float("inf")
+    call()
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            call()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+class ConvolutionRatio:
+    """cysym's forward+backward time divided by its GEMM floor's, both measured here."""
+    params = [list(SHAPES)]
+    param_names = ["shape"]
+    unit = "ratio"
+
+    def track_ratio_to_gemm_floor(self, shape):
+        ours = _best_time(_conv_runner(shape, np.float32))
+        floor = _best_time(_gemm_floor_runner(shape, np.float32))
+        return ours / floor
