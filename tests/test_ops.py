@@ -302,10 +302,12 @@ def binary(op, ref, gen_l=signed, gen_r=signed, **kw):
                 ref=lambda lhs, rhs: ref(lhs, rhs), bad=BAD_SHAPE_BINARY, **kw)
 
 
-def broadcast(op, ref, gen_l=signed, gen_r=signed, rhs_shape=(2, 1, 5), **kw):
-    return Case(op, {"lhs": ((2, 3, 5), gen_l), "rhs": (rhs_shape, gen_r)},
+def broadcast(op, ref, gen_l=signed, gen_r=signed, rhs_shape=(2, 1, 5), lhs_shape=(2, 3, 5),
+              **kw):
+    shape_id = "x".join(map(str, lhs_shape)) + "-" + "x".join(map(str, rhs_shape))
+    return Case(op, {"lhs": (lhs_shape, gen_l), "rhs": (rhs_shape, gen_r)},
                 ref=lambda lhs, rhs: ref(lhs, rhs), bad=BAD_SHAPE_BROADCAST,
-                id=f"{op}-{'x'.join(map(str, rhs_shape))}", **kw)
+                id=f"{op}-{shape_id}", **kw)
 
 
 def scalar(op, ref, scalar_value=1.5, gen=signed, **kw):
@@ -377,6 +379,17 @@ CASE_LIST = [
     Case("Pooling", {"data": ((2, 3, 7, 6), distinct)},
          params=dict(kernel=(1, 1), pool_type="max", global_pool=True), ref=np_pool,
          id="Pooling-global-max"),
+    Case("Pooling", {"data": ((2, 3, 7, 6), signed)},
+         params=dict(kernel=(3, 3), stride=(2, 2), pool_type="avg", pad=(1, 1),
+                     pooling_convention="full"), ref=np_pool, id="Pooling-avg-full-pad"),
+    Case("Pooling", {"data": ((2, 3, 7, 6), signed)},
+         params=dict(kernel=(3, 2), pool_type="avg", global_pool=True), ref=np_pool,
+         id="Pooling-global-avg"),
+    Case("Pooling", {"data": ((2, 3, 9), distinct)},
+         params=dict(kernel=(3,), stride=(2,), pool_type="max", pad=(1,)),
+         ref=lambda data, **kw: np_pool(data[:, :, None, :], **dict(
+             kw, kernel=(1,) + kw["kernel"], stride=(1,) + kw["stride"],
+             pad=(0,) + kw["pad"]))[:, :, 0, :], id="Pooling-1d-max"),
     Case("BatchNorm", {"data": ((2, 3, 5), signed), "gamma": ((3,), positive),
                        "beta": ((3,), signed)},
          aux={"moving_mean": ((3,), signed), "moving_var": ((3,), positive)},
@@ -385,6 +398,13 @@ CASE_LIST = [
              np_batchnorm_train(data, gamma, beta, eps, fix_gamma),
          bad=[("shapes", {"data": (2, 3, 5), "gamma": (5,), "beta": (3,)})],
          id="BatchNorm-train"),
+    Case("BatchNorm", {"data": ((2, 5, 3), signed), "gamma": ((3,), positive),
+                       "beta": ((3,), signed)},
+         aux={"moving_mean": ((3,), signed), "moving_var": ((3,), positive)},
+         params=dict(fix_gamma=False, eps=1e-3, axis=-1), is_train=True,
+         ref=lambda data, gamma, beta, eps, fix_gamma, axis, **_:
+             np_batchnorm_train(data, gamma, beta, eps, fix_gamma, axis),
+         id="BatchNorm-train-last-axis"),
     Case("BatchNorm", {"data": ((2, 3, 5, 4), signed), "gamma": ((3,), positive),
                        "beta": ((3,), signed)},
          aux={"moving_mean": ((3,), signed), "moving_var": ((3,), positive)},
@@ -497,6 +517,14 @@ CASE_LIST = [
                            ("broadcast_minimum", np.minimum, {}),
                            ("broadcast_hypot", np.hypot, {}))
       for shape in ((2, 1, 5), (1, 3, 1))],
+    # both sides broadcast, and a rhs of lower rank (right-aligned, as NumPy and MXNet 1.x)
+    *[broadcast(name, fn, lhs_shape=(2, 1, 5), rhs_shape=(1, 3, 1), **kw)
+      for name, fn, kw in (("broadcast_add", np.add, {}), ("broadcast_mul", np.multiply, {}),
+                           ("broadcast_div", np.divide, {}),
+                           ("broadcast_power", np.power, {"gen_l": positive}),
+                           ("broadcast_hypot", np.hypot, {}))],
+    *[broadcast(name, fn, rhs_shape=(5,)) for name, fn in (("broadcast_sub", np.subtract),
+                                                           ("broadcast_mul", np.multiply))],
     *[broadcast(name, lambda l, r, fn=fn: fn(l, r).astype(np.float64), rhs_shape=(2, 1, 5),
                 gen_l=small_ints, gen_r=small_ints, zero_grad=True)
       for name, fn in (("broadcast_equal", np.equal), ("broadcast_not_equal", np.not_equal),
@@ -598,8 +626,9 @@ def test_forward(case_id, dtype):
     assert_outputs(outputs, case.expected(vals, aux), dtype)
 
 
+@pytest.mark.parametrize("grad_req", ["null", "write"], ids=["inference-bind", "training-bind"])
 @pytest.mark.parametrize("case_id,dtype", params_for("inplace"))
-def test_forward_inside_graph(case_id, dtype):
+def test_forward_inside_graph(case_id, dtype, grad_req):
     """op(v0 * 2, v1 * 2, ...) at v/2: every input is an intermediate the planner may reuse
     in place; the result must equal the op alone.  A second, unrelated reader of the doubled
     input (`+ 0 * sum`) is not added on purpose: the input must die at the op."""
@@ -611,7 +640,7 @@ def test_forward_inside_graph(case_id, dtype):
     # and one more op after it, so its output is an intermediate too
     outs = [o * 1 for o in sym] if len(sym.list_outputs()) > 1 else [sym * 1]
     graph = mx.sym.Group(outs) if len(outs) > 1 else outs[0]
-    exe = bind(graph, case, dtype, **{n: f"{n}_half" for n in case.inputs})
+    exe = bind(graph, case, dtype, grad_req=grad_req, **{n: f"{n}_half" for n in case.inputs})
     for n, v in vals.items():
         exe.arg_dict[f"{n}_half"][:] = v / 2   # exact in binary floating point
     for n, v in aux.items():
@@ -621,6 +650,14 @@ def test_forward_inside_graph(case_id, dtype):
     # and again: a second forward through the same planned buffers gives the same result
     outputs = exe.forward(is_train=case.is_train)
     assert_outputs(outputs, case.expected(vals, aux), dtype)
+
+
+def doubled_graph(case):
+    """op(v0 * 2, v1 * 2, ...) * 3 at v/2: forward and backward buffers may be aliased."""
+    raw = {n: mx.sym.Variable(f"{n}_half") for n in case.inputs}
+    sym = case.build({n: v * 2 for n, v in raw.items()})
+    outs = [o * 3 for o in sym] if len(sym.list_outputs()) > 1 else [sym * 3]
+    return mx.sym.Group(outs) if len(outs) > 1 else outs[0]
 
 
 GRAD_CASES = [cid for cid in CASE_IDS if CASES[cid].grad_inputs() and not CASES[cid].zero_grad]
@@ -638,6 +675,49 @@ def test_gradient_finite_differences(case_id):
     check_numeric_gradient(sym, vals, aux_states=aux or None, grad_nodes=case.grad_inputs(),
                            use_forward_train=True,
                            rtol=rtol, atol=atol, dtype=np.float64)
+
+
+@pytest.mark.parametrize("case_id", [pytest.param(c, marks=mark(CASES[c], "grad_graph"))
+                                     for c in GRAD_CASES])
+def test_gradient_inside_graph(case_id):
+    """The same finite-difference check with the op between two other ops, so the planner can
+    hand it (and its backward) buffers that are reused in place."""
+    case = CASES[case_id]
+    vals, aux = case.values()
+    aux = {f"{OP_NAME}_{n}": v for n, v in aux.items()}
+    rtol, atol = case.grad_tol
+    check_numeric_gradient(doubled_graph(case), {f"{n}_half": v / 2 for n, v in vals.items()},
+                           aux_states=aux or None,
+                           grad_nodes=[f"{n}_half" for n in case.grad_inputs()],
+                           rtol=rtol, atol=atol, dtype=np.float64)
+
+
+@pytest.mark.parametrize("case_id", [pytest.param(c, marks=mark(CASES[c], "grad32"))
+                                     for c in GRAD_CASES])
+def test_gradient_float32_matches_float64(case_id):
+    """The float32 backward kernels give the float64 gradient to float32 accuracy."""
+    case = CASES[case_id]
+    vals, aux = case.values()
+    vals, aux = cast(vals, np.float32), cast(aux, np.float32)
+    grads = {}
+    for dtype in (np.float32, np.float64):
+        sym = case.build(variables(case), dtype)
+        exe = bind(sym, case, dtype, grad_req="write")
+        for n, v in vals.items():
+            exe.arg_dict[n][:] = v
+        for n, v in aux.items():
+            exe.aux_dict[f"{OP_NAME}_{n}"][:] = v
+        mx.random.seed(11)
+        outs = exe.forward(is_train=True)
+        heads = [np.random.default_rng(1).standard_normal(o.shape).astype(np.float32).astype(dtype)
+                 for o in outs]
+        exe.backward(heads)
+        grads[dtype] = {n: np.array(exe.grad_dict[n]) for n in case.grad_inputs()}
+    for n in case.grad_inputs():
+        g32, g64 = grads[np.float32][n], grads[np.float64][n]
+        assert g32.dtype == np.float32, n
+        scale = max(np.abs(g64).max(), 1e-30)
+        np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-5 * scale, err_msg=n)
 
 
 @pytest.mark.parametrize("case_id,dtype", [
