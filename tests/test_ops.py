@@ -652,6 +652,31 @@ def test_forward_inside_graph(case_id, dtype, grad_req):
     assert_outputs(outputs, case.expected(vals, aux), dtype)
 
 
+@pytest.mark.parametrize("case_id,dtype", params_for("survives"))
+def test_input_read_after_op_is_not_overwritten(case_id, dtype):
+    """u = v * 2 is read again after op(u) has run (u * sum(op(u))): an op that writes into
+    its input in place must not be given u's buffer, since u is still live."""
+    case = CASES[case_id]
+    vals, aux = case.values()
+    vals, aux = cast(vals, dtype), cast(aux, dtype)
+    raw = {n: mx.sym.Variable(f"{n}_half") for n in case.inputs}
+    doubled = {n: v * 2 for n, v in raw.items()}
+    sym = case.build(doubled, dtype)
+    first = sym[0] if len(sym.list_outputs()) > 1 else sym
+    total = mx.sym.sum(first)
+    later = [mx.sym.broadcast_mul(u, total) for u in doubled.values()]
+    exe = bind(mx.sym.Group([first] + later), case, dtype,
+               **{n: f"{n}_half" for n in case.inputs})
+    for n, v in vals.items():
+        exe.arg_dict[f"{n}_half"][:] = v / 2
+    for n, v in aux.items():
+        exe.aux_dict[f"{OP_NAME}_{n}"][:] = v
+    outputs = exe.forward(is_train=case.is_train)
+    expected_first = case.expected(vals, aux)[0]
+    expected = [expected_first] + [vals[n] * expected_first.sum() for n in case.inputs]
+    assert_outputs(outputs, expected, dtype, rtol_scale=10)
+
+
 def doubled_graph(case):
     """op(v0 * 2, v1 * 2, ...) * 3 at v/2: forward and backward buffers may be aliased."""
     raw = {n: mx.sym.Variable(f"{n}_half") for n in case.inputs}
