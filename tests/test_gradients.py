@@ -306,6 +306,16 @@ def test_grad_req_add_accumulates_over_backward_calls(dtype):
                                    rtol=2e-5 if dtype == np.float32 else 1e-12, err_msg=k)
 
 
+def test_grad_req_write_does_not_accumulate():
+    x = mx.sym.Variable("x")
+    exe = bind(mx.sym.square(x) * 2, np.float64, x=(2, 3))
+    exe.arg_dict["x"][:] = np.arange(6.0).reshape(2, 3)
+    for _ in range(3):
+        exe.forward(is_train=True)
+        exe.backward([np.ones((2, 3))])
+    np.testing.assert_allclose(exe.grad_dict["x"], 4 * np.arange(6.0).reshape(2, 3))
+
+
 def test_grad_req_per_argument():
     x = mx.sym.Variable("x")
     sym = mx.sym.FullyConnected(x, num_hidden=4, name="fc")
