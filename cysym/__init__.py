@@ -17,6 +17,7 @@ from . import module as mod
 from . import visualization
 from . import visualization as viz
 from . import test_utils
+from . import operator
 
 __all__ = ["MXNetError", "AttrScope", "Context", "cpu", "cpu_pinned", "current_context", "num_gpus",
            "sym", "symbol", "nd", "ndarray", "name", "attribute", "base", "random", "context", "executor",
