@@ -7,7 +7,8 @@ inline function that the compiler unswitches out of the loop (-O3), so each code
 its own tight loop.
 """
 cimport cython
-from libc.math cimport exp, log, sqrt, tanh, fabs, pow, log1p, expm1, hypot, erf
+from libc.math cimport (exp, log, sqrt, tanh, fabs, pow, log1p, expm1, hypot, erf, expf, logf, sqrtf,
+                        tanhf, powf, log1pf, expm1f, hypotf, erff)
 from cysym._ops._blas cimport real
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
@@ -43,80 +44,377 @@ cdef double SQRT_HALF = 0.70710678118654752440
 cdef double INV_SQRT_2PI = 0.39894228040143267794
 
 
-cdef inline double _unary(int code, double x, double s0, double s1) noexcept nogil:
-    if code == 0: return x
-    if code == 1: return -x
-    if code == 2: return exp(x)
-    if code == 3: return log(x)
-    if code == 4: return sqrt(x)
-    if code == 5: return 1.0 / sqrt(x)
-    if code == 6: return x * x
-    if code == 7: return fabs(x)
-    if code == 8: return (x > 0) - (x < 0)
-    if code == 9: return x if x > 0 else 0.0
-    if code == 10: return 1.0 / (1.0 + exp(-x))
-    if code == 11: return tanh(x)
-    if code == 12: return 1.0 / x
-    if code == 13: return x / (1.0 + fabs(x))
+# float32 maps call the float libm functions, which are several times faster than double
+cdef inline real _exp(real x) noexcept nogil:
+    if real is float: return expf(x)
+    else: return exp(x)
+cdef inline real _log(real x) noexcept nogil:
+    if real is float: return logf(x)
+    else: return log(x)
+cdef inline real _sqrt(real x) noexcept nogil:
+    if real is float: return sqrtf(x)
+    else: return sqrt(x)
+cdef inline real _tanh(real x) noexcept nogil:
+    if real is float: return tanhf(x)
+    else: return tanh(x)
+cdef inline real _pow(real x, real y) noexcept nogil:
+    if real is float: return powf(x, y)
+    else: return pow(x, y)
+cdef inline real _log1p(real x) noexcept nogil:
+    if real is float: return log1pf(x)
+    else: return log1p(x)
+cdef inline real _expm1(real x) noexcept nogil:
+    if real is float: return expm1f(x)
+    else: return expm1(x)
+cdef inline real _hypot(real x, real y) noexcept nogil:
+    if real is float: return hypotf(x, y)
+    else: return hypot(x, y)
+cdef inline real _erf(real x) noexcept nogil:
+    if real is float: return erff(x)
+    else: return erf(x)
+
+# One empty struct per map, used only as a compile-time tag: each fused specialization of
+# a loop below is its own tight (vectorizable) C loop, with no per-element dispatch.
+ctypedef struct Copy:
+    char tag
+ctypedef struct Negative:
+    char tag
+ctypedef struct Exp:
+    char tag
+ctypedef struct Log:
+    char tag
+ctypedef struct Sqrt:
+    char tag
+ctypedef struct Rsqrt:
+    char tag
+ctypedef struct Square:
+    char tag
+ctypedef struct Abs:
+    char tag
+ctypedef struct Sign:
+    char tag
+ctypedef struct Relu:
+    char tag
+ctypedef struct Sigmoid:
+    char tag
+ctypedef struct Tanh:
+    char tag
+ctypedef struct Reciprocal:
+    char tag
+ctypedef struct Softsign:
+    char tag
+ctypedef struct Softrelu:
+    char tag
+ctypedef struct PlusScalar:
+    char tag
+ctypedef struct MinusScalar:
+    char tag
+ctypedef struct RMinusScalar:
+    char tag
+ctypedef struct MulScalar:
+    char tag
+ctypedef struct DivScalar:
+    char tag
+ctypedef struct RDivScalar:
+    char tag
+ctypedef struct PowerScalar:
+    char tag
+ctypedef struct RPowerScalar:
+    char tag
+ctypedef struct MaximumScalar:
+    char tag
+ctypedef struct MinimumScalar:
+    char tag
+ctypedef struct Clip:
+    char tag
+ctypedef struct Fill:
+    char tag
+ctypedef struct Leaky:
+    char tag
+ctypedef struct Elu:
+    char tag
+ctypedef struct Selu:
+    char tag
+ctypedef struct Gelu:
+    char tag
+
+ctypedef fused unary_map:
+    Copy
+    Negative
+    Exp
+    Log
+    Sqrt
+    Rsqrt
+    Square
+    Abs
+    Sign
+    Relu
+    Sigmoid
+    Tanh
+    Reciprocal
+    Softsign
+    Softrelu
+    PlusScalar
+    MinusScalar
+    RMinusScalar
+    MulScalar
+    DivScalar
+    RDivScalar
+    PowerScalar
+    RPowerScalar
+    MaximumScalar
+    MinimumScalar
+    Clip
+    Fill
+    Leaky
+    Elu
+    Selu
+    Gelu
+
+
+cdef inline real _unary(unary_map* tag, real x, real s0, real s1) noexcept nogil:
+    if unary_map is Copy: return x
+    elif unary_map is Negative: return -x
+    elif unary_map is Exp: return _exp(x)
+    elif unary_map is Log: return _log(x)
+    elif unary_map is Sqrt: return _sqrt(x)
+    elif unary_map is Rsqrt: return 1 / _sqrt(x)
+    elif unary_map is Square: return x * x
+    elif unary_map is Abs: return x if x >= 0 else -x
+    elif unary_map is Sign: return <real>((x > 0) - (x < 0))
+    elif unary_map is Relu: return x if x > 0 else 0
+    elif unary_map is Sigmoid: return 1 / (1 + _exp(-x))
+    elif unary_map is Tanh: return _tanh(x)
+    elif unary_map is Reciprocal: return 1 / x
+    elif unary_map is Softsign: return x / (1 + (x if x >= 0 else -x))
     # log(1 + exp(x)) without overflow
-    if code == 14: return (x if x > 0 else 0.0) + log1p(exp(-fabs(x)))
-    if code == 15: return x + s0
-    if code == 16: return x - s0
-    if code == 17: return s0 - x
-    if code == 18: return x * s0
-    if code == 19: return x / s0
-    if code == 20: return s0 / x
-    if code == 21: return pow(x, s0)
-    if code == 22: return pow(s0, x)
-    if code == 23: return x if x > s0 else s0
-    if code == 24: return x if x < s0 else s0
-    if code == 25: return s0 if x < s0 else (s1 if x > s1 else x)
-    if code == 26: return s0
-    if code == 27: return x if x > 0 else s0 * x
-    if code == 28: return x if x > 0 else s0 * expm1(x)
-    if code == 29: return SELU_LAMBDA * (x if x > 0 else SELU_ALPHA * expm1(x))
-    if code == 30: return 0.5 * x * (1.0 + erf(x * SQRT_HALF))
-    return 0.0
+    elif unary_map is Softrelu: return (x if x > 0 else 0) + _log1p(_exp(-(x if x >= 0 else -x)))
+    elif unary_map is PlusScalar: return x + s0
+    elif unary_map is MinusScalar: return x - s0
+    elif unary_map is RMinusScalar: return s0 - x
+    elif unary_map is MulScalar: return x * s0
+    elif unary_map is DivScalar: return x / s0
+    elif unary_map is RDivScalar: return s0 / x
+    elif unary_map is PowerScalar: return _pow(x, s0)
+    elif unary_map is RPowerScalar: return _pow(s0, x)
+    elif unary_map is MaximumScalar: return x if x > s0 else s0
+    elif unary_map is MinimumScalar: return x if x < s0 else s0
+    elif unary_map is Clip: return s0 if x < s0 else (s1 if x > s1 else x)
+    elif unary_map is Fill: return s0
+    elif unary_map is Leaky: return x if x > 0 else s0 * x
+    elif unary_map is Elu: return x if x > 0 else s0 * _expm1(x)
+    elif unary_map is Selu: return <real>SELU_LAMBDA * (x if x > 0 else <real>SELU_ALPHA * _expm1(x))
+    else: return <real>0.5 * x * (1 + _erf(x * <real>SQRT_HALF))
 
 
-cdef inline double _binary(int code, double a, double b, double s0, double s1) noexcept nogil:
-    if code == 0: return a + b
-    if code == 1: return a - b
-    if code == 2: return a * b
-    if code == 3: return a / b
-    if code == 4: return pow(a, b)
-    if code == 5: return a if a > b else b
-    if code == 6: return a if a < b else b
-    if code == 7: return hypot(a, b)
-    if code == 8: return a == b
-    if code == 9: return a != b
-    if code == 10: return a > b
-    if code == 11: return a >= b
-    if code == 12: return a < b
-    if code == 13: return a <= b
-    if code == 14: return a if b > 0 else 0.0
-    if code == 15: return a * b * (1.0 - b)
-    if code == 16: return a * (1.0 - b * b)
-    if code == 17: return -a * expm1(-b)
-    if code == 18: return a / ((1.0 + fabs(b)) * (1.0 + fabs(b)))
-    if code == 19: return 0.5 * a / b
-    if code == 20: return -0.5 * a * b * b * b
-    if code == 21: return 2.0 * a * b
-    if code == 22: return a * ((b > 0) - (b < 0))
-    if code == 23: return -a * b * b
-    if code == 24: return a / b
-    if code == 25: return 0.0 if (b < s0 or b > s1) else a
-    if code == 26: return a if b > 0 else s0 * a
-    if code == 27: return a if b > 0 else s0 * a * exp(b)
-    if code == 28: return SELU_LAMBDA * (a if b > 0 else a * SELU_ALPHA * exp(b))
-    if code == 29: return a * (0.5 * (1.0 + erf(b * SQRT_HALF)) + b * INV_SQRT_2PI * exp(-0.5 * b * b))
-    if code == 30: return a * s0 * pow(b, s0 - 1.0)
-    if code == 31: return a * b * log(s0)
-    if code == 32: return -a * s0 / (b * b)
-    if code == 33: return a if b >= s0 else 0.0
-    if code == 34: return a if b <= s0 else 0.0
-    if code == 35: return a if a > 0 else a * b
-    return 0.0
+# -- unary ------------------------------------------------------------------------------------
+
+cdef void _unary_loop(unary_map* tag, real* x, real* y, Py_ssize_t n, real s0, real s1,
+                      int req) noexcept nogil:
+    cdef Py_ssize_t i
+    if req == REQ_ADD:
+        for i in range(n):
+            y[i] += _unary(tag, x[i], s0, s1)
+    else:
+        for i in range(n):
+            y[i] = _unary(tag, x[i], s0, s1)
+
+
+cdef void _unary_dispatch(int code, real* x, real* y, Py_ssize_t n, real s0, real s1, int req) noexcept nogil:
+    if code == 0: _unary_loop(<Copy*>NULL, x, y, n, s0, s1, req)
+    elif code == 1: _unary_loop(<Negative*>NULL, x, y, n, s0, s1, req)
+    elif code == 2: _unary_loop(<Exp*>NULL, x, y, n, s0, s1, req)
+    elif code == 3: _unary_loop(<Log*>NULL, x, y, n, s0, s1, req)
+    elif code == 4: _unary_loop(<Sqrt*>NULL, x, y, n, s0, s1, req)
+    elif code == 5: _unary_loop(<Rsqrt*>NULL, x, y, n, s0, s1, req)
+    elif code == 6: _unary_loop(<Square*>NULL, x, y, n, s0, s1, req)
+    elif code == 7: _unary_loop(<Abs*>NULL, x, y, n, s0, s1, req)
+    elif code == 8: _unary_loop(<Sign*>NULL, x, y, n, s0, s1, req)
+    elif code == 9: _unary_loop(<Relu*>NULL, x, y, n, s0, s1, req)
+    elif code == 10: _unary_loop(<Sigmoid*>NULL, x, y, n, s0, s1, req)
+    elif code == 11: _unary_loop(<Tanh*>NULL, x, y, n, s0, s1, req)
+    elif code == 12: _unary_loop(<Reciprocal*>NULL, x, y, n, s0, s1, req)
+    elif code == 13: _unary_loop(<Softsign*>NULL, x, y, n, s0, s1, req)
+    elif code == 14: _unary_loop(<Softrelu*>NULL, x, y, n, s0, s1, req)
+    elif code == 15: _unary_loop(<PlusScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 16: _unary_loop(<MinusScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 17: _unary_loop(<RMinusScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 18: _unary_loop(<MulScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 19: _unary_loop(<DivScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 20: _unary_loop(<RDivScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 21: _unary_loop(<PowerScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 22: _unary_loop(<RPowerScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 23: _unary_loop(<MaximumScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 24: _unary_loop(<MinimumScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 25: _unary_loop(<Clip*>NULL, x, y, n, s0, s1, req)
+    elif code == 26: _unary_loop(<Fill*>NULL, x, y, n, s0, s1, req)
+    elif code == 27: _unary_loop(<Leaky*>NULL, x, y, n, s0, s1, req)
+    elif code == 28: _unary_loop(<Elu*>NULL, x, y, n, s0, s1, req)
+    elif code == 29: _unary_loop(<Selu*>NULL, x, y, n, s0, s1, req)
+    else: _unary_loop(<Gelu*>NULL, x, y, n, s0, s1, req)
+
+
+cdef void unary_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: x, y; ints: code, req, size; floats: s0, s1
+    if c.dtype == 0:
+        _unary_dispatch(<int>c.ints[0], <float*>c.arrays[0], <float*>c.arrays[1], c.ints[2],
+                        <float>c.floats[0], <float>c.floats[1], <int>c.ints[1])
+    else:
+        _unary_dispatch(<int>c.ints[0], <double*>c.arrays[0], <double*>c.arrays[1], c.ints[2],
+                        c.floats[0], c.floats[1], <int>c.ints[1])
+
+
+# -- binary with broadcasting ------------------------------------------------------------------
+# second operand of the *Grad* maps: the forward output y or input x; the first is dy
+ctypedef struct Add:
+    char tag
+ctypedef struct Sub:
+    char tag
+ctypedef struct Mul:
+    char tag
+ctypedef struct Div:
+    char tag
+ctypedef struct Power:
+    char tag
+ctypedef struct Maximum:
+    char tag
+ctypedef struct Minimum:
+    char tag
+ctypedef struct Hypot:
+    char tag
+ctypedef struct Equal:
+    char tag
+ctypedef struct NotEqual:
+    char tag
+ctypedef struct Greater:
+    char tag
+ctypedef struct GreaterEqual:
+    char tag
+ctypedef struct Lesser:
+    char tag
+ctypedef struct LesserEqual:
+    char tag
+ctypedef struct ReluGradY:
+    char tag
+ctypedef struct SigmoidGradY:
+    char tag
+ctypedef struct TanhGradY:
+    char tag
+ctypedef struct SoftreluGradY:
+    char tag
+ctypedef struct SoftsignGradX:
+    char tag
+ctypedef struct SqrtGradY:
+    char tag
+ctypedef struct RsqrtGradY:
+    char tag
+ctypedef struct SquareGradX:
+    char tag
+ctypedef struct AbsGradX:
+    char tag
+ctypedef struct ReciprocalGradY:
+    char tag
+ctypedef struct LogGradX:
+    char tag
+ctypedef struct ClipGradX:
+    char tag
+ctypedef struct LeakyGradX:
+    char tag
+ctypedef struct EluGradX:
+    char tag
+ctypedef struct SeluGradX:
+    char tag
+ctypedef struct GeluGradX:
+    char tag
+ctypedef struct PowerScalarGradX:
+    char tag
+ctypedef struct RPowerScalarGradY:
+    char tag
+ctypedef struct RDivScalarGradX:
+    char tag
+ctypedef struct MaximumScalarGradX:
+    char tag
+ctypedef struct MinimumScalarGradX:
+    char tag
+ctypedef struct Prelu:
+    char tag
+
+ctypedef fused binary_map:
+    Add
+    Sub
+    Mul
+    Div
+    Power
+    Maximum
+    Minimum
+    Hypot
+    Equal
+    NotEqual
+    Greater
+    GreaterEqual
+    Lesser
+    LesserEqual
+    ReluGradY
+    SigmoidGradY
+    TanhGradY
+    SoftreluGradY
+    SoftsignGradX
+    SqrtGradY
+    RsqrtGradY
+    SquareGradX
+    AbsGradX
+    ReciprocalGradY
+    LogGradX
+    ClipGradX
+    LeakyGradX
+    EluGradX
+    SeluGradX
+    GeluGradX
+    PowerScalarGradX
+    RPowerScalarGradY
+    RDivScalarGradX
+    MaximumScalarGradX
+    MinimumScalarGradX
+    Prelu
+
+
+cdef inline real _binary(binary_map* tag, real a, real b, real s0, real s1) noexcept nogil:
+    if binary_map is Add: return a + b
+    elif binary_map is Sub: return a - b
+    elif binary_map is Mul: return a * b
+    elif binary_map is Div: return a / b
+    elif binary_map is Power: return _pow(a, b)
+    elif binary_map is Maximum: return a if a > b else b
+    elif binary_map is Minimum: return a if a < b else b
+    elif binary_map is Hypot: return _hypot(a, b)
+    elif binary_map is Equal: return <real>(a == b)
+    elif binary_map is NotEqual: return <real>(a != b)
+    elif binary_map is Greater: return <real>(a > b)
+    elif binary_map is GreaterEqual: return <real>(a >= b)
+    elif binary_map is Lesser: return <real>(a < b)
+    elif binary_map is LesserEqual: return <real>(a <= b)
+    elif binary_map is ReluGradY: return a if b > 0 else 0
+    elif binary_map is SigmoidGradY: return a * b * (1 - b)
+    elif binary_map is TanhGradY: return a * (1 - b * b)
+    elif binary_map is SoftreluGradY: return -a * _expm1(-b)
+    elif binary_map is SoftsignGradX: return a / ((1 + (b if b >= 0 else -b)) * (1 + (b if b >= 0 else -b)))
+    elif binary_map is SqrtGradY: return a / (2 * b)
+    elif binary_map is RsqrtGradY: return <real>-0.5 * a * b * b * b
+    elif binary_map is SquareGradX: return 2 * a * b
+    elif binary_map is AbsGradX: return a * ((b > 0) - (b < 0))
+    elif binary_map is ReciprocalGradY: return -a * b * b
+    elif binary_map is LogGradX: return a / b
+    elif binary_map is ClipGradX: return 0 if (b < s0 or b > s1) else a
+    elif binary_map is LeakyGradX: return a if b > 0 else s0 * a
+    elif binary_map is EluGradX: return a if b > 0 else s0 * a * _exp(b)
+    elif binary_map is SeluGradX: return <real>SELU_LAMBDA * (a if b > 0 else a * <real>SELU_ALPHA * _exp(b))
+    elif binary_map is GeluGradX: return <real>(a * (0.5 * (1.0 + erf(b * SQRT_HALF)) + b * INV_SQRT_2PI * exp(-0.5 * b * b)))
+    elif binary_map is PowerScalarGradX: return a * s0 * _pow(b, s0 - 1)
+    elif binary_map is RPowerScalarGradY: return a * b * _log(s0)
+    elif binary_map is RDivScalarGradX: return -a * s0 / (b * b)
+    elif binary_map is MaximumScalarGradX: return a if b >= s0 else 0
+    elif binary_map is MinimumScalarGradX: return a if b <= s0 else 0
+    else: return a if a > 0 else a * b
 
 
 cdef inline void _store(real* y, Py_ssize_t i, double value, int req) noexcept nogil:
@@ -125,31 +423,6 @@ cdef inline void _store(real* y, Py_ssize_t i, double value, int req) noexcept n
     else:
         y[i] = <real>value
 
-
-# -- unary ------------------------------------------------------------------------------------
-
-cdef void _unary_loop(int code, real* x, real* y, Py_ssize_t n, double s0, double s1,
-                      int req) noexcept nogil:
-    cdef Py_ssize_t i
-    if req == REQ_ADD:
-        for i in range(n):
-            y[i] += <real>_unary(code, x[i], s0, s1)
-    else:
-        for i in range(n):
-            y[i] = <real>_unary(code, x[i], s0, s1)
-
-
-cdef void unary_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: x, y; ints: code, req, size; floats: s0, s1
-    if c.dtype == 0:
-        _unary_loop(<int>c.ints[0], <float*>c.arrays[0], <float*>c.arrays[1], c.ints[2],
-                    c.floats[0], c.floats[1], <int>c.ints[1])
-    else:
-        _unary_loop(<int>c.ints[0], <double*>c.arrays[0], <double*>c.arrays[1], c.ints[2],
-                    c.floats[0], c.floats[1], <int>c.ints[1])
-
-
-# -- binary with broadcasting ------------------------------------------------------------------
 
 cdef inline bint _advance(Py_ssize_t* index, Py_ssize_t* dims, int outer_dims) noexcept nogil:
     """Step a multi-index over dims[0:outer_dims]; False after the last position."""
@@ -163,8 +436,8 @@ cdef inline bint _advance(Py_ssize_t* index, Py_ssize_t* dims, int outer_dims) n
     return False
 
 
-cdef void _binary_loop(int code, real* a, real* b, real* y, Py_ssize_t* shape,
-                       double s0, double s1, int req) noexcept nogil:
+cdef void _binary_loop(binary_map* tag, real* a, real* b, real* y, Py_ssize_t* shape,
+                       real s0, real s1, int req) noexcept nogil:
     # shape: ndim, dims[ndim], stride_a[ndim], stride_b[ndim] (elements; 0 where broadcast)
     cdef int ndim = <int>shape[0]
     cdef Py_ssize_t* dims = shape + 1
@@ -178,10 +451,10 @@ cdef void _binary_loop(int code, real* a, real* b, real* y, Py_ssize_t* shape,
         # same shapes: one flat loop
         if req == REQ_ADD:
             for i in range(inner):
-                y[i] += <real>_binary(code, a[i], b[i], s0, s1)
+                y[i] += _binary(tag, a[i], b[i], s0, s1)
         else:
             for i in range(inner):
-                y[i] = <real>_binary(code, a[i], b[i], s0, s1)
+                y[i] = _binary(tag, a[i], b[i], s0, s1)
         return
     for d in range(ndim):
         index[d] = 0
@@ -191,21 +464,65 @@ cdef void _binary_loop(int code, real* a, real* b, real* y, Py_ssize_t* shape,
         for d in range(ndim - 1):
             offset_a += index[d] * sa[d]
             offset_b += index[d] * sb[d]
-        for i in range(inner):
-            _store(y, position + i, _binary(code, a[offset_a + i * ia], b[offset_b + i * ib], s0, s1), req)
+        if req == REQ_ADD:
+            for i in range(inner):
+                y[position + i] += _binary(tag, a[offset_a + i * ia], b[offset_b + i * ib], s0, s1)
+        else:
+            for i in range(inner):
+                y[position + i] = _binary(tag, a[offset_a + i * ia], b[offset_b + i * ib], s0, s1)
         position += inner
         if not _advance(index, dims, ndim - 1):
             break
 
 
+cdef void _binary_dispatch(int code, real* a, real* b, real* y, Py_ssize_t* shape, real s0, real s1,
+                           int req) noexcept nogil:
+    if code == 0: _binary_loop(<Add*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 1: _binary_loop(<Sub*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 2: _binary_loop(<Mul*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 3: _binary_loop(<Div*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 4: _binary_loop(<Power*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 5: _binary_loop(<Maximum*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 6: _binary_loop(<Minimum*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 7: _binary_loop(<Hypot*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 8: _binary_loop(<Equal*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 9: _binary_loop(<NotEqual*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 10: _binary_loop(<Greater*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 11: _binary_loop(<GreaterEqual*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 12: _binary_loop(<Lesser*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 13: _binary_loop(<LesserEqual*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 14: _binary_loop(<ReluGradY*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 15: _binary_loop(<SigmoidGradY*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 16: _binary_loop(<TanhGradY*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 17: _binary_loop(<SoftreluGradY*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 18: _binary_loop(<SoftsignGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 19: _binary_loop(<SqrtGradY*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 20: _binary_loop(<RsqrtGradY*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 21: _binary_loop(<SquareGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 22: _binary_loop(<AbsGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 23: _binary_loop(<ReciprocalGradY*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 24: _binary_loop(<LogGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 25: _binary_loop(<ClipGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 26: _binary_loop(<LeakyGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 27: _binary_loop(<EluGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 28: _binary_loop(<SeluGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 29: _binary_loop(<GeluGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 30: _binary_loop(<PowerScalarGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 31: _binary_loop(<RPowerScalarGradY*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 32: _binary_loop(<RDivScalarGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 33: _binary_loop(<MaximumScalarGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 34: _binary_loop(<MinimumScalarGradX*>NULL, a, b, y, shape, s0, s1, req)
+    else: _binary_loop(<Prelu*>NULL, a, b, y, shape, s0, s1, req)
+
+
 cdef void binary_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
     # arrays: a, b, y; ints: code, req, ndim, dims..., stride_a..., stride_b...; floats: s0, s1
     if c.dtype == 0:
-        _binary_loop(<int>c.ints[0], <float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
-                     c.ints + 2, c.floats[0], c.floats[1], <int>c.ints[1])
+        _binary_dispatch(<int>c.ints[0], <float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
+                         c.ints + 2, <float>c.floats[0], <float>c.floats[1], <int>c.ints[1])
     else:
-        _binary_loop(<int>c.ints[0], <double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
-                     c.ints + 2, c.floats[0], c.floats[1], <int>c.ints[1])
+        _binary_dispatch(<int>c.ints[0], <double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
+                         c.ints + 2, c.floats[0], c.floats[1], <int>c.ints[1])
 
 
 cdef inline void _partials(int code, double dy, double a, double b, double* da, double* db) noexcept nogil:
