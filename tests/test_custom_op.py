@@ -232,6 +232,26 @@ def test_numpy_softmax_trains_with_module_fit():
     assert after < 0.7 * before, (before, after)
 
 
+def test_custom_and_native_softmax_train_to_the_same_parameters():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(40, 4))
+    y = rng.integers(0, 3, 40).astype(np.float64)
+    trained = []
+    for head in (custom_softmax, native_softmax):
+        train = mx.io.NDArrayIter(x, y, batch_size=8, label_name="softmax_label")
+        mod = mx.mod.Module(mlp(head), data_names=["data"], label_names=["softmax_label"])
+        mod.bind(data_shapes=train.provide_data, label_shapes=train.provide_label)
+        mx.random.seed(7)
+        mod.init_params(mx.init.Xavier())
+        mod.fit(train, num_epoch=3, optimizer="sgd", optimizer_params={"learning_rate": 0.2},
+                progress=False)
+        trained.append(mod.get_params()[0])
+    custom, native = trained
+    assert sorted(custom) == sorted(native)
+    for name in native:
+        np.testing.assert_allclose(custom[name], native[name], rtol=1e-4, atol=1e-5, err_msg=name)
+
+
 # -- structure: arguments, auxiliary states, outputs ---------------------------------------------
 
 def test_custom_node_structure_comes_from_the_prop():
