@@ -53,35 +53,19 @@ def node_prop(params):
     return params.get(PROP_KEY)
 
 
+def _is_loss(params):
+    """A Custom node is a loss head exactly when its prop says need_top_grad=False."""
+    prop = node_prop(params)
+    return prop is not None and not prop.need_top_grad_
+
+
 class CustomOpDef(OpDef):
     """OpDef of Custom and _backward_Custom: parameters are op_type plus free keywords."""
 
     def __init__(self, name, per_node_loss=False, **kwargs):
-        super().__init__(name, **kwargs)
+        super().__init__(name, loss=_is_loss if per_node_loss else False, **kwargs)
         self.params = _OpenParams(self.params)
         self._per_node_loss = per_node_loss
-
-    # A Custom node is a loss head exactly when its prop says need_top_grad=False, but the
-    # autodiff asks the OpDef (`node.op.loss`), which is shared by every Custom node.  Until
-    # OpDef grows a per-node form, the answer comes from the asking frame's `node` local
-    # (autodiff.build_backward's two checks); anywhere else it is False.
-    @property
-    def loss(self):
-        if not self._per_node_loss:
-            return False
-        frame = sys._getframe(1)
-        try:
-            node = frame.f_locals.get("node")
-        finally:
-            del frame
-        if getattr(node, "op", None) is not self:
-            return False
-        prop = node_prop(node.params)
-        return prop is not None and not prop.need_top_grad_
-
-    @loss.setter
-    def loss(self, value):
-        pass   # OpDef.__init__ sets the shared flag; the per-node answer above replaces it
 
     def parse_params(self, attrs, instance=None):
         parsed = super().parse_params(attrs, instance)
@@ -112,6 +96,23 @@ class CustomOpDef(OpDef):
         parsed.update(kwargs)
         parsed[PROP_KEY] = prop
         return parsed
+
+
+if not hasattr(OpDef, "is_loss"):
+    # A registry whose autodiff asks `node.op.loss`, one flag for every Custom node: answer
+    # from the asking frame's `node` local (build_backward's two checks); elsewhere False.
+    # Dead once OpDef.is_loss(params) is in place.
+    def _loss_from_calling_frame(self):
+        if not self._per_node_loss:
+            return False
+        frame = sys._getframe(1)
+        try:
+            node = frame.f_locals.get("node")
+        finally:
+            del frame
+        return getattr(node, "op", None) is self and _is_loss(node.params)
+
+    CustomOpDef.loss = property(_loss_from_calling_frame, lambda self, value: None)
 
 
 def _call_prop(prop, method, label, *args):
