@@ -81,7 +81,7 @@ def build_backward(symbol, wanted_args):
     grads = {}   # (id(node), index) -> list of gradient entries
     head_grad_nodes = []
     for position, (node, index) in enumerate(symbol._outputs):
-        if node.op is not None and node.op.loss:
+        if node.op is not None and node.op.is_loss(node.params):
             head_grad_nodes.append(None)
             continue
         head = Node(None, f"{HEAD_GRAD_PREFIX}{position}")
@@ -91,7 +91,7 @@ def build_backward(symbol, wanted_args):
         if node.is_variable or not needs[id(node)]:
             continue
         out_grads = [grads.get((id(node), i)) for i in range(node.num_outputs())]
-        if all(g is None for g in out_grads) and not node.op.loss:
+        if all(g is None for g in out_grads) and not node.op.is_loss(node.params):
             continue
         if node.op.gradient is None:
             wanted_inputs = [node.op.input_names(node.params)[k]
@@ -110,6 +110,14 @@ def build_backward(symbol, wanted_args):
                 grads.setdefault((id(src), src_index), []).append(grad)
     gradients = {}
     for node in nodes:
-        if node.is_variable and id(node) in wanted_args and (id(node), 0) in grads:
+        if not node.is_variable or id(node) not in wanted_args:
+            continue
+        if (id(node), 0) in grads:
             gradients[id(node)] = _sum(grads[(id(node), 0)], node.name)
+        else:
+            # as MXNet: a wanted gradient that nothing reaches (labels, BlockGrad) is zero,
+            # written every backward so that a stale value never survives
+            zero = Node(get_op("zeros_like"), f"{node.name}_zero_grad")
+            zero.inputs = [(node, 0)]
+            gradients[id(node)] = (zero, 0)
     return gradients, head_grad_nodes

@@ -454,8 +454,12 @@ def simple_bind(symbol, ctx, grad_req="write", type_dict=None, shared_exec=None,
     if missing:
         raise BindError(f"simple_bind: cannot infer the shape of {missing}; give their shapes "
                         f"(given: {shapes})")
-    types = {n: np.float32 for n in arg_names}
-    types.update(type_dict or {})
+    if type_dict is None:
+        # as MXNet: float32 for every argument without its own __dtype__; else infer from type_dict
+        attrs = symbol.attr_dict()
+        types = {n: np.float32 for n in arg_names if "__dtype__" not in attrs.get(n, {})}
+    else:
+        types = dict(type_dict)
     arg_types, _, aux_types = symbol.infer_type(**{k: v for k, v in types.items() if k in inputs})
     if arg_types is None:
         raise BindError("simple_bind: cannot infer every dtype; give type_dict")

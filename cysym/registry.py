@@ -127,7 +127,8 @@ class OpDef:
     workspace   function (params, in_shapes, out_shapes, dtype) -> bytes of scratch memory
     var_attrs   extra attributes for automatically created input variables
                 ({'moving_var': {'__init__': '["one", {}]'}})
-    loss        True for heads that supply their own gradient (SoftmaxOutput, MakeLoss...)
+    loss        True for heads that supply their own gradient (SoftmaxOutput, MakeLoss...), or a
+                function of params (SoftmaxOutput with out_grad=True takes a head gradient)
     hidden      True for internal ops (backward nodes) not exported to cysym.sym
     """
 
@@ -151,7 +152,7 @@ class OpDef:
         self.kernel = kernel
         self.workspace = workspace
         self.var_attrs = dict(var_attrs or {})
-        self.loss = loss
+        self._loss = loss if callable(loss) else (lambda params, _value=bool(loss): _value)
         self.hidden = hidden
         self.doc = doc
 
@@ -212,6 +213,10 @@ class OpDef:
 
     def inplace_pairs(self, params):
         return list(self._inplace(params))
+
+    def is_loss(self, params):
+        """True when a node with these params makes its own gradient instead of taking one."""
+        return bool(self._loss(params))
 
 
 _REGISTRY = {}

@@ -132,12 +132,6 @@ def test_softmax_output_backward_without_head_gradient(dtype):
     np.testing.assert_allclose(exe.grad_dict["data"], expected, **TOL[dtype])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "autodiff.build_backward (cysym/autodiff.py, `if node.op is not None and node.op.loss: "
-    "head_grad_nodes.append(None)`) gives a loss head at the graph output no head-gradient entry, "
-    "so SoftmaxOutput's rule (cysym/ops/loss.py line 34, `g.out_grads[0] is not None`) drops the "
-    "head while _backward_SoftmaxOutput still declares 3 inputs when out_grad=True: bind fails "
-    "with '_backward_SoftmaxOutput takes 3 inputs, got 2'"))
 def test_softmax_output_out_grad_multiplies_head_gradient():
     data = np.array([[0.1, -0.4, 0.3], [1.2, 0.2, -0.7]])
     label = np.array([2.0, 0.0])
@@ -161,11 +155,7 @@ def test_softmax_output_label_smoothing():
     np.testing.assert_allclose(exe.grad_dict["data"], softmax(data, 1) - target, rtol=1e-12)
 
 
-@pytest.mark.parametrize("multi_output", [False, pytest.param(True, marks=pytest.mark.xfail(
-    strict=True, reason=(
-        "cysym/ops/loss.py _softmax_output_backward_kernel (line 46-47: `if multi_output and "
-        "normalization != 'valid': scale /= inner`) also divides the probability-label gradient "
-        "by the positions per sample; MXNet's probability-label branch applies grad_scale only")))],
+@pytest.mark.parametrize("multi_output", [False, True],
     ids=["plain", "multi-output"])
 def test_softmax_output_probability_label(multi_output):
     """A label with the data's shape is a probability target: grad_scale * (softmax - label),
@@ -266,10 +256,6 @@ def test_block_grad_stops_gradient(dtype):
     np.testing.assert_array_equal(exe.grad_dict["y"], np.zeros((2, 3)))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "autodiff.build_backward drops inputs whose rule returns None (BlockGrad, sign, comparisons, "
-    "zeros_like): with grad_req='write' their gradient array is never written and keeps its old "
-    "value; MXNet writes zeros (MakeZeroGradNodes)"))
 def test_block_grad_overwrites_stale_gradient_with_zero():
     y = mx.sym.Variable("y")
     sym = mx.sym.BlockGrad(y * 2)
@@ -453,11 +439,6 @@ def test_grad_req_dict_omitting_argument_means_null():
     assert exe.grad_dict["fc_weight"] is not None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "executor.simple_bind (cysym/executor.py, `types = {n: np.float32 for n in arg_names}` before "
-    "types.update(type_dict)) types every argument missing from a given type_dict as float32, so "
-    "type_dict={'x': float64} fails with a dtype conflict on fc_weight; MXNet only defaults to "
-    "float32 when type_dict is None and otherwise infers the rest from the given types"))
 def test_simple_bind_partial_type_dict_infers_the_rest():
     sym = mx.sym.FullyConnected(mx.sym.Variable("x"), num_hidden=4, name="fc")
     exe = sym.simple_bind(mx.cpu(), type_dict={"x": np.float64}, x=(2, 3))

@@ -31,7 +31,7 @@ def _softmax_output_kernel(b):
 
 def _softmax_output_gradient(g):
     inputs = [g.outputs[0], g.inputs[1]]
-    if g.params["out_grad"] and g.out_grads[0] is not None:
+    if g.params["out_grad"]:
         inputs.append(g.out_grads[0])
     return [g.op("_backward_SoftmaxOutput", *inputs, **g.forward_attrs()), None]
 
@@ -42,7 +42,7 @@ def _softmax_output_backward_kernel(b):
     params = b.params
     outer, n, inner = _softmax_layout(params, prob.shape)
     scale = params["grad_scale"]
-    if params["multi_output"] and params["normalization"] != "valid":
+    if params["multi_output"] and params["normalization"] != "valid" and label.shape != prob.shape:
         scale /= inner   # MXNet's multi_output gradient is also divided by the positions per sample
     _loss_kernels().append_softmax_output_backward(
         b.plan, prob, label, b.outputs[0], head, outer=outer, n=n, inner=inner, grad_scale=scale,
@@ -87,7 +87,7 @@ register(OpDef(
     inputs=("data", "label"),
     infer_shape=_softmax_output_shape,
     no_grad=("label",),
-    loss=True,
+    loss=lambda params: not params["out_grad"],
     inplace=[(0, 0)],
     kernel=_softmax_output_kernel,
     gradient=_softmax_output_gradient,
@@ -111,7 +111,8 @@ register(OpDef(
 def _regression_shape(ctx, ins, outs):
     data = ins[0] if ins[0] is not None else outs[0]
     label = ins[1]
-    if data is not None and (label is None or prod(label) != prod(data)):
+    # MXNet accepts any label with the data's size and batch axis, e.g. (n,) for data (n, 1)
+    if data is not None and (label is None or prod(label) != prod(data) or label[:1] != data[:1]):
         label = data
     return [data, label], [data]
 
