@@ -226,8 +226,14 @@ def test_load_json_accepts_bytes():
 # -- every registered operator through JSON ----------------------------------------------------
 
 # A small valid value for every required parameter (by name), and extra ones per op.
+@mx.operator.register("test_json_identity")
+class IdentityProp(mx.operator.CustomOpProp):
+    def create_operator(self, ctx, shapes, dtypes):
+        return mx.operator.CustomOp()
+
+
 REQUIRED_VALUES = {
-    "num_hidden": 5, "act_type": "tanh", "kernel": (3, 2), "num_filter": 4, "num_args": 2,
+    "op_type": "test_json_identity", "num_hidden": 5, "act_type": "tanh", "kernel": (3, 2), "num_filter": 4, "num_args": 2,
     "num_outputs": 3, "input_dim": 7, "output_dim": 6, "a_min": -0.5, "a_max": 2.0, "axis": 1,
 }
 EXTRA_PARAMS = {

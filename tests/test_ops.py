@@ -289,6 +289,30 @@ class Case:
         return [n for n in self.inputs if n not in get_op(self.op).no_grad]
 
 
+@mx.operator.register("test_ops_scaled_tanh")
+class ScaledTanhProp(mx.operator.CustomOpProp):
+    """A CustomOp for the registry table: scale * tanh(data), written in NumPy."""
+
+    def __init__(self, scale="1.0"):
+        super().__init__(need_top_grad=True)
+        self.scale = float(scale)
+
+    def create_operator(self, ctx, shapes, dtypes):
+        return ScaledTanh(self.scale)
+
+
+class ScaledTanh(mx.operator.CustomOp):
+    def __init__(self, scale):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, is_train, req, in_data, out_data, aux):
+        self.assign(out_data[0], req[0], self.scale * np.tanh(in_data[0]))
+
+    def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+        self.assign(in_grad[0], req[0], out_grad[0] * self.scale * (1 - np.tanh(in_data[0]) ** 2))
+
+
 def unary(op, ref, gen=signed, **kw):
     return Case(op, {"data": ((2, 3, 5), gen)}, ref=lambda data: ref(data), **kw)
 
@@ -434,6 +458,9 @@ CASE_LIST = [
     Case("MakeLoss", {"data": ((2, 3, 5), signed)}, ref=lambda data, **_: data, grad=(),
          bad=[("params", {"normalization": "everything"})]),
     Case("BlockGrad", {"data": ((2, 3, 5), signed)}, ref=lambda data: data, zero_grad=True),
+    Case("Custom", {"data": ((2, 3, 5), signed)}, params=dict(op_type="test_ops_scaled_tanh", scale=1.5),
+         ref=lambda data, scale, **_: scale * np.tanh(data),
+         bad=[("params", {"op_type": "test_ops_not_registered"})]),
     # -- shape -----------------------------------------------------------------------------
     Case("Flatten", {"data": ((2, 3, 5), signed)}, ref=lambda data: data.reshape(2, 15)),
     *[Case("Reshape", {"data": ((2, 3, 5), signed)}, params=dict(shape=target),

@@ -115,6 +115,11 @@ cdef class Plan:
     def set_seed(self, unsigned long long state):
         self.ctx.rng_state = state
 
+    @property
+    def is_train(self):
+        """The flag of the pass running now, for Python calls (CustomOp.forward's is_train)."""
+        return bool(self.ctx.is_train)
+
     def run(self, Py_ssize_t begin=0, Py_ssize_t end=-1, bint is_train=False):
         """Run calls[begin:end]; native calls run back to back without the GIL."""
         cdef Py_ssize_t i = begin

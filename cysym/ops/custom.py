@@ -13,7 +13,6 @@ output gradients (when the prop needs them), the forward inputs, the forward out
 `declare_backward_dependency` names, and the auxiliary states; its outputs are the input
 gradients, computed by the same CustomOp instance's backward.
 """
-import sys
 
 import numpy as np
 
@@ -62,10 +61,9 @@ def _is_loss(params):
 class CustomOpDef(OpDef):
     """OpDef of Custom and _backward_Custom: parameters are op_type plus free keywords."""
 
-    def __init__(self, name, per_node_loss=False, **kwargs):
-        super().__init__(name, loss=_is_loss if per_node_loss else False, **kwargs)
+    def __init__(self, name, **kwargs):
+        super().__init__(name, **kwargs)
         self.params = _OpenParams(self.params)
-        self._per_node_loss = per_node_loss
 
     def parse_params(self, attrs, instance=None):
         parsed = super().parse_params(attrs, instance)
@@ -96,23 +94,6 @@ class CustomOpDef(OpDef):
         parsed.update(kwargs)
         parsed[PROP_KEY] = prop
         return parsed
-
-
-if not hasattr(OpDef, "is_loss"):
-    # A registry whose autodiff asks `node.op.loss`, one flag for every Custom node: answer
-    # from the asking frame's `node` local (build_backward's two checks); elsewhere False.
-    # Dead once OpDef.is_loss(params) is in place.
-    def _loss_from_calling_frame(self):
-        if not self._per_node_loss:
-            return False
-        frame = sys._getframe(1)
-        try:
-            node = frame.f_locals.get("node")
-        finally:
-            del frame
-        return getattr(node, "op", None) is self and _is_loss(node.params)
-
-    CustomOpDef.loss = property(_loss_from_calling_frame, lambda self, value: None)
 
 
 def _call_prop(prop, method, label, *args):
@@ -209,27 +190,6 @@ def _custom_type(ctx, ins, outs):
 
 # -- running ---------------------------------------------------------------------------------
 
-def _is_train():
-    """The is_train flag of the executor pass running now.
-
-    The run plan does not hand it to Python calls, so it is read from the executor's
-    `_run(begin, end, is_train)` frame a few levels up.
-    """
-    from ..executor import Executor
-    frame = sys._getframe(1)
-    try:
-        for _ in range(8):
-            if frame is None:
-                break
-            local = frame.f_locals
-            if "is_train" in local and isinstance(local.get("self"), Executor):
-                return bool(local["is_train"])
-            frame = frame.f_back
-    finally:
-        del frame
-    return False
-
-
 class _UserCodeCall:
     """A plan entry calling into a CustomOp; errors become MXNetError naming the node."""
 
@@ -245,13 +205,14 @@ class _UserCodeCall:
 
 class _ForwardCall(_UserCodeCall):
 
-    def __init__(self, node, operator, label, req, in_data, out_data, aux):
+    def __init__(self, node, operator, label, plan, req, in_data, out_data, aux):
         super().__init__(node, operator, label)
+        self.plan = plan
         self.req, self.in_data, self.out_data, self.aux = req, in_data, out_data, aux
 
     def __call__(self):
         try:
-            self.operator.forward(is_train=_is_train(), req=list(self.req), in_data=list(self.in_data),
+            self.operator.forward(is_train=self.plan.is_train, req=list(self.req), in_data=list(self.in_data),
                                   out_data=list(self.out_data), aux=list(self.aux))
         except Exception as err:
             raise self._fail("forward", err) from err
@@ -292,13 +253,13 @@ def _custom_kernel(b):
     if not isinstance(operator, _operator.CustomOp):
         raise BindError(f"Error in operator {b.node.name}: {b.label}: {type(prop).__name__}"
                         f".create_operator returned {operator!r}, not a CustomOp")
-    b.plan.add_python(_ForwardCall(b.node, operator, b.label, b.req, b.inputs[:n_args],
+    b.plan.add_python(_ForwardCall(b.node, operator, b.label, b.plan, b.req, b.inputs[:n_args],
                                    b.outputs, b.inputs[n_args:]), b.label)
 
 
 register(CustomOpDef(
     "Custom",
-    per_node_loss=True,
+    loss=_is_loss,
     params=[Param("op_type", "str", doc="Name the CustomOpProp was registered under "
                                         "(@cysym.operator.register).")],
     inputs=_arguments,
