@@ -20,6 +20,34 @@ def _plain(arr):
     return arr.view(np.ndarray) if isinstance(arr, np.ndarray) else np.asarray(arr)
 
 
+def _kernels():
+    # imported when first used, so the pure-Python modules load without the compiled kernels
+    from ._ops import optim
+    return optim
+
+
+def _matching(grad, weight):
+    """grad as a C-contiguous array of the weight's dtype (a copy only when it is not one)."""
+    return np.ascontiguousarray(_plain(grad), dtype=weight.dtype)
+
+
+class _fused_target:
+    """The weight as a C-contiguous float array for a fused kernel, written back on exit when
+    it had to be copied (a strided or float16 weight)."""
+
+    def __init__(self, weight):
+        self.weight = _plain(weight)
+        fits = self.weight.flags.c_contiguous and self.weight.dtype in (np.float32, np.float64)
+        self.target = self.weight if fits else np.ascontiguousarray(self.weight, dtype=np.float32)
+
+    def __enter__(self):
+        return self.target
+
+    def __exit__(self, *exc):
+        if self.target is not self.weight:
+            self.weight[...] = self.target
+
+
 def _zeros_like(weight, dtype=None):
     return np.zeros(weight.shape, dtype=weight.dtype if dtype is None else dtype)
 
@@ -226,22 +254,11 @@ class SGD(Optimizer):
         self._update_count(index)
         lr = self._get_lr(index)
         wd = self._get_wd(index)
-        w = _plain(weight)
-        # MXNet passes clip_gradient to the kernel only when it is truthy (0 means no clipping)
-        g = np.multiply(_plain(grad), self.rescale_grad, dtype=w.dtype)
-        if self.clip_gradient:
-            _clip(g, self.clip_gradient)
-        if state is not None:
-            mom = _plain(state)
-            # mom = momentum * mom - lr * wd * weight - lr * g
-            mom *= self.momentum
-            mom -= (lr * wd) * w
-            mom -= lr * g
-            w += mom
-        else:
-            # weight = (1 - lr * wd) * weight - lr * g
-            w *= (1.0 - lr * wd)
-            w -= lr * g
+        with _fused_target(weight) as w:
+            # MXNet passes clip_gradient to the kernel only when it is truthy (0 means no clipping)
+            _kernels().sgd_update(w, _matching(grad, w), lr, wd, self.rescale_grad,
+                                  self.clip_gradient or -1.0, None if state is None else _plain(state),
+                                  self.momentum)
 
 
 @register
@@ -350,17 +367,9 @@ class Adam(Optimizer):
         coef1 = 1. - self.beta1 ** t
         coef2 = 1. - self.beta2 ** t
         lr *= math.sqrt(coef2) / coef1
-        w = _plain(weight)
-        mean, var = _plain(state[0]), _plain(state[1])
-        g = np.multiply(_plain(grad), self.rescale_grad, dtype=w.dtype)
-        g += wd * w
-        if self.clip_gradient:
-            _clip(g, self.clip_gradient)
-        mean *= self.beta1
-        mean += (1. - self.beta1) * g
-        var *= self.beta2
-        var += (1. - self.beta2) * np.square(g)
-        w -= lr * mean / (np.sqrt(var) + self.epsilon)
+        with _fused_target(weight) as w:
+            _kernels().adam_update(w, _matching(grad, w), _plain(state[0]), _plain(state[1]), lr, self.beta1,
+                                   self.beta2, self.epsilon, wd, self.rescale_grad, self.clip_gradient or -1.0)
 
 
 @register
