@@ -178,17 +178,17 @@ cdef inline real _unary(unary_map* tag, real x, real s0, real s1) noexcept nogil
     elif unary_map is Exp: return _exp(x)
     elif unary_map is Log: return _log(x)
     elif unary_map is Sqrt: return _sqrt(x)
-    elif unary_map is Rsqrt: return 1 / _sqrt(x)
+    elif unary_map is Rsqrt: return <real>1 / _sqrt(x)
     elif unary_map is Square: return x * x
-    elif unary_map is Abs: return x if x >= 0 else -x
-    elif unary_map is Sign: return <real>((x > 0) - (x < 0))
-    elif unary_map is Relu: return x if x > 0 else 0
-    elif unary_map is Sigmoid: return 1 / (1 + _exp(-x))
+    elif unary_map is Abs: return x if x >= <real>0 else -x
+    elif unary_map is Sign: return <real>((x > <real>0) - (x < <real>0))
+    elif unary_map is Relu: return x if x > <real>0 else <real>0
+    elif unary_map is Sigmoid: return <real>1 / (<real>1 + _exp(-x))
     elif unary_map is Tanh: return _tanh(x)
-    elif unary_map is Reciprocal: return 1 / x
-    elif unary_map is Softsign: return x / (1 + (x if x >= 0 else -x))
+    elif unary_map is Reciprocal: return <real>1 / x
+    elif unary_map is Softsign: return x / (<real>1 + (x if x >= <real>0 else -x))
     # log(1 + exp(x)) without overflow
-    elif unary_map is Softrelu: return (x if x > 0 else 0) + _log1p(_exp(-(x if x >= 0 else -x)))
+    elif unary_map is Softrelu: return (x if x > <real>0 else <real>0) + _log1p(_exp(-(x if x >= <real>0 else -x)))
     elif unary_map is PlusScalar: return x + s0
     elif unary_map is MinusScalar: return x - s0
     elif unary_map is RMinusScalar: return s0 - x
@@ -201,10 +201,10 @@ cdef inline real _unary(unary_map* tag, real x, real s0, real s1) noexcept nogil
     elif unary_map is MinimumScalar: return x if x < s0 else s0
     elif unary_map is Clip: return s0 if x < s0 else (s1 if x > s1 else x)
     elif unary_map is Fill: return s0
-    elif unary_map is Leaky: return x if x > 0 else s0 * x
-    elif unary_map is Elu: return x if x > 0 else s0 * _expm1(x)
-    elif unary_map is Selu: return <real>SELU_LAMBDA * (x if x > 0 else <real>SELU_ALPHA * _expm1(x))
-    else: return <real>0.5 * x * (1 + _erf(x * <real>SQRT_HALF))
+    elif unary_map is Leaky: return x if x > <real>0 else s0 * x
+    elif unary_map is Elu: return x if x > <real>0 else s0 * _expm1(x)
+    elif unary_map is Selu: return <real>SELU_LAMBDA * (x if x > <real>0 else <real>SELU_ALPHA * _expm1(x))
+    else: return <real>0.5 * x * (<real>1 + _erf(x * <real>SQRT_HALF))
 
 
 # -- unary ------------------------------------------------------------------------------------
@@ -393,28 +393,28 @@ cdef inline real _binary(binary_map* tag, real a, real b, real s0, real s1) noex
     elif binary_map is GreaterEqual: return <real>(a >= b)
     elif binary_map is Lesser: return <real>(a < b)
     elif binary_map is LesserEqual: return <real>(a <= b)
-    elif binary_map is ReluGradY: return a if b > 0 else 0
-    elif binary_map is SigmoidGradY: return a * b * (1 - b)
-    elif binary_map is TanhGradY: return a * (1 - b * b)
+    elif binary_map is ReluGradY: return a if b > <real>0 else <real>0
+    elif binary_map is SigmoidGradY: return a * b * (<real>1 - b)
+    elif binary_map is TanhGradY: return a * (<real>1 - b * b)
     elif binary_map is SoftreluGradY: return -a * _expm1(-b)
-    elif binary_map is SoftsignGradX: return a / ((1 + (b if b >= 0 else -b)) * (1 + (b if b >= 0 else -b)))
-    elif binary_map is SqrtGradY: return a / (2 * b)
+    elif binary_map is SoftsignGradX: return a / ((<real>1 + (b if b >= <real>0 else -b)) * (<real>1 + (b if b >= <real>0 else -b)))
+    elif binary_map is SqrtGradY: return a / (<real>2 * b)
     elif binary_map is RsqrtGradY: return <real>-0.5 * a * b * b * b
-    elif binary_map is SquareGradX: return 2 * a * b
-    elif binary_map is AbsGradX: return a * ((b > 0) - (b < 0))
+    elif binary_map is SquareGradX: return <real>2 * a * b
+    elif binary_map is AbsGradX: return a * ((b > <real>0) - (b < <real>0))
     elif binary_map is ReciprocalGradY: return -a * b * b
     elif binary_map is LogGradX: return a / b
-    elif binary_map is ClipGradX: return 0 if (b < s0 or b > s1) else a
-    elif binary_map is LeakyGradX: return a if b > 0 else s0 * a
-    elif binary_map is EluGradX: return a if b > 0 else s0 * a * _exp(b)
-    elif binary_map is SeluGradX: return <real>SELU_LAMBDA * (a if b > 0 else a * <real>SELU_ALPHA * _exp(b))
+    elif binary_map is ClipGradX: return <real>0 if (b < s0 or b > s1) else a
+    elif binary_map is LeakyGradX: return a if b > <real>0 else s0 * a
+    elif binary_map is EluGradX: return a if b > <real>0 else s0 * a * _exp(b)
+    elif binary_map is SeluGradX: return <real>SELU_LAMBDA * (a if b > <real>0 else a * <real>SELU_ALPHA * _exp(b))
     elif binary_map is GeluGradX: return <real>(a * (0.5 * (1.0 + erf(b * SQRT_HALF)) + b * INV_SQRT_2PI * exp(-0.5 * b * b)))
-    elif binary_map is PowerScalarGradX: return a * s0 * _pow(b, s0 - 1)
+    elif binary_map is PowerScalarGradX: return a * s0 * _pow(b, s0 - <real>1)
     elif binary_map is RPowerScalarGradY: return a * b * _log(s0)
     elif binary_map is RDivScalarGradX: return -a * s0 / (b * b)
-    elif binary_map is MaximumScalarGradX: return a if b >= s0 else 0
-    elif binary_map is MinimumScalarGradX: return a if b <= s0 else 0
-    else: return a if a > 0 else a * b
+    elif binary_map is MaximumScalarGradX: return a if b >= s0 else <real>0
+    elif binary_map is MinimumScalarGradX: return a if b <= s0 else <real>0
+    else: return a if a > <real>0 else a * b
 
 
 cdef inline void _store(real* y, Py_ssize_t i, double value, int req) noexcept nogil:
