@@ -326,7 +326,8 @@ def Variable(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None
         raise TypeError(f"Variable name must be a string, got {name!r}")
     attrs = {_stored_key(k): v for k, v in AttrScope.current().get(attr).items()}
     if shape is not None:
-        attrs["__shape__"] = format_value(tuple(shape))
+        # MXNet stores str(shape): a list is written "[2, 3]", a tuple "(2, 3)"
+        attrs["__shape__"] = str(shape) if isinstance(shape, (tuple, list)) else format_value(tuple(shape))
     if lr_mult is not None:
         attrs["__lr_mult__"] = format_value(lr_mult)
     if wd_mult is not None:
