@@ -3,21 +3,36 @@ import logging
 
 from . import ndarray as nd
 from . import symbol as sym
-from .base import MXNetError
+from .base import MXNetError, atomic_write
 from .callback import BatchEndParam  # noqa: F401  (MXNet users import it from here too)
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_params", "BatchEndParam"]
 
 
 def save_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_cast=True):
-    """Write the symbol and the parameters; each file is replaced atomically."""
-    if symbol is not None:
-        symbol.save(f"{prefix}-symbol.json")
-    save_dict = {f"arg:{k}": v for k, v in arg_params.items()}
+    """Write the symbol and the parameters; each file is replaced atomically.
+
+    Both files are encoded before either is written, so a parameter that cannot be saved
+    leaves an existing checkpoint (symbol and parameters) untouched."""
+    files = checkpoint_files(prefix, epoch, symbol, arg_params, aux_params)
+    write_files(files)
+    logging.info('Saved checkpoint to "%s-%04d.params"', prefix, epoch)
+
+
+def checkpoint_files(prefix, epoch, symbol, arg_params, aux_params):
+    """[(file name, bytes or text)] of a checkpoint, encoded without touching the disk."""
+    save_dict = {f"arg:{k}": v for k, v in (arg_params or {}).items()}
     save_dict.update({f"aux:{k}": v for k, v in (aux_params or {}).items()})
-    param_name = f"{prefix}-{epoch:04d}.params"
-    nd.save(param_name, save_dict)
-    logging.info('Saved checkpoint to "%s"', param_name)
+    files = [(f"{prefix}-{epoch:04d}.params", nd._encode(save_dict))]
+    if symbol is not None:
+        files.insert(0, (f"{prefix}-symbol.json", symbol.tojson()))
+    return files
+
+
+def write_files(files):
+    """Write each (name, data) through a temporary file and a rename."""
+    for fname, data in files:
+        atomic_write(fname, data)
 
 
 def load_params(prefix, epoch):
