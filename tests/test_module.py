@@ -375,3 +375,129 @@ def test_fit_digits_reaches_96_percent():
             optimizer_params={"learning_rate": 0.1, "momentum": 0.9})
     accuracy = dict(mod.score(test, "acc"))["accuracy"]
     assert accuracy >= 0.96
+
+
+# --------------------------------------------------------------------------- checkpoints and resuming
+
+
+def _small_cnn():
+    """Convolution + BatchNorm (aux states) + Dropout (randomness in every training forward)."""
+    net = mx.sym.Convolution(mx.sym.Variable("data"), kernel=(3, 3), num_filter=4, name="conv")
+    net = mx.sym.BatchNorm(net, name="bn", fix_gamma=False)
+    net = mx.sym.Activation(net, act_type="relu", name="relu")
+    net = mx.sym.Dropout(net, p=0.3, name="drop")
+    net = mx.sym.FullyConnected(mx.sym.Flatten(net), num_hidden=10, name="fc")
+    return mx.sym.SoftmaxOutput(net, name="softmax")
+
+
+NETS = {"mlp": (seed_mlp, SMALL_X[:120]), "cnn": (_small_cnn, SMALL_X[:120, None])}
+FIT = dict(optimizer="sgd", optimizer_params={"learning_rate": 0.05, "momentum": 0.9, "wd": 1e-4},
+           progress=False)
+
+
+def _iter(x, shuffle):
+    return NDArrayIter(x, SMALL_Y[:len(x)], BATCH, shuffle=shuffle)
+
+
+def _all_params(mod):
+    arg, aux = mod.get_params()
+    return {**{f"arg:{k}": v for k, v in arg.items()}, **{f"aux:{k}": v for k, v in aux.items()}}
+
+
+@pytest.mark.parametrize("shuffle", [False, True], ids=["in-order", "shuffled"])
+@pytest.mark.parametrize("net", sorted(NETS))
+def test_resumed_training_equals_uninterrupted_bit_for_bit(tmp_path, net, shuffle):
+    build, x = NETS[net]
+    mx.random.seed(11)
+    straight = mx.mod.Module(build())
+    straight.fit(_iter(x, shuffle), num_epoch=4, initializer=mx.init.Xavier(), **FIT)
+
+    mx.random.seed(11)
+    first = mx.mod.Module(build())
+    first.fit(_iter(x, shuffle), num_epoch=2, initializer=mx.init.Xavier(), **FIT)
+    first.save_checkpoint(str(tmp_path / "run"), 2, save_optimizer_states=True)
+    del first
+
+    # as a new process would: seed the same way, a fresh iterator, a module from the files
+    mx.random.seed(11)
+    train = _iter(x, shuffle)
+    resumed = mx.mod.Module.load(str(tmp_path / "run"), 2, load_optimizer_states=True)
+    resumed.fit(train, num_epoch=4, begin_epoch=2, **FIT)
+    _params_equal(_all_params(resumed), _all_params(straight))
+
+
+def test_resumed_with_epoch_checkpoint_callback_and_same_iterator(tmp_path):
+    """Checkpoints written by module_checkpoint during fit; continuing the same module on the same
+    iterator, and loading the mid-run checkpoint, both equal the straight run."""
+    build, x = NETS["cnn"]
+    mx.random.seed(5)
+    straight = mx.mod.Module(build())
+    straight.fit(_iter(x, True), num_epoch=3, initializer=mx.init.Xavier(), **FIT)
+
+    mx.random.seed(5)
+    train = _iter(x, True)
+    mod = mx.mod.Module(build())
+    mod.fit(train, num_epoch=1, initializer=mx.init.Xavier(),
+            epoch_end_callback=mx.callback.module_checkpoint(mod, str(tmp_path / "cb"),
+                                                             save_optimizer_states=True), **FIT)
+    assert sorted(os.listdir(tmp_path)) == ["cb-0001.params", "cb-0001.states", "cb-symbol.json"]
+    mod.fit(train, num_epoch=3, begin_epoch=1, **FIT)        # the same module, the same iterator
+    _params_equal(_all_params(mod), _all_params(straight))
+
+    mx.random.seed(5)
+    train = _iter(x, True)
+    loaded = mx.mod.Module.load(str(tmp_path / "cb"), 1, load_optimizer_states=True)
+    loaded.fit(train, num_epoch=3, begin_epoch=1, **FIT)
+    _params_equal(_all_params(loaded), _all_params(straight))
+
+
+def test_checkpoint_round_trip_with_optimizer_states(tmp_path):
+    mod = _bound_mlp()
+    mod.init_optimizer(optimizer_params={"learning_rate": 0.1, "momentum": 0.9})
+    for start in (0, 20, 40):
+        mod.forward_backward(_batch(start))
+        mod.update()
+    prefix = str(tmp_path / "m")
+    mod.save_checkpoint(prefix, 3, save_optimizer_states=True)
+    assert sorted(os.listdir(tmp_path)) == ["m-0003.params", "m-0003.states", "m-symbol.json"]
+
+    loaded = mx.mod.Module.load(prefix, 3, load_optimizer_states=True)
+    assert loaded.symbol.tojson() == mod.symbol.tojson()
+    _params_equal(loaded.get_params()[0], mod.get_params()[0])
+    loaded.bind(data_shapes=[("data", (BATCH, 8, 8))], label_shapes=[("softmax_label", (BATCH,))])
+    loaded.init_optimizer(optimizer_params={"learning_rate": 999.0})   # the saved optimizer wins
+    assert loaded._optimizer.lr == 0.1 and loaded._optimizer.momentum == 0.9
+    assert loaded._optimizer.num_update == mod._optimizer.num_update
+    for index, state in mod._updater.states.items():
+        np.testing.assert_array_equal(np.asarray(loaded._updater.states[index]), np.asarray(state))
+    for m in (mod, loaded):     # the next step is the same
+        m.forward_backward(_batch(60))
+        m.update()
+    _params_equal(loaded.get_params()[0], mod.get_params()[0])
+
+    plain = mx.mod.Module.load(prefix, 3)    # without states: a fresh optimizer
+    plain.bind(data_shapes=[("data", (BATCH, 8, 8))], label_shapes=[("softmax_label", (BATCH,))])
+    plain.init_optimizer(optimizer_params={"learning_rate": 0.3})
+    assert plain._optimizer.lr == 0.3 and plain._updater.states == {}
+
+
+def test_save_optimizer_states_needs_an_optimizer(tmp_path):
+    with pytest.raises(MXNetError):
+        _bound_mlp().save_checkpoint(str(tmp_path / "m"), 1, save_optimizer_states=True)
+    assert os.listdir(tmp_path) == []
+
+
+def test_failed_module_save_leaves_checkpoint_intact(tmp_path):
+    mod = _bound_mlp()
+    mod.init_optimizer(optimizer_params={"learning_rate": 0.1, "momentum": 0.9})
+    mod.forward_backward(_batch())
+    mod.update()
+    prefix = str(tmp_path / "m")
+    mod.save_checkpoint(prefix, 1, save_optimizer_states=True)
+    before = {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)}
+    mod.forward_backward(_batch(20))
+    mod.update()
+    mod._optimizer.not_picklable = lambda: None     # the optimizer states cannot be written
+    with pytest.raises(Exception):
+        mod.save_checkpoint(prefix, 1, save_optimizer_states=True)
+    assert {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)} == before

@@ -1,8 +1,8 @@
 """Module: a thin wrapper around one bound executor for training (MXNet's mx.mod.Module)."""
 import logging
-import pickle
 import sys
 import time
+import weakref
 
 import numpy as np
 
@@ -11,6 +11,7 @@ from .. import metric as metric_module
 from .. import model
 from .. import ndarray as nd
 from .. import optimizer as opt
+from .. import random as _random
 from ..base import MXNetError, atomic_write
 from ..callback import BatchEndParam
 from ..context import cpu
@@ -30,6 +31,15 @@ def _as_descs(shapes):
             name, shape = item
             descs.append(DataDesc(name, tuple(shape)))
     return descs
+
+
+# iterator -> (fit seed, epochs whose reset it has seen); see BaseModule._begin_epoch
+_ITER_EPOCHS = weakref.WeakKeyDictionary()
+
+
+def _epoch_seed(fit_seed, epoch):
+    """The seed of epoch `epoch`'s random stream, a pure function of (fit_seed, epoch)."""
+    return int(np.random.SeedSequence([int(fit_seed), int(epoch)]).generate_state(1, np.uint64)[0])
 
 
 def _call_all(callbacks, *args):
@@ -111,12 +121,20 @@ class BaseModule:
         """
         if num_epoch is None:
             raise MXNetError("fit: please specify num_epoch")
+        # Drawn before the parameters are initialized, so a resumed run (which initializes
+        # nothing) draws the same value as the run it resumes when both seed the same way.
+        fit_seed = _random.next_seed()
         self.bind(data_shapes=train_data.provide_data, label_shapes=train_data.provide_label,
                   for_training=True, force_rebind=force_rebind)
         self.init_params(initializer=initializer if initializer is not None else init.Uniform(0.01),
                          arg_params=arg_params, aux_params=aux_params,
                          allow_missing=allow_missing, force_init=force_init)
         self.init_optimizer(kvstore=kvstore, optimizer=optimizer, optimizer_params=optimizer_params)
+        saved_seed = getattr(getattr(self, "_optimizer", None), "fit_seed", None)
+        if begin_epoch > 0 and saved_seed is not None:
+            fit_seed = saved_seed   # resuming: the seed stored with the optimizer states wins
+        if getattr(self, "_optimizer", None) is not None:
+            self._optimizer.fit_seed = fit_seed   # saved with the optimizer states
         validation_metric = validation_metric or eval_metric
         eval_metric = metric_module.create(eval_metric)
         show_progress = sys.stderr.isatty() if progress is None else progress
@@ -124,6 +142,7 @@ class BaseModule:
             tic = time.time()
             eval_metric.reset()
             samples = 0
+            self._begin_epoch(train_data, fit_seed, epoch)
             bar = self._progress_bar(train_data, epoch, num_epoch) if show_progress else None
             for nbatch, batch in enumerate(train_data):
                 self.forward_backward(batch)
@@ -148,7 +167,29 @@ class BaseModule:
                                     batch_end_callback=eval_batch_end_callback, epoch=epoch)
                 for name, value in result:
                     self.logger.info("Epoch[%d] Validation-%s=%f", epoch, name, value)
+
+    @staticmethod
+    def _begin_epoch(train_data, fit_seed, epoch):
+        """Make epoch `epoch` the same whether training runs straight through or resumes.
+
+        Each epoch's randomness (the shuffle, Dropout masks) comes from a stream seeded by
+        (fit_seed, epoch) alone, and the iterator is reset at the start of the epoch from that
+        stream.  A shuffling iterator's order depends on all its earlier resets (each permutes
+        the previous order), so an iterator that has not seen epochs 0..epoch-1 of this run (a
+        fresh one after Module.load) first replays their resets; that only permutes indices.
+        """
+        try:
+            seen_seed, seen = _ITER_EPOCHS.get(train_data, (None, 0))
+        except TypeError:   # not weak-referenceable or not hashable: no record
+            seen_seed, seen = None, 0
+        first = seen if seen_seed == fit_seed and seen <= epoch else 0
+        for replayed in range(first, epoch + 1):
+            _random.seed(_epoch_seed(fit_seed, replayed))
             train_data.reset()
+        try:
+            _ITER_EPOCHS[train_data] = (fit_seed, epoch + 1)
+        except TypeError:
+            pass
 
     @staticmethod
     def _progress_bar(train_data, epoch, num_epoch):
@@ -394,12 +435,19 @@ class Module(BaseModule):
         self.set_params(arg_params, aux_params)
 
     def save_checkpoint(self, prefix, epoch, save_optimizer_states=False, remove_amp_cast=True):
-        """prefix-symbol.json, prefix-%04d.params and (optionally) prefix-%04d.states."""
-        self._symbol.save(f"{prefix}-symbol.json")
-        self.save_params(f"{prefix}-{epoch:04d}.params")
+        """prefix-symbol.json, prefix-%04d.params and (optionally) prefix-%04d.states.
+
+        Everything is encoded before any file is written, so a failure (a parameter or an
+        optimizer that cannot be saved) leaves an existing checkpoint untouched."""
+        arg_params, aux_params = self.get_params()
+        files = model.checkpoint_files(prefix, epoch, self._symbol, arg_params, aux_params)
+        if save_optimizer_states:
+            if not self.optimizer_initialized:
+                raise MXNetError("save_checkpoint: save_optimizer_states needs init_optimizer first")
+            files.append((f"{prefix}-{epoch:04d}.states", self._updater.get_states(dump_optimizer=True)))
+        model.write_files(files)
         self.logger.info('Saved checkpoint to "%s-%04d.params"', prefix, epoch)
         if save_optimizer_states:
-            self.save_optimizer_states(f"{prefix}-{epoch:04d}.states")
             self.logger.info('Saved optimizer state to "%s-%04d.states"', prefix, epoch)
 
     @staticmethod
