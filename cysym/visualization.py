@@ -20,8 +20,12 @@ def _is_parameter(node, shape):
 
 
 def summary_rows(symbol, shape=None):
-    """(layer, output shape without the batch axis, parameter count, previous layers) per node."""
+    """(layer, output shape without the batch axis, parameter count, previous layers) per node.
+
+    As MXNet's print_summary, the count is of learned parameters: auxiliary states (BatchNorm's
+    moving mean and variance) are not counted, so a BatchNorm layer has 2 * channels."""
     entry_shapes = _shapes(symbol, shape)
+    aux_names = set(symbol.list_auxiliary_states())
     rows, total = [], 0
     for node in symbol._nodes():
         if node.is_variable and _is_parameter(node, shape):
@@ -30,7 +34,7 @@ def summary_rows(symbol, shape=None):
             continue
         params = 0
         for src, _ in node.inputs:
-            if _is_parameter(src, shape):
+            if _is_parameter(src, shape) and src.name not in aux_names:
                 src_shape = entry_shapes.get(src.name)
                 params += int(np.prod(src_shape)) if src_shape else 0
         total += params
