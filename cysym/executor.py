@@ -386,10 +386,12 @@ class Executor:
 
     def memory_stats(self):
         """Bytes of the arena (planned), of all intermediate buffers (naive), and of the most
-        buffers live at one moment (lower bound)."""
+        buffers live at one moment (lower bound: an in-place chain counts as one buffer;
+        peak_live_bytes counts an op's input and output separately even when they share)."""
         return {"planned_bytes": int(self._memory["planned_bytes"]),
                 "naive_bytes": int(self._memory["naive_bytes"]),
                 "lower_bound_bytes": int(self._memory["lower_bound_bytes"]),
+                "peak_live_bytes": int(self._memory["entry_peak_bytes"]),
                 "num_kernel_calls": len(self._plan)}
 
     def debug_str(self):

@@ -12,12 +12,12 @@ im2col (twice), col2im, the bias and its gradient.
 LeNet sizes, batch 64: conv1 1->20 channels 28x28 k5 (the first layer: no data gradient, as
 in training), conv2 20->50 channels 12x12 k5 (with the data gradient).
 """
-import time
-
 import numpy as np
 from scipy.linalg import blas
 
 from cysym._ops import conv, runner
+
+from .common import best_of
 
 # name: (data shape, num_filter, kernel, wants data gradient)
 SHAPES = {
@@ -84,15 +84,6 @@ class ConvolutionForwardBackward:
         self.call()
 
 
-def _best_time(call, repeat=7, number=20):
-    best = float("inf")
-    call()
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            call()
-        best = min(best, (time.perf_counter() - start) / number)
-    return best
 
 
 class ConvolutionRatio:
@@ -102,6 +93,12 @@ class ConvolutionRatio:
     unit = "ratio"
 
     def track_ratio_to_gemm_floor(self, shape):
-        ours = _best_time(_conv_runner(shape, np.float32))
-        floor = _best_time(_gemm_floor_runner(shape, np.float32))
+        ours = best_of(_conv_runner(shape, np.float32))
+        floor = best_of(_gemm_floor_runner(shape, np.float32))
         return ours / floor
+
+
+if __name__ == "__main__":
+    for shape in SHAPES:
+        print(f"{shape:<16} forward+backward / GEMM floor: "
+              f"{ConvolutionRatio().track_ratio_to_gemm_floor(shape):.3f}")

@@ -1,10 +1,10 @@
 """FullyConnected forward kernel beside the same sgemm called straight through SciPy (the floor)."""
-import time
-
 import numpy as np
 from scipy.linalg import blas
 
 from cysym._ops import dense, runner
+
+from .common import best_of
 
 SHAPES = {"seed-fc1 b32": (32, 784, 128), "seed-fc1 b128": (128, 784, 128),
           "deep b16": (16, 256, 256), "wide b1024": (1024, 784, 128)}
@@ -41,14 +41,6 @@ class FullyConnectedForward:
         self.call()
 
 
-def _best_time(call, repeat=7, number=50):
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            call()
-        best = min(best, (time.perf_counter() - start) / number)
-    return best
 
 
 class FullyConnectedRatio:
@@ -58,6 +50,11 @@ class FullyConnectedRatio:
     unit = "ratio"
 
     def track_ratio_to_sgemm_floor(self, shape):
-        ours = _best_time(_runner_for("cysym", SHAPES[shape], np.float32))
-        floor = _best_time(_runner_for("sgemm_floor", SHAPES[shape], np.float32))
+        ours = best_of(_runner_for("cysym", SHAPES[shape], np.float32), number=50)
+        floor = best_of(_runner_for("sgemm_floor", SHAPES[shape], np.float32), number=50)
         return ours / floor
+
+
+if __name__ == "__main__":
+    for shape in SHAPES:
+        print(f"{shape:<14} forward / sgemm floor: {FullyConnectedRatio().track_ratio_to_sgemm_floor(shape):.3f}")

@@ -3,13 +3,13 @@
 A unary map reads one array and writes one, as np.copyto does; a binary map reads two,
 so its floor is the copy plus a read of one more array (np.copyto then np.sum of the
 second operand would add work, so the floor is taken as 1.5x the copy of one array).
-Run without asv:  PYTHONPATH=. python3 asv_bench/benchmarks/bench_elemwise.py
+Run without asv:  PYTHONPATH=.:asv_bench python3 -m benchmarks.bench_elemwise
 """
-import time
-
 import numpy as np
 
 from cysym._ops import elemwise, runner
+
+from .common import best_of
 
 SIZE = 1 << 20
 UNARY = ["copy", "relu", "mul_scalar", "sigmoid", "tanh"]
@@ -28,14 +28,6 @@ def _plan(op, dtype):
     return plan, x, y
 
 
-def _best_of(call, repeat=7, number=20):
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            call()
-        best = min(best, (time.perf_counter() - start) / number)
-    return best
 
 
 class Elementwise:
@@ -52,8 +44,8 @@ class Elementwise:
         np.copyto(self.y, self.x)
 
     def track_ratio_to_copy(self, op, dtype):
-        floor = _best_of(lambda: np.copyto(self.y, self.x)) * (1.5 if op in BINARY else 1.0)
-        return _best_of(self.plan.run) / floor
+        floor = best_of(lambda: np.copyto(self.y, self.x)) * (1.5 if op in BINARY else 1.0)
+        return best_of(self.plan.run) / floor
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 """Bound executors: the per-op cost of the run loop, whole training steps, and the memory plan.
 
-Run without asv:  PYTHONPATH=. python3 asv_bench/benchmarks/bench_executor.py
+Run without asv:  PYTHONPATH=.:asv_bench python3 -m benchmarks.bench_executor
 """
-import time
-
 import numpy as np
 
 import cysym as mx
+
+from .common import best_of
 
 
 def seed_mlp():
@@ -59,14 +59,6 @@ def _bound(name, grad_req="write"):
     return exe
 
 
-def _best_of(call, repeat=7, number=200):
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            call()
-        best = min(best, (time.perf_counter() - start) / number)
-    return best
 
 
 class PerOpOverhead:
@@ -89,12 +81,12 @@ class PerOpOverhead:
 
     def track_overhead_ns_per_op(self):
         """(executor step - the same calls in the bare plan loop) / number of calls."""
-        step = _best_of(self._step)
-        loop = _best_of(lambda: self.plan.run(0, -1, True))
+        step = best_of(self._step, number=200)
+        loop = best_of(lambda: self.plan.run(0, -1, True), number=200)
         return (step - loop) / self.calls * 1e9
 
     def track_ns_per_op_including_kernel(self):
-        return _best_of(self._step) / self.calls * 1e9
+        return best_of(self._step, number=200) / self.calls * 1e9
 
     track_overhead_ns_per_op.unit = "ns"
     track_ns_per_op_including_kernel.unit = "ns"

@@ -126,7 +126,7 @@ class MemoryPlan:
     track_planned_over_naive.unit = "ratio"
 
 
-if __name__ == "__main__":                          # PYTHONPATH=/work/main python3 bench_planner.py
+if __name__ == "__main__":                          # PYTHONPATH=.:asv_bench python3 -m benchmarks.bench_planner
     import timeit
     bench = MemoryPlan()
     for graph in GRAPHS:

@@ -26,3 +26,19 @@ cdef inline object expect_size(object array, Py_ssize_t size, str what):
     if array.size != size:
         raise ValueError(f"{what}: expected {size} elements, got shape {array.shape}")
     return array
+
+
+cdef inline bint step_index(Py_ssize_t* index, const Py_ssize_t* shape, const Py_ssize_t* stride,
+                            int ndim, Py_ssize_t* offset) noexcept nogil:
+    """Advance a C-order multi-index over shape[0:ndim], moving offset along stride;
+    False after the last position."""
+    cdef int d = ndim - 1
+    while d >= 0:
+        index[d] += 1
+        offset[0] += stride[d]
+        if index[d] < shape[d]:
+            return True
+        offset[0] -= stride[d] * shape[d]
+        index[d] = 0
+        d -= 1
+    return False

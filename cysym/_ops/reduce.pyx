@@ -6,7 +6,7 @@ reduced or kept axes, so the common cases are one tight inner loop.
 """
 from libc.math cimport INFINITY, NAN
 from cysym._ops._blas cimport real, gemm
-from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD
+from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, step_index
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
 import numpy as np
@@ -85,15 +85,7 @@ cdef void _reduce(KernelCall* c, real* dummy) noexcept nogil:
                     for j in range(n_inner):
                         y[o + j] += x[i + j]
             i += n_inner
-            d = ndim - 2
-            while d >= 0:
-                idx[d] += 1
-                o += ostride[d]
-                if idx[d] < shape[d]:
-                    break
-                o -= ostride[d] * shape[d]
-                idx[d] = 0
-                d -= 1
+            step_index(idx, shape, ostride, ndim - 1, &o)
     if kind == KIND_MEAN:
         v = <real>c.floats[0]
         for j in range(n_out):
@@ -157,15 +149,7 @@ cdef void _reduce_backward(KernelCall* c, real* dummy) noexcept nogil:
             else:
                 dx[i + j] = g
         i += n_inner
-        d = ndim - 2
-        while d >= 0:
-            idx[d] += 1
-            o += ostride[d]
-            if idx[d] < shape[d]:
-                break
-            o -= ostride[d] * shape[d]
-            idx[d] = 0
-            d -= 1
+        step_index(idx, shape, ostride, ndim - 1, &o)
 
 
 cdef void reduce_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:

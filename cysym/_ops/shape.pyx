@@ -7,7 +7,7 @@ call.  Strided walks (transpose, Dropout with `axes`) use a shape and a stride l
 """
 from libc.string cimport memcpy, memset
 from cysym._ops._blas cimport real
-from cysym._ops._common cimport common_dtype, expect_size, REQ_NULL, REQ_WRITE, REQ_ADD
+from cysym._ops._common cimport common_dtype, expect_size, REQ_NULL, REQ_WRITE, REQ_ADD, step_index
 from cysym._ops.runner cimport Plan, KernelCall, RunContext, dtype_code
 
 import numpy as np
@@ -280,15 +280,7 @@ cdef void _transpose(KernelCall* c, real* dummy) noexcept nogil:
             for j in range(n_inner):
                 y[o + j] = x[i + j * s]
         o += n_inner
-        d = ndim - 2
-        while d >= 0:
-            idx[d] += 1
-            i += stride[d]
-            if idx[d] < shape[d]:
-                break
-            i -= stride[d] * shape[d]
-            idx[d] = 0
-            d -= 1
+        step_index(idx, shape, stride, ndim - 1, &i)
 
 
 cdef void transpose_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -447,15 +439,7 @@ cdef void _broadcast_mul(const real* x, const real* m, real* y, Py_ssize_t ndim,
             for j in range(n_inner):
                 y[i + j] = x[i + j] * m[o + j * s]
         i += n_inner
-        d = ndim - 2
-        while d >= 0:
-            idx[d] += 1
-            o += mstride[d]
-            if idx[d] < shape[d]:
-                break
-            o -= mstride[d] * shape[d]
-            idx[d] = 0
-            d -= 1
+        step_index(idx, shape, mstride, ndim - 1, &o)
 
 
 cdef void _dropout(KernelCall* c, RunContext* ctx, real* dummy) noexcept nogil:
