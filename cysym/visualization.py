@@ -110,7 +110,8 @@ def plot_network(symbol, title="plot", save_format="pdf", shape=None, dtype=None
     if not isinstance(symbol, Symbol):
         raise TypeError("plot_network expects a Symbol")
     entry_shapes = _shapes(symbol, shape)
-    style = {"shape": "box", "fixedsize": "true", "width": "1.3", "height": "0.8034", "style": "filled"}
+    # MXNet's node style, a little wider: "FullyConnected" and "softmax_label" overflow 1.3 inches
+    style = {"shape": "box", "fixedsize": "true", "width": "1.7", "height": "0.8034", "style": "filled"}
     style.update(node_attrs or {})
     graph = Digraph(name=title, format=save_format)
     hidden = set()
