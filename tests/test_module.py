@@ -501,3 +501,63 @@ def test_failed_module_save_leaves_checkpoint_intact(tmp_path):
     with pytest.raises(Exception):
         mod.save_checkpoint(prefix, 1, save_optimizer_states=True)
     assert {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)} == before
+
+
+# --------------------------------------------------------------------------- several inputs and outputs
+
+
+def _two_inputs_two_outputs():
+    """out_a = fc_a(zeta), out_b = fc_b(alpha): each output depends on one named input."""
+    zeta, alpha = mx.sym.Variable("zeta"), mx.sym.Variable("alpha")
+    out_a = mx.sym.LinearRegressionOutput(mx.sym.FullyConnected(zeta, num_hidden=2, name="fc_a"), name="ra")
+    out_b = mx.sym.LinearRegressionOutput(mx.sym.FullyConnected(alpha, num_hidden=3, name="fc_b"), name="rb")
+    return mx.sym.Group([out_a, out_b])
+
+
+def test_data_names_in_any_order_follow_the_iterator():
+    rng = np.random.default_rng(2)
+    zeta = rng.standard_normal((9, 5)).astype(np.float32)
+    alpha = rng.standard_normal((9, 7)).astype(np.float32)
+    labels = {"ra_label": np.zeros((9, 2), np.float32), "rb_label": np.zeros((9, 3), np.float32)}
+    # the module lists zeta first; NDArrayIter provides its inputs sorted by name: alpha, zeta
+    mod = mx.mod.Module(_two_inputs_two_outputs(), data_names=["zeta", "alpha"],
+                        label_names=["ra_label", "rb_label"])
+    it = NDArrayIter({"zeta": zeta, "alpha": alpha}, labels, batch_size=4)
+    assert [d.name for d in it.provide_data] == ["alpha", "zeta"]
+    mod.bind(data_shapes=it.provide_data, label_shapes=it.provide_label, inputs_need_grad=True)
+    mx.random.seed(0)
+    mod.init_params(mx.init.Xavier())
+    arg, _ = mod.get_params()
+    outs = mod.predict(it)
+    assert isinstance(outs, list) and [o.shape for o in outs] == [(9, 2), (9, 3)]
+    np.testing.assert_allclose(outs[0].asnumpy(), zeta @ np.asarray(arg["fc_a_weight"]).T
+                               + np.asarray(arg["fc_a_bias"]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(outs[1].asnumpy(), alpha @ np.asarray(arg["fc_b_weight"]).T
+                               + np.asarray(arg["fc_b_bias"]), rtol=1e-5, atol=1e-6)
+    it.reset()
+    mod.forward_backward(next(it))
+    grads = mod.get_input_grads()
+    assert [g.shape for g in grads] == [(4, 7), (4, 5)]      # the order of data_shapes
+    with pytest.raises(MXNetError):
+        mod.bind(data_shapes=[("zeta", (4, 5))], force_rebind=True)
+
+
+def test_fit_with_eval_batches_of_another_size_and_progress_bar(capsys):
+    pytest.importorskip("tqdm")
+    mx.random.seed(0)
+    mod = mx.mod.Module(seed_mlp())
+    train = NDArrayIter(SMALL_X[:100], SMALL_Y[:100], BATCH)
+    valid = NDArrayIter(SMALL_X[100:150], SMALL_Y[100:150], 25)
+    scores = []
+    mod.fit(train, eval_data=valid, num_epoch=3, progress=True, initializer=mx.init.Xavier(),
+            optimizer_params={"learning_rate": 0.1, "momentum": 0.9},
+            eval_end_callback=lambda p: scores.append(p.eval_metric.get()[1]))
+    err = capsys.readouterr().err
+    assert "Epoch 1/3" in err and "Epoch 3/3" in err and "/5 " in err     # 5 batches an epoch
+    assert len(scores) == 3
+    assert [tuple(d.shape) for d in mod.data_shapes] in ([(BATCH, 8, 8)], [(25, 8, 8)])
+    assert mod.score(valid, "acc")[0][1] == pytest.approx(scores[-1])
+    # training goes on at the training batch size with the same parameters and optimizer
+    mod.forward_backward(_batch())
+    mod.update()
+    assert mod.get_outputs()[0].shape == (BATCH, 10)

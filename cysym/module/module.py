@@ -269,7 +269,8 @@ class Module(BaseModule):
             self.logger.warning("Already bound, ignoring bind()")
             return
         data_descs, label_descs = _as_descs(data_shapes), _as_descs(label_shapes)
-        if [d.name for d in data_descs] != self._data_names:
+        # as MXNet: any order; the batches' arrays then come in the order of data_shapes
+        if sorted(d.name for d in data_descs) != sorted(self._data_names):
             raise MXNetError(f"bind: data shapes name {[d.name for d in data_descs]}, the module's "
                              f"data_names are {self._data_names}")
         label_descs = [d for d in label_descs if d.name in self._label_names]
@@ -390,19 +391,27 @@ class Module(BaseModule):
         labels = list(data_batch.label or [])
         if data and tuple(data[0].shape) != tuple(self._data_shapes[0].shape):
             self._reshape_for(data, labels)
-        for name, value in zip(self._data_names, data):
+        for name, value in zip(self._bound_data_names(), data):
             self._exec.arg_dict[name][...] = value
         if labels and self._label_names:
-            for name, value in zip(self._label_names, labels):
+            for name, value in zip(self._bound_label_names(), labels):
                 self._exec.arg_dict[name][...] = np.asarray(value).reshape(self._exec.arg_dict[name].shape)
         self._exec.forward(is_train=is_train)
 
+    def _bound_data_names(self):
+        """Data names in the order of the bound data_shapes: the order of a batch's arrays."""
+        return [d.name for d in self._data_shapes]
+
+    def _bound_label_names(self):
+        return [d.name for d in self._label_shapes] or self._label_names
+
     def _reshape_for(self, data, labels):
-        shapes = {n: tuple(d.shape) for n, d in zip(self._data_names, data)}
-        shapes.update({n: tuple(np.shape(l)) for n, l in zip(self._label_names, labels)})
+        data_names, label_names = self._bound_data_names(), self._bound_label_names()
+        shapes = {n: tuple(d.shape) for n, d in zip(data_names, data)}
+        shapes.update({n: tuple(np.shape(l)) for n, l in zip(label_names, labels)})
         self._exec = self._exec.reshape(partial_shaping=True, **shapes)
-        self._data_shapes = [DataDesc(n, shapes[n]) for n in self._data_names]
-        self._label_shapes = [DataDesc(n, shapes[n]) for n in self._label_names if n in shapes]
+        self._data_shapes = [DataDesc(d.name, shapes[d.name], d.dtype, d.layout) for d in self._data_shapes]
+        self._label_shapes = [DataDesc(n, shapes[n]) for n in label_names if n in shapes]
         self._arg_params = {n: self._exec.arg_dict[n] for n in self._param_names}
         self._aux_params = {n: self._exec.aux_dict[n] for n in self._aux_names}
 
@@ -417,7 +426,7 @@ class Module(BaseModule):
     def get_input_grads(self, merge_multi_context=True):
         if not self.inputs_need_grad:
             raise MXNetError("get_input_grads: bind with inputs_need_grad=True")
-        return [self._exec.grad_dict[n] for n in self._data_names]
+        return [self._exec.grad_dict[n] for n in self._bound_data_names()]
 
     def update_metric(self, eval_metric, labels, pre_sliced=False):
         eval_metric.update(list(labels or []), self.get_outputs())
