@@ -222,6 +222,10 @@ def test_rescale_grad_defaults_to_one_over_batch():
 
 def test_update_is_sgd_step_with_rescaled_gradient():
     mod = _bound_mlp()
+    arg, aux = mod.get_params()
+    for name in ("fc1_bias", "fc2_bias", "fc3_bias"):     # nonzero, so weight decay would show
+        arg[name][...] = np.linspace(-0.5, 0.5, arg[name].size)
+    mod.set_params(arg, aux)
     mod.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.1, "wd": 0.01})
     before = mod.get_params()[0]
     mod.forward_backward(_batch())
@@ -230,7 +234,9 @@ def test_update_is_sgd_step_with_rescaled_gradient():
     after = mod.get_params()[0]
     for name, w in before.items():
         w = np.asarray(w)
-        expected = w - 0.1 * (grads[name] / BATCH + 0.01 * w)
+        # as MXNet: only *_weight and *_gamma parameters are decayed
+        wd = 0.01 if name.endswith("_weight") else 0.0
+        expected = w - 0.1 * (grads[name] / BATCH + wd * w)
         np.testing.assert_allclose(np.asarray(after[name]), expected, rtol=1e-5, atol=1e-7, err_msg=name)
 
 
@@ -239,6 +245,7 @@ def test_optimizer_instance_is_used_as_given():
     sgd = mx.optimizer.SGD(learning_rate=0.5, rescale_grad=1.0)
     mod.init_optimizer(optimizer=sgd)
     assert mod._optimizer is sgd
+    assert sgd.idx2name == dict(enumerate(mod._param_names))     # filled in, as MXNet does
     before = mod.get_params()[0]
     mod.forward_backward(_batch())
     grad = np.array(mod._exec.grad_dict["fc3_weight"])
@@ -247,6 +254,44 @@ def test_optimizer_instance_is_used_as_given():
                                np.asarray(before["fc3_weight"]) - 0.5 * grad, rtol=1e-5, atol=1e-7)
     with pytest.raises(MXNetError):
         _bound_mlp().init_optimizer(optimizer=42)
+
+
+def test_lr_mult_attribute_freezes_a_parameter():
+    data = mx.sym.Variable("data")
+    frozen = mx.sym.Variable("fc1_weight", lr_mult=0.0)
+    net = mx.sym.FullyConnected(mx.sym.Flatten(data), weight=frozen, num_hidden=16, name="fc1")
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(net, num_hidden=10, name="fc2"), name="softmax")
+    mx.random.seed(0)
+    mod = mx.mod.Module(net)
+    mod.bind(data_shapes=[("data", (BATCH, 8, 8))], label_shapes=[("softmax_label", (BATCH,))])
+    mod.init_params(mx.init.Xavier())
+    mod.init_optimizer(optimizer_params={"learning_rate": 0.5})
+    before = mod.get_params()[0]
+    mod.forward_backward(_batch())
+    mod.update()
+    after = mod.get_params()[0]
+    np.testing.assert_array_equal(np.asarray(after["fc1_weight"]), np.asarray(before["fc1_weight"]))
+    assert not np.array_equal(np.asarray(after["fc1_bias"]), np.asarray(before["fc1_bias"]))
+
+
+def test_init_optimizer_twice_needs_force_init():
+    mod = _bound_mlp()
+    mod.init_optimizer(optimizer_params={"learning_rate": 0.1})
+    first = mod._optimizer
+    mod.init_optimizer(optimizer_params={"learning_rate": 0.2})
+    assert mod._optimizer is first
+    mod.init_optimizer(optimizer="adam", optimizer_params={"learning_rate": 0.2}, force_init=True)
+    assert isinstance(mod._optimizer, mx.optimizer.Adam) and mod._optimizer.lr == 0.2
+
+
+def test_save_params_load_params(tmp_path):
+    mod = _bound_mlp(seed=4)
+    mod.save_params(str(tmp_path / "p.params"))
+    assert sorted(mx.nd.load(str(tmp_path / "p.params"))) == sorted(
+        f"arg:{k}" for k in mod.get_params()[0])
+    other = _bound_mlp(seed=8)
+    other.load_params(str(tmp_path / "p.params"))
+    _params_equal(other.get_params()[0], mod.get_params()[0])
 
 
 def test_update_before_init_optimizer_raises():

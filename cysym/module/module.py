@@ -356,6 +356,13 @@ class Module(BaseModule):
             optimizer = opt.create(optimizer, sym=self._symbol, param_idx2name=idx2name, **params)
         elif not isinstance(optimizer, opt.Optimizer):
             raise MXNetError(f"init_optimizer: optimizer must be a name or an Optimizer, not {optimizer!r}")
+        else:
+            if optimizer.rescale_grad != 1.0 / batch_size:
+                self.logger.warning("Optimizer created manually outside Module but rescale_grad is "
+                                    "not normalized to 1.0/batch_size (%s vs. %s). Is this intended?",
+                                    optimizer.rescale_grad, 1.0 / batch_size)
+            if not optimizer.idx2name:
+                optimizer.idx2name = idx2name.copy()
         self._optimizer = optimizer
         self._updater = opt.get_updater(optimizer)
         self.optimizer_initialized = True
