@@ -118,6 +118,11 @@ class BaseModule:
         """Train for epochs begin_epoch..num_epoch-1 (MXNet's Module.fit).
 
         progress: show a tqdm progress bar per epoch; None means 'when stderr is a terminal'.
+
+        Unlike MXNet, train_data is reset at the start of each epoch (not after it), under that
+        epoch's own random stream, so that a run resumed from a checkpoint (begin_epoch > 0,
+        optimizer states loaded, cysym.random seeded as before) continues the interrupted run
+        bit for bit; see _begin_epoch.
         """
         if num_epoch is None:
             raise MXNetError("fit: please specify num_epoch")
