@@ -19,6 +19,17 @@ def _is_parameter(node, shape):
     return node.is_variable and node.name not in (shape or {}) and not node.name.endswith("label")
 
 
+def _slot_names(node):
+    """The operator's name for each input of node ('data', 'weight', 'label', ...)."""
+    if node.is_variable:
+        return []
+    try:
+        names = node.op.input_names(node.params) + node.op.aux_names(node.params)
+    except Exception:   # an operator that cannot name its inputs: no names
+        names = []
+    return names + [None] * (len(node.inputs) - len(names))
+
+
 def summary_rows(symbol, shape=None):
     """(layer, output shape without the batch axis, parameter count, previous layers) per node.
 
@@ -33,7 +44,9 @@ def summary_rows(symbol, shape=None):
         if node.is_variable and node.name.endswith("label"):
             continue
         params = 0
-        for src, _ in node.inputs:
+        for src, slot in zip((src for src, _ in node.inputs), _slot_names(node)):
+            if slot == "label":     # a loss's label, whatever its variable is called
+                continue
             if _is_parameter(src, shape) and src.name not in aux_names:
                 src_shape = entry_shapes.get(src.name)
                 params += int(np.prod(src_shape)) if src_shape else 0

@@ -145,3 +145,12 @@ def test_plot_network_without_graphviz_explains(monkeypatch):
 def test_plot_network_rejects_non_symbol():
     with pytest.raises(TypeError):
         mx.viz.plot_network(42)
+
+
+def test_print_summary_does_not_count_a_loss_label(capsys):
+    fc = mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=3, name="fc")
+    net = mx.sym.LinearRegressionOutput(fc, label=mx.sym.Variable("target"), name="lro")
+    total = mx.viz.print_summary(net, shape={"data": (2, 5)})
+    rows = _rows(capsys.readouterr().out)
+    assert rows["lro"] == ("LinearRegressionOutput", ["3", "0", "fc"])
+    assert total == 5 * 3 + 3
