@@ -57,6 +57,23 @@ def test_names_and_unknown_data_name():
         mx.mod.Module(seed_mlp(), data_names=["nope"])
 
 
+@pytest.mark.parametrize("context", [None, mx.cpu(), [mx.cpu()], [mx.cpu(0), mx.cpu(1)]],
+                         ids=["default", "cpu", "list", "two-cpus"])
+def test_context_forms(context):
+    mod = mx.mod.Module(seed_mlp(), context=context)
+    mod.bind(data_shapes=[("data", (BATCH, 8, 8))], label_shapes=[("softmax_label", (BATCH,))])
+    mx.random.seed(0)
+    mod.init_params(mx.init.Xavier())
+    mod.forward(_batch(), is_train=False)
+    assert mod.get_outputs()[0].shape == (BATCH, 10)
+
+
+def test_gpu_context_is_refused():
+    with pytest.raises(MXNetError):
+        mod = mx.mod.Module(seed_mlp(), context=mx.Context("gpu", 0))
+        mod.bind(data_shapes=[("data", (BATCH, 8, 8))], label_shapes=[("softmax_label", (BATCH,))])
+
+
 @pytest.mark.parametrize("form", ["tuples", "descs"])
 def test_bind_accepts_tuples_and_datadescs(form):
     mod = mx.mod.Module(seed_mlp())

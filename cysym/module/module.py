@@ -214,7 +214,7 @@ class Module(BaseModule):
                  state_names=None, group2ctxs=None, compression_params=None):
         super().__init__(logger)
         self._symbol = symbol
-        self._context = context if context is not None else cpu()
+        self._context = self._one_context(context)
         arguments = symbol.list_arguments()
         self._data_names = list(data_names or [])
         self._label_names = [n for n in (label_names or []) if n in arguments]
@@ -235,6 +235,22 @@ class Module(BaseModule):
         self._preload_opt_states = None
         self._data_shapes = []
         self._label_shapes = []
+
+    def _one_context(self, context):
+        """MXNet code passes a context or a list of them (one per device, the batch split across
+        them); on the CPU one executor does the same work, so a list of CPU contexts is one cpu()."""
+        if context is None:
+            return cpu()
+        if isinstance(context, (list, tuple)):
+            if not context:
+                raise MXNetError("Module: context is an empty list")
+            if len(context) > 1 and all(getattr(c, "device_type", None) == "cpu" for c in context):
+                self.logger.info("Module: %d CPU contexts run as one executor on cpu()", len(context))
+                return cpu()
+            if len(context) == 1:
+                return context[0]
+            return list(context)   # not all CPU: simple_bind says why it cannot run them
+        return context
 
     # -- properties -------------------------------------------------------------------------
 
