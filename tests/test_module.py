@@ -605,7 +605,6 @@ def test_data_names_in_any_order_follow_the_iterator():
 
 
 def test_fit_with_eval_batches_of_another_size_and_progress_bar(capsys):
-    pytest.importorskip("tqdm")
     mx.random.seed(0)
     mod = mx.mod.Module(seed_mlp())
     train = NDArrayIter(SMALL_X[:100], SMALL_Y[:100], BATCH)

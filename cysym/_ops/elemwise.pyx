@@ -7,8 +7,9 @@ inline function that the compiler unswitches out of the loop (-O3), so each code
 its own tight loop.
 """
 cimport cython
-from libc.math cimport (exp, log, sqrt, tanh, fabs, pow, log1p, expm1, hypot, erf, expf, logf, sqrtf,
-                        tanhf, powf, log1pf, expm1f, hypotf, erff)
+from libc.stdint cimport int32_t
+from libc.math cimport (exp, log, sqrt, tanh, fabs, pow, log1p, expm1, hypot, erf, logf, sqrtf, powf,
+                        log1pf, expm1f, hypotf, erff)
 from cysym._ops._blas cimport real
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
@@ -45,8 +46,33 @@ cdef double INV_SQRT_2PI = 0.39894228040143267794
 
 
 # float32 maps call the float libm functions, which are several times faster than double
+ctypedef union FloatBits:
+    float value
+    int32_t bits
+
+
+cdef inline float _exp_float(float x) noexcept nogil:
+    """exp(x) in float32 without a libm call, so that loops over it vectorize: x = n ln2 + r
+    with |r| <= ln2/2, Cephes' degree-6 polynomial for exp(r), and 2^n built from two
+    exponent fields (so that overflow to inf and underflow to 0 need no branch)."""
+    cdef float clamped = <float>89.0 if x > <float>89.0 else x          # NaN passes through
+    clamped = <float>-104.0 if clamped < <float>-104.0 else clamped
+    cdef float t = clamped * <float>1.44269504088896341 + <float>0.5
+    cdef int32_t n = <int32_t>t
+    n -= <float>n > t                                                  # floor(t)
+    cdef float fn = <float>n
+    cdef float r = clamped - fn * <float>0.693359375 - fn * <float>-2.12194440e-4
+    cdef float p = ((((<float>1.9875691500e-4 * r + <float>1.3981999507e-3) * r
+                      + <float>8.3334519073e-3) * r + <float>4.1665795894e-2) * r
+                    + <float>1.6666665459e-1) * r + <float>5.0000001201e-1
+    cdef FloatBits low, high
+    low.bits = ((n >> 1) + 127) << 23
+    high.bits = ((n - (n >> 1)) + 127) << 23
+    return (p * r * r + r + <float>1) * low.value * high.value
+
+
 cdef inline real _exp(real x) noexcept nogil:
-    if real is float: return expf(x)
+    if real is float: return _exp_float(x)
     else: return exp(x)
 cdef inline real _log(real x) noexcept nogil:
     if real is float: return logf(x)
@@ -55,7 +81,17 @@ cdef inline real _sqrt(real x) noexcept nogil:
     if real is float: return sqrtf(x)
     else: return sqrt(x)
 cdef inline real _tanh(real x) noexcept nogil:
-    if real is float: return tanhf(x)
+    cdef real z, small, large
+    if real is float:
+        # Cephes' tanhf: an odd polynomial below 0.625, 1 - 2 / (exp(2|x|) + 1) above;
+        # both computed and one selected, so the loop vectorizes
+        z = x * x
+        small = ((((<float>-5.70498872745e-3 * z + <float>2.06390887954e-2) * z
+                   - <float>5.37397155531e-2) * z + <float>1.33314422036e-1) * z
+                 - <float>3.33332819422e-1) * z * x + x
+        large = <float>1 - <float>2 / (_exp_float(<float>2 * (x if x >= 0 else -x)) + <float>1)
+        large = large if x >= 0 else -large
+        return small if (x if x >= 0 else -x) < <float>0.625 else large
     else: return tanh(x)
 cdef inline real _pow(real x, real y) noexcept nogil:
     if real is float: return powf(x, y)
