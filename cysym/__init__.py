@@ -4,7 +4,7 @@ __version__ = "0.1.0"
 from . import base, name, attribute, registry  # noqa: F401
 from .base import MXNetError
 from .attribute import AttrScope
-from .context import Context, cpu, cpu_pinned, current_context, num_gpus
+from .context import Context, cpu, gpu, cpu_pinned, current_context, num_gpus
 from . import context, random, ndarray
 from . import ndarray as nd
 from . import symbol
@@ -19,7 +19,7 @@ from . import visualization as viz
 from . import test_utils
 from . import operator
 
-__all__ = ["MXNetError", "AttrScope", "Context", "cpu", "cpu_pinned", "current_context", "num_gpus",
+__all__ = ["MXNetError", "AttrScope", "Context", "cpu", "gpu", "cpu_pinned", "current_context", "num_gpus",
            "sym", "symbol", "nd", "ndarray", "name", "attribute", "base", "random", "context", "executor",
            "init", "initializer", "optimizer", "lr_scheduler", "metric", "io", "callback", "model",
            "mod", "module", "viz", "visualization", "test_utils"]

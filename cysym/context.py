@@ -1,7 +1,7 @@
 """Context: where arrays live. cysym computes on the CPU only; the class keeps MXNet code running."""
 import threading
 
-__all__ = ["Context", "cpu", "cpu_pinned", "current_context", "num_gpus"]
+__all__ = ["Context", "cpu", "gpu", "cpu_pinned", "current_context", "num_gpus"]
 
 _DEVICE_TYPES = {1: "cpu", 2: "gpu", 3: "cpu_pinned", 5: "cpu_shared"}
 
@@ -48,6 +48,12 @@ class Context:
 
 def cpu(device_id=0):
     return Context("cpu", device_id)
+
+
+def gpu(device_id=0):
+    """A GPU context, so that MXNet code naming one runs until it binds (cysym then says it
+    computes on the CPU only)."""
+    return Context("gpu", device_id)
 
 
 def cpu_pinned(device_id=0):

@@ -140,10 +140,10 @@ def _dtype_or_default(dtype):
 def array(source, ctx=None, dtype=None):
     """A new NDArray holding a copy of `source`.
 
-    dtype: the given one; else the dtype of `source` when it is a NumPy array; else float32
-    (as MXNet, Python lists of ints become float32)."""
+    dtype: the given one; else the dtype of `source` when it is an NDArray; else float32, as
+    MXNet 1.x does (a float64 NumPy array or a list of ints becomes float32)."""
     if dtype is None:
-        dtype = source.dtype if isinstance(source, np.ndarray) else np.float32
+        dtype = source.dtype if isinstance(source, NDArray) else np.float32
     return np.array(source, dtype=dtype, copy=True, subok=False).view(NDArray)
 
 

@@ -255,3 +255,10 @@ def test_two_executors_run_in_parallel_threads():
         t.join()
     for exe, out in zip(executors, expected):
         np.testing.assert_array_equal(exe.outputs[0], out)
+
+
+def test_gpu_context_is_accepted_until_bind():
+    ctx = mx.gpu(0)
+    assert repr(ctx) == "gpu(0)" and ctx != mx.cpu(0)
+    with pytest.raises(BindError, match="CPU only"):
+        seed_mlp().simple_bind(ctx, data=(2, 3))

@@ -398,7 +398,10 @@ def test_asscalar_and_astype():
 
 def test_array_dtype_rules():
     assert nd.array([1, 2, 3]).dtype == np.float32
-    assert nd.array(np.arange(3, dtype=np.int64)).dtype == np.int64
+    # as MXNet 1.x: a NumPy array becomes float32 unless a dtype is given; an NDArray keeps its own
+    assert nd.array(np.arange(3, dtype=np.int64)).dtype == np.float32
+    assert nd.array(np.arange(3.0)).dtype == np.float32
+    assert nd.array(nd.array(np.arange(3), dtype="int64")).dtype == np.int64
     assert nd.array(np.arange(3), dtype="float16").dtype == np.float16
     source = np.arange(3.0)
     copy = nd.array(source)
