@@ -108,22 +108,28 @@ def test_picture_skipped_without_graphviz(capsys, tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
 
 
-def test_python_m_cysym_demo_help():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+def _env_importing_this_cysym():
+    """The environment of a child Python that imports the cysym under test (the installed one
+    in CI, the built checkout in development); run it outside the checkout, whose uncompiled
+    source would come first on sys.path."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(mx.__file__)))
+    return dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
+def test_python_m_cysym_demo_help(tmp_path):
+    env = _env_importing_this_cysym()
     result = subprocess.run([sys.executable, "-m", "cysym.demo", "--help"], capture_output=True,
-                            text=True, env=env, timeout=60)
+                            text=True, env=env, cwd=tmp_path, timeout=60)
     assert result.returncode == 0
     for option in ("--cnn", "--epochs", "--batch-size", "--lr", "--plot"):
         assert option in result.stdout
 
 
-def test_console_script_exits_zero():
+def test_console_script_exits_zero(tmp_path):
     """`cysym-demo` runs sys.exit(cysym.demo:main()), so main must return None (or 0)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = _env_importing_this_cysym()
     code = "import sys; from cysym.demo import main; sys.exit(main(['--epochs', '1', '--plot', '']))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                            timeout=120)
+                            cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "test accuracy" in result.stdout
