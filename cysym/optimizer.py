@@ -212,6 +212,11 @@ class Optimizer:
         else:
             self.update(index, weight, grad, state)
 
+    def _next_update(self, index):
+        """Count one more update of parameter `index`; its learning rate and weight decay now."""
+        self._update_count(index)
+        return self._get_lr(index), self._get_wd(index)
+
     def _rescaled(self, grad, dtype, clip_if_set=True):
         """rescale_grad * grad in a new array of the weight's dtype, clipped if clip_gradient is set."""
         g = np.multiply(_plain(grad), self.rescale_grad, dtype=dtype)
@@ -251,9 +256,7 @@ class SGD(Optimizer):
         return _zeros_like(weight) if self.momentum != 0.0 else None
 
     def update(self, index, weight, grad, state):
-        self._update_count(index)
-        lr = self._get_lr(index)
-        wd = self._get_wd(index)
+        lr, wd = self._next_update(index)
         with _fused_target(weight) as w:
             # MXNet passes clip_gradient to the kernel only when it is truthy (0 means no clipping)
             _kernels().sgd_update(w, _matching(grad, w), lr, wd, self.rescale_grad,
@@ -282,9 +285,7 @@ class NAG(Optimizer):
         return _zeros_like(weight) if self.momentum != 0.0 else None
 
     def update(self, index, weight, grad, state):
-        self._update_count(index)
-        lr = self._get_lr(index)
-        wd = self._get_wd(index)
+        lr, wd = self._next_update(index)
         w = _plain(weight)
         g = self._rescaled(grad, w.dtype)
         if state is not None:
@@ -318,9 +319,7 @@ class Signum(Optimizer):
         return _zeros_like(weight) if self.momentum != 0.0 else None
 
     def update(self, index, weight, grad, state):
-        self._update_count(index)
-        lr = self._get_lr(index)
-        wd = self._get_wd(index)
+        lr, wd = self._next_update(index)
         w = _plain(weight)
         g = np.multiply(_plain(grad), self.rescale_grad, dtype=w.dtype)
         if self.clip_gradient:
@@ -360,9 +359,7 @@ class Adam(Optimizer):
         return (_zeros_like(weight), _zeros_like(weight))  # mean, variance
 
     def update(self, index, weight, grad, state):
-        self._update_count(index)
-        lr = self._get_lr(index)
-        wd = self._get_wd(index)
+        lr, wd = self._next_update(index)
         t = self._index_update_count[index]
         coef1 = 1. - self.beta1 ** t
         coef2 = 1. - self.beta2 ** t
@@ -388,9 +385,7 @@ class AdaGrad(Optimizer):
         return _zeros_like(weight)  # history
 
     def update(self, index, weight, grad, state):
-        self._update_count(index)
-        lr = self._get_lr(index)
-        wd = self._get_wd(index)
+        lr, wd = self._next_update(index)
         w = _plain(weight)
         history = _plain(state)
         g = self._rescaled(grad, w.dtype)
@@ -426,9 +421,7 @@ class RMSProp(Optimizer):
         return (_zeros_like(weight),)  # n
 
     def update(self, index, weight, grad, state):
-        self._update_count(index)
-        lr = self._get_lr(index)
-        wd = self._get_wd(index)
+        lr, wd = self._next_update(index)
         w = _plain(weight)
         g = np.multiply(_plain(grad), self.rescale_grad, dtype=w.dtype)
         g += wd * w
