@@ -8,7 +8,7 @@ import numpy as np
 
 from ._ops import planner as _planner
 from ._ops import runner as _runner
-from .autodiff import HEAD_GRAD_PREFIX, build_backward
+from .autodiff import build_backward
 from .base import BindError, MXNetError
 from .context import Context, current_context
 from .infer import infer_graph_shapes, infer_graph_types

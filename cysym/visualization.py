@@ -1,7 +1,6 @@
 """Pictures of a network: a text summary table and a graphviz drawing (MXNet's mx.viz)."""
 import numpy as np
 
-from .base import MXNetError
 
 __all__ = ["print_summary", "plot_network"]
 

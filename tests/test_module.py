@@ -2,7 +2,6 @@
 metrics, fit with callbacks, predict, score, checkpoints and bit-for-bit resumed training."""
 import logging
 import os
-import pickle
 
 import numpy as np
 import pytest

@@ -12,59 +12,28 @@ For each case and dtype (float32, float64) the tests check
 Shapes are never square or repeated, so a transposed axis cannot pass by luck; values keep
 away from kinks and singularities, so finite differences are meaningful.
 """
+import importlib
 import itertools
 import math
+import pathlib
 
 import numpy as np
 import pytest
 
 import cysym as mx
 from cysym.base import MXNetError
-from cysym.registry import all_ops, get_op
+from cysym.registry import all_ops
 from cysym.test_utils import check_numeric_gradient
+
+from opcase import (OP_NAME, Case, binary, broadcast, distinct, integers, positive, scalar, signed,
+                    small_ints, unary)
 
 DTYPES = [np.float32, np.float64]
 # float32: results are compared with a float64 reference; sums of a few dozen terms may
 # cancel, so an absolute floor of 1e-6 is needed next to the 1e-5 relative tolerance.
 FORWARD_TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
-OP_NAME = "testop"
 
 
-# ---------------------------------------------------------------------------------------------
-# value generators: (rng, shape) -> float64 array
-
-def signed(rng, shape, low=0.2, high=1.5):
-    """Uniform magnitude in [low, high] with a random sign: never near 0 (relu, abs, sign kinks)."""
-    return rng.uniform(low, high, shape) * rng.choice([-1.0, 1.0], shape)
-
-
-def positive(rng, shape, low=0.5, high=2.0):
-    return rng.uniform(low, high, shape)
-
-
-def distinct(rng, shape, step=0.1):
-    """Distinct values at least `step` apart (max/min/max-pool have no ties), shuffled."""
-    n = int(np.prod(shape))
-    values = (np.arange(n) - n / 2.0) * step + 0.01
-    return rng.permutation(values).reshape(shape)
-
-
-def integers(high):
-    def gen(rng, shape):
-        return rng.integers(0, high, shape).astype(np.float64)
-    return gen
-
-
-def small_ints(rng, shape):
-    """Values in {0, 1, 2}: comparisons see ties."""
-    return rng.integers(0, 3, shape).astype(np.float64)
-
-
-def offset_ints(rng, shape):
-    return rng.integers(0, 3, shape).astype(np.float64) + 0.5
-
-
-# ---------------------------------------------------------------------------------------------
 # NumPy references
 
 def np_softmax(data, axis=-1, temperature=1.0):
@@ -239,56 +208,6 @@ def np_batch_dot(lhs, rhs, transpose_a=False, transpose_b=False):
 # ---------------------------------------------------------------------------------------------
 # the table
 
-class Case:
-    """One way of calling one operator.
-
-    inputs    ordered {input name: (shape, generator)}; variadic inputs are arg0, arg1, ...
-    params    keyword parameters of the symbol call
-    ref       NumPy reference: ref(**inputs_as_float64, **params) -> array or list of arrays
-    aux       {aux name: (shape, generator)} (BatchNorm's moving statistics)
-    is_train  forward mode of the forward checks
-    grad      inputs whose gradient is checked against finite differences (default: all
-              inputs the op does not declare as no_grad); () for loss heads, whose gradient
-              is their own and is tested in test_gradients.py
-    zero_grad True: the derivative is zero almost everywhere; check the symbolic gradient is 0
-    bad       list of (kind, value): ('params', {overrides}) must fail at symbol creation or
-              shape inference; ('shapes', {input: shape}) must fail shape inference
-    grad_tol  (rtol, atol) of the finite-difference comparison
-    """
-
-    def __init__(self, op, inputs, params=None, ref=None, aux=None, is_train=False, grad=None,
-                 zero_grad=False, bad=(), grad_tol=(1e-5, 1e-8), id=None, xfail=None,
-                 dtype_params=None):
-        self.op, self.inputs, self.params = op, dict(inputs), dict(params or {})
-        self.ref, self.aux, self.is_train = ref, dict(aux or {}), is_train
-        self.grad, self.zero_grad, self.bad, self.grad_tol = grad, zero_grad, list(bad), grad_tol
-        self.id = id or op
-        self.xfail = xfail or {}
-        self.dtype_params = dtype_params or (lambda dtype: {})
-
-    def build(self, variables, dtype=np.float64, **overrides):
-        params = dict(self.params, **self.dtype_params(dtype), **overrides)
-        fn = getattr(mx.sym, self.op)
-        if get_op(self.op).variadic:
-            return fn(*variables.values(), name=OP_NAME, **params)
-        return fn(name=OP_NAME, **variables, **params)
-
-    def values(self, seed=0):
-        rng = np.random.default_rng(seed)
-        vals = {n: gen(rng, shape) for n, (shape, gen) in self.inputs.items()}
-        aux = {n: gen(rng, shape) for n, (shape, gen) in self.aux.items()}
-        return vals, aux
-
-    def expected(self, vals, aux):
-        out = self.ref(**vals, **aux, **self.params)
-        return out if isinstance(out, list) else [out]
-
-    def grad_inputs(self):
-        if self.grad is not None:
-            return list(self.grad)
-        return [n for n in self.inputs if n not in get_op(self.op).no_grad]
-
-
 @mx.operator.register("test_ops_scaled_tanh")
 class ScaledTanhProp(mx.operator.CustomOpProp):
     """A CustomOp for the registry table: scale * tanh(data), written in NumPy."""
@@ -311,36 +230,6 @@ class ScaledTanh(mx.operator.CustomOp):
 
     def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
         self.assign(in_grad[0], req[0], out_grad[0] * self.scale * (1 - np.tanh(in_data[0]) ** 2))
-
-
-def unary(op, ref, gen=signed, **kw):
-    return Case(op, {"data": ((2, 3, 5), gen)}, ref=lambda data: ref(data), **kw)
-
-
-BAD_SHAPE_BINARY = [("shapes", {"lhs": (2, 3, 5), "rhs": (2, 5, 3)})]
-BAD_SHAPE_BROADCAST = [("shapes", {"lhs": (2, 3, 5), "rhs": (2, 4, 5)})]
-
-
-def binary(op, ref, gen_l=signed, gen_r=signed, **kw):
-    return Case(op, {"lhs": ((2, 3, 5), gen_l), "rhs": ((2, 3, 5), gen_r)},
-                ref=lambda lhs, rhs: ref(lhs, rhs), bad=BAD_SHAPE_BINARY, **kw)
-
-
-def broadcast(op, ref, gen_l=signed, gen_r=signed, rhs_shape=(2, 1, 5), lhs_shape=(2, 3, 5),
-              **kw):
-    shape_id = "x".join(map(str, lhs_shape)) + "-" + "x".join(map(str, rhs_shape))
-    return Case(op, {"lhs": (lhs_shape, gen_l), "rhs": (rhs_shape, gen_r)},
-                ref=lambda lhs, rhs: ref(lhs, rhs), bad=BAD_SHAPE_BROADCAST,
-                id=f"{op}-{shape_id}", **kw)
-
-
-def scalar(op, ref, scalar_value=1.5, gen=signed, **kw):
-    return Case(op, {"data": ((2, 3, 5), gen)}, params={"scalar": scalar_value},
-                ref=lambda data, scalar: ref(data, scalar), **kw)
-
-
-def softmax_label(rng, shape):
-    return rng.integers(0, 5, shape).astype(np.float64)
 
 
 CASE_LIST = [
@@ -583,6 +472,9 @@ CASE_LIST = [
     unary("negative", np.negative), unary("reciprocal", np.reciprocal),
     unary("softsign", lambda x: x / (1 + np.abs(x))),
 ]
+
+for _module in sorted(pathlib.Path(__file__).parent.glob("opcases_*.py")):
+    CASE_LIST += importlib.import_module(_module.stem).CASE_LIST
 
 CASES = {}
 for _case in CASE_LIST:

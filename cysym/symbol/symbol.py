@@ -1,7 +1,4 @@
 """Symbol: an immutable handle on one or more outputs of a graph of named nodes."""
-import copy as _copy
-import json as _json
-
 import numpy as np
 
 from ..attribute import AttrScope
