@@ -20,32 +20,24 @@ def _plain(arr):
     return arr.view(np.ndarray) if isinstance(arr, np.ndarray) else np.asarray(arr)
 
 
-def _kernels():
-    # imported when first used, so the pure-Python modules load without the compiled kernels
-    from ._ops import optim
-    return optim
+_fused = {}
 
 
-def _matching(grad, weight):
-    """grad as a C-contiguous array of the weight's dtype (a copy only when it is not one)."""
-    return np.ascontiguousarray(_plain(grad), dtype=weight.dtype)
-
-
-class _fused_target:
-    """The weight as a C-contiguous float array for a fused kernel, written back on exit when
-    it had to be copied (a strided or float16 weight)."""
-
-    def __init__(self, weight):
-        self.weight = _plain(weight)
-        fits = self.weight.flags.c_contiguous and self.weight.dtype in (np.float32, np.float64)
-        self.target = self.weight if fits else np.ascontiguousarray(self.weight, dtype=np.float32)
-
-    def __enter__(self):
-        return self.target
-
-    def __exit__(self, *exc):
-        if self.target is not self.weight:
-            self.weight[...] = self.target
+def _fused_update(name, weight, *args):
+    """Run the fused kernel `name` of cysym._ops.optim on the weight in place; a weight the
+    kernel cannot write (strided, or not float32/float64) is updated through a float32 copy."""
+    kernel = _fused.get(name)
+    if kernel is None:
+        # imported when first used, so the pure-Python modules load without the compiled kernels
+        from ._ops import optim
+        kernel = _fused[name] = getattr(optim, name)
+    w = _plain(weight)
+    if w.flags.c_contiguous and w.dtype in (np.float32, np.float64):
+        kernel(w, *args)
+    else:
+        copy = np.ascontiguousarray(w, dtype=np.float32)
+        kernel(copy, *args)
+        w[...] = copy
 
 
 def _zeros_like(weight, dtype=None):
@@ -257,11 +249,9 @@ class SGD(Optimizer):
 
     def update(self, index, weight, grad, state):
         lr, wd = self._next_update(index)
-        with _fused_target(weight) as w:
-            # MXNet passes clip_gradient to the kernel only when it is truthy (0 means no clipping)
-            _kernels().sgd_update(w, _matching(grad, w), lr, wd, self.rescale_grad,
-                                  self.clip_gradient or -1.0, None if state is None else _plain(state),
-                                  self.momentum)
+        # MXNet passes clip_gradient to the kernel only when it is truthy (0 means no clipping)
+        _fused_update("sgd_update", weight, grad, lr, wd, self.rescale_grad, self.clip_gradient or -1.0,
+                      state, self.momentum)
 
 
 @register
@@ -364,9 +354,8 @@ class Adam(Optimizer):
         coef1 = 1. - self.beta1 ** t
         coef2 = 1. - self.beta2 ** t
         lr *= math.sqrt(coef2) / coef1
-        with _fused_target(weight) as w:
-            _kernels().adam_update(w, _matching(grad, w), _plain(state[0]), _plain(state[1]), lr, self.beta1,
-                                   self.beta2, self.epsilon, wd, self.rescale_grad, self.clip_gradient or -1.0)
+        _fused_update("adam_update", weight, grad, state[0], state[1], lr, self.beta1, self.beta2,
+                      self.epsilon, wd, self.rescale_grad, self.clip_gradient or -1.0)
 
 
 @register

@@ -1,8 +1,13 @@
 """Fused optimizer updates: one pass over the weight instead of NumPy's several passes and
-temporaries (the update runs once per parameter per batch, so its overhead adds up on small
-layers).  Each line keeps MXNet's order of operations, in the weight's dtype."""
+temporaries (an update runs once per parameter per batch, so its fixed cost adds up on
+small layers: the entry points take arrays straight, without memoryview set-up).  Each
+line keeps MXNet's order of operations, in the weight's dtype."""
 from libc.math cimport sqrt, sqrtf
+cimport numpy as cnp
+import numpy as np
 from cysym._ops._blas cimport real
+
+cnp.import_array()
 
 
 cdef inline real _clipped(real g, real bound, bint clip) noexcept nogil:
@@ -19,13 +24,13 @@ cdef inline real _sqrt(real x) noexcept nogil:
     else: return sqrt(x)
 
 
-cdef void _sgd(real[::1] w, const real[::1] grad, real[::1] mom, real lr, real wd, real rescale,
-               real bound, bint clip, real momentum, bint has_mom) noexcept nogil:
+cdef void _sgd(real* w, const real* grad, real* mom, Py_ssize_t n, real lr, real wd, real rescale,
+               real bound, bint clip, real momentum) noexcept nogil:
     cdef Py_ssize_t i
     cdef real g, decay = lr * wd, keep = 1 - lr * wd
-    for i in range(w.shape[0]):
+    for i in range(n):
         g = _clipped(grad[i] * rescale, bound, clip)
-        if has_mom:
+        if mom != NULL:
             # mom = momentum * mom - lr * wd * weight - lr * g;  weight += mom
             mom[i] = mom[i] * momentum - decay * w[i] - lr * g
             w[i] = w[i] + mom[i]
@@ -34,11 +39,11 @@ cdef void _sgd(real[::1] w, const real[::1] grad, real[::1] mom, real lr, real w
             w[i] = keep * w[i] - lr * g
 
 
-cdef void _adam(real[::1] w, const real[::1] grad, real[::1] mean, real[::1] var, real lr, real wd,
+cdef void _adam(real* w, const real* grad, real* mean, real* var, Py_ssize_t n, real lr, real wd,
                 real rescale, real bound, bint clip, real beta1, real beta2, real epsilon) noexcept nogil:
     cdef Py_ssize_t i
     cdef real g
-    for i in range(w.shape[0]):
+    for i in range(n):
         # g = clip(rescale * grad + wd * weight)
         g = _clipped(grad[i] * rescale + wd * w[i], bound, clip)
         mean[i] = beta1 * mean[i] + (1 - beta1) * g
@@ -46,34 +51,69 @@ cdef void _adam(real[::1] w, const real[::1] grad, real[::1] mean, real[::1] var
         w[i] = w[i] - lr * mean[i] / (_sqrt(var[i]) + epsilon)
 
 
-def _flat(array, what, size):
-    flat = array.reshape(-1)
-    if flat.size != size:
-        raise ValueError(f"{what} has {flat.size} elements, the weight has {size}")
-    return flat
+cdef cnp.ndarray _updated_in_place(object array, str what):
+    """array itself, when it is a C-contiguous float32/float64 ndarray the update can write."""
+    if (not isinstance(array, np.ndarray) or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>array)
+            or cnp.PyArray_TYPE(<cnp.ndarray>array) not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)
+            or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>array)):
+        raise ValueError(f"{what} must be a writeable C-contiguous float32 or float64 array "
+                         f"(it is updated in place)")
+    return <cnp.ndarray>array
+
+
+cdef cnp.ndarray _read_as(object array, cnp.ndarray weight, str what):
+    """array with the weight's dtype and size, C-contiguous (copied only when it is not)."""
+    cdef cnp.ndarray result
+    if (isinstance(array, np.ndarray) and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>array)
+            and cnp.PyArray_TYPE(<cnp.ndarray>array) == cnp.PyArray_TYPE(weight)):
+        result = <cnp.ndarray>array
+    else:
+        result = np.ascontiguousarray(array, dtype=weight.dtype)
+    if cnp.PyArray_SIZE(result) != cnp.PyArray_SIZE(weight):
+        raise ValueError(f"{what} has {cnp.PyArray_SIZE(result)} elements, the weight has "
+                         f"{cnp.PyArray_SIZE(weight)}")
+    return result
+
+
+cdef cnp.ndarray _state(object array, cnp.ndarray weight, str what):
+    cdef cnp.ndarray state = _updated_in_place(array, what)
+    if cnp.PyArray_TYPE(state) != cnp.PyArray_TYPE(weight) or cnp.PyArray_SIZE(state) != cnp.PyArray_SIZE(weight):
+        raise ValueError(f"{what} must match the weight: {state.dtype} {state.size} vs "
+                         f"{weight.dtype} {weight.size}")
+    return state
 
 
 def sgd_update(weight, grad, double lr, double wd=0.0, double rescale_grad=1.0, double clip_gradient=-1.0,
                mom=None, double momentum=0.0):
     """weight -= lr * (clip(rescale_grad * grad) + wd * weight), with momentum when mom is given
-    (clip_gradient < 0 or 0: no clipping). Arrays are C-contiguous and share one dtype."""
-    w = weight.reshape(-1)
-    g = _flat(grad, "grad", w.size)
-    m = w if mom is None else _flat(mom, "mom", w.size)
-    clip = clip_gradient > 0
-    if w.dtype == "float32":
-        _sgd[float](w, g, m, lr, wd, rescale_grad, clip_gradient, clip, momentum, mom is not None)
+    (clip_gradient <= 0: no clipping)."""
+    cdef cnp.ndarray w = _updated_in_place(weight, "weight")
+    cdef cnp.ndarray g = _read_as(grad, w, "grad")
+    cdef cnp.ndarray m = None if mom is None else _state(mom, w, "mom")
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(w)
+    cdef bint clip = clip_gradient > 0
+    if cnp.PyArray_TYPE(w) == cnp.NPY_FLOAT32:
+        _sgd(<float*>cnp.PyArray_DATA(w), <float*>cnp.PyArray_DATA(g),
+             NULL if m is None else <float*>cnp.PyArray_DATA(m), n, lr, wd, rescale_grad,
+             clip_gradient, clip, momentum)
     else:
-        _sgd[double](w, g, m, lr, wd, rescale_grad, clip_gradient, clip, momentum, mom is not None)
+        _sgd(<double*>cnp.PyArray_DATA(w), <double*>cnp.PyArray_DATA(g),
+             NULL if m is None else <double*>cnp.PyArray_DATA(m), n, lr, wd, rescale_grad,
+             clip_gradient, clip, momentum)
 
 
 def adam_update(weight, grad, mean, var, double lr, double beta1=0.9, double beta2=0.999, double epsilon=1e-8,
                 double wd=0.0, double rescale_grad=1.0, double clip_gradient=-1.0):
     """MXNet's adam_update (lr already bias-corrected by the caller)."""
-    w = weight.reshape(-1)
-    g, m, v = _flat(grad, "grad", w.size), _flat(mean, "mean", w.size), _flat(var, "var", w.size)
-    clip = clip_gradient > 0
-    if w.dtype == "float32":
-        _adam[float](w, g, m, v, lr, wd, rescale_grad, clip_gradient, clip, beta1, beta2, epsilon)
+    cdef cnp.ndarray w = _updated_in_place(weight, "weight")
+    cdef cnp.ndarray g = _read_as(grad, w, "grad")
+    cdef cnp.ndarray m = _state(mean, w, "mean"), v = _state(var, w, "var")
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(w)
+    cdef bint clip = clip_gradient > 0
+    if cnp.PyArray_TYPE(w) == cnp.NPY_FLOAT32:
+        _adam(<float*>cnp.PyArray_DATA(w), <float*>cnp.PyArray_DATA(g), <float*>cnp.PyArray_DATA(m),
+              <float*>cnp.PyArray_DATA(v), n, lr, wd, rescale_grad, clip_gradient, clip, beta1, beta2, epsilon)
     else:
-        _adam[double](w, g, m, v, lr, wd, rescale_grad, clip_gradient, clip, beta1, beta2, epsilon)
+        _adam(<double*>cnp.PyArray_DATA(w), <double*>cnp.PyArray_DATA(g), <double*>cnp.PyArray_DATA(m),
+              <double*>cnp.PyArray_DATA(v), n, lr, wd, rescale_grad, clip_gradient, clip, beta1, beta2,
+              epsilon)
