@@ -129,7 +129,6 @@ class Executor:
         symbol = self._symbol
         gradients, head_nodes = build_backward(symbol, wanted) if wanted else ({}, [])
         self._head_nodes = head_nodes
-        variables = {id(n): n for n in arg_nodes + aux_nodes}
         arrays_of = {id(n): self.arg_dict[n.name] for n in arg_nodes}
         arrays_of.update({id(n): self.aux_dict[n.name] for n in aux_nodes})
 
@@ -163,9 +162,6 @@ class Executor:
         self._forward_count = sum(1 for n in nodes if id(n) in forward_ids and not n.is_variable)
         # forward ops first, in forward order, then the backward ops
         nodes = [n for n in nodes if id(n) in forward_ids] + [n for n in nodes if id(n) not in forward_ids]
-        for position, head in enumerate(head_nodes):
-            if head is not None:
-                variables[id(head)] = head
 
         shapes = {(id(n), 0): arrays_of[id(n)].shape for n in arg_nodes + aux_nodes}
         dtypes = {(id(n), 0): arrays_of[id(n)].dtype for n in arg_nodes + aux_nodes}
@@ -186,9 +182,9 @@ class Executor:
             self._head_grad_arrays.append(array)
         infer_graph_shapes(nodes, shapes)
         infer_graph_types(nodes, dtypes)
-        self._lay_out(nodes, variables, arrays_of, shapes, dtypes, grad_targets)
+        self._lay_out(nodes, arrays_of, shapes, dtypes, grad_targets)
 
-    def _lay_out(self, nodes, variables, arrays_of, shapes, dtypes, grad_targets):
+    def _lay_out(self, nodes, arrays_of, shapes, dtypes, grad_targets):
         op_nodes = [n for n in nodes if not n.is_variable]
         entry_id, entry_bytes, external, persistent, entry_meta = {}, [], [], [], []
 
