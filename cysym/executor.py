@@ -128,7 +128,6 @@ class Executor:
     def _build(self, arg_nodes, aux_nodes, wanted):
         symbol = self._symbol
         gradients, head_nodes = build_backward(symbol, wanted) if wanted else ({}, [])
-        self._head_nodes = head_nodes
         arrays_of = {id(n): self.arg_dict[n.name] for n in arg_nodes}
         arrays_of.update({id(n): self.aux_dict[n.name] for n in aux_nodes})
 
@@ -273,7 +272,6 @@ class Executor:
         if self._backward_start is None:
             self._backward_start = len(run_plan)
         self._plan = run_plan
-        self._op_nodes = op_nodes
         self.outputs = [arrays[entry_id[(id(n), i)]] for n, i in self._symbol._outputs]
 
     # -- running -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ layer, inference, autodiff and the executor all read these declarations.
 """
 import numpy as np
 
-from .base import OperatorError, format_value, parse_bool, parse_tuple
+from .base import OperatorError, parse_bool, parse_tuple
 
 __all__ = ["Param", "OpDef", "register", "get_op", "find_op", "all_ops", "REQUIRED"]
 
@@ -249,7 +249,3 @@ def all_ops():
     """Every distinct OpDef, canonical names sorted."""
     return sorted({id(op): op for op in _REGISTRY.values()}.values(), key=lambda op: op.name)
 
-
-def format_attrs(params):
-    """MXNet's string form of user-given parameter values."""
-    return {key: format_value(value) for key, value in params.items()}
