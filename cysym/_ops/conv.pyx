@@ -576,3 +576,144 @@ def append_pooling_backward(Plan plan, dy, x, dx, pool_type="max", kernel=(), st
     _check_shape(dx, x.shape, "data gradient", label)
     arrays = [dy, x, dx]
     plan.add(pool_backward_kernel, common_dtype(arrays), arrays, ints + [REQ_CODES[req]], [], label)
+
+
+# ---------------------------------------------------------------------------------------
+# Deconvolution (transposed convolution), run on the Convolution kernels above.
+#
+# A Deconvolution of x (N, C, H, W) with w (C, F/G, kh, kw) into y (N, F, Ho, Wo) is the data
+# gradient of the Convolution of y-shaped data with the same w (num_filter C, C/G = F/G ...):
+# the geometry below is that Convolution's, with y as its data and x as its output.  So
+#   forward:   y  = col2im(w.T @ x)                  Convolution's data gradient
+#   backward:  dx = w @ im2col(dy)                   Convolution's forward
+#              dw = sum_n x[n] @ im2col(dy[n]).T     Convolution's weight gradient
+#              db = dy.sum((0, 2, 3))
+
+cdef void _add_bias(real* y, const real* b, Py_ssize_t N, Py_ssize_t F,
+                    Py_ssize_t size) noexcept nogil:
+    # y[n, f, :] += b[f]
+    cdef Py_ssize_t n, f, p
+    cdef real* yp
+    cdef real bf
+    for n in range(N):
+        for f in range(F):
+            bf = b[f]
+            yp = y + (n * F + f) * size
+            for p in range(size):
+                yp[p] += bf
+
+
+cdef void deconv_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: x, w, b, y, col (b is x when there is no bias); ints: geometry(16), nb, has_bias, req
+    # (geometry of the Convolution whose data is y: g.C = F, g.F = C, g.Ho/g.Wo = x's H/W)
+    cdef Geom g = _geom(c.ints)
+    cdef bint has_bias = c.ints[17]
+    cdef int req = <int>c.ints[18]
+    if req == REQ_NULL:
+        return
+    if c.dtype == 0:
+        _conv_backward(<float*>c.arrays[0], <float*>c.arrays[3], <float*>c.arrays[1],
+                       <float*>c.arrays[3], NULL, NULL, <float*>c.arrays[4], &g, c.ints[16],
+                       req, REQ_NULL, REQ_NULL)
+        if has_bias:
+            _add_bias(<float*>c.arrays[3], <float*>c.arrays[2], g.N, g.C, g.H * g.W)
+    else:
+        _conv_backward(<double*>c.arrays[0], <double*>c.arrays[3], <double*>c.arrays[1],
+                       <double*>c.arrays[3], NULL, NULL, <double*>c.arrays[4], &g, c.ints[16],
+                       req, REQ_NULL, REQ_NULL)
+        if has_bias:
+            _add_bias(<double*>c.arrays[3], <double*>c.arrays[2], g.N, g.C, g.H * g.W)
+
+
+cdef void _deconv_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
+                           real* db, real* col, Geom* g, Py_ssize_t nb, int req_dx, int req_dw,
+                           int req_db) noexcept nogil:
+    cdef Py_ssize_t n, f, p, size = g.H * g.W
+    cdef double total
+    cdef const real* dyp
+    # dx = conv(dy, w)
+    _conv_forward(dy, w, NULL, dx, col, g, nb, req_dx)
+    # dw: the Convolution's weight gradient, its output gradient being x and its data dy
+    if req_dw != REQ_NULL:
+        _conv_backward(x, dy, w, NULL, dw, NULL, col, g, nb, REQ_NULL, req_dw, REQ_NULL)
+    if req_db != REQ_NULL:
+        for f in range(g.C):
+            total = 0
+            for n in range(g.N):
+                dyp = dy + (n * g.C + f) * size
+                for p in range(size):
+                    total += dyp[p]
+            if req_db == REQ_ADD:
+                db[f] += <real>total
+            else:
+                db[f] = <real>total
+
+
+cdef void deconv_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: dy, x, w, dx, dw, db, col; ints: geometry(16), nb, req_dx, req_dw, req_db
+    cdef Geom g = _geom(c.ints)
+    if c.dtype == 0:
+        _deconv_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
+                         <float*>c.arrays[3], <float*>c.arrays[4], <float*>c.arrays[5],
+                         <float*>c.arrays[6], &g, c.ints[16], <int>c.ints[17], <int>c.ints[18],
+                         <int>c.ints[19])
+    else:
+        _deconv_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
+                         <double*>c.arrays[3], <double*>c.arrays[4], <double*>c.arrays[5],
+                         <double*>c.arrays[6], &g, c.ints[16], <int>c.ints[17], <int>c.ints[18],
+                         <int>c.ints[19])
+
+
+def _deconv_geometry(x, w, y, kernel, stride, dilate, pad, num_group, label):
+    """The Convolution geometry of a Deconvolution x -> y (y is the Convolution's data)."""
+    if w.ndim < 1:
+        raise ValueError(f"{label}: weight must have dimensions, got shape {tuple(w.shape)}")
+    if x.ndim != len(tuple(kernel)) + 2:
+        raise ValueError(f"{label}: kernel {tuple(kernel)} needs {len(tuple(kernel)) + 2}-D data, "
+                         f"got shape {tuple(x.shape)}")
+    geo = _conv_geometry(y, w, kernel, stride, dilate, pad, w.shape[0], num_group, label)
+    _check_shape(x, _out_shape(geo, len(tuple(kernel))), "data", label)
+    return geo
+
+
+def deconv_workspace_bytes(out_shape, weight_shape, kernel, stride=(), dilate=(), pad=(),
+                           num_group=1, itemsize=4):
+    """Scratch bytes of the Deconvolution kernels: the im2col buffer of the Convolution whose
+    data has the Deconvolution's output shape."""
+    return conv_workspace_bytes(out_shape, weight_shape, kernel, stride, dilate, pad,
+                                weight_shape[0], num_group, itemsize)
+
+
+def append_deconvolution(Plan plan, x, w, b, y, kernel, stride=(), dilate=(), pad=(),
+                         num_group=1, workspace=None, str req="write", str label="Deconvolution"):
+    """Append y = conv_transpose(x, w) + b (b may be None); pad is the effective padding
+    (target_shape already resolved); y's shape carries adj."""
+    geo = _deconv_geometry(x, w, y, kernel, stride, dilate, pad, num_group, label)
+    _check_shape(b, (geo[1],), "bias", label)
+    col = _col_buffer(workspace, conv_workspace_elements(geo), x.dtype)
+    arrays = [x, w, x if b is None else b, y]
+    dtype = common_dtype(arrays)
+    plan.add(deconv_forward_kernel, dtype, arrays + [col],
+             geo + [conv_chunk(geo), b is not None, REQ_CODES[req]], [], label)
+
+
+def append_deconvolution_backward(Plan plan, dy, x, w, dx, dw, db, kernel, stride=(), dilate=(),
+                                  pad=(), num_group=1, workspace=None, str req_dx="write",
+                                  str req_dw="write", str req_db="write",
+                                  str label="_backward_Deconvolution"):
+    """Append dx = conv(dy, w), dw (Convolution's weight gradient with data dy and output
+    gradient x) and db = dy.sum((0, 2, 3)); a None output or req 'null' is skipped."""
+    geo = _deconv_geometry(x, w, dy, kernel, stride, dilate, pad, num_group, label)
+    reqs = [REQ_CODES[r] for r in (req_dx, req_dw, req_db)]
+    outputs = [dx, dw, db]
+    for k, (out, shape) in enumerate(zip(outputs, (x.shape, w.shape, (geo[1],)))):
+        if out is None or reqs[k] == REQ_NULL:
+            reqs[k] = REQ_NULL
+            outputs[k] = dy   # any valid pointer; the kernel does not touch it
+        else:
+            _check_shape(out, shape, ("data", "weight", "bias")[k] + " gradient", label)
+    col = _col_buffer(workspace, conv_workspace_elements(geo), x.dtype)
+    arrays = [dy, x, w] + outputs
+    dtype = common_dtype(arrays)
+    plan.add(deconv_backward_kernel, dtype, arrays + [col], geo + [conv_chunk(geo)] + reqs, [],
+             label)

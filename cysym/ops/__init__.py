@@ -1,4 +1,5 @@
 """Operator declarations, one module per family; importing this registers them all."""
 from . import activation, conv, dense, elemwise, loss, norm, reduce, shape  # noqa: F401
 from . import custom  # noqa: F401  (Python operators: cysym.operator)
+from . import layers  # noqa: F401
 from . import index  # noqa: F401
