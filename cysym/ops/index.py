@@ -43,15 +43,22 @@ def _as_list(entries):
     return entries if isinstance(entries, list) else [entries]
 
 
-def _index_type(data_pos, index_pos):
-    """dtype rule: the data input and the output share a dtype; the index input keeps its own
-    (it is read as float32 or float64 whatever the data is)."""
-    def rule(ctx, ins, outs):
-        known = ins[data_pos] if ins[data_pos] is not None else outs[0]
-        ins = list(ins)
-        ins[data_pos] = known
-        return ins, [known]
-    return rule
+def _data_and_index_type(ctx, ins, outs):
+    """dtype rule of (data, index) ops: the data and the output share a dtype; the index keeps
+    its own (it is read as float32 or float64 whatever the data is)."""
+    known = ins[0] if ins[0] is not None else outs[0]
+    return [known] + list(ins[1:]), [known]
+
+
+class _BindRules:
+    """Lets a kernel reuse a shape rule's range computation (errors cannot happen by then)."""
+
+    def __init__(self, b):
+        self.params = b.params
+        self.label = b.label
+
+    def error(self, message):
+        return ValueError(f"{self.label}: {message}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,20 +88,13 @@ register(OpDef(
             Param("dim2", "int", 0, "the second axis to be swapped.")],
     infer_shape=_swapaxis_shape,
     kernel=lambda b: _shape_kernels().append_transpose(
-        b.plan, b.inputs[0], b.outputs[0], _swap_axes_of(b), b.req[0], b.label),
+        b.plan, b.inputs[0], b.outputs[0], _swap_axes(_BindRules(b), b.inputs[0].ndim), b.req[0],
+        b.label),
     # swapping twice is the identity: the gradient is the same swap of the output gradient
     gradient=lambda g: [g.op("SwapAxis", g.out_grads[0], **g.forward_attrs())],
     doc="Interchanges two axes of an array.\n\n"
         "Example: x of shape (1, 2, 3) -> swapaxes(x, dim1=0, dim2=2) has shape (3, 2, 1).",
 ))
-
-
-def _swap_axes_of(b):
-    ndim = b.inputs[0].ndim
-    axes = list(range(ndim))
-    first, second = b.params["dim1"] % ndim, b.params["dim2"] % ndim
-    axes[first], axes[second] = axes[second], axes[first]
-    return tuple(axes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,17 +195,6 @@ def _slice_axis_walk(b, data_shape):
     axis, first, _ = _slice_axis_range(_BindRules(b), data_shape)
     strides = _c_strides(data_shape)
     return first * strides[axis], strides
-
-
-class _BindRules:
-    """Lets a kernel reuse a shape rule's range computation (errors cannot happen by then)."""
-
-    def __init__(self, b):
-        self.params = b.params
-        self.label = b.label
-
-    def error(self, message):
-        return ValueError(f"{self.label}: {message}")
 
 
 _SLICE_AXIS_PARAMS = [
@@ -769,7 +758,7 @@ register(OpDef(
     params=_PICK_PARAMS,
     inputs=("data", "index"),
     infer_shape=_pick_shape,
-    infer_type=_index_type(0, 1),
+    infer_type=_data_and_index_type,
     kernel=_pick_kernel,
     gradient=lambda g: [g.op("_backward_pick", g.out_grads[0], g.inputs[1], g.inputs[0],
                              **g.forward_attrs()), None],
@@ -781,7 +770,9 @@ register(OpDef(
 ))
 
 
-def _data_and_index_type(data_pos, index_pos):
+def _gradient_and_index_type(data_pos):
+    """dtype rule of a backward node (out_grad, index, data): out_grad, data and the gradient
+    share a dtype; the index keeps its own."""
     def rule(ctx, ins, outs):
         known = next((t for t in (ins[0], ins[data_pos], outs[0]) if t is not None), None)
         ins = list(ins)
@@ -796,7 +787,7 @@ register(OpDef(
     inputs=("out_grad", "index", "data"),
     outputs=("data_grad",),
     infer_shape=lambda ctx, ins, outs: (ins, [ins[2] if ins[2] is not None else outs[0]]),
-    infer_type=_data_and_index_type(2, 1),
+    infer_type=_gradient_and_index_type(2),
     kernel=_pick_backward_kernel,
     hidden=True,
     doc="data_grad = zeros with out_grad added at the picked positions.",
@@ -843,7 +834,7 @@ register(OpDef(
     params=_TAKE_PARAMS,
     inputs=("a", "indices"),
     infer_shape=_take_shape,
-    infer_type=_index_type(0, 1),
+    infer_type=_data_and_index_type,
     kernel=_take_kernel,
     gradient=lambda g: [g.op("_backward_take", g.out_grads[0], g.inputs[1], g.inputs[0],
                              **g.forward_attrs()), None],
@@ -861,7 +852,7 @@ register(OpDef(
     inputs=("out_grad", "indices", "a"),
     outputs=("a_grad",),
     infer_shape=lambda ctx, ins, outs: (ins, [ins[2] if ins[2] is not None else outs[0]]),
-    infer_type=_data_and_index_type(2, 1),
+    infer_type=_gradient_and_index_type(2),
     kernel=_take_backward_kernel,
     hidden=True,
     doc="a_grad = zeros with out_grad added at the taken rows (repeated indices accumulate).",
