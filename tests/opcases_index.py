@@ -4,7 +4,7 @@ References are NumPy written from MXNet's documented semantics; index inputs hol
 values, out-of-range ones included where the op defines what happens to them."""
 import numpy as np
 
-from opcase import Case, distinct, integers, signed
+from opcase import Case, distinct, signed
 
 
 def np_swapaxes(data, dim1=0, dim2=0):

@@ -2,6 +2,7 @@
 input names, gradients into index inputs and repeated indices, Cast across dtypes, take's
 mode='raise', JSON round trips and errors that name the operator instance."""
 import inspect
+import json
 
 import numpy as np
 import pytest
@@ -156,7 +157,7 @@ def test_alias_creates_the_canonical_op(alias, canonical):
     sym = getattr(mx.sym, alias)(x_var, **({"begin": (0,), "end": (1,)} if alias == "crop" else
                                            {"dim1": 0, "dim2": 1} if alias == "swapaxes" else
                                            {"dtype": "float32"}))
-    node = __import__("json").loads(sym.tojson())["nodes"][-1]
+    node = json.loads(sym.tojson())["nodes"][-1]
     assert node["op"] == canonical
     assert node["name"].startswith(alias)     # MXNet names the node after the called function
 
@@ -372,7 +373,7 @@ def test_json_round_trip_keeps_the_graph_and_its_results():
     text = sym.tojson()
     loaded = mx.sym.load_json(text)
     assert loaded.tojson() == text
-    ops = {n["op"] for n in __import__("json").loads(text)["nodes"]}
+    ops = {n["op"] for n in json.loads(text)["nodes"]}
     assert {"slice_axis", "slice", "SwapAxis", "stack", "broadcast_to", "broadcast_like", "tile",
             "repeat", "pick", "take", "where", "argmax", "argmin", "argmax_channel", "one_hot",
             "Cast"} <= ops
