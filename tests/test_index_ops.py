@@ -252,6 +252,9 @@ def test_broadcast_tile_repeat_gradients_sum_the_copies():
 def test_repeat_zero_times_gives_an_empty_output_and_a_zero_gradient():
     sym = mx.sym.repeat(x_var, repeats=0)
     assert sym.infer_shape(x=(2, 3))[1] == [(0,)]
+    outs, exe = run(sym, grad_req="write", heads=[np.zeros(0)], x=np.ones((2, 3)))
+    assert outs[0].shape == (0,)
+    np.testing.assert_array_equal(exe.grad_dict["x"], np.zeros((2, 3)))
 
 
 # -- Cast ----------------------------------------------------------------------------------------
