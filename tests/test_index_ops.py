@@ -404,3 +404,13 @@ def test_mxnet_written_attrs_load():
     sym = mx.sym.load_json(text)
     out = forward(sym, x=X34)
     np.testing.assert_array_equal(out, np.repeat(X34[::-1, 1::2][1:], 2))
+
+
+def test_fluent_methods_name_nodes_as_mxnet():
+    with mx.name.NameManager():
+        x = mx.sym.Variable("x")
+        y = x.slice_axis(axis=1, begin=0, end=2).astype("float64").tile(reps=(2, 1)).swapaxes(dim1=0, dim2=1)
+    assert y.get_internals().list_outputs() == ["x", "slice_axis0_output", "cast0_output",
+                                                "tile0_output", "swapaxes0_output"]
+    assert y.infer_shape(x=(3, 4))[1] == [(2, 6)]
+    assert y.infer_type(x="float32")[1] == [np.float64]

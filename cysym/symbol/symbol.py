@@ -485,6 +485,19 @@ for _func_name, _doc in (
         ("square", "square"), ("abs", "abs"), ("sign", "sign"), ("relu", "relu"),
         ("sigmoid", "sigmoid"), ("tanh", "tanh"), ("softmax", "softmax"),
         ("log_softmax", "log_softmax"), ("clip", "clip"), ("zeros_like", "zeros_like"),
-        ("ones_like", "ones_like"), ("dot", "dot"), ("split", "SliceChannel")):
+        ("ones_like", "ones_like"), ("dot", "dot"), ("split", "SliceChannel"),
+        ("slice", "slice"), ("slice_axis", "slice_axis"), ("swapaxes", "SwapAxis"),
+        ("broadcast_to", "broadcast_to"), ("broadcast_like", "broadcast_like"), ("tile", "tile"),
+        ("repeat", "repeat"), ("argmax", "argmax"), ("argmin", "argmin"),
+        ("argmax_channel", "argmax_channel"), ("one_hot", "one_hot"), ("pick", "pick"),
+        ("take", "take"), ("reshape_like", "reshape_like")):
     setattr(Symbol, _func_name, _fluent(_func_name, _doc))
 del _func_name, _doc
+
+
+def _astype(self, dtype, **kwargs):
+    """Fluent form of cysym.sym.cast(self, dtype=...): as MXNet's Symbol.astype."""
+    return create_op("cast", self, dtype=dtype, **kwargs)
+
+
+Symbol.astype = _astype
