@@ -2,7 +2,6 @@
 (dtype x req), Deconvolution against a NumPy transposed convolution over many geometries and
 against Convolution's data gradient, target_shape, symbol structure, JSON round trips and
 error messages naming the operator instance."""
-import itertools
 
 import numpy as np
 import pytest

@@ -271,6 +271,9 @@ _SA_PARAMS = [
           "each position of each instance.", choices=("instance", "channel")),
 ]
 
+# The gradient is the exact one over the softmax's own axes.  MXNet 1.x's backward always
+# reduces over axis 1 only, which for mode='instance' on data of more than two dimensions is
+# not the derivative of its forward; for 2-D data (the usual case) both agree.
 register(OpDef(
     "SoftmaxActivation",
     params=_SA_PARAMS,
