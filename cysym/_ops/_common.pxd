@@ -7,6 +7,17 @@ cdef enum Req:
     REQ_ADD = 2
 
 
+cdef inline int req_code(object req, str label) except -1:
+    """The Req code of a request 'null', 'write' or 'add'; an error naming the kernel otherwise."""
+    if req == "write":
+        return REQ_WRITE
+    if req == "add":
+        return REQ_ADD
+    if req == "null":
+        return REQ_NULL
+    raise ValueError(f"{label}: req must be one of ['null', 'write', 'add'], not {req!r}")
+
+
 cdef inline int common_dtype(list arrays) except -1:
     """The kernel dtype code shared by every array (None entries are skipped)."""
     cdef int code = -1

@@ -8,10 +8,9 @@ from libc.float cimport FLT_MAX, DBL_MAX
 import numpy as np
 
 from cysym._ops._blas cimport real, gemm
-from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD
+from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
-REQ_CODES = {"null": REQ_NULL, "write": REQ_WRITE, "add": REQ_ADD}
 POOL_CODES = {"max": 0, "avg": 1, "sum": 2}
 
 
@@ -353,7 +352,7 @@ def append_convolution(Plan plan, x, w, b, y, kernel, stride=(), dilate=(), pad=
     arrays = [x, w, x if b is None else b, y]
     dtype = common_dtype(arrays)
     plan.add(conv_forward_kernel, dtype, arrays + [col],
-             geo + [conv_chunk(geo), b is not None, REQ_CODES[req]], [], label)
+             geo + [conv_chunk(geo), b is not None, req_code(req, label)], [], label)
 
 
 def append_convolution_backward(Plan plan, dy, x, w, dx, dw, db, kernel, stride=(), dilate=(),
@@ -367,7 +366,7 @@ def append_convolution_backward(Plan plan, dy, x, w, dx, dw, db, kernel, stride=
         num_filter = w.shape[0]
     geo = _conv_geometry(x, w, kernel, stride, dilate, pad, num_filter, num_group, label)
     _check_shape(dy, _out_shape(geo, len(kernel)), "output gradient", label)
-    reqs = [REQ_CODES[r] for r in (req_dx, req_dw, req_db)]
+    reqs = [req_code(r, label) for r in (req_dx, req_dw, req_db)]
     outputs = [dx, dw, db]
     for k, (out, shape) in enumerate(zip(outputs, (x.shape, w.shape, (geo[4],)))):
         if out is None or reqs[k] == REQ_NULL:
@@ -562,7 +561,7 @@ def append_pooling(Plan plan, x, y, pool_type="max", kernel=(), stride=(), pad=(
     ints = _pool_args(x, y, pool_type, kernel, stride, pad, global_pool, pooling_convention,
                       count_include_pad, label)
     arrays = [x, y]
-    plan.add(pool_forward_kernel, common_dtype(arrays), arrays, ints + [REQ_CODES[req]], [], label)
+    plan.add(pool_forward_kernel, common_dtype(arrays), arrays, ints + [req_code(req, label)], [], label)
 
 
 def append_pooling_backward(Plan plan, dy, x, dx, pool_type="max", kernel=(), stride=(), pad=(),
@@ -575,7 +574,7 @@ def append_pooling_backward(Plan plan, dy, x, dx, pool_type="max", kernel=(), st
         return
     _check_shape(dx, x.shape, "data gradient", label)
     arrays = [dy, x, dx]
-    plan.add(pool_backward_kernel, common_dtype(arrays), arrays, ints + [REQ_CODES[req]], [], label)
+    plan.add(pool_backward_kernel, common_dtype(arrays), arrays, ints + [req_code(req, label)], [], label)
 
 
 # ---------------------------------------------------------------------------------------
@@ -694,7 +693,7 @@ def append_deconvolution(Plan plan, x, w, b, y, kernel, stride=(), dilate=(), pa
     arrays = [x, w, x if b is None else b, y]
     dtype = common_dtype(arrays)
     plan.add(deconv_forward_kernel, dtype, arrays + [col],
-             geo + [conv_chunk(geo), b is not None, REQ_CODES[req]], [], label)
+             geo + [conv_chunk(geo), b is not None, req_code(req, label)], [], label)
 
 
 def append_deconvolution_backward(Plan plan, dy, x, w, dx, dw, db, kernel, stride=(), dilate=(),
@@ -704,7 +703,7 @@ def append_deconvolution_backward(Plan plan, dy, x, w, dx, dw, db, kernel, strid
     """Append dx = conv(dy, w), dw (Convolution's weight gradient with data dy and output
     gradient x) and db = dy.sum((0, 2, 3)); a None output or req 'null' is skipped."""
     geo = _deconv_geometry(x, w, dy, kernel, stride, dilate, pad, num_group, label)
-    reqs = [REQ_CODES[r] for r in (req_dx, req_dw, req_db)]
+    reqs = [req_code(r, label) for r in (req_dx, req_dw, req_db)]
     outputs = [dx, dw, db]
     for k, (out, shape) in enumerate(zip(outputs, (x.shape, w.shape, (geo[1],)))):
         if out is None or reqs[k] == REQ_NULL:

@@ -1,9 +1,8 @@
 """Dense-layer kernels: FullyConnected forward and its one-pass backward (dX, dW, db)."""
 from cysym._ops._blas cimport real, gemm
-from cysym._ops._common cimport common_dtype, expect_size, REQ_NULL, REQ_WRITE, REQ_ADD
+from cysym._ops._common cimport common_dtype, expect_size, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
-REQ_CODES = {"null": REQ_NULL, "write": REQ_WRITE, "add": REQ_ADD}
 
 
 cdef void _fc_forward(real* x, real* w, real* b, real* y,
@@ -92,7 +91,7 @@ def append_fully_connected_backward(Plan plan, dy, x, w, dx, dw, db, str req_dx=
                                     str label="_backward_FullyConnected"):
     """Append dx = dy @ w, dw = dy.T @ x, db = dy.sum(0); a None output or req 'null' is skipped."""
     rows, in_dim, hidden = _dims(x, w, dy)
-    reqs = [REQ_CODES[r] for r in (req_dx, req_dw, req_db)]
+    reqs = [req_code(r, label) for r in (req_dx, req_dw, req_db)]
     outputs = [dx, dw, db]
     for k, (out, size) in enumerate(zip(outputs, (rows * in_dim, hidden * in_dim, hidden))):
         if out is None:

@@ -11,10 +11,9 @@ from libc.stdint cimport int32_t
 from libc.math cimport (exp, log, sqrt, tanh, fabs, pow, log1p, expm1, hypot, erf, logf, sqrtf, powf,
                         log1pf, expm1f, hypotf, erff)
 from cysym._ops._blas cimport real
-from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD
+from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
-REQ_CODES = {"null": REQ_NULL, "write": REQ_WRITE, "add": REQ_ADD}
 MAX_DIMS = 8
 
 UNARY = {name: code for code, name in enumerate((
@@ -722,10 +721,6 @@ def _collapse(full, stride_lists):
     return dims, strides
 
 
-def _check_req(req, label):
-    if req not in REQ_CODES:
-        raise ValueError(f"{label}: req must be one of {list(REQ_CODES)}, not {req!r}")
-    return REQ_CODES[req]
 
 
 def append_unary(Plan plan, str op, x, y, str req="write", str label="unary", double s0=0.0, double s1=0.0):
@@ -734,7 +729,7 @@ def append_unary(Plan plan, str op, x, y, str req="write", str label="unary", do
         raise ValueError(f"{label}: unknown unary map {op!r}")
     if x.size != y.size:
         raise ValueError(f"{label}: input has shape {x.shape}, output {y.shape}")
-    code = _check_req(req, label)
+    code = req_code(req, label)
     if code == REQ_NULL:
         return
     plan.add(unary_kernel, common_dtype([x, y]), [x, y], [UNARY[op], code, y.size], [s0, s1], label)
@@ -745,7 +740,7 @@ def append_binary(Plan plan, str op, a, b, y, str req="write", str label="binary
     """Append y = op(a, b) with a and b broadcast to y's shape."""
     if op not in BINARY:
         raise ValueError(f"{label}: unknown binary map {op!r}")
-    code = _check_req(req, label)
+    code = req_code(req, label)
     if code == REQ_NULL:
         return
     try:
@@ -762,7 +757,7 @@ def append_binary_backward(Plan plan, str op, dy, a, b, da, db, str req_a="write
     (da and db have dy's shape; a None output or req 'null' is skipped)."""
     if op not in BINARY_BACKWARD:
         raise ValueError(f"{label}: no derivative for {op!r}")
-    reqs = [_check_req(req_a, label), _check_req(req_b, label)]
+    reqs = [req_code(req_a, label), req_code(req_b, label)]
     outs = [da, db]
     for k in range(2):
         if outs[k] is None:
@@ -783,7 +778,7 @@ def append_binary_backward(Plan plan, str op, dy, a, b, da, db, str req_a="write
 
 def append_sum_to(Plan plan, x, y, str req="write", str label="sum_to"):
     """Append y = x summed over the axes on which y's shape is broadcast to x's."""
-    code = _check_req(req, label)
+    code = req_code(req, label)
     if code == REQ_NULL:
         return
     if x.shape == y.shape:
@@ -798,7 +793,7 @@ def append_sum_to(Plan plan, x, y, str req="write", str label="sum_to"):
 
 def append_add_n(Plan plan, list xs, y, str req="write", str label="add_n"):
     """Append y = xs[0] + xs[1] + ... (y may be xs[0] itself)."""
-    code = _check_req(req, label)
+    code = req_code(req, label)
     if code == REQ_NULL:
         return
     for x in xs:

@@ -1,6 +1,6 @@
-"""Indexing-family kernels: a strided gather (slice, broadcast_to, tile, repeat) and its
-scatter-add (slice gradients), dtype conversion (Cast), argmax/argmin, one_hot, pick, take
-and where.
+"""Indexing-family kernels: the scatter-add adjoint of the strided gather that slice,
+broadcast_to, tile and repeat use (cysym._ops.shape), dtype conversion (Cast), argmax/argmin,
+one_hot, pick, take and where.
 
 Index arrays (pick's index, take's indices, one_hot's indices, where's condition) are float32
 or float64 whatever the data's dtype: they are read through their own dtype code.  Every
@@ -10,10 +10,10 @@ never raise (take with mode='raise' reports an out-of-range index through the ru
 from libc.math cimport fmod, trunc
 from libc.string cimport memset
 from cysym._ops._blas cimport real
-from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, step_index
+from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, step_index, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext, dtype_code
+from cysym._ops.shape import append_strided_copy as append_gather, strided_walk
 
-REQ_CODES = {"null": REQ_NULL, "write": REQ_WRITE, "add": REQ_ADD}
 MODES = {"clip": 0, "wrap": 1, "raise": 2}
 cdef enum:
     MAX_DIMS = 32
@@ -21,13 +21,6 @@ cdef enum:
     MODE_WRAP = 1
     MODE_RAISE = 2
     ERROR_INDEX_RANGE = 1     # runner.KERNEL_ERRORS[1]: "index out of range"
-
-
-def req_code(req, str label):
-    try:
-        return REQ_CODES[req]
-    except KeyError:
-        raise ValueError(f"{label}: req must be one of {list(REQ_CODES)}, not {req!r}") from None
 
 
 def mode_code(mode, str label):
@@ -69,43 +62,7 @@ cdef inline Py_ssize_t _position(double v, Py_ssize_t n, int mode) noexcept nogi
 
 
 # ---------------------------------------------------------------------------------------------
-# strided gather and scatter-add
-
-cdef void _gather(KernelCall* c, real* dummy) noexcept nogil:
-    # arrays: src, dst; ints: req, ndim, offset, shape[ndim] (of dst), stride[ndim] (in src)
-    cdef int req = <int>c.ints[0]
-    cdef Py_ssize_t ndim = c.ints[1]
-    cdef Py_ssize_t* shape = c.ints + 3
-    cdef Py_ssize_t* stride = c.ints + 3 + ndim
-    cdef const real* src = <real*>c.arrays[0] + c.ints[2]
-    cdef real* dst = <real*>c.arrays[1]
-    cdef Py_ssize_t idx[MAX_DIMS]
-    cdef Py_ssize_t total = 1, d, j, n_inner = shape[ndim - 1], s = stride[ndim - 1]
-    cdef Py_ssize_t o = 0, i = 0, rows, r
-    for d in range(ndim):
-        total *= shape[d]
-        idx[d] = 0
-    if total == 0:
-        return
-    rows = total // n_inner
-    for r in range(rows):
-        # dst[o:o + n_inner] (=|+=) src[i::s][:n_inner]
-        if req == REQ_ADD:
-            for j in range(n_inner):
-                dst[o + j] += src[i + j * s]
-        else:
-            for j in range(n_inner):
-                dst[o + j] = src[i + j * s]
-        o += n_inner
-        step_index(idx, shape, stride, ndim - 1, &i)
-
-
-cdef void gather_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    if c.dtype == 0:
-        _gather(c, <float*>NULL)
-    else:
-        _gather(c, <double*>NULL)
-
+# scatter-add, the adjoint of the strided gather (cysym._ops.shape.append_strided_copy)
 
 cdef void _scatter_add(KernelCall* c, real* dummy) noexcept nogil:
     # arrays: src (contiguous), dst; ints: req, ndim, offset, dst_size, shape[ndim], stride[ndim]
@@ -142,57 +99,12 @@ cdef void scatter_add_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
         _scatter_add(c, <double*>NULL)
 
 
-def _walk(shape, strides, offset, Py_ssize_t size, str label, str what):
-    """Drop unit axes and merge axes the strided side walks contiguously; check that every
-    address offset + sum(index * stride) stays inside [0, size)."""
-    shape = [int(d) for d in shape]
-    strides = [int(s) for s in strides]
-    if len(shape) != len(strides):
-        raise ValueError(f"{label}: {len(strides)} strides for the {len(shape)}-D {what}")
-    if any(d == 0 for d in shape):
-        return [0], [0]
-    low = offset + sum(min(0, (d - 1) * s) for d, s in zip(shape, strides))
-    high = offset + sum(max(0, (d - 1) * s) for d, s in zip(shape, strides))
-    if low < 0 or high >= size:
-        raise ValueError(f"{label}: a strided walk of shape {tuple(shape)}, strides "
-                         f"{tuple(strides)} from offset {offset} leaves an array of {size} "
-                         f"elements")
-    merged = []
-    for d, s in zip(shape, strides):
-        if d == 1:
-            continue
-        last = len(merged) - 1
-        if merged and merged[last][1] == s * d:
-            merged[last] = (merged[last][0] * d, s)
-        else:
-            merged.append((d, s))
-    if not merged:
-        merged = [(1, 0)]
-    if len(merged) > MAX_DIMS:
-        raise ValueError(f"{label}: kernels walk at most {MAX_DIMS} dimensions, got {len(merged)}")
-    return [d for d, _ in merged], [s for _, s in merged]
-
-
-def append_gather(Plan plan, src, dst, Py_ssize_t offset, strides, str req="write",
-                  str label="gather"):
-    """dst (=|+=) the view of src's flat data starting at `offset` with element `strides`
-    and dst's shape: np.lib.stride_tricks.as_strided(src.ravel()[offset:], dst.shape, ...).
-    Strides may be negative (reversed slices) or zero (broadcasts)."""
-    code = req_code(req, label)
-    shape, walk = _walk(dst.shape, strides, offset, src.size, label, "output")
-    if code == REQ_NULL or dst.size == 0:
-        return
-    arrays = [src, dst]
-    plan.add(gather_kernel, common_dtype(arrays), arrays,
-             [code, len(shape), offset] + shape + walk, [], label)
-
-
 def append_scatter_add(Plan plan, src, dst, Py_ssize_t offset, strides, str req="write",
                        str label="scatter_add"):
     """The adjoint of append_gather for a window whose addresses do not repeat (a slice):
     dst = 0 (req 'write'), then the view of dst at `offset`/`strides` with src's shape += src."""
     code = req_code(req, label)
-    shape, walk = _walk(src.shape, strides, offset, dst.size, label, "gradient")
+    shape, walk = strided_walk(src.shape, strides, offset, dst.size, label, "gradient")
     if code == REQ_NULL:
         return
     if any(s == 0 for d, s in zip(shape, walk) if d > 1):

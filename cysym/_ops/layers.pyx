@@ -10,10 +10,9 @@ from libc.math cimport sqrt, exp, pow
 import numpy as np
 
 from cysym._ops._blas cimport real
-from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD
+from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
-REQ_CODES = {"null": REQ_NULL, "write": REQ_WRITE, "add": REQ_ADD}
 
 
 cdef inline void _store(real* out, Py_ssize_t i, double value, int req) noexcept nogil:
@@ -501,7 +500,7 @@ def mode_view(shape, mode, label):
 
 def _reqs(outputs, reqs, shapes, names, fallback, label):
     """req codes, with None outputs (or 'null') replaced by a valid pointer that is not touched."""
-    codes = [REQ_CODES[r] for r in reqs]
+    codes = [req_code(r, label) for r in reqs]
     outputs = list(outputs)
     for k, (out, shape) in enumerate(zip(outputs, shapes)):
         if out is None or codes[k] == REQ_NULL:
@@ -524,7 +523,7 @@ def append_layer_norm(Plan plan, x, gamma, beta, y, mean, std, int axis=-1, doub
         if array.size != A * B:
             raise ValueError(f"{label}: {what} has shape {tuple(array.shape)}, expected {A * B} elements")
     arrays = [x, gamma, beta, y, mean, std]
-    plan.add(layer_norm_kernel, common_dtype(arrays), arrays, [A, R, B, REQ_CODES[req]], [eps],
+    plan.add(layer_norm_kernel, common_dtype(arrays), arrays, [A, R, B, req_code(req, label)], [eps],
              label)
 
 
@@ -564,7 +563,7 @@ def append_instance_norm(Plan plan, x, gamma, beta, y, mean, var, double eps=1e-
     for what, array in (("mean", mean), ("var", var)):
         _check(array, (N, C), what, label)
     arrays = [x, gamma, beta, y, mean, var]
-    plan.add(instance_norm_kernel, common_dtype(arrays), arrays, [N, C, S, REQ_CODES[req]], [eps],
+    plan.add(instance_norm_kernel, common_dtype(arrays), arrays, [N, C, S, req_code(req, label)], [eps],
              label)
 
 
@@ -594,7 +593,7 @@ def append_l2_normalization(Plan plan, x, y, norm, str mode="instance", double e
     if norm.size != A * B:
         raise ValueError(f"{label}: norm has shape {tuple(norm.shape)}, expected {A * B} elements")
     arrays = [x, y, norm]
-    plan.add(l2_normalize_kernel, common_dtype(arrays), arrays, [A, R, B, REQ_CODES[req]], [eps],
+    plan.add(l2_normalize_kernel, common_dtype(arrays), arrays, [A, R, B, req_code(req, label)], [eps],
              label)
 
 
@@ -610,7 +609,7 @@ def append_l2_normalization_backward(Plan plan, dy, y, norm, dx, str mode="insta
     _check(dx, y.shape, "data gradient", label)
     arrays = [dy, y, norm, dx]
     plan.add(project_backward_kernel, common_dtype(arrays), arrays,
-             [A, R, B, True, REQ_CODES[req]], [], label)
+             [A, R, B, True, req_code(req, label)], [], label)
 
 
 def append_softmax_activation(Plan plan, x, y, str mode="instance", str req="write",
@@ -621,7 +620,7 @@ def append_softmax_activation(Plan plan, x, y, str mode="instance", str req="wri
     A, R, B = mode_view(x.shape, mode, label)
     _check(y, x.shape, "output", label)
     arrays = [x, y]
-    plan.add(softmax_kernel, common_dtype(arrays), arrays, [A, R, B, REQ_CODES[req]], [], label)
+    plan.add(softmax_kernel, common_dtype(arrays), arrays, [A, R, B, req_code(req, label)], [], label)
 
 
 def append_softmax_activation_backward(Plan plan, dy, y, dx, str mode="instance",
@@ -634,7 +633,7 @@ def append_softmax_activation_backward(Plan plan, dy, y, dx, str mode="instance"
     _check(dx, y.shape, "data gradient", label)
     arrays = [dy, y, y, dx]
     plan.add(project_backward_kernel, common_dtype(arrays), arrays,
-             [A, R, B, False, REQ_CODES[req]], [], label)
+             [A, R, B, False, req_code(req, label)], [], label)
 
 
 def _lrn_layout(x, nsize, label):
@@ -653,7 +652,7 @@ def append_lrn(Plan plan, x, y, tmp_norm, int nsize, double alpha=1e-4, double b
     _check(y, x.shape, "output", label)
     _check(tmp_norm, x.shape, "tmp_norm", label)
     arrays = [x, y, tmp_norm]
-    plan.add(lrn_kernel, common_dtype(arrays), arrays, [N, C, S, nsize, REQ_CODES[req]],
+    plan.add(lrn_kernel, common_dtype(arrays), arrays, [N, C, S, nsize, req_code(req, label)],
              [alpha, beta, knorm], label)
 
 
@@ -679,7 +678,7 @@ def append_lrn_backward(Plan plan, dy, x, tmp_norm, dx, int nsize, double alpha=
     else:
         scratch = np.empty(max(size, 1), dtype)
     arrays = [dy, x, tmp_norm, dx, scratch]
-    plan.add(lrn_backward_kernel, common_dtype(arrays), arrays, [N, C, S, nsize, REQ_CODES[req]],
+    plan.add(lrn_backward_kernel, common_dtype(arrays), arrays, [N, C, S, nsize, req_code(req, label)],
              [alpha, beta], label)
 
 
@@ -700,7 +699,7 @@ def append_upsampling(Plan plan, x, y, int offset=0, str req="write", str label=
     times along W."""
     ints = _upsample_shapes(x, y, offset, label)
     arrays = [x, y]
-    plan.add(upsample_kernel, common_dtype(arrays), arrays, ints + [REQ_CODES[req]], [], label)
+    plan.add(upsample_kernel, common_dtype(arrays), arrays, ints + [req_code(req, label)], [], label)
 
 
 def append_upsampling_backward(Plan plan, dy, dx, int offset=0, str req="write",
@@ -710,5 +709,5 @@ def append_upsampling_backward(Plan plan, dy, dx, int offset=0, str req="write",
         return
     ints = _upsample_shapes(dx, dy, offset, label)
     arrays = [dy, dx]
-    plan.add(upsample_backward_kernel, common_dtype(arrays), arrays, ints + [REQ_CODES[req]], [],
+    plan.add(upsample_backward_kernel, common_dtype(arrays), arrays, ints + [req_code(req, label)], [],
              label)

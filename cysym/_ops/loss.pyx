@@ -7,10 +7,9 @@ o * n * inner + j * inner + i.
 """
 from libc.math cimport exp, log, fabs
 from cysym._ops._blas cimport real
-from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD
+from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
-REQ_CODES = {"null": REQ_NULL, "write": REQ_WRITE, "add": REQ_ADD}
 NORMALIZATION = {"null": 0, "batch": 1, "valid": 2}
 REGRESSION = {"linear": 0, "logistic": 1, "mae": 2}
 cdef int ERROR_LABEL_RANGE = 1   # runner.KERNEL_ERRORS[1]: index out of range
@@ -194,10 +193,6 @@ cdef void make_loss_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nog
 
 # -- bind-time entry points ----------------------------------------------------------------------
 
-def _req(req, label):
-    if req not in REQ_CODES:
-        raise ValueError(f"{label}: req must be one of {list(REQ_CODES)}, not {req!r}")
-    return REQ_CODES[req]
 
 
 def _layout(shape, axis, label):
@@ -227,7 +222,7 @@ def append_softmax(Plan plan, x, y, int axis=-1, double temperature=1.0, bint as
 def append_softmax_backward(Plan plan, dy, y, dx, int axis=-1, double temperature=1.0,
                             bint as_log=False, str req="write", str label="_backward_softmax"):
     """Append dx = d softmax(x)/dx applied to dy, from the forward output y."""
-    code = _req(req, label)
+    code = req_code(req, label)
     if code == REQ_NULL:
         return
     if not dy.shape == y.shape == dx.shape:
@@ -249,7 +244,7 @@ def append_softmax_output_backward(Plan plan, prob, label_array, dx, head_grad=N
     by the number of positions per sample (inner) unless normalization is 'valid'; the
     caller folds that into grad_scale.
     """
-    code = _req(req, label)
+    code = req_code(req, label)
     if code == REQ_NULL:
         return
     if normalization not in NORMALIZATION:
@@ -272,7 +267,7 @@ def append_regression_backward(Plan plan, str kind, out, label_array, dx, double
                                str req="write", str label="_backward_RegressionOutput"):
     """Append grad_scale * (out - label) / num_output (sign(...) for 'mae'), where num_output
     is the number of outputs per sample."""
-    code = _req(req, label)
+    code = req_code(req, label)
     if code == REQ_NULL:
         return
     if kind not in REGRESSION:
@@ -287,7 +282,7 @@ def append_regression_backward(Plan plan, str kind, out, label_array, dx, double
 def append_make_loss_backward(Plan plan, data, dx, double grad_scale=1.0, str normalization="null",
                               double valid_thresh=0.0, str req="write", str label="_backward_MakeLoss"):
     """Append dx = grad_scale / norm (norm: 1, batch size, or count of data > valid_thresh)."""
-    code = _req(req, label)
+    code = req_code(req, label)
     if code == REQ_NULL:
         return
     if normalization not in NORMALIZATION:

@@ -8,10 +8,9 @@ with the biased 1/m variance); the forward only reads them.
 from libc.math cimport sqrt
 
 from cysym._ops._blas cimport real
-from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD
+from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
-REQ_CODES = {"null": REQ_NULL, "write": REQ_WRITE, "add": REQ_ADD}
 
 
 cdef inline void _store(real* out, Py_ssize_t i, double value, int req) noexcept nogil:
@@ -199,7 +198,7 @@ def append_batch_norm(Plan plan, x, gamma, beta, moving_mean, moving_var, y, mea
         _check(array, (C,), what, label)
     arrays = [x, gamma, beta, moving_mean, moving_var, y, mean, var]
     plan.add(bn_forward_kernel, common_dtype(arrays), arrays,
-             [outer, C, inner, fix_gamma, use_global_stats, REQ_CODES[req]], [eps], label)
+             [outer, C, inner, fix_gamma, use_global_stats, req_code(req, label)], [eps], label)
 
 
 def append_batch_norm_backward(Plan plan, dy, x, gamma, mean, var, moving_mean, moving_var,
@@ -214,7 +213,7 @@ def append_batch_norm_backward(Plan plan, dy, x, gamma, mean, var, moving_mean, 
     for what, array in (("gamma", gamma), ("mean", mean), ("var", var),
                         ("moving_mean", moving_mean), ("moving_var", moving_var)):
         _check(array, (C,), what, label)
-    reqs = [REQ_CODES[r] for r in (req_dx, req_dgamma, req_dbeta)]
+    reqs = [req_code(r, label) for r in (req_dx, req_dgamma, req_dbeta)]
     outputs = [dx, dgamma, dbeta]
     for k, (out, shape) in enumerate(zip(outputs, (x.shape, (C,), (C,)))):
         if out is None or reqs[k] == REQ_NULL:

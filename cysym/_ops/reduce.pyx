@@ -6,11 +6,11 @@ reduced or kept axes, so the common cases are one tight inner loop.
 """
 from libc.math cimport INFINITY, NAN
 from cysym._ops._blas cimport real, gemm
-from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, step_index
+from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, step_index, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
 import numpy as np
-from cysym._ops.shape import coalesce, c_strides, req_code
+from cysym._ops.shape import coalesce, c_strides
 
 cdef enum:
     MAX_DIMS = 32

@@ -7,24 +7,16 @@ call.  Strided walks (transpose, Dropout with `axes`) use a shape and a stride l
 """
 from libc.string cimport memcpy, memset
 from cysym._ops._blas cimport real
-from cysym._ops._common cimport common_dtype, expect_size, REQ_NULL, REQ_WRITE, REQ_ADD, step_index
+from cysym._ops._common cimport common_dtype, expect_size, REQ_NULL, REQ_WRITE, REQ_ADD, step_index, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext, dtype_code
 
 import numpy as np
 
-REQ_CODES = {"null": REQ_NULL, "write": REQ_WRITE, "add": REQ_ADD}
 cdef enum:
     MAX_DIMS = 32
 
 
-def req_code(req, str label):
-    try:
-        return REQ_CODES[req]
-    except KeyError:
-        raise ValueError(f"{label}: req must be one of {list(REQ_CODES)}, not {req!r}") from None
-
-
-def coalesce(shape, strides):
+def coalesce(shape, strides, str label="kernel"):
     """Simplify a walk over a C-ordered array of `shape` whose other operand has `strides`
     (in elements): drop size-1 axes and merge neighbours that stay contiguous in both.
     Returns (shape, strides) with at least one axis."""
@@ -39,7 +31,7 @@ def coalesce(shape, strides):
     if not merged:
         merged = [(1, 0)]
     if len(merged) > MAX_DIMS:
-        raise ValueError(f"kernels walk at most {MAX_DIMS} dimensions, got {len(merged)}")
+        raise ValueError(f"{label}: kernels walk at most {MAX_DIMS} dimensions, got {len(merged)}")
     return [d for d, _ in merged], [s for _, s in merged]
 
 
@@ -252,13 +244,13 @@ cdef void _transpose_2d_tiled(const real* x, real* y, Py_ssize_t rows, Py_ssize_
         r0 = r1
 
 
-cdef void _transpose(KernelCall* c, real* dummy) noexcept nogil:
-    # arrays: x, y; ints: ndim, req, shape[ndim] (of y, coalesced), in_stride[ndim]
-    cdef Py_ssize_t ndim = c.ints[0]
-    cdef int req = <int>c.ints[1]
-    cdef Py_ssize_t* shape = c.ints + 2
-    cdef Py_ssize_t* stride = c.ints + 2 + ndim
-    cdef const real* x = <real*>c.arrays[0]
+cdef void _strided_copy(KernelCall* c, real* dummy) noexcept nogil:
+    # arrays: src, dst; ints: req, ndim, offset, shape[ndim] (of dst, coalesced), stride[ndim] (in src)
+    cdef int req = <int>c.ints[0]
+    cdef Py_ssize_t ndim = c.ints[1]
+    cdef Py_ssize_t* shape = c.ints + 3
+    cdef Py_ssize_t* stride = c.ints + 3 + ndim
+    cdef const real* x = <real*>c.arrays[0] + c.ints[2]
     cdef real* y = <real*>c.arrays[1]
     cdef Py_ssize_t idx[MAX_DIMS]
     cdef Py_ssize_t total = 1, d, j, n_inner = shape[ndim - 1], s = stride[ndim - 1]
@@ -268,11 +260,13 @@ cdef void _transpose(KernelCall* c, real* dummy) noexcept nogil:
         idx[d] = 0
     if total == 0:
         return
-    if ndim == 2 and stride[1] != 1 and stride[0] == 1 and req == REQ_WRITE:
+    if ndim == 2 and stride[0] == 1 and stride[1] == shape[0] and req == REQ_WRITE:
+        # a plain matrix transpose
         _transpose_2d_tiled(x, y, shape[0], shape[1])
         return
     rows = total // n_inner
     for r in range(rows):
+        # y[o:o + n_inner] (=|+=) x[i::s][:n_inner]
         if req == REQ_ADD:
             for j in range(n_inner):
                 y[o + j] += x[i + j * s]
@@ -283,11 +277,44 @@ cdef void _transpose(KernelCall* c, real* dummy) noexcept nogil:
         step_index(idx, shape, stride, ndim - 1, &i)
 
 
-cdef void transpose_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+cdef void strided_copy_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
     if c.dtype == 0:
-        _transpose(c, <float*>NULL)
+        _strided_copy(c, <float*>NULL)
     else:
-        _transpose(c, <double*>NULL)
+        _strided_copy(c, <double*>NULL)
+
+
+def strided_walk(shape, strides, Py_ssize_t offset, Py_ssize_t size, str label, str what):
+    """The coalesced (shape, strides) of a walk over `shape` with element `strides` from
+    `offset`, after checking that every address offset + sum(index * stride) stays inside
+    an array of `size` elements."""
+    shape = [int(d) for d in shape]
+    strides = [int(s) for s in strides]
+    if len(shape) != len(strides):
+        raise ValueError(f"{label}: {len(strides)} strides for the {len(shape)}-D {what}")
+    if any(d == 0 for d in shape):
+        return [0], [0]
+    low = offset + sum(min(0, (d - 1) * s) for d, s in zip(shape, strides))
+    high = offset + sum(max(0, (d - 1) * s) for d, s in zip(shape, strides))
+    if low < 0 or high >= size:
+        raise ValueError(f"{label}: a strided walk of shape {tuple(shape)}, strides "
+                         f"{tuple(strides)} from offset {offset} leaves an array of {size} "
+                         f"elements")
+    return coalesce(shape, strides, label)
+
+
+def append_strided_copy(Plan plan, src, dst, Py_ssize_t offset, strides, str req="write",
+                        str label="strided_copy"):
+    """dst (=|+=) the view of src's flat data starting at `offset` with element `strides`
+    and dst's shape: np.lib.stride_tricks.as_strided(src.ravel()[offset:], dst.shape, ...).
+    Strides may be negative (reversed slices) or zero (broadcasts)."""
+    code = req_code(req, label)
+    shape, walk = strided_walk(dst.shape, strides, offset, src.size, label, "output")
+    if code == REQ_NULL or dst.size == 0:
+        return
+    arrays = [src, dst]
+    plan.add(strided_copy_kernel, common_dtype(arrays), arrays, [code, len(shape), offset] + shape + walk,
+             [], label)
 
 
 def normalize_axes(axes, int ndim, str label):
@@ -306,13 +333,8 @@ def append_transpose(Plan plan, x, y, axes=(), str req="write", str label="trans
     if tuple(y.shape) != expected:
         raise ValueError(f"{label}: output shape {y.shape} is not {expected} "
                          f"(input {x.shape}, axes {axes})")
-    if code == REQ_NULL or y.size == 0:
-        return
     in_strides = c_strides(x.shape)
-    shape, strides = coalesce(expected, [in_strides[a] for a in axes])
-    arrays = [x, y]
-    plan.add(transpose_kernel, common_dtype(arrays), arrays,
-             [len(shape), code] + shape + strides, [], label)
+    append_strided_copy(plan, x, y, 0, [in_strides[a] for a in axes], req, label)
 
 
 # ---------------------------------------------------------------------------------------------
