@@ -12,6 +12,7 @@ import numpy as np
 from cysym._ops._blas cimport real
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
+from cysym._ops.loss import append_softmax, append_softmax_backward
 
 
 
@@ -242,14 +243,10 @@ cdef void l2_normalize_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
                       c.ints[0], c.ints[1], c.ints[2], c.floats[0], <int>c.ints[3])
 
 
-cdef void _project_backward(const real* dy, const real* y, const real* norm, real* dx,
-                            Py_ssize_t A, Py_ssize_t R, Py_ssize_t B, bint divide,
-                            int req) noexcept nogil:
-    """Shared by L2Normalization and SoftmaxActivation, both of the form
-    dx = (dy - s) * f with s = sum(dy * y) over r:
-      L2Normalization:   dx = (dy - y * s) / norm      (divide=True)
-      SoftmaxActivation: dx = y * (dy - s)             (divide=False)
-    Each (a, b) reads dy and y before writing dx, so dx may alias dy."""
+cdef void _l2_normalize_backward(const real* dy, const real* y, const real* norm, real* dx,
+                                 Py_ssize_t A, Py_ssize_t R, Py_ssize_t B, int req) noexcept nogil:
+    """dx = (dy - y * s) / norm with s = sum(dy * y) over r.  Each (a, b) reads dy and y
+    before writing dx, so dx may alias dy."""
     cdef Py_ssize_t a, b, r, base, i
     cdef double s, inv
     for a in range(A):
@@ -259,63 +256,23 @@ cdef void _project_backward(const real* dy, const real* y, const real* norm, rea
             for r in range(R):
                 i = base + r * B
                 s += <double>dy[i] * y[i]
-            if divide:
-                inv = 1.0 / norm[a * B + b]
-                for r in range(R):
-                    i = base + r * B
-                    _store(dx, i, (dy[i] - y[i] * s) * inv, req)
-            else:
-                for r in range(R):
-                    i = base + r * B
-                    _store(dx, i, y[i] * (dy[i] - s), req)
+            inv = 1.0 / norm[a * B + b]
+            for r in range(R):
+                i = base + r * B
+                _store(dx, i, (dy[i] - y[i] * s) * inv, req)
 
 
-cdef void project_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: dy, y, norm (y when unused), dx; ints: A, R, B, divide, req
+cdef void l2_normalize_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: dy, y, norm, dx; ints: A, R, B, req
     if c.dtype == 0:
-        _project_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
-                          <float*>c.arrays[3], c.ints[0], c.ints[1], c.ints[2], <bint>c.ints[3],
-                          <int>c.ints[4])
+        _l2_normalize_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
+                               <float*>c.arrays[3], c.ints[0], c.ints[1], c.ints[2], <int>c.ints[3])
     else:
-        _project_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
-                          <double*>c.arrays[3], c.ints[0], c.ints[1], c.ints[2], <bint>c.ints[3],
-                          <int>c.ints[4])
+        _l2_normalize_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
+                               <double*>c.arrays[3], c.ints[0], c.ints[1], c.ints[2], <int>c.ints[3])
 
 
 # ---------------------------------------------------------------------------------------
-# SoftmaxActivation: y = exp(x - max) / sum(exp(x - max)) over r
-
-cdef void _softmax(const real* x, real* y, Py_ssize_t A, Py_ssize_t R, Py_ssize_t B,
-                   int req) noexcept nogil:
-    cdef Py_ssize_t a, b, r, base, i
-    cdef double top, total, e
-    for a in range(A):
-        for b in range(B):
-            base = a * R * B + b
-            top = x[base]
-            for r in range(1, R):
-                if x[base + r * B] > top:
-                    top = x[base + r * B]
-            total = 0
-            for r in range(R):
-                total += exp(x[base + r * B] - top)
-            # second exp pass instead of a buffer: y may alias x, and req may be 'add'
-            for r in range(R):
-                i = base + r * B
-                e = exp(x[i] - top) / total
-                _store(y, i, e, req)
-
-
-cdef void softmax_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: x, y; ints: A, R, B, req
-    if c.dtype == 0:
-        _softmax(<float*>c.arrays[0], <float*>c.arrays[1], c.ints[0], c.ints[1], c.ints[2],
-                 <int>c.ints[3])
-    else:
-        _softmax(<double*>c.arrays[0], <double*>c.arrays[1], c.ints[0], c.ints[1], c.ints[2],
-                 <int>c.ints[3])
-
-
 # ---------------------------------------------------------------------------------------
 # LRN across channels: data (N, C, S) with S = H * W
 
@@ -608,8 +565,8 @@ def append_l2_normalization_backward(Plan plan, dy, y, norm, dx, str mode="insta
         return
     _check(dx, y.shape, "data gradient", label)
     arrays = [dy, y, norm, dx]
-    plan.add(project_backward_kernel, common_dtype(arrays), arrays,
-             [A, R, B, True, req_code(req, label)], [], label)
+    plan.add(l2_normalize_backward_kernel, common_dtype(arrays), arrays,
+             [A, R, B, req_code(req, label)], [], label)
 
 
 def append_softmax_activation(Plan plan, x, y, str mode="instance", str req="write",
@@ -619,8 +576,7 @@ def append_softmax_activation(Plan plan, x, y, str mode="instance", str req="wri
         raise ValueError(f"{label}: mode must be 'instance' or 'channel'")
     A, R, B = mode_view(x.shape, mode, label)
     _check(y, x.shape, "output", label)
-    arrays = [x, y]
-    plan.add(softmax_kernel, common_dtype(arrays), arrays, [A, R, B, req_code(req, label)], [], label)
+    append_softmax(plan, x.reshape(A, R, B), y.reshape(A, R, B), axis=1, req=req, label=label)
 
 
 def append_softmax_activation_backward(Plan plan, dy, y, dx, str mode="instance",
@@ -631,9 +587,9 @@ def append_softmax_activation_backward(Plan plan, dy, y, dx, str mode="instance"
     if dx is None or req == "null":
         return
     _check(dx, y.shape, "data gradient", label)
-    arrays = [dy, y, y, dx]
-    plan.add(project_backward_kernel, common_dtype(arrays), arrays,
-             [A, R, B, False, req_code(req, label)], [], label)
+    view = (A, R, B)
+    append_softmax_backward(plan, dy.reshape(view), y.reshape(view), dx.reshape(view), axis=1, req=req,
+                            label=label)
 
 
 def _lrn_layout(x, nsize, label):

@@ -23,7 +23,7 @@ cdef inline void _put(real* y, Py_ssize_t i, double value, int req) noexcept nog
 
 
 cdef void _softmax(real* x, real* y, Py_ssize_t outer, Py_ssize_t n, Py_ssize_t inner,
-                   double inv_temperature, bint as_log) noexcept nogil:
+                   double inv_temperature, bint as_log, int req) noexcept nogil:
     cdef Py_ssize_t o, i, j, base
     cdef double largest, total, shift
     for o in range(outer):
@@ -34,6 +34,14 @@ cdef void _softmax(real* x, real* y, Py_ssize_t outer, Py_ssize_t n, Py_ssize_t 
                 if x[base + j * inner] > largest:
                     largest = x[base + j * inner]
             total = 0
+            if req == REQ_ADD:
+                # y accumulates, so it cannot hold the exponentials: a second exp pass instead
+                for j in range(n):
+                    total += exp((x[base + j * inner] - largest) * inv_temperature)
+                for j in range(n):
+                    shift = (x[base + j * inner] - largest) * inv_temperature
+                    y[base + j * inner] += <real>(shift - log(total) if as_log else exp(shift) / total)
+                continue
             # subtracting the max keeps exp() finite; y may be x itself
             for j in range(n):
                 shift = (x[base + j * inner] - largest) * inv_temperature
@@ -50,13 +58,13 @@ cdef void _softmax(real* x, real* y, Py_ssize_t outer, Py_ssize_t n, Py_ssize_t 
 
 
 cdef void softmax_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: x, y; ints: outer, n, inner, as_log; floats: 1/temperature
+    # arrays: x, y; ints: outer, n, inner, as_log, req; floats: 1/temperature
     if c.dtype == 0:
         _softmax(<float*>c.arrays[0], <float*>c.arrays[1], c.ints[0], c.ints[1], c.ints[2],
-                 c.floats[0], <bint>c.ints[3])
+                 c.floats[0], <bint>c.ints[3], <int>c.ints[4])
     else:
         _softmax(<double*>c.arrays[0], <double*>c.arrays[1], c.ints[0], c.ints[1], c.ints[2],
-                 c.floats[0], <bint>c.ints[3])
+                 c.floats[0], <bint>c.ints[3], <int>c.ints[4])
 
 
 cdef void _softmax_backward(real* dy, real* y, real* dx, Py_ssize_t outer, Py_ssize_t n,
@@ -208,14 +216,17 @@ def _layout(shape, axis, label):
 
 
 def append_softmax(Plan plan, x, y, int axis=-1, double temperature=1.0, bint as_log=False,
-                   str label="softmax"):
-    """Append y = softmax(x / temperature) along axis (log_softmax when as_log); y may be x."""
+                   str req="write", str label="softmax"):
+    """Append y (=|+=) softmax(x / temperature) along axis (log_softmax when as_log); y may be x."""
+    code = req_code(req, label)
     if x.shape != y.shape:
         raise ValueError(f"{label}: input {x.shape} and output {y.shape} differ")
     if temperature == 0:
         raise ValueError(f"{label}: temperature must not be 0")
+    if code == REQ_NULL:
+        return
     outer, n, inner = _layout(x.shape, axis, label)
-    plan.add(softmax_kernel, common_dtype([x, y]), [x, y], [outer, n, inner, as_log],
+    plan.add(softmax_kernel, common_dtype([x, y]), [x, y], [outer, n, inner, as_log, code],
              [1.0 / temperature], label)
 
 

@@ -148,7 +148,7 @@ def _temperature(params):
 def _softmax_kernel(as_log):
     def kernel(b):
         _loss_kernels().append_softmax(b.plan, b.inputs[0], b.outputs[0], b.params["axis"],
-                                       _temperature(b.params), as_log, b.label)
+                                       _temperature(b.params), as_log, b.req[0], b.label)
     return kernel
 
 
