@@ -613,3 +613,25 @@ def test_mxnet_lenet_fixture():
         np.testing.assert_allclose(grad, io["grad_" + name], rtol=1e-4, atol=1e-5, err_msg=name)
     for name in ("bn1_moving_mean", "bn1_moving_var"):
         np.testing.assert_allclose(aux[name], io["aux_after_" + name], rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("pool_type", ["max", "avg", "sum"])
+def test_2x2_stride_2_pooling_with_ties_nan_and_infinities(pool_type):
+    """The 2x2/stride-2 fast path agrees with the reference on awkward values."""
+    x = np.random.default_rng(5).integers(-2, 3, size=(2, 3, 6, 9)).astype(np.float32)
+    x[0, 0, 0, 0], x[0, 0, 1, 1], x[1, 2, 2, 2] = np.inf, -np.inf, np.nan
+    x[1, 1, :2, :2] = -np.inf                    # a window with no finite value
+    y = np.empty((2, 3, 3, 4), np.float32)
+    plan = runner.Plan()
+    _pool_call(plan, x, y, pool_type, dict(kernel=(2, 2), stride=(2, 2)))
+    plan.run()
+    if pool_type == "max":
+        # MXNet's max starts from the lowest finite value and keeps the strictly larger: NaN
+        # is passed over, and a window of -inf gives the lowest finite value
+        lowest = np.finfo(np.float32).min
+        inside = x[:, :, :, :8]                   # the last column is in no window
+        windows = np.where(np.isnan(inside), -np.inf, inside).reshape(2, 3, 3, 2, 4, 2)
+        expected = np.maximum(windows.max(axis=(3, 5)), lowest)
+    else:
+        expected = ref_pool(x.astype(np.float64), pool_type, (2, 2), (2, 2), (), False, "valid", True)
+    np.testing.assert_array_equal(y, expected.astype(np.float32))

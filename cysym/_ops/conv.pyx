@@ -400,6 +400,49 @@ cdef inline void _window(Py_ssize_t o, Py_ssize_t s, Py_ssize_t p, Py_ssize_t k,
     end[0] = b
 
 
+cdef inline bint _is_2x2_stride_2(Geom* g) noexcept nogil:
+    """The common CNN pooling: 2x2 windows, stride 2, no padding, every window inside."""
+    return (g.kh == 2 and g.kw == 2 and g.sh == 2 and g.sw == 2 and g.ph == 0 and g.pw == 0
+            and 2 * g.Ho <= g.H and 2 * g.Wo <= g.W)
+
+
+cdef inline real _first_max(real a, real b, real c, real d, real lowest) noexcept nogil:
+    # the same strict comparisons in the same order as the general loop (NaN never wins)
+    cdef real best = lowest
+    best = a if a > best else best
+    best = b if b > best else best
+    best = c if c > best else best
+    return d if d > best else best
+
+
+cdef void _pool_forward_2x2(const real* x, real* y, Geom* g, int mode, int req,
+                            real lowest) noexcept nogil:
+    """_pool_forward for 2x2 windows with stride 2: the four reads are explicit and branch-free."""
+    cdef Py_ssize_t plane, oh, ow
+    cdef const real* top
+    cdef const real* bottom
+    cdef real* yp
+    cdef real value
+    for plane in range(g.N * g.C):
+        for oh in range(g.Ho):
+            top = x + plane * g.H * g.W + 2 * oh * g.W
+            bottom = top + g.W
+            yp = y + plane * g.Ho * g.Wo + oh * g.Wo
+            for ow in range(g.Wo):
+                if mode == 0:
+                    value = _first_max(top[2 * ow], top[2 * ow + 1], bottom[2 * ow], bottom[2 * ow + 1],
+                                       lowest)
+                else:
+                    # summed in the general loop's order
+                    value = ((top[2 * ow] + top[2 * ow + 1]) + bottom[2 * ow]) + bottom[2 * ow + 1]
+                    if mode == 1:
+                        value = value / 4
+                if req == REQ_ADD:
+                    yp[ow] += value
+                else:
+                    yp[ow] = value
+
+
 cdef void _pool_forward(const real* x, real* y, Geom* g, int mode, bint include_pad,
                         int req) noexcept nogil:
     # geometry: N, C as planes; F unused; kh kw sh sw ph pw Ho Wo
@@ -411,6 +454,9 @@ cdef void _pool_forward(const real* x, real* y, Geom* g, int mode, bint include_
     if req == REQ_NULL:
         return
     lowest = <real>(-FLT_MAX) if real is float else <real>(-DBL_MAX)
+    if _is_2x2_stride_2(g):
+        _pool_forward_2x2(x, y, g, mode, req, lowest)
+        return
     for plane in range(planes):
         xp = x + plane * g.H * g.W
         yp = y + plane * g.Ho * g.Wo
