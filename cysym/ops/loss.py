@@ -25,8 +25,9 @@ def _softmax_layout(params, shape):
 def _softmax_output_kernel(b):
     data = b.inputs[0]
     outer, n, inner = _softmax_layout(b.params, data.shape)
-    _loss_kernels().append_softmax(b.plan, data.reshape(outer, n, inner), b.outputs[0].reshape(outer, n, inner),
-                                   axis=1, label=b.label)
+    view = (outer, n, inner)
+    _loss_kernels().append_softmax(b.plan, data.reshape(view), b.outputs[0].reshape(view), axis=1,
+                                   req=b.req[0], label=b.label)
 
 
 def _softmax_output_gradient(g):
@@ -117,7 +118,8 @@ def _regression_shape(ctx, ins, outs):
     return [data, label], [data]
 
 
-def _regression_kernel(forward_map):
+def _map_kernel(forward_map):
+    """A forward that is one unary map of the input (sigmoid for Logistic, else a copy)."""
     def kernel(b):
         _elemwise().append_unary(b.plan, forward_map, b.inputs[0], b.outputs[0], b.req[0], b.label)
     return kernel
@@ -163,7 +165,7 @@ for _name, _kind, _forward, _doc in (
         no_grad=("label",),
         loss=True,
         inplace=[(0, 0)],
-        kernel=_regression_kernel(_forward),
+        kernel=_map_kernel(_forward),
         gradient=_regression_gradient(_kind),
         doc=f"Regression head: {_doc}, where num_output is the number of outputs per sample.",
     ))
@@ -180,7 +182,7 @@ register(OpDef(
     infer_shape=same_shape,
     loss=True,
     inplace=[(0, 0)],
-    kernel=_regression_kernel("copy"),
+    kernel=_map_kernel("copy"),
     gradient=lambda g: [g.op("_backward_MakeLoss", g.inputs[0], **g.forward_attrs())],
     doc="Makes its input a loss: forward is the identity, the gradient is grad_scale (normalized).",
 ))
@@ -205,7 +207,7 @@ register(OpDef(
     aliases=("stop_gradient",),
     infer_shape=same_shape,
     inplace=[(0, 0)],
-    kernel=_regression_kernel("copy"),
+    kernel=_map_kernel("copy"),
     gradient=lambda g: [None],
     doc="Identity forward; stops the gradient from flowing back through it.",
 ))
