@@ -212,9 +212,13 @@ class Executor:
         for node, index in self._symbol._outputs:
             persistent[entry_id[(id(node), index)]] = True
 
-        op_inputs, op_outputs, op_inplace, workspace_of = [], [], [], {}
+        # op_inputs: what each op reads, for the planner; kernel_inputs: what its kernel is
+        # given, which adds the inputs it only takes the shape of
+        kernel_inputs, op_inputs, op_outputs, op_inplace, workspace_of = [], [], [], [], {}
         for node in op_nodes:
             ins = [entry_id[(id(src), i)] for src, i in node.inputs]
+            shape_only = node.op.shape_only_inputs(node.params)
+            read = [k for k in range(len(ins)) if k not in shape_only]
             outs = [entry_id[(id(node), i)] for i in range(node.num_outputs())]
             if node.op.workspace is not None:
                 in_shapes = [shapes[(id(src), i)] for src, i in node.inputs]
@@ -224,10 +228,11 @@ class Executor:
                     workspace_of[id(node)] = len(entry_bytes)
                     add_entry(("workspace", id(node)), (size,), np.uint8, False, f"{node.name}_workspace")
                     outs.append(workspace_of[id(node)])
-            op_inputs.append(ins)
+            kernel_inputs.append(ins)
+            op_inputs.append([ins[k] for k in read])
             op_outputs.append(outs)
-            op_inplace.append([(a, b) for a, b in node.op.inplace_pairs(node.params)
-                               if a < len(ins) and b < node.num_outputs()])
+            op_inplace.append([(read.index(a), b) for a, b in node.op.inplace_pairs(node.params)
+                               if a in read and b < node.num_outputs()])
         plan = _planner.memory_plan(entry_bytes, op_inputs, op_outputs, op_inplace,
                                     persistent, external, alignment=ALIGNMENT)
         self._memory = plan
@@ -267,7 +272,7 @@ class Executor:
                    for e in outs[:node.num_outputs()]]
             if node.op.kernel is None:
                 raise BindError(f"operator {node.op.name} ('{node.name}') has no kernel")
-            node.op.kernel(BindContext(run_plan, node, [arrays[e] for e in op_inputs[position]],
+            node.op.kernel(BindContext(run_plan, node, [arrays[e] for e in kernel_inputs[position]],
                                        out_arrays, req, workspace))
         if self._backward_start is None:
             self._backward_start = len(run_plan)

@@ -123,6 +123,8 @@ class OpDef:
     gradient    see cysym.autodiff; None means the op has no gradient
     no_grad     inputs that never receive a gradient (labels, indices)
     inplace     (input_index, output_index) pairs the kernel may alias, or a function of params
+    shape_only  inputs whose values the kernel never reads, only their shape (reshape_like's
+                rhs), or a function of params: the memory planner lets their buffers go early
     kernel      function (bind) -> None appending the op's calls to a plan (cysym.executor)
     workspace   function (params, in_shapes, out_shapes, dtype) -> bytes of scratch memory
     var_attrs   extra attributes for automatically created input variables
@@ -134,7 +136,7 @@ class OpDef:
 
     def __init__(self, name, params=(), inputs=("data",), aux=(), outputs=("output",),
                  num_visible_outputs=None, variadic=None, infer_shape=None, infer_type=None,
-                 gradient=None, no_grad=(), inplace=(), kernel=None, workspace=None,
+                 gradient=None, no_grad=(), inplace=(), shape_only=(), kernel=None, workspace=None,
                  aliases=(), var_attrs=None, loss=False, hidden=False, doc=""):
         self.name = name
         self.aliases = tuple(aliases)
@@ -149,6 +151,7 @@ class OpDef:
         self.gradient = gradient
         self.no_grad = tuple(no_grad)
         self._inplace = _as_callable(inplace)
+        self._shape_only = _as_callable(shape_only)
         self.kernel = kernel
         self.workspace = workspace
         self.var_attrs = dict(var_attrs or {})
@@ -213,6 +216,11 @@ class OpDef:
 
     def inplace_pairs(self, params):
         return list(self._inplace(params))
+
+    def shape_only_inputs(self, params):
+        """Positions (among arguments then aux states) of the inputs read for their shape only."""
+        names = self.input_names(params) + self.aux_names(params)
+        return {names.index(name) for name in self._shape_only(params)}
 
     def is_loss(self, params):
         """True when a node with these params makes its own gradient instead of taking one."""

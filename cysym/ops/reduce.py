@@ -76,6 +76,8 @@ for _name, _aliases in (("sum", ("sum_axis",)), ("mean", ()), ("max", ("max_axis
                    inputs=("out_grad", "data", "output") if _name in ("max", "min")
                    else ("out_grad", "data"),
                    outputs=("data_grad",), infer_shape=_reduce_backward_shape,
+                   # sum and mean only need the data's shape; max and min compare with it
+                   shape_only=("data",) if _name in ("sum", "mean") else (),
                    kernel=_reduce_backward_kernel(_name), hidden=True,
                    doc=f"The gradient of {_name}: out_grad broadcast back to the data's shape"
                        + (" at the positions equal to the result." if _name in ("max", "min")
