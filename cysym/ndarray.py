@@ -461,3 +461,12 @@ def load(fname):
     with open(fname, "rb") as f:
         buf = f.read()
     return load_frombuffer(buf, source=str(fname))
+
+
+# --------------------------------------------------------------------------- operators
+
+# One function per registered operator (cysym.nd.FullyConnected, ...), run imperatively through
+# a cached one-op executor; generated last so that the executor can import NDArray from here.
+from .ndarray_ops import install as _install_operators  # noqa: E402
+
+__all__ += _install_operators(globals())

@@ -1,0 +1,407 @@
+"""Imperative operators: one `cysym.nd.<Op>` per registered operator, run by the real executor.
+
+`cysym.nd.FullyConnected(data=x, weight=w, bias=b, num_hidden=4)` builds the one-op symbol
+`FullyConnected(data=Variable('data'), weight=Variable('weight'), bias=Variable('bias'))`, binds
+it (grad_req 'null') to arrays of the inputs' shapes and dtypes, copies the inputs in, runs
+forward and returns the outputs as new NDArrays (a list when the op has several visible
+outputs, as MXNet does), or writes them into `out=`.
+
+The functions are generated from the registry exactly as `cysym.sym.<Op>` are
+(`cysym.symbol.op_functions`): a real `inspect.Signature` and a docstring built from the
+parameter docs, no exec'd source.
+
+Calling conventions (MXNet's `mx.nd` ones)
+------------------------------------------
+* Leading positional arrays (or None placeholders) are the inputs in declaration order;
+  positional values after them fill the parameters in declaration order
+  (`mx.nd.clip(x, 0, 1)`). Keyword arrays are inputs or auxiliary states by name
+  (`mx.nd.BatchNorm(x, gamma, beta, moving_mean=m, moving_var=v)`); other keywords are
+  parameters. Variadic ops (Concat, add_n, stack, UpSampling) take their inputs positionally.
+* Every input the operator declares must be given (no variables are invented).
+* dtypes: float32 and float64 arrays are bound as they are. Every other input (integer indices
+  or labels, booleans, float16, Python lists) is converted to the float dtype of the first
+  float32/float64 input, or to float32 when there is none - so a list becomes float32, as
+  `mx.nd.array` makes it, and integer indices become the data's float dtype, as MXNet's float
+  kernels expect.
+* `out=` (an array, or a list of arrays for several outputs) receives the values (cast to its
+  dtype) and is returned; inputs may alias `out`.
+* `name=` is accepted and ignored, as in MXNet's imperative API.
+
+Mode: every call runs forward with is_train=False. This is MXNet's imperative behaviour outside
+`autograd.record()` (cysym has no autograd): Dropout is the identity, BatchNorm normalises with
+the given moving statistics and does not update them, loss heads (SoftmaxOutput...) return
+their forward values.
+
+Executor cache: bound executors are kept in a small LRU keyed by (operator name, parameter
+values, input shapes and bound dtypes), so calling an op again with the same shapes copies the
+inputs into the already-planned executor instead of re-inferring, re-planning and re-binding.
+`cache_info()` reports hits, misses and size; `clear_cache()` empties it. An executor is taken
+out of the cache while it runs, so two threads never share one.
+"""
+import inspect
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from .base import OperatorError, ShapeError
+from .context import cpu
+from .executor import bind
+from .ndarray import NDArray
+from .registry import REQUIRED, all_ops, find_op
+from .symbol.symbol import Variable, create_op
+
+__all__ = ["make_op_function", "public_functions", "install", "invoke", "cache_info", "clear_cache",
+           "CACHE_SIZE"]
+
+# Bound executors kept for reuse; each holds one copy of its inputs and its planned arena.
+CACHE_SIZE = 64
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# Registered names whose MXNet `mx.nd` helper IS the operator: the generated function replaces
+# the helper of the same name in cysym.ndarray (and keeps what it did).
+_HELPERS_THAT_ARE_OPS = ("concat",)
+
+
+# --------------------------------------------------------------------------- executor cache
+
+class _ExecutorCache:
+    """An LRU of bound one-op executors; an entry is checked out while a call uses it."""
+
+    def __init__(self, maxsize):
+        self.maxsize = maxsize
+        self._entries = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def take(self, key):
+        with self._lock:
+            entry = self._entries.pop(key, None)
+            if entry is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+            return entry
+
+    def give_back(self, key, entry):
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()
+            self.hits = self.misses = 0
+
+    def info(self):
+        with self._lock:
+            return {"hits": self.hits, "misses": self.misses, "size": len(self._entries),
+                    "maxsize": self.maxsize}
+
+
+_CACHE = _ExecutorCache(CACHE_SIZE)
+
+
+def cache_info():
+    """{'hits', 'misses', 'size', 'maxsize'} of the executor cache (misses = executors bound)."""
+    return _CACHE.info()
+
+
+def clear_cache():
+    """Drop every cached executor and reset the counters."""
+    _CACHE.clear()
+
+
+class _Bound:
+    """A cached executor and where each call's arrays go: (slot, source key) per input."""
+
+    __slots__ = ("executor", "targets", "multi_output")
+
+    def __init__(self, executor, targets, multi_output):
+        self.executor = executor
+        self.targets = targets            # [(bound array, source key)], source key: int or str
+        self.multi_output = multi_output
+
+
+# --------------------------------------------------------------------------- calling
+
+def _is_input_value(value):
+    return isinstance(value, (np.ndarray, np.generic, list, tuple))
+
+
+def _possible_input_names(op):
+    """Input and aux names under default parameters (for sorting arguments into inputs and
+    parameters); empty when unknown before parsing (variadic ops, Custom)."""
+    input_names, aux_names = _slot_names(op)
+    return input_names + aux_names
+
+
+def _as_source_array(value, op, input_name):
+    array = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{op.name}: input '{input_name}' must be a numeric array, got "
+                        f"{type(value).__name__} of dtype {array.dtype}")
+    return array
+
+
+def _freeze(value):
+    """A hashable stand-in for a parameter value (lists become tuples)."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return ("ndarray", value.dtype.str, value.shape, value.tobytes())
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return (type(value).__name__, value)
+
+
+def _split_arguments(op, args, kwargs):
+    """(positional inputs, positional params, keyword inputs, keyword params).
+
+    Leading positional arrays, lists, tuples or None fill the input slots (as many as the op
+    has); what follows fills parameters in order, so `mx.nd.Reshape(x, (2, 3))` passes a shape
+    and `mx.nd.dot([[1, 2]], [[3], [4]])` two arrays."""
+    input_names = _possible_input_names(op)
+    max_inputs = len(input_names) if input_names else len(args)
+    count = 0
+    while (count < min(len(args), max_inputs)
+           and (args[count] is None or isinstance(args[count], (np.ndarray, list, tuple)))):
+        count += 1
+    positional_inputs, positional_params = list(args[:count]), list(args[count:])
+    keyword_inputs, keyword_params = {}, {}
+    for key, value in kwargs.items():
+        if key in op.params:
+            keyword_params[key] = value
+        elif key in input_names or (_is_input_value(value) and not key.startswith("__")):
+            if value is not None:
+                keyword_inputs[key] = value
+        else:
+            keyword_params[key] = value
+    return positional_inputs, positional_params, keyword_inputs, keyword_params
+
+
+def _bound_dtypes(arrays):
+    """The dtype each input is bound with (see the module docstring)."""
+    float_dtype = next((a.dtype for a in arrays if a.dtype in _KERNEL_DTYPES), np.dtype(np.float32))
+    return [a.dtype if a.dtype in _KERNEL_DTYPES else float_dtype for a in arrays]
+
+
+def _build(op, func_name, sources, positional_params, keyword_params, shapes, dtypes):
+    """Bind a one-op symbol for these inputs; returns a _Bound."""
+    positional_keys = [k for k in sources if isinstance(k, int)]
+    keyword_keys = [k for k in sources if isinstance(k, str)]
+    count = (max(positional_keys) + 1) if positional_keys else 0
+    # First pass: placeholder variables, so that create_op checks every parameter and input
+    # name and parses the parameters that decide the input names (no_bias, num_args...).
+    placeholders = [Variable(f"_input{i}") if i in sources else None for i in range(count)]
+    probe = create_op(func_name, *placeholders, *positional_params, name=func_name,
+                      **{k: Variable(k) for k in keyword_keys}, **keyword_params)
+    node = probe._outputs[0][0]
+    params = node._params
+    slots = op.input_names(params) + op.aux_names(params)
+    slot_of = {i: slots[i] for i in positional_keys}
+    slot_of.update({k: k for k in keyword_keys})
+    given = set(slot_of.values())
+    missing = [s for s in slots if s not in given]
+    if missing:
+        raise OperatorError(f"{op.label()}: input '{missing[0]}' is missing; inputs are {slots}")
+    # Second pass: the same call with each variable named after its slot, so that errors and
+    # the executor's argument names read 'data', 'weight', ...
+    if op.variadic:
+        symbol = create_op(func_name, *[Variable(slot_of[i]) for i in range(count)],
+                           *positional_params, name=func_name, **keyword_params)
+    else:
+        named = [None] * count
+        symbol = create_op(func_name, *named, *positional_params, name=func_name,
+                           **{slot: Variable(slot) for slot in slots}, **keyword_params)
+    arrays = {slot_of[key]: np.zeros(shapes[key], dtypes[key]).view(NDArray) for key in sources}
+    aux_names = symbol.list_auxiliary_states()
+    executor = bind(symbol, cpu(), {n: arrays[n] for n in symbol.list_arguments()},
+                    grad_req="null", aux_states={n: arrays[n] for n in aux_names})
+    targets = [(arrays[slot_of[key]], key) for key in sources]
+    return _Bound(executor, targets, len(symbol._outputs) > 1)
+
+
+def _write_out(op, results, out, multi_output):
+    outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    if len(outs) != len(results):
+        raise OperatorError(f"{op.name}: out= has {len(outs)} arrays, the operator has "
+                            f"{len(results)} outputs")
+    for k, (target, value) in enumerate(zip(outs, results)):
+        where = f"out[{k}]" if multi_output else "out"
+        if not isinstance(target, np.ndarray):
+            raise TypeError(f"{op.name}: {where} must be an NDArray, not {type(target).__name__}")
+        if target.shape != value.shape:
+            raise ShapeError(f"{op.name}: {where} has shape {target.shape}, the output has shape "
+                             f"{value.shape}")
+        np.copyto(target, value, casting="unsafe")
+    return outs if multi_output else outs[0]
+
+
+def invoke(func_name, *args, out=None, name=None, **kwargs):
+    """Run the operator registered as `func_name` on arrays; see the module docstring."""
+    op = find_op(func_name)
+    if op is None:
+        raise OperatorError(f"unknown operator {func_name!r}")
+    positional_inputs, positional_params, keyword_inputs, keyword_params = _split_arguments(
+        op, args, kwargs)
+    sources = {}
+    for i, value in enumerate(positional_inputs):
+        if value is not None:
+            sources[i] = _as_source_array(value, op, f"input {i}")
+    for key, value in keyword_inputs.items():
+        sources[key] = _as_source_array(value, op, key)
+    keys = list(sources)
+    bound_dtypes = dict(zip(keys, _bound_dtypes([sources[k] for k in keys])))
+    shapes = {k: sources[k].shape for k in keys}
+    cache_key = (func_name,
+                 tuple(_freeze(v) for v in positional_params),
+                 tuple(sorted((k, _freeze(v)) for k, v in keyword_params.items())),
+                 tuple((k, shapes[k], bound_dtypes[k].str) for k in keys))
+    entry = _CACHE.take(cache_key)
+    if entry is None:
+        entry = _build(op, func_name, sources, positional_params, keyword_params, shapes,
+                       bound_dtypes)
+    try:
+        for target, key in entry.targets:
+            np.copyto(target, sources[key], casting="unsafe")
+        results = entry.executor.forward(is_train=False)
+        if out is not None:
+            returned = _write_out(op, results, out, entry.multi_output)
+        else:
+            copies = [np.array(r, copy=True, subok=False).view(NDArray) for r in results]
+            returned = copies if entry.multi_output else copies[0]
+    finally:
+        _CACHE.give_back(cache_key, entry)
+    return returned
+
+
+# --------------------------------------------------------------------------- generation
+
+def _slot_names(op):
+    if op.variadic:
+        return [], []
+    defaults = {k: (None if p.required else p.default) for k, p in op.params.items()}
+    try:
+        return op.input_names(defaults), op.aux_names(defaults)
+    except Exception:  # Custom: the inputs come from the registered CustomOpProp
+        return [], []
+
+
+def _signature(op):
+    P = inspect.Parameter
+    parameters = []
+    input_names, aux_names = _slot_names(op)
+    if op.variadic:
+        parameters.append(P("data", P.VAR_POSITIONAL))
+    for input_name in input_names + aux_names:
+        parameters.append(P(input_name, P.POSITIONAL_OR_KEYWORD, default=None))
+    kind = P.KEYWORD_ONLY
+    for param in op.params.values():
+        if op.variadic and param.name == op.variadic:
+            continue
+        default = P.empty if param.default is REQUIRED else param.default
+        parameters.append(P(param.name, kind, default=default))
+    parameters.append(P("out", kind, default=None))
+    parameters.append(P("name", kind, default=None))
+    return inspect.Signature(parameters)
+
+
+def _docstring(op, func_name):
+    lines = [op.doc or op.name, ""]
+    if func_name != op.name:
+        lines += [f"Alias of {op.name}.", ""]
+    lines += ["Runs imperatively in inference mode (is_train=False) through a cached one-op "
+              "executor; see cysym.ndarray_ops.", "", "Parameters", "----------"]
+    input_names, aux_names = _slot_names(op)
+    if op.variadic:
+        lines += ["*data : NDArray", "    The input arrays."]
+    for input_name in input_names:
+        lines += [f"{input_name} : NDArray", f"    The {input_name} input."]
+    for aux_name in aux_names:
+        lines += [f"{aux_name} : NDArray", f"    Auxiliary state {aux_name}."]
+    lines += [param.describe() for param in op.params.values()
+              if not (op.variadic and param.name == op.variadic)]
+    if op.variadic:
+        variadic = op.params[op.variadic]
+        lines += [f"{variadic.name} : int, optional", "    Number of inputs (default: len(data))."]
+    lines += ["out : NDArray or list of NDArray, optional", "    The output array(s) to write.",
+              "name : str, optional", "    Accepted and ignored, as in MXNet.",
+              "", "Returns", "-------", "NDArray, or a list of NDArray when the operator has "
+              "several outputs (out when given)"]
+    return "\n".join(lines)
+
+
+def _concat_compatible(func_name):
+    """Concat that, as MXNet's, keeps a dtype its float kernels do not take (int32 in, int32
+    out) by joining such arrays with NumPy; float32/float64 inputs run the operator."""
+    op = find_op(func_name)
+
+    def concat_function(*data, dim=1, num_args=None, out=None, name=None):
+        arrays = [a for a in data if isinstance(a, np.ndarray)]
+        if (data and len(arrays) == len(data) and arrays[0].dtype not in _KERNEL_DTYPES
+                and all(a.dtype == arrays[0].dtype for a in arrays)):
+            try:
+                result = np.concatenate(arrays, axis=dim).view(NDArray)
+            except ValueError as err:  # includes numpy.exceptions.AxisError
+                raise ShapeError(f"{op.name}(dim={dim}): cannot join shapes "
+                                 f"{[a.shape for a in arrays]}: {err}") from err
+            return result if out is None else _write_out(op, [result], out, False)
+        extra = {} if num_args is None else {"num_args": num_args}
+        return invoke(func_name, *data, dim=dim, out=out, name=name, **extra)
+
+    return concat_function
+
+
+def make_op_function(op, func_name):
+    """The cysym.nd function for the operator `op` under the name `func_name`."""
+    if op.name == "Concat":
+        op_function = _concat_compatible(func_name)
+    else:
+        def op_function(*args, **kwargs):
+            return invoke(func_name, *args, **kwargs)
+
+    op_function.__name__ = func_name
+    op_function.__qualname__ = func_name
+    op_function.__module__ = "cysym.ndarray"
+    op_function.__signature__ = _signature(op)
+    op_function.__doc__ = _docstring(op, func_name)
+    return op_function
+
+
+def public_functions():
+    """{function name: function} for every visible registered name, aliases included."""
+    functions = {}
+    for op in all_ops():
+        if op.hidden:
+            continue
+        for func_name in (op.name,) + op.aliases:
+            functions[func_name] = make_op_function(op, func_name)
+    return functions
+
+
+class _Namespace:
+    """Holds the functions whose names start with '_' (MXNet's `nd._internal`)."""
+
+
+def install(namespace):
+    """Put the generated functions into a module namespace (cysym.ndarray's globals).
+
+    A name the module already defines keeps its helper, except the helpers that ARE the
+    operator in MXNet (`concat`). Returns the public names added, for `__all__`."""
+    from . import ops as _ops  # noqa: F401  (registers every operator)
+    internal = namespace.setdefault("_internal", _Namespace())
+    added = []
+    for func_name, function in public_functions().items():
+        if func_name in namespace and func_name not in _HELPERS_THAT_ARE_OPS:
+            continue
+        namespace[func_name] = function
+        if func_name.startswith("_"):
+            setattr(internal, func_name, function)
+        else:
+            added.append(func_name)
+    return sorted(added)
