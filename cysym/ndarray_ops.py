@@ -38,6 +38,7 @@ inputs into the already-planned executor instead of re-inferring, re-planning an
 `cache_info()` reports hits, misses and size; `clear_cache()` empties it. An executor is taken
 out of the cache while it runs, so two threads never share one.
 """
+import builtins
 import inspect
 import threading
 from collections import OrderedDict
@@ -392,16 +393,36 @@ def install(namespace):
     """Put the generated functions into a module namespace (cysym.ndarray's globals).
 
     A name the module already defines keeps its helper, except the helpers that ARE the
-    operator in MXNet (`concat`). Returns the public names added, for `__all__`."""
+    operator in MXNet (`concat`). Names of Python builtins (max, min, sum, abs, slice) are
+    served by the module's `__getattr__` instead of its globals, so that the module's own code
+    keeps calling the builtins while `cysym.nd.max` and `from cysym.nd import max` give the
+    operator. Returns the public names added, for `__all__`."""
     from . import ops as _ops  # noqa: F401  (registers every operator)
     internal = namespace.setdefault("_internal", _Namespace())
     added = []
+    beside_builtins = {}
     for func_name, function in public_functions().items():
         if func_name in namespace and func_name not in _HELPERS_THAT_ARE_OPS:
             continue
-        namespace[func_name] = function
+        if hasattr(builtins, func_name):
+            beside_builtins[func_name] = function
+        else:
+            namespace[func_name] = function
         if func_name.startswith("_"):
             setattr(internal, func_name, function)
         else:
             added.append(func_name)
+    module_name = namespace.get("__name__", "module")
+
+    def __getattr__(attribute):
+        try:
+            return beside_builtins[attribute]
+        except KeyError:
+            raise AttributeError(f"module {module_name!r} has no attribute {attribute!r}") from None
+
+    def __dir__():
+        return sorted(set(namespace) | set(beside_builtins))
+
+    namespace["__getattr__"] = __getattr__
+    namespace["__dir__"] = __dir__
     return sorted(added)
