@@ -18,6 +18,7 @@ from . import visualization
 from . import visualization as viz
 from . import test_utils
 from . import operator
+from . import rnn
 
 __all__ = ["MXNetError", "AttrScope", "Context", "cpu", "gpu", "cpu_pinned", "current_context", "num_gpus",
            "sym", "symbol", "nd", "ndarray", "name", "attribute", "base", "random", "context", "executor",

@@ -1,0 +1,57 @@
+"""_zeros: an array of zeros with no inputs (MXNet's init_op family).
+
+MXNet's RNN cells start from `symbol.zeros(shape=(0, num_hidden))`, where a 0 in `shape`
+means "unknown, taken from whoever consumes this array" (MXNet's legacy shape semantics).
+cysym's inference has no partial shapes, so the rule gives the output shape only when every
+dimension is given, and otherwise lets a consumer's rule (an elementwise op, a
+FullyConnected with flatten=False) fill it in; a known output must agree with every
+non-zero dimension of `shape`.
+"""
+import numpy as np
+
+from ..registry import OpDef, Param, register
+
+_DTYPES = ("float16", "float32", "float64", "uint8", "int8", "int32", "int64")
+
+
+def _kernels():
+    from .._ops import shape
+    return shape
+
+
+def _zeros_shape(ctx, ins, outs):
+    wanted = tuple(ctx.params["shape"])
+    known = outs[0]
+    if known is not None:
+        if len(known) != len(wanted) or any(w != 0 and w != k for w, k in zip(wanted, known)):
+            raise ctx.error(f"output has shape {known}, but parameter 'shape' is {wanted} "
+                            f"(0 marks a dimension taken from the consumers)")
+        return [], [known]
+    if wanted and all(d > 0 for d in wanted):
+        return [], [wanted]
+    return [], [None]
+
+
+def _zeros_type(ctx, ins, outs):
+    dtype = ctx.params["dtype"]
+    # dtype=None (cysym's default) takes the consumers' dtype, so a float64 graph stays float64;
+    # MXNet's default is float32.
+    return [], [np.dtype(dtype) if dtype is not None else outs[0]]
+
+
+register(OpDef(
+    "_zeros",
+    params=[
+        Param("shape", "shape", (), "The shape of the output; 0 marks a dimension inferred from "
+                                    "the consumers of the output."),
+        Param("ctx", "str", "", "Ignored (cysym runs on the CPU)."),
+        Param("dtype", "str", None, "Output data type; None takes it from the consumers.",
+              choices=_DTYPES, optional=True),
+    ],
+    inputs=(),
+    infer_shape=_zeros_shape,
+    infer_type=_zeros_type,
+    kernel=lambda b: _kernels().append_fill(b.plan, b.outputs[0], 0.0, b.req[0], b.label),
+    gradient=lambda g: [],
+    doc="An array of zeros of the given shape and dtype.",
+))
