@@ -256,6 +256,8 @@ def make_op(op, name):
         inputs = [mx.sym.Variable(f"{name}_in{i}") for i in range(params[op.variadic])]
         return mx.sym.__dict__[op.name](*inputs, name=name, **params)
     function = getattr(mx.sym, op.name, None) or getattr(mx.sym._internal, op.name)
+    if not op.input_names(op.parse_params(params)):   # _zeros: no inputs
+        return function(name=name, **params)
     return function(mx.sym.Variable(f"{name}_in"), name=name, **params)
 
 

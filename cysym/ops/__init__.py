@@ -3,3 +3,4 @@ from . import activation, conv, dense, elemwise, loss, norm, reduce, shape  # no
 from . import custom  # noqa: F401  (Python operators: cysym.operator)
 from . import layers  # noqa: F401
 from . import index  # noqa: F401
+from . import init_op  # noqa: F401  (_zeros, the RNN cells' begin states)
