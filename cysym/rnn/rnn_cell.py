@@ -8,7 +8,8 @@ One difference from MXNet's graphs: the hidden-to-hidden FullyConnected runs wit
 flatten=False (identical numbers, since a state is always (batch, num_hidden)).  MXNet infers
 the batch size of a zero begin state `zeros(shape=(0, num_hidden))` from partial shapes,
 which cysym's inference does not have; with flatten=False the FullyConnected rule recovers
-the state's shape from its output and weight.
+the state's shape from its output and weight, and the h2h_weight variables carry their shape
+(`__shape__`, always (gates * num_hidden, num_hidden)) for one-step unrolls.
 """
 import numpy as np
 
@@ -256,7 +257,7 @@ class RNNCell(BaseRNNCell):
         self._activation = activation
         self._iW = self.params.get("i2h_weight")
         self._iB = self.params.get("i2h_bias")
-        self._hW = self.params.get("h2h_weight")
+        self._hW = _h2h_weight(self.params, len(self._gate_names), num_hidden)
         self._hB = self.params.get("h2h_bias")
 
     @property
@@ -275,6 +276,12 @@ class RNNCell(BaseRNNCell):
         h2h = _h2h(states[0], self._hW, self._hB, self._num_hidden, f"{name}h2h")
         output = self._get_activation(i2h + h2h, self._activation, name=f"{name}out")
         return output, [output]
+
+
+def _h2h_weight(params, num_gates, num_hidden):
+    # The shape is given because nothing else tells it when a one-step unroll starts from a
+    # zero state (MXNet reads num_hidden off the state's partial shape (0, num_hidden)).
+    return params.get("h2h_weight", shape=(num_gates * num_hidden, num_hidden))
 
 
 def _h2h(state, weight, bias, num_hidden, name):
@@ -302,7 +309,7 @@ class LSTMCell(BaseRNNCell):
         super().__init__(prefix=prefix, params=params)
         self._num_hidden = num_hidden
         self._iW = self.params.get("i2h_weight")
-        self._hW = self.params.get("h2h_weight")
+        self._hW = _h2h_weight(self.params, len(self._gate_names), num_hidden)
         self._iB = self.params.get("i2h_bias", init=init.LSTMBias(forget_bias=forget_bias))
         self._hB = self.params.get("h2h_bias")
 
@@ -354,7 +361,7 @@ class GRUCell(BaseRNNCell):
         self._num_hidden = num_hidden
         self._iW = self.params.get("i2h_weight")
         self._iB = self.params.get("i2h_bias")
-        self._hW = self.params.get("h2h_weight")
+        self._hW = _h2h_weight(self.params, len(self._gate_names), num_hidden)
         self._hB = self.params.get("h2h_bias")
 
     @property
