@@ -134,9 +134,13 @@ def _is_input_value(value):
 
 def _possible_input_names(op):
     """Input and aux names under default parameters (for sorting arguments into inputs and
-    parameters); empty when unknown before parsing (variadic ops, Custom)."""
+    parameters), or None when they are not known before parsing: variadic ops, and ops whose
+    inputs come from a required parameter (Custom's op_type)."""
     input_names, aux_names = _slot_names(op)
-    return input_names + aux_names
+    names = input_names + aux_names
+    if op.variadic or (not names and any(p.required for p in op.params.values())):
+        return None
+    return names
 
 
 def _as_source_array(value, op, input_name):
@@ -167,7 +171,8 @@ def _split_arguments(op, args, kwargs):
     has); what follows fills parameters in order, so `mx.nd.Reshape(x, (2, 3))` passes a shape
     and `mx.nd.dot([[1, 2]], [[3], [4]])` two arrays."""
     input_names = _possible_input_names(op)
-    max_inputs = len(input_names) if input_names else len(args)
+    max_inputs = len(args) if input_names is None else len(input_names)
+    input_names = input_names or ()
     count = 0
     while (count < min(len(args), max_inputs)
            and (args[count] is None or isinstance(args[count], (np.ndarray, list, tuple)))):
@@ -175,9 +180,10 @@ def _split_arguments(op, args, kwargs):
     positional_inputs, positional_params = list(args[:count]), list(args[count:])
     keyword_inputs, keyword_params = {}, {}
     for key, value in kwargs.items():
-        if key in op.params:
-            keyword_params[key] = value
-        elif key in input_names or (_is_input_value(value) and not key.startswith("__")):
+        # No parameter takes an array, so an array is an input under any name (Custom's
+        # parameters accept every keyword, its inputs are known only once op_type is parsed).
+        if isinstance(value, np.ndarray) or key in input_names or (
+                key not in op.params and _is_input_value(value) and not key.startswith("__")):
             if value is not None:
                 keyword_inputs[key] = value
         else:
@@ -256,6 +262,13 @@ def invoke(func_name, *args, out=None, name=None, **kwargs):
             sources[i] = _as_source_array(value, op, f"input {i}")
     for key, value in keyword_inputs.items():
         sources[key] = _as_source_array(value, op, key)
+    positional_names = [p for p in op.params if p != op.variadic][:len(positional_params)]
+    dtype_param = op.params.get("dtype")
+    if (not sources and dtype_param is not None and dtype_param.default is None
+            and keyword_params.get("dtype") is None and "dtype" not in positional_names):
+        # An op without inputs (_zeros) takes its dtype from its consumers in a graph; alone,
+        # it makes MXNet's default, float32.
+        keyword_params["dtype"] = "float32"
     keys = list(sources)
     bound_dtypes = dict(zip(keys, _bound_dtypes([sources[k] for k in keys])))
     shapes = {k: sources[k].shape for k in keys}
@@ -263,7 +276,9 @@ def invoke(func_name, *args, out=None, name=None, **kwargs):
                  tuple(_freeze(v) for v in positional_params),
                  tuple(sorted((k, _freeze(v)) for k, v in keyword_params.items())),
                  tuple((k, shapes[k], bound_dtypes[k].str) for k in keys))
-    entry = _CACHE.take(cache_key)
+    # A Custom node holds its Python CustomOp, made from whatever class op_type names now.
+    cacheable = op.name != "Custom"
+    entry = _CACHE.take(cache_key) if cacheable else None
     if entry is None:
         entry = _build(op, func_name, sources, positional_params, keyword_params, shapes,
                        bound_dtypes)
@@ -277,7 +292,8 @@ def invoke(func_name, *args, out=None, name=None, **kwargs):
             copies = [np.array(r, copy=True, subok=False).view(NDArray) for r in results]
             returned = copies if entry.multi_output else copies[0]
     finally:
-        _CACHE.give_back(cache_key, entry)
+        if cacheable:
+            _CACHE.give_back(cache_key, entry)
     return returned
 
 

@@ -380,3 +380,40 @@ def test_builtin_named_operators():
     assert {"max", "min", "sum", "abs", "slice"} <= set(dir(mx.nd))
     with pytest.raises(AttributeError):
         mx.nd.no_such_function
+
+
+def test_an_operator_without_inputs_makes_float32_by_default():
+    zeros = mx.nd._internal._zeros(shape=(2, 3))
+    assert zeros.dtype == np.float32 and zeros.shape == (2, 3) and not zeros.any()
+    assert mx.nd._internal._zeros(shape=(2,), dtype="float64").dtype == np.float64
+
+
+class _Triple(mx.operator.CustomOp):
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, is_train, req, in_data, out_data, aux):
+        self.assign(out_data[0], req[0], self.factor * in_data[0])
+
+    def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+        self.assign(in_grad[0], req[0], self.factor * out_grad[0])
+
+
+@mx.operator.register("nd_ops_scale")
+class _ScaleProp(mx.operator.CustomOpProp):
+    def __init__(self, factor="1.0"):
+        super().__init__(need_top_grad=True)
+        self.factor = float(factor)
+
+    def infer_shape(self, in_shape):
+        return in_shape, [in_shape[0]], []
+
+    def create_operator(self, ctx, shapes, dtypes):
+        return _Triple(self.factor)
+
+
+def test_custom_operator_inputs_by_position_or_name():
+    x = np.arange(3.0)
+    assert mx.nd.Custom(x, op_type="nd_ops_scale", factor=3).tolist() == [0, 3, 6]
+    assert mx.nd.Custom(data=x, op_type="nd_ops_scale", factor=2).tolist() == [0, 2, 4]
