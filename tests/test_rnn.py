@@ -342,3 +342,40 @@ def test_pack_and_unpack_weights_round_trip():
     packed = cell.pack_weights(unpacked)
     for name, value in args.items():
         np.testing.assert_array_equal(packed[name].asnumpy(), value.asnumpy())
+
+
+# ---------------------------------------------------------------------------------------------
+# cysym.rnn.io
+
+def test_encode_sentences_builds_and_uses_a_vocabulary():
+    coded, vocab = mx.rnn.encode_sentences([["a", "b"], ["b", "c", "a"]], invalid_label=0,
+                                           start_label=0)
+    assert vocab == {"\n": 0, "a": 1, "b": 2, "c": 3}
+    assert coded == [[1, 2], [2, 3, 1]]
+    # as in MXNet, new codes count from start_label, also when a vocab is given
+    coded, _ = mx.rnn.encode_sentences([["a", "zzz"]], vocab=dict(vocab), unknown_token="<unk>",
+                                       start_label=4)
+    assert coded == [[1, 4]]
+    with pytest.raises(KeyError, match="zzz"):
+        mx.rnn.encode_sentences([["zzz"]], vocab=dict(vocab))
+
+
+@pytest.mark.parametrize("layout", ["NT", "TN"])
+def test_bucket_sentence_iter(layout):
+    rng = np.random.default_rng(7)
+    sentences = [list(rng.integers(1, 9, length)) for length in [2] * 5 + [3] * 4 + [5] * 4 + [9]]
+    it = mx.rnn.BucketSentenceIter(sentences, batch_size=2, buckets=[3, 5], invalid_label=0,
+                                   layout=layout)
+    assert it.default_bucket_key == 5
+    batches = list(it)
+    assert sorted(b.bucket_key for b in batches) == [3, 3, 3, 3, 5, 5]
+    for batch in batches:
+        data, label = batch.data[0].asnumpy(), batch.label[0].asnumpy()
+        if layout == "TN":
+            data, label = data.T, label.T
+        assert data.shape == (2, batch.bucket_key)
+        np.testing.assert_array_equal(label[:, :-1], data[:, 1:])
+        assert (label[:, -1] == 0).all()
+        assert batch.provide_data[0].shape == batch.data[0].shape
+    it.reset()
+    assert len(list(it)) == 6
