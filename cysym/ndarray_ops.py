@@ -39,6 +39,7 @@ inputs into the already-planned executor instead of re-inferring, re-planning an
 out of the cache while it runs, so two threads never share one.
 """
 import builtins
+import functools
 import inspect
 import threading
 from collections import OrderedDict
@@ -132,6 +133,18 @@ def _is_input_value(value):
     return isinstance(value, (np.ndarray, np.generic, list, tuple))
 
 
+@functools.lru_cache(maxsize=None)
+def _slot_names(op):
+    """(input names, aux names) under the default parameters; ([], []) when unknown."""
+    if op.variadic:
+        return (), ()
+    defaults = {k: (None if p.required else p.default) for k, p in op.params.items()}
+    try:
+        return tuple(op.input_names(defaults)), tuple(op.aux_names(defaults))
+    except Exception:  # Custom: the inputs come from the registered CustomOpProp
+        return (), ()
+
+
 def _possible_input_names(op):
     """Input and aux names under default parameters (for sorting arguments into inputs and
     parameters), or None when they are not known before parsing: variadic ops, and ops whose
@@ -193,8 +206,10 @@ def _split_arguments(op, args, kwargs):
 
 def _bound_dtypes(arrays):
     """The dtype each input is bound with (see the module docstring)."""
-    float_dtype = next((a.dtype for a in arrays if a.dtype in _KERNEL_DTYPES), np.dtype(np.float32))
-    return [a.dtype if a.dtype in _KERNEL_DTYPES else float_dtype for a in arrays]
+    # dtype.char 'f'/'d' is float32/float64 in native byte order: a cheap `in _KERNEL_DTYPES`
+    float_dtype = next((a.dtype for a in arrays if a.dtype.char in "fd" and a.dtype.isnative),
+                       _KERNEL_DTYPES[0])
+    return [a.dtype if a.dtype.char in "fd" and a.dtype.isnative else float_dtype for a in arrays]
 
 
 def _build(op, func_name, sources, positional_params, keyword_params, shapes, dtypes):
@@ -257,9 +272,11 @@ def invoke(func_name, *args, out=None, name=None, **kwargs):
     positional_inputs, positional_params, keyword_inputs, keyword_params = _split_arguments(
         op, args, kwargs)
     sources = {}
+    names = _possible_input_names(op)
     for i, value in enumerate(positional_inputs):
         if value is not None:
-            sources[i] = _as_source_array(value, op, f"input {i}")
+            label = names[i] if names else f"arg{i}"
+            sources[i] = _as_source_array(value, op, label)
     for key, value in keyword_inputs.items():
         sources[key] = _as_source_array(value, op, key)
     positional_names = [p for p in op.params if p != op.variadic][:len(positional_params)]
@@ -275,7 +292,7 @@ def invoke(func_name, *args, out=None, name=None, **kwargs):
     cache_key = (func_name,
                  tuple(_freeze(v) for v in positional_params),
                  tuple(sorted((k, _freeze(v)) for k, v in keyword_params.items())),
-                 tuple((k, shapes[k], bound_dtypes[k].str) for k in keys))
+                 tuple((k, shapes[k], bound_dtypes[k]) for k in keys))
     # A Custom node holds its Python CustomOp, made from whatever class op_type names now.
     cacheable = op.name != "Custom"
     entry = _CACHE.take(cache_key) if cacheable else None
@@ -298,16 +315,6 @@ def invoke(func_name, *args, out=None, name=None, **kwargs):
 
 
 # --------------------------------------------------------------------------- generation
-
-def _slot_names(op):
-    if op.variadic:
-        return [], []
-    defaults = {k: (None if p.required else p.default) for k, p in op.params.items()}
-    try:
-        return op.input_names(defaults), op.aux_names(defaults)
-    except Exception:  # Custom: the inputs come from the registered CustomOpProp
-        return [], []
-
 
 def _signature(op):
     P = inspect.Parameter

@@ -304,6 +304,8 @@ def test_wrong_shapes():
 def test_non_numeric_input():
     with pytest.raises(TypeError, match=r"relu: input 'data' must be a numeric array"):
         mx.nd.relu(data=["a", "b"])
+    with pytest.raises(TypeError, match=r"dot: input 'rhs' must be a numeric array"):
+        mx.nd.dot(np.ones((2, 3)), [["a"]])
 
 
 def test_unknown_operator():
