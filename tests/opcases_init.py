@@ -5,7 +5,8 @@ from opcase import Case
 
 
 CASE_LIST = [
-    Case("_zeros", {}, params=dict(shape=(2, 3, 5)), ref=lambda shape: np.zeros(shape),
+    Case(name, {}, params=dict(shape=(2, 3, 5)), ref=lambda shape, fill=fill: fill(shape),
          dtype_params=lambda dtype: {"dtype": np.dtype(dtype).name},
-         bad=[("params", {"dtype": "complex64"})]),
+         bad=[("params", {"dtype": "complex64"})])
+    for name, fill in (("_zeros", np.zeros), ("_ones", np.ones))
 ]

@@ -1,4 +1,4 @@
-"""_zeros: an array of zeros with no inputs (MXNet's init_op family).
+"""_zeros and _ones: arrays of one value with no inputs (MXNet's init_op family).
 
 MXNet's RNN cells start from `symbol.zeros(shape=(0, num_hidden))`, where a 0 in `shape`
 means "unknown, taken from whoever consumes this array" (MXNet's legacy shape semantics).
@@ -39,19 +39,21 @@ def _zeros_type(ctx, ins, outs):
     return [], [np.dtype(dtype) if dtype is not None else outs[0]]
 
 
-register(OpDef(
-    "_zeros",
-    params=[
-        Param("shape", "shape", (), "The shape of the output; 0 marks a dimension inferred from "
-                                    "the consumers of the output."),
-        Param("ctx", "str", "", "Ignored (cysym runs on the CPU)."),
-        Param("dtype", "str", None, "Output data type; None takes it from the consumers.",
-              choices=_DTYPES, optional=True),
-    ],
-    inputs=(),
-    infer_shape=_zeros_shape,
-    infer_type=_zeros_type,
-    kernel=lambda b: _kernels().append_fill(b.plan, b.outputs[0], 0.0, b.req[0], b.label),
-    gradient=lambda g: [],
-    doc="An array of zeros of the given shape and dtype.",
-))
+for _name, _value in (("_zeros", 0.0), ("_ones", 1.0)):
+    register(OpDef(
+        _name,
+        params=[
+            Param("shape", "shape", (), "The shape of the output; 0 marks a dimension inferred from "
+                                        "the consumers of the output."),
+            Param("ctx", "str", "", "Ignored (cysym runs on the CPU)."),
+            Param("dtype", "str", None, "Output data type; None takes it from the consumers.",
+                  choices=_DTYPES, optional=True),
+        ],
+        inputs=(),
+        infer_shape=_zeros_shape,
+        infer_type=_zeros_type,
+        kernel=lambda b, value=_value: _kernels().append_fill(b.plan, b.outputs[0], value, b.req[0],
+                                                              b.label),
+        gradient=lambda g: [],
+        doc=f"An array of {int(_value)}s of the given shape and dtype.",
+    ))

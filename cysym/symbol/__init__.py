@@ -16,5 +16,17 @@ for _name, _function in _public_functions().items():
     globals()[_name] = _function
 del _name, _function
 
-__all__ = ["Symbol", "Variable", "var", "Group", "load", "load_json"] + sorted(
+
+
+def zeros(shape, dtype=None, **kwargs):
+    """A symbol of zeros of the given shape (MXNet's mx.sym.zeros)."""
+    return _internal._zeros(shape=shape, dtype=dtype, **kwargs)
+
+
+def ones(shape, dtype=None, **kwargs):
+    """A symbol of ones of the given shape (MXNet's mx.sym.ones)."""
+    return _internal._ones(shape=shape, dtype=dtype, **kwargs)
+
+
+__all__ = ["Symbol", "Variable", "var", "Group", "load", "load_json", "zeros", "ones"] + sorted(
     n for n in _public_functions() if not n.startswith("_"))
