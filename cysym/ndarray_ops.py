@@ -340,7 +340,11 @@ def _docstring(op, func_name):
     if func_name != op.name:
         lines += [f"Alias of {op.name}.", ""]
     lines += ["Runs imperatively in inference mode (is_train=False) through a cached one-op "
-              "executor; see cysym.ndarray_ops.", "", "Parameters", "----------"]
+              "executor; see cysym.ndarray_ops.", ""]
+    if op.name == "Concat":
+        lines += ["Arrays that all have one dtype the float kernels do not take (int32, ...) are "
+                  "joined by NumPy and keep it, as MXNet's Concat does.", ""]
+    lines += ["Parameters", "----------"]
     input_names, aux_names = _slot_names(op)
     if op.variadic:
         lines += ["*data : NDArray", "    The input arrays."]
