@@ -27,16 +27,25 @@ cdef inline real _sqrt(real x) noexcept nogil:
 cdef void _sgd(real* w, const real* grad, real* mom, Py_ssize_t n, real lr, real wd, real rescale,
                real bound, bint clip, real momentum) noexcept nogil:
     cdef Py_ssize_t i
-    cdef real g, decay = lr * wd, keep = 1 - lr * wd
-    for i in range(n):
-        g = _clipped(grad[i] * rescale, bound, clip)
-        if mom != NULL:
+    cdef real g, decay = lr * wd, keep = 1 - lr * wd, step = lr * rescale
+    # one loop per case, so that the common ones (no clipping) vectorize
+    if mom == NULL and not clip:
+        for i in range(n):
+            # weight = (1 - lr * wd) * weight - lr * rescale * grad
+            w[i] = keep * w[i] - step * grad[i]
+    elif mom == NULL:
+        for i in range(n):
+            w[i] = keep * w[i] - lr * _clipped(grad[i] * rescale, bound, True)
+    elif not clip:
+        for i in range(n):
             # mom = momentum * mom - lr * wd * weight - lr * g;  weight += mom
+            mom[i] = mom[i] * momentum - decay * w[i] - lr * (grad[i] * rescale)
+            w[i] = w[i] + mom[i]
+    else:
+        for i in range(n):
+            g = _clipped(grad[i] * rescale, bound, True)
             mom[i] = mom[i] * momentum - decay * w[i] - lr * g
             w[i] = w[i] + mom[i]
-        else:
-            # weight = (1 - lr * wd) * weight - lr * g
-            w[i] = keep * w[i] - lr * g
 
 
 cdef void _adam(real* w, const real* grad, real* mean, real* var, Py_ssize_t n, real lr, real wd,
