@@ -26,7 +26,7 @@ extensions = [
         [path],
         include_dirs=[numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=["-O3", "-fno-trapping-math"],
+        extra_compile_args=["-O3", "-fno-trapping-math", "-falign-loops=64"],
     )
     for path in sorted(glob(os.path.join("cysym", "_ops", "*.pyx")))
 ]
