@@ -40,7 +40,6 @@ out of the cache while it runs, so two threads never share one.
 """
 import builtins
 import functools
-import inspect
 import threading
 from collections import OrderedDict
 
@@ -50,7 +49,8 @@ from .base import OperatorError, ShapeError
 from .context import cpu
 from .executor import bind
 from .ndarray import NDArray
-from .registry import REQUIRED, all_ops, find_op
+from .registry import all_ops, find_op
+from .symbol.op_functions import operator_signature
 from .symbol.symbol import Variable, create_op
 
 __all__ = ["make_op_function", "public_functions", "install", "invoke", "cache_info", "clear_cache",
@@ -317,22 +317,8 @@ def invoke(func_name, *args, out=None, name=None, **kwargs):
 # --------------------------------------------------------------------------- generation
 
 def _signature(op):
-    P = inspect.Parameter
-    parameters = []
     input_names, aux_names = _slot_names(op)
-    if op.variadic:
-        parameters.append(P("data", P.VAR_POSITIONAL))
-    for input_name in input_names + aux_names:
-        parameters.append(P(input_name, P.POSITIONAL_OR_KEYWORD, default=None))
-    kind = P.KEYWORD_ONLY
-    for param in op.params.values():
-        if op.variadic and param.name == op.variadic:
-            continue
-        default = P.empty if param.default is REQUIRED else param.default
-        parameters.append(P(param.name, kind, default=default))
-    parameters.append(P("out", kind, default=None))
-    parameters.append(P("name", kind, default=None))
-    return inspect.Signature(parameters)
+    return operator_signature(op, input_names + aux_names, ("out", "name"))
 
 
 def _docstring(op, func_name):

@@ -12,24 +12,28 @@ from .symbol import create_op
 __all__ = ["make_op_function", "public_functions"]
 
 
-def _signature(op):
+def operator_signature(op, input_names, trailing):
+    """inspect.Signature of a generated operator function: `*data` for a variadic op, then
+    the named inputs (positional or keyword), then the parameters and `trailing` names as
+    keyword-only arguments."""
     P = inspect.Parameter
-    parameters = []
-    if op.variadic:
-        parameters.append(P("data", P.VAR_POSITIONAL))
-    else:
-        defaults = {k: (None if p.required else p.default) for k, p in op.params.items()}
-        for input_name in op.input_names(defaults) + op.aux_names(defaults):
-            parameters.append(P(input_name, P.POSITIONAL_OR_KEYWORD, default=None))
-    kind = P.KEYWORD_ONLY
+    parameters = [P("data", P.VAR_POSITIONAL)] if op.variadic else []
+    parameters += [P(name, P.POSITIONAL_OR_KEYWORD, default=None) for name in input_names]
     for param in op.params.values():
         if op.variadic and param.name == op.variadic:
             continue
         default = P.empty if param.default is REQUIRED else param.default
-        parameters.append(P(param.name, kind, default=default))
-    parameters.append(P("name", kind, default=None))
-    parameters.append(P("attr", kind, default=None))
+        parameters.append(P(param.name, P.KEYWORD_ONLY, default=default))
+    parameters += [P(name, P.KEYWORD_ONLY, default=None) for name in trailing]
     return inspect.Signature(parameters)
+
+
+def _signature(op):
+    inputs = []
+    if not op.variadic:
+        defaults = {k: (None if p.required else p.default) for k, p in op.params.items()}
+        inputs = op.input_names(defaults) + op.aux_names(defaults)
+    return operator_signature(op, inputs, ("name", "attr"))
 
 
 def _docstring(op, func_name):
