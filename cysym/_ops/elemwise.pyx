@@ -11,7 +11,7 @@ from libc.stdint cimport int32_t
 from libc.math cimport (exp, log, sqrt, tanh, fabs, pow, log1p, expm1, hypot, erf, logf, sqrtf, powf,
                         log1pf, expm1f, hypotf, erff)
 from cysym._ops._blas cimport real
-from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
+from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code, step_index
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
 MAX_DIMS = 8
@@ -459,18 +459,6 @@ cdef inline void _store(real* y, Py_ssize_t i, double value, int req) noexcept n
         y[i] = <real>value
 
 
-cdef inline bint _advance(Py_ssize_t* index, Py_ssize_t* dims, int outer_dims) noexcept nogil:
-    """Step a multi-index over dims[0:outer_dims]; False after the last position."""
-    cdef int d = outer_dims - 1
-    while d >= 0:
-        index[d] += 1
-        if index[d] < dims[d]:
-            return True
-        index[d] = 0
-        d -= 1
-    return False
-
-
 cdef void _binary_loop(binary_map* tag, real* a, real* b, real* y, Py_ssize_t* shape,
                        real s0, real s1, int req) noexcept nogil:
     # shape: ndim, dims[ndim], stride_a[ndim], stride_b[ndim] (elements; 0 where broadcast)
@@ -478,9 +466,10 @@ cdef void _binary_loop(binary_map* tag, real* a, real* b, real* y, Py_ssize_t* s
     cdef Py_ssize_t* dims = shape + 1
     cdef Py_ssize_t* sa = shape + 1 + ndim
     cdef Py_ssize_t* sb = shape + 1 + 2 * ndim
-    cdef Py_ssize_t index[8]
+    cdef Py_ssize_t index_a[8]
+    cdef Py_ssize_t index_b[8]
     cdef Py_ssize_t i, inner = dims[ndim - 1], ia = sa[ndim - 1], ib = sb[ndim - 1]
-    cdef Py_ssize_t offset_a, offset_b, position = 0
+    cdef Py_ssize_t offset_a = 0, offset_b = 0, position = 0
     cdef int d
     if ndim == 1 and ia == 1 and ib == 1:
         # same shapes: one flat loop
@@ -492,13 +481,9 @@ cdef void _binary_loop(binary_map* tag, real* a, real* b, real* y, Py_ssize_t* s
                 y[i] = _binary(tag, a[i], b[i], s0, s1)
         return
     for d in range(ndim):
-        index[d] = 0
+        index_a[d] = 0
+        index_b[d] = 0
     while True:
-        offset_a = 0
-        offset_b = 0
-        for d in range(ndim - 1):
-            offset_a += index[d] * sa[d]
-            offset_b += index[d] * sb[d]
         if req == REQ_ADD:
             for i in range(inner):
                 y[position + i] += _binary(tag, a[offset_a + i * ia], b[offset_b + i * ib], s0, s1)
@@ -506,7 +491,8 @@ cdef void _binary_loop(binary_map* tag, real* a, real* b, real* y, Py_ssize_t* s
             for i in range(inner):
                 y[position + i] = _binary(tag, a[offset_a + i * ia], b[offset_b + i * ib], s0, s1)
         position += inner
-        if not _advance(index, dims, ndim - 1):
+        step_index(index_b, dims, sb, ndim - 1, &offset_b)
+        if not step_index(index_a, dims, sa, ndim - 1, &offset_a):
             break
 
 
@@ -590,19 +576,16 @@ cdef void _binary_backward_loop(int code, real* dy, real* a, real* b, real* da, 
     cdef Py_ssize_t* dims = shape + 1
     cdef Py_ssize_t* sa = shape + 1 + ndim
     cdef Py_ssize_t* sb = shape + 1 + 2 * ndim
-    cdef Py_ssize_t index[8]
+    cdef Py_ssize_t index_a[8]
+    cdef Py_ssize_t index_b[8]
     cdef Py_ssize_t i, inner = dims[ndim - 1], ia = sa[ndim - 1], ib = sb[ndim - 1]
-    cdef Py_ssize_t offset_a, offset_b, position = 0
+    cdef Py_ssize_t offset_a = 0, offset_b = 0, position = 0
     cdef double grad_a, grad_b
     cdef int d
     for d in range(ndim):
-        index[d] = 0
+        index_a[d] = 0
+        index_b[d] = 0
     while True:
-        offset_a = 0
-        offset_b = 0
-        for d in range(ndim - 1):
-            offset_a += index[d] * sa[d]
-            offset_b += index[d] * sb[d]
         for i in range(inner):
             _partials(code, dy[position + i], a[offset_a + i * ia], b[offset_b + i * ib], &grad_a, &grad_b)
             if req_a != REQ_NULL:
@@ -610,7 +593,8 @@ cdef void _binary_backward_loop(int code, real* dy, real* a, real* b, real* da, 
             if req_b != REQ_NULL:
                 _store(db, position + i, grad_b, req_b)
         position += inner
-        if not _advance(index, dims, ndim - 1):
+        step_index(index_b, dims, sb, ndim - 1, &offset_b)
+        if not step_index(index_a, dims, sa, ndim - 1, &offset_a):
             break
 
 
@@ -634,7 +618,7 @@ cdef void _sum_to_loop(real* x, real* y, Py_ssize_t* shape, Py_ssize_t y_size, i
     cdef Py_ssize_t* dims = shape + 1
     cdef Py_ssize_t* sy = shape + 1 + ndim
     cdef Py_ssize_t index[8]
-    cdef Py_ssize_t i, inner = dims[ndim - 1], iy = sy[ndim - 1], offset_y, position = 0
+    cdef Py_ssize_t i, inner = dims[ndim - 1], iy = sy[ndim - 1], offset_y = 0, position = 0
     cdef int d
     if req == REQ_WRITE:
         for i in range(y_size):
@@ -642,13 +626,10 @@ cdef void _sum_to_loop(real* x, real* y, Py_ssize_t* shape, Py_ssize_t y_size, i
     for d in range(ndim):
         index[d] = 0
     while True:
-        offset_y = 0
-        for d in range(ndim - 1):
-            offset_y += index[d] * sy[d]
         for i in range(inner):
             y[offset_y + i * iy] += x[position + i]
         position += inner
-        if not _advance(index, dims, ndim - 1):
+        if not step_index(index, dims, sy, ndim - 1, &offset_y):
             break
 
 
