@@ -6,15 +6,15 @@ A map is picked by a small integer code at bind time; the per-element `switch` s
 inline function that the compiler unswitches out of the loop (-O3), so each code runs as
 its own tight loop.
 """
-cimport cython
 from libc.stdint cimport int32_t
 from libc.math cimport (exp, log, sqrt, tanh, fabs, pow, log1p, expm1, hypot, erf, logf, sqrtf, powf,
                         log1pf, expm1f, hypotf, erff)
 from cysym._ops._blas cimport real
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code, step_index
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
+from cysym._ops.shape import coalesce_walks
 
-MAX_DIMS = 8
+MAX_DIMS = 8          # the broadcast loops keep their multi-indices in arrays of 8
 
 UNARY = {name: code for code, name in enumerate((
     "copy", "negative", "exp", "log", "sqrt", "rsqrt", "square", "abs", "sign", "relu",
@@ -680,30 +680,6 @@ def _strides_within(shape, full):
     return strides
 
 
-@cython.wraparound(True)
-def _collapse(full, stride_lists):
-    """Drop unit axes and merge axes that every operand walks contiguously."""
-    dims, strides = [], [[] for _ in stride_lists]
-    for d, size in enumerate(full):
-        if size == 1:
-            continue
-        if dims and all(s[-1] == st[d] * size for s, st in zip(strides, stride_lists)):
-            dims[-1] *= size
-            for s, st in zip(strides, stride_lists):
-                s[-1] = st[d]
-            continue
-        dims.append(size)
-        for s, st in zip(strides, stride_lists):
-            s.append(st[d])
-    if not dims:
-        return [1], [[1] for _ in stride_lists]
-    if len(dims) > MAX_DIMS:
-        raise ValueError(f"broadcasting over {len(dims)} non-mergeable axes; at most {MAX_DIMS} are supported")
-    return dims, strides
-
-
-
-
 def append_unary(Plan plan, str op, x, y, str req="write", str label="unary", double s0=0.0, double s1=0.0):
     """Append y = op(x) (y += op(x) when req is 'add'); s0, s1 are the op's scalars."""
     if op not in UNARY:
@@ -725,7 +701,8 @@ def append_binary(Plan plan, str op, a, b, y, str req="write", str label="binary
     if code == REQ_NULL:
         return
     try:
-        dims, (sa, sb) = _collapse(y.shape, [_strides_within(a.shape, y.shape), _strides_within(b.shape, y.shape)])
+        dims, (sa, sb) = coalesce_walks(y.shape, [_strides_within(a.shape, y.shape), _strides_within(b.shape, y.shape)],
+                                       label, MAX_DIMS)
     except ValueError as err:
         raise ValueError(f"{label}: operands {a.shape} and {b.shape} for output {y.shape}: {err}") from None
     plan.add(binary_kernel, common_dtype([a, b, y]), [a, b, y],
@@ -749,7 +726,8 @@ def append_binary_backward(Plan plan, str op, dy, a, b, da, db, str req_a="write
     if reqs[0] == REQ_NULL and reqs[1] == REQ_NULL:
         return
     try:
-        dims, (sa, sb) = _collapse(dy.shape, [_strides_within(a.shape, dy.shape), _strides_within(b.shape, dy.shape)])
+        dims, (sa, sb) = coalesce_walks(dy.shape, [_strides_within(a.shape, dy.shape), _strides_within(b.shape, dy.shape)],
+                                       label, MAX_DIMS)
     except ValueError as err:
         raise ValueError(f"{label}: operands {a.shape} and {b.shape} for gradient {dy.shape}: {err}") from None
     arrays = [dy, a, b] + outs
@@ -766,7 +744,7 @@ def append_sum_to(Plan plan, x, y, str req="write", str label="sum_to"):
         plan.add(unary_kernel, common_dtype([x, y]), [x, y], [UNARY["copy"], code, y.size], [0.0, 0.0], label)
         return
     try:
-        dims, (sy,) = _collapse(x.shape, [_strides_within(y.shape, x.shape)])
+        dims, (sy,) = coalesce_walks(x.shape, [_strides_within(y.shape, x.shape)], label, MAX_DIMS)
     except ValueError as err:
         raise ValueError(f"{label}: cannot sum {x.shape} to {y.shape}: {err}") from None
     plan.add(sum_to_kernel, common_dtype([x, y]), [x, y], [code, y.size, len(dims)] + dims + sy, [], label)

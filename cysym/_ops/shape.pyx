@@ -16,23 +16,36 @@ cdef enum:
     MAX_DIMS = 32
 
 
+def coalesce_walks(shape, stride_lists, str label="kernel", int max_dims=MAX_DIMS):
+    """Simplify a walk over a C-ordered array of `shape` that reads other operands with the
+    given element strides (one list per operand): drop size-1 axes and merge neighbours that
+    every operand walks contiguously.  Returns (shape, [strides per operand]), at least one axis."""
+    dims = []
+    walks = [[] for _ in stride_lists]
+    for axis in range(len(shape)):
+        size = int(shape[axis])
+        if size == 1:
+            continue
+        last = len(dims) - 1        # (no negative indexing: the module has wraparound off)
+        if dims and all(walk[last] == int(st[axis]) * size for walk, st in zip(walks, stride_lists)):
+            dims[last] *= size
+            for walk, st in zip(walks, stride_lists):
+                walk[last] = int(st[axis])
+            continue
+        dims.append(size)
+        for walk, st in zip(walks, stride_lists):
+            walk.append(int(st[axis]))
+    if not dims:
+        return [1], [[0] for _ in stride_lists]
+    if len(dims) > max_dims:
+        raise ValueError(f"{label}: kernels walk at most {max_dims} dimensions, got {len(dims)}")
+    return dims, walks
+
+
 def coalesce(shape, strides, str label="kernel"):
-    """Simplify a walk over a C-ordered array of `shape` whose other operand has `strides`
-    (in elements): drop size-1 axes and merge neighbours that stay contiguous in both.
-    Returns (shape, strides) with at least one axis."""
-    dims = [(int(d), int(s)) for d, s in zip(shape, strides) if d != 1]
-    merged = []
-    for d, s in dims:
-        last = len(merged) - 1      # (no negative indexing: the module has wraparound off)
-        if merged and merged[last][1] == s * d:
-            merged[last] = (merged[last][0] * d, s)
-        else:
-            merged.append((d, s))
-    if not merged:
-        merged = [(1, 0)]
-    if len(merged) > MAX_DIMS:
-        raise ValueError(f"{label}: kernels walk at most {MAX_DIMS} dimensions, got {len(merged)}")
-    return [d for d, _ in merged], [s for _, s in merged]
+    """coalesce_walks for one strided operand: (shape, strides)."""
+    dims, (walk,) = coalesce_walks(shape, [strides], label)
+    return dims, walk
 
 
 def c_strides(shape):
