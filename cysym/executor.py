@@ -6,6 +6,7 @@ forward() and backward() then only run slices of that list; they allocate nothin
 """
 import numpy as np
 
+from . import random as _random
 from ._ops import planner as _planner
 from ._ops import runner as _runner
 from .autodiff import build_backward
@@ -299,7 +300,6 @@ class Executor:
                                  f"with {target.shape}; use reshape() for new shapes")
             target[...] = value
         if is_train:
-            from . import random as _random
             self._plan.set_seed(_random.next_seed())
         self._run(0, self._backward_start, bool(is_train))
         return self.outputs
