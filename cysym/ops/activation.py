@@ -2,18 +2,8 @@
 import numpy as np
 
 from ..registry import OpDef, Param, register
-from .common import same_shape
+from .common import kernels, same_shape
 from .elemwise import unary_grad
-
-
-def _elemwise():
-    from .._ops import elemwise
-    return elemwise
-
-
-def _loss_kernels():
-    from .._ops import loss
-    return loss
 
 
 # act_type -> the derivative map of cysym._ops.elemwise and whether it reads x or y
@@ -29,7 +19,7 @@ register(OpDef(
     params=[Param("act_type", "str", doc="Activation function to be applied.", choices=ACT_TYPES)],
     infer_shape=same_shape,
     inplace=[(0, 0)],
-    kernel=lambda b: _elemwise().append_unary(b.plan, b.params["act_type"], b.inputs[0], b.outputs[0],
+    kernel=lambda b: kernels("elemwise").append_unary(b.plan, b.params["act_type"], b.inputs[0], b.outputs[0],
                                               b.req[0], b.label),
     gradient=lambda g: [unary_grad(g, *_ACT_GRADIENTS[g.params["act_type"]])],
     doc="Applies an activation function element-wise: relu max(0, x), sigmoid 1/(1+exp(-x)), "
@@ -66,11 +56,11 @@ def _leaky_slope(params):
 def _leaky_kernel(b):
     if b.params["act_type"] == "prelu":
         data, gamma = b.inputs
-        _elemwise().append_binary(b.plan, "prelu", data, _channel_view(gamma, data.ndim), b.outputs[0],
+        kernels("elemwise").append_binary(b.plan, "prelu", data, _channel_view(gamma, data.ndim), b.outputs[0],
                                   b.req[0], b.label)
         return
     kind, slope = _leaky_slope(b.params)
-    _elemwise().append_unary(b.plan, kind, b.inputs[0], b.outputs[0], b.req[0], b.label, slope)
+    kernels("elemwise").append_unary(b.plan, kind, b.inputs[0], b.outputs[0], b.req[0], b.label, slope)
 
 
 def _channel_view(gamma, ndim):
@@ -104,7 +94,7 @@ register(OpDef(
 def _prelu_backward_kernel(b):
     dy, data, gamma = b.inputs
     ddata, dgamma = b.outputs
-    ops = _elemwise()
+    ops = kernels("elemwise")
     # dgamma is reduced from a full-size partial kept in the workspace
     full = b.workspace[:data.nbytes].view(data.dtype).reshape(data.shape)
     ops.append_binary_backward(b.plan, "prelu", dy, data, _channel_view(gamma, data.ndim), ddata, full,
@@ -147,7 +137,7 @@ def _temperature(params):
 
 def _softmax_kernel(as_log):
     def kernel(b):
-        _loss_kernels().append_softmax(b.plan, b.inputs[0], b.outputs[0], b.params["axis"],
+        kernels("loss").append_softmax(b.plan, b.inputs[0], b.outputs[0], b.params["axis"],
                                        _temperature(b.params), as_log, b.req[0], b.label)
     return kernel
 
@@ -158,7 +148,7 @@ def _softmax_gradient(g):
 
 
 def _softmax_backward_kernel(b):
-    _loss_kernels().append_softmax_backward(b.plan, b.inputs[0], b.inputs[1], b.outputs[0], b.params["axis"],
+    kernels("loss").append_softmax_backward(b.plan, b.inputs[0], b.inputs[1], b.outputs[0], b.params["axis"],
                                             _temperature(b.params), b.params["log"], b.req[0], b.label)
 
 

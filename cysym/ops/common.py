@@ -1,8 +1,17 @@
-"""Shape and dtype rules shared by several operator families."""
+"""Shape and dtype rules shared by several operator families, and the way they reach their kernels."""
+import importlib
+
 from ..registry import Param
 
-__all__ = ["same_shape", "elementwise_params", "prod", "normalize_axis", "broadcast_shapes",
+__all__ = ["kernels", "same_shape", "elementwise_params", "prod", "normalize_axis", "broadcast_shapes",
            "GRAD_SCALE", "keep_dims_shape"]
+
+
+def kernels(family):
+    """The Cython kernel module cysym._ops.<family>.  Operators import it when they bind, so
+    the graph layer loads without the compiled kernels (or while one is being rebuilt)."""
+    return importlib.import_module(f"cysym._ops.{family}")
+
 
 GRAD_SCALE = Param("grad_scale", "float", 1.0, "Scale the gradient by a float factor")
 

@@ -4,12 +4,7 @@ import math
 import numpy as np
 
 from ..registry import OpDef, Param, register
-
-
-def _kernels():
-    # imported at bind time, so the graph layer loads even while a kernel module is rebuilt
-    from .._ops import conv
-    return conv
+from .common import kernels
 
 
 def _spatial(ctx, name, values, ndim, default):
@@ -67,7 +62,7 @@ def _conv_workspace(params, in_shapes, out_shapes, dtype):
     data = in_shapes[0]
     filters, groups = params["num_filter"], params["num_group"]
     weight = (filters, data[1] // groups) + tuple(params["kernel"])
-    return _kernels().conv_workspace_bytes(data, weight, itemsize=np.dtype(dtype).itemsize,
+    return kernels("conv").conv_workspace_bytes(data, weight, itemsize=np.dtype(dtype).itemsize,
                                            **_conv_attrs(params))
 
 
@@ -78,7 +73,7 @@ def _conv_attrs(params):
 
 def _conv_kernel(b):
     bias = None if b.params["no_bias"] else b.inputs[2]
-    _kernels().append_convolution(b.plan, b.inputs[0], b.inputs[1], bias, b.outputs[0],
+    kernels("conv").append_convolution(b.plan, b.inputs[0], b.inputs[1], bias, b.outputs[0],
                                   workspace=b.workspace, req=b.req[0], label=b.label,
                                   **_conv_attrs(b.params))
 
@@ -135,7 +130,7 @@ def _conv_backward_kernel(b):
     dy, x, w = b.inputs
     db = None if b.params["no_bias"] else b.outputs[2]
     req_db = "null" if db is None else b.req[2]
-    _kernels().append_convolution_backward(b.plan, dy, x, w, b.outputs[0], b.outputs[1], db,
+    kernels("conv").append_convolution_backward(b.plan, dy, x, w, b.outputs[0], b.outputs[1], db,
                                            workspace=b.workspace, req_dx=b.req[0],
                                            req_dw=b.req[1], req_db=req_db, label=b.label,
                                            **_conv_attrs(b.params))
@@ -205,7 +200,7 @@ def _pool_attrs(params):
 def _pool_kernel(b):
     # max pooling's hidden "workspace" output is left untouched: the backward recomputes the
     # argmax from the data, so nothing reads it
-    _kernels().append_pooling(b.plan, b.inputs[0], b.outputs[0], req=b.req[0], label=b.label,
+    kernels("conv").append_pooling(b.plan, b.inputs[0], b.outputs[0], req=b.req[0], label=b.label,
                               **_pool_attrs(b.params))
 
 
@@ -245,7 +240,7 @@ register(OpDef(
 
 def _pool_backward_kernel(b):
     dy, x = b.inputs
-    _kernels().append_pooling_backward(b.plan, dy, x, b.outputs[0], req=b.req[0], label=b.label,
+    kernels("conv").append_pooling_backward(b.plan, dy, x, b.outputs[0], req=b.req[0], label=b.label,
                                        **_pool_attrs(b.params))
 
 

@@ -1,12 +1,6 @@
 """FullyConnected: Y = X·Wᵀ + b, and its one-pass backward."""
 from ..registry import OpDef, Param, register
-from .common import prod
-
-
-def _kernels():
-    # imported at bind time, so the graph layer loads even while a kernel module is rebuilt
-    from .._ops import dense
-    return dense
+from .common import kernels, prod
 
 
 def _fc_inputs(params):
@@ -40,7 +34,7 @@ def _fc_shape(ctx, ins, outs):
 
 def _fc_kernel(b):
     bias = None if b.params["no_bias"] else b.inputs[2]
-    _kernels().append_fully_connected(b.plan, b.inputs[0], b.inputs[1], bias, b.outputs[0], b.label)
+    kernels("dense").append_fully_connected(b.plan, b.inputs[0], b.inputs[1], bias, b.outputs[0], b.label)
 
 
 def _fc_gradient(g):
@@ -81,7 +75,7 @@ def _fc_backward_kernel(b):
     dy, x, w = b.inputs
     db = None if b.params["no_bias"] else b.outputs[2]
     req_db = "null" if db is None else b.req[2]
-    _kernels().append_fully_connected_backward(b.plan, dy, x, w, b.outputs[0], b.outputs[1], db,
+    kernels("dense").append_fully_connected_backward(b.plan, dy, x, w, b.outputs[0], b.outputs[1], db,
                                                b.req[0], b.req[1], req_db, b.label)
 
 

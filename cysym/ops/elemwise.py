@@ -6,13 +6,8 @@ with three hidden helpers: `_backward_unary` (dy times a derivative of x or y),
 `_reduce_like` (sum a broadcast gradient back to an input's shape).
 """
 from ..registry import OpDef, Param, register
-from .common import broadcast_shapes, same_shape
+from .common import broadcast_shapes, kernels, same_shape
 
-
-def _elemwise():
-    # imported at bind time, so the graph layer loads even while a kernel module is rebuilt
-    from .._ops import elemwise
-    return elemwise
 
 # (canonical name, aliases) — the aliases are what Symbol arithmetic calls, so automatic
 # names (`_plus0`) and JSON op names (`elemwise_add`) both match MXNet's.
@@ -69,7 +64,6 @@ UNARY = (   # (name, formula, gradient as in SCALAR; None: zero almost everywher
 )
 
 
-
 # -- hidden helpers used by gradient rules -----------------------------------------------------
 
 def unary_grad(g, derivative, reads, **scalars):
@@ -79,7 +73,7 @@ def unary_grad(g, derivative, reads, **scalars):
 
 
 def _backward_unary_kernel(b):
-    _elemwise().append_binary(b.plan, b.params["op"], b.inputs[0], b.inputs[1], b.outputs[0], b.req[0],
+    kernels("elemwise").append_binary(b.plan, b.params["op"], b.inputs[0], b.inputs[1], b.outputs[0], b.req[0],
                               b.label, b.params["scalar"], b.params["scalar2"])
 
 
@@ -103,7 +97,7 @@ def _backward_binary_shape(ctx, ins, outs):
 
 def _backward_binary_kernel(b):
     dy, lhs, rhs = b.inputs
-    _elemwise().append_binary_backward(b.plan, b.params["op"], dy, lhs, rhs, b.outputs[0], b.outputs[1],
+    kernels("elemwise").append_binary_backward(b.plan, b.params["op"], dy, lhs, rhs, b.outputs[0], b.outputs[1],
                                        b.req[0], b.req[1], b.label)
 
 
@@ -124,7 +118,7 @@ def _reduce_like_shape(ctx, ins, outs):
 
 
 def _reduce_like_kernel(b):
-    _elemwise().append_sum_to(b.plan, b.inputs[0], b.outputs[0], b.req[0], b.label)
+    kernels("elemwise").append_sum_to(b.plan, b.inputs[0], b.outputs[0], b.req[0], b.label)
 
 
 register(OpDef(
@@ -138,7 +132,7 @@ register(OpDef(
 
 
 def _grad_write_kernel(b):
-    _elemwise().append_unary(b.plan, "copy", b.inputs[0], b.outputs[0], b.params["req"], b.label)
+    kernels("elemwise").append_unary(b.plan, "copy", b.inputs[0], b.outputs[0], b.params["req"], b.label)
 
 
 register(OpDef(
@@ -155,7 +149,7 @@ register(OpDef(
 
 def _binary_kernel(kernel_map):
     def kernel(b):
-        _elemwise().append_binary(b.plan, kernel_map, b.inputs[0], b.inputs[1], b.outputs[0], b.req[0], b.label)
+        kernels("elemwise").append_binary(b.plan, kernel_map, b.inputs[0], b.inputs[1], b.outputs[0], b.req[0], b.label)
     return kernel
 
 
@@ -220,7 +214,7 @@ def _unary_gradient(rule, scalar_names=()):
 def _unary_kernel(kernel_map, scalar_names=()):
     def kernel(b):
         scalars = [b.params[n] for n in scalar_names]
-        _elemwise().append_unary(b.plan, kernel_map, b.inputs[0], b.outputs[0], b.req[0], b.label, *scalars)
+        kernels("elemwise").append_unary(b.plan, kernel_map, b.inputs[0], b.outputs[0], b.req[0], b.label, *scalars)
     return kernel
 
 
@@ -246,7 +240,7 @@ register(OpDef(
 
 
 def _add_n_kernel(b):
-    _elemwise().append_add_n(b.plan, list(b.inputs), b.outputs[0], b.req[0], b.label)
+    kernels("elemwise").append_add_n(b.plan, list(b.inputs), b.outputs[0], b.req[0], b.label)
 
 
 register(OpDef(

@@ -12,23 +12,7 @@ broadcast back (cysym._ops.elemwise.append_sum_to) or scatter into a zeroed grad
 import numpy as np
 
 from ..registry import OpDef, Param, register
-from .common import normalize_axis, prod, same_shape
-
-
-def _kernels():
-    # imported at bind time, so the graph layer loads even while a kernel module is rebuilt
-    from .._ops import index
-    return index
-
-
-def _shape_kernels():
-    from .._ops import shape
-    return shape
-
-
-def _elemwise_kernels():
-    from .._ops import elemwise
-    return elemwise
+from .common import kernels, normalize_axis, prod, same_shape
 
 
 def _c_strides(shape):
@@ -87,7 +71,7 @@ register(OpDef(
     params=[Param("dim1", "int", 0, "the first axis to be swapped."),
             Param("dim2", "int", 0, "the second axis to be swapped.")],
     infer_shape=_swapaxis_shape,
-    kernel=lambda b: _shape_kernels().append_transpose(
+    kernel=lambda b: kernels("shape").append_transpose(
         b.plan, b.inputs[0], b.outputs[0], _swap_axes(_BindRules(b), b.inputs[0].ndim), b.req[0],
         b.label),
     # swapping twice is the identity: the gradient is the same swap of the output gradient
@@ -124,7 +108,7 @@ def _stack_axis(params, ndim_out):
 def _stack_kernel(b):
     axis = _stack_axis(b.params, b.outputs[0].ndim)
     pieces = [x.reshape(x.shape[:axis] + (1,) + x.shape[axis:]) for x in b.inputs]
-    _shape_kernels().append_concat(b.plan, pieces, b.outputs[0], axis, b.req[0], b.label)
+    kernels("shape").append_concat(b.plan, pieces, b.outputs[0], axis, b.req[0], b.label)
 
 
 register(OpDef(
@@ -156,7 +140,7 @@ register(OpDef(
     inputs=("out_grad",),
     outputs=lambda params: [f"arg{i}_grad" for i in range(params["num_args"])],
     infer_shape=_stack_backward_shape,
-    kernel=lambda b: _shape_kernels().append_split(
+    kernel=lambda b: kernels("shape").append_split(
         b.plan, b.inputs[0], list(b.outputs), _stack_axis(b.params, b.inputs[0].ndim), True,
         b.req, b.label),
     hidden=True,
@@ -208,12 +192,12 @@ _SLICE_AXIS_PARAMS = [
 
 def _slice_axis_kernel(b):
     offset, strides = _slice_axis_walk(b, b.inputs[0].shape)
-    _kernels().append_gather(b.plan, b.inputs[0], b.outputs[0], offset, strides, b.req[0], b.label)
+    kernels("index").append_gather(b.plan, b.inputs[0], b.outputs[0], offset, strides, b.req[0], b.label)
 
 
 def _slice_axis_backward_kernel(b):
     offset, strides = _slice_axis_walk(b, b.outputs[0].shape)
-    _kernels().append_scatter_add(b.plan, b.inputs[0], b.outputs[0], offset, strides, b.req[0],
+    kernels("index").append_scatter_add(b.plan, b.inputs[0], b.outputs[0], offset, strides, b.req[0],
                                   b.label)
 
 
@@ -294,12 +278,12 @@ def _slice_walk(b, data_shape):
 
 def _slice_kernel(b):
     offset, strides = _slice_walk(b, b.inputs[0].shape)
-    _kernels().append_gather(b.plan, b.inputs[0], b.outputs[0], offset, strides, b.req[0], b.label)
+    kernels("index").append_gather(b.plan, b.inputs[0], b.outputs[0], offset, strides, b.req[0], b.label)
 
 
 def _slice_backward_kernel(b):
     offset, strides = _slice_walk(b, b.outputs[0].shape)
-    _kernels().append_scatter_add(b.plan, b.inputs[0], b.outputs[0], offset, strides, b.req[0],
+    kernels("index").append_scatter_add(b.plan, b.inputs[0], b.outputs[0], offset, strides, b.req[0],
                                   b.label)
 
 
@@ -361,7 +345,7 @@ def _broadcast_kernel(b):
     """out = np.broadcast_to(x, out.shape) for x of out's rank (unit axes read with stride 0)."""
     x, out = b.inputs[0], b.outputs[0]
     strides = [0 if d == 1 else s for d, s in zip(x.shape, _c_strides(x.shape))]
-    _kernels().append_gather(b.plan, x, out, 0, strides, b.req[0], b.label)
+    kernels("index").append_gather(b.plan, x, out, 0, strides, b.req[0], b.label)
 
 
 register(OpDef(
@@ -452,7 +436,7 @@ def _views_kernel(views):
         source, target = views(b.params, b.inputs[0].shape)
         x = b.inputs[0].reshape(source)
         strides = [0 if d == 1 else s for d, s in zip(source, _c_strides(source))]
-        _kernels().append_gather(b.plan, x, b.outputs[0].reshape(target), 0, strides, b.req[0],
+        kernels("index").append_gather(b.plan, x, b.outputs[0].reshape(target), 0, strides, b.req[0],
                                  b.label)
     return kernel
 
@@ -461,10 +445,10 @@ def _views_backward_kernel(views):
     def kernel(b):
         dy, dx = b.inputs[0], b.outputs[0]
         if dy.size == 0:     # repeats=0: nothing reached the output
-            _shape_kernels().append_fill(b.plan, dx, 0.0, b.req[0], b.label)
+            kernels("shape").append_fill(b.plan, dx, 0.0, b.req[0], b.label)
             return
         source, target = views(b.params, dx.shape)
-        _elemwise_kernels().append_sum_to(b.plan, dy.reshape(target), dx.reshape(source),
+        kernels("elemwise").append_sum_to(b.plan, dy.reshape(target), dx.reshape(source),
                                           b.req[0], b.label)
     return kernel
 
@@ -580,7 +564,7 @@ register(OpDef(
                   choices=DTYPES + ("bool",))],
     infer_shape=same_shape,
     infer_type=_cast_type,
-    kernel=lambda b: _kernels().append_cast(b.plan, b.inputs[0], b.outputs[0], b.req[0], b.label),
+    kernel=lambda b: kernels("index").append_cast(b.plan, b.inputs[0], b.outputs[0], b.req[0], b.label),
     gradient=lambda g: [g.op("_backward_cast", g.out_grads[0], g.inputs[0])],
     doc="Casts all elements of the input to a new type.\n\n"
         "Example: cast(x, dtype='float64') where x is float32.",
@@ -592,7 +576,7 @@ register(OpDef(
     outputs=("data_grad",),
     infer_shape=lambda ctx, ins, outs: (ins, [ins[1] if ins[1] is not None else outs[0]]),
     infer_type=lambda ctx, ins, outs: (ins, [ins[1] if ins[1] is not None else outs[0]]),
-    kernel=lambda b: _kernels().append_cast(b.plan, b.inputs[0], b.outputs[0], b.req[0], b.label),
+    kernel=lambda b: kernels("index").append_cast(b.plan, b.inputs[0], b.outputs[0], b.req[0], b.label),
     hidden=True,
     doc="data_grad = out_grad cast back to the data's dtype (data is read for its dtype only).",
 ))
@@ -629,7 +613,7 @@ def _search_kernel(kind):
     def kernel(b):
         ndim = b.inputs[0].ndim
         axis = b.params["axis"]
-        _kernels().append_search(b.plan, kind, b.inputs[0], b.outputs[0],
+        kernels("index").append_search(b.plan, kind, b.inputs[0], b.outputs[0],
                                  None if axis is None else axis % ndim, b.req[0], b.label)
     return kernel
 
@@ -665,7 +649,7 @@ def _argmax_channel_shape(ctx, ins, outs):
 register(OpDef(
     "argmax_channel",
     infer_shape=_argmax_channel_shape,
-    kernel=lambda b: _kernels().append_search(b.plan, "max", b.inputs[0], b.outputs[0],
+    kernel=lambda b: kernels("index").append_search(b.plan, "max", b.inputs[0], b.outputs[0],
                                               b.inputs[0].ndim - 1, b.req[0], b.label),
     gradient=lambda g: [None],
     doc="Returns the argmax indices along the last axis, as floats.\n\n"
@@ -693,7 +677,7 @@ register(OpDef(
     inputs=("indices",),
     infer_shape=_one_hot_shape,
     infer_type=lambda ctx, ins, outs: (ins, [_numpy_dtype(ctx, ctx.params["dtype"])]),
-    kernel=lambda b: _kernels().append_one_hot(b.plan, b.inputs[0], b.outputs[0],
+    kernel=lambda b: kernels("index").append_one_hot(b.plan, b.inputs[0], b.outputs[0],
                                                b.params["on_value"], b.params["off_value"],
                                                b.req[0], b.label),
     gradient=lambda g: [None],
@@ -742,13 +726,13 @@ _PICK_PARAMS = [
 
 def _pick_kernel(b):
     data = b.inputs[0]
-    _kernels().append_pick(b.plan, data, b.inputs[1], b.outputs[0], b.params["axis"] % data.ndim,
+    kernels("index").append_pick(b.plan, data, b.inputs[1], b.outputs[0], b.params["axis"] % data.ndim,
                            b.params["mode"], b.req[0], b.label)
 
 
 def _pick_backward_kernel(b):
     data_grad = b.outputs[0]
-    _kernels().append_pick_backward(b.plan, b.inputs[0], b.inputs[1], data_grad,
+    kernels("index").append_pick_backward(b.plan, b.inputs[0], b.inputs[1], data_grad,
                                     b.params["axis"] % data_grad.ndim, b.params["mode"],
                                     b.req[0], b.label)
 
@@ -818,13 +802,13 @@ _TAKE_PARAMS = [
 
 def _take_kernel(b):
     a = b.inputs[0]
-    _kernels().append_take(b.plan, a, b.inputs[1], b.outputs[0], b.params["axis"] % a.ndim,
+    kernels("index").append_take(b.plan, a, b.inputs[1], b.outputs[0], b.params["axis"] % a.ndim,
                            b.params["mode"], b.req[0], b.label)
 
 
 def _take_backward_kernel(b):
     a_grad = b.outputs[0]
-    _kernels().append_take_backward(b.plan, b.inputs[0], b.inputs[1], a_grad,
+    kernels("index").append_take_backward(b.plan, b.inputs[0], b.inputs[1], a_grad,
                                     b.params["axis"] % a_grad.ndim, b.params["mode"], b.req[0],
                                     b.label)
 
@@ -886,7 +870,7 @@ def _where_type(ctx, ins, outs):
 
 
 def _where_backward_kernel(b):
-    _kernels().append_where_backward(b.plan, b.inputs[0], b.inputs[1], b.outputs[0], b.outputs[1],
+    kernels("index").append_where_backward(b.plan, b.inputs[0], b.inputs[1], b.outputs[0], b.outputs[1],
                                      b.req[0], b.req[1], b.label)
 
 
@@ -896,7 +880,7 @@ register(OpDef(
     infer_shape=_where_shape,
     infer_type=_where_type,
     inplace=[(1, 0), (2, 0)],
-    kernel=lambda b: _kernels().append_where(b.plan, b.inputs[0], b.inputs[1], b.inputs[2],
+    kernel=lambda b: kernels("index").append_where(b.plan, b.inputs[0], b.inputs[1], b.inputs[2],
                                              b.outputs[0], b.req[0], b.label),
     gradient=lambda g: [None] + _as_list(g.op("_backward_where", g.out_grads[0], g.inputs[0])),
     no_grad=("condition",),

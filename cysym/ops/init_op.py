@@ -10,13 +10,9 @@ non-zero dimension of `shape`.
 import numpy as np
 
 from ..registry import OpDef, Param, register
+from .common import kernels
 
 _DTYPES = ("float16", "float32", "float64", "uint8", "int8", "int32", "int64")
-
-
-def _kernels():
-    from .._ops import shape
-    return shape
 
 
 def _zeros_shape(ctx, ins, outs):
@@ -52,7 +48,7 @@ for _name, _value in (("_zeros", 0.0), ("_ones", 1.0)):
         inputs=(),
         infer_shape=_zeros_shape,
         infer_type=_zeros_type,
-        kernel=lambda b, value=_value: _kernels().append_fill(b.plan, b.outputs[0], value, b.req[0],
+        kernel=lambda b, value=_value: kernels("shape").append_fill(b.plan, b.outputs[0], value, b.req[0],
                                                               b.label),
         gradient=lambda g: [],
         doc=f"An array of {int(_value)}s of the given shape and dtype.",

@@ -8,18 +8,7 @@ it is the same GEMM + im2col/col2im machinery run the other way round).
 import numpy as np
 
 from ..registry import OpDef, Param, register
-from .common import normalize_axis
-
-
-def _kernels():
-    # imported at bind time, so the graph layer loads even while a kernel module is rebuilt
-    from .._ops import layers
-    return layers
-
-
-def _conv_kernels():
-    from .._ops import conv
-    return conv
+from .common import kernels, normalize_axis
 
 
 def _data_or_output(ins, outs):
@@ -66,7 +55,7 @@ register(OpDef(
     num_visible_outputs=lambda params: 3 if params["output_mean_var"] else 1,
     infer_shape=_ln_shape,
     inplace=((0, 0),),
-    kernel=lambda b: _kernels().append_layer_norm(
+    kernel=lambda b: kernels("layers").append_layer_norm(
         b.plan, *b.inputs, *b.outputs, axis=b.params["axis"], eps=b.params["eps"],
         req=b.req[0], label=b.label),
     gradient=lambda g: _backward_grads(g, "_backward_LayerNorm", g.inputs[0], g.inputs[1],
@@ -83,7 +72,7 @@ register(OpDef(
     inputs=("out_grad", "data", "gamma", "mean", "std"),
     outputs=("data_grad", "gamma_grad", "beta_grad"),
     infer_shape=lambda ctx, ins, outs: (ins, [ins[1], ins[2], ins[2]]),
-    kernel=lambda b: _kernels().append_layer_norm_backward(
+    kernel=lambda b: kernels("layers").append_layer_norm_backward(
         b.plan, *b.inputs, *b.outputs, axis=b.params["axis"], req_dx=b.req[0],
         req_dgamma=b.req[1], req_dbeta=b.req[2], label=b.label),
     hidden=True,
@@ -114,7 +103,7 @@ register(OpDef(
     outputs=("output", "mean", "var"),
     num_visible_outputs=lambda params: 1,
     infer_shape=_in_shape,
-    kernel=lambda b: _kernels().append_instance_norm(
+    kernel=lambda b: kernels("layers").append_instance_norm(
         b.plan, *b.inputs, *b.outputs, eps=b.params["eps"], req=b.req[0], label=b.label),
     gradient=lambda g: _backward_grads(g, "_backward_InstanceNorm", g.inputs[0], g.inputs[1],
                                        g.outputs[1], g.outputs[2]),
@@ -128,7 +117,7 @@ register(OpDef(
     inputs=("out_grad", "data", "gamma", "mean", "var"),
     outputs=("data_grad", "gamma_grad", "beta_grad"),
     infer_shape=lambda ctx, ins, outs: (ins, [ins[1], ins[2], ins[2]]),
-    kernel=lambda b: _kernels().append_instance_norm_backward(
+    kernel=lambda b: kernels("layers").append_instance_norm_backward(
         b.plan, *b.inputs, *b.outputs, eps=b.params["eps"], req_dx=b.req[0],
         req_dgamma=b.req[1], req_dbeta=b.req[2], label=b.label),
     hidden=True,
@@ -171,7 +160,7 @@ register(OpDef(
     outputs=("output", "norm"),
     num_visible_outputs=lambda params: 1,
     infer_shape=_l2_shape,
-    kernel=lambda b: _kernels().append_l2_normalization(
+    kernel=lambda b: kernels("layers").append_l2_normalization(
         b.plan, b.inputs[0], *b.outputs, mode=b.params["mode"], eps=b.params["eps"],
         req=b.req[0], label=b.label),
     gradient=lambda g: _backward_grads(g, "_backward_L2Normalization", g.outputs[0],
@@ -188,7 +177,7 @@ register(OpDef(
     outputs=("data_grad",),
     infer_shape=lambda ctx, ins, outs: (ins, [ins[1]]),
     inplace=((0, 0),),
-    kernel=lambda b: _kernels().append_l2_normalization_backward(
+    kernel=lambda b: kernels("layers").append_l2_normalization_backward(
         b.plan, *b.inputs, b.outputs[0], mode=b.params["mode"], req=b.req[0], label=b.label),
     hidden=True,
     doc="dX = (dY - out * Σ(dY * out)) / norm.",
@@ -218,7 +207,7 @@ _LRN_PARAMS = [
 
 
 def _lrn_workspace(params, in_shapes, out_shapes, dtype):
-    return _kernels().lrn_workspace_bytes(in_shapes[1], np.dtype(dtype).itemsize)
+    return kernels("layers").lrn_workspace_bytes(in_shapes[1], np.dtype(dtype).itemsize)
 
 
 register(OpDef(
@@ -227,7 +216,7 @@ register(OpDef(
     outputs=("output", "tmp_norm"),
     num_visible_outputs=lambda params: 1,
     infer_shape=_lrn_shape,
-    kernel=lambda b: _kernels().append_lrn(
+    kernel=lambda b: kernels("layers").append_lrn(
         b.plan, b.inputs[0], *b.outputs, nsize=b.params["nsize"], alpha=b.params["alpha"],
         beta=b.params["beta"], knorm=b.params["knorm"], req=b.req[0], label=b.label),
     gradient=lambda g: _backward_grads(g, "_backward_LRN", g.inputs[0], g.outputs[1]),
@@ -242,7 +231,7 @@ register(OpDef(
     outputs=("data_grad",),
     infer_shape=lambda ctx, ins, outs: (ins, [ins[1]]),
     workspace=_lrn_workspace,
-    kernel=lambda b: _kernels().append_lrn_backward(
+    kernel=lambda b: kernels("layers").append_lrn_backward(
         b.plan, *b.inputs, b.outputs[0], nsize=b.params["nsize"], alpha=b.params["alpha"],
         beta=b.params["beta"], workspace=b.workspace, req=b.req[0], label=b.label),
     hidden=True,
@@ -279,7 +268,7 @@ register(OpDef(
     params=_SA_PARAMS,
     infer_shape=_sa_shape,
     inplace=((0, 0),),
-    kernel=lambda b: _kernels().append_softmax_activation(
+    kernel=lambda b: kernels("layers").append_softmax_activation(
         b.plan, b.inputs[0], b.outputs[0], mode=b.params["mode"], req=b.req[0], label=b.label),
     gradient=lambda g: _backward_grads(g, "_backward_SoftmaxActivation", g.outputs[0]),
     doc="Softmax of each instance over all but the first axis (mode 'instance'), or over "
@@ -293,7 +282,7 @@ register(OpDef(
     outputs=("data_grad",),
     infer_shape=lambda ctx, ins, outs: (ins, [ins[1]]),
     inplace=((0, 0),),
-    kernel=lambda b: _kernels().append_softmax_activation_backward(
+    kernel=lambda b: kernels("layers").append_softmax_activation_backward(
         b.plan, *b.inputs, b.outputs[0], mode=b.params["mode"], req=b.req[0], label=b.label),
     hidden=True,
     doc="dX = out * (dY - Σ(dY * out)).",
@@ -349,14 +338,14 @@ def _up_kernel(b):
     summed = b.params["multi_input_mode"] == "sum" and len(b.inputs) > 1
     for k, (x, offset) in enumerate(zip(b.inputs, _up_offsets(b.params, b.inputs))):
         req = "add" if summed and k > 0 else b.req[0]
-        _kernels().append_upsampling(b.plan, x, b.outputs[0], offset=offset, req=req,
+        kernels("layers").append_upsampling(b.plan, x, b.outputs[0], offset=offset, req=req,
                                      label=b.label)
 
 
 def _up_backward_kernel(b):
     dy, inputs = b.inputs[0], b.inputs[1:]
     for k, (dx, offset) in enumerate(zip(b.outputs, _up_offsets(b.params, inputs))):
-        _kernels().append_upsampling_backward(b.plan, dy, dx, offset=offset, req=b.req[k],
+        kernels("layers").append_upsampling_backward(b.plan, dy, dx, offset=offset, req=b.req[k],
                                               label=b.label)
 
 
@@ -495,13 +484,13 @@ def _deconv_workspace(params, in_shapes, out_shapes, dtype):
     """The im2col buffer of the Convolution whose data has Deconvolution's output shape."""
     data, out = in_shapes[0], out_shapes[0]
     weight = (data[1], params["num_filter"] // params["num_group"]) + tuple(params["kernel"])
-    return _conv_kernels().deconv_workspace_bytes(out, weight, itemsize=np.dtype(dtype).itemsize,
+    return kernels("conv").deconv_workspace_bytes(out, weight, itemsize=np.dtype(dtype).itemsize,
                                                   **_deconv_attrs(params, data, "Deconvolution"))
 
 
 def _deconv_kernel(b):
     bias = None if b.params["no_bias"] else b.inputs[2]
-    _conv_kernels().append_deconvolution(b.plan, b.inputs[0], b.inputs[1], bias, b.outputs[0],
+    kernels("conv").append_deconvolution(b.plan, b.inputs[0], b.inputs[1], bias, b.outputs[0],
                                          workspace=b.workspace, req=b.req[0], label=b.label,
                                          **_deconv_attrs(b.params, b.inputs[0].shape, b.label))
 
@@ -566,7 +555,7 @@ def _deconv_backward_kernel(b):
     dy, x, w = b.inputs
     db = None if b.params["no_bias"] else b.outputs[2]
     req_db = "null" if db is None else b.req[2]
-    _conv_kernels().append_deconvolution_backward(
+    kernels("conv").append_deconvolution_backward(
         b.plan, dy, x, w, b.outputs[0], b.outputs[1], db, workspace=b.workspace,
         req_dx=b.req[0], req_dw=b.req[1], req_db=req_db, label=b.label,
         **_deconv_attrs(b.params, x.shape, b.label))

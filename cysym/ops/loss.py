@@ -1,16 +1,6 @@
 """Loss heads: SoftmaxOutput, the regression outputs, MakeLoss; and BlockGrad."""
 from ..registry import OpDef, Param, get_op, register
-from .common import GRAD_SCALE, prod, same_shape
-
-
-def _elemwise():
-    from .._ops import elemwise
-    return elemwise
-
-
-def _loss_kernels():
-    from .._ops import loss
-    return loss
+from .common import GRAD_SCALE, kernels, prod, same_shape
 
 
 def _softmax_layout(params, shape):
@@ -26,7 +16,7 @@ def _softmax_output_kernel(b):
     data = b.inputs[0]
     outer, n, inner = _softmax_layout(b.params, data.shape)
     view = (outer, n, inner)
-    _loss_kernels().append_softmax(b.plan, data.reshape(view), b.outputs[0].reshape(view), axis=1,
+    kernels("loss").append_softmax(b.plan, data.reshape(view), b.outputs[0].reshape(view), axis=1,
                                    req=b.req[0], label=b.label)
 
 
@@ -45,7 +35,7 @@ def _softmax_output_backward_kernel(b):
     scale = params["grad_scale"]
     if params["multi_output"] and params["normalization"] != "valid" and label.shape != prob.shape:
         scale /= inner   # MXNet's multi_output gradient is also divided by the positions per sample
-    _loss_kernels().append_softmax_output_backward(
+    kernels("loss").append_softmax_output_backward(
         b.plan, prob, label, b.outputs[0], head, outer=outer, n=n, inner=inner, grad_scale=scale,
         ignore_label=params["ignore_label"], use_ignore=params["use_ignore"],
         normalization=params["normalization"], smooth_alpha=params["smooth_alpha"], req=b.req[0],
@@ -121,7 +111,7 @@ def _regression_shape(ctx, ins, outs):
 def _map_kernel(forward_map):
     """A forward that is one unary map of the input (sigmoid for Logistic, else a copy)."""
     def kernel(b):
-        _elemwise().append_unary(b.plan, forward_map, b.inputs[0], b.outputs[0], b.req[0], b.label)
+        kernels("elemwise").append_unary(b.plan, forward_map, b.inputs[0], b.outputs[0], b.req[0], b.label)
     return kernel
 
 
@@ -134,7 +124,7 @@ def _regression_gradient(kind):
 
 def _regression_backward_kernel(b):
     out, label = b.inputs
-    _loss_kernels().append_regression_backward(b.plan, b.params["kind"], out, label, b.outputs[0],
+    kernels("loss").append_regression_backward(b.plan, b.params["kind"], out, label, b.outputs[0],
                                                b.params["grad_scale"], b.req[0], b.label)
 
 
@@ -188,7 +178,7 @@ register(OpDef(
 ))
 
 def _make_loss_backward_kernel(b):
-    _loss_kernels().append_make_loss_backward(b.plan, b.inputs[0], b.outputs[0], b.params["grad_scale"],
+    kernels("loss").append_make_loss_backward(b.plan, b.inputs[0], b.outputs[0], b.params["grad_scale"],
                                               b.params["normalization"], b.params["valid_thresh"],
                                               b.req[0], b.label)
 

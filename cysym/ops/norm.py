@@ -1,12 +1,6 @@
 """BatchNorm."""
 from ..registry import OpDef, Param, register
-from .common import normalize_axis
-
-
-def _kernels():
-    # imported at bind time, so the graph layer loads even while a kernel module is rebuilt
-    from .._ops import norm
-    return norm
+from .common import kernels, normalize_axis
 
 
 def _bn_shape(ctx, ins, outs):
@@ -23,7 +17,7 @@ def _bn_kernel(b):
     y, mean, var = b.outputs
     p = b.params
     # mean and var are always written (the backward reads them); req only governs the output
-    _kernels().append_batch_norm(b.plan, x, gamma, beta, moving_mean, moving_var, y, mean, var,
+    kernels("norm").append_batch_norm(b.plan, x, gamma, beta, moving_mean, moving_var, y, mean, var,
                                  eps=p["eps"], fix_gamma=p["fix_gamma"],
                                  use_global_stats=p["use_global_stats"], axis=p["axis"],
                                  req=b.req[0], label=b.label)
@@ -77,7 +71,7 @@ def _bn_backward_shape(ctx, ins, outs):
 def _bn_backward_kernel(b):
     dy, x, gamma, mean, var, moving_mean, moving_var = b.inputs
     p = b.params
-    _kernels().append_batch_norm_backward(
+    kernels("norm").append_batch_norm_backward(
         b.plan, dy, x, gamma, mean, var, moving_mean, moving_var, *b.outputs,
         eps=p["eps"], momentum=p["momentum"], fix_gamma=p["fix_gamma"],
         use_global_stats=p["use_global_stats"], axis=p["axis"],

@@ -1,12 +1,6 @@
 """Reductions (sum, mean, max, min) and matrix products (dot, batch_dot)."""
 from ..registry import OpDef, Param, register
-from .common import keep_dims_shape
-
-
-def _kernels():
-    # imported at bind time, so the graph layer loads even while a kernel module is rebuilt
-    from .._ops import reduce
-    return reduce
+from .common import keep_dims_shape, kernels
 
 
 def reduced_axes(ctx, ndim):
@@ -39,7 +33,7 @@ _REDUCE_PARAMS = [
 
 def _reduce_kernel(kind):
     def kernel(b):
-        _kernels().append_reduce(b.plan, kind, b.inputs[0], b.outputs[0], b.params["axis"],
+        kernels("reduce").append_reduce(b.plan, kind, b.inputs[0], b.outputs[0], b.params["axis"],
                                  b.params["exclude"], b.req[0], b.label)
     return kernel
 
@@ -58,7 +52,7 @@ def _reduce_gradient(kind):
 def _reduce_backward_kernel(kind):
     def kernel(b):
         out = b.inputs[2] if len(b.inputs) > 2 else None
-        _kernels().append_reduce_backward(b.plan, kind, b.inputs[0], b.inputs[1], out, b.outputs[0],
+        kernels("reduce").append_reduce_backward(b.plan, kind, b.inputs[0], b.inputs[1], out, b.outputs[0],
                                           b.params["axis"], b.params["exclude"], b.req[0], b.label)
     return kernel
 
@@ -111,7 +105,7 @@ _DOT_PARAMS = [
 
 def _product_kernel(name):
     def kernel(b):
-        append = getattr(_kernels(), f"append_{name}")
+        append = getattr(kernels("reduce"), f"append_{name}")
         append(b.plan, b.inputs[0], b.inputs[1], b.outputs[0], b.params["transpose_a"],
                b.params["transpose_b"], b.req[0], b.label)
     return kernel
@@ -119,7 +113,7 @@ def _product_kernel(name):
 
 def _product_backward_kernel(name):
     def kernel(b):
-        append = getattr(_kernels(), f"append_{name}_backward")
+        append = getattr(kernels("reduce"), f"append_{name}_backward")
         append(b.plan, b.inputs[0], b.inputs[1], b.inputs[2], b.outputs[0], b.outputs[1],
                b.params["transpose_a"], b.params["transpose_b"], b.req[0], b.req[1], b.label)
     return kernel

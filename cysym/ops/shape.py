@@ -3,13 +3,7 @@ transpose, expand_dims, Embedding, Dropout, the *_like fills."""
 import numpy as np
 
 from ..registry import OpDef, Param, register
-from .common import normalize_axis, prod, same_shape
-
-
-def _kernels():
-    # imported at bind time, so the graph layer loads even while a kernel module is rebuilt
-    from .._ops import shape
-    return shape
+from .common import kernels, normalize_axis, prod, same_shape
 
 
 # -- kernels and gradients shared by the copy-like operators ----------------------------------
@@ -17,7 +11,7 @@ def _kernels():
 def _copy_kernel(b):
     """Flatten, Reshape, expand_dims, reshape_like: the output is the input's bytes (nothing is
     copied when the planner placed the output on the input)."""
-    _kernels().append_copy(b.plan, b.inputs[0], b.outputs[0], b.req[0], b.label)
+    kernels("shape").append_copy(b.plan, b.inputs[0], b.outputs[0], b.req[0], b.label)
 
 
 def _reshape_back(g):
@@ -223,7 +217,7 @@ register(OpDef(
     ],
     variadic="num_args",
     infer_shape=_concat_shape,
-    kernel=lambda b: _kernels().append_concat(b.plan, list(b.inputs), b.outputs[0],
+    kernel=lambda b: kernels("shape").append_concat(b.plan, list(b.inputs), b.outputs[0],
                                               b.params["dim"], b.req[0], b.label),
     # the forward inputs are passed for their shapes: they size the pieces of the gradient
     gradient=lambda g: _as_list(g.op("_backward_Concat", g.out_grads[0], *g.inputs,
@@ -243,7 +237,7 @@ register(OpDef(
     outputs=lambda params: [f"arg{i}_grad" for i in range(params["num_args"])],
     shape_only=lambda params: [f"arg{i}" for i in range(params["num_args"])],
     infer_shape=lambda ctx, ins, outs: (ins, list(ins[1:])),
-    kernel=lambda b: _kernels().append_split(b.plan, b.inputs[0], list(b.outputs), b.params["dim"],
+    kernel=lambda b: kernels("shape").append_split(b.plan, b.inputs[0], list(b.outputs), b.params["dim"],
                                              False, b.req, b.label),
     hidden=True,
     doc="Splits the output gradient of Concat back into the inputs' gradients.",
@@ -289,7 +283,7 @@ register(OpDef(
     ],
     outputs=_split_outputs,
     infer_shape=_split_shape,
-    kernel=lambda b: _kernels().append_split(b.plan, b.inputs[0], list(b.outputs), b.params["axis"],
+    kernel=lambda b: kernels("shape").append_split(b.plan, b.inputs[0], list(b.outputs), b.params["axis"],
                                              b.params["squeeze_axis"], b.req, b.label),
     gradient=lambda g: [g.op("_backward_SliceChannel",
                              *[grad if grad is not None else g.op("zeros_like", out)
@@ -336,7 +330,7 @@ def _split_backward_kernel(b):
     if b.params["squeeze_axis"]:
         # views with the squeezed axis restored (same memory)
         pieces = [p.reshape(p.shape[:axis] + (1,) + p.shape[axis:]) for p in pieces]
-    _kernels().append_concat(b.plan, pieces, b.outputs[0], axis, b.req[0], b.label)
+    kernels("shape").append_concat(b.plan, pieces, b.outputs[0], axis, b.req[0], b.label)
     return axis
 
 
@@ -375,7 +369,7 @@ register(OpDef(
     "transpose",
     params=[Param("axes", "shape", (), "Target axis order; empty reverses the axes.")],
     infer_shape=_transpose_shape,
-    kernel=lambda b: _kernels().append_transpose(b.plan, b.inputs[0], b.outputs[0],
+    kernel=lambda b: kernels("shape").append_transpose(b.plan, b.inputs[0], b.outputs[0],
                                                  b.params["axes"], b.req[0], b.label),
     gradient=lambda g: [g.op("transpose", g.out_grads[0], **_inverse_axes(g.params["axes"]))],
     doc="Permutes the axes of the input.",
@@ -424,7 +418,7 @@ register(OpDef(
     infer_shape=_embedding_shape,
     infer_type=_embedding_type,
     no_grad=("data",),
-    kernel=lambda b: _kernels().append_embedding(b.plan, b.inputs[0], b.inputs[1], b.outputs[0],
+    kernel=lambda b: kernels("shape").append_embedding(b.plan, b.inputs[0], b.inputs[1], b.outputs[0],
                                                  b.req[0], b.label),
     gradient=lambda g: [None, g.op("_backward_Embedding", g.out_grads[0], g.inputs[0],
                                    **g.forward_attrs())],
@@ -439,7 +433,7 @@ register(OpDef(
     outputs=("weight_grad",),
     infer_shape=lambda ctx, ins, outs: (ins, [(ctx.params["input_dim"], ctx.params["output_dim"])]),
     infer_type=lambda ctx, ins, outs: (ins, [ins[0] if ins[0] is not None else outs[0]]),
-    kernel=lambda b: _kernels().append_embedding_backward(b.plan, b.inputs[0], b.inputs[1],
+    kernel=lambda b: kernels("shape").append_embedding_backward(b.plan, b.inputs[0], b.inputs[1],
                                                           b.outputs[0], b.req[0], b.label),
     hidden=True,
     doc="The weight gradient of Embedding: rows of out_grad added at their (clipped) indices; "
@@ -471,7 +465,7 @@ def _dropout_mask_shape(shape, axes):
 
 def _dropout_kernel(b):
     p = b.params
-    _kernels().append_dropout(b.plan, b.inputs[0], b.outputs[0], b.outputs[1], p["p"], p["mode"],
+    kernels("shape").append_dropout(b.plan, b.inputs[0], b.outputs[0], b.outputs[1], p["p"], p["mode"],
                               p["axes"], b.req[0], b.label)
 
 
@@ -507,7 +501,7 @@ register(OpDef(
     outputs=("data_grad",),
     infer_shape=lambda ctx, ins, outs: (ins, [ins[0] if ins[0] is not None else outs[0]]),
     inplace=[(0, 0)],
-    kernel=lambda b: _kernels().append_dropout_backward(b.plan, b.inputs[0], b.inputs[1], b.outputs[0],
+    kernel=lambda b: kernels("shape").append_dropout_backward(b.plan, b.inputs[0], b.inputs[1], b.outputs[0],
                                                         b.params["axes"], b.req[0], b.label),
     hidden=True,
     doc="data_grad = out_grad * mask (the mask already holds 0 or 1/(1-p)).",
@@ -515,7 +509,7 @@ register(OpDef(
 
 
 def _fill_kernel(value):
-    return lambda b: _kernels().append_fill(b.plan, b.outputs[0], value, b.req[0], b.label)
+    return lambda b: kernels("shape").append_fill(b.plan, b.outputs[0], value, b.req[0], b.label)
 
 
 for _name, _value in (("zeros_like", 0.0), ("ones_like", 1.0)):
