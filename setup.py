@@ -2,9 +2,11 @@
 
 CYSYM_CHECKED=1 turns on bounds/wraparound/initialized checks (debugging);
 CYSYM_ANNOTATE=1 writes Cython's HTML annotation next to each .pyx (find Python calls in hot loops).
-CYSYM_ONLY=dense,runner limits an in-place development build to those modules.
+CYSYM_ONLY=dense,runner limits an in-place development build to those modules
+(name an AVX2 build as elemwise_avx2).
 """
 import os
+import platform
 from glob import glob
 
 import numpy
@@ -20,15 +22,29 @@ compiler_directives = {
     "cdivision": not checked,
 }
 
-extensions = [
-    Extension(
-        "cysym._ops." + os.path.splitext(os.path.basename(path))[0],
+# <family>_avx2.pyx includes <family>.pyx and is compiled for AVX2 + FMA; cysym._ops.load picks
+# it at run time on CPUs that have them, so one build runs everywhere.  The flags are GCC's and
+# Clang's; elsewhere only the portable builds are made.
+WIDE_FLAGS = ["-mavx2", "-mfma"]
+wide_possible = platform.machine().lower() in ("x86_64", "amd64") and os.name != "nt"
+
+
+def extension(path):
+    name = os.path.splitext(os.path.basename(path))[0]
+    flags = ["-O3", "-fno-trapping-math", "-falign-loops=64"]
+    return Extension(
+        "cysym._ops." + name,
         [path],
         include_dirs=[numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=["-O3", "-fno-trapping-math", "-falign-loops=64"],
+        extra_compile_args=flags + (WIDE_FLAGS if name.endswith("_avx2") else []),
     )
+
+
+extensions = [
+    extension(path)
     for path in sorted(glob(os.path.join("cysym", "_ops", "*.pyx")))
+    if wide_possible or not path.endswith("_avx2.pyx")
 ]
 only = os.environ.get("CYSYM_ONLY")
 if only:

@@ -6,8 +6,8 @@ A map is picked by a small integer code at bind time; the per-element `switch` s
 inline function that the compiler unswitches out of the loop (-O3), so each code runs as
 its own tight loop.
 """
-from libc.stdint cimport int32_t
-from libc.math cimport (exp, log, sqrt, tanh, fabs, pow, log1p, expm1, hypot, erf, logf, sqrtf, powf,
+from libc.stdint cimport int32_t, int64_t
+from libc.math cimport (log, sqrt, pow, log1p, expm1, hypot, erf, logf, sqrtf, powf,
                         log1pf, expm1f, hypotf, erff)
 from cysym._ops._blas cimport real
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code, step_index
@@ -44,22 +44,28 @@ cdef double SQRT_HALF = 0.70710678118654752440
 cdef double INV_SQRT_2PI = 0.39894228040143267794
 
 
-# float32 maps call the float libm functions, which are several times faster than double
+# float32 maps call the float libm functions, which are several times faster than double;
+# exp (and sigmoid and tanh through it) is computed here instead, in a form every
+# instruction-set level vectorizes: a libm call, a branch or a float-to-int floor in the loop
+# body would keep the compiler from vectorizing the loop.
 ctypedef union FloatBits:
     float value
     int32_t bits
 
+ctypedef union DoubleBits:
+    double value
+    int64_t bits
+
 
 cdef inline float _exp_float(float x) noexcept nogil:
-    """exp(x) in float32 without a libm call, so that loops over it vectorize: x = n ln2 + r
-    with |r| <= ln2/2, Cephes' degree-6 polynomial for exp(r), and 2^n built from two
-    exponent fields (so that overflow to inf and underflow to 0 need no branch)."""
-    cdef float clamped = <float>89.0 if x > <float>89.0 else x          # NaN passes through
-    clamped = <float>-104.0 if clamped < <float>-104.0 else clamped
-    cdef float t = clamped * <float>1.44269504088896341 + <float>0.5
-    cdef int32_t n = <int32_t>t
-    n -= <float>n > t                                                  # floor(t)
-    cdef float fn = <float>n
+    """exp(x) = 2^n exp(r) with n = round(x / ln2) and |r| <= ln2/2: Cephes' degree-6 polynomial
+    for exp(r), and 2^n built from two exponent fields so that overflow to inf and underflow
+    to 0 need no branch.  Adding and subtracting 1.5 * 2^23 rounds to an integer without a
+    float-to-int floor."""
+    cdef float clamped = <float>-104.0 if x < <float>-104.0 else x     # NaN passes through
+    clamped = <float>89.0 if clamped > <float>89.0 else clamped
+    cdef float fn = (clamped * <float>1.44269504088896341 + <float>12582912.0) - <float>12582912.0
+    cdef int32_t n = <int32_t>fn
     cdef float r = clamped - fn * <float>0.693359375 - fn * <float>-2.12194440e-4
     cdef float p = ((((<float>1.9875691500e-4 * r + <float>1.3981999507e-3) * r
                       + <float>8.3334519073e-3) * r + <float>4.1665795894e-2) * r
@@ -70,9 +76,42 @@ cdef inline float _exp_float(float x) noexcept nogil:
     return (p * r * r + r + <float>1) * low.value * high.value
 
 
+cdef inline double _exp_double(double x) noexcept nogil:
+    """exp(x) in float64 by the same scheme: ln2 split in two (Cody-Waite) so that r is exact
+    to the last bit, Taylor's polynomial to degree 13 (truncation < 2^-60 for |r| <= ln2/2),
+    and 2^n from two exponent fields.  The rounding constant 1.5 * 2^52 also leaves n in the
+    low bits of its sum, so no float-to-int conversion is needed (none vectorizes before
+    AVX-512)."""
+    cdef double clamped = -746.0 if x < -746.0 else x                # NaN passes through
+    clamped = 710.0 if clamped > 710.0 else clamped
+    cdef DoubleBits shifted
+    shifted.value = clamped * 1.4426950408889634074 + 6755399441055744.0
+    cdef double fn = shifted.value - 6755399441055744.0
+    # the low 52 bits of the sum hold 2^51 + n; biased = n + 2048 is positive, so halving
+    # it is a plain shift (an arithmetic shift of 64-bit lanes needs AVX-512)
+    cdef int64_t biased = (shifted.bits + 2048) & 0xFFF
+    cdef double r = clamped - fn * 6.93145751953125e-1 - fn * 1.42860682030941723212e-6
+    cdef double p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    cdef DoubleBits low, high
+    low.bits = ((biased >> 1) - 1) << 52                  # 2^(floor(n/2)), exponent bias 1023
+    high.bits = ((biased - (biased >> 1)) - 1) << 52      # 2^(n - floor(n/2))
+    return (p * r * r + r + 1.0) * low.value * high.value
+
+
 cdef inline real _exp(real x) noexcept nogil:
     if real is float: return _exp_float(x)
-    else: return exp(x)
+    else: return _exp_double(x)
 cdef inline real _log(real x) noexcept nogil:
     if real is float: return logf(x)
     else: return log(x)
@@ -80,18 +119,23 @@ cdef inline real _sqrt(real x) noexcept nogil:
     if real is float: return sqrtf(x)
     else: return sqrt(x)
 cdef inline real _tanh(real x) noexcept nogil:
-    cdef real z, small, large
+    # Cephes' tanh: an odd polynomial (float32) or rational function (float64) below 0.625,
+    # 1 - 2 / (exp(2|x|) + 1) above; both computed and one selected, so the loop vectorizes
+    cdef real z = x * x
+    cdef real magnitude = x if x >= 0 else -x
+    cdef real small, large
     if real is float:
-        # Cephes' tanhf: an odd polynomial below 0.625, 1 - 2 / (exp(2|x|) + 1) above;
-        # both computed and one selected, so the loop vectorizes
-        z = x * x
         small = ((((<float>-5.70498872745e-3 * z + <float>2.06390887954e-2) * z
                    - <float>5.37397155531e-2) * z + <float>1.33314422036e-1) * z
                  - <float>3.33332819422e-1) * z * x + x
-        large = <float>1 - <float>2 / (_exp_float(<float>2 * (x if x >= 0 else -x)) + <float>1)
-        large = large if x >= 0 else -large
-        return small if (x if x >= 0 else -x) < <float>0.625 else large
-    else: return tanh(x)
+    else:
+        small = x + x * z * (((-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z
+                              - 1.61468768441708447952e3)
+                             / (((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z
+                                + 4.84406305325125486048e3))
+    large = <real>1 - <real>2 / (_exp(<real>2 * magnitude) + <real>1)
+    large = large if x >= 0 else -large
+    return small if magnitude < <real>0.625 else large
 cdef inline real _pow(real x, real y) noexcept nogil:
     if real is float: return powf(x, y)
     else: return pow(x, y)
@@ -443,7 +487,7 @@ cdef inline real _binary(binary_map* tag, real a, real b, real s0, real s1) noex
     elif binary_map is LeakyGradX: return a if b > <real>0 else s0 * a
     elif binary_map is EluGradX: return a if b > <real>0 else s0 * a * _exp(b)
     elif binary_map is SeluGradX: return <real>SELU_LAMBDA * (a if b > <real>0 else a * <real>SELU_ALPHA * _exp(b))
-    elif binary_map is GeluGradX: return <real>(a * (0.5 * (1.0 + erf(b * SQRT_HALF)) + b * INV_SQRT_2PI * exp(-0.5 * b * b)))
+    elif binary_map is GeluGradX: return <real>(a * (0.5 * (1.0 + erf(b * SQRT_HALF)) + b * INV_SQRT_2PI * _exp_double(-0.5 * b * b)))
     elif binary_map is PowerScalarGradX: return a * s0 * _pow(b, s0 - <real>1)
     elif binary_map is RPowerScalarGradY: return a * b * _log(s0)
     elif binary_map is RDivScalarGradX: return -a * s0 / (b * b)

@@ -1,6 +1,5 @@
 """Shape and dtype rules shared by several operator families, and the way they reach their kernels."""
-import importlib
-
+from .. import _ops
 from ..registry import Param
 
 __all__ = ["kernels", "same_shape", "elementwise_params", "prod", "normalize_axis", "broadcast_shapes",
@@ -8,9 +7,10 @@ __all__ = ["kernels", "same_shape", "elementwise_params", "prod", "normalize_axi
 
 
 def kernels(family):
-    """The Cython kernel module cysym._ops.<family>.  Operators import it when they bind, so
-    the graph layer loads without the compiled kernels (or while one is being rebuilt)."""
-    return importlib.import_module(f"cysym._ops.{family}")
+    """The Cython kernel module cysym._ops.<family> (its fastest build for this CPU).  Operators
+    import it when they bind, so the graph layer loads without the compiled kernels (or while
+    one is being rebuilt)."""
+    return _ops.load(family)
 
 
 GRAD_SCALE = Param("grad_scale", "float", 1.0, "Scale the gradient by a float factor")
