@@ -119,23 +119,32 @@ cdef inline real _sqrt(real x) noexcept nogil:
     if real is float: return sqrtf(x)
     else: return sqrt(x)
 cdef inline real _tanh(real x) noexcept nogil:
-    # Cephes' tanh: an odd polynomial (float32) or rational function (float64) below 0.625,
-    # 1 - 2 / (exp(2|x|) + 1) above; both computed and one selected, so the loop vectorizes
-    cdef real z = x * x
+    cdef real z, clamped, small, large
     cdef real magnitude = x if x >= 0 else -x
-    cdef real small, large
     if real is float:
-        small = ((((<float>-5.70498872745e-3 * z + <float>2.06390887954e-2) * z
-                   - <float>5.37397155531e-2) * z + <float>1.33314422036e-1) * z
-                 - <float>3.33332819422e-1) * z * x + x
-    else:
-        small = x + x * z * (((-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z
-                              - 1.61468768441708447952e3)
-                             / (((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z
-                                + 4.84406305325125486048e3))
-    large = <real>1 - <real>2 / (_exp(<real>2 * magnitude) + <real>1)
+        # Eigen's float tanh: an odd degree-13 over an even degree-6 polynomial on |x| <= 7.905
+        # (where it reaches 1.0f), within 4e-7 relative error; one division and no exp, so twice as
+        # fast as Cephes' exp-based form.  Below 4e-4 tanh(x) rounds to x.
+        clamped = <float>-7.90531110763549805 if x < <float>-7.90531110763549805 else x   # NaN passes
+        clamped = <float>7.90531110763549805 if clamped > <float>7.90531110763549805 else clamped
+        z = clamped * clamped
+        small = ((((((<float>-2.76076847742355e-16 * z + <float>2.00018790482477e-13) * z
+                     - <float>8.60467152213735e-11) * z + <float>5.12229709037114e-08) * z
+                   + <float>1.48572235717979e-05) * z + <float>6.37261928875436e-04) * z
+                 + <float>4.89352455891786e-03)
+        large = (((<float>1.19825839466702e-06 * z + <float>1.18534705686654e-04) * z
+                  + <float>2.26843463243900e-03) * z + <float>4.89352518554385e-03)
+        return x if magnitude < <float>4e-4 else clamped * small / large
+    # Cephes' tanh: a rational function below 0.625, 1 - 2 / (exp(2|x|) + 1) above; both
+    # computed and one selected, so the loop vectorizes
+    z = x * x
+    small = x + x * z * (((-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z
+                          - 1.61468768441708447952e3)
+                         / (((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z
+                            + 4.84406305325125486048e3))
+    large = 1.0 - 2.0 / (_exp_double(2.0 * magnitude) + 1.0)
     large = large if x >= 0 else -large
-    return small if magnitude < <real>0.625 else large
+    return small if magnitude < 0.625 else large
 cdef inline real _pow(real x, real y) noexcept nogil:
     if real is float: return powf(x, y)
     else: return pow(x, y)
