@@ -1,6 +1,6 @@
 """Element-wise kernels called directly: broadcasting layouts, requests, the broadcast
-reduction, and exp/sigmoid/tanh (computed without libm) over their whole range; each in every
-build of the module this machine runs."""
+reduction, and the maps computed without libm (exp, sigmoid, tanh, elu, softrelu, log) over
+their whole range; each in every build of the module this machine runs."""
 import os
 import subprocess
 import sys
@@ -86,29 +86,53 @@ def test_add_n_in_place_and_accumulating(elemwise):
 
 
 SPECIAL = np.array([0.0, -0.0, 1e-30, -1e-30, 1e-8, 0.3, -0.6249, 0.6251, 1, -5, 9, 20, -20, 80,
-                    88.5, 88.72, 88.8, 100, -87, -88, -100, -103.9, -104, -200,
-                    np.inf, -np.inf, np.nan], np.float32)
-REFERENCES = {"exp": np.exp, "tanh": np.tanh, "sigmoid": lambda v: 1 / (1 + np.exp(-v))}
+                    88.5, 88.72, 88.8, 100, -87, -88, -100, -103.9, -104, -200, 709.78, 709.79,
+                    -708.3, -708.4, -745.1, -745.2, -800, np.inf, -np.inf, np.nan])
+ELU_SLOPE = 0.7
 
 
-# float32 within 4e-7 (about 3 ulp), float64 within 1e-15 (about 5 ulp) of the float64 reference
-RANGES = {np.float32: ((-110, 95), 4e-7), np.float64: ((-760, 720), 1e-15)}
+def _everywhere(dtype):
+    """The whole range where exp-based maps change behaviour, densely around zero."""
+    low, high = (-110, 95) if dtype == np.float32 else (-760, 720)
+    return np.concatenate([np.linspace(low, high, 400_001), np.linspace(-3, 3, 100_001),
+                           -np.geomspace(1e-30, 1e-3, 10_001), SPECIAL])
 
 
-@pytest.mark.parametrize("dtype", sorted(RANGES, key=str), ids=["float32", "float64"])
+def _positive(dtype):
+    """Every binade from the smallest subnormal to the largest value, densely around one."""
+    info = np.finfo(dtype)
+    return np.concatenate([np.geomspace(info.smallest_subnormal, info.max, 400_001), np.linspace(0.5, 2, 100_001),
+                           SPECIAL, [-1, 1 + info.eps]])
+
+
+# the maps computed without libm, each against its float64 (long double where it has more)
+# reference: (reference, inputs)
+REFERENCES = {
+    "exp": (np.exp, _everywhere),
+    "sigmoid": (lambda v: 1 / (1 + np.exp(-v)), _everywhere),
+    "tanh": (np.tanh, _everywhere),
+    "elu": (lambda v: np.where(v > 0, v, ELU_SLOPE * np.expm1(v)), _everywhere),
+    "softrelu": (lambda v: np.logaddexp(0, v), _everywhere),
+    "log": (np.log, _positive),
+}
+# float32 within 4e-7 (about 3 ulp), float64 within 1e-15 (about 5 ulp)
+TOLERANCES = {np.float32: 4e-7, np.float64: 1e-15}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("op", sorted(REFERENCES))
 def test_transcendentals_over_their_whole_range(op, dtype, elemwise):
-    (low, high), tolerance = RANGES[dtype]
+    reference, inputs = REFERENCES[op]
     info = np.finfo(dtype)
-    x = np.concatenate([np.linspace(low, high, 400_001, dtype=dtype), np.linspace(-3, 3, 100_001, dtype=dtype),
-                        SPECIAL.astype(dtype), np.array([709.78, 709.79, -708.3, -708.4, -745.1, -745.2, -800], dtype)])
+    with np.errstate(over="ignore"):
+        x = inputs(dtype).astype(dtype)
     y = np.empty_like(x)
-    _run(lambda plan: elemwise.append_unary(plan, op, x, y))
-    with np.errstate(over="ignore", under="ignore"):
-        ref = REFERENCES[op](x.astype(np.longdouble)).astype(np.float64)
+    _run(lambda plan: elemwise.append_unary(plan, op, x, y, s0=ELU_SLOPE))
+    with np.errstate(all="ignore"):
+        ref = reference(x.astype(np.longdouble)).astype(np.float64)
     normal = np.isfinite(ref) & (np.abs(ref) >= info.tiny) & (np.abs(ref) <= info.max)
     rel = np.abs(y[normal] - ref[normal]) / np.abs(ref[normal])
-    assert rel.max() < tolerance, f"{op}: worst relative error {rel.max():.2e} at {x[normal][rel.argmax()]}"
+    assert rel.max() < TOLERANCES[dtype], f"{op}: worst relative error {rel.max():.2e} at {x[normal][rel.argmax()]}"
     # overflow, underflow, infinities and NaN come out as IEEE arithmetic would
     np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
     with np.errstate(over="ignore"):
@@ -163,3 +187,14 @@ def test_load_picks_the_wide_build_only_where_it_runs(setting, tmp_path):
                            text=True, check=True).stdout.split()
     wide = cpu.has_avx2_fma() and setting is None and len(BUILDS) == 2
     assert names == ["cysym._ops.elemwise" + ("_avx2" if wide else ""), "cysym._ops.dense"]
+
+
+@pytest.mark.parametrize("exponent", [2.0, 3.0, 0.5])
+def test_power_scalar_and_its_derivative(exponent, elemwise):
+    x = np.linspace(0.1, 4, 50)
+    dy = np.linspace(-1, 1, 50)
+    y, dx = np.empty_like(x), np.empty_like(x)
+    _run(lambda plan: elemwise.append_unary(plan, "power_scalar", x, y, s0=exponent))
+    _run(lambda plan: elemwise.append_binary(plan, "power_scalar_grad_x", dy, x, dx, s0=exponent))
+    np.testing.assert_allclose(y, x ** exponent, rtol=1e-15)
+    np.testing.assert_allclose(dx, dy * exponent * x ** (exponent - 1), rtol=1e-15)

@@ -7,8 +7,7 @@ inline function that the compiler unswitches out of the loop (-O3), so each code
 its own tight loop.
 """
 from libc.stdint cimport int32_t, int64_t
-from libc.math cimport (log, sqrt, pow, log1p, expm1, hypot, erf, logf, sqrtf, powf,
-                        log1pf, expm1f, hypotf, erff)
+from libc.math cimport INFINITY, NAN, log, sqrt, pow, hypot, erf, sqrtf, powf, hypotf, erff
 from cysym._ops._blas cimport real
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code, step_index
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
@@ -57,11 +56,11 @@ ctypedef union DoubleBits:
     int64_t bits
 
 
-cdef inline float _exp_float(float x) noexcept nogil:
-    """exp(x) = 2^n exp(r) with n = round(x / ln2) and |r| <= ln2/2: Cephes' degree-6 polynomial
-    for exp(r), and 2^n built from two exponent fields so that overflow to inf and underflow
-    to 0 need no branch.  Adding and subtracting 1.5 * 2^23 rounds to an integer without a
-    float-to-int floor."""
+cdef inline float _expm1_reduced_float(float x, float* low, float* high) noexcept nogil:
+    """exp(x) = (1 + q) * low * high, returning q: x = n ln2 + r with n = round(x / ln2) and
+    |r| <= ln2/2, q = exp(r) - 1 by Cephes' degree-6 polynomial, and 2^n split over two
+    exponent fields so that overflow to inf and underflow to 0 need no branch.  Adding and
+    subtracting 1.5 * 2^23 rounds to an integer without a float-to-int floor."""
     cdef float clamped = <float>-104.0 if x < <float>-104.0 else x     # NaN passes through
     clamped = <float>89.0 if clamped > <float>89.0 else clamped
     cdef float fn = (clamped * <float>1.44269504088896341 + <float>12582912.0) - <float>12582912.0
@@ -70,26 +69,27 @@ cdef inline float _exp_float(float x) noexcept nogil:
     cdef float p = ((((<float>1.9875691500e-4 * r + <float>1.3981999507e-3) * r
                       + <float>8.3334519073e-3) * r + <float>4.1665795894e-2) * r
                     + <float>1.6666665459e-1) * r + <float>5.0000001201e-1
-    cdef FloatBits low, high
-    low.bits = ((n >> 1) + 127) << 23
-    high.bits = ((n - (n >> 1)) + 127) << 23
-    return (p * r * r + r + <float>1) * low.value * high.value
+    cdef FloatBits bits
+    bits.bits = ((n >> 1) + 127) << 23
+    low[0] = bits.value
+    bits.bits = ((n - (n >> 1)) + 127) << 23
+    high[0] = bits.value
+    return p * r * r + r
 
 
-cdef inline double _exp_double(double x) noexcept nogil:
-    """exp(x) in float64 by the same scheme: ln2 split in two (Cody-Waite) so that r is exact
-    to the last bit, Taylor's polynomial to degree 13 (truncation < 2^-60 for |r| <= ln2/2),
-    and 2^n from two exponent fields.  The rounding constant 1.5 * 2^52 also leaves n in the
-    low bits of its sum, so no float-to-int conversion is needed (none vectorizes before
-    AVX-512)."""
+cdef inline double _expm1_reduced_double(double x, double* low, double* high) noexcept nogil:
+    """The same for float64: ln2 split in two (Cody-Waite) so that r is exact to the last bit,
+    and Taylor's polynomial to degree 13 (truncation < 2^-60 for |r| <= ln2/2).  The rounding
+    constant 1.5 * 2^52 also leaves n in the low bits of its sum, so no float-to-int
+    conversion is needed (none vectorizes before AVX-512)."""
     cdef double clamped = -746.0 if x < -746.0 else x                # NaN passes through
     clamped = 710.0 if clamped > 710.0 else clamped
-    cdef DoubleBits shifted
-    shifted.value = clamped * 1.4426950408889634074 + 6755399441055744.0
-    cdef double fn = shifted.value - 6755399441055744.0
+    cdef DoubleBits bits
+    bits.value = clamped * 1.4426950408889634074 + 6755399441055744.0
+    cdef double fn = bits.value - 6755399441055744.0
     # the low 52 bits of the sum hold 2^51 + n; biased = n + 2048 is positive, so halving
     # it is a plain shift (an arithmetic shift of 64-bit lanes needs AVX-512)
-    cdef int64_t biased = (shifted.bits + 2048) & 0xFFF
+    cdef int64_t biased = (bits.bits + 2048) & 0xFFF
     cdef double r = clamped - fn * 6.93145751953125e-1 - fn * 1.42860682030941723212e-6
     cdef double p = 1.0 / 6227020800.0
     p = p * r + 1.0 / 479001600.0
@@ -103,18 +103,87 @@ cdef inline double _exp_double(double x) noexcept nogil:
     p = p * r + 1.0 / 24.0
     p = p * r + 1.0 / 6.0
     p = p * r + 0.5
-    cdef DoubleBits low, high
-    low.bits = ((biased >> 1) - 1) << 52                  # 2^(floor(n/2)), exponent bias 1023
-    high.bits = ((biased - (biased >> 1)) - 1) << 52      # 2^(n - floor(n/2))
-    return (p * r * r + r + 1.0) * low.value * high.value
+    bits.bits = ((biased >> 1) - 1) << 52                 # 2^(floor(n/2)), exponent bias 1023
+    low[0] = bits.value
+    bits.bits = ((biased - (biased >> 1)) - 1) << 52      # 2^(n - floor(n/2))
+    high[0] = bits.value
+    return p * r * r + r
 
 
 cdef inline real _exp(real x) noexcept nogil:
-    if real is float: return _exp_float(x)
-    else: return _exp_double(x)
+    cdef real low, high, q
+    if real is float: q = _expm1_reduced_float(x, &low, &high)
+    else: q = _expm1_reduced_double(x, &low, &high)
+    return (q + <real>1) * low * high
+
+
+cdef inline real _expm1(real x) noexcept nogil:
+    cdef real low, high, q
+    if real is float: q = _expm1_reduced_float(x, &low, &high)
+    else: q = _expm1_reduced_double(x, &low, &high)
+    cdef real scale = low * high
+    # 2^n q + (2^n - 1) keeps the precision of q where exp(x) - 1 would cancel; near overflow
+    # 2^n itself is inf, so the product is formed factor by factor as exp does
+    return scale * q + (scale - <real>1) if x < <real>64 else (q + <real>1) * low * high - <real>1
+
+
 cdef inline real _log(real x) noexcept nogil:
-    if real is float: return logf(x)
-    else: return log(x)
+    """log(x) = e ln2 + log(m) with m in [sqrt(1/2), sqrt(2)), e and m read from the bits
+    (subnormals scaled into the normal range first): Cephes' polynomial in m - 1 for float32,
+    fdlibm's in s = (m - 1) / (m + 1) for float64; special values selected at the end."""
+    cdef FloatBits fbits
+    cdef DoubleBits dbits
+    cdef real e, m, f, z, w, s, y, result
+    cdef int64_t mantissa
+    cdef bint subnormal
+    if real is float:
+        subnormal = x < <float>1.17549435e-38
+        fbits.value = x * <float>8388608.0 if subnormal else x
+        e = <float>(((fbits.bits >> 23) & 0xFF) - 126) - (<float>23 if subnormal else <float>0)
+        fbits.bits = (fbits.bits & 0x007FFFFF) | 0x3F000000               # m in [0.5, 1)
+        m = fbits.value
+    else:
+        subnormal = x < 2.2250738585072014e-308
+        dbits.value = x * 18014398509481984.0 if subnormal else x
+        mantissa = (dbits.bits & 0x000FFFFFFFFFFFFFLL) | 0x3FE0000000000000LL   # m in [0.5, 1)
+        # the 11-bit exponent field to float64 through the bits of 2^52 + field (int64 to
+        # float64 conversion does not vectorize before AVX-512)
+        dbits.bits = ((dbits.bits >> 52) & 0x7FF) | 0x4330000000000000LL
+        e = dbits.value - 4503599627370496.0 - 1022.0 - (54.0 if subnormal else 0.0)
+        dbits.bits = mantissa
+        m = dbits.value
+    e = e - <real>1 if m < <real>0.70710678118654752440 else e
+    f = (m + m if m < <real>0.70710678118654752440 else m) - <real>1
+    z = f * f
+    if real is float:
+        y = ((((((((<float>7.0376836292e-2 * f - <float>1.1514610310e-1) * f + <float>1.1676998740e-1) * f
+                  - <float>1.2420140846e-1) * f + <float>1.4249322787e-1) * f - <float>1.6668057665e-1) * f
+               + <float>2.0000714765e-1) * f - <float>2.4999993993e-1) * f + <float>3.3333331174e-1) * f * z
+        result = f + (y + e * <float>-2.12194440e-4 - <float>0.5 * z) + e * <float>0.693359375
+    else:
+        s = f / (2.0 + f)
+        z = s * s
+        w = z * z
+        y = (w * (3.999999999940941908e-01 + w * (2.222219843214978396e-01 + w * 1.531383769920937332e-01))
+             + z * (6.666666666666735130e-01 + w * (2.857142874366239149e-01
+                                                    + w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01))))
+        w = 0.5 * f * f
+        result = e * 6.93147180369123816490e-01 - ((w - (s * (w + y) + e * 1.90821492927058770002e-10)) - f)
+    result = -<real>INFINITY if x == 0 else result
+    result = x if x == <real>INFINITY else result
+    result = <real>NAN if x < 0 else result
+    return x if x != x else result
+
+
+cdef inline real _log1p(real x) noexcept nogil:
+    # Goldberg's: log(1 + x) * x / ((1 + x) - 1) cancels the rounding error of 1 + x
+    cdef real w = <real>1 + x
+    cdef real d = w - <real>1
+    cdef real result = _log(w) * x / d
+    result = x if d == 0 else result
+    return x if x == <real>INFINITY else result
+
+
 cdef inline real _sqrt(real x) noexcept nogil:
     if real is float: return sqrtf(x)
     else: return sqrt(x)
@@ -135,25 +204,20 @@ cdef inline real _tanh(real x) noexcept nogil:
         large = (((<float>1.19825839466702e-06 * z + <float>1.18534705686654e-04) * z
                   + <float>2.26843463243900e-03) * z + <float>4.89352518554385e-03)
         return x if magnitude < <float>4e-4 else clamped * small / large
-    # Cephes' tanh: a rational function below 0.625, 1 - 2 / (exp(2|x|) + 1) above; both
-    # computed and one selected, so the loop vectorizes
-    z = x * x
-    small = x + x * z * (((-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z
-                          - 1.61468768441708447952e3)
-                         / (((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z
-                            + 4.84406305325125486048e3))
-    large = 1.0 - 2.0 / (_exp_double(2.0 * magnitude) + 1.0)
-    large = large if x >= 0 else -large
-    return small if magnitude < 0.625 else large
+    else:
+        # Cephes' tanh: a rational function below 0.625, 1 - 2 / (exp(2|x|) + 1) above; both
+        # computed and one selected, so the loop vectorizes
+        z = x * x
+        small = x + x * z * (((-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z
+                              - 1.61468768441708447952e3)
+                             / (((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z
+                                + 4.84406305325125486048e3))
+        large = 1.0 - 2.0 / (_exp(2.0 * magnitude) + 1.0)
+        large = large if x >= 0 else -large
+        return small if magnitude < 0.625 else large
 cdef inline real _pow(real x, real y) noexcept nogil:
     if real is float: return powf(x, y)
     else: return pow(x, y)
-cdef inline real _log1p(real x) noexcept nogil:
-    if real is float: return log1pf(x)
-    else: return log1p(x)
-cdef inline real _expm1(real x) noexcept nogil:
-    if real is float: return expm1f(x)
-    else: return expm1(x)
 cdef inline real _hypot(real x, real y) noexcept nogil:
     if real is float: return hypotf(x, y)
     else: return hypot(x, y)
@@ -496,7 +560,7 @@ cdef inline real _binary(binary_map* tag, real a, real b, real s0, real s1) noex
     elif binary_map is LeakyGradX: return a if b > <real>0 else s0 * a
     elif binary_map is EluGradX: return a if b > <real>0 else s0 * a * _exp(b)
     elif binary_map is SeluGradX: return <real>SELU_LAMBDA * (a if b > <real>0 else a * <real>SELU_ALPHA * _exp(b))
-    elif binary_map is GeluGradX: return <real>(a * (0.5 * (1.0 + erf(b * SQRT_HALF)) + b * INV_SQRT_2PI * _exp_double(-0.5 * b * b)))
+    elif binary_map is GeluGradX: return <real>(a * (0.5 * (1.0 + erf(b * SQRT_HALF)) + b * INV_SQRT_2PI * _exp(<double>(-0.5 * b * b))))
     elif binary_map is PowerScalarGradX: return a * s0 * _pow(b, s0 - <real>1)
     elif binary_map is RPowerScalarGradY: return a * b * _log(s0)
     elif binary_map is RDivScalarGradX: return -a * s0 / (b * b)
@@ -737,6 +801,8 @@ def append_unary(Plan plan, str op, x, y, str req="write", str label="unary", do
     """Append y = op(x) (y += op(x) when req is 'add'); s0, s1 are the op's scalars."""
     if op not in UNARY:
         raise ValueError(f"{label}: unknown unary map {op!r}")
+    if op == "power_scalar" and s0 == 2:
+        op = "square"           # x ** 2 is common, and pow() is a libm call per element
     if x.size != y.size:
         raise ValueError(f"{label}: input has shape {x.shape}, output {y.shape}")
     code = req_code(req, label)
@@ -750,6 +816,8 @@ def append_binary(Plan plan, str op, a, b, y, str req="write", str label="binary
     """Append y = op(a, b) with a and b broadcast to y's shape."""
     if op not in BINARY:
         raise ValueError(f"{label}: unknown binary map {op!r}")
+    if op == "power_scalar_grad_x" and s0 == 2:
+        op = "square_grad_x"    # the derivative of x ** 2 without a pow() per element
     code = req_code(req, label)
     if code == REQ_NULL:
         return
