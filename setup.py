@@ -3,7 +3,7 @@
 CYSYM_CHECKED=1 turns on bounds/wraparound/initialized checks (debugging);
 CYSYM_ANNOTATE=1 writes Cython's HTML annotation next to each .pyx (find Python calls in hot loops).
 CYSYM_ONLY=dense,runner limits an in-place development build to those modules
-(name an AVX2 build as elemwise_avx2).
+(name a wide build as elemwise_avx2).
 """
 import os
 import platform
@@ -22,10 +22,12 @@ compiler_directives = {
     "cdivision": not checked,
 }
 
-# <family>_avx2.pyx includes <family>.pyx and is compiled for AVX2 + FMA; cysym._ops.load picks
-# it at run time on CPUs that have them, so one build runs everywhere.  The flags are GCC's and
-# Clang's; elsewhere only the portable builds are made.
-WIDE_FLAGS = ["-mavx2", "-mfma"]
+# <family>_avx2.pyx includes <family>.pyx and is compiled for wider vectors; cysym._ops.load
+# picks the widest build the CPU runs, so one installation runs everywhere.
+# The flags are GCC's and Clang's; elsewhere only the portable builds are made.
+WIDE_FLAGS = {
+    "avx2": ["-mavx2", "-mfma"],
+}
 wide_possible = platform.machine().lower() in ("x86_64", "amd64") and os.name != "nt"
 
 
@@ -38,14 +40,18 @@ def extension(path):
         [path],
         include_dirs=[numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=flags + (WIDE_FLAGS if name.endswith("_avx2") else []),
+        extra_compile_args=flags + WIDE_FLAGS.get(name.rpartition("_")[2], []),
     )
+
+
+def is_wide(path):
+    return os.path.splitext(path)[0].rpartition("_")[2] in WIDE_FLAGS
 
 
 extensions = [
     extension(path)
     for path in sorted(glob(os.path.join("cysym", "_ops", "*.pyx")))
-    if wide_possible or not path.endswith("_avx2.pyx")
+    if wide_possible or not is_wide(path)
 ]
 only = os.environ.get("CYSYM_ONLY")
 if only:

@@ -172,10 +172,9 @@ def test_every_map_agrees_with_the_build_the_operator_tests_check(dtype, rtol, e
 
 
 
-@pytest.mark.parametrize("setting", [None, "baseline"])
-def test_load_picks_the_wide_build_only_where_it_runs(setting, tmp_path):
+@pytest.mark.parametrize("setting", [None, "baseline", "avx2"])
+def test_load_picks_the_widest_build_that_runs_and_is_allowed(setting, tmp_path):
     import cysym
-    from cysym._ops import cpu
 
     env = {key: value for key, value in os.environ.items() if key != "CYSYM_KERNELS"}
     # the child imports the cysym this process tested (not the source tree in the working directory)
@@ -185,8 +184,21 @@ def test_load_picks_the_wide_build_only_where_it_runs(setting, tmp_path):
     code = "from cysym._ops import load; print(load('elemwise').__name__, load('dense').__name__)"
     names = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True,
                            text=True, check=True).stdout.split()
-    wide = cpu.has_avx2_fma() and setting is None and len(BUILDS) == 2
-    assert names == ["cysym._ops.elemwise" + ("_avx2" if wide else ""), "cysym._ops.dense"]
+    order = ["cysym._ops.elemwise", "cysym._ops.elemwise_avx2"]
+    cap = {None: 1, "baseline": 0, "avx2": 1}[setting]
+    runnable = [module.__name__ for module in BUILDS]
+    expected = [name for name in order[:cap + 1] if name in runnable][-1]
+    assert names == [expected, "cysym._ops.dense"]
+
+
+def test_an_unknown_kernel_setting_is_refused(tmp_path):
+    import cysym
+
+    env = dict(os.environ, CYSYM_KERNELS="sse9",
+               PYTHONPATH=os.path.dirname(os.path.dirname(cysym.__file__)))
+    run = subprocess.run([sys.executable, "-c", "from cysym._ops import load; load('elemwise')"], env=env,
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode != 0 and "CYSYM_KERNELS='sse9'" in run.stderr
 
 
 @pytest.mark.parametrize("exponent", [2.0, 3.0, 0.5])

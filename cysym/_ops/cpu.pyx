@@ -15,6 +15,9 @@ cdef extern from *:
     int cysym_has_avx2_fma() noexcept nogil
 
 
-def has_avx2_fma():
-    """True when this CPU and OS run AVX2 and FMA instructions (x86-64 since 2013-2015)."""
-    return bool(cysym_has_avx2_fma())
+def runs(str build):
+    """True when this CPU and OS run the instructions of a wide build: 'avx2' (AVX2 and FMA,
+    x86-64 since 2013-2015)."""
+    if build == "avx2":
+        return bool(cysym_has_avx2_fma())
+    raise ValueError(f"unknown build {build!r}: expected 'avx2'")
