@@ -7,7 +7,7 @@ inline function that the compiler unswitches out of the loop (-O3), so each code
 its own tight loop.
 """
 from libc.stdint cimport int32_t, int64_t
-from libc.math cimport INFINITY, NAN, log, sqrt, pow, hypot, erf, sqrtf, powf, hypotf, erff
+from libc.math cimport INFINITY, NAN, fabs, fabsf, log, sqrt, pow, hypot, erf, sqrtf, powf, hypotf, erff
 from cysym._ops._blas cimport real
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code, step_index
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
@@ -184,6 +184,9 @@ cdef inline real _log1p(real x) noexcept nogil:
     return x if x == <real>INFINITY else result
 
 
+cdef inline real _fabs(real x) noexcept nogil:
+    if real is float: return fabsf(x)
+    else: return fabs(x)
 cdef inline real _sqrt(real x) noexcept nogil:
     if real is float: return sqrtf(x)
     else: return sqrt(x)
@@ -332,7 +335,7 @@ cdef inline real _unary(unary_map* tag, real x, real s0, real s1) noexcept nogil
     elif unary_map is Sqrt: return _sqrt(x)
     elif unary_map is Rsqrt: return <real>1 / _sqrt(x)
     elif unary_map is Square: return x * x
-    elif unary_map is Abs: return x if x >= <real>0 else -x
+    elif unary_map is Abs: return _fabs(x)       # one and-mask, and |-0| = +0
     elif unary_map is Sign: return <real>((x > <real>0) - (x < <real>0))
     elif unary_map is Relu: return x if x > <real>0 else <real>0
     elif unary_map is Sigmoid: return <real>1 / (<real>1 + _exp(-x))
