@@ -19,6 +19,7 @@ import pathlib
 
 import numpy as np
 import pytest
+from scipy import special
 
 import cysym as mx
 from cysym.base import MXNetError
@@ -182,6 +183,11 @@ def np_leaky(data, act_type="leaky", slope=0.25, lower_bound=0.125, upper_bound=
         return np.where(data > 0, data, g * data)
     if act_type == "rrelu":   # inference: the mean slope
         return np.where(data > 0, data, (lower_bound + upper_bound) / 2 * data)
+    if act_type == "selu":    # the constants of Klambauer et al. (2017), as MXNet uses
+        alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+        return scale * np.where(data > 0, data, alpha * np.expm1(data))
+    if act_type == "gelu":    # MXNet's exact form, through erf
+        return 0.5 * data * (1 + special.erf(data / np.sqrt(2)))
     raise AssertionError(act_type)
 
 
@@ -242,7 +248,7 @@ CASE_LIST = [
       for act in ("relu", "sigmoid", "tanh", "softrelu", "softsign")],
     *[Case("LeakyReLU", {"data": ((2, 3, 5), signed)}, params=dict(act_type=act, slope=0.3),
            ref=np_leaky, bad=[("params", {"act_type": "gelu_but_wrong"})], id=f"LeakyReLU-{act}")
-      for act in ("leaky", "elu")],
+      for act in ("leaky", "elu", "selu", "gelu")],
     Case("LeakyReLU", {"data": ((2, 3, 5), signed), "gamma": ((3,), positive)},
          params=dict(act_type="prelu"), ref=np_leaky,
          bad=[("shapes", {"data": (2, 3, 5), "gamma": (4,)})], id="LeakyReLU-prelu"),

@@ -7,6 +7,7 @@ o * n * inner + j * inner + i.
 """
 from libc.math cimport exp, log, fabs
 from cysym._ops._blas cimport real
+from cysym._ops._math cimport _exp, _max, _sum
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
@@ -22,10 +23,53 @@ cdef inline void _put(real* y, Py_ssize_t i, double value, int req) noexcept nog
         y[i] = <real>value
 
 
+cdef void _softmax_rows(real* x, real* y, Py_ssize_t rows, Py_ssize_t n, real inv_temperature,
+                        bint as_log, int req) noexcept nogil:
+    """The softmax of contiguous rows, in loops that vectorize: exp from _math.pxd, written to
+    y (or, when y accumulates or receives log-probabilities, to a stack buffer) and summed
+    from partial sums."""
+    cdef real buffer[256]
+    cdef real* out
+    cdef real largest, scale, log_total
+    cdef double total
+    cdef Py_ssize_t row, j, start, width
+    for row in range(rows):
+        largest = _max(x, n)
+        total = 0
+        # subtracting the max keeps exp() finite; y may be x itself
+        for start in range(0, n, 256):
+            width = min(256, n - start)
+            out = y + start if (req == REQ_WRITE and not as_log) else buffer
+            for j in range(width):
+                out[j] = _exp((x[start + j] - largest) * inv_temperature)
+            total += _sum(out, width)
+        if as_log:
+            log_total = <real>log(total)
+            if req == REQ_ADD:
+                for j in range(n):
+                    y[j] += (x[j] - largest) * inv_temperature - log_total
+            else:
+                for j in range(n):
+                    y[j] = (x[j] - largest) * inv_temperature - log_total
+        else:
+            scale = <real>(1.0 / total)
+            if req == REQ_ADD:
+                for j in range(n):
+                    y[j] += _exp((x[j] - largest) * inv_temperature) * scale
+            else:
+                for j in range(n):
+                    y[j] *= scale
+        x += n
+        y += n
+
+
 cdef void _softmax(real* x, real* y, Py_ssize_t outer, Py_ssize_t n, Py_ssize_t inner,
                    double inv_temperature, bint as_log, int req) noexcept nogil:
     cdef Py_ssize_t o, i, j, base
     cdef double largest, total, shift
+    if inner == 1:
+        _softmax_rows(x, y, outer, n, <real>inv_temperature, as_log, req)
+        return
     for o in range(outer):
         for i in range(inner):
             base = o * n * inner + i
@@ -129,12 +173,34 @@ cdef int _softmax_output_backward(real* prob, real* label, real* head, real* dx,
                 continue
             if target < 0 or target >= n or label[o * inner + i] != <real>target:
                 return ERROR_LABEL_RANGE
-            for j in range(n):
-                k = base + j * inner
-                value = prob[k] - ((1.0 - smooth) if j == target else off_target)
-                value *= scale
-                _put(dx, k, value * head[k] if has_head else value, req)
+            # the classes before and after the target in their own loops, which vectorize
+            _label_gradient(prob, head, dx, base, 0, target, inner, off_target, scale, has_head, req)
+            _label_gradient(prob, head, dx, base, target, target + 1, inner, 1.0 - smooth, scale,
+                            has_head, req)
+            _label_gradient(prob, head, dx, base, target + 1, n, inner, off_target, scale, has_head, req)
     return 0
+
+
+cdef inline void _label_gradient(real* prob, real* head, real* dx, Py_ssize_t base, Py_ssize_t start,
+                                 Py_ssize_t stop, Py_ssize_t inner, double label_prob, double scale,
+                                 bint has_head, int req) noexcept nogil:
+    """dx = (prob - label_prob) * scale (times the head gradient) for classes start..stop-1."""
+    cdef Py_ssize_t j, k
+    cdef double value
+    cdef real* p = prob + base
+    cdef real* d = dx + base
+    cdef real shift = <real>label_prob, factor = <real>scale
+    if has_head or inner != 1:
+        for j in range(start, stop):
+            k = base + j * inner
+            value = (prob[k] - label_prob) * scale
+            _put(dx, k, value * head[k] if has_head else value, req)
+    elif req == REQ_ADD:                 # the common case, contiguous without a head gradient
+        for j in range(start, stop):
+            d[j] += (p[j] - shift) * factor
+    else:
+        for j in range(start, stop):
+            d[j] = (p[j] - shift) * factor
 
 
 cdef void softmax_output_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
