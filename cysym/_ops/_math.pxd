@@ -221,3 +221,16 @@ cdef inline real _max(real* x, Py_ssize_t n) noexcept nogil:
     m0 = m2 if m2 > m0 else m0
     m4 = m6 if m6 > m4 else m4
     return m4 if m4 > m0 else m0
+
+
+cdef inline double _erfc_single(double z) noexcept nogil:
+    """erfc(z) to single precision: the Chebyshev fit of Numerical Recipes (erfcc, fractional
+    error below 1.2e-7 everywhere), evaluated in float64 so that its exponent -z^2 is exact for
+    float32 z.  Small in relative terms where erfc is small, which 1 + erf(x) is not."""
+    cdef double magnitude = z if z >= 0 else -z
+    cdef double t = 1.0 / (1.0 + 0.5 * magnitude)
+    cdef double p = (((((((((0.17087277 * t - 0.82215223) * t + 1.48851587) * t - 1.13520398) * t
+                          + 0.27886807) * t - 0.18628806) * t + 0.09678418) * t + 0.37409196) * t
+                      + 1.00002368) * t - 1.26551223)
+    cdef double tail = t * _exp(p - magnitude * magnitude)
+    return tail if z >= 0 else 2.0 - tail

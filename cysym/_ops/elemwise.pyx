@@ -6,9 +6,9 @@ A map is picked by a small integer code at bind time; the per-element `switch` s
 inline function that the compiler unswitches out of the loop (-O3), so each code runs as
 its own tight loop.
 """
-from libc.math cimport fabs, fabsf, log, sqrt, pow, hypot, erf, sqrtf, powf, hypotf, erff
+from libc.math cimport fabs, fabsf, log, sqrt, pow, hypot, erfc, sqrtf, powf, hypotf
 from cysym._ops._blas cimport real
-from cysym._ops._math cimport _exp, _expm1, _log, _log1p, _tanh
+from cysym._ops._math cimport _erfc_single, _exp, _expm1, _log, _log1p, _tanh
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code, step_index
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 from cysym._ops.shape import coalesce_walks
@@ -57,9 +57,6 @@ cdef inline real _pow(real x, real y) noexcept nogil:
 cdef inline real _hypot(real x, real y) noexcept nogil:
     if real is float: return hypotf(x, y)
     else: return hypot(x, y)
-cdef inline real _erf(real x) noexcept nogil:
-    if real is float: return erff(x)
-    else: return erf(x)
 
 # One empty struct per map, used only as a compile-time tag: each fused specialization of
 # a loop below is its own tight (vectorizable) C loop, with no per-element dispatch.
@@ -192,7 +189,9 @@ cdef inline real _unary(unary_map* tag, real x, real s0, real s1) noexcept nogil
     elif unary_map is Leaky: return x if x > <real>0 else s0 * x
     elif unary_map is Elu: return x if x > <real>0 else s0 * _expm1(x)
     elif unary_map is Selu: return <real>SELU_LAMBDA * (x if x > <real>0 else <real>SELU_ALPHA * _expm1(x))
-    else: return <real>0.5 * x * (<real>1 + _erf(x * <real>SQRT_HALF))
+    # x Phi(x) = x erfc(-x / sqrt 2) / 2: erfc keeps its precision where Phi(x) is tiny
+    elif real is float: return <float>(0.5 * x * _erfc_single(-x * SQRT_HALF))
+    else: return 0.5 * x * erfc(-x * SQRT_HALF)
 
 
 # -- unary ------------------------------------------------------------------------------------
@@ -396,7 +395,10 @@ cdef inline real _binary(binary_map* tag, real a, real b, real s0, real s1) noex
     elif binary_map is LeakyGradX: return a if b > <real>0 else s0 * a
     elif binary_map is EluGradX: return a if b > <real>0 else s0 * a * _exp(b)
     elif binary_map is SeluGradX: return <real>SELU_LAMBDA * (a if b > <real>0 else a * <real>SELU_ALPHA * _exp(b))
-    elif binary_map is GeluGradX: return <real>(a * (0.5 * (1.0 + erf(b * SQRT_HALF)) + b * INV_SQRT_2PI * _exp(<double>(-0.5 * b * b))))
+    elif binary_map is GeluGradX:
+        # Phi(x) + x phi(x)
+        return <real>(a * (0.5 * (_erfc_single(-b * SQRT_HALF) if real is float else erfc(-b * SQRT_HALF))
+                           + b * INV_SQRT_2PI * _exp(<double>(-0.5 * b * b))))
     elif binary_map is PowerScalarGradX: return a * s0 * _pow(b, s0 - <real>1)
     elif binary_map is RPowerScalarGradY: return a * b * _log(s0)
     elif binary_map is RDivScalarGradX: return -a * s0 / (b * b)
