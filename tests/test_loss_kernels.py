@@ -69,3 +69,26 @@ def test_softmax_output_gradient_matches_numpy(inner, req, smooth_alpha, loss):
     np.put_along_axis(target, label.astype(int)[:, None, :], 1 - smooth_alpha, axis=1)
     expected = (prob - target) * 0.5 + (start if req == "add" else 0)
     np.testing.assert_allclose(dx, expected, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("shape, axis", SHAPES, ids=[f"{s}-axis{a}" for s, a in SHAPES])
+@pytest.mark.parametrize("as_log", [False, True], ids=["softmax", "log_softmax"])
+@pytest.mark.parametrize("req", ["write", "add"])
+def test_softmax_backward_matches_numpy(shape, axis, as_log, req, dtype, loss):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(shape)
+    y = _reference(x, axis, 0.7, as_log).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    start = rng.standard_normal(shape).astype(dtype)
+    dx = start.copy()
+    plan = runner.Plan()
+    loss.append_softmax_backward(plan, dy, y, dx, axis=axis, temperature=0.7, as_log=as_log, req=req)
+    plan.run()
+    y64, dy64 = y.astype(np.float64), dy.astype(np.float64)
+    if as_log:
+        expected = dy64 - np.exp(y64) * dy64.sum(axis=axis, keepdims=True)
+    else:
+        expected = y64 * (dy64 - (dy64 * y64).sum(axis=axis, keepdims=True))
+    expected = expected / 0.7 + (start if req == "add" else 0)
+    np.testing.assert_allclose(dx, expected, rtol=TOLERANCE[dtype] * 10, atol=TOLERANCE[dtype] * 10)

@@ -6,7 +6,7 @@ An axis is addressed as (outer, n, inner): element j of the softmax at (o, i) si
 o * n * inner + j * inner + i.
 """
 from libc.math cimport exp, log, fabs
-from cysym._ops._blas cimport real
+from cysym._ops._blas cimport dot, real
 from cysym._ops._math cimport _exp, _max, _sum
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
@@ -111,10 +111,38 @@ cdef void softmax_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
                  c.floats[0], <bint>c.ints[3], <int>c.ints[4])
 
 
+cdef void _softmax_backward_rows(real* dy, real* y, real* dx, Py_ssize_t rows, Py_ssize_t n,
+                                 real inv_temperature, bint as_log, int req) noexcept nogil:
+    """The backward of softmax over contiguous rows, in loops that vectorize."""
+    cdef real total
+    cdef Py_ssize_t row, j
+    for row in range(rows):
+        # d log_softmax: dy - softmax * sum(dy); d softmax: y * (dy - sum(dy * y))
+        total = <real>_sum(dy, n) if as_log else dot(<int>n, dy, y)
+        if as_log and req == REQ_ADD:
+            for j in range(n):
+                dx[j] += (dy[j] - _exp(y[j]) * total) * inv_temperature
+        elif as_log:
+            for j in range(n):
+                dx[j] = (dy[j] - _exp(y[j]) * total) * inv_temperature
+        elif req == REQ_ADD:
+            for j in range(n):
+                dx[j] += y[j] * (dy[j] - total) * inv_temperature
+        else:
+            for j in range(n):
+                dx[j] = y[j] * (dy[j] - total) * inv_temperature
+        dy += n
+        y += n
+        dx += n
+
+
 cdef void _softmax_backward(real* dy, real* y, real* dx, Py_ssize_t outer, Py_ssize_t n,
                             Py_ssize_t inner, double inv_temperature, bint as_log, int req) noexcept nogil:
     cdef Py_ssize_t o, i, j, k, base
     cdef double total
+    if inner == 1:
+        _softmax_backward_rows(dy, y, dx, outer, n, <real>inv_temperature, as_log, req)
+        return
     for o in range(outer):
         for i in range(inner):
             base = o * n * inner + i
