@@ -8,7 +8,7 @@ its own tight loop.
 """
 from libc.math cimport fabs, fabsf, log, sqrt, pow, hypot, erfc, sqrtf, powf, hypotf
 from cysym._ops._blas cimport real
-from cysym._ops._math cimport _erfc_single, _exp, _expm1, _log, _log1p, _tanh
+from cysym._ops._math cimport _erfc_single, _exp, _expm1, _log, _log1p, _sum, _tanh
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code, step_index
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 from cysym._ops.shape import coalesce_walks
@@ -581,8 +581,11 @@ cdef void _sum_to_loop(real* x, real* y, Py_ssize_t* shape, Py_ssize_t y_size, i
     for d in range(ndim):
         index[d] = 0
     while True:
-        for i in range(inner):
-            y[offset_y + i * iy] += x[position + i]
+        if iy == 0:     # the inner axis is summed away: partial sums, not one chain through y
+            y[offset_y] += <real>_sum(x + position, inner)
+        else:
+            for i in range(inner):
+                y[offset_y + i * iy] += x[position + i]
         position += inner
         if not step_index(index, dims, sy, ndim - 1, &offset_y):
             break
