@@ -366,6 +366,37 @@ def test_max_pooling_gradient_goes_to_first_maximum():
     np.testing.assert_array_equal(dx, [[[[0, 1], [0, 0]]]])
 
 
+def _first_max_pool_grad(x, dy):
+    """dx of 2x2 stride-2 max pooling by the general loop's rule: strict > from the lowest finite
+    value, windows read row by row, so the first maximum wins and NaN never does."""
+    lowest = -np.finfo(x.dtype).max
+    dx = np.zeros_like(x)
+    for n, c, oh, ow in np.ndindex(dy.shape):
+        best, arg = lowest, None
+        for h, w in ((2 * oh, 2 * ow), (2 * oh, 2 * ow + 1), (2 * oh + 1, 2 * ow), (2 * oh + 1, 2 * ow + 1)):
+            if x[n, c, h, w] > best:
+                best, arg = x[n, c, h, w], (h, w)
+        if arg is not None:
+            dx[n, c, arg[0], arg[1]] += dy[n, c, oh, ow]
+    return dx
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("shape", [(2, 3, 6, 8), (2, 3, 7, 9)], ids=["tiling", "ragged"])
+def test_max_pooling_2x2_backward_ties_infinities_and_nan(dtype, shape):
+    rng = _rng(8)
+    x = rng.integers(-2, 3, shape).astype(dtype)        # many ties
+    specials = np.array([-np.inf, np.nan, -np.finfo(dtype).max, np.inf], dtype)
+    x.flat[rng.choice(x.size, 40, replace=False)] = rng.choice(specials, 40)
+    x[0, 0, :2, :2] = -np.inf                           # a window with no maximum at all
+    dy = rng.standard_normal((shape[0], shape[1], shape[2] // 2, shape[3] // 2)).astype(dtype)
+    dx = np.full(x.shape, np.nan, dtype)
+    plan = runner.Plan()
+    conv.append_pooling_backward(plan, dy, x, dx, pool_type="max", kernel=(2, 2), stride=(2, 2))
+    plan.run()
+    np.testing.assert_array_equal(dx, _first_max_pool_grad(x, dy))
+
+
 def test_pooling_bad_shapes():
     x = np.zeros((2, 3, 5, 5), np.float32)
     plan = runner.Plan()

@@ -180,7 +180,7 @@ cdef inline real _tanh(real x) noexcept nogil:
         return small if magnitude < 0.625 else large
 
 
-cdef inline double _sum(real* x, Py_ssize_t n) noexcept nogil:
+cdef inline double _sum(const real* x, Py_ssize_t n) noexcept nogil:
     """The sum of x[0:n] in float64, from eight partial sums that the compiler keeps in vector
     registers (the order of the additions differs from a running sum, within rounding)."""
     cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0
@@ -199,7 +199,7 @@ cdef inline double _sum(real* x, Py_ssize_t n) noexcept nogil:
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
-cdef inline real _max(real* x, Py_ssize_t n) noexcept nogil:
+cdef inline real _max(const real* x, Py_ssize_t n) noexcept nogil:
     """The largest of x[0:n] (n >= 1; NaNs are passed over), from eight partial maxima as _sum."""
     cdef real m0 = x[0], m1 = x[0], m2 = x[0], m3 = x[0], m4 = x[0], m5 = x[0], m6 = x[0], m7 = x[0]
     cdef Py_ssize_t i, whole = n - n % 8

@@ -8,6 +8,7 @@ from libc.float cimport FLT_MAX, DBL_MAX
 import numpy as np
 
 from cysym._ops._blas cimport real, gemm
+from cysym._ops._math cimport _sum
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
@@ -187,8 +188,6 @@ cdef void _conv_backward(const real* dy, const real* x, const real* w, real* dx,
     cdef Py_ssize_t in_size = g.C * g.H * g.W
     cdef real* stage = col + g.C * g.kh * g.kw * nb * HWo
     cdef const real* src
-    cdef const real* sp
-    cdef real total
     if req_dw == REQ_WRITE:
         memset(dw, 0, g.F * Kg * sizeof(real))
     if req_db == REQ_WRITE:
@@ -211,11 +210,7 @@ cdef void _conv_backward(const real* dy, const real* x, const real* w, real* dx,
         if req_db != REQ_NULL:
             # db += dy[chunk].sum(axis=(0, 2, 3))
             for f in range(g.F):
-                total = 0
-                sp = src + f * ld
-                for p in range(ld):
-                    total += sp[p]
-                db[f] += total
+                db[f] += <real>_sum(src + f * ld, ld)
         if req_dw != REQ_NULL:
             for j in range(cur):
                 _im2col(x + (n0 + j) * in_size, col + j * HWo, ld, g)
@@ -498,6 +493,44 @@ cdef void pool_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
                       <bint>c.ints[17], <int>c.ints[18])
 
 
+cdef void _max_pool_backward_2x2(const real* dy, const real* x, real* dx, Geom* g,
+                                 real lowest) noexcept nogil:
+    """Max pooling's backward for 2x2 windows with stride 2 tiling the input, writing every
+    element of dx once: the gradient at the window's first maximum (as the general loop picks
+    it), zero at the other three.  Branch-free, because which element wins is data."""
+    cdef Py_ssize_t plane, oh, ow
+    cdef const real* top
+    cdef const real* bottom
+    cdef const real* grads
+    cdef real* dx_top
+    cdef real* dx_bottom
+    cdef real a, b, c, d, best, grad
+    cdef bint found, on_a, on_b, on_c
+    for plane in range(g.N * g.C):
+        for oh in range(g.Ho):
+            top = x + plane * g.H * g.W + 2 * oh * g.W
+            bottom = top + g.W
+            dx_top = dx + plane * g.H * g.W + 2 * oh * g.W
+            dx_bottom = dx_top + g.W
+            grads = dy + plane * g.Ho * g.Wo + oh * g.Wo
+            for ow in range(g.Wo):
+                a = top[2 * ow]
+                b = top[2 * ow + 1]
+                c = bottom[2 * ow]
+                d = bottom[2 * ow + 1]
+                best = _first_max(a, b, c, d, lowest)
+                grad = grads[ow]
+                # comparisons as masks (no integer index), so the loop vectorizes
+                found = best > lowest
+                on_a = found & (a == best)
+                on_b = found & (b == best) & (not on_a)
+                on_c = found & (c == best) & (not on_a) & (not on_b)
+                dx_top[2 * ow] = grad if on_a else 0
+                dx_top[2 * ow + 1] = grad if on_b else 0
+                dx_bottom[2 * ow] = grad if on_c else 0
+                dx_bottom[2 * ow + 1] = grad if found & (d == best) & (not on_a) & (not on_b) & (not on_c) else 0
+
+
 cdef void _pool_backward(const real* dy, const real* x, real* dx, Geom* g, int mode,
                          bint include_pad, int req) noexcept nogil:
     cdef Py_ssize_t plane, oh, ow, h, w, h0, h1, w0, w1, hp, wp, count, arg
@@ -508,9 +541,12 @@ cdef void _pool_backward(const real* dy, const real* x, real* dx, Geom* g, int m
     cdef real best, grad, lowest
     if req == REQ_NULL:
         return
+    lowest = <real>(-FLT_MAX) if real is float else <real>(-DBL_MAX)
+    if mode == 0 and req == REQ_WRITE and _is_2x2_stride_2(g) and 2 * g.Ho == g.H and 2 * g.Wo == g.W:
+        _max_pool_backward_2x2(dy, x, dx, g, lowest)
+        return
     if req == REQ_WRITE:
         memset(dx, 0, planes * g.H * g.W * sizeof(real))
-    lowest = <real>(-FLT_MAX) if real is float else <real>(-DBL_MAX)
     for plane in range(planes):
         xp = x + plane * g.H * g.W
         dxp = dx + plane * g.H * g.W
@@ -673,9 +709,8 @@ cdef void deconv_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
 cdef void _deconv_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
                            real* db, real* col, Geom* g, Py_ssize_t nb, int req_dx, int req_dw,
                            int req_db) noexcept nogil:
-    cdef Py_ssize_t n, f, p, size = g.H * g.W
+    cdef Py_ssize_t n, f, size = g.H * g.W
     cdef double total
-    cdef const real* dyp
     # dx = conv(dy, w)
     _conv_forward(dy, w, NULL, dx, col, g, nb, req_dx)
     # dw: the Convolution's weight gradient, its output gradient being x and its data dy
@@ -685,9 +720,7 @@ cdef void _deconv_backward(const real* dy, const real* x, const real* w, real* d
         for f in range(g.C):
             total = 0
             for n in range(g.N):
-                dyp = dy + (n * g.C + f) * size
-                for p in range(size):
-                    total += dyp[p]
+                total += _sum(dy + (n * g.C + f) * size, size)
             if req_db == REQ_ADD:
                 db[f] += <real>total
             else:

@@ -69,7 +69,7 @@ cdef void _reduce(KernelCall* c, real* dummy) noexcept nogil:
                 else:
                     # in float64 partial sums: faster than one running sum, and exact enough
                     # for float32 rows of millions
-                    acc = <real>(acc + _sum(<real*>x + i, n_inner))
+                    acc = <real>(acc + _sum(x + i, n_inner))
                 y[o] = acc
             else:
                 # y[o:o + n_inner] op= x[i:i + n_inner] elementwise (kept inner axis: s == 1)
