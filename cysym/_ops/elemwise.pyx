@@ -6,7 +6,7 @@ A map is picked by a small integer code at bind time; the per-element `switch` s
 inline function that the compiler unswitches out of the loop (-O3), so each code runs as
 its own tight loop.
 """
-from libc.math cimport fabs, fabsf, log, sqrt, pow, hypot, erfc, sqrtf, powf, hypotf
+from libc.math cimport fabs, fabsf, sqrt, pow, hypot, erfc, sqrtf, powf, hypotf
 from cysym._ops._blas cimport real
 from cysym._ops._math cimport _erfc_single, _exp, _expm1, _log, _log1p, _sum, _tanh
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code, step_index
@@ -407,13 +407,6 @@ cdef inline real _binary(binary_map* tag, real a, real b, real s0, real s1) noex
     else: return a if a > <real>0 else a * b
 
 
-cdef inline void _store(real* y, Py_ssize_t i, double value, int req) noexcept nogil:
-    if req == REQ_ADD:
-        y[i] += <real>value
-    else:
-        y[i] = <real>value
-
-
 cdef void _binary_loop(binary_map* tag, real* a, real* b, real* y, Py_ssize_t* shape,
                        real s0, real s1, int req) noexcept nogil:
     # shape: ndim, dims[ndim], stride_a[ndim], stride_b[ndim] (elements; 0 where broadcast)
@@ -501,32 +494,49 @@ cdef void binary_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
                          c.ints + 2, c.floats[0], c.floats[1], <int>c.ints[1])
 
 
-cdef inline void _partials(int code, double dy, double a, double b, double* da, double* db) noexcept nogil:
-    cdef double h
-    if code == 0:
-        da[0] = dy; db[0] = dy
-    elif code == 1:
-        da[0] = dy; db[0] = -dy
-    elif code == 2:
-        da[0] = dy * b; db[0] = dy * a
-    elif code == 3:
-        da[0] = dy / b; db[0] = -dy * a / (b * b)
-    elif code == 4:
-        h = pow(a, b)
-        da[0] = dy * b * pow(a, b - 1.0); db[0] = dy * h * log(a)
-    elif code == 5:
-        da[0] = dy if a >= b else 0.0; db[0] = 0.0 if a >= b else dy
-    elif code == 6:
-        da[0] = dy if a <= b else 0.0; db[0] = 0.0 if a <= b else dy
-    elif code == 7:
-        h = hypot(a, b)
-        da[0] = dy * a / h; db[0] = dy * b / h
-    else:
-        da[0] = dy if a > 0 else dy * b; db[0] = 0.0 if a > 0 else dy * a
+# which operand a partial derivative is taken with respect to, as a compile-time tag
+ctypedef struct WrtA:
+    char tag
+ctypedef struct WrtB:
+    char tag
+
+ctypedef fused operand:
+    WrtA
+    WrtB
+
+ctypedef fused differentiable_map:
+    Add
+    Sub
+    Mul
+    Div
+    Power
+    Maximum
+    Minimum
+    Hypot
+    Prelu
 
 
-cdef void _binary_backward_loop(int code, real* dy, real* a, real* b, real* da, real* db,
-                                Py_ssize_t* shape, int req_a, int req_b) noexcept nogil:
+cdef inline real _partial(differentiable_map* tag, operand* wrt, real dy, real a, real b) noexcept nogil:
+    """dy times the derivative of the map at (a, b) with respect to one operand."""
+    if differentiable_map is Add: return dy
+    elif differentiable_map is Sub: return -dy if operand is WrtB else dy
+    elif differentiable_map is Mul: return dy * a if operand is WrtB else dy * b
+    elif differentiable_map is Div: return -dy * a / (b * b) if operand is WrtB else dy / b
+    elif differentiable_map is Power:
+        return dy * _pow(a, b) * _log(a) if operand is WrtB else dy * b * _pow(a, b - <real>1)
+    # ties send the gradient to a, as MXNet does
+    elif differentiable_map is Maximum:
+        return (<real>0 if a >= b else dy) if operand is WrtB else (dy if a >= b else <real>0)
+    elif differentiable_map is Minimum:
+        return (<real>0 if a <= b else dy) if operand is WrtB else (dy if a <= b else <real>0)
+    elif differentiable_map is Hypot: return dy * (b if operand is WrtB else a) / _hypot(a, b)
+    # prelu(a, b) = a if a > 0 else b * a
+    else: return (<real>0 if a > 0 else dy * a) if operand is WrtB else (dy if a > 0 else dy * b)
+
+
+cdef void _partial_loop(differentiable_map* tag, operand* wrt, real* dy, real* a, real* b, real* out,
+                        Py_ssize_t* shape, int req) noexcept nogil:
+    # out = dy * d map / d operand at dy's shape, a and b read at their broadcast strides
     cdef int ndim = <int>shape[0]
     cdef Py_ssize_t* dims = shape + 1
     cdef Py_ssize_t* sa = shape + 1 + ndim
@@ -535,34 +545,60 @@ cdef void _binary_backward_loop(int code, real* dy, real* a, real* b, real* da, 
     cdef Py_ssize_t index_b[8]
     cdef Py_ssize_t i, inner = dims[ndim - 1], ia = sa[ndim - 1], ib = sb[ndim - 1]
     cdef Py_ssize_t offset_a = 0, offset_b = 0, position = 0
-    cdef double grad_a, grad_b
     cdef int d
+    if ndim == 1 and ia == 1 and ib == 1:
+        # same shapes: one flat loop
+        if req == REQ_ADD:
+            for i in range(inner):
+                out[i] += _partial(tag, wrt, dy[i], a[i], b[i])
+        else:
+            for i in range(inner):
+                out[i] = _partial(tag, wrt, dy[i], a[i], b[i])
+        return
     for d in range(ndim):
         index_a[d] = 0
         index_b[d] = 0
     while True:
-        for i in range(inner):
-            _partials(code, dy[position + i], a[offset_a + i * ia], b[offset_b + i * ib], &grad_a, &grad_b)
-            if req_a != REQ_NULL:
-                _store(da, position + i, grad_a, req_a)
-            if req_b != REQ_NULL:
-                _store(db, position + i, grad_b, req_b)
+        if req == REQ_ADD:
+            for i in range(inner):
+                out[position + i] += _partial(tag, wrt, dy[position + i], a[offset_a + i * ia], b[offset_b + i * ib])
+        else:
+            for i in range(inner):
+                out[position + i] = _partial(tag, wrt, dy[position + i], a[offset_a + i * ia], b[offset_b + i * ib])
         position += inner
         step_index(index_b, dims, sb, ndim - 1, &offset_b)
         if not step_index(index_a, dims, sa, ndim - 1, &offset_a):
             break
 
 
+cdef void _partial_dispatch(int code, operand* wrt, real* dy, real* a, real* b, real* out, Py_ssize_t* shape,
+                            int req) noexcept nogil:
+    if req == REQ_NULL: return
+    elif code == 0: _partial_loop(<Add*>NULL, wrt, dy, a, b, out, shape, req)
+    elif code == 1: _partial_loop(<Sub*>NULL, wrt, dy, a, b, out, shape, req)
+    elif code == 2: _partial_loop(<Mul*>NULL, wrt, dy, a, b, out, shape, req)
+    elif code == 3: _partial_loop(<Div*>NULL, wrt, dy, a, b, out, shape, req)
+    elif code == 4: _partial_loop(<Power*>NULL, wrt, dy, a, b, out, shape, req)
+    elif code == 5: _partial_loop(<Maximum*>NULL, wrt, dy, a, b, out, shape, req)
+    elif code == 6: _partial_loop(<Minimum*>NULL, wrt, dy, a, b, out, shape, req)
+    elif code == 7: _partial_loop(<Hypot*>NULL, wrt, dy, a, b, out, shape, req)
+    else: _partial_loop(<Prelu*>NULL, wrt, dy, a, b, out, shape, req)
+
+
 cdef void binary_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
     # arrays: dy, a, b, da, db; ints: code, req_a, req_b, ndim, dims..., stride_a..., stride_b...
+    # one pass per wanted partial, each a loop that vectorizes
+    cdef int code = <int>c.ints[0]
     if c.dtype == 0:
-        _binary_backward_loop(<int>c.ints[0], <float*>c.arrays[0], <float*>c.arrays[1],
-                              <float*>c.arrays[2], <float*>c.arrays[3], <float*>c.arrays[4],
-                              c.ints + 3, <int>c.ints[1], <int>c.ints[2])
+        _partial_dispatch(code, <WrtA*>NULL, <float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
+                          <float*>c.arrays[3], c.ints + 3, <int>c.ints[1])
+        _partial_dispatch(code, <WrtB*>NULL, <float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
+                          <float*>c.arrays[4], c.ints + 3, <int>c.ints[2])
     else:
-        _binary_backward_loop(<int>c.ints[0], <double*>c.arrays[0], <double*>c.arrays[1],
-                              <double*>c.arrays[2], <double*>c.arrays[3], <double*>c.arrays[4],
-                              c.ints + 3, <int>c.ints[1], <int>c.ints[2])
+        _partial_dispatch(code, <WrtA*>NULL, <double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
+                          <double*>c.arrays[3], c.ints + 3, <int>c.ints[1])
+        _partial_dispatch(code, <WrtB*>NULL, <double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
+                          <double*>c.arrays[4], c.ints + 3, <int>c.ints[2])
 
 
 # -- reductions to a broadcast shape, add_n ------------------------------------------------------
