@@ -234,3 +234,19 @@ cdef inline double _erfc_single(double z) noexcept nogil:
                       + 1.00002368) * t - 1.26551223)
     cdef double tail = t * _exp(p - magnitude * magnitude)
     return tail if z >= 0 else 2.0 - tail
+
+
+cdef inline double _sum_products(const real* a, double shift_a, const real* b, double shift_b,
+                                 Py_ssize_t n) noexcept nogil:
+    """The sum of (a - shift_a) * (b - shift_b) over [0:n] (a variance, a covariance, a dot),
+    in float64 partial sums as _sum."""
+    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef Py_ssize_t i, whole = n - n % 4
+    for i in range(0, whole, 4):
+        s0 += (a[i] - shift_a) * (b[i] - shift_b)
+        s1 += (a[i + 1] - shift_a) * (b[i + 1] - shift_b)
+        s2 += (a[i + 2] - shift_a) * (b[i + 2] - shift_b)
+        s3 += (a[i + 3] - shift_a) * (b[i + 3] - shift_b)
+    for i in range(whole, n):
+        s0 += (a[i] - shift_a) * (b[i] - shift_b)
+    return (s0 + s1) + (s2 + s3)

@@ -8,6 +8,7 @@ with the biased 1/m variance); the forward only reads them.
 from libc.math cimport sqrt
 
 from cysym._ops._blas cimport real
+from cysym._ops._math cimport _sum, _sum_products
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
@@ -27,23 +28,19 @@ cdef void _bn_forward(const real* x, const real* gamma, const real* beta,
                       bint fix_gamma, bint batch_stats, int req, double eps) noexcept nogil:
     cdef Py_ssize_t o, c, i
     cdef Py_ssize_t count = outer * inner
-    cdef double total, mu, sigma2, scale, shift, d
+    cdef double total, mu, sigma2, scale, shift
     cdef const real* xp
     cdef real* yp
     for c in range(C):
         if batch_stats:
             total = 0
             for o in range(outer):
-                xp = x + (o * C + c) * inner
-                for i in range(inner):
-                    total += xp[i]
+                total += _sum(x + (o * C + c) * inner, inner)
             mu = total / count if count else 0.0
             total = 0
             for o in range(outer):
                 xp = x + (o * C + c) * inner
-                for i in range(inner):
-                    d = xp[i] - mu
-                    total += d * d
+                total += _sum_products(xp, mu, xp, mu, inner)
             sigma2 = total / count if count else 0.0
         else:
             mu = moving_mean[c]
@@ -106,9 +103,8 @@ cdef void _bn_backward(const real* dy, const real* x, const real* gamma,
         for o in range(outer):
             xp = x + (o * C + c) * inner
             dyp = dy + (o * C + c) * inner
-            for i in range(inner):
-                sum_dy += dyp[i]
-                sum_dy_xhat += dyp[i] * (xp[i] - mu)
+            sum_dy += _sum(dyp, inner)
+            sum_dy_xhat += _sum_products(dyp, 0.0, xp, mu, inner)
         sum_dy_xhat *= invstd
         _store(dbeta, c, sum_dy, req_db)
         _store(dgamma, c, 0.0 if fix_gamma else sum_dy_xhat, req_dg)
