@@ -678,6 +678,35 @@ def test_gradient_float32_matches_float64(case_id):
         np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-5 * scale, err_msg=n)
 
 
+@pytest.mark.parametrize("case_id", [pytest.param(c, marks=mark(CASES[c], "grad"))
+                                     for c in GRAD_CASES])
+def test_gradient_add_accumulates(case_id):
+    """grad_req='add': two backward passes onto a starting gradient add twice the gradient
+    that grad_req='write' gives, so every kernel's accumulating path is checked."""
+    case = CASES[case_id]
+    vals, aux = case.values()
+    rng = np.random.default_rng(2)
+    start = {n: rng.standard_normal(case.inputs[n][0]) for n in case.grad_inputs()}
+    grads = {}
+    for grad_req in ("write", "add"):
+        exe = bind(case.build(variables(case)), case, np.float64, grad_req=grad_req)
+        for n, v in vals.items():
+            exe.arg_dict[n][:] = v
+        if grad_req == "add":
+            for n, v in start.items():
+                exe.grad_dict[n][:] = v
+        for _ in range(1 if grad_req == "write" else 2):
+            for n, v in aux.items():
+                exe.aux_dict[f"{OP_NAME}_{n}"][:] = v
+            mx.random.seed(11)
+            outs = exe.forward(is_train=True)
+            exe.backward([np.random.default_rng(1).standard_normal(o.shape) for o in outs])
+        grads[grad_req] = {n: np.array(exe.grad_dict[n]) for n in case.grad_inputs()}
+    for n in case.grad_inputs():
+        np.testing.assert_allclose(grads["add"][n], start[n] + 2 * grads["write"][n], rtol=1e-12,
+                                   atol=1e-12, err_msg=n)
+
+
 @pytest.mark.parametrize("case_id,dtype", [
     pytest.param(c, dt, id=f"{c}-{np.dtype(dt).name}", marks=mark(CASES[c], "grad"))
     for c in ZERO_GRAD_CASES for dt in DTYPES])

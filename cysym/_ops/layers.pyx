@@ -10,6 +10,7 @@ from libc.math cimport sqrt, exp, pow
 import numpy as np
 
 from cysym._ops._blas cimport real
+from cysym._ops._math cimport _sum, _sum_products
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 from cysym._ops.loss import append_softmax, append_softmax_backward
@@ -34,14 +35,18 @@ cdef void _layer_norm(const real* x, const real* gamma, const real* beta, real* 
     for a in range(A):
         for b in range(B):
             base = a * R * B + b
-            total = 0
-            for r in range(R):
-                total += x[base + r * B]
-            mu = total / R
-            total = 0
-            for r in range(R):
-                d = x[base + r * B] - mu
-                total += d * d
+            if B == 1:      # the usual last axis: contiguous rows, partial sums
+                mu = _sum(x + base, R) / R
+                total = _sum_products(x + base, mu, x + base, mu, R)
+            else:
+                total = 0
+                for r in range(R):
+                    total += x[base + r * B]
+                mu = total / R
+                total = 0
+                for r in range(R):
+                    d = x[base + r * B] - mu
+                    total += d * d
             sigma = sqrt(total / R + eps)
             mean[a * B + b] = <real>mu
             std[a * B + b] = <real>sigma
@@ -69,7 +74,29 @@ cdef void _layer_norm_backward(const real* dy, const real* x, const real* gamma,
                                int req_dx, int req_dg, int req_db) noexcept nogil:
     cdef Py_ssize_t a, b, r, base, k
     cdef double sum_dy, sum_dy_xhat, mu, inv, w, mean_w, mean_w_xhat, xhat
-    if req_dg != REQ_NULL or req_db != REQ_NULL:
+    cdef const real* dy_row
+    cdef const real* x_row
+    cdef real row_mean, row_inv
+    if (req_dg != REQ_NULL or req_db != REQ_NULL) and B == 1:
+        # the usual last axis: add whole rows into dgamma and dbeta, in loops over r that
+        # vectorize (a column at a time would stride through memory)
+        for r in range(R):
+            if req_db == REQ_WRITE:
+                dbeta[r] = 0
+            if req_dg == REQ_WRITE:
+                dgamma[r] = 0
+        for a in range(A):
+            dy_row = dy + a * R
+            x_row = x + a * R
+            row_mean = mean[a]
+            row_inv = <real>1 / std[a]
+            if req_db != REQ_NULL:
+                for r in range(R):
+                    dbeta[r] += dy_row[r]
+            if req_dg != REQ_NULL:
+                for r in range(R):
+                    dgamma[r] += dy_row[r] * ((x_row[r] - row_mean) * row_inv)
+    elif req_dg != REQ_NULL or req_db != REQ_NULL:
         # dgamma = sum(dy * xhat) and dbeta = sum(dy) over every axis but r
         for r in range(R):
             sum_dy = 0
@@ -126,20 +153,13 @@ cdef void _instance_norm(const real* x, const real* gamma, const real* beta, rea
                          real* mean, real* var, Py_ssize_t N, Py_ssize_t C, Py_ssize_t S,
                          double eps, int req) noexcept nogil:
     cdef Py_ssize_t row, c, i
-    cdef double total, mu, d, sigma2, scale, shift
+    cdef double mu, sigma2, scale, shift
     cdef const real* xp
     for row in range(N * C):
         c = row % C
         xp = x + row * S
-        total = 0
-        for i in range(S):
-            total += xp[i]
-        mu = total / S
-        total = 0
-        for i in range(S):
-            d = xp[i] - mu
-            total += d * d
-        sigma2 = total / S
+        mu = _sum(xp, S) / S
+        sigma2 = _sum_products(xp, mu, xp, mu, S) / S
         mean[row] = <real>mu
         var[row] = <real>sigma2
         # y = gamma * (x - mean) / sqrt(var + eps) + beta  ==  x * scale + shift
@@ -178,12 +198,8 @@ cdef void _instance_norm_backward(const real* dy, const real* x, const real* gam
             dyp = dy + row * S
             mu = mean[row]
             invstd = 1.0 / sqrt(<double>var[row] + eps)
-            sum_dy = 0
-            sum_dy_xhat = 0
-            for i in range(S):
-                sum_dy += dyp[i]
-                sum_dy_xhat += dyp[i] * (xp[i] - mu)
-            sum_dy_xhat *= invstd
+            sum_dy = _sum(dyp, S)
+            sum_dy_xhat = _sum_products(dyp, 0.0, xp, mu, S) * invstd
             total_dy += sum_dy
             total_dy_xhat += sum_dy_xhat
             if req_dx != REQ_NULL:
