@@ -682,7 +682,7 @@ def test_gradient_float32_matches_float64(case_id):
                                      for c in GRAD_CASES])
 def test_gradient_add_accumulates(case_id):
     """grad_req='add': two backward passes onto a starting gradient add twice the gradient
-    that grad_req='write' gives, so every kernel's accumulating path is checked."""
+    that grad_req='write' gives (the executor writes each gradient aside, then adds it)."""
     case = CASES[case_id]
     vals, aux = case.values()
     rng = np.random.default_rng(2)
