@@ -48,6 +48,7 @@ import struct
 
 import numpy as np
 
+from . import _ops
 from .base import (MXNetError, ParamsFormatError, ShapeError, TypeInferenceError, atomic_write,
                    dtype_code, CODE_TO_DTYPE)
 from .context import Context, cpu
@@ -209,9 +210,8 @@ def _update_target(weight, out):
 
 def sgd_update(weight, grad, lr, wd=0.0, rescale_grad=1.0, clip_gradient=-1.0, lazy_update=True, out=None):
     """MXNet's sgd_update: out = (1 - lr * wd) * weight - lr * clip(rescale_grad * grad)."""
-    from ._ops import optim
     target = _update_target(weight, out)
-    optim.sgd_update(target, grad, lr, wd, rescale_grad, clip_gradient)
+    _ops.load("optim").sgd_update(target, grad, lr, wd, rescale_grad, clip_gradient)
     return target
 
 
@@ -219,18 +219,17 @@ def sgd_mom_update(weight, grad, mom, lr, momentum=0.0, wd=0.0, rescale_grad=1.0
                    lazy_update=True, out=None):
     """MXNet's sgd_mom_update: mom = momentum * mom - lr * (wd * weight + clip(rescale_grad * grad));
     out = weight + mom."""
-    from ._ops import optim
     target = _update_target(weight, out)
-    optim.sgd_update(target, grad, lr, wd, rescale_grad, clip_gradient, mom, momentum)
+    _ops.load("optim").sgd_update(target, grad, lr, wd, rescale_grad, clip_gradient, mom, momentum)
     return target
 
 
 def adam_update(weight, grad, mean, var, lr, beta1=0.9, beta2=0.999, epsilon=1e-8, wd=0.0,
                 rescale_grad=1.0, clip_gradient=-1.0, lazy_update=True, out=None):
     """MXNet's adam_update (no bias correction here: the Adam optimizer folds it into lr)."""
-    from ._ops import optim
     target = _update_target(weight, out)
-    optim.adam_update(target, grad, mean, var, lr, beta1, beta2, epsilon, wd, rescale_grad, clip_gradient)
+    _ops.load("optim").adam_update(target, grad, mean, var, lr, beta1, beta2, epsilon, wd, rescale_grad,
+                                   clip_gradient)
     return target
 
 

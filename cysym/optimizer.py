@@ -11,6 +11,8 @@ import warnings
 
 import numpy as np
 
+from . import _ops
+
 __all__ = ["Optimizer", "SGD", "ccSGD", "NAG", "Adam", "AdaGrad", "RMSProp", "AdaDelta", "Signum",
            "Updater", "register", "create", "get_updater"]
 
@@ -28,9 +30,8 @@ def _fused_update(name, weight, *args):
     kernel cannot write (strided, or not float32/float64) is updated through a float32 copy."""
     kernel = _fused.get(name)
     if kernel is None:
-        # imported when first used, so the pure-Python modules load without the compiled kernels
-        from ._ops import optim
-        kernel = _fused[name] = getattr(optim, name)
+        # loaded when first used, so the pure-Python modules load without the compiled kernels
+        kernel = _fused[name] = getattr(_ops.load("optim"), name)
     w = _plain(weight)
     if w.flags.c_contiguous and w.dtype in (np.float32, np.float64):
         kernel(w, *args)

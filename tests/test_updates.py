@@ -62,3 +62,25 @@ def test_update_with_wrong_gradient_size_is_an_error():
     weight, _, _, _ = _arrays(np.float32)
     with pytest.raises(ValueError, match="grad has 14 elements"):
         mx.nd.sgd_update(weight, np.zeros(14, np.float32), lr=0.1)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 1e-6), (np.float64, 1e-14)], ids=["float32", "float64"])
+def test_every_optimizer_build_gives_the_same_update(dtype, rtol):
+    """The operator-level tests above run the build cysym picks (cysym._ops.load); every other
+    build this machine runs (portable, AVX2) must update the same way, up to rounding."""
+    from cysym._ops import builds, load
+
+    rng = np.random.default_rng(7)
+    start = [rng.standard_normal(1001).astype(dtype) for _ in range(4)]
+    start[3] = np.abs(start[3])
+    results = []
+    for module in builds("optim") + [load("optim")]:
+        w, g, m, v = (a.copy() for a in start)
+        mom = start[2].copy()
+        w2 = start[0].copy()
+        module.sgd_update(w, g, 0.1, wd=0.01, rescale_grad=0.5, clip_gradient=0.3, mom=mom, momentum=0.9)
+        module.adam_update(w2, g, m, v, 0.01, wd=0.01, clip_gradient=2.0)
+        results.append((w, mom, w2, m, v))
+    for other in results[:-1]:
+        for got, expected in zip(other, results[-1]):
+            np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol)
