@@ -1,0 +1,61 @@
+"""The fused optimizer updates on 1M float32 weights, beside the same update written as NumPy
+expressions (what a pure-NumPy trainer runs) and a copy of the weights (a memory floor).
+
+Run without asv:  PYTHONPATH=.:asv_bench python3 -m benchmarks.bench_updates
+"""
+import numpy as np
+
+from cysym._ops import load
+
+from .common import best_of
+
+SIZE = 1 << 20
+
+
+def _numpy_sgd_momentum(w, g, mom, lr=0.01, momentum=0.9, wd=1e-4):
+    mom *= momentum
+    mom -= lr * (g + wd * w)
+    w += mom
+
+
+def _numpy_adam(w, g, mean, var, lr=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8):
+    mean *= beta1
+    mean += (1 - beta1) * g
+    var *= beta2
+    var += (1 - beta2) * g * g
+    w -= lr * mean / (np.sqrt(var) + epsilon)
+
+
+class Updates:
+    params = [["sgd_momentum", "adam"]]
+    param_names = ["rule"]
+
+    def setup(self, rule):
+        rng = np.random.default_rng(0)
+        self.w, self.g, self.a, self.b = (rng.standard_normal(SIZE).astype(np.float32) for _ in range(4))
+        self.b = np.abs(self.b)
+        optim = load("optim")
+        if rule == "adam":
+            self.fused = lambda: optim.adam_update(self.w, self.g, self.a, self.b, 0.001)
+            self.numpy = lambda: _numpy_adam(self.w, self.g, self.a, self.b)
+        else:
+            self.fused = lambda: optim.sgd_update(self.w, self.g, 0.01, wd=1e-4, mom=self.a, momentum=0.9)
+            self.numpy = lambda: _numpy_sgd_momentum(self.w, self.g, self.a)
+
+    def time_fused(self, rule):
+        self.fused()
+
+    def track_over_numpy(self, rule):
+        return best_of(self.fused) / best_of(self.numpy)
+
+    def track_over_copy(self, rule):
+        copy = np.empty_like(self.w)
+        return best_of(self.fused) / best_of(lambda: np.copyto(copy, self.w))
+
+
+if __name__ == "__main__":
+    bench = Updates()
+    for rule in Updates.params[0]:
+        bench.setup(rule)
+        print(f"{rule:<13} {best_of(bench.fused) * 1e6:6.0f} us: {bench.track_over_numpy(rule):.2f}x NumPy's "
+              f"expressions, {bench.track_over_copy(rule):.2f}x a copy of the weights")
