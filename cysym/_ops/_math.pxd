@@ -1,12 +1,12 @@
 """Elementary functions written so that a loop over them vectorizes, for every kernel module.
 
 A libm call, a branch or a float-to-int floor in a loop body keeps the compiler from
-vectorizing the loop, so exp, expm1, log, log1p and tanh are computed here from their bits
-and a few polynomials, both branches of a case computed and one selected.  Accuracy, tested
-over the whole range in tests/test_elemwise_kernels.py: within 4e-7 relative error in float32
-and 1e-15 in float64.  _sum and _max reduce an array through independent partial results (a
-single running sum is one long chain of dependent additions, which the compiler may not
-reorder).
+vectorizing the loop, so exp, expm1, log, log1p, tanh and a single-precision erfc are computed
+here from their bits and a few polynomials, both branches of a case computed and one selected.
+Accuracy, tested over the whole range in tests/test_elemwise_kernels.py: within 4e-7 relative
+error in float32 and 1e-15 in float64.  _sum, _max and _sum_products reduce arrays through
+independent partial results (a single running sum is one long chain of dependent additions,
+which the compiler may not reorder).
 """
 from libc.stdint cimport int32_t, int64_t
 from libc.math cimport INFINITY, NAN
