@@ -7,7 +7,7 @@ o * n * inner + j * inner + i.
 """
 from libc.math cimport exp, log, fabs
 from cysym._ops._blas cimport dot, real
-from cysym._ops._math cimport _exp, _max, _sum
+from cysym._ops._math cimport _exp, _log, _max, _sum
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
@@ -63,42 +63,69 @@ cdef void _softmax_rows(real* x, real* y, Py_ssize_t rows, Py_ssize_t n, real in
         y += n
 
 
+cdef void _softmax_columns(real* x, real* y, Py_ssize_t outer, Py_ssize_t n, Py_ssize_t inner,
+                           real inv_temperature, bint as_log, int req) noexcept nogil:
+    """The softmax over the middle axis of (outer, n, inner), inner > 1, a tile of up to 256
+    positions at a time: each pass runs along the contiguous positions, so it vectorizes, and
+    the tile's maxima and sums wait in stack buffers."""
+    cdef real largest[256]
+    cdef real factor[256]
+    cdef double total[256]
+    cdef real* xs
+    cdef real* ys
+    cdef real* xr
+    cdef real* yr
+    cdef Py_ssize_t o, j, t, start, width
+    for o in range(outer):
+        for start in range(0, inner, 256):
+            width = min(256, inner - start)
+            xs = x + o * n * inner + start
+            ys = y + o * n * inner + start
+            for t in range(width):
+                largest[t] = xs[t]
+                total[t] = 0
+            for j in range(1, n):
+                for t in range(width):
+                    largest[t] = xs[j * inner + t] if xs[j * inner + t] > largest[t] else largest[t]
+            # subtracting the max keeps exp() finite; y may be x itself, and receives the
+            # exponentials only when it neither accumulates nor takes log-probabilities
+            for j in range(n):
+                xr = xs + j * inner
+                yr = ys + j * inner
+                if req == REQ_WRITE and not as_log:
+                    for t in range(width):
+                        yr[t] = _exp((xr[t] - largest[t]) * inv_temperature)
+                        total[t] += yr[t]
+                else:
+                    for t in range(width):
+                        total[t] += _exp((xr[t] - largest[t]) * inv_temperature)
+            # the tile's log-sums or reciprocal sums, in y's precision
+            for t in range(width):
+                factor[t] = <real>(_log(total[t]) if as_log else 1.0 / total[t])
+            # one branch per row, so that each loop over the tile is a plain vectorizable loop
+            for j in range(n):
+                xr = xs + j * inner
+                yr = ys + j * inner
+                if as_log and req == REQ_ADD:
+                    for t in range(width):
+                        yr[t] += (xr[t] - largest[t]) * inv_temperature - factor[t]
+                elif as_log:
+                    for t in range(width):
+                        yr[t] = (xr[t] - largest[t]) * inv_temperature - factor[t]
+                elif req == REQ_ADD:
+                    for t in range(width):
+                        yr[t] += _exp((xr[t] - largest[t]) * inv_temperature) * factor[t]
+                else:
+                    for t in range(width):
+                        yr[t] *= factor[t]
+
+
 cdef void _softmax(real* x, real* y, Py_ssize_t outer, Py_ssize_t n, Py_ssize_t inner,
                    double inv_temperature, bint as_log, int req) noexcept nogil:
-    cdef Py_ssize_t o, i, j, base
-    cdef double largest, total, shift
     if inner == 1:
         _softmax_rows(x, y, outer, n, <real>inv_temperature, as_log, req)
-        return
-    for o in range(outer):
-        for i in range(inner):
-            base = o * n * inner + i
-            largest = x[base]
-            for j in range(1, n):
-                if x[base + j * inner] > largest:
-                    largest = x[base + j * inner]
-            total = 0
-            if req == REQ_ADD:
-                # y accumulates, so it cannot hold the exponentials: a second exp pass instead
-                for j in range(n):
-                    total += exp((x[base + j * inner] - largest) * inv_temperature)
-                for j in range(n):
-                    shift = (x[base + j * inner] - largest) * inv_temperature
-                    y[base + j * inner] += <real>(shift - log(total) if as_log else exp(shift) / total)
-                continue
-            # subtracting the max keeps exp() finite; y may be x itself
-            for j in range(n):
-                shift = (x[base + j * inner] - largest) * inv_temperature
-                y[base + j * inner] = <real>shift if as_log else <real>exp(shift)
-                total += exp(shift) if as_log else <double>y[base + j * inner]
-            if as_log:
-                total = log(total)
-                for j in range(n):
-                    y[base + j * inner] = <real>(y[base + j * inner] - total)
-            else:
-                total = 1.0 / total
-                for j in range(n):
-                    y[base + j * inner] = <real>(y[base + j * inner] * total)
+    else:
+        _softmax_columns(x, y, outer, n, inner, <real>inv_temperature, as_log, req)
 
 
 cdef void softmax_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
