@@ -51,24 +51,43 @@ def test_softmax_of_extreme_rows_stays_finite(loss):
     np.testing.assert_allclose(y.sum(axis=1), 1, rtol=1e-6)
 
 
-@pytest.mark.parametrize("inner", [1, 3])
+@pytest.mark.parametrize("inner", [1, 3, 300], ids=["rows", "columns", "columns-over-a-tile"])
 @pytest.mark.parametrize("req", ["write", "add"])
 @pytest.mark.parametrize("smooth_alpha", [0.0, 0.1])
-def test_softmax_output_gradient_matches_numpy(inner, req, smooth_alpha, loss):
-    outer, n = 4, 300
+@pytest.mark.parametrize("with_head", [False, True], ids=["no-head", "head"])
+@pytest.mark.parametrize("use_ignore", [False, True], ids=["all-labels", "ignore-label"])
+def test_softmax_output_gradient_matches_numpy(inner, req, smooth_alpha, with_head, use_ignore, loss):
+    outer, n = 4, 300 if inner == 1 else 7
     rng = np.random.default_rng(5)
     prob = rng.random((outer, n, inner)).astype(np.float32)
     label = rng.integers(0, n, (outer, inner)).astype(np.float32)
+    label.flat[::5] = 2                                 # the ignored label, where use_ignore
+    head = rng.standard_normal(prob.shape).astype(np.float32) if with_head else None
     start = rng.standard_normal(prob.shape).astype(np.float32)
     dx = start.copy()
     plan = runner.Plan()
-    loss.append_softmax_output_backward(plan, prob, label, dx, outer=outer, n=n, inner=inner, grad_scale=0.5,
-                                        smooth_alpha=smooth_alpha, req=req)
+    loss.append_softmax_output_backward(plan, prob, label, dx, head, outer=outer, n=n, inner=inner,
+                                        grad_scale=0.5, smooth_alpha=smooth_alpha, use_ignore=use_ignore,
+                                        ignore_label=2, req=req)
     plan.run()
     target = np.full(prob.shape, smooth_alpha / (n - 1))
     np.put_along_axis(target, label.astype(int)[:, None, :], 1 - smooth_alpha, axis=1)
-    expected = (prob - target) * 0.5 + (start if req == "add" else 0)
-    np.testing.assert_allclose(dx, expected, rtol=1e-6, atol=1e-7)
+    expected = (prob - target) * 0.5 * (head if with_head else 1)
+    if use_ignore:
+        expected = np.where((label == 2)[:, None, :], 0, expected)
+    expected += start if req == "add" else 0
+    np.testing.assert_allclose(dx, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_softmax_output_gradient_refuses_a_label_out_of_range(loss):
+    prob = np.full((2, 3, 4), 0.25, np.float32)
+    for bad in (3.0, -1.0, 1.5):
+        label = np.zeros((2, 4), np.float32)
+        label[1, 2] = bad
+        plan = runner.Plan()
+        loss.append_softmax_output_backward(plan, prob, label, np.empty_like(prob), outer=2, n=3, inner=4)
+        with pytest.raises(runner.KernelError, match="range"):
+            plan.run()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])

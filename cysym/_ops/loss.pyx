@@ -237,7 +237,7 @@ cdef int _softmax_output_backward(real* prob, real* label, real* head, real* dx,
     cdef int req = <int>opts[1], normalization = <int>opts[2]
     cdef double scale = values[0], smooth = values[2]
     cdef int ignore = <int>values[1]
-    cdef Py_ssize_t o, i, j, k, base, positions = outer * inner, valid = positions, target
+    cdef Py_ssize_t o, j, k, base, positions = outer * inner, valid = positions, target
     cdef double value, off_target = smooth / (n - 1) if n > 1 else 0.0
     if label_is_prob:
         for k in range(outer * n * inner):
@@ -249,44 +249,84 @@ cdef int _softmax_output_backward(real* prob, real* label, real* head, real* dx,
             if <int>label[k] == ignore:
                 valid -= 1
         scale /= valid if valid > 0 else 1
+    if inner > 1:
+        return _label_gradient_columns(prob, label, head, dx, outer, n, inner, use_ignore, ignore,
+                                       <real>(1.0 - smooth), <real>off_target, <real>scale, has_head, req)
+    # one label per row (inner == 1)
     for o in range(outer):
-        for i in range(inner):
-            base = o * n * inner + i
-            target = <Py_ssize_t>label[o * inner + i]
-            if use_ignore and <int>label[o * inner + i] == ignore:
-                for j in range(n):
-                    _put(dx, base + j * inner, 0.0, req)
-                continue
-            if target < 0 or target >= n or label[o * inner + i] != <real>target:
-                return ERROR_LABEL_RANGE
-            # the classes before and after the target in their own loops, which vectorize
-            _label_gradient(prob, head, dx, base, 0, target, inner, off_target, scale, has_head, req)
-            _label_gradient(prob, head, dx, base, target, target + 1, inner, 1.0 - smooth, scale,
-                            has_head, req)
-            _label_gradient(prob, head, dx, base, target + 1, n, inner, off_target, scale, has_head, req)
+        base = o * n
+        if use_ignore and <int>label[o] == ignore:
+            for j in range(n):
+                _put(dx, base + j, 0.0, req)
+            continue
+        target = <Py_ssize_t>label[o]
+        if target < 0 or target >= n or label[o] != <real>target:
+            return ERROR_LABEL_RANGE
+        # the classes before and after the target in their own loops, which vectorize
+        _label_gradient(prob + base, head + base, dx + base, 0, target, off_target, scale, has_head, req)
+        _label_gradient(prob + base, head + base, dx + base, target, target + 1, 1.0 - smooth, scale,
+                        has_head, req)
+        _label_gradient(prob + base, head + base, dx + base, target + 1, n, off_target, scale, has_head, req)
     return 0
 
 
-cdef inline void _label_gradient(real* prob, real* head, real* dx, Py_ssize_t base, Py_ssize_t start,
-                                 Py_ssize_t stop, Py_ssize_t inner, double label_prob, double scale,
-                                 bint has_head, int req) noexcept nogil:
-    """dx = (prob - label_prob) * scale (times the head gradient) for classes start..stop-1."""
-    cdef Py_ssize_t j, k
-    cdef double value
-    cdef real* p = prob + base
-    cdef real* d = dx + base
+cdef int _label_gradient_columns(real* prob, real* label, real* head, real* dx, Py_ssize_t outer,
+                                 Py_ssize_t n, Py_ssize_t inner, bint use_ignore, int ignore,
+                                 real on_target, real off_target, real scale, bint has_head,
+                                 int req) noexcept nogil:
+    """SoftmaxOutput's gradient with one label per position (multi_output), a tile of up to 256
+    positions at a time: their labels checked once, then each class's row of the tile in a
+    loop along contiguous memory.  head is prob itself when there is no head gradient."""
+    cdef real target[256]
+    cdef real keep[256]
+    cdef real* labels
+    cdef real* p
+    cdef real* h
+    cdef real* d
+    cdef real klass, value
+    cdef Py_ssize_t o, j, t, start, width, offset, whole
+    cdef bint ignored
+    for o in range(outer):
+        for start in range(0, inner, 256):
+            width = min(256, inner - start)
+            labels = label + o * inner + start
+            for t in range(width):
+                ignored = use_ignore and <int>labels[t] == ignore
+                whole = <Py_ssize_t>labels[t]
+                if not ignored and (whole < 0 or whole >= n or labels[t] != <real>whole):
+                    return ERROR_LABEL_RANGE
+                # an ignored position matches no class and gets a zero gradient
+                target[t] = -1 if ignored else labels[t]
+                keep[t] = 0 if ignored else 1
+            for j in range(n):
+                offset = (o * n + j) * inner + start
+                p = prob + offset
+                h = head + offset
+                d = dx + offset
+                klass = <real>j
+                if req == REQ_ADD:
+                    for t in range(width):
+                        value = (p[t] - (on_target if target[t] == klass else off_target)) * scale * keep[t]
+                        d[t] += value * h[t] if has_head else value
+                else:
+                    for t in range(width):
+                        value = (p[t] - (on_target if target[t] == klass else off_target)) * scale * keep[t]
+                        d[t] = value * h[t] if has_head else value
+    return 0
+
+
+cdef inline void _label_gradient(real* prob, real* head, real* dx, Py_ssize_t start, Py_ssize_t stop,
+                                 double label_prob, double scale, bint has_head, int req) noexcept nogil:
+    """dx = (prob - label_prob) * scale, times the head gradient when there is one, for the
+    classes start..stop-1 of one row (head is prob itself when there is no head gradient)."""
+    cdef Py_ssize_t j
     cdef real shift = <real>label_prob, factor = <real>scale
-    if has_head or inner != 1:
+    if req == REQ_ADD:
         for j in range(start, stop):
-            k = base + j * inner
-            value = (prob[k] - label_prob) * scale
-            _put(dx, k, value * head[k] if has_head else value, req)
-    elif req == REQ_ADD:                 # the common case, contiguous without a head gradient
-        for j in range(start, stop):
-            d[j] += (p[j] - shift) * factor
+            dx[j] += (prob[j] - shift) * factor * (head[j] if has_head else <real>1)
     else:
         for j in range(start, stop):
-            d[j] = (p[j] - shift) * factor
+            dx[j] = (prob[j] - shift) * factor * (head[j] if has_head else <real>1)
 
 
 cdef void softmax_output_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
