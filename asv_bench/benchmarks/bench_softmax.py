@@ -1,5 +1,6 @@
 """SoftmaxOutput forward and backward in a bound executor, beside NumPy's softmax of the same
-array (max, exp, sum, divide: four vectorized passes) as the yardstick.
+array over axis 1 (max, exp, sum, divide: four vectorized passes) as the yardstick; the last
+shape is a segmentation head (multi_output: a label per pixel).
 
 Run without asv:  PYTHONPATH=.:asv_bench python3 -m benchmarks.bench_softmax
 """
@@ -9,7 +10,9 @@ import cysym as mx
 
 from .common import best_of
 
-SHAPES = {"128x1000": (128, 1000), "64x10000": (64, 10000)}
+# name: (data shape, multi_output: one label per position, softmax over axis 1)
+SHAPES = {"128x1000": ((128, 1000), False), "64x10000": ((64, 10000), False),
+          "8x21x64x64": ((8, 21, 64, 64), True)}
 
 
 def _numpy_softmax(x):
@@ -22,11 +25,13 @@ class SoftmaxOutput:
     param_names = ["shape"]
 
     def setup(self, shape):
-        shape = SHAPES[shape]
-        self.exe = mx.sym.SoftmaxOutput(mx.sym.Variable("data"), name="softmax").simple_bind(mx.cpu(), data=shape)
+        shape, multi_output = SHAPES[shape]
+        net = mx.sym.SoftmaxOutput(mx.sym.Variable("data"), multi_output=multi_output, name="softmax")
+        self.exe = net.simple_bind(mx.cpu(), data=shape)
         rng = np.random.default_rng(0)
         self.exe.arg_dict["data"][:] = rng.standard_normal(shape)
-        self.exe.arg_dict["softmax_label"][:] = rng.integers(0, shape[1], shape[0])
+        label = self.exe.arg_dict["softmax_label"]
+        label[:] = rng.integers(0, shape[1], label.shape)
         self.data = self.exe.arg_dict["data"].asnumpy()
 
     def _forward(self):
@@ -47,6 +52,6 @@ if __name__ == "__main__":
     bench = SoftmaxOutput()
     for shape in SHAPES:
         bench.setup(shape)
-        print(f"SoftmaxOutput {shape:<9} forward {best_of(bench._forward) * 1e6:7.0f} us "
+        print(f"SoftmaxOutput {shape:<10} forward {best_of(bench._forward) * 1e6:7.0f} us "
               f"({bench.track_forward_over_numpy(shape):.2f}x NumPy's softmax), forward+backward "
               f"{best_of(lambda: bench.time_forward_backward(shape)) * 1e6:7.0f} us")
