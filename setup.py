@@ -34,27 +34,30 @@ wide_possible = platform.machine().lower() in ("x86_64", "amd64") and os.name !=
 UNROLLED = {"elemwise": ["-funroll-loops"]}
 
 
+def build_of(name):
+    """'avx2' for elemwise_avx2, None for a portable module."""
+    suffix = name.rpartition("_")[2]
+    return suffix if suffix in WIDE_FLAGS else None
+
+
 def extension(path):
     name = os.path.splitext(os.path.basename(path))[0]
     # no errno from libm calls, so sqrt becomes one instruction and loops over it vectorize
     flags = ["-O3", "-fno-trapping-math", "-fno-math-errno", "-falign-loops=64"]
+    build = build_of(name)
     return Extension(
         "cysym._ops." + name,
         [path],
         include_dirs=[numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=flags + WIDE_FLAGS.get(name.rpartition("_")[2], UNROLLED.get(name, [])),
+        extra_compile_args=flags + (WIDE_FLAGS[build] if build else UNROLLED.get(name, [])),
     )
-
-
-def is_wide(path):
-    return os.path.splitext(path)[0].rpartition("_")[2] in WIDE_FLAGS
 
 
 extensions = [
     extension(path)
     for path in sorted(glob(os.path.join("cysym", "_ops", "*.pyx")))
-    if wide_possible or not is_wide(path)
+    if wide_possible or not build_of(os.path.splitext(os.path.basename(path))[0])
 ]
 only = os.environ.get("CYSYM_ONLY")
 if only:
