@@ -1,10 +1,20 @@
-# Helpers shared by the kernel families' append_ functions (bind time, with the GIL).
+# Helpers shared by the kernel families: their append_ functions (bind time, with the GIL)
+# and their loops.
+from cysym._ops._blas cimport real
 from cysym._ops.runner cimport dtype_code
 
 cdef enum Req:
     REQ_NULL = 0
     REQ_WRITE = 1
     REQ_ADD = 2
+
+
+cdef inline void store(real* out, Py_ssize_t i, double value, int req) noexcept nogil:
+    """out[i] = value ('write') or out[i] += value ('add'), in out's precision; nothing for 'null'."""
+    if req == REQ_ADD:
+        out[i] += <real>value
+    elif req == REQ_WRITE:
+        out[i] = <real>value
 
 
 cdef inline int req_code(object req, str label) except -1:

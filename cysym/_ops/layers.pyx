@@ -11,17 +11,9 @@ import numpy as np
 
 from cysym._ops._blas cimport real
 from cysym._ops._math cimport _sum, _sum_products
-from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
+from cysym._ops._common cimport common_dtype, store, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 from cysym._ops.loss import append_softmax, append_softmax_backward
-
-
-
-cdef inline void _store(real* out, Py_ssize_t i, double value, int req) noexcept nogil:
-    if req == REQ_ADD:
-        out[i] += <real>value
-    elif req == REQ_WRITE:
-        out[i] = <real>value
 
 
 # ---------------------------------------------------------------------------------------
@@ -53,7 +45,7 @@ cdef void _layer_norm(const real* x, const real* gamma, const real* beta, real* 
             inv = 1.0 / sigma
             # y = (x - mean) / std * gamma + beta  (x is read before y is written: y may alias x)
             for r in range(R):
-                _store(y, base + r * B, (x[base + r * B] - mu) * inv * gamma[r] + beta[r], req)
+                store(y, base + r * B, (x[base + r * B] - mu) * inv * gamma[r] + beta[r], req)
 
 
 cdef void layer_norm_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -107,8 +99,8 @@ cdef void _layer_norm_backward(const real* dy, const real* x, const real* gamma,
                     base = (a * R + r) * B + b
                     sum_dy += dy[base]
                     sum_dy_xhat += dy[base] * (x[base] - mean[k]) / std[k]
-            _store(dbeta, r, sum_dy, req_db)
-            _store(dgamma, r, sum_dy_xhat, req_dg)
+            store(dbeta, r, sum_dy, req_db)
+            store(dgamma, r, sum_dy_xhat, req_dg)
     if req_dx == REQ_NULL:
         return
     # w = dy * gamma / std;  dx = w - mean(w) - xhat * mean(w * xhat)   (means over r)
@@ -129,7 +121,7 @@ cdef void _layer_norm_backward(const real* dy, const real* x, const real* gamma,
             for r in range(R):
                 xhat = (x[base + r * B] - mu) * inv
                 w = dy[base + r * B] * gamma[r] * inv
-                _store(dx, base + r * B, w - mean_w - xhat * mean_w_xhat, req_dx)
+                store(dx, base + r * B, w - mean_w - xhat * mean_w_xhat, req_dx)
 
 
 cdef void layer_norm_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -166,7 +158,7 @@ cdef void _instance_norm(const real* x, const real* gamma, const real* beta, rea
         scale = gamma[c] / sqrt(sigma2 + eps)
         shift = beta[c] - mu * scale
         for i in range(S):
-            _store(y, row * S + i, xp[i] * scale + shift, req)
+            store(y, row * S + i, xp[i] * scale + shift, req)
 
 
 cdef void instance_norm_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -208,9 +200,9 @@ cdef void _instance_norm_backward(const real* dy, const real* x, const real* gam
                 a = -k * invstd * sum_dy_xhat / S
                 b = -a * mu - k * sum_dy / S
                 for i in range(S):
-                    _store(dx, row * S + i, k * dyp[i] + a * xp[i] + b, req_dx)
-        _store(dbeta, c, total_dy, req_db)
-        _store(dgamma, c, total_dy_xhat, req_dg)
+                    store(dx, row * S + i, k * dyp[i] + a * xp[i] + b, req_dx)
+        store(dbeta, c, total_dy, req_db)
+        store(dgamma, c, total_dy_xhat, req_dg)
 
 
 cdef void instance_norm_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -246,7 +238,7 @@ cdef void _l2_normalize(const real* x, real* y, real* norm, Py_ssize_t A, Py_ssi
             norm[a * B + b] = <real>n
             inv = 1.0 / n
             for r in range(R):
-                _store(y, base + r * B, x[base + r * B] * inv, req)
+                store(y, base + r * B, x[base + r * B] * inv, req)
 
 
 cdef void l2_normalize_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -275,7 +267,7 @@ cdef void _l2_normalize_backward(const real* dy, const real* y, const real* norm
             inv = 1.0 / norm[a * B + b]
             for r in range(R):
                 i = base + r * B
-                _store(dx, i, (dy[i] - y[i] * s) * inv, req)
+                store(dx, i, (dy[i] - y[i] * s) * inv, req)
 
 
 cdef void l2_normalize_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -316,7 +308,7 @@ cdef void _lrn(const real* x, real* y, real* tmp_norm, Py_ssize_t N, Py_ssize_t 
     if req == REQ_NULL:
         return
     for i in range(N * C * S):
-        _store(y, i, x[i] * pow(<double>tmp_norm[i], -beta), req)
+        store(y, i, x[i] * pow(<double>tmp_norm[i], -beta), req)
 
 
 cdef void lrn_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -354,7 +346,7 @@ cdef void _lrn_backward(const real* dy, const real* x, const real* tmp_norm, rea
                 for j in range(lo, hi):
                     total += q[j * S + i]
                 k = (n * C + c) * S + i
-                _store(dx, k, dy[k] * pow(<double>tmp_norm[k], -beta) + coef * x[k] * total, req)
+                store(dx, k, dy[k] * pow(<double>tmp_norm[k], -beta) + coef * x[k] * total, req)
 
 
 cdef void lrn_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -418,7 +410,7 @@ cdef void _upsample_backward(const real* dy, real* dx, Py_ssize_t N, Py_ssize_t 
                     for a in range(i * sh, i * sh + sh):
                         for b in range(j * sw, j * sw + sw):
                             total += dyp[a * Wo + b]
-                    _store(dx, ((n * C + c) * H + i) * W + j, total, req)
+                    store(dx, ((n * C + c) * H + i) * W + j, total, req)
 
 
 cdef void upsample_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:

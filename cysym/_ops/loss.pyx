@@ -8,19 +8,12 @@ o * n * inner + j * inner + i.
 from libc.math cimport log
 from cysym._ops._blas cimport dot, real
 from cysym._ops._math cimport _exp, _log, _max, _sum
-from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
+from cysym._ops._common cimport common_dtype, store, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
 NORMALIZATION = {"null": 0, "batch": 1, "valid": 2}
 REGRESSION = {"linear": 0, "logistic": 1, "mae": 2}
 cdef int ERROR_LABEL_RANGE = 1   # runner.KERNEL_ERRORS[1]: index out of range
-
-
-cdef inline void _put(real* y, Py_ssize_t i, double value, int req) noexcept nogil:
-    if req == REQ_ADD:
-        y[i] += <real>value
-    else:
-        y[i] = <real>value
 
 
 cdef void _softmax_rows(real* x, real* y, Py_ssize_t rows, Py_ssize_t n, real inv_temperature,
@@ -242,7 +235,7 @@ cdef int _softmax_output_backward(real* prob, real* label, real* head, real* dx,
     if label_is_prob:
         for k in range(outer * n * inner):
             value = (prob[k] - label[k]) * scale
-            _put(dx, k, value * head[k] if has_head else value, req)
+            store(dx, k, value * head[k] if has_head else value, req)
         return 0
     if normalization == 2:
         for k in range(positions):
@@ -257,7 +250,7 @@ cdef int _softmax_output_backward(real* prob, real* label, real* head, real* dx,
         base = o * n
         if use_ignore and <int>label[o] == ignore:
             for j in range(n):
-                _put(dx, base + j, 0.0, req)
+                store(dx, base + j, 0.0, req)
             continue
         target = <Py_ssize_t>label[o]
         if target < 0 or target >= n or label[o] != <real>target:
@@ -353,7 +346,7 @@ cdef void _regression_backward(real* out, real* label, real* dx, Py_ssize_t size
         diff = out[k] - label[k]
         if kind == 2:
             diff = (diff > 0) - (diff < 0)
-        _put(dx, k, diff * scale, req)
+        store(dx, k, diff * scale, req)
 
 
 cdef void regression_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -378,7 +371,7 @@ cdef void _make_loss_backward(real* data, real* dx, Py_ssize_t size, int normali
                 valid += 1
         value /= valid if valid > 0 else 1
     for k in range(size):
-        _put(dx, k, value, req)
+        store(dx, k, value, req)
 
 
 cdef void make_loss_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -392,7 +385,6 @@ cdef void make_loss_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nog
 
 
 # -- bind-time entry points ----------------------------------------------------------------------
-
 
 
 def _layout(shape, axis, label):

@@ -9,16 +9,8 @@ from libc.math cimport sqrt
 
 from cysym._ops._blas cimport real
 from cysym._ops._math cimport _sum, _sum_products
-from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
+from cysym._ops._common cimport common_dtype, store, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
-
-
-
-cdef inline void _store(real* out, Py_ssize_t i, double value, int req) noexcept nogil:
-    if req == REQ_ADD:
-        out[i] += <real>value
-    elif req == REQ_WRITE:
-        out[i] = <real>value
 
 
 cdef void _bn_forward(const real* x, const real* gamma, const real* beta,
@@ -106,8 +98,8 @@ cdef void _bn_backward(const real* dy, const real* x, const real* gamma,
             sum_dy += _sum(dyp, inner)
             sum_dy_xhat += _sum_products(dyp, 0.0, xp, mu, inner)
         sum_dy_xhat *= invstd
-        _store(dbeta, c, sum_dy, req_db)
-        _store(dgamma, c, 0.0 if fix_gamma else sum_dy_xhat, req_dg)
+        store(dbeta, c, sum_dy, req_db)
+        store(dgamma, c, 0.0 if fix_gamma else sum_dy_xhat, req_dg)
         if req_dx != REQ_NULL:
             if batch_stats and count:
                 # dx = g * invstd * (dy - sum_dy / m - xhat * sum_dy_xhat / m)
