@@ -12,7 +12,7 @@ from libc.string cimport memset
 from cysym._ops._blas cimport real
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, step_index, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext, dtype_code
-from cysym._ops.shape import append_strided_copy as append_gather, strided_walk
+from cysym._ops.shape import append_strided_copy as append_gather, axis_layout, strided_walk
 
 MODES = {"clip": 0, "wrap": 1, "raise": 2}
 cdef enum:
@@ -192,22 +192,6 @@ cdef void search_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
         _search(c, <double*>NULL)
 
 
-def _axis_layout(shape, axis):
-    """(outer, n, inner) of shape around `axis`; axis None flattens."""
-    shape = [int(d) for d in shape]
-    if axis is None:
-        total = 1
-        for d in shape:
-            total *= d
-        return 1, total, 1
-    outer = inner = 1
-    for d in shape[:axis]:
-        outer *= d
-    for d in shape[axis + 1:]:
-        inner *= d
-    return outer, shape[axis], inner
-
-
 def append_search(Plan plan, str kind, x, y, axis=None, str req="write", str label="argmax"):
     """y = np.argmax(x, axis) (kind 'max') or np.argmin (kind 'min') as float values;
     axis None searches the flattened array.  y holds outer * inner elements."""
@@ -216,7 +200,7 @@ def append_search(Plan plan, str kind, x, y, axis=None, str req="write", str lab
         raise ValueError(f"{label}: kind must be 'max' or 'min', not {kind!r}")
     if axis is not None and not 0 <= axis < x.ndim:
         raise ValueError(f"{label}: axis {axis} is out of range for input shape {x.shape}")
-    outer, n, inner = _axis_layout(x.shape, axis)
+    outer, n, inner = axis_layout(x.shape, axis)
     if y.size != outer * inner:
         raise ValueError(f"{label}: output shape {y.shape} does not match input {x.shape} "
                          f"reduced over axis {axis}")
@@ -327,7 +311,7 @@ cdef void pick_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
 def _pick_layout(data, index, picked, int axis, str label):
     if not 0 <= axis < data.ndim:
         raise ValueError(f"{label}: axis {axis} is out of range for data shape {data.shape}")
-    outer, n, inner = _axis_layout(data.shape, axis)
+    outer, n, inner = axis_layout(data.shape, axis)
     if index.size != outer * inner or picked.size != outer * inner:
         raise ValueError(f"{label}: index shape {index.shape} and output shape {picked.shape} "
                          f"do not match data {data.shape} without axis {axis}")
@@ -438,7 +422,7 @@ cdef void take_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
 def _take_layout(a, indices, taken, int axis, str label):
     if not 0 <= axis < a.ndim:
         raise ValueError(f"{label}: axis {axis} is out of range for input shape {a.shape}")
-    outer, n, inner = _axis_layout(a.shape, axis)
+    outer, n, inner = axis_layout(a.shape, axis)
     expected = tuple(a.shape[:axis]) + tuple(indices.shape) + tuple(a.shape[axis + 1:])
     if tuple(taken.shape) != expected:
         raise ValueError(f"{label}: output shape {taken.shape} is not {expected} (a {a.shape}, "

@@ -10,6 +10,7 @@ from cysym._ops._blas cimport dot, real
 from cysym._ops._math cimport _exp, _log, _max, _sum
 from cysym._ops._common cimport common_dtype, store, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
+from cysym._ops.shape import axis_layout
 
 NORMALIZATION = {"null": 0, "batch": 1, "valid": 2}
 REGRESSION = {"linear": 0, "logistic": 1, "mae": 2}
@@ -390,13 +391,7 @@ cdef void make_loss_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nog
 def _layout(shape, axis, label):
     if not -len(shape) <= axis < len(shape):
         raise ValueError(f"{label}: axis {axis} is out of range for shape {shape}")
-    axis %= len(shape)
-    outer = inner = 1
-    for d in shape[:axis]:
-        outer *= d
-    for d in shape[axis + 1:]:
-        inner *= d
-    return outer, shape[axis], inner
+    return axis_layout(shape, axis % len(shape))
 
 
 def append_softmax(Plan plan, x, y, int axis=-1, double temperature=1.0, bint as_log=False,

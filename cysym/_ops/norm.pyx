@@ -11,6 +11,7 @@ from cysym._ops._blas cimport real
 from cysym._ops._math cimport _sum, _sum_products
 from cysym._ops._common cimport common_dtype, store, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
+from cysym._ops.shape import axis_layout
 
 
 cdef void _bn_forward(const real* x, const real* gamma, const real* beta,
@@ -156,14 +157,7 @@ def _layout(x, axis, label):
         raise ValueError(f"{label}: data must have at least one dimension, got shape {x.shape}")
     if not -ndim <= axis < ndim:
         raise ValueError(f"{label}: axis={axis} is out of range for data of shape {x.shape}")
-    axis %= ndim
-    outer = 1
-    for s in x.shape[:axis]:
-        outer *= s
-    inner = 1
-    for s in x.shape[axis + 1:]:
-        inner *= s
-    return outer, x.shape[axis], inner
+    return axis_layout(x.shape, axis % ndim)
 
 
 def _check(array, shape, what, label):

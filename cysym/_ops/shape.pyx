@@ -10,6 +10,8 @@ from cysym._ops._blas cimport real
 from cysym._ops._common cimport common_dtype, expect_size, REQ_NULL, REQ_WRITE, REQ_ADD, step_index, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext, dtype_code
 
+import math
+
 import numpy as np
 
 cdef enum:
@@ -175,10 +177,13 @@ cdef void split_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
         _split(c, <double*>NULL)
 
 
-def _axis_layout(shape, axis):
-    outer = int(np.prod(shape[:axis], dtype=np.int64))
-    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
-    return outer, inner
+def axis_layout(shape, axis):
+    """(outer, n, inner) of `shape` around a valid, non-negative `axis`: the element (o, j, i)
+    sits at (o * n + j) * inner + i.  axis None flattens the shape: (1, size, 1)."""
+    shape = [int(d) for d in shape]
+    if axis is None:
+        return 1, math.prod(shape), 1
+    return math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:])
 
 
 def _pieces_along(str label, str what, whole, pieces, int axis, bint squeeze):
@@ -211,7 +216,7 @@ def append_concat(Plan plan, list inputs, out, int dim=1, str req="write", str l
     axis, sizes = _pieces_along(label, "output", out.shape, [a.shape for a in inputs], dim, False)
     if code == REQ_NULL:
         return
-    outer, inner = _axis_layout(out.shape, axis)
+    outer, _, inner = axis_layout(out.shape, axis)
     arrays = list(inputs) + [out]
     plan.add(concat_kernel, common_dtype(arrays), arrays,
              [len(inputs), outer, inner, code] + sizes, [], label)
@@ -229,7 +234,7 @@ def append_split(Plan plan, x, list outputs, int axis=1, bint squeeze_axis=False
     axis, sizes = _pieces_along(label, "input", x.shape, [o.shape for o in outputs], axis, squeeze_axis)
     if all(code == REQ_NULL for code in codes):
         return
-    outer, inner = _axis_layout(x.shape, axis)
+    outer, _, inner = axis_layout(x.shape, axis)
     arrays = [x] + list(outputs)
     plan.add(split_kernel, common_dtype(arrays), arrays,
              [len(outputs), outer, inner] + sizes + codes, [], label)
