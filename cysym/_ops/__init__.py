@@ -14,7 +14,8 @@ SETTINGS = ("best", "baseline") + WIDE_BUILDS
 
 @functools.cache
 def load(family):
-    """cysym._ops.<family> in the widest build that this CPU runs and CYSYM_KERNELS allows."""
+    """cysym._ops.<family> in the widest build that this CPU runs and CYSYM_KERNELS allows
+    (only that build is imported)."""
     setting = os.environ.get("CYSYM_KERNELS", "best")
     if setting not in SETTINGS:
         raise ValueError(f"CYSYM_KERNELS={setting!r}: expected one of {', '.join(SETTINGS)}")
@@ -22,26 +23,33 @@ def load(family):
         allowed = WIDE_BUILDS[:WIDE_BUILDS.index(setting) + 1]
     else:
         allowed = WIDE_BUILDS if setting == "best" else ()
-    return [module for build, module in _builds(family) if build == "baseline" or build in allowed][-1]
+    for build in reversed(allowed):
+        module = _import(family, build)
+        if module is not None:
+            return module
+    return _import(family, "baseline")
 
 
 def builds(family):
     """Every build of cysym._ops.<family> that this machine has and can run, portable first."""
-    return [module for _, module in _builds(family)]
+    found = (_import(family, build) for build in ("baseline",) + WIDE_BUILDS)
+    return [module for module in found if module is not None]
 
 
-@functools.cache
-def _builds(family):
-    found = [("baseline", importlib.import_module(f"{__name__}.{family}"))]
-    for build in WIDE_BUILDS:
-        name = f"{__name__}.{family}_{build}"
-        if _cpu_runs(build):
-            try:
-                found.append((build, importlib.import_module(name)))
-            except ModuleNotFoundError as error:
-                if error.name != name:      # the build exists but something it needs is missing
-                    raise
-    return found
+def _import(family, build):
+    """The module of one build of a family; None for a wide build that this CPU cannot run or
+    that was not compiled (on other architectures)."""
+    if build == "baseline":
+        return importlib.import_module(f"{__name__}.{family}")
+    if not _cpu_runs(build):
+        return None
+    name = f"{__name__}.{family}_{build}"
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name != name:      # the build exists but something it needs is missing
+            raise
+        return None
 
 
 @functools.cache
