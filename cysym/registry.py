@@ -5,6 +5,8 @@ The declaration holds everything about it: parameters, input/output names, shape
 dtype rules, gradient rule, in-place pairs and the kernel that runs it.  The symbol
 layer, inference, autodiff and the executor all read these declarations.
 """
+import ast
+
 import numpy as np
 
 from .base import OperatorError, parse_bool, parse_tuple
@@ -25,7 +27,26 @@ _PARSERS = {
     "bool": parse_bool,
     "str": lambda v: str(v),
     "shape": parse_tuple,
+    "floats": lambda v: _parse_floats(v),
 }
+
+
+def _parse_floats(value):
+    """MXNet's Tuple<float>: '(1,0.5)', '[1, 0.5]', '0.5' or a Python sequence -> tuple of floats."""
+    if isinstance(value, (tuple, list)):
+        values = value
+    else:
+        text = str(value).strip()
+        if text in ("", "()", "[]"):
+            return ()
+        try:
+            parsed = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            raise ValueError(f"expected a tuple of numbers, got {text!r}") from None
+        values = parsed if isinstance(parsed, (tuple, list)) else (parsed,)
+    if any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number)) for v in values):
+        raise ValueError(f"expected a tuple of numbers, got {value!r}")
+    return tuple(float(v) for v in values)
 
 
 def _parse_int(value):
@@ -82,7 +103,7 @@ class Param:
                 raise ValueError(f"{parsed!r} is below the minimum {self.low}")
             if self.high is not None and parsed > self.high:
                 raise ValueError(f"{parsed!r} is above the maximum {self.high}")
-        if self.kind == "shape":
+        if self.kind in ("shape", "floats"):
             if self.length is not None and len(parsed) not in self.length:
                 raise ValueError(f"expected {' or '.join(map(str, self.length))} values, got {len(parsed)}")
             if any(v is not None and v < 0 for v in parsed) and self.low is not None:
@@ -90,7 +111,7 @@ class Param:
         return parsed
 
     def describe(self):
-        kind = {"shape": "Shape(tuple)", "str": "string"}.get(self.kind, self.kind)
+        kind = {"shape": "Shape(tuple)", "str": "string", "floats": "tuple of <float>"}.get(self.kind, self.kind)
         if self.choices:
             kind = "{" + ", ".join(repr(c) for c in self.choices) + "}"
         extra = "required" if self.required else f"optional, default={self.default!r}"
