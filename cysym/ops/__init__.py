@@ -4,3 +4,4 @@ from . import custom  # noqa: F401  (Python operators: cysym.operator)
 from . import layers  # noqa: F401
 from . import index  # noqa: F401
 from . import init_op  # noqa: F401  (_zeros, the RNN cells' begin states)
+from . import layout  # noqa: F401
