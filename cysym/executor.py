@@ -12,7 +12,8 @@ from ._ops import runner as _runner
 from .autodiff import build_backward
 from .base import BindError, MXNetError
 from .context import Context, current_context
-from .infer import infer_graph_shapes, infer_graph_types
+from .infer import infer_graph_shapes, infer_graph_types, unresolved_shapes
+from .shapes import is_complete, show_shape
 from .ndarray import NDArray
 from .registry import get_op
 from .symbol.graph import Node, topo_order
@@ -173,8 +174,9 @@ class Executor:
                 self._head_grad_arrays.append(None)
                 continue
             key = (id(node), index)
-            if key not in shapes or key not in dtypes:
-                raise BindError(f"cannot infer the shape of output {node.output_name(index)}")
+            if not is_complete(shapes.get(key)) or key not in dtypes:
+                raise BindError(f"cannot infer the shape of output {node.output_name(index)}: "
+                                f"{show_shape(shapes.get(key))}")
             array = np.zeros(shapes[key], dtypes[key]).view(NDArray)
             arrays_of[id(head)] = array
             shapes[(id(head), 0)] = array.shape
@@ -203,9 +205,10 @@ class Executor:
                 continue
             for i in range(node.num_outputs()):
                 key = (id(node), i)
-                if key not in shapes or key not in dtypes:
+                if not is_complete(shapes.get(key)) or key not in dtypes:
                     raise BindError(f"Error in operator {node.name}: cannot infer the shape or dtype of "
-                                    f"output {node.output_name(i)}; give more input shapes")
+                                    f"output {node.output_name(i)} (shape {show_shape(shapes.get(key))}, "
+                                    f"dtype {dtypes.get(key)}); give more input shapes")
                 if dtypes[key] not in KERNEL_DTYPES:
                     raise BindError(f"Error in operator {node.name}: dtype {dtypes[key]} is not "
                                     f"supported; kernels take float32 and float64")
@@ -449,12 +452,7 @@ def simple_bind(symbol, ctx, grad_req="write", type_dict=None, shared_exec=None,
     for name in list(shapes) + list(type_dict or {}):
         if name not in inputs:
             raise BindError(f"simple_bind: {name!r} is not an input of the symbol; inputs are {inputs}")
-    arg_shapes, _, aux_shapes = symbol.infer_shape_partial(**shapes)
-    missing = [n for n, s in zip(arg_names, arg_shapes) if s == ()]
-    missing += [n for n, s in zip(symbol.list_auxiliary_states(), aux_shapes) if s == ()]
-    if missing:
-        raise BindError(f"simple_bind: cannot infer the shape of {missing}; give their shapes "
-                        f"(given: {shapes})")
+    arg_shapes, aux_shapes = unresolved_shapes(symbol, shapes, "simple_bind")
     if type_dict is None:
         # as MXNet: float32 for every argument without its own __dtype__; else infer from type_dict
         attrs = symbol.attr_dict()

@@ -4,12 +4,18 @@ Both run the same fixed-point loop: sweep the nodes forward then backward, letti
 operator's rule fill in what it can from what is known, until nothing changes.  A rule
 returns its view of every input and output; a view that contradicts a known value is
 an error naming the operator instance, the argument and both values.
+
+Shapes may be partial (cysym.shapes): what a rule returns is merged dimension by dimension
+with what is known.  Rules that declare `partial_shapes` see partial tuples; the others see a
+partial shape as None, so they only ever compute from complete shapes.
 """
 import numpy as np
 
-from .base import MXNetError, ShapeError, TypeInferenceError, dtype_from_code, parse_tuple
+from .base import BindError, MXNetError, ShapeError, TypeInferenceError, dtype_from_code, parse_tuple
+from .shapes import is_complete, merge_shapes, same_shape, show_shape
 
-__all__ = ["infer_shape", "infer_type", "infer_graph_shapes", "infer_graph_types", "RuleContext"]
+__all__ = ["infer_shape", "infer_type", "infer_graph_shapes", "infer_graph_types", "RuleContext",
+           "unresolved_shapes"]
 
 
 class RuleContext:
@@ -31,7 +37,7 @@ def _describe(values, names):
     return ", ".join(f"{n} {v}" for n, v in zip(names, values) if v is not None) or "nothing known"
 
 
-def _propagate(nodes, values, rule_name, default_rule, kind, what):
+def _propagate(nodes, values, rule_name, default_rule, kind, what, complete, merge):
     """Run rules to a fixed point; `values` maps (id(node), index) -> known value (updated)."""
     op_nodes = [n for n in nodes if not n.is_variable]
     contexts = {id(n): RuleContext(n) for n in op_nodes}
@@ -42,41 +48,52 @@ def _propagate(nodes, values, rule_name, default_rule, kind, what):
             out_keys = [(id(node), i) for i in range(node.num_outputs())]
             ins = [values.get(k) for k in in_keys]
             outs = [values.get(k) for k in out_keys]
-            if all(v is not None for v in ins + outs):
+            if all(complete(v) for v in ins + outs):
                 continue
             ctx = contexts[id(node)]
             rule = getattr(node.op, rule_name) or default_rule
-            new_ins, new_outs = rule(ctx, list(ins), list(outs))
+            if rule_name == "infer_shape" and not node.op.partial_shapes:
+                seen_ins = [v if complete(v) else None for v in ins]
+                seen_outs = [v if complete(v) else None for v in outs]
+            else:
+                seen_ins, seen_outs = ins, outs
+            new_ins, new_outs = rule(ctx, list(seen_ins), list(seen_outs))
             out_names = [f"output {n}" for n in node.op.output_names(ctx.params)]
             for keys, old_values, new_values, names in (
                     (in_keys, ins, new_ins, ctx.input_names), (out_keys, outs, new_outs, out_names)):
                 for key, old, new, name in zip(keys, old_values, new_values, names):
-                    if new is None:
+                    # `is None` tests: NumPy takes `dtype == None` for float64
+                    if new is None or (old is not None and old == new):
                         continue
-                    if old is None:
-                        values[key] = new
-                        changed = True
-                    elif old != new:
+                    try:
+                        merged = new if old is None else merge(old, new)
+                    except ValueError:
                         raise ctx.error(
                             f"{'' if name.startswith('output') else 'input '}'{name}' has {what} "
                             f"{_show(old)}, but the operator infers {_show(new)} from "
-                            f"({_describe(map(_show_or_none, ins), ctx.input_names)})", kind)
+                            f"({_describe(map(_show_or_none, ins), ctx.input_names)})", kind) from None
+                    if old is None or merged != old:
+                        values[key] = merged
+                        changed = True
         if not changed:
             break
     return values
 
 
 def _show(value):
-    return np.dtype(value).name if isinstance(value, (np.dtype, type)) else str(value)
+    if isinstance(value, (np.dtype, type)):
+        return np.dtype(value).name
+    return show_shape(value) if isinstance(value, tuple) else str(value)
 
 
 def _show_or_none(value):
     return None if value is None else _show(value)
 
 
-def _same_shape_rule(ctx, ins, outs):
-    known = next((s for s in ins + outs if s is not None), None)
-    return [known] * len(ins), [known] * len(outs)
+def _merge_types(old, new):
+    if old is not None and new is not None and np.dtype(old) != np.dtype(new):
+        raise ValueError("different dtypes")
+    return new if old is None else old
 
 
 def _same_type_rule(ctx, ins, outs):
@@ -118,10 +135,11 @@ def _initial_values(symbol, args, kwargs, attr_key, convert, what):
 
 
 def _to_shape(value):
+    """A shape given by a user or a file: 0 marks an unknown dimension (MXNet's legacy rule)."""
     shape = parse_tuple(value) if isinstance(value, str) else tuple(int(v) for v in value)
     if any(d is None or d < 0 for d in shape):
         raise ValueError("dimensions must be non-negative integers")
-    return shape
+    return tuple(None if d == 0 else d for d in shape)
 
 
 def _to_dtype(value):
@@ -132,37 +150,62 @@ def _to_dtype(value):
 
 def infer_graph_shapes(nodes, values):
     """Fixed-point shape inference on a node list; values keyed by (id(node), index)."""
-    return _propagate(nodes, values, "infer_shape", _same_shape_rule, ShapeError, "shape")
+    return _propagate(nodes, values, "infer_shape", same_shape, ShapeError, "shape",
+                      is_complete, merge_shapes)
 
 
 def infer_graph_types(nodes, values):
-    return _propagate(nodes, values, "infer_type", _same_type_rule, TypeInferenceError, "dtype")
+    return _propagate(nodes, values, "infer_type", _same_type_rule, TypeInferenceError, "dtype",
+                      lambda t: t is not None, _merge_types)
 
 
-def _collect(symbol, values, partial, empty):
+def _collect(symbol, values, partial, complete, show):
     arg_nodes, aux_nodes = symbol._variables()
     result = (
         [values.get((id(n), 0)) for n in arg_nodes],
         [values.get((id(node), i)) for node, i in symbol._outputs],
         [values.get((id(n), 0)) for n in aux_nodes],
     )
-    if not partial and any(v is None for group in result for v in group):
+    if not partial and not all(complete(v) for group in result for v in group):
         return None, None, None
-    return tuple([empty if v is None else v for v in group] for group in result)
+    return tuple([show(v) for v in group] for group in result)
+
+
+def _legacy_shape(shape):
+    """MXNet's Python form of a partial shape: () when nothing is known, 0 for an unknown dimension."""
+    return () if shape is None else tuple(0 if d is None else d for d in shape)
+
+
+def _shape_values(symbol, args, kwargs):
+    values = _initial_values(symbol, args, kwargs, "__shape__", _to_shape, "shape")
+    return infer_graph_shapes(symbol._nodes(), values)
 
 
 def infer_shape(symbol, args, kwargs, partial):
-    """MXNet's (arg_shapes, out_shapes, aux_shapes); (None, None, None) when incomplete."""
-    values = _initial_values(symbol, args, kwargs, "__shape__", _to_shape, "shape")
-    infer_graph_shapes(symbol._nodes(), values)
-    return _collect(symbol, values, partial, ())
+    """MXNet's (arg_shapes, out_shapes, aux_shapes); (None, None, None) when incomplete, or with
+    partial=True what is known (unknown dimensions as 0, unknown shapes as ())."""
+    values = _shape_values(symbol, args, kwargs)
+    return _collect(symbol, values, partial, is_complete, _legacy_shape)
 
 
-def infer_type(symbol, args, kwargs):
-    """MXNet's (arg_types, out_types, aux_types) as NumPy scalar types."""
+def unresolved_shapes(symbol, shapes, what):
+    """Complete (arg_shapes, aux_shapes) from the given shapes, or a BindError that lists every
+    argument and auxiliary state whose shape, or some dimension of it, is still unknown."""
+    values = _shape_values(symbol, (), shapes)
+    arg_nodes, aux_nodes = symbol._variables()
+    found = [values.get((id(n), 0)) for n in arg_nodes + aux_nodes]
+    missing = [f"{node.name} {show_shape(shape)}" for node, shape in zip(arg_nodes + aux_nodes, found)
+               if not is_complete(shape)]
+    if missing:
+        raise BindError(f"{what}: cannot infer the shapes of {', '.join(missing)} ('?' marks an "
+                        f"unknown dimension); give their shapes (given: {shapes})")
+    return found[:len(arg_nodes)], found[len(arg_nodes):]
+
+
+def infer_type(symbol, args, kwargs, partial=False):
+    """MXNet's (arg_types, out_types, aux_types) as NumPy scalar types; (None, None, None) when
+    incomplete, or with partial=True what is known (None where unknown)."""
     values = _initial_values(symbol, args, kwargs, "__dtype__", _to_dtype, "type")
     infer_graph_types(symbol._nodes(), values)
-    arg_types, out_types, aux_types = _collect(symbol, values, False, None)
-    if arg_types is None:
-        return None, None, None
-    return tuple([np.dtype(t).type for t in group] for group in (arg_types, out_types, aux_types))
+    return _collect(symbol, values, partial, lambda t: t is not None,
+                    lambda t: None if t is None else np.dtype(t).type)

@@ -140,6 +140,9 @@ class OpDef:
                 whose inputs are then named arg0, arg1, ...
     infer_shape function (ctx, in_shapes, out_shapes) -> (in_shapes, out_shapes); shapes are
                 tuples or None; in_shapes lists arguments then aux states
+    partial_shapes  True when infer_shape handles partial shapes (tuples with None for unknown
+                dimensions); default: whether the rule is marked by shapes.partial_shape_rule.
+                Other rules see a partial shape as None.
     infer_type  function (ctx, in_types, out_types) -> (in_types, out_types); default: all equal
     gradient    see cysym.autodiff; None means the op has no gradient
     no_grad     inputs that never receive a gradient (labels, indices)
@@ -156,7 +159,8 @@ class OpDef:
     """
 
     def __init__(self, name, params=(), inputs=("data",), aux=(), outputs=("output",),
-                 num_visible_outputs=None, variadic=None, infer_shape=None, infer_type=None,
+                 num_visible_outputs=None, variadic=None, infer_shape=None, partial_shapes=None,
+                 infer_type=None,
                  gradient=None, no_grad=(), inplace=(), shape_only=(), kernel=None, workspace=None,
                  aliases=(), var_attrs=None, loss=False, hidden=False, doc=""):
         self.name = name
@@ -168,6 +172,9 @@ class OpDef:
         self._num_visible_outputs = num_visible_outputs
         self.variadic = variadic
         self.infer_shape = infer_shape
+        if partial_shapes is None:    # ops without a rule get cysym.shapes.same_shape, which has the mark
+            partial_shapes = infer_shape is None or getattr(infer_shape, "partial_shapes", False)
+        self.partial_shapes = partial_shapes
         self.infer_type = infer_type
         self.gradient = gradient
         self.no_grad = tuple(no_grad)

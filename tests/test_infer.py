@@ -292,3 +292,84 @@ def test_reshape_cannot_infer_its_input_backwards():
     net = mx.sym.Reshape(V("c"), shape=(1, 3, 4)) + V("d")
     assert net.infer_shape(d=(1, 3, 4)) == (None, None, None)
     assert net.infer_shape_partial(d=(1, 3, 4))[0] == [(), (1, 3, 4)]
+
+
+# -- partial shapes (MXNet's legacy rule: 0 marks an unknown dimension) --------------------------
+# Expected values below are what MXNet 1.9.1 returned for the same calls.
+
+def test_gluon_style_shape_attrs_with_unknown_dimensions_are_completed():
+    # Gluon exports deferred-init parameters with zeros in `__shape__`
+    weight = V("c_weight", shape=(64, 0, 7, 7))
+    conv = mx.sym.Convolution(V("data"), weight=weight, num_filter=64, kernel=(7, 7), no_bias=True,
+                              name="c")
+    assert conv.infer_shape(data=(2, 3, 16, 16)) == (
+        [(2, 3, 16, 16), (64, 3, 7, 7)], [(2, 64, 10, 10)], [])
+    assert conv.infer_shape_partial() == ([(), (64, 0, 7, 7)], [()], [])
+    exe = conv.simple_bind(mx.cpu(), grad_req="null", data=(2, 3, 16, 16))
+    assert exe.arg_dict["c_weight"].shape == (64, 3, 7, 7)
+
+
+def test_known_dimensions_of_an_attr_must_agree():
+    weight = V("c_weight", shape=(64, 0, 5, 7))
+    conv = mx.sym.Convolution(V("data"), weight=weight, num_filter=64, kernel=(7, 7), no_bias=True,
+                              name="c")
+    with pytest.raises(ShapeError, match=r"'weight' has shape \(64, \?, 5, 7\).*\(64, 3, 7, 7\)"):
+        conv.infer_shape(data=(2, 3, 16, 16))
+
+
+def test_partial_inference_reports_unknown_dimensions_as_zero():
+    assert mlp().infer_shape_partial(data=(0, 30)) == (
+        [(0, 30), (11, 30), (11,), (4, 11), (4,), (0,)], [(0, 4)], [])
+    assert mlp().infer_shape(data=(0, 30)) == (None, None, None)
+
+
+def test_elementwise_operands_complete_each_other():
+    add = mx.sym.elemwise_add(V("a"), V("b"))
+    assert add.infer_shape_partial(a=(0, 3), b=(2, 0)) == ([(2, 3), (2, 3)], [(2, 3)], [])
+    with pytest.raises(ShapeError, match=r"'rhs' has shape \(2, \?\)"):
+        add.infer_shape(a=(4, 3), b=(2, 0))
+
+
+def test_zeros_with_an_unknown_batch_take_it_from_their_consumers():
+    # MXNet's RNN cells begin with zeros((0, num_hidden)): the batch comes from the data branch
+    begin = mx.sym.zeros((0, 5))
+    net = (mx.sym.FullyConnected(begin, num_hidden=3, name="f")
+           + mx.sym.FullyConnected(V("x"), num_hidden=3, name="g"))
+    assert net.infer_shape(x=(4, 6)) == ([(3, 5), (3,), (4, 6), (3, 6), (3,)], [(4, 3)], [])
+    exe = net.simple_bind(mx.cpu(), x=(4, 6))
+    assert exe.forward()[0].shape == (4, 3)
+
+
+def test_reshape_fills_one_unknown_input_dimension_from_its_output():
+    # Gluon's rnn layers flatten (32, 0) weights with reshape(-1) before _rnn_param_concat
+    net = mx.sym.Reshape(V("w", shape=(32, 0)), shape=(-1,)) + V("flat")
+    assert net.infer_shape_partial() == ([(32, 0), ()], [()], [])
+    assert net.infer_shape(flat=(128,)) == ([(32, 4), (128,)], [(128,)], [])
+    with pytest.raises(ShapeError, match=r"cannot fill the unknown dimension of \(32, \?\)"):
+        net.infer_shape(flat=(100,))
+
+
+def test_flatten_completes_its_input_from_its_output():
+    net = mx.sym.Flatten(V("x", shape=(0, 3, 0))) + V("y")
+    assert net.infer_shape(y=(2, 15)) == ([(2, 3, 5), (2, 15)], [(2, 15)], [])
+
+
+def test_given_shapes_override_shape_attrs():
+    net = mx.sym.FullyConnected(V("data", shape=(9, 7)), num_hidden=4, name="fc")
+    assert net.infer_shape()[0][0] == (9, 7)
+    assert net.infer_shape(data=(2, 3))[0][0] == (2, 3)
+
+
+def test_bind_lists_every_unresolved_argument_and_dimension():
+    with pytest.raises(mx.base.BindError) as info:
+        mlp().simple_bind(mx.cpu(), data=(0, 30))
+    message = str(info.value)
+    assert "data (?, 30)" in message and "out_label (?,)" in message
+    assert "fc1_weight" not in message
+
+
+def test_infer_type_partial():
+    assert mlp().infer_type_partial() == ([None] * 6, [None], [])
+    arg, out, aux = mlp().infer_type_partial(data=np.float64)
+    assert arg == [np.float64] * 6 and out == [np.float64]
+    assert mlp().infer_type() == (None, None, None)

@@ -1,6 +1,7 @@
 """Shape and dtype rules shared by several operator families, and the way they reach their kernels."""
 from .. import _ops
 from ..registry import Param
+from ..shapes import same_shape  # noqa: F401  (the rule of element-wise operators, re-exported)
 
 __all__ = ["kernels", "same_shape", "elementwise_params", "prod", "normalize_axis", "broadcast_shapes",
            "GRAD_SCALE", "keep_dims_shape"]
@@ -21,12 +22,6 @@ def prod(values):
     for v in values:
         result *= v
     return result
-
-
-def same_shape(ctx, ins, outs):
-    """Every input and output has one shape (elementwise operators)."""
-    known = next((s for s in ins + outs if s is not None), None)
-    return [known] * len(ins), [known] * len(outs)
 
 
 def elementwise_params():

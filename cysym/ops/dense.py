@@ -1,35 +1,33 @@
 """FullyConnected: Y = X·Wᵀ + b, and its one-pass backward."""
 from ..registry import OpDef, Param, register
-from .common import kernels, prod
+from ..shapes import partial_shape_rule, size_of
+from .common import kernels
 
 
 def _fc_inputs(params):
     return ["data", "weight"] if params["no_bias"] else ["data", "weight", "bias"]
 
 
+@partial_shape_rule
 def _fc_shape(ctx, ins, outs):
-    hidden = ctx.params["num_hidden"]
-    flatten = ctx.params["flatten"]
-    data = ins[0]
-    weight = bias = out = None
-    if data is not None:
-        if len(data) < 1:
-            raise ctx.error(f"input 'data' has shape {data}; it needs at least one dimension")
-        if flatten:
-            in_dim = prod(data[1:])
-            out = (data[0], hidden)
-        else:
-            in_dim = data[-1]
-            out = tuple(data[:-1]) + (hidden,)
-        weight = (hidden, in_dim)
-    elif ins[1] is not None and outs[0] is not None and not flatten:
-        data = tuple(outs[0][:-1]) + (ins[1][1],)
-    if ins[1] is not None and ins[1][0] != hidden:
-        weight = (hidden,) + tuple(ins[1][1:])
-    if not ctx.params["no_bias"]:
-        bias = (hidden,)
-        return [data, weight, bias], [out]
-    return [data, weight], [out]
+    hidden, flatten = ctx.params["num_hidden"], ctx.params["flatten"]
+    data, weight, out = ins[0], ins[1], outs[0]
+    bias = [] if ctx.params["no_bias"] else [(hidden,)]
+    if weight is not None:    # a wrong num_hidden shows as a conflict on 'weight'
+        weight = (hidden,) + tuple(weight[1:])
+    if data is None:
+        if out is not None and weight is not None and not flatten:
+            data = tuple(out[:-1]) + (weight[1],)
+        return [data, weight] + bias, [out]
+    if len(data) < 1:
+        raise ctx.error(f"input 'data' has shape {data}; it needs at least one dimension")
+    if out is not None:       # leading dimensions come back from the output, as in MXNet
+        lead = out[:1] if flatten else out[:-1]
+        data = tuple(o if d is None else d for d, o in zip(data, lead)) + tuple(data[len(lead):])
+    features = data[1:] if flatten else data[-1:]
+    weight = (hidden, size_of(features))
+    out = (data[0], hidden) if flatten else tuple(data[:-1]) + (hidden,)
+    return [data, weight] + bias, [out]
 
 
 def _fc_kernel(b):

@@ -1,31 +1,22 @@
 """_zeros and _ones: arrays of one value with no inputs (MXNet's init_op family).
 
 MXNet's RNN cells start from `symbol.zeros(shape=(0, num_hidden))`, where a 0 in `shape`
-means "unknown, taken from whoever consumes this array" (MXNet's legacy shape semantics).
-cysym's inference has no partial shapes, so the rule gives the output shape only when every
-dimension is given, and otherwise lets a consumer's rule (an elementwise op, a
-FullyConnected with flatten=False) fill it in; a known output must agree with every
-non-zero dimension of `shape`.
+means "unknown, taken from whoever consumes this array" (MXNet's legacy shape semantics):
+the output is a partial shape that the consumers' rules complete.
 """
 import numpy as np
 
 from ..registry import OpDef, Param, register
+from ..shapes import partial_shape_rule
 from .common import kernels
 
 _DTYPES = ("float16", "float32", "float64", "uint8", "int8", "int32", "int64")
 
 
+@partial_shape_rule
 def _zeros_shape(ctx, ins, outs):
-    wanted = tuple(ctx.params["shape"])
-    known = outs[0]
-    if known is not None:
-        if len(known) != len(wanted) or any(w != 0 and w != k for w, k in zip(wanted, known)):
-            raise ctx.error(f"output has shape {known}, but parameter 'shape' is {wanted} "
-                            f"(0 marks a dimension taken from the consumers)")
-        return [], [known]
-    if wanted and all(d > 0 for d in wanted):
-        return [], [wanted]
-    return [], [None]
+    wanted = ctx.params["shape"]
+    return [], [tuple(d or None for d in wanted) if wanted else None]
 
 
 def _zeros_type(ctx, ins, outs):

@@ -1,5 +1,6 @@
 """Loss heads: SoftmaxOutput, the regression outputs, MakeLoss; and BlockGrad."""
 from ..registry import OpDef, Param, get_op, register
+from ..shapes import merge_shapes, partial_shape_rule, size_of
 from .common import GRAD_SCALE, kernels, prod, same_shape
 
 
@@ -42,12 +43,16 @@ def _softmax_output_backward_kernel(b):
         label=b.label)
 
 
+@partial_shape_rule
 def _softmax_output_shape(ctx, ins, outs):
-    data = ins[0] if ins[0] is not None else outs[0]
+    try:
+        data = merge_shapes(ins[0], outs[0])
+    except ValueError:
+        data = ins[0]      # inference reports the conflict on the output
     label = ins[1]
     if data is not None:
         if ctx.params["multi_output"]:
-            candidates = [(data[0],) + tuple(data[2:]), (data[0], prod(data[2:]))]
+            candidates = [(data[0],) + tuple(data[2:]), (data[0], size_of(data[2:]))]
         elif ctx.params["preserve_shape"]:
             candidates = [tuple(data[:-1])]
         else:

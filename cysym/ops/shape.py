@@ -3,6 +3,7 @@ transpose, expand_dims, Embedding, Dropout, the *_like fills."""
 import numpy as np
 
 from ..registry import OpDef, Param, register
+from ..shapes import is_complete, partial_shape_rule, show_shape, size_of
 from .common import kernels, normalize_axis, prod, same_shape
 
 
@@ -19,13 +20,30 @@ def _reshape_back(g):
     return [g.op("reshape_like", g.out_grads[0], g.inputs[0])]
 
 
+@partial_shape_rule
 def _flatten_shape(ctx, ins, outs):
-    data = ins[0]
+    data, out = ins[0], outs[0]
     if data is None:
-        return [None], [outs[0]]
+        return [None], [out]
     if len(data) < 1:
         raise ctx.error("input 'data' must have at least one dimension")
-    return [data], [(data[0], prod(data[1:]))]
+    if out is not None:
+        data = (data[0] if data[0] is not None else out[0],) + tuple(data[1:])
+        data = fill_one_unknown(ctx, data, out[1], skip=1)
+    return [data], [(data[0], size_of(data[1:]))]
+
+
+def fill_one_unknown(ctx, shape, size, skip=0):
+    """`shape` with its one unknown dimension (after the first `skip`) set so that those
+    dimensions hold `size` elements: MXNet's reverse inference through reshapes."""
+    rest = shape[skip:]
+    if size is None or rest.count(None) != 1:
+        return shape
+    known = prod(d for d in rest if d is not None)
+    if known == 0 or size % known:
+        raise ctx.error(f"cannot fill the unknown dimension of {show_shape(shape)} to hold "
+                        f"{size} elements")
+    return tuple(shape[:skip]) + tuple(size // known if d is None else d for d in rest)
 
 
 register(OpDef(
@@ -126,10 +144,13 @@ def _legacy_target(ctx, src, params):
     return reshape_target(ctx, src, target, False)
 
 
+@partial_shape_rule
 def _reshape_shape(ctx, ins, outs):
-    data = ins[0]
+    data, out = ins[0], outs[0]
     if data is None:
-        return [None], [outs[0]]
+        return [None], [out]
+    if not is_complete(data):
+        return [fill_one_unknown(ctx, data, prod(out) if is_complete(out) else None)], [out]
     if ctx.params["shape"]:
         return [data], [reshape_target(ctx, data, ctx.params["shape"], ctx.params["reverse"])]
     if ctx.params["target_shape"]:

@@ -258,16 +258,28 @@ class Symbol:
     # -- inference, serialization, binding --------------------------------------------------
 
     def infer_shape(self, *args, **kwargs):
+        """(arg_shapes, out_shapes, aux_shapes) from input shapes given by position (in
+        list_arguments order) or by name; (None, None, None) while some shape is unknown.
+        A 0 in a given shape marks an unknown dimension, as in MXNet."""
         from ..infer import infer_shape
         return infer_shape(self, args, kwargs, partial=False)
 
     def infer_shape_partial(self, *args, **kwargs):
+        """As infer_shape, but returns what is known: () for an unknown shape, 0 for an unknown
+        dimension."""
         from ..infer import infer_shape
         return infer_shape(self, args, kwargs, partial=True)
 
     def infer_type(self, *args, **kwargs):
+        """(arg_types, out_types, aux_types) as NumPy scalar types from input dtypes given by
+        position or by name; (None, None, None) while some dtype is unknown."""
         from ..infer import infer_type
         return infer_type(self, args, kwargs)
+
+    def infer_type_partial(self, *args, **kwargs):
+        """As infer_type, but what cannot be inferred is None instead of failing the whole."""
+        from ..infer import infer_type
+        return infer_type(self, args, kwargs, partial=True)
 
     def tojson(self):
         from .json_format import to_json
