@@ -176,14 +176,13 @@ def _check_variable_attrs(source, attrs, where):
     """A variable's `__shape__` and `__dtype__` must be usable: checked here, so that a bad
     file is reported as such (with the node) rather than later by inference."""
     from ..infer import _to_shape
+    from ..shapes import size_of
     if "__shape__" in attrs:
         try:
             shape = _to_shape(attrs["__shape__"])
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as err:
             raise _fail(source, f"{where}: bad __shape__ {attrs['__shape__'][:80]!r}: {err}") from None
-        size = 1
-        for dim in shape:
-            size *= dim
+        size = size_of(d for d in shape if d is not None)   # unknown (0) dimensions left out
         if size > MAX_ELEMENTS:
             raise _fail(source, f"{where}: __shape__ {attrs['__shape__'][:80]!r} has {size} elements, "
                                 f"more than the {MAX_ELEMENTS} an array can index")
