@@ -49,7 +49,7 @@ from .base import OperatorError, ShapeError
 from .context import cpu
 from .executor import bind
 from .ndarray import NDArray
-from .registry import all_ops, find_op
+from .registry import all_ops, find_op, unknown_operator_message
 from .symbol.op_functions import operator_signature
 from .symbol.symbol import Variable, create_op
 
@@ -268,7 +268,7 @@ def invoke(func_name, *args, out=None, name=None, **kwargs):
     """Run the operator registered as `func_name` on arrays; see the module docstring."""
     op = find_op(func_name)
     if op is None:
-        raise OperatorError(f"unknown operator {func_name!r}")
+        raise OperatorError(unknown_operator_message(func_name))
     positional_inputs, positional_params, keyword_inputs, keyword_params = _split_arguments(
         op, args, kwargs)
     sources = {}

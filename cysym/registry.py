@@ -7,11 +7,14 @@ layer, inference, autodiff and the executor all read these declarations.
 """
 import ast
 
+import difflib
+
 import numpy as np
 
 from .base import OperatorError, parse_bool, parse_tuple
 
-__all__ = ["Param", "OpDef", "register", "get_op", "find_op", "all_ops", "REQUIRED"]
+__all__ = ["Param", "OpDef", "register", "get_op", "find_op", "all_ops", "unknown_operator_message",
+           "REQUIRED"]
 
 
 class _Required:
@@ -277,8 +280,20 @@ def find_op(name):
 def get_op(name):
     op = _REGISTRY.get(name)
     if op is None:
-        raise OperatorError(f"unknown operator {name!r}")
+        raise OperatorError(unknown_operator_message(name))
     return op
+
+
+def unknown_operator_message(name):
+    """'unknown operator ...', with the registered names closest to it (typos, other spellings)."""
+    visible = [key for key, op in _REGISTRY.items() if not op.hidden]
+    close = difflib.get_close_matches(str(name), visible, n=3, cutoff=0.6)
+    lowered = {key.lower().strip("_"): key for key in visible}
+    same = lowered.get(str(name).lower().strip("_"))
+    if same:
+        close = [same] + [key for key in close if key != same]
+    hint = f"; closest registered: {', '.join(close)}" if close else ""
+    return f"unknown operator {name!r} (cysym does not have it{hint})"
 
 
 def all_ops():

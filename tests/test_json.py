@@ -11,6 +11,7 @@ import cysym as mx
 from cysym.base import JSONFormatError, MXNetError
 from cysym.registry import all_ops
 from cysym.symbol import json_format
+from cysym.symbol.symbol import create_op
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "mxnet")
 with open(os.path.join(FIXTURES, "manifest.json")) as _f:
@@ -292,6 +293,38 @@ def test_every_operator_round_trips_through_json(op):
     assert again.list_outputs() == sym.list_outputs()
     assert again.list_auxiliary_states() == sym.list_auxiliary_states()
     assert again.attr_dict() == sym.attr_dict()
+
+
+# The attributes MXNet and Gluon write beside an operator's parameters (MXNet 1.9.1 exports carry
+# them on op nodes as well as on variables)
+DUNDER_ATTRS = {"__layout__": "NCHW", "__lr_mult__": "0.5", "__wd_mult__": "0.0",
+                "__init__": '["zero", {}]', "__dtype__": "0", "__storage_type__": "0",
+                "__profiler_scope__": "net:", "__ctx_group__": "dev1", "__force_mirroring__": "True"}
+
+
+@pytest.mark.parametrize("op", visible_ops(), ids=lambda op: op.name)
+def test_every_operator_keeps_mxnet_dunder_attrs(op):
+    with mx.name.NameManager():
+        sym = make_op(op, "node")
+    graph = json.loads(sym.tojson())
+    graph["nodes"][-1].setdefault("attrs", {}).update(DUNDER_ATTRS)
+    text = json.dumps(graph, indent=2)
+    loaded = mx.sym.load_json(text)
+    assert loaded.attr_dict()["node"].items() >= DUNDER_ATTRS.items()
+    assert json.loads(loaded.tojson())["nodes"][-1]["attrs"] == graph["nodes"][-1]["attrs"]
+    assert loaded.list_arguments() == sym.list_arguments()
+
+
+def test_unknown_operator_names_the_node_and_the_closest_operators():
+    text = graph_text([VAR_X, relu("stage1_conv0", (0, 0, 0)) | {"op": "convolution"}], [(1, 0, 0)])
+    with pytest.raises(JSONFormatError) as info:
+        mx.sym.load_json(text)
+    message = str(info.value)
+    assert "node 1 ('stage1_conv0')" in message
+    assert "unknown operator 'convolution'" in message
+    assert "closest registered: Convolution" in message
+    with pytest.raises(mx.base.OperatorError, match="closest registered: FullyConnected"):
+        create_op("FullyConected", mx.sym.Variable("x"), num_hidden=2)
 
 
 # -- bad files ------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import json
 import os
 
 from ..base import JSONFormatError, MXNetError, dtype_from_code
-from ..registry import find_op
+from ..registry import find_op, unknown_operator_message
 from .graph import Node
 from .symbol import Symbol
 
@@ -235,7 +235,7 @@ def load_json(json_str, source="<json string>"):
             continue
         op = find_op(op_name)
         if op is None or op.hidden:
-            raise _fail(source, f"{where}: unknown operator {op_name!r}")
+            raise _fail(source, f"{where}: {unknown_operator_message(op_name)}")
         node = Node(op, name, attrs)
         try:
             params = node.params

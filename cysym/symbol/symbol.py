@@ -4,7 +4,7 @@ import numpy as np
 from ..attribute import AttrScope
 from ..base import MXNetError, OperatorError, atomic_write, dtype_code, format_value
 from ..name import NameManager
-from ..registry import find_op
+from ..registry import find_op, unknown_operator_message
 from .graph import Node, copy_graph, topo_order
 
 __all__ = ["Symbol", "Variable", "var", "Group", "create_op"]
@@ -250,10 +250,45 @@ class Symbol:
         return self._binary(other, "_Power", "_PowerScalar")
 
     def __rpow__(self, other):
-        return self._reversed(other, "_RPowerScalar")
+        return self._reversed(other, "_rpower_scalar")
+
+    def __mod__(self, other):
+        return self._binary(other, "_Mod", "_ModScalar")
+
+    def __rmod__(self, other):
+        return self._reversed(other, "_RModScalar")
 
     def __neg__(self):
         return self.__mul__(-1.0)
+
+    def __abs__(self):
+        return create_op("abs", self)
+
+    # Comparisons build graph nodes, as MXNet's do (`3 > x` is x.__lt__(3): _lesser_scalar), so a
+    # Symbol is unhashable and has no truth value: `if a == b` would otherwise always pass.
+    def __eq__(self, other):
+        return self._binary(other, "_equal", "_equal_scalar")
+
+    def __ne__(self, other):
+        return self._binary(other, "_not_equal", "_not_equal_scalar")
+
+    def __gt__(self, other):
+        return self._binary(other, "_greater", "_greater_scalar")
+
+    def __ge__(self, other):
+        return self._binary(other, "_greater_equal", "_greater_equal_scalar")
+
+    def __lt__(self, other):
+        return self._binary(other, "_lesser", "_lesser_scalar")
+
+    def __le__(self, other):
+        return self._binary(other, "_lesser_equal", "_lesser_equal_scalar")
+
+    __hash__ = None
+
+    def __bool__(self):
+        raise MXNetError("Function __bool__ (namely operator \"bool\") is not implemented for Symbol "
+                         "and only available in NDArray.")
 
     # -- inference, serialization, binding --------------------------------------------------
 
@@ -387,7 +422,7 @@ def create_op(func_name, *args, **kwargs):
     """
     op = find_op(func_name)
     if op is None:
-        raise OperatorError(f"unknown operator {func_name!r}")
+        raise OperatorError(unknown_operator_message(func_name))
     name = kwargs.pop("name", None)
     attr = kwargs.pop("attr", None)
     # An input passed as None is simply not given (MXNet creates its variable).
