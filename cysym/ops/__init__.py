@@ -7,3 +7,4 @@ from . import init_op  # noqa: F401  (_zeros, the RNN cells' begin states)
 from . import layout  # noqa: F401
 from . import resize  # noqa: F401  (_contrib_AdaptiveAvgPooling2D, _contrib_BilinearResize2D)
 from . import sort  # noqa: F401  (topk, sort, argsort)
+from . import sequence  # noqa: F401
