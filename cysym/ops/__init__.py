@@ -8,3 +8,4 @@ from . import layout  # noqa: F401
 from . import resize  # noqa: F401  (_contrib_AdaptiveAvgPooling2D, _contrib_BilinearResize2D)
 from . import sort  # noqa: F401  (topk, sort, argsort)
 from . import sequence  # noqa: F401
+from . import transformer  # noqa: F401
