@@ -9,3 +9,4 @@ from . import resize  # noqa: F401  (_contrib_AdaptiveAvgPooling2D, _contrib_Bil
 from . import sort  # noqa: F401  (topk, sort, argsort)
 from . import sequence  # noqa: F401
 from . import transformer  # noqa: F401
+from . import gather  # noqa: F401  (gather_nd, scatter_nd, batch_take, index_copy, ...)
