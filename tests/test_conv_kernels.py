@@ -407,10 +407,59 @@ def test_pooling_bad_shapes():
     with pytest.raises(ValueError, match="larger than the padded input"):
         conv.append_pooling(plan, x, np.zeros((2, 3, 1, 1), np.float32), kernel=(6, 6))
     with pytest.raises(ValueError, match="pool_type"):
-        conv.append_pooling(plan, x, np.zeros((2, 3, 4, 4), np.float32), pool_type="lp", kernel=(2, 2))
-    with pytest.raises(ValueError, match="3-D and 4-D data"):
+        conv.append_pooling(plan, x, np.zeros((2, 3, 4, 4), np.float32), pool_type="median", kernel=(2, 2))
+    with pytest.raises(ValueError, match="p_value 1, 2 or 3, got 4"):
+        conv.append_pooling(plan, x, np.zeros((2, 3, 4, 4), np.float32), pool_type="lp", p_value=4,
+                            kernel=(2, 2))
+    with pytest.raises(ValueError, match="'same' supports 1-D pooling"):
+        conv.append_pooling(plan, x, np.zeros((2, 3, 5, 5), np.float32), kernel=(2, 2),
+                            pooling_convention="same")
+    with pytest.raises(ValueError, match="layout NCHW does not fit 5-D data"):
+        conv.append_pooling(plan, np.zeros((2, 3, 4, 5, 6), np.float32),
+                            np.zeros((2, 3, 3, 4, 5), np.float32), kernel=(2, 2, 2), layout="NCHW")
+    with pytest.raises(ValueError, match="3-D, 4-D and 5-D data"):
         conv.append_pooling(plan, np.zeros((2, 3), np.float32), np.zeros((2, 3), np.float32), kernel=(2,))
     assert len(plan) == 0
+
+
+# MXNet 1.9.1's numbers for cases whose rules are easy to get wrong: Pooling's 'same'
+# convention with a window running past the end (the last avg window divides by the 1 cell
+# left of it, not by the kernel), and lp pooling (p = 2 and 3, signed sums), made with
+#   x = np.arange(14, dtype='float32').reshape(1, 2, 7) / 4 - 1.2
+#   mx.nd.Pooling(mx.nd.array(x), kernel=(3,), stride=(2,), pooling_convention='same',
+#                 pad=(0, 0, 0), pool_type=...)          with MXNET_MKLDNN_ENABLED=0
+#   mx.nd.Pooling(mx.nd.array(x), kernel=(3,), stride=(2,), pool_type='lp', p_value=...)
+# MXNet 1.9.1 only accepts 'same' with a 3-value pad (its shape check reads pad[1] and
+# pad[2]) and its MKL-DNN build cannot run it, hence pad=(0, 0, 0) and MKL-DNN off.
+POOL_SAME_INPUT = np.arange(14, dtype=np.float64).reshape(1, 2, 7) / 4 - 1.2
+MXNET_POOL_SAME_MAX = np.array([[[-0.7, -0.2, 0.3, 0.3], [1.05, 1.55, 2.05, 2.05]]])
+MXNET_POOL_SAME_AVG = np.array([[[-0.95, -0.45, 0.05, 0.3], [0.8, 1.3, 1.8, 2.05]]])
+MXNET_POOL_LP2 = np.array([[[1.683003306388855, 0.8558622002601624, 0.3640054762363434],
+                            [1.430034875869751, 2.279254198074341, 3.13767409324646]]])
+MXNET_POOL_LP3 = np.array([[[-1.430679202079773, -0.7618130445480347, 0.26742398738861084],
+                            [1.2244964838027954, 1.9200552701950073, 2.629014015197754]]])
+
+
+
+MXNET_POOLING = [
+    (dict(kernel=(3,), stride=(2,), pooling_convention="same"), MXNET_POOL_SAME_MAX),
+    (dict(kernel=(3,), stride=(2,), pooling_convention="same", pool_type="avg", pad=(0, 0, 0)),
+     MXNET_POOL_SAME_AVG),
+    (dict(kernel=(3,), stride=(2,), pool_type="lp", p_value=2), MXNET_POOL_LP2),
+    (dict(kernel=(3,), stride=(2,), pool_type="lp", p_value=3), MXNET_POOL_LP3),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("kwargs,expected", MXNET_POOLING,
+                         ids=["same-max", "same-avg", "lp2", "lp3"])
+def test_pooling_matches_mxnet(kwargs, expected, dtype):
+    x = POOL_SAME_INPUT.astype(np.float32).astype(dtype)
+    y = np.zeros(expected.shape, dtype)
+    plan = runner.Plan()
+    conv.append_pooling(plan, x, y, **kwargs)
+    plan.run()
+    np.testing.assert_allclose(y, expected, rtol=1e-6, atol=1e-7)
 
 
 # ---------------------------------------------------------------------------------------------

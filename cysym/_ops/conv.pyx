@@ -1,10 +1,13 @@
-"""Convolution (im2col + GEMM) and Pooling kernels, 1-D (NCW) and 2-D (NCHW).
+"""Convolution (im2col + GEMM) and Pooling kernels, 1-D (NCW), 2-D (NCHW) and 3-D (NCDHW).
 
-A 1-D problem is run as a 2-D one with height 1, so every loop below is written once.
-Geometry travels in `KernelCall.ints` in the order of `_GEOMETRY` (see `_conv_geometry`).
+Every problem runs as a 3-D one: a 2-D problem has depth 1, a 1-D one depth and height 1, so
+each loop below is written once.  Geometry travels in `KernelCall.ints` as the NGEOM values
+N C D H W F G kd kh kw sd sh sw dd dh dw pd ph pw Do Ho Wo (see `_conv_geometry`), followed
+by each kernel's own ints.
 """
 from libc.string cimport memcpy, memset
 from libc.float cimport FLT_MAX, DBL_MAX
+from libc.math cimport sqrt, cbrt
 import numpy as np
 
 from cysym._ops._blas cimport real, gemm
@@ -12,21 +15,24 @@ from cysym._ops._math cimport _sum
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
-POOL_CODES = {"max": 0, "avg": 1, "sum": 2}
+POOL_CODES = {"max": 0, "avg": 1, "sum": 2, "lp": 3}
+NGEOM = 22
+DEF GEOM_INTS = 22
 
 
 # ---------------------------------------------------------------------------------------
 # im2col / col2im for one sample
 
 cdef struct Geom:
-    Py_ssize_t N, C, H, W, F, G, kh, kw, sh, sw, dh, dw, ph, pw, Ho, Wo
+    Py_ssize_t N, C, D, H, W, F, G, kd, kh, kw, sd, sh, sw, dd, dh, dw, pd, ph, pw, Do, Ho, Wo
 
 
 cdef inline Geom _geom(Py_ssize_t* v) noexcept nogil:
     cdef Geom g
-    g.N = v[0]; g.C = v[1]; g.H = v[2]; g.W = v[3]; g.F = v[4]; g.G = v[5]
-    g.kh = v[6]; g.kw = v[7]; g.sh = v[8]; g.sw = v[9]; g.dh = v[10]; g.dw = v[11]
-    g.ph = v[12]; g.pw = v[13]; g.Ho = v[14]; g.Wo = v[15]
+    g.N = v[0]; g.C = v[1]; g.D = v[2]; g.H = v[3]; g.W = v[4]; g.F = v[5]; g.G = v[6]
+    g.kd = v[7]; g.kh = v[8]; g.kw = v[9]; g.sd = v[10]; g.sh = v[11]; g.sw = v[12]
+    g.dd = v[13]; g.dh = v[14]; g.dw = v[15]; g.pd = v[16]; g.ph = v[17]; g.pw = v[18]
+    g.Do = v[19]; g.Ho = v[20]; g.Wo = v[21]
     return g
 
 
@@ -51,57 +57,72 @@ cdef inline void _valid_range(Py_ssize_t off, Py_ssize_t stride, Py_ssize_t size
 
 
 cdef void _im2col(const real* x, real* col, Py_ssize_t ld, Geom* g) noexcept nogil:
-    # col[(c, i, j), (oh, ow)] = x[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]   (0 outside);
-    # rows of col are `ld` elements apart (several samples share a row, side by side)
-    cdef Py_ssize_t c, i, j, oh, ow, ih, off, lo, hi
+    # col[(c, a, i, j), (od, oh, ow)] = x[c, od*sd - pd + a*dd, oh*sh - ph + i*dh, ow*sw - pw + j*dw]
+    # (0 outside); rows of col are `ld` elements apart (several samples share a row, side by side)
+    cdef Py_ssize_t c, a, i, j, od, oh, ow, id_, ih, off, lo, hi
+    cdef Py_ssize_t HWo = g.Ho * g.Wo
     cdef real* r
     cdef const real* src
     for c in range(g.C):
-        for i in range(g.kh):
-            for j in range(g.kw):
-                off = j * g.dw - g.pw
-                _valid_range(off, g.sw, g.W, g.Wo, &lo, &hi)
-                r = col + ((c * g.kh + i) * g.kw + j) * ld
-                for oh in range(g.Ho):
-                    ih = oh * g.sh - g.ph + i * g.dh
-                    if ih < 0 or ih >= g.H:
-                        memset(r, 0, g.Wo * sizeof(real))
-                    else:
-                        src = x + (c * g.H + ih) * g.W + off
-                        if lo > 0:
-                            memset(r, 0, lo * sizeof(real))
-                        if g.sw == 1:
-                            memcpy(r + lo, src + lo, (hi - lo) * sizeof(real))
-                        else:
-                            for ow in range(lo, hi):
-                                r[ow] = src[ow * g.sw]
-                        if hi < g.Wo:
-                            memset(r + hi, 0, (g.Wo - hi) * sizeof(real))
-                    r += g.Wo
+        for a in range(g.kd):
+            for i in range(g.kh):
+                for j in range(g.kw):
+                    off = j * g.dw - g.pw
+                    _valid_range(off, g.sw, g.W, g.Wo, &lo, &hi)
+                    r = col + (((c * g.kd + a) * g.kh + i) * g.kw + j) * ld
+                    for od in range(g.Do):
+                        id_ = od * g.sd - g.pd + a * g.dd
+                        if id_ < 0 or id_ >= g.D:
+                            memset(r, 0, HWo * sizeof(real))
+                            r += HWo
+                            continue
+                        for oh in range(g.Ho):
+                            ih = oh * g.sh - g.ph + i * g.dh
+                            if ih < 0 or ih >= g.H:
+                                memset(r, 0, g.Wo * sizeof(real))
+                            else:
+                                src = x + ((c * g.D + id_) * g.H + ih) * g.W + off
+                                if lo > 0:
+                                    memset(r, 0, lo * sizeof(real))
+                                if g.sw == 1:
+                                    memcpy(r + lo, src + lo, (hi - lo) * sizeof(real))
+                                else:
+                                    for ow in range(lo, hi):
+                                        r[ow] = src[ow * g.sw]
+                                if hi < g.Wo:
+                                    memset(r + hi, 0, (g.Wo - hi) * sizeof(real))
+                            r += g.Wo
 
 
 cdef void _col2im(const real* col, Py_ssize_t ld, real* x, Geom* g) noexcept nogil:
-    # x[c, ih, iw] += col[(c, i, j), (oh, ow)] over every (i, j, oh, ow) reading it
-    cdef Py_ssize_t c, i, j, oh, ow, ih, off, lo, hi
+    # x[c, id, ih, iw] += col[(c, a, i, j), (od, oh, ow)] over every (a, i, j, od, oh, ow) reading it
+    cdef Py_ssize_t c, a, i, j, od, oh, ow, id_, ih, off, lo, hi
+    cdef Py_ssize_t HWo = g.Ho * g.Wo
     cdef const real* r
     cdef real* dst
     for c in range(g.C):
-        for i in range(g.kh):
-            for j in range(g.kw):
-                off = j * g.dw - g.pw
-                _valid_range(off, g.sw, g.W, g.Wo, &lo, &hi)
-                r = col + ((c * g.kh + i) * g.kw + j) * ld
-                for oh in range(g.Ho):
-                    ih = oh * g.sh - g.ph + i * g.dh
-                    if ih >= 0 and ih < g.H:
-                        dst = x + (c * g.H + ih) * g.W + off
-                        if g.sw == 1:
-                            for ow in range(lo, hi):
-                                dst[ow] += r[ow]
-                        else:
-                            for ow in range(lo, hi):
-                                dst[ow * g.sw] += r[ow]
-                    r += g.Wo
+        for a in range(g.kd):
+            for i in range(g.kh):
+                for j in range(g.kw):
+                    off = j * g.dw - g.pw
+                    _valid_range(off, g.sw, g.W, g.Wo, &lo, &hi)
+                    r = col + (((c * g.kd + a) * g.kh + i) * g.kw + j) * ld
+                    for od in range(g.Do):
+                        id_ = od * g.sd - g.pd + a * g.dd
+                        if id_ < 0 or id_ >= g.D:
+                            r += HWo
+                            continue
+                        for oh in range(g.Ho):
+                            ih = oh * g.sh - g.ph + i * g.dh
+                            if ih >= 0 and ih < g.H:
+                                dst = x + ((c * g.D + id_) * g.H + ih) * g.W + off
+                                if g.sw == 1:
+                                    for ow in range(lo, hi):
+                                        dst[ow] += r[ow]
+                                else:
+                                    for ow in range(lo, hi):
+                                        dst[ow * g.sw] += r[ow]
+                            r += g.Wo
 
 
 # ---------------------------------------------------------------------------------------
@@ -111,17 +132,17 @@ cdef void _col2im(const real* col, Py_ssize_t ld, real* x, Geom* g) noexcept nog
 # that each GEMM has n = nb * Ho * Wo columns: small per-sample GEMMs (LeNet's 8x8 outputs)
 # waste most of their time in BLAS call and threading overhead.  With nb > 1 the GEMM result
 # (F, nb * HWo) is scattered into y's (nb, F, HWo), and dY is gathered the other way; both
-# copies are O(size of y), small next to the GEMMs.  Workspace: col (C*kh*kw, nb*HWo), then
+# copies are O(size of y), small next to the GEMMs.  Workspace: col (C*kd*kh*kw, nb*HWo), then
 # the (F, nb*HWo) staging block.
 
 cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, real* col,
                         Geom* g, Py_ssize_t nb, int req) noexcept nogil:
     cdef Py_ssize_t n0, cur, ld, j, grp, f, p
-    cdef Py_ssize_t HWo = g.Ho * g.Wo
+    cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo   # output positions
     cdef Py_ssize_t Fg = g.F // g.G
-    cdef Py_ssize_t Kg = (g.C // g.G) * g.kh * g.kw
-    cdef Py_ssize_t in_size = g.C * g.H * g.W
-    cdef real* stage = col + g.C * g.kh * g.kw * nb * HWo
+    cdef Py_ssize_t Kg = (g.C // g.G) * g.kd * g.kh * g.kw
+    cdef Py_ssize_t in_size = g.C * g.D * g.H * g.W
+    cdef real* stage = col + g.C * g.kd * g.kh * g.kw * nb * HWo
     cdef real* dst
     cdef real* yp
     cdef const real* sp
@@ -164,29 +185,29 @@ cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, re
 
 
 cdef void conv_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: x, w, b, y, col (b is x when there is no bias); ints: geometry(16), nb, has_bias, req
+    # arrays: x, w, b, y, col (b is x when there is no bias); ints: geometry(NGEOM), nb, has_bias, req
     cdef Geom g = _geom(c.ints)
-    cdef bint has_bias = c.ints[17]
-    cdef int req = <int>c.ints[18]
+    cdef bint has_bias = c.ints[GEOM_INTS + 1]
+    cdef int req = <int>c.ints[GEOM_INTS + 2]
     if c.dtype == 0:
         _conv_forward(<float*>c.arrays[0], <float*>c.arrays[1],
                       <float*>c.arrays[2] if has_bias else NULL, <float*>c.arrays[3],
-                      <float*>c.arrays[4], &g, c.ints[16], req)
+                      <float*>c.arrays[4], &g, c.ints[GEOM_INTS + 0], req)
     else:
         _conv_forward(<double*>c.arrays[0], <double*>c.arrays[1],
                       <double*>c.arrays[2] if has_bias else NULL, <double*>c.arrays[3],
-                      <double*>c.arrays[4], &g, c.ints[16], req)
+                      <double*>c.arrays[4], &g, c.ints[GEOM_INTS + 0], req)
 
 
 cdef void _conv_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
                          real* db, real* col, Geom* g, Py_ssize_t nb, int req_dx, int req_dw,
                          int req_db) noexcept nogil:
     cdef Py_ssize_t n0, cur, ld, j, grp, f, p
-    cdef Py_ssize_t HWo = g.Ho * g.Wo
+    cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo   # output positions
     cdef Py_ssize_t Fg = g.F // g.G
-    cdef Py_ssize_t Kg = (g.C // g.G) * g.kh * g.kw
-    cdef Py_ssize_t in_size = g.C * g.H * g.W
-    cdef real* stage = col + g.C * g.kh * g.kw * nb * HWo
+    cdef Py_ssize_t Kg = (g.C // g.G) * g.kd * g.kh * g.kw
+    cdef Py_ssize_t in_size = g.C * g.D * g.H * g.W
+    cdef real* stage = col + g.C * g.kd * g.kh * g.kw * nb * HWo
     cdef const real* src
     if req_dw == REQ_WRITE:
         memset(dw, 0, g.F * Kg * sizeof(real))
@@ -229,25 +250,32 @@ cdef void _conv_backward(const real* dy, const real* x, const real* w, real* dx,
 
 
 cdef void conv_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: dy, x, w, dx, dw, db, col; ints: geometry(16), nb, req_dx, req_dw, req_db
+    # arrays: dy, x, w, dx, dw, db, col; ints: geometry(NGEOM), nb, req_dx, req_dw, req_db
     cdef Geom g = _geom(c.ints)
     if c.dtype == 0:
         _conv_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
                        <float*>c.arrays[3], <float*>c.arrays[4], <float*>c.arrays[5],
-                       <float*>c.arrays[6], &g, c.ints[16], <int>c.ints[17], <int>c.ints[18],
-                       <int>c.ints[19])
+                       <float*>c.arrays[6], &g, c.ints[GEOM_INTS + 0], <int>c.ints[GEOM_INTS + 1], <int>c.ints[GEOM_INTS + 2],
+                       <int>c.ints[GEOM_INTS + 3])
     else:
         _conv_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
                        <double*>c.arrays[3], <double*>c.arrays[4], <double*>c.arrays[5],
-                       <double*>c.arrays[6], &g, c.ints[16], <int>c.ints[17], <int>c.ints[18],
-                       <int>c.ints[19])
+                       <double*>c.arrays[6], &g, c.ints[GEOM_INTS + 0], <int>c.ints[GEOM_INTS + 1], <int>c.ints[GEOM_INTS + 2],
+                       <int>c.ints[GEOM_INTS + 3])
 
 
-def _as_2d(seq, ndim, default, name):
+def _as_3d(seq, ndim, default, name):
+    """`seq` (or `default` per dimension) padded in front to 3 dimensions: depth and height of a
+    lower-dimensional problem have size-1 kernels, unit stride and dilation, no padding."""
     seq = tuple(int(v) for v in seq) if seq else (default,) * ndim
     if len(seq) != ndim:
         raise ValueError(f"{name}={seq} has {len(seq)} values for {ndim} spatial dimensions")
-    return seq if ndim == 2 else (1 if name != "pad" else 0,) + seq
+    return (0 if name == "pad" else 1,) * (3 - ndim) + seq
+
+
+def _spatial_3d(shape):
+    """The (D, H, W) of an (N, C, ...) shape with 1 to 3 spatial dimensions."""
+    return (1,) * (5 - len(shape)) + tuple(shape[2:])
 
 
 def conv_out_size(size, k, s, d, p):
@@ -255,21 +283,22 @@ def conv_out_size(size, k, s, d, p):
 
 
 def _conv_geometry(x, w, kernel, stride, dilate, pad, num_filter, num_group, label):
-    """The 16 geometry ints (N C H W F G kh kw sh sw dh dw ph pw Ho Wo), validated."""
+    """The NGEOM geometry ints (N C D H W F G kd kh kw sd sh sw dd dh dw pd ph pw Do Ho Wo),
+    validated."""
     kernel = tuple(int(k) for k in kernel)
     ndim = len(kernel)
-    if ndim not in (1, 2):
-        raise ValueError(f"{label}: kernel={kernel}: only 1-D and 2-D convolution are supported")
+    if ndim not in (1, 2, 3):
+        raise ValueError(f"{label}: kernel={kernel}: only 1-D, 2-D and 3-D convolution are supported")
     if x.ndim != ndim + 2:
         raise ValueError(f"{label}: kernel {kernel} needs {ndim + 2}-D data (N, C, ...), got shape {x.shape}")
-    kh, kw = _as_2d(kernel, ndim, 1, "kernel")
-    sh, sw = _as_2d(stride, ndim, 1, "stride")
-    dh, dw = _as_2d(dilate, ndim, 1, "dilate")
-    ph, pw = _as_2d(pad, ndim, 0, "pad")
-    if min(kh, kw, sh, sw, dh, dw) < 1 or min(ph, pw) < 0:
+    ks = _as_3d(kernel, ndim, 1, "kernel")
+    ss = _as_3d(stride, ndim, 1, "stride")
+    ds = _as_3d(dilate, ndim, 1, "dilate")
+    ps = _as_3d(pad, ndim, 0, "pad")
+    if min(ks + ss + ds) < 1 or min(ps) < 0:
         raise ValueError(f"{label}: kernel, stride and dilate must be positive and pad non-negative")
     N, C = x.shape[:2]
-    H, W = (1,) + tuple(x.shape[2:]) if ndim == 1 else x.shape[2:]
+    spatial = _spatial_3d(tuple(x.shape))
     F, G = int(num_filter), int(num_group)
     if G < 1 or C % G or F % G:
         raise ValueError(f"{label}: num_group={G} must divide the input channels ({C}) and num_filter ({F})")
@@ -277,34 +306,36 @@ def _conv_geometry(x, w, kernel, stride, dilate, pad, num_filter, num_group, lab
     if tuple(w.shape) != expected_w:
         raise ValueError(f"{label}: weight shape {tuple(w.shape)} does not match data {tuple(x.shape)}: "
                          f"expected {expected_w}")
-    Ho = conv_out_size(H, kh, sh, dh, ph)
-    Wo = conv_out_size(W, kw, sw, dw, pw)
-    if Ho < 1 or Wo < 1:
+    out = [conv_out_size(*args) for args in zip(spatial, ks, ss, ds, ps)]
+    if min(out) < 1:
         raise ValueError(f"{label}: kernel {kernel} (dilate {tuple(dilate)}) is larger than the padded "
                          f"input {tuple(x.shape)}")
-    return [N, C, H, W, F, G, kh, kw, sh, sw, dh, dw, ph, pw, Ho, Wo]
+    return [N, C, *spatial, F, G, *ks, *ss, *ds, *ps, *out]
 
 
 def _out_shape(geo, ndim):
-    N, C, H, W, F, G, kh, kw, sh, sw, dh, dw, ph, pw, Ho, Wo = geo
-    return (N, F, Ho, Wo) if ndim == 2 else (N, F, Wo)
+    """(N, F) + the last `ndim` output sizes."""
+    return (geo[0], geo[5]) + tuple(geo[NGEOM - ndim:NGEOM])
 
 
 # GEMM columns aimed at per chunk of samples (see the Convolution banner above)
 CHUNK_COLUMNS = 2048
 
 
+def _out_positions(geo):
+    return geo[19] * geo[20] * geo[21]
+
+
 def conv_chunk(geo):
     """Samples per GEMM: enough for about CHUNK_COLUMNS output pixels, at least one."""
-    N, Ho, Wo = geo[0], geo[14], geo[15]
-    return max(1, min(N, CHUNK_COLUMNS // max(1, Ho * Wo)))
+    return max(1, min(geo[0], CHUNK_COLUMNS // max(1, _out_positions(geo))))
 
 
 def conv_workspace_elements(geo):
-    """Elements of scratch: im2col (C*kh*kw, nb*Ho*Wo), then the (F, nb*Ho*Wo) staging block
-    (used when nb > 1, or by a forward with req 'add')."""
-    N, C, H, W, F, G, kh, kw, sh, sw, dh, dw, ph, pw, Ho, Wo = geo
-    return (C * kh * kw + F) * conv_chunk(geo) * Ho * Wo
+    """Elements of scratch: im2col (C*kd*kh*kw, nb*Do*Ho*Wo), then the (F, nb*Do*Ho*Wo) staging
+    block (used when nb > 1, or by a forward with req 'add')."""
+    C, F, kd, kh, kw = geo[1], geo[5], geo[7], geo[8], geo[9]
+    return (C * kd * kh * kw + F) * conv_chunk(geo) * _out_positions(geo)
 
 
 def conv_workspace_bytes(data_shape, weight_shape, kernel, stride=(), dilate=(), pad=(),
@@ -342,7 +373,7 @@ def append_convolution(Plan plan, x, w, b, y, kernel, stride=(), dilate=(), pad=
         num_filter = w.shape[0]
     geo = _conv_geometry(x, w, kernel, stride, dilate, pad, num_filter, num_group, label)
     _check_shape(y, _out_shape(geo, len(kernel)), "output", label)
-    _check_shape(b, (geo[4],), "bias", label)
+    _check_shape(b, (geo[5],), "bias", label)
     col = _col_buffer(workspace, conv_workspace_elements(geo), x.dtype)
     arrays = [x, w, x if b is None else b, y]
     dtype = common_dtype(arrays)
@@ -354,7 +385,7 @@ def append_convolution_backward(Plan plan, dy, x, w, dx, dw, db, kernel, stride=
                                 pad=(), num_filter=None, num_group=1, workspace=None,
                                 str req_dx="write", str req_dw="write", str req_db="write",
                                 str label="_backward_Convolution"):
-    """Append dx = col2im(w.T @ dy), dw = sum_n dy[n] @ im2col(x[n]).T, db = dy.sum((0, 2, 3)).
+    """Append dx = col2im(w.T @ dy), dw = sum_n dy[n] @ im2col(x[n]).T, db = dy.sum over all axes but 1.
 
     A None output or req 'null' is skipped; 'add' accumulates into the output."""
     if num_filter is None:
@@ -363,7 +394,7 @@ def append_convolution_backward(Plan plan, dy, x, w, dx, dw, db, kernel, stride=
     _check_shape(dy, _out_shape(geo, len(kernel)), "output gradient", label)
     reqs = [req_code(r, label) for r in (req_dx, req_dw, req_db)]
     outputs = [dx, dw, db]
-    for k, (out, shape) in enumerate(zip(outputs, (x.shape, w.shape, (geo[4],)))):
+    for k, (out, shape) in enumerate(zip(outputs, (x.shape, w.shape, (geo[5],)))):
         if out is None or reqs[k] == REQ_NULL:
             reqs[k] = REQ_NULL
             outputs[k] = dy   # any valid pointer; the kernel does not touch it
@@ -378,7 +409,12 @@ def append_convolution_backward(Plan plan, dy, x, w, dx, dw, db, kernel, stride=
 # ---------------------------------------------------------------------------------------
 # Pooling (MXNet's pool.h semantics: max ignores padding and takes the first maximum; avg
 # divides by the window clipped to the padded input, or to the input when
-# count_include_pad is False; 'full' windows may run past the padded input and are clipped)
+# count_include_pad is False; 'full' and 'same' windows may run past the padded input and
+# are clipped; lp is (sum of x**p)**(1/p) over the window, p in 1, 2, 3).
+#
+# A plane is one (sample, channel) pair.  Channels-first data (NCW/NCHW/NCDHW) keeps a plane
+# contiguous; channels-last data (NWC/NHWC/NDHWC) has the plane's elements C apart, so the
+# general loops index with an element step `es`.
 
 cdef inline void _window(Py_ssize_t o, Py_ssize_t s, Py_ssize_t p, Py_ssize_t k, Py_ssize_t size,
                          Py_ssize_t* start, Py_ssize_t* end, Py_ssize_t* padded) noexcept nogil:
@@ -396,8 +432,10 @@ cdef inline void _window(Py_ssize_t o, Py_ssize_t s, Py_ssize_t p, Py_ssize_t k,
 
 
 cdef inline bint _is_2x2_stride_2(Geom* g) noexcept nogil:
-    """The common CNN pooling: 2x2 windows, stride 2, no padding, every window inside."""
-    return (g.kh == 2 and g.kw == 2 and g.sh == 2 and g.sw == 2 and g.ph == 0 and g.pw == 0
+    """The common CNN pooling: 2x2 windows, stride 2, no padding, every window inside (depth,
+    if any, pooled one slice at a time)."""
+    return (g.kd == 1 and g.sd == 1 and g.pd == 0 and g.Do == g.D
+            and g.kh == 2 and g.kw == 2 and g.sh == 2 and g.sw == 2 and g.ph == 0 and g.pw == 0
             and 2 * g.Ho <= g.H and 2 * g.Wo <= g.W)
 
 
@@ -410,6 +448,33 @@ cdef inline real _first_max(real a, real b, real c, real d, real lowest) noexcep
     return d if d > best else best
 
 
+cdef inline real _pow_p(real v, int p) noexcept nogil:
+    if p == 2:
+        return v * v
+    if p == 3:
+        return v * v * v
+    return v
+
+
+cdef inline real _root_p(real v, int p) noexcept nogil:
+    if p == 2:
+        return sqrt(v)
+    if p == 3:
+        return cbrt(v)
+    return v
+
+
+cdef inline real _lp_grad(real grad, real x, real y, int p) noexcept nogil:
+    """grad * (x / y) ** (p - 1), 0 where y is 0 (MXNet's lp_grad)."""
+    cdef real ratio
+    if p == 1:
+        return grad
+    if y == 0:
+        return 0
+    ratio = x / y
+    return grad * ratio if p == 2 else grad * ratio * ratio
+
+
 cdef void _pool_forward_2x2(const real* x, real* y, Geom* g, int mode, int req,
                             real lowest) noexcept nogil:
     """_pool_forward for 2x2 windows with stride 2: the four reads are explicit and branch-free."""
@@ -418,7 +483,7 @@ cdef void _pool_forward_2x2(const real* x, real* y, Geom* g, int mode, int req,
     cdef const real* bottom
     cdef real* yp
     cdef real value
-    for plane in range(g.N * g.C):
+    for plane in range(g.N * g.C * g.D):
         for oh in range(g.Ho):
             top = x + plane * g.H * g.W + 2 * oh * g.W
             bottom = top + g.W
@@ -438,59 +503,85 @@ cdef void _pool_forward_2x2(const real* x, real* y, Geom* g, int mode, int req,
                     yp[ow] = value
 
 
-cdef void _pool_forward(const real* x, real* y, Geom* g, int mode, bint include_pad,
-                        int req) noexcept nogil:
-    # geometry: N, C as planes; F unused; kh kw sh sw ph pw Ho Wo
-    cdef Py_ssize_t plane, oh, ow, h, w, h0, h1, w0, w1, hp, wp, count
-    cdef Py_ssize_t planes = g.N * g.C
+cdef inline real _window_reduce(const real* xp, Py_ssize_t es, Geom* g, Py_ssize_t d0,
+                                Py_ssize_t d1, Py_ssize_t h0, Py_ssize_t h1, Py_ssize_t w0,
+                                Py_ssize_t w1, int mode, int p, real lowest) noexcept nogil:
+    """The window's first maximum (mode 0), or the sum of x**p over it (p is 1 but for lp)."""
+    cdef Py_ssize_t d, h, w
+    cdef real v, acc = lowest if mode == 0 else 0
+    for d in range(d0, d1):
+        for h in range(h0, h1):
+            for w in range(w0, w1):
+                v = xp[((d * g.H + h) * g.W + w) * es]
+                if mode == 0:
+                    if v > acc:
+                        acc = v
+                else:
+                    acc += _pow_p(v, p)
+    return acc
+
+
+cdef inline void _plane_pointers(Py_ssize_t plane, Geom* g, bint channels_last, Py_ssize_t* in_off,
+                                 Py_ssize_t* out_off, Py_ssize_t* es) noexcept nogil:
+    cdef Py_ssize_t n = plane // g.C
+    cdef Py_ssize_t c = plane - n * g.C
+    cdef Py_ssize_t S = g.D * g.H * g.W, So = g.Do * g.Ho * g.Wo
+    if channels_last:
+        in_off[0] = n * S * g.C + c
+        out_off[0] = n * So * g.C + c
+        es[0] = g.C
+    else:
+        in_off[0] = plane * S
+        out_off[0] = plane * So
+        es[0] = 1
+
+
+cdef void _pool_forward(const real* x, real* y, Geom* g, int mode, bint include_pad, int p,
+                        bint channels_last, int req) noexcept nogil:
+    # geometry: N, C as planes; F unused
+    cdef Py_ssize_t plane, od, oh, ow, d0, d1, dp, h0, h1, hp, w0, w1, wp, count
+    cdef Py_ssize_t in_off, out_off, es
     cdef const real* xp
     cdef real* yp
-    cdef real best, total, value, lowest
+    cdef real value, lowest
     if req == REQ_NULL:
         return
     lowest = <real>(-FLT_MAX) if real is float else <real>(-DBL_MAX)
-    if _is_2x2_stride_2(g):
+    if mode != 3 and not channels_last and _is_2x2_stride_2(g):
         _pool_forward_2x2(x, y, g, mode, req, lowest)
         return
-    for plane in range(planes):
-        xp = x + plane * g.H * g.W
-        yp = y + plane * g.Ho * g.Wo
-        for oh in range(g.Ho):
-            _window(oh, g.sh, g.ph, g.kh, g.H, &h0, &h1, &hp)
-            for ow in range(g.Wo):
-                _window(ow, g.sw, g.pw, g.kw, g.W, &w0, &w1, &wp)
-                if mode == 0:
-                    best = lowest
-                    for h in range(h0, h1):
-                        for w in range(w0, w1):
-                            if xp[h * g.W + w] > best:
-                                best = xp[h * g.W + w]
-                    value = best
-                else:
-                    total = 0
-                    for h in range(h0, h1):
-                        for w in range(w0, w1):
-                            total += xp[h * g.W + w]
+    for plane in range(g.N * g.C):
+        _plane_pointers(plane, g, channels_last, &in_off, &out_off, &es)
+        xp = x + in_off
+        yp = y + out_off
+        for od in range(g.Do):
+            _window(od, g.sd, g.pd, g.kd, g.D, &d0, &d1, &dp)
+            for oh in range(g.Ho):
+                _window(oh, g.sh, g.ph, g.kh, g.H, &h0, &h1, &hp)
+                for ow in range(g.Wo):
+                    _window(ow, g.sw, g.pw, g.kw, g.W, &w0, &w1, &wp)
+                    value = _window_reduce(xp, es, g, d0, d1, h0, h1, w0, w1, mode, p, lowest)
                     if mode == 1:
-                        count = hp * wp if include_pad else (h1 - h0) * (w1 - w0)
-                        value = total / count if (h1 > h0 and w1 > w0) else 0
+                        count = dp * hp * wp if include_pad else (d1 - d0) * (h1 - h0) * (w1 - w0)
+                        value = value / count if (d1 > d0 and h1 > h0 and w1 > w0) else 0
+                    elif mode == 3:
+                        value = _root_p(value, p)
+                    if req == REQ_ADD:
+                        yp[((od * g.Ho + oh) * g.Wo + ow) * es] += value
                     else:
-                        value = total
-                if req == REQ_ADD:
-                    yp[oh * g.Wo + ow] += value
-                else:
-                    yp[oh * g.Wo + ow] = value
+                        yp[((od * g.Ho + oh) * g.Wo + ow) * es] = value
 
 
 cdef void pool_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: x, y; ints: geometry(16), mode, count_include_pad, req
+    # arrays: x, y; ints: geometry(NGEOM), mode, count_include_pad, p_value, channels_last, req
     cdef Geom g = _geom(c.ints)
+    cdef Py_ssize_t* extra = c.ints + GEOM_INTS
     if c.dtype == 0:
-        _pool_forward(<float*>c.arrays[0], <float*>c.arrays[1], &g, <int>c.ints[16],
-                      <bint>c.ints[17], <int>c.ints[18])
+        _pool_forward(<float*>c.arrays[0], <float*>c.arrays[1], &g, <int>extra[0], <bint>extra[1],
+                      <int>extra[2], <bint>extra[3], <int>extra[4])
     else:
-        _pool_forward(<double*>c.arrays[0], <double*>c.arrays[1], &g, <int>c.ints[16],
-                      <bint>c.ints[17], <int>c.ints[18])
+        _pool_forward(<double*>c.arrays[0], <double*>c.arrays[1], &g, <int>extra[0], <bint>extra[1],
+                      <int>extra[2], <bint>extra[3], <int>extra[4])
 
 
 cdef void _max_pool_backward_2x2(const real* dy, const real* x, real* dx, Geom* g,
@@ -506,7 +597,7 @@ cdef void _max_pool_backward_2x2(const real* dy, const real* x, real* dx, Geom* 
     cdef real* dx_bottom
     cdef real a, b, c, d, best, grad
     cdef bint found, on_a, on_b, on_c
-    for plane in range(g.N * g.C):
+    for plane in range(g.N * g.C * g.D):
         for oh in range(g.Ho):
             top = x + plane * g.H * g.W + 2 * oh * g.W
             bottom = top + g.W
@@ -532,126 +623,168 @@ cdef void _max_pool_backward_2x2(const real* dy, const real* x, real* dx, Geom* 
 
 
 cdef void _pool_backward(const real* dy, const real* x, real* dx, Geom* g, int mode,
-                         bint include_pad, int req) noexcept nogil:
-    cdef Py_ssize_t plane, oh, ow, h, w, h0, h1, w0, w1, hp, wp, count, arg
-    cdef Py_ssize_t planes = g.N * g.C
+                         bint include_pad, int p, bint channels_last, int req) noexcept nogil:
+    cdef Py_ssize_t plane, od, oh, ow, d, h, w, d0, d1, dp, h0, h1, hp, w0, w1, wp, count, arg, at
+    cdef Py_ssize_t in_off, out_off, es
     cdef const real* xp
     cdef const real* dyp
     cdef real* dxp
-    cdef real best, grad, lowest
+    cdef real best, grad, lowest, norm
     if req == REQ_NULL:
         return
     lowest = <real>(-FLT_MAX) if real is float else <real>(-DBL_MAX)
-    if mode == 0 and req == REQ_WRITE and _is_2x2_stride_2(g) and 2 * g.Ho == g.H and 2 * g.Wo == g.W:
+    if (mode == 0 and req == REQ_WRITE and not channels_last and _is_2x2_stride_2(g)
+            and 2 * g.Ho == g.H and 2 * g.Wo == g.W):
         _max_pool_backward_2x2(dy, x, dx, g, lowest)
         return
     if req == REQ_WRITE:
-        memset(dx, 0, planes * g.H * g.W * sizeof(real))
-    for plane in range(planes):
-        xp = x + plane * g.H * g.W
-        dxp = dx + plane * g.H * g.W
-        dyp = dy + plane * g.Ho * g.Wo
-        for oh in range(g.Ho):
-            _window(oh, g.sh, g.ph, g.kh, g.H, &h0, &h1, &hp)
-            for ow in range(g.Wo):
-                _window(ow, g.sw, g.pw, g.kw, g.W, &w0, &w1, &wp)
-                grad = dyp[oh * g.Wo + ow]
-                if mode == 0:
-                    # the gradient goes to the first maximum of the window (argmax recomputed)
-                    best = lowest
-                    arg = -1
-                    for h in range(h0, h1):
-                        for w in range(w0, w1):
-                            if xp[h * g.W + w] > best:
-                                best = xp[h * g.W + w]
-                                arg = h * g.W + w
-                    if arg >= 0:
-                        dxp[arg] += grad
-                else:
-                    if mode == 1:
-                        count = hp * wp if include_pad else (h1 - h0) * (w1 - w0)
+        memset(dx, 0, g.N * g.C * g.D * g.H * g.W * sizeof(real))
+    for plane in range(g.N * g.C):
+        _plane_pointers(plane, g, channels_last, &in_off, &out_off, &es)
+        xp = x + in_off
+        dxp = dx + in_off
+        dyp = dy + out_off
+        for od in range(g.Do):
+            _window(od, g.sd, g.pd, g.kd, g.D, &d0, &d1, &dp)
+            for oh in range(g.Ho):
+                _window(oh, g.sh, g.ph, g.kh, g.H, &h0, &h1, &hp)
+                for ow in range(g.Wo):
+                    _window(ow, g.sw, g.pw, g.kw, g.W, &w0, &w1, &wp)
+                    grad = dyp[((od * g.Ho + oh) * g.Wo + ow) * es]
+                    if mode == 0:
+                        # the gradient goes to the first maximum of the window (argmax recomputed)
+                        best = lowest
+                        arg = -1
+                        for d in range(d0, d1):
+                            for h in range(h0, h1):
+                                for w in range(w0, w1):
+                                    at = ((d * g.H + h) * g.W + w) * es
+                                    if xp[at] > best:
+                                        best = xp[at]
+                                        arg = at
+                        if arg >= 0:
+                            dxp[arg] += grad
+                        continue
+                    if mode == 3:
+                        # the window's output, recomputed as the argmax of max pooling is
+                        norm = _root_p(_window_reduce(xp, es, g, d0, d1, h0, h1, w0, w1, mode, p,
+                                                      lowest), p)
+                    elif mode == 1:
+                        count = dp * hp * wp if include_pad else (d1 - d0) * (h1 - h0) * (w1 - w0)
                         if count > 0:
                             grad = grad / count
-                    for h in range(h0, h1):
-                        for w in range(w0, w1):
-                            dxp[h * g.W + w] += grad
+                    for d in range(d0, d1):
+                        for h in range(h0, h1):
+                            for w in range(w0, w1):
+                                at = ((d * g.H + h) * g.W + w) * es
+                                if mode == 3:
+                                    dxp[at] += _lp_grad(grad, xp[at], norm, p)
+                                else:
+                                    dxp[at] += grad
 
 
 cdef void pool_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: dy, x, dx; ints: geometry(16), mode, count_include_pad, req
+    # arrays: dy, x, dx; ints: geometry(NGEOM), mode, count_include_pad, p_value, channels_last, req
     cdef Geom g = _geom(c.ints)
+    cdef Py_ssize_t* extra = c.ints + GEOM_INTS
     if c.dtype == 0:
         _pool_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2], &g,
-                       <int>c.ints[16], <bint>c.ints[17], <int>c.ints[18])
+                       <int>extra[0], <bint>extra[1], <int>extra[2], <bint>extra[3], <int>extra[4])
     else:
         _pool_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2], &g,
-                       <int>c.ints[16], <bint>c.ints[17], <int>c.ints[18])
+                       <int>extra[0], <bint>extra[1], <int>extra[2], <bint>extra[3], <int>extra[4])
+
+
+CHANNELS_LAST = ("NWC", "NHWC", "NDHWC")
+_LAYOUTS = {1: ("NCW", "NWC"), 2: ("NCHW", "NHWC"), 3: ("NCDHW", "NDHWC")}
 
 
 def pool_geometry(shape, kernel=(), stride=(), pad=(), global_pool=False,
-                  pooling_convention="valid", label="Pooling"):
-    """The 16 geometry ints for pooling data of `shape` (F and G unused, dilation 1)."""
+                  pooling_convention="valid", layout=None, label="Pooling"):
+    """The NGEOM geometry ints for pooling data of `shape` (F = C, G unused, dilation 1), and
+    whether the layout is channels-last."""
     shape = tuple(int(s) for s in shape)
     ndim = len(shape) - 2
-    if ndim not in (1, 2):
-        raise ValueError(f"{label}: Pooling supports 3-D and 4-D data, got shape {shape}")
-    spatial = shape[2:]
+    if ndim not in (1, 2, 3):
+        raise ValueError(f"{label}: Pooling supports 3-D, 4-D and 5-D data, got shape {shape}")
+    if layout is not None and layout not in _LAYOUTS[ndim]:
+        raise ValueError(f"{label}: layout {layout} does not fit {ndim + 2}-D data {shape}; "
+                         f"expected one of {_LAYOUTS[ndim]}")
+    channels_last = layout in CHANNELS_LAST
+    # (this module is compiled with wraparound=False: no negative indices)
+    N, C = (shape[0], shape[ndim + 1]) if channels_last else shape[:2]
+    spatial = shape[1:ndim + 1] if channels_last else shape[2:]
+    if pooling_convention == "same":
+        if ndim != 1 or any(pad or ()):
+            raise ValueError(f"{label}: pooling_convention 'same' supports 1-D pooling without "
+                             f"pad only, got data {shape} and pad={tuple(pad or ())}")
+        pad = ()   # MXNet 1.9.1 wants three zeros here
     if global_pool:
         kernel, stride, pad = spatial, (1,) * ndim, (0,) * ndim
     kernel = tuple(int(k) for k in kernel)
     if len(kernel) != ndim:
         raise ValueError(f"{label}: kernel={kernel} does not match the {ndim} spatial dimensions of {shape}")
-    kh, kw = _as_2d(kernel, ndim, 1, "kernel")
-    sh, sw = _as_2d(stride, ndim, 1, "stride")
-    ph, pw = _as_2d(pad, ndim, 0, "pad")
-    if min(kh, kw, sh, sw) < 1 or min(ph, pw) < 0:
+    ks = _as_3d(kernel, ndim, 1, "kernel")
+    ss = _as_3d(stride, ndim, 1, "stride")
+    ps = _as_3d(pad, ndim, 0, "pad")
+    if min(ks + ss) < 1 or min(ps) < 0:
         raise ValueError(f"{label}: kernel and stride must be positive and pad non-negative")
-    H, W = (1,) + spatial if ndim == 1 else spatial
+    sizes = (1,) * (3 - ndim) + spatial
     out = []
-    for size, k, s, p in ((H, kh, sh, ph), (W, kw, sw, pw)):
-        if global_pool:
-            out.append(1)
-            continue
+    for size, k, s, p in zip(sizes, ks, ss, ps):
         if size + 2 * p < k:
             raise ValueError(f"{label}: kernel {kernel} is larger than the padded input {shape}")
-        if pooling_convention == "full":
+        if global_pool:
+            out.append(1)
+        elif pooling_convention == "full":
             out.append(-(-(size + 2 * p - k) // s) + 1)
         elif pooling_convention == "valid":
             out.append((size + 2 * p - k) // s + 1)
+        elif pooling_convention == "same":
+            out.append(-(-(size + 2 * p) // s))
         else:
-            raise ValueError(f"{label}: pooling_convention must be 'valid' or 'full', "
+            raise ValueError(f"{label}: pooling_convention must be 'valid', 'full' or 'same', "
                              f"not {pooling_convention!r}")
-    N, C = shape[:2]
-    return [N, C, H, W, C, 1, kh, kw, sh, sw, 1, 1, ph, pw, out[0], out[1]]
+    return [N, C, *sizes, C, 1, *ks, *ss, 1, 1, 1, *ps, *out], channels_last
+
+
+def pool_output_shape(geo, ndim, channels_last):
+    spatial = tuple(geo[NGEOM - ndim:NGEOM])
+    return (geo[0],) + spatial + (geo[1],) if channels_last else (geo[0], geo[1]) + spatial
 
 
 def _pool_args(x, y, pool_type, kernel, stride, pad, global_pool, pooling_convention,
-               count_include_pad, label):
+               count_include_pad, p_value, layout, label):
     if pool_type not in POOL_CODES:
         raise ValueError(f"{label}: pool_type must be one of {sorted(POOL_CODES)}, not {pool_type!r}")
-    geo = pool_geometry(x.shape, kernel, stride, pad, global_pool, pooling_convention, label)
-    out_shape = tuple(x.shape[:2]) + ((geo[14], geo[15]) if x.ndim == 4 else (geo[15],))
-    _check_shape(y, out_shape, "output", label)
+    if pool_type == "lp" and p_value not in (1, 2, 3):
+        raise ValueError(f"{label}: lp pooling needs p_value 1, 2 or 3, got {p_value!r}")
+    geo, channels_last = pool_geometry(x.shape, kernel, stride, pad, global_pool,
+                                       pooling_convention, layout, label)
+    _check_shape(y, pool_output_shape(geo, x.ndim - 2, channels_last), "output", label)
     with_pad = True if count_include_pad is None else bool(count_include_pad)
-    return geo + [POOL_CODES[pool_type], with_pad]
+    return geo + [POOL_CODES[pool_type], with_pad, p_value if pool_type == "lp" else 1,
+                  channels_last]
 
 
 def append_pooling(Plan plan, x, y, pool_type="max", kernel=(), stride=(), pad=(),
                    global_pool=False, pooling_convention="valid", count_include_pad=None,
-                   str req="write", str label="Pooling"):
+                   p_value=None, layout=None, str req="write", str label="Pooling"):
     """Append y = pool(x)."""
     ints = _pool_args(x, y, pool_type, kernel, stride, pad, global_pool, pooling_convention,
-                      count_include_pad, label)
+                      count_include_pad, p_value, layout, label)
     arrays = [x, y]
     plan.add(pool_forward_kernel, common_dtype(arrays), arrays, ints + [req_code(req, label)], [], label)
 
 
 def append_pooling_backward(Plan plan, dy, x, dx, pool_type="max", kernel=(), stride=(), pad=(),
                             global_pool=False, pooling_convention="valid", count_include_pad=None,
-                            str req="write", str label="_backward_Pooling"):
-    """Append dx = d pool(x) / dx applied to dy (max: recomputes each window's first argmax)."""
+                            p_value=None, layout=None, str req="write",
+                            str label="_backward_Pooling"):
+    """Append dx = d pool(x) / dx applied to dy (max recomputes each window's first argmax, lp
+    each window's output)."""
     ints = _pool_args(x, dy, pool_type, kernel, stride, pad, global_pool, pooling_convention,
-                      count_include_pad, label)
+                      count_include_pad, p_value, layout, label)
     if dx is None or req == "null":
         return
     _check_shape(dx, x.shape, "data gradient", label)
@@ -668,7 +801,7 @@ def append_pooling_backward(Plan plan, dy, x, dx, pool_type="max", kernel=(), st
 #   forward:   y  = col2im(w.T @ x)                  Convolution's data gradient
 #   backward:  dx = w @ im2col(dy)                   Convolution's forward
 #              dw = sum_n x[n] @ im2col(dy[n]).T     Convolution's weight gradient
-#              db = dy.sum((0, 2, 3))
+#              db = dy.sum over all axes but 1
 
 cdef void _add_bias(real* y, const real* b, Py_ssize_t N, Py_ssize_t F,
                     Py_ssize_t size) noexcept nogil:
@@ -685,31 +818,31 @@ cdef void _add_bias(real* y, const real* b, Py_ssize_t N, Py_ssize_t F,
 
 
 cdef void deconv_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: x, w, b, y, col (b is x when there is no bias); ints: geometry(16), nb, has_bias, req
-    # (geometry of the Convolution whose data is y: g.C = F, g.F = C, g.Ho/g.Wo = x's H/W)
+    # arrays: x, w, b, y, col (b is x when there is no bias); ints: geometry(NGEOM), nb, has_bias, req
+    # (geometry of the Convolution whose data is y: g.C = F, g.F = C, g.Do/g.Ho/g.Wo = x's D/H/W)
     cdef Geom g = _geom(c.ints)
-    cdef bint has_bias = c.ints[17]
-    cdef int req = <int>c.ints[18]
+    cdef bint has_bias = c.ints[GEOM_INTS + 1]
+    cdef int req = <int>c.ints[GEOM_INTS + 2]
     if req == REQ_NULL:
         return
     if c.dtype == 0:
         _conv_backward(<float*>c.arrays[0], <float*>c.arrays[3], <float*>c.arrays[1],
-                       <float*>c.arrays[3], NULL, NULL, <float*>c.arrays[4], &g, c.ints[16],
+                       <float*>c.arrays[3], NULL, NULL, <float*>c.arrays[4], &g, c.ints[GEOM_INTS + 0],
                        req, REQ_NULL, REQ_NULL)
         if has_bias:
-            _add_bias(<float*>c.arrays[3], <float*>c.arrays[2], g.N, g.C, g.H * g.W)
+            _add_bias(<float*>c.arrays[3], <float*>c.arrays[2], g.N, g.C, g.D * g.H * g.W)
     else:
         _conv_backward(<double*>c.arrays[0], <double*>c.arrays[3], <double*>c.arrays[1],
-                       <double*>c.arrays[3], NULL, NULL, <double*>c.arrays[4], &g, c.ints[16],
+                       <double*>c.arrays[3], NULL, NULL, <double*>c.arrays[4], &g, c.ints[GEOM_INTS + 0],
                        req, REQ_NULL, REQ_NULL)
         if has_bias:
-            _add_bias(<double*>c.arrays[3], <double*>c.arrays[2], g.N, g.C, g.H * g.W)
+            _add_bias(<double*>c.arrays[3], <double*>c.arrays[2], g.N, g.C, g.D * g.H * g.W)
 
 
 cdef void _deconv_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
                            real* db, real* col, Geom* g, Py_ssize_t nb, int req_dx, int req_dw,
                            int req_db) noexcept nogil:
-    cdef Py_ssize_t n, f, size = g.H * g.W
+    cdef Py_ssize_t n, f, size = g.D * g.H * g.W
     cdef double total
     # dx = conv(dy, w)
     _conv_forward(dy, w, NULL, dx, col, g, nb, req_dx)
@@ -728,18 +861,18 @@ cdef void _deconv_backward(const real* dy, const real* x, const real* w, real* d
 
 
 cdef void deconv_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: dy, x, w, dx, dw, db, col; ints: geometry(16), nb, req_dx, req_dw, req_db
+    # arrays: dy, x, w, dx, dw, db, col; ints: geometry(NGEOM), nb, req_dx, req_dw, req_db
     cdef Geom g = _geom(c.ints)
     if c.dtype == 0:
         _deconv_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
                          <float*>c.arrays[3], <float*>c.arrays[4], <float*>c.arrays[5],
-                         <float*>c.arrays[6], &g, c.ints[16], <int>c.ints[17], <int>c.ints[18],
-                         <int>c.ints[19])
+                         <float*>c.arrays[6], &g, c.ints[GEOM_INTS + 0], <int>c.ints[GEOM_INTS + 1], <int>c.ints[GEOM_INTS + 2],
+                         <int>c.ints[GEOM_INTS + 3])
     else:
         _deconv_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
                          <double*>c.arrays[3], <double*>c.arrays[4], <double*>c.arrays[5],
-                         <double*>c.arrays[6], &g, c.ints[16], <int>c.ints[17], <int>c.ints[18],
-                         <int>c.ints[19])
+                         <double*>c.arrays[6], &g, c.ints[GEOM_INTS + 0], <int>c.ints[GEOM_INTS + 1], <int>c.ints[GEOM_INTS + 2],
+                         <int>c.ints[GEOM_INTS + 3])
 
 
 def _deconv_geometry(x, w, y, kernel, stride, dilate, pad, num_group, label):
@@ -780,7 +913,7 @@ def append_deconvolution_backward(Plan plan, dy, x, w, dx, dw, db, kernel, strid
                                   str req_dw="write", str req_db="write",
                                   str label="_backward_Deconvolution"):
     """Append dx = conv(dy, w), dw (Convolution's weight gradient with data dy and output
-    gradient x) and db = dy.sum((0, 2, 3)); a None output or req 'null' is skipped."""
+    gradient x) and db = dy.sum over all axes but 1; a None output or req 'null' is skipped."""
     geo = _deconv_geometry(x, w, dy, kernel, stride, dilate, pad, num_group, label)
     reqs = [req_code(r, label) for r in (req_dx, req_dw, req_db)]
     outputs = [dx, dw, db]

@@ -1,10 +1,15 @@
-"""Convolution and Pooling (1-D and 2-D, layout NCW / NCHW)."""
+"""Convolution and Pooling (1-D, 2-D and 3-D: layouts NCW / NCHW / NCDHW, and for Pooling the
+channels-last NWC / NHWC / NDHWC too)."""
 import math
 
 import numpy as np
 
 from ..registry import OpDef, Param, register
 from .common import kernels
+
+
+CHANNELS_LAST = ("NWC", "NHWC", "NDHWC")
+CHANNELS_FIRST = ("NCW", "NCHW", "NCDHW")
 
 
 def _spatial(ctx, name, values, ndim, default):
@@ -22,8 +27,12 @@ def conv_geometry(ctx, data_ndim):
     """(kernel, stride, dilate, pad) with MXNet's defaults filled in."""
     kernel = tuple(ctx.params["kernel"])
     ndim = len(kernel)
-    if ndim not in (1, 2):
-        raise ctx.error(f"kernel={kernel}: only 1-D and 2-D convolution are supported")
+    if ndim not in (1, 2, 3):
+        raise ctx.error(f"kernel={kernel}: only 1-D, 2-D and 3-D convolution are supported")
+    if ctx.params["layout"] in CHANNELS_LAST:
+        raise ctx.error(f"layout {ctx.params['layout']} is only supported on GPU (as in MXNet)")
+    if ctx.params["layout"] not in (None, CHANNELS_FIRST[ndim - 1]):
+        raise ctx.error(f"layout {ctx.params['layout']} does not fit kernel={kernel}")
     if data_ndim is not None and data_ndim != ndim + 2:
         raise ctx.error(f"kernel {kernel} needs {ndim + 2}-D data (N, C, ...), got {data_ndim}-D")
     stride = _spatial(ctx, "stride", ctx.params["stride"], ndim, 1)
@@ -86,18 +95,25 @@ def _conv_gradient(g):
 
 
 _CONV_PARAMS = [
-    Param("kernel", "shape", doc="Convolution kernel size: (w,) or (h, w).", length=(1, 2, 3)),
-    Param("stride", "shape", (), "Convolution stride; default 1 per dimension."),
-    Param("dilate", "shape", (), "Convolution dilation; default 1 per dimension."),
-    Param("pad", "shape", (), "Zero padding on both sides; default 0."),
+    Param("kernel", "shape", doc="Convolution kernel size: (w,), (h, w) or (d, h, w).",
+          length=(1, 2, 3)),
+    Param("stride", "shape", (), "Convolution stride: (w,), (h, w) or (d, h, w). Defaults to 1 "
+                                 "for each dimension."),
+    Param("dilate", "shape", (), "Convolution dilate: (w,), (h, w) or (d, h, w). Defaults to 1 "
+                                 "for each dimension."),
+    Param("pad", "shape", (), "Zero pad for convolution: (w,), (h, w) or (d, h, w). Defaults to "
+                              "no padding."),
     Param("num_filter", "int", doc="Convolution filter (channel) number.", low=1),
     Param("num_group", "int", 1, "Number of group partitions.", low=1),
-    Param("workspace", "int", 1024, "Ignored: workspace is planned at bind time."),
+    Param("workspace", "int", 1024, "Ignored: workspace is planned at bind time.", low=0),
     Param("no_bias", "bool", False, "Whether to disable bias parameter."),
-    Param("cudnn_tune", "str", None, "Ignored (no cuDNN).", optional=True),
+    Param("cudnn_tune", "str", None, "Ignored (no cuDNN).", optional=True,
+          choices=("off", "limited_workspace", "fastest")),
     Param("cudnn_off", "bool", False, "Ignored (no cuDNN)."),
-    Param("layout", "str", None, "Only NCW / NCHW are supported.", optional=True,
-          choices=("NCW", "NCHW")),
+    Param("layout", "str", None, "Set layout for input, output and weight. Empty for default "
+                                 "layout: NCW for 1d, NCHW for 2d and NCDHW for 3d. NHWC and "
+                                 "NDHWC are only supported on GPU.", optional=True,
+          choices=("NCW", "NCHW", "NCDHW", "NHWC", "NDHWC")),
 ]
 
 register(OpDef(
@@ -108,7 +124,8 @@ register(OpDef(
     kernel=_conv_kernel,
     gradient=_conv_gradient,
     workspace=_conv_workspace,
-    doc="Convolution of (N, C, [H,] W) data with (num_filter, C/num_group, [kh,] kw) weights.",
+    doc="Convolution of (N, C, [[D,] H,] W) data with (num_filter, C/num_group, [[kd,] kh,] kw) "
+        "weights.",
 ))
 
 
@@ -149,52 +166,80 @@ register(OpDef(
 ))
 
 
+def pool_layout(ctx, ndim):
+    """The data layout (MXNet's default for `ndim` spatial dimensions when not given), checked."""
+    layout = ctx.params["layout"] or CHANNELS_FIRST[ndim - 1]
+    if layout not in (CHANNELS_FIRST[ndim - 1], CHANNELS_LAST[ndim - 1]):
+        raise ctx.error(f"layout {layout} does not fit {ndim + 2}-D data")
+    return layout
+
+
 def pool_geometry(ctx, data):
-    """(kernel, stride, pad) for Pooling, with global_pool and defaults applied."""
-    spatial = tuple(data[2:])
-    if len(spatial) not in (1, 2):
-        raise ctx.error(f"Pooling supports 3-D and 4-D data, got shape {data}")
+    """(kernel, stride, pad, spatial) for Pooling, with global_pool and defaults applied."""
+    if len(data) not in (3, 4, 5):
+        raise ctx.error(f"Pooling supports 3-D, 4-D and 5-D data (N, C, [[D,] H,] W), got shape {data}")
+    ndim = len(data) - 2
+    channels_last = pool_layout(ctx, ndim) in CHANNELS_LAST
+    spatial = tuple(data[1:-1] if channels_last else data[2:])
+    if ctx.params["pooling_convention"] == "same" and (ndim != 1 or any(ctx.params["pad"])):
+        raise ctx.error(f"pooling_convention='same' supports 1-D pooling (3-D data) without pad "
+                        f"only, got data {data} and pad={tuple(ctx.params['pad'])}")
     if ctx.params["global_pool"]:
-        return spatial, (1,) * len(spatial), (0,) * len(spatial)
+        return spatial, (1,) * ndim, (0,) * ndim, spatial
     kernel = tuple(ctx.params["kernel"])
-    if len(kernel) != len(spatial):
-        raise ctx.error(f"kernel={kernel} does not match the {len(spatial)} spatial dimensions of {data}")
-    stride = _spatial(ctx, "stride", ctx.params["stride"], len(kernel), 1)
-    pad = _spatial(ctx, "pad", ctx.params["pad"], len(kernel), 0)
-    return kernel, stride, pad
+    if len(kernel) != ndim:
+        raise ctx.error(f"kernel={kernel} does not match the {ndim} spatial dimensions of {data}")
+    stride = _spatial(ctx, "stride", ctx.params["stride"], ndim, 1)
+    # MXNet 1.9.1 runs 'same' only with a 3-value zero pad (its check reads pad[0..2])
+    same = ctx.params["pooling_convention"] == "same"
+    pad = (0,) * ndim if same else _spatial(ctx, "pad", ctx.params["pad"], ndim, 0)
+    if min(kernel + stride) < 1:
+        raise ctx.error(f"kernel and stride must be positive, got kernel={kernel} stride={stride}")
+    return kernel, stride, pad, spatial
 
 
 def _pool_shape(ctx, ins, outs):
     data = ins[0]
     if data is None:
         return ins, outs
-    kernel, stride, pad = pool_geometry(ctx, data)
+    if ctx.params["pool_type"] == "lp" and ctx.params["p_value"] not in (1, 2, 3):
+        raise ctx.error(f"pool_type='lp' needs p_value 1, 2 or 3, got {ctx.params['p_value']}")
+    kernel, stride, pad, spatial_in = pool_geometry(ctx, data)
+    convention = ctx.params["pooling_convention"]
     spatial = []
-    for size, k, s, p in zip(data[2:], kernel, stride, pad):
-        if ctx.params["global_pool"]:
-            spatial.append(1)
-            continue
+    for size, k, s, p in zip(spatial_in, kernel, stride, pad):
         if size + 2 * p < k:
             raise ctx.error(f"kernel {kernel} is larger than the padded input {data}")
-        if ctx.params["pooling_convention"] == "full":
+        if ctx.params["global_pool"]:
+            spatial.append(1)
+        elif convention == "full":
             spatial.append(math.ceil((size + 2 * p - k) / s) + 1)
+        elif convention == "same":
+            spatial.append(math.ceil((size + 2 * p) / s))
         else:
             spatial.append((size + 2 * p - k) // s + 1)
-    out = tuple(data[:2]) + tuple(spatial)
+    if pool_layout(ctx, len(data) - 2) in CHANNELS_LAST:
+        out = (data[0],) + tuple(spatial) + (data[-1],)
+    else:
+        out = tuple(data[:2]) + tuple(spatial)
     return ins, [out] * len(outs)
 
 
 def _pool_outputs(params):
-    # MXNet's PyPI (MKL-DNN) build gives max pooling a hidden workspace output; declaring it
-    # too keeps node_row_ptr, and so our JSON, byte-identical to MXNet's.
-    return ("output", "workspace") if params["pool_type"] == "max" else ("output",)
+    # MXNet's PyPI (MKL-DNN) build gives max pooling a hidden workspace output when MKL-DNN
+    # runs it (a kernel given, channels-first layout); declaring it too keeps node_row_ptr,
+    # and so our JSON, byte-identical to MXNet's.
+    mkldnn = (params["pool_type"] == "max" and len(params["kernel"]) in (1, 2, 3)
+              and params["layout"] in (None,) + CHANNELS_FIRST)
+    return ("output", "workspace") if mkldnn else ("output",)
 
 
 def _pool_attrs(params):
     return dict(pool_type=params["pool_type"], kernel=params["kernel"], stride=params["stride"],
                 pad=params["pad"], global_pool=params["global_pool"],
                 pooling_convention=params["pooling_convention"],
-                count_include_pad=params["count_include_pad"])
+                count_include_pad=params["count_include_pad"], p_value=params["p_value"],
+                layout=params["layout"])
 
 
 def _pool_kernel(b):
@@ -211,19 +256,26 @@ def _pool_gradient(g):
 
 
 _POOL_PARAMS = [
-    Param("kernel", "shape", (), "Pooling kernel size: (w,) or (h, w)."),
-    Param("pool_type", "str", "max", "Pooling type to be applied.", choices=("max", "avg", "sum")),
-    Param("global_pool", "bool", False, "Ignore kernel size, do global pooling."),
+    Param("kernel", "shape", (), "Pooling kernel size: (y, x) or (d, y, x)"),
+    Param("pool_type", "str", "max", "Pooling type to be applied.",
+          choices=("max", "avg", "sum", "lp")),
+    Param("global_pool", "bool", False, "Ignore kernel size, do global pooling based on current "
+                                        "input feature map. "),
     Param("cudnn_off", "bool", False, "Ignored (no cuDNN)."),
-    Param("pooling_convention", "str", "valid", "Output size: valid (floor) or full (ceil).",
-          choices=("valid", "full")),
-    Param("stride", "shape", (), "Stride for pooling; default 1."),
-    Param("pad", "shape", (), "Pad for pooling; default 0."),
-    Param("p_value", "int", None, "Value of p for Lp pooling (unsupported).", optional=True),
-    Param("count_include_pad", "bool", None, "avg: count padded cells in the divisor "
-                                             "(None means True, as MXNet).", optional=True),
-    Param("layout", "str", None, "Only NCW / NCHW are supported.", optional=True,
-          choices=("NCW", "NCHW")),
+    Param("pooling_convention", "str", "valid", "Pooling convention to be applied: valid "
+          "(floor), full (ceil) or same (ceil(in / stride) outputs, 1-D only).",
+          choices=("valid", "full", "same")),
+    Param("stride", "shape", (), "Stride: for pooling (y, x) or (d, y, x). Defaults to 1 for "
+                                 "each dimension."),
+    Param("pad", "shape", (), "Pad for pooling: (y, x) or (d, y, x). Defaults to no padding."),
+    Param("p_value", "int", None, "Value of p for Lp pooling, can be 1, 2 or 3, required for Lp "
+                                  "Pooling.", optional=True),
+    Param("count_include_pad", "bool", None, "Only used for AvgPool, specify whether to count "
+          "padding elements for average calculation (None means True, as MXNet).",
+          optional=True),
+    Param("layout", "str", None, "Set layout for input and output. Empty for default layout: "
+                                 "NCW for 1d, NCHW for 2d and NCDHW for 3d.", optional=True,
+          choices=("NCW", "NCHW", "NCDHW", "NWC", "NHWC", "NDHWC")),
 ]
 
 register(OpDef(
@@ -234,7 +286,8 @@ register(OpDef(
     infer_shape=_pool_shape,
     kernel=_pool_kernel,
     gradient=_pool_gradient,
-    doc="Pooling over (N, C, [H,] W) windows: max, avg or sum.",
+    doc="Pooling over (N, C, [[D,] H,] W) windows (or channels-last layouts): max, avg, sum or "
+        "lp ((sum of x**p_value)**(1/p_value)).",
 ))
 
 
@@ -253,5 +306,6 @@ register(OpDef(
     kernel=_pool_backward_kernel,
     hidden=True,
     doc="Gradient of Pooling: max routes dY to each window's first maximum (recomputed from "
-        "the data); avg and sum spread it over the window.",
+        "the data); avg and sum spread it over the window; lp gives dY * (x / y)**(p - 1), "
+        "y recomputed.",
 ))

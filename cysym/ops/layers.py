@@ -407,8 +407,13 @@ def deconv_geometry(ctx, data):
     MXNet's defaults and, when target_shape is set, the pad and adj that produce it."""
     kernel = tuple(ctx.params["kernel"])
     ndim = len(kernel)
-    if ndim not in (1, 2):
-        raise ctx.error(f"kernel={kernel}: only 1-D and 2-D Deconvolution are supported")
+    if ndim not in (1, 2, 3):
+        raise ctx.error(f"kernel={kernel}: only 1-D, 2-D and 3-D Deconvolution are supported")
+    layout = ctx.params["layout"]
+    if layout in ("NHWC", "NDHWC"):
+        raise ctx.error(f"layout {layout} is only supported on GPU (as in MXNet)")
+    if layout not in (None, ("NCW", "NCHW", "NCDHW")[ndim - 1]):
+        raise ctx.error(f"layout {layout} does not fit kernel={kernel}")
     if len(data) != ndim + 2:
         raise ctx.error(f"kernel {kernel} needs {ndim + 2}-D data (N, C, ...), got {data}")
     stride = _tuple(ctx, "stride", ndim, 1)
@@ -496,20 +501,22 @@ def _deconv_kernel(b):
 
 
 _DECONV_PARAMS = [
-    Param("kernel", "shape", doc="Deconvolution kernel size: (w,) or (h, w). This is same as "
-                                 "the kernel size used for the corresponding convolution",
+    Param("kernel", "shape", doc="Deconvolution kernel size: (w,), (h, w) or (d, h, w). This is "
+                                 "same as the kernel size used for the corresponding convolution",
           length=(1, 2, 3)),
-    Param("stride", "shape", (), "The stride used for the corresponding convolution: (w,) or "
-                                 "(h, w). Defaults to 1 for each dimension."),
-    Param("dilate", "shape", (), "Dilation factor for each dimension of the input: (w,) or "
-                                 "(h, w). Defaults to 1 for each dimension."),
+    Param("stride", "shape", (), "The stride used for the corresponding convolution: (w,), "
+                                 "(h, w) or (d, h, w). Defaults to 1 for each dimension."),
+    Param("dilate", "shape", (), "Dilation factor for each dimension of the input: (w,), (h, w) "
+                                 "or (d, h, w). Defaults to 1 for each dimension."),
     Param("pad", "shape", (), "The amount of implicit zero padding added during convolution "
-                              "for each dimension of the input. If `target_shape` is set, `pad` "
-                              "will be ignored and a padding that will generate the target "
-                              "shape will be used. Defaults to no padding."),
-    Param("adj", "shape", (), "Adjustment for output shape: (w,) or (h, w). If `target_shape` "
-                              "is set, `adj` will be ignored and computed accordingly."),
-    Param("target_shape", "shape", (), "Shape of the output tensor: (w,) or (h, w)."),
+                              "for each dimension of the input: (w,), (h, w) or (d, h, w). If "
+                              "`target_shape` is set, `pad` will be ignored and a padding that "
+                              "will generate the target shape will be used. Defaults to no "
+                              "padding."),
+    Param("adj", "shape", (), "Adjustment for output shape: (w,), (h, w) or (d, h, w). If "
+                              "`target_shape` is set, `adj` will be ignored and computed "
+                              "accordingly."),
+    Param("target_shape", "shape", (), "Shape of the output tensor: (w,), (h, w) or (d, h, w)."),
     Param("num_filter", "int", doc="Number of output filters.", low=1, high=100000),
     Param("num_group", "int", 1, "Number of groups partition.", low=1),
     Param("workspace", "int", 512, "Ignored: workspace is planned at bind time.", low=0,
@@ -518,8 +525,10 @@ _DECONV_PARAMS = [
     Param("cudnn_tune", "str", None, "Ignored (no cuDNN).", optional=True,
           choices=("off", "limited_workspace", "fastest")),
     Param("cudnn_off", "bool", False, "Ignored (no cuDNN)."),
-    Param("layout", "str", None, "Only NCW / NCHW are supported.", optional=True,
-          choices=("NCW", "NCHW")),
+    Param("layout", "str", None, "Set layout for input, output and weight. Empty for default "
+                                 "layout, NCW for 1d, NCHW for 2d and NCDHW for 3d. NHWC and "
+                                 "NDHWC are only supported on GPU.", optional=True,
+          choices=("NCW", "NCHW", "NCDHW", "NHWC", "NDHWC")),
 ]
 
 register(OpDef(
@@ -530,8 +539,8 @@ register(OpDef(
     kernel=_deconv_kernel,
     gradient=lambda g: _backward_grads(g, "_backward_Deconvolution", g.inputs[0], g.inputs[1]),
     workspace=_deconv_workspace,
-    doc="Transposed convolution of (N, C, [H,] W) data with (C, num_filter/num_group, [kh,] kw) "
-        "weights: the gradient of a Convolution with respect to its data.  The output size is "
+    doc="Transposed convolution of (N, C, [[D,] H,] W) data with (C, num_filter/num_group, "
+        "[[kd,] kh,] kw) weights: the gradient of a Convolution with respect to its data.  The output size is "
         "stride * (in - 1) + dilate * (kernel - 1) + 1 - 2 * pad + adj per dimension, or "
         "target_shape when given.  no_bias defaults to True, as in MXNet.",
 ))
