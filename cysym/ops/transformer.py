@@ -88,15 +88,15 @@ def _gradients_like(positions):
     return lambda ctx, ins, outs: (ins, [ins[k] for k in positions])
 
 
-def _transformer_op(name, inputs, infer_shape, append, append_backward, doc):
-    """The forward op `_contrib_<name>` and its `_backward_<name>` node (out_grad, inputs...)
-    -> one gradient per input."""
+def _transformer_op(name, kernel, inputs, infer_shape, doc):
+    """The forward op `_contrib_<name>` (kernel append_<kernel>) and its `_backward_<name>`
+    node (out_grad, inputs...) -> one gradient per input (kernel append_<kernel>_backward)."""
     register(OpDef(
         f"_contrib_{name}",
         params=[HEADS],
         inputs=inputs,
         infer_shape=infer_shape,
-        kernel=lambda b: append(kernels("transformer"))(
+        kernel=lambda b: getattr(kernels("transformer"), f"append_{kernel}")(
             b.plan, *b.inputs, b.outputs[0], b.params["heads"], b.req[0], b.label),
         gradient=lambda g: _as_list(g.op(f"_backward_{name}", g.out_grads[0], *g.inputs,
                                          heads=g.params["heads"])),
@@ -108,7 +108,7 @@ def _transformer_op(name, inputs, infer_shape, append, append_backward, doc):
         inputs=("out_grad",) + tuple(inputs),
         outputs=tuple(f"{n}_grad" for n in inputs),
         infer_shape=_gradients_like(range(1, len(inputs) + 1)),
-        kernel=lambda b: append_backward(kernels("transformer"))(
+        kernel=lambda b: getattr(kernels("transformer"), f"append_{kernel}_backward")(
             b.plan, *b.inputs, *b.outputs, b.params["heads"], *b.req, b.label),
         hidden=True,
         doc=f"The gradients of _contrib_{name} with respect to {', '.join(inputs)}.",
@@ -120,32 +120,29 @@ def _as_list(entries):
 
 
 _transformer_op(
-    "interleaved_matmul_selfatt_qk", ("queries_keys_values",), _selfatt_qk_shape,
-    lambda k: k.append_selfatt_qk, lambda k: k.append_selfatt_qk_backward,
+    "interleaved_matmul_selfatt_qk", "selfatt_qk", ("queries_keys_values",), _selfatt_qk_shape,
     "Self-attention scores from interleaved projections: out[b*heads + h] = "
     "q @ k.T / sqrt(head_dim) for the queries and keys of head h of sequence b; "
     "(seq, batch, heads*3*head_dim) -> (batch*heads, seq, seq).\n\n"
     "Example: queries_keys_values of shape (5, 2, 24) with heads=2 -> shape (4, 5, 5).")
 
 _transformer_op(
-    "interleaved_matmul_selfatt_valatt", ("queries_keys_values", "attention"),
+    "interleaved_matmul_selfatt_valatt", "selfatt_valatt", ("queries_keys_values", "attention"),
     _selfatt_valatt_shape,
-    lambda k: k.append_selfatt_valatt, lambda k: k.append_selfatt_valatt_backward,
     "Self-attention output: out[:, b, h*head_dim:(h+1)*head_dim] = attention[b*heads + h] @ v "
     "for the values v of head h of sequence b; -> (seq, batch, heads*head_dim).\n\n"
     "Example: queries_keys_values (5, 2, 24), attention (4, 5, 5), heads=2 -> shape (5, 2, 8).")
 
 _transformer_op(
-    "interleaved_matmul_encdec_qk", ("queries", "keys_values"), _encdec_qk_shape,
-    lambda k: k.append_encdec_qk, lambda k: k.append_encdec_qk_backward,
+    "interleaved_matmul_encdec_qk", "encdec_qk", ("queries", "keys_values"), _encdec_qk_shape,
     "Encoder-decoder attention scores: out[b*heads + h] = q @ k.T / sqrt(head_dim) for the "
     "queries (seq_q, batch, heads*head_dim) and the keys interleaved in keys_values "
     "(seq_kv, batch, heads*2*head_dim); -> (batch*heads, seq_q, seq_kv).\n\n"
     "Example: queries (3, 2, 8), keys_values (5, 2, 16), heads=2 -> shape (4, 3, 5).")
 
 _transformer_op(
-    "interleaved_matmul_encdec_valatt", ("keys_values", "attention"), _encdec_valatt_shape,
-    lambda k: k.append_encdec_valatt, lambda k: k.append_encdec_valatt_backward,
+    "interleaved_matmul_encdec_valatt", "encdec_valatt", ("keys_values", "attention"),
+    _encdec_valatt_shape,
     "Encoder-decoder attention output: out[:, b, h*head_dim:(h+1)*head_dim] = "
     "attention[b*heads + h] @ v for the values interleaved in keys_values; -> "
     "(seq_q, batch, heads*head_dim).\n\n"
