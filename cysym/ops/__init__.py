@@ -12,3 +12,4 @@ from . import transformer  # noqa: F401
 from . import gather  # noqa: F401  (gather_nd, scatter_nd, batch_take, index_copy, ...)
 from . import roi  # noqa: F401  (ROIPooling, _contrib_ROIAlign, _contrib_PSROIPooling)
 from . import detection  # noqa: F401  (_contrib_box_nms, MultiBox*, Proposal)
+from . import rnn  # noqa: F401  (RNN, _rnn_param_concat)
