@@ -428,8 +428,18 @@ def _context(ctx):
     return ctx
 
 
+def _refuse_dynamic_shapes(symbol):
+    """An error naming the first node whose output shape depends on input values."""
+    for node in topo_order(symbol._outputs):
+        if not node.is_variable and node.op.dynamic_shape:
+            raise BindError(f"Error in operator {node.name}: {node.op.label(node.name)} cannot be "
+                            f"bound: {node.op.dynamic_shape}, and cysym plans the shape of every "
+                            f"array when it binds")
+
+
 def bind(symbol, ctx, args, args_grad=None, grad_req="write", aux_states=None, shared_exec=None):
     """Bind the symbol to the given arrays (used in place, not copied)."""
+    _refuse_dynamic_shapes(symbol)
     ctx = _context(ctx)
     arg_names = symbol.list_arguments()
     aux_names = symbol.list_auxiliary_states()
@@ -445,6 +455,7 @@ def bind(symbol, ctx, args, args_grad=None, grad_req="write", aux_states=None, s
 
 def simple_bind(symbol, ctx, grad_req="write", type_dict=None, shared_exec=None, shapes=None):
     """Infer every shape and dtype from the given input shapes, allocate all arrays, and bind."""
+    _refuse_dynamic_shapes(symbol)
     ctx = _context(ctx)
     shapes = dict(shapes or {})
     arg_names = symbol.list_arguments()

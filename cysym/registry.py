@@ -159,13 +159,16 @@ class OpDef:
     loss        True for heads that supply their own gradient (SoftmaxOutput, MakeLoss...), or a
                 function of params (SoftmaxOutput with out_grad=True takes a head gradient)
     hidden      True for internal ops (backward nodes) not exported to cysym.sym
+    dynamic_shape  None, or why the op's output shape depends on the values of its inputs
+                (boolean_mask): such an op composes, infers and saves, but binding it is an
+                error, as no memory can be planned for it
     """
 
     def __init__(self, name, params=(), inputs=("data",), aux=(), outputs=("output",),
                  num_visible_outputs=None, variadic=None, infer_shape=None, partial_shapes=None,
                  infer_type=None,
                  gradient=None, no_grad=(), inplace=(), shape_only=(), kernel=None, workspace=None,
-                 aliases=(), var_attrs=None, loss=False, hidden=False, doc=""):
+                 aliases=(), var_attrs=None, loss=False, hidden=False, dynamic_shape=None, doc=""):
         self.name = name
         self.aliases = tuple(aliases)
         self.params = {p.name: p for p in params}
@@ -188,6 +191,7 @@ class OpDef:
         self.var_attrs = dict(var_attrs or {})
         self._loss = loss if callable(loss) else (lambda params, _value=bool(loss): _value)
         self.hidden = hidden
+        self.dynamic_shape = dynamic_shape
         self.doc = doc
 
     def __repr__(self):

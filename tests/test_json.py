@@ -238,6 +238,7 @@ REQUIRED_VALUES = {
     "repeats": 2, "dtype": "float64", "depth": 4, "nsize": 3, "scale": 2, "sample_type": "nearest", "act_type": "tanh", "kernel": (3, 2), "num_filter": 4, "num_args": 2,
     "num_outputs": 3, "input_dim": 7, "output_dim": 6, "a_min": -0.5, "a_max": 2.0, "axis": 1,
     "heads": 2, "block_size": 2, "mode": "constant", "pad_width": (0, 0, 0, 0, 1, 2, 2, 1),
+    "shape": (4, 3),
 }
 EXTRA_PARAMS = {
     "Reshape": {"shape": (0, -1)},

@@ -1,5 +1,6 @@
 """N-dimensional gathers and scatters, and the contrib indexing operators: gather_nd,
-scatter_nd, _scatter_set_nd, batch_take, _contrib_index_copy, _contrib_index_array.
+scatter_nd, _scatter_set_nd, batch_take, _contrib_index_copy, _contrib_index_array,
+_contrib_boolean_mask (declared so that graphs holding it load; it cannot be bound).
 
 Index inputs are float arrays as in MXNet graphs (the kernels also read int32/int64 ones);
 they never receive a gradient.  gather_nd's indices have shape (M, Y...): column y addresses
@@ -12,7 +13,7 @@ can still train.
 import numpy as np
 
 from ..registry import OpDef, Param, register
-from .common import kernels, prod
+from .common import kernels, normalize_axis, prod
 from .index import _data_and_index_type, _gradient_and_index_type
 
 MAX_INDEXED_AXES = 10     # MXNet's limit on M
@@ -304,4 +305,36 @@ register(OpDef(
         "[i_1, ..., i_n]; with axes, idx[..., j] = i_{axes[j]}.\n\n"
         "Example: index_array(ones((3, 2))) = [[[0, 0], [0, 1]], [[1, 0], [1, 1]], "
         "[[2, 0], [2, 1]]].",
+))
+
+
+# ---------------------------------------------------------------------------------------------
+# _contrib_boolean_mask: its output has as many rows as the mask has non-zero entries, a number
+# known only when it runs, so it has no kernel and binding it is an error (registry.dynamic_shape)
+
+def _boolean_mask_shape(ctx, ins, outs):
+    data, index = ins
+    if data is not None:
+        axis = normalize_axis(ctx, ctx.params["axis"], len(data))
+        if index is not None and tuple(index) != (data[axis],):
+            raise ctx.error(f"input 'index' has shape {tuple(index)}; it must be 1-D with the "
+                            f"size of axis {axis} of data {tuple(data)}")
+    return ins, outs     # as MXNet, which has no shape rule for it: the output is unknown
+
+
+register(OpDef(
+    "_contrib_boolean_mask",
+    aliases=("_npi_boolean_mask",),
+    params=[Param("axis", "int", 0, "An integer that represents the axis in NDArray to mask "
+                                    "from.")],
+    inputs=("data", "index"),
+    infer_shape=_boolean_mask_shape,
+    infer_type=_data_and_index_type,
+    no_grad=("index",),
+    dynamic_shape="its output shape depends on the values of its input 'index' (one row per "
+                  "non-zero entry)",
+    doc="Returns the rows of data where index is non-zero (index is 1-D, one entry per row).  "
+        "The output's shape depends on index's values: cysym loads, composes and saves graphs "
+        "that hold it, but binding one is an error, as cysym plans every shape at bind.\n\n"
+        "Example: data = [[1, 2, 3], [4, 5, 6], [7, 8, 9]], index = [0, 1, 0] -> [[4, 5, 6]].",
 ))
