@@ -17,7 +17,8 @@ cdef enum:
     PAD_REFLECT = 2
 
 
-cdef inline Py_ssize_t _source(Py_ssize_t o, Py_ssize_t before, Py_ssize_t n, int mode) noexcept nogil:
+cdef inline Py_ssize_t _source(Py_ssize_t o, Py_ssize_t before, Py_ssize_t n,
+                               int mode) noexcept nogil:
     """The input position that output position o of a padded axis copies (numpy.pad's modes:
     reflect mirrors without repeating the edge); -1 for a constant-filled position."""
     cdef Py_ssize_t i = o - before
@@ -43,7 +44,8 @@ cdef Py_ssize_t _source_row(const Py_ssize_t* idx, const Py_ssize_t* in_shape,
     return offset * in_shape[ndim - 1]
 
 
-cdef inline void _next_row(Py_ssize_t* idx, const Py_ssize_t* out_shape, Py_ssize_t ndim) noexcept nogil:
+cdef inline void _next_row(Py_ssize_t* idx, const Py_ssize_t* out_shape,
+                           Py_ssize_t ndim) noexcept nogil:
     """Advance the C-order index of an output row (every axis but the last)."""
     cdef Py_ssize_t d = ndim - 2
     while d >= 0:
