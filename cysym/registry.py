@@ -141,6 +141,9 @@ class OpDef:
     num_visible_outputs  function params -> how many outputs users see (BatchNorm hides mean/var)
     variadic    name of the int param counting the inputs of a variadic op ('num_args'),
                 whose inputs are then named arg0, arg1, ...
+    variadic_counts  function params -> False when, for these params, the variadic param does
+                not count the inputs and `inputs` names them (bilinear UpSampling takes
+                (data, weight) whatever num_args says); default: it always counts them
     infer_shape function (ctx, in_shapes, out_shapes) -> (in_shapes, out_shapes); shapes are
                 tuples or None; in_shapes lists arguments then aux states
     partial_shapes  True when infer_shape handles partial shapes (tuples with None for unknown
@@ -168,7 +171,8 @@ class OpDef:
                  num_visible_outputs=None, variadic=None, infer_shape=None, partial_shapes=None,
                  infer_type=None,
                  gradient=None, no_grad=(), inplace=(), shape_only=(), kernel=None, workspace=None,
-                 aliases=(), var_attrs=None, loss=False, hidden=False, dynamic_shape=None, doc=""):
+                 aliases=(), var_attrs=None, loss=False, hidden=False, dynamic_shape=None, doc="",
+                 variadic_counts=None):
         self.name = name
         self.aliases = tuple(aliases)
         self.params = {p.name: p for p in params}
@@ -177,6 +181,7 @@ class OpDef:
         self._outputs = _as_callable(outputs)
         self._num_visible_outputs = num_visible_outputs
         self.variadic = variadic
+        self._variadic_counts = variadic_counts or (lambda params: True)
         self.infer_shape = infer_shape
         if partial_shapes is None:    # ops without a rule get cysym.shapes.same_shape, which has the mark
             partial_shapes = infer_shape is None or getattr(infer_shape, "partial_shapes", False)
@@ -234,9 +239,13 @@ class OpDef:
     # -- structure --------------------------------------------------------------------
 
     def input_names(self, params):
-        if self.variadic:
+        if self.counts_inputs(params):
             return [f"arg{i}" for i in range(params[self.variadic])]
         return list(self._inputs(params))
+
+    def counts_inputs(self, params):
+        """True when the op is variadic and its variadic param is the number of its inputs."""
+        return bool(self.variadic) and self._variadic_counts(params)
 
     def aux_names(self, params):
         return list(self._aux(params))

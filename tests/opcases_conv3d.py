@@ -104,6 +104,13 @@ def np_pool_nd(data, kernel=(), pool_type="max", stride=(), pad=(), global_pool=
     return np.moveaxis(out, 1, -1) if channels_last else out
 
 
+def np_upsampling_bilinear(data, weight, scale, **_):
+    """MXNet's UpSamplingBilinear: a Deconvolution with one group per channel."""
+    kernel = 2 * scale - scale % 2
+    return np_deconv_nd(data, weight, kernel=(kernel, kernel), stride=(scale, scale),
+                        pad=((scale - 1 + 1) // 2,) * 2, num_group=data.shape[1])
+
+
 def _positive_sum(rng, shape):
     """Values with a margin above 0 for lp pooling with p = 3 (a cube root at 0 has no slope)."""
     return positive(rng, shape, 0.3, 1.5)
@@ -170,6 +177,17 @@ CASE_LIST = [
     Case("Pooling", {"data": ((2, 3, 8), signed)},
          params=dict(kernel=(4,), stride=(3,), pooling_convention="same", pool_type="avg"),
          ref=np_pool_nd, id="Pooling-same-avg"),
+    # -- UpSampling bilinear -----------------------------------------------------------------
+    Case("UpSampling", {"data": ((2, 3, 2, 4), signed), "weight": ((3, 1, 4, 4), signed)},
+         params=dict(scale=2, sample_type="bilinear", num_filter=3),
+         ref=np_upsampling_bilinear,
+         bad=[("params", {"num_filter": 4}),
+              ("shapes", {"data": (2, 3, 2, 4), "weight": (3, 1, 3, 3)}),
+              ("shapes", {"data": (2, 3, 4)})],
+         id="UpSampling-bilinear-scale2"),
+    Case("UpSampling", {"data": ((2, 2, 3, 2), signed), "weight": ((2, 1, 5, 5), signed)},
+         params=dict(scale=3, sample_type="bilinear", num_filter=2, num_args=2),
+         ref=np_upsampling_bilinear, id="UpSampling-bilinear-scale3"),
     # -- channels-last layouts -------------------------------------------------------------
     Case("Pooling", {"data": ((2, 7, 6, 3), distinct)},
          params=dict(kernel=(3, 2), stride=(2, 2), pad=(1, 0), layout="NHWC"), ref=np_pool_nd,

@@ -6,11 +6,13 @@ fixture through these kernels (dense layers and activations in NumPy) and compar
 gradients and BatchNorm moving statistics with MXNet's own numbers.
 """
 import itertools
+import json
 import os
 
 import numpy as np
 import pytest
 
+import cysym as mx
 from cysym._ops import conv, norm, runner
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "mxnet")
@@ -460,6 +462,47 @@ def test_pooling_matches_mxnet(kwargs, expected, dtype):
     conv.append_pooling(plan, x, y, **kwargs)
     plan.run()
     np.testing.assert_allclose(y, expected, rtol=1e-6, atol=1e-7)
+
+
+
+# UpSampling(sample_type='bilinear') as MXNet 1.9.1 computes it (a grouped Deconvolution):
+#   x = np.arange(24, dtype='float32').reshape(1, 2, 3, 4)
+#   w = np.random.RandomState(0).rand(2, 1, 5, 5).astype('float32')
+#   up = mx.sym.UpSampling(mx.sym.Variable('data'), scale=3, sample_type='bilinear',
+#                          num_filter=2, name='up')     # arguments ['data', 'up_weight']
+#   forward y[0, 1, :3, :5]; backward with dY = 1: up_weight's gradient [0, 0]
+MXNET_BILINEAR_Y = np.array([
+    [9.290804, 5.473804, 10.260429, 10.290515, 5.929954],
+    [7.3451486, 7.403208, 19.354239, 16.139088, 8.020142],
+    [7.538036, 23.486277, 24.624538, 22.754213, 25.128578]])
+MXNET_BILINEAR_DW = np.array([[48., 60., 60., 60., 42.], [54., 66., 66., 66., 45.],
+                              [54., 66., 66., 66., 45.], [54., 66., 66., 66., 45.],
+                              [24., 28., 28., 28., 18.]])
+
+
+def test_upsampling_bilinear_matches_mxnet():
+    up = mx.sym.UpSampling(mx.sym.Variable("data"), scale=3, sample_type="bilinear",
+                           num_filter=2, name="up")
+    assert up.list_arguments() == ["data", "up_weight"]
+    exe = up.simple_bind(mx.cpu(), data=(1, 2, 3, 4), grad_req="write")
+    exe.arg_dict["data"][:] = np.arange(24, dtype=np.float32).reshape(1, 2, 3, 4)
+    exe.arg_dict["up_weight"][:] = np.random.RandomState(0).rand(2, 1, 5, 5).astype(np.float32)
+    y = exe.forward(is_train=True)[0]
+    assert y.shape == (1, 2, 9, 12)
+    np.testing.assert_allclose(np.asarray(y)[0, 1, :3, :5], MXNET_BILINEAR_Y, rtol=1e-6)
+    exe.backward([np.ones(y.shape, np.float32)])
+    np.testing.assert_allclose(exe.grad_dict["up_weight"][0, 0], MXNET_BILINEAR_DW, rtol=1e-6)
+
+
+def test_upsampling_bilinear_json_is_mxnets():
+    """MXNet stores num_args=1 beside two inputs and the weight's bilinear initializer."""
+    up = mx.sym.UpSampling(mx.sym.Variable("data"), scale=3, sample_type="bilinear",
+                           num_filter=2, name="up")
+    nodes = json.loads(up.tojson())["nodes"]
+    assert nodes[1]["attrs"]["__init__"] == '["bilinear", {}]'
+    assert nodes[2]["attrs"] == {"num_args": "1", "num_filter": "2", "sample_type": "bilinear",
+                                 "scale": "3"}
+    assert mx.sym.load_json(up.tojson()).list_arguments() == ["data", "up_weight"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -491,8 +491,8 @@ def test_load_mxnet_style_json():
 @pytest.mark.parametrize("build,shape,words", [
     (lambda x: mx.sym.LRN(x, nsize=4, name="lrn7"), (2, 3, 4, 5), ["lrn7", "nsize=4", "odd"]),
     (lambda x: mx.sym.LRN(x, nsize=3, name="lrn8"), (2, 3, 4), ["lrn8", "4-D"]),
-    (lambda x: mx.sym.UpSampling(x, scale=2, sample_type="bilinear", num_filter=3, name="up3"),
-     (2, 3, 4, 5), ["up3", "bilinear", "not supported"]),
+    (lambda x: mx.sym.UpSampling(x, scale=2, sample_type="bilinear", num_filter=4, name="up3"),
+     (2, 3, 4, 5), ["up3", "num_filter=4", "channels"]),
     (lambda x: mx.sym.Deconvolution(x, kernel=(3, 3), stride=(2, 2), adj=(2, 0), num_filter=2,
                                     name="dc1"), (2, 3, 4, 5), ["dc1", "adj=(2, 0)", "stride"]),
     (lambda x: mx.sym.Deconvolution(x, kernel=(3, 3), target_shape=(40, 40), num_filter=2,

@@ -290,13 +290,48 @@ register(OpDef(
 
 
 # ---------------------------------------------------------------------------------------------
-# UpSampling (nearest neighbour)
+# UpSampling: nearest neighbour (1 to num_args inputs), or bilinear: MXNet's grouped
+# Deconvolution of (data, weight) with kernel 2*scale - scale%2, stride scale and pad
+# ceil((scale-1)/2), one group per channel (num_filter = channels), no bias
+
+def _is_bilinear(params):
+    return params["sample_type"] == "bilinear"
+
+
+def _up_inputs(params):
+    if _is_bilinear(params):
+        return ["data", "weight"]
+    return [f"arg{i}" for i in range(params["num_args"])]
+
+
+def _bilinear_deconv_attrs(params):
+    """The Deconvolution geometry MXNet's UpSamplingBilinear runs (GetDeconvolutionParam)."""
+    scale = params["scale"]
+    kernel = 2 * scale - scale % 2
+    pad = (scale - 1 + 1) // 2   # ceil((scale - 1) / 2)
+    return dict(kernel=(kernel, kernel), stride=(scale, scale), dilate=(1, 1), pad=(pad, pad),
+                num_group=params["num_filter"])
+
+
+def _bilinear_shape(ctx, ins, outs):
+    data = ins[0]
+    if data is None:
+        return ins, outs
+    if len(data) != 4:
+        raise ctx.error(f"UpSamplingBilinear: Input data should be 4D in (batch, channel, y, x), "
+                        f"got data {data}")
+    if ctx.params["num_filter"] != data[1]:
+        raise ctx.error(f"num_filter={ctx.params['num_filter']} must be the number of channels "
+                        f"of data {data} (bilinear upsampling is one filter per channel)")
+    kernel = _bilinear_deconv_attrs(ctx.params)["kernel"]
+    scale = ctx.params["scale"]
+    return [data, (data[1], 1) + kernel], [(data[0], data[1], data[2] * scale, data[3] * scale)]
+
 
 def _up_shape(ctx, ins, outs):
     params = ctx.params
-    if params["sample_type"] != "nearest":
-        raise ctx.error("sample_type='bilinear' is not supported; only 'nearest' is "
-                        "(a bilinear upsampling is a Deconvolution with a fixed bilinear weight)")
+    if _is_bilinear(params):
+        return _bilinear_shape(ctx, ins, outs)
     first = ins[0]
     if first is None or any(s is None for s in ins):
         return ins, outs
@@ -335,6 +370,11 @@ def _up_offsets(params, inputs):
 def _up_kernel(b):
     if b.req[0] == "null":
         return
+    if _is_bilinear(b.params):
+        kernels("conv").append_deconvolution(b.plan, b.inputs[0], b.inputs[1], None, b.outputs[0],
+                                             workspace=b.workspace, req=b.req[0], label=b.label,
+                                             **_bilinear_deconv_attrs(b.params))
+        return
     summed = b.params["multi_input_mode"] == "sum" and len(b.inputs) > 1
     for k, (x, offset) in enumerate(zip(b.inputs, _up_offsets(b.params, b.inputs))):
         req = "add" if summed and k > 0 else b.req[0]
@@ -343,17 +383,40 @@ def _up_kernel(b):
 
 
 def _up_backward_kernel(b):
+    if _is_bilinear(b.params):
+        dy, x, w = b.inputs
+        kernels("conv").append_deconvolution_backward(
+            b.plan, dy, x, w, b.outputs[0], b.outputs[1], None, workspace=b.workspace,
+            req_dx=b.req[0], req_dw=b.req[1], req_db="null", label=b.label,
+            **_bilinear_deconv_attrs(b.params))
+        return
     dy, inputs = b.inputs[0], b.inputs[1:]
     for k, (dx, offset) in enumerate(zip(b.outputs, _up_offsets(b.params, inputs))):
         kernels("layers").append_upsampling_backward(b.plan, dy, dx, offset=offset, req=b.req[k],
                                               label=b.label)
 
 
+def _up_workspace(params, in_shapes, out_shapes, dtype):
+    """Bilinear: the im2col buffer of the Deconvolution it runs; nearest needs none."""
+    if not _is_bilinear(params):
+        return 0
+    data = in_shapes[0]
+    return kernels("conv").deconv_workspace_bytes(
+        out_shapes[0], (data[1], 1) + _bilinear_deconv_attrs(params)["kernel"],
+        itemsize=np.dtype(dtype).itemsize, **_bilinear_deconv_attrs(params))
+
+
+def _up_backward_workspace(params, in_shapes, out_shapes, dtype):
+    # inputs are (out_grad, data[, weight]): the forward's buffer
+    return _up_workspace(params, in_shapes[1:], [in_shapes[0]], dtype)
+
+
 _UP_PARAMS = [
     Param("scale", "int", doc="Up sampling scale", low=1),
-    Param("num_filter", "int", 0, "Input filter. Only used by bilinear sample_type.", low=0),
-    Param("sample_type", "str", doc="upsampling method (only 'nearest' is supported here)",
-          choices=("nearest", "bilinear")),
+    Param("num_filter", "int", 0, "Input filter. Only used by bilinear sample_type. Since "
+                                  "bilinear upsampling uses deconvolution, num_filters is set "
+                                  "to the number of channels.", low=0),
+    Param("sample_type", "str", doc="upsampling method", choices=("nearest", "bilinear")),
     Param("multi_input_mode", "str", "concat",
           "How to handle multiple input. concat means concatenate upsampled images along the "
           "channel dimension. sum means add all images together, only available for nearest "
@@ -361,33 +424,44 @@ _UP_PARAMS = [
     Param("num_args", "int", doc="Number of inputs to be upsampled. For nearest neighbor "
                                  "upsampling, this can be 1-N; the size of output will be "
                                  "(scale*h_0,scale*w_0) and all other inputs will be upsampled "
-                                 "to the same size.", low=1),
-    Param("workspace", "int", 512, "Ignored: tmp workspace for deconvolution (MB).",
-          low=0, high=8192),
+                                 "to the same size. For bilinear upsampling this must be 2; 1 "
+                                 "input and 1 weight (MXNet's symbol API stores 1 when only the "
+                                 "data is given).", low=1),
+    Param("workspace", "int", 512, "Ignored: tmp workspace for deconvolution (MB).", low=0),
 ]
 
 register(OpDef(
     "UpSampling",
     params=_UP_PARAMS,
     variadic="num_args",
+    inputs=_up_inputs,
+    variadic_counts=lambda params: not _is_bilinear(params),
     infer_shape=_up_shape,
     kernel=_up_kernel,
-    # the forward inputs are passed for their shapes: they size the pieces of the gradient
+    workspace=_up_workspace,
+    var_attrs={"weight": {"__init__": '["bilinear", {}]'}},
+    # the forward inputs are passed for their shapes (nearest: they size the pieces of the
+    # gradient) or values (bilinear: the Deconvolution's data and weight)
     gradient=lambda g: _backward_grads(g, "_backward_UpSampling", *g.inputs),
-    doc="Nearest-neighbour upsampling of (N, C, H, W) inputs to (scale*H0, scale*W0): each "
-        "input is repeated to the first input's upsampled size, and the results are "
-        "concatenated along channels (multi_input_mode='concat') or summed ('sum').",
+    doc="Upsampling of (N, C, H, W) inputs by `scale`.  sample_type='nearest': each input is "
+        "repeated to the first input's upsampled size, and the results are concatenated along "
+        "channels (multi_input_mode='concat') or summed ('sum').  sample_type='bilinear': "
+        "inputs (data, weight); a Deconvolution of data with weight (C, 1, k, k), k = 2*scale - "
+        "scale%2, stride scale, pad ceil((scale-1)/2), one group per channel (num_filter must "
+        "be C); the weight variable is initialized 'bilinear'.",
 ))
 
 register(OpDef(
     "_backward_UpSampling",
     params=_UP_PARAMS,
-    inputs=lambda params: ["out_grad"] + [f"arg{i}" for i in range(params["num_args"])],
-    outputs=lambda params: [f"arg{i}_grad" for i in range(params["num_args"])],
+    inputs=lambda params: ["out_grad"] + _up_inputs(params),
+    outputs=lambda params: [f"{name}_grad" for name in _up_inputs(params)],
     infer_shape=lambda ctx, ins, outs: (ins, list(ins[1:])),
     kernel=_up_backward_kernel,
+    workspace=_up_backward_workspace,
     hidden=True,
-    doc="Each input's gradient is its slice of dY summed over the upsampled blocks.",
+    doc="Nearest: each input's gradient is its slice of dY summed over the upsampled blocks.  "
+        "Bilinear: the Deconvolution's data and weight gradients.",
 ))
 
 

@@ -243,7 +243,7 @@ def load_json(json_str, source="<json string>"):
             raise _fail(source, f"{where}: {err}") from None
         # Counts that size lists must be checked before the lists are built, or a file
         # claiming num_args=10**9 would hang the loader.
-        if op.variadic and params[op.variadic] != len(raw_inputs):
+        if op.counts_inputs(params) and params[op.variadic] != len(raw_inputs):
             raise _fail(source, f"{where}: {op.name} has {op.variadic}={params[op.variadic]} "
                                 f"but {len(raw_inputs)} inputs")
         if (params.get("num_outputs") or 0) > MAX_OUTPUTS_PER_NODE:

@@ -454,11 +454,11 @@ def create_op(func_name, *args, **kwargs):
             f"{', '.join(repr(k) for k in unknown)}. Parameters: {op.param_summary()}"
             + ("" if op.variadic else f"; inputs: {op.input_names(_defaults(op))}"))
     params = op.parse_params(given_params, name)
-    if op.variadic and params[op.variadic] != len(args):
+    if op.counts_inputs(params) and params[op.variadic] != len(args):
         raise OperatorError(f"{op.label(name)}: {op.variadic}={params[op.variadic]} but "
                             f"{len(args)} inputs were given")
     input_names = op.input_names(params) + op.aux_names(params)
-    if not op.variadic and len(args) > len(input_names):
+    if not op.counts_inputs(params) and len(args) > len(input_names):
         raise OperatorError(f"{op.label(name)}: {len(args)} positional inputs given, "
                             f"but it takes {input_names}")
     for position, value in enumerate(args):
