@@ -4,6 +4,7 @@ import weakref
 
 import numpy as np
 
+from ..base import BindError
 from ..registry import OpDef, Param, register
 from ..shapes import merge_shapes, partial_shape_rule
 from .common import kernels, normalize_axis
@@ -104,7 +105,7 @@ def _dropout_key(params, out):
 
 def _check_supported(b):
     if b.params["use_sequence_length"]:
-        raise ValueError(f"{b.label}: use_sequence_length=True is not supported (MXNet 1.9.1 runs it "
+        raise BindError(f"{b.label}: use_sequence_length=True is not supported (MXNet 1.9.1 runs it "
                          f"only with cuDNN)")
 
 
