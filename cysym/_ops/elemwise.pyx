@@ -6,7 +6,7 @@ A map is picked by a small integer code at bind time; the per-element `switch` s
 inline function that the compiler unswitches out of the loop (-O3), so each code runs as
 its own tight loop.
 """
-from libc.math cimport fabs, fabsf, sqrt, pow, hypot, erfc, sqrtf, powf, hypotf
+from libc.math cimport fabs, fabsf, sqrt, pow, hypot, erfc, sqrtf, powf, hypotf, fmod, floor, floorf
 from cysym._ops._blas cimport real
 from cysym._ops._math cimport _erfc_single, _exp, _expm1, _log, _log1p, _sum, _tanh
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code, step_index
@@ -20,22 +20,25 @@ UNARY = {name: code for code, name in enumerate((
     "sigmoid", "tanh", "reciprocal", "softsign", "softrelu", "plus_scalar", "minus_scalar",
     "rminus_scalar", "mul_scalar", "div_scalar", "rdiv_scalar", "power_scalar",
     "rpower_scalar", "maximum_scalar", "minimum_scalar", "clip", "fill", "leaky", "elu",
-    "selu", "gelu"))}
+    "selu", "gelu", "equal_scalar", "not_equal_scalar", "greater_scalar", "greater_equal_scalar",
+    "lesser_scalar", "lesser_equal_scalar", "logical_and_scalar", "logical_or_scalar",
+    "logical_xor_scalar", "hypot_scalar", "mod_scalar", "rmod_scalar", "logical_not"))}
 
 BINARY = {name: code for code, name in enumerate((
     "add", "sub", "mul", "div", "power", "maximum", "minimum", "hypot", "equal", "not_equal",
-    "greater", "greater_equal", "lesser", "lesser_equal",
+    "greater", "greater_equal", "lesser", "lesser_equal", "logical_and", "logical_or", "logical_xor",
+    "mod",
     # derivatives: first operand is the head gradient dy, second the forward output y or input x
     "relu_grad_y", "sigmoid_grad_y", "tanh_grad_y", "softrelu_grad_y", "softsign_grad_x",
     "sqrt_grad_y", "rsqrt_grad_y", "square_grad_x", "abs_grad_x", "reciprocal_grad_y",
     "log_grad_x", "clip_grad_x", "leaky_grad_x", "elu_grad_x", "selu_grad_x", "gelu_grad_x",
     "power_scalar_grad_x", "rpower_scalar_grad_y", "rdiv_scalar_grad_x",
-    "maximum_scalar_grad_x", "minimum_scalar_grad_x",
+    "maximum_scalar_grad_x", "minimum_scalar_grad_x", "hypot_scalar_grad_x", "rmod_scalar_grad_x",
     "prelu"))}
 
 # partial derivatives of a binary map, written at the head gradient's (broadcast) shape
 BINARY_BACKWARD = {name: code for code, name in enumerate((
-    "add", "sub", "mul", "div", "power", "maximum", "minimum", "hypot", "prelu"))}
+    "add", "sub", "mul", "div", "power", "maximum", "minimum", "hypot", "prelu", "mod"))}
 
 cdef double SELU_ALPHA = 1.6732632423543772848170429916717
 cdef double SELU_LAMBDA = 1.0507009873554804934193349852946
@@ -57,6 +60,21 @@ cdef inline real _pow(real x, real y) noexcept nogil:
 cdef inline real _hypot(real x, real y) noexcept nogil:
     if real is float: return hypotf(x, y)
     else: return hypot(x, y)
+cdef inline real _floor(real x) noexcept nogil:
+    if real is float: return floorf(x)
+    else: return floor(x)
+
+
+cdef inline real _mod(real a, real b) noexcept nogil:
+    """MXNet's mod (mshadow_op::mod): a - b * floor(a / b) with the sign of b, 0 where b is 0,
+    through fmod in double as MXNet computes it (exact, unlike the formula)."""
+    cdef double r
+    if b == 0:
+        return 0
+    r = fmod(<double>a, <double>b)
+    if r != 0 and ((r < 0) != (b < 0)):
+        r += b
+    return <real>r
 
 # One empty struct per map, used only as a compile-time tag: each fused specialization of
 # a loop below is its own tight (vectorizable) C loop, with no per-element dispatch.
@@ -122,6 +140,32 @@ ctypedef struct Selu:
     char tag
 ctypedef struct Gelu:
     char tag
+ctypedef struct EqualScalar:
+    char tag
+ctypedef struct NotEqualScalar:
+    char tag
+ctypedef struct GreaterScalar:
+    char tag
+ctypedef struct GreaterEqualScalar:
+    char tag
+ctypedef struct LesserScalar:
+    char tag
+ctypedef struct LesserEqualScalar:
+    char tag
+ctypedef struct LogicalAndScalar:
+    char tag
+ctypedef struct LogicalOrScalar:
+    char tag
+ctypedef struct LogicalXorScalar:
+    char tag
+ctypedef struct HypotScalar:
+    char tag
+ctypedef struct ModScalar:
+    char tag
+ctypedef struct RModScalar:
+    char tag
+ctypedef struct LogicalNot:
+    char tag
 
 ctypedef fused unary_map:
     Copy
@@ -155,6 +199,19 @@ ctypedef fused unary_map:
     Elu
     Selu
     Gelu
+    EqualScalar
+    NotEqualScalar
+    GreaterScalar
+    GreaterEqualScalar
+    LesserScalar
+    LesserEqualScalar
+    LogicalAndScalar
+    LogicalOrScalar
+    LogicalXorScalar
+    HypotScalar
+    ModScalar
+    RModScalar
+    LogicalNot
 
 
 cdef inline real _unary(unary_map* tag, real x, real s0, real s1) noexcept nogil:
@@ -189,6 +246,20 @@ cdef inline real _unary(unary_map* tag, real x, real s0, real s1) noexcept nogil
     elif unary_map is Leaky: return x if x > <real>0 else s0 * x
     elif unary_map is Elu: return x if x > <real>0 else s0 * _expm1(x)
     elif unary_map is Selu: return <real>SELU_LAMBDA * (x if x > <real>0 else <real>SELU_ALPHA * _expm1(x))
+    elif unary_map is EqualScalar: return <real>(x == s0)
+    elif unary_map is NotEqualScalar: return <real>(x != s0)
+    elif unary_map is GreaterScalar: return <real>(x > s0)
+    elif unary_map is GreaterEqualScalar: return <real>(x >= s0)
+    elif unary_map is LesserScalar: return <real>(x < s0)
+    elif unary_map is LesserEqualScalar: return <real>(x <= s0)
+    # logical maps: any non-zero value (NaN too) is true
+    elif unary_map is LogicalAndScalar: return <real>(x != 0 and s0 != 0)
+    elif unary_map is LogicalOrScalar: return <real>(x != 0 or s0 != 0)
+    elif unary_map is LogicalXorScalar: return <real>((x != 0) != (s0 != 0))
+    elif unary_map is HypotScalar: return _hypot(x, s0)
+    elif unary_map is ModScalar: return _mod(x, s0)
+    elif unary_map is RModScalar: return _mod(s0, x)
+    elif unary_map is LogicalNot: return <real>(x == 0)
     # x Phi(x) = x erfc(-x / sqrt 2) / 2: erfc keeps its precision where Phi(x) is tiny
     elif real is float: return <float>(0.5 * x * _erfc_single(-x * SQRT_HALF))
     else: return 0.5 * x * erfc(-x * SQRT_HALF)
@@ -238,7 +309,20 @@ cdef void _unary_dispatch(int code, real* x, real* y, Py_ssize_t n, real s0, rea
     elif code == 27: _unary_loop(<Leaky*>NULL, x, y, n, s0, s1, req)
     elif code == 28: _unary_loop(<Elu*>NULL, x, y, n, s0, s1, req)
     elif code == 29: _unary_loop(<Selu*>NULL, x, y, n, s0, s1, req)
-    else: _unary_loop(<Gelu*>NULL, x, y, n, s0, s1, req)
+    elif code == 30: _unary_loop(<Gelu*>NULL, x, y, n, s0, s1, req)
+    elif code == 31: _unary_loop(<EqualScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 32: _unary_loop(<NotEqualScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 33: _unary_loop(<GreaterScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 34: _unary_loop(<GreaterEqualScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 35: _unary_loop(<LesserScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 36: _unary_loop(<LesserEqualScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 37: _unary_loop(<LogicalAndScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 38: _unary_loop(<LogicalOrScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 39: _unary_loop(<LogicalXorScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 40: _unary_loop(<HypotScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 41: _unary_loop(<ModScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 42: _unary_loop(<RModScalar*>NULL, x, y, n, s0, s1, req)
+    else: _unary_loop(<LogicalNot*>NULL, x, y, n, s0, s1, req)
 
 
 cdef void unary_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -280,6 +364,14 @@ ctypedef struct GreaterEqual:
 ctypedef struct Lesser:
     char tag
 ctypedef struct LesserEqual:
+    char tag
+ctypedef struct LogicalAnd:
+    char tag
+ctypedef struct LogicalOr:
+    char tag
+ctypedef struct LogicalXor:
+    char tag
+ctypedef struct Mod:
     char tag
 ctypedef struct ReluGradY:
     char tag
@@ -323,6 +415,10 @@ ctypedef struct MaximumScalarGradX:
     char tag
 ctypedef struct MinimumScalarGradX:
     char tag
+ctypedef struct HypotScalarGradX:
+    char tag
+ctypedef struct RModScalarGradX:
+    char tag
 ctypedef struct Prelu:
     char tag
 
@@ -341,6 +437,10 @@ ctypedef fused binary_map:
     GreaterEqual
     Lesser
     LesserEqual
+    LogicalAnd
+    LogicalOr
+    LogicalXor
+    Mod
     ReluGradY
     SigmoidGradY
     TanhGradY
@@ -362,6 +462,8 @@ ctypedef fused binary_map:
     RDivScalarGradX
     MaximumScalarGradX
     MinimumScalarGradX
+    HypotScalarGradX
+    RModScalarGradX
     Prelu
 
 
@@ -380,6 +482,10 @@ cdef inline real _binary(binary_map* tag, real a, real b, real s0, real s1) noex
     elif binary_map is GreaterEqual: return <real>(a >= b)
     elif binary_map is Lesser: return <real>(a < b)
     elif binary_map is LesserEqual: return <real>(a <= b)
+    elif binary_map is LogicalAnd: return <real>(a != 0 and b != 0)
+    elif binary_map is LogicalOr: return <real>(a != 0 or b != 0)
+    elif binary_map is LogicalXor: return <real>((a != 0) != (b != 0))
+    elif binary_map is Mod: return _mod(a, b)
     elif binary_map is ReluGradY: return a if b > <real>0 else <real>0
     elif binary_map is SigmoidGradY: return a * b * (<real>1 - b)
     elif binary_map is TanhGradY: return a * (<real>1 - b * b)
@@ -404,6 +510,9 @@ cdef inline real _binary(binary_map* tag, real a, real b, real s0, real s1) noex
     elif binary_map is RDivScalarGradX: return -a * s0 / (b * b)
     elif binary_map is MaximumScalarGradX: return a if b >= s0 else <real>0
     elif binary_map is MinimumScalarGradX: return a if b <= s0 else <real>0
+    elif binary_map is HypotScalarGradX: return a * b / _hypot(b, s0)
+    # d/dx (s0 mod x) = -floor(s0 / x)
+    elif binary_map is RModScalarGradX: return -a * _floor(s0 / b)
     else: return a if a > <real>0 else a * b
 
 
@@ -460,27 +569,33 @@ cdef void _binary_dispatch(int code, real* a, real* b, real* y, Py_ssize_t* shap
     elif code == 11: _binary_loop(<GreaterEqual*>NULL, a, b, y, shape, s0, s1, req)
     elif code == 12: _binary_loop(<Lesser*>NULL, a, b, y, shape, s0, s1, req)
     elif code == 13: _binary_loop(<LesserEqual*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 14: _binary_loop(<ReluGradY*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 15: _binary_loop(<SigmoidGradY*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 16: _binary_loop(<TanhGradY*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 17: _binary_loop(<SoftreluGradY*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 18: _binary_loop(<SoftsignGradX*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 19: _binary_loop(<SqrtGradY*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 20: _binary_loop(<RsqrtGradY*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 21: _binary_loop(<SquareGradX*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 22: _binary_loop(<AbsGradX*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 23: _binary_loop(<ReciprocalGradY*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 24: _binary_loop(<LogGradX*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 25: _binary_loop(<ClipGradX*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 26: _binary_loop(<LeakyGradX*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 27: _binary_loop(<EluGradX*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 28: _binary_loop(<SeluGradX*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 29: _binary_loop(<GeluGradX*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 30: _binary_loop(<PowerScalarGradX*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 31: _binary_loop(<RPowerScalarGradY*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 32: _binary_loop(<RDivScalarGradX*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 33: _binary_loop(<MaximumScalarGradX*>NULL, a, b, y, shape, s0, s1, req)
-    elif code == 34: _binary_loop(<MinimumScalarGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 14: _binary_loop(<LogicalAnd*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 15: _binary_loop(<LogicalOr*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 16: _binary_loop(<LogicalXor*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 17: _binary_loop(<Mod*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 18: _binary_loop(<ReluGradY*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 19: _binary_loop(<SigmoidGradY*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 20: _binary_loop(<TanhGradY*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 21: _binary_loop(<SoftreluGradY*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 22: _binary_loop(<SoftsignGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 23: _binary_loop(<SqrtGradY*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 24: _binary_loop(<RsqrtGradY*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 25: _binary_loop(<SquareGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 26: _binary_loop(<AbsGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 27: _binary_loop(<ReciprocalGradY*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 28: _binary_loop(<LogGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 29: _binary_loop(<ClipGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 30: _binary_loop(<LeakyGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 31: _binary_loop(<EluGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 32: _binary_loop(<SeluGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 33: _binary_loop(<GeluGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 34: _binary_loop(<PowerScalarGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 35: _binary_loop(<RPowerScalarGradY*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 36: _binary_loop(<RDivScalarGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 37: _binary_loop(<MaximumScalarGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 38: _binary_loop(<MinimumScalarGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 39: _binary_loop(<HypotScalarGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 40: _binary_loop(<RModScalarGradX*>NULL, a, b, y, shape, s0, s1, req)
     else: _binary_loop(<Prelu*>NULL, a, b, y, shape, s0, s1, req)
 
 
@@ -514,6 +629,7 @@ ctypedef fused differentiable_map:
     Minimum
     Hypot
     Prelu
+    Mod
 
 
 cdef inline real _partial(differentiable_map* tag, operand* wrt, real dy, real a, real b) noexcept nogil:
@@ -531,7 +647,10 @@ cdef inline real _partial(differentiable_map* tag, operand* wrt, real dy, real a
         return (<real>0 if a <= b else dy) if operand is WrtB else (dy if a <= b else <real>0)
     elif differentiable_map is Hypot: return dy * (b if operand is WrtB else a) / _hypot(a, b)
     # prelu(a, b) = a if a > 0 else b * a
-    else: return (<real>0 if a > 0 else dy * a) if operand is WrtB else (dy if a > 0 else dy * b)
+    elif differentiable_map is Prelu:
+        return (<real>0 if a > 0 else dy * a) if operand is WrtB else (dy if a > 0 else dy * b)
+    # mod(a, b) = a - b * floor(a / b)
+    else: return -dy * _floor(a / b) if operand is WrtB else dy
 
 
 cdef void _partial_loop(differentiable_map* tag, operand* wrt, real* dy, real* a, real* b, real* out,
@@ -582,7 +701,8 @@ cdef void _partial_dispatch(int code, operand* wrt, real* dy, real* a, real* b, 
     elif code == 5: _partial_loop(<Maximum*>NULL, wrt, dy, a, b, out, shape, req)
     elif code == 6: _partial_loop(<Minimum*>NULL, wrt, dy, a, b, out, shape, req)
     elif code == 7: _partial_loop(<Hypot*>NULL, wrt, dy, a, b, out, shape, req)
-    else: _partial_loop(<Prelu*>NULL, wrt, dy, a, b, out, shape, req)
+    elif code == 8: _partial_loop(<Prelu*>NULL, wrt, dy, a, b, out, shape, req)
+    else: _partial_loop(<Mod*>NULL, wrt, dy, a, b, out, shape, req)
 
 
 cdef void binary_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:

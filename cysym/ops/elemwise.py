@@ -10,23 +10,36 @@ from .common import broadcast_shapes, kernels, same_shape
 
 
 # (canonical name, aliases) — the aliases are what Symbol arithmetic calls, so automatic
-# names (`_plus0`) and JSON op names (`elemwise_add`) both match MXNet's.
+# names (`_plus0`) and JSON op names (`elemwise_add`) both match MXNet's; the capitalized and
+# `_sparse_` names are MXNet 1.9.1's aliases (add_alias, MXNET_ADD_SPARSE_OP_ALIAS), which
+# files written by older versions carry.
 BINARY = (   # (name, aliases, kernel map)
-    ("elemwise_add", ("_Plus", "_plus", "_add"), "add"),
-    ("elemwise_sub", ("_Minus", "_minus", "_sub"), "sub"),
-    ("elemwise_mul", ("_Mul", "_mul"), "mul"),
-    ("elemwise_div", ("_Div", "_div"), "div"),
+    ("elemwise_add", ("_Plus", "_plus", "_add", "_sparse_elemwise_add"), "add"),
+    ("elemwise_sub", ("_Minus", "_minus", "_sub", "_sparse_elemwise_sub"), "sub"),
+    ("elemwise_mul", ("_Mul", "_mul", "_sparse_elemwise_mul"), "mul"),
+    ("elemwise_div", ("_Div", "_div", "_sparse_elemwise_div"), "div"),
     ("_power", ("_Power", "_pow"), "power"),
     ("_maximum", ("_Maximum",), "maximum"),
     ("_minimum", ("_Minimum",), "minimum"),
     ("_hypot", ("_Hypot",), "hypot"),
+    ("_mod", ("_Mod",), "mod"),
+    ("_equal", ("_Equal",), "equal"),
+    ("_not_equal", ("_Not_Equal",), "not_equal"),
+    ("_greater", ("_Greater",), "greater"),
+    ("_greater_equal", ("_Greater_Equal",), "greater_equal"),
+    ("_lesser", ("_Lesser",), "lesser"),
+    ("_lesser_equal", ("_Lesser_Equal",), "lesser_equal"),
+    ("_logical_and", ("_Logical_And",), "logical_and"),
+    ("_logical_or", ("_Logical_Or",), "logical_or"),
+    ("_logical_xor", ("_Logical_Xor",), "logical_xor"),
 )
 
 BROADCAST = (
-    ("broadcast_add", ("broadcast_plus",), "add"),
-    ("broadcast_sub", ("broadcast_minus",), "sub"),
-    ("broadcast_mul", (), "mul"),
-    ("broadcast_div", (), "div"),
+    ("broadcast_add", ("broadcast_plus", "_sparse_broadcast_add", "_sparse_broadcast_plus"), "add"),
+    ("broadcast_sub", ("broadcast_minus", "_sparse_broadcast_sub", "_sparse_broadcast_minus"), "sub"),
+    ("broadcast_mul", ("_sparse_broadcast_mul",), "mul"),
+    ("broadcast_div", ("_sparse_broadcast_div",), "div"),
+    ("broadcast_mod", (), "mod"),
     ("broadcast_power", (), "power"),
     ("broadcast_maximum", (), "maximum"),
     ("broadcast_minimum", (), "minimum"),
@@ -37,7 +50,15 @@ BROADCAST = (
     ("broadcast_greater_equal", (), "greater_equal"),
     ("broadcast_lesser", (), "lesser"),
     ("broadcast_lesser_equal", (), "lesser_equal"),
+    ("broadcast_logical_and", (), "logical_and"),
+    ("broadcast_logical_or", (), "logical_or"),
+    ("broadcast_logical_xor", (), "logical_xor"),
 )
+
+# maps whose derivative is zero almost everywhere: MXNet gives them zero gradients
+# (MakeZeroGradNodes)
+PIECEWISE_CONSTANT = ("equal", "not_equal", "greater", "greater_equal", "lesser", "lesser_equal",
+                      "logical_and", "logical_or", "logical_xor")
 
 SCALAR = (   # (name, aliases, formula, gradient: (map, reads 'x' or 'y') or an op of dy)
     ("_plus_scalar", ("_PlusScalar",), "x + scalar", "dy"),
@@ -50,17 +71,36 @@ SCALAR = (   # (name, aliases, formula, gradient: (map, reads 'x' or 'y') or an 
     ("_rpower_scalar", ("_RPowerScalar",), "scalar ** x", ("rpower_scalar_grad_y", "y")),
     ("_maximum_scalar", ("_MaximumScalar",), "max(x, scalar)", ("maximum_scalar_grad_x", "x")),
     ("_minimum_scalar", ("_MinimumScalar",), "min(x, scalar)", ("minimum_scalar_grad_x", "x")),
+    ("_hypot_scalar", ("_HypotScalar",), "sqrt(x**2 + scalar**2)", ("hypot_scalar_grad_x", "x")),
+    # MXNet's mod takes the sign of the divisor (as Python's %) and gives 0 for a 0 divisor
+    ("_mod_scalar", ("_ModScalar",), "x mod scalar", "dy"),
+    ("_rmod_scalar", ("_RModScalar",), "scalar mod x", ("rmod_scalar_grad_x", "x")),
+    ("_equal_scalar", ("_EqualScalar",), "x == scalar (1 or 0)", None),
+    ("_not_equal_scalar", ("_NotEqualScalar",), "x != scalar (1 or 0)", None),
+    ("_greater_scalar", ("_GreaterScalar",), "x > scalar (1 or 0)", None),
+    ("_greater_equal_scalar", ("_GreaterEqualScalar",), "x >= scalar (1 or 0)", None),
+    ("_lesser_scalar", ("_LesserScalar",), "x < scalar (1 or 0)", None),
+    ("_lesser_equal_scalar", ("_LesserEqualScalar",), "x <= scalar (1 or 0)", None),
+    ("_logical_and_scalar", ("_LogicalAndScalar",), "x and scalar (non-zero is true; 1 or 0)", None),
+    ("_logical_or_scalar", ("_LogicalOrScalar",), "x or scalar (non-zero is true; 1 or 0)", None),
+    ("_logical_xor_scalar", ("_LogicalXorScalar",), "x xor scalar (non-zero is true; 1 or 0)", None),
 )
 
-UNARY = (   # (name, formula, gradient as in SCALAR; None: zero almost everywhere)
-    ("exp", "exp(x)", "exp"), ("log", "natural logarithm", ("log_grad_x", "x")),
-    ("sqrt", "square root", ("sqrt_grad_y", "y")), ("rsqrt", "1/sqrt(x)", ("rsqrt_grad_y", "y")),
-    ("square", "x*x", ("square_grad_x", "x")), ("abs", "|x|", ("abs_grad_x", "x")),
-    ("sign", "sign(x)", None), ("relu", "max(0, x)", ("relu_grad_y", "y")),
-    ("sigmoid", "1/(1+exp(-x))", ("sigmoid_grad_y", "y")),
-    ("tanh", "hyperbolic tangent", ("tanh_grad_y", "y")), ("negative", "-x", "negative"),
-    ("reciprocal", "1/x", ("reciprocal_grad_y", "y")),
-    ("softsign", "x/(1+|x|)", ("softsign_grad_x", "x")),
+UNARY = (   # (name, aliases, formula, gradient as in SCALAR; None: zero almost everywhere)
+    ("exp", ("_sparse_exp",), "exp(x)", "exp"),
+    ("log", ("_sparse_log",), "natural logarithm", ("log_grad_x", "x")),
+    ("sqrt", ("_sparse_sqrt",), "square root", ("sqrt_grad_y", "y")),
+    ("rsqrt", ("_sparse_rsqrt",), "1/sqrt(x)", ("rsqrt_grad_y", "y")),
+    ("square", ("_sparse_square",), "x*x", ("square_grad_x", "x")),
+    ("abs", ("_sparse_abs",), "|x|", ("abs_grad_x", "x")),
+    ("sign", ("_sparse_sign",), "sign(x)", None),
+    ("relu", ("_sparse_relu",), "max(0, x)", ("relu_grad_y", "y")),
+    ("sigmoid", ("_sparse_sigmoid",), "1/(1+exp(-x))", ("sigmoid_grad_y", "y")),
+    ("tanh", ("_sparse_tanh",), "hyperbolic tangent", ("tanh_grad_y", "y")),
+    ("negative", ("_sparse_negative",), "-x", "negative"),
+    ("reciprocal", (), "1/x", ("reciprocal_grad_y", "y")),
+    ("softsign", (), "x/(1+|x|)", ("softsign_grad_x", "x")),
+    ("logical_not", (), "1 where x == 0, else 0", None),
 )
 
 
@@ -157,7 +197,7 @@ def _binary_gradient(kernel_map, broadcast):
     def gradient(g):
         dy = g.out_grads[0]
         lhs, rhs = g.inputs
-        if kernel_map in ("equal", "not_equal", "greater", "greater_equal", "lesser", "lesser_equal"):
+        if kernel_map in PIECEWISE_CONSTANT:
             return [None, None]
         if kernel_map == "add":
             grads = [dy, dy]
@@ -218,14 +258,18 @@ def _unary_kernel(kernel_map, scalar_names=()):
     return kernel
 
 
-_SCALAR_PARAM = Param("scalar", "float", 1.0, "The scalar operand.")
+_SCALAR_PARAMS = [
+    Param("scalar", "float", 1.0, "The scalar operand."),
+    Param("is_int", "bool", True, "Whether the scalar is an integer; MXNet's type rule reads it for "
+                                  "integer inputs only, so float inputs ignore it."),
+]
 for _name, _aliases, _formula, _rule in SCALAR:
-    register(OpDef(_name, aliases=_aliases, params=[_SCALAR_PARAM], infer_shape=same_shape,
+    register(OpDef(_name, aliases=_aliases, params=_SCALAR_PARAMS, infer_shape=same_shape,
                    inplace=[(0, 0)], kernel=_unary_kernel(_name.strip("_"), ("scalar",)),
                    gradient=_unary_gradient(_rule, ("scalar",)), doc=f"Element-wise {_formula}."))
 
-for _name, _formula, _rule in UNARY:
-    register(OpDef(_name, infer_shape=same_shape, inplace=[(0, 0)], kernel=_unary_kernel(_name),
+for _name, _aliases, _formula, _rule in UNARY:
+    register(OpDef(_name, aliases=_aliases, infer_shape=same_shape, inplace=[(0, 0)], kernel=_unary_kernel(_name),
                    gradient=_unary_gradient(_rule), doc=f"Element-wise {_formula}."))
 
 register(OpDef(
@@ -245,7 +289,7 @@ def _add_n_kernel(b):
 
 register(OpDef(
     "add_n",
-    aliases=("ElementWiseSum",),
+    aliases=("ElementWiseSum", "_sparse_add_n", "_sparse_ElementWiseSum"),
     params=[Param("num_args", "int", doc="Number of inputs to be summed.", low=1)],
     variadic="num_args",
     infer_shape=same_shape,
@@ -257,6 +301,7 @@ register(OpDef(
 
 register(OpDef(
     "clip",
+    aliases=("_sparse_clip",),
     params=[Param("a_min", "float", doc="Minimum value"), Param("a_max", "float", doc="Maximum value")],
     infer_shape=same_shape,
     inplace=[(0, 0)],
