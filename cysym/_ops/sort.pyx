@@ -303,10 +303,10 @@ def append_topk(Plan plan, data, workspace, values=None, indices=None, mask=None
                              f"{size} elements for input shape {data.shape}, k={k}")
     code = common_dtype([data, values, mask])
     codes = index_code(indices, label, "indices") if indices is not None else 0
-    if workspace is None or workspace.nbytes < topk_workspace_bytes(n):
-        raise ValueError(f"{label}: the workspace needs {topk_workspace_bytes(n)} bytes")
     if reqs == [REQ_NULL] * 3 or data.size == 0:
         return
+    if workspace is None or workspace.nbytes < topk_workspace_bytes(n):
+        raise ValueError(f"{label}: the workspace needs {topk_workspace_bytes(n)} bytes")
     arrays = [data, workspace] + [data if a is None else a for a in outputs]
     plan.add(topk_kernel, code, arrays,
              [outer, n, inner, k, is_ascend] + reqs + [codes], [], label)
