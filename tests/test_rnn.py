@@ -94,9 +94,99 @@ def test_unfuse_names_and_shapes():
     assert outs == [(10, 200), (10, 200), (10, 200)]
 
 
-def test_fused_cell_says_to_unfuse():
-    with pytest.raises(NotImplementedError, match="unfuse"):
-        mx.rnn.FusedRNNCell(10).unroll(2, step_inputs(2))
+def test_fused_unroll_names_and_shapes():
+    cell = mx.rnn.FusedRNNCell(100, num_layers=2, mode="lstm", bidirectional=True,
+                               get_next_state=True, prefix="lstm_")
+    outputs, states = cell.unroll(3, mx.sym.Variable("data"), layout="TNC", merge_outputs=True)
+    assert outputs.list_arguments() == ["data", "lstm_parameters"]
+    assert outputs.list_outputs() == ["lstm_rnn_output"]
+    assert [s.list_outputs() for s in states] == [["lstm_rnn_state_output"],
+                                                  ["lstm_rnn_statecell_output"]]
+    assert states[0].attr("__layout__") == "LNC"
+    graph = mx.sym.Group([outputs] + states)
+    args, outs, _ = graph.infer_shape(data=(3, 10, 50))
+    # 2 directions * 4 gates * 100 * ((50 + 100 + 2) + (200 + 100 + 2)), as MXNet's GetRnnParamSize
+    assert args == [(3, 10, 50), (8 * 100 * (152 + 302),)]
+    assert outs == [(3, 10, 200), (4, 10, 100), (4, 10, 100)]
+
+
+def test_fused_unroll_ntc_and_step_lists():
+    cell = mx.rnn.FusedRNNCell(HID, mode="gru", prefix="g_")
+    with pytest.warns(UserWarning, match="NTC"):
+        outputs, states = cell.unroll(STEPS, mx.sym.Variable("data"), layout="NTC",
+                                      merge_outputs=False)
+    assert states == [] and len(outputs) == STEPS
+    _, outs, _ = mx.sym.Group(outputs).infer_shape(data=(BATCH, STEPS, IN))
+    assert outs == [(BATCH, HID)] * STEPS
+
+
+def test_fused_cell_cannot_be_stepped():
+    with pytest.raises(NotImplementedError, match="unroll"):
+        mx.rnn.FusedRNNCell(10)(mx.sym.Variable("x"), [])
+
+
+FUSED_SETTINGS = [("rnn_relu", False), ("rnn_tanh", True), ("lstm", True), ("lstm", False),
+                  ("gru", True)]
+
+
+@pytest.mark.parametrize("mode,bidirectional", FUSED_SETTINGS)
+def test_fused_matches_unfused(mode, bidirectional):
+    """unpack_weights of the fused vector gives the unfused stack's weights (through its own
+    pack_weights): same outputs, and the same data gradient."""
+    fused = mx.rnn.FusedRNNCell(HID, num_layers=2, mode=mode, bidirectional=bidirectional,
+                                prefix="f_")
+    out_fused, _ = fused.unroll(STEPS, mx.sym.Variable("data"), layout="TNC", merge_outputs=True)
+    out_plain, _ = fused.unfuse().unroll(STEPS, mx.sym.Variable("data"), layout="TNC",
+                                         merge_outputs=True)
+    rng = np.random.default_rng(3)
+    data = rng.uniform(-1, 1, (STEPS, BATCH, IN))
+    head = rng.uniform(-1, 1, (STEPS, BATCH, HID * (2 if bidirectional else 1)))
+    exe_fused = out_fused.simple_bind(mx.cpu(), data=data.shape, type_dict={"data": np.float64})
+    flat = rng.uniform(-0.5, 0.5, exe_fused.arg_dict["f_parameters"].shape)
+    exe_fused.arg_dict["f_parameters"][:] = flat
+    exe_fused.arg_dict["data"][:] = data
+    exe_plain = out_plain.simple_bind(mx.cpu(), data=data.shape, type_dict={"data": np.float64})
+    weights = fused.unfuse().pack_weights(fused.unpack_weights({"f_parameters": mx.nd.array(flat, dtype=np.float64)}))
+    assert sorted(weights) == sorted(n for n in exe_plain.arg_dict if n != "data")
+    exe_plain.copy_params_from(weights)
+    exe_plain.arg_dict["data"][:] = data
+    results = []
+    for exe in (exe_fused, exe_plain):
+        out = np.array(exe.forward(is_train=True)[0])
+        exe.backward([head])
+        results.append((out, np.array(exe.grad_dict["data"])))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-10, atol=1e-12)
+
+
+def test_fused_pack_weights_inverts_unpack():
+    cell = mx.rnn.FusedRNNCell(HID, num_layers=2, mode="gru", bidirectional=True, prefix="q_")
+    size = 2 * 3 * HID * ((IN + HID + 2) + (2 * HID + HID + 2))
+    flat = mx.nd.array(np.arange(size, dtype=np.float32))
+    unpacked = cell.unpack_weights({"q_parameters": flat, "other": flat})
+    assert unpacked["q_l0_i2h_r_weight"].shape == (HID, IN)
+    assert unpacked["q_r1_i2h_o_weight"].shape == (HID, 2 * HID)
+    assert unpacked["q_r1_h2h_z_bias"].shape == (HID,)
+    # MXNet's order: the weights unit by unit (i2h gates, then h2h gates), then the biases
+    np.testing.assert_array_equal(unpacked["q_l0_i2h_z_weight"].asnumpy().ravel(),
+                                  np.arange(HID * IN, 2 * HID * IN))
+    packed = cell.pack_weights(unpacked)
+    assert sorted(packed) == ["other", "q_parameters"]
+    np.testing.assert_array_equal(packed["q_parameters"].asnumpy(), flat.asnumpy())
+
+
+def test_fused_initializer_sets_the_forget_bias():
+    cell = mx.rnn.FusedRNNCell(HID, mode="lstm", forget_bias=2.5, prefix="lstm_")
+    outputs, _ = cell.unroll(STEPS, mx.sym.Variable("data"), layout="TNC", merge_outputs=True)
+    mod = mx.mod.Module(outputs, data_names=["data"], label_names=None)
+    mod.bind(data_shapes=[("data", (STEPS, BATCH, IN))])
+    mod.init_params(mx.init.Xavier())
+    flat = mod.get_params()[0]["lstm_parameters"]
+    args = cell.unpack_weights({"lstm_parameters": flat})
+    np.testing.assert_array_equal(args["lstm_l0_i2h_f_bias"].asnumpy(), 2.5)
+    np.testing.assert_array_equal(args["lstm_l0_h2h_f_bias"].asnumpy(), 2.5)
+    np.testing.assert_array_equal(args["lstm_l0_i2h_i_bias"].asnumpy(), 0)
+    assert np.abs(args["lstm_l0_i2h_o_weight"].asnumpy()).max() > 0
 
 
 def test_zoneout_shapes():

@@ -11,6 +11,8 @@ which cysym's inference does not have; with flatten=False the FullyConnected rul
 the state's shape from its output and weight, and the h2h_weight variables carry their shape
 (`__shape__`, always (gates * num_hidden, num_hidden)) for one-step unrolls.
 """
+import warnings
+
 import numpy as np
 
 from .. import initializer as init
@@ -391,10 +393,32 @@ class GRUCell(BaseRNNCell):
 
 
 class FusedRNNCell(BaseRNNCell):
-    """MXNet's cuDNN-fused RNN layer; cysym has no fused `RNN` operator.
+    """Every layer and time step in one fused `RNN` operator (MXNet's FusedRNNCell).
 
-    Only `unfuse()` works: it returns the equivalent stack of RNNCell / LSTMCell / GRUCell
-    (BidirectionalCell for bidirectional=True, DropoutCell between layers), with MXNet's names.
+    Its weights are one flat vector, the variable `<prefix>parameters`, in the RNN operator's
+    layout; unpack_weights/pack_weights convert it to and from the per-gate weights that the
+    unfused cells use (`<prefix>l0_i2h_i_weight`, ...), as MXNet does.
+
+    Parameters
+    ----------
+    num_hidden : int
+        Number of units in output symbol.
+    num_layers : int, default 1
+        Number of layers in the cell.
+    mode : str, default 'lstm'
+        Type of RNN: 'rnn_relu', 'rnn_tanh', 'lstm' or 'gru'.
+    bidirectional : bool, default False
+        Whether to use bidirectional unroll (the output size is doubled).
+    dropout : float, default 0.
+        Fraction of each layer's output (but the last's) dropped out in training.
+    get_next_state : bool, default False
+        Whether unroll returns the final states (usable as the next begin states).
+    forget_bias : float, default 1.0
+        Bias added to the forget gate by the parameters' initializer.
+    prefix : str, default '<mode>_'
+        Prefix of the names of layers (and of weights if `params` is None).
+    params : RNNParams, default None
+        Container for weight sharing between cells; created if None.
     """
 
     def __init__(self, num_hidden, num_layers=1, mode="lstm", bidirectional=False, dropout=0.,
@@ -412,6 +436,9 @@ class FusedRNNCell(BaseRNNCell):
         self._dropout = dropout
         self._get_next_state = get_next_state
         self._forget_bias = forget_bias
+        self._directions = ["l", "r"] if bidirectional else ["l"]
+        initializer = init.FusedRNN(None, num_hidden, num_layers, mode, bidirectional, forget_bias)
+        self._parameter = self.params.get("parameters", init=initializer)
 
     @property
     def state_info(self):
@@ -420,24 +447,95 @@ class FusedRNNCell(BaseRNNCell):
         return [{"shape": (b * self._num_layers, 0, self._num_hidden), "__layout__": "LNC"}
                 for _ in range(n)]
 
-    def _not_fused(self, what):
-        return NotImplementedError(
-            f"FusedRNNCell.{what}: cysym has no fused RNN operator; use "
-            "FusedRNNCell(...).unfuse(), which builds the same network from LSTMCell/GRUCell/"
-            "RNNCell (in a SequentialRNNCell, with BidirectionalCell if bidirectional)")
+    @property
+    def _gate_names(self):
+        return {"rnn_relu": [""], "rnn_tanh": [""], "lstm": ["_i", "_f", "_c", "_o"],
+                "gru": ["_r", "_z", "_o"]}[self._mode]
 
-    def __call__(self, inputs, states):
-        raise self._not_fused("__call__")
+    def _slice_weights(self, arr, num_input):
+        """Views of `arr` (the flat vector) as the per-gate weights, by name."""
+        views, position = {}, 0
+        h, b = self._num_hidden, len(self._directions)
 
-    def unroll(self, length, inputs=None, begin_state=None, layout="NTC", merge_outputs=None,
-               input_prefix=None):
-        raise self._not_fused("unroll")
+        def take(name, shape):
+            nonlocal position
+            size = int(np.prod(shape))
+            views[name] = arr[position:position + size].reshape(shape)
+            position += size
+
+        for layer in range(self._num_layers):
+            for direction in self._directions:
+                for gate in self._gate_names:
+                    take(f"{self._prefix}{direction}{layer}_i2h{gate}_weight",
+                         (h, b * h) if layer > 0 else (h, num_input))
+                for gate in self._gate_names:
+                    take(f"{self._prefix}{direction}{layer}_h2h{gate}_weight", (h, h))
+        for layer in range(self._num_layers):
+            for direction in self._directions:
+                for group in ("i2h", "h2h"):
+                    for gate in self._gate_names:
+                        take(f"{self._prefix}{direction}{layer}_{group}{gate}_bias", (h,))
+        if position != arr.size:
+            raise ValueError(f"FusedRNNCell: the parameter vector has {arr.size} elements, "
+                             f"{position} expected")
+        return views
 
     def unpack_weights(self, args):
-        raise self._not_fused("unpack_weights")
+        """Replace `<prefix>parameters` by the per-gate weights and biases (copies)."""
+        args = args.copy()
+        arr = args.pop(self._parameter.name)
+        b, m, h = len(self._directions), len(self._gate_names), self._num_hidden
+        num_input = arr.size // b // h // m - (self._num_layers - 1) * (h + b * h + 2) - h - 2
+        args.update({name: view.copy() for name, view in self._slice_weights(arr, num_input).items()})
+        return args
 
     def pack_weights(self, args):
-        raise self._not_fused("pack_weights")
+        """The inverse of unpack_weights: one `<prefix>parameters` vector from the gates' weights."""
+        args = args.copy()
+        b, m, h = len(self._directions), len(self._gate_names), self._num_hidden
+        first = args[f"{self._prefix}l0_i2h{self._gate_names[0]}_weight"]
+        num_input = first.shape[1]
+        total = (num_input + h + 2) * h * m * b + (self._num_layers - 1) * m * h * (h + b * h + 2) * b
+        arr = ndarray.zeros((total,), dtype=first.dtype)
+        for name, view in self._slice_weights(arr, num_input).items():
+            view[:] = args.pop(name)
+        args[self._parameter.name] = arr
+        return args
+
+    def __call__(self, inputs, states):
+        raise NotImplementedError("FusedRNNCell cannot be stepped. Please use unroll")
+
+    def unroll(self, length, inputs, begin_state=None, layout="NTC", merge_outputs=None):
+        """One RNN node `<prefix>rnn` over the whole sequence; (outputs, states), states empty
+        unless get_next_state."""
+        self.reset()
+        inputs, axis = _normalize_sequence(length, inputs, layout, True)
+        if axis == 1:
+            warnings.warn("NTC layout detected. Consider using TNC for FusedRNNCell for faster "
+                          "speed")
+            inputs = symbol.swapaxes(inputs, dim1=0, dim2=1)
+        elif axis != 0:
+            raise ValueError(f"FusedRNNCell: unsupported layout {layout!r}")
+        if begin_state is None:
+            begin_state = self.begin_state()
+        states = {"state": begin_state[0]}
+        if self._mode == "lstm":
+            states["state_cell"] = begin_state[1]
+        rnn = symbol.RNN(data=inputs, parameters=self._parameter, state_size=self._num_hidden,
+                         num_layers=self._num_layers, bidirectional=self._bidirectional,
+                         p=self._dropout, state_outputs=self._get_next_state, mode=self._mode,
+                         name=self._prefix + "rnn", **states)
+        if not self._get_next_state:
+            outputs, states = rnn, []
+        else:
+            states = [rnn[k] for k in range(1, 3 if self._mode == "lstm" else 2)]
+            for state in states:
+                state._set_attr(__layout__="LNC")
+            outputs = rnn[0]
+        if axis == 1:
+            outputs = symbol.swapaxes(outputs, dim1=0, dim2=1)
+        outputs, _ = _normalize_sequence(length, outputs, layout, merge_outputs)
+        return outputs, states
 
     def unfuse(self):
         """The same network as a SequentialRNNCell of unfused cells."""
