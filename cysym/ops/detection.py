@@ -480,26 +480,24 @@ def _proposal_shape(per_image):
               f"input 'cls_prob' has shape {tuple(cls_prob)}: {channels} channels, but "
               f"{len(ctx.params['scales'])} scales x {len(ctx.params['ratios'])} ratios need "
               f"{2 * anchors}")
+        # MXNet fails at its first forward; here the shapes say it at once
+        _need(ctx, batch == 1 or not per_image,
+              f"input 'cls_prob' has shape {tuple(cls_prob)}: Sorry, multiple images each "
+              f"device is not implemented; _contrib_MultiProposal takes a batch")
         rows = ctx.params["rpn_post_nms_top_n"] * (1 if per_image else batch)
         return ([tuple(cls_prob), (batch, channels * 2, height, width), (batch, 3)],
                 [(rows, 5), (rows, 1)])
     return rule
 
 
-def _proposal_kernel(single_image):
-    def kernel(b):
-        if single_image and b.inputs[0].shape[0] != 1:
-            raise ValueError(f"{b.label}: Sorry, multiple images each device is not "
-                             f"implemented (cls_prob {b.inputs[0].shape}); use "
-                             f"_contrib_MultiProposal")
-        p = b.params
-        kernels("multibox").append_proposal(
-            b.plan, *b.inputs, *b.outputs, rpn_pre_nms_top_n=p["rpn_pre_nms_top_n"],
-            rpn_post_nms_top_n=p["rpn_post_nms_top_n"], threshold=p["threshold"],
-            rpn_min_size=p["rpn_min_size"], scales=p["scales"], ratios=p["ratios"],
-            feature_stride=p["feature_stride"], iou_loss=p["iou_loss"], workspace=b.workspace,
-            req=_any_req(b), label=b.label)
-    return kernel
+def _proposal_kernel(b):
+    p = b.params
+    kernels("multibox").append_proposal(
+        b.plan, *b.inputs, *b.outputs, rpn_pre_nms_top_n=p["rpn_pre_nms_top_n"],
+        rpn_post_nms_top_n=p["rpn_post_nms_top_n"], threshold=p["threshold"],
+        rpn_min_size=p["rpn_min_size"], scales=p["scales"], ratios=p["ratios"],
+        feature_stride=p["feature_stride"], iou_loss=p["iou_loss"], workspace=b.workspace,
+        req=_any_req(b), label=b.label)
 
 
 def _proposal_workspace(params, ins, outs, dtype):
@@ -517,7 +515,7 @@ for _name, _single in (("_contrib_Proposal", True), ("_contrib_MultiProposal", F
         outputs=("output", "score"),
         num_visible_outputs=lambda params: 2 if params["output_score"] else 1,
         infer_shape=_proposal_shape(_single),
-        kernel=_proposal_kernel(_single),
+        kernel=_proposal_kernel,
         workspace=_proposal_workspace,
         gradient=_zero_gradient,
         doc=("Region proposals of a Faster R-CNN RPN" + (" for one image" if _single else "") +
