@@ -177,24 +177,21 @@ register(OpDef(
 
 def _box_encode_shape(ctx, ins, outs):
     samples, matches, anchors, refs, means, stds = ins
-    if anchors is None:
-        anchors = outs[0] if outs[0] is not None else outs[1]
-    known = [tuple(anchors) if anchors is not None else None]
-    if anchors is None or refs is None:
-        return [samples, matches, anchors, refs, (4,), (4,)], known * 2
-    _need(ctx, len(anchors) == 3 and anchors[-1] == 4,
-          f"input 'anchors' has shape {tuple(anchors)}; it must be (batch, num_anchor, 4)")
-    _need(ctx, len(refs) == 3 and refs[-1] == 4 and refs[0] == anchors[0],
-          f"input 'refs' has shape {tuple(refs)}; it must be ({anchors[0]}, num_ref, 4)")
-    for name, shape in (("samples", samples), ("matches", matches)):
-        _need(ctx, shape is None or tuple(shape) == tuple(anchors[:2]),
-              f"input '{name}' has shape {shape}; anchors {tuple(anchors)} need "
-              f"{tuple(anchors[:2])}")
     for name, shape in (("means", means), ("stds", stds)):
         _need(ctx, shape is None or tuple(shape) == (4,),
               f"input '{name}' has shape {shape}; it must be (4,)")
+    anchors = next((s for s in (anchors, *outs) if s is not None), None)
+    if anchors is None:
+        return [samples, matches, None, refs, (4,), (4,)], outs
+    _need(ctx, len(anchors) == 3 and anchors[-1] == 4,
+          f"input 'anchors' has shape {tuple(anchors)}; it must be (batch, num_anchor, 4)")
     pair = tuple(anchors[:2])
-    return [pair, pair, tuple(anchors), tuple(refs), (4,), (4,)], known * 2
+    for name, shape in (("samples", samples), ("matches", matches)):
+        _need(ctx, shape is None or tuple(shape) == pair,
+              f"input '{name}' has shape {shape}; anchors {tuple(anchors)} need {pair}")
+    _need(ctx, refs is None or (len(refs) == 3 and refs[-1] == 4 and refs[0] == anchors[0]),
+          f"input 'refs' has shape {refs}; it must be ({anchors[0]}, num_ref, 4)")
+    return [pair, pair, tuple(anchors), refs, (4,), (4,)], [tuple(anchors)] * 2
 
 
 register(OpDef(
