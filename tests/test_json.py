@@ -239,9 +239,11 @@ REQUIRED_VALUES = {
     "num_outputs": 3, "input_dim": 7, "output_dim": 6, "a_min": -0.5, "a_max": 2.0, "axis": 1,
     "heads": 2, "block_size": 2, "mode": "constant", "pad_width": (0, 0, 0, 0, 1, 2, 2, 1),
     "shape": (4, 3),
+    "state_size": 3, "num_layers": 2,   # RNN
 }
 EXTRA_PARAMS = {
     "Reshape": {"shape": (0, -1)},
+    "RNN": {"mode": "lstm", "bidirectional": True, "state_outputs": True, "p": 0.2},
     "Pooling": {"kernel": (2, 3), "pool_type": "avg"},
     "_plus_scalar": {"scalar": 2.5}, "transpose": {"axes": (1, 0, 2)},
     "sum": {"axis": (1,), "keepdims": True}, "LeakyReLU": {"act_type": "prelu"},
