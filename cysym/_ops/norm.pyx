@@ -1,11 +1,13 @@
-"""BatchNorm forward and one-pass backward (dX, dgamma, dbeta), over any channel axis.
+"""BatchNorm forward and one-pass backward (dX, dgamma, dbeta), over any channel axis, with
+an optional fused ReLU (_contrib_BatchNormWithReLU); GroupNorm forward and backward.
 
-Data is viewed as (outer, C, inner) around the channel axis.  Per-channel sums accumulate in
-double for both dtypes.  As MXNet 1.x does, the moving statistics are updated by the
-*backward* kernel of a training pass (moving = momentum * moving + (1 - momentum) * batch,
-with the biased 1/m variance); the forward only reads them.
+BatchNorm's data is viewed as (outer, C, inner) around the channel axis.  Per-channel sums
+accumulate in double for both dtypes.  As MXNet 1.x does, the moving statistics are updated
+by the *backward* kernel of a training pass (moving = momentum * moving + (1 - momentum) *
+batch, with the biased 1/m variance); the forward only reads them.
 """
 from libc.math cimport sqrt
+import numpy as np
 
 from cysym._ops._blas cimport real
 from cysym._ops._math cimport _sum, _sum_products
@@ -18,10 +20,12 @@ cdef void _bn_forward(const real* x, const real* gamma, const real* beta,
                       const real* moving_mean, const real* moving_var,
                       real* y, real* mean, real* var,
                       Py_ssize_t outer, Py_ssize_t C, Py_ssize_t inner,
-                      bint fix_gamma, bint batch_stats, int req, double eps) noexcept nogil:
+                      bint fix_gamma, bint batch_stats, bint relu, int req,
+                      double eps) noexcept nogil:
     cdef Py_ssize_t o, c, i
     cdef Py_ssize_t count = outer * inner
     cdef double total, mu, sigma2, scale, shift
+    cdef real value
     cdef const real* xp
     cdef real* yp
     for c in range(C):
@@ -50,7 +54,13 @@ cdef void _bn_forward(const real* x, const real* gamma, const real* beta,
         for o in range(outer):
             xp = x + (o * C + c) * inner
             yp = y + (o * C + c) * inner
-            if req == REQ_ADD:
+            if relu:
+                # y = max(x * scale + shift, 0)
+                for i in range(inner):
+                    value = <real>(xp[i] * scale + shift)
+                    value = value if value > 0 else <real>0
+                    yp[i] = yp[i] + value if req == REQ_ADD else value
+            elif req == REQ_ADD:
                 for i in range(inner):
                     yp[i] += <real>(xp[i] * scale + shift)
             else:
@@ -60,18 +70,18 @@ cdef void _bn_forward(const real* x, const real* gamma, const real* beta,
 
 cdef void bn_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
     # arrays: x, gamma, beta, moving_mean, moving_var, y, mean, var
-    # ints: outer, C, inner, fix_gamma, use_global_stats, req; floats: eps
+    # ints: outer, C, inner, fix_gamma, use_global_stats, req, relu; floats: eps
     cdef bint batch_stats = ctx.is_train and not c.ints[4]
     if c.dtype == 0:
         _bn_forward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
                     <float*>c.arrays[3], <float*>c.arrays[4], <float*>c.arrays[5],
                     <float*>c.arrays[6], <float*>c.arrays[7], c.ints[0], c.ints[1], c.ints[2],
-                    <bint>c.ints[3], batch_stats, <int>c.ints[5], c.floats[0])
+                    <bint>c.ints[3], batch_stats, <bint>c.ints[6], <int>c.ints[5], c.floats[0])
     else:
         _bn_forward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
                     <double*>c.arrays[3], <double*>c.arrays[4], <double*>c.arrays[5],
                     <double*>c.arrays[6], <double*>c.arrays[7], c.ints[0], c.ints[1], c.ints[2],
-                    <bint>c.ints[3], batch_stats, <int>c.ints[5], c.floats[0])
+                    <bint>c.ints[3], batch_stats, <bint>c.ints[6], <int>c.ints[5], c.floats[0])
 
 
 cdef void _bn_backward(const real* dy, const real* x, const real* gamma,
@@ -150,6 +160,125 @@ cdef void bn_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
                      c.floats[0], c.floats[1])
 
 
+cdef void _relu_mask(const real* dy, const real* y, real* masked, Py_ssize_t n) noexcept nogil:
+    # masked = np.where(y > 0, dy, 0): the gradient through a ReLU, from its output
+    cdef Py_ssize_t i
+    for i in range(n):
+        masked[i] = dy[i] if y[i] > 0 else <real>0
+
+
+cdef void relu_mask_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: dy, y, masked; ints: n
+    if c.dtype == 0:
+        _relu_mask(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2], c.ints[0])
+    else:
+        _relu_mask(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2], c.ints[0])
+
+
+# ---------------------------------------------------------------------------------------
+# GroupNorm: data (N, C, ...) viewed as N * G rows of M = (C / G) * spatial contiguous values,
+# row n * G + g normalised on its own and scaled by gamma[g], shifted by beta[g]
+
+cdef void _group_norm(const real* x, const real* gamma, const real* beta, real* y, real* mean,
+                      real* std, Py_ssize_t N, Py_ssize_t G, Py_ssize_t M, double eps,
+                      int req) noexcept nogil:
+    cdef Py_ssize_t n, g, i, row
+    cdef double mu, sigma, scale, shift
+    cdef const real* xp
+    cdef real* yp
+    for n in range(N):
+        for g in range(G):
+            row = n * G + g
+            xp = x + row * M
+            yp = y + row * M
+            mu = _sum(xp, M) / M if M else 0.0
+            sigma = sqrt(_sum_products(xp, mu, xp, mu, M) / M + eps) if M else sqrt(eps)
+            mean[row] = <real>mu
+            std[row] = <real>sigma
+            if req == REQ_NULL:
+                continue
+            # y = (x - mu) / sigma * gamma + beta  ==  x * scale + shift
+            scale = gamma[g] / sigma
+            shift = beta[g] - mu * scale
+            if req == REQ_ADD:
+                for i in range(M):
+                    yp[i] += <real>(xp[i] * scale + shift)
+            else:
+                for i in range(M):
+                    yp[i] = <real>(xp[i] * scale + shift)
+
+
+cdef void group_norm_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: x, gamma, beta, y, mean, std; ints: N, G, M, req; floats: eps
+    if c.dtype == 0:
+        _group_norm(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
+                    <float*>c.arrays[3], <float*>c.arrays[4], <float*>c.arrays[5], c.ints[0],
+                    c.ints[1], c.ints[2], c.floats[0], <int>c.ints[3])
+    else:
+        _group_norm(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
+                    <double*>c.arrays[3], <double*>c.arrays[4], <double*>c.arrays[5], c.ints[0],
+                    c.ints[1], c.ints[2], c.floats[0], <int>c.ints[3])
+
+
+cdef void _group_norm_backward(const real* dy, const real* x, const real* gamma,
+                               const real* mean, const real* std, real* dx, real* dgamma,
+                               real* dbeta, Py_ssize_t N, Py_ssize_t G, Py_ssize_t M,
+                               int req_dx, int req_dg, int req_db) noexcept nogil:
+    cdef Py_ssize_t n, g, i, row
+    cdef double mu, sigma, sum_dy, sum_dy_xhat, a, b, shift, total_dg, total_db
+    cdef const real* xp
+    cdef const real* dyp
+    cdef real* dxp
+    for g in range(G):
+        total_dg = 0
+        total_db = 0
+        for n in range(N):
+            row = n * G + g
+            xp = x + row * M
+            dyp = dy + row * M
+            dxp = dx + row * M
+            mu = mean[row]
+            sigma = std[row]
+            # sum_dy = dy.sum();  sum_dy_xhat = (dy * xhat).sum(), xhat = (x - mu) / sigma
+            sum_dy = _sum(dyp, M)
+            sum_dy_xhat = _sum_products(dyp, 0.0, xp, mu, M) / sigma
+            total_db += sum_dy
+            total_dg += sum_dy_xhat
+            if req_dx == REQ_NULL or not M:
+                continue
+            # w = dy * gamma / sigma;  dx = w - mean(w) - xhat * mean(w * xhat)
+            #    = a * dy + b * x + shift
+            a = gamma[g] / sigma
+            b = -a * sum_dy_xhat / (M * sigma)
+            shift = -a * sum_dy / M - b * mu
+            if req_dx == REQ_ADD:
+                for i in range(M):
+                    dxp[i] += <real>(a * dyp[i] + b * xp[i] + shift)
+            else:
+                for i in range(M):
+                    dxp[i] = <real>(a * dyp[i] + b * xp[i] + shift)
+        store(dgamma, g, total_dg, req_dg)
+        store(dbeta, g, total_db, req_db)
+
+
+cdef void group_norm_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: dy, x, gamma, mean, std, dx, dgamma, dbeta
+    # ints: N, G, M, req_dx, req_dgamma, req_dbeta
+    if c.dtype == 0:
+        _group_norm_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
+                             <float*>c.arrays[3], <float*>c.arrays[4], <float*>c.arrays[5],
+                             <float*>c.arrays[6], <float*>c.arrays[7], c.ints[0], c.ints[1],
+                             c.ints[2], <int>c.ints[3], <int>c.ints[4], <int>c.ints[5])
+    else:
+        _group_norm_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
+                             <double*>c.arrays[3], <double*>c.arrays[4], <double*>c.arrays[5],
+                             <double*>c.arrays[6], <double*>c.arrays[7], c.ints[0], c.ints[1],
+                             c.ints[2], <int>c.ints[3], <int>c.ints[4], <int>c.ints[5])
+
+
+# ---------------------------------------------------------------------------------------
+# append_ functions (bind time, with the GIL): shapes are checked, pointers stored
+
 def _layout(x, axis, label):
     """(outer, C, inner) around the channel axis."""
     ndim = x.ndim
@@ -167,8 +296,9 @@ def _check(array, shape, what, label):
 
 def append_batch_norm(Plan plan, x, gamma, beta, moving_mean, moving_var, y, mean, var,
                       double eps=1e-3, bint fix_gamma=True, bint use_global_stats=False,
-                      int axis=1, str req="write", str label="BatchNorm"):
-    """Append y = (x - mean) / sqrt(var + eps) * gamma + beta over channel `axis`.
+                      int axis=1, bint relu=False, str req="write", str label="BatchNorm"):
+    """Append y = (x - mean) / sqrt(var + eps) * gamma + beta over channel `axis` (followed
+    by max(y, 0) with relu).
 
     In a training run (plan.run(is_train=True)) without use_global_stats, mean/var are the
     batch statistics (biased variance) and are written to `mean`/`var`; otherwise the moving
@@ -180,18 +310,32 @@ def append_batch_norm(Plan plan, x, gamma, beta, moving_mean, moving_var, y, mea
         _check(array, (C,), what, label)
     arrays = [x, gamma, beta, moving_mean, moving_var, y, mean, var]
     plan.add(bn_forward_kernel, common_dtype(arrays), arrays,
-             [outer, C, inner, fix_gamma, use_global_stats, req_code(req, label)], [eps], label)
+             [outer, C, inner, fix_gamma, use_global_stats, req_code(req, label), relu], [eps],
+             label)
 
 
 def append_batch_norm_backward(Plan plan, dy, x, gamma, mean, var, moving_mean, moving_var,
                                dx, dgamma, dbeta, double eps=1e-3, double momentum=0.9,
                                bint fix_gamma=True, bint use_global_stats=False, int axis=1,
+                               relu_output=None, workspace=None,
                                str req_dx="write", str req_dgamma="write", str req_dbeta="write",
                                str label="_backward_BatchNorm"):
     """Append dx, dgamma, dbeta from the forward's saved mean/var; in a training run without
-    use_global_stats, also update moving_mean/moving_var in place (MXNet updates them here)."""
+    use_global_stats, also update moving_mean/moving_var in place (MXNet updates them here).
+
+    relu_output: the output of a BatchNorm fused with a ReLU; dy then first passes through
+    the ReLU (into `workspace`, x.nbytes bytes, allocated here when None)."""
     outer, C, inner = _layout(x, axis, label)
     _check(dy, x.shape, "output gradient", label)
+    if relu_output is not None:
+        _check(relu_output, x.shape, "output", label)
+        if workspace is not None and workspace.nbytes >= dy.nbytes:
+            masked = workspace[:dy.nbytes].view(dy.dtype).reshape(dy.shape)
+        else:
+            masked = np.empty_like(dy)
+        arrays = [dy, relu_output, masked]
+        plan.add(relu_mask_kernel, common_dtype(arrays), arrays, [dy.size], [], label)
+        dy = masked
     for what, array in (("gamma", gamma), ("mean", mean), ("var", var),
                         ("moving_mean", moving_mean), ("moving_var", moving_var)):
         _check(array, (C,), what, label)
@@ -206,3 +350,50 @@ def append_batch_norm_backward(Plan plan, dy, x, gamma, mean, var, moving_mean, 
     arrays = [dy, x, gamma, mean, var, moving_mean, moving_var] + outputs
     plan.add(bn_backward_kernel, common_dtype(arrays), arrays,
              [outer, C, inner, fix_gamma, use_global_stats] + reqs, [eps, momentum], label)
+
+
+def _group_layout(x, gamma, int num_groups, label):
+    """(N, G, M): N * G rows of M values."""
+    if x.ndim < 3:
+        raise ValueError(f"{label}: data must have at least 3 dimensions (N, C, ...), got "
+                         f"shape {x.shape}")
+    N, C = int(x.shape[0]), int(x.shape[1])
+    if num_groups < 1 or C % num_groups:
+        raise ValueError(f"{label}: num_groups={num_groups} does not divide the {C} channels "
+                         f"of data {x.shape}")
+    _check(gamma, (num_groups,), "gamma", label)
+    return N, num_groups, x.size // (N * num_groups) if N else 0
+
+
+def append_group_norm(Plan plan, x, gamma, beta, y, mean, std, int num_groups, double eps=1e-5,
+                      str req="write", str label="GroupNorm"):
+    """Append y = (x - mean) / std * gamma + beta per group of C / num_groups channels of each
+    sample; mean and std = sqrt(var + eps) are written as (N, num_groups)."""
+    N, G, M = _group_layout(x, gamma, num_groups, label)
+    _check(beta, (G,), "beta", label)
+    _check(y, x.shape, "output", label)
+    _check(mean, (N, G), "mean", label)
+    _check(std, (N, G), "std", label)
+    arrays = [x, gamma, beta, y, mean, std]
+    plan.add(group_norm_kernel, common_dtype(arrays), arrays, [N, G, M, req_code(req, label)],
+             [eps], label)
+
+
+def append_group_norm_backward(Plan plan, dy, x, gamma, mean, std, dx, dgamma, dbeta,
+                               int num_groups, str req_dx="write", str req_dgamma="write",
+                               str req_dbeta="write", str label="_backward_GroupNorm"):
+    """Append dx, dgamma, dbeta of GroupNorm from the forward's mean and std."""
+    N, G, M = _group_layout(x, gamma, num_groups, label)
+    _check(dy, x.shape, "output gradient", label)
+    _check(mean, (N, G), "mean", label)
+    _check(std, (N, G), "std", label)
+    reqs = [req_code(r, label) for r in (req_dx, req_dgamma, req_dbeta)]
+    outputs = [dx, dgamma, dbeta]
+    for k, (out, shape) in enumerate(zip(outputs, (x.shape, (G,), (G,)))):
+        if out is None or reqs[k] == REQ_NULL:
+            reqs[k] = REQ_NULL
+            outputs[k] = dy   # any valid pointer; the kernel does not touch it
+        else:
+            _check(out, shape, ("data", "gamma", "beta")[k] + " gradient", label)
+    arrays = [dy, x, gamma, mean, std] + outputs
+    plan.add(group_norm_backward_kernel, common_dtype(arrays), arrays, [N, G, M] + reqs, [], label)
