@@ -70,7 +70,8 @@ def np_bilinear(data, out_h, out_w, align_corners=True):
             left = int(x)
             right = left + 1 if left < w - 1 else left
             wx = float(x - np.float32(left))
-            out[:, :, i, j] = ((1 - wy) * ((1 - wx) * data[:, :, top, left] + wx * data[:, :, top, right])
+            out[:, :, i, j] = ((1 - wy) * ((1 - wx) * data[:, :, top, left]
+                                           + wx * data[:, :, top, right])
                                + wy * ((1 - wx) * data[:, :, bottom, left]
                                        + wx * data[:, :, bottom, right]))
     return out
@@ -141,7 +142,8 @@ CASE_LIST = [
     Case("_contrib_BilinearResize2D", {"data": ((2, 3, 5, 6), signed)},
          params=dict(mode="odd_scale", scale_height=2.0, scale_width=0.5), ref=np_resize,
          bad=[("params", {"scale_width": None})], id="_contrib_BilinearResize2D-odd_scale"),
-    Case("_contrib_BilinearResize2D", {"data": ((2, 3, 4, 7), signed), "like": ((2, 5, 6, 3), signed)},
+    Case("_contrib_BilinearResize2D",
+         {"data": ((2, 3, 4, 7), signed), "like": ((2, 5, 6, 3), signed)},
          params=dict(mode="like", align_corners=False), ref=np_resize,
          bad=[("shapes", {"data": (2, 3, 4, 7), "like": (2, 5, 6)})],
          id="_contrib_BilinearResize2D-like"),

@@ -88,8 +88,10 @@ def np_bilinear_sample(plane, y, x):
     else:
         x_high = x_low + 1
     ly, lx = y - y_low, x - x_low
-    return ((1 - ly) * (1 - lx) * plane[..., y_low, x_low] + (1 - ly) * lx * plane[..., y_low, x_high]
-            + ly * (1 - lx) * plane[..., y_high, x_low] + ly * lx * plane[..., y_high, x_high])
+    return ((1 - ly) * (1 - lx) * plane[..., y_low, x_low]
+            + (1 - ly) * lx * plane[..., y_low, x_high]
+            + ly * (1 - lx) * plane[..., y_high, x_low]
+            + ly * lx * plane[..., y_high, x_high])
 
 
 def np_roi_align(data, rois, pooled_size, spatial_scale, sample_ratio=-1,

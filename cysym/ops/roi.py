@@ -205,7 +205,8 @@ def _psroi_shape(ctx, ins, outs):
     if shapes is None:
         return ins, outs
     (_, channels, _, _), rois = shapes
-    pooled, dim, group = ctx.params["pooled_size"], ctx.params["output_dim"], _group_size(ctx.params)
+    pooled, dim = ctx.params["pooled_size"], ctx.params["output_dim"]
+    group = _group_size(ctx.params)
     if pooled < 1 or dim < 1 or group < 1:
         raise ctx.error(f"pooled_size={pooled}, output_dim={dim} and group_size={group} must be "
                         f"positive")
