@@ -84,14 +84,14 @@ CASE_LIST = [
          params=dict(shape=(3, 4, 2)), ref=np_scatter_set_nd,
          bad=[("params", {"shape": (3, 4, 3)}),
               ("shapes", {"lhs": (3, 4, 2), "rhs": (4, 2), "indices": (2, 5)})]),
-    # -- batch_take ---------------------------------------------------------------------------------
+    # -- batch_take -------------------------------------------------------------------------------
     Case("batch_take", {"a": ((4, 3), signed), "indices": ((4,), fixed([0, 2, -1, 5]))},
          ref=np_batch_take, bad=[("shapes", {"a": (4, 3), "indices": (3,)}),
                                  ("shapes", {"a": (4,), "indices": (4,)})]),
     Case("batch_take", {"a": ((2, 3, 5), signed),
                         "indices": ((2, 3), fixed([[4, 0, 1.7], [3, 3, 2]]))},
          ref=np_batch_take, id="batch_take-rows-of-3d"),
-    # -- _contrib_index_copy -----------------------------------------------------------------------
+    # -- _contrib_index_copy ----------------------------------------------------------------------
     Case("_contrib_index_copy", {"old_tensor": ((5, 3), signed),
                                  "index_vector": ((3,), fixed([0, 4, 2.5])),
                                  "new_tensor": ((3, 3), signed)},
@@ -104,7 +104,7 @@ CASE_LIST = [
                                  "index_vector": ((2,), fixed([3, 1])),
                                  "new_tensor": ((2, 2, 3), signed)},
          ref=np_index_copy, id="_contrib_index_copy-3d"),
-    # -- _contrib_index_array ------------------------------------------------------------------------
+    # -- _contrib_index_array ---------------------------------------------------------------------
     Case("_contrib_index_array", {"data": ((2, 3, 4), signed)}, params=dict(axes=(-1, 0)),
          ref=np_index_array, grad=(),
          xfail={test: INT64_OUTPUT for test in ("forward", "inplace", "survives")}),

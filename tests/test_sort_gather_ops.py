@@ -113,7 +113,7 @@ def test_sort_kernel_is_libstdcxx_on_many_random_rows():
             np.testing.assert_array_equal(indices, np.argsort(-data, axis=1)[:, :k])
 
 
-# -- MXNet's documentation examples -----------------------------------------------------------------
+# -- MXNet's documentation examples ---------------------------------------------------------------
 
 X23 = [[0.3, 0.2, 0.4], [0.1, 0.3, 0.2]]
 
@@ -246,7 +246,8 @@ def test_aliases_are_saved_under_the_operators_name(alias, name):
     pytest.param(lambda: mx.sym.gather_nd(x_var, i_var, name="g"),
                  {"x": np.zeros((3, 4)), "i": [[0, 2], [4, 0]]}, id="gather_nd-too-large"),
     pytest.param(lambda: mx.sym.gather_nd(x_var, i_var, name="g"),
-                 {"x": np.zeros((3, 4)), "i": [[0, 2], [3.5, 0]]}, id="gather_nd-fraction-past-end"),
+                 {"x": np.zeros((3, 4)), "i": [[0, 2], [3.5, 0]]},
+                 id="gather_nd-fraction-past-end"),
     pytest.param(lambda: mx.sym.gather_nd(x_var, i_var, name="g"),
                  {"x": np.zeros((3, 4)), "i": [[-4, 2], [0, 0]]}, id="gather_nd-too-negative"),
     pytest.param(lambda: mx.sym.gather_nd(x_var, i_var, name="g"),
@@ -261,7 +262,7 @@ def test_coordinates_outside_the_array_are_an_error_naming_the_operator(build, a
         forward(build(), **arrays)
 
 
-# -- _contrib_boolean_mask --------------------------------------------------------------------------
+# -- _contrib_boolean_mask ------------------------------------------------------------------------
 
 # written by MXNet 1.9.1: mx.sym.contrib.boolean_mask(mx.sym.var('d'), mx.sym.var('i')).tojson()
 BOOLEAN_MASK_JSON = """{
@@ -344,3 +345,26 @@ def test_topk_kernel_writes_integer_indices(index_dtype):
     grad = np.zeros_like(data)
     run_plan(sort_kernels.append_topk_backward, np.array([[10.0, 20.0]]), indices, grad, k=2)
     np.testing.assert_array_equal(grad, [[0, 20, 0, 10]])
+
+
+# written by MXNet 1.9.1: mx.sym.topk(mx.sym.var('d'), k=2, ret_typ='value').tojson(); its node
+# has two outputs (the values and the hidden positions), one visible
+TOPK_VALUE_JSON = """{
+  "nodes": [
+    {"op": "null", "name": "d", "inputs": []},
+    {"op": "topk", "name": "topk6", "attrs": {"k": "2", "ret_typ": "value"},
+     "inputs": [[0, 0, 0]]}
+  ],
+  "arg_nodes": [0],
+  "node_row_ptr": [0, 1, 3],
+  "heads": [[1, 0, 0]],
+  "attrs": {"mxnet_version": ["int", 10901]}
+}"""
+
+
+def test_topk_written_by_mxnet_loads_runs_and_trains():
+    sym = mx.sym.load_json(TOPK_VALUE_JSON)
+    assert sym.list_outputs() == ["topk6_output0"]
+    outputs, grads = run(sym, heads=[[[1, 2], [3, 4]]], d=X23)
+    np.testing.assert_allclose(outputs[0], np.float32([[0.4, 0.3], [0.3, 0.2]]))
+    np.testing.assert_array_equal(grads["d"], [[2, 0, 1], [0, 3, 4]])

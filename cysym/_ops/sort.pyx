@@ -19,45 +19,50 @@ from cysym._ops.shape import axis_layout
 
 ctypedef Py_ssize_t index_t
 
+ctypedef struct Entry:
+    # a value (float32 ones exactly as doubles) and its position: the algorithms below move
+    # entries where MXNet moves positions and compares the values they point to, which gives
+    # the same order without an indirect read per comparison
+    double value
+    index_t position
+
 # std::sort leaves ranges of at most this many elements to its final insertion sort
 cdef enum:
     INSERTION_THRESHOLD = 16
 
 
 # ---------------------------------------------------------------------------------------------
-# libstdc++'s algorithms on an array of positions, ordered by the values they point to
+# libstdc++'s algorithms on an array of entries
 
-cdef inline bint _before(const real* values, index_t a, index_t b, bint ascend) noexcept nogil:
-    """MXNet's comparator: values[a] < values[b] ascending, values[a] > values[b] descending."""
+cdef inline bint _before(Entry a, Entry b, bint ascend) noexcept nogil:
+    """MXNet's comparator: a < b ascending, a > b descending (on the values)."""
     if ascend:
-        return values[a] < values[b]
-    return values[a] > values[b]
+        return a.value < b.value
+    return a.value > b.value
 
 
-cdef void _linear_insert(index_t* begin, index_t* last, const real* values,
-                         bint ascend) noexcept nogil:
+cdef void _linear_insert(Entry* begin, Entry* last, bint ascend) noexcept nogil:
     # std::__unguarded_linear_insert; the `begin` guard never binds for a valid order, only
     # where NaNs would let libstdc++ read before the array
-    cdef index_t moving = last[0]
-    cdef index_t* previous = last - 1
-    while previous >= begin and _before(values, moving, previous[0], ascend):
+    cdef Entry moving = last[0]
+    cdef Entry* previous = last - 1
+    while previous >= begin and _before(moving, previous[0], ascend):
         last[0] = previous[0]
         last = previous
         previous -= 1
     last[0] = moving
 
 
-cdef void _insertion_sort(index_t* first, index_t* last, const real* values,
-                          bint ascend) noexcept nogil:
+cdef void _insertion_sort(Entry* first, Entry* last, bint ascend) noexcept nogil:
     # std::__insertion_sort
-    cdef index_t* i
-    cdef index_t* j
-    cdef index_t moving
+    cdef Entry* i
+    cdef Entry* j
+    cdef Entry moving
     if first == last:
         return
     i = first + 1
     while i != last:
-        if _before(values, i[0], first[0], ascend):
+        if _before(i[0], first[0], ascend):
             moving = i[0]
             j = i
             while j != first:       # std::move_backward(first, i, i + 1)
@@ -65,28 +70,28 @@ cdef void _insertion_sort(index_t* first, index_t* last, const real* values,
                 j -= 1
             first[0] = moving
         else:
-            _linear_insert(first, i, values, ascend)
+            _linear_insert(first, i, ascend)
         i += 1
 
 
-cdef void _push_heap(index_t* first, index_t hole, index_t top, index_t moving,
-                     const real* values, bint ascend) noexcept nogil:
+cdef void _push_heap(Entry* first, index_t hole, index_t top, Entry moving,
+                     bint ascend) noexcept nogil:
     # std::__push_heap
     cdef index_t parent = (hole - 1) // 2
-    while hole > top and _before(values, first[parent], moving, ascend):
+    while hole > top and _before(first[parent], moving, ascend):
         first[hole] = first[parent]
         hole = parent
         parent = (hole - 1) // 2
     first[hole] = moving
 
 
-cdef void _adjust_heap(index_t* first, index_t hole, index_t length, index_t moving,
-                       const real* values, bint ascend) noexcept nogil:
+cdef void _adjust_heap(Entry* first, index_t hole, index_t length, Entry moving,
+                       bint ascend) noexcept nogil:
     # std::__adjust_heap
     cdef index_t top = hole, child = hole
     while child < (length - 1) // 2:
         child = 2 * (child + 1)
-        if _before(values, first[child], first[child - 1], ascend):
+        if _before(first[child], first[child - 1], ascend):
             child -= 1
         first[hole] = first[child]
         hole = child
@@ -94,69 +99,66 @@ cdef void _adjust_heap(index_t* first, index_t hole, index_t length, index_t mov
         child = 2 * (child + 1)
         first[hole] = first[child - 1]
         hole = child - 1
-    _push_heap(first, hole, top, moving, values, ascend)
+    _push_heap(first, hole, top, moving, ascend)
 
 
-cdef void _pop_heap(index_t* first, index_t* last, index_t* result, const real* values,
-                    bint ascend) noexcept nogil:
+cdef void _pop_heap(Entry* first, Entry* last, Entry* result, bint ascend) noexcept nogil:
     # std::__pop_heap
-    cdef index_t moving = result[0]
+    cdef Entry moving = result[0]
     result[0] = first[0]
-    _adjust_heap(first, 0, last - first, moving, values, ascend)
+    _adjust_heap(first, 0, last - first, moving, ascend)
 
 
-cdef void _partial_sort(index_t* first, index_t* middle, index_t* last, const real* values,
-                        bint ascend) noexcept nogil:
+cdef void _partial_sort(Entry* first, Entry* middle, Entry* last, bint ascend) noexcept nogil:
     # std::__partial_sort: std::__heap_select (std::__make_heap, then a pop for every later
     # element that beats the heap's top), then std::__sort_heap
     cdef index_t length = middle - first, parent
-    cdef index_t* i
+    cdef Entry* i
     if length >= 2:
         parent = (length - 2) // 2
         while True:
-            _adjust_heap(first, parent, length, first[parent], values, ascend)
+            _adjust_heap(first, parent, length, first[parent], ascend)
             if parent == 0:
                 break
             parent -= 1
     i = middle
     while i < last:
-        if _before(values, i[0], first[0], ascend):
-            _pop_heap(first, middle, i, values, ascend)
+        if _before(i[0], first[0], ascend):
+            _pop_heap(first, middle, i, ascend)
         i += 1
     while middle - first > 1:
         middle -= 1
-        _pop_heap(first, middle, middle, values, ascend)
+        _pop_heap(first, middle, middle, ascend)
 
 
-cdef void _move_median_to_first(index_t* result, index_t* a, index_t* b, index_t* c,
-                                const real* values, bint ascend) noexcept nogil:
+cdef void _move_median_to_first(Entry* result, Entry* a, Entry* b, Entry* c,
+                                bint ascend) noexcept nogil:
     # std::__move_median_to_first
-    cdef index_t* median
-    if _before(values, a[0], b[0], ascend):
-        if _before(values, b[0], c[0], ascend):
+    cdef Entry* median
+    if _before(a[0], b[0], ascend):
+        if _before(b[0], c[0], ascend):
             median = b
-        elif _before(values, a[0], c[0], ascend):
+        elif _before(a[0], c[0], ascend):
             median = c
         else:
             median = a
-    elif _before(values, a[0], c[0], ascend):
+    elif _before(a[0], c[0], ascend):
         median = a
-    elif _before(values, b[0], c[0], ascend):
+    elif _before(b[0], c[0], ascend):
         median = c
     else:
         median = b
     result[0], median[0] = median[0], result[0]
 
 
-cdef index_t* _partition(index_t* first, index_t* last, index_t* pivot, const real* values,
-                         bint ascend) noexcept nogil:
+cdef Entry* _partition(Entry* first, Entry* last, Entry* pivot, bint ascend) noexcept nogil:
     # std::__unguarded_partition: each scan stops at the pivot or at an element swapped
     # across, NaNs included
     while True:
-        while _before(values, first[0], pivot[0], ascend):
+        while _before(first[0], pivot[0], ascend):
             first += 1
         last -= 1
-        while _before(values, pivot[0], last[0], ascend):
+        while _before(pivot[0], last[0], ascend):
             last -= 1
         if not first < last:
             return first
@@ -164,19 +166,18 @@ cdef index_t* _partition(index_t* first, index_t* last, index_t* pivot, const re
         first += 1
 
 
-cdef void _introsort_loop(index_t* first, index_t* last, index_t depth_limit, const real* values,
+cdef void _introsort_loop(Entry* first, Entry* last, index_t depth_limit,
                           bint ascend) noexcept nogil:
     # std::__introsort_loop
-    cdef index_t* cut
+    cdef Entry* cut
     while last - first > INSERTION_THRESHOLD:
         if depth_limit == 0:
-            _partial_sort(first, last, last, values, ascend)
+            _partial_sort(first, last, last, ascend)
             return
         depth_limit -= 1
-        _move_median_to_first(first, first + 1, first + (last - first) // 2, last - 1, values,
-                              ascend)
-        cut = _partition(first + 1, last, first, values, ascend)
-        _introsort_loop(cut, last, depth_limit, values, ascend)
+        _move_median_to_first(first, first + 1, first + (last - first) // 2, last - 1, ascend)
+        cut = _partition(first + 1, last, first, ascend)
+        _introsort_loop(cut, last, depth_limit, ascend)
         last = cut
 
 
@@ -189,34 +190,36 @@ cdef inline index_t _floor_log2(index_t n) noexcept nogil:
     return result
 
 
-cdef void _sort(index_t* first, index_t* last, const real* values, bint ascend) noexcept nogil:
+cdef void _sort(Entry* first, Entry* last, bint ascend) noexcept nogil:
     # std::sort: introsort down to short ranges, then one insertion sort over everything
     cdef index_t n = last - first
-    cdef index_t* i
+    cdef Entry* i
     if n == 0:
         return
-    _introsort_loop(first, last, 2 * _floor_log2(n), values, ascend)
+    _introsort_loop(first, last, 2 * _floor_log2(n), ascend)
     if n > INSERTION_THRESHOLD:
-        _insertion_sort(first, first + INSERTION_THRESHOLD, values, ascend)
+        _insertion_sort(first, first + INSERTION_THRESHOLD, ascend)
         i = first + INSERTION_THRESHOLD
         while i != last:
-            _linear_insert(first, i, values, ascend)
+            _linear_insert(first, i, ascend)
             i += 1
     else:
-        _insertion_sort(first, last, values, ascend)
+        _insertion_sort(first, last, ascend)
 
 
-cdef void _select(index_t* order, index_t n, index_t k, const real* values,
+cdef void _select(Entry* entries, const real* row, index_t n, index_t stride, index_t k,
                   bint ascend) noexcept nogil:
-    """order[:k] = the positions of the k first values of values[:n] in MXNet's order (its
-    TopKSort: a full sort when k * 8 > n, a heap selection otherwise)."""
+    """entries[:k] = the k first of row[0], row[stride], ..., row[(n - 1) * stride] with their
+    positions, in MXNet's order (its TopKSort: a full sort when k * 8 > n, a heap selection
+    otherwise)."""
     cdef index_t j
     for j in range(n):
-        order[j] = j
+        entries[j].value = row[j * stride]
+        entries[j].position = j
     if k * 8 > n:
-        _sort(order, order + n, values, ascend)
+        _sort(entries, entries + n, ascend)
     else:
-        _partial_sort(order, order + k, order + n, values, ascend)
+        _partial_sort(entries, entries + k, entries + n, ascend)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,32 +233,24 @@ cdef void _topk(KernelCall* c, real* dummy) noexcept nogil:
     cdef int req_values = <int>c.ints[5], req_indices = <int>c.ints[6], req_mask = <int>c.ints[7]
     cdef int indices_code = <int>c.ints[8]
     cdef const real* data = <real*>c.arrays[0]
-    cdef index_t* order = <index_t*>c.arrays[1]
-    cdef real* column = <real*>(order + n)      # a strided row, gathered (inner > 1)
+    cdef Entry* entries = <Entry*>c.arrays[1]
     cdef real* values = <real*>c.arrays[2]
     cdef char* indices = c.arrays[3]
     cdef real* mask = <real*>c.arrays[4]
-    cdef const real* row
     cdef index_t o, i, j, out
     for o in range(outer):
         for i in range(inner):
-            if inner == 1:
-                row = data + o * n
-            else:
-                for j in range(n):
-                    column[j] = data[(o * n + j) * inner + i]
-                row = column
-            _select(order, n, k, row, ascend)
+            _select(entries, data + o * n * inner + i, n, inner, k, ascend)
             for j in range(k):
                 out = (o * k + j) * inner + i
-                store(values, out, row[order[j]], req_values)
-                store_index(indices, indices_code, out, order[j], req_indices)
+                store(values, out, entries[j].value, req_values)
+                store_index(indices, indices_code, out, entries[j].position, req_indices)
             if req_mask == REQ_WRITE:
                 for j in range(n):
                     mask[(o * n + j) * inner + i] = 0
             if req_mask != REQ_NULL:
                 for j in range(k):
-                    mask[(o * n + order[j]) * inner + i] += 1
+                    mask[(o * n + entries[j].position) * inner + i] += 1
 
 
 cdef void topk_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -266,8 +261,8 @@ cdef void topk_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
 
 
 def topk_workspace_bytes(Py_ssize_t n):
-    """Scratch of the topk kernel for rows of n elements: the order, then a gathered row."""
-    return n * (sizeof(index_t) + sizeof(double))
+    """Scratch of the topk kernel for rows of n elements: one entry (value, position) each."""
+    return n * sizeof(Entry)
 
 
 def topk_layout(shape, axis, Py_ssize_t k):
