@@ -14,7 +14,7 @@ from libc.string cimport memcpy, memset
 from cysym._ops._blas cimport real
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops._detection cimport stable_argsort
-from cysym._ops.runner cimport Plan, KernelCall, RunContext, dtype_code
+from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
 FORMATS = {"corner": 0, "center": 1}
 cdef enum:
