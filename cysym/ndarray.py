@@ -467,5 +467,10 @@ def load(fname):
 # One function per registered operator (cysym.nd.FullyConnected, ...), run imperatively through
 # a cached one-op executor; generated last so that the executor can import NDArray from here.
 from .ndarray_ops import install as _install_operators  # noqa: E402
+from .ndarray_ops import make_op_function as _make_op_function  # noqa: E402
+from .symbol.op_namespace import OpNamespace as _OpNamespace  # noqa: E402
 
 __all__ += _install_operators(globals())
+# mx.nd.contrib.<name>: the operator _contrib_<name>
+contrib = _OpNamespace(f"{__name__}.contrib", "_contrib_",
+                       lambda op, registered_name, name: _make_op_function(op, registered_name))

@@ -239,6 +239,7 @@ REQUIRED_VALUES = {
     "num_outputs": 3, "input_dim": 7, "output_dim": 6, "a_min": -0.5, "a_max": 2.0, "axis": 1,
     "heads": 2, "block_size": 2, "mode": "constant", "pad_width": (0, 0, 0, 0, 1, 2, 2, 1),
     "shape": (4, 3),
+    "start": 1.0, "stop": 4.0, "num": 4, "value": 1.5, "N": 3,   # init ops
     "state_size": 3, "num_layers": 2,   # RNN
 }
 EXTRA_PARAMS = {

@@ -1,7 +1,9 @@
 """cysym.sym / cysym.symbol: Variable, Group, load, and one function per operator."""
 from .. import ops as _ops  # noqa: F401  (registers every operator)
+from .creation import arange, eye, full, linspace
 from .json_format import load, load_json
 from .op_functions import public_functions as _public_functions
+from .op_namespace import OpNamespace as _OpNamespace, symbol_function as _symbol_function
 from .symbol import Group, Symbol, Variable, var
 
 
@@ -28,5 +30,8 @@ def ones(shape, dtype=None, **kwargs):
     return _internal._ones(shape=shape, dtype=dtype, **kwargs)
 
 
-__all__ = ["Symbol", "Variable", "var", "Group", "load", "load_json", "zeros", "ones"] + sorted(
+contrib = _OpNamespace(f"{__name__}.contrib", "_contrib_", _symbol_function)
+
+__all__ = ["Symbol", "Variable", "var", "Group", "load", "load_json", "zeros", "ones", "arange", "linspace",
+           "full", "eye", "contrib"] + sorted(
     n for n in _public_functions() if not n.startswith("_"))

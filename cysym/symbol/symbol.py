@@ -414,11 +414,13 @@ def _single_entry(value, op, name, input_name):
     return value._outputs[0]
 
 
-def create_op(func_name, *args, **kwargs):
+def create_op(func_name, *args, hint=None, **kwargs):
     """Apply the operator registered as `func_name` (name or alias), MXNet-style.
 
     Positional args and keyword Symbols are inputs; other keywords are parameters;
     missing inputs become variables `<name>_<input>` carrying the node's attributes.
+    An unnamed node is named after `hint` (default: func_name), lowercased, as MXNet names it
+    after the function called (`mx.sym.contrib.arange_like` makes `arange_like0`).
     """
     op = find_op(func_name)
     if op is None:
@@ -472,8 +474,7 @@ def create_op(func_name, *args, **kwargs):
     if extra:
         raise OperatorError(f"{op.label(name)}: unknown input {extra[0]!r}; inputs are {input_names}")
 
-    hint = func_name.lower()
-    name = NameManager.current().get(name, hint)
+    name = NameManager.current().get(name, (hint or func_name).lower())
     attrs = {k: format_value(v) for k, v in given_params.items()}
     attrs.update(user_attrs)
     for key, value in AttrScope.current().get(attr).items():
