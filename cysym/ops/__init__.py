@@ -13,3 +13,4 @@ from . import gather  # noqa: F401  (gather_nd, scatter_nd, batch_take, index_co
 from . import roi  # noqa: F401  (ROIPooling, _contrib_ROIAlign, _contrib_PSROIPooling)
 from . import detection  # noqa: F401  (_contrib_box_nms, MultiBox*, Proposal)
 from . import rnn  # noqa: F401  (RNN, _rnn_param_concat)
+from . import deformable  # noqa: F401  (_contrib_DeformableConvolution, _contrib_ModulatedDeformableConvolution)
