@@ -138,44 +138,53 @@ cdef void bilinear_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
 cdef void _bilinear_backward(const real* dy, real* dx, const Py_ssize_t* row,
                              const Py_ssize_t* row_step, const real* row_weight,
                              const Py_ssize_t* col, const Py_ssize_t* col_step,
-                             const real* col_weight, Py_ssize_t planes, Py_ssize_t H,
-                             Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo, int req) noexcept nogil:
-    cdef Py_ssize_t p, i, j, down, right
-    cdef real h1, h0, w1, w0, g
-    cdef real* top
-    cdef real* dxp
+                             const real* col_weight, real* spread, Py_ssize_t planes,
+                             Py_ssize_t H, Py_ssize_t W, Py_ssize_t Ho, Py_ssize_t Wo,
+                             int req) noexcept nogil:
+    # The interpolation is separable, so each output row's gradient is first spread over the
+    # W input columns (spread, W scratch values), then onto its two input rows in two
+    # contiguous passes (the rows coincide on the last one: two passes, not one)
+    cdef Py_ssize_t p, i, j, k, right
+    cdef real h1, h0, w1, g
+    cdef const real* dyp
+    cdef real* upper
+    cdef real* lower
     if req == REQ_WRITE:
         memset(dx, 0, planes * H * W * sizeof(real))
     for p in range(planes):
-        dxp = dx + p * H * W
         for i in range(Ho):
-            h1 = row_weight[i]
-            h0 = <real>1 - h1
-            down = row_step[i]
+            dyp = dy + (p * Ho + i) * Wo
+            memset(spread, 0, W * sizeof(real))
             for j in range(Wo):
                 w1 = col_weight[j]
-                w0 = <real>1 - w1
                 right = col_step[j]
-                top = dxp + row[i] + col[j]
-                g = dy[(p * Ho + i) * Wo + j]
-                top[0] += h0 * w0 * g
-                top[right] += h0 * w1 * g
-                top[down] += h1 * w0 * g
-                top[down + right] += h1 * w1 * g
+                g = dyp[j]
+                spread[col[j]] += (<real>1 - w1) * g
+                spread[col[j] + right] += w1 * g
+            h1 = row_weight[i]
+            h0 = <real>1 - h1
+            upper = dx + p * H * W + row[i]
+            lower = upper + row_step[i]
+            for k in range(W):
+                upper[k] += h0 * spread[k]
+            for k in range(W):
+                lower[k] += h1 * spread[k]
 
 
 cdef void bilinear_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: dy, dx, row, row_step, row_weight, col, col_step, col_weight
+    # arrays: dy, dx, row, row_step, row_weight, col, col_step, col_weight, spread
     # ints: planes, H, W, Ho, Wo, req
     cdef const Py_ssize_t** t = <const Py_ssize_t**>c.arrays
     if c.dtype == 0:
         _bilinear_backward(<float*>c.arrays[0], <float*>c.arrays[1], t[2], t[3],
-                           <float*>c.arrays[4], t[5], t[6], <float*>c.arrays[7], c.ints[0],
-                           c.ints[1], c.ints[2], c.ints[3], c.ints[4], <int>c.ints[5])
+                           <float*>c.arrays[4], t[5], t[6], <float*>c.arrays[7],
+                           <float*>c.arrays[8], c.ints[0], c.ints[1], c.ints[2], c.ints[3],
+                           c.ints[4], <int>c.ints[5])
     else:
         _bilinear_backward(<double*>c.arrays[0], <double*>c.arrays[1], t[2], t[3],
-                           <double*>c.arrays[4], t[5], t[6], <double*>c.arrays[7], c.ints[0],
-                           c.ints[1], c.ints[2], c.ints[3], c.ints[4], <int>c.ints[5])
+                           <double*>c.arrays[4], t[5], t[6], <double*>c.arrays[7],
+                           <double*>c.arrays[8], c.ints[0], c.ints[1], c.ints[2], c.ints[3],
+                           c.ints[4], <int>c.ints[5])
 
 
 cdef void _copy_planes(const real* src, real* dst, Py_ssize_t n, int req) noexcept nogil:
@@ -293,10 +302,16 @@ def append_bilinear_resize(Plan plan, x, y, bint align_corners=True, str req="wr
     plan.add(bilinear_kernel, dtype, arrays + tables, shape + [code], [], label)
 
 
-def append_bilinear_resize_backward(Plan plan, dy, dx, bint align_corners=True,
+def bilinear_backward_workspace_bytes(Py_ssize_t width, Py_ssize_t itemsize):
+    """Scratch bytes of append_bilinear_resize_backward for data `width` pixels wide."""
+    return width * itemsize
+
+
+def append_bilinear_resize_backward(Plan plan, dy, dx, bint align_corners=True, workspace=None,
                                     str req="write",
                                     str label="_backward_contrib_BilinearResize2D"):
-    """Append dx (+)= dy scattered back onto the pixels each output was blended from."""
+    """Append dx (+)= dy scattered back onto the pixels each output was blended from.
+    workspace: bilinear_backward_workspace_bytes(W) bytes (allocated here when None)."""
     cdef int code = req_code(req, label)
     if dx is None or code == REQ_NULL:
         return
@@ -307,4 +322,10 @@ def append_bilinear_resize_backward(Plan plan, dy, dx, bint align_corners=True,
         plan.add(copy_kernel, dtype, arrays, [dy.size, code], [], label)
         return
     tables = _bilinear_tables(shape, align_corners, dx.dtype)
-    plan.add(bilinear_backward_kernel, dtype, arrays + tables, shape + [code], [], label)
+    W = shape[2]
+    if workspace is not None and workspace.nbytes >= W * dx.itemsize:
+        spread = workspace[:W * dx.itemsize].view(dx.dtype)
+    else:
+        spread = np.empty(W, dx.dtype)
+    plan.add(bilinear_backward_kernel, dtype, arrays + tables + [spread], shape + [code], [],
+             label)

@@ -143,7 +143,12 @@ def _bilinear_kernel(b):
 def _bilinear_backward_kernel(b):
     kernels("resize").append_bilinear_resize_backward(
         b.plan, b.inputs[0], b.outputs[0], align_corners=b.params["align_corners"],
-        req=b.req[0], label=b.label)
+        workspace=b.workspace, req=b.req[0], label=b.label)
+
+
+def _bilinear_backward_workspace(params, in_shapes, out_shapes, dtype):
+    return kernels("resize").bilinear_backward_workspace_bytes(in_shapes[1][3],
+                                                               np.dtype(dtype).itemsize)
 
 
 _BILINEAR_PARAMS = [
@@ -192,8 +197,9 @@ register(OpDef(
     outputs=("data_grad",),
     shape_only=("data",),
     infer_shape=_backward_shape,
+    workspace=_bilinear_backward_workspace,
     kernel=_bilinear_backward_kernel,
     hidden=True,
     doc="Each output's gradient scattered onto its four source pixels with the forward's "
-        "weights.",
+        "weights (along the columns, then the rows).",
 ))
