@@ -2,6 +2,7 @@
 not float64's, shapes taken from consumers, the int64 shape_array / size_array, the Python
 wrappers (mx.sym.arange, ...) and the contrib namespaces."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,3 +144,24 @@ def test_contrib_namespaces_map_to_contrib_operators():
     np.testing.assert_array_equal(out, [1, 2])
     with pytest.raises(AttributeError, match="_contrib_no_such_op"):
         mx.sym.contrib.no_such_op
+
+
+# -- a graph file written by MXNet -----------------------------------------------------------------
+
+def test_mxnet_graph_of_creation_and_logic_ops_gives_mxnets_output():
+    """tests/fixtures/ops/init_logic-symbol.json, saved by MXNet 1.9.1 (sym.save) from:
+        x = mx.sym.var('x')
+        a = mx.sym.contrib.arange_like(x, start=0.5, step=0.25, axis=1)
+        m = mx.sym.broadcast_mod(x * 3.7, mx.sym.arange(0, 4).reshape((1, 4)) + 1.5)
+        g = (x > 0.2) * (x <= 0.8) + mx.sym.logical_not(x < 0.5) + (x % 0.3) + (2.5 % (x + 1))
+        f = mx.sym.full((0, 4), 0.75) + m
+        l = mx.sym.broadcast_add(mx.sym.linspace(0, 1, 4).reshape((1, 4)), mx.sym.eye(3, 4, 1))
+        out = mx.sym.broadcast_add(f + g + l, a.reshape((1, 4))) + mx.sym.hypot(x, 1.5)
+    and out.bind(mx.cpu(), {'x': X}).forward()[0] below (equal to the last bit)."""
+    path = Path(__file__).parent / "fixtures" / "ops" / "init_logic-symbol.json"
+    sym = mx.sym.load(str(path))
+    x = np.array([[0.1, 0.35, 0.6, 0.95], [-0.4, 0.2, 0.5, 0.8], [1.3, -1.1, 0.05, 0.7]], np.float32)
+    mxnet = [[3.523329734802246, 7.868625640869141, 9.152215957641602, 9.890527725219727],
+             [3.122417449951172, 4.386607646942139, 10.047805786132812, 10.5600004196167],
+             [4.844943046569824, 4.723440170288086, 4.552499771118164, 11.145294189453125]]
+    np.testing.assert_array_equal(run(sym, x=x), np.array(mxnet, np.float32))
