@@ -241,6 +241,7 @@ REQUIRED_VALUES = {
     "shape": (4, 3),
     "start": 1.0, "stop": 4.0, "num": 4, "value": 1.5, "N": 3,   # init ops
     "state_size": 3, "num_layers": 2,   # RNN
+    "pooled_size": (2, 3), "spatial_scale": 0.0625, "key": "sbn0",   # ROI ops, SyncBatchNorm
 }
 EXTRA_PARAMS = {
     "Reshape": {"shape": (0, -1)},
@@ -248,6 +249,7 @@ EXTRA_PARAMS = {
     "Pooling": {"kernel": (2, 3), "pool_type": "avg"},
     "_plus_scalar": {"scalar": 2.5}, "transpose": {"axes": (1, 0, 2)},
     "sum": {"axis": (1,), "keepdims": True}, "LeakyReLU": {"act_type": "prelu"},
+    "_contrib_PSROIPooling": {"pooled_size": 3},   # an int here, (h, w) for the other ROI ops
 }
 
 
