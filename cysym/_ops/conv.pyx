@@ -508,16 +508,22 @@ cdef inline real _window_reduce(const real* xp, Py_ssize_t es, Geom* g, Py_ssize
                                 Py_ssize_t w1, int mode, int p, real lowest) noexcept nogil:
     """The window's first maximum (mode 0), or the sum of x**p over it (p is 1 but for lp)."""
     cdef Py_ssize_t d, h, w
-    cdef real v, acc = lowest if mode == 0 else 0
+    cdef const real* row
+    cdef real acc = lowest if mode == 0 else 0
     for d in range(d0, d1):
         for h in range(h0, h1):
-            for w in range(w0, w1):
-                v = xp[((d * g.H + h) * g.W + w) * es]
-                if mode == 0:
-                    if v > acc:
-                        acc = v
-                else:
-                    acc += _pow_p(v, p)
+            row = xp + (d * g.H + h) * g.W * es
+            # one loop per case, so the innermost loop has no branch but the data's
+            if mode == 0:
+                for w in range(w0, w1):
+                    if row[w * es] > acc:
+                        acc = row[w * es]
+            elif p == 1:
+                for w in range(w0, w1):
+                    acc += row[w * es]
+            else:
+                for w in range(w0, w1):
+                    acc += _pow_p(row[w * es], p)
     return acc
 
 
@@ -675,12 +681,13 @@ cdef void _pool_backward(const real* dy, const real* x, real* dx, Geom* g, int m
                             grad = grad / count
                     for d in range(d0, d1):
                         for h in range(h0, h1):
-                            for w in range(w0, w1):
-                                at = ((d * g.H + h) * g.W + w) * es
-                                if mode == 3:
-                                    dxp[at] += _lp_grad(grad, xp[at], norm, p)
-                                else:
-                                    dxp[at] += grad
+                            at = (d * g.H + h) * g.W * es
+                            if mode == 3:
+                                for w in range(w0, w1):
+                                    dxp[at + w * es] += _lp_grad(grad, xp[at + w * es], norm, p)
+                            else:
+                                for w in range(w0, w1):
+                                    dxp[at + w * es] += grad
 
 
 cdef void pool_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
