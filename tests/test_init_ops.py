@@ -157,7 +157,8 @@ def test_mxnet_graph_of_creation_and_logic_ops_gives_mxnets_output():
         f = mx.sym.full((0, 4), 0.75) + m
         l = mx.sym.broadcast_add(mx.sym.linspace(0, 1, 4).reshape((1, 4)), mx.sym.eye(3, 4, 1))
         out = mx.sym.broadcast_add(f + g + l, a.reshape((1, 4))) + mx.sym.hypot(x, 1.5)
-    and out.bind(mx.cpu(), {'x': X}).forward()[0] below (equal to the last bit)."""
+    and out.bind(mx.cpu(), {'x': X}).forward()[0] below (equal to the last bit); the gradient of x
+    after simple_bind, forward(is_train=True), backward(arange(12).reshape(3, 4) / 4)."""
     path = Path(__file__).parent / "fixtures" / "ops" / "init_logic-symbol.json"
     sym = mx.sym.load(str(path))
     x = np.array([[0.1, 0.35, 0.6, 0.95], [-0.4, 0.2, 0.5, 0.8], [1.3, -1.1, 0.05, 0.7]], np.float32)
@@ -165,3 +166,12 @@ def test_mxnet_graph_of_creation_and_logic_ops_gives_mxnets_output():
              [3.122417449951172, 4.386607646942139, 10.047805786132812, 10.5600004196167],
              [4.844943046569824, 4.723440170288086, 4.552499771118164, 11.145294189453125]]
     np.testing.assert_array_equal(run(sym, x=x), np.array(mxnet, np.float32))
+    mxnet_grad = [[0.0, 0.9818073511123657, 2.0356953144073486, 3.1762890815734863],
+                  [0.44233715534210205, 3.5402047634124756, 6.024341583251953, 7.298529624938965],
+                  [8.709860801696777, 65.49443054199219, 6.833287239074707, 11.337935447692871]]
+    exe = sym.simple_bind(mx.cpu(), x=x.shape)
+    exe.arg_dict["x"][:] = x
+    exe.forward(is_train=True)
+    exe.backward([np.arange(12, dtype=np.float32).reshape(3, 4) / 4])
+    # float32 sums in another order: a few units in the last place
+    np.testing.assert_allclose(exe.grad_dict["x"], mxnet_grad, rtol=1e-6)
