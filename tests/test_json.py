@@ -235,13 +235,15 @@ class IdentityProp(mx.operator.CustomOpProp):
 
 REQUIRED_VALUES = {
     "op_type": "test_json_identity", "num_hidden": 5, "begin": 0, "end": 2, "reps": (2, 1),
-    "repeats": 2, "dtype": "float64", "depth": 4, "nsize": 3, "scale": 2, "sample_type": "nearest", "act_type": "tanh", "kernel": (3, 2), "num_filter": 4, "num_args": 2,
+    "repeats": 2, "dtype": "float64", "depth": 4, "nsize": 3, "scale": 2, "sample_type": "nearest",
+    "act_type": "tanh", "kernel": (3, 2), "num_filter": 4, "num_args": 2,
     "num_outputs": 3, "input_dim": 7, "output_dim": 6, "a_min": -0.5, "a_max": 2.0, "axis": 1,
     "heads": 2, "block_size": 2, "mode": "constant", "pad_width": (0, 0, 0, 0, 1, 2, 2, 1),
     "shape": (4, 3),
     "start": 1.0, "stop": 4.0, "num": 4, "value": 1.5, "N": 3,   # init ops
     "state_size": 3, "num_layers": 2,   # RNN
     "pooled_size": (2, 3), "spatial_scale": 0.0625, "key": "sbn0",   # ROI ops, SyncBatchNorm
+    "threshold": 0.5,   # bipartite matching
 }
 EXTRA_PARAMS = {
     "Reshape": {"shape": (0, -1)},
