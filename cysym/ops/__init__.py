@@ -8,9 +8,9 @@ from . import layout  # noqa: F401
 from . import resize  # noqa: F401  (_contrib_AdaptiveAvgPooling2D, _contrib_BilinearResize2D)
 from . import sort  # noqa: F401  (topk, sort, argsort)
 from . import sequence  # noqa: F401
-from . import transformer  # noqa: F401
-from . import gather  # noqa: F401  (gather_nd, scatter_nd, batch_take, index_copy, ...)
 from . import roi  # noqa: F401  (ROIPooling, _contrib_ROIAlign, _contrib_PSROIPooling)
 from . import detection  # noqa: F401  (_contrib_box_nms, MultiBox*, Proposal)
+from . import gather  # noqa: F401  (gather_nd, scatter_nd, batch_take, index_copy, ...)
+from . import transformer  # noqa: F401
 from . import rnn  # noqa: F401  (RNN, _rnn_param_concat)
 from . import deformable  # noqa: F401  (_contrib_DeformableConvolution, _contrib_ModulatedDeformableConvolution)
