@@ -175,3 +175,8 @@ def test_mxnet_graph_of_creation_and_logic_ops_gives_mxnets_output():
     exe.backward([np.arange(12, dtype=np.float32).reshape(3, 4) / 4])
     # float32 sums in another order: a few units in the last place
     np.testing.assert_allclose(exe.grad_dict["x"], mxnet_grad, rtol=1e-6)
+
+
+def test_zeros_and_ones_take_numpy_dtypes_as_mxnet_does():
+    assert mx.sym.zeros((2, 3), dtype=np.float64).infer_type()[1] == [np.float64]
+    assert mx.sym.ones((2, 3), dtype=np.float32).infer_type()[1] == [np.float32]

@@ -1,4 +1,6 @@
 """cysym.sym / cysym.symbol: Variable, Group, load, and one function per operator."""
+import numpy as np
+
 from .. import ops as _ops  # noqa: F401  (registers every operator)
 from .creation import arange, eye, full, linspace
 from .json_format import load, load_json
@@ -21,13 +23,15 @@ del _name, _function
 
 
 def zeros(shape, dtype=None, **kwargs):
-    """A symbol of zeros of the given shape (MXNet's mx.sym.zeros)."""
-    return _internal._zeros(shape=shape, dtype=dtype, **kwargs)
+    """A symbol of zeros of the given shape (MXNet's mx.sym.zeros); dtype None takes the
+    consumers' dtype."""
+    return _internal._zeros(shape=shape, dtype=None if dtype is None else np.dtype(dtype).name, **kwargs)
 
 
 def ones(shape, dtype=None, **kwargs):
-    """A symbol of ones of the given shape (MXNet's mx.sym.ones)."""
-    return _internal._ones(shape=shape, dtype=dtype, **kwargs)
+    """A symbol of ones of the given shape (MXNet's mx.sym.ones); dtype None takes the
+    consumers' dtype."""
+    return _internal._ones(shape=shape, dtype=None if dtype is None else np.dtype(dtype).name, **kwargs)
 
 
 contrib = _OpNamespace(f"{__name__}.contrib", "_contrib_", _symbol_function)
