@@ -1,5 +1,6 @@
-"""The dense kernels called directly: Y = X·Wᵀ + b through sgemm/dgemm, and the one-pass
-backward (dX, dW, db) with write/add/null requests."""
+"""The dense kernels called directly: Y = X·Wᵀ + b through sgemm/dgemm (sgemv/dgemv and
+sger/dger for one row or one output column), and the one-pass backward (dX, dW, db) with
+write/add/null requests."""
 import threading
 
 import numpy as np
@@ -9,6 +10,10 @@ from cysym._ops import dense, runner
 
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
 SHAPES = [(1, 1, 1), (3, 7, 5), (17, 33, 9), (64, 129, 31)]   # (rows, in_dim, hidden), none square
+# each path of the kernels: gemm, batch 1 (gemv over W, ger for dW), one output unit (gemv
+# over X, ger for dX), both at once
+PATHS = {"batch-n": (6, 11, 4), "batch-1": (1, 11, 4), "one-unit": (6, 11, 1), "batch-1-one-unit": (1, 11, 1),
+         "batch-1-one-input": (1, 1, 4), "one-unit-one-input": (6, 1, 1)}
 
 
 def _arrays(rows, in_dim, hidden, dtype, seed=0):
@@ -33,21 +38,52 @@ def test_forward_matches_numpy(shape, dtype, no_bias):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-@pytest.mark.parametrize("req", ["write", "add"])
-def test_backward_matches_numpy(dtype, req):
-    rows, in_dim, hidden = 6, 11, 4
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize("no_bias", [False, True], ids=["bias", "no_bias"])
+def test_forward_paths_match_numpy(path, dtype, no_bias):
+    rows, in_dim, hidden = PATHS[path]
+    x, w, b = _arrays(rows, in_dim, hidden, dtype)
+    y = np.full((rows, hidden), np.nan, dtype)
+    plan = runner.Plan()
+    dense.append_fully_connected(plan, x, w, None if no_bias else b, y)
+    plan.run()
+    expected = x.astype(np.float64) @ w.T.astype(np.float64) + (0 if no_bias else b)
+    np.testing.assert_allclose(y, expected, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("req", ["write", "add", "null"])
+@pytest.mark.parametrize("path", list(PATHS))
+def test_backward_matches_numpy(path, dtype, req):
+    rows, in_dim, hidden = PATHS[path]
     x, w, _ = _arrays(rows, in_dim, hidden, dtype)
     dy = np.random.default_rng(1).standard_normal((rows, hidden)).astype(dtype)
-    start = 0.5 if req == "add" else np.nan
+    start = 0.5 if req in ("add", "null") else np.nan
     dx, dw, db = (np.full(s, start, dtype) for s in ((rows, in_dim), (hidden, in_dim), (hidden,)))
     plan = runner.Plan()
     dense.append_fully_connected_backward(plan, dy, x, w, dx, dw, db, req, req, req)
     plan.run()
-    base = 0.5 if req == "add" else 0.0
     d64, x64, w64 = (a.astype(np.float64) for a in (dy, x, w))
-    np.testing.assert_allclose(dx, base + d64 @ w64, **TOL[dtype])
-    np.testing.assert_allclose(dw, base + d64.T @ x64, **TOL[dtype])
-    np.testing.assert_allclose(db, base + d64.sum(0), **TOL[dtype])
+    for got, grad in ((dx, d64 @ w64), (dw, d64.T @ x64), (db, d64.sum(0))):
+        expected = {"write": grad, "add": 0.5 + grad, "null": np.full_like(grad, 0.5)}[req]
+        np.testing.assert_allclose(got, expected, **TOL[dtype])
+
+
+@pytest.mark.parametrize("hidden", [1, 3], ids=["one-unit", "units"])
+def test_empty_batch_writes_zero_gradients(hidden):
+    """With no rows the sums over the batch are empty: write requests still write zeros."""
+    rows, in_dim = 0, 5
+    x, w, _ = _arrays(rows, in_dim, hidden, np.float64)
+    dy = np.ones((rows, hidden))
+    y, dx, dw, db = (np.full(s, np.nan) for s in ((rows, hidden), (rows, in_dim), (hidden, in_dim), (hidden,)))
+    plan = runner.Plan()
+    dense.append_fully_connected(plan, x, w, None, y)
+    dense.append_fully_connected_backward(plan, dy, x, w, dx, dw, db)
+    plan.run()
+    np.testing.assert_array_equal(y, 0.0)
+    np.testing.assert_array_equal(dx, 0.0)
+    np.testing.assert_array_equal(dw, 0.0)
+    np.testing.assert_array_equal(db, rows)
 
 
 def test_backward_null_requests_leave_outputs_alone():

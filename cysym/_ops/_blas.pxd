@@ -36,6 +36,18 @@ cdef inline void gemv(bint trans_a, int m, int n, real alpha, const real* a, int
         blas.dgemv(&t, &n, &m, &alpha, <double*>a, &lda, <double*>x, &incx, &beta, y, &incy)
 
 
+cdef inline void ger(int m, int n, real alpha, const real* x, int incx, const real* y, int incy,
+                     real* a, int lda) noexcept nogil:
+    """A[m, n] += alpha * outer(x, y), with A row-major; lda is its row stride."""
+    # A row-major (m, n) is A^T column-major (n, m), and A^T += alpha * outer(y, x).
+    if m == 0 or n == 0:
+        return
+    if real is float:
+        blas.sger(&n, &m, &alpha, <float*>y, &incy, <float*>x, &incx, a, &lda)
+    else:
+        blas.dger(&n, &m, &alpha, <double*>y, &incy, <double*>x, &incx, a, &lda)
+
+
 cdef inline void axpy(int n, real alpha, const real* x, real* y) noexcept nogil:
     """y += alpha * x"""
     cdef int one = 1

@@ -1,8 +1,28 @@
 """Dense-layer kernels: FullyConnected forward and its one-pass backward (dX, dW, db)."""
-from cysym._ops._blas cimport real, gemm
+from libc.string cimport memset
+
+from cysym._ops._blas cimport real, gemm, gemv, ger
 from cysym._ops._common cimport common_dtype, expect_size, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
+
+cdef enum Shape:
+    GENERAL = 0     # gemm
+    ONE_ROW = 1     # batch 1: gemv over w, outer products for dw
+    ONE_COLUMN = 2  # one hidden unit: gemv over x, outer products for dx
+
+
+cdef inline Shape _shape(Py_ssize_t rows, Py_ssize_t in_dim, Py_ssize_t hidden) noexcept nogil:
+    # One row or one output column is a matrix-vector product: OpenBLAS's gemm with a single
+    # column on either side runs far below its gemv (10x and more on this machine).  Empty
+    # sizes stay with gemm, which writes beta * C when the summed length is 0; gemv returns.
+    if rows == 0 or in_dim == 0 or hidden == 0:
+        return GENERAL
+    if rows == 1:
+        return ONE_ROW
+    if hidden == 1:
+        return ONE_COLUMN
+    return GENERAL
 
 
 cdef void _fc_forward(real* x, real* w, real* b, real* y,
@@ -14,9 +34,17 @@ cdef void _fc_forward(real* x, real* w, real* b, real* y,
             for j in range(hidden):
                 y[i * hidden + j] = b[j]
         beta = 1
-    # y = x @ w.T (+ y holding the broadcast bias)
-    gemm(False, True, <int>rows, <int>hidden, <int>in_dim, <real>1, x, <int>in_dim,
-         w, <int>in_dim, beta, y, <int>hidden)
+    cdef Shape shape = _shape(rows, in_dim, hidden)
+    if shape == ONE_ROW:
+        # y[0] = w @ x[0] (+ y)
+        gemv(False, <int>hidden, <int>in_dim, <real>1, w, <int>in_dim, x, 1, beta, y, 1)
+    elif shape == ONE_COLUMN:
+        # y[:, 0] = x @ w[0] (+ y)
+        gemv(False, <int>rows, <int>in_dim, <real>1, x, <int>in_dim, w, 1, beta, y, 1)
+    else:
+        # y = x @ w.T (+ y holding the broadcast bias)
+        gemm(False, True, <int>rows, <int>hidden, <int>in_dim, <real>1, x, <int>in_dim,
+             w, <int>in_dim, beta, y, <int>hidden)
 
 
 cdef void fc_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -33,19 +61,48 @@ cdef void fc_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
                     c.ints[0], c.ints[1], c.ints[2])
 
 
+cdef void _outer(Py_ssize_t m, Py_ssize_t n, real* u, real* v, real* a, int req) noexcept nogil:
+    """a[m, n] = outer(u, v) ('write') or a += outer(u, v) ('add'), row-major."""
+    if req == REQ_WRITE:
+        memset(a, 0, m * n * sizeof(real))
+    if n == 1:
+        # a[:, 0] += u * v[0], as the one row a.T of the same memory: BLAS's ger walks
+        # columns, and m columns of length 1 cost ~100x one of length m
+        ger(1, <int>m, <real>1, v, 1, u, 1, a, <int>m)
+    else:
+        # a += np.outer(u, v)
+        ger(<int>m, <int>n, <real>1, u, 1, v, 1, a, <int>n)
+
+
 cdef void _fc_backward(real* dy, real* x, real* w, real* dx, real* dw, real* db,
                        Py_ssize_t rows, Py_ssize_t in_dim, Py_ssize_t hidden,
                        int req_dx, int req_dw, int req_db) noexcept nogil:
     cdef Py_ssize_t i, j
-    cdef real total
+    cdef real beta_dx = 1 if req_dx == REQ_ADD else 0
+    cdef real beta_dw = 1 if req_dw == REQ_ADD else 0
+    cdef Shape shape = _shape(rows, in_dim, hidden)
     if req_dx != REQ_NULL:
-        # dx = dy @ w   (+= when req is add)
-        gemm(False, False, <int>rows, <int>in_dim, <int>hidden, <real>1, dy, <int>hidden,
-             w, <int>in_dim, <real>(1 if req_dx == REQ_ADD else 0), dx, <int>in_dim)
+        if shape == ONE_ROW:
+            # dx[0] = w.T @ dy[0]   (+= when req is add)
+            gemv(True, <int>hidden, <int>in_dim, <real>1, w, <int>in_dim, dy, 1, beta_dx, dx, 1)
+        elif shape == ONE_COLUMN:
+            # dx = np.outer(dy[:, 0], w[0])
+            _outer(rows, in_dim, dy, w, dx, req_dx)
+        else:
+            # dx = dy @ w
+            gemm(False, False, <int>rows, <int>in_dim, <int>hidden, <real>1, dy, <int>hidden,
+                 w, <int>in_dim, beta_dx, dx, <int>in_dim)
     if req_dw != REQ_NULL:
-        # dw = dy.T @ x
-        gemm(True, False, <int>hidden, <int>in_dim, <int>rows, <real>1, dy, <int>hidden,
-             x, <int>in_dim, <real>(1 if req_dw == REQ_ADD else 0), dw, <int>in_dim)
+        if shape == ONE_ROW:
+            # dw = np.outer(dy[0], x[0])
+            _outer(hidden, in_dim, dy, x, dw, req_dw)
+        elif shape == ONE_COLUMN:
+            # dw[0] = x.T @ dy[:, 0]
+            gemv(True, <int>rows, <int>in_dim, <real>1, x, <int>in_dim, dy, 1, beta_dw, dw, 1)
+        else:
+            # dw = dy.T @ x
+            gemm(True, False, <int>hidden, <int>in_dim, <int>rows, <real>1, dy, <int>hidden,
+                 x, <int>in_dim, beta_dw, dw, <int>in_dim)
     if req_db != REQ_NULL:
         if req_db == REQ_WRITE:
             for j in range(hidden):
@@ -78,7 +135,8 @@ def _dims(x, w, hidden_out):
 
 
 def append_fully_connected(Plan plan, x, w, b, y, str label="FullyConnected"):
-    """Append y = x.reshape(rows, in_dim) @ w.T + b (b may be None for no_bias)."""
+    """Append y = x.reshape(rows, in_dim) @ w.T + b (b may be None for no_bias).
+    One row (batch 1) or one output column runs as gemv instead of gemm."""
     rows, in_dim, hidden = _dims(x, w, y)
     if b is not None:
         expect_size(b, hidden, "FullyConnected kernel bias")
@@ -89,7 +147,8 @@ def append_fully_connected(Plan plan, x, w, b, y, str label="FullyConnected"):
 def append_fully_connected_backward(Plan plan, dy, x, w, dx, dw, db, str req_dx="write",
                                     str req_dw="write", str req_db="write",
                                     str label="_backward_FullyConnected"):
-    """Append dx = dy @ w, dw = dy.T @ x, db = dy.sum(0); a None output or req 'null' is skipped."""
+    """Append dx = dy @ w, dw = dy.T @ x, db = dy.sum(0); a None output or req 'null' is skipped.
+    One row (batch 1) or one output column runs as gemv and ger instead of gemm."""
     rows, in_dim, hidden = _dims(x, w, dy)
     reqs = [req_code(r, label) for r in (req_dx, req_dw, req_db)]
     outputs = [dx, dw, db]
