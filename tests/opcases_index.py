@@ -177,3 +177,11 @@ CASE_LIST = [
     Case("where", {"condition": ((2,), fixed([0.0, 3.0])), "x": ((2, 3, 5), signed),
                    "y": ((2, 3, 5), signed)}, ref=np_where, id="where-1d-condition"),
 ]
+
+CASE_LIST += [
+    Case("broadcast_axis", {"data": ((1, 3, 1), signed)}, params={"axis": (0, 2), "size": (2, 4)},
+         ref=lambda data, axis, size: np.broadcast_to(data, (2, 3, 4)),
+         bad=[("params", {"axis": (1,), "size": (4,)}), ("params", {"axis": (0,), "size": (2, 3)})]),
+    Case("broadcast_axis", {"data": ((2, 1, 5), signed)}, params={"axis": (-2,), "size": (3,)},
+         ref=lambda data, axis, size: np.broadcast_to(data, (2, 3, 5)), id="broadcast_axis-negative"),
+]

@@ -360,6 +360,36 @@ register(OpDef(
 ))
 
 
+def _broadcast_axis_shape(ctx, ins, outs):
+    data = ins[0]
+    if data is None:
+        return ins, outs
+    axes, sizes = tuple(ctx.params["axis"]), tuple(ctx.params["size"])
+    if len(axes) != len(sizes):
+        raise ctx.error(f"axis={axes} and size={sizes} must have one length")
+    out = list(data)
+    for axis, size in zip(axes, sizes):
+        axis = normalize_axis(ctx, axis, len(data))
+        if data[axis] != 1:
+            raise ctx.error(f"axis {axis} of input shape {tuple(data)} has size {data[axis]}; "
+                            f"only size-1 axes broadcast")
+        out[axis] = size
+    return ins, [tuple(out)]
+
+
+register(OpDef(
+    "broadcast_axis",
+    aliases=("broadcast_axes",),
+    params=[Param("axis", "shape", (), "The axes to perform the broadcasting."),
+            Param("size", "shape", (), "Target sizes of the broadcasting axes.", low=1)],
+    infer_shape=_broadcast_axis_shape,
+    kernel=_broadcast_kernel,
+    gradient=lambda g: [g.op("_reduce_like", g.out_grads[0], g.inputs[0])],
+    doc="Broadcasts the input along the given size-1 axes: broadcast_axis(x, axis=(0, 2), "
+        "size=(2, 4)) turns (1, 3, 1) into (2, 3, 4).",
+))
+
+
 def _broadcast_like_shape(ctx, ins, outs):
     lhs, rhs = ins
     if lhs is None or rhs is None:
