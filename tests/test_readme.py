@@ -14,3 +14,10 @@ def test_quick_start_runs(capsys):
     assert namespace["out_shapes"] == [(32, 64)]
     assert namespace["exe"].grad_dict["fc1_weight"].any()
     assert '"op": "FullyConnected"' in capsys.readouterr().out
+
+
+def test_operator_list_is_the_registry():
+    from cysym.__main__ import operator_list
+    text = README.read_text()
+    listed = text.split("<!-- operators: begin -->\n")[1].split("<!-- operators: end -->")[0]
+    assert listed == operator_list(), "regenerate the README list with `python -m cysym operators`"
