@@ -64,10 +64,14 @@ if only:
     wanted = {"cysym._ops." + name.strip() for name in only.split(",")}
     extensions = [ext for ext in extensions if ext.name in wanted]
 
+# Every core compiles: a pip install builds ~25 modules, one at a time otherwise.
+jobs = os.cpu_count() or 1
 setup(
     ext_modules=cythonize(
         extensions,
         compiler_directives=compiler_directives,
         annotate=os.environ.get("CYSYM_ANNOTATE") == "1",
-    )
+        nthreads=jobs,
+    ),
+    options={"build_ext": {"parallel": jobs}},
 )
