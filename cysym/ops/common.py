@@ -4,7 +4,7 @@ from ..registry import Param
 from ..shapes import same_shape  # noqa: F401  (the rule of element-wise operators, re-exported)
 
 __all__ = ["kernels", "same_shape", "elementwise_params", "prod", "normalize_axis", "broadcast_shapes",
-           "GRAD_SCALE", "keep_dims_shape"]
+           "GRAD_SCALE", "keep_dims_shape", "backward_grads"]
 
 
 def kernels(family):
@@ -12,6 +12,16 @@ def kernels(family):
     import it when they bind, so the graph layer loads without the compiled kernels (or while
     one is being rebuilt)."""
     return _ops.load(family)
+
+
+def backward_grads(g, op_name, *entries):
+    """The input gradients from one `op_name` node reading the first output's gradient and
+    `entries`, with the forward node's parameters; none when no gradient arrives at that output
+    (the hidden outputs of a multi-output op pass no gradient, as in MXNet)."""
+    if g.out_grads[0] is None:
+        return [None] * len(g.inputs)
+    grads = g.op(op_name, g.out_grads[0], *entries, **g.forward_attrs())
+    return grads if isinstance(grads, list) else [grads]
 
 
 GRAD_SCALE = Param("grad_scale", "float", 1.0, "Scale the gradient by a float factor")

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from ..registry import OpDef, Param, register
-from .common import kernels
+from .common import backward_grads, kernels
 
 
 CHANNELS_LAST = ("NWC", "NHWC", "NDHWC")
@@ -89,9 +89,7 @@ def _conv_kernel(b):
 
 def _conv_gradient(g):
     # one node computes dX (GEMM + col2im), dW (im2col + GEMM) and db; bias itself is not needed
-    grads = g.op("_backward_Convolution", g.out_grads[0], g.inputs[0], g.inputs[1],
-                 **g.forward_attrs())
-    return list(grads)
+    return backward_grads(g, "_backward_Convolution", g.inputs[0], g.inputs[1])
 
 
 _CONV_PARAMS = [
@@ -250,9 +248,7 @@ def _pool_kernel(b):
 
 
 def _pool_gradient(g):
-    if g.out_grads[0] is None:
-        return [None]
-    return [g.op("_backward_Pooling", g.out_grads[0], g.inputs[0], **g.forward_attrs())]
+    return backward_grads(g, "_backward_Pooling", g.inputs[0])
 
 
 _POOL_PARAMS = [

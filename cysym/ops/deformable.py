@@ -8,7 +8,7 @@ backward for the modulated op (GPU only); cysym computes it with the same deriva
 import numpy as np
 
 from ..registry import OpDef, Param, register
-from .common import kernels
+from .common import backward_grads, kernels
 
 
 def _geometry_params(params):
@@ -99,11 +99,8 @@ def _kernel(modulated):
 
 def _gradient(backward_name, modulated):
     def rule(g):
-        if g.out_grads[0] is None:
-            return [None] * len(g.inputs)
         count = 4 if modulated else 3   # data, offset, [mask,] weight: bias itself is not read
-        grads = g.op(backward_name, g.out_grads[0], *g.inputs[:count], **g.forward_attrs())
-        return list(grads)
+        return backward_grads(g, backward_name, *g.inputs[:count])
     return rule
 
 

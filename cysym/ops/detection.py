@@ -10,7 +10,7 @@ a gradient in MXNet (it routes each output row's gradient back to the input row 
 the others back-propagate zeros, as MXNet's do.
 """
 from ..registry import OpDef, Param, register
-from .common import kernels, prod
+from .common import backward_grads, kernels, prod
 
 BOX_FORMATS = ("center", "corner")
 
@@ -98,9 +98,7 @@ def _box_nms_kernel(b):
 
 
 def _box_nms_gradient(g):
-    if g.out_grads[0] is None:
-        return [None]
-    return [g.op("_backward_contrib_box_nms", g.out_grads[0], g.outputs[1], **g.forward_attrs())]
+    return backward_grads(g, "_backward_contrib_box_nms", g.outputs[1])
 
 
 register(OpDef(

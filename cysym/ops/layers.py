@@ -8,20 +8,11 @@ it is the same GEMM + im2col/col2im machinery run the other way round).
 import numpy as np
 
 from ..registry import OpDef, Param, register
-from .common import kernels, normalize_axis
+from .common import backward_grads, kernels, normalize_axis
 
 
 def _data_or_output(ins, outs):
     return ins[0] if ins[0] is not None else outs[0]
-
-
-def _backward_grads(g, op_name, *entries):
-    """One `_backward_<Op>` node for every input gradient; nothing when no gradient arrives at
-    the visible output (the hidden statistics outputs pass no gradient, as in MXNet)."""
-    if g.out_grads[0] is None:
-        return [None] * len(g.inputs)
-    grads = g.op(op_name, g.out_grads[0], *entries, **g.forward_attrs())
-    return grads if isinstance(grads, list) else [grads]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,8 +49,8 @@ register(OpDef(
     kernel=lambda b: kernels("layers").append_layer_norm(
         b.plan, *b.inputs, *b.outputs, axis=b.params["axis"], eps=b.params["eps"],
         req=b.req[0], label=b.label),
-    gradient=lambda g: _backward_grads(g, "_backward_LayerNorm", g.inputs[0], g.inputs[1],
-                                       g.outputs[1], g.outputs[2]),
+    gradient=lambda g: backward_grads(g, "_backward_LayerNorm", g.inputs[0], g.inputs[1],
+                                      g.outputs[1], g.outputs[2]),
     doc="Layer normalization: out = (data - mean(data, axis)) / sqrt(var(data, axis) + eps) "
         "* gamma + beta.\n\ngamma and beta have shape (data.shape[axis],).  With "
         "output_mean_var=True the mean and std (data's shape with 1 on `axis`) are outputs "
@@ -105,8 +96,8 @@ register(OpDef(
     infer_shape=_in_shape,
     kernel=lambda b: kernels("layers").append_instance_norm(
         b.plan, *b.inputs, *b.outputs, eps=b.params["eps"], req=b.req[0], label=b.label),
-    gradient=lambda g: _backward_grads(g, "_backward_InstanceNorm", g.inputs[0], g.inputs[1],
-                                       g.outputs[1], g.outputs[2]),
+    gradient=lambda g: backward_grads(g, "_backward_InstanceNorm", g.inputs[0], g.inputs[1],
+                                      g.outputs[1], g.outputs[2]),
     doc="Instance normalization: out = gamma * (data - mean) / sqrt(var + eps) + beta, with "
         "mean and var over the spatial axes of each sample and channel (data is (N, C, ...)).",
 ))
@@ -163,8 +154,8 @@ register(OpDef(
     kernel=lambda b: kernels("layers").append_l2_normalization(
         b.plan, b.inputs[0], *b.outputs, mode=b.params["mode"], eps=b.params["eps"],
         req=b.req[0], label=b.label),
-    gradient=lambda g: _backward_grads(g, "_backward_L2Normalization", g.outputs[0],
-                                       g.outputs[1]),
+    gradient=lambda g: backward_grads(g, "_backward_L2Normalization", g.outputs[0],
+                                      g.outputs[1]),
     doc="out = data / sqrt(sum(data ** 2) + eps), the sum taken per instance (mode "
         "'instance'), across channels at each position ('channel') or over the spatial axes "
         "of each channel ('spatial').",
@@ -219,7 +210,7 @@ register(OpDef(
     kernel=lambda b: kernels("layers").append_lrn(
         b.plan, b.inputs[0], *b.outputs, nsize=b.params["nsize"], alpha=b.params["alpha"],
         beta=b.params["beta"], knorm=b.params["knorm"], req=b.req[0], label=b.label),
-    gradient=lambda g: _backward_grads(g, "_backward_LRN", g.inputs[0], g.outputs[1]),
+    gradient=lambda g: backward_grads(g, "_backward_LRN", g.inputs[0], g.outputs[1]),
     doc="Local response normalization across channels: out = data / (knorm + alpha / nsize "
         "* Σ data²)^beta, the sum over the nsize channels centred on each channel.",
 ))
@@ -270,7 +261,7 @@ register(OpDef(
     inplace=((0, 0),),
     kernel=lambda b: kernels("layers").append_softmax_activation(
         b.plan, b.inputs[0], b.outputs[0], mode=b.params["mode"], req=b.req[0], label=b.label),
-    gradient=lambda g: _backward_grads(g, "_backward_SoftmaxActivation", g.outputs[0]),
+    gradient=lambda g: backward_grads(g, "_backward_SoftmaxActivation", g.outputs[0]),
     doc="Softmax of each instance over all but the first axis (mode 'instance'), or over "
         "axis 1 at each position (mode 'channel').  Deprecated in MXNet in favour of softmax.",
 ))
@@ -442,7 +433,7 @@ register(OpDef(
     var_attrs={"weight": {"__init__": '["bilinear", {}]'}},
     # the forward inputs are passed for their shapes (nearest: they size the pieces of the
     # gradient) or values (bilinear: the Deconvolution's data and weight)
-    gradient=lambda g: _backward_grads(g, "_backward_UpSampling", *g.inputs),
+    gradient=lambda g: backward_grads(g, "_backward_UpSampling", *g.inputs),
     doc="Upsampling of (N, C, H, W) inputs by `scale`.  sample_type='nearest': each input is "
         "repeated to the first input's upsampled size, and the results are concatenated along "
         "channels (multi_input_mode='concat') or summed ('sum').  sample_type='bilinear': "
@@ -611,7 +602,7 @@ register(OpDef(
     inputs=_deconv_inputs,
     infer_shape=_deconv_shape,
     kernel=_deconv_kernel,
-    gradient=lambda g: _backward_grads(g, "_backward_Deconvolution", g.inputs[0], g.inputs[1]),
+    gradient=lambda g: backward_grads(g, "_backward_Deconvolution", g.inputs[0], g.inputs[1]),
     workspace=_deconv_workspace,
     doc="Transposed convolution of (N, C, [[D,] H,] W) data with (C, num_filter/num_group, "
         "[[kd,] kh,] kw) weights: the gradient of a Convolution with respect to its data.  The output size is "

@@ -4,7 +4,7 @@ GroupNorm."""
 import numpy as np
 
 from ..registry import OpDef, Param, register
-from .common import kernels, normalize_axis, prod
+from .common import backward_grads, kernels, normalize_axis, prod
 
 
 def _channel_axis(params):
@@ -38,12 +38,9 @@ def _bn_gradient(g):
     # One node computes dX, dgamma and dbeta from the saved batch mean/var.  It also takes the
     # moving statistics: MXNet 1.x updates them in the training *backward* pass (the fixture
     # lenet-io.npz shows them unchanged after forward, changed after backward).
-    if g.out_grads[0] is None:
-        return [None, None, None]
     data, gamma, _beta, moving_mean, moving_var = g.inputs
-    grads = g.op("_backward_BatchNorm", g.out_grads[0], data, gamma, g.outputs[1], g.outputs[2],
-                 moving_mean, moving_var, **g.forward_attrs())
-    return list(grads)
+    return backward_grads(g, "_backward_BatchNorm", data, gamma, g.outputs[1], g.outputs[2],
+                          moving_mean, moving_var)
 
 
 _MOVING_INIT = {"moving_mean": {"__init__": '["zero", {}]'},
@@ -140,13 +137,9 @@ register(OpDef(
 # declared (keeping MXNet's outputs and node_row_ptr) but never written or read.
 
 def _bn_relu_gradient(g):
-    if g.out_grads[0] is None:
-        return [None, None, None]
     data, gamma, _beta, moving_mean, moving_var = g.inputs
-    grads = g.op("_backward_contrib_BatchNormWithReLU", g.out_grads[0], data, gamma,
-                 g.outputs[1], g.outputs[2], moving_mean, moving_var, g.outputs[0],
-                 **g.forward_attrs())
-    return list(grads)
+    return backward_grads(g, "_backward_contrib_BatchNormWithReLU", data, gamma, g.outputs[1],
+                          g.outputs[2], moving_mean, moving_var, g.outputs[0])
 
 
 def _data_bytes(params, in_shapes, out_shapes, dtype):
@@ -211,12 +204,8 @@ def _gn_shape(ctx, ins, outs):
 
 
 def _gn_gradient(g):
-    if g.out_grads[0] is None:
-        return [None, None, None]
     data, gamma, _beta = g.inputs
-    grads = g.op("_backward_GroupNorm", g.out_grads[0], data, gamma, g.outputs[1], g.outputs[2],
-                 **g.forward_attrs())
-    return list(grads)
+    return backward_grads(g, "_backward_GroupNorm", data, gamma, g.outputs[1], g.outputs[2])
 
 
 _GN_PARAMS = [

@@ -7,7 +7,7 @@ import numpy as np
 from ..base import BindError
 from ..registry import OpDef, Param, register
 from ..shapes import merge_shapes, partial_shape_rule
-from .common import kernels, normalize_axis
+from .common import backward_grads, kernels, normalize_axis
 
 _MODES = ("rnn_relu", "rnn_tanh", "lstm", "gru")
 _GATES = {"rnn_relu": 1, "rnn_tanh": 1, "lstm": 4, "gru": 3}
@@ -273,11 +273,6 @@ def _param_concat_shape(ctx, ins, outs):
     return new_ins, [out]
 
 
-def _param_concat_gradient(g):
-    grads = g.op("_backward_Concat", g.out_grads[0], *g.inputs, **g.forward_attrs())
-    return grads if isinstance(grads, list) else [grads]
-
-
 register(OpDef(
     "_rnn_param_concat",
     aliases=("_npi_rnn_param_concat",),
@@ -289,7 +284,7 @@ register(OpDef(
     infer_shape=_param_concat_shape,
     kernel=lambda b: kernels("shape").append_concat(b.plan, list(b.inputs), b.outputs[0],
                                                     b.params["dim"], b.req[0], b.label),
-    gradient=_param_concat_gradient,
+    gradient=lambda g: backward_grads(g, "_backward_Concat", *g.inputs),
     doc="Concat for RNN parameters: one or two inputs whose size along `dim` is unknown take what "
         "the known output size leaves.",
 ))

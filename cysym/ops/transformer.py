@@ -12,7 +12,7 @@ Shape rules check what MXNet does, and also that the projection width splits int
 import math
 
 from ..registry import OpDef, Param, register
-from .common import kernels, same_shape
+from .common import backward_grads, kernels, same_shape
 
 HEADS = Param("heads", "int", doc="Set number of heads", low=1)
 
@@ -98,8 +98,7 @@ def _transformer_op(name, kernel, inputs, infer_shape, doc):
         infer_shape=infer_shape,
         kernel=lambda b: getattr(kernels("transformer"), f"append_{kernel}")(
             b.plan, *b.inputs, b.outputs[0], b.params["heads"], b.req[0], b.label),
-        gradient=lambda g: _as_list(g.op(f"_backward_{name}", g.out_grads[0], *g.inputs,
-                                         heads=g.params["heads"])),
+        gradient=lambda g: backward_grads(g, f"_backward_{name}", *g.inputs),
         doc=doc,
     ))
     register(OpDef(
@@ -113,10 +112,6 @@ def _transformer_op(name, kernel, inputs, infer_shape, doc):
         hidden=True,
         doc=f"The gradients of _contrib_{name} with respect to {', '.join(inputs)}.",
     ))
-
-
-def _as_list(entries):
-    return entries if isinstance(entries, list) else [entries]
 
 
 _transformer_op(
