@@ -16,6 +16,30 @@ from cysym._ops.runner cimport Plan, KernelCall, RunContext
 from cysym._ops.shape import axis_layout
 
 
+cdef inline void _scale_shift(const real* x, real* y, Py_ssize_t n, double scale, double shift,
+                              int req) noexcept nogil:
+    """y (=|+=) x * scale + shift"""
+    cdef Py_ssize_t i
+    if req == REQ_ADD:
+        for i in range(n):
+            y[i] += <real>(x[i] * scale + shift)
+    else:
+        for i in range(n):
+            y[i] = <real>(x[i] * scale + shift)
+
+
+cdef inline void _data_grad(const real* dy, const real* x, real* dx, Py_ssize_t n, double a,
+                            double b, double shift, int req) noexcept nogil:
+    """dx (=|+=) a * dy + b * x + shift: a normalization's data gradient, once its sums are known"""
+    cdef Py_ssize_t i
+    if req == REQ_ADD:
+        for i in range(n):
+            dx[i] += <real>(a * dy[i] + b * x[i] + shift)
+    else:
+        for i in range(n):
+            dx[i] = <real>(a * dy[i] + b * x[i] + shift)
+
+
 cdef void _bn_forward(const real* x, const real* gamma, const real* beta,
                       const real* moving_mean, const real* moving_var,
                       real* y, real* mean, real* var,
@@ -60,12 +84,8 @@ cdef void _bn_forward(const real* x, const real* gamma, const real* beta,
                     value = <real>(xp[i] * scale + shift)
                     value = value if value > 0 else <real>0
                     yp[i] = yp[i] + value if req == REQ_ADD else value
-            elif req == REQ_ADD:
-                for i in range(inner):
-                    yp[i] += <real>(xp[i] * scale + shift)
             else:
-                for i in range(inner):
-                    yp[i] = <real>(xp[i] * scale + shift)
+                _scale_shift(xp, yp, inner, scale, shift, req)
 
 
 cdef void bn_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -90,12 +110,11 @@ cdef void _bn_backward(const real* dy, const real* x, const real* gamma,
                        Py_ssize_t outer, Py_ssize_t C, Py_ssize_t inner,
                        bint fix_gamma, bint batch_stats, int req_dx, int req_dg, int req_db,
                        double eps, double momentum) noexcept nogil:
-    cdef Py_ssize_t o, c, i
+    cdef Py_ssize_t o, c
     cdef Py_ssize_t count = outer * inner
     cdef double mu, invstd, g, sum_dy, sum_dy_xhat, a, b, k, shift
     cdef const real* xp
     cdef const real* dyp
-    cdef real* dxp
     for c in range(C):
         mu = mean[c]
         invstd = 1.0 / sqrt(<double>var[c] + eps)
@@ -125,15 +144,8 @@ cdef void _bn_backward(const real* dy, const real* x, const real* gamma,
                 b = 0
                 shift = 0
             for o in range(outer):
-                xp = x + (o * C + c) * inner
-                dyp = dy + (o * C + c) * inner
-                dxp = dx + (o * C + c) * inner
-                if req_dx == REQ_ADD:
-                    for i in range(inner):
-                        dxp[i] += <real>(a * dyp[i] + b * xp[i] + shift)
-                else:
-                    for i in range(inner):
-                        dxp[i] = <real>(a * dyp[i] + b * xp[i] + shift)
+                _data_grad(dy + (o * C + c) * inner, x + (o * C + c) * inner,
+                           dx + (o * C + c) * inner, inner, a, b, shift, req_dx)
         if batch_stats:
             moving_mean[c] = <real>(moving_mean[c] * momentum + mu * (1.0 - momentum))
             moving_var[c] = <real>(moving_var[c] * momentum + <double>var[c] * (1.0 - momentum))
@@ -182,7 +194,7 @@ cdef void relu_mask_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
 cdef void _group_norm(const real* x, const real* gamma, const real* beta, real* y, real* mean,
                       real* std, Py_ssize_t N, Py_ssize_t G, Py_ssize_t M, double eps,
                       int req) noexcept nogil:
-    cdef Py_ssize_t n, g, i, row
+    cdef Py_ssize_t n, g, row
     cdef double mu, sigma, scale, shift
     cdef const real* xp
     cdef real* yp
@@ -200,12 +212,7 @@ cdef void _group_norm(const real* x, const real* gamma, const real* beta, real* 
             # y = (x - mu) / sigma * gamma + beta  ==  x * scale + shift
             scale = gamma[g] / sigma
             shift = beta[g] - mu * scale
-            if req == REQ_ADD:
-                for i in range(M):
-                    yp[i] += <real>(xp[i] * scale + shift)
-            else:
-                for i in range(M):
-                    yp[i] = <real>(xp[i] * scale + shift)
+            _scale_shift(xp, yp, M, scale, shift, req)
 
 
 cdef void group_norm_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -224,11 +231,10 @@ cdef void _group_norm_backward(const real* dy, const real* x, const real* gamma,
                                const real* mean, const real* std, real* dx, real* dgamma,
                                real* dbeta, Py_ssize_t N, Py_ssize_t G, Py_ssize_t M,
                                int req_dx, int req_dg, int req_db) noexcept nogil:
-    cdef Py_ssize_t n, g, i, row
+    cdef Py_ssize_t n, g, row
     cdef double mu, sigma, sum_dy, sum_dy_xhat, a, b, shift, total_dg, total_db
     cdef const real* xp
     cdef const real* dyp
-    cdef real* dxp
     for g in range(G):
         total_dg = 0
         total_db = 0
@@ -236,7 +242,6 @@ cdef void _group_norm_backward(const real* dy, const real* x, const real* gamma,
             row = n * G + g
             xp = x + row * M
             dyp = dy + row * M
-            dxp = dx + row * M
             mu = mean[row]
             sigma = std[row]
             # sum_dy = dy.sum();  sum_dy_xhat = (dy * xhat).sum(), xhat = (x - mu) / sigma
@@ -251,12 +256,7 @@ cdef void _group_norm_backward(const real* dy, const real* x, const real* gamma,
             a = gamma[g] / sigma
             b = -a * sum_dy_xhat / (M * sigma)
             shift = -a * sum_dy / M - b * mu
-            if req_dx == REQ_ADD:
-                for i in range(M):
-                    dxp[i] += <real>(a * dyp[i] + b * xp[i] + shift)
-            else:
-                for i in range(M):
-                    dxp[i] = <real>(a * dyp[i] + b * xp[i] + shift)
+            _data_grad(dyp, xp, dx + row * M, M, a, b, shift, req_dx)
         store(dgamma, g, total_dg, req_dg)
         store(dbeta, g, total_db, req_db)
 
