@@ -174,6 +174,16 @@ def _queries(queries, keys_values, Py_ssize_t d, int heads, str label):
     return q_length
 
 
+def _attention_queries(attention, keys_values, Py_ssize_t attn, Py_ssize_t k_length, int heads,
+                       str label):
+    """Lq of an (R, Lq, Lk) attention map over keys_values."""
+    att_shape = _dims(attention, "attention", label)
+    if att_shape[0] != attn or att_shape[2] != k_length:
+        raise ValueError(f"{label}: attention {attention.shape} does not match keys_values "
+                         f"{keys_values.shape} with {heads} heads")
+    return att_shape[1]
+
+
 def append_encdec_qk(Plan plan, queries, keys_values, out, int heads, str req="write",
                      str label="_contrib_interleaved_matmul_encdec_qk"):
     """out[i] = q_i @ k_i.T / sqrt(d): (R, Lq, Lk)."""
@@ -213,11 +223,7 @@ def append_encdec_valatt(Plan plan, keys_values, attention, out, int heads, str 
     """out[:, b, h*d:(h+1)*d] = attention_i @ v_i: (Lq, batch, heads * d)."""
     code = req_code(req, label)
     k_length, attn, d, row = _encdec(keys_values, heads, label)
-    att_shape = _dims(attention, "attention", label)
-    if att_shape[0] != attn or att_shape[2] != k_length:
-        raise ValueError(f"{label}: attention {attention.shape} does not match keys_values "
-                         f"{keys_values.shape} with {heads} heads")
-    q_length = att_shape[1]
+    q_length = _attention_queries(attention, keys_values, attn, k_length, heads, label)
     _expect(out, (q_length, keys_values.shape[1], heads * d), "output", label)
     _append_gemm(plan, False, False, q_length, d, k_length, 1.0,
                  Operand(attention, 0, k_length, q_length * k_length),
@@ -233,11 +239,7 @@ def append_encdec_valatt_backward(Plan plan, out_grad, keys_values, attention, k
     attention_grad_i = out_grad_i @ v_i.T."""
     code_kv, code_att = req_code(req_keys_values, label), req_code(req_attention, label)
     k_length, attn, d, row = _encdec(keys_values, heads, label)
-    att_shape = _dims(attention, "attention", label)
-    if att_shape[0] != attn or att_shape[2] != k_length:
-        raise ValueError(f"{label}: attention {attention.shape} does not match keys_values "
-                         f"{keys_values.shape} with {heads} heads")
-    q_length = att_shape[1]
+    q_length = _attention_queries(attention, keys_values, attn, k_length, heads, label)
     _expect(out_grad, (q_length, keys_values.shape[1], heads * d), "out_grad", label)
     _expect(keys_values_grad, keys_values.shape, "keys_values_grad", label)
     _expect(attention_grad, attention.shape, "attention_grad", label)
