@@ -113,9 +113,20 @@ cdef inline void _scatter(real* plane, Py_ssize_t W, Sample* s, double grad) noe
         plane[s.row1 * W + s.col1] += <real>(grad * s.lh * s.lw)
 
 
+cdef inline Py_ssize_t _mask_plane(Geom* g, Py_ssize_t group, Py_ssize_t tap) noexcept nogil:
+    """Channel of mask[n] holding deformable group `group`, tap i*kw+j."""
+    return group * g.kh * g.kw + tap
+
+
 cdef inline Py_ssize_t _offset_plane(Geom* g, Py_ssize_t group, Py_ssize_t tap, Py_ssize_t axis) noexcept nogil:
     """Channel of offset[n] holding `axis` (0: h, 1: w) of deformable group `group`, tap i*kw+j."""
-    return (group * g.kh * g.kw + tap) * 2 + axis
+    return _mask_plane(g, group, tap) * 2 + axis
+
+
+cdef inline bint _locate_tap(Geom* g, Py_ssize_t i, Py_ssize_t j, Py_ssize_t oh, Py_ssize_t ow,
+                             double off_h, double off_w, Sample* s) noexcept nogil:
+    """_locate for tap (i, j) of output position (oh, ow), shifted by its offsets."""
+    return _locate(oh * g.sh - g.ph + i * g.dh + off_h, ow * g.sw - g.pw + j * g.dw + off_w, g, s)
 
 
 cdef void _deformable_im2col(const real* x, const real* offset, const real* mask, real* col,
@@ -138,13 +149,12 @@ cdef void _deformable_im2col(const real* x, const real* offset, const real* mask
                 tap = i * g.kw + j
                 off_h = offset + _offset_plane(g, group, tap, 0) * P
                 off_w = offset + _offset_plane(g, group, tap, 1) * P
-                m = mask + (group * g.kh * g.kw + tap) * P if g.modulated else NULL
+                m = mask + _mask_plane(g, group, tap) * P if g.modulated else NULL
                 r = col + ((c * g.kh + i) * g.kw + j) * P
                 for oh in range(g.Ho):
                     for ow in range(g.Wo):
-                        if _locate(oh * g.sh - g.ph + i * g.dh + <double>off_h[oh * g.Wo + ow],
-                                   ow * g.sw - g.pw + j * g.dw + <double>off_w[oh * g.Wo + ow],
-                                   g, &s):
+                        if _locate_tap(g, i, j, oh, ow, off_h[oh * g.Wo + ow],
+                                       off_w[oh * g.Wo + ow], &s):
                             _corner_values(plane, g.W, &s, v)
                             r[oh * g.Wo + ow] = <real>(_interpolate(v, &s)
                                                        * (m[oh * g.Wo + ow] if m != NULL else 1))
@@ -175,13 +185,12 @@ cdef void _deformable_col2im(const real* dcol, const real* x, const real* offset
                 tap = i * g.kw + j
                 off_h = offset + _offset_plane(g, group, tap, 0) * P
                 off_w = offset + _offset_plane(g, group, tap, 1) * P
-                m = mask + (group * g.kh * g.kw + tap) * P if g.modulated else NULL
+                m = mask + _mask_plane(g, group, tap) * P if g.modulated else NULL
                 r = dcol + ((c * g.kh + i) * g.kw + j) * P
                 for oh in range(g.Ho):
                     for ow in range(g.Wo):
                         p = oh * g.Wo + ow
-                        if not _locate(oh * g.sh - g.ph + i * g.dh + <double>off_h[p],
-                                       ow * g.sw - g.pw + j * g.dw + <double>off_w[p], g, &s):
+                        if not _locate_tap(g, i, j, oh, ow, off_h[p], off_w[p], &s):
                             continue
                         scale = m[p] if m != NULL else 1
                         grad = r[p] * scale
@@ -198,7 +207,7 @@ cdef void _deformable_col2im(const real* dcol, const real* x, const real* offset
                                 doffset[_offset_plane(g, group, tap, 1) * P + p] += <real>(grad * (
                                     (1 - s.lh) * (v[1] - v[0]) + s.lh * (v[3] - v[2])))
                         if dmask != NULL and m != NULL:
-                            dmask[(group * g.kh * g.kw + tap) * P + p] += <real>(r[p] * _interpolate(v, &s))
+                            dmask[_mask_plane(g, group, tap) * P + p] += <real>(r[p] * _interpolate(v, &s))
 
 
 cdef inline Py_ssize_t _offset_size(Geom* g) noexcept nogil:
