@@ -1,7 +1,9 @@
 """The image classifiers of Gluon's model zoo (MXNet 1.9.1, gluon/model_zoo/vision), written with
 cysym.sym: the same layers, channels, kernels, strides and paddings, ending in SoftmaxOutput.
 
-Differences from Gluon, none of which changes the arithmetic at Gluon's input sizes:
+Checked against the layer attributes of the (smaller) exports of the same architectures in
+tests/fixtures/realmodels.  Differences from Gluon, none of which changes the arithmetic at
+Gluon's input sizes:
 - BatchNorm is Gluon's (fix_gamma=False, eps 1e-5; Inception's 1e-3).
 - The last pooling of Inception v3 (AvgPool 8) and DenseNet-121 (AvgPool 7) is a global average
   pooling, so that the networks also run on smaller inputs.
@@ -49,10 +51,10 @@ def _basic_block_v1(x, name, channels, stride, downsample):
 
 
 def _bottleneck_v1(x, name, channels, stride, downsample):
-    # Gluon's v1 bottleneck strides in its first 1x1 convolution
-    out = _relu(_bn(_conv(x, f"{name}_conv0", channels // 4, 1, stride), f"{name}_bn0"))
+    # Gluon's v1 bottleneck strides in its first 1x1 convolution; its 1x1 convolutions have biases
+    out = _relu(_bn(_conv(x, f"{name}_conv0", channels // 4, 1, stride, bias=True), f"{name}_bn0"))
     out = _relu(_bn(_conv(out, f"{name}_conv1", channels // 4, 3, 1, 1), f"{name}_bn1"))
-    out = _bn(_conv(out, f"{name}_conv2", channels, 1), f"{name}_bn2")
+    out = _bn(_conv(out, f"{name}_conv2", channels, 1, bias=True), f"{name}_bn2")
     if downsample:
         x = _bn(_conv(x, f"{name}_down_conv", channels, 1, stride), f"{name}_down_bn")
     return _relu(out + x)
@@ -136,7 +138,7 @@ def _basic(x, name, channels, kernel, stride=1, pad=0):
 
 
 def _avg_3x3(x):
-    return sym.Pooling(x, pool_type="avg", kernel=(3, 3), stride=(1, 1), pad=(1, 1))
+    return sym.Pooling(x, pool_type="avg", kernel=(3, 3), stride=(1, 1), pad=(1, 1), count_include_pad=True)
 
 
 def _max_3x3_s2(x):
@@ -225,7 +227,7 @@ def densenet121(growth=32, bn_size=4, blocks=(6, 12, 24, 16)):
         if b != len(blocks) - 1:
             channels //= 2
             x = _conv(_relu(_bn(x, f"transition{b + 1}_bn")), f"transition{b + 1}_conv", channels, 1)
-            x = sym.Pooling(x, pool_type="avg", kernel=(2, 2), stride=(2, 2))
+            x = sym.Pooling(x, pool_type="avg", kernel=(2, 2), stride=(2, 2), count_include_pad=True)
     return _classifier(_global_avg(_relu(_bn(x, "bn_last"))), "dense")
 
 
