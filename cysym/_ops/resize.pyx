@@ -11,6 +11,7 @@ import numpy as np
 from cysym._ops._blas cimport real
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
+from cysym._ops.shape import append_copy
 
 
 # ---------------------------------------------------------------------------------------
@@ -187,24 +188,6 @@ cdef void bilinear_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogi
                            c.ints[4], <int>c.ints[5])
 
 
-cdef void _copy_planes(const real* src, real* dst, Py_ssize_t n, int req) noexcept nogil:
-    cdef Py_ssize_t k
-    if req == REQ_ADD:
-        for k in range(n):
-            dst[k] += src[k]
-    else:
-        for k in range(n):
-            dst[k] = src[k]
-
-
-cdef void copy_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: src, dst; ints: n, req
-    if c.dtype == 0:
-        _copy_planes(<float*>c.arrays[0], <float*>c.arrays[1], c.ints[0], <int>c.ints[1])
-    else:
-        _copy_planes(<double*>c.arrays[0], <double*>c.arrays[1], c.ints[0], <int>c.ints[1])
-
-
 # ---------------------------------------------------------------------------------------
 # append_ functions (bind time, with the GIL): shapes are checked, tables built
 
@@ -296,7 +279,7 @@ def append_bilinear_resize(Plan plan, x, y, bint align_corners=True, str req="wr
     arrays = [x, y]
     dtype = common_dtype(arrays)
     if shape[1:3] == shape[3:5]:    # MXNet copies (no blend with a neighbour that may be inf)
-        plan.add(copy_kernel, dtype, arrays, [x.size, code], [], label)
+        append_copy(plan, x, y, req, label)
         return
     tables = _bilinear_tables(shape, align_corners, x.dtype)
     plan.add(bilinear_kernel, dtype, arrays + tables, shape + [code], [], label)
@@ -319,7 +302,7 @@ def append_bilinear_resize_backward(Plan plan, dy, dx, bint align_corners=True, 
     arrays = [dy, dx]
     dtype = common_dtype(arrays)
     if shape[1:3] == shape[3:5]:
-        plan.add(copy_kernel, dtype, arrays, [dy.size, code], [], label)
+        append_copy(plan, dy, dx, req, label)
         return
     tables = _bilinear_tables(shape, align_corners, dx.dtype)
     W = shape[2]
