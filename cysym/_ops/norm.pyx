@@ -314,6 +314,21 @@ def append_batch_norm(Plan plan, x, gamma, beta, moving_mean, moving_var, y, mea
              label)
 
 
+def _gradients(dy, outputs, shapes, reqs, str label):
+    """The (data, gamma, beta) gradient arrays and Req codes of a backward kernel, checked: an
+    absent output or a 'null' request gets REQ_NULL and dy as a stand-in the kernel does not
+    touch."""
+    codes = [req_code(r, label) for r in reqs]
+    arrays = list(outputs)
+    for k, (out, shape) in enumerate(zip(arrays, shapes)):
+        if out is None or codes[k] == REQ_NULL:
+            codes[k] = REQ_NULL
+            arrays[k] = dy
+        else:
+            _check(out, shape, ("data", "gamma", "beta")[k] + " gradient", label)
+    return arrays, codes
+
+
 def append_batch_norm_backward(Plan plan, dy, x, gamma, mean, var, moving_mean, moving_var,
                                dx, dgamma, dbeta, double eps=1e-3, double momentum=0.9,
                                bint fix_gamma=True, bint use_global_stats=False, int axis=1,
@@ -339,14 +354,8 @@ def append_batch_norm_backward(Plan plan, dy, x, gamma, mean, var, moving_mean, 
     for what, array in (("gamma", gamma), ("mean", mean), ("var", var),
                         ("moving_mean", moving_mean), ("moving_var", moving_var)):
         _check(array, (C,), what, label)
-    reqs = [req_code(r, label) for r in (req_dx, req_dgamma, req_dbeta)]
-    outputs = [dx, dgamma, dbeta]
-    for k, (out, shape) in enumerate(zip(outputs, (x.shape, (C,), (C,)))):
-        if out is None or reqs[k] == REQ_NULL:
-            reqs[k] = REQ_NULL
-            outputs[k] = dy   # any valid pointer; the kernel does not touch it
-        else:
-            _check(out, shape, ("data", "gamma", "beta")[k] + " gradient", label)
+    outputs, reqs = _gradients(dy, (dx, dgamma, dbeta), (x.shape, (C,), (C,)),
+                               (req_dx, req_dgamma, req_dbeta), label)
     arrays = [dy, x, gamma, mean, var, moving_mean, moving_var] + outputs
     plan.add(bn_backward_kernel, common_dtype(arrays), arrays,
              [outer, C, inner, fix_gamma, use_global_stats] + reqs, [eps, momentum], label)
@@ -387,13 +396,7 @@ def append_group_norm_backward(Plan plan, dy, x, gamma, mean, std, dx, dgamma, d
     _check(dy, x.shape, "output gradient", label)
     _check(mean, (N, G), "mean", label)
     _check(std, (N, G), "std", label)
-    reqs = [req_code(r, label) for r in (req_dx, req_dgamma, req_dbeta)]
-    outputs = [dx, dgamma, dbeta]
-    for k, (out, shape) in enumerate(zip(outputs, (x.shape, (G,), (G,)))):
-        if out is None or reqs[k] == REQ_NULL:
-            reqs[k] = REQ_NULL
-            outputs[k] = dy   # any valid pointer; the kernel does not touch it
-        else:
-            _check(out, shape, ("data", "gamma", "beta")[k] + " gradient", label)
+    outputs, reqs = _gradients(dy, (dx, dgamma, dbeta), (x.shape, (G,), (G,)),
+                               (req_dx, req_dgamma, req_dbeta), label)
     arrays = [dy, x, gamma, mean, std] + outputs
     plan.add(group_norm_backward_kernel, common_dtype(arrays), arrays, [N, G, M] + reqs, [], label)
