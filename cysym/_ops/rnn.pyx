@@ -132,6 +132,18 @@ cdef struct UnitBuffers:
     bint keep_steps      # cells and extra hold every step (the backward's reserve)
 
 
+cdef inline const real* _state_before(const Geometry* g, Py_ssize_t i, const real* hx,
+                                     const real* y, Py_ssize_t t_prev, int direction,
+                                     Py_ssize_t* ld) noexcept nogil:
+    """The recurrent input of a unit's i-th step, N rows ld[0] apart: the initial state hx,
+    then the previous step's (time t_prev) columns of the unit in the layer output y."""
+    if i == 0:
+        ld[0] = g.width
+        return hx
+    ld[0] = g.directions * g.width
+    return y + t_prev * g.batch * ld[0] + direction * g.width
+
+
 cdef void _unit_forward(const Geometry* g, int layer, int direction, const real* weights,
                         const real* biases, UnitBuffers* u) noexcept nogil:
     cdef Py_ssize_t T = g.steps, N = g.batch, H = g.hidden, R = g.width, P = g.proj
@@ -161,12 +173,7 @@ cdef void _unit_forward(const Geometry* g, int layer, int direction, const real*
          wx, <int>inputs, <real>0, gates, <int>GH)
     for i in range(T):
         t = i if direction == 0 else T - 1 - i
-        if i == 0:
-            h_prev = hx
-            ld_prev = R
-        else:
-            h_prev = y + t_prev * N * ldy + direction * R
-            ld_prev = ldy
+        h_prev = _state_before(g, i, hx, y, t_prev, direction, &ld_prev)
         # step = h_prev @ wh.T
         gemm(False, True, <int>N, <int>GH, <int>R, <real>1, h_prev, <int>ld_prev, wh, <int>R,
              <real>0, step, <int>GH)
@@ -467,12 +474,7 @@ cdef void _backward(const Geometry* g, RnnArrays* a, GradArrays* d, real* dummy)
             for i in range(T - 1, -1, -1):
                 t = i if direction == 0 else T - 1 - i
                 t_prev = t - 1 if direction == 0 else t + 1
-                if i == 0:
-                    h_prev = hx
-                    ld_prev = R
-                else:
-                    h_prev = ys + t_prev * N * ldy + direction * R
-                    ld_prev = ldy
+                h_prev = _state_before(g, i, hx, ys, t_prev, direction, &ld_prev)
                 dy_t = dy + t * N * ldy + direction * R
                 for n in range(N):
                     for k in range(R):
