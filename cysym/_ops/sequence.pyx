@@ -112,25 +112,26 @@ def append_sequence_mask(Plan plan, x, lengths, y, int axis=0, double value=0.0,
 # ---------------------------------------------------------------------------------------------
 # SequenceLast and its gradient
 
-cdef inline Py_ssize_t _last_offset(Py_ssize_t s, Py_ssize_t d1, Py_ssize_t rest, int axis,
-                                    Py_ssize_t step) noexcept nogil:
-    """Offset of step `step` of sequence s."""
+cdef inline Py_ssize_t _last_offset(const char* lengths, int code, Py_ssize_t s,
+                                    Py_ssize_t steps, Py_ssize_t d1, Py_ssize_t rest,
+                                    int axis) noexcept nogil:
+    """Offset of the last step inside sequence s (the first one for a length of 0)."""
+    cdef Py_ssize_t step = _length(lengths, code, s, steps) - 1
+    if step < 0:
+        step = 0
     return ((step * d1 + s) if axis == 0 else (s * d1 + step)) * rest
 
 
 cdef void _sequence_last(KernelCall* c, real* dummy) noexcept nogil:
     # arrays: x, lengths, y (sequences, rest); ints: d0, d1, rest, axis, length_code, req
-    cdef Py_ssize_t d0 = c.ints[0], d1 = c.ints[1], rest = c.ints[2], s, step
+    cdef Py_ssize_t d0 = c.ints[0], d1 = c.ints[1], rest = c.ints[2], s
     cdef int axis = <int>c.ints[3], code = <int>c.ints[4], req = <int>c.ints[5]
     cdef Py_ssize_t sequences = d1 if axis == 0 else d0, steps = d0 if axis == 0 else d1
     cdef const real* x = <real*>c.arrays[0]
     cdef real* y = <real*>c.arrays[2]
     for s in range(sequences):
-        # the last step inside the sequence (the first one for a length of 0)
-        step = _length(c.arrays[1], code, s, steps) - 1
-        if step < 0:
-            step = 0
-        _move(x + _last_offset(s, d1, rest, axis, step), y + s * rest, rest, req)
+        _move(x + _last_offset(c.arrays[1], code, s, steps, d1, rest, axis), y + s * rest, rest,
+              req)
 
 
 cdef void sequence_last_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -142,7 +143,7 @@ cdef void sequence_last_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
 
 cdef void _sequence_last_backward(KernelCall* c, real* dummy) noexcept nogil:
     # arrays: data_grad, lengths, out_grad (sequences, rest); ints as _sequence_last
-    cdef Py_ssize_t d0 = c.ints[0], d1 = c.ints[1], rest = c.ints[2], s, step
+    cdef Py_ssize_t d0 = c.ints[0], d1 = c.ints[1], rest = c.ints[2], s
     cdef int axis = <int>c.ints[3], code = <int>c.ints[4], req = <int>c.ints[5]
     cdef Py_ssize_t sequences = d1 if axis == 0 else d0, steps = d0 if axis == 0 else d1
     cdef real* dx = <real*>c.arrays[0]
@@ -150,10 +151,8 @@ cdef void _sequence_last_backward(KernelCall* c, real* dummy) noexcept nogil:
     if req == REQ_WRITE:
         memset(dx, 0, d0 * d1 * rest * sizeof(real))
     for s in range(sequences):
-        step = _length(c.arrays[1], code, s, steps) - 1
-        if step < 0:
-            step = 0
-        _move(dy + s * rest, dx + _last_offset(s, d1, rest, axis, step), rest, REQ_ADD)
+        _move(dy + s * rest, dx + _last_offset(c.arrays[1], code, s, steps, d1, rest, axis), rest,
+              REQ_ADD)
 
 
 cdef void sequence_last_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
