@@ -12,14 +12,17 @@ CHANNELS_LAST = ("NWC", "NHWC", "NDHWC")
 CHANNELS_FIRST = ("NCW", "NCHW", "NCDHW")
 
 
-def _spatial(ctx, name, values, ndim, default):
+def spatial_param(ctx, name, ndim, default):
+    """Parameter `name` as one value per spatial dimension; () means `default` for each."""
+    values = ctx.params[name]
     values = tuple(values) if values else (default,) * ndim
     if len(values) != ndim:
         raise ctx.error(f"{name}={values} has {len(values)} values for {ndim} spatial dimensions")
     return values
 
 
-def _conv_inputs(params):
+def conv_inputs(params):
+    """Convolution's and Deconvolution's inputs: bias unless no_bias."""
     return ["data", "weight"] if params["no_bias"] else ["data", "weight", "bias"]
 
 
@@ -35,9 +38,9 @@ def conv_geometry(ctx, data_ndim):
         raise ctx.error(f"layout {ctx.params['layout']} does not fit kernel={kernel}")
     if data_ndim is not None and data_ndim != ndim + 2:
         raise ctx.error(f"kernel {kernel} needs {ndim + 2}-D data (N, C, ...), got {data_ndim}-D")
-    stride = _spatial(ctx, "stride", ctx.params["stride"], ndim, 1)
-    dilate = _spatial(ctx, "dilate", ctx.params["dilate"], ndim, 1)
-    pad = _spatial(ctx, "pad", ctx.params["pad"], ndim, 0)
+    stride = spatial_param(ctx, "stride", ndim, 1)
+    dilate = spatial_param(ctx, "dilate", ndim, 1)
+    pad = spatial_param(ctx, "pad", ndim, 0)
     if min(kernel + stride + dilate) < 1 or min(pad) < 0:
         raise ctx.error(f"kernel, stride and dilate must be positive and pad non-negative, got "
                         f"kernel={kernel} stride={stride} dilate={dilate} pad={pad}")
@@ -117,7 +120,7 @@ _CONV_PARAMS = [
 register(OpDef(
     "Convolution",
     params=_CONV_PARAMS,
-    inputs=_conv_inputs,
+    inputs=conv_inputs,
     infer_shape=_conv_shape,
     kernel=_conv_kernel,
     gradient=_conv_gradient,
@@ -187,10 +190,10 @@ def pool_geometry(ctx, data):
     kernel = tuple(ctx.params["kernel"])
     if len(kernel) != ndim:
         raise ctx.error(f"kernel={kernel} does not match the {ndim} spatial dimensions of {data}")
-    stride = _spatial(ctx, "stride", ctx.params["stride"], ndim, 1)
+    stride = spatial_param(ctx, "stride", ndim, 1)
     # MXNet 1.9.1 runs 'same' only with a 3-value zero pad (its check reads pad[0..2])
     same = ctx.params["pooling_convention"] == "same"
-    pad = (0,) * ndim if same else _spatial(ctx, "pad", ctx.params["pad"], ndim, 0)
+    pad = (0,) * ndim if same else spatial_param(ctx, "pad", ndim, 0)
     if min(kernel + stride) < 1:
         raise ctx.error(f"kernel and stride must be positive, got kernel={kernel} stride={stride}")
     return kernel, stride, pad, spatial

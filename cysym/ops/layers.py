@@ -9,6 +9,7 @@ import numpy as np
 
 from ..registry import OpDef, Param, register
 from .common import backward_grads, kernels, normalize_axis
+from .conv import conv_geometry, conv_inputs, spatial_param
 
 
 def _data_or_output(ins, outs):
@@ -459,35 +460,14 @@ register(OpDef(
 # ---------------------------------------------------------------------------------------------
 # Deconvolution: the data gradient of a Convolution whose data is Deconvolution's output
 
-def _tuple(ctx, name, ndim, default):
-    values = tuple(ctx.params[name]) if ctx.params[name] else (default,) * ndim
-    if len(values) != ndim:
-        raise ctx.error(f"{name}={values} must have the same number of dimensions as "
-                        f"kernel={tuple(ctx.params['kernel'])}")
-    return values
-
-
 def deconv_geometry(ctx, data):
     """(kernel, stride, dilate, pad, adj, out_spatial) for data of shape `data`, with
     MXNet's defaults and, when target_shape is set, the pad and adj that produce it."""
-    kernel = tuple(ctx.params["kernel"])
+    kernel, stride, dilate, pad = conv_geometry(ctx, len(data))
     ndim = len(kernel)
-    if ndim not in (1, 2, 3):
-        raise ctx.error(f"kernel={kernel}: only 1-D, 2-D and 3-D Deconvolution are supported")
-    layout = ctx.params["layout"]
-    if layout in ("NHWC", "NDHWC"):
-        raise ctx.error(f"layout {layout} is only supported on GPU (as in MXNet)")
-    if layout not in (None, ("NCW", "NCHW", "NCDHW")[ndim - 1]):
-        raise ctx.error(f"layout {layout} does not fit kernel={kernel}")
-    if len(data) != ndim + 2:
-        raise ctx.error(f"kernel {kernel} needs {ndim + 2}-D data (N, C, ...), got {data}")
-    stride = _tuple(ctx, "stride", ndim, 1)
-    dilate = _tuple(ctx, "dilate", ndim, 1)
-    pad = _tuple(ctx, "pad", ndim, 0)
-    adj = _tuple(ctx, "adj", ndim, 0)
-    if min(kernel + stride + dilate) < 1 or min(pad + adj) < 0:
-        raise ctx.error(f"kernel, stride and dilate must be positive, pad and adj non-negative, "
-                        f"got kernel={kernel} stride={stride} dilate={dilate} pad={pad} adj={adj}")
+    adj = spatial_param(ctx, "adj", ndim, 0)
+    if min(adj) < 0:
+        raise ctx.error(f"adj={adj} must be non-negative")
     target = tuple(ctx.params["target_shape"])
     spatial = tuple(data[2:])
     extent = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilate))
@@ -512,10 +492,6 @@ def deconv_geometry(ctx, data):
     if min(out) < 1:
         raise ctx.error(f"pad={pad} is too large: output spatial size {out} for data {data}")
     return kernel, stride, dilate, pad, adj, out
-
-
-def _deconv_inputs(params):
-    return ["data", "weight"] if params["no_bias"] else ["data", "weight", "bias"]
 
 
 def _deconv_shape(ctx, ins, outs):
@@ -599,7 +575,7 @@ _DECONV_PARAMS = [
 register(OpDef(
     "Deconvolution",
     params=_DECONV_PARAMS,
-    inputs=_deconv_inputs,
+    inputs=conv_inputs,
     infer_shape=_deconv_shape,
     kernel=_deconv_kernel,
     gradient=lambda g: backward_grads(g, "_backward_Deconvolution", g.inputs[0], g.inputs[1]),
