@@ -47,6 +47,17 @@ def conv_geometry(ctx, data_ndim):
     return kernel, stride, dilate, pad
 
 
+def conv_output_spatial(ctx, data, kernel, stride, dilate, pad):
+    """The spatial sizes of a convolution's output over `data` (N, C, ...)."""
+    spatial = []
+    for size, k, s, d, p in zip(data[2:], kernel, stride, dilate, pad):
+        extent = d * (k - 1) + 1
+        if size + 2 * p < extent:
+            raise ctx.error(f"kernel {kernel} (dilate {dilate}) is larger than the padded input {data}")
+        spatial.append((size + 2 * p - extent) // s + 1)
+    return tuple(spatial)
+
+
 def _conv_shape(ctx, ins, outs):
     data = ins[0]
     kernel, stride, dilate, pad = conv_geometry(ctx, None if data is None else len(data))
@@ -59,13 +70,7 @@ def _conv_shape(ctx, ins, outs):
         raise ctx.error(f"num_group={groups} must divide the input channels ({channels}) and "
                         f"num_filter ({filters})")
     weight = (filters, channels // groups) + kernel
-    spatial = []
-    for size, k, s, d, p in zip(data[2:], kernel, stride, dilate, pad):
-        extent = d * (k - 1) + 1
-        if size + 2 * p < extent:
-            raise ctx.error(f"kernel {kernel} (dilate {dilate}) is larger than the padded input {data}")
-        spatial.append((size + 2 * p - extent) // s + 1)
-    out = (data[0], filters) + tuple(spatial)
+    out = (data[0], filters) + conv_output_spatial(ctx, data, kernel, stride, dilate, pad)
     return [data, weight] + ([bias] if bias else []), [out]
 
 

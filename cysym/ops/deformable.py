@@ -9,6 +9,7 @@ import numpy as np
 
 from ..registry import OpDef, Param, register
 from .common import backward_grads, kernels
+from .conv import conv_geometry, conv_output_spatial
 
 
 def _geometry_params(params):
@@ -25,25 +26,13 @@ def _inputs(modulated):
     return names
 
 
-def _pair(ctx, name, default):
-    values = tuple(ctx.params[name]) or (default, default)
-    if len(values) != 2:
-        raise ctx.error(f"{name}={values}: only 2-D deformable convolution is supported "
-                        f"(as in MXNet's CPU build)")
-    return values
-
-
 def _shape_rule(modulated):
     def rule(ctx, ins, outs):
         params = ctx.params
-        if params["layout"] not in (None, "NCHW"):
-            raise ctx.error(f"layout {params['layout']}: only NCHW is supported (as in MXNet's "
-                            f"CPU build)")
-        kernel = _pair(ctx, "kernel", None)
-        stride, dilate, pad = _pair(ctx, "stride", 1), _pair(ctx, "dilate", 1), _pair(ctx, "pad", 0)
-        if min(kernel + stride + dilate) < 1 or min(pad) < 0:
-            raise ctx.error(f"kernel, stride and dilate must be positive and pad non-negative, "
-                            f"got kernel={kernel} stride={stride} dilate={dilate} pad={pad}")
+        kernel, stride, dilate, pad = conv_geometry(ctx, None)
+        if len(kernel) != 2:
+            raise ctx.error(f"kernel={kernel}: only 2-D deformable convolution is supported "
+                            f"(as in MXNet's CPU build)")
         data = ins[0]
         filters, groups, dgroups = (params["num_filter"], params["num_group"],
                                     params["num_deformable_group"])
@@ -57,17 +46,12 @@ def _shape_rule(modulated):
             raise ctx.error(f"num_group={groups} must divide the input channels ({channels}) and "
                             f"num_filter ({filters}), num_deformable_group={dgroups} the input "
                             f"channels")
-        spatial = []
-        for size, k, s, d, p in zip(data[2:], kernel, stride, dilate, pad):
-            if size + 2 * p < d * (k - 1) + 1:
-                raise ctx.error(f"kernel {kernel} (dilate {dilate}) is larger than the padded "
-                                f"input {data}")
-            spatial.append((size + 2 * p - d * (k - 1) - 1) // s + 1)
+        spatial = conv_output_spatial(ctx, data, kernel, stride, dilate, pad)
         taps = kernel[0] * kernel[1]
-        offset = (data[0], dgroups * 2 * taps) + tuple(spatial)
-        mask = [(data[0], dgroups * taps) + tuple(spatial)] if modulated else []
+        offset = (data[0], dgroups * 2 * taps) + spatial
+        mask = [(data[0], dgroups * taps) + spatial] if modulated else []
         weight = (filters, channels // groups) + kernel
-        out = (data[0], filters) + tuple(spatial)
+        out = (data[0], filters) + spatial
         return [data, offset] + mask + [weight] + bias, [out]
     return rule
 
