@@ -1,7 +1,7 @@
 """Convolution (im2col + GEMM) and Pooling kernels, 1-D (NCW), 2-D (NCHW) and 3-D (NCDHW).
 
 Every problem runs as a 3-D one: a 2-D problem has depth 1, a 1-D one depth and height 1, so
-each loop below is written once.  Geometry travels in `KernelCall.ints` as the NGEOM values
+each loop below is written once.  Geometry travels in `KernelCall.ints` as the GEOM_INTS values
 N C D H W F G kd kh kw sd sh sw dd dh dw pd ph pw Do Ho Wo (see `_conv_geometry`), followed
 by each kernel's own ints.
 """
@@ -16,7 +16,6 @@ from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
 POOL_CODES = {"max": 0, "avg": 1, "sum": 2, "lp": 3}
-NGEOM = 22
 DEF GEOM_INTS = 22
 
 
@@ -185,7 +184,7 @@ cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, re
 
 
 cdef void conv_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: x, w, b, y, col (b is x when there is no bias); ints: geometry(NGEOM), nb, has_bias, req
+    # arrays: x, w, b, y, col (b is x when there is no bias); ints: geometry(GEOM_INTS), nb, has_bias, req
     cdef Geom g = _geom(c.ints)
     cdef bint has_bias = c.ints[GEOM_INTS + 1]
     cdef int req = <int>c.ints[GEOM_INTS + 2]
@@ -202,7 +201,7 @@ cdef void conv_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
 cdef void _conv_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
                          real* db, real* col, Geom* g, Py_ssize_t nb, int req_dx, int req_dw,
                          int req_db) noexcept nogil:
-    cdef Py_ssize_t n0, cur, ld, j, grp, f, p
+    cdef Py_ssize_t n0, cur, ld, j, grp, f
     cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo   # output positions
     cdef Py_ssize_t Fg = g.F // g.G
     cdef Py_ssize_t Kg = (g.C // g.G) * g.kd * g.kh * g.kw
@@ -250,7 +249,7 @@ cdef void _conv_backward(const real* dy, const real* x, const real* w, real* dx,
 
 
 cdef void conv_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: dy, x, w, dx, dw, db, col; ints: geometry(NGEOM), nb, req_dx, req_dw, req_db
+    # arrays: dy, x, w, dx, dw, db, col; ints: geometry(GEOM_INTS), nb, req_dx, req_dw, req_db
     cdef Geom g = _geom(c.ints)
     if c.dtype == 0:
         _conv_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
@@ -283,7 +282,7 @@ def conv_out_size(size, k, s, d, p):
 
 
 def _conv_geometry(x, w, kernel, stride, dilate, pad, num_filter, num_group, label):
-    """The NGEOM geometry ints (N C D H W F G kd kh kw sd sh sw dd dh dw pd ph pw Do Ho Wo),
+    """The GEOM_INTS geometry ints (N C D H W F G kd kh kw sd sh sw dd dh dw pd ph pw Do Ho Wo),
     validated."""
     kernel = tuple(int(k) for k in kernel)
     ndim = len(kernel)
@@ -315,7 +314,7 @@ def _conv_geometry(x, w, kernel, stride, dilate, pad, num_filter, num_group, lab
 
 def _out_shape(geo, ndim):
     """(N, F) + the last `ndim` output sizes."""
-    return (geo[0], geo[5]) + tuple(geo[NGEOM - ndim:NGEOM])
+    return (geo[0], geo[5]) + tuple(geo[GEOM_INTS - ndim:GEOM_INTS])
 
 
 # GEMM columns aimed at per chunk of samples (see the Convolution banner above)
@@ -579,7 +578,7 @@ cdef void _pool_forward(const real* x, real* y, Geom* g, int mode, bint include_
 
 
 cdef void pool_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: x, y; ints: geometry(NGEOM), mode, count_include_pad, p_value, channels_last, req
+    # arrays: x, y; ints: geometry(GEOM_INTS), mode, count_include_pad, p_value, channels_last, req
     cdef Geom g = _geom(c.ints)
     cdef Py_ssize_t* extra = c.ints + GEOM_INTS
     if c.dtype == 0:
@@ -691,7 +690,7 @@ cdef void _pool_backward(const real* dy, const real* x, real* dx, Geom* g, int m
 
 
 cdef void pool_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: dy, x, dx; ints: geometry(NGEOM), mode, count_include_pad, p_value, channels_last, req
+    # arrays: dy, x, dx; ints: geometry(GEOM_INTS), mode, count_include_pad, p_value, channels_last, req
     cdef Geom g = _geom(c.ints)
     cdef Py_ssize_t* extra = c.ints + GEOM_INTS
     if c.dtype == 0:
@@ -708,7 +707,7 @@ _LAYOUTS = {1: ("NCW", "NWC"), 2: ("NCHW", "NHWC"), 3: ("NCDHW", "NDHWC")}
 
 def pool_geometry(shape, kernel=(), stride=(), pad=(), global_pool=False,
                   pooling_convention="valid", layout=None, label="Pooling"):
-    """The NGEOM geometry ints for pooling data of `shape` (F = C, G unused, dilation 1), and
+    """The GEOM_INTS geometry ints for pooling data of `shape` (F = C, G unused, dilation 1), and
     whether the layout is channels-last."""
     shape = tuple(int(s) for s in shape)
     ndim = len(shape) - 2
@@ -756,7 +755,7 @@ def pool_geometry(shape, kernel=(), stride=(), pad=(), global_pool=False,
 
 
 def pool_output_shape(geo, ndim, channels_last):
-    spatial = tuple(geo[NGEOM - ndim:NGEOM])
+    spatial = tuple(geo[GEOM_INTS - ndim:GEOM_INTS])
     return (geo[0],) + spatial + (geo[1],) if channels_last else (geo[0], geo[1]) + spatial
 
 
@@ -825,7 +824,7 @@ cdef void _add_bias(real* y, const real* b, Py_ssize_t N, Py_ssize_t F,
 
 
 cdef void deconv_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: x, w, b, y, col (b is x when there is no bias); ints: geometry(NGEOM), nb, has_bias, req
+    # arrays: x, w, b, y, col (b is x when there is no bias); ints: geometry(GEOM_INTS), nb, has_bias, req
     # (geometry of the Convolution whose data is y: g.C = F, g.F = C, g.Do/g.Ho/g.Wo = x's D/H/W)
     cdef Geom g = _geom(c.ints)
     cdef bint has_bias = c.ints[GEOM_INTS + 1]
@@ -868,7 +867,7 @@ cdef void _deconv_backward(const real* dy, const real* x, const real* w, real* d
 
 
 cdef void deconv_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: dy, x, w, dx, dw, db, col; ints: geometry(NGEOM), nb, req_dx, req_dw, req_db
+    # arrays: dy, x, w, dx, dw, db, col; ints: geometry(GEOM_INTS), nb, req_dx, req_dw, req_db
     cdef Geom g = _geom(c.ints)
     if c.dtype == 0:
         _deconv_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],

@@ -4,8 +4,9 @@ box_decode, bipartite_matching.
 They reproduce MXNet 1.9.1's CPU code (src/operator/contrib/bounding_box-inl.h) operation by
 operation in the data's precision: the same float32/float64 expressions (a `0.5` constant
 promotes to double as in C++), thresholds rounded to float32 as MXNet's float parameters are,
-std::stable_sort's order on ties, C's double exp and log where MXNet calls them unqualified.  These ops run once per image on a few thousand boxes, so
-the loops are plain; scratch memory comes from the planned workspace.
+std::stable_sort's order on ties, C's double exp and log where MXNet calls them unqualified.
+These ops run once per image on a few thousand boxes, so the loops are plain; scratch memory
+comes from the planned workspace.
 """
 import numpy as np
 

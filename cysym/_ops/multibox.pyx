@@ -148,7 +148,7 @@ cdef void _multibox_target(KernelCall* c, real* dummy) noexcept nogil:
     cdef const real* scores
     cdef Py_ssize_t nb, i, j, k, num_gt, best_anchor, best_gt, num_positive, num_negative
     cdef Py_ssize_t num_candidates
-    cdef float max_overlap, iou
+    cdef float max_overlap
     cdef real inter_w, inter_h, inter, union, max_score, total, prob
     cdef float al, at, ar, ab, aw, ah, ax, ay, gl, gtop, gr, gb, gw, gh, gx, gy
     cdef bint unmatched
