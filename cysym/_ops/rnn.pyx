@@ -301,11 +301,10 @@ cdef void _forward(const Geometry* g, RnnArrays* a, bint train, real* reserve) n
             u.hy = <real*>a.hy + unit * N * g.width if a.hy != NULL else NULL
             u.cy = <real*>a.cy + unit * N * H if a.cy != NULL else NULL
             if reserve != NULL:
-                unit_reserve = reserve + layer * _reserve_layer(g) + layer_out + direction * _reserve_unit(g)
+                unit_reserve = _unit_reserve(g, reserve, layer, direction)
                 u.gates = unit_reserve
-                u.cells = unit_reserve + T * N * GH if g.mode == LSTM else NULL
-                u.extra = (unit_reserve + T * N * GH + (T * N * H if g.mode == LSTM else 0)
-                           if _has_extra(g) else NULL)
+                u.cells = _reserved_cells(g, unit_reserve)
+                u.extra = _reserved_extra(g, unit_reserve)
             _unit_forward(g, layer, direction, weights + _unit_weight_offset(g, layer, direction),
                           biases + unit * 2 * GH, &u)
         if layer < g.layers - 1:
@@ -332,6 +331,28 @@ cdef inline Py_ssize_t _reserve_unit(const Geometry* g) noexcept nogil:
 cdef inline Py_ssize_t _reserve_layer(const Geometry* g) noexcept nogil:
     """Per layer: its output (T, N, D*R), then each direction's unit reserve."""
     return _layer_output_size(g) + g.directions * _reserve_unit(g)
+
+
+cdef inline real* _unit_reserve(const Geometry* g, real* reserve, int layer,
+                                int direction) noexcept nogil:
+    """Where the reserve of unit (layer, direction) starts: its gates."""
+    return reserve + layer * _reserve_layer(g) + _layer_output_size(g) + direction * _reserve_unit(g)
+
+
+cdef inline real* _reserved_cells(const Geometry* g, real* unit_reserve) noexcept nogil:
+    """A unit's LSTM cells in its reserve (NULL for the other modes)."""
+    if g.mode != LSTM:
+        return NULL
+    return unit_reserve + g.steps * g.batch * g.gates * g.hidden
+
+
+cdef inline real* _reserved_extra(const Geometry* g, real* unit_reserve) noexcept nogil:
+    """A unit's extra (GRU's Wh_n h + bh_n, or LSTM's h before projection) in its reserve
+    (NULL when its mode has none)."""
+    cdef Py_ssize_t TNH = g.steps * g.batch * g.hidden
+    if not _has_extra(g):
+        return NULL
+    return unit_reserve + TNH * g.gates + (TNH if g.mode == LSTM else 0)
 
 
 cdef inline Py_ssize_t _reserve_size(const Geometry* g) noexcept nogil:
@@ -457,10 +478,10 @@ cdef void _backward(const Geometry* g, RnnArrays* a, GradArrays* d, real* dummy)
             wx = weights + _unit_weight_offset(g, layer, direction)
             wh = wx + GH * inputs
             wr = wh + GH * R
-            unit_reserve = ys + layer_out + direction * _reserve_unit(g)
+            unit_reserve = _unit_reserve(g, reserve, layer, direction)
             gates = unit_reserve
-            cells = unit_reserve + T * N * GH
-            extra = unit_reserve + T * N * GH + (T * N * H if g.mode == LSTM else 0)
+            cells = _reserved_cells(g, unit_reserve)
+            extra = _reserved_extra(g, unit_reserve)
             hx = <const real*>a.hx + unit * N * R
             if d.dhy != NULL:
                 memcpy(dh_next, <real*>d.dhy + unit * N * R, N * R * sizeof(real))
