@@ -17,9 +17,19 @@ Two passes:
    took that storage already. A chain of such steps is one storage whose live interval is the
    union of its members' intervals (contiguous, as each link starts where the previous dies).
 2. Placement. Storages are fixed-size blocks with a live interval; place them in one arena so
-   that blocks whose intervals overlap are disjoint in memory. "Greedy by size" (Pisarchyk &
-   Lee, 2020): largest first, each into the smallest gap between the already-placed blocks it
-   conflicts with, or above them. A couple of orderings are tried and the smallest arena kept.
+   that blocks whose intervals overlap are disjoint in memory. A pass places them one by one in
+   a given order, each into the smallest gap between the already-placed blocks it conflicts
+   with, or above them (best fit). A few orders are tried ("greedy by size" and "greedy by
+   breadth", Pisarchyk & Lee, 2020, and variants), then "squeaky wheel" passes (Joslin &
+   Clements, 1999): the block that sets the arena's top was placed too late, so it moves to the
+   front of the breadth order and the pass is redone. Training graphs need them: a huge
+   workspace placed first at offset 0 pushes an activation that outlives it above it, and
+   every later workspace has to sit on top of that activation. The smallest arena is kept.
+   A pass finds the placed blocks a block conflicts with either by scanning all placed blocks
+   sorted by offset (when most pairs of blocks are live together, as in training graphs) or,
+   when few are, from an index of the live intervals (a segment tree over op steps for the
+   blocks live at the block's first step, plus the blocks born during its life), then sorts
+   them: a long chain costs O(n log n), not O(n^2).
 
 The returned ``lower_bound_bytes`` is the peak, over steps, of the bytes of the storages live
 at that step. It is a true lower bound for any placement of these storages (all of them are
@@ -33,6 +43,17 @@ from libc.string cimport memmove
 from libc.stdint cimport int64_t
 
 ctypedef int64_t i64
+
+# A sparse pass visits index entries at about this many times the cost of a dense pass's check
+# of one placed block; each pass takes the cheaper way.
+SPARSE_VISIT_COST = 4
+# Squeaky-wheel passes after the orders: at most this many, and no more once this many in a row
+# found no smaller arena (on the real models of tests/test_realmodels.py the last improvement
+# came after 7 or fewer, but for one at 25). The work (in dense checks) of all the passes after
+# the first three is capped too: tens of milliseconds.
+MAX_SQUEAKY_PASSES = 32
+SQUEAKY_PATIENCE = 8
+PLACEMENT_WORK_BUDGET = 1 << 25
 
 
 def _as_int_list(obj, what):
@@ -81,58 +102,216 @@ def _inplace_pairs(op_inplace, in_ptr, out_ptr):
     return ptr, np.ascontiguousarray(np.asarray(pairs, np.int64).reshape(-1, 2))
 
 
-cdef i64 _place(i64 n_storage, const i64[::1] order, const i64[::1] s_size,
-                const i64[::1] s_start, const i64[::1] s_end, i64[::1] s_off,
-                i64* placed) noexcept nogil:
-    """Greedy placement of storages in ``order``; ``placed`` is scratch of n_storage ids.
+cdef struct Span:
+    i64 lo
+    i64 hi
 
-    ``placed`` holds the storages placed so far sorted by offset. For a new storage the scan
-    keeps ``prev_end``, the highest end among the conflicting storages seen so far; a gap is
-    the space between ``prev_end`` and the next conflicting storage. Best fit: the smallest
-    gap that holds the new storage, else the top of the conflicting ones. Returns arena bytes.
+
+cdef void _sort_spans(Span* v, i64 n) noexcept nogil:
+    """Sort spans by ``lo``: quicksort (median of three) down to runs of 16, then insertion."""
+    cdef i64 lo = 0, hi = n - 1, i, j, mid, sp = 0
+    cdef i64 stack[128]             # the larger side is pushed: at most 2 log2(n) entries
+    cdef Span pivot, tmp
+    while True:
+        while hi - lo > 16:
+            mid = lo + ((hi - lo) >> 1)
+            if v[mid].lo < v[lo].lo:
+                tmp = v[mid]; v[mid] = v[lo]; v[lo] = tmp
+            if v[hi].lo < v[lo].lo:
+                tmp = v[hi]; v[hi] = v[lo]; v[lo] = tmp
+            if v[hi].lo < v[mid].lo:
+                tmp = v[hi]; v[hi] = v[mid]; v[mid] = tmp
+            pivot = v[mid]
+            i = lo
+            j = hi
+            while i <= j:
+                while v[i].lo < pivot.lo:
+                    i += 1
+                while v[j].lo > pivot.lo:
+                    j -= 1
+                if i <= j:
+                    tmp = v[i]; v[i] = v[j]; v[j] = tmp
+                    i += 1
+                    j -= 1
+            if j - lo < hi - i:
+                stack[sp] = i; stack[sp + 1] = hi
+                hi = j
+            else:
+                stack[sp] = lo; stack[sp + 1] = j
+                lo = i
+            sp += 2
+        if sp == 0:
+            break
+        sp -= 2
+        lo = stack[sp]
+        hi = stack[sp + 1]
+    for i in range(1, n):
+        tmp = v[i]
+        j = i - 1
+        while j >= 0 and v[j].lo > tmp.lo:
+            v[j + 1] = v[j]
+            j -= 1
+        v[j + 1] = tmp
+
+
+cdef struct Blocks:
+    # the storages: size (aligned bytes) and live interval [start, end] in op steps
+    i64 n
+    const i64* size
+    const i64* start
+    const i64* end
+    # the interval index: blocks stored at segment-tree nodes (CSR), blocks by first step (CSR)
+    i64 width
+    const i64* node_ptr
+    const i64* node_ids
+    const i64* start_ptr
+    const i64* by_start
+    bint dense                      # scan every placed block instead of querying the index
+
+
+cdef struct Placed:
+    i64 start                       # live interval
+    i64 end
+    i64 lo                          # bytes [lo, hi) of the arena
+    i64 hi
+
+
+cdef i64 _place(const Blocks* B, const i64* order, i64* off, unsigned char* placed,
+                Placed* by_offset, Span* spans, i64* top) noexcept nogil:
+    """One best-fit pass over the blocks in ``order``; fills ``off``, returns the arena bytes.
+
+    ``top`` gets the last-placed block whose end is the arena's end. Scratch: ``placed`` (a flag
+    per block), ``by_offset`` (the placed blocks sorted by offset, dense passes) and ``spans``.
     """
-    cdef i64 n_placed = 0, arena = 0
-    cdef i64 j, t, s, p, size, a, b, prev_end, best, best_gap, gap, lo, hi, mid, off, end
-    for j in range(n_storage):
+    cdef i64 arena = 0, n_placed = 0, j, t, s, p, size, a, b, node, n, prev_end, best, best_gap
+    cdef i64 gap, lo, hi, mid
+    for j in range(B.n):
+        placed[j] = 0
+    top[0] = -1
+    for j in range(B.n):
         s = order[j]
-        size = s_size[s]
+        size = B.size[s]
         if size == 0:
-            s_off[s] = 0        # empty: collides with nothing, stays out of the scan
+            off[s] = 0          # empty: collides with nothing, stays out of every scan
             continue
-        a = s_start[s]
-        b = s_end[s]
+        a = B.start[s]
+        b = B.end[s]
+        # the placed blocks live together with s, as spans sorted by offset
+        n = 0
+        if B.dense:
+            for t in range(n_placed):
+                if by_offset[t].start <= b and by_offset[t].end >= a:
+                    spans[n].lo = by_offset[t].lo
+                    spans[n].hi = by_offset[t].hi
+                    n += 1
+        else:
+            node = B.width + a          # blocks live at step a: those on the leaf's root path
+            while node >= 1:
+                for t in range(B.node_ptr[node], B.node_ptr[node + 1]):
+                    p = B.node_ids[t]
+                    if placed[p]:
+                        spans[n].lo = off[p]
+                        spans[n].hi = off[p] + B.size[p]
+                        n += 1
+                node >>= 1
+            for t in range(B.start_ptr[a + 1], B.start_ptr[b + 1]):    # born during s's life
+                p = B.by_start[t]
+                if placed[p]:
+                    spans[n].lo = off[p]
+                    spans[n].hi = off[p] + B.size[p]
+                    n += 1
+            _sort_spans(spans, n)
+        # best fit: the smallest gap that holds s, else the top of the conflicting blocks
         prev_end = 0
         best = -1
         best_gap = -1
-        for t in range(n_placed):
-            p = placed[t]
-            if s_start[p] > b or s_end[p] < a:
-                continue        # live intervals disjoint: no conflict
-            off = s_off[p]
-            gap = off - prev_end
+        for t in range(n):
+            gap = spans[t].lo - prev_end
             if gap >= size and (best < 0 or gap < best_gap):
                 best = prev_end
                 best_gap = gap
-            end = off + s_size[p]
-            if end > prev_end:
-                prev_end = end
-        off = best if best >= 0 else prev_end
-        s_off[s] = off
-        if off + size > arena:
-            arena = off + size
-        # insert s into placed, keeping offsets ascending (upper bound of off)
-        lo = 0
-        hi = n_placed
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if s_off[placed[mid]] <= off:
-                lo = mid + 1
-            else:
-                hi = mid
-        memmove(&placed[lo + 1], &placed[lo], <size_t>(n_placed - lo) * sizeof(i64))
-        placed[lo] = s
-        n_placed += 1
+            if spans[t].hi > prev_end:
+                prev_end = spans[t].hi
+        off[s] = best if best >= 0 else prev_end
+        placed[s] = 1
+        if off[s] + size >= arena:
+            arena = off[s] + size
+            top[0] = s
+        if B.dense:             # insert s into by_offset, keeping offsets ascending
+            lo = 0
+            hi = n_placed
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if by_offset[mid].lo <= off[s]:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            memmove(&by_offset[lo + 1], &by_offset[lo], <size_t>(n_placed - lo) * sizeof(Placed))
+            by_offset[lo].start = a
+            by_offset[lo].end = b
+            by_offset[lo].lo = off[s]
+            by_offset[lo].hi = off[s] + size
+            n_placed += 1
     return arena
+
+
+cdef void _move_to_front(i64* order, i64 s) noexcept nogil:
+    cdef i64 i = 0
+    while order[i] != s:
+        i += 1
+    memmove(&order[1], &order[0], <size_t>i * sizeof(i64))
+    order[0] = s
+
+
+def _interval_index(s_size, s_start, s_end, n_steps):
+    """The sparse passes' index: a segment tree over op steps holding each non-empty block at
+    the O(log n) nodes that cover its interval exactly once (node_ptr, node_ids), and the blocks
+    sorted by first step (start_ptr, by_start). Also the work of one sparse pass: the entries
+    its queries visit."""
+    width = 1
+    while width < n_steps:
+        width *= 2
+    nonempty = np.nonzero(s_size > 0)[0]
+    # canonical cover of [start, end] in the bottom-up tree: the nodes l, r met when walking up
+    lo = s_start[nonempty] + width
+    hi = s_end[nonempty] + width + 1
+    ids = [np.empty(0, np.int64)]
+    nodes = [np.empty(0, np.int64)]
+    block = nonempty
+    while lo.size:
+        take = (lo & 1) == 1
+        nodes.append(lo[take])
+        ids.append(block[take])
+        lo = lo + take
+        take = (hi & 1) == 1
+        nodes.append(hi[take] - 1)
+        ids.append(block[take])
+        hi = hi - take
+        lo >>= 1
+        hi >>= 1
+        keep = lo < hi
+        lo, hi, block = lo[keep], hi[keep], block[keep]
+    nodes = np.concatenate(nodes)
+    ids = np.concatenate(ids)
+    order = np.argsort(nodes, kind="stable")
+    node_ids = np.ascontiguousarray(ids[order], dtype=np.int64)
+    node_ptr = np.zeros(2 * width + 1, np.int64)
+    np.cumsum(np.bincount(nodes, minlength=2 * width), out=node_ptr[1:])
+    by_start = np.ascontiguousarray(nonempty[np.argsort(s_start[nonempty], kind="stable")],
+                                    dtype=np.int64)
+    start_ptr = np.zeros(n_steps + 1, np.int64)
+    np.cumsum(np.bincount(s_start[nonempty], minlength=n_steps), out=start_ptr[1:])
+    # visits: the blocks stored on each root path, plus the blocks born during each life
+    on_path = np.diff(node_ptr)         # blocks stored at each node, then summed root-down
+    level = 2
+    while level < 2 * width:
+        on_path[level:2 * level] += np.repeat(on_path[level // 2:level], 2)
+        level *= 2
+    visits = int(on_path[s_start[nonempty] + width].sum()
+                 + (start_ptr[s_end[nonempty] + 1] - start_ptr[s_start[nonempty] + 1]).sum())
+    # one spare element each: the placement takes their first element's address even when empty
+    return (width, node_ptr, np.append(node_ids, 0), start_ptr, np.append(by_start, 0),
+            visits)
 
 
 def memory_plan(entry_bytes, op_inputs, op_outputs, op_inplace, persistent, external,
@@ -299,56 +478,112 @@ def memory_plan(entry_bytes, op_inputs, op_outputs, op_inplace, persistent, exte
     lower = int(live_storage.max()) if n_steps else 0
     entry_peak = int(np.cumsum(diff_e[:n_steps]).max()) if n_steps else 0
 
-    # ---- pass 2: placement, a few orderings, keep the smallest arena -------------------------
-    length = s_end_a - s_start_a
-    # the most bytes live at any step of each storage's life: the "greedy by breadth" key
-    breadth = np.zeros(n_storage, np.int64)
-    if n_storage:
-        breadth = _interval_max(live_storage, s_start_a, s_end_a)
-    orders = [
-        np.lexsort((s_start_a, -length, -s_size_a)),          # size, then longer life first
-        np.lexsort((s_start_a, -s_size_a, -breadth)),         # breadth, then size
-        np.lexsort((-length, s_start_a, -s_size_a)),          # size, then earlier start
-    ]
-    if n_storage <= 5000:       # each pass is O(storages x conflicts): extra tries when cheap
-        orders += [np.lexsort((-s_size_a, -(s_size_a * (length + 1)))),   # area: bytes x steps
-                   np.lexsort((-s_size_a, s_start_a))]                    # in order of birth
-    cdef i64* placed = <i64*>malloc(max(n_storage, 1) * sizeof(i64))
-    if placed == NULL:
-        raise MemoryError("memory_plan: cannot allocate the placement scratch")
-    best_off = None
-    cdef i64 best_arena = -1, arena
-    cdef const i64[::1] order_v
-    cdef i64[::1] off_v
-    try:
-        for order in orders:
-            off_a = np.zeros(n_storage, np.int64)
-            order_v = np.ascontiguousarray(order, dtype=np.int64)
-            off_v = off_a
-            with nogil:
-                arena = _place(n_storage, order_v, s_size, s_start, s_end, off_v, placed)
-            if best_arena < 0 or arena < best_arena:
-                best_arena = arena
-                best_off = off_a
-            if best_arena == lower:
-                break           # optimal: no ordering can do better
-    finally:
-        free(placed)
+    # ---- pass 2: placement ------------------------------------------------------------------
+    best_arena, best_off = 0, None
+    if n_storage and lower:
+        best_arena, best_off = _placement(s_size_a, s_start_a, s_end_a, live_storage, lower)
 
     offsets_a = np.full(E, -1, np.int64)
     mask = storage_a >= 0
-    if n_storage:
+    if best_off is not None:
         offsets_a[mask] = best_off[storage_a[mask]]
+    else:
+        offsets_a[mask] = 0
     return {
         "offsets": offsets_a,
         "storage_of": storage_a,
-        "planned_bytes": int(best_arena) if best_arena > 0 else 0,
+        "planned_bytes": int(best_arena),
         "naive_bytes": int(naive),
         "lower_bound_bytes": lower,
         "entry_peak_bytes": entry_peak,
         "num_storages": int(n_storage),
         "num_in_place": int(n_in_place),
     }
+
+
+def _placement(s_size_a, s_start_a, s_end_a, live_storage, i64 lower):
+    """(arena bytes, offset per storage): the smallest arena over a few orders, then squeaky-
+    wheel passes, stopping at ``lower`` (the peak live bytes; it cannot do better)."""
+    cdef i64 n_storage = s_size_a.shape[0]
+    length = s_end_a - s_start_a
+    # the most bytes live at any step of each storage's life: the "greedy by breadth" key
+    breadth = _interval_max(live_storage, s_start_a, s_end_a)
+    by_breadth = np.lexsort((s_start_a, -s_size_a, -breadth))
+    orders = [
+        np.lexsort((s_start_a, -length, -s_size_a)),          # size, then longer life first
+        by_breadth,                                           # breadth, then size
+        np.lexsort((-length, s_start_a, -s_size_a)),          # size, then earlier start
+        np.lexsort((-s_size_a, -(s_size_a * (length + 1)))),  # area: bytes x steps
+        np.lexsort((-s_size_a, s_start_a)),                   # in order of birth
+    ]
+    width, node_ptr_a, node_ids_a, start_ptr_a, by_start_a, visits = _interval_index(
+        s_size_a, s_start_a, s_end_a, live_storage.shape[0])
+    dense_work = n_storage * (n_storage + 1) // 2
+    pass_work = min(dense_work, SPARSE_VISIT_COST * visits)
+    cdef const i64[::1] s_size = s_size_a
+    cdef const i64[::1] s_start = s_start_a
+    cdef const i64[::1] s_end = s_end_a
+    cdef const i64[::1] node_ptr = node_ptr_a
+    cdef const i64[::1] node_ids = node_ids_a
+    cdef const i64[::1] start_ptr = start_ptr_a
+    cdef const i64[::1] by_start = by_start_a
+    cdef Blocks blocks
+    blocks.n = n_storage
+    blocks.size = &s_size[0]
+    blocks.start = &s_start[0]
+    blocks.end = &s_end[0]
+    blocks.width = width
+    blocks.node_ptr = &node_ptr[0]
+    blocks.node_ids = &node_ids[0]
+    blocks.start_ptr = &start_ptr[0]
+    blocks.by_start = &by_start[0]
+    blocks.dense = dense_work <= SPARSE_VISIT_COST * visits
+
+    squeaky_a = np.array(by_breadth, dtype=np.int64)     # reordered by the squeaky passes
+    cdef i64[::1] squeaky = squeaky_a
+    cdef i64[::1] order_v
+    cdef i64[::1] off_v
+    cdef i64 best_arena = -1, arena, top = -1, squeaky_top = -1, work = 0, k, stale = 0
+    best_off = None
+    cdef unsigned char* placed = <unsigned char*>malloc(n_storage)
+    cdef Placed* by_offset = <Placed*>malloc(n_storage * sizeof(Placed))
+    cdef Span* spans = <Span*>malloc(n_storage * sizeof(Span))
+    try:
+        if placed == NULL or by_offset == NULL or spans == NULL:
+            raise MemoryError("memory_plan: cannot allocate the placement scratch")
+        for k in range(len(orders) + MAX_SQUEAKY_PASSES):
+            if best_arena == lower:
+                break           # optimal: no pass can do better
+            if k >= 3 and work + pass_work > PLACEMENT_WORK_BUDGET:
+                break           # the first three orders always; more passes within the budget
+            if k < len(orders):
+                order_v = np.ascontiguousarray(orders[k], dtype=np.int64)
+            elif squeaky_top >= 0:
+                # the block that set the top of the last squeaky (first: breadth) pass goes first
+                _move_to_front(&squeaky[0], squeaky_top)
+                order_v = squeaky
+            else:
+                break
+            off_a = np.zeros(n_storage, np.int64)
+            off_v = off_a
+            with nogil:
+                arena = _place(&blocks, &order_v[0], &off_v[0], placed, by_offset, spans, &top)
+            work += pass_work
+            if k == 1 or k >= len(orders):
+                squeaky_top = top
+            if best_arena < 0 or arena < best_arena:
+                best_arena = arena
+                best_off = off_a
+                stale = 0
+            elif k >= len(orders):
+                stale += 1
+                if stale == SQUEAKY_PATIENCE:
+                    break
+    finally:
+        free(placed)
+        free(by_offset)
+        free(spans)
+    return best_arena, best_off
 
 
 def _interval_max(values, starts, ends):
