@@ -50,14 +50,16 @@ class GradContext:
         return {k: v for k, v in self.node.attrs.items() if k in self.node.op.params}
 
 
-def _needs_grad(nodes, wanted):
-    """id(node) -> True when some output of the node depends on a variable in `wanted`."""
+def _needs_grad(nodes, wanted, integer_entries):
+    """id(node) -> True when some output of the node depends on a variable in `wanted`
+    through float entries (no gradient flows through an integer array)."""
     needs = {}
     for node in nodes:
         if node.is_variable:
             needs[id(node)] = id(node) in wanted
         else:
-            needs[id(node)] = any(needs[id(src)] for src, _ in node.inputs[:node.num_args()])
+            needs[id(node)] = any(needs[id(src)] and (id(src), index) not in integer_entries
+                                  for src, index in node.inputs[:node.num_args()])
     return needs
 
 
@@ -69,19 +71,25 @@ def _sum(contributions, owner):
     return (node, 0)
 
 
-def build_backward(symbol, wanted_args):
+def build_backward(symbol, wanted_args, integer_entries=frozenset()):
     """Gradient entries for the variables in `wanted_args` (a set of node ids).
+
+    integer_entries holds the (id(node), index) entries of integer dtype: as the derivative of
+    a rounding is zero, no gradient flows into or through them (MXNet instead passes gradients
+    through Cast truncated to integers).
 
     Returns (gradients, head_grad_nodes): gradients maps id(variable) -> entry (absent when
     no gradient reaches it); head_grad_nodes lists, per symbol output, the variable node
-    that receives the caller's head gradient, or None for loss heads (which make their own).
+    that receives the caller's head gradient, or None for loss heads (which make their own)
+    and integer outputs.
     """
     nodes = topo_order(symbol._outputs)
-    needs = _needs_grad(nodes, wanted_args)
+    needs = _needs_grad(nodes, wanted_args, integer_entries)
     grads = {}   # (id(node), index) -> list of gradient entries
     head_grad_nodes = []
     for position, (node, index) in enumerate(symbol._outputs):
-        if node.op is not None and node.op.is_loss(node.params):
+        if ((node.op is not None and node.op.is_loss(node.params))
+                or (id(node), index) in integer_entries):
             head_grad_nodes.append(None)
             continue
         head = Node(None, f"{HEAD_GRAD_PREFIX}{position}")
@@ -106,7 +114,7 @@ def build_backward(symbol, wanted_args):
             raise MXNetError(f"gradient rule of {node.op.name} returned {len(input_grads)} "
                              f"gradients for {node.num_args()} inputs")
         for (src, src_index), grad in zip(node.inputs[:node.num_args()], input_grads):
-            if grad is not None and needs[id(src)]:
+            if grad is not None and needs[id(src)] and (id(src), src_index) not in integer_entries:
                 grads.setdefault((id(src), src_index), []).append(grad)
     gradients = {}
     for node in nodes:

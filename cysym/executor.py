@@ -15,13 +15,15 @@ from .context import Context, current_context
 from .infer import infer_graph_shapes, infer_graph_types, unresolved_shapes
 from .shapes import is_complete, show_shape
 from .ndarray import NDArray
-from .registry import get_op
+from .registry import ARRAY_DTYPES, get_op
 from .symbol.graph import Node, topo_order
 
 __all__ = ["Executor", "bind", "simple_bind", "BindContext"]
 
 ALIGNMENT = 64
-KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# what bound arrays may hold; each operator says which of them its kernel computes in
+# (OpDef.dtypes), and integer arrays never take part in gradients
+KERNEL_DTYPES = tuple(np.dtype(name) for name in ARRAY_DTYPES)
 GRAD_REQS = ("write", "add", "null")
 
 
@@ -95,8 +97,33 @@ def _check_array(array, name, what):
         raise BindError(f"{what} {name!r} must be a writeable C-contiguous array "
                         f"(it is used in place, not copied)")
     if array.dtype not in KERNEL_DTYPES:
-        raise BindError(f"{what} {name!r} has dtype {array.dtype}; kernels support float32 and float64")
+        raise BindError(f"{what} {name!r} has dtype {array.dtype}; bound arrays may be "
+                        f"{', '.join(ARRAY_DTYPES)}")
     return array if isinstance(array, NDArray) else array.view(NDArray)
+
+
+def _is_float(dtype):
+    return np.dtype(dtype).kind == "f"
+
+
+def _check_kernel_dtypes(node, dtypes):
+    """A BindError naming the operator instance, the entry and its dtype when the op's kernel
+    does not compute in it (OpDef.dtypes); inputs read for their shape only may be anything."""
+    op, params = node.op, node.params
+    shape_only = op.shape_only_inputs(params)
+    input_names = op.input_names(params) + op.aux_names(params)
+    entries = [(f"input '{name}'", name, (id(src), index))
+               for position, (name, (src, index)) in enumerate(zip(input_names, node.inputs))
+               if position not in shape_only]
+    entries += [(f"output '{name}'", name, (id(node), i))
+                for i, name in enumerate(op.output_names(params))]
+    for what, name, key in entries:
+        allowed = op.kernel_dtypes(name)
+        if dtypes[key] not in allowed:
+            supported = ", ".join(sorted(np.dtype(d).name for d in allowed))
+            raise BindError(f"Error in operator {node.name}: {op.label(node.name)}: {what} has "
+                            f"dtype {np.dtype(dtypes[key]).name}, but its kernel computes in "
+                            f"{supported}")
 
 
 class Executor:
@@ -122,20 +149,25 @@ class Executor:
                 raise BindError(f"gradient {n!r} has shape {g.shape} {g.dtype}, but the argument is "
                                 f"{self.arg_dict[n].shape} {self.arg_dict[n].dtype}")
         wanted = {id(node) for node in arg_nodes
-                  if grad_req[node.name] != "null" and self.grad_dict[node.name] is not None}
+                  if grad_req[node.name] != "null" and self.grad_dict[node.name] is not None
+                  and _is_float(self.arg_dict[node.name].dtype)}
         self._build(arg_nodes, aux_nodes, wanted)
 
     # -- building ----------------------------------------------------------------------------
 
     def _build(self, arg_nodes, aux_nodes, wanted):
         symbol = self._symbol
-        gradients, head_nodes = build_backward(symbol, wanted) if wanted else ({}, [])
         arrays_of = {id(n): self.arg_dict[n.name] for n in arg_nodes}
         arrays_of.update({id(n): self.aux_dict[n.name] for n in aux_nodes})
+        forward_nodes = topo_order(symbol._outputs)
+        dtypes = {(id(n), 0): arrays_of[id(n)].dtype for n in arg_nodes + aux_nodes}
+        infer_graph_types(forward_nodes, dtypes)
+        integer_entries = {key for key, dtype in dtypes.items() if not _is_float(dtype)}
+        gradients, head_nodes = (build_backward(symbol, wanted, integer_entries) if wanted
+                                 else ({}, []))
 
         # Gradients go straight into the user's arrays when their entry is a fresh backward
         # output; otherwise a `_grad_write` node copies (or, for 'add', accumulates) them.
-        forward_nodes = topo_order(symbol._outputs)
         forward_ids = {id(n) for n in forward_nodes}
         readers = {}
         for node in topo_order(symbol._outputs + list(gradients.values())):
@@ -165,9 +197,7 @@ class Executor:
         nodes = [n for n in nodes if id(n) in forward_ids] + [n for n in nodes if id(n) not in forward_ids]
 
         shapes = {(id(n), 0): arrays_of[id(n)].shape for n in arg_nodes + aux_nodes}
-        dtypes = {(id(n), 0): arrays_of[id(n)].dtype for n in arg_nodes + aux_nodes}
         infer_graph_shapes(forward_nodes, shapes)
-        infer_graph_types(forward_nodes, dtypes)
         self._head_grad_arrays = []
         for (node, index), head in zip(symbol._outputs, head_nodes):
             if head is None:
@@ -209,10 +239,8 @@ class Executor:
                     raise BindError(f"Error in operator {node.name}: cannot infer the shape or dtype of "
                                     f"output {node.output_name(i)} (shape {show_shape(shapes.get(key))}, "
                                     f"dtype {dtypes.get(key)}); give more input shapes")
-                if dtypes[key] not in KERNEL_DTYPES:
-                    raise BindError(f"Error in operator {node.name}: dtype {dtypes[key]} is not "
-                                    f"supported; kernels take float32 and float64")
                 add_entry(key, shapes[key], dtypes[key], key in grad_targets, node.output_name(i))
+            _check_kernel_dtypes(node, dtypes)
         for node, index in self._symbol._outputs:
             persistent[entry_id[(id(node), index)]] = True
 
@@ -483,7 +511,9 @@ def simple_bind(symbol, ctx, grad_req="write", type_dict=None, shared_exec=None,
             grads[name] = shared_exec.grad_dict.get(name)
         else:
             args[name] = np.zeros(shape, dtype).view(NDArray)
-            grads[name] = np.zeros(shape, dtype).view(NDArray) if reqs[name] != "null" else None
+            # integer arguments never get a gradient
+            grads[name] = (np.zeros(shape, dtype).view(NDArray)
+                           if reqs[name] != "null" and _is_float(dtype) else None)
     aux = {name: np.zeros(shape, dtype).view(NDArray)
            for name, shape, dtype in zip(symbol.list_auxiliary_states(), aux_shapes, aux_types)}
     if shared_exec is not None:

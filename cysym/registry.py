@@ -14,7 +14,7 @@ import numpy as np
 from .base import OperatorError, parse_bool, parse_tuple
 
 __all__ = ["Param", "OpDef", "register", "get_op", "find_op", "all_ops", "unknown_operator_message",
-           "REQUIRED"]
+           "REQUIRED", "FLOAT_DTYPES", "NUMBER_DTYPES", "ARRAY_DTYPES"]
 
 
 class _Required:
@@ -23,6 +23,14 @@ class _Required:
 
 
 REQUIRED = _Required()
+
+# dtypes an op's kernel computes in (OpDef.dtypes): float32/float64 unless it says more.
+# NUMBER_DTYPES are those of the kernels' fused `number` type (cysym/_ops/_common.pxd): copies,
+# integer arithmetic, and index inputs (cysym/_ops/_index.pxd reads all four); ARRAY_DTYPES
+# are every dtype an array of a bound graph may have (Cast converts between all of them)
+FLOAT_DTYPES = ("float32", "float64")
+NUMBER_DTYPES = FLOAT_DTYPES + ("int32", "int64")
+ARRAY_DTYPES = NUMBER_DTYPES + ("uint8", "int8")
 
 _PARSERS = {
     "int": lambda v: _parse_int(v),
@@ -165,6 +173,10 @@ class OpDef:
     dynamic_shape  None, or why the op's output shape depends on the values of its inputs
                 (boolean_mask): such an op composes, infers and saves, but binding it is an
                 error, as no memory can be planned for it
+    dtypes      the dtypes its kernel computes in: a tuple of names for every input and output,
+                or a dict from input/output names to tuples, the unnamed ones taking
+                FLOAT_DTYPES (the default); bind refuses any other dtype, naming the entry.
+                Inputs read for their shape only (shape_only) may have any dtype.
     """
 
     def __init__(self, name, params=(), inputs=("data",), aux=(), outputs=("output",),
@@ -172,7 +184,7 @@ class OpDef:
                  infer_type=None,
                  gradient=None, no_grad=(), inplace=(), shape_only=(), kernel=None, workspace=None,
                  aliases=(), var_attrs=None, loss=False, hidden=False, dynamic_shape=None, doc="",
-                 variadic_counts=None):
+                 variadic_counts=None, dtypes=FLOAT_DTYPES):
         self.name = name
         self.aliases = tuple(aliases)
         self.params = {p.name: p for p in params}
@@ -197,6 +209,8 @@ class OpDef:
         self._loss = loss if callable(loss) else (lambda params, _value=bool(loss): _value)
         self.hidden = hidden
         self.dynamic_shape = dynamic_shape
+        self._dtypes = ({name: _dtype_set(names) for name, names in dtypes.items()}
+                        if isinstance(dtypes, dict) else _dtype_set(dtypes))
         self.doc = doc
 
     def __repr__(self):
@@ -266,10 +280,22 @@ class OpDef:
         names = self.input_names(params) + self.aux_names(params)
         return {names.index(name) for name in self._shape_only(params)}
 
+    def kernel_dtypes(self, entry):
+        """The dtypes (np.dtype) the kernel takes for the input or output named `entry`."""
+        if isinstance(self._dtypes, dict):
+            return self._dtypes.get(entry, _FLOAT_SET)
+        return self._dtypes
+
     def is_loss(self, params):
         """True when a node with these params makes its own gradient instead of taking one."""
         return bool(self._loss(params))
 
+
+def _dtype_set(names):
+    return frozenset(np.dtype(name) for name in names)
+
+
+_FLOAT_SET = _dtype_set(FLOAT_DTYPES)
 
 _REGISTRY = {}
 

@@ -1,7 +1,25 @@
 # Helpers shared by the kernel families: their append_ functions (bind time, with the GIL)
 # and their loops.
+from libc.stdint cimport int32_t, int64_t
 from cysym._ops._blas cimport real
 from cysym._ops.runner cimport dtype_code
+
+# KernelCall.dtype of the kernels that take integer arrays too (numeric_dtype); the float-only
+# kernels see runner.dtype_code's 0 and 1, which these codes keep
+cdef enum:
+    DTYPE_FLOAT32 = 0
+    DTYPE_FLOAT64 = 1
+    DTYPE_INT32 = 2
+    DTYPE_INT64 = 3
+    DTYPE_UINT8 = 4
+    DTYPE_INT8 = 5
+
+# the element types of kernels that compute in integers too
+ctypedef fused number:
+    float
+    double
+    int32_t
+    int64_t
 
 cdef enum Req:
     REQ_NULL = 0
@@ -63,3 +81,46 @@ cdef inline bint step_index(Py_ssize_t* index, const Py_ssize_t* shape, const Py
         index[d] = 0
         d -= 1
     return False
+
+
+cdef inline int numeric_code(object array) except -1:
+    """The DTYPE_* code of one array's dtype (native float32/64, int32/64, uint8, int8)."""
+    dtype = array.dtype
+    if dtype.isnative:
+        if dtype.kind == "f" and dtype.itemsize in (4, 8):
+            return DTYPE_FLOAT32 if dtype.itemsize == 4 else DTYPE_FLOAT64
+        if dtype.kind == "i" and dtype.itemsize in (4, 8):
+            return DTYPE_INT32 if dtype.itemsize == 4 else DTYPE_INT64
+        if dtype.itemsize == 1 and dtype.kind in "iu":
+            return DTYPE_INT8 if dtype.kind == "i" else DTYPE_UINT8
+    raise TypeError(f"kernel arrays must be float32, float64, int32, int64, uint8 or int8, "
+                    f"not {dtype}")
+
+
+cdef inline int numeric_dtype(list arrays) except -1:
+    """The DTYPE_* code shared by every array (None entries are skipped)."""
+    cdef int code = -1
+    cdef int other
+    for a in arrays:
+        if a is None:
+            continue
+        other = numeric_code(a)
+        if code == -1:
+            code = other
+        elif other != code:
+            raise TypeError(f"kernel arrays must share one dtype, got {a.dtype} after code {code}")
+    return code
+
+
+cdef inline int move_dtype(list arrays, int req, str label) except -1:
+    """The float code (0 or 1) under which a kernel that only moves elements (a copy, gather,
+    concatenation or split) handles these arrays: int32 and int64 move as the float of their
+    width, whose loads and stores copy bits unchanged.  Accumulating (req 'add') is arithmetic,
+    which integer arrays refuse."""
+    cdef int code = numeric_dtype(arrays)
+    if code == DTYPE_FLOAT32 or code == DTYPE_FLOAT64:
+        return code
+    if req == REQ_ADD or code == DTYPE_UINT8 or code == DTYPE_INT8:
+        raise TypeError(f"{label}: {'accumulating' if req == REQ_ADD else 'moving'} arrays of "
+                        f"dtype code {code} is not supported")
+    return DTYPE_FLOAT32 if code == DTYPE_INT32 else DTYPE_FLOAT64

@@ -6,14 +6,23 @@ A map is picked by a small integer code at bind time; the per-element `switch` s
 inline function that the compiler unswitches out of the loop (-O3), so each code runs as
 its own tight loop.
 """
+cimport cython
 from libc.math cimport fabs, fabsf, sqrt, pow, hypot, erfc, sqrtf, powf, hypotf, fmod, floor, floorf
+from libc.stdint cimport int32_t, int64_t, uint64_t
 from cysym._ops._blas cimport real
 from cysym._ops._math cimport _erfc_single, _exp, _expm1, _log, _log1p, _sum, _tanh
-from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code, step_index
+from cysym._ops._common cimport (common_dtype, number, numeric_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code,
+                                 step_index, DTYPE_FLOAT32, DTYPE_FLOAT64, DTYPE_INT32, DTYPE_INT64)
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 from cysym._ops.shape import coalesce_walks
 
+import numpy as np
+
 MAX_DIMS = 8          # the broadcast loops keep their multi-indices in arrays of 8
+
+ctypedef fused integer:
+    int32_t
+    int64_t
 
 UNARY = {name: code for code, name in enumerate((
     "copy", "negative", "exp", "log", "sqrt", "rsqrt", "square", "abs", "sign", "relu",
@@ -35,6 +44,19 @@ BINARY = {name: code for code, name in enumerate((
     "power_scalar_grad_x", "rpower_scalar_grad_y", "rdiv_scalar_grad_x",
     "maximum_scalar_grad_x", "minimum_scalar_grad_x", "hypot_scalar_grad_x", "rmod_scalar_grad_x",
     "prelu"))}
+
+# the unary maps that also compute in int32 and int64, the scalars truncated first as MXNet does
+INTEGER_UNARY = frozenset((
+    "copy", "negative", "abs", "sign", "square", "plus_scalar", "minus_scalar", "rminus_scalar",
+    "mul_scalar", "div_scalar", "rdiv_scalar", "maximum_scalar", "minimum_scalar", "mod_scalar",
+    "rmod_scalar", "equal_scalar", "not_equal_scalar", "greater_scalar", "greater_equal_scalar",
+    "lesser_scalar", "lesser_equal_scalar", "logical_and_scalar", "logical_or_scalar",
+    "logical_xor_scalar", "logical_not", "clip", "fill"))
+
+# the binary maps that also compute in int32 and int64, with MXNet's integer semantics
+INTEGER_BINARY = frozenset((
+    "add", "sub", "mul", "div", "maximum", "minimum", "equal", "not_equal", "greater",
+    "greater_equal", "lesser", "lesser_equal", "logical_and", "logical_or", "logical_xor", "mod"))
 
 # partial derivatives of a binary map, written at the head gradient's (broadcast) shape
 BINARY_BACKWARD = {name: code for code, name in enumerate((
@@ -267,15 +289,22 @@ cdef inline real _unary(unary_map* tag, real x, real s0, real s1) noexcept nogil
 
 # -- unary ------------------------------------------------------------------------------------
 
-cdef void _unary_loop(unary_map* tag, real* x, real* y, Py_ssize_t n, real s0, real s1,
+cdef inline number _unary_value(unary_map* tag, number x, number s0, number s1) noexcept nogil:
+    if number is float or number is double:
+        return _unary(tag, x, s0, s1)
+    else:
+        return _integer_unary(tag, x, s0, s1)
+
+
+cdef void _unary_loop(unary_map* tag, number* x, number* y, Py_ssize_t n, number s0, number s1,
                       int req) noexcept nogil:
     cdef Py_ssize_t i
     if req == REQ_ADD:
         for i in range(n):
-            y[i] += _unary(tag, x[i], s0, s1)
+            y[i] += _unary_value(tag, x[i], s0, s1)
     else:
         for i in range(n):
-            y[i] = _unary(tag, x[i], s0, s1)
+            y[i] = _unary_value(tag, x[i], s0, s1)
 
 
 cdef void _unary_dispatch(int code, real* x, real* y, Py_ssize_t n, real s0, real s1, int req) noexcept nogil:
@@ -326,13 +355,19 @@ cdef void _unary_dispatch(int code, real* x, real* y, Py_ssize_t n, real s0, rea
 
 
 cdef void unary_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: x, y; ints: code, req, size; floats: s0, s1
-    if c.dtype == 0:
+    # arrays: x, y; ints: code, req, size, then s0 and s1 truncated (integer arrays); floats: s0, s1
+    if c.dtype == DTYPE_FLOAT32:
         _unary_dispatch(<int>c.ints[0], <float*>c.arrays[0], <float*>c.arrays[1], c.ints[2],
                         <float>c.floats[0], <float>c.floats[1], <int>c.ints[1])
-    else:
+    elif c.dtype == DTYPE_FLOAT64:
         _unary_dispatch(<int>c.ints[0], <double*>c.arrays[0], <double*>c.arrays[1], c.ints[2],
                         c.floats[0], c.floats[1], <int>c.ints[1])
+    elif c.dtype == DTYPE_INT32:
+        _integer_unary_dispatch(<int>c.ints[0], <int32_t*>c.arrays[0], <int32_t*>c.arrays[1], c.ints[2],
+                                <int32_t>c.ints[3], <int32_t>c.ints[4], <int>c.ints[1])
+    else:
+        _integer_unary_dispatch(<int>c.ints[0], <int64_t*>c.arrays[0], <int64_t*>c.arrays[1], c.ints[2],
+                                <int64_t>c.ints[3], <int64_t>c.ints[4], <int>c.ints[1])
 
 
 # -- binary with broadcasting ------------------------------------------------------------------
@@ -516,8 +551,115 @@ cdef inline real _binary(binary_map* tag, real a, real b, real s0, real s1) noex
     else: return a if a > <real>0 else a * b
 
 
-cdef void _binary_loop(binary_map* tag, real* a, real* b, real* y, Py_ssize_t* shape,
-                       real s0, real s1, int req) noexcept nogil:
+@cython.cdivision(True)
+cdef inline integer _integer_binary(binary_map* tag, integer a, integer b) noexcept nogil:
+    """MXNet's integer maps (mshadow_op): wrapping arithmetic, division truncated toward zero,
+    mod with the divisor's sign, 1 or 0 from comparisons.  A zero divisor gives 0, as mod does
+    (MXNet's CPU build dies of SIGFPE there), and a divisor of -1 negates, as the smallest
+    integer divided by -1 traps too."""
+    cdef integer r
+    # in unsigned arithmetic, where overflow wraps instead of being undefined
+    if binary_map is Add: return <integer>(<uint64_t>a + <uint64_t>b)
+    elif binary_map is Sub: return <integer>(<uint64_t>a - <uint64_t>b)
+    elif binary_map is Mul: return <integer>(<uint64_t>a * <uint64_t>b)
+    elif binary_map is Div:
+        if b == 0:
+            return 0
+        if b == -1:
+            return <integer>(<uint64_t>0 - <uint64_t>a)
+        return a / b
+    elif binary_map is Mod:
+        if b == 0 or b == -1:
+            return 0
+        r = a % b
+        return r + b if r != 0 and ((r < 0) != (b < 0)) else r
+    elif binary_map is Maximum: return a if a > b else b
+    elif binary_map is Minimum: return a if a < b else b
+    elif binary_map is Equal: return a == b
+    elif binary_map is NotEqual: return a != b
+    elif binary_map is Greater: return a > b
+    elif binary_map is GreaterEqual: return a >= b
+    elif binary_map is Lesser: return a < b
+    elif binary_map is LesserEqual: return a <= b
+    elif binary_map is LogicalAnd: return a != 0 and b != 0
+    elif binary_map is LogicalOr: return a != 0 or b != 0
+    elif binary_map is LogicalXor: return (a != 0) != (b != 0)
+    else: return 0      # no integer form (append_binary refuses it)
+
+
+cdef inline integer _integer_unary(unary_map* tag, integer x, integer s0, integer s1) noexcept nogil:
+    """The integer unary maps: the scalar ones are the binary maps with the scalar as an operand."""
+    if unary_map is Copy: return x
+    elif unary_map is Negative: return _integer_binary(<Sub*>NULL, 0, x)
+    elif unary_map is Abs: return _integer_binary(<Sub*>NULL, 0, x) if x < 0 else x
+    elif unary_map is Sign: return (x > 0) - (x < 0)
+    elif unary_map is Square: return _integer_binary(<Mul*>NULL, x, x)
+    elif unary_map is PlusScalar: return _integer_binary(<Add*>NULL, x, s0)
+    elif unary_map is MinusScalar: return _integer_binary(<Sub*>NULL, x, s0)
+    elif unary_map is RMinusScalar: return _integer_binary(<Sub*>NULL, s0, x)
+    elif unary_map is MulScalar: return _integer_binary(<Mul*>NULL, x, s0)
+    elif unary_map is DivScalar: return _integer_binary(<Div*>NULL, x, s0)
+    elif unary_map is RDivScalar: return _integer_binary(<Div*>NULL, s0, x)
+    elif unary_map is MaximumScalar: return x if x > s0 else s0
+    elif unary_map is MinimumScalar: return x if x < s0 else s0
+    elif unary_map is ModScalar: return _integer_binary(<Mod*>NULL, x, s0)
+    elif unary_map is RModScalar: return _integer_binary(<Mod*>NULL, s0, x)
+    elif unary_map is EqualScalar: return x == s0
+    elif unary_map is NotEqualScalar: return x != s0
+    elif unary_map is GreaterScalar: return x > s0
+    elif unary_map is GreaterEqualScalar: return x >= s0
+    elif unary_map is LesserScalar: return x < s0
+    elif unary_map is LesserEqualScalar: return x <= s0
+    elif unary_map is LogicalAndScalar: return x != 0 and s0 != 0
+    elif unary_map is LogicalOrScalar: return x != 0 or s0 != 0
+    elif unary_map is LogicalXorScalar: return (x != 0) != (s0 != 0)
+    elif unary_map is LogicalNot: return x == 0
+    elif unary_map is Clip: return s0 if x < s0 else (s1 if x > s1 else x)
+    elif unary_map is Fill: return s0
+    else: return 0      # no integer form (append_unary refuses it)
+
+
+cdef void _integer_unary_dispatch(int code, integer* x, integer* y, Py_ssize_t n, integer s0, integer s1,
+                                  int req) noexcept nogil:
+    # the maps of INTEGER_UNARY only, so that no integer loop of another map is compiled
+    if code == 0: _unary_loop(<Copy*>NULL, x, y, n, s0, s1, req)
+    elif code == 1: _unary_loop(<Negative*>NULL, x, y, n, s0, s1, req)
+    elif code == 6: _unary_loop(<Square*>NULL, x, y, n, s0, s1, req)
+    elif code == 7: _unary_loop(<Abs*>NULL, x, y, n, s0, s1, req)
+    elif code == 8: _unary_loop(<Sign*>NULL, x, y, n, s0, s1, req)
+    elif code == 15: _unary_loop(<PlusScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 16: _unary_loop(<MinusScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 17: _unary_loop(<RMinusScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 18: _unary_loop(<MulScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 19: _unary_loop(<DivScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 20: _unary_loop(<RDivScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 23: _unary_loop(<MaximumScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 24: _unary_loop(<MinimumScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 25: _unary_loop(<Clip*>NULL, x, y, n, s0, s1, req)
+    elif code == 26: _unary_loop(<Fill*>NULL, x, y, n, s0, s1, req)
+    elif code == 31: _unary_loop(<EqualScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 32: _unary_loop(<NotEqualScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 33: _unary_loop(<GreaterScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 34: _unary_loop(<GreaterEqualScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 35: _unary_loop(<LesserScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 36: _unary_loop(<LesserEqualScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 37: _unary_loop(<LogicalAndScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 38: _unary_loop(<LogicalOrScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 39: _unary_loop(<LogicalXorScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 41: _unary_loop(<ModScalar*>NULL, x, y, n, s0, s1, req)
+    elif code == 42: _unary_loop(<RModScalar*>NULL, x, y, n, s0, s1, req)
+    else: _unary_loop(<LogicalNot*>NULL, x, y, n, s0, s1, req)
+
+
+cdef inline number _binary_value(binary_map* tag, number a, number b, number s0, number s1) noexcept nogil:
+    if number is float or number is double:
+        return _binary(tag, a, b, s0, s1)
+    else:
+        return _integer_binary(tag, a, b)
+
+
+cdef void _binary_loop(binary_map* tag, number* a, number* b, number* y, Py_ssize_t* shape,
+                       number s0, number s1, int req) noexcept nogil:
     # shape: ndim, dims[ndim], stride_a[ndim], stride_b[ndim] (elements; 0 where broadcast)
     cdef int ndim = <int>shape[0]
     cdef Py_ssize_t* dims = shape + 1
@@ -532,10 +674,10 @@ cdef void _binary_loop(binary_map* tag, real* a, real* b, real* y, Py_ssize_t* s
         # same shapes: one flat loop
         if req == REQ_ADD:
             for i in range(inner):
-                y[i] += _binary(tag, a[i], b[i], s0, s1)
+                y[i] += _binary_value(tag, a[i], b[i], s0, s1)
         else:
             for i in range(inner):
-                y[i] = _binary(tag, a[i], b[i], s0, s1)
+                y[i] = _binary_value(tag, a[i], b[i], s0, s1)
         return
     for d in range(ndim):
         index_a[d] = 0
@@ -543,10 +685,10 @@ cdef void _binary_loop(binary_map* tag, real* a, real* b, real* y, Py_ssize_t* s
     while True:
         if req == REQ_ADD:
             for i in range(inner):
-                y[position + i] += _binary(tag, a[offset_a + i * ia], b[offset_b + i * ib], s0, s1)
+                y[position + i] += _binary_value(tag, a[offset_a + i * ia], b[offset_b + i * ib], s0, s1)
         else:
             for i in range(inner):
-                y[position + i] = _binary(tag, a[offset_a + i * ia], b[offset_b + i * ib], s0, s1)
+                y[position + i] = _binary_value(tag, a[offset_a + i * ia], b[offset_b + i * ib], s0, s1)
         position += inner
         step_index(index_b, dims, sb, ndim - 1, &offset_b)
         if not step_index(index_a, dims, sa, ndim - 1, &offset_a):
@@ -599,14 +741,41 @@ cdef void _binary_dispatch(int code, real* a, real* b, real* y, Py_ssize_t* shap
     else: _binary_loop(<Prelu*>NULL, a, b, y, shape, s0, s1, req)
 
 
+cdef void _integer_dispatch(int code, integer* a, integer* b, integer* y, Py_ssize_t* shape,
+                            int req) noexcept nogil:
+    # the maps of INTEGER_BINARY only, so that no integer loop of another map is compiled
+    if code == 0: _binary_loop(<Add*>NULL, a, b, y, shape, 0, 0, req)
+    elif code == 1: _binary_loop(<Sub*>NULL, a, b, y, shape, 0, 0, req)
+    elif code == 2: _binary_loop(<Mul*>NULL, a, b, y, shape, 0, 0, req)
+    elif code == 3: _binary_loop(<Div*>NULL, a, b, y, shape, 0, 0, req)
+    elif code == 5: _binary_loop(<Maximum*>NULL, a, b, y, shape, 0, 0, req)
+    elif code == 6: _binary_loop(<Minimum*>NULL, a, b, y, shape, 0, 0, req)
+    elif code == 8: _binary_loop(<Equal*>NULL, a, b, y, shape, 0, 0, req)
+    elif code == 9: _binary_loop(<NotEqual*>NULL, a, b, y, shape, 0, 0, req)
+    elif code == 10: _binary_loop(<Greater*>NULL, a, b, y, shape, 0, 0, req)
+    elif code == 11: _binary_loop(<GreaterEqual*>NULL, a, b, y, shape, 0, 0, req)
+    elif code == 12: _binary_loop(<Lesser*>NULL, a, b, y, shape, 0, 0, req)
+    elif code == 13: _binary_loop(<LesserEqual*>NULL, a, b, y, shape, 0, 0, req)
+    elif code == 14: _binary_loop(<LogicalAnd*>NULL, a, b, y, shape, 0, 0, req)
+    elif code == 15: _binary_loop(<LogicalOr*>NULL, a, b, y, shape, 0, 0, req)
+    elif code == 16: _binary_loop(<LogicalXor*>NULL, a, b, y, shape, 0, 0, req)
+    else: _binary_loop(<Mod*>NULL, a, b, y, shape, 0, 0, req)
+
+
 cdef void binary_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
     # arrays: a, b, y; ints: code, req, ndim, dims..., stride_a..., stride_b...; floats: s0, s1
-    if c.dtype == 0:
+    if c.dtype == DTYPE_FLOAT32:
         _binary_dispatch(<int>c.ints[0], <float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
                          c.ints + 2, <float>c.floats[0], <float>c.floats[1], <int>c.ints[1])
-    else:
+    elif c.dtype == DTYPE_FLOAT64:
         _binary_dispatch(<int>c.ints[0], <double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
                          c.ints + 2, c.floats[0], c.floats[1], <int>c.ints[1])
+    elif c.dtype == DTYPE_INT32:
+        _integer_dispatch(<int>c.ints[0], <int32_t*>c.arrays[0], <int32_t*>c.arrays[1], <int32_t*>c.arrays[2],
+                          c.ints + 2, <int>c.ints[1])
+    else:
+        _integer_dispatch(<int>c.ints[0], <int64_t*>c.arrays[0], <int64_t*>c.arrays[1], <int64_t*>c.arrays[2],
+                          c.ints + 2, <int>c.ints[1])
 
 
 # which operand a partial derivative is taken with respect to, as a compile-time tag
@@ -795,24 +964,36 @@ def _strides_within(shape, full):
 
 
 def append_unary(Plan plan, str op, x, y, str req="write", str label="unary", double s0=0.0, double s1=0.0):
-    """Append y = op(x) (y += op(x) when req is 'add'); s0, s1 are the op's scalars."""
+    """Append y = op(x) (y += op(x) when req is 'add'); s0, s1 are the op's scalars.  int32 and
+    int64 arrays take the maps in INTEGER_UNARY, with the scalars truncated toward zero (MXNet)."""
     if op not in UNARY:
         raise ValueError(f"{label}: unknown unary map {op!r}")
     if op == "power_scalar" and s0 == 2:
         op = "square"           # x ** 2 is common, and pow() is a libm call per element
     if x.size != y.size:
         raise ValueError(f"{label}: input has shape {x.shape}, output {y.shape}")
+    dtype = numeric_dtype([x, y])
+    if dtype != DTYPE_FLOAT32 and dtype != DTYPE_FLOAT64 and (
+            op not in INTEGER_UNARY or (dtype != DTYPE_INT32 and dtype != DTYPE_INT64)):
+        raise TypeError(f"{label}: the unary map {op!r} does not compute in {y.dtype}")
     code = req_code(req, label)
     if code == REQ_NULL:
         return
-    plan.add(unary_kernel, common_dtype([x, y]), [x, y], [UNARY[op], code, y.size], [s0, s1], label)
+    integer_scalars = [0, 0] if dtype <= DTYPE_FLOAT64 else [
+        int(np.array(v).astype(y.dtype)) for v in (s0, s1)]
+    plan.add(unary_kernel, dtype, [x, y], [UNARY[op], code, y.size] + integer_scalars, [s0, s1], label)
 
 
 def append_binary(Plan plan, str op, a, b, y, str req="write", str label="binary",
                   double s0=0.0, double s1=0.0):
-    """Append y = op(a, b) with a and b broadcast to y's shape."""
+    """Append y = op(a, b) with a and b broadcast to y's shape (int32 and int64 arrays for the
+    maps in INTEGER_BINARY)."""
     if op not in BINARY:
         raise ValueError(f"{label}: unknown binary map {op!r}")
+    dtype = numeric_dtype([a, b, y])
+    if dtype != DTYPE_FLOAT32 and dtype != DTYPE_FLOAT64 and (
+            op not in INTEGER_BINARY or (dtype != DTYPE_INT32 and dtype != DTYPE_INT64)):
+        raise TypeError(f"{label}: the binary map {op!r} does not compute in {y.dtype}")
     if op == "power_scalar_grad_x" and s0 == 2:
         op = "square_grad_x"    # the derivative of x ** 2 without a pow() per element
     code = req_code(req, label)
@@ -823,8 +1004,8 @@ def append_binary(Plan plan, str op, a, b, y, str req="write", str label="binary
                                        label, MAX_DIMS)
     except ValueError as err:
         raise ValueError(f"{label}: operands {a.shape} and {b.shape} for output {y.shape}: {err}") from None
-    plan.add(binary_kernel, common_dtype([a, b, y]), [a, b, y],
-             [BINARY[op], code, len(dims)] + dims + sa + sb, [s0, s1], label)
+    plan.add(binary_kernel, dtype, [a, b, y], [BINARY[op], code, len(dims)] + dims + sa + sb,
+             [s0, s1], label)
 
 
 def append_binary_backward(Plan plan, str op, dy, a, b, da, db, str req_a="write", str req_b="write",

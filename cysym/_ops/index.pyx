@@ -2,15 +2,20 @@
 broadcast_to, tile and repeat use (cysym._ops.shape), dtype conversion (Cast), argmax/argmin,
 one_hot, pick, take and where.
 
-Index arrays (pick's index, take's indices, one_hot's indices, where's condition) are float32
-or float64 whatever the data's dtype: they are read through their own dtype code.  Every
+Index arrays (pick's index, take's indices, one_hot's indices, where's condition) are float32,
+float64, int32 or int64 whatever the data's dtype: they are read through their own dtype code
+(cysym/_ops/_index.pxd).  Every
 `append_*` function validates sizes with the GIL and appends one native call; the kernels
 never raise (take with mode='raise' reports an out-of-range index through the run context).
 """
 from libc.math cimport fmod, trunc
 from libc.string cimport memset
 from cysym._ops._blas cimport real
-from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, step_index, req_code
+from libc.stdint cimport int8_t, uint8_t, int32_t, int64_t
+from cysym._ops._common cimport (common_dtype, numeric_code, REQ_NULL, REQ_WRITE, REQ_ADD, step_index,
+                                 req_code, DTYPE_FLOAT32, DTYPE_FLOAT64, DTYPE_INT32, DTYPE_INT64,
+                                 DTYPE_UINT8)
+from cysym._ops._index cimport index_code as index_dtype_code, read_index
 from cysym._ops.runner cimport Plan, KernelCall, RunContext, dtype_code
 from cysym._ops.shape import append_strided_copy as append_gather, axis_layout, strided_walk
 
@@ -28,13 +33,6 @@ def mode_code(mode, str label):
         return MODES[mode]
     except KeyError:
         raise ValueError(f"{label}: mode must be one of {list(MODES)}, not {mode!r}") from None
-
-
-cdef inline double _read(const char* data, int code, Py_ssize_t i) noexcept nogil:
-    """Element i of an index array stored as float32 (code 0) or float64 (code 1)."""
-    if code == 0:
-        return (<const float*>data)[i]
-    return (<const double*>data)[i]
 
 
 cdef inline Py_ssize_t _position(double v, Py_ssize_t n, int mode) noexcept nogil:
@@ -115,41 +113,77 @@ def append_scatter_add(Plan plan, src, dst, Py_ssize_t offset, strides, str req=
 
 
 # ---------------------------------------------------------------------------------------------
-# Cast between float32 and float64
+# Cast between any two of float32, float64, int32, int64, uint8, int8
+
+ctypedef fused cast_source:
+    float
+    double
+    int32_t
+    int64_t
+    uint8_t
+    int8_t
+
+ctypedef fused cast_target:
+    float
+    double
+    int32_t
+    int64_t
+    uint8_t
+    int8_t
+
+
+cdef inline cast_target _converted(cast_source x, cast_target* like) noexcept nogil:
+    """static_cast<target>(x) as MXNet's x86-64 build computes it: a float goes to an 8-bit
+    integer through a 32-bit one (so -1.5 -> 255 as uint8, 300.7 -> 44), and a float outside
+    a 32- or 64-bit integer's range (or NaN) becomes its smallest value."""
+    if (cast_target is uint8_t or cast_target is int8_t) and (cast_source is float or cast_source is double):
+        return <cast_target><int32_t>x
+    else:
+        return <cast_target>x
+
+
+cdef void _cast_loop(const cast_source* x, cast_target* y, Py_ssize_t n, int req) noexcept nogil:
+    cdef Py_ssize_t i
+    if req == REQ_ADD:
+        for i in range(n):
+            y[i] = y[i] + _converted(x[i], y)
+    else:
+        for i in range(n):
+            y[i] = _converted(x[i], y)
+
+
+cdef void _cast_from(const cast_source* x, char* y, int target, Py_ssize_t n, int req) noexcept nogil:
+    if target == DTYPE_FLOAT32: _cast_loop(x, <float*>y, n, req)
+    elif target == DTYPE_FLOAT64: _cast_loop(x, <double*>y, n, req)
+    elif target == DTYPE_INT32: _cast_loop(x, <int32_t*>y, n, req)
+    elif target == DTYPE_INT64: _cast_loop(x, <int64_t*>y, n, req)
+    elif target == DTYPE_UINT8: _cast_loop(x, <uint8_t*>y, n, req)
+    else: _cast_loop(x, <int8_t*>y, n, req)
+
 
 cdef void cast_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: src, dst; ints: n, src_code, dst_code, req
-    cdef Py_ssize_t n = c.ints[0], i
-    cdef int src_code = <int>c.ints[1], dst_code = <int>c.ints[2], req = <int>c.ints[3]
-    cdef float* df
-    cdef double* dd
-    if dst_code == 0:
-        df = <float*>c.arrays[1]
-        if req == REQ_ADD:
-            for i in range(n):
-                df[i] += <float>_read(c.arrays[0], src_code, i)
-        else:
-            for i in range(n):
-                df[i] = <float>_read(c.arrays[0], src_code, i)
-    else:
-        dd = <double*>c.arrays[1]
-        if req == REQ_ADD:
-            for i in range(n):
-                dd[i] += _read(c.arrays[0], src_code, i)
-        else:
-            for i in range(n):
-                dd[i] = _read(c.arrays[0], src_code, i)
+    # arrays: src, dst; ints: n, src_code, dst_code, req (codes: _common's DTYPE_*)
+    cdef Py_ssize_t n = c.ints[0]
+    cdef int source = <int>c.ints[1], target = <int>c.ints[2], req = <int>c.ints[3]
+    cdef char* y = c.arrays[1]
+    if source == DTYPE_FLOAT32: _cast_from(<const float*>c.arrays[0], y, target, n, req)
+    elif source == DTYPE_FLOAT64: _cast_from(<const double*>c.arrays[0], y, target, n, req)
+    elif source == DTYPE_INT32: _cast_from(<const int32_t*>c.arrays[0], y, target, n, req)
+    elif source == DTYPE_INT64: _cast_from(<const int64_t*>c.arrays[0], y, target, n, req)
+    elif source == DTYPE_UINT8: _cast_from(<const uint8_t*>c.arrays[0], y, target, n, req)
+    else: _cast_from(<const int8_t*>c.arrays[0], y, target, n, req)
 
 
 def append_cast(Plan plan, src, dst, str req="write", str label="Cast"):
-    """dst = src.astype(dst.dtype) for float32/float64 arrays of one size."""
+    """dst = src.astype(dst.dtype) as MXNet converts, for arrays of one size whose dtypes are
+    float32, float64, int32, int64, uint8 or int8."""
     code = req_code(req, label)
     if src.size != dst.size:
         raise ValueError(f"{label}: cannot cast {src.shape} into {dst.shape}")
+    source, target = numeric_code(src), numeric_code(dst)
     if code == REQ_NULL:
         return
-    plan.add(cast_kernel, dtype_code(dst), [src, dst],
-             [src.size, dtype_code(src), dtype_code(dst), code], [], label)
+    plan.add(cast_kernel, target, [src, dst], [src.size, source, target, code], [], label)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,7 +267,7 @@ cdef void _one_hot(KernelCall* c, real* dummy) noexcept nogil:
             for j in range(depth):
                 row[j] = off
         # an index outside [0, depth) (after truncation toward zero) leaves the row off
-        v = _read(c.arrays[0], index_code, i)
+        v = read_index(c.arrays[0], index_code, i)
         if v > -1.0 and v < <double>depth:
             j = <Py_ssize_t>v
             row[j] += on - off
@@ -258,7 +292,7 @@ def append_one_hot(Plan plan, indices, out, double on_value=1.0, double off_valu
     if code == REQ_NULL or out.size == 0:
         return
     plan.add(one_hot_kernel, dtype_code(out), [indices, out],
-             [indices.size, out.shape[out.ndim - 1], dtype_code(indices), code],
+             [indices.size, out.shape[out.ndim - 1], index_dtype_code(indices, label, "indices"), code],
              [on_value, off_value], label)
 
 
@@ -273,7 +307,7 @@ cdef void _pick(KernelCall* c, real* dummy) noexcept nogil:
     cdef real* out = <real*>c.arrays[2]
     for o in range(outer):
         for i in range(inner):
-            j = _position(_read(c.arrays[1], index_code, o * inner + i), n, mode)
+            j = _position(read_index(c.arrays[1], index_code, o * inner + i), n, mode)
             if req == REQ_ADD:
                 out[o * inner + i] += data[(o * n + j) * inner + i]
             else:
@@ -297,7 +331,7 @@ cdef void _pick_backward(KernelCall* c, real* dummy) noexcept nogil:
         memset(dx, 0, outer * n * inner * sizeof(real))
     for o in range(outer):
         for i in range(inner):
-            j = _position(_read(c.arrays[1], index_code, o * inner + i), n, mode)
+            j = _position(read_index(c.arrays[1], index_code, o * inner + i), n, mode)
             dx[(o * n + j) * inner + i] += dy[o * inner + i]
 
 
@@ -330,7 +364,7 @@ def append_pick(Plan plan, data, index, out, int axis, str mode="clip", str req=
     if code == REQ_NULL or out.size == 0:
         return
     plan.add(pick_kernel, common_dtype([data, out]), [data, index, out],
-             [outer, n, inner, dtype_code(index), mode_value, code], [], label)
+             [outer, n, inner, index_dtype_code(index, label, "index"), mode_value, code], [], label)
 
 
 def append_pick_backward(Plan plan, out_grad, index, data_grad, int axis, str mode="clip",
@@ -342,7 +376,7 @@ def append_pick_backward(Plan plan, out_grad, index, data_grad, int axis, str mo
     if code == REQ_NULL:
         return
     plan.add(pick_backward_kernel, common_dtype([out_grad, data_grad]), [out_grad, index, data_grad],
-             [outer, n, inner, dtype_code(index), mode_value, code], [], label)
+             [outer, n, inner, index_dtype_code(index, label, "index"), mode_value, code], [], label)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,7 +385,7 @@ def append_pick_backward(Plan plan, out_grad, index, data_grad, int axis, str mo
 cdef bint _all_in_range(const char* indices, int code, Py_ssize_t m, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t k
     for k in range(m):
-        if _position(_read(indices, code, k), n, MODE_RAISE) < 0:
+        if _position(read_index(indices, code, k), n, MODE_RAISE) < 0:
             return False
     return True
 
@@ -370,7 +404,7 @@ cdef void _take(KernelCall* c, RunContext* ctx, real* dummy) noexcept nogil:
         return
     for o in range(outer):
         for k in range(m):
-            j = _position(_read(c.arrays[1], index_code, k), n, mode)
+            j = _position(read_index(c.arrays[1], index_code, k), n, mode)
             # out[o, k, :] (=|+=) a[o, j, :]
             src = a + (o * n + j) * inner
             dst = out + (o * m + k) * inner
@@ -405,7 +439,7 @@ cdef void _take_backward(KernelCall* c, real* dummy) noexcept nogil:
     for o in range(outer):
         for k in range(m):
             # np.add.at(a_grad, (o, j), out_grad[o, k]): repeated indices accumulate
-            j = _position(_read(c.arrays[1], index_code, k), n, mode)
+            j = _position(read_index(c.arrays[1], index_code, k), n, mode)
             src = dy + (o * m + k) * inner
             dst = da + (o * n + j) * inner
             for t in range(inner):
@@ -442,7 +476,7 @@ def append_take(Plan plan, a, indices, out, int axis=0, str mode="clip", str req
     if code == REQ_NULL or out.size == 0:
         return
     plan.add(take_kernel, common_dtype([a, out]), [a, indices, out],
-             [outer, n, inner, m, dtype_code(indices), mode_value, code], [], label)
+             [outer, n, inner, m, index_dtype_code(indices, label, "indices"), mode_value, code], [], label)
 
 
 def append_take_backward(Plan plan, out_grad, indices, a_grad, int axis=0, str mode="clip",
@@ -454,7 +488,7 @@ def append_take_backward(Plan plan, out_grad, indices, a_grad, int axis=0, str m
     if code == REQ_NULL:
         return
     plan.add(take_backward_kernel, common_dtype([out_grad, a_grad]), [out_grad, indices, a_grad],
-             [outer, n, inner, m, dtype_code(indices), mode_value, code], [], label)
+             [outer, n, inner, m, index_dtype_code(indices, label, "indices"), mode_value, code], [], label)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -469,7 +503,7 @@ cdef void _where(KernelCall* c, real* dummy) noexcept nogil:
     cdef real* out = <real*>c.arrays[3]
     cdef const real* src
     for k in range(n):
-        src = x if _read(c.arrays[0], code, k) != 0 else y     # NaN counts as true
+        src = x if read_index(c.arrays[0], code, k) != 0 else y     # NaN counts as true
         if req == REQ_ADD:
             for t in range(k * inner, (k + 1) * inner):
                 out[t] += src[t]
@@ -494,7 +528,7 @@ cdef void _where_backward(KernelCall* c, real* dummy) noexcept nogil:
     cdef real* dz = <real*>c.arrays[3]
     cdef bint chosen
     for k in range(n):
-        chosen = _read(c.arrays[1], code, k) != 0
+        chosen = read_index(c.arrays[1], code, k) != 0
         for t in range(k * inner, (k + 1) * inner):
             # x_grad = where(condition, dy, 0), y_grad = where(condition, 0, dy)
             if req_x == REQ_WRITE:
@@ -532,7 +566,7 @@ def append_where(Plan plan, condition, x, y, out, str req="write", str label="wh
     if code == REQ_NULL or out.size == 0:
         return
     plan.add(where_kernel, common_dtype([x, y, out]), [condition, x, y, out],
-             [condition.size, inner, dtype_code(condition), code], [], label)
+             [condition.size, inner, index_dtype_code(condition, label, "condition"), code], [], label)
 
 
 def append_where_backward(Plan plan, out_grad, condition, x_grad, y_grad, str req_x="write",
@@ -552,4 +586,4 @@ def append_where_backward(Plan plan, out_grad, condition, x_grad, y_grad, str re
         return
     arrays = [out_grad, condition] + outs
     plan.add(where_backward_kernel, common_dtype([out_grad] + outs), arrays,
-             [condition.size, inner, dtype_code(condition)] + reqs, [], label)
+             [condition.size, inner, index_dtype_code(condition, label, "condition")] + reqs, [], label)

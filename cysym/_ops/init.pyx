@@ -2,29 +2,37 @@
 identity matrices, and the int64 constants of shape_array / size_array.  (Arrays of one value
 are shape.append_fill.)"""
 from cysym._ops._blas cimport real
-from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_ADD, req_code
+from libc.stdint cimport int32_t, int64_t
+from cysym._ops._common cimport (common_dtype, number, numeric_dtype, REQ_NULL, REQ_ADD, req_code,
+                                 DTYPE_FLOAT32, DTYPE_FLOAT64, DTYPE_INT32, DTYPE_INT64)
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
 ctypedef long long int64
 
 
-cdef void _arange(real* y, Py_ssize_t n, Py_ssize_t repeat, real start, real step, int req) noexcept nogil:
-    # y[i] = start + (i // repeat) * step in y's precision, as MXNet's range_fwd computes it
+cdef void _arange(number* y, Py_ssize_t n, Py_ssize_t repeat, number start, number step, int req) noexcept nogil:
+    # y[i] = start + (i // repeat) * step in y's dtype, as MXNet's range_fwd computes it
     cdef Py_ssize_t i
     if req == REQ_ADD:
         for i in range(n):
-            y[i] += start + <real>(i // repeat) * step
+            y[i] += start + <number>(i // repeat) * step
     else:
         for i in range(n):
-            y[i] = start + <real>(i // repeat) * step
+            y[i] = start + <number>(i // repeat) * step
 
 
 cdef void arange_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: y; ints: size, repeat, req; floats: start, step
-    if c.dtype == 0:
+    # arrays: y; ints: size, repeat, req; floats: start, step (converted to y's dtype first)
+    if c.dtype == DTYPE_FLOAT32:
         _arange(<float*>c.arrays[0], c.ints[0], c.ints[1], <float>c.floats[0], <float>c.floats[1], <int>c.ints[2])
-    else:
+    elif c.dtype == DTYPE_FLOAT64:
         _arange(<double*>c.arrays[0], c.ints[0], c.ints[1], c.floats[0], c.floats[1], <int>c.ints[2])
+    elif c.dtype == DTYPE_INT32:
+        _arange(<int32_t*>c.arrays[0], c.ints[0], c.ints[1], <int32_t>c.floats[0], <int32_t>c.floats[1],
+                <int>c.ints[2])
+    else:
+        _arange(<int64_t*>c.arrays[0], c.ints[0], c.ints[1], <int64_t>c.floats[0], <int64_t>c.floats[1],
+                <int>c.ints[2])
 
 
 cdef void _linspace(real* y, Py_ssize_t n, double start, double step, int req) noexcept nogil:
@@ -81,13 +89,17 @@ cdef void int64_values_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
 
 def append_arange(Plan plan, y, double start, double step, Py_ssize_t repeat=1, str req="write",
                   str label="_arange"):
-    """Append y[i] = start + (i // repeat) * step (computed in y's dtype, as MXNet does)."""
+    """Append y[i] = start + (i // repeat) * step (computed in y's dtype, as MXNet does: for
+    int32 and int64, start and step are truncated first)."""
     code = req_code(req, label)
     if repeat < 1:
         raise ValueError(f"{label}: repeat must be at least 1, got {repeat}")
+    dtype = numeric_dtype([y])
+    if dtype > DTYPE_INT64:
+        raise TypeError(f"{label}: no {y.dtype} ranges")
     if code == REQ_NULL:
         return
-    plan.add(arange_kernel, common_dtype([y]), [y], [y.size, repeat, code], [start, step], label)
+    plan.add(arange_kernel, dtype, [y], [y.size, repeat, code], [start, step], label)
 
 
 def append_linspace(Plan plan, y, double start, double step, str req="write", str label="_linspace"):

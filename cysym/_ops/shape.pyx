@@ -5,10 +5,14 @@ Every `append_*` function validates sizes and dtypes with the GIL, then appends 
 call.  Strided walks (transpose, Dropout with `axes`) use a shape and a stride list that
 `coalesce` has already simplified, so most calls reduce to one or two dimensions.
 """
+from libc.stdint cimport int32_t, int64_t
 from libc.string cimport memcpy, memset
 from cysym._ops._blas cimport real
-from cysym._ops._common cimport common_dtype, expect_size, REQ_NULL, REQ_WRITE, REQ_ADD, step_index, req_code
-from cysym._ops.runner cimport Plan, KernelCall, RunContext, dtype_code
+from cysym._ops._common cimport (common_dtype, expect_size, move_dtype, number, numeric_dtype, REQ_NULL,
+                                 REQ_WRITE, REQ_ADD, step_index, req_code, DTYPE_FLOAT32,
+                                 DTYPE_FLOAT64, DTYPE_INT32, DTYPE_INT64)
+from cysym._ops._index cimport index_code, read_index
+from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
 import math
 
@@ -80,11 +84,11 @@ cdef void copy_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
         _put(<double*>c.arrays[1], <double*>c.arrays[0], c.ints[0], <int>c.ints[1])
 
 
-cdef void _fill(real* y, Py_ssize_t n, real value, int req) noexcept nogil:
+cdef void _fill(number* y, Py_ssize_t n, number value, int req) noexcept nogil:
     cdef Py_ssize_t i
     if req == REQ_WRITE:
         if value == 0:
-            memset(y, 0, n * sizeof(real))
+            memset(y, 0, n * sizeof(number))
         else:
             for i in range(n):
                 y[i] = value
@@ -94,11 +98,15 @@ cdef void _fill(real* y, Py_ssize_t n, real value, int req) noexcept nogil:
 
 
 cdef void fill_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: y; ints: n, req; floats: value
-    if c.dtype == 0:
+    # arrays: y; ints: n, req, value (for integer arrays); floats: value
+    if c.dtype == DTYPE_FLOAT32:
         _fill(<float*>c.arrays[0], c.ints[0], <float>c.floats[0], <int>c.ints[1])
-    else:
+    elif c.dtype == DTYPE_FLOAT64:
         _fill(<double*>c.arrays[0], c.ints[0], c.floats[0], <int>c.ints[1])
+    elif c.dtype == DTYPE_INT32:
+        _fill(<int32_t*>c.arrays[0], c.ints[0], <int32_t>c.ints[2], <int>c.ints[1])
+    else:
+        _fill(<int64_t*>c.arrays[0], c.ints[0], <int64_t>c.ints[2], <int>c.ints[1])
 
 
 def append_copy(Plan plan, x, y, str req="write", str label="_copy"):
@@ -111,15 +119,20 @@ def append_copy(Plan plan, x, y, str req="write", str label="_copy"):
     if code == REQ_NULL:
         return
     arrays = [x, y]
-    plan.add(copy_kernel, common_dtype(arrays), arrays, [x.size, code], [], label)
+    plan.add(copy_kernel, move_dtype(arrays, code, label), arrays, [x.size, code], [], label)
 
 
 def append_fill(Plan plan, y, double value, str req="write", str label="_fill"):
-    """y[...] = value (zeros_like, ones_like)."""
+    """y[...] = value (zeros_like, ones_like, _full); an integer y takes value converted as
+    MXNet converts it (truncated toward zero)."""
     code = req_code(req, label)
+    dtype = numeric_dtype([y])
+    if dtype > DTYPE_INT64:
+        raise TypeError(f"{label}: cannot fill a {y.dtype} array")
     if code == REQ_NULL:
         return
-    plan.add(fill_kernel, common_dtype([y]), [y], [y.size, code], [value], label)
+    integer = 0 if dtype <= DTYPE_FLOAT64 else int(np.array(value).astype(y.dtype))
+    plan.add(fill_kernel, dtype, [y], [y.size, code, integer], [value], label)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,7 +231,7 @@ def append_concat(Plan plan, list inputs, out, int dim=1, str req="write", str l
         return
     outer, _, inner = axis_layout(out.shape, axis)
     arrays = list(inputs) + [out]
-    plan.add(concat_kernel, common_dtype(arrays), arrays,
+    plan.add(concat_kernel, move_dtype(arrays, code, label), arrays,
              [len(inputs), outer, inner, code] + sizes, [], label)
 
 
@@ -236,7 +249,7 @@ def append_split(Plan plan, x, list outputs, int axis=1, bint squeeze_axis=False
         return
     outer, _, inner = axis_layout(x.shape, axis)
     arrays = [x] + list(outputs)
-    plan.add(split_kernel, common_dtype(arrays), arrays,
+    plan.add(split_kernel, move_dtype(arrays, max(codes), label), arrays,
              [len(outputs), outer, inner] + sizes + codes, [], label)
 
 
@@ -331,7 +344,7 @@ def append_strided_copy(Plan plan, src, dst, Py_ssize_t offset, strides, str req
     if code == REQ_NULL or dst.size == 0:
         return
     arrays = [src, dst]
-    plan.add(strided_copy_kernel, common_dtype(arrays), arrays, [code, len(shape), offset] + shape + walk,
+    plan.add(strided_copy_kernel, move_dtype(arrays, code, label), arrays, [code, len(shape), offset] + shape + walk,
              [], label)
 
 
@@ -356,14 +369,10 @@ def append_transpose(Plan plan, x, y, axes=(), str req="write", str label="trans
 
 
 # ---------------------------------------------------------------------------------------------
-# Embedding: indices stored as floats, clipped into [0, input_dim) as MXNet's take(clip) does
+# Embedding: indices (float or integer) clipped into [0, input_dim) as MXNet's take(clip) does
 
 cdef inline Py_ssize_t _row(const char* data, int code, Py_ssize_t i, Py_ssize_t rows) noexcept nogil:
-    cdef double v
-    if code == 0:
-        v = (<const float*>data)[i]
-    else:
-        v = (<const double*>data)[i]
+    cdef double v = read_index(data, code, i)
     if v >= rows:
         return rows - 1
     if v >= 0:
@@ -432,7 +441,7 @@ def append_embedding(Plan plan, data, weight, out, str req="write", str label="E
     if code == REQ_NULL:
         return
     plan.add(embedding_kernel, common_dtype([weight, out]), [data, weight, out],
-             [data.size, input_dim, output_dim, code, dtype_code(data)], [], label)
+             [data.size, input_dim, output_dim, code, index_code(data, label, "data")], [], label)
 
 
 def append_embedding_backward(Plan plan, out_grad, data, weight_grad, str req="write",
@@ -444,7 +453,7 @@ def append_embedding_backward(Plan plan, out_grad, data, weight_grad, str req="w
         return
     plan.add(embedding_backward_kernel, common_dtype([out_grad, weight_grad]),
              [out_grad, data, weight_grad],
-             [data.size, input_dim, output_dim, code, dtype_code(data)], [], label)
+             [data.size, input_dim, output_dim, code, index_code(data, label, "data")], [], label)
 
 
 # ---------------------------------------------------------------------------------------------

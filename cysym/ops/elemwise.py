@@ -5,7 +5,7 @@ with three hidden helpers: `_backward_unary` (dy times a derivative of x or y),
 `_backward_binary` (both partials of a binary map at the head gradient's shape) and
 `_reduce_like` (sum a broadcast gradient back to an input's shape).
 """
-from ..registry import OpDef, Param, register
+from ..registry import FLOAT_DTYPES, NUMBER_DTYPES, OpDef, Param, register
 from .common import broadcast_shapes, kernels, same_shape
 
 
@@ -54,6 +54,27 @@ BROADCAST = (
     ("broadcast_logical_or", (), "logical_or"),
     ("broadcast_logical_xor", (), "logical_xor"),
 )
+
+# maps that also compute in int32 and int64 (cysym._ops.elemwise.INTEGER_BINARY), with MXNet's
+# integer semantics: division truncates toward zero, mod takes the divisor's sign, and a zero
+# divisor gives 0 (MXNet's CPU build dies of SIGFPE)
+INTEGER_MAPS = ("add", "sub", "mul", "div", "mod", "maximum", "minimum", "equal", "not_equal",
+                "greater", "greater_equal", "lesser", "lesser_equal", "logical_and",
+                "logical_or", "logical_xor")
+
+# unary and scalar maps that also compute in int32 and int64 (cysym._ops.elemwise.INTEGER_UNARY);
+# the scalars are truncated toward zero first, as MXNet converts them to the array's dtype
+INTEGER_UNARY_MAPS = (
+    "copy", "negative", "abs", "sign", "square", "plus_scalar", "minus_scalar", "rminus_scalar",
+    "mul_scalar", "div_scalar", "rdiv_scalar", "maximum_scalar", "minimum_scalar", "mod_scalar",
+    "rmod_scalar", "equal_scalar", "not_equal_scalar", "greater_scalar", "greater_equal_scalar",
+    "lesser_scalar", "lesser_equal_scalar", "logical_and_scalar", "logical_or_scalar",
+    "logical_xor_scalar", "logical_not", "clip")
+
+
+def _unary_dtypes(kernel_map):
+    return NUMBER_DTYPES if kernel_map in INTEGER_UNARY_MAPS else FLOAT_DTYPES
+
 
 # maps whose derivative is zero almost everywhere: MXNet gives them zero gradients
 # (MakeZeroGradNodes)
@@ -214,6 +235,7 @@ def _binary_gradient(kernel_map, broadcast):
 for _name, _aliases, _map in BINARY:
     register(OpDef(_name, aliases=_aliases, inputs=("lhs", "rhs"), infer_shape=same_shape,
                    inplace=[(0, 0), (1, 0)], kernel=_binary_kernel(_map),
+                   dtypes=NUMBER_DTYPES if _map in INTEGER_MAPS else FLOAT_DTYPES,
                    gradient=_binary_gradient(_map, broadcast=False),
                    doc=f"Element-wise {_map} of two arrays of one shape."))
 
@@ -227,6 +249,7 @@ def _broadcast_shape(ctx, ins, outs):
 for _name, _aliases, _map in BROADCAST:
     register(OpDef(_name, aliases=_aliases, inputs=("lhs", "rhs"), infer_shape=_broadcast_shape,
                    kernel=_binary_kernel(_map), gradient=_binary_gradient(_map, broadcast=True),
+                   dtypes=NUMBER_DTYPES if _map in INTEGER_MAPS else FLOAT_DTYPES,
                    doc=f"Element-wise {_map} with NumPy broadcasting."))
 
 
@@ -266,15 +289,18 @@ _SCALAR_PARAMS = [
 for _name, _aliases, _formula, _rule in SCALAR:
     register(OpDef(_name, aliases=_aliases, params=_SCALAR_PARAMS, infer_shape=same_shape,
                    inplace=[(0, 0)], kernel=_unary_kernel(_name.strip("_"), ("scalar",)),
+                   dtypes=_unary_dtypes(_name.strip("_")),
                    gradient=_unary_gradient(_rule, ("scalar",)), doc=f"Element-wise {_formula}."))
 
 for _name, _aliases, _formula, _rule in UNARY:
     register(OpDef(_name, aliases=_aliases, infer_shape=same_shape, inplace=[(0, 0)], kernel=_unary_kernel(_name),
-                   gradient=_unary_gradient(_rule), doc=f"Element-wise {_formula}."))
+                   dtypes=_unary_dtypes(_name), gradient=_unary_gradient(_rule),
+                   doc=f"Element-wise {_formula}."))
 
 register(OpDef(
     "_copy",
     aliases=("identity",),
+    dtypes=NUMBER_DTYPES,
     infer_shape=same_shape,
     inplace=[(0, 0)],
     kernel=_unary_kernel("copy"),
@@ -302,6 +328,7 @@ register(OpDef(
 register(OpDef(
     "clip",
     aliases=("_sparse_clip",),
+    dtypes=NUMBER_DTYPES,
     params=[Param("a_min", "float", doc="Minimum value"), Param("a_max", "float", doc="Maximum value")],
     infer_shape=same_shape,
     inplace=[(0, 0)],

@@ -12,7 +12,7 @@ can still train.
 """
 import numpy as np
 
-from ..registry import OpDef, Param, register
+from ..registry import NUMBER_DTYPES, OpDef, Param, register
 from .common import kernels, normalize_axis, prod
 from .index import _data_and_index_type, _gradient_and_index_type
 
@@ -44,6 +44,7 @@ def _gather_nd_shape(ctx, ins, outs):
 
 register(OpDef(
     "gather_nd",
+    dtypes={"indices": NUMBER_DTYPES},
     aliases=("_npi_gather_nd", "_npx_gather_nd"),
     inputs=("data", "indices"),
     infer_shape=_gather_nd_shape,
@@ -64,6 +65,7 @@ register(OpDef(
 
 register(OpDef(
     "_backward_gather_nd",
+    dtypes={"indices": NUMBER_DTYPES},
     inputs=("out_grad", "indices", "data"),
     outputs=("data_grad",),
     infer_shape=lambda ctx, ins, outs: (ins, [ins[2] if ins[2] is not None else outs[0]]),
@@ -104,6 +106,7 @@ def _scatter_nd_shape(ctx, ins, outs):
 
 register(OpDef(
     "scatter_nd",
+    dtypes={"indices": NUMBER_DTYPES},
     params=[_SHAPE_PARAM],
     inputs=("data", "indices"),
     infer_shape=_scatter_nd_shape,
@@ -145,6 +148,7 @@ def _scatter_set_nd_gradient(g):
 
 register(OpDef(
     "_scatter_set_nd",
+    dtypes={"indices": NUMBER_DTYPES},
     aliases=("_npi_scatter_set_nd",),
     params=[_SHAPE_PARAM],
     inputs=("lhs", "rhs", "indices"),
@@ -181,6 +185,7 @@ def _batch_take_shape(ctx, ins, outs):
 
 register(OpDef(
     "batch_take",
+    dtypes={"indices": NUMBER_DTYPES},
     inputs=("a", "indices"),
     infer_shape=_batch_take_shape,
     infer_type=_data_and_index_type,
@@ -231,6 +236,7 @@ def _index_copy_gradient(g):
 
 register(OpDef(
     "_contrib_index_copy",
+    dtypes={"index_vector": NUMBER_DTYPES},
     inputs=("old_tensor", "index_vector", "new_tensor"),
     infer_shape=_index_copy_shape,
     infer_type=_index_copy_type,
@@ -261,6 +267,7 @@ def _index_copy_backward_kernel(b):
 
 register(OpDef(
     "_contrib_backward_index_copy",
+    dtypes={"index_vector": NUMBER_DTYPES},
     inputs=("out_grad", "index_vector"),
     outputs=("old_tensor_grad", "new_tensor_grad"),
     infer_shape=_index_copy_backward_shape,
@@ -292,6 +299,7 @@ def _index_array_shape(ctx, ins, outs):
 
 register(OpDef(
     "_contrib_index_array",
+    dtypes={"output": ("int64",)},
     params=[Param("axes", "shape", None, "The axes to include in the index array. Supports "
                                          "negative values.", optional=True)],
     infer_shape=_index_array_shape,

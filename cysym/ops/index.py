@@ -3,15 +3,16 @@ broadcast_like, tile, repeat, stack, Cast, argmax/argmin/argmax_channel, one_hot
 take, where.
 
 Index inputs (pick's index, take's indices, one_hot's indices, where's condition) are float
-arrays as in MXNet; they never receive a gradient and may have a float type other than the
-data's.  Most forward kernels are one strided gather (cysym._ops.index.append_gather): a
+or integer arrays (float32, float64, int32, int64) as in MXNet; they never receive a gradient
+and may have a type other than the data's.  The data-movement operators and Cast also take
+integer arrays.  Most forward kernels are one strided gather (cysym._ops.index.append_gather): a
 slice reads the input through offset strides, a broadcast through zero strides, tile and
 repeat through zero strides of a view with extra unit axes.  Their gradients sum the
 broadcast back (cysym._ops.elemwise.append_sum_to) or scatter into a zeroed gradient.
 """
 import numpy as np
 
-from ..registry import OpDef, Param, register
+from ..registry import ARRAY_DTYPES, NUMBER_DTYPES, OpDef, Param, register
 from .common import kernels, normalize_axis, prod, same_shape
 
 
@@ -67,6 +68,7 @@ def _swapaxis_shape(ctx, ins, outs):
 
 register(OpDef(
     "SwapAxis",
+    dtypes=NUMBER_DTYPES,
     aliases=("swapaxes",),
     params=[Param("dim1", "int", 0, "the first axis to be swapped."),
             Param("dim2", "int", 0, "the second axis to be swapped.")],
@@ -113,6 +115,7 @@ def _stack_kernel(b):
 
 register(OpDef(
     "stack",
+    dtypes=NUMBER_DTYPES,
     params=[Param("axis", "int", 0, "The axis in the result array along which the input arrays "
                                     "are stacked."),
             Param("num_args", "int", doc="Number of inputs to be stacked.", low=1)],
@@ -203,6 +206,7 @@ def _slice_axis_backward_kernel(b):
 
 register(OpDef(
     "slice_axis",
+    dtypes=NUMBER_DTYPES,
     params=_SLICE_AXIS_PARAMS,
     infer_shape=_slice_axis_shape,
     kernel=_slice_axis_kernel,
@@ -297,6 +301,7 @@ _SLICE_PARAMS = [
 
 register(OpDef(
     "slice",
+    dtypes=NUMBER_DTYPES,
     aliases=("crop",),
     params=_SLICE_PARAMS,
     infer_shape=_slice_shape,
@@ -350,6 +355,7 @@ def _broadcast_kernel(b):
 
 register(OpDef(
     "broadcast_to",
+    dtypes=NUMBER_DTYPES,
     params=[Param("shape", "shape", (), "The shape of the desired array. A 0 keeps the input's "
                                         "size on that axis: broadcast_to(B, shape=(10, 0, 0)).")],
     infer_shape=_broadcast_to_shape,
@@ -419,6 +425,7 @@ def _lhs_type(ctx, ins, outs):
 
 register(OpDef(
     "broadcast_like",
+    dtypes=NUMBER_DTYPES,
     params=[Param("lhs_axes", "shape", None, "Axes to perform broadcast on in the first input "
                                              "array", optional=True),
             Param("rhs_axes", "shape", None, "Axes to copy from the second input array",
@@ -492,6 +499,7 @@ _TILE_PARAMS = [Param("reps", "shape", doc="The number of times for repeating th
 
 register(OpDef(
     "tile",
+    dtypes=NUMBER_DTYPES,
     params=_TILE_PARAMS,
     infer_shape=_tile_shape,
     kernel=_views_kernel(_tile_params_views),
@@ -546,6 +554,7 @@ _REPEAT_PARAMS = [
 
 register(OpDef(
     "repeat",
+    dtypes=NUMBER_DTYPES,
     params=_REPEAT_PARAMS,
     infer_shape=_repeat_shape,
     kernel=_views_kernel(_repeat_views),
@@ -578,8 +587,8 @@ def _numpy_dtype(ctx, name):
     try:
         return np.dtype(name)
     except TypeError:
-        raise ctx.error(f"dtype {name} has no NumPy equivalent; kernels take float32 and "
-                        f"float64") from None
+        raise ctx.error(f"dtype {name} has no NumPy equivalent; bound arrays may be "
+                        f"{', '.join(ARRAY_DTYPES)}") from None
 
 
 def _cast_type(ctx, ins, outs):
@@ -588,9 +597,11 @@ def _cast_type(ctx, ins, outs):
 
 register(OpDef(
     "Cast",
+    dtypes=ARRAY_DTYPES,
     aliases=("cast",),
-    params=[Param("dtype", "str", doc="Output data type. The kernels convert between float32 "
-                                      "and float64; binding another type is an error.",
+    params=[Param("dtype", "str", doc="Output data type. The kernel converts between any two "
+                                      "of float32, float64, int32, int64, uint8 and int8 as "
+                                      "MXNet does; binding another type is an error.",
                   choices=DTYPES + ("bool",))],
     infer_shape=same_shape,
     infer_type=_cast_type,
@@ -698,6 +709,7 @@ def _one_hot_shape(ctx, ins, outs):
 
 register(OpDef(
     "one_hot",
+    dtypes={"indices": NUMBER_DTYPES},
     params=[Param("depth", "int", doc="Depth of the one hot dimension.", low=0),
             Param("on_value", "float", 1.0, "The value assigned to the locations represented "
                                             "by indices."),
@@ -769,6 +781,7 @@ def _pick_backward_kernel(b):
 
 register(OpDef(
     "pick",
+    dtypes={"index": NUMBER_DTYPES},
     params=_PICK_PARAMS,
     inputs=("data", "index"),
     infer_shape=_pick_shape,
@@ -797,6 +810,7 @@ def _gradient_and_index_type(data_pos):
 
 register(OpDef(
     "_backward_pick",
+    dtypes={"index": NUMBER_DTYPES},
     params=_PICK_PARAMS,
     inputs=("out_grad", "index", "data"),
     outputs=("data_grad",),
@@ -845,6 +859,7 @@ def _take_backward_kernel(b):
 
 register(OpDef(
     "take",
+    dtypes={"indices": NUMBER_DTYPES},
     params=_TAKE_PARAMS,
     inputs=("a", "indices"),
     infer_shape=_take_shape,
@@ -862,6 +877,7 @@ register(OpDef(
 
 register(OpDef(
     "_backward_take",
+    dtypes={"indices": NUMBER_DTYPES},
     params=_TAKE_PARAMS,
     inputs=("out_grad", "indices", "a"),
     outputs=("a_grad",),
@@ -906,6 +922,7 @@ def _where_backward_kernel(b):
 
 register(OpDef(
     "where",
+    dtypes={"condition": NUMBER_DTYPES},
     inputs=("condition", "x", "y"),
     infer_shape=_where_shape,
     infer_type=_where_type,
@@ -922,6 +939,7 @@ register(OpDef(
 
 register(OpDef(
     "_backward_where",
+    dtypes={"condition": NUMBER_DTYPES},
     inputs=("out_grad", "condition"),
     outputs=("x_grad", "y_grad"),
     infer_shape=lambda ctx, ins, outs: (ins, [ins[0], ins[0]]),

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..base import dtype_from_code
-from ..registry import OpDef, Param, register
+from ..registry import NUMBER_DTYPES, OpDef, Param, register
 from ..shapes import partial_shape_rule, same_shape
 from .common import kernels, normalize_axis
 
@@ -44,6 +44,7 @@ for _name, _value in (("_zeros", 0.0), ("_ones", 1.0)):
         inputs=(),
         infer_shape=_zeros_shape,
         infer_type=_zeros_type,
+        dtypes=NUMBER_DTYPES,
         kernel=lambda b, value=_value: kernels("shape").append_fill(b.plan, b.outputs[0], value, b.req[0],
                                                               b.label),
         gradient=lambda g: [],
@@ -71,6 +72,7 @@ def _named_type(ctx, ins, outs):
 
 register(OpDef(
     "_full",
+    dtypes=NUMBER_DTYPES,
     params=[
         Param("shape", "shape", (), "The shape of the output; 0 marks a dimension inferred from "
                                     "the consumers of the output."),
@@ -94,6 +96,7 @@ def _without_dtype_type(ctx, ins, outs):
 
 register(OpDef(
     "_zeros_without_dtype",
+    dtypes=NUMBER_DTYPES,
     params=[
         Param("shape", "shape", (), "The shape of the output; 0 marks a dimension inferred from "
                                     "the consumers of the output."),
@@ -139,6 +142,7 @@ def _arange_kernel(b):
 
 register(OpDef(
     "_arange",
+    dtypes=NUMBER_DTYPES,
     params=[
         Param("start", "float", doc="Start of interval; without `stop`, the stop (and the start is 0)."),
         Param("stop", "float", None, "End of interval (excluded).", optional=True),
@@ -173,6 +177,7 @@ def _arange_like_shape(ctx, ins, outs):
 
 register(OpDef(
     "_contrib_arange_like",
+    dtypes=NUMBER_DTYPES,
     params=[
         Param("start", "float", 0.0, "Start of interval."),
         Param("step", "float", 1.0, "Spacing between values."),
@@ -248,6 +253,7 @@ def _shape_array_shape(ctx, ins, outs):
 
 register(OpDef(
     "shape_array",
+    dtypes={"output": ("int64",)},
     infer_shape=_shape_array_shape,
     infer_type=_int64_type,
     shape_only=("data",),
@@ -260,6 +266,7 @@ register(OpDef(
 
 register(OpDef(
     "size_array",
+    dtypes={"output": ("int64",)},
     infer_shape=lambda ctx, ins, outs: (ins, [(1,)]),
     infer_type=_int64_type,
     shape_only=("data",),

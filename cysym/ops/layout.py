@@ -7,7 +7,7 @@ space_to_depth read a 6-D transposed view.  Window gradients scatter into a zero
 gradient (cysym._ops.index.append_scatter_add); the permutations' gradients are the
 inverse permutation, as in MXNet.  Pad runs cysym._ops.layout.
 """
-from ..registry import OpDef, Param, register
+from ..registry import NUMBER_DTYPES, OpDef, Param, register
 from .common import kernels, normalize_axis, same_shape
 from .shape import _copy_kernel, _reshape_back
 
@@ -85,6 +85,7 @@ def _slice_like_shape(ctx, ins, outs):
 
 register(OpDef(
     "slice_like",
+    dtypes=NUMBER_DTYPES,
     params=[Param("axes", "shape", (), "List of axes on which input data will be sliced "
                                        "according to the corresponding size of the second "
                                        "input. By default will slice on all axes. Negative "
@@ -133,6 +134,7 @@ def _squeeze_shape(ctx, ins, outs):
 
 register(OpDef(
     "squeeze",
+    dtypes=NUMBER_DTYPES,
     params=[Param("axis", "shape", None, "Selects a subset of the single-dimensional entries "
                                          "in the shape. If an axis is selected with shape "
                                          "entry greater than one, an error is raised.",
@@ -179,6 +181,7 @@ def _reverse_kernel(b):
 
 register(OpDef(
     "reverse",
+    dtypes=NUMBER_DTYPES,
     aliases=("flip",),
     params=[Param("axis", "shape", doc="The axis which to reverse elements.")],
     infer_shape=_reverse_shape,

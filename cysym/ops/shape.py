@@ -2,7 +2,7 @@
 transpose, expand_dims, Embedding, Dropout, the *_like fills."""
 import numpy as np
 
-from ..registry import OpDef, Param, register
+from ..registry import NUMBER_DTYPES, OpDef, Param, register
 from ..shapes import is_complete, partial_shape_rule, show_shape, size_of
 from .common import kernels, normalize_axis, prod, same_shape
 
@@ -48,6 +48,7 @@ def fill_one_unknown(ctx, shape, size, skip=0):
 
 register(OpDef(
     "Flatten",
+    dtypes=NUMBER_DTYPES,
     aliases=("flatten",),
     infer_shape=_flatten_shape,
     inplace=[(0, 0)],
@@ -160,6 +161,7 @@ def _reshape_shape(ctx, ins, outs):
 
 register(OpDef(
     "Reshape",
+    dtypes=NUMBER_DTYPES,
     aliases=("reshape",),
     params=[
         Param("shape", "shape", (), "The target shape, with MXNet's special codes 0, -1, -2, -3, -4."),
@@ -193,6 +195,7 @@ def _reshape_like_type(ctx, ins, outs):
 
 register(OpDef(
     "reshape_like",
+    dtypes=NUMBER_DTYPES,
     inputs=("lhs", "rhs"),
     infer_shape=_reshape_like_shape,
     infer_type=_reshape_like_type,
@@ -231,6 +234,7 @@ def _concat_shape(ctx, ins, outs):
 
 register(OpDef(
     "Concat",
+    dtypes=NUMBER_DTYPES,
     aliases=("concat",),
     params=[
         Param("num_args", "int", doc="Number of inputs to be concatenated.", low=1),
@@ -296,6 +300,7 @@ def _split_shape(ctx, ins, outs):
 
 register(OpDef(
     "SliceChannel",
+    dtypes=NUMBER_DTYPES,
     aliases=("split",),
     params=[
         Param("num_outputs", "int", doc="Number of splits.", low=1),
@@ -388,6 +393,7 @@ def _inverse_axes(axes):
 
 register(OpDef(
     "transpose",
+    dtypes=NUMBER_DTYPES,
     params=[Param("axes", "shape", (), "Target axis order; empty reverses the axes.")],
     infer_shape=_transpose_shape,
     kernel=lambda b: kernels("shape").append_transpose(b.plan, b.inputs[0], b.outputs[0],
@@ -407,6 +413,7 @@ def _expand_dims_shape(ctx, ins, outs):
 
 register(OpDef(
     "expand_dims",
+    dtypes=NUMBER_DTYPES,
     params=[Param("axis", "int", doc="Position of the new axis of size 1.")],
     infer_shape=_expand_dims_shape,
     inplace=[(0, 0)],
@@ -429,6 +436,7 @@ def _embedding_type(ctx, ins, outs):
 
 register(OpDef(
     "Embedding",
+    dtypes={"data": NUMBER_DTYPES},
     params=[
         Param("input_dim", "int", doc="Vocabulary size of the input indices.", low=1),
         Param("output_dim", "int", doc="Dimension of the embedding vectors.", low=1),
@@ -448,6 +456,7 @@ register(OpDef(
 
 register(OpDef(
     "_backward_Embedding",
+    dtypes={"data": NUMBER_DTYPES},
     params=[Param("input_dim", "int", low=1), Param("output_dim", "int", low=1),
             Param("dtype", "str", "float32"), Param("sparse_grad", "bool", False)],
     inputs=("out_grad", "data"),
@@ -539,6 +548,7 @@ for _name, _value in (("zeros_like", 0.0), ("ones_like", 1.0)):
         infer_shape=same_shape,
         no_grad=("data",),
         shape_only=("data",),
+        dtypes=NUMBER_DTYPES,
         kernel=_fill_kernel(_value),
         gradient=lambda g: [None],
         doc=f"An array of {int(_value)}s with the shape and dtype of the input.",

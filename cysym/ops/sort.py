@@ -5,12 +5,11 @@ does on CPU, ties and NaNs included (MXNet's sorts are not stable: see cysym/_op
 Index outputs take the `dtype` parameter (float32 by default, as in MXNet).  topk with
 ret_typ='value' and sort also have a hidden second output, the positions of the selected
 values, which their gradient reads: the output gradient goes back to those positions.  MXNet
-keeps that output as int32; here it is float64 (the executor plans float arrays), exact for
-any axis length.
+keeps that output as int32; here it is float64, exact for any axis length.
 """
 import numpy as np
 
-from ..registry import OpDef, Param, register
+from ..registry import NUMBER_DTYPES, OpDef, Param, register
 from .common import kernels, normalize_axis, prod
 from .index import _gradient_and_index_type, _numpy_dtype
 
@@ -65,8 +64,8 @@ def _scatter_gradient(g, **attrs):
 
 
 _AXIS_DOC = "Axis along which to {}. If not given, the flattened array is used. Default is -1."
-_DTYPE_DOC = ("DType of the output indices (the kernels write float32 and float64: binding "
-              "another type is an error).")
+_DTYPE_DOC = ("DType of the output indices (the kernels write float32, float64, int32 and "
+              "int64: binding another type is an error).")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,6 +135,7 @@ def _topk_gradient(g):
 
 register(OpDef(
     "topk",
+    dtypes={"output": NUMBER_DTYPES, "output1": NUMBER_DTYPES},
     aliases=("_npx_topk",),
     params=_TOPK_PARAMS,
     outputs=_topk_outputs,
@@ -162,6 +162,7 @@ def _backward_topk_kernel(b):
 
 register(OpDef(
     "_backward_topk",
+    dtypes={"indices": NUMBER_DTYPES},
     params=_TOPK_PARAMS,
     inputs=("out_grad", "indices", "data"),
     outputs=("data_grad",),
@@ -214,6 +215,7 @@ register(OpDef(
 
 register(OpDef(
     "argsort",
+    dtypes={"output": NUMBER_DTYPES},
     aliases=("_npi_argsort",),
     params=[Param("axis", "int", -1, _AXIS_DOC.format("sort the input tensor"), optional=True),
             Param("is_ascend", "bool", True, "Whether to sort in ascending or descending order."),
