@@ -385,6 +385,7 @@ def _broadcast_axis_shape(ctx, ins, outs):
 
 register(OpDef(
     "broadcast_axis",
+    dtypes=NUMBER_DTYPES,
     aliases=("broadcast_axes",),
     params=[Param("axis", "shape", (), "The axes to perform the broadcasting."),
             Param("size", "shape", (), "Target sizes of the broadcasting axes.", low=1)],
