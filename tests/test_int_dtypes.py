@@ -339,3 +339,29 @@ def test_topk_with_integer_indices_trains_through_its_values():
     assert_exact(np.array(exe.outputs[1]), np.array([[2, 0], [1, 3]], np.int64))
     exe.backward([np.ones((2, 2), np.float32), np.zeros((2, 2), np.int64)])
     np.testing.assert_array_equal(exe.grad_dict["x"], [[3, 0, 3, 0], [0, 3, 0, 3]])
+
+
+# -- the kernels' own checks ------------------------------------------------------------------------
+
+def test_kernels_refuse_integer_work_they_do_not_do():
+    from cysym import _ops
+    from cysym._ops import runner
+    shape, elemwise = _ops.load("shape"), _ops.load("elemwise")
+    ints, other = np.arange(6, dtype=np.int32), np.zeros(6, np.int32)
+    # moving integers is exact, accumulating them is arithmetic the move kernels do not do
+    with pytest.raises(TypeError, match="accumulating"):
+        shape.append_copy(runner.Plan(), ints, other, "add", "copy")
+    with pytest.raises(TypeError, match="moving"):
+        shape.append_copy(runner.Plan(), ints.astype(np.uint8), other.astype(np.uint8))
+    with pytest.raises(TypeError, match="'power' does not compute in int32"):
+        elemwise.append_binary(runner.Plan(), "power", ints, ints, other)
+    with pytest.raises(TypeError, match="'add' does not compute in int8"):
+        elemwise.append_binary(runner.Plan(), "add", *[a.astype(np.int8) for a in (ints, ints, other)])
+    with pytest.raises(TypeError, match="'exp' does not compute in int64"):
+        elemwise.append_unary(runner.Plan(), "exp", ints.astype(np.int64), other.astype(np.int64))
+    with pytest.raises(TypeError, match="share one dtype"):
+        elemwise.append_binary(runner.Plan(), "add", ints, ints.astype(np.int64), other)
+    plan = runner.Plan()
+    shape.append_copy(plan, ints, other)
+    plan.run()
+    assert_exact(other, ints)
