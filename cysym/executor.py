@@ -23,7 +23,7 @@ __all__ = ["Executor", "bind", "simple_bind", "BindContext"]
 ALIGNMENT = 64
 # what bound arrays may hold; each operator says which of them its kernel computes in
 # (OpDef.dtypes), and integer arrays never take part in gradients
-KERNEL_DTYPES = tuple(np.dtype(name) for name in ARRAY_DTYPES)
+BOUND_DTYPES = tuple(np.dtype(name) for name in ARRAY_DTYPES)
 GRAD_REQS = ("write", "add", "null")
 
 
@@ -96,7 +96,7 @@ def _check_array(array, name, what):
     if not array.flags.c_contiguous or not array.flags.writeable:
         raise BindError(f"{what} {name!r} must be a writeable C-contiguous array "
                         f"(it is used in place, not copied)")
-    if array.dtype not in KERNEL_DTYPES:
+    if array.dtype not in BOUND_DTYPES:
         raise BindError(f"{what} {name!r} has dtype {array.dtype}; bound arrays may be "
                         f"{', '.join(ARRAY_DTYPES)}")
     return array if isinstance(array, NDArray) else array.view(NDArray)

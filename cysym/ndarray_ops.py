@@ -18,10 +18,12 @@ Calling conventions (MXNet's `mx.nd` ones)
   (`mx.nd.BatchNorm(x, gamma, beta, moving_mean=m, moving_var=v)`); other keywords are
   parameters. Variadic ops (Concat, add_n, stack, UpSampling) take their inputs positionally.
 * Every input the operator declares must be given (no variables are invented).
-* dtypes: float32 and float64 arrays are bound as they are. Every other input (integer indices
-  or labels, booleans, float16, Python lists) is converted to the float dtype of the first
+* dtypes: float32 and float64 arrays are bound as they are, and so are integer arrays where
+  the operator's kernel computes in their dtype (OpDef.dtypes: int64 indices of take, int32
+  operands of broadcast_div, the input of Cast). Every other input (other integer indices or
+  labels, booleans, float16, Python lists) is converted to the float dtype of the first
   float32/float64 input, or to float32 when there is none - so a list becomes float32, as
-  `mx.nd.array` makes it, and integer indices become the data's float dtype, as MXNet's float
+  `mx.nd.array` makes it, and integer labels become the data's float dtype, as MXNet's float
   kernels expect.
 * `out=` (an array, or a list of arrays for several outputs) receives the values (cast to its
   dtype) and is returned; inputs may alias `out`.
@@ -204,12 +206,15 @@ def _split_arguments(op, args, kwargs):
     return positional_inputs, positional_params, keyword_inputs, keyword_params
 
 
-def _bound_dtypes(arrays):
-    """The dtype each input is bound with (see the module docstring)."""
+def _bound_dtypes(op, slots, arrays):
+    """The dtype each input is bound with (see the module docstring); slots are the inputs'
+    names where known (None otherwise)."""
     # dtype.char 'f'/'d' is float32/float64 in native byte order: a cheap `in _KERNEL_DTYPES`
     float_dtype = next((a.dtype for a in arrays if a.dtype.char in "fd" and a.dtype.isnative),
                        _KERNEL_DTYPES[0])
-    return [a.dtype if a.dtype.char in "fd" and a.dtype.isnative else float_dtype for a in arrays]
+    return [a.dtype if a.dtype.char in "fd" and a.dtype.isnative
+            or (slot is not None and a.dtype in op.kernel_dtypes(slot)) else float_dtype
+            for slot, a in zip(slots, arrays)]
 
 
 def _build(op, func_name, sources, positional_params, keyword_params, shapes, dtypes):
@@ -287,7 +292,9 @@ def invoke(func_name, *args, out=None, name=None, **kwargs):
         # it makes MXNet's default, float32.
         keyword_params["dtype"] = "float32"
     keys = list(sources)
-    bound_dtypes = dict(zip(keys, _bound_dtypes([sources[k] for k in keys])))
+    slots = [k if isinstance(k, str) else (names[k] if names and k < len(names) else
+                                           f"arg{k}" if op.variadic else None) for k in keys]
+    bound_dtypes = dict(zip(keys, _bound_dtypes(op, slots, [sources[k] for k in keys])))
     shapes = {k: sources[k].shape for k in keys}
     cache_key = (func_name,
                  tuple(_freeze(v) for v in positional_params),

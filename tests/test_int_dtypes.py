@@ -365,3 +365,15 @@ def test_kernels_refuse_integer_work_they_do_not_do():
     shape.append_copy(plan, ints, other)
     plan.run()
     assert_exact(other, ints)
+
+
+def test_imperative_operators_keep_the_integers_their_kernels_take():
+    a = mx.nd.array([7, -7, 7, -7, 0, 5], dtype="int64")
+    b = mx.nd.array([2, 2, -2, -2, 3, 3], dtype="int64")
+    assert_exact(np.asarray(mx.nd.broadcast_div(a, b)), np.array([3, -3, -3, 3, 0, 1], np.int64))
+    assert_exact(np.asarray(mx.nd.Cast(a, dtype="uint8")), a.asnumpy().astype(np.uint8))
+    data = mx.nd.array([[1, 2], [3, 4]])
+    assert_exact(np.asarray(mx.nd.take(data, mx.nd.array([1, 0], dtype="int32"))),
+                 np.array([[3, 4], [1, 2]], np.float32))
+    # a kernel without integers sees them as floats, as before
+    assert np.asarray(mx.nd.exp(mx.nd.array([0, 1], dtype="int32"))).dtype == np.float32
