@@ -121,6 +121,8 @@ cdef inline int move_dtype(list arrays, int req, str label) except -1:
     if code == DTYPE_FLOAT32 or code == DTYPE_FLOAT64:
         return code
     if req == REQ_ADD or code == DTYPE_UINT8 or code == DTYPE_INT8:
-        raise TypeError(f"{label}: {'accumulating' if req == REQ_ADD else 'moving'} arrays of "
-                        f"dtype code {code} is not supported")
+        for a in arrays:
+            if a is not None:
+                raise TypeError(f"{label}: {'accumulating' if req == REQ_ADD else 'moving'} "
+                                f"{a.dtype} arrays is not supported")
     return DTYPE_FLOAT32 if code == DTYPE_INT32 else DTYPE_FLOAT64
