@@ -377,3 +377,25 @@ def test_imperative_operators_keep_the_integers_their_kernels_take():
                  np.array([[3, 4], [1, 2]], np.float32))
     # a kernel without integers sees them as floats, as before
     assert np.asarray(mx.nd.exp(mx.nd.array([0, 1], dtype="int32"))).dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", INTEGERS)
+def test_gradients_through_ops_with_integer_indices(dtype):
+    rng = np.random.default_rng(7)
+    w, i = mx.sym.Variable("w"), mx.sym.Variable("i", dtype=dtype)
+    weight = rng.standard_normal((4, 3)).astype(np.float32)
+    rows = np.array([[3, 0], [3, 1]], dtype)
+    head = rng.standard_normal((2, 2, 3)).astype(np.float32)
+    for symbol in (mx.sym.Embedding(i, w, input_dim=4, output_dim=3), mx.sym.take(w, i)):
+        exe = symbol.simple_bind(mx.cpu(), w=(4, 3), i=(2, 2))
+        exe.forward(is_train=True, w=weight, i=rows)
+        exe.backward(head)
+        expected = np.zeros((4, 3), np.float32)
+        np.add.at(expected, rows.astype(np.int64), head)
+        np.testing.assert_allclose(exe.grad_dict["w"], expected, rtol=1e-6)
+        assert exe.grad_dict["i"] is None
+    picks = np.array([2, 0, 1, 2], dtype)
+    exe = mx.sym.pick(w, i, axis=1).simple_bind(mx.cpu(), w=(4, 3), i=(4,))
+    exe.forward(is_train=True, w=weight, i=picks)
+    exe.backward(np.ones(4, np.float32))
+    np.testing.assert_array_equal(exe.grad_dict["w"], np.eye(3, dtype=np.float32)[picks.astype(int)])
