@@ -94,12 +94,25 @@ def _graph(layers, batch, train, itemsize=4):
     return sizes, ins, outs, pairs, pers, ext
 
 
+def _chain(n_ops, nbytes=4096):
+    """n_ops ops in a line, each reading the previous output and none in place: two buffers
+    live at a time, and each buffer conflicts with two others only."""
+    sizes = [nbytes] * (n_ops + 1)
+    pers = [False] * n_ops + [True]
+    ext = [True] + [False] * n_ops
+    return (sizes, [[k] for k in range(n_ops)], [[k + 1] for k in range(n_ops)],
+            [[] for _ in range(n_ops)], pers, ext)
+
+
 NETS = {"mlp3": (_mlp(128, 3), 32), "mlp20": (_mlp(256, 20), 64), "lenet": (_lenet(), 64),
         "mlp1000": (_mlp(64, 1000), 16)}           # ~8000 entries in training: the speed case
-GRAPHS = [f"{net}-{mode}" for net in NETS for mode in ("train", "infer")]
+# issue 15's 1e5-node chain: planning must stay near linear in the graph's size
+GRAPHS = [f"{net}-{mode}" for net in NETS for mode in ("train", "infer")] + ["chain100000"]
 
 
 def _make(kind):
+    if kind.startswith("chain"):
+        return _chain(int(kind[len("chain"):]))
     net, mode = kind.rsplit("-", 1)
     layers, batch = NETS[net]
     return _graph(layers, batch, mode == "train")
