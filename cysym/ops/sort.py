@@ -5,7 +5,7 @@ does on CPU, ties and NaNs included (MXNet's sorts are not stable: see cysym/_op
 Index outputs take the `dtype` parameter (float32 by default, as in MXNet).  topk with
 ret_typ='value' and sort also have a hidden second output, the positions of the selected
 values, which their gradient reads: the output gradient goes back to those positions.  MXNet
-keeps that output as int32; here it is float64, exact for any axis length.
+keeps that output as int32, and so does cysym.
 """
 import numpy as np
 
@@ -13,7 +13,7 @@ from ..registry import NUMBER_DTYPES, OpDef, Param, register
 from .common import kernels, normalize_axis, prod
 from .index import _gradient_and_index_type, _numpy_dtype
 
-HIDDEN_INDEX_TYPE = np.dtype(np.float64)
+HIDDEN_INDEX_TYPE = np.dtype(np.int32)
 INDEX_DTYPES = ("uint8", "int32", "int64", "float16", "float32", "float64")
 
 
@@ -195,6 +195,7 @@ def _same_data_type(ins, outs, rest):
 register(OpDef(
     "sort",
     aliases=("_npi_sort",),
+    dtypes={"output1": NUMBER_DTYPES},
     params=[Param("axis", "int", -1, _AXIS_DOC.format("sort the input tensor"), optional=True),
             Param("is_ascend", "bool", True, "Whether to sort in ascending or descending order.")],
     outputs=("output0", "output1"),
