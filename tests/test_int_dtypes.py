@@ -110,6 +110,11 @@ def _moves():
         ("broadcast_to", lambda x, y: mx.sym.broadcast_to(mx.sym.slice_axis(x, axis=1, begin=0, end=1),
                                                           shape=(2, 4, 5)),
          lambda x, y: np.broadcast_to(x[:, :1], (2, 4, 5))),
+        ("where", lambda x, y: mx.sym.where(mx.sym.broadcast_greater(x, y), x, y),
+         lambda x, y: np.where(x > y, x, y)),
+        ("broadcast_axis", lambda x, y: mx.sym.broadcast_axis(
+            mx.sym.slice_axis(x, axis=2, begin=3, end=4), axis=2, size=4),
+         lambda x, y: np.broadcast_to(x[:, :, 3:4], (2, 3, 4))),
         ("broadcast_like", lambda x, y: mx.sym.broadcast_like(
             mx.sym.slice_axis(x, axis=0, begin=1, end=2), x), lambda x, y: np.broadcast_to(x[1:], x.shape)),
     ]

@@ -12,7 +12,7 @@ from libc.math cimport fmod, trunc
 from libc.string cimport memset
 from cysym._ops._blas cimport real
 from libc.stdint cimport int8_t, uint8_t, int32_t, int64_t
-from cysym._ops._common cimport (common_dtype, numeric_code, REQ_NULL, REQ_WRITE, REQ_ADD, step_index,
+from cysym._ops._common cimport (common_dtype, move_dtype, numeric_code, REQ_NULL, REQ_WRITE, REQ_ADD, step_index,
                                  req_code, DTYPE_FLOAT32, DTYPE_FLOAT64, DTYPE_INT32, DTYPE_INT64,
                                  DTYPE_UINT8)
 from cysym._ops._index cimport index_code as index_dtype_code, read_index
@@ -558,14 +558,15 @@ def _where_inner(condition, x, str label):
 
 
 def append_where(Plan plan, condition, x, y, out, str req="write", str label="where"):
-    """out = np.where(condition != 0, x, y); a 1-D condition selects whole rows of x and y."""
+    """out = np.where(condition != 0, x, y); a 1-D condition selects whole rows of x and y
+    (which may be int32 or int64: they are only moved)."""
     code = req_code(req, label)
     if tuple(y.shape) != tuple(x.shape) or tuple(out.shape) != tuple(x.shape):
         raise ValueError(f"{label}: x {x.shape}, y {y.shape} and output {out.shape} differ")
     inner = _where_inner(condition, x, label)
     if code == REQ_NULL or out.size == 0:
         return
-    plan.add(where_kernel, common_dtype([x, y, out]), [condition, x, y, out],
+    plan.add(where_kernel, move_dtype([x, y, out], code, label), [condition, x, y, out],
              [condition.size, inner, index_dtype_code(condition, label, "condition"), code], [], label)
 
 

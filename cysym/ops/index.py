@@ -923,7 +923,7 @@ def _where_backward_kernel(b):
 
 register(OpDef(
     "where",
-    dtypes={"condition": NUMBER_DTYPES},
+    dtypes=NUMBER_DTYPES,
     inputs=("condition", "x", "y"),
     infer_shape=_where_shape,
     infer_type=_where_type,
