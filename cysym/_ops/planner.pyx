@@ -47,17 +47,20 @@ ctypedef int64_t i64
 # A sparse pass visits index entries at about this many times the cost of a dense pass's check
 # of one placed block; each pass takes the cheaper way.
 SPARSE_VISIT_COST = 4
-# Squeaky-wheel passes after the orders: at most this many, and none after this many in a row
-# found no smaller arena (on the real models of tests/test_realmodels.py the last improvement
-# came within 7 passes, but for one at 25).
+# The first three orders always run. The other two and the squeaky-wheel passes run while their
+# work, in dense checks, fits PLACEMENT_WORK_BUDGET (tens of milliseconds; a graph of ~1,400
+# storages live together gets all of them, larger ones fewer: planning stays near linear).
+# Squeaky-wheel passes stop after MAX_SQUEAKY_PASSES, or SQUEAKY_PATIENCE in a row without a
+# smaller arena (on the real models of tests/test_realmodels.py the last improvement came within
+# 7 passes, but for one at 25).
+PLACEMENT_WORK_BUDGET = 1 << 26
 MAX_SQUEAKY_PASSES = 32
 SQUEAKY_PATIENCE = 8
-# Then local search, until this many passes in a row found no smaller arena (on small training
-# graphs improvements came up to ~1,000 passes apart)
-SEARCH_PATIENCE = 1000
-# The work, in dense checks, of all the passes: the first three orders always run, the others
-# while this lasts (~10 ms). Large graphs get the first three only: planning stays near linear.
-PLACEMENT_WORK_BUDGET = 1 << 23
+# The local search after them polishes: it gets SEARCH_WORK_BUDGET (a few milliseconds), and
+# stops after SEARCH_PATIENCE passes in a row without a smaller arena (on small training graphs
+# improvements came up to ~4,000 passes apart; such passes take a microsecond or two).
+SEARCH_WORK_BUDGET = 1 << 22
+SEARCH_PATIENCE = 4000
 
 
 def _as_int_list(obj, what):
@@ -320,14 +323,15 @@ cdef void _local_search(Search* S, i64* order) noexcept nogil:
     move unless the arena grows. Deterministic: a fixed-seed xorshift picks the moves."""
     cdef i64 n = S.blocks.n, current = S.best_arena, i, j, arena, before, top, stale = 0
     cdef uint64_t state = 0x9E3779B97F4A7C15
+    if n < 2:
+        return                  # (a single block is at offset 0: its arena is the bound)
     while S.best_arena > S.lower and S.passes_left > 0 and stale < S.search_patience:
         state ^= state << 13
         state ^= state >> 7
         state ^= state << 17
         i = <i64>(state % <uint64_t>n)
-        j = <i64>((state >> 32) % <uint64_t>n)
-        if i == j:
-            continue
+        j = <i64>((state >> 32) % <uint64_t>(n - 1))      # any other position
+        j += j >= i
         _move(order, i, j)
         before = S.best_arena
         arena = _try(S, order, &top)
@@ -637,7 +641,8 @@ def _placement(s_size_a, s_start_a, s_end_a, live_storage, i64 lower):
     try:
         if S.placed == NULL or S.by_offset == NULL or S.spans == NULL:
             raise MemoryError("memory_plan: cannot allocate the placement scratch")
-        # the first three orders always; every other pass only within the work budget
+        # the first three orders always, then the others and the squeaky-wheel passes within
+        # the placement budget, then local search within its own
         S.passes_left = 3 + max(PLACEMENT_WORK_BUDGET - 3 * pass_work, 0) // pass_work
         for k in range(len(orders)):
             if S.best_arena == lower or S.passes_left <= 0:
@@ -651,6 +656,7 @@ def _placement(s_size_a, s_start_a, s_end_a, live_storage, i64 lower):
             order = by_breadth
             with nogil:
                 _squeaky_wheel(&S, &order[0], breadth_top)
+        S.passes_left = SEARCH_WORK_BUDGET // pass_work
         if S.best_arena > lower and S.passes_left > 0:
             order = best_order_a.copy()
             with nogil:
