@@ -158,3 +158,18 @@ def test_training_matches_mxnet(name):
     for key in symbol.list_auxiliary_states():
         check(exe.aux_dict[key], f"aux_after.{key}", f"{key} after training")
     _assert_memory_plan_tight(exe, f"{name} training bind")
+
+
+@pytest.mark.parametrize("name", [n for n in TRAINABLE if n in REBATCHABLE])
+def test_training_bind_at_other_batch_size(name):
+    """A training bind at the other batch size: every gradient shaped like its argument, and the
+    memory plan (workspaces and the backward's buffers included) near its lower bound."""
+    info = MANIFEST[name]
+    shapes = {spec["name"]: tuple(info["alt_batch_size"] if axis == spec["batch_axis"] else size
+                                  for axis, size in enumerate(_inputs(name)[spec["name"]].shape))
+              for spec in info["inputs"]}
+    symbol, _, _ = _checkpoint(name)
+    exe = symbol.simple_bind(mx.cpu(), grad_req="write", **shapes)
+    for arg, grad in exe.grad_dict.items():
+        assert grad is None or grad.shape == exe.arg_dict[arg].shape, arg
+    _assert_memory_plan_tight(exe, f"{name} training bind at batch {info['alt_batch_size']}")
