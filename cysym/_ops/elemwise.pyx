@@ -5,6 +5,10 @@ NumPy broadcasting, their partial derivatives, the broadcast reduction used by b
 A map is picked by a small integer code at bind time; the per-element `switch` sits in an
 inline function that the compiler unswitches out of the loop (-O3), so each code runs as
 its own tight loop.
+
+int32 and int64 arrays run the maps of INTEGER_UNARY and INTEGER_BINARY through the same
+loops, specialized for them (the fused `number` type), with MXNet's integer semantics
+(_integer_binary); only those maps' integer loops are compiled.
 """
 cimport cython
 from libc.math cimport fabs, fabsf, sqrt, pow, hypot, erfc, sqrtf, powf, hypotf, fmod, floor, floorf
