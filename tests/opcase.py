@@ -63,13 +63,11 @@ class Case:
     """
 
     def __init__(self, op, inputs, params=None, ref=None, aux=None, is_train=False, grad=None,
-                 zero_grad=False, bad=(), grad_tol=(1e-5, 1e-8), id=None, xfail=None,
-                 dtype_params=None):
+                 zero_grad=False, bad=(), grad_tol=(1e-5, 1e-8), id=None, dtype_params=None):
         self.op, self.inputs, self.params = op, dict(inputs), dict(params or {})
         self.ref, self.aux, self.is_train = ref, dict(aux or {}), is_train
         self.grad, self.zero_grad, self.bad, self.grad_tol = grad, zero_grad, list(bad), grad_tol
         self.id = id or op
-        self.xfail = xfail or {}
         self.dtype_params = dtype_params or (lambda dtype: {})
 
     def build(self, variables, dtype=np.float64, **overrides):

@@ -7,10 +7,6 @@ import numpy as np
 
 from opcase import Case, signed
 from opcases_index import fixed
-from opcases_init import INT64_TIMES_FLOAT
-
-DYNAMIC_SHAPE = ("its output shape depends on index's values: binding it is refused (tested in "
-                 "test_sort_gather_ops.py)")
 
 
 def positions(indices, shape):
@@ -105,10 +101,9 @@ CASE_LIST = [
          ref=np_index_copy, id="_contrib_index_copy-3d"),
     # -- _contrib_index_array ---------------------------------------------------------------------
     Case("_contrib_index_array", {"data": ((2, 3, 4), signed)}, params=dict(axes=(-1, 0)),
-         ref=np_index_array, grad=(), xfail={"survives": INT64_TIMES_FLOAT}),
+         ref=np_index_array, grad=()),
     # -- _contrib_boolean_mask: loads, infers, refuses to bind ----------------------------------
     Case("_contrib_boolean_mask", {"data": ((3, 4), signed), "index": ((3,), fixed([0, 1, 2]))},
          ref=lambda data, index, axis=0: data[index != 0], grad=(),
-         xfail={test: DYNAMIC_SHAPE for test in ("forward", "inplace", "survives")},
          bad=[("shapes", {"data": (3, 4), "index": (4,)}), ("params", {"axis": 2})]),
 ]
