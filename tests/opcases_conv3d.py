@@ -129,6 +129,14 @@ CASE_LIST = [
          params=dict(kernel=(2, 2, 3), num_filter=6, num_group=2, dilate=(1, 2, 1),
                      no_bias=True, layout="NCDHW"),
          ref=np_conv_nd, id="Convolution-3d-dilate-group"),
+    # 1x1 kernels at batch 1: the kernels' pointwise path (GEMMs on the arrays, no im2col)
+    Case("Convolution", {"data": ((1, 6, 5, 7), signed), "weight": ((9, 2, 1, 1), signed),
+                         "bias": ((9,), signed)},
+         params=dict(kernel=(1, 1), num_filter=9, num_group=3), ref=np_conv_nd,
+         id="Convolution-1x1-group"),
+    Case("Convolution", {"data": ((1, 4, 3, 2, 5), signed), "weight": ((6, 4, 1, 1, 1), signed)},
+         params=dict(kernel=(1, 1, 1), num_filter=6, no_bias=True), ref=np_conv_nd,
+         id="Convolution-3d-1x1x1"),
     # -- 3-D Deconvolution -----------------------------------------------------------------
     Case("Deconvolution", {"data": ((2, 4, 3, 2, 4), signed), "weight": ((4, 3, 2, 3, 2), signed),
                            "bias": ((3,), signed)},
@@ -140,6 +148,10 @@ CASE_LIST = [
     Case("Deconvolution", {"data": ((2, 4, 2, 3, 3), signed), "weight": ((4, 1, 2, 2, 3), signed)},
          params=dict(kernel=(2, 2, 3), num_filter=2, num_group=2, dilate=(2, 1, 1)),
          ref=np_deconv_nd, id="Deconvolution-3d-dilate-group"),
+    Case("Deconvolution", {"data": ((1, 6, 5, 7), signed), "weight": ((6, 3, 1, 1), signed),
+                           "bias": ((9,), signed)},
+         params=dict(kernel=(1, 1), num_filter=9, num_group=3, no_bias=False),
+         ref=np_deconv_nd, id="Deconvolution-1x1-group"),
     # -- 3-D Pooling -----------------------------------------------------------------------
     Case("Pooling", {"data": ((2, 3, 5, 4, 6), distinct)},
          params=dict(kernel=(2, 3, 2), stride=(2, 1, 2), pad=(1, 1, 0)), ref=np_pool_nd,

@@ -265,6 +265,81 @@ def test_convolution_finite_differences(case):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
+POINTWISE_CASES = [
+    # (data shape without the batch, num_filter, group): 1x1 kernels, unit stride, no padding
+    ((6, 5, 7), 4, 1),
+    ((6, 5, 7), 9, 3),
+    ((4, 11), 6, 2),
+    ((6, 3, 2, 5), 8, 2),   # 3-D: checked against the im2col path only (ref_conv is 1-D/2-D)
+]
+
+
+def _pointwise_case(case, batch, dtype):
+    chw, F, group = case
+    return _conv_case(((batch,) + chw, F, (1,) * (len(chw) - 1), (), (), (), group), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("req", ["write", "add"])
+@pytest.mark.parametrize("case", POINTWISE_CASES)
+@pytest.mark.parametrize("batch", [1, 3])
+def test_pointwise_convolution(dtype, req, case, batch, monkeypatch):
+    """1x1 convolutions skip im2col (GEMMs straight on x, y, dy, dx; no workspace): same numbers
+    as the reference and as the general im2col path forced on the same input."""
+    monkeypatch.setattr(conv, "CHUNK_COLUMNS", 1)   # one sample per GEMM at any batch
+    x, w, b, kw = _pointwise_case(case, batch, dtype)
+    assert conv.conv_workspace_bytes(x.shape, w.shape, itemsize=x.itemsize, **kw) == 0
+    y_shape = (batch, kw["num_filter"]) + x.shape[2:]
+    dy = _rng(1).standard_normal(y_shape).astype(dtype)
+    start = [_rng(2).standard_normal(shape).astype(dtype) if req == "add" else
+             np.full(shape, np.nan, dtype) for shape in (y_shape, x.shape, w.shape, b.shape)]
+    results = []
+    for im2col in (False, True):
+        y, dx, dw, db = (s.copy() for s in start)
+        plan = runner.Plan()
+        conv.append_convolution(plan, x, w, b, y, req=req, im2col=im2col, **kw)
+        conv.append_convolution_backward(plan, dy, x, w, dx, dw, db, req_dx=req, req_dw=req,
+                                         req_db=req, im2col=im2col, **kw)
+        plan.run(is_train=True)
+        results.append((y, dx, dw, db))
+    for got, general in zip(*results):
+        np.testing.assert_allclose(got, general, **_tol(dtype))
+    if x.ndim <= 4:
+        y_ref, backward = ref_conv(x, w, b, group=kw["num_group"])
+        for got, want, s in zip(results[0], (y_ref,) + backward(dy), start):
+            np.testing.assert_allclose(got, want + (s if req == "add" else 0), **_tol(dtype))
+
+
+def test_pointwise_convolution_null_outputs_untouched():
+    x, w, b, kw = _pointwise_case(POINTWISE_CASES[1], 1, np.float64)
+    y_ref, backward = ref_conv(x, w, b, group=kw["num_group"])
+    dy = _rng(1).standard_normal(y_ref.shape)
+    y, dx, dw = np.full(y_ref.shape, 7.0), np.full(x.shape, 7.0), np.full(w.shape, np.nan)
+    plan = runner.Plan()
+    conv.append_convolution(plan, x, w, b, y, req="null", **kw)
+    conv.append_convolution_backward(plan, dy, x, w, dx, dw, None, req_dx="null", **kw)
+    plan.run(is_train=True)
+    assert (y == 7.0).all() and (dx == 7.0).all()
+    np.testing.assert_allclose(dw, backward(dy)[1], rtol=1e-10, atol=1e-10)
+
+
+def test_pointwise_deconvolution():
+    """Deconvolution runs on the same kernels: a 1x1 one is the pointwise data gradient."""
+    x, w, b, kw = _pointwise_case(POINTWISE_CASES[1], 1, np.float64)
+    y_ref, backward = ref_conv(x, w, b, group=kw["num_group"])
+    dy = _rng(1).standard_normal(y_ref.shape)
+    geo = dict(kernel=kw["kernel"], num_group=kw["num_group"])
+    assert conv.deconv_workspace_bytes(x.shape, w.shape, itemsize=8, **geo) == 0
+    out, d_dy, dw = np.empty(x.shape), np.empty(dy.shape), np.empty(w.shape)
+    plan = runner.Plan()
+    conv.append_deconvolution(plan, dy, w, None, out, **geo)
+    conv.append_deconvolution_backward(plan, x, dy, w, d_dy, dw, None, req_db="null", **geo)
+    plan.run(is_train=True)
+    np.testing.assert_allclose(out, backward(dy)[0], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(d_dy, y_ref - b[:, None, None], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(dw, backward(dy)[1], rtol=1e-10, atol=1e-10)
+
+
 def test_convolution_bad_shapes():
     x = np.zeros((2, 3, 5, 5), np.float32)
     plan = runner.Plan()

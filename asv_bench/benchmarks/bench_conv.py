@@ -10,7 +10,8 @@ Python, whose call overhead would flatter the ratio.  The kernel additionally pa
 im2col (twice), col2im, the bias and its gradient.
 
 LeNet sizes, batch 64: conv1 1->20 channels 28x28 k5 (the first layer: no data gradient, as
-in training), conv2 20->50 channels 12x12 k5 (with the data gradient).
+in training), conv2 20->50 channels 12x12 k5 (with the data gradient).  ResNet-50's 1x1
+convolutions at 56x56, batch 1: 256->64 and 64->256 (the pointwise path: no im2col at all).
 """
 import numpy as np
 from scipy.linalg import blas
@@ -23,6 +24,8 @@ from .common import best_of
 SHAPES = {
     "lenet-conv1 b64": ((64, 1, 28, 28), 20, (5, 5), False),
     "lenet-conv2 b64": ((64, 20, 12, 12), 50, (5, 5), True),
+    "resnet50-1x1 256->64 b1": ((1, 256, 56, 56), 64, (1, 1), True),
+    "resnet50-1x1 64->256 b1": ((1, 64, 56, 56), 256, (1, 1), True),
 }
 
 
@@ -100,5 +103,5 @@ class ConvolutionRatio:
 
 if __name__ == "__main__":
     for shape in SHAPES:
-        print(f"{shape:<16} forward+backward / GEMM floor: "
+        print(f"{shape:<24} forward+backward / GEMM floor: "
               f"{ConvolutionRatio().track_ratio_to_gemm_floor(shape):.3f}")

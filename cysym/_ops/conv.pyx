@@ -133,9 +133,75 @@ cdef void _col2im(const real* col, Py_ssize_t ld, real* x, Geom* g) noexcept nog
 # (F, nb * HWo) is scattered into y's (nb, F, HWo), and dY is gathered the other way; both
 # copies are O(size of y), small next to the GEMMs.  Workspace: col (C*kd*kh*kw, nb*HWo), then
 # the (F, nb*HWo) staging block.
+#
+# A pointwise convolution (1x1 kernel, unit stride, no padding) with one sample per chunk needs
+# no im2col: x[n] already is its (C, HWo) column matrix, so the GEMMs run straight on x, y, dy
+# and dx (req 'add' through beta = 1), with no workspace.  With several samples per chunk the
+# general path's gather into one wide GEMM is kept.
+
+cdef void _add_bias(real* y, const real* b, Py_ssize_t N, Py_ssize_t F,
+                    Py_ssize_t size) noexcept nogil:
+    # y[n, f, :] += b[f]
+    cdef Py_ssize_t n, f, p
+    cdef real* yp
+    cdef real bf
+    for n in range(N):
+        for f in range(F):
+            bf = b[f]
+            yp = y + (n * F + f) * size
+            for p in range(size):
+                yp[p] += bf
+
+
+cdef void _pointwise_forward(const real* x, const real* w, const real* b, real* y, Geom* g,
+                             int req) noexcept nogil:
+    cdef Py_ssize_t n, grp
+    cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo
+    cdef Py_ssize_t Fg = g.F // g.G, Cg = g.C // g.G
+    cdef real beta = 1 if req == REQ_ADD else 0
+    if req == REQ_NULL:
+        return
+    for n in range(g.N):
+        for grp in range(g.G):
+            # y[n, group] (+)= w[group] @ x[n, group]   (Fg x Cg) @ (Cg x HWo)
+            gemm(False, False, <int>Fg, <int>HWo, <int>Cg, <real>1, w + grp * Fg * Cg, <int>Cg,
+                 x + (n * g.C + grp * Cg) * HWo, <int>HWo, beta,
+                 y + (n * g.F + grp * Fg) * HWo, <int>HWo)
+    if b != NULL:
+        _add_bias(y, b, g.N, g.F, HWo)
+
+
+cdef void _pointwise_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
+                              real* db, Geom* g, int req_dx, int req_dw, int req_db) noexcept nogil:
+    cdef Py_ssize_t n, grp, f
+    cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo
+    cdef Py_ssize_t Fg = g.F // g.G, Cg = g.C // g.G
+    cdef real beta_dx = 1 if req_dx == REQ_ADD else 0
+    cdef const real* dyn
+    if req_dw == REQ_WRITE:
+        memset(dw, 0, g.F * Cg * sizeof(real))
+    if req_db == REQ_WRITE:
+        memset(db, 0, g.F * sizeof(real))
+    for n in range(g.N):
+        dyn = dy + n * g.F * HWo
+        if req_db != REQ_NULL:
+            for f in range(g.F):
+                db[f] += <real>_sum(dyn + f * HWo, HWo)
+        for grp in range(g.G):
+            if req_dw != REQ_NULL:
+                # dw[group] += dy[n, group] @ x[n, group].T   (Fg x HWo) @ (HWo x Cg)
+                gemm(False, True, <int>Fg, <int>Cg, <int>HWo, <real>1, dyn + grp * Fg * HWo,
+                     <int>HWo, x + (n * g.C + grp * Cg) * HWo, <int>HWo, <real>1,
+                     dw + grp * Fg * Cg, <int>Cg)
+            if req_dx != REQ_NULL:
+                # dx[n, group] (+)= w[group].T @ dy[n, group]   (Cg x Fg) @ (Fg x HWo)
+                gemm(True, False, <int>Cg, <int>HWo, <int>Fg, <real>1, w + grp * Fg * Cg, <int>Cg,
+                     dyn + grp * Fg * HWo, <int>HWo, beta_dx, dx + (n * g.C + grp * Cg) * HWo,
+                     <int>HWo)
 
 cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, real* col,
                         Geom* g, Py_ssize_t nb, int req) noexcept nogil:
+    # nb == 0: the pointwise path (see the banner above)
     cdef Py_ssize_t n0, cur, ld, j, grp, f, p
     cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo   # output positions
     cdef Py_ssize_t Fg = g.F // g.G
@@ -147,6 +213,9 @@ cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, re
     cdef const real* sp
     cdef real bf
     cdef bint direct = nb == 1 and req == REQ_WRITE
+    if nb == 0:
+        _pointwise_forward(x, w, b, y, g, req)
+        return
     if req == REQ_NULL:
         return
     n0 = 0
@@ -208,6 +277,9 @@ cdef void _conv_backward(const real* dy, const real* x, const real* w, real* dx,
     cdef Py_ssize_t in_size = g.C * g.D * g.H * g.W
     cdef real* stage = col + g.C * g.kd * g.kh * g.kw * nb * HWo
     cdef const real* src
+    if nb == 0:
+        _pointwise_backward(dy, x, w, dx, dw, db, g, req_dx, req_dw, req_db)
+        return
     if req_dw == REQ_WRITE:
         memset(dw, 0, g.F * Kg * sizeof(real))
     if req_db == REQ_WRITE:
@@ -325,16 +397,24 @@ def _out_positions(geo):
     return geo[19] * geo[20] * geo[21]
 
 
-def conv_chunk(geo):
-    """Samples per GEMM: enough for about CHUNK_COLUMNS output pixels, at least one."""
-    return max(1, min(geo[0], CHUNK_COLUMNS // max(1, _out_positions(geo))))
+def _pointwise(geo):
+    """Whether the convolution is 1x1(x1) with unit stride and no padding: x is its own im2col."""
+    return geo[7:13] == [1] * 6 and geo[16:19] == [0] * 3
 
 
-def conv_workspace_elements(geo):
+def conv_chunk(geo, im2col=False):
+    """Samples per GEMM: enough for about CHUNK_COLUMNS output pixels, at least one; 0 (the
+    kernels' pointwise path, no im2col) for a pointwise convolution at one sample per GEMM,
+    unless `im2col` forces the general path."""
+    nb = max(1, min(geo[0], CHUNK_COLUMNS // max(1, _out_positions(geo))))
+    return 0 if nb == 1 and not im2col and _pointwise(geo) else nb
+
+
+def conv_workspace_elements(geo, im2col=False):
     """Elements of scratch: im2col (C*kd*kh*kw, nb*Do*Ho*Wo), then the (F, nb*Do*Ho*Wo) staging
-    block (used when nb > 1, or by a forward with req 'add')."""
+    block (used when nb > 1, or by a forward with req 'add'); none on the pointwise path."""
     C, F, kd, kh, kw = geo[1], geo[5], geo[7], geo[8], geo[9]
-    return (C * kd * kh * kw + F) * conv_chunk(geo) * _out_positions(geo)
+    return (C * kd * kh * kw + F) * conv_chunk(geo, im2col) * _out_positions(geo)
 
 
 def conv_workspace_bytes(data_shape, weight_shape, kernel, stride=(), dilate=(), pad=(),
@@ -366,27 +446,29 @@ def _check_shape(array, shape, what, label):
 
 def append_convolution(Plan plan, x, w, b, y, kernel, stride=(), dilate=(), pad=(),
                        num_filter=None, num_group=1, workspace=None, str req="write",
-                       str label="Convolution"):
-    """Append y = conv(x, w) + b (b may be None for no_bias); workspace is uint8 scratch or None."""
+                       str label="Convolution", bint im2col=False):
+    """Append y = conv(x, w) + b (b may be None for no_bias); workspace is uint8 scratch or None;
+    `im2col` forces the general path on a pointwise convolution (for tests and benchmarks)."""
     if num_filter is None:
         num_filter = w.shape[0]
     geo = _conv_geometry(x, w, kernel, stride, dilate, pad, num_filter, num_group, label)
     _check_shape(y, _out_shape(geo, len(kernel)), "output", label)
     _check_shape(b, (geo[5],), "bias", label)
-    col = _col_buffer(workspace, conv_workspace_elements(geo), x.dtype)
+    col = _col_buffer(workspace, conv_workspace_elements(geo, im2col), x.dtype)
     arrays = [x, w, x if b is None else b, y]
     dtype = common_dtype(arrays)
     plan.add(conv_forward_kernel, dtype, arrays + [col],
-             geo + [conv_chunk(geo), b is not None, req_code(req, label)], [], label)
+             geo + [conv_chunk(geo, im2col), b is not None, req_code(req, label)], [], label)
 
 
 def append_convolution_backward(Plan plan, dy, x, w, dx, dw, db, kernel, stride=(), dilate=(),
                                 pad=(), num_filter=None, num_group=1, workspace=None,
                                 str req_dx="write", str req_dw="write", str req_db="write",
-                                str label="_backward_Convolution"):
+                                str label="_backward_Convolution", bint im2col=False):
     """Append dx = col2im(w.T @ dy), dw = sum_n dy[n] @ im2col(x[n]).T, db = dy.sum over all axes but 1.
 
-    A None output or req 'null' is skipped; 'add' accumulates into the output."""
+    A None output or req 'null' is skipped; 'add' accumulates into the output; `im2col` as in
+    append_convolution."""
     if num_filter is None:
         num_filter = w.shape[0]
     geo = _conv_geometry(x, w, kernel, stride, dilate, pad, num_filter, num_group, label)
@@ -399,10 +481,11 @@ def append_convolution_backward(Plan plan, dy, x, w, dx, dw, db, kernel, stride=
             outputs[k] = dy   # any valid pointer; the kernel does not touch it
         else:
             _check_shape(out, shape, ("data", "weight", "bias")[k] + " gradient", label)
-    col = _col_buffer(workspace, conv_workspace_elements(geo), x.dtype)
+    col = _col_buffer(workspace, conv_workspace_elements(geo, im2col), x.dtype)
     arrays = [dy, x, w] + outputs
     dtype = common_dtype(arrays)
-    plan.add(conv_backward_kernel, dtype, arrays + [col], geo + [conv_chunk(geo)] + reqs, [], label)
+    plan.add(conv_backward_kernel, dtype, arrays + [col], geo + [conv_chunk(geo, im2col)] + reqs,
+             [], label)
 
 
 # ---------------------------------------------------------------------------------------
@@ -808,20 +891,6 @@ def append_pooling_backward(Plan plan, dy, x, dx, pool_type="max", kernel=(), st
 #   backward:  dx = w @ im2col(dy)                   Convolution's forward
 #              dw = sum_n x[n] @ im2col(dy[n]).T     Convolution's weight gradient
 #              db = dy.sum over all axes but 1
-
-cdef void _add_bias(real* y, const real* b, Py_ssize_t N, Py_ssize_t F,
-                    Py_ssize_t size) noexcept nogil:
-    # y[n, f, :] += b[f]
-    cdef Py_ssize_t n, f, p
-    cdef real* yp
-    cdef real bf
-    for n in range(N):
-        for f in range(F):
-            bf = b[f]
-            yp = y + (n * F + f) * size
-            for p in range(size):
-                yp[p] += bf
-
 
 cdef void deconv_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
     # arrays: x, w, b, y, col (b is x when there is no bias); ints: geometry(GEOM_INTS), nb, has_bias, req
