@@ -310,6 +310,18 @@ def test_pointwise_convolution(dtype, req, case, batch, monkeypatch):
             np.testing.assert_allclose(got, want + (s if req == "add" else 0), **_tol(dtype))
 
 
+def test_pointwise_workspace():
+    """No workspace where 1x1 convolutions skip im2col: one sample per GEMM, or samples with at
+    least POINTWISE_COLUMNS output pixels; narrower ones are gathered (and strided ones need it)."""
+    def nbytes(shape, **kw):
+        return conv.conv_workspace_bytes(shape, (3, shape[1], 1, 1), kernel=(1, 1), **kw)
+    assert nbytes((1, 4, 3, 5)) == 0
+    assert nbytes((2, 4, 12, 11)) == 0          # 132 pixels per sample
+    assert nbytes((2, 4, 9, 11)) == (4 + 3) * 2 * 99 * 4
+    assert nbytes((1, 4, 3, 5), stride=(2, 1)) > 0
+    assert nbytes((1, 4, 3, 5), pad=(0, 1)) > 0
+
+
 def test_pointwise_convolution_null_outputs_untouched():
     x, w, b, kw = _pointwise_case(POINTWISE_CASES[1], 1, np.float64)
     y_ref, backward = ref_conv(x, w, b, group=kw["num_group"])
