@@ -16,6 +16,7 @@ from libc.string cimport memcpy, memset
 from cysym._ops._blas cimport real, gemm
 from cysym._ops._common cimport common_dtype, expect_size, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops._math cimport _exp, _tanh
+from cysym._ops._random cimport _splitmix64
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
 import numpy as np
@@ -90,15 +91,6 @@ cdef inline real _clip(const Geometry* g, real c) noexcept nogil:
 
 cdef inline bint _clipped(const Geometry* g, real c) noexcept nogil:
     return g.clip and (c < g.clip_min or c > g.clip_max or c != c)
-
-
-cdef inline unsigned long long _splitmix64(unsigned long long* state) noexcept nogil:
-    cdef unsigned long long z
-    state[0] += 0x9E3779B97F4A7C15ULL
-    z = state[0]
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL
-    return z ^ (z >> 31)
 
 
 cdef void _apply_dropout(const Geometry* g, real* values, Py_ssize_t n, unsigned long long key,

@@ -12,6 +12,7 @@ from cysym._ops._common cimport (common_dtype, expect_size, move_dtype, number, 
                                  REQ_WRITE, REQ_ADD, step_index, req_code, DTYPE_FLOAT32,
                                  DTYPE_FLOAT64, DTYPE_INT32, DTYPE_INT64)
 from cysym._ops._index cimport index_code, read_index
+from cysym._ops._random cimport _splitmix64
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
 import math
@@ -458,15 +459,6 @@ def append_embedding_backward(Plan plan, out_grad, data, weight_grad, str req="w
 
 # ---------------------------------------------------------------------------------------------
 # Dropout: mask[i] = (u_i < 1 - p) / (1 - p), u from splitmix64 seeded by ctx.rng_state
-
-cdef inline unsigned long long _splitmix64(unsigned long long* state) noexcept nogil:
-    cdef unsigned long long z
-    state[0] += 0x9E3779B97F4A7C15ULL
-    z = state[0]
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL
-    return z ^ (z >> 31)
-
 
 cdef void _broadcast_mul(const real* x, const real* m, real* y, Py_ssize_t ndim,
                          const Py_ssize_t* shape, const Py_ssize_t* mstride, int req) noexcept nogil:
