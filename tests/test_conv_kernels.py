@@ -352,6 +352,78 @@ def test_pointwise_deconvolution():
     np.testing.assert_allclose(dw, backward(dy)[1], rtol=1e-10, atol=1e-10)
 
 
+DEPTHWISE_CASES = [
+    # (data shape without the batch, kernel, stride, pad, dilate): num_group == C == num_filter
+    ((5, 9, 11), (3, 3), (1, 1), (1, 1), (1, 1)),
+    ((4, 10, 7), (3, 3), (2, 2), (1, 1), (1, 1)),
+    ((3, 12, 13), (3, 2), (2, 1), (2, 0), (2, 1)),
+    ((6, 7, 13), (1, 5), (1, 3), (0, 2), (1, 2)),
+    ((3, 6, 8), (5, 5), (1, 2), (0, 3), (1, 1)),   # taps wholly in the padding
+    ((4, 17), (3,), (2,), (1,), (1,)),              # 1-D
+]
+
+
+def _depthwise_case(case, batch, dtype):
+    chw, kernel, stride, pad, dilate = case
+    C = chw[0]
+    return _conv_case(((batch,) + chw, C, kernel, stride, pad, dilate, C), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("req", ["write", "add"])
+@pytest.mark.parametrize("case", DEPTHWISE_CASES)
+@pytest.mark.parametrize("batch", [1, 3])
+def test_depthwise_convolution(dtype, req, case, batch):
+    """Depthwise convolutions run direct loops (no im2col, no workspace): same numbers as the
+    reference and as the general im2col path forced on the same input."""
+    x, w, b, kw = _depthwise_case(case, batch, dtype)
+    assert conv.conv_workspace_bytes(x.shape, w.shape, itemsize=x.itemsize, **kw) == 0
+    y_ref, backward = ref_conv(x, w, b, stride=kw["stride"], pad=kw["pad"],
+                               dilate=kw["dilate"], group=kw["num_group"])
+    dy = _rng(1).standard_normal(y_ref.shape).astype(dtype)
+    start = [_rng(2).standard_normal(shape).astype(dtype) if req == "add" else
+             np.full(shape, np.nan, dtype) for shape in (y_ref.shape, x.shape, w.shape, b.shape)]
+    results = []
+    for im2col in (False, True):
+        y, dx, dw, db = (s.copy() for s in start)
+        plan = runner.Plan()
+        conv.append_convolution(plan, x, w, b, y, req=req, im2col=im2col, **kw)
+        conv.append_convolution_backward(plan, dy, x, w, dx, dw, db, req_dx=req, req_dw=req,
+                                         req_db=req, im2col=im2col, **kw)
+        plan.run(is_train=True)
+        results.append((y, dx, dw, db))
+    for got, general in zip(*results):
+        np.testing.assert_allclose(got, general, **_tol(dtype))
+    for got, want, s in zip(results[0], (y_ref,) + backward(dy), start):
+        np.testing.assert_allclose(got, want + (s if req == "add" else 0), **_tol(dtype))
+
+
+def test_depthwise_null_outputs_untouched_and_deconvolution():
+    """req 'null' leaves outputs alone; a depthwise Deconvolution runs the same loops (its
+    forward is the depthwise data gradient, its weight gradient the depthwise one)."""
+    x, w, b, kw = _depthwise_case(DEPTHWISE_CASES[1], 3, np.float64)
+    y_ref, backward = ref_conv(x, w, b, stride=kw["stride"], pad=kw["pad"], group=kw["num_group"])
+    dy = _rng(1).standard_normal(y_ref.shape)
+    y, dx, dw = np.full(y_ref.shape, 7.0), np.full(x.shape, 7.0), np.full(w.shape, np.nan)
+    plan = runner.Plan()
+    conv.append_convolution(plan, x, w, b, y, req="null", **kw)
+    conv.append_convolution_backward(plan, dy, x, w, dx, dw, None, req_dx="null", **kw)
+    plan.run(is_train=True)
+    assert (y == 7.0).all() and (dx == 7.0).all()
+    np.testing.assert_allclose(dw, backward(dy)[1], rtol=1e-10, atol=1e-10)
+
+    geo = dict(kernel=kw["kernel"], stride=kw["stride"], pad=kw["pad"], num_group=kw["num_group"])
+    assert conv.deconv_workspace_bytes(x.shape, w.shape, itemsize=8, **geo) == 0
+    out, d_dy, dw = np.empty(x.shape), np.empty(dy.shape), np.empty(w.shape)
+    plan = runner.Plan()
+    conv.append_deconvolution(plan, dy, w, None, out, **geo)
+    conv.append_deconvolution_backward(plan, x, dy, w, d_dy, dw, None, req_db="null", **geo)
+    plan.run(is_train=True)
+    np.testing.assert_allclose(out, backward(dy)[0], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(d_dy, y_ref - b[:, None, None], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(dw, backward(dy)[1], rtol=1e-10, atol=1e-10)
+
+
 def test_convolution_bad_shapes():
     x = np.zeros((2, 3, 5, 5), np.float32)
     plan = runner.Plan()

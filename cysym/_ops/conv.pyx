@@ -17,6 +17,8 @@ from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
 POOL_CODES = {"max": 0, "avg": 1, "sum": 2, "lp": 3}
 DEF GEOM_INTS = 22
+# `nb` (samples per GEMM) of the depthwise path, which has no GEMM (see _depthwise_forward)
+DEF DEPTHWISE = -1
 
 
 # ---------------------------------------------------------------------------------------
@@ -199,9 +201,126 @@ cdef void _pointwise_backward(const real* dy, const real* x, const real* w, real
                      dyn + grp * Fg * HWo, <int>HWo, beta_dx, dx + (n * g.C + grp * Cg) * HWo,
                      <int>HWo)
 
+# A depthwise convolution (num_group == C == F, 1-D or 2-D) is C independent single-channel
+# filters: a GEMM per group would have one row, so these loops run it directly, one output row
+# at a time, each tap adding w * (a row of x) to it.  The valid columns of a tap are computed up
+# front (_valid_range), so the loop over output columns has no branch and vectorizes
+# (contiguous at stride 1).  No workspace.
+
+cdef inline double _dot_strided(const real* a, const real* b, Py_ssize_t step,
+                                Py_ssize_t n) noexcept nogil:
+    # sum of a[k] * b[k * step] over [0:n], in four partial sums (see _math._sum)
+    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef Py_ssize_t k = 0
+    while k + 4 <= n:
+        s0 += a[k] * b[k * step]
+        s1 += a[k + 1] * b[(k + 1) * step]
+        s2 += a[k + 2] * b[(k + 2) * step]
+        s3 += a[k + 3] * b[(k + 3) * step]
+        k += 4
+    while k < n:
+        s0 += a[k] * b[k * step]
+        k += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef void _depthwise_forward(const real* x, const real* w, const real* b, real* y, Geom* g,
+                             int req) noexcept nogil:
+    cdef Py_ssize_t n, c, oh, i, j, ih, ow, lo, hi
+    cdef Py_ssize_t K = g.kh * g.kw
+    cdef const real* xp
+    cdef const real* src
+    cdef real* yr
+    cdef real wv, bias
+    if req == REQ_NULL:
+        return
+    for n in range(g.N):
+        for c in range(g.C):
+            xp = x + (n * g.C + c) * g.H * g.W
+            bias = b[c] if b != NULL else 0
+            for oh in range(g.Ho):
+                yr = y + ((n * g.C + c) * g.Ho + oh) * g.Wo
+                if req == REQ_WRITE:
+                    for ow in range(g.Wo):
+                        yr[ow] = bias
+                else:
+                    for ow in range(g.Wo):
+                        yr[ow] += bias
+                for i in range(g.kh):
+                    ih = oh * g.sh - g.ph + i * g.dh
+                    if ih < 0 or ih >= g.H:
+                        continue
+                    for j in range(g.kw):
+                        _valid_range(j * g.dw - g.pw, g.sw, g.W, g.Wo, &lo, &hi)
+                        src = xp + ih * g.W + j * g.dw - g.pw
+                        wv = w[c * K + i * g.kw + j]
+                        if g.sw == 1:
+                            for ow in range(lo, hi):
+                                yr[ow] += wv * src[ow]
+                        else:
+                            for ow in range(lo, hi):
+                                yr[ow] += wv * src[ow * g.sw]
+
+
+cdef void _depthwise_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
+                              real* db, Geom* g, int req_dx, int req_dw,
+                              int req_db) noexcept nogil:
+    cdef Py_ssize_t n, c, oh, i, j, ih, ow, lo, hi
+    cdef Py_ssize_t K = g.kh * g.kw, HW = g.H * g.W, HWo = g.Ho * g.Wo
+    cdef const real* dyr
+    cdef real* dst
+    cdef real wv
+    cdef double total
+    for c in range(g.C):
+        if req_db != REQ_NULL:
+            total = 0
+            for n in range(g.N):
+                total += _sum(dy + (n * g.C + c) * HWo, HWo)
+            db[c] = <real>total + (db[c] if req_db == REQ_ADD else 0)
+        if req_dw != REQ_NULL:
+            # dw[c, i, j] = sum over n, oh, ow of dy[n, c, oh, ow] * x[n, c, ih, iw]
+            for i in range(g.kh):
+                for j in range(g.kw):
+                    _valid_range(j * g.dw - g.pw, g.sw, g.W, g.Wo, &lo, &hi)
+                    total = 0
+                    for n in range(g.N):
+                        for oh in range(g.Ho):
+                            ih = oh * g.sh - g.ph + i * g.dh
+                            if ih < 0 or ih >= g.H:
+                                continue
+                            total += _dot_strided(
+                                dy + ((n * g.C + c) * g.Ho + oh) * g.Wo + lo,
+                                x + (n * g.C + c) * HW + ih * g.W + j * g.dw - g.pw + lo * g.sw,
+                                g.sw, hi - lo)
+                    dw[c * K + i * g.kw + j] = <real>total + (
+                        dw[c * K + i * g.kw + j] if req_dw == REQ_ADD else 0)
+        if req_dx == REQ_NULL:
+            continue
+        # dx[n, c] (+)= every tap's w times dy[n, c], scattered back to the input pixels it read
+        for n in range(g.N):
+            if req_dx == REQ_WRITE:
+                memset(dx + (n * g.C + c) * HW, 0, HW * sizeof(real))
+            for oh in range(g.Ho):
+                dyr = dy + ((n * g.C + c) * g.Ho + oh) * g.Wo
+                for i in range(g.kh):
+                    ih = oh * g.sh - g.ph + i * g.dh
+                    if ih < 0 or ih >= g.H:
+                        continue
+                    for j in range(g.kw):
+                        _valid_range(j * g.dw - g.pw, g.sw, g.W, g.Wo, &lo, &hi)
+                        dst = dx + (n * g.C + c) * HW + ih * g.W + j * g.dw - g.pw
+                        wv = w[c * K + i * g.kw + j]
+                        if g.sw == 1:
+                            for ow in range(lo, hi):
+                                dst[ow] += wv * dyr[ow]
+                        else:
+                            for ow in range(lo, hi):
+                                dst[ow * g.sw] += wv * dyr[ow]
+
+
 cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, real* col,
                         Geom* g, Py_ssize_t nb, int req) noexcept nogil:
-    # nb == 0: the pointwise path (see the banner above)
+    # nb == 0: the pointwise path, nb == DEPTHWISE the depthwise one (see the banner above)
     cdef Py_ssize_t n0, cur, ld, j, grp, f, p
     cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo   # output positions
     cdef Py_ssize_t Fg = g.F // g.G
@@ -215,6 +334,9 @@ cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, re
     cdef bint direct = nb == 1 and req == REQ_WRITE
     if nb == 0:
         _pointwise_forward(x, w, b, y, g, req)
+        return
+    if nb == DEPTHWISE:
+        _depthwise_forward(x, w, b, y, g, req)
         return
     if req == REQ_NULL:
         return
@@ -279,6 +401,9 @@ cdef void _conv_backward(const real* dy, const real* x, const real* w, real* dx,
     cdef const real* src
     if nb == 0:
         _pointwise_backward(dy, x, w, dx, dw, db, g, req_dx, req_dw, req_db)
+        return
+    if nb == DEPTHWISE:
+        _depthwise_backward(dy, x, w, dx, dw, db, g, req_dx, req_dw, req_db)
         return
     if req_dw == REQ_WRITE:
         memset(dw, 0, g.F * Kg * sizeof(real))
@@ -409,10 +534,18 @@ def _pointwise(geo):
 POINTWISE_COLUMNS = 128
 
 
+def _depthwise(geo):
+    """Whether the convolution is depthwise (num_group == channels == num_filter), 1-D or 2-D."""
+    return geo[1] == geo[5] == geo[6] and geo[2] == geo[7] == 1
+
+
 def conv_chunk(geo, im2col=False):
     """Samples per GEMM: enough for about CHUNK_COLUMNS output pixels, at least one; 0 (the
     kernels' pointwise path, no im2col) for a pointwise convolution at one sample per GEMM or
-    with at least POINTWISE_COLUMNS output pixels, unless `im2col` forces the general path."""
+    with at least POINTWISE_COLUMNS output pixels; DEPTHWISE (the direct loops, no im2col) for a
+    depthwise convolution; unless `im2col` forces the general path."""
+    if _depthwise(geo) and not im2col:
+        return DEPTHWISE
     nb = max(1, min(geo[0], CHUNK_COLUMNS // max(1, _out_positions(geo))))
     wide = nb == 1 or _out_positions(geo) >= POINTWISE_COLUMNS
     return 0 if wide and not im2col and _pointwise(geo) else nb
@@ -420,9 +553,10 @@ def conv_chunk(geo, im2col=False):
 
 def conv_workspace_elements(geo, im2col=False):
     """Elements of scratch: im2col (C*kd*kh*kw, nb*Do*Ho*Wo), then the (F, nb*Do*Ho*Wo) staging
-    block (used when nb > 1, or by a forward with req 'add'); none on the pointwise path."""
+    block (used when nb > 1, or by a forward with req 'add'); none on the pointwise and
+    depthwise paths."""
     C, F, kd, kh, kw = geo[1], geo[5], geo[7], geo[8], geo[9]
-    return (C * kd * kh * kw + F) * conv_chunk(geo, im2col) * _out_positions(geo)
+    return (C * kd * kh * kw + F) * max(0, conv_chunk(geo, im2col)) * _out_positions(geo)
 
 
 def conv_workspace_bytes(data_shape, weight_shape, kernel, stride=(), dilate=(), pad=(),
