@@ -360,6 +360,9 @@ DEPTHWISE_CASES = [
     ((6, 7, 13), (1, 5), (1, 3), (0, 2), (1, 2)),
     ((3, 6, 8), (5, 5), (1, 2), (0, 3), (1, 1)),   # taps wholly in the padding
     ((4, 17), (3,), (2,), (1,), (1,)),              # 1-D
+    ((3, 8, 11), (2, 3), (1, 1), (1, 2), (1, 2)),   # 3-tap rows at unit stride: fused loops
+    ((2, 5, 6), (3, 3), (1, 1), (0, 4), (1, 1)),    # ... with a pad wider than the kernel
+    ((2, 9, 3), (3, 3), (1, 1), (0, 1), (2, 2)),    # ... no column with all 3 taps inside
 ]
 
 

@@ -19,6 +19,8 @@ POOL_CODES = {"max": 0, "avg": 1, "sum": 2, "lp": 3}
 DEF GEOM_INTS = 22
 # `nb` (samples per GEMM) of the depthwise path, which has no GEMM (see _depthwise_forward)
 DEF DEPTHWISE = -1
+# widest kernel row the depthwise path takes (its tap ranges live on the stack)
+DEF DEPTHWISE_TAPS = 16
 
 
 # ---------------------------------------------------------------------------------------
@@ -203,9 +205,10 @@ cdef void _pointwise_backward(const real* dy, const real* x, const real* w, real
 
 # A depthwise convolution (num_group == C == F, 1-D or 2-D) is C independent single-channel
 # filters: a GEMM per group would have one row, so these loops run it directly, one output row
-# at a time, each tap adding w * (a row of x) to it.  The valid columns of a tap are computed up
-# front (_valid_range), so the loop over output columns has no branch and vectorizes
-# (contiguous at stride 1).  No workspace.
+# at a time, each tap adding w * (a row of x) to it.  The output columns where each tap of a
+# kernel row reads inside x are computed once per call (_tap_columns: divisions, which would
+# otherwise cost more than a short row's arithmetic), so the loop over output columns has
+# no branch and vectorizes (contiguous at stride 1).  No workspace.
 
 cdef inline double _dot_strided(const real* a, const real* b, Py_ssize_t step,
                                 Py_ssize_t n) noexcept nogil:
@@ -224,16 +227,26 @@ cdef inline double _dot_strided(const real* a, const real* b, Py_ssize_t step,
     return (s0 + s1) + (s2 + s3)
 
 
+cdef inline void _tap_columns(Geom* g, Py_ssize_t* cols) noexcept nogil:
+    # cols[2j], cols[2j + 1]: [lo, hi), the output columns whose tap j of a kernel row reads
+    # inside x (kw <= DEPTHWISE_TAPS, see _depthwise)
+    cdef Py_ssize_t j
+    for j in range(g.kw):
+        _valid_range(j * g.dw - g.pw, g.sw, g.W, g.Wo, &cols[2 * j], &cols[2 * j + 1])
+
+
 cdef void _depthwise_forward(const real* x, const real* w, const real* b, real* y, Geom* g,
                              int req) noexcept nogil:
     cdef Py_ssize_t n, c, oh, i, j, ih, ow, lo, hi
     cdef Py_ssize_t K = g.kh * g.kw
+    cdef Py_ssize_t cols[2 * DEPTHWISE_TAPS]
     cdef const real* xp
     cdef const real* src
     cdef real* yr
     cdef real wv, bias
     if req == REQ_NULL:
         return
+    _tap_columns(g, cols)
     for n in range(g.N):
         for c in range(g.C):
             xp = x + (n * g.C + c) * g.H * g.W
@@ -251,7 +264,8 @@ cdef void _depthwise_forward(const real* x, const real* w, const real* b, real* 
                     if ih < 0 or ih >= g.H:
                         continue
                     for j in range(g.kw):
-                        _valid_range(j * g.dw - g.pw, g.sw, g.W, g.Wo, &lo, &hi)
+                        lo = cols[2 * j]
+                        hi = cols[2 * j + 1]
                         src = xp + ih * g.W + j * g.dw - g.pw
                         wv = w[c * K + i * g.kw + j]
                         if g.sw == 1:
@@ -267,10 +281,12 @@ cdef void _depthwise_backward(const real* dy, const real* x, const real* w, real
                               int req_db) noexcept nogil:
     cdef Py_ssize_t n, c, oh, i, j, ih, ow, lo, hi
     cdef Py_ssize_t K = g.kh * g.kw, HW = g.H * g.W, HWo = g.Ho * g.Wo
+    cdef Py_ssize_t cols[2 * DEPTHWISE_TAPS]
     cdef const real* dyr
     cdef real* dst
     cdef real wv
     cdef double total
+    _tap_columns(g, cols)
     for c in range(g.C):
         if req_db != REQ_NULL:
             total = 0
@@ -281,7 +297,8 @@ cdef void _depthwise_backward(const real* dy, const real* x, const real* w, real
             # dw[c, i, j] = sum over n, oh, ow of dy[n, c, oh, ow] * x[n, c, ih, iw]
             for i in range(g.kh):
                 for j in range(g.kw):
-                    _valid_range(j * g.dw - g.pw, g.sw, g.W, g.Wo, &lo, &hi)
+                    lo = cols[2 * j]
+                    hi = cols[2 * j + 1]
                     total = 0
                     for n in range(g.N):
                         for oh in range(g.Ho):
@@ -307,7 +324,8 @@ cdef void _depthwise_backward(const real* dy, const real* x, const real* w, real
                     if ih < 0 or ih >= g.H:
                         continue
                     for j in range(g.kw):
-                        _valid_range(j * g.dw - g.pw, g.sw, g.W, g.Wo, &lo, &hi)
+                        lo = cols[2 * j]
+                        hi = cols[2 * j + 1]
                         dst = dx + (n * g.C + c) * HW + ih * g.W + j * g.dw - g.pw
                         wv = w[c * K + i * g.kw + j]
                         if g.sw == 1:
@@ -535,8 +553,9 @@ POINTWISE_COLUMNS = 128
 
 
 def _depthwise(geo):
-    """Whether the convolution is depthwise (num_group == channels == num_filter), 1-D or 2-D."""
-    return geo[1] == geo[5] == geo[6] and geo[2] == geo[7] == 1
+    """Whether the convolution is depthwise (num_group == channels == num_filter), 1-D or 2-D,
+    with kernel rows of at most DEPTHWISE_TAPS taps."""
+    return geo[1] == geo[5] == geo[6] and geo[2] == geo[7] == 1 and geo[9] <= DEPTHWISE_TAPS
 
 
 def conv_chunk(geo, im2col=False):
