@@ -401,6 +401,23 @@ def test_depthwise_convolution(dtype, req, case, batch):
         np.testing.assert_allclose(got, want + (s if req == "add" else 0), **_tol(dtype))
 
 
+def test_depthwise_workspace():
+    """No workspace on the depthwise path; kernel rows wider than it takes go through im2col."""
+    def nbytes(shape, kernel):
+        return conv.conv_workspace_bytes(shape, (shape[1], 1) + kernel, kernel=kernel,
+                                         num_group=shape[1])
+    assert nbytes((2, 4, 9, 20), (3, 16)) == 0
+    assert nbytes((2, 4, 9, 20), (3, 17)) > 0
+    assert nbytes((2, 4, 20), (5,)) == 0
+    x, w, b, kw = _conv_case(((2, 3, 4, 21), 3, (2, 17), (1, 2), (1, 3), (), 3), np.float64)
+    y_ref, _ = ref_conv(x, w, b, stride=kw["stride"], pad=kw["pad"], group=3)
+    y = np.empty(y_ref.shape)
+    plan = runner.Plan()
+    conv.append_convolution(plan, x, w, b, y, **kw)
+    plan.run()
+    np.testing.assert_allclose(y, y_ref, rtol=1e-10, atol=1e-10)
+
+
 def test_depthwise_null_outputs_untouched_and_deconvolution():
     """req 'null' leaves outputs alone; a depthwise Deconvolution runs the same loops (its
     forward is the depthwise data gradient, its weight gradient the depthwise one)."""

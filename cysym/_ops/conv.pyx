@@ -212,8 +212,9 @@ cdef void _pointwise_backward(const real* dy, const real* x, const real* w, real
 
 cdef inline double _dot_strided(const real* a, const real* b, Py_ssize_t step,
                                 Py_ssize_t n) noexcept nogil:
-    # sum of a[k] * b[k * step] over [0:n], in four partial sums (see _math._sum)
-    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    # sum of a[k] * b[k * step] over [0:n] (one row: the caller adds rows up in float64), in
+    # four partial sums (see _math._sum) of a's type, which vectorize without conversions
+    cdef real s0 = 0, s1 = 0, s2 = 0, s3 = 0
     cdef Py_ssize_t k = 0
     while k + 4 <= n:
         s0 += a[k] * b[k * step]
@@ -224,7 +225,7 @@ cdef inline double _dot_strided(const real* a, const real* b, Py_ssize_t step,
     while k < n:
         s0 += a[k] * b[k * step]
         k += 1
-    return (s0 + s1) + (s2 + s3)
+    return <double>((s0 + s1) + (s2 + s3))
 
 
 cdef inline void _tap_columns(Geom* g, Py_ssize_t* cols) noexcept nogil:
