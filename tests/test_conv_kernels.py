@@ -279,6 +279,21 @@ def _pointwise_case(case, batch, dtype):
     return _conv_case(((batch,) + chw, F, (1,) * (len(chw) - 1), (), (), (), group), dtype)
 
 
+def _direct_and_im2col(x, w, b, dy, start, req, kw):
+    """(y, dx, dw, db) of a forward and backward pass from the `start` values, first on the path
+    the kernels pick for this layer, then on the general im2col path forced on the same input."""
+    results = []
+    for im2col in (False, True):
+        y, dx, dw, db = (s.copy() for s in start)
+        plan = runner.Plan()
+        conv.append_convolution(plan, x, w, b, y, req=req, im2col=im2col, **kw)
+        conv.append_convolution_backward(plan, dy, x, w, dx, dw, db, req_dx=req, req_dw=req,
+                                         req_db=req, im2col=im2col, **kw)
+        plan.run(is_train=True)
+        results.append((y, dx, dw, db))
+    return results
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("req", ["write", "add"])
 @pytest.mark.parametrize("case", POINTWISE_CASES)
@@ -293,15 +308,7 @@ def test_pointwise_convolution(dtype, req, case, batch, monkeypatch):
     dy = _rng(1).standard_normal(y_shape).astype(dtype)
     start = [_rng(2).standard_normal(shape).astype(dtype) if req == "add" else
              np.full(shape, np.nan, dtype) for shape in (y_shape, x.shape, w.shape, b.shape)]
-    results = []
-    for im2col in (False, True):
-        y, dx, dw, db = (s.copy() for s in start)
-        plan = runner.Plan()
-        conv.append_convolution(plan, x, w, b, y, req=req, im2col=im2col, **kw)
-        conv.append_convolution_backward(plan, dy, x, w, dx, dw, db, req_dx=req, req_dw=req,
-                                         req_db=req, im2col=im2col, **kw)
-        plan.run(is_train=True)
-        results.append((y, dx, dw, db))
+    results = _direct_and_im2col(x, w, b, dy, start, req, kw)
     for got, general in zip(*results):
         np.testing.assert_allclose(got, general, **_tol(dtype))
     if x.ndim <= 4:
@@ -386,15 +393,7 @@ def test_depthwise_convolution(dtype, req, case, batch):
     dy = _rng(1).standard_normal(y_ref.shape).astype(dtype)
     start = [_rng(2).standard_normal(shape).astype(dtype) if req == "add" else
              np.full(shape, np.nan, dtype) for shape in (y_ref.shape, x.shape, w.shape, b.shape)]
-    results = []
-    for im2col in (False, True):
-        y, dx, dw, db = (s.copy() for s in start)
-        plan = runner.Plan()
-        conv.append_convolution(plan, x, w, b, y, req=req, im2col=im2col, **kw)
-        conv.append_convolution_backward(plan, dy, x, w, dx, dw, db, req_dx=req, req_dw=req,
-                                         req_db=req, im2col=im2col, **kw)
-        plan.run(is_train=True)
-        results.append((y, dx, dw, db))
+    results = _direct_and_im2col(x, w, b, dy, start, req, kw)
     for got, general in zip(*results):
         np.testing.assert_allclose(got, general, **_tol(dtype))
     for got, want, s in zip(results[0], (y_ref,) + backward(dy), start):
