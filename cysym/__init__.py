@@ -10,7 +10,7 @@ from . import ndarray as nd
 from . import symbol
 from . import symbol as sym
 from . import executor
-from . import initializer, optimizer, lr_scheduler, metric, io, callback, model
+from . import initializer, optimizer, lr_scheduler, metric, io, callback, model, profiler
 from . import initializer as init
 from . import module
 from . import module as mod

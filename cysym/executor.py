@@ -6,6 +6,7 @@ forward() and backward() then only run slices of that list; they allocate nothin
 """
 import numpy as np
 
+from . import profiler as _profiler
 from . import random as _random
 from ._ops import planner as _planner
 from ._ops import runner as _runner
@@ -293,6 +294,7 @@ class Executor:
         self._storage_of = plan.get("storage_of")
 
         run_plan = _runner.Plan()
+        self._call_nodes = []       # (operator, node name) of each plan call, for the profiler
         self._backward_start = None
         for position, node in enumerate(op_nodes):
             if position == self._forward_count:
@@ -306,6 +308,7 @@ class Executor:
                 raise BindError(f"operator {node.op.name} ('{node.name}') has no kernel")
             node.op.kernel(BindContext(run_plan, node, [arrays[e] for e in kernel_inputs[position]],
                                        out_arrays, req, workspace))
+            self._call_nodes += [(node.op.name, node.name)] * (len(run_plan) - len(self._call_nodes))
         if self._backward_start is None:
             self._backward_start = len(run_plan)
         self._plan = run_plan
@@ -315,7 +318,11 @@ class Executor:
 
     def _run(self, begin, end, is_train):
         try:
-            self._plan.run(begin, end, is_train)
+            if _profiler.recording():
+                _profiler.run_recorded(self._plan, self._call_nodes, begin, end, is_train,
+                                       "backward" if begin == self._backward_start else "forward")
+            else:
+                self._plan.run(begin, end, is_train)
         except _runner.KernelError as err:
             raise MXNetError(f"Error in operator {err}") from None
 

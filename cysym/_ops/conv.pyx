@@ -5,6 +5,7 @@ each loop below is written once.  Geometry travels in `KernelCall.ints` as the G
 N C D H W F G kd kh kw sd sh sw dd dh dw pd ph pw Do Ho Wo (see `_conv_geometry`), followed
 by each kernel's own ints.
 """
+from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 from libc.float cimport FLT_MAX, DBL_MAX
 from libc.math cimport sqrt, cbrt
@@ -213,9 +214,26 @@ cdef void _pointwise_backward(const real* dy, const real* x, const real* w, real
 cdef inline double _dot_strided(const real* a, const real* b, Py_ssize_t step,
                                 Py_ssize_t n) noexcept nogil:
     # sum of a[k] * b[k * step] over [0:n] (one row: the caller adds rows up in float64), in
-    # four partial sums (see _math._sum) of a's type, which vectorize without conversions
-    cdef real s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    # partial sums (see _math._sum) of a's type, which vectorize without conversions
+    cdef real s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0
     cdef Py_ssize_t k = 0
+    if step == 1:
+        # its own loop (for a variable step an AVX2 build gathers), eight sums: one AVX2
+        # vector or two SSE2 ones per pass, so rows of a few dozen stay in the vector loop
+        while k + 8 <= n:
+            s0 += a[k] * b[k]
+            s1 += a[k + 1] * b[k + 1]
+            s2 += a[k + 2] * b[k + 2]
+            s3 += a[k + 3] * b[k + 3]
+            s4 += a[k + 4] * b[k + 4]
+            s5 += a[k + 5] * b[k + 5]
+            s6 += a[k + 6] * b[k + 6]
+            s7 += a[k + 7] * b[k + 7]
+            k += 8
+        s0 += s4
+        s1 += s5
+        s2 += s6
+        s3 += s7
     while k + 4 <= n:
         s0 += a[k] * b[k * step]
         s1 += a[k + 1] * b[(k + 1) * step]
@@ -786,6 +804,259 @@ cdef inline void _plane_pointers(Py_ssize_t plane, Geom* g, bint channels_last, 
         es[0] = 1
 
 
+# Fast paths for channels-first data and every pool type but lp.
+#
+# Row by row: the windows of one output row are reduced a window row at a time for the whole
+# output row.  Over the interior columns (where every tap of the window row reads inside x,
+# found once per call with _valid_range) the loop has no bound check and no division; for
+# 2- and 3-wide windows at stride 1 or 2 its taps are unrolled with the stride known, so it
+# vectorizes.  Only the few border columns check bounds.  Each output still meets its window's
+# elements in the general loop's order (rows, then columns): max keeps the first maximum,
+# sums add in the same order.  The backward of avg and sum spreads each output row's
+# gradient over one input-width row first (at stride 1 a gather over a zero-padded copy, no
+# border at all), then adds that row to every input row of the windows.
+#
+# Whole planes: a window covering the whole plane (global pooling, or a kernel the size of the
+# input) is one reduction over contiguous memory.
+
+cdef inline void _taps_reduce(real* acc, const real* row, Py_ssize_t lo, Py_ssize_t hi,
+                              Py_ssize_t s, Py_ssize_t k, int mode) noexcept nogil:
+    # acc[o] = reduce(acc[o], row[o * s + j] for j in range(k)), o in [lo, hi), `row` starting
+    # at the window's first column; max by strict > (NaN never wins).  Called with constant s,
+    # k and mode, the tap loop unrolls and the loop over o vectorizes.
+    cdef Py_ssize_t o, j
+    cdef real v, t
+    for o in range(lo, hi):
+        v = acc[o]
+        for j in range(k):
+            t = row[o * s + j]
+            if mode == 0:
+                v = t if t > v else v
+            else:
+                v = v + t
+        acc[o] = v
+
+
+cdef inline void _taps_argmax(real* best, Py_ssize_t* arg, const real* row, Py_ssize_t at,
+                              Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t s,
+                              Py_ssize_t k) noexcept nogil:
+    # _taps_reduce's max, also recording where the maximum is (row[i] is the plane's element
+    # at + i); selects, not branches, so that the loop vectorizes
+    cdef Py_ssize_t o, j, a
+    cdef real v, t
+    cdef bint take
+    for o in range(lo, hi):
+        v = best[o]
+        a = arg[o]
+        for j in range(k):
+            t = row[o * s + j]
+            take = t > v
+            v = t if take else v
+            a = at + o * s + j if take else a
+        best[o] = v
+        arg[o] = a
+
+
+cdef inline void _border_column(real* acc, Py_ssize_t* arg, const real* row, Py_ssize_t at,
+                                Geom* g, Py_ssize_t o, int mode) noexcept nogil:
+    # _row_reduce at a column some of whose taps fall outside the row: those are skipped
+    cdef Py_ssize_t j, w
+    cdef real t
+    for j in range(g.kw):
+        w = o * g.sw - g.pw + j
+        if w < 0 or w >= g.W:
+            continue
+        t = row[w]
+        if mode == -1:
+            if t > acc[o]:
+                acc[o] = t
+                arg[o] = at + w
+        elif mode == 0:
+            acc[o] = t if t > acc[o] else acc[o]
+        else:
+            acc[o] = acc[o] + t
+
+
+cdef inline void _row_reduce(real* acc, Py_ssize_t* arg, const real* row, Py_ssize_t at,
+                             Geom* g, Py_ssize_t lo, Py_ssize_t hi, int mode) noexcept nogil:
+    """One input row's taps into every output of a row: acc (and arg, for argmax: mode -1)
+    over the interior columns [lo, hi), `row` pointing at the input row (plane element `at`)."""
+    cdef Py_ssize_t o, s = g.sw, k = g.kw
+    cdef const real* first = row - g.pw
+    cdef bint narrow = k == 2 or k == 3
+    # interior: constant stride and width where common
+    if mode == -1:
+        if narrow and s == 2:
+            if k == 3:
+                _taps_argmax(acc, arg, first, at - g.pw, lo, hi, 2, 3)
+            else:
+                _taps_argmax(acc, arg, first, at - g.pw, lo, hi, 2, 2)
+        elif narrow and s == 1:
+            if k == 3:
+                _taps_argmax(acc, arg, first, at - g.pw, lo, hi, 1, 3)
+            else:
+                _taps_argmax(acc, arg, first, at - g.pw, lo, hi, 1, 2)
+        else:
+            _taps_argmax(acc, arg, first, at - g.pw, lo, hi, s, k)
+    elif mode == 0:
+        if narrow and s == 2:
+            if k == 3:
+                _taps_reduce(acc, first, lo, hi, 2, 3, 0)
+            else:
+                _taps_reduce(acc, first, lo, hi, 2, 2, 0)
+        elif narrow and s == 1:
+            if k == 3:
+                _taps_reduce(acc, first, lo, hi, 1, 3, 0)
+            else:
+                _taps_reduce(acc, first, lo, hi, 1, 2, 0)
+        else:
+            _taps_reduce(acc, first, lo, hi, s, k, 0)
+    else:
+        if narrow and s == 2:
+            if k == 3:
+                _taps_reduce(acc, first, lo, hi, 2, 3, 1)
+            else:
+                _taps_reduce(acc, first, lo, hi, 2, 2, 1)
+        elif narrow and s == 1:
+            if k == 3:
+                _taps_reduce(acc, first, lo, hi, 1, 3, 1)
+            else:
+                _taps_reduce(acc, first, lo, hi, 1, 2, 1)
+        else:
+            _taps_reduce(acc, first, lo, hi, s, k, 1)
+    # border columns ([lo, hi) is never reversed: see _interior)
+    for o in range(lo):
+        _border_column(acc, arg, row, at, g, o, mode)
+    for o in range(hi, g.Wo):
+        _border_column(acc, arg, row, at, g, o, mode)
+
+
+cdef inline void _interior(Geom* g, Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
+    """[lo, hi): the output columns whose every window tap reads inside the input row."""
+    cdef Py_ssize_t unused
+    _valid_range(-g.pw, g.sw, g.W, g.Wo, lo, &unused)
+    _valid_range(g.kw - 1 - g.pw, g.sw, g.W, g.Wo, &unused, hi)
+    if hi[0] < lo[0]:
+        hi[0] = lo[0]
+
+
+cdef inline void _avg_widths(Geom* g, bint include_pad, real* widths) noexcept nogil:
+    """widths[o]: the width avg divides by at output column o (a real: its products with the
+    window's rows are exact and need no integer conversion in the loop)."""
+    cdef Py_ssize_t o, w0, w1, wp
+    for o in range(g.Wo):
+        _window(o, g.sw, g.pw, g.kw, g.W, &w0, &w1, &wp)
+        widths[o] = <real>(wp if include_pad else w1 - w0)
+
+
+cdef bint _pool_forward_rows(const real* x, real* y, Geom* g, int mode, bint include_pad,
+                             int req, real lowest) noexcept nogil:
+    """_pool_forward row by row (modes 0-2, channels-first); False if out of memory."""
+    cdef Py_ssize_t plane, od, oh, o, d, h, d0, d1, dp, h0, h1, hp, lo, hi
+    cdef const real* xp
+    cdef real* yr
+    cdef real* acc
+    cdef real rows, count
+    cdef real* widths = <real*>malloc(2 * g.Wo * sizeof(real) + 1)
+    if widths == NULL:
+        return False
+    cdef real* acc_row = widths + g.Wo      # the row's results before 'add' adds them to y
+    _avg_widths(g, include_pad, widths)
+    _interior(g, &lo, &hi)
+    for plane in range(g.N * g.C):
+        xp = x + plane * g.D * g.H * g.W
+        for od in range(g.Do):
+            _window(od, g.sd, g.pd, g.kd, g.D, &d0, &d1, &dp)
+            for oh in range(g.Ho):
+                _window(oh, g.sh, g.ph, g.kh, g.H, &h0, &h1, &hp)
+                yr = y + ((plane * g.Do + od) * g.Ho + oh) * g.Wo
+                acc = yr if req == REQ_WRITE else acc_row
+                for o in range(g.Wo):
+                    acc[o] = lowest if mode == 0 else 0
+                for d in range(d0, d1):
+                    for h in range(h0, h1):
+                        _row_reduce(acc, NULL, xp + (d * g.H + h) * g.W, 0, g, lo, hi,
+                                    0 if mode == 0 else 1)
+                if mode == 1:
+                    # an empty window has count 0 (or sums nothing): its average is 0
+                    rows = <real>(dp * hp if include_pad else (d1 - d0) * (h1 - h0))
+                    for o in range(g.Wo):
+                        count = rows * widths[o]
+                        acc[o] = acc[o] / count if count > 0 else 0
+                if req == REQ_ADD:
+                    for o in range(g.Wo):
+                        yr[o] += acc[o]
+    free(widths)
+    return True
+
+
+cdef bint _whole_planes(Geom* g, bint include_pad, Py_ssize_t* count) noexcept nogil:
+    """Whether the only window covers every element of the plane; `count` is what avg divides by."""
+    cdef Py_ssize_t d0, d1, dp, h0, h1, hp, w0, w1, wp
+    if g.Do != 1 or g.Ho != 1 or g.Wo != 1:
+        return False
+    _window(0, g.sd, g.pd, g.kd, g.D, &d0, &d1, &dp)
+    _window(0, g.sh, g.ph, g.kh, g.H, &h0, &h1, &hp)
+    _window(0, g.sw, g.pw, g.kw, g.W, &w0, &w1, &wp)
+    count[0] = dp * hp * wp if include_pad else g.D * g.H * g.W
+    return (d0 == 0 and d1 == g.D and h0 == 0 and h1 == g.H and w0 == 0 and w1 == g.W
+            and count[0] > 0)
+
+
+cdef Py_ssize_t _first_max_index(const real* x, Py_ssize_t n, real lowest) noexcept nogil:
+    """The index of the general loop's maximum of x[0:n] (the first element above `lowest` and
+    all elements before it), -1 if none: the largest value from eight partial maxima (as
+    _math._max, but starting at `lowest`), then the first element equal to it."""
+    cdef real m0 = lowest, m1 = lowest, m2 = lowest, m3 = lowest
+    cdef real m4 = lowest, m5 = lowest, m6 = lowest, m7 = lowest
+    cdef Py_ssize_t i, whole = n - n % 8
+    for i in range(0, whole, 8):
+        m0 = x[i] if x[i] > m0 else m0
+        m1 = x[i + 1] if x[i + 1] > m1 else m1
+        m2 = x[i + 2] if x[i + 2] > m2 else m2
+        m3 = x[i + 3] if x[i + 3] > m3 else m3
+        m4 = x[i + 4] if x[i + 4] > m4 else m4
+        m5 = x[i + 5] if x[i + 5] > m5 else m5
+        m6 = x[i + 6] if x[i + 6] > m6 else m6
+        m7 = x[i + 7] if x[i + 7] > m7 else m7
+    for i in range(whole, n):
+        m0 = x[i] if x[i] > m0 else m0
+    m0 = m1 if m1 > m0 else m0
+    m2 = m3 if m3 > m2 else m2
+    m4 = m5 if m5 > m4 else m4
+    m6 = m7 if m7 > m6 else m6
+    m0 = m2 if m2 > m0 else m0
+    m4 = m6 if m6 > m4 else m4
+    m0 = m4 if m4 > m0 else m0
+    if not m0 > lowest:
+        return -1
+    # (0.0 == -0.0: the first of either sign, as the general loop's strict comparison keeps)
+    for i in range(n):
+        if x[i] == m0:
+            return i
+    return -1
+
+
+cdef void _pool_forward_planes(const real* x, real* y, Geom* g, int mode, Py_ssize_t count,
+                               int req, real lowest) noexcept nogil:
+    cdef Py_ssize_t plane, arg, size = g.D * g.H * g.W
+    cdef const real* xp
+    cdef real value
+    for plane in range(g.N * g.C):
+        xp = x + plane * size
+        if mode == 0:
+            arg = _first_max_index(xp, size, lowest)
+            value = xp[arg] if arg >= 0 else lowest
+        else:
+            value = <real>_sum(xp, size)
+            if mode == 1:
+                value = value / count
+        if req == REQ_ADD:
+            y[plane] += value
+        else:
+            y[plane] = value
+
+
 cdef void _pool_forward(const real* x, real* y, Geom* g, int mode, bint include_pad, int p,
                         bint channels_last, int req) noexcept nogil:
     # geometry: N, C as planes; F unused
@@ -797,9 +1068,15 @@ cdef void _pool_forward(const real* x, real* y, Geom* g, int mode, bint include_
     if req == REQ_NULL:
         return
     lowest = <real>(-FLT_MAX) if real is float else <real>(-DBL_MAX)
-    if mode != 3 and not channels_last and _is_2x2_stride_2(g):
-        _pool_forward_2x2(x, y, g, mode, req, lowest)
-        return
+    if mode != 3 and not channels_last:
+        if _is_2x2_stride_2(g):
+            _pool_forward_2x2(x, y, g, mode, req, lowest)
+            return
+        if _whole_planes(g, include_pad, &count):
+            _pool_forward_planes(x, y, g, mode, count, req, lowest)
+            return
+        if _pool_forward_rows(x, y, g, mode, include_pad, req, lowest):
+            return
     for plane in range(g.N * g.C):
         _plane_pointers(plane, g, channels_last, &in_off, &out_off, &es)
         xp = x + in_off

@@ -1,6 +1,7 @@
 """The loop that executes a bound plan: a C array of kernel calls, run without the GIL."""
 from libc.stdlib cimport malloc, free, realloc
 from libc.string cimport memset
+from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 cimport numpy as cnp
 import numpy as np
 
@@ -139,6 +140,38 @@ cdef class Plan:
                         break
                     i += 1
             if self.ctx.error_code != 0:
-                code = self.ctx.error_code
-                raise KernelError(f"{self.labels[self.ctx.error_call]}: "
-                                 f"{KERNEL_ERRORS.get(code, 'kernel error %d' % code)}")
+                self._raise_kernel_error()
+
+    def run_timed(self, Py_ssize_t begin, Py_ssize_t end, bint is_train, double[:, ::1] spans):
+        """Run calls[begin:end] as run() does, one at a time, writing each call's start and
+        duration in seconds (monotonic clock) to spans[i - begin] (for cysym.profiler)."""
+        cdef Py_ssize_t i
+        cdef Py_ssize_t stop = self.n_calls if end < 0 else min(end, self.n_calls)
+        cdef double start
+        if spans.shape[0] < stop - begin or spans.shape[1] != 2:
+            raise ValueError(f"spans must have shape ({stop - begin}, 2)")
+        self.ctx.is_train = is_train
+        self.ctx.error_code = 0
+        for i in range(begin, stop):
+            start = _seconds()
+            if self.calls[i].fn == NULL:
+                self.python_calls[self.calls[i].python_index]()
+            else:
+                with nogil:
+                    self.calls[i].fn(&self.calls[i], &self.ctx)
+                if self.ctx.error_code != 0:
+                    self.ctx.error_call = i
+                    self._raise_kernel_error()
+            spans[i - begin, 0] = start
+            spans[i - begin, 1] = _seconds() - start
+
+    def _raise_kernel_error(self):
+        code = self.ctx.error_code
+        raise KernelError(f"{self.labels[self.ctx.error_call]}: "
+                         f"{KERNEL_ERRORS.get(code, 'kernel error %d' % code)}")
+
+
+cdef double _seconds() noexcept nogil:
+    cdef timespec t
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return t.tv_sec + 1e-9 * t.tv_nsec
