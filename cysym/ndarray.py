@@ -474,3 +474,6 @@ __all__ += _install_operators(globals())
 # mx.nd.contrib.<name>: the operator _contrib_<name>
 contrib = _OpNamespace(f"{__name__}.contrib", "_contrib_",
                        lambda op, registered_name, name: _make_op_function(op, registered_name))
+# mx.nd.linalg.<name>: the operator _linalg_<name>
+linalg = _OpNamespace(f"{__name__}.linalg", "_linalg_",
+                      lambda op, registered_name, name: _make_op_function(op, registered_name))

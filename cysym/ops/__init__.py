@@ -14,3 +14,4 @@ from . import gather  # noqa: F401  (gather_nd, scatter_nd, batch_take, index_co
 from . import transformer  # noqa: F401
 from . import rnn  # noqa: F401  (RNN, _rnn_param_concat)
 from . import deformable  # noqa: F401  (_contrib_DeformableConvolution, _contrib_ModulatedDeformableConvolution)
+from . import linalg  # noqa: F401  (_linalg_gemm ... _linalg_syevd: mx.sym.linalg, mx.nd.linalg)

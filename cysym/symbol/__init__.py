@@ -35,7 +35,8 @@ def ones(shape, dtype=None, **kwargs):
 
 
 contrib = _OpNamespace(f"{__name__}.contrib", "_contrib_", _symbol_function)
+linalg = _OpNamespace(f"{__name__}.linalg", "_linalg_", _symbol_function)
 
 __all__ = ["Symbol", "Variable", "var", "Group", "load", "load_json", "zeros", "ones", "arange", "linspace",
-           "full", "eye", "contrib"] + sorted(
+           "full", "eye", "contrib", "linalg"] + sorted(
     n for n in _public_functions() if not n.startswith("_"))
