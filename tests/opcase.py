@@ -60,14 +60,17 @@ class Case:
     bad       list of (kind, value): ('params', {overrides}) must fail at symbol creation or
               shape inference; ('shapes', {input: shape}) must fail shape inference
     grad_tol  (rtol, atol) of the finite-difference comparison
+    tol_scale forward tolerances (rtol and atol) times this: long sums round more in float32
     """
 
     def __init__(self, op, inputs, params=None, ref=None, aux=None, is_train=False, grad=None,
-                 zero_grad=False, bad=(), grad_tol=(1e-5, 1e-8), id=None, dtype_params=None):
+                 zero_grad=False, bad=(), grad_tol=(1e-5, 1e-8), id=None, dtype_params=None,
+                 tol_scale=1.0):
         self.op, self.inputs, self.params = op, dict(inputs), dict(params or {})
         self.ref, self.aux, self.is_train = ref, dict(aux or {}), is_train
         self.grad, self.zero_grad, self.bad, self.grad_tol = grad, zero_grad, list(bad), grad_tol
         self.id = id or op
+        self.tol_scale = tol_scale
         self.dtype_params = dtype_params or (lambda dtype: {})
 
     def build(self, variables, dtype=np.float64, **overrides):

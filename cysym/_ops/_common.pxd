@@ -61,6 +61,16 @@ cdef inline int common_dtype(list arrays) except -1:
     return code
 
 
+cdef inline object scratch(object workspace, Py_ssize_t size, object dtype):
+    """`size` elements of `dtype` at the start of a kernel's planned workspace (a uint8 array),
+    or a private array when no workspace was planned (kernels called directly)."""
+    from numpy import dtype as as_dtype, empty, uint8
+    dtype = as_dtype(dtype)
+    if workspace is not None and workspace.dtype == uint8 and workspace.nbytes >= size * dtype.itemsize:
+        return workspace[:size * dtype.itemsize].view(dtype)
+    return empty(max(size, 1), dtype)
+
+
 cdef inline object expect_size(object array, Py_ssize_t size, str what):
     if array.size != size:
         raise ValueError(f"{what}: expected {size} elements, got shape {array.shape}")

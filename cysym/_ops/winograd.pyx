@@ -1,0 +1,359 @@
+"""3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray, 2015).
+
+Each 2x2 block ("tile") of outputs is computed from the 4x4 input patch under it: the patch and
+every 3x3 filter are transformed to 4x4 (V = Bᵀ d B, U = G g Gᵀ), the 16 transformed positions
+are 16 independent channel sums, done as 16 GEMMs over a block of tiles
+(M[ξ] = U[ξ] · V[ξ], (F x C) · (C x tiles)), and each tile's 2x2 outputs are Aᵀ M A.  That is
+16 multiply-adds per tile and channel pair where im2col + GEMM does 36: 2.25x fewer.  The
+transform matrices hold only 0, ±1 and ±1/2, so float32 results stay as close to the direct
+sum as im2col's are.
+
+The same routine computes the data gradient of such a convolution: dX is dY convolved with the
+filters flipped and their in/out channels swapped, with padding 2 - pad.  The weights are
+transformed on every call (the user may change them between calls).  Scratch, in the caller's
+workspace: U (16 x F x C), then V (16 x C x block) and M (16 x F x block) for one block of tiles.
+"""
+import numpy as np
+
+from cysym._ops._blas cimport real, gemm
+from cysym._ops._common cimport common_dtype, scratch, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
+from cysym._ops.runner cimport Plan, KernelCall, RunContext
+
+# tiles per block: enough columns for the GEMMs to run near their peak, few enough that V and
+# M of a block stay in the last-level cache (see block_tiles)
+DEF BLOCK_BYTES = 4 << 20
+DEF MIN_BLOCK = 64
+# tiles per pass of the vectorized transforms (their stack arrays hold 16 values per tile)
+DEF RUN = 64
+
+
+cdef struct Shape:
+    # C in and F out channels of this call, TH x TW tiles per image, `block` tiles per GEMM
+    Py_ssize_t N, C, H, W, F, ph, pw, Ho, Wo, TH, TW, block
+    bint flip          # the data gradient: w is the forward's (C, F, 3, 3) filters
+
+
+cdef void _transform_weights(const real* w, real* U, Shape* s) noexcept nogil:
+    # U[ξ, f, c] = (G g Gᵀ)[ξ] with g = w[f, c] (forward, w of shape (F, C, 3, 3)), or for the data
+    # gradient g = w[c, f] turned by 180 degrees (w of shape (C, F, 3, 3): the forward's filters).
+    # RUN channels at a time through stack arrays, so that the arithmetic and the sixteen
+    # contiguous stores vectorize (see _input_run).
+    cdef Py_ssize_t f, c0, k, i, count, tap
+    cdef Py_ssize_t FC = s.F * s.C
+    cdef Py_ssize_t stride = 9 * s.F if s.flip else 9
+    cdef real g[9][RUN]
+    cdef real t[4][3][RUN]     # G g
+    cdef const real* src
+    cdef real* u
+    for f in range(s.F):
+        for c0 in range(0, s.C, RUN):
+            count = min(RUN, s.C - c0)
+            src = w + (c0 * s.F + f) * 9 if s.flip else w + (f * s.C + c0) * 9
+            for i in range(9):
+                tap = 8 - i if s.flip else i
+                for k in range(count):
+                    g[i][k] = src[k * stride + tap]
+            for i in range(3):
+                for k in range(count):
+                    t[0][i][k] = g[i][k]
+                    t[1][i][k] = <real>0.5 * (g[i][k] + g[3 + i][k] + g[6 + i][k])
+                    t[2][i][k] = <real>0.5 * (g[i][k] - g[3 + i][k] + g[6 + i][k])
+                    t[3][i][k] = g[6 + i][k]
+            for i in range(4):
+                u = U + 4 * i * FC + f * s.C + c0
+                for k in range(count):
+                    u[k] = t[i][0][k]
+                u += FC
+                for k in range(count):
+                    u[k] = <real>0.5 * (t[i][0][k] + t[i][1][k] + t[i][2][k])
+                u += FC
+                for k in range(count):
+                    u[k] = <real>0.5 * (t[i][0][k] - t[i][1][k] + t[i][2][k])
+                u += FC
+                for k in range(count):
+                    u[k] = t[i][2][k]
+
+
+cdef inline void _input_tile(const real* plane, Py_ssize_t r0, Py_ssize_t c0, Shape* s,
+                             real* v, Py_ssize_t step) noexcept nogil:
+    # v[ξ * step] = (Bᵀ d B)[ξ], d the 4x4 patch of the plane at (r0, c0), zero outside it;
+    # Bᵀ rows: (1,0,-1,0) (0,1,1,0) (0,-1,1,0) (0,1,0,-1)
+    cdef Py_ssize_t i, j, r, q
+    cdef real d[16]
+    cdef real u[16]
+    for i in range(4):
+        r = r0 + i
+        for j in range(4):
+            q = c0 + j
+            d[4 * i + j] = plane[r * s.W + q] if 0 <= r < s.H and 0 <= q < s.W else 0
+    for j in range(4):
+        u[j] = d[j] - d[8 + j]
+        u[4 + j] = d[4 + j] + d[8 + j]
+        u[8 + j] = d[8 + j] - d[4 + j]
+        u[12 + j] = d[4 + j] - d[12 + j]
+    for i in range(4):
+        v[(4 * i) * step] = u[4 * i] - u[4 * i + 2]
+        v[(4 * i + 1) * step] = u[4 * i + 1] + u[4 * i + 2]
+        v[(4 * i + 2) * step] = u[4 * i + 2] - u[4 * i + 1]
+        v[(4 * i + 3) * step] = u[4 * i + 1] - u[4 * i + 3]
+
+
+cdef void _input_run(const real* x, Py_ssize_t row_step, Py_ssize_t count, real* v,
+                     Py_ssize_t step) noexcept nogil:
+    # v[ξ * step + k] = (Bᵀ d B)[ξ] for the `count` <= RUN tiles whose 4x4 patches start at
+    # x + 2k, all inside the input.  Two passes through stack arrays, each loop storing to one
+    # place, so that the compiler vectorizes them (with sixteen stores beside the input's loads,
+    # it cannot prove they do not overlap and leaves the loop scalar).
+    cdef Py_ssize_t k, r, j
+    cdef real e[4][4][RUN]      # e[r][j] = (row r of d) B, column j
+    cdef const real* row
+    for r in range(4):
+        row = x + r * row_step
+        for k in range(count):
+            e[r][0][k] = row[2 * k] - row[2 * k + 2]
+            e[r][1][k] = row[2 * k + 1] + row[2 * k + 2]
+            e[r][2][k] = row[2 * k + 2] - row[2 * k + 1]
+            e[r][3][k] = row[2 * k + 1] - row[2 * k + 3]
+    for j in range(4):
+        for k in range(count):
+            v[j * step + k] = e[0][j][k] - e[2][j][k]
+        for k in range(count):
+            v[(4 + j) * step + k] = e[1][j][k] + e[2][j][k]
+        for k in range(count):
+            v[(8 + j) * step + k] = e[2][j][k] - e[1][j][k]
+        for k in range(count):
+            v[(12 + j) * step + k] = e[1][j][k] - e[3][j][k]
+
+
+cdef void _input_row(const real* plane, Py_ssize_t r0, Py_ssize_t c_begin, Py_ssize_t count,
+                     Shape* s, real* v, Py_ssize_t step) noexcept nogil:
+    # `count` tiles of one tile row, the first at input column c_begin (padding included),
+    # to v[ξ * step + k] for the k-th; the tiles wholly inside x run a loop over k without
+    # branches (contiguous stores, loads 2 apart: it vectorizes)
+    cdef Py_ssize_t k, lo, hi
+    lo = 0
+    hi = 0
+    if r0 >= 0 and r0 + 4 <= s.H:
+        # tiles k with c_begin + 2k >= 0 and c_begin + 2k + 4 <= W
+        lo = 0 if c_begin >= 0 else (1 - c_begin) // 2
+        hi = (s.W - 4 - c_begin) // 2 + 1 if s.W - 4 - c_begin >= 0 else 0
+        lo = min(lo, count)
+        hi = max(lo, min(hi, count))
+    for k in range(lo):
+        _input_tile(plane, r0, c_begin + 2 * k, s, v + k, step)
+    k = lo
+    while k < hi:
+        _input_run(plane + r0 * s.W + c_begin + 2 * k, s.W, min(hi - k, RUN), v + k, step)
+        k += RUN
+    for k in range(hi, count):
+        _input_tile(plane, r0, c_begin + 2 * k, s, v + k, step)
+
+
+cdef void _transform_input(const real* x, real* V, Py_ssize_t t0, Py_ssize_t t1,
+                           Shape* s) noexcept nogil:
+    # V[ξ, c, t - t0] = (Bᵀ d B)[ξ], d the 4x4 patch of x[n, c] under tile t, one run of a tile
+    # row at a time (tiles are numbered image by image, row by row)
+    cdef Py_ssize_t c, t, n, th, tw, count
+    cdef Py_ssize_t ld = t1 - t0
+    cdef Py_ssize_t per_image = s.TH * s.TW
+    for c in range(s.C):
+        t = t0
+        while t < t1:
+            n = t // per_image
+            th = (t % per_image) // s.TW
+            tw = t % s.TW
+            count = min(s.TW - tw, t1 - t)
+            _input_row(x + (n * s.C + c) * s.H * s.W, 2 * th - s.ph, 2 * tw - s.pw, count, s,
+                       V + c * ld + (t - t0), s.C * ld)
+            t += count
+
+
+cdef void _output_run(const real* m, Py_ssize_t step, real bias, real* y0, real* y1,
+                      Py_ssize_t count, int req) noexcept nogil:
+    # y0[2k + j], y1[2k + j] (+)= (Aᵀ m A)[0 or 1, j] + bias for `count` <= RUN whole tiles,
+    # m[ξ * step + k]; Aᵀ rows (1,1,1,0) (0,1,-1,-1).  Through stack arrays, so each loop
+    # vectorizes (see _input_run).
+    cdef Py_ssize_t k, j
+    cdef real a[4][RUN]         # (Aᵀ m) row 0, by column
+    cdef real b[4][RUN]         # (Aᵀ m) row 1
+    cdef real o[4][RUN]
+    for j in range(4):
+        for k in range(count):
+            a[j][k] = m[j * step + k] + m[(4 + j) * step + k] + m[(8 + j) * step + k]
+        for k in range(count):
+            b[j][k] = m[(4 + j) * step + k] - m[(8 + j) * step + k] - m[(12 + j) * step + k]
+    for k in range(count):
+        o[0][k] = a[0][k] + a[1][k] + a[2][k] + bias
+        o[1][k] = a[1][k] - a[2][k] - a[3][k] + bias
+        o[2][k] = b[0][k] + b[1][k] + b[2][k] + bias
+        o[3][k] = b[1][k] - b[2][k] - b[3][k] + bias
+    if req == REQ_WRITE:
+        for k in range(count):
+            y0[2 * k] = o[0][k]
+            y0[2 * k + 1] = o[1][k]
+        for k in range(count):
+            y1[2 * k] = o[2][k]
+            y1[2 * k + 1] = o[3][k]
+    else:
+        for k in range(count):
+            y0[2 * k] += o[0][k]
+            y0[2 * k + 1] += o[1][k]
+        for k in range(count):
+            y1[2 * k] += o[2][k]
+            y1[2 * k + 1] += o[3][k]
+
+
+cdef void _output_tile(const real* m, Py_ssize_t step, real bias, real* y0, Py_ssize_t row_step,
+                       Py_ssize_t rows, Py_ssize_t cols, int req) noexcept nogil:
+    # one tile cut by the output's edge: its top-left rows x cols outputs at y0
+    cdef Py_ssize_t i, j
+    cdef real a[4]
+    cdef real b[4]
+    cdef real o[4]
+    for j in range(4):
+        a[j] = m[j * step] + m[(4 + j) * step] + m[(8 + j) * step]
+        b[j] = m[(4 + j) * step] - m[(8 + j) * step] - m[(12 + j) * step]
+    o[0] = a[0] + a[1] + a[2] + bias
+    o[1] = a[1] - a[2] - a[3] + bias
+    o[2] = b[0] + b[1] + b[2] + bias
+    o[3] = b[1] - b[2] - b[3] + bias
+    for i in range(rows):
+        for j in range(cols):
+            if req == REQ_WRITE:
+                y0[i * row_step + j] = o[2 * i + j]
+            else:
+                y0[i * row_step + j] += o[2 * i + j]
+
+
+cdef void _output_row(const real* m, Py_ssize_t step, real bias, real* out, Py_ssize_t r0,
+                      Py_ssize_t c_begin, Py_ssize_t count, Shape* s, int req) noexcept nogil:
+    # `count` tiles of one tile row from m[ξ * step + k] into out[r0:r0 + 2, c_begin:]; the last
+    # tile of a row, or a whole tile row, may be cut by the output's edge
+    cdef Py_ssize_t k, whole
+    cdef real* y0 = out + r0 * s.Wo + c_begin
+    cdef Py_ssize_t rows = min(2, s.Ho - r0)
+    cdef Py_ssize_t first_cut = 0      # the tiles before it are whole and run vectorized
+    if rows == 2:
+        whole = count if c_begin + 2 * count <= s.Wo else count - 1
+        k = 0
+        while k < whole:
+            _output_run(m + k, step, bias, y0 + 2 * k, y0 + s.Wo + 2 * k, min(whole - k, RUN), req)
+            k += RUN
+        first_cut = whole
+    for k in range(first_cut, count):
+        _output_tile(m + k, step, bias, y0 + 2 * k, s.Wo, rows, min(2, s.Wo - c_begin - 2 * k),
+                     req)
+
+
+cdef void _transform_output(const real* M, const real* b, real* y, Py_ssize_t t0, Py_ssize_t t1,
+                            Shape* s, int req) noexcept nogil:
+    # y[n, f, 2x2 tile] (+)= Aᵀ m A + b[f], m = M[:, f, t - t0], one run of a tile row at a time
+    cdef Py_ssize_t f, t, n, th, tw, count
+    cdef Py_ssize_t ld = t1 - t0
+    cdef Py_ssize_t per_image = s.TH * s.TW
+    cdef real bias
+    for f in range(s.F):
+        bias = b[f] if b != NULL else 0
+        t = t0
+        while t < t1:
+            n = t // per_image
+            th = (t % per_image) // s.TW
+            tw = t % s.TW
+            count = min(s.TW - tw, t1 - t)
+            _output_row(M + f * ld + (t - t0), s.F * ld, bias,
+                        y + (n * s.F + f) * s.Ho * s.Wo, 2 * th, 2 * tw, count, s, req)
+            t += count
+
+
+cdef void _winograd(const real* x, const real* w, const real* b, real* y, real* work, Shape* s,
+                    int req) noexcept nogil:
+    cdef Py_ssize_t xi, t0, t1
+    cdef Py_ssize_t tiles = s.N * s.TH * s.TW
+    cdef real* U = work
+    cdef real* V = U + 16 * s.F * s.C
+    cdef real* M = V + 16 * s.C * s.block
+    if req == REQ_NULL:
+        return
+    _transform_weights(w, U, s)
+    t0 = 0
+    while t0 < tiles:
+        t1 = min(t0 + s.block, tiles)
+        _transform_input(x, V, t0, t1, s)
+        for xi in range(16):
+            gemm(False, False, <int>s.F, <int>(t1 - t0), <int>s.C, <real>1, U + xi * s.F * s.C,
+                 <int>s.C, V + xi * s.C * (t1 - t0), <int>(t1 - t0), <real>0,
+                 M + xi * s.F * (t1 - t0), <int>(t1 - t0))
+        _transform_output(M, b, y, t0, t1, s, req)
+        t0 = t1
+
+
+cdef void winograd_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: x, w, b (x when absent), y, work; ints: N C H W F ph pw Ho Wo TH TW block flip
+    # has_bias req
+    cdef Shape s
+    cdef Py_ssize_t* v = c.ints
+    s.N = v[0]; s.C = v[1]; s.H = v[2]; s.W = v[3]; s.F = v[4]; s.ph = v[5]; s.pw = v[6]
+    s.Ho = v[7]; s.Wo = v[8]; s.TH = v[9]; s.TW = v[10]; s.block = v[11]; s.flip = v[12]
+    cdef bint has_bias = v[13]
+    cdef int req = <int>v[14]
+    if c.dtype == 0:
+        _winograd(<float*>c.arrays[0], <float*>c.arrays[1],
+                  <float*>c.arrays[2] if has_bias else NULL, <float*>c.arrays[3],
+                  <float*>c.arrays[4], &s, req)
+    else:
+        _winograd(<double*>c.arrays[0], <double*>c.arrays[1],
+                  <double*>c.arrays[2] if has_bias else NULL, <double*>c.arrays[3],
+                  <double*>c.arrays[4], &s, req)
+
+
+def block_tiles(in_channels, out_channels, tiles, itemsize):
+    """Tiles per block: V and M of one block within BLOCK_BYTES, at least MIN_BLOCK, at most all."""
+    per_tile = 16 * (in_channels + out_channels) * itemsize
+    return max(1, min(tiles, max(MIN_BLOCK, BLOCK_BYTES // per_tile)))
+
+
+def _shape(batch, in_channels, height, width, out_channels, pad, itemsize):
+    """(N, C, H, W, F, ph, pw, Ho, Wo, TH, TW, block) of a 3x3 stride-1 convolution."""
+    out_h, out_w = height + 2 * pad[0] - 2, width + 2 * pad[1] - 2
+    tiles_h, tiles_w = (out_h + 1) // 2, (out_w + 1) // 2
+    block = block_tiles(in_channels, out_channels, batch * tiles_h * tiles_w, itemsize)
+    return [batch, in_channels, height, width, out_channels, pad[0], pad[1], out_h, out_w,
+            tiles_h, tiles_w, block]
+
+
+def workspace_elements(batch, in_channels, height, width, out_channels, pad, itemsize=4):
+    """Scratch elements for U, and V and M of one block of tiles."""
+    shape = _shape(batch, in_channels, height, width, out_channels, pad, itemsize)
+    return 16 * (out_channels * in_channels + (in_channels + out_channels) * shape[11])
+
+
+def append_winograd(Plan plan, x, w, b, y, pad, workspace=None, str req="write",
+                    str label="Convolution", bint data_gradient=False, block=None):
+    """Append y (+)= conv3x3(x, w, pad) + b.  With `data_gradient`, x is dY of a convolution
+    whose filters are w (shape (F, C, 3, 3)), `pad` is that convolution's padding, and y is its
+    dX: the flipped, channel-swapped filters with padding 2 - pad.  `block` sets the tiles per
+    GEMM (tests: blocks that end inside a tile row)."""
+    if data_gradient:
+        out_channels, in_channels = w.shape[1], w.shape[0]
+        pad = (2 - pad[0], 2 - pad[1])
+    else:
+        out_channels, in_channels = w.shape[0], w.shape[1]
+    if (x.ndim != 4 or w.ndim != 4 or tuple(w.shape[2:]) != (3, 3) or x.shape[1] != in_channels
+            or min(pad) < 0 or max(pad) > 2):
+        raise ValueError(f"{label}: the Winograd kernel takes 3x3 filters on 4-D data with pad "
+                         f"0..2, not data {tuple(x.shape)}, weight {tuple(w.shape)}, pad {pad}")
+    shape = _shape(x.shape[0], in_channels, x.shape[2], x.shape[3], out_channels, pad,
+                   x.dtype.itemsize)
+    expected = (x.shape[0], out_channels, shape[7], shape[8])
+    if tuple(y.shape) != expected:
+        raise ValueError(f"{label}: output has shape {tuple(y.shape)}, expected {expected}")
+    if b is not None and tuple(b.shape) != (out_channels,):
+        raise ValueError(f"{label}: bias has shape {tuple(b.shape)}, expected ({out_channels},)")
+    if block is not None:
+        shape[11] = max(1, min(block, shape[11]))
+    work = scratch(workspace, workspace_elements(x.shape[0], in_channels, x.shape[2], x.shape[3],
+                                                  out_channels, pad, x.dtype.itemsize), x.dtype)
+    arrays = [x, w, x if b is None else b, y]
+    dtype = common_dtype(arrays)
+    plan.add(winograd_kernel, dtype, arrays + [work],
+             shape + [data_gradient, b is not None, req_code(req, label)], [], label)
