@@ -931,6 +931,111 @@ cdef inline void _row_reduce(real* acc, Py_ssize_t* arg, const real* row, Py_ssi
         _border_column(acc, arg, row, at, g, o, mode)
 
 
+cdef inline void _windows_reduce(real* out, const real* top, Py_ssize_t ld, Py_ssize_t lo,
+                                 Py_ssize_t hi, Py_ssize_t s, Py_ssize_t k, int mode, real count,
+                                 real lowest) noexcept nogil:
+    # out[o] = the max (mode 0) or the sum / count of the k x k window whose first element is
+    # top[o * s] (rows ld apart), o in [lo, hi); called with constant s, k and mode, the window
+    # loops unroll and the loop over o vectorizes
+    cdef Py_ssize_t o, i, j
+    cdef real v, t
+    for o in range(lo, hi):
+        v = lowest if mode == 0 else 0
+        for i in range(k):
+            for j in range(k):
+                t = top[i * ld + o * s + j]
+                if mode == 0:
+                    v = t if t > v else v
+                else:
+                    v = v + t
+        out[o] = v if mode == 0 else v / count
+
+
+cdef inline void _windows_argmax(int* tap, const real* top, Py_ssize_t ld, Py_ssize_t lo,
+                                 Py_ssize_t hi, Py_ssize_t s, Py_ssize_t k,
+                                 real lowest) noexcept nogil:
+    # tap[o]: i * k + j of the first maximum top[i * ld + o * s + j] of _windows_reduce's window,
+    # -1 if none is above `lowest` (an int as wide as a float32 lane: the selects vectorize)
+    cdef Py_ssize_t o, i, j
+    cdef int t_best
+    cdef real v, t
+    cdef bint take
+    for o in range(lo, hi):
+        v = lowest
+        t_best = -1
+        for i in range(k):
+            for j in range(k):
+                t = top[i * ld + o * s + j]
+                take = t > v
+                v = t if take else v
+                t_best = <int>(i * k + j) if take else t_best
+        tap[o] = t_best
+
+
+cdef inline bint _unrolled_windows(Geom* g) noexcept nogil:
+    """Whether _windows_* run this geometry's windows with constant sizes: 2x2 or 3x3, column
+    stride 1 or 2."""
+    return g.kh == g.kw and (g.kw == 2 or g.kw == 3) and (g.sw == 1 or g.sw == 2)
+
+
+cdef inline void _windows(real* out, int* tap, const real* top, Geom* g, Py_ssize_t lo,
+                          Py_ssize_t hi, int mode, real count, real lowest) noexcept nogil:
+    """_windows_reduce (mode 0-2), or _windows_argmax (mode -1), of a geometry that
+    _unrolled_windows accepts, `top` pointing at the window row's first input row."""
+    cdef const real* first = top - g.pw
+    if mode == -1:
+        if g.sw == 2:
+            if g.kw == 3:
+                _windows_argmax(tap, first, g.W, lo, hi, 2, 3, lowest)
+            else:
+                _windows_argmax(tap, first, g.W, lo, hi, 2, 2, lowest)
+        elif g.kw == 3:
+            _windows_argmax(tap, first, g.W, lo, hi, 1, 3, lowest)
+        else:
+            _windows_argmax(tap, first, g.W, lo, hi, 1, 2, lowest)
+    elif mode == 0:
+        if g.sw == 2:
+            if g.kw == 3:
+                _windows_reduce(out, first, g.W, lo, hi, 2, 3, 0, count, lowest)
+            else:
+                _windows_reduce(out, first, g.W, lo, hi, 2, 2, 0, count, lowest)
+        elif g.kw == 3:
+            _windows_reduce(out, first, g.W, lo, hi, 1, 3, 0, count, lowest)
+        else:
+            _windows_reduce(out, first, g.W, lo, hi, 1, 2, 0, count, lowest)
+    else:
+        if g.sw == 2:
+            if g.kw == 3:
+                _windows_reduce(out, first, g.W, lo, hi, 2, 3, 1, count, lowest)
+            else:
+                _windows_reduce(out, first, g.W, lo, hi, 2, 2, 1, count, lowest)
+        elif g.kw == 3:
+            _windows_reduce(out, first, g.W, lo, hi, 1, 3, 1, count, lowest)
+        else:
+            _windows_reduce(out, first, g.W, lo, hi, 1, 2, 1, count, lowest)
+
+
+cdef inline void _border_window(real* out, const real* top, Geom* g, Py_ssize_t o,
+                                Py_ssize_t n_rows, int mode, real count, real lowest) noexcept nogil:
+    # out[o] of a window over n_rows consecutive input rows from `top`, some of whose columns
+    # fall outside the input: those are skipped (avg divides by count, 0 for an empty window)
+    cdef Py_ssize_t h, j, w0 = o * g.sw - g.pw, w1 = w0 + g.kw
+    cdef const real* row
+    cdef real v = lowest if mode == 0 else 0
+    w0 = w0 if w0 > 0 else 0
+    w1 = w1 if w1 < g.W else g.W
+    for h in range(n_rows):
+        row = top + h * g.W
+        for j in range(w0, w1):
+            if mode == 0:
+                v = row[j] if row[j] > v else v
+            else:
+                v = v + row[j]
+    if mode == 1:
+        v = v / count if count > 0 else 0
+    out[o] = v
+
+
 cdef inline void _interior(Geom* g, Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
     """[lo, hi): the output columns whose every window tap reads inside the input row."""
     cdef Py_ssize_t unused
@@ -954,9 +1059,11 @@ cdef bint _pool_forward_rows(const real* x, real* y, Geom* g, int mode, bint inc
     """_pool_forward row by row (modes 0-2, channels-first); False if out of memory."""
     cdef Py_ssize_t plane, od, oh, o, d, h, d0, d1, dp, h0, h1, hp, lo, hi
     cdef const real* xp
+    cdef const real* top
     cdef real* yr
     cdef real* acc
     cdef real rows, count
+    cdef bint unrolled = _unrolled_windows(g)
     cdef real* widths = <real*>malloc(2 * g.Wo * sizeof(real) + 1)
     if widths == NULL:
         return False
@@ -970,6 +1077,16 @@ cdef bint _pool_forward_rows(const real* x, real* y, Geom* g, int mode, bint inc
             for oh in range(g.Ho):
                 _window(oh, g.sh, g.ph, g.kh, g.H, &h0, &h1, &hp)
                 yr = y + ((plane * g.Do + od) * g.Ho + oh) * g.Wo
+                rows = <real>(dp * hp if include_pad else (d1 - d0) * (h1 - h0))
+                if unrolled and req == REQ_WRITE and d1 - d0 == 1 and h1 - h0 == g.kh:
+                    # every window row inside: one pass over the interior, then the borders
+                    top = xp + (d0 * g.H + h0) * g.W
+                    _windows(yr, NULL, top, g, lo, hi, mode, rows * g.kw if mode == 1 else 1, lowest)
+                    for o in range(lo):
+                        _border_window(yr, top, g, o, h1 - h0, mode, rows * widths[o], lowest)
+                    for o in range(hi, g.Wo):
+                        _border_window(yr, top, g, o, h1 - h0, mode, rows * widths[o], lowest)
+                    continue
                 acc = yr if req == REQ_WRITE else acc_row
                 for o in range(g.Wo):
                     acc[o] = lowest if mode == 0 else 0
@@ -979,7 +1096,6 @@ cdef bint _pool_forward_rows(const real* x, real* y, Geom* g, int mode, bint inc
                                     0 if mode == 0 else 1)
                 if mode == 1:
                     # an empty window has count 0 (or sums nothing): its average is 0
-                    rows = <real>(dp * hp if include_pad else (d1 - d0) * (h1 - h0))
                     for o in range(g.Wo):
                         count = rows * widths[o]
                         acc[o] = acc[o] / count if count > 0 else 0
@@ -1099,6 +1215,203 @@ cdef void _pool_forward(const real* x, real* y, Geom* g, int mode, bint include_
                         yp[((od * g.Ho + oh) * g.Wo + ow) * es] = value
 
 
+cdef inline void _border_argmax(int* tap, const real* top, Geom* g, Py_ssize_t o,
+                                real lowest) noexcept nogil:
+    # _windows_argmax at a column some of whose taps fall outside the input (see _border_window)
+    cdef Py_ssize_t i, j, first = o * g.sw - g.pw
+    cdef Py_ssize_t j0 = -first if first < 0 else 0
+    cdef Py_ssize_t j1 = g.W - first if g.W - first < g.kw else g.kw
+    cdef const real* row
+    cdef real v = lowest
+    cdef int t_best = -1
+    for i in range(g.kh):
+        row = top + i * g.W + first
+        for j in range(j0, j1):
+            if row[j] > v:
+                v = row[j]
+                t_best = <int>(i * g.kw + j)
+    tap[o] = t_best
+
+
+cdef inline void _spread_row(real* spread, real* padded, const real* grad, Geom* g,
+                             Py_ssize_t* cols) noexcept nogil:
+    """spread[w] = the sum of grad[o] over the outputs o of a row whose window reads input
+    column w.  At stride 1 a gather: `padded` holds grad with kw - 1 zeros on each side, so
+    spread[w] = sum over taps j of padded[w + pw + kw - 1 - j] (no border); otherwise tap j
+    adds grad[o] at w = o * sw - pw + j for the outputs in its range cols[2j:2j + 2]."""
+    cdef Py_ssize_t o, j, w, k = g.kw
+    cdef const real* src
+    if g.sw == 1:
+        memset(padded, 0, (k - 1) * sizeof(real))
+        memcpy(padded + k - 1, grad, g.Wo * sizeof(real))
+        memset(padded + k - 1 + g.Wo, 0, (k - 1) * sizeof(real))
+        src = padded + g.pw + k - 1
+        if k == 3:
+            for w in range(g.W):
+                spread[w] = (src[w] + src[w - 1]) + src[w - 2]
+        elif k == 2:
+            for w in range(g.W):
+                spread[w] = src[w] + src[w - 1]
+        else:
+            memset(spread, 0, g.W * sizeof(real))
+            for j in range(k):
+                for w in range(g.W):
+                    spread[w] += src[w - j]
+        return
+    memset(spread, 0, g.W * sizeof(real))
+    for j in range(k):
+        for o in range(cols[2 * j], cols[2 * j + 1]):
+            spread[o * g.sw - g.pw + j] += grad[o]
+
+
+cdef bint _pool_backward_rows(const real* dy, const real* x, real* dx, Geom* g, int mode,
+                              bint include_pad, int req, real lowest) noexcept nogil:
+    """_pool_backward row by row (modes 0-2, channels-first); False if out of memory.  Max:
+    each output row's argmaxes (as _pool_forward_rows finds the maxima), then the gradient
+    added at each; avg and sum: each output row's gradient spread over an input row
+    (_spread_row), added to every input row of its windows.  For 'write' on 1-D and 2-D data,
+    input rows are zeroed as the windows first reach them (still in cache when added to)."""
+    cdef Py_ssize_t plane, od, oh, o, d, h, w, d0, d1, dp, h0, h1, hp, lo, hi, at, i, j, zeroed
+    cdef Py_ssize_t offsets[9]
+    cdef const real* xp
+    cdef const real* dyr
+    cdef real* dxp
+    cdef real* dx_row
+    cdef real rows, count
+    cdef bint unrolled = _unrolled_windows(g), lazy = req == REQ_WRITE and g.D == 1
+    cdef Py_ssize_t n_pad = g.Wo + 2 * g.kw
+    cdef char* block = <char*>malloc((3 * g.Wo + n_pad + g.W) * sizeof(real)
+                                     + (g.Wo + 2 * g.kw) * sizeof(Py_ssize_t)
+                                     + g.Wo * sizeof(int) + 1)
+    if block == NULL:
+        return False
+    cdef Py_ssize_t* arg = <Py_ssize_t*>block
+    cdef Py_ssize_t* cols = arg + g.Wo
+    cdef real* widths = <real*>(cols + 2 * g.kw)
+    cdef real* best = widths + g.Wo           # max: the maxima so far; avg, sum: the row's gradient
+    cdef real* padded = best + g.Wo
+    cdef real* spread = padded + n_pad
+    cdef int* tap = <int*>(spread + g.W)
+    _avg_widths(g, include_pad, widths)
+    _interior(g, &lo, &hi)
+    for j in range(g.kw):
+        _valid_range(j - g.pw, g.sw, g.W, g.Wo, &cols[2 * j], &cols[2 * j + 1])
+    if unrolled:
+        # a window tap's offset from the window's first element
+        for i in range(g.kh):
+            for j in range(g.kw):
+                offsets[i * g.kw + j] = i * g.W + j
+    if req == REQ_WRITE and not lazy:
+        memset(dx, 0, g.N * g.C * g.D * g.H * g.W * sizeof(real))
+    for plane in range(g.N * g.C):
+        xp = x + plane * g.D * g.H * g.W
+        dxp = dx + plane * g.D * g.H * g.W
+        zeroed = 0
+        for od in range(g.Do):
+            _window(od, g.sd, g.pd, g.kd, g.D, &d0, &d1, &dp)
+            for oh in range(g.Ho):
+                _window(oh, g.sh, g.ph, g.kh, g.H, &h0, &h1, &hp)
+                if lazy and h1 > zeroed:
+                    memset(dxp + zeroed * g.W, 0, (h1 - zeroed) * g.W * sizeof(real))
+                    zeroed = h1
+                dyr = dy + ((plane * g.Do + od) * g.Ho + oh) * g.Wo
+                if mode == 0 and unrolled and d1 - d0 == 1 and h1 - h0 == g.kh:
+                    at = (d0 * g.H + h0) * g.W
+                    _windows(NULL, tap, xp + at, g, lo, hi, -1, 1, lowest)
+                    for o in range(lo):
+                        _border_argmax(tap, xp + at, g, o, lowest)
+                    for o in range(hi, g.Wo):
+                        _border_argmax(tap, xp + at, g, o, lowest)
+                    dx_row = dxp + at - g.pw
+                    for o in range(g.Wo):
+                        if tap[o] >= 0:
+                            dx_row[o * g.sw + offsets[tap[o]]] += dyr[o]
+                elif mode == 0:
+                    for o in range(g.Wo):
+                        best[o] = lowest
+                        arg[o] = -1
+                    for d in range(d0, d1):
+                        for h in range(h0, h1):
+                            at = (d * g.H + h) * g.W
+                            _row_reduce(best, arg, xp + at, at, g, lo, hi, -1)
+                    for o in range(g.Wo):
+                        if arg[o] >= 0:
+                            dxp[arg[o]] += dyr[o]
+                elif d1 > d0 and h1 > h0:
+                    if mode == 1:
+                        rows = <real>(dp * hp if include_pad else (d1 - d0) * (h1 - h0))
+                        for o in range(g.Wo):
+                            count = rows * widths[o]
+                            best[o] = dyr[o] / count if count > 0 else 0
+                        _spread_row(spread, padded, best, g, cols)
+                    else:
+                        _spread_row(spread, padded, dyr, g, cols)
+                    for d in range(d0, d1):
+                        for h in range(h0, h1):
+                            dx_row = dxp + (d * g.H + h) * g.W
+                            for w in range(g.W):
+                                dx_row[w] += spread[w]
+        if lazy and zeroed < g.H:
+            memset(dxp + zeroed * g.W, 0, (g.H - zeroed) * g.W * sizeof(real))
+    free(block)
+    return True
+
+
+cdef inline bint _tiles(Geom* g) noexcept nogil:
+    """Whether the windows tile the input: each element is in exactly one window."""
+    return (g.kd == g.sd and g.kh == g.sh and g.kw == g.sw and g.pd == 0 and g.ph == 0
+            and g.pw == 0 and g.Do * g.sd == g.D and g.Ho * g.sh == g.H and g.Wo * g.sw == g.W)
+
+
+cdef void _sum_pool_backward_tiles(const real* dy, real* dx, Geom* g, real count) noexcept nogil:
+    """Backward of avg (count: the window's size) and sum (count 1) over tiling windows: dx
+    written once, each element its window's dy / count; no zeroing first."""
+    cdef Py_ssize_t plane, od, oh, o, a, i, j
+    cdef const real* dyr
+    cdef real* dx_row
+    cdef real v
+    for plane in range(g.N * g.C):
+        for od in range(g.Do):
+            for oh in range(g.Ho):
+                dyr = dy + ((plane * g.Do + od) * g.Ho + oh) * g.Wo
+                for a in range(g.kd):
+                    for i in range(g.kh):
+                        dx_row = dx + ((plane * g.D + od * g.kd + a) * g.H + oh * g.kh + i) * g.W
+                        if g.kw == 2:
+                            for o in range(g.Wo):
+                                v = dyr[o] / count
+                                dx_row[2 * o] = v
+                                dx_row[2 * o + 1] = v
+                        else:
+                            for o in range(g.Wo):
+                                v = dyr[o] / count
+                                for j in range(g.kw):
+                                    dx_row[o * g.kw + j] = v
+
+
+cdef void _pool_backward_planes(const real* dy, const real* x, real* dx, Geom* g, int mode,
+                                Py_ssize_t count, int req, real lowest) noexcept nogil:
+    cdef Py_ssize_t plane, i, arg, size = g.D * g.H * g.W
+    cdef real* dxp
+    cdef real v
+    for plane in range(g.N * g.C):
+        dxp = dx + plane * size
+        if mode == 0:
+            if req == REQ_WRITE:
+                memset(dxp, 0, size * sizeof(real))
+            arg = _first_max_index(x + plane * size, size, lowest)
+            if arg >= 0:
+                dxp[arg] += dy[plane]
+            continue
+        v = dy[plane] / count if mode == 1 else dy[plane]
+        if req == REQ_WRITE:
+            for i in range(size):
+                dxp[i] = v
+        else:
+            for i in range(size):
+                dxp[i] += v
+
+
 cdef void pool_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
     # arrays: x, y; ints: geometry(GEOM_INTS), mode, count_include_pad, p_value, channels_last, req
     cdef Geom g = _geom(c.ints)
@@ -1157,12 +1470,22 @@ cdef void _pool_backward(const real* dy, const real* x, real* dx, Geom* g, int m
     cdef const real* dyp
     cdef real* dxp
     cdef real best, grad, lowest, norm
+    cdef bint fast
     if req == REQ_NULL:
         return
     lowest = <real>(-FLT_MAX) if real is float else <real>(-DBL_MAX)
     if (mode == 0 and req == REQ_WRITE and not channels_last and _is_2x2_stride_2(g)
             and 2 * g.Ho == g.H and 2 * g.Wo == g.W):
         _max_pool_backward_2x2(dy, x, dx, g, lowest)
+        return
+    fast = mode != 3 and not channels_last
+    if fast and _whole_planes(g, include_pad, &count):
+        _pool_backward_planes(dy, x, dx, g, mode, count, req, lowest)
+        return
+    if fast and mode != 0 and req == REQ_WRITE and _tiles(g):
+        _sum_pool_backward_tiles(dy, dx, g, <real>(g.kd * g.kh * g.kw if mode == 1 else 1))
+        return
+    if fast and _pool_backward_rows(dy, x, dx, g, mode, include_pad, req, lowest):
         return
     if req == REQ_WRITE:
         memset(dx, 0, g.N * g.C * g.D * g.H * g.W * sizeof(real))
