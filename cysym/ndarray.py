@@ -477,3 +477,9 @@ contrib = _OpNamespace(f"{__name__}.contrib", "_contrib_",
 # mx.nd.linalg.<name>: the operator _linalg_<name>
 linalg = _OpNamespace(f"{__name__}.linalg", "_linalg_",
                       lambda op, registered_name, name: _make_op_function(op, registered_name))
+# mx.nd.random: MXNet's samplers (cysym.ndarray_random) and the other operators _random_<name>
+random = _OpNamespace(f"{__name__}.random", "_random_",
+                      lambda op, registered_name, name: _make_op_function(op, registered_name))
+from . import ndarray_random as _samplers  # noqa: E402
+for _name in _samplers.__all__:
+    setattr(random, _name, getattr(_samplers, _name))

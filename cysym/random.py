@@ -1,8 +1,9 @@
-"""The global random state: `cysym.random.seed(n)` makes initializers, iterators' shuffles and
-Dropout masks reproducible."""
+"""The global random state: `cysym.random.seed(n)` makes initializers, iterators' shuffles,
+Dropout masks and the sampling operators (mx.random.uniform, ...) reproducible."""
 import numpy as np
 
-__all__ = ["seed", "next_seed", "generator", "uniform", "normal"]
+__all__ = ["seed", "next_seed", "generator", "uniform", "normal", "randn", "poisson", "exponential",
+           "gamma", "multinomial", "negative_binomial", "generalized_negative_binomial", "randint"]
 
 _state = {"generator": np.random.default_rng(0)}
 
@@ -24,9 +25,13 @@ def next_seed():
     return int(_state["generator"].integers(0, 2 ** 63 - 1))
 
 
-def uniform(low=0.0, high=1.0, shape=(1,), dtype="float32"):
-    return _state["generator"].uniform(low, high, size=shape).astype(dtype)
+# MXNet's mx.random.<sampler> is mx.nd.random.<sampler>: the graph operators' imperative calls
+_SAMPLERS = ("uniform", "normal", "randn", "poisson", "exponential", "gamma", "multinomial",
+             "negative_binomial", "generalized_negative_binomial", "randint")
 
 
-def normal(loc=0.0, scale=1.0, shape=(1,), dtype="float32"):
-    return _state["generator"].normal(loc, scale, size=shape).astype(dtype)
+def __getattr__(name):
+    if name in _SAMPLERS:
+        from . import ndarray_random   # imported on use: the operators sit above this module
+        return getattr(ndarray_random, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,3 +15,4 @@ from . import transformer  # noqa: F401
 from . import rnn  # noqa: F401  (RNN, _rnn_param_concat)
 from . import deformable  # noqa: F401  (_contrib_DeformableConvolution, _contrib_ModulatedDeformableConvolution)
 from . import linalg  # noqa: F401  (_linalg_gemm ... _linalg_syevd: mx.sym.linalg, mx.nd.linalg)
+from . import random_ops  # noqa: F401  (_random_*, _sample_*, _random_pdf_*: mx.sym.random, mx.nd.random)

@@ -6,6 +6,7 @@ from .creation import arange, eye, full, linspace
 from .json_format import load, load_json
 from .op_functions import public_functions as _public_functions
 from .op_namespace import OpNamespace as _OpNamespace, symbol_function as _symbol_function
+from .random_functions import install as _install_samplers
 from .symbol import Group, Symbol, Variable, var
 
 
@@ -36,7 +37,10 @@ def ones(shape, dtype=None, **kwargs):
 
 contrib = _OpNamespace(f"{__name__}.contrib", "_contrib_", _symbol_function)
 linalg = _OpNamespace(f"{__name__}.linalg", "_linalg_", _symbol_function)
+# mx.sym.random: MXNet's samplers (uniform, normal, ...) and the other _random_<name> operators
+random = _OpNamespace(f"{__name__}.random", "_random_", _symbol_function)
+_install_samplers(random)
 
 __all__ = ["Symbol", "Variable", "var", "Group", "load", "load_json", "zeros", "ones", "arange", "linspace",
-           "full", "eye", "contrib", "linalg"] + sorted(
+           "full", "eye", "contrib", "linalg", "random"] + sorted(
     n for n in _public_functions() if not n.startswith("_"))
