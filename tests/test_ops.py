@@ -283,6 +283,16 @@ CASE_LIST = [
          params=dict(kernel=(3,), num_filter=4, stride=(2,), pad=(1,)),
          ref=lambda data, weight, bias, kernel, stride, pad, **_:
              np_conv(data, weight, bias, kernel, stride, pad), id="Convolution-1d"),
+    # 1x1 over 1x1 inputs: the dense kernels (ops/conv.py _is_dense), gemv at batch 1
+    Case("Convolution", {"data": ((3, 5, 1, 1), signed), "weight": ((4, 5, 1, 1), signed),
+                         "bias": ((4,), signed)},
+         params=dict(kernel=(1, 1), num_filter=4, stride=(2, 3)),
+         ref=lambda data, weight, bias, kernel, stride, **_: np_conv(data, weight, bias, kernel, stride),
+         id="Convolution-1x1-on-1x1"),
+    Case("Convolution", {"data": ((1, 6, 1), signed), "weight": ((7, 6, 1), signed)},
+         params=dict(kernel=(1,), num_filter=7, no_bias=True),
+         ref=lambda data, weight, kernel, **_: np_conv(data, weight, None, kernel),
+         id="Convolution-1x1-on-1x1-batch-1"),
     # 3x3 stride 1 with enough tiles (2x2 output blocks) and channels: Winograd F(2x2, 3x3) for
     # the forward and the data gradient (cysym/ops/conv.py _winograd_fits); the second with a
     # tile row cut by the output's bottom edge and 128 tiles exactly.  The finite differences of
