@@ -4,12 +4,32 @@ import math
 
 import numpy as np
 
-from ..registry import OpDef, Param, register
+from ..registry import REQUIRED, OpDef, Param, register
 from .common import backward_grads, kernels
 
 
 CHANNELS_LAST = ("NWC", "NHWC", "NDHWC")
 CHANNELS_FIRST = ("NCW", "NCHW", "NCDHW")
+
+
+class WindowParam(Param):
+    """A shape parameter of a sliding window (kernel, stride, dilate, pad), each of whose values
+    must be at least `minimum`: checked when the symbol is created or loaded.  MXNet's parser
+    refuses a zero kernel or stride; negative values, which it lets through to negative
+    shapes, are refused too."""
+
+    def __init__(self, name, default=REQUIRED, doc="", minimum=1, **kwargs):
+        super().__init__(name, "shape", default, doc, **kwargs)
+        self.minimum = minimum
+
+    def parse(self, value):
+        parsed = super().parse(value)
+        if parsed is not None and any(v is not None and v < self.minimum for v in parsed):
+            raise ValueError(f"each value must be at least {self.minimum}")
+        return parsed
+
+    def describe(self):
+        return super().describe().replace("\n", f", each at least {self.minimum}\n", 1)
 
 
 def spatial_param(ctx, name, ndim, default):
@@ -156,14 +176,14 @@ def _conv_gradient(g):
 
 
 _CONV_PARAMS = [
-    Param("kernel", "shape", doc="Convolution kernel size: (w,), (h, w) or (d, h, w).",
-          length=(1, 2, 3)),
-    Param("stride", "shape", (), "Convolution stride: (w,), (h, w) or (d, h, w). Defaults to 1 "
-                                 "for each dimension."),
-    Param("dilate", "shape", (), "Convolution dilate: (w,), (h, w) or (d, h, w). Defaults to 1 "
-                                 "for each dimension."),
-    Param("pad", "shape", (), "Zero pad for convolution: (w,), (h, w) or (d, h, w). Defaults to "
-                              "no padding."),
+    WindowParam("kernel", doc="Convolution kernel size: (w,), (h, w) or (d, h, w).",
+                length=(1, 2, 3)),
+    WindowParam("stride", (), "Convolution stride: (w,), (h, w) or (d, h, w). Defaults to 1 "
+                              "for each dimension."),
+    WindowParam("dilate", (), "Convolution dilate: (w,), (h, w) or (d, h, w). Defaults to 1 "
+                              "for each dimension."),
+    WindowParam("pad", (), "Zero pad for convolution: (w,), (h, w) or (d, h, w). Defaults to "
+                           "no padding.", minimum=0),
     Param("num_filter", "int", doc="Convolution filter (channel) number.", low=1),
     Param("num_group", "int", 1, "Number of group partitions.", low=1),
     Param("workspace", "int", 1024, "Ignored: workspace is planned at bind time.", low=0),
@@ -274,8 +294,6 @@ def pool_geometry(ctx, data):
     # MXNet 1.9.1 runs 'same' only with a 3-value zero pad (its check reads pad[0..2])
     same = ctx.params["pooling_convention"] == "same"
     pad = (0,) * ndim if same else spatial_param(ctx, "pad", ndim, 0)
-    if min(kernel + stride) < 1:
-        raise ctx.error(f"kernel and stride must be positive, got kernel={kernel} stride={stride}")
     return kernel, stride, pad, spatial
 
 
@@ -335,7 +353,7 @@ def _pool_gradient(g):
 
 
 _POOL_PARAMS = [
-    Param("kernel", "shape", (), "Pooling kernel size: (y, x) or (d, y, x)"),
+    WindowParam("kernel", (), "Pooling kernel size: (y, x) or (d, y, x)"),
     Param("pool_type", "str", "max", "Pooling type to be applied.",
           choices=("max", "avg", "sum", "lp")),
     Param("global_pool", "bool", False, "Ignore kernel size, do global pooling based on current "
@@ -344,9 +362,10 @@ _POOL_PARAMS = [
     Param("pooling_convention", "str", "valid", "Pooling convention to be applied: valid "
           "(floor), full (ceil) or same (ceil(in / stride) outputs, 1-D only).",
           choices=("valid", "full", "same")),
-    Param("stride", "shape", (), "Stride: for pooling (y, x) or (d, y, x). Defaults to 1 for "
-                                 "each dimension."),
-    Param("pad", "shape", (), "Pad for pooling: (y, x) or (d, y, x). Defaults to no padding."),
+    WindowParam("stride", (), "Stride: for pooling (y, x) or (d, y, x). Defaults to 1 for "
+                              "each dimension."),
+    WindowParam("pad", (), "Pad for pooling: (y, x) or (d, y, x). Defaults to no padding.",
+                minimum=0),
     Param("p_value", "int", None, "Value of p for Lp pooling, can be 1, 2 or 3, required for Lp "
                                   "Pooling.", optional=True),
     Param("count_include_pad", "bool", None, "Only used for AvgPool, specify whether to count "

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..registry import OpDef, Param, register
 from .common import backward_grads, kernels, normalize_axis
-from .conv import conv_geometry, conv_inputs, spatial_param
+from .conv import WindowParam, conv_geometry, conv_inputs, spatial_param
 
 
 def _data_or_output(ins, outs):
@@ -542,18 +542,18 @@ def _deconv_kernel(b):
 
 
 _DECONV_PARAMS = [
-    Param("kernel", "shape", doc="Deconvolution kernel size: (w,), (h, w) or (d, h, w). This is "
-                                 "same as the kernel size used for the corresponding convolution",
-          length=(1, 2, 3)),
-    Param("stride", "shape", (), "The stride used for the corresponding convolution: (w,), "
-                                 "(h, w) or (d, h, w). Defaults to 1 for each dimension."),
-    Param("dilate", "shape", (), "Dilation factor for each dimension of the input: (w,), (h, w) "
-                                 "or (d, h, w). Defaults to 1 for each dimension."),
-    Param("pad", "shape", (), "The amount of implicit zero padding added during convolution "
-                              "for each dimension of the input: (w,), (h, w) or (d, h, w). If "
-                              "`target_shape` is set, `pad` will be ignored and a padding that "
-                              "will generate the target shape will be used. Defaults to no "
-                              "padding."),
+    WindowParam("kernel", doc="Deconvolution kernel size: (w,), (h, w) or (d, h, w). This is "
+                              "same as the kernel size used for the corresponding convolution",
+                length=(1, 2, 3)),
+    WindowParam("stride", (), "The stride used for the corresponding convolution: (w,), "
+                              "(h, w) or (d, h, w). Defaults to 1 for each dimension."),
+    WindowParam("dilate", (), "Dilation factor for each dimension of the input: (w,), (h, w) "
+                              "or (d, h, w). Defaults to 1 for each dimension."),
+    WindowParam("pad", (), "The amount of implicit zero padding added during convolution "
+                           "for each dimension of the input: (w,), (h, w) or (d, h, w). If "
+                           "`target_shape` is set, `pad` will be ignored and a padding that "
+                           "will generate the target shape will be used. Defaults to no "
+                           "padding.", minimum=0),
     Param("adj", "shape", (), "Adjustment for output shape: (w,), (h, w) or (d, h, w). If "
                               "`target_shape` is set, `adj` will be ignored and computed "
                               "accordingly."),
