@@ -10,7 +10,7 @@ import numpy as np
 from .context import current_context
 
 __all__ = ["uniform", "normal", "randn", "poisson", "exponential", "gamma", "multinomial",
-           "negative_binomial", "generalized_negative_binomial", "randint"]
+           "negative_binomial", "generalized_negative_binomial", "randint", "shuffle"]
 
 
 def _internal():
@@ -112,3 +112,8 @@ def randint(low, high, shape=None, dtype=None, ctx=None, out=None, **kwargs):
     """Integers drawn uniformly from [low, high) (int32 unless dtype says int64)."""
     return _random_helper("_random_randint", None, {"low": low, "high": high}, shape, dtype, ctx,
                           out, kwargs)
+
+
+def shuffle(data, **kwargs):
+    """data with its rows (first axis) in a random order."""
+    return _internal()._shuffle(data, **kwargs)

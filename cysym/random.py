@@ -3,7 +3,8 @@ Dropout masks and the sampling operators (mx.random.uniform, ...) reproducible."
 import numpy as np
 
 __all__ = ["seed", "next_seed", "generator", "uniform", "normal", "randn", "poisson", "exponential",
-           "gamma", "multinomial", "negative_binomial", "generalized_negative_binomial", "randint"]
+           "gamma", "multinomial", "negative_binomial", "generalized_negative_binomial", "randint",
+           "shuffle"]
 
 _state = {"generator": np.random.default_rng(0)}
 
@@ -27,7 +28,7 @@ def next_seed():
 
 # MXNet's mx.random.<sampler> is mx.nd.random.<sampler>: the graph operators' imperative calls
 _SAMPLERS = ("uniform", "normal", "randn", "poisson", "exponential", "gamma", "multinomial",
-             "negative_binomial", "generalized_negative_binomial", "randint")
+             "negative_binomial", "generalized_negative_binomial", "randint", "shuffle")
 
 
 def __getattr__(name):

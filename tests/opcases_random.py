@@ -177,3 +177,19 @@ CASE_LIST += [
          id="_random_pdf_dirichlet" + ("-log" if is_log else ""))
     for is_log in (False, True)
 ]
+
+
+# -- _shuffle: rows that are all equal come out as they went in (the gradient's finite
+# differences see its permutation, fixed by the seed of each forward); _sample_unique_zipfian
+# with one class to draw from
+def equal_rows(rng, shape):
+    return np.broadcast_to(signed(rng, shape[1:]), shape).copy()
+
+
+CASE_LIST += [
+    Case("_shuffle", {"data": ((4, 3, 2), equal_rows)}, ref=lambda data: data),
+    Case("_shuffle", {"data": ((5,), constant(2.5))}, ref=lambda data: data, id="_shuffle-1d"),
+    Case("_sample_unique_zipfian", {}, params=dict(range_max=1, shape=(3, 1)),
+         ref=lambda **_: [np.zeros((3, 1), np.int64), np.ones(3, np.int64)],
+         bad=[("params", {"shape": (3, 2)}), ("params", {"shape": (3,)})]),
+]

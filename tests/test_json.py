@@ -244,7 +244,7 @@ REQUIRED_VALUES = {
     "state_size": 3, "num_layers": 2,   # RNN
     "pooled_size": (2, 3), "spatial_scale": 0.0625, "key": "sbn0",   # ROI ops, SyncBatchNorm
     "threshold": 0.5,   # bipartite matching
-    "low": 0, "high": 5,   # _random_randint
+    "low": 0, "high": 5, "range_max": 8,   # _random_randint, _sample_unique_zipfian
 }
 EXTRA_PARAMS = {
     "Reshape": {"shape": (0, -1)},

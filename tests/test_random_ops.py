@@ -210,3 +210,31 @@ def test_dirichlet_log_density_and_gamma_gradients_computed_by_mxnet():
                                rtol=1e-6)
     np.testing.assert_allclose(exe.grad_dict["be"], [0.0020946625037305752, 0.5040319733744656],
                                rtol=1e-10)
+
+
+def test_shuffle_permutes_rows_uniformly_and_follows_the_seed():
+    data = np.arange(15, dtype=np.int64).reshape(5, 3)
+    mx.random.seed(9)
+    first = mx.nd.random.shuffle(mx.nd.array(data, dtype="int64")).asnumpy()
+    assert first.dtype == np.int64
+    np.testing.assert_array_equal(np.sort(first, axis=0), data)
+    np.testing.assert_array_equal(first[:, 1:] - first[:, :1], data[:, 1:] - data[:, :1])
+    mx.random.seed(9)
+    np.testing.assert_array_equal(mx.random.shuffle(mx.nd.array(data, dtype="int64")), first)
+    rows = np.array([mx.nd.random.shuffle(mx.nd.array(np.arange(5.0))).asnumpy()
+                     for _ in range(4000)])
+    frequencies = np.array([np.bincount(rows[:, k].astype(int), minlength=5) for k in range(5)])
+    np.testing.assert_allclose(frequencies / 4000, 0.2, atol=5 * np.sqrt(0.16 / 4000))
+
+
+def test_unique_zipfian_samples_are_distinct_and_log_uniform():
+    mx.random.seed(10)
+    samples, tries = mx.nd._internal._sample_unique_zipfian(range_max=50, shape=(300, 20))
+    assert samples.dtype == np.int64 and tries.dtype == np.int64 and tries.shape == (300,)
+    samples = samples.asnumpy()
+    assert all(len(set(row)) == 20 for row in samples)
+    assert samples.min() >= 0 and samples.max() < 50 and (tries.asnumpy() >= 20).all()
+    single, _ = mx.nd._internal._sample_unique_zipfian(range_max=100, shape=(N, 1))
+    # MXNet's draw round(exp(u log(range_max))) - 1 gives 0 with probability log(1.5) / log(100)
+    p = np.log(1.5) / np.log(100)
+    assert abs((single.asnumpy() == 0).mean() - p) < 5 * np.sqrt(p * (1 - p) / N)

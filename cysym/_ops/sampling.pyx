@@ -11,7 +11,7 @@ samples are drawn in double precision and rounded once into the output.
 """
 from libc.math cimport log, sqrt, exp, floor, fabs, lgamma, cos, pow, M_PI
 from libc.stdint cimport int32_t, int64_t
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 from cysym._ops._blas cimport real
 from cysym._ops._common cimport common_dtype, req_code, REQ_NULL
 from cysym._ops._index cimport index_code, read_index, INDEX_FLOAT32, INDEX_FLOAT64, INDEX_INT32
@@ -272,6 +272,113 @@ def append_multinomial_backward(Plan plan, d_log_prob, data, sample, d_data, str
              [d_log_prob, data, sample, d_data],
              [rows, k, sample.size // rows if rows else 0,
               index_code(sample, label, "the sample")], [], label)
+
+
+# ---------------------------------------------------------------------------------------------
+# _shuffle: a uniform permutation of the rows (first axis), Fisher-Yates in place, recording
+# which row of data each row of out holds (for the gradient)
+
+cdef inline void _swap_rows(unsigned char* data, Py_ssize_t row_bytes, Py_ssize_t i,
+                            Py_ssize_t j) noexcept nogil:
+    cdef unsigned char* first = data + i * row_bytes
+    cdef unsigned char* second = data + j * row_bytes
+    cdef unsigned char swap
+    cdef Py_ssize_t b
+    for b in range(row_bytes):
+        swap = first[b]
+        first[b] = second[b]
+        second[b] = swap
+
+
+cdef void shuffle_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # ints: rows, bytes per row; arrays: data, out, permutation (int64)
+    cdef Py_ssize_t rows = c.ints[0], row_bytes = c.ints[1], i, j
+    cdef unsigned char* out = <unsigned char*>c.arrays[1]
+    cdef int64_t* permutation = <int64_t*>c.arrays[2]
+    cdef int64_t swap
+    cdef unsigned long long state = ctx.rng_state
+    if c.arrays[0] != c.arrays[1]:
+        memcpy(out, c.arrays[0], rows * row_bytes)
+    for i in range(rows):
+        permutation[i] = i
+    i = rows - 1
+    while i > 0:
+        j = <Py_ssize_t>(_uniform(&state) * (i + 1))      # uniform in [0, i]
+        if j != i:
+            _swap_rows(out, row_bytes, i, j)
+            swap = permutation[i]
+            permutation[i] = permutation[j]
+            permutation[j] = swap
+        i -= 1
+    ctx.rng_state = state
+
+
+def append_shuffle(Plan plan, data, out, permutation, str label):
+    """out = data with its rows (first axis) in a random order, any dtype; out[i] is
+    data[permutation[i]]."""
+    if out.size == 0:
+        return
+    rows = permutation.size
+    plan.add_python(_Reseed(plan), label)
+    plan.add(shuffle_kernel, 0, [data, out, permutation], [rows, data.nbytes // rows], [], label)
+
+
+cdef void shuffle_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # ints: rows, bytes per row; arrays: out_grad, permutation, data_grad
+    cdef Py_ssize_t rows = c.ints[0], row_bytes = c.ints[1], i
+    cdef const int64_t* permutation = <int64_t*>c.arrays[1]
+    for i in range(rows):
+        # data_grad[permutation[i]] = out_grad[i]
+        memcpy(c.arrays[2] + permutation[i] * row_bytes, c.arrays[0] + i * row_bytes, row_bytes)
+
+
+def append_shuffle_backward(Plan plan, out_grad, permutation, data_grad, str req, str label):
+    if req_code(req, label) == REQ_NULL or data_grad.size == 0:
+        return
+    rows = permutation.size
+    plan.add(shuffle_backward_kernel, 0, [out_grad, permutation, data_grad],
+             [rows, data_grad.nbytes // rows], [], label)
+
+
+# ---------------------------------------------------------------------------------------------
+# _sample_unique_zipfian: per row, distinct classes of the log-uniform distribution on
+# [0, range_max), drawn until num_sampled are distinct; the draws each took
+
+cdef void unique_zipfian_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # ints: batch, num_sampled, range_max; arrays: samples (int64), tries (int64), workspace
+    # (one flag byte per class)
+    cdef Py_ssize_t batch = c.ints[0], count = c.ints[1], r, found
+    cdef double log_range = log(<double>c.ints[2])
+    cdef int64_t* samples = <int64_t*>c.arrays[0]
+    cdef int64_t* tries = <int64_t*>c.arrays[1]
+    cdef unsigned char* seen = <unsigned char*>c.arrays[2]
+    cdef int64_t value, draws
+    cdef unsigned long long state = ctx.rng_state
+    memset(seen, 0, c.ints[2])
+    for r in range(batch):
+        found = 0
+        draws = 0
+        while found < count:
+            # MXNet's draw, about log-uniform: P(c) ~ log((c + 2) / (c + 1)) / log(range_max + 1)
+            value = <int64_t>floor(exp(_uniform(&state) * log_range) + 0.5) - 1
+            draws += 1
+            if not seen[value]:
+                seen[value] = 1
+                samples[r * count + found] = value
+                found += 1
+        tries[r] = draws
+        for found in range(count):
+            seen[samples[r * count + found]] = 0
+    ctx.rng_state = state
+
+
+def append_unique_zipfian(Plan plan, samples, tries, workspace, int range_max, str label):
+    batch, count = samples.shape
+    if count > range_max:
+        raise ValueError(f"{label}: {count} distinct samples from {range_max} classes")
+    plan.add_python(_Reseed(plan), label)
+    plan.add(unique_zipfian_kernel, 0, [samples, tries, workspace], [batch, count, range_max], [],
+             label)
 
 
 include "sampling_pdf.pxi"

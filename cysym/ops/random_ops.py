@@ -7,10 +7,11 @@ densities _random_pdf_<distribution> with their gradients.  Kernels: cysym/_ops/
 Every forward draws new numbers from a stream that `cysym.random.seed` fixes; the streams are
 not MXNet's.  MXNet gives the samplers a zero gradient (the `_like` ops and _sample_* too);
 _sample_multinomial with get_prob=True passes the gradient of its log-likelihood output to
-the probabilities."""
+the probabilities.  _shuffle (which has no gradient in MXNet) passes its gradient back through
+the permutation it drew."""
 import numpy as np
 
-from ..registry import OpDef, Param, register
+from ..registry import NUMBER_DTYPES, OpDef, Param, register
 from ..shapes import partial_shape_rule
 from .common import kernels
 
@@ -295,6 +296,80 @@ register(OpDef(
     kernel=_multinomial_backward_kernel,
     hidden=True,
     doc="data_grad[r, sample[r, j]] += log_prob_grad[r, j] / data[r, sample[r, j]]",
+))
+
+# ---------------------------------------------------------------------------------------------
+# _shuffle, _sample_unique_zipfian
+
+def _shuffle_shape(ctx, ins, outs):
+    data = ins[0] if ins[0] is not None else outs[0]
+    if data is None:
+        return ins, outs
+    return [data], [data, (data[0] if data else 1,)]
+
+
+register(OpDef(
+    "_shuffle", aliases=("shuffle", "_npi_shuffle"),
+    inputs=("data",),
+    # the hidden permutation (which row of data each row of the output holds) serves the
+    # gradient, which MXNet does not define
+    outputs=("output", "permutation"),
+    num_visible_outputs=lambda params: 1,
+    infer_shape=_shuffle_shape,
+    infer_type=lambda ctx, ins, outs: ([ins[0] or outs[0]], [ins[0] or outs[0], np.dtype(np.int64)]),
+    inplace=[(0, 0)],
+    dtypes={"data": NUMBER_DTYPES, "output": NUMBER_DTYPES, "permutation": ("int64",)},
+    kernel=lambda b: kernels("sampling").append_shuffle(b.plan, b.inputs[0], b.outputs[0],
+                                                        b.outputs[1], b.label),
+    gradient=lambda g: [None if g.out_grads[0] is None else
+                        g.op("_backward_shuffle", g.out_grads[0], g.outputs[1])],
+    doc="The rows of `data` (its first axis) in a random order; each row keeps its elements.",
+))
+
+register(OpDef(
+    "_backward_shuffle",
+    inputs=("out_grad", "permutation"),
+    outputs=("data_grad",),
+    infer_shape=lambda ctx, ins, outs: (ins, [ins[0]]),
+    infer_type=lambda ctx, ins, outs: (ins, [ins[0]]),
+    dtypes={"permutation": ("int64",)},
+    kernel=lambda b: kernels("sampling").append_shuffle_backward(b.plan, b.inputs[0], b.inputs[1],
+                                                                 b.outputs[0], b.req[0], b.label),
+    hidden=True,
+    doc="data_grad[permutation[i]] = out_grad[i] (rows)",
+))
+
+
+def _unique_zipfian_shape(ctx, ins, outs):
+    shape = tuple(ctx.params["shape"])
+    if not shape and outs[0] is not None and len(outs[0]) == 2:
+        shape = tuple(outs[0])
+    if len(shape) != 2:
+        raise ctx.error(f"shape {shape} must be (batch_size, num_sampled)")
+    if shape[1] > ctx.params["range_max"]:
+        raise ctx.error(f"cannot draw {shape[1]} distinct classes out of range_max="
+                        f"{ctx.params['range_max']}")
+    return [], [shape, (shape[0],)]
+
+
+register(OpDef(
+    "_sample_unique_zipfian",
+    params=[Param("range_max", "int", doc="The number of possible classes.", low=1),
+            Param("shape", "shape", (), "2-D shape of the output, where shape[0] is the batch "
+                                        "size, and shape[1] is the number of candidates to "
+                                        "sample for each batch.")],
+    inputs=(),
+    outputs=("output0", "output1"),
+    infer_shape=_unique_zipfian_shape,
+    infer_type=lambda ctx, ins, outs: ([], [np.dtype(np.int64)] * 2),
+    dtypes=("int64",),
+    workspace=lambda params, ins, outs, dtype: params["range_max"],
+    kernel=lambda b: kernels("sampling").append_unique_zipfian(
+        b.plan, b.outputs[0], b.outputs[1], b.workspace, b.params["range_max"], b.label),
+    gradient=lambda g: [],
+    doc="Per row of shape (batch_size, num_sampled): num_sampled distinct classes of the "
+        "log-uniform distribution P(c) = log((c + 2) / (c + 1)) / log(range_max + 1) on "
+        "[0, range_max), and the number of draws that took (int64).",
 ))
 
 from . import random_pdf  # noqa: E402,F401  (_random_pdf_*)

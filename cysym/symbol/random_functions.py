@@ -91,8 +91,13 @@ def randint(low, high, shape=None, dtype=None, **kwargs):
                           kwargs)
 
 
+def shuffle(data, **kwargs):
+    """data with its rows (first axis) in a random order."""
+    return create_op("_shuffle", data, **kwargs)
+
+
 _SAMPLERS = (uniform, normal, randn, poisson, exponential, gamma, negative_binomial,
-             generalized_negative_binomial, multinomial, randint)
+             generalized_negative_binomial, multinomial, randint, shuffle)
 
 
 def install(namespace):
