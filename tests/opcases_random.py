@@ -164,7 +164,8 @@ _PDF_INPUTS = [
 ]
 
 CASE_LIST += [
-    Case(f"_random_pdf_{name}", {"sample": ((2, 3, 5), sample), **{k: ((2, 3), g) for k, g in params.items()}},
+    Case(f"_random_pdf_{name}",
+         {"sample": ((2, 3, 5), sample), **{k: ((2, 3), g) for k, g in params.items()}},
          params=dict(is_log=is_log), ref=np_pdf(name), grad=grad,
          bad=[("shapes", {"sample": (2, 4, 5), **{k: (2, 3) for k in params}})],
          id=f"_random_pdf_{name}" + ("-log" if is_log else ""))
