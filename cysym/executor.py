@@ -4,6 +4,8 @@ Everything is decided here, once: every entry's shape and dtype, which entries s
 memory (the planner in cysym._ops.planner), and the list of kernel calls (cysym._ops.runner).
 forward() and backward() then only run slices of that list; they allocate nothing.
 """
+import contextlib
+
 import numpy as np
 
 from . import profiler as _profiler
@@ -47,6 +49,20 @@ class BindContext:
         self.req = req
         self.workspace = workspace
         self.label = node.op.label(node.name)
+
+
+@contextlib.contextmanager
+def _refusals_as_bind_errors(node):
+    """A kernel's entry point (or workspace size) refusing the node's arrays raises a BindError
+    naming the node: one error type for the user, whichever kernel checked."""
+    try:
+        yield
+    except MXNetError:
+        raise
+    except (ValueError, TypeError, OverflowError, MemoryError) as err:
+        label = node.op.label(node.name)
+        message = str(err) if label in str(err) else f"{label}: {err}"
+        raise BindError(f"Error in operator {node.name}: {message}") from err
 
 
 def _normalize_grad_req(grad_req, arg_names):
@@ -256,7 +272,8 @@ class Executor:
             if node.op.workspace is not None:
                 in_shapes = [shapes[(id(src), i)] for src, i in node.inputs]
                 out_shapes = [shapes[(id(node), i)] for i in range(node.num_outputs())]
-                size = node.op.workspace(node.params, in_shapes, out_shapes, dtypes[(id(node), 0)])
+                with _refusals_as_bind_errors(node):
+                    size = node.op.workspace(node.params, in_shapes, out_shapes, dtypes[(id(node), 0)])
                 if size:
                     workspace_of[id(node)] = len(entry_bytes)
                     add_entry(("workspace", id(node)), (size,), np.uint8, False, f"{node.name}_workspace")
@@ -306,8 +323,9 @@ class Executor:
                    for e in outs[:node.num_outputs()]]
             if node.op.kernel is None:
                 raise BindError(f"operator {node.op.name} ('{node.name}') has no kernel")
-            node.op.kernel(BindContext(run_plan, node, [arrays[e] for e in kernel_inputs[position]],
-                                       out_arrays, req, workspace))
+            with _refusals_as_bind_errors(node):
+                node.op.kernel(BindContext(run_plan, node, [arrays[e] for e in kernel_inputs[position]],
+                                           out_arrays, req, workspace))
             self._call_nodes += [(node.op.name, node.name)] * (len(run_plan) - len(self._call_nodes))
         if self._backward_start is None:
             self._backward_start = len(run_plan)

@@ -12,7 +12,7 @@ partial shape as None, so they only ever compute from complete shapes.
 import numpy as np
 
 from .base import BindError, MXNetError, ShapeError, TypeInferenceError, dtype_from_code, parse_tuple
-from .shapes import is_complete, merge_shapes, same_shape, show_shape
+from .shapes import MAX_ELEMENTS, is_complete, merge_shapes, same_shape, show_shape, size_of
 
 __all__ = ["infer_shape", "infer_type", "infer_graph_shapes", "infer_graph_types", "RuleContext",
            "unresolved_shapes"]
@@ -57,14 +57,25 @@ def _propagate(nodes, values, rule_name, default_rule, kind, what, complete, mer
                 seen_outs = [v if complete(v) else None for v in outs]
             else:
                 seen_ins, seen_outs = ins, outs
-            new_ins, new_outs = rule(ctx, list(seen_ins), list(seen_outs))
-            out_names = [f"output {n}" for n in node.op.output_names(ctx.params)]
+            try:
+                new_ins, new_outs = rule(ctx, list(seen_ins), list(seen_outs))
+            except MXNetError:
+                raise
+            except (ValueError, TypeError, IndexError, KeyError, ArithmeticError) as err:
+                # a rule that did not foresee these inputs (a 0-d array, a zero stride): still
+                # the user's error, reported as such
+                raise ctx.error(f"cannot infer the {what}s from "
+                                f"({_describe(map(_show_or_none, ins), ctx.input_names)}): "
+                                f"{type(err).__name__}: {err}", kind) from None
+            out_names = [f"output {n}" for n in node.output_names()]
             for keys, old_values, new_values, names in (
                     (in_keys, ins, new_ins, ctx.input_names), (out_keys, outs, new_outs, out_names)):
                 for key, old, new, name in zip(keys, old_values, new_values, names):
                     # `is None` tests: NumPy takes `dtype == None` for float64
                     if new is None or (old is not None and old == new):
                         continue
+                    if rule_name == "infer_shape":
+                        _check_dims(ctx, name, new)
                     try:
                         merged = new if old is None else merge(old, new)
                     except ValueError:
@@ -78,6 +89,18 @@ def _propagate(nodes, values, rule_name, default_rule, kind, what, complete, mer
         if not changed:
             break
     return values
+
+
+def _check_dims(ctx, name, shape):
+    """A shape a rule computed must be one an array can have: no negative dimension, and no
+    more elements than MAX_ELEMENTS (an attribute such as num_hidden=2**62 asks for more)."""
+    known = [d for d in shape if d is not None]
+    if any(d < 0 for d in known):
+        raise ctx.error(f"'{name}' would have shape {_show(shape)}, with a negative dimension: "
+                        f"the operator's attributes and inputs do not fit together")
+    if size_of(d for d in known if d) > MAX_ELEMENTS:
+        raise ctx.error(f"'{name}' would have shape {_show(shape)}, more than the {MAX_ELEMENTS} "
+                        f"elements an array may have")
 
 
 def _show(value):

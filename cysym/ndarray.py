@@ -52,6 +52,7 @@ from . import _ops
 from .base import (MXNetError, ParamsFormatError, ShapeError, TypeInferenceError, atomic_write,
                    dtype_code, CODE_TO_DTYPE)
 from .context import Context, cpu
+from .shapes import MAX_ELEMENTS
 
 __all__ = ["NDArray", "array", "zeros", "ones", "empty", "full", "arange", "concat", "waitall",
            "save", "load", "load_frombuffer", "NDArrayTypeError", "sgd_update", "sgd_mom_update",
@@ -405,6 +406,11 @@ def _read_record(reader, index):
     if nbytes > reader.remaining:
         reader.fail(f"truncated: {what} of shape {shape} and dtype {dtype} needs {nbytes} bytes "
                     f"of data, but only {reader.remaining} bytes remain (file size {len(reader.buf)})")
+    # an empty array's other dims are not bounded by the data; NumPy refuses a shape whose
+    # non-zero dims multiply past its index range
+    if math.prod(d for d in shape if d) > MAX_ELEMENTS:
+        reader.fail(f"{what} has shape {shape}, more than the {MAX_ELEMENTS} elements an array "
+                    f"may have", record_offset)
     start = reader.take(nbytes, f"the data of {what}")
     values = np.frombuffer(reader.buf, dtype=dtype.newbyteorder("<"), count=count, offset=start)
     return values.astype(dtype, copy=True).reshape(shape).view(NDArray)

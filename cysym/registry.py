@@ -14,7 +14,7 @@ import numpy as np
 from .base import OperatorError, parse_bool, parse_tuple
 
 __all__ = ["Param", "OpDef", "register", "get_op", "find_op", "all_ops", "unknown_operator_message",
-           "REQUIRED", "FLOAT_DTYPES", "NUMBER_DTYPES", "ARRAY_DTYPES"]
+           "REQUIRED", "FLOAT_DTYPES", "NUMBER_DTYPES", "ARRAY_DTYPES", "MAX_NODE_ARITY"]
 
 
 class _Required:
@@ -29,6 +29,10 @@ REQUIRED = _Required()
 # integer arithmetic, and index inputs (cysym/_ops/_index.pxd reads all four); ARRAY_DTYPES
 # are every dtype an array of a bound graph may have (Cast converts between all of them)
 FLOAT_DTYPES = ("float32", "float64")
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+# How many outputs (num_outputs) or inputs (a variadic op's count) one node may have: counts
+# beyond this are absurd or hostile, and are refused before any list of names is built.
+MAX_NODE_ARITY = 1 << 16
 NUMBER_DTYPES = FLOAT_DTYPES + ("int32", "int64")
 ARRAY_DTYPES = NUMBER_DTYPES + ("uint8", "int8")
 
@@ -64,15 +68,24 @@ def _parse_int(value):
     if isinstance(value, (bool, np.bool_)):
         raise ValueError(f"expected an integer, got {value!r}")
     if isinstance(value, (int, np.integer)):
-        return int(value)
+        return _int64(int(value))
     text = str(value).strip()
+    if len(text) > 40:      # int() of a long digit string is quadratic; no int64 is this long
+        raise ValueError(f"expected an integer, got {text[:40]!r}...")
     try:
-        return int(text)
+        return _int64(int(text))
     except ValueError:
         number = float(text)   # MXNet accepts "2.0" for an int parameter
-        if number != int(number):
+        if not np.isfinite(number) or number != int(number):
             raise ValueError(f"expected an integer, got {value!r}") from None
-        return int(number)
+        return _int64(int(number))
+
+
+def _int64(number):
+    """number, if it fits in MXNet's widest integer parameter (int64); ValueError if not."""
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise ValueError(f"{number} does not fit in a 64-bit integer")
+    return number
 
 
 class Param:
@@ -114,6 +127,10 @@ class Param:
                 raise ValueError(f"{parsed!r} is below the minimum {self.low}")
             if self.high is not None and parsed > self.high:
                 raise ValueError(f"{parsed!r} is above the maximum {self.high}")
+        if self.kind == "shape":
+            for v in parsed:
+                if v is not None:
+                    _int64(v)
         if self.kind in ("shape", "floats"):
             if self.length is not None and len(parsed) not in self.length:
                 raise ValueError(f"expected {' or '.join(map(str, self.length))} values, got {len(parsed)}")
@@ -229,7 +246,8 @@ class OpDef:
             if pname in attrs:
                 try:
                     parsed[pname] = param.parse(attrs[pname])
-                except (ValueError, TypeError) as err:
+                except (ValueError, TypeError, OverflowError, SyntaxError, MemoryError,
+                        RecursionError) as err:
                     raise OperatorError(
                         f"{self.label(instance)}: invalid value {attrs[pname]!r} for parameter "
                         f"'{pname}': {err}. Expected {param.describe()}") from None
@@ -239,6 +257,11 @@ class OpDef:
                     f"Parameters: {self.param_summary()}")
             else:
                 parsed[pname] = param.default
+        for pname in ("num_outputs", self.variadic):
+            if pname in parsed and (parsed[pname] or 0) > MAX_NODE_ARITY:
+                raise OperatorError(
+                    f"{self.label(instance)}: {pname}={parsed[pname]} is more than the "
+                    f"{MAX_NODE_ARITY} a node may have")
         return parsed
 
     def param_summary(self):

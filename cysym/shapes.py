@@ -3,7 +3,12 @@ tuple with None entries when only some dimensions are known (users and files wri
 Gluon exports `__shape__` attrs such as "(64, 0, 7, 7)").  Shape rules and inference share
 these helpers."""
 
-__all__ = ["is_complete", "merge_shapes", "size_of", "show_shape", "partial_shape_rule", "same_shape"]
+__all__ = ["is_complete", "merge_shapes", "size_of", "show_shape", "partial_shape_rule", "same_shape",
+           "MAX_ELEMENTS"]
+
+# The most elements an inferred array may have (2**48: 1 PiB of float32, far beyond any machine,
+# and far below where a byte count of 8-byte elements overflows int64).
+MAX_ELEMENTS = 1 << 48
 
 
 def is_complete(shape):

@@ -11,7 +11,7 @@ class Node:
     first, then auxiliary states.
     """
 
-    __slots__ = ("op", "name", "attrs", "inputs", "_params")
+    __slots__ = ("op", "name", "attrs", "inputs", "_params", "_output_names")
 
     def __init__(self, op, name, attrs=None, inputs=()):
         self.op = op
@@ -19,6 +19,7 @@ class Node:
         self.attrs = dict(attrs or {})
         self.inputs = list(inputs)
         self._params = None
+        self._output_names = None
 
     @property
     def is_variable(self):
@@ -31,8 +32,16 @@ class Node:
             self._params = self.op.parse_params(self.attrs, self.name) if self.op else {}
         return self._params
 
+    def output_names(self):
+        """The operator's output names for these params, built once per params (a SliceChannel
+        may have 65,536, and every reference to one of them asks)."""
+        params = self.params
+        if self._output_names is None or self._output_names[0] is not params:
+            self._output_names = (params, self.op.output_names(params))
+        return self._output_names[1]
+
     def num_outputs(self):
-        return 1 if self.op is None else len(self.op.output_names(self.params))
+        return 1 if self.op is None else len(self.output_names())
 
     def num_visible_outputs(self):
         return 1 if self.op is None else self.op.num_visible_outputs(self.params)
@@ -40,7 +49,7 @@ class Node:
     def output_name(self, index):
         if self.op is None:
             return self.name
-        return f"{self.name}_{self.op.output_names(self.params)[index]}"
+        return f"{self.name}_{self.output_names()[index]}"
 
     def num_args(self):
         """How many leading inputs are arguments (the rest are auxiliary states)."""

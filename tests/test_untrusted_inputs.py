@@ -1,0 +1,112 @@
+"""Bad files and bad attributes raise cysym.MXNetError naming the file, node or offset and what
+was expected (never OverflowError, IndexError, a NumPy ValueError, ...), and sizes are bounded
+before anything is allocated."""
+import json
+import struct
+
+import numpy as np
+import pytest
+
+import cysym as mx
+from cysym.base import JSONFormatError, MXNetError, OperatorError, ParamsFormatError, ShapeError
+from cysym.registry import MAX_NODE_ARITY
+from cysym.shapes import MAX_ELEMENTS
+
+
+def _params_file(tmp_path, dims):
+    """A .params file holding one float32 V2 record of shape `dims` (and no data)."""
+    body = struct.pack("<QQQ", 0x112, 0, 1) + struct.pack("<Iii", 0xF993FAC9, 0, len(dims))
+    body += struct.pack(f"<{len(dims)}q", *dims) + struct.pack("<iii", 1, 0, 0) + struct.pack("<Q", 0)
+    path = tmp_path / "bad.params"
+    path.write_bytes(body)
+    return path
+
+
+@pytest.mark.parametrize("dims", [(0, 2 ** 63 - 1), (2 ** 40, 0, 2 ** 40), (0, 2 ** 49)])
+def test_params_shape_beyond_any_array_names_file_and_offset(tmp_path, dims):
+    path = _params_file(tmp_path, dims)
+    with pytest.raises(ParamsFormatError, match=r"bad\.params.*byte offset 24.*array 0 has shape.*more than"):
+        mx.nd.load(str(path))
+
+
+def test_params_empty_array_with_large_dims_still_loads(tmp_path):
+    (array,) = mx.nd.load(str(_params_file(tmp_path, (0, 2 ** 20))))
+    assert array.shape == (0, 2 ** 20)
+
+
+def _conv_json(**overrides):
+    attrs = {"kernel": "(3, 3)", "num_filter": "4"}
+    attrs.update(overrides)
+    graph = {"nodes": [{"op": "null", "name": "x", "inputs": []},
+                       {"op": "null", "name": "c_weight", "inputs": []},
+                       {"op": "null", "name": "c_bias", "inputs": []},
+                       {"op": "Convolution", "name": "c", "attrs": attrs,
+                        "inputs": [[0, 0, 0], [1, 0, 0], [2, 0, 0]]}],
+             "arg_nodes": [0, 1, 2], "heads": [[3, 0, 0]]}
+    return json.dumps(graph)
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "1e400", "-1e400", "nan", "1e30",
+                                   str(2 ** 64), "9" * 5000])
+def test_integer_attribute_out_of_range_in_json_names_the_node(value):
+    with pytest.raises(JSONFormatError, match=r"node 3 \('c'\).*num_filter"):
+        mx.sym.load_json(_conv_json(num_filter=value))
+
+
+@pytest.mark.parametrize("value", ["(1e400, 3)", f"({2 ** 64}, 3)", "(" * 200 + ")" * 200])
+def test_shape_attribute_out_of_range_in_json_names_the_node(value):
+    with pytest.raises(JSONFormatError, match=r"node 3 \('c'\).*kernel"):
+        mx.sym.load_json(_conv_json(kernel=value))
+
+
+def test_output_count_is_bounded_before_names_are_built():
+    x = mx.sym.Variable("x")
+    with pytest.raises(OperatorError, match=f"num_outputs=2147483648 is more than the {MAX_NODE_ARITY}"):
+        mx.sym.SliceChannel(x, num_outputs=2 ** 31)
+    graph = {"nodes": [{"op": "null", "name": "x", "inputs": []},
+                       {"op": "SliceChannel", "name": "s", "attrs": {"num_outputs": str(2 ** 31)},
+                        "inputs": [[0, 0, 0]]}],
+             "arg_nodes": [0], "heads": [[1, 0, 0]]}
+    with pytest.raises(JSONFormatError, match=r"node 1 \('s'\).*num_outputs"):
+        mx.sym.load_json(json.dumps(graph))
+
+
+def test_input_count_is_bounded():
+    with pytest.raises(OperatorError, match="num_args"):
+        mx.sym.Concat(mx.sym.Variable("x"), num_args=MAX_NODE_ARITY + 1)
+
+
+@pytest.mark.parametrize("make, shapes", [
+    (lambda x: mx.sym.FullyConnected(x, num_hidden=2 ** 62, name="fc"), {"x": (2, 3)}),
+    (lambda x: mx.sym.FullyConnected(x, num_hidden=2 ** 40, name="fc"), {"x": (2, 2 ** 10)}),
+    (lambda x: mx.sym.one_hot(x, depth=2 ** 63 - 1, name="fc"), {"x": (2,)}),
+    (lambda x: mx.sym.tile(x, reps=(2 ** 40, 2 ** 30), name="fc"), {"x": (2, 3)}),
+])
+def test_inferred_shapes_beyond_any_array_are_shape_errors(make, shapes):
+    symbol = make(mx.sym.Variable("x"))
+    with pytest.raises(ShapeError, match=f"fc.*more than the {MAX_ELEMENTS} elements"):
+        symbol.infer_shape(**shapes)
+
+
+def test_a_rule_that_did_not_foresee_its_inputs_is_a_shape_error():
+    with pytest.raises(ShapeError, match=r"dot.*\(\)"):
+        mx.sym.dot(mx.sym.Variable("a"), mx.sym.Variable("b"), name="dot").infer_shape(a=(), b=(3,))
+    with pytest.raises(MXNetError):
+        mx.nd.dot(mx.nd.array(np.float32(1)), mx.nd.ones((3,)))
+
+
+@pytest.mark.parametrize("call", [
+    lambda: mx.nd.take(mx.nd.zeros((0, 3)), mx.nd.zeros((2,))),
+    lambda: mx.nd.pick(mx.nd.zeros((2, 0)), mx.nd.zeros((2,)), axis=1),
+    lambda: mx.nd.argmax(mx.nd.zeros((2, 0)), axis=1),
+    lambda: mx.nd.softmax(mx.nd.ones((2, 3)), temperature=0),
+    lambda: mx.nd.LRN(mx.nd.ones((1, 3, 2, 2)), nsize=2 ** 63 - 1),
+    lambda: mx.nd.one_hot(mx.nd.zeros((2,)), depth=2 ** 63 - 1),
+    lambda: mx.nd.Pooling(mx.nd.ones((1, 1, 4, 4)), kernel=(2, 2), stride=(0, 0)),
+    lambda: mx.nd.Pooling(mx.nd.ones((1, 1, 4, 4)), kernel=(2, 2), stride=(-1, -1)),
+    lambda: mx.nd.Pooling(mx.nd.ones((1, 1, 4, 4)), kernel=(0, 0)),
+], ids=["take", "pick", "argmax", "softmax-temperature-0", "LRN-nsize", "one_hot-depth",
+        "Pooling-stride-0", "Pooling-stride-negative", "Pooling-kernel-0"])
+def test_bad_attributes_and_empty_axes_raise_mxnet_errors(call):
+    with pytest.raises(MXNetError):
+        call()
