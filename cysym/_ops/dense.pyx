@@ -34,6 +34,10 @@ cdef void _fc_forward(real* x, real* w, real* b, real* y,
             for j in range(hidden):
                 y[i * hidden + j] = b[j]
         beta = 1
+    if in_dim == 0:     # y = b (or 0); BLAS refuses the leading dimension 0 of empty rows
+        if b == NULL:
+            memset(y, 0, rows * hidden * sizeof(real))
+        return
     cdef Shape shape = _shape(rows, in_dim, hidden)
     if shape == ONE_ROW:
         # y[0] = w @ x[0] (+ y)
@@ -81,6 +85,8 @@ cdef void _fc_backward(real* dy, real* x, real* w, real* dx, real* dw, real* db,
     cdef real beta_dx = 1 if req_dx == REQ_ADD else 0
     cdef real beta_dw = 1 if req_dw == REQ_ADD else 0
     cdef Shape shape = _shape(rows, in_dim, hidden)
+    if in_dim == 0:     # dx and dw are empty (and BLAS refuses their leading dimension 0)
+        req_dx = req_dw = REQ_NULL
     if req_dx != REQ_NULL:
         if shape == ONE_ROW:
             # dx[0] = w.T @ dy[0]   (+= when req is add)
@@ -129,7 +135,8 @@ def _dims(x, w, hidden_out):
     hidden, in_dim = w.shape
     if x.size % in_dim if in_dim else x.size:
         raise ValueError(f"FullyConnected kernel: data of shape {x.shape} does not split into rows of {in_dim}")
-    rows = x.size // in_dim if in_dim else 0
+    # rows of no features (in_dim 0) are counted from the output
+    rows = x.size // in_dim if in_dim else (hidden_out.size // hidden if hidden else 0)
     expect_size(hidden_out, rows * hidden, "FullyConnected kernel output")
     return rows, in_dim, hidden
 

@@ -1001,7 +1001,7 @@ def append_binary(Plan plan, str op, a, b, y, str req="write", str label="binary
     if op == "power_scalar_grad_x" and s0 == 2:
         op = "square_grad_x"    # the derivative of x ** 2 without a pow() per element
     code = req_code(req, label)
-    if code == REQ_NULL:
+    if code == REQ_NULL or y.size == 0:    # the walk below visits at least one element
         return
     try:
         dims, (sa, sb) = coalesce_walks(y.shape, [_strides_within(a.shape, y.shape), _strides_within(b.shape, y.shape)],
@@ -1026,7 +1026,7 @@ def append_binary_backward(Plan plan, str op, dy, a, b, da, db, str req_a="write
             outs[k] = dy
         elif outs[k].shape != dy.shape:
             raise ValueError(f"{label}: gradient output has shape {outs[k].shape}, head gradient {dy.shape}")
-    if reqs[0] == REQ_NULL and reqs[1] == REQ_NULL:
+    if (reqs[0] == REQ_NULL and reqs[1] == REQ_NULL) or dy.size == 0:   # da, db have dy's shape
         return
     try:
         dims, (sa, sb) = coalesce_walks(dy.shape, [_strides_within(a.shape, dy.shape), _strides_within(b.shape, dy.shape)],
@@ -1041,7 +1041,12 @@ def append_binary_backward(Plan plan, str op, dy, a, b, da, db, str req_a="write
 def append_sum_to(Plan plan, x, y, str req="write", str label="sum_to"):
     """Append y = x summed over the axes on which y's shape is broadcast to x's."""
     code = req_code(req, label)
-    if code == REQ_NULL:
+    if code == REQ_NULL or y.size == 0:
+        return
+    if x.size == 0:         # a sum over an empty axis is 0 (the walk below visits >= 1 element)
+        if code == REQ_WRITE:
+            plan.add(unary_kernel, common_dtype([x, y]), [y, y], [UNARY["fill"], code, y.size, 0, 0],
+                     [0.0, 0.0], label)
         return
     if x.shape == y.shape:
         plan.add(unary_kernel, common_dtype([x, y]), [x, y], [UNARY["copy"], code, y.size], [0.0, 0.0], label)

@@ -402,7 +402,7 @@ def append_softmax(Plan plan, x, y, int axis=-1, double temperature=1.0, bint as
         raise ValueError(f"{label}: input {x.shape} and output {y.shape} differ")
     if temperature == 0:
         raise ValueError(f"{label}: temperature must not be 0")
-    if code == REQ_NULL:
+    if code == REQ_NULL or x.size == 0:    # the kernel reads the first element of every row
         return
     outer, n, inner = _layout(x.shape, axis, label)
     plan.add(softmax_kernel, common_dtype([x, y]), [x, y], [outer, n, inner, as_log, code],
@@ -417,6 +417,8 @@ def append_softmax_backward(Plan plan, dy, y, dx, int axis=-1, double temperatur
         return
     if not dy.shape == y.shape == dx.shape:
         raise ValueError(f"{label}: shapes {dy.shape}, {y.shape}, {dx.shape} differ")
+    if dx.size == 0:
+        return
     outer, n, inner = _layout(y.shape, axis, label)
     plan.add(softmax_backward_kernel, common_dtype([dy, y, dx]), [dy, y, dx],
              [outer, n, inner, as_log, code], [1.0 / temperature], label)
@@ -435,7 +437,7 @@ def append_softmax_output_backward(Plan plan, prob, label_array, dx, head_grad=N
     caller folds that into grad_scale.
     """
     code = req_code(req, label)
-    if code == REQ_NULL:
+    if code == REQ_NULL or dx.size == 0:
         return
     if normalization not in NORMALIZATION:
         raise ValueError(f"{label}: normalization must be one of {list(NORMALIZATION)}")

@@ -314,6 +314,9 @@ def append_multibox_target(Plan plan, anchor, labels, cls_pred, loc_target, loc_
             cls_pred.shape[0] != labels.shape[0]:
         raise ValueError(f"{label}: anchor {anchor.shape}, label {labels.shape} and cls_pred "
                          f"{cls_pred.shape} do not match")
+    if anchor.shape[0] == 0 or cls_pred.shape[1] == 0:   # the kernel reads anchor[0] and class 0
+        raise ValueError(f"{label}: anchor {anchor.shape} holds no set of anchors or cls_pred "
+                         f"{cls_pred.shape} no class")
     batch, num_anchors, num_labels = labels.shape[0], anchor.shape[1], labels.shape[1]
     if loc_target.size != batch * num_anchors * 4 or loc_mask.size != batch * num_anchors * 4 \
             or cls_target.size != batch * num_anchors:
@@ -466,6 +469,8 @@ def append_multibox_detection(Plan plan, cls_prob, loc_pred, anchor, out, bint c
             or anchor.shape[2] != 4 or loc_pred.shape[0] != cls_prob.shape[0]:
         raise ValueError(f"{label}: cls_prob {cls_prob.shape}, loc_pred {loc_pred.shape} and "
                          f"anchor {anchor.shape} do not match")
+    if anchor.shape[0] == 0:    # the kernel reads the first set of anchors
+        raise ValueError(f"{label}: anchor {anchor.shape} holds no set of anchors")
     batch, num_classes, num_anchors = cls_prob.shape
     if tuple(out.shape) != (batch, num_anchors, 6):
         raise ValueError(f"{label}: output {out.shape} is not {(batch, num_anchors, 6)}")

@@ -269,6 +269,14 @@ def _bilinear_tables(shape, bint align_corners, dtype):
     return [row * W, row_step * W, row_weight, col, col_step, col_weight]
 
 
+def _check_not_empty(x, y, label):
+    """An empty image cannot be resized to a non-empty one, nor a non-empty one to nothing:
+    the kernels read at least one pixel of each plane."""
+    if (x.size == 0) != (y.size == 0):
+        raise ValueError(f"{label}: cannot resize data of shape {tuple(x.shape)} to "
+                         f"{tuple(y.shape)}: one of them is empty")
+
+
 def append_bilinear_resize(Plan plan, x, y, bint align_corners=True, str req="write",
                            str label="_contrib_BilinearResize2D"):
     """Append y (+)= x resized to y's height and width by bilinear interpolation."""
@@ -276,6 +284,9 @@ def append_bilinear_resize(Plan plan, x, y, bint align_corners=True, str req="wr
     if code == REQ_NULL:
         return
     shape = _planes(x, y, label)
+    _check_not_empty(x, y, label)
+    if y.size == 0:
+        return
     arrays = [x, y]
     dtype = common_dtype(arrays)
     if shape[1:3] == shape[3:5]:    # MXNet copies (no blend with a neighbour that may be inf)
@@ -299,6 +310,9 @@ def append_bilinear_resize_backward(Plan plan, dy, dx, bint align_corners=True, 
     if dx is None or code == REQ_NULL:
         return
     shape = _planes(dx, dy, label)
+    _check_not_empty(dx, dy, label)
+    if dx.size == 0:
+        return
     arrays = [dy, dx]
     dtype = common_dtype(arrays)
     if shape[1:3] == shape[3:5]:

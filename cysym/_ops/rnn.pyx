@@ -18,6 +18,7 @@ from cysym._ops._common cimport common_dtype, expect_size, REQ_NULL, REQ_WRITE, 
 from cysym._ops._math cimport _exp, _tanh
 from cysym._ops._random cimport _splitmix64
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
+from cysym._ops.shape import append_fill
 
 import numpy as np
 
@@ -739,6 +740,8 @@ def append_rnn(Plan plan, dict attrs, data, params, hx, cx, out, hy, cy, workspa
     """Append the fused RNN forward: out (T, N, D*R) and, when given, hy/cy from data (T, N, I).
     `key` is a one-element uint64 array that receives the dropout key in training."""
     cdef Geometry g = _check(attrs, data, params, hx, cx, out, hy, cy, label)
+    if g.batch == 0:    # every output is empty (and so is the workspace: None)
+        return
     expect_size(workspace, forward_workspace_bytes(attrs, tuple(data.shape), data.itemsize),
                 f"{label} workspace")
     dtype = common_dtype([data, params, hx, cx, out, hy, cy])
@@ -755,6 +758,10 @@ def append_rnn_backward(Plan plan, dict attrs, data, params, hx, cx, dout, dhy, 
     dparams, dhx and dcx (None or req 'null': not computed) from dout and, when given, dhy, dcy."""
     shape = tuple(data.shape)
     cdef Geometry g = _check(attrs, data, params, hx, cx, dout, dhy, dcy, label)
+    if g.batch == 0:    # the parameters' gradient is 0; every other array is empty
+        if dparams is not None:
+            append_fill(plan, dparams, 0.0, req_params, label)
+        return
     expect_size(workspace, backward_workspace_bytes(attrs, shape, data.itemsize), f"{label} workspace")
     reqs = [req_code(r, label) for r in (req_data, req_params, req_hx, req_cx)]
     grads = [ddata, dparams, dhx, dcx]

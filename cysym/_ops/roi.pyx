@@ -487,6 +487,11 @@ def append_roi_align(Plan plan, x, rois, y, double spatial_scale, int sample_rat
     if code == REQ_NULL:
         return
     ints = _align_ints(x, rois, y, sample_ratio, aligned, position_sensitive, label)
+    if y.size == 0:
+        return
+    if x.size == 0:     # the samples' neighbours are read from the image
+        raise ValueError(f"{label}: data {tuple(x.shape)} is empty: there is no image to sample "
+                         f"{tuple(rois.shape)[0]} regions from")
     C = ints[5]
     if workspace is not None and workspace.nbytes >= C * y.itemsize:
         bin_sums = workspace[:C * y.itemsize].view(y.dtype)
@@ -511,6 +516,8 @@ def append_roi_align_backward(Plan plan, dy, rois, dx, double spatial_scale,
     if dx is None or code == REQ_NULL:
         return
     ints = _align_ints(dx, rois, dy, sample_ratio, aligned, position_sensitive, label)
+    if dx.size == 0:    # nothing to scatter into (its forward refused a non-empty output)
+        return
     arrays = [dy, rois, dx]
     plan.add(roi_align_backward_kernel, common_dtype(arrays), arrays, ints + [code],
              [_float32(spatial_scale)], label)

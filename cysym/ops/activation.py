@@ -95,8 +95,9 @@ def _prelu_backward_kernel(b):
     dy, data, gamma = b.inputs
     ddata, dgamma = b.outputs
     ops = kernels("elemwise")
-    # dgamma is reduced from a full-size partial kept in the workspace
-    full = b.workspace[:data.nbytes].view(data.dtype).reshape(data.shape)
+    # dgamma is reduced from a full-size partial kept in the workspace (an empty batch has no
+    # workspace, and nothing is written to its partial)
+    full = b.workspace[:data.nbytes].view(data.dtype).reshape(data.shape) if data.size else data
     ops.append_binary_backward(b.plan, "prelu", dy, data, _channel_view(gamma, data.ndim), ddata, full,
                                b.req[0], b.req[1], b.label)
     ops.append_sum_to(b.plan, full, _channel_view(dgamma, data.ndim), b.req[1], b.label)
