@@ -978,41 +978,42 @@ cdef inline bint _unrolled_windows(Geom* g) noexcept nogil:
     return g.kh == g.kw and (g.kw == 2 or g.kw == 3) and (g.sw == 1 or g.sw == 2)
 
 
-cdef inline void _windows(real* out, int* tap, const real* top, Geom* g, Py_ssize_t lo,
-                          Py_ssize_t hi, int mode, real count, real lowest) noexcept nogil:
+cdef inline void _windows(real* out, int* tap, const real* first, Py_ssize_t ld, Geom* g,
+                          Py_ssize_t lo, Py_ssize_t hi, int mode, real count,
+                          real lowest) noexcept nogil:
     """_windows_reduce (mode 0-2), or _windows_argmax (mode -1), of a geometry that
-    _unrolled_windows accepts, `top` pointing at the window row's first input row."""
-    cdef const real* first = top - g.pw
+    _unrolled_windows accepts, `first` pointing at the first window's first element, rows
+    `ld` apart."""
     if mode == -1:
         if g.sw == 2:
             if g.kw == 3:
-                _windows_argmax(tap, first, g.W, lo, hi, 2, 3, lowest)
+                _windows_argmax(tap, first, ld, lo, hi, 2, 3, lowest)
             else:
-                _windows_argmax(tap, first, g.W, lo, hi, 2, 2, lowest)
+                _windows_argmax(tap, first, ld, lo, hi, 2, 2, lowest)
         elif g.kw == 3:
-            _windows_argmax(tap, first, g.W, lo, hi, 1, 3, lowest)
+            _windows_argmax(tap, first, ld, lo, hi, 1, 3, lowest)
         else:
-            _windows_argmax(tap, first, g.W, lo, hi, 1, 2, lowest)
+            _windows_argmax(tap, first, ld, lo, hi, 1, 2, lowest)
     elif mode == 0:
         if g.sw == 2:
             if g.kw == 3:
-                _windows_reduce(out, first, g.W, lo, hi, 2, 3, 0, count, lowest)
+                _windows_reduce(out, first, ld, lo, hi, 2, 3, 0, count, lowest)
             else:
-                _windows_reduce(out, first, g.W, lo, hi, 2, 2, 0, count, lowest)
+                _windows_reduce(out, first, ld, lo, hi, 2, 2, 0, count, lowest)
         elif g.kw == 3:
-            _windows_reduce(out, first, g.W, lo, hi, 1, 3, 0, count, lowest)
+            _windows_reduce(out, first, ld, lo, hi, 1, 3, 0, count, lowest)
         else:
-            _windows_reduce(out, first, g.W, lo, hi, 1, 2, 0, count, lowest)
+            _windows_reduce(out, first, ld, lo, hi, 1, 2, 0, count, lowest)
     else:
         if g.sw == 2:
             if g.kw == 3:
-                _windows_reduce(out, first, g.W, lo, hi, 2, 3, 1, count, lowest)
+                _windows_reduce(out, first, ld, lo, hi, 2, 3, 1, count, lowest)
             else:
-                _windows_reduce(out, first, g.W, lo, hi, 2, 2, 1, count, lowest)
+                _windows_reduce(out, first, ld, lo, hi, 2, 2, 1, count, lowest)
         elif g.kw == 3:
-            _windows_reduce(out, first, g.W, lo, hi, 1, 3, 1, count, lowest)
+            _windows_reduce(out, first, ld, lo, hi, 1, 3, 1, count, lowest)
         else:
-            _windows_reduce(out, first, g.W, lo, hi, 1, 2, 1, count, lowest)
+            _windows_reduce(out, first, ld, lo, hi, 1, 2, 1, count, lowest)
 
 
 cdef inline void _border_window(real* out, const real* top, Geom* g, Py_ssize_t o,
@@ -1081,7 +1082,8 @@ cdef bint _pool_forward_rows(const real* x, real* y, Geom* g, int mode, bint inc
                 if unrolled and req == REQ_WRITE and d1 - d0 == 1 and h1 - h0 == g.kh:
                     # every window row inside: one pass over the interior, then the borders
                     top = xp + (d0 * g.H + h0) * g.W
-                    _windows(yr, NULL, top, g, lo, hi, mode, rows * g.kw if mode == 1 else 1, lowest)
+                    _windows(yr, NULL, top - g.pw, g.W, g, lo, hi, mode,
+                             rows * g.kw if mode == 1 else 1, lowest)
                     for o in range(lo):
                         _border_window(yr, top, g, o, h1 - h0, mode, rows * widths[o], lowest)
                     for o in range(hi, g.Wo):
@@ -1103,6 +1105,70 @@ cdef bint _pool_forward_rows(const real* x, real* y, Geom* g, int mode, bint inc
                     for o in range(g.Wo):
                         yr[o] += acc[o]
     free(widths)
+    return True
+
+
+cdef inline bint _padded_planes(Geom* g) noexcept nogil:
+    """Whether _pool_*_padded run this geometry: stride 1, 2x2 or 3x3 windows, depth slices
+    pooled apart, every window inside the padded plane (so not 'same')."""
+    return (g.sh == 1 and g.sw == 1 and g.kh == g.kw and (g.kw == 2 or g.kw == 3)
+            and g.kd == 1 and g.sd == 1 and g.pd == 0
+            and g.Ho == g.H + 2 * g.ph - g.kh + 1 and g.Wo == g.W + 2 * g.pw - g.kw + 1)
+
+
+cdef inline void _avg_heights(Geom* g, bint include_pad, real* heights) noexcept nogil:
+    # heights[oh]: the height avg divides by at output row oh (see _avg_widths)
+    cdef Py_ssize_t oh, h0, h1, hp
+    for oh in range(g.Ho):
+        _window(oh, g.sh, g.ph, g.kh, g.H, &h0, &h1, &hp)
+        heights[oh] = <real>(hp if include_pad else h1 - h0)
+
+
+cdef bint _pool_forward_padded(const real* x, real* y, Geom* g, int mode, bint include_pad,
+                               int req, real lowest) noexcept nogil:
+    """_pool_forward at stride 1 (_padded_planes) on each plane copied into a buffer padded
+    with elements that change no result (0 for sums, `lowest` for max): its windows are then
+    one vectorized pass over the buffer read as a flat array, windows starting in the padding
+    columns computed too and dropped.  Small planes (Inception's 17x17 and 8x8) would otherwise
+    pay a row's overhead for a few outputs.  False if out of memory."""
+    cdef Py_ssize_t plane, h, oh, o
+    cdef Py_ssize_t Wp = g.W + 2 * g.pw, Hp = g.H + 2 * g.ph + 1   # + 1: the flat pass's last
+    cdef Py_ssize_t n = g.Ho * Wp                                   # windows read into it
+    cdef const real* ar
+    cdef real* yr
+    cdef real v, count
+    cdef bint exclude = mode == 1 and not include_pad
+    cdef real* padded = <real*>malloc((Hp * Wp + n + g.Wo + g.Ho) * sizeof(real))
+    if padded == NULL:
+        return False
+    cdef real* acc = padded + Hp * Wp
+    cdef real* widths = acc + n
+    cdef real* heights = widths + g.Wo
+    _avg_widths(g, include_pad, widths)
+    _avg_heights(g, include_pad, heights)
+    # the padding stays as filled here: only the inside is overwritten, plane after plane
+    for o in range(Hp * Wp):
+        padded[o] = lowest if mode == 0 else 0
+    for plane in range(g.N * g.C * g.D):
+        for h in range(g.H):
+            memcpy(padded + (h + g.ph) * Wp + g.pw, x + (plane * g.H + h) * g.W,
+                   g.W * sizeof(real))
+        # every window counting the pad has kh * kw elements (stride 1, not 'same')
+        _windows(acc, NULL, padded, Wp, g, 0, n, mode,
+                 <real>(g.kh * g.kw) if mode == 1 and include_pad else 1, lowest)
+        for oh in range(g.Ho):
+            ar = acc + oh * Wp
+            yr = y + (plane * g.Ho + oh) * g.Wo
+            for o in range(g.Wo):
+                v = ar[o]
+                if exclude:
+                    count = heights[oh] * widths[o]
+                    v = v / count if count > 0 else 0
+                if req == REQ_ADD:
+                    yr[o] += v
+                else:
+                    yr[o] = v
+    free(padded)
     return True
 
 
@@ -1190,6 +1256,8 @@ cdef void _pool_forward(const real* x, real* y, Geom* g, int mode, bint include_
             return
         if _whole_planes(g, include_pad, &count):
             _pool_forward_planes(x, y, g, mode, count, req, lowest)
+            return
+        if _padded_planes(g) and _pool_forward_padded(x, y, g, mode, include_pad, req, lowest):
             return
         if _pool_forward_rows(x, y, g, mode, include_pad, req, lowest):
             return
@@ -1317,7 +1385,7 @@ cdef bint _pool_backward_rows(const real* dy, const real* x, real* dx, Geom* g, 
                 dyr = dy + ((plane * g.Do + od) * g.Ho + oh) * g.Wo
                 if mode == 0 and unrolled and d1 - d0 == 1 and h1 - h0 == g.kh:
                     at = (d0 * g.H + h0) * g.W
-                    _windows(NULL, tap, xp + at, g, lo, hi, -1, 1, lowest)
+                    _windows(NULL, tap, xp + at - g.pw, g.W, g, lo, hi, -1, 1, lowest)
                     for o in range(lo):
                         _border_argmax(tap, xp + at, g, o, lowest)
                     for o in range(hi, g.Wo):
@@ -1354,6 +1422,53 @@ cdef bint _pool_backward_rows(const real* dy, const real* x, real* dx, Geom* g, 
         if lazy and zeroed < g.H:
             memset(dxp + zeroed * g.W, 0, (g.H - zeroed) * g.W * sizeof(real))
     free(block)
+    return True
+
+
+cdef bint _pool_backward_padded(const real* dy, real* dx, Geom* g, int mode, bint include_pad,
+                                int req) noexcept nogil:
+    """_pool_backward of avg and sum at stride 1 (_padded_planes): dx[h, w] is the sum of the
+    gradients (dy over the window's count) of the windows holding (h, w), which is a window
+    sum (read backwards) over those gradients with kh - 1 zero rows and kw - 1 zero columns
+    around them: _pool_forward_padded's flat pass, writing dx once.  False if out of memory."""
+    cdef Py_ssize_t plane, h, w, oh, o
+    cdef Py_ssize_t Wg = g.Wo + 2 * (g.kw - 1), Hg = g.Ho + 2 * (g.kh - 1) + 1   # + 1 as above
+    cdef Py_ssize_t n = g.H * Wg
+    cdef const real* dyr
+    cdef const real* ar
+    cdef real* gr
+    cdef real* dx_row
+    cdef real count
+    cdef real* grads = <real*>malloc((Hg * Wg + n + g.Wo + g.Ho) * sizeof(real))
+    if grads == NULL:
+        return False
+    cdef real* acc = grads + Hg * Wg
+    cdef real* widths = acc + n
+    cdef real* heights = widths + g.Wo
+    _avg_widths(g, include_pad, widths)
+    _avg_heights(g, include_pad, heights)
+    memset(grads, 0, Hg * Wg * sizeof(real))
+    for plane in range(g.N * g.C * g.D):
+        for oh in range(g.Ho):
+            dyr = dy + (plane * g.Ho + oh) * g.Wo
+            gr = grads + (oh + g.kh - 1) * Wg + g.kw - 1
+            if mode == 2:
+                memcpy(gr, dyr, g.Wo * sizeof(real))
+                continue
+            for o in range(g.Wo):
+                # an empty window (count 0) reaches no element of dx
+                count = heights[oh] * widths[o]
+                gr[o] = dyr[o] / count if count > 0 else 0
+        _windows(acc, NULL, grads + g.ph * Wg + g.pw, Wg, g, 0, n, 2, 1, 0)
+        for h in range(g.H):
+            ar = acc + h * Wg
+            dx_row = dx + (plane * g.H + h) * g.W
+            if req == REQ_ADD:
+                for w in range(g.W):
+                    dx_row[w] += ar[w]
+            else:
+                memcpy(dx_row, ar, g.W * sizeof(real))
+    free(grads)
     return True
 
 
@@ -1481,6 +1596,9 @@ cdef void _pool_backward(const real* dy, const real* x, real* dx, Geom* g, int m
     fast = mode != 3 and not channels_last
     if fast and _whole_planes(g, include_pad, &count):
         _pool_backward_planes(dy, x, dx, g, mode, count, req, lowest)
+        return
+    if (fast and mode != 0 and _padded_planes(g)
+            and _pool_backward_padded(dy, dx, g, mode, include_pad, req)):
         return
     if fast and mode != 0 and req == REQ_WRITE and _tiles(g):
         _sum_pool_backward_tiles(dy, dx, g, <real>(g.kd * g.kh * g.kw if mode == 1 else 1))
