@@ -12,7 +12,7 @@ partial shape as None, so they only ever compute from complete shapes.
 import numpy as np
 
 from .base import BindError, MXNetError, ShapeError, TypeInferenceError, dtype_from_code, parse_tuple
-from .shapes import MAX_ELEMENTS, is_complete, merge_shapes, same_shape, show_shape, size_of
+from .shapes import MAX_ELEMENTS, is_complete, merge_shapes, same_shape, show_shape
 
 __all__ = ["infer_shape", "infer_type", "infer_graph_shapes", "infer_graph_types", "RuleContext",
            "unresolved_shapes"]
@@ -40,17 +40,26 @@ def _describe(values, names):
 def _propagate(nodes, values, rule_name, default_rule, kind, what, complete, merge):
     """Run rules to a fixed point; `values` maps (id(node), index) -> known value (updated)."""
     op_nodes = [n for n in nodes if not n.is_variable]
-    contexts = {id(n): RuleContext(n) for n in op_nodes}
+    entry_keys = {id(n): ([(id(src), i) for src, i in n.inputs],
+                          [(id(n), i) for i in range(n.num_outputs())]) for n in op_nodes}
+    contexts = {}
+    # nodes whose inputs and outputs are all complete: known values never change, so their
+    # rules have nothing more to say and each later sweep passes them in O(1)
+    settled = set()
     for _ in range(len(op_nodes) + 2):
         changed = False
         for node in op_nodes + op_nodes[::-1]:
-            in_keys = [(id(src), i) for src, i in node.inputs]
-            out_keys = [(id(node), i) for i in range(node.num_outputs())]
+            if id(node) in settled:
+                continue
+            in_keys, out_keys = entry_keys[id(node)]
             ins = [values.get(k) for k in in_keys]
             outs = [values.get(k) for k in out_keys]
             if all(complete(v) for v in ins + outs):
+                settled.add(id(node))
                 continue
-            ctx = contexts[id(node)]
+            ctx = contexts.get(id(node))
+            if ctx is None:
+                ctx = contexts[id(node)] = RuleContext(node)
             rule = getattr(node.op, rule_name) or default_rule
             if rule_name == "infer_shape" and not node.op.partial_shapes:
                 seen_ins = [v if complete(v) else None for v in ins]
@@ -94,11 +103,14 @@ def _propagate(nodes, values, rule_name, default_rule, kind, what, complete, mer
 def _check_dims(ctx, name, shape):
     """A shape a rule computed must be one an array can have: no negative dimension, and no
     more elements than MAX_ELEMENTS (an attribute such as num_hidden=2**62 asks for more)."""
-    known = [d for d in shape if d is not None]
-    if any(d < 0 for d in known):
-        raise ctx.error(f"'{name}' would have shape {_show(shape)}, with a negative dimension: "
-                        f"the operator's attributes and inputs do not fit together")
-    if size_of(d for d in known if d) > MAX_ELEMENTS:
+    size = 1
+    for d in shape:
+        if d:       # unknown (None) and empty (0) dimensions take no part in the count
+            if d < 0:
+                raise ctx.error(f"'{name}' would have shape {_show(shape)}, with a negative "
+                                f"dimension: the operator's attributes and inputs do not fit together")
+            size *= d
+    if size > MAX_ELEMENTS:
         raise ctx.error(f"'{name}' would have shape {_show(shape)}, more than the {MAX_ELEMENTS} "
                         f"elements an array may have")
 

@@ -45,7 +45,7 @@ import numpy as np
 
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memmove
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int64_t, uint64_t, INT64_MAX
 
 ctypedef int64_t i64
 
@@ -197,6 +197,12 @@ cdef i64 _place(const Blocks* B, const i64* order, i64* off, unsigned char* plac
     """
     cdef i64 arena = 0, n_placed = 0, j, t, s, p, size, a, b, node, n, prev_end, best, best_gap
     cdef i64 gap, lo, hi, mid
+    # While every block went on top, the placed blocks tile [0, arena) with no hole; a block
+    # then live with all of them (its life meets the earliest end and the latest start) can only
+    # go on top, found in O(1): a graph of n blocks all live together (a SliceChannel with
+    # 65,536 outputs) costs O(n log n), not O(n^2). Same offsets as the scan below.
+    cdef bint packed = True
+    cdef i64 min_end = INT64_MAX, max_start = -1
     for j in range(B.n):
         placed[j] = 0
     top[0] = -1
@@ -208,6 +214,20 @@ cdef i64 _place(const Blocks* B, const i64* order, i64* off, unsigned char* plac
             continue
         a = B.start[s]
         b = B.end[s]
+        if packed and a <= min_end and b >= max_start:
+            off[s] = arena
+            placed[s] = 1
+            arena += size
+            top[0] = s
+            max_start = a if a > max_start else max_start
+            min_end = b if b < min_end else min_end
+            if B.dense:         # on top: the end of by_offset
+                by_offset[n_placed].start = a
+                by_offset[n_placed].end = b
+                by_offset[n_placed].lo = off[s]
+                by_offset[n_placed].hi = off[s] + size
+                n_placed += 1
+            continue
         # the placed blocks live together with s, as spans sorted by offset
         n = 0
         if B.dense:
@@ -246,6 +266,9 @@ cdef i64 _place(const Blocks* B, const i64* order, i64* off, unsigned char* plac
                 prev_end = spans[t].hi
         off[s] = best if best >= 0 else prev_end
         placed[s] = 1
+        packed = packed and off[s] == arena
+        max_start = a if a > max_start else max_start
+        min_end = b if b < min_end else min_end
         if off[s] + size >= arena:
             arena = off[s] + size
             top[0] = s
