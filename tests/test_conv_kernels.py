@@ -370,6 +370,16 @@ DEPTHWISE_CASES = [
     ((3, 8, 11), (2, 3), (1, 1), (1, 2), (1, 2)),   # 3-tap rows at unit stride: fused loops
     ((2, 5, 6), (3, 3), (1, 1), (0, 4), (1, 1)),    # ... with a pad wider than the kernel
     ((2, 9, 3), (3, 3), (1, 1), (0, 1), (2, 2)),    # ... no column with all 3 taps inside
+    # 3x3 stride 1 pad 1 (MobileNet's): inner rows as one flat pass, then their first and last
+    # columns and the first and last rows; the smallest planes it takes (3 wide or tall)
+    ((3, 6, 9), (3, 3), (1, 1), (1, 1), (1, 1)),
+    ((2, 3, 3), (3, 3), (1, 1), (1, 1), (1, 1)),
+    ((2, 3, 7), (3, 3), (1, 1), (1, 1), (1, 1)),
+    ((2, 2, 5), (3, 3), (1, 1), (1, 1), (1, 1)),    # two rows: no inner row
+    # 3x3 rows with all three input rows inside: stride 2 (odd and even widths), pad 0
+    ((3, 9, 12), (3, 3), (2, 2), (1, 1), (1, 1)),
+    ((2, 8, 7), (3, 3), (1, 1), (0, 0), (1, 1)),
+    ((2, 11, 10), (3, 3), (3, 2), (1, 0), (1, 1)),
 ]
 
 
