@@ -2,16 +2,16 @@
 
 Each update follows the MXNet 1.x kernel it replaces (`sgd_mom_update`, `adam_update`,
 `rmsprop_update`, ...), in the weight's dtype, so trajectories match MXNet's up to float rounding.
-`Updater.get_states()` pickles the per-parameter states (and optionally the optimizer, with its
-update counts and scheduler); `set_states()` restores them so a resumed run is bit-for-bit the same.
+`Updater.get_states()` saves the per-parameter states (and optionally the optimizer, with its
+update counts and scheduler) as arrays and plain values, without pickle (cysym.optimizer_states);
+`set_states()` restores them so a resumed run is bit-for-bit the same.
 """
 import math
-import pickle
 import warnings
 
 import numpy as np
 
-from . import _ops
+from . import _ops, optimizer_states
 
 __all__ = ["Optimizer", "SGD", "ccSGD", "NAG", "Adam", "AdaGrad", "RMSProp", "AdaDelta", "Signum",
            "Updater", "register", "create", "get_updater"]
@@ -496,18 +496,21 @@ class Updater:
             self.states_synced[index] = True
         self.optimizer.update_multi_precision(index, weight, grad, self.states[index])
 
-    def set_states(self, states):
-        """Restore from get_states() bytes: the states, and the optimizer too if it was dumped."""
-        states = pickle.loads(states)
-        if isinstance(states, tuple) and len(states) == 2:
-            self.states, self.optimizer = states
-        else:
-            self.states = states
+    def set_states(self, states, allow_pickle=False, source="<optimizer states>"):
+        """Restore from get_states() bytes: the states, and the optimizer too if it was dumped.
+
+        A pickle (MXNet's .states files, cysym's before cysym.optimizer_states) is read only with
+        allow_pickle=True: unpickling runs any code the file contains."""
+        states, optimizer = optimizer_states.loads(states, source, allow_pickle)
+        self.states = states
+        if optimizer is not None:
+            self.optimizer = optimizer
         self.states_synced = dict.fromkeys(self.states.keys(), False)
 
     def get_states(self, dump_optimizer=False):
-        """Pickled states (and the optimizer, with its update counts, if dump_optimizer)."""
-        return pickle.dumps((self.states, self.optimizer) if dump_optimizer else self.states)
+        """The states (and the optimizer, with its update counts, if dump_optimizer) as the bytes
+        of an NDArray file with a JSON description (cysym.optimizer_states): no pickle."""
+        return optimizer_states.dumps(self.states, self.optimizer if dump_optimizer else None)
 
 
 def get_updater(optimizer):

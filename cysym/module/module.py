@@ -388,7 +388,8 @@ class Module(BaseModule):
         self._updater = opt.get_updater(optimizer)
         self.optimizer_initialized = True
         if self._preload_opt_states is not None:
-            self.load_optimizer_states(self._preload_opt_states)
+            self.load_optimizer_states(self._preload_opt_states,
+                                       allow_pickle=getattr(self, "_preload_allow_pickle", False))
             self._preload_opt_states = None
 
     def update(self):
@@ -404,9 +405,13 @@ class Module(BaseModule):
     def save_optimizer_states(self, fname):
         atomic_write(fname, self._updater.get_states(dump_optimizer=True))
 
-    def load_optimizer_states(self, fname):
+    def load_optimizer_states(self, fname, allow_pickle=False):
+        """Restore the optimizer states saved by save_optimizer_states / save_checkpoint.
+
+        allow_pickle=True also reads MXNet's (and older cysym's) pickled .states files; unpickling
+        runs any code the file contains, so only for files you trust."""
         with open(fname, "rb") as f:
-            self._updater.set_states(f.read())
+            self._updater.set_states(f.read(), allow_pickle=allow_pickle, source=str(fname))
         self._optimizer = self._updater.optimizer
 
     # -- running ----------------------------------------------------------------------------------
@@ -488,12 +493,15 @@ class Module(BaseModule):
             self.logger.info('Saved optimizer state to "%s-%04d.states"', prefix, epoch)
 
     @staticmethod
-    def load(prefix, epoch, load_optimizer_states=False, **kwargs):
-        """A Module from a checkpoint; parameters are set when it is bound."""
+    def load(prefix, epoch, load_optimizer_states=False, allow_pickle=False, **kwargs):
+        """A Module from a checkpoint; parameters are set when it is bound, optimizer states (when
+        load_optimizer_states) by init_optimizer. allow_pickle=True also reads pickled .states
+        files (MXNet's, older cysym's): unpickling runs any code the file contains."""
         symbol, arg_params, aux_params = model.load_checkpoint(prefix, epoch)
         module = Module(symbol=symbol, **kwargs)
         module._arg_params, module._aux_params = arg_params, aux_params
         module.params_initialized = True
         if load_optimizer_states:
             module._preload_opt_states = f"{prefix}-{epoch:04d}.states"
+            module._preload_allow_pickle = allow_pickle
         return module
