@@ -1,7 +1,9 @@
 """Errors, dtype codes and the codecs for MXNet's string-valued attributes."""
 import ast
+import contextlib
 import os
-import tempfile
+import secrets
+import stat
 
 import numpy as np
 
@@ -118,14 +120,71 @@ def parse_bool(text):
 
 
 def atomic_write(fname, data):
-    """Write bytes or text to fname through a temporary file in the same directory and a
-    rename, so that a failure part-way leaves any existing file untouched."""
-    directory = os.path.dirname(os.path.abspath(fname))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    """Write bytes or text to fname durably and atomically: into a temporary file beside it
+    (`.<name>.cysym-tmp-<pid>-<random>`), fsync'd, renamed over fname, then the directory fsync'd.
+    A failure or a kill part-way leaves any existing file untouched, and a power loss leaves the
+    old file or the new one. The file gets the permissions open() would give it (the umask, or
+    the mode of the file it replaces). Temporary files that killed saves of fname left behind
+    (their process is gone) are removed first."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    directory, base = os.path.split(os.path.abspath(fname))
+    _remove_stale_temporaries(directory, base)
+    tmp = os.path.join(directory, f".{base}{_TMP_INFIX}{os.getpid()}-{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            try:
+                os.fchmod(f.fileno(), stat.S_IMODE(os.stat(fname).st_mode))
+            except FileNotFoundError:
+                pass
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())        # the data is on disk before the name points at it
         os.replace(tmp, fname)
     except BaseException:
-        os.unlink(tmp)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise
+    _fsync_directory(directory)         # and the rename itself survives a power loss
+
+
+_TMP_INFIX = ".cysym-tmp-"
+
+
+def _remove_stale_temporaries(directory, base):
+    """Delete `.<base>.cysym-tmp-<pid>-*` files whose writing process no longer exists."""
+    prefix = f".{base}{_TMP_INFIX}"
+    try:
+        names = [name for name in os.listdir(directory) if name.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix):].partition("-")[0]
+        if pid.isdigit() and not _process_exists(int(pid)):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(directory, name))
+
+
+def _process_exists(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:                     # PermissionError: it exists, as another user's
+        return True
+    return True
+
+
+def _fsync_directory(directory):
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:                     # some file systems cannot sync a directory
+        pass
+    finally:
+        os.close(fd)
