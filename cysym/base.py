@@ -7,13 +7,43 @@ import stat
 
 import numpy as np
 
-__all__ = ["MXNetError", "OperatorError", "ShapeError", "TypeInferenceError", "JSONFormatError",
+__all__ = ["MXNetError", "NotImplementedForSymbol", "OperatorError", "ShapeError", "TypeInferenceError", "JSONFormatError",
            "ParamsFormatError", "BindError", "DTYPE_TO_CODE", "CODE_TO_DTYPE", "dtype_code",
-           "dtype_from_code", "format_value", "parse_tuple", "parse_bool", "atomic_write"]
+           "dtype_from_code", "format_value", "parse_tuple", "parse_bool", "atomic_write",
+           "mx_real_t", "py_str", "string_types", "numeric_types", "integer_types"]
+
+# What MXNet code imports from mxnet.base
+mx_real_t = np.float32
+string_types = (str,)
+numeric_types = (float, int, np.generic)
+integer_types = (int, np.int32, np.int64)
+
+
+def py_str(x):
+    """bytes from a C API -> str."""
+    return x.decode("utf-8")
 
 
 class MXNetError(RuntimeError):
     """Base class of every error cysym raises for bad input (MXNet's name, so `except` clauses port)."""
+
+
+class NotImplementedForSymbol(MXNetError):
+    """An NDArray-only function (or operator such as `bool`) was applied to a Symbol."""
+
+    def __init__(self, function, alias, *args):
+        super().__init__()
+        self.function = function.__name__
+        self.alias = alias
+        self.args = [str(type(a)) for a in args]
+
+    def __str__(self):
+        msg = f"Function {self.function}"
+        if self.alias:
+            msg += f' (namely operator "{self.alias}")'
+        if self.args:
+            msg += f" with arguments ({', '.join(self.args)})"
+        return msg + " is not implemented for Symbol and only available in NDArray."
 
 
 class OperatorError(MXNetError, ValueError):

@@ -17,9 +17,12 @@ made per graph node (`create_operator` with the inferred shapes and dtypes), and
 forward/backward run inside the executor's plan on the planned arrays, like any kernel.
 The graph side (the `Custom` and `_backward_Custom` declarations) is in cysym/ops/custom.py.
 """
+import collections
+
 from .base import MXNetError
 
-__all__ = ["CustomOp", "CustomOpProp", "register", "get_prop_class", "registered_op_types"]
+__all__ = ["CustomOp", "CustomOpProp", "register", "get_prop_class", "registered_op_types",
+           "get_all_registered_operators", "get_operator_arguments", "OperatorArguments"]
 
 _PROPS = {}   # op_type -> CustomOpProp subclass
 
@@ -137,3 +140,60 @@ def get_prop_class(op_type):
 
 def registered_op_types():
     return sorted(_PROPS)
+
+
+# -- the operator registry, as MXNet's C API lists it ------------------------------------------
+
+OperatorArguments = collections.namedtuple("OperatorArguments", ["narg", "names", "types"])
+
+_KIND_NAMES = {"int": "int", "float": "float", "bool": "boolean", "str": "string",
+               "shape": "Shape(tuple)", "floats": "tuple of <float>"}
+
+
+def get_all_registered_operators():
+    """Every registered operator name, aliases and hidden (`_backward_*`) ones included, sorted."""
+    from .registry import _REGISTRY
+    from . import ops  # noqa: F401  (registers every operator)
+    return sorted(_REGISTRY)
+
+
+def _describe_type(param):
+    """MXNet's type string of a parameter: 'int, required', 'boolean, optional, default=0'."""
+    kind = _KIND_NAMES[param.kind]
+    if param.choices:
+        kind = "{" + ", ".join(repr(c) for c in sorted(param.choices, key=str)) + "}"
+    if param.optional:
+        kind += " or None"
+    if param.required:
+        return f"{kind}, required"
+    default = param.default
+    if isinstance(default, bool):
+        default = int(default)
+    elif isinstance(default, tuple):
+        default = list(default)
+    elif isinstance(default, str):
+        default = repr(default)
+    return f"{kind}, optional, default={default}"
+
+
+def get_operator_arguments(op_name):
+    """OperatorArguments(narg, names, types) of operator `op_name`: its inputs ('NDArray-or-Symbol',
+    or 'NDArray-or-Symbol[]' for a variadic op's inputs) then its parameters, as MXNet lists them."""
+    from .registry import find_op
+    from . import ops  # noqa: F401
+    op = find_op(op_name)
+    if op is None:
+        raise MXNetError(f"Operator {op_name} is not registered")
+    names, types = [], []
+    if op.variadic:
+        names.append("data")
+        types.append("NDArray-or-Symbol[]")
+    else:
+        defaults = {k: (None if p.required else p.default) for k, p in op.params.items()}
+        for name in op.input_names(defaults) + op.aux_names(defaults):
+            names.append(name)
+            types.append("NDArray-or-Symbol")
+    for param in op.params.values():
+        names.append(param.name)
+        types.append(_describe_type(param))
+    return OperatorArguments(len(names), names, types)

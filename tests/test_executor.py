@@ -88,7 +88,8 @@ def test_seed_network_gradients_match_finite_differences():
     rng = np.random.default_rng(3)
     shapes = dict(zip(net.list_arguments(), net.infer_shape(data=(3, 7))[0]))
     location = {n: rng.normal(0, 0.5, size=s) for n, s in shapes.items()}
-    mx.test_utils.check_numeric_gradient(net, location)
+    mx.test_utils.check_numeric_gradient(net, location, numeric_eps=2e-6, rtol=1e-5, atol=1e-8,
+                                         dtype=np.float64)
 
 
 def test_grad_req_add_accumulates_and_null_skips():

@@ -652,7 +652,7 @@ def test_gradient_finite_differences(case_id):
     rtol, atol = case.grad_tol
     aux = {f"{OP_NAME}_{n}": v for n, v in aux.items()}
     check_numeric_gradient(sym, vals, aux_states=aux or None, grad_nodes=case.grad_inputs(),
-                           use_forward_train=True,
+                           use_forward_train=True, numeric_eps=2e-6,
                            rtol=rtol, atol=atol, dtype=np.float64)
 
 
@@ -666,7 +666,7 @@ def test_gradient_inside_graph(case_id):
     rtol, atol = case.grad_tol
     check_numeric_gradient(doubled_graph(case), {f"{n}_half": v / 2 for n, v in vals.items()},
                            aux_states=aux or None,
-                           grad_nodes=[f"{n}_half" for n in case.grad_inputs()],
+                           grad_nodes=[f"{n}_half" for n in case.grad_inputs()], numeric_eps=2e-6,
                            rtol=rtol, atol=atol, dtype=np.float64)
 
 

@@ -328,7 +328,8 @@ def test_gradient_finite_differences(kind):
     location = random_weights(rng, gates)
     location.update({f"x_t{i}_data": rng.standard_normal((BATCH, IN)) for i in range(STEPS)})
     location = {n: location[n] for n in sym.list_arguments()}
-    check_numeric_gradient(sym, location, numeric_eps=1e-6, rtol=1e-5, atol=1e-8)
+    check_numeric_gradient(sym, location, numeric_eps=2e-6, rtol=1e-5, atol=1e-8,
+                           dtype=np.float64)
 
 
 def test_residual_of_zero_weights_is_the_input():

@@ -531,7 +531,7 @@ def test_gradient_rules_through_executor(case):
     from cysym.test_utils import check_numeric_gradient
     sym, shapes = _wiring_cases()[case]
     location = {k: rand(s) for k, s in shapes.items()}
-    check_numeric_gradient(sym, location, rtol=1e-4, atol=1e-6)
+    check_numeric_gradient(sym, location, numeric_eps=2e-6, rtol=1e-4, atol=1e-6, dtype=np.float64)
 
 
 def test_embedding_and_dropout_through_executor():

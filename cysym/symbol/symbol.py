@@ -432,6 +432,13 @@ def create_op(func_name, *args, hint=None, **kwargs):
     args = _positional_params(op, name, args, kwargs)
     given_inputs = {k: v for k, v in kwargs.items() if isinstance(v, Symbol)}
     given_params = {k: v for k, v in kwargs.items() if not isinstance(v, Symbol)}
+    # MXNet's generated functions pass np.dtype(dtype).name, so dtype=np.float32 works
+    if op.params.get("dtype") is not None and op.params["dtype"].kind == "str" \
+            and given_params.get("dtype") is not None and not isinstance(given_params["dtype"], str):
+        try:
+            given_params["dtype"] = np.dtype(given_params["dtype"]).name
+        except TypeError:
+            pass    # parse_params reports the bad value
     if op.variadic:
         if given_inputs:
             raise OperatorError(f"{op.label(name)} takes its inputs as positional arguments, "
