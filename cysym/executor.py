@@ -170,6 +170,9 @@ class Executor:
                   if grad_req[node.name] != "null" and self.grad_dict[node.name] is not None
                   and _is_float(self.arg_dict[node.name].dtype)}
         self._build(arg_nodes, aux_nodes, wanted)
+        # backward reads what forward left in the planned buffers, and reuses some of them:
+        # it may run once after each forward, never before the first
+        self._forward_done = False
 
     # -- building ----------------------------------------------------------------------------
 
@@ -218,7 +221,10 @@ class Executor:
         infer_graph_shapes(forward_nodes, shapes)
         self._head_grad_arrays = []
         for (node, index), head in zip(symbol._outputs, head_nodes):
-            if head is None:
+            # loss heads make their own gradient; a head gradient that no gradient rule reads
+            # (comparisons have zero gradients) is not needed, as in MXNet
+            if head is None or (readers.get((id(head), 0), 0) == 0
+                                and all(entry[0] is not head for entry in gradients.values())):
                 self._head_grad_arrays.append(None)
                 continue
             key = (id(node), index)
@@ -359,11 +365,20 @@ class Executor:
         if is_train:
             self._plan.set_seed(_random.next_seed())
         self._run(0, self._backward_start, bool(is_train))
+        self._forward_done = True
         return self.outputs
 
     def backward(self, out_grads=None, is_train=True):
-        """Run the backward pass; out_grads gives the head gradients of non-loss outputs."""
-        if out_grads is not None and not isinstance(out_grads, (list, tuple)):
+        """Run the backward pass of the last forward; out_grads (a list, or a dict by output
+        name) gives the head gradients of non-loss outputs."""
+        if not self._forward_done:
+            raise MXNetError(
+                "backward() needs a forward() first: no forward pass has run since the executor was "
+                "bound or since the last backward(), so the values backward reads are not there; "
+                "call forward(is_train=True) before each backward()")
+        if isinstance(out_grads, dict):
+            out_grads = [out_grads.get(name) for name in self._symbol.list_outputs()]
+        elif out_grads is not None and not isinstance(out_grads, (list, tuple)):
             out_grads = [out_grads]
         needed = [i for i, a in enumerate(self._head_grad_arrays) if a is not None]
         if needed:
@@ -381,6 +396,7 @@ class Executor:
                                      f"{self._symbol.list_outputs()[i]!r} has {self._head_grad_arrays[i].shape}")
                 self._head_grad_arrays[i][...] = grad
         self._run(self._backward_start, -1, True)
+        self._forward_done = False
 
     # -- views -----------------------------------------------------------------------------------
 
