@@ -47,7 +47,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .base import OperatorError, ShapeError
+from .base import MXNetError, OperatorError, ShapeError
 from .context import cpu
 from .executor import bind
 from .ndarray import NDArray
@@ -158,6 +158,23 @@ def _possible_input_names(op):
     return names
 
 
+def _input_names_for(op, kwargs):
+    """Input and aux names under the default parameters overridden by the keyword ones, as MXNet
+    counts positional inputs (LeakyReLU's act_type='prelu' adds gamma, Deconvolution's
+    no_bias=False adds bias); None when they are not known before parsing."""
+    names = _possible_input_names(op)
+    given = {key: value for key, value in kwargs.items()
+             if key in op.params and not isinstance(value, np.ndarray)}
+    if names is None or not given:
+        return names
+    params = {k: (None if p.required else p.default) for k, p in op.params.items()}
+    try:
+        params.update({key: op.params[key].parse(value) for key, value in given.items()})
+        return tuple(op.input_names(params)) + tuple(op.aux_names(params))
+    except (ValueError, TypeError, KeyError, OverflowError, SyntaxError, MXNetError):
+        return names    # a bad value: create_op reports it
+
+
 def _as_source_array(value, op, input_name):
     array = value if isinstance(value, np.ndarray) else np.asarray(value)
     if array.dtype.kind not in "biuf":
@@ -185,14 +202,25 @@ def _split_arguments(op, args, kwargs):
     Leading positional arrays, lists, tuples or None fill the input slots (as many as the op
     has); what follows fills parameters in order, so `mx.nd.Reshape(x, (2, 3))` passes a shape
     and `mx.nd.dot([[1, 2]], [[3], [4]])` two arrays."""
-    input_names = _possible_input_names(op)
+    input_names = _input_names_for(op, kwargs)
     max_inputs = len(args) if input_names is None else len(input_names)
     input_names = input_names or ()
     count = 0
     while (count < min(len(args), max_inputs)
            and (args[count] is None or isinstance(args[count], (np.ndarray, list, tuple)))):
         count += 1
-    positional_inputs, positional_params = list(args[:count]), list(args[count:])
+    positional_inputs = list(args[:count])
+    # None placeholders for inputs that these parameters drop (bias with no_bias=True) go
+    # unused, as in MXNet's generated signatures (data=None, weight=None, bias=None)
+    slots_by_default = len(_possible_input_names(op) or ())
+    while count < min(len(args), slots_by_default) and args[count] is None:
+        count += 1
+    positional_params = list(args[count:])
+    if positional_params and isinstance(positional_params[0], np.ndarray):
+        raise OperatorError(f"{op.label()}: {count + 1} or more input arrays given, but with these "
+                            f"parameters it takes {count}: {list(input_names)} (MXNet: 'expects "
+                            f"{count} inputs'); parameters such as no_bias=False or act_type='prelu' "
+                            f"add inputs")
     keyword_inputs, keyword_params = {}, {}
     for key, value in kwargs.items():
         # No parameter takes an array, so an array is an input under any name (Custom's
@@ -277,7 +305,7 @@ def invoke(func_name, *args, out=None, name=None, **kwargs):
     positional_inputs, positional_params, keyword_inputs, keyword_params = _split_arguments(
         op, args, kwargs)
     sources = {}
-    names = _possible_input_names(op)
+    names = _input_names_for(op, kwargs)
     for i, value in enumerate(positional_inputs):
         if value is not None:
             label = names[i] if names else f"arg{i}"
