@@ -84,3 +84,67 @@ def test_comparison_heads_need_no_out_grads():
         exe2 = (x * 2).simple_bind(mx.cpu(), x=(2, 3))
         exe2.forward(is_train=True)
         exe2.backward()
+
+
+# -- Symbol operators, truth value, children, composition -----------------------------------------
+
+_A = np.array([[-3.5, 1.0, 2.0], [4.0, -1.0, 7.5]], np.float32)
+_B = np.array([[2.0, 1.0, -3.0], [1.5, 2.0, -2.5]], np.float32)
+# (expression, the operator MXNet 1.9.1 puts in the graph, its forward at a=_A, b=_B)
+_SYMBOL_OPERATORS = [
+    (lambda a, b: a == b, "_equal", [[0, 1, 0], [0, 0, 0]]),
+    (lambda a, b: a != b, "_not_equal", [[1, 0, 1], [1, 1, 1]]),
+    (lambda a, b: a > b, "_greater", [[0, 0, 1], [1, 0, 1]]),
+    (lambda a, b: a >= b, "_greater_equal", [[0, 1, 1], [1, 0, 1]]),
+    (lambda a, b: a < b, "_lesser", [[1, 0, 0], [0, 1, 0]]),
+    (lambda a, b: a <= b, "_lesser_equal", [[1, 1, 0], [0, 1, 0]]),
+    (lambda a, b: a == 1, "_equal_scalar", [[0, 1, 0], [0, 0, 0]]),
+    (lambda a, b: a > 1, "_greater_scalar", [[0, 0, 1], [1, 0, 1]]),
+    (lambda a, b: 1 > a, "_lesser_scalar", [[1, 0, 0], [0, 1, 0]]),
+    (lambda a, b: a <= 2, "_lesser_equal_scalar", [[1, 1, 1], [0, 1, 0]]),
+    (lambda a, b: 1 != a, "_not_equal_scalar", [[1, 0, 1], [1, 1, 1]]),
+    (lambda a, b: abs(a), "abs", [[3.5, 1, 2], [4, 1, 7.5]]),
+    (lambda a, b: a % b, "_mod", [[0.5, 0, -1], [1, 1, 0]]),
+    (lambda a, b: a % 2, "_mod_scalar", [[0.5, 1, 0], [0, 1, 1.5]]),
+    (lambda a, b: 5 % a, "_rmod_scalar", [[-2, 0, 1], [1, 0, 5]]),
+]
+
+
+@pytest.mark.parametrize("build, op, expected", _SYMBOL_OPERATORS, ids=[c[1] for c in _SYMBOL_OPERATORS])
+def test_symbol_operators_build_mxnet_nodes(build, op, expected):
+    sym = build(mx.sym.Variable("a"), mx.sym.Variable("b"))
+    assert [o for o in _ops(sym) if o != "null"] == [op]
+    args = {n: mx.nd.array(v) for n, v in (("a", _A), ("b", _B)) if n in sym.list_arguments()}
+    np.testing.assert_array_equal(sym.bind(mx.cpu(), args=args).forward()[0], np.array(expected, np.float32))
+
+
+def test_symbol_has_no_truth_value():
+    a, b = mx.sym.Variable("a"), mx.sym.Variable("b")
+    with pytest.raises(NotImplementedForSymbol, match='namely operator "bool"'):
+        bool(a == b)
+    with pytest.raises(MXNetError):
+        if a:
+            pass
+
+
+def test_get_children_of_a_group():
+    # MXNet 1.9.1: the inputs of every head, in order; None for variables only
+    a, b = mx.sym.Variable("a"), mx.sym.Variable("b")
+    assert mx.sym.Group([a + b, a * 2]).get_children().list_outputs() == ["a", "b", "a"]
+    fc = mx.sym.FullyConnected(a, num_hidden=3, name="fc")
+    assert mx.sym.Group([fc, a]).get_children().list_outputs() == ["a", "fc_weight", "fc_bias"]
+    assert mx.sym.Group([a, b]).get_children() is None
+    assert a.get_children() is None
+
+
+def test_composition_takes_keyword_arguments_only():
+    a, b = mx.sym.Variable("a"), mx.sym.Variable("b")
+    fc = mx.sym.FullyConnected(a, num_hidden=3, name="fc")
+    with pytest.raises(MXNetError, match="General composition only support kwargs"):
+        fc(b)
+    with pytest.raises(MXNetError, match="General composition only support kwargs"):
+        mx.sym.Group([fc, a])(b)
+    with pytest.raises(TypeError, match="not both"):
+        fc(b, fc_weight=a)
+    assert fc(a=b).list_arguments() == ["b", "fc_weight", "fc_bias"]
+    assert fc(name="x").name == "x" and fc().list_arguments() == ["a", "fc_weight", "fc_bias"]

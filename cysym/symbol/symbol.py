@@ -2,7 +2,8 @@
 import numpy as np
 
 from ..attribute import AttrScope
-from ..base import MXNetError, OperatorError, atomic_write, dtype_code, format_value
+from ..base import (MXNetError, NotImplementedForSymbol, OperatorError, atomic_write, dtype_code,
+                    format_value)
 from ..name import NameManager
 from ..registry import find_op, unknown_operator_message
 from .graph import Node, copy_graph, topo_order
@@ -88,13 +89,10 @@ class Symbol:
         return Symbol(entries)
 
     def get_children(self):
-        """The inputs of the head node as a group, or None for a variable."""
-        if len(self._outputs) != 1:
-            raise MXNetError("get_children works on a symbol with one output")
-        node = self._outputs[0][0]
-        if not node.inputs:
-            return None
-        return Symbol(node.inputs)
+        """The inputs of every head node, in order, as a group; None when there are none (a
+        variable, or a group of variables)."""
+        children = [entry for node, _ in self._outputs for entry in node.inputs]
+        return Symbol(children) if children else None
 
     def __len__(self):
         return len(self._outputs)
@@ -171,21 +169,21 @@ class Symbol:
         self._outputs = load_json(state["json"])._outputs
 
     def __call__(self, *args, **kwargs):
-        """A copy in which free variables are replaced: positional args in list_arguments()
-        order, keyword args by variable name; `name=` renames the head node."""
+        """A copy in which the free variables named by the keyword arguments are replaced by
+        those symbols; `name=` renames the head node.  As in MXNet, a composed symbol takes
+        keyword arguments only (positional ones would depend on the order of its arguments)."""
         name = kwargs.pop("name", None)
+        if args and kwargs:
+            raise TypeError("compose only accept input Symbols either as positional or keyword "
+                            "arguments, not both")
+        if args:
+            raise MXNetError(f"General composition only support kwargs for now: {self!r} was given "
+                             f"{len(args)} positional symbols; name the variables to replace, "
+                             f"e.g. sym(data=other)")
         memo = {}
         heads = copy_graph(self._outputs, memo)
         composed = Symbol(heads)
-        arguments = composed._variables()[0]
         replacements = {}
-        if args and kwargs:
-            raise MXNetError("compose takes positional or keyword symbols, not both")
-        for position, value in enumerate(args):
-            if position >= len(arguments):
-                raise MXNetError(f"compose: {len(args)} positional symbols for "
-                                 f"{len(arguments)} arguments {[a.name for a in arguments]}")
-            replacements[arguments[position].name] = value
         free_names = {n.name for n in composed._nodes() if n.is_variable}
         for key, value in kwargs.items():
             if key not in free_names:
@@ -287,8 +285,7 @@ class Symbol:
     __hash__ = None
 
     def __bool__(self):
-        raise MXNetError("Function __bool__ (namely operator \"bool\") is not implemented for Symbol "
-                         "and only available in NDArray.")
+        raise NotImplementedForSymbol(self.__bool__, "bool")
 
     # -- inference, serialization, binding --------------------------------------------------
 
