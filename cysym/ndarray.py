@@ -131,6 +131,48 @@ class NDArray(np.ndarray):
         shape_info = "x".join(str(dim) for dim in self.shape)
         return f"\n{np.asarray(self)!s}\n<{type(self).__name__} {shape_info} @{self.context}>"
 
+    # MXNet divides integer arrays in their own dtype, truncating toward zero as C does
+    # (NumPy's `/` would give float64); a Python number is first truncated to an integer.
+    def __truediv__(self, other):
+        if _is_integer_division(self, other):
+            return _truncating_divide(self, other, self.dtype)
+        return super().__truediv__(other)
+
+    def __rtruediv__(self, other):
+        if _is_integer_division(self, other):
+            return _truncating_divide(other, self, self.dtype)
+        return super().__rtruediv__(other)
+
+    def __itruediv__(self, other):
+        if _is_integer_division(self, other):
+            self[...] = _truncating_divide(self, other, self.dtype)
+            return self
+        return super().__itruediv__(other)
+
+
+def _is_integer_division(array, other):
+    """True when `array` (integer) meets a Python/NumPy number or another integer array."""
+    if array.dtype.kind not in "iu":
+        return False
+    if isinstance(other, np.ndarray):
+        return other.dtype.kind in "iu"
+    return isinstance(other, (int, float, np.integer, np.floating)) and not isinstance(other, bool)
+
+
+def _truncating_divide(numerator, denominator, dtype):
+    """numerator / denominator rounded toward zero, integer in, integer out; x / 0 gives 0."""
+    operands = []
+    for value in (numerator, denominator):
+        if not isinstance(value, np.ndarray):
+            value = np.asarray(int(value), dtype=dtype)
+        operands.append(np.asarray(value))
+    n, d = operands
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quotient = np.floor_divide(n, d)
+        # floor and truncation differ where the division is inexact and the signs differ
+        quotient += (np.remainder(n, d) != 0) & ((n < 0) != (d < 0))
+    return quotient.view(NDArray)
+
 
 # --------------------------------------------------------------------------- creation
 
@@ -489,3 +531,41 @@ random = _OpNamespace(f"{__name__}.random", "_random_",
 from . import ndarray_random as _samplers  # noqa: E402
 for _name in _samplers.__all__:
     setattr(random, _name, getattr(_samplers, _name))
+
+# MXNet's NDArray fluent methods that NumPy's ndarray lacks (x.exp(), x.expand_dims(axis=0), ...):
+# each calls the operator function of the same name with the array first, out= included.
+# The methods NumPy has (sum, max, reshape, flatten, transpose, ...) keep NumPy's meaning.
+_FLUENT_METHODS = (
+    "abs", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctanh", "argmax_channel",
+    "broadcast_axes", "broadcast_like", "broadcast_to", "cbrt", "ceil", "cos", "cosh", "degrees",
+    "depth_to_space", "diag", "exp", "expand_dims", "expm1", "fix", "flip", "floor", "log", "log10",
+    "log1p", "log2", "log_softmax", "nanprod", "nansum", "norm", "one_hot", "ones_like", "pad", "pick",
+    "radians", "rcbrt", "reciprocal", "relu", "reshape_like", "rint", "rsqrt", "shape_array",
+    "sigmoid", "sign", "sin", "sinh", "size_array", "slice", "slice_axis", "slice_like", "softmax",
+    "softmin", "space_to_depth", "split", "sqrt", "square", "tan", "tanh", "tile", "topk", "trunc",
+    "zeros_like")
+
+
+def _fluent_method(func_name, function):
+    def method(self, *args, **kwargs):
+        return function(self, *args, **kwargs)
+    method.__name__ = func_name
+    method.__doc__ = f"Fluent form of cysym.nd.{func_name}(self, ...)."
+    return method
+
+
+def _operator_function(func_name):
+    """cysym.nd.<func_name>, also when the module's __getattr__ serves it (abs, slice)."""
+    if func_name in globals():
+        return globals()[func_name]
+    try:
+        return globals()["__getattr__"](func_name)
+    except AttributeError:
+        return None
+
+
+for _name in _FLUENT_METHODS:
+    _function = _operator_function(_name)
+    if _function is not None and not hasattr(NDArray, _name):
+        setattr(NDArray, _name, _fluent_method(_name, _function))
+del _name, _function

@@ -148,3 +148,55 @@ def test_composition_takes_keyword_arguments_only():
         fc(b, fc_weight=a)
     assert fc(a=b).list_arguments() == ["b", "fc_weight", "fc_bias"]
     assert fc(name="x").name == "x" and fc().list_arguments() == ["a", "fc_weight", "fc_bias"]
+
+
+# -- NDArray: results are NDArrays, out=, integer division ---------------------------------------------
+
+def test_ndarray_methods_and_functions_return_ndarrays():
+    x = mx.nd.array([[1, 2, 3], [4, 5, 6]])
+    assert x.sum(axis=0).expand_dims(0).shape == (1, 3)
+    assert float(x.sum().asscalar()) == 21.0
+    for result in (x.exp(), x.sqrt(), x.relu(), x.sigmoid(), x.square(), x.expand_dims(axis=1),
+                   mx.nd.exp(x), mx.nd.sum(x, axis=1), x + 1, x * x, abs(-x), x.T, x[0]):
+        assert isinstance(result, mx.nd.NDArray)
+        result.asnumpy()
+    np.testing.assert_allclose(x.exp().asnumpy(), np.exp(x.asnumpy()), rtol=1e-6)
+    np.testing.assert_array_equal(x.slice_axis(axis=1, begin=1, end=3), [[2, 3], [5, 6]])
+    np.testing.assert_array_equal(x.one_hot(7).shape, (2, 3, 7))
+
+
+def test_ndarray_methods_and_functions_honour_out():
+    x = mx.nd.array([[1, 2, 3], [4, 5, 6]])
+    out = mx.nd.zeros((2, 3))
+    assert mx.nd.exp(x, out=out) is out
+    np.testing.assert_allclose(out, np.exp(x.asnumpy()), rtol=1e-6)
+    assert x.square(out=out) is out
+    np.testing.assert_array_equal(out, x.asnumpy() ** 2)
+    column = mx.nd.zeros((2,))
+    assert mx.nd.sum(x, axis=1, out=column) is column
+    np.testing.assert_array_equal(column, [6, 15])
+
+
+def test_integer_division_truncates_as_mxnet():
+    # MXNet 1.9.1: int / int stays int, rounded toward zero; a float scalar is truncated first
+    x = mx.nd.array([[7, -7, 5, 9]], dtype="int32")
+    y = mx.nd.array([[2, 2, -3, 4]], dtype="int32")
+    for result, expected in ((x / y, [[3, -3, -1, 2]]), (x / 2, [[3, -3, 2, 4]]),
+                             (x / 2.5, [[3, -3, 2, 4]]), (7 / y, [[3, 3, -2, 1]]),
+                             (7.5 / y, [[3, 3, -2, 1]]),
+                             (x.astype("int64") / y.astype("int64"), [[3, -3, -1, 2]])):
+        assert isinstance(result, mx.nd.NDArray) and result.dtype.kind == "i"
+        np.testing.assert_array_equal(result, expected)
+    assert (x / y).dtype == np.int32
+    u8 = mx.nd.array([[7, 250]], dtype="uint8") / mx.nd.array([[2, 3]], dtype="uint8")
+    np.testing.assert_array_equal(u8, [[3, 83]])
+    assert u8.dtype == np.uint8
+    i8 = mx.nd.array([[-7, 100]], dtype="int8") / mx.nd.array([[2, -3]], dtype="int8")
+    np.testing.assert_array_equal(i8, [[-3, -33]])
+    inplace = x.copy()
+    inplace /= y
+    np.testing.assert_array_equal(inplace, [[3, -3, -1, 2]])
+    assert inplace.dtype == np.int32
+    # float arrays divide as before
+    np.testing.assert_allclose(mx.nd.array([[7.0, -7.0]]) / 2, [[3.5, -3.5]])
+    np.testing.assert_array_equal(x / mx.nd.array([[0, 0, 0, 0]], dtype="int32"), [[0, 0, 0, 0]])
