@@ -200,3 +200,26 @@ def test_integer_division_truncates_as_mxnet():
     # float arrays divide as before
     np.testing.assert_allclose(mx.nd.array([[7.0, -7.0]]) / 2, [[3.5, -3.5]])
     np.testing.assert_array_equal(x / mx.nd.array([[0, 0, 0, 0]], dtype="int32"), [[0, 0, 0, 0]])
+
+
+# -- PReLU's slope starts at 0.25 ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("initializer", [mx.init.Uniform(0.07), mx.init.Xavier(), mx.init.Normal()],
+                         ids=["uniform", "xavier", "normal"])
+def test_prelu_gamma_initialises_to_a_quarter(initializer):
+    # MXNet 1.9.1: LeakyReLU(act_type='prelu') gives its gamma variable
+    # __init__ '["Constant", {"value": 0.25}]', which every initializer obeys
+    net = mx.sym.LeakyReLU(mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=4, name="fc"),
+                           act_type="prelu", name="act")
+    assert net.attr_dict()["act_gamma"]["__init__"] == '["Constant", {"value": 0.25}]'
+    mod = mx.mod.Module(net, label_names=None)
+    mod.bind(data_shapes=[("data", (2, 3))])
+    mod.init_params(initializer)
+    args, _ = mod.get_params()
+    np.testing.assert_array_equal(args["act_gamma"].asnumpy(), np.full(4, 0.25, np.float32))
+    # a variable merely named *gamma keeps the gamma rule (ones), as in MXNet
+    array = mx.nd.zeros((4,))
+    initializer(mx.init.InitDesc("foo_gamma"), array)
+    np.testing.assert_array_equal(array, np.ones(4))
+    assert "__init__" not in mx.sym.LeakyReLU(mx.sym.Variable("x"), act_type="leaky").attr_dict().get(
+        "leakyrelu0_gamma", {})

@@ -84,6 +84,8 @@ register(OpDef(
         Param("upper_bound", "float", 0.334, "Upper bound of random slope (for rrelu)."),
     ],
     inputs=_leaky_inputs,
+    # MXNet's LeakyReLU gives its prelu slope variable this initializer (FSetInputVarAttrOnCompose)
+    var_attrs={"gamma": {"__init__": '["Constant", {"value": 0.25}]'}},
     infer_shape=_leaky_shape,
     kernel=_leaky_kernel,
     gradient=_leaky_gradient,
