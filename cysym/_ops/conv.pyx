@@ -1446,49 +1446,6 @@ cdef inline void _spread_row(real* spread, real* padded, const real* grad, Geom*
             spread[o * g.sw - g.pw + j] += grad[o]
 
 
-cdef inline void _route_pair(real* dx_row, const real* dy, const int* tap, int t0, Geom* g,
-                             Py_ssize_t m, Py_ssize_t k) noexcept nogil:
-    # one pair of _route_pairs at an end of the row: its columns and outputs checked
-    cdef Py_ssize_t c = 2 * m - g.pw
-    if 0 <= c < g.W:
-        if k == 3 and 1 <= m <= g.Wo and tap[m - 1] == t0 + 2:
-            dx_row[c] += dy[m - 1]
-        if m < g.Wo and tap[m] == t0:
-            dx_row[c] += dy[m]
-    if 0 <= c + 1 < g.W and m < g.Wo and tap[m] == t0 + 1:
-        dx_row[c + 1] += dy[m]
-
-
-cdef inline void _route_pairs(real* dx_row, const real* dy, const int* tap, Py_ssize_t i,
-                              Geom* g, Py_ssize_t k) noexcept nogil:
-    """Max pooling's gradient routed into row i of an output row's windows (2- or 3-wide at
-    stride 2; tap[o] = i * k + j where window o's maximum is): dx_row[2o - pw + j] += dy[o].
-    Written as a gather over pairs of input columns, which vectorizes where a scatter would
-    not: column 2m - pw takes dy[m] (j = 0) and dy[m - 1] (j = 2), column 2m + 1 - pw takes
-    dy[m] (j = 1).  Each column takes its terms in the order of the outputs, as a scatter
-    would, and -0.0 for none (x + -0.0 is x, whatever x): the sums are the scatter's to the
-    bit.  The pairs at the ends, which may lie partly outside the row, are checked."""
-    cdef Py_ssize_t m
-    cdef int t0 = <int>(i * k)
-    cdef real none = -0.0
-    # inside: m >= 1, 2m - pw >= 0, 2m + 1 - pw <= W - 1 and m < Wo
-    cdef Py_ssize_t m_lo = max(1, (g.pw + 1) // 2)
-    cdef Py_ssize_t m_hi = min(g.Wo, (g.W - 2 + g.pw) // 2 + 1) if g.W - 2 + g.pw >= 0 else 0
-    m_hi = max(m_hi, m_lo)
-    for m in range(m_lo, m_hi):
-        if k == 3:
-            dx_row[2 * m - g.pw] = ((dx_row[2 * m - g.pw]
-                                     + (dy[m - 1] if tap[m - 1] == t0 + 2 else none))
-                                    + (dy[m] if tap[m] == t0 else none))
-        else:
-            dx_row[2 * m - g.pw] += dy[m] if tap[m] == t0 else none
-        dx_row[2 * m + 1 - g.pw] += dy[m] if tap[m] == t0 + 1 else none
-    for m in range(m_lo):
-        _route_pair(dx_row, dy, tap, t0, g, m, k)
-    for m in range(m_hi, g.Wo + 1):
-        _route_pair(dx_row, dy, tap, t0, g, m, k)
-
-
 cdef bint _pool_backward_rows(const real* dy, const real* x, real* dx, Geom* g, int mode,
                               bint include_pad, int req, real lowest) noexcept nogil:
     """_pool_backward row by row (modes 0-2, channels-first); False if out of memory.  Max:
@@ -1547,13 +1504,6 @@ cdef bint _pool_backward_rows(const real* dy, const real* x, real* dx, Geom* g, 
                         _border_argmax(tap, xp + at, g, o, lowest)
                     for o in range(hi, g.Wo):
                         _border_argmax(tap, xp + at, g, o, lowest)
-                    if g.sw == 2:
-                        for i in range(g.kh):
-                            if g.kw == 3:
-                                _route_pairs(dxp + at + i * g.W, dyr, tap, i, g, 3)
-                            else:
-                                _route_pairs(dxp + at + i * g.W, dyr, tap, i, g, 2)
-                        continue
                     dx_row = dxp + at - g.pw
                     for o in range(g.Wo):
                         if tap[o] >= 0:
