@@ -9,7 +9,8 @@ from collections import OrderedDict
 
 import numpy as _numpy
 
-__all__ = ["EvalMetric", "CompositeEvalMetric", "Accuracy", "TopKAccuracy", "F1", "Perplexity",
+__all__ = ["EvalMetric", "CompositeEvalMetric", "Accuracy", "TopKAccuracy", "F1", "MCC", "Perplexity",
+           "PearsonCorrelation", "PCC",
            "MAE", "MSE", "RMSE", "CrossEntropy", "NegativeLogLikelihood", "Loss", "CustomMetric",
            "register", "alias", "create", "np", "check_label_shapes"]
 
@@ -148,8 +149,12 @@ class EvalMetric:
 
 
 def create(metric, *args, **kwargs):
-    """A metric from a name ('acc', 'ce', 'mse', ...), an EvalMetric, a callable
-    feval(label, pred) (-> CustomMetric) or a list of these (-> CompositeEvalMetric)."""
+    """A metric from a name ('acc', 'ce', 'mse', ...), an EvalMetric, a metric's get_config()
+    (a dict, or its items as keywords), a callable feval(label, pred) (-> CustomMetric) or a
+    list of these (-> CompositeEvalMetric)."""
+    if isinstance(metric, dict):   # a get_config(): {'metric': class name, constructor arguments}
+        kwargs = {**metric, **kwargs}
+        metric = kwargs.pop("metric")
     if isinstance(metric, EvalMetric):
         if args or kwargs:
             raise ValueError("create: cannot pass arguments together with an EvalMetric instance")
@@ -286,7 +291,10 @@ class TopKAccuracy(EvalMetric):
 
 
 class _BinaryClassificationMetrics:
-    """True/false positive/negative counts of a binary classifier."""
+    """True/false positive/negative counts of a binary classifier (class 1 positive), since the
+    last local reset and since the last full reset."""
+
+    _COUNTS = ("true_positives", "false_positives", "false_negatives", "true_negatives")
 
     def __init__(self):
         self.reset_stats()
@@ -297,68 +305,95 @@ class _BinaryClassificationMetrics:
         pred_label = _numpy.argmax(pred, axis=1)
         check_label_shapes(label, pred)
         if len(_numpy.unique(label)) > 2:
-            raise ValueError("F1 currently only supports binary classification; labels have "
+            raise ValueError("F1 and MCC currently only support binary classification; labels have "
                              f"values {_numpy.unique(label).tolist()}")
         pred_true = pred_label == 1
-        pred_false = ~pred_true
         label_true = label.ravel() == 1
-        label_false = ~label_true
-        self.true_positives += int((pred_true & label_true).sum())
-        self.false_positives += int((pred_true & label_false).sum())
-        self.false_negatives += int((pred_false & label_true).sum())
-        self.true_negatives += int((pred_false & label_false).sum())
+        counts = {"true_positives": int((pred_true & label_true).sum()),
+                  "false_positives": int((pred_true & ~label_true).sum()),
+                  "false_negatives": int((~pred_true & label_true).sum()),
+                  "true_negatives": int((~pred_true & ~label_true).sum())}
+        for key, count in counts.items():
+            setattr(self, key, getattr(self, key) + count)
+            setattr(self, f"global_{key}", getattr(self, f"global_{key}") + count)
 
-    @property
-    def precision(self):
-        denominator = self.true_positives + self.false_positives
-        return self.true_positives / denominator if denominator > 0 else 0.
+    def _counts(self, use_global):
+        prefix = "global_" if use_global else ""
+        return [float(getattr(self, prefix + key)) for key in self._COUNTS]
 
-    @property
-    def recall(self):
-        denominator = self.true_positives + self.false_negatives
-        return self.true_positives / denominator if denominator > 0 else 0.
+    def _fscore(self, use_global):
+        true_pos, false_pos, false_neg, _ = self._counts(use_global)
+        precision = true_pos / (true_pos + false_pos) if true_pos + false_pos > 0 else 0.
+        recall = true_pos / (true_pos + false_neg) if true_pos + false_neg > 0 else 0.
+        return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.
 
     @property
     def fscore(self):
-        if self.precision + self.recall > 0:
-            return 2 * self.precision * self.recall / (self.precision + self.recall)
-        return 0.
+        return self._fscore(False)
+
+    @property
+    def global_fscore(self):
+        return self._fscore(True)
+
+    def matthewscc(self, use_global=False):
+        """(TP*TN - FP*FN) / sqrt of the product of the non-zero margins, 0 without examples."""
+        true_pos, false_pos, false_neg, true_neg = self._counts(use_global)
+        if not true_pos + false_pos + false_neg + true_neg:
+            return 0.
+        denominator = 1.
+        for margin in (true_pos + false_pos, true_pos + false_neg, true_neg + false_pos,
+                       true_neg + false_neg):
+            if margin != 0.:
+                denominator *= margin
+        return (true_pos * true_neg - false_pos * false_neg) / math.sqrt(denominator)
 
     @property
     def total_examples(self):
-        return (self.false_negatives + self.false_positives + self.true_negatives
-                + self.true_positives)
+        return sum(getattr(self, key) for key in self._COUNTS)
+
+    @property
+    def global_total_examples(self):
+        return sum(getattr(self, f"global_{key}") for key in self._COUNTS)
+
+    def local_reset_stats(self):
+        for key in self._COUNTS:
+            setattr(self, key, 0)
 
     def reset_stats(self):
-        self.false_positives = 0
-        self.false_negatives = 0
-        self.true_positives = 0
-        self.true_negatives = 0
+        for key in self._COUNTS:
+            setattr(self, key, 0)
+            setattr(self, f"global_{key}", 0)
 
 
-@register
-class F1(EvalMetric):
-    """F1 score of a binary classifier (class 1 positive; preds are (N, 2) scores).
+class _BinaryCountMetric(EvalMetric):
+    """A metric of the binary counts: average='macro' is the mean of per-batch values, 'micro'
+    the value of the counts pooled over batches."""
 
-    average='macro': the mean of per-batch F1 scores; 'micro': F1 of the pooled counts.
-    """
-
-    def __init__(self, name="f1", output_names=None, label_names=None, average="macro"):
+    def __init__(self, name, output_names=None, label_names=None, average="macro"):
         self.average = average
         self.metrics = _BinaryClassificationMetrics()
         super().__init__(name=name, output_names=output_names, label_names=label_names,
                          has_global_stats=True)
+        self._kwargs["average"] = average
+
+    def _value(self, use_global):
+        raise NotImplementedError
 
     def update(self, labels, preds):
         labels, preds = check_label_shapes(labels, preds, True)
         for label, pred in zip(labels, preds):
             self.metrics.update_binary_stats(label, pred)
         if self.average == "macro":
-            self._add(self.metrics.fscore, 1)
+            self.sum_metric += self._value(False)
+            self.global_sum_metric += self._value(True)
+            self.num_inst += 1
+            self.global_num_inst += 1
             self.metrics.reset_stats()
         else:
-            self.sum_metric = self.global_sum_metric = self.metrics.fscore * self.metrics.total_examples
-            self.num_inst = self.global_num_inst = self.metrics.total_examples
+            self.sum_metric = self._value(False) * self.metrics.total_examples
+            self.global_sum_metric = self._value(True) * self.metrics.global_total_examples
+            self.num_inst = self.metrics.total_examples
+            self.global_num_inst = self.metrics.global_total_examples
 
     def reset(self):
         super().reset()
@@ -366,7 +401,36 @@ class F1(EvalMetric):
 
     def reset_local(self):
         super().reset_local()
-        self.metrics.reset_stats()
+        self.metrics.local_reset_stats()
+
+
+@register
+class F1(_BinaryCountMetric):
+    """F1 score of a binary classifier (class 1 positive; preds are (N, 2) scores).
+
+    average='macro': the mean of per-batch F1 scores; 'micro': F1 of the pooled counts.
+    """
+
+    def __init__(self, name="f1", output_names=None, label_names=None, average="macro"):
+        super().__init__(name, output_names=output_names, label_names=label_names, average=average)
+
+    def _value(self, use_global):
+        return self.metrics.global_fscore if use_global else self.metrics.fscore
+
+
+@register
+class MCC(_BinaryCountMetric):
+    """Matthews correlation coefficient of a binary classifier (class 1 positive; preds are
+    (N, 2) scores): (TP*TN - FP*FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN)), zero margins left out.
+
+    average='macro': the mean of per-batch values; 'micro': the value of the pooled counts.
+    """
+
+    def __init__(self, name="mcc", output_names=None, label_names=None, average="macro"):
+        super().__init__(name, output_names=output_names, label_names=label_names, average=average)
+
+    def _value(self, use_global):
+        return self.metrics.matthewscc(use_global=use_global)
 
 
 @register
@@ -460,6 +524,138 @@ class RMSE(EvalMetric):
     def update(self, labels, preds):
         for label, pred in _regression_pairs(labels, preds):
             self._add(float(_numpy.sqrt(((label - pred) ** 2.0).mean())), 1)
+
+
+@register
+@alias("pearsonr")
+class PearsonCorrelation(EvalMetric):
+    """Pearson correlation of predictions and labels (both flattened).
+
+    average='macro': the mean of per-batch correlations; 'micro': the correlation of every value
+    seen, from running means and sums of squares (Welford).
+    """
+
+    def __init__(self, name="pearsonr", output_names=None, label_names=None, average="macro"):
+        self.average = average
+        super().__init__(name, output_names=output_names, label_names=label_names,
+                         has_global_stats=True)
+        self._kwargs["average"] = average
+
+    def _reset_micro(self):
+        self._count = 0
+        self._mean_label = self._mean_pred = 0.
+        self._sse_label = self._sse_pred = 0.
+        self._covariance = 0.
+
+    def reset(self):
+        super().reset()
+        self._reset_micro()
+
+    @staticmethod
+    def _welford(values, count, mean, sse):
+        count += len(values)
+        delta = values - mean
+        mean += _numpy.sum(delta / count)
+        sse += _numpy.sum(delta * (values - mean))
+        return count, mean, sse
+
+    def update(self, labels, preds):
+        labels, preds = check_label_shapes(labels, preds, True)
+        for label, pred in zip(labels, preds):
+            label = _as_numpy(label).ravel().astype(_numpy.float64)
+            pred = _as_numpy(pred).ravel().astype(_numpy.float64)
+            check_label_shapes(label, pred, False, True)
+            if self.average == "macro":
+                self._add(float(_numpy.corrcoef(pred, label)[0, 1]), 1)
+                continue
+            self.num_inst += 1
+            self.global_num_inst += 1
+            # the label mean before this batch, the prediction mean after it, as MXNet pairs them
+            count, self._mean_label, self._sse_label = self._welford(
+                label, self._count, self._mean_label, self._sse_label)
+            self._covariance += _numpy.sum((label - self._mean_label) * (pred - self._mean_pred))
+            self._count, self._mean_pred, self._sse_pred = self._welford(
+                pred, self._count, self._mean_pred, self._sse_pred)
+
+    def get(self):
+        if self.num_inst == 0:
+            return (self.name, float("nan"))
+        if self.average == "macro":
+            return (self.name, float(self.sum_metric / self.num_inst))
+        n = self._count
+        return (self.name, float(self._covariance / ((n - 1) * math.sqrt(self._sse_pred / (n - 1))
+                                                     * math.sqrt(self._sse_label / (n - 1)))))
+
+
+@register
+@alias("pcc")
+class PCC(EvalMetric):
+    """Multiclass Matthews correlation (Gorodkin's R_K) of the confusion matrix of argmax(pred)
+    (or pred itself when it has the label's shape) against the labels; the matrix grows with
+    the largest class seen."""
+
+    def __init__(self, name="pcc", output_names=None, label_names=None, has_global_stats=True):
+        self.k = 2
+        super().__init__(name=name, output_names=output_names, label_names=label_names,
+                         has_global_stats=has_global_stats)
+
+    def _grow(self, inc):
+        self.lcm = _numpy.pad(self.lcm, ((0, inc), (0, inc)), "constant", constant_values=0)
+        self.gcm = _numpy.pad(self.gcm, ((0, inc), (0, inc)), "constant", constant_values=0)
+        self.k += inc
+
+    @staticmethod
+    def _calc_mcc(cmat):
+        n = cmat.sum()
+        x = cmat.sum(axis=1)
+        y = cmat.sum(axis=0)
+        cov_xx = _numpy.sum(x * (n - x))
+        cov_yy = _numpy.sum(y * (n - y))
+        if cov_xx == 0 or cov_yy == 0:
+            return float("nan")
+        cov_xy = _numpy.sum(cmat.diagonal() * n - x * y)
+        return cov_xy / (cov_xx * cov_yy) ** 0.5
+
+    def update(self, labels, preds):
+        labels, preds = check_label_shapes(labels, preds, True)
+        for label, pred in zip(labels, preds):
+            label = _as_numpy(label).astype("int32")
+            pred = _as_numpy(pred)
+            pred = pred.argmax(axis=1) if pred.shape != label.shape else pred.astype("int32")
+            n = max(pred.max(), label.max())
+            if n >= self.k:
+                self._grow(int(n) + 1 - self.k)
+            batch = _numpy.zeros((self.k, self.k))
+            _numpy.add.at(batch, (pred.ravel(), label.ravel()), 1)
+            self.lcm += batch
+            self.gcm += batch
+        self.num_inst += 1
+        self.global_num_inst += 1
+
+    @property
+    def sum_metric(self):
+        return self._calc_mcc(self.lcm) * self.num_inst
+
+    @sum_metric.setter
+    def sum_metric(self, value):
+        """The confusion matrices carry the state; EvalMetric's resets assign 0 here."""
+
+    @property
+    def global_sum_metric(self):
+        return self._calc_mcc(self.gcm) * self.global_num_inst
+
+    @global_sum_metric.setter
+    def global_sum_metric(self, value):
+        """As sum_metric."""
+
+    def reset(self):
+        super().reset()
+        self.gcm = _numpy.zeros((self.k, self.k))
+        self.lcm = _numpy.zeros((self.k, self.k))
+
+    def reset_local(self):
+        super().reset_local()
+        self.lcm = _numpy.zeros((self.k, self.k))
 
 
 @register

@@ -223,3 +223,83 @@ def test_prelu_gamma_initialises_to_a_quarter(initializer):
     np.testing.assert_array_equal(array, np.ones(4))
     assert "__init__" not in mx.sym.LeakyReLU(mx.sym.Variable("x"), act_type="leaky").attr_dict().get(
         "leakyrelu0_gamma", {})
+
+
+# -- Optimizer(lr_scheduler=...) ----------------------------------------------------------------------
+
+def test_optimizer_takes_the_schedulers_base_lr():
+    # MXNet 1.9.1: a scheduler alone keeps its base_lr; a learning_rate given with it replaces it
+    scheduler = mx.lr_scheduler.FactorScheduler(step=2, factor=0.5, base_lr=0.3)
+    opt = mx.optimizer.SGD(lr_scheduler=scheduler)
+    assert scheduler.base_lr == 0.3 and opt.learning_rate == 0.3
+    scheduler = mx.lr_scheduler.FactorScheduler(step=2, factor=0.5)
+    with pytest.warns(UserWarning, match="overwritten"):
+        opt = mx.optimizer.SGD(learning_rate=0.1, lr_scheduler=scheduler)
+    assert scheduler.base_lr == 0.1 and opt.learning_rate == 0.1
+    opt = mx.optimizer.create("sgd", learning_rate=0.2,
+                              lr_scheduler=mx.lr_scheduler.MultiFactorScheduler(step=[2, 4], factor=0.1))
+    assert opt.lr_scheduler.base_lr == 0.2
+    assert mx.optimizer.SGD().learning_rate == 0.01
+    with pytest.raises(UserWarning):
+        opt.set_learning_rate(0.5)
+
+
+# -- metrics ------------------------------------------------------------------------------------------
+
+_LABELS = [mx.nd.array([1, 0, 0, 0, 1, 1])]
+_PREDS = [mx.nd.array([[0.3, 0.7], [0.6, 0.4], [0.2, 0.8], [0.9, 0.1], [0.45, 0.55], [0.7, 0.3]])]
+_LABELS2 = [mx.nd.array([1, 1])]
+_PREDS2 = [mx.nd.array([[0.1, 0.9], [0.8, 0.2]])]
+
+
+@pytest.mark.parametrize("name, kwargs, expected", [
+    ("mcc", {}, 0.16666666666666666), ("mcc", {"average": "micro"}, 0.2581988897471611),
+    ("f1", {}, 0.6666666666666666), ("f1", {"average": "micro"}, 0.6666666666666665),
+    ("pcc", {}, 0.2581988897471611)])
+def test_binary_metrics_as_mxnet(name, kwargs, expected):
+    # values from MXNet 1.9.1 on the same two batches
+    metric = mx.metric.create(name, **kwargs)
+    metric.update(_LABELS, _PREDS)
+    metric.update(_LABELS2, _PREDS2)
+    assert metric.get() == (name, pytest.approx(expected, rel=1e-12))
+
+
+@pytest.mark.parametrize("name, average, local, overall", [
+    ("f1", "macro", 0.5, 0.5833333333333333), ("f1", "micro", 0.5, 0.6),
+    ("mcc", "macro", -0.5, -0.08333333333333334), ("mcc", "micro", -0.5, 0.1)])
+def test_binary_metrics_keep_global_counts_over_reset_local(name, average, local, overall):
+    # MXNet 1.9.1's get() and get_global() after reset_local() between two batches
+    metric = mx.metric.create(name, average=average)
+    metric.update(_LABELS, _PREDS)
+    metric.reset_local()
+    metric.update([mx.nd.array([1, 1, 0])], [mx.nd.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])])
+    assert metric.get()[1] == pytest.approx(local, rel=1e-12)
+    assert metric.get_global()[1] == pytest.approx(overall, rel=1e-12)
+
+
+def test_pearson_correlation_as_mxnet():
+    for average, expected in (("macro", 0.9816064545008267), ("micro", 0.9488227633834213)):
+        metric = mx.metric.create("pearsonr", average=average)
+        metric.update([mx.nd.array([0.1, 0.5, 0.3, 0.9])], [mx.nd.array([0.2, 0.4, 0.35, 1.0])])
+        metric.update([mx.nd.array([0.7, 0.2])], [mx.nd.array([0.6, 0.1])])
+        assert metric.get() == ("pearsonr", pytest.approx(expected, rel=1e-12))
+
+
+def test_pcc_grows_to_the_classes_seen():
+    metric = mx.metric.create("pcc")
+    metric.update([mx.nd.array([0, 1, 2, 1, 0])],
+                  [mx.nd.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.3, 0.6], [0.5, 0.4, 0.1],
+                                [0.3, 0.3, 0.4]])])
+    assert metric.get() == ("pcc", pytest.approx(0.4375, rel=1e-12))   # MXNet 1.9.1
+    metric.reset()
+    assert np.isnan(metric.get()[1])
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("acc", {}), ("f1", {"average": "micro"}), ("mse", {}), ("ce", {}), ("mcc", {"average": "micro"}),
+    ("pearsonr", {}), ("pcc", {}), ("perplexity", {"ignore_label": None}), (["acc", "mse"], {})])
+def test_metric_created_from_its_config(name, kwargs):
+    metric = mx.metric.create(name, **kwargs)
+    config = metric.get_config()
+    for again in (mx.metric.create(**config), mx.metric.create(config)):
+        assert type(again) is type(metric) and again.get_config() == config
