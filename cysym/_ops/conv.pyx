@@ -920,18 +920,26 @@ cdef inline void _plane_pointers(Py_ssize_t plane, Geom* g, bint channels_last, 
 
 # Fast paths for channels-first data and every pool type but lp.
 #
-# Row by row: the windows of one output row are reduced a window row at a time for the whole
-# output row.  Over the interior columns (where every tap of the window row reads inside x,
-# found once per call with _valid_range) the loop has no bound check and no division; for
-# 2- and 3-wide windows at stride 1 or 2 its taps are unrolled with the stride known, so it
-# vectorizes.  Only the few border columns check bounds.  Each output still meets its window's
-# elements in the general loop's order (rows, then columns): max keeps the first maximum,
-# sums add in the same order.  The backward of avg and sum spreads each output row's
-# gradient over one input-width row first (at stride 1 a gather over a zero-padded copy, no
-# border at all), then adds that row to every input row of the windows.
+# Row by row (_pool_*_rows): the windows of one output row are reduced together.  Over the
+# interior columns (where every tap of a window row reads inside x, found once per call with
+# _valid_range) the loops have no bound check and no division, and the few border columns
+# are done apart.  2x2 and 3x3 windows at column stride 1 or 2 whose rows all lie inside x
+# are one pass over the output row with the nine (four) taps unrolled (_windows); other
+# windows take one pass per window row, its taps unrolled where 2 or 3 wide (_row_reduce).
+# Each output meets its window's elements in the general loop's order (rows, then columns):
+# max keeps the same first maximum, and the forward's sums add in the same order.  Max's
+# backward finds each output row's argmaxes the same way, then adds the gradients at them;
+# avg's and sum's spread each output row's gradient over an input row (_spread_row) and add
+# that row to every input row of the windows.
 #
-# Whole planes: a window covering the whole plane (global pooling, or a kernel the size of the
-# input) is one reduction over contiguous memory.
+# Padded planes (_pool_*_padded): at stride 1, 2x2 and 3x3 windows run on each plane copied
+# into a buffer with a border that changes no result, as one flat pass whatever the row width
+# (small planes would pay a row's overhead for a few outputs).
+#
+# Whole planes: a window covering the whole plane (global pooling, or a kernel the size of
+# the input) is one reduction over contiguous memory; windows tiling the input (DenseNet's
+# 2x2 avg) write each element of dx once.  These, and the padded backward, sum in another
+# order than the general loop (within rounding).
 
 cdef inline void _taps_reduce(real* acc, const real* row, Py_ssize_t lo, Py_ssize_t hi,
                               Py_ssize_t s, Py_ssize_t k, int mode) noexcept nogil:
