@@ -32,6 +32,10 @@ GEOMETRIES = [
     ((2, 2, 3, 2), (3, 3), (3, 3), (2, 2), "full"),      # windows wholly in the padding
     ((2, 2, 6, 9), (3, 3), (3, 3), (0, 0), "valid"),     # tiling 3x3
     ((1, 2, 4, 13), (1, 4), (1, 3), (0, 2), "full"),
+    # stride 1 off the padded-plane path: non-square and wider windows (rows, the gather)
+    ((2, 2, 6, 7), (3, 2), (1, 1), (1, 1), "valid"),
+    ((1, 2, 9, 8), (4, 4), (1, 1), (2, 1), "full"),
+    ((2, 2, 7, 8), (5, 3), (1, 1), (2, 1), "valid"),
 ]
 POOL_TYPES = [("max", None), ("avg", True), ("avg", False), ("sum", None)]
 
