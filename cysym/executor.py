@@ -520,11 +520,26 @@ def bind(symbol, ctx, args, args_grad=None, grad_req="write", aux_states=None, s
     reqs = _normalize_grad_req(grad_req, arg_names)
     if args_grad is None:
         reqs = {n: "null" for n in arg_names}
-    return Executor(symbol, ctx, args, grads, reqs, aux)
+    with _allocation_failures_as_bind_errors():
+        return Executor(symbol, ctx, args, grads, reqs, aux)
+
+
+@contextlib.contextmanager
+def _allocation_failures_as_bind_errors():
+    """Shapes within the bounds inference checks may still need more memory than there is."""
+    try:
+        yield
+    except MemoryError as err:
+        raise BindError(f"cannot allocate the arrays this graph needs: {err}") from None
 
 
 def simple_bind(symbol, ctx, grad_req="write", type_dict=None, shared_exec=None, shapes=None):
     """Infer every shape and dtype from the given input shapes, allocate all arrays, and bind."""
+    with _allocation_failures_as_bind_errors():
+        return _simple_bind(symbol, ctx, grad_req, type_dict, shared_exec, shapes)
+
+
+def _simple_bind(symbol, ctx, grad_req, type_dict, shared_exec, shapes):
     _refuse_dynamic_shapes(symbol)
     ctx = _context(ctx)
     shapes = dict(shapes or {})

@@ -2,7 +2,10 @@
 was expected (never OverflowError, IndexError, a NumPy ValueError, ...), and sizes are bounded
 before anything is allocated."""
 import json
+import os
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -110,3 +113,24 @@ def test_a_rule_that_did_not_foresee_its_inputs_is_a_shape_error():
 def test_bad_attributes_and_empty_axes_raise_mxnet_errors(call):
     with pytest.raises(MXNetError):
         call()
+
+
+def test_a_layer_count_is_bounded_before_the_layers_are_walked():
+    # num_layers=2**31-1 made shape inference walk two billion layers (found by tests/fuzz)
+    with pytest.raises(OperatorError, match="num_layers.*above the maximum"):
+        mx.sym.RNN(mx.sym.Variable("x"), state_size=5, num_layers=2 ** 31 - 1, mode="lstm")
+
+
+def test_arrays_too_large_for_memory_are_a_bind_error():
+    """Within the size bounds but beyond this process's memory: a BindError, not MemoryError."""
+    script = ("import resource, cysym as mx\n"
+              "resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))\n"
+              "net = mx.sym.FullyConnected(mx.sym.Variable('x'), num_hidden=2 ** 30, name='fc')\n"
+              "try:\n"
+              "    net.simple_bind(mx.cpu(), x=(2, 1024))\n"
+              "except mx.base.BindError as err:\n"
+              "    print('BindError', err)\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONPATH=root), timeout=120)
+    assert result.stdout.startswith("BindError cannot allocate"), result.stdout + result.stderr

@@ -5,7 +5,7 @@ import weakref
 import numpy as np
 
 from ..base import BindError
-from ..registry import OpDef, Param, register
+from ..registry import MAX_NODE_ARITY, OpDef, Param, register
 from ..shapes import merge_shapes, partial_shape_rule
 from .common import backward_grads, kernels, normalize_axis
 
@@ -136,7 +136,8 @@ def _rnn_gradient(g):
 
 _PARAMS = [
     Param("state_size", "int", doc="size of the state for each layer", low=1),
-    Param("num_layers", "int", doc="number of stacked layers", low=1),
+    # bounded: shape rules and kernels walk the layers one by one
+    Param("num_layers", "int", doc="number of stacked layers", low=1, high=MAX_NODE_ARITY),
     Param("bidirectional", "bool", False, "whether to use bidirectional recurrent layers"),
     Param("mode", "str", doc="the type of RNN to compute", choices=_MODES),
     Param("p", "float", 0.0, "drop rate of the dropout on the outputs of each RNN layer, except the "

@@ -9,7 +9,7 @@ import sys
 
 _WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CASE_TIMEOUT = float(os.environ.get("CYSYM_FUZZ_CASE_TIMEOUT", "30"))
+CASE_TIMEOUT = float(os.environ.get("CYSYM_FUZZ_CASE_TIMEOUT", "20"))
 # the outcomes a case may have: anything else (a crash, a hang, another exception type) is a bug
 ACCEPTED = ("ok", "mxnet_error")
 

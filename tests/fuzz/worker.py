@@ -16,6 +16,7 @@ Cases:
 import base64
 import json
 import os
+import resource
 import sys
 import tempfile
 import traceback
@@ -83,7 +84,13 @@ def run_op(case):
 RUNNERS = {"params": run_params, "json": run_json, "op": run_op}
 
 
+# An attribute may ask for more memory than the machine has: the allocation must then fail
+# (and be reported as an MXNetError) instead of waking the OOM killer.
+ADDRESS_SPACE = int(os.environ.get("CYSYM_FUZZ_ADDRESS_SPACE", str(8 << 30)))
+
+
 def main():
+    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
     for line in sys.stdin:
         case = json.loads(line)
         try:
