@@ -215,25 +215,24 @@ cdef inline double _dot_strided(const real* a, const real* b, Py_ssize_t step,
                                 Py_ssize_t n) noexcept nogil:
     # sum of a[k] * b[k * step] over [0:n] (one row: the caller adds rows up in float64), in
     # partial sums (see _math._sum) of a's type, which vectorize without conversions
-    cdef real s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0
-    cdef Py_ssize_t k = 0
-    if step == 1:
-        # its own loop (for a variable step an AVX2 build gathers), eight sums: one AVX2
-        # vector or two SSE2 ones per pass, so rows of a few dozen stay in the vector loop
-        while k + 8 <= n:
-            s0 += a[k] * b[k]
-            s1 += a[k + 1] * b[k + 1]
-            s2 += a[k + 2] * b[k + 2]
-            s3 += a[k + 3] * b[k + 3]
-            s4 += a[k + 4] * b[k + 4]
-            s5 += a[k + 5] * b[k + 5]
-            s6 += a[k + 6] * b[k + 6]
-            s7 += a[k + 7] * b[k + 7]
-            k += 8
-        s0 += s4
-        s1 += s5
-        s2 += s6
-        s3 += s7
+    cdef real s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef real sums[32]
+    cdef Py_ssize_t k = 0, t
+    if step == 1 and n >= 32:
+        # its own loop (for a variable step an AVX2 build gathers), 32 sums: four AVX2 vectors
+        # (eight SSE2 ones) whose multiply-adds do not wait on each other; with one vector of
+        # sums, each waits for the last (FMA latency), 4x slower
+        for t in range(32):
+            sums[t] = 0
+        while k + 32 <= n:
+            for t in range(32):
+                sums[t] += a[k + t] * b[k + t]
+            k += 32
+        for t in range(8):
+            s0 += sums[t]
+            s1 += sums[8 + t]
+            s2 += sums[16 + t]
+            s3 += sums[24 + t]
     while k + 4 <= n:
         s0 += a[k] * b[k * step]
         s1 += a[k + 1] * b[(k + 1) * step]
@@ -375,38 +374,66 @@ cdef void _depthwise_row(const real* xp, const real* wc, real bias, real* yr, Ge
 
 cdef void _depthwise_forward(const real* x, const real* w, const real* b, real* y, Geom* g,
                              int req) noexcept nogil:
-    cdef Py_ssize_t n, c, oh
+    cdef Py_ssize_t n, c
     cdef Py_ssize_t K = g.kh * g.kw
     cdef Py_ssize_t cols[2 * DEPTHWISE_TAPS]
-    cdef const real* xp
-    cdef real* yc
-    cdef real bias
     cdef Py_ssize_t inner_lo = 0, inner_hi = 0
-    cdef bint three_by_three = g.kh == 3 and g.kw == 3 and g.dh == 1 and g.dw == 1
-    # stride 1, pad 1 (the output as large as the input): inner rows in one flat pass
-    cdef bint same_size_3x3 = (three_by_three and g.sh == 1 and g.sw == 1 and g.ph == 1
-                               and g.pw == 1 and g.H >= 3 and g.W >= 3 and req == REQ_WRITE)
     if req == REQ_NULL:
         return
     _tap_columns(g, cols)
-    if three_by_three:
+    if g.kh == 3 and g.kw == 3 and g.dh == 1 and g.dw == 1:
         # the output columns where all three taps of a row read inside x
         inner_lo = max(cols[0], max(cols[2], cols[4]))
         inner_hi = min(cols[1], min(cols[3], cols[5]))
     for n in range(g.N):
         for c in range(g.C):
-            xp = x + (n * g.C + c) * g.H * g.W
-            yc = y + (n * g.C + c) * g.Ho * g.Wo
-            bias = b[c] if b != NULL else 0
-            if same_size_3x3:
-                _depthwise_plane_3x3(xp, w + c * K, bias, yc, g)
-                _depthwise_row(xp, w + c * K, bias, yc, g, 0, cols, inner_lo, inner_hi, req)
-                _depthwise_row(xp, w + c * K, bias, yc + (g.Ho - 1) * g.Wo, g, g.Ho - 1, cols,
-                               inner_lo, inner_hi, req)
-                continue
-            for oh in range(g.Ho):
-                _depthwise_row(xp, w + c * K, bias, yc + oh * g.Wo, g, oh, cols, inner_lo,
-                               inner_hi, req)
+            _depthwise_plane(x + (n * g.C + c) * g.H * g.W, w + c * K, b[c] if b != NULL else 0,
+                             y + (n * g.C + c) * g.Ho * g.Wo, g, cols, inner_lo, inner_hi, req)
+
+
+cdef void _depthwise_plane(const real* xp, const real* wc, real bias, real* yc, Geom* g,
+                           Py_ssize_t* cols, Py_ssize_t inner_lo, Py_ssize_t inner_hi,
+                           int req) noexcept nogil:
+    # one channel plane of the depthwise forward (cols, inner_lo/hi: see _depthwise_forward);
+    # a 3x3, stride-1, pad-1 plane written anew runs its inner rows in one flat pass
+    cdef Py_ssize_t oh
+    if (g.kh == 3 and g.kw == 3 and g.dh == 1 and g.dw == 1 and g.sh == 1 and g.sw == 1
+            and g.ph == 1 and g.pw == 1 and g.H >= 3 and g.W >= 3 and req == REQ_WRITE):
+        _depthwise_plane_3x3(xp, wc, bias, yc, g)
+        _depthwise_row(xp, wc, bias, yc, g, 0, cols, inner_lo, inner_hi, req)
+        _depthwise_row(xp, wc, bias, yc + (g.Ho - 1) * g.Wo, g, g.Ho - 1, cols, inner_lo,
+                       inner_hi, req)
+        return
+    for oh in range(g.Ho):
+        _depthwise_row(xp, wc, bias, yc + oh * g.Wo, g, oh, cols, inner_lo, inner_hi, req)
+
+
+cdef double _depthwise_tap_sum_3x3(const real* dy, const real* x, Geom* g, Py_ssize_t* cols,
+                                   Py_ssize_t i, Py_ssize_t j) noexcept nogil:
+    # dw[i, j] of one plane of a 3x3, stride-1, pad-1 depthwise convolution (output as large as
+    # x): sum over p of dy[p] * x[p + o], o = (i-1)W + (j-1).  The inner rows as one flat dot
+    # product (long, so it vectorizes whatever the row width), less the terms where a first or
+    # last column wrapped into the neighbouring row, plus the first and last rows row by row.
+    cdef Py_ssize_t W = g.W, H = g.H, oh, ow, p, q, k
+    cdef Py_ssize_t o = (i - 1) * W + (j - 1)
+    cdef Py_ssize_t begin = W + 1, end = (H - 1) * W - 1     # reads stay inside the plane
+    cdef double total = _dot_strided(dy + begin, x + begin + o, 1, end - begin)
+    for oh in range(1, H - 1):
+        for k in range(2):
+            ow = 0 if k == 0 else W - 1
+            p = oh * W + ow
+            if begin <= p < end:
+                total -= <double>dy[p] * x[p + o]
+            q = ow + j - 1
+            if 0 <= q < W:
+                total += <double>dy[p] * x[(oh + i - 1) * W + q]
+    for k in range(2):
+        oh = 0 if k == 0 else H - 1
+        if 0 <= oh + i - 1 < H:
+            total += _dot_strided(dy + oh * W + cols[2 * j],
+                                  x + (oh + i - 1) * W + j - 1 + cols[2 * j], 1,
+                                  cols[2 * j + 1] - cols[2 * j])
+    return total
 
 
 cdef void _depthwise_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
@@ -419,14 +446,30 @@ cdef void _depthwise_backward(const real* dy, const real* x, const real* w, real
     cdef real* dst
     cdef real wv
     cdef double total
+    cdef real flipped[9]
+    cdef Py_ssize_t inner_lo = 0, inner_hi = 0
+    cdef bint same_size_3x3 = (g.kh == 3 and g.kw == 3 and g.dh == 1 and g.dw == 1 and g.sh == 1
+                               and g.sw == 1 and g.ph == 1 and g.pw == 1)
     _tap_columns(g, cols)
+    if same_size_3x3:
+        inner_lo = max(cols[0], max(cols[2], cols[4]))
+        inner_hi = min(cols[1], min(cols[3], cols[5]))
     for c in range(g.C):
         if req_db != REQ_NULL:
             total = 0
             for n in range(g.N):
                 total += _sum(dy + (n * g.C + c) * HWo, HWo)
             db[c] = <real>total + (db[c] if req_db == REQ_ADD else 0)
-        if req_dw != REQ_NULL:
+        if req_dw != REQ_NULL and same_size_3x3 and g.H >= 3 and g.W >= 3:
+            for i in range(3):
+                for j in range(3):
+                    total = 0
+                    for n in range(g.N):
+                        total += _depthwise_tap_sum_3x3(dy + (n * g.C + c) * HW,
+                                                        x + (n * g.C + c) * HW, g, cols, i, j)
+                    dw[c * 9 + 3 * i + j] = <real>total + (
+                        dw[c * 9 + 3 * i + j] if req_dw == REQ_ADD else 0)
+        elif req_dw != REQ_NULL:
             # dw[c, i, j] = sum over n, oh, ow of dy[n, c, oh, ow] * x[n, c, ih, iw]
             for i in range(g.kh):
                 for j in range(g.kw):
@@ -445,6 +488,15 @@ cdef void _depthwise_backward(const real* dy, const real* x, const real* w, real
                     dw[c * K + i * g.kw + j] = <real>total + (
                         dw[c * K + i * g.kw + j] if req_dw == REQ_ADD else 0)
         if req_dx == REQ_NULL:
+            continue
+        if same_size_3x3:
+            # stride 1, pad 1: dx is dy filtered by w turned 180 degrees, with the same padding:
+            # the forward's 3x3 kernels (gathers, one store per pixel) instead of the scatter
+            for j in range(9):
+                flipped[j] = w[c * 9 + 8 - j]
+            for n in range(g.N):
+                _depthwise_plane(dy + (n * g.C + c) * HW, flipped, 0, dx + (n * g.C + c) * HW, g,
+                                 cols, inner_lo, inner_hi, req_dx)
             continue
         # dx[n, c] (+)= every tap's w times dy[n, c], scattered back to the input pixels it read
         for n in range(g.N):
