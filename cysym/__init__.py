@@ -17,10 +17,12 @@ from . import module as mod
 from . import visualization
 from . import visualization as viz
 from . import test_utils
+from . import monitor
+from . import monitor as mon
 from . import operator
 from . import rnn
 
 __all__ = ["MXNetError", "AttrScope", "Context", "cpu", "gpu", "cpu_pinned", "current_context", "num_gpus",
            "sym", "symbol", "nd", "ndarray", "name", "attribute", "base", "random", "context", "executor",
            "init", "initializer", "optimizer", "lr_scheduler", "metric", "io", "callback", "model",
-           "mod", "module", "viz", "visualization", "test_utils"]
+           "mod", "module", "viz", "visualization", "test_utils", "mon", "monitor"]

@@ -144,6 +144,14 @@ def _check_kernel_dtypes(node, dtypes):
                             f"{supported}")
 
 
+def _monitor_name(node, index):
+    """The name MXNet's monitor gives an output: '<node>_<output>' ('fc1_output'), and for a
+    backward node '<node>_output<k>' ('fc1_backward_output1'), '<node>_output' for one output."""
+    if not node.op.name.startswith("_backward_"):
+        return node.output_name(index)
+    return f"{node.name}_output{index}" if node.num_outputs() > 1 else f"{node.name}_output"
+
+
 class Executor:
     """A symbol bound to arrays, with its memory planned and its kernel calls laid out."""
 
@@ -169,6 +177,7 @@ class Executor:
         wanted = {id(node) for node in arg_nodes
                   if grad_req[node.name] != "null" and self.grad_dict[node.name] is not None
                   and _is_float(self.arg_dict[node.name].dtype)}
+        self._monitor = None
         self._build(arg_nodes, aux_nodes, wanted)
         # backward reads what forward left in the planned buffers, and reuses some of them:
         # it may run once after each forward, never before the first
@@ -319,6 +328,9 @@ class Executor:
 
         run_plan = _runner.Plan()
         self._call_nodes = []       # (operator, node name) of each plan call, for the profiler
+        # (first call, end call, whether forward, node, its input arrays, its computed outputs)
+        # of each op node, for the monitor callback
+        self._node_calls = []
         self._backward_start = None
         for position, node in enumerate(op_nodes):
             if position == self._forward_count:
@@ -330,10 +342,14 @@ class Executor:
                    for e in outs[:node.num_outputs()]]
             if node.op.kernel is None:
                 raise BindError(f"operator {node.op.name} ('{node.name}') has no kernel")
+            first_call = len(run_plan)
+            in_arrays = [arrays[e] for e in kernel_inputs[position]]
             with _refusals_as_bind_errors(node):
-                node.op.kernel(BindContext(run_plan, node, [arrays[e] for e in kernel_inputs[position]],
-                                           out_arrays, req, workspace))
+                node.op.kernel(BindContext(run_plan, node, in_arrays, out_arrays, req, workspace))
             self._call_nodes += [(node.op.name, node.name)] * (len(run_plan) - len(self._call_nodes))
+            self._node_calls.append((first_call, len(run_plan), position < self._forward_count, node,
+                                     in_arrays,
+                                     [(i, a) for i, (a, r) in enumerate(zip(out_arrays, req)) if r != "null"]))
         if self._backward_start is None:
             self._backward_start = len(run_plan)
         self._plan = run_plan
@@ -341,9 +357,35 @@ class Executor:
 
     # -- running -------------------------------------------------------------------------------
 
+    def set_monitor_callback(self, callback, monitor_all=False):
+        """Call callback(name, array) with every output an operator computes, as forward and
+        backward run (MXNet's executor monitor); monitor_all adds each operator's inputs before
+        it runs, named '<node>_<input>'.  Names are '<node>_<output>' ('fc1_output', and
+        'fc1_backward_output0' for backward nodes); the array is the executor's own buffer, valid
+        during the call.  None removes the callback.
+        (MXNet passes the name as bytes and the array as a C handle.)"""
+        self._monitor = None if callback is None else (callback, bool(monitor_all))
+
+    def _run_monitored(self, end, is_train):
+        """Run the forward (end >= 0) or the backward (end < 0) pass node by node, reporting each
+        node's arrays to the monitor callback."""
+        callback, monitor_all = self._monitor
+        for first, last, is_forward, node, inputs, outputs in self._node_calls:
+            if is_forward != (end >= 0):
+                continue
+            if monitor_all:
+                names = node.op.input_names(node.params) + node.op.aux_names(node.params)
+                for name, array in zip(names, inputs):
+                    callback(f"{node.name}_{name}", array)
+            self._plan.run(first, last, is_train)
+            for index, array in outputs:
+                callback(_monitor_name(node, index), array)
+
     def _run(self, begin, end, is_train):
         try:
-            if _profiler.recording():
+            if self._monitor is not None:
+                self._run_monitored(end, is_train)
+            elif _profiler.recording():
                 _profiler.run_recorded(self._plan, self._call_nodes, begin, end, is_train,
                                        "backward" if begin == self._backward_start else "forward")
             else:

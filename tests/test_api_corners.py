@@ -236,8 +236,9 @@ def test_optimizer_takes_the_schedulers_base_lr():
     with pytest.warns(UserWarning, match="overwritten"):
         opt = mx.optimizer.SGD(learning_rate=0.1, lr_scheduler=scheduler)
     assert scheduler.base_lr == 0.1 and opt.learning_rate == 0.1
-    opt = mx.optimizer.create("sgd", learning_rate=0.2,
-                              lr_scheduler=mx.lr_scheduler.MultiFactorScheduler(step=[2, 4], factor=0.1))
+    with pytest.warns(UserWarning, match="overwritten"):
+        opt = mx.optimizer.create("sgd", learning_rate=0.2,
+                                  lr_scheduler=mx.lr_scheduler.MultiFactorScheduler(step=[2, 4], factor=0.1))
     assert opt.lr_scheduler.base_lr == 0.2
     assert mx.optimizer.SGD().learning_rate == 0.01
     with pytest.raises(UserWarning):
@@ -303,3 +304,128 @@ def test_metric_created_from_its_config(name, kwargs):
     config = metric.get_config()
     for again in (mx.metric.create(**config), mx.metric.create(config)):
         assert type(again) is type(metric) and again.get_config() == config
+
+
+# -- Module.reshape, monitors, Executor.reshape, debug_str ---------------------------------------------
+
+def _softmax_module(batch):
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=3, name="fc"),
+                               name="softmax")
+    mod = mx.mod.Module(net)
+    mod.bind(data_shapes=[("data", (batch, 5))], label_shapes=[("softmax_label", (batch,))])
+    mod.init_params(mx.init.Constant(0.1))
+    mod.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.5})
+    return mod
+
+
+def test_module_reshape_keeps_parameters_and_trains_as_mxnet():
+    mod = _softmax_module(4)
+    weight = mod._exec.arg_dict["fc_weight"]
+    mod.reshape(data_shapes=[("data", (7, 5))], label_shapes=[("softmax_label", (7,))])
+    assert [tuple(d.shape) for d in mod.data_shapes] == [(7, 5)]
+    assert [tuple(d.shape) for d in mod.label_shapes] == [(7,)]
+    assert mod.output_shapes == [("softmax_output", (7, 3))]
+    batch = mx.io.DataBatch(data=[mx.nd.array(np.arange(35).reshape(7, 5) / 35.0)],
+                            label=[mx.nd.array([0, 1, 2, 0, 1, 2, 0])])
+    mod.forward(batch, is_train=True)
+    mod.backward()
+    mod.update()
+    assert mod.get_outputs()[0].shape == (7, 3)
+    # MXNet 1.9.1, same steps: the first row of fc_weight after one SGD update
+    np.testing.assert_allclose(mod.get_params()[0]["fc_weight"].asnumpy()[0],
+                               [0.135714, 0.138095, 0.140476, 0.142857, 0.145238], rtol=1e-5)
+    assert mod._exec.arg_dict["fc_weight"] is weight   # the parameter arrays are shared
+    with pytest.raises(MXNetError):   # the label's shape would change without being given
+        mod.reshape(data_shapes=[("data", (2, 5))])
+    with pytest.raises(MXNetError, match="bind"):
+        mx.mod.Module(mod.symbol).reshape(data_shapes=[("data", (2, 5))])
+
+
+def _monitored_executor():
+    net = mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=3, name="fc1")
+    net = mx.sym.SoftmaxOutput(mx.sym.Activation(net, act_type="relu", name="relu1"), name="softmax")
+    exe = net.simple_bind(mx.cpu(), data=(2, 4))
+    for i, (name, value) in enumerate(sorted(exe.arg_dict.items())):
+        value[:] = np.arange(value.size).reshape(value.shape) / 10.0 - 0.3 * i
+    exe.arg_dict["softmax_label"][:] = [0, 2]
+    return exe
+
+
+def test_executor_monitor_callback_sees_every_output():
+    exe = _monitored_executor()
+    seen = []
+    exe.set_monitor_callback(lambda name, array: seen.append((name, np.array(array))))
+    exe.forward(is_train=True)
+    exe.backward()
+    names = [name for name, _ in seen]
+    # MXNet 1.9.1's names for the forward outputs and the FullyConnected/Activation backward ones
+    assert names[:3] == ["fc1_output", "relu1_output", "softmax_output"]
+    assert {"relu1_backward_output", "fc1_backward_output0", "fc1_backward_output1",
+            "fc1_backward_output2"} <= set(names)
+    values = dict(seen)
+    np.testing.assert_array_equal(values["softmax_output"], exe.outputs[0])
+    np.testing.assert_array_equal(values["fc1_backward_output1"], exe.grad_dict["fc1_weight"])
+    seen.clear()
+    exe.set_monitor_callback(lambda name, array: seen.append(name), monitor_all=True)
+    exe.forward(is_train=False)
+    assert seen[:4] == ["fc1_data", "fc1_weight", "fc1_bias", "fc1_output"]
+    exe.set_monitor_callback(None)
+    seen.clear()
+    exe.forward()
+    assert seen == []
+
+
+def test_monitor_statistics_as_mxnet():
+    exe = _monitored_executor()
+    mon = mx.mon.Monitor(1, pattern=".*", sort=True)
+    mon.install(exe)
+    mon.tic()
+    exe.forward(is_train=True)
+    exe.backward()
+    rows = {name: float(text) for _, name, text in mon.toc()}
+    # MXNet 1.9.1's Monitor (||x|| / sqrt(size)) on the same executor
+    expected = {"data": 0.41833, "fc1_bias": 0.2160247, "fc1_output": 0.6392705, "fc1_weight": 0.3488075,
+                "relu1_output": 0.30110905, "softmax_output": 0.3449034, "softmax_label": 1.4142135,
+                "relu1_backward_output": 0.25168493, "fc1_backward_output0": 0.16017133,
+                "fc1_backward_output1": 0.124870315, "fc1_backward_output2": 0.071305096}
+    for name, value in expected.items():
+        assert rows[name] == pytest.approx(value, rel=1e-5), name
+    assert mon.toc() == []
+    mon = mx.mon.Monitor(2, pattern=".*weight")
+    mon.install(exe)
+    for step in range(3):
+        mon.tic()
+        exe.forward()
+        rows = mon.toc()
+        assert [name for _, name, _ in rows] == (["fc1_weight"] if step % 2 == 0 else [])
+
+
+def test_module_fit_with_monitor(caplog):
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=3, name="fc"),
+                               name="softmax")
+    train = mx.io.NDArrayIter(np.random.uniform(size=(12, 5)), np.arange(12) % 3, batch_size=4)
+    mod = mx.mod.Module(net)
+    mon = mx.mon.Monitor(1, pattern="fc_output")
+    with caplog.at_level("INFO"):
+        mod.fit(train, num_epoch=1, monitor=mon, progress=False)
+    assert sum("fc_output" in record.getMessage() for record in caplog.records) == 3
+
+
+def test_executor_reshape_shares_parameter_arrays():
+    net = mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=3, name="fc")
+    exe = net.simple_bind(mx.cpu(), data=(2, 4))
+    bigger = exe.reshape(data=(5, 4))
+    for name in ("fc_weight", "fc_bias"):
+        assert bigger.arg_dict[name] is exe.arg_dict[name]
+        assert bigger.grad_dict[name] is exe.grad_dict[name]
+    assert bigger.arg_dict["data"].shape == (5, 4) and bigger.outputs[0].shape == (5, 3)
+    exe.arg_dict["fc_weight"][:] = 1.0
+    bigger.arg_dict["data"][:] = 1.0
+    np.testing.assert_array_equal(bigger.forward()[0], np.full((5, 3), 4.0))
+
+
+def test_debug_str_reports_the_memory_total():
+    exe = mx.sym.FullyConnected(mx.sym.Variable("x"), num_hidden=3, name="fc").simple_bind(mx.cpu(), x=(2, 4))
+    text = exe.debug_str()
+    assert "Op:FullyConnected, Name=fc" in text
+    assert f"Total {exe.memory_stats()['planned_bytes']} bytes planned" in text

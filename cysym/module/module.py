@@ -135,6 +135,8 @@ class BaseModule:
                          arg_params=arg_params, aux_params=aux_params,
                          allow_missing=allow_missing, force_init=force_init)
         self.init_optimizer(kvstore=kvstore, optimizer=optimizer, optimizer_params=optimizer_params)
+        if monitor is not None:
+            self.install_monitor(monitor)
         saved_seed = getattr(getattr(self, "_optimizer", None), "fit_seed", None)
         if begin_epoch > 0 and saved_seed is not None:
             fit_seed = saved_seed   # resuming: the seed stored with the optimizer states wins
@@ -150,8 +152,12 @@ class BaseModule:
             self._begin_epoch(train_data, fit_seed, epoch)
             bar = self._progress_bar(train_data, epoch, num_epoch) if show_progress else None
             for nbatch, batch in enumerate(train_data):
+                if monitor is not None:
+                    monitor.tic()
                 self.forward_backward(batch)
                 self.update()
+                if monitor is not None:
+                    monitor.toc_print()
                 self.update_metric(eval_metric, batch.label)
                 samples += batch.data[0].shape[0] - (batch.pad or 0)
                 if bar is not None:
@@ -235,6 +241,7 @@ class Module(BaseModule):
         self._preload_opt_states = None
         self._data_shapes = []
         self._label_shapes = []
+        self._monitor = None
 
     def _one_context(self, context):
         """MXNet code passes a context or a list of them (one per device, the batch split across
@@ -302,9 +309,9 @@ class Module(BaseModule):
             reqs.update({n: (grad_req if inputs_need_grad else "null") for n in self._data_names})
         else:
             reqs = "null"
-        self._exec = self._symbol.simple_bind(self._context, grad_req=reqs, type_dict=types,
-                                              shared_exec=None if shared_module is None else shared_module._exec,
-                                              **shapes)
+        self._replace_executor(self._symbol.simple_bind(
+            self._context, grad_req=reqs, type_dict=types,
+            shared_exec=None if shared_module is None else shared_module._exec, **shapes))
         self._data_shapes, self._label_shapes = data_descs, label_descs
         self._grad_req = reqs
         self.binded = True
@@ -313,6 +320,26 @@ class Module(BaseModule):
         if self.params_initialized:
             # re-binding (or binding a loaded checkpoint) keeps the parameters
             self._exec.copy_params_from(self._arg_params, self._aux_params)
+            self._arg_params = {n: self._exec.arg_dict[n] for n in self._param_names}
+            self._aux_params = {n: self._exec.aux_dict[n] for n in self._aux_names}
+
+    def reshape(self, data_shapes, label_shapes=None):
+        """Re-bind for new input shapes (a new batch size, say): the executor is reshaped, its
+        parameter arrays, gradients and the optimizer's state stay shared.  Inputs whose shape
+        would change must be given (label_shapes too), as in MXNet."""
+        if not self.binded:
+            raise MXNetError("reshape: call bind() first")
+        data_descs, label_descs = _as_descs(data_shapes), _as_descs(label_shapes)
+        if sorted(d.name for d in data_descs) != sorted(self._data_names):
+            raise MXNetError(f"reshape: data shapes name {[d.name for d in data_descs]}, the module's "
+                             f"data_names are {self._data_names}")
+        label_descs = [d for d in label_descs if d.name in self._label_names]
+        shapes = {d.name: tuple(d.shape) for d in data_descs + label_descs}
+        self._replace_executor(self._exec.reshape(allow_up_sizing=True, **shapes))
+        self._data_shapes = data_descs
+        self._label_shapes = label_descs or [
+            DataDesc(d.name, self._exec.arg_dict[d.name].shape, d.dtype, d.layout) for d in self._label_shapes]
+        if self.params_initialized:
             self._arg_params = {n: self._exec.arg_dict[n] for n in self._param_names}
             self._aux_params = {n: self._exec.aux_dict[n] for n in self._aux_names}
 
@@ -442,11 +469,25 @@ class Module(BaseModule):
         data_names, label_names = self._bound_data_names(), self._bound_label_names()
         shapes = {n: tuple(d.shape) for n, d in zip(data_names, data)}
         shapes.update({n: tuple(np.shape(l)) for n, l in zip(label_names, labels)})
-        self._exec = self._exec.reshape(partial_shaping=True, **shapes)
+        self._replace_executor(self._exec.reshape(partial_shaping=True, **shapes))
         self._data_shapes = [DataDesc(d.name, shapes[d.name], d.dtype, d.layout) for d in self._data_shapes]
         self._label_shapes = [DataDesc(n, shapes[n]) for n in label_names if n in shapes]
         self._arg_params = {n: self._exec.arg_dict[n] for n in self._param_names}
         self._aux_params = {n: self._exec.aux_dict[n] for n in self._aux_names}
+
+    def _replace_executor(self, executor):
+        """Use `executor` from now on; an installed monitor follows it."""
+        if self._monitor is not None:
+            self._monitor.exes = [e for e in self._monitor.exes if e is not self._exec]
+            self._monitor.install(executor)
+        self._exec = executor
+
+    def install_monitor(self, mon):
+        """Report the executor's arrays to mx.mon.Monitor `mon` (also after reshapes)."""
+        if not self.binded:
+            raise MXNetError("install_monitor: call bind() first")
+        self._monitor = mon
+        mon.install(self._exec)
 
     def backward(self, out_grads=None):
         if not self.for_training:
