@@ -149,20 +149,27 @@ cdef void _input_row(const real* plane, Py_ssize_t r0, Py_ssize_t c_begin, Py_ss
         _input_tile(plane, r0, c_begin + 2 * k, s, v + k, step)
 
 
+cdef inline Py_ssize_t _tile_run(Py_ssize_t t, Py_ssize_t t1, Shape* s, Py_ssize_t* n,
+                                 Py_ssize_t* th, Py_ssize_t* tw) noexcept nogil:
+    # tile t's image, tile row and tile column; returns how many tiles from t to t1 lie in that
+    # tile row (tiles are numbered image by image, row by row)
+    cdef Py_ssize_t per_image = s.TH * s.TW
+    n[0] = t // per_image
+    th[0] = (t % per_image) // s.TW
+    tw[0] = t % s.TW
+    return min(s.TW - tw[0], t1 - t)
+
+
 cdef void _transform_input(const real* x, real* V, Py_ssize_t t0, Py_ssize_t t1,
                            Shape* s) noexcept nogil:
     # V[ξ, c, t - t0] = (Bᵀ d B)[ξ], d the 4x4 patch of x[n, c] under tile t, one run of a tile
     # row at a time (tiles are numbered image by image, row by row)
     cdef Py_ssize_t c, t, n, th, tw, count
     cdef Py_ssize_t ld = t1 - t0
-    cdef Py_ssize_t per_image = s.TH * s.TW
     for c in range(s.C):
         t = t0
         while t < t1:
-            n = t // per_image
-            th = (t % per_image) // s.TW
-            tw = t % s.TW
-            count = min(s.TW - tw, t1 - t)
+            count = _tile_run(t, t1, s, &n, &th, &tw)
             _input_row(x + (n * s.C + c) * s.H * s.W, 2 * th - s.ph, 2 * tw - s.pw, count, s,
                        V + c * ld + (t - t0), s.C * ld)
             t += count
@@ -250,16 +257,12 @@ cdef void _transform_output(const real* M, const real* b, real* y, Py_ssize_t t0
     # y[n, f, 2x2 tile] (+)= Aᵀ m A + b[f], m = M[:, f, t - t0], one run of a tile row at a time
     cdef Py_ssize_t f, t, n, th, tw, count
     cdef Py_ssize_t ld = t1 - t0
-    cdef Py_ssize_t per_image = s.TH * s.TW
     cdef real bias
     for f in range(s.F):
         bias = b[f] if b != NULL else 0
         t = t0
         while t < t1:
-            n = t // per_image
-            th = (t % per_image) // s.TW
-            tw = t % s.TW
-            count = min(s.TW - tw, t1 - t)
+            count = _tile_run(t, t1, s, &n, &th, &tw)
             _output_row(M + f * ld + (t - t0), s.F * ld, bias,
                         y + (n * s.F + f) * s.Ho * s.Wo, 2 * th, 2 * tw, count, s, req)
             t += count
