@@ -295,7 +295,7 @@ CASE_LIST = [
          id="Convolution-1x1-on-1x1-batch-1"),
     # 3x3 stride 1 with enough tiles (2x2 output blocks) and channels: Winograd F(2x2, 3x3) for
     # the forward and the data gradient (cysym/ops/conv.py _winograd_fits); the second with a
-    # tile row cut by the output's bottom edge and 128 tiles exactly.  The finite differences of
+    # tile row cut by the output's bottom edge.  The finite differences of
     # a loss summed over ~9000 outputs of magnitude ~10 carry ~1e-7 of rounding: atol 1e-6
     Case("Convolution", {"data": ((2, 16, 15, 17), signed), "weight": ((18, 16, 3, 3), signed),
                          "bias": ((18,), signed)},

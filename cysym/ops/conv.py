@@ -96,11 +96,11 @@ def _conv_shape(ctx, ins, outs):
 
 # Winograd F(2x2, 3x3) does 2.25x fewer multiply-adds than im2col + GEMM but transforms the
 # data, outputs and weights on every call; it wins when its GEMMs get enough tiles (2x2 output
-# blocks, over the whole batch) and channels.  One thread, float32, OpenBLAS Haswell kernels,
-# 3x3 pad-1 layers, im2col time / Winograd time: 56x56 64->64 at batch 1 1.5, 28x28 128->128
-# 1.3-1.5, 14x14 256->256 at batch 1 (49 tiles) 0.95, at batch 8 1.3-1.5, 7x7 512->512 at
-# batch 1 (16 tiles) 0.4, at batch 32 1.1.
-WINOGRAD_MIN_TILES = 128
+# blocks, over the whole batch).  One thread, float32, OpenBLAS Haswell kernels, 3x3 pad-1
+# layers, im2col time / Winograd time (two runs, loaded machine): 512->512 at 14x14 batch 1
+# (49 tiles) 0.92, batch 2 (98) 1.15, batch 4 (196) 1.30; 384->384 at 17x17 (81) 1.01-1.06;
+# 64->64 at 56x56 1.5; 512->512 at 28x28 1.25-1.5; 128->128 at 112x112 1.6.
+WINOGRAD_MIN_TILES = 96
 WINOGRAD_MIN_CHANNELS = 16
 
 
