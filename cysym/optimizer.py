@@ -12,8 +12,10 @@ import warnings
 import numpy as np
 
 from . import _ops, optimizer_states
+from . import random as _random
 
 __all__ = ["Optimizer", "SGD", "ccSGD", "NAG", "Adam", "AdaGrad", "RMSProp", "AdaDelta", "Signum",
+           "FTML", "LAMB", "LARS", "DCASGD", "SGLD", "Adamax", "Nadam",
            "Updater", "register", "create", "get_updater"]
 
 
@@ -468,6 +470,287 @@ class AdaDelta(Optimizer):
         current_delta = np.sqrt(acc_delta + self.epsilon) / np.sqrt(acc_g + self.epsilon) * g
         acc_delta[...] = self.rho * acc_delta + (1. - self.rho) * current_delta * current_delta
         w -= current_delta + wd * w
+
+
+@register
+class FTML(Optimizer):
+    """Follow the Moving Leader (MXNet's ftml_update)::
+
+        g = clip(rescale_grad * grad + wd * weight, clip_gradient)
+        v = beta2 * v + (1 - beta2) * g^2
+        d_t = (1 - beta1^t) / lr * (sqrt(v / (1 - beta2^t)) + epsilon)
+        z = beta1 * z + (1 - beta1) * g - (d_t - beta1 * d) * weight;  d = d_t
+        weight = -z / d_t
+    """
+
+    def __init__(self, beta1=0.6, beta2=0.999, epsilon=1e-8, **kwargs):
+        super().__init__(**kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight), _zeros_like(weight))  # d, v, z
+
+    def update(self, index, weight, grad, state):
+        lr, wd = self._next_update(index)
+        t = self._index_update_count[index]
+        w = _plain(weight)
+        d, v, z = (_plain(a) for a in state)
+        g = self._rescaled(grad, w.dtype, clip_if_set=False) + wd * w
+        if self.clip_gradient:
+            _clip(g, self.clip_gradient)
+        v *= self.beta2
+        v += (1 - self.beta2) * g * g
+        d_t = (1 - self.beta1 ** t) / lr * (np.sqrt(v / (1 - self.beta2 ** t)) + self.epsilon)
+        z *= self.beta1
+        z += (1 - self.beta1) * g - (d_t - self.beta1 * d) * w
+        d[...] = d_t
+        w[...] = -z / d_t
+
+
+@register
+class LAMB(Optimizer):
+    """Layer-wise adaptive moments (MXNet's lamb_update_phase1/phase2)::
+
+        g = clip(rescale_grad * grad, clip_gradient)
+        m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g^2
+        u = m_hat / (sqrt(v_hat) + epsilon) + wd * weight   (m_hat = m / (1 - beta1^t), v_hat
+            likewise, when bias_correction; else m and v)
+        r1 = ||weight|| bounded to [lower_bound, upper_bound];  r2 = ||u||
+        weight -= lr * (r1 / r2 if r1 and r2 are non-zero else 1) * u
+    """
+
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-6,
+                 lower_bound=None, upper_bound=None, bias_correction=True, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.lower_bound = lower_bound
+        self.upper_bound = upper_bound
+        self.bias_correction = bias_correction
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight))  # mean, variance
+
+    def update(self, index, weight, grad, state):
+        lr, wd = self._next_update(index)
+        t = self._index_update_count[index]
+        w = _plain(weight)
+        mean, var = (_plain(a) for a in state)
+        g = self._rescaled(grad, w.dtype)
+        mean *= self.beta1
+        mean += (1 - self.beta1) * g
+        var *= self.beta2
+        var += (1 - self.beta2) * g * g
+        if self.bias_correction:
+            update = (mean / (1 - self.beta1 ** t)) / (np.sqrt(var / (1 - self.beta2 ** t)) + self.epsilon)
+        else:
+            update = mean / (np.sqrt(var) + self.epsilon)
+        update += wd * w
+        r1 = float(np.linalg.norm(w))
+        r2 = float(np.linalg.norm(update))
+        if self.lower_bound:
+            r1 = max(r1, self.lower_bound)
+        if self.upper_bound:
+            r1 = min(r1, self.upper_bound)
+        ratio = r1 / r2 if r1 != 0 and r2 != 0 else 1.0
+        w -= lr * ratio * update
+
+
+@register
+class LARS(Optimizer):
+    """Layer-wise adaptive rate scaling (MXNet's LARS: multi_lars then sgd(_mom)_update)::
+
+        lr_layer = lr * eta * ||w|| / (||grad|| * rescale_grad + wd * ||w|| + eps)
+                   (lr for names ending in gamma, beta or bias, or when a norm is zero)
+        SGD with lr_layer, and momentum * lr_now / lr_before when momentum_correction
+
+    Only names ending in `_weight` get weight decay.
+    """
+
+    def __init__(self, momentum=0.0, lazy_update=True, eta=0.001, eps=0,
+                 momentum_correction=True, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum = momentum
+        self.momentum_correction = momentum_correction
+        self.lazy_update = lazy_update
+        self.eta = eta
+        self.eps = eps
+        self.last_lr = None
+        self.cur_lr = None
+
+    def set_wd_mult(self, args_wd_mult):
+        self.wd_mult = {name: 0.0 for name in self.idx2name.values() if not name.endswith("_weight")}
+        if self.sym_info:
+            attr, arg_names = self.sym_info
+            for name in arg_names:
+                if name in attr and "__wd_mult__" in attr[name]:
+                    self.wd_mult[name] = float(attr[name]["__wd_mult__"])
+        self.wd_mult.update(args_wd_mult)
+
+    def create_state(self, index, weight):
+        return _zeros_like(weight) if self.momentum != 0.0 else None
+
+    def update(self, index, weight, grad, state):
+        lr, wd = self._next_update(index)
+        now = self.lr_scheduler(self.num_update) if self.lr_scheduler is not None else self.lr
+        self.last_lr = now if self.cur_lr is None else self.cur_lr
+        self.cur_lr = now
+        name = self.idx2name.get(index, str(index))
+        w = _plain(weight)
+        # MXNet computes the layer rate in float32 (multi_sum_sq, multi_lars)
+        lr = np.float32(lr)
+        if not name.endswith(("gamma", "beta", "bias")):
+            w_norm = np.sqrt(np.sum(np.square(w, dtype=np.float32), dtype=np.float32))
+            g_norm = np.sqrt(np.sum(np.square(_plain(grad), dtype=np.float32), dtype=np.float32))
+            if w_norm > 0 and g_norm > 0:
+                lr = lr * np.float32(self.eta) * w_norm / (
+                    g_norm * np.float32(self.rescale_grad) + np.float32(wd) * w_norm + np.float32(self.eps))
+        lr, wd = float(lr), float(np.float32(wd))
+        g = self._rescaled(grad, w.dtype)
+        if state is not None:
+            momentum = self.momentum
+            if self.momentum_correction and self.last_lr != 0:
+                momentum *= self.cur_lr / self.last_lr
+            mom = _plain(state)
+            mom *= momentum
+            mom -= lr * (g + wd * w)
+            w += mom
+        else:
+            w -= lr * (g + wd * w)
+
+
+@register
+class DCASGD(Optimizer):
+    """Delay-compensated asynchronous SGD::
+
+        g = clip(rescale_grad * grad, clip_gradient)
+        step = -lr * (g + wd * weight + lamda * g^2 * (weight - previous_weight))
+        mom = momentum * mom + step (step alone without momentum)
+        previous_weight = weight;  weight += mom
+
+    (MXNet 1.9.1's own DCASGD fails with momentum: it tests an array's truth value.)
+    """
+
+    def __init__(self, momentum=0.0, lamda=0.04, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum = momentum
+        self.lamda = lamda
+
+    def create_state(self, index, weight):
+        # (momentum or None, the weight before the last update)
+        return (_zeros_like(weight) if self.momentum != 0.0 else None,
+                np.array(_plain(weight), copy=True))
+
+    def update(self, index, weight, grad, state):
+        lr, wd = self._next_update(index)
+        w = _plain(weight)
+        mom, previous = state
+        previous = _plain(previous)
+        g = self._rescaled(grad, w.dtype)
+        step = -lr * (g + wd * w + self.lamda * g * g * (w - previous))
+        if mom is not None:
+            mom = _plain(mom)
+            mom *= self.momentum
+            mom += step
+            step = mom
+        previous[...] = w
+        w += step
+
+
+@register
+class SGLD(Optimizer):
+    """Stochastic gradient Langevin dynamics::
+
+        g = clip(rescale_grad * grad, clip_gradient)
+        weight += -lr / 2 * (g + wd * weight) + N(0, sqrt(lr))   (noise from cysym.random)
+    """
+
+    def update(self, index, weight, grad, state):
+        lr, wd = self._next_update(index)
+        w = _plain(weight)
+        g = self._rescaled(grad, w.dtype)
+        w -= lr / 2 * (g + wd * w)
+        w += _random.generator().normal(0.0, math.sqrt(lr), size=w.shape).astype(w.dtype)
+
+
+@register
+class Adamax(Optimizer):
+    """AdaMax, Adam with the infinity norm::
+
+        g = clip(rescale_grad * grad + wd * weight, clip_gradient)
+        m = beta1 * m + (1 - beta1) * g;  u = max(beta2 * u, |g|)
+        weight -= lr / (1 - beta1^t) * m / u
+    """
+
+    def __init__(self, learning_rate=0.002, beta1=0.9, beta2=0.999, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight))  # mean, infinity norm
+
+    def update(self, index, weight, grad, state):
+        lr, wd = self._next_update(index)
+        t = self._index_update_count[index]
+        lr /= (1. - self.beta1 ** t)
+        w = _plain(weight)
+        m_t, u_t = (_plain(a) for a in state)
+        g = self._rescaled(grad, w.dtype, clip_if_set=False) + wd * w
+        if self.clip_gradient is not None:
+            _clip(g, self.clip_gradient)
+        m_t *= self.beta1
+        m_t += (1. - self.beta1) * g
+        np.maximum(self.beta2 * u_t, np.abs(g), out=u_t)
+        w -= lr * m_t / u_t
+
+
+@register
+class Nadam(Optimizer):
+    """Nesterov Adam with the warming momentum schedule (Dozat), as MXNet's::
+
+        g = clip(rescale_grad * grad + wd * weight, clip_gradient)
+        mu_t = beta1 * (1 - 0.5 * 0.96^(t * schedule_decay));  mu_t1 likewise at t + 1
+        m_schedule *= mu_t   (one product for the optimizer, over every update)
+        m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g^2
+        m_bar = (1 - mu_t) * g / (1 - m_schedule) + mu_t1 * m / (1 - m_schedule * mu_t1)
+        weight -= lr * m_bar / (sqrt(v / (1 - beta2^t)) + epsilon)
+    """
+
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                 schedule_decay=0.004, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.schedule_decay = schedule_decay
+        self.m_schedule = 1.
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight))  # mean, variance
+
+    def update(self, index, weight, grad, state):
+        lr, wd = self._next_update(index)
+        t = self._index_update_count[index]
+        w = _plain(weight)
+        g = self._rescaled(grad, w.dtype, clip_if_set=False) + wd * w
+        if self.clip_gradient is not None:
+            _clip(g, self.clip_gradient)
+        momentum_t = self.beta1 * (1. - 0.5 * (0.96 ** (t * self.schedule_decay)))
+        momentum_t_1 = self.beta1 * (1. - 0.5 * (0.96 ** ((t + 1) * self.schedule_decay)))
+        self.m_schedule = self.m_schedule * momentum_t
+        m_schedule_next = self.m_schedule * momentum_t_1
+        m_t, v_t = (_plain(a) for a in state)
+        m_t *= self.beta1
+        m_t += (1. - self.beta1) * g
+        v_t *= self.beta2
+        v_t += (1. - self.beta2) * g * g
+        m_t_bar = ((1. - momentum_t) * g / (1. - self.m_schedule)
+                   + momentum_t_1 * m_t / (1. - m_schedule_next))
+        w -= lr * m_t_bar / (np.sqrt(v_t / (1. - self.beta2 ** t)) + self.epsilon)
 
 
 class Updater:
