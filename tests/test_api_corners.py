@@ -429,3 +429,89 @@ def test_debug_str_reports_the_memory_total():
     text = exe.debug_str()
     assert "Op:FullyConnected, Name=fc" in text
     assert f"Total {exe.memory_stats()['planned_bytes']} bytes planned" in text
+
+
+# -- BucketingModule ------------------------------------------------------------------------------------
+
+def _bucket_sym_gen(seq_len):
+    data = mx.sym.Variable("data")
+    embedded = mx.sym.Embedding(data, input_dim=10, output_dim=4, name="emb")
+    fc = mx.sym.FullyConnected(mx.sym.sum(embedded, axis=1), num_hidden=3, name="fc")
+    return mx.sym.SoftmaxOutput(fc, name="softmax"), ("data",), ("softmax_label",)
+
+
+# MXNet 1.9.1's BucketingModule on the same steps: the first output row of each batch, then the
+# parameters after five SGD-momentum updates through buckets 6, 3, 4, 3, 6
+_BUCKET_OUTPUTS = [[0.320653, 0.365269, 0.314078],
+                   [0.351343, 0.347712, 0.300944],
+                   [0.37572, 0.404008, 0.220272],
+                   [0.34591, 0.416966, 0.237123],
+                   [0.365109, 0.401637, 0.233254]]
+_BUCKET_PARAMS = {
+    "emb_weight": [[-0.016754, 0.116888, 0.234735, 0.059578],
+                   [-0.106806, 0.094597, 0.053475, 0.362386],
+                   [0.426105, -0.186322, 0.226986, 0.098992],
+                   [0.147796, 0.448775, -0.486278, -0.401338],
+                   [-0.319226, 0.47392, 0.07179, 0.308909],
+                   [0.370883, 0.203617, 0.171992, 0.198438],
+                   [-0.370151, 0.133415, -0.334141, 0.459214],
+                   [-0.049953, -0.170435, -0.158627, 0.290412],
+                   [0.006185, 0.100321, -0.522629, 0.111004],
+                   [0.063071, 0.034063, 0.466723, 0.238255]],
+    "fc_bias": [0.144902, -0.219487, 0.034445],
+    "fc_weight": [[-0.032392, 0.152162, -0.106865, -0.215878],
+                  [-0.209306, 0.140744, -0.192308, -0.522718],
+                  [0.083401, -0.321525, 0.277383, -0.133652]]}
+
+
+def test_bucketing_module_shares_parameters_and_optimizer_as_mxnet():
+    mod = mx.mod.BucketingModule(_bucket_sym_gen, default_bucket_key=6)
+    mod.bind(data_shapes=[("data", (2, 6))], label_shapes=[("softmax_label", (2,))])
+    rng = np.random.RandomState(0)
+    mod.init_params(arg_params={
+        "emb_weight": mx.nd.array(rng.uniform(-0.5, 0.5, (10, 4))),
+        "fc_weight": mx.nd.array(rng.uniform(-0.5, 0.5, (3, 4))),
+        "fc_bias": mx.nd.array(rng.uniform(-0.1, 0.1, (3,)))})
+    mod.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.1, "momentum": 0.9})
+    for step, (key, batch) in enumerate([(6, 2), (3, 2), (4, 3), (3, 2), (6, 2)]):
+        data = mx.nd.array(rng.randint(0, 10, (batch, key)))
+        label = mx.nd.array(rng.randint(0, 3, (batch,)))
+        mod.forward(mx.io.DataBatch(data=[data], label=[label], bucket_key=key,
+                                    provide_data=[mx.io.DataDesc("data", (batch, key))],
+                                    provide_label=[mx.io.DataDesc("softmax_label", (batch,))]),
+                    is_train=True)
+        mod.backward()
+        mod.update()
+        assert mod.symbol.list_arguments() == ["data", "emb_weight", "fc_weight", "fc_bias", "softmax_label"]
+        np.testing.assert_allclose(mod.get_outputs()[0].asnumpy()[0], _BUCKET_OUTPUTS[step], rtol=1e-5)
+    assert sorted(mod._buckets) == [3, 4, 6]
+    default = mod._buckets[6]
+    for key in (3, 4):
+        for name in ("emb_weight", "fc_weight", "fc_bias"):
+            assert mod._buckets[key]._exec.arg_dict[name] is default._exec.arg_dict[name]
+            assert mod._buckets[key]._exec.grad_dict[name] is default._exec.grad_dict[name]
+        assert mod._buckets[key]._updater is default._updater
+    params, _ = mod.get_params()
+    for name, expected in _BUCKET_PARAMS.items():
+        np.testing.assert_allclose(params[name].asnumpy(), expected, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_bucketing_module_fit_and_errors():
+    train = mx.io.NDArrayIter(np.random.randint(0, 10, (8, 6)).astype(np.float32), np.arange(8) % 3,
+                              batch_size=4)
+    mod = mx.mod.BucketingModule(_bucket_sym_gen, default_bucket_key=6)
+    mod.fit(train, num_epoch=2, optimizer_params={"learning_rate": 0.1}, progress=False)
+    assert mod.binded and mod.params_initialized and mod.optimizer_initialized
+    assert mod.output_shapes == [("softmax_output", (4, 3))]
+    with pytest.raises(MXNetError, match="default_bucket_key"):
+        mx.mod.BucketingModule(_bucket_sym_gen)
+
+    def wider(seq_len):
+        data = mx.sym.Variable("data")
+        fc = mx.sym.FullyConnected(data, num_hidden=3, name="fc")
+        return mx.sym.SoftmaxOutput(fc, name="softmax"), ("data",), ("softmax_label",)
+    mod = mx.mod.BucketingModule(wider, default_bucket_key=6)
+    mod.bind(data_shapes=[("data", (2, 6))], label_shapes=[("softmax_label", (2,))])
+    mod.init_params()
+    with pytest.raises(MXNetError, match="fc_weight"):
+        mod.switch_bucket(3, [("data", (2, 3))], [("softmax_label", (2,))])

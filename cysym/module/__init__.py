@@ -1,4 +1,5 @@
 """cysym.mod: the Module training API."""
 from .module import BaseModule, Module
+from .bucketing_module import BucketingModule
 
-__all__ = ["BaseModule", "Module"]
+__all__ = ["BaseModule", "Module", "BucketingModule"]
