@@ -20,7 +20,7 @@ from .infer import infer_graph_shapes, infer_graph_types, unresolved_shapes
 from .shapes import is_complete, show_shape
 from .ndarray import NDArray
 from .registry import ARRAY_DTYPES, get_op
-from .symbol.graph import Node, topo_order
+from .symbol.graph import Node, gc_paused, topo_order
 
 __all__ = ["Executor", "bind", "simple_bind", "BindContext"]
 
@@ -562,7 +562,7 @@ def bind(symbol, ctx, args, args_grad=None, grad_req="write", aux_states=None, s
     reqs = _normalize_grad_req(grad_req, arg_names)
     if args_grad is None:
         reqs = {n: "null" for n in arg_names}
-    with _allocation_failures_as_bind_errors():
+    with gc_paused(), _allocation_failures_as_bind_errors():
         return Executor(symbol, ctx, args, grads, reqs, aux)
 
 
@@ -577,7 +577,7 @@ def _allocation_failures_as_bind_errors():
 
 def simple_bind(symbol, ctx, grad_req="write", type_dict=None, shared_exec=None, shapes=None):
     """Infer every shape and dtype from the given input shapes, allocate all arrays, and bind."""
-    with _allocation_failures_as_bind_errors():
+    with gc_paused(), _allocation_failures_as_bind_errors():
         return _simple_bind(symbol, ctx, grad_req, type_dict, shared_exec, shapes)
 
 

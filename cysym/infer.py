@@ -13,6 +13,7 @@ import numpy as np
 
 from .base import BindError, MXNetError, ShapeError, TypeInferenceError, dtype_from_code, parse_tuple
 from .shapes import MAX_ELEMENTS, is_complete, merge_shapes, same_shape, show_shape
+from .symbol.graph import gc_paused
 
 __all__ = ["infer_shape", "infer_type", "infer_graph_shapes", "infer_graph_types", "RuleContext",
            "unresolved_shapes"]
@@ -216,6 +217,7 @@ def _shape_values(symbol, args, kwargs):
     return infer_graph_shapes(symbol._nodes(), values)
 
 
+@gc_paused()
 def infer_shape(symbol, args, kwargs, partial):
     """MXNet's (arg_shapes, out_shapes, aux_shapes); (None, None, None) when incomplete, or with
     partial=True what is known (unknown dimensions as 0, unknown shapes as ())."""
@@ -223,6 +225,7 @@ def infer_shape(symbol, args, kwargs, partial):
     return _collect(symbol, values, partial, is_complete, _legacy_shape)
 
 
+@gc_paused()
 def unresolved_shapes(symbol, shapes, what):
     """Complete (arg_shapes, aux_shapes) from the given shapes, or a BindError that lists every
     argument and auxiliary state whose shape, or some dimension of it, is still unknown."""
@@ -237,6 +240,7 @@ def unresolved_shapes(symbol, shapes, what):
     return found[:len(arg_nodes)], found[len(arg_nodes):]
 
 
+@gc_paused()
 def infer_type(symbol, args, kwargs, partial=False):
     """MXNet's (arg_types, out_types, aux_types) as NumPy scalar types; (None, None, None) when
     incomplete, or with partial=True what is known (None where unknown)."""

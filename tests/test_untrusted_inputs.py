@@ -134,3 +134,27 @@ def test_arrays_too_large_for_memory_are_a_bind_error():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             env=dict(os.environ, PYTHONPATH=root), timeout=120)
     assert result.stdout.startswith("BindError cannot allocate"), result.stdout + result.stderr
+
+
+def test_large_graph_passes_restore_the_garbage_collector():
+    """load_json, inference and bind pause Python's cyclic GC (each collection walks every live
+    object: a 10^5-node chain loaded in 9 s instead of 1); it is back on afterwards, errors too."""
+    import gc
+    net = mx.sym.FullyConnected(mx.sym.Variable("x"), num_hidden=3, name="fc")
+    assert gc.isenabled()
+    net = mx.sym.load_json(net.tojson())
+    net.infer_shape(x=(2, 5))
+    net.infer_type(x=np.float32)
+    net.simple_bind(mx.cpu(), x=(2, 5))
+    for bad in (lambda: mx.sym.load_json("{"), lambda: net.infer_shape(x=(2, 5), fc_weight=(7, 7)),
+                lambda: net.simple_bind(mx.cpu(), x=(2, 5), fc_weight=(7, 7)), lambda: mx.sym.FullyConnected(
+                    mx.sym.Variable("x"), num_hidden=2 ** 40).simple_bind(mx.cpu(), x=(2, 1 << 20))):
+        with pytest.raises(MXNetError):
+            bad()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        net.simple_bind(mx.cpu(), x=(2, 5))
+        assert not gc.isenabled()     # a caller's choice is kept
+    finally:
+        gc.enable()

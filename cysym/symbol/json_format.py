@@ -15,7 +15,7 @@ import os
 
 from ..base import JSONFormatError, MXNetError, dtype_from_code
 from ..registry import find_op, unknown_operator_message
-from .graph import Node
+from .graph import Node, gc_paused
 from .symbol import Symbol
 
 __all__ = ["to_json", "load_json", "load"]
@@ -195,6 +195,11 @@ def _check_variable_attrs(source, attrs, where):
 
 def load_json(json_str, source="<json string>"):
     """The Symbol described by MXNet JSON text; JSONFormatError says what is wrong and where."""
+    with gc_paused():
+        return _load_json(json_str, source)
+
+
+def _load_json(json_str, source):
     if not isinstance(json_str, (str, bytes, bytearray)):
         raise TypeError(f"load_json expects a string, got {type(json_str).__name__}")
     try:
