@@ -569,3 +569,40 @@ for _name in _FLUENT_METHODS:
     if _function is not None and not hasattr(NDArray, _name):
         setattr(NDArray, _name, _fluent_method(_name, _function))
 del _name, _function
+
+
+# MXNet's mx.nd.power / maximum / minimum: arrays broadcast, numbers go to the scalar operators
+_NUMBER_TYPES = (int, float, np.number)
+
+
+def _array_or_number(lhs, rhs, both, scalar, reversed_scalar, numbers):
+    if isinstance(lhs, np.ndarray) and isinstance(rhs, np.ndarray):
+        return globals()[both](lhs, rhs)
+    if isinstance(lhs, np.ndarray) and isinstance(rhs, _NUMBER_TYPES):
+        return getattr(_internal, scalar)(lhs, scalar=float(rhs))
+    if isinstance(lhs, _NUMBER_TYPES) and isinstance(rhs, np.ndarray):
+        return getattr(_internal, reversed_scalar)(rhs, scalar=float(lhs))
+    if isinstance(lhs, _NUMBER_TYPES) and isinstance(rhs, _NUMBER_TYPES):
+        return numbers(lhs, rhs)
+    raise TypeError(f"type {type(rhs)} not supported")
+
+
+def power(base, exp):
+    """base ** exp, element-wise with broadcasting; either may be a number."""
+    return _array_or_number(base, exp, "broadcast_power", "_power_scalar", "_rpower_scalar",
+                            lambda a, b: a ** b)
+
+
+def maximum(lhs, rhs):
+    """Element-wise maximum with broadcasting; either may be a number."""
+    return _array_or_number(lhs, rhs, "broadcast_maximum", "_maximum_scalar", "_maximum_scalar",
+                            lambda a, b: a if a > b else b)
+
+
+def minimum(lhs, rhs):
+    """Element-wise minimum with broadcasting; either may be a number."""
+    return _array_or_number(lhs, rhs, "broadcast_minimum", "_minimum_scalar", "_minimum_scalar",
+                            lambda a, b: a if a < b else b)
+
+
+__all__ += ["power", "maximum", "minimum"]

@@ -515,3 +515,50 @@ def test_bucketing_module_fit_and_errors():
     mod.init_params()
     with pytest.raises(MXNetError, match="fc_weight"):
         mod.switch_bucket(3, [("data", (2, 3))], [("softmax_label", (2,))])
+
+
+# -- MXNet's pow/power/maximum/minimum/hypot, fluent methods, NDArray-only methods ---------------------
+
+@pytest.mark.parametrize("build, op, name", [
+    (lambda a, b: mx.sym.pow(a, b), "_power", "_power0"),
+    (lambda a, b: mx.sym.pow(a, 2), "_power_scalar", "_powerscalar0"),
+    (lambda a, b: mx.sym.pow(2, a), "_rpower_scalar", "_rpowerscalar0"),
+    (lambda a, b: mx.sym.power(a, 2), "_power_scalar", "_powerscalar0"),
+    (lambda a, b: mx.sym.maximum(a, b), "_maximum", "_maximum0"),
+    (lambda a, b: mx.sym.maximum(3, a), "_maximum_scalar", "_maximumscalar0"),
+    (lambda a, b: mx.sym.minimum(5, a), "_minimum_scalar", "_minimumscalar0"),
+    (lambda a, b: mx.sym.hypot(a, b), "_hypot", "_hypot0"),
+    (lambda a, b: mx.sym.hypot(a, 2), "_hypot_scalar", "_hypotscalar0")])
+def test_symbol_binary_functions_build_mxnet_nodes(build, op, name):
+    with mx.name.NameManager():
+        sym = build(mx.sym.Variable("a"), mx.sym.Variable("b"))
+    # MXNet 1.9.1's operator and node name
+    assert [o for o in _ops(sym) if o != "null"] == [op] and sym.name == name
+
+
+def test_binary_functions_of_numbers_and_arrays():
+    assert mx.sym.pow(2, 3) == 8 and mx.sym.maximum(2, 3) == 3 and mx.nd.maximum(2, 3) == 3
+    with pytest.raises(TypeError, match="not supported"):
+        mx.sym.maximum("a", 3)
+    x, y = mx.nd.array([[1, 5], [3, 2]]), mx.nd.array([[2], [4]])
+    # MXNet 1.9.1's values
+    for result, expected in ((mx.nd.maximum(x, y), [[2, 5], [4, 4]]), (mx.nd.maximum(x, 2.5), [[2.5, 5], [3, 2.5]]),
+                             (mx.nd.power(x, y), [[1, 25], [81, 16]]), (mx.nd.power(2, x), [[2, 32], [8, 4]]),
+                             (mx.nd.minimum(3, x), [[1, 3], [3, 2]]), (mx.nd.minimum(x, y), [[1, 2], [3, 2]])):
+        assert isinstance(result, mx.nd.NDArray)
+        np.testing.assert_array_equal(result, expected)
+
+
+def test_more_fluent_methods_and_eval():
+    a = mx.sym.Variable("a")
+    with mx.name.NameManager():
+        for method in ("argsort", "sort", "topk", "squeeze", "shape_array", "size_array"):
+            sym = getattr(a, method)()
+            assert [o for o in _ops(sym) if o != "null"] == [method] and sym.name == f"{method}0"
+    np.testing.assert_allclose(mx.sym.exp(a).eval(a=mx.nd.ones((2,)))[0], np.full(2, np.e), rtol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["asnumpy", "asscalar", "copy", "wait_to_read", "backward", "detach"])
+def test_ndarray_only_methods_raise_for_symbols(method):
+    with pytest.raises(NotImplementedForSymbol, match=f"Function {method} is not implemented for Symbol"):
+        getattr(mx.sym.Variable("a"), method)()

@@ -444,6 +444,87 @@ def test_binary_logic():
                 x_shape=(1, 10), y_shape=(10, 1), test_scalar=False)
 
 
+@with_seed()
+def test_pow_fn():
+    shape = (3, 4)
+    exp = mx.symbol.Variable("exp")
+    x = np.ones(shape)*3
+    for y in [mx.sym.pow(2, exp), mx.sym.power(2, exp)]:
+        check_numeric_gradient(y, [x], numeric_eps=1E-3)
+        check_symbolic_forward(y, [x], [2**x])
+        check_symbolic_backward(y, [x], [np.ones(shape)], [np.log(2) * 2**x])
+
+
+@with_seed()
+def test_maximum_minimum():
+    data1 = mx.symbol.Variable('data1')
+    data2 = mx.symbol.Variable('data2')
+    shape = (3, 4)
+    data_tmp1 = np.random.rand(3,4)
+    data_tmp2 = np.random.rand(3,4)
+    data_tmp1[:] = 2
+    data_tmp2[:] = 3
+
+    arr_data1 = mx.nd.array(data_tmp1)
+    arr_data2 = mx.nd.array(data_tmp2)
+
+    arr_grad1 = mx.nd.empty(shape)
+    arr_grad2 = mx.nd.empty(shape)
+
+    test =  mx.sym.maximum(data1,data2) + mx.sym.minimum(data1,data2)
+    exe_test = test.bind(default_context(), args=[arr_data1,arr_data2], args_grad=[arr_grad1,arr_grad2])
+    exe_test.forward(is_train=True)
+    out = exe_test.outputs[0]
+    npout =  np.maximum(data_tmp1,data_tmp2) + np.minimum(data_tmp1,data_tmp2)
+    assert_almost_equal(out, npout)
+
+    out_grad = mx.nd.empty(shape)
+    out_grad[:] = 2
+    exe_test.backward(out_grad)
+
+    npout_grad = np.ones(shape)
+    npout_grad[:] = 2
+    mask1 = (data_tmp1 > data_tmp2).astype('float')
+    mask2 = (data_tmp1 < data_tmp2).astype('float')
+    npout_grad1 = npout_grad * mask1 + npout_grad * mask2
+    npout_grad2 = (npout_grad - npout_grad * mask1) + (npout_grad - npout_grad * mask2)
+
+    assert_almost_equal(arr_grad1, npout_grad1)
+    assert_almost_equal(arr_grad2, npout_grad2)
+
+
+@with_seed()
+def test_maximum_minimum_scalar():
+    data1 = mx.symbol.Variable('data')
+    shape = (3, 4)
+    data_tmp1 = np.random.rand(3,4)
+    data_tmp1[:] = 2
+
+    arr_data1 = mx.nd.array(data_tmp1)
+    arr_grad1 = mx.nd.empty(shape)
+
+    test =  mx.sym.maximum(data1,3) + mx.sym.maximum(9,data1) + mx.sym.minimum(5,data1) + mx.sym.minimum(data1,4)
+    exe_test = test.bind(default_context(), args=[arr_data1], args_grad=[arr_grad1])
+    exe_test.forward(is_train=True)
+    out = exe_test.outputs[0]
+    npout =  np.maximum(data_tmp1,3) + np.maximum(9,data_tmp1) + np.minimum(5,data_tmp1) + np.minimum(data_tmp1,4)
+    assert_almost_equal(out, npout)
+
+    out_grad = mx.nd.empty(shape)
+    out_grad[:] = 2
+    exe_test.backward(out_grad)
+
+    npout_grad = np.ones(shape)
+    npout_grad[:] = 2
+    mask1 = (data_tmp1 > 3).astype('float')
+    mask2 = (9 > data_tmp1).astype('float')
+    mask3 = (5 < data_tmp1).astype('float')
+    mask4 = (data_tmp1 < 4).astype('float')
+    npout_grad1 = npout_grad * mask1 + (npout_grad - npout_grad * mask2) + (npout_grad - npout_grad * mask3) + npout_grad * mask4
+
+    assert_almost_equal(arr_grad1, npout_grad1)
+
+
 # -- the helpers themselves (each checked to behave the same under MXNet 1.9.1) ---------------------
 
 def test_default_tolerances_follow_the_dtype():

@@ -7,7 +7,8 @@ from .json_format import load, load_json
 from .op_functions import public_functions as _public_functions
 from .op_namespace import OpNamespace as _OpNamespace, symbol_function as _symbol_function
 from .random_functions import install as _install_samplers
-from .symbol import Group, Symbol, Variable, var
+from .symbol import Group, Symbol, Variable, var, hypot, maximum, minimum, pow, power  # noqa: A004
+from .symbol import install_fluent_methods as _install_fluent_methods
 
 
 class _Namespace:
@@ -41,6 +42,8 @@ linalg = _OpNamespace(f"{__name__}.linalg", "_linalg_", _symbol_function)
 random = _OpNamespace(f"{__name__}.random", "_random_", _symbol_function)
 _install_samplers(random)
 
+_install_fluent_methods()
+
 __all__ = ["Symbol", "Variable", "var", "Group", "load", "load_json", "zeros", "ones", "arange", "linspace",
-           "full", "eye", "contrib", "linalg", "random"] + sorted(
+           "full", "eye", "contrib", "linalg", "random", "pow", "power", "maximum", "minimum", "hypot"] + sorted(
     n for n in _public_functions() if not n.startswith("_"))

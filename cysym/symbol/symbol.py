@@ -8,7 +8,8 @@ from ..name import NameManager
 from ..registry import find_op, unknown_operator_message
 from .graph import Node, copy_graph, topo_order
 
-__all__ = ["Symbol", "Variable", "var", "Group", "create_op"]
+__all__ = ["Symbol", "Variable", "var", "Group", "create_op", "install_fluent_methods", "pow", "power",
+           "maximum", "minimum", "hypot"]
 
 # MXNet stores these user attributes as `__key__` (c_api_symbolic.cc's kHiddenKeys): `lr_mult`
 # given to an operator or an AttrScope is saved as `__lr_mult__`, which the optimizer and the
@@ -547,9 +548,95 @@ for _func_name, _doc in (
 del _func_name, _doc
 
 
+# MXNet's other fluent methods: installed by install_fluent_methods() for the operators that are
+# registered once every operator module has loaded
+_FLUENT_IF_REGISTERED = (
+    "argsort", "sort", "topk", "prod", "nansum", "nanprod", "norm", "round", "rint", "fix", "floor",
+    "ceil", "trunc", "squeeze", "flip", "shape_array", "size_array", "broadcast_axes", "pad",
+    "slice_like", "depth_to_space", "space_to_depth", "diag", "reciprocal", "cbrt", "rcbrt",
+    "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh",
+    "arctanh", "degrees", "radians", "expm1", "log1p", "log2", "log10", "softmin", "split_v2")
+
+
+def install_fluent_methods():
+    """Add the fluent methods of _FLUENT_IF_REGISTERED whose operators are registered."""
+    for func_name in _FLUENT_IF_REGISTERED:
+        if not hasattr(Symbol, func_name) and find_op(func_name) is not None:
+            setattr(Symbol, func_name, _fluent(func_name, func_name))
+
+
+def _ndarray_only(method_name):
+    def method(self, *args, **kwargs):
+        raise NotImplementedForSymbol(method, None, *args)
+    method.__name__ = method_name
+    method.__doc__ = "An NDArray method: a Symbol has no values (NotImplementedForSymbol, as in MXNet)."
+    return method
+
+
+for _method_name in ("asnumpy", "asscalar", "as_in_context", "copy", "wait_to_read", "backward", "detach"):
+    setattr(Symbol, _method_name, _ndarray_only(_method_name))
+del _method_name
+
+
+def _eval(self, ctx=None, **kwargs):
+    """The outputs (NDArrays) at the given argument arrays: bind and run forward once."""
+    executor = self.bind(ctx, args=kwargs)
+    return executor.forward()
+
+
+Symbol.eval = _eval
+
+
 def _astype(self, dtype, **kwargs):
     """Fluent form of cysym.sym.cast(self, dtype=...): as MXNet's Symbol.astype."""
     return create_op("cast", self, dtype=dtype, **kwargs)
 
 
 Symbol.astype = _astype
+
+
+# -- MXNet's binary functions of symbols and numbers ---------------------------------------------
+
+_NUMBER_TYPES = (int, float, np.number)
+
+
+def _symbol_or_number(left, right, both, scalar, reversed_scalar, numbers):
+    """MXNet's dispatch: both symbols, symbol and number, number and symbol, two numbers."""
+    if isinstance(left, Symbol) and isinstance(right, Symbol):
+        return create_op(both, left, right)
+    if isinstance(left, Symbol) and isinstance(right, _NUMBER_TYPES):
+        return create_op(scalar, left, scalar=right)
+    if isinstance(left, _NUMBER_TYPES) and isinstance(right, Symbol):
+        return create_op(reversed_scalar, right, scalar=left)
+    if isinstance(left, _NUMBER_TYPES) and isinstance(right, _NUMBER_TYPES):
+        return numbers(left, right)
+    raise TypeError(f"types ({type(left)}, {type(right)}) not supported")
+
+
+def pow(base, exp):  # noqa: A001  (MXNet's name)
+    """base ** exp for symbols and numbers (_Power, _PowerScalar, _RPowerScalar)."""
+    return _symbol_or_number(base, exp, "_Power", "_PowerScalar", "_RPowerScalar",
+                             lambda a, b: a ** b)
+
+
+def power(base, exp):
+    """Alias of pow."""
+    return pow(base, exp)
+
+
+def maximum(left, right):
+    """Element-wise maximum of symbols and numbers (_Maximum, _MaximumScalar)."""
+    return _symbol_or_number(left, right, "_Maximum", "_MaximumScalar", "_MaximumScalar",
+                             lambda a, b: a if a > b else b)
+
+
+def minimum(left, right):
+    """Element-wise minimum of symbols and numbers (_Minimum, _MinimumScalar)."""
+    return _symbol_or_number(left, right, "_Minimum", "_MinimumScalar", "_MinimumScalar",
+                             lambda a, b: a if a < b else b)
+
+
+def hypot(left, right):
+    """sqrt(left^2 + right^2) of symbols and numbers (_Hypot, _HypotScalar)."""
+    return _symbol_or_number(left, right, "_Hypot", "_HypotScalar", "_HypotScalar",
+                             lambda a, b: float(np.hypot(a, b)))
