@@ -14,13 +14,20 @@ in training), conv2 20->50 channels 12x12 k5 (with the data gradient).  ResNet-5
 convolutions at 56x56, batch 1: 256->64 and 64->256 (the pointwise path: no im2col at all).
 DepthwiseConvolution: MobileNet-v2's 3x3 depthwise layer at 144 channels 28x28, batch 8, run by
 the direct loops and by the general im2col path forced on it (one GEMM row per group).
+WinogradConvolution / WinogradRatio: 3x3 stride-1 layers of ResNet, VGG and Inception at batch 1,
+forward and data gradient by Winograd F(2x2, 3x3) and by im2col + GEMM.
+
+The kernels are the build cysym runs on this CPU (cysym._ops.load: AVX2 where the CPU has it).
 """
 import numpy as np
 from scipy.linalg import blas
 
-from cysym._ops import conv, runner
+from cysym._ops import load, runner
 
 from .common import best_of
+
+conv = load("conv")
+winograd = load("winograd")
 
 # name: (data shape, num_filter, kernel, wants data gradient)
 SHAPES = {
@@ -113,6 +120,64 @@ class DepthwiseConvolution:
 
 
 
+# name: (batch, channels in and out, side); pad 1
+WINOGRAD_LAYERS = {
+    "resnet 64ch 56x56": (1, 64, 56),
+    "resnet 128ch 28x28": (1, 128, 28),
+    "vgg 512ch 28x28": (1, 512, 28),
+    "inception 192ch 35x35": (1, 192, 35),
+    "resnet 512ch 14x14 b2": (2, 512, 14),
+}
+
+
+def _winograd_runner(layer, impl, data_gradient):
+    N, C, side = WINOGRAD_LAYERS[layer]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((N, C, side, side)).astype(np.float32)
+    w = rng.standard_normal((C, C, 3, 3)).astype(np.float32)
+    y = np.empty_like(x)
+    plan = runner.Plan()
+    if impl == "winograd":
+        winograd.append_winograd(plan, x, w, None, y, (1, 1), data_gradient=data_gradient)
+    elif data_gradient:
+        # x stands for dY (and for the forward's input, which dX does not read); y is dX
+        conv.append_convolution_backward(plan, x, x, w, y, None, None, kernel=(3, 3), pad=(1, 1),
+                                         req_dw="null", req_db="null")
+    else:
+        conv.append_convolution(plan, x, w, None, y, kernel=(3, 3), pad=(1, 1))
+    return plan.run
+
+
+class WinogradConvolution:
+    params = (list(WINOGRAD_LAYERS), ["winograd", "im2col"])
+    param_names = ["layer", "impl"]
+
+    def setup(self, layer, impl):
+        self.forward = _winograd_runner(layer, impl, False)
+        self.data_gradient = _winograd_runner(layer, impl, True)
+
+    def time_forward(self, layer, impl):
+        self.forward()
+
+    def time_data_gradient(self, layer, impl):
+        self.data_gradient()
+
+
+class WinogradRatio:
+    """im2col + GEMM time divided by Winograd's, forward and data gradient, float32."""
+    params = [list(WINOGRAD_LAYERS)]
+    param_names = ["layer"]
+    unit = "ratio"
+
+    def track_forward_speedup(self, layer):
+        return (best_of(_winograd_runner(layer, "im2col", False))
+                / best_of(_winograd_runner(layer, "winograd", False)))
+
+    def track_data_gradient_speedup(self, layer):
+        return (best_of(_winograd_runner(layer, "im2col", True))
+                / best_of(_winograd_runner(layer, "winograd", True)))
+
+
 class ConvolutionRatio:
     """cysym's forward+backward time divided by its GEMM floor's, both measured here."""
     params = [list(SHAPES)]
@@ -129,3 +194,7 @@ if __name__ == "__main__":
     for shape in SHAPES:
         print(f"{shape:<24} forward+backward / GEMM floor: "
               f"{ConvolutionRatio().track_ratio_to_gemm_floor(shape):.3f}")
+    for layer in WINOGRAD_LAYERS:
+        print(f"{layer:<24} im2col / Winograd time: forward "
+              f"{WinogradRatio().track_forward_speedup(layer):.2f}, data gradient "
+              f"{WinogradRatio().track_data_gradient_speedup(layer):.2f}")
