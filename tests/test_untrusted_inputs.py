@@ -158,3 +158,16 @@ def test_large_graph_passes_restore_the_garbage_collector():
         assert not gc.isenabled()     # a caller's choice is kept
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("op, params", [
+    ("_random_generalized_negative_binomial", {"mu": 0.0, "alpha": float("nan")}),
+    ("_random_gamma", {"alpha": float("inf")}),
+    ("_random_poisson", {"lam": float("nan")}),
+    ("_random_normal", {"scale": float("nan")}),
+])
+def test_sampler_parameters_that_never_accept_a_draw_are_refused(op, params):
+    # alpha=nan made the rejection loop of the generalized negative binomial spin forever
+    # (found by tests/fuzz)
+    with pytest.raises(ShapeError, match="is not a number the distribution can take"):
+        getattr(mx.nd, op)(shape=(2,), **params)

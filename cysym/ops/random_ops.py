@@ -9,6 +9,8 @@ not MXNet's.  MXNet gives the samplers a zero gradient (the `_like` ops and _sam
 _sample_multinomial with get_prob=True passes the gradient of its log-likelihood output to
 the probabilities.  _shuffle (which has no gradient in MXNet) passes its gradient back through
 the permutation it drew."""
+import math
+
 import numpy as np
 
 from ..registry import NUMBER_DTYPES, OpDef, Param, register
@@ -46,8 +48,16 @@ _DISTRIBUTIONS = {
 }
 
 
+# the samplers of these loop until a draw is accepted: with a NaN or infinite parameter, forever
+_REJECTION_SAMPLED = ("gamma", "poisson", "negative_binomial", "generalized_negative_binomial")
+
+
 def _check_scalars(ctx, distribution):
     p = ctx.params
+    for name, kind, *_ in _DISTRIBUTIONS.get(distribution, ((),))[0]:
+        if kind == "float" and (math.isnan(p[name]) or
+                                (distribution in _REJECTION_SAMPLED and math.isinf(p[name]))):
+            raise ctx.error(f"{name} {p[name]} is not a number the distribution can take")
     if distribution == "uniform" and p["low"] > p["high"]:
         raise ctx.error(f"low {p['low']} is above high {p['high']}")
     if distribution == "normal" and p["scale"] < 0:
