@@ -85,12 +85,19 @@ RUNNERS = {"params": run_params, "json": run_json, "op": run_op}
 
 
 # An attribute may ask for more memory than the machine has: the allocation must then fail
-# (and be reported as an MXNetError) instead of waking the OOM killer.
+# (and be reported as an MXNetError) instead of waking the OOM killer. 0: no limit (under
+# AddressSanitizer, which reserves terabytes of address space for its shadow memory).
 ADDRESS_SPACE = int(os.environ.get("CYSYM_FUZZ_ADDRESS_SPACE", str(8 << 30)))
 
 
 def main():
-    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+    if ADDRESS_SPACE:
+        resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+    # answers go to the original stdout; anything else written there (BLAS/LAPACK's xerbla
+    # prints to the C stdout) is sent to stderr instead
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     for line in sys.stdin:
         case = json.loads(line)
         try:
@@ -101,8 +108,8 @@ def main():
         except Exception as err:  # noqa: BLE001 - the point is to report any other type
             answer = {"outcome": "other_error",
                       "detail": "".join(traceback.format_exception(err))[-4000:]}
-        sys.stdout.write(json.dumps(answer) + "\n")
-        sys.stdout.flush()
+        answers.write(json.dumps(answer) + "\n")
+        answers.flush()
 
 
 if __name__ == "__main__":
