@@ -179,8 +179,8 @@ class Executor:
                   and _is_float(self.arg_dict[node.name].dtype)}
         self._monitor = None
         self._build(arg_nodes, aux_nodes, wanted)
-        # backward reads what forward left in the planned buffers, and reuses some of them:
-        # it may run once after each forward, never before the first
+        # a backward that reads what forward left in the planned buffers (it may also reuse
+        # them) may run once after each forward, never before the first
         self._forward_done = False
 
     # -- building ----------------------------------------------------------------------------
@@ -352,6 +352,9 @@ class Executor:
                                      [(i, a) for i, (a, r) in enumerate(zip(out_arrays, req)) if r != "null"]))
         if self._backward_start is None:
             self._backward_start = len(run_plan)
+        forward_entries = {e for outs in op_outputs[:self._forward_count] for e in outs}
+        self._backward_reads_forward = any(e in forward_entries for ins in op_inputs[self._forward_count:]
+                                           for e in ins)
         self._plan = run_plan
         self.outputs = [arrays[entry_id[(id(n), i)]] for n, i in self._symbol._outputs]
 
@@ -413,7 +416,7 @@ class Executor:
     def backward(self, out_grads=None, is_train=True):
         """Run the backward pass of the last forward; out_grads (a list, or a dict by output
         name) gives the head gradients of non-loss outputs."""
-        if not self._forward_done:
+        if not self._forward_done and self._backward_reads_forward:
             raise MXNetError(
                 "backward() needs a forward() first: no forward pass has run since the executor was "
                 "bound or since the last backward(), so the values backward reads are not there; "
@@ -437,7 +440,7 @@ class Executor:
                     raise MXNetError(f"backward: out_grads[{i}] has shape {grad.shape}, output "
                                      f"{self._symbol.list_outputs()[i]!r} has {self._head_grad_arrays[i].shape}")
                 self._head_grad_arrays[i][...] = grad
-        self._run(self._backward_start, -1, True)
+        self._run(self._backward_start, -1, bool(is_train))
         self._forward_done = False
 
     # -- views -----------------------------------------------------------------------------------

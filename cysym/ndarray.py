@@ -87,6 +87,11 @@ class NDArray(np.ndarray):
 
     ctx = context
 
+    @property
+    def stype(self):
+        """The storage type: always 'default' (dense) in cysym."""
+        return "default"
+
     def asnumpy(self):
         """A plain `numpy.ndarray` copy of the values."""
         return np.array(self, copy=True, subok=False)
@@ -188,7 +193,7 @@ def array(source, ctx=None, dtype=None):
     MXNet 1.x does (a float64 NumPy array or a list of ints becomes float32)."""
     if dtype is None:
         dtype = source.dtype if isinstance(source, NDArray) else np.float32
-    return np.array(source, dtype=dtype, copy=True, subok=False).view(NDArray)
+    return np.array(source, dtype=dtype, copy=True, subok=False, order="C").view(NDArray)
 
 
 def zeros(shape, ctx=None, dtype="float32", **kwargs):

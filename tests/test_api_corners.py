@@ -38,6 +38,33 @@ def test_backward_before_any_forward_is_an_error():
         loss.backward()
 
 
+def test_backward_that_reads_no_forward_value_needs_no_forward():
+    # MXNet's test_repeat runs backward on a fresh executor: repeat's gradient reads only the
+    # head gradient, so nothing is uninitialised, and a second backward gives the same
+    data = mx.sym.Variable("data")
+    exe = mx.sym.repeat(data, repeats=2, axis=0).bind(mx.cpu(), args=[mx.nd.ones((3, 4))],
+                                                       args_grad=[mx.nd.zeros((3, 4))])
+    head = np.arange(24.0).reshape(6, 4)
+    for _ in range(2):
+        exe.backward(mx.nd.array(head))
+        np.testing.assert_array_equal(exe.grad_arrays[0], head[0::2] + head[1::2])
+
+
+def test_ndarray_stype_and_c_order():
+    assert mx.nd.ones((2, 3)).stype == "default"
+    transposed = mx.nd.array(np.ones((3, 2)).T)
+    assert transposed.flags.c_contiguous   # as MXNet's arrays, whatever the source's layout
+    x = mx.sym.Variable("x")
+    check = mx.test_utils.check_symbolic_forward
+    check(mx.sym.dot(x, x, transpose_b=True), [np.arange(6.0).reshape(3, 2).T], [np.array([[20, 26], [26, 35]])])
+
+
+def test_simple_bind_ignores_keywords_that_are_not_shapes():
+    # MXNet's test_take passes axis= and mode= to simple_bind, which ignores them
+    exe = (mx.sym.Variable("x") * 2).simple_bind(mx.cpu(), x=(2, 3), axis=1, mode="clip")
+    assert exe.arg_dict["x"].shape == (2, 3)
+
+
 def test_backward_runs_once_per_forward():
     """A second backward would read forward values whose buffers the first one reused."""
     exe = _filled(_mlp().simple_bind(mx.cpu(), x=(3, 4)))

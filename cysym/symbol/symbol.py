@@ -346,8 +346,10 @@ class Symbol:
                     group2ctx=None, shared_arg_names=None, shared_exec=None,
                     shared_buffer=None, **kwargs):
         from ..executor import simple_bind
+        # as MXNet, keywords that are not shapes (a stray axis=1) are ignored
+        shapes = {k: v for k, v in kwargs.items() if isinstance(v, (tuple, list))}
         return simple_bind(self, ctx, grad_req=grad_req, type_dict=type_dict,
-                           shared_exec=shared_exec, shapes=kwargs)
+                           shared_exec=shared_exec, shapes=shapes)
 
     def bind(self, ctx=None, args=None, args_grad=None, grad_req="write", aux_states=None,
              group2ctx=None, shared_exec=None):
