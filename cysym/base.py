@@ -105,8 +105,9 @@ def format_value(value):
 
     Lists become tuples so that `kernel=[3, 3]` and `kernel=(3, 3)` save the same.
     """
-    if isinstance(value, list):
-        value = tuple(value)
+    if isinstance(value, (list, tuple)):
+        # NumPy 2 prints np.int64(3) inside a tuple: store plain numbers, which MXNet parses
+        value = tuple(v.item() if isinstance(v, np.generic) else v for v in value)
     if isinstance(value, np.generic):
         value = value.item()
     return str(value)

@@ -91,7 +91,8 @@ def _as_array_dict(arrays, names, what, allow_missing=False):
     if arrays is None:
         return {}
     if isinstance(arrays, dict):
-        unknown = [k for k in arrays if k not in names]
+        # a name mapped to None gives nothing (MXNet code passes {'bias': None} with no_bias)
+        unknown = [k for k, v in arrays.items() if k not in names and v is not None]
         if unknown:
             raise BindError(f"{what}: {unknown[0]!r} is not one of {names}")
         result = dict(arrays)

@@ -92,6 +92,12 @@ class NDArray(np.ndarray):
         """The storage type: always 'default' (dense) in cysym."""
         return "default"
 
+    def tostype(self, stype):
+        """A copy in storage type `stype`: only 'default' (dense) exists in cysym."""
+        if stype != "default":
+            raise MXNetError(f"tostype({stype!r}): cysym arrays are dense (stype 'default') only")
+        return np.array(self, copy=True, subok=False).view(NDArray)
+
     def asnumpy(self):
         """A plain `numpy.ndarray` copy of the values."""
         return np.array(self, copy=True, subok=False)

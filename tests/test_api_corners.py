@@ -589,3 +589,34 @@ def test_more_fluent_methods_and_eval():
 def test_ndarray_only_methods_raise_for_symbols(method):
     with pytest.raises(NotImplementedForSymbol, match=f"Function {method} is not implemented for Symbol"):
         getattr(mx.sym.Variable("a"), method)()
+
+
+# -- small things MXNet's own tests lean on -------------------------------------------------------------
+
+def test_numpy_integers_in_tuple_parameters_are_stored_as_numbers():
+    # NumPy 2 prints np.int64(3) inside a tuple: the attribute must still read back (and load in MXNet)
+    kernel = tuple(np.array([3, 2]))
+    conv = mx.sym.Convolution(mx.sym.Variable("x"), kernel=kernel, num_filter=2, name="conv")
+    assert conv.attr("kernel") == "(3, 2)"
+    exe = conv.simple_bind(mx.cpu(), x=(1, 1, 5, 4))
+    exe.forward(is_train=True)
+    exe.backward(np.ones((1, 2, 3, 3), np.float32))
+
+
+def test_none_stands_for_an_input_not_given():
+    x, w = mx.sym.Variable("x"), mx.sym.Variable("w")
+    conv = mx.sym.Convolution(x, w, None, kernel=(3, 3), num_filter=2, no_bias=True, name="conv")
+    assert conv.list_arguments() == ["x", "w"]
+    exe = conv.bind(mx.cpu(), {"x": mx.nd.ones((1, 1, 4, 5)), "w": mx.nd.ones((2, 1, 3, 3)), "b": None},
+                    args_grad={"x": mx.nd.zeros((1, 1, 4, 5)), "w": mx.nd.zeros((2, 1, 3, 3)), "b": None})
+    np.testing.assert_array_equal(exe.forward()[0], np.full((1, 2, 2, 3), 9.0))
+
+
+def test_tostype_default_copies():
+    x = mx.nd.array([[1, 2], [3, 4]])
+    dense = x.tostype("default")
+    assert isinstance(dense, mx.nd.NDArray) and dense.stype == "default"
+    dense[0, 0] = 7
+    assert x[0, 0] == 1
+    with pytest.raises(MXNetError, match="csr"):
+        x.tostype("csr")

@@ -467,6 +467,9 @@ def create_op(func_name, *args, hint=None, **kwargs):
         raise OperatorError(f"{op.label(name)}: {op.variadic}={params[op.variadic]} but "
                             f"{len(args)} inputs were given")
     input_names = op.input_names(params) + op.aux_names(params)
+    # None stands for an input not given: Convolution(x, w, None, no_bias=True) as in MXNet
+    while len(args) > len(input_names) and args[-1] is None:
+        args.pop()
     if not op.counts_inputs(params) and len(args) > len(input_names):
         raise OperatorError(f"{op.label(name)}: {len(args)} positional inputs given, "
                             f"but it takes {input_names}")
