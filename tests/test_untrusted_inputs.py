@@ -171,3 +171,10 @@ def test_sampler_parameters_that_never_accept_a_draw_are_refused(op, params):
     # (found by tests/fuzz)
     with pytest.raises(ShapeError, match="is not a number the distribution can take"):
         getattr(mx.nd, op)(shape=(2,), **params)
+
+
+def test_roi_align_sampling_grid_is_bounded():
+    # sample_ratio=65536 asked for 4e9 samples per bin: a hang (found by tests/fuzz)
+    with pytest.raises(OperatorError, match="sample_ratio.*above the maximum"):
+        mx.sym.contrib.ROIAlign(mx.sym.Variable("x"), mx.sym.Variable("rois"), pooled_size=(3, 2),
+                                spatial_scale=0.5, sample_ratio=65536)

@@ -148,8 +148,9 @@ _ROI_ALIGN_PARAMS = [
     Param("pooled_size", "shape", doc="ROI Align output roi feature map height and width: (h, w)",
           length=(2,)),
     _SPATIAL_SCALE,
+    # bounded: each bin averages sample_ratio**2 samples (65,536 meant 4e9 per bin)
     Param("sample_ratio", "int", -1, "Optional sampling ratio of ROI align, using adaptive size "
-                                     "by default."),
+                                     "by default.", high=1024),
     Param("position_sensitive", "bool", False,
           "Whether to perform position-sensitive RoI pooling. PSRoIPooling is first proposaled "
           "by R-FCN and it can reduce the input channels by ph*pw times, where (ph, pw) is the "
