@@ -32,8 +32,7 @@ def _trained_module(tmp_path, optimizer="adam"):
     iterator = mx.io.NDArrayIter(np.random.default_rng(0).normal(size=(8, 5)).astype(np.float32),
                                  np.arange(8) % 3, batch_size=4)
     module.fit(iterator, num_epoch=1, optimizer=optimizer,
-               optimizer_params={"learning_rate": 0.1,
-                                 "lr_scheduler": lr_scheduler.MultiFactorScheduler(step=[1, 3])})
+               optimizer_params={"lr_scheduler": lr_scheduler.MultiFactorScheduler(step=[1, 3], base_lr=0.1)})
     return module, iterator
 
 
@@ -49,15 +48,15 @@ def test_states_file_is_an_ndarray_file_without_pickle(tmp_path):
 
 @pytest.mark.parametrize("name", ["sgd", "adam", "rmsprop", "nag", "adagrad"])
 def test_round_trip_restores_states_and_optimizer(name):
-    optimizer = opt.create(name, learning_rate=0.05, wd=0.01, multi_precision=True,
-                           lr_scheduler=lr_scheduler.FactorScheduler(step=2, factor=0.5),
+    optimizer = opt.create(name, wd=0.01, multi_precision=True,
+                           lr_scheduler=lr_scheduler.FactorScheduler(step=2, factor=0.5, base_lr=0.05),
                            param_idx2name={0: "w", 1: "h"}, **({"momentum": 0.9} if name in ("sgd", "nag") else {}))
     updater = opt.get_updater(optimizer)
     weights = [np.ones((2, 3), np.float32), np.ones((4,), np.float16)]
     for step in range(3):
         for index, weight in enumerate(weights):
             updater(index, np.full(weight.shape, 0.5 + step, weight.dtype), weight)
-    restored = opt.get_updater(opt.create(name, learning_rate=99.0))
+    restored = opt.get_updater(opt.create(name))
     restored.set_states(updater.get_states(dump_optimizer=True))
     assert type(restored.optimizer) is type(optimizer)
     assert restored.optimizer.num_update == optimizer.num_update
