@@ -178,3 +178,23 @@ def test_roi_align_sampling_grid_is_bounded():
     with pytest.raises(OperatorError, match="sample_ratio.*above the maximum"):
         mx.sym.contrib.ROIAlign(mx.sym.Variable("x"), mx.sym.Variable("rois"), pooled_size=(3, 2),
                                 spatial_scale=0.5, sample_ratio=65536)
+
+
+def test_output_names_are_built_once_per_node(monkeypatch):
+    """Every reference to an output used to rebuild the list of all the node's output names:
+    quadratic in num_outputs (a 65,536-output SliceChannel bound for minutes). Counted, not timed."""
+    from cysym.registry import get_op
+    op = get_op("SliceChannel")
+    calls = []
+    build = op._outputs
+    monkeypatch.setattr(op, "_outputs", lambda params: calls.append(1) or build(params))
+    count = 2000
+    graph = {"nodes": [{"op": "null", "name": "x", "inputs": []},
+                       {"op": "SliceChannel", "name": "s", "attrs": {"num_outputs": str(count)},
+                        "inputs": [[0, 0, 0]]}],
+             "arg_nodes": [0], "heads": [[1, i, 0] for i in range(count)]}
+    net = mx.sym.load_json(json.dumps(graph))
+    net.list_outputs()
+    net.infer_shape(x=(2, count))
+    net.simple_bind(mx.cpu(), grad_req="null", x=(2, count))
+    assert len(calls) < 100, f"{len(calls)} builds of {count} output names"  # before: one per output reference
