@@ -10,10 +10,12 @@ itself three ways:
   1. under MXNet's Python, once per model: the Gluon model-zoo network at full size, weights drawn
      from a fixed seed, BatchNorm statistics at random, `hybridize()` and `export()` into the cache
      folder (~/.cache/cysym/compare_mxnet, or --cache); skipped when the files are there;
-  2. a child per framework and thread count, pinned with sched_setaffinity to the first `threads`
-     CPUs, OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set to `threads`: the same code (`import
-     mxnet as mx` or `import cysym as mx`) loads the checkpoint, puts SoftmaxOutput on the
-     exported head, simple_binds once per row and times it;
+  2. a child per framework, model and thread count, pinned with sched_setaffinity to the first
+     `threads` CPUs, OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set to `threads`: the same code
+     (`import mxnet as mx` or `import cysym as mx`) loads the checkpoint, puts SoftmaxOutput on
+     the exported head, simple_binds once per row and times it.  The two frameworks' children
+     alternate model by model, --rounds times, and each row keeps its best time over the rounds,
+     so that on a shared machine both meet the same load;
   3. the parent prints the table.
 
 Rows: inference (`forward(is_train=False)`, grad_req null) at each --batches size and a training
@@ -130,6 +132,7 @@ def main():
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 2, 32])
     parser.add_argument("--train-batches", nargs="+", type=int, default=[2, 32])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--only", choices=["mxnet", "cysym"], help=argparse.SUPPRESS)
     parser.add_argument("--export", help=argparse.SUPPRESS)
@@ -152,20 +155,27 @@ def main():
             print(f"exporting {name} with MXNet", file=sys.stderr, flush=True)
             subprocess.run([args.mxnet_python, __file__, "--export", name, "--cache",
                             str(args.cache)], check=True)
-    common = ["--models", *args.models, "--batches", *map(str, args.batches), "--train-batches",
-              *map(str, args.train_batches), "--repeat", str(args.repeat), "--cache", str(args.cache)]
+    common = ["--batches", *map(str, args.batches), "--train-batches", *map(str, args.train_batches),
+              "--repeat", str(args.repeat), "--cache", str(args.cache)]
     set_vars = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v in os.environ]
-    print(f"# cysym time / MXNet 1.9.1 time, best of {args.repeat}; OpenBLAS variables "
-          f"{'set: ' + ', '.join(set_vars) if set_vars else 'unset'}")
+    print(f"# cysym time / MXNet 1.9.1 time, best of {args.repeat} calls x {args.rounds} rounds; "
+          f"OpenBLAS variables {'set: ' + ', '.join(set_vars) if set_vars else 'unset'}")
     print("| model | mode | batch | threads | MXNet ms | cysym ms | ratio |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for threads in args.threads:
-        mxnet = _run_child(args.mxnet_python, common + ["--only", "mxnet"], threads)
-        cysym = _run_child(sys.executable, common + ["--only", "cysym"], threads)
         for name in args.models:
+            best = {}
+            for _ in range(args.rounds):
+                for framework, python in (("mxnet", args.mxnet_python), ("cysym", sys.executable)):
+                    rows = _run_child(python, common + ["--models", name, "--only", framework],
+                                      threads)[name]
+                    for mode, times in rows.items():
+                        for batch, seconds in times.items():
+                            key = (framework, mode, batch)
+                            best[key] = min(best.get(key, seconds), seconds)
             for mode in ("inference", "training"):
-                for batch, reference in mxnet[name][mode].items():
-                    ours = cysym[name][mode][batch]
+                for batch in (args.batches if mode == "inference" else args.train_batches):
+                    reference, ours = best[("mxnet", mode, str(batch))], best[("cysym", mode, str(batch))]
                     print(f"| {name} | {mode} | {batch} | {threads} | {reference * 1e3:.1f} | "
                           f"{ours * 1e3:.1f} | {ours / reference:.2f} |", flush=True)
 
