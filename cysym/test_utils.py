@@ -33,7 +33,9 @@ __all__ = ["default_context", "set_default_context", "default_dtype", "default_r
            "assert_almost_equal_with_err", "assert_almost_equal_ignore_nan", "assert_exception", "retry",
            "simple_forward", "numeric_grad", "check_numeric_gradient", "check_symbolic_forward",
            "check_symbolic_backward", "check_speed", "check_consistency", "list_gpus", "same_array",
-           "discard_stderr", "environment", "collapse_sum_like"]
+           "discard_stderr", "environment", "collapse_sum_like", "compare_ndarray_tuple",
+           "compare_optimizer", "same_symbol_structure", "gen_buckets_probs_with_ppf", "mean_check",
+           "var_check", "chi_square_check", "verify_generator"]
 
 _FIXED_SEED = 1234   # every forward of a gradient check sees the same random draws (Dropout masks)
 
@@ -723,6 +725,112 @@ def check_consistency(sym, ctx_list, scale=1.0, grad_req="write", arg_params=Non
                     rt, at = get_tols(arr.astype(smaller_arr), gt[name].astype(smaller_gt), rtol, atol)
                 compare(arr, gt[name], rt, at, f"Train Err: ctx {i} vs ctx {gt_idx} at {name}")
     return gt
+
+
+def compare_ndarray_tuple(t1, t2, rtol=None, atol=None):
+    """assert_almost_equal over two (nested) tuples of arrays; None on either side passes."""
+    if t1 is None or t2 is None:
+        return
+    if isinstance(t1, tuple):
+        for s1, s2 in zip(t1, t2):
+            compare_ndarray_tuple(s1, s2, rtol, atol)
+    else:
+        assert_almost_equal(t1, t2, rtol=rtol, atol=atol)
+
+
+def compare_optimizer(opt1, opt2, shape, dtype, w_stype="default", g_stype="default",
+                      rtol=1e-4, atol=1e-5, compare_states=True, ntensors=1):
+    """One update of the same uniform weights and gradients by opt1 and opt2: states and
+    weights must agree.  A list of shapes updates ntensors weights (one at a time)."""
+    if w_stype != "default" or g_stype != "default":
+        raise MXNetError("compare_optimizer: cysym arrays are dense (stype 'default') only")
+    from . import random as cysym_random
+    shapes = shape if isinstance(shape, list) else [shape]
+    if not isinstance(shape, list) and ntensors != 1:
+        raise ValueError("compare_optimizer: ntensors > 1 needs a list of shapes")
+    for index, one_shape in enumerate(shapes[:ntensors]):
+        w2 = cysym_random.uniform(shape=one_shape, dtype=dtype)
+        g2 = cysym_random.uniform(shape=one_shape, dtype=dtype)
+        w1, g1 = w2.copy(), g2.copy()
+        state1 = opt1.create_state_multi_precision(index, w1)
+        state2 = opt2.create_state_multi_precision(index, w2)
+        if compare_states:
+            compare_ndarray_tuple(state1, state2)
+        opt1.update_multi_precision(index, w1, g1, state1)
+        opt2.update_multi_precision(index, w2, g2, state2)
+        if compare_states:
+            compare_ndarray_tuple(state1, state2, rtol=rtol, atol=atol)
+        assert_almost_equal(w1, w2, rtol=rtol, atol=atol)
+
+
+def same_symbol_structure(sym1, sym2):
+    """True when the two graphs have the same operator at every node position."""
+    import json
+    nodes1 = json.loads(sym1.tojson())["nodes"]
+    nodes2 = json.loads(sym2.tojson())["nodes"]
+    return all(n1["op"] == n2["op"] for n1, n2 in zip(nodes1, nodes2))
+
+
+# -- checks of random generators (MXNet's tests of the sampling operators use them) -----------------
+
+def gen_buckets_probs_with_ppf(ppf, nbuckets):
+    """nbuckets equiprobable buckets [(ppf(i/n), ppf((i+1)/n))] of a distribution given by its
+    quantile function, and their probabilities."""
+    if nbuckets <= 0:
+        raise ValueError(f"nbuckets must be positive, got {nbuckets}")
+    probs = [1.0 / nbuckets for _ in range(nbuckets)]
+    buckets = [(ppf(i / float(nbuckets)), ppf((i + 1) / float(nbuckets))) for i in range(nbuckets)]
+    return buckets, probs
+
+
+def mean_check(generator, mu, sigma, nsamples=1000000):
+    """True when the mean of generator(nsamples) is within 3 sigma / sqrt(n) of mu."""
+    sample_mean = np.array(generator(nsamples)).mean()
+    return bool(mu - 3 * sigma / np.sqrt(nsamples) < sample_mean < mu + 3 * sigma / np.sqrt(nsamples))
+
+
+def var_check(generator, sigma, nsamples=1000000):
+    """True when the variance of generator(nsamples) is within 3 standard errors of sigma^2."""
+    sample_var = np.array(generator(nsamples)).var(ddof=1)
+    bound = 3 * np.sqrt(2 * sigma ** 4 / (nsamples - 1))
+    return bool(sigma ** 2 - bound < sample_var < sigma ** 2 + bound)
+
+
+def chi_square_check(generator, buckets, probs, nsamples=1000000):
+    """(p-value, observed counts, expected counts) of Pearson's chi-square test of
+    generator(nsamples) against buckets: (low, high) intervals of a continuous distribution,
+    or the values of a discrete one."""
+    from scipy import stats
+    if not isinstance(buckets, list) or len(probs) != len(buckets):
+        raise ValueError("chi_square_check: buckets must be a list with one probability each")
+    samples = np.asarray(generator(nsamples)).reshape(-1)
+    if isinstance(buckets[0], (list, tuple)):
+        edges = np.array([edge for bucket in buckets for edge in bucket], dtype=np.float64)
+        if np.any(np.diff(edges) < 0):
+            raise ValueError("chi_square_check: buckets must be ordered and disjoint")
+        ids = np.searchsorted(edges, samples, side="right")
+        # a sample in [low_i, high_i) lands at 2 i + 1; between buckets it counts for none
+        obs_freq = np.array([(ids == 2 * i + 1).sum() for i in range(len(buckets))])
+    else:
+        obs_freq = np.array([(samples == value).sum() for value in buckets])
+    expected_freq = (nsamples * np.array(probs, dtype=np.float32)).astype(np.int32)
+    # scipy insists that both sum to the same total; scale the expectation to what was observed
+    scaled = expected_freq / expected_freq.sum() * obs_freq.sum()
+    _, p = stats.chisquare(f_obs=obs_freq, f_exp=scaled)
+    return p, obs_freq, expected_freq
+
+
+def verify_generator(generator, buckets, probs, nsamples=1000000, nrepeat=5, success_rate=0.2,
+                     alpha=0.05):
+    """chi_square_check nrepeat times; AssertionError unless a fraction success_rate of the
+    p-values exceed alpha.  Returns the p-values."""
+    results = [chi_square_check(generator, buckets, probs, nsamples) for _ in range(nrepeat)]
+    p_values = [p for p, _, _ in results]
+    if (np.array(p_values) > alpha).sum() < nrepeat * success_rate:
+        raise AssertionError(f"Generator test fails, Chi-square p={p_values}, obs_freq="
+                             f"{[o for _, o, _ in results]}, expected_freq={[e for _, _, e in results]}."
+                             f"\nbuckets={buckets}, probs={probs}")
+    return p_values
 
 
 def list_gpus():

@@ -781,3 +781,39 @@ def test_base_exports():
     err = NotImplementedForSymbol(test_base_exports, "bool")
     assert str(err) == ('Function test_base_exports (namely operator "bool") is not implemented for '
                         'Symbol and only available in NDArray.')
+
+
+def test_compare_optimizer_and_tuples():
+    np.random.seed(0)
+    mx.random.seed(0)
+    for dtype in (np.float32, np.float64):
+        opt1 = mx.optimizer.SGD(learning_rate=0.1, momentum=0.9, wd=0.01)
+        opt2 = mx.optimizer.SGD(learning_rate=0.1, momentum=0.9, wd=0.01)
+        compare_optimizer(opt1, opt2, (3, 4), dtype)
+        compare_optimizer(mx.optimizer.Adam(), mx.optimizer.Adam(), [(3, 4), (5,)], dtype, ntensors=2)
+    with pytest.raises(AssertionError):
+        compare_optimizer(mx.optimizer.SGD(learning_rate=0.1), mx.optimizer.SGD(learning_rate=0.2),
+                          (3, 4), np.float32)
+    compare_ndarray_tuple((np.ones(2), (np.zeros(3), None)), (np.ones(2), (np.zeros(3), np.ones(1))))
+
+
+def test_same_symbol_structure():
+    a, b = mx.sym.Variable("a"), mx.sym.Variable("b")
+    assert same_symbol_structure(mx.sym.exp(a) + b, mx.sym.exp(b) + a)
+    assert not same_symbol_structure(mx.sym.exp(a) + b, mx.sym.log(a) + b)
+
+
+def test_random_generator_checks():
+    import scipy.stats as ss
+    mx.random.seed(11)
+    normal = lambda n: mx.nd.random.normal(0, 1, shape=(n,)).asnumpy()
+    buckets, probs = gen_buckets_probs_with_ppf(lambda x: ss.norm.ppf(x, 0, 1), 5)
+    assert len(buckets) == 5 and buckets[0][0] == -np.inf and probs == [0.2] * 5
+    p_values = verify_generator(normal, buckets, probs, nsamples=20000, nrepeat=3)
+    assert len(p_values) == 3
+    assert mean_check(normal, 0, 1.0, nsamples=20000) and var_check(normal, 1.0, nsamples=20000)
+    dice = lambda n: np.random.randint(0, 4, size=n)
+    verify_generator(dice, [0, 1, 2, 3], [0.25] * 4, nsamples=20000, nrepeat=3)
+    with pytest.raises(AssertionError, match="Generator test fails"):
+        verify_generator(lambda n: np.random.uniform(0, 1, n) ** 2, *gen_buckets_probs_with_ppf(
+            lambda x: x, 4), nsamples=20000, nrepeat=3)
