@@ -12,10 +12,11 @@ import warnings
 import numpy as np
 
 from . import _ops, optimizer_states
+from .ndarray import NDArray
 from . import random as _random
 
 __all__ = ["Optimizer", "SGD", "ccSGD", "NAG", "Adam", "AdaGrad", "RMSProp", "AdaDelta", "Signum",
-           "FTML", "LAMB", "LARS", "DCASGD", "SGLD", "Adamax", "Nadam",
+           "FTML", "LAMB", "LARS", "DCASGD", "SGLD", "Adamax", "Nadam", "Ftrl",
            "Updater", "register", "create", "get_updater"]
 
 
@@ -44,7 +45,8 @@ def _fused_update(name, weight, *args):
 
 
 def _zeros_like(weight, dtype=None):
-    return np.zeros(weight.shape, dtype=weight.dtype if dtype is None else dtype)
+    """A state array: an NDArray, as MXNet's optimizers make them."""
+    return np.zeros(weight.shape, dtype=weight.dtype if dtype is None else dtype).view(NDArray)
 
 
 def _clip(arr, bound):
@@ -190,11 +192,15 @@ class Optimizer:
         """The auxiliary state (momentum, moments...) for one weight; None if it needs none."""
         return None
 
+    # MXNet's SGD, NAG and LARS keep (state, master copy); the others (master copy, state)
+    _master_copy_last = False
+
     def create_state_multi_precision(self, index, weight):
         """create_state, plus a float32 master copy of a float16 weight when multi_precision."""
         if self.multi_precision and weight.dtype == np.float16:
-            master = np.array(weight, dtype=np.float32)
-            return (master, self.create_state(index, master))
+            master = np.array(weight, dtype=np.float32).view(NDArray)
+            state = self.create_state(index, master)
+            return (state, master) if self._master_copy_last else (master, state)
         if weight.dtype == np.float16 and not self.multi_precision:
             warnings.warn("Accumulating with float16 in optimizer can lead to poor accuracy or slow "
                           "convergence. Consider using multi_precision=True option of the optimizer")
@@ -206,8 +212,8 @@ class Optimizer:
 
     def update_multi_precision(self, index, weight, grad, state):
         if self.multi_precision and weight.dtype == np.float16:
-            master, original_state = state
-            self.update(index, master, np.asarray(grad, dtype=np.float32), original_state)
+            original_state, master = state if self._master_copy_last else state[::-1]
+            self.update(index, master, np.asarray(grad, dtype=np.float32).view(NDArray), original_state)
             weight[...] = master.astype(weight.dtype)
         else:
             self.update(index, weight, grad, state)
@@ -247,6 +253,8 @@ class SGD(Optimizer):
         (without momentum: weight = (1 - lr * wd) * weight - lr * g)
     """
 
+    _master_copy_last = True
+
     def __init__(self, momentum=0.0, lazy_update=True, **kwargs):
         super().__init__(**kwargs)
         self.momentum = momentum
@@ -274,6 +282,8 @@ class NAG(Optimizer):
         g = clip(rescale_grad * grad, clip_gradient) + wd * weight
         mom = momentum * mom + g;  weight -= lr * (g + momentum * mom)
     """
+
+    _master_copy_last = True
 
     def __init__(self, momentum=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -570,6 +580,8 @@ class LARS(Optimizer):
     Only names ending in `_weight` get weight decay.
     """
 
+    _master_copy_last = True
+
     def __init__(self, momentum=0.0, lazy_update=True, eta=0.001, eps=0,
                  momentum_correction=True, **kwargs):
         super().__init__(**kwargs)
@@ -751,6 +763,34 @@ class Nadam(Optimizer):
         m_t_bar = ((1. - momentum_t) * g / (1. - self.m_schedule)
                    + momentum_t_1 * m_t / (1. - m_schedule_next))
         w -= lr * m_t_bar / (np.sqrt(v_t / (1. - self.beta2 ** t)) + self.epsilon)
+
+
+@register
+class Ftrl(Optimizer):
+    """FTRL-Proximal (MXNet's ftrl_update)::
+
+        g = clip(rescale_grad * grad, clip_gradient)
+        z += g - (sqrt(n + g^2) - sqrt(n)) * weight / lr;  n += g^2
+        weight = (sign(z) * lamda1 - z) / ((beta + sqrt(n)) / lr + wd) * (|z| > lamda1)
+    """
+
+    def __init__(self, lamda1=0.01, learning_rate=0.1, beta=1, **kwargs):
+        super().__init__(**kwargs)
+        self.lamda1 = lamda1
+        self.beta = beta
+        self.lr = learning_rate
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight))  # z, n
+
+    def update(self, index, weight, grad, state):
+        lr, wd = self._next_update(index)
+        w = _plain(weight)
+        z, n = (_plain(a) for a in state)
+        g = self._rescaled(grad, w.dtype)
+        z += g - (np.sqrt(n + g * g) - np.sqrt(n)) * w / lr
+        n += g * g
+        w[...] = (np.sign(z) * self.lamda1 - z) / ((self.beta + np.sqrt(n)) / lr + wd) * (np.abs(z) > self.lamda1)
 
 
 class Updater:

@@ -24,8 +24,11 @@ import numpy.testing as npt
 from . import random as _random
 from .base import MXNetError
 from .context import Context, current_context
+from .ndarray import array
 
-__all__ = ["default_context", "set_default_context", "default_dtype", "default_rtols", "default_atols",
+# `from mxnet.test_utils import *` also brings `array`, `Context` and `current_context`, which
+# MXNet's own tests use
+__all__ = ["array", "Context", "current_context", "default_context", "set_default_context", "default_dtype", "default_rtols", "default_atols",
            "default_numeric_eps", "effective_dtype", "get_tolerance", "get_tols", "get_atol", "get_rtol",
            "get_etol", "random_arrays", "random_uniform_arrays", "random_sample", "rand_ndarray",
            "rand_shape_2d", "rand_shape_3d", "rand_shape_nd", "rand_coord_2d", "np_reduce", "same",
@@ -150,7 +153,6 @@ def rand_ndarray(shape, stype="default", density=None, dtype=None, modifier_func
     if stype != "default":
         raise MXNetError(f"rand_ndarray: storage type {stype!r} is not supported; cysym arrays are "
                          f"dense (stype='default') only")
-    from .ndarray import array
     return array(random_arrays(shape), dtype=dtype, ctx=ctx)
 
 
@@ -358,7 +360,6 @@ def _check_dtype(dtype, allow_asnumpy=True):
 
 
 def _to_nd(value, dtype):
-    from .ndarray import array
     if not isinstance(value, np.ndarray):
         return value
     return array(value, dtype=value.dtype if isinstance(dtype, str) and dtype == "asnumpy" else dtype)
@@ -395,7 +396,6 @@ def _parse_aux_states(sym, aux_states, ctx, dtype=default_dtype()):
 
 def simple_forward(sym, ctx=None, is_train=False, **inputs):
     """The outputs of `sym` at the given NumPy inputs, as NumPy arrays (one array for one output)."""
-    from .ndarray import array
     ctx = ctx or default_context()
     exe = sym.bind(ctx, args={k: array(v) for k, v in inputs.items()})
     exe.forward(is_train=is_train)
@@ -496,7 +496,6 @@ def check_numeric_gradient(sym, location, aux_states=None, numeric_eps=None, rto
     _, out_shapes, _ = sym.infer_shape(**{k: v.shape for k, v in location.items()})
     projection_of = {}
     out = _projected_losses(sym, location, projection_of)
-    from .ndarray import array
     location = dict(location)
     for name, index in projection_of.items():
         location[name] = array(np.random.rand(*out_shapes[index]) + 0.1, dtype=dtype)
@@ -568,7 +567,6 @@ def check_symbolic_backward(sym, location, out_grads, expected, rtol=None, atol=
         expected = dict(zip(sym.list_arguments(), expected))
     # dirty the gradient buffers deterministically, for reproducibility
     args_grad_npy = {k: np.random.normal(size=np.shape(v)) for k, v in sorted(expected.items())}
-    from .ndarray import array
     args_grad_data = {k: array(v, dtype=np.asarray(expected[k]).dtype
                                if isinstance(dtype, str) and dtype == "asnumpy" else dtype)
                       for k, v in args_grad_npy.items()}
@@ -749,8 +747,9 @@ def compare_optimizer(opt1, opt2, shape, dtype, w_stype="default", g_stype="defa
     if not isinstance(shape, list) and ntensors != 1:
         raise ValueError("compare_optimizer: ntensors > 1 needs a list of shapes")
     for index, one_shape in enumerate(shapes[:ntensors]):
-        w2 = cysym_random.uniform(shape=one_shape, dtype=dtype)
-        g2 = cysym_random.uniform(shape=one_shape, dtype=dtype)
+        # drawn in float32 (the samplers' widest common dtype), then cast: float16 weights too
+        w2 = cysym_random.uniform(shape=one_shape, dtype="float32").astype(dtype)
+        g2 = cysym_random.uniform(shape=one_shape, dtype="float32").astype(dtype)
         w1, g1 = w2.copy(), g2.copy()
         state1 = opt1.create_state_multi_precision(index, w1)
         state2 = opt2.create_state_multi_precision(index, w2)

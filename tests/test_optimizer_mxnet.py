@@ -132,3 +132,36 @@ def test_updater_states_round_trip(name):
     mx.random.seed(3)
     again(0, mx.nd.array(GRADS[1], dtype=np.float32), twin)
     np.testing.assert_array_equal(weight, twin)
+
+
+# MXNet 1.9.1's Ftrl keeps float32 states whatever the weight's dtype (a float64 weight fails there):
+# these were made as above with float32 weights and gradients
+MXNET_FTRL = [
+    ('ftrl', 'fc_weight', {'learning_rate': 0.1, 'wd': 0.01, 'rescale_grad': 0.5, 'clip_gradient': 0.6, 'lamda1': 0.05},
+     [[0.01186112966388464, -0.2251494973897934, 0.7120189070701599],
+      [0.1684299111366272, -5.445632996270433e-05, 0.30300819873809814]]),
+    ('ftrl', 'fc_weight', {'learning_rate': 0.2, 'beta': 0.5},
+     [[0.024621717631816864, -0.6207554936408997, 1.3588522672653198],
+      [0.4112679660320282, -0.010153242386877537, 0.4986918270587921]]),
+]
+
+
+@pytest.mark.parametrize("name, param_name, kwargs, expected", MXNET_FTRL, ids=["ftrl-0", "ftrl-1"])
+def test_ftrl_matches_mxnet(name, param_name, kwargs, expected):
+    weight, _, _ = _run(name, param_name, kwargs, dtype=np.float32)
+    np.testing.assert_allclose(weight, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_multi_precision_states_in_mxnets_order():
+    # MXNet's SGD, NAG and LARS keep (state, float32 master copy); the others (master copy, state)
+    weight = mx.nd.array(W0, dtype=np.float16)
+    for name, master_last in (("sgd", True), ("nag", True), ("lars", True), ("adam", False), ("ftml", False)):
+        opt = mx.optimizer.create(name, multi_precision=True, momentum=0.9) if name in ("sgd", "nag", "lars") \
+            else mx.optimizer.create(name, multi_precision=True)
+        state = opt.create_state_multi_precision(0, weight)
+        master = state[1] if master_last else state[0]
+        assert master.dtype == np.float32 and isinstance(master, mx.nd.NDArray), name
+        opt.update_multi_precision(0, weight, mx.nd.array(GRADS[0], dtype=np.float16), state)
+        np.testing.assert_array_equal(weight, master.astype(np.float16))
+    mx.test_utils.compare_optimizer(mx.optimizer.SGD(momentum=0.9, multi_precision=True),
+                                    mx.optimizer.SGD(momentum=0.9, multi_precision=True), (3, 4), np.float16)
