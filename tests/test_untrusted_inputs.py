@@ -198,3 +198,11 @@ def test_output_names_are_built_once_per_node(monkeypatch):
     net.infer_shape(x=(2, count))
     net.simple_bind(mx.cpu(), grad_req="null", x=(2, count))
     assert len(calls) < 100, f"{len(calls)} builds of {count} output names"  # before: one per output reference
+
+
+@pytest.mark.parametrize("shape", [f"(2, {MAX_ELEMENTS})", f"(0, {2 ** 70})", f"({2 ** 40}, {2 ** 9})"])
+def test_variable_shape_beyond_any_array_in_json_names_the_node(shape):
+    graph = {"nodes": [{"op": "null", "name": "x", "attrs": {"__shape__": shape}, "inputs": []}],
+             "arg_nodes": [0], "heads": [[0, 0, 0]]}
+    with pytest.raises(JSONFormatError, match=r"node 0 \('x'\).*__shape__.*more than"):
+        mx.sym.load_json(json.dumps(graph))

@@ -15,6 +15,7 @@ import os
 
 from ..base import JSONFormatError, MXNetError, dtype_from_code
 from ..registry import find_op, unknown_operator_message
+from ..shapes import MAX_ELEMENTS
 from .graph import Node, gc_paused
 from .symbol import Symbol
 
@@ -24,7 +25,6 @@ MXNET_VERSION = 10901
 MAX_NODES = 1_000_000
 MAX_FILE_BYTES = 1 << 30
 MAX_OUTPUTS_PER_NODE = 1 << 16   # a larger count is an absurd (or hostile) file, not a network
-MAX_ELEMENTS = (1 << 63) - 1     # a `__shape__` beyond int64 indexing cannot be a real array
 _INLINE_ARRAY_LIMIT = 10   # dmlc's writer breaks integer arrays longer than this over lines
 
 
@@ -185,7 +185,7 @@ def _check_variable_attrs(source, attrs, where):
         size = size_of(d for d in shape if d is not None)   # unknown (0) dimensions left out
         if size > MAX_ELEMENTS:
             raise _fail(source, f"{where}: __shape__ {attrs['__shape__'][:80]!r} has {size} elements, "
-                                f"more than the {MAX_ELEMENTS} an array can index")
+                                f"more than the {MAX_ELEMENTS} an array may have")
     if "__dtype__" in attrs:
         try:
             dtype_from_code(attrs["__dtype__"])
