@@ -18,8 +18,9 @@ def _bn_shape(ctx, ins, outs):
         return ins, outs
     axis = normalize_axis(ctx, _channel_axis(ctx.params), len(data))
     channel = (data[axis],)
-    # _contrib_BatchNormWithReLU has a fourth output, its (unused here) workspace
-    return [data, channel, channel, channel, channel], [data, channel, channel, data][:len(outs)]
+    # _contrib_BatchNormWithReLU has a fourth output, MKL-DNN's workspace in MXNet, hidden and
+    # never written here: one value per channel, so that it costs no planned memory to speak of
+    return [data, channel, channel, channel, channel], [data, channel, channel, channel][:len(outs)]
 
 
 def _bn_kernel(b, relu=False):
