@@ -7,8 +7,12 @@ import signal
 import subprocess
 import sys
 
+import cysym
+
 _WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# the folder holding the cysym this test run imports (the source tree after an in-place build,
+# site-packages after an install): the worker must import the same, compiled one
+_CYSYM_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(cysym.__file__)))
 CASE_TIMEOUT = float(os.environ.get("CYSYM_FUZZ_CASE_TIMEOUT", "20"))
 # the outcomes a case may have: anything else (a crash, a hang, another exception type) is a bug
 ACCEPTED = ("ok", "mxnet_error")
@@ -21,7 +25,7 @@ class Worker:
         self.process = None
 
     def _start(self):
-        env = dict(os.environ, PYTHONPATH=_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        env = dict(os.environ, PYTHONPATH=_CYSYM_PARENT + os.pathsep + os.environ.get("PYTHONPATH", ""),
                    PYTHONFAULTHANDLER="1")
         self.process = subprocess.Popen([sys.executable, _WORKER], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
