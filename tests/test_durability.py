@@ -12,7 +12,9 @@ import pytest
 import cysym as mx
 from cysym import base
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the folder holding the cysym under test (site-packages after an install, the checkout after
+# an in-place build): a child Python imports that one, run outside the checkout
+CYSYM_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(mx.__file__)))
 
 
 def _dead_pid():
@@ -84,7 +86,7 @@ def test_a_killed_save_leaves_the_old_file_and_its_litter_is_cleaned(tmp_path):
               f"while True:\n"
               f"    mx.nd.save({str(target)!r}, {{'w': big}})\n")
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                             env=dict(os.environ, PYTHONPATH=ROOT), text=True)
+                             env=dict(os.environ, PYTHONPATH=CYSYM_PARENT), cwd=tmp_path, text=True)
     assert child.stdout.readline().strip() == "ready"
     deadline = time.time() + 20
     while time.time() < deadline and not any(".cysym-tmp-" in n for n in os.listdir(tmp_path)):

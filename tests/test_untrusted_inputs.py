@@ -121,7 +121,7 @@ def test_a_layer_count_is_bounded_before_the_layers_are_walked():
         mx.sym.RNN(mx.sym.Variable("x"), state_size=5, num_layers=2 ** 31 - 1, mode="lstm")
 
 
-def test_arrays_too_large_for_memory_are_a_bind_error():
+def test_arrays_too_large_for_memory_are_a_bind_error(tmp_path):
     """Within the size bounds but beyond this process's memory: a BindError, not MemoryError."""
     script = ("import resource, cysym as mx\n"
               "resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))\n"
@@ -130,9 +130,10 @@ def test_arrays_too_large_for_memory_are_a_bind_error():
               "    net.simple_bind(mx.cpu(), x=(2, 1024))\n"
               "except mx.base.BindError as err:\n"
               "    print('BindError', err)\n")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # the cysym under test (site-packages after an install), imported outside the checkout
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(mx.__file__)))
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            env=dict(os.environ, PYTHONPATH=root), timeout=120)
+                            env=dict(os.environ, PYTHONPATH=parent), cwd=tmp_path, timeout=120)
     assert result.stdout.startswith("BindError cannot allocate"), result.stdout + result.stderr
 
 
