@@ -119,7 +119,8 @@ def blas_threads():
             if value.isdigit() and int(value) > 0:
                 return int(value)
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    counts = [pool["num_threads"] for pool in threadpool_info() if pool["internal_api"] == "openblas"]
+    counts = [pool["num_threads"] for pool in threadpool_info()
+              if pool["internal_api"] == "openblas"]
     return max(counts, default=1)
 
 
@@ -144,12 +145,15 @@ def _winograd_fits(params, data_shape):
             and min(channels, params["num_filter"]) >= WINOGRAD_MIN_CHANNELS)
 
 
+def _pad_2d(params):
+    return tuple(params["pad"]) or (0, 0)
+
+
 def _winograd_bytes(params, data_shape, dtype):
     itemsize = np.dtype(dtype).itemsize
     batch, channels, height, width = data_shape
     return itemsize * kernels("winograd").workspace_elements(
-        batch, channels, height, width, params["num_filter"], tuple(params["pad"]) or (0, 0),
-        itemsize)
+        batch, channels, height, width, params["num_filter"], _pad_2d(params), itemsize)
 
 
 def _is_dense(params, data_shape):
@@ -166,10 +170,15 @@ def _conv_workspace(params, in_shapes, out_shapes, dtype):
     data = in_shapes[0]
     if _winograd_fits(params, data):
         return _winograd_bytes(params, data, dtype)
+    return _im2col_bytes(params, data, dtype)
+
+
+def _im2col_bytes(params, data_shape, dtype):
     filters, groups = params["num_filter"], params["num_group"]
-    weight = (filters, data[1] // groups) + tuple(params["kernel"])
-    return kernels("conv").conv_workspace_bytes(data, weight, itemsize=np.dtype(dtype).itemsize,
-                                           **_conv_attrs(params))
+    weight = (filters, data_shape[1] // groups) + tuple(params["kernel"])
+    return kernels("conv").conv_workspace_bytes(data_shape, weight,
+                                                itemsize=np.dtype(dtype).itemsize,
+                                                **_conv_attrs(params))
 
 
 def _conv_attrs(params):
@@ -186,7 +195,7 @@ def _conv_kernel(b):
         return
     if _winograd_fits(b.params, b.inputs[0].shape):
         kernels("winograd").append_winograd(b.plan, b.inputs[0], b.inputs[1], bias, b.outputs[0],
-                                            tuple(b.params["pad"]) or (0, 0),
+                                            _pad_2d(b.params),
                                             workspace=b.workspace, req=b.req[0], label=b.label)
         return
     kernels("conv").append_convolution(b.plan, b.inputs[0], b.inputs[1], bias, b.outputs[0],
@@ -247,10 +256,7 @@ def _conv_backward_workspace(params, in_shapes, out_shapes, dtype):
     # inputs are (out_grad, data, weight): the forward's buffer, and where Winograd computes dX,
     # room for whichever of its and im2col's (for dW) is larger: the two run one after the other
     data = in_shapes[1]
-    filters, groups = params["num_filter"], params["num_group"]
-    weight = (filters, data[1] // groups) + tuple(params["kernel"])
-    im2col = kernels("conv").conv_workspace_bytes(data, weight, itemsize=np.dtype(dtype).itemsize,
-                                                  **_conv_attrs(params))
+    im2col = _im2col_bytes(params, data, dtype)
     if _winograd_fits(params, data):
         return max(im2col, _winograd_bytes(params, data, dtype))
     return im2col
@@ -273,7 +279,7 @@ def _conv_backward_kernel(b):
                                            **_conv_attrs(b.params))
     if winograd_dx:
         kernels("winograd").append_winograd(b.plan, dy, w, None, b.outputs[0],
-                                            tuple(b.params["pad"]) or (0, 0),
+                                            _pad_2d(b.params),
                                             workspace=b.workspace, req=b.req[0], label=b.label,
                                             data_gradient=True)
 
