@@ -11,6 +11,8 @@ from . import symbol
 from . import symbol as sym
 from . import executor
 from . import initializer, optimizer, lr_scheduler, metric, io, callback, model, profiler
+from . import kvstore
+from . import kvstore as kv
 from . import initializer as init
 from . import module
 from . import module as mod
@@ -21,8 +23,9 @@ from . import monitor
 from . import monitor as mon
 from . import operator
 from . import rnn
+from . import onnx  # the onnx package itself is imported only when a function is called
 
 __all__ = ["MXNetError", "AttrScope", "Context", "cpu", "gpu", "cpu_pinned", "current_context", "num_gpus",
            "sym", "symbol", "nd", "ndarray", "name", "attribute", "base", "random", "context", "executor",
            "init", "initializer", "optimizer", "lr_scheduler", "metric", "io", "callback", "model",
-           "mod", "module", "viz", "visualization", "test_utils", "mon", "monitor"]
+           "kv", "kvstore", "mod", "module", "viz", "visualization", "test_utils", "mon", "monitor"]

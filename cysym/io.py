@@ -206,11 +206,23 @@ class NDArrayIter(DataIter):
 
     last_batch_handle: 'pad' (fill the last batch from the start, batch.pad tells how many),
     'discard' (drop it) or 'roll_over' (keep it and prepend it to the next epoch's first batch).
+
+    part_index / num_parts (as MXNet's record iterators take them, for distributed training):
+    iterate over part `part_index` of `num_parts`, the samples at positions part_index,
+    part_index + num_parts, ... of the (shuffled) data; the last num_data % num_parts samples of
+    each epoch's order are left out so every part has as many batches.  Every part shuffles the
+    whole data with the same stream (cysym.random, seeded alike on every worker), so the parts'
+    batch t together are the batch t of one iterator over the whole data with batch_size *
+    num_parts: data-parallel training sees what one process would with the larger batch.
     """
 
     def __init__(self, data, label=None, batch_size=1, shuffle=False, last_batch_handle="pad",
-                 data_name="data", label_name="softmax_label"):
+                 data_name="data", label_name="softmax_label", part_index=0, num_parts=1):
         super().__init__(batch_size)
+        if not isinstance(num_parts, (int, np.integer)) or num_parts < 1:
+            raise ValueError(f"NDArrayIter: num_parts must be a positive integer, not {num_parts!r}")
+        if not isinstance(part_index, (int, np.integer)) or not 0 <= part_index < num_parts:
+            raise ValueError(f"NDArrayIter: part_index must be in [0, {num_parts}), not {part_index!r}")
         if last_batch_handle not in ("pad", "discard", "roll_over"):
             raise ValueError(f"NDArrayIter: last_batch_handle must be 'pad', 'discard' or "
                              f"'roll_over', not {last_batch_handle!r}")
@@ -223,7 +235,15 @@ class NDArrayIter(DataIter):
             if value.shape[0] != self.num_data:
                 raise ValueError(f"NDArrayIter: {name!r} has {value.shape[0]} samples but "
                                  f"{self.data[0][0]!r} has {self.num_data}")
-        self.idx = np.arange(self.num_data)
+        self.part_index, self.num_parts = int(part_index), int(num_parts)
+        if self.num_parts > 1:
+            if self.num_data < self.num_parts:
+                raise ValueError(f"NDArrayIter: {self.num_data} samples cannot be split into "
+                                 f"{self.num_parts} parts")
+            self._whole = (self.data, self.label, np.arange(self.num_data))
+            self.num_data //= self.num_parts
+            self._take_part()
+        self.idx = np.arange(self.num_data) if self.num_parts == 1 else self.idx
         self.shuffle = shuffle
         self.last_batch_handle = last_batch_handle
         self.batch_size = int(batch_size)
@@ -347,7 +367,22 @@ class NDArrayIter(DataIter):
     def getindex(self):
         return None
 
+    def _take_part(self):
+        """This part's samples of the whole data, in the whole data's current order."""
+        data, label, idx = self._whole
+        part = slice(self.part_index, self.num_data * self.num_parts, self.num_parts)
+        self.data = [(k, v[part]) for k, v in data]
+        self.label = [(k, v[part]) for k, v in label]
+        self.idx = idx[part]
+        self.data_list = [x[1] for x in self.data] + [x[1] for x in self.label]
+
     def _shuffle_data(self):
+        if self.num_parts > 1:
+            data, label, idx = self._whole
+            perm = _random.generator().permutation(len(idx))
+            self._whole = ([(k, v[perm]) for k, v in data], [(k, v[perm]) for k, v in label], idx[perm])
+            self._take_part()
+            return
         perm = _random.generator().permutation(self.num_data)
         self.idx = self.idx[perm]
         self.data = [(k, v[perm]) for k, v in self.data]

@@ -174,6 +174,36 @@ def create(metric, *args, **kwargs):
     raise TypeError(f"create: cannot make a metric from {metric!r}")
 
 
+def across_workers(eval_metric, kvstore):
+    """A copy of eval_metric whose statistics are summed over the workers of a distributed
+    kvstore (eval_metric itself when the store is local or None): the value over all the
+    data the workers saw together.  Every worker must call it (it is a collective)."""
+    if kvstore is None or not kvstore.is_distributed:
+        return eval_metric
+    import copy
+    total = copy.deepcopy(eval_metric)
+    leaves, pending = [], [total]
+    while pending:
+        metric = pending.pop()
+        if isinstance(metric, CompositeEvalMetric):
+            pending.extend(metric.metrics)
+            continue
+        # these keep statistics other than a sum and a count; a sum of their parts is not theirs
+        if isinstance(metric, PCC) or (isinstance(metric, (_BinaryCountMetric, PearsonCorrelation))
+                                       and metric.average != "macro"):
+            raise ValueError(f"across_workers: metric {metric.name!r} ({type(metric).__name__}, "
+                             f"average={getattr(metric, 'average', None)!r}) cannot be summed over "
+                             "workers; use a macro-averaged metric")
+        leaves.append(metric)
+    fields = ("sum_metric", "num_inst", "global_sum_metric", "global_num_inst")
+    summed = kvstore._comm.sum_scalars(
+        [getattr(metric, field) for metric in leaves for field in fields], "metric aggregation")
+    for position, (metric, field) in enumerate((m, f) for m in leaves for f in fields):
+        value = summed[position]
+        setattr(metric, field, int(value) if field.endswith("num_inst") else float(value))
+    return total
+
+
 @register
 @alias("composite")
 class CompositeEvalMetric(EvalMetric):

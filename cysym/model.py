@@ -1,6 +1,7 @@
 """MXNet checkpoints: `prefix-symbol.json` plus `prefix-%04d.params` (arg:/aux: keys)."""
 import logging
 
+from . import kvstore as _kvstore
 from . import ndarray as nd
 from . import symbol as sym
 from .base import MXNetError, atomic_write
@@ -30,7 +31,10 @@ def checkpoint_files(prefix, epoch, symbol, arg_params, aux_params):
 
 
 def write_files(files):
-    """Write each (name, data) through a temporary file and a rename."""
+    """Write each (name, data) through a temporary file and a rename; in a distributed job only
+    rank 0 writes (every worker holds the same parameters)."""
+    if not _kvstore.writes_checkpoints():
+        return
     for fname, data in files:
         atomic_write(fname, data)
 

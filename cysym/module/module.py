@@ -6,7 +6,9 @@ import weakref
 
 import numpy as np
 
+from .. import executor as _executor
 from .. import initializer as init
+from .. import kvstore as kvs
 from .. import metric as metric_module
 from .. import model
 from .. import ndarray as nd
@@ -135,6 +137,13 @@ class BaseModule:
                          arg_params=arg_params, aux_params=aux_params,
                          allow_missing=allow_missing, force_init=force_init)
         self.init_optimizer(kvstore=kvstore, optimizer=optimizer, optimizer_params=optimizer_params)
+        distributed = getattr(self, "_kvstore", None) is not None and self._kvstore.is_distributed
+        if distributed:
+            # every worker shuffles with rank 0's stream, so that sharded iterators split one
+            # global order (see NDArrayIter's part_index)
+            seed = np.array([fit_seed], np.uint64)
+            self._kvstore._comm.broadcast(seed, "fit seed broadcast")
+            fit_seed = int(seed[0])
         if monitor is not None:
             self.install_monitor(monitor)
         saved_seed = getattr(getattr(self, "_optimizer", None), "fit_seed", None)
@@ -167,7 +176,8 @@ class BaseModule:
             if bar is not None:
                 bar.close()
             elapsed = time.time() - tic
-            for name, value in eval_metric.get_name_value():
+            reported = metric_module.across_workers(eval_metric, self._kvstore) if distributed else eval_metric
+            for name, value in reported.get_name_value():
                 self.logger.info("Epoch[%d] Train-%s=%f", epoch, name, value)
             self.logger.info("Epoch[%d] Time cost=%.3f (%.0f samples/sec)", epoch, elapsed,
                              samples / elapsed if elapsed > 0 else float("inf"))
@@ -239,6 +249,9 @@ class Module(BaseModule):
         self._optimizer = None
         self._updater = None
         self._preload_opt_states = None
+        self._kvstore = None
+        self._update_on_kvstore = False
+        self._grad_buckets = None
         self._data_shapes = []
         self._label_shapes = []
         self._monitor = None
@@ -395,7 +408,11 @@ class Module(BaseModule):
             return
         if not self.binded or not self.params_initialized:
             raise MXNetError("init_optimizer: bind and initialize the parameters first")
+        kvstore, update_on_kvstore = self._create_kvstore(kvstore)
         batch_size = self._data_shapes[0].shape[0]
+        if kvstore is not None and kvstore.is_distributed:
+            # gradients are summed over the workers: the mean is over every worker's batch
+            batch_size *= kvstore.num_workers
         idx2name = dict(enumerate(self._param_names))
         if isinstance(optimizer, str):
             params = dict(optimizer_params)
@@ -407,39 +424,108 @@ class Module(BaseModule):
         else:
             if optimizer.rescale_grad != 1.0 / batch_size:
                 self.logger.warning("Optimizer created manually outside Module but rescale_grad is "
-                                    "not normalized to 1.0/batch_size (%s vs. %s). Is this intended?",
+                                    "not normalized to 1.0/batch_size/num_workers (%s vs. %s). "
+                                    "Is this intended?",
                                     optimizer.rescale_grad, 1.0 / batch_size)
             if not optimizer.idx2name:
                 optimizer.idx2name = idx2name.copy()
         self._optimizer = optimizer
         self._updater = opt.get_updater(optimizer)
+        self._kvstore, self._update_on_kvstore, self._grad_buckets = kvstore, update_on_kvstore, None
+        if kvstore is not None and kvstore.is_distributed:
+            self._broadcast_params()
+            self._bucket_gradients()
+        elif kvstore is not None:
+            if update_on_kvstore:
+                kvstore.set_optimizer(self._optimizer)
+            for index, name in enumerate(self._param_names):
+                kvstore.init(name, self._arg_params[name])
+                if update_on_kvstore:
+                    kvstore.pull(name, self._exec.arg_dict[name], priority=-index)
         self.optimizer_initialized = True
         if self._preload_opt_states is not None:
             self.load_optimizer_states(self._preload_opt_states,
                                        allow_pickle=getattr(self, "_preload_allow_pickle", False))
             self._preload_opt_states = None
 
+    def _create_kvstore(self, kvstore):
+        """(store or None, whether the store runs the optimizer), as MXNet's _create_kvstore:
+        one device and a local type need no store; a distributed store sums the gradients and
+        the module's own updater runs on every worker."""
+        if kvstore is None:
+            return None, False
+        if isinstance(kvstore, str):
+            if "dist" not in kvstore:
+                kvs.create(kvstore)   # refuses unknown names
+                return None, False
+            kvstore = kvs.create(kvstore)
+        elif not isinstance(kvstore, kvs.KVStore):
+            raise TypeError(f"kvstore must be KVStore, str or None, not {type(kvstore).__name__}")
+        if kvstore.is_distributed:
+            return kvstore, False
+        return kvstore, "local_allreduce" not in kvstore.type
+
+    def _broadcast_params(self):
+        """Rank 0's parameters and auxiliary states on every worker (MXNet's init + pull)."""
+        comm = self._kvstore._comm
+        for name in self._param_names:
+            comm.broadcast(self._exec.arg_dict[name], f"broadcast of parameter {name!r}")
+        for name in self._aux_names:
+            comm.broadcast(self._exec.aux_dict[name], f"broadcast of auxiliary state {name!r}")
+
+    def _bucket_gradients(self):
+        """Re-bind with the parameters' gradients as views of the store's bucket buffers, so the
+        backward pass writes where the allreduce reads."""
+        trained = [n for n in self._param_names
+                   if self._exec.grad_dict.get(n) is not None and n not in self._fixed_param_names]
+        buckets = kvs.GradientBuckets(
+            self._kvstore._comm, [(n, self._exec.grad_dict[n].shape, self._exec.grad_dict[n].dtype)
+                                  for n in trained], self._kvstore.bucket_bytes)
+        grads = {n: buckets.views.get(n, g) for n, g in self._exec.grad_dict.items()}
+        self._replace_executor(_executor.bind(
+            self._symbol, self._context, self._exec.arg_dict, args_grad=grads,
+            grad_req=self._grad_req, aux_states=self._exec.aux_dict))
+        self._grad_buckets = buckets
+
     def update(self):
-        """One optimizer step on every trainable parameter, from the current gradients."""
+        """One optimizer step on every trainable parameter, from the current gradients (summed
+        over the workers first when the store is distributed)."""
         if not self.optimizer_initialized:
             raise MXNetError("update: call init_optimizer first")
+        if self._grad_buckets is not None:
+            self._grad_buckets.finish()
         for index, name in enumerate(self._param_names):
             grad = self._exec.grad_dict.get(name)
             if grad is None or name in self._fixed_param_names:
                 continue
-            self._updater(index, grad, self._exec.arg_dict[name])
+            weight = self._exec.arg_dict[name]
+            if self._update_on_kvstore:
+                self._kvstore.push(name, grad, priority=-index)
+                self._kvstore.pull(name, weight, priority=-index)
+                continue
+            if self._kvstore is not None and self._grad_buckets is None:
+                self._kvstore.push(name, grad, priority=-index)
+                self._kvstore.pull(name, grad, priority=-index)
+            self._updater(index, grad, weight)
 
     def save_optimizer_states(self, fname):
-        atomic_write(fname, self._updater.get_states(dump_optimizer=True))
+        """Write the optimizer states (rank 0 only in a distributed job: they are identical)."""
+        if kvs.writes_checkpoints():
+            atomic_write(fname, self._active_updater().get_states(dump_optimizer=True))
+
+    def _active_updater(self):
+        """The updater holding the optimizer states: the store's when it runs the optimizer."""
+        return self._kvstore._updater if self._update_on_kvstore else self._updater
 
     def load_optimizer_states(self, fname, allow_pickle=False):
         """Restore the optimizer states saved by save_optimizer_states / save_checkpoint.
 
         allow_pickle=True also reads MXNet's (and older cysym's) pickled .states files; unpickling
         runs any code the file contains, so only for files you trust."""
+        updater = self._active_updater()
         with open(fname, "rb") as f:
-            self._updater.set_states(f.read(), allow_pickle=allow_pickle, source=str(fname))
-        self._optimizer = self._updater.optimizer
+            updater.set_states(f.read(), allow_pickle=allow_pickle, source=str(fname))
+        self._optimizer = updater.optimizer
 
     # -- running ----------------------------------------------------------------------------------
 
@@ -527,7 +613,8 @@ class Module(BaseModule):
         if save_optimizer_states:
             if not self.optimizer_initialized:
                 raise MXNetError("save_checkpoint: save_optimizer_states needs init_optimizer first")
-            files.append((f"{prefix}-{epoch:04d}.states", self._updater.get_states(dump_optimizer=True)))
+            files.append((f"{prefix}-{epoch:04d}.states",
+                          self._active_updater().get_states(dump_optimizer=True)))
         model.write_files(files)
         self.logger.info('Saved checkpoint to "%s-%04d.params"', prefix, epoch)
         if save_optimizer_states:

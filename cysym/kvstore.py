@@ -1,0 +1,344 @@
+"""Key-value stores (MXNet's mx.kv): 'local' and 'device' in one process, 'dist_sync' and
+'dist_device_sync' over MPI (mpi4py).
+
+MXNet's distributed stores push gradients to parameter servers, which sum them and run the
+optimizer.  Here there are no servers: a push is an MPI allreduce (sum) of the value over every
+worker, and the optimizer set with set_optimizer runs on every worker on the same summed
+gradient, so every worker holds identical weights (as every MXNet worker pulls the server's).
+Launch with `mpiexec -n 4 python train.py`; without mpiexec a 'dist_sync' store is one worker.
+
+Failures do not hang the job: an exception that escapes on any rank of a distributed store
+prints the rank and calls MPI_Abort, which ends every rank; a collective waits at most
+`timeout` seconds (CYSYM_KV_TIMEOUT, default 300) before aborting with the rank that gave up.
+"""
+import os
+import sys
+import time
+import traceback
+
+import numpy as np
+
+from . import optimizer as opt
+from .base import MXNetError
+
+__all__ = ["KVStore", "create"]
+
+_LOCAL_TYPES = ("local", "device", "local_update_cpu", "local_allreduce_cpu", "local_allreduce_device")
+_DIST_TYPES = ("dist_sync", "dist_device_sync", "dist_sync_device")
+
+# the rank of this process in a distributed store (0 without one): checkpoints are written by
+# rank 0 only
+_process_rank = 0
+
+
+def writes_checkpoints():
+    """True on the process that writes checkpoint files (rank 0 of a distributed job)."""
+    return _process_rank == 0
+
+
+def create(name="local"):
+    """A KVStore of type `name`: 'local', 'device', 'dist_sync' or 'dist_device_sync'."""
+    if not isinstance(name, str):
+        raise TypeError("name must be a string")
+    name = name.lower()
+    if name in _LOCAL_TYPES:
+        return KVStore(name)
+    if name in _DIST_TYPES:
+        return KVStore(name, _Communicator.world())
+    if name == "dist_async" or name == "dist":
+        raise MXNetError(f"kvstore {name!r}: asynchronous updates (workers applying their gradients "
+                         "to the servers' weights at different times) have no MPI form in cysym; "
+                         "use 'dist_sync' (gradients summed over all workers at every step)")
+    raise MXNetError(f"kvstore {name!r} is not supported; choose one of "
+                     f"{list(_LOCAL_TYPES[:2] + _DIST_TYPES[:2])}")
+
+
+def _as_list(value):
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _keys_and_values(key, value, what):
+    """[(key, [arrays])]: one key and its arrays, or a list of keys with one entry each."""
+    if isinstance(key, (list, tuple)):
+        values = _as_list(value)
+        if len(values) != len(key):
+            raise MXNetError(f"KVStore.{what}: {len(key)} keys but {len(values)} values")
+        return [(k, _as_list(v)) for k, v in zip(key, values)]
+    return [(key, _as_list(value))]
+
+
+class _Communicator:
+    """MPI_COMM_WORLD (duplicated, so a user's own MPI calls cannot match ours) with collectives
+    that wait at most `timeout` seconds."""
+
+    _instance = None
+
+    @classmethod
+    def world(cls):
+        if cls._instance is None:
+            cls._instance = cls()
+        return cls._instance
+
+    def __init__(self):
+        try:
+            from mpi4py import MPI
+        except ImportError:
+            raise MXNetError("distributed kvstores need mpi4py and an MPI runtime: "
+                             "pip install 'cysym[mpi]' (mpi4py and mpich), then launch with "
+                             "mpiexec -n <workers> python train.py") from None
+        global _process_rank
+        self.MPI = MPI
+        self.comm = MPI.COMM_WORLD.Dup()
+        self.rank = self.comm.Get_rank()
+        self.size = self.comm.Get_size()
+        self.timeout = float(os.environ.get("CYSYM_KV_TIMEOUT", "300"))
+        self.wait_seconds = 0.0   # time spent waiting on collectives, for the user's reports
+        _process_rank = self.rank
+        if self.size > 1:
+            self._abort_on_uncaught_exceptions()
+
+    def _abort_on_uncaught_exceptions(self):
+        """An exception that ends one rank would leave the others blocked in their next
+        collective: print it with the rank and end the whole job."""
+        previous = sys.excepthook
+
+        def abort_job(kind, value, tb):
+            message = "".join(traceback.format_exception(kind, value, tb))
+            sys.stderr.write(f"cysym.kvstore: rank {self.rank} of {self.size} failed, aborting "
+                             f"the job:\n{message}")
+            sys.stderr.flush()
+            if kind is KeyboardInterrupt:
+                previous(kind, value, tb)
+            self.MPI.COMM_WORLD.Abort(1)
+        sys.excepthook = abort_job
+
+    def fail(self, message):
+        """End every rank with `message` (this rank's view of what went wrong)."""
+        sys.stderr.write(f"cysym.kvstore: rank {self.rank} of {self.size}: {message}; aborting the job\n")
+        sys.stderr.flush()
+        self.MPI.COMM_WORLD.Abort(1)
+
+    def wait(self, requests, what):
+        """Wait for the requests, polling so that a dead peer ends in an error, not a hang."""
+        start = time.perf_counter()
+        deadline = start + self.timeout
+        pause = 1e-6
+        while not self.MPI.Request.Testall(requests):
+            now = time.perf_counter()
+            if now > deadline:
+                self.fail(f"{what} did not complete within {self.timeout:g} s "
+                          "(CYSYM_KV_TIMEOUT): another rank has died or stopped training")
+            time.sleep(pause)
+            pause = min(pause * 2, 1e-3)
+        self.wait_seconds += time.perf_counter() - start
+
+    def start_allreduce(self, array):
+        """Begin summing `array` over the workers, in place."""
+        return self.comm.Iallreduce(self.MPI.IN_PLACE, array, op=self.MPI.SUM)
+
+    def allreduce(self, array, what):
+        self.wait([self.start_allreduce(array)], what)
+
+    def broadcast(self, array, what):
+        self.wait([self.comm.Ibcast(array, root=0)], what)
+
+    def barrier(self):
+        self.wait([self.comm.Ibarrier()], "barrier")
+
+    def sum_scalars(self, values, what):
+        """The element-wise sum over the workers of a float64 vector (a copy)."""
+        summed = np.array(values, dtype=np.float64)
+        self.allreduce(summed, what)
+        return summed
+
+
+class KVStore:
+    """MXNet's KVStore: init / push / pull / pushpull / broadcast of arrays by key.
+
+    push sums the pushed arrays (a list: one per device) and, in a distributed store, over the
+    workers; with an optimizer (set_optimizer) the sum updates the stored value, else it
+    replaces it.  pull copies the stored value out."""
+
+    def __init__(self, kv_type, communicator=None):
+        self._type = kv_type
+        self._comm = communicator
+        self._store = {}
+        self._updater = None
+        # gradients a Module sums in one allreduce; smaller buckets start earlier in backward
+        self.bucket_bytes = int(os.environ.get("CYSYM_KV_BUCKET_BYTES", 1 << 20))
+
+    # -- properties -----------------------------------------------------------------------------
+
+    @property
+    def type(self):
+        return self._type
+
+    @property
+    def rank(self):
+        return 0 if self._comm is None else self._comm.rank
+
+    @property
+    def num_workers(self):
+        return 1 if self._comm is None else self._comm.size
+
+    @property
+    def is_distributed(self):
+        return self._comm is not None
+
+    @property
+    def comm_wait_seconds(self):
+        """Seconds this worker has spent waiting on collectives (0 for a local store)."""
+        return 0.0 if self._comm is None else self._comm.wait_seconds
+
+    def is_capable(self, capability):
+        if capability.lower() == "optimizer":
+            return True
+        raise MXNetError(f"KVStore.is_capable: unknown capability {capability!r}")
+
+    # -- the store ------------------------------------------------------------------------------
+
+    def init(self, key, value):
+        """Store each key's initial value; in a distributed store every worker gets rank 0's."""
+        for k, values in _keys_and_values(key, value, "init"):
+            if k in self._store:
+                raise MXNetError(f"KVStore.init: duplicate init of key {k!r}")
+            stored = np.array(np.asarray(values[0]), copy=True, order="C")
+            if self._comm is not None:
+                self._comm.broadcast(stored, f"init of key {k!r}")
+            self._store[k] = stored
+
+    def _stored(self, key, what):
+        try:
+            return self._store[key]
+        except (KeyError, TypeError):
+            raise MXNetError(f"KVStore.{what}: key {key!r} has not been initialized "
+                             "(call init first)") from None
+
+    def _check_shape(self, key, array, stored, what):
+        if tuple(np.shape(array)) != stored.shape:
+            raise MXNetError(f"KVStore.{what}: key {key!r} holds shape {stored.shape}, "
+                             f"got {tuple(np.shape(array))}")
+
+    def push(self, key, value, priority=0):
+        """Sum each key's values (and, distributed, over the workers) into the store."""
+        for k, values in _keys_and_values(key, value, "push"):
+            stored = self._stored(k, "push")
+            merged = np.zeros_like(stored)
+            for v in values:
+                self._check_shape(k, v, stored, "push")
+                merged += np.asarray(v)
+            if self._comm is not None:
+                self._comm.allreduce(merged, f"push of key {k!r}")
+            if self._updater is not None:
+                from .ndarray import NDArray
+                self._updater(k, merged.view(NDArray), stored.view(NDArray))
+            else:
+                stored[...] = merged
+
+    def pull(self, key, out=None, priority=0, ignore_sparse=True):
+        """Copy each key's stored value into its out array(s)."""
+        if out is None:
+            raise MXNetError("KVStore.pull: out must be given (the arrays to copy the values into)")
+        for k, outs in _keys_and_values(key, out, "pull"):
+            stored = self._stored(k, "pull")
+            for o in outs:
+                self._check_shape(k, o, stored, "pull")
+                o[...] = stored
+
+    def pushpull(self, key, value, out=None, priority=0):
+        """push, then pull into out (into value when out is None)."""
+        self.push(key, value, priority)
+        self.pull(key, value if out is None else out, priority)
+
+    def broadcast(self, key, value, out, priority=0):
+        """init (rank 0's value), then pull into out."""
+        self.init(key, value)
+        self.pull(key, out, priority)
+
+    def row_sparse_pull(self, key, out=None, priority=0, row_ids=None):
+        raise MXNetError("KVStore.row_sparse_pull: cysym has no sparse storage (row_sparse "
+                         "arrays); use pull, which returns the whole value")
+
+    # -- updates --------------------------------------------------------------------------------
+
+    def set_optimizer(self, optimizer):
+        """Update stored values with `optimizer` at each push (on every worker alike)."""
+        self._set_updater(opt.get_updater(optimizer))
+
+    def _set_updater(self, updater):
+        self._updater = updater
+
+    def set_gradient_compression(self, compression_params):
+        if self._type in ("local", "local_update_cpu", "local_allreduce_cpu"):
+            raise MXNetError("Gradient compression is not supported for this type of kvstore")
+        kind = dict(compression_params).get("type")
+        raise MXNetError(f"KVStore.set_gradient_compression: {kind!r} compression is not "
+                         "implemented in cysym (MXNet's '2bit' keeps a residual per worker and "
+                         "needs a server to decompress); train without compression")
+
+    def save_optimizer_states(self, fname, dump_optimizer=False):
+        """Write the optimizer states (identical on every worker): rank 0 writes the file."""
+        if self._updater is None:
+            raise MXNetError("KVStore.save_optimizer_states: no optimizer (call set_optimizer first)")
+        if self.rank == 0:
+            from .base import atomic_write
+            atomic_write(fname, self._updater.get_states(dump_optimizer))
+
+    def load_optimizer_states(self, fname):
+        if self._updater is None:
+            raise MXNetError("KVStore.load_optimizer_states: no optimizer (call set_optimizer first)")
+        with open(fname, "rb") as f:
+            self._updater.set_states(f.read(), source=str(fname))
+
+    # -- synchronization ------------------------------------------------------------------------
+
+    def barrier(self):
+        """Wait until every worker reaches this call."""
+        if self._comm is not None:
+            self._comm.barrier()
+
+    _barrier = barrier   # MXNet's name
+
+
+class GradientBuckets:
+    """Every gradient of a module in one flat buffer per dtype, cut into buckets of about
+    `bucket_bytes`, summed over the workers in place.
+
+    The module binds its gradients as views of these buffers (so the backward pass writes
+    straight into them): a step allocates nothing.  Gradients are laid out last parameter
+    first, the order in which backward finishes them, so a bucket is complete early."""
+
+    def __init__(self, communicator, gradients, bucket_bytes):
+        """gradients: [(name, shape, dtype)] in parameter order."""
+        self._comm = communicator
+        by_dtype = {}
+        for name, shape, dtype in reversed(gradients):
+            by_dtype.setdefault(np.dtype(dtype), []).append((name, tuple(shape)))
+        self.views = {}
+        self.buckets = []    # (flat view, names of the gradients in it)
+        for dtype, entries in by_dtype.items():
+            from .ndarray import NDArray
+            flat = np.zeros(sum(int(np.prod(s)) for _, s in entries), dtype).view(NDArray)
+            start, bucket_start, names = 0, 0, []
+            for name, shape in entries:
+                size = int(np.prod(shape))
+                self.views[name] = flat[start:start + size].reshape(shape)
+                start += size
+                names.append(name)
+                if (start - bucket_start) * dtype.itemsize >= bucket_bytes:
+                    self.buckets.append((flat[bucket_start:start], names))
+                    bucket_start, names = start, []
+            if names:
+                self.buckets.append((flat[bucket_start:start], names))
+        self._pending = []
+
+    def start(self, bucket_index):
+        """Begin summing bucket `bucket_index` over the workers."""
+        self._pending.append(self._comm.start_allreduce(self.buckets[bucket_index][0]))
+
+    def finish(self):
+        """Start the buckets not started yet, then wait for all of them."""
+        for index in range(len(self._pending), len(self.buckets)):
+            self.start(index)
+        self._comm.wait(self._pending, f"allreduce of {len(self.buckets)} gradient buckets")
+        self._pending = []
