@@ -1,0 +1,907 @@
+"""The exporter table: one function per cysym operator, writing its ONNX nodes.
+
+An exporter receives a cysym.onnx.export.NodeContext `g` and must produce g.outputs (ONNX value
+names) from g.inputs; it raises Unsupported (g.fail) for parameter values ONNX cannot express.
+Loss heads export as their inference op (SoftmaxOutput -> Softmax, ...), Dropout as Identity.
+"""
+import math
+
+import numpy as np
+
+__all__ = ["EXPORTERS", "LOSS_HEADS", "Unsupported"]
+
+EXPORTERS = {}
+# heads whose second input is a label the exported (inference) model does not read
+LOSS_HEADS = ("SoftmaxOutput", "LinearRegressionOutput", "LogisticRegressionOutput",
+              "MAERegressionOutput")
+INT64_MAX, INT64_MIN = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+
+
+class Unsupported(Exception):
+    """An operator, or these parameters of it, has no ONNX form here."""
+
+
+def exporter(*names):
+    def decorate(function):
+        for name in names:
+            EXPORTERS[name] = function
+        return function
+    return decorate
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+def _reshape(g, value, shape, batch_axes, output=None):
+    """Reshape to `shape`; a dimension that follows the batch size becomes -1 (at most one)."""
+    target = list(shape)
+    if len(batch_axes) > 1:
+        g.fail(f"a reshape to {tuple(shape)} with several batch-dependent dimensions")
+    for axis in batch_axes:
+        target[axis] = -1
+    return g.emit1("Reshape", [value, g.ints(target, "shape")], output)
+
+
+def _axes(axis, ndim):
+    return [a % ndim for a in axis]
+
+
+def _reduce(g, op_type, value, axes, keepdims, output=None):
+    """ReduceX over `axes` (None: all); opset 18 (and ReduceSum from 13) takes axes as input."""
+    if op_type == "ReduceSum" or g.opset >= 18:
+        inputs = [value] + ([] if axes is None else [g.ints(axes, "axes")])
+        return g.emit1(op_type, inputs, output, keepdims=int(keepdims))
+    return g.emit1(op_type, [value], output, keepdims=int(keepdims),
+                   axes=None if axes is None else list(axes))
+
+
+def _channel_shape(ndim, axis=1):
+    """Shape (C, 1, ..., 1) of a per-channel vector broadcast against a rank-ndim tensor."""
+    return [-1] + [1] * (ndim - axis - 1)
+
+
+def _as_dtype(g, value, dtype, output=None):
+    from onnx.helper import np_dtype_to_tensor_dtype
+    return g.emit1("Cast", [value], output, to=np_dtype_to_tensor_dtype(np.dtype(dtype)))
+
+
+# ---------------------------------------------------------------------------------------------
+# elementwise
+
+def _unary(op_type):
+    def export(g):
+        g.emit(op_type, [g.inputs[0]], g.outputs[:1])    # Dropout's mask output is never read
+    return export
+
+
+for _name, _op_type in {"abs": "Abs", "exp": "Exp", "log": "Log", "sqrt": "Sqrt", "negative": "Neg",
+                        "reciprocal": "Reciprocal", "sigmoid": "Sigmoid", "tanh": "Tanh",
+                        "relu": "Relu", "sign": "Sign", "softsign": "Softsign",
+                        "_copy": "Identity", "BlockGrad": "Identity", "MakeLoss": "Identity",
+                        "Dropout": "Identity", "LinearRegressionOutput": "Identity",
+                        "MAERegressionOutput": "Identity",
+                        "LogisticRegressionOutput": "Sigmoid"}.items():
+    EXPORTERS[_name] = _unary(_op_type)
+
+
+@exporter("square")
+def _square(g):
+    g.emit("Mul", [g.inputs[0], g.inputs[0]], g.outputs)
+
+
+@exporter("rsqrt")
+def _rsqrt(g):
+    g.emit("Reciprocal", [g.emit1("Sqrt", [g.inputs[0]])], g.outputs)
+
+
+def _binary(op_type):
+    def export(g):
+        g.emit(op_type, g.inputs[:2], g.outputs)
+    return export
+
+
+def _comparison(op_type, negate=False):
+    """MXNet's comparisons give 0/1 in the inputs' dtype; ONNX's give booleans."""
+    def export(g, inputs=None):
+        result = g.emit1(op_type, inputs or g.inputs[:2])
+        if negate:
+            result = g.emit1("Not", [result])
+        _as_dtype(g, result, g.out_dtype(), g.outputs[0])
+    return export
+
+
+def _logical(op_type):
+    def export(g, inputs=None):
+        operands = [_as_dtype(g, value, np.bool_) for value in (inputs or g.inputs[:2])]
+        _as_dtype(g, g.emit1(op_type, operands), g.out_dtype(), g.outputs[0])
+    return export
+
+
+def _scalar(binary_export, reverse=False):
+    """The _<op>_scalar form of a binary exporter: the scalar is a constant of the data dtype."""
+    def export(g):
+        scalar = g.scalar(g.params["scalar"])
+        inputs = [scalar, g.inputs[0]] if reverse else [g.inputs[0], scalar]
+        binary_export(_WithInputs(g, inputs))
+    return export
+
+
+class _WithInputs:
+    """A NodeContext seen with other inputs (the scalar forms reuse the binary exporters)."""
+
+    def __init__(self, context, inputs):
+        self._context, self.inputs = context, inputs
+
+    def __getattr__(self, name):
+        return getattr(self._context, name)
+
+
+def _hypot(g):
+    a, b = g.inputs[:2]
+    squares = g.emit1("Add", [g.emit1("Mul", [a, a]), g.emit1("Mul", [b, b])])
+    g.emit("Sqrt", [squares], g.outputs)
+
+
+def _mod(g):
+    """MXNet's mod takes the divisor's sign (Python's %); ONNX's float Mod is C's fmod."""
+    a, b = g.inputs[:2]
+    if np.dtype(g.out_dtype()).kind != "f":
+        g.emit("Mod", [a, b], g.outputs, fmod=0)
+        return
+    remainder = g.emit1("Mod", [a, b], fmod=1)
+    zero = g.scalar(0.0)
+    nonzero = g.emit1("Not", [g.emit1("Equal", [remainder, zero])])
+    signs_differ = g.emit1("Xor", [g.emit1("Less", [remainder, zero]), g.emit1("Less", [b, zero])])
+    g.emit("Where", [g.emit1("And", [nonzero, signs_differ]), g.emit1("Add", [remainder, b]),
+                     remainder], g.outputs)
+
+
+_BINARY = {"add": _binary("Add"), "sub": _binary("Sub"), "mul": _binary("Mul"),
+           "div": _binary("Div"), "maximum": _binary("Max"), "minimum": _binary("Min"),
+           "power": _binary("Pow"), "hypot": _hypot, "mod": _mod,
+           "equal": _comparison("Equal"), "not_equal": _comparison("Equal", negate=True),
+           "greater": _comparison("Greater"), "greater_equal": _comparison("GreaterOrEqual"),
+           "lesser": _comparison("Less"), "lesser_equal": _comparison("LessOrEqual"),
+           "logical_and": _logical("And"), "logical_or": _logical("Or"),
+           "logical_xor": _logical("Xor")}
+for _name, _export in _BINARY.items():
+    EXPORTERS[f"broadcast_{_name}"] = _export
+for _name in ("add", "sub", "mul", "div"):
+    EXPORTERS[f"elemwise_{_name}"] = _BINARY[_name]
+for _name in ("maximum", "minimum", "power", "hypot", "mod", "equal", "not_equal", "greater",
+              "greater_equal", "lesser", "lesser_equal", "logical_and", "logical_or", "logical_xor"):
+    EXPORTERS[f"_{_name}"] = _BINARY[_name]
+    EXPORTERS[f"_{_name}_scalar"] = _scalar(_BINARY[_name])
+for _name, _binary_name in (("plus", "add"), ("minus", "sub"), ("mul", "mul"), ("div", "div")):
+    EXPORTERS[f"_{_name}_scalar"] = _scalar(_BINARY[_binary_name])
+EXPORTERS["_rminus_scalar"] = _scalar(_BINARY["sub"], reverse=True)
+EXPORTERS["_rdiv_scalar"] = _scalar(_BINARY["div"], reverse=True)
+EXPORTERS["_rpower_scalar"] = _scalar(_BINARY["power"], reverse=True)
+EXPORTERS["_rmod_scalar"] = _scalar(_BINARY["mod"], reverse=True)
+
+
+@exporter("logical_not")
+def _logical_not(g):
+    _as_dtype(g, g.emit1("Not", [_as_dtype(g, g.inputs[0], np.bool_)]), g.out_dtype(), g.outputs[0])
+
+
+@exporter("add_n")
+def _add_n(g):
+    g.emit("Sum", g.inputs, g.outputs)
+
+
+@exporter("clip")
+def _clip(g):
+    g.emit("Clip", [g.inputs[0], g.scalar(g.params["a_min"]), g.scalar(g.params["a_max"])], g.outputs)
+
+
+@exporter("Cast")
+def _cast(g):
+    _as_dtype(g, g.inputs[0], g.params["dtype"], g.outputs[0])
+
+
+@exporter("where")
+def _where(g):
+    if g.in_shape(0) != g.out_shape(0):
+        g.fail("a condition of another shape than x and y")
+    g.emit("Where", [_as_dtype(g, g.inputs[0], np.bool_), g.inputs[1], g.inputs[2]], g.outputs)
+
+
+# ---------------------------------------------------------------------------------------------
+# activations and normalizations
+
+@exporter("Activation")
+def _activation(g):
+    op_type = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softrelu": "Softplus",
+               "softsign": "Softsign"}.get(g.params["act_type"])
+    if op_type is None:
+        g.fail(f"act_type={g.params['act_type']!r}")
+    g.emit(op_type, [g.inputs[0]], g.outputs)
+
+
+# MXNet's SELU constants (src/operator/leaky_relu-inl.h)
+SELU_ALPHA, SELU_LAMBDA = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+@exporter("LeakyReLU")
+def _leaky_relu(g):
+    act_type, x = g.params["act_type"], g.inputs[0]
+    if act_type == "leaky":
+        g.emit("LeakyRelu", [x], g.outputs, alpha=g.params["slope"])
+    elif act_type == "rrelu":     # inference: the mean of the random slope's range
+        g.emit("LeakyRelu", [x], g.outputs,
+               alpha=(g.params["lower_bound"] + g.params["upper_bound"]) / 2)
+    elif act_type == "elu":
+        g.emit("Elu", [x], g.outputs, alpha=g.params["slope"])
+    elif act_type == "selu":
+        g.emit("Selu", [x], g.outputs, alpha=SELU_ALPHA, gamma=SELU_LAMBDA)
+    elif act_type == "gelu":      # x/2 (1 + erf(x / sqrt 2)), MXNet's exact GELU
+        erf = g.emit1("Erf", [g.emit1("Mul", [x, g.scalar(1 / math.sqrt(2))])])
+        half_x = g.emit1("Mul", [x, g.scalar(0.5)])
+        g.emit("Mul", [half_x, g.emit1("Add", [erf, g.scalar(1.0)])], g.outputs)
+    elif act_type == "prelu":     # gamma is one slope per channel (axis 1)
+        ndim = len(g.in_shape(0))
+        slope = g.inputs[1]
+        if ndim > 2 and g.in_shape(1)[0] != 1:
+            slope = g.emit1("Reshape", [slope, g.ints(_channel_shape(ndim), "shape")])
+        g.emit("PRelu", [x, slope], g.outputs)
+    else:
+        g.fail(f"act_type={act_type!r}")
+
+
+def _softmax_axis(g, x, axis, output, log=False, temperature=None):
+    if temperature not in (None, 1.0):
+        x = g.emit1("Div", [x, g.scalar(temperature)])
+    g.emit("LogSoftmax" if log else "Softmax", [x], [output], axis=axis)
+
+
+def _softmax_flattened(g, x, output):
+    """Softmax over all but the first axis, the input's shape kept (MXNet's 'instance' mode)."""
+    if len(g.in_shape(0)) <= 2:
+        return _softmax_axis(g, x, 1, output)
+    flat = g.emit1("Flatten", [x], axis=1)
+    probabilities = g.emit1("Softmax", [flat], axis=1)
+    g.emit("Reshape", [probabilities, g.emit1("Shape", [x])], [output])
+
+
+@exporter("softmax", "log_softmax")
+def _softmax(g):
+    if g.params["use_length"]:
+        g.fail("use_length=True")
+    x = g.inputs[0]
+    if g.params["dtype"] not in (None, np.dtype(g.in_dtype()).name):
+        x = _as_dtype(g, x, g.params["dtype"])
+    _softmax_axis(g, x, g.params["axis"], g.outputs[0], log=g.op == "log_softmax",
+                  temperature=g.params["temperature"])
+
+
+@exporter("SoftmaxActivation")
+def _softmax_activation(g):
+    if g.params["mode"] == "channel":
+        _softmax_axis(g, g.inputs[0], 1, g.outputs[0])
+    else:
+        _softmax_flattened(g, g.inputs[0], g.outputs[0])
+
+
+@exporter("SoftmaxOutput")
+def _softmax_output(g):
+    if g.params["multi_output"]:
+        _softmax_axis(g, g.inputs[0], 1, g.outputs[0])
+    elif g.params["preserve_shape"]:
+        _softmax_axis(g, g.inputs[0], -1, g.outputs[0])
+    else:
+        _softmax_flattened(g, g.inputs[0], g.outputs[0])
+
+
+@exporter("BatchNorm", "_contrib_BatchNormWithReLU")
+def _batch_norm(g):
+    ndim = len(g.in_shape(0))
+    if g.params["axis"] % ndim != 1:
+        g.fail(f"axis={g.params['axis']} (ONNX normalizes axis 1)")
+    x, gamma, beta, mean, var = g.inputs[:5]
+    if g.params["fix_gamma"]:     # MXNet ignores gamma then, as if it were ones
+        gamma = g.const(np.ones(g.in_shape(1), dtype=g.in_dtype(1)), name="gamma")
+    output = g.outputs[0]
+    if g.op == "_contrib_BatchNormWithReLU":
+        output = None
+    result = g.emit1("BatchNormalization", [x, gamma, beta, mean, var], output,
+                     epsilon=g.params["eps"])
+    if g.op == "_contrib_BatchNormWithReLU":
+        g.emit("Relu", [result], [g.outputs[0]])
+
+
+def _normalize(g, x, axes, eps):
+    """(x - mean) / sqrt(var + eps) over `axes` (biased variance, as MXNet)."""
+    centered = g.emit1("Sub", [x, _reduce(g, "ReduceMean", x, axes, True)])
+    variance = _reduce(g, "ReduceMean", g.emit1("Mul", [centered, centered]), axes, True)
+    deviation = g.emit1("Sqrt", [g.emit1("Add", [variance, g.scalar(eps)])])
+    return g.emit1("Div", [centered, deviation])
+
+
+@exporter("LayerNorm")
+def _layer_norm(g):
+    if g.params["output_mean_var"]:
+        g.fail("output_mean_var=True")
+    ndim = len(g.in_shape(0))
+    axis = g.params["axis"] % ndim
+    normalized = _normalize(g, g.inputs[0], [axis], g.params["eps"])
+    shape = _channel_shape(ndim, axis)
+    gamma = g.emit1("Reshape", [g.inputs[1], g.ints(shape, "shape")])
+    beta = g.emit1("Reshape", [g.inputs[2], g.ints(shape, "shape")])
+    g.emit("Add", [g.emit1("Mul", [normalized, gamma]), beta], g.outputs[:1])
+
+
+@exporter("InstanceNorm")
+def _instance_norm(g):
+    g.emit("InstanceNormalization", g.inputs[:3], g.outputs[:1], epsilon=g.params["eps"])
+
+
+@exporter("GroupNorm")
+def _group_norm(g):
+    if g.params["output_mean_var"]:
+        g.fail("output_mean_var=True")
+    x, ndim = g.inputs[0], len(g.in_shape(0))
+    grouped = g.emit1("Reshape", [x, g.ints([0, g.params["num_groups"], -1], "shape")])
+    normalized = _normalize(g, grouped, [2], g.params["eps"])
+    normalized = g.emit1("Reshape", [normalized, g.emit1("Shape", [x])])
+    shape = g.ints(_channel_shape(ndim), "shape")
+    gamma = g.emit1("Reshape", [g.inputs[1], shape])
+    beta = g.emit1("Reshape", [g.inputs[2], shape])
+    g.emit("Add", [g.emit1("Mul", [normalized, gamma]), beta], g.outputs[:1])
+
+
+@exporter("L2Normalization")
+def _l2_normalization(g):
+    ndim = len(g.in_shape(0))
+    axes = {"instance": list(range(1, ndim)), "channel": [1],
+            "spatial": list(range(2, ndim))}.get(g.params["mode"])
+    x = g.inputs[0]
+    squares = _reduce(g, "ReduceSum", g.emit1("Mul", [x, x]), axes, True)
+    norm = g.emit1("Sqrt", [g.emit1("Add", [squares, g.scalar(g.params["eps"])])])
+    g.emit("Div", [x, norm], g.outputs)
+
+
+@exporter("LRN")
+def _lrn(g):
+    g.emit("LRN", [g.inputs[0]], g.outputs[:1], size=g.params["nsize"], alpha=g.params["alpha"],
+           beta=g.params["beta"], bias=g.params["knorm"])
+
+
+# ---------------------------------------------------------------------------------------------
+# dense, convolution, pooling
+
+@exporter("FullyConnected")
+def _fully_connected(g):
+    x, weight = g.inputs[:2]
+    bias = [] if g.params["no_bias"] else [g.inputs[2]]
+    if g.params["flatten"]:
+        if len(g.in_shape(0)) != 2:
+            x = g.emit1("Flatten", [x], axis=1)
+        g.emit("Gemm", [x, weight] + bias, g.outputs, transB=1)
+        return
+    product = g.emit1("MatMul", [x, g.emit1("Transpose", [weight], perm=[1, 0])],
+                      None if bias else g.outputs[0])
+    if bias:
+        g.emit("Add", [product] + bias, g.outputs)
+
+
+def _spatial(g, name, ndim, default):
+    value = tuple(g.params[name]) or (default,) * ndim
+    return list(value)
+
+
+def _check_layout(g, spatial):
+    layout = g.params.get("layout")
+    if layout not in (None, {1: "NCW", 2: "NCHW", 3: "NCDHW"}[spatial]):
+        g.fail(f"layout={layout!r} (ONNX convolutions are channels-first)")
+
+
+@exporter("Convolution")
+def _convolution(g):
+    kernel = list(g.params["kernel"])
+    spatial = len(kernel)
+    _check_layout(g, spatial)
+    pad = _spatial(g, "pad", spatial, 0)
+    inputs = g.inputs[:2] if g.params["no_bias"] else g.inputs[:3]
+    g.emit("Conv", inputs, g.outputs, kernel_shape=kernel, strides=_spatial(g, "stride", spatial, 1),
+           dilations=_spatial(g, "dilate", spatial, 1), pads=pad + pad, group=g.params["num_group"])
+
+
+@exporter("Deconvolution")
+def _deconvolution(g):
+    kernel = list(g.params["kernel"])
+    spatial = len(kernel)
+    _check_layout(g, spatial)
+    if g.params["target_shape"] and any(g.params["target_shape"]):
+        g.fail("target_shape")
+    pad = _spatial(g, "pad", spatial, 0)
+    inputs = g.inputs[:2] if g.params["no_bias"] else g.inputs[:3]
+    g.emit("ConvTranspose", inputs, g.outputs, kernel_shape=kernel,
+           strides=_spatial(g, "stride", spatial, 1), dilations=_spatial(g, "dilate", spatial, 1),
+           pads=pad + pad, output_padding=_spatial(g, "adj", spatial, 0),
+           group=g.params["num_group"])
+
+
+@exporter("Pooling")
+def _pooling(g):
+    p = g.params
+    spatial = len(g.in_shape(0)) - 2
+    _check_layout(g, spatial)
+    pool_type, x = p["pool_type"], g.inputs[0]
+    if p["global_pool"]:
+        if pool_type == "lp":
+            g.emit("GlobalLpPool", [x], g.outputs, p=p["p_value"] or 2)
+        elif pool_type in ("max", "avg"):
+            g.emit("GlobalMaxPool" if pool_type == "max" else "GlobalAveragePool", [x], g.outputs)
+        else:   # sum: the mean times the window's size
+            mean = g.emit1("GlobalAveragePool", [x])
+            g.emit("Mul", [mean, g.scalar(float(np.prod(g.in_shape(0)[2:])))], g.outputs)
+        return
+    if p["pooling_convention"] not in ("valid", "full"):
+        g.fail(f"pooling_convention={p['pooling_convention']!r}")
+    kernel = list(p["kernel"])
+    pad = _spatial(g, "pad", spatial, 0)
+    attrs = dict(kernel_shape=kernel, strides=_spatial(g, "stride", spatial, 1), pads=pad + pad)
+    ceil = int(p["pooling_convention"] == "full")
+    if pool_type == "max":
+        g.emit("MaxPool", [x], g.outputs, ceil_mode=ceil, **attrs)
+    elif pool_type == "lp":
+        if ceil:
+            g.fail("lp pooling with pooling_convention='full'")
+        g.emit("LpPool", [x], g.outputs, p=p["p_value"] or 2, **attrs)
+    elif pool_type == "avg":
+        include_pad = p["count_include_pad"] in (None, True)
+        if ceil and any(pad):
+            g.fail("avg pooling with pooling_convention='full' and padding")
+        g.emit("AveragePool", [x], g.outputs, ceil_mode=ceil, count_include_pad=int(include_pad),
+               **attrs)
+    else:
+        if ceil:
+            g.fail("sum pooling with pooling_convention='full'")
+        mean = g.emit1("AveragePool", [x], count_include_pad=1, **attrs)
+        g.emit("Mul", [mean, g.scalar(float(np.prod(kernel)))], g.outputs)
+
+
+@exporter("_contrib_AdaptiveAvgPooling2D")
+def _adaptive_avg_pooling(g):
+    in_shape, out_shape = g.in_shape(0), g.out_shape(0)
+    if out_shape[2:] == (1, 1):
+        g.emit("GlobalAveragePool", [g.inputs[0]], g.outputs)
+        return
+    if any(i % o for i, o in zip(in_shape[2:], out_shape[2:])):
+        g.fail(f"output size {out_shape[2:]} that does not divide the input's {in_shape[2:]}")
+    window = [i // o for i, o in zip(in_shape[2:], out_shape[2:])]
+    g.emit("AveragePool", [g.inputs[0]], g.outputs, kernel_shape=window, strides=window)
+
+
+def _resize_to(g, x, height_width, output, **attrs):
+    """Resize the last two axes of x to height_width, N and C kept (dynamic batch too)."""
+    batch_channels = g.emit1("Slice", [g.emit1("Shape", [x]), g.ints([0]), g.ints([2])])
+    sizes = g.emit1("Concat", [batch_channels, g.ints(height_width, "sizes")], axis=0)
+    g.emit("Resize", [x, "", "", sizes], [output], **attrs)
+
+
+@exporter("_contrib_BilinearResize2D")
+def _bilinear_resize(g):
+    if g.params["mode"] not in ("size", "odd_scale", "to_even_down", "to_even_up", "to_odd_down",
+                                "to_odd_up") or len(g.inputs) > 1:
+        g.fail(f"mode={g.params['mode']!r}")
+    transform = "align_corners" if g.params["align_corners"] else "half_pixel"
+    _resize_to(g, g.inputs[0], list(g.out_shape(0)[2:]), g.outputs[0], mode="linear",
+               coordinate_transformation_mode=transform)
+
+
+@exporter("UpSampling")
+def _upsampling(g):
+    if g.params["sample_type"] != "nearest" or len(g.inputs) != 1:
+        g.fail(f"sample_type={g.params['sample_type']!r} with {len(g.inputs)} inputs")
+    _resize_to(g, g.inputs[0], list(g.out_shape(0)[2:]), g.outputs[0], mode="nearest",
+               coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+
+
+# ---------------------------------------------------------------------------------------------
+# shapes and layouts
+
+@exporter("Flatten")
+def _flatten(g):
+    g.emit("Flatten", [g.inputs[0]], g.outputs, axis=1)
+
+
+@exporter("Reshape")
+def _reshape_op(g):
+    _reshape(g, g.inputs[0], g.out_shape(), g.out_batch_axes(), g.outputs[0])
+
+
+@exporter("reshape_like")
+def _reshape_like(g):
+    g.emit("Reshape", [g.inputs[0], g.emit1("Shape", [g.inputs[1]])], g.outputs)
+
+
+@exporter("Concat")
+def _concat(g):
+    g.emit("Concat", g.inputs, g.outputs, axis=g.params["dim"])
+
+
+@exporter("stack")
+def _stack(g):
+    axis = g.params["axis"] % len(g.out_shape())
+    expanded = [g.emit1("Unsqueeze", [x, g.ints([axis], "axes")]) for x in g.inputs]
+    g.emit("Concat", expanded, g.outputs, axis=axis)
+
+
+@exporter("transpose")
+def _transpose(g):
+    axes = list(g.params["axes"]) or None
+    g.emit("Transpose", [g.inputs[0]], g.outputs, perm=axes)
+
+
+@exporter("SwapAxis")
+def _swap_axis(g):
+    perm = list(range(len(g.in_shape())))
+    dim1, dim2 = g.params["dim1"], g.params["dim2"]
+    perm[dim1], perm[dim2] = perm[dim2], perm[dim1]
+    g.emit("Transpose", [g.inputs[0]], g.outputs, perm=perm)
+
+
+@exporter("expand_dims")
+def _expand_dims(g):
+    axis = g.params["axis"] % len(g.out_shape())
+    g.emit("Unsqueeze", [g.inputs[0], g.ints([axis], "axes")], g.outputs)
+
+
+@exporter("squeeze")
+def _squeeze(g):
+    axis = g.params["axis"]
+    in_shape = g.in_shape()
+    if axis is None:
+        axis = [a for a, d in enumerate(in_shape) if d == 1]
+    axes = _axes(axis, len(in_shape))
+    if len(axes) == len(in_shape):   # MXNet keeps one axis: a (1, 1) squeezes to (1,)
+        axes = axes[1:]
+    g.emit("Squeeze", [g.inputs[0], g.ints(axes, "axes")], g.outputs)
+
+
+@exporter("slice")
+def _slice(g):
+    begin, end = g.params["begin"], g.params["end"]
+    step = list(g.params["step"]) + [None] * (len(begin) - len(g.params["step"]))
+    steps = [1 if s is None else s for s in step]
+    starts = [(0 if s > 0 else INT64_MAX) if b is None else b for b, s in zip(begin, steps)]
+    ends = [(INT64_MAX if s > 0 else INT64_MIN) if e is None else e for e, s in zip(end, steps)]
+    g.emit("Slice", [g.inputs[0], g.ints(starts, "starts"), g.ints(ends, "ends"),
+                     g.ints(range(len(begin)), "axes"), g.ints(steps, "steps")], g.outputs)
+
+
+@exporter("slice_axis")
+def _slice_axis(g):
+    end = g.params["end"]
+    g.emit("Slice", [g.inputs[0], g.ints([g.params["begin"]], "starts"),
+                     g.ints([INT64_MAX if end is None else end], "ends"),
+                     g.ints([g.params["axis"]], "axes")], g.outputs)
+
+
+@exporter("slice_like")
+def _slice_like(g):
+    ndim = len(g.in_shape(0))
+    axes = _axes(g.params["axes"], ndim) if g.params["axes"] else list(range(ndim))
+    ends = g.emit1("Gather", [g.emit1("Shape", [g.inputs[1]]), g.ints(axes, "axes")], axis=0)
+    g.emit("Slice", [g.inputs[0], g.ints([0] * len(axes), "starts"), ends,
+                     g.ints(axes, "axes")], g.outputs)
+
+
+@exporter("SliceChannel")
+def _slice_channel(g):
+    axis = g.params["axis"] % len(g.in_shape())
+    if axis in g.in_batch_axes():
+        g.fail("a split along the batch axis of a dynamic model")
+    count = g.params["num_outputs"]
+    parts = [g.in_shape()[axis] // count] * count
+    if not g.params["squeeze_axis"]:
+        g.emit("Split", [g.inputs[0], g.ints(parts, "split")], g.outputs, axis=axis)
+        return
+    pieces = g.emit("Split", [g.inputs[0], g.ints(parts, "split")], num_outputs=count, axis=axis)
+    for piece, output in zip(pieces, g.outputs):
+        g.emit("Squeeze", [piece, g.ints([axis], "axes")], [output])
+
+
+@exporter("tile")
+def _tile(g):
+    reps = list(g.params["reps"])
+    x, ndim = g.inputs[0], len(g.in_shape())
+    if len(reps) > ndim:
+        x = g.emit1("Unsqueeze", [x, g.ints(range(len(reps) - ndim), "axes")])
+    reps = [1] * (ndim - len(reps)) + reps
+    g.emit("Tile", [x, g.ints(reps, "reps")], g.outputs)
+
+
+@exporter("repeat")
+def _repeat(g):
+    repeats, axis, x = g.params["repeats"], g.params["axis"], g.inputs[0]
+    if axis is None:
+        x, axis = g.emit1("Reshape", [x, g.ints([-1], "shape")]), 0
+    axis %= max(len(g.in_shape()), 1)
+    expanded = g.emit1("Unsqueeze", [x, g.ints([axis + 1], "axes")])
+    reps = [1] * (axis + 1) + [repeats] + [1] * (len(g.out_shape()) - axis - 1)
+    tiled = g.emit1("Tile", [expanded, g.ints(reps, "reps")])
+    _reshape(g, tiled, g.out_shape(), g.out_batch_axes(), g.outputs[0])
+
+
+@exporter("reverse")
+def _reverse(g):
+    axes = _axes(g.params["axis"], len(g.in_shape()))
+    g.emit("Slice", [g.inputs[0], g.ints([-1] * len(axes), "starts"),
+                     g.ints([INT64_MIN] * len(axes), "ends"), g.ints(axes, "axes"),
+                     g.ints([-1] * len(axes), "steps")], g.outputs)
+
+
+def _expand_shape(g):
+    """The out shape for Expand: 1 where the dimension follows the batch (the input has it)."""
+    batch = g.out_batch_axes()
+    return [1 if a in batch else d for a, d in enumerate(g.out_shape())]
+
+
+@exporter("broadcast_to", "broadcast_axis")
+def _broadcast_to(g):
+    g.emit("Expand", [g.inputs[0], g.ints(_expand_shape(g), "shape")], g.outputs)
+
+
+@exporter("broadcast_like")
+def _broadcast_like(g):
+    if g.params["lhs_axes"] is not None or g.params["rhs_axes"] is not None:
+        g.emit("Expand", [g.inputs[0], g.ints(_expand_shape(g), "shape")], g.outputs)
+        return
+    g.emit("Expand", [g.inputs[0], g.emit1("Shape", [g.inputs[1]])], g.outputs)
+
+
+@exporter("Pad")
+def _pad(g):
+    width = list(g.params["pad_width"])
+    mode = g.params["mode"]
+    pads = width[0::2] + width[1::2]
+    inputs = [g.inputs[0], g.ints(pads, "pads")]
+    if mode == "constant":
+        inputs.append(g.scalar(g.params["constant_value"]))
+    g.emit("Pad", inputs, g.outputs, mode=mode)
+
+
+@exporter("depth_to_space")
+def _depth_to_space(g):
+    g.emit("DepthToSpace", [g.inputs[0]], g.outputs, blocksize=g.params["block_size"], mode="DCR")
+
+
+@exporter("space_to_depth")
+def _space_to_depth(g):
+    g.emit("SpaceToDepth", [g.inputs[0]], g.outputs, blocksize=g.params["block_size"])
+
+
+# ---------------------------------------------------------------------------------------------
+# reductions, indexing, constants
+
+def _reduction(op_type):
+    def export(g):
+        ndim = len(g.in_shape())
+        axis = g.params["axis"]
+        axes = list(range(ndim)) if axis is None or len(axis) == 0 else _axes(axis, ndim)
+        if g.params["exclude"]:
+            axes = [a for a in range(ndim) if a not in axes]
+        keepdims = g.params["keepdims"]
+        if len(axes) == ndim and not keepdims:    # MXNet gives (1,), ONNX a scalar
+            reduced = _reduce(g, op_type, g.inputs[0], axes, False)
+            g.emit("Reshape", [reduced, g.ints([1], "shape")], g.outputs)
+            return
+        _reduce(g, op_type, g.inputs[0], axes, keepdims, g.outputs[0])
+    return export
+
+
+for _name, _op_type in (("sum", "ReduceSum"), ("mean", "ReduceMean"), ("max", "ReduceMax"),
+                        ("min", "ReduceMin"), ("prod", "ReduceProd")):
+    EXPORTERS[_name] = _reduction(_op_type)
+
+
+def _arg_extreme(op_type):
+    def export(g):
+        x, axis = g.inputs[0], g.params["axis"]
+        if axis is None:
+            x, axis = g.emit1("Reshape", [x, g.ints([-1], "shape")]), 0
+        index = g.emit1(op_type, [x], axis=axis, keepdims=int(g.params["keepdims"]),
+                        select_last_index=0)
+        if g.params["axis"] is None:
+            index = g.emit1("Reshape", [index, g.ints(g.out_shape(), "shape")])
+        _as_dtype(g, index, g.out_dtype(), g.outputs[0])
+    return export
+
+
+EXPORTERS["argmax"] = _arg_extreme("ArgMax")
+EXPORTERS["argmin"] = _arg_extreme("ArgMin")
+
+
+@exporter("argmax_channel")
+def _argmax_channel(g):
+    _as_dtype(g, g.emit1("ArgMax", [g.inputs[0]], axis=-1, keepdims=0), g.out_dtype(), g.outputs[0])
+
+
+@exporter("topk")
+def _topk(g):
+    p = g.params
+    ndim = len(g.in_shape())
+    axis = -1 if p["axis"] is None else p["axis"] % ndim
+    x = g.inputs[0]
+    if p["axis"] is None:
+        x, axis = g.emit1("Reshape", [x, g.ints([-1], "shape")]), 0
+    if p["ret_typ"] == "mask":
+        g.fail("ret_typ='mask'")
+    values, indices = g.emit("TopK", [x, g.ints([p["k"]], "k")], num_outputs=2, axis=axis,
+                             largest=int(not p["is_ascend"]), sorted=1)
+    if p["ret_typ"] == "value":
+        g.emit("Identity", [values], g.outputs[:1])
+    elif p["ret_typ"] == "indices":
+        _as_dtype(g, indices, g.out_dtype(0), g.outputs[0])
+    else:
+        g.emit("Identity", [values], g.outputs[:1])
+        _as_dtype(g, indices, g.out_dtype(1), g.outputs[1])
+
+
+@exporter("sort", "argsort")
+def _sort(g):
+    axis = g.params["axis"]
+    x = g.inputs[0]
+    if axis is None:
+        x, axis = g.emit1("Reshape", [x, g.ints([-1], "shape")]), 0
+    axis %= len(g.in_shape())
+    if axis in g.in_batch_axes():
+        g.fail("a sort along the batch axis of a dynamic model")
+    count = g.in_shape()[axis] if g.params["axis"] is not None else int(np.prod(g.in_shape()))
+    values, indices = g.emit("TopK", [x, g.ints([count], "k")], num_outputs=2, axis=axis,
+                             largest=int(not g.params["is_ascend"]), sorted=1)
+    if g.op == "sort":
+        g.emit("Identity", [values], g.outputs)
+    else:
+        _as_dtype(g, indices, g.out_dtype(), g.outputs[0])
+
+
+def _clipped_indices(g, position, size, mode):
+    """int64 indices (input `position`) into an axis of `size`: MXNet clips them or wraps them
+    around; the float ones are truncated."""
+    indices = g.inputs[position]
+    if mode == "clip":
+        indices = g.emit1("Clip", [indices, g.scalar(0, like=position),
+                                   g.scalar(size - 1, like=position)])
+    elif mode == "wrap":     # ((i mod n) + n) mod n: in [0, n) for negative i too
+        size_value = g.scalar(size, like=position)
+        fmod = int(np.dtype(g.in_dtype(position)).kind == "f")
+        indices = g.emit1("Mod", [indices, size_value], fmod=fmod)
+        indices = g.emit1("Mod", [g.emit1("Add", [indices, size_value]), size_value], fmod=fmod)
+    return _as_dtype(g, indices, np.int64)
+
+
+@exporter("take")
+def _take(g):
+    axis = g.params["axis"] % len(g.in_shape(0))
+    if g.params["mode"] == "raise":
+        g.fail("mode='raise'")
+    indices = _clipped_indices(g, 1, g.in_shape(0)[axis], g.params["mode"])
+    g.emit("Gather", [g.inputs[0], indices], g.outputs, axis=axis)
+
+
+@exporter("Embedding")
+def _embedding(g):
+    indices = _clipped_indices(g, 0, g.params["input_dim"], "clip")
+    g.emit("Gather", [g.inputs[1], indices], g.outputs, axis=0)
+
+
+@exporter("pick")
+def _pick(g):
+    ndim = len(g.in_shape(0))
+    axis = -1 if g.params["axis"] is None else g.params["axis"] % ndim
+    indices = _clipped_indices(g, 1, g.in_shape(0)[axis], g.params["mode"])
+    indices = g.emit1("Unsqueeze", [indices, g.ints([axis], "axes")])
+    picked = g.emit1("GatherElements", [g.inputs[0], indices], axis=axis)
+    if g.params["keepdims"]:
+        g.emit("Identity", [picked], g.outputs)
+    else:
+        g.emit("Squeeze", [picked, g.ints([axis], "axes")], g.outputs)
+
+
+@exporter("one_hot")
+def _one_hot(g):
+    values = g.const(np.array([g.params["off_value"], g.params["on_value"]], dtype=g.out_dtype()))
+    indices = _as_dtype(g, g.inputs[0], np.int64)
+    depth = g.ints([g.params["depth"]], "depth")
+    g.emit("OneHot", [indices, depth, values], g.outputs, axis=-1)
+
+
+@exporter("gather_nd")
+def _gather_nd(g):
+    # MXNet's indices are (M, ...) with the coordinates first; ONNX's last
+    ndim = len(g.in_shape(1))
+    indices = _as_dtype(g, g.inputs[1], np.int64)
+    if ndim > 1:
+        indices = g.emit1("Transpose", [indices], perm=list(range(1, ndim)) + [0])
+    else:
+        indices = g.emit1("Unsqueeze", [indices, g.ints([0], "axes")])
+    g.emit("GatherND", [g.inputs[0], indices], g.outputs)
+
+
+@exporter("shape_array")
+def _shape_array(g):
+    _as_dtype(g, g.emit1("Shape", [g.inputs[0]]), g.out_dtype(), g.outputs[0])
+
+
+@exporter("size_array")
+def _size_array(g):
+    size = g.emit1("Reshape", [g.emit1("Size", [g.inputs[0]]), g.ints([1], "shape")])
+    _as_dtype(g, size, g.out_dtype(), g.outputs[0])
+
+
+def _constant_output(g, array):
+    if g.out_batch_axes():
+        g.fail("a constant whose shape follows the batch size")
+    g.emit("Identity", [g.const(array, name="value")], g.outputs)
+
+
+@exporter("_zeros", "_zeros_without_dtype")
+def _zeros(g):
+    _constant_output(g, np.zeros(g.out_shape(), dtype=g.out_dtype()))
+
+
+@exporter("_ones")
+def _ones(g):
+    _constant_output(g, np.ones(g.out_shape(), dtype=g.out_dtype()))
+
+
+@exporter("_full")
+def _full(g):
+    _constant_output(g, np.full(g.out_shape(), g.params["value"], dtype=g.out_dtype()))
+
+
+@exporter("_arange")
+def _arange(g):
+    p = g.params
+    values = np.repeat(np.arange(p["start"], p["stop"], p["step"]) if p["stop"] is not None
+                       else np.arange(p["start"]), p["repeat"])
+    _constant_output(g, values.astype(g.out_dtype()).reshape(g.out_shape()))
+
+
+def _like(fill):
+    def export(g):
+        value = g.graph.onnx.numpy_helper.from_array(np.array([fill], dtype=g.out_dtype()))
+        g.emit("ConstantOfShape", [g.emit1("Shape", [g.inputs[0]])], g.outputs, value=value)
+    return export
+
+
+EXPORTERS["zeros_like"] = _like(0)
+EXPORTERS["ones_like"] = _like(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# matrix products
+
+@exporter("dot")
+def _dot(g):
+    lhs, rhs = g.inputs[:2]
+    lhs_shape, rhs_shape = g.in_shape(0), g.in_shape(1)
+    if g.params["transpose_a"]:
+        lhs, lhs_shape = g.emit1("Transpose", [lhs]), lhs_shape[::-1]
+    if g.params["transpose_b"]:
+        rhs, rhs_shape = g.emit1("Transpose", [rhs]), rhs_shape[::-1]
+    if len(lhs_shape) == 2 and len(rhs_shape) == 2:
+        g.emit("MatMul", [lhs, rhs], g.outputs)
+        return
+    if g.in_batch_axes(0) or g.in_batch_axes(1):
+        g.fail("a dot of tensors of more than 2 dimensions in a dynamic model")
+    inner = lhs_shape[-1]
+    product = g.emit1("MatMul", [g.emit1("Reshape", [lhs, g.ints([-1, inner], "shape")]),
+                                 g.emit1("Reshape", [rhs, g.ints([inner, -1], "shape")])])
+    g.emit("Reshape", [product, g.ints(g.out_shape(), "shape")], g.outputs)
+
+
+@exporter("batch_dot")
+def _batch_dot(g):
+    lhs, rhs = g.inputs[:2]
+    ndim = len(g.in_shape(0))
+    swap = list(range(ndim - 2)) + [ndim - 1, ndim - 2]
+    if g.params["transpose_a"]:
+        lhs = g.emit1("Transpose", [lhs], perm=swap)
+    if g.params["transpose_b"]:
+        rhs = g.emit1("Transpose", [rhs], perm=swap)
+    g.emit("MatMul", [lhs, rhs], g.outputs)
