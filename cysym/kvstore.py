@@ -96,6 +96,17 @@ class _Communicator:
         _process_rank = self.rank
         if self.size > 1:
             self._abort_on_uncaught_exceptions()
+            self._print_workers()
+
+    def _print_workers(self):
+        """One line naming every rank's process: when a rank is killed, the launcher reports
+        its process id ('BAD TERMINATION ... PID 8503'), and this line tells which rank it was."""
+        import socket
+        workers = self.comm.allgather((socket.gethostname(), os.getpid()))
+        if self.rank == 0:
+            sys.stderr.write(f"cysym.kvstore: {self.size} workers: " + ", ".join(
+                f"rank {rank} = pid {pid} on {host}" for rank, (host, pid) in enumerate(workers)) + "\n")
+            sys.stderr.flush()
 
     def _abort_on_uncaught_exceptions(self):
         """An exception that ends one rank would leave the others blocked in their next

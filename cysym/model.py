@@ -17,7 +17,8 @@ def save_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_ca
     leaves an existing checkpoint (symbol and parameters) untouched."""
     files = checkpoint_files(prefix, epoch, symbol, arg_params, aux_params)
     write_files(files)
-    logging.info('Saved checkpoint to "%s-%04d.params"', prefix, epoch)
+    if _kvstore.writes_checkpoints():
+        logging.info('Saved checkpoint to "%s-%04d.params"', prefix, epoch)
 
 
 def checkpoint_files(prefix, epoch, symbol, arg_params, aux_params):

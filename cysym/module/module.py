@@ -616,6 +616,8 @@ class Module(BaseModule):
             files.append((f"{prefix}-{epoch:04d}.states",
                           self._active_updater().get_states(dump_optimizer=True)))
         model.write_files(files)
+        if not kvs.writes_checkpoints():
+            return
         self.logger.info('Saved checkpoint to "%s-%04d.params"', prefix, epoch)
         if save_optimizer_states:
             self.logger.info('Saved optimizer state to "%s-%04d.states"', prefix, epoch)

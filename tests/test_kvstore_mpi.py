@@ -1,0 +1,127 @@
+"""Data-parallel training under mpiexec (issue 12): every rank ends with the same parameters,
+equal to one process training on the whole batch; a rank that raises or is killed ends the job
+with an error naming it, within a time limit, and the last checkpoint resumes the job.
+
+The jobs run tests/mpi_scripts/train.py; skipped where mpi4py or mpiexec is absent (CI installs
+the 'mpi' extra: mpi4py and the mpich wheel, whose mpiexec runs as root)."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mpi4py")
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "mpi_scripts", "train.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOTAL_BATCH = 60   # split over 2 or 3 workers: 30 or 20 samples each
+TIME_LIMIT = 120   # seconds a job (including a failing one) may take on a loaded 2-core machine
+
+
+def _mpiexec():
+    """The mpiexec of this Python's environment (the mpich wheel's, in a venv) first, then PATH."""
+    for directory in (os.path.dirname(sys.executable), sysconfig.get_path("scripts")):
+        candidate = os.path.join(directory, "mpiexec")
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return shutil.which("mpiexec")
+
+
+MPIEXEC = _mpiexec()
+pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec (pip install 'cysym[mpi]')")
+
+
+def _env():
+    env = dict(os.environ)
+    # the cysym under test, wherever it is imported from (checkout or installed)
+    import cysym
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(cysym.__file__)),
+                                         env.get("PYTHONPATH", "")])
+    env["CYSYM_KV_TIMEOUT"] = "60"
+    return env
+
+
+def _run(out, workers, *args, check=True):
+    """Run train.py: under `mpiexec -n workers`, or alone when workers is None."""
+    command = [sys.executable, SCRIPT, str(out), *args]
+    if workers is not None:
+        command = [MPIEXEC, "-n", str(workers)] + command
+    start = time.monotonic()
+    result = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=TIME_LIMIT,
+                            cwd=ROOT)
+    result.elapsed = time.monotonic() - start
+    if check and result.returncode != 0:
+        raise AssertionError(f"{command} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def _params(path):
+    with np.load(path) as saved:
+        return {k: saved[k] for k in saved.files}
+
+
+@pytest.mark.parametrize("model", ["mlp", "lenet"])
+@pytest.mark.parametrize("workers", [2, 3], ids=["2-ranks", "3-ranks-oversubscribed"])
+def test_ranks_match_one_process_on_the_whole_batch(tmp_path, model, workers):
+    """float64, SGD with momentum and weight decay, shuffled shards, two epochs."""
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "single").mkdir()
+    _run(tmp_path / "dist", workers, "--model", model, "--batch", str(TOTAL_BATCH // workers))
+    _run(tmp_path / "single", None, "--model", model, "--kvstore", "local", "--batch", str(TOTAL_BATCH))
+    reference = _params(tmp_path / "single" / "rank0.npz")
+    ranks = [_params(tmp_path / "dist" / f"rank{r}.npz") for r in range(workers)]
+    for rank, params in enumerate(ranks):
+        assert sorted(params) == sorted(reference)
+        for name in reference:
+            np.testing.assert_array_equal(params[name], ranks[0][name], err_msg=f"rank {rank} {name}")
+            np.testing.assert_allclose(params[name], reference[name], rtol=1e-6, atol=1e-12,
+                                       err_msg=f"rank {rank} {name}")
+    # the score each rank reports is over every rank's shard: the whole data's
+    assert ranks[0]["accuracy"] == pytest.approx(float(reference["accuracy"]), rel=1e-12)
+
+
+def test_float32_adam_ranks_identical_and_close(tmp_path):
+    """float32: the sum over workers rounds differently from one large batch's sum."""
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "single").mkdir()
+    _run(tmp_path / "dist", 2, "--dtype", "float32", "--optimizer", "adam", "--batch", "30")
+    _run(tmp_path / "single", None, "--dtype", "float32", "--optimizer", "adam", "--kvstore", "local",
+         "--batch", "60")
+    reference = _params(tmp_path / "single" / "rank0.npz")
+    first, second = (_params(tmp_path / "dist" / f"rank{r}.npz") for r in range(2))
+    for name in reference:
+        np.testing.assert_array_equal(first[name], second[name], err_msg=name)
+        np.testing.assert_allclose(first[name], reference[name], rtol=1e-3, atol=1e-5, err_msg=name)
+
+
+def test_a_rank_that_raises_ends_the_job_naming_it(tmp_path):
+    result = _run(tmp_path, 3, "--batch", "20", "--fail-rank", "1", "--fail-batch", "3", check=False)
+    assert result.returncode != 0
+    assert "rank 1 of 3 failed" in result.stderr
+    assert "injected failure at batch 3" in result.stderr
+
+
+def test_a_killed_rank_ends_the_job_and_the_checkpoint_resumes_it(tmp_path):
+    prefix = str(tmp_path / "ck")
+    common = ["--batch", "20", "--epochs", "3", "--checkpoint", prefix]
+    # 240 samples / 60 per step: 4 steps per epoch; rank 1 dies in the second epoch's 2nd step
+    result = _run(tmp_path, 3, *common, "--fail-rank", "1", "--fail-batch", "6", "--kill", check=False)
+    assert result.returncode != 0
+    assert result.elapsed < TIME_LIMIT
+    # the launcher names the dead process; the store's first line tells which rank it was
+    dead_pid = re.search(r"PID (\d+)", result.stdout + result.stderr).group(1)
+    assert f"rank 1 = pid {dead_pid} " in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["ck-0001.params", "ck-0001.states", "ck-symbol.json"]
+    # the job restarted from epoch 1 ends where an uninterrupted one does
+    (tmp_path / "resumed").mkdir()
+    (tmp_path / "straight").mkdir()
+    _run(tmp_path / "resumed", 3, *common, "--resume", "1")
+    _run(tmp_path / "straight", 3, "--batch", "20", "--epochs", "3")
+    resumed, straight = _params(tmp_path / "resumed" / "rank2.npz"), _params(tmp_path / "straight" / "rank0.npz")
+    for name in straight:
+        np.testing.assert_array_equal(resumed[name], straight[name], err_msg=name)
