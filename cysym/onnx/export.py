@@ -269,7 +269,8 @@ def to_onnx(sym, params, in_shapes, in_types=np.float32, dynamic=False, dynamic_
             continue
         if verbose:
             logging.info("Converting idx: %d, op: %s, name: %s", i, node["op"], name)
-        count = len(op.output_names(node_params))
+        # hidden outputs (BatchNorm's batch mean, Pooling's mask) are not in the inference model
+        count = op.num_visible_outputs(node_params)
         outputs = [graph.fresh(name if k == 0 else f"{name}_output{k}") for k in range(count)]
         value_names.update({(i, k): outputs[k] for k in range(count)})
         exporter = EXPORTERS.get(op.name)
@@ -277,6 +278,11 @@ def to_onnx(sym, params, in_shapes, in_types=np.float32, dynamic=False, dynamic_
             unsupported.append(f"{op.name}(name='{name}')")
             continue
         in_entries = [(src, k) for src, k, _ in node["inputs"]]
+        hidden = [e for e in in_entries if e not in value_names and e[0] not in labels]
+        if hidden:
+            unsupported.append(f"{op.name}(name='{name}'): reads a hidden output of "
+                               f"{nodes[hidden[0][0]]['name']}")
+            continue
         try:
             context = NodeContext(graph, name, op.name, node_params,
                                   [value_names.get(e, "") for e in in_entries], outputs,

@@ -152,8 +152,10 @@ def _mod(g):
     zero = g.scalar(0.0)
     nonzero = g.emit1("Not", [g.emit1("Equal", [remainder, zero])])
     signs_differ = g.emit1("Xor", [g.emit1("Less", [remainder, zero]), g.emit1("Less", [b, zero])])
-    g.emit("Where", [g.emit1("And", [nonzero, signs_differ]), g.emit1("Add", [remainder, b]),
-                     remainder], g.outputs)
+    result = g.emit1("Where", [g.emit1("And", [nonzero, signs_differ]),
+                               g.emit1("Add", [remainder, b]), remainder])
+    # MXNet's x mod 0 is 0, not NaN
+    g.emit("Where", [g.emit1("Equal", [b, zero]), zero, result], g.outputs)
 
 
 _BINARY = {"add": _binary("Add"), "sub": _binary("Sub"), "mul": _binary("Mul"),
@@ -340,14 +342,15 @@ def _instance_norm(g):
 def _group_norm(g):
     if g.params["output_mean_var"]:
         g.fail("output_mean_var=True")
-    x, ndim = g.inputs[0], len(g.in_shape(0))
+    # MXNet 1.9's gamma and beta hold one value per group
+    x = g.inputs[0]
     grouped = g.emit1("Reshape", [x, g.ints([0, g.params["num_groups"], -1], "shape")])
     normalized = _normalize(g, grouped, [2], g.params["eps"])
-    normalized = g.emit1("Reshape", [normalized, g.emit1("Shape", [x])])
-    shape = g.ints(_channel_shape(ndim), "shape")
+    shape = g.ints([-1, 1], "shape")
     gamma = g.emit1("Reshape", [g.inputs[1], shape])
     beta = g.emit1("Reshape", [g.inputs[2], shape])
-    g.emit("Add", [g.emit1("Mul", [normalized, gamma]), beta], g.outputs[:1])
+    scaled = g.emit1("Add", [g.emit1("Mul", [normalized, gamma]), beta])
+    g.emit("Reshape", [scaled, g.emit1("Shape", [x])], g.outputs[:1])
 
 
 @exporter("L2Normalization")
@@ -363,8 +366,20 @@ def _l2_normalization(g):
 
 @exporter("LRN")
 def _lrn(g):
-    g.emit("LRN", [g.inputs[0]], g.outputs[:1], size=g.params["nsize"], alpha=g.params["alpha"],
-           beta=g.params["beta"], bias=g.params["knorm"])
+    """x / (knorm + alpha / nsize * sum of x^2 over nsize channels)^beta, as a mean pooling of
+    x^2 across channels (ONNX's LRN node is the same formula, but its reference implementation
+    in onnx.reference disagrees with ONNX Runtime)."""
+    if len(g.in_shape(0)) != 4:
+        g.fail("an input that is not (N, C, H, W)")
+    x, size = g.inputs[0], g.params["nsize"]
+    squares = g.emit1("Unsqueeze", [g.emit1("Mul", [x, x]), g.ints([1], "axes")])
+    half = (size - 1) // 2
+    window_mean = g.emit1("AveragePool", [squares], kernel_shape=[size, 1, 1],
+                          pads=[half, 0, 0, size - 1 - half, 0, 0], count_include_pad=1)
+    window_mean = g.emit1("Squeeze", [window_mean, g.ints([1], "axes")])
+    scale = g.emit1("Add", [g.emit1("Mul", [window_mean, g.scalar(g.params["alpha"])]),
+                            g.scalar(g.params["knorm"])])
+    g.emit("Div", [x, g.emit1("Pow", [scale, g.scalar(g.params["beta"])])], g.outputs[:1])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -415,11 +430,28 @@ def _deconvolution(g):
     if g.params["target_shape"] and any(g.params["target_shape"]):
         g.fail("target_shape")
     pad = _spatial(g, "pad", spatial, 0)
-    inputs = g.inputs[:2] if g.params["no_bias"] else g.inputs[:3]
-    g.emit("ConvTranspose", inputs, g.outputs, kernel_shape=kernel,
-           strides=_spatial(g, "stride", spatial, 1), dilations=_spatial(g, "dilate", spatial, 1),
-           pads=pad + pad, output_padding=_spatial(g, "adj", spatial, 0),
-           group=g.params["num_group"])
+    attrs = dict(kernel_shape=kernel, strides=_spatial(g, "stride", spatial, 1),
+                 dilations=_spatial(g, "dilate", spatial, 1), pads=pad + pad,
+                 output_padding=_spatial(g, "adj", spatial, 0))
+    groups = g.params["num_group"]
+    if groups == 1:
+        inputs = g.inputs[:2] if g.params["no_bias"] else g.inputs[:3]
+        g.emit("ConvTranspose", inputs, g.outputs, **attrs)
+        return
+    # one ConvTranspose per group (onnx.reference has no grouped ConvTranspose): the data's
+    # and the weight's first axes are the input channels, the bias is per output channel
+    x_parts = g.emit("Split", [g.inputs[0], g.ints([g.in_shape(0)[1] // groups] * groups)],
+                     num_outputs=groups, axis=1)
+    w_parts = g.emit("Split", [g.inputs[1], g.ints([g.in_shape(1)[0] // groups] * groups)],
+                     num_outputs=groups, axis=0)
+    b_parts = [[]] * groups
+    if not g.params["no_bias"]:
+        b_parts = [[b] for b in g.emit("Split", [g.inputs[2], g.ints([g.in_shape(2)[0] // groups]
+                                                                      * groups)],
+                                        num_outputs=groups, axis=0)]
+    results = [g.emit1("ConvTranspose", [x, w] + b, **attrs)
+               for x, w, b in zip(x_parts, w_parts, b_parts)]
+    g.emit("Concat", results, g.outputs, axis=1)
 
 
 @exporter("Pooling")
@@ -442,22 +474,27 @@ def _pooling(g):
     kernel = list(p["kernel"])
     pad = _spatial(g, "pad", spatial, 0)
     attrs = dict(kernel_shape=kernel, strides=_spatial(g, "stride", spatial, 1), pads=pad + pad)
-    ceil = int(p["pooling_convention"] == "full")
+    # 'full' rounds the window count up; where that changes nothing say floor, the common form
+    full = p["pooling_convention"] == "full"
+    stride = attrs["strides"]
+    ceil = int(full and any((size + 2 * q - k) % s for size, q, k, s in
+                            zip(g.in_shape(0)[2:], pad, kernel, stride)))
     if pool_type == "max":
         g.emit("MaxPool", [x], g.outputs, ceil_mode=ceil, **attrs)
-    elif pool_type == "lp":
-        if ceil:
-            g.fail("lp pooling with pooling_convention='full'")
-        g.emit("LpPool", [x], g.outputs, p=p["p_value"] or 2, **attrs)
+    elif pool_type == "lp" and p["p_value"] != 1:
+        # MXNet's lp pooling does not take |x| (ONNX does): the same for p = 2 only
+        if ceil or p["p_value"] not in (None, 2):
+            g.fail(f"lp pooling with p_value={p['p_value']} or pooling_convention='full'")
+        g.emit("LpPool", [x], g.outputs, p=2, **attrs)
     elif pool_type == "avg":
         include_pad = p["count_include_pad"] in (None, True)
         if ceil and any(pad):
             g.fail("avg pooling with pooling_convention='full' and padding")
         g.emit("AveragePool", [x], g.outputs, ceil_mode=ceil, count_include_pad=int(include_pad),
                **attrs)
-    else:
+    else:   # sum, and lp with p = 1 (a sum of the values, signs kept)
         if ceil:
-            g.fail("sum pooling with pooling_convention='full'")
+            g.fail(f"{pool_type} pooling with pooling_convention='full'")
         mean = g.emit1("AveragePool", [x], count_include_pad=1, **attrs)
         g.emit("Mul", [mean, g.scalar(float(np.prod(kernel)))], g.outputs)
 
@@ -628,7 +665,12 @@ def _repeat(g):
 
 @exporter("reverse")
 def _reverse(g):
-    axes = _axes(g.params["axis"], len(g.in_shape()))
+    ndim = len(g.in_shape())
+    flips = _axes(g.params["axis"], ndim)    # an axis given twice is flipped back
+    axes = [a for a in range(ndim) if flips.count(a) % 2]
+    if not axes:
+        g.emit("Identity", [g.inputs[0]], g.outputs)
+        return
     g.emit("Slice", [g.inputs[0], g.ints([-1] * len(axes), "starts"),
                      g.ints([INT64_MIN] * len(axes), "ends"), g.ints(axes, "axes"),
                      g.ints([-1] * len(axes), "steps")], g.outputs)
@@ -694,7 +736,7 @@ def _reduction(op_type):
 
 
 for _name, _op_type in (("sum", "ReduceSum"), ("mean", "ReduceMean"), ("max", "ReduceMax"),
-                        ("min", "ReduceMin"), ("prod", "ReduceProd")):
+                        ("min", "ReduceMin")):
     EXPORTERS[_name] = _reduction(_op_type)
 
 
@@ -730,7 +772,9 @@ def _topk(g):
         x, axis = g.emit1("Reshape", [x, g.ints([-1], "shape")]), 0
     if p["ret_typ"] == "mask":
         g.fail("ret_typ='mask'")
-    values, indices = g.emit("TopK", [x, g.ints([p["k"]], "k")], num_outputs=2, axis=axis,
+    k = p["k"] if p["k"] > 0 else (g.in_shape()[axis] if p["axis"] is not None
+                                   else int(np.prod(g.in_shape())))     # k <= 0: all of them
+    values, indices = g.emit("TopK", [x, g.ints([k], "k")], num_outputs=2, axis=axis,
                              largest=int(not p["is_ascend"]), sorted=1)
     if p["ret_typ"] == "value":
         g.emit("Identity", [values], g.outputs[:1])
@@ -794,7 +838,8 @@ def _pick(g):
     ndim = len(g.in_shape(0))
     axis = -1 if g.params["axis"] is None else g.params["axis"] % ndim
     indices = _clipped_indices(g, 1, g.in_shape(0)[axis], g.params["mode"])
-    indices = g.emit1("Unsqueeze", [indices, g.ints([axis], "axes")])
+    if len(g.in_shape(1)) < len(g.in_shape(0)):
+        indices = g.emit1("Unsqueeze", [indices, g.ints([axis], "axes")])
     picked = g.emit1("GatherElements", [g.inputs[0], indices], axis=axis)
     if g.params["keepdims"]:
         g.emit("Identity", [picked], g.outputs)
@@ -806,7 +851,9 @@ def _pick(g):
 def _one_hot(g):
     values = g.const(np.array([g.params["off_value"], g.params["on_value"]], dtype=g.out_dtype()))
     indices = _as_dtype(g, g.inputs[0], np.int64)
-    depth = g.ints([g.params["depth"]], "depth")
+    depth = g.const(np.int64(g.params["depth"]), name="depth")
+    # ONNX counts a negative index from the end; MXNet's is out of range (all off_value)
+    indices = g.emit1("Where", [g.emit1("Less", [indices, g.ints([0])]), depth, indices])
     g.emit("OneHot", [indices, depth, values], g.outputs, axis=-1)
 
 
