@@ -1,0 +1,469 @@
+"""The importer table: one function per ONNX operator, building cysym symbols.
+
+An importer receives the GraphBuilder `b` and the ONNX node, and returns the cysym symbols of
+the node's outputs. Inputs that ONNX passes as tensors but cysym takes as parameters (shapes,
+axes, pads, ...) must be constants (initializers or Constant nodes).
+"""
+import numpy as np
+
+from ..base import MXNetError
+
+__all__ = ["IMPORTERS", "GraphBuilder"]
+
+IMPORTERS = {}
+INT64_MAX = np.iinfo(np.int64).max
+
+
+class Unsupported(Exception):
+    """This node's attributes or computed inputs have no cysym form."""
+
+
+def importer(*op_types):
+    def decorate(function):
+        for op_type in op_types:
+            IMPORTERS[op_type] = function
+        return function
+    return decorate
+
+
+class GraphBuilder:
+    """Turns an onnx.ModelProto into (sym, arg_params, aux_params)."""
+
+    def __init__(self, model):
+        import onnx
+        self.onnx = onnx
+        self.model = model
+        self.graph = model.graph
+        self.opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
+                         default=0)
+        self.constants = {t.name: onnx.numpy_helper.to_array(t) for t in self.graph.initializer}
+        self.values = {}       # ONNX value name -> cysym Symbol
+        self.arg_params, self.aux_params = {}, {}
+        self._aux_names = {name for node in self.graph.node
+                           if node.op_type == "BatchNormalization" for name in node.input[3:5]}
+        self._used_names = set()
+
+    def build(self):
+        from .. import ndarray, symbol
+        self.sym, self.nd = symbol, ndarray
+        initializers = set(self.constants)
+        for value in self.graph.input:
+            if value.name not in initializers:
+                self.values[value.name] = symbol.Variable(value.name)
+                self._used_names.add(value.name)
+        unsupported = []
+        for index, node in enumerate(self.graph.node):
+            function = IMPORTERS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+            label = f"{node.op_type}(name={node.name or node.output[0]!r})"
+            if function is None:
+                unsupported.append(label)
+                continue
+            try:
+                outputs = function(self, node, self.attributes(node))
+            except Unsupported as err:
+                unsupported.append(f"{label}: {err}")
+                continue
+            except MXNetError as err:
+                raise MXNetError(f"cannot import ONNX node {label}: {err}") from None
+            for name, value in zip(node.output, outputs):
+                if name and value is not None:     # a Constant's value is in self.constants
+                    self.values[name] = value
+        if unsupported:
+            raise MXNetError("import_model: cysym has no form for the ONNX operators "
+                             + "; ".join(unsupported))
+        heads = [self.input(value.name) for value in self.graph.output]
+        sym = heads[0] if len(heads) == 1 else symbol.Group(heads)
+        return sym, self.arg_params, self.aux_params
+
+    # -- what importers use -------------------------------------------------------------
+
+    def attributes(self, node):
+        return {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+    def input(self, name):
+        """The cysym symbol of ONNX value `name`: an initializer becomes a parameter variable."""
+        if name in self.values:
+            return self.values[name]
+        if name not in self.constants:
+            raise Unsupported(f"input {name!r} is neither computed nor a constant")
+        array = self.constants[name]
+        params = self.aux_params if name in self._aux_names else self.arg_params
+        params[name] = self.nd.array(array, dtype=array.dtype)
+        self.values[name] = self.sym.Variable(name, shape=array.shape,
+                                              dtype=np.dtype(array.dtype).name)
+        self._used_names.add(name)
+        return self.values[name]
+
+    def constant(self, node, position, what):
+        """The value of a constant input (a shape, axes, pads...), or None if not given."""
+        if position >= len(node.input) or not node.input[position]:
+            return None
+        name = node.input[position]
+        if name not in self.constants:
+            raise Unsupported(f"its {what} is computed in the graph; cysym needs a constant")
+        return self.constants[name]
+
+    def name(self, node):
+        """A node name unique in the imported graph."""
+        base = (node.name or node.output[0]).replace("/", "_") or node.op_type.lower()
+        name, counter = base, 0
+        while name in self._used_names:
+            counter += 1
+            name = f"{base}_{counter}"
+        self._used_names.add(name)
+        return name
+
+    def op(self, op_name, node, *inputs, **params):
+        return getattr(self.sym, op_name)(*inputs, name=self.name(node), **params)
+
+
+# ---------------------------------------------------------------------------------------------
+# elementwise
+
+def _unary(op_name, **fixed):
+    def build(b, node, attrs):
+        return [b.op(op_name, node, b.input(node.input[0]), **fixed)]
+    return build
+
+
+for _op_type, (_op_name, _fixed) in {
+        "Relu": ("Activation", {"act_type": "relu"}), "Sigmoid": ("Activation", {"act_type": "sigmoid"}),
+        "Tanh": ("Activation", {"act_type": "tanh"}), "Softplus": ("Activation", {"act_type": "softrelu"}),
+        "Softsign": ("Activation", {"act_type": "softsign"}), "Exp": ("exp", {}), "Log": ("log", {}),
+        "Sqrt": ("sqrt", {}), "Abs": ("abs", {}), "Neg": ("negative", {}),
+        "Reciprocal": ("reciprocal", {}), "Sign": ("sign", {}), "Identity": ("identity", {})}.items():
+    IMPORTERS[_op_type] = _unary(_op_name, **_fixed)
+
+
+def _binary(op_name):
+    def build(b, node, attrs):
+        result = b.input(node.input[0])
+        for k, name in enumerate(node.input[1:]):     # Max, Min and Sum take any number
+            result = getattr(b.sym, op_name)(result, b.input(name),
+                                             name=b.name(node) if k == len(node.input) - 2 else None)
+        return [result]
+    return build
+
+
+for _op_type, _op_name in {"Add": "broadcast_add", "Sub": "broadcast_sub", "Mul": "broadcast_mul",
+                           "Div": "broadcast_div", "Pow": "broadcast_power",
+                           "Max": "broadcast_maximum", "Min": "broadcast_minimum",
+                           "Sum": "broadcast_add"}.items():
+    IMPORTERS[_op_type] = _binary(_op_name)
+
+
+@importer("Dropout")
+def _dropout(b, node, attrs):
+    return [b.op("identity", node, b.input(node.input[0]))]
+
+
+@importer("LeakyRelu")
+def _leaky_relu(b, node, attrs):
+    return [b.op("LeakyReLU", node, b.input(node.input[0]), act_type="leaky",
+                 slope=attrs.get("alpha", 0.01))]
+
+
+@importer("Elu")
+def _elu(b, node, attrs):
+    return [b.op("LeakyReLU", node, b.input(node.input[0]), act_type="elu",
+                 slope=attrs.get("alpha", 1.0))]
+
+
+@importer("PRelu")
+def _prelu(b, node, attrs):
+    slope = b.constant(node, 1, "slope")
+    gamma_name = node.input[1]
+    b.constants[gamma_name] = slope.reshape(-1)     # cysym's gamma is one value per channel
+    return [b.op("LeakyReLU", node, b.input(node.input[0]), b.input(gamma_name), act_type="prelu")]
+
+
+@importer("Clip")
+def _clip(b, node, attrs):
+    low, high = b.constant(node, 1, "min"), b.constant(node, 2, "max")
+    if b.opset < 11:
+        low, high = attrs.get("min"), attrs.get("max")
+    finite = np.finfo(np.float32)
+    return [b.op("clip", node, b.input(node.input[0]),
+                 a_min=float(finite.min if low is None else low),
+                 a_max=float(finite.max if high is None else high))]
+
+
+@importer("Cast")
+def _cast(b, node, attrs):
+    dtype = b.onnx.helper.tensor_dtype_to_np_dtype(attrs["to"])
+    return [b.op("Cast", node, b.input(node.input[0]), dtype=np.dtype(dtype).name)]
+
+
+# ---------------------------------------------------------------------------------------------
+# layers
+
+def _symmetric_pads(attrs, spatial):
+    if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+        raise Unsupported(f"auto_pad={attrs['auto_pad']!r}")
+    pads = list(attrs.get("pads", [0] * 2 * spatial))
+    if pads[:spatial] != pads[spatial:]:
+        raise Unsupported(f"asymmetric pads {pads}")
+    return tuple(pads[:spatial])
+
+
+@importer("Conv", "ConvTranspose")
+def _conv(b, node, attrs):
+    weight = b.constant(node, 1, "weight")
+    spatial = weight.ndim - 2
+    kernel = tuple(attrs.get("kernel_shape", weight.shape[2:]))
+    params = dict(kernel=kernel, stride=tuple(attrs.get("strides", (1,) * spatial)),
+                  dilate=tuple(attrs.get("dilations", (1,) * spatial)),
+                  pad=_symmetric_pads(attrs, spatial), num_group=attrs.get("group", 1),
+                  no_bias=len(node.input) < 3 or not node.input[2])
+    inputs = [b.input(name) for name in node.input if name]
+    if node.op_type == "Conv":
+        return [b.op("Convolution", node, *inputs, num_filter=weight.shape[0], **params)]
+    if "output_shape" in attrs:
+        raise Unsupported("output_shape")
+    return [b.op("Deconvolution", node, *inputs, num_filter=weight.shape[1] * params["num_group"],
+                 adj=tuple(attrs.get("output_padding", (0,) * spatial)), **params)]
+
+
+@importer("Gemm")
+def _gemm(b, node, attrs):
+    if attrs.get("transA", 0) or attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0:
+        raise Unsupported("transA, alpha or beta other than FullyConnected's")
+    weight_name = node.input[1]
+    weight = b.constant(node, 1, "weight")
+    if not attrs.get("transB", 0):       # FullyConnected's weight is (num_hidden, inputs)
+        weight_name = b.name(node) + "_weight"
+        b.constants[weight_name] = np.ascontiguousarray(weight.T)
+        weight = b.constants[weight_name]
+    inputs = [b.input(node.input[0]), b.input(weight_name)]
+    no_bias = len(node.input) < 3 or not node.input[2]
+    if not no_bias:
+        bias = b.constant(node, 2, "bias")
+        if bias.shape != (weight.shape[0],):
+            raise Unsupported(f"a bias of shape {bias.shape}")
+        inputs.append(b.input(node.input[2]))
+    return [b.op("FullyConnected", node, *inputs, num_hidden=weight.shape[0], no_bias=no_bias)]
+
+
+@importer("MatMul")
+def _matmul(b, node, attrs):
+    lhs, rhs = b.input(node.input[0]), b.input(node.input[1])
+    rhs_constant = b.constants.get(node.input[1])
+    if rhs_constant is not None and rhs_constant.ndim == 2:   # x @ W: dot's last-by-first axes
+        return [b.op("dot", node, lhs, rhs)]
+    return [b.op("batch_dot", node, lhs, rhs)]
+
+
+@importer("BatchNormalization")
+def _batch_norm(b, node, attrs):
+    if attrs.get("training_mode", 0):
+        raise Unsupported("training_mode=1")
+    inputs = [b.input(name) for name in node.input[:5]]
+    return [b.op("BatchNorm", node, *inputs, eps=attrs.get("epsilon", 1e-5),
+                 momentum=attrs.get("momentum", 0.9), fix_gamma=False, use_global_stats=True)]
+
+
+@importer("InstanceNormalization")
+def _instance_norm(b, node, attrs):
+    return [b.op("InstanceNorm", node, *[b.input(name) for name in node.input[:3]],
+                 eps=attrs.get("epsilon", 1e-5))]
+
+
+@importer("LRN")
+def _lrn(b, node, attrs):
+    return [b.op("LRN", node, b.input(node.input[0]), nsize=attrs["size"],
+                 alpha=attrs.get("alpha", 1e-4), beta=attrs.get("beta", 0.75),
+                 knorm=attrs.get("bias", 1.0))]
+
+
+@importer("MaxPool", "AveragePool", "LpPool")
+def _pool(b, node, attrs):
+    if len(node.output) > 1 and node.output[1]:
+        raise Unsupported("the indices output")
+    if any(d != 1 for d in attrs.get("dilations", ())):
+        raise Unsupported("dilations")
+    kernel = tuple(attrs["kernel_shape"])
+    spatial = len(kernel)
+    pool_type = {"MaxPool": "max", "AveragePool": "avg", "LpPool": "lp"}[node.op_type]
+    params = dict(kernel=kernel, pool_type=pool_type, stride=tuple(attrs.get("strides", (1,) * spatial)),
+                  pad=_symmetric_pads(attrs, spatial),
+                  pooling_convention="full" if attrs.get("ceil_mode", 0) else "valid")
+    if pool_type == "avg":
+        params["count_include_pad"] = bool(attrs.get("count_include_pad", 0))
+    if pool_type == "lp":
+        if attrs.get("p", 2) != 2:
+            raise Unsupported(f"p={attrs['p']} (cysym's lp pooling keeps the signs)")
+        params["p_value"] = 2
+    return [b.op("Pooling", node, b.input(node.input[0]), **params)]
+
+
+@importer("GlobalAveragePool", "GlobalMaxPool")
+def _global_pool(b, node, attrs):
+    return [b.op("Pooling", node, b.input(node.input[0]), kernel=(1, 1), global_pool=True,
+                 pool_type="avg" if node.op_type == "GlobalAveragePool" else "max")]
+
+
+@importer("Softmax", "LogSoftmax")
+def _softmax(b, node, attrs):
+    if b.opset < 13:
+        raise Unsupported("opset < 13 (a flattening softmax)")
+    return [b.op("softmax" if node.op_type == "Softmax" else "log_softmax", node,
+                 b.input(node.input[0]), axis=attrs.get("axis", -1))]
+
+
+# ---------------------------------------------------------------------------------------------
+# shapes
+
+@importer("Flatten")
+def _flatten(b, node, attrs):
+    axis = attrs.get("axis", 1)
+    if axis == 1:
+        return [b.op("Flatten", node, b.input(node.input[0]))]
+    if axis == 0:
+        return [b.op("Reshape", node, b.input(node.input[0]), shape=(1, -1))]
+    raise Unsupported(f"axis={axis}")
+
+
+@importer("Reshape")
+def _reshape(b, node, attrs):
+    if attrs.get("allowzero", 0):
+        raise Unsupported("allowzero=1")
+    shape = tuple(int(d) for d in b.constant(node, 1, "shape"))
+    return [b.op("Reshape", node, b.input(node.input[0]), shape=shape)]
+
+
+@importer("Transpose")
+def _transpose(b, node, attrs):
+    return [b.op("transpose", node, b.input(node.input[0]), axes=tuple(attrs.get("perm", ())))]
+
+
+@importer("Concat")
+def _concat(b, node, attrs):
+    inputs = [b.input(name) for name in node.input]
+    return [b.op("Concat", node, *inputs, dim=attrs["axis"], num_args=len(inputs))]
+
+
+def _axes_of(b, node, attrs, position):
+    """Axes from the input (opset 13+ for Squeeze/Unsqueeze/ReduceSum, 18+ others) or attr."""
+    axes = b.constant(node, position, "axes")
+    if axes is None:
+        axes = attrs.get("axes")
+    return None if axes is None else [int(a) for a in np.asarray(axes).reshape(-1)]
+
+
+@importer("Unsqueeze")
+def _unsqueeze(b, node, attrs):
+    result = b.input(node.input[0])
+    axes = sorted(_axes_of(b, node, attrs, 1))
+    if any(a < 0 for a in axes):
+        raise Unsupported("negative axes")
+    for k, axis in enumerate(axes):
+        result = b.sym.expand_dims(result, axis=axis,
+                                   name=b.name(node) if k == len(axes) - 1 else None)
+    return [result]
+
+
+@importer("Squeeze")
+def _squeeze(b, node, attrs):
+    axes = _axes_of(b, node, attrs, 1)
+    return [b.op("squeeze", node, b.input(node.input[0]),
+                 axis=None if axes is None else tuple(axes))]
+
+
+@importer("Slice")
+def _slice(b, node, attrs):
+    starts = [int(v) for v in b.constant(node, 1, "starts")]
+    ends = [int(v) for v in b.constant(node, 2, "ends")]
+    axes = b.constant(node, 3, "axes")
+    axes = list(range(len(starts))) if axes is None else [int(a) for a in axes]
+    steps = b.constant(node, 4, "steps")
+    steps = [1] * len(starts) if steps is None else [int(s) for s in steps]
+    if any(a < 0 for a in axes):
+        raise Unsupported("negative axes")
+    count = max(axes) + 1
+    begin, end, step = [None] * count, [None] * count, [None] * count
+    for axis, start, stop, stride in zip(axes, starts, ends, steps):
+        begin[axis] = start
+        end[axis] = None if abs(stop) >= INT64_MAX else stop
+        step[axis] = stride
+    return [b.op("slice", node, b.input(node.input[0]), begin=tuple(begin), end=tuple(end),
+                 step=tuple(step))]
+
+
+@importer("Split")
+def _split(b, node, attrs):
+    sizes = b.constant(node, 1, "split")
+    if sizes is None:
+        sizes = attrs.get("split")
+    count = len(node.output)
+    if sizes is not None and len(set(int(s) for s in sizes)) > 1:
+        raise Unsupported(f"unequal parts {list(sizes)}")
+    parts = b.op("SliceChannel", node, b.input(node.input[0]), num_outputs=count,
+                 axis=attrs.get("axis", 0))
+    return [parts[k] for k in range(count)] if count > 1 else [parts]
+
+
+@importer("Pad")
+def _pad(b, node, attrs):
+    pads = [int(p) for p in b.constant(node, 1, "pads")]
+    value = b.constant(node, 2, "constant_value")
+    half = len(pads) // 2
+    width = tuple(v for pair in zip(pads[:half], pads[half:]) for v in pair)
+    mode = attrs.get("mode", b"constant")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    return [b.op("Pad", node, b.input(node.input[0]), mode=mode, pad_width=width,
+                 constant_value=0.0 if value is None else float(value))]
+
+
+@importer("Tile")
+def _tile(b, node, attrs):
+    reps = tuple(int(r) for r in b.constant(node, 1, "repeats"))
+    return [b.op("tile", node, b.input(node.input[0]), reps=reps)]
+
+
+@importer("Expand")
+def _expand(b, node, attrs):
+    shape = tuple(int(d) for d in b.constant(node, 1, "shape"))
+    return [b.op("broadcast_to", node, b.input(node.input[0]), shape=shape)]
+
+
+@importer("Gather")
+def _gather(b, node, attrs):
+    return [b.op("take", node, b.input(node.input[0]), b.input(node.input[1]),
+                 axis=attrs.get("axis", 0), mode="wrap")]
+
+
+@importer("Where")
+def _where(b, node, attrs):
+    return [b.op("where", node, *[b.input(name) for name in node.input[:3]])]
+
+
+def _reduction(op_name):
+    def build(b, node, attrs):
+        axes = _axes_of(b, node, attrs, 1)
+        if axes is None and attrs.get("noop_with_empty_axes", 0):
+            return [b.op("identity", node, b.input(node.input[0]))]
+        return [b.op(op_name, node, b.input(node.input[0]),
+                     axis=None if axes is None else tuple(axes),
+                     keepdims=bool(attrs.get("keepdims", 1)))]
+    return build
+
+
+for _op_type, _op_name in {"ReduceSum": "sum", "ReduceMean": "mean", "ReduceMax": "max",
+                           "ReduceMin": "min"}.items():
+    IMPORTERS[_op_type] = _reduction(_op_name)
+
+
+@importer("Constant")
+def _constant(b, node, attrs):
+    if "value" not in attrs:
+        raise Unsupported("a constant that is not a tensor")
+    array = b.onnx.numpy_helper.to_array(attrs["value"])
+    b.constants[node.output[0]] = array
+    return [None]
+
+
+@importer("Shape")
+def _shape(b, node, attrs):
+    if "start" in attrs or "end" in attrs:
+        raise Unsupported("start/end")
+    return [b.op("shape_array", node, b.input(node.input[0]))]
