@@ -342,14 +342,73 @@ class GradientBuckets:
             if names:
                 self.buckets.append((flat[bucket_start:start], names))
         self._pending = []
+        self._started = [False] * len(self.buckets)
 
     def start(self, bucket_index):
-        """Begin summing bucket `bucket_index` over the workers."""
+        """Begin summing bucket `bucket_index` over the workers (MPI progresses it at our next
+        MPI calls, or all along with MPICH's MPIR_CVAR_ASYNC_PROGRESS=1)."""
         self._pending.append(self._comm.start_allreduce(self.buckets[bucket_index][0]))
+        self._started[bucket_index] = True
+        self._comm.MPI.Request.Testall(self._pending)   # moves the earlier buckets along
 
     def finish(self):
-        """Start the buckets not started yet, then wait for all of them."""
-        for index in range(len(self._pending), len(self.buckets)):
-            self.start(index)
+        """Start the buckets not started yet (in bucket order, the same on every worker), then
+        wait until every bucket holds the sum."""
+        for index, started in enumerate(self._started):
+            if not started:
+                self.start(index)
         self._comm.wait(self._pending, f"allreduce of {len(self.buckets)} gradient buckets")
         self._pending = []
+        self._started = [False] * len(self.buckets)
+
+    def overlap(self, executor):
+        """Make executor's backward pass start each bucket's allreduce right after the last
+        kernel call writing into it, so communication overlaps the rest of the backward pass."""
+        plan = executor._plan
+        if isinstance(plan, _OverlappedPlan):
+            plan = plan.plan
+        # the last plan call whose outputs include each gradient view, found by its memory
+        last_writer = {}
+        for _, end_call, is_forward, _, _, outputs in executor._node_calls:
+            if not is_forward:
+                for _, array in outputs:
+                    last_writer[array.__array_interface__["data"][0], array.nbytes] = end_call
+        cuts = []
+        for index, (_, names) in enumerate(self.buckets):
+            ends = [last_writer.get((self.views[n].__array_interface__["data"][0], self.views[n].nbytes))
+                    for n in names]
+            if None not in ends:    # else the bucket starts in finish()
+                cuts.append((max(ends), index))
+        executor._plan = _OverlappedPlan(plan, executor._backward_start, sorted(cuts), self)
+
+
+class _OverlappedPlan:
+    """An executor's kernel plan (cysym/_ops/runner.pyx Plan) whose whole backward pass runs in
+    segments, starting a gradient bucket's allreduce between them; every other run (a monitor's
+    node by node, the profiler's) goes to the plan unchanged."""
+
+    def __init__(self, plan, backward_start, cuts, buckets):
+        self.plan = plan
+        self._backward_start = backward_start
+        self._cuts = cuts   # [(plan position after the bucket's last writer, bucket index)]
+        self._buckets = buckets
+
+    def __len__(self):
+        return len(self.plan)
+
+    def __getattr__(self, name):
+        return getattr(self.plan, name)
+
+    def run(self, begin, end, is_train):
+        if begin != self._backward_start or end >= 0:
+            return self.plan.run(begin, end, is_train)
+        if self._buckets._pending:
+            # a backward again before update(): the last sums must land before kernels rewrite
+            self._buckets.finish()
+        position = begin
+        for cut, index in self._cuts:
+            if cut > position:
+                self.plan.run(position, cut, is_train)
+                position = cut
+            self._buckets.start(index)
+        return self.plan.run(position, end, is_train)

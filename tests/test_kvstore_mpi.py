@@ -36,8 +36,8 @@ MPIEXEC = _mpiexec()
 pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec (pip install 'cysym[mpi]')")
 
 
-def _env():
-    env = dict(os.environ)
+def _env(**extra):
+    env = dict(os.environ, **extra)
     # the cysym under test, wherever it is imported from (checkout or installed)
     import cysym
     env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(cysym.__file__)),
@@ -46,13 +46,13 @@ def _env():
     return env
 
 
-def _run(out, workers, *args, check=True):
+def _run(out, workers, *args, check=True, env=None):
     """Run train.py: under `mpiexec -n workers`, or alone when workers is None."""
     command = [sys.executable, SCRIPT, str(out), *args]
     if workers is not None:
         command = [MPIEXEC, "-n", str(workers)] + command
     start = time.monotonic()
-    result = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=TIME_LIMIT,
+    result = subprocess.run(command, capture_output=True, text=True, env=_env(**(env or {})), timeout=TIME_LIMIT,
                             cwd=ROOT)
     result.elapsed = time.monotonic() - start
     if check and result.returncode != 0:
@@ -65,13 +65,17 @@ def _params(path):
         return {k: saved[k] for k in saved.files}
 
 
-@pytest.mark.parametrize("model", ["mlp", "lenet"])
-@pytest.mark.parametrize("workers", [2, 3], ids=["2-ranks", "3-ranks-oversubscribed"])
-def test_ranks_match_one_process_on_the_whole_batch(tmp_path, model, workers):
+@pytest.mark.parametrize("model, workers, bucket_bytes", [
+    ("mlp", 2, None), ("mlp", 3, None), ("lenet", 2, None), ("lenet", 3, None),
+    # buckets of ~2 KB: most start during the backward pass, overlapping it
+    ("lenet", 3, "2000")], ids=["mlp-2-ranks", "mlp-3-ranks-oversubscribed", "lenet-2-ranks",
+                                "lenet-3-ranks-oversubscribed", "lenet-3-ranks-small-buckets"])
+def test_ranks_match_one_process_on_the_whole_batch(tmp_path, model, workers, bucket_bytes):
     """float64, SGD with momentum and weight decay, shuffled shards, two epochs."""
     (tmp_path / "dist").mkdir()
     (tmp_path / "single").mkdir()
-    _run(tmp_path / "dist", workers, "--model", model, "--batch", str(TOTAL_BATCH // workers))
+    _run(tmp_path / "dist", workers, "--model", model, "--batch", str(TOTAL_BATCH // workers),
+         env={"CYSYM_KV_BUCKET_BYTES": bucket_bytes} if bucket_bytes else None)
     _run(tmp_path / "single", None, "--model", model, "--kvstore", "local", "--batch", str(TOTAL_BATCH))
     reference = _params(tmp_path / "single" / "rank0.npz")
     ranks = [_params(tmp_path / "dist" / f"rank{r}.npz") for r in range(workers)]

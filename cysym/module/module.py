@@ -482,10 +482,10 @@ class Module(BaseModule):
             self._kvstore._comm, [(n, self._exec.grad_dict[n].shape, self._exec.grad_dict[n].dtype)
                                   for n in trained], self._kvstore.bucket_bytes)
         grads = {n: buckets.views.get(n, g) for n, g in self._exec.grad_dict.items()}
+        self._grad_buckets = buckets
         self._replace_executor(_executor.bind(
             self._symbol, self._context, self._exec.arg_dict, args_grad=grads,
             grad_req=self._grad_req, aux_states=self._exec.aux_dict))
-        self._grad_buckets = buckets
 
     def update(self):
         """One optimizer step on every trainable parameter, from the current gradients (summed
@@ -566,6 +566,8 @@ class Module(BaseModule):
         if self._monitor is not None:
             self._monitor.exes = [e for e in self._monitor.exes if e is not self._exec]
             self._monitor.install(executor)
+        if self._grad_buckets is not None:
+            self._grad_buckets.overlap(executor)
         self._exec = executor
 
     def install_monitor(self, mon):

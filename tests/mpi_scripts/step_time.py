@@ -1,0 +1,64 @@
+"""Step time and the share of it spent waiting on the gradient allreduce, per rank count:
+
+    mpiexec -n 4 python tests/mpi_scripts/step_time.py [--model mlp|lenet] [--steps 50]
+
+Also measures the allreduce itself (latency of an 8-byte message, time for the model's gradient
+bytes), the inputs of the README's scaling estimate.  Prints from rank 0; not a test."""
+import argparse
+import time
+
+import numpy as np
+
+import cysym as mx
+from cysym.demo import lenet, seed_mlp
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="mlp")
+    parser.add_argument("--batch", type=int, default=64, help="per worker")
+    parser.add_argument("--steps", type=int, default=50)
+    args = parser.parse_args()
+    kv = mx.kv.create("dist_sync")
+    net = seed_mlp() if args.model == "mlp" else lenet()
+    mx.random.seed(0)
+    x = np.random.default_rng(kv.rank).random((args.batch, 1, 8, 8), np.float32)
+    y = np.random.default_rng(kv.rank).integers(0, 10, args.batch).astype(np.float32)
+    batch = mx.io.DataBatch(data=[mx.nd.array(x)], label=[mx.nd.array(y)])
+    mod = mx.mod.Module(net)
+    mod.bind(data_shapes=[("data", x.shape)], label_shapes=[("softmax_label", y.shape)])
+    mod.init_params(mx.init.Xavier())
+    mod.init_optimizer(kvstore=kv, optimizer="sgd", optimizer_params={"learning_rate": 0.01})
+    for _ in range(5):   # warm up
+        mod.forward_backward(batch)
+        mod.update()
+    kv.barrier()
+    wait_before = kv.comm_wait_seconds
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        mod.forward_backward(batch)
+        mod.update()
+    step = (time.perf_counter() - start) / args.steps
+    wait = (kv.comm_wait_seconds - wait_before) / args.steps
+    grad_bytes = sum(view.nbytes for view, _ in mod._grad_buckets.buckets)
+
+    comm = kv._comm
+    small = np.zeros(1, np.float64)
+    flat = np.zeros(grad_bytes // 4, np.float32)
+    timings = {}
+    for label, array, repeats in (("latency", small, 200), ("gradients", flat, 50)):
+        comm.barrier()
+        tic = time.perf_counter()
+        for _ in range(repeats):
+            comm.allreduce(array, label)
+        timings[label] = (time.perf_counter() - tic) / repeats
+    if kv.rank == 0:
+        print(f"{args.model} ranks={kv.num_workers} batch/worker={args.batch} "
+              f"step={step * 1e3:.2f} ms wait={wait * 1e3:.2f} ms ({100 * wait / step:.0f}% of the step) "
+              f"gradient bytes={grad_bytes} buckets={len(mod._grad_buckets.buckets)} "
+              f"allreduce 8 B={timings['latency'] * 1e6:.1f} us, "
+              f"allreduce gradients={timings['gradients'] * 1e3:.3f} ms")
+
+
+if __name__ == "__main__":
+    main()
