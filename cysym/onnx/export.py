@@ -69,7 +69,7 @@ class _Graph:
         return name
 
     def add_initializer(self, name, array):
-        self.initializers.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(array), name))
+        self.initializers.append(self.onnx.numpy_helper.from_array(np.array(array, order="C"), name))
 
 
 class NodeContext:
