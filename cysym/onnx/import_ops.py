@@ -52,16 +52,22 @@ class GraphBuilder:
                 self.values[value.name] = symbol.Variable(value.name)
                 self._used_names.add(value.name)
         unsupported = []
-        for index, node in enumerate(self.graph.node):
+        missing = set()     # outputs of nodes not imported: their consumers are not listed
+        for node in self.graph.node:
             function = IMPORTERS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
             label = f"{node.op_type}(name={node.name or node.output[0]!r})"
             if function is None:
                 unsupported.append(label)
+                missing.update(node.output)
+                continue
+            if missing.intersection(node.input):
+                missing.update(node.output)
                 continue
             try:
                 outputs = function(self, node, self.attributes(node))
             except Unsupported as err:
                 unsupported.append(f"{label}: {err}")
+                missing.update(node.output)
                 continue
             except MXNetError as err:
                 raise MXNetError(f"cannot import ONNX node {label}: {err}") from None

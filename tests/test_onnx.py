@@ -1,0 +1,399 @@
+"""ONNX export and import (cysym.onnx, mx.onnx in MXNet 1.9): real networks and demo networks
+exported and run in ONNX Runtime, dynamic batch axes, cysym -> ONNX -> cysym round trips, a
+model written with onnx.helper imported, and malformed files refused."""
+import json
+import os
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+import cysym as mx  # noqa: E402
+from cysym import demo  # noqa: E402
+from cysym.base import MXNetError  # noqa: E402
+
+REALMODELS = Path(__file__).parent / "fixtures" / "realmodels"
+MXNET_FIXTURES = Path(__file__).parent / "fixtures" / "mxnet"
+REAL = json.loads((REALMODELS / "manifest.json").read_text())["models"]
+MXNET = json.loads((MXNET_FIXTURES / "manifest.json").read_text())["networks"]
+# operators with no ONNX form here: detection post-processing, ROIAlign, the fused RNN
+NOT_EXPORTED = {"_contrib_box_nms", "_contrib_box_decode", "_contrib_ROIAlign", "RNN",
+                "_rnn_param_concat"}
+EXPORTED = [n for n in REAL if not NOT_EXPORTED & set(REAL[n]["operators"])]
+REFUSED = [n for n in REAL if NOT_EXPORTED & set(REAL[n]["operators"])]
+# ONNX Runtime's float32 convolutions sum in another order than cysym's: a deep network's
+# outputs agree to a few 1e-6 of their scale
+SCALE_TOLERANCE = 2e-5
+
+
+def _session(model):
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    source = model if isinstance(model, (str, os.PathLike)) else model.SerializeToString()
+    return ort.InferenceSession(str(source) if isinstance(source, Path) else source, options,
+                                providers=["CPUExecutionProvider"])
+
+
+def _assert_close(actual, expected, what, tolerance=SCALE_TOLERANCE):
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, expected {expected.shape}"
+    scale = float(np.abs(expected).max()) if expected.size else 0.0
+    error = float(np.abs(actual.astype(np.float64) - expected).max()) if expected.size else 0.0
+    assert error <= tolerance * max(scale, 1e-3), f"{what}: max error {error:.3g} (scale {scale:.3g})"
+
+
+def _cysym_forward(sym, arg_params, aux_params, inputs):
+    exe = sym.simple_bind(mx.cpu(), grad_req="null", **{k: v.shape for k, v in inputs.items()})
+    exe.copy_params_from(arg_params, aux_params, allow_extra_params=True)
+    return [np.array(out) for out in exe.forward(is_train=False, **inputs)]
+
+
+@lru_cache(maxsize=None)
+def _real_arrays(name):
+    with np.load(REALMODELS / REAL[name]["npz_file"]) as npz:
+        return dict(npz)
+
+
+def _real_inputs(name, batch=None):
+    """The fixture's inputs, repeated cyclically along the batch axis to `batch` samples."""
+    info = REAL[name]
+    inputs = {}
+    for spec in info["inputs"]:
+        value = _real_arrays(name)[f"input.{spec['name']}"]
+        if batch is not None:
+            value = np.take(value, np.arange(batch) % info["batch_size"], axis=spec["batch_axis"])
+        inputs[spec["name"]] = value
+    return inputs
+
+
+def _real_files(name):
+    info = REAL[name]
+    return str(REALMODELS / info["symbol_file"]), str(REALMODELS / info["params_file"])
+
+
+# ---------------------------------------------------------------------------------------------
+# export of real networks
+
+@pytest.mark.parametrize("name", EXPORTED)
+def test_real_model_exports_and_matches_in_onnxruntime(name, tmp_path):
+    symbol_file, params_file = _real_files(name)
+    inputs = _real_inputs(name)
+    path = mx.onnx.export_model(symbol_file, params_file, [v.shape for v in inputs.values()],
+                                onnx_file_path=str(tmp_path / f"{name}.onnx"))
+    model = onnx.load(path)
+    onnx.checker.check_model(model, full_check=True)
+    assert model.opset_import[0].version == 17
+    results = _session(path).run(None, inputs)
+    sym, arg_params, aux_params = mx.model.load_checkpoint(str(REALMODELS / name), REAL[name]["epoch"])
+    expected = _cysym_forward(sym, arg_params, aux_params, inputs)
+    assert len(results) == len(expected)
+    for i, (result, wanted) in enumerate(zip(results, expected)):
+        _assert_close(result, wanted, f"{name} output {i}")
+
+
+@pytest.mark.parametrize("name", [n for n in EXPORTED if REAL[n]["alt_batch_size"]])
+def test_real_model_dynamic_batch(name, tmp_path):
+    info = REAL[name]
+    sym, arg_params, aux_params = mx.model.load_checkpoint(str(REALMODELS / name), info["epoch"])
+    inputs = _real_inputs(name)
+    path = mx.onnx.export_model(sym, {**arg_params, **aux_params}, [v.shape for v in inputs.values()],
+                                onnx_file_path=str(tmp_path / f"{name}.onnx"), dynamic=True,
+                                dynamic_input_shapes=[(None,) + v.shape[1:] for v in inputs.values()])
+    model = onnx.load(path)
+    onnx.checker.check_model(model, full_check=True)
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    session = _session(path)
+    for batch in (info["batch_size"], info["alt_batch_size"]):
+        inputs = _real_inputs(name, batch)
+        expected = _cysym_forward(sym, arg_params, aux_params, inputs)
+        for i, (result, wanted) in enumerate(zip(session.run(None, inputs), expected)):
+            _assert_close(result, wanted, f"{name} output {i} at batch {batch}")
+
+
+@pytest.mark.parametrize("name", REFUSED[:3])
+def test_model_with_unexportable_operators_lists_them_all(name, tmp_path):
+    symbol_file, params_file = _real_files(name)
+    shapes = [v.shape for v in _real_inputs(name).values()]
+    with pytest.raises(MXNetError) as error:
+        mx.onnx.export_model(symbol_file, params_file, shapes,
+                             onnx_file_path=str(tmp_path / "never.onnx"))
+    for op in NOT_EXPORTED & set(REAL[name]["operators"]):
+        assert f"{op}(name=" in str(error.value)
+    assert not (tmp_path / "never.onnx").exists()
+
+
+@pytest.mark.parametrize("net_name", sorted(MXNET))
+def test_mxnet_fixture_networks_match_mxnet_in_onnxruntime(net_name, tmp_path):
+    """Networks written by MXNet 1.9.1 (loss heads, shared weights, several heads, scalar
+    arithmetic): ONNX Runtime computes MXNet's recorded inference outputs."""
+    info = MXNET[net_name]
+    io = np.load(MXNET_FIXTURES / info["io_file"])
+    sym, arg_params, aux_params = mx.model.load_checkpoint(str(MXNET_FIXTURES / net_name), info["epoch"])
+    labels = {name for name in sym.list_arguments() if name.endswith("_label")}
+    inputs = {arg: io[key] for key, arg in info["npz_inputs"].items() if arg not in labels}
+    path = mx.onnx.export_model(sym, [arg_params, aux_params], [v.shape for v in inputs.values()],
+                                onnx_file_path=str(tmp_path / "net.onnx"))
+    session = _session(path)
+    assert [i.name for i in session.get_inputs()] == list(inputs)
+    for i, result in enumerate(session.run(None, inputs)):
+        np.testing.assert_allclose(result, io[f"out_infer_{i}"], rtol=1e-4, atol=1e-6,
+                                   err_msg=f"{net_name} output {i}")
+
+
+# ---------------------------------------------------------------------------------------------
+# demo networks, BatchNorm's fix_gamma, the export_model signature
+
+def _initialized(sym, shapes, seed=0):
+    rng = np.random.default_rng(seed)
+    arg_shapes, _, aux_shapes = sym.infer_shape(**shapes)
+    arg_params = {n: rng.normal(0, 0.3, s).astype(np.float32)
+                  for n, s in zip(sym.list_arguments(), arg_shapes) if n not in shapes
+                  and not n.endswith("_label")}
+    aux_params = {n: (rng.uniform(0.5, 1.5, s) if n.endswith("var") else rng.normal(0, 0.2, s))
+                  .astype(np.float32) for n, s in zip(sym.list_auxiliary_states(), aux_shapes)}
+    return arg_params, aux_params
+
+
+@pytest.mark.parametrize("network,shape", [(demo.seed_mlp, (5, 8, 8)), (demo.lenet, (5, 1, 8, 8))],
+                         ids=["mlp", "lenet"])
+def test_demo_networks_static_and_dynamic(network, shape, tmp_path):
+    sym = network()
+    arg_params, aux_params = _initialized(sym, {"data": shape})
+    for dynamic in (False, True):
+        path = mx.onnx.export_model(sym, {**arg_params, **aux_params}, [shape],
+                                    onnx_file_path=str(tmp_path / "demo.onnx"), dynamic=dynamic)
+        session = _session(path)
+        for batch in ((5, 3) if dynamic else (5,)):
+            x = np.random.default_rng(batch).uniform(0, 1, (batch,) + shape[1:]).astype(np.float32)
+            expected = _cysym_forward(sym, arg_params, aux_params, {"data": x})[0]
+            _assert_close(session.run(None, {"data": x})[0], expected, f"batch {batch}", 1e-5)
+
+
+def test_batchnorm_fix_gamma_exports_gamma_as_ones(tmp_path):
+    data = mx.sym.Variable("data")
+    sym = mx.sym.BatchNorm(data, name="bn", fix_gamma=True, eps=1e-3)
+    shape = (2, 3, 4, 5)
+    arg_params, aux_params = _initialized(sym, {"data": shape})
+    arg_params["bn_gamma"] = np.full(3, 7.0, dtype=np.float32)   # ignored by MXNet
+    x = np.random.default_rng(1).normal(size=shape).astype(np.float32)
+    path = mx.onnx.export_model(sym, [arg_params, aux_params], [shape],
+                                onnx_file_path=str(tmp_path / "bn.onnx"))
+    expected = _cysym_forward(sym, arg_params, aux_params, {"data": x})[0]
+    _assert_close(_session(path).run(None, {"data": x})[0], expected, "BatchNorm", 1e-5)
+    assert "bn_gamma" not in {t.name for t in onnx.load(path).graph.initializer}
+
+
+def test_export_model_signature_forms(tmp_path):
+    """MXNet 1.9's forms: the old names input_shape/input_type, params with 'arg:'/'aux:'
+    prefixes, a list of in_types, run_shape_inference, opset 13; bad arguments refused."""
+    sym = demo.lenet()
+    arg_params, aux_params = _initialized(sym, {"data": (2, 1, 8, 8)})
+    prefixed = {**{f"arg:{k}": v for k, v in arg_params.items()},
+                **{f"aux:{k}": v for k, v in aux_params.items()}}
+    path = mx.onnx.export_model(sym, prefixed, input_shape=[(2, 1, 8, 8)], input_type=[np.float32],
+                                onnx_file_path=str(tmp_path / "a.onnx"), run_shape_inference=True,
+                                opset_version=13)
+    model = onnx.load(path)
+    assert model.opset_import[0].version == 13
+    assert len(model.graph.value_info) > 0          # shapes inferred
+    x = np.random.default_rng(0).uniform(size=(2, 1, 8, 8)).astype(np.float32)
+    expected = _cysym_forward(sym, arg_params, aux_params, {"data": x})[0]
+    _assert_close(_session(path).run(None, {"data": x})[0], expected, "opset 13", 1e-5)
+    with pytest.raises(MXNetError, match=r"2 input shapes given for the 1 inputs \['data'\]"):
+        mx.onnx.export_model(sym, prefixed, [(2, 1, 8, 8), (2,)], onnx_file_path=str(tmp_path / "b"))
+    with pytest.raises(MXNetError, match="opset_version 12"):
+        mx.onnx.export_model(sym, prefixed, [(2, 1, 8, 8)], opset_version=12,
+                             onnx_file_path=str(tmp_path / "c"))
+    with pytest.raises(ValueError, match="files or objects"):
+        mx.onnx.export_model(42, prefixed, [(2, 1, 8, 8)], onnx_file_path=str(tmp_path / "d"))
+
+
+def test_unexportable_operators_are_listed_in_one_error(tmp_path):
+    data = mx.sym.Variable("data")
+    masked = mx.sym.SequenceMask(data, name="mask1")
+    net = mx.sym.Crop(mx.sym.relu(masked, name="relu1"), num_args=1, h_w=(2, 2), name="crop1")
+    with pytest.raises(MXNetError) as error:
+        mx.onnx.export_model(net, {}, [(3, 2, 4, 5)], onnx_file_path=str(tmp_path / "x.onnx"))
+    assert "SequenceMask(name='mask1')" in str(error.value)
+    assert "Crop(name='crop1')" in str(error.value)
+    assert "relu1" not in str(error.value)
+
+
+def test_import_cysym_without_onnx():
+    """`import cysym` needs no onnx; the functions say how to install it."""
+    code = ("import sys; sys.modules['onnx'] = None\n"
+            "import cysym as mx\n"
+            "try:\n    mx.onnx.import_model('m.onnx')\n"
+            "except ImportError as err:\n    print(err)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=Path(__file__).parent.parent, check=True)
+    assert "cysym[onnx]" in result.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# import
+
+@pytest.mark.parametrize("name", ["resnet18_v1", "mobilenetv2_0.25", "densenet", "squeezenet1.1"])
+def test_round_trip_real_model(name, tmp_path):
+    sym, arg_params, aux_params = mx.model.load_checkpoint(str(REALMODELS / name), REAL[name]["epoch"])
+    inputs = _real_inputs(name)
+    path = mx.onnx.export_model(sym, [arg_params, aux_params], [v.shape for v in inputs.values()],
+                                onnx_file_path=str(tmp_path / "m.onnx"))
+    sym2, arg2, aux2 = mx.onnx.import_model(path)
+    expected = _cysym_forward(sym, arg_params, aux_params, inputs)
+    for i, (result, wanted) in enumerate(zip(_cysym_forward(sym2, arg2, aux2, inputs), expected)):
+        np.testing.assert_allclose(result, wanted, rtol=1e-5, atol=1e-6, err_msg=f"{name} output {i}")
+
+
+@pytest.mark.parametrize("net_name", ["mlp2", "lenet", "compose"])
+def test_round_trip_mxnet_fixture(net_name, tmp_path):
+    info = MXNET[net_name]
+    io = np.load(MXNET_FIXTURES / info["io_file"])
+    sym, arg_params, aux_params = mx.model.load_checkpoint(str(MXNET_FIXTURES / net_name), info["epoch"])
+    inputs = {arg: io[key] for key, arg in info["npz_inputs"].items() if not arg.endswith("_label")}
+    path = mx.onnx.export_model(sym, [arg_params, aux_params], [v.shape for v in inputs.values()],
+                                onnx_file_path=str(tmp_path / "m.onnx"))
+    sym2, arg2, aux2 = mx.onnx.import_model(path)
+    result = _cysym_forward(sym2, arg2, aux2, inputs)[0]
+    np.testing.assert_allclose(result, io["out_infer_0"], rtol=1e-4, atol=1e-6)
+
+
+def _helper_model():
+    """A small CNN written with the onnx.helper API (opset 17), as other tools write them:
+    Constant nodes, a Gemm without transB, an asymmetric-free padded Conv, a shared initializer."""
+    rng = np.random.default_rng(3)
+    weights = {
+        "conv_w": rng.normal(0, 0.3, (4, 2, 3, 3)), "conv_b": rng.normal(0, 0.1, (4,)),
+        "bn_scale": rng.uniform(0.5, 1.5, (4,)), "bn_bias": rng.normal(0, 0.1, (4,)),
+        "bn_mean": rng.normal(0, 0.1, (4,)), "bn_var": rng.uniform(0.5, 1.5, (4,)),
+        "fc_w": rng.normal(0, 0.3, (24, 5)), "fc_b": rng.normal(0, 0.1, (5,)),
+        "offset": rng.normal(0, 0.1, (1, 5)),
+    }
+    initializers = [numpy_helper.from_array(v.astype(np.float32), k) for k, v in weights.items()]
+    nodes = [
+        helper.make_node("Conv", ["x", "conv_w", "conv_b"], ["c"], pads=[1, 1, 1, 1], strides=[1, 1]),
+        helper.make_node("BatchNormalization", ["c", "bn_scale", "bn_bias", "bn_mean", "bn_var"],
+                         ["bn"], epsilon=1e-5),
+        helper.make_node("LeakyRelu", ["bn"], ["r"], alpha=0.1),
+        helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Constant", [], ["shape"],
+                         value=numpy_helper.from_array(np.array([0, -1], dtype=np.int64))),
+        helper.make_node("Reshape", ["p", "shape"], ["flat"]),
+        helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["fc"]),
+        helper.make_node("Add", ["fc", "offset"], ["shifted"]),
+        helper.make_node("Softmax", ["shifted"], ["probabilities"], axis=1),
+    ]
+    graph = helper.make_graph(nodes, "helper_cnn",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 2, 4, 6])],
+                              [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [3, 5])],
+                              initializer=initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def test_import_helper_made_model(tmp_path):
+    path = tmp_path / "helper.onnx"
+    onnx.save_model(_helper_model(), str(path))
+    sym, arg_params, aux_params = mx.onnx.import_model(str(path))
+    assert sorted(aux_params) == ["bn_mean", "bn_var"]
+    x = np.random.default_rng(4).normal(size=(3, 2, 4, 6)).astype(np.float32)
+    result = _cysym_forward(sym, arg_params, aux_params, {"x": x})[0]
+    np.testing.assert_allclose(result, _session(path).run(None, {"x": x})[0], rtol=1e-5, atol=1e-6)
+
+
+def test_import_lists_every_unsupported_operator(tmp_path):
+    nodes = [helper.make_node("Hardmax", ["x"], ["h"], name="hard"),
+             helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("Det", ["r"], ["d"], name="determinant")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 3])],
+                              [helper.make_tensor_value_info("d", TensorProto.FLOAT, [2])])
+    path = tmp_path / "unsupported.onnx"
+    onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    with pytest.raises(MXNetError) as error:
+        mx.onnx.import_model(str(path))
+    message = str(error.value)
+    assert str(path) in message and "Hardmax(name='hard')" in message
+    assert "Det(name='determinant')" in message and "Relu" not in message
+
+
+# ---------------------------------------------------------------------------------------------
+# malformed files
+
+def _assert_refused(path, *fragments):
+    with pytest.raises(MXNetError) as error:
+        mx.onnx.import_model(str(path))
+    assert str(path) in str(error.value)
+    for fragment in fragments:
+        assert fragment in str(error.value)
+
+
+def test_truncated_and_garbage_files_are_refused(tmp_path):
+    data = _helper_model().SerializeToString()
+    for size in (len(data) // 2, len(data) - 3, 7):
+        path = tmp_path / f"truncated{size}.onnx"
+        path.write_bytes(data[:size])
+        _assert_refused(path)
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(bytes(range(256)) * 4)
+    _assert_refused(garbage)
+    empty = tmp_path / "empty.onnx"
+    empty.write_bytes(b"")
+    _assert_refused(empty, "not an ONNX model")
+    _assert_refused(tmp_path / "missing.onnx", "cannot read")
+
+
+def test_wrongly_typed_models_are_refused(tmp_path):
+    # an Add of float and int64 inputs
+    graph = helper.make_graph([helper.make_node("Add", ["a", "b"], ["c"])], "g",
+                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, [2]),
+                               helper.make_tensor_value_info("b", TensorProto.INT64, [2])],
+                              [helper.make_tensor_value_info("c", TensorProto.FLOAT, [2])])
+    path = tmp_path / "mixed.onnx"
+    onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    _assert_refused(path, "invalid ONNX model")
+    # an integer attribute given as a string
+    model = _helper_model()
+    conv = model.graph.node[0]
+    del conv.attribute[:]
+    conv.attribute.append(helper.make_attribute("group", "two"))
+    path = tmp_path / "attribute.onnx"
+    path.write_bytes(model.SerializeToString())
+    _assert_refused(path, "invalid ONNX model")
+
+
+@pytest.mark.parametrize("location", ["../outside.bin", "/etc/hostname", "sub/../../outside.bin"])
+def test_external_data_outside_the_folder_is_refused(location, tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (tmp_path / "outside.bin").write_bytes(np.ones(4 * 5 * 2 * 3 * 3, np.float32).tobytes())
+    model = _helper_model()
+    tensor = model.graph.initializer[0]
+    tensor.ClearField("raw_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    tensor.external_data.append(onnx.StringStringEntryProto(key="location", value=location))
+    path = folder / "external.onnx"
+    path.write_bytes(model.SerializeToString())
+    _assert_refused(path, "outside the model's folder")
+
+
+def test_external_data_inside_the_folder_is_read(tmp_path):
+    model = _helper_model()
+    path = tmp_path / "external.onnx"
+    onnx.external_data_helper.convert_model_to_external_data(
+        model, all_tensors_to_one_file=True, location="weights.bin", size_threshold=0)
+    onnx.save_model(model, str(path))
+    assert (tmp_path / "weights.bin").exists()
+    sym, arg_params, aux_params = mx.onnx.import_model(str(path))
+    x = np.random.default_rng(5).normal(size=(3, 2, 4, 6)).astype(np.float32)
+    result = _cysym_forward(sym, arg_params, aux_params, {"x": x})[0]
+    np.testing.assert_allclose(result, _session(_helper_model()).run(None, {"x": x})[0],
+                               rtol=1e-5, atol=1e-6)
