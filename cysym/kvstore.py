@@ -26,6 +26,9 @@ __all__ = ["KVStore", "create"]
 _LOCAL_TYPES = ("local", "device", "local_update_cpu", "local_allreduce_cpu", "local_allreduce_device")
 _DIST_TYPES = ("dist_sync", "dist_device_sync", "dist_sync_device")
 
+# message tags of the liveness channel
+_QUERY, _ANSWER = 1, 2
+
 # the rank of this process in a distributed store (0 without one): checkpoints are written by
 # rank 0 only
 _process_rank = 0
@@ -89,6 +92,11 @@ class _Communicator:
         global _process_rank
         self.MPI = MPI
         self.comm = MPI.COMM_WORLD.Dup()
+        # a second channel, for 'are you there?' when a collective times out
+        self._liveness = MPI.COMM_WORLD.Dup()
+        self._status = MPI.Status()
+        self._small = np.zeros(1, np.int64)
+        self._answers = []
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
         self.timeout = float(os.environ.get("CYSYM_KV_TIMEOUT", "300"))
@@ -133,15 +141,47 @@ class _Communicator:
         """Wait for the requests, polling so that a dead peer ends in an error, not a hang."""
         start = time.perf_counter()
         deadline = start + self.timeout
-        pause = 1e-6
+        pause = 0.0
         while not self.MPI.Request.Testall(requests):
             now = time.perf_counter()
+            self._answer_liveness_queries()
             if now > deadline:
+                silent = self._silent_ranks(patience=min(10.0, self.timeout))
+                culprits = (f"rank{'s' if len(silent) > 1 else ''} {', '.join(map(str, silent))} "
+                            f"of {self.size} did not answer (dead, hung, or out of step)" if silent
+                            else "every rank answered, so the ranks are out of step")
                 self.fail(f"{what} did not complete within {self.timeout:g} s "
-                          "(CYSYM_KV_TIMEOUT): another rank has died or stopped training")
-            time.sleep(pause)
-            pause = min(pause * 2, 1e-3)
+                          f"(CYSYM_KV_TIMEOUT): {culprits}")
+            # spin briefly (a peer on the same machine answers within microseconds), then sleep
+            # longer and longer, up to 1 ms, to leave the cores to ranks still computing
+            if now - start > 1e-4:
+                time.sleep(pause)
+                pause = min(max(pause * 2, 2e-5), 1e-3)
         self.wait_seconds += time.perf_counter() - start
+
+    def _answer_liveness_queries(self):
+        """Tell ranks that timed out that this one is alive and waiting in a collective."""
+        while self._liveness.Iprobe(source=self.MPI.ANY_SOURCE, tag=_QUERY, status=self._status):
+            source = self._status.Get_source()
+            self._liveness.Recv(self._small, source=source, tag=_QUERY)
+            self._answers.append(self._liveness.Isend(self._small, dest=source, tag=_ANSWER))
+        self._answers = [request for request in self._answers if not request.Test()]
+
+    def _silent_ranks(self, patience):
+        """The ranks that do not answer within `patience` seconds: the ones a collective is
+        waiting for (the others are waiting in it too, and answer from their wait loop)."""
+        others = [rank for rank in range(self.size) if rank != self.rank]
+        buffers = {rank: np.zeros(1, np.int64) for rank in others}
+        queries = [self._liveness.Isend(self._small, dest=rank, tag=_QUERY) for rank in others]
+        answers = {rank: self._liveness.Irecv(buffers[rank], source=rank, tag=_ANSWER) for rank in others}
+        deadline = time.perf_counter() + patience
+        while time.perf_counter() < deadline:
+            self._answer_liveness_queries()
+            if all(request.Test() for request in answers.values()):
+                break
+            time.sleep(1e-3)
+        del queries   # never waited for: the job ends next
+        return [rank for rank, request in answers.items() if not request.Test()]
 
     def start_allreduce(self, array):
         """Begin summing `array` over the workers, in place."""

@@ -37,12 +37,13 @@ pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec (pip install
 
 
 def _env(**extra):
-    env = dict(os.environ, **extra)
+    env = dict(os.environ)
     # the cysym under test, wherever it is imported from (checkout or installed)
     import cysym
     env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(cysym.__file__)),
                                          env.get("PYTHONPATH", "")])
     env["CYSYM_KV_TIMEOUT"] = "60"
+    env.update(extra)
     return env
 
 
@@ -110,16 +111,30 @@ def test_a_rank_that_raises_ends_the_job_naming_it(tmp_path):
     assert "injected failure at batch 3" in result.stderr
 
 
+def test_a_hung_rank_ends_the_job_after_the_timeout_naming_it(tmp_path):
+    """A rank that stops without dying (here: sleeps) is found by the others' timeout: they ask
+    every rank whether it is alive, and name the ones that do not answer."""
+    result = _run(tmp_path, 3, "--batch", "20", "--fail-rank", "2", "--fail-batch", "3",
+                  "--fail-how", "hang", check=False, env={"CYSYM_KV_TIMEOUT": "5"})
+    assert result.returncode != 0
+    assert result.elapsed < 60
+    assert re.search(r"rank [01] of 3: allreduce of 1 gradient buckets did not complete within 5 s "
+                     r"\(CYSYM_KV_TIMEOUT\): rank 2 of 3 did not answer", result.stderr), result.stderr
+
+
 def test_a_killed_rank_ends_the_job_and_the_checkpoint_resumes_it(tmp_path):
     prefix = str(tmp_path / "ck")
     common = ["--batch", "20", "--epochs", "3", "--checkpoint", prefix]
     # 240 samples / 60 per step: 4 steps per epoch; rank 1 dies in the second epoch's 2nd step
-    result = _run(tmp_path, 3, *common, "--fail-rank", "1", "--fail-batch", "6", "--kill", check=False)
+    result = _run(tmp_path, 3, *common, "--fail-rank", "1", "--fail-batch", "6", "--fail-how", "kill",
+                  check=False)
     assert result.returncode != 0
     assert result.elapsed < TIME_LIMIT
-    # the launcher names the dead process; the store's first line tells which rank it was
-    dead_pid = re.search(r"PID (\d+)", result.stdout + result.stderr).group(1)
-    assert f"rank 1 = pid {dead_pid} " in result.stderr
+    # MPICH's launcher ends the other ranks at once and names a process that ended by its pid
+    # (the killed one, or in a race one it killed while cleaning up); the store's first line
+    # maps pids to ranks
+    reported_pid = re.search(r"BAD TERMINATION.*?PID (\d+)", result.stdout + result.stderr, re.S).group(1)
+    assert re.search(rf"rank [012] = pid {reported_pid} on ", result.stderr)
     assert sorted(os.listdir(tmp_path)) == ["ck-0001.params", "ck-0001.states", "ck-symbol.json"]
     # the job restarted from epoch 1 ends where an uninterrupted one does
     (tmp_path / "resumed").mkdir()

@@ -184,8 +184,11 @@ class BaseModule:
             arg_params, aux_params = self.get_params()
             _call_all(epoch_end_callback, epoch, self.symbol, arg_params, aux_params)
             if eval_data is not None:
-                result = self.score(eval_data, validation_metric, score_end_callback=eval_end_callback,
+                validation = metric_module.create(validation_metric)
+                result = self.score(eval_data, validation, score_end_callback=eval_end_callback,
                                     batch_end_callback=eval_batch_end_callback, epoch=epoch)
+                if distributed:   # each worker scored its part of the validation data
+                    result = metric_module.across_workers(validation, self._kvstore).get_name_value()
                 for name, value in result:
                     self.logger.info("Epoch[%d] Validation-%s=%f", epoch, name, value)
 

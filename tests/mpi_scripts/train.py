@@ -2,7 +2,7 @@
 single-process reference): fit a model on sharded digits and save what each rank ends with.
 
 python train.py OUT --model mlp|lenet --kvstore dist_sync --batch 10 --epochs 2 --dtype float64
-  [--fail-rank R --fail-batch B (raise there) | --kill-rank R --kill-batch B (SIGKILL there)]
+  [--fail-rank R --fail-batch B --fail-how raise|kill|hang]
   [--checkpoint PREFIX] [--resume EPOCH]
 """
 import argparse
@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import time
 
 import numpy as np
 
@@ -37,16 +38,19 @@ def plain_lenet():
 
 
 class _Fault:
-    """Batch-end callback: on rank `rank`, at global batch `batch`, raise or SIGKILL itself."""
+    """Batch-end callback: on rank `rank`, at global batch `batch`, raise, SIGKILL itself or
+    stop (sleep) as a hung process would."""
 
-    def __init__(self, rank, batch, kill):
-        self.rank, self.batch, self.kill, self.seen = rank, batch, kill, 0
+    def __init__(self, rank, batch, how):
+        self.rank, self.batch, self.how, self.seen = rank, batch, how, 0
 
     def __call__(self, param):
         self.seen += 1
         if self.seen == self.batch and self.rank == _rank():
-            if self.kill:
+            if self.how == "kill":
                 os.kill(os.getpid(), signal.SIGKILL)
+            if self.how == "hang":
+                time.sleep(3600)
             raise RuntimeError(f"injected failure at batch {self.batch}")
 
 
@@ -67,7 +71,7 @@ def main():
     parser.add_argument("--optimizer", default="sgd")
     parser.add_argument("--fail-rank", type=int)
     parser.add_argument("--fail-batch", type=int)
-    parser.add_argument("--kill", action="store_true")
+    parser.add_argument("--fail-how", choices=["raise", "kill", "hang"], default="raise")
     parser.add_argument("--checkpoint")
     parser.add_argument("--resume", type=int, default=0)
     args = parser.parse_args()
@@ -85,7 +89,7 @@ def main():
         else {"learning_rate": 0.01}
     callbacks = []
     if args.fail_rank is not None:
-        callbacks.append(_Fault(args.fail_rank, args.fail_batch, args.kill))
+        callbacks.append(_Fault(args.fail_rank, args.fail_batch, args.fail_how))
     if args.resume:
         mod = mx.mod.Module.load(args.checkpoint, args.resume, load_optimizer_states=True)
     else:
