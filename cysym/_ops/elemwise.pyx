@@ -12,6 +12,11 @@ loops, specialized for them (the fused `number` type), with MXNet's integer sema
 """
 cimport cython
 from libc.math cimport fabs, fabsf, sqrt, pow, hypot, erfc, sqrtf, powf, hypotf, fmod, floor, floorf
+from libc.math cimport (sin, sinf, cos, cosf, tan, tanf, asin, asinf, acos, acosf, atan, atanf, sinh,
+                        sinhf, cosh, coshf, asinh, asinhf, acosh, acoshf, atanh, atanhf, ceil, ceilf,
+                        round, roundf, trunc, truncf, cbrt, cbrtf, log10, log10f, log2, log2f, erf, erff,
+                        tgamma, tgammaf, lgamma, lgammaf)
+from scipy.special.cython_special cimport erfinv as _special_erfinv, psi as _special_psi
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from cysym._ops._blas cimport real
 from cysym._ops._math cimport _erfc_single, _exp, _expm1, _log, _log1p, _sum, _tanh
@@ -35,7 +40,11 @@ UNARY = {name: code for code, name in enumerate((
     "rpower_scalar", "maximum_scalar", "minimum_scalar", "clip", "fill", "leaky", "elu",
     "selu", "gelu", "equal_scalar", "not_equal_scalar", "greater_scalar", "greater_equal_scalar",
     "lesser_scalar", "lesser_equal_scalar", "logical_and_scalar", "logical_or_scalar",
-    "logical_xor_scalar", "hypot_scalar", "mod_scalar", "rmod_scalar", "logical_not"))}
+    "logical_xor_scalar", "hypot_scalar", "mod_scalar", "rmod_scalar", "logical_not",
+    "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh",
+    "arctanh", "degrees", "radians", "floor", "ceil", "round", "rint", "fix", "trunc", "cbrt",
+    "rcbrt", "log10", "log2", "log1p", "expm1", "erf", "erfinv", "gamma", "gammaln",
+    "hard_sigmoid", "smooth_l1"))}
 
 BINARY = {name: code for code, name in enumerate((
     "add", "sub", "mul", "div", "power", "maximum", "minimum", "hypot", "equal", "not_equal",
@@ -47,7 +56,11 @@ BINARY = {name: code for code, name in enumerate((
     "log_grad_x", "clip_grad_x", "leaky_grad_x", "elu_grad_x", "selu_grad_x", "gelu_grad_x",
     "power_scalar_grad_x", "rpower_scalar_grad_y", "rdiv_scalar_grad_x",
     "maximum_scalar_grad_x", "minimum_scalar_grad_x", "hypot_scalar_grad_x", "rmod_scalar_grad_x",
-    "prelu"))}
+    "prelu", "sin_grad_x", "cos_grad_x", "tan_grad_y", "arcsin_grad_x", "arccos_grad_x",
+    "arctan_grad_x", "sinh_grad_x", "cosh_grad_x", "arcsinh_grad_x", "arccosh_grad_x",
+    "arctanh_grad_x", "cbrt_grad_y", "rcbrt_grad_x", "log10_grad_x", "log2_grad_x", "log1p_grad_x",
+    "expm1_grad_x", "erf_grad_x", "erfinv_grad_y", "gamma_grad_x", "gammaln_grad_x",
+    "hard_sigmoid_grad_x", "smooth_l1_grad_x"))}
 
 # the unary maps that also compute in int32 and int64, the scalars truncated first as MXNet does
 INTEGER_UNARY = frozenset((
@@ -70,6 +83,12 @@ cdef double SELU_ALPHA = 1.6732632423543772848170429916717
 cdef double SELU_LAMBDA = 1.0507009873554804934193349852946
 cdef double SQRT_HALF = 0.70710678118654752440
 cdef double INV_SQRT_2PI = 0.39894228040143267794
+cdef double DEGREES_PER_RADIAN = 57.295779513082320877     # 180 / pi, as MXNet's degrees in double
+cdef double RADIANS_PER_DEGREE = 0.017453292519943295769
+cdef double LN10 = 2.30258509299404568402
+cdef double LN2 = 0.69314718055994530942
+cdef double TWO_OVER_SQRT_PI = 1.12837916709551257390
+cdef double HALF_SQRT_PI = 0.88622692545275801365
 
 
 # float32 maps call the float libm functions, which are several times faster than double;
@@ -89,6 +108,60 @@ cdef inline real _hypot(real x, real y) noexcept nogil:
 cdef inline real _floor(real x) noexcept nogil:
     if real is float: return floorf(x)
     else: return floor(x)
+cdef inline real _ceil(real x) noexcept nogil:
+    if real is float: return ceilf(x)
+    else: return ceil(x)
+cdef inline real _sin(real x) noexcept nogil:
+    if real is float: return sinf(x)
+    else: return sin(x)
+cdef inline real _cos(real x) noexcept nogil:
+    if real is float: return cosf(x)
+    else: return cos(x)
+cdef inline real _sinh(real x) noexcept nogil:
+    if real is float: return sinhf(x)
+    else: return sinh(x)
+cdef inline real _cosh(real x) noexcept nogil:
+    if real is float: return coshf(x)
+    else: return cosh(x)
+cdef inline real _cbrt(real x) noexcept nogil:
+    if real is float: return cbrtf(x)
+    else: return cbrt(x)
+cdef inline real _tgamma(real x) noexcept nogil:
+    if real is float: return tgammaf(x)
+    else: return tgamma(x)
+
+
+cdef inline real _rint(real x) noexcept nogil:
+    """MXNet's rint (mshadow_op::rint): the nearer of floor and ceil, ties to floor (not to
+    even: rint(2.5) = 2, rint(-2.5) = -3)."""
+    cdef real below = _floor(x), above = _ceil(x)
+    return below if x - below <= above - x else above
+
+
+cdef inline real _fix(real x) noexcept nogil:
+    """MXNet's fix: of floor and ceil, the one nearer to 0."""
+    cdef real below = _floor(x), above = _ceil(x)
+    return below if _fabs(below) < _fabs(above) else above
+
+
+cdef inline real _smooth_l1(real x, real sigma, bint derivative) noexcept nogil:
+    """MXNet's smooth_l1 (mshadow_op::smooth_l1_loss) and its derivative: (sigma x)^2 / 2 where
+    |x| <= 1 / sigma^2, |x| - 1 / (2 sigma^2) elsewhere."""
+    cdef real sigma2 = sigma * sigma
+    cdef real bound = <real>1 / sigma2
+    if x > bound:
+        return <real>1 if derivative else x - <real>0.5 * bound
+    if x < -bound:
+        return <real>-1 if derivative else -x - <real>0.5 * bound
+    return sigma2 * x if derivative else <real>0.5 * x * x * sigma2
+
+
+cdef inline real _hard_sigmoid(real x, real alpha, real beta, bint derivative) noexcept nogil:
+    """max(0, min(1, alpha x + beta)); the derivative is alpha strictly inside (0, 1), as MXNet's."""
+    cdef real y = alpha * x + beta
+    if derivative:
+        return alpha if y > <real>0 and y < <real>1 else <real>0
+    return <real>0 if y < <real>0 else (<real>1 if y > <real>1 else y)
 
 
 cdef inline real _mod(real a, real b) noexcept nogil:
@@ -192,6 +265,68 @@ ctypedef struct RModScalar:
     char tag
 ctypedef struct LogicalNot:
     char tag
+ctypedef struct Sin:
+    char tag
+ctypedef struct Cos:
+    char tag
+ctypedef struct Tan:
+    char tag
+ctypedef struct Arcsin:
+    char tag
+ctypedef struct Arccos:
+    char tag
+ctypedef struct Arctan:
+    char tag
+ctypedef struct Sinh:
+    char tag
+ctypedef struct Cosh:
+    char tag
+ctypedef struct Arcsinh:
+    char tag
+ctypedef struct Arccosh:
+    char tag
+ctypedef struct Arctanh:
+    char tag
+ctypedef struct Degrees:
+    char tag
+ctypedef struct Radians:
+    char tag
+ctypedef struct Floor:
+    char tag
+ctypedef struct Ceil:
+    char tag
+ctypedef struct Round:
+    char tag
+ctypedef struct Rint:
+    char tag
+ctypedef struct Fix:
+    char tag
+ctypedef struct Trunc:
+    char tag
+ctypedef struct Cbrt:
+    char tag
+ctypedef struct Rcbrt:
+    char tag
+ctypedef struct Log10:
+    char tag
+ctypedef struct Log2:
+    char tag
+ctypedef struct Log1p:
+    char tag
+ctypedef struct Expm1:
+    char tag
+ctypedef struct Erf:
+    char tag
+ctypedef struct Erfinv:
+    char tag
+ctypedef struct Gamma:
+    char tag
+ctypedef struct Gammaln:
+    char tag
+ctypedef struct HardSigmoid:
+    char tag
+ctypedef struct SmoothL1:
+    char tag
 
 ctypedef fused unary_map:
     Copy
@@ -238,6 +373,37 @@ ctypedef fused unary_map:
     ModScalar
     RModScalar
     LogicalNot
+    Sin
+    Cos
+    Tan
+    Arcsin
+    Arccos
+    Arctan
+    Sinh
+    Cosh
+    Arcsinh
+    Arccosh
+    Arctanh
+    Degrees
+    Radians
+    Floor
+    Ceil
+    Round
+    Rint
+    Fix
+    Trunc
+    Cbrt
+    Rcbrt
+    Log10
+    Log2
+    Log1p
+    Expm1
+    Erf
+    Erfinv
+    Gamma
+    Gammaln
+    HardSigmoid
+    SmoothL1
 
 
 cdef inline real _unary(unary_map* tag, real x, real s0, real s1) noexcept nogil:
@@ -286,6 +452,37 @@ cdef inline real _unary(unary_map* tag, real x, real s0, real s1) noexcept nogil
     elif unary_map is ModScalar: return _mod(x, s0)
     elif unary_map is RModScalar: return _mod(s0, x)
     elif unary_map is LogicalNot: return <real>(x == 0)
+    elif unary_map is Sin: return _sin(x)
+    elif unary_map is Cos: return _cos(x)
+    elif unary_map is Tan: return tanf(x) if real is float else tan(x)
+    elif unary_map is Arcsin: return asinf(x) if real is float else asin(x)
+    elif unary_map is Arccos: return acosf(x) if real is float else acos(x)
+    elif unary_map is Arctan: return atanf(x) if real is float else atan(x)
+    elif unary_map is Sinh: return _sinh(x)
+    elif unary_map is Cosh: return _cosh(x)
+    elif unary_map is Arcsinh: return asinhf(x) if real is float else asinh(x)
+    elif unary_map is Arccosh: return acoshf(x) if real is float else acosh(x)
+    elif unary_map is Arctanh: return atanhf(x) if real is float else atanh(x)
+    elif unary_map is Degrees: return <real>(x * DEGREES_PER_RADIAN)
+    elif unary_map is Radians: return <real>(x * RADIANS_PER_DEGREE)
+    elif unary_map is Floor: return _floor(x)
+    elif unary_map is Ceil: return _ceil(x)
+    elif unary_map is Round: return roundf(x) if real is float else round(x)   # halves away from 0
+    elif unary_map is Rint: return _rint(x)
+    elif unary_map is Fix: return _fix(x)
+    elif unary_map is Trunc: return truncf(x) if real is float else trunc(x)
+    elif unary_map is Cbrt: return _cbrt(x)
+    elif unary_map is Rcbrt: return <real>1 / _cbrt(x)
+    elif unary_map is Log10: return log10f(x) if real is float else log10(x)
+    elif unary_map is Log2: return log2f(x) if real is float else log2(x)
+    elif unary_map is Log1p: return _log1p(x)
+    elif unary_map is Expm1: return _expm1(x)
+    elif unary_map is Erf: return erff(x) if real is float else erf(x)
+    elif unary_map is Erfinv: return <real>_special_erfinv(<double>x)
+    elif unary_map is Gamma: return _tgamma(x)
+    elif unary_map is Gammaln: return lgammaf(x) if real is float else lgamma(x)
+    elif unary_map is HardSigmoid: return _hard_sigmoid(x, s0, s1, False)
+    elif unary_map is SmoothL1: return _smooth_l1(x, s0, False)
     # x Phi(x) = x erfc(-x / sqrt 2) / 2: erfc keeps its precision where Phi(x) is tiny
     elif real is float: return <float>(0.5 * x * _erfc_single(-x * SQRT_HALF))
     else: return 0.5 * x * erfc(-x * SQRT_HALF)
@@ -355,7 +552,38 @@ cdef void _unary_dispatch(int code, real* x, real* y, Py_ssize_t n, real s0, rea
     elif code == 40: _unary_loop(<HypotScalar*>NULL, x, y, n, s0, s1, req)
     elif code == 41: _unary_loop(<ModScalar*>NULL, x, y, n, s0, s1, req)
     elif code == 42: _unary_loop(<RModScalar*>NULL, x, y, n, s0, s1, req)
-    else: _unary_loop(<LogicalNot*>NULL, x, y, n, s0, s1, req)
+    elif code == 43: _unary_loop(<LogicalNot*>NULL, x, y, n, s0, s1, req)
+    elif code == 44: _unary_loop(<Sin*>NULL, x, y, n, s0, s1, req)
+    elif code == 45: _unary_loop(<Cos*>NULL, x, y, n, s0, s1, req)
+    elif code == 46: _unary_loop(<Tan*>NULL, x, y, n, s0, s1, req)
+    elif code == 47: _unary_loop(<Arcsin*>NULL, x, y, n, s0, s1, req)
+    elif code == 48: _unary_loop(<Arccos*>NULL, x, y, n, s0, s1, req)
+    elif code == 49: _unary_loop(<Arctan*>NULL, x, y, n, s0, s1, req)
+    elif code == 50: _unary_loop(<Sinh*>NULL, x, y, n, s0, s1, req)
+    elif code == 51: _unary_loop(<Cosh*>NULL, x, y, n, s0, s1, req)
+    elif code == 52: _unary_loop(<Arcsinh*>NULL, x, y, n, s0, s1, req)
+    elif code == 53: _unary_loop(<Arccosh*>NULL, x, y, n, s0, s1, req)
+    elif code == 54: _unary_loop(<Arctanh*>NULL, x, y, n, s0, s1, req)
+    elif code == 55: _unary_loop(<Degrees*>NULL, x, y, n, s0, s1, req)
+    elif code == 56: _unary_loop(<Radians*>NULL, x, y, n, s0, s1, req)
+    elif code == 57: _unary_loop(<Floor*>NULL, x, y, n, s0, s1, req)
+    elif code == 58: _unary_loop(<Ceil*>NULL, x, y, n, s0, s1, req)
+    elif code == 59: _unary_loop(<Round*>NULL, x, y, n, s0, s1, req)
+    elif code == 60: _unary_loop(<Rint*>NULL, x, y, n, s0, s1, req)
+    elif code == 61: _unary_loop(<Fix*>NULL, x, y, n, s0, s1, req)
+    elif code == 62: _unary_loop(<Trunc*>NULL, x, y, n, s0, s1, req)
+    elif code == 63: _unary_loop(<Cbrt*>NULL, x, y, n, s0, s1, req)
+    elif code == 64: _unary_loop(<Rcbrt*>NULL, x, y, n, s0, s1, req)
+    elif code == 65: _unary_loop(<Log10*>NULL, x, y, n, s0, s1, req)
+    elif code == 66: _unary_loop(<Log2*>NULL, x, y, n, s0, s1, req)
+    elif code == 67: _unary_loop(<Log1p*>NULL, x, y, n, s0, s1, req)
+    elif code == 68: _unary_loop(<Expm1*>NULL, x, y, n, s0, s1, req)
+    elif code == 69: _unary_loop(<Erf*>NULL, x, y, n, s0, s1, req)
+    elif code == 70: _unary_loop(<Erfinv*>NULL, x, y, n, s0, s1, req)
+    elif code == 71: _unary_loop(<Gamma*>NULL, x, y, n, s0, s1, req)
+    elif code == 72: _unary_loop(<Gammaln*>NULL, x, y, n, s0, s1, req)
+    elif code == 73: _unary_loop(<HardSigmoid*>NULL, x, y, n, s0, s1, req)
+    else: _unary_loop(<SmoothL1*>NULL, x, y, n, s0, s1, req)
 
 
 cdef void unary_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -460,6 +688,52 @@ ctypedef struct RModScalarGradX:
     char tag
 ctypedef struct Prelu:
     char tag
+ctypedef struct SinGradX:
+    char tag
+ctypedef struct CosGradX:
+    char tag
+ctypedef struct TanGradY:
+    char tag
+ctypedef struct ArcsinGradX:
+    char tag
+ctypedef struct ArccosGradX:
+    char tag
+ctypedef struct ArctanGradX:
+    char tag
+ctypedef struct SinhGradX:
+    char tag
+ctypedef struct CoshGradX:
+    char tag
+ctypedef struct ArcsinhGradX:
+    char tag
+ctypedef struct ArccoshGradX:
+    char tag
+ctypedef struct ArctanhGradX:
+    char tag
+ctypedef struct CbrtGradY:
+    char tag
+ctypedef struct RcbrtGradX:
+    char tag
+ctypedef struct Log10GradX:
+    char tag
+ctypedef struct Log2GradX:
+    char tag
+ctypedef struct Log1pGradX:
+    char tag
+ctypedef struct Expm1GradX:
+    char tag
+ctypedef struct ErfGradX:
+    char tag
+ctypedef struct ErfinvGradY:
+    char tag
+ctypedef struct GammaGradX:
+    char tag
+ctypedef struct GammalnGradX:
+    char tag
+ctypedef struct HardSigmoidGradX:
+    char tag
+ctypedef struct SmoothL1GradX:
+    char tag
 
 ctypedef fused binary_map:
     Add
@@ -504,6 +778,29 @@ ctypedef fused binary_map:
     HypotScalarGradX
     RModScalarGradX
     Prelu
+    SinGradX
+    CosGradX
+    TanGradY
+    ArcsinGradX
+    ArccosGradX
+    ArctanGradX
+    SinhGradX
+    CoshGradX
+    ArcsinhGradX
+    ArccoshGradX
+    ArctanhGradX
+    CbrtGradY
+    RcbrtGradX
+    Log10GradX
+    Log2GradX
+    Log1pGradX
+    Expm1GradX
+    ErfGradX
+    ErfinvGradY
+    GammaGradX
+    GammalnGradX
+    HardSigmoidGradX
+    SmoothL1GradX
 
 
 cdef inline real _binary(binary_map* tag, real a, real b, real s0, real s1) noexcept nogil:
@@ -552,7 +849,31 @@ cdef inline real _binary(binary_map* tag, real a, real b, real s0, real s1) noex
     elif binary_map is HypotScalarGradX: return a * b / _hypot(b, s0)
     # d/dx (s0 mod x) = -floor(s0 / x)
     elif binary_map is RModScalarGradX: return -a * _floor(s0 / b)
-    else: return a if a > <real>0 else a * b
+    elif binary_map is Prelu: return a if a > <real>0 else a * b
+    # the derivatives of the math maps, as MXNet's mshadow_op *_grad maps
+    elif binary_map is SinGradX: return a * _cos(b)
+    elif binary_map is CosGradX: return -a * _sin(b)
+    elif binary_map is TanGradY: return a * (b * b + <real>1)
+    elif binary_map is ArcsinGradX: return a / _sqrt(<real>1 - b * b)
+    elif binary_map is ArccosGradX: return -a / _sqrt(<real>1 - b * b)
+    elif binary_map is ArctanGradX: return a / (b * b + <real>1)
+    elif binary_map is SinhGradX: return a * _cosh(b)
+    elif binary_map is CoshGradX: return a * _sinh(b)
+    elif binary_map is ArcsinhGradX: return a / _hypot(b, <real>1)
+    elif binary_map is ArccoshGradX: return a / _sqrt(b * b - <real>1)
+    elif binary_map is ArctanhGradX: return a / (<real>1 - b * b)
+    elif binary_map is CbrtGradY: return a / (<real>3 * b * b)
+    elif binary_map is RcbrtGradX: return -a / (<real>3 * _cbrt(b) * b)
+    elif binary_map is Log10GradX: return <real>(a / (b * LN10))
+    elif binary_map is Log2GradX: return <real>(a / (b * LN2))
+    elif binary_map is Log1pGradX: return a / (<real>1 + b)
+    elif binary_map is Expm1GradX: return a * _exp(b)
+    elif binary_map is ErfGradX: return <real>(a * TWO_OVER_SQRT_PI * _exp(<double>(-b * b)))
+    elif binary_map is ErfinvGradY: return <real>(a * HALF_SQRT_PI * _exp(<double>(b * b)))
+    elif binary_map is GammaGradX: return <real>(a * tgamma(<double>b) * _special_psi(<double>b))
+    elif binary_map is GammalnGradX: return <real>(a * _special_psi(<double>b))
+    elif binary_map is HardSigmoidGradX: return a * _hard_sigmoid(b, s0, s1, True)
+    else: return a * _smooth_l1(b, s0, True)
 
 
 @cython.cdivision(True)
@@ -742,7 +1063,30 @@ cdef void _binary_dispatch(int code, real* a, real* b, real* y, Py_ssize_t* shap
     elif code == 38: _binary_loop(<MinimumScalarGradX*>NULL, a, b, y, shape, s0, s1, req)
     elif code == 39: _binary_loop(<HypotScalarGradX*>NULL, a, b, y, shape, s0, s1, req)
     elif code == 40: _binary_loop(<RModScalarGradX*>NULL, a, b, y, shape, s0, s1, req)
-    else: _binary_loop(<Prelu*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 41: _binary_loop(<Prelu*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 42: _binary_loop(<SinGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 43: _binary_loop(<CosGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 44: _binary_loop(<TanGradY*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 45: _binary_loop(<ArcsinGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 46: _binary_loop(<ArccosGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 47: _binary_loop(<ArctanGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 48: _binary_loop(<SinhGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 49: _binary_loop(<CoshGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 50: _binary_loop(<ArcsinhGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 51: _binary_loop(<ArccoshGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 52: _binary_loop(<ArctanhGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 53: _binary_loop(<CbrtGradY*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 54: _binary_loop(<RcbrtGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 55: _binary_loop(<Log10GradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 56: _binary_loop(<Log2GradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 57: _binary_loop(<Log1pGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 58: _binary_loop(<Expm1GradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 59: _binary_loop(<ErfGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 60: _binary_loop(<ErfinvGradY*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 61: _binary_loop(<GammaGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 62: _binary_loop(<GammalnGradX*>NULL, a, b, y, shape, s0, s1, req)
+    elif code == 63: _binary_loop(<HardSigmoidGradX*>NULL, a, b, y, shape, s0, s1, req)
+    else: _binary_loop(<SmoothL1GradX*>NULL, a, b, y, shape, s0, s1, req)
 
 
 cdef void _integer_dispatch(int code, integer* a, integer* b, integer* y, Py_ssize_t* shape,

@@ -5,6 +5,8 @@ with three hidden helpers: `_backward_unary` (dy times a derivative of x or y),
 `_backward_binary` (both partials of a binary map at the head gradient's shape) and
 `_reduce_like` (sum a broadcast gradient back to an input's shape).
 """
+import numpy as np
+
 from ..registry import FLOAT_DTYPES, NUMBER_DTYPES, OpDef, Param, register
 from .common import broadcast_shapes, kernels, same_shape
 
@@ -105,6 +107,9 @@ SCALAR = (   # (name, aliases, formula, gradient: (map, reads 'x' or 'y') or an 
     ("_logical_and_scalar", ("_LogicalAndScalar",), "x and scalar (non-zero is true; 1 or 0)", None),
     ("_logical_or_scalar", ("_LogicalOrScalar",), "x or scalar (non-zero is true; 1 or 0)", None),
     ("_logical_xor_scalar", ("_LogicalXorScalar",), "x xor scalar (non-zero is true; 1 or 0)", None),
+    # MXNet's Smooth L1 loss with sigma = scalar (mshadow_op::smooth_l1_loss)
+    ("smooth_l1", ("_npx_smooth_l1",),
+     "(scalar x)^2 / 2 where |x| < 1/scalar^2, else |x| - 1/(2 scalar^2)", ("smooth_l1_grad_x", "x")),
 )
 
 UNARY = (   # (name, aliases, formula, gradient as in SCALAR; None: zero almost everywhere)
@@ -122,6 +127,41 @@ UNARY = (   # (name, aliases, formula, gradient as in SCALAR; None: zero almost 
     ("reciprocal", (), "1/x", ("reciprocal_grad_y", "y")),
     ("softsign", (), "x/(1+|x|)", ("softsign_grad_x", "x")),
     ("logical_not", (), "1 where x == 0, else 0", None),
+    # trigonometric and hyperbolic (MXNet's elemwise_unary_op_trig.cc)
+    ("sin", ("_sparse_sin",), "sine", ("sin_grad_x", "x")),
+    ("cos", ("_sparse_cos",), "cosine", ("cos_grad_x", "x")),
+    ("tan", ("_sparse_tan",), "tangent", ("tan_grad_y", "y")),
+    ("arcsin", ("_sparse_arcsin",), "inverse sine", ("arcsin_grad_x", "x")),
+    ("arccos", ("_sparse_arccos",), "inverse cosine", ("arccos_grad_x", "x")),
+    ("arctan", ("_sparse_arctan",), "inverse tangent", ("arctan_grad_x", "x")),
+    ("sinh", ("_sparse_sinh",), "hyperbolic sine", ("sinh_grad_x", "x")),
+    ("cosh", ("_sparse_cosh",), "hyperbolic cosine", ("cosh_grad_x", "x")),
+    ("arcsinh", ("_sparse_arcsinh",), "inverse hyperbolic sine", ("arcsinh_grad_x", "x")),
+    ("arccosh", ("_sparse_arccosh",), "inverse hyperbolic cosine", ("arccosh_grad_x", "x")),
+    ("arctanh", ("_sparse_arctanh",), "inverse hyperbolic tangent", ("arctanh_grad_x", "x")),
+    # linear: the gradient is the same map of dy
+    ("degrees", ("_sparse_degrees",), "radians to degrees", "degrees"),
+    ("radians", ("_sparse_radians",), "degrees to radians", "radians"),
+    # rounding: MXNet's rint sends halves to floor (rint(2.5) = 2, rint(-2.5) = -3), round sends
+    # them away from 0, fix and trunc round toward 0
+    ("floor", ("_sparse_floor",), "floor", None),
+    ("ceil", ("_sparse_ceil",), "ceiling", None),
+    ("round", ("_sparse_round",), "round to nearest, halves away from 0", None),
+    ("rint", ("_sparse_rint",), "round to nearest, halves down", None),
+    ("fix", ("_sparse_fix",), "round toward 0", None),
+    ("trunc", ("_sparse_trunc",), "round toward 0", None),
+    # powers, logarithms and special functions
+    ("cbrt", ("_sparse_cbrt",), "cube root", ("cbrt_grad_y", "y")),
+    ("rcbrt", (), "1/cbrt(x)", ("rcbrt_grad_x", "x")),
+    ("log10", ("_sparse_log10",), "base-10 logarithm", ("log10_grad_x", "x")),
+    ("log2", ("_sparse_log2",), "base-2 logarithm", ("log2_grad_x", "x")),
+    ("log1p", ("_sparse_log1p",), "log(1 + x)", ("log1p_grad_x", "x")),
+    ("expm1", ("_sparse_expm1",), "exp(x) - 1", ("expm1_grad_x", "x")),
+    ("erf", ("_npx_erf",), "error function", ("erf_grad_x", "x")),
+    ("erfinv", ("_npx_erfinv",), "inverse error function", ("erfinv_grad_y", "y")),
+    ("gamma", ("_sparse_gamma", "_npx_gamma"), "gamma function", ("gamma_grad_x", "x")),
+    ("gammaln", ("_sparse_gammaln", "_npx_gammaln"), "log of the absolute gamma function",
+     ("gammaln_grad_x", "x")),
 )
 
 
@@ -264,10 +304,8 @@ def _unary_gradient(rule, scalar_names=()):
             return [g.out_grads[0]]
         if rule == "exp":
             return [g.op("elemwise_mul", g.out_grads[0], g.outputs[0])]
-        if rule == "negative":
-            return [g.op("negative", g.out_grads[0])]
-        if isinstance(rule, str):   # an op of dy with the forward scalar
-            return [g.op(rule, g.out_grads[0], scalar=scalars[0])]
+        if isinstance(rule, str):   # an op of dy, with the forward scalar if there is one
+            return [g.op(rule, g.out_grads[0], **dict(zip(("scalar",), scalars)))]
         derivative, reads = rule
         named = dict(zip(("scalar", "scalar2"), scalars))
         return [unary_grad(g, derivative, reads, **named)]
@@ -296,6 +334,34 @@ for _name, _aliases, _formula, _rule in UNARY:
     register(OpDef(_name, aliases=_aliases, infer_shape=same_shape, inplace=[(0, 0)], kernel=_unary_kernel(_name),
                    dtypes=_unary_dtypes(_name), gradient=_unary_gradient(_rule),
                    doc=f"Element-wise {_formula}."))
+
+
+
+def _real_t(value):
+    """A param MXNet declares as real_t (float32): float64 arrays see it rounded, as in MXNet."""
+    return float(np.float32(value))
+
+
+def _hard_sigmoid_kernel(b):
+    kernels("elemwise").append_unary(b.plan, "hard_sigmoid", b.inputs[0], b.outputs[0], b.req[0], b.label,
+                                     _real_t(b.params["alpha"]), _real_t(b.params["beta"]))
+
+
+def _hard_sigmoid_gradient(g):
+    return [unary_grad(g, "hard_sigmoid_grad_x", "x", scalar=_real_t(g.params["alpha"]),
+                       scalar2=_real_t(g.params["beta"]))]
+
+
+register(OpDef(
+    "hard_sigmoid",
+    params=[Param("alpha", "float", 0.2, "Slope of hard sigmoid"),
+            Param("beta", "float", 0.5, "Bias of hard sigmoid.")],
+    infer_shape=same_shape,
+    inplace=[(0, 0)],
+    kernel=_hard_sigmoid_kernel,
+    gradient=_hard_sigmoid_gradient,
+    doc="Element-wise max(0, min(1, alpha * x + beta)).",
+))
 
 register(OpDef(
     "_copy",
