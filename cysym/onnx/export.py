@@ -9,7 +9,7 @@ from ..base import MXNetError
 from ..registry import find_op
 from .export_ops import EXPORTERS, LOSS_HEADS, Unsupported
 
-__all__ = ["export_model", "to_onnx", "DEFAULT_OPSET", "MIN_OPSET"]
+__all__ = ["export_model", "to_onnx", "graph_inputs", "DEFAULT_OPSET", "MIN_OPSET"]
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 13
@@ -174,6 +174,22 @@ def _labels(nodes, node_ops):
     return {i for i in label_uses - other_uses if nodes[i]["op"] == "null"}
 
 
+def _input_nodes(nodes, node_ops, param_names):
+    """(indices of the model's input variables, indices of the labels left out)."""
+    labels = _labels(nodes, node_ops)
+    inputs = [i for i, node in enumerate(nodes)
+              if node["op"] == "null" and node["name"] not in param_names and i not in labels]
+    return inputs, labels
+
+
+def graph_inputs(sym, param_names):
+    """Names of the exported model's inputs, in order: the variables without a value in
+    param_names, labels of loss heads left out (what in_shapes lists)."""
+    nodes = json.loads(sym.tojson())["nodes"]
+    inputs, _ = _input_nodes(nodes, _node_ops(nodes), set(param_names))
+    return [nodes[i]["name"] for i in inputs]
+
+
 def _entries(nodes, node_ops):
     """(node index, output index) of every visible output, in get_internals() order."""
     entries = []
@@ -203,9 +219,7 @@ def to_onnx(sym, params, in_shapes, in_types=np.float32, dynamic=False, dynamic_
     graph_json = json.loads(sym.tojson())
     nodes, heads = graph_json["nodes"], graph_json["heads"]
     node_ops = _node_ops(nodes)
-    labels = _labels(nodes, node_ops)
-    input_nodes = [i for i, node in enumerate(nodes)
-                   if node["op"] == "null" and node["name"] not in params and i not in labels]
+    input_nodes, labels = _input_nodes(nodes, node_ops, params)
     input_names = [nodes[i]["name"] for i in input_nodes]
     in_shapes = [] if in_shapes is None else [tuple(int(d) for d in s) for s in in_shapes]
     if len(in_shapes) != len(input_nodes):

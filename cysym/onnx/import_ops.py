@@ -110,8 +110,9 @@ class GraphBuilder:
         return self.constants[name]
 
     def name(self, node):
-        """A node name unique in the imported graph."""
-        base = (node.name or node.output[0]).replace("/", "_") or node.op_type.lower()
+        """A node name unique in the imported graph: its first output's (cysym's exporter names
+        that after the node, so a round trip keeps the names)."""
+        base = node.output[0] or node.name or node.op_type.lower()
         name, counter = base, 0
         while name in self._used_names:
             counter += 1
