@@ -385,6 +385,130 @@ cdef void make_loss_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nog
                             c.ints[2], c.floats[0], c.floats[1], <int>c.ints[3])
 
 
+# -- SVMOutput, softmax_cross_entropy, IdentityAttachKLSparseReg -----------------------------------
+
+
+cdef void _svm_output_backward(real* out, real* label, real* dx, Py_ssize_t rows, Py_ssize_t n,
+                               bint use_linear, double margin, double coefficient,
+                               int req) noexcept nogil:
+    """MXNet's L1_SVM / L2_SVM gradient of each row against its class label[row]."""
+    cdef Py_ssize_t row, j, target
+    cdef real x, m = <real>margin, c = <real>coefficient
+    cdef double value
+    for row in range(rows):
+        target = <Py_ssize_t><int>label[row]
+        for j in range(n):
+            x = out[row * n + j]
+            if use_linear:
+                value = -(m > x) * c if j == target else (m > -x) * c
+            elif j == target:
+                value = -c * 2 * (m - x) if m > x else 0
+            else:
+                value = c * 2 * (m + x) if m > -x else 0
+            store(dx, row * n + j, value, req)
+
+
+cdef void svm_output_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: out, label, dx; ints: rows, n, use_linear, req; floats: margin, coefficient
+    if c.dtype == 0:
+        _svm_output_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
+                             c.ints[0], c.ints[1], <bint>c.ints[2], c.floats[0], c.floats[1],
+                             <int>c.ints[3])
+    else:
+        _svm_output_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
+                             c.ints[0], c.ints[1], <bint>c.ints[2], c.floats[0], c.floats[1],
+                             <int>c.ints[3])
+
+
+cdef int _cross_entropy(real* data, real* label, real* out, real* head, real* dx,
+                        Py_ssize_t rows, Py_ssize_t n, int req) noexcept nogil:
+    """Without dx: out[0] (+)= sum over rows of -log(max(softmax(row)[label], 1e-8)).
+    With dx: dx (+)= head[0] * (softmax(row) - onehot(label)), MXNet's gradient (which
+    ignores the 1e-8 floor)."""
+    cdef Py_ssize_t row, j, target
+    cdef real largest, log_total, p
+    cdef double total, loss = 0
+    cdef real* x
+    for row in range(rows):
+        target = <Py_ssize_t><int>label[row]
+        if target < 0 or target >= n:
+            return ERROR_LABEL_RANGE
+        x = data + row * n
+        largest = _max(x, n)
+        total = 0
+        for j in range(n):
+            total += _exp(x[j] - largest)
+        log_total = <real>log(total)
+        if dx == NULL:
+            p = _exp(x[target] - largest - log_total)
+            loss -= log(p if p > <real>1e-8 else <real>1e-8)
+            continue
+        for j in range(n):
+            store(dx, row * n + j, head[0] * (_exp(x[j] - largest - log_total) - (j == target)), req)
+    if dx == NULL:
+        store(out, 0, loss, req)
+    return 0
+
+
+cdef void cross_entropy_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: data, label, out; ints: rows, n, req
+    cdef int status
+    if c.dtype == 0:
+        status = _cross_entropy(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
+                                NULL, NULL, c.ints[0], c.ints[1], <int>c.ints[2])
+    else:
+        status = _cross_entropy(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
+                                NULL, NULL, c.ints[0], c.ints[1], <int>c.ints[2])
+    if status:
+        ctx.error_code = status
+
+
+cdef void cross_entropy_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: head, data, label, dx; ints: rows, n, req
+    cdef int status
+    if c.dtype == 0:
+        status = _cross_entropy(<float*>c.arrays[1], <float*>c.arrays[2], NULL,
+                                <float*>c.arrays[0], <float*>c.arrays[3], c.ints[0], c.ints[1],
+                                <int>c.ints[2])
+    else:
+        status = _cross_entropy(<double*>c.arrays[1], <double*>c.arrays[2], NULL,
+                                <double*>c.arrays[0], <double*>c.arrays[3], c.ints[0], c.ints[1],
+                                <int>c.ints[2])
+    if status:
+        ctx.error_code = status
+
+
+cdef void _kl_sparse_reg_backward(real* dy, real* data, real* moving_avg, real* dx,
+                                  Py_ssize_t rows, Py_ssize_t n, double penalty, double target,
+                                  double momentum, int req) noexcept nogil:
+    """moving_avg = momentum * moving_avg + (1 - momentum) * mean of data over rows; then
+    dx (+)= dy + penalty * (-target / moving_avg + (1 - target) / (1 - moving_avg)).
+    dx may be dy itself."""
+    cdef Py_ssize_t row, j
+    cdef double mean
+    for j in range(n):
+        mean = 0
+        for row in range(rows):
+            mean += data[row * n + j]
+        moving_avg[j] = <real>(momentum * moving_avg[j] + (1 - momentum) * (mean / rows))
+    for row in range(rows):
+        for j in range(n):
+            store(dx, row * n + j, dy[row * n + j] + penalty * (
+                -target / moving_avg[j] + (1 - target) / (1 - moving_avg[j])), req)
+
+
+cdef void kl_sparse_reg_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: dy, data, moving_avg, dx; ints: rows, n, req; floats: penalty, target, momentum
+    if c.dtype == 0:
+        _kl_sparse_reg_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
+                                <float*>c.arrays[3], c.ints[0], c.ints[1], c.floats[0],
+                                c.floats[1], c.floats[2], <int>c.ints[2])
+    else:
+        _kl_sparse_reg_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
+                                <double*>c.arrays[3], c.ints[0], c.ints[1], c.floats[0],
+                                c.floats[1], c.floats[2], <int>c.ints[2])
+
+
 # -- bind-time entry points ----------------------------------------------------------------------
 
 
@@ -482,3 +606,81 @@ def append_make_loss_backward(Plan plan, data, dx, double grad_scale=1.0, str no
     batch = data.shape[0] if data.ndim else 1
     plan.add(make_loss_backward_kernel, common_dtype([data, dx]), [data, dx],
              [data.size, NORMALIZATION[normalization], max(batch, 1), code], [grad_scale, valid_thresh], label)
+
+
+def _rows(array, label):
+    """(rows, n) of an array seen as rows of its last axis."""
+    if array.ndim == 0:
+        raise ValueError(f"{label}: expected an array with a class axis, got shape {array.shape}")
+    n = array.shape[array.ndim - 1]    # not [-1]: the module is compiled with wraparound=False
+    return (array.size // n if n else 0), n
+
+
+def append_svm_output_backward(Plan plan, out, label_array, dx, double margin=1.0,
+                               double regularization_coefficient=1.0, bint use_linear=False,
+                               str req="write", str label="_backward_SVMOutput"):
+    """Append SVMOutput's gradient (L1-SVM when use_linear, else L2-SVM) from its output and
+    the class labels, one per row of the last axis."""
+    cdef int code = req_code(req, label)
+    rows, n = _rows(out, label)
+    if label_array.size != rows or dx.shape != out.shape:
+        raise ValueError(f"{label}: label {label_array.shape} and gradient {dx.shape} do not fit "
+                         f"output {out.shape}")
+    if code == REQ_NULL or dx.size == 0:
+        return
+    arrays = [out, label_array, dx]
+    plan.add(svm_output_backward_kernel, common_dtype(arrays), arrays, [rows, n, use_linear, code],
+             [margin, regularization_coefficient], label)
+
+
+def _check_cross_entropy(data, label_array, label):
+    if data.ndim != 2 or label_array.shape != (data.shape[0],):
+        raise ValueError(f"{label}: expected (N, K) data and (N,) labels, got {data.shape} and "
+                         f"{label_array.shape}")
+
+
+def append_softmax_cross_entropy(Plan plan, data, label_array, out, str req="write",
+                                 str label="softmax_cross_entropy"):
+    """Append out[0] (+)= sum of -log(softmax(data)[row, label[row]]) over the rows."""
+    cdef int code = req_code(req, label)
+    _check_cross_entropy(data, label_array, label)
+    if out.size != 1:
+        raise ValueError(f"{label}: the output has shape {out.shape}, expected (1,)")
+    if code == REQ_NULL:
+        return
+    arrays = [data, label_array, out]
+    plan.add(cross_entropy_kernel, common_dtype(arrays), arrays, [data.shape[0], data.shape[1], code],
+             [], label)
+
+
+def append_softmax_cross_entropy_backward(Plan plan, head, data, label_array, dx, str req="write",
+                                          str label="_backward_softmax_cross_entropy"):
+    """Append dx (+)= head[0] * (softmax(data) - onehot(label))."""
+    cdef int code = req_code(req, label)
+    _check_cross_entropy(data, label_array, label)
+    if head.size != 1 or dx.shape != data.shape:
+        raise ValueError(f"{label}: head gradient {head.shape} and gradient {dx.shape} do not fit "
+                         f"data {data.shape}")
+    if code == REQ_NULL or dx.size == 0:
+        return
+    arrays = [head, data, label_array, dx]
+    plan.add(cross_entropy_backward_kernel, common_dtype(arrays), arrays,
+             [data.shape[0], data.shape[1], code], [], label)
+
+
+def append_kl_sparse_reg_backward(Plan plan, dy, data, moving_avg, dx, double penalty,
+                                  double sparseness_target, double momentum, str req="write",
+                                  str label="_backward_IdentityAttachKLSparseReg"):
+    """Append the moving average's update (in place) and dx (+)= dy plus the KL sparseness
+    penalty's gradient, data seen as (N, features)."""
+    cdef int code = req_code(req, label)
+    rows = data.shape[0] if data.ndim else 1
+    n = data.size // rows if rows else 0
+    if moving_avg.size != n or dy.shape != data.shape or dx.shape != data.shape:
+        raise ValueError(f"{label}: moving_avg {moving_avg.shape}, gradients {dy.shape} and "
+                         f"{dx.shape} do not fit data {data.shape}")
+    if rows == 0:
+        return
+    arrays = [dy, data, moving_avg, dx]
+    plan.add(kl_sparse_reg_backward_kernel, common_dtype(arrays), arrays, [rows, n, code],
+             [penalty, sparseness_target, momentum], label)

@@ -1,4 +1,7 @@
-"""Loss heads: SoftmaxOutput, the regression outputs, MakeLoss; and BlockGrad."""
+"""Loss heads: SoftmaxOutput, the regression outputs, MakeLoss, SVMOutput; softmax_cross_entropy,
+IdentityAttachKLSparseReg and BlockGrad."""
+import numpy as np
+
 from ..registry import OpDef, Param, get_op, register
 from ..shapes import merge_shapes, partial_shape_rule, size_of
 from .common import GRAD_SCALE, kernels, prod, same_shape
@@ -205,4 +208,151 @@ register(OpDef(
     kernel=_map_kernel("copy"),
     gradient=lambda g: [None],
     doc="Identity forward; stops the gradient from flowing back through it.",
+))
+
+
+# ---------------------------------------------------------------------------------------------
+# SVMOutput, softmax_cross_entropy, IdentityAttachKLSparseReg
+
+def _float32(value):
+    """A float parameter as MXNet holds it (its parameter structs store float32)."""
+    return float(np.float32(value))
+
+
+def _svm_output_shape(ctx, ins, outs):
+    data = ins[0] if ins[0] is not None else outs[0]
+    if data is None:
+        return ins, outs
+    if len(data) < 1:
+        raise ctx.error(f"data {data} has no class axis")
+    return [data, tuple(data[:-1])], [data]
+
+
+_SVM_PARAMS = [
+    Param("margin", "float", 1.0, "The loss function penalizes outputs that lie outside this "
+                                  "margin. Default margin is 1."),
+    Param("regularization_coefficient", "float", 1.0, "Regularization parameter for the SVM. "
+          "This balances the tradeoff between coefficient size and error."),
+    Param("use_linear", "bool", False, "Whether to use L1-SVM objective. L2-SVM objective is "
+                                       "used by default."),
+]
+
+register(OpDef(
+    "SVMOutput",
+    params=_SVM_PARAMS,
+    inputs=("data", "label"),
+    infer_shape=_svm_output_shape,
+    no_grad=("label",),
+    loss=True,
+    inplace=[(0, 0)],
+    kernel=_map_kernel("copy"),
+    gradient=lambda g: [g.op("_backward_SVMOutput", g.outputs[0], g.inputs[1], **g.forward_attrs()),
+                        None],
+    doc="Computes support vector machine based transformation of the input: the identity "
+        "forward; the gradient (which ignores the head gradient) is the L2-SVM one, "
+        "-2 c (margin - x) for the label's class where x < margin and 2 c (margin + x) for the "
+        "others where x > -margin (c = regularization_coefficient), or with use_linear the "
+        "L1-SVM one, -c and c under the same conditions.  label holds one class per row of "
+        "the last axis: data (..., K) takes label (...).",
+))
+
+register(OpDef(
+    "_backward_SVMOutput",
+    params=_SVM_PARAMS,
+    inputs=("output", "label"),
+    infer_shape=lambda ctx, ins, outs: (ins, [ins[0]]),
+    inplace=[(0, 0)],
+    kernel=lambda b: kernels("loss").append_svm_output_backward(
+        b.plan, b.inputs[0], b.inputs[1], b.outputs[0], margin=_float32(b.params["margin"]),
+        regularization_coefficient=_float32(b.params["regularization_coefficient"]),
+        use_linear=b.params["use_linear"], req=b.req[0], label=b.label),
+    hidden=True,
+    doc="The SVM gradient from the forward output and the labels.",
+))
+
+
+def _cross_entropy_shape(ctx, ins, outs):
+    data, label = ins
+    if data is None:
+        return ins, outs
+    if len(data) != 2:
+        raise ctx.error(f"SoftmaxCrossEntropy only accept 2D data, got {data}")
+    if label is not None and label != (data[0],):
+        raise ctx.error(f"label {label} does not fit data {data}: expected ({data[0]},)")
+    return [data, (data[0],)], [(1,)]
+
+
+register(OpDef(
+    "softmax_cross_entropy",
+    inputs=("data", "label"),
+    infer_shape=_cross_entropy_shape,
+    no_grad=("label",),
+    kernel=lambda b: kernels("loss").append_softmax_cross_entropy(
+        b.plan, b.inputs[0], b.inputs[1], b.outputs[0], req=b.req[0], label=b.label),
+    gradient=lambda g: [None if g.out_grads[0] is None else g.op(
+        "_backward_softmax_cross_entropy", g.out_grads[0], *g.inputs), None],
+    doc="Calculate cross entropy of softmax output and one-hot label: data (N, K) and class "
+        "labels (N,) give the sum over rows of -log(max(softmax(data)[row, label], 1e-8)), "
+        "shape (1,).  A label outside [0, K) is an error at run time.",
+))
+
+register(OpDef(
+    "_backward_softmax_cross_entropy",
+    inputs=("out_grad", "data", "label"),
+    outputs=("data_grad",),
+    infer_shape=lambda ctx, ins, outs: (ins, [ins[1]]),
+    kernel=lambda b: kernels("loss").append_softmax_cross_entropy_backward(
+        b.plan, *b.inputs, b.outputs[0], req=b.req[0], label=b.label),
+    hidden=True,
+    doc="out_grad * (softmax(data) - onehot(label)).",
+))
+
+
+def _kl_sparse_reg_shape(ctx, ins, outs):
+    data = ins[0] if ins[0] is not None else outs[0]
+    if data is None:
+        return ins, outs
+    if len(data) < 2 or prod(data[1:]) != data[1]:
+        raise ctx.error(f"data should be (batch, features), got {data}")
+    return [data, (data[1],)], [data]
+
+
+_KL_PARAMS = [
+    Param("sparseness_target", "float", 0.1, "The sparseness target", low=0.0, high=1.0),
+    Param("penalty", "float", 0.001, "The tradeoff parameter for the sparseness penalty"),
+    Param("momentum", "float", 0.9, "The momentum for running average", low=0.0, high=1.0),
+]
+
+register(OpDef(
+    "IdentityAttachKLSparseReg",
+    params=_KL_PARAMS,
+    aux=("moving_avg",),
+    infer_shape=_kl_sparse_reg_shape,
+    inplace=[(0, 0)],
+    kernel=_map_kernel("copy"),
+    # MXNet 1.x moves the average in the backward pass, which also reads it
+    gradient=lambda g: [None if g.out_grads[0] is None else g.op(
+        "_backward_IdentityAttachKLSparseReg", g.out_grads[0], g.inputs[0], g.inputs[1],
+        **g.forward_attrs())],
+    doc="Apply a sparse regularization to the output of a sigmoid activation function: the "
+        "identity forward; backward first moves the auxiliary state moving_avg (one value "
+        "per feature) toward the batch mean, momentum * moving_avg + (1 - momentum) * mean, "
+        "then adds penalty * (-sparseness_target / moving_avg + (1 - sparseness_target) / "
+        "(1 - moving_avg)) to the gradient (the KL divergence's).  data is (batch, features).",
+))
+
+register(OpDef(
+    "_backward_IdentityAttachKLSparseReg",
+    params=_KL_PARAMS,
+    inputs=("out_grad", "data", "moving_avg"),
+    outputs=("data_grad",),
+    infer_shape=lambda ctx, ins, outs: (ins, [ins[1]]),
+    inplace=[(0, 0)],
+    kernel=lambda b: kernels("loss").append_kl_sparse_reg_backward(
+        b.plan, *b.inputs, b.outputs[0], penalty=_float32(b.params["penalty"]),
+        sparseness_target=_float32(b.params["sparseness_target"]),
+        momentum=_float32(b.params["momentum"]),
+        req=b.req[0], label=b.label),
+    hidden=True,
+    doc="Moves moving_avg (in place) and adds the sparseness penalty's gradient.",
 ))
