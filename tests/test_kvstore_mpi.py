@@ -144,3 +144,29 @@ def test_a_killed_rank_ends_the_job_and_the_checkpoint_resumes_it(tmp_path):
     resumed, straight = _params(tmp_path / "resumed" / "rank2.npz"), _params(tmp_path / "straight" / "rank0.npz")
     for name in straight:
         np.testing.assert_array_equal(resumed[name], straight[name], err_msg=name)
+
+
+def _readme_train_py():
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    section = readme.split("## Training on several machines", 1)[1].split("\n## ", 1)[0]
+    return next(block for block in re.findall(r"```python\n(.*?)```", section, re.S)
+                if "mx.kv.create('dist_sync')" in block)
+
+
+def test_readme_train_py_runs_and_resumes(tmp_path):
+    (tmp_path / "train.py").write_text(_readme_train_py())
+
+    def launch(*args):
+        result = subprocess.run([MPIEXEC, "-n", "2", sys.executable, "train.py", *args], cwd=tmp_path,
+                                capture_output=True, text=True, env=_env(), timeout=TIME_LIMIT)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    first = launch()
+    accuracy = float(re.search(r"test \('accuracy', ([0-9.]+)\)", first.stdout).group(1))
+    assert accuracy > 0.8
+    assert "Epoch[7] Validation-accuracy=" in first.stderr
+    assert (tmp_path / "mlp-0008.params").exists() and (tmp_path / "mlp-0006.states").exists()
+    resumed = launch("6")
+    assert "Epoch[5]" not in resumed.stderr and "Epoch[7] Train-accuracy" in resumed.stderr
+    assert re.search(r"test \('accuracy', ", resumed.stdout)
