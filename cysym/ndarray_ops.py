@@ -28,6 +28,9 @@ Calling conventions (MXNet's `mx.nd` ones)
 * `out=` (an array, or a list of arrays for several outputs) receives the values (cast to its
   dtype) and is returned; inputs may alias `out`.
 * `name=` is accepted and ignored, as in MXNet's imperative API.
+* Inputs an operator updates in place (OpDef.mutates: the states of the optimizer updates,
+  `mx.nd.rmsprop_update(w, g, n, lr=0.01, out=w)` changes n) are copied back into the
+  caller's arrays after the call.
 
 Mode: every call runs forward with is_train=False. This is MXNet's imperative behaviour outside
 `autograd.record()` (cysym has no autograd): Dropout is the identity, BatchNorm normalises with
@@ -121,12 +124,13 @@ def clear_cache():
 class _Bound:
     """A cached executor and where each call's arrays go: (slot, source key) per input."""
 
-    __slots__ = ("executor", "targets", "multi_output")
+    __slots__ = ("executor", "targets", "multi_output", "mutated")
 
-    def __init__(self, executor, targets, multi_output):
+    def __init__(self, executor, targets, multi_output, mutated=()):
         self.executor = executor
         self.targets = targets            # [(bound array, source key)], source key: int or str
         self.multi_output = multi_output
+        self.mutated = mutated            # the targets the kernel updates in place (OpDef.mutates)
 
 
 # --------------------------------------------------------------------------- calling
@@ -278,7 +282,9 @@ def _build(op, func_name, sources, positional_params, keyword_params, shapes, dt
     executor = bind(symbol, cpu(), {n: arrays[n] for n in symbol.list_arguments()},
                     grad_req="null", aux_states={n: arrays[n] for n in aux_names})
     targets = [(arrays[slot_of[key]], key) for key in sources]
-    return _Bound(executor, targets, len(symbol._outputs) > 1)
+    mutated_slots = set(op.mutated_inputs(params))
+    mutated = [(array, key) for array, key in targets if slot_of[key] in mutated_slots]
+    return _Bound(executor, targets, len(symbol._outputs) > 1, mutated)
 
 
 def _write_out(op, results, out, multi_output):
@@ -338,6 +344,8 @@ def invoke(func_name, *args, out=None, name=None, **kwargs):
         for target, key in entry.targets:
             np.copyto(target, sources[key], casting="unsafe")
         results = entry.executor.forward(is_train=False)
+        for target, key in entry.mutated:   # MXNet updates an optimizer's states in place
+            np.copyto(sources[key], target, casting="unsafe")
         if out is not None:
             returned = _write_out(op, results, out, entry.multi_output)
         else:

@@ -180,6 +180,9 @@ class OpDef:
     inplace     (input_index, output_index) pairs the kernel may alias, or a function of params
     shape_only  inputs whose values the kernel never reads, only their shape (reshape_like's
                 rhs), or a function of params: the memory planner lets their buffers go early
+    mutates     inputs the kernel updates in place (an optimizer update's mom, mean, var: MXNet's
+                FMutateInputs), or a function of params; the imperative call (cysym.nd) writes
+                them back into the caller's arrays
     kernel      function (bind) -> None appending the op's calls to a plan (cysym.executor)
     workspace   function (params, in_shapes, out_shapes, dtype) -> bytes of scratch memory
     var_attrs   extra attributes for automatically created input variables
@@ -201,7 +204,7 @@ class OpDef:
                  infer_type=None,
                  gradient=None, no_grad=(), inplace=(), shape_only=(), kernel=None, workspace=None,
                  aliases=(), var_attrs=None, loss=False, hidden=False, dynamic_shape=None, doc="",
-                 variadic_counts=None, dtypes=FLOAT_DTYPES):
+                 variadic_counts=None, dtypes=FLOAT_DTYPES, mutates=()):
         self.name = name
         self.aliases = tuple(aliases)
         self.params = {p.name: p for p in params}
@@ -220,6 +223,7 @@ class OpDef:
         self.no_grad = tuple(no_grad)
         self._inplace = _as_callable(inplace)
         self._shape_only = _as_callable(shape_only)
+        self._mutates = _as_callable(mutates)
         self.kernel = kernel
         self.workspace = workspace
         self.var_attrs = dict(var_attrs or {})
@@ -302,6 +306,10 @@ class OpDef:
         """Positions (among arguments then aux states) of the inputs read for their shape only."""
         names = self.input_names(params) + self.aux_names(params)
         return {names.index(name) for name in self._shape_only(params)}
+
+    def mutated_inputs(self, params):
+        """Names of the inputs the kernel updates in place."""
+        return list(self._mutates(params))
 
     def kernel_dtypes(self, entry):
         """The dtypes (np.dtype) the kernel takes for the input or output named `entry`."""

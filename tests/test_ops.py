@@ -534,7 +534,18 @@ def params_for(test, dtypes=DTYPES):
     # an op whose output shape depends on its input's values cannot be bound (that refusal is
     # tested in test_sort_gather_ops.py); the other table checks still cover it
     return [pytest.param(cid, dt, id=f"{cid}-{np.dtype(dt).name}")
-            for cid in CASE_IDS if get_op(CASES[cid].op).dynamic_shape is None for dt in dtypes]
+            for cid in CASE_IDS if get_op(CASES[cid].op).dynamic_shape is None
+            and not (test == "survives" and _mutates_inputs(CASES[cid])) for dt in dtypes]
+
+
+def _mutates_inputs(case):
+    """An op updating its inputs in place (an optimizer update's states) changes what a later
+    reader of them sees, as in MXNet: test_update_ops.py checks that instead."""
+    op = get_op(case.op)
+    params = dict(case.params, **case.dtype_params(np.float32))
+    if op.variadic:
+        params.setdefault(op.variadic, len(case.inputs))
+    return bool(op.mutated_inputs(op.parse_params(params)))
 
 
 def assert_outputs(outputs, expected, dtype, tol_scale=1.0):

@@ -2,10 +2,13 @@
 temporaries (an update runs once per parameter per batch, so its fixed cost adds up on
 small layers: the entry points take arrays straight, without memoryview set-up).  Each
 line keeps MXNet's order of operations, in the weight's dtype."""
-from libc.math cimport sqrt, sqrtf
+from libc.math cimport sqrt, sqrtf, fabs, pow, isfinite
+from libc.string cimport memcpy
 cimport numpy as cnp
 import numpy as np
 from cysym._ops._blas cimport real
+from cysym._ops._common cimport common_dtype
+from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
 cnp.import_array()
 
@@ -126,3 +129,238 @@ def adam_update(weight, grad, mean, var, double lr, double beta1=0.9, double bet
         _adam(<double*>cnp.PyArray_DATA(w), <double*>cnp.PyArray_DATA(g), <double*>cnp.PyArray_DATA(m),
               <double*>cnp.PyArray_DATA(v), n, lr, wd, rescale_grad, clip_gradient, clip, beta1, beta2,
               epsilon)
+
+
+# ---------------------------------------------------------------------------------------------
+# The update operators of cysym/ops/update_ops.py, as plan kernels.  A call's arrays are
+# [out, weight, grad, states..., (weight32)]: the kernel copies the updated array (the weight,
+# or the float32 master copy weight32 of the mp_ operators) into `out` and updates it in place
+# with the states, through the loops above.  Clipping follows MXNet's operators: on when
+# clip_gradient >= 0 (the optimizers' entry points above clip when it is > 0).
+
+
+UPDATE_KINDS = ("sgd", "sgd_mom", "nag_mom", "adam", "adamw", "rmsprop", "rmspropalex", "ftrl",
+                "ftml", "signsgd", "signum", "lamb_phase1", "lamb_phase2")
+# how many states each kind updates after (out, weight, grad), and its float parameters
+_UPDATE_LAYOUT = {
+    "sgd": (0, ("lr", "wd", "rescale_grad", "clip_gradient")),
+    "sgd_mom": (1, ("lr", "wd", "rescale_grad", "clip_gradient", "momentum")),
+    "nag_mom": (1, ("lr", "wd", "rescale_grad", "clip_gradient", "momentum")),
+    "adam": (2, ("lr", "wd", "rescale_grad", "clip_gradient", "beta1", "beta2", "epsilon")),
+    # rescale_grad is the state-like fourth input (a one-element array): not a float parameter
+    "adamw": (3, ("lr", "wd", "eta", "clip_gradient", "beta1", "beta2", "epsilon")),
+    "rmsprop": (1, ("lr", "wd", "rescale_grad", "clip_gradient", "gamma1", "epsilon", "clip_weights")),
+    "rmspropalex": (3, ("lr", "wd", "rescale_grad", "clip_gradient", "gamma1", "gamma2", "epsilon",
+                        "clip_weights")),
+    "ftrl": (2, ("lr", "wd", "rescale_grad", "clip_gradient", "lamda1", "beta")),
+    "ftml": (3, ("lr", "wd", "rescale_grad", "clip_grad", "beta1", "beta2", "epsilon", "t")),
+    "signsgd": (0, ("lr", "wd")),
+    "signum": (1, ("lr", "wd", "rescale_grad", "clip_gradient", "momentum", "wd_lh")),
+    # phase 1 writes the step direction g to out; phase 2 reads g as its "grad" and r1, r2
+    "lamb_phase1": (2, ("wd", "rescale_grad", "clip_gradient", "beta1", "beta2", "epsilon", "t",
+                        "bias_correction")),
+    "lamb_phase2": (2, ("lr", "lower_bound", "upper_bound")),
+}
+
+
+cdef inline real _sign(real x) noexcept nogil:
+    return (x > 0) - (x < 0)
+
+
+cdef void _nag(real* w, const real* grad, real* mom, Py_ssize_t n, real lr, real wd, real rescale,
+               real bound, bint clip, real momentum, bint decay_new_weight) noexcept nogil:
+    """MXNet's nag_mom_update; its mp_ form (decay_new_weight) decays the momentum with the
+    weight just updated, not the one the step was computed from."""
+    cdef Py_ssize_t i
+    cdef real g, kept
+    for i in range(n):
+        # kept = momentum * mom;  w += (1 + momentum) * (kept - lr * (g + wd * w)) - kept
+        # mom = kept - lr * (g + wd * w)
+        g = _clipped(grad[i] * rescale, bound, clip)
+        kept = momentum * mom[i]
+        if decay_new_weight:
+            w[i] = w[i] - kept + (momentum + 1) * (kept - lr * (g + wd * w[i]))
+            mom[i] = kept - lr * (g + wd * w[i])
+        else:
+            mom[i] = kept - lr * (g + wd * w[i])
+            w[i] = w[i] - kept + (momentum + 1) * mom[i]
+
+
+cdef void _adamw(real* w, const real* grad, real* mean, real* var, Py_ssize_t n, real lr, real wd,
+                 real eta, real rescale, real bound, bint clip, real beta1, real beta2,
+                 real epsilon) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real g
+    for i in range(n):
+        g = _clipped(grad[i] * rescale, bound, clip)
+        mean[i] = beta1 * mean[i] + (1 - beta1) * g
+        var[i] = beta2 * var[i] + (1 - beta2) * g * g
+        # decoupled weight decay: w -= eta * (lr * mean / (sqrt(var) + epsilon) + wd * w)
+        w[i] = w[i] - eta * (lr * mean[i] / (_sqrt(var[i]) + epsilon) + wd * w[i])
+
+
+cdef void _rmsprop(real* w, const real* grad, real* state_n, real* state_g, real* delta, Py_ssize_t n,
+                   real lr, real wd, real rescale, real bound, bint clip, real gamma1, real gamma2,
+                   real epsilon, real clip_weights) noexcept nogil:
+    """Tieleman & Hinton's RMSProp, or Graves's (rmspropalex) when state_g is given."""
+    cdef Py_ssize_t i
+    cdef real g
+    for i in range(n):
+        g = _clipped(grad[i] * rescale + wd * w[i], bound, clip)
+        state_n[i] = (1 - gamma1) * g * g + gamma1 * state_n[i]
+        if state_g == NULL:
+            w[i] = w[i] - lr * (g / _sqrt(state_n[i] + epsilon))
+        else:
+            state_g[i] = (1 - gamma1) * g + gamma1 * state_g[i]
+            delta[i] = gamma2 * delta[i] - lr * (g / _sqrt(state_n[i] - state_g[i] * state_g[i] + epsilon))
+            w[i] = w[i] + delta[i]
+        if clip_weights >= 0:
+            w[i] = _clipped(w[i], clip_weights, True)
+
+
+cdef void _ftrl(real* w, const real* grad, real* z, real* state_n, Py_ssize_t n, real lr, real wd,
+                real rescale, real bound, bint clip, real lamda1, real beta) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real g
+    for i in range(n):
+        g = _clipped(grad[i] * rescale, bound, clip)
+        z[i] = z[i] + g - (_sqrt(state_n[i] + g * g) - _sqrt(state_n[i])) * w[i] / lr
+        state_n[i] = state_n[i] + g * g
+        # w = (sign(z) * lamda1 - z) / ((beta + sqrt(n)) / lr + wd), 0 where |z| <= lamda1
+        w[i] = (_sign(z[i]) * lamda1 - z[i]) / ((beta + _sqrt(state_n[i])) / lr + wd) * (fabs(z[i]) > lamda1)
+
+
+cdef void _ftml(real* w, const real* grad, real* d, real* v, real* z, Py_ssize_t n, real lr, real wd,
+                real rescale, real bound, bint clip, real beta1, real beta2, real epsilon,
+                double t) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real g, d_t
+    cdef real bias1 = 1 - <real>pow(beta1, t), bias2 = 1 - <real>pow(beta2, t)
+    for i in range(n):
+        g = _clipped(grad[i] * rescale + wd * w[i], bound, clip)
+        v[i] = beta2 * v[i] + (1 - beta2) * g * g
+        d_t = bias1 / lr * (_sqrt(v[i] / bias2) + epsilon)
+        z[i] = beta1 * z[i] + (1 - beta1) * g - (d_t - beta1 * d[i]) * w[i]
+        d[i] = d_t
+        w[i] = -z[i] / d_t
+
+
+cdef void _signum(real* w, const real* grad, real* mom, Py_ssize_t n, real lr, real wd, real rescale,
+                  real bound, bint clip, real momentum, real wd_lh) noexcept nogil:
+    """signum_update; signsgd_update when mom is NULL (which reads the gradient's sign only)."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        if mom == NULL:
+            w[i] = (1 - lr * wd) * w[i] - lr * _sign(grad[i])
+        else:
+            mom[i] = momentum * mom[i] - (1 - momentum) * wd * w[i] - (1 - momentum) * _clipped(
+                grad[i] * rescale, bound, clip)
+            w[i] = (1 - lr * wd_lh) * w[i] + lr * _sign(mom[i])
+
+
+cdef void _lamb_phase1(const real* w, const real* grad, real* mean, real* var, real* out, Py_ssize_t n,
+                       real wd, real rescale, real bound, bint clip, real beta1, real beta2,
+                       real epsilon, double t, bint bias_correction) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real g
+    cdef real bias1 = 1 - <real>pow(beta1, t), bias2 = 1 - <real>pow(beta2, t)
+    for i in range(n):
+        g = _clipped(grad[i] * rescale, bound, clip)
+        mean[i] = beta1 * mean[i] + (1 - beta1) * g
+        var[i] = beta2 * var[i] + (1 - beta2) * g * g
+        if bias_correction:
+            out[i] = (mean[i] / bias1) / (_sqrt(var[i] / bias2) + epsilon) + wd * w[i]
+        else:
+            out[i] = mean[i] / (_sqrt(var[i]) + epsilon) + wd * w[i]
+
+
+cdef void _lamb_phase2(real* w, const real* g, real r1, real r2, Py_ssize_t n, real lr, real lower_bound,
+                       real upper_bound) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real ratio
+    if lower_bound >= 0 and r1 < lower_bound:
+        r1 = lower_bound
+    if upper_bound >= 0 and r1 > upper_bound:
+        r1 = upper_bound
+    ratio = 1 if r1 == 0 or r2 == 0 else r1 / r2
+    for i in range(n):
+        w[i] = w[i] - lr * ratio * g[i]
+
+
+cdef void _update(KernelCall* c, real* like) noexcept nogil:
+    # ints: kind, n, clip, master (1: the last array is the float32 master copy weight32)
+    cdef int kind = <int>c.ints[0]
+    cdef Py_ssize_t n = c.ints[1]
+    cdef bint clip = c.ints[2] != 0, master = c.ints[3] != 0
+    cdef real* out = <real*>c.arrays[0]
+    cdef real* weight = <real*>c.arrays[1]
+    cdef const real* grad = <real*>c.arrays[2]
+    cdef real** s = <real**>(c.arrays + 3)
+    cdef double* f = c.floats
+    cdef real* source = <real*>c.arrays[c.n_arrays - 1] if master else weight
+    cdef real* w = source if master else out
+    cdef real rescale
+    if kind == 11:     # lamb_phase1: out is the step direction, the weight is only read
+        _lamb_phase1(source, grad, s[0], s[1], out, n, f[0], f[1], f[2], clip, f[3], f[4], f[5], f[6],
+                     f[7] != 0)
+        return
+    if kind == 12:     # lamb_phase2: the master copy is only read too (MXNet's mp form)
+        w = out
+        master = False
+    if out != source and not master:
+        memcpy(out, source, n * sizeof(real))
+    if kind == 0 or kind == 1:
+        _sgd(w, grad, s[0] if kind == 1 else NULL, n, f[0], f[1], f[2], f[3], clip,
+             f[4] if kind == 1 else 0)
+    elif kind == 2:
+        _nag(w, grad, s[0], n, f[0], f[1], f[2], f[3], clip, f[4], master)
+    elif kind == 3:
+        _adam(w, grad, s[0], s[1], n, f[0], f[1], f[2], f[3], clip, f[4], f[5], f[6])
+    elif kind == 4:
+        # MXNet skips the whole update when the rescale factor is not finite (a loss-scale overflow)
+        rescale = s[2][0]
+        if isfinite(rescale):
+            _adamw(w, grad, s[0], s[1], n, f[0], f[1], f[2], rescale, f[3], clip, f[4], f[5], f[6])
+    elif kind == 5 or kind == 6:
+        _rmsprop(w, grad, s[0], s[1] if kind == 6 else NULL, s[2] if kind == 6 else NULL, n, f[0], f[1],
+                 f[2], f[3], clip, f[4], f[5] if kind == 6 else 0, f[6] if kind == 6 else f[5],
+                 f[7] if kind == 6 else f[6])
+    elif kind == 7:
+        _ftrl(w, grad, s[0], s[1], n, f[0], f[1], f[2], f[3], clip, f[4], f[5])
+    elif kind == 8:
+        _ftml(w, grad, s[0], s[1], s[2], n, f[0], f[1], f[2], f[3], clip, f[4], f[5], f[6], f[7])
+    elif kind == 9 or kind == 10:
+        _signum(w, grad, s[0] if kind == 10 else NULL, n, f[0], f[1], f[2] if kind == 10 else 1,
+                f[3] if kind == 10 else -1, clip, f[4] if kind == 10 else 0, f[5] if kind == 10 else 0)
+    elif kind == 12:
+        _lamb_phase2(w, grad, s[0][0], s[1][0], n, f[0], f[1], f[2])
+    if master and out != w:
+        memcpy(out, w, n * sizeof(real))
+
+
+cdef void update_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    if c.dtype == 0:
+        _update(c, <float*>NULL)
+    else:
+        _update(c, <double*>NULL)
+
+
+def append_update(Plan plan, str kind, out, weight, grad, list states, dict params, weight32=None,
+                  str label="update"):
+    """Append one optimizer update: states (and weight32, the mp_ operators' master copy) are
+    updated in place, out receives the new weight (phase 1 of LAMB: its step direction).
+    params holds the kind's float parameters (_UPDATE_LAYOUT); adamw's rescale_grad and LAMB
+    phase 2's r1, r2 are one-element arrays among the states."""
+    count, names = _UPDATE_LAYOUT[kind]
+    if len(states) != count:
+        raise ValueError(f"{label}: {kind} updates {count} states, got {len(states)}")
+    arrays = [out, weight, grad] + states + ([] if weight32 is None else [weight32])
+    n = weight.size
+    for position, array in enumerate(arrays):
+        one_element = (kind == "adamw" and position == 5) or (kind == "lamb_phase2" and position in (3, 4))
+        if array.size != (1 if one_element else n):
+            raise ValueError(f"{label}: array {position} has {array.size} elements, the weight {n}")
+    clip_bound = params.get("clip_gradient", params.get("clip_grad", -1.0))
+    plan.add(update_kernel, common_dtype(arrays), arrays,
+             [UPDATE_KINDS.index(kind), n, clip_bound >= 0, weight32 is not None],
+             [float(params[name]) for name in names], label)

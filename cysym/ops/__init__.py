@@ -17,3 +17,5 @@ from . import deformable  # noqa: F401  (_contrib_DeformableConvolution, _contri
 from . import linalg  # noqa: F401  (_linalg_gemm ... _linalg_syevd: mx.sym.linalg, mx.nd.linalg)
 from . import random_ops  # noqa: F401  (_random_*, _sample_*, _random_pdf_*: mx.sym.random, mx.nd.random)
 from . import spatial  # noqa: F401  (im2col, col2im, GridGenerator, BilinearSampler, SpatialTransformer, Correlation)
+from . import update_ops  # noqa: F401  (sgd_update ... lamb_update_phase2, mp_ and multi_ forms)
+from . import ctc  # noqa: F401  (CTCLoss, ctc_loss, _contrib_CTCLoss, _contrib_ctc_loss)
