@@ -23,9 +23,8 @@ REALMODELS = Path(__file__).parent / "fixtures" / "realmodels"
 MXNET_FIXTURES = Path(__file__).parent / "fixtures" / "mxnet"
 REAL = json.loads((REALMODELS / "manifest.json").read_text())["models"]
 MXNET = json.loads((MXNET_FIXTURES / "manifest.json").read_text())["networks"]
-# operators with no ONNX form here: detection post-processing, ROIAlign, the fused RNN
-NOT_EXPORTED = {"_contrib_box_nms", "_contrib_box_decode", "_contrib_ROIAlign", "RNN",
-                "_rnn_param_concat"}
+# operators with no ONNX form here: detection post-processing, ROIAlign
+NOT_EXPORTED = {"_contrib_box_nms", "_contrib_box_decode", "_contrib_ROIAlign"}
 EXPORTED = [n for n in REAL if not NOT_EXPORTED & set(REAL[n]["operators"])]
 REFUSED = [n for n in REAL if NOT_EXPORTED & set(REAL[n]["operators"])]
 # ONNX Runtime's float32 convolutions sum in another order than cysym's: a deep network's
@@ -103,12 +102,16 @@ def test_real_model_dynamic_batch(name, tmp_path):
     info = REAL[name]
     sym, arg_params, aux_params = mx.model.load_checkpoint(str(REALMODELS / name), info["epoch"])
     inputs = _real_inputs(name)
+    # the batch axis: the first dynamic one (the RNN layers' inputs are (time, batch, features))
+    dynamic_shapes = [tuple(None if axis == spec["batch_axis"] else d for axis, d in enumerate(spec["shape"]))
+                      for spec in info["inputs"]]
     path = mx.onnx.export_model(sym, {**arg_params, **aux_params}, [v.shape for v in inputs.values()],
                                 onnx_file_path=str(tmp_path / f"{name}.onnx"), dynamic=True,
-                                dynamic_input_shapes=[(None,) + v.shape[1:] for v in inputs.values()])
+                                dynamic_input_shapes=dynamic_shapes)
     model = onnx.load(path)
     onnx.checker.check_model(model, full_check=True)
-    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    batch_axis = info["inputs"][0]["batch_axis"]
+    assert model.graph.input[0].type.tensor_type.shape.dim[batch_axis].dim_param == "batch"
     session = _session(path)
     for batch in (info["batch_size"], info["alt_batch_size"]):
         inputs = _real_inputs(name, batch)

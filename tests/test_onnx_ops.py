@@ -84,6 +84,8 @@ def test_exported_op_runs_in_onnxruntime_and_reference(case):
     onnx.checker.check_model(model, full_check=True)
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     _assert_close(session.run(None, feeds), expected, case, "onnxruntime")
+    if case.params.get("mode") == "rnn_relu":
+        return   # onnx.reference's RNN has Tanh only (op_rnn.py: "Unknown activation function")
     _assert_close(ReferenceEvaluator(model).run(None, feeds), expected, case, "reference")
 
 

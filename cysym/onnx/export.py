@@ -110,6 +110,29 @@ class NodeContext:
     def in_batch_axes(self, k=0):
         return self._info.batch_axes.get(self._in_entries[k], ())
 
+    def out_shape_value(self, k=0):
+        """A 1-D int64 ONNX value holding output k's shape: constant, or computed from the
+        batch size where a dimension follows it (dimension = a * batch + b, a and b read from
+        the shapes at two batch sizes)."""
+        shape, axes = self.out_shape(k), self.out_batch_axes(k)
+        if not axes:
+            return self.ints(shape, "shape")
+        info = self._info
+        name, axis = info.batch_input
+        batch = self.emit1("Slice", [self.emit1("Shape", [name]), self.ints([axis]),
+                                     self.ints([axis + 1])])
+        probe = info.probe_shapes[self._out_entries[k]]
+        pieces = []
+        for axis, size in enumerate(shape):
+            if axis not in axes:
+                pieces.append(self.ints([size], "dim"))
+                continue
+            slope = probe[axis] - size
+            offset = size - slope * info.batch_size
+            piece = batch if slope == 1 else self.emit1("Mul", [batch, self.ints([slope])])
+            pieces.append(piece if offset == 0 else self.emit1("Add", [piece, self.ints([offset])]))
+        return self.emit1("Concat", pieces, axis=0)
+
     @property
     def dynamic(self):
         return self._info.dynamic
@@ -146,8 +169,15 @@ class NodeContext:
 
 
 class _Info:
-    def __init__(self, shapes, dtypes, batch_axes, dynamic):
-        self.shapes, self.dtypes, self.batch_axes, self.dynamic = shapes, dtypes, batch_axes, dynamic
+    """Inferred shapes and dtypes of every entry; when dynamic, the axes that follow the batch
+    size, the shapes inferred with one more sample (probe_shapes) and the input (name, axis)
+    giving it."""
+
+    def __init__(self, shapes, dtypes, dynamic, batch_axes=None, probe_shapes=None,
+                 batch_input=None, batch_size=None):
+        self.shapes, self.dtypes, self.dynamic = shapes, dtypes, dynamic
+        self.batch_axes, self.probe_shapes = batch_axes or {}, probe_shapes or {}
+        self.batch_input, self.batch_size = batch_input, batch_size
 
 
 def _node_ops(nodes):
@@ -242,21 +272,26 @@ def to_onnx(sym, params, in_shapes, in_types=np.float32, dynamic=False, dynamic_
     if dynamic_input_shapes is None:
         dynamic_input_shapes = [(None,) * len(s) for s in in_shapes]
     declared = [tuple(s) for s in dynamic_input_shapes] if dynamic else in_shapes
-    batch_axes = {}
-    if dynamic:
-        # which dimensions follow the batch size: infer again with every input whose first
-        # dimension is dynamic one sample larger
+    info = _Info(shapes, dtypes, dynamic)
+    # an input's first dynamic axis is its batch axis (MXNet's default: every axis dynamic)
+    batch_axis = {name: dyn.index(None) for name, dyn in zip(input_names, declared)
+                  if dynamic and None in dyn}
+    if batch_axis:
+        # which dimensions follow the batch size: infer again with one more sample in each input
         probe = dict(known_shapes)
-        for name, shape, dyn in zip(input_names, in_shapes, declared):
-            if shape and dyn and dyn[0] is None:
-                probe[name] = (shape[0] + 1,) + shape[1:]
+        for name, axis in batch_axis.items():
+            shape = known_shapes[name]
+            probe[name] = shape[:axis] + (shape[axis] + 1,) + shape[axis + 1:]
         other, _ = _infer(sym, entries, {k: v for k, v in probe.items() if k in all_names},
                           {k: v for k, v in known_types.items() if k in all_names})
+        batch_axes = {}
         for entry, shape in shapes.items():
             axes = tuple(a for a, (d1, d2) in enumerate(zip(shape, other[entry])) if d1 != d2)
             if axes:
                 batch_axes[entry] = axes
-    info = _Info(shapes, dtypes, batch_axes, dynamic)
+        first = next(iter(batch_axis.items()))
+        info = _Info(shapes, dtypes, dynamic, batch_axes, other, first,
+                     known_shapes[first[0]][first[1]])
 
     graph = _Graph(onnx, opset)
     value_names = {}     # (node index, output index) -> ONNX value name
@@ -275,7 +310,7 @@ def to_onnx(sym, params, in_shapes, in_types=np.float32, dynamic=False, dynamic_
                 graph.add_initializer(name, params[name])
                 continue
             j = input_nodes.index(i)
-            dims = [BATCH_DIM if (a == 0 and d is None) else (f"{name}_dim{a}" if d is None else d)
+            dims = [BATCH_DIM if a == batch_axis.get(name) else (f"{name}_dim{a}" if d is None else d)
                     for a, d in enumerate(declared[j])]
             value_names[(i, 0)] = name
             inputs_proto.append(onnx.helper.make_tensor_value_info(
@@ -311,7 +346,7 @@ def to_onnx(sym, params, in_shapes, in_types=np.float32, dynamic=False, dynamic_
     outputs_proto = []
     for src, k, _ in heads:
         shape = shapes[(src, k)]
-        axes = batch_axes.get((src, k), ())
+        axes = info.batch_axes.get((src, k), ())
         dims = [BATCH_DIM if a in axes else d for a, d in enumerate(shape)]
         outputs_proto.append(onnx.helper.make_tensor_value_info(
             value_names[(src, k)], onnx.helper.np_dtype_to_tensor_dtype(dtypes[(src, k)]), dims))

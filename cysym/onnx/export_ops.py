@@ -32,14 +32,9 @@ def exporter(*names):
 # ---------------------------------------------------------------------------------------------
 # helpers
 
-def _reshape(g, value, shape, batch_axes, output=None):
-    """Reshape to `shape`; a dimension that follows the batch size becomes -1 (at most one)."""
-    target = list(shape)
-    if len(batch_axes) > 1:
-        g.fail(f"a reshape to {tuple(shape)} with several batch-dependent dimensions")
-    for axis in batch_axes:
-        target[axis] = -1
-    return g.emit1("Reshape", [value, g.ints(target, "shape")], output)
+def _reshape(g, value, output=None):
+    """Reshape to the node's output shape (computed from the batch size when dynamic)."""
+    return g.emit1("Reshape", [value, g.out_shape_value()], output)
 
 
 def _axes(axis, ndim):
@@ -546,7 +541,7 @@ def _flatten(g):
 
 @exporter("Reshape")
 def _reshape_op(g):
-    _reshape(g, g.inputs[0], g.out_shape(), g.out_batch_axes(), g.outputs[0])
+    _reshape(g, g.inputs[0], g.outputs[0])
 
 
 @exporter("reshape_like")
@@ -660,7 +655,7 @@ def _repeat(g):
     expanded = g.emit1("Unsqueeze", [x, g.ints([axis + 1], "axes")])
     reps = [1] * (axis + 1) + [repeats] + [1] * (len(g.out_shape()) - axis - 1)
     tiled = g.emit1("Tile", [expanded, g.ints(reps, "reps")])
-    _reshape(g, tiled, g.out_shape(), g.out_batch_axes(), g.outputs[0])
+    _reshape(g, tiled, g.outputs[0])
 
 
 @exporter("reverse")
@@ -880,25 +875,22 @@ def _size_array(g):
     _as_dtype(g, size, g.out_dtype(), g.outputs[0])
 
 
-def _constant_output(g, array):
-    if g.out_batch_axes():
-        g.fail("a constant whose shape follows the batch size")
-    g.emit("Identity", [g.const(array, name="value")], g.outputs)
+def _filled(value):
+    """_zeros, _ones, _full: a constant, or ConstantOfShape where the shape follows the batch."""
+    def export(g):
+        fill = g.params["value"] if value is None else value
+        if not g.out_batch_axes():
+            array = np.full(g.out_shape(), fill, dtype=g.out_dtype())
+            g.emit("Identity", [g.const(array, name="value")], g.outputs)
+            return
+        tensor = g.graph.onnx.numpy_helper.from_array(np.array([fill], dtype=g.out_dtype()))
+        g.emit("ConstantOfShape", [g.out_shape_value()], g.outputs, value=tensor)
+    return export
 
 
-@exporter("_zeros", "_zeros_without_dtype")
-def _zeros(g):
-    _constant_output(g, np.zeros(g.out_shape(), dtype=g.out_dtype()))
-
-
-@exporter("_ones")
-def _ones(g):
-    _constant_output(g, np.ones(g.out_shape(), dtype=g.out_dtype()))
-
-
-@exporter("_full")
-def _full(g):
-    _constant_output(g, np.full(g.out_shape(), g.params["value"], dtype=g.out_dtype()))
+EXPORTERS["_zeros"] = EXPORTERS["_zeros_without_dtype"] = _filled(0)
+EXPORTERS["_ones"] = _filled(1)
+EXPORTERS["_full"] = _filled(None)
 
 
 @exporter("_arange")
@@ -906,7 +898,10 @@ def _arange(g):
     p = g.params
     values = np.repeat(np.arange(p["start"], p["stop"], p["step"]) if p["stop"] is not None
                        else np.arange(p["start"]), p["repeat"])
-    _constant_output(g, values.astype(g.out_dtype()).reshape(g.out_shape()))
+    if g.out_batch_axes():
+        g.fail("a range whose length follows the batch size")
+    g.emit("Identity", [g.const(values.astype(g.out_dtype()).reshape(g.out_shape()), name="value")],
+           g.outputs)
 
 
 def _like(fill):
@@ -952,3 +947,84 @@ def _batch_dot(g):
     if g.params["transpose_b"]:
         rhs = g.emit1("Transpose", [rhs], perm=swap)
     g.emit("MatMul", [lhs, rhs], g.outputs)
+
+
+# ---------------------------------------------------------------------------------------------
+# the fused RNN
+
+@exporter("_rnn_param_concat")
+def _rnn_param_concat(g):
+    g.emit("Concat", g.inputs, g.outputs, axis=g.params["dim"])
+
+
+# MXNet's gates in ONNX's order: LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h
+_RNN_ONNX = {"lstm": ("LSTM", 4, [0, 3, 1, 2]), "gru": ("GRU", 3, [1, 0, 2]),
+             "rnn_tanh": ("RNN", 1, [0]), "rnn_relu": ("RNN", 1, [0])}
+
+
+@exporter("RNN")
+def _rnn(g):
+    """One ONNX LSTM/GRU/RNN node per layer, weights sliced out of MXNet's flat parameter
+    vector (all layers' and directions' i2h and h2h weights, then all their biases)."""
+    p = g.params
+    if p["projection_size"] or p["use_sequence_length"] or p["lstm_state_clip_min"] is not None \
+            or p["lstm_state_clip_max"] is not None:
+        g.fail("projection_size, use_sequence_length or lstm_state_clip")
+    op_type, gates, order = _RNN_ONNX[p["mode"]]
+    layers, hidden = p["num_layers"], p["state_size"]
+    directions = 2 if p["bidirectional"] else 1
+    data, flat = g.inputs[0], g.inputs[1]
+    state = g.inputs[2]
+    cell = g.inputs[3] if p["mode"] == "lstm" else None
+    features = g.in_shape(0)[2]
+
+    def gate_blocks(offset, rows, columns):
+        """The matrix (gates*hidden, columns) at `offset`, rows regrouped in ONNX's gate order."""
+        block = hidden * columns
+        parts = [g.emit1("Slice", [flat, g.ints([offset + k * block]), g.ints([offset + (k + 1) * block])])
+                 for k in order]
+        joined = parts[0] if len(parts) == 1 else g.emit1("Concat", parts, axis=0)
+        return g.emit1("Reshape", [joined, g.ints([1, rows, columns], "shape")])
+
+    weight_offsets, offset = [], 0
+    for layer in range(layers):
+        columns = features if layer == 0 else directions * hidden
+        for _ in range(directions):
+            weight_offsets.append((offset, columns))
+            offset += gates * hidden * (columns + hidden)
+    bias_offsets = []
+    for _ in range(layers * directions):
+        bias_offsets.append(offset)
+        offset += 2 * gates * hidden
+
+    attrs = dict(hidden_size=hidden, direction="bidirectional" if directions == 2 else "forward")
+    if p["mode"] == "gru":
+        attrs["linear_before_reset"] = 1     # MXNet's n = tanh(Wx + b + r * (Uh + b'))
+    if p["mode"] == "rnn_relu":
+        attrs["activations"] = ["Relu"] * directions
+    last_states, last_cells, x = [], [], data
+    for layer in range(layers):
+        w, r, b = [], [], []
+        for direction in range(directions):
+            start, columns = weight_offsets[layer * directions + direction]
+            w.append(gate_blocks(start, gates * hidden, columns))
+            r.append(gate_blocks(start + gates * hidden * columns, gates * hidden, hidden))
+            bias = bias_offsets[layer * directions + direction]
+            b.append(g.emit1("Concat", [gate_blocks(bias, gates * hidden, 1),
+                                        gate_blocks(bias + gates * hidden, gates * hidden, 1)], axis=1))
+        w, r, b = [parts[0] if directions == 1 else g.emit1("Concat", parts, axis=0)
+                   for parts in (w, r, b)]
+        b = g.emit1("Reshape", [b, g.ints([directions, 2 * gates * hidden], "shape")])
+        states = [g.emit1("Slice", [value, g.ints([layer * directions]),
+                                    g.ints([(layer + 1) * directions]), g.ints([0])])
+                  for value in ([state] + ([cell] if cell else []))]
+        outputs = g.emit(op_type, [x, w, r, b, ""] + states, num_outputs=3 if cell else 2, **attrs)
+        # Y (T, directions, N, H) -> (T, N, directions * H), the next layer's input
+        y = g.emit1("Transpose", [outputs[0]], perm=[0, 2, 1, 3])
+        x = g.emit1("Reshape", [y, g.ints([0, 0, -1], "shape")],
+                    g.outputs[0] if layer == layers - 1 else None)
+        last_states.append(outputs[1])
+        if cell:
+            last_cells.append(outputs[2])
+    for values, output in zip((last_states, last_cells), g.outputs[1:]):
+        g.emit("Concat", values, [output], axis=0)
