@@ -245,6 +245,7 @@ REQUIRED_VALUES = {
     "pooled_size": (2, 3), "spatial_scale": 0.0625, "key": "sbn0",   # ROI ops, SyncBatchNorm
     "threshold": 0.5,   # bipartite matching
     "low": 0, "high": 5, "range_max": 8,   # _random_randint, _sample_unique_zipfian
+    "transform_type": "affine", "sampler_type": "bilinear", "output_size": (4, 3),   # spatial ops
 }
 EXTRA_PARAMS = {
     "Reshape": {"shape": (0, -1)},
