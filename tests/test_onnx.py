@@ -243,7 +243,9 @@ def test_import_cysym_without_onnx():
 # ---------------------------------------------------------------------------------------------
 # import
 
-@pytest.mark.parametrize("name", ["resnet18_v1", "mobilenetv2_0.25", "densenet", "squeezenet1.1"])
+@pytest.mark.parametrize("name", ["resnet18_v1", "mobilenetv2_0.25", "densenet", "squeezenet1.1",
+                                  "inception_v3", "lstm_2l_bi_states", "gru_1l", "rnn_relu_2l_bi",
+                                  "rnn_tanh_1l_states"])
 def test_round_trip_real_model(name, tmp_path):
     sym, arg_params, aux_params = mx.model.load_checkpoint(str(REALMODELS / name), REAL[name]["epoch"])
     inputs = _real_inputs(name)
@@ -400,3 +402,30 @@ def test_external_data_inside_the_folder_is_read(tmp_path):
     result = _cysym_forward(sym, arg_params, aux_params, {"x": x})[0]
     np.testing.assert_allclose(result, _session(_helper_model()).run(None, {"x": x})[0],
                                rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("op_type,attrs", [("LSTM", {"direction": "bidirectional"}),
+                                           ("GRU", {"linear_before_reset": 1}),
+                                           ("RNN", {"activations": ["Relu"]})])
+def test_import_helper_made_recurrent_layer(op_type, attrs, tmp_path):
+    """ONNX's recurrent layers as other tools write them (no bias, no initial state: zeros)."""
+    gates = {"LSTM": 4, "GRU": 3, "RNN": 1}[op_type]
+    directions, hidden, features = (2 if attrs.get("direction") == "bidirectional" else 1), 3, 5
+    rng = np.random.default_rng(6)
+    w = rng.normal(0, 0.5, (directions, gates * hidden, features)).astype(np.float32)
+    r = rng.normal(0, 0.5, (directions, gates * hidden, hidden)).astype(np.float32)
+    node = helper.make_node(op_type, ["x", "w", "r"], ["y", "y_h"], hidden_size=hidden, **attrs)
+    graph = helper.make_graph(
+        [node], "recurrent", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 2, features])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, directions, 2, hidden]),
+         helper.make_tensor_value_info("y_h", TensorProto.FLOAT, [directions, 2, hidden])],
+        initializer=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(r, "r")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "recurrent.onnx"
+    onnx.save_model(model, str(path))
+    sym, arg_params, aux_params = mx.onnx.import_model(str(path))
+    x = rng.normal(size=(4, 2, features)).astype(np.float32)
+    results = _cysym_forward(sym, arg_params, aux_params, {"x": x})
+    for result, expected in zip(results, _session(path).run(None, {"x": x})):
+        np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-6)

@@ -63,6 +63,8 @@ class GraphBuilder:
             if missing.intersection(node.input):
                 missing.update(node.output)
                 continue
+            if self._fold(node):
+                continue
             try:
                 outputs = function(self, node, self.attributes(node))
             except Unsupported as err:
@@ -80,6 +82,21 @@ class GraphBuilder:
         heads = [self.input(value.name) for value in self.graph.output]
         sym = heads[0] if len(heads) == 1 else symbol.Group(heads)
         return sym, self.arg_params, self.aux_params
+
+    def _fold(self, node):
+        """Compute a node whose inputs are all constants (weights sliced or reshaped in the
+        graph, as cysym's own RNN export does) with onnx.reference; True if it was."""
+        inputs = [name for name in node.input if name]
+        if (not inputs or node.op_type == "Constant" or any(a.type in (a.GRAPH, a.GRAPHS) for a in node.attribute)
+                or not all(name in self.constants and name not in self.values for name in inputs)):
+            return False
+        from onnx.reference import ReferenceEvaluator
+        evaluator = ReferenceEvaluator(node, opsets={"": self.opset})
+        results = evaluator.run(None, {name: self.constants[name] for name in inputs})
+        for name, value in zip(node.output, results):
+            if name:
+                self.constants[name] = np.asarray(value)
+        return True
 
     # -- what importers use -------------------------------------------------------------
 
@@ -474,3 +491,62 @@ def _shape(b, node, attrs):
     if "start" in attrs or "end" in attrs:
         raise Unsupported("start/end")
     return [b.op("shape_array", node, b.input(node.input[0]))]
+
+
+# ---------------------------------------------------------------------------------------------
+# recurrent layers: one ONNX node is one cysym RNN of one layer
+
+# ONNX's gates in MXNet's order: LSTM i,o,f,c -> i,f,g,o; GRU z,r,h -> r,z,n
+_RNN_MODES = {"LSTM": (4, [0, 2, 3, 1]), "GRU": (3, [1, 0, 2]), "RNN": (1, [0])}
+
+
+@importer("LSTM", "GRU", "RNN")
+def _recurrent(b, node, attrs):
+    gates, order = _RNN_MODES[node.op_type]
+    hidden = attrs["hidden_size"]
+    direction = attrs.get("direction", b"forward")
+    direction = direction.decode() if isinstance(direction, bytes) else direction
+    if direction == "reverse" or attrs.get("layout", 0) or attrs.get("clip") is not None \
+            or attrs.get("input_forget", 0):
+        raise Unsupported("direction='reverse', layout=1, clip or input_forget")
+    if any(name for name in node.input[4:5]) or (node.op_type == "LSTM" and any(node.input[7:8])):
+        raise Unsupported("sequence_lens or peepholes")
+    directions = 2 if direction == "bidirectional" else 1
+    activations = [a.decode() if isinstance(a, bytes) else a for a in attrs.get("activations", [])]
+    mode = {"LSTM": "lstm", "GRU": "gru"}.get(node.op_type)
+    if node.op_type == "RNN":
+        mode = "rnn_relu" if activations[:1] == ["Relu"] else "rnn_tanh"
+    defaults = {"lstm": ["Sigmoid", "Tanh", "Tanh"], "gru": ["Sigmoid", "Tanh"],
+                "rnn_tanh": ["Tanh"], "rnn_relu": ["Relu"]}[mode]
+    if activations and activations != defaults * directions:
+        raise Unsupported(f"activations {activations}")
+    if mode == "gru" and not attrs.get("linear_before_reset", 0):
+        raise Unsupported("linear_before_reset=0 (cysym's GRU resets after the recurrent product)")
+    w, r = b.constant(node, 1, "W"), b.constant(node, 2, "R")
+    bias = b.constant(node, 3, "B")
+    if bias is None:
+        bias = np.zeros((directions, 2 * gates * hidden), dtype=w.dtype)
+
+    def regroup(matrix):      # (gates * hidden, ...) rows in MXNet's gate order, flattened
+        blocks = matrix.reshape((gates, hidden) + matrix.shape[1:])
+        return blocks[order].reshape(-1)
+
+    weights = [regroup(m[d]) for d in range(directions) for m in (w, r)]
+    biases = [regroup(half) for d in range(directions)
+              for half in np.split(bias[d], 2)]
+    name = b.name(node)
+    parameters = f"{name}_parameters"
+    b.constants[parameters] = np.concatenate(weights + biases).astype(w.dtype)
+    data = b.input(node.input[0])
+    states = []
+    for position in ((5, 6) if mode == "lstm" else (5,)):
+        if position < len(node.input) and node.input[position]:
+            states.append(b.input(node.input[position]))
+        else:   # ONNX's default: zeros, the batch size inferred
+            states.append(b.sym.zeros((directions, 0, hidden)))
+    outputs = b.sym.RNN(data, b.input(parameters), *states, state_size=hidden, num_layers=1,
+                        bidirectional=directions == 2, mode=mode, state_outputs=True, name=name)
+    # cysym's output is (T, N, directions * H), ONNX's Y (T, directions, N, H)
+    sequence = b.sym.transpose(b.sym.reshape(outputs[0], shape=(0, 0, directions, hidden)),
+                               axes=(0, 2, 1, 3))
+    return [sequence] + [outputs[k] for k in range(1, 3 if mode == "lstm" else 2)]
