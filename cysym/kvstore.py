@@ -19,6 +19,7 @@ import traceback
 import numpy as np
 
 from . import optimizer as opt
+from ._ops import compression as _compression
 from .base import MXNetError
 
 __all__ = ["KVStore", "create"]
@@ -193,6 +194,10 @@ class _Communicator:
     def broadcast(self, array, what):
         self.wait([self.comm.Ibcast(array, root=0)], what)
 
+    def start_allgather(self, array, gathered):
+        """Begin collecting every worker's `array` into the rows of `gathered`."""
+        return self.comm.Iallgather(array, gathered)
+
     def barrier(self):
         self.wait([self.comm.Ibarrier()], "barrier")
 
@@ -215,6 +220,8 @@ class KVStore:
         self._comm = communicator
         self._store = {}
         self._updater = None
+        self._compression = None   # the 2-bit threshold, once set_gradient_compression is called
+        self._residuals = {}
         # gradients a Module sums in one allreduce; smaller buckets start earlier in backward
         self.bucket_bytes = int(os.environ.get("CYSYM_KV_BUCKET_BYTES", 1 << 20))
 
@@ -277,14 +284,44 @@ class KVStore:
             merged = np.zeros_like(stored)
             for v in values:
                 self._check_shape(k, v, stored, "push")
-                merged += np.asarray(v)
-            if self._comm is not None:
-                self._comm.allreduce(merged, f"push of key {k!r}")
+            if self._compression is not None:
+                self._push_compressed(k, values, merged)
+            else:
+                for v in values:
+                    merged += np.asarray(v)
+                if self._comm is not None:
+                    self._comm.allreduce(merged, f"push of key {k!r}")
             if self._updater is not None:
                 from .ndarray import NDArray
                 self._updater(k, merged.view(NDArray), stored.view(NDArray))
             else:
                 stored[...] = merged
+
+    def _push_compressed(self, key, values, merged):
+        """merged = the sum of the values as MXNet's 2-bit compression delivers it: each device's
+        value (in one process) or each worker's sum over its devices (distributed) is quantized
+        with its own residual, and the dequantized codes are summed."""
+        if merged.dtype != np.float32:
+            raise MXNetError(f"KVStore.push: 2-bit gradient compression works on float32 values; "
+                             f"key {key!r} holds {merged.dtype}")
+        if self._comm is not None:
+            local = np.zeros_like(merged)
+            for v in values:
+                local += np.asarray(v)
+            values = [local]
+        for device, value in enumerate(values):
+            residual = self._residuals.get((key, device))
+            if residual is None:
+                residual = self._residuals[(key, device)] = np.zeros(merged.size, np.float32)
+            code = np.empty(_compression.compressed_bytes(merged.size), np.uint8)
+            _compression.quantize_2bit(np.ascontiguousarray(value, np.float32).ravel(), residual,
+                                       code, self._compression)
+            codes = [code]
+            if self._comm is not None:
+                codes = np.empty((self._comm.size, code.size), np.uint8)
+                self._comm.wait([self._comm.start_allgather(code, codes)], f"push of key {key!r}")
+            for worker_code in codes:
+                _compression.add_dequantized_2bit(worker_code, merged.reshape(-1), self._compression)
 
     def pull(self, key, out=None, priority=0, ignore_sparse=True):
         """Copy each key's stored value into its out array(s)."""
@@ -320,12 +357,23 @@ class KVStore:
         self._updater = updater
 
     def set_gradient_compression(self, compression_params):
-        if self._type in ("local", "local_update_cpu", "local_allreduce_cpu"):
+        """{'type': '2bit', 'threshold': 0.5}: push sends each gradient (plus what earlier
+        pushes left out, the residual) as +threshold, -threshold or 0 per value, 2 bits each."""
+        if "device" not in self._type and "dist" not in self._type:
             raise MXNetError("Gradient compression is not supported for this type of kvstore")
-        kind = dict(compression_params).get("type")
-        raise MXNetError(f"KVStore.set_gradient_compression: {kind!r} compression is not "
-                         "implemented in cysym (MXNet's '2bit' keeps a residual per worker and "
-                         "needs a server to decompress); train without compression")
+        params = dict(compression_params)
+        if "type" not in params:
+            raise MXNetError("KVStore.set_gradient_compression: Required parameter type of string "
+                             "is not presented")
+        if params["type"] != "2bit":
+            raise MXNetError(f"KVStore.set_gradient_compression: Unknown type for gradient "
+                             f"compression {params['type']}")
+        threshold = float(params.get("threshold", 0.5))
+        if not threshold > 0:
+            raise MXNetError(f"KVStore.set_gradient_compression: threshold must be greater than 0, "
+                             f"not {threshold}")
+        self._compression = threshold
+        self._residuals = {}
 
     def save_optimizer_states(self, fname, dump_optimizer=False):
         """Write the optimizer states (identical on every worker): rank 0 writes the file."""
@@ -359,9 +407,16 @@ class GradientBuckets:
     straight into them): a step allocates nothing.  Gradients are laid out last parameter
     first, the order in which backward finishes them, so a bucket is complete early."""
 
-    def __init__(self, communicator, gradients, bucket_bytes):
-        """gradients: [(name, shape, dtype)] in parameter order."""
+    def __init__(self, communicator, gradients, bucket_bytes, compression=None):
+        """gradients: [(name, shape, dtype)] in parameter order; compression: the 2-bit
+        threshold (float32 gradients only), or None to sum the gradients exactly."""
         self._comm = communicator
+        self._compression = compression
+        if compression is not None:
+            kept = [name for name, _, dtype in gradients if np.dtype(dtype) != np.float32]
+            if kept:
+                raise MXNetError(f"2-bit gradient compression works on float32 gradients; "
+                                 f"{kept[0]!r} is {np.dtype(dict((n, d) for n, _, d in gradients)[kept[0]])}")
         by_dtype = {}
         for name, shape, dtype in reversed(gradients):
             by_dtype.setdefault(np.dtype(dtype), []).append((name, tuple(shape)))
@@ -381,13 +436,24 @@ class GradientBuckets:
                     bucket_start, names = start, []
             if names:
                 self.buckets.append((flat[bucket_start:start], names))
+        # compressed: (residual, this worker's code, every worker's codes) per bucket
+        self._compressed = [None if compression is None else (
+            np.zeros(view.size, np.float32), np.zeros(_compression.compressed_bytes(view.size), np.uint8),
+            np.zeros((communicator.size, _compression.compressed_bytes(view.size)), np.uint8))
+            for view, _ in self.buckets]
         self._pending = []
         self._started = [False] * len(self.buckets)
 
     def start(self, bucket_index):
         """Begin summing bucket `bucket_index` over the workers (MPI progresses it at our next
         MPI calls, or all along with MPICH's MPIR_CVAR_ASYNC_PROGRESS=1)."""
-        self._pending.append(self._comm.start_allreduce(self.buckets[bucket_index][0]))
+        view = self.buckets[bucket_index][0]
+        if self._compression is None:
+            self._pending.append(self._comm.start_allreduce(view))
+        else:
+            residual, code, codes = self._compressed[bucket_index]
+            _compression.quantize_2bit(view, residual, code, self._compression)
+            self._pending.append(self._comm.start_allgather(code, codes))
         self._started[bucket_index] = True
         self._comm.MPI.Request.Testall(self._pending)   # moves the earlier buckets along
 
@@ -400,6 +466,11 @@ class GradientBuckets:
         self._comm.wait(self._pending, f"allreduce of {len(self.buckets)} gradient buckets")
         self._pending = []
         self._started = [False] * len(self.buckets)
+        if self._compression is not None:
+            for (view, _), (_, _, codes) in zip(self.buckets, self._compressed):
+                view[...] = 0
+                for worker_code in codes:   # in rank order: the same sum on every worker
+                    _compression.add_dequantized_2bit(worker_code, view, self._compression)
 
     def overlap(self, executor):
         """Make executor's backward pass start each bucket's allreduce right after the last

@@ -102,10 +102,57 @@ def test_refusals():
         kv.row_sparse_pull("w", out=mx.nd.zeros(SHAPE), row_ids=mx.nd.array([0]))
     with pytest.raises(MXNetError, match="not supported for this type of kvstore"):
         kv.set_gradient_compression({"type": "2bit"})
-    with pytest.raises(MXNetError, match="'2bit' compression is not implemented"):
-        mx.kv.create("device").set_gradient_compression({"type": "2bit", "threshold": 0.5})
     with pytest.raises(MXNetError, match="call set_optimizer first"):
         kv.save_optimizer_states("never-written")
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"type": "1bit"}, "Unknown type for gradient compression 1bit"),
+    ({"type": "none"}, "Unknown type for gradient compression none"),
+    ({"threshold": 0.5}, "Required parameter type of string is not presented"),
+    ({"type": "2bit", "threshold": 0}, "threshold must be greater than 0"),
+])
+def test_bad_compression_params(params, message):
+    """MXNet 1.9.1's messages for the same parameters."""
+    with pytest.raises(MXNetError, match=message):
+        mx.kv.create("device").set_gradient_compression(params)
+
+
+def test_2bit_compression_keeps_the_residual():
+    """Values from MXNet 1.9.1 ('device' store, default threshold 0.5, the same pushes)."""
+    kv = mx.kv.create("device")
+    kv.set_gradient_compression({"type": "2bit"})
+    kv.init("s", mx.nd.zeros((5,)))
+    out = mx.nd.zeros((5,))
+    kv.push("s", mx.nd.array([0.3, 0.6, -0.6, -0.2, 0.49]))
+    kv.pull("s", out=out)
+    np.testing.assert_array_equal(out, [0, 0.5, -0.5, 0, 0])
+    kv.push("s", mx.nd.array([0.3, 0.6, -0.6, -0.2, 0.01]))   # residuals 0.3, 0.1, -0.1, -0.2, 0.49
+    kv.pull("s", out=out)
+    np.testing.assert_array_equal(out, [0.5, 0.5, -0.5, 0, 0.5])
+    with pytest.raises(MXNetError, match="works on float32 values; key 'd' holds float64"):
+        kv.init("d", mx.nd.zeros((3,), dtype=np.float64))
+        kv.push("d", mx.nd.ones((3,), dtype=np.float64))
+
+
+def test_2bit_compression_of_two_devices_matches_mxnet():
+    """Each device's value is quantized with its own residual, then the values are summed.
+    Expected: MXNet 1.9.1, mx.kv.create('device') with {'type': '2bit', 'threshold': 0.5}, the
+    same pushes of two arrays (on cpu(0) and cpu(1)) drawn by np.random.default_rng(0)."""
+    expected = [
+        [[-0.5, 0, -0.5, -0.5, 0.5, 1, 0.5], [0, 0, 0.5, 0.5, -1, 0.5, -0.5], [0, -0.5, 1, 0.5, 0, 0, -0.5]],
+        [[0, -0.5, 0, 0, 0.5, 0.5, -0.5], [1, 1, 0, 1, -0.5, 0, -0.5], [0.5, 0.5, 0, 0, -0.5, -0.5, -0.5]],
+        [[0, 0, 0.5, 0, 0, 0.5, 0], [1, -0.5, 1, 0.5, 0.5, -1, 0.5], [0, 0.5, 0, 0, 0.5, 0.5, -0.5]],
+    ]
+    kv = mx.kv.create("device")
+    kv.set_gradient_compression({"type": "2bit", "threshold": 0.5})
+    kv.init("w", mx.nd.zeros((3, 7)))
+    rng = np.random.default_rng(0)
+    for step in range(3):
+        kv.push("w", [mx.nd.array(rng.uniform(-1, 1, (3, 7))) for _ in range(2)])
+        out = mx.nd.zeros((3, 7))
+        kv.pull("w", out=out)
+        np.testing.assert_array_equal(out, expected[step], err_msg=f"step {step}")
 
 
 def test_optimizer_states_round_trip(tmp_path):

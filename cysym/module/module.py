@@ -255,6 +255,7 @@ class Module(BaseModule):
         self._kvstore = None
         self._update_on_kvstore = False
         self._grad_buckets = None
+        self._compression_params = compression_params
         self._data_shapes = []
         self._label_shapes = []
         self._monitor = None
@@ -435,6 +436,8 @@ class Module(BaseModule):
         self._optimizer = optimizer
         self._updater = opt.get_updater(optimizer)
         self._kvstore, self._update_on_kvstore, self._grad_buckets = kvstore, update_on_kvstore, None
+        if kvstore is not None and self._compression_params:
+            kvstore.set_gradient_compression(self._compression_params)
         if kvstore is not None and kvstore.is_distributed:
             self._broadcast_params()
             self._bucket_gradients()
@@ -483,7 +486,8 @@ class Module(BaseModule):
                    if self._exec.grad_dict.get(n) is not None and n not in self._fixed_param_names]
         buckets = kvs.GradientBuckets(
             self._kvstore._comm, [(n, self._exec.grad_dict[n].shape, self._exec.grad_dict[n].dtype)
-                                  for n in trained], self._kvstore.bucket_bytes)
+                                  for n in trained], self._kvstore.bucket_bytes,
+            self._kvstore._compression)
         grads = {n: buckets.views.get(n, g) for n, g in self._exec.grad_dict.items()}
         self._grad_buckets = buckets
         self._replace_executor(_executor.bind(

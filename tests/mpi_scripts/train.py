@@ -3,7 +3,7 @@ single-process reference): fit a model on sharded digits and save what each rank
 
 python train.py OUT --model mlp|lenet --kvstore dist_sync --batch 10 --epochs 2 --dtype float64
   [--fail-rank R --fail-batch B --fail-how raise|kill|hang]
-  [--checkpoint PREFIX] [--resume EPOCH]
+  [--checkpoint PREFIX] [--resume EPOCH] [--compression THRESHOLD]
 """
 import argparse
 import logging
@@ -74,6 +74,7 @@ def main():
     parser.add_argument("--fail-how", choices=["raise", "kill", "hang"], default="raise")
     parser.add_argument("--checkpoint")
     parser.add_argument("--resume", type=int, default=0)
+    parser.add_argument("--compression", type=float, help="2-bit compression's threshold")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format=f"%(message)s")
 
@@ -93,7 +94,8 @@ def main():
     if args.resume:
         mod = mx.mod.Module.load(args.checkpoint, args.resume, load_optimizer_states=True)
     else:
-        mod = mx.mod.Module(net)
+        mod = mx.mod.Module(net, compression_params=None if args.compression is None else
+                            {"type": "2bit", "threshold": args.compression})
     mod.fit(it, num_epoch=args.epochs, begin_epoch=args.resume, kvstore=kv,
             optimizer=args.optimizer, optimizer_params=optimizer_params,
             initializer=mx.init.Xavier(magnitude=2.0), batch_end_callback=callbacks,
