@@ -244,7 +244,7 @@ def test_import_cysym_without_onnx():
 # import
 
 @pytest.mark.parametrize("name", ["resnet18_v1", "mobilenetv2_0.25", "densenet", "squeezenet1.1",
-                                  "inception_v3", "lstm_2l_bi_states", "gru_1l", "rnn_relu_2l_bi",
+                                  "inception_v3", "fcn_resnet50", "lstm_2l_bi_states", "gru_1l", "rnn_relu_2l_bi",
                                   "rnn_tanh_1l_states"])
 def test_round_trip_real_model(name, tmp_path):
     sym, arg_params, aux_params = mx.model.load_checkpoint(str(REALMODELS / name), REAL[name]["epoch"])
@@ -429,3 +429,29 @@ def test_import_helper_made_recurrent_layer(op_type, attrs, tmp_path):
     results = _cysym_forward(sym, arg_params, aux_params, {"x": x})
     for result, expected in zip(results, _session(path).run(None, {"x": x})):
         np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("inputs,attrs,out_shape", [
+    (["x", "", "scales"], dict(mode="linear", coordinate_transformation_mode="align_corners"),
+     [2, 3, 8, 9]),
+    (["x", "", "", "sizes"], dict(mode="linear", coordinate_transformation_mode="half_pixel"),
+     [2, 3, 7, 4]),
+    (["x", "", "integer_scales"], dict(mode="nearest", coordinate_transformation_mode="asymmetric",
+                                       nearest_mode="floor"), [2, 3, 8, 12])],
+    ids=["scales", "sizes", "nearest"])
+def test_import_helper_made_resize(inputs, attrs, out_shape, tmp_path):
+    constants = {"scales": np.array([1, 1, 2, 1.5], np.float32), "sizes": np.array([2, 3, 7, 4]),
+                 "integer_scales": np.array([1, 1, 2, 2], np.float32)}
+    graph = helper.make_graph(
+        [helper.make_node("Resize", inputs, ["y"], **attrs)], "resize",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
+        initializer=[numpy_helper.from_array(constants[name], name) for name in inputs[2:] if name])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "resize.onnx"
+    onnx.save_model(model, str(path))
+    sym, arg_params, aux_params = mx.onnx.import_model(str(path))
+    x = np.random.default_rng(7).normal(size=(2, 3, 4, 6)).astype(np.float32)
+    result = _cysym_forward(sym, arg_params, aux_params, {"x": x})[0]
+    np.testing.assert_allclose(result, _session(path).run(None, {"x": x})[0], rtol=1e-5, atol=1e-6)

@@ -507,9 +507,13 @@ def _adaptive_avg_pooling(g):
 
 
 def _resize_to(g, x, height_width, output, **attrs):
-    """Resize the last two axes of x to height_width, N and C kept (dynamic batch too)."""
-    batch_channels = g.emit1("Slice", [g.emit1("Shape", [x]), g.ints([0]), g.ints([2])])
-    sizes = g.emit1("Concat", [batch_channels, g.ints(height_width, "sizes")], axis=0)
+    """Resize the last two axes of x to height_width, N and C kept (read from x when dynamic,
+    constant otherwise, so that importers see the sizes)."""
+    if g.in_batch_axes(0):
+        batch_channels = g.emit1("Slice", [g.emit1("Shape", [x]), g.ints([0]), g.ints([2])])
+        sizes = g.emit1("Concat", [batch_channels, g.ints(height_width, "sizes")], axis=0)
+    else:
+        sizes = g.ints(list(g.in_shape(0)[:2]) + list(height_width), "sizes")
     g.emit("Resize", [x, "", "", sizes], [output], **attrs)
 
 

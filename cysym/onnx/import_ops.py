@@ -450,6 +450,32 @@ def _expand(b, node, attrs):
     return [b.op("broadcast_to", node, b.input(node.input[0]), shape=shape)]
 
 
+@importer("Resize")
+def _resize(b, node, attrs):
+    """Bilinear resizing (MXNet's BilinearResize2D) and nearest upsampling by an integer factor
+    of the last two axes, to constant sizes or by constant scales."""
+    text = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
+    mode, transform = text.get("mode", "nearest"), text.get("coordinate_transformation_mode", "half_pixel")
+    scales, sizes = b.constant(node, 2, "scales"), b.constant(node, 3, "sizes")
+    if (sizes is None or sizes.size == 0) and (scales is None or scales.size == 0):
+        raise Unsupported("no constant scales or sizes")
+    if sizes is not None and sizes.size and "axes" not in attrs:
+        target = dict(height=int(sizes[-2]), width=int(sizes[-1]))
+    elif scales is not None and scales.size == 4 and "axes" not in attrs and list(scales[:2]) == [1, 1]:
+        target = dict(scale_height=float(scales[2]), scale_width=float(scales[3]))
+    else:
+        raise Unsupported("scales or sizes of other axes than the last two")
+    if mode == "linear" and transform in ("align_corners", "half_pixel") and not text.get("antialias"):
+        return [b.op("_contrib_BilinearResize2D", node, b.input(node.input[0]),
+                     align_corners=transform == "align_corners", **target)]
+    factors = {target.get("scale_height"), target.get("scale_width")}
+    if (mode == "nearest" and transform == "asymmetric" and text.get("nearest_mode") == "floor"
+            and len(factors) == 1 and None not in factors and float(next(iter(factors))).is_integer()):
+        return [b.op("UpSampling", node, b.input(node.input[0]), scale=int(next(iter(factors))),
+                     sample_type="nearest", num_args=1)]
+    raise Unsupported(f"mode={mode!r} with coordinate_transformation_mode={transform!r}")
+
+
 @importer("Gather")
 def _gather(b, node, attrs):
     return [b.op("take", node, b.input(node.input[0]), b.input(node.input[1]),
