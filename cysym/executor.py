@@ -16,7 +16,7 @@ from ._ops import runner as _runner
 from .autodiff import build_backward
 from .base import BindError, MXNetError
 from .context import Context, current_context
-from .infer import infer_graph_shapes, infer_graph_types, unresolved_shapes
+from .infer import bind_types, infer_graph_shapes, infer_graph_types, unresolved_shapes
 from .shapes import is_complete, show_shape
 from .ndarray import NDArray
 from .registry import ARRAY_DTYPES, get_op
@@ -39,7 +39,7 @@ class BindContext:
     'null' when nothing reads output k; workspace is a uint8 scratch array or None.
     """
 
-    __slots__ = ("plan", "node", "params", "inputs", "outputs", "req", "workspace", "label")
+    __slots__ = ("plan", "node", "params", "inputs", "outputs", "req", "workspace")
 
     def __init__(self, plan, node, inputs, outputs, req, workspace):
         self.plan = plan
@@ -49,21 +49,33 @@ class BindContext:
         self.outputs = outputs
         self.req = req
         self.workspace = workspace
-        self.label = node.op.label(node.name)
+
+    @property
+    def label(self):
+        """'Op(name='instance')', for the kernel's error messages (built only when one asks)."""
+        return self.node.op.label(self.node.name)
+
+
+# what a kernel's entry point (or workspace size) raises when it refuses the node's arrays
+_KERNEL_REFUSALS = (ValueError, TypeError, OverflowError, MemoryError)
+
+
+def _refusal(node, err):
+    """The BindError naming the node for a kernel's refusal: one error type for the user,
+    whichever kernel checked."""
+    label = node.op.label(node.name)
+    message = str(err) if label in str(err) else f"{label}: {err}"
+    return BindError(f"Error in operator {node.name}: {message}")
 
 
 @contextlib.contextmanager
 def _refusals_as_bind_errors(node):
-    """A kernel's entry point (or workspace size) refusing the node's arrays raises a BindError
-    naming the node: one error type for the user, whichever kernel checked."""
     try:
         yield
     except MXNetError:
         raise
-    except (ValueError, TypeError, OverflowError, MemoryError) as err:
-        label = node.op.label(node.name)
-        message = str(err) if label in str(err) else f"{label}: {err}"
-        raise BindError(f"Error in operator {node.name}: {message}") from err
+    except _KERNEL_REFUSALS as err:
+        raise _refusal(node, err) from err
 
 
 def _normalize_grad_req(grad_req, arg_names):
@@ -125,24 +137,23 @@ def _is_float(dtype):
     return np.dtype(dtype).kind == "f"
 
 
-def _check_kernel_dtypes(node, dtypes):
+def _check_kernel_dtypes(node, dtypes, shape_only):
     """A BindError naming the operator instance, the entry and its dtype when the op's kernel
     does not compute in it (OpDef.dtypes); inputs read for their shape only may be anything."""
     op, params = node.op, node.params
-    shape_only = op.shape_only_inputs(params)
     input_names = op.input_names(params) + op.aux_names(params)
-    entries = [(f"input '{name}'", name, (id(src), index))
-               for position, (name, (src, index)) in enumerate(zip(input_names, node.inputs))
-               if position not in shape_only]
-    entries += [(f"output '{name}'", name, (id(node), i))
-                for i, name in enumerate(op.output_names(params))]
-    for what, name, key in entries:
-        allowed = op.kernel_dtypes(name)
-        if dtypes[key] not in allowed:
-            supported = ", ".join(sorted(np.dtype(d).name for d in allowed))
-            raise BindError(f"Error in operator {node.name}: {op.label(node.name)}: {what} has "
-                            f"dtype {np.dtype(dtypes[key]).name}, but its kernel computes in "
-                            f"{supported}")
+    for position, (name, (src, index)) in enumerate(zip(input_names, node.inputs)):
+        if position not in shape_only and dtypes[(id(src), index)] not in op.kernel_dtypes(name):
+            raise _dtype_refusal(node, "input", name, dtypes[(id(src), index)])
+    for i, name in enumerate(node.output_names()):
+        if dtypes[(id(node), i)] not in op.kernel_dtypes(name):
+            raise _dtype_refusal(node, "output", name, dtypes[(id(node), i)])
+
+
+def _dtype_refusal(node, what, name, dtype):
+    supported = ", ".join(sorted(np.dtype(d).name for d in node.op.kernel_dtypes(name)))
+    return BindError(f"Error in operator {node.name}: {node.op.label(node.name)}: {what} '{name}' has "
+                     f"dtype {np.dtype(dtype).name}, but its kernel computes in {supported}")
 
 
 def _monitor_name(node, index):
@@ -156,7 +167,10 @@ def _monitor_name(node, index):
 class Executor:
     """A symbol bound to arrays, with its memory planned and its kernel calls laid out."""
 
-    def __init__(self, symbol, ctx, args, grads, grad_req, aux):
+    def __init__(self, symbol, ctx, args, grads, grad_req, aux, inferred=None):
+        """inferred: ((shape values, unsettled nodes), (dtype values, unsettled nodes)) of the
+        symbol's graph, inferred from these arrays' shapes and dtypes (simple_bind's), so that
+        the graph is not inferred again."""
         self._symbol = symbol
         self._ctx = ctx
         arg_nodes, aux_nodes = symbol._variables()
@@ -179,20 +193,24 @@ class Executor:
                   if grad_req[node.name] != "null" and self.grad_dict[node.name] is not None
                   and _is_float(self.arg_dict[node.name].dtype)}
         self._monitor = None
-        self._build(arg_nodes, aux_nodes, wanted)
+        self._build(arg_nodes, aux_nodes, wanted, inferred)
         # a backward that reads what forward left in the planned buffers (it may also reuse
         # them) may run once after each forward, never before the first
         self._forward_done = False
 
     # -- building ----------------------------------------------------------------------------
 
-    def _build(self, arg_nodes, aux_nodes, wanted):
+    def _build(self, arg_nodes, aux_nodes, wanted, inferred):
         symbol = self._symbol
         arrays_of = {id(n): self.arg_dict[n.name] for n in arg_nodes}
         arrays_of.update({id(n): self.aux_dict[n.name] for n in aux_nodes})
-        forward_nodes = topo_order(symbol._outputs)
-        dtypes = {(id(n), 0): arrays_of[id(n)].dtype for n in arg_nodes + aux_nodes}
-        infer_graph_types(forward_nodes, dtypes)
+        forward_nodes = symbol._nodes()
+        if inferred is None:
+            shapes = {(id(n), 0): arrays_of[id(n)].shape for n in arg_nodes + aux_nodes}
+            dtypes = {(id(n), 0): arrays_of[id(n)].dtype for n in arg_nodes + aux_nodes}
+            inferred = ((shapes, infer_graph_shapes(forward_nodes, shapes)),
+                        (dtypes, infer_graph_types(forward_nodes, dtypes)))
+        (shapes, shapes_unsettled), (dtypes, dtypes_unsettled) = inferred
         integer_entries = {key for key, dtype in dtypes.items() if not _is_float(dtype)}
         gradients, head_nodes = (build_backward(symbol, wanted, integer_entries) if wanted
                                  else ({}, []))
@@ -201,7 +219,8 @@ class Executor:
         # output; otherwise a `_grad_write` node copies (or, for 'add', accumulates) them.
         forward_ids = {id(n) for n in forward_nodes}
         readers = {}
-        for node in topo_order(symbol._outputs + list(gradients.values())):
+        for node in (topo_order(symbol._outputs + list(gradients.values())) if gradients
+                     else forward_nodes):
             for src, index in node.inputs:
                 readers[(id(src), index)] = readers.get((id(src), index), 0) + 1
         grad_targets = {}   # (id(node), index) -> user gradient array
@@ -222,13 +241,14 @@ class Executor:
                 key = (id(writer), 0)
             grad_targets[key] = target
             grad_heads.append(entry)
-        nodes = topo_order(symbol._outputs + grad_heads)
+        if grad_heads:
+            nodes = topo_order(symbol._outputs + grad_heads)
+            # forward ops first, in forward order, then the backward ops
+            backward_nodes = [n for n in nodes if id(n) not in forward_ids]
+            nodes = [n for n in nodes if id(n) in forward_ids] + backward_nodes
+        else:
+            nodes, backward_nodes = forward_nodes, []
         self._forward_count = sum(1 for n in nodes if id(n) in forward_ids and not n.is_variable)
-        # forward ops first, in forward order, then the backward ops
-        nodes = [n for n in nodes if id(n) in forward_ids] + [n for n in nodes if id(n) not in forward_ids]
-
-        shapes = {(id(n), 0): arrays_of[id(n)].shape for n in arg_nodes + aux_nodes}
-        infer_graph_shapes(forward_nodes, shapes)
         self._head_grad_arrays = []
         for (node, index), head in zip(symbol._outputs, head_nodes):
             # loss heads make their own gradient; a head gradient that no gradient rule reads
@@ -246,8 +266,11 @@ class Executor:
             shapes[(id(head), 0)] = array.shape
             dtypes[(id(head), 0)] = array.dtype
             self._head_grad_arrays.append(array)
-        infer_graph_shapes(nodes, shapes)
-        infer_graph_types(nodes, dtypes)
+        if backward_nodes:
+            # the backward nodes, after the forward ones whose entries are not all known yet
+            # (the backward rules may complete them): the others need no second look
+            infer_graph_shapes(shapes_unsettled + backward_nodes, shapes)
+            infer_graph_types(dtypes_unsettled + backward_nodes, dtypes)
         self._lay_out(nodes, arrays_of, shapes, dtypes, grad_targets)
 
     def _lay_out(self, nodes, arrays_of, shapes, dtypes, grad_targets):
@@ -255,58 +278,68 @@ class Executor:
         entry_id, entry_bytes, external, persistent, entry_meta = {}, [], [], [], []
 
         def add_entry(key, shape, dtype, is_external, label):
+            dtype = np.dtype(dtype)
             entry_id[key] = len(entry_bytes)
-            entry_bytes.append(math.prod(shape) * np.dtype(dtype).itemsize)
+            entry_bytes.append(math.prod(shape) * dtype.itemsize)
             external.append(is_external)
             persistent.append(False)
-            entry_meta.append((label, tuple(shape), np.dtype(dtype)))
+            entry_meta.append((label, tuple(shape), dtype))
 
+        # per op node, in op_nodes' order: its number of outputs, its inputs read for their
+        # shape only
+        output_counts, shape_only_of = [], []
         for node in nodes:
             if node.is_variable:
                 if id(node) not in arrays_of:
                     raise BindError(f"variable {node.name!r} has no array")
                 add_entry((id(node), 0), arrays_of[id(node)].shape, arrays_of[id(node)].dtype, True, node.name)
                 continue
-            for i in range(node.num_outputs()):
+            output_counts.append(node.num_outputs())
+            for i in range(output_counts[-1]):
                 key = (id(node), i)
                 if not is_complete(shapes.get(key)) or key not in dtypes:
                     raise BindError(f"Error in operator {node.name}: cannot infer the shape or dtype of "
                                     f"output {node.output_name(i)} (shape {show_shape(shapes.get(key))}, "
                                     f"dtype {dtypes.get(key)}); give more input shapes")
                 add_entry(key, shapes[key], dtypes[key], key in grad_targets, node.output_name(i))
-            _check_kernel_dtypes(node, dtypes)
+            shape_only_of.append(node.op.shape_only_inputs(node.params))
+            _check_kernel_dtypes(node, dtypes, shape_only_of[-1])
         for node, index in self._symbol._outputs:
             persistent[entry_id[(id(node), index)]] = True
 
         # op_inputs: what each op reads, for the planner; kernel_inputs: what its kernel is
         # given, which adds the inputs it only takes the shape of
         kernel_inputs, op_inputs, op_outputs, op_inplace, workspace_of = [], [], [], [], {}
-        for node in op_nodes:
+        for node, num_outputs, shape_only in zip(op_nodes, output_counts, shape_only_of):
+            node_id = id(node)
             ins = [entry_id[(id(src), i)] for src, i in node.inputs]
-            shape_only = node.op.shape_only_inputs(node.params)
-            read = [k for k in range(len(ins)) if k not in shape_only]
-            outs = [entry_id[(id(node), i)] for i in range(node.num_outputs())]
+            read = [k for k in range(len(ins)) if k not in shape_only] if shape_only else None
+            outs = [entry_id[(node_id, i)] for i in range(num_outputs)]
             if node.op.workspace is not None:
                 in_shapes = [shapes[(id(src), i)] for src, i in node.inputs]
-                out_shapes = [shapes[(id(node), i)] for i in range(node.num_outputs())]
+                out_shapes = [shapes[(node_id, i)] for i in range(num_outputs)]
                 with _refusals_as_bind_errors(node):
-                    size = node.op.workspace(node.params, in_shapes, out_shapes, dtypes[(id(node), 0)])
+                    size = node.op.workspace(node.params, in_shapes, out_shapes, dtypes[(node_id, 0)])
                 if size:
-                    workspace_of[id(node)] = len(entry_bytes)
-                    add_entry(("workspace", id(node)), (size,), np.uint8, False, f"{node.name}_workspace")
-                    outs.append(workspace_of[id(node)])
+                    workspace_of[node_id] = len(entry_bytes)
+                    add_entry(("workspace", node_id), (size,), np.uint8, False, f"{node.name}_workspace")
+                    outs.append(workspace_of[node_id])
             kernel_inputs.append(ins)
-            op_inputs.append([ins[k] for k in read])
             op_outputs.append(outs)
-            op_inplace.append([(read.index(a), b) for a, b in node.op.inplace_pairs(node.params)
-                               if a in read and b < node.num_outputs()])
+            pairs = node.op.inplace_pairs(node.params)
+            if read is None:    # every input is read
+                op_inputs.append(ins)
+                op_inplace.append([(a, b) for a, b in pairs if 0 <= a < len(ins) and b < num_outputs])
+            else:
+                op_inputs.append([ins[k] for k in read])
+                op_inplace.append([(read.index(a), b) for a, b in pairs if a in read and b < num_outputs])
         plan = _planner.memory_plan(entry_bytes, op_inputs, op_outputs, op_inplace,
                                     persistent, external, alignment=ALIGNMENT)
         self._memory = plan
         arena = np.empty(int(plan["planned_bytes"]) + ALIGNMENT, np.uint8)
         start = (-arena.ctypes.data) % ALIGNMENT
         self._arena = arena[start:start + int(plan["planned_bytes"])]
-        offsets = plan["offsets"]
+        offsets = plan["offsets"].tolist()
 
         read_count = [0] * len(entry_bytes)
         for ins in op_inputs:
@@ -319,7 +352,7 @@ class Executor:
                 node_id = key[0]
                 arrays[e] = arrays_of[node_id] if node_id in arrays_of else grad_targets[key]
             else:
-                offset = int(offsets[e])
+                offset = offsets[e]
                 arrays[e] = (self._arena[offset:offset + entry_bytes[e]].view(dtype)
                              .reshape(shape).view(NDArray))
         self._entry_meta = entry_meta
@@ -333,21 +366,25 @@ class Executor:
         # of each op node, for the monitor callback
         self._node_calls = []
         self._backward_start = None
-        for position, node in enumerate(op_nodes):
+        for position, (node, num_outputs) in enumerate(zip(op_nodes, output_counts)):
             if position == self._forward_count:
                 self._backward_start = len(run_plan)
-            outs = op_outputs[position]
-            workspace = arrays[outs[-1]] if id(node) in workspace_of else None
-            out_arrays = [arrays[e] for e in outs[:node.num_outputs()]]
-            req = ["write" if (read_count[e] or persistent[e] or external[e]) else "null"
-                   for e in outs[:node.num_outputs()]]
+            outs = op_outputs[position][:num_outputs]
+            workspace = arrays[op_outputs[position][-1]] if id(node) in workspace_of else None
+            out_arrays = [arrays[e] for e in outs]
+            req = ["write" if (read_count[e] or persistent[e] or external[e]) else "null" for e in outs]
             if node.op.kernel is None:
                 raise BindError(f"operator {node.op.name} ('{node.name}') has no kernel")
             first_call = len(run_plan)
             in_arrays = [arrays[e] for e in kernel_inputs[position]]
-            with _refusals_as_bind_errors(node):
+            try:
                 node.op.kernel(BindContext(run_plan, node, in_arrays, out_arrays, req, workspace))
-            self._call_nodes += [(node.op.name, node.name)] * (len(run_plan) - len(self._call_nodes))
+            except MXNetError:
+                raise
+            except _KERNEL_REFUSALS as err:
+                raise _refusal(node, err) from err
+            if len(run_plan) > len(self._call_nodes):
+                self._call_nodes += [(node.op.name, node.name)] * (len(run_plan) - len(self._call_nodes))
             self._node_calls.append((first_call, len(run_plan), position < self._forward_count, node,
                                      in_arrays,
                                      [(i, a) for i, (a, r) in enumerate(zip(out_arrays, req)) if r != "null"]))
@@ -546,7 +583,7 @@ def _context(ctx):
 
 def _refuse_dynamic_shapes(symbol):
     """An error naming the first node whose output shape depends on input values."""
-    for node in topo_order(symbol._outputs):
+    for node in symbol._nodes():
         if not node.is_variable and node.op.dynamic_shape:
             raise BindError(f"Error in operator {node.name}: {node.op.label(node.name)} cannot be "
                             f"bound: {node.op.dynamic_shape}, and cysym plans the shape of every "
@@ -589,19 +626,21 @@ def _simple_bind(symbol, ctx, grad_req, type_dict, shared_exec, shapes):
     _refuse_dynamic_shapes(symbol)
     ctx = _context(ctx)
     shapes = dict(shapes or {})
-    arg_names = symbol.list_arguments()
-    inputs = symbol.list_inputs()
+    arg_nodes, aux_nodes = symbol._variables()
+    arg_names = [n.name for n in arg_nodes]
+    inputs = set(symbol.list_inputs())
     for name in list(shapes) + list(type_dict or {}):
         if name not in inputs:
-            raise BindError(f"simple_bind: {name!r} is not an input of the symbol; inputs are {inputs}")
-    arg_shapes, aux_shapes = unresolved_shapes(symbol, shapes, "simple_bind")
+            raise BindError(f"simple_bind: {name!r} is not an input of the symbol; inputs are "
+                            f"{symbol.list_inputs()}")
+    arg_shapes, aux_shapes, shape_inference = unresolved_shapes(symbol, shapes, "simple_bind")
     if type_dict is None:
         # as MXNet: float32 for every argument without its own __dtype__; else infer from type_dict
-        attrs = symbol.attr_dict()
-        types = {n: np.float32 for n in arg_names if "__dtype__" not in attrs.get(n, {})}
+        types = {n.name: np.float32 for n in arg_nodes if "__dtype__" not in n.attrs}
     else:
         types = dict(type_dict)
-    arg_types, _, aux_types = symbol.infer_type(**{k: v for k, v in types.items() if k in inputs})
+    (arg_types, _, aux_types), type_inference = bind_types(
+        symbol, {k: v for k, v in types.items() if k in inputs})
     if arg_types is None:
         raise BindError("simple_bind: cannot infer every dtype; give type_dict")
     reqs = _normalize_grad_req(grad_req, arg_names)
@@ -617,11 +656,14 @@ def _simple_bind(symbol, ctx, grad_req, type_dict, shared_exec, shapes):
             # integer arguments never get a gradient
             grads[name] = (np.zeros(shape, dtype).view(NDArray)
                            if reqs[name] != "null" and _is_float(dtype) else None)
-    aux = {name: np.zeros(shape, dtype).view(NDArray)
-           for name, shape, dtype in zip(symbol.list_auxiliary_states(), aux_shapes, aux_types)}
+    aux = {n.name: np.zeros(shape, dtype).view(NDArray)
+           for n, shape, dtype in zip(aux_nodes, aux_shapes, aux_types)}
+    inferred = (shape_inference, type_inference)
     if shared_exec is not None:
         for name in aux:
             reuse = shared_exec.aux_dict.get(name)
             if reuse is not None and reuse.shape == aux[name].shape:
+                if reuse.dtype != aux[name].dtype:
+                    inferred = None     # the executor infers from the arrays it is given
                 aux[name] = reuse
-    return Executor(symbol, ctx, args, grads, reqs, aux)
+    return Executor(symbol, ctx, args, grads, reqs, aux, inferred)

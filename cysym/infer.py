@@ -16,19 +16,27 @@ from .shapes import MAX_ELEMENTS, is_complete, merge_shapes, same_shape, show_sh
 from .symbol.graph import gc_paused
 
 __all__ = ["infer_shape", "infer_type", "infer_graph_shapes", "infer_graph_types", "RuleContext",
-           "unresolved_shapes"]
+           "unresolved_shapes", "bind_types"]
 
 
 class RuleContext:
     """What a shape/type rule sees of its node: parameters, name, input names."""
 
-    __slots__ = ("op", "name", "params", "input_names")
+    __slots__ = ("op", "name", "params", "_input_names")
 
     def __init__(self, node):
         self.op = node.op
         self.name = node.name
         self.params = node.params
-        self.input_names = node.op.input_names(self.params) + node.op.aux_names(self.params)
+        self._input_names = None
+
+    @property
+    def input_names(self):
+        """Arguments then auxiliary states; built on demand (few rules and only errors read
+        them, and a rule runs once per node of a graph that may have 10^5)."""
+        if self._input_names is None:
+            self._input_names = self.op.input_names(self.params) + self.op.aux_names(self.params)
+        return self._input_names
 
     def error(self, message, kind=ShapeError):
         return kind(f"Error in operator {self.name}: {self.op.label(self.name)}: {message}")
@@ -38,80 +46,104 @@ def _describe(values, names):
     return ", ".join(f"{n} {v}" for n, v in zip(names, values) if v is not None) or "nothing known"
 
 
+def _entry_name(ctx, node, is_input, k):
+    return ctx.input_names[k] if is_input else f"output {node.output_names()[k]}"
+
+
 def _propagate(nodes, values, rule_name, default_rule, kind, what, complete, merge):
-    """Run rules to a fixed point; `values` maps (id(node), index) -> known value (updated)."""
-    op_nodes = [n for n in nodes if not n.is_variable]
-    entry_keys = {id(n): ([(id(src), i) for src, i in n.inputs],
-                          [(id(n), i) for i in range(n.num_outputs())]) for n in op_nodes}
-    contexts = {}
-    # nodes whose inputs and outputs are all complete: known values never change, so their
-    # rules have nothing more to say and each later sweep passes them in O(1)
-    settled = set()
-    for _ in range(len(op_nodes) + 2):
+    """Run rules to a fixed point; `values` maps (id(node), index) -> known value (updated).
+    Returns the nodes left unsettled, in order (none when every entry is complete).
+
+    Sweeps go forward then backward over the nodes not yet settled, until a sweep pair
+    changes nothing.  A node is settled once its rule, run on its current values, leaves all
+    of its inputs and outputs complete: known values never change, so the rule has nothing
+    more to say.  When the inputs of a graph are known (any bind) the first forward sweep
+    settles every node: inference is one rule call per node."""
+    pending = [n for n in nodes if n.op is not None]
+    shape_rule = rule_name == "infer_shape"
+    for _ in range(len(pending) + 2):
         changed = False
-        for node in op_nodes + op_nodes[::-1]:
-            if id(node) in settled:
-                continue
-            in_keys, out_keys = entry_keys[id(node)]
-            ins = [values.get(k) for k in in_keys]
-            outs = [values.get(k) for k in out_keys]
-            if all(complete(v) for v in ins + outs):
-                settled.add(id(node))
-                continue
-            ctx = contexts.get(id(node))
-            if ctx is None:
-                ctx = contexts[id(node)] = RuleContext(node)
-            rule = getattr(node.op, rule_name) or default_rule
-            if rule_name == "infer_shape" and not node.op.partial_shapes:
-                seen_ins = [v if complete(v) else None for v in ins]
-                seen_outs = [v if complete(v) else None for v in outs]
-            else:
-                seen_ins, seen_outs = ins, outs
-            try:
-                new_ins, new_outs = rule(ctx, list(seen_ins), list(seen_outs))
-            except MXNetError:
-                raise
-            except (ValueError, TypeError, IndexError, KeyError, ArithmeticError) as err:
-                # a rule that did not foresee these inputs (a 0-d array, a zero stride): still
-                # the user's error, reported as such
-                raise ctx.error(f"cannot infer the {what}s from "
-                                f"({_describe(map(_show_or_none, ins), ctx.input_names)}): "
-                                f"{type(err).__name__}: {err}", kind) from None
-            out_names = [f"output {n}" for n in node.output_names()]
-            for keys, old_values, new_values, names in (
-                    (in_keys, ins, new_ins, ctx.input_names), (out_keys, outs, new_outs, out_names)):
-                for key, old, new, name in zip(keys, old_values, new_values, names):
-                    # `is None` tests: NumPy takes `dtype == None` for float64
-                    if new is None or (old is not None and old == new):
-                        continue
-                    if rule_name == "infer_shape":
-                        _check_dims(ctx, name, new)
-                    try:
-                        merged = new if old is None else merge(old, new)
-                    except ValueError:
-                        raise ctx.error(
-                            f"{'' if name.startswith('output') else 'input '}'{name}' has {what} "
-                            f"{_show(old)}, but the operator infers {_show(new)} from "
-                            f"({_describe(map(_show_or_none, ins), ctx.input_names)})", kind) from None
-                    if old is None or merged != old:
-                        values[key] = merged
-                        changed = True
+        for backward in (False, True):
+            unsettled = []
+            for node in (reversed(pending) if backward else pending):
+                node_changed, settled = _visit(node, values, rule_name, default_rule, kind, what,
+                                               complete, merge, shape_rule)
+                changed = changed or node_changed
+                if not settled:
+                    unsettled.append(node)
+            pending = unsettled[::-1] if backward else unsettled
+            if not pending:
+                return pending
         if not changed:
             break
-    return values
+    return pending
 
 
-def _check_dims(ctx, name, shape):
+def _visit(node, values, rule_name, default_rule, kind, what, complete, merge, shape_rule):
+    """Run the node's rule on what is known and merge what it infers into `values`:
+    (whether some value changed, whether every input and output of the node is complete)."""
+    node_id = id(node)
+    in_keys = [(id(src), i) for src, i in node.inputs]
+    out_keys = [(node_id, i) for i in range(node.num_outputs())]
+    ins = [values.get(k) for k in in_keys]
+    outs = [values.get(k) for k in out_keys]
+    ctx = RuleContext(node)
+    rule = getattr(node.op, rule_name) or default_rule
+    if shape_rule and not node.op.partial_shapes:
+        seen_ins = [v if complete(v) else None for v in ins]
+        seen_outs = [v if complete(v) else None for v in outs]
+    else:
+        seen_ins, seen_outs = list(ins), list(outs)
+    try:
+        new_ins, new_outs = rule(ctx, seen_ins, seen_outs)
+    except MXNetError:
+        raise
+    except (ValueError, TypeError, IndexError, KeyError, ArithmeticError) as err:
+        # a rule that did not foresee these inputs (a 0-d array, a zero stride): still
+        # the user's error, reported as such
+        raise ctx.error(f"cannot infer the {what}s from "
+                        f"({_describe(map(_show_or_none, ins), ctx.input_names)}): "
+                        f"{type(err).__name__}: {err}", kind) from None
+    changed, settled = False, True
+    for is_input, keys, old_values, new_values in ((True, in_keys, ins, new_ins),
+                                                   (False, out_keys, outs, new_outs)):
+        # a rule may answer for fewer entries than there are: it says nothing of the others
+        new_values = list(new_values) + [None] * (len(keys) - len(new_values))
+        for k, (key, old, new) in enumerate(zip(keys, old_values, new_values)):
+            # `is None` tests: NumPy takes `dtype == None` for float64
+            if new is None or (old is not None and old == new):
+                settled = settled and complete(old)
+                continue
+            if shape_rule:
+                _check_dims(ctx, node, is_input, k, new)
+            try:
+                merged = new if old is None else merge(old, new)
+            except ValueError:
+                name = _entry_name(ctx, node, is_input, k)
+                raise ctx.error(
+                    f"{'input ' if is_input else ''}'{name}' has {what} "
+                    f"{_show(old)}, but the operator infers {_show(new)} from "
+                    f"({_describe(map(_show_or_none, ins), ctx.input_names)})", kind) from None
+            if old is None or merged != old:
+                values[key] = merged
+                changed = True
+            settled = settled and complete(merged)
+    return changed, settled
+
+
+def _check_dims(ctx, node, is_input, k, shape):
     """A shape a rule computed must be one an array can have: no negative dimension, and no
     more elements than MAX_ELEMENTS (an attribute such as num_hidden=2**62 asks for more)."""
     size = 1
     for d in shape:
         if d:       # unknown (None) and empty (0) dimensions take no part in the count
             if d < 0:
+                name = _entry_name(ctx, node, is_input, k)
                 raise ctx.error(f"'{name}' would have shape {_show(shape)}, with a negative "
                                 f"dimension: the operator's attributes and inputs do not fit together")
             size *= d
     if size > MAX_ELEMENTS:
+        name = _entry_name(ctx, node, is_input, k)
         raise ctx.error(f"'{name}' would have shape {_show(shape)}, more than the {MAX_ELEMENTS} "
                         f"elements an array may have")
 
@@ -185,14 +217,20 @@ def _to_dtype(value):
 
 
 def infer_graph_shapes(nodes, values):
-    """Fixed-point shape inference on a node list; values keyed by (id(node), index)."""
+    """Fixed-point shape inference on a node list; values keyed by (id(node), index) (updated).
+    Returns the nodes some input or output of which is still unknown."""
     return _propagate(nodes, values, "infer_shape", same_shape, ShapeError, "shape",
                       is_complete, merge_shapes)
 
 
 def infer_graph_types(nodes, values):
+    """As infer_graph_shapes, for dtypes."""
     return _propagate(nodes, values, "infer_type", _same_type_rule, TypeInferenceError, "dtype",
-                      lambda t: t is not None, _merge_types)
+                      _is_known, _merge_types)
+
+
+def _is_known(dtype):
+    return dtype is not None
 
 
 def _collect(symbol, values, partial, complete, show):
@@ -213,23 +251,34 @@ def _legacy_shape(shape):
 
 
 def _shape_values(symbol, args, kwargs):
+    """(values, unsettled nodes): see infer_graph_shapes."""
     values = _initial_values(symbol, args, kwargs, "__shape__", _to_shape, "shape")
-    return infer_graph_shapes(symbol._nodes(), values)
+    return values, infer_graph_shapes(symbol._nodes(), values)
+
+
+def _type_values(symbol, args, kwargs):
+    values = _initial_values(symbol, args, kwargs, "__dtype__", _to_dtype, "type")
+    return values, infer_graph_types(symbol._nodes(), values)
+
+
+def _numpy_type(dtype):
+    return None if dtype is None else np.dtype(dtype).type
 
 
 @gc_paused()
 def infer_shape(symbol, args, kwargs, partial):
     """MXNet's (arg_shapes, out_shapes, aux_shapes); (None, None, None) when incomplete, or with
     partial=True what is known (unknown dimensions as 0, unknown shapes as ())."""
-    values = _shape_values(symbol, args, kwargs)
+    values, _ = _shape_values(symbol, args, kwargs)
     return _collect(symbol, values, partial, is_complete, _legacy_shape)
 
 
 @gc_paused()
 def unresolved_shapes(symbol, shapes, what):
     """Complete (arg_shapes, aux_shapes) from the given shapes, or a BindError that lists every
-    argument and auxiliary state whose shape, or some dimension of it, is still unknown."""
-    values = _shape_values(symbol, (), shapes)
+    argument and auxiliary state whose shape, or some dimension of it, is still unknown; and
+    the inference itself, (values, unsettled nodes), for bind to reuse."""
+    values, unsettled = _shape_values(symbol, (), shapes)
     arg_nodes, aux_nodes = symbol._variables()
     found = [values.get((id(n), 0)) for n in arg_nodes + aux_nodes]
     missing = [f"{node.name} {show_shape(shape)}" for node, shape in zip(arg_nodes + aux_nodes, found)
@@ -237,14 +286,20 @@ def unresolved_shapes(symbol, shapes, what):
     if missing:
         raise BindError(f"{what}: cannot infer the shapes of {', '.join(missing)} ('?' marks an "
                         f"unknown dimension); give their shapes (given: {shapes})")
-    return found[:len(arg_nodes)], found[len(arg_nodes):]
+    return found[:len(arg_nodes)], found[len(arg_nodes):], (values, unsettled)
 
 
 @gc_paused()
 def infer_type(symbol, args, kwargs, partial=False):
     """MXNet's (arg_types, out_types, aux_types) as NumPy scalar types; (None, None, None) when
     incomplete, or with partial=True what is known (None where unknown)."""
-    values = _initial_values(symbol, args, kwargs, "__dtype__", _to_dtype, "type")
-    infer_graph_types(symbol._nodes(), values)
-    return _collect(symbol, values, partial, lambda t: t is not None,
-                    lambda t: None if t is None else np.dtype(t).type)
+    values, _ = _type_values(symbol, args, kwargs)
+    return _collect(symbol, values, partial, _is_known, _numpy_type)
+
+
+@gc_paused()
+def bind_types(symbol, types):
+    """infer_type(symbol, (), types) and the inference itself, (values, unsettled nodes), for
+    bind to reuse."""
+    values, unsettled = _type_values(symbol, (), types)
+    return _collect(symbol, values, False, _is_known, _numpy_type), (values, unsettled)

@@ -28,7 +28,7 @@ class Node:
     first, then auxiliary states.
     """
 
-    __slots__ = ("op", "name", "attrs", "inputs", "_params", "_output_names")
+    __slots__ = ("op", "name", "attrs", "inputs", "_params", "_output_names", "_num_args")
 
     def __init__(self, op, name, attrs=None, inputs=()):
         self.op = op
@@ -37,6 +37,7 @@ class Node:
         self.inputs = list(inputs)
         self._params = None
         self._output_names = None
+        self._num_args = None
 
     @property
     def is_variable(self):
@@ -69,10 +70,14 @@ class Node:
         return f"{self.name}_{self.output_names()[index]}"
 
     def num_args(self):
-        """How many leading inputs are arguments (the rest are auxiliary states)."""
+        """How many leading inputs are arguments (the rest are auxiliary states); built once per
+        params, as output_names."""
         if self.op is None:
             return 0
-        return len(self.op.input_names(self.params))
+        params = self.params
+        if self._num_args is None or self._num_args[0] is not params:
+            self._num_args = (params, len(self.op.input_names(params)))
+        return self._num_args[1]
 
     def __repr__(self):
         return f"<Node {self.op.name if self.op else 'null'} {self.name}>"

@@ -40,15 +40,23 @@ def _with_visible_keys(attrs):
 class Symbol:
     """One or more output entries (node, index) of a computation graph."""
 
-    __slots__ = ("_outputs", "__weakref__")
+    __slots__ = ("_outputs", "_order", "__weakref__")
 
     def __init__(self, outputs):
         self._outputs = list(outputs)
+        self._order = None
 
     # -- structure ----------------------------------------------------------------------
 
     def _nodes(self):
-        return topo_order(self._outputs)
+        """The graph's nodes in DFS post-order (do not modify the list).  Computed once per
+        symbol: every query, inference and bind walks it, and on a 10^5-node graph each walk
+        costs as much as a small model's whole bind.  A node's inputs are not changed after
+        the symbols holding it exist (compose rewires its own fresh copy, then forgets the
+        order)."""
+        if self._order is None:
+            self._order = topo_order(self._outputs)
+        return self._order
 
     def _variables(self):
         """(argument nodes, auxiliary-state nodes), each in DFS order."""
@@ -168,6 +176,7 @@ class Symbol:
     def __setstate__(self, state):
         from .json_format import load_json
         self._outputs = load_json(state["json"])._outputs
+        self._order = None
 
     def __call__(self, *args, **kwargs):
         """A copy in which the free variables named by the keyword arguments are replaced by
@@ -203,6 +212,7 @@ class Symbol:
                            for src, i in node.inputs]
         composed._outputs = [substitutes.get(n.name, (n, i)) if n.is_variable else (n, i)
                              for n, i in composed._outputs]
+        composed._order = None     # the inputs just changed
         if name is not None:
             composed._head("compose with name=").name = name
         return composed

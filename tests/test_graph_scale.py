@@ -1,0 +1,143 @@
+"""Loading, shape/type inference and binding are linear in the graph's size (issue 15: a
+10^5-node chain took 24 s, with the graph walked and inferred again at every step of a bind).
+
+Counted, not timed, where a count says it: how many times the graph is walked and how many
+rule calls inference makes.  One timing test compares two sizes in one process with a
+generous bound; the absolute figure is a benchmark (asv_bench/benchmarks/bench_graph_scale.py).
+"""
+import json
+import time
+
+import pytest
+
+import cysym as mx
+from cysym import autodiff, executor, infer
+from cysym.symbol import graph, symbol as symbol_module
+
+
+def _chain_json(n_nodes):
+    """x -> (+1, relu) repeated: n_nodes operators, one input."""
+    nodes = [{"op": "null", "name": "x", "inputs": []}]
+    for i in range(n_nodes):
+        if i % 2:
+            nodes.append({"op": "relu", "name": f"relu{i}", "inputs": [[i, 0, 0]]})
+        else:
+            nodes.append({"op": "_plus_scalar", "name": f"plus{i}", "attrs": {"scalar": "1"},
+                          "inputs": [[i, 0, 0]]})
+    return json.dumps({"nodes": nodes, "arg_nodes": [0], "heads": [[n_nodes, 0, 0]]})
+
+
+class _Counts:
+    """Calls of the graph walk (topo_order, wherever it is imported) and of inference's
+    per-node step, by `rule` ('infer_shape' / 'infer_type')."""
+
+    def __init__(self, monkeypatch):
+        self.walks = 0
+        self.visits = {"infer_shape": 0, "infer_type": 0}
+        walk, visit = graph.topo_order, infer._visit
+
+        def counted_walk(heads):
+            self.walks += 1
+            return walk(heads)
+
+        def counted_visit(node, values, rule_name, *args):
+            self.visits[rule_name] += 1
+            return visit(node, values, rule_name, *args)
+
+        for module in (graph, symbol_module, executor, autodiff):
+            monkeypatch.setattr(module, "topo_order", counted_walk)
+        monkeypatch.setattr(infer, "_visit", counted_visit)
+
+
+def _load_infer_bind(n_nodes, shape=(2, 3), grad_req="null"):
+    net = mx.sym.load_json(_chain_json(n_nodes))
+    net.infer_shape(x=shape)
+    net.list_arguments()
+    net.list_outputs()
+    return net.simple_bind(mx.cpu(), grad_req=grad_req, x=shape)
+
+
+@pytest.mark.parametrize("n_nodes", [7, 300])
+def test_bind_infers_each_node_once_and_walks_the_graph_a_fixed_number_of_times(monkeypatch, n_nodes):
+    counts = _Counts(monkeypatch)
+    net = mx.sym.load_json(_chain_json(n_nodes))
+    net.infer_shape(x=(2, 3))
+    net.infer_type(x="float64")
+    assert counts.visits == {"infer_shape": n_nodes, "infer_type": n_nodes}
+    net.simple_bind(mx.cpu(), grad_req="null", x=(2, 3))
+    # simple_bind: one rule call per node for shapes and one for dtypes (before: four sweeps
+    # of each, and the graph walked 21 times)
+    assert counts.visits == {"infer_shape": 2 * n_nodes, "infer_type": 2 * n_nodes}
+    assert counts.walks == 1
+
+
+def test_training_bind_infers_the_backward_nodes_only_once(monkeypatch):
+    counts = _Counts(monkeypatch)
+    n_nodes = 40
+    exe = _load_infer_bind(n_nodes, grad_req="write")
+    backward_ops = len(exe._node_calls) - exe._forward_count
+    assert exe._forward_count == n_nodes and backward_ops > 0
+    # infer_shape, then simple_bind's forward pass, then its backward nodes: each node once
+    assert counts.visits["infer_shape"] == 2 * n_nodes + backward_ops
+    assert counts.visits["infer_type"] == n_nodes + backward_ops
+    exe.forward(is_train=True, x=mx.nd.ones((2, 3)))
+    exe.backward(mx.nd.ones((2, 3)))
+    # d/dx of relu(x + 1) chains: 1 where every intermediate is positive (x = 1 here)
+    assert (exe.grad_dict["x"].asnumpy() == 1).all()
+
+
+def test_a_wide_node_is_visited_once(monkeypatch):
+    """A 4,096-output SliceChannel whose every output is a head: one rule call for its shapes
+    and one for its dtypes, whatever the number of outputs."""
+    counts = _Counts(monkeypatch)
+    count = 4096
+    graph_json = {"nodes": [{"op": "null", "name": "x", "inputs": []},
+                            {"op": "SliceChannel", "name": "s", "attrs": {"num_outputs": str(count)},
+                             "inputs": [[0, 0, 0]]}],
+                  "arg_nodes": [0], "heads": [[1, i, 0] for i in range(count)]}
+    exe = mx.sym.load_json(json.dumps(graph_json)).simple_bind(mx.cpu(), grad_req="null", x=(3, count))
+    assert len(exe.outputs) == count and exe.outputs[-1].shape == (3, 1)
+    assert counts.visits == {"infer_shape": 1, "infer_type": 1}
+
+
+def test_inference_still_reaches_a_fixed_point_backwards():
+    """Settled nodes are skipped, not lost: a shape known only at the end of a chain still
+    reaches its input, as before (backward sweeps over the nodes still unsettled)."""
+    x = mx.sym.Variable("x")
+    y = mx.sym.Variable("y")
+    net = mx.sym.relu(mx.sym.relu(x) + 1) + y
+    arg_shapes, out_shapes, _ = net.infer_shape(y=(4, 5))
+    assert arg_shapes == [(4, 5), (4, 5)] and out_shapes == [(4, 5)]
+
+
+def test_an_inconsistent_node_is_still_caught_when_its_neighbours_complete_it():
+    """A node whose rule first ran with an input unknown runs again once its neighbours make
+    it known, even when they complete every entry of the node: a contradiction is an error
+    (a second inference at bind used to find it; an infer_shape alone did not)."""
+    x = mx.sym.Variable("x")
+    fc = mx.sym.FullyConnected(x, num_hidden=5, name="fc")
+    # the data's shape comes from x + y, the output's from fc + w: fc_weight contradicts both
+    net = mx.sym.Group([fc + mx.sym.Variable("w"), x + mx.sym.Variable("y")])
+    shapes = dict(fc_weight=(5, 3), fc_bias=(5,), w=(2, 5), y=(2, 4))
+    with pytest.raises(mx.MXNetError, match=r"fc.*weight.*\(5, 3\)"):
+        net.infer_shape(**shapes)
+    with pytest.raises(mx.MXNetError, match=r"fc.*weight.*\(5, 3\)"):
+        net.simple_bind(mx.cpu(), grad_req="null", **shapes)
+
+
+def _best_time(function, repeats=3):
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        function()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def test_load_infer_bind_time_grows_linearly():
+    """4x the nodes may take at most 8x the time (a quadratic step takes 16x).  CPU time, best
+    of three, in one process, so that the machine's other work weighs on both sizes alike."""
+    small, large = 2_500, 10_000
+    _load_infer_bind(small)     # imports and first-call costs out of the way
+    ratio = _best_time(lambda: _load_infer_bind(large)) / _best_time(lambda: _load_infer_bind(small))
+    assert ratio <= 8, f"{large} nodes took {ratio:.1f}x the time of {small}"
