@@ -1,10 +1,11 @@
-"""Reductions (sum, mean, max, min, forward and backward) and matrix products (dot, batch_dot).
+"""Reductions (sum, mean, max, min, prod, nansum, nanprod, sum of squares, L1 and L2 norms,
+forward and backward), moments, cumulative sums and matrix products (dot, batch_dot).
 
 A reduction walks its input in memory order and sends every element to the output offset
 given by per-axis output strides (0 along reduced axes); `coalesce` first merges runs of
 reduced or kept axes, so the common cases are one tight inner loop.
 """
-from libc.math cimport INFINITY, NAN
+from libc.math cimport INFINITY, NAN, sqrt
 from cysym._ops._blas cimport real, gemm
 from cysym._ops._math cimport _sum
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, step_index, req_code
@@ -19,12 +20,36 @@ cdef enum:
     KIND_MEAN = 1
     KIND_MAX = 2
     KIND_MIN = 3
+    KIND_PROD = 4
+    KIND_NANSUM = 5
+    KIND_NANPROD = 6
+    KIND_SQUARE_SUM = 7
+    KIND_NORM1 = 8
+    KIND_NORM2 = 9
 
-KINDS = {"sum": KIND_SUM, "mean": KIND_MEAN, "max": KIND_MAX, "min": KIND_MIN}
+KINDS = {"sum": KIND_SUM, "mean": KIND_MEAN, "max": KIND_MAX, "min": KIND_MIN, "prod": KIND_PROD,
+         "nansum": KIND_NANSUM, "nanprod": KIND_NANPROD, "square_sum": KIND_SQUARE_SUM,
+         "norm1": KIND_NORM1, "norm2": KIND_NORM2}
+# the reductions whose backward reads the forward output
+READS_OUTPUT = frozenset(("max", "min", "prod", "nanprod", "norm2"))
 
 
 # ---------------------------------------------------------------------------------------------
 # reductions
+
+cdef inline real _fold(int kind, real acc, real v) noexcept nogil:
+    """acc combined with v by the reductions other than sum, mean, max and min (NaN is skipped
+    by nansum and nanprod only)."""
+    if kind == KIND_PROD:
+        return acc * v
+    elif kind == KIND_NANSUM:
+        return acc + v if v == v else acc
+    elif kind == KIND_NANPROD:
+        return acc * v if v == v else acc
+    elif kind == KIND_NORM1:
+        return acc + (v if v >= 0 else -v)
+    else:       # square_sum and norm2
+        return acc + v * v
 
 cdef void _reduce(KernelCall* c, real* dummy) noexcept nogil:
     # arrays: x, y; ints: kind, ndim, shape[ndim] (of x, coalesced), ostride[ndim]; floats: scale
@@ -43,6 +68,8 @@ cdef void _reduce(KernelCall* c, real* dummy) noexcept nogil:
         init = -INFINITY
     elif kind == KIND_MIN:
         init = INFINITY
+    elif kind == KIND_PROD or kind == KIND_NANPROD:
+        init = 1
     else:
         init = 0
     for j in range(n_out):
@@ -66,10 +93,13 @@ cdef void _reduce(KernelCall* c, real* dummy) noexcept nogil:
                         v = x[i + j]
                         if v < acc or v != v:
                             acc = v
-                else:
+                elif kind == KIND_SUM or kind == KIND_MEAN:
                     # in float64 partial sums: faster than one running sum, and exact enough
                     # for float32 rows of millions
                     acc = <real>(acc + _sum(x + i, n_inner))
+                else:
+                    for j in range(n_inner):
+                        acc = _fold(kind, acc, x[i + j])
                 y[o] = acc
             else:
                 # y[o:o + n_inner] op= x[i:i + n_inner] elementwise (kept inner axis: s == 1)
@@ -83,15 +113,21 @@ cdef void _reduce(KernelCall* c, real* dummy) noexcept nogil:
                         v = x[i + j]
                         if v < y[o + j] or v != v:
                             y[o + j] = v
-                else:
+                elif kind == KIND_SUM or kind == KIND_MEAN:
                     for j in range(n_inner):
                         y[o + j] += x[i + j]
+                else:
+                    for j in range(n_inner):
+                        y[o + j] = _fold(kind, y[o + j], x[i + j])
             i += n_inner
             step_index(idx, shape, ostride, ndim - 1, &o)
     if kind == KIND_MEAN:
         v = <real>c.floats[0]
         for j in range(n_out):
             y[j] *= v
+    elif kind == KIND_NORM2:
+        for j in range(n_out):
+            y[j] = sqrt(y[j])
 
 
 cdef void reduce_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -131,7 +167,7 @@ cdef void _reduce_backward(KernelCall* c, real* dummy) noexcept nogil:
     cdef Py_ssize_t idx[MAX_DIMS]
     cdef Py_ssize_t total = 1, d, j, n_inner = shape[ndim - 1], s = ostride[ndim - 1]
     cdef Py_ssize_t o = 0, i = 0, rows, r
-    cdef real g
+    cdef real g, head, value, result
     for d in range(ndim):
         total *= shape[d]
         idx[d] = 0
@@ -140,12 +176,29 @@ cdef void _reduce_backward(KernelCall* c, real* dummy) noexcept nogil:
     rows = total // n_inner
     for r in range(rows):
         for j in range(n_inner):
+            head = dy[o + j * s]
+            value = x[i + j]
+            result = y[o + j * s]
             if kind == KIND_SUM or kind == KIND_MEAN:
                 # dx = broadcast(dy) * scale
-                g = dy[o + j * s] * scale
-            else:
+                g = head * scale
+            elif kind == KIND_MAX or kind == KIND_MIN:
                 # dx = broadcast(dy) * (x == broadcast(y)): every tie gets the gradient, as MXNet
-                g = dy[o + j * s] if x[i + j] == y[o + j * s] else <real>0
+                g = head if value == result else <real>0
+            # the others as MXNet's mshadow_op gradients: y / x for prod (NaN or inf where x
+            # is 0, as MXNet's), 0 at NaN for the nan* reductions, x / y for the L2 norm
+            elif kind == KIND_PROD:
+                g = head * result / value
+            elif kind == KIND_NANSUM:
+                g = head if value == value else <real>0
+            elif kind == KIND_NANPROD:
+                g = head * result / value if value == value else <real>0
+            elif kind == KIND_SQUARE_SUM:
+                g = <real>2 * value * head
+            elif kind == KIND_NORM1:
+                g = head * <real>((value > 0) - (value < 0))
+            else:
+                g = head * value / result
             if req == REQ_ADD:
                 dx[i + j] += g
             else:
@@ -196,7 +249,8 @@ def _reduce_walk(x_shape, y, axes, str label):
 
 def append_reduce(Plan plan, str kind, x, y, axis=None, bint exclude=False, str req="write",
                   str label="reduce"):
-    """y = np.<kind>(x, axis) with kind sum/mean/max/min (y may keep dims of size 1)."""
+    """y = np.<kind>(x, axis) with kind one of KINDS (y may keep dims of size 1): square_sum is
+    sum(x ** 2), norm1 sum(|x|) and norm2 sqrt(sum(x ** 2))."""
     code = req_code(req, label)
     if kind not in KINDS:
         raise ValueError(f"{label}: unknown reduction {kind!r}")
@@ -216,7 +270,8 @@ def append_reduce(Plan plan, str kind, x, y, axis=None, bint exclude=False, str 
 
 def append_reduce_backward(Plan plan, str kind, out_grad, x, y, x_grad, axis=None,
                            bint exclude=False, str req="write", str label="_backward_reduce"):
-    """x_grad = broadcast(out_grad) (/ count for mean); for max/min only where x == y."""
+    """x_grad = broadcast(out_grad) times the derivative of the reduction (1, 1 / count for
+    mean, x == y for max and min, y / x for prod, ...; y is read for READS_OUTPUT only)."""
     code = req_code(req, label)
     if kind not in KINDS:
         raise ValueError(f"{label}: unknown reduction {kind!r}")
@@ -225,7 +280,7 @@ def append_reduce_backward(Plan plan, str kind, out_grad, x, y, x_grad, axis=Non
     axes = reduce_axes(x.shape, axis, exclude, label)
     shape, strides, n_out, count = _reduce_walk(x.shape, out_grad, axes, label)
     if y is None:
-        if KINDS[kind] in (KIND_MAX, KIND_MIN):
+        if kind in READS_OUTPUT:
             raise ValueError(f"{label}: the {kind} backward needs the forward output")
         y = out_grad     # not read
     elif y.size != n_out:
@@ -236,6 +291,197 @@ def append_reduce_backward(Plan plan, str kind, out_grad, x, y, x_grad, axis=Non
     arrays = [out_grad, x, y, x_grad]
     plan.add(reduce_backward_kernel, common_dtype(arrays), arrays,
              [KINDS[kind], code, len(shape)] + shape + strides, [scale], label)
+
+
+# ---------------------------------------------------------------------------------------------
+# moments: mean and variance over axes, and their gradient
+
+cdef void _moments(KernelCall* c, real* dummy) noexcept nogil:
+    # arrays: x, mean, var; ints: ndim, shape[ndim] (of x, coalesced), ostride[ndim], n_out;
+    # floats: 1 / count.  var = mean((x - mean) ** 2), in a second pass as MXNet's
+    cdef Py_ssize_t ndim = c.ints[0]
+    cdef Py_ssize_t* shape = c.ints + 1
+    cdef Py_ssize_t* ostride = c.ints + 1 + ndim
+    cdef Py_ssize_t n_out = c.ints[1 + 2 * ndim]
+    cdef const real* x = <real*>c.arrays[0]
+    cdef real* mean = <real*>c.arrays[1]
+    cdef real* var = <real*>c.arrays[2]
+    cdef real scale = <real>c.floats[0]
+    cdef Py_ssize_t idx[MAX_DIMS]
+    cdef Py_ssize_t total = 1, d, j, n_inner = shape[ndim - 1], s = ostride[ndim - 1]
+    cdef Py_ssize_t o, i, rows, r
+    cdef int sweep
+    cdef real deviation
+    for j in range(n_out):
+        mean[j] = 0
+        var[j] = 0
+    for d in range(ndim):
+        total *= shape[d]
+    if total == 0:
+        return
+    rows = total // n_inner
+    for sweep in range(2):
+        o = 0
+        i = 0
+        for d in range(ndim):
+            idx[d] = 0
+        for r in range(rows):
+            if sweep == 0:
+                for j in range(n_inner):
+                    mean[o + j * s] += x[i + j]
+            else:
+                for j in range(n_inner):
+                    deviation = x[i + j] - mean[o + j * s]
+                    var[o + j * s] += deviation * deviation
+            i += n_inner
+            step_index(idx, shape, ostride, ndim - 1, &o)
+        for j in range(n_out):
+            if sweep == 0:
+                mean[j] *= scale
+            else:
+                var[j] *= scale
+
+
+cdef void moments_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    if c.dtype == 0:
+        _moments(c, <float*>NULL)
+    else:
+        _moments(c, <double*>NULL)
+
+
+cdef void _moments_backward(KernelCall* c, real* dummy) noexcept nogil:
+    # arrays: mean_grad, var_grad, x, mean, x_grad; ints: req, ndim, shape[ndim], ostride[ndim];
+    # floats: 1 / count.  x_grad = (mean_grad + 2 var_grad (x - mean)) / count, broadcast
+    cdef int req = <int>c.ints[0]
+    cdef Py_ssize_t ndim = c.ints[1]
+    cdef Py_ssize_t* shape = c.ints + 2
+    cdef Py_ssize_t* ostride = c.ints + 2 + ndim
+    cdef const real* mean_grad = <real*>c.arrays[0]
+    cdef const real* var_grad = <real*>c.arrays[1]
+    cdef const real* x = <real*>c.arrays[2]
+    cdef const real* mean = <real*>c.arrays[3]
+    cdef real* dx = <real*>c.arrays[4]
+    cdef real scale = <real>c.floats[0]
+    cdef Py_ssize_t idx[MAX_DIMS]
+    cdef Py_ssize_t total = 1, d, j, n_inner = shape[ndim - 1], s = ostride[ndim - 1]
+    cdef Py_ssize_t o = 0, i = 0, rows, r
+    cdef real g
+    for d in range(ndim):
+        total *= shape[d]
+        idx[d] = 0
+    if total == 0:
+        return
+    rows = total // n_inner
+    for r in range(rows):
+        for j in range(n_inner):
+            g = (mean_grad[o + j * s] + <real>2 * var_grad[o + j * s] * (x[i + j] - mean[o + j * s])) * scale
+            if req == REQ_ADD:
+                dx[i + j] += g
+            else:
+                dx[i + j] = g
+        i += n_inner
+        step_index(idx, shape, ostride, ndim - 1, &o)
+
+
+cdef void moments_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    if c.dtype == 0:
+        _moments_backward(c, <float*>NULL)
+    else:
+        _moments_backward(c, <double*>NULL)
+
+
+def append_moments(Plan plan, x, mean, var, axes, str req_mean="write", str req_var="write",
+                   str label="moments"):
+    """mean = np.mean(x, axes), var = np.var(x, axes) (either may keep dims of size 1)."""
+    reqs = [req_code(req_mean, label), req_code(req_var, label)]
+    axes = reduce_axes(x.shape, axes, False, label)
+    shape, strides, n_out, count = _reduce_walk(x.shape, mean, axes, label)
+    if var.size != n_out:
+        raise ValueError(f"{label}: variance shape {var.shape} differs from mean shape {mean.shape}")
+    if reqs[0] == REQ_NULL and reqs[1] == REQ_NULL:
+        return
+    dtype = common_dtype([x, mean, var])
+    # 'add' or 'null': computed aside (the variance needs the mean), then added or dropped
+    targets = [out if code == REQ_WRITE else np.empty_like(out) for out, code in zip((mean, var), reqs)]
+    plan.add(moments_kernel, dtype, [x] + targets,
+             [len(shape)] + shape + strides + [n_out], [1.0 / count if count else NAN], label)
+    for target, out, code in zip(targets, (mean, var), reqs):
+        if code == REQ_ADD:
+            plan.add(accumulate_kernel, dtype, [target, out], [n_out], [], label)
+
+
+def append_moments_backward(Plan plan, mean_grad, var_grad, x, mean, x_grad, axes,
+                            str req="write", str label="_backward_moments"):
+    """x_grad = (mean_grad + 2 var_grad (x - mean)) / count, the head gradients broadcast."""
+    code = req_code(req, label)
+    if tuple(x_grad.shape) != tuple(x.shape):
+        raise ValueError(f"{label}: gradient shape {x_grad.shape} differs from data shape {x.shape}")
+    axes = reduce_axes(x.shape, axes, False, label)
+    shape, strides, n_out, count = _reduce_walk(x.shape, mean, axes, label)
+    if mean_grad.size != n_out or var_grad.size != n_out:
+        raise ValueError(f"{label}: head gradients {mean_grad.shape} and {var_grad.shape} for "
+                         f"moments of shape {mean.shape}")
+    if code == REQ_NULL:
+        return
+    arrays = [mean_grad, var_grad, x, mean, x_grad]
+    plan.add(moments_backward_kernel, common_dtype(arrays), arrays,
+             [code, len(shape)] + shape + strides, [1.0 / count if count else NAN], label)
+
+
+# ---------------------------------------------------------------------------------------------
+# cumulative sum along one axis (and its gradient, the same sum from the far end)
+
+cdef void _cumsum(KernelCall* c, real* dummy) noexcept nogil:
+    # arrays: x, y; ints: outer, length (of the summed axis), inner, reverse
+    cdef Py_ssize_t outer = c.ints[0], length = c.ints[1], inner = c.ints[2]
+    cdef bint reverse = c.ints[3] != 0
+    cdef const real* x = <real*>c.arrays[0]
+    cdef real* y = <real*>c.arrays[1]
+    cdef Py_ssize_t b, k, j, row, previous
+    if length == 0:
+        return
+    for b in range(outer):
+        row = b * length * inner + ((length - 1) * inner if reverse else 0)
+        for j in range(inner):
+            y[row + j] = x[row + j]
+        for k in range(1, length):
+            previous = row
+            row = row - inner if reverse else row + inner
+            # y[k] = y[k - 1] + x[k] along the axis (k + 1 when reversed), inner rows at once
+            for j in range(inner):
+                y[row + j] = y[previous + j] + x[row + j]
+
+
+cdef void cumsum_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    if c.dtype == 0:
+        _cumsum(c, <float*>NULL)
+    else:
+        _cumsum(c, <double*>NULL)
+
+
+def append_cumsum(Plan plan, x, y, axis=None, bint reverse=False, str req="write",
+                  str label="cumsum"):
+    """y = np.cumsum(x, axis) (x flattened when axis is None); reverse: summed from the end
+    of the axis (the gradient of cumsum)."""
+    code = req_code(req, label)
+    if y.size != x.size:
+        raise ValueError(f"{label}: output shape {y.shape} for input shape {x.shape}")
+    if axis is None:
+        outer, length, inner = 1, x.size, 1
+    else:
+        if not -x.ndim <= axis < x.ndim:
+            raise ValueError(f"{label}: axis {axis} is out of range for input shape {x.shape}")
+        axis %= x.ndim
+        outer = int(np.prod(x.shape[:axis], dtype=np.int64))
+        length = x.shape[axis]
+        inner = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
+    if code == REQ_NULL or y.size == 0:
+        return
+    dtype = common_dtype([x, y])
+    target = y if code == REQ_WRITE else np.empty_like(y)   # 'add': summed aside, then added
+    plan.add(cumsum_kernel, dtype, [x, target], [outer, length, inner, int(reverse)], [], label)
+    if code == REQ_ADD:
+        plan.add(accumulate_kernel, dtype, [target, y], [y.size], [], label)
 
 
 # ---------------------------------------------------------------------------------------------
