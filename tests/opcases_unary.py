@@ -1,6 +1,6 @@
 """Registry-table rows for the unary math operators of cysym/ops/elemwise.py: trigonometric and
 hyperbolic maps, degrees/radians, rounding, roots, logarithms, erf/erfinv, gamma/gammaln,
-hard_sigmoid and smooth_l1.
+hard_sigmoid, smooth_l1 and softmin.
 
 References are NumPy/SciPy written from MXNet 1.9.1's mshadow_op maps.  Two differ from NumPy:
 MXNet's rint sends halves to floor (rint(2.5) = 2, rint(-2.5) = -3) and its round sends them
@@ -67,6 +67,12 @@ def np_hard_sigmoid(data, alpha=0.2, beta=0.5):
     return np.clip(np.float32(alpha).item() * data + np.float32(beta).item(), 0, 1)
 
 
+def np_softmin(data, axis, temperature):
+    shifted = -data / temperature
+    e = np.exp(shifted - shifted.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
 ROUNDING = (("floor", np.floor), ("ceil", np.ceil), ("round", np_round), ("rint", np_rint),
             ("fix", np_fix), ("trunc", np.trunc))
 
@@ -92,6 +98,11 @@ CASE_LIST = [
     # kinks at x = -4/3 and 2
     Case("hard_sigmoid", {"data": ((3, 5, 2), away_from(-4 / 3, 2.0))},
          params=dict(alpha=0.3, beta=0.4), ref=np_hard_sigmoid, id="hard_sigmoid-alpha-beta"),
+    # softmin (cysym/ops/activation.py, beside softmax): softmax of -x
+    Case("softmin", {"data": ((2, 3, 5), signed)}, ref=lambda data: np_softmin(data, -1, 1.0),
+         bad=[("params", {"axis": 3})]),
+    Case("softmin", {"data": ((3, 5, 2), signed)}, params=dict(axis=1, temperature=0.7),
+         ref=np_softmin, id="softmin-axis-temperature"),
     # kinks at |x| = 1 / 1.5**2 = 0.444 (and 1 for the default scalar)
     scalar("smooth_l1", np_smooth_l1, scalar_value=1.5, gen=away_from(4 / 9, -4 / 9),
            bad=[("params", {"scalar": "wide"})]),

@@ -1,4 +1,4 @@
-"""prod, nansum, nanprod, norm, moments and cumsum: values and gradients MXNet 1.9.1 computed,
+"""prod, nansum, nanprod, norm, moments, cumsum and softmin: values and gradients MXNet 1.9.1 computed,
 norm's out_dtype and cumsum's dtype, and MXNet's JSON name for cumsum.
 
 The MXNET rows were made with MXNet 1.9.1 (pip mxnet==1.9.1, CPU, MXNET_SUBGRAPH_BACKEND=NONE):
@@ -34,6 +34,12 @@ MXNET = [  # (op, params, x, head, y, dx)
      [[2.0, 0.0, 1.0], [-2.0, 1.5, -12.0]]),
     ("nansum", {"axis": 0}, [[1.0, NAN, 2.0], [3.0, -4.0, 0.5]], None, [4.0, -4.0, 2.5],
      [[1.0, 0.0, 1.0], [1.0, 1.0, 1.0]]),
+    ("softmin", {"temperature": 2.0, "axis": 0}, [[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]],
+     [[1, 2, 3], [4, 5, 6]],
+     [[0.4378234991142019, 0.18242552380635632, 0.37754066879814546],
+      [0.5621765008857981, 0.8175744761936437, 0.6224593312018546]],
+     [[0.36920112410639744, 0.22371967810549923, 0.3525055683023919],
+      [-0.36920112410639755, -0.22371967810549948, -0.35250556830239155]]),
     ("cumsum", {"axis": 1}, X, [[1, 2, 3], [4, 5, 6]], [[1.0, 1.0, 3.0], [3.0, -1.0, -0.5]],
      [[6.0, 5.0, 3.0], [15.0, 11.0, 6.0]]),
     ("cumsum", {}, X, [1, 2, 3, 4, 5, 6], [1.0, 1.0, 3.0, 6.0, 2.0, 2.5],

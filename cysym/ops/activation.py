@@ -161,6 +161,24 @@ for _name, _formula in (("softmax", "exp(x/T) / sum(exp(x/T))"),
                    kernel=_softmax_kernel(_name == "log_softmax"), gradient=_softmax_gradient,
                    doc=f"{_formula} along `axis`, computed stably."))
 
+def _softmin_kernel(b):
+    # softmax(-x): negated into the output (or a bind-time buffer when adding), then softmax in place
+    x, y = b.inputs[0], b.outputs[0]
+    if b.req[0] == "null":
+        return
+    negated = y if b.req[0] == "write" else np.empty_like(y)
+    kernels("elemwise").append_unary(b.plan, "negative", x, negated, "write", b.label)
+    kernels("loss").append_softmax(b.plan, negated, y, b.params["axis"], _temperature(b.params), False,
+                                   b.req[0], b.label)
+
+
+register(OpDef(
+    "softmin", params=_SOFTMAX_PARAMS, infer_shape=_softmax_shape, kernel=_softmin_kernel,
+    # softmax's gradient at its output, negated
+    gradient=lambda g: [g.op("negative", g.op("_backward_softmax", g.out_grads[0], g.outputs[0],
+                                              **g.forward_attrs(), log=False))],
+    doc="exp(-x/T) / sum(exp(-x/T)) along `axis` (softmax of -x), computed stably."))
+
 register(OpDef(
     "_backward_softmax",
     params=_SOFTMAX_PARAMS + [Param("log", "bool", False, "Backward of log_softmax instead.")],
