@@ -290,11 +290,14 @@ def _softmax_output(g):
         _softmax_flattened(g, g.inputs[0], g.outputs[0])
 
 
-@exporter("BatchNorm", "_contrib_BatchNormWithReLU")
+@exporter("BatchNorm", "_contrib_BatchNormWithReLU", "_contrib_SyncBatchNorm")
 def _batch_norm(g):
     ndim = len(g.in_shape(0))
-    if g.params["axis"] % ndim != 1:
-        g.fail(f"axis={g.params['axis']} (ONNX normalizes axis 1)")
+    axis = g.params.get("axis", 1)     # SyncBatchNorm normalizes axis 1
+    if axis % ndim != 1:
+        g.fail(f"axis={axis} (ONNX normalizes axis 1)")
+    if len(g.outputs) > 1:
+        g.fail("output_mean_var=True")
     x, gamma, beta, mean, var = g.inputs[:5]
     if g.params["fix_gamma"]:     # MXNet ignores gamma then, as if it were ones
         gamma = g.const(np.ones(g.in_shape(1), dtype=g.in_dtype(1)), name="gamma")
@@ -902,10 +905,7 @@ def _arange(g):
     p = g.params
     values = np.repeat(np.arange(p["start"], p["stop"], p["step"]) if p["stop"] is not None
                        else np.arange(p["start"]), p["repeat"])
-    if g.out_batch_axes():
-        g.fail("a range whose length follows the batch size")
-    g.emit("Identity", [g.const(values.astype(g.out_dtype()).reshape(g.out_shape()), name="value")],
-           g.outputs)
+    _constant_array(g, values)
 
 
 def _like(fill):
@@ -1032,3 +1032,190 @@ def _rnn(g):
             last_cells.append(outputs[2])
     for values, output in zip((last_states, last_cells), g.outputs[1:]):
         g.emit("Concat", values, [output], axis=0)
+
+
+
+# ---------------------------------------------------------------------------------------------
+# sequences, regions of interest, linear algebra, constant arrays
+
+@exporter("SequenceReverse")
+def _sequence_reverse(g):
+    if g.params["use_sequence_length"]:    # the first length[n] steps of sequence n reversed
+        lengths = _as_dtype(g, g.inputs[1], np.int64)
+        g.emit("ReverseSequence", [g.inputs[0], lengths], g.outputs, batch_axis=1, time_axis=0)
+        return
+    g.emit("Slice", [g.inputs[0], g.ints([-1]), g.ints([INT64_MIN]), g.ints([0]), g.ints([-1])],
+           g.outputs)
+
+
+@exporter("SequenceLast")
+def _sequence_last(g):
+    axis = g.params["axis"]
+    if not g.params["use_sequence_length"]:
+        g.emit("Gather", [g.inputs[0], g.const(np.int64(-1), name="last")], g.outputs, axis=axis)
+        return
+    # the sum over time of the data times (step == length - 1): step length - 1 exactly
+    last = g.emit1("Sub", [g.emit1("Max", [_steps(g), g.scalar(1, like=1)]), g.scalar(1, like=1)])
+    chosen = _as_dtype(g, g.emit1("Equal", [_time_steps(g), _per_sequence(g, last)]), g.in_dtype(0))
+    _reduce(g, "ReduceSum", g.emit1("Mul", [g.inputs[0], chosen]), [axis], False, g.outputs[0])
+
+
+def _steps(g):
+    """The lengths as MXNet reads them: truncated toward zero, within [0, T]."""
+    lengths = g.inputs[1]
+    if np.dtype(g.in_dtype(1)).kind == "f":
+        lengths = g.emit1("Floor", [g.emit1("Max", [lengths, g.scalar(0, like=1)])])
+    return g.emit1("Clip", [lengths, g.scalar(0, like=1),
+                            g.scalar(g.in_shape(0)[g.params["axis"]], like=1)])
+
+
+def _time_steps(g):
+    """0, 1, ..., T-1 along the time axis (of the lengths' dtype), broadcastable to the data."""
+    axis, ndim = g.params["axis"], len(g.in_shape(0))
+    shape = [1] * ndim
+    shape[axis] = g.in_shape(0)[axis]
+    return g.const(np.arange(shape[axis], dtype=g.in_dtype(1)).reshape(shape), name="time")
+
+
+def _per_sequence(g, lengths):
+    """The lengths (one per sequence: the axis other than time among the first two) reshaped
+    to broadcast against the data."""
+    shape = [1] * len(g.in_shape(0))
+    shape[1 - g.params["axis"]] = -1
+    return g.emit1("Reshape", [lengths, g.ints(shape, "shape")])
+
+
+@exporter("SequenceMask")
+def _sequence_mask(g):
+    if not g.params["use_sequence_length"]:
+        g.emit("Identity", [g.inputs[0]], g.outputs)
+        return
+    inside = g.emit1("Less", [_time_steps(g), _per_sequence(g, _steps(g))])
+    g.emit("Where", [inside, g.inputs[0], g.scalar(g.params["value"])], g.outputs)
+
+
+@exporter("Crop")
+def _crop(g):
+    height, width = g.out_shape()[2:]
+    in_height, in_width = g.in_shape(0)[2:]
+    if g.params["center_crop"]:
+        top, left = (in_height - height) // 2, (in_width - width) // 2
+    else:
+        top, left = g.params["offset"]
+    g.emit("Slice", [g.inputs[0], g.ints([top, left], "starts"),
+                     g.ints([top + height, left + width], "ends"), g.ints([2, 3], "axes")],
+           g.outputs)
+
+
+@exporter("_contrib_ROIAlign")
+def _roi_align(g):
+    p = g.params
+    if p["position_sensitive"]:
+        g.fail("position_sensitive=True")
+    if p["aligned"] and g.opset < 16:
+        g.fail("aligned=True before opset 16")
+    rois = g.inputs[1]     # (R, 5): the batch index, then x1, y1, x2, y2
+    batch = g.emit1("Slice", [rois, g.ints([0]), g.ints([1]), g.ints([1])])     # (R, 1)
+    # MXNet gives zeros for a negative batch index; ONNX refuses one
+    valid = g.emit1("Unsqueeze", [g.emit1("GreaterOrEqual", [batch, g.scalar(0, like=1)]),
+                                  g.ints([2, 3], "axes")])
+    batch = g.emit1("Max", [batch, g.scalar(0, like=1)])
+    batch = _as_dtype(g, g.emit1("Squeeze", [batch, g.ints([1], "axes")]), np.int64)
+    boxes = g.emit1("Slice", [rois, g.ints([1]), g.ints([5]), g.ints([1])])
+    attrs = dict(output_height=p["pooled_size"][0], output_width=p["pooled_size"][1],
+                 spatial_scale=p["spatial_scale"], sampling_ratio=max(p["sample_ratio"], 0),
+                 mode="avg")
+    if g.opset >= 16:
+        attrs["coordinate_transformation_mode"] = "half_pixel" if p["aligned"] else "output_half_pixel"
+    pooled = g.emit1("RoiAlign", [g.inputs[0], boxes, batch], **attrs)
+    g.emit("Where", [valid, pooled, g.scalar(0)], g.outputs[:1])
+
+
+@exporter("batch_take")
+def _batch_take(g):
+    last = len(g.in_shape(0)) - 1     # (onnx.reference's GatherElements wants it positive)
+    indices = _clipped_indices(g, 1, g.in_shape(0)[-1], "clip")
+    picked = g.emit1("GatherElements", [g.inputs[0], g.emit1("Unsqueeze", [indices, g.ints([last])])],
+                     axis=last)
+    g.emit("Squeeze", [picked, g.ints([last], "axes")], g.outputs)
+
+
+def _matrix_product(g, a, b, transpose_a, transpose_b):
+    ndim = len(g.in_shape(0))
+    if g.params.get("axis", -2) % ndim != ndim - 2:
+        g.fail(f"axis={g.params['axis']} (the matrices must be the last two axes)")
+    swap = list(range(ndim - 2)) + [ndim - 1, ndim - 2]
+    if transpose_a:
+        a = g.emit1("Transpose", [a], perm=swap)
+    if transpose_b:
+        b = g.emit1("Transpose", [b], perm=swap)
+    product = g.emit1("MatMul", [a, b])
+    alpha = g.params["alpha"]
+    return product if alpha == 1 else g.emit1("Mul", [product, g.scalar(alpha)])
+
+
+@exporter("_linalg_gemm2")
+def _linalg_gemm2(g):
+    product = _matrix_product(g, g.inputs[0], g.inputs[1], g.params["transpose_a"],
+                              g.params["transpose_b"])
+    g.emit("Identity", [product], g.outputs)
+
+
+@exporter("_linalg_gemm")
+def _linalg_gemm(g):
+    product = _matrix_product(g, g.inputs[0], g.inputs[1], g.params["transpose_a"],
+                              g.params["transpose_b"])
+    scaled = g.emit1("Mul", [g.inputs[2], g.scalar(g.params["beta"])])
+    g.emit("Add", [product, scaled], g.outputs)
+
+
+@exporter("_linalg_syrk")
+def _linalg_syrk(g):
+    transpose = g.params["transpose"]      # alpha * A A^T, or alpha * A^T A
+    product = _matrix_product(g, g.inputs[0], g.inputs[0], transpose, not transpose)
+    g.emit("Identity", [product], g.outputs)
+
+
+@exporter("_linalg_det")
+def _linalg_det(g):
+    g.emit("Reshape", [g.emit1("Det", [g.inputs[0]]), g.out_shape_value()], g.outputs[:1])
+
+
+@exporter("_contrib_div_sqrt_dim")
+def _div_sqrt_dim(g):
+    g.emit("Div", [g.inputs[0], g.scalar(math.sqrt(g.in_shape(0)[-1]))], g.outputs)
+
+
+def _constant_array(g, values):
+    if g.out_batch_axes():
+        g.fail("an array whose shape follows the batch size")
+    array = np.asarray(values).astype(g.out_dtype()).reshape(g.out_shape())
+    g.emit("Identity", [g.const(array, name="value")], g.outputs)
+
+
+@exporter("_eye")
+def _eye(g):
+    p = g.params
+    _constant_array(g, np.eye(p["N"], p["M"] or None, p["k"]))
+
+
+@exporter("_linspace")
+def _linspace(g):
+    p = g.params
+    _constant_array(g, np.linspace(p["start"], p["stop"], p["num"], endpoint=p["endpoint"]))
+
+
+@exporter("_contrib_arange_like")
+def _arange_like(g):
+    p = g.params
+    count = int(np.prod(g.out_shape()))
+    steps = -(-count // p["repeat"])
+    _constant_array(g, np.repeat(p["start"] + p["step"] * np.arange(steps), p["repeat"])[:count])
+
+
+@exporter("_contrib_index_array")
+def _index_array(g):
+    shape = g.in_shape(0)
+    axes = range(len(shape)) if g.params["axes"] is None else _axes(g.params["axes"], len(shape))
+    grid = np.indices(shape)
+    _constant_array(g, np.stack([grid[a] for a in axes], axis=-1))
