@@ -510,16 +510,16 @@ class _OverlappedPlan:
     def __getattr__(self, name):
         return getattr(self.plan, name)
 
-    def run(self, begin, end, is_train):
+    def run(self, begin, end, *args, **kwargs):
         if begin != self._backward_start or end >= 0:
-            return self.plan.run(begin, end, is_train)
+            return self.plan.run(begin, end, *args, **kwargs)
         if self._buckets._pending:
             # a backward again before update(): the last sums must land before kernels rewrite
             self._buckets.finish()
         position = begin
         for cut, index in self._cuts:
             if cut > position:
-                self.plan.run(position, cut, is_train)
+                self.plan.run(position, cut, *args, **kwargs)
                 position = cut
             self._buckets.start(index)
-        return self.plan.run(position, end, is_train)
+        return self.plan.run(position, end, *args, **kwargs)

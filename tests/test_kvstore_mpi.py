@@ -209,3 +209,14 @@ def test_module_trains_with_2bit_compression(tmp_path):
     for name in first:
         np.testing.assert_array_equal(first[name], second[name], err_msg=name)
     assert float(first["accuracy"]) > 0.5
+
+
+def test_gradients_stay_summed_after_rebind_reshape_and_with_a_monitor(tmp_path):
+    result = subprocess.run([MPIEXEC, "-n", "2", sys.executable,
+                             os.path.join(os.path.dirname(SCRIPT), "rebind.py"), str(tmp_path)],
+                            capture_output=True, text=True, env=_env(), timeout=TIME_LIMIT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    first, second = (_params(tmp_path / f"rank{r}.npz") for r in range(2))
+    assert sorted(first) == sorted(second) and len(first) == 4 * 6
+    for name in first:
+        np.testing.assert_array_equal(first[name], second[name], err_msg=name)

@@ -331,6 +331,8 @@ class Module(BaseModule):
             shared_exec=None if shared_module is None else shared_module._exec, **shapes))
         self._data_shapes, self._label_shapes = data_descs, label_descs
         self._grad_req = reqs
+        if self._grad_buckets is not None:   # re-bound: the new gradients go in new buckets
+            self._bucket_gradients()
         self.binded = True
         self.for_training = for_training
         self.inputs_need_grad = inputs_need_grad
