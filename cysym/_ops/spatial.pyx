@@ -11,9 +11,11 @@ having depth 1 and a 1-D one depth and height 1.
 """
 from libc.math cimport floor, fabs
 from libc.string cimport memset
+from math import ceil
+from numpy import float32
 
 from cysym._ops._blas cimport real
-from cysym._ops._common cimport common_dtype, scratch, store, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
+from cysym._ops._common cimport common_dtype, scratch, store, REQ_NULL, REQ_WRITE, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
 DEF WINDOW_INTS = 20
@@ -584,8 +586,7 @@ def append_grid_generator(Plan plan, data, out, grid_dst, bint warp, str req="wr
         _require(data.shape == (N, 6) and grid_dst.shape == (3, H * W), label,
                  f"affine matrices {tuple(data.shape)} and grid {tuple(grid_dst.shape)} do not "
                  f"fit {tuple(out.shape)}")
-    if code == REQ_NULL:
-        return
+    # even when nothing reads the output, the backward may read grid_dst: the call always runs
     arrays = [data, out, grid_dst]
     plan.add(grid_generator_kernel, common_dtype(arrays), arrays, [N, H, W, warp, code], [], label)
 
@@ -691,8 +692,6 @@ def correlation_geometry(shape, int kernel_size, int max_displacement, int strid
                          int pad_size):
     """(radius, grid_width, Ho, Wo) of a Correlation over (N, C, H, W) data, as MXNet forms
     them (the output size rounded up in float32)."""
-    from math import ceil
-    from numpy import float32
     border = max_displacement + (kernel_size - 1) // 2
     Ho = int(ceil(float32(shape[2] + 2 * pad_size - 2 * border) / float32(stride1)))
     Wo = int(ceil(float32(shape[3] + 2 * pad_size - 2 * border) / float32(stride1)))
