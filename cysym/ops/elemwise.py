@@ -304,8 +304,10 @@ def _unary_gradient(rule, scalar_names=()):
             return [g.out_grads[0]]
         if rule == "exp":
             return [g.op("elemwise_mul", g.out_grads[0], g.outputs[0])]
-        if isinstance(rule, str):   # an op of dy, with the forward scalar if there is one
-            return [g.op(rule, g.out_grads[0], **dict(zip(("scalar",), scalars)))]
+        if rule in ("negative", "degrees", "radians"):   # linear: the same map of dy
+            return [g.op(rule, g.out_grads[0])]
+        if isinstance(rule, str):   # an op of dy with the forward scalar
+            return [g.op(rule, g.out_grads[0], scalar=scalars[0])]
         derivative, reads = rule
         named = dict(zip(("scalar", "scalar2"), scalars))
         return [unary_grad(g, derivative, reads, **named)]
