@@ -97,8 +97,8 @@ def _binary(op_type):
 
 def _comparison(op_type, negate=False):
     """MXNet's comparisons give 0/1 in the inputs' dtype; ONNX's give booleans."""
-    def export(g, inputs=None):
-        result = g.emit1(op_type, inputs or g.inputs[:2])
+    def export(g):
+        result = g.emit1(op_type, g.inputs[:2])
         if negate:
             result = g.emit1("Not", [result])
         _as_dtype(g, result, g.out_dtype(), g.outputs[0])
@@ -106,8 +106,8 @@ def _comparison(op_type, negate=False):
 
 
 def _logical(op_type):
-    def export(g, inputs=None):
-        operands = [_as_dtype(g, value, np.bool_) for value in (inputs or g.inputs[:2])]
+    def export(g):
+        operands = [_as_dtype(g, value, np.bool_) for value in g.inputs[:2]]
         _as_dtype(g, g.emit1(op_type, operands), g.out_dtype(), g.outputs[0])
     return export
 

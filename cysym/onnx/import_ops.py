@@ -110,6 +110,8 @@ class GraphBuilder:
         if name not in self.constants:
             raise Unsupported(f"input {name!r} is neither computed nor a constant")
         array = self.constants[name]
+        if array.dtype == np.bool_:    # cysym has no booleans: 0/1 (its comparisons give these)
+            array = array.astype(np.float32)
         params = self.aux_params if name in self._aux_names else self.arg_params
         params[name] = self.nd.array(array, dtype=array.dtype)
         self.values[name] = self.sym.Variable(name, shape=array.shape,
@@ -174,6 +176,22 @@ for _op_type, _op_name in {"Add": "broadcast_add", "Sub": "broadcast_sub", "Mul"
                            "Max": "broadcast_maximum", "Min": "broadcast_minimum",
                            "Sum": "broadcast_add"}.items():
     IMPORTERS[_op_type] = _binary(_op_name)
+
+
+def _comparison(op_name, negate=False):
+    """ONNX's comparisons give booleans, cysym's 0/1 in the inputs' dtype (as MXNet)."""
+    def build(b, node, attrs):
+        result = b.op(op_name, node, b.input(node.input[0]), b.input(node.input[1]))
+        return [b.sym.logical_not(result) if negate else result]
+    return build
+
+
+for _op_type, _op_name in {"Equal": "broadcast_equal", "Greater": "broadcast_greater",
+                           "GreaterOrEqual": "broadcast_greater_equal", "Less": "broadcast_lesser",
+                           "LessOrEqual": "broadcast_lesser_equal", "And": "broadcast_logical_and",
+                           "Or": "broadcast_logical_or", "Xor": "broadcast_logical_xor"}.items():
+    IMPORTERS[_op_type] = _comparison(_op_name)
+IMPORTERS["Not"] = _unary("logical_not")
 
 
 @importer("Dropout")
@@ -418,11 +436,13 @@ def _split(b, node, attrs):
     sizes = b.constant(node, 1, "split")
     if sizes is None:
         sizes = attrs.get("split")
-    count = len(node.output)
-    if sizes is not None and len(set(int(s) for s in sizes)) > 1:
-        raise Unsupported(f"unequal parts {list(sizes)}")
-    parts = b.op("SliceChannel", node, b.input(node.input[0]), num_outputs=count,
-                 axis=attrs.get("axis", 0))
+    count, axis, data = len(node.output), attrs.get("axis", 0), b.input(node.input[0])
+    if sizes is not None and len({int(size) for size in sizes}) > 1:     # a slice per part
+        ends = np.cumsum([int(size) for size in sizes])
+        return [b.sym.slice_axis(data, axis=axis, begin=int(end - size), end=int(end),
+                                 name=b.name(node) if k == 0 else None)
+                for k, (end, size) in enumerate(zip(ends, sizes))]
+    parts = b.op("SliceChannel", node, data, num_outputs=count, axis=axis)
     return [parts[k] for k in range(count)] if count > 1 else [parts]
 
 
