@@ -9,9 +9,10 @@ Launch with `mpiexec -n 4 python train.py`; without mpiexec a 'dist_sync' store 
 
 Failures do not hang the job: an exception that escapes on any rank of a distributed store
 prints the rank and calls MPI_Abort, which ends every rank; a collective waits at most
-`timeout` seconds (CYSYM_KV_TIMEOUT, default 300) before aborting with the rank that gave up.
+CYSYM_KV_TIMEOUT seconds (300 by default), then aborts naming the ranks that do not answer.
 """
 import os
+import socket
 import sys
 import time
 import traceback
@@ -110,7 +111,6 @@ class _Communicator:
     def _print_workers(self):
         """One line naming every rank's process: when a rank is killed, the launcher reports
         its process id ('BAD TERMINATION ... PID 8503'), and this line tells which rank it was."""
-        import socket
         workers = self.comm.allgather((socket.gethostname(), os.getpid()))
         if self.rank == 0:
             sys.stderr.write(f"cysym.kvstore: {self.size} workers: " + ", ".join(
@@ -120,15 +120,11 @@ class _Communicator:
     def _abort_on_uncaught_exceptions(self):
         """An exception that ends one rank would leave the others blocked in their next
         collective: print it with the rank and end the whole job."""
-        previous = sys.excepthook
-
         def abort_job(kind, value, tb):
             message = "".join(traceback.format_exception(kind, value, tb))
             sys.stderr.write(f"cysym.kvstore: rank {self.rank} of {self.size} failed, aborting "
                              f"the job:\n{message}")
             sys.stderr.flush()
-            if kind is KeyboardInterrupt:
-                previous(kind, value, tb)
             self.MPI.COMM_WORLD.Abort(1)
         sys.excepthook = abort_job
 
