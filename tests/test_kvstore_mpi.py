@@ -212,11 +212,16 @@ def test_module_trains_with_2bit_compression(tmp_path):
 
 
 def test_gradients_stay_summed_after_rebind_reshape_and_with_a_monitor(tmp_path):
+    """With 2 KB buckets the MLP's gradients make three buckets (fc3's, fc2's and fc1's): the
+    first two start while backward still runs (fc1's are written last), also after a re-bind
+    and a reshape."""
     result = subprocess.run([MPIEXEC, "-n", "2", sys.executable,
                              os.path.join(os.path.dirname(SCRIPT), "rebind.py"), str(tmp_path)],
-                            capture_output=True, text=True, env=_env(), timeout=TIME_LIMIT)
+                            capture_output=True, text=True, env=_env(CYSYM_KV_BUCKET_BYTES="2000"),
+                            timeout=TIME_LIMIT)
     assert result.returncode == 0, result.stdout + result.stderr
     first, second = (_params(tmp_path / f"rank{r}.npz") for r in range(2))
-    assert sorted(first) == sorted(second) and len(first) == 4 * 6
+    assert first["started_in_backward"].tolist() == [2, 2, 2]
+    assert sorted(first) == sorted(second) and len(first) == 4 * 6 + 1
     for name in first:
         np.testing.assert_array_equal(first[name], second[name], err_msg=name)

@@ -26,17 +26,26 @@ def step(batch):
     mod.update()
 
 
+def buckets_started_in_backward():
+    """How many gradient buckets start before the backward pass ends (the rest start in update)."""
+    plan = mod._exec._plan
+    return sum(1 for cut, _ in plan._cuts if cut < len(plan))
+
+
+started = [buckets_started_in_backward()]
 snapshots = {}
 step(6)
 snapshots["first"] = mod.get_params()[0]
 mod.bind(data_shapes=[("data", (6, 8, 8))], label_shapes=[("softmax_label", (6,))], force_rebind=True)
 step(6)
 snapshots["rebound"] = mod.get_params()[0]
+started.append(buckets_started_in_backward())
 step(4)   # a smaller batch: the executor is reshaped
+started.append(buckets_started_in_backward())
 snapshots["reshaped"] = mod.get_params()[0]
 mod.install_monitor(mx.mon.Monitor(1))
 step(4)
 snapshots["monitored"] = mod.get_params()[0]
-np.savez(f"{sys.argv[1]}/rank{kv.rank}.npz",
+np.savez(f"{sys.argv[1]}/rank{kv.rank}.npz", started_in_backward=np.array(started),
          **{f"{phase}:{name}": np.asarray(value) for phase, params in snapshots.items()
             for name, value in params.items()})
