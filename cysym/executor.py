@@ -86,7 +86,8 @@ def _normalize_grad_req(grad_req, arg_names):
             raise BindError(f"grad_req has {len(grad_req)} entries for {len(arg_names)} arguments {arg_names}")
         reqs = dict(zip(arg_names, grad_req))
     elif isinstance(grad_req, dict):
-        unknown = [k for k in grad_req if k not in arg_names]
+        known = set(arg_names)
+        unknown = [k for k in grad_req if k not in known]
         if unknown:
             raise BindError(f"grad_req names {unknown[0]!r}, which is not an argument; arguments are {arg_names}")
         reqs = {name: grad_req.get(name, "null") for name in arg_names}
@@ -104,7 +105,8 @@ def _as_array_dict(arrays, names, what, allow_missing=False):
         return {}
     if isinstance(arrays, dict):
         # a name mapped to None gives nothing (MXNet code passes {'bias': None} with no_bias)
-        unknown = [k for k, v in arrays.items() if k not in names and v is not None]
+        known = set(names)
+        unknown = [k for k, v in arrays.items() if k not in known and v is not None]
         if unknown:
             raise BindError(f"{what}: {unknown[0]!r} is not one of {names}")
         result = dict(arrays)
@@ -250,11 +252,12 @@ class Executor:
             nodes, backward_nodes = forward_nodes, []
         self._forward_count = sum(1 for n in nodes if id(n) in forward_ids and not n.is_variable)
         self._head_grad_arrays = []
+        gradient_nodes = {id(entry[0]) for entry in gradients.values()}
         for (node, index), head in zip(symbol._outputs, head_nodes):
             # loss heads make their own gradient; a head gradient that no gradient rule reads
             # (comparisons have zero gradients) is not needed, as in MXNet
             if head is None or (readers.get((id(head), 0), 0) == 0
-                                and all(entry[0] is not head for entry in gradients.values())):
+                                and id(head) not in gradient_nodes):
                 self._head_grad_arrays.append(None)
                 continue
             key = (id(node), index)

@@ -490,7 +490,8 @@ def create_op(func_name, *args, hint=None, **kwargs):
         if key in given_inputs:
             raise OperatorError(f"{op.label(name)}: input '{key}' given twice")
         given_inputs[key] = value
-    extra = [k for k in given_inputs if k not in input_names]
+    known_inputs = set(input_names)
+    extra = [k for k in given_inputs if k not in known_inputs]
     if extra:
         raise OperatorError(f"{op.label(name)}: unknown input {extra[0]!r}; inputs are {input_names}")
 
