@@ -608,12 +608,11 @@ def append_make_loss_backward(Plan plan, data, dx, double grad_scale=1.0, str no
              [data.size, NORMALIZATION[normalization], max(batch, 1), code], [grad_scale, valid_thresh], label)
 
 
-def _rows(array, label):
-    """(rows, n) of an array seen as rows of its last axis."""
-    if array.ndim == 0:
-        raise ValueError(f"{label}: expected an array with a class axis, got shape {array.shape}")
-    n = array.shape[array.ndim - 1]    # not [-1]: the module is compiled with wraparound=False
-    return (array.size // n if n else 0), n
+def _product(sizes):
+    result = 1
+    for size in sizes:
+        result *= size
+    return result
 
 
 def append_svm_output_backward(Plan plan, out, label_array, dx, double margin=1.0,
@@ -622,7 +621,9 @@ def append_svm_output_backward(Plan plan, out, label_array, dx, double margin=1.
     """Append SVMOutput's gradient (L1-SVM when use_linear, else L2-SVM) from its output and
     the class labels, one per row of the last axis."""
     cdef int code = req_code(req, label)
-    rows, n = _rows(out, label)
+    if out.ndim == 0:
+        raise ValueError(f"{label}: expected an output with a class axis, got shape {out.shape}")
+    rows, n = _product(out.shape[:out.ndim - 1]), out.shape[out.ndim - 1]
     if label_array.size != rows or dx.shape != out.shape:
         raise ValueError(f"{label}: label {label_array.shape} and gradient {dx.shape} do not fit "
                          f"output {out.shape}")
@@ -675,7 +676,7 @@ def append_kl_sparse_reg_backward(Plan plan, dy, data, moving_avg, dx, double pe
     penalty's gradient, data seen as (N, features)."""
     cdef int code = req_code(req, label)
     rows = data.shape[0] if data.ndim else 1
-    n = data.size // rows if rows else 0
+    n = _product(data.shape[1:])
     if moving_avg.size != n or dy.shape != data.shape or dx.shape != data.shape:
         raise ValueError(f"{label}: moving_avg {moving_avg.shape}, gradients {dy.shape} and "
                          f"{dx.shape} do not fit data {data.shape}")
