@@ -225,3 +225,20 @@ def test_gradients_stay_summed_after_rebind_reshape_and_with_a_monitor(tmp_path)
     assert sorted(first) == sorted(second) and len(first) == 4 * 6 + 1
     for name in first:
         np.testing.assert_array_equal(first[name], second[name], err_msg=name)
+
+
+def test_bucketing_module_sums_the_gradients_of_every_bucket(tmp_path):
+    """Buckets made after init_optimizer update through the default bucket's store too."""
+    script = os.path.join(os.path.dirname(SCRIPT), "bucketing.py")
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "single").mkdir()
+    for command in ([MPIEXEC, "-n", "2", sys.executable, script, str(tmp_path / "dist")],
+                    [sys.executable, script, str(tmp_path / "single"), "--single", "2"]):
+        result = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=TIME_LIMIT)
+        assert result.returncode == 0, result.stdout + result.stderr
+    reference = _params(tmp_path / "single" / "rank0.npz")
+    for rank in range(2):
+        params = _params(tmp_path / "dist" / f"rank{rank}.npz")
+        for name in reference:
+            np.testing.assert_allclose(params[name], reference[name], rtol=1e-5, atol=1e-7,
+                                       err_msg=f"rank {rank} {name}")

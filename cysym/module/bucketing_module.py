@@ -213,6 +213,7 @@ class BucketingModule(BaseModule):
             if module is not default:
                 _borrow_optimizer(module, default)
         self._optimizer = default._optimizer
+        self._kvstore = default._kvstore   # fit aggregates metrics over a distributed store's workers
         self.optimizer_initialized = True
 
     # -- running ------------------------------------------------------------------------------------
@@ -262,4 +263,5 @@ def _borrow_optimizer(module, shared):
     """module updates through shared's optimizer and updater (one state per parameter)."""
     module._optimizer = shared._optimizer
     module._updater = shared._updater
+    module._share_kvstore(shared)
     module.optimizer_initialized = True

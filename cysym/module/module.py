@@ -490,11 +490,28 @@ class Module(BaseModule):
             self._kvstore._comm, [(n, self._exec.grad_dict[n].shape, self._exec.grad_dict[n].dtype)
                                   for n in trained], self._kvstore.bucket_bytes,
             self._kvstore._compression)
-        grads = {n: buckets.views.get(n, g) for n, g in self._exec.grad_dict.items()}
         self._grad_buckets = buckets
+        self._bind_gradients_in_buckets()
+
+    def _bind_gradients_in_buckets(self):
+        """Bind the executor's gradients to the bucket views (re-binding only if they are not),
+        and overlap the buckets' sums with its backward pass."""
+        views = self._grad_buckets.views
+        if all(self._exec.grad_dict[n] is views[n] for n in views if n in self._exec.grad_dict):
+            self._grad_buckets.overlap(self._exec)
+            return
+        grads = {n: views.get(n, g) for n, g in self._exec.grad_dict.items()}
         self._replace_executor(_executor.bind(
             self._symbol, self._context, self._exec.arg_dict, args_grad=grads,
             grad_req=self._grad_req, aux_states=self._exec.aux_dict))
+
+    def _share_kvstore(self, shared):
+        """Sum gradients and update through module `shared`'s store and buckets (a
+        BucketingModule's bucket, whose parameters and gradients are the default bucket's)."""
+        self._kvstore, self._update_on_kvstore = shared._kvstore, shared._update_on_kvstore
+        self._grad_buckets = shared._grad_buckets
+        if self._grad_buckets is not None:
+            self._bind_gradients_in_buckets()
 
     def update(self):
         """One optimizer step on every trainable parameter, from the current gradients (summed
