@@ -244,7 +244,8 @@ def test_import_cysym_without_onnx():
 # import
 
 @pytest.mark.parametrize("name", ["resnet18_v1", "mobilenetv2_0.25", "densenet", "squeezenet1.1",
-                                  "inception_v3", "fcn_resnet50", "lstm_2l_bi_states", "gru_1l", "rnn_relu_2l_bi",
+                                  "inception_v3", "fcn_resnet50", "lstm_2l_bi_states", "gru_1l",
+                                  "rnn_relu_2l_bi",
                                   "rnn_tanh_1l_states"])
 def test_round_trip_real_model(name, tmp_path):
     sym, arg_params, aux_params = mx.model.load_checkpoint(str(REALMODELS / name), REAL[name]["epoch"])
@@ -455,3 +456,23 @@ def test_import_helper_made_resize(inputs, attrs, out_shape, tmp_path):
     x = np.random.default_rng(7).normal(size=(2, 3, 4, 6)).astype(np.float32)
     result = _cysym_forward(sym, arg_params, aux_params, {"x": x})[0]
     np.testing.assert_allclose(result, _session(path).run(None, {"x": x})[0], rtol=1e-5, atol=1e-6)
+
+
+def test_import_does_not_compute_growing_constants(tmp_path):
+    """A constant broadcast to a huge shape in the file is not computed at import: the node
+    stays a graph node (and cysym refuses the shape when it is bound, not at import)."""
+    big = numpy_helper.from_array(np.array([1 << 20, 1 << 20], dtype=np.int64), "shape")
+    one = numpy_helper.from_array(np.ones((1, 1), np.float32), "one")
+    graph = helper.make_graph(
+        [helper.make_node("Expand", ["one", "shape"], ["wide"]),
+         helper.make_node("Add", ["x", "wide"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1 << 20, 1 << 20])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1 << 20, 1 << 20])],
+        initializer=[big, one])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "wide.onnx"
+    onnx.save_model(model, str(path))
+    sym, arg_params, _ = mx.onnx.import_model(str(path))
+    assert sorted(arg_params) == ["one"]
+    assert "broadcast_to" in sym.tojson()

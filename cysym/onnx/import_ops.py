@@ -12,6 +12,11 @@ __all__ = ["IMPORTERS", "GraphBuilder"]
 
 IMPORTERS = {}
 INT64_MAX = np.iinfo(np.int64).max
+# operators computed at import when all their inputs are constants: none makes more values than
+# its inputs hold, so an untrusted file cannot make the import allocate without bound
+# (no broadcasting or gathering: those can square the size of what they read)
+FOLDED = {"Slice", "Concat", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Cast",
+          "Identity", "Split", "Neg", "Abs"}
 
 
 class Unsupported(Exception):
@@ -87,7 +92,7 @@ class GraphBuilder:
         """Compute a node whose inputs are all constants (weights sliced or reshaped in the
         graph, as cysym's own RNN export does) with onnx.reference; True if it was."""
         inputs = [name for name in node.input if name]
-        if (not inputs or node.op_type == "Constant" or any(a.type in (a.GRAPH, a.GRAPHS) for a in node.attribute)
+        if (not inputs or node.op_type not in FOLDED or node.domain not in ("", "ai.onnx")
                 or not all(name in self.constants and name not in self.values for name in inputs)):
             return False
         from onnx.reference import ReferenceEvaluator
