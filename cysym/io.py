@@ -236,14 +236,15 @@ class NDArrayIter(DataIter):
                 raise ValueError(f"NDArrayIter: {name!r} has {value.shape[0]} samples but "
                                  f"{self.data[0][0]!r} has {self.num_data}")
         self.part_index, self.num_parts = int(part_index), int(num_parts)
-        if self.num_parts > 1:
+        if self.num_parts == 1:
+            self.idx = np.arange(self.num_data)
+        else:
             if self.num_data < self.num_parts:
                 raise ValueError(f"NDArrayIter: {self.num_data} samples cannot be split into "
                                  f"{self.num_parts} parts")
             self._whole = (self.data, self.label, np.arange(self.num_data))
             self.num_data //= self.num_parts
             self._take_part()
-        self.idx = np.arange(self.num_data) if self.num_parts == 1 else self.idx
         self.shuffle = shuffle
         self.last_batch_handle = last_batch_handle
         self.batch_size = int(batch_size)
