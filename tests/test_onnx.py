@@ -476,3 +476,19 @@ def test_import_does_not_compute_growing_constants(tmp_path):
     sym, arg_params, _ = mx.onnx.import_model(str(path))
     assert sorted(arg_params) == ["one"]
     assert "broadcast_to" in sym.tojson()
+
+
+def test_import_refuses_inconsistent_weights(tmp_path):
+    """An LSTM whose weights do not hold hidden_size rows per gate: a clear error, no crash."""
+    w = numpy_helper.from_array(np.ones((1, 10, 5), np.float32), "w")
+    r = numpy_helper.from_array(np.ones((1, 12, 3), np.float32), "r")
+    graph = helper.make_graph(
+        [helper.make_node("LSTM", ["x", "w", "r"], ["y"], hidden_size=3)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 2, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 1, 2, 3])], initializer=[w, r])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "lstm.onnx"
+    path.write_bytes(model.SerializeToString())
+    with pytest.raises(MXNetError, match="LSTM"):
+        mx.onnx.import_model(str(path))

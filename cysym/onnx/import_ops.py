@@ -68,9 +68,9 @@ class GraphBuilder:
             if missing.intersection(node.input):
                 missing.update(node.output)
                 continue
-            if self._fold(node):
-                continue
             try:
+                if self._fold(node):
+                    continue
                 outputs = function(self, node, self.attributes(node))
             except Unsupported as err:
                 unsupported.append(f"{label}: {err}")
@@ -78,6 +78,11 @@ class GraphBuilder:
                 continue
             except MXNetError as err:
                 raise MXNetError(f"cannot import ONNX node {label}: {err}") from None
+            except (ValueError, TypeError, IndexError, KeyError, RuntimeError) as err:
+                # inputs the checker let through but that do not fit together (a weight of
+                # another shape than hidden_size says, ...)
+                raise MXNetError(f"cannot import ONNX node {label}: malformed inputs or "
+                                 f"attributes ({type(err).__name__}: {err})") from None
             for name, value in zip(node.output, outputs):
                 if name and value is not None:     # a Constant's value is in self.constants
                     self.values[name] = value
