@@ -1219,3 +1219,54 @@ def _index_array(g):
     axes = range(len(shape)) if g.params["axes"] is None else _axes(g.params["axes"], len(shape))
     grid = np.indices(shape)
     _constant_array(g, np.stack([grid[a] for a in axes], axis=-1))
+
+
+# ---------------------------------------------------------------------------------------------
+# transformer blocks: projections interleaved as (seq, batch, heads, parts, head_dim),
+# attention maps indexed batch * heads + head
+
+def _heads(g, position, parts, part):
+    """Block `part` of every head of input `position`: (batch * heads, seq, head_dim)."""
+    length, _, width = g.in_shape(position)
+    heads = g.params["heads"]
+    head_dim = width // (heads * parts)
+    blocks = g.emit1("Reshape", [g.inputs[position], g.ints([0, 0, heads, parts, head_dim], "shape")])
+    block = g.emit1("Gather", [blocks, g.const(np.int64(part), name="part")], axis=3)
+    block = g.emit1("Transpose", [block], perm=[1, 2, 0, 3])
+    return g.emit1("Reshape", [block, g.ints([-1, length, head_dim], "shape")]), head_dim
+
+
+def _attention_scores(g, queries, keys):
+    (q, head_dim), (k, _) = queries, keys
+    scores = g.emit1("MatMul", [q, g.emit1("Transpose", [k], perm=[0, 2, 1])])
+    g.emit("Div", [scores, g.scalar(math.sqrt(head_dim))], g.outputs)
+
+
+def _attended(g, values, attention_position):
+    """(seq, batch, heads * head_dim) of the attention map times the values' heads."""
+    (v, head_dim), heads = values, g.params["heads"]
+    length = g.in_shape(attention_position)[1]
+    out = g.emit1("MatMul", [g.inputs[attention_position], v])
+    out = g.emit1("Reshape", [out, g.ints([-1, heads, length, head_dim], "shape")])
+    out = g.emit1("Transpose", [out], perm=[2, 0, 1, 3])
+    g.emit("Reshape", [out, g.ints([0, 0, heads * head_dim], "shape")], g.outputs)
+
+
+@exporter("_contrib_interleaved_matmul_selfatt_qk")
+def _selfatt_qk(g):
+    _attention_scores(g, _heads(g, 0, 3, 0), _heads(g, 0, 3, 1))
+
+
+@exporter("_contrib_interleaved_matmul_selfatt_valatt")
+def _selfatt_valatt(g):
+    _attended(g, _heads(g, 0, 3, 2), 1)
+
+
+@exporter("_contrib_interleaved_matmul_encdec_qk")
+def _encdec_qk(g):
+    _attention_scores(g, _heads(g, 0, 1, 0), _heads(g, 1, 2, 0))
+
+
+@exporter("_contrib_interleaved_matmul_encdec_valatt")
+def _encdec_valatt(g):
+    _attended(g, _heads(g, 0, 2, 1), 1)
