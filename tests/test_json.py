@@ -246,6 +246,8 @@ REQUIRED_VALUES = {
     "threshold": 0.5,   # bipartite matching
     "low": 0, "high": 5, "range_max": 8,   # _random_randint, _sample_unique_zipfian
     "transform_type": "affine", "sampler_type": "bilinear", "output_size": (4, 3),   # spatial ops
+    "lr": 0.1, "eta": 1.0, "t": 2, "wd": 0.01, "lrs": (0.1,), "wds": (0.0,),   # optimizer updates
+    "indices": (0, 2),   # _split_v2
 }
 EXTRA_PARAMS = {
     "Reshape": {"shape": (0, -1)},
@@ -254,6 +256,7 @@ EXTRA_PARAMS = {
     "_plus_scalar": {"scalar": 2.5}, "transpose": {"axes": (1, 0, 2)},
     "sum": {"axis": (1,), "keepdims": True}, "LeakyReLU": {"act_type": "prelu"},
     "_contrib_PSROIPooling": {"pooled_size": 3},   # an int here, (h, w) for the other ROI ops
+    "multi_all_finite": {"num_arrays": 2},
 }
 
 

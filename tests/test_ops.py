@@ -553,8 +553,9 @@ def assert_outputs(outputs, expected, dtype, tol_scale=1.0):
     assert len(outputs) == len(expected)
     for i, (out, exp) in enumerate(zip(outputs, expected)):
         out = np.asarray(out)
-        # an integer reference is an integer output (shape_array, index_array): exact
-        wanted = exp.dtype if exp.dtype.kind in "iu" else np.dtype(dtype)
+        # an integer reference is an integer output (shape_array, index_array): exact; so is a
+        # float32 one (all_finite's flag is float32 whatever the data's dtype)
+        wanted = exp.dtype if exp.dtype.kind in "iu" or exp.dtype == np.float32 else np.dtype(dtype)
         assert out.dtype == wanted, f"output {i} has dtype {out.dtype}, expected {wanted}"
         assert out.shape == exp.shape, f"output {i} has shape {out.shape}, expected {exp.shape}"
         np.testing.assert_allclose(out, exp, rtol=tol["rtol"], atol=tol["atol"],

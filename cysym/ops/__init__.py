@@ -19,3 +19,4 @@ from . import random_ops  # noqa: F401  (_random_*, _sample_*, _random_pdf_*: mx
 from . import spatial  # noqa: F401  (im2col, col2im, GridGenerator, BilinearSampler, SpatialTransformer, Correlation)
 from . import update_ops  # noqa: F401  (sgd_update ... lamb_update_phase2, mp_ and multi_ forms)
 from . import ctc  # noqa: F401  (CTCLoss, ctc_loss, _contrib_CTCLoss, _contrib_ctc_loss)
+from . import misc  # noqa: F401  (diag, khatri_rao, _slice_assign, _split_v2, _histogram, all_finite, amp_cast, ...)

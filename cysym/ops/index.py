@@ -782,6 +782,7 @@ def _pick_backward_kernel(b):
 
 register(OpDef(
     "pick",
+    aliases=("choose_element_0index",),
     dtypes={"index": NUMBER_DTYPES},
     params=_PICK_PARAMS,
     inputs=("data", "index"),
