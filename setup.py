@@ -32,6 +32,9 @@ wide_possible = platform.machine().lower() in ("x86_64", "amd64") and os.name !=
 # The portable element-wise loops move 16 bytes per iteration (SSE2), few enough that loop
 # overhead bounds a compare-and-select such as relu at 1.6x a copy; unrolled, it runs at 1.1x.
 UNROLLED = {"elemwise": ["-funroll-loops"]}
+# The kernels' threads (cysym/_ops/threads.pyx): OpenMP where GCC or Clang on Linux has it;
+# elsewhere the same code runs on one thread.
+OPENMP = ["-fopenmp"] if platform.system() == "Linux" else []
 
 
 def build_of(name):
@@ -50,7 +53,8 @@ def extension(path):
         [path],
         include_dirs=[numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=flags + (WIDE_FLAGS[build] if build else UNROLLED.get(name, [])),
+        extra_compile_args=flags + OPENMP + (WIDE_FLAGS[build] if build else UNROLLED.get(name, [])),
+        extra_link_args=OPENMP,
     )
 
 

@@ -10,7 +10,9 @@ from libc.string cimport memcpy, memset
 from libc.float cimport FLT_MAX, DBL_MAX
 from libc.math cimport sqrt, cbrt
 import numpy as np
+from cython.parallel cimport prange
 
+from cysym._ops cimport threads
 from cysym._ops._blas cimport real, gemm
 from cysym._ops._math cimport _sum
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
@@ -60,14 +62,16 @@ cdef inline void _valid_range(Py_ssize_t off, Py_ssize_t stride, Py_ssize_t size
     hi[0] = b
 
 
-cdef void _im2col(const real* x, real* col, Py_ssize_t ld, Geom* g) noexcept nogil:
+cdef void _im2col(const real* x, real* col, Py_ssize_t ld, Geom* g, Py_ssize_t c0,
+                  Py_ssize_t c1) noexcept nogil:
     # col[(c, a, i, j), (od, oh, ow)] = x[c, od*sd - pd + a*dd, oh*sh - ph + i*dh, ow*sw - pw + j*dw]
-    # (0 outside); rows of col are `ld` elements apart (several samples share a row, side by side)
+    # (0 outside) for channels c0..c1; rows of col are `ld` elements apart (several samples
+    # share a row, side by side)
     cdef Py_ssize_t c, a, i, j, od, oh, ow, id_, ih, off, lo, hi
     cdef Py_ssize_t HWo = g.Ho * g.Wo
     cdef real* r
     cdef const real* src
-    for c in range(g.C):
+    for c in range(c0, c1):
         for a in range(g.kd):
             for i in range(g.kh):
                 for j in range(g.kw):
@@ -98,13 +102,15 @@ cdef void _im2col(const real* x, real* col, Py_ssize_t ld, Geom* g) noexcept nog
                             r += g.Wo
 
 
-cdef void _col2im(const real* col, Py_ssize_t ld, real* x, Geom* g) noexcept nogil:
-    # x[c, id, ih, iw] += col[(c, a, i, j), (od, oh, ow)] over every (a, i, j, od, oh, ow) reading it
+cdef void _col2im(const real* col, Py_ssize_t ld, real* x, Geom* g, Py_ssize_t c0,
+                  Py_ssize_t c1) noexcept nogil:
+    # x[c, id, ih, iw] += col[(c, a, i, j), (od, oh, ow)] over every (a, i, j, od, oh, ow) reading
+    # it, for channels c0..c1
     cdef Py_ssize_t c, a, i, j, od, oh, ow, id_, ih, off, lo, hi
     cdef Py_ssize_t HWo = g.Ho * g.Wo
     cdef const real* r
     cdef real* dst
-    for c in range(g.C):
+    for c in range(c0, c1):
         for a in range(g.kd):
             for i in range(g.kh):
                 for j in range(g.kw):
@@ -129,6 +135,43 @@ cdef void _col2im(const real* col, Py_ssize_t ld, real* x, Geom* g) noexcept nog
                             r += g.Wo
 
 
+cdef void _im2col_images(const real* x, real* col, Py_ssize_t ld, Py_ssize_t count,
+                        Geom* g) noexcept nogil:
+    # im2col of `count` consecutive samples side by side (sample j from column j * HWo), split
+    # by channels over the kernel threads
+    cdef Py_ssize_t in_size = g.C * g.D * g.H * g.W
+    cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo
+    cdef int parts = threads.parts_for(<double>count * g.C * g.kd * g.kh * g.kw * HWo)
+    cdef int part
+    cdef Py_ssize_t j
+    if parts == 1:
+        for j in range(count):
+            _im2col(x + j * in_size, col + j * HWo, ld, g, 0, g.C)
+        return
+    for part in prange(parts, num_threads=parts, schedule="static"):
+        for j in range(count):
+            _im2col(x + j * in_size, col + j * HWo, ld, g, threads.split_point(g.C, parts, part, 1),
+                    threads.split_point(g.C, parts, part + 1, 1))
+
+
+cdef void _col2im_images(const real* col, Py_ssize_t ld, real* x, Py_ssize_t count,
+                         Geom* g) noexcept nogil:
+    # _im2col_images' adjoint: x[sample j] += col2im(columns of sample j), split by channels
+    cdef Py_ssize_t in_size = g.C * g.D * g.H * g.W
+    cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo
+    cdef int parts = threads.parts_for(<double>count * g.C * g.kd * g.kh * g.kw * HWo)
+    cdef int part
+    cdef Py_ssize_t j
+    if parts == 1:
+        for j in range(count):
+            _col2im(col + j * HWo, ld, x + j * in_size, g, 0, g.C)
+        return
+    for part in prange(parts, num_threads=parts, schedule="static"):
+        for j in range(count):
+            _col2im(col + j * HWo, ld, x + j * in_size, g, threads.split_point(g.C, parts, part, 1),
+                    threads.split_point(g.C, parts, part + 1, 1))
+
+
 # ---------------------------------------------------------------------------------------
 # Convolution
 #
@@ -146,16 +189,27 @@ cdef void _col2im(const real* col, Py_ssize_t ld, real* x, Geom* g) noexcept nog
 
 cdef void _add_bias(real* y, const real* b, Py_ssize_t N, Py_ssize_t F,
                     Py_ssize_t size) noexcept nogil:
-    # y[n, f, :] += b[f]
-    cdef Py_ssize_t n, f, p
+    # y[n, f, :] += b[f], split by planes over the kernel threads
+    cdef int part
+    cdef int parts = threads.parts_for(<double>N * F * size)
+    if parts == 1:
+        _add_bias_planes(y, b, F, size, 0, N * F)
+        return
+    for part in prange(parts, num_threads=parts, schedule="static"):
+        _add_bias_planes(y, b, F, size, threads.split_point(N * F, parts, part, 1),
+                         threads.split_point(N * F, parts, part + 1, 1))
+
+
+cdef void _add_bias_planes(real* y, const real* b, Py_ssize_t F, Py_ssize_t size,
+                           Py_ssize_t first, Py_ssize_t last) noexcept nogil:
+    cdef Py_ssize_t plane, p
     cdef real* yp
     cdef real bf
-    for n in range(N):
-        for f in range(F):
-            bf = b[f]
-            yp = y + (n * F + f) * size
-            for p in range(size):
-                yp[p] += bf
+    for plane in range(first, last):
+        bf = b[plane % F]
+        yp = y + plane * size
+        for p in range(size):
+            yp[p] += bf
 
 
 cdef void _pointwise_forward(const real* x, const real* w, const real* b, real* y, Geom* g,
@@ -374,8 +428,7 @@ cdef void _depthwise_row(const real* xp, const real* wc, real bias, real* yr, Ge
 
 cdef void _depthwise_forward(const real* x, const real* w, const real* b, real* y, Geom* g,
                              int req) noexcept nogil:
-    cdef Py_ssize_t n, c
-    cdef Py_ssize_t K = g.kh * g.kw
+    cdef int parts, part
     cdef Py_ssize_t cols[2 * DEPTHWISE_TAPS]
     cdef Py_ssize_t inner_lo = 0, inner_hi = 0
     if req == REQ_NULL:
@@ -385,10 +438,26 @@ cdef void _depthwise_forward(const real* x, const real* w, const real* b, real* 
         # the output columns where all three taps of a row read inside x
         inner_lo = max(cols[0], max(cols[2], cols[4]))
         inner_hi = min(cols[1], min(cols[3], cols[5]))
-    for n in range(g.N):
-        for c in range(g.C):
-            _depthwise_plane(x + (n * g.C + c) * g.H * g.W, w + c * K, b[c] if b != NULL else 0,
-                             y + (n * g.C + c) * g.Ho * g.Wo, g, cols, inner_lo, inner_hi, req)
+    parts = threads.parts_for(<double>g.N * g.C * (g.H * g.W + g.Ho * g.Wo))
+    if parts == 1:
+        _depthwise_planes(x, w, b, y, g, cols, inner_lo, inner_hi, req, 0, g.N * g.C)
+        return
+    for part in prange(parts, num_threads=parts, schedule="static"):
+        _depthwise_planes(x, w, b, y, g, cols, inner_lo, inner_hi, req,
+                          threads.split_point(g.N * g.C, parts, part, 1),
+                          threads.split_point(g.N * g.C, parts, part + 1, 1))
+
+
+cdef void _depthwise_planes(const real* x, const real* w, const real* b, real* y, Geom* g,
+                            Py_ssize_t* cols, Py_ssize_t inner_lo, Py_ssize_t inner_hi, int req,
+                            Py_ssize_t first, Py_ssize_t last) noexcept nogil:
+    # planes first..last (plane = n * C + c) of the depthwise forward
+    cdef Py_ssize_t plane, c
+    cdef Py_ssize_t K = g.kh * g.kw
+    for plane in range(first, last):
+        c = plane % g.C
+        _depthwise_plane(x + plane * g.H * g.W, w + c * K, b[c] if b != NULL else 0,
+                         y + plane * g.Ho * g.Wo, g, cols, inner_lo, inner_hi, req)
 
 
 cdef void _depthwise_plane(const real* xp, const real* wc, real bias, real* yc, Geom* g,
@@ -439,6 +508,21 @@ cdef double _depthwise_tap_sum_3x3(const real* dy, const real* x, Geom* g, Py_ss
 cdef void _depthwise_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
                               real* db, Geom* g, int req_dx, int req_dw,
                               int req_db) noexcept nogil:
+    # channels are independent: split over the kernel threads
+    cdef int part
+    cdef int parts = threads.parts_for(3.0 * g.N * g.C * (g.H * g.W + g.Ho * g.Wo))
+    if parts == 1:
+        _depthwise_backward_channels(dy, x, w, dx, dw, db, g, req_dx, req_dw, req_db, 0, g.C)
+        return
+    for part in prange(parts, num_threads=parts, schedule="static"):
+        _depthwise_backward_channels(dy, x, w, dx, dw, db, g, req_dx, req_dw, req_db,
+                                     threads.split_point(g.C, parts, part, 1),
+                                     threads.split_point(g.C, parts, part + 1, 1))
+
+
+cdef void _depthwise_backward_channels(const real* dy, const real* x, const real* w, real* dx,
+                                       real* dw, real* db, Geom* g, int req_dx, int req_dw,
+                                       int req_db, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
     cdef Py_ssize_t n, c, oh, i, j, ih, ow, lo, hi
     cdef Py_ssize_t K = g.kh * g.kw, HW = g.H * g.W, HWo = g.Ho * g.Wo
     cdef Py_ssize_t cols[2 * DEPTHWISE_TAPS]
@@ -454,7 +538,7 @@ cdef void _depthwise_backward(const real* dy, const real* x, const real* w, real
     if same_size_3x3:
         inner_lo = max(cols[0], max(cols[2], cols[4]))
         inner_hi = min(cols[1], min(cols[3], cols[5]))
-    for c in range(g.C):
+    for c in range(c0, c1):
         if req_db != REQ_NULL:
             total = 0
             for n in range(g.N):
@@ -524,16 +608,13 @@ cdef void _depthwise_backward(const real* dy, const real* x, const real* w, real
 cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, real* col,
                         Geom* g, Py_ssize_t nb, int req) noexcept nogil:
     # nb == 0: the pointwise path, nb == DEPTHWISE the depthwise one (see the banner above)
-    cdef Py_ssize_t n0, cur, ld, j, grp, f, p
+    cdef Py_ssize_t n0, cur, ld, grp
     cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo   # output positions
     cdef Py_ssize_t Fg = g.F // g.G
     cdef Py_ssize_t Kg = (g.C // g.G) * g.kd * g.kh * g.kw
     cdef Py_ssize_t in_size = g.C * g.D * g.H * g.W
     cdef real* stage = col + g.C * g.kd * g.kh * g.kw * nb * HWo
     cdef real* dst
-    cdef real* yp
-    cdef const real* sp
-    cdef real bf
     cdef bint direct = nb == 1 and req == REQ_WRITE
     if nb == 0:
         _pointwise_forward(x, w, b, y, g, req)
@@ -547,8 +628,7 @@ cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, re
     while n0 < g.N:
         cur = min(nb, g.N - n0)
         ld = cur * HWo
-        for j in range(cur):
-            _im2col(x + (n0 + j) * in_size, col + j * HWo, ld, g)
+        _im2col_images(x + n0 * in_size, col, ld, cur, g)
         dst = y + n0 * g.F * HWo if direct else stage
         for grp in range(g.G):
             # dst[group] = w[group] @ col[group]   (Fg x Kg) @ (Kg x cur*HWo)
@@ -556,25 +636,44 @@ cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, re
                  col + grp * Kg * ld, <int>ld, <real>0, dst + grp * Fg * ld, <int>ld)
         if direct:
             if b != NULL:
-                for f in range(g.F):
-                    bf = b[f]
-                    yp = dst + f * HWo
-                    for p in range(HWo):
-                        yp[p] += bf
+                _add_bias(dst, b, 1, g.F, HWo)
         else:
-            # y[n0 + j, f, :] (+)= stage[f, j*HWo:(j+1)*HWo] + b[f]
-            for j in range(cur):
-                for f in range(g.F):
-                    bf = b[f] if b != NULL else 0
-                    yp = y + ((n0 + j) * g.F + f) * HWo
-                    sp = stage + f * ld + j * HWo
-                    if req == REQ_ADD:
-                        for p in range(HWo):
-                            yp[p] += sp[p] + bf
-                    else:
-                        for p in range(HWo):
-                            yp[p] = sp[p] + bf
+            _unstage(stage, b, y + n0 * g.F * HWo, cur, g.F, HWo, req)
         n0 += cur
+
+
+cdef void _unstage(const real* stage, const real* b, real* y, Py_ssize_t count, Py_ssize_t F,
+                   Py_ssize_t HWo, int req) noexcept nogil:
+    # y[j, f, :] (+)= stage[f, j*HWo:(j+1)*HWo] + b[f] for the `count` samples of a chunk,
+    # split by filters over the kernel threads
+    cdef int part
+    cdef int parts = threads.parts_for(2.0 * count * F * HWo)
+    if parts == 1:
+        _unstage_filters(stage, b, y, count, F, HWo, req, 0, F)
+        return
+    for part in prange(parts, num_threads=parts, schedule="static"):
+        _unstage_filters(stage, b, y, count, F, HWo, req, threads.split_point(F, parts, part, 1),
+                         threads.split_point(F, parts, part + 1, 1))
+
+
+cdef void _unstage_filters(const real* stage, const real* b, real* y, Py_ssize_t count,
+                           Py_ssize_t F, Py_ssize_t HWo, int req, Py_ssize_t f0,
+                           Py_ssize_t f1) noexcept nogil:
+    cdef Py_ssize_t j, f, p
+    cdef real bf
+    cdef real* yp
+    cdef const real* sp
+    for j in range(count):
+        for f in range(f0, f1):
+            bf = b[f] if b != NULL else 0
+            yp = y + (j * F + f) * HWo
+            sp = stage + f * count * HWo + j * HWo
+            if req == REQ_ADD:
+                for p in range(HWo):
+                    yp[p] += sp[p] + bf
+            else:
+                for p in range(HWo):
+                    yp[p] = sp[p] + bf
 
 
 cdef void conv_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -632,8 +731,7 @@ cdef void _conv_backward(const real* dy, const real* x, const real* w, real* dx,
             for f in range(g.F):
                 db[f] += <real>_sum(src + f * ld, ld)
         if req_dw != REQ_NULL:
-            for j in range(cur):
-                _im2col(x + (n0 + j) * in_size, col + j * HWo, ld, g)
+            _im2col_images(x + n0 * in_size, col, ld, cur, g)
             for grp in range(g.G):
                 # dw[group] += dy[chunk, group] @ col[group].T   (Fg x ld) @ (ld x Kg)
                 gemm(False, True, <int>Fg, <int>Kg, <int>ld, <real>1, src + grp * Fg * ld, <int>ld,
@@ -643,8 +741,7 @@ cdef void _conv_backward(const real* dy, const real* x, const real* w, real* dx,
                 # col[group] = w[group].T @ dy[chunk, group]   (Kg x Fg) @ (Fg x ld)
                 gemm(True, False, <int>Kg, <int>ld, <int>Fg, <real>1, w + grp * Fg * Kg, <int>Kg,
                      src + grp * Fg * ld, <int>ld, <real>0, col + grp * Kg * ld, <int>ld)
-            for j in range(cur):
-                _col2im(col + j * HWo, ld, dx + (n0 + j) * in_size, g)
+            _col2im_images(col, ld, dx + n0 * in_size, cur, g)
         n0 += cur
 
 
@@ -1706,11 +1803,42 @@ cdef void pool_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
     cdef Geom g = _geom(c.ints)
     cdef Py_ssize_t* extra = c.ints + GEOM_INTS
     if c.dtype == 0:
-        _pool_forward(<float*>c.arrays[0], <float*>c.arrays[1], &g, <int>extra[0], <bint>extra[1],
-                      <int>extra[2], <bint>extra[3], <int>extra[4])
+        _pool_forward_split(<float*>c.arrays[0], <float*>c.arrays[1], &g, <int>extra[0],
+                            <bint>extra[1], <int>extra[2], <bint>extra[3], <int>extra[4])
     else:
-        _pool_forward(<double*>c.arrays[0], <double*>c.arrays[1], &g, <int>extra[0], <bint>extra[1],
-                      <int>extra[2], <bint>extra[3], <int>extra[4])
+        _pool_forward_split(<double*>c.arrays[0], <double*>c.arrays[1], &g, <int>extra[0],
+                            <bint>extra[1], <int>extra[2], <bint>extra[3], <int>extra[4])
+
+
+cdef inline Geom _plane_range(Geom* g, Py_ssize_t first, Py_ssize_t last) noexcept nogil:
+    # planes first..last of an NC... pooling as a problem of its own (one sample of
+    # last - first channels); the caller offsets the arrays by `first` planes
+    cdef Geom part = g[0]
+    part.N = 1
+    part.C = last - first
+    return part
+
+
+cdef void _pool_forward_split(const real* x, real* y, Geom* g, int mode, bint include_pad, int p,
+                              bint channels_last, int req) noexcept nogil:
+    # planes are independent: split over the kernel threads (channels-first layouts)
+    cdef Py_ssize_t planes = g.N * g.C
+    cdef Py_ssize_t in_plane = g.D * g.H * g.W, out_plane = g.Do * g.Ho * g.Wo
+    cdef Py_ssize_t first, last
+    cdef Geom part_geom
+    cdef int part
+    cdef int parts = 1 if channels_last else threads.parts_for(
+        <double>planes * (in_plane + out_plane))
+    if parts == 1:
+        _pool_forward(x, y, g, mode, include_pad, p, channels_last, req)
+        return
+    for part in prange(parts, num_threads=parts, schedule="static"):
+        first = threads.split_point(planes, parts, part, 1)
+        last = threads.split_point(planes, parts, part + 1, 1)
+        if last > first:
+            part_geom = _plane_range(g, first, last)
+            _pool_forward(x + first * in_plane, y + first * out_plane, &part_geom, mode,
+                          include_pad, p, False, req)
 
 
 cdef void _max_pool_backward_2x2(const real* dy, const real* x, real* dx, Geom* g,
@@ -1831,11 +1959,36 @@ cdef void pool_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
     cdef Geom g = _geom(c.ints)
     cdef Py_ssize_t* extra = c.ints + GEOM_INTS
     if c.dtype == 0:
-        _pool_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2], &g,
-                       <int>extra[0], <bint>extra[1], <int>extra[2], <bint>extra[3], <int>extra[4])
+        _pool_backward_split(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2], &g,
+                             <int>extra[0], <bint>extra[1], <int>extra[2], <bint>extra[3],
+                             <int>extra[4])
     else:
-        _pool_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2], &g,
-                       <int>extra[0], <bint>extra[1], <int>extra[2], <bint>extra[3], <int>extra[4])
+        _pool_backward_split(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2], &g,
+                             <int>extra[0], <bint>extra[1], <int>extra[2], <bint>extra[3],
+                             <int>extra[4])
+
+
+cdef void _pool_backward_split(const real* dy, const real* x, real* dx, Geom* g, int mode,
+                               bint include_pad, int p, bint channels_last,
+                               int req) noexcept nogil:
+    # as _pool_forward_split: each part writes the dx planes of its own planes
+    cdef Py_ssize_t planes = g.N * g.C
+    cdef Py_ssize_t in_plane = g.D * g.H * g.W, out_plane = g.Do * g.Ho * g.Wo
+    cdef Py_ssize_t first, last
+    cdef Geom part_geom
+    cdef int part
+    cdef int parts = 1 if channels_last else threads.parts_for(
+        <double>planes * (2 * in_plane + out_plane))
+    if parts == 1:
+        _pool_backward(dy, x, dx, g, mode, include_pad, p, channels_last, req)
+        return
+    for part in prange(parts, num_threads=parts, schedule="static"):
+        first = threads.split_point(planes, parts, part, 1)
+        last = threads.split_point(planes, parts, part + 1, 1)
+        if last > first:
+            part_geom = _plane_range(g, first, last)
+            _pool_backward(dy + first * out_plane, x + first * in_plane, dx + first * in_plane,
+                           &part_geom, mode, include_pad, p, False, req)
 
 
 CHANNELS_LAST = ("NWC", "NHWC", "NDHWC")

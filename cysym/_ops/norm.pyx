@@ -8,7 +8,9 @@ batch, with the biased 1/m variance); the forward only reads them.
 """
 from libc.math cimport sqrt
 import numpy as np
+from cython.parallel cimport prange
 
+from cysym._ops cimport threads
 from cysym._ops._blas cimport real
 from cysym._ops._math cimport _sum, _sum_products
 from cysym._ops._common cimport common_dtype, store, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
@@ -45,14 +47,15 @@ cdef void _bn_forward(const real* x, const real* gamma, const real* beta,
                       real* y, real* mean, real* var,
                       Py_ssize_t outer, Py_ssize_t C, Py_ssize_t inner,
                       bint fix_gamma, bint batch_stats, bint relu, int req,
-                      double eps) noexcept nogil:
+                      double eps, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    # channels c0..c1
     cdef Py_ssize_t o, c, i
     cdef Py_ssize_t count = outer * inner
     cdef double total, mu, sigma2, scale, shift
     cdef real value
     cdef const real* xp
     cdef real* yp
-    for c in range(C):
+    for c in range(c0, c1):
         if batch_stats:
             total = 0
             for o in range(outer):
@@ -91,17 +94,30 @@ cdef void _bn_forward(const real* x, const real* gamma, const real* beta,
 cdef void bn_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
     # arrays: x, gamma, beta, moving_mean, moving_var, y, mean, var
     # ints: outer, C, inner, fix_gamma, use_global_stats, req, relu; floats: eps
-    cdef bint batch_stats = ctx.is_train and not c.ints[4]
     if c.dtype == 0:
-        _bn_forward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
-                    <float*>c.arrays[3], <float*>c.arrays[4], <float*>c.arrays[5],
-                    <float*>c.arrays[6], <float*>c.arrays[7], c.ints[0], c.ints[1], c.ints[2],
-                    <bint>c.ints[3], batch_stats, <bint>c.ints[6], <int>c.ints[5], c.floats[0])
+        _bn_forward_split(<float*>c.arrays[0], c, ctx)
     else:
-        _bn_forward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
-                    <double*>c.arrays[3], <double*>c.arrays[4], <double*>c.arrays[5],
-                    <double*>c.arrays[6], <double*>c.arrays[7], c.ints[0], c.ints[1], c.ints[2],
-                    <bint>c.ints[3], batch_stats, <bint>c.ints[6], <int>c.ints[5], c.floats[0])
+        _bn_forward_split(<double*>c.arrays[0], c, ctx)
+
+
+cdef void _bn_forward_split(const real* x, KernelCall* c, RunContext* ctx) noexcept nogil:
+    # channels are independent: split over the kernel threads
+    cdef bint batch_stats = ctx.is_train and not c.ints[4]
+    cdef Py_ssize_t C = c.ints[1]
+    cdef int part
+    cdef int parts = threads.parts_for(3.0 * c.ints[0] * C * c.ints[2])
+    if parts == 1:
+        _bn_forward(x, <real*>c.arrays[1], <real*>c.arrays[2], <real*>c.arrays[3],
+                    <real*>c.arrays[4], <real*>c.arrays[5], <real*>c.arrays[6],
+                    <real*>c.arrays[7], c.ints[0], C, c.ints[2], <bint>c.ints[3], batch_stats,
+                    <bint>c.ints[6], <int>c.ints[5], c.floats[0], 0, C)
+        return
+    for part in prange(parts, num_threads=parts, schedule="static"):
+        _bn_forward(x, <real*>c.arrays[1], <real*>c.arrays[2], <real*>c.arrays[3],
+                    <real*>c.arrays[4], <real*>c.arrays[5], <real*>c.arrays[6],
+                    <real*>c.arrays[7], c.ints[0], C, c.ints[2], <bint>c.ints[3], batch_stats,
+                    <bint>c.ints[6], <int>c.ints[5], c.floats[0],
+                    threads.split_point(C, parts, part, 1), threads.split_point(C, parts, part + 1, 1))
 
 
 cdef void _bn_backward(const real* dy, const real* x, const real* gamma,
@@ -109,13 +125,14 @@ cdef void _bn_backward(const real* dy, const real* x, const real* gamma,
                        real* dx, real* dgamma, real* dbeta,
                        Py_ssize_t outer, Py_ssize_t C, Py_ssize_t inner,
                        bint fix_gamma, bint batch_stats, int req_dx, int req_dg, int req_db,
-                       double eps, double momentum) noexcept nogil:
+                       double eps, double momentum, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    # channels c0..c1
     cdef Py_ssize_t o, c
     cdef Py_ssize_t count = outer * inner
     cdef double mu, invstd, g, sum_dy, sum_dy_xhat, a, b, k, shift
     cdef const real* xp
     cdef const real* dyp
-    for c in range(C):
+    for c in range(c0, c1):
         mu = mean[c]
         invstd = 1.0 / sqrt(<double>var[c] + eps)
         g = 1.0 if fix_gamma else <double>gamma[c]
@@ -155,21 +172,32 @@ cdef void bn_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
     # arrays: dy, x, gamma, mean, var, moving_mean, moving_var, dx, dgamma, dbeta
     # ints: outer, C, inner, fix_gamma, use_global_stats, req_dx, req_dgamma, req_dbeta
     # floats: eps, momentum
-    cdef bint batch_stats = ctx.is_train and not c.ints[4]
     if c.dtype == 0:
-        _bn_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
-                     <float*>c.arrays[3], <float*>c.arrays[4], <float*>c.arrays[5],
-                     <float*>c.arrays[6], <float*>c.arrays[7], <float*>c.arrays[8],
-                     <float*>c.arrays[9], c.ints[0], c.ints[1], c.ints[2], <bint>c.ints[3],
-                     batch_stats, <int>c.ints[5], <int>c.ints[6], <int>c.ints[7],
-                     c.floats[0], c.floats[1])
+        _bn_backward_split(<float*>c.arrays[0], c, ctx)
     else:
-        _bn_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
-                     <double*>c.arrays[3], <double*>c.arrays[4], <double*>c.arrays[5],
-                     <double*>c.arrays[6], <double*>c.arrays[7], <double*>c.arrays[8],
-                     <double*>c.arrays[9], c.ints[0], c.ints[1], c.ints[2], <bint>c.ints[3],
-                     batch_stats, <int>c.ints[5], <int>c.ints[6], <int>c.ints[7],
-                     c.floats[0], c.floats[1])
+        _bn_backward_split(<double*>c.arrays[0], c, ctx)
+
+
+cdef void _bn_backward_split(const real* dy, KernelCall* c, RunContext* ctx) noexcept nogil:
+    # channels are independent: split over the kernel threads
+    cdef bint batch_stats = ctx.is_train and not c.ints[4]
+    cdef Py_ssize_t C = c.ints[1]
+    cdef int part
+    cdef int parts = threads.parts_for(4.0 * c.ints[0] * C * c.ints[2])
+    if parts == 1:
+        _bn_backward(dy, <real*>c.arrays[1], <real*>c.arrays[2], <real*>c.arrays[3],
+                     <real*>c.arrays[4], <real*>c.arrays[5], <real*>c.arrays[6],
+                     <real*>c.arrays[7], <real*>c.arrays[8], <real*>c.arrays[9], c.ints[0], C,
+                     c.ints[2], <bint>c.ints[3], batch_stats, <int>c.ints[5], <int>c.ints[6],
+                     <int>c.ints[7], c.floats[0], c.floats[1], 0, C)
+        return
+    for part in prange(parts, num_threads=parts, schedule="static"):
+        _bn_backward(dy, <real*>c.arrays[1], <real*>c.arrays[2], <real*>c.arrays[3],
+                     <real*>c.arrays[4], <real*>c.arrays[5], <real*>c.arrays[6],
+                     <real*>c.arrays[7], <real*>c.arrays[8], <real*>c.arrays[9], c.ints[0], C,
+                     c.ints[2], <bint>c.ints[3], batch_stats, <int>c.ints[5], <int>c.ints[6],
+                     <int>c.ints[7], c.floats[0], c.floats[1],
+                     threads.split_point(C, parts, part, 1), threads.split_point(C, parts, part + 1, 1))
 
 
 cdef void _relu_mask(const real* dy, const real* y, real* masked, Py_ssize_t n) noexcept nogil:

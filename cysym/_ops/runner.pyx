@@ -3,6 +3,7 @@ from libc.stdlib cimport malloc, free, realloc
 from libc.string cimport memset
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 cimport numpy as cnp
+from cysym._ops cimport threads
 import numpy as np
 
 cnp.import_array()
@@ -125,6 +126,7 @@ cdef class Plan:
         """Run calls[begin:end]; native calls run back to back without the GIL."""
         cdef Py_ssize_t i = begin
         cdef Py_ssize_t stop = self.n_calls if end < 0 else min(end, self.n_calls)
+        cdef int held_blas
         self.ctx.is_train = is_train
         self.ctx.error_code = 0
         while i < stop:
@@ -133,12 +135,14 @@ cdef class Plan:
                 i += 1
                 continue
             with nogil:
+                held_blas = threads.hold_blas()
                 while i < stop and self.calls[i].fn != NULL:
                     self.calls[i].fn(&self.calls[i], &self.ctx)
                     if self.ctx.error_code != 0:
                         self.ctx.error_call = i
                         break
                     i += 1
+                threads.release_blas(held_blas)
             if self.ctx.error_code != 0:
                 self._raise_kernel_error()
 
@@ -148,6 +152,7 @@ cdef class Plan:
         cdef Py_ssize_t i
         cdef Py_ssize_t stop = self.n_calls if end < 0 else min(end, self.n_calls)
         cdef double start
+        cdef int held_blas
         if spans.shape[0] < stop - begin or spans.shape[1] != 2:
             raise ValueError(f"spans must have shape ({stop - begin}, 2)")
         self.ctx.is_train = is_train
@@ -158,7 +163,9 @@ cdef class Plan:
                 self.python_calls[self.calls[i].python_index]()
             else:
                 with nogil:
+                    held_blas = threads.hold_blas()
                     self.calls[i].fn(&self.calls[i], &self.ctx)
+                    threads.release_blas(held_blas)
                 if self.ctx.error_code != 0:
                     self.ctx.error_call = i
                     self._raise_kernel_error()

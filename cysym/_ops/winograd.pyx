@@ -14,7 +14,9 @@ transformed on every call (the user may change them between calls).  Scratch, in
 workspace: U (16 x F x C), then V (16 x C x block) and M (16 x F x block) for one block of tiles.
 """
 import numpy as np
+from cython.parallel cimport prange
 
+from cysym._ops cimport threads
 from cysym._ops._blas cimport real, gemm
 from cysym._ops._common cimport common_dtype, scratch, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
@@ -33,7 +35,8 @@ cdef struct Shape:
     bint flip          # the data gradient: w is the forward's (C, F, 3, 3) filters
 
 
-cdef void _transform_weights(const real* w, real* U, Shape* s) noexcept nogil:
+cdef void _transform_weights(const real* w, real* U, Shape* s, Py_ssize_t f0,
+                             Py_ssize_t f1) noexcept nogil:
     # U[ξ, f, c] = (G g Gᵀ)[ξ] with g = w[f, c] (forward, w of shape (F, C, 3, 3)), or for the data
     # gradient g = w[c, f] turned by 180 degrees (w of shape (C, F, 3, 3): the forward's filters).
     # RUN channels at a time through stack arrays, so that the arithmetic and the sixteen
@@ -45,7 +48,7 @@ cdef void _transform_weights(const real* w, real* U, Shape* s) noexcept nogil:
     cdef real t[4][3][RUN]     # G g
     cdef const real* src
     cdef real* u
-    for f in range(s.F):
+    for f in range(f0, f1):
         for c0 in range(0, s.C, RUN):
             count = min(RUN, s.C - c0)
             src = w + (c0 * s.F + f) * 9 if s.flip else w + (f * s.C + c0) * 9
@@ -161,12 +164,12 @@ cdef inline Py_ssize_t _tile_run(Py_ssize_t t, Py_ssize_t t1, Shape* s, Py_ssize
 
 
 cdef void _transform_input(const real* x, real* V, Py_ssize_t t0, Py_ssize_t t1,
-                           Shape* s) noexcept nogil:
+                           Shape* s, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
     # V[ξ, c, t - t0] = (Bᵀ d B)[ξ], d the 4x4 patch of x[n, c] under tile t, one run of a tile
     # row at a time (tiles are numbered image by image, row by row)
     cdef Py_ssize_t c, t, n, th, tw, count
     cdef Py_ssize_t ld = t1 - t0
-    for c in range(s.C):
+    for c in range(c0, c1):
         t = t0
         while t < t1:
             count = _tile_run(t, t1, s, &n, &th, &tw)
@@ -253,12 +256,12 @@ cdef void _output_row(const real* m, Py_ssize_t step, real bias, real* out, Py_s
 
 
 cdef void _transform_output(const real* M, const real* b, real* y, Py_ssize_t t0, Py_ssize_t t1,
-                            Shape* s, int req) noexcept nogil:
+                            Shape* s, int req, Py_ssize_t f0, Py_ssize_t f1) noexcept nogil:
     # y[n, f, 2x2 tile] (+)= Aᵀ m A + b[f], m = M[:, f, t - t0], one run of a tile row at a time
     cdef Py_ssize_t f, t, n, th, tw, count
     cdef Py_ssize_t ld = t1 - t0
     cdef real bias
-    for f in range(s.F):
+    for f in range(f0, f1):
         bias = b[f] if b != NULL else 0
         t = t0
         while t < t1:
@@ -270,24 +273,49 @@ cdef void _transform_output(const real* M, const real* b, real* y, Py_ssize_t t0
 
 cdef void _winograd(const real* x, const real* w, const real* b, real* y, real* work, Shape* s,
                     int req) noexcept nogil:
-    cdef Py_ssize_t xi, t0, t1
+    # each phase splits over the kernel threads: filters for the weight and output transforms,
+    # channels for the input transform, the 16 GEMMs between them (each on one thread)
+    cdef Py_ssize_t t0, t1
     cdef Py_ssize_t tiles = s.N * s.TH * s.TW
     cdef real* U = work
     cdef real* V = U + 16 * s.F * s.C
     cdef real* M = V + 16 * s.C * s.block
+    cdef int parts = threads.count()
+    cdef int part, xi
     if req == REQ_NULL:
         return
-    _transform_weights(w, U, s)
+    if parts == 1:
+        _transform_weights(w, U, s, 0, s.F)
+    else:
+        for part in prange(parts, num_threads=parts, schedule="static"):
+            _transform_weights(w, U, s, threads.split_point(s.F, parts, part, 1),
+                               threads.split_point(s.F, parts, part + 1, 1))
     t0 = 0
     while t0 < tiles:
         t1 = min(t0 + s.block, tiles)
-        _transform_input(x, V, t0, t1, s)
-        for xi in range(16):
-            gemm(False, False, <int>s.F, <int>(t1 - t0), <int>s.C, <real>1, U + xi * s.F * s.C,
-                 <int>s.C, V + xi * s.C * (t1 - t0), <int>(t1 - t0), <real>0,
-                 M + xi * s.F * (t1 - t0), <int>(t1 - t0))
-        _transform_output(M, b, y, t0, t1, s, req)
+        if parts == 1:
+            _transform_input(x, V, t0, t1, s, 0, s.C)
+            for xi in range(16):
+                _tile_gemm(U, V, M, xi, t1 - t0, s)
+            _transform_output(M, b, y, t0, t1, s, req, 0, s.F)
+        else:
+            for part in prange(parts, num_threads=parts, schedule="static"):
+                _transform_input(x, V, t0, t1, s, threads.split_point(s.C, parts, part, 1),
+                                 threads.split_point(s.C, parts, part + 1, 1))
+            for xi in prange(16, num_threads=parts, schedule="static"):
+                _tile_gemm(U, V, M, xi, t1 - t0, s)
+            for part in prange(parts, num_threads=parts, schedule="static"):
+                _transform_output(M, b, y, t0, t1, s, req,
+                                  threads.split_point(s.F, parts, part, 1),
+                                  threads.split_point(s.F, parts, part + 1, 1))
         t0 = t1
+
+
+cdef inline void _tile_gemm(const real* U, const real* V, real* M, int xi, Py_ssize_t count,
+                            Shape* s) noexcept nogil:
+    # M[ξ] = U[ξ] · V[ξ]: (F x C) · (C x count)
+    gemm(False, False, <int>s.F, <int>count, <int>s.C, <real>1, U + xi * s.F * s.C, <int>s.C,
+         V + xi * s.C * count, <int>count, <real>0, M + xi * s.F * count, <int>count)
 
 
 cdef void winograd_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:

@@ -1,8 +1,6 @@
 """Convolution and Pooling (1-D, 2-D and 3-D: layouts NCW / NCHW / NCDHW, and for Pooling the
 channels-last NWC / NHWC / NDHWC too)."""
-import functools
 import math
-import os
 
 import numpy as np
 
@@ -106,32 +104,9 @@ WINOGRAD_MIN_TILES = 96
 WINOGRAD_MIN_CHANNELS = 16
 
 
-@functools.cache
-def blas_threads():
-    """The threads OpenBLAS (SciPy's) runs a GEMM on: threadpoolctl's reading where it is
-    installed, else what OpenBLAS reads at start (OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS,
-    OMP_NUM_THREADS, else one per CPU).  Read once per process."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        for name in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
-            value = os.environ.get(name, "").split(",")[0].strip()
-            if value.isdigit() and int(value) > 0:
-                return int(value)
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    counts = [pool["num_threads"] for pool in threadpool_info()
-              if pool["internal_api"] == "openblas"]
-    return max(counts, default=1)
-
-
 def _winograd_fits(params, data_shape):
     """Whether this Convolution runs (and its data gradient) by Winograd F(2x2, 3x3): 2-D,
-    3x3, stride and dilation 1, one group, pad at most 2, and enough tiles and channels; and
-    only where the GEMMs run on one thread: its transforms run on one, and its 16 smaller GEMMs
-    split worse between threads than im2col's one (measured 2.5x slower than im2col with 2
-    OpenBLAS threads on the 2-core development machine, while shared)."""
-    if blas_threads() != 1:
-        return False
+    3x3, stride and dilation 1, one group, pad at most 2, and enough tiles and channels."""
     kernel = tuple(params["kernel"])
     if len(kernel) != 2 or kernel != (3, 3) or params["num_group"] != 1:
         return False

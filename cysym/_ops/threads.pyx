@@ -1,0 +1,115 @@
+"""Threads of the kernels: how many, and the BLAS library's own count.
+
+A kernel splits its work over `count()` threads (OpenMP) only into independent parts (output
+tiles, channels, images, column blocks of a GEMM), each computed as on one thread: results do
+not depend on the thread count.  The BLAS that SciPy links (OpenBLAS) runs one thread while a
+plan runs: the kernels split the GEMMs themselves, and two thread pools on the same cores
+thrash.  Holding it costs two calls per run, so cysym sets it to one thread at import (the
+thread count it started with becomes the kernels' default) and a run only checks it."""
+import ctypes
+import os
+
+cdef int _count = 1
+cdef void (*_blas_set)(int) noexcept nogil
+cdef int (*_blas_get)() noexcept nogil
+
+# SciPy's OpenBLAS prefixes its symbols (scipy_openblas...); other builds do not
+_BLAS_SETTERS = ("scipy_openblas_set_num_threads", "openblas_set_num_threads",
+                 "scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_")
+
+
+cdef int count() noexcept nogil:
+    return _count
+
+
+cdef int hold_blas() noexcept nogil:
+    """OpenBLAS's thread count before holding it to one (0: nothing held).  cysym set it to one
+    at import; this costs one read unless the user raised it since (threadpoolctl)."""
+    cdef int held
+    if _blas_set == NULL:
+        return 0
+    held = _blas_get()
+    if held > 1:
+        _blas_set(1)
+        return held
+    return 0
+
+
+cdef void release_blas(int held) noexcept nogil:
+    if held > 1:
+        _blas_set(held)
+
+
+def _find_blas_controls():
+    """The thread-count functions of the BLAS that scipy.linalg.cython_blas calls: dlsym on
+    that module's handle also searches the libraries it links."""
+    global _blas_set, _blas_get
+    from scipy.linalg import cython_blas
+    library = ctypes.CDLL(cython_blas.__file__)
+    for setter in _BLAS_SETTERS:
+        getter = setter.replace("set_", "get_")
+        try:
+            set_fn, get_fn = getattr(library, setter), getattr(library, getter)
+        except AttributeError:
+            continue
+        _blas_set = <void (*)(int) noexcept nogil><size_t>ctypes.cast(set_fn, ctypes.c_void_p).value
+        _blas_get = <int (*)() noexcept nogil><size_t>ctypes.cast(get_fn, ctypes.c_void_p).value
+        return setter
+    return None
+
+
+def blas_controls():
+    """The name of the BLAS function cysym holds the BLAS threads with (None: not found)."""
+    return _BLAS_NAME
+
+
+def blas_num_threads():
+    """The BLAS library's own thread count now (None where cysym cannot read it)."""
+    return _blas_get() if _blas_get != NULL else None
+
+
+def set_num_threads(int threads):
+    """Run the kernels on `threads` threads (at least 1; one where the kernels were compiled
+    without OpenMP)."""
+    global _count
+    if threads < 1:
+        raise ValueError(f"set_num_threads: the thread count must be at least 1, got {threads}")
+    _count = threads if _OPENMP_BUILD else 1
+
+
+def get_num_threads():
+    """The threads the kernels run on."""
+    return _count
+
+
+def openmp():
+    """Whether the kernels were compiled with OpenMP (without it they run on one thread)."""
+    return _OPENMP_BUILD
+
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #define CYSYM_OPENMP 1
+    #else
+    #define CYSYM_OPENMP 0
+    #endif
+    """
+    int CYSYM_OPENMP
+
+
+
+def _default_count():
+    """OMP_NUM_THREADS as MXNet read it, else as many threads as OpenBLAS starts with (its own
+    variables, else one per CPU this process may run on)."""
+    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return blas_num_threads() or len(os.sched_getaffinity(0))
+
+
+_OPENMP_BUILD = bool(CYSYM_OPENMP)
+_BLAS_NAME = _find_blas_controls()
+set_num_threads(_default_count())
+if _blas_set != NULL:
+    _blas_set(1)

@@ -1,0 +1,102 @@
+"""The kernels' threads (cysym/_ops/threads.pyx): every parallel loop gives the numbers one
+thread gives, and SciPy's BLAS is held to one thread while a plan runs."""
+import numpy as np
+import pytest
+
+import cysym as mx
+from cysym._ops import threads
+
+needs_openmp = pytest.mark.skipif(not threads.openmp(), reason="kernels built without OpenMP")
+
+
+@pytest.fixture
+def restore_threads():
+    before = threads.get_num_threads()
+    yield
+    threads.set_num_threads(before)
+
+
+def _network():
+    """Every kernel family that splits its work: im2col convolutions (a chunk of samples), a
+    Winograd convolution, a pointwise and a depthwise convolution with bias, BatchNorm, max and
+    average pooling, and a dense layer large enough for a split GEMM."""
+    data = mx.sym.Variable("data")
+    x = mx.sym.Convolution(data, num_filter=24, kernel=(5, 5), stride=(1, 1), pad=(2, 2), name="c5")
+    x = mx.sym.BatchNorm(x, fix_gamma=False, name="bn0")
+    x = mx.sym.Activation(x, act_type="relu")
+    x = mx.sym.Convolution(x, num_filter=32, kernel=(3, 3), pad=(1, 1), no_bias=True, name="c3")
+    x = mx.sym.Pooling(x, kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="max")
+    x = mx.sym.Convolution(x, num_filter=40, kernel=(1, 1), name="c1")
+    x = mx.sym.Convolution(x, num_filter=40, kernel=(3, 3), pad=(1, 1), num_group=40, name="dw")
+    x = mx.sym.BatchNorm(x, fix_gamma=False, name="bn1")
+    x = mx.sym.Pooling(x, kernel=(2, 2), stride=(2, 2), pool_type="avg")
+    x = mx.sym.FullyConnected(x, num_hidden=300, name="fc")
+    return mx.sym.SoftmaxOutput(x, name="softmax")
+
+
+@needs_openmp
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-5), (np.float64, 1e-12)])
+def test_two_threads_give_the_numbers_of_one(restore_threads, dtype, tol):
+    net = _network()
+    shape = (3, 5, 47, 53)
+    exe = net.simple_bind(mx.cpu(), data=shape, type_dict={"data": dtype})
+    rng = np.random.default_rng(7)
+    for name, array in exe.arg_dict.items():
+        if name == "softmax_label":
+            array[:] = rng.integers(0, 300, array.shape)
+        else:
+            array[:] = rng.uniform(-0.5, 0.5, array.shape)
+    results = []
+    for count in (1, 2):
+        threads.set_num_threads(count)
+        exe.forward(is_train=True)
+        exe.backward()
+        results.append([exe.outputs[0].asnumpy().copy()]
+                       + [exe.grad_dict[name].asnumpy().copy() for name in sorted(exe.grad_dict)])
+    for one, two in zip(*results):
+        np.testing.assert_allclose(two, one, rtol=tol, atol=tol)
+
+
+@needs_openmp
+def test_loops_without_blas_are_bit_identical(restore_threads):
+    # pooling, BatchNorm and depthwise convolutions split whole planes or channels
+    data = mx.sym.Variable("data")
+    x = mx.sym.Convolution(data, num_filter=6, kernel=(3, 3), pad=(1, 1), num_group=6, name="dw")
+    x = mx.sym.BatchNorm(x, fix_gamma=False, name="bn")
+    net = mx.sym.Pooling(x, kernel=(3, 3), stride=(2, 2), pool_type="max")
+    exe = net.simple_bind(mx.cpu(), data=(4, 6, 61, 67))
+    rng = np.random.default_rng(3)
+    for array in exe.arg_dict.values():
+        array[:] = rng.standard_normal(array.shape)
+    results = []
+    for count in (1, 2):
+        threads.set_num_threads(count)
+        exe.forward(is_train=True)
+        exe.backward(out_grads=[mx.nd.ones(exe.outputs[0].shape)])
+        results.append([exe.outputs[0].asnumpy().copy(), exe.grad_dict["data"].asnumpy().copy(),
+                        exe.grad_dict["dw_weight"].asnumpy().copy()])
+    for one, two in zip(*results):
+        assert np.array_equal(one, two)
+
+
+def test_thread_count_setting(restore_threads):
+    threads.set_num_threads(3)
+    assert threads.get_num_threads() == (3 if threads.openmp() else 1)
+    with pytest.raises(ValueError, match="at least 1"):
+        threads.set_num_threads(0)
+    assert mx.get_num_threads() == threads.get_num_threads()
+    mx.set_num_threads(1)
+    assert threads.get_num_threads() == 1
+
+
+@pytest.mark.skipif(threads.blas_controls() is None, reason="this BLAS has no thread control")
+def test_blas_held_at_one_thread_and_the_users_later_setting_kept():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    assert threads.blas_num_threads() == 1          # cysym set it at import
+    exe = mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=64).simple_bind(
+        mx.cpu(), data=(64, 64))
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        assert threads.blas_num_threads() == 2
+        exe.forward()                               # held at one inside, given back after
+        assert threads.blas_num_threads() == 2
+    assert threads.blas_num_threads() == 1
