@@ -13,7 +13,7 @@ __all__ = ["EXPORTERS", "LOSS_HEADS", "Unsupported"]
 EXPORTERS = {}
 # heads whose second input is a label the exported (inference) model does not read
 LOSS_HEADS = ("SoftmaxOutput", "LinearRegressionOutput", "LogisticRegressionOutput",
-              "MAERegressionOutput")
+              "MAERegressionOutput", "SVMOutput")
 INT64_MAX, INT64_MIN = np.iinfo(np.int64).max, np.iinfo(np.int64).min
 
 
@@ -74,9 +74,82 @@ for _name, _op_type in {"abs": "Abs", "exp": "Exp", "log": "Log", "sqrt": "Sqrt"
                         "relu": "Relu", "sign": "Sign", "softsign": "Softsign",
                         "_copy": "Identity", "BlockGrad": "Identity", "MakeLoss": "Identity",
                         "Dropout": "Identity", "LinearRegressionOutput": "Identity",
-                        "MAERegressionOutput": "Identity",
-                        "LogisticRegressionOutput": "Sigmoid"}.items():
+                        "MAERegressionOutput": "Identity", "SVMOutput": "Identity",
+                        "IdentityAttachKLSparseReg": "Identity",
+                        "LogisticRegressionOutput": "Sigmoid",
+                        "arccos": "Acos", "arccosh": "Acosh", "arcsin": "Asin", "arcsinh": "Asinh",
+                        "arctan": "Atan", "arctanh": "Atanh", "cos": "Cos", "cosh": "Cosh",
+                        "sin": "Sin", "sinh": "Sinh", "tan": "Tan", "erf": "Erf", "ceil": "Ceil",
+                        "floor": "Floor"}.items():
     EXPORTERS[_name] = _unary(_op_type)
+
+
+@exporter("round", "fix", "trunc")
+def _round_or_truncate(g):
+    """sign(x) * floor(|x| + 0.5) for MXNet's round (halves away from zero; ONNX's Round goes to
+    the even neighbour), sign(x) * floor(|x|) toward zero."""
+    x = g.inputs[0]
+    magnitude = g.emit1("Abs", [x])
+    if g.op == "round":
+        magnitude = g.emit1("Add", [magnitude, g.scalar(0.5)])
+    g.emit("Mul", [g.emit1("Sign", [x]), g.emit1("Floor", [magnitude])], g.outputs)
+
+
+@exporter("rint")
+def _rint(g):
+    """The nearer of floor(x) and ceil(x), floor on a tie (MXNet's rint; ONNX's Round takes the
+    even one)."""
+    x = g.inputs[0]
+    below, above = g.emit1("Floor", [x]), g.emit1("Ceil", [x])
+    nearer_below = g.emit1("LessOrEqual", [g.emit1("Sub", [x, below]), g.emit1("Sub", [above, x])])
+    g.emit("Where", [nearer_below, below, above], g.outputs)
+
+
+@exporter("log10", "log2")
+def _log_base(g):
+    base = 10.0 if g.op == "log10" else 2.0
+    g.emit("Div", [g.emit1("Log", [g.inputs[0]]), g.scalar(math.log(base))], g.outputs)
+
+
+@exporter("log1p")
+def _log1p(g):
+    g.emit("Log", [g.emit1("Add", [g.inputs[0], g.scalar(1.0)])], g.outputs)
+
+
+@exporter("expm1")
+def _expm1(g):
+    g.emit("Sub", [g.emit1("Exp", [g.inputs[0]]), g.scalar(1.0)], g.outputs)
+
+
+@exporter("cbrt", "rcbrt")
+def _cbrt(g):
+    x = g.inputs[0]     # sign(x) |x|^(1/3): Pow of a negative base to 1/3 is NaN
+    root = g.emit1("Mul", [g.emit1("Sign", [x]),
+                           g.emit1("Pow", [g.emit1("Abs", [x]), g.scalar(1.0 / 3.0)])],
+                   g.outputs[0] if g.op == "cbrt" else None)
+    if g.op == "rcbrt":
+        g.emit("Reciprocal", [root], g.outputs)
+
+
+@exporter("degrees", "radians")
+def _angle(g):
+    factor = 180.0 / math.pi if g.op == "degrees" else math.pi / 180.0
+    g.emit("Mul", [g.inputs[0], g.scalar(factor)], g.outputs)
+
+
+@exporter("hard_sigmoid")
+def _hard_sigmoid(g):
+    g.emit("HardSigmoid", [g.inputs[0]], g.outputs, alpha=g.params["alpha"], beta=g.params["beta"])
+
+
+@exporter("smooth_l1")
+def _smooth_l1(g):
+    """0.5 (sigma x)^2 where |x| < 1 / sigma^2, |x| - 0.5 / sigma^2 elsewhere."""
+    x, sigma2 = g.inputs[0], g.params["scalar"] ** 2
+    magnitude = g.emit1("Abs", [x])
+    inner = g.emit1("Mul", [g.emit1("Mul", [x, x]), g.scalar(0.5 * sigma2)])
+    outer = g.emit1("Sub", [magnitude, g.scalar(0.5 / sigma2)])
+    g.emit("Where", [g.emit1("Less", [magnitude, g.scalar(1.0 / sigma2)]), inner, outer], g.outputs)
 
 
 @exporter("square")
@@ -261,13 +334,15 @@ def _softmax_flattened(g, x, output):
     g.emit("Reshape", [probabilities, g.emit1("Shape", [x])], [output])
 
 
-@exporter("softmax", "log_softmax")
+@exporter("softmax", "log_softmax", "softmin")
 def _softmax(g):
     if g.params["use_length"]:
         g.fail("use_length=True")
     x = g.inputs[0]
     if g.params["dtype"] not in (None, np.dtype(g.in_dtype()).name):
         x = _as_dtype(g, x, g.params["dtype"])
+    if g.op == "softmin":
+        x = g.emit1("Neg", [x])
     _softmax_axis(g, x, g.params["axis"], g.outputs[0], log=g.op == "log_softmax",
                   temperature=g.params["temperature"])
 
@@ -738,8 +813,65 @@ def _reduction(op_type):
 
 
 for _name, _op_type in (("sum", "ReduceSum"), ("mean", "ReduceMean"), ("max", "ReduceMax"),
-                        ("min", "ReduceMin")):
+                        ("min", "ReduceMin"), ("prod", "ReduceProd"),
+                        ("_square_sum", "ReduceSumSquare")):
     EXPORTERS[_name] = _reduction(_op_type)
+
+
+def _without_nan(fill):
+    """nansum, nanprod: NaN counted as `fill` (the sum's or the product's neutral value)."""
+    reduction = _reduction("ReduceSum" if fill == 0 else "ReduceProd")
+
+    def export(g):
+        x = g.inputs[0]
+        cleaned = g.emit1("Where", [g.emit1("IsNaN", [x]), g.scalar(fill), x])
+        reduction(_WithInputs(g, [cleaned]))
+    return export
+
+
+EXPORTERS["nansum"] = _without_nan(0)
+EXPORTERS["nanprod"] = _without_nan(1)
+
+
+def _reduce_to_output(g, op_type, value, axes, k=0, output=None):
+    """Reduce over axes (None: all) keeping them, then reshape to output k's shape (MXNet's
+    conventions for keepdims and for reducing everything then come from shape inference)."""
+    reduced = _reduce(g, op_type, value, axes, True)
+    return g.emit1("Reshape", [reduced, g.out_shape_value(k)], output)
+
+
+@exporter("norm")
+def _norm(g):
+    if g.params["ord"] not in (1, 2):
+        g.fail(f"ord={g.params['ord']}")
+    axis = g.params["axis"]
+    axes = None if axis is None else _axes(axis, len(g.in_shape()))
+    op_type = "ReduceL1" if g.params["ord"] == 1 else "ReduceL2"
+    if g.params["out_dtype"] in (None, np.dtype(g.in_dtype()).name):
+        _reduce_to_output(g, op_type, g.inputs[0], axes, output=g.outputs[0])
+    else:
+        _as_dtype(g, _reduce_to_output(g, op_type, g.inputs[0], axes), g.params["out_dtype"],
+                  g.outputs[0])
+
+
+@exporter("moments")
+def _moments(g):
+    x, axes = g.inputs[0], g.params["axes"]
+    axes = None if axes is None else _axes(axes, len(g.in_shape()))
+    mean = _reduce(g, "ReduceMean", x, axes, True)
+    centered = g.emit1("Sub", [x, mean])
+    g.emit("Reshape", [mean, g.out_shape_value(0)], g.outputs[:1])
+    _reduce_to_output(g, "ReduceMean", g.emit1("Mul", [centered, centered]), axes, 1, g.outputs[1])
+
+
+@exporter("_np_cumsum")
+def _cumsum(g):
+    x, axis = g.inputs[0], g.params["axis"]
+    if axis is None:
+        x, axis = g.emit1("Reshape", [x, g.ints([-1], "shape")]), 0
+    if g.params["dtype"] not in (None, np.dtype(g.in_dtype()).name):
+        x = _as_dtype(g, x, g.params["dtype"])
+    g.emit("CumSum", [x, g.const(np.int64(axis), name="axis")], g.outputs)
 
 
 def _arg_extreme(op_type):
