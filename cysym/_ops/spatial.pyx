@@ -37,36 +37,57 @@ cdef inline Window _window(const Py_ssize_t* v) noexcept nogil:
     return g
 
 
+cdef inline void _valid_range(Py_ssize_t offset, Py_ssize_t stride, Py_ssize_t size,
+                              Py_ssize_t count, Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
+    """[lo, hi): the positions o in [0, count) with 0 <= o * stride + offset < size."""
+    cdef Py_ssize_t first = 0, stop = 0
+    if offset < 0:
+        first = (-offset + stride - 1) // stride
+    if size > offset:
+        stop = (size - offset + stride - 1) // stride
+    stop = min(stop, count)
+    lo[0] = min(first, stop)
+    hi[0] = stop
+
+
 cdef void _im2col(const real* x, real* col, Window* g, int req) noexcept nogil:
     # col[n, (c, a, i, j), (od, oh, ow)] = x[n, c, od*sd - pd + a*dd, oh*sh - ph + i*dh,
-    # ow*sw - pw + j*dw], 0 outside the image
-    cdef Py_ssize_t n, c, a, i, j, od, oh, ow, id_, ih, iw, at = 0
+    # ow*sw - pw + j*dw], 0 outside the image; one output row (od, oh) at a time
+    cdef Py_ssize_t n, c, a, i, j, od, oh, ow, id_, ih, lo, hi
     cdef const real* plane
-    cdef double value
+    cdef const real* src
+    cdef real* row = col
     for n in range(g.N):
         for c in range(g.C):
             plane = x + (n * g.C + c) * g.D * g.H * g.W
             for a in range(g.kd):
                 for i in range(g.kh):
                     for j in range(g.kw):
+                        _valid_range(j * g.dw - g.pw, g.sw, g.W, g.Wo, &lo, &hi)
                         for od in range(g.Do):
                             id_ = od * g.sd - g.pd + a * g.dd
                             for oh in range(g.Ho):
                                 ih = oh * g.sh - g.ph + i * g.dh
-                                for ow in range(g.Wo):
-                                    iw = ow * g.sw - g.pw + j * g.dw
-                                    if 0 <= id_ < g.D and 0 <= ih < g.H and 0 <= iw < g.W:
-                                        value = plane[(id_ * g.H + ih) * g.W + iw]
-                                    else:
-                                        value = 0
-                                    store(col, at, value, req)
-                                    at += 1
+                                if not (0 <= id_ < g.D and 0 <= ih < g.H):
+                                    for ow in range(g.Wo):
+                                        store(row, ow, 0, req)
+                                else:
+                                    src = plane + (id_ * g.H + ih) * g.W + j * g.dw - g.pw
+                                    for ow in range(lo):
+                                        store(row, ow, 0, req)
+                                    for ow in range(lo, hi):
+                                        store(row, ow, src[ow * g.sw], req)
+                                    for ow in range(hi, g.Wo):
+                                        store(row, ow, 0, req)
+                                row += g.Wo
 
 
 cdef void _col2im(const real* col, real* x, Window* g, int req) noexcept nogil:
     # x[n, c, position] (+)= the sum of the col entries that im2col reads from that position
-    cdef Py_ssize_t n, c, a, i, j, od, oh, ow, id_, ih, iw, at = 0
+    cdef Py_ssize_t n, c, a, i, j, od, oh, ow, id_, ih, lo, hi
     cdef real* plane
+    cdef real* dst
+    cdef const real* row = col
     if req == REQ_WRITE:
         memset(x, 0, g.N * g.C * g.D * g.H * g.W * sizeof(real))
     for n in range(g.N):
@@ -75,15 +96,16 @@ cdef void _col2im(const real* col, real* x, Window* g, int req) noexcept nogil:
             for a in range(g.kd):
                 for i in range(g.kh):
                     for j in range(g.kw):
+                        _valid_range(j * g.dw - g.pw, g.sw, g.W, g.Wo, &lo, &hi)
                         for od in range(g.Do):
                             id_ = od * g.sd - g.pd + a * g.dd
                             for oh in range(g.Ho):
                                 ih = oh * g.sh - g.ph + i * g.dh
-                                for ow in range(g.Wo):
-                                    iw = ow * g.sw - g.pw + j * g.dw
-                                    if 0 <= id_ < g.D and 0 <= ih < g.H and 0 <= iw < g.W:
-                                        plane[(id_ * g.H + ih) * g.W + iw] += col[at]
-                                    at += 1
+                                if 0 <= id_ < g.D and 0 <= ih < g.H:
+                                    dst = plane + (id_ * g.H + ih) * g.W + j * g.dw - g.pw
+                                    for ow in range(lo, hi):
+                                        dst[ow * g.sw] += row[ow]
+                                row += g.Wo
 
 
 cdef void im2col_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
