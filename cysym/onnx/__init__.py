@@ -34,6 +34,8 @@ def import_model(model_file):
 
 
 def get_operator_support(opset_version=None):
-    """The cysym operator names the exporter converts (sorted)."""
+    """The cysym operator names the exporter converts (sorted). opset_version is MXNet's
+    argument; the list is the same for opsets 13 to 17 (a few parameter values aside, such as
+    ROIAlign's aligned=True, which needs 16)."""
     from .export_ops import EXPORTERS
     return sorted(EXPORTERS)
