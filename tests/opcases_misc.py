@@ -123,4 +123,13 @@ CASE_LIST = [
          bad=[("params", {"dtype": "complex64"})]),
     Case("amp_multicast", {"arg0": ((2, 3), signed), "arg1": ((4, 5), signed)},
          params=dict(num_outputs=2), ref=lambda arg0, arg1, **_: [arg0, arg1]),
+    # -- legacy NDArray functions ------------------------------------------------------------------
+    Case("_onehot_encode", {"lhs": ((4,), fixed([2, 0, 4.5, -1])), "rhs": ((4, 3), signed)},
+         ref=lambda lhs, rhs: np.eye(3)[[2, 0, 0, 0]] * np.array([[1], [1], [0], [0]]), grad=(),
+         bad=[("shapes", {"lhs": (3,), "rhs": (4, 3)})]),
+    Case("fill_element_0index", {"lhs": ((3, 4), signed), "mhs": ((3,), signed),
+                                 "rhs": ((3,), fixed([1, 3.7, 5]))},
+         ref=lambda lhs, mhs, rhs: np.where(np.arange(4) == np.array([[1], [3], [-1]]),
+                                            mhs[:, None], lhs), grad=(),
+         bad=[("shapes", {"lhs": (3, 4), "mhs": (4,), "rhs": (3,)})]),
 ]

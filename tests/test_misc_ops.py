@@ -112,3 +112,17 @@ def test_split_v2_gradient_puts_the_pieces_back():
     executor.forward(is_train=True)
     executor.backward([mx.nd.ones((2, 1)), mx.nd.ones((2, 2))])
     np.testing.assert_array_equal(executor.grad_dict["data"], [[2, 0, 0, 3, 3]] * 2)
+
+
+def test_legacy_onehot_encode_and_fill_element_match_mxnet():
+    # mx.nd._internal._onehot_encode(mx.nd.array([2, 0, 4.5, -1]), mx.nd.zeros((4, 3)))
+    out = mx.nd._internal._onehot_encode(np.array([2, 0, 4.5, -1], np.float32),
+                                         np.zeros((4, 3), np.float32))
+    np.testing.assert_array_equal(out, [[0, 0, 1], [1, 0, 0], [0, 0, 0], [0, 0, 0]])
+    # mx.nd.fill_element_0index(mx.nd.array(np.arange(12).reshape(3, 4)),
+    #                           mx.nd.array([-1, -2, -3]), mx.nd.array([1, 3.7, 5]))
+    lhs = np.arange(12, dtype=np.float32).reshape(3, 4)
+    out = mx.nd.fill_element_0index(lhs, np.array([-1, -2, -3], np.float32),
+                                    np.array([1, 3.7, 5], np.float32))
+    np.testing.assert_array_equal(out, [[0, -1, 2, 3], [4, 5, 6, -2], [8, 9, 10, 11]])
+    assert lhs.sum() == 66     # the input is not changed

@@ -1,6 +1,6 @@
 """Kernels of the odds and ends of cysym/ops/misc.py: writing into a strided window
-(_slice_assign, _slice_assign_scalar), all_finite, ravel/unravel of multi-indices, the
-Khatri-Rao product and _histogram.
+(_slice_assign, _slice_assign_scalar), one element per row (fill_element_0index), all_finite,
+ravel/unravel of multi-indices, the Khatri-Rao product and _histogram.
 
 As in the other families, every `append_*` function checks sizes with the GIL and appends one
 native call; the loops never raise.
@@ -10,6 +10,7 @@ from cysym._ops._blas cimport real
 from libc.stdint cimport int32_t, int64_t
 from cysym._ops._common cimport (common_dtype, number, numeric_dtype, step_index, DTYPE_FLOAT32,
                                  DTYPE_FLOAT64, DTYPE_INT32, DTYPE_INT64)
+from cysym._ops._index cimport index_code, read_index
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 from cysym._ops.shape import strided_walk
 
@@ -68,6 +69,40 @@ def append_window_assign(Plan plan, dst, window_shape, Py_ssize_t offset, stride
     arrays = [dst] + ([] if src is None else [src])
     plan.add(window_assign_kernel, common_dtype(arrays), arrays, [len(shape), offset] + shape + walk,
              [scalar], label)
+
+
+# ---------------------------------------------------------------------------------------------
+# fill_element_0index: out[i, int(index[i])] = values[i] in each row of a matrix
+
+cdef void _fill_row_element(KernelCall* c, real* dummy) noexcept nogil:
+    # arrays: out (rows, columns), values (rows,), index (rows,); ints: rows, columns, index code
+    cdef Py_ssize_t rows = c.ints[0], columns = c.ints[1], i, j
+    cdef int code = <int>c.ints[2]
+    cdef real* out = <real*>c.arrays[0]
+    cdef const real* values = <real*>c.arrays[1]
+    cdef double position
+    for i in range(rows):
+        # an index outside the row (or NaN) fills nothing, as MXNet's comparison x == int(index)
+        position = read_index(c.arrays[2], code, i)
+        if position > -1 and position < columns:
+            j = <Py_ssize_t>position
+            out[i * columns + j] = values[i]
+
+
+cdef void fill_row_element_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    if c.dtype == 0:
+        _fill_row_element(c, <float*>NULL)
+    else:
+        _fill_row_element(c, <double*>NULL)
+
+
+def append_fill_row_element(Plan plan, out, values, index, str label="fill_element_0index"):
+    """out[i, int(index[i])] = values[i] for each row i of the matrix out (the rest unchanged)."""
+    if out.ndim != 2 or values.shape != (out.shape[0],) or index.shape != (out.shape[0],):
+        raise ValueError(f"{label}: values {values.shape} and index {index.shape} must have one "
+                         f"entry per row of {out.shape}")
+    plan.add(fill_row_element_kernel, common_dtype([out, values]), [out, values, index],
+             [out.shape[0], out.shape[1], index_code(index, label, "index")], [], label)
 
 
 # ---------------------------------------------------------------------------------------------

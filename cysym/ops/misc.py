@@ -1,6 +1,7 @@
 """Odds and ends of MXNet's operator library: _identity_with_attr_like_rhs, diag,
 _slice_assign(_scalar) (_crop_assign), _split_v2, khatri_rao, _ravel_multi_index /
-_unravel_index, _histogram, all_finite / multi_all_finite, amp_cast / amp_multicast.
+_unravel_index, _histogram, all_finite / multi_all_finite, amp_cast / amp_multicast, and the
+legacy NDArray functions _onehot_encode and fill_element_0index.
 
 The data-movement ones run the index family's strided gather and scatter
 (cysym._ops.index) or a strided window write (cysym._ops.misc); the others have small loops
@@ -556,4 +557,66 @@ register(OpDef(
     doc="Cast function used by AMP, that casts its inputs to the common widest type (the "
         "narrowest with cast_narrow) among float32 and the low-precision floats; other types "
         "pass through.  With the dtypes cysym has (no float16), every input passes through.",
+))
+
+
+# ---------------------------------------------------------------------------------------------
+# _onehot_encode, fill_element_0index: MXNet's legacy NDArray functions (no gradient)
+
+def _onehot_encode_shape(ctx, ins, outs):
+    lhs, rhs = ins
+    rhs = rhs if rhs is not None else outs[0]
+    if rhs is None:
+        return ins, outs
+    if len(rhs) != 2 or (lhs is not None and tuple(lhs) != (rhs[0],)):
+        raise ctx.error(f"input 'rhs' has shape {tuple(rhs)} and 'lhs' {lhs}; they must be (N, K) "
+                        f"and (N,)")
+    return [(rhs[0],), tuple(rhs)], [tuple(rhs)]
+
+
+register(OpDef(
+    "_onehot_encode",
+    dtypes={"lhs": NUMBER_DTYPES},
+    inputs=("lhs", "rhs"),
+    infer_shape=_onehot_encode_shape,
+    infer_type=lambda ctx, ins, outs: (ins, [ins[1] if ins[1] is not None else outs[0]]),
+    shape_only=("rhs",),
+    kernel=lambda b: kernels("index").append_one_hot(b.plan, b.inputs[0], b.outputs[0], 1.0, 0.0,
+                                                     b.req[0], b.label),
+    gradient=_zero_gradient,
+    doc="One-hot rows: out (the shape of rhs, (N, K)) has out[i, int(lhs[i])] = 1 and 0 "
+        "elsewhere (a row of zeros for an index outside [0, K)); rhs's values are not read.",
+))
+
+
+def _fill_element_shape(ctx, ins, outs):
+    lhs = ins[0] if ins[0] is not None else outs[0]
+    if lhs is None:
+        return ins, outs
+    if len(lhs) != 2:
+        raise ctx.error(f"input 'lhs' has shape {tuple(lhs)}; it must be a matrix")
+    for name, shape in (("mhs", ins[1]), ("rhs", ins[2])):
+        if shape is not None and tuple(shape) != (lhs[0],):
+            raise ctx.error(f"input '{name}' has shape {tuple(shape)}; it must be ({lhs[0]},), one "
+                            f"entry per row of lhs {tuple(lhs)}")
+    return [tuple(lhs), (lhs[0],), (lhs[0],)], [tuple(lhs)]
+
+
+def _fill_element_kernel(b):
+    kernels("shape").append_copy(b.plan, b.inputs[0], b.outputs[0], "write", b.label)
+    kernels("misc").append_fill_row_element(b.plan, b.outputs[0], b.inputs[1], b.inputs[2], b.label)
+
+
+register(OpDef(
+    "fill_element_0index",
+    dtypes={"rhs": NUMBER_DTYPES},
+    inputs=("lhs", "mhs", "rhs"),
+    infer_shape=_fill_element_shape,
+    infer_type=lambda ctx, ins, outs: ([ins[0], ins[0], ins[2]], [ins[0]]),
+    inplace=[(0, 0)],
+    kernel=_fill_element_kernel,
+    gradient=_zero_gradient,
+    doc="Fill one element of each row of lhs at the index given by rhs with the value given by "
+        "mhs: out = lhs with out[i, int(rhs[i])] = mhs[i] (0-based; an index outside the row "
+        "changes nothing).",
 ))
