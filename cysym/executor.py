@@ -213,16 +213,16 @@ class Executor:
             inferred = ((shapes, infer_graph_shapes(forward_nodes, shapes)),
                         (dtypes, infer_graph_types(forward_nodes, dtypes)))
         (shapes, shapes_unsettled), (dtypes, dtypes_unsettled) = inferred
-        integer_entries = {key for key, dtype in dtypes.items() if not _is_float(dtype)}
-        gradients, head_nodes = (build_backward(symbol, wanted, integer_entries) if wanted
-                                 else ({}, []))
+        gradients, head_nodes = {}, []
+        if wanted:
+            integer_entries = {key for key, dtype in dtypes.items() if not _is_float(dtype)}
+            gradients, head_nodes = build_backward(symbol, wanted, integer_entries)
 
         # Gradients go straight into the user's arrays when their entry is a fresh backward
         # output; otherwise a `_grad_write` node copies (or, for 'add', accumulates) them.
         forward_ids = {id(n) for n in forward_nodes}
-        readers = {}
-        for node in (topo_order(symbol._outputs + list(gradients.values())) if gradients
-                     else forward_nodes):
+        readers = {}    # entry -> how many nodes read it (only gradients ask)
+        for node in (topo_order(symbol._outputs + list(gradients.values())) if gradients else ()):
             for src, index in node.inputs:
                 readers[(id(src), index)] = readers.get((id(src), index), 0) + 1
         grad_targets = {}   # (id(node), index) -> user gradient array
@@ -636,14 +636,15 @@ def _simple_bind(symbol, ctx, grad_req, type_dict, shared_exec, shapes):
         if name not in inputs:
             raise BindError(f"simple_bind: {name!r} is not an input of the symbol; inputs are "
                             f"{symbol.list_inputs()}")
-    arg_shapes, aux_shapes, shape_inference = unresolved_shapes(symbol, shapes, "simple_bind")
+    arg_shapes, aux_shapes, shape_inference = unresolved_shapes(
+        symbol, (arg_nodes, aux_nodes), shapes, "simple_bind")
     if type_dict is None:
         # as MXNet: float32 for every argument without its own __dtype__; else infer from type_dict
         types = {n.name: np.float32 for n in arg_nodes if "__dtype__" not in n.attrs}
     else:
         types = dict(type_dict)
     (arg_types, _, aux_types), type_inference = bind_types(
-        symbol, {k: v for k, v in types.items() if k in inputs})
+        symbol, (arg_nodes, aux_nodes), {k: v for k, v in types.items() if k in inputs})
     if arg_types is None:
         raise BindError("simple_bind: cannot infer every dtype; give type_dict")
     reqs = _normalize_grad_req(grad_req, arg_names)

@@ -9,6 +9,8 @@ Shapes may be partial (cysym.shapes): what a rule returns is merged dimension by
 with what is known.  Rules that declare `partial_shapes` see partial tuples; the others see a
 partial shape as None, so they only ever compute from complete shapes.
 """
+import itertools
+
 import numpy as np
 
 from .base import BindError, MXNetError, ShapeError, TypeInferenceError, dtype_from_code, parse_tuple
@@ -82,52 +84,57 @@ def _propagate(nodes, values, rule_name, default_rule, kind, what, complete, mer
 def _visit(node, values, rule_name, default_rule, kind, what, complete, merge, shape_rule):
     """Run the node's rule on what is known and merge what it infers into `values`:
     (whether some value changed, whether every input and output of the node is complete)."""
+    # one list of keys and values, inputs then outputs: this runs once per node and rule kind
+    # on graphs of 10^5 nodes, so it builds as little as it can
     node_id = id(node)
-    in_keys = [(id(src), i) for src, i in node.inputs]
-    out_keys = [(node_id, i) for i in range(node.num_outputs())]
-    ins = [values.get(k) for k in in_keys]
-    outs = [values.get(k) for k in out_keys]
+    num_inputs = len(node.inputs)
+    keys = [(id(src), i) for src, i in node.inputs]
+    num_outputs = node.num_outputs()
+    keys += [(node_id, i) for i in range(num_outputs)]
+    get = values.get
+    known = [get(key) for key in keys]
     ctx = RuleContext(node)
     rule = getattr(node.op, rule_name) or default_rule
-    if shape_rule and not node.op.partial_shapes:
-        seen_ins = [v if complete(v) else None for v in ins]
-        seen_outs = [v if complete(v) else None for v in outs]
-    else:
-        seen_ins, seen_outs = list(ins), list(outs)
+    seen = ([v if complete(v) else None for v in known] if shape_rule and not node.op.partial_shapes
+            else known)
     try:
-        new_ins, new_outs = rule(ctx, seen_ins, seen_outs)
+        new_ins, new_outs = rule(ctx, seen[:num_inputs], seen[num_inputs:])
     except MXNetError:
         raise
     except (ValueError, TypeError, IndexError, KeyError, ArithmeticError) as err:
         # a rule that did not foresee these inputs (a 0-d array, a zero stride): still
         # the user's error, reported as such
         raise ctx.error(f"cannot infer the {what}s from "
-                        f"({_describe(map(_show_or_none, ins), ctx.input_names)}): "
+                        f"({_describe(map(_show_or_none, known[:num_inputs]), ctx.input_names)}): "
                         f"{type(err).__name__}: {err}", kind) from None
-    changed, settled = False, True
-    for is_input, keys, old_values, new_values in ((True, in_keys, ins, new_ins),
-                                                   (False, out_keys, outs, new_outs)):
+    if len(new_ins) != num_inputs or len(new_outs) != num_outputs:
         # a rule may answer for fewer entries than there are: it says nothing of the others
-        new_values = list(new_values) + [None] * (len(keys) - len(new_values))
-        for k, (key, old, new) in enumerate(zip(keys, old_values, new_values)):
-            # `is None` tests: NumPy takes `dtype == None` for float64
-            if new is None or (old is not None and old == new):
-                settled = settled and complete(old)
-                continue
-            if shape_rule:
-                _check_dims(ctx, node, is_input, k, new)
-            try:
-                merged = new if old is None else merge(old, new)
-            except ValueError:
-                name = _entry_name(ctx, node, is_input, k)
-                raise ctx.error(
-                    f"{'input ' if is_input else ''}'{name}' has {what} "
-                    f"{_show(old)}, but the operator infers {_show(new)} from "
-                    f"({_describe(map(_show_or_none, ins), ctx.input_names)})", kind) from None
-            if old is None or merged != old:
-                values[key] = merged
-                changed = True
-            settled = settled and complete(merged)
+        new_ins = (list(new_ins) + [None] * num_inputs)[:num_inputs]
+        new_outs = (list(new_outs) + [None] * num_outputs)[:num_outputs]
+    changed, settled = False, True
+    for k, new in enumerate(itertools.chain(new_ins, new_outs)):
+        old = known[k]
+        # `is None` tests: NumPy takes `dtype == None` for float64
+        if new is None or (old is not None and old == new):
+            settled = settled and complete(old)
+            continue
+        is_input = k < num_inputs
+        index = k if is_input else k - num_inputs
+        if shape_rule:
+            _check_dims(ctx, node, is_input, index, new)
+        try:
+            merged = new if old is None else merge(old, new)
+        except ValueError:
+            name = _entry_name(ctx, node, is_input, index)
+            raise ctx.error(
+                f"{'input ' if is_input else ''}'{name}' has {what} "
+                f"{_show(old)}, but the operator infers {_show(new)} from "
+                f"({_describe(map(_show_or_none, known[:num_inputs]), ctx.input_names)})",
+                kind) from None
+        if old is None or merged != old:
+            values[keys[k]] = merged
+            changed = True
+        settled = settled and complete(merged)
     return changed, settled
 
 
@@ -169,9 +176,10 @@ def _same_type_rule(ctx, ins, outs):
     return [known] * len(ins), [known] * len(outs)
 
 
-def _initial_values(symbol, args, kwargs, attr_key, convert, what):
-    """Known values of variables: from attributes, then positional args, then keywords."""
-    arguments = symbol.list_arguments()
+def _initial_values(symbol, graph_variables, args, kwargs, attr_key, convert, what):
+    """Known values of variables: from attributes, then positional args, then keywords.
+    graph_variables: symbol._variables(), computed once by the caller."""
+    arguments = [n.name for n in graph_variables[0]]
     variables = [n for n in symbol._nodes() if n.is_variable]
     by_name = {n.name: n for n in variables}
     values = {}
@@ -233,8 +241,8 @@ def _is_known(dtype):
     return dtype is not None
 
 
-def _collect(symbol, values, partial, complete, show):
-    arg_nodes, aux_nodes = symbol._variables()
+def _collect(symbol, graph_variables, values, partial, complete, show):
+    arg_nodes, aux_nodes = graph_variables
     result = (
         [values.get((id(n), 0)) for n in arg_nodes],
         [values.get((id(node), i)) for node, i in symbol._outputs],
@@ -250,14 +258,14 @@ def _legacy_shape(shape):
     return () if shape is None else tuple(0 if d is None else d for d in shape)
 
 
-def _shape_values(symbol, args, kwargs):
+def _shape_values(symbol, graph_variables, args, kwargs):
     """(values, unsettled nodes): see infer_graph_shapes."""
-    values = _initial_values(symbol, args, kwargs, "__shape__", _to_shape, "shape")
+    values = _initial_values(symbol, graph_variables, args, kwargs, "__shape__", _to_shape, "shape")
     return values, infer_graph_shapes(symbol._nodes(), values)
 
 
-def _type_values(symbol, args, kwargs):
-    values = _initial_values(symbol, args, kwargs, "__dtype__", _to_dtype, "type")
+def _type_values(symbol, graph_variables, args, kwargs):
+    values = _initial_values(symbol, graph_variables, args, kwargs, "__dtype__", _to_dtype, "type")
     return values, infer_graph_types(symbol._nodes(), values)
 
 
@@ -269,17 +277,19 @@ def _numpy_type(dtype):
 def infer_shape(symbol, args, kwargs, partial):
     """MXNet's (arg_shapes, out_shapes, aux_shapes); (None, None, None) when incomplete, or with
     partial=True what is known (unknown dimensions as 0, unknown shapes as ())."""
-    values, _ = _shape_values(symbol, args, kwargs)
-    return _collect(symbol, values, partial, is_complete, _legacy_shape)
+    graph_variables = symbol._variables()
+    values, _ = _shape_values(symbol, graph_variables, args, kwargs)
+    return _collect(symbol, graph_variables, values, partial, is_complete, _legacy_shape)
 
 
 @gc_paused()
-def unresolved_shapes(symbol, shapes, what):
+def unresolved_shapes(symbol, graph_variables, shapes, what):
     """Complete (arg_shapes, aux_shapes) from the given shapes, or a BindError that lists every
     argument and auxiliary state whose shape, or some dimension of it, is still unknown; and
-    the inference itself, (values, unsettled nodes), for bind to reuse."""
-    values, unsettled = _shape_values(symbol, (), shapes)
-    arg_nodes, aux_nodes = symbol._variables()
+    the inference itself, (values, unsettled nodes), for bind to reuse.
+    graph_variables: symbol._variables()."""
+    values, unsettled = _shape_values(symbol, graph_variables, (), shapes)
+    arg_nodes, aux_nodes = graph_variables
     found = [values.get((id(n), 0)) for n in arg_nodes + aux_nodes]
     missing = [f"{node.name} {show_shape(shape)}" for node, shape in zip(arg_nodes + aux_nodes, found)
                if not is_complete(shape)]
@@ -293,13 +303,15 @@ def unresolved_shapes(symbol, shapes, what):
 def infer_type(symbol, args, kwargs, partial=False):
     """MXNet's (arg_types, out_types, aux_types) as NumPy scalar types; (None, None, None) when
     incomplete, or with partial=True what is known (None where unknown)."""
-    values, _ = _type_values(symbol, args, kwargs)
-    return _collect(symbol, values, partial, _is_known, _numpy_type)
+    graph_variables = symbol._variables()
+    values, _ = _type_values(symbol, graph_variables, args, kwargs)
+    return _collect(symbol, graph_variables, values, partial, _is_known, _numpy_type)
 
 
 @gc_paused()
-def bind_types(symbol, types):
+def bind_types(symbol, graph_variables, types):
     """infer_type(symbol, (), types) and the inference itself, (values, unsettled nodes), for
-    bind to reuse."""
-    values, unsettled = _type_values(symbol, (), types)
-    return _collect(symbol, values, False, _is_known, _numpy_type), (values, unsettled)
+    bind to reuse.  graph_variables: symbol._variables()."""
+    values, unsettled = _type_values(symbol, graph_variables, (), types)
+    return (_collect(symbol, graph_variables, values, False, _is_known, _numpy_type),
+            (values, unsettled))
