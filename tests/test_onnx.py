@@ -214,6 +214,9 @@ def test_export_model_signature_forms(tmp_path):
     with pytest.raises(MXNetError, match="opset_version 12"):
         mx.onnx.export_model(sym, prefixed, [(2, 1, 8, 8)], opset_version=12,
                              onnx_file_path=str(tmp_path / "c"))
+    with pytest.raises(MXNetError, match="do not have the ranks"):
+        mx.onnx.export_model(sym, prefixed, [(2, 1, 8, 8)], dynamic=True,
+                             dynamic_input_shapes=[(None, 1, 8)], onnx_file_path=str(tmp_path / "e"))
     with pytest.raises(ValueError, match="files or objects"):
         mx.onnx.export_model(42, prefixed, [(2, 1, 8, 8)], onnx_file_path=str(tmp_path / "d"))
 

@@ -133,10 +133,6 @@ class NodeContext:
             pieces.append(piece if offset == 0 else self.emit1("Add", [piece, self.ints([offset])]))
         return self.emit1("Concat", pieces, axis=0)
 
-    @property
-    def dynamic(self):
-        return self._info.dynamic
-
     def fail(self, reason):
         raise Unsupported(f"{self.op}(name='{self.name}'): {reason}")
 
@@ -173,9 +169,9 @@ class _Info:
     size, the shapes inferred with one more sample (probe_shapes) and the input (name, axis)
     giving it."""
 
-    def __init__(self, shapes, dtypes, dynamic, batch_axes=None, probe_shapes=None,
-                 batch_input=None, batch_size=None):
-        self.shapes, self.dtypes, self.dynamic = shapes, dtypes, dynamic
+    def __init__(self, shapes, dtypes, batch_axes=None, probe_shapes=None, batch_input=None,
+                 batch_size=None):
+        self.shapes, self.dtypes = shapes, dtypes
         self.batch_axes, self.probe_shapes = batch_axes or {}, probe_shapes or {}
         self.batch_input, self.batch_size = batch_input, batch_size
 
@@ -272,7 +268,10 @@ def to_onnx(sym, params, in_shapes, in_types=np.float32, dynamic=False, dynamic_
     if dynamic_input_shapes is None:
         dynamic_input_shapes = [(None,) * len(s) for s in in_shapes]
     declared = [tuple(s) for s in dynamic_input_shapes] if dynamic else in_shapes
-    info = _Info(shapes, dtypes, dynamic)
+    if [len(s) for s in declared] != [len(s) for s in in_shapes]:
+        raise MXNetError(f"export_model: dynamic_input_shapes {dynamic_input_shapes} do not have "
+                         f"the ranks of in_shapes {in_shapes}")
+    info = _Info(shapes, dtypes)
     # an input's first dynamic axis is its batch axis (MXNet's default: every axis dynamic)
     batch_axis = {name: dyn.index(None) for name, dyn in zip(input_names, declared)
                   if dynamic and None in dyn}
@@ -282,15 +281,19 @@ def to_onnx(sym, params, in_shapes, in_types=np.float32, dynamic=False, dynamic_
         for name, axis in batch_axis.items():
             shape = known_shapes[name]
             probe[name] = shape[:axis] + (shape[axis] + 1,) + shape[axis + 1:]
-        other, _ = _infer(sym, entries, {k: v for k, v in probe.items() if k in all_names},
-                          {k: v for k, v in known_types.items() if k in all_names})
+        try:
+            other, _ = _infer(sym, entries, {k: v for k, v in probe.items() if k in all_names},
+                              {k: v for k, v in known_types.items() if k in all_names})
+        except MXNetError as err:
+            raise MXNetError(f"export_model: dynamic=True, but the graph does not take another "
+                             f"batch size ({err}); export it with dynamic=False") from None
         batch_axes = {}
         for entry, shape in shapes.items():
             axes = tuple(a for a, (d1, d2) in enumerate(zip(shape, other[entry])) if d1 != d2)
             if axes:
                 batch_axes[entry] = axes
         first = next(iter(batch_axis.items()))
-        info = _Info(shapes, dtypes, dynamic, batch_axes, other, first,
+        info = _Info(shapes, dtypes, batch_axes, other, first,
                      known_shapes[first[0]][first[1]])
 
     graph = _Graph(onnx, opset)
