@@ -100,3 +100,37 @@ def test_blas_held_at_one_thread_and_the_users_later_setting_kept():
         exe.forward()                               # held at one inside, given back after
         assert threads.blas_num_threads() == 2
     assert threads.blas_num_threads() == 1
+
+
+FORK_SCRIPT = """
+import os, sys
+import cysym as mx
+from cysym._ops import threads
+threads.set_num_threads(2)
+exe = mx.sym.Convolution(mx.sym.Variable("x"), num_filter=32, kernel=(3, 3), pad=(1, 1)).simple_bind(
+    mx.cpu(), grad_req="null", x=(2, 32, 40, 40))
+exe.forward()                                   # the parent's OpenMP threads exist now
+pid = os.fork()
+if pid == 0:
+    exe.forward()
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        threads.set_num_threads(2)              # refused with a warning: still one thread
+    warned = any("fork" in str(w.message) for w in caught)
+    os._exit(0 if threads.get_num_threads() == 1 and warned else 3)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+@needs_openmp
+def test_a_forked_child_runs_its_kernels_on_one_thread_and_says_so():
+    # without the fork handler the child's first parallel region waits forever
+    import os
+    import subprocess
+    import sys
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(mx.__file__)))
+    result = subprocess.run([sys.executable, "-c", FORK_SCRIPT], timeout=120, capture_output=True,
+                            text=True, env=dict(os.environ, PYTHONPATH=parent))
+    assert result.returncode == 0, result.stderr

@@ -8,6 +8,7 @@ thrash.  Holding it costs two calls per run, so cysym sets it to one thread at i
 thread count it started with becomes the kernels' default) and a run only checks it."""
 import ctypes
 import os
+import warnings
 
 cdef int _count = 1
 cdef void (*_blas_set)(int) noexcept nogil
@@ -70,11 +71,27 @@ def blas_num_threads():
 
 def set_num_threads(int threads):
     """Run the kernels on `threads` threads (at least 1; one where the kernels were compiled
-    without OpenMP)."""
+    without OpenMP, and in a child process forked from one whose kernels ran threads)."""
     global _count
     if threads < 1:
         raise ValueError(f"set_num_threads: the thread count must be at least 1, got {threads}")
+    if threads > 1 and _forked:
+        warnings.warn("cysym: this process was forked from one whose kernels ran OpenMP threads, "
+                      "which do not survive fork(); its kernels keep to one thread",
+                      RuntimeWarning, stacklevel=2)
+        threads = 1
     _count = threads if _OPENMP_BUILD else 1
+
+
+cdef bint _forked = False
+
+
+def _after_fork_in_child():
+    # GNU OpenMP keeps its thread pool's bookkeeping across fork() but not the threads: the
+    # child's first parallel region would wait for them forever
+    global _count, _forked
+    _forked = True
+    _count = 1
 
 
 def get_num_threads():
@@ -113,3 +130,4 @@ _BLAS_NAME = _find_blas_controls()
 set_num_threads(_default_count())
 if _blas_set != NULL:
     _blas_set(1)
+os.register_at_fork(after_in_child=_after_fork_in_child)
