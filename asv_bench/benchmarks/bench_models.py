@@ -9,11 +9,11 @@ track_*  the convolution and dense layers' arithmetic rate, and that rate as a f
     FullyConnected only (BatchNorm, activations, pooling and the loss are left out).  A training
     step counts the forward, the weight gradient and the data gradient of every layer except the
     first (its input needs no gradient), i.e. about 3x the forward.
-  - Peak: the best rate of a 1024 x 1024 x 1024 float32 GEMM over about a second
-    (scipy.linalg.blas.sgemm, OpenBLAS at the thread count in effect, Fortran-ordered operands so
-    nothing is copied), probed before and after the model is timed, the larger of the two: the
-    FMA rate that this machine's BLAS attains right now, not the CPU's nominal peak.  Model and
-    probe run with whatever OPENBLAS_NUM_THREADS and OPENBLAS_CORETYPE the run has.
+  - Peak: the best rate of a 1024 x 1024 x 1024 float32 GEMM over about a second, run by
+    cysym (`dot`: SciPy's OpenBLAS, split over the same kernel threads as the model), probed
+    before and after the model is timed, the larger of the two: the FMA rate that this
+    machine's BLAS attains right now, not the CPU's nominal peak.  Model and probe run with
+    whatever OPENBLAS_CORETYPE the run has.
 
 Input sizes: Gluon's (224, Inception v3 299), except where one call would keep a benchmark past
 asv's 60 s timeout on a 2-core machine (a time_* benchmark runs setup and at least two calls,
@@ -21,11 +21,11 @@ then calls for 10 s more): those rows run at the smaller side given in REDUCED_S
 names do not show it; the table printed by main marks them "@side").  The last pooling of
 Inception v3 and DenseNet-121 is global, so the networks accept those sizes.
 
-On a shared machine run with OPENBLAS_NUM_THREADS=1: OpenBLAS's spinning threads make a loaded
-2-core machine several times slower with 2 threads than with 1 (resnet18_v1 batch 1: 4x).
+Every row runs at 1 and 2 kernel threads (mx.set_num_threads).
 
-Run without asv:  PYTHONPATH=.:asv_bench python3 -m benchmarks.bench_models [--quick] [model ...]
-(--quick: only the smallest batch of each mode)
+Run without asv:  PYTHONPATH=.:asv_bench python3 -m benchmarks.bench_models [--quick]
+[--threads N] [model ...]  (--quick: only the smallest batch of each mode; --threads: the kernel
+threads, default mx.get_num_threads())
 """
 import json
 import math
@@ -33,7 +33,6 @@ import sys
 import time
 
 import numpy as np
-from scipy.linalg import blas
 
 import cysym as mx
 
@@ -41,6 +40,7 @@ from .model_zoo import MODELS
 
 INFERENCE_BATCHES = [1, 2, 32]
 TRAINING_BATCHES = [2, 32]
+THREADS = [1, 2]
 
 # (model, "inference" | "training", batch): the input side used instead of Gluon's, chosen so
 # that one call takes at most ~10 s with one OpenBLAS thread on the 2-core development machine
@@ -131,13 +131,14 @@ def best_time(call, budget=2.0, min_calls=2, max_calls=20):
 
 
 def fma_peak_gflops(n=1024):
-    """The best float32 GEMM rate of this process's BLAS over about a second (see the module
-    docstring)."""
+    """The best float32 GEMM rate of cysym's GEMM path over about a second, at the kernel
+    threads in effect (see the module docstring)."""
+    exe = mx.sym.dot(mx.sym.Variable("a"), mx.sym.Variable("b")).simple_bind(
+        mx.cpu(), grad_req="null", a=(n, n), b=(n, n))
     rng = np.random.default_rng(0)
-    a, b = (np.asfortranarray(rng.standard_normal((n, n)), np.float32) for _ in range(2))
-    c = np.asfortranarray(np.empty((n, n), np.float32))
-    # c = a @ b
-    seconds = best_time(lambda: blas.sgemm(1.0, a, b, c=c, overwrite_c=1), budget=1.0, min_calls=5)
+    for array in exe.arg_dict.values():
+        array[:] = rng.standard_normal(array.shape)
+    seconds = best_time(exe.forward, budget=1.0, min_calls=5)
     return 2 * n ** 3 / seconds / 1e9
 
 
@@ -154,42 +155,55 @@ def _label(model, mode, batch):
     return model if side == MODELS[model][1] else f"{model} @{side}"
 
 
-class Inference:
-    params = (list(MODELS), INFERENCE_BATCHES)
-    param_names = ["model", "batch"]
+class _Threads:
+    """Sets the kernel threads of a row (asv runs each benchmark in a process of its own)."""
+    def _threads(self, threads):
+        self._before = mx.get_num_threads()
+        mx.set_num_threads(threads)
 
-    def setup(self, model, batch):
+    def teardown(self, *params):
+        mx.set_num_threads(self._before)
+
+
+class Inference(_Threads):
+    params = (list(MODELS), INFERENCE_BATCHES, THREADS)
+    param_names = ["model", "batch", "threads"]
+
+    def setup(self, model, batch, threads):
+        self._threads(threads)
         self.exe, _ = bind(model, "inference", batch)
 
-    def time_forward(self, model, batch):
+    def time_forward(self, model, batch, threads):
         self.exe.forward(is_train=False)
 
 
-class TrainingStep:
-    params = (list(MODELS), TRAINING_BATCHES)
-    param_names = ["model", "batch"]
+class TrainingStep(_Threads):
+    params = (list(MODELS), TRAINING_BATCHES, THREADS)
+    param_names = ["model", "batch", "threads"]
 
-    def setup(self, model, batch):
+    def setup(self, model, batch, threads):
+        self._threads(threads)
         self.exe, _ = bind(model, "training", batch)
 
-    def time_forward_backward(self, model, batch):
+    def time_forward_backward(self, model, batch, threads):
         self.exe.forward(is_train=True)
         self.exe.backward()
 
 
-class _Throughput:
+class _Throughput(_Threads):
     mode = None
 
-    def setup(self, model, batch):
+    def setup(self, model, batch, threads):
+        self._threads(threads)
         self.exe, self.flops = bind(model, self.mode, batch)
 
     def _gflops(self):
         return self.flops / best_time(lambda: _step(self.exe, self.mode)) / 1e9
 
-    def track_gflops(self, model, batch):
+    def track_gflops(self, model, batch, threads):
         return self._gflops()
 
-    def track_fraction_of_fma_peak(self, model, batch):
+    def track_fraction_of_fma_peak(self, model, batch, threads):
         # the peak probed before and after: on a shared machine one probe can land in a slow spell
         before = fma_peak_gflops()
         rate = self._gflops()
@@ -200,14 +214,14 @@ class _Throughput:
 
 
 class InferenceThroughput(_Throughput):
-    params = (list(MODELS), INFERENCE_BATCHES)
-    param_names = ["model", "batch"]
+    params = (list(MODELS), INFERENCE_BATCHES, THREADS)
+    param_names = ["model", "batch", "threads"]
     mode = "inference"
 
 
 class TrainingThroughput(_Throughput):
-    params = (list(MODELS), TRAINING_BATCHES)
-    param_names = ["model", "batch"]
+    params = (list(MODELS), TRAINING_BATCHES, THREADS)
+    param_names = ["model", "batch", "threads"]
     mode = "training"
 
 
@@ -215,7 +229,13 @@ def main(argv):
     """Print one row per model, mode and batch.  The peak is probed before every row; each
     row's fraction is of the best probe so far."""
     quick = "--quick" in argv
-    models = [arg for arg in argv if arg != "--quick"] or list(MODELS)
+    argv = [arg for arg in argv if arg != "--quick"]
+    if "--threads" in argv:
+        at = argv.index("--threads")
+        mx.set_num_threads(int(argv[at + 1]))
+        del argv[at:at + 2]
+    models = argv or list(MODELS)
+    print(f"kernel threads: {mx.get_num_threads()}")
     probes = [fma_peak_gflops()]
     print(f"{'model (@ reduced side)':<24} {'mode':<10} {'batch':>5} {'ms':>10} {'GFLOP':>8} {'GFLOP/s':>8} {'of peak':>8}")
     for model in models:
