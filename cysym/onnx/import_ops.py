@@ -167,7 +167,11 @@ for _op_type, (_op_name, _fixed) in {
         "Tanh": ("Activation", {"act_type": "tanh"}), "Softplus": ("Activation", {"act_type": "softrelu"}),
         "Softsign": ("Activation", {"act_type": "softsign"}), "Exp": ("exp", {}), "Log": ("log", {}),
         "Sqrt": ("sqrt", {}), "Abs": ("abs", {}), "Neg": ("negative", {}),
-        "Reciprocal": ("reciprocal", {}), "Sign": ("sign", {}), "Identity": ("identity", {})}.items():
+        "Reciprocal": ("reciprocal", {}), "Sign": ("sign", {}), "Identity": ("identity", {}),
+        "Erf": ("erf", {}), "Floor": ("floor", {}), "Ceil": ("ceil", {}), "Sin": ("sin", {}),
+        "Cos": ("cos", {}), "Tan": ("tan", {}), "Asin": ("arcsin", {}), "Acos": ("arccos", {}),
+        "Atan": ("arctan", {}), "Sinh": ("sinh", {}), "Cosh": ("cosh", {}),
+        "Asinh": ("arcsinh", {}), "Acosh": ("arccosh", {}), "Atanh": ("arctanh", {})}.items():
     IMPORTERS[_op_type] = _unary(_op_name, **_fixed)
 
 
@@ -202,6 +206,19 @@ for _op_type, _op_name in {"Equal": "broadcast_equal", "Greater": "broadcast_gre
                            "Or": "broadcast_logical_or", "Xor": "broadcast_logical_xor"}.items():
     IMPORTERS[_op_type] = _comparison(_op_name)
 IMPORTERS["Not"] = _unary("logical_not")
+
+
+@importer("HardSigmoid")
+def _hard_sigmoid(b, node, attrs):
+    return [b.op("hard_sigmoid", node, b.input(node.input[0]), alpha=attrs.get("alpha", 0.2),
+                 beta=attrs.get("beta", 0.5))]
+
+
+@importer("Mod")
+def _mod(b, node, attrs):
+    if attrs.get("fmod", 0):     # C's fmod keeps the dividend's sign; MXNet's mod the divisor's
+        raise Unsupported("fmod=1")
+    return [b.op("broadcast_mod", node, b.input(node.input[0]), b.input(node.input[1]))]
 
 
 @importer("Dropout")
@@ -531,6 +548,54 @@ def _reduction(op_name):
 for _op_type, _op_name in {"ReduceSum": "sum", "ReduceMean": "mean", "ReduceMax": "max",
                            "ReduceMin": "min"}.items():
     IMPORTERS[_op_type] = _reduction(_op_name)
+
+
+for _op_type, _op_name in {"ReduceProd": "prod", "ReduceSumSquare": "_square_sum"}.items():
+    IMPORTERS[_op_type] = _reduction(_op_name)
+
+
+@importer("ReduceL1", "ReduceL2")
+def _reduce_norm(b, node, attrs):
+    axes = _axes_of(b, node, attrs, 1)
+    return [b.op("norm", node, b.input(node.input[0]), ord=1 if node.op_type == "ReduceL1" else 2,
+                 axis=None if axes is None else tuple(axes), keepdims=bool(attrs.get("keepdims", 1)))]
+
+
+@importer("ArgMax", "ArgMin")
+def _arg_extreme(b, node, attrs):
+    if attrs.get("select_last_index", 0):
+        raise Unsupported("select_last_index=1")
+    index = getattr(b.sym, node.op_type.lower())(b.input(node.input[0]), axis=attrs.get("axis", 0),
+                                                 keepdims=bool(attrs.get("keepdims", 1)))
+    return [b.op("Cast", node, index, dtype="int64")]     # cysym's are floats, as MXNet's
+
+
+@importer("TopK")
+def _topk(b, node, attrs):
+    k = b.constant(node, 1, "k")
+    if not attrs.get("sorted", 1):
+        raise Unsupported("sorted=0")
+    values, indices = b.op("topk", node, b.input(node.input[0]), k=int(np.asarray(k).reshape(-1)[0]),
+                           axis=attrs.get("axis", -1), ret_typ="both", dtype="int64",
+                           is_ascend=not attrs.get("largest", 1))
+    return [values, indices]
+
+
+@importer("CumSum")
+def _cumsum(b, node, attrs):
+    if attrs.get("exclusive", 0) or attrs.get("reverse", 0):
+        raise Unsupported("exclusive or reverse")
+    axis = int(np.asarray(b.constant(node, 1, "axis")).reshape(-1)[0])
+    return [b.op("_np_cumsum", node, b.input(node.input[0]), axis=axis)]
+
+
+@importer("DepthToSpace", "SpaceToDepth")
+def _depth_space(b, node, attrs):
+    mode = attrs.get("mode", b"DCR")
+    if (mode.decode() if isinstance(mode, bytes) else mode) != "DCR":
+        raise Unsupported("mode='CRD'")
+    op_name = "depth_to_space" if node.op_type == "DepthToSpace" else "space_to_depth"
+    return [b.op(op_name, node, b.input(node.input[0]), block_size=attrs["blocksize"])]
 
 
 @importer("Constant")
