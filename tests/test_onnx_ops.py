@@ -89,17 +89,18 @@ def test_exported_op_runs_in_onnxruntime_and_reference(case):
     _assert_close(ReferenceEvaluator(model).run(None, feeds), expected, case, "reference")
 
 
+@pytest.mark.parametrize("opset", [13, 18])     # the oldest supported; reductions' axes as inputs
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_exported_op_at_opset_13(case):
+def test_exported_op_at_other_opsets(case, opset):
     try:
-        model, feeds, expected = _exported(case, opset=13)
+        model, feeds, expected = _exported(case, opset=opset)
     except MXNetError as err:
         if "cannot export" not in str(err):
             raise
         pytest.skip(str(err))
     onnx.checker.check_model(model, full_check=True)
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    _assert_close(session.run(None, feeds), expected, case, "onnxruntime, opset 13")
+    _assert_close(session.run(None, feeds), expected, case, f"onnxruntime, opset {opset}")
 
 
 def test_every_exporter_is_tested():

@@ -361,8 +361,8 @@ def to_onnx(sym, params, in_shapes, in_types=np.float32, dynamic=False, dynamic_
                                          outputs_proto, initializer=initializers)
     model = onnx.helper.make_model(graph_proto, producer_name="cysym",
                                    opset_imports=[onnx.helper.make_opsetid("", opset)])
-    # ONNX Runtime reads IR versions up to the one of its newest opset; keep what opset needs
-    model.ir_version = min(model.ir_version, 8 if opset <= 17 else 9)
+    # the oldest IR version the opset allows: ONNX Runtimes older than the onnx package read it
+    model.ir_version = onnx.helper.find_min_ir_version_for(list(model.opset_import))
     return model
 
 
