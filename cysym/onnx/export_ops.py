@@ -18,7 +18,8 @@ INT64_MAX, INT64_MIN = np.iinfo(np.int64).max, np.iinfo(np.int64).min
 
 
 class Unsupported(Exception):
-    """An operator, or these parameters of it, has no ONNX form here."""
+    """An operator, or these parameters of it, has no form on the other side (ONNX when
+    exporting, cysym when importing)."""
 
 
 def exporter(*names):

@@ -7,6 +7,7 @@ axes, pads, ...) must be constants (initializers or Constant nodes).
 import numpy as np
 
 from ..base import MXNetError
+from .export_ops import Unsupported
 
 __all__ = ["IMPORTERS", "GraphBuilder"]
 
@@ -17,10 +18,6 @@ INT64_MAX = np.iinfo(np.int64).max
 # (no broadcasting or gathering: those can square the size of what they read)
 FOLDED = {"Slice", "Concat", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Cast",
           "Identity", "Split", "Neg", "Abs"}
-
-
-class Unsupported(Exception):
-    """This node's attributes or computed inputs have no cysym form."""
 
 
 def importer(*op_types):
