@@ -10,6 +10,7 @@ import inspect
 import numpy as np
 
 from opcase import Case, positive, signed
+from opcases_index import fixed
 
 SHAPE = (2, 3)
 
@@ -251,4 +252,19 @@ CASE_LIST = [
                                      "weight32_1": ((4, 5), signed)},
          params=dict(lrs=(0.1, 0.2), wds=(0.01, 0.0), momentum=0.9, num_weights=2),
          ref=multi(sgd_mom, ("weight", "grad", "mom", "weight32")), grad=()),
+    # preloaded_ forms: lrs and wds are inputs
+    *[Case(f"preloaded_{name}", {**{f"{k}_{i}": (shape, signed) for i, shape in enumerate([SHAPE, (4, 5)])
+                                    for k in group}, "lrs": ((2,), fixed([0.125, 0.25])),
+                                 "wds": ((2,), fixed([0.0625, 0.0]))},
+           params=dict(num_weights=2, **extra),
+           ref=lambda lrs, wds, ref=ref, group=group, **kw: multi(ref, group)(
+               lrs=tuple(lrs), wds=tuple(wds), **kw),
+           grad=(), bad=[("shapes", {**{f"{k}_{i}": shape for i, shape in enumerate([SHAPE, (4, 5)])
+                                        for k in group}, "lrs": (3,), "wds": (2,)})])
+      for name, ref, group, extra in [
+          ("multi_sgd_update", sgd, ("weight", "grad"), {}),
+          ("multi_sgd_mom_update", sgd_mom, ("weight", "grad", "mom"), {"momentum": 0.875}),
+          ("multi_mp_sgd_update", sgd, ("weight", "grad", "weight32"), {}),
+          ("multi_mp_sgd_mom_update", sgd_mom, ("weight", "grad", "mom", "weight32"),
+           {"momentum": 0.875})]],
 ]

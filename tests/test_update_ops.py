@@ -190,3 +190,31 @@ def test_no_gradient_flows_through_an_update():
     executor.forward(is_train=True)
     executor.backward(mx.nd.ones((2, 3)))
     np.testing.assert_array_equal(executor.grad_dict["weight"], np.zeros((2, 3)))
+
+
+# mx.nd.<op>(*ws, ..., momentum=0.9, clip_gradient=0.5, num_weights=2, out=[ws[0], ws[3]]) in
+# MXNet 1.9.1 with ws[k] = sin(0.7 * i + k) of shapes (2, 3) x 3 then (4,) x 3: weight_0, mom_0,
+# weight_1, mom_1 after the call (MXNet's multi_ forms need out= when called imperatively)
+MULTI_MOM_EXPECTED = [
+    [[0.76836758852005, 0.9782152771949768, 0.7044773101806641],
+     [0.12173870205879211, -0.5118950009346008, -0.9354187250137329]],
+    [[0.76836758852005, 0.3339976966381073, -0.2809723913669586],
+     [-0.7414705753326416, -0.8468831181526184, -0.5846354961395264]],
+    [-0.6224762797355652, -0.9233338236808777, -0.7429013848304749, -0.22960680723190308],
+    [-0.7635962963104248, -0.3934975862503052, 0.20870070159435272, 0.6962078809738159],
+]
+
+
+@pytest.mark.parametrize("preloaded", [False, True], ids=["multi", "preloaded"])
+def test_multi_sgd_mom_matches_mxnet(preloaded):
+    i = np.arange(6)
+    ws = [mx.nd.array(np.sin(0.7 * i[:int(np.prod(shape))] + k).reshape(shape))
+          for k, shape in enumerate([(2, 3)] * 3 + [(4,)] * 3)]
+    common = dict(momentum=0.9, clip_gradient=0.5, num_weights=2, out=[ws[0], ws[3]])
+    if preloaded:
+        mx.nd.preloaded_multi_sgd_mom_update(*ws, mx.nd.array([0.1, 0.2]), mx.nd.array([0.01, 0.02]),
+                                             **common)
+    else:
+        mx.nd.multi_sgd_mom_update(*ws, lrs=(0.1, 0.2), wds=(0.01, 0.02), **common)
+    for k, expected in zip((0, 2, 3, 5), MULTI_MOM_EXPECTED):
+        np.testing.assert_allclose(ws[k], expected, rtol=1e-6, atol=1e-7)

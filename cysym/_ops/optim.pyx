@@ -8,6 +8,7 @@ cimport numpy as cnp
 import numpy as np
 from cysym._ops._blas cimport real
 from cysym._ops._common cimport common_dtype
+from cysym._ops._index cimport index_code, read_index
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
 cnp.import_array()
@@ -288,16 +289,24 @@ cdef void _lamb_phase2(real* w, const real* g, real r1, real r2, Py_ssize_t n, r
 
 
 cdef void _update(KernelCall* c, real* like) noexcept nogil:
-    # ints: kind, n, clip, master (1: the last array is the float32 master copy weight32)
+    # ints: kind, n, clip, master (1: the master copy weight32 follows the states), rate (>= 0:
+    # lr and wd are element `rate` of the last two arrays, the preloaded_ forms' lrs and wds),
+    # the dtype code of those two
     cdef int kind = <int>c.ints[0]
-    cdef Py_ssize_t n = c.ints[1]
+    cdef Py_ssize_t n = c.ints[1], rate = c.ints[4], k
     cdef bint clip = c.ints[2] != 0, master = c.ints[3] != 0
+    cdef Py_ssize_t tail = c.n_arrays - (2 if rate >= 0 else 0)
     cdef real* out = <real*>c.arrays[0]
     cdef real* weight = <real*>c.arrays[1]
     cdef const real* grad = <real*>c.arrays[2]
     cdef real** s = <real**>(c.arrays + 3)
-    cdef double* f = c.floats
-    cdef real* source = <real*>c.arrays[c.n_arrays - 1] if master else weight
+    cdef double f[16]
+    for k in range(c.n_floats):
+        f[k] = c.floats[k]
+    if rate >= 0:
+        f[0] = <float>read_index(c.arrays[tail], <int>c.ints[5], rate)
+        f[1] = <float>read_index(c.arrays[tail + 1], <int>c.ints[5], rate)
+    cdef real* source = <real*>c.arrays[tail - 1] if master else weight
     cdef real* w = source if master else out
     cdef real rescale
     if kind == 11:     # lamb_phase1: out is the step direction, the weight is only read
@@ -346,11 +355,13 @@ cdef void update_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
 
 
 def append_update(Plan plan, str kind, out, weight, grad, list states, dict params, weight32=None,
-                  str label="update"):
+                  rates=None, str label="update"):
     """Append one optimizer update: states (and weight32, the mp_ operators' master copy) are
     updated in place, out receives the new weight (phase 1 of LAMB: its step direction).
     params holds the kind's float parameters (_UPDATE_LAYOUT); adamw's rescale_grad and LAMB
-    phase 2's r1, r2 are one-element arrays among the states."""
+    phase 2's r1, r2 are one-element arrays among the states.  rates = (lrs, wds, i): lr and
+    wd are read from lrs[i] and wds[i] when the plan runs (MXNet's preloaded_ forms; float32
+    like MXNet's parameters), not from params."""
     count, names = _UPDATE_LAYOUT[kind]
     if len(states) != count:
         raise ValueError(f"{label}: {kind} updates {count} states, got {len(states)}")
@@ -361,6 +372,14 @@ def append_update(Plan plan, str kind, out, weight, grad, list states, dict para
         if array.size != (1 if one_element else n):
             raise ValueError(f"{label}: array {position} has {array.size} elements, the weight {n}")
     clip_bound = params.get("clip_gradient", params.get("clip_grad", -1.0))
-    plan.add(update_kernel, common_dtype(arrays), arrays,
-             [UPDATE_KINDS.index(kind), n, clip_bound >= 0, weight32 is not None],
+    rate, rate_code = -1, 0
+    if rates is not None:
+        lrs, wds, rate = rates
+        if names[:2] != ("lr", "wd") or lrs.dtype != wds.dtype or not 0 <= rate < min(lrs.size, wds.size):
+            raise ValueError(f"{label}: {kind} cannot read lr and wd at {rate} of {lrs.dtype} "
+                             f"{lrs.shape} and {wds.dtype} {wds.shape}")
+        rate_code = index_code(lrs, label, "lrs")
+        params = dict(params, lr=0.0, wd=0.0)
+    plan.add(update_kernel, common_dtype(arrays), arrays + ([] if rates is None else [lrs, wds]),
+             [UPDATE_KINDS.index(kind), n, clip_bound >= 0, weight32 is not None, rate, rate_code],
              [float(params[name]) for name in names], label)

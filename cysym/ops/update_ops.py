@@ -80,7 +80,7 @@ def _update_kernel(kind, states, master):
         kernels("optim").append_update(
             b.plan, kind, b.outputs[0], arrays["weight"], arrays[names[1]],
             [arrays[name] for name in states], params, arrays["weight32"] if master else None,
-            b.label)
+            label=b.label)
     return kernel
 
 
@@ -239,23 +239,31 @@ _register_update(
 
 # ---------------------------------------------------------------------------------------------
 # multi_ forms: num_weights groups (weight_i, grad_i[, mom_i][, weight32_i]) in one node,
-# each with its own lrs[i] and wds[i]
+# each with its own lrs[i] and wds[i]: parameters, or (preloaded_ forms) two trailing inputs
 
-def _multi_inputs(states, master):
+def _multi_inputs(states, master, preloaded):
     def names(params):
         group = ["weight", "grad"] + states + (["weight32"] if master else [])
-        return [f"{name}_{i}" for i in range(params["num_weights"]) for name in group]
+        return [f"{name}_{i}" for i in range(params["num_weights"]) for name in group] + (
+            ["lrs", "wds"] if preloaded else [])
     return names
 
 
-def _multi_shape(group_size):
+def _multi_shape(group_size, preloaded):
     def rule(ctx, ins, outs):
         count = ctx.params["num_weights"]
-        for key in ("lrs", "wds"):
-            if len(ctx.params[key]) != count:
-                raise ctx.error(f"{key} has {len(ctx.params[key])} values, num_weights={count}")
         ins, outs = list(ins), list(outs)
         names = ctx.input_names
+        if preloaded:
+            for k in (-2, -1):
+                if ins[k] is not None and tuple(ins[k]) != (count,):
+                    raise ctx.error(f"input '{names[k]}' has shape {tuple(ins[k])}, expected "
+                                    f"({count},) for num_weights={count}")
+                ins[k] = (count,)
+        else:
+            for key in ("lrs", "wds"):
+                if len(ctx.params[key]) != count:
+                    raise ctx.error(f"{key} has {len(ctx.params[key])} values, num_weights={count}")
         for i in range(count):
             group = range(i * group_size, (i + 1) * group_size)
             known = next((ins[k] for k in group if ins[k] is not None), outs[i])
@@ -271,7 +279,7 @@ def _multi_shape(group_size):
     return rule
 
 
-def _multi_kernel(kind, states, master):
+def _multi_kernel(kind, states, master, preloaded):
     group_size = 2 + len(states) + master
 
     def kernel(b):
@@ -279,20 +287,29 @@ def _multi_kernel(kind, states, master):
                   for key, value in b.params.items()}
         for i in range(b.params["num_weights"]):
             group = b.inputs[i * group_size:(i + 1) * group_size]
-            params.update(lr=_f32(b.params["lrs"][i]), wd=_f32(b.params["wds"][i]))
+            if not preloaded:
+                params.update(lr=_f32(b.params["lrs"][i]), wd=_f32(b.params["wds"][i]))
             kernels("optim").append_update(
                 b.plan, kind, b.outputs[i], group[0], group[1], list(group[2:2 + len(states)]),
-                params, group[-1] if master else None, b.label)
+                params, group[-1] if master else None,
+                (b.inputs[-2], b.inputs[-1], i) if preloaded else None, b.label)
     return kernel
 
 
-def _register_multi(name, kind, states, master, doc):
+def _multi_type(ctx, ins, outs):
+    """Every weight, state and output share a dtype; the preloaded lrs and wds keep their own."""
+    count = len(ins) - 2 if ctx.op.name.startswith("preloaded_") else len(ins)
+    known = next((t for t in list(ins[:count]) + list(outs) if t is not None), None)
+    return [known] * count + list(ins[count:]), [known] * len(outs)
+
+
+def _register_multi(name, kind, states, master, doc, preloaded=False):
     group_size = 2 + len(states) + master
-    params = [Param("lrs", "floats", doc="Learning rates."),
-              Param("wds", "floats", doc="Weight decay augments the objective function with a "
-                                         "regularization term that penalizes large weights. The "
-                                         "penalty scales with the square of the magnitude of each "
-                                         "weight.")]
+    params = [] if preloaded else [
+        Param("lrs", "floats", doc="Learning rates."),
+        Param("wds", "floats", doc="Weight decay augments the objective function with a "
+                                   "regularization term that penalizes large weights. The penalty "
+                                   "scales with the square of the magnitude of each weight.")]
     if kind == "sgd_mom":
         params.append(_MOMENTUM)
     params += [Param("rescale_grad", "float", 1.0, "Rescale gradient to grad = rescale_grad*grad."),
@@ -302,28 +319,34 @@ def _register_multi(name, kind, states, master, doc):
     register(OpDef(
         name,
         params=params,
-        inputs=_multi_inputs(states, master),
+        inputs=_multi_inputs(states, master, preloaded),
         outputs=lambda p: [f"output{i}" for i in range(p["num_weights"])],
-        infer_shape=_multi_shape(group_size),
-        dtypes=("float32", "float64"),
+        infer_shape=_multi_shape(group_size, preloaded),
+        infer_type=_multi_type if preloaded else None,
+        dtypes={"lrs": ("float32", "float64"), "wds": ("float32", "float64")},
         inplace=lambda p: [(i * group_size, i) for i in range(p["num_weights"])],
         mutates=lambda p: [f"{state}_{i}" for i in range(p["num_weights"])
                            for state in states + (["weight32"] if master else [])],
         gradient=_no_gradient,
-        kernel=_multi_kernel(kind, states, master),
-        doc=doc + "\n\nInputs: weight_0, grad_0, ... for each of the num_weights weights; "
-                  "returns the num_weights new weights.",
+        kernel=_multi_kernel(kind, states, master, preloaded),
+        doc=doc + "\n\nInputs: weight_0, grad_0, ... for each of the num_weights weights"
+                  + (", then lrs and wds (one learning rate and weight decay per weight, read "
+                     "when the graph runs)" if preloaded else "")
+                  + "; returns the num_weights new weights.",
     ))
 
 
-_register_multi("multi_sgd_update", "sgd", [], False,
-                "Update function for Stochastic Gradient Descent (SGD) optimizer, on many weights: "
-                + _SGD_DOC.split("\n", 1)[1])
-_register_multi("multi_sgd_mom_update", "sgd_mom", ["mom"], False,
-                "Momentum update function for SGD, on many weights:\n"
-                + _SGD_MOM_DOC.split("\n", 1)[1])
-_register_multi("multi_mp_sgd_update", "sgd", [], True,
-                "Mixed-precision SGD update on many weights (float32 here: see the module doc).")
-_register_multi("multi_mp_sgd_mom_update", "sgd_mom", ["mom"], True,
-                "Mixed-precision momentum SGD update on many weights (float32 here: see the "
-                "module doc).")
+for _preloaded in (False, True):
+    _prefix = "preloaded_" if _preloaded else ""
+    _register_multi(f"{_prefix}multi_sgd_update", "sgd", [], False,
+                    "Update function for Stochastic Gradient Descent (SGD) optimizer, on many "
+                    "weights: " + _SGD_DOC.split("\n", 1)[1], _preloaded)
+    _register_multi(f"{_prefix}multi_sgd_mom_update", "sgd_mom", ["mom"], False,
+                    "Momentum update function for SGD, on many weights:\n"
+                    + _SGD_MOM_DOC.split("\n", 1)[1], _preloaded)
+    _register_multi(f"{_prefix}multi_mp_sgd_update", "sgd", [], True,
+                    "Mixed-precision SGD update on many weights (float32 here: see the module "
+                    "doc).", _preloaded)
+    _register_multi(f"{_prefix}multi_mp_sgd_mom_update", "sgd_mom", ["mom"], True,
+                    "Mixed-precision momentum SGD update on many weights (float32 here: see the "
+                    "module doc).", _preloaded)
