@@ -23,8 +23,8 @@ REALMODELS = Path(__file__).parent / "fixtures" / "realmodels"
 MXNET_FIXTURES = Path(__file__).parent / "fixtures" / "mxnet"
 REAL = json.loads((REALMODELS / "manifest.json").read_text())["models"]
 MXNET = json.loads((MXNET_FIXTURES / "manifest.json").read_text())["networks"]
-# operators with no ONNX form here: the detectors' box decoding and non-maximum suppression
-NOT_EXPORTED = {"_contrib_box_nms", "_contrib_box_decode"}
+# operators with no ONNX form here: the detectors' non-maximum suppression
+NOT_EXPORTED = {"_contrib_box_nms"}
 EXPORTED = [n for n in REAL if not NOT_EXPORTED & set(REAL[n]["operators"])]
 REFUSED = [n for n in REAL if NOT_EXPORTED & set(REAL[n]["operators"])]
 # ONNX Runtime's float32 convolutions sum in another order than cysym's: a deep network's

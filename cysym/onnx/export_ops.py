@@ -1403,3 +1403,28 @@ def _encdec_qk(g):
 @exporter("_contrib_interleaved_matmul_encdec_valatt")
 def _encdec_valatt(g):
     _attended(g, _heads(g, 0, 2, 1), 1)
+
+
+@exporter("_contrib_box_decode")
+def _box_decode(g):
+    """Corners (x1, y1, x2, y2) of boxes given as offsets from anchors: centre + offset * size,
+    size * exp(log-size offset, clipped), the offsets scaled by std0..3 first."""
+    p = g.params
+    anchors = g.emit1("Reshape", [g.inputs[1], g.ints([1, -1, 4], "shape")])
+    first, second = (g.emit1("Slice", [anchors, g.ints([start]), g.ints([start + 2]), g.ints([2])])
+                     for start in (0, 2))
+    if p["format"] == "corner":
+        size = g.emit1("Sub", [second, first])
+        center = g.emit1("Add", [first, g.emit1("Mul", [size, g.scalar(0.5)])])
+    else:
+        center, size = first, second
+    stds = np.array([p["std0"], p["std1"], p["std2"], p["std3"]], dtype=g.in_dtype(0))
+    offset = g.emit1("Mul", [g.inputs[0], g.const(stds, name="stds")])
+    shift, log_size = (g.emit1("Slice", [offset, g.ints([start]), g.ints([start + 2]), g.ints([2])])
+                       for start in (0, 2))
+    if p["clip"] > 0:
+        log_size = g.emit1("Min", [log_size, g.scalar(p["clip"])])
+    middle = g.emit1("Add", [g.emit1("Mul", [shift, size]), center])
+    half = g.emit1("Mul", [g.emit1("Mul", [g.emit1("Exp", [log_size]), size]), g.scalar(0.5)])
+    g.emit("Concat", [g.emit1("Sub", [middle, half]), g.emit1("Add", [middle, half])], g.outputs,
+           axis=2)
