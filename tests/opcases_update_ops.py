@@ -61,7 +61,7 @@ def adam(weight, grad, mean, var, lr, beta1=0.9, beta2=0.999, epsilon=1e-8, wd=0
 @mxnet_params
 def adamw(weight, grad, mean, var, rescale_grad, lr, eta, beta1=0.9, beta2=0.999, epsilon=1e-8,
           wd=0.0, clip_gradient=-1.0, **_):
-    g = _clip(rescale_grad[0] * grad, clip_gradient)
+    g = _clip(float(np.float32(rescale_grad[0])) * grad, clip_gradient)   # read as a float
     mean = beta1 * mean + (1 - beta1) * g
     var = beta2 * var + (1 - beta2) * g * g
     return weight - eta * (lr * mean / (np.sqrt(var) + epsilon) + wd * weight)
@@ -160,6 +160,24 @@ def multi(ref, group):
             outs.append(update(**values, lr=lrs[i], wd=wds[i], **kw))
         return outs
     return multi_ref
+
+
+def sum_sq_float32(*arrays):
+    """MXNet's multi_sum_sq: each square added in order to a float32 total."""
+    totals = []
+    for array in arrays:
+        total = np.float32(0)
+        for x in array.ravel():
+            total = np.float32(total + np.float32(x * x))
+        totals.append(total)
+    return np.array(totals, np.float32)
+
+
+@mxnet_params
+def lars(lrs, weights_sum_sq, grads_sum_sq, wds, eta, eps, rescale_grad=1.0):
+    w_norm, g_norm = np.sqrt(weights_sum_sq), np.sqrt(grads_sum_sq)
+    valid = (w_norm > 0) & (g_norm > 0)
+    return np.where(valid, lrs * eta * w_norm / (g_norm * rescale_grad + wds * w_norm + eps + ~valid), lrs)
 
 
 def one_element(rng, shape):
@@ -267,4 +285,25 @@ CASE_LIST = [
           ("multi_mp_sgd_update", sgd, ("weight", "grad", "weight32"), {}),
           ("multi_mp_sgd_mom_update", sgd_mom, ("weight", "grad", "mom", "weight32"),
            {"momentum": 0.875})]],
+    # _multi_adamw forms: one rescale_grad for all the weights
+    *[Case(name, {**{f"{k}_{i}": (shape, positive if k == "var" else signed)
+                     for i, shape in enumerate([SHAPE, (4, 5)])
+                     for k in ("weight", "grad", "mean", "var") + (("weight32",) if mp else ())},
+                  "rescale_grad": ((1,), one_element)},
+           params=dict(lrs=(0.125, 0.25), wds=(0.0625, 0.0), etas=(0.75, 1.0), num_weights=2),
+           ref=lambda lrs, wds, etas, num_weights, rescale_grad, mp=mp, **kw: [
+               (master(adamw) if mp else adamw)(
+                   **{k: kw[f"{k}_{i}"] for k in ("weight", "grad", "mean", "var")
+                      + (("weight32",) if mp else ())},
+                   rescale_grad=rescale_grad, lr=lrs[i], wd=wds[i], eta=etas[i])
+               for i in range(num_weights)],
+           grad=(), bad=[("params", {"etas": (0.75,)})])
+      for name, mp in [("_multi_adamw_update", False), ("_multi_mp_adamw_update", True)]],
+    Case("multi_sum_sq", {"arg0": ((2, 3), signed), "arg1": ((4, 5), signed)},
+         params=dict(num_arrays=2), ref=lambda arg0, arg1, **_: sum_sq_float32(arg0, arg1),
+         grad=()),
+    Case("multi_lars", {"lrs": ((3,), positive), "weights_sum_sq": ((3,), fixed([4.0, 0.0, 2.5])),
+                        "grads_sum_sq": ((3,), fixed([0.25, 1.0, 0.0])), "wds": ((3,), positive)},
+         params=dict(eta=0.125, eps=0.0, rescale_grad=0.5), ref=lars, grad=(),
+         bad=[("shapes", {"lrs": (3,), "weights_sum_sq": (2,), "grads_sum_sq": (3,), "wds": (3,)})]),
 ]

@@ -218,3 +218,49 @@ def test_multi_sgd_mom_matches_mxnet(preloaded):
         mx.nd.multi_sgd_mom_update(*ws, lrs=(0.1, 0.2), wds=(0.01, 0.02), **common)
     for k, expected in zip((0, 2, 3, 5), MULTI_MOM_EXPECTED):
         np.testing.assert_allclose(ws[k], expected, rtol=1e-6, atol=1e-7)
+
+
+def _sines(k, shape):
+    return mx.nd.array(np.sin(0.7 * np.arange(int(np.prod(shape))) + k).reshape(shape))
+
+
+def test_multi_sum_sq_and_multi_lars_match_mxnet():
+    # mx.nd.multi_sum_sq(sin(0.7 i) (2, 3), sin(0.7 i + 1) (4,), num_arrays=2)
+    sums = mx.nd.multi_sum_sq(_sines(0, (2, 3)), _sines(1, (4,)), num_arrays=2)
+    assert sums.dtype == np.float32
+    np.testing.assert_allclose(sums, [2.3665237426757812, 2.1494522094726562], rtol=1e-7)
+    # mx.nd.multi_lars(lrs, weights_sum_sq, grads_sum_sq, wds, eta=0.001, eps=1e-8, rescale_grad=0.5)
+    rates = mx.nd.multi_lars(mx.nd.array([0.1, 0.2, 0.3]), mx.nd.array([4.0, 0.0, 2.5]),
+                             mx.nd.array([0.25, 1.0, 0.0]), mx.nd.array([0.01, 0.02, 0.03]),
+                             eta=0.001, eps=1e-8, rescale_grad=0.5)
+    np.testing.assert_allclose(rates, [0.00074074073927477, 0.20000000298023224, 0.30000001192092896],
+                               rtol=1e-7)
+
+
+def test_multi_adamw_matches_mxnet():
+    # mx.nd._internal._multi_adamw_update(*ws, mx.nd.array([0.5]), lrs=(0.01, 0.02), wds=(0.1, 0.2),
+    #     etas=(0.7, 0.9), clip_gradient=0.3, num_weights=2, out=[ws[0], ws[4]]) with the var
+    #     inputs abs(sin) + 0.2: weight_0, mean_0, var_0, weight_1, mean_1, var_1 after the call
+    ws = [_sines(0, (2, 3)), _sines(1, (2, 3)), _sines(2, (2, 3)), np.abs(_sines(3, (2, 3))) + 0.2,
+          _sines(4, (4,)), _sines(5, (4,)), _sines(6, (4,)), np.abs(_sines(7, (4,))) + 0.2]
+    mx.nd._internal._multi_adamw_update(*ws, mx.nd.array([0.5]), lrs=(0.01, 0.02), wds=(0.1, 0.2),
+                                        etas=(0.7, 0.9), clip_gradient=0.3, num_weights=2,
+                                        out=[ws[0], ws[4]])
+    expected = [
+        [[-0.010171599686145782, 0.5957233905792236, 0.917773425579071],
+         [0.8076320290565491, 0.319498211145401, -0.31900081038475037]],
+        [[0.8483675718307495, 0.4146418869495392, -0.19998699426651],
+         [-0.7343704104423523, -0.9265481233596802, -0.6649861931800842]],
+        [[0.34086889028549194, 0.7291961908340454, 1.1505405902862549],
+         [1.1246893405914307, 0.6640275716781616, 0.4147948920726776]],
+        [-0.6151025891304016, -0.8255017995834351, -0.6479533910751343, -0.1719398945569992],
+        [-0.28147390484809875, 0.3368307054042816, 0.8146647214889526, 0.9029008150100708],
+        [0.8562195897102356, 1.1870559453964233, 1.053547739982605, 0.5186691880226135]]
+    for k, values in zip((0, 2, 3, 4, 6, 7), expected):
+        np.testing.assert_allclose(ws[k], values, rtol=2e-6, atol=1e-7)
+
+
+def test_adamw_skips_the_update_on_a_zero_rescale():
+    arrays = [mx.nd.array(values(kind, k)) for k, kind in enumerate(["signed", "signed", "signed", "positive"])]
+    out = mx.nd._internal._adamw_update(*arrays, mx.nd.array([0.0]), lr=0.1, eta=1.0)
+    np.testing.assert_array_equal(out, arrays[0])

@@ -326,9 +326,10 @@ cdef void _update(KernelCall* c, real* like) noexcept nogil:
     elif kind == 3:
         _adam(w, grad, s[0], s[1], n, f[0], f[1], f[2], f[3], clip, f[4], f[5], f[6])
     elif kind == 4:
-        # MXNet skips the whole update when the rescale factor is not finite (a loss-scale overflow)
-        rescale = s[2][0]
-        if isfinite(rescale):
+        # MXNet skips the whole update when the rescale factor (read as a float) is not finite
+        # (a loss-scale overflow) or 0
+        rescale = <float>s[2][0]
+        if isfinite(rescale) and rescale != 0:
             _adamw(w, grad, s[0], s[1], n, f[0], f[1], f[2], rescale, f[3], clip, f[4], f[5], f[6])
     elif kind == 5 or kind == 6:
         _rmsprop(w, grad, s[0], s[1] if kind == 6 else NULL, s[2] if kind == 6 else NULL, n, f[0], f[1],
@@ -383,3 +384,70 @@ def append_update(Plan plan, str kind, out, weight, grad, list states, dict para
     plan.add(update_kernel, common_dtype(arrays), arrays + ([] if rates is None else [lrs, wds]),
              [UPDATE_KINDS.index(kind), n, clip_bound >= 0, weight32 is not None, rate, rate_code],
              [float(params[name]) for name in names], label)
+
+
+# ---------------------------------------------------------------------------------------------
+# multi_sum_sq and multi_lars (MXNet's LARS optimizer): the sums of squares are float32 whatever
+# the weights' dtype, each accumulated in float as MXNet's
+
+cdef void multi_sum_sq_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: inputs..., out (float32, one per input); ints: per input its size and dtype code
+    cdef Py_ssize_t count = c.n_arrays - 1, k, i
+    cdef float total
+    cdef float* out = <float*>c.arrays[count]
+    for k in range(count):
+        total = 0
+        if c.ints[2 * k + 1] == 0:
+            for i in range(c.ints[2 * k]):
+                total += (<const float*>c.arrays[k])[i] * (<const float*>c.arrays[k])[i]
+        else:
+            for i in range(c.ints[2 * k]):
+                total += <float>((<const double*>c.arrays[k])[i] * (<const double*>c.arrays[k])[i])
+        out[k] = total
+
+
+def append_multi_sum_sq(Plan plan, list inputs, out, str label="multi_sum_sq"):
+    """out[k] = sum(inputs[k] ** 2), float32."""
+    if out.dtype.name != "float32" or out.size != len(inputs):
+        raise ValueError(f"{label}: the output must be {len(inputs)} float32 values, got "
+                         f"{out.dtype} {out.shape}")
+    ints = []
+    for array in inputs:
+        ints += [array.size, common_dtype([array])]
+    plan.add(multi_sum_sq_kernel, 0, inputs + [out], ints, [], label)
+
+
+cdef void _multi_lars(KernelCall* c, real* like) noexcept nogil:
+    # arrays: lrs, weights_sum_sq, grads_sum_sq, wds, out; ints: n; floats: eta, eps, rescale_grad
+    cdef Py_ssize_t i
+    cdef const real* lrs = <real*>c.arrays[0]
+    cdef const real* weights = <real*>c.arrays[1]
+    cdef const real* grads = <real*>c.arrays[2]
+    cdef const real* wds = <real*>c.arrays[3]
+    cdef real* out = <real*>c.arrays[4]
+    cdef real eta = <real>c.floats[0], eps = <real>c.floats[1], rescale = <real>c.floats[2]
+    cdef real w_norm
+    for i in range(c.ints[0]):
+        # lr * eta * ||w|| / (||g|| * rescale_grad + wd * ||w|| + eps), lr where a norm is 0
+        w_norm = _sqrt(weights[i])
+        if w_norm > 0 and grads[i] > 0:
+            out[i] = lrs[i] * eta * w_norm / (_sqrt(grads[i]) * rescale + wds[i] * w_norm + eps)
+        else:
+            out[i] = lrs[i]
+
+
+cdef void multi_lars_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    if c.dtype == 0:
+        _multi_lars(c, <float*>NULL)
+    else:
+        _multi_lars(c, <double*>NULL)
+
+
+def append_multi_lars(Plan plan, lrs, weights_sum_sq, grads_sum_sq, wds, out, double eta,
+                      double eps, double rescale_grad, str label="multi_lars"):
+    """The layer-wise learning rates of LARS (arrays of one size and dtype; MXNet's are float32)."""
+    arrays = [lrs, weights_sum_sq, grads_sum_sq, wds, out]
+    if any(a.size != lrs.size for a in arrays):
+        raise ValueError(f"{label}: every array must have {lrs.size} values")
+    plan.add(multi_lars_kernel, common_dtype(arrays), arrays, [lrs.size], [eta, eps, rescale_grad],
+             label)

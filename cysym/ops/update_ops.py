@@ -133,7 +133,7 @@ _LAMB2_DOC = ("Phase II of the LAMB update: r1 = ||weight|| bounded by lower_bou
               "(when >= 0), r2 = ||g||; weight = weight - lr * (r1 / r2 if both non-zero else 1) "
               "* g.")
 _ADAMW_DOC = ("Update function for the AdamW optimizer (decoupled weight decay); skipped when "
-              "the rescale_grad input is not finite:\n"
+              "the rescale_grad input is not finite or is 0:\n"
               "g = clip(rescale_grad * grad); mean = beta1 * mean + (1 - beta1) * g;\n"
               "var = beta2 * var + (1 - beta2) * g^2;\n"
               "weight = weight - eta * (lr * mean / (sqrt(var) + epsilon) + wd * weight)")
@@ -350,3 +350,123 @@ for _preloaded in (False, True):
     _register_multi(f"{_prefix}multi_mp_sgd_mom_update", "sgd_mom", ["mom"], True,
                     "Mixed-precision momentum SGD update on many weights (float32 here: see the "
                     "module doc).", _preloaded)
+
+
+# ---------------------------------------------------------------------------------------------
+# _multi_adamw_update, _multi_mp_adamw_update: groups (weight_i, grad_i, mean_i, var_i
+# [, weight32_i]) and one trailing rescale_grad
+
+def _multi_adamw_inputs(master):
+    def names(params):
+        group = ["weight", "grad", "mean", "var"] + (["weight32"] if master else [])
+        return [f"{name}_{i}" for i in range(params["num_weights"]) for name in group] + [
+            "rescale_grad"]
+    return names
+
+
+def _multi_adamw_shape(group_size):
+    sgd_rule = _multi_shape(group_size, False)
+
+    def rule(ctx, ins, outs):
+        count = ctx.params["num_weights"]
+        if len(ctx.params["etas"]) != count:
+            raise ctx.error(f"etas has {len(ctx.params['etas'])} values, num_weights={count}")
+        if ins[-1] is not None and tuple(ins[-1]) != (1,):
+            raise ctx.error(f"input 'rescale_grad' has shape {tuple(ins[-1])}, expected (1,)")
+        group_ins, outs = sgd_rule(ctx, ins[:-1], outs)
+        return group_ins + [(1,)], outs
+    return rule
+
+
+def _multi_adamw_kernel(master):
+    group_size = 4 + master
+
+    def kernel(b):
+        params = {key: _f32(value) if isinstance(value, float) else value
+                  for key, value in b.params.items()}
+        for i in range(b.params["num_weights"]):
+            group = b.inputs[i * group_size:(i + 1) * group_size]
+            params.update(lr=_f32(b.params["lrs"][i]), wd=_f32(b.params["wds"][i]),
+                          eta=_f32(b.params["etas"][i]))
+            kernels("optim").append_update(
+                b.plan, "adamw", b.outputs[i], group[0], group[1], [group[2], group[3], b.inputs[-1]],
+                params, group[4] if master else None, label=b.label)
+    return kernel
+
+
+for _master in (False, True):
+    _group = 4 + _master
+    _name = "_multi_mp_adamw_update" if _master else "_multi_adamw_update"
+    register(OpDef(
+        _name,
+        params=[Param("lrs", "floats", doc="Learning rates"),
+                *_BETAS,
+                Param("epsilon", "float", 1e-8, "A small constant for numerical stability."),
+                Param("wds", "floats", doc="Weight decay augments the objective function with a "
+                                           "regularization term that penalizes large weights."),
+                Param("etas", "floats", doc="Learning rates schedule multiplier"),
+                Param("clip_gradient", "float", -1.0, "Clip gradient to the range of "
+                      "[-clip_gradient, clip_gradient]; off when negative."),
+                Param("num_weights", "int", 1, "Number of updated weights.", low=1)],
+        aliases=(f"_contrib{_name}",),
+        inputs=_multi_adamw_inputs(_master),
+        outputs=lambda p: [f"output{i}" for i in range(p["num_weights"])],
+        infer_shape=_multi_adamw_shape(_group),
+        inplace=lambda p, group=_group: [(i * group, i) for i in range(p["num_weights"])],
+        mutates=lambda p, master=_master: [f"{state}_{i}" for i in range(p["num_weights"])
+                                           for state in ["mean", "var"] + (["weight32"] if master else [])],
+        gradient=_no_gradient,
+        kernel=_multi_adamw_kernel(_master),
+        doc="AdamW on many weights at once (see _adamw_update), each with its lrs[i], wds[i] and "
+            "etas[i]; one rescale_grad input for all, the whole update skipped when it is not "
+            "finite or is 0.\n\nInputs: weight_0, grad_0, mean_0, var_0"
+            + (", weight32_0" if _master else "") + ", ... then rescale_grad."
+            + (_MASTER_DOC[None] if _master else ""),
+    ))
+
+
+# ---------------------------------------------------------------------------------------------
+# multi_sum_sq, multi_lars: the layer-wise rates of MXNet's LARS optimizer (float32)
+
+register(OpDef(
+    "multi_sum_sq",
+    params=[Param("num_arrays", "int", doc="number of input arrays.", low=1)],
+    variadic="num_arrays",
+    infer_shape=lambda ctx, ins, outs: (ins, [(ctx.params["num_arrays"],)]),
+    infer_type=lambda ctx, ins, outs: (ins, [np.dtype("float32")]),
+    kernel=lambda b: kernels("optim").append_multi_sum_sq(b.plan, list(b.inputs), b.outputs[0],
+                                                          b.label),
+    gradient=_no_gradient,
+    doc="Compute the sums of squares of multiple arrays: out[k] = sum(arrays[k] ** 2), "
+        "float32, accumulated in float32 as MXNet's.",
+))
+
+
+def _lars_shape(ctx, ins, outs):
+    known = next((s for s in list(ins) + list(outs) if s is not None), None)
+    if known is None:
+        return ins, outs
+    if len(known) != 1:
+        raise ctx.error(f"the inputs must be 1-D (one value per layer), got {tuple(known)}")
+    for name, shape in zip(ctx.input_names, ins):
+        if shape is not None and tuple(shape) != tuple(known):
+            raise ctx.error(f"input '{name}' has shape {tuple(shape)}, expected {tuple(known)}")
+    return [tuple(known)] * 4, [tuple(known)]
+
+
+register(OpDef(
+    "multi_lars",
+    params=[Param("eta", "float", doc="LARS eta"),
+            Param("eps", "float", doc="LARS eps"),
+            Param("rescale_grad", "float", 1.0, "Gradient rescaling factor")],
+    inputs=("lrs", "weights_sum_sq", "grads_sum_sq", "wds"),
+    infer_shape=_lars_shape,
+    kernel=lambda b: kernels("optim").append_multi_lars(
+        b.plan, *b.inputs, b.outputs[0], _f32(b.params["eta"]), _f32(b.params["eps"]),
+        _f32(b.params["rescale_grad"]), b.label),
+    gradient=_no_gradient,
+    doc="Compute the LARS coefficients of multiple weights and grads from their sums of squares:"
+        "\nout = lrs * eta * ||w|| / (||g|| * rescale_grad + wds * ||w|| + eps), or lrs where "
+        "||w|| or ||g|| is 0.  MXNet takes float32 arrays only; float64 ones compute in float64 "
+        "here.",
+))
