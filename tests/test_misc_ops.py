@@ -126,3 +126,28 @@ def test_legacy_onehot_encode_and_fill_element_match_mxnet():
                                     np.array([1, 3.7, 5], np.float32))
     np.testing.assert_array_equal(out, [[0, -1, 2, 3], [4, 5, 6, -2], [8, 9, 10, 11]])
     assert lhs.sum() == 66     # the input is not changed
+
+
+def test_slice_assign_khatri_rao_split_and_diag_match_mxnet():
+    # MXNet 1.9.1 on x = arange(60).reshape(4, 5, 3), r = -arange(12).reshape(2, 2, 3) - 1
+    x = mx.nd.array(np.arange(60).reshape(4, 5, 3))
+    r = mx.nd.array(-np.arange(12).reshape(2, 2, 3) - 1)
+    out = mx.nd._internal._slice_assign(x, r, begin=(None, -1, 0), end=(None, 1, 3), step=(2, -2, 1))
+    assert out.asnumpy().sum() == 1392.0
+    np.testing.assert_array_equal(out[2, 4], [-7.0, -8.0, -9.0])
+    np.testing.assert_array_equal(out[0, 2], [-4.0, -5.0, -6.0])
+    out = mx.nd._internal._slice_assign_scalar(x, scalar=2.5, begin=(None, -1), end=(None, None),
+                                               step=(2, -2))
+    assert out.asnumpy().sum() == 1419.0
+    # khatri_rao of arange(6).reshape(2, 3), arange(12).reshape(4, 3) - 5, arange(15).reshape(5, 3) / 2
+    out = mx.nd.khatri_rao(mx.nd.array(np.arange(6).reshape(2, 3)),
+                           mx.nd.array(np.arange(12).reshape(4, 3) - 5),
+                           mx.nd.array(np.arange(15).reshape(5, 3) * 0.5))
+    assert out.shape == (40, 3) and out.asnumpy().sum() == 925.0
+    np.testing.assert_array_equal(out[17], [0.0, 17.5, 48.0])
+    pieces = mx.nd._internal._split_v2(mx.nd.array(np.arange(30).reshape(2, 3, 5)), indices=(),
+                                       sections=5, axis=-1, squeeze_axis=True)
+    assert len(pieces) == 5
+    np.testing.assert_array_equal(pieces[3], [[3.0, 8.0, 13.0], [18.0, 23.0, 28.0]])
+    np.testing.assert_array_equal(mx.nd.diag(mx.nd.array([1.0, 2.0, 3.0, 4.0]), k=-1),
+                                  np.diag([1.0, 2.0, 3.0, 4.0], -1))
