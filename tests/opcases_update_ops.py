@@ -180,6 +180,21 @@ def lars(lrs, weights_sum_sq, grads_sum_sq, wds, eta, eps, rescale_grad=1.0):
     return np.where(valid, lrs * eta * w_norm / (g_norm * rescale_grad + wds * w_norm + eps + ~valid), lrs)
 
 
+def multi_lamb(mp, learning_rates, wds, step_count, num_tensors, lower_bound=-1.0, **kw):
+    """Both LAMB phases per tensor, with MXNet's float32 sums of squares for the norms."""
+    outs = []
+    for i in range(num_tensors):
+        arrays = {k: kw.pop(f"{k}_{i}") for k in ("weight", "grad", "mean", "var", "weight32")
+                  if f"{k}_{i}" in kw}
+        weight = arrays.pop("weight32") if mp else arrays["weight"]
+        arrays["weight"] = weight
+        g = lamb_phase1(**arrays, t=step_count[i], wd=wds[i], **kw)
+        r1, r2 = (np.sqrt(sum_sq_float32(x)).astype(np.float64) for x in (weight, g))
+        outs.append(lamb_phase2(weight=weight, g=g, r1=r1, r2=r2, lr=learning_rates[i],
+                                lower_bound=lower_bound))
+    return outs
+
+
 def one_element(rng, shape):
     return rng.uniform(0.5, 1.5, shape)
 
@@ -306,4 +321,12 @@ CASE_LIST = [
                         "grads_sum_sq": ((3,), fixed([0.25, 1.0, 0.0])), "wds": ((3,), positive)},
          params=dict(eta=0.125, eps=0.0, rescale_grad=0.5), ref=lars, grad=(),
          bad=[("shapes", {"lrs": (3,), "weights_sum_sq": (2,), "grads_sum_sq": (3,), "wds": (3,)})]),
+    *[Case(name, {f"{k}_{i}": (shape, positive if k == "var" else signed)
+                  for i, shape in enumerate([SHAPE, (4, 5)])
+                  for k in ("weight", "grad", "mean", "var") + (("weight32",) if mp else ())},
+           params=dict(learning_rates=(0.125, 0.25), wds=(0.0625, 0.0), step_count=(3, 5),
+                       lower_bound=0.5, num_tensors=2),
+           ref=lambda mp=mp, **kw: multi_lamb(mp, **kw), grad=(),
+           bad=[("params", {"step_count": (3,)})])
+      for name, mp in [("_multi_lamb_update", False), ("_multi_mp_lamb_update", True)]],
 ]

@@ -247,7 +247,7 @@ REQUIRED_VALUES = {
     "low": 0, "high": 5, "range_max": 8,   # _random_randint, _sample_unique_zipfian
     "transform_type": "affine", "sampler_type": "bilinear", "output_size": (4, 3),   # spatial ops
     "lr": 0.1, "eta": 1.0, "t": 2, "wd": 0.01, "lrs": (0.1,), "wds": (0.0,), "etas": (1.0,),
-    "eps": 1e-8, "num_arrays": 2,   # optimizer updates
+    "eps": 1e-8, "num_arrays": 2, "learning_rates": (0.1,), "step_count": (1,),   # optimizer updates
     "indices": (0, 2),   # _split_v2
 }
 EXTRA_PARAMS = {

@@ -264,3 +264,27 @@ def test_adamw_skips_the_update_on_a_zero_rescale():
     arrays = [mx.nd.array(values(kind, k)) for k, kind in enumerate(["signed", "signed", "signed", "positive"])]
     out = mx.nd._internal._adamw_update(*arrays, mx.nd.array([0.0]), lr=0.1, eta=1.0)
     np.testing.assert_array_equal(out, arrays[0])
+
+
+def test_multi_lamb_matches_mxnet():
+    # mx.nd._internal._multi_lamb_update(*ws, learning_rates=(0.01, 0.02), wds=(0.1, 0.2),
+    #     step_count=(3, 5), clip_gradient=0.3, rescale_grad=0.8, lower_bound=0.1, num_tensors=2,
+    #     out=[ws[0], ws[4]]) with ws as in test_multi_adamw_matches_mxnet: weight_0, mean_0,
+    #     var_0, weight_1, mean_1, var_1 after the call
+    ws = [_sines(0, (2, 3)), _sines(1, (2, 3)), _sines(2, (2, 3)), np.abs(_sines(3, (2, 3))) + 0.2,
+          _sines(4, (4,)), _sines(5, (4,)), _sines(6, (4,)), np.abs(_sines(7, (4,))) + 0.2]
+    mx.nd._internal._multi_lamb_update(*ws, learning_rates=(0.01, 0.02), wds=(0.1, 0.2),
+                                       step_count=(3, 5), clip_gradient=0.3, rescale_grad=0.8,
+                                       lower_bound=0.1, num_tensors=2, out=[ws[0], ws[4]])
+    expected = [
+        [[-0.009693999774754047, 0.6388508081436157, 0.9834390878677368],
+         [0.8649703860282898, 0.34146741032600403, -0.34273651242256165]],
+        [[0.8483676910400391, 0.4146418869495392, -0.19998699426651],
+         [-0.7331228852272034, -0.926548182964325, -0.6649863123893738]],
+        [[0.34086889028549194, 0.729196310043335, 1.1505405902862549],
+         [1.1246899366378784, 0.6640275716781616, 0.4147948920726776]],
+        [-0.7372536063194275, -0.9858204126358032, -0.7711287140846252, -0.19940930604934692],
+        [-0.28147390484809875, 0.3343648910522461, 0.8181611895561218, 0.9029008746147156],
+        [0.8562195897102356, 1.1870701313018799, 1.0535529851913452, 0.5186691880226135]]
+    for k, values in zip((0, 2, 3, 4, 6, 7), expected):
+        np.testing.assert_allclose(ws[k], values, rtol=2e-6, atol=1e-7)

@@ -451,3 +451,67 @@ def append_multi_lars(Plan plan, lrs, weights_sum_sq, grads_sum_sq, wds, out, do
         raise ValueError(f"{label}: every array must have {lrs.size} values")
     plan.add(multi_lars_kernel, common_dtype(arrays), arrays, [lrs.size], [eta, eps, rescale_grad],
              label)
+
+
+# ---------------------------------------------------------------------------------------------
+# _multi_lamb_update: LAMB's two phases on one tensor, the step direction in a workspace
+
+cdef float _sum_of_squares(const real* x, Py_ssize_t n) noexcept nogil:
+    """sum(x ** 2) accumulated in float, in order, as MXNet's multi_sum_sq."""
+    cdef float total = 0
+    cdef Py_ssize_t i
+    for i in range(n):
+        total += <float>(x[i] * x[i])
+    return total
+
+
+cdef void _lamb(KernelCall* c, real* like) noexcept nogil:
+    # arrays: out, weight, grad, mean, var[, weight32], g (workspace); ints: n, master;
+    # floats: lr, wd, rescale_grad, clip_gradient, beta1, beta2, epsilon, t, bias_correction,
+    # lower_bound, upper_bound
+    cdef Py_ssize_t n = c.ints[0]
+    cdef bint master = c.ints[1] != 0
+    cdef double* f = c.floats
+    cdef real* out = <real*>c.arrays[0]
+    cdef real* w = <real*>c.arrays[5] if master else <real*>c.arrays[1]
+    cdef real* g = <real*>c.arrays[c.n_arrays - 1]
+    cdef real r1, r2
+    _lamb_phase1(w, <real*>c.arrays[2], <real*>c.arrays[3], <real*>c.arrays[4], g, n, f[1], f[2],
+                 f[3], f[3] >= 0, f[4], f[5], f[6], f[7], f[8] != 0)
+    r1 = sqrtf(_sum_of_squares(w, n))
+    r2 = sqrtf(_sum_of_squares(g, n))
+    if not master and out != w:
+        memcpy(out, w, n * sizeof(real))
+    # phase 2 on the output (or the master copy, which MXNet's mp form updates here)
+    _lamb_phase2(w if master else out, g, r1, r2, n, f[0], f[9], f[10])
+    if master and out != w:
+        memcpy(out, w, n * sizeof(real))
+
+
+cdef void lamb_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    if c.dtype == 0:
+        _lamb(c, <float*>NULL)
+    else:
+        _lamb(c, <double*>NULL)
+
+
+LAMB_PARAMS = ("lr", "wd", "rescale_grad", "clip_gradient", "beta1", "beta2", "epsilon", "t",
+               "bias_correction", "lower_bound", "upper_bound")
+
+
+def append_lamb(Plan plan, out, weight, grad, mean, var, dict params, workspace, weight32=None,
+                str label="_multi_lamb_update"):
+    """LAMB on one tensor: phase 1 (mean, var updated in place, the step direction g in the
+    workspace), r1 = ||weight||, r2 = ||g|| (float sums, as MXNet), then phase 2 into out (and
+    into weight32, the mp_ form's master copy)."""
+    arrays = [out, weight, grad, mean, var] + ([] if weight32 is None else [weight32])
+    n = weight.size
+    if any(a.size != n for a in arrays):
+        raise ValueError(f"{label}: every array must have the weight's {n} elements")
+    dtype = common_dtype(arrays)
+    g = np.asarray(workspace)[:n * weight.itemsize].view(weight.dtype) if workspace is not None \
+        else np.empty(n, weight.dtype)
+    if g.size < n:
+        raise ValueError(f"{label}: the workspace holds {g.size} elements, {n} needed")
+    plan.add(lamb_kernel, dtype, arrays + [g], [n, weight32 is not None],
+             [float(params[name]) for name in LAMB_PARAMS], label)

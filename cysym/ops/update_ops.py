@@ -21,7 +21,7 @@ auxiliary states: list_arguments() of a graph with an update includes them.
 import numpy as np
 
 from ..registry import OpDef, Param, register
-from .common import kernels
+from .common import kernels, prod
 
 # inputs of one element (a scalar read at run time), not of the weight's shape
 _SCALAR_INPUTS = ("rescale_grad", "r1", "r2")
@@ -470,3 +470,94 @@ register(OpDef(
         "||w|| or ||g|| is 0.  MXNet takes float32 arrays only; float64 ones compute in float64 "
         "here.",
 ))
+
+
+# ---------------------------------------------------------------------------------------------
+# _multi_lamb_update, _multi_mp_lamb_update: both LAMB phases per tensor in one node
+
+def _multi_lamb_inputs(master):
+    def names(params):
+        group = ["weight", "grad", "mean", "var"] + (["weight32"] if master else [])
+        return [f"{name}_{i}" for i in range(params["num_tensors"]) for name in group]
+    return names
+
+
+def _multi_lamb_shape(group_size):
+    def rule(ctx, ins, outs):
+        count = ctx.params["num_tensors"]
+        for key in ("learning_rates", "wds", "step_count"):
+            if len(ctx.params[key]) != count:
+                raise ctx.error(f"{key} has {len(ctx.params[key])} values, num_tensors={count}")
+        ins, outs = list(ins), list(outs)
+        for i in range(count):
+            group = range(i * group_size, (i + 1) * group_size)
+            known = next((ins[k] for k in group if ins[k] is not None), outs[i])
+            if known is None:
+                continue
+            for k in group:
+                if ins[k] is not None and tuple(ins[k]) != tuple(known):
+                    raise ctx.error(f"input '{ctx.input_names[k]}' has shape {tuple(ins[k])}, "
+                                    f"expected {tuple(known)} (the shape of weight_{i})")
+                ins[k] = tuple(known)
+            outs[i] = tuple(known)
+        return ins, outs
+    return rule
+
+
+def _multi_lamb_workspace(params, in_shapes, out_shapes, dtype):
+    """One step direction, as large as the largest tensor."""
+    return max(prod(shape) for shape in out_shapes) * np.dtype(dtype).itemsize
+
+
+def _multi_lamb_kernel(master):
+    group_size = 4 + master
+
+    def kernel(b):
+        params = {key: _f32(value) if isinstance(value, float) else value
+                  for key, value in b.params.items()}
+        for i in range(b.params["num_tensors"]):
+            group = b.inputs[i * group_size:(i + 1) * group_size]
+            params.update(lr=_f32(b.params["learning_rates"][i]), wd=_f32(b.params["wds"][i]),
+                          t=b.params["step_count"][i])
+            kernels("optim").append_lamb(b.plan, b.outputs[i], *group[:4], params, b.workspace,
+                                         group[4] if master else None, b.label)
+    return kernel
+
+
+for _master in (False, True):
+    _group = 4 + _master
+    _name = "_multi_mp_lamb_update" if _master else "_multi_lamb_update"
+    register(OpDef(
+        _name,
+        params=[Param("learning_rates", "floats", doc="List of learning rates"),
+                *_BETAS,
+                Param("epsilon", "float", 1e-6, "Small value to avoid division by 0."),
+                Param("wds", "floats", doc="List of Weight decays.Weight decay augments the "
+                                           "objective function with a regularization term that "
+                                           "penalizes large weights."),
+                Param("rescale_grad", "float", 1.0, "Gradient rescaling factor"),
+                Param("lower_bound", "float", -1.0, "Lower limit of norm of weight. If "
+                                                    "lower_bound <= 0, Lower limit is not set"),
+                Param("upper_bound", "float", -1.0, "Upper limit of norm of weight. If "
+                                                    "upper_bound <= 0, Upper limit is not set"),
+                Param("clip_gradient", "float", -1.0, "Clip gradient to the range of "
+                      "[-clip_gradient, clip_gradient]; off when negative."),
+                Param("bias_correction", "bool", True, "Whether to use bias correction."),
+                Param("step_count", "shape", doc="Step count for each tensor"),
+                Param("num_tensors", "int", 1, "Number of tensors", low=1)],
+        inputs=_multi_lamb_inputs(_master),
+        outputs=lambda p: [f"output{i}" for i in range(p["num_tensors"])],
+        infer_shape=_multi_lamb_shape(_group),
+        workspace=_multi_lamb_workspace,
+        mutates=lambda p, master=_master: [f"{state}_{i}" for i in range(p["num_tensors"])
+                                           for state in ["mean", "var"] + (["weight32"] if master else [])],
+        gradient=_no_gradient,
+        kernel=_multi_lamb_kernel(_master),
+        doc="LAMB (lamb_update_phase1 then lamb_update_phase2 with r1 = ||weight||, r2 = ||g||, "
+            "their sums of squares accumulated in float32 as MXNet's) on many tensors at once, "
+            "each with its learning_rates[i], wds[i] and step_count[i].  The step direction is kept "
+            "in the weight's dtype (MXNet keeps it in float32).\n\nInputs: weight_0, grad_0, "
+            "mean_0, var_0" + (", weight32_0" if _master else "") + ", ..."
+            + ("\n\nmp_ form: updates the master copy weight32 in place and returns it as the new "
+               "weight (float32 weights: cysym has no float16 compute)." if _master else ""),
+    ))
