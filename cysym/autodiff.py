@@ -8,7 +8,7 @@ operators.  Contributions to one entry from several readers are summed with add_
 """
 from .base import MXNetError
 from .registry import get_op
-from .symbol.graph import Node, topo_order
+from .symbol.graph import Node
 
 __all__ = ["GradContext", "build_backward", "HEAD_GRAD_PREFIX"]
 
@@ -83,7 +83,7 @@ def build_backward(symbol, wanted_args, integer_entries=frozenset()):
     that receives the caller's head gradient, or None for loss heads (which make their own)
     and integer outputs.
     """
-    nodes = topo_order(symbol._outputs)
+    nodes = symbol._nodes()
     needs = _needs_grad(nodes, wanted_args, integer_entries)
     grads = {}   # (id(node), index) -> list of gradient entries
     head_grad_nodes = []

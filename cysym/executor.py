@@ -139,20 +139,49 @@ def _is_float(dtype):
     return np.dtype(dtype).kind == "f"
 
 
-def _check_kernel_dtypes(node, dtypes, shape_only):
+class _NodeLayout:
+    """What an operator's declaration says of a node's entries at bind: its number of outputs,
+    the inputs its kernel reads for their shape only, the dtypes the kernel takes for each
+    input (None: any, shape only) and output, its in-place pairs.  A function of the op and
+    the node's attributes, so that nodes alike (every relu of a network) share one: asking the
+    declaration builds name lists, once per node of a graph that may have 10^5."""
+
+    __slots__ = ("num_outputs", "shape_only", "input_dtypes", "output_dtypes", "inplace")
+
+    def __init__(self, node):
+        op, params = node.op, node.params
+        self.num_outputs = node.num_outputs()
+        self.shape_only = op.shape_only_inputs(params)
+        self.input_dtypes = [None if position in self.shape_only else op.kernel_dtypes(name)
+                             for position, name in enumerate(op.input_names(params) + op.aux_names(params))]
+        self.output_dtypes = [op.kernel_dtypes(name) for name in node.output_names()]
+        self.inplace = op.inplace_pairs(params)
+
+
+def _layout_of(node, layouts):
+    """node's _NodeLayout, shared through `layouts` by nodes of one op with the same attributes."""
+    key = (node.op, tuple(node.attrs.items()))
+    layout = layouts.get(key)
+    if layout is None:
+        layout = layouts[key] = _NodeLayout(node)
+    return layout
+
+
+def _check_kernel_dtypes(node, dtypes, layout):
     """A BindError naming the operator instance, the entry and its dtype when the op's kernel
     does not compute in it (OpDef.dtypes); inputs read for their shape only may be anything."""
+    for position, ((src, index), allowed) in enumerate(zip(node.inputs, layout.input_dtypes)):
+        if allowed is not None and dtypes[(id(src), index)] not in allowed:
+            raise _dtype_refusal(node, "input", position, dtypes[(id(src), index)])
+    for i, allowed in enumerate(layout.output_dtypes):
+        if dtypes[(id(node), i)] not in allowed:
+            raise _dtype_refusal(node, "output", i, dtypes[(id(node), i)])
+
+
+def _dtype_refusal(node, what, position, dtype):
     op, params = node.op, node.params
-    input_names = op.input_names(params) + op.aux_names(params)
-    for position, (name, (src, index)) in enumerate(zip(input_names, node.inputs)):
-        if position not in shape_only and dtypes[(id(src), index)] not in op.kernel_dtypes(name):
-            raise _dtype_refusal(node, "input", name, dtypes[(id(src), index)])
-    for i, name in enumerate(node.output_names()):
-        if dtypes[(id(node), i)] not in op.kernel_dtypes(name):
-            raise _dtype_refusal(node, "output", name, dtypes[(id(node), i)])
-
-
-def _dtype_refusal(node, what, name, dtype):
+    name = (op.input_names(params) + op.aux_names(params) if what == "input"
+            else node.output_names())[position]
     supported = ", ".join(sorted(np.dtype(d).name for d in node.op.kernel_dtypes(name)))
     return BindError(f"Error in operator {node.name}: {node.op.label(node.name)}: {what} '{name}' has "
                      f"dtype {np.dtype(dtype).name}, but its kernel computes in {supported}")
@@ -288,35 +317,35 @@ class Executor:
             persistent.append(False)
             entry_meta.append((label, tuple(shape), dtype))
 
-        # per op node, in op_nodes' order: its number of outputs, its inputs read for their
-        # shape only
-        output_counts, shape_only_of = [], []
+        layouts = {}
+        node_layouts = []     # per op node, in op_nodes' order
         for node in nodes:
             if node.is_variable:
                 if id(node) not in arrays_of:
                     raise BindError(f"variable {node.name!r} has no array")
                 add_entry((id(node), 0), arrays_of[id(node)].shape, arrays_of[id(node)].dtype, True, node.name)
                 continue
-            output_counts.append(node.num_outputs())
-            for i in range(output_counts[-1]):
+            layout = _layout_of(node, layouts)
+            node_layouts.append(layout)
+            for i in range(layout.num_outputs):
                 key = (id(node), i)
                 if not is_complete(shapes.get(key)) or key not in dtypes:
                     raise BindError(f"Error in operator {node.name}: cannot infer the shape or dtype of "
                                     f"output {node.output_name(i)} (shape {show_shape(shapes.get(key))}, "
                                     f"dtype {dtypes.get(key)}); give more input shapes")
                 add_entry(key, shapes[key], dtypes[key], key in grad_targets, node.output_name(i))
-            shape_only_of.append(node.op.shape_only_inputs(node.params))
-            _check_kernel_dtypes(node, dtypes, shape_only_of[-1])
+            _check_kernel_dtypes(node, dtypes, layout)
         for node, index in self._symbol._outputs:
             persistent[entry_id[(id(node), index)]] = True
 
         # op_inputs: what each op reads, for the planner; kernel_inputs: what its kernel is
         # given, which adds the inputs it only takes the shape of
         kernel_inputs, op_inputs, op_outputs, op_inplace, workspace_of = [], [], [], [], {}
-        for node, num_outputs, shape_only in zip(op_nodes, output_counts, shape_only_of):
-            node_id = id(node)
+        for node, layout in zip(op_nodes, node_layouts):
+            node_id, num_outputs = id(node), layout.num_outputs
             ins = [entry_id[(id(src), i)] for src, i in node.inputs]
-            read = [k for k in range(len(ins)) if k not in shape_only] if shape_only else None
+            read = ([k for k in range(len(ins)) if k not in layout.shape_only] if layout.shape_only
+                    else None)
             outs = [entry_id[(node_id, i)] for i in range(num_outputs)]
             if node.op.workspace is not None:
                 in_shapes = [shapes[(id(src), i)] for src, i in node.inputs]
@@ -329,7 +358,7 @@ class Executor:
                     outs.append(workspace_of[node_id])
             kernel_inputs.append(ins)
             op_outputs.append(outs)
-            pairs = node.op.inplace_pairs(node.params)
+            pairs = layout.inplace
             if read is None:    # every input is read
                 op_inputs.append(ins)
                 op_inplace.append([(a, b) for a, b in pairs if 0 <= a < len(ins) and b < num_outputs])
@@ -369,7 +398,8 @@ class Executor:
         # of each op node, for the monitor callback
         self._node_calls = []
         self._backward_start = None
-        for position, (node, num_outputs) in enumerate(zip(op_nodes, output_counts)):
+        for position, (node, layout) in enumerate(zip(op_nodes, node_layouts)):
+            num_outputs = layout.num_outputs
             if position == self._forward_count:
                 self._backward_start = len(run_plan)
             outs = op_outputs[position][:num_outputs]
