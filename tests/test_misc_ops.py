@@ -151,3 +151,15 @@ def test_slice_assign_khatri_rao_split_and_diag_match_mxnet():
     np.testing.assert_array_equal(pieces[3], [[3.0, 8.0, 13.0], [18.0, 23.0, 28.0]])
     np.testing.assert_array_equal(mx.nd.diag(mx.nd.array([1.0, 2.0, 3.0, 4.0]), k=-1),
                                   np.diag([1.0, 2.0, 3.0, 4.0], -1))
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_data_movement_keeps_integer_arrays(dtype):
+    matrix = np.arange(12, dtype=dtype).reshape(3, 4)
+    np.testing.assert_array_equal(mx.nd.diag(matrix, k=1), np.diag(matrix, 1))
+    built = mx.nd.diag(np.arange(1, 4, dtype=dtype), k=-1)
+    assert built.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(built, np.diag(np.arange(1, 4), -1))
+    pieces = mx.nd._internal._split_v2(matrix, indices=(0, 1), axis=1)
+    assert [p.dtype for p in pieces] == [np.dtype(dtype)] * 2
+    np.testing.assert_array_equal(pieces[1], matrix[:, 1:])

@@ -8,8 +8,8 @@ native call; the loops never raise.
 from libc.math cimport isfinite
 from cysym._ops._blas cimport real
 from libc.stdint cimport int32_t, int64_t
-from cysym._ops._common cimport (common_dtype, number, numeric_dtype, step_index, DTYPE_FLOAT32,
-                                 DTYPE_FLOAT64, DTYPE_INT32, DTYPE_INT64)
+from cysym._ops._common cimport (common_dtype, move_dtype, number, numeric_dtype, step_index,
+                                 REQ_WRITE, DTYPE_FLOAT32, DTYPE_FLOAT64, DTYPE_INT32, DTYPE_INT64)
 from cysym._ops._index cimport index_code, read_index
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 from cysym._ops.shape import strided_walk
@@ -67,8 +67,9 @@ def append_window_assign(Plan plan, dst, window_shape, Py_ssize_t offset, stride
     if any(s == 0 for d, s in zip(shape, walk) if d > 1):
         raise ValueError(f"{label}: a window may not repeat addresses (zero stride)")
     arrays = [dst] + ([] if src is None else [src])
-    plan.add(window_assign_kernel, common_dtype(arrays), arrays, [len(shape), offset] + shape + walk,
-             [scalar], label)
+    # copying src moves bits, so integer arrays go as the float of their width
+    dtype = common_dtype(arrays) if src is None else move_dtype(arrays, REQ_WRITE, label)
+    plan.add(window_assign_kernel, dtype, arrays, [len(shape), offset] + shape + walk, [scalar], label)
 
 
 # ---------------------------------------------------------------------------------------------

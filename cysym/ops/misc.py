@@ -87,9 +87,11 @@ def _diag_shape(ctx, ins, outs):
 
 def _diag_kernel(b):
     data, out = b.inputs[0], b.outputs[0]
-    if data.ndim == 1:      # zeros with the input on the k-th diagonal
+    if data.ndim == 1:      # zeros with the input on the k-th diagonal (integers too)
         _, offset, strides = _diag_matrix_walk(_BindRules(b), data.shape[0])
-        kernels("index").append_scatter_add(b.plan, data, out, offset, strides, b.req[0], b.label)
+        kernels("shape").append_fill(b.plan, out, 0.0, "write", b.label)
+        kernels("misc").append_window_assign(b.plan, out, data.shape, offset, strides, data,
+                                             label=b.label)
     else:                   # a strided view of the diagonal
         _, offset, strides = _diag_walk(_BindRules(b), data.shape)
         kernels("index").append_gather(b.plan, data, out, offset, strides, b.req[0], b.label)
