@@ -1,10 +1,15 @@
-"""Optimizer update operators (MXNet's src/operator/optimizer_op.cc, contrib/adamw.cc):
-sgd_update ... lamb_update_phase2, their mp_ (master-copy) and multi_ (many weights) forms.
+"""Optimizer update operators (MXNet's src/operator/optimizer_op.cc and contrib/adamw.cc,
+multi_lamb.cc, multi_lars.cc, multi_sum_sq.cc): sgd_update ... lamb_update_phase2, their mp_
+(master-copy), multi_ and preloaded_multi_ (many weights) forms, _multi_adamw_update,
+_multi_lamb_update, and multi_sum_sq / multi_lars (the layer rates of LARS).
 
-Called as MXNet's training loops call them, `mx.nd.sgd_mom_update(w, g, mom, lr=0.1, out=w)`,
+Called as MXNet's training loops call them, `mx.nd.rmsprop_update(w, g, n, lr=0.01, out=w)`,
 or placed in a graph: the output is the new weight, and the states (mom, mean, var, n, z, ...,
-and the mp_ forms' float32 master copy weight32) are updated in place (OpDef.mutates).  No
-gradient flows back through them (MXNet registers none).  The loops are those of the optimizers (cysym._ops.optim.append_update).
+and the mp_ forms' master copy weight32) are updated in place (OpDef.mutates).  No gradient
+flows back through them (MXNet registers none).  The loops are those of the optimizers
+(cysym._ops.optim).  mx.nd.sgd_update, sgd_mom_update and adam_update remain cysym.ndarray's
+direct kernel calls, which clip only for clip_gradient > 0 and keep float64 parameters; the
+operators (mx.sym, JSON, cysym.ndarray_ops.invoke) follow MXNet exactly.
 
 Parameters are float32 in MXNet, so they are rounded to float32 before a float64 update, as
 MXNet's kernels see them.  Clipping is on for clip_gradient >= 0 (0 clips to 0, as in MXNet);
