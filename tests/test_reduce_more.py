@@ -9,6 +9,7 @@ The MXNET rows were made with MXNet 1.9.1 (pip mxnet==1.9.1, CPU, MXNET_SUBGRAPH
     y.backward(mx.nd.array(head) if head else mx.nd.ones_like(y))
 and y.asnumpy().tolist(), a.grad.asnumpy().tolist() pasted below."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -125,3 +126,18 @@ def test_moments_gradient_with_one_output_used():
 def test_norm_error_names_operator():
     with pytest.raises(mx.base.MXNetError, match="n1"):
         mx.sym.norm(mx.sym.Variable("x"), axis=(0, 4), name="n1").infer_shape(x=(2, 3, 5))
+
+
+def test_graph_written_by_mxnet():
+    """A graph of these operators that MXNet 1.9.1 wrote loads, and computes MXNet's outputs.
+    tests/fixtures/mxnet_math_reductions.json holds the graph ("json"), MXNet's forward outputs
+    on float64 data ("outs") and the script that made both ("made_by")."""
+    fixture = json.loads((Path(__file__).parent / "fixtures" / "mxnet_math_reductions.json").read_text())
+    sym = mx.sym.load_json(json.dumps(fixture["json"]))
+    data = np.arange(24).reshape(2, 3, 4) * 0.37 - 4
+    exe = sym.simple_bind(mx.cpu(), grad_req="null", type_dict={"x": "float64"}, x=data.shape)
+    exe.arg_dict["x"][:] = data
+    outputs = exe.forward()
+    assert len(outputs) == len(fixture["outs"])
+    for out, expected in zip(outputs, fixture["outs"]):
+        np.testing.assert_allclose(out, expected, rtol=1e-13, atol=1e-13)
