@@ -24,6 +24,16 @@ REBATCHABLE = [n for n in NAMES if MANIFEST[n]["alt_batch_size"]]
 # differently. (In float64 cysym gives MXNet's float64 gradients of these models to ~1e-12.)
 SCALE_TOLERANCE = 1e-4
 REFERENCE_ERROR_FACTOR = 4
+# Networks whose float32 training pass has a ReLU input within float32 rounding of zero, so that
+# the summation order of a GEMM decides whether a gradient passes there (MXNet's own float32 and
+# float64 passes differ by the same kind of flip elsewhere): compared in float64, which equals
+# MXNet's float64 pass to ~1e-11 of the fixture's float32 error.
+FLOAT64_TRAINING = {
+    # two ReLU inputs near zero (C3 batchnorm8: -1.8e-5 in float32, +2.4e-5 in float64; E1
+    # batchnorm2: +5.5e-6 and -1.8e-5) with OpenBLAS on one thread; the float32 gradients of
+    # the layers below them then differ from float64 by up to 20% of their scale
+    "inception_v3",
+}
 MEMORY_SLACK = 1.05
 
 
@@ -45,9 +55,12 @@ def _checkpoint(name):
     return mx.model.load_checkpoint(_prefix(name), MANIFEST[name]["epoch"])
 
 
-def _bound(name, symbol, inputs, grad_req):
+def _bound(name, symbol, inputs, grad_req, dtype=None):
     _, arg_params, aux_params = _checkpoint(name)
-    exe = symbol.simple_bind(mx.cpu(), grad_req=grad_req, **{n: x.shape for n, x in inputs.items()})
+    type_dict = {} if dtype is None else {
+        n: dtype for n in symbol.list_arguments() + symbol.list_auxiliary_states()}
+    exe = symbol.simple_bind(mx.cpu(), grad_req=grad_req, type_dict=type_dict,
+                             **{n: x.shape for n, x in inputs.items()})
     exe.copy_params_from(arg_params, aux_params)
     return exe
 
@@ -144,7 +157,8 @@ def test_training_matches_mxnet(name):
         symbol_json = _zero_dropout(symbol_json)
     symbol = mx.sym.load_json(symbol_json)
     inputs = _inputs(name)
-    exe = _bound(name, symbol, inputs, "write")
+    dtype = np.float64 if name in FLOAT64_TRAINING else np.float32
+    exe = _bound(name, symbol, inputs, "write", dtype)
     reference_error = info["training"]["mxnet_float32_error"]
 
     def check(actual, key, what):
@@ -152,7 +166,8 @@ def test_training_matches_mxnet(name):
     outputs = exe.forward(is_train=True, **inputs)
     for i, out in enumerate(outputs):
         check(out, f"train_output.{i}", f"training output {i}")
-    exe.backward(out_grads=[mx.nd.array(arrays[f"head_grad.{i}"]) for i in range(len(outputs))])
+    exe.backward(out_grads=[mx.nd.array(arrays[f"head_grad.{i}"], dtype=dtype)
+                            for i in range(len(outputs))])
     for key in info["training"]["grad_names"]:
         check(exe.grad_dict[key], f"grad.{key}", f"gradient of {key}")
     for key in symbol.list_auxiliary_states():
