@@ -59,10 +59,12 @@ def test_two_threads_give_the_numbers_of_one(restore_threads, dtype, tol):
 
 @needs_openmp
 def test_loops_without_blas_are_bit_identical(restore_threads):
-    # pooling, BatchNorm and depthwise convolutions split whole planes or channels
+    # pooling, BatchNorm and depthwise convolutions split whole planes or channels, element-wise
+    # maps element ranges
     data = mx.sym.Variable("data")
     x = mx.sym.Convolution(data, num_filter=6, kernel=(3, 3), pad=(1, 1), num_group=6, name="dw")
     x = mx.sym.BatchNorm(x, fix_gamma=False, name="bn")
+    x = mx.sym.clip(mx.sym.Activation(x, act_type="tanh") + x * 0.5, a_min=-0.3, a_max=0.7)
     net = mx.sym.Pooling(x, kernel=(3, 3), stride=(2, 2), pool_type="max")
     exe = net.simple_bind(mx.cpu(), data=(4, 6, 61, 67))
     rng = np.random.default_rng(3)

@@ -18,6 +18,9 @@ from libc.math cimport (sin, sinf, cos, cosf, tan, tanf, asin, asinf, acos, acos
                         tgamma, tgammaf, lgamma, lgammaf)
 from scipy.special.cython_special cimport erfinv as _special_erfinv, psi as _special_psi
 from libc.stdint cimport int32_t, int64_t, uint64_t
+from cython.parallel cimport prange
+
+from cysym._ops cimport threads
 from cysym._ops._blas cimport real
 from cysym._ops._math cimport _erfc_single, _exp, _expm1, _log, _log1p, _sum, _tanh
 from cysym._ops._common cimport (common_dtype, number, numeric_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code,
@@ -69,6 +72,12 @@ INTEGER_UNARY = frozenset((
     "rmod_scalar", "equal_scalar", "not_equal_scalar", "greater_scalar", "greater_equal_scalar",
     "lesser_scalar", "lesser_equal_scalar", "logical_and_scalar", "logical_or_scalar",
     "logical_xor_scalar", "logical_not", "clip", "fill"))
+
+# the unary maps that run on one thread whatever the array: libm's lgamma writes glibc's global
+# signgam, a data race between threads
+SERIAL_UNARY = frozenset(("gammaln",))
+# element ranges split between threads start at multiples of this (whole cache lines)
+DEF SPLIT_UNIT = 64
 
 # the binary maps that also compute in int32 and int64, with MXNet's integer semantics
 INTEGER_BINARY = frozenset((
@@ -587,19 +596,38 @@ cdef void _unary_dispatch(int code, real* x, real* y, Py_ssize_t n, real s0, rea
 
 
 cdef void unary_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: x, y; ints: code, req, size, then s0 and s1 truncated (integer arrays); floats: s0, s1
+    # arrays: x, y; ints: code, req, size, s0 and s1 truncated (integer arrays), splittable;
+    # floats: s0, s1.  Large arrays are split into element ranges over the kernel threads.
+    cdef Py_ssize_t n = c.ints[2]
+    cdef int part
+    cdef int parts = threads.parts_for(2.0 * n) if c.ints[5] else 1
+    if parts == 1:
+        _unary_range(c, 0, n)
+        return
+    for part in prange(parts, num_threads=parts, schedule="static"):
+        _unary_range(c, threads.split_point(n, parts, part, SPLIT_UNIT),
+                     threads.split_point(n, parts, part + 1, SPLIT_UNIT))
+
+
+cdef void _unary_range(KernelCall* c, Py_ssize_t first, Py_ssize_t last) noexcept nogil:
+    # elements first..last of unary_kernel's call
+    cdef Py_ssize_t n = last - first
+    if n <= 0:
+        return
     if c.dtype == DTYPE_FLOAT32:
-        _unary_dispatch(<int>c.ints[0], <float*>c.arrays[0], <float*>c.arrays[1], c.ints[2],
-                        <float>c.floats[0], <float>c.floats[1], <int>c.ints[1])
+        _unary_dispatch(<int>c.ints[0], <float*>c.arrays[0] + first, <float*>c.arrays[1] + first,
+                        n, <float>c.floats[0], <float>c.floats[1], <int>c.ints[1])
     elif c.dtype == DTYPE_FLOAT64:
-        _unary_dispatch(<int>c.ints[0], <double*>c.arrays[0], <double*>c.arrays[1], c.ints[2],
-                        c.floats[0], c.floats[1], <int>c.ints[1])
+        _unary_dispatch(<int>c.ints[0], <double*>c.arrays[0] + first, <double*>c.arrays[1] + first,
+                        n, c.floats[0], c.floats[1], <int>c.ints[1])
     elif c.dtype == DTYPE_INT32:
-        _integer_unary_dispatch(<int>c.ints[0], <int32_t*>c.arrays[0], <int32_t*>c.arrays[1], c.ints[2],
-                                <int32_t>c.ints[3], <int32_t>c.ints[4], <int>c.ints[1])
+        _integer_unary_dispatch(<int>c.ints[0], <int32_t*>c.arrays[0] + first,
+                                <int32_t*>c.arrays[1] + first, n, <int32_t>c.ints[3],
+                                <int32_t>c.ints[4], <int>c.ints[1])
     else:
-        _integer_unary_dispatch(<int>c.ints[0], <int64_t*>c.arrays[0], <int64_t*>c.arrays[1], c.ints[2],
-                                <int64_t>c.ints[3], <int64_t>c.ints[4], <int>c.ints[1])
+        _integer_unary_dispatch(<int>c.ints[0], <int64_t*>c.arrays[0] + first,
+                                <int64_t*>c.arrays[1] + first, n, <int64_t>c.ints[3],
+                                <int64_t>c.ints[4], <int>c.ints[1])
 
 
 # -- binary with broadcasting ------------------------------------------------------------------
@@ -1112,19 +1140,55 @@ cdef void _integer_dispatch(int code, integer* a, integer* b, integer* y, Py_ssi
 
 
 cdef void binary_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: a, b, y; ints: code, req, ndim, dims..., stride_a..., stride_b...; floats: s0, s1
+    # arrays: a, b, y; ints: code, req, ndim, dims..., stride_a..., stride_b...; floats: s0, s1.
+    # Operands of the output's shape (one flat walk) are split into element ranges over the
+    # kernel threads; broadcasting walks run on one.
+    cdef Py_ssize_t* walk = c.ints + 2
+    cdef Py_ssize_t n = walk[1]
+    cdef int part
+    cdef int parts = 1
+    if walk[0] == 1 and walk[2] == 1 and walk[3] == 1:
+        parts = threads.parts_for(3.0 * n)
+    if parts == 1:
+        _binary_walk(c, walk)
+        return
+    for part in prange(parts, num_threads=parts, schedule="static"):
+        _binary_range(c, threads.split_point(n, parts, part, SPLIT_UNIT),
+                      threads.split_point(n, parts, part + 1, SPLIT_UNIT))
+
+
+cdef void _binary_range(KernelCall* c, Py_ssize_t first, Py_ssize_t last) noexcept nogil:
+    # elements first..last of a flat binary_kernel call, as a walk of its own
+    cdef Py_ssize_t walk[4]
+    cdef KernelCall part = c[0]
+    cdef char* arrays[3]
+    cdef Py_ssize_t itemsize = 4 if c.dtype == DTYPE_FLOAT32 or c.dtype == DTYPE_INT32 else 8
+    cdef int k
+    if last <= first:
+        return
+    walk[0] = 1
+    walk[1] = last - first
+    walk[2] = 1
+    walk[3] = 1
+    for k in range(3):
+        arrays[k] = c.arrays[k] + first * itemsize
+    part.arrays = arrays
+    _binary_walk(&part, walk)
+
+
+cdef void _binary_walk(KernelCall* c, Py_ssize_t* walk) noexcept nogil:
     if c.dtype == DTYPE_FLOAT32:
         _binary_dispatch(<int>c.ints[0], <float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
-                         c.ints + 2, <float>c.floats[0], <float>c.floats[1], <int>c.ints[1])
+                         walk, <float>c.floats[0], <float>c.floats[1], <int>c.ints[1])
     elif c.dtype == DTYPE_FLOAT64:
         _binary_dispatch(<int>c.ints[0], <double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
-                         c.ints + 2, c.floats[0], c.floats[1], <int>c.ints[1])
+                         walk, c.floats[0], c.floats[1], <int>c.ints[1])
     elif c.dtype == DTYPE_INT32:
         _integer_dispatch(<int>c.ints[0], <int32_t*>c.arrays[0], <int32_t*>c.arrays[1], <int32_t*>c.arrays[2],
-                          c.ints + 2, <int>c.ints[1])
+                          walk, <int>c.ints[1])
     else:
         _integer_dispatch(<int>c.ints[0], <int64_t*>c.arrays[0], <int64_t*>c.arrays[1], <int64_t*>c.arrays[2],
-                          c.ints + 2, <int>c.ints[1])
+                          walk, <int>c.ints[1])
 
 
 # which operand a partial derivative is taken with respect to, as a compile-time tag
@@ -1330,7 +1394,15 @@ def append_unary(Plan plan, str op, x, y, str req="write", str label="unary", do
         return
     integer_scalars = [0, 0] if dtype <= DTYPE_FLOAT64 else [
         int(np.array(v).astype(y.dtype)) for v in (s0, s1)]
-    plan.add(unary_kernel, dtype, [x, y], [UNARY[op], code, y.size] + integer_scalars, [s0, s1], label)
+    _add_unary(plan, dtype, op, x, y, code, s0, s1, integer_scalars, label)
+
+
+def _add_unary(Plan plan, int dtype, str op, x, y, int code, double s0, double s1,
+               integer_scalars, str label):
+    """The unary_kernel call (its ints in one place)."""
+    plan.add(unary_kernel, dtype, [x, y],
+             [UNARY[op], code, y.size] + list(integer_scalars) + [op not in SERIAL_UNARY],
+             [s0, s1], label)
 
 
 def append_binary(Plan plan, str op, a, b, y, str req="write", str label="binary",
@@ -1390,11 +1462,10 @@ def append_sum_to(Plan plan, x, y, str req="write", str label="sum_to"):
         return
     if x.size == 0:         # a sum over an empty axis is 0 (the walk below visits >= 1 element)
         if code == REQ_WRITE:
-            plan.add(unary_kernel, common_dtype([x, y]), [y, y], [UNARY["fill"], code, y.size, 0, 0],
-                     [0.0, 0.0], label)
+            _add_unary(plan, common_dtype([x, y]), "fill", y, y, code, 0.0, 0.0, (0, 0), label)
         return
     if x.shape == y.shape:
-        plan.add(unary_kernel, common_dtype([x, y]), [x, y], [UNARY["copy"], code, y.size], [0.0, 0.0], label)
+        _add_unary(plan, common_dtype([x, y]), "copy", x, y, code, 0.0, 0.0, (0, 0), label)
         return
     try:
         dims, (sy,) = coalesce_walks(x.shape, [_strides_within(y.shape, x.shape)], label, MAX_DIMS)
