@@ -135,41 +135,32 @@ cdef void _col2im(const real* col, Py_ssize_t ld, real* x, Geom* g, Py_ssize_t c
                             r += g.Wo
 
 
-cdef void _im2col_images(const real* x, real* col, Py_ssize_t ld, Py_ssize_t count,
-                        Geom* g) noexcept nogil:
-    # im2col of `count` consecutive samples side by side (sample j from column j * HWo), split
-    # by channels over the kernel threads
-    cdef Py_ssize_t in_size = g.C * g.D * g.H * g.W
+cdef void _columns_of_images(real* x, real* col, Py_ssize_t ld, Py_ssize_t count, Geom* g,
+                             bint adjoint) noexcept nogil:
+    # im2col of `count` consecutive samples side by side (sample j from column j * HWo), or with
+    # `adjoint` its adjoint (x[sample j] += col2im of its columns); split by channels over the
+    # kernel threads
     cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo
     cdef int parts = threads.parts_for(<double>count * g.C * g.kd * g.kh * g.kw * HWo)
     cdef int part
-    cdef Py_ssize_t j
     if parts == 1:
-        for j in range(count):
-            _im2col(x + j * in_size, col + j * HWo, ld, g, 0, g.C)
+        _channels_of_images(x, col, ld, count, g, adjoint, 0, g.C)
         return
     for part in prange(parts, num_threads=parts, schedule="static"):
-        for j in range(count):
-            _im2col(x + j * in_size, col + j * HWo, ld, g, threads.split_point(g.C, parts, part, 1),
-                    threads.split_point(g.C, parts, part + 1, 1))
+        _channels_of_images(x, col, ld, count, g, adjoint, threads.split_point(g.C, parts, part, 1),
+                            threads.split_point(g.C, parts, part + 1, 1))
 
 
-cdef void _col2im_images(const real* col, Py_ssize_t ld, real* x, Py_ssize_t count,
-                         Geom* g) noexcept nogil:
-    # _im2col_images' adjoint: x[sample j] += col2im(columns of sample j), split by channels
+cdef void _channels_of_images(real* x, real* col, Py_ssize_t ld, Py_ssize_t count, Geom* g,
+                              bint adjoint, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
     cdef Py_ssize_t in_size = g.C * g.D * g.H * g.W
     cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo
-    cdef int parts = threads.parts_for(<double>count * g.C * g.kd * g.kh * g.kw * HWo)
-    cdef int part
     cdef Py_ssize_t j
-    if parts == 1:
-        for j in range(count):
-            _col2im(col + j * HWo, ld, x + j * in_size, g, 0, g.C)
-        return
-    for part in prange(parts, num_threads=parts, schedule="static"):
-        for j in range(count):
-            _col2im(col + j * HWo, ld, x + j * in_size, g, threads.split_point(g.C, parts, part, 1),
-                    threads.split_point(g.C, parts, part + 1, 1))
+    for j in range(count):
+        if adjoint:
+            _col2im(col + j * HWo, ld, x + j * in_size, g, c0, c1)
+        else:
+            _im2col(x + j * in_size, col + j * HWo, ld, g, c0, c1)
 
 
 # ---------------------------------------------------------------------------------------
@@ -628,7 +619,7 @@ cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, re
     while n0 < g.N:
         cur = min(nb, g.N - n0)
         ld = cur * HWo
-        _im2col_images(x + n0 * in_size, col, ld, cur, g)
+        _columns_of_images(<real*>x + n0 * in_size, col, ld, cur, g, False)
         dst = y + n0 * g.F * HWo if direct else stage
         for grp in range(g.G):
             # dst[group] = w[group] @ col[group]   (Fg x Kg) @ (Kg x cur*HWo)
@@ -731,7 +722,7 @@ cdef void _conv_backward(const real* dy, const real* x, const real* w, real* dx,
             for f in range(g.F):
                 db[f] += <real>_sum(src + f * ld, ld)
         if req_dw != REQ_NULL:
-            _im2col_images(x + n0 * in_size, col, ld, cur, g)
+            _columns_of_images(<real*>x + n0 * in_size, col, ld, cur, g, False)
             for grp in range(g.G):
                 # dw[group] += dy[chunk, group] @ col[group].T   (Fg x ld) @ (ld x Kg)
                 gemm(False, True, <int>Fg, <int>Kg, <int>ld, <real>1, src + grp * Fg * ld, <int>ld,
@@ -741,7 +732,7 @@ cdef void _conv_backward(const real* dy, const real* x, const real* w, real* dx,
                 # col[group] = w[group].T @ dy[chunk, group]   (Kg x Fg) @ (Fg x ld)
                 gemm(True, False, <int>Kg, <int>ld, <int>Fg, <real>1, w + grp * Fg * Kg, <int>Kg,
                      src + grp * Fg * ld, <int>ld, <real>0, col + grp * Kg * ld, <int>ld)
-            _col2im_images(col, ld, dx + n0 * in_size, cur, g)
+            _columns_of_images(dx + n0 * in_size, col, ld, cur, g, True)
         n0 += cur
 
 
