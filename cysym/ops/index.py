@@ -584,8 +584,14 @@ register(OpDef(
 DTYPES = ("float32", "float64", "float16", "bfloat16", "uint8", "int8", "int32", "int64")
 
 
+# NumPy knows bfloat16 only once ml_dtypes is imported (onnx does): cysym has no such arrays
+_NO_NUMPY_DTYPE = ("bfloat16",)
+
+
 def _numpy_dtype(ctx, name):
     try:
+        if name in _NO_NUMPY_DTYPE:
+            raise TypeError(name)
         return np.dtype(name)
     except TypeError:
         raise ctx.error(f"dtype {name} has no NumPy equivalent; bound arrays may be "
