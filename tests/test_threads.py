@@ -127,12 +127,13 @@ sys.exit(os.waitstatus_to_exitcode(status))
 
 
 @needs_openmp
-def test_a_forked_child_runs_its_kernels_on_one_thread_and_says_so():
+def test_a_forked_child_runs_its_kernels_on_one_thread_and_says_so(tmp_path):
     # without the fork handler the child's first parallel region waits forever
     import os
     import subprocess
     import sys
+    # the cysym under test, from outside the checkout (a fresh clone's source tree has no kernels)
     parent = os.path.dirname(os.path.dirname(os.path.abspath(mx.__file__)))
     result = subprocess.run([sys.executable, "-c", FORK_SCRIPT], timeout=120, capture_output=True,
-                            text=True, env=dict(os.environ, PYTHONPATH=parent))
+                            text=True, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=parent))
     assert result.returncode == 0, result.stderr
