@@ -22,8 +22,8 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k, real alph
                       const real* a, int lda, const real* b, int ldb, real beta,
                       real* c, int ldc) noexcept nogil:
     """C[m, n] := alpha * op(A) @ op(B) + beta * C, all row-major; lda/ldb/ldc are row strides.
-    Large products are split into column (or row) blocks over the kernel threads, each block
-    computed exactly as in one call."""
+    Large products are split into column (or row) blocks over the kernel threads; the blocks
+    agree with one call to float rounding (OpenBLAS's summation depends on the shape)."""
     cdef int parts = threads.count()
     if m == 0 or n == 0:
         return

@@ -1,8 +1,9 @@
 """Threads of the kernels: how many, and the BLAS library's own count.
 
 A kernel splits its work over `count()` threads (OpenMP) only into independent parts (output
-tiles, channels, images, column blocks of a GEMM), each computed as on one thread: results do
-not depend on the thread count.  The BLAS that SciPy links (OpenBLAS) runs one thread while a
+tiles, channels, planes, element ranges, column blocks of a GEMM).  Parts split by channels,
+planes or elements give the same bits at any thread count; a GEMM split into blocks agrees with
+the whole product to float rounding (OpenBLAS's summation depends on the matrix shape).  The BLAS that SciPy links (OpenBLAS) runs one thread while a
 plan runs: the kernels split the GEMMs themselves, and two thread pools on the same cores
 thrash.  Holding it costs two calls per run, so cysym sets it to one thread at import (the
 thread count it started with becomes the kernels' default) and a run only checks it."""
