@@ -1,7 +1,8 @@
 """python -m cysym.demo: train the seed network on the bundled digits data.
 
 Prints test accuracy, training speed (samples per second) and the executor's memory plan,
-and writes a picture of the network when graphviz is installed.
+and writes a picture of the network when graphviz is installed, and pictures of the memory plan
+and of the training curves when matplotlib is installed.
 """
 import argparse
 import logging
@@ -78,7 +79,7 @@ def train(cnn=False, epochs=None, batch_size=32, learning_rate=None, seed=0, pro
     train_iter = mx.io.NDArrayIter(train_x, train_y, batch_size, shuffle=True)
     module = mx.mod.Module(symbol, data_names=["data"], label_names=["softmax_label"])
     start = time.perf_counter()
-    module.fit(train_iter, num_epoch=epochs, optimizer="sgd",
+    module.fit(train_iter, num_epoch=epochs, optimizer="sgd", eval_metric=["acc", "ce"],
                optimizer_params={"learning_rate": learning_rate, "momentum": 0.9, "wd": 1e-4},
                initializer=mx.init.Xavier(magnitude=2.0), progress=progress)
     elapsed = time.perf_counter() - start
@@ -112,6 +113,7 @@ def main(argv=None):
           f"{stats['planned_bytes'] / max(stats['lower_bound_bytes'], 1):.3f}x the bound)")
     if args.plot:
         write_picture(module, args.plot)
+        write_plots(module, args.plot)
     # nothing returned: the `cysym-demo` console script passes main()'s result to sys.exit
 
 
@@ -136,6 +138,24 @@ def write_picture(module, name):
         return None
     print(f"network picture: {os.path.abspath(path)}")
     return path
+
+
+def write_plots(module, name):
+    """The memory plan's timeline and the training curves (loss and accuracy per epoch), as PNGs
+    beside the network picture ('cysym-demo-network' -> cysym-demo-memory.png and
+    cysym-demo-training.png), when matplotlib is installed; returns their paths."""
+    stem = name[:-len("-network")] if name.endswith("-network") else name
+    paths = [f"{stem}-memory.png", f"{stem}-training.png"]
+    try:
+        module._exec.plot_memory(paths[0], title=f"memory plan of one training step, batch "
+                                                     f"{module.data_shapes[0].shape[0]}")
+        mx.viz.plot_fit_history(module.fit_history, paths[1], title="training per epoch")
+    except ImportError:
+        print("memory and training pictures: skipped (pip install matplotlib)")
+        return []
+    for what, path in zip(("memory plan picture", "training curves picture"), paths):
+        print(f"{what}: {os.path.abspath(path)}")
+    return paths
 
 
 if __name__ == "__main__":

@@ -391,6 +391,8 @@ class Executor:
         self._entry_bytes = entry_bytes
         self._external = external
         self._storage_of = plan.get("storage_of")
+        # what each planned step reads and writes, for the memory picture (visualization.py)
+        self._plan_steps = (op_inputs, op_outputs, persistent)
 
         run_plan = _runner.Plan()
         self._call_nodes = []       # (operator, node name) of each plan call, for the profiler
@@ -581,6 +583,12 @@ class Executor:
                 "lower_bound_bytes": int(self._memory["lower_bound_bytes"]),
                 "peak_live_bytes": int(self._memory["entry_peak_bytes"]),
                 "num_kernel_calls": len(self._plan)}
+
+    def plot_memory(self, path=None, title=None):
+        """Draw the memory plan as a timeline (needs matplotlib); see
+        :func:`cysym.visualization.plot_memory`, which this calls."""
+        from .visualization import plot_memory
+        return plot_memory(self, path, title)
 
     def debug_str(self):
         """The symbol's debug_str, then the memory plan: one line per planned buffer."""

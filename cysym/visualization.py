@@ -1,8 +1,9 @@
-"""Pictures of a network: a text summary table and a graphviz drawing (MXNet's mx.viz)."""
+"""Pictures: a network's summary table and graphviz drawing (MXNet's mx.viz), and, beyond MXNet,
+a bound executor's memory plan and a training run's curves (matplotlib)."""
 import numpy as np
 
 
-__all__ = ["print_summary", "plot_network"]
+__all__ = ["print_summary", "plot_network", "memory_timeline", "plot_memory", "plot_fit_history"]
 
 
 def _shapes(symbol, shape):
@@ -149,3 +150,155 @@ def plot_network(symbol, title="plot", save_format="pdf", shape=None, dtype=None
             graph.edge(tail_name=node.name, head_name=src.name, label=label, dir="back",
                        arrowtail="open")
     return graph
+
+
+# -- matplotlib pictures (cysym's own) ---------------------------------------------------------
+
+def _figure(nrows=1, ncols=1, size=(10, 5)):
+    """A matplotlib Figure on the Agg canvas: no pyplot, so no global figure state, no window."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as err:
+        raise ImportError("this picture needs matplotlib: pip install 'cysym[viz]'") from err
+    figure = Figure(figsize=size, layout="constrained")
+    return figure, figure.subplots(nrows, ncols, squeeze=False)
+
+
+def memory_timeline(executor):
+    """The executor's planned buffers as the planner saw them.
+
+    Parameters
+    ----------
+    executor : Executor
+        A bound executor.
+
+    Returns
+    -------
+    list of tuple
+        One ``(name, first_step, last_step, offset, nbytes)`` per buffer of the arena (arguments,
+        auxiliary states and gradients the user holds are not in it). Steps number the bound
+        operators in run order (forward, then backward); a buffer is live from the step that
+        writes it through the last step that reads it, or to the end if it is an output. Buffers
+        that share memory in place have the same offset and touching intervals.
+    """
+    reads, writes, persistent = executor._plan_steps
+    last_step = max(len(reads) - 1, 0)
+    producer, last_read = {}, {}
+    for step, (ins, outs) in enumerate(zip(reads, writes)):
+        for entry in outs:
+            producer[entry] = step
+        for entry in ins:
+            last_read[entry] = step
+    offsets = executor._memory["offsets"]
+    rows = []
+    for entry, (name, _, _) in enumerate(executor._entry_meta):
+        if executor._external[entry]:
+            continue
+        first = producer.get(entry, 0)
+        last = last_step if persistent[entry] else max(last_read.get(entry, first), first)
+        rows.append((name, first, last, int(offsets[entry]), executor._entry_bytes[entry]))
+    return rows
+
+
+def plot_memory(executor, path=None, title=None):
+    """Draw a bound executor's memory plan as a timeline.
+
+    One bar per planned buffer: across the steps where it is live, at its place in the arena
+    (offset up to offset + bytes). Forward buffers are blue, backward ones orange, kernel
+    workspaces grey; a dashed line marks where the backward pass starts. The title gives the
+    planned arena against the naive sum of all buffers and the peak-live lower bound.
+
+    Parameters
+    ----------
+    executor : Executor
+        A bound executor (``symbol.simple_bind(...)``, ``module._exec``).
+    path : str, optional
+        Where to save the picture; the format follows the extension (``.png``, ``.svg``,
+        ``.pdf``). None only returns the figure.
+    title : str, optional
+        A first title line (the byte counts follow on the second).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure; its axes hold one bar (``Rectangle``) per buffer of
+        :func:`memory_timeline`, in that order.
+
+    Notes
+    -----
+    MXNet has no such picture; its planner's result is only visible through
+    ``Executor.debug_str()``, which cysym also prints.
+    """
+    rows = memory_timeline(executor)
+    stats = executor.memory_stats()
+    forward_steps = executor._forward_count
+    figure, axes = _figure()
+    ax = axes[0][0]
+    colors = ["#bbbbbb" if name.endswith("_workspace") else
+              ("#4c72b0" if first < forward_steps else "#dd8452") for name, first, _, _, _ in rows]
+    ax.bar([first for _, first, _, _, _ in rows], [nbytes for *_, nbytes in rows],
+           width=[last + 1 - first for _, first, last, _, _ in rows],
+           bottom=[offset for _, _, _, offset, _ in rows], align="edge", color=colors,
+           edgecolor="black", linewidth=0.3)
+    from matplotlib.patches import Patch
+    ax.legend(handles=[Patch(color="#4c72b0", label="forward"), Patch(color="#dd8452", label="backward"),
+                       Patch(color="#bbbbbb", label="workspace")],
+              loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    steps = max(len(executor._plan_steps[0]), 1)
+    if 0 < forward_steps < steps:
+        ax.axvline(forward_steps, color="black", linestyle="--", linewidth=0.8)
+    ax.axhline(stats["planned_bytes"], color="black", linewidth=0.8)
+    ax.set_xlim(0, steps)
+    ax.set_ylim(0, max(stats["planned_bytes"], 1) * 1.02)
+    ax.set_xlabel("step (bound operator, in run order)")
+    ax.set_ylabel("arena offset (bytes)")
+    numbers = (f"planned {stats['planned_bytes']:,} bytes, naive {stats['naive_bytes']:,} bytes, "
+               f"lower bound {stats['lower_bound_bytes']:,} bytes")
+    ax.set_title(f"{title}\n{numbers}" if title else numbers)
+    if path is not None:
+        figure.savefig(path, dpi=120)
+    return figure
+
+
+def plot_fit_history(history, path=None, title=None):
+    """Draw a training run's metrics per epoch: one panel per metric, training and validation.
+
+    Parameters
+    ----------
+    history : list of dict
+        ``Module.fit_history``: one dict per epoch with ``'epoch'``, ``'train-<metric>'`` and,
+        when ``fit`` had ``eval_data``, ``'validation-<metric>'`` items.
+    path : str, optional
+        Where to save the picture (format from the extension); None only returns the figure.
+    title : str, optional
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per metric, with a line per phase (``'train'``, ``'validation'``) whose data are
+        the recorded values.
+    """
+    if not history:
+        raise ValueError("plot_fit_history: the history is empty (run Module.fit first)")
+    metrics = []
+    for record in history:
+        for key in record:
+            phase, _, metric = key.partition("-")
+            if phase in ("train", "validation") and metric not in metrics:
+                metrics.append(metric)
+    figure, axes = _figure(1, len(metrics), size=(5 * len(metrics), 4))
+    for ax, metric in zip(axes[0], metrics):
+        for phase in ("train", "validation"):
+            points = [(r["epoch"], r[f"{phase}-{metric}"]) for r in history if f"{phase}-{metric}" in r]
+            if points:
+                ax.plot(*zip(*points), marker="o", label=phase)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.legend()
+    if title:
+        figure.suptitle(title)
+    if path is not None:
+        figure.savefig(path, dpi=120)
+    return figure

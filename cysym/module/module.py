@@ -60,6 +60,7 @@ class BaseModule:
         self.for_training = False
         self.params_initialized = False
         self.optimizer_initialized = False
+        self.fit_history = []   # one dict per epoch of the last fit: see fit
 
     def forward_backward(self, data_batch):
         self.forward(data_batch, is_train=True)
@@ -121,6 +122,11 @@ class BaseModule:
 
         progress: show a tqdm progress bar per epoch; None means 'when stderr is a terminal'.
 
+        Beyond MXNet, each epoch's metrics are appended to ``self.fit_history`` (emptied when fit
+        starts): ``{'epoch': e, 'time': seconds, 'train-<metric>': value, ...}``, plus
+        ``'validation-<metric>'`` items when eval_data is given; ``cysym.viz.plot_fit_history``
+        draws them.
+
         Unlike MXNet, train_data is reset at the start of each epoch (not after it), under that
         epoch's own random stream, so that a run resumed from a checkpoint (begin_epoch > 0,
         optimizer states loaded, cysym.random seeded as before) continues the interrupted run
@@ -154,6 +160,7 @@ class BaseModule:
         validation_metric = validation_metric or eval_metric
         eval_metric = metric_module.create(eval_metric)
         show_progress = sys.stderr.isatty() if progress is None else progress
+        self.fit_history = []
         for epoch in range(begin_epoch, num_epoch):
             tic = time.time()
             eval_metric.reset()
@@ -181,6 +188,9 @@ class BaseModule:
                 self.logger.info("Epoch[%d] Train-%s=%f", epoch, name, value)
             self.logger.info("Epoch[%d] Time cost=%.3f (%.0f samples/sec)", epoch, elapsed,
                              samples / elapsed if elapsed > 0 else float("inf"))
+            record = {"epoch": epoch, "time": elapsed}
+            record.update((f"train-{name}", value) for name, value in reported.get_name_value())
+            self.fit_history.append(record)
             arg_params, aux_params = self.get_params()
             _call_all(epoch_end_callback, epoch, self.symbol, arg_params, aux_params)
             if eval_data is not None:
@@ -191,6 +201,7 @@ class BaseModule:
                     result = metric_module.across_workers(validation, self._kvstore).get_name_value()
                 for name, value in result:
                     self.logger.info("Epoch[%d] Validation-%s=%f", epoch, name, value)
+                record.update((f"validation-{name}", value) for name, value in result)
 
     @staticmethod
     def _begin_epoch(train_data, fit_seed, epoch):
