@@ -6,7 +6,17 @@ An AVX-512 build was measured and not kept: on the development machine (AMD EPYC
 made exp and sigmoid 1.6x faster but two-input float64 maps 15% slower."""
 import functools
 import importlib
+import importlib.util
 import os
+
+if importlib.util.find_spec(f"{__name__}.runner") is None:
+    # A clear message instead of the first failing `from cysym._ops import ...` elsewhere
+    raise ImportError(
+        f"cysym's compiled kernels are not built in {os.path.dirname(__file__)} (this is the "
+        "source tree, or a copy of it without the extension modules). Either install cysym "
+        "(`pip install .` in the repository) and import it from outside the repository, so that "
+        "the installed copy is found, or build the kernels in place for development: "
+        "`python3 setup.py build_ext --inplace` in the repository root.")
 
 WIDE_BUILDS = ("avx2",)     # narrowest first
 SETTINGS = ("best", "baseline") + WIDE_BUILDS
