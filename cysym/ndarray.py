@@ -48,15 +48,13 @@ import struct
 
 import numpy as np
 
-from . import _ops
 from .base import (MXNetError, ParamsFormatError, ShapeError, TypeInferenceError, atomic_write,
                    dtype_code, CODE_TO_DTYPE)
 from .context import Context, cpu
 from .shapes import MAX_ELEMENTS
 
 __all__ = ["NDArray", "array", "zeros", "ones", "empty", "full", "arange", "concat", "waitall",
-           "save", "load", "load_frombuffer", "NDArrayTypeError", "sgd_update", "sgd_mom_update",
-           "adam_update"]
+           "save", "load", "load_frombuffer", "NDArrayTypeError"]
 
 LIST_MAGIC = 0x112
 NDARRAY_V1_MAGIC = 0xF993FAC8
@@ -248,43 +246,6 @@ def concat(*arrays, dim=1):
 def waitall():
     """No-op: cysym computes synchronously."""
     return None
-
-
-# --------------------------------------------------------------------------- optimizer updates
-
-def _update_target(weight, out):
-    """The array an update writes: out (weight copied into it first) or weight itself."""
-    if out is None or out is weight:
-        return weight
-    if out.shape != weight.shape or out.dtype != weight.dtype:
-        raise ShapeError(f"out has shape {out.shape} {out.dtype}, weight {weight.shape} {weight.dtype}")
-    out[...] = weight
-    return out
-
-
-def sgd_update(weight, grad, lr, wd=0.0, rescale_grad=1.0, clip_gradient=-1.0, lazy_update=True, out=None):
-    """MXNet's sgd_update: out = (1 - lr * wd) * weight - lr * clip(rescale_grad * grad)."""
-    target = _update_target(weight, out)
-    _ops.load("optim").sgd_update(target, grad, lr, wd, rescale_grad, clip_gradient)
-    return target
-
-
-def sgd_mom_update(weight, grad, mom, lr, momentum=0.0, wd=0.0, rescale_grad=1.0, clip_gradient=-1.0,
-                   lazy_update=True, out=None):
-    """MXNet's sgd_mom_update: mom = momentum * mom - lr * (wd * weight + clip(rescale_grad * grad));
-    out = weight + mom."""
-    target = _update_target(weight, out)
-    _ops.load("optim").sgd_update(target, grad, lr, wd, rescale_grad, clip_gradient, mom, momentum)
-    return target
-
-
-def adam_update(weight, grad, mean, var, lr, beta1=0.9, beta2=0.999, epsilon=1e-8, wd=0.0,
-                rescale_grad=1.0, clip_gradient=-1.0, lazy_update=True, out=None):
-    """MXNet's adam_update (no bias correction here: the Adam optimizer folds it into lr)."""
-    target = _update_target(weight, out)
-    _ops.load("optim").adam_update(target, grad, mean, var, lr, beta1, beta2, epsilon, wd, rescale_grad,
-                                   clip_gradient)
-    return target
 
 
 # --------------------------------------------------------------------------- saving

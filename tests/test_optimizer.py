@@ -36,10 +36,16 @@ def _weight(dtype, seed=1):
 
 # -- NumPy references (float64), written straight from MXNet's documented update rules -------------
 
+def _f32(value):
+    """MXNet's update operators take float32 parameters: a float64 update sees them rounded."""
+    return None if value is None else float(np.float32(value))
+
+
 def ref_sgd(w, grads, lrs, wd, rescale, clip, momentum):
     w = w.astype(np.float64)
     mom = np.zeros_like(w)
-    for g, lr in zip(grads, lrs):
+    wd, rescale, clip, momentum = _f32(wd), _f32(rescale), _f32(clip), _f32(momentum)
+    for g, lr in zip(grads, map(_f32, lrs)):
         g = rescale * g.astype(np.float64)
         if clip:
             g = np.clip(g, -clip, clip)
@@ -69,13 +75,13 @@ def ref_adam(w, grads, lrs, wd, rescale, clip, beta1=0.9, beta2=0.999, eps=1e-8)
     m = np.zeros_like(w)
     v = np.zeros_like(w)
     for t, (g, lr) in enumerate(zip(grads, lrs), start=1):
-        g = rescale * g.astype(np.float64) + wd * w
+        lr_t = _f32(lr * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t))
+        g = _f32(rescale) * g.astype(np.float64) + _f32(wd) * w
         if clip:
-            g = np.clip(g, -clip, clip)
-        m = beta1 * m + (1 - beta1) * g
-        v = beta2 * v + (1 - beta2) * g * g
-        lr_t = lr * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
-        w = w - lr_t * m / (np.sqrt(v) + eps)
+            g = np.clip(g, -_f32(clip), _f32(clip))
+        m = _f32(beta1) * m + (1 - _f32(beta1)) * g
+        v = _f32(beta2) * v + (1 - _f32(beta2)) * g * g
+        w = w - lr_t * m / (np.sqrt(v) + _f32(eps))
     return w
 
 

@@ -1,4 +1,5 @@
-"""MXNet's fused update functions (mx.nd.sgd_update, sgd_mom_update, adam_update) against NumPy."""
+"""mx.nd.sgd_update, sgd_mom_update and adam_update (the registered update operators) against
+NumPy, and the optimizers' fused entry points (cysym._ops.optim) against the operators."""
 import numpy as np
 import pytest
 
@@ -12,14 +13,20 @@ def _arrays(dtype, seed=0):
     return [rng.normal(size=(3, 5)).astype(dtype) for _ in range(4)]
 
 
+def _f32(*values):
+    """MXNet's parameters are float32: a float64 update sees them rounded."""
+    return [float(np.float32(v)) for v in values]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("clip", [-1.0, 0.3])
+@pytest.mark.parametrize("clip", [-1.0, 0.0, 0.3])
 def test_sgd_update(dtype, clip):
     weight, grad, _, _ = _arrays(dtype)
-    g = grad.astype(np.float64) * 0.5
-    if clip > 0:
-        g = np.clip(g, -clip, clip)
-    expected = (1 - 0.1 * 0.01) * weight.astype(np.float64) - 0.1 * g
+    lr, wd, rescale, bound = _f32(0.1, 0.01, 0.5, clip)
+    g = grad.astype(np.float64) * rescale
+    if clip >= 0:   # MXNet clips for clip_gradient >= 0: 0 clips every gradient to 0
+        g = np.clip(g, -bound, bound)
+    expected = (1 - lr * wd) * weight.astype(np.float64) - lr * g
     result = mx.nd.sgd_update(weight, grad, lr=0.1, wd=0.01, rescale_grad=0.5, clip_gradient=clip, out=weight)
     assert result is weight
     np.testing.assert_allclose(weight, expected, **TOL[dtype])
@@ -28,8 +35,9 @@ def test_sgd_update(dtype, clip):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sgd_mom_update(dtype):
     weight, grad, mom, _ = _arrays(dtype)
+    lr, wd, momentum = _f32(0.1, 0.01, 0.9)
     w64, m64 = weight.astype(np.float64), mom.astype(np.float64)
-    m64 = 0.9 * m64 - 0.1 * (0.01 * w64 + grad)
+    m64 = momentum * m64 - lr * (wd * w64 + grad)
     mx.nd.sgd_mom_update(weight, grad, mom, lr=0.1, momentum=0.9, wd=0.01, out=weight)
     np.testing.assert_allclose(mom, m64, **TOL[dtype])
     np.testing.assert_allclose(weight, w64 + m64, **TOL[dtype])
@@ -39,14 +47,16 @@ def test_sgd_mom_update(dtype):
 def test_adam_update(dtype):
     weight, grad, mean, var = _arrays(dtype)
     var = np.abs(var)
+    lr, wd, beta1, beta2, epsilon = _f32(0.05, 0.01, 0.9, 0.999, 1e-8)
     w, m, v = (a.astype(np.float64) for a in (weight, mean, var))
-    g = grad * 2.0 + 0.01 * w
-    m = 0.9 * m + 0.1 * g
-    v = 0.999 * v + 0.001 * g * g
-    w = w - 0.05 * m / (np.sqrt(v) + 1e-8)
+    g = grad * 2.0 + wd * w
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    w = w - lr * m / (np.sqrt(v) + epsilon)
     mx.nd.adam_update(weight, grad, mean, var, lr=0.05, wd=0.01, rescale_grad=2.0, out=weight)
     np.testing.assert_allclose(weight, w, **TOL[dtype])
     np.testing.assert_allclose(mean, m, **TOL[dtype])
+    np.testing.assert_allclose(var, v, **TOL[dtype])
 
 
 def test_update_into_another_array_leaves_weight_unchanged():
@@ -60,7 +70,7 @@ def test_update_into_another_array_leaves_weight_unchanged():
 
 def test_update_with_wrong_gradient_size_is_an_error():
     weight, _, _, _ = _arrays(np.float32)
-    with pytest.raises(ValueError, match="grad has 14 elements"):
+    with pytest.raises(mx.MXNetError, match=r"sgd_update.*'grad' has shape \(14,\), expected \(3, 5\)"):
         mx.nd.sgd_update(weight, np.zeros(14, np.float32), lr=0.1)
 
 

@@ -96,15 +96,16 @@ cdef cnp.ndarray _state(object array, cnp.ndarray weight, str what):
     return state
 
 
-def sgd_update(weight, grad, double lr, double wd=0.0, double rescale_grad=1.0, double clip_gradient=-1.0,
-               mom=None, double momentum=0.0):
-    """weight -= lr * (clip(rescale_grad * grad) + wd * weight), with momentum when mom is given
-    (clip_gradient <= 0: no clipping)."""
+def sgd_update(weight, grad, float lr, float wd=0.0, float rescale_grad=1.0, float clip_gradient=-1.0,
+               mom=None, float momentum=0.0):
+    """weight -= lr * (clip(rescale_grad * grad) + wd * weight), with momentum when mom is given:
+    the operator sgd(_mom)_update's numbers (float32 parameters, as MXNet's, and clipping for
+    clip_gradient >= 0), without a plan."""
     cdef cnp.ndarray w = _updated_in_place(weight, "weight")
     cdef cnp.ndarray g = _read_as(grad, w, "grad")
     cdef cnp.ndarray m = None if mom is None else _state(mom, w, "mom")
     cdef Py_ssize_t n = cnp.PyArray_SIZE(w)
-    cdef bint clip = clip_gradient > 0
+    cdef bint clip = clip_gradient >= 0
     if cnp.PyArray_TYPE(w) == cnp.NPY_FLOAT32:
         _sgd(<float*>cnp.PyArray_DATA(w), <float*>cnp.PyArray_DATA(g),
              NULL if m is None else <float*>cnp.PyArray_DATA(m), n, lr, wd, rescale_grad,
@@ -115,14 +116,15 @@ def sgd_update(weight, grad, double lr, double wd=0.0, double rescale_grad=1.0, 
              clip_gradient, clip, momentum)
 
 
-def adam_update(weight, grad, mean, var, double lr, double beta1=0.9, double beta2=0.999, double epsilon=1e-8,
-                double wd=0.0, double rescale_grad=1.0, double clip_gradient=-1.0):
-    """MXNet's adam_update (lr already bias-corrected by the caller)."""
+def adam_update(weight, grad, mean, var, float lr, float beta1=0.9, float beta2=0.999, float epsilon=1e-8,
+                float wd=0.0, float rescale_grad=1.0, float clip_gradient=-1.0):
+    """The operator adam_update's numbers (lr already bias-corrected by the caller), without a
+    plan."""
     cdef cnp.ndarray w = _updated_in_place(weight, "weight")
     cdef cnp.ndarray g = _read_as(grad, w, "grad")
     cdef cnp.ndarray m = _state(mean, w, "mean"), v = _state(var, w, "var")
     cdef Py_ssize_t n = cnp.PyArray_SIZE(w)
-    cdef bint clip = clip_gradient > 0
+    cdef bint clip = clip_gradient >= 0
     if cnp.PyArray_TYPE(w) == cnp.NPY_FLOAT32:
         _adam(<float*>cnp.PyArray_DATA(w), <float*>cnp.PyArray_DATA(g), <float*>cnp.PyArray_DATA(m),
               <float*>cnp.PyArray_DATA(v), n, lr, wd, rescale_grad, clip_gradient, clip, beta1, beta2, epsilon)
@@ -137,7 +139,7 @@ def adam_update(weight, grad, mean, var, double lr, double beta1=0.9, double bet
 # [out, weight, grad, states..., (weight32)]: the kernel copies the updated array (the weight,
 # or the float32 master copy weight32 of the mp_ operators) into `out` and updates it in place
 # with the states, through the loops above.  Clipping follows MXNet's operators: on when
-# clip_gradient >= 0 (the optimizers' entry points above clip when it is > 0).
+# clip_gradient >= 0.
 
 
 UPDATE_KINDS = ("sgd", "sgd_mom", "nag_mom", "adam", "adamw", "rmsprop", "rmspropalex", "ftrl",

@@ -7,9 +7,8 @@ Called as MXNet's training loops call them, `mx.nd.rmsprop_update(w, g, n, lr=0.
 or placed in a graph: the output is the new weight, and the states (mom, mean, var, n, z, ...,
 and the mp_ forms' master copy weight32) are updated in place (OpDef.mutates).  No gradient
 flows back through them (MXNet registers none).  The loops are those of the optimizers
-(cysym._ops.optim).  mx.nd.sgd_update, sgd_mom_update and adam_update remain cysym.ndarray's
-direct kernel calls, which clip only for clip_gradient > 0 and keep float64 parameters; the
-operators (mx.sym, JSON, cysym.ndarray_ops.invoke) follow MXNet exactly.
+(cysym._ops.optim), whose fused entry points (called by cysym.optimizer without a plan) give
+the same numbers.
 
 Parameters are float32 in MXNet, so they are rounded to float32 before a float64 update, as
 MXNet's kernels see them.  Clipping is on for clip_gradient >= 0 (0 clips to 0, as in MXNet);
