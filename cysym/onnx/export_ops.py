@@ -1428,3 +1428,111 @@ def _box_decode(g):
     half = g.emit1("Mul", [g.emit1("Mul", [g.emit1("Exp", [log_size]), size]), g.scalar(0.5)])
     g.emit("Concat", [g.emit1("Sub", [middle, half]), g.emit1("Add", [middle, half])], g.outputs,
            axis=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# detection
+
+FLOAT32_LOWEST = float(np.finfo(np.float32).min)
+
+
+def _box_column(g, x, start, stop):
+    """Columns [start, stop) of the boxes x (B, N, W)."""
+    return g.emit1("Slice", [x, g.ints([start]), g.ints([stop]), g.ints([2])])
+
+
+@exporter("_contrib_box_nms")
+def _box_nms(g):
+    """ONNX NonMaxSuppression (one class per class id present when suppression is per class),
+    then the kept boxes gathered by descending score and the other rows set to -1.  NMS takes
+    float32 boxes: float64 data is suppressed on its float32 rounding."""
+    p = g.params
+    shape = g.in_shape(0)
+    count, width = shape[-2], shape[-1]
+    topk = count if p["topk"] < 0 else min(p["topk"], count)
+    if topk == 0:     # MXNet's early exit: the input unchanged
+        g.emit("Identity", [g.inputs[0]], g.outputs[:1])
+        return
+    x = g.emit1("Reshape", [g.inputs[0], g.ints([-1, count, width], "shape")])
+    scores = g.emit1("Squeeze", [_box_column(g, x, p["score_index"], p["score_index"] + 1),
+                                 g.ints([2], "axes")])
+    # MXNet rounds the thresholds to float32 whatever the data type
+    valid = g.emit1("Greater", [scores, g.scalar(float(np.float32(p["valid_thresh"])))])
+    ids = None
+    if p["id_index"] >= 0:
+        ids = g.emit1("Squeeze", [_box_column(g, x, p["id_index"], p["id_index"] + 1),
+                                  g.ints([2], "axes")])
+        valid = g.emit1("And", [valid, g.emit1("Not", [
+            g.emit1("Equal", [ids, g.scalar(p["background_id"])])])])
+    minus_inf = g.const(np.float32(-np.inf), name="minus_inf")
+    # NMS and the output order see a rank, not the score: count - (position in the stable sort
+    # by descending score), so ties go as MXNet's (input order), whatever NMS does with ties
+    by_score = g.emit1("Where", [valid, scores, g.scalar(-np.inf)])    # (B, N)
+    _, order = g.emit("TopK", [by_score, g.ints([count], "k")], num_outputs=2, axis=1, largest=1,
+                      sorted=1)
+    descending = g.const(np.arange(count, 0, -1, dtype=np.float32).reshape(1, count), name="ranks")
+    batch_shape = g.emit1("Shape", [scores])
+    ranks = g.emit1("ScatterElements", [g.emit1("ConstantOfShape", [batch_shape]), order,
+                                        g.emit1("Expand", [descending, batch_shape])], axis=1)
+    # only the topk best valid boxes take part
+    chosen = g.emit1("And", [valid, g.emit1("Greater", [ranks, g.const(np.float32(count - topk),
+                                                                        name="cut")])])
+    ranked = g.emit1("Where", [chosen, ranks, minus_inf])
+    boxes = _as_dtype(g, _box_column(g, x, p["coord_start"], p["coord_start"] + 4), np.float32)
+    per_class = g.emit1("Unsqueeze", [ranked, g.ints([1], "axes")])     # (B, 1, N)
+    if ids is not None and not p["force_suppress"]:
+        # class k - lowest of the ids as truncated to integers (MXNet compares int(id))
+        classes = _as_dtype(g, ids, np.int64)
+        lowest = _reduce(g, "ReduceMin", classes, None, False)
+        slots = g.emit1("Sub", [classes, lowest])
+        number = g.emit1("Add", [g.emit1("Sub", [_reduce(g, "ReduceMax", classes, None, False),
+                                                 lowest]), g.ints([1])])
+        class_range = g.emit1("Range", [g.const(np.int64(0), name="start"),
+                                        g.emit1("Squeeze", [number]),
+                                        g.const(np.int64(1), name="step")])
+        same = g.emit1("Equal", [g.emit1("Unsqueeze", [slots, g.ints([1], "axes")]),
+                                 g.emit1("Unsqueeze", [class_range, g.ints([0, 2], "axes")])])
+        per_class = g.emit1("Where", [same, per_class, minus_inf])      # (B, classes, N)
+    selected = g.emit1("NonMaxSuppression", [
+        boxes, per_class, g.ints([count], "max_boxes"),
+        g.const(np.array([p["overlap_thresh"]], dtype=np.float32), name="iou"),
+        g.const(np.array([FLOAT32_LOWEST], dtype=np.float32), name="score_floor")],
+        center_point_box=int(p["in_format"] == "center"))                # (K, 3)
+    box_index = g.emit1("Gather", [selected, g.ints([0, 2], "columns")], axis=1)
+    one_per_box = g.emit1("ConstantOfShape", [g.emit1("Slice", [
+        g.emit1("Shape", [selected]), g.ints([0]), g.ints([1])])],
+        value=g.graph.onnx.numpy_helper.from_array(np.array([1], dtype=np.float32)))
+    kept = g.emit1("ScatterND", [g.emit1("ConstantOfShape", [batch_shape]),
+                                 box_index, one_per_box])
+    kept = _as_dtype(g, kept, np.bool_)
+    order_key = g.emit1("Where", [kept, ranked, minus_inf])
+    sorted_keys, order = g.emit("TopK", [order_key, g.ints([count], "k")], num_outputs=2, axis=1,
+                                largest=1, sorted=1)
+    # (onnx.reference's GatherElements takes at most 64 rows: np.choose)
+    rows = g.emit1("GatherND", [x, g.emit1("Unsqueeze", [order, g.ints([2], "axes")])],
+                   batch_dims=1)
+    removed = g.emit1("Unsqueeze", [g.emit1("IsInf", [sorted_keys], detect_positive=0),
+                                    g.ints([2], "axes")])
+    result = g.emit1("Where", [removed, g.scalar(-1), rows])
+    if p["in_format"] != p["out_format"]:
+        result = _convert_box_rows(g, result, p["coord_start"], width, p["out_format"])
+    g.emit("Reshape", [result, g.emit1("Shape", [g.inputs[0]])], g.outputs[:1])
+
+
+def _convert_box_rows(g, rows, start, width, out_format):
+    """MXNet's format conversion of box_nms's output: corner <-> center of the 4 coordinates
+    at `start`, except in rows whose first coordinate is negative (the -1 padding too)."""
+    a, b = _box_column(g, rows, start, start + 2), _box_column(g, rows, start + 2, start + 4)
+    if out_format == "center":
+        first = g.emit1("Div", [g.emit1("Add", [a, b]), g.scalar(2)])
+        second = g.emit1("Sub", [b, a])
+    else:
+        half = g.emit1("Div", [b, g.scalar(2)])
+        first, second = g.emit1("Sub", [a, half]), g.emit1("Add", [a, half])
+    pieces = [_box_column(g, rows, 0, start)] if start else []
+    pieces += [first, second]
+    if start + 4 < width:
+        pieces.append(_box_column(g, rows, start + 4, width))
+    converted = g.emit1("Concat", pieces, axis=2)
+    negative = g.emit1("Less", [_box_column(g, rows, start, start + 1), g.scalar(0)])
+    return g.emit1("Where", [negative, rows, converted])
