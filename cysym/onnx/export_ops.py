@@ -196,10 +196,12 @@ def _scalar(binary_export, reverse=False):
 
 
 class _WithInputs:
-    """A NodeContext seen with other inputs (the scalar forms reuse the binary exporters)."""
+    """A NodeContext seen with other inputs (the scalar forms reuse the binary exporters), and
+    other attributes where `overrides` name them (params, outputs, in_shape...)."""
 
-    def __init__(self, context, inputs):
+    def __init__(self, context, inputs, **overrides):
         self._context, self.inputs = context, inputs
+        self.__dict__.update(overrides)
 
     def __getattr__(self, name):
         return getattr(self._context, name)
@@ -273,9 +275,11 @@ def _cast(g):
 
 @exporter("where")
 def _where(g):
-    if g.in_shape(0) != g.out_shape(0):
-        g.fail("a condition of another shape than x and y")
-    g.emit("Where", [_as_dtype(g, g.inputs[0], np.bool_), g.inputs[1], g.inputs[2]], g.outputs)
+    condition = g.inputs[0]
+    if g.in_shape(0) != g.out_shape(0):     # one value per row (along the first axis)
+        shape = [-1] + [1] * (len(g.out_shape(0)) - 1)
+        condition = g.emit1("Reshape", [condition, g.ints(shape, "shape")])
+    g.emit("Where", [_as_dtype(g, condition, np.bool_), g.inputs[1], g.inputs[2]], g.outputs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -366,41 +370,55 @@ def _softmax_output(g):
         _softmax_flattened(g, g.inputs[0], g.outputs[0])
 
 
+def _channels_to_axis1(g, x, axis):
+    """x with `axis` moved to position 1 (where ONNX's normalizations and pools want the
+    channels), and the permutation taking the result back (None when nothing moved)."""
+    ndim = len(g.in_shape(0))
+    axis %= ndim
+    if axis == 1:
+        return x, None
+    perm = [0, axis] + [a for a in range(1, ndim) if a != axis]
+    if axis == 0:
+        perm = [1, 0] + list(range(2, ndim))
+    return g.emit1("Transpose", [x], perm=perm), [int(k) for k in np.argsort(perm)]
+
+
 @exporter("BatchNorm", "_contrib_BatchNormWithReLU", "_contrib_SyncBatchNorm")
 def _batch_norm(g):
-    ndim = len(g.in_shape(0))
-    axis = g.params.get("axis", 1)     # SyncBatchNorm normalizes axis 1
-    if axis % ndim != 1:
-        g.fail(f"axis={axis} (ONNX normalizes axis 1)")
-    if len(g.outputs) > 1:
-        g.fail("output_mean_var=True")
-    x, gamma, beta, mean, var = g.inputs[:5]
+    """Inference: the moving statistics, which output_mean_var gives as the mean and var
+    outputs."""
+    x, back = _channels_to_axis1(g, g.inputs[0], g.params.get("axis", 1))
+    gamma, beta, mean, var = g.inputs[1:5]
+    for statistic, output in zip((mean, var), g.outputs[1:]):
+        g.emit("Identity", [statistic], [output])
     if g.params["fix_gamma"]:     # MXNet ignores gamma then, as if it were ones
         gamma = g.const(np.ones(g.in_shape(1), dtype=g.in_dtype(1)), name="gamma")
-    output = g.outputs[0]
+    result = g.emit1("BatchNormalization", [x, gamma, beta, mean, var], epsilon=g.params["eps"])
     if g.op == "_contrib_BatchNormWithReLU":
-        output = None
-    result = g.emit1("BatchNormalization", [x, gamma, beta, mean, var], output,
-                     epsilon=g.params["eps"])
-    if g.op == "_contrib_BatchNormWithReLU":
-        g.emit("Relu", [result], [g.outputs[0]])
+        result = g.emit1("Relu", [result])
+    if back is None:
+        g.emit("Identity", [result], g.outputs[:1])
+    else:
+        g.emit("Transpose", [result], g.outputs[:1], perm=back)
 
 
-def _normalize(g, x, axes, eps):
-    """(x - mean) / sqrt(var + eps) over `axes` (biased variance, as MXNet)."""
-    centered = g.emit1("Sub", [x, _reduce(g, "ReduceMean", x, axes, True)])
+def _normalize(g, x, axes, eps, statistics=()):
+    """(x - mean) / sqrt(var + eps) over `axes` (biased variance, as MXNet); the mean and that
+    deviation (axes kept) are reshaped into the outputs named in `statistics`, if any."""
+    mean = _reduce(g, "ReduceMean", x, axes, True)
+    centered = g.emit1("Sub", [x, mean])
     variance = _reduce(g, "ReduceMean", g.emit1("Mul", [centered, centered]), axes, True)
     deviation = g.emit1("Sqrt", [g.emit1("Add", [variance, g.scalar(eps)])])
+    for k, (value, output) in enumerate(zip((mean, deviation), statistics), start=1):
+        g.emit("Reshape", [value, g.out_shape_value(k)], [output])
     return g.emit1("Div", [centered, deviation])
 
 
 @exporter("LayerNorm")
 def _layer_norm(g):
-    if g.params["output_mean_var"]:
-        g.fail("output_mean_var=True")
     ndim = len(g.in_shape(0))
     axis = g.params["axis"] % ndim
-    normalized = _normalize(g, g.inputs[0], [axis], g.params["eps"])
+    normalized = _normalize(g, g.inputs[0], [axis], g.params["eps"], g.outputs[1:])
     shape = _channel_shape(ndim, axis)
     gamma = g.emit1("Reshape", [g.inputs[1], g.ints(shape, "shape")])
     beta = g.emit1("Reshape", [g.inputs[2], g.ints(shape, "shape")])
@@ -414,12 +432,10 @@ def _instance_norm(g):
 
 @exporter("GroupNorm")
 def _group_norm(g):
-    if g.params["output_mean_var"]:
-        g.fail("output_mean_var=True")
     # MXNet 1.9's gamma and beta hold one value per group
     x = g.inputs[0]
     grouped = g.emit1("Reshape", [x, g.ints([0, g.params["num_groups"], -1], "shape")])
-    normalized = _normalize(g, grouped, [2], g.params["eps"])
+    normalized = _normalize(g, grouped, [2], g.params["eps"], g.outputs[1:])
     shape = g.ints([-1, 1], "shape")
     gamma = g.emit1("Reshape", [g.inputs[1], shape])
     beta = g.emit1("Reshape", [g.inputs[2], shape])
@@ -501,12 +517,18 @@ def _deconvolution(g):
     kernel = list(g.params["kernel"])
     spatial = len(kernel)
     _check_layout(g, spatial)
+    pad, adj = _spatial(g, "pad", spatial, 0), _spatial(g, "adj", spatial, 0)
+    stride, dilate = _spatial(g, "stride", spatial, 1), _spatial(g, "dilate", spatial, 1)
     if g.params["target_shape"] and any(g.params["target_shape"]):
-        g.fail("target_shape")
-    pad = _spatial(g, "pad", spatial, 0)
-    attrs = dict(kernel_shape=kernel, strides=_spatial(g, "stride", spatial, 1),
-                 dilations=_spatial(g, "dilate", spatial, 1), pads=pad + pad,
-                 output_padding=_spatial(g, "adj", spatial, 0))
+        # MXNet's pad and adj giving the target size (pad and adj parameters ignored)
+        pad, adj = [], []
+        for size, s, d, k, target in zip(g.in_shape(0)[2:], stride, dilate, kernel,
+                                         g.params["target_shape"]):
+            total = s * (size - 1) + d * (k - 1) + 1 - target
+            pad.append((total + 1) // 2)
+            adj.append(total % 2)
+    attrs = dict(kernel_shape=kernel, strides=stride, dilations=dilate, pads=pad + pad,
+                 output_padding=adj)
     groups = g.params["num_group"]
     if groups == 1:
         inputs = g.inputs[:2] if g.params["no_bias"] else g.inputs[:3]
@@ -528,8 +550,29 @@ def _deconvolution(g):
     g.emit("Concat", results, g.outputs, axis=1)
 
 
+def _channels_last_to_first(g, export):
+    """Run `export` (an exporter of channels-first data) between Transposes when the node's
+    layout puts the channels last (NWC, NHWC, NDHWC)."""
+    layout = g.params.get("layout")
+    if layout is None or layout.index("C") == 1:
+        export(g)
+        return
+    shape = g.in_shape(0)
+    ndim = len(shape)
+    first = [0, ndim - 1] + list(range(1, ndim - 1))
+    moved = g.emit1("Transpose", [g.inputs[0]], perm=first)
+    result = g.graph.fresh(f"{g.name}_channels_first")
+    export(_WithInputs(g, [moved] + list(g.inputs[1:]), params={**g.params, "layout": None},
+                       outputs=[result], in_shape=lambda k=0: tuple(shape[a] for a in first)))
+    g.emit("Transpose", [result], g.outputs[:1], perm=[0] + list(range(2, ndim)) + [1])
+
+
 @exporter("Pooling")
 def _pooling(g):
+    _channels_last_to_first(g, _pooling_channels_first)
+
+
+def _pooling_channels_first(g):
     p = g.params
     spatial = len(g.in_shape(0)) - 2
     _check_layout(g, spatial)
@@ -579,10 +622,27 @@ def _adaptive_avg_pooling(g):
     if out_shape[2:] == (1, 1):
         g.emit("GlobalAveragePool", [g.inputs[0]], g.outputs)
         return
-    if any(i % o for i, o in zip(in_shape[2:], out_shape[2:])):
-        g.fail(f"output size {out_shape[2:]} that does not divide the input's {in_shape[2:]}")
-    window = [i // o for i, o in zip(in_shape[2:], out_shape[2:])]
-    g.emit("AveragePool", [g.inputs[0]], g.outputs, kernel_shape=window, strides=window)
+    if not any(i % o for i, o in zip(in_shape[2:], out_shape[2:])):
+        window = [i // o for i, o in zip(in_shape[2:], out_shape[2:])]
+        g.emit("AveragePool", [g.inputs[0]], g.outputs, kernel_shape=window, strides=window)
+        return
+    # windows of unequal sizes: the mean over rows then columns, as products with constant
+    # averaging matrices (the window's area is the product of its height and width)
+    rows = _adaptive_means(in_shape[2], out_shape[2], g.in_dtype(0))        # (out_h, H)
+    columns = _adaptive_means(in_shape[3], out_shape[3], g.in_dtype(0)).T   # (W, out_w)
+    by_rows = g.emit1("MatMul", [g.const(rows, name="rows"), g.inputs[0]])
+    g.emit("MatMul", [by_rows, g.const(columns, name="columns")], g.outputs)
+
+
+def _adaptive_means(size, out, dtype):
+    """(out, size): row i averages MXNet's window i, [floor(i size / out), ceil((i+1) size /
+    out)) (the divisions in float32, as MXNet's START_IND/END_IND)."""
+    matrix = np.zeros((out, size), dtype=dtype)
+    for i in range(out):
+        start = math.floor(np.float32(i * size) / np.float32(out))
+        end = math.ceil(np.float32((i + 1) * size) / np.float32(out))
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix
 
 
 def _resize_to(g, x, height_width, output, **attrs):
@@ -598,8 +658,9 @@ def _resize_to(g, x, height_width, output, **attrs):
 
 @exporter("_contrib_BilinearResize2D")
 def _bilinear_resize(g):
+    # the output size is static: 'like' reads only the second input's shape
     if g.params["mode"] not in ("size", "odd_scale", "to_even_down", "to_even_up", "to_odd_down",
-                                "to_odd_up") or len(g.inputs) > 1:
+                                "to_odd_up", "like"):
         g.fail(f"mode={g.params['mode']!r}")
     transform = "align_corners" if g.params["align_corners"] else "half_pixel"
     _resize_to(g, g.inputs[0], list(g.out_shape(0)[2:]), g.outputs[0], mode="linear",
@@ -608,10 +669,33 @@ def _bilinear_resize(g):
 
 @exporter("UpSampling")
 def _upsampling(g):
-    if g.params["sample_type"] != "nearest" or len(g.inputs) != 1:
-        g.fail(f"sample_type={g.params['sample_type']!r} with {len(g.inputs)} inputs")
-    _resize_to(g, g.inputs[0], list(g.out_shape(0)[2:]), g.outputs[0], mode="nearest",
-               coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    """Nearest: each input repeated to the first's size times scale, then concatenated along
+    the channels or summed; bilinear: MXNet's Deconvolution by the weight input."""
+    p = g.params
+    if p["sample_type"] == "bilinear":
+        scale = p["scale"]
+        pad = scale // 2     # ceil((scale - 1) / 2)
+        geometry = dict(kernel=(2 * scale - scale % 2,) * 2, stride=(scale, scale), pad=(pad, pad),
+                        dilate=(), adj=(), target_shape=(), num_group=p["num_filter"], no_bias=True,
+                        layout=None)
+        _deconvolution(_WithInputs(g, g.inputs[:2], params=geometry))
+        return
+    size = list(g.out_shape(0)[2:])
+    if len(g.inputs) == 1:
+        _resize_to(g, g.inputs[0], size, g.outputs[0], mode="nearest",
+                   coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+        return
+    resized = []
+    for k, x in enumerate(g.inputs):
+        resized.append(g.graph.fresh(f"{g.name}_resized{k}"))
+        _resize_to(_WithInputs(g, g.inputs, in_shape=lambda _=0, k=k: g.in_shape(k),
+                               in_batch_axes=lambda _=0, k=k: g.in_batch_axes(k)),
+                   x, size, resized[-1], mode="nearest",
+                   coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    if p["multi_input_mode"] == "sum":
+        g.emit("Sum", resized, g.outputs)
+    else:
+        g.emit("Concat", resized, g.outputs, axis=1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -905,13 +989,18 @@ def _topk(g):
     x = g.inputs[0]
     if p["axis"] is None:
         x, axis = g.emit1("Reshape", [x, g.ints([-1], "shape")]), 0
-    if p["ret_typ"] == "mask":
-        g.fail("ret_typ='mask'")
     k = p["k"] if p["k"] > 0 else (g.in_shape()[axis] if p["axis"] is not None
                                    else int(np.prod(g.in_shape())))     # k <= 0: all of them
     values, indices = g.emit("TopK", [x, g.ints([k], "k")], num_outputs=2, axis=axis,
                              largest=int(not p["is_ascend"]), sorted=1)
-    if p["ret_typ"] == "value":
+    if p["ret_typ"] == "mask":     # 1 where the k chosen elements are, 0 elsewhere
+        zero, one = (g.graph.onnx.numpy_helper.from_array(np.array([v], dtype=g.out_dtype()))
+                     for v in (0, 1))
+        zeros = g.emit1("ConstantOfShape", [g.emit1("Shape", [x])], value=zero)
+        ones = g.emit1("ConstantOfShape", [g.emit1("Shape", [indices])], value=one)
+        mask = g.emit1("ScatterElements", [zeros, indices, ones], axis=axis)
+        g.emit("Reshape", [mask, g.emit1("Shape", [g.inputs[0]])], g.outputs[:1])
+    elif p["ret_typ"] == "value":
         g.emit("Identity", [values], g.outputs[:1])
     elif p["ret_typ"] == "indices":
         _as_dtype(g, indices, g.out_dtype(0), g.outputs[0])
@@ -956,9 +1045,9 @@ def _clipped_indices(g, position, size, mode):
 @exporter("take")
 def _take(g):
     axis = g.params["axis"] % len(g.in_shape(0))
-    if g.params["mode"] == "raise":
-        g.fail("mode='raise'")
-    indices = _clipped_indices(g, 1, g.in_shape(0)[axis], g.params["mode"])
+    # mode='raise' does not raise in MXNet's CPU kernel (nor cysym's): it clips
+    mode = "clip" if g.params["mode"] == "raise" else g.params["mode"]
+    indices = _clipped_indices(g, 1, g.in_shape(0)[axis], mode)
     g.emit("Gather", [g.inputs[0], indices], g.outputs, axis=axis)
 
 
@@ -1273,10 +1362,28 @@ def _batch_take(g):
     g.emit("Squeeze", [picked, g.ints([last], "axes")], g.outputs)
 
 
+def _rows_axis_perm(g):
+    """The permutation moving the matrices' row axis (the `axis` parameter) just before the
+    last (column) axis, or None when it is there."""
+    ndim = len(g.in_shape(0))
+    axis = g.params.get("axis", -2) % ndim
+    if axis == ndim - 2:
+        return None
+    return [a for a in range(ndim - 1) if a != axis] + [axis, ndim - 1]
+
+
+def _matrix_operands(g, count):
+    """The first `count` inputs with their row axis moved before the last, and the
+    permutation taking the results back (None when nothing moved)."""
+    perm = _rows_axis_perm(g)
+    if perm is None:
+        return g.inputs[:count], None
+    moved = [g.emit1("Transpose", [value], perm=perm) for value in g.inputs[:count]]
+    return moved, [int(k) for k in np.argsort(perm)]
+
+
 def _matrix_product(g, a, b, transpose_a, transpose_b):
     ndim = len(g.in_shape(0))
-    if g.params.get("axis", -2) % ndim != ndim - 2:
-        g.fail(f"axis={g.params['axis']} (the matrices must be the last two axes)")
     swap = list(range(ndim - 2)) + [ndim - 1, ndim - 2]
     if transpose_a:
         a = g.emit1("Transpose", [a], perm=swap)
@@ -1287,19 +1394,27 @@ def _matrix_product(g, a, b, transpose_a, transpose_b):
     return product if alpha == 1 else g.emit1("Mul", [product, g.scalar(alpha)])
 
 
+def _restore_axes(g, value, back):
+    """value, its axes put back by the permutation `back` (None: unchanged), as g's output."""
+    if back is None:
+        g.emit("Identity", [value], g.outputs)
+    else:
+        g.emit("Transpose", [value], g.outputs, perm=back)
+
+
 @exporter("_linalg_gemm2")
 def _linalg_gemm2(g):
-    product = _matrix_product(g, g.inputs[0], g.inputs[1], g.params["transpose_a"],
-                              g.params["transpose_b"])
-    g.emit("Identity", [product], g.outputs)
+    (a, b), back = _matrix_operands(g, 2)
+    product = _matrix_product(g, a, b, g.params["transpose_a"], g.params["transpose_b"])
+    _restore_axes(g, product, back)
 
 
 @exporter("_linalg_gemm")
 def _linalg_gemm(g):
-    product = _matrix_product(g, g.inputs[0], g.inputs[1], g.params["transpose_a"],
-                              g.params["transpose_b"])
-    scaled = g.emit1("Mul", [g.inputs[2], g.scalar(g.params["beta"])])
-    g.emit("Add", [product, scaled], g.outputs)
+    (a, b, c), back = _matrix_operands(g, 3)
+    product = _matrix_product(g, a, b, g.params["transpose_a"], g.params["transpose_b"])
+    scaled = g.emit1("Mul", [c, g.scalar(g.params["beta"])])
+    _restore_axes(g, g.emit1("Add", [product, scaled]), back)
 
 
 @exporter("_linalg_syrk")
