@@ -4,14 +4,18 @@ CYSYM_CHECKED=1 turns on bounds/wraparound/initialized checks (debugging);
 CYSYM_ANNOTATE=1 writes Cython's HTML annotation next to each .pyx (find Python calls in hot loops).
 CYSYM_ONLY=dense,runner limits an in-place development build to those modules
 (name a wide build as elemwise_avx2).
+CYSYM_BUILD_JOBS=n compiles on n cores (default: all of them; `build_ext -j n` does the same).
 """
 import os
 import platform
+import threading
+import time
 from glob import glob
 
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 checked = os.environ.get("CYSYM_CHECKED") == "1"
 compiler_directives = {
@@ -68,8 +72,39 @@ if only:
     wanted = {"cysym._ops." + name.strip() for name in only.split(",")}
     extensions = [ext for ext in extensions if ext.name in wanted]
 
-# Every core compiles: a pip install builds ~25 modules, one at a time otherwise.
-jobs = os.cpu_count() or 1
+# Every core compiles: an install builds ~40 modules, one at a time otherwise.
+jobs = int(os.environ.get("CYSYM_BUILD_JOBS") or 0) or os.cpu_count() or 1
+
+
+class ParallelBuildExt(build_ext):
+    """build_ext on `jobs` cores unless -j says otherwise (pip's build passes no options, so the
+    default is set here), printing a line as each module is compiled (`pip install -v` shows
+    them; pip hides a build's output otherwise)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = jobs
+
+    def build_extensions(self):
+        self._finished = 0
+        self._lock = threading.Lock()
+        print(f"cysym: building the kernel modules ({len(self.extensions)}), {self.parallel} at a time",
+              flush=True)
+        super().build_extensions()
+
+    def build_extension(self, ext):
+        start = time.perf_counter()
+        target = self.get_ext_fullpath(ext.name)
+        before = os.path.getmtime(target) if os.path.exists(target) else None
+        super().build_extension(ext)
+        done = ("up to date" if before == os.path.getmtime(target)
+                else f"{time.perf_counter() - start:.0f} s")
+        with self._lock:
+            self._finished += 1
+            print(f"cysym: [{self._finished}/{len(self.extensions)}] {ext.name} ({done})", flush=True)
+
+
 setup(
     ext_modules=cythonize(
         extensions,
@@ -77,5 +112,5 @@ setup(
         annotate=os.environ.get("CYSYM_ANNOTATE") == "1",
         nthreads=jobs,
     ),
-    options={"build_ext": {"parallel": jobs}},
+    cmdclass={"build_ext": ParallelBuildExt},
 )
