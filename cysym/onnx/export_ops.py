@@ -586,34 +586,70 @@ def _pooling_channels_first(g):
             mean = g.emit1("GlobalAveragePool", [x])
             g.emit("Mul", [mean, g.scalar(float(np.prod(g.in_shape(0)[2:])))], g.outputs)
         return
-    if p["pooling_convention"] not in ("valid", "full"):
-        g.fail(f"pooling_convention={p['pooling_convention']!r}")
     kernel = list(p["kernel"])
-    pad = _spatial(g, "pad", spatial, 0)
-    attrs = dict(kernel_shape=kernel, strides=_spatial(g, "stride", spatial, 1), pads=pad + pad)
+    # MXNet reads the first `spatial` pads ('same' 1-D pooling takes three zero pads)
+    pad = _spatial(g, "pad", spatial, 0)[:spatial]
+    stride = _spatial(g, "stride", spatial, 1)
+    attrs = dict(kernel_shape=kernel, strides=stride, pads=pad + pad)
     # 'full' rounds the window count up; where that changes nothing say floor, the common form
     full = p["pooling_convention"] == "full"
-    stride = attrs["strides"]
     ceil = int(full and any((size + 2 * q - k) % s for size, q, k, s in
                             zip(g.in_shape(0)[2:], pad, kernel, stride)))
-    if pool_type == "max":
+    # MXNet's lp pooling does not take |x| (ONNX's LpPool does): the same for p = 2 only
+    lp_power = (p["p_value"] or 2) if pool_type == "lp" else None
+    if (p["pooling_convention"] == "same" or (ceil and pool_type != "max")
+            or lp_power not in (None, 1, 2)):
+        _pool_over_padding(g, x, kernel, stride, pad, lp_power)
+    elif pool_type == "max":
         g.emit("MaxPool", [x], g.outputs, ceil_mode=ceil, **attrs)
-    elif pool_type == "lp" and p["p_value"] != 1:
-        # MXNet's lp pooling does not take |x| (ONNX does): the same for p = 2 only
-        if ceil or p["p_value"] not in (None, 2):
-            g.fail(f"lp pooling with p_value={p['p_value']} or pooling_convention='full'")
+    elif lp_power == 2:
         g.emit("LpPool", [x], g.outputs, p=2, **attrs)
     elif pool_type == "avg":
         include_pad = p["count_include_pad"] in (None, True)
-        if ceil and any(pad):
-            g.fail("avg pooling with pooling_convention='full' and padding")
-        g.emit("AveragePool", [x], g.outputs, ceil_mode=ceil, count_include_pad=int(include_pad),
-               **attrs)
+        g.emit("AveragePool", [x], g.outputs, count_include_pad=int(include_pad), **attrs)
     else:   # sum, and lp with p = 1 (a sum of the values, signs kept)
-        if ceil:
-            g.fail(f"{pool_type} pooling with pooling_convention='full'")
         mean = g.emit1("AveragePool", [x], count_include_pad=1, **attrs)
         g.emit("Mul", [mean, g.scalar(float(np.prod(kernel)))], g.outputs)
+
+
+def _pool_over_padding(g, x, kernel, stride, pad, lp_power):
+    """MXNet's windows [o s - p, min(o s - p + k, n + p)) under any pooling convention: x padded
+    explicitly (zeros, or the lowest value for max) over every window, pooled without padding
+    and cut to the output size; avg divides the window sums by MXNet's counts, lp takes the
+    root of the sums of x^p (a cube root keeps the sign, as MXNet's p = 3)."""
+    pool_type = g.params["pool_type"]
+    sizes, out_sizes = g.in_shape(0)[2:], g.out_shape(0)[2:]
+    ends = [max(0, (o - 1) * s - q + k - n) for o, s, q, k, n in
+            zip(out_sizes, stride, pad, kernel, sizes)]
+    fill = np.finfo(g.in_dtype(0)).min if pool_type == "max" else 0
+    if lp_power not in (None, 1):
+        x = g.emit1("Pow", [x, g.scalar(float(lp_power))])
+    padded = g.emit1("Pad", [x, g.ints([0, 0] + pad + [0, 0] + ends, "pads"), g.scalar(fill)])
+    if pool_type == "max":
+        pooled = g.emit1("MaxPool", [padded], kernel_shape=kernel, strides=stride)
+    else:
+        mean = g.emit1("AveragePool", [padded], kernel_shape=kernel, strides=stride)
+        pooled = g.emit1("Mul", [mean, g.scalar(float(np.prod(kernel)))])
+    axes = list(range(2, 2 + len(kernel)))
+    pooled = g.emit1("Slice", [pooled, g.ints([0] * len(kernel), "starts"),
+                               g.ints(out_sizes, "ends"), g.ints(axes, "axes")])
+    if pool_type == "avg":
+        include_pad = g.params["count_include_pad"] in (None, True)
+        counts = np.ones(out_sizes)
+        for d, (n, s, q, k, o) in enumerate(zip(sizes, stride, pad, kernel, out_sizes)):
+            starts = np.arange(o) * s - q
+            stops = np.minimum(starts + k, n + q)
+            if not include_pad:
+                starts, stops = np.maximum(starts, 0), np.minimum(stops, n)
+            counts = counts * (stops - starts).reshape([-1 if a == d else 1 for a in range(len(kernel))])
+        g.emit("Div", [pooled, g.const(counts.astype(g.in_dtype(0)), name="counts")], g.outputs)
+    elif lp_power == 3:
+        root = g.emit1("Pow", [g.emit1("Abs", [pooled]), g.scalar(1.0 / 3.0)])
+        g.emit("Mul", [g.emit1("Sign", [pooled]), root], g.outputs)
+    elif lp_power not in (None, 1):
+        g.emit("Pow", [pooled, g.scalar(1.0 / lp_power)], g.outputs)
+    else:
+        g.emit("Identity", [pooled], g.outputs)
 
 
 @exporter("_contrib_AdaptiveAvgPooling2D")
