@@ -5,7 +5,7 @@ every NumPy operation works on it unchanged. cysym computes on the CPU only, so 
 accepted for compatibility and every array reports `cpu(0)`.
 
 File format (`save` / `load`, MXNet 1.x `.params` and `.nd` files)
------------------------------------------------------------------
+------------------------------------------------------------------
 Everything is little-endian. This is what `MXNDArraySave` (`src/c_api/c_api.cc`) and
 `NDArray::Save` / `NDArray::Load` (`src/ndarray/ndarray.cc`) write and read::
 
@@ -43,6 +43,7 @@ How cysym maps arrays onto records:
 anything is allocated, and any problem raises `ParamsFormatError` naming the file, the byte offset
 and what was expected.
 """
+import builtins
 import math
 import struct
 
@@ -543,7 +544,9 @@ for _name in _FLUENT_METHODS:
 del _name, _function
 
 
-# MXNet's mx.nd.power / maximum / minimum: arrays broadcast, numbers go to the scalar operators
+# MXNet's element-wise helpers (mx.nd.add, power, greater, ...; its _ufunc_helper): two arrays
+# broadcast, an array and a number go to the scalar operator (the reversed one when the number
+# comes first), two numbers are computed in Python
 _NUMBER_TYPES = (int, float, np.number)
 
 
@@ -559,22 +562,141 @@ def _array_or_number(lhs, rhs, both, scalar, reversed_scalar, numbers):
     raise TypeError(f"type {type(rhs)} not supported")
 
 
-def power(base, exp):
-    """base ** exp, element-wise with broadcasting; either may be a number."""
-    return _array_or_number(base, exp, "broadcast_power", "_power_scalar", "_rpower_scalar",
-                            lambda a, b: a ** b)
+def _element_wise(name, summary, both, scalar, reversed_scalar, numbers):
+    def function(lhs, rhs):
+        return _array_or_number(lhs, rhs, both, scalar, reversed_scalar, numbers)
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = (f"{summary}, element-wise with broadcasting; either operand may be a "
+                        f"number ({both}, or {scalar} with a number).")
+    return function
 
 
-def maximum(lhs, rhs):
-    """Element-wise maximum with broadcasting; either may be a number."""
-    return _array_or_number(lhs, rhs, "broadcast_maximum", "_maximum_scalar", "_maximum_scalar",
-                            lambda a, b: a if a > b else b)
+# name, summary, broadcast operator, scalar operator, its reversed form, the two-number case
+_ELEMENT_WISE = (
+    ("add", "lhs + rhs", "broadcast_add", "_plus_scalar", "_plus_scalar", lambda a, b: a + b),
+    ("subtract", "lhs - rhs", "broadcast_sub", "_minus_scalar", "_rminus_scalar", lambda a, b: a - b),
+    ("multiply", "lhs * rhs", "broadcast_mul", "_mul_scalar", "_mul_scalar", lambda a, b: a * b),
+    ("divide", "lhs / rhs", "broadcast_div", "_div_scalar", "_rdiv_scalar", lambda a, b: a / b),
+    ("modulo", "lhs % rhs", "broadcast_mod", "_mod_scalar", "_rmod_scalar", lambda a, b: a % b),
+    ("power", "base ** exp", "broadcast_power", "_power_scalar", "_rpower_scalar",
+     lambda a, b: a ** b),
+    ("maximum", "The larger of lhs and rhs", "broadcast_maximum", "_maximum_scalar",
+     "_maximum_scalar", lambda a, b: a if a > b else b),
+    ("minimum", "The smaller of lhs and rhs", "broadcast_minimum", "_minimum_scalar",
+     "_minimum_scalar", lambda a, b: a if a < b else b),
+    ("equal", "1 where lhs == rhs, else 0", "broadcast_equal", "_equal_scalar", "_equal_scalar",
+     lambda a, b: int(a == b)),
+    ("not_equal", "1 where lhs != rhs, else 0", "broadcast_not_equal", "_not_equal_scalar",
+     "_not_equal_scalar", lambda a, b: int(a != b)),
+    ("greater", "1 where lhs > rhs, else 0", "broadcast_greater", "_greater_scalar",
+     "_lesser_scalar", lambda a, b: int(a > b)),
+    ("greater_equal", "1 where lhs >= rhs, else 0", "broadcast_greater_equal",
+     "_greater_equal_scalar", "_lesser_equal_scalar", lambda a, b: int(a >= b)),
+    ("lesser", "1 where lhs < rhs, else 0", "broadcast_lesser", "_lesser_scalar",
+     "_greater_scalar", lambda a, b: int(a < b)),
+    ("lesser_equal", "1 where lhs <= rhs, else 0", "broadcast_lesser_equal",
+     "_lesser_equal_scalar", "_greater_equal_scalar", lambda a, b: int(a <= b)),
+    ("logical_and", "1 where lhs and rhs are both non-zero, else 0", "broadcast_logical_and",
+     "_logical_and_scalar", "_logical_and_scalar", lambda a, b: int(bool(a) and bool(b))),
+    ("logical_or", "1 where lhs or rhs is non-zero, else 0", "broadcast_logical_or",
+     "_logical_or_scalar", "_logical_or_scalar", lambda a, b: int(bool(a) or bool(b))),
+    ("logical_xor", "1 where exactly one of lhs and rhs is non-zero, else 0",
+     "broadcast_logical_xor", "_logical_xor_scalar", "_logical_xor_scalar",
+     lambda a, b: int(bool(a) ^ bool(b))),
+)
+for _row in _ELEMENT_WISE:
+    globals()[_row[0]] = _element_wise(*_row)
+true_divide = divide   # noqa: F821  (defined by the loop above, as MXNet's alias)
+__all__ += [row[0] for row in _ELEMENT_WISE] + ["true_divide"]
+del _row
 
 
-def minimum(lhs, rhs):
-    """Element-wise minimum with broadcasting; either may be a number."""
-    return _array_or_number(lhs, rhs, "broadcast_minimum", "_minimum_scalar", "_minimum_scalar",
-                            lambda a, b: a if a < b else b)
+# --------------------------------------------------------------------------- MXNet's other helpers
+
+def moveaxis(tensor, source, destination):
+    """The array with the axes `source` (an int or a sequence) moved to the positions
+    `destination`, the other axes keeping their order: a new array (the transpose operator)."""
+    try:
+        source = np.lib.array_utils.normalize_axis_tuple(source, tensor.ndim)
+        destination = np.lib.array_utils.normalize_axis_tuple(destination, tensor.ndim)
+    except (ValueError, IndexError) as err:   # numpy's AxisError is both
+        raise ValueError(f"moveaxis: {err} (the array has shape {tensor.shape})") from None
+    if len(source) != len(destination):
+        raise ValueError("moveaxis: `source` and `destination` arguments must have the same "
+                         "number of elements")
+    order = [axis for axis in range(tensor.ndim) if axis not in source]
+    for position, axis in sorted(zip(destination, source)):
+        order.insert(position, axis)
+    return transpose(tensor, axes=tuple(order))  # noqa: F821  (the generated operator)
 
 
-__all__ += ["power", "maximum", "minimum"]
+def concatenate(arrays, axis=0, always_copy=True):
+    """Deprecated in MXNet (use concat): join a list of arrays of one dtype along `axis`.
+    always_copy=False returns a list's only array itself."""
+    if not isinstance(arrays, list) or not arrays:
+        raise ValueError(f"concatenate: expected a non-empty list of NDArrays, got {arrays!r}")
+    if not always_copy and len(arrays) == 1:
+        return arrays[0]
+    dtypes = {np.dtype(a.dtype) for a in arrays}
+    if len(dtypes) > 1:
+        raise TypeError(f"concatenate: the arrays must have one dtype, got {sorted(map(str, dtypes))}")
+    return globals()["concat"](*arrays, dim=axis)
+
+
+def onehot_encode(indices, out):
+    """Deprecated in MXNet (use one_hot): out[i, indices[i]] = 1, every other element 0."""
+    return _internal._onehot_encode(indices, out, out=out)
+
+
+def eye(N, M=0, k=0, ctx=None, dtype=None, **kwargs):
+    """An N x M (M=0: N x N) array with ones on diagonal k (0: the main one), zeros elsewhere."""
+    return _internal._eye(N=N, M=M, k=k, dtype="float32" if dtype is None else dtype, **kwargs)
+
+
+def linspace(start, stop, num, endpoint=True, ctx=None, dtype="float32"):
+    """num evenly spaced numbers from start to stop (stop excluded when endpoint is False)."""
+    return _internal._linspace(start=start, stop=stop, num=num, endpoint=endpoint, dtype=dtype)
+
+
+def histogram(a, bins=10, range=None):
+    """(counts, bin edges) of the flattened array: bins is an array of edges, or a count of equal
+    bins over `range` (without a range, NumPy's histogram computes both, as in MXNet)."""
+    if isinstance(bins, np.ndarray):
+        return _internal._histogram(data=a, bins=bins)
+    if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
+        if range is None:
+            counts, edges = np.histogram(np.asarray(a), bins=bins)
+            return array(counts), array(edges)
+        return _internal._histogram(data=a, bin_cnt=bins, range=range)
+    raise ValueError("bins argument should be either an integer or an NDArray")
+
+
+def split_v2(ary, indices_or_sections, axis=0, squeeze_axis=False):
+    """Pieces of `ary` along `axis`: indices_or_sections equal sections (an int), or the pieces
+    starting at 0 and at each index of a tuple."""
+    axis_size = ary.shape[axis]
+    if isinstance(indices_or_sections, int):
+        if indices_or_sections <= 0 or axis_size % indices_or_sections:
+            raise ValueError("array split does not result in an equal division")
+        section_size = axis_size // indices_or_sections
+        indices = [i * section_size for i in builtins.range(indices_or_sections)]
+    elif isinstance(indices_or_sections, tuple):
+        indices = [0] + list(indices_or_sections)
+    else:
+        raise ValueError("indices_or_sections must either int or tuple of ints")
+    return _internal._split_v2(ary, indices=tuple(indices), axis=axis, squeeze_axis=squeeze_axis)
+
+
+def from_numpy(ndarray, zero_copy=True, array_cls=NDArray):
+    """An NDArray of a NumPy array: with zero_copy, a view of its memory (C-contiguous arrays
+    only), which MXNet makes read-only in the NumPy array; else a copy."""
+    if not zero_copy:
+        return array(ndarray, dtype=ndarray.dtype)
+    if not ndarray.flags["C_CONTIGUOUS"]:
+        raise ValueError("Only c-contiguous arrays are supported for zero-copy")
+    ndarray.flags["WRITEABLE"] = False
+    return ndarray.view(array_cls)
+
+
+__all__ += ["moveaxis", "concatenate", "onehot_encode", "eye", "linspace", "histogram", "split_v2",
+            "from_numpy"]
