@@ -520,18 +520,22 @@ class Executor:
 
     @property
     def arg_arrays(self):
+        """The argument arrays, in ``list_arguments`` order."""
         return [self.arg_dict[n] for n in self._arg_names]
 
     @property
     def grad_arrays(self):
+        """The gradient arrays, in ``list_arguments`` order (None where no gradient is computed)."""
         return [self.grad_dict[n] for n in self._arg_names]
 
     @property
     def aux_arrays(self):
+        """The auxiliary-state arrays, in ``list_auxiliary_states`` order."""
         return [self.aux_dict[n] for n in self._aux_names]
 
     @property
     def output_dict(self):
+        """The outputs by name (``list_outputs``)."""
         return dict(zip(self._symbol.list_outputs(), self.outputs))
 
     def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):

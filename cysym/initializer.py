@@ -340,7 +340,7 @@ class Xavier(Initializer):
     """Weights ~ U(-s, s) or N(0, s^2) with s = sqrt(magnitude / factor).
 
     factor is fan_in ('in'), fan_out ('out') or their mean ('avg'), where for a weight of shape
-    (out, in, *kernel): fan_in = in * prod(kernel), fan_out = out * prod(kernel).
+    ``(out, in, *kernel)``: fan_in = in * prod(kernel), fan_out = out * prod(kernel).
     """
 
     def __init__(self, rnd_type="uniform", factor_type="avg", magnitude=3):

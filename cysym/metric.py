@@ -77,7 +77,7 @@ class EvalMetric:
         return f"EvalMetric: {dict(self.get_name_value())}"
 
     def get_config(self):
-        """The constructor arguments, to re-create the metric with create(**config)."""
+        """The constructor arguments, to re-create the metric with ``create(**config)``."""
         config = self._kwargs.copy()
         config.update({"metric": self.__class__.__name__, "name": self.name,
                        "output_names": self.output_names, "label_names": self.label_names})

@@ -1,4 +1,4 @@
-"""Operators written in Python: MXNet's CustomOp / CustomOpProp API and `register`.
+"""Operators written in Python: MXNet's CustomOp / CustomOpProp API and `register`::
 
     @cysym.operator.register("softmax")
     class SoftmaxProp(cysym.operator.CustomOpProp):

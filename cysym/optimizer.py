@@ -246,7 +246,9 @@ create = Optimizer.create_optimizer
 
 @register
 class SGD(Optimizer):
-    """SGD with momentum and weight decay (MXNet's sgd_update / sgd_mom_update)::
+    """SGD with momentum and weight decay (MXNet's sgd_update / sgd_mom_update).
+
+    The update::
 
         g = clip(rescale_grad * grad, clip_gradient)
         mom = momentum * mom - lr * (g + wd * weight);  weight += mom
@@ -277,7 +279,9 @@ class ccSGD(SGD):  # noqa: N801  (MXNet's name)
 
 @register
 class NAG(Optimizer):
-    """Nesterov accelerated SGD::
+    """Nesterov accelerated SGD.
+
+    The update::
 
         g = clip(rescale_grad * grad, clip_gradient) + wd * weight
         mom = momentum * mom + g;  weight -= lr * (g + momentum * mom)
@@ -311,7 +315,9 @@ class NAG(Optimizer):
 
 @register
 class Signum(Optimizer):
-    """signSGD / Signum::
+    """signSGD / Signum.
+
+    The update::
 
         g = clip(rescale_grad * grad, clip_gradient) + wd * weight
         mom = momentum * mom - (1 - momentum) * g;  weight = (1 - lr * wd_lh) * weight + lr * sign(mom)
@@ -347,7 +353,9 @@ class Signum(Optimizer):
 
 @register
 class Adam(Optimizer):
-    """Adam (MXNet's adam_update, with the bias correction folded into lr)::
+    """Adam (MXNet's adam_update, with the bias correction folded into lr).
+
+    The update::
 
         lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
         g = clip(rescale_grad * grad + wd * weight, clip_gradient)
@@ -378,7 +386,9 @@ class Adam(Optimizer):
 
 @register
 class AdaGrad(Optimizer):
-    """AdaGrad::
+    """AdaGrad.
+
+    The update::
 
         g = clip(rescale_grad * grad, clip_gradient)
         history += g^2;  weight -= lr * (g / sqrt(history + eps) + wd * weight)
@@ -403,7 +413,9 @@ class AdaGrad(Optimizer):
 
 @register
 class RMSProp(Optimizer):
-    """RMSProp: Tieleman & Hinton (centered=False) or Graves (centered=True)::
+    """RMSProp: Tieleman & Hinton (centered=False) or Graves (centered=True).
+
+    The update::
 
         g = clip(rescale_grad * grad + wd * weight, clip_gradient)
         n = (1 - gamma1) * g^2 + gamma1 * n
@@ -452,7 +464,9 @@ class RMSProp(Optimizer):
 
 @register
 class AdaDelta(Optimizer):
-    """AdaDelta::
+    """AdaDelta.
+
+    The update::
 
         g = clip(rescale_grad * grad, clip_gradient)
         acc_g = rho * acc_g + (1 - rho) * g^2
@@ -484,7 +498,9 @@ class AdaDelta(Optimizer):
 
 @register
 class FTML(Optimizer):
-    """Follow the Moving Leader (MXNet's ftml_update)::
+    """Follow the Moving Leader (MXNet's ftml_update).
+
+    The update::
 
         g = clip(rescale_grad * grad + wd * weight, clip_gradient)
         v = beta2 * v + (1 - beta2) * g^2
@@ -521,7 +537,9 @@ class FTML(Optimizer):
 
 @register
 class LAMB(Optimizer):
-    """Layer-wise adaptive moments (MXNet's lamb_update_phase1/phase2)::
+    """Layer-wise adaptive moments (MXNet's lamb_update_phase1/phase2).
+
+    The update::
 
         g = clip(rescale_grad * grad, clip_gradient)
         m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g^2
@@ -571,7 +589,9 @@ class LAMB(Optimizer):
 
 @register
 class LARS(Optimizer):
-    """Layer-wise adaptive rate scaling (MXNet's LARS: multi_lars then sgd(_mom)_update)::
+    """Layer-wise adaptive rate scaling (MXNet's LARS: multi_lars then sgd(_mom)_update).
+
+    The update::
 
         lr_layer = lr * eta * ||w|| / (||grad|| * rescale_grad + wd * ||w|| + eps)
                    (lr for names ending in gamma, beta or bias, or when a norm is zero)
@@ -636,7 +656,9 @@ class LARS(Optimizer):
 
 @register
 class DCASGD(Optimizer):
-    """Delay-compensated asynchronous SGD::
+    """Delay-compensated asynchronous SGD.
+
+    The update::
 
         g = clip(rescale_grad * grad, clip_gradient)
         step = -lr * (g + wd * weight + lamda * g^2 * (weight - previous_weight))
@@ -674,7 +696,9 @@ class DCASGD(Optimizer):
 
 @register
 class SGLD(Optimizer):
-    """Stochastic gradient Langevin dynamics::
+    """Stochastic gradient Langevin dynamics.
+
+    The update::
 
         g = clip(rescale_grad * grad, clip_gradient)
         weight += -lr / 2 * (g + wd * weight) + N(0, sqrt(lr))   (noise from cysym.random)
@@ -690,7 +714,9 @@ class SGLD(Optimizer):
 
 @register
 class Adamax(Optimizer):
-    """AdaMax, Adam with the infinity norm::
+    """AdaMax, Adam with the infinity norm.
+
+    The update::
 
         g = clip(rescale_grad * grad + wd * weight, clip_gradient)
         m = beta1 * m + (1 - beta1) * g;  u = max(beta2 * u, |g|)
@@ -722,7 +748,9 @@ class Adamax(Optimizer):
 
 @register
 class Nadam(Optimizer):
-    """Nesterov Adam with the warming momentum schedule (Dozat), as MXNet's::
+    """Nesterov Adam with the warming momentum schedule (Dozat), as MXNet's.
+
+    The update::
 
         g = clip(rescale_grad * grad + wd * weight, clip_gradient)
         mu_t = beta1 * (1 - 0.5 * 0.96^(t * schedule_decay));  mu_t1 likewise at t + 1
@@ -767,7 +795,9 @@ class Nadam(Optimizer):
 
 @register
 class Ftrl(Optimizer):
-    """FTRL-Proximal (MXNet's ftrl_update)::
+    """FTRL-Proximal (MXNet's ftrl_update).
+
+    The update::
 
         g = clip(rescale_grad * grad, clip_gradient)
         z += g - (sqrt(n + g^2) - sqrt(n)) * weight / lr;  n += g^2

@@ -157,46 +157,48 @@ def _as_callable(value):
 class OpDef:
     """The complete declaration of one operator.
 
-    name        canonical name (what JSON files store: 'FullyConnected', 'elemwise_add')
-    aliases     other names that create or load it ('Softmax', '_Plus', '_plus')
-    params      list of Param
-    inputs      argument names, or a function params -> names (no_bias drops 'bias')
-    aux         auxiliary-state names (BatchNorm's moving_mean/moving_var), or a function
-    outputs     output names (['output'] by default), or a function of params
-    num_visible_outputs  function params -> how many outputs users see (BatchNorm hides mean/var)
-    variadic    name of the int param counting the inputs of a variadic op ('num_args'),
-                whose inputs are then named arg0, arg1, ...
-    variadic_counts  function params -> False when, for these params, the variadic param does
-                not count the inputs and `inputs` names them (bilinear UpSampling takes
-                (data, weight) whatever num_args says); default: it always counts them
-    infer_shape function (ctx, in_shapes, out_shapes) -> (in_shapes, out_shapes); shapes are
-                tuples or None; in_shapes lists arguments then aux states
-    partial_shapes  True when infer_shape handles partial shapes (tuples with None for unknown
-                dimensions); default: whether the rule is marked by shapes.partial_shape_rule.
-                Other rules see a partial shape as None.
-    infer_type  function (ctx, in_types, out_types) -> (in_types, out_types); default: all equal
-    gradient    see cysym.autodiff; None means the op has no gradient
-    no_grad     inputs that never receive a gradient (labels, indices)
-    inplace     (input_index, output_index) pairs the kernel may alias, or a function of params
-    shape_only  inputs whose values the kernel never reads, only their shape (reshape_like's
-                rhs), or a function of params: the memory planner lets their buffers go early
-    mutates     inputs the kernel updates in place (an optimizer update's mom, mean, var: MXNet's
-                FMutateInputs), or a function of params; the imperative call (cysym.nd) writes
-                them back into the caller's arrays
-    kernel      function (bind) -> None appending the op's calls to a plan (cysym.executor)
-    workspace   function (params, in_shapes, out_shapes, dtype) -> bytes of scratch memory
-    var_attrs   extra attributes for automatically created input variables
-                ({'moving_var': {'__init__': '["one", {}]'}})
-    loss        True for heads that supply their own gradient (SoftmaxOutput, MakeLoss...), or a
-                function of params (SoftmaxOutput with out_grad=True takes a head gradient)
-    hidden      True for internal ops (backward nodes) not exported to cysym.sym
-    dynamic_shape  None, or why the op's output shape depends on the values of its inputs
-                (boolean_mask): such an op composes, infers and saves, but binding it is an
-                error, as no memory can be planned for it
-    dtypes      the dtypes its kernel computes in: a tuple of names for every input and output,
-                or a dict from input/output names to tuples, the unnamed ones taking
-                FLOAT_DTYPES (the default); bind refuses any other dtype, naming the entry.
-                Inputs read for their shape only (shape_only) may have any dtype.
+    Its attributes, the constructor's keyword arguments::
+
+        name        canonical name (what JSON files store: 'FullyConnected', 'elemwise_add')
+        aliases     other names that create or load it ('Softmax', '_Plus', '_plus')
+        params      list of Param
+        inputs      argument names, or a function params -> names (no_bias drops 'bias')
+        aux         auxiliary-state names (BatchNorm's moving_mean/moving_var), or a function
+        outputs     output names (['output'] by default), or a function of params
+        num_visible_outputs  function params -> how many outputs users see (BatchNorm hides mean/var)
+        variadic    name of the int param counting the inputs of a variadic op ('num_args'),
+                    whose inputs are then named arg0, arg1, ...
+        variadic_counts  function params -> False when, for these params, the variadic param does
+                    not count the inputs and `inputs` names them (bilinear UpSampling takes
+                    (data, weight) whatever num_args says); default: it always counts them
+        infer_shape function (ctx, in_shapes, out_shapes) -> (in_shapes, out_shapes); shapes are
+                    tuples or None; in_shapes lists arguments then aux states
+        partial_shapes  True when infer_shape handles partial shapes (tuples with None for unknown
+                    dimensions); default: whether the rule is marked by shapes.partial_shape_rule.
+                    Other rules see a partial shape as None.
+        infer_type  function (ctx, in_types, out_types) -> (in_types, out_types); default: all equal
+        gradient    see cysym.autodiff; None means the op has no gradient
+        no_grad     inputs that never receive a gradient (labels, indices)
+        inplace     (input_index, output_index) pairs the kernel may alias, or a function of params
+        shape_only  inputs whose values the kernel never reads, only their shape (reshape_like's
+                    rhs), or a function of params: the memory planner lets their buffers go early
+        mutates     inputs the kernel updates in place (an optimizer update's mom, mean, var: MXNet's
+                    FMutateInputs), or a function of params; the imperative call (cysym.nd) writes
+                    them back into the caller's arrays
+        kernel      function (bind) -> None appending the op's calls to a plan (cysym.executor)
+        workspace   function (params, in_shapes, out_shapes, dtype) -> bytes of scratch memory
+        var_attrs   extra attributes for automatically created input variables
+                    ({'moving_var': {'__init__': '["one", {}]'}})
+        loss        True for heads that supply their own gradient (SoftmaxOutput, MakeLoss...), or a
+                    function of params (SoftmaxOutput with out_grad=True takes a head gradient)
+        hidden      True for internal ops (backward nodes) not exported to cysym.sym
+        dynamic_shape  None, or why the op's output shape depends on the values of its inputs
+                    (boolean_mask): such an op composes, infers and saves, but binding it is an
+                    error, as no memory can be planned for it
+        dtypes      the dtypes its kernel computes in: a tuple of names for every input and output,
+                    or a dict from input/output names to tuples, the unnamed ones taking
+                    FLOAT_DTYPES (the default); bind refuses any other dtype, naming the entry.
+                    Inputs read for their shape only (shape_only) may have any dtype.
     """
 
     def __init__(self, name, params=(), inputs=("data",), aux=(), outputs=("output",),

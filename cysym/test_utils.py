@@ -265,7 +265,7 @@ def _mismatch_message(a, b, rtol, atol, names, equal_nan, mismatches):
 
 def assert_almost_equal(a, b, rtol=None, atol=None, names=("a", "b"), equal_nan=False,
                         use_broadcast=True, mismatches=(10, 10)):
-    """AssertionError unless |a - b| <= atol + rtol * |b| everywhere; tolerances not given come
+    """AssertionError unless ``|a - b| <= atol + rtol * |b|`` everywhere; tolerances not given come
     from the dtypes of a and b (the looser of the two)."""
     if not use_broadcast:
         checkShapes(a, b)
@@ -313,7 +313,7 @@ def assert_almost_equal_ignore_nan(a, b, rtol=None, atol=None, names=("a", "b"))
 
 
 def assert_exception(f, exception_type, *args, **kwargs):
-    """AssertionError unless f(*args, **kwargs) raises exception_type."""
+    """AssertionError unless ``f(*args, **kwargs)`` raises exception_type."""
     try:
         f(*args, **kwargs)
     except exception_type:

@@ -64,38 +64,45 @@ class BucketingModule(BaseModule):
 
     @property
     def default_bucket_key(self):
+        """The bucket key the module was created with (its largest bucket)."""
         return self._default_bucket_key
 
     @property
     def data_names(self):
+        """The names of the data inputs (the default bucket's until bound)."""
         if self.binded:
             return self._curr_module.data_names
         return self._call_sym_gen(self._default_bucket_key)[1]
 
     @property
     def label_names(self):
+        """The names of the label inputs (the default bucket's until bound)."""
         if self.binded:
             return self._curr_module.label_names
         return self._call_sym_gen(self._default_bucket_key)[2]
 
     @property
     def output_names(self):
+        """The names of the outputs (the default bucket's until bound)."""
         if self.binded:
             return self._curr_module.output_names
         return self._call_sym_gen(self._default_bucket_key)[0].list_outputs()
 
     @property
     def data_shapes(self):
+        """The current bucket's data inputs, as :class:`cysym.io.DataDesc`."""
         self._require_bound("data_shapes")
         return self._curr_module.data_shapes
 
     @property
     def label_shapes(self):
+        """The current bucket's label inputs, as :class:`cysym.io.DataDesc`."""
         self._require_bound("label_shapes")
         return self._curr_module.label_shapes
 
     @property
     def output_shapes(self):
+        """``(name, shape)`` of each output of the current bucket."""
         self._require_bound("output_shapes")
         return self._curr_module.output_shapes
 
@@ -112,12 +119,14 @@ class BucketingModule(BaseModule):
     # -- parameters -------------------------------------------------------------------------------
 
     def get_params(self):
+        """Copies of ``(arg_params, aux_params)``, shared by every bucket."""
         if not self.params_initialized:
             raise MXNetError("get_params: the parameters are not initialized")
         return self._curr_module.get_params()
 
     def init_params(self, initializer=None, arg_params=None, aux_params=None, allow_missing=False,
                     force_init=False, allow_extra=False):
+        """Initialize the parameters that every bucket shares; see :meth:`cysym.module.Module.init_params`."""
         if self.params_initialized and not force_init:
             return
         self._require_bound("init_params")
@@ -128,6 +137,9 @@ class BucketingModule(BaseModule):
 
     def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,
                    allow_extra=False):
+        """Set the shared parameters (kept until bind when not bound yet, as Module.load does);
+        see :meth:`cysym.module.Module.set_params`.
+        """
         if not self.binded:   # kept until bind, as Module.load does
             self._preloaded = (arg_params, aux_params)
             self.params_initialized = True
@@ -204,6 +216,7 @@ class BucketingModule(BaseModule):
 
     def init_optimizer(self, kvstore="local", optimizer="sgd",
                        optimizer_params=(("learning_rate", 0.01),), force_init=False):
+        """Create the optimizer shared by every bucket; see :meth:`cysym.module.Module.init_optimizer`."""
         if self.optimizer_initialized and not force_init:
             self.logger.warning("optimizer already initialized, ignoring init_optimizer()")
             return
@@ -230,20 +243,25 @@ class BucketingModule(BaseModule):
         self._curr_module.forward(data_batch, is_train=is_train)
 
     def backward(self, out_grads=None):
+        """Backward through the last batch's bucket. As :meth:`cysym.module.Module.backward`, for the current bucket's module."""
         self._curr_module.backward(out_grads=out_grads)
 
     def update(self):
+        """One optimizer step on the shared parameters, from the current bucket's gradients."""
         if not self.optimizer_initialized:
             raise MXNetError("update: call init_optimizer first")
         self._curr_module.update()
 
     def get_outputs(self, merge_multi_context=True):
+        """The last forward pass's outputs. As :meth:`cysym.module.Module.get_outputs`, for the current bucket's module."""
         return self._curr_module.get_outputs(merge_multi_context)
 
     def get_input_grads(self, merge_multi_context=True):
+        """The data inputs' gradients. As :meth:`cysym.module.Module.get_input_grads`, for the current bucket's module."""
         return self._curr_module.get_input_grads(merge_multi_context)
 
     def update_metric(self, eval_metric, labels, pre_sliced=False):
+        """Add the last outputs to the metric. As :meth:`cysym.module.Module.update_metric`, for the current bucket's module."""
         self._curr_module.update_metric(eval_metric, labels, pre_sliced)
 
     def install_monitor(self, mon):

@@ -63,6 +63,7 @@ class BaseModule:
         self.fit_history = []   # one dict per epoch of the last fit: see fit
 
     def forward_backward(self, data_batch):
+        """A training forward pass on ``data_batch``, then backward."""
         self.forward(data_batch, is_train=True)
         self.backward()
 
@@ -85,6 +86,13 @@ class BaseModule:
         return eval_metric.get_name_value()
 
     def iter_predict(self, eval_data, num_batch=None, reset=True):
+        """Run the data through the network, batch by batch.
+
+        Yields
+        ------
+        tuple
+            ``(outputs, batch index, batch)``: the outputs without the last batch's padding.
+        """
         if reset:
             eval_data.reset()
         for nbatch, batch in enumerate(eval_data):
@@ -291,36 +299,66 @@ class Module(BaseModule):
 
     @property
     def symbol(self):
+        """The module's symbol."""
         return self._symbol
 
     @property
     def data_names(self):
+        """The names of the data inputs."""
         return self._data_names
 
     @property
     def label_names(self):
+        """The names of the label inputs."""
         return self._label_names
 
     @property
     def output_names(self):
+        """The names of the symbol's outputs."""
         return self._output_names
 
     @property
     def data_shapes(self):
+        """The bound data inputs, as :class:`cysym.io.DataDesc`."""
         return self._data_shapes
 
     @property
     def label_shapes(self):
+        """The bound label inputs, as :class:`cysym.io.DataDesc`."""
         return self._label_shapes
 
     @property
     def output_shapes(self):
+        """``(name, shape)`` of each output of the bound executor."""
         return [(name, out.shape) for name, out in zip(self._output_names, self._exec.outputs)]
 
     # -- binding and parameters ----------------------------------------------------------------
 
     def bind(self, data_shapes, label_shapes=None, for_training=True, inputs_need_grad=False,
              force_rebind=False, shared_module=None, grad_req="write"):
+        """Bind the symbol for these input shapes: one executor, its memory planned.
+
+        Parameters
+        ----------
+        data_shapes : list of DataDesc or (name, shape)
+            One per data name (an iterator's ``provide_data``), in any order.
+        label_shapes : list of DataDesc or (name, shape), optional
+            An iterator's ``provide_label``.
+        for_training : bool
+            Whether gradients are computed (``backward``); False binds for inference.
+        inputs_need_grad : bool
+            Also compute the gradients of the data inputs (:meth:`get_input_grads`).
+        force_rebind : bool
+            Bind again even if bound (else a warning, and nothing happens).
+        shared_module : Module, optional
+            Share this module's parameter arrays where they agree.
+        grad_req : str
+            ``'write'`` or ``'add'`` for the parameters (fixed parameters get ``'null'``).
+
+        Notes
+        -----
+        Parameters already initialized are kept across a re-bind.
+        """
         if self.binded and not force_rebind:
             self.logger.warning("Already bound, ignoring bind()")
             return
@@ -413,6 +451,18 @@ class Module(BaseModule):
 
     def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,
                    allow_extra=False):
+        """Set the parameters from ``arg_params`` and ``aux_params`` (dicts of arrays, copied).
+
+        Parameters
+        ----------
+        arg_params, aux_params : dict of str to NDArray
+        allow_missing : bool
+            Leave parameters not in the dicts as they are (else an error).
+        force_init : bool
+            Set them even if the parameters are initialized already.
+        allow_extra : bool
+            Ignore arrays for names the symbol does not have (else an error).
+        """
         self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
                          allow_missing=allow_missing, force_init=force_init, allow_extra=allow_extra)
 
@@ -420,6 +470,20 @@ class Module(BaseModule):
 
     def init_optimizer(self, kvstore="local", optimizer="sgd",
                        optimizer_params=(("learning_rate", 0.01),), force_init=False):
+        """Create the optimizer, its updater and, when asked for, the KVStore.
+
+        Parameters
+        ----------
+        kvstore : str or KVStore
+            ``'local'`` (the default: no store on one CPU), ``'device'``, ``'dist_sync'`` ...
+        optimizer : str or Optimizer
+            A name (``'sgd'``, ``'adam'`` ...) created with ``optimizer_params``, or an instance.
+        optimizer_params : dict or tuple of pairs
+            The optimizer's arguments; ``rescale_grad`` defaults to 1 / batch size (times the number
+            of workers for a distributed store), as in MXNet.
+        force_init : bool
+            Create it again even if there is one (else a warning, and nothing happens).
+        """
         if self.optimizer_initialized and not force_init:
             self.logger.warning("optimizer already initialized, ignoring init_optimizer()")
             return
@@ -567,6 +631,16 @@ class Module(BaseModule):
     # -- running ----------------------------------------------------------------------------------
 
     def forward(self, data_batch, is_train=None):
+        """Run the network on one batch.
+
+        Parameters
+        ----------
+        data_batch : DataBatch
+            ``data`` (and ``label``) arrays in the order of the bound shapes. A batch of another
+            size re-binds the module for it (:meth:`reshape`), as MXNet does.
+        is_train : bool, optional
+            Training mode (Dropout active, BatchNorm on batch statistics); default: as bound.
+        """
         if not self.binded or not self.params_initialized:
             raise MXNetError("forward: bind the module and initialize its parameters first")
         is_train = self.for_training if is_train is None else is_train
@@ -615,30 +689,56 @@ class Module(BaseModule):
         mon.install(self._exec)
 
     def backward(self, out_grads=None):
+        """Compute the gradients of the last forward pass (a training one).
+
+        Parameters
+        ----------
+        out_grads : list of NDArray, optional
+            Head gradients, for outputs that are not loss heads.
+        """
         if not self.for_training:
             raise MXNetError("backward: the module was bound with for_training=False")
         self._exec.backward(out_grads)
 
     def get_outputs(self, merge_multi_context=True):
+        """The outputs of the last forward pass.
+
+        Returns
+        -------
+        list of NDArray
+            The executor's own arrays (valid until the next forward); ``merge_multi_context`` is
+            accepted for compatibility (one executor, nothing to merge).
+        """
         return list(self._exec.outputs)
 
     def get_input_grads(self, merge_multi_context=True):
+        """The gradients of the data inputs from the last backward (bind with ``inputs_need_grad=True``).
+
+        Returns
+        -------
+        list of NDArray
+        """
         if not self.inputs_need_grad:
             raise MXNetError("get_input_grads: bind with inputs_need_grad=True")
         return [self._exec.grad_dict[n] for n in self._bound_data_names()]
 
     def update_metric(self, eval_metric, labels, pre_sliced=False):
+        """Add the last forward pass's outputs, against ``labels``, to ``eval_metric``."""
         eval_metric.update(list(labels or []), self.get_outputs())
 
     # -- checkpoints --------------------------------------------------------------------------------
 
     def save_params(self, fname):
+        """Write the parameters to ``fname`` in MXNet's ``.params`` format (``arg:<name>`` and
+        ``aux:<name>`` keys).
+        """
         arg_params, aux_params = self.get_params()
         save_dict = {f"arg:{k}": v for k, v in arg_params.items()}
         save_dict.update({f"aux:{k}": v for k, v in aux_params.items()})
         nd.save(fname, save_dict)
 
     def load_params(self, fname):
+        """Set the parameters from a ``.params`` file (MXNet's or cysym's), see :meth:`save_params`."""
         arg_params, aux_params = model.split_params(nd.load(fname), fname)
         self.set_params(arg_params, aux_params)
 

@@ -249,7 +249,7 @@ class RNNCell(BaseRNNCell):
     ----------
     num_hidden : int
     activation : str or callable, default 'tanh'
-    prefix : str, default 'rnn_'
+    prefix : str, default ``'rnn_'``
     params : RNNParams or None
     """
 
@@ -301,7 +301,7 @@ class LSTMCell(BaseRNNCell):
     Parameters
     ----------
     num_hidden : int
-    prefix : str, default 'lstm_'
+    prefix : str, default ``'lstm_'``
     params : RNNParams or None
     forget_bias : float, default 1.0
         Initial value of the forget gate's part of i2h_bias (init.LSTMBias).
@@ -354,7 +354,7 @@ class GRUCell(BaseRNNCell):
     Parameters
     ----------
     num_hidden : int
-    prefix : str, default 'gru_'
+    prefix : str, default ``'gru_'``
     params : RNNParams or None
     """
 
@@ -640,7 +640,7 @@ class DropoutCell(BaseRNNCell):
     ----------
     dropout : float
         Fraction of the elements to drop.
-    prefix : str, default 'dropout_'
+    prefix : str, default ``'dropout_'``
     params : RNNParams or None
     """
 
@@ -793,7 +793,7 @@ class BidirectionalCell(BaseRNNCell):
     ----------
     l_cell, r_cell : BaseRNNCell
     params : RNNParams or None
-    output_prefix : str, default 'bi_'
+    output_prefix : str, default ``'bi_'``
         Outputs are named '<output_prefix>t<i>' (or '<output_prefix>out' when merged).
     """
 

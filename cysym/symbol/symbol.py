@@ -79,15 +79,43 @@ class Symbol:
         return self._outputs[0][0].name
 
     def list_arguments(self):
+        """The names of the symbol's arguments: every input variable that is not an auxiliary state,
+        in depth-first order of the graph (data, weights, biases, labels).
+
+        Returns
+        -------
+        list of str
+            ``['data', 'fc1_weight', 'fc1_bias', ..., 'softmax_label']``, as MXNet lists them.
+        """
         return [n.name for n in self._variables()[0]]
 
     def list_auxiliary_states(self):
+        """The names of the auxiliary states: inputs an operator updates itself rather than learns
+        (BatchNorm's ``moving_mean`` and ``moving_var``), in depth-first order.
+
+        Returns
+        -------
+        list of str
+        """
         return [n.name for n in self._variables()[1]]
 
     def list_inputs(self):
+        """Every input variable's name, arguments and auxiliary states together, in graph order.
+
+        Returns
+        -------
+        list of str
+        """
         return [n.name for n in self._nodes() if n.is_variable]
 
     def list_outputs(self):
+        """The names of the symbol's outputs, ``<node>_<output>`` (``'fc1_output'``,
+        ``'softmax_output'``), in order.
+
+        Returns
+        -------
+        list of str
+        """
         return [node.output_name(index) for node, index in self._outputs]
 
     def get_internals(self):
@@ -146,6 +174,18 @@ class Symbol:
         return attrs.get(key)
 
     def list_attr(self, recursive=False):
+        """The head node's attributes (``__shape__``, ``lr_mult``, ``ctx_group`` ... and operator
+        parameters), as strings.
+
+        Parameters
+        ----------
+        recursive : bool
+            Must be False; MXNet removed the recursive form, use :meth:`attr_dict`.
+
+        Returns
+        -------
+        dict of str to str
+        """
         if recursive:
             raise DeprecationWarning("list_attr(recursive=True) is removed in MXNet; use attr_dict()")
         return _with_visible_keys(self._head("list_attr").attrs)
@@ -325,6 +365,14 @@ class Symbol:
         return infer_type(self, args, kwargs, partial=True)
 
     def tojson(self):
+        """The graph in MXNet's JSON format (nodes, arg_nodes, node_row_ptr, heads, attrs), which
+        MXNet 1.x loads; :func:`cysym.symbol.load_json` reads it back.
+
+        Returns
+        -------
+        str
+            The same text MXNet writes for the same graph (attribute values are strings).
+        """
         from .json_format import to_json
         return to_json(self)
 
@@ -355,6 +403,35 @@ class Symbol:
     def simple_bind(self, ctx=None, grad_req="write", type_dict=None, stype_dict=None,
                     group2ctx=None, shared_arg_names=None, shared_exec=None,
                     shared_buffer=None, **kwargs):
+        """Infer every shape and dtype from the given input shapes, allocate all arrays, and bind.
+
+        Arguments, gradients and auxiliary states are allocated (zeros); the intermediate buffers
+        are planned into one arena (see :meth:`cysym.executor.Executor.memory_stats`).
+
+        Parameters
+        ----------
+        ctx : Context, optional
+            ``cpu()`` (the default); other contexts are refused.
+        grad_req : str, list or dict
+            ``'write'``, ``'add'`` or ``'null'``, for every argument, per argument in
+            :meth:`list_arguments` order, or by name.
+        type_dict : dict of str to dtype, optional
+            Input dtypes; by default float32 for every argument without a ``__dtype__`` attribute.
+        shared_exec : Executor, optional
+            Reuse this executor's argument and gradient arrays where names, shapes and dtypes agree
+            (MXNet's bucketing).
+        **kwargs
+            Input shapes by name (``data=(32, 784)``); other keywords are ignored, as in MXNet.
+
+        Returns
+        -------
+        Executor
+
+        Notes
+        -----
+        ``stype_dict``, ``group2ctx``, ``shared_arg_names`` and ``shared_buffer`` are accepted for
+        compatibility and ignored: cysym has dense storage on one CPU context, and plans its own memory.
+        """
         from ..executor import simple_bind
         # as MXNet, keywords that are not shapes (a stray axis=1) are ignored
         shapes = {k: v for k, v in kwargs.items() if isinstance(v, (tuple, list))}
@@ -363,11 +440,40 @@ class Symbol:
 
     def bind(self, ctx=None, args=None, args_grad=None, grad_req="write", aux_states=None,
              group2ctx=None, shared_exec=None):
+        """Bind the symbol to the given arrays (used in place, not copied).
+
+        Parameters
+        ----------
+        ctx : Context, optional
+            ``cpu()`` (the default); other contexts are refused.
+        args : list or dict of NDArray
+            One array per argument, in :meth:`list_arguments` order or by name.
+        args_grad : list or dict of NDArray, optional
+            Arrays to receive the gradients; None computes no gradient. A dict may leave some out.
+        grad_req : str, list or dict
+            ``'write'``, ``'add'`` or ``'null'``, for every argument or per argument.
+        aux_states : list or dict of NDArray, optional
+            One array per auxiliary state.
+        group2ctx, shared_exec
+            Accepted for compatibility and ignored.
+
+        Returns
+        -------
+        Executor
+            Its shapes inferred from the arrays, its backward graph built and its memory planned.
+        """
         from ..executor import bind
         return bind(self, ctx, args, args_grad=args_grad, grad_req=grad_req,
                     aux_states=aux_states, shared_exec=shared_exec)
 
     def gradient(self, wrt):
+        """Not supported, as in MXNet 1.x: bind the symbol and call ``backward``.
+
+        Raises
+        ------
+        MXNetError
+            Always.
+        """
         raise MXNetError("Symbol.gradient is not supported (as in MXNet 1.x); bind and call backward")
 
 
