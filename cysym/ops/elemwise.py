@@ -7,7 +7,7 @@ with three hidden helpers: `_backward_unary` (dy times a derivative of x or y),
 """
 import numpy as np
 
-from ..registry import FLOAT_DTYPES, NUMBER_DTYPES, OpDef, Param, register
+from ..registry import ARRAY_DTYPES, FLOAT_DTYPES, NUMBER_DTYPES, OpDef, Param, register
 from .common import broadcast_shapes, kernels, same_shape
 
 
@@ -74,7 +74,15 @@ INTEGER_UNARY_MAPS = (
     "logical_xor_scalar", "logical_not", "clip")
 
 
+# integers are whole already: MXNet's rounding maps return them unchanged, in every integer
+# dtype (int8 and uint8 too), so an integer array runs as a same-dtype copy (the index
+# family's cast loop, which moves all six array dtypes)
+ROUNDING_MAPS = ("floor", "ceil", "round", "rint", "fix", "trunc")
+
+
 def _unary_dtypes(kernel_map):
+    if kernel_map in ROUNDING_MAPS:
+        return ARRAY_DTYPES
     return NUMBER_DTYPES if kernel_map in INTEGER_UNARY_MAPS else FLOAT_DTYPES
 
 
@@ -316,6 +324,9 @@ def _unary_gradient(rule, scalar_names=()):
 
 def _unary_kernel(kernel_map, scalar_names=()):
     def kernel(b):
+        if kernel_map in ROUNDING_MAPS and b.inputs[0].dtype.kind in "iu":
+            kernels("index").append_cast(b.plan, b.inputs[0], b.outputs[0], b.req[0], b.label)
+            return
         scalars = [b.params[n] for n in scalar_names]
         kernels("elemwise").append_unary(b.plan, kernel_map, b.inputs[0], b.outputs[0], b.req[0], b.label, *scalars)
     return kernel
