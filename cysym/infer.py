@@ -60,16 +60,18 @@ def _propagate(nodes, values, rule_name, default_rule, kind, what, complete, mer
     changes nothing.  A node is settled once its rule, run on its current values, leaves all
     of its inputs and outputs complete: known values never change, so the rule has nothing
     more to say.  When the inputs of a graph are known (any bind) the first forward sweep
-    settles every node: inference is one rule call per node."""
+    settles every node: inference is one visit per node, and one rule call per distinct
+    (operator, parameters, known values) among them (`outcomes`)."""
     pending = [n for n in nodes if n.op is not None]
     shape_rule = rule_name == "infer_shape"
+    outcomes = {}
     for _ in range(len(pending) + 2):
         changed = False
         for backward in (False, True):
             unsettled = []
             for node in (reversed(pending) if backward else pending):
                 node_changed, settled = _visit(node, values, rule_name, default_rule, kind, what,
-                                               complete, merge, shape_rule)
+                                               complete, merge, shape_rule, outcomes)
                 changed = changed or node_changed
                 if not settled:
                     unsettled.append(node)
@@ -81,22 +83,51 @@ def _propagate(nodes, values, rule_name, default_rule, kind, what, complete, mer
     return pending
 
 
-def _visit(node, values, rule_name, default_rule, kind, what, complete, merge, shape_rule):
-    """Run the node's rule on what is known and merge what it infers into `values`:
-    (whether some value changed, whether every input and output of the node is complete)."""
-    # one list of keys and values, inputs then outputs: this runs once per node and rule kind
-    # on graphs of 10^5 nodes, so it builds as little as it can
+def _visit(node, values, rule_name, default_rule, kind, what, complete, merge, shape_rule, outcomes):
+    """Merge what the node's rule infers from the known values into `values`: (whether some
+    value changed, whether every input and output of the node is complete).
+
+    A rule is a pure function of the operator, its parameters and the known values, so its
+    outcome is kept in `outcomes` under those and shared by the nodes alike (the relus of a
+    network at one shape): on graphs of 10^5 nodes the rule, its context and the merge
+    would otherwise be most of the time of an inference."""
+    node_inputs = node.inputs
+    keys = [(id(src), i) for src, i in node_inputs]
     node_id = id(node)
-    num_inputs = len(node.inputs)
-    keys = [(id(src), i) for src, i in node.inputs]
     num_outputs = node.num_outputs()
-    keys += [(node_id, i) for i in range(num_outputs)]
-    get = values.get
-    known = [get(key) for key in keys]
+    if num_outputs == 1:
+        keys.append((node_id, 0))
+    else:
+        keys += [(node_id, i) for i in range(num_outputs)]
+    known = tuple(map(values.get, keys))
+    params = node.params
+    # params is held by the node for the whole inference, so its id names it
+    outcome_key = (node.op, id(params), known)
+    try:
+        outcome = outcomes.get(outcome_key)
+    except TypeError:     # a rule gave an unhashable value (a list for a shape): not shared
+        outcome_key = outcome = None
+    if outcome is None:
+        outcome = _apply_rule(node, known, len(node_inputs), rule_name, default_rule, kind, what,
+                              complete, merge, shape_rule)
+        if outcome_key is not None:
+            outcomes[outcome_key] = outcome
+    updates, settled = outcome
+    for k, merged in updates:
+        values[keys[k]] = merged
+    return bool(updates), settled
+
+
+def _apply_rule(node, known, num_inputs, rule_name, default_rule, kind, what, complete, merge,
+                shape_rule):
+    """Run the node's rule on the known values (inputs then outputs) and merge what it
+    infers: ([(position, merged value) for the values it changes], whether every input and
+    output of the node is then complete)."""
+    num_outputs = len(known) - num_inputs
     ctx = RuleContext(node)
     rule = getattr(node.op, rule_name) or default_rule
     seen = ([v if complete(v) else None for v in known] if shape_rule and not node.op.partial_shapes
-            else known)
+            else list(known))
     try:
         new_ins, new_outs = rule(ctx, seen[:num_inputs], seen[num_inputs:])
     except MXNetError:
@@ -111,7 +142,7 @@ def _visit(node, values, rule_name, default_rule, kind, what, complete, merge, s
         # a rule may answer for fewer entries than there are: it says nothing of the others
         new_ins = (list(new_ins) + [None] * num_inputs)[:num_inputs]
         new_outs = (list(new_outs) + [None] * num_outputs)[:num_outputs]
-    changed, settled = False, True
+    updates, settled = [], True
     for k, new in enumerate(itertools.chain(new_ins, new_outs)):
         old = known[k]
         # `is None` tests: NumPy takes `dtype == None` for float64
@@ -132,10 +163,9 @@ def _visit(node, values, rule_name, default_rule, kind, what, complete, merge, s
                 f"({_describe(map(_show_or_none, known[:num_inputs]), ctx.input_names)})",
                 kind) from None
         if old is None or merged != old:
-            values[keys[k]] = merged
-            changed = True
+            updates.append((k, merged))
         settled = settled and complete(merged)
-    return changed, settled
+    return updates, settled
 
 
 def _check_dims(ctx, node, is_input, k, shape):

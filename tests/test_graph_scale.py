@@ -8,6 +8,7 @@ generous bound; the absolute figure is a benchmark (asv_bench/benchmarks/bench_g
 import json
 import time
 
+import numpy as np
 import pytest
 
 import cysym as mx
@@ -28,13 +29,14 @@ def _chain_json(n_nodes):
 
 
 class _Counts:
-    """Calls of the graph walk (topo_order, wherever it is imported) and of inference's
-    per-node step, by `rule` ('infer_shape' / 'infer_type')."""
+    """Calls of the graph walk (topo_order, wherever it is imported), of inference's per-node
+    step and of the operators' rules, by `rule` ('infer_shape' / 'infer_type')."""
 
     def __init__(self, monkeypatch):
         self.walks = 0
         self.visits = {"infer_shape": 0, "infer_type": 0}
-        walk, visit = graph.topo_order, infer._visit
+        self.rule_calls = {"infer_shape": 0, "infer_type": 0}
+        walk, visit, apply_rule = graph.topo_order, infer._visit, infer._apply_rule
 
         def counted_walk(heads):
             self.walks += 1
@@ -44,9 +46,14 @@ class _Counts:
             self.visits[rule_name] += 1
             return visit(node, values, rule_name, *args)
 
+        def counted_rule(node, known, num_inputs, rule_name, *args):
+            self.rule_calls[rule_name] += 1
+            return apply_rule(node, known, num_inputs, rule_name, *args)
+
         for module in (graph, symbol_module, executor):
             monkeypatch.setattr(module, "topo_order", counted_walk)
         monkeypatch.setattr(infer, "_visit", counted_visit)
+        monkeypatch.setattr(infer, "_apply_rule", counted_rule)
 
 
 def _load_infer_bind(n_nodes, shape=(2, 3), grad_req="null"):
@@ -69,6 +76,9 @@ def test_bind_infers_each_node_once_and_walks_the_graph_a_fixed_number_of_times(
     # of each, and the graph walked 21 times)
     assert counts.visits == {"infer_shape": 2 * n_nodes, "infer_type": 2 * n_nodes}
     assert counts.walks == 1
+    # the loaded chain's nodes are two kinds, each at one shape and dtype: one rule call per
+    # kind and inference (infer_shape, infer_type, and bind's two), whatever the length
+    assert counts.rule_calls == {"infer_shape": 2 * 2, "infer_type": 2 * 2}
 
 
 def test_training_bind_infers_the_backward_nodes_only_once(monkeypatch):
@@ -101,6 +111,42 @@ def test_a_wide_node_is_visited_once(monkeypatch):
     exe = mx.sym.load_json(json.dumps(graph_json)).simple_bind(mx.cpu(), grad_req="null", x=(3, count))
     assert len(exe.outputs) == count and exe.outputs[-1].shape == (3, 1)
     assert counts.visits == {"infer_shape": 1, "infer_type": 1}
+
+
+def test_nodes_alike_share_a_rule_outcome_only_at_the_same_values():
+    """A rule's outcome is shared by nodes of one op and parameters at the same known values;
+    the same op at another shape, or with other parameters, gets its own."""
+    x, y = mx.sym.Variable("x"), mx.sym.Variable("y")
+    net = mx.sym.Group([mx.sym.relu(mx.sym.relu(x)), mx.sym.relu(y),
+                        mx.sym.sum(x, axis=0), mx.sym.sum(x, axis=1), mx.sym.sum(y, axis=1)])
+    loaded = mx.sym.load_json(net.tojson())
+    arg_shapes, out_shapes, _ = loaded.infer_shape(x=(2, 3), y=(5, 4, 7))
+    assert arg_shapes == [(2, 3), (5, 4, 7)]
+    assert out_shapes == [(2, 3), (5, 4, 7), (3,), (2,), (5, 7)]
+    _, out_types, _ = loaded.infer_type(x="float64", y="int32")
+    assert out_types == [np.float64, np.int32, np.float64, np.float64, np.int32]
+
+
+def test_loaded_nodes_alike_share_parsed_parameters_but_not_a_custom_op():
+    """Nodes of one op and attributes share their parsed parameters after load_json; a Custom
+    node's parameters hold its own CustomOpProp, so each keeps its own."""
+    x = mx.sym.Variable("x")
+    net = mx.sym.load_json(mx.sym.relu(mx.sym.relu(x + 1) + 1).tojson())
+    plus = [n for n in net._nodes() if n.op is not None and n.op.name == "_plus_scalar"]
+    assert len(plus) == 2 and plus[0].params is plus[1].params
+
+    @mx.operator.register("scale_graph_scale")
+    class ScaleProp(mx.operator.CustomOpProp):
+        def list_arguments(self):
+            return ["data"]
+
+        def create_operator(self, ctx, shapes, dtypes):
+            raise AssertionError("not run")
+
+    twice = mx.sym.Custom(mx.sym.Custom(x, op_type="scale_graph_scale"), op_type="scale_graph_scale")
+    custom = [n for n in mx.sym.load_json(twice.tojson())._nodes() if n.op is not None]
+    assert len(custom) == 2 and custom[0].params is not custom[1].params
+    assert custom[0].params["op_type"] == custom[1].params["op_type"] == "scale_graph_scale"
 
 
 def test_inference_still_reaches_a_fixed_point_backwards():

@@ -59,7 +59,12 @@ class Node:
         return self._output_names[1]
 
     def num_outputs(self):
-        return 1 if self.op is None else len(self.output_names())
+        if self.op is None:
+            return 1
+        cached = self._output_names     # output_names() without its calls: inference asks per node
+        if cached is not None and cached[0] is self._params is not None:
+            return len(cached[1])
+        return len(self.output_names())
 
     def num_visible_outputs(self):
         return 1 if self.op is None else self.op.num_visible_outputs(self.params)

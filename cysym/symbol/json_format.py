@@ -147,8 +147,17 @@ def _fail(source, message):
     return JSONFormatError(f"{source}: {message}")
 
 
-def _entry(source, raw, where, defined, nodes):
-    """Validate one [node, output(, version)] reference to an already defined node."""
+def _entry(source, raw, reader, k, defined, nodes, output_counts):
+    """Validate the k-th [node, output(, version)] reference of `reader` ((position, name) of
+    the node reading it, None for the heads) to an already defined node."""
+    # the common, valid case first, in as few steps as a reference can be checked
+    if type(raw) is list and 2 <= len(raw) <= 3:
+        node_id, output = raw[0], raw[1]
+        if (type(node_id) is int and type(output) is int and (len(raw) == 2 or type(raw[2]) is int)
+                and 0 <= node_id < defined and 0 <= output < output_counts[node_id]):
+            return (nodes[node_id], output)
+    # the place is spelt out only for an error: a file may have 10^5 references
+    where = f"head {k}" if reader is None else f"node {reader[0]} ('{reader[1]}') input {k}"
     if (not isinstance(raw, list) or len(raw) not in (2, 3)
             or not all(isinstance(v, int) and not isinstance(v, bool) for v in raw)):
         raise _fail(source, f"{where}: expected [node, output, version], got {raw!r}")
@@ -157,32 +166,71 @@ def _entry(source, raw, where, defined, nodes):
         raise _fail(source, f"{where} refers to node {node_id}, which is not defined before it "
                             f"(dangling or cyclic reference)")
     src = nodes[node_id]
-    if not 0 <= output < src.num_outputs():
+    if not 0 <= output < output_counts[node_id]:
         raise _fail(source, f"{where} refers to output {output} of node {node_id} ('{src.name}'), "
-                            f"which has {src.num_outputs()} output(s)")
+                            f"which has {output_counts[node_id]} output(s)")
     return (src, output)
 
 
-def _node_attrs(source, raw, where):
+def _node_attrs(source, raw, position, name):
     attrs = {}
     for key in ("param", "attr", "attrs"):   # oldest first, so newer keys win
         value = raw.get(key)
         if value is None:
             continue
         if not isinstance(value, dict):
-            raise _fail(source, f"{where}: '{key}' must be an object, got {type(value).__name__}")
+            raise _fail(source, f"node {position} ('{name}'): '{key}' must be an object, got "
+                                f"{type(value).__name__}")
         for k, v in value.items():
-            if isinstance(v, bool) or not isinstance(v, (str, int, float)):
-                raise _fail(source, f"{where}: attribute {k!r} must be a string, got {v!r}")
-            attrs[k] = str(v)
+            if type(v) is not str:
+                if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+                    raise _fail(source, f"node {position} ('{name}'): attribute {k!r} must be a "
+                                        f"string, got {v!r}")
+                v = str(v)
+            attrs[k] = v
     return attrs
 
 
-def _check_variable_attrs(source, attrs, where):
+# parameter values that a node's parse can share with the nodes of equal attributes (a Custom
+# node's parameters hold its own CustomOpProp instance: never shared)
+_PLAIN_VALUES = (int, float, str, bool, tuple, type(None))
+
+
+def _op_facts(source, op_name, name, attrs, position):
+    """(op, parsed params, output names, input count, the variadic parameter's value when it
+    counts the inputs (else None), whether nodes of the same op and attributes may share
+    them) of an operator node; errors name the node."""
+    where = f"node {position} ('{name}')"
+    op = find_op(op_name)
+    if op is None or op.hidden:
+        raise _fail(source, f"{where}: {unknown_operator_message(op_name)}")
+    try:
+        params = op.parse_params(attrs, name)
+    except MXNetError as err:
+        raise _fail(source, f"{where}: {err}") from None
+    # Counts that size lists are checked before the lists are built, or a file claiming
+    # num_args=10**9 would hang the loader.
+    if (params.get("num_outputs") or 0) > MAX_OUTPUTS_PER_NODE:
+        raise _fail(source, f"{where}: num_outputs={params['num_outputs']} is more than the "
+                            f"{MAX_OUTPUTS_PER_NODE} allowed")
+    try:
+        expected = len(op.input_names(params)) + len(op.aux_names(params))
+        output_names = op.output_names(params)
+        if len(output_names) > MAX_OUTPUTS_PER_NODE:
+            raise _fail(source, f"{where}: more than {MAX_OUTPUTS_PER_NODE} outputs")
+    except MXNetError as err:
+        raise _fail(source, f"{where}: {err}") from None
+    variadic_count = params[op.variadic] if op.counts_inputs(params) else None
+    shareable = all(type(v) in _PLAIN_VALUES for v in params.values())
+    return op, params, output_names, expected, variadic_count, shareable
+
+
+def _check_variable_attrs(source, attrs, position, name):
     """A variable's `__shape__` and `__dtype__` must be usable: checked here, so that a bad
     file is reported as such (with the node) rather than later by inference."""
     from ..infer import _to_shape
     from ..shapes import size_of
+    where = f"node {position} ('{name}')"
     if "__shape__" in attrs:
         try:
             shape = _to_shape(attrs["__shape__"])
@@ -223,57 +271,55 @@ def _load_json(json_str, source):
         raise _fail(source, f"{len(raw_nodes)} nodes is more than the {MAX_NODES} allowed")
     if not isinstance(raw_heads, list) or not raw_heads:
         raise _fail(source, "'heads' must be a non-empty list")
-    nodes, names = [], {}
+    nodes, names, output_counts = [], {}, []
+    # what an operator's declaration says of a node, per operator and attributes: the nodes
+    # alike (every relu of a network) share their parsed parameters, as copy_graph's twins do
+    op_facts = {}
     for position, raw in enumerate(raw_nodes):
-        where = f"node {position}"
         if not isinstance(raw, dict):
-            raise _fail(source, f"{where}: expected an object, got {type(raw).__name__}")
+            raise _fail(source, f"node {position}: expected an object, got {type(raw).__name__}")
         op_name, name, raw_inputs = raw.get("op"), raw.get("name"), raw.get("inputs", [])
         if not isinstance(op_name, str) or not isinstance(name, str):
-            raise _fail(source, f"{where}: 'op' and 'name' must be strings")
+            raise _fail(source, f"node {position}: 'op' and 'name' must be strings")
         op_name = _LEGACY_OPS.get(op_name, op_name)
-        where = f"node {position} ('{name}')"
         if name in names:
-            raise _fail(source, f"{where}: duplicate name; node {names[name]} has the same name")
+            raise _fail(source, f"node {position} ('{name}'): duplicate name; node {names[name]} "
+                                f"has the same name")
         names[name] = position
         if not isinstance(raw_inputs, list):
-            raise _fail(source, f"{where}: 'inputs' must be a list")
-        attrs = _node_attrs(source, raw, where)
+            raise _fail(source, f"node {position} ('{name}'): 'inputs' must be a list")
+        attrs = _node_attrs(source, raw, position, name)
         if op_name == "null":
             if raw_inputs:
-                raise _fail(source, f"{where}: a variable cannot have inputs")
-            _check_variable_attrs(source, attrs, where)
+                raise _fail(source, f"node {position} ('{name}'): a variable cannot have inputs")
+            _check_variable_attrs(source, attrs, position, name)
             nodes.append(Node(None, name, attrs))
+            output_counts.append(1)
             continue
-        op = find_op(op_name)
-        if op is None or op.hidden:
-            raise _fail(source, f"{where}: {unknown_operator_message(op_name)}")
-        node = Node(op, name, attrs)
-        try:
-            params = node.params
-        except MXNetError as err:
-            raise _fail(source, f"{where}: {err}") from None
-        # Counts that size lists must be checked before the lists are built, or a file
-        # claiming num_args=10**9 would hang the loader.
-        if op.counts_inputs(params) and params[op.variadic] != len(raw_inputs):
-            raise _fail(source, f"{where}: {op.name} has {op.variadic}={params[op.variadic]} "
-                                f"but {len(raw_inputs)} inputs")
-        if (params.get("num_outputs") or 0) > MAX_OUTPUTS_PER_NODE:
-            raise _fail(source, f"{where}: num_outputs={params['num_outputs']} is more than the "
-                                f"{MAX_OUTPUTS_PER_NODE} allowed")
-        try:
-            expected = len(op.input_names(params)) + len(op.aux_names(params))
-            if len(op.output_names(params)) > MAX_OUTPUTS_PER_NODE:
-                raise _fail(source, f"{where}: more than {MAX_OUTPUTS_PER_NODE} outputs")
-        except MXNetError as err:
-            raise _fail(source, f"{where}: {err}") from None
+        facts_key = (op_name, tuple(attrs.items()))
+        facts = op_facts.get(facts_key)
+        if facts is None:
+            facts = _op_facts(source, op_name, name, attrs, position)
+            if facts[-1]:
+                op_facts[facts_key] = facts
+        op, params, output_names, expected, variadic_count, _ = facts
         if len(raw_inputs) != expected:
+            where = f"node {position} ('{name}')"
+            if variadic_count is not None and variadic_count != len(raw_inputs):
+                raise _fail(source, f"{where}: {op.name} has {op.variadic}={variadic_count} "
+                                    f"but {len(raw_inputs)} inputs")
             raise _fail(source, f"{where}: {op.name} takes {expected} inputs "
                                 f"{op.input_names(params) + op.aux_names(params)}, got {len(raw_inputs)}")
-        node.inputs = [_entry(source, e, f"{where} input {k}", position, nodes)
+        node = Node(op, name, attrs)
+        node._params = params
+        node._output_names = (params, output_names)
+        reader = (position, name)
+        node.inputs = [_entry(source, e, reader, k, position, nodes, output_counts)
                        for k, e in enumerate(raw_inputs)]
         nodes.append(node)
-    heads = [_entry(source, e, f"head {k}", len(nodes), nodes) for k, e in enumerate(raw_heads)]
+        output_counts.append(len(output_names))
+    heads = [_entry(source, e, None, k, len(nodes), nodes, output_counts)
+             for k, e in enumerate(raw_heads)]
     return Symbol(heads)
 
 

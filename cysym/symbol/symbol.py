@@ -40,11 +40,12 @@ def _with_visible_keys(attrs):
 class Symbol:
     """One or more output entries (node, index) of a computation graph."""
 
-    __slots__ = ("_outputs", "_order", "__weakref__")
+    __slots__ = ("_outputs", "_order", "_variable_nodes", "__weakref__")
 
     def __init__(self, outputs):
         self._outputs = list(outputs)
         self._order = None
+        self._variable_nodes = None
 
     # -- structure ----------------------------------------------------------------------
 
@@ -59,7 +60,13 @@ class Symbol:
         return self._order
 
     def _variables(self):
-        """(argument nodes, auxiliary-state nodes), each in DFS order."""
+        """(argument nodes, auxiliary-state nodes), each in DFS order (do not modify the lists).
+        Computed once per symbol, as _nodes()."""
+        if self._variable_nodes is None:
+            self._variable_nodes = self._find_variables()
+        return self._variable_nodes
+
+    def _find_variables(self):
         nodes = self._nodes()
         aux_ids = set()
         for node in nodes:
@@ -216,7 +223,7 @@ class Symbol:
     def __setstate__(self, state):
         from .json_format import load_json
         self._outputs = load_json(state["json"])._outputs
-        self._order = None
+        self._order = self._variable_nodes = None
 
     def __call__(self, *args, **kwargs):
         """A copy in which the free variables named by the keyword arguments are replaced by
@@ -252,7 +259,7 @@ class Symbol:
                            for src, i in node.inputs]
         composed._outputs = [substitutes.get(n.name, (n, i)) if n.is_variable else (n, i)
                              for n, i in composed._outputs]
-        composed._order = None     # the inputs just changed
+        composed._order = composed._variable_nodes = None     # the inputs just changed
         if name is not None:
             composed._head("compose with name=").name = name
         return composed
