@@ -9,6 +9,8 @@ from ..base import MXNetError
 from ..registry import find_op
 from .export_ops import EXPORTERS, LOSS_HEADS, Unsupported
 
+_LOG = logging.getLogger(__name__)
+
 __all__ = ["export_model", "to_onnx", "graph_inputs", "DEFAULT_OPSET", "MIN_OPSET"]
 
 DEFAULT_OPSET = 17
@@ -234,6 +236,13 @@ def _infer(sym, entries, shapes, dtypes):
     return dict(zip(entries, out_shapes)), dict(zip(entries, (np.dtype(t) for t in out_types)))
 
 
+def _refuse(opset, unsupported):
+    """The one error naming every node that cannot be exported, if there is any."""
+    if unsupported:
+        raise MXNetError(f"export_model: cannot export to ONNX (opset {opset}): "
+                         f"{'; '.join(unsupported)}")
+
+
 def to_onnx(sym, params, in_shapes, in_types=np.float32, dynamic=False, dynamic_input_shapes=None,
             opset_version=None, verbose=False):
     """The onnx.ModelProto of `sym` with `params` ({name: array}); see cysym.onnx.export_model."""
@@ -262,8 +271,16 @@ def to_onnx(sym, params, in_shapes, in_types=np.float32, dynamic=False, dynamic_
     known_shapes.update(zip(input_names, in_shapes))
     known_types.update(zip(input_names, in_types))
     all_names = {node["name"] for node in nodes if node["op"] == "null"}
-    shapes, dtypes = _infer(sym, entries, {k: v for k, v in known_shapes.items() if k in all_names},
-                            {k: v for k, v in known_types.items() if k in all_names})
+    try:
+        shapes, dtypes = _infer(sym, entries,
+                                {k: v for k, v in known_shapes.items() if k in all_names},
+                                {k: v for k, v in known_types.items() if k in all_names})
+    except MXNetError:
+        # operators whose output shapes depend on the values (boolean_mask) have no exporter:
+        # name them rather than the shapes they leave unknown
+        _refuse(opset, [f"{op.name}(name='{node['name']}')" for node, (op, _) in zip(nodes, node_ops)
+                        if op is not None and op.name not in EXPORTERS])
+        raise
 
     if dynamic_input_shapes is None:
         dynamic_input_shapes = [(None,) * len(s) for s in in_shapes]
@@ -320,7 +337,7 @@ def to_onnx(sym, params, in_shapes, in_types=np.float32, dynamic=False, dynamic_
                 name, onnx.helper.np_dtype_to_tensor_dtype(in_types[j]), dims))
             continue
         if verbose:
-            logging.info("Converting idx: %d, op: %s, name: %s", i, node["op"], name)
+            _LOG.info("Converting idx: %d, op: %s, name: %s", i, node["op"], name)
         # hidden outputs (BatchNorm's batch mean, Pooling's mask) are not in the inference model
         count = op.num_visible_outputs(node_params)
         outputs = [graph.fresh(name if k == 0 else f"{name}_output{k}") for k in range(count)]
@@ -342,9 +359,7 @@ def to_onnx(sym, params, in_shapes, in_types=np.float32, dynamic=False, dynamic_
             exporter(context)
         except Unsupported as err:
             unsupported.append(str(err))
-    if unsupported:
-        raise MXNetError("export_model: cannot export to ONNX (opset "
-                         f"{opset}): {'; '.join(unsupported)}")
+    _refuse(opset, unsupported)
 
     outputs_proto = []
     for src, k, _ in heads:
@@ -382,7 +397,7 @@ def export_model(sym, params, in_shapes=None, in_types=np.float32, onnx_file_pat
         try:
             model = onnx.shape_inference.infer_shapes(model)
         except Exception:   # as MXNet: the model without inferred shapes is still right
-            logging.info("Shape inference failed, original export is kept.")
+            _LOG.info("Shape inference failed, original export is kept.")
     onnx.save_model(model, onnx_file_path)
-    logging.info("Exported ONNX file %s saved to disk", onnx_file_path)
+    _LOG.info("Exported ONNX file %s saved to disk", onnx_file_path)
     return onnx_file_path

@@ -1368,8 +1368,6 @@ def _crop(g):
 @exporter("_contrib_ROIAlign")
 def _roi_align(g):
     p = g.params
-    if p["position_sensitive"]:
-        g.fail("position_sensitive=True")
     if p["aligned"] and g.opset < 16:
         g.fail("aligned=True before opset 16")
     rois = g.inputs[1]     # (R, 5): the batch index, then x1, y1, x2, y2
@@ -1386,6 +1384,34 @@ def _roi_align(g):
     if g.opset >= 16:
         attrs["coordinate_transformation_mode"] = "half_pixel" if p["aligned"] else "output_half_pixel"
     pooled = g.emit1("RoiAlign", [g.inputs[0], boxes, batch], **attrs)
+    if not p["position_sensitive"]:
+        g.emit("Where", [valid, pooled, g.scalar(0)], g.outputs[:1])
+        return
+    # output channel c, bin b reads input channel c * bins + b: every channel pooled, then the
+    # diagonal of (channel's bin, pooled bin)
+    pooled = g.emit1("Where", [valid, pooled, g.scalar(0)])
+    bins = p["pooled_size"][0] * p["pooled_size"][1]
+    pairs = g.emit1("Reshape", [pooled, g.ints([0, -1, bins * bins], "shape")])
+    diagonal = g.emit1("Gather", [pairs, g.ints(np.arange(bins) * (bins + 1), "diagonal")], axis=2)
+    g.emit("Reshape", [diagonal, g.ints([0, -1] + list(p["pooled_size"]), "shape")], g.outputs[:1])
+
+
+@exporter("ROIPooling")
+def _roi_pooling(g):
+    """ONNX MaxRoiPool (Caffe's, as MXNet's: rounded corners, floor/ceil bins, 0 for an empty
+    bin); a region of a batch index outside the data gives zeros, as MXNet's."""
+    rois = g.inputs[1]
+    batch = g.emit1("Slice", [rois, g.ints([0]), g.ints([1]), g.ints([1])])      # (R, 1)
+    batch = g.emit1("Floor", [batch])     # MXNet's int(): the index of a valid region is >= 0
+    last = g.scalar(g.in_shape(0)[0] - 1, like=1)
+    inside = g.emit1("And", [g.emit1("GreaterOrEqual", [batch, g.scalar(0, like=1)]),
+                             g.emit1("LessOrEqual", [batch, last])])
+    batch = g.emit1("Min", [g.emit1("Max", [batch, g.scalar(0, like=1)]), last])
+    corners = g.emit1("Slice", [rois, g.ints([1]), g.ints([5]), g.ints([1])])
+    regions = g.emit1("Concat", [batch, corners], axis=1)
+    pooled = g.emit1("MaxRoiPool", [g.inputs[0], regions], pooled_shape=list(g.params["pooled_size"]),
+                     spatial_scale=g.params["spatial_scale"])
+    valid = g.emit1("Unsqueeze", [inside, g.ints([2, 3], "axes")])
     g.emit("Where", [valid, pooled, g.scalar(0)], g.outputs[:1])
 
 
