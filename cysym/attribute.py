@@ -40,6 +40,7 @@ class AttrScope:
 
     @staticmethod
     def current():
+        """The innermost active AttrScope of this thread (an empty one if none)."""
         scope = getattr(_state, "current", None)
         if scope is None:
             scope = _state.current = AttrScope()

@@ -94,6 +94,7 @@ def dtype_code(dtype):
 
 
 def dtype_from_code(code):
+    """The NumPy dtype of MXNet's type flag ``code``; TypeInferenceError for an unknown flag."""
     try:
         return CODE_TO_DTYPE[int(code)]
     except (KeyError, ValueError) as err:
@@ -138,6 +139,7 @@ def parse_tuple(text):
 
 
 def parse_bool(text):
+    """A boolean from MXNet's attribute forms (True/False, true/false, 1/0); ValueError otherwise."""
     if isinstance(text, (bool, np.bool_)):
         return bool(text)
     if isinstance(text, (int, np.integer)) and text in (0, 1):

@@ -25,6 +25,7 @@ class Context:
 
     @property
     def device_typeid(self):
+        """MXNet's integer device type (1 cpu, 2 gpu, 3 cpu_pinned, 5 cpu_shared)."""
         return self.devstr2type[self.device_type]
 
     def __eq__(self, other):
@@ -47,6 +48,7 @@ class Context:
 
 
 def cpu(device_id=0):
+    """The CPU context (the only one cysym computes on)."""
     return Context("cpu", device_id)
 
 
@@ -57,10 +59,12 @@ def gpu(device_id=0):
 
 
 def cpu_pinned(device_id=0):
+    """MXNet's pinned-memory CPU context; cysym treats it as the CPU."""
     return Context("cpu_pinned", device_id)
 
 
 def num_gpus():
+    """0: cysym runs on the CPU only."""
     return 0
 
 

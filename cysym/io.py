@@ -85,6 +85,7 @@ class DataIter:
         """Rewind to the start of the data (the next epoch)."""
 
     def next(self):
+        """The next DataBatch; StopIteration at the end of the data."""
         if self.iter_next():
             return DataBatch(data=self.getdata(), label=self.getlabel(), pad=self.getpad(),
                              index=self.getindex())
@@ -98,15 +99,19 @@ class DataIter:
         return False
 
     def getdata(self):
+        """The current batch's data arrays."""
         return None
 
     def getlabel(self):
+        """The current batch's label arrays."""
         return None
 
     def getindex(self):
+        """The indices of the current batch's samples (None when the iterator has none)."""
         return None
 
     def getpad(self):
+        """How many samples at the end of the current batch are padding."""
         return None
 
 
@@ -258,10 +263,12 @@ class NDArrayIter(DataIter):
 
     @property
     def provide_data(self):
+        """DataDesc (name, shape with the batch size, dtype) of each data array."""
         return [DataDesc(k, tuple([self.batch_size] + list(v.shape[1:])), v.dtype) for k, v in self.data]
 
     @property
     def provide_label(self):
+        """DataDesc (name, shape with the batch size, dtype) of each label array."""
         return [DataDesc(k, tuple([self.batch_size] + list(v.shape[1:])), v.dtype) for k, v in self.label]
 
     @property

@@ -225,18 +225,22 @@ class KVStore:
 
     @property
     def type(self):
+        """The store's type: 'local', 'device', 'dist_sync' or 'dist_device_sync'."""
         return self._type
 
     @property
     def rank(self):
+        """This worker's rank (0 without MPI)."""
         return 0 if self._comm is None else self._comm.rank
 
     @property
     def num_workers(self):
+        """How many workers share the store (1 without MPI)."""
         return 1 if self._comm is None else self._comm.size
 
     @property
     def is_distributed(self):
+        """Whether the store spans several processes (a dist_* type)."""
         return self._comm is not None
 
     @property
@@ -245,6 +249,7 @@ class KVStore:
         return 0.0 if self._comm is None else self._comm.wait_seconds
 
     def is_capable(self, capability):
+        """Whether the store supports ``capability`` (only 'optimizer' is known, and supported)."""
         if capability.lower() == "optimizer":
             return True
         raise MXNetError(f"KVStore.is_capable: unknown capability {capability!r}")
@@ -340,6 +345,7 @@ class KVStore:
         self.pull(key, out, priority)
 
     def row_sparse_pull(self, key, out=None, priority=0, row_ids=None):
+        """Refused: cysym has no sparse storage; ``pull`` returns the whole value."""
         raise MXNetError("KVStore.row_sparse_pull: cysym has no sparse storage (row_sparse "
                          "arrays); use pull, which returns the whole value")
 
@@ -380,6 +386,7 @@ class KVStore:
             atomic_write(fname, self._updater.get_states(dump_optimizer))
 
     def load_optimizer_states(self, fname):
+        """Restore the store's optimizer states written by ``save_optimizer_states``."""
         if self._updater is None:
             raise MXNetError("KVStore.load_optimizer_states: no optimizer (call set_optimizer first)")
         with open(fname, "rb") as f:

@@ -106,12 +106,14 @@ class EvalMetric:
         self.global_num_inst += num_inst
 
     def reset(self):
+        """Clear the local and global statistics."""
         self.num_inst = 0
         self.sum_metric = 0.0
         self.global_num_inst = 0
         self.global_sum_metric = 0.0
 
     def reset_local(self):
+        """Clear the local statistics (since the last reset_local); the global ones stay."""
         self.num_inst = 0
         self.sum_metric = 0.0
 
@@ -122,6 +124,7 @@ class EvalMetric:
         return (self.name, float(self.sum_metric / self.num_inst))
 
     def get_global(self):
+        """(name, value) over everything since the last ``reset`` (``get`` is since ``reset_local``)."""
         if self._has_global_stats:
             if self.global_num_inst == 0:
                 return (self.name, float("nan"))
@@ -138,6 +141,7 @@ class EvalMetric:
         return list(zip(name, value))
 
     def get_global_name_value(self):
+        """[(name, value), ...] of ``get_global``."""
         if self._has_global_stats:
             name, value = self.get_global()
             if not isinstance(name, list):
@@ -215,9 +219,11 @@ class CompositeEvalMetric(EvalMetric):
         self.metrics = [create(m) for m in (metrics or [])]
 
     def add(self, metric):
+        """Add a metric (a name or an EvalMetric) to the composite."""
         self.metrics.append(create(metric))
 
     def get_metric(self, index):
+        """The composite's metric at ``index``."""
         try:
             return self.metrics[index]
         except IndexError:
@@ -664,6 +670,7 @@ class PCC(EvalMetric):
 
     @property
     def sum_metric(self):
+        """The local sum, computed from the local confusion matrix."""
         return self._calc_mcc(self.lcm) * self.num_inst
 
     @sum_metric.setter
@@ -672,6 +679,7 @@ class PCC(EvalMetric):
 
     @property
     def global_sum_metric(self):
+        """The global sum, computed from the global confusion matrix."""
         return self._calc_mcc(self.gcm) * self.global_num_inst
 
     @global_sum_metric.setter

@@ -35,6 +35,7 @@ class NameManager:
 
     @staticmethod
     def current():
+        """The innermost active NameManager of this thread (a fresh one if none)."""
         manager = getattr(_state, "current", None)
         if manager is None:
             manager = _state.current = NameManager()

@@ -202,18 +202,22 @@ def array(source, ctx=None, dtype=None):
 
 
 def zeros(shape, ctx=None, dtype="float32", **kwargs):
+    """An NDArray of zeros (float32 unless dtype says otherwise)."""
     return np.zeros(shape, _dtype_or_default(dtype)).view(NDArray)
 
 
 def ones(shape, ctx=None, dtype="float32", **kwargs):
+    """An NDArray of ones (float32 unless dtype says otherwise)."""
     return np.ones(shape, _dtype_or_default(dtype)).view(NDArray)
 
 
 def empty(shape, ctx=None, dtype="float32"):
+    """An uninitialized NDArray (float32 unless dtype says otherwise)."""
     return np.empty(shape, _dtype_or_default(dtype)).view(NDArray)
 
 
 def full(shape, val, ctx=None, dtype="float32", out=None):
+    """An NDArray filled with ``val``, written into ``out`` when given."""
     result = np.full(shape, val, _dtype_or_default(dtype)).view(NDArray)
     if out is not None:
         return result.copyto(out)

@@ -91,12 +91,15 @@ class CustomOpProp:
                 ["default"] * len(self.list_auxiliary_states()))
 
     def list_outputs(self):
+        """The operator's output names (default ['output'])."""
         return ["output"]
 
     def list_arguments(self):
+        """The operator's input names (default ['data'])."""
         return ["data"]
 
     def list_auxiliary_states(self):
+        """The operator's auxiliary-state names (default none)."""
         return []
 
     def declare_backward_dependency(self, out_grad, in_data, out_data):
@@ -139,6 +142,7 @@ def get_prop_class(op_type):
 
 
 def registered_op_types():
+    """The op_type names registered with ``register``, sorted."""
     return sorted(_PROPS)
 
 

@@ -125,11 +125,13 @@ class Optimizer:
 
     @property
     def learning_rate(self):
+        """The current learning rate: the scheduler's at this update count, else ``lr``."""
         if self.lr_scheduler is not None:
             return self.lr_scheduler(self.num_update)
         return self.lr
 
     def set_learning_rate(self, lr):
+        """Set ``lr`` (an error when a learning-rate scheduler decides it)."""
         if self.lr_scheduler is not None:
             raise UserWarning("LRScheduler of the optimizer has already been defined. Note that "
                               "set_learning_rate can mutate the value of the learning rate of the "
@@ -211,6 +213,7 @@ class Optimizer:
         raise NotImplementedError(f"{self.__class__.__name__} does not implement update()")
 
     def update_multi_precision(self, index, weight, grad, state):
+        """``update``, through a float32 master copy when ``multi_precision`` is set for a float16 weight."""
         if self.multi_precision and weight.dtype == np.float16:
             original_state, master = state if self._master_copy_last else state[::-1]
             self.update(index, master, np.asarray(grad, dtype=np.float32).view(NDArray), original_state)

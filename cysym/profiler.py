@@ -62,14 +62,17 @@ def set_state(state="stop", profile_process="worker"):
 
 
 def state():
+    """'run' while recording, else 'stop'."""
     return "run" if _profiler.running else "stop"
 
 
 def pause(profile_process="worker"):
+    """Stop recording until ``resume`` (the state stays 'run')."""
     _profiler.paused = True
 
 
 def resume(profile_process="worker"):
+    """Record again after ``pause``."""
     _profiler.paused = False
 
 

@@ -111,6 +111,7 @@ class Param:
 
     @property
     def required(self):
+        """Whether the parameter has no default."""
         return self.default is REQUIRED
 
     def parse(self, value):
@@ -139,6 +140,7 @@ class Param:
         return parsed
 
     def describe(self):
+        """The parameter's line in a generated docstring: name, type, default, then its doc."""
         kind = {"shape": "Shape(tuple)", "str": "string", "floats": "tuple of <float>"}.get(self.kind, self.kind)
         if self.choices:
             kind = "{" + ", ".join(repr(c) for c in self.choices) + "}"
@@ -271,17 +273,20 @@ class OpDef:
         return parsed
 
     def param_summary(self):
+        """The parameters' names, required ones marked, comma-separated ('(none)' without any)."""
         if not self.params:
             return "(none)"
         return ", ".join(
             f"{p.name}{'' if not p.required else ' (required)'}" for p in self.params.values())
 
     def label(self, instance=None):
+        """How errors name the operator: ``Op(name='instance')``."""
         return f"{self.name}(name='{instance}')" if instance else self.name
 
     # -- structure --------------------------------------------------------------------
 
     def input_names(self, params):
+        """The argument names for these parsed parameters."""
         if self.counts_inputs(params):
             return [f"arg{i}" for i in range(params[self.variadic])]
         return list(self._inputs(params))
@@ -291,17 +296,21 @@ class OpDef:
         return bool(self.variadic) and self._variadic_counts(params)
 
     def aux_names(self, params):
+        """The auxiliary-state names for these parsed parameters."""
         return list(self._aux(params))
 
     def output_names(self, params):
+        """The output names for these parsed parameters."""
         return list(self._outputs(params))
 
     def num_visible_outputs(self, params):
+        """How many outputs users see for these parameters."""
         if self._num_visible_outputs is None:
             return len(self.output_names(params))
         return self._num_visible_outputs(params)
 
     def inplace_pairs(self, params):
+        """The (input index, output index) pairs the kernel may alias."""
         return list(self._inplace(params))
 
     def shape_only_inputs(self, params):
@@ -350,6 +359,7 @@ def find_op(name):
 
 
 def get_op(name):
+    """The OpDef registered under ``name`` or an alias; OperatorError naming the closest names if none."""
     op = _REGISTRY.get(name)
     if op is None:
         raise OperatorError(unknown_operator_message(name))

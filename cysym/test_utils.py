@@ -107,10 +107,12 @@ def get_tols(x, y, rtol, atol):
 
 
 def get_atol(atol=None, dtype=np.dtype(np.float64)):
+    """``atol``, or the default absolute tolerance for ``dtype``."""
     return default_atols()[np.dtype(dtype)] if atol is None else atol
 
 
 def get_rtol(rtol=None, dtype=np.dtype(np.float64)):
+    """``rtol``, or the default relative tolerance for ``dtype``."""
     return default_rtols()[np.dtype(dtype)] if rtol is None else rtol
 
 
@@ -157,21 +159,25 @@ def rand_ndarray(shape, stype="default", density=None, dtype=None, modifier_func
 
 
 def rand_shape_2d(dim0=10, dim1=10, allow_zero_size=False):
+    """A random 2-D shape, each size at most dim0, dim1."""
     low = 0 if allow_zero_size else 1
     return np.random.randint(low, dim0 + 1), np.random.randint(low, dim1 + 1)
 
 
 def rand_shape_3d(dim0=10, dim1=10, dim2=10, allow_zero_size=False):
+    """A random 3-D shape, each size at most dim0, dim1, dim2."""
     low = 0 if allow_zero_size else 1
     return np.random.randint(low, dim0 + 1), np.random.randint(low, dim1 + 1), np.random.randint(low, dim2 + 1)
 
 
 def rand_shape_nd(num_dim, dim=10, allow_zero_size=False):
+    """A random shape of num_dim sizes, each at most dim."""
     low = 0 if allow_zero_size else 1
     return tuple(np.random.randint(low, dim + 1, size=num_dim))
 
 
 def rand_coord_2d(x_low, x_high, y_low, y_high):
+    """A random (x, y) in [x_low, x_high) x [y_low, y_high)."""
     return (np.random.randint(x_low, x_high, dtype=np.int64),
             np.random.randint(y_low, y_high, dtype=np.int64))
 
@@ -219,6 +225,7 @@ def same(a, b):
 
 
 def checkShapes(a, b):
+    """AssertionError unless a and b have the same shape."""
     if a.shape != b.shape:
         raise AssertionError(npt.build_err_msg([a, b], err_msg=f"a.shape = {a.shape} and "
                                                f"b.shape = {b.shape} are not equal"))
@@ -241,6 +248,7 @@ def _find_max_violation(a, b, rtol, atol):
 
 
 def locationError(a, b, index, names, maxError=False):
+    """The message naming where a and b differ (MXNet's helper)."""
     maximum = "maximum " if maxError else ""
     return "Location of %serror: %s, %s=%.8f, %s=%.8f" % (maximum, str(index), names[0], a[index],
                                                          names[1], b[index])
@@ -283,6 +291,7 @@ def assert_almost_equal(a, b, rtol=None, atol=None, names=("a", "b"), equal_nan=
 
 
 def assert_allclose(a, b, rtol=1e-07, atol=0, equal_nan=True):
+    """``assert_almost_equal`` with NumPy's default tolerances."""
     assert_almost_equal(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
 
 

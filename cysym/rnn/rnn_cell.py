@@ -156,6 +156,7 @@ class BaseRNNCell:
 
     @property
     def state_shape(self):
+        """The shape of each begin state (0 for the batch size, inferred at bind)."""
         return [info["shape"] for info in self.state_info]
 
     @property
