@@ -1713,3 +1713,83 @@ def _convert_box_rows(g, rows, start, width, out_format):
     converted = g.emit1("Concat", pieces, axis=2)
     negative = g.emit1("Less", [_box_column(g, rows, start, start + 1), g.scalar(0)])
     return g.emit1("Where", [negative, rows, converted])
+
+
+# ---------------------------------------------------------------------------------------------
+# random sampling: ONNX's uniform and normal generators, transformed for the exponential and
+# the integers; the distributions that need rejection sampling (gamma, Poisson, negative
+# binomial) have no ONNX form
+
+def _tensor_type(dtype):
+    from onnx.helper import np_dtype_to_tensor_dtype
+    return np_dtype_to_tensor_dtype(np.dtype(dtype))
+
+
+def _draws(g, op_type, like=None, dtype=None, **attrs):
+    """A RandomUniform/RandomNormal array of the output's shape (of `like`'s shape with the
+    *Like form), of the output's dtype unless `dtype` says (standard u or z unless attrs
+    say)."""
+    dtype = _tensor_type(g.out_dtype() if dtype is None else dtype)
+    if like is not None:
+        return g.emit1(f"{op_type}Like", [like], dtype=dtype, **attrs)
+    if g.out_batch_axes():
+        g.fail("a random array whose shape follows the batch size")
+    return g.emit1(op_type, [], shape=list(g.out_shape()), dtype=dtype, **attrs)
+
+
+def _transformed_draws(g, distribution, first, second, like=None):
+    """Samples of the output's shape: first + (second - first) u for the uniform on [first,
+    second), first + second z for the normal of mean first and deviation second, -log(1 - u) /
+    first for the exponential of rate first.  ONNX's generators draw only the standard u in
+    [0, 1) and z (ONNX Runtime aborts on an empty range low == high or a zero scale)."""
+    if distribution == "normal":
+        return g.emit1("Add", [first, g.emit1("Mul", [second, _draws(g, "RandomNormal", like)])])
+    uniform = _draws(g, "RandomUniform", like)
+    if distribution == "uniform":
+        return g.emit1("Add", [first, g.emit1("Mul", [g.emit1("Sub", [second, first]), uniform])])
+    survival = g.emit1("Sub", [g.const(np.array(1, dtype=g.out_dtype()), name="one"), uniform])
+    return g.emit1("Div", [g.emit1("Neg", [g.emit1("Log", [survival])]), first])
+
+
+# the parameters of the scalar-parameter samplers, in _transformed_draws' order
+_SCALAR_PARAMS = {"uniform": ("low", "high"), "normal": ("loc", "scale"), "exponential": ("lam",)}
+
+
+def _random_scalar_params(g, like=None):
+    distribution = g.op[len("_random_"):].removesuffix("_like")
+    values = [g.const(np.array(g.params[name], dtype=g.out_dtype()), name=name)
+              for name in _SCALAR_PARAMS[distribution]]
+    first, second = (values + [None])[:2]
+    g.emit("Identity", [_transformed_draws(g, distribution, first, second, like)], g.outputs)
+
+
+@exporter("_random_uniform", "_random_normal", "_random_exponential")
+def _random(g):
+    _random_scalar_params(g)
+
+
+@exporter("_random_uniform_like", "_random_normal_like", "_random_exponential_like")
+def _random_like(g):
+    _random_scalar_params(g, like=g.inputs[0])
+
+
+@exporter("_random_randint")
+def _random_randint(g):
+    """floor of a uniform draw in [low, high), in float64 (exact integers below 2^53)."""
+    p = g.params
+    draws = _draws(g, "RandomUniform", dtype=np.float64, low=float(p["low"]), high=float(p["high"]))
+    _as_dtype(g, g.emit1("Floor", [draws]), g.out_dtype(), g.outputs[0])
+
+
+@exporter("_sample_uniform", "_sample_normal", "_sample_exponential")
+def _sample(g):
+    """One distribution per element of the parameter arrays, its samples along the trailing
+    `shape` axes: the parameters reshaped to broadcast against the draws."""
+    trailing = [1] * len(g.params["shape"])
+    parameters = [g.emit1("Reshape", [value, g.ints(list(g.in_shape(k)) + trailing, "shape")])
+                  for k, value in enumerate(g.inputs)]
+    if g.out_dtype() != g.in_dtype(0):
+        parameters = [_as_dtype(g, value, g.out_dtype()) for value in parameters]
+    first, second = (parameters + [None])[:2]
+    samples = _transformed_draws(g, g.op[len("_sample_"):], first, second)
+    g.emit("Identity", [samples], g.outputs)

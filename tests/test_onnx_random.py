@@ -1,0 +1,102 @@
+"""The random samplers exported to ONNX (RandomUniform/RandomNormal, transformed): their draws
+cannot equal cysym's, so ONNX Runtime's and onnx.reference's samples are checked by shape,
+dtype, support and moments (means and deviations within 6 standard errors of the
+distribution's, which a correct sampler misses about once in 10^9 runs).  The registry table's
+point masses (tests/test_onnx_ops.py) check the same exporters value for value."""
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from onnx.reference import ReferenceEvaluator  # noqa: E402
+
+import cysym as mx  # noqa: E402
+from cysym.onnx.export import to_onnx  # noqa: E402
+
+COUNT = 20000
+
+
+def _run_both(sym, feeds=None):
+    """The outputs of ONNX Runtime and of onnx.reference for the exported sym."""
+    feeds = feeds or {}
+    model = to_onnx(sym, {}, [value.shape for value in feeds.values()],
+                    [value.dtype for value in feeds.values()])
+    onnx.checker.check_model(model, full_check=True)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return {"onnxruntime": session.run(None, feeds)[0],
+            "reference": ReferenceEvaluator(model).run(None, feeds)[0]}
+
+
+def _assert_moments(samples, mean, deviation, what, axis=None):
+    count = samples.size if axis is None else samples.shape[axis]
+    np.testing.assert_allclose(samples.mean(axis=axis), mean, rtol=0,
+                               atol=6 * np.max(deviation) / np.sqrt(count), err_msg=f"{what}: mean")
+    # the sample deviation's standard error is about deviation / sqrt(2 count)
+    np.testing.assert_allclose(samples.std(axis=axis), deviation, rtol=0,
+                               atol=6 * np.max(deviation) / np.sqrt(2 * count),
+                               err_msg=f"{what}: deviation")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("distribution,params,mean,deviation,low,high", [
+    ("uniform", dict(low=-1.5, high=2.5), 0.5, 4 / np.sqrt(12), -1.5, 2.5),
+    ("normal", dict(loc=0.75, scale=1.5), 0.75, 1.5, -np.inf, np.inf),
+    ("exponential", dict(lam=2.5), 0.4, 0.4, 0, np.inf),
+])
+def test_random_scalar_parameters(distribution, params, mean, deviation, low, high, dtype):
+    shape = (COUNT // 50, 50)
+    sym = getattr(mx.sym, f"_random_{distribution}")(shape=shape, dtype=dtype, **params)
+    for runner, samples in _run_both(sym).items():
+        what = f"{distribution} ({runner})"
+        assert samples.shape == shape and samples.dtype == np.dtype(dtype), what
+        assert low <= samples.min() and samples.max() < high, what
+        _assert_moments(samples, mean, deviation, what)
+
+
+@pytest.mark.parametrize("distribution,params,mean,deviation", [
+    ("uniform", dict(low=2.0, high=3.0), 2.5, 1 / np.sqrt(12)),
+    ("normal", dict(loc=-1.0, scale=0.5), -1.0, 0.5),
+    ("exponential", dict(lam=0.5), 2.0, 2.0),
+])
+def test_random_like_takes_the_data_shape_and_dtype(distribution, params, mean, deviation):
+    data = np.zeros((COUNT // 40, 40), dtype=np.float64)
+    sym = getattr(mx.sym, f"_random_{distribution}_like")(mx.sym.Variable("data"), **params)
+    for runner, samples in _run_both(sym, {"data": data}).items():
+        what = f"{distribution}_like ({runner})"
+        assert samples.shape == data.shape and samples.dtype == np.float64, what
+        _assert_moments(samples, mean, deviation, what)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_random_randint_covers_its_range_evenly(dtype):
+    sym = mx.sym._random_randint(low=-3, high=4, shape=(COUNT,), dtype=dtype)
+    for runner, samples in _run_both(sym).items():
+        assert samples.dtype == np.dtype(dtype), runner
+        counts = np.bincount(samples + 3, minlength=7)
+        assert len(counts) == 7 and samples.min() == -3 and samples.max() == 3, runner
+        # each of the 7 values: COUNT/7 draws, binomial standard deviation sqrt(COUNT 1/7 6/7)
+        np.testing.assert_allclose(counts, COUNT / 7, atol=6 * np.sqrt(COUNT * 6 / 49), err_msg=runner)
+
+
+@pytest.mark.parametrize("distribution,inputs", [
+    ("uniform", {"low": [[0.0, -2.0, 5.0], [1.0, 3.0, -4.0]],
+                 "high": [[1.0, 2.0, 5.5], [3.0, 3.5, -1.0]]}),
+    ("normal", {"mu": [[0.0, -2.0, 5.0], [1.0, 3.0, -4.0]],
+                "sigma": [[1.0, 0.5, 2.0], [0.25, 3.0, 1.5]]}),
+    ("exponential", {"lam": [[1.0, 0.5, 2.0], [4.0, 0.25, 1.5]]}),
+])
+def test_sample_one_distribution_per_parameter(distribution, inputs):
+    arrays = {name: np.array(values, dtype=np.float32) for name, values in inputs.items()}
+    sym = getattr(mx.sym, f"_sample_{distribution}")(
+        *[mx.sym.Variable(name) for name in arrays], shape=(COUNT // 4,))
+    first, second = (list(arrays.values()) + [None])[:2]
+    if distribution == "uniform":
+        means, deviations = (first + second) / 2, (second - first) / np.sqrt(12)
+    elif distribution == "normal":
+        means, deviations = first, second
+    else:
+        means = deviations = 1 / first
+    for runner, samples in _run_both(sym, arrays).items():
+        what = f"sample_{distribution} ({runner})"
+        assert samples.shape == (2, 3, COUNT // 4), what
+        _assert_moments(samples, means, deviations, what, axis=-1)
