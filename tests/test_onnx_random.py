@@ -100,3 +100,20 @@ def test_sample_one_distribution_per_parameter(distribution, inputs):
         what = f"sample_{distribution} ({runner})"
         assert samples.shape == (2, 3, COUNT // 4), what
         _assert_moments(samples, means, deviations, what, axis=-1)
+
+
+def test_sample_multinomial_frequencies_and_log_probabilities():
+    """ONNX Runtime only: onnx.reference has no Multinomial."""
+    probabilities = np.array([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]], dtype=np.float32)
+    sym = mx.sym._sample_multinomial(mx.sym.Variable("data"), shape=(COUNT,), get_prob=True)
+    model = to_onnx(sym, {}, [probabilities.shape])
+    onnx.checker.check_model(model, full_check=True)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    samples, log_probabilities = session.run(None, {"data": probabilities})
+    assert samples.shape == (2, COUNT) and samples.dtype == np.int32
+    for row, chosen in zip(probabilities, samples):
+        frequencies = np.bincount(chosen, minlength=3) / COUNT
+        np.testing.assert_allclose(frequencies, row, atol=6 * np.sqrt(0.25 / COUNT))
+    np.testing.assert_allclose(log_probabilities,
+                               np.log(np.take_along_axis(probabilities, samples, axis=1)),
+                               rtol=1e-6)

@@ -1793,3 +1793,19 @@ def _sample(g):
     first, second = (parameters + [None])[:2]
     samples = _transformed_draws(g, g.op[len("_sample_"):], first, second)
     g.emit("Identity", [samples], g.outputs)
+
+
+@exporter("_sample_multinomial")
+def _sample_multinomial(g):
+    """ONNX Multinomial over the log-probabilities (rows of the last axis), `shape` draws per
+    row; get_prob's output is the log-probability of each draw."""
+    outcomes = g.in_shape(0)[-1]
+    draws = int(np.prod(g.params["shape"]))
+    log_probabilities = g.emit1("Log", [g.emit1("Reshape", [g.inputs[0],
+                                                             g.ints([-1, outcomes], "shape")])])
+    samples = g.emit1("Multinomial", [log_probabilities], sample_size=draws,
+                      dtype=_tensor_type(np.int64))      # (rows, draws)
+    _as_dtype(g, g.emit1("Reshape", [samples, g.out_shape_value(0)]), g.out_dtype(0), g.outputs[0])
+    if len(g.outputs) > 1:
+        chosen = g.emit1("GatherElements", [log_probabilities, samples], axis=1)
+        g.emit("Reshape", [chosen, g.out_shape_value(1)], g.outputs[1:])
