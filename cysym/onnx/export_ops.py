@@ -1809,3 +1809,95 @@ def _sample_multinomial(g):
     if len(g.outputs) > 1:
         chosen = g.emit1("GatherElements", [log_probabilities, samples], axis=1)
         g.emit("Reshape", [chosen, g.out_shape_value(1)], g.outputs[1:])
+
+
+# ---------------------------------------------------------------------------------------------
+# linear algebra without a factorization: determinants, triangular products, diagonals and
+# packed triangles (potrf, potri, trsm, inverse, gelqf and syevd have no ONNX operator)
+
+@exporter("_linalg_slogdet")
+def _linalg_slogdet(g):
+    det = g.emit1("Det", [g.inputs[0]])
+    g.emit("Reshape", [g.emit1("Sign", [det]), g.out_shape_value(0)], g.outputs[:1])
+    logabsdet = g.emit1("Log", [g.emit1("Abs", [det])])
+    g.emit("Reshape", [logabsdet, g.out_shape_value(1)], g.outputs[1:2])
+
+
+@exporter("_linalg_trmm")
+def _linalg_trmm(g):
+    """alpha op(A) B, or alpha B op(A) (rightside): A's triangle only (lower, or upper)."""
+    p = g.params
+    order = g.in_shape(0)[-1]     # (Trilu needs opset 14)
+    mask = np.tril(np.ones((order, order), dtype=bool))
+    triangle = g.emit1("Where", [g.const(mask if p["lower"] else mask.T, name="triangle"),
+                                 g.inputs[0], g.scalar(0)])
+    if p["transpose"]:
+        ndim = len(g.in_shape(0))
+        triangle = g.emit1("Transpose", [triangle],
+                           perm=list(range(ndim - 2)) + [ndim - 1, ndim - 2])
+    operands = [g.inputs[1], triangle] if p["rightside"] else [triangle, g.inputs[1]]
+    product = g.emit1("MatMul", operands)
+    g.emit("Mul", [product, g.scalar(p["alpha"])], g.outputs)
+
+
+def _packed_positions(n, offset, lower):
+    """Flat positions (row * n + column) in an n x n matrix of MXNet's packed triangle, in its
+    order (the lower triangle row by row; the upper one column by column)."""
+    k = abs(offset)
+    if offset < 0 or (offset == 0 and lower):
+        pairs = [(r + k, c) for r in range(n - k) for c in range(r + 1)]
+    else:
+        pairs = [(c, r + k) for r in range(n - k) for c in range(r + 1)]
+    return np.array([row * n + column for row, column in pairs], dtype=np.int64)
+
+
+def _gather_from_matrices(g, positions):
+    """The elements at flat `positions` of each matrix (the last two axes) of input 0."""
+    ndim = len(g.in_shape(0))
+    flat = g.emit1("Reshape", [g.inputs[0], g.ints([0] * (ndim - 2) + [-1], "shape")])
+    return g.emit1("Gather", [flat, g.ints(positions, "positions")], axis=ndim - 2)
+
+
+def _scatter_into_matrices(g, positions, size):
+    """size x size matrices, holding input 0's last axis at flat `positions`, zeros elsewhere:
+    a gather from the values with one zero appended (exact, whatever the values)."""
+    ndim, count = len(g.in_shape(0)), g.in_shape(0)[-1]
+    padded = g.emit1("Pad", [g.inputs[0], g.ints([0] * (2 * ndim - 1) + [1], "pads")])
+    sources = np.full(size * size, count, dtype=np.int64)
+    sources[positions] = np.arange(count)
+    flat = g.emit1("Gather", [padded, g.ints(sources, "sources")], axis=ndim - 1)
+    g.emit("Reshape", [flat, g.ints([0] * (ndim - 1) + [size, size], "shape")], g.outputs)
+
+
+@exporter("_linalg_extractdiag")
+def _linalg_extractdiag(g):
+    rows, columns = g.in_shape(0)[-2:]
+    positions = np.diagonal(np.arange(rows * columns).reshape(rows, columns), g.params["offset"])
+    g.emit("Identity", [_gather_from_matrices(g, positions)], g.outputs)
+
+
+@exporter("_linalg_sumlogdiag")
+def _linalg_sumlogdiag(g):
+    size = g.in_shape(0)[-1]
+    diagonal = _gather_from_matrices(g, np.arange(size) * (size + 1))
+    logs = _reduce(g, "ReduceSum", g.emit1("Log", [diagonal]), [len(g.in_shape(0)) - 2], False)
+    g.emit("Reshape", [logs, g.out_shape_value()], g.outputs)
+
+
+@exporter("_linalg_extracttrian")
+def _linalg_extracttrian(g):
+    positions = _packed_positions(g.in_shape(0)[-1], g.params["offset"], g.params["lower"])
+    g.emit("Identity", [_gather_from_matrices(g, positions)], g.outputs)
+
+
+@exporter("_linalg_makediag")
+def _linalg_makediag(g):
+    size = g.out_shape()[-1]
+    positions = np.diagonal(np.arange(size * size).reshape(size, size), g.params["offset"])
+    _scatter_into_matrices(g, positions, size)
+
+
+@exporter("_linalg_maketrian")
+def _linalg_maketrian(g):
+    size = g.out_shape()[-1]
+    _scatter_into_matrices(g, _packed_positions(size, g.params["offset"], g.params["lower"]), size)
