@@ -16,12 +16,14 @@ DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 
 
 def _sphinx(builder, out):
-    """Run sphinx-build -W in a child importing the cysym under test; (returncode, output)."""
+    """Run sphinx-build -W in a child importing the cysym under test, outside the checkout
+    (`python -m` puts the working folder first on sys.path, and a fresh clone's source tree has
+    no kernels); (returncode, output)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(mx.__file__)))
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     result = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", builder,
                              "-d", str(out / "doctrees"), DOCS, str(out / builder)],
-                            capture_output=True, text=True, env=env, timeout=900)
+                            capture_output=True, text=True, env=env, cwd=out, timeout=900)
     return result.returncode, result.stdout + result.stderr
 
 
