@@ -146,16 +146,27 @@ class _NodeLayout:
     the node's attributes, so that nodes alike (every relu of a network) share one: asking the
     declaration builds name lists, once per node of a graph that may have 10^5."""
 
-    __slots__ = ("num_outputs", "shape_only", "input_dtypes", "output_dtypes", "inplace")
+    __slots__ = ("num_outputs", "shape_only", "input_dtypes", "output_dtypes", "read", "read_inplace")
 
     def __init__(self, node):
         op, params = node.op, node.params
         self.num_outputs = node.num_outputs()
         self.shape_only = op.shape_only_inputs(params)
+        input_names = op.input_names(params) + op.aux_names(params)
         self.input_dtypes = [None if position in self.shape_only else op.kernel_dtypes(name)
-                             for position, name in enumerate(op.input_names(params) + op.aux_names(params))]
+                             for position, name in enumerate(input_names)]
         self.output_dtypes = [op.kernel_dtypes(name) for name in node.output_names()]
-        self.inplace = op.inplace_pairs(params)
+        # what the planner is told: the positions of the inputs the kernel reads (None: all),
+        # and the in-place pairs among those
+        pairs = op.inplace_pairs(params)
+        if self.shape_only:
+            self.read = [k for k in range(len(input_names)) if k not in self.shape_only]
+            self.read_inplace = [(self.read.index(a), b) for a, b in pairs
+                                 if a in self.read and b < self.num_outputs]
+        else:
+            self.read = None
+            self.read_inplace = [(a, b) for a, b in pairs
+                                 if 0 <= a < len(input_names) and b < self.num_outputs]
 
 
 def _layout_of(node, layouts):
@@ -344,9 +355,8 @@ class Executor:
         for node, layout in zip(op_nodes, node_layouts):
             node_id, num_outputs = id(node), layout.num_outputs
             ins = [entry_id[(id(src), i)] for src, i in node.inputs]
-            read = ([k for k in range(len(ins)) if k not in layout.shape_only] if layout.shape_only
-                    else None)
-            outs = [entry_id[(node_id, i)] for i in range(num_outputs)]
+            outs = ([entry_id[(node_id, 0)]] if num_outputs == 1
+                    else [entry_id[(node_id, i)] for i in range(num_outputs)])
             if node.op.workspace is not None:
                 in_shapes = [shapes[(id(src), i)] for src, i in node.inputs]
                 out_shapes = [shapes[(node_id, i)] for i in range(num_outputs)]
@@ -358,13 +368,9 @@ class Executor:
                     outs.append(workspace_of[node_id])
             kernel_inputs.append(ins)
             op_outputs.append(outs)
-            pairs = layout.inplace
-            if read is None:    # every input is read
-                op_inputs.append(ins)
-                op_inplace.append([(a, b) for a, b in pairs if 0 <= a < len(ins) and b < num_outputs])
-            else:
-                op_inputs.append([ins[k] for k in read])
-                op_inplace.append([(read.index(a), b) for a, b in pairs if a in read and b < num_outputs])
+            # the in-place pairs are the layout's, shared by nodes alike (the planner only reads them)
+            op_inputs.append(ins if layout.read is None else [ins[k] for k in layout.read])
+            op_inplace.append(layout.read_inplace)
         plan = _planner.memory_plan(entry_bytes, op_inputs, op_outputs, op_inplace,
                                     persistent, external, alignment=ALIGNMENT)
         self._memory = plan
@@ -378,15 +384,21 @@ class Executor:
             for e in ins:
                 read_count[e] += 1
         arrays = [None] * len(entry_bytes)
+        # entries planned in one place with one shape and dtype (an in-place chain) share one
+        # view of the arena: a view costs more than the rest of an entry's lay-out
+        views = {}
+        arena = self._arena
         for key, e in entry_id.items():
             label, shape, dtype = entry_meta[e]
             if external[e]:
                 node_id = key[0]
                 arrays[e] = arrays_of[node_id] if node_id in arrays_of else grad_targets[key]
             else:
-                offset = offsets[e]
-                arrays[e] = (self._arena[offset:offset + entry_bytes[e]].view(dtype)
-                             .reshape(shape).view(NDArray))
+                view_key = (offsets[e], shape, dtype)
+                array = views.get(view_key)
+                if array is None:
+                    array = views[view_key] = NDArray.__new__(NDArray, shape, dtype, arena, offsets[e])
+                arrays[e] = array
         self._entry_meta = entry_meta
         self._entry_bytes = entry_bytes
         self._external = external
@@ -395,34 +407,39 @@ class Executor:
         self._plan_steps = (op_inputs, op_outputs, persistent)
 
         run_plan = _runner.Plan()
-        self._call_nodes = []       # (operator, node name) of each plan call, for the profiler
+        self._call_nodes = call_nodes = []   # (operator, node name) of each plan call, for the profiler
         # (first call, end call, whether forward, node, its input arrays, its computed outputs)
         # of each op node, for the monitor callback
-        self._node_calls = []
+        self._node_calls = node_calls = []
         self._backward_start = None
+        forward_count = self._forward_count
         for position, (node, layout) in enumerate(zip(op_nodes, node_layouts)):
             num_outputs = layout.num_outputs
             if position == self._forward_count:
                 self._backward_start = len(run_plan)
-            outs = op_outputs[position][:num_outputs]
+            outs = op_outputs[position]
+            if len(outs) > num_outputs:
+                outs = outs[:num_outputs]
             workspace = arrays[op_outputs[position][-1]] if id(node) in workspace_of else None
             out_arrays = [arrays[e] for e in outs]
             req = ["write" if (read_count[e] or persistent[e] or external[e]) else "null" for e in outs]
-            if node.op.kernel is None:
+            kernel = node.op.kernel
+            if kernel is None:
                 raise BindError(f"operator {node.op.name} ('{node.name}') has no kernel")
             first_call = len(run_plan)
             in_arrays = [arrays[e] for e in kernel_inputs[position]]
             try:
-                node.op.kernel(BindContext(run_plan, node, in_arrays, out_arrays, req, workspace))
+                kernel(BindContext(run_plan, node, in_arrays, out_arrays, req, workspace))
             except MXNetError:
                 raise
             except _KERNEL_REFUSALS as err:
                 raise _refusal(node, err) from err
-            if len(run_plan) > len(self._call_nodes):
-                self._call_nodes += [(node.op.name, node.name)] * (len(run_plan) - len(self._call_nodes))
-            self._node_calls.append((first_call, len(run_plan), position < self._forward_count, node,
-                                     in_arrays,
-                                     [(i, a) for i, (a, r) in enumerate(zip(out_arrays, req)) if r != "null"]))
+            end_call = len(run_plan)
+            if end_call > len(call_nodes):
+                call_nodes += [(node.op.name, node.name)] * (end_call - len(call_nodes))
+            computed = ([(0, out_arrays[0])] if req == ["write"]
+                        else [(i, a) for i, (a, r) in enumerate(zip(out_arrays, req)) if r != "null"])
+            node_calls.append((first_call, end_call, position < forward_count, node, in_arrays, computed))
         if self._backward_start is None:
             self._backward_start = len(run_plan)
         forward_entries = {e for outs in op_outputs[:self._forward_count] for e in outs}
