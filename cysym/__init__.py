@@ -1,6 +1,12 @@
 """cysym: MXNet's Symbol API on modern Python, with statically planned memory and Cython kernels."""
 __version__ = "0.1.0"
 
+import logging as _logging
+
+# Every module logs to a child of the "cysym" logger; an application shows those lines by
+# configuring logging (logging.basicConfig(level=logging.INFO)), a library's usual contract.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
+
 from . import base, name, attribute, registry  # noqa: F401
 from .base import MXNetError
 from .attribute import AttrScope

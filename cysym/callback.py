@@ -11,6 +11,8 @@ from collections import namedtuple
 __all__ = ["BatchEndParam", "module_checkpoint", "do_checkpoint", "log_train_metric", "Speedometer",
            "ProgressBar", "LogValidationMetricsCallback"]
 
+_LOG = logging.getLogger(__name__)
+
 BatchEndParam = namedtuple("BatchEndParams", ["epoch", "nbatch", "eval_metric", "locals"])
 
 
@@ -40,7 +42,7 @@ def log_train_metric(period, auto_reset=False):
     def _callback(param):
         if param.nbatch % period == 0 and param.eval_metric is not None:
             for name, value in param.eval_metric.get_name_value():
-                logging.info("Iter[%d] Batch[%d] Train-%s=%f", param.epoch, param.nbatch, name, value)
+                _LOG.info("Iter[%d] Batch[%d] Train-%s=%f", param.epoch, param.nbatch, name, value)
             if auto_reset:
                 param.eval_metric.reset_local()
     return _callback
@@ -82,12 +84,12 @@ class Speedometer:
             if self.auto_reset:
                 param.eval_metric.reset_local()
                 msg = "Epoch[%d] Batch [%d-%d]\tSpeed: %.2f samples/sec" + "\t%s=%f" * len(name_value)
-                logging.info(msg, param.epoch, count - self.frequent, count, speed, *flat)
+                _LOG.info(msg, param.epoch, count - self.frequent, count, speed, *flat)
             else:
                 msg = "Epoch[%d] Batch [0-%d]\tSpeed: %.2f samples/sec" + "\t%s=%f" * len(name_value)
-                logging.info(msg, param.epoch, count, speed, *flat)
+                _LOG.info(msg, param.epoch, count, speed, *flat)
         else:
-            logging.info("Iter[%d] Batch [%d]\tSpeed: %.2f samples/sec", param.epoch, count, speed)
+            _LOG.info("Iter[%d] Batch [%d]\tSpeed: %.2f samples/sec", param.epoch, count, speed)
         self.tic = time.time()
 
 
@@ -103,7 +105,7 @@ class ProgressBar:
         filled_len = int(round(self.bar_len * count / float(self.total)))
         percents = math.ceil(100.0 * count / float(self.total))
         prog_bar = "=" * filled_len + "-" * (self.bar_len - filled_len)
-        logging.info("[%s] %s%s\r", prog_bar, percents, "%")
+        _LOG.info("[%s] %s%s\r", prog_bar, percents, "%")
 
 
 class LogValidationMetricsCallback:
@@ -113,4 +115,4 @@ class LogValidationMetricsCallback:
         if not param.eval_metric:
             return
         for name, value in param.eval_metric.get_name_value():
-            logging.info("Epoch[%d] Validation-%s=%f", param.epoch, name, value)
+            _LOG.info("Epoch[%d] Validation-%s=%f", param.epoch, name, value)

@@ -14,6 +14,8 @@ import numpy as np
 
 from . import random as _random
 
+_LOG = logging.getLogger(__name__)
+
 __all__ = ["InitDesc", "Initializer", "register", "alias", "create", "Load", "Mixed", "Zero", "One",
            "Constant", "Uniform", "Normal", "Orthogonal", "Xavier", "MSRAPrelu", "Bilinear",
            "LSTMBias", "FusedRNN"]
@@ -104,7 +106,7 @@ class Initializer:
 
     def _verbose_print(self, desc, init, arr):
         if self._verbose and self._print_func:
-            logging.info("Initialized %s as %s: %s", desc, init, self._print_func(arr))
+            _LOG.info("Initialized %s as %s: %s", desc, init, self._print_func(arr))
 
     def dumps(self):
         """'["<registered name>", {kwargs}]', the form stored in a variable's `__init__` attribute."""
@@ -221,14 +223,14 @@ class Load:
                                  f"shape mismatch, target {arr.shape} vs loaded {value.shape}")
             _fill(arr, value)
             if self.verbose:
-                logging.info("Initialized %s by loading", name)
+                _LOG.info("Initialized %s by loading", name)
         else:
             if self.default_init is None:
                 raise ValueError(f"Load: cannot initialize {name!r}: not found in the loaded "
                                  f"parameters and no default Initializer is provided")
             self.default_init(name, arr)
             if self.verbose:
-                logging.info("Initialized %s by default", name)
+                _LOG.info("Initialized %s by default", name)
 
 
 class Mixed:

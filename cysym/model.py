@@ -7,6 +7,8 @@ from . import symbol as sym
 from .base import MXNetError, atomic_write
 from .callback import BatchEndParam  # noqa: F401  (MXNet users import it from here too)
 
+_LOG = logging.getLogger(__name__)
+
 __all__ = ["save_checkpoint", "load_checkpoint", "load_params", "BatchEndParam"]
 
 
@@ -18,7 +20,7 @@ def save_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_ca
     files = checkpoint_files(prefix, epoch, symbol, arg_params, aux_params)
     write_files(files)
     if _kvstore.writes_checkpoints():
-        logging.info('Saved checkpoint to "%s-%04d.params"', prefix, epoch)
+        _LOG.info('Saved checkpoint to "%s-%04d.params"', prefix, epoch)
 
 
 def checkpoint_files(prefix, epoch, symbol, arg_params, aux_params):

@@ -15,6 +15,8 @@ import numpy as np
 
 from .ndarray import NDArray
 
+_LOG = logging.getLogger(__name__)
+
 __all__ = ["Monitor"]
 
 
@@ -88,4 +90,4 @@ class Monitor:
     def toc_print(self):
         """toc(), logged one row per array."""
         for step, name, text in self.toc():
-            logging.info("Batch: {:7d} {:30s} {:s}".format(step, name, text))
+            _LOG.info("Batch: {:7d} {:30s} {:s}".format(step, name, text))

@@ -19,6 +19,8 @@ from ..callback import BatchEndParam
 from ..context import cpu
 from ..io import DataDesc
 
+_LOG = logging.getLogger(__name__)
+
 __all__ = ["BaseModule", "Module"]
 
 
@@ -54,7 +56,7 @@ def _call_all(callbacks, *args):
 class BaseModule:
     """The training loop shared by modules: fit, score, predict."""
 
-    def __init__(self, logger=logging):
+    def __init__(self, logger=_LOG):
         self.logger = logger
         self.binded = False
         self.for_training = False
@@ -241,14 +243,14 @@ class BaseModule:
         except ImportError:
             return None
         total = getattr(train_data, "num_batches", None)
-        return tqdm(total=total, desc=f"Epoch {epoch + 1}/{num_epoch}", unit="batch", leave=False)
+        return tqdm(total=total, desc=f"Epoch {epoch + 1}/{num_epoch}", unit="batch")
 
 
 class Module(BaseModule):
     """A symbol bound once (per input shape) with parameters, an optimizer and an updater."""
 
     def __init__(self, symbol, data_names=("data",), label_names=("softmax_label",),
-                 logger=logging, context=None, work_load_list=None, fixed_param_names=None,
+                 logger=_LOG, context=None, work_load_list=None, fixed_param_names=None,
                  state_names=None, group2ctxs=None, compression_params=None):
         super().__init__(logger)
         self._symbol = symbol

@@ -8,6 +8,8 @@ import numpy as np
 from .. import ndarray
 from ..io import DataBatch, DataDesc, DataIter
 
+_LOG = logging.getLogger(__name__)
+
 __all__ = ["encode_sentences", "BucketSentenceIter"]
 
 
@@ -91,7 +93,7 @@ class BucketSentenceIter(DataIter):
         self.data = [np.asarray(d, dtype=dtype).reshape(len(d), length)
                      for d, length in zip(data, buckets)]
         if discarded:
-            logging.warning("discarded %d sentences longer than the largest bucket.", discarded)
+            _LOG.warning("discarded %d sentences longer than the largest bucket.", discarded)
 
         self.batch_size = batch_size
         self.buckets = buckets
