@@ -120,9 +120,56 @@ ROWS = [
     Row("Shape", [node("Shape", ["x"])]),
     Row("Constant", [helper.make_node("Constant", [], ["c"], value=numpy_helper.from_array(f32(5), "c")),
                      node("Add", ["x", "c"])]),
+    Row("ConstantOfShape", [node("ConstantOfShape", ["s"],
+                                 value=numpy_helper.from_array(np.array([0.5], np.float32)))],
+        {}, {"s": i64(2, 3, 4)}),
+    Row("ConstantOfShape-of-a-shape", [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("ConstantOfShape", ["s"], ["c"],
+                         value=numpy_helper.from_array(np.array([2.5], np.float32))),
+        node("Add", ["x", "c"])]),
+    Row("Range", [node("Range", ["start", "limit", "delta"])], {},
+        {"start": np.array(1.5, np.float32), "limit": np.array(7.0, np.float32),
+         "delta": np.array(1.25, np.float32)}),
+    Row("Range-int64", [node("Range", ["start", "limit", "delta"])], {},
+        {"start": np.array(9, np.int64), "limit": np.array(-2, np.int64),
+         "delta": np.array(-3, np.int64)}),
+    Row("GatherND", [node("GatherND", ["x", "i"])], constants={"i": i64(1, 2, 0, -1).reshape(2, 2)}),
+    Row("GatherND-fed-indices", [node("GatherND", ["x", "i"])],
+        {"x": X, "i": i64(1, 2, 3, 0, 1, 2).reshape(2, 3)}),
+    Row("ScatterND", [node("ScatterND", ["x", "i", "u"])], {"x": X, "u": f32(2, 4, 5)},
+        {"i": i64(1, 2, 0, 0).reshape(2, 2)}),
+    Row("GatherElements", [node("GatherElements", ["x", "i"], axis=2)],
+        constants={"i": RNG.integers(-4, 4, (2, 3, 1, 5)).astype(np.int64)}),
+    Row("OneHot", [node("OneHot", ["i", "depth", "v"])], {"i": RNG.integers(-5, 5, (3, 4))},
+        {"depth": np.array(5, np.int64), "v": np.array([0.25, 2.0], np.float32)}),
+    *(Row(op, [helper.make_node(op, ["x"], ["b"], **attrs),
+               helper.make_node("Cast", ["b"], ["y"], to=TensorProto.FLOAT)],
+          {"x": np.array([[1.5, np.nan, -np.inf], [np.inf, 0.0, np.nan]], np.float32)})
+      for op, attrs in (("IsNaN", {}), ("IsInf", {}), ("IsInf", {"detect_negative": 0}),
+                        ("IsInf", {"detect_positive": 0}))),
+    Row("Size", [helper.make_node("Size", ["x"], ["n"]), node("Reshape", ["n", "one"])],
+        constants={"one": i64(1)}),
+    Row("Det", [node("Det", ["m"])], {"m": f32(2, 3, 3)}),
+    unary("Selu"), unary("GlobalLpPool", p=2),
+    Row("ReverseSequence", [node("ReverseSequence", ["s", "lengths"], batch_axis=1, time_axis=0)],
+        {"s": f32(4, 3, 2), "lengths": i64(4, 1, 3)}),
+    Row("RoiAlign", [node("RoiAlign", ["x", "rois", "batch"], output_height=2, output_width=3,
+                          spatial_scale=0.5, sampling_ratio=2)],
+        {"x": X, "rois": np.array([[0.5, 1.0, 6.0, 5.5], [2.0, 0.0, 9.0, 7.0], [1.0, 1.5, 3.0, 4.0]],
+                                  np.float32), "batch": i64(1, 0, 1)}),
+    Row("RoiAlign-output-half-pixel", [node("RoiAlign", ["x", "rois", "batch"], output_height=2,
+                                            output_width=2, spatial_scale=0.5,
+                                            coordinate_transformation_mode="output_half_pixel")],
+        {"x": X, "rois": np.array([[0.5, 1.0, 6.0, 5.5], [2.0, 0.0, 9.0, 7.0]], np.float32),
+         "batch": i64(1, 0)}),
+    Row("MaxRoiPool", [node("MaxRoiPool", ["x", "rois"], pooled_shape=[2, 2], spatial_scale=0.5)],
+        {"x": X, "rois": np.array([[1, 0.5, 1.0, 6.0, 5.5], [0, 2.0, 0.0, 9.0, 7.0]], np.float32)}),
 ]
-# one-node models of the recurrent layers and Resize are in test_onnx.py
-ELSEWHERE = {"LSTM", "GRU", "RNN", "Resize"}
+# one-node models of the recurrent layers and Resize are in test_onnx.py, the random
+# generators in test_onnx_random.py
+ELSEWHERE = {"LSTM", "GRU", "RNN", "Resize", "RandomUniform", "RandomNormal", "RandomUniformLike",
+             "RandomNormalLike", "Multinomial"}
 
 
 def _model(row):

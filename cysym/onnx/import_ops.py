@@ -44,6 +44,7 @@ class GraphBuilder:
         self._aux_names = {name for node in self.graph.node
                            if node.op_type == "BatchNormalization" for name in node.input[3:5]}
         self._used_names = set()
+        self.shape_of = {}     # output of a Shape node -> the ONNX value it measures
 
     def build(self):
         from .. import ndarray, symbol
@@ -608,6 +609,7 @@ def _constant(b, node, attrs):
 def _shape(b, node, attrs):
     if "start" in attrs or "end" in attrs:
         raise Unsupported("start/end")
+    b.shape_of[node.output[0]] = node.input[0]
     return [b.op("shape_array", node, b.input(node.input[0]))]
 
 
@@ -668,3 +670,239 @@ def _recurrent(b, node, attrs):
     sequence = b.sym.transpose(b.sym.reshape(outputs[0], shape=(0, 0, directions, hidden)),
                                axes=(0, 2, 1, 3))
     return [sequence] + [outputs[k] for k in range(1, 3 if mode == "lstm" else 2)]
+
+
+# ---------------------------------------------------------------------------------------------
+# constants, ranges, gathers and scatters
+
+def _dtype_name(b, tensor_type):
+    return np.dtype(b.onnx.helper.tensor_dtype_to_np_dtype(tensor_type)).name
+
+
+def _scalar_input(b, node, position, what):
+    value = b.constant(node, position, what)
+    if value is None or value.size != 1:
+        raise Unsupported(f"its {what} is not a constant scalar")
+    return value.reshape(-1)[0]
+
+
+@importer("ConstantOfShape")
+def _constant_of_shape(b, node, attrs):
+    """A constant shape: cysym's _full; the shape of a value (Shape(x)): zeros_like/ones_like of
+    x, or x's zeros plus the value."""
+    value = (b.onnx.numpy_helper.to_array(attrs["value"]).reshape(-1) if "value" in attrs
+             else np.zeros(1, dtype=np.float32))
+    fill, dtype = value[0], value.dtype
+    if value.dtype == np.bool_:
+        fill, dtype = float(fill), np.dtype(np.float32)    # cysym has no booleans: 0/1
+    measured = b.shape_of.get(node.input[0])
+    if measured is not None:
+        like = b.input(measured)
+        base = b.sym.ones_like(like) if fill == 1 else b.sym.zeros_like(like)
+        if fill not in (0, 1):
+            base = b.sym._plus_scalar(base, scalar=float(fill))
+        return [b.op("Cast", node, base, dtype=dtype.name)]
+    shape = tuple(int(d) for d in b.constant(node, 0, "shape"))
+    if not shape:
+        raise Unsupported("a 0-d result (cysym arrays have at least one dimension)")
+    return [b.op("_full", node, shape=shape, value=float(fill), dtype=dtype.name)]
+
+
+@importer("Range")
+def _range(b, node, attrs):
+    start, limit, delta = (_scalar_input(b, node, k, what)
+                           for k, what in enumerate(("start", "limit", "delta")))
+    dtype = b.constant(node, 0, "start").dtype
+    return [b.op("_arange", node, start=float(start), stop=float(limit), step=float(delta),
+                 dtype=np.dtype(dtype).name)]
+
+
+def _coordinates_first(b, indices, ndim):
+    """ONNX's indices (..., M) as MXNet's (M, ...)."""
+    if ndim == 1:
+        return indices
+    return b.sym.transpose(indices, axes=(ndim - 1,) + tuple(range(ndim - 1)))
+
+
+def _index_rank(b, node, position):
+    """The rank of an index input: from its constant, the graph's declared type, or the value
+    info shape inference wrote (cysym needs it to move the coordinates' axis)."""
+    name = node.input[position]
+    if name in b.constants:
+        return b.constants[name].ndim
+    for info in list(b.graph.input) + list(b.graph.value_info) + list(b.graph.output):
+        if info.name == name and info.type.tensor_type.HasField("shape"):
+            return len(info.type.tensor_type.shape.dim)
+    raise Unsupported(f"the rank of its indices {name!r} is not known")
+
+
+@importer("GatherND")
+def _gather_nd(b, node, attrs):
+    if attrs.get("batch_dims", 0):
+        raise Unsupported(f"batch_dims={attrs['batch_dims']}")
+    indices = _coordinates_first(b, b.input(node.input[1]), _index_rank(b, node, 1))
+    return [b.op("gather_nd", node, b.input(node.input[0]), indices)]
+
+
+@importer("ScatterND")
+def _scatter_nd(b, node, attrs):
+    if attrs.get("reduction", b"none") not in (b"none", "none"):
+        raise Unsupported(f"reduction={attrs['reduction']!r}")
+    indices = _coordinates_first(b, b.input(node.input[1]), _index_rank(b, node, 1))
+    # _scatter_set_nd writes rhs into a copy of lhs; its shape parameter is lhs's
+    return [b.op("_scatter_set_nd", node, b.input(node.input[0]), b.input(node.input[2]), indices,
+                 shape=_known_shape(b, node.input[0]))]
+
+
+def _known_shape(b, name):
+    """The static shape of ONNX value `name` (a constant, or declared in the graph)."""
+    if name in b.constants:
+        return tuple(b.constants[name].shape)
+    for info in list(b.graph.input) + list(b.graph.value_info) + list(b.graph.output):
+        if info.name == name and info.type.tensor_type.HasField("shape"):
+            dims = info.type.tensor_type.shape.dim
+            if all(d.HasField("dim_value") for d in dims):
+                return tuple(d.dim_value for d in dims)
+    raise Unsupported(f"the shape of {name!r} is not known")
+
+
+@importer("GatherElements")
+def _gather_elements(b, node, attrs):
+    """pick: the indices have one element along the axis (ONNX's negative ones wrap)."""
+    shape = _known_shape(b, node.input[1])
+    axis = attrs.get("axis", 0) % len(shape)
+    if shape[axis] != 1:
+        raise Unsupported("indices with more than one element along the axis")
+    index = b.sym.reshape(b.input(node.input[1]), shape=shape[:axis] + shape[axis + 1:])
+    return [b.op("pick", node, b.input(node.input[0]), index, axis=axis, keepdims=True,
+                 mode="wrap")]
+
+
+@importer("OneHot")
+def _one_hot(b, node, attrs):
+    if attrs.get("axis", -1) != -1:
+        raise Unsupported(f"axis={attrs['axis']}")
+    depth = int(_scalar_input(b, node, 1, "depth"))
+    values = b.constant(node, 2, "values")
+    if values is None or values.size != 2:
+        raise Unsupported("its values are not a constant pair")
+    off, on = values.reshape(-1)
+    indices = b.input(node.input[0])
+    # ONNX counts a negative index from the end; cysym's one_hot would give all off_value
+    wrapped = b.sym.where(b.sym._lesser_scalar(indices, scalar=0),
+                          b.sym._plus_scalar(indices, scalar=depth), indices)
+    return [b.op("one_hot", node, wrapped, depth=depth, on_value=float(on), off_value=float(off),
+                 dtype=np.dtype(values.dtype).name)]
+
+
+@importer("IsNaN")
+def _is_nan(b, node, attrs):
+    x = b.input(node.input[0])
+    return [b.op("broadcast_not_equal", node, x, x)]     # 0/1 (cysym has no booleans)
+
+
+@importer("IsInf")
+def _is_inf(b, node, attrs):
+    positive, negative = attrs.get("detect_positive", 1), attrs.get("detect_negative", 1)
+    x = b.input(node.input[0])
+    if positive and negative:
+        return [b.op("_equal_scalar", node, b.sym.abs(x), scalar=float("inf"))]
+    if not (positive or negative):
+        return [b.op("zeros_like", node, x)]
+    return [b.op("_equal_scalar", node, x, scalar=float("inf") if positive else float("-inf"))]
+
+
+@importer("Size")
+def _size(b, node, attrs):
+    return [b.op("size_array", node, b.input(node.input[0]))]     # (1,), not ONNX's 0-d
+
+
+@importer("Det")
+def _det(b, node, attrs):
+    return [b.op("_linalg_det", node, b.input(node.input[0]))]   # one matrix: (1,), not 0-d
+
+
+@importer("Selu")
+def _selu(b, node, attrs):
+    from .export_ops import SELU_ALPHA, SELU_LAMBDA
+    alpha, gamma = attrs.get("alpha", 1.67326319217681884765625), attrs.get("gamma", 1.05070102214813232421875)
+    if not (np.isclose(alpha, SELU_ALPHA) and np.isclose(gamma, SELU_LAMBDA)):
+        raise Unsupported(f"alpha={alpha}, gamma={gamma} (cysym's SELU has fixed constants)")
+    return [b.op("LeakyReLU", node, b.input(node.input[0]), act_type="selu")]
+
+
+@importer("GlobalLpPool")
+def _global_lp_pool(b, node, attrs):
+    if attrs.get("p", 2) != 2:
+        raise Unsupported(f"p={attrs['p']} (cysym's lp pooling keeps the signs)")
+    return [b.op("Pooling", node, b.input(node.input[0]), kernel=(1, 1), global_pool=True,
+                 pool_type="lp", p_value=2)]
+
+
+@importer("ReverseSequence")
+def _reverse_sequence(b, node, attrs):
+    if attrs.get("time_axis", 0) != 0 or attrs.get("batch_axis", 1) != 1:
+        raise Unsupported("time_axis other than 0 or batch_axis other than 1")
+    return [b.op("SequenceReverse", node, b.input(node.input[0]), b.input(node.input[1]),
+                 use_sequence_length=True)]
+
+
+@importer("RoiAlign")
+def _roi_align(b, node, attrs):
+    text = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
+    if text.get("mode", "avg") != "avg":
+        raise Unsupported(f"mode={text['mode']!r}")
+    transform = text.get("coordinate_transformation_mode",
+                         "half_pixel" if b.opset >= 16 else "output_half_pixel")
+    # cysym's regions are (R, 5): the batch index, then the corners
+    batch = b.sym.Cast(b.sym.expand_dims(b.input(node.input[2]), axis=1), dtype="float32")
+    regions = b.sym.Concat(batch, b.input(node.input[1]), dim=1, num_args=2)
+    sampling = text.get("sampling_ratio", 0)
+    return [b.op("_contrib_ROIAlign", node, b.input(node.input[0]), regions,
+                 pooled_size=(text.get("output_height", 1), text.get("output_width", 1)),
+                 spatial_scale=text.get("spatial_scale", 1.0),
+                 sample_ratio=sampling if sampling > 0 else -1,
+                 aligned=transform == "half_pixel")]
+
+
+@importer("MaxRoiPool")
+def _max_roi_pool(b, node, attrs):
+    return [b.op("ROIPooling", node, b.input(node.input[0]), b.input(node.input[1]),
+                 pooled_size=tuple(attrs["pooled_shape"]),
+                 spatial_scale=attrs.get("spatial_scale", 1.0))]
+
+
+# ---------------------------------------------------------------------------------------------
+# random generators (their seed attribute has no cysym form: cysym draws from mx.random's state)
+
+@importer("RandomUniform", "RandomNormal")
+def _random(b, node, attrs):
+    dtype = _dtype_name(b, attrs.get("dtype", 1))
+    shape = tuple(attrs["shape"])
+    if node.op_type == "RandomUniform":
+        return [b.op("_random_uniform", node, low=attrs.get("low", 0.0), high=attrs.get("high", 1.0),
+                     shape=shape, dtype=dtype)]
+    return [b.op("_random_normal", node, loc=attrs.get("mean", 0.0), scale=attrs.get("scale", 1.0),
+                 shape=shape, dtype=dtype)]
+
+
+@importer("RandomUniformLike", "RandomNormalLike")
+def _random_like(b, node, attrs):
+    like = b.input(node.input[0])
+    if node.op_type == "RandomUniformLike":
+        draws = b.sym._random_uniform_like(like, low=attrs.get("low", 0.0),
+                                           high=attrs.get("high", 1.0))
+    else:
+        draws = b.sym._random_normal_like(like, loc=attrs.get("mean", 0.0),
+                                          scale=attrs.get("scale", 1.0))
+    if "dtype" not in attrs:
+        return [b.op("identity", node, draws)]
+    return [b.op("Cast", node, draws, dtype=_dtype_name(b, attrs["dtype"]))]
+
+
+@importer("Multinomial")
+def _multinomial(b, node, attrs):
+    """Multinomial draws from the rows of unnormalized log-probabilities."""
+    probabilities = b.sym.softmax(b.input(node.input[0]), axis=-1)
+    return [b.op("_sample_multinomial", node, probabilities, shape=(attrs.get("sample_size", 1),),
+                 dtype=_dtype_name(b, attrs.get("dtype", 6)))]
