@@ -502,6 +502,9 @@ contrib = _OpNamespace(f"{__name__}.contrib", "_contrib_",
 # mx.nd.linalg.<name>: the operator _linalg_<name>
 linalg = _OpNamespace(f"{__name__}.linalg", "_linalg_",
                       lambda op, registered_name, name: _make_op_function(op, registered_name))
+# mx.nd.image.<name>: the operator _image_<name>
+image = _OpNamespace(f"{__name__}.image", "_image_",
+                     lambda op, registered_name, name: _make_op_function(op, registered_name))
 # mx.nd.random: MXNet's samplers (cysym.ndarray_random) and the other operators _random_<name>
 random = _OpNamespace(f"{__name__}.random", "_random_",
                       lambda op, registered_name, name: _make_op_function(op, registered_name))

@@ -21,3 +21,4 @@ from . import update_ops  # noqa: F401  (sgd_update ... lamb_update_phase2, mp_ 
 from . import ctc  # noqa: F401  (CTCLoss, ctc_loss, _contrib_CTCLoss, _contrib_ctc_loss)
 from . import misc  # noqa: F401  (diag, khatri_rao, _slice_assign, _split_v2, _histogram, all_finite, amp_cast, ...)
 from . import contrib_misc  # noqa: F401  (_contrib_gradientmultiplier, _contrib_round_ste, _contrib_sign_ste, _contrib_quadratic)
+from . import image  # noqa: F401  (_image_to_tensor, _image_normalize, _image_flip_*: mx.sym.image, mx.nd.image)

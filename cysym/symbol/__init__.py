@@ -38,6 +38,7 @@ def ones(shape, dtype=None, **kwargs):
 
 contrib = _OpNamespace(f"{__name__}.contrib", "_contrib_", _symbol_function)
 linalg = _OpNamespace(f"{__name__}.linalg", "_linalg_", _symbol_function)
+image = _OpNamespace(f"{__name__}.image", "_image_", _symbol_function)
 # mx.sym.random: MXNet's samplers (uniform, normal, ...) and the other _random_<name> operators
 random = _OpNamespace(f"{__name__}.random", "_random_", _symbol_function)
 _install_samplers(random)
@@ -45,5 +46,5 @@ _install_samplers(random)
 _install_fluent_methods()
 
 __all__ = ["Symbol", "Variable", "var", "Group", "load", "load_json", "zeros", "ones", "arange", "linspace",
-           "full", "eye", "contrib", "linalg", "random", "pow", "power", "maximum", "minimum", "hypot"] + sorted(
+           "full", "eye", "contrib", "linalg", "image", "random", "pow", "power", "maximum", "minimum", "hypot"] + sorted(
     n for n in _public_functions() if not n.startswith("_"))

@@ -1,0 +1,149 @@
+"""MXNet's image operators (src/operator/image/image_random-inl.h; mx.nd.image, mx.sym.image):
+_image_to_tensor, _image_normalize, _image_flip_left_right and _image_flip_top_bottom.
+
+Where this differs from MXNet 1.9.1:
+* the flips write every column or row: MXNet's FlipImpl swaps pairs and, out of place, leaves
+  the middle column (row) of an odd width (height) unwritten;
+* the flips' gradient is the flip of the output's gradient (MXNet registers a plain copy, which
+  is not the flip's derivative), and they compute in float32, float64, int32 and int64 (MXNet
+  takes uint8 images too: Cast them first);
+* to_tensor passes no gradient to its image, a zero one (MXNet registers a copy of the
+  output's gradient, whose shape, C x H x W, is not the image's).
+The random forms (_image_random_*), resize, crop and the colour transforms are not here.
+"""
+from ..registry import ARRAY_DTYPES, NUMBER_DTYPES, OpDef, Param, register
+from .common import kernels, same_shape
+from .layout import _gather, _strides
+
+import numpy as np
+
+
+def _image_rank_error(ctx, shape, layout):
+    return ctx.error(f"input 'data' must have shape {layout} or (N, {layout[1:]}, got {tuple(shape)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# to_tensor: (N,) H x W x C of any array dtype -> (N,) C x H x W float32 in [0, 1]
+
+def _to_tensor_shape(ctx, ins, outs):
+    data = ins[0]
+    if data is None:
+        return ins, outs
+    if len(data) not in (3, 4):
+        raise _image_rank_error(ctx, data, "(H, W, C)")
+    *batch, height, width, channels = data
+    return ins, [tuple(batch) + (channels, height, width)]
+
+
+register(OpDef(
+    "_image_to_tensor",
+    aliases=("_npx__image_to_tensor",),
+    dtypes={"data": ARRAY_DTYPES},
+    infer_shape=_to_tensor_shape,
+    infer_type=lambda ctx, ins, outs: (ins, [np.dtype("float32")]),
+    gradient=lambda g: [None],
+    kernel=lambda b: kernels("image").append_to_tensor(b.plan, b.inputs[0], b.outputs[0],
+                                                       b.req[0], b.label),
+    doc="Converts an image of shape (H, W, C) or (N, H, W, C) with values in [0, 255] to a "
+        "float32 tensor of shape (C, H, W) or (N, C, H, W) with values in [0, 1] (x / 255).",
+))
+
+
+# ---------------------------------------------------------------------------------------------
+# normalize: (x - mean[c]) / std[c] over the channels of (N,) C x H x W
+
+def _per_channel(values, channels):
+    """MXNet's mean/std: one value for every channel, or one per channel."""
+    return list(values) * channels if len(values) == 1 else list(values)
+
+
+def _normalize_shape(ctx, ins, outs):
+    known = ins[0] if ins[0] is not None else outs[0]
+    if known is not None:
+        if len(known) not in (3, 4):
+            raise _image_rank_error(ctx, known, "(C, H, W)")
+        channels = known[len(known) - 3]
+        if channels not in (1, 3):
+            raise ctx.error(f"input 'data' has {channels} channels in shape {tuple(known)}; "
+                            f"image operators take 1 or 3")
+        for name in ("mean", "std"):
+            if len(ctx.params[name]) not in (1, channels):
+                raise ctx.error(f"{name} must have either 1 or {channels} elements for input "
+                                f"shape {tuple(known)}, got {ctx.params[name]}")
+    return same_shape(ctx, ins, outs)
+
+
+def _normalize_kernel(backward):
+    def kernel(b):
+        channels = b.inputs[0].shape[b.inputs[0].ndim - 3]
+        kernels("image").append_normalize(
+            b.plan, b.inputs[0], b.outputs[0], _per_channel(b.params["mean"], channels),
+            _per_channel(b.params["std"], channels), b.req[0], backward, b.label)
+    return kernel
+
+
+_NORMALIZE_PARAMS = [
+    Param("mean", "floats", (0.0, 0.0, 0.0, 0.0), "Sequence of means for each channel. Default "
+                                                  "value is 0."),
+    Param("std", "floats", (1.0, 1.0, 1.0, 1.0), "Sequence of standard deviations for each "
+                                                 "channel. Default value is 1."),
+]
+
+register(OpDef(
+    "_image_normalize",
+    aliases=("_npx__image_normalize",),
+    params=_NORMALIZE_PARAMS,
+    infer_shape=_normalize_shape,
+    inplace=[(0, 0)],
+    kernel=_normalize_kernel(backward=False),
+    gradient=lambda g: [g.op("_backward_image_normalize", g.out_grads[0], **g.forward_attrs())],
+    doc="Normalizes a tensor of shape (C, H, W) or (N, C, H, W), C 1 or 3: output[c] = "
+        "(input[c] - mean[c]) / std[c]; mean and std hold one value, or one per channel (as in "
+        "MXNet, the 4-value defaults fit neither: give them).",
+))
+
+register(OpDef(
+    "_backward_image_normalize",
+    params=_NORMALIZE_PARAMS,
+    inputs=("out_grad",),
+    infer_shape=_normalize_shape,
+    inplace=[(0, 0)],
+    kernel=_normalize_kernel(backward=True),
+    hidden=True,
+    doc="The gradient of _image_normalize: out_grad[c] * (1 / std[c]).",
+))
+
+
+# ---------------------------------------------------------------------------------------------
+# flip_left_right, flip_top_bottom: an H x W x C image read backwards along W or H
+
+def _flip_shape(ctx, ins, outs):
+    known = ins[0] if ins[0] is not None else outs[0]
+    if known is not None and (len(known) != 3 or known[2] not in (1, 3)):
+        raise ctx.error(f"input 'data' must be an image of shape (H, W, C) with C 1 or 3, got "
+                        f"{tuple(known)}")
+    return same_shape(ctx, ins, outs)
+
+
+def _flip_kernel(axis):
+    def kernel(b):
+        shape = b.inputs[0].shape
+        strides = list(_strides(shape))
+        # read axis `axis` from its last element backwards
+        offset = (shape[axis] - 1) * strides[axis]
+        strides[axis] = -strides[axis]
+        _gather(b, offset, strides)
+    return kernel
+
+
+for _name, _axis, _side in (("_image_flip_left_right", 1, "left and right (the W axis)"),
+                            ("_image_flip_top_bottom", 0, "top and bottom (the H axis)")):
+    register(OpDef(
+        _name,
+        aliases=(f"_npx_{_name}",),
+        dtypes=NUMBER_DTYPES,
+        infer_shape=_flip_shape,
+        kernel=_flip_kernel(_axis),
+        gradient=lambda g: [g.op(g.node.op.name, g.out_grads[0])],
+        doc=f"Swaps the {_side} of an image of shape (H, W, C), C 1 or 3.",
+    ))

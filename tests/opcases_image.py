@@ -1,0 +1,42 @@
+"""Registry-table rows for cysym/ops/image.py (MXNet's mx.nd.image operators), with NumPy
+references written from src/operator/image/image_random-inl.h."""
+import numpy as np
+
+from opcase import Case, positive, signed
+
+
+def np_to_tensor(data):
+    # (N,) H x W x C -> (N,) C x H x W, divided by 255: float32 whatever the image's dtype
+    return (np.moveaxis(data, -1, -3) / 255.0).astype(np.float32)
+
+
+def np_normalize(data, mean, std):
+    channels = data.shape[-3]
+    # MXNet's mean and std are float32 values, one or one per channel
+    mean, std = (np.broadcast_to(np.float32(v), (channels,)).astype(np.float64) for v in (mean, std))
+    shape = (channels, 1, 1)
+    return (data - mean.reshape(shape)) / std.reshape(shape)
+
+
+def pixels(rng, shape):
+    return rng.integers(0, 256, shape).astype(np.float64)
+
+
+CASE_LIST = [
+    # no gradient reaches the image (zero_grad): see cysym/ops/image.py
+    Case("_image_to_tensor", {"data": ((4, 5, 3), pixels)}, ref=np_to_tensor, zero_grad=True,
+         bad=[("shapes", {"data": (4, 5)})]),
+    Case("_image_to_tensor", {"data": ((2, 4, 5, 1), pixels)}, ref=np_to_tensor, zero_grad=True,
+         id="_image_to_tensor-batch"),
+    Case("_image_normalize", {"data": ((3, 4, 5), positive)},
+         params=dict(mean=(0.1, 0.25, 0.3), std=(0.5, 2.0, 3.0)), ref=np_normalize,
+         bad=[("params", {"mean": (0.1, 0.2)}), ("shapes", {"data": (2, 4, 5)})]),
+    Case("_image_normalize", {"data": ((2, 1, 4, 5), signed)}, params=dict(mean=(0.3,), std=(0.7,)),
+         ref=np_normalize, id="_image_normalize-batch-one-channel"),
+    Case("_image_normalize", {"data": ((2, 3, 4, 5), signed)}, params=dict(mean=(-0.2,), std=(1.5,)),
+         ref=np_normalize, id="_image_normalize-batch-one-value"),
+    Case("_image_flip_left_right", {"data": ((4, 5, 3), signed)}, ref=lambda data: data[:, ::-1],
+         bad=[("shapes", {"data": (2, 4, 5, 3)})]),
+    Case("_image_flip_top_bottom", {"data": ((5, 4, 1), signed)}, ref=lambda data: data[::-1],
+         bad=[("shapes", {"data": (5, 4, 2)})]),
+]
