@@ -170,23 +170,32 @@ class _NodeLayout:
 
 
 def _layout_of(node, layouts):
-    """node's _NodeLayout, shared through `layouts` by nodes of one op with the same attributes."""
-    key = (node.op, tuple(node.attrs.items()))
-    layout = layouts.get(key)
+    """node's _NodeLayout, shared through `layouts` by nodes of one op with the same attributes.
+    Nodes sharing parsed parameters (loaded alike, or copies) have the same attributes: their
+    parameters' id finds it first (the nodes hold them while the layouts are used)."""
+    shared_key = (node.op, id(node.params))
+    layout = layouts.get(shared_key)
     if layout is None:
-        layout = layouts[key] = _NodeLayout(node)
+        key = (node.op, tuple(node.attrs.items()))
+        layout = layouts.get(key)
+        if layout is None:
+            layout = layouts[key] = _NodeLayout(node)
+        layouts[shared_key] = layout
     return layout
 
 
 def _check_kernel_dtypes(node, dtypes, layout):
     """A BindError naming the operator instance, the entry and its dtype when the op's kernel
     does not compute in it (OpDef.dtypes); inputs read for their shape only may be anything."""
-    for position, ((src, index), allowed) in enumerate(zip(node.inputs, layout.input_dtypes)):
+    input_dtypes = layout.input_dtypes
+    for position, (src, index) in enumerate(node.inputs):
+        allowed = input_dtypes[position]
         if allowed is not None and dtypes[(id(src), index)] not in allowed:
             raise _dtype_refusal(node, "input", position, dtypes[(id(src), index)])
+    node_id = id(node)
     for i, allowed in enumerate(layout.output_dtypes):
-        if dtypes[(id(node), i)] not in allowed:
-            raise _dtype_refusal(node, "output", i, dtypes[(id(node), i)])
+        if dtypes[(node_id, i)] not in allowed:
+            raise _dtype_refusal(node, "output", i, dtypes[(node_id, i)])
 
 
 def _dtype_refusal(node, what, position, dtype):
@@ -321,7 +330,8 @@ class Executor:
         entry_id, entry_bytes, external, persistent, entry_meta = {}, [], [], [], []
 
         def add_entry(key, shape, dtype, is_external, label):
-            dtype = np.dtype(dtype)
+            if not isinstance(dtype, np.dtype):     # np.dtype() of a dtype costs as much as the rest
+                dtype = np.dtype(dtype)
             entry_id[key] = len(entry_bytes)
             entry_bytes.append(math.prod(shape) * dtype.itemsize)
             external.append(is_external)
@@ -331,16 +341,18 @@ class Executor:
         layouts = {}
         node_layouts = []     # per op node, in op_nodes' order
         for node in nodes:
-            if node.is_variable:
+            if node.op is None:
                 if id(node) not in arrays_of:
                     raise BindError(f"variable {node.name!r} has no array")
                 add_entry((id(node), 0), arrays_of[id(node)].shape, arrays_of[id(node)].dtype, True, node.name)
                 continue
             layout = _layout_of(node, layouts)
             node_layouts.append(layout)
+            node_id = id(node)
             for i in range(layout.num_outputs):
-                key = (id(node), i)
-                if not is_complete(shapes.get(key)) or key not in dtypes:
+                key = (node_id, i)
+                shape = shapes.get(key)
+                if shape is None or None in shape or key not in dtypes:
                     raise BindError(f"Error in operator {node.name}: cannot infer the shape or dtype of "
                                     f"output {node.output_name(i)} (shape {show_shape(shapes.get(key))}, "
                                     f"dtype {dtypes.get(key)}); give more input shapes")
@@ -646,7 +658,7 @@ def _context(ctx):
 def _refuse_dynamic_shapes(symbol):
     """An error naming the first node whose output shape depends on input values."""
     for node in symbol._nodes():
-        if not node.is_variable and node.op.dynamic_shape:
+        if node.op is not None and node.op.dynamic_shape:
             raise BindError(f"Error in operator {node.name}: {node.op.label(node.name)} cannot be "
                             f"bound: {node.op.dynamic_shape}, and cysym plans the shape of every "
                             f"array when it binds")

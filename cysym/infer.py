@@ -210,7 +210,7 @@ def _initial_values(symbol, graph_variables, args, kwargs, attr_key, convert, wh
     """Known values of variables: from attributes, then positional args, then keywords.
     graph_variables: symbol._variables(), computed once by the caller."""
     arguments = [n.name for n in graph_variables[0]]
-    variables = [n for n in symbol._nodes() if n.is_variable]
+    variables = [n for n in symbol._nodes() if n.op is None]
     by_name = {n.name: n for n in variables}
     values = {}
     for node in variables:

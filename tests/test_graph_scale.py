@@ -190,3 +190,21 @@ def test_load_infer_bind_time_grows_linearly():
     _load_infer_bind(small)     # imports and first-call costs out of the way
     ratio = _best_time(lambda: _load_infer_bind(large)) / _best_time(lambda: _load_infer_bind(small))
     assert ratio <= 8, f"{large} nodes took {ratio:.1f}x the time of {small}"
+
+
+def test_what_a_large_pass_leaves_goes_to_the_oldest_generation():
+    """After load_json (a pass with the collector paused) the graph's nodes are not in the young
+    generation, which the next collection would walk object by object; a program's own frozen
+    objects stay frozen."""
+    import gc
+    net = mx.sym.load_json(_chain_json(50))
+    young = {id(o) for o in gc.get_objects(generation=0)}
+    assert not any(id(node) in young for node in net._nodes())
+    assert gc.isenabled()
+    gc.freeze()
+    try:
+        count = gc.get_freeze_count()
+        mx.sym.load_json(_chain_json(50)).infer_shape(x=(2, 3))
+        assert gc.get_freeze_count() == count
+    finally:
+        gc.unfreeze()

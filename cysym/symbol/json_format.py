@@ -147,16 +147,20 @@ def _fail(source, message):
     return JSONFormatError(f"{source}: {message}")
 
 
+def _reference(raw, defined, nodes, output_counts):
+    """(node, output) of a well-formed [node, output(, version)] reference to one of the first
+    `defined` nodes, in as few steps as one can be checked (a file may have 10^5); None for
+    anything else, which _entry then examines."""
+    if (type(raw) is list and 2 <= len(raw) <= 3 and type(raw[0]) is int and type(raw[1]) is int
+            and 0 <= raw[0] < defined and 0 <= raw[1] < output_counts[raw[0]]
+            and (len(raw) == 2 or type(raw[2]) is int)):
+        return (nodes[raw[0]], raw[1])
+    return None
+
+
 def _entry(source, raw, reader, k, defined, nodes, output_counts):
     """Validate the k-th [node, output(, version)] reference of `reader` ((position, name) of
     the node reading it, None for the heads) to an already defined node."""
-    # the common, valid case first, in as few steps as a reference can be checked
-    if type(raw) is list and 2 <= len(raw) <= 3:
-        node_id, output = raw[0], raw[1]
-        if (type(node_id) is int and type(output) is int and (len(raw) == 2 or type(raw[2]) is int)
-                and 0 <= node_id < defined and 0 <= output < output_counts[node_id]):
-            return (nodes[node_id], output)
-    # the place is spelt out only for an error: a file may have 10^5 references
     where = f"head {k}" if reader is None else f"node {reader[0]} ('{reader[1]}') input {k}"
     if (not isinstance(raw, list) or len(raw) not in (2, 3)
             or not all(isinstance(v, int) and not isinstance(v, bool) for v in raw)):
@@ -173,6 +177,10 @@ def _entry(source, raw, reader, k, defined, nodes, output_counts):
 
 
 def _node_attrs(source, raw, position, name):
+    value = raw.get("attrs")
+    if (type(value) is dict and "attr" not in raw and "param" not in raw
+            and all(type(v) is str for v in value.values())):
+        return dict(value)    # what MXNet 1.x writes: string attributes under "attrs" only
     attrs = {}
     for key in ("param", "attr", "attrs"):   # oldest first, so newer keys win
         value = raw.get(key)
@@ -313,12 +321,13 @@ def _load_json(json_str, source):
         node = Node(op, name, attrs)
         node._params = params
         node._output_names = (params, output_names)
-        reader = (position, name)
-        node.inputs = [_entry(source, e, reader, k, position, nodes, output_counts)
+        node.inputs = [_reference(e, position, nodes, output_counts)
+                       or _entry(source, e, (position, name), k, position, nodes, output_counts)
                        for k, e in enumerate(raw_inputs)]
         nodes.append(node)
         output_counts.append(len(output_names))
-    heads = [_entry(source, e, None, k, len(nodes), nodes, output_counts)
+    heads = [_reference(e, len(nodes), nodes, output_counts)
+             or _entry(source, e, None, k, len(nodes), nodes, output_counts)
              for k, e in enumerate(raw_heads)]
     return Symbol(heads)
 

@@ -74,7 +74,7 @@ class Symbol:
                 for src, _ in node.inputs[node.num_args():]:
                     if src.is_variable:
                         aux_ids.add(id(src))
-        variables = [n for n in nodes if n.is_variable]
+        variables = [n for n in nodes if n.op is None]
         return ([n for n in variables if id(n) not in aux_ids],
                 [n for n in variables if id(n) in aux_ids])
 
@@ -113,7 +113,7 @@ class Symbol:
         -------
         list of str
         """
-        return [n.name for n in self._nodes() if n.is_variable]
+        return [n.name for n in self._nodes() if n.op is None]
 
     def list_outputs(self):
         """The names of the symbol's outputs, ``<node>_<output>`` (``'fc1_output'``,
