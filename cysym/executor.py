@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from . import fusion as _fusion
 from . import profiler as _profiler
 from . import random as _random
 from ._ops import planner as _planner
@@ -244,7 +245,9 @@ class Executor:
                   if grad_req[node.name] != "null" and self.grad_dict[node.name] is not None
                   and _is_float(self.arg_dict[node.name].dtype)}
         self._monitor = None
-        self._build(arg_nodes, aux_nodes, wanted, inferred)
+        self._fuse = _fusion.ENABLED
+        self._build_args = (arg_nodes, aux_nodes, wanted, inferred)
+        self._build(*self._build_args)
         # a backward that reads what forward left in the planned buffers (it may also reuse
         # them) may run once after each forward, never before the first
         self._forward_done = False
@@ -299,6 +302,12 @@ class Executor:
             nodes = [n for n in nodes if id(n) in forward_ids] + backward_nodes
         else:
             nodes, backward_nodes = forward_nodes, []
+        aliases, self._fused_batch_stats = {}, False
+        if self._fuse and not backward_nodes:
+            nodes, aliases, self._fused_batch_stats = _fusion.fuse_for_inference(
+                nodes, symbol._outputs, shapes, dtypes)
+            forward_ids.update(id(target) for target, _ in aliases.values())
+        self._fused = bool(aliases)
         self._forward_count = sum(1 for n in nodes if id(n) in forward_ids and not n.is_variable)
         self._head_grad_arrays = []
         gradient_nodes = {id(entry[0]) for entry in gradients.values()}
@@ -323,9 +332,16 @@ class Executor:
             # (the backward rules may complete them): the others need no second look
             infer_graph_shapes(shapes_unsettled + backward_nodes, shapes)
             infer_graph_types(dtypes_unsettled + backward_nodes, dtypes)
-        self._lay_out(nodes, arrays_of, shapes, dtypes, grad_targets)
+        self._lay_out(nodes, arrays_of, shapes, dtypes, grad_targets, aliases)
 
-    def _lay_out(self, nodes, arrays_of, shapes, dtypes, grad_targets):
+    def _unfuse(self):
+        """Lay the executor out again without fusion (new output arrays): for a training pass
+        through a fused BatchNorm, or a monitor that wants every node's outputs."""
+        self._fuse = False
+        self._build(*self._build_args)
+        self._forward_done = False
+
+    def _lay_out(self, nodes, arrays_of, shapes, dtypes, grad_targets, aliases):
         op_nodes = [n for n in nodes if not n.is_variable]
         entry_id, entry_bytes, external, persistent, entry_meta = {}, [], [], [], []
 
@@ -358,6 +374,8 @@ class Executor:
                                     f"dtype {dtypes.get(key)}); give more input shapes")
                 add_entry(key, shapes[key], dtypes[key], key in grad_targets, node.output_name(i))
             _check_kernel_dtypes(node, dtypes, layout)
+        for key, (target, index) in aliases.items():    # entries a fused node computes
+            entry_id[key] = entry_id[(id(target), index)]
         for node, index in self._symbol._outputs:
             persistent[entry_id[(id(node), index)]] = True
 
@@ -469,6 +487,8 @@ class Executor:
         'fc1_backward_output0' for backward nodes); the array is the executor's own buffer, valid
         during the call.  None removes the callback.
         (MXNet passes the name as bytes and the array as a C handle.)"""
+        if callback is not None and self._fused:
+            self._unfuse()
         self._monitor = None if callback is None else (callback, bool(monitor_all))
 
     def _run_monitored(self, end, is_train):
@@ -509,6 +529,8 @@ class Executor:
                 raise MXNetError(f"forward: {name!r} has shape {value.shape}, the executor was bound "
                                  f"with {target.shape}; use reshape() for new shapes")
             target[...] = value
+        if is_train and self._fused_batch_stats:
+            self._unfuse()
         if is_train:
             self._plan.set_seed(_random.next_seed())
         self._run(0, self._backward_start, bool(is_train))

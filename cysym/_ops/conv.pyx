@@ -17,6 +17,8 @@ from cysym._ops._blas cimport real, gemm
 from cysym._ops._math cimport _sum
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
+from cysym._ops._epilogue cimport (Epilogue, epilogue_of, epilogue_floats, fused_scale,
+                                   finish_row, is_identity, ACT_NONE)
 
 POOL_CODES = {"max": 0, "avg": 1, "sum": 2, "lp": 3}
 DEF GEOM_INTS = 22
@@ -24,6 +26,8 @@ DEF GEOM_INTS = 22
 DEF DEPTHWISE = -1
 # widest kernel row the depthwise path takes (its tap ranges live on the stack)
 DEF DEPTHWISE_TAPS = 16
+# what the kernels without a fused activation pass (a static struct is zeroed: ACT_NONE)
+cdef Epilogue NO_EPILOGUE
 
 
 # ---------------------------------------------------------------------------------------
@@ -179,32 +183,32 @@ cdef void _channels_of_images(real* x, real* col, Py_ssize_t ld, Py_ssize_t coun
 # general path's gather into wide GEMMs (see POINTWISE_COLUMNS).
 
 cdef void _add_bias(real* y, const real* b, Py_ssize_t N, Py_ssize_t F,
-                    Py_ssize_t size) noexcept nogil:
-    # y[n, f, :] += b[f], split by planes over the kernel threads
+                    Py_ssize_t size, const Epilogue* e) noexcept nogil:
+    # y[n, f, :] = act(y[n, f, :] * scale[f] + b[f]) (see _epilogue.pxd; b may be NULL), split
+    # by planes over the kernel threads
     cdef int part
     cdef int parts = threads.parts_for(<double>N * F * size)
+    if b == NULL and is_identity(e):
+        return
     if parts == 1:
-        _add_bias_planes(y, b, F, size, 0, N * F)
+        _add_bias_planes(y, b, F, size, e, 0, N * F)
         return
     for part in prange(parts, num_threads=parts, schedule="static"):
-        _add_bias_planes(y, b, F, size, threads.split_point(N * F, parts, part, 1),
+        _add_bias_planes(y, b, F, size, e, threads.split_point(N * F, parts, part, 1),
                          threads.split_point(N * F, parts, part + 1, 1))
 
 
 cdef void _add_bias_planes(real* y, const real* b, Py_ssize_t F, Py_ssize_t size,
-                           Py_ssize_t first, Py_ssize_t last) noexcept nogil:
-    cdef Py_ssize_t plane, p
-    cdef real* yp
-    cdef real bf
+                           const Epilogue* e, Py_ssize_t first, Py_ssize_t last) noexcept nogil:
+    cdef Py_ssize_t plane, f
     for plane in range(first, last):
-        bf = b[plane % F]
-        yp = y + plane * size
-        for p in range(size):
-            yp[p] += bf
+        f = plane % F
+        finish_row(y + plane * size, size, (<const real*>e.scale)[f] if e.scale != NULL else 1,
+                   b[f] if b != NULL else 0, e)
 
 
 cdef void _pointwise_forward(const real* x, const real* w, const real* b, real* y, Geom* g,
-                             int req) noexcept nogil:
+                             int req, const Epilogue* e) noexcept nogil:
     cdef Py_ssize_t n, grp
     cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo
     cdef Py_ssize_t Fg = g.F // g.G, Cg = g.C // g.G
@@ -217,8 +221,7 @@ cdef void _pointwise_forward(const real* x, const real* w, const real* b, real* 
             gemm(False, False, <int>Fg, <int>HWo, <int>Cg, <real>1, w + grp * Fg * Cg, <int>Cg,
                  x + (n * g.C + grp * Cg) * HWo, <int>HWo, beta,
                  y + (n * g.F + grp * Fg) * HWo, <int>HWo)
-    if b != NULL:
-        _add_bias(y, b, g.N, g.F, HWo)
+    _add_bias(y, b, g.N, g.F, HWo, e)
 
 
 cdef void _pointwise_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
@@ -418,7 +421,7 @@ cdef void _depthwise_row(const real* xp, const real* wc, real bias, real* yr, Ge
 
 
 cdef void _depthwise_forward(const real* x, const real* w, const real* b, real* y, Geom* g,
-                             int req) noexcept nogil:
+                             int req, const Epilogue* e) noexcept nogil:
     cdef int parts, part
     cdef Py_ssize_t cols[2 * DEPTHWISE_TAPS]
     cdef Py_ssize_t inner_lo = 0, inner_hi = 0
@@ -431,24 +434,31 @@ cdef void _depthwise_forward(const real* x, const real* w, const real* b, real* 
         inner_hi = min(cols[1], min(cols[3], cols[5]))
     parts = threads.parts_for(<double>g.N * g.C * (g.H * g.W + g.Ho * g.Wo))
     if parts == 1:
-        _depthwise_planes(x, w, b, y, g, cols, inner_lo, inner_hi, req, 0, g.N * g.C)
+        _depthwise_planes(x, w, b, y, g, cols, inner_lo, inner_hi, req, e, 0, g.N * g.C)
         return
     for part in prange(parts, num_threads=parts, schedule="static"):
-        _depthwise_planes(x, w, b, y, g, cols, inner_lo, inner_hi, req,
+        _depthwise_planes(x, w, b, y, g, cols, inner_lo, inner_hi, req, e,
                           threads.split_point(g.N * g.C, parts, part, 1),
                           threads.split_point(g.N * g.C, parts, part + 1, 1))
 
 
 cdef void _depthwise_planes(const real* x, const real* w, const real* b, real* y, Geom* g,
                             Py_ssize_t* cols, Py_ssize_t inner_lo, Py_ssize_t inner_hi, int req,
-                            Py_ssize_t first, Py_ssize_t last) noexcept nogil:
-    # planes first..last (plane = n * C + c) of the depthwise forward
+                            const Epilogue* e, Py_ssize_t first, Py_ssize_t last) noexcept nogil:
+    # planes first..last (plane = n * C + c) of the depthwise forward; a fused scale and
+    # activation run on each plane just written, while it is in cache
     cdef Py_ssize_t plane, c
     cdef Py_ssize_t K = g.kh * g.kw
+    cdef real bias
     for plane in range(first, last):
         c = plane % g.C
-        _depthwise_plane(x + plane * g.H * g.W, w + c * K, b[c] if b != NULL else 0,
+        bias = b[c] if b != NULL else 0
+        _depthwise_plane(x + plane * g.H * g.W, w + c * K, bias if e.scale == NULL else 0,
                          y + plane * g.Ho * g.Wo, g, cols, inner_lo, inner_hi, req)
+        if e.scale != NULL:
+            finish_row(y + plane * g.Ho * g.Wo, g.Ho * g.Wo, (<const real*>e.scale)[c], bias, e)
+        elif e.act != ACT_NONE:
+            finish_row(y + plane * g.Ho * g.Wo, g.Ho * g.Wo, 1, 0, e)
 
 
 cdef void _depthwise_plane(const real* xp, const real* wc, real bias, real* yc, Geom* g,
@@ -597,7 +607,8 @@ cdef void _depthwise_backward_channels(const real* dy, const real* x, const real
 
 
 cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, real* col,
-                        Geom* g, Py_ssize_t nb, int req) noexcept nogil:
+                        Geom* g, Py_ssize_t nb, int req, const Epilogue* e) noexcept nogil:
+    # e: an activation fused at bind time, only with req write (see append_convolution)
     # nb == 0: the pointwise path, nb == DEPTHWISE the depthwise one (see the banner above)
     cdef Py_ssize_t n0, cur, ld, grp
     cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo   # output positions
@@ -608,10 +619,10 @@ cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, re
     cdef real* dst
     cdef bint direct = nb == 1 and req == REQ_WRITE
     if nb == 0:
-        _pointwise_forward(x, w, b, y, g, req)
+        _pointwise_forward(x, w, b, y, g, req, e)
         return
     if nb == DEPTHWISE:
-        _depthwise_forward(x, w, b, y, g, req)
+        _depthwise_forward(x, w, b, y, g, req, e)
         return
     if req == REQ_NULL:
         return
@@ -626,37 +637,37 @@ cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, re
             gemm(False, False, <int>Fg, <int>ld, <int>Kg, <real>1, w + grp * Fg * Kg, <int>Kg,
                  col + grp * Kg * ld, <int>ld, <real>0, dst + grp * Fg * ld, <int>ld)
         if direct:
-            if b != NULL:
-                _add_bias(dst, b, 1, g.F, HWo)
+            _add_bias(dst, b, 1, g.F, HWo, e)
         else:
-            _unstage(stage, b, y + n0 * g.F * HWo, cur, g.F, HWo, req)
+            _unstage(stage, b, y + n0 * g.F * HWo, cur, g.F, HWo, req, e)
         n0 += cur
 
 
 cdef void _unstage(const real* stage, const real* b, real* y, Py_ssize_t count, Py_ssize_t F,
-                   Py_ssize_t HWo, int req) noexcept nogil:
-    # y[j, f, :] (+)= stage[f, j*HWo:(j+1)*HWo] + b[f] for the `count` samples of a chunk,
-    # split by filters over the kernel threads
+                   Py_ssize_t HWo, int req, const Epilogue* e) noexcept nogil:
+    # y[j, f, :] (+)= stage[f, j*HWo:(j+1)*HWo] + b[f] for the `count` samples of a chunk (then
+    # the activation, with req write), split by filters over the kernel threads
     cdef int part
     cdef int parts = threads.parts_for(2.0 * count * F * HWo)
     if parts == 1:
-        _unstage_filters(stage, b, y, count, F, HWo, req, 0, F)
+        _unstage_filters(stage, b, y, count, F, HWo, req, e, 0, F)
         return
     for part in prange(parts, num_threads=parts, schedule="static"):
-        _unstage_filters(stage, b, y, count, F, HWo, req, threads.split_point(F, parts, part, 1),
+        _unstage_filters(stage, b, y, count, F, HWo, req, e, threads.split_point(F, parts, part, 1),
                          threads.split_point(F, parts, part + 1, 1))
 
 
 cdef void _unstage_filters(const real* stage, const real* b, real* y, Py_ssize_t count,
-                           Py_ssize_t F, Py_ssize_t HWo, int req, Py_ssize_t f0,
-                           Py_ssize_t f1) noexcept nogil:
+                           Py_ssize_t F, Py_ssize_t HWo, int req, const Epilogue* e,
+                           Py_ssize_t f0, Py_ssize_t f1) noexcept nogil:
     cdef Py_ssize_t j, f, p
-    cdef real bf
+    cdef real bf, sf
     cdef real* yp
     cdef const real* sp
     for j in range(count):
         for f in range(f0, f1):
             bf = b[f] if b != NULL else 0
+            sf = (<const real*>e.scale)[f] if e.scale != NULL else 1
             yp = y + (j * F + f) * HWo
             sp = stage + f * count * HWo + j * HWo
             if req == REQ_ADD:
@@ -664,22 +675,26 @@ cdef void _unstage_filters(const real* stage, const real* b, real* y, Py_ssize_t
                     yp[p] += sp[p] + bf
             else:
                 for p in range(HWo):
-                    yp[p] = sp[p] + bf
+                    yp[p] = sp[p] * sf + bf
+                if e.act != ACT_NONE:
+                    finish_row(yp, HWo, 1, 0, e)
 
 
 cdef void conv_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: x, w, b, y, col (b is x when there is no bias); ints: geometry(GEOM_INTS), nb, has_bias, req
+    # arrays: x, w, b, y, col (b is x when there is no bias); ints: geometry(GEOM_INTS), nb,
+    # has_bias, req; floats: none, or a fused activation; then a fused scale (_epilogue.pxd)
     cdef Geom g = _geom(c.ints)
     cdef bint has_bias = c.ints[GEOM_INTS + 1]
     cdef int req = <int>c.ints[GEOM_INTS + 2]
+    cdef Epilogue e = epilogue_of(c, 0, 5)
     if c.dtype == 0:
         _conv_forward(<float*>c.arrays[0], <float*>c.arrays[1],
                       <float*>c.arrays[2] if has_bias else NULL, <float*>c.arrays[3],
-                      <float*>c.arrays[4], &g, c.ints[GEOM_INTS + 0], req)
+                      <float*>c.arrays[4], &g, c.ints[GEOM_INTS + 0], req, &e)
     else:
         _conv_forward(<double*>c.arrays[0], <double*>c.arrays[1],
                       <double*>c.arrays[2] if has_bias else NULL, <double*>c.arrays[3],
-                      <double*>c.arrays[4], &g, c.ints[GEOM_INTS + 0], req)
+                      <double*>c.arrays[4], &g, c.ints[GEOM_INTS + 0], req, &e)
 
 
 cdef void _conv_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
@@ -880,9 +895,11 @@ def _check_shape(array, shape, what, label):
 
 def append_convolution(Plan plan, x, w, b, y, kernel, stride=(), dilate=(), pad=(),
                        num_filter=None, num_group=1, workspace=None, str req="write",
-                       str label="Convolution", bint im2col=False):
+                       str label="Convolution", bint im2col=False, activation=None, scale=None):
     """Append y = conv(x, w) + b (b may be None for no_bias); workspace is uint8 scratch or None;
-    `im2col` forces the general path on a pointwise convolution (for tests and benchmarks)."""
+    `im2col` forces the general path on a pointwise convolution (for tests and benchmarks).
+    Fused at bind time, with req 'write': y = activation(conv(x, w) * scale + b), scale one
+    value per filter, activation None, ('relu',) or ('clip', a_min, a_max)."""
     if num_filter is None:
         num_filter = w.shape[0]
     geo = _conv_geometry(x, w, kernel, stride, dilate, pad, num_filter, num_group, label)
@@ -890,9 +907,10 @@ def append_convolution(Plan plan, x, w, b, y, kernel, stride=(), dilate=(), pad=
     _check_shape(b, (geo[5],), "bias", label)
     col = _col_buffer(workspace, conv_workspace_elements(geo, im2col), x.dtype)
     arrays = [x, w, x if b is None else b, y]
-    dtype = common_dtype(arrays)
-    plan.add(conv_forward_kernel, dtype, arrays + [col],
-             geo + [conv_chunk(geo, im2col), b is not None, req_code(req, label)], [], label)
+    dtype = common_dtype(arrays + ([] if scale is None else [scale]))
+    plan.add(conv_forward_kernel, dtype, arrays + [col] + fused_scale(scale, geo[5], req, label),
+             geo + [conv_chunk(geo, im2col), b is not None, req_code(req, label)],
+             epilogue_floats(activation, req_code(req, label), label), label)
 
 
 def append_convolution_backward(Plan plan, dy, x, w, dx, dw, db, kernel, stride=(), dilate=(),
@@ -2103,13 +2121,15 @@ cdef void deconv_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
                        <float*>c.arrays[3], NULL, NULL, <float*>c.arrays[4], &g, c.ints[GEOM_INTS + 0],
                        req, REQ_NULL, REQ_NULL)
         if has_bias:
-            _add_bias(<float*>c.arrays[3], <float*>c.arrays[2], g.N, g.C, g.D * g.H * g.W)
+            _add_bias(<float*>c.arrays[3], <float*>c.arrays[2], g.N, g.C, g.D * g.H * g.W,
+                      &NO_EPILOGUE)
     else:
         _conv_backward(<double*>c.arrays[0], <double*>c.arrays[3], <double*>c.arrays[1],
                        <double*>c.arrays[3], NULL, NULL, <double*>c.arrays[4], &g, c.ints[GEOM_INTS + 0],
                        req, REQ_NULL, REQ_NULL)
         if has_bias:
-            _add_bias(<double*>c.arrays[3], <double*>c.arrays[2], g.N, g.C, g.D * g.H * g.W)
+            _add_bias(<double*>c.arrays[3], <double*>c.arrays[2], g.N, g.C, g.D * g.H * g.W,
+                      &NO_EPILOGUE)
 
 
 cdef void _deconv_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
@@ -2118,7 +2138,7 @@ cdef void _deconv_backward(const real* dy, const real* x, const real* w, real* d
     cdef Py_ssize_t n, f, size = g.D * g.H * g.W
     cdef double total
     # dx = conv(dy, w)
-    _conv_forward(dy, w, NULL, dx, col, g, nb, req_dx)
+    _conv_forward(dy, w, NULL, dx, col, g, nb, req_dx, &NO_EPILOGUE)
     # dw: the Convolution's weight gradient, its output gradient being x and its data dy
     if req_dw != REQ_NULL:
         _conv_backward(x, dy, w, NULL, dw, NULL, col, g, nb, REQ_NULL, req_dw, REQ_NULL)

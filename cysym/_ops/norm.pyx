@@ -342,6 +342,56 @@ def append_batch_norm(Plan plan, x, gamma, beta, moving_mean, moving_var, y, mea
              label)
 
 
+# BatchNorm with its moving statistics after a convolution, fused at bind time
+# (cysym/fusion.py): BatchNorm(conv + b) = conv * scale + (b * scale + shift) per channel, the
+# scale and shift recomputed from the live arrays at every run, applied by the convolution's
+# output loop.
+
+cdef void _batch_norm_affine(const real* b, const real* gamma, const real* beta,
+                             const real* moving_mean, const real* moving_var, real* scale_out,
+                             real* shift_out, Py_ssize_t C, bint fix_gamma,
+                             double eps) noexcept nogil:
+    cdef Py_ssize_t c
+    cdef double scale
+    for c in range(C):
+        scale = 1.0 / sqrt(<double>moving_var[c] + eps)
+        if not fix_gamma:
+            scale *= gamma[c]
+        scale_out[c] = <real>scale
+        shift_out[c] = <real>((b[c] if b != NULL else 0.0) * scale + beta[c]
+                              - moving_mean[c] * scale)
+
+
+cdef void batch_norm_affine_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # arrays: b (gamma when absent), gamma, beta, moving_mean, moving_var, scale, shift;
+    # ints: C, has_bias, fix_gamma; floats: eps
+    if c.dtype == 0:
+        _batch_norm_affine(<float*>c.arrays[0] if c.ints[1] else NULL, <float*>c.arrays[1],
+                           <float*>c.arrays[2], <float*>c.arrays[3], <float*>c.arrays[4],
+                           <float*>c.arrays[5], <float*>c.arrays[6], c.ints[0], <bint>c.ints[2],
+                           c.floats[0])
+    else:
+        _batch_norm_affine(<double*>c.arrays[0] if c.ints[1] else NULL, <double*>c.arrays[1],
+                           <double*>c.arrays[2], <double*>c.arrays[3], <double*>c.arrays[4],
+                           <double*>c.arrays[5], <double*>c.arrays[6], c.ints[0],
+                           <bint>c.ints[2], c.floats[0])
+
+
+def append_batch_norm_affine(Plan plan, b, gamma, beta, moving_mean, moving_var, scale, shift,
+                             double eps=1e-3, bint fix_gamma=True, str label="BatchNorm"):
+    """Append scale = gamma / sqrt(moving_var + eps) (gamma 1 with fix_gamma) and
+    shift = b * scale + beta - moving_mean * scale (b may be None: zero), per channel: the
+    inference BatchNorm of (y + b) is y * scale + shift."""
+    channels = (gamma.shape[0],) if gamma.ndim == 1 else None
+    for what, array in (("bias", b), ("gamma", gamma), ("beta", beta), ("moving_mean", moving_mean),
+                        ("moving_var", moving_var), ("scale", scale), ("shift", shift)):
+        if array is not None:
+            _check(array, channels or (-1,), what, label)
+    arrays = [gamma if b is None else b, gamma, beta, moving_mean, moving_var, scale, shift]
+    plan.add(batch_norm_affine_kernel, common_dtype(arrays), arrays,
+             [gamma.shape[0], b is not None, fix_gamma], [eps], label)
+
+
 def _gradients(dy, outputs, shapes, reqs, str label):
     """The (data, gamma, beta) gradient arrays and Req codes of a backward kernel, checked: an
     absent output or a 'null' request gets REQ_NULL and dy as a stand-in the kernel does not

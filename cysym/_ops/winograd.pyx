@@ -20,6 +20,7 @@ from cysym._ops cimport threads
 from cysym._ops._blas cimport real, gemm
 from cysym._ops._common cimport common_dtype, scratch, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
+from cysym._ops._epilogue cimport Epilogue, epilogue_of, epilogue_floats, fused_scale, activate
 
 # tiles per block: enough columns for the GEMMs to run near their peak, few enough that V and
 # M of a block stay in the last-level cache (see block_tiles)
@@ -178,10 +179,10 @@ cdef void _transform_input(const real* x, real* V, Py_ssize_t t0, Py_ssize_t t1,
             t += count
 
 
-cdef void _output_run(const real* m, Py_ssize_t step, real bias, real* y0, real* y1,
-                      Py_ssize_t count, int req) noexcept nogil:
-    # y0[2k + j], y1[2k + j] (+)= (Aᵀ m A)[0 or 1, j] + bias for `count` <= RUN whole tiles,
-    # m[ξ * step + k]; Aᵀ rows (1,1,1,0) (0,1,-1,-1).  Through stack arrays, so each loop
+cdef void _output_run(const real* m, Py_ssize_t step, real scale, real bias, real* y0, real* y1,
+                      Py_ssize_t count, int req, const Epilogue* e) noexcept nogil:
+    # y0[2k + j], y1[2k + j] (+)= (Aᵀ m A)[0 or 1, j] * scale + bias for `count` <= RUN whole
+    # tiles, m[ξ * step + k]; Aᵀ rows (1,1,1,0) (0,1,-1,-1).  Through stack arrays, so each loop
     # vectorizes (see _input_run).
     cdef Py_ssize_t k, j
     cdef real a[4][RUN]         # (Aᵀ m) row 0, by column
@@ -193,11 +194,14 @@ cdef void _output_run(const real* m, Py_ssize_t step, real bias, real* y0, real*
         for k in range(count):
             b[j][k] = m[(4 + j) * step + k] - m[(8 + j) * step + k] - m[(12 + j) * step + k]
     for k in range(count):
-        o[0][k] = a[0][k] + a[1][k] + a[2][k] + bias
-        o[1][k] = a[1][k] - a[2][k] - a[3][k] + bias
-        o[2][k] = b[0][k] + b[1][k] + b[2][k] + bias
-        o[3][k] = b[1][k] - b[2][k] - b[3][k] + bias
+        o[0][k] = (a[0][k] + a[1][k] + a[2][k]) * scale + bias
+        o[1][k] = (a[1][k] - a[2][k] - a[3][k]) * scale + bias
+        o[2][k] = (b[0][k] + b[1][k] + b[2][k]) * scale + bias
+        o[3][k] = (b[1][k] - b[2][k] - b[3][k]) * scale + bias
     if req == REQ_WRITE:
+        for j in range(4):
+            for k in range(count):
+                o[j][k] = activate(o[j][k], e)
         for k in range(count):
             y0[2 * k] = o[0][k]
             y0[2 * k + 1] = o[1][k]
@@ -213,8 +217,9 @@ cdef void _output_run(const real* m, Py_ssize_t step, real bias, real* y0, real*
             y1[2 * k + 1] += o[3][k]
 
 
-cdef void _output_tile(const real* m, Py_ssize_t step, real bias, real* y0, Py_ssize_t row_step,
-                       Py_ssize_t rows, Py_ssize_t cols, int req) noexcept nogil:
+cdef void _output_tile(const real* m, Py_ssize_t step, real scale, real bias, real* y0,
+                       Py_ssize_t row_step, Py_ssize_t rows, Py_ssize_t cols, int req,
+                       const Epilogue* e) noexcept nogil:
     # one tile cut by the output's edge: its top-left rows x cols outputs at y0
     cdef Py_ssize_t i, j
     cdef real a[4]
@@ -223,20 +228,21 @@ cdef void _output_tile(const real* m, Py_ssize_t step, real bias, real* y0, Py_s
     for j in range(4):
         a[j] = m[j * step] + m[(4 + j) * step] + m[(8 + j) * step]
         b[j] = m[(4 + j) * step] - m[(8 + j) * step] - m[(12 + j) * step]
-    o[0] = a[0] + a[1] + a[2] + bias
-    o[1] = a[1] - a[2] - a[3] + bias
-    o[2] = b[0] + b[1] + b[2] + bias
-    o[3] = b[1] - b[2] - b[3] + bias
+    o[0] = (a[0] + a[1] + a[2]) * scale + bias
+    o[1] = (a[1] - a[2] - a[3]) * scale + bias
+    o[2] = (b[0] + b[1] + b[2]) * scale + bias
+    o[3] = (b[1] - b[2] - b[3]) * scale + bias
     for i in range(rows):
         for j in range(cols):
             if req == REQ_WRITE:
-                y0[i * row_step + j] = o[2 * i + j]
+                y0[i * row_step + j] = activate(o[2 * i + j], e)
             else:
                 y0[i * row_step + j] += o[2 * i + j]
 
 
-cdef void _output_row(const real* m, Py_ssize_t step, real bias, real* out, Py_ssize_t r0,
-                      Py_ssize_t c_begin, Py_ssize_t count, Shape* s, int req) noexcept nogil:
+cdef void _output_row(const real* m, Py_ssize_t step, real scale, real bias, real* out,
+                      Py_ssize_t r0, Py_ssize_t c_begin, Py_ssize_t count, Shape* s, int req,
+                      const Epilogue* e) noexcept nogil:
     # `count` tiles of one tile row from m[ξ * step + k] into out[r0:r0 + 2, c_begin:]; the last
     # tile of a row, or a whole tile row, may be cut by the output's edge
     cdef Py_ssize_t k, whole
@@ -247,32 +253,34 @@ cdef void _output_row(const real* m, Py_ssize_t step, real bias, real* out, Py_s
         whole = count if c_begin + 2 * count <= s.Wo else count - 1
         k = 0
         while k < whole:
-            _output_run(m + k, step, bias, y0 + 2 * k, y0 + s.Wo + 2 * k, min(whole - k, RUN), req)
+            _output_run(m + k, step, scale, bias, y0 + 2 * k, y0 + s.Wo + 2 * k, min(whole - k, RUN), req, e)
             k += RUN
         first_cut = whole
     for k in range(first_cut, count):
-        _output_tile(m + k, step, bias, y0 + 2 * k, s.Wo, rows, min(2, s.Wo - c_begin - 2 * k),
-                     req)
+        _output_tile(m + k, step, scale, bias, y0 + 2 * k, s.Wo, rows, min(2, s.Wo - c_begin - 2 * k),
+                     req, e)
 
 
 cdef void _transform_output(const real* M, const real* b, real* y, Py_ssize_t t0, Py_ssize_t t1,
-                            Shape* s, int req, Py_ssize_t f0, Py_ssize_t f1) noexcept nogil:
-    # y[n, f, 2x2 tile] (+)= Aᵀ m A + b[f], m = M[:, f, t - t0], one run of a tile row at a time
+                            Shape* s, int req, const Epilogue* e, Py_ssize_t f0,
+                            Py_ssize_t f1) noexcept nogil:
+    # y[n, f, 2x2 tile] (+)= Aᵀ m A * scale[f] + b[f] (activated by e with req write), m = M[:, f, t - t0], one run of a tile row at a time
     cdef Py_ssize_t f, t, n, th, tw, count
     cdef Py_ssize_t ld = t1 - t0
-    cdef real bias
+    cdef real bias, scale
     for f in range(f0, f1):
         bias = b[f] if b != NULL else 0
+        scale = (<const real*>e.scale)[f] if e.scale != NULL else 1
         t = t0
         while t < t1:
             count = _tile_run(t, t1, s, &n, &th, &tw)
-            _output_row(M + f * ld + (t - t0), s.F * ld, bias,
-                        y + (n * s.F + f) * s.Ho * s.Wo, 2 * th, 2 * tw, count, s, req)
+            _output_row(M + f * ld + (t - t0), s.F * ld, scale, bias,
+                        y + (n * s.F + f) * s.Ho * s.Wo, 2 * th, 2 * tw, count, s, req, e)
             t += count
 
 
 cdef void _winograd(const real* x, const real* w, const real* b, real* y, real* work, Shape* s,
-                    int req) noexcept nogil:
+                    int req, const Epilogue* e) noexcept nogil:
     # each phase splits over the kernel threads: filters for the weight and output transforms,
     # channels for the input transform, the 16 GEMMs between them (each on one thread)
     cdef Py_ssize_t t0, t1
@@ -297,7 +305,7 @@ cdef void _winograd(const real* x, const real* w, const real* b, real* y, real* 
             _transform_input(x, V, t0, t1, s, 0, s.C)
             for xi in range(16):
                 _tile_gemm(U, V, M, xi, t1 - t0, s)
-            _transform_output(M, b, y, t0, t1, s, req, 0, s.F)
+            _transform_output(M, b, y, t0, t1, s, req, e, 0, s.F)
         else:
             for part in prange(parts, num_threads=parts, schedule="static"):
                 _transform_input(x, V, t0, t1, s, threads.split_point(s.C, parts, part, 1),
@@ -305,7 +313,7 @@ cdef void _winograd(const real* x, const real* w, const real* b, real* y, real* 
             for xi in prange(16, num_threads=parts, schedule="static"):
                 _tile_gemm(U, V, M, xi, t1 - t0, s)
             for part in prange(parts, num_threads=parts, schedule="static"):
-                _transform_output(M, b, y, t0, t1, s, req,
+                _transform_output(M, b, y, t0, t1, s, req, e,
                                   threads.split_point(s.F, parts, part, 1),
                                   threads.split_point(s.F, parts, part + 1, 1))
         t0 = t1
@@ -320,21 +328,22 @@ cdef inline void _tile_gemm(const real* U, const real* V, real* M, int xi, Py_ss
 
 cdef void winograd_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
     # arrays: x, w, b (x when absent), y, work; ints: N C H W F ph pw Ho Wo TH TW block flip
-    # has_bias req
+    # has_bias req; floats: none, or a fused activation; then a fused scale (_epilogue.pxd)
     cdef Shape s
     cdef Py_ssize_t* v = c.ints
     s.N = v[0]; s.C = v[1]; s.H = v[2]; s.W = v[3]; s.F = v[4]; s.ph = v[5]; s.pw = v[6]
     s.Ho = v[7]; s.Wo = v[8]; s.TH = v[9]; s.TW = v[10]; s.block = v[11]; s.flip = v[12]
     cdef bint has_bias = v[13]
     cdef int req = <int>v[14]
+    cdef Epilogue e = epilogue_of(c, 0, 5)
     if c.dtype == 0:
         _winograd(<float*>c.arrays[0], <float*>c.arrays[1],
                   <float*>c.arrays[2] if has_bias else NULL, <float*>c.arrays[3],
-                  <float*>c.arrays[4], &s, req)
+                  <float*>c.arrays[4], &s, req, &e)
     else:
         _winograd(<double*>c.arrays[0], <double*>c.arrays[1],
                   <double*>c.arrays[2] if has_bias else NULL, <double*>c.arrays[3],
-                  <double*>c.arrays[4], &s, req)
+                  <double*>c.arrays[4], &s, req, &e)
 
 
 def block_tiles(in_channels, out_channels, tiles, itemsize):
@@ -359,8 +368,10 @@ def workspace_elements(batch, in_channels, height, width, out_channels, pad, ite
 
 
 def append_winograd(Plan plan, x, w, b, y, pad, workspace=None, str req="write",
-                    str label="Convolution", bint data_gradient=False, block=None):
-    """Append y (+)= conv3x3(x, w, pad) + b.  With `data_gradient`, x is dY of a convolution
+                    str label="Convolution", bint data_gradient=False, block=None,
+                    activation=None, scale=None):
+    """Append y (+)= conv3x3(x, w, pad) + b; fused at bind time, with req 'write',
+    y = activation(conv3x3(x, w, pad) * scale + b) (see append_convolution).  With `data_gradient`, x is dY of a convolution
     whose filters are w (shape (F, C, 3, 3)), `pad` is that convolution's padding, and y is its
     dX: the flipped, channel-swapped filters with padding 2 - pad.  `block` sets the tiles per
     GEMM (tests: blocks that end inside a tile row)."""
@@ -385,6 +396,7 @@ def append_winograd(Plan plan, x, w, b, y, pad, workspace=None, str req="write",
     work = scratch(workspace, workspace_elements(x.shape[0], in_channels, x.shape[2], x.shape[3],
                                                   out_channels, pad, x.dtype.itemsize), x.dtype)
     arrays = [x, w, x if b is None else b, y]
-    dtype = common_dtype(arrays)
-    plan.add(winograd_kernel, dtype, arrays + [work],
-             shape + [data_gradient, b is not None, req_code(req, label)], [], label)
+    dtype = common_dtype(arrays + ([] if scale is None else [scale]))
+    plan.add(winograd_kernel, dtype, arrays + [work] + fused_scale(scale, out_channels, req, label),
+             shape + [data_gradient, b is not None, req_code(req, label)],
+             epilogue_floats(activation, req_code(req, label), label), label)

@@ -162,20 +162,34 @@ def _conv_attrs(params):
 
 
 def _conv_kernel(b):
-    bias = None if b.params["no_bias"] else b.inputs[2]
-    if b.req[0] == "write" and _is_dense(b.params, b.inputs[0].shape):
-        weight = b.inputs[1].reshape(b.inputs[1].shape[0], -1)     # (F, C), a view
-        kernels("dense").append_fully_connected(b.plan, b.inputs[0], weight, bias, b.outputs[0],
-                                                label=b.label)
+    _append_conv(b, None if b.params["no_bias"] else b.inputs[2], b.workspace)
+
+
+def _append_conv(b, bias, workspace, activation=None, scale=None):
+    """The calls of y = activation(conv(x, weight) * scale + bias), by the fastest path that
+    fits (activation and scale: a fused node's, see _FusedConvolution)."""
+    x, weight, y = b.inputs[0], b.inputs[1], b.outputs[0]
+    if b.req[0] == "write" and _is_dense(b.params, x.shape):
+        weight = weight.reshape(weight.shape[0], -1)     # (F, C), a view
+        kernels("dense").append_fully_connected(b.plan, x, weight,
+                                                bias if scale is None else None, y, label=b.label)
+        if scale is not None:       # (N, F) outputs: passes of their own cost little
+            per_channel = (1, -1) + (1,) * (y.ndim - 2)
+            for op, vector in (("mul", scale), ("add", bias)):
+                kernels("elemwise").append_binary(b.plan, op, y, vector.reshape(per_channel), y,
+                                                  label=b.label)
+        if activation is not None:
+            kernels("elemwise").append_unary(b.plan, activation[0], y, y, "write", b.label,
+                                             *activation[1:])
         return
-    if _winograd_fits(b.params, b.inputs[0].shape):
-        kernels("winograd").append_winograd(b.plan, b.inputs[0], b.inputs[1], bias, b.outputs[0],
-                                            _pad_2d(b.params),
-                                            workspace=b.workspace, req=b.req[0], label=b.label)
+    if _winograd_fits(b.params, x.shape):
+        kernels("winograd").append_winograd(b.plan, x, weight, bias, y, _pad_2d(b.params),
+                                            workspace=workspace, req=b.req[0], label=b.label,
+                                            activation=activation, scale=scale)
         return
-    kernels("conv").append_convolution(b.plan, b.inputs[0], b.inputs[1], bias, b.outputs[0],
-                                  workspace=b.workspace, req=b.req[0], label=b.label,
-                                  **_conv_attrs(b.params))
+    kernels("conv").append_convolution(b.plan, x, weight, bias, y, workspace=workspace,
+                                       req=b.req[0], label=b.label, activation=activation,
+                                       scale=scale, **_conv_attrs(b.params))
 
 
 def _conv_gradient(g):
@@ -269,6 +283,82 @@ register(OpDef(
     workspace=_conv_backward_workspace,
     hidden=True,
     doc="dX = col2im(Wᵀ·dY), dW = Σₙ dYₙ·im2col(Xₙ)ᵀ, db = Σ dY in one pass.",
+))
+
+
+# A Convolution with the BatchNorm (moving statistics) and the relu or clip that follow it,
+# fused at bind time by cysym/fusion.py in executors that compute no gradient: the BatchNorm's
+# per-channel scale and shift are computed from the live arrays at every run, and the
+# convolution's output loop applies them and the activation as each output block is written.
+# Never in a symbol the user sees.
+FUSED_ACTIVATIONS = ("none", "relu", "clip")
+_AFFINE_ALIGN = 64      # bytes: the scale and shift vectors start the workspace, each aligned
+
+
+def _fused_conv_inputs(params):
+    return conv_inputs(params) + (["gamma", "beta", "moving_mean", "moving_var"]
+                                  if params["with_bn"] else [])
+
+
+def _fused_conv_shape(ctx, ins, outs):
+    conv_ins, conv_outs = _conv_shape(ctx, ins[:len(conv_inputs(ctx.params))], outs)
+    channels = [(ctx.params["num_filter"],)] * (len(ins) - len(conv_ins))
+    return conv_ins + channels, conv_outs
+
+
+def _affine_bytes(params, dtype):
+    """Bytes of the aligned scale and shift vectors (none without a BatchNorm)."""
+    vector = params["num_filter"] * np.dtype(dtype).itemsize
+    return 2 * (-(-vector // _AFFINE_ALIGN) * _AFFINE_ALIGN) if params["with_bn"] else 0
+
+
+def _fused_conv_workspace(params, in_shapes, out_shapes, dtype):
+    return _affine_bytes(params, dtype) + (_conv_workspace(params, in_shapes, out_shapes, dtype) or 0)
+
+
+def _fused_activation(params):
+    act = params["act_type"]
+    if act == "none":
+        return None
+    return ("relu",) if act == "relu" else ("clip", params["a_min"], params["a_max"])
+
+
+def _fused_conv_kernel(b):
+    params = b.params
+    bias = None if params["no_bias"] else b.inputs[2]
+    workspace, scale = b.workspace, None
+    if params["with_bn"]:
+        dtype, filters = b.outputs[0].dtype, params["num_filter"]
+        affine = _affine_bytes(params, dtype)
+        scale = workspace[:filters * dtype.itemsize].view(dtype)
+        shift = workspace[affine // 2:affine // 2 + filters * dtype.itemsize].view(dtype)
+        kernels("norm").append_batch_norm_affine(b.plan, bias, *b.inputs[-4:], scale, shift,
+                                                 eps=params["eps"], fix_gamma=params["fix_gamma"],
+                                                 label=b.label)
+        bias = shift
+        workspace = workspace[affine:] if workspace.size > affine else None
+    if b.req[0] != "write":     # nothing reads the output
+        return
+    _append_conv(b, bias, workspace, _fused_activation(params), scale)
+
+
+register(OpDef(
+    "_FusedConvolution",
+    params=_CONV_PARAMS + [
+        Param("with_bn", "bool", False, "Whether a BatchNorm (moving statistics) follows."),
+        Param("eps", "float", 1e-3, "The BatchNorm's eps."),
+        Param("fix_gamma", "bool", True, "The BatchNorm's fix_gamma."),
+        Param("act_type", "str", "none", "The activation that follows.", choices=FUSED_ACTIVATIONS),
+        Param("a_min", "float", 0.0, "clip's lower bound (act_type 'clip')."),
+        Param("a_max", "float", 0.0, "clip's upper bound (act_type 'clip')."),
+    ],
+    inputs=_fused_conv_inputs,
+    infer_shape=_fused_conv_shape,
+    kernel=_fused_conv_kernel,
+    workspace=_fused_conv_workspace,
+    hidden=True,
+    doc="Convolution, then BatchNorm with its moving statistics (folded into the weights at "
+        "each run), then relu or clip, as one pass: made by cysym/fusion.py at bind time.",
 ))
 
 

@@ -1,0 +1,106 @@
+"""Bind-time fusion for executors that compute no gradient.
+
+A Convolution followed by a BatchNorm and by a relu or clip (ResNet, MobileNet, Inception,
+DenseNet: every convolution) is three passes over its output, and the last two are pure memory
+traffic.  When nothing else reads the intermediate results, the executor runs the chain as one
+`_FusedConvolution` node (cysym/ops/conv.py): the BatchNorm, with its moving statistics, is
+folded into the weights and bias at every run (so a change the user makes through `arg_dict` or
+`aux_dict` counts), and the activation is applied while each output block is written.
+
+The graph the user holds is not changed: the fused nodes live in the executor's node list only,
+and the entries they replace are aliased to the fused node's output.  A BatchNorm that would use
+the batch's statistics in a training pass (use_global_stats false) is right only in inference
+passes; the executor records that and runs unfused when asked for `forward(is_train=True)` (see
+Executor.forward).  Set CYSYM_FUSION=0 in the environment to bind without fusion.
+"""
+import os
+
+from .registry import get_op
+from .symbol.graph import Node
+
+ENABLED = os.environ.get("CYSYM_FUSION", "1") != "0"
+
+_BATCH_NORMS = ("BatchNorm", "_contrib_SyncBatchNorm")
+
+
+def _activation(node):
+    """('relu',) or ('clip', a_min, a_max) when `node` is one the fused kernel computes."""
+    name, params = node.op.name, node.params
+    if name == "relu" or (name == "Activation" and params["act_type"] == "relu"):
+        return ("relu",)
+    if name == "clip":
+        return ("clip", params["a_min"], params["a_max"])
+    return None
+
+
+class _Readers:
+    """How many node inputs read each entry, and which node is an entry's only reader."""
+
+    def __init__(self, nodes, heads):
+        self.count, self.only = {}, {}
+        for node in nodes:
+            for src, index in node.inputs:
+                key = (id(src), index)
+                self.count[key] = self.count.get(key, 0) + 1
+                self.only[key] = node
+        self.heads = {(id(node), index) for node, index in heads}
+
+    def sole_reader(self, node, index=0):
+        """The one node that reads output `index` of `node`, if it is read once and is no head."""
+        key = (id(node), index)
+        if self.count.get(key) != 1 or key in self.heads:
+            return None
+        return self.only[key]
+
+    def unused(self, node, index):
+        key = (id(node), index)
+        return key not in self.count and key not in self.heads
+
+
+def fuse_for_inference(nodes, heads, shapes, dtypes):
+    """Fuse the Convolution -> [BatchNorm] -> [relu | clip] chains of `nodes` (in topological
+    order) whose intermediate entries nothing else reads and no head is.
+
+    Returns (nodes, aliases, batch_stats): the new node order, {(id(replaced node), 0):
+    (fused node, 0)} for the entries the fused nodes now compute, and whether some fused
+    BatchNorm would use the batch's statistics in a training pass.  Adds the fused nodes'
+    outputs to `shapes` and `dtypes`."""
+    readers = _Readers(nodes, heads)
+    replaced = {}       # id(node) -> fused node, for each node of a chain (None: drop it)
+    aliases, batch_stats = {}, False
+    for conv in nodes:
+        if conv.is_variable or conv.op.name != "Convolution":
+            continue
+        attrs = dict(conv.attrs)
+        chain, inputs, last = [conv], list(conv.inputs), conv
+        norm = readers.sole_reader(conv)
+        if (norm is not None and norm.op.name in _BATCH_NORMS and norm.inputs[0][0] is conv
+                and norm.params.get("axis", 1) in (1, -len(shapes[(id(conv), 0)]) + 1)
+                and readers.unused(norm, 1) and readers.unused(norm, 2)):
+            attrs.update(with_bn="True", eps=repr(norm.params["eps"]),
+                         fix_gamma=str(norm.params["fix_gamma"]))
+            inputs += norm.inputs[1:5]
+            batch_stats |= not norm.params["use_global_stats"]
+            chain.append(norm)
+            last = norm
+        act_node = readers.sole_reader(last)
+        activation = None if act_node is None else _activation(act_node)
+        if activation is not None:
+            attrs["act_type"] = activation[0]
+            if activation[0] == "clip":
+                attrs.update(a_min=repr(activation[1]), a_max=repr(activation[2]))
+            chain.append(act_node)
+            last = act_node
+        if len(chain) == 1:
+            continue
+        fused = Node(get_op("_FusedConvolution"), conv.name, attrs, inputs)
+        shapes[(id(fused), 0)] = shapes[(id(last), 0)]
+        dtypes[(id(fused), 0)] = dtypes[(id(last), 0)]
+        aliases[(id(last), 0)] = (fused, 0)
+        for node in chain[:-1]:
+            replaced[id(node)] = None
+        replaced[id(last)] = fused     # its position: after every input of the chain
+    if not replaced:
+        return nodes, aliases, False
+    fused_nodes = [replaced.get(id(node), node) for node in nodes]
+    return [node for node in fused_nodes if node is not None], aliases, batch_stats
