@@ -39,4 +39,10 @@ CASE_LIST = [
          bad=[("shapes", {"data": (2, 4, 5, 3)})]),
     Case("_image_flip_top_bottom", {"data": ((5, 4, 1), signed)}, ref=lambda data: data[::-1],
          bad=[("shapes", {"data": (5, 4, 2)})]),
+    Case("_image_crop", {"data": ((4, 5, 3), signed)}, params=dict(x=1, y=2, width=3, height=2),
+         ref=lambda data, x, y, width, height: data[y:y + height, x:x + width],
+         bad=[("params", {"x": 3}), ("params", {"x": -1}), ("shapes", {"data": (4, 5, 2)})]),
+    Case("_image_crop", {"data": ((2, 5, 4, 1), signed)}, params=dict(x=0, y=1, width=4, height=3),
+         ref=lambda data, x, y, width, height: data[:, y:y + height, x:x + width],
+         id="_image_crop-batch"),
 ]

@@ -87,3 +87,19 @@ def test_image_operators_compose_and_round_trip_through_json():
     expected = (np.moveaxis(image[:, ::-1], -1, 0) / np.float32(255) - np.float32(0.5)) / np.float32(0.25)
     np.testing.assert_allclose(outputs[0], expected, rtol=1e-6, atol=1e-6)
     np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_crop_and_its_gradient_match_mxnet():
+    images = mx.nd.array(np.arange(2 * 4 * 5 * 3).reshape(2, 4, 5, 3))
+    # MXNet 1.9.1: mx.nd.image.crop(images, 1, 2, 3, 2)[:, :, :, 0] (x, y, width, height)
+    np.testing.assert_array_equal(mx.nd.image.crop(images, 1, 2, 3, 2)[:, :, :, 0],
+                                  [[[33, 36, 39], [48, 51, 54]], [[93, 96, 99], [108, 111, 114]]])
+    symbol = mx.sym.image.crop(mx.sym.Variable("x"), x=2, y=1, width=2, height=3)
+    executor = symbol.simple_bind(mx.cpu(), x=(4, 5, 1))
+    executor.forward(is_train=True, x=np.arange(20.0).reshape(4, 5, 1))
+    executor.backward(mx.nd.ones((3, 2, 1)) * 2)
+    # MXNet 1.9.1: the gradient of crop(x, 2, 1, 2, 3) under a head gradient of twos
+    np.testing.assert_array_equal(executor.grad_dict["x"][:, :, 0],
+                                  [[0, 0, 0, 0, 0], [0, 0, 2, 2, 0], [0, 0, 2, 2, 0], [0, 0, 2, 2, 0]])
+    with pytest.raises(mx.MXNetError, match="does not fit"):
+        mx.nd.image.crop(images, 3, 0, 3, 2)

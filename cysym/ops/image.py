@@ -1,5 +1,6 @@
 """MXNet's image operators (src/operator/image/image_random-inl.h; mx.nd.image, mx.sym.image):
-_image_to_tensor, _image_normalize, _image_flip_left_right and _image_flip_top_bottom.
+_image_to_tensor, _image_normalize, _image_flip_left_right, _image_flip_top_bottom and
+_image_crop.
 
 Where this differs from MXNet 1.9.1:
 * the flips write every column or row: MXNet's FlipImpl swaps pairs and, out of place, leaves
@@ -9,11 +10,12 @@ Where this differs from MXNet 1.9.1:
   takes uint8 images too: Cast them first);
 * to_tensor passes no gradient to its image, a zero one (MXNet registers a copy of the
   output's gradient, whose shape, C x H x W, is not the image's).
-The random forms (_image_random_*), resize, crop and the colour transforms are not here.
+* crop refuses a negative x or y (MXNet does not check them, and reads outside the image).
+The random forms (_image_random_*), resize and the colour transforms are not here.
 """
 from ..registry import ARRAY_DTYPES, NUMBER_DTYPES, OpDef, Param, register
 from .common import kernels, same_shape
-from .layout import _gather, _strides
+from .layout import _gather, _strides, _window_backward
 
 import numpy as np
 
@@ -147,3 +149,53 @@ for _name, _axis, _side in (("_image_flip_left_right", 1, "left and right (the W
         gradient=lambda g: [g.op(g.node.op.name, g.out_grads[0])],
         doc=f"Swaps the {_side} of an image of shape (H, W, C), C 1 or 3.",
     ))
+
+
+# ---------------------------------------------------------------------------------------------
+# crop: the height x width window at (y, x) of an (N,) H x W x C image
+
+_CROP_PARAMS = [
+    Param("x", "int", doc="Left boundary of the cropping area.", low=0),
+    Param("y", "int", doc="Top boundary of the cropping area.", low=0),
+    Param("width", "int", doc="Width of the cropping area.", low=1),
+    Param("height", "int", doc="Height of the cropping area.", low=1),
+]
+
+
+def _crop_shape(ctx, ins, outs):
+    data = ins[0]
+    if data is None:
+        return ins, outs
+    if len(data) not in (3, 4) or data[-1] not in (1, 3):
+        raise ctx.error(f"input 'data' must be an image of shape (H, W, C) or (N, H, W, C) with C "
+                        f"1 or 3, got {tuple(data)}")
+    p = ctx.params
+    if p["x"] + p["width"] > data[-2] or p["y"] + p["height"] > data[-3]:
+        raise ctx.error(f"the window x={p['x']}, y={p['y']}, width={p['width']}, "
+                        f"height={p['height']} does not fit in the image {tuple(data)}")
+    return ins, [tuple(data[:-3]) + (p["height"], p["width"], data[-1])]
+
+
+def _crop_start(params, shape):
+    """The element offset of the window's first pixel in an image of `shape`."""
+    strides = _strides(shape)
+    return params["y"] * strides[len(shape) - 3] + params["x"] * strides[len(shape) - 2]
+
+
+register(OpDef(
+    "_image_crop",
+    aliases=("_npx__image_crop",),
+    params=_CROP_PARAMS,
+    dtypes=NUMBER_DTYPES,
+    infer_shape=_crop_shape,
+    kernel=lambda b: _gather(b, _crop_start(b.params, b.inputs[0].shape),
+                             _strides(b.inputs[0].shape)),
+    gradient=lambda g: [g.op("_backward_image_crop", g.out_grads[0], g.inputs[0],
+                             **g.forward_attrs())],
+    doc="Crops an image of shape (H, W, C) or (N, H, W, C), C 1 or 3, to the height x width "
+        "window whose top-left pixel is (y, x).",
+))
+
+_window_backward("_backward_image_crop", lambda b: _crop_start(b.params, b.inputs[1].shape),
+                 params=_CROP_PARAMS,
+                 doc="data_grad = zeros with out_grad in the cropped window.")
