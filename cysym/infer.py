@@ -92,12 +92,16 @@ def _visit(node, values, rule_name, default_rule, kind, what, complete, merge, s
     network at one shape): on graphs of 10^5 nodes the rule, its context and the merge
     would otherwise be most of the time of an inference."""
     node_inputs = node.inputs
-    keys = [(id(src), i) for src, i in node_inputs]
-    node_id = id(node)
+    if len(node_inputs) == 1:     # most nodes: spelt out, as this runs per node and kind
+        src, index = node_inputs[0]
+        keys = [(id(src), index)]
+    else:
+        keys = [(id(src), i) for src, i in node_inputs]
     num_outputs = node.num_outputs()
     if num_outputs == 1:
-        keys.append((node_id, 0))
+        keys.append((id(node), 0))
     else:
+        node_id = id(node)
         keys += [(node_id, i) for i in range(num_outputs)]
     known = tuple(map(values.get, keys))
     params = node.params

@@ -180,7 +180,7 @@ def _node_attrs(source, raw, position, name):
     value = raw.get("attrs")
     if (type(value) is dict and "attr" not in raw and "param" not in raw
             and all(type(v) is str for v in value.values())):
-        return dict(value)    # what MXNet 1.x writes: string attributes under "attrs" only
+        return value    # what MXNet 1.x writes: string attributes under "attrs" only (Node copies)
     attrs = {}
     for key in ("param", "attr", "attrs"):   # oldest first, so newer keys win
         value = raw.get(key)
@@ -205,7 +205,7 @@ _PLAIN_VALUES = (int, float, str, bool, tuple, type(None))
 
 
 def _op_facts(source, op_name, name, attrs, position):
-    """(op, parsed params, output names, input count, the variadic parameter's value when it
+    """(op, parsed params, (params, output names), input count, the variadic parameter's value when it
     counts the inputs (else None), whether nodes of the same op and attributes may share
     them) of an operator node; errors name the node."""
     where = f"node {position} ('{name}')"
@@ -230,7 +230,7 @@ def _op_facts(source, op_name, name, attrs, position):
         raise _fail(source, f"{where}: {err}") from None
     variadic_count = params[op.variadic] if op.counts_inputs(params) else None
     shareable = all(type(v) in _PLAIN_VALUES for v in params.values())
-    return op, params, output_names, expected, variadic_count, shareable
+    return op, params, (params, output_names), expected, variadic_count, shareable
 
 
 def _check_variable_attrs(source, attrs, position, name):
@@ -310,7 +310,7 @@ def _load_json(json_str, source):
             facts = _op_facts(source, op_name, name, attrs, position)
             if facts[-1]:
                 op_facts[facts_key] = facts
-        op, params, output_names, expected, variadic_count, _ = facts
+        op, params, named_outputs, expected, variadic_count, _ = facts
         if len(raw_inputs) != expected:
             where = f"node {position} ('{name}')"
             if variadic_count is not None and variadic_count != len(raw_inputs):
@@ -320,12 +320,12 @@ def _load_json(json_str, source):
                                 f"{op.input_names(params) + op.aux_names(params)}, got {len(raw_inputs)}")
         node = Node(op, name, attrs)
         node._params = params
-        node._output_names = (params, output_names)
+        node._output_names = named_outputs     # Node.output_names()'s cache, shared
         node.inputs = [_reference(e, position, nodes, output_counts)
                        or _entry(source, e, (position, name), k, position, nodes, output_counts)
                        for k, e in enumerate(raw_inputs)]
         nodes.append(node)
-        output_counts.append(len(output_names))
+        output_counts.append(len(named_outputs[1]))
     heads = [_reference(e, len(nodes), nodes, output_counts)
              or _entry(source, e, None, k, len(nodes), nodes, output_counts)
              for k, e in enumerate(raw_heads)]
