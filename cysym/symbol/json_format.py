@@ -205,9 +205,9 @@ _PLAIN_VALUES = (int, float, str, bool, tuple, type(None))
 
 
 def _op_facts(source, op_name, name, attrs, position):
-    """(op, parsed params, (params, output names), input count, the variadic parameter's value when it
-    counts the inputs (else None), whether nodes of the same op and attributes may share
-    them) of an operator node; errors name the node."""
+    """(op, parsed params, (params, output names), (params, argument count), input count, the
+    variadic parameter's value when it counts the inputs (else None), whether nodes of the same
+    op and attributes may share them) of an operator node; errors name the node."""
     where = f"node {position} ('{name}')"
     op = find_op(op_name)
     if op is None or op.hidden:
@@ -222,7 +222,8 @@ def _op_facts(source, op_name, name, attrs, position):
         raise _fail(source, f"{where}: num_outputs={params['num_outputs']} is more than the "
                             f"{MAX_OUTPUTS_PER_NODE} allowed")
     try:
-        expected = len(op.input_names(params)) + len(op.aux_names(params))
+        num_args = len(op.input_names(params))
+        expected = num_args + len(op.aux_names(params))
         output_names = op.output_names(params)
         if len(output_names) > MAX_OUTPUTS_PER_NODE:
             raise _fail(source, f"{where}: more than {MAX_OUTPUTS_PER_NODE} outputs")
@@ -230,7 +231,7 @@ def _op_facts(source, op_name, name, attrs, position):
         raise _fail(source, f"{where}: {err}") from None
     variadic_count = params[op.variadic] if op.counts_inputs(params) else None
     shareable = all(type(v) in _PLAIN_VALUES for v in params.values())
-    return op, params, (params, output_names), expected, variadic_count, shareable
+    return op, params, (params, output_names), (params, num_args), expected, variadic_count, shareable
 
 
 def _check_variable_attrs(source, attrs, position, name):
@@ -310,7 +311,7 @@ def _load_json(json_str, source):
             facts = _op_facts(source, op_name, name, attrs, position)
             if facts[-1]:
                 op_facts[facts_key] = facts
-        op, params, named_outputs, expected, variadic_count, _ = facts
+        op, params, named_outputs, named_args, expected, variadic_count, _ = facts
         if len(raw_inputs) != expected:
             where = f"node {position} ('{name}')"
             if variadic_count is not None and variadic_count != len(raw_inputs):
@@ -320,7 +321,8 @@ def _load_json(json_str, source):
                                 f"{op.input_names(params) + op.aux_names(params)}, got {len(raw_inputs)}")
         node = Node(op, name, attrs)
         node._params = params
-        node._output_names = named_outputs     # Node.output_names()'s cache, shared
+        node._output_names = named_outputs     # Node.output_names()'s and num_args()'s caches, shared
+        node._num_args = named_args
         node.inputs = [_reference(e, position, nodes, output_counts)
                        or _entry(source, e, (position, name), k, position, nodes, output_counts)
                        for k, e in enumerate(raw_inputs)]
