@@ -63,18 +63,14 @@ def _propagate(nodes, values, rule_name, default_rule, kind, what, complete, mer
     settles every node: inference is one visit per node, and one rule call per distinct
     (operator, parameters, known values) among them (`outcomes`)."""
     pending = [n for n in nodes if n.op is not None]
-    shape_rule = rule_name == "infer_shape"
+    rule = (rule_name, default_rule, kind, what, complete, merge, rule_name == "infer_shape")
     outcomes = {}
     for _ in range(len(pending) + 2):
         changed = False
         for backward in (False, True):
-            unsettled = []
-            for node in (reversed(pending) if backward else pending):
-                node_changed, settled = _visit(node, values, rule_name, default_rule, kind, what,
-                                               complete, merge, shape_rule, outcomes)
-                changed = changed or node_changed
-                if not settled:
-                    unsettled.append(node)
+            sweep_changed, unsettled = _sweep(pending[::-1] if backward else pending, values,
+                                              rule, outcomes)
+            changed = changed or sweep_changed
             pending = unsettled[::-1] if backward else unsettled
             if not pending:
                 return pending
@@ -83,43 +79,50 @@ def _propagate(nodes, values, rule_name, default_rule, kind, what, complete, mer
     return pending
 
 
-def _visit(node, values, rule_name, default_rule, kind, what, complete, merge, shape_rule, outcomes):
-    """Merge what the node's rule infers from the known values into `values`: (whether some
-    value changed, whether every input and output of the node is complete).
+def _sweep(order, values, rule, outcomes):
+    """Visit the nodes in `order`, merging what each one's rule infers from the known values
+    into `values`: (whether some value changed, the nodes some input or output of which is
+    still incomplete, in `order`).
 
     A rule is a pure function of the operator, its parameters and the known values, so its
     outcome is kept in `outcomes` under those and shared by the nodes alike (the relus of a
     network at one shape): on graphs of 10^5 nodes the rule, its context and the merge
-    would otherwise be most of the time of an inference."""
-    node_inputs = node.inputs
-    if len(node_inputs) == 1:     # most nodes: spelt out, as this runs per node and kind
-        src, index = node_inputs[0]
-        keys = [(id(src), index)]
-    else:
-        keys = [(id(src), i) for src, i in node_inputs]
-    num_outputs = node.num_outputs()
-    if num_outputs == 1:
-        keys.append((id(node), 0))
-    else:
-        node_id = id(node)
-        keys += [(node_id, i) for i in range(num_outputs)]
-    known = tuple(map(values.get, keys))
-    params = node.params
-    # params is held by the node for the whole inference, so its id names it
-    outcome_key = (node.op, id(params), known)
-    try:
-        outcome = outcomes.get(outcome_key)
-    except TypeError:     # a rule gave an unhashable value (a list for a shape): not shared
-        outcome_key = outcome = None
-    if outcome is None:
-        outcome = _apply_rule(node, known, len(node_inputs), rule_name, default_rule, kind, what,
-                              complete, merge, shape_rule)
-        if outcome_key is not None:
-            outcomes[outcome_key] = outcome
-    updates, settled = outcome
-    for k, merged in updates:
-        values[keys[k]] = merged
-    return bool(updates), settled
+    would otherwise be most of the time of an inference.  The visit itself is spelt out in
+    this loop, as it runs per node and kind of inference."""
+    get = values.get
+    changed, unsettled = False, []
+    for node in order:
+        node_inputs = node.inputs
+        if len(node_inputs) == 1:
+            src, index = node_inputs[0]
+            keys = [(id(src), index)]
+        else:
+            keys = [(id(src), i) for src, i in node_inputs]
+        num_outputs = node.num_outputs()
+        if num_outputs == 1:
+            keys.append((id(node), 0))
+        else:
+            node_id = id(node)
+            keys += [(node_id, i) for i in range(num_outputs)]
+        known = tuple(map(get, keys))
+        # the node holds its parameters for the whole inference, so their id names them
+        outcome_key = (node.op, id(node.params), known)
+        try:
+            outcome = outcomes.get(outcome_key)
+        except TypeError:     # a rule gave an unhashable value (a list for a shape): not shared
+            outcome_key = outcome = None
+        if outcome is None:
+            outcome = _apply_rule(node, known, len(node_inputs), *rule)
+            if outcome_key is not None:
+                outcomes[outcome_key] = outcome
+        updates, settled = outcome
+        if updates:
+            changed = True
+            for k, merged in updates:
+                values[keys[k]] = merged
+        if not settled:
+            unsettled.append(node)
+    return changed, unsettled
 
 
 def _apply_rule(node, known, num_inputs, rule_name, default_rule, kind, what, complete, merge,

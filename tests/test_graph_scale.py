@@ -29,22 +29,23 @@ def _chain_json(n_nodes):
 
 
 class _Counts:
-    """Calls of the graph walk (topo_order, wherever it is imported), of inference's per-node
-    step and of the operators' rules, by `rule` ('infer_shape' / 'infer_type')."""
+    """Calls of the graph walk (topo_order, wherever it is imported), node visits of inference's
+    sweeps and calls of the operators' rules, by `rule` ('infer_shape' / 'infer_type')."""
 
     def __init__(self, monkeypatch):
         self.walks = 0
         self.visits = {"infer_shape": 0, "infer_type": 0}
         self.rule_calls = {"infer_shape": 0, "infer_type": 0}
-        walk, visit, apply_rule = graph.topo_order, infer._visit, infer._apply_rule
+        walk, sweep, apply_rule = graph.topo_order, infer._sweep, infer._apply_rule
 
         def counted_walk(heads):
             self.walks += 1
             return walk(heads)
 
-        def counted_visit(node, values, rule_name, *args):
-            self.visits[rule_name] += 1
-            return visit(node, values, rule_name, *args)
+        def counted_sweep(order, values, rule, outcomes):
+            rule_name = rule[0]
+            self.visits[rule_name] += len(order)
+            return sweep(order, values, rule, outcomes)
 
         def counted_rule(node, known, num_inputs, rule_name, *args):
             self.rule_calls[rule_name] += 1
@@ -52,7 +53,7 @@ class _Counts:
 
         for module in (graph, symbol_module, executor):
             monkeypatch.setattr(module, "topo_order", counted_walk)
-        monkeypatch.setattr(infer, "_visit", counted_visit)
+        monkeypatch.setattr(infer, "_sweep", counted_sweep)
         monkeypatch.setattr(infer, "_apply_rule", counted_rule)
 
 
