@@ -356,6 +356,10 @@ class Executor:
 
         layouts = {}
         node_layouts = []     # per op node, in op_nodes' order
+        # a layout whose kernel takes every dtype present in the graph, for each of its entries,
+        # needs no check per node (the check costs as much as the rest of a node's entries)
+        present_dtypes = set(dtypes.values())
+        takes_every_dtype = {}    # layout -> bool
         for node in nodes:
             if node.op is None:
                 if id(node) not in arrays_of:
@@ -373,7 +377,13 @@ class Executor:
                                     f"output {node.output_name(i)} (shape {show_shape(shapes.get(key))}, "
                                     f"dtype {dtypes.get(key)}); give more input shapes")
                 add_entry(key, shapes[key], dtypes[key], key in grad_targets, node.output_name(i))
-            _check_kernel_dtypes(node, dtypes, layout)
+            takes_all = takes_every_dtype.get(layout)
+            if takes_all is None:
+                takes_all = takes_every_dtype[layout] = all(
+                    present_dtypes <= allowed for allowed in layout.input_dtypes + layout.output_dtypes
+                    if allowed is not None)
+            if not takes_all:
+                _check_kernel_dtypes(node, dtypes, layout)
         for key, (target, index) in aliases.items():    # entries a fused node computes
             entry_id[key] = entry_id[(id(target), index)]
         for node, index in self._symbol._outputs:
