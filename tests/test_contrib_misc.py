@@ -59,3 +59,37 @@ def test_gradient_multiplier_reverses_a_gradient_in_a_network():
         executor.backward()
         grads.append(executor.grad_dict["fc_weight"].copy())
     np.testing.assert_allclose(grads[0], -grads[1], rtol=1e-14)
+
+
+ALLCLOSE_BASE = np.array([[1.0, -2.0, 3.0], [4.0, 5.0, -0.5]])
+# (dtype, relative change of b = base * (1 + change), params, allclose(a, b), allclose(b, a))
+# printed by MXNet 1.9.1 at /tmp/mxref (mx.nd.contrib.allclose(...).asscalar())
+MXNET_ALLCLOSE = [
+    (dtype, change, params, close, close)
+    for dtype in ("float32", "float64")
+    for change, params, close in [(0.0, {}, 1), (5e-06, {}, 1), (9.9e-06, {}, 1), (1.01e-05, {}, 0),
+                                  (2e-05, {}, 0), (0.0009, {"rtol": 0.001}, 1),
+                                  (0.0012, {"rtol": 0.001}, 0)]
+]
+
+
+@pytest.mark.parametrize("dtype, change, params, forward, backward", MXNET_ALLCLOSE)
+def test_allclose_matches_mxnet(dtype, change, params, forward, backward):
+    a = mx.nd.array(ALLCLOSE_BASE, dtype=dtype)
+    b = mx.nd.array(ALLCLOSE_BASE * (1 + change), dtype=dtype)
+    result = mx.nd.contrib.allclose(a, b, **params)
+    assert result.shape == () and result.dtype == np.uint8
+    assert (int(result), int(mx.nd.contrib.allclose(b, a, **params))) == (forward, backward)
+
+
+def test_allclose_nan_integers_and_shapes():
+    # MXNet 1.9.1: [1, nan] vs itself is 1, and 0 with equal_nan=False; int32 [1, 2] vs [1, 3]
+    # with atol=1 is 1
+    with_nan = mx.nd.array([1.0, np.nan])
+    assert int(mx.nd.contrib.allclose(with_nan, with_nan)) == 1
+    assert int(mx.nd.contrib.allclose(with_nan, with_nan, equal_nan=False)) == 0
+    ints = [mx.nd.array(v, dtype="int32") for v in ([1, 2], [1, 3])]
+    assert int(mx.nd.contrib.allclose(*ints, atol=1)) == 1
+    assert int(mx.nd.contrib.allclose(*ints, atol=0.5)) == 0
+    with pytest.raises(mx.MXNetError, match="one shape"):
+        mx.nd.contrib.allclose(mx.nd.ones((2, 3)), mx.nd.ones((3, 2)))

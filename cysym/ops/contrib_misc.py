@@ -1,7 +1,8 @@
-"""Small contrib operators of MXNet 1.9.1 built from the element-wise kernels:
-_contrib_gradientmultiplier, the straight-through estimators _contrib_round_ste and
-_contrib_sign_ste, and _contrib_quadratic (src/operator/contrib/gradient_multiplier_op.cc,
-stes_op.cc, quadratic_op-inl.h)."""
+"""Small contrib operators of MXNet 1.9.1: _contrib_gradientmultiplier, the straight-through
+estimators _contrib_round_ste and _contrib_sign_ste, and _contrib_quadratic, built from the
+element-wise kernels, and _contrib_allclose, whose loop is in cysym._ops.contrib_misc
+(src/operator/contrib/gradient_multiplier_op.cc, stes_op.cc, quadratic_op-inl.h,
+allclose_op-inl.h)."""
 import numpy as np
 
 from ..registry import NUMBER_DTYPES, OpDef, Param, register
@@ -83,4 +84,39 @@ register(OpDef(
     kernel=_quadratic_kernel,
     gradient=_quadratic_gradient,
     doc="Element-wise a * x^2 + b * x + c (computed as x * (a * x + b) + c, as MXNet's).",
+))
+
+
+# ---------------------------------------------------------------------------------------------
+# allclose: one uint8, 1 when every element of a is close to b's
+
+def _allclose_shape(ctx, ins, outs):
+    a, b = ins
+    if a is not None and b is not None and tuple(a) != tuple(b):
+        raise ctx.error(f"inputs 'a' {tuple(a)} and 'b' {tuple(b)} must have one shape")
+    known = a if a is not None else b
+    return [known, known], [()]
+
+
+def _allclose_type(ctx, ins, outs):
+    known = next((t for t in ins if t is not None), None)
+    return [known, known], [np.dtype("uint8")]
+
+
+register(OpDef(
+    "_contrib_allclose",
+    params=[Param("rtol", "float", 1e-05, "Relative tolerance."),
+            Param("atol", "float", 1e-08, "Absolute tolerance."),
+            Param("equal_nan", "bool", True, "Whether to compare NaN's as equal. If True, NaN's "
+                  "in A will be considered equal to NaN's in B in the output array.")],
+    inputs=("a", "b"),
+    dtypes={"a": NUMBER_DTYPES, "b": NUMBER_DTYPES, "output": ("uint8",)},
+    infer_shape=_allclose_shape,
+    infer_type=_allclose_type,
+    kernel=lambda b: kernels("contrib_misc").append_allclose(
+        b.plan, b.inputs[0], b.inputs[1], b.outputs[0], b.params["rtol"], b.params["atol"],
+        b.params["equal_nan"], b.req[0], b.label),
+    gradient=lambda g: [None, None],
+    doc="1 (a 0-d uint8 array) when |a - b| <= atol + rtol * |b| for every element (NaN "
+        "equal to NaN when equal_nan), else 0; no gradient flows through it.",
 ))
