@@ -15,20 +15,26 @@ pytest.importorskip("matplotlib", reason="the site's memory-plan figures need ma
 DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
 
 
-def _sphinx(builder, out):
+@pytest.fixture(scope="module")
+def doctrees(tmp_path_factory):
+    """One read of the sources for both builds: the second reuses the first one's environment."""
+    return tmp_path_factory.mktemp("doctrees")
+
+
+def _sphinx(builder, out, doctrees):
     """Run sphinx-build -W in a child importing the cysym under test, outside the checkout
     (`python -m` puts the working folder first on sys.path, and a fresh clone's source tree has
     no kernels); (returncode, output)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(mx.__file__)))
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     result = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", builder,
-                             "-d", str(out / "doctrees"), DOCS, str(out / builder)],
+                             "-d", str(doctrees), DOCS, str(out / builder)],
                             capture_output=True, text=True, env=env, cwd=out, timeout=900)
     return result.returncode, result.stdout + result.stderr
 
 
-def test_site_builds_without_warnings(tmp_path):
-    code, output = _sphinx("html", tmp_path)
+def test_site_builds_without_warnings(tmp_path, doctrees):
+    code, output = _sphinx("html", tmp_path, doctrees)
     assert code == 0, output
     html = tmp_path / "html"
     for page in ("index", "getting_started", "from_mxnet", "memory_planner", "file_formats",
@@ -48,8 +54,8 @@ def test_site_builds_without_warnings(tmp_path):
     assert (html / "_images" / "memory-lenet-training.png").exists()
 
 
-def test_every_example_runs(tmp_path):
-    code, output = _sphinx("doctest", tmp_path)
+def test_every_example_runs(tmp_path, doctrees):
+    code, output = _sphinx("doctest", tmp_path, doctrees)
     assert code == 0, output
     report = (tmp_path / "doctest" / "output.txt").read_text()
     assert "0 failures in tests" in report
