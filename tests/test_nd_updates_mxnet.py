@@ -114,3 +114,25 @@ def test_adam_optimizer_is_the_operator(dtype, clip):
     np.testing.assert_array_equal(weight, op_weight)
     np.testing.assert_array_equal(mean, op_mean)
     np.testing.assert_array_equal(var, op_var)
+
+
+@pytest.mark.parametrize("name, kwargs, op", [
+    ("nag", dict(momentum=0.9), "nag_mom_update"),
+    ("rmsprop", dict(gamma1=0.9), "rmsprop_update"),
+    ("rmsprop", dict(gamma1=0.9, gamma2=0.8, centered=True), "rmspropalex_update"),
+    ("signum", dict(momentum=0.9), "signum_update"),
+    ("ftrl", dict(), "ftrl_update"),
+], ids=["nag", "rmsprop", "rmsprop-centered", "signum", "ftrl"])
+def test_numpy_optimizers_agree_with_their_operators(name, kwargs, op):
+    """The optimizers written in NumPy land where their update operator does, to float32
+    rounding (they keep float64 parameters where the operators round them to float32)."""
+    common = dict(wd=0.01, rescale_grad=0.7, clip_gradient=0.5)
+    opt = mx.optimizer.create(name, learning_rate=0.1, **common, **kwargs)
+    weight, grad = (mx.nd.array(a) for a in INPUTS["sgd_update"])
+    states = opt.create_state(0, weight)
+    op_states = [s.copy() for s in (states if isinstance(states, tuple) else [states])]
+    op_weight = weight.copy()
+    opt.update(0, weight, grad, states)
+    op_params = {k: v for k, v in kwargs.items() if k != "centered"}
+    invoke(op, op_weight, grad, *op_states, out=op_weight, lr=0.1, **common, **op_params)
+    np.testing.assert_allclose(weight, op_weight, rtol=1e-6, atol=2e-7)
