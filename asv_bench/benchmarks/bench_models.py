@@ -15,11 +15,12 @@ track_*  the convolution and dense layers' arithmetic rate, and that rate as a f
     machine's BLAS attains right now, not the CPU's nominal peak.  Model and probe run with
     whatever OPENBLAS_CORETYPE the run has.
 
-Input sizes: Gluon's (224, Inception v3 299), except where one call would keep a benchmark past
-asv's 60 s timeout on a 2-core machine (a time_* benchmark runs setup and at least two calls,
-then calls for 10 s more): those rows run at the smaller side given in REDUCED_SIDE (asv's row
-names do not show it; the table printed by main marks them "@side").  The last pooling of
-Inception v3 and DenseNet-121 is global, so the networks accept those sizes.
+Input sizes: Gluon's (224, Inception v3 299), except where one call would take more than ~10 s
+on a 2-core machine (a time_* benchmark runs setup and at least two calls, then calls for 10 s
+more; every class here allows asv 600 s instead of its default 60): those rows run at the
+smaller side given in REDUCED_SIDE (asv's row names do not show it; the table printed by main
+marks them "@side").  The last pooling of Inception v3 and DenseNet-121 is global, so the
+networks accept those sizes.
 
 Every row runs at 1 and 2 kernel threads (mx.set_num_threads).
 
@@ -157,6 +158,10 @@ def _label(model, mode, batch):
 
 class _Threads:
     """Sets the kernel threads of a row (asv runs each benchmark in a process of its own)."""
+    # A batch-32 row takes up to ~10 s a call (REDUCED_SIDE); asv's setup, calibration and
+    # samples, or a track_'s three calls and two peak probes, pass asv's default 60 s.
+    timeout = 600
+
     def _threads(self, threads):
         self._before = mx.get_num_threads()
         mx.set_num_threads(threads)
