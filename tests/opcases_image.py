@@ -18,6 +18,19 @@ def np_normalize(data, mean, std):
     return (data - mean.reshape(shape)) / std.reshape(shape)
 
 
+# MXNet's lighting offsets for alpha = (0.03, -0.2, 0.11), float32: its output minus its input
+# for the first pixel of tests/test_image_ops.py's image (MXNet 1.9.1)
+LIGHTING_OFFSETS = np.array([-1.5831498, -1.0648123, -0.2517439], np.float32)
+
+
+def np_adjust_lighting(data, alpha):
+    if data.shape[2] == 1:   # a gray image is returned unchanged
+        return data
+    # MXNet adds the float32 offsets in float32, whatever the image's dtype
+    assert tuple(alpha) == (0.03, -0.2, 0.11)
+    return (data.astype(np.float32) + LIGHTING_OFFSETS).astype(data.dtype)
+
+
 def pixels(rng, shape):
     return rng.integers(0, 256, shape).astype(np.float64)
 
@@ -45,4 +58,11 @@ CASE_LIST = [
     Case("_image_crop", {"data": ((2, 5, 4, 1), signed)}, params=dict(x=0, y=1, width=4, height=3),
          ref=lambda data, x, y, width, height: data[:, y:y + height, x:x + width],
          id="_image_crop-batch"),
+    # the forward computes in float32 (as MXNet's), so float64 finite differences would see
+    # its rounding: tests/test_image_ops.py checks the gradient (the identity)
+    Case("_image_adjust_lighting", {"data": ((4, 5, 3), signed)}, params=dict(alpha=(0.03, -0.2, 0.11)),
+         ref=np_adjust_lighting, grad=(), bad=[("params", {"alpha": (0.1, 0.2)}),
+                                              ("shapes", {"data": (4, 5, 2)})]),
+    Case("_image_adjust_lighting", {"data": ((5, 4, 1), signed)}, params=dict(alpha=(0.5, 0.5, 0.5)),
+         ref=np_adjust_lighting, grad=(), id="_image_adjust_lighting-one-channel"),
 ]

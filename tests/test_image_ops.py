@@ -103,3 +103,21 @@ def test_crop_and_its_gradient_match_mxnet():
                                   [[0, 0, 0, 0, 0], [0, 0, 2, 2, 0], [0, 0, 2, 2, 0], [0, 0, 2, 2, 0]])
     with pytest.raises(mx.MXNetError, match="does not fit"):
         mx.nd.image.crop(images, 3, 0, 3, 2)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_adjust_lighting_matches_mxnet_and_passes_the_gradient(dtype):
+    image = np.arange(2 * 3 * 3).reshape(2, 3, 3) * 1.7 - 4.0
+    # MXNet 1.9.1: adjust_lighting(image, alpha=(0.03, -0.2, 0.11)), the first six values; the
+    # same for float64 images, which MXNet lights in float32 too
+    expected = [-5.5831499099731445, -3.3648123741149902, -0.8517439365386963,
+                -0.48314976692199707, 1.7351876497268677, 4.248256206512451]
+    symbol = mx.sym.image.adjust_lighting(mx.sym.Variable("x"), alpha=(0.03, -0.2, 0.11))
+    executor = symbol.simple_bind(mx.cpu(), x=image.shape, type_dict={"x": dtype})
+    out = executor.forward(is_train=True, x=image)[0]
+    np.testing.assert_array_equal(out.reshape(-1)[:6], np.array(expected, dtype))
+    head = np.random.default_rng(1).normal(size=image.shape)
+    executor.backward(mx.nd.array(head, dtype=dtype))
+    np.testing.assert_array_equal(executor.grad_dict["x"], head.astype(dtype))
+    gray = mx.nd.array(image[:, :, :1], dtype=dtype)
+    np.testing.assert_array_equal(mx.nd.image.adjust_lighting(gray, alpha=(0.5, 0.5, 0.5)), gray)

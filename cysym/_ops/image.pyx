@@ -1,6 +1,7 @@
 """Kernels of cysym/ops/image.py (MXNet's mx.nd.image operators): to_tensor, an (N,) H x W x C
-image of any array dtype to an (N,) C x H x W float32 tensor divided by 255, and normalize,
-(x - mean[c]) / std[c] over the channels of an (N,) C x H x W tensor, with its gradient.
+image of any array dtype to an (N,) C x H x W float32 tensor divided by 255; normalize,
+(x - mean[c]) / std[c] over the channels of an (N,) C x H x W tensor, with its gradient; and
+adjust_lighting, a per-channel offset of an H x W x C image.
 
 As in the other families, every `append_*` function checks sizes with the GIL and appends one
 native call; the loops never raise.
@@ -141,3 +142,45 @@ def append_normalize(Plan plan, x, out, means, stds, str req="write", bint backw
     plan.add(normalize_kernel, common_dtype([x, out]), [x, out],
              [batch, channels, x.shape[first + 1] * x.shape[first + 2], code, backward],
              [float(v) for v in means] + [float(v) for v in stds], label)
+
+
+# ---------------------------------------------------------------------------------------------
+# adjust_lighting: out[i, c] = x[i, c] + offset[c], in float32 as MXNet adds (float64 images too)
+
+cdef void _adjust_lighting(KernelCall* c, real* dummy) noexcept nogil:
+    # arrays: x, out; ints: pixels, channels, req; floats: one offset per channel
+    cdef Py_ssize_t pixels = c.ints[0], channels = c.ints[1], i, k
+    cdef int req = <int>c.ints[2]
+    cdef const real* x = <real*>c.arrays[0]
+    cdef real* out = <real*>c.arrays[1]
+    cdef float offset[MAX_CHANNELS]
+    cdef real value
+    for k in range(channels):
+        offset[k] = <float>c.floats[k]
+    for i in range(pixels):
+        for k in range(channels):
+            value = <real>(<float>x[i * channels + k] + offset[k])
+            if req == REQ_ADD:
+                out[i * channels + k] += value
+            else:
+                out[i * channels + k] = value
+
+
+cdef void adjust_lighting_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    if c.dtype == DTYPE_FLOAT32:
+        _adjust_lighting(c, <float*>NULL)
+    else:
+        _adjust_lighting(c, <double*>NULL)
+
+
+def append_adjust_lighting(Plan plan, x, out, offsets, str req="write", str label="adjust_lighting"):
+    """out = x + offsets[c] over the last (channel) axis, each sum in float32 (MXNet's)."""
+    code = req_code(req, label)
+    channels = x.shape[x.ndim - 1] if x.ndim else 0
+    if x.shape != out.shape or not 0 < channels <= MAX_CHANNELS or len(offsets) != channels:
+        raise ValueError(f"{label}: input {x.shape}, output {out.shape} and {len(offsets)} offsets "
+                         f"do not agree")
+    if code == REQ_NULL:
+        return
+    plan.add(adjust_lighting_kernel, common_dtype([x, out]), [x, out],
+             [x.size // channels, channels, code], [float(v) for v in offsets], label)

@@ -1,6 +1,6 @@
 """MXNet's image operators (src/operator/image/image_random-inl.h; mx.nd.image, mx.sym.image):
-_image_to_tensor, _image_normalize, _image_flip_left_right, _image_flip_top_bottom and
-_image_crop.
+_image_to_tensor, _image_normalize, _image_flip_left_right, _image_flip_top_bottom,
+_image_crop and _image_adjust_lighting.
 
 Where this differs from MXNet 1.9.1:
 * the flips write every column or row: MXNet's FlipImpl swaps pairs and, out of place, leaves
@@ -10,7 +10,9 @@ Where this differs from MXNet 1.9.1:
   takes uint8 images too: Cast them first);
 * to_tensor passes no gradient to its image, a zero one (MXNet registers a copy of the
   output's gradient, whose shape, C x H x W, is not the image's).
-* crop refuses a negative x or y (MXNet does not check them, and reads outside the image).
+* crop refuses a negative x or y (MXNet does not check them, and reads outside the image);
+* adjust_lighting returns a one-channel image unchanged (MXNet leaves its output unwritten),
+  and computes in float32 and float64 only (MXNet saturates uint8 images).
 The random forms (_image_random_*), resize and the colour transforms are not here.
 """
 from ..registry import ARRAY_DTYPES, NUMBER_DTYPES, OpDef, Param, register
@@ -199,3 +201,53 @@ register(OpDef(
 _window_backward("_backward_image_crop", lambda b: _crop_start(b.params, b.inputs[1].shape),
                  params=_CROP_PARAMS,
                  doc="data_grad = zeros with out_grad in the cropped window.")
+
+
+# ---------------------------------------------------------------------------------------------
+# adjust_lighting: AlexNet's PCA lighting noise, a fixed offset per RGB channel
+
+# MXNet's eigenvalue-scaled eigenvectors of ImageNet's RGB covariance (float32 values)
+_LIGHTING_EIGEN = np.array([[55.46 * -0.5675, 4.794 * 0.7192, 1.148 * 0.4009],
+                            [55.46 * -0.5808, 4.794 * -0.0045, 1.148 * -0.8140],
+                            [55.46 * -0.5836, 4.794 * -0.6948, 1.148 * 0.4203]], np.float32)
+
+
+def _lighting_offsets(alpha):
+    """offset[c] = sum_k eigen[c, k] * alpha[k] for the R, G, B channels, summed in float32 left
+    to right as MXNet's."""
+    alpha = np.asarray(alpha, np.float32)
+    offsets = []
+    for row in _LIGHTING_EIGEN:
+        total = row[0] * alpha[0]
+        for k in (1, 2):
+            total = np.float32(total + row[k] * alpha[k])
+        offsets.append(float(total))
+    return offsets
+
+
+def _adjust_lighting_kernel(b):
+    image, out = b.inputs[0], b.outputs[0]
+    if image.shape[2] == 1:     # no lighting for a gray image: a copy
+        kernels("elemwise").append_unary(b.plan, "copy", image, out, b.req[0], b.label)
+        return
+    kernels("image").append_adjust_lighting(b.plan, image, out, _lighting_offsets(b.params["alpha"]),
+                                            b.req[0], b.label)
+
+
+def _lighting_shape(ctx, ins, outs):
+    if len(ctx.params["alpha"]) != 3:
+        raise ctx.error(f"alpha must hold 3 values (R, G, B), got {ctx.params['alpha']}")
+    return _flip_shape(ctx, ins, outs)
+
+
+register(OpDef(
+    "_image_adjust_lighting",
+    aliases=("_npx__image_adjust_lighting",),
+    params=[Param("alpha", "floats", doc="The lighting alphas for the R, G, B channels.")],
+    infer_shape=_lighting_shape,
+    inplace=[(0, 0)],
+    kernel=_adjust_lighting_kernel,
+    gradient=lambda g: [g.out_grads[0]],
+    doc="Adds AlexNet-style PCA lighting to an image of shape (H, W, C), C 1 or 3: channel c "
+        "gains sum_k eigen[c, k] * alpha[k] (ImageNet's RGB eigenvectors), in float32.",
+))
