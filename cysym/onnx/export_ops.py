@@ -336,7 +336,7 @@ def _softmax_flattened(g, x, output):
         return _softmax_axis(g, x, 1, output)
     flat = g.emit1("Flatten", [x], axis=1)
     probabilities = g.emit1("Softmax", [flat], axis=1)
-    g.emit("Reshape", [probabilities, g.emit1("Shape", [x])], [output])
+    g.emit("Reshape", [probabilities, g.out_shape_value()], [output])
 
 
 @exporter("softmax", "log_softmax", "softmin")
@@ -440,7 +440,7 @@ def _group_norm(g):
     gamma = g.emit1("Reshape", [g.inputs[1], shape])
     beta = g.emit1("Reshape", [g.inputs[2], shape])
     scaled = g.emit1("Add", [g.emit1("Mul", [normalized, gamma]), beta])
-    g.emit("Reshape", [scaled, g.emit1("Shape", [x])], g.outputs[:1])
+    g.emit("Reshape", [scaled, g.out_shape_value()], g.outputs[:1])
 
 
 @exporter("L2Normalization")
@@ -664,10 +664,12 @@ def _adaptive_avg_pooling(g):
         return
     # windows of unequal sizes: the mean over rows then columns, as products with constant
     # averaging matrices (the window's area is the product of its height and width)
-    rows = _adaptive_means(in_shape[2], out_shape[2], g.in_dtype(0))        # (out_h, H)
-    columns = _adaptive_means(in_shape[3], out_shape[3], g.in_dtype(0)).T   # (W, out_w)
-    by_rows = g.emit1("MatMul", [g.const(rows, name="rows"), g.inputs[0]])
-    g.emit("MatMul", [by_rows, g.const(columns, name="columns")], g.outputs)
+    rows = _adaptive_means(in_shape[2], out_shape[2], g.in_dtype(0)).T     # (H, out_h)
+    columns = _adaptive_means(in_shape[3], out_shape[3], g.in_dtype(0)).T  # (W, out_w)
+    by_columns = g.emit1("MatMul", [g.inputs[0], g.const(columns, name="columns")])
+    swapped = g.emit1("Transpose", [by_columns], perm=[0, 1, 3, 2])
+    by_rows = g.emit1("MatMul", [swapped, g.const(rows, name="rows")])
+    g.emit("Transpose", [by_rows], g.outputs, perm=[0, 1, 3, 2])
 
 
 def _adaptive_means(size, out, dtype):
@@ -749,7 +751,7 @@ def _reshape_op(g):
 
 @exporter("reshape_like")
 def _reshape_like(g):
-    g.emit("Reshape", [g.inputs[0], g.emit1("Shape", [g.inputs[1]])], g.outputs)
+    _reshape(g, g.inputs[0], g.outputs[0])
 
 
 @exporter("Concat")
@@ -819,7 +821,10 @@ def _slice_axis(g):
 def _slice_like(g):
     ndim = len(g.in_shape(0))
     axes = _axes(g.params["axes"], ndim) if g.params["axes"] else list(range(ndim))
-    ends = g.emit1("Gather", [g.emit1("Shape", [g.inputs[1]]), g.ints(axes, "axes")], axis=0)
+    if g.out_batch_axes():
+        ends = g.emit1("Gather", [g.emit1("Shape", [g.inputs[1]]), g.ints(axes, "axes")], axis=0)
+    else:     # constant where it can be (importers need constant ends)
+        ends = g.ints([g.out_shape()[a] for a in axes], "ends")
     g.emit("Slice", [g.inputs[0], g.ints([0] * len(axes), "starts"), ends,
                      g.ints(axes, "axes")], g.outputs)
 
@@ -890,7 +895,8 @@ def _broadcast_like(g):
     if g.params["lhs_axes"] is not None or g.params["rhs_axes"] is not None:
         g.emit("Expand", [g.inputs[0], g.ints(_expand_shape(g), "shape")], g.outputs)
         return
-    g.emit("Expand", [g.inputs[0], g.emit1("Shape", [g.inputs[1]])], g.outputs)
+    shape = g.emit1("Shape", [g.inputs[1]]) if g.out_batch_axes() else g.ints(g.out_shape(), "shape")
+    g.emit("Expand", [g.inputs[0], shape], g.outputs)
 
 
 @exporter("Pad")
@@ -1024,25 +1030,37 @@ def _topk(g):
     axis = -1 if p["axis"] is None else p["axis"] % ndim
     x = g.inputs[0]
     if p["axis"] is None:
-        x, axis = g.emit1("Reshape", [x, g.ints([-1], "shape")]), 0
-    k = p["k"] if p["k"] > 0 else (g.in_shape()[axis] if p["axis"] is not None
-                                   else int(np.prod(g.in_shape())))     # k <= 0: all of them
+        x, axis, ndim = g.emit1("Reshape", [x, g.ints([-1], "shape")]), 0, 1
+    size = g.in_shape()[axis] if p["axis"] is not None else int(np.prod(g.in_shape()))
+    k = p["k"] if p["k"] > 0 else size     # k <= 0: all of them
+    if p["ret_typ"] == "mask":
+        _topk_mask(g, x, axis, ndim, size, k)
+        return
     values, indices = g.emit("TopK", [x, g.ints([k], "k")], num_outputs=2, axis=axis,
                              largest=int(not p["is_ascend"]), sorted=1)
-    if p["ret_typ"] == "mask":     # 1 where the k chosen elements are, 0 elsewhere
-        zero, one = (g.graph.onnx.numpy_helper.from_array(np.array([v], dtype=g.out_dtype()))
-                     for v in (0, 1))
-        zeros = g.emit1("ConstantOfShape", [g.emit1("Shape", [x])], value=zero)
-        ones = g.emit1("ConstantOfShape", [g.emit1("Shape", [indices])], value=one)
-        mask = g.emit1("ScatterElements", [zeros, indices, ones], axis=axis)
-        g.emit("Reshape", [mask, g.emit1("Shape", [g.inputs[0]])], g.outputs[:1])
-    elif p["ret_typ"] == "value":
+    if p["ret_typ"] == "value":
         g.emit("Identity", [values], g.outputs[:1])
     elif p["ret_typ"] == "indices":
         _as_dtype(g, indices, g.out_dtype(0), g.outputs[0])
     else:
         g.emit("Identity", [values], g.outputs[:1])
         _as_dtype(g, indices, g.out_dtype(1), g.outputs[1])
+
+
+def _topk_mask(g, x, axis, ndim, size, k):
+    """1 where the k chosen elements are, 0 elsewhere: the largest of the chosen indices' one-hot
+    rows (along the last axis, where the axis is moved to; importers have OneHot, not scatters)."""
+    to_last = [a for a in range(ndim) if a != axis] + [axis]
+    if axis != ndim - 1:
+        x = g.emit1("Transpose", [x], perm=to_last)
+    _, indices = g.emit("TopK", [x, g.ints([k], "k")], num_outputs=2, axis=ndim - 1,
+                        largest=int(not g.params["is_ascend"]), sorted=1)
+    values = g.const(np.array([0, 1], dtype=g.out_dtype()), name="off_on")
+    rows = g.emit1("OneHot", [indices, g.const(np.int64(size), name="depth"), values], axis=-1)
+    mask = _reduce(g, "ReduceMax", rows, [ndim - 1], False)
+    if axis != ndim - 1:
+        mask = g.emit1("Transpose", [mask], perm=[int(a) for a in np.argsort(to_last)])
+    g.emit("Reshape", [mask, g.out_shape_value()], g.outputs[:1])
 
 
 @exporter("sort", "argsort")
@@ -1862,7 +1880,11 @@ def _scatter_into_matrices(g, positions, size):
     """size x size matrices, holding input 0's last axis at flat `positions`, zeros elsewhere:
     a gather from the values with one zero appended (exact, whatever the values)."""
     ndim, count = len(g.in_shape(0)), g.in_shape(0)[-1]
-    padded = g.emit1("Pad", [g.inputs[0], g.ints([0] * (2 * ndim - 1) + [1], "pads")])
+    if g.in_batch_axes(0):
+        padded = g.emit1("Pad", [g.inputs[0], g.ints([0] * (2 * ndim - 1) + [1], "pads")])
+    else:     # a constant column where it can be (cysym pads 4-D and 5-D arrays only)
+        zeros = g.const(np.zeros(g.in_shape(0)[:-1] + (1,), dtype=g.in_dtype(0)), name="zeros")
+        padded = g.emit1("Concat", [g.inputs[0], zeros], axis=ndim - 1)
     sources = np.full(size * size, count, dtype=np.int64)
     sources[positions] = np.arange(count)
     flat = g.emit1("Gather", [padded, g.ints(sources, "sources")], axis=ndim - 1)

@@ -39,6 +39,19 @@ class GraphBuilder:
         self.opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
                          default=0)
         self.constants = {t.name: onnx.numpy_helper.to_array(t) for t in self.graph.initializer}
+        # the shapes ONNX's inference finds (some importers need a value's rank or shape)
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model).graph
+        except (onnx.shape_inference.InferenceError, ValueError, RuntimeError):
+            inferred = self.graph
+        self.shapes, self.dtypes = {}, {}
+        for info in list(inferred.input) + list(inferred.value_info) + list(inferred.output):
+            if info.type.tensor_type.elem_type:
+                self.dtypes[info.name] = onnx.helper.tensor_dtype_to_np_dtype(
+                    info.type.tensor_type.elem_type)
+            if info.type.tensor_type.HasField("shape"):
+                self.shapes[info.name] = tuple(d.dim_value if d.HasField("dim_value") else None
+                                               for d in info.type.tensor_type.shape.dim)
         self.values = {}       # ONNX value name -> cysym Symbol
         self.arg_params, self.aux_params = {}, {}
         self._aux_names = {name for node in self.graph.node
@@ -127,6 +140,10 @@ class GraphBuilder:
         self._used_names.add(name)
         return self.values[name]
 
+    def shape(self, name):
+        """The shape of ONNX value `name` (of a constant, or inferred; None if unknown)."""
+        return tuple(self.constants[name].shape) if name in self.constants else self.shapes.get(name)
+
     def constant(self, node, position, what):
         """The value of a constant input (a shape, axes, pads...), or None if not given."""
         if position >= len(node.input) or not node.input[position]:
@@ -214,9 +231,16 @@ def _hard_sigmoid(b, node, attrs):
 
 @importer("Mod")
 def _mod(b, node, attrs):
-    if attrs.get("fmod", 0):     # C's fmod keeps the dividend's sign; MXNet's mod the divisor's
-        raise Unsupported("fmod=1")
-    return [b.op("broadcast_mod", node, b.input(node.input[0]), b.input(node.input[1]))]
+    a, divisor = b.input(node.input[0]), b.input(node.input[1])
+    if not attrs.get("fmod", 0):
+        return [b.op("broadcast_mod", node, a, divisor)]
+    # C's fmod keeps the dividend's sign, cysym's mod the divisor's: a nonzero remainder moves
+    # by one divisor where the signs differ (a zero divisor gives 0, not C's NaN)
+    remainder = b.sym.broadcast_mod(a, divisor)
+    signs_differ = b.sym.broadcast_not_equal(b.sym._lesser_scalar(a, scalar=0.0),
+                                             b.sym._lesser_scalar(divisor, scalar=0.0))
+    moved = b.sym.broadcast_mul(signs_differ, b.sym._not_equal_scalar(remainder, scalar=0.0))
+    return [b.op("where", node, moved, b.sym.broadcast_sub(remainder, divisor), remainder)]
 
 
 @importer("Dropout")
@@ -258,6 +282,8 @@ def _clip(b, node, attrs):
 @importer("Cast")
 def _cast(b, node, attrs):
     dtype = b.onnx.helper.tensor_dtype_to_np_dtype(attrs["to"])
+    if np.dtype(dtype) == np.bool_:     # cysym has no booleans: 0/1 in the input's dtype
+        return [b.op("_not_equal_scalar", node, b.input(node.input[0]), scalar=0.0)]
     return [b.op("Cast", node, b.input(node.input[0]), dtype=np.dtype(dtype).name)]
 
 
@@ -314,10 +340,18 @@ def _gemm(b, node, attrs):
 @importer("MatMul")
 def _matmul(b, node, attrs):
     lhs, rhs = b.input(node.input[0]), b.input(node.input[1])
-    rhs_constant = b.constants.get(node.input[1])
-    if rhs_constant is not None and rhs_constant.ndim == 2:   # x @ W: dot's last-by-first axes
+    ranks = [len(b.shape(name) or ()) for name in node.input[:2]]
+    if ranks[1] == 2:     # x @ W: dot's last-by-first axes
         return [b.op("dot", node, lhs, rhs)]
-    return [b.op("batch_dot", node, lhs, rhs)]
+    if ranks == [3, 3]:
+        return [b.op("batch_dot", node, lhs, rhs)]
+    # stacks of matrices of one batch shape: batch_dot of their 3-D views
+    shapes = [_known_shape(b, name) for name in node.input[:2]]
+    if ranks[0] != ranks[1] or ranks[0] < 3 or shapes[0][:-2] != shapes[1][:-2]:
+        raise Unsupported(f"operands of shapes {shapes} (cysym's batch_dot takes one batch shape)")
+    views = [b.sym.reshape(value, shape=(-1,) + shape[-2:]) for value, shape in zip((lhs, rhs), shapes)]
+    product = b.sym.batch_dot(*views)
+    return [b.op("reshape", node, product, shape=shapes[0][:-1] + shapes[1][-1:])]
 
 
 @importer("BatchNormalization")
@@ -445,11 +479,13 @@ def _slice(b, node, attrs):
     steps = b.constant(node, 4, "steps")
     steps = [1] * len(starts) if steps is None else [int(s) for s in steps]
     if any(a < 0 for a in axes):
-        raise Unsupported("negative axes")
+        rank = _rank(b, node.input[0])
+        axes = [a % rank for a in axes]
     count = max(axes) + 1
     begin, end, step = [None] * count, [None] * count, [None] * count
     for axis, start, stop, stride in zip(axes, starts, ends, steps):
-        begin[axis] = start
+        # ONNX's "to the end" (the int64 extremes) is cysym's None
+        begin[axis] = None if abs(start) >= INT64_MAX else start
         end[axis] = None if abs(stop) >= INT64_MAX else stop
         step[axis] = stride
     return [b.op("slice", node, b.input(node.input[0]), begin=tuple(begin), end=tuple(end),
@@ -479,8 +515,13 @@ def _pad(b, node, attrs):
     width = tuple(v for pair in zip(pads[:half], pads[half:]) for v in pair)
     mode = attrs.get("mode", b"constant")
     mode = mode.decode() if isinstance(mode, bytes) else mode
-    return [b.op("Pad", node, b.input(node.input[0]), mode=mode, pad_width=width,
-                 constant_value=0.0 if value is None else float(value))]
+    params = dict(mode=mode, constant_value=0.0 if value is None else float(value))
+    if half == 3 and not any(width[:4]):
+        # cysym pads 4-D and 5-D arrays: (N, C, W) through (N, C, 1, W)
+        data = b.sym.expand_dims(b.input(node.input[0]), axis=2)
+        padded = b.sym.Pad(data, pad_width=(0,) * 6 + width[4:], **params)
+        return [b.op("squeeze", node, padded, axis=(2,))]
+    return [b.op("Pad", node, b.input(node.input[0]), pad_width=width, **params)]
 
 
 @importer("Tile")
@@ -513,11 +554,20 @@ def _resize(b, node, attrs):
     if mode == "linear" and transform in ("align_corners", "half_pixel") and not text.get("antialias"):
         return [b.op("_contrib_BilinearResize2D", node, b.input(node.input[0]),
                      align_corners=transform == "align_corners", **target)]
-    factors = {target.get("scale_height"), target.get("scale_width")}
+    if "height" in target and b.shape(node.input[0]):     # sizes: a factor of the input
+        height, width = b.shape(node.input[0])[-2:]
+        if height and width and not (target["height"] % height or target["width"] % width):
+            target.update(scale_height=target["height"] // height,
+                          scale_width=target["width"] // width)
+    factors = [target.get("scale_height"), target.get("scale_width")]
     if (mode == "nearest" and transform == "asymmetric" and text.get("nearest_mode") == "floor"
-            and len(factors) == 1 and None not in factors and float(next(iter(factors))).is_integer()):
-        return [b.op("UpSampling", node, b.input(node.input[0]), scale=int(next(iter(factors))),
-                     sample_type="nearest", num_args=1)]
+            and None not in factors and all(float(f).is_integer() for f in factors)):
+        if factors[0] == factors[1]:
+            return [b.op("UpSampling", node, b.input(node.input[0]), scale=int(factors[0]),
+                         sample_type="nearest", num_args=1)]
+        # unequal integer factors: each row, then each column, repeated
+        rows = b.sym.repeat(b.input(node.input[0]), repeats=int(factors[0]), axis=2)
+        return [b.op("repeat", node, rows, repeats=int(factors[1]), axis=3)]
     raise Unsupported(f"mode={mode!r} with coordinate_transformation_mode={transform!r}")
 
 
@@ -529,7 +579,20 @@ def _gather(b, node, attrs):
 
 @importer("Where")
 def _where(b, node, attrs):
-    return [b.op("where", node, *[b.input(name) for name in node.input[:3]])]
+    """cysym's where takes operands of one shape: ONNX's broadcast ones are broadcast like the
+    sum of their zeros (zeros_like reads no value, so NaN or inf never leak in)."""
+    operands = [b.input(name) for name in node.input[:3]]
+    shapes = [b.shape(name) for name in node.input[:3]]
+    if None in shapes or len(set(shapes)) > 1:
+        rank = max(len(shape) for shape in shapes if shape is not None)
+        # lower ranks first get leading axes of 1 (broadcast_like wants equal ranks)
+        operands = [value if shape is None or len(shape) == rank or None in shape else
+                    b.sym.reshape(value, shape=(1,) * (rank - len(shape)) + tuple(shape))
+                    for value, shape in zip(operands, shapes)]
+        zeros = [b.sym.zeros_like(value) for value in operands]
+        like = b.sym.broadcast_add(b.sym.broadcast_add(zeros[0], zeros[1]), zeros[2])
+        operands = [b.sym.broadcast_like(value, like) for value in operands]
+    return [b.op("where", node, *operands)]
 
 
 def _reduction(op_name):
@@ -724,23 +787,18 @@ def _coordinates_first(b, indices, ndim):
     return b.sym.transpose(indices, axes=(ndim - 1,) + tuple(range(ndim - 1)))
 
 
-def _index_rank(b, node, position):
-    """The rank of an index input: from its constant, the graph's declared type, or the value
-    info shape inference wrote (cysym needs it to move the coordinates' axis)."""
-    name = node.input[position]
-    if name in b.constants:
-        return b.constants[name].ndim
-    for info in list(b.graph.input) + list(b.graph.value_info) + list(b.graph.output):
-        if info.name == name and info.type.tensor_type.HasField("shape"):
-            return len(info.type.tensor_type.shape.dim)
-    raise Unsupported(f"the rank of its indices {name!r} is not known")
+def _rank(b, name):
+    """The rank of ONNX value `name` (cysym needs it to move the coordinates' axis)."""
+    if b.shape(name) is None:
+        raise Unsupported(f"the rank of {name!r} is not known")
+    return len(b.shape(name))
 
 
 @importer("GatherND")
 def _gather_nd(b, node, attrs):
     if attrs.get("batch_dims", 0):
         raise Unsupported(f"batch_dims={attrs['batch_dims']}")
-    indices = _coordinates_first(b, b.input(node.input[1]), _index_rank(b, node, 1))
+    indices = _coordinates_first(b, b.input(node.input[1]), _rank(b, node.input[1]))
     return [b.op("gather_nd", node, b.input(node.input[0]), indices)]
 
 
@@ -748,22 +806,18 @@ def _gather_nd(b, node, attrs):
 def _scatter_nd(b, node, attrs):
     if attrs.get("reduction", b"none") not in (b"none", "none"):
         raise Unsupported(f"reduction={attrs['reduction']!r}")
-    indices = _coordinates_first(b, b.input(node.input[1]), _index_rank(b, node, 1))
+    indices = _coordinates_first(b, b.input(node.input[1]), _rank(b, node.input[1]))
     # _scatter_set_nd writes rhs into a copy of lhs; its shape parameter is lhs's
     return [b.op("_scatter_set_nd", node, b.input(node.input[0]), b.input(node.input[2]), indices,
                  shape=_known_shape(b, node.input[0]))]
 
 
 def _known_shape(b, name):
-    """The static shape of ONNX value `name` (a constant, or declared in the graph)."""
-    if name in b.constants:
-        return tuple(b.constants[name].shape)
-    for info in list(b.graph.input) + list(b.graph.value_info) + list(b.graph.output):
-        if info.name == name and info.type.tensor_type.HasField("shape"):
-            dims = info.type.tensor_type.shape.dim
-            if all(d.HasField("dim_value") for d in dims):
-                return tuple(d.dim_value for d in dims)
-    raise Unsupported(f"the shape of {name!r} is not known")
+    """The static shape of ONNX value `name` (a constant, or inferred)."""
+    shape = b.shape(name)
+    if shape is None or None in shape:
+        raise Unsupported(f"the shape of {name!r} is not known")
+    return shape
 
 
 @importer("GatherElements")
@@ -843,7 +897,10 @@ def _global_lp_pool(b, node, attrs):
 def _reverse_sequence(b, node, attrs):
     if attrs.get("time_axis", 0) != 0 or attrs.get("batch_axis", 1) != 1:
         raise Unsupported("time_axis other than 0 or batch_axis other than 1")
-    return [b.op("SequenceReverse", node, b.input(node.input[0]), b.input(node.input[1]),
+    # cysym's lengths have the data's dtype
+    lengths = b.sym.Cast(b.input(node.input[1]),
+                         dtype=np.dtype(b.dtypes.get(node.input[0], np.float32)).name)
+    return [b.op("SequenceReverse", node, b.input(node.input[0]), lengths,
                  use_sequence_length=True)]
 
 
@@ -904,5 +961,5 @@ def _random_like(b, node, attrs):
 def _multinomial(b, node, attrs):
     """Multinomial draws from the rows of unnormalized log-probabilities."""
     probabilities = b.sym.softmax(b.input(node.input[0]), axis=-1)
-    return [b.op("_sample_multinomial", node, probabilities, shape=(attrs.get("sample_size", 1),),
-                 dtype=_dtype_name(b, attrs.get("dtype", 6)))]
+    draws = b.sym._sample_multinomial(probabilities, shape=(attrs.get("sample_size", 1),))
+    return [b.op("Cast", node, draws, dtype=_dtype_name(b, attrs.get("dtype", 6)))]
