@@ -117,3 +117,42 @@ def test_sample_multinomial_frequencies_and_log_probabilities():
     np.testing.assert_allclose(log_probabilities,
                                np.log(np.take_along_axis(probabilities, samples, axis=1)),
                                rtol=1e-6)
+
+
+def _imported_draws(nodes, feeds, out_type, out_shape, tmp_path):
+    """cysym's outputs of an onnx.helper model of `nodes` (output 'y'), imported."""
+    from onnx import helper
+    inputs = [helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(value.dtype),
+                                            value.shape) for name, value in feeds.items()]
+    graph = helper.make_graph(nodes, "draws", inputs,
+                              [helper.make_tensor_value_info("y", out_type, out_shape)])
+    path = tmp_path / "draws.onnx"
+    onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    sym, arg_params, aux_params = mx.onnx.import_model(str(path))
+    exe = sym.simple_bind(mx.cpu(), grad_req="null", **{n: v.shape for n, v in feeds.items()},
+                          type_dict={n: v.dtype for n, v in feeds.items()})
+    return np.asarray(exe.forward(is_train=False, **feeds)[0])
+
+
+def test_imported_generators_draw_their_distributions(tmp_path):
+    """ONNX's RandomUniform, RandomNormalLike and Multinomial imported as cysym's samplers (the
+    seed attribute has no cysym form: cysym draws from mx.random's state)."""
+    from onnx import TensorProto, helper
+    uniform = _imported_draws([helper.make_node("RandomUniform", [], ["y"], shape=[COUNT // 50, 50],
+                                                low=-1.0, high=3.0, dtype=TensorProto.DOUBLE)],
+                              {}, TensorProto.DOUBLE, [COUNT // 50, 50], tmp_path)
+    assert uniform.shape == (COUNT // 50, 50) and uniform.dtype == np.float64
+    assert -1.0 <= uniform.min() and uniform.max() < 3.0
+    _assert_moments(uniform, 1.0, 4 / np.sqrt(12), "RandomUniform")
+    data = np.zeros((COUNT // 40, 40), np.float32)
+    normal = _imported_draws([helper.make_node("RandomNormalLike", ["x"], ["y"], mean=2.0,
+                                               scale=0.5)], {"x": data}, TensorProto.FLOAT,
+                            data.shape, tmp_path)
+    assert normal.shape == data.shape and normal.dtype == np.float32
+    _assert_moments(normal, 2.0, 0.5, "RandomNormalLike")
+    logits = np.log(np.array([[0.2, 0.5, 0.3]], np.float32))
+    draws = _imported_draws([helper.make_node("Multinomial", ["x"], ["y"], sample_size=COUNT)],
+                            {"x": logits}, TensorProto.INT32, [1, COUNT], tmp_path)
+    assert draws.shape == (1, COUNT) and draws.dtype == np.int32
+    np.testing.assert_allclose(np.bincount(draws[0], minlength=3) / COUNT, [0.2, 0.5, 0.3],
+                               atol=6 * np.sqrt(0.25 / COUNT))

@@ -1714,6 +1714,20 @@ def _box_nms(g):
     g.emit("Reshape", [result, g.emit1("Shape", [g.inputs[0]])], g.outputs[:1])
 
 
+@exporter("_contrib_MultiBoxPrior")
+def _multibox_prior(g):
+    """A constant: the anchors depend on the data's height and width only (the batch size
+    aside), so cysym's own kernel computes them at export."""
+    from .. import symbol
+    from ..context import cpu
+    shape = tuple(1 if a in g.in_batch_axes(0) else d for a, d in enumerate(g.in_shape(0)))
+    node = symbol._contrib_MultiBoxPrior(symbol.Variable("data"), **g.params)
+    executor = node.simple_bind(cpu(), grad_req="null", data=shape,
+                                type_dict={"data": g.in_dtype(0)})
+    anchors = np.array(executor.forward(is_train=False, data=np.zeros(shape, g.in_dtype(0)))[0])
+    g.emit("Identity", [g.const(anchors.astype(g.out_dtype()), name="anchors")], g.outputs)
+
+
 def _convert_box_rows(g, rows, start, width, out_format):
     """MXNet's format conversion of box_nms's output: corner <-> center of the 4 coordinates
     at `start`, except in rows whose first coordinate is negative (the -1 padding too)."""
