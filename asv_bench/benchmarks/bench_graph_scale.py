@@ -4,24 +4,39 @@ minutes, a 10^5-node chain took 24 s). The target is under 2 s for each graph in
 
 `time_load_infer_bind` is the whole path a user takes (`sym.load_json`, `infer_shape`,
 `simple_bind`); the `time_*` steps on their own show which one grows.  tests/test_graph_scale.py
-counts what makes them linear (one rule call per node and kind per inference, one inference of
-each kind per bind, one walk of the graph per symbol).
+counts what makes them linear (one visit per node and kind per inference, and one rule call per
+distinct operator, parameters and known values; one inference of each kind per bind; one walk
+of the graph per symbol).
 
-CPU seconds of time_load_infer_bind on the shared 2-core machine under a load of 7 to 10
-(wall times were 2-4x these), 2026-11-30:
+CPU seconds, best of 3, on the shared 2-core machine, 2026-11-30; "before" is the same
+benchmark on 0e01324 in the same run, the two trees alternating (`python3
+asv_bench/benchmarks/bench_graph_scale.py [graph ...]` runs these functions in one process;
+with PYTHONPATH at the tree measured, under `chrt -f 10`).  Load average 7 to 9: the figures
+move by a third from run to run (an earlier run at load 6 gave the chain 7.3 -> 3.6 s).
 
-    graph                     before       after
-    chain-100000              26.2         ~9 (load 1.7, infer_shape 1.5, simple_bind ~6)
-    slice-65536-one-head                   1.0
-    slice-65536-every-head                 1.4
-    add_n-8000-arguments                   1.4 (simple_bind with gradients: 3.3)
+    graph                    step                  0e01324     now
+    chain-100000             load                  1.6-1.8     0.9-1.0
+                             infer_shape           0.75-0.9    0.3-0.4
+                             simple_bind           6.1         3.5
+                             load_infer_bind       8.8         5.5-5.8
+    slice-65536-one-head     load_infer_bind       0.9-1.0     0.9
+    slice-65536-every-head   load_infer_bind       1.3-1.7     1.0-1.3
+    add_n-8000-arguments     load_infer_bind       1.35-1.5    0.8-1.0
+                             with gradients        2.9-3.1     2.4-2.5
 
-(Executor bind() of 8,000 arguments given by name, with gradients, took 5.6 s while bind's
-name checks scanned lists; 2.6 s since.)
+(The first session's chain took 26 s, and bind() of 8,000 arguments given by name 5.6 s while
+bind's name checks scanned lists.)
 
-What is left on the chain is a constant per node in Python (about 15 us to load, 10 to infer
-shapes, 10 to infer dtypes, 40 to lay out and append the kernel calls, on this loaded machine);
-the 2 s target is not met for it.
+What made the chain faster: inference calls a rule once per distinct (operator, parameters,
+known values), not per node; load_json parses each (operator, attributes) once and the nodes
+alike share the parameters; bind lays out nodes of one layout from what it worked out once;
+the objects a pass with the collector paused leaves go to the oldest generation without a
+young collection walking each of them.  What is left is a constant per node in Python: on
+this loaded machine about 9 us to load (2 of them json.loads), 3 us per inference (bind infers
+shapes and dtypes), and about 25 us for the rest of simple_bind, laying out the entries and
+appending the kernel calls: the elemwise kernels' own entry points take about 6 us of it, the
+memory planner 2-3 and the bind-time fusion pass 1-2 (cProfile proportions).  The 2 s target
+is not met for the chain.
 """
 import json
 
@@ -100,3 +115,23 @@ class LargeGraph:
 
     def track_json_bytes(self, graph):
         return len(self.text)
+
+
+if __name__ == "__main__":
+    import sys
+    import time
+
+    def _best_cpu_seconds(function, repeats=3):
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.process_time()
+            function()
+            best = min(best, time.process_time() - start)
+        return best
+
+    for name in sys.argv[1:] or list(GRAPHS):
+        bench = LargeGraph()
+        bench.setup(name)
+        for step in ("time_load", "time_infer_shape", "time_simple_bind", "time_load_infer_bind"):
+            seconds = _best_cpu_seconds(lambda: getattr(bench, step)(name))
+            print(f"{name:24s} {step:22s} {seconds:6.2f} s", flush=True)
