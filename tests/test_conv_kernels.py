@@ -199,6 +199,56 @@ def test_convolution_chunks(dtype, req, chunk_columns):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("req", ["write", "add"])
+@pytest.mark.parametrize("case", CONV_CASES[:3], ids=str)   # the 2-D ones with several output rows
+@pytest.mark.parametrize("min_columns", [1, 9])
+def test_convolution_forward_in_tiles(dtype, req, case, min_columns, monkeypatch):
+    # tiles of one output row (min_columns 1) or of two and more, the last one cut short
+    monkeypatch.setattr(conv, "CHUNK_COLUMNS", 1)
+    monkeypatch.setattr(conv, "TILE_ELEMENTS", 4)
+    monkeypatch.setattr(conv, "TILE_MIN_COLUMNS", min_columns)
+    x, w, b, kw = _conv_case(case, dtype)
+    geo = conv._conv_geometry(x, w, kw["kernel"], kw["stride"], kw["dilate"], kw["pad"],
+                              kw["num_filter"], kw["num_group"], "test")
+    rows = conv.conv_tile_rows(geo)
+    assert 0 < rows < geo[20]
+    expected, _ = ref_conv(x, w, b, kw["stride"], kw["pad"], kw["dilate"], kw["num_group"])
+    start = _rng(3).standard_normal(expected.shape).astype(dtype) if req == "add" else \
+        np.full(expected.shape, np.nan, dtype)
+    y = start.copy()
+    # the workspace of a forward in tiles holds one tile's im2col block; nothing past it is used
+    workspace = np.full(conv.conv_workspace_bytes(x.shape, w.shape, itemsize=x.itemsize,
+                                                  forward=True, **kw) + 64, 255, np.uint8)
+    assert workspace.size - 64 == x.shape[1] // kw["num_group"] * kw["num_group"] * \
+        np.prod(kw["kernel"]) * rows * geo[21] * x.itemsize
+    plan = runner.Plan()
+    conv.append_convolution(plan, x, w, b, y, req=req, workspace=workspace[:-64], **kw)
+    plan.run()
+    np.testing.assert_allclose(y, expected + (start if req == "add" else 0), **_tol(dtype))
+    assert (workspace[-64:] == 255).all()
+
+
+@pytest.mark.parametrize("activation", [("relu",), ("clip", -0.5, 0.25)])
+def test_convolution_fused_scale_and_activation_in_tiles(activation, monkeypatch):
+    monkeypatch.setattr(conv, "TILE_ELEMENTS", 4)
+    monkeypatch.setattr(conv, "TILE_MIN_COLUMNS", 1)
+    x, w, b, kw = _conv_case(CONV_CASES[1], np.float64)
+    scale = _rng(4).uniform(-2, 2, kw["num_filter"])
+    expected, _ = ref_conv(x, w, None, kw["stride"], kw["pad"], kw["dilate"], kw["num_group"])
+    expected = expected * scale[:, None, None] + b[:, None, None]
+    expected = np.maximum(expected, 0) if activation[0] == "relu" else np.clip(expected, *activation[1:])
+    for tiled in (True, False):
+        monkeypatch.setattr(conv, "CHUNK_COLUMNS", 1 if tiled else 2048)
+        y = np.full(expected.shape, np.nan)
+        plan = runner.Plan()
+        conv.append_convolution(plan, x, w, b, y, activation=activation, scale=scale, **kw)
+        plan.run()
+        np.testing.assert_allclose(y, expected, **_tol(np.float64))
+    with pytest.raises(ValueError, match="needs req 'write'"):
+        conv.append_convolution(runner.Plan(), x, w, b, y, req="add", scale=scale, **kw)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CONV_CASES)
 @pytest.mark.parametrize("req", ["write", "add"])
 def test_convolution_backward(dtype, case, req):

@@ -24,6 +24,7 @@ CONVS = [
     ("winograd", (2, 16, 20, 18), dict(kernel=(3, 3), pad=(1, 1), num_filter=17)),
     ("dense", (3, 10, 1, 1), dict(kernel=(1, 1), num_filter=9)),
     ("conv1d", (2, 4, 15), dict(kernel=(3,), num_filter=5)),
+    ("tiled", (1, 3, 64, 60), dict(kernel=(7, 7), pad=(3, 3), num_filter=5)),
 ]
 
 

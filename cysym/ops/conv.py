@@ -145,15 +145,15 @@ def _conv_workspace(params, in_shapes, out_shapes, dtype):
     data = in_shapes[0]
     if _winograd_fits(params, data):
         return _winograd_bytes(params, data, dtype)
-    return _im2col_bytes(params, data, dtype)
+    return _im2col_bytes(params, data, dtype, forward=True)
 
 
-def _im2col_bytes(params, data_shape, dtype):
+def _im2col_bytes(params, data_shape, dtype, forward=False):
     filters, groups = params["num_filter"], params["num_group"]
     weight = (filters, data_shape[1] // groups) + tuple(params["kernel"])
     return kernels("conv").conv_workspace_bytes(data_shape, weight,
                                                 itemsize=np.dtype(dtype).itemsize,
-                                                **_conv_attrs(params))
+                                                forward=forward, **_conv_attrs(params))
 
 
 def _conv_attrs(params):
