@@ -56,9 +56,13 @@ def _channel_shape(ndim, axis=1):
     return [-1] + [1] * (ndim - axis - 1)
 
 
-def _as_dtype(g, value, dtype, output=None):
+def _tensor_type(dtype):
     from onnx.helper import np_dtype_to_tensor_dtype
-    return g.emit1("Cast", [value], output, to=np_dtype_to_tensor_dtype(np.dtype(dtype)))
+    return np_dtype_to_tensor_dtype(np.dtype(dtype))
+
+
+def _as_dtype(g, value, dtype, output=None):
+    return g.emit1("Cast", [value], output, to=_tensor_type(dtype))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1751,11 +1755,6 @@ def _convert_box_rows(g, rows, start, width, out_format):
 # random sampling: ONNX's uniform and normal generators, transformed for the exponential and
 # the integers; the distributions that need rejection sampling (gamma, Poisson, negative
 # binomial) have no ONNX form
-
-def _tensor_type(dtype):
-    from onnx.helper import np_dtype_to_tensor_dtype
-    return np_dtype_to_tensor_dtype(np.dtype(dtype))
-
 
 def _draws(g, op_type, like=None, dtype=None, **attrs):
     """A RandomUniform/RandomNormal array of the output's shape (of `like`'s shape with the
