@@ -42,7 +42,8 @@ REFUSED = {
 REFERENCE_LACKS = {"ROIPooling": "MaxRoiPool", "_sample_multinomial": "Multinomial"}
 # exported forms the importer cannot map back: ONNX's NonMaxSuppression (selected indices in a
 # shape known when the model runs) has no cysym operator; importing names it
-NOT_IMPORTED = {"_contrib_box_nms": "NonMaxSuppression"}
+NOT_IMPORTED = {"_contrib_box_nms": "NonMaxSuppression",
+                "_contrib_MultiBoxDetection": "NonMaxSuppression"}
 
 
 def _graph_inputs(case, sym):

@@ -1732,6 +1732,108 @@ def _multibox_prior(g):
     g.emit("Identity", [g.const(anchors.astype(g.out_dtype()), name="anchors")], g.outputs)
 
 
+@exporter("_contrib_MultiBoxDetection")
+def _multibox_detection(g):
+    """MXNet's SSD detection output: per anchor the best foreground class and its score
+    (valid from `threshold`), its box decoded from the anchor; the valid rows in input order;
+    the first nms_topk of them by descending score (stable) replaced by those rows with the
+    suppressed ones' class -1 (NonMaxSuppression per class, IoU >= nms_threshold as IoU above
+    the float32 below it); the valid rows past nms_topk keep their unsorted values, class -1."""
+    p = g.params
+    batch, classes, count = g.in_shape(0)
+    f32 = [float(np.float32(v)) for v in p["variances"]]     # MXNet's float32 parameters
+    probs = g.emit1("Slice", [g.inputs[0], g.ints([1]), g.ints([classes]), g.ints([1])])
+    score = _reduce(g, "ReduceMax", probs, [1], False)                     # (B, A)
+    best = g.emit1("ArgMax", [probs], axis=1, keepdims=0)                  # first of equals
+    valid = g.emit1("GreaterOrEqual", [score, g.scalar(float(np.float32(p["threshold"])))])
+    # decoded corners, in the data's precision and MXNet's order of operations
+    anchors = g.emit1("Slice", [g.inputs[2], g.ints([0]), g.ints([1]), g.ints([0])])   # (1, A, 4)
+    pred = g.emit1("Reshape", [g.inputs[1], g.ints([0, count, 4], "shape")])
+    column = [lambda value, k=k: _box_column(g, value, k, k + 1) for k in range(4)]
+    aw = g.emit1("Sub", [column[2](anchors), column[0](anchors)])
+    ah = g.emit1("Sub", [column[3](anchors), column[1](anchors)])
+    ax = g.emit1("Div", [g.emit1("Add", [column[0](anchors), column[2](anchors)]), g.scalar(2)])
+    ay = g.emit1("Div", [g.emit1("Add", [column[1](anchors), column[3](anchors)]), g.scalar(2)])
+
+    def times(value, factor):
+        return g.emit1("Mul", [value, g.scalar(factor)])
+    ox = g.emit1("Add", [g.emit1("Mul", [times(column[0](pred), f32[0]), aw]), ax])
+    oy = g.emit1("Add", [g.emit1("Mul", [times(column[1](pred), f32[1]), ah]), ay])
+    ow = g.emit1("Div", [g.emit1("Mul", [g.emit1("Exp", [times(column[2](pred), f32[2])]), aw]),
+                         g.scalar(2)])
+    oh = g.emit1("Div", [g.emit1("Mul", [g.emit1("Exp", [times(column[3](pred), f32[3])]), ah]),
+                         g.scalar(2)])
+    corners = [g.emit1("Sub", [ox, ow]), g.emit1("Sub", [oy, oh]), g.emit1("Add", [ox, ow]),
+               g.emit1("Add", [oy, oh])]
+    if p["clip"]:
+        corners = [g.emit1("Clip", [c, g.scalar(0), g.scalar(1)]) for c in corners]
+    boxes = g.emit1("Concat", corners, axis=2)                             # (B, A, 4)
+    class_id = g.emit1("Unsqueeze", [_as_dtype(g, best, g.in_dtype(0)), g.ints([2], "axes")])
+    rows = g.emit1("Concat", [class_id, g.emit1("Unsqueeze", [score, g.ints([2], "axes")]), boxes],
+                   axis=2)                                                 # (B, A, 6)
+    minus_one = g.scalar(-1)
+    minus_inf = g.const(np.float32(-np.inf), name="minus_inf")
+    positions = g.const(np.arange(count, dtype=np.float32).reshape(1, count), name="positions")
+
+    def ordered(key):
+        """(sorted keys, rows gathered by descending key, the order) of key (B, A)."""
+        keys, order = g.emit("TopK", [key, g.ints([count], "k")], num_outputs=2, axis=1,
+                             largest=1, sorted=1)
+        gathered = g.emit1("GatherND", [rows, g.emit1("Unsqueeze", [order, g.ints([2], "axes")])],
+                           batch_dims=1)
+        return keys, gathered, order
+
+    def row_mask(mask):
+        return g.emit1("Unsqueeze", [mask, g.ints([2], "axes")])
+
+    # the valid rows in input order, then rows of -1
+    in_order = g.emit1("Where", [valid, g.emit1("Sub", [g.const(np.float32(count), name="count"),
+                                                        positions]), minus_inf])
+    order_keys, compacted, _ = ordered(in_order)
+    compacted = g.emit1("Where", [row_mask(g.emit1("IsInf", [order_keys], detect_positive=0)),
+                                  minus_one, compacted])
+    if not 0 < p["nms_threshold"] <= 1:
+        g.emit("Identity", [compacted], g.outputs)
+        return
+    # by descending score (ties in input order); each box's rank position in that order
+    by_score = g.emit1("Where", [valid, score, g.scalar(-np.inf)])
+    _, sorted_rows, order = ordered(by_score)
+    shape = g.emit1("Shape", [by_score])
+    rank = g.emit1("ScatterElements", [g.emit1("ConstantOfShape", [shape]), order,
+                                       g.emit1("Expand", [positions, shape])], axis=1)
+    valid_count = _reduce(g, "ReduceSum", _as_dtype(g, valid, np.float32), [1], True)   # (B, 1)
+    keep = valid_count if p["nms_topk"] <= 0 else \
+        g.emit1("Min", [valid_count, g.const(np.float32(p["nms_topk"]), name="topk")])
+    chosen = g.emit1("And", [valid, g.emit1("Less", [rank, keep])])
+    ranked = g.emit1("Where", [chosen, g.emit1("Sub", [g.const(np.float32(count), name="count"),
+                                                       rank]), minus_inf])
+    per_class = g.emit1("Unsqueeze", [ranked, g.ints([1], "axes")])          # (B, 1, A)
+    if not p["force_suppress"]:
+        same = g.emit1("Equal", [g.emit1("Unsqueeze", [best, g.ints([1], "axes")]),
+                                 g.const(np.arange(classes - 1).reshape(1, -1, 1), np.int64,
+                                         name="classes")])
+        per_class = g.emit1("Where", [same, per_class, minus_inf])            # (B, C-1, A)
+    below = float(np.nextafter(np.float32(p["nms_threshold"]), np.float32(-np.inf)))
+    selected = g.emit1("NonMaxSuppression", [
+        _as_dtype(g, boxes, np.float32), per_class, g.ints([count], "max_boxes"),
+        g.const(np.array([below], dtype=np.float32), name="iou"),
+        g.const(np.array([FLOAT32_LOWEST], dtype=np.float32), name="score_floor")])
+    one = g.graph.onnx.numpy_helper.from_array(np.array([1], dtype=np.float32))
+    marks = g.emit1("ConstantOfShape", [g.emit1("Slice", [g.emit1("Shape", [selected]),
+                                                          g.ints([0]), g.ints([1])])], value=one)
+    kept = g.emit1("ScatterND", [g.emit1("ConstantOfShape", [shape]),
+                                 g.emit1("Gather", [selected, g.ints([0, 2], "columns")], axis=1),
+                                 marks])
+    kept_sorted = g.emit1("GatherElements", [kept, order], axis=1)            # (B, A)
+    sorted_ids = g.emit1("Where", [row_mask(_as_dtype(g, kept_sorted, np.bool_)),
+                                   _box_column(g, sorted_rows, 0, 1), minus_one])
+    sorted_rows = g.emit1("Concat", [sorted_ids, _box_column(g, sorted_rows, 1, 6)], axis=2)
+    unsorted = g.emit1("Concat", [g.emit1("Expand", [minus_one, g.emit1("Shape", [
+        _box_column(g, compacted, 0, 1)])]), _box_column(g, compacted, 1, 6)], axis=2)
+    in_top = row_mask(g.emit1("Less", [positions, keep]))
+    g.emit("Where", [in_top, sorted_rows, unsorted], g.outputs)
+
+
 def _convert_box_rows(g, rows, start, width, out_format):
     """MXNet's format conversion of box_nms's output: corner <-> center of the 4 coordinates
     at `start`, except in rows whose first coordinate is negative (the -1 padding too)."""
