@@ -249,6 +249,7 @@ REQUIRED_VALUES = {
     "lr": 0.1, "eta": 1.0, "t": 2, "wd": 0.01, "lrs": (0.1,), "wds": (0.0,), "etas": (1.0,),
     "eps": 1e-8, "num_arrays": 2, "learning_rates": (0.1,), "step_count": (1,),   # optimizer updates
     "indices": (0, 2),   # _split_v2
+    "alpha": (0.1, 0.2, 0.3), "x": 1, "y": 0, "width": 2, "height": 3,   # image ops
 }
 EXTRA_PARAMS = {
     "Reshape": {"shape": (0, -1)},
