@@ -42,8 +42,8 @@ REFUSED = {
 REFERENCE_LACKS = {"ROIPooling": "MaxRoiPool", "_sample_multinomial": "Multinomial"}
 # exported forms the importer cannot map back: ONNX's NonMaxSuppression (selected indices in a
 # shape known when the model runs) has no cysym operator; importing names it
-NOT_IMPORTED = {"_contrib_box_nms": "NonMaxSuppression",
-                "_contrib_MultiBoxDetection": "NonMaxSuppression"}
+NOT_IMPORTED = {name: "NonMaxSuppression" for name in (
+    "_contrib_box_nms", "_contrib_MultiBoxDetection", "_contrib_Proposal", "_contrib_MultiProposal")}
 
 
 def _graph_inputs(case, sym):

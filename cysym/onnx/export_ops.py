@@ -1834,6 +1834,151 @@ def _multibox_detection(g):
     g.emit("Where", [in_top, sorted_rows, unsorted], g.outputs)
 
 
+def _proposal_anchors(p, height, width):
+    """(H * W * A, 4) float32 anchors of MXNet's Proposal, in its float32 steps (h, w, anchor
+    order), and the (h, w) of each row."""
+    f32, half, one = np.float32, np.float32(0.5), np.float32(1)
+    stride = p["feature_stride"]
+    base = []
+    for ratio in p["ratios"]:
+        for scale in p["scales"]:
+            side = f32(stride - 1.0) + one
+            center = f32(0.5 * np.float64(side - one))
+            size_ratios = np.floor(side * side / f32(ratio))
+            new_w = np.floor(np.sqrt(size_ratios) + half) * f32(scale)
+            new_h = np.floor(new_w / f32(scale) * f32(ratio) + half) * f32(scale)
+            base.append([center - half * (new_w - one), center - half * (new_h - one),
+                         center + half * (new_w - one), center + half * (new_h - one)])
+    base = np.array(base, dtype=np.float32)                               # (A, 4)
+    rows, columns = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
+    shifts = np.stack([columns * stride, rows * stride] * 2, axis=-1).astype(np.float32)
+    anchors = (base[None, None] + shifts[:, :, None]).reshape(-1, 4)     # float32 sums
+    positions = np.repeat(np.stack([rows, columns], -1).reshape(-1, 2), len(base), axis=0)
+    return anchors, positions
+
+
+@exporter("_contrib_Proposal", "_contrib_MultiProposal")
+def _proposal(g):
+    """Faster R-CNN's region proposals as MXNet's (float32 arithmetic, a float64 step where
+    MXNet's C double constants make one): anchors decoded and clipped, scores of anchors off the
+    image or too small set to -1, the best rpn_pre_nms_top_n by stable score order, greedy
+    NonMaxSuppression with MXNet's +1 pixel extents (the far corners moved by 1) up to
+    rpn_post_nms_top_n, the kept boxes repeated cyclically to rpn_post_nms_top_n rows."""
+    p = g.params
+    _, channels, height, width = g.in_shape(0)
+    count_anchors = channels // 2
+    anchors, positions = _proposal_anchors(p, height, width)
+    count = len(anchors)
+    pre = min(p["rpn_pre_nms_top_n"] if p["rpn_pre_nms_top_n"] > 0 else count, count)
+    post = min(p["rpn_post_nms_top_n"], pre)
+    rows_out = p["rpn_post_nms_top_n"]
+    f32 = np.float32
+
+    def const(value, name):
+        return g.const(np.asarray(value, dtype=np.float32), name=name)
+
+    def column(value, k):
+        """Column k of (B, N, 4) as (B, N)."""
+        return g.emit1("Squeeze", [g.emit1("Slice", [value, g.ints([k]), g.ints([k + 1]),
+                                                     g.ints([2])]), g.ints([2], "axes")])
+
+    def to_float64(value):
+        return _as_dtype(g, value, np.float64)
+
+    # (B, N, 4) deltas and (B, N) scores, N in (h, w, anchor) order
+    deltas = g.emit1("Reshape", [_as_dtype(g, g.inputs[1], np.float32),
+                                 g.ints([0, count_anchors, 4, height, width], "shape")])
+    deltas = g.emit1("Reshape", [g.emit1("Transpose", [deltas], perm=[0, 3, 4, 1, 2]),
+                                 g.ints([0, count, 4], "shape")])
+    scores = g.emit1("Slice", [_as_dtype(g, g.inputs[0], np.float32), g.ints([count_anchors]),
+                               g.ints([channels]), g.ints([1])])
+    scores = g.emit1("Reshape", [g.emit1("Transpose", [scores], perm=[0, 2, 3, 1]),
+                                 g.ints([0, count], "shape")])
+    info = _as_dtype(g, g.inputs[2], np.float32)                          # (B, 3)
+    image_h, image_w, image_scale = (g.emit1("Slice", [info, g.ints([k]), g.ints([k + 1]),
+                                                       g.ints([1])]) for k in range(3))
+    x1, y1, x2, y2 = anchors.T
+    if p["iou_loss"]:
+        corners = [g.emit1("Add", [const(a, "anchor"), column(deltas, k)])
+                   for k, a in enumerate((x1, y1, x2, y2))]
+    else:
+        bw, bh = f32(np.float64(x2 - x1) + 1.0), f32(np.float64(y2 - y1) + 1.0)
+        centers = (f32(x1 + 0.5 * (np.float64(bw) - 1.0)), f32(y1 + 0.5 * (np.float64(bh) - 1.0)))
+        corners = [None] * 4
+        for k, (size, center) in enumerate(((bw, centers[0]), (bh, centers[1]))):
+            middle = g.emit1("Add", [g.emit1("Mul", [column(deltas, k), const(size, "size")]),
+                                     const(center, "center")])
+            extent = g.emit1("Mul", [g.emit1("Exp", [column(deltas, k + 2)]), const(size, "size")])
+            half = g.emit1("Mul", [g.emit1("Sub", [to_float64(extent),
+                                                   g.const(np.float64(1), name="one")]),
+                                   g.const(np.float64(0.5), name="half")])
+            corners[k] = _as_dtype(g, g.emit1("Sub", [to_float64(middle), half]), np.float32)
+            corners[k + 2] = _as_dtype(g, g.emit1("Add", [to_float64(middle), half]), np.float32)
+    one, zero = const(1, "one"), const(0, "zero")
+    limits = [g.emit1("Sub", [limit, one]) for limit in (image_w, image_h)]  # (B, 1)
+    corners = [g.emit1("Max", [g.emit1("Min", [corner, limits[k % 2]]), zero])
+               for k, corner in enumerate(corners)]
+    # anchors off the image (h >= int(im_h / stride), w likewise) score -1
+    stride = const(p["feature_stride"], "stride")
+    real = [g.emit1("Floor", [g.emit1("Div", [size, stride])]) for size in (image_h, image_w)]
+    off = g.emit1("Or", [g.emit1("GreaterOrEqual", [const(positions[:, 0], "rows"), real[0]]),
+                         g.emit1("GreaterOrEqual", [const(positions[:, 1], "columns"), real[1]])])
+    # boxes under the minimum size grow by it and score -1
+    min_size = g.emit1("Mul", [const(p["rpn_min_size"], "min_size"), image_scale])   # (B, 1)
+    small = g.emit1("Or", [
+        g.emit1("Less", [g.emit1("Add", [g.emit1("Sub", [corners[2], corners[0]]), one]), min_size]),
+        g.emit1("Less", [g.emit1("Add", [g.emit1("Sub", [corners[3], corners[1]]), one]), min_size])])
+    grow = g.emit1("Where", [small, g.emit1("Div", [min_size, const(2, "two")]), zero])
+    corners = [g.emit1("Sub" if k < 2 else "Add", [corner, grow]) for k, corner in enumerate(corners)]
+    scores = g.emit1("Where", [g.emit1("Or", [off, small]), const(-1, "minus_one"), scores])
+    boxes = g.emit1("Concat", [g.emit1("Unsqueeze", [value, g.ints([2], "axes")])
+                               for value in corners + [scores]], axis=2)  # (B, N, 5)
+    # the best `pre` by stable score order, ranked for NMS (its ties would go its own way)
+    _, order = g.emit("TopK", [scores, g.ints([pre], "k")], num_outputs=2, axis=1, largest=1,
+                      sorted=1)
+    ordered = g.emit1("GatherND", [boxes, g.emit1("Unsqueeze", [order, g.ints([2], "axes")])],
+                      batch_dims=1)                                        # (B, pre, 5)
+    far = g.emit1("Add", [g.emit1("Slice", [ordered, g.ints([2]), g.ints([4]), g.ints([2])]), one])
+    nms_boxes = g.emit1("Concat", [g.emit1("Slice", [ordered, g.ints([0]), g.ints([2]),
+                                                     g.ints([2])]), far], axis=2)
+    ranks = g.emit1("Expand", [const(np.arange(pre, 0, -1).reshape(1, 1, pre), "ranks"),
+                               g.emit1("Concat", [g.emit1("Slice", [g.emit1("Shape", [scores]),
+                                                                    g.ints([0]), g.ints([1])]),
+                                                  g.ints([1, pre], "tail")], axis=0)])
+    selected = g.emit1("NonMaxSuppression", [
+        nms_boxes, ranks, g.ints([post], "max_boxes"), const([p["threshold"]], "iou")])
+    # per image: its kept boxes (in selection order) repeated cyclically to rows_out rows
+    selected_batch = g.emit1("Gather", [selected, g.const(np.int64(0), name="batch_column")],
+                             axis=1)                                       # (K,)
+    images = g.emit1("Range", [g.const(np.int64(0), name="start"),
+                               g.emit1("Squeeze", [g.emit1("Slice", [g.emit1("Shape", [scores]),
+                                                                     g.ints([0]), g.ints([1])])]),
+                               g.const(np.int64(1), name="step")])        # (B,)
+    membership = g.emit1("Equal", [g.emit1("Unsqueeze", [images, g.ints([1], "axes")]),
+                                   g.emit1("Unsqueeze", [selected_batch, g.ints([0], "axes")])])
+    kept = _reduce(g, "ReduceSum", _as_dtype(g, membership, np.int64), [1], True)   # (B, 1)
+    first = g.emit1("CumSum", [kept, g.const(np.int64(0), name="axis")], exclusive=1)
+    row = g.const(np.arange(rows_out).reshape(1, -1), np.int64, name="row")
+    picks = g.emit1("Add", [first, g.emit1("Mod", [row, kept])])         # (B, rows_out)
+    chosen = g.emit1("Gather", [g.emit1("Gather", [selected, g.const(np.int64(2), name="box")],
+                                        axis=1), picks])                  # (B, rows_out)
+    proposals = g.emit1("GatherND", [ordered, g.emit1("Unsqueeze", [chosen, g.ints([2], "axes")])],
+                        batch_dims=1)                                      # (B, rows_out, 5)
+    image_column = g.emit1("Expand", [
+        _as_dtype(g, g.emit1("Unsqueeze", [images, g.ints([1, 2], "axes")]), np.float32),
+        g.emit1("Concat", [g.emit1("Slice", [g.emit1("Shape", [scores]), g.ints([0]),
+                                             g.ints([1])]), g.ints([rows_out, 1], "tail")],
+                axis=0)])
+    rois = g.emit1("Concat", [image_column, g.emit1("Slice", [proposals, g.ints([0]), g.ints([4]),
+                                                              g.ints([2])])], axis=2)
+    rois = g.emit1("Reshape", [rois, g.ints([-1, 5], "shape")])
+    _as_dtype(g, rois, g.out_dtype(0), g.outputs[0])
+    if len(g.outputs) > 1:
+        score_column = g.emit1("Slice", [proposals, g.ints([4]), g.ints([5]), g.ints([2])])
+        _as_dtype(g, g.emit1("Reshape", [score_column, g.ints([-1, 1], "shape")]),
+                  g.out_dtype(1), g.outputs[1])
+
+
 def _convert_box_rows(g, rows, start, width, out_format):
     """MXNet's format conversion of box_nms's output: corner <-> center of the 4 coordinates
     at `start`, except in rows whose first coordinate is negative (the -1 padding too)."""
