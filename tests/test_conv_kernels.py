@@ -348,11 +348,19 @@ def _direct_and_im2col(x, w, b, dy, start, req, kw):
 @pytest.mark.parametrize("req", ["write", "add"])
 @pytest.mark.parametrize("case", POINTWISE_CASES)
 @pytest.mark.parametrize("batch", [1, 3])
-def test_pointwise_convolution(dtype, req, case, batch, monkeypatch):
+@pytest.mark.parametrize("tiles", [False, True])
+def test_pointwise_convolution(dtype, req, case, batch, tiles, monkeypatch):
     """1x1 convolutions skip im2col (GEMMs straight on x, y, dy, dx; no workspace): same numbers
-    as the reference and as the general im2col path forced on the same input."""
+    as the reference and as the general im2col path forced on the same input; with `tiles`,
+    the forward runs 16 output columns at a time (the last tile cut short)."""
     monkeypatch.setattr(conv, "CHUNK_COLUMNS", 1)   # one sample per GEMM at any batch
     x, w, b, kw = _pointwise_case(case, batch, dtype)
+    if tiles:
+        monkeypatch.setattr(conv, "TILE_ELEMENTS", 4)
+        monkeypatch.setattr(conv, "TILE_MIN_COLUMNS", 16)
+        geo = conv._conv_geometry(x, w, kw["kernel"], kw["stride"], kw["dilate"], kw["pad"],
+                                  kw["num_filter"], kw["num_group"], "test")
+        assert conv.conv_tile_columns(geo) == (16 if np.prod(x.shape[2:]) > 16 else 0)
     assert conv.conv_workspace_bytes(x.shape, w.shape, itemsize=x.itemsize, **kw) == 0
     y_shape = (batch, kw["num_filter"]) + x.shape[2:]
     dy = _rng(1).standard_normal(y_shape).astype(dtype)

@@ -25,6 +25,7 @@ CONVS = [
     ("dense", (3, 10, 1, 1), dict(kernel=(1, 1), num_filter=9)),
     ("conv1d", (2, 4, 15), dict(kernel=(3,), num_filter=5)),
     ("tiled", (1, 3, 64, 60), dict(kernel=(7, 7), pad=(3, 3), num_filter=5)),
+    ("pointwise_tiled", (1, 4, 100, 90), dict(kernel=(1, 1), num_filter=16)),
 ]
 
 

@@ -210,12 +210,32 @@ cdef void _add_bias_planes(real* y, const real* b, Py_ssize_t F, Py_ssize_t size
 
 
 cdef void _pointwise_forward(const real* x, const real* w, const real* b, real* y, Geom* g,
-                             int req, const Epilogue* e) noexcept nogil:
-    cdef Py_ssize_t n, grp
+                             int req, const Epilogue* e, Py_ssize_t tile) noexcept nogil:
+    # tile > 0: `tile` output columns at a time, finished (bias, scale, activation) while they
+    # are in cache (see conv_tile_columns)
+    cdef Py_ssize_t n, grp, p0, width, f
     cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo
     cdef Py_ssize_t Fg = g.F // g.G, Cg = g.C // g.G
     cdef real beta = 1 if req == REQ_ADD else 0
+    cdef real* yn
     if req == REQ_NULL:
+        return
+    if tile > 0:
+        for n in range(g.N):
+            yn = y + n * g.F * HWo
+            p0 = 0
+            while p0 < HWo:
+                width = min(tile, HWo - p0)
+                for grp in range(g.G):
+                    gemm(False, False, <int>Fg, <int>width, <int>Cg, <real>1, w + grp * Fg * Cg,
+                         <int>Cg, x + (n * g.C + grp * Cg) * HWo + p0, <int>HWo, beta,
+                         yn + grp * Fg * HWo + p0, <int>HWo)
+                if b != NULL or not is_identity(e):
+                    for f in range(g.F):
+                        finish_row(yn + f * HWo + p0, width,
+                                   (<const real*>e.scale)[f] if e.scale != NULL else 1,
+                                   b[f] if b != NULL else 0, e)
+                p0 += width
         return
     for n in range(g.N):
         for grp in range(g.G):
@@ -609,10 +629,11 @@ cdef void _depthwise_backward_channels(const real* dy, const real* x, const real
 
 
 cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, real* col,
-                        Geom* g, Py_ssize_t nb, Py_ssize_t tile_rows, int req,
+                        Geom* g, Py_ssize_t nb, Py_ssize_t tile, int req,
                         const Epilogue* e) noexcept nogil:
     # e: a scale and activation fused at bind time, only with req write (see
-    # append_convolution); tile_rows > 0: one sample at a time, in tiles (see conv_tile_rows)
+    # append_convolution); tile > 0: in tiles of `tile` output rows (conv_tile_rows) or, on the
+    # pointwise path, columns (conv_tile_columns)
     # nb == 0: the pointwise path, nb == DEPTHWISE the depthwise one (see the banner above)
     cdef Py_ssize_t n0, cur, ld, grp
     cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo   # output positions
@@ -623,15 +644,15 @@ cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, re
     cdef real* dst
     cdef bint direct = nb == 1 and req == REQ_WRITE
     if nb == 0:
-        _pointwise_forward(x, w, b, y, g, req, e)
+        _pointwise_forward(x, w, b, y, g, req, e, tile)
         return
     if nb == DEPTHWISE:
         _depthwise_forward(x, w, b, y, g, req, e)
         return
     if req == REQ_NULL:
         return
-    if tile_rows > 0:
-        _conv_forward_tiles(x, w, b, y, col, g, tile_rows, req, e)
+    if tile > 0:
+        _conv_forward_tiles(x, w, b, y, col, g, tile, req, e)
         return
     n0 = 0
     while n0 < g.N:
@@ -720,7 +741,7 @@ cdef void _unstage_filters(const real* stage, const real* b, real* y, Py_ssize_t
 
 cdef void conv_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
     # arrays: x, w, b, y, col (b is x when there is no bias); ints: geometry(GEOM_INTS), nb,
-    # has_bias, req, tile rows; floats: none, or a fused activation; then a fused scale
+    # has_bias, req, tile (rows or columns); floats: none, or a fused activation; then a fused scale
     # (_epilogue.pxd)
     cdef Geom g = _geom(c.ints)
     cdef bint has_bias = c.ints[GEOM_INTS + 1]
@@ -921,6 +942,16 @@ def conv_tile_rows(geo, im2col=False):
     return rows if rows < Ho else 0
 
 
+def conv_tile_columns(geo, im2col=False):
+    """Output columns per tile of a pointwise forward (at least TILE_MIN_COLUMNS, a multiple of
+    16), or 0 when one sample's output has at most 2 * TILE_ELEMENTS elements."""
+    F, HWo = geo[5], _out_positions(geo)
+    if conv_chunk(geo, im2col) != 0 or F * HWo <= 2 * TILE_ELEMENTS:
+        return 0
+    columns = max(TILE_MIN_COLUMNS, TILE_ELEMENTS // F) // 16 * 16
+    return columns if columns < HWo else 0
+
+
 def conv_workspace_elements(geo, im2col=False, forward=False):
     """Elements of scratch: im2col (C*kd*kh*kw, nb*Do*Ho*Wo), then the (F, nb*Do*Ho*Wo) staging
     block (used when nb > 1, or by a forward with req 'add'); none on the pointwise and
@@ -977,7 +1008,7 @@ def append_convolution(Plan plan, x, w, b, y, kernel, stride=(), dilate=(), pad=
     dtype = common_dtype(arrays + ([] if scale is None else [scale]))
     plan.add(conv_forward_kernel, dtype, arrays + [col] + fused_scale(scale, geo[5], req, label),
              geo + [conv_chunk(geo, im2col), b is not None, req_code(req, label),
-                    conv_tile_rows(geo, im2col)],
+                    conv_tile_rows(geo, im2col) or conv_tile_columns(geo, im2col)],
              epilogue_floats(activation, req_code(req, label), label), label)
 
 
