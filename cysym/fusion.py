@@ -3,9 +3,11 @@
 A Convolution followed by a BatchNorm and by a relu or clip (ResNet, MobileNet, Inception,
 DenseNet: every convolution) is three passes over its output, and the last two are pure memory
 traffic.  When nothing else reads the intermediate results, the executor runs the chain as one
-`_FusedConvolution` node (cysym/ops/conv.py): the BatchNorm, with its moving statistics, is
-folded into the weights and bias at every run (so a change the user makes through `arg_dict` or
-`aux_dict` counts), and the activation is applied while each output block is written.
+`_FusedConvolution` node (cysym/ops/conv.py): the BatchNorm's scale and shift (its moving
+statistics) are computed at every run from the live arrays (so a change the user makes through
+`arg_dict` or `aux_dict` counts), and applied with the activation while each output block is
+written.  A BatchNorm followed by a relu elsewhere (DenseNet's and pre-activation ResNets' BN ->
+ReLU -> Convolution) runs as one `_contrib_BatchNormWithReLU` node, right in training passes too.
 
 The graph the user holds is not changed: the fused nodes live in the executor's node list only,
 and the entries they replace are aliased to the fused node's output.  A BatchNorm that would use
@@ -58,8 +60,9 @@ class _Readers:
 
 
 def fuse_for_inference(nodes, heads, shapes, dtypes):
-    """Fuse the Convolution -> [BatchNorm] -> [relu | clip] chains of `nodes` (in topological
-    order) whose intermediate entries nothing else reads and no head is.
+    """Fuse the Convolution -> [BatchNorm] -> [relu | clip] chains, then the BatchNorm -> relu
+    pairs, of `nodes` (in topological order) whose intermediate entries nothing else reads and
+    no head is.
 
     Returns (nodes, aliases, batch_stats): the new node order, {(id(replaced node), 0):
     (fused node, 0)} for the entries the fused nodes now compute, and whether some fused
@@ -100,6 +103,21 @@ def fuse_for_inference(nodes, heads, shapes, dtypes):
         for node in chain[:-1]:
             replaced[id(node)] = None
         replaced[id(last)] = fused     # its position: after every input of the chain
+    for norm in nodes:
+        if norm.is_variable or norm.op.name != "BatchNorm" or id(norm) in replaced:
+            continue
+        relu = readers.sole_reader(norm)
+        if (relu is None or id(relu) in replaced or _activation(relu) != ("relu",)
+                or not (readers.unused(norm, 1) and readers.unused(norm, 2))):
+            continue
+        fused = Node(get_op("_contrib_BatchNormWithReLU"), norm.name, norm.attrs, norm.inputs)
+        shapes[(id(fused), 0)], dtypes[(id(fused), 0)] = shapes[(id(relu), 0)], dtypes[(id(relu), 0)]
+        for index in (1, 2, 3):     # mean, var and MXNet's workspace: one value per channel
+            shapes[(id(fused), index)] = shapes[(id(norm), 1)]
+            dtypes[(id(fused), index)] = dtypes[(id(norm), 1)]
+        aliases[(id(relu), 0)] = (fused, 0)
+        replaced[id(norm)] = None
+        replaced[id(relu)] = fused
     if not replaced:
         return nodes, aliases, False
     fused_nodes = [replaced.get(id(node), node) for node in nodes]

@@ -142,6 +142,19 @@ def _not_fused(net, monkeypatch, grad_req="null"):
     return not _fused_ops(exe)
 
 
+@pytest.mark.parametrize("is_train", [False, True])
+def test_batchnorm_then_relu_runs_as_one_node(monkeypatch, is_train):
+    # DenseNet's order: BatchNorm -> ReLU -> Convolution; right in training passes too
+    data = mx.sym.Variable("data")
+    bn = mx.sym.BatchNorm(data, name="bn", fix_gamma=False)
+    net = mx.sym.Convolution(mx.sym.relu(bn, name="act"), kernel=(3, 3), num_filter=4, name="conv")
+    fused = _bind(net, (2, 3, 7, 6), "float64", True, monkeypatch)
+    plain = _bind(net, (2, 3, 7, 6), "float64", False, monkeypatch)
+    assert [op for op, _ in fused._call_nodes] == ["_contrib_BatchNormWithReLU", "Convolution"]
+    _assert_same(fused.forward(is_train=is_train)[0], plain.forward(is_train=is_train)[0], "float64")
+    assert fused._fused
+
+
 def test_what_is_not_fused(monkeypatch):
     conv = mx.sym.Convolution(mx.sym.Variable("data"), kernel=(1, 1), num_filter=4, name="conv")
     bn = mx.sym.BatchNorm(conv, name="bn")
