@@ -16,6 +16,8 @@ from cysym.onnx.export import to_onnx  # noqa: E402
 from cysym.onnx.export_ops import EXPORTERS, LOSS_HEADS  # noqa: E402
 from cysym.registry import get_op  # noqa: E402
 from opcase import OP_NAME  # noqa: E402
+from opcases_detection import (PROPOSAL_PARAMS, grid_anchors, rpn_deltas, rpn_scores,  # noqa: E402
+                               small_offsets, softmax_scores)
 from test_ops import CASE_LIST  # noqa: E402
 
 RTOL, ATOL = 1e-5, 1e-6
@@ -178,3 +180,36 @@ def test_exported_op_imports_back(case, tmp_path):
     exe.copy_params_from(arg_params, aux_params)
     _assert_close([np.asarray(out) for out in exe.forward(is_train=False, **feeds)], expected, case,
                   "imported")
+
+
+@pytest.mark.parametrize("op_name,inputs,params", [
+    ("_contrib_MultiBoxDetection",
+     {"cls_prob": ((4, 24), softmax_scores), "loc_pred": ((96,), small_offsets),
+      "anchor": ((1, 24, 4), grid_anchors)}, dict(threshold=0.2, nms_threshold=0.4)),
+    ("_contrib_MultiProposal",
+     {"cls_prob": ((12, 3, 4), rpn_scores), "bbox_pred": ((24, 3, 4), rpn_deltas),
+      "im_info": ((3,), lambda rng, shape: np.array([20.0, 27.0, 1.0]))}, PROPOSAL_PARAMS),
+], ids=["MultiBoxDetection", "MultiProposal"])
+def test_detection_outputs_with_a_dynamic_batch(op_name, inputs, params):
+    """The detection exporters read the batch size from their inputs: one model runs at batch
+    sizes 2 and 3 (the anchors stay one set)."""
+    batched = [name for name in inputs if name != "anchor"]
+    sym = getattr(mx.sym, op_name)(*[mx.sym.Variable(name) for name in inputs], **params)
+    rng = np.random.default_rng(5)
+    anchor = {"anchor": grid_anchors(rng, (1, 24, 4)).astype(np.float32)} if "anchor" in inputs else {}
+
+    def values(batch):
+        return {name: np.stack([make(rng, shape) for _ in range(batch)]).astype(np.float32)
+                for name, (shape, make) in inputs.items() if name in batched}
+    model = to_onnx(sym, anchor, [(2,) + inputs[name][0] for name in batched], dynamic=True)
+    onnx.checker.check_model(model, full_check=True)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for batch in (2, 3):
+        feeds = values(batch)
+        exe = sym.simple_bind(mx.cpu(), grad_req="null",
+                              **{n: v.shape for n, v in {**feeds, **anchor}.items()})
+        expected = exe.forward(is_train=False, **feeds, **anchor)[0]
+        result = session.run(None, feeds)[0]
+        assert result.shape == expected.shape, f"batch {batch}"
+        np.testing.assert_allclose(result, np.asarray(expected), rtol=RTOL, atol=ATOL,
+                                   err_msg=f"batch {batch}")
