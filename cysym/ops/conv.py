@@ -327,6 +327,8 @@ def _fused_conv_kernel(b):
     params = b.params
     bias = None if params["no_bias"] else b.inputs[2]
     workspace, scale = b.workspace, None
+    if b.req[0] != "write":     # nothing reads the output
+        return
     if params["with_bn"]:
         dtype, filters = b.outputs[0].dtype, params["num_filter"]
         affine = _affine_bytes(params, dtype)
@@ -337,8 +339,6 @@ def _fused_conv_kernel(b):
                                                  label=b.label)
         bias = shift
         workspace = workspace[affine:] if workspace.size > affine else None
-    if b.req[0] != "write":     # nothing reads the output
-        return
     _append_conv(b, bias, workspace, _fused_activation(params), scale)
 
 
@@ -357,8 +357,9 @@ register(OpDef(
     kernel=_fused_conv_kernel,
     workspace=_fused_conv_workspace,
     hidden=True,
-    doc="Convolution, then BatchNorm with its moving statistics (folded into the weights at "
-        "each run), then relu or clip, as one pass: made by cysym/fusion.py at bind time.",
+    doc="Convolution, then BatchNorm with its moving statistics (a scale and shift per channel, "
+        "computed at each run), then relu or clip, in one pass over the output: made by "
+        "cysym/fusion.py at bind time.",
 ))
 
 
