@@ -117,6 +117,6 @@ register(OpDef(
         b.plan, b.inputs[0], b.inputs[1], b.outputs[0], b.params["rtol"], b.params["atol"],
         b.params["equal_nan"], b.req[0], b.label),
     gradient=lambda g: [None, None],
-    doc="1 (a 0-d uint8 array) when |a - b| <= atol + rtol * |b| for every element (NaN "
+    doc="1 (a 0-d uint8 array) when abs(a - b) <= atol + rtol * abs(b) for every element (NaN "
         "equal to NaN when equal_nan), else 0; no gradient flows through it.",
 ))
