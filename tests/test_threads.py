@@ -137,3 +137,28 @@ def test_a_forked_child_runs_its_kernels_on_one_thread_and_says_so(tmp_path):
     result = subprocess.run([sys.executable, "-c", FORK_SCRIPT], timeout=120, capture_output=True,
                             text=True, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=parent))
     assert result.returncode == 0, result.stderr
+
+
+@needs_openmp
+def test_fused_inference_gives_the_numbers_of_one_thread(restore_threads):
+    # bind-time fusion (cysym/fusion.py) on each convolution path: the stem in tiles of output
+    # rows, a pointwise layer in tiles of columns, a depthwise and a Winograd layer
+    def block(x, name, act="relu", **conv):
+        x = mx.sym.Convolution(x, no_bias=True, name=name, **conv)
+        x = mx.sym.BatchNorm(x, fix_gamma=False, name=f"{name}_bn")
+        return mx.sym.Activation(x, act_type="relu") if act == "relu" else mx.sym.clip(x, 0, 6)
+
+    x = block(mx.sym.Variable("data"), "stem", kernel=(7, 7), stride=(2, 2), pad=(3, 3), num_filter=16)
+    x = block(x, "pw", "relu6", kernel=(1, 1), num_filter=64)
+    x = block(x, "dw", kernel=(3, 3), pad=(1, 1), num_filter=64, num_group=64)
+    net = block(x, "wino", kernel=(3, 3), pad=(1, 1), num_filter=32)
+    exe = net.simple_bind(mx.cpu(), grad_req="null", data=(1, 3, 120, 110))
+    assert sum(op == "_FusedConvolution" for op, _ in exe._call_nodes) >= 4
+    rng = np.random.default_rng(5)
+    for array in list(exe.arg_dict.values()) + list(exe.aux_dict.values()):
+        array[:] = rng.uniform(0.5, 1.5, array.shape)
+    results = []
+    for count in (1, 2):
+        threads.set_num_threads(count)
+        results.append(exe.forward()[0].asnumpy().copy())
+    np.testing.assert_allclose(results[1], results[0], rtol=2e-5, atol=2e-5)
