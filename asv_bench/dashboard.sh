@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The asv dashboard in one command, on a fresh clone:
+#
+#   pip install asv                       # or: pip install '.[bench]'
+#   asv_bench/dashboard.sh [N] [asv run options...]
+#
+# 1. records this machine's description once, without questions (asv machine --yes);
+# 2. benchmarks the checked-out commit, then the N commits before it (default 3), each built
+#    from git in asv's own virtualenv (asv_bench/.asv/env; a full build per commit, as long as
+#    an install), skipping commits that already have results;
+# 3. publishes the HTML site (asv_bench/.asv/html) and says how to look at it.
+#
+# Options after N go to both `asv run` calls, e.g. `--bench 'bench_(dense|planner)'` for a few
+# benchmarks, `--quick` for one call each (a smoke run: the numbers are not measurements).
+# The whole suite is long (bench_models binds seven whole networks); --bench narrows it.
+# `asv continuous main HEAD` compares a branch with main: see "Benchmarks" in README.md.
+set -euo pipefail
+cd "$(dirname "$0")"
+commits="${1:-3}"
+if [[ $# -gt 0 ]]; then shift; fi
+if ! [[ "$commits" =~ ^[0-9]+$ ]]; then
+    echo "usage: asv_bench/dashboard.sh [N] [asv run options...]  (N: how many commits before HEAD)" >&2
+    exit 64
+fi
+
+asv machine --yes > /dev/null     # hostname, CPU, RAM... as asv detects them (~/.asv-machine.json)
+asv run "$@" "HEAD^!"
+if [[ "$commits" -gt 0 ]]; then
+    # a clone with less history than asked for benchmarks what it has
+    available="$(git rev-list --count HEAD)"
+    asv run --skip-existing-commits "$@" "HEAD~$(( commits < available ? commits : available - 1 ))..HEAD"
+fi
+asv publish
+echo
+echo "dashboard: $(pwd)/.asv/html/index.html"
+echo "view it with:  (cd $(pwd) && asv preview)   then open http://127.0.0.1:8080"
