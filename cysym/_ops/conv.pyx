@@ -209,11 +209,23 @@ cdef void _add_bias_planes(real* y, const real* b, Py_ssize_t F, Py_ssize_t size
                    b[f] if b != NULL else 0, e)
 
 
+cdef void _finish_columns(real* y, Py_ssize_t F, Py_ssize_t ld, Py_ssize_t width, const real* b,
+                          const Epilogue* e) noexcept nogil:
+    # y[f, :width] = act(y[f, :width] * scale[f] + b[f]) for F rows `ld` apart (b may be NULL):
+    # a tile of output columns, finished while it is in cache
+    cdef Py_ssize_t f
+    if b == NULL and is_identity(e):
+        return
+    for f in range(F):
+        finish_row(y + f * ld, width, (<const real*>e.scale)[f] if e.scale != NULL else 1,
+                   b[f] if b != NULL else 0, e)
+
+
 cdef void _pointwise_forward(const real* x, const real* w, const real* b, real* y, Geom* g,
                              int req, const Epilogue* e, Py_ssize_t tile) noexcept nogil:
     # tile > 0: `tile` output columns at a time, finished (bias, scale, activation) while they
     # are in cache (see conv_tile_columns)
-    cdef Py_ssize_t n, grp, p0, width, f
+    cdef Py_ssize_t n, grp, p0, width
     cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo
     cdef Py_ssize_t Fg = g.F // g.G, Cg = g.C // g.G
     cdef real beta = 1 if req == REQ_ADD else 0
@@ -230,11 +242,7 @@ cdef void _pointwise_forward(const real* x, const real* w, const real* b, real* 
                     gemm(False, False, <int>Fg, <int>width, <int>Cg, <real>1, w + grp * Fg * Cg,
                          <int>Cg, x + (n * g.C + grp * Cg) * HWo + p0, <int>HWo, beta,
                          yn + grp * Fg * HWo + p0, <int>HWo)
-                if b != NULL or not is_identity(e):
-                    for f in range(g.F):
-                        finish_row(yn + f * HWo + p0, width,
-                                   (<const real*>e.scale)[f] if e.scale != NULL else 1,
-                                   b[f] if b != NULL else 0, e)
+                _finish_columns(yn + p0, g.F, HWo, width, b, e)
                 p0 += width
         return
     for n in range(g.N):
@@ -677,7 +685,7 @@ cdef void _conv_forward_tiles(const real* x, const real* w, const real* b, real*
     # one sample at a time, `tile_rows` output rows at a time: the im2col block of a tile stays
     # in cache for its GEMM, which writes (or with req add, adds) straight into y's columns of
     # the tile, and the bias, scale and activation finish those columns while they are in cache
-    cdef Py_ssize_t n, oh0, oh1, width, grp, f
+    cdef Py_ssize_t n, oh0, oh1, width, grp
     cdef Py_ssize_t HWo = g.Ho * g.Wo
     cdef Py_ssize_t Fg = g.F // g.G
     cdef Py_ssize_t Kg = (g.C // g.G) * g.kh * g.kw
@@ -694,11 +702,7 @@ cdef void _conv_forward_tiles(const real* x, const real* w, const real* b, real*
                 gemm(False, False, <int>Fg, <int>width, <int>Kg, <real>1, w + grp * Fg * Kg,
                      <int>Kg, col + grp * Kg * width, <int>width, beta, tile + grp * Fg * HWo,
                      <int>HWo)
-            if b != NULL or not is_identity(e):
-                for f in range(g.F):
-                    finish_row(tile + f * HWo, width,
-                               (<const real*>e.scale)[f] if e.scale != NULL else 1,
-                               b[f] if b != NULL else 0, e)
+            _finish_columns(tile, g.F, HWo, width, b, e)
             oh0 = oh1
 
 
