@@ -18,6 +18,7 @@ from . import symbol
 from . import symbol as sym
 from . import executor
 from . import initializer, optimizer, lr_scheduler, metric, io, callback, model, profiler
+from . import recordio  # Pillow is imported only when an image is encoded or decoded
 from . import kvstore
 from . import kvstore as kv
 from . import initializer as init
@@ -35,4 +36,5 @@ from . import onnx  # the onnx package itself is imported only when a function i
 __all__ = ["MXNetError", "AttrScope", "Context", "cpu", "gpu", "cpu_pinned", "current_context", "num_gpus",
            "sym", "symbol", "nd", "ndarray", "name", "attribute", "base", "random", "context", "executor",
            "init", "initializer", "optimizer", "lr_scheduler", "metric", "io", "callback", "model",
-           "kv", "kvstore", "mod", "module", "viz", "visualization", "test_utils", "mon", "monitor"]
+           "kv", "kvstore", "mod", "module", "viz", "visualization", "test_utils", "mon", "monitor",
+           "recordio"]
