@@ -103,7 +103,44 @@ def sgd_update(weight, grad, float lr, float wd=0.0, float rescale_grad=1.0, flo
     clip_gradient >= 0), without a plan."""
     cdef cnp.ndarray w = _updated_in_place(weight, "weight")
     cdef cnp.ndarray g = _read_as(grad, w, "grad")
-    cdef cnp.ndarray m = None if mom is None else _state(mom, w, "mom")
+    _sgd_arrays(w, g, None if mom is None else _state(mom, w, "mom"), lr, wd, rescale_grad,
+                clip_gradient, momentum)
+
+
+def sgd_update_direct(weight, grad, mom, float lr, float wd, float rescale_grad, float clip_gradient,
+                      float momentum):
+    """sgd_update on the caller's arrays when they can be updated as they are: weight, grad and
+    mom (or None) C-contiguous, writeable, of one float dtype and shape, not overlapping.
+    Returns whether it ran; it does nothing otherwise (the caller takes a general path)."""
+    if not (_direct(weight, weight) and _direct(grad, weight) and (mom is None or _direct(mom, weight))):
+        return False
+    if _overlap(weight, grad) or (mom is not None and (_overlap(mom, weight) or _overlap(mom, grad))):
+        return False
+    _sgd_arrays(weight, grad, mom, lr, wd, rescale_grad, clip_gradient, momentum)
+    return True
+
+
+cdef bint _direct(object array, object like):
+    """Whether array is a C-contiguous, writeable float32/float64 ndarray of like's dtype and shape."""
+    if not isinstance(array, np.ndarray):
+        return False
+    cdef cnp.ndarray a = <cnp.ndarray>array, b = <cnp.ndarray>like
+    cdef int dtype = cnp.PyArray_TYPE(a)
+    return ((dtype == cnp.NPY_FLOAT32 or dtype == cnp.NPY_FLOAT64) and dtype == cnp.PyArray_TYPE(b)
+            and cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISWRITEABLE(a)
+            and cnp.PyArray_SAMESHAPE(a, b))
+
+
+cdef bint _overlap(cnp.ndarray a, cnp.ndarray b):
+    """Whether the memory of two contiguous arrays overlaps."""
+    cdef char* start_a = <char*>cnp.PyArray_DATA(a)
+    cdef char* start_b = <char*>cnp.PyArray_DATA(b)
+    return start_a < start_b + cnp.PyArray_NBYTES(b) and start_b < start_a + cnp.PyArray_NBYTES(a)
+
+
+cdef void _sgd_arrays(cnp.ndarray w, cnp.ndarray g, cnp.ndarray m, float lr, float wd, float rescale_grad,
+                      float clip_gradient, float momentum):
+    """_sgd on arrays of one dtype and size (m None: no momentum)."""
     cdef Py_ssize_t n = cnp.PyArray_SIZE(w)
     cdef bint clip = clip_gradient >= 0
     if cnp.PyArray_TYPE(w) == cnp.NPY_FLOAT32:
