@@ -77,6 +77,9 @@ def _as_int_list(obj, what):
 
 def _csr(lists, what, n_ops):
     """Flatten a list of per-op integer lists into (ptr, idx) int64 arrays."""
+    flat = _csr_of_lists(lists, n_ops) if type(lists) is list else None
+    if flat is not None:
+        return flat
     ptr = np.zeros(n_ops + 1, np.int64)
     flat = []
     for k, items in enumerate(lists):
@@ -86,8 +89,35 @@ def _csr(lists, what, n_ops):
     return ptr, np.asarray(flat, np.int64).reshape(-1)
 
 
+cdef object _csr_of_lists(list lists, i64 n_ops):
+    """_csr's result in two typed passes when every item is a list of Python ints (what bind
+    gives, for graphs of 10^5 ops); None for anything else, which _csr then checks one by one."""
+    cdef i64 total = 0, k, j = 0
+    cdef object items, v
+    for items in lists:
+        if type(items) is not list:
+            return None
+        total += len(<list>items)
+    ptr_a = np.empty(n_ops + 1, np.int64)
+    idx_a = np.empty(total, np.int64)
+    cdef i64[::1] ptr = ptr_a
+    cdef i64[::1] idx = idx_a
+    ptr[0] = 0
+    for k in range(n_ops):
+        for v in <list>lists[k]:
+            if type(v) is not int:
+                return None
+            idx[j] = v
+            j += 1
+        ptr[k + 1] = j
+    return ptr_a, idx_a
+
+
 def _inplace_pairs(op_inplace, in_ptr, out_ptr):
     """Validate the in-place pairs; return (ptr, pairs) with pairs an int64 (P, 2) array."""
+    pairs = _pairs_of_lists(op_inplace, in_ptr, out_ptr) if type(op_inplace) is list else None
+    if pairs is not None:
+        return pairs
     n_ops = in_ptr.shape[0] - 1
     ptr = np.zeros(n_ops + 1, np.int64)
     pairs = []
@@ -112,6 +142,50 @@ def _inplace_pairs(op_inplace, in_ptr, out_ptr):
             pairs.append((ip, oq))
         ptr[k + 1] = len(pairs)
     return ptr, np.ascontiguousarray(np.asarray(pairs, np.int64).reshape(-1, 2))
+
+
+cdef object _pairs_of_lists(list op_inplace, const i64[::1] in_ptr, const i64[::1] out_ptr):
+    """_inplace_pairs' result in two typed passes when every op's pairs are a list of in-range
+    (int, int) tuples; None for anything else, which _inplace_pairs then checks and reports."""
+    cdef i64 n_ops = in_ptr.shape[0] - 1, total = 0, k, j = 0, ip, oq
+    cdef object items, item
+    if len(op_inplace) != n_ops:
+        return None
+    for items in op_inplace:
+        if type(items) is not list:
+            return None
+        total += len(<list>items)
+    ptr_a = np.empty(n_ops + 1, np.int64)
+    pairs_a = np.empty((total, 2), np.int64)
+    cdef i64[::1] ptr = ptr_a
+    cdef i64[:, ::1] pairs = pairs_a
+    ptr[0] = 0
+    for k in range(n_ops):
+        for item in <list>op_inplace[k]:
+            if (type(item) is not tuple or len(<tuple>item) != 2 or type((<tuple>item)[0]) is not int
+                    or type((<tuple>item)[1]) is not int):
+                return None
+            ip = (<tuple>item)[0]
+            oq = (<tuple>item)[1]
+            if not (0 <= ip < in_ptr[k + 1] - in_ptr[k] and 0 <= oq < out_ptr[k + 1] - out_ptr[k]):
+                return None
+            pairs[j, 0] = ip
+            pairs[j, 1] = oq
+            j += 1
+        ptr[k + 1] = j
+    return ptr_a, pairs_a
+
+
+cdef object _flags(object values):
+    """uint8 [bool(v) for v in values]."""
+    cdef Py_ssize_t n = len(values), e
+    flags_a = np.empty(n, np.uint8)
+    cdef unsigned char[::1] flags = flags_a
+    if type(values) is list:
+        for e in range(n):
+            flags[e] = 1 if (<list>values)[e] else 0
+        return flags_a
+    return np.asarray([bool(v) for v in values], np.uint8).reshape(-1)
 
 
 cdef struct Span:
@@ -446,8 +520,8 @@ def memory_plan(entry_bytes, op_inputs, op_outputs, op_inplace, persistent, exte
     if len(persistent) != E or len(external) != E:
         raise ValueError(f"memory_plan: persistent and external need one flag per entry ({E}), "
                          f"got {len(persistent)} and {len(external)}")
-    pers_arr = np.asarray([bool(v) for v in persistent], np.uint8).reshape(-1)
-    ext_arr = np.asarray([bool(v) for v in external], np.uint8).reshape(-1)
+    pers_arr = _flags(persistent)
+    ext_arr = _flags(external)
     cdef i64 n_ops = n_ops_py
     in_ptr_a, in_idx_a = _csr(op_inputs, "op_inputs", n_ops)
     out_ptr_a, out_idx_a = _csr(op_outputs, "op_outputs", n_ops)
