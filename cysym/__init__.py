@@ -18,7 +18,7 @@ from . import symbol
 from . import symbol as sym
 from . import executor
 from . import initializer, optimizer, lr_scheduler, metric, io, callback, model, profiler
-from . import recordio  # Pillow is imported only when an image is encoded or decoded
+from . import recordio, image  # Pillow is imported only when an image is encoded or decoded
 from . import kvstore
 from . import kvstore as kv
 from . import initializer as init
@@ -37,4 +37,4 @@ __all__ = ["MXNetError", "AttrScope", "Context", "cpu", "gpu", "cpu_pinned", "cu
            "sym", "symbol", "nd", "ndarray", "name", "attribute", "base", "random", "context", "executor",
            "init", "initializer", "optimizer", "lr_scheduler", "metric", "io", "callback", "model",
            "kv", "kvstore", "mod", "module", "viz", "visualization", "test_utils", "mon", "monitor",
-           "recordio"]
+           "recordio", "image"]

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import random as _random
 
-__all__ = ["DataDesc", "DataBatch", "DataIter", "NDArrayIter", "ResizeIter"]
+__all__ = ["DataDesc", "DataBatch", "DataIter", "NDArrayIter", "ResizeIter", "ImageRecordIter"]
 
 _DEFAULT_DTYPE = np.float32  # MXNet's mx_real_t
 
@@ -396,3 +396,12 @@ class NDArrayIter(DataIter):
         self.data = [(k, v[perm]) for k, v in self.data]
         self.label = [(k, v[perm]) for k, v in self.label]
         self.data_list = [x[1] for x in self.data] + [x[1] for x in self.label]
+
+
+def ImageRecordIter(**kwargs):
+    """Batches of decoded, augmented and normalised images from a RecordIO file of image records,
+    as MXNet's mx.io.ImageRecordIter (path_imgrec, data_shape, batch_size, path_imgidx, shuffle,
+    seed, rand_crop, rand_mirror, resize, mean_r/g/b, std_r/g/b, scale, label_width, round_batch,
+    ...): see cysym.image.ImageRecordIter for every parameter. Needs Pillow (cysym[image])."""
+    from .image import ImageRecordIter as _ImageRecordIter   # image.py builds on this module
+    return _ImageRecordIter(**kwargs)
