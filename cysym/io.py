@@ -402,6 +402,6 @@ def ImageRecordIter(**kwargs):
     """Batches of decoded, augmented and normalised images from a RecordIO file of image records,
     as MXNet's mx.io.ImageRecordIter (path_imgrec, data_shape, batch_size, path_imgidx, shuffle,
     seed, rand_crop, rand_mirror, resize, mean_r/g/b, std_r/g/b, scale, label_width, round_batch,
-    ...): see cysym.image.ImageRecordIter for every parameter. Needs Pillow (cysym[image])."""
-    from .image import ImageRecordIter as _ImageRecordIter   # image.py builds on this module
+    ...): see cysym.image_record.ImageRecordIter for every parameter. Needs Pillow (cysym[image])."""
+    from .image_record import ImageRecordIter as _ImageRecordIter   # which builds on this module
     return _ImageRecordIter(**kwargs)

@@ -281,3 +281,12 @@ def test_brightness_jitter_scales():
     expected_alpha = 1.0 + random.Random(0).uniform(-0.5, 0.5)
     out = image.BrightnessJitterAug(0.5)(mx.nd.array(np.full((2, 3, 3), 100.0)))
     np.testing.assert_allclose(np.asarray(out), 100.0 * expected_alpha, rtol=1e-6)
+
+
+def test_int8_subtracts_rounded_mean():
+    params = dict(path_imgrec=fixture("images.rec"), data_shape=(3, 20, 24), batch_size=5)
+    raw = next(iter(mx.io.ImageRecordIter(dtype="uint8", **params))).data[0].asnumpy().astype(np.int16)
+    centred = next(iter(mx.io.ImageRecordIter(dtype="int8", mean_r=120.4, mean_g=99.6, mean_b=7, **params)))
+    assert centred.data[0].dtype == np.int8 and centred.provide_data[0].dtype == np.int8
+    expected = np.clip(raw - np.array([120, 100, 7]).reshape(1, 3, 1, 1), -128, 127)
+    np.testing.assert_array_equal(centred.data[0].asnumpy(), expected)
