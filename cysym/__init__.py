@@ -7,6 +7,9 @@ import logging as _logging
 # configuring logging (logging.basicConfig(level=logging.INFO)), a library's usual contract.
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
+from . import _rank_parent
+_rank_parent.become_parent_of_the_rank()   # under mpiexec: see cysym/_rank_parent.py
+
 from . import base, name, attribute, registry  # noqa: F401
 from .base import MXNetError
 from .attribute import AttrScope

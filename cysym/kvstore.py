@@ -19,6 +19,7 @@ import traceback
 
 import numpy as np
 
+from . import _rank_parent
 from . import optimizer as opt
 from ._ops import compression as _compression
 from .base import MXNetError
@@ -109,12 +110,13 @@ class _Communicator:
             self._print_workers()
 
     def _print_workers(self):
-        """One line naming every rank's process: when a rank is killed, the launcher reports
-        its process id ('BAD TERMINATION ... PID 8503'), and this line tells which rank it was."""
-        workers = self.comm.allgather((socket.gethostname(), os.getpid()))
+        """One line naming every rank's process, and the process id the launcher knows it by
+        (its parent's, see cysym/_rank_parent.py), for the launcher's own messages."""
+        workers = self.comm.allgather((socket.gethostname(), os.getpid(), _rank_parent.launched_as()))
         if self.rank == 0:
             sys.stderr.write(f"cysym.kvstore: {self.size} workers: " + ", ".join(
-                f"rank {rank} = pid {pid} on {host}" for rank, (host, pid) in enumerate(workers)) + "\n")
+                f"rank {rank} = pid {pid}" + (f" (launched as {launched})" if launched != pid else "")
+                + f" on {host}" for rank, (host, pid, launched) in enumerate(workers)) + "\n")
             sys.stderr.flush()
 
     def _abort_on_uncaught_exceptions(self):

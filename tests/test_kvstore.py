@@ -230,3 +230,54 @@ def test_metrics_across_one_worker_are_themselves():
     metric = mx.metric.create("acc")
     assert mx.metric.across_workers(metric, None) is metric
     assert mx.metric.across_workers(metric, mx.kv.create("local")) is metric
+
+
+def _run_as_launched_by_hydra(code, **env):
+    """Run `code` in a fresh Python as MPICH's launcher would start a rank (with a PMI socket,
+    here one end of a socket pair, as PMI_FD), without MPI."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    ours, theirs = socket.socketpair()
+    environment = dict(os.environ, PMI_FD=str(theirs.fileno()), PMI_RANK="1", PMI_SIZE="3", **env)
+    environment.pop("CYSYM_RANK_PARENT", None)
+    try:
+        return subprocess.run([sys.executable, "-c", code], env=environment, pass_fds=(theirs.fileno(),),
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        ours.close()
+        theirs.close()
+
+
+# prints what the rank process sees, then ends as asked
+_RANK = """
+import os, signal, sys
+import cysym
+print(os.getpid(), os.getppid(), cysym._rank_parent.launched_as(), flush=True)
+if sys.argv[-1] == "kill":
+    os.kill(os.getpid(), signal.SIGKILL)
+sys.exit(3)
+"""
+
+
+def test_a_rank_launched_by_hydra_runs_under_a_parent_that_names_it_when_killed():
+    """cysym/_rank_parent.py: the rank is a child of the launched process, which reports how it
+    ended and ends the same way; a rank that exits is not reported."""
+    exited = _run_as_launched_by_hydra(_RANK)
+    pid, parent, launched_as = map(int, exited.stdout.split())
+    assert parent == launched_as != pid
+    assert exited.returncode == 3 and "was killed" not in exited.stderr
+    killed = _run_as_launched_by_hydra(_RANK.replace("sys.argv[-1]", '"kill"'))
+    pid = int(killed.stdout.split()[0])
+    assert killed.returncode == -9
+    assert killed.stderr == (f"cysym.kvstore: rank 1 of 3 (pid {pid} on {__import__('socket').gethostname()}) "
+                             "was killed by signal 9 (SIGKILL); ending the job\n")
+
+
+def test_no_parent_when_turned_off_or_mpi_is_already_initialized():
+    for env, code in (({"CYSYM_KV_SUPERVISE": "0"}, _RANK),
+                      ({}, "import sys; sys.modules['mpi4py.MPI'] = None\n" + _RANK)):
+        result = _run_as_launched_by_hydra(code, **env)
+        pid, parent, launched_as = map(int, result.stdout.split())
+        assert launched_as == pid and result.returncode == 3
