@@ -2,7 +2,8 @@
 from libc.string cimport memset
 
 from cysym._ops._blas cimport real, gemm, gemv, ger
-from cysym._ops._common cimport common_dtype, expect_size, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
+from cysym._ops._common cimport (common_dtype, expect_size, scratch, REQ_NULL, REQ_WRITE, REQ_ADD,
+                                 req_code)
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
 
@@ -10,6 +11,19 @@ cdef enum Shape:
     GENERAL = 0     # gemm
     ONE_ROW = 1     # batch 1: gemv over w, outer products for dw
     ONE_COLUMN = 2  # one hidden unit: gemv over x, outer products for dx
+
+
+# The float32 forward of a few rows (a small batch) against many outputs runs faster in OpenBLAS
+# as the transposed product w @ x.T (outputs x rows) followed by one pass that transposes it into
+# y and adds the bias.  Measured on a Zen 3 core with OpenBLAS's Haswell kernels (forward of one
+# layer, best of 9): 256 -> 256 at 2-8 rows 2.4-3.3x faster, 16 rows 1.6x, 24-32 rows 1.3-1.6x,
+# 784 -> 128 at 32 rows 1.35x; slower from 64 rows on (0.8-1.1x), with few outputs (32 rows of
+# 64 -> 64: 0.93x, 10 outputs: 0.8x), and in float64 (0.8-1.0x).  The input gradient dy @ w
+# gains too little that way (0.8-1.2x) and keeps the direct product.
+cdef enum:
+    TRANSPOSED_MAX_ROWS = 32
+    TRANSPOSED_MIN_OUTPUTS = 64
+    TRANSPOSED_OUTPUTS_PER_ROW = 4
 
 
 cdef inline Shape _shape(Py_ssize_t rows, Py_ssize_t in_dim, Py_ssize_t hidden) noexcept nogil:
@@ -25,10 +39,16 @@ cdef inline Shape _shape(Py_ssize_t rows, Py_ssize_t in_dim, Py_ssize_t hidden) 
     return GENERAL
 
 
-cdef void _fc_forward(real* x, real* w, real* b, real* y,
+cdef void _fc_forward(real* x, real* w, real* b, real* y, real* work,
                       Py_ssize_t rows, Py_ssize_t in_dim, Py_ssize_t hidden) noexcept nogil:
     cdef Py_ssize_t i, j
     cdef real beta = 0
+    if work != NULL:
+        # work = w @ x.T, then y = work.T + b in one pass (see fc_transposed)
+        gemm(False, True, <int>hidden, <int>rows, <int>in_dim, <real>1, w, <int>in_dim,
+             x, <int>in_dim, <real>0, work, <int>rows)
+        _transpose_into(work, y, hidden, rows, b)
+        return
     if b != NULL:
         for i in range(rows):
             for j in range(hidden):
@@ -51,17 +71,34 @@ cdef void _fc_forward(real* x, real* w, real* b, real* y,
              w, <int>in_dim, beta, y, <int>hidden)
 
 
+cdef void _transpose_into(const real* source, real* target, Py_ssize_t m, Py_ssize_t n,
+                          const real* b) noexcept nogil:
+    """target[n, m] = source[m, n].T (+ b[j] on column j when b is given).  n is small (the
+    rows of a small batch): the n target lines a run of columns writes stay in cache while
+    source is read in order."""
+    cdef Py_ssize_t i, j
+    cdef real shift
+    for j in range(m):
+        shift = b[j] if b != NULL else 0
+        for i in range(n):
+            target[i * m + j] = source[j * n + i] + shift
+
+
 cdef void fc_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: x, w, b (or absent), y; ints: rows, in_dim, hidden, has_bias
+    # arrays: x, w, b (or absent), y, workspace (or absent); ints: rows, in_dim, hidden, has_bias,
+    # transposed
     cdef bint has_bias = c.ints[3]
     cdef int y_slot = 3 if has_bias else 2
+    cdef bint transposed = c.ints[4]
     if c.dtype == 0:
         _fc_forward(<float*>c.arrays[0], <float*>c.arrays[1],
                     <float*>c.arrays[2] if has_bias else NULL, <float*>c.arrays[y_slot],
+                    <float*>c.arrays[y_slot + 1] if transposed else NULL,
                     c.ints[0], c.ints[1], c.ints[2])
     else:
         _fc_forward(<double*>c.arrays[0], <double*>c.arrays[1],
                     <double*>c.arrays[2] if has_bias else NULL, <double*>c.arrays[y_slot],
+                    <double*>c.arrays[y_slot + 1] if transposed else NULL,
                     c.ints[0], c.ints[1], c.ints[2])
 
 
@@ -141,14 +178,36 @@ def _dims(x, w, hidden_out):
     return rows, in_dim, hidden
 
 
-def append_fully_connected(Plan plan, x, w, b, y, str label="FullyConnected"):
+def fc_transposed(Py_ssize_t rows, Py_ssize_t in_dim, Py_ssize_t hidden, Py_ssize_t itemsize):
+    """Whether the forward of `rows` rows of in_dim -> hidden, in elements of `itemsize` bytes,
+    runs as the transposed product (through a workspace of hidden x rows elements)."""
+    return (itemsize == 4 and 2 <= rows <= TRANSPOSED_MAX_ROWS and in_dim > 0
+            and hidden >= max(<Py_ssize_t>TRANSPOSED_MIN_OUTPUTS, TRANSPOSED_OUTPUTS_PER_ROW * rows))
+
+
+def fc_workspace_elements(Py_ssize_t rows, Py_ssize_t in_dim, Py_ssize_t hidden, Py_ssize_t itemsize):
+    """Elements of the workspace the forward of this layer uses; 0 for none."""
+    return hidden * rows if fc_transposed(rows, in_dim, hidden, itemsize) else 0
+
+
+def append_fully_connected(Plan plan, x, w, b, y, str label="FullyConnected", workspace=None,
+                           transposed=None):
     """Append y = x.reshape(rows, in_dim) @ w.T + b (b may be None for no_bias).
-    One row (batch 1) or one output column runs as gemv instead of gemm."""
+    One row (batch 1) or one output column runs as gemv instead of gemm; a few rows against many
+    outputs as the transposed product in `workspace` (fc_transposed decides; transposed=True or
+    False overrides it; without a planned workspace the call gets its own)."""
     rows, in_dim, hidden = _dims(x, w, y)
     if b is not None:
         expect_size(b, hidden, "FullyConnected kernel bias")
     arrays = [x, w, y] if b is None else [x, w, b, y]
-    plan.add(fc_forward_kernel, common_dtype(arrays), arrays, [rows, in_dim, hidden, b is not None], [], label)
+    dtype = common_dtype(arrays)
+    if transposed is None:
+        transposed = fc_transposed(rows, in_dim, hidden, y.dtype.itemsize)
+    transposed = transposed and _shape(rows, in_dim, hidden) == GENERAL and in_dim > 0
+    if transposed:
+        arrays.append(scratch(workspace, hidden * rows, y.dtype))
+    plan.add(fc_forward_kernel, dtype, arrays, [rows, in_dim, hidden, b is not None, transposed], [],
+             label)
 
 
 def append_fully_connected_backward(Plan plan, dy, x, w, dx, dw, db, str req_dx="write",

@@ -1,4 +1,6 @@
 """FullyConnected: Y = X·Wᵀ + b, and its one-pass backward."""
+import numpy as np
+
 from ..registry import OpDef, Param, register
 from ..shapes import partial_shape_rule, size_of
 from .common import kernels
@@ -32,7 +34,16 @@ def _fc_shape(ctx, ins, outs):
 
 def _fc_kernel(b):
     bias = None if b.params["no_bias"] else b.inputs[2]
-    kernels("dense").append_fully_connected(b.plan, b.inputs[0], b.inputs[1], bias, b.outputs[0], b.label)
+    kernels("dense").append_fully_connected(b.plan, b.inputs[0], b.inputs[1], bias, b.outputs[0], b.label,
+                                            workspace=b.workspace)
+
+
+def _fc_workspace(params, in_shapes, out_shapes, dtype):
+    """Bytes of the transposed product a small batch's forward runs through (0: none)."""
+    hidden, in_dim = in_shapes[1]
+    rows = size_of(out_shapes[0]) // hidden
+    itemsize = np.dtype(dtype).itemsize
+    return itemsize * kernels("dense").fc_workspace_elements(rows, in_dim, hidden, itemsize)
 
 
 def _fc_gradient(g):
@@ -55,6 +66,7 @@ register(OpDef(
     gradient=_fc_gradient,
     inputs=_fc_inputs,
     infer_shape=_fc_shape,
+    workspace=_fc_workspace,
     doc="Applies a linear transformation: Y = X W^T + b.\n\n"
         "With flatten=True the input (N, d1, ..., dk) is reshaped to (N, d1*...*dk) first.",
 ))
