@@ -648,8 +648,8 @@ class ImageIter(_io.DataIter):
 
     The images come from path_imgrec (a .rec file, with path_imgidx for random access and
     shuffling), or path_imglist (lines 'index<TAB>label...<TAB>file name' under path_root), or
-    imglist ([label(s)..., file name] entries). aug_list defaults to CreateAugmenter(data_shape,
-    **kwargs). last_batch_handle: 'pad' (fill from the start; batch.pad tells how many),
+    imglist ([label(s)..., file name] entries). aug_list defaults to ``CreateAugmenter(data_shape,
+    **kwargs)``. last_batch_handle: 'pad' (fill from the start; batch.pad tells how many),
     'discard' or 'roll_over' (the incomplete batch is finished at the next epoch's start).
     """
 

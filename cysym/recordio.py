@@ -65,11 +65,11 @@ class MXRecordIO:
 
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "tmp.rec")
-    >>> writer = MXRecordIO(path, "w")
+    >>> writer = mx.recordio.MXRecordIO(path, "w")
     >>> for i in range(3):
     ...     writer.write(b"record_%d" % i)
     >>> writer.close()
-    >>> reader = MXRecordIO(path, "r")
+    >>> reader = mx.recordio.MXRecordIO(path, "r")
     >>> reader.read(), reader.read(), reader.read(), reader.read()
     (b'record_0', b'record_1', b'record_2', None)
     >>> reader.close()
@@ -192,11 +192,11 @@ class MXIndexedRecordIO(MXRecordIO):
     >>> import os, tempfile
     >>> folder = tempfile.mkdtemp()
     >>> idx, rec = os.path.join(folder, "tmp.idx"), os.path.join(folder, "tmp.rec")
-    >>> writer = MXIndexedRecordIO(idx, rec, "w")
+    >>> writer = mx.recordio.MXIndexedRecordIO(idx, rec, "w")
     >>> for i in range(4):
     ...     writer.write_idx(i, b"record_%d" % i)
     >>> writer.close()
-    >>> MXIndexedRecordIO(idx, rec, "r").read_idx(2)
+    >>> mx.recordio.MXIndexedRecordIO(idx, rec, "r").read_idx(2)
     b'record_2'
     """
 
