@@ -1,7 +1,10 @@
 """FullyConnected forward kernel beside the same sgemm called straight through SciPy (the floor).
 
 A batch of one row runs as a matrix-vector product: its floor is sgemv (what cysym calls), and
-sgemm with that one row is timed beside it, since OpenBLAS's gemm is far slower for it.
+sgemm with that one row is timed beside it, since OpenBLAS's gemm is far slower for it.  A small
+float32 batch (2-32 rows against many outputs) runs as the transposed product w @ x.T plus one
+transposing pass (dense.fc_transposed): 'cysym_direct' times the same layer forced to the
+direct product x @ w.T, the orientation of the floor.
 
 Run without asv:  PYTHONPATH=.:asv_bench python3 -m benchmarks.bench_dense
 """
@@ -27,9 +30,9 @@ def _arrays(shape, dtype):
 
 def _runner_for(impl, shape, dtype):
     x, w, b, y = _arrays(shape, dtype)
-    if impl == "cysym":
+    if impl in ("cysym", "cysym_direct"):
         plan = runner.Plan()
-        dense.append_fully_connected(plan, x, w, b, y)
+        dense.append_fully_connected(plan, x, w, b, y, transposed=False if impl == "cysym_direct" else None)
         return plan.run
     if impl == "sgemv_floor":
         if len(x) != 1:
@@ -48,7 +51,7 @@ def _floor(shape):
 
 
 class FullyConnectedForward:
-    params = (list(SHAPES), ["float32", "float64"], ["cysym", "sgemm_floor", "sgemv_floor"])
+    params = (list(SHAPES), ["float32", "float64"], ["cysym", "cysym_direct", "sgemm_floor", "sgemv_floor"])
     param_names = ["shape", "dtype", "impl"]
 
     def setup(self, shape, dtype, impl):
@@ -76,8 +79,11 @@ class FullyConnectedRatio:
 
 if __name__ == "__main__":
     for shape in SHAPES:
+        direct = best_of(_runner_for("cysym_direct", SHAPES[shape], np.float32), number=50)
+        chosen = best_of(_runner_for("cysym", SHAPES[shape], np.float32), number=50)
         print(f"{shape:<14} forward / {_floor(shape)[:5]} floor: "
-              f"{FullyConnectedRatio().track_ratio_to_blas_floor(shape):.3f}")
+              f"{FullyConnectedRatio().track_ratio_to_blas_floor(shape):.3f}; "
+              f"direct product / chosen: {direct / chosen:.3f}")
     one_row = [shape for shape in SHAPES if SHAPES[shape][0] == 1]
     for shape in one_row:
         gemm = best_of(_runner_for("sgemm_floor", SHAPES[shape], np.float32), number=50)

@@ -3,9 +3,13 @@ expressions (what a pure-NumPy trainer runs) and a copy of the weights (a memory
 
 Run without asv:  PYTHONPATH=.:asv_bench python3 -m benchmarks.bench_updates
 """
+import functools
+
 import numpy as np
 
+import cysym
 from cysym._ops import load
+from cysym.ndarray_ops import invoke
 
 from .common import best_of
 
@@ -53,9 +57,31 @@ class Updates:
         return best_of(self.fused) / best_of(lambda: np.copyto(copy, self.w))
 
 
+class ImperativeSgdUpdate:
+    """mx.nd.sgd_update(w, g, lr=..., out=w) on one 256 x 256 float32 weight, as a training loop
+    calls it per parameter and step: the direct path (the fused loop on the caller's arrays)
+    beside the one-op executor every other mx.nd call runs through (copies in and out)."""
+    params = [["direct", "executor"]]
+    param_names = ["path"]
+
+    def setup(self, path):
+        rng = np.random.default_rng(0)
+        self.w, self.g = (rng.standard_normal((256, 256)).astype(np.float32).view(cysym.nd.NDArray)
+                          for _ in range(2))
+        call = cysym.nd.sgd_update if path == "direct" else functools.partial(invoke, "sgd_update")
+        self.update = lambda: call(self.w, self.g, lr=0.01, wd=0.0, out=self.w)
+
+    def time_update(self, path):
+        self.update()
+
+
 if __name__ == "__main__":
     bench = Updates()
     for rule in Updates.params[0]:
         bench.setup(rule)
         print(f"{rule:<13} {best_of(bench.fused) * 1e6:6.0f} us: {bench.track_over_numpy(rule):.2f}x NumPy's "
               f"expressions, {bench.track_over_copy(rule):.2f}x a copy of the weights")
+    imperative = ImperativeSgdUpdate()
+    for path in ImperativeSgdUpdate.params[0]:
+        imperative.setup(path)
+        print(f"mx.nd.sgd_update 256x256, {path:<8}: {best_of(imperative.update) * 1e6:6.1f} us")
