@@ -450,8 +450,7 @@ class GradientBuckets:
         self._started = [False] * len(self.buckets)
 
     def start(self, bucket_index):
-        """Begin summing bucket `bucket_index` over the workers (MPI progresses it at our next
-        MPI calls, or all along with MPICH's MPIR_CVAR_ASYNC_PROGRESS=1)."""
+        """Begin summing bucket `bucket_index` over the workers."""
         view = self.buckets[bucket_index][0]
         if self._compression is None:
             self._pending.append(self._comm.start_allreduce(view))
@@ -460,7 +459,13 @@ class GradientBuckets:
             _compression.quantize_2bit(view, residual, code, self._compression)
             self._pending.append(self._comm.start_allgather(code, codes))
         self._started[bucket_index] = True
-        self._comm.MPI.Request.Testall(self._pending)   # moves the earlier buckets along
+        self.progress()
+
+    def progress(self):
+        """Move the started sums along: MPICH works on a nonblocking collective only inside an
+        MPI call (unless MPIR_CVAR_ASYNC_PROGRESS=1 gives each rank a progress thread), so the
+        backward pass calls this between its nodes."""
+        self._comm.MPI.Request.Testall(self._pending)
 
     def finish(self):
         """Start the buckets not started yet (in bucket order, the same on every worker), then
@@ -479,14 +484,17 @@ class GradientBuckets:
 
     def overlap(self, executor):
         """Make executor's backward pass start each bucket's allreduce right after the last
-        kernel call writing into it, so communication overlaps the rest of the backward pass."""
+        kernel call writing into it, and move the started sums along after each later node, so
+        communication overlaps the rest of the backward pass."""
         plan = executor._plan
         if isinstance(plan, _OverlappedPlan):
             plan = plan.plan
         # the last plan call whose outputs include each gradient view, found by its memory
         last_writer = {}
+        node_ends = []
         for _, end_call, is_forward, _, _, outputs in executor._node_calls:
             if not is_forward:
+                node_ends.append(end_call)
                 for _, array in outputs:
                     last_writer[array.__array_interface__["data"][0], array.nbytes] = end_call
         cuts = []
@@ -495,18 +503,24 @@ class GradientBuckets:
                     for n in names]
             if None not in ends:    # else the bucket starts in finish()
                 cuts.append((max(ends), index))
-        executor._plan = _OverlappedPlan(plan, executor._backward_start, sorted(cuts), self)
+        starts = {cut for cut, _ in cuts}
+        polls = [(end, None) for end in node_ends
+                 if starts and min(starts) < end < len(plan) and end not in starts]
+        executor._plan = _OverlappedPlan(plan, executor._backward_start, sorted(cuts + polls), self)
 
 
 class _OverlappedPlan:
     """An executor's kernel plan (cysym/_ops/runner.pyx Plan) whose whole backward pass runs in
-    segments, starting a gradient bucket's allreduce between them; every other run (a monitor's
-    node by node, the profiler's) goes to the plan unchanged."""
+    segments: between them a gradient bucket's allreduce starts, or (once one has started) the
+    started ones are moved along; every other run (a monitor's node by node, the profiler's)
+    goes to the plan unchanged."""
 
-    def __init__(self, plan, backward_start, cuts, buckets):
+    def __init__(self, plan, backward_start, stops, buckets):
         self.plan = plan
         self._backward_start = backward_start
-        self._cuts = cuts   # [(plan position after the bucket's last writer, bucket index)]
+        # [(plan position, bucket index)]: after the bucket's last writer, start it; or
+        # [(plan position, None)]: after a later backward node, move the started ones along
+        self._stops = stops
         self._buckets = buckets
 
     def __len__(self):
@@ -522,9 +536,12 @@ class _OverlappedPlan:
             # a backward again before update(): the last sums must land before kernels rewrite
             self._buckets.finish()
         position = begin
-        for cut, index in self._cuts:
-            if cut > position:
-                self.plan.run(position, cut, *args, **kwargs)
-                position = cut
-            self._buckets.start(index)
+        for stop, index in self._stops:
+            if stop > position:
+                self.plan.run(position, stop, *args, **kwargs)
+                position = stop
+            if index is None:
+                self._buckets.progress()
+            else:
+                self._buckets.start(index)
         return self.plan.run(position, end, *args, **kwargs)

@@ -223,7 +223,9 @@ def test_gradients_stay_summed_after_rebind_reshape_and_with_a_monitor(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     first, second = (_params(tmp_path / f"rank{r}.npz") for r in range(2))
     assert first["started_in_backward"].tolist() == [2, 2, 2]
-    assert sorted(first) == sorted(second) and len(first) == 4 * 6 + 1
+    # and after each later backward node, MPI is given a call to move the started sums along
+    assert int(first["progress_calls"]) > 0
+    assert sorted(first) == sorted(second) and len(first) == 4 * 6 + 2
     for name in first:
         np.testing.assert_array_equal(first[name], second[name], err_msg=name)
 

@@ -29,10 +29,16 @@ def step(batch):
 def buckets_started_in_backward():
     """How many gradient buckets start before the backward pass ends (the rest start in update)."""
     plan = mod._exec._plan
-    return sum(1 for cut, _ in plan._cuts if cut < len(plan))
+    return sum(1 for stop, bucket in plan._stops if bucket is not None and stop < len(plan))
+
+
+def progress_calls_in_backward():
+    """How many times the backward pass moves the started buckets along between its nodes."""
+    return sum(1 for _, bucket in mod._exec._plan._stops if bucket is None)
 
 
 started = [buckets_started_in_backward()]
+progress_calls = progress_calls_in_backward()
 snapshots = {}
 step(6)
 snapshots["first"] = mod.get_params()[0]
@@ -47,5 +53,6 @@ mod.install_monitor(mx.mon.Monitor(1))
 step(4)
 snapshots["monitored"] = mod.get_params()[0]
 np.savez(f"{sys.argv[1]}/rank{kv.rank}.npz", started_in_backward=np.array(started),
+         progress_calls=progress_calls,
          **{f"{phase}:{name}": np.asarray(value) for phase, params in snapshots.items()
             for name, value in params.items()})

@@ -1,9 +1,11 @@
 """Step time and the share of it spent waiting on the gradient allreduce, per rank count:
 
-    mpiexec -n 4 python tests/mpi_scripts/step_time.py [--model mlp|lenet] [--steps 50]
+    mpiexec -n 4 python tests/mpi_scripts/step_time.py [--model mlp|lenet|wide] [--steps 50]
+        [--bucket-bytes 16384]
 
 Also measures the allreduce itself (latency of an 8-byte message, time for the model's gradient
-bytes), the inputs of the README's scaling estimate.  Prints from rank 0; not a test."""
+bytes), the inputs of the README's scaling estimate.  Step and wait are the means over the ranks;
+prints from rank 0; not a test."""
 import argparse
 import time
 
@@ -13,18 +15,33 @@ import cysym as mx
 from cysym.demo import lenet, seed_mlp
 
 
+def wide_mlp():
+    """An MLP whose 34 MB of gradients take longer to sum than the seed models' 60 KB, most of
+    them in layers that backward reaches early: the model where overlapping the sums with the
+    rest of the backward pass can show."""
+    net = mx.sym.Flatten(mx.sym.Variable("data"), name="flatten")
+    for index in (1, 2, 3):
+        net = mx.sym.FullyConnected(net, name=f"fc{index}", num_hidden=2048)
+        net = mx.sym.Activation(net, name=f"relu{index}", act_type="relu")
+    net = mx.sym.FullyConnected(net, name="fc4", num_hidden=10)
+    return mx.sym.SoftmaxOutput(net, name="softmax")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="mlp")
     parser.add_argument("--batch", type=int, default=64, help="per worker")
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--bucket-bytes", type=int, help="gradient bucket size (default: the store's)")
     args = parser.parse_args()
     kv = mx.kv.create("dist_sync")
-    net = seed_mlp() if args.model == "mlp" else lenet()
+    net = {"mlp": seed_mlp, "lenet": lenet, "wide": wide_mlp}[args.model]()
     mx.random.seed(0)
     x = np.random.default_rng(kv.rank).random((args.batch, 1, 8, 8), np.float32)
     y = np.random.default_rng(kv.rank).integers(0, 10, args.batch).astype(np.float32)
     batch = mx.io.DataBatch(data=[mx.nd.array(x)], label=[mx.nd.array(y)])
+    if args.bucket_bytes:
+        kv.bucket_bytes = args.bucket_bytes
     mod = mx.mod.Module(net)
     mod.bind(data_shapes=[("data", x.shape)], label_shapes=[("softmax_label", y.shape)])
     mod.init_params(mx.init.Xavier())
@@ -40,6 +57,9 @@ def main():
         mod.update()
     step = (time.perf_counter() - start) / args.steps
     wait = (kv.comm_wait_seconds - wait_before) / args.steps
+    step, wait = kv._comm.sum_scalars([step, wait], "timings") / kv.num_workers
+    plan = mod._exec._plan
+    started_in_backward = sum(1 for stop, bucket in getattr(plan, "_stops", ()) if bucket is not None)
     grad_bytes = sum(view.nbytes for view, _ in mod._grad_buckets.buckets)
 
     comm = kv._comm
@@ -56,6 +76,7 @@ def main():
         print(f"{args.model} ranks={kv.num_workers} batch/worker={args.batch} "
               f"step={step * 1e3:.2f} ms wait={wait * 1e3:.2f} ms ({100 * wait / step:.0f}% of the step) "
               f"gradient bytes={grad_bytes} buckets={len(mod._grad_buckets.buckets)} "
+              f"({started_in_backward} started in backward) "
               f"allreduce 8 B={timings['latency'] * 1e6:.1f} us, "
               f"allreduce gradients={timings['gradients'] * 1e3:.3f} ms")
 
