@@ -147,11 +147,16 @@ class _NodeLayout:
     the node's attributes, so that nodes alike (every relu of a network) share one: asking the
     declaration builds name lists, once per node of a graph that may have 10^5."""
 
-    __slots__ = ("num_outputs", "shape_only", "input_dtypes", "output_dtypes", "read", "read_inplace")
+    __slots__ = ("num_outputs", "shape_only", "input_dtypes", "output_dtypes", "read", "read_inplace",
+                 "output_suffixes", "takes_every_dtype")
 
     def __init__(self, node):
         op, params = node.op, node.params
         self.num_outputs = node.num_outputs()
+        # entry labels are node.name + suffix (Node.output_name without its calls)
+        self.output_suffixes = ["_" + name for name in node.output_names()]
+        # whether the kernel takes every dtype of the graph being laid out (set by _lay_out)
+        self.takes_every_dtype = None
         self.shape_only = op.shape_only_inputs(params)
         input_names = op.input_names(params) + op.aux_names(params)
         self.input_dtypes = [None if position in self.shape_only else op.kernel_dtypes(name)
@@ -342,8 +347,10 @@ class Executor:
         self._forward_done = False
 
     def _lay_out(self, nodes, arrays_of, shapes, dtypes, grad_targets, aliases):
+        # The loops below run once per node of graphs that may have 10^5: the common case (one
+        # input, one output) is spelt out, and what nodes alike share is in their _NodeLayout.
         op_nodes = [n for n in nodes if not n.is_variable]
-        entry_id, entry_bytes, external, persistent, entry_meta = {}, [], [], [], []
+        entry_id, entry_bytes, external, entry_meta = {}, [], [], []
 
         def add_entry(key, shape, dtype, is_external, label):
             if not isinstance(dtype, np.dtype):     # np.dtype() of a dtype costs as much as the rest
@@ -351,66 +358,84 @@ class Executor:
             entry_id[key] = len(entry_bytes)
             entry_bytes.append(math.prod(shape) * dtype.itemsize)
             external.append(is_external)
-            persistent.append(False)
-            entry_meta.append((label, tuple(shape), dtype))
+            entry_meta.append((label, shape if type(shape) is tuple else tuple(shape), dtype))
 
         layouts = {}
         node_layouts = []     # per op node, in op_nodes' order
         # a layout whose kernel takes every dtype present in the graph, for each of its entries,
         # needs no check per node (the check costs as much as the rest of a node's entries)
         present_dtypes = set(dtypes.values())
-        takes_every_dtype = {}    # layout -> bool
         for node in nodes:
-            if node.op is None:
-                if id(node) not in arrays_of:
-                    raise BindError(f"variable {node.name!r} has no array")
-                add_entry((id(node), 0), arrays_of[id(node)].shape, arrays_of[id(node)].dtype, True, node.name)
-                continue
-            layout = _layout_of(node, layouts)
-            node_layouts.append(layout)
             node_id = id(node)
-            for i in range(layout.num_outputs):
-                key = (node_id, i)
-                shape = shapes.get(key)
-                if shape is None or None in shape or key not in dtypes:
-                    raise BindError(f"Error in operator {node.name}: cannot infer the shape or dtype of "
-                                    f"output {node.output_name(i)} (shape {show_shape(shapes.get(key))}, "
-                                    f"dtype {dtypes.get(key)}); give more input shapes")
-                add_entry(key, shapes[key], dtypes[key], key in grad_targets, node.output_name(i))
-            takes_all = takes_every_dtype.get(layout)
-            if takes_all is None:
-                takes_all = takes_every_dtype[layout] = all(
+            if node.op is None:
+                if node_id not in arrays_of:
+                    raise BindError(f"variable {node.name!r} has no array")
+                add_entry((node_id, 0), arrays_of[node_id].shape, arrays_of[node_id].dtype, True, node.name)
+                continue
+            params = node._params
+            layout = layouts.get((node.op, id(params))) if params is not None else None
+            if layout is None:
+                layout = _layout_of(node, layouts)
+            if layout.takes_every_dtype is None:
+                layout.takes_every_dtype = all(
                     present_dtypes <= allowed for allowed in layout.input_dtypes + layout.output_dtypes
                     if allowed is not None)
-            if not takes_all:
+            node_layouts.append(layout)
+            suffixes = layout.output_suffixes
+            for i in range(layout.num_outputs):
+                key = (node_id, i)
+                shape, dtype = shapes.get(key), dtypes.get(key)
+                if shape is None or None in shape or dtype is None:
+                    raise BindError(f"Error in operator {node.name}: cannot infer the shape or dtype of "
+                                    f"output {node.output_name(i)} (shape {show_shape(shape)}, "
+                                    f"dtype {dtype}); give more input shapes")
+                if not isinstance(dtype, np.dtype):
+                    dtype = np.dtype(dtype)
+                entry_id[key] = len(entry_bytes)
+                entry_bytes.append(math.prod(shape) * dtype.itemsize)
+                external.append(key in grad_targets)
+                entry_meta.append((node.name + suffixes[i], shape if type(shape) is tuple else tuple(shape),
+                                   dtype))
+            if not layout.takes_every_dtype:
                 _check_kernel_dtypes(node, dtypes, layout)
         for key, (target, index) in aliases.items():    # entries a fused node computes
             entry_id[key] = entry_id[(id(target), index)]
-        for node, index in self._symbol._outputs:
-            persistent[entry_id[(id(node), index)]] = True
 
         # op_inputs: what each op reads, for the planner; kernel_inputs: what its kernel is
         # given, which adds the inputs it only takes the shape of
         kernel_inputs, op_inputs, op_outputs, op_inplace, workspace_of = [], [], [], [], {}
+        read_count = [0] * len(entry_bytes)
         for node, layout in zip(op_nodes, node_layouts):
-            node_id, num_outputs = id(node), layout.num_outputs
-            ins = [entry_id[(id(src), i)] for src, i in node.inputs]
-            outs = ([entry_id[(node_id, 0)]] if num_outputs == 1
-                    else [entry_id[(node_id, i)] for i in range(num_outputs)])
+            node_id, inputs = id(node), node.inputs
+            if len(inputs) == 1:
+                src, index = inputs[0]
+                ins = [entry_id[(id(src), index)]]
+            else:
+                ins = [entry_id[(id(src), i)] for src, i in inputs]
+            outs = ([entry_id[(node_id, 0)]] if layout.num_outputs == 1
+                    else [entry_id[(node_id, i)] for i in range(layout.num_outputs)])
             if node.op.workspace is not None:
-                in_shapes = [shapes[(id(src), i)] for src, i in node.inputs]
-                out_shapes = [shapes[(node_id, i)] for i in range(num_outputs)]
+                in_shapes = [shapes[(id(src), i)] for src, i in inputs]
+                out_shapes = [shapes[(node_id, i)] for i in range(layout.num_outputs)]
                 with _refusals_as_bind_errors(node):
                     size = node.op.workspace(node.params, in_shapes, out_shapes, dtypes[(node_id, 0)])
                 if size:
                     workspace_of[node_id] = len(entry_bytes)
                     add_entry(("workspace", node_id), (size,), np.uint8, False, f"{node.name}_workspace")
+                    read_count.append(0)
                     outs.append(workspace_of[node_id])
             kernel_inputs.append(ins)
             op_outputs.append(outs)
             # the in-place pairs are the layout's, shared by nodes alike (the planner only reads them)
-            op_inputs.append(ins if layout.read is None else [ins[k] for k in layout.read])
+            if layout.read is not None:
+                ins = [ins[k] for k in layout.read]
+            op_inputs.append(ins)
             op_inplace.append(layout.read_inplace)
+            for e in ins:
+                read_count[e] += 1
+        persistent = [False] * len(entry_bytes)
+        for node, index in self._symbol._outputs:
+            persistent[entry_id[(id(node), index)]] = True
         plan = _planner.memory_plan(entry_bytes, op_inputs, op_outputs, op_inplace,
                                     persistent, external, alignment=ALIGNMENT)
         self._memory = plan
@@ -419,10 +444,6 @@ class Executor:
         self._arena = arena[start:start + int(plan["planned_bytes"])]
         offsets = plan["offsets"].tolist()
 
-        read_count = [0] * len(entry_bytes)
-        for ins in op_inputs:
-            for e in ins:
-                read_count[e] += 1
         arrays = [None] * len(entry_bytes)
         # entries planned in one place with one shape and dtype (an in-place chain) share one
         # view of the arena: a view costs more than the rest of an entry's lay-out
@@ -455,19 +476,26 @@ class Executor:
         forward_count = self._forward_count
         for position, (node, layout) in enumerate(zip(op_nodes, node_layouts)):
             num_outputs = layout.num_outputs
-            if position == self._forward_count:
+            if position == forward_count:
                 self._backward_start = len(run_plan)
             outs = op_outputs[position]
+            workspace = None
             if len(outs) > num_outputs:
+                workspace = arrays[outs[-1]]
                 outs = outs[:num_outputs]
-            workspace = arrays[op_outputs[position][-1]] if id(node) in workspace_of else None
-            out_arrays = [arrays[e] for e in outs]
-            req = ["write" if (read_count[e] or persistent[e] or external[e]) else "null" for e in outs]
+            if num_outputs == 1:
+                e = outs[0]
+                out_arrays = [arrays[e]]
+                req = ["write" if (read_count[e] or persistent[e] or external[e]) else "null"]
+            else:
+                out_arrays = [arrays[e] for e in outs]
+                req = ["write" if (read_count[e] or persistent[e] or external[e]) else "null" for e in outs]
             kernel = node.op.kernel
             if kernel is None:
                 raise BindError(f"operator {node.op.name} ('{node.name}') has no kernel")
             first_call = len(run_plan)
-            in_arrays = [arrays[e] for e in kernel_inputs[position]]
+            ins = kernel_inputs[position]
+            in_arrays = [arrays[ins[0]]] if len(ins) == 1 else [arrays[e] for e in ins]
             try:
                 kernel(BindContext(run_plan, node, in_arrays, out_arrays, req, workspace))
             except MXNetError:
@@ -477,14 +505,16 @@ class Executor:
             end_call = len(run_plan)
             if end_call > len(call_nodes):
                 call_nodes += [(node.op.name, node.name)] * (end_call - len(call_nodes))
-            computed = ([(0, out_arrays[0])] if req == ["write"]
-                        else [(i, a) for i, (a, r) in enumerate(zip(out_arrays, req)) if r != "null"])
+            if num_outputs == 1:
+                computed = [(0, out_arrays[0])] if req[0] == "write" else []
+            else:
+                computed = [(i, a) for i, (a, r) in enumerate(zip(out_arrays, req)) if r != "null"]
             node_calls.append((first_call, end_call, position < forward_count, node, in_arrays, computed))
         if self._backward_start is None:
             self._backward_start = len(run_plan)
-        forward_entries = {e for outs in op_outputs[:self._forward_count] for e in outs}
-        self._backward_reads_forward = any(e in forward_entries for ins in op_inputs[self._forward_count:]
-                                           for e in ins)
+        backward_inputs = op_inputs[forward_count:]
+        forward_entries = {e for outs in op_outputs[:forward_count] for e in outs} if backward_inputs else ()
+        self._backward_reads_forward = any(e in forward_entries for ins in backward_inputs for e in ins)
         self._plan = run_plan
         self.outputs = [arrays[entry_id[(id(n), i)]] for n, i in self._symbol._outputs]
 

@@ -68,12 +68,14 @@ def fuse_for_inference(nodes, heads, shapes, dtypes):
     (fused node, 0)} for the entries the fused nodes now compute, and whether some fused
     BatchNorm would use the batch's statistics in a training pass.  Adds the fused nodes'
     outputs to `shapes` and `dtypes`."""
+    convolutions = [n for n in nodes if n.op is not None and n.op.name == "Convolution"]
+    norms = [n for n in nodes if n.op is not None and n.op.name == "BatchNorm"]
+    if not convolutions and not norms:     # nothing to fuse: no need to count readers
+        return nodes, {}, False
     readers = _Readers(nodes, heads)
     replaced = {}       # id(node) -> fused node, for each node of a chain (None: drop it)
     aliases, batch_stats = {}, False
-    for conv in nodes:
-        if conv.is_variable or conv.op.name != "Convolution":
-            continue
+    for conv in convolutions:
         attrs = dict(conv.attrs)
         chain, inputs, last = [conv], list(conv.inputs), conv
         norm = readers.sole_reader(conv)
@@ -103,8 +105,8 @@ def fuse_for_inference(nodes, heads, shapes, dtypes):
         for node in chain[:-1]:
             replaced[id(node)] = None
         replaced[id(last)] = fused     # its position: after every input of the chain
-    for norm in nodes:
-        if norm.is_variable or norm.op.name != "BatchNorm" or id(norm) in replaced:
+    for norm in norms:
+        if id(norm) in replaced:
             continue
         relu = readers.sole_reader(norm)
         if (relu is None or id(relu) in replaced or _activation(relu) != ("relu",)

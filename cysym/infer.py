@@ -93,20 +93,24 @@ def _sweep(order, values, rule, outcomes):
     changed, unsettled = False, []
     for node in order:
         node_inputs = node.inputs
-        if len(node_inputs) == 1:
+        params = node._params
+        if params is None:
+            params = node.params
+        # Node.num_outputs() without its call, from the cache it keeps with the parameters
+        named_outputs = node._output_names
+        num_outputs = (len(named_outputs[1]) if named_outputs is not None and named_outputs[0] is params
+                       else node.num_outputs())
+        if num_outputs == 1 and len(node_inputs) == 1:     # most nodes of most graphs
             src, index = node_inputs[0]
-            keys = [(id(src), index)]
+            keys = ((id(src), index), (id(node), 0))
+            known = (get(keys[0]), get(keys[1]))
         else:
             keys = [(id(src), i) for src, i in node_inputs]
-        num_outputs = node.num_outputs()
-        if num_outputs == 1:
-            keys.append((id(node), 0))
-        else:
             node_id = id(node)
             keys += [(node_id, i) for i in range(num_outputs)]
-        known = tuple(map(get, keys))
+            known = tuple(map(get, keys))
         # the node holds its parameters for the whole inference, so their id names them
-        outcome_key = (node.op, id(node.params), known)
+        outcome_key = (node.op, id(params), known)
         try:
             outcome = outcomes.get(outcome_key)
         except TypeError:     # a rule gave an unhashable value (a list for a shape): not shared

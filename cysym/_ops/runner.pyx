@@ -57,9 +57,7 @@ cdef class Plan:
         cdef Py_ssize_t i
         if self.calls != NULL:
             for i in range(self.n_calls):
-                free(self.calls[i].arrays)
-                free(self.calls[i].ints)
-                free(self.calls[i].floats)
+                free(self.calls[i].arrays)     # the call's one block (see add)
             free(self.calls)
 
     def __len__(self):
@@ -83,26 +81,40 @@ cdef class Plan:
 
     cdef KernelCall* add(self, kernel_fn fn, int dtype, list arrays, ints, floats, str label) except NULL:
         cdef Py_ssize_t i
-        cdef list int_values = [int(v) for v in ints]
-        cdef list float_values = [float(v) for v in floats]
+        cdef object value
+        if type(ints) is not list and type(ints) is not tuple:
+            ints = list(ints)
+        if type(floats) is not list and type(floats) is not tuple:
+            floats = list(floats)
+        cdef Py_ssize_t n_arrays = len(arrays), n_ints = len(ints), n_floats = len(floats)
         cdef KernelCall* call = self._grow()
         call.fn = fn
         call.dtype = dtype
-        call.n_arrays = len(arrays)
-        call.n_ints = len(int_values)
-        call.n_floats = len(float_values)
-        # +1 so that an empty list still gets a non-NULL block
-        call.arrays = <char**>malloc((call.n_arrays + 1) * sizeof(char*))
-        call.ints = <Py_ssize_t*>malloc((call.n_ints + 1) * sizeof(Py_ssize_t))
-        call.floats = <double*>malloc((call.n_floats + 1) * sizeof(double))
-        if call.arrays == NULL or call.ints == NULL or call.floats == NULL:
+        # one block for the three lists (all 8-byte items), each with one spare item so that an
+        # empty list still has an address: a bind makes one call per node of graphs of 10^5
+        cdef char* block = <char*>malloc((n_arrays + n_ints + n_floats + 3) * 8)
+        if block == NULL:
+            self.n_calls -= 1
             raise MemoryError()
-        for i in range(call.n_arrays):
-            call.arrays[i] = data_pointer(arrays[i])
-        for i in range(call.n_ints):
-            call.ints[i] = int_values[i]
-        for i in range(call.n_floats):
-            call.floats[i] = float_values[i]
+        call.arrays = <char**>block
+        call.ints = <Py_ssize_t*>(block + (n_arrays + 1) * 8)
+        call.floats = <double*>(block + (n_arrays + n_ints + 2) * 8)
+        try:
+            for i in range(n_arrays):
+                call.arrays[i] = data_pointer(arrays[i])
+            for i in range(n_ints):
+                value = ints[i]
+                call.ints[i] = value if type(value) is int else int(value)
+            for i in range(n_floats):
+                value = floats[i]
+                call.floats[i] = value if type(value) is float else float(value)
+        except BaseException:
+            free(block)
+            self.n_calls -= 1
+            raise
+        call.n_arrays = n_arrays
+        call.n_ints = n_ints
+        call.n_floats = n_floats
         self.keepalive.append(arrays)
         self.labels.append(label)
         return call

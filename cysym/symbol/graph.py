@@ -48,6 +48,21 @@ class Node:
         self._output_names = None
         self._num_args = None
 
+    @classmethod
+    def built(cls, op, name, attrs, inputs, params=None, output_names=None, num_args=None):
+        """A node that owns `attrs` and `inputs` as given (no copies), with its caches (parsed
+        parameters, (params, output names), (params, argument count)) already known: for
+        loaders that make 10^5 of them from objects nobody else holds."""
+        node = cls.__new__(cls)
+        node.op = op
+        node.name = name
+        node.attrs = attrs
+        node.inputs = inputs
+        node._params = params
+        node._output_names = output_names
+        node._num_args = num_args
+        return node
+
     @property
     def is_variable(self):
         return self.op is None
@@ -100,26 +115,27 @@ class Node:
 def topo_order(heads):
     """Nodes reachable from the head entries, each after its inputs (DFS post-order).
 
-    Iterative, so that deep graphs do not hit Python's recursion limit.
+    Iterative, so that deep graphs do not hit Python's recursion limit: each node on the path
+    keeps an iterator over its inputs, which the inner for-loop advances without a Python step
+    per input already visited.
     """
     order = []
     visited = set()
     for head, _ in heads:
         if id(head) in visited:
             continue
-        stack = [(head, 0)]
         visited.add(id(head))
-        while stack:
-            node, next_input = stack[-1]
-            if next_input < len(node.inputs):
-                stack[-1] = (node, next_input + 1)
-                child = node.inputs[next_input][0]
+        path, pending = [head], [iter(head.inputs)]
+        while path:
+            for child, _ in pending[-1]:
                 if id(child) not in visited:
                     visited.add(id(child))
-                    stack.append((child, 0))
+                    path.append(child)
+                    pending.append(iter(child.inputs))
+                    break
             else:
-                stack.pop()
-                order.append(node)
+                pending.pop()
+                order.append(path.pop())
     return order
 
 

@@ -178,9 +178,12 @@ def _entry(source, raw, reader, k, defined, nodes, output_counts):
 
 def _node_attrs(source, raw, position, name):
     value = raw.get("attrs")
-    if (type(value) is dict and "attr" not in raw and "param" not in raw
-            and all(type(v) is str for v in value.values())):
-        return value    # what MXNet 1.x writes: string attributes under "attrs" only (Node copies)
+    if "attr" not in raw and "param" not in raw:
+        # what MXNet 1.x writes: string attributes under "attrs" only, or none
+        if value is None:
+            return {}
+        if type(value) is dict and all(type(v) is str for v in value.values()):
+            return value
     attrs = {}
     for key in ("param", "attr", "attrs"):   # oldest first, so newer keys win
         value = raw.get(key)
@@ -284,25 +287,29 @@ def _load_json(json_str, source):
     # what an operator's declaration says of a node, per operator and attributes: the nodes
     # alike (every relu of a network) share their parsed parameters, as copy_graph's twins do
     op_facts = {}
+    built = Node.built
     for position, raw in enumerate(raw_nodes):
         if not isinstance(raw, dict):
             raise _fail(source, f"node {position}: expected an object, got {type(raw).__name__}")
         op_name, name, raw_inputs = raw.get("op"), raw.get("name"), raw.get("inputs", [])
         if not isinstance(op_name, str) or not isinstance(name, str):
             raise _fail(source, f"node {position}: 'op' and 'name' must be strings")
-        op_name = _LEGACY_OPS.get(op_name, op_name)
+        if op_name in _LEGACY_OPS:
+            op_name = _LEGACY_OPS[op_name]
         if name in names:
             raise _fail(source, f"node {position} ('{name}'): duplicate name; node {names[name]} "
                                 f"has the same name")
         names[name] = position
         if not isinstance(raw_inputs, list):
             raise _fail(source, f"node {position} ('{name}'): 'inputs' must be a list")
+        # the node owns its attributes: json.loads made them for it (or _node_attrs did)
         attrs = _node_attrs(source, raw, position, name)
         if op_name == "null":
             if raw_inputs:
                 raise _fail(source, f"node {position} ('{name}'): a variable cannot have inputs")
-            _check_variable_attrs(source, attrs, position, name)
-            nodes.append(Node(None, name, attrs))
+            if attrs:
+                _check_variable_attrs(source, attrs, position, name)
+            nodes.append(built(None, name, attrs, []))
             output_counts.append(1)
             continue
         facts_key = (op_name, tuple(attrs.items()))
@@ -319,14 +326,12 @@ def _load_json(json_str, source):
                                     f"but {len(raw_inputs)} inputs")
             raise _fail(source, f"{where}: {op.name} takes {expected} inputs "
                                 f"{op.input_names(params) + op.aux_names(params)}, got {len(raw_inputs)}")
-        node = Node(op, name, attrs)
-        node._params = params
-        node._output_names = named_outputs     # Node.output_names()'s and num_args()'s caches, shared
-        node._num_args = named_args
-        node.inputs = [_reference(e, position, nodes, output_counts)
-                       or _entry(source, e, (position, name), k, position, nodes, output_counts)
-                       for k, e in enumerate(raw_inputs)]
-        nodes.append(node)
+        # Node.output_names()'s and num_args()'s caches, shared by the nodes alike
+        nodes.append(built(op, name, attrs,
+                           [_reference(e, position, nodes, output_counts)
+                            or _entry(source, e, (position, name), k, position, nodes, output_counts)
+                            for k, e in enumerate(raw_inputs)],
+                           params, named_outputs, named_args))
         output_counts.append(len(named_outputs[1]))
     heads = [_reference(e, len(nodes), nodes, output_counts)
              or _entry(source, e, None, k, len(nodes), nodes, output_counts)

@@ -69,12 +69,14 @@ class Symbol:
     def _find_variables(self):
         nodes = self._nodes()
         aux_ids = set()
+        variables = []
         for node in nodes:
-            if node.op is not None:
+            if node.op is None:
+                variables.append(node)
+            elif len(node.inputs) > node.num_args():    # only these have auxiliary states
                 for src, _ in node.inputs[node.num_args():]:
-                    if src.is_variable:
+                    if src.op is None:
                         aux_ids.add(id(src))
-        variables = [n for n in nodes if n.op is None]
         return ([n for n in variables if id(n) not in aux_ids],
                 [n for n in variables if id(n) in aux_ids])
 
