@@ -350,14 +350,16 @@ class Executor:
         # The loops below run once per node of graphs that may have 10^5: the common case (one
         # input, one output) is spelt out, and what nodes alike share is in their _NodeLayout.
         op_nodes = [n for n in nodes if not n.is_variable]
-        entry_id, entry_bytes, external, entry_meta = {}, [], [], []
+        # a node's outputs are consecutive entries: first_entry[id(node)] + index
+        first_entry, entry_bytes, external, entry_meta = {}, [], [], []
+        arrays = []     # per entry: the user's array for external entries, else None until planned
 
-        def add_entry(key, shape, dtype, is_external, label):
+        def add_entry(shape, dtype, array, label):
             if not isinstance(dtype, np.dtype):     # np.dtype() of a dtype costs as much as the rest
                 dtype = np.dtype(dtype)
-            entry_id[key] = len(entry_bytes)
             entry_bytes.append(math.prod(shape) * dtype.itemsize)
-            external.append(is_external)
+            external.append(array is not None)
+            arrays.append(array)
             entry_meta.append((label, shape if type(shape) is tuple else tuple(shape), dtype))
 
         layouts = {}
@@ -367,10 +369,12 @@ class Executor:
         present_dtypes = set(dtypes.values())
         for node in nodes:
             node_id = id(node)
+            first_entry[node_id] = len(entry_bytes)
             if node.op is None:
-                if node_id not in arrays_of:
+                array = arrays_of.get(node_id)
+                if array is None:
                     raise BindError(f"variable {node.name!r} has no array")
-                add_entry((node_id, 0), arrays_of[node_id].shape, arrays_of[node_id].dtype, True, node.name)
+                add_entry(array.shape, array.dtype, array, node.name)
                 continue
             params = node._params
             layout = layouts.get((node.op, id(params))) if params is not None else None
@@ -391,15 +395,16 @@ class Executor:
                                     f"dtype {dtype}); give more input shapes")
                 if not isinstance(dtype, np.dtype):
                     dtype = np.dtype(dtype)
-                entry_id[key] = len(entry_bytes)
+                target = grad_targets.get(key) if grad_targets else None
                 entry_bytes.append(math.prod(shape) * dtype.itemsize)
-                external.append(key in grad_targets)
+                external.append(target is not None)
+                arrays.append(target)
                 entry_meta.append((node.name + suffixes[i], shape if type(shape) is tuple else tuple(shape),
                                    dtype))
             if not layout.takes_every_dtype:
                 _check_kernel_dtypes(node, dtypes, layout)
-        for key, (target, index) in aliases.items():    # entries a fused node computes
-            entry_id[key] = entry_id[(id(target), index)]
+        for (replaced_id, replaced_index), (target, index) in aliases.items():   # what fused nodes compute
+            first_entry[replaced_id] = first_entry[id(target)] + index - replaced_index
 
         # op_inputs: what each op reads, for the planner; kernel_inputs: what its kernel is
         # given, which adds the inputs it only takes the shape of
@@ -409,11 +414,11 @@ class Executor:
             node_id, inputs = id(node), node.inputs
             if len(inputs) == 1:
                 src, index = inputs[0]
-                ins = [entry_id[(id(src), index)]]
+                ins = [first_entry[id(src)] + index]
             else:
-                ins = [entry_id[(id(src), i)] for src, i in inputs]
-            outs = ([entry_id[(node_id, 0)]] if layout.num_outputs == 1
-                    else [entry_id[(node_id, i)] for i in range(layout.num_outputs)])
+                ins = [first_entry[id(src)] + i for src, i in inputs]
+            first = first_entry[node_id]
+            outs = [first] if layout.num_outputs == 1 else list(range(first, first + layout.num_outputs))
             if node.op.workspace is not None:
                 in_shapes = [shapes[(id(src), i)] for src, i in inputs]
                 out_shapes = [shapes[(node_id, i)] for i in range(layout.num_outputs)]
@@ -421,7 +426,7 @@ class Executor:
                     size = node.op.workspace(node.params, in_shapes, out_shapes, dtypes[(node_id, 0)])
                 if size:
                     workspace_of[node_id] = len(entry_bytes)
-                    add_entry(("workspace", node_id), (size,), np.uint8, False, f"{node.name}_workspace")
+                    add_entry((size,), np.uint8, None, f"{node.name}_workspace")
                     read_count.append(0)
                     outs.append(workspace_of[node_id])
             kernel_inputs.append(ins)
@@ -435,7 +440,7 @@ class Executor:
                 read_count[e] += 1
         persistent = [False] * len(entry_bytes)
         for node, index in self._symbol._outputs:
-            persistent[entry_id[(id(node), index)]] = True
+            persistent[first_entry[id(node)] + index] = True
         plan = _planner.memory_plan(entry_bytes, op_inputs, op_outputs, op_inplace,
                                     persistent, external, alignment=ALIGNMENT)
         self._memory = plan
@@ -444,21 +449,16 @@ class Executor:
         self._arena = arena[start:start + int(plan["planned_bytes"])]
         offsets = plan["offsets"].tolist()
 
-        arrays = [None] * len(entry_bytes)
         # entries planned in one place with one shape and dtype (an in-place chain) share one
         # view of the arena: a view costs more than the rest of an entry's lay-out
         views = {}
         arena = self._arena
-        for key, e in entry_id.items():
-            label, shape, dtype = entry_meta[e]
-            if external[e]:
-                node_id = key[0]
-                arrays[e] = arrays_of[node_id] if node_id in arrays_of else grad_targets[key]
-            else:
-                view_key = (offsets[e], shape, dtype)
+        for e, (offset, (_, shape, dtype)) in enumerate(zip(offsets, entry_meta)):
+            if arrays[e] is None:
+                view_key = (offset, shape, dtype)
                 array = views.get(view_key)
                 if array is None:
-                    array = views[view_key] = NDArray.__new__(NDArray, shape, dtype, arena, offsets[e])
+                    array = views[view_key] = NDArray.__new__(NDArray, shape, dtype, arena, offset)
                 arrays[e] = array
         self._entry_meta = entry_meta
         self._entry_bytes = entry_bytes
@@ -516,7 +516,7 @@ class Executor:
         forward_entries = {e for outs in op_outputs[:forward_count] for e in outs} if backward_inputs else ()
         self._backward_reads_forward = any(e in forward_entries for ins in backward_inputs for e in ins)
         self._plan = run_plan
-        self.outputs = [arrays[entry_id[(id(n), i)]] for n, i in self._symbol._outputs]
+        self.outputs = [arrays[first_entry[id(n)] + i] for n, i in self._symbol._outputs]
 
     # -- running -------------------------------------------------------------------------------
 

@@ -302,8 +302,13 @@ def _load_json(json_str, source):
         names[name] = position
         if not isinstance(raw_inputs, list):
             raise _fail(source, f"node {position} ('{name}'): 'inputs' must be a list")
-        # the node owns its attributes: json.loads made them for it (or _node_attrs did)
-        attrs = _node_attrs(source, raw, position, name)
+        # the node owns its attributes: json.loads made them for it (or _node_attrs did).  An
+        # operator's "attrs" object is checked by _node_attrs only when its attributes are not
+        # those of an earlier node (op_facts), whose values were all strings.
+        attrs = raw.get("attrs")
+        checked = op_name == "null" or type(attrs) is not dict or "attr" in raw or "param" in raw
+        if checked:
+            attrs = _node_attrs(source, raw, position, name)
         if op_name == "null":
             if raw_inputs:
                 raise _fail(source, f"node {position} ('{name}'): a variable cannot have inputs")
@@ -313,8 +318,14 @@ def _load_json(json_str, source):
             output_counts.append(1)
             continue
         facts_key = (op_name, tuple(attrs.items()))
-        facts = op_facts.get(facts_key)
+        try:
+            facts = op_facts.get(facts_key)
+        except TypeError:       # a value that is no string (a list): _node_attrs says so
+            facts = None
         if facts is None:
+            if not checked:
+                attrs = _node_attrs(source, raw, position, name)
+                facts_key = (op_name, tuple(attrs.items()))
             facts = _op_facts(source, op_name, name, attrs, position)
             if facts[-1]:
                 op_facts[facts_key] = facts
@@ -327,11 +338,14 @@ def _load_json(json_str, source):
             raise _fail(source, f"{where}: {op.name} takes {expected} inputs "
                                 f"{op.input_names(params) + op.aux_names(params)}, got {len(raw_inputs)}")
         # Node.output_names()'s and num_args()'s caches, shared by the nodes alike
-        nodes.append(built(op, name, attrs,
-                           [_reference(e, position, nodes, output_counts)
-                            or _entry(source, e, (position, name), k, position, nodes, output_counts)
-                            for k, e in enumerate(raw_inputs)],
-                           params, named_outputs, named_args))
+        if len(raw_inputs) == 1:
+            inputs = [_reference(raw_inputs[0], position, nodes, output_counts)
+                      or _entry(source, raw_inputs[0], (position, name), 0, position, nodes, output_counts)]
+        else:
+            inputs = [_reference(e, position, nodes, output_counts)
+                      or _entry(source, e, (position, name), k, position, nodes, output_counts)
+                      for k, e in enumerate(raw_inputs)]
+        nodes.append(built(op, name, attrs, inputs, params, named_outputs, named_args))
         output_counts.append(len(named_outputs[1]))
     heads = [_reference(e, len(nodes), nodes, output_counts)
              or _entry(source, e, None, k, len(nodes), nodes, output_counts)
