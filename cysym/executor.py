@@ -313,7 +313,8 @@ class Executor:
                 nodes, symbol._outputs, shapes, dtypes)
             forward_ids.update(id(target) for target, _ in aliases.values())
         self._fused = bool(aliases)
-        self._forward_count = sum(1 for n in nodes if id(n) in forward_ids and not n.is_variable)
+        self._forward_count = (sum(1 for n in nodes if n.op is not None and id(n) in forward_ids)
+                               if backward_nodes else sum(1 for n in nodes if n.op is not None))
         self._head_grad_arrays = []
         gradient_nodes = {id(entry[0]) for entry in gradients.values()}
         for (node, index), head in zip(symbol._outputs, head_nodes):
@@ -349,7 +350,7 @@ class Executor:
     def _lay_out(self, nodes, arrays_of, shapes, dtypes, grad_targets, aliases):
         # The loops below run once per node of graphs that may have 10^5: the common case (one
         # input, one output) is spelt out, and what nodes alike share is in their _NodeLayout.
-        op_nodes = [n for n in nodes if not n.is_variable]
+        op_nodes = [n for n in nodes if n.op is not None]
         # a node's outputs are consecutive entries: first_entry[id(node)] + index
         first_entry, entry_bytes, external, entry_meta = {}, [], [], []
         arrays = []     # per entry: the user's array for external entries, else None until planned

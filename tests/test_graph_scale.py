@@ -209,3 +209,55 @@ def test_what_a_large_pass_leaves_goes_to_the_oldest_generation():
         assert gc.get_freeze_count() == count
     finally:
         gc.unfreeze()
+
+
+def test_planner_typed_flattening_gives_the_plan_of_the_general_path():
+    """memory_plan flattens bind's lists (lists of ints, lists of (int, int) pairs) in typed
+    loops; any other form takes the general path, which must plan the same offsets."""
+    from cysym._ops.planner import memory_plan
+    # x -> a (in place) -> two-output op b reading a twice (not in place), with a workspace ->
+    # c reading both outputs of b (in place of the second)
+    entry_bytes = [40, 40, 40, 24, 24, 512]
+    op_inputs = [[0], [1, 1], [2, 3]]
+    op_outputs = [[1], [2, 3, 5], [4]]
+    op_inplace = [[(0, 0)], [(0, 1), (1, 0)], [(1, 0)]]
+    persistent, external = [False, False, False, False, True, False], [False] * 6
+    typed = memory_plan(entry_bytes, op_inputs, op_outputs, op_inplace, persistent, external)
+    general = memory_plan(tuple(entry_bytes), [tuple(ins) for ins in op_inputs],
+                          [np.asarray(outs) for outs in op_outputs],
+                          [[list(pair) for pair in pairs] for pairs in op_inplace],
+                          np.asarray(persistent), tuple(external))
+    for key in ("offsets", "storage_of"):
+        assert np.array_equal(typed[key], general[key]), key
+    assert typed["num_in_place"] == general["num_in_place"] == 2
+    assert typed["planned_bytes"] == general["planned_bytes"]
+    # a pair out of range is still reported by the general path's message
+    with pytest.raises(ValueError, match=r"op 2 in-place pair \(2, 0\) is out of range"):
+        memory_plan(entry_bytes, op_inputs, op_outputs, op_inplace[:2] + [[(2, 0)]], persistent, external)
+
+
+def test_loaded_attributes_are_checked_once_per_distinct_set_and_still_refused():
+    """load_json checks an operator's "attrs" object only when no earlier node had the same
+    attributes; a non-string value is still refused wherever it is."""
+    def graph(second_scalar):
+        return json.dumps({"nodes": [
+            {"op": "null", "name": "x", "inputs": []},
+            {"op": "_plus_scalar", "name": "p0", "attrs": {"scalar": "1"}, "inputs": [[0, 0, 0]]},
+            {"op": "_plus_scalar", "name": "p1", "attrs": {"scalar": second_scalar}, "inputs": [[1, 0, 0]]}],
+            "arg_nodes": [0], "heads": [[2, 0, 0]]})
+    net = mx.sym.load_json(graph("1"))
+    first, second = [n for n in net._nodes() if n.op is not None]
+    assert first.params is second.params and first.attrs == second.attrs == {"scalar": "1"}
+    assert first.attrs is not second.attrs     # each node owns its attributes
+    for bad in (["1"], {"a": "1"}, None):
+        with pytest.raises(mx.MXNetError, match=r"node 2 \('p1'\): attribute 'scalar' must be a string"):
+            mx.sym.load_json(graph(bad))
+
+
+def test_an_inference_bind_without_convolutions_or_batch_norms_fuses_nothing():
+    exe = _load_infer_bind(12)
+    assert not exe._fused and exe._forward_count == 12 and len(exe._node_calls) == 12
+    assert [op for op, _ in exe._call_nodes[:2]] == ["_plus_scalar", "relu"]
+    exe.forward(x=-np.ones((2, 3)))
+    # relu(x + 1) = 0, then five more (+1, relu) pairs
+    assert (exe.outputs[0].asnumpy() == 5).all()
