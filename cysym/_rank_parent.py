@@ -9,7 +9,7 @@ signal, often one it killed itself.
 
 So ``import cysym``, in a process hydra started with a PMI socket (PMI_FD) and before MPI is
 initialized, runs the same command again as a child process, which becomes the MPI rank. The
-first process turns into a small parent (a fresh interpreter, a few MB) that waits for the
+first process turns into a small parent (a fresh interpreter, about 10 MB) that waits for the
 child. The parent keeps the rank's PMI socket and output pipes open, so hydra notices nothing
 until the parent has printed how the child ended. Then the parent ends the same way (same exit
 code, or same signal). When hydra ends a job, it kills each rank's process group, parent and

@@ -66,20 +66,33 @@ def _params(path):
         return {k: saved[k] for k in saved.files}
 
 
+@pytest.fixture(scope="module")
+def one_process_run(tmp_path_factory):
+    """The parameters and score of one process training `model` on the whole batch (one run per
+    model, shared by the rank counts)."""
+    runs = {}
+
+    def run(model):
+        if model not in runs:
+            out = tmp_path_factory.mktemp(f"single-{model}")
+            _run(out, None, "--model", model, "--kvstore", "local", "--batch", str(TOTAL_BATCH))
+            runs[model] = _params(out / "rank0.npz")
+        return runs[model]
+    return run
+
+
 @pytest.mark.parametrize("model, workers, bucket_bytes", [
     ("mlp", 2, None), ("mlp", 3, None), ("lenet", 2, None), ("lenet", 3, None),
     # buckets of ~2 KB: most start during the backward pass, overlapping it
     ("lenet", 3, "2000")], ids=["mlp-2-ranks", "mlp-3-ranks-oversubscribed", "lenet-2-ranks",
                                 "lenet-3-ranks-oversubscribed", "lenet-3-ranks-small-buckets"])
-def test_ranks_match_one_process_on_the_whole_batch(tmp_path, model, workers, bucket_bytes):
+def test_ranks_match_one_process_on_the_whole_batch(tmp_path, one_process_run, model, workers,
+                                                   bucket_bytes):
     """float64, SGD with momentum and weight decay, shuffled shards, two epochs."""
-    (tmp_path / "dist").mkdir()
-    (tmp_path / "single").mkdir()
-    _run(tmp_path / "dist", workers, "--model", model, "--batch", str(TOTAL_BATCH // workers),
+    _run(tmp_path, workers, "--model", model, "--batch", str(TOTAL_BATCH // workers),
          env={"CYSYM_KV_BUCKET_BYTES": bucket_bytes} if bucket_bytes else None)
-    _run(tmp_path / "single", None, "--model", model, "--kvstore", "local", "--batch", str(TOTAL_BATCH))
-    reference = _params(tmp_path / "single" / "rank0.npz")
-    ranks = [_params(tmp_path / "dist" / f"rank{r}.npz") for r in range(workers)]
+    reference = one_process_run(model)
+    ranks = [_params(tmp_path / f"rank{r}.npz") for r in range(workers)]
     for rank, params in enumerate(ranks):
         assert sorted(params) == sorted(reference)
         for name in reference:
