@@ -14,6 +14,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx_helpers import one_kernel_thread, session  # noqa: E402,F401
 
 import cysym as mx  # noqa: E402
 from cysym import demo  # noqa: E402
@@ -34,14 +35,6 @@ EXPORTED = [n for n in REAL if n not in TIED_SCORES]
 SCALE_TOLERANCE = 2e-5
 
 
-def _session(model):
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    source = model if isinstance(model, (str, os.PathLike)) else model.SerializeToString()
-    return ort.InferenceSession(str(source) if isinstance(source, Path) else source, options,
-                                providers=["CPUExecutionProvider"])
-
-
 def _assert_close(actual, expected, what, tolerance=SCALE_TOLERANCE):
     actual, expected = np.asarray(actual), np.asarray(expected)
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, expected {expected.shape}"
@@ -58,8 +51,22 @@ def _cysym_forward(sym, arg_params, aux_params, inputs):
 
 @lru_cache(maxsize=None)
 def _real_arrays(name):
+    """The fixture's inputs (the file also holds MXNet's gradients, which these tests do not
+    read)."""
     with np.load(REALMODELS / REAL[name]["npz_file"]) as npz:
-        return dict(npz)
+        return {key: npz[key] for key in npz.files if key.startswith("input.")}
+
+
+@lru_cache(maxsize=None)
+def _real_checkpoint(name):
+    return mx.model.load_checkpoint(str(REALMODELS / name), REAL[name]["epoch"])
+
+
+@lru_cache(maxsize=None)
+def _real_expected(name, batch=None):
+    """cysym's outputs of the real network at `batch` (None: the fixture's), computed once for
+    the tests that compare with them."""
+    return _cysym_forward(*_real_checkpoint(name), _real_inputs(name, batch))
 
 
 def _real_inputs(name, batch=None):
@@ -82,18 +89,29 @@ def _real_files(name):
 # ---------------------------------------------------------------------------------------------
 # export of real networks
 
+@pytest.fixture(scope="module")
+def real_export(tmp_path_factory):
+    """name -> the path of the real network exported from its files (static shapes), written
+    once for the tests that read it."""
+    folder = tmp_path_factory.mktemp("real_exports")
+
+    @lru_cache(maxsize=None)
+    def export(name):
+        symbol_file, params_file = _real_files(name)
+        return mx.onnx.export_model(symbol_file, params_file,
+                                    [v.shape for v in _real_inputs(name).values()],
+                                    onnx_file_path=str(folder / f"{name}.onnx"))
+    return export
+
+
 @pytest.mark.parametrize("name", EXPORTED)
-def test_real_model_exports_and_matches_in_onnxruntime(name, tmp_path):
-    symbol_file, params_file = _real_files(name)
-    inputs = _real_inputs(name)
-    path = mx.onnx.export_model(symbol_file, params_file, [v.shape for v in inputs.values()],
-                                onnx_file_path=str(tmp_path / f"{name}.onnx"))
+def test_real_model_exports_and_matches_in_onnxruntime(name, real_export):
+    path = real_export(name)
     model = onnx.load(path)
     onnx.checker.check_model(model, full_check=True)
     assert model.opset_import[0].version == 17
-    results = _session(path).run(None, inputs)
-    sym, arg_params, aux_params = mx.model.load_checkpoint(str(REALMODELS / name), REAL[name]["epoch"])
-    expected = _cysym_forward(sym, arg_params, aux_params, inputs)
+    results = session(model).run(None, _real_inputs(name))
+    expected = _real_expected(name)
     assert len(results) == len(expected)
     for i, (result, wanted) in enumerate(zip(results, expected)):
         _assert_close(result, wanted, f"{name} output {i}")
@@ -102,7 +120,7 @@ def test_real_model_exports_and_matches_in_onnxruntime(name, tmp_path):
 @pytest.mark.parametrize("name", [n for n in EXPORTED if REAL[n]["alt_batch_size"]])
 def test_real_model_dynamic_batch(name, tmp_path):
     info = REAL[name]
-    sym, arg_params, aux_params = mx.model.load_checkpoint(str(REALMODELS / name), info["epoch"])
+    sym, arg_params, aux_params = _real_checkpoint(name)
     inputs = _real_inputs(name)
     # the batch axis: the first dynamic one (the RNN layers' inputs are (time, batch, features))
     dynamic_shapes = [tuple(None if axis == spec["batch_axis"] else d for axis, d in enumerate(spec["shape"]))
@@ -114,11 +132,11 @@ def test_real_model_dynamic_batch(name, tmp_path):
     onnx.checker.check_model(model, full_check=True)
     batch_axis = info["inputs"][0]["batch_axis"]
     assert model.graph.input[0].type.tensor_type.shape.dim[batch_axis].dim_param == "batch"
-    session = _session(path)
+    runtime = session(model)
     for batch in (info["batch_size"], info["alt_batch_size"]):
         inputs = _real_inputs(name, batch)
-        expected = _cysym_forward(sym, arg_params, aux_params, inputs)
-        for i, (result, wanted) in enumerate(zip(session.run(None, inputs), expected)):
+        expected = _real_expected(name, None if batch == info["batch_size"] else batch)
+        for i, (result, wanted) in enumerate(zip(runtime.run(None, inputs), expected)):
             _assert_close(result, wanted, f"{name} output {i} at batch {batch}")
 
 
@@ -139,7 +157,7 @@ def test_tied_scores_detector_matches_before_and_after_suppression(name, tmp_pat
     tolerance of deep networks), and from ONNX Runtime's own values there, exactly cysym's
     suppressed output; with a dynamic batch, at two batch sizes."""
     info = REAL[name]
-    sym, arg_params, aux_params = mx.model.load_checkpoint(str(REALMODELS / name), info["epoch"])
+    sym, arg_params, aux_params = _real_checkpoint(name)
     before, tail = _cut_before(sym, "_contrib_box_nms")
     assert tail.list_arguments() == [before]
     inputs = _real_inputs(name)
@@ -148,12 +166,12 @@ def test_tied_scores_detector_matches_before_and_after_suppression(name, tmp_pat
                                 onnx_file_path=str(tmp_path / f"{name}.onnx"))
     model = onnx.load(path)
     model.graph.output.append(helper.make_empty_tensor_value_info(before))
-    session = _session(model)
+    runtime = session(model)
     internals = sym.get_internals()
     head = internals[internals.list_outputs().index(f"{before}_output")]
     for batch in (info["batch_size"], info["alt_batch_size"]):
         inputs = _real_inputs(name, batch)
-        *results, detections = session.run(None, inputs)
+        *results, detections = runtime.run(None, inputs)
         _assert_close(detections, _cysym_forward(head, arg_params, aux_params, inputs)[0],
                       f"{name} {before} at batch {batch}")
         expected = _cysym_forward(tail, {}, {}, {before: detections})
@@ -173,9 +191,9 @@ def test_mxnet_fixture_networks_match_mxnet_in_onnxruntime(net_name, tmp_path):
     inputs = {arg: io[key] for key, arg in info["npz_inputs"].items() if arg not in labels}
     path = mx.onnx.export_model(sym, [arg_params, aux_params], [v.shape for v in inputs.values()],
                                 onnx_file_path=str(tmp_path / "net.onnx"))
-    session = _session(path)
-    assert [i.name for i in session.get_inputs()] == list(inputs)
-    for i, result in enumerate(session.run(None, inputs)):
+    runtime = session(path)
+    assert [i.name for i in runtime.get_inputs()] == list(inputs)
+    for i, result in enumerate(runtime.run(None, inputs)):
         np.testing.assert_allclose(result, io[f"out_infer_{i}"], rtol=1e-4, atol=1e-6,
                                    err_msg=f"{net_name} output {i}")
 
@@ -202,11 +220,11 @@ def test_demo_networks_static_and_dynamic(network, shape, tmp_path):
     for dynamic in (False, True):
         path = mx.onnx.export_model(sym, {**arg_params, **aux_params}, [shape],
                                     onnx_file_path=str(tmp_path / "demo.onnx"), dynamic=dynamic)
-        session = _session(path)
+        runtime = session(path)
         for batch in ((5, 3) if dynamic else (5,)):
             x = np.random.default_rng(batch).uniform(0, 1, (batch,) + shape[1:]).astype(np.float32)
             expected = _cysym_forward(sym, arg_params, aux_params, {"data": x})[0]
-            _assert_close(session.run(None, {"data": x})[0], expected, f"batch {batch}", 1e-5)
+            _assert_close(runtime.run(None, {"data": x})[0], expected, f"batch {batch}", 1e-5)
 
 
 def test_batchnorm_fix_gamma_exports_gamma_as_ones(tmp_path):
@@ -219,7 +237,7 @@ def test_batchnorm_fix_gamma_exports_gamma_as_ones(tmp_path):
     path = mx.onnx.export_model(sym, [arg_params, aux_params], [shape],
                                 onnx_file_path=str(tmp_path / "bn.onnx"))
     expected = _cysym_forward(sym, arg_params, aux_params, {"data": x})[0]
-    _assert_close(_session(path).run(None, {"data": x})[0], expected, "BatchNorm", 1e-5)
+    _assert_close(session(path).run(None, {"data": x})[0], expected, "BatchNorm", 1e-5)
     assert "bn_gamma" not in {t.name for t in onnx.load(path).graph.initializer}
 
 
@@ -238,7 +256,7 @@ def test_export_model_signature_forms(tmp_path):
     assert len(model.graph.value_info) > 0          # shapes inferred
     x = np.random.default_rng(0).uniform(size=(2, 1, 8, 8)).astype(np.float32)
     expected = _cysym_forward(sym, arg_params, aux_params, {"data": x})[0]
-    _assert_close(_session(path).run(None, {"data": x})[0], expected, "opset 13", 1e-5)
+    _assert_close(session(path).run(None, {"data": x})[0], expected, "opset 13", 1e-5)
     with pytest.raises(MXNetError, match=r"2 input shapes given for the 1 inputs \['data'\]"):
         mx.onnx.export_model(sym, prefixed, [(2, 1, 8, 8), (2,)], onnx_file_path=str(tmp_path / "b"))
     with pytest.raises(MXNetError, match="opset_version 12"):
@@ -283,13 +301,10 @@ def test_import_cysym_without_onnx(tmp_path):
                                   "inception_v3", "fcn_resnet50", "lstm_2l_bi_states", "gru_1l",
                                   "rnn_relu_2l_bi",
                                   "rnn_tanh_1l_states"])
-def test_round_trip_real_model(name, tmp_path):
-    sym, arg_params, aux_params = mx.model.load_checkpoint(str(REALMODELS / name), REAL[name]["epoch"])
+def test_round_trip_real_model(name, real_export):
+    sym2, arg2, aux2 = mx.onnx.import_model(real_export(name))
     inputs = _real_inputs(name)
-    path = mx.onnx.export_model(sym, [arg_params, aux_params], [v.shape for v in inputs.values()],
-                                onnx_file_path=str(tmp_path / "m.onnx"))
-    sym2, arg2, aux2 = mx.onnx.import_model(path)
-    expected = _cysym_forward(sym, arg_params, aux_params, inputs)
+    expected = _real_expected(name)
     for i, (result, wanted) in enumerate(zip(_cysym_forward(sym2, arg2, aux2, inputs), expected)):
         np.testing.assert_allclose(result, wanted, rtol=1e-5, atol=1e-6, err_msg=f"{name} output {i}")
 
@@ -349,7 +364,7 @@ def test_import_helper_made_model(tmp_path):
     assert sorted(aux_params) == ["bn_mean", "bn_var"]
     x = np.random.default_rng(4).normal(size=(3, 2, 4, 6)).astype(np.float32)
     result = _cysym_forward(sym, arg_params, aux_params, {"x": x})[0]
-    np.testing.assert_allclose(result, _session(path).run(None, {"x": x})[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result, session(path).run(None, {"x": x})[0], rtol=1e-5, atol=1e-6)
 
 
 def test_import_lists_every_unsupported_operator(tmp_path):
@@ -437,7 +452,7 @@ def test_external_data_inside_the_folder_is_read(tmp_path):
     sym, arg_params, aux_params = mx.onnx.import_model(str(path))
     x = np.random.default_rng(5).normal(size=(3, 2, 4, 6)).astype(np.float32)
     result = _cysym_forward(sym, arg_params, aux_params, {"x": x})[0]
-    np.testing.assert_allclose(result, _session(_helper_model()).run(None, {"x": x})[0],
+    np.testing.assert_allclose(result, session(_helper_model()).run(None, {"x": x})[0],
                                rtol=1e-5, atol=1e-6)
 
 
@@ -464,7 +479,7 @@ def test_import_helper_made_recurrent_layer(op_type, attrs, tmp_path):
     sym, arg_params, aux_params = mx.onnx.import_model(str(path))
     x = rng.normal(size=(4, 2, features)).astype(np.float32)
     results = _cysym_forward(sym, arg_params, aux_params, {"x": x})
-    for result, expected in zip(results, _session(path).run(None, {"x": x})):
+    for result, expected in zip(results, session(path).run(None, {"x": x})):
         np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-6)
 
 
@@ -491,7 +506,7 @@ def test_import_helper_made_resize(inputs, attrs, out_shape, tmp_path):
     sym, arg_params, aux_params = mx.onnx.import_model(str(path))
     x = np.random.default_rng(7).normal(size=(2, 3, 4, 6)).astype(np.float32)
     result = _cysym_forward(sym, arg_params, aux_params, {"x": x})[0]
-    np.testing.assert_allclose(result, _session(path).run(None, {"x": x})[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result, session(path).run(None, {"x": x})[0], rtol=1e-5, atol=1e-6)
 
 
 def test_import_does_not_compute_growing_constants(tmp_path):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxruntime")
+from onnx_helpers import one_kernel_thread, session  # noqa: E402,F401
 
 import cysym as mx  # noqa: E402
 from cysym.__main__ import main  # noqa: E402
@@ -19,8 +20,8 @@ def test_convert_to_onnx_and_back(tmp_path, capsys):
     onnx_file = str(tmp_path / "lenet.onnx")
     assert main(["convert", SYMBOL, PARAMS, onnx_file, "--shape", "data=3,1,12,12", "--dynamic"]) == 0
     io = np.load(FIXTURES / "lenet-io.npz")
-    session = ort.InferenceSession(onnx_file, providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(session.run(None, {"data": io["data"]})[0], io["out_infer_0"],
+    runtime = session(onnx_file)
+    np.testing.assert_allclose(runtime.run(None, {"data": io["data"]})[0], io["out_infer_0"],
                                rtol=1e-4, atol=1e-6)
     prefix = str(tmp_path / "back")
     assert main(["convert", onnx_file, prefix, "--epoch", "3"]) == 0

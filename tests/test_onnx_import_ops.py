@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx_helpers import one_kernel_thread, session  # noqa: E402,F401
 
 import cysym as mx  # noqa: E402
 from cysym.onnx.import_ops import IMPORTERS  # noqa: E402
@@ -192,8 +193,7 @@ def _model(row):
         row.nodes, "one_node", inputs, [helper.make_empty_tensor_value_info(n) for n in outputs],
         initializer=initializers), opset_imports=[helper.make_opsetid("", 18)])
     draft.ir_version = 8
-    results = ort.InferenceSession(draft.SerializeToString(), providers=["CPUExecutionProvider"]) \
-        .run(None, row.feeds)
+    results = session(draft).run(None, row.feeds)
     return build([(helper.np_dtype_to_tensor_dtype(r.dtype), r.shape) for r in results]), results
 
 

@@ -3,12 +3,15 @@
 onnx.reference.ReferenceEvaluator compute cysym's forward (inference) outputs in float32.
 Cases that ONNX cannot express are refused by the one error naming the node and why: the
 parameter forms listed in REFUSED, and every case of an operator without an exporter."""
+from functools import lru_cache
+
 import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxruntime")
 from onnx.reference import ReferenceEvaluator  # noqa: E402
+from onnx_helpers import SideBySide, one_kernel_thread, session  # noqa: E402,F401
 
 import cysym as mx  # noqa: E402
 from cysym.base import MXNetError  # noqa: E402
@@ -54,8 +57,10 @@ def _graph_inputs(case, sym):
     return [name for name in sym.list_arguments() if name not in labels]
 
 
+@lru_cache(maxsize=None)
 def _cysym_outputs(case):
-    """(symbol, input values, aux values, cysym's inference outputs) in float32."""
+    """(symbol, input values, aux values, cysym's inference outputs) in float32 (computed once
+    per case: four tests read them)."""
     vals, aux = case.values()
     vals = {k: v.astype(np.float32) for k, v in vals.items()}
     aux = {f"{OP_NAME}_{k}": v.astype(np.float32) for k, v in aux.items()}
@@ -70,7 +75,9 @@ def _cysym_outputs(case):
     return sym, vals, aux, [np.array(out) for out in exe.forward(is_train=False)]
 
 
-def _exported(case, opset=17):
+@lru_cache(maxsize=None)
+def _exported(case, opset):
+    """(model, feeds, cysym's outputs) of the case exported at `opset`."""
     sym, vals, aux, outputs = _cysym_outputs(case)
     names = _graph_inputs(case, sym)
     model = to_onnx(sym, aux, [vals[n].shape for n in names], opset_version=opset)
@@ -102,36 +109,104 @@ def _assert_close(results, expected, case, runner):
                                    rtol=RTOL, atol=atol, err_msg=f"{case.id} ({runner}) output {i}")
 
 
+def _side_by_side(opset, cases):
+    """The cases exported at `opset` (those whose export fails left out: their own test
+    raises the error) as one SideBySide model."""
+    models = {}
+    for case in cases:
+        try:
+            models[case] = _exported(case, opset)[0]
+        except MXNetError:
+            continue
+    return SideBySide(models)
+
+
+def _run_side_by_side(merged, run, opset):
+    """{case: outputs} of `run(model, feeds)` on all the merged cases' graphs at once."""
+    results = run(merged.model, merged.feeds({case: _exported(case, opset)[1]
+                                              for case in merged.prefixes}))
+    return merged.outputs([output.name for output in merged.model.graph.output], results)
+
+
+def _onnxruntime_run(opset):
+    """ONNX Runtime's run of a model at `opset`: at 17 with its graph rewrites, as users run
+    models; without them at the other opsets, which test the exported forms (the rewrites take
+    two thirds of the time of a session of many small graphs)."""
+    def run(model, feeds):
+        return session(model, optimized=opset == 17).run(None, feeds)
+    return run
+
+
+def _reference_run(model, feeds):
+    return ReferenceEvaluator(model).run(None, feeds)
+
+
+@lru_cache(maxsize=None)
+def _batched_onnxruntime(opset):
+    """{case: ONNX Runtime's outputs} of every case exported at `opset`, from one model holding
+    all their graphs (one full check and one session instead of hundreds); None when that model
+    fails, so that each case runs alone and the failing ones are named."""
+    merged = _side_by_side(opset, [case for case in CASES if not _refusal(case, opset)])
+    try:
+        onnx.checker.check_model(merged.model, full_check=True)
+        return _run_side_by_side(merged, _onnxruntime_run(opset), opset)
+    except Exception:
+        return None
+
+
+def _reference_evaluates(case):
+    # onnx.reference's RNN has Tanh only (op_rnn.py: "Unknown activation function")
+    return case.params.get("mode") != "rnn_relu" and get_op(case.op).name not in REFERENCE_LACKS
+
+
+@lru_cache(maxsize=None)
+def _batched_reference():
+    """{case: onnx.reference's outputs} at opset 17, as _batched_onnxruntime."""
+    merged = _side_by_side(17, [case for case in CASES
+                                if not _refusal(case, 17) and _reference_evaluates(case)])
+    try:
+        return _run_side_by_side(merged, _reference_run, 17)
+    except Exception:
+        return None
+
+
+def _outputs(case, opset, batched, run):
+    """The case's outputs from the batched run, or from its own model (checked in full) when
+    the batch failed."""
+    if batched is not None:
+        return batched[case]
+    model, feeds, _ = _exported(case, opset)
+    onnx.checker.check_model(model, full_check=True)
+    return run(model, feeds)
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_exported_op_runs_in_onnxruntime_and_reference(case):
     op_name = get_op(case.op).name
     if _refusal(case, 17):
-        _assert_refused(lambda: _exported(case), op_name, _refusal(case, 17))
+        _assert_refused(lambda: _exported(case, 17), op_name, _refusal(case, 17))
         return
-    model, feeds, expected = _exported(case)
-    onnx.checker.check_model(model, full_check=True)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    _assert_close(session.run(None, feeds), expected, case, "onnxruntime")
-    if case.params.get("mode") == "rnn_relu":
-        return   # onnx.reference's RNN has Tanh only (op_rnn.py: "Unknown activation function")
+    _, _, expected = _exported(case, 17)
+    _assert_close(_outputs(case, 17, _batched_onnxruntime(17), _onnxruntime_run(17)), expected, case,
+                  "onnxruntime")
     if op_name in REFERENCE_LACKS:
         with pytest.raises(Exception, match=REFERENCE_LACKS[op_name]):
-            ReferenceEvaluator(model)
-        return
-    _assert_close(ReferenceEvaluator(model).run(None, feeds), expected, case, "reference")
+            ReferenceEvaluator(_exported(case, 17)[0])
+    if _reference_evaluates(case):
+        _assert_close(_outputs(case, 17, _batched_reference(), _reference_run), expected, case,
+                      "reference")
 
 
 @pytest.mark.parametrize("opset", [13, 18])     # the oldest supported; reductions' axes as inputs
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_exported_op_at_other_opsets(case, opset):
     if _refusal(case, opset):
-        _assert_refused(lambda: _exported(case, opset=opset), get_op(case.op).name,
+        _assert_refused(lambda: _exported(case, opset), get_op(case.op).name,
                         _refusal(case, opset))
         return
-    model, feeds, expected = _exported(case, opset=opset)
-    onnx.checker.check_model(model, full_check=True)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    _assert_close(session.run(None, feeds), expected, case, f"onnxruntime, opset {opset}")
+    _, _, expected = _exported(case, opset)
+    _assert_close(_outputs(case, opset, _batched_onnxruntime(opset), _onnxruntime_run(opset)), expected,
+                  case, f"onnxruntime, opset {opset}")
 
 
 @pytest.mark.parametrize("case", WITHOUT_EXPORTER, ids=[case.id for case in WITHOUT_EXPORTER])
@@ -156,30 +231,67 @@ def test_every_exporter_is_tested():
     assert not set(EXPORTERS) - registered, "exporters of operators cysym does not have"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_exported_op_imports_back(case, tmp_path):
-    """cysym -> ONNX -> cysym computes the same outputs."""
-    if _refusal(case, 17):
-        return      # asserted by test_exported_op_runs_in_onnxruntime_and_reference
+@lru_cache(maxsize=None)
+def _exported_trained(case):
+    """(model, feeds, cysym's outputs) of the case exported as a trained model is: the first
+    input fed, the others initializers."""
     sym, vals, aux, expected = _cysym_outputs(case)
-    # as a trained model is exported: the first input fed, the others initializers
     inputs = _graph_inputs(case, sym)
     params = {**aux, **{name: vals[name] for name in inputs[1:]}}
-    path = tmp_path / "op.onnx"
     model = to_onnx(sym, params, [vals[name].shape for name in inputs[:1]])
-    onnx.save_model(model, str(path))
+    return model, {name: vals[name] for name in inputs[:1]}, expected
+
+
+def _import_refusal(case):
+    """The ONNX operator the importer names when it refuses the case's model, or None."""
     missing = NOT_IMPORTED.get(get_op(case.op).name)
-    if missing in {node.op_type for node in model.graph.node}:
-        with pytest.raises(MXNetError, match=f"cysym has no form for the ONNX operators .*{missing}"):
-            mx.onnx.import_model(str(path))
-        return
+    model = _exported_trained(case)[0]
+    return missing if missing in {node.op_type for node in model.graph.node} else None
+
+
+def _import_and_run(model, feeds, folder):
+    """cysym's outputs of the ONNX model imported from a file (as users import one)."""
+    path = folder / "imported.onnx"
+    onnx.save_model(model, str(path))
     sym, arg_params, aux_params = mx.onnx.import_model(str(path))
-    feeds = {name: vals[name] for name in inputs[:1] if name in sym.list_arguments()}
+    feeds = {name: value for name, value in feeds.items() if name in sym.list_arguments()}
     exe = sym.simple_bind(mx.cpu(), grad_req="null", **{n: v.shape for n, v in feeds.items()},
                           type_dict={n: v.dtype for n, v in feeds.items()})
     exe.copy_params_from(arg_params, aux_params)
-    _assert_close([np.asarray(out) for out in exe.forward(is_train=False, **feeds)], expected, case,
-                  "imported")
+    return [np.asarray(out) for out in exe.forward(is_train=False, **feeds)]
+
+
+@pytest.fixture(scope="module")
+def batched_import(tmp_path_factory):
+    """{case: outputs} of every importable case imported as one model holding all their
+    graphs; None when that model fails (each case then imports alone)."""
+    try:
+        cases = [case for case in CASES if not _refusal(case, 17) and not _import_refusal(case)]
+        merged = SideBySide({case: _exported_trained(case)[0] for case in cases})
+        results = _import_and_run(merged.model,
+                                  merged.feeds({case: _exported_trained(case)[1] for case in cases}),
+                                  tmp_path_factory.mktemp("batched_import"))
+    except Exception:
+        return None
+    return merged.outputs([output.name for output in merged.model.graph.output], results)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_exported_op_imports_back(case, batched_import, tmp_path_factory):
+    """cysym -> ONNX -> cysym computes the same outputs."""
+    if _refusal(case, 17):
+        return      # asserted by test_exported_op_runs_in_onnxruntime_and_reference
+    model, feeds, expected = _exported_trained(case)
+    missing = _import_refusal(case)
+    if missing:
+        path = tmp_path_factory.mktemp("refused") / "op.onnx"
+        onnx.save_model(model, str(path))
+        with pytest.raises(MXNetError, match=f"cysym has no form for the ONNX operators .*{missing}"):
+            mx.onnx.import_model(str(path))
+        return
+    results = (batched_import[case] if batched_import is not None
+               else _import_and_run(model, feeds, tmp_path_factory.mktemp("imported")))
+    _assert_close(results, expected, case, "imported")
 
 
 @pytest.mark.parametrize("op_name,inputs,params", [
@@ -203,13 +315,13 @@ def test_detection_outputs_with_a_dynamic_batch(op_name, inputs, params):
                 for name, (shape, make) in inputs.items() if name in batched}
     model = to_onnx(sym, anchor, [(2,) + inputs[name][0] for name in batched], dynamic=True)
     onnx.checker.check_model(model, full_check=True)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    runtime = session(model)
     for batch in (2, 3):
         feeds = values(batch)
         exe = sym.simple_bind(mx.cpu(), grad_req="null",
                               **{n: v.shape for n, v in {**feeds, **anchor}.items()})
         expected = exe.forward(is_train=False, **feeds, **anchor)[0]
-        result = session.run(None, feeds)[0]
+        result = runtime.run(None, feeds)[0]
         assert result.shape == expected.shape, f"batch {batch}"
         np.testing.assert_allclose(result, np.asarray(expected), rtol=RTOL, atol=ATOL,
                                    err_msg=f"batch {batch}")

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxruntime")
 from onnx.reference import ReferenceEvaluator  # noqa: E402
+from onnx_helpers import one_kernel_thread, session  # noqa: E402,F401
 
 import cysym as mx  # noqa: E402
 from cysym.onnx.export import to_onnx  # noqa: E402
@@ -22,8 +23,8 @@ def _run_both(sym, feeds=None):
     model = to_onnx(sym, {}, [value.shape for value in feeds.values()],
                     [value.dtype for value in feeds.values()])
     onnx.checker.check_model(model, full_check=True)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return {"onnxruntime": session.run(None, feeds)[0],
+    runtime = session(model)
+    return {"onnxruntime": runtime.run(None, feeds)[0],
             "reference": ReferenceEvaluator(model).run(None, feeds)[0]}
 
 
@@ -108,8 +109,8 @@ def test_sample_multinomial_frequencies_and_log_probabilities():
     sym = mx.sym._sample_multinomial(mx.sym.Variable("data"), shape=(COUNT,), get_prob=True)
     model = to_onnx(sym, {}, [probabilities.shape])
     onnx.checker.check_model(model, full_check=True)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    samples, log_probabilities = session.run(None, {"data": probabilities})
+    runtime = session(model)
+    samples, log_probabilities = runtime.run(None, {"data": probabilities})
     assert samples.shape == (2, COUNT) and samples.dtype == np.int32
     for row, chosen in zip(probabilities, samples):
         frequencies = np.bincount(chosen, minlength=3) / COUNT

@@ -1,12 +1,10 @@
-"""cysym graph -> ONNX model: walks the graph's JSON form (sym.tojson()) node by node and asks
-the exporter table (export_ops.EXPORTERS) for each operator's ONNX nodes."""
-import json
+"""cysym graph -> ONNX model: walks the graph's nodes in the order of its JSON form
+(sym.tojson()) and asks the exporter table (export_ops.EXPORTERS) for each operator's ONNX nodes."""
 import logging
 
 import numpy as np
 
 from ..base import MXNetError
-from ..registry import find_op
 from .export_ops import EXPORTERS, LOSS_HEADS, Unsupported
 
 _LOG = logging.getLogger(__name__)
@@ -178,16 +176,19 @@ class _Info:
         self.batch_input, self.batch_size = batch_input, batch_size
 
 
-def _node_ops(nodes):
-    """[(OpDef or None, parsed params)] of each JSON node."""
-    result = []
-    for node in nodes:
-        if node["op"] == "null":
-            result.append((None, {}))
-            continue
-        op = find_op(node["op"])
-        result.append((op, op.parse_params(node.get("attrs", {}), node["name"])))
-    return result
+def _graph(sym):
+    """(nodes, node_ops, heads): the nodes and heads as sym.tojson() lists them (nodes as
+    {"op", "name", "inputs": [(node index, output index, 0)]}), and each node's (OpDef or None,
+    parsed params); read from the graph, not written as JSON and parsed back (that took half
+    the time of exporting a large network)."""
+    graph_nodes = sym._nodes()
+    index = {id(node): i for i, node in enumerate(graph_nodes)}
+    nodes = [{"op": node.op.name if node.op else "null", "name": node.name,
+              "inputs": [(index[id(src)], k, 0) for src, k in node.inputs]}
+             for node in graph_nodes]
+    node_ops = [(node.op, node.params) for node in graph_nodes]
+    heads = [(index[id(node)], k, 0) for node, k in sym._outputs]
+    return nodes, node_ops, heads
 
 
 def _labels(nodes, node_ops):
@@ -213,8 +214,8 @@ def _input_nodes(nodes, node_ops, param_names):
 def graph_inputs(sym, param_names):
     """Names of the exported model's inputs, in order: the variables without a value in
     param_names, labels of loss heads left out (what in_shapes lists)."""
-    nodes = json.loads(sym.tojson())["nodes"]
-    inputs, _ = _input_nodes(nodes, _node_ops(nodes), set(param_names))
+    nodes, node_ops, _ = _graph(sym)
+    inputs, _ = _input_nodes(nodes, node_ops, set(param_names))
     return [nodes[i]["name"] for i in inputs]
 
 
@@ -251,9 +252,7 @@ def to_onnx(sym, params, in_shapes, in_types=np.float32, dynamic=False, dynamic_
     if not MIN_OPSET <= opset <= onnx.defs.onnx_opset_version():
         raise MXNetError(f"export_model: opset_version {opset} is not supported (from {MIN_OPSET} "
                          f"to {onnx.defs.onnx_opset_version()})")
-    graph_json = json.loads(sym.tojson())
-    nodes, heads = graph_json["nodes"], graph_json["heads"]
-    node_ops = _node_ops(nodes)
+    nodes, node_ops, heads = _graph(sym)
     input_nodes, labels = _input_nodes(nodes, node_ops, params)
     input_names = [nodes[i]["name"] for i in input_nodes]
     in_shapes = [] if in_shapes is None else [tuple(int(d) for d in s) for s in in_shapes]
