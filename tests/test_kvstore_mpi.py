@@ -180,6 +180,8 @@ def test_readme_train_py_runs_and_resumes(tmp_path):
     accuracy = float(re.search(r"test \('accuracy', ([0-9.]+)\)", first.stdout).group(1))
     assert accuracy > 0.8
     assert "Epoch[7] Validation-accuracy=" in first.stderr
+    # the time each epoch waited for the gradients' sums (rank 0's)
+    assert re.search(r"Epoch\[7\] Communication wait=[0-9.]+ \([0-9]+% of the time cost\)", first.stderr)
     assert (tmp_path / "mlp-0008.params").exists() and (tmp_path / "mlp-0006.states").exists()
     resumed = launch("6")
     assert "Epoch[5]" not in resumed.stderr and "Epoch[7] Train-accuracy" in resumed.stderr

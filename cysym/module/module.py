@@ -135,7 +135,8 @@ class BaseModule:
         Beyond MXNet, each epoch's metrics are appended to ``self.fit_history`` (emptied when fit
         starts): ``{'epoch': e, 'time': seconds, 'train-<metric>': value, ...}``, plus
         ``'validation-<metric>'`` items when eval_data is given; ``cysym.viz.plot_fit_history``
-        draws them.
+        draws them. With a distributed store, ``'communication-wait'`` holds the seconds this
+        worker waited for the gradients' sums, also logged with the epoch's time cost.
 
         Unlike MXNet, train_data is reset at the start of each epoch (not after it), under that
         epoch's own random stream, so that a run resumed from a checkpoint (begin_epoch > 0,
@@ -173,6 +174,7 @@ class BaseModule:
         self.fit_history = []
         for epoch in range(begin_epoch, num_epoch):
             tic = time.time()
+            waited = self._kvstore.comm_wait_seconds if distributed else 0.0
             eval_metric.reset()
             samples = 0
             self._begin_epoch(train_data, fit_seed, epoch)
@@ -193,12 +195,18 @@ class BaseModule:
             if bar is not None:
                 bar.close()
             elapsed = time.time() - tic
+            if distributed:   # before the metrics' own sum, which waits for the slowest worker
+                waited = self._kvstore.comm_wait_seconds - waited
             reported = metric_module.across_workers(eval_metric, self._kvstore) if distributed else eval_metric
             for name, value in reported.get_name_value():
                 self.logger.info("Epoch[%d] Train-%s=%f", epoch, name, value)
             self.logger.info("Epoch[%d] Time cost=%.3f (%.0f samples/sec)", epoch, elapsed,
                              samples / elapsed if elapsed > 0 else float("inf"))
             record = {"epoch": epoch, "time": elapsed}
+            if distributed:
+                self.logger.info("Epoch[%d] Communication wait=%.3f (%.0f%% of the time cost)", epoch,
+                                 waited, 100 * waited / elapsed if elapsed > 0 else 0.0)
+                record["communication-wait"] = waited
             record.update((f"train-{name}", value) for name, value in reported.get_name_value())
             self.fit_history.append(record)
             arg_params, aux_params = self.get_params()

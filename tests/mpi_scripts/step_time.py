@@ -59,7 +59,8 @@ def main():
     wait = (kv.comm_wait_seconds - wait_before) / args.steps
     step, wait = kv._comm.sum_scalars([step, wait], "timings") / kv.num_workers
     plan = mod._exec._plan
-    started_in_backward = sum(1 for stop, bucket in getattr(plan, "_stops", ()) if bucket is not None)
+    started_in_backward = sum(1 for stop, bucket in getattr(plan, "_stops", ())
+                              if bucket is not None and stop < len(plan))
     grad_bytes = sum(view.nbytes for view, _ in mod._grad_buckets.buckets)
 
     comm = kv._comm
