@@ -325,3 +325,18 @@ def test_detection_outputs_with_a_dynamic_batch(op_name, inputs, params):
         assert result.shape == expected.shape, f"batch {batch}"
         np.testing.assert_allclose(result, np.asarray(expected), rtol=RTOL, atol=ATOL,
                                    err_msg=f"batch {batch}")
+
+
+def test_parameter_forms_without_an_onnx_graph_are_refused():
+    """all_finite keeping its previous output (init_output=False) is a state; a split_v2 of a
+    dynamic batch axis would need sizes known when the model runs."""
+    data = mx.sym.Variable("data")
+    kept = mx.sym.all_finite(data, init_output=False, name=OP_NAME)
+    _assert_refused(lambda: to_onnx(kept, {}, [(3, 4)]), "all_finite", "init_output=False")
+    pieces = mx.sym._split_v2(data, indices=(0, 1), axis=0, name=OP_NAME)
+    _assert_refused(lambda: to_onnx(pieces, {}, [(3, 4)], dynamic=True), "_split_v2",
+                    "batch axis")
+    model = to_onnx(mx.sym._split_v2(data, indices=(0, 1), axis=1, name=OP_NAME), {}, [(3, 4)],
+                    dynamic=True)
+    first, rest = session(model).run(None, {"data": np.arange(20, dtype=np.float32).reshape(5, 4)})
+    assert first.shape == (5, 1) and rest.shape == (5, 3)

@@ -85,17 +85,21 @@ for _name, _op_type in {"abs": "Abs", "exp": "Exp", "log": "Log", "sqrt": "Sqrt"
                         "arccos": "Acos", "arccosh": "Acosh", "arcsin": "Asin", "arcsinh": "Asinh",
                         "arctan": "Atan", "arctanh": "Atanh", "cos": "Cos", "cosh": "Cosh",
                         "sin": "Sin", "sinh": "Sinh", "tan": "Tan", "erf": "Erf", "ceil": "Ceil",
-                        "floor": "Floor"}.items():
+                        "floor": "Floor",
+                        # forward passes: only their gradients differ from these
+                        "_contrib_gradientmultiplier": "Identity", "_contrib_sign_ste": "Sign",
+                        # the rhs is read for its shape and dtype only
+                        "_identity_with_attr_like_rhs": "Identity"}.items():
     EXPORTERS[_name] = _unary(_op_type)
 
 
-@exporter("round", "fix", "trunc")
+@exporter("round", "fix", "trunc", "_contrib_round_ste")
 def _round_or_truncate(g):
-    """sign(x) * floor(|x| + 0.5) for MXNet's round (halves away from zero; ONNX's Round goes to
-    the even neighbour), sign(x) * floor(|x|) toward zero."""
+    """sign(x) * floor(|x| + 0.5) for MXNet's round and round_ste (halves away from zero; ONNX's
+    Round goes to the even neighbour), sign(x) * floor(|x|) toward zero."""
     x = g.inputs[0]
     magnitude = g.emit1("Abs", [x])
-    if g.op == "round":
+    if g.op in ("round", "_contrib_round_ste"):
         magnitude = g.emit1("Add", [magnitude, g.scalar(0.5)])
     g.emit("Mul", [g.emit1("Sign", [x]), g.emit1("Floor", [magnitude])], g.outputs)
 
@@ -2183,3 +2187,163 @@ def _linalg_makediag(g):
 def _linalg_maketrian(g):
     size = g.out_shape()[-1]
     _scatter_into_matrices(g, _packed_positions(size, g.params["offset"], g.params["lower"]), size)
+
+
+# ---------------------------------------------------------------------------------------------
+# AMP casts, the quadratic, split_v2, finiteness checks, softmax cross-entropy
+
+@exporter("amp_cast")
+def _amp_cast(g):
+    """A Cast to the inferred dtype: float32 inputs become `dtype`, the others pass through."""
+    _as_dtype(g, g.inputs[0], g.out_dtype(), g.outputs[0])
+
+
+@exporter("amp_multicast")
+def _amp_multicast(g):
+    """Every input passes through: float32 is the only AMP type cysym has (ops/misc.py)."""
+    for k, output in enumerate(g.outputs):
+        g.emit("Identity", [g.inputs[k]], [output])
+
+
+@exporter("_contrib_quadratic")
+def _quadratic(g):
+    """x * (a x + b) + c with float32 coefficients, in MXNet's order of operations."""
+    x = g.inputs[0]
+    a, b, c = (g.scalar(np.float32(g.params[name])) for name in ("a", "b", "c"))
+    slope = g.emit1("Add", [g.emit1("Mul", [x, a]), b])
+    g.emit("Add", [g.emit1("Mul", [x, slope]), c], g.outputs)
+
+
+@exporter("_split_v2")
+def _split_v2(g):
+    ndim = len(g.in_shape())
+    axis = g.params["axis"] % ndim
+    if axis in g.in_batch_axes():
+        g.fail("split along the batch axis of a dynamic model (the pieces' sizes are constant)")
+    size, sections = g.in_shape()[axis], g.params["sections"]
+    starts = ([i * size // sections for i in range(sections)] if sections > 0
+              else list(g.params["indices"]))
+    sizes = [end - start for start, end in zip(starts, starts[1:] + [size])]
+    squeeze = g.params["squeeze_axis"]
+    pieces = g.emit("Split", [g.inputs[0], g.ints(sizes, "split")],
+                    None if squeeze else g.outputs, num_outputs=len(sizes), axis=axis)
+    if squeeze:
+        for piece, output in zip(pieces, g.outputs):
+            g.emit("Squeeze", [piece, g.ints([axis], "axes")], [output])
+
+
+@exporter("all_finite", "multi_all_finite")
+def _all_finite(g):
+    """1 - max over the inputs of (isinf(x) or isnan(x)), shape (1,).  init_output=False keeps
+    the previous run's value where all are finite: a state ONNX's graphs do not have."""
+    if not g.params["init_output"]:
+        g.fail("init_output=False (the output keeps the previous run's value)")
+    flags = []
+    for x in g.inputs:
+        bad = g.emit1("Or", [g.emit1("IsInf", [x]), g.emit1("IsNaN", [x])])
+        flags.append(_reduce(g, "ReduceMax", _as_dtype(g, bad, np.float32), None, keepdims=False))
+    any_bad = flags[0] if len(flags) == 1 else g.emit1("Max", flags)
+    finite = g.emit1("Sub", [g.const(np.float32(1.0)), any_bad])
+    g.emit("Reshape", [finite, g.ints([1], "shape")], g.outputs)
+
+
+@exporter("softmax_cross_entropy")
+def _softmax_cross_entropy(g):
+    """The sum over rows of -log(max(softmax(data)[row, label], 1e-8)), shape (1,)."""
+    data, label = g.inputs[:2]
+    probabilities = g.emit1("Softmax", [data], axis=1)
+    rows = g.emit1("Unsqueeze", [_as_dtype(g, label, np.int64), g.ints([1], "axes")])
+    picked = g.emit1("GatherElements", [probabilities, rows], axis=1)
+    floored = g.emit1("Max", [picked, g.scalar(1e-8)])
+    total = g.emit1("ReduceSum", [g.emit1("Neg", [g.emit1("Log", [floored])])], keepdims=0)
+    g.emit("Reshape", [total, g.ints([1], "shape")], g.outputs)
+
+
+# ---------------------------------------------------------------------------------------------
+# the image operators (H x W x C images, C x H x W tensors; a leading batch axis allowed)
+
+@exporter("_image_to_tensor")
+def _image_to_tensor(g):
+    ndim = len(g.in_shape())
+    scaled = g.emit1("Div", [_as_dtype(g, g.inputs[0], np.float32), g.const(np.float32(255.0))])
+    g.emit("Transpose", [scaled], g.outputs, perm=list(range(ndim - 3)) + [ndim - 1, ndim - 3, ndim - 2])
+
+
+@exporter("_image_normalize")
+def _image_normalize(g):
+    from ..ops.image import _per_channel
+    shape = g.in_shape()
+    channels = shape[len(shape) - 3]
+    dtype = g.in_dtype()
+    mean, std = (np.asarray(_per_channel(g.params[name], channels), dtype).reshape(-1, 1, 1)
+                 for name in ("mean", "std"))
+    centred = g.emit1("Sub", [g.inputs[0], g.const(mean, name="mean")])
+    g.emit("Div", [centred, g.const(std, name="std")], g.outputs)
+
+
+@exporter("_image_flip_left_right", "_image_flip_top_bottom")
+def _image_flip(g):
+    axis = 1 if g.op == "_image_flip_left_right" else 0
+    g.emit("Slice", [g.inputs[0], g.ints([-1], "starts"), g.ints([INT64_MIN], "ends"),
+                     g.ints([axis], "axes"), g.ints([-1], "steps")], g.outputs)
+
+
+@exporter("_image_crop")
+def _image_crop(g):
+    ndim = len(g.in_shape())
+    p = g.params
+    g.emit("Slice", [g.inputs[0], g.ints([p["y"], p["x"]], "starts"),
+                     g.ints([p["y"] + p["height"], p["x"] + p["width"]], "ends"),
+                     g.ints([ndim - 3, ndim - 2], "axes")], g.outputs)
+
+
+@exporter("_image_adjust_lighting")
+def _image_adjust_lighting(g):
+    """Adds each RGB channel's offset (computed as cysym's kernel does); a gray image passes."""
+    from ..ops.image import _lighting_offsets
+    if g.in_shape()[-1] == 1:
+        g.emit("Identity", [g.inputs[0]], g.outputs)
+        return
+    offsets = np.asarray(_lighting_offsets(g.params["alpha"]), g.in_dtype())
+    g.emit("Add", [g.inputs[0], g.const(offsets, name="offsets")], g.outputs)
+
+
+# ---------------------------------------------------------------------------------------------
+# index arithmetic: ravel/unravel of multi-indices, one-hot rows
+
+def _strides_of(shape):
+    return [int(np.prod(shape[k + 1:])) for k in range(len(shape))]
+
+
+@exporter("_ravel_multi_index")
+def _ravel_multi_index(g):
+    """sum_k data[k] * stride[k] (no range checks, as MXNet's)."""
+    strides = np.asarray(_strides_of(g.params["shape"]), g.in_dtype()).reshape(-1, 1)
+    weighted = g.emit1("Mul", [g.inputs[0], g.const(strides, name="strides")])
+    g.emit("ReduceSum", [weighted, g.ints([0], "axes")], g.outputs, keepdims=0)
+
+
+@exporter("_unravel_index")
+def _unravel_index(g):
+    """Row k: floor(x / stride[k]) mod shape[k]; the first row keeps what is left (no wrap)."""
+    shape = g.params["shape"]
+    dtype = g.in_dtype()
+    quotients = g.emit1("Floor", [g.emit1("Div", [
+        g.emit1("Unsqueeze", [g.inputs[0], g.ints([0], "axes")]),
+        g.const(np.asarray(_strides_of(shape), dtype).reshape(-1, 1), name="strides")])])
+    # the first row's modulus: larger than any quotient it holds
+    moduli = np.asarray([np.finfo(dtype).max if np.dtype(dtype).kind == "f" else np.iinfo(dtype).max]
+                        + list(shape[1:]), dtype).reshape(-1, 1)
+    g.emit("Mod", [quotients, g.const(moduli, name="moduli")], g.outputs,
+           fmod=int(np.dtype(dtype).kind == "f"))
+
+
+@exporter("_onehot_encode")
+def _onehot_encode(g):
+    """out[i, j] = (int(lhs[i]) == j): an index outside [0, K) gives a row of zeros (ONNX's
+    OneHot would wrap a negative one)."""
+    depth = g.out_shape()[1]
+    indices = g.emit1("Unsqueeze", [_as_dtype(g, g.inputs[0], np.int64), g.ints([1], "axes")])
+    hits = g.emit1("Equal", [indices, g.const(np.arange(depth, dtype=np.int64).reshape(1, -1),
+                                              name="columns")])
+    _as_dtype(g, hits, g.out_dtype(), g.outputs[0])
