@@ -53,9 +53,10 @@ def test_transposed_forward_keeps_the_special_shapes():
 
 @pytest.mark.parametrize("rows, in_dim, hidden, itemsize, expected", [
     (16, 256, 256, 4, True), (2, 256, 256, 4, True), (32, 784, 128, 4, True), (16, 64, 64, 4, True),
+    (32, 128, 64, 4, True),
     (1, 256, 256, 4, False),      # gemv
     (64, 256, 256, 4, False),     # a larger batch: the direct product is faster
-    (32, 256, 64, 4, False),      # too few outputs per row
+    (32, 100, 256, 4, False),     # a short input for 32 rows
     (16, 256, 10, 4, False),
     (16, 256, 256, 8, False),     # dgemm gains nothing that way
     (16, 0, 256, 4, False),
@@ -75,8 +76,8 @@ def _mlp(hidden):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 def test_executor_runs_it_and_the_gradients_hold(dtype):
-    """A small float32 batch binds a workspace for each such layer; forward and gradients are
-    NumPy's (float64 binds none and gives the same numbers)."""
+    """A small float32 batch binds a workspace for fc2's forward (fc1's input is too short for 6
+    rows); forward and gradients are NumPy's (float64 binds none and gives the same numbers)."""
     rows, in_dim, hidden = 6, 11, 70
     loss, fc2 = _mlp(hidden)
     net = mx.sym.Group([loss, mx.sym.BlockGrad(fc2)])
@@ -86,7 +87,7 @@ def test_executor_runs_it_and_the_gradients_hold(dtype):
               for name, array in exe.arg_dict.items()}
     for name, value in values.items():
         exe.arg_dict[name][:] = value
-    assert ("fc1_workspace" in exe.debug_str()) == (dtype == np.float32)
+    assert ("fc2_workspace" in exe.debug_str()) == (dtype == np.float32)
     exe.forward(is_train=True)
     exe.backward()
     v = {k: a.astype(np.float64) for k, a in values.items()}
@@ -107,7 +108,7 @@ def test_executor_runs_it_and_the_gradients_hold(dtype):
 def test_gradient_matches_finite_differences():
     """float64 central differences of the float32 net's loss (its forward is the transposed one)
     agree with its weight gradient to float32 accuracy."""
-    rows, in_dim, hidden = 4, 5, 64
+    rows, in_dim, hidden = 4, 17, 64
     loss, _ = _mlp(hidden)
     exe = loss.simple_bind(mx.cpu(), data=(rows, in_dim))
     assert "fc1_workspace" in exe.debug_str()

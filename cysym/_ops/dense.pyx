@@ -15,15 +15,17 @@ cdef enum Shape:
 
 # The float32 forward of a few rows (a small batch) against many outputs runs faster in OpenBLAS
 # as the transposed product w @ x.T (outputs x rows) followed by one pass that transposes it into
-# y and adds the bias.  Measured on a Zen 3 core with OpenBLAS's Haswell kernels (forward of one
-# layer, best of 9): 256 -> 256 at 2-8 rows 2.4-3.3x faster, 16 rows 1.6x, 24-32 rows 1.3-1.6x,
-# 784 -> 128 at 32 rows 1.35x; slower from 64 rows on (0.8-1.1x), with few outputs (32 rows of
-# 64 -> 64: 0.93x, 10 outputs: 0.8x), and in float64 (0.8-1.0x).  The input gradient dy @ w
-# gains too little that way (0.8-1.2x) and keeps the direct product.
+# y and adds the bias.  Measured on a Zen 3 core with OpenBLAS's Haswell kernels, one layer, best
+# of 9 (bench_dense.py): 256 -> 256 at 2-8 rows 2.5-3.3x faster, 16 rows 1.8x, 32 rows 1.4x;
+# 784 -> 128 at 32 rows 1.4x.  Not taken: from 48-64 rows on the gain shrinks (1.1-1.25x, and
+# losses before the transposing pass went by blocks), nor in float64 (dgemm, 0.8-1.0x).  The
+# input gradient as w.T @ dy.T won alone (1.15-1.6x) but lost inside the 20-layer MLP's
+# training step (1.02x its time, the forward alone 0.90x), and keeps the direct product.
 cdef enum:
     TRANSPOSED_MAX_ROWS = 32
     TRANSPOSED_MIN_OUTPUTS = 64
-    TRANSPOSED_OUTPUTS_PER_ROW = 4
+    TRANSPOSED_INNER_PER_ROW = 4
+    TRANSPOSE_BLOCK = 16
 
 
 cdef inline Shape _shape(Py_ssize_t rows, Py_ssize_t in_dim, Py_ssize_t hidden) noexcept nogil:
@@ -73,15 +75,20 @@ cdef void _fc_forward(real* x, real* w, real* b, real* y, real* work,
 
 cdef void _transpose_into(const real* source, real* target, Py_ssize_t m, Py_ssize_t n,
                           const real* b) noexcept nogil:
-    """target[n, m] = source[m, n].T (+ b[j] on column j when b is given).  n is small (the
-    rows of a small batch): the n target lines a run of columns writes stay in cache while
-    source is read in order."""
-    cdef Py_ssize_t i, j
-    cdef real shift
-    for j in range(m):
-        shift = b[j] if b != NULL else 0
+    """target[n, m] = source[m, n].T, plus b[j] on column j when b is given.  n is small (the
+    rows of a small batch); a block of columns at a time, each target row written in order
+    (column by column, a row length that is a multiple of 4 KB made the writes alias: 8x slower
+    at 1024 columns)."""
+    cdef Py_ssize_t i, j, j0, j1
+    for j0 in range(0, m, 16):      # TRANSPOSE_BLOCK: range's step must be a literal in nogil code
+        j1 = min(j0 + TRANSPOSE_BLOCK, m)
         for i in range(n):
-            target[i * m + j] = source[j * n + i] + shift
+            if b != NULL:
+                for j in range(j0, j1):
+                    target[i * m + j] = source[j * n + i] + b[j]
+            else:
+                for j in range(j0, j1):
+                    target[i * m + j] = source[j * n + i]
 
 
 cdef void fc_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -181,8 +188,8 @@ def _dims(x, w, hidden_out):
 def fc_transposed(Py_ssize_t rows, Py_ssize_t in_dim, Py_ssize_t hidden, Py_ssize_t itemsize):
     """Whether the forward of `rows` rows of in_dim -> hidden, in elements of `itemsize` bytes,
     runs as the transposed product (through a workspace of hidden x rows elements)."""
-    return (itemsize == 4 and 2 <= rows <= TRANSPOSED_MAX_ROWS and in_dim > 0
-            and hidden >= max(<Py_ssize_t>TRANSPOSED_MIN_OUTPUTS, TRANSPOSED_OUTPUTS_PER_ROW * rows))
+    return (itemsize == 4 and 2 <= rows <= TRANSPOSED_MAX_ROWS and hidden >= TRANSPOSED_MIN_OUTPUTS
+            and in_dim >= TRANSPOSED_INNER_PER_ROW * rows)
 
 
 def fc_workspace_elements(Py_ssize_t rows, Py_ssize_t in_dim, Py_ssize_t hidden, Py_ssize_t itemsize):
