@@ -8,35 +8,45 @@ counts what makes them linear (one visit per node and kind per inference, and on
 distinct operator, parameters and known values; one inference of each kind per bind; one walk
 of the graph per symbol).
 
-CPU seconds, best of 3, on the shared 2-core machine, 2026-11-30; "before" is the same
-benchmark on 0e01324 in the same run, the two trees alternating (`python3
-asv_bench/benchmarks/bench_graph_scale.py [graph ...]` runs these functions in one process;
-with PYTHONPATH at the tree measured, under `chrt -f 10`).  Load average 7 to 9: the figures
-move by a third from run to run (an earlier run at load 6 gave the chain 7.3 -> 3.6 s).
+CPU seconds, best of 3, on the shared 2-core machine, 2026-11-30 (third session's hardening
+helper): "before" is cb0cfaf, "now" this session's work, the two trees alternating in two rounds
+(`python3 asv_bench/benchmarks/bench_graph_scale.py` runs these functions in one process, with
+PYTHONPATH at the tree measured, under `chrt -f 10`).  Load average 11 to 17 the whole time: the
+figures move by a quarter between rounds (the previous session measured 8.8 -> 5.5 s on the
+chain at load 7-9, and 3.6 s once at load 6).
 
-    graph                    step                  0e01324     now
-    chain-100000             load                  1.6-1.8     0.9-1.0
-                             infer_shape           0.75-0.9    0.3-0.4
-                             simple_bind           6.1         3.5
-                             load_infer_bind       8.8         5.5-5.8
-    slice-65536-one-head     load_infer_bind       0.9-1.0     0.9
-    slice-65536-every-head   load_infer_bind       1.3-1.7     1.0-1.3
-    add_n-8000-arguments     load_infer_bind       1.35-1.5    0.8-1.0
-                             with gradients        2.9-3.1     2.4-2.5
+    graph                    step                  cb0cfaf     now
+    chain-100000             load                  0.56-0.79   0.71-0.73
+                             infer_shape           0.20-0.27   0.13-0.17
+                             simple_bind           2.28-2.52   1.63-1.74
+                             load_infer_bind       3.66-4.48   2.54-2.72
+    slice-65536-one-head     load_infer_bind       0.55-0.84   0.41-0.70
+    slice-65536-every-head   load_infer_bind       1.02-1.15   0.58-1.00
+    add_n-8000-arguments     load_infer_bind       0.61-0.87   0.44-0.68
 
 (The first session's chain took 26 s, and bind() of 8,000 arguments given by name 5.6 s while
 bind's name checks scanned lists.)
 
-What made the chain faster: inference calls a rule once per distinct (operator, parameters,
-known values), not per node; load_json parses each (operator, attributes) once and the nodes
-alike share the parameters; bind lays out nodes of one layout from what it worked out once;
-the objects a pass with the collector paused leaves go to the oldest generation without a
-young collection walking each of them.  What is left is a constant per node in Python: on
-this loaded machine about 9 us to load (2 of them json.loads), 3 us per inference (bind infers
-shapes and dtypes), and about 25 us for the rest of simple_bind, laying out the entries and
-appending the kernel calls: the elemwise kernels' own entry points take about 6 us of it, the
-memory planner 2-3 and the bind-time fusion pass 1-2 (cProfile proportions).  The 2 s target
-is not met for the chain.
+What made the chain faster, over the sessions: inference calls a rule once per distinct
+(operator, parameters, known values), not per node; load_json parses and checks each (operator,
+attributes) once, and the nodes alike share the parameters; bind lays out nodes of one layout
+from what it worked out once; the objects a pass with the collector paused leaves go to the
+oldest generation.  This session: nodes of one input and one output are spelt out in the
+inference sweep and in bind's lay-out; bind numbers a node's outputs from its first entry (one
+int key per node, no tuple per entry); loaded nodes own their attributes and inputs (no copies);
+the planner flattens bind's lists in typed loops (0.25 -> 0.05 s); Plan.add makes one block per
+kernel call; fusion counts readers only when there is a Convolution or a BatchNorm.
+
+The 2 s target is not met on this loaded machine.  Where the chain's 2.35 s went (one run at
+load 12-14, a CPU timer wrapped around each phase's function): bind's lay-out 1.06 (the
+kernel calls 0.52, of which about 0.4 is the elemwise kernels' own entry points: ops/elemwise.py's
+_unary_kernel, elemwise.pyx's append_unary and Plan.add; making the entries and the planner's
+lists 0.43; the planner 0.04; the arena views 0.02), load 0.55 (json.loads 0.14), three inference
+sweeps 0.31-0.36 (infer_shape's, then bind's shapes and dtypes), the graph walk and its
+variables 0.11, fusion 0.02.  Per node that is about 5.5 us to load, 1.1 us per inference
+sweep and 10.5 us to lay out.  What is left is Python's cost per node and entry (dicts keyed by
+(id(node), index), one BindContext and one kernel call per node); under 2 s needs flat lists
+indexed by entry id across inference and bind, and cheaper elemwise entry points.
 """
 import json
 
@@ -117,6 +127,55 @@ class LargeGraph:
         return len(self.text)
 
 
+def _phase_seconds(text, shapes, repeats=3):
+    """CPU seconds of load_json + infer_shape + simple_bind, and {phase: CPU seconds in the
+    function that runs it}, of the best of `repeats` runs: where the whole path's time goes."""
+    import functools
+    import time
+
+    from cysym import executor, fusion, infer
+    from cysym._ops import planner
+    from cysym.symbol import json_format, symbol
+
+    spent = {}
+
+    def timed(owner, attribute, phase):
+        function = getattr(owner, attribute)
+
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            start = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[phase] = spent.get(phase, 0.0) + time.process_time() - start
+        setattr(owner, attribute, wrapper)
+        return owner, attribute, function, phase
+
+    wrapped = [timed(json_format, "_load_json", "load_json"),
+               timed(json_format.json, "loads", "  of which json.loads"),
+               timed(symbol, "topo_order", "graph walk (Symbol._nodes)"),
+               timed(infer, "_propagate", "inference sweeps (each kind, each call)"),
+               timed(executor.Executor, "_lay_out", "bind's lay-out (entries, planner, kernel calls)"),
+               timed(planner, "memory_plan", "  of which the memory planner"),
+               timed(fusion, "fuse_for_inference", "fusion pass")]
+    try:
+        best = None
+        for _ in range(repeats):
+            spent.clear()
+            start = time.process_time()
+            net = mx.sym.load_json(text)
+            net.infer_shape(**shapes)
+            net.simple_bind(mx.cpu(), grad_req="null", **shapes)
+            total = time.process_time() - start
+            if best is None or total < best[0]:
+                best = (total, {phase: spent.get(phase, 0.0) for *_, phase in wrapped})
+    finally:
+        for owner, attribute, function, _ in wrapped:
+            setattr(owner, attribute, function)
+    return best
+
+
 if __name__ == "__main__":
     import sys
     import time
@@ -129,7 +188,14 @@ if __name__ == "__main__":
             best = min(best, time.process_time() - start)
         return best
 
-    for name in sys.argv[1:] or list(GRAPHS):
+    names = [a for a in sys.argv[1:] if a != "--phases"]
+    for name in names or list(GRAPHS):
+        if "--phases" in sys.argv:
+            total, phases = _phase_seconds(*GRAPHS[name]())
+            print(f"{name:24s} load + infer_shape + simple_bind {total:6.2f} s")
+            for phase, seconds in phases.items():
+                print(f"    {phase:48s} {seconds:6.2f} s", flush=True)
+            continue
         bench = LargeGraph()
         bench.setup(name)
         for step in ("time_load", "time_infer_shape", "time_simple_bind", "time_load_infer_bind"):
