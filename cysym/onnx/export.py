@@ -5,7 +5,7 @@ import logging
 import numpy as np
 
 from ..base import MXNetError
-from .export_ops import EXPORTERS, LOSS_HEADS, Unsupported
+from .export_ops import EXPORTERS, LOSS_HEADS, Unsupported, refusal
 
 _LOG = logging.getLogger(__name__)
 
@@ -277,7 +277,7 @@ def to_onnx(sym, params, in_shapes, in_types=np.float32, dynamic=False, dynamic_
     except MXNetError:
         # operators whose output shapes depend on the values (boolean_mask) have no exporter:
         # name them rather than the shapes they leave unknown
-        _refuse(opset, [f"{op.name}(name='{node['name']}')" for node, (op, _) in zip(nodes, node_ops)
+        _refuse(opset, [refusal(op.name, node["name"]) for node, (op, _) in zip(nodes, node_ops)
                         if op is not None and op.name not in EXPORTERS])
         raise
 
@@ -343,7 +343,7 @@ def to_onnx(sym, params, in_shapes, in_types=np.float32, dynamic=False, dynamic_
         value_names.update({(i, k): outputs[k] for k in range(count)})
         exporter = EXPORTERS.get(op.name)
         if exporter is None:
-            unsupported.append(f"{op.name}(name='{name}')")
+            unsupported.append(refusal(op.name, name))
             continue
         in_entries = [(src, k) for src, k, _ in node["inputs"]]
         hidden = [e for e in in_entries if e not in value_names and e[0] not in labels]

@@ -8,13 +8,51 @@ import math
 
 import numpy as np
 
-__all__ = ["EXPORTERS", "LOSS_HEADS", "Unsupported"]
+__all__ = ["EXPORTERS", "LOSS_HEADS", "WITHOUT_ONNX_FORM", "Unsupported", "refusal"]
 
 EXPORTERS = {}
 # heads whose second input is a label the exported (inference) model does not read
 LOSS_HEADS = ("SoftmaxOutput", "LinearRegressionOutput", "LogisticRegressionOutput",
               "MAERegressionOutput", "SVMOutput")
 INT64_MAX, INT64_MIN = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+
+
+# operators ONNX has no equivalent of, and why (the export error says it; the others without
+# an exporter have ONNX compositions nobody has written yet)
+WITHOUT_ONNX_FORM = {}
+for _names, _reason in [
+        (("_random_gamma", "_random_gamma_like", "_sample_gamma", "_random_poisson",
+          "_random_poisson_like", "_sample_poisson", "_random_negative_binomial",
+          "_random_negative_binomial_like", "_sample_negative_binomial",
+          "_random_generalized_negative_binomial", "_random_generalized_negative_binomial_like",
+          "_sample_generalized_negative_binomial", "_sample_unique_zipfian", "_shuffle"),
+         "ONNX's random generators are uniform, normal, Bernoulli and multinomial only"),
+        (("gamma", "gammaln", "erfinv", "_random_pdf_gamma", "_random_pdf_poisson",
+          "_random_pdf_negative_binomial", "_random_pdf_generalized_negative_binomial",
+          "_random_pdf_dirichlet"), "ONNX has no gamma, log-gamma or inverse error function"),
+        (("_linalg_potrf", "_linalg_potri", "_linalg_trsm", "_linalg_inverse", "_linalg_gelqf",
+          "_linalg_syevd"), "ONNX has no matrix factorization, inverse or triangular solve"),
+        (("_contrib_boolean_mask",), "its output's shape depends on the mask's values"),
+        (("_contrib_bipartite_matching",), "a greedy matching, one pair after another"),
+        (("Custom",), "its forward is Python code"),
+        (("CTCLoss", "_contrib_MultiBoxTarget", "multi_lars", "multi_sum_sq", "sgd_update",
+          "sgd_mom_update", "mp_sgd_update", "mp_sgd_mom_update", "multi_sgd_update",
+          "multi_sgd_mom_update", "multi_mp_sgd_update", "multi_mp_sgd_mom_update",
+          "preloaded_multi_sgd_update", "preloaded_multi_sgd_mom_update",
+          "preloaded_multi_mp_sgd_update", "preloaded_multi_mp_sgd_mom_update", "nag_mom_update",
+          "mp_nag_mom_update", "adam_update", "_adamw_update", "_mp_adamw_update",
+          "_multi_adamw_update", "_multi_mp_adamw_update", "lamb_update_phase1",
+          "lamb_update_phase2", "mp_lamb_update_phase1", "mp_lamb_update_phase2",
+          "_multi_lamb_update", "_multi_mp_lamb_update", "ftml_update", "ftrl_update",
+          "rmsprop_update", "rmspropalex_update", "signsgd_update", "signum_update"),
+         "a training operator (loss, target or optimizer update): ONNX models infer")]:
+    WITHOUT_ONNX_FORM.update(dict.fromkeys(_names, _reason))
+
+
+def refusal(op_name, node_name):
+    """What the export error says of a node whose operator has no exporter."""
+    reason = WITHOUT_ONNX_FORM.get(op_name, "no exporter written yet")
+    return f"{op_name}(name='{node_name}'): {reason}"
 
 
 class Unsupported(Exception):

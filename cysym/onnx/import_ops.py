@@ -18,6 +18,12 @@ INT64_MAX = np.iinfo(np.int64).max
 # (no broadcasting or gathering: those can square the size of what they read)
 FOLDED = {"Slice", "Concat", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Cast",
           "Identity", "Split", "Neg", "Abs"}
+# ONNX operators that cannot have a cysym form, and why (named in the import error)
+WITHOUT_FORM = {
+    "NonMaxSuppression": "its output's row count depends on the scores (cysym's shapes are known "
+                         "when a graph is bound), so the box_nms, MultiBoxDetection and Proposal "
+                         "models cysym exports do not import back",
+}
 
 
 def importer(*op_types):
@@ -73,7 +79,8 @@ class GraphBuilder:
             function = IMPORTERS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
             label = f"{node.op_type}(name={node.name or node.output[0]!r})"
             if function is None:
-                unsupported.append(label)
+                unsupported.append(f"{label}: {WITHOUT_FORM[node.op_type]}"
+                                   if node.op_type in WITHOUT_FORM else label)
                 missing.update(node.output)
                 continue
             if missing.intersection(node.input):
