@@ -2,6 +2,16 @@
 
 `onnx` (and `onnxruntime`, for running exported models) are the optional extra `cysym[onnx]`:
 they are imported when a function here is called, so `import cysym` works without them.
+
+An export that meets operators it cannot write raises one error naming every such node and
+why. ONNX has no equivalent of the gamma, Poisson and negative binomial samplers, of
+``gamma``/``gammaln``/``erfinv``, of linalg's factorizations and inverse, of ``boolean_mask``
+(a shape that depends on values), ``bipartite_matching``, ``Custom`` and the training
+operators (losses, targets, optimizer updates): ``cysym.onnx.export_ops.WITHOUT_ONNX_FORM``
+lists them with the reason. The other operators without an exporter (``diag``, the scatters,
+the spatial samplers, ...) have ONNX compositions that are not written yet; the README's ONNX
+section lists them. An import of ``NonMaxSuppression`` is refused: the number of boxes it
+selects depends on the scores, and cysym knows every shape when a graph is bound.
 """
 import numpy as np
 
