@@ -8,8 +8,8 @@ why. ONNX has no equivalent of the gamma, Poisson and negative binomial samplers
 ``gamma``/``gammaln``/``erfinv``, of linalg's factorizations and inverse, of ``boolean_mask``
 (a shape that depends on values), ``bipartite_matching``, ``Custom`` and the training
 operators (losses, targets, optimizer updates): ``cysym.onnx.export_ops.WITHOUT_ONNX_FORM``
-lists them with the reason. The other operators without an exporter (``diag``, the scatters,
-the spatial samplers, ...) have ONNX compositions that are not written yet; the README's ONNX
+lists them with the reason. The other operators without an exporter (``box_iou``, the
+spatial samplers, ...) have ONNX compositions that are not written yet; the README's ONNX
 section lists them. An import of ``NonMaxSuppression`` is refused: the number of boxes it
 selects depends on the scores, and cysym knows every shape when a graph is bound.
 """

@@ -2385,3 +2385,126 @@ def _onehot_encode(g):
     hits = g.emit1("Equal", [indices, g.const(np.arange(depth, dtype=np.int64).reshape(1, -1),
                                               name="columns")])
     _as_dtype(g, hits, g.out_dtype(), g.outputs[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# writes into arrays: scatters, slice assignment, index_copy, fill_element_0index (ScatterND
+# and Where: exact; indices given twice are undefined in MXNet and ONNX alike)
+
+def _constant_shape(g, what):
+    if any(g.in_batch_axes(k) for k in range(len(g.inputs))):
+        g.fail(f"{what} of a dynamic batch axis (its positions are constants)")
+
+
+def _coordinates(g, k, shape):
+    """Input k, MXNet's (N, M...) index array, as ONNX's (M..., N) int64 coordinates, negative
+    ones wrapped into [0, shape[n])."""
+    index_shape = g.in_shape(k)
+    last = g.emit1("Transpose", [_as_dtype(g, g.inputs[k], np.int64)],
+                   perm=list(range(1, len(index_shape))) + [0])
+    sizes = g.ints(shape[:index_shape[0]], "sizes")
+    return g.emit1("Mod", [g.emit1("Add", [last, sizes]), sizes])
+
+
+@exporter("scatter_nd")
+def _scatter_nd(g):
+    _constant_shape(g, "scatter_nd")
+    shape = tuple(g.params["shape"])
+    zeros = g.const(np.zeros(shape, g.out_dtype()), name="zeros")
+    g.emit("ScatterND", [zeros, _coordinates(g, 1, shape), g.inputs[0]], g.outputs)
+
+
+@exporter("_scatter_set_nd")
+def _scatter_set_nd(g):
+    _constant_shape(g, "_scatter_set_nd")
+    shape = g.in_shape(0)
+    g.emit("ScatterND", [g.inputs[0], _coordinates(g, 2, shape), g.inputs[1]], g.outputs)
+
+
+@exporter("_contrib_index_copy")
+def _index_copy(g):
+    rows = g.emit1("Unsqueeze", [_as_dtype(g, g.inputs[1], np.int64), g.ints([1], "axes")])
+    g.emit("ScatterND", [g.inputs[0], rows, g.inputs[2]], g.outputs)
+
+
+def _window(g):
+    """The slice assignment's window as Python slices (MXNet's slice: begin/end None or
+    negative as in Python, step 1 when not given)."""
+    p = g.params
+    steps = list(p["step"]) + [None] * (len(p["begin"]) - len(p["step"]))
+    return tuple(slice(b, e, s) for b, e, s in zip(p["begin"], p["end"], steps))
+
+
+@exporter("_slice_assign", "_slice_assign_scalar")
+def _slice_assign(g):
+    """The window's elements replaced: by rhs (a ScatterND over the flat array, at the window's
+    positions in rhs's order) or by the scalar (a Where over a constant mask)."""
+    _constant_shape(g, g.op)
+    shape = g.in_shape(0)
+    if g.op == "_slice_assign_scalar":
+        mask = np.zeros(shape, bool)
+        mask[_window(g)] = True
+        g.emit("Where", [g.const(mask, name="window"), g.scalar(g.params["scalar"]), g.inputs[0]],
+               g.outputs)
+        return
+    positions = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)[_window(g)]
+    flat = g.ints([-1], "flat")
+    scattered = g.emit1("ScatterND", [g.emit1("Reshape", [g.inputs[0], flat]),
+                                      g.const(positions.reshape(-1, 1), name="positions"),
+                                      g.emit1("Reshape", [g.inputs[1], flat])])
+    g.emit("Reshape", [scattered, g.ints(shape, "shape")], g.outputs)
+
+
+@exporter("fill_element_0index")
+def _fill_element_0index(g):
+    """out[i, int(rhs[i])] = mhs[i]: a Where over the columns equal to each row's index (an
+    index outside the row writes nothing)."""
+    dtype = g.in_dtype(2)      # compared in the data's dtype, as the importer compares
+    columns = g.const(np.arange(g.in_shape(0)[1], dtype=dtype).reshape(1, -1), name="columns")
+    truncated = _as_dtype(g, _as_dtype(g, g.inputs[2], np.int64), dtype)
+    chosen = g.emit1("Unsqueeze", [truncated, g.ints([1], "axes")])
+    values = g.emit1("Unsqueeze", [g.inputs[1], g.ints([1], "axes")])
+    g.emit("Where", [g.emit1("Equal", [columns, chosen]), values, g.inputs[0]], g.outputs)
+
+
+# ---------------------------------------------------------------------------------------------
+# khatri_rao, diag
+
+@exporter("khatri_rao")
+def _khatri_rao(g):
+    """Column-wise Kronecker products, the matrices multiplied in order (as cysym's kernel)."""
+    columns = g.in_shape(0)[1]
+    result = g.inputs[0]
+    for k, matrix in enumerate(g.inputs[1:], 1):
+        product = g.emit1("Mul", [g.emit1("Unsqueeze", [result, g.ints([1], "axes")]),
+                                  g.emit1("Unsqueeze", [matrix, g.ints([0], "axes")])])
+        result = g.emit1("Reshape", [product, g.ints([-1, columns], "shape")],
+                         g.outputs[0] if k == len(g.inputs) - 1 else None)
+    if len(g.inputs) == 1:
+        g.emit("Identity", [result], g.outputs)
+
+
+def _diagonal_cells(rows, columns, k):
+    """(row, column) of the k-th diagonal of a rows x columns matrix."""
+    length = max(0, min(rows, columns - k) if k >= 0 else min(rows + k, columns))
+    return [(i, i + k) if k >= 0 else (i - k, i) for i in range(length)]
+
+
+@exporter("diag")
+def _diag(g):
+    shape, k = g.in_shape(), g.params["k"]
+    if len(shape) == 1:
+        size = shape[0] + abs(k)
+        cells = _diagonal_cells(size, size, k)
+        _scatter_into_matrices(g, np.array([r * size + c for r, c in cells], np.int64), size)
+        return
+    ndim = len(shape)
+    first, second = g.params["axis1"] % ndim, g.params["axis2"] % ndim
+    others = [a for a in range(ndim) if a not in (first, second)]
+    if set(g.in_batch_axes()) & {first, second}:
+        g.fail("a diagonal across a dynamic batch axis")
+    matrices = g.emit1("Transpose", [g.inputs[0]], perm=others + [first, second])
+    flat = g.emit1("Reshape", [matrices, g.ints([0] * len(others) + [-1], "shape")])
+    cells = _diagonal_cells(shape[first], shape[second], k)
+    positions = [r * shape[second] + c for r, c in cells]
+    g.emit("Gather", [flat, g.ints(positions, "positions")], g.outputs, axis=len(others))

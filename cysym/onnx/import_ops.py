@@ -597,6 +597,8 @@ def _where(b, node, attrs):
                     b.sym.reshape(value, shape=(1,) * (rank - len(shape)) + tuple(shape))
                     for value, shape in zip(operands, shapes)]
         zeros = [b.sym.zeros_like(value) for value in operands]
+        if node.input[1] in b.dtypes:     # a condition from integers: its zeros in x's dtype
+            zeros[0] = b.sym.Cast(zeros[0], dtype=np.dtype(b.dtypes[node.input[1]]).name)
         like = b.sym.broadcast_add(b.sym.broadcast_add(zeros[0], zeros[1]), zeros[2])
         operands = [b.sym.broadcast_like(value, like) for value in operands]
     return [b.op("where", node, *operands)]
