@@ -1,9 +1,10 @@
 """Activation, LeakyReLU, softmax and log_softmax."""
 import numpy as np
 
-from ..registry import OpDef, Param, register
+from ..registry import NUMBER_DTYPES, OpDef, Param, register
 from .common import kernels, same_shape
 from .elemwise import unary_grad
+from .index import _data_and_index_type
 
 
 # act_type -> the derivative map of cysym._ops.elemwise and whether it reads x or y
@@ -121,17 +122,31 @@ _SOFTMAX_PARAMS = [
     Param("temperature", "float", None, "Temperature parameter in softmax (None means 1).", optional=True),
     Param("dtype", "str", None, "Output dtype (None: the input's).", optional=True,
           choices=("float32", "float64")),
-    Param("use_length", "bool", False, "Whether to use the length input as a mask (unsupported)."),
+    Param("use_length", "bool", False, "Whether to use the length input as a mask over the data input "
+                                       "(softmax only)."),
 ]
 
 
-def _softmax_shape(ctx, ins, outs):
-    shape = ins[0] if ins[0] is not None else outs[0]
-    if shape is not None and not -len(shape) <= ctx.params["axis"] < max(len(shape), 1):
-        raise ctx.error(f"axis {ctx.params['axis']} is out of range for input shape {shape}")
-    if ctx.params["use_length"]:
-        raise ctx.error("use_length=True is not supported")
-    return [shape], [shape]
+def _softmax_inputs(params):
+    return ["data", "length"] if params["use_length"] else ["data"]
+
+
+def _softmax_shape_rule(takes_length):
+    def rule(ctx, ins, outs):
+        shape = ins[0] if ins[0] is not None else outs[0]
+        axis = ctx.params["axis"]
+        if shape is not None and not -len(shape) <= axis < max(len(shape), 1):
+            raise ctx.error(f"axis {axis} is out of range for input shape {shape}")
+        if not ctx.params["use_length"]:
+            return [shape], [shape]
+        if not takes_length:
+            raise ctx.error("use_length=True is supported by softmax only, as in MXNet")
+        # one length per softmax: the data's shape without the axis
+        length = None if shape is None else shape[:axis % len(shape)] + shape[axis % len(shape) + 1:]
+        if length is not None and ins[1] is not None and tuple(ins[1]) != length:
+            raise ctx.error(f"input 'length' has shape {tuple(ins[1])}, expected {length} from data {shape}")
+        return [shape, length if length is not None else ins[1]], [shape]
+    return rule
 
 
 def _temperature(params):
@@ -140,26 +155,36 @@ def _temperature(params):
 
 def _softmax_kernel(as_log):
     def kernel(b):
+        if b.params["use_length"]:
+            kernels("softmax_length").append_softmax_length(
+                b.plan, b.inputs[0], b.inputs[1], b.outputs[0], b.params["axis"], _temperature(b.params),
+                b.req[0], b.label)
+            return
         kernels("loss").append_softmax(b.plan, b.inputs[0], b.outputs[0], b.params["axis"],
                                        _temperature(b.params), as_log, b.req[0], b.label)
     return kernel
 
 
 def _softmax_gradient(g):
-    return [g.op("_backward_softmax", g.out_grads[0], g.outputs[0], **g.forward_attrs(),
-                 log=g.node.op.name == "log_softmax")]
+    # the masked softmax's zeros make softmax's own backward zero there: one rule for both
+    grad = g.op("_backward_softmax", g.out_grads[0], g.outputs[0], **g.forward_attrs(),
+                log=g.node.op.name == "log_softmax")
+    return [grad, None] if len(g.inputs) == 2 else [grad]
 
 
-def _softmax_backward_kernel(b):
+def _backward_softmax_kernel(b):
     kernels("loss").append_softmax_backward(b.plan, b.inputs[0], b.inputs[1], b.outputs[0], b.params["axis"],
                                             _temperature(b.params), b.params["log"], b.req[0], b.label)
 
 
-for _name, _formula in (("softmax", "exp(x/T) / sum(exp(x/T))"),
-                        ("log_softmax", "log(softmax(x))")):
-    register(OpDef(_name, params=_SOFTMAX_PARAMS, infer_shape=_softmax_shape, inplace=[(0, 0)],
-                   kernel=_softmax_kernel(_name == "log_softmax"), gradient=_softmax_gradient,
-                   doc=f"{_formula} along `axis`, computed stably."))
+register(OpDef("softmax", params=_SOFTMAX_PARAMS, inputs=_softmax_inputs, infer_shape=_softmax_shape_rule(True),
+               infer_type=_data_and_index_type, dtypes={"length": NUMBER_DTYPES}, no_grad=("length",),
+               inplace=[(0, 0)], kernel=_softmax_kernel(False), gradient=_softmax_gradient,
+               doc="exp(x/T) / sum(exp(x/T)) along `axis`, computed stably; with use_length, over the "
+                   "first length[...] elements only, zeros after them."))
+register(OpDef("log_softmax", params=_SOFTMAX_PARAMS, infer_shape=_softmax_shape_rule(False), inplace=[(0, 0)],
+               kernel=_softmax_kernel(True), gradient=_softmax_gradient,
+               doc="log(softmax(x)) along `axis`, computed stably."))
 
 def _softmin_kernel(b):
     # softmax(-x): negated into the output (or a bind-time buffer when adding), then softmax in place
@@ -173,7 +198,7 @@ def _softmin_kernel(b):
 
 
 register(OpDef(
-    "softmin", params=_SOFTMAX_PARAMS, infer_shape=_softmax_shape, kernel=_softmin_kernel,
+    "softmin", params=_SOFTMAX_PARAMS, infer_shape=_softmax_shape_rule(False), kernel=_softmin_kernel,
     # softmax's gradient at its output, negated
     gradient=lambda g: [g.op("negative", g.op("_backward_softmax", g.out_grads[0], g.outputs[0],
                                               **g.forward_attrs(), log=False))],
@@ -185,7 +210,7 @@ register(OpDef(
     inputs=("out_grad", "output"),
     infer_shape=same_shape,
     inplace=[(0, 0)],
-    kernel=_softmax_backward_kernel,
+    kernel=_backward_softmax_kernel,
     hidden=True,
     doc="Gradient of softmax (or log_softmax) from its output.",
 ))

@@ -221,6 +221,8 @@ _CONV_PARAMS = [
 
 register(OpDef(
     "Convolution",
+    # MXNet's pre-1.0 layer takes a subset of these parameters and computes the same
+    aliases=("Convolution_v1",),
     params=_CONV_PARAMS,
     inputs=conv_inputs,
     infer_shape=_conv_shape,
@@ -474,6 +476,9 @@ _POOL_PARAMS = [
 
 register(OpDef(
     "Pooling",
+    # MXNet's pre-1.0 layer: a subset of these parameters (its avg counts the padding, as
+    # count_include_pad's default does)
+    aliases=("Pooling_v1",),
     params=_POOL_PARAMS,
     outputs=_pool_outputs,
     num_visible_outputs=lambda params: 1,

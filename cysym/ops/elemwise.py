@@ -80,10 +80,16 @@ INTEGER_UNARY_MAPS = (
 ROUNDING_MAPS = ("floor", "ceil", "round", "rint", "fix", "trunc")
 
 
+# unary maps that int32 and int64 arrays run as another map of INTEGER_UNARY_MAPS, keeping
+# their dtype as MXNet does: (map, scalar)
+INTEGER_EQUIVALENTS = {"relu": ("maximum_scalar", 0.0)}
+
+
 def _unary_dtypes(kernel_map):
     if kernel_map in ROUNDING_MAPS:
         return ARRAY_DTYPES
-    return NUMBER_DTYPES if kernel_map in INTEGER_UNARY_MAPS else FLOAT_DTYPES
+    integer = kernel_map in INTEGER_UNARY_MAPS or kernel_map in INTEGER_EQUIVALENTS
+    return NUMBER_DTYPES if integer else FLOAT_DTYPES
 
 
 # maps whose derivative is zero almost everywhere: MXNet gives them zero gradients
@@ -328,7 +334,11 @@ def _unary_kernel(kernel_map, scalar_names=()):
             kernels("index").append_cast(b.plan, b.inputs[0], b.outputs[0], b.req[0], b.label)
             return
         scalars = [b.params[n] for n in scalar_names]
-        kernels("elemwise").append_unary(b.plan, kernel_map, b.inputs[0], b.outputs[0], b.req[0], b.label, *scalars)
+        map_name = kernel_map
+        if kernel_map in INTEGER_EQUIVALENTS and b.inputs[0].dtype.kind in "iu":
+            map_name, scalar = INTEGER_EQUIVALENTS[kernel_map]
+            scalars = [scalar]
+        kernels("elemwise").append_unary(b.plan, map_name, b.inputs[0], b.outputs[0], b.req[0], b.label, *scalars)
     return kernel
 
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..base import dtype_from_code
-from ..registry import NUMBER_DTYPES, OpDef, Param, register
+from ..registry import ARRAY_DTYPES, NUMBER_DTYPES, OpDef, Param, register
 from ..shapes import partial_shape_rule, same_shape
 from .common import kernels, normalize_axis
 
@@ -221,6 +221,16 @@ register(OpDef(
 ))
 
 
+def _eye_kernel(b):
+    y = b.outputs[0]
+    if y.dtype.kind in "iu":
+        # integer matrices (MXNet's eye takes every dtype) are copied from a constant made at bind
+        identity = np.eye(y.shape[0], y.shape[1], b.params["k"], dtype=y.dtype)
+        kernels("index").append_cast(b.plan, identity, y, b.req[0], b.label)
+        return
+    kernels("init").append_eye(b.plan, y, b.params["k"], b.req[0], b.label)
+
+
 register(OpDef(
     "_eye",
     params=[
@@ -234,7 +244,8 @@ register(OpDef(
     infer_shape=lambda ctx, ins, outs: ([], [(ctx.params["N"], ctx.params["M"] if ctx.params["M"] > 0
                                               else ctx.params["N"])]),
     infer_type=_named_type,
-    kernel=lambda b: kernels("init").append_eye(b.plan, b.outputs[0], b.params["k"], b.req[0], b.label),
+    kernel=_eye_kernel,
+    dtypes=ARRAY_DTYPES,
     gradient=lambda g: [],
     doc="A 2-D array with ones on diagonal k and zeros elsewhere.",
 ))

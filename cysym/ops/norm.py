@@ -61,6 +61,8 @@ _BN_PARAMS = [
 
 register(OpDef(
     "BatchNorm",
+    # MXNet's pre-1.0 layer: a subset of these parameters (the channel axis is 1)
+    aliases=("BatchNorm_v1",),
     params=_BN_PARAMS,
     inputs=("data", "gamma", "beta"),
     aux=("moving_mean", "moving_var"),
