@@ -14,6 +14,7 @@ CYSYM_KV_TIMEOUT seconds (300 by default), then aborts naming the ranks that do 
 import os
 import socket
 import sys
+import threading
 import time
 import traceback
 
@@ -448,24 +449,26 @@ class GradientBuckets:
             for view, _ in self.buckets]
         self._pending = []
         self._started = [False] * len(self.buckets)
+        self._poller = _Poller(communicator.MPI)
 
     def start(self, bucket_index):
         """Begin summing bucket `bucket_index` over the workers."""
         view = self.buckets[bucket_index][0]
-        if self._compression is None:
-            self._pending.append(self._comm.start_allreduce(view))
-        else:
-            residual, code, codes = self._compressed[bucket_index]
-            _compression.quantize_2bit(view, residual, code, self._compression)
-            self._pending.append(self._comm.start_allgather(code, codes))
+        with self._poller.lock:
+            if self._compression is None:
+                self._pending.append(self._comm.start_allreduce(view))
+            else:
+                residual, code, codes = self._compressed[bucket_index]
+                _compression.quantize_2bit(view, residual, code, self._compression)
+                self._pending.append(self._comm.start_allgather(code, codes))
+            self._comm.MPI.Request.Testall(self._pending)
         self._started[bucket_index] = True
-        self.progress()
+        self._poller.follow(self._pending)
 
     def progress(self):
-        """Move the started sums along: MPICH works on a nonblocking collective only inside an
-        MPI call (unless MPIR_CVAR_ASYNC_PROGRESS=1 gives each rank a progress thread), so the
-        backward pass calls this between its nodes."""
-        self._comm.MPI.Request.Testall(self._pending)
+        """Move the started sums along (between backward nodes; see _Poller for why)."""
+        with self._poller.lock:
+            self._comm.MPI.Request.Testall(self._pending)
 
     def finish(self):
         """Start the buckets not started yet (in bucket order, the same on every worker), then
@@ -473,6 +476,7 @@ class GradientBuckets:
         for index, started in enumerate(self._started):
             if not started:
                 self.start(index)
+        self._poller.pause()
         self._comm.wait(self._pending, f"allreduce of {len(self.buckets)} gradient buckets")
         self._pending = []
         self._started = [False] * len(self.buckets)
@@ -484,8 +488,8 @@ class GradientBuckets:
 
     def overlap(self, executor):
         """Make executor's backward pass start each bucket's allreduce right after the last
-        kernel call writing into it, and move the started sums along after each later node, so
-        communication overlaps the rest of the backward pass."""
+        kernel call writing into it, so communication overlaps the rest of the backward pass
+        (moved along by the poller thread, or without one after each later backward node)."""
         plan = executor._plan
         if isinstance(plan, _OverlappedPlan):
             plan = plan.plan
@@ -504,9 +508,57 @@ class GradientBuckets:
             if None not in ends:    # else the bucket starts in finish()
                 cuts.append((max(ends), index))
         starts = {cut for cut, _ in cuts}
-        polls = [(end, None) for end in node_ends
-                 if starts and min(starts) < end < len(plan) and end not in starts]
+        polls = [] if self._poller.running else [
+            (end, None) for end in node_ends if starts and min(starts) < end < len(plan) and end not in starts]
         executor._plan = _OverlappedPlan(plan, executor._backward_start, sorted(cuts + polls), self)
+
+
+class _Poller:
+    """A thread that moves the started gradient sums along while the backward kernels run.
+
+    MPICH works on a nonblocking collective only inside an MPI call on that rank (unless
+    MPIR_CVAR_ASYNC_PROGRESS=1 gives each rank a thread spinning in MPI): a sum started early
+    in backward would otherwise wait for the next bucket's start or for update(). The kernels
+    run without the GIL, so this thread calls Testall on the started sums every `interval`
+    seconds from the first start until update() waits for them. It needs MPI's
+    THREAD_MULTIPLE (mpi4py's default); without it the sums move only between backward nodes."""
+
+    def __init__(self, MPI, interval=5e-4):
+        self.lock = threading.Lock()   # MPI forbids two threads completing one request at once
+        self._MPI, self._interval = MPI, interval
+        self._requests = None
+        self._changed = threading.Condition()
+        self.running = MPI.Query_thread() == MPI.THREAD_MULTIPLE
+        if self.running:
+            threading.Thread(target=self._loop, name="cysym-kvstore-progress", daemon=True).start()
+
+    def follow(self, requests):
+        """Poll `requests` (a copy of the list is taken) until they complete or pause()."""
+        with self._changed:
+            self._requests = list(requests)
+            self._changed.notify()
+
+    def pause(self):
+        """Stop polling; returns once no poll is under way, so the caller may complete them."""
+        with self._changed:
+            self._requests = None
+        with self.lock:
+            pass
+
+    def _loop(self):
+        while True:
+            with self._changed:
+                while self._requests is None:
+                    self._changed.wait()
+                requests = self._requests
+            with self.lock:   # paused meanwhile: the requests are no longer this thread's
+                done = self._requests is not requests or self._MPI.Request.Testall(requests)
+            if not done:
+                time.sleep(self._interval)
+                continue
+            with self._changed:
+                if self._requests is requests:
+                    self._requests = None
 
 
 class _OverlappedPlan:

@@ -4,9 +4,12 @@ node-by-node runs bypass the overlapped backward).  Saves each rank's parameters
 phase, for tests/test_kvstore_mpi.py."""
 import sys
 
+import mpi4py
 import numpy as np
 
-import cysym as mx
+if len(sys.argv) > 2:
+    mpi4py.rc.thread_level = sys.argv[2]   # below 'multiple': no poller thread
+import cysym as mx  # noqa: E402
 from cysym.demo import seed_mlp
 
 kv = mx.kv.create("dist_sync")
@@ -33,7 +36,8 @@ def buckets_started_in_backward():
 
 
 def progress_calls_in_backward():
-    """How many times the backward pass moves the started buckets along between its nodes."""
+    """How many times the backward pass moves the started buckets along between its nodes
+    (without the poller thread)."""
     return sum(1 for _, bucket in mod._exec._plan._stops if bucket is None)
 
 
@@ -53,6 +57,6 @@ mod.install_monitor(mx.mon.Monitor(1))
 step(4)
 snapshots["monitored"] = mod.get_params()[0]
 np.savez(f"{sys.argv[1]}/rank{kv.rank}.npz", started_in_backward=np.array(started),
-         progress_calls=progress_calls,
+         progress_calls=progress_calls, poller_thread=mod._grad_buckets._poller.running,
          **{f"{phase}:{name}": np.asarray(value) for phase, params in snapshots.items()
             for name, value in params.items()})

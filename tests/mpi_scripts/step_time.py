@@ -3,8 +3,9 @@
     mpiexec -n 4 python tests/mpi_scripts/step_time.py [--model mlp|lenet|wide] [--steps 50]
         [--bucket-bytes 16384]
 
-Also measures the allreduce itself (latency of an 8-byte message, time for the model's gradient
-bytes), the inputs of the README's scaling estimate.  Step and wait are the means over the ranks;
+Also counts the sums started during backward that are complete when it returns (what overlapped),
+and measures the allreduce itself (latency of an 8-byte message, time for the model's gradient
+bytes), the inputs of the README's scaling estimate.  Figures are the means over the ranks;
 prints from rank 0; not a test."""
 import argparse
 import time
@@ -51,13 +52,17 @@ def main():
         mod.update()
     kv.barrier()
     wait_before = kv.comm_wait_seconds
+    started = done = 0   # buckets whose sum started / was complete when backward returned
     start = time.perf_counter()
     for _ in range(args.steps):
         mod.forward_backward(batch)
+        pending = mod._grad_buckets._pending
+        started += len(pending)
+        done += sum(request.Get_status() for request in pending)
         mod.update()
     step = (time.perf_counter() - start) / args.steps
     wait = (kv.comm_wait_seconds - wait_before) / args.steps
-    step, wait = kv._comm.sum_scalars([step, wait], "timings") / kv.num_workers
+    step, wait, started, done = kv._comm.sum_scalars([step, wait, started, done], "timings") / kv.num_workers
     plan = mod._exec._plan
     started_in_backward = sum(1 for stop, bucket in getattr(plan, "_stops", ())
                               if bucket is not None and stop < len(plan))
@@ -77,7 +82,8 @@ def main():
         print(f"{args.model} ranks={kv.num_workers} batch/worker={args.batch} "
               f"step={step * 1e3:.2f} ms wait={wait * 1e3:.2f} ms ({100 * wait / step:.0f}% of the step) "
               f"gradient bytes={grad_bytes} buckets={len(mod._grad_buckets.buckets)} "
-              f"({started_in_backward} started in backward) "
+              f"({started_in_backward} started in backward, "
+              f"{100 * done / started if started else 0:.0f}% of those complete when it ends) "
               f"allreduce 8 B={timings['latency'] * 1e6:.1f} us, "
               f"allreduce gradients={timings['gradients'] * 1e3:.3f} ms")
 
