@@ -290,3 +290,17 @@ def test_int8_subtracts_rounded_mean():
     assert centred.data[0].dtype == np.int8 and centred.provide_data[0].dtype == np.int8
     expected = np.clip(raw - np.array([120, 100, 7]).reshape(1, 3, 1, 1), -128, 127)
     np.testing.assert_array_equal(centred.data[0].asnumpy(), expected)
+
+
+def test_broken_image_is_named(tmp_path, arrays):
+    writer = recordio.MXIndexedRecordIO(str(tmp_path / "b.idx"), str(tmp_path / "b.rec"), "w")
+    writer.write_idx(0, recordio.pack_img(recordio.IRHeader(0, 1.0, 0, 0), arrays["source_0"], img_fmt=".png"))
+    writer.write_idx(7, recordio.pack(recordio.IRHeader(0, 2.0, 7, 0), b"not an image"))
+    writer.close()
+    it = image.ImageIter(batch_size=2, data_shape=(3, 28, 36), path_imgrec=str(tmp_path / "b.rec"),
+                         path_imgidx=str(tmp_path / "b.idx"))
+    with pytest.raises(RuntimeError, match="Broken image index: 7"):
+        next(iter(it))
+    records = mx.io.ImageRecordIter(path_imgrec=str(tmp_path / "b.rec"), data_shape=(3, 28, 36), batch_size=2)
+    with pytest.raises(MXNetError, match="cannot decode the image"):
+        next(iter(records))
