@@ -1,9 +1,13 @@
-"""The static memory planner, tested on hand-made graphs: no executor, no graph objects.
+"""The static memory planner, tested on hand-made graphs and on planner inputs recorded from real
+networks' binds: no executor, no graph objects.
 
 Every plan goes through ``check_plan`` (an independent re-derivation of the live intervals and
 the non-overlap rule) and ``run_on_arena`` (ops run in order on a byte arena: each writes a
 pattern unique to each output and first checks that its inputs still hold theirs).
 """
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, HealthCheck
@@ -580,3 +584,15 @@ def test_dense_and_sparse_passes_agree(g, alignment):
     assert np.array_equal(sparse["offsets"], dense["offsets"])
     assert sparse["planned_bytes"] == dense["planned_bytes"]
     check_plan(g, sparse, alignment)
+
+
+# ---- recorded real graphs (tests/fixtures/planner/make_planner_cases.py) ---------------------
+
+RECORDED = sorted((Path(__file__).parent / "fixtures" / "planner").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
+def test_recorded_real_graphs_are_within_five_percent_of_the_lower_bound(path):
+    g = json.loads(path.read_text())
+    plan = plan_and_check(g, g["alignment"])
+    assert plan["planned_bytes"] <= 1.05 * plan["lower_bound_bytes"], plan
