@@ -20,7 +20,7 @@ cdef enum Shape:
 # 784 -> 128 at 32 rows 1.4x.  Not taken: from 48-64 rows on the gain shrinks (1.1-1.25x, and
 # losses before the transposing pass went by blocks), nor in float64 (dgemm, 0.8-1.0x).  The
 # input gradient as w.T @ dy.T won alone (1.15-1.6x) but lost inside the 20-layer MLP's
-# training step (1.02x its time, the forward alone 0.90x), and keeps the direct product.
+# training step (1.3x its time; the forward alone 0.90-0.93x), and keeps the direct product.
 cdef enum:
     TRANSPOSED_MAX_ROWS = 32
     TRANSPOSED_MIN_OUTPUTS = 64
