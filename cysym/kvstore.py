@@ -519,16 +519,18 @@ class _Poller:
     MPICH works on a nonblocking collective only inside an MPI call on that rank (unless
     MPIR_CVAR_ASYNC_PROGRESS=1 gives each rank a thread spinning in MPI): a sum started early
     in backward would otherwise wait for the next bucket's start or for update(). The kernels
-    run without the GIL, so this thread calls Testall on the started sums every `interval`
-    seconds from the first start until update() waits for them. It needs MPI's
-    THREAD_MULTIPLE (mpi4py's default); without it the sums move only between backward nodes."""
+    run without the GIL, so this thread calls Testall on the started sums every
+    CYSYM_KV_POLL_SECONDS (0.0005 by default) from the first start until update() waits for
+    them. It needs MPI's THREAD_MULTIPLE (mpi4py's default); without it, or with
+    CYSYM_KV_POLL_SECONDS=0, the sums move only between backward nodes."""
 
-    def __init__(self, MPI, interval=5e-4):
+    def __init__(self, MPI):
         self.lock = threading.Lock()   # MPI forbids two threads completing one request at once
-        self._MPI, self._interval = MPI, interval
+        self._MPI = MPI
+        self._interval = float(os.environ.get("CYSYM_KV_POLL_SECONDS", "0.0005"))
         self._requests = None
         self._changed = threading.Condition()
-        self.running = MPI.Query_thread() == MPI.THREAD_MULTIPLE
+        self.running = self._interval > 0 and MPI.Query_thread() == MPI.THREAD_MULTIPLE
         if self.running:
             threading.Thread(target=self._loop, name="cysym-kvstore-progress", daemon=True).start()
 
