@@ -311,6 +311,7 @@ def invoke(func_name, *args, out=None, name=None, **kwargs):
     positional_inputs, positional_params, keyword_inputs, keyword_params = _split_arguments(
         op, args, kwargs)
     sources = {}
+    values = dict(enumerate(positional_inputs)) | keyword_inputs
     names = _input_names_for(op, kwargs)
     for i, value in enumerate(positional_inputs):
         if value is not None:
@@ -328,7 +329,10 @@ def invoke(func_name, *args, out=None, name=None, **kwargs):
     keys = list(sources)
     slots = [k if isinstance(k, str) else (names[k] if names and k < len(names) else
                                            f"arg{k}" if op.variadic else None) for k in keys]
-    bound_dtypes = dict(zip(keys, _bound_dtypes(op, slots, [sources[k] for k in keys])))
+    # a list is data as `mx.nd.array` makes it (a float array), never integer indices
+    kernel_slots = [None if isinstance(values[k], (list, tuple)) else slot
+                    for k, slot in zip(keys, slots)]
+    bound_dtypes = dict(zip(keys, _bound_dtypes(op, kernel_slots, [sources[k] for k in keys])))
     shapes = {k: sources[k].shape for k in keys}
     cache_key = (func_name,
                  tuple(_freeze(v) for v in positional_params),
