@@ -8,5 +8,7 @@ PLACEMENT_WORK_BUDGET: int
 MAX_SQUEAKY_PASSES: int
 SQUEAKY_PATIENCE: int
 SEARCH_WORK_BUDGET: int
+FAR_SEARCH_WORK_BUDGET: int
+FAR_FROM_BOUND: float
 SEARCH_PATIENCE: int
 def memory_plan(entry_bytes, op_inputs, op_outputs, op_inplace, persistent, external, alignment=...) -> Any: ...
