@@ -175,14 +175,20 @@ cdef inline real _hard_sigmoid(real x, real alpha, real beta, bint derivative) n
 
 cdef inline real _mod(real a, real b) noexcept nogil:
     """MXNet's mod (mshadow_op::mod): a - b * floor(a / b) with the sign of b, 0 where b is 0,
-    through fmod in double as MXNet computes it (exact, unlike the formula)."""
-    cdef double r
-    if b == 0:
+    through fmod in double on |a| and |b| as MXNet computes it (exact, unlike the formula), so
+    that zeros get MXNet's signs: -4 mod 2 = 0, -4 mod -2 = -0, -0 mod 2 = -0, -0 mod -2 = 0."""
+    cdef double x = a, y = b, r
+    if y == 0:
         return 0
-    r = fmod(<double>a, <double>b)
-    if r != 0 and ((r < 0) != (b < 0)):
-        r += b
-    return <real>r
+    if y < 0:
+        if x < 0:
+            return <real>(-fmod(-x, -y))
+        r = fmod(x, -y)
+        return <real>(r + (y if r != 0 else 0.0))
+    if x < 0:
+        r = fmod(-x, y)
+        return <real>(-r + (y if r != 0 else 0.0))
+    return <real>fmod(x, y)
 
 # One empty struct per map, used only as a compile-time tag: each fused specialization of
 # a loop below is its own tight (vectorizable) C loop, with no per-element dispatch.
