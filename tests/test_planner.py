@@ -594,5 +594,6 @@ RECORDED = sorted((Path(__file__).parent / "fixtures" / "planner").glob("*.json"
 @pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
 def test_recorded_real_graphs_are_within_five_percent_of_the_lower_bound(path):
     g = json.loads(path.read_text())
-    plan = plan_and_check(g, g["alignment"])
+    # check_plan's independent overlap check (run_on_arena over these megabytes takes 20 s)
+    plan = check_plan(g, plan_of(g, g["alignment"]), g["alignment"])
     assert plan["planned_bytes"] <= 1.05 * plan["lower_bound_bytes"], plan
