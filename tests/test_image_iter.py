@@ -4,7 +4,6 @@ MXNet 1.9.1 computed from the same .rec files (tests/fixtures/recordio, made by 
 Measured: every resized pixel and every batch below equals MXNet's exactly (OpenCV 3.4.2's
 fixed-point and SIMD rounding is reproduced), so the comparisons are exact.
 """
-import json
 import os
 import random
 
@@ -14,21 +13,10 @@ import pytest
 import cysym as mx
 from cysym import image, recordio
 from cysym.base import MXNetError
+from recordio_fixtures import EXPECTED, arrays, fixture  # noqa: F401 (arrays: a pytest fixture)
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "recordio")
-EXPECTED = json.load(open(os.path.join(FIXTURES, "expected.json")))
 ITER_CASES = EXPECTED["iter_cases"]
 N_IMAGES = len(EXPECTED["image_headers"])
-
-
-def fixture(name):
-    return os.path.join(FIXTURES, name)
-
-
-@pytest.fixture(scope="module")
-def arrays():
-    with np.load(fixture("expected.npz")) as npz:
-        return dict(npz)
 
 
 # ------------------------------------------------------------------ resizing

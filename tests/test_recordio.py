@@ -1,7 +1,5 @@
 """mx.recordio against files MXNet 1.9.1 wrote (tests/fixtures/recordio, made by its script):
 reading them, writing the same bytes, image records decoded as OpenCV does, and bad files."""
-import json
-import os
 import pickle
 import struct
 
@@ -12,21 +10,10 @@ import cysym as mx
 from cysym import recordio
 from cysym.base import MXNetError
 from cysym.recordio import IRHeader, MXIndexedRecordIO, MXRecordIO, RecordIOFormatError
+from recordio_fixtures import EXPECTED, arrays, fixture  # noqa: F401 (arrays: a pytest fixture)
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "recordio")
-EXPECTED = json.load(open(os.path.join(FIXTURES, "expected.json")))
 PLAIN = [bytes.fromhex(p) for p in EXPECTED["plain"]]
 MAGIC = struct.pack("<I", 0xCED7230A)
-
-
-def fixture(name):
-    return os.path.join(FIXTURES, name)
-
-
-@pytest.fixture(scope="module")
-def arrays():
-    with np.load(fixture("expected.npz")) as npz:
-        return dict(npz)
 
 
 def _read_all(reader):
