@@ -24,6 +24,10 @@ chain at load 7-9, and 3.6 s once at load 6).
     slice-65536-every-head   load_infer_bind       1.02-1.15   0.58-1.00
     add_n-8000-arguments     load_infer_bind       0.61-0.87   0.44-0.68
 
+At noon the other sessions went quiet (load 1-2), and the chain's load_infer_bind took 3.34-3.38 s
+against cb0cfaf's 4.07-4.84 s (same alternation, with and without `chrt`): CPU time on this
+virtual machine does not fall with its load average, so only figures of one run compare.
+
 (The first session's chain took 26 s, and bind() of 8,000 arguments given by name 5.6 s while
 bind's name checks scanned lists.)
 
