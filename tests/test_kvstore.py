@@ -232,19 +232,23 @@ def test_metrics_across_one_worker_are_themselves():
     assert mx.metric.across_workers(metric, mx.kv.create("local")) is metric
 
 
-def _run_as_launched_by_hydra(code, **env):
+def _run_as_launched_by_hydra(code, cwd, **env):
     """Run `code` in a fresh Python as MPICH's launcher would start a rank (with a PMI socket,
-    here one end of a socket pair, as PMI_FD), without MPI."""
+    here one end of a socket pair, as PMI_FD), without MPI. It imports the cysym these tests
+    import (from `cwd`, not the repository root, whose source tree may be unbuilt)."""
     import os
     import socket
     import subprocess
     import sys
+    from pathlib import Path
     ours, theirs = socket.socketpair()
-    environment = dict(os.environ, PMI_FD=str(theirs.fileno()), PMI_RANK="1", PMI_SIZE="3", **env)
+    environment = dict(os.environ, PMI_FD=str(theirs.fileno()), PMI_RANK="1", PMI_SIZE="3",
+                       PYTHONPATH=str(Path(mx.__file__).parent.parent), **env)
     environment.pop("CYSYM_RANK_PARENT", None)
     try:
-        return subprocess.run([sys.executable, "-c", code], env=environment, pass_fds=(theirs.fileno(),),
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=environment,
+                              pass_fds=(theirs.fileno(),), capture_output=True, text=True,
+                              timeout=120)
     finally:
         ours.close()
         theirs.close()
@@ -261,23 +265,23 @@ sys.exit(3)
 """
 
 
-def test_a_rank_launched_by_hydra_runs_under_a_parent_that_names_it_when_killed():
+def test_a_rank_launched_by_hydra_runs_under_a_parent_that_names_it_when_killed(tmp_path):
     """cysym/_rank_parent.py: the rank is a child of the launched process, which reports how it
     ended and ends the same way; a rank that exits is not reported."""
-    exited = _run_as_launched_by_hydra(_RANK)
+    exited = _run_as_launched_by_hydra(_RANK, tmp_path)
     pid, parent, launched_as = map(int, exited.stdout.split())
     assert parent == launched_as != pid
     assert exited.returncode == 3 and "was killed" not in exited.stderr
-    killed = _run_as_launched_by_hydra(_RANK.replace("sys.argv[-1]", '"kill"'))
+    killed = _run_as_launched_by_hydra(_RANK.replace("sys.argv[-1]", '"kill"'), tmp_path)
     pid = int(killed.stdout.split()[0])
     assert killed.returncode == -9
     assert killed.stderr == (f"cysym.kvstore: rank 1 of 3 (pid {pid} on {__import__('socket').gethostname()}) "
                              "was killed by signal 9 (SIGKILL); ending the job\n")
 
 
-def test_no_parent_when_turned_off_or_mpi_is_already_initialized():
+def test_no_parent_when_turned_off_or_mpi_is_already_initialized(tmp_path):
     for env, code in (({"CYSYM_KV_SUPERVISE": "0"}, _RANK),
                       ({}, "import sys; sys.modules['mpi4py.MPI'] = None\n" + _RANK)):
-        result = _run_as_launched_by_hydra(code, **env)
+        result = _run_as_launched_by_hydra(code, tmp_path, **env)
         pid, parent, launched_as = map(int, result.stdout.split())
         assert launched_as == pid and result.returncode == 3
