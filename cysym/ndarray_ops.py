@@ -50,6 +50,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from . import _ops
 from .base import MXNetError, OperatorError, ShapeError
 from .context import cpu
 from .executor import bind
@@ -435,17 +436,14 @@ def _sgd_in_place(func_name):
     op = find_op(func_name)
     with_mom = op.name == "sgd_mom_update"
     arity = 3 if with_mom else 2
-    sgd_update_direct = None
 
     def sgd_function(*args, out=None, **params):
-        nonlocal sgd_update_direct
-        if len(args) == arity and out is args[0] and _direct_sgd_params(params, with_mom):
-            if sgd_update_direct is None:
-                sgd_update_direct = _kernel_module("optim").sgd_update_direct
-            if sgd_update_direct(out, args[1], args[2] if with_mom else None, params["lr"],
-                                 params.get("wd", 0.0), params.get("rescale_grad", 1.0),
-                                 params.get("clip_gradient", -1.0), params.get("momentum", 0.0)):
-                return out
+        if (len(args) == arity and out is args[0] and _direct_sgd_params(params, with_mom)
+                and _ops.load("optim").sgd_update_direct(
+                    out, args[1], args[2] if with_mom else None, params["lr"],
+                    params.get("wd", 0.0), params.get("rescale_grad", 1.0),
+                    params.get("clip_gradient", -1.0), params.get("momentum", 0.0))):
+            return out
         return invoke(func_name, *args, out=out, **params)
 
     return sgd_function
@@ -463,11 +461,6 @@ def _direct_sgd_params(params, with_mom):
         elif key != "name" and type(value) not in (float, int):
             return False
     return True
-
-
-def _kernel_module(family):
-    from . import _ops   # loaded when first used, as the operators load their kernels
-    return _ops.load(family)
 
 
 def make_op_function(op, func_name):
