@@ -79,8 +79,9 @@ cdef void _transpose_into(const real* source, real* target, Py_ssize_t m, Py_ssi
     rows of a small batch); a block of columns at a time, each target row written in order
     (column by column, a row length that is a multiple of 4 KB made the writes alias: 8x slower
     at 1024 columns)."""
-    cdef Py_ssize_t i, j, j0, j1
-    for j0 in range(0, m, 16):      # TRANSPOSE_BLOCK: range's step must be a literal in nogil code
+    cdef Py_ssize_t i, j, block, j0, j1
+    for block in range((m + TRANSPOSE_BLOCK - 1) // TRANSPOSE_BLOCK):
+        j0 = block * TRANSPOSE_BLOCK
         j1 = min(j0 + TRANSPOSE_BLOCK, m)
         for i in range(n):
             if b != NULL:
