@@ -5,9 +5,9 @@
 #   asv_bench/dashboard.sh [N] [asv run options...]
 #
 # 1. records this machine's description once, without questions (asv machine --yes);
-# 2. benchmarks the checked-out commit, then the N commits before it (default 3), each built
-#    from git in asv's own virtualenv (asv_bench/.asv/env; a full build per commit, as long as
-#    an install), skipping commits that already have results;
+# 2. benchmarks the checked-out commit, then the last N commits (HEAD~N..HEAD: HEAD and the
+#    N-1 before it; default 3), each built from git in asv's own virtualenv (asv_bench/.asv/env;
+#    a full build per commit, as long as an install), skipping commits that already have results;
 # 3. publishes the HTML site (asv_bench/.asv/html) and says how to look at it.
 #
 # Options after N go to both `asv run` calls, e.g. `--bench 'bench_(dense|planner)'` for a few
@@ -19,7 +19,7 @@ cd "$(dirname "$0")"
 commits="${1:-3}"
 if [[ $# -gt 0 ]]; then shift; fi
 if ! [[ "$commits" =~ ^[0-9]+$ ]]; then
-    echo "usage: asv_bench/dashboard.sh [N] [asv run options...]  (N: how many commits before HEAD)" >&2
+    echo "usage: asv_bench/dashboard.sh [N] [asv run options...]  (N: how many of the last commits, HEAD included)" >&2
     exit 64
 fi
 
