@@ -159,6 +159,25 @@ class NDArray(np.ndarray):
             return self
         return super().__itruediv__(other)
 
+    # `%` is MXNet's mod operator, as MXNet's NDArray.__mod__ calls it: NumPy's remainder gives
+    # other zero signs (-4 % -2 is -0 in MXNet, 0 in NumPy)
+    def __mod__(self, other):
+        if not isinstance(other, (np.ndarray,) + _NUMBER_TYPES):
+            return NotImplemented
+        return modulo(self, other)  # noqa: F821  (defined with the element-wise helpers below)
+
+    def __rmod__(self, other):
+        if not isinstance(other, (np.ndarray,) + _NUMBER_TYPES):
+            return NotImplemented
+        return modulo(other, self)  # noqa: F821
+
+    def __imod__(self, other):
+        result = self.__mod__(other)
+        if result is NotImplemented:
+            return result
+        self[...] = result
+        return self
+
 
 def _is_integer_division(array, other):
     """True when `array` (integer) meets a Python/NumPy number or another integer array."""
