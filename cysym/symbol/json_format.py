@@ -9,7 +9,7 @@ Layout (nnvm's JSONGraph):
    "attrs": {"mxnet_version": ["int", 10901]}}
 Nodes are topologically ordered (inputs before the node reading them).  Files from older
 MXNet versions keep node attributes under "attr" and/or "param"; both are accepted, and their
-legacy `_v1` layers load as the current operators (_LEGACY_OPS).
+legacy `_v1` layers load as the current operators (their aliases, which save as the current names).
 """
 import json
 import os
@@ -27,11 +27,6 @@ MAX_NODES = 1_000_000
 MAX_FILE_BYTES = 1 << 30
 MAX_OUTPUTS_PER_NODE = 1 << 16   # a larger count is an absurd (or hostile) file, not a network
 _INLINE_ARRAY_LIMIT = 10   # dmlc's writer breaks integer arrays longer than this over lines
-# MXNet's pre-1.0 layers, upgraded on load to the operator that replaced them.  Each one's
-# parameters are a subset of its successor's, with the same names, defaults and meaning
-# (Pooling_v1 averages over the padded window: Pooling's count_include_pad default;
-# BatchNorm_v1 normalises axis 1: BatchNorm's axis default), so only the name changes.
-_LEGACY_OPS = {"Convolution_v1": "Convolution", "Pooling_v1": "Pooling", "BatchNorm_v1": "BatchNorm"}
 
 
 class _Writer:
@@ -294,8 +289,6 @@ def _load_json(json_str, source):
         op_name, name, raw_inputs = raw.get("op"), raw.get("name"), raw.get("inputs", [])
         if not isinstance(op_name, str) or not isinstance(name, str):
             raise _fail(source, f"node {position}: 'op' and 'name' must be strings")
-        if op_name in _LEGACY_OPS:
-            op_name = _LEGACY_OPS[op_name]
         if name in names:
             raise _fail(source, f"node {position} ('{name}'): duplicate name; node {names[name]} "
                                 f"has the same name")
