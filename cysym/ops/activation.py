@@ -33,6 +33,8 @@ def _leaky_inputs(params):
 
 
 def _leaky_shape(ctx, ins, outs):
+    """data -> out of data's shape; act_type='prelu' also takes gamma (C,), C = data.shape[1], or
+    (1,) for one slope shared by every channel."""
     data = ins[0] if ins[0] is not None else outs[0]
     if ctx.params["act_type"] != "prelu":
         return [data], [data]
@@ -133,6 +135,8 @@ def _softmax_inputs(params):
 
 def _softmax_shape_rule(takes_length):
     def rule(ctx, ins, outs):
+        """data -> out of data's shape (axis within data's rank); use_length=True (softmax only)
+        adds length: data's shape without axis."""
         shape = ins[0] if ins[0] is not None else outs[0]
         axis = ctx.params["axis"]
         if shape is not None and not -len(shape) <= axis < max(len(shape), 1):

@@ -91,6 +91,7 @@ register(OpDef(
 # allclose: one uint8, 1 when every element of a is close to b's
 
 def _allclose_shape(ctx, ins, outs):
+    """a, b of one shape -> a 0-d output ()."""
     a, b = ins
     if a is not None and b is not None and tuple(a) != tuple(b):
         raise ctx.error(f"inputs 'a' {tuple(a)} and 'b' {tuple(b)} must have one shape")

@@ -79,6 +79,9 @@ def conv_output_spatial(ctx, data, kernel, stride, dilate, pad):
 
 
 def _conv_shape(ctx, ins, outs):
+    """data (N, C, *spatial) -> (N, num_filter, *out), out = (size + 2 * pad - dilate * (kernel - 1)
+    - 1) // stride + 1; weight (num_filter, C / num_group, *kernel), bias (num_filter,) unless
+    no_bias."""
     data = ins[0]
     kernel, stride, dilate, pad = conv_geometry(ctx, None if data is None else len(data))
     filters, groups = ctx.params["num_filter"], ctx.params["num_group"]
@@ -396,6 +399,9 @@ def pool_geometry(ctx, data):
 
 
 def _pool_shape(ctx, ins, outs):
+    """data (N, C, *spatial) -> (N, C, *out) (channels-last layouts keep C last): out = (size + 2 *
+    pad - kernel) // stride + 1 for pooling_convention 'valid', ceil((size + 2 * pad - kernel) /
+    stride) + 1 for 'full', ceil((size + 2 * pad) / stride) for 'same', 1 with global_pool."""
     data = ins[0]
     if data is None:
         return ins, outs

@@ -17,6 +17,8 @@ def _ctc_inputs(params):
 
 
 def _ctc_shape(ctx, ins, outs):
+    """data (T, N, alphabet), label (N, L) with L <= T, data_lengths/label_lengths (N,) when used ->
+    loss (N,) and a hidden gradient of data's shape."""
     data, label = ins[:2]
     if data is None or label is None:
         return ins, outs

@@ -179,6 +179,8 @@ def _type_value(value, partial):
 
 
 def _custom_shape(ctx, ins, outs):
+    """What the registered CustomOpProp's infer_shape returns for the arguments' shapes (arguments,
+    outputs, auxiliary states)."""
     return _run_rule(ctx, ins, outs, "infer_shape", _shape_value,
                      lambda s: [] if s is None else list(s), "shape")
 

@@ -28,6 +28,10 @@ def _inputs(modulated):
 
 def _shape_rule(modulated):
     def rule(ctx, ins, outs):
+        """data (N, C, H, W) -> (N, num_filter, H', W') as Convolution's; offset (N,
+        num_deformable_group * 2 * kh * kw, H', W'), mask (N, num_deformable_group * kh * kw, H',
+        W') when modulated, weight (num_filter, C / num_group, kh, kw), bias (num_filter,) unless
+        no_bias; 2-D kernels only."""
         params = ctx.params
         kernel, stride, dilate, pad = conv_geometry(ctx, None)
         if len(kernel) != 2:

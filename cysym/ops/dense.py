@@ -12,6 +12,9 @@ def _fc_inputs(params):
 
 @partial_shape_rule
 def _fc_shape(ctx, ins, outs):
+    """data (N, *rest) -> (N, num_hidden) with flatten, else (*data[:-1], num_hidden); weight
+    (num_hidden, prod(rest)) with flatten, else (num_hidden, data[-1]); bias (num_hidden,) unless
+    no_bias. Unknown leading dimensions come back from the output."""
     hidden, flatten = ctx.params["num_hidden"], ctx.params["flatten"]
     data, weight, out = ins[0], ins[1], outs[0]
     bias = [] if ctx.params["no_bias"] else [(hidden,)]

@@ -63,6 +63,9 @@ _NMS_PARAMS = [
 
 
 def _box_nms_shape(ctx, ins, outs):
+    """data (..., num_box, width) -> out of data's shape and a hidden (..., num_box, 1); width >= 5
+    (6 with id_index), and score_index, coord_start..coord_start+3, id_index name distinct
+    columns."""
     data = ins[0] if ins[0] is not None else outs[0]
     if data is None:
         return ins, outs
@@ -143,6 +146,7 @@ register(OpDef(
 # box_iou
 
 def _box_iou_shape(ctx, ins, outs):
+    """lhs (*A, 4), rhs (*B, 4) -> (*A, *B)."""
     lhs, rhs = ins
     if lhs is None or rhs is None:
         return ins, outs
@@ -174,6 +178,8 @@ register(OpDef(
 # box_encode, box_decode
 
 def _box_encode_shape(ctx, ins, outs):
+    """samples (B, N), matches (B, N), anchors (B, N, 4), refs (B, M, 4), means (4,), stds (4,) ->
+    targets (B, N, 4) and masks (B, N, 4)."""
     samples, matches, anchors, refs, means, stds = ins
     for name, shape in (("means", means), ("stds", stds)):
         _need(ctx, shape is None or tuple(shape) == (4,),
@@ -211,6 +217,7 @@ register(OpDef(
 
 
 def _box_decode_shape(ctx, ins, outs):
+    """data (B, N, 4), anchors (1, N, 4) -> (B, N, 4)."""
     data, anchors = ins
     data = data if data is not None else outs[0]
     if data is None:
@@ -253,6 +260,7 @@ register(OpDef(
 # bipartite_matching
 
 def _matching_shape(ctx, ins, outs):
+    """data (*batch, N, M) scores -> row matches (*batch, N) and column matches (*batch, M)."""
     data = ins[0]
     if data is None:
         return ins, outs
@@ -301,6 +309,7 @@ def _check_prior_params(ctx):
 
 
 def _multibox_prior_shape(ctx, ins, outs):
+    """data (N, C, H, W) -> anchors (1, H * W * (len(sizes) + len(ratios) - 1), 4)."""
     data = ins[0]
     _check_prior_params(ctx)
     if data is None:
@@ -344,6 +353,8 @@ _VARIANCES = Param("variances", "floats", (0.1, 0.1, 0.2, 0.2), "Variances to be
 
 
 def _multibox_target_shape(ctx, ins, outs):
+    """anchor (1, A, 4), label (B, L, >= 5), cls_pred (B, num_class, A) -> loc_target (B, A * 4),
+    loc_mask (B, A * 4), cls_target (B, A)."""
     anchor, label, cls_pred = ins
     if anchor is None or label is None or cls_pred is None:
         return ins, outs
@@ -394,6 +405,8 @@ register(OpDef(
 # MultiBoxDetection
 
 def _multibox_detection_shape(ctx, ins, outs):
+    """cls_prob (B, num_class, A), loc_pred (B, A * 4), anchor (1, A, 4) -> (B, A, 6): rows of
+    (class id, score, xmin, ymin, xmax, ymax)."""
     cls_prob, loc_pred, anchor = ins
     if cls_prob is None or loc_pred is None or anchor is None:
         return ins, outs
@@ -464,6 +477,9 @@ _PROPOSAL_PARAMS = [
 
 def _proposal_shape(per_image):
     def rule(ctx, ins, outs):
+        """cls_prob (B, 2 * K, H, W) with K = len(scales) * len(ratios), bbox_pred (B, 4 * K, H, W),
+        im_info (B, 3) -> rois (R, 5) and scores (R, 1): R = rpn_post_nms_top_n for Proposal (B
+        must be 1), B * rpn_post_nms_top_n for MultiProposal."""
         cls_prob = ins[0]
         if cls_prob is None:
             return ins, outs

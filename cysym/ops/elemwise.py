@@ -295,6 +295,8 @@ for _name, _aliases, _map in BINARY:
 
 
 def _broadcast_shape(ctx, ins, outs):
+    """lhs, rhs -> NumPy broadcasting of the two shapes: the shorter one padded with leading 1s,
+    then on each axis equal sizes or a 1 on one side."""
     if ins[0] is None or ins[1] is None:
         return ins, outs
     return ins, [broadcast_shapes(ctx, ins[0], ins[1])]

@@ -35,6 +35,7 @@ def _indexed_axes(ctx, indices, shape, what):
 # gather_nd and its gradient
 
 def _gather_nd_shape(ctx, ins, outs):
+    """data, indices (M, *rest) with M <= data's rank -> (*rest, *data.shape[M:])."""
     data, indices = ins
     if data is None or indices is None:
         return ins, outs
@@ -99,6 +100,7 @@ def _scattered_shape(ctx, data, indices):
 
 
 def _scatter_nd_shape(ctx, ins, outs):
+    """data (*rest, *shape[M:]), indices (M, *rest) -> shape (the parameter)."""
     data, indices = ins
     data, out = _scattered_shape(ctx, data, indices)
     return [data, indices], [out]
@@ -125,6 +127,8 @@ register(OpDef(
 
 
 def _scatter_set_nd_shape(ctx, ins, outs):
+    """lhs of shape, rhs (*rest, *shape[M:]), indices (M, *rest) -> shape (the parameter): lhs with
+    the values set."""
     lhs, rhs, indices = ins
     rhs, out = _scattered_shape(ctx, rhs, indices)
     if lhs is not None and tuple(lhs) != out:
@@ -172,6 +176,7 @@ register(OpDef(
 # batch_take: pick along the last axis of rows
 
 def _batch_take_shape(ctx, ins, outs):
+    """a (*batch, K), indices with one index per row of a (prod(batch) of them) -> indices' shape."""
     a, indices = ins
     indices = indices if indices is not None else outs[0]
     if a is not None:
@@ -206,6 +211,8 @@ register(OpDef(
 # _contrib_index_copy
 
 def _index_copy_shape(ctx, ins, outs):
+    """old_tensor (N, *rest), index_vector (K,), new_tensor (K, *rest) with K <= N -> old_tensor's
+    shape."""
     old, index, new = ins
     old = old if old is not None else outs[0]
     if index is not None and len(index) != 1:
@@ -289,6 +296,7 @@ def _index_array_axes(params, ndim):
 
 
 def _index_array_shape(ctx, ins, outs):
+    """data (*S) -> (*S, len(axes)), or (*S, len(S)) without axes."""
     data = ins[0]
     if data is None:
         return ([tuple(outs[0][:-1])], outs) if outs[0] is not None else (ins, outs)
@@ -321,6 +329,8 @@ register(OpDef(
 # known only when it runs, so it has no kernel and binding it is an error (registry.dynamic_shape)
 
 def _boolean_mask_shape(ctx, ins, outs):
+    """data, index (data.shape[axis],) -> unknown until run (the rows where index is non-zero);
+    MXNet has no shape rule for it either."""
     data, index = ins
     if data is not None:
         axis = normalize_axis(ctx, ctx.params["axis"], len(data))

@@ -30,6 +30,7 @@ def _image_rank_error(ctx, shape, layout):
 # to_tensor: (N,) H x W x C of any array dtype -> (N,) C x H x W float32 in [0, 1]
 
 def _to_tensor_shape(ctx, ins, outs):
+    """(H, W, C) -> (C, H, W); (N, H, W, C) -> (N, C, H, W)."""
     data = ins[0]
     if data is None:
         return ins, outs
@@ -62,6 +63,8 @@ def _per_channel(values, channels):
 
 
 def _normalize_shape(ctx, ins, outs):
+    """data (C, H, W) or (N, C, H, W) with C 1 or 3 -> data's shape; mean and std hold 1 or C
+    values."""
     known = ins[0] if ins[0] is not None else outs[0]
     if known is not None:
         if len(known) not in (3, 4):
@@ -122,6 +125,7 @@ register(OpDef(
 # flip_left_right, flip_top_bottom: an H x W x C image read backwards along W or H
 
 def _flip_shape(ctx, ins, outs):
+    """image (H, W, C) with C 1 or 3 -> the same shape."""
     known = ins[0] if ins[0] is not None else outs[0]
     if known is not None and (len(known) != 3 or known[2] not in (1, 3)):
         raise ctx.error(f"input 'data' must be an image of shape (H, W, C) with C 1 or 3, got "
@@ -165,6 +169,8 @@ _CROP_PARAMS = [
 
 
 def _crop_shape(ctx, ins, outs):
+    """(H, W, C) -> (height, width, C); (N, H, W, C) -> (N, height, width, C); C is 1 or 3 and the
+    window (x, y, width, height) fits in the image."""
     data = ins[0]
     if data is None:
         return ins, outs
@@ -235,6 +241,7 @@ def _adjust_lighting_kernel(b):
 
 
 def _lighting_shape(ctx, ins, outs):
+    """image (H, W, C) with C 1 or 3 -> the same shape; alpha holds 3 values (R, G, B)."""
     if len(ctx.params["alpha"]) != 3:
         raise ctx.error(f"alpha must hold 3 values (R, G, B), got {ctx.params['alpha']}")
     return _flip_shape(ctx, ins, outs)

@@ -58,6 +58,7 @@ def _swap_axes(ctx, ndim):
 
 
 def _swapaxis_shape(ctx, ins, outs):
+    """data -> data's shape with axes dim1 and dim2 swapped."""
     known = ins[0] if ins[0] is not None else outs[0]
     if known is None:
         return ins, outs
@@ -87,6 +88,7 @@ register(OpDef(
 # stack: Concat of views that carry a new unit axis
 
 def _stack_shape(ctx, ins, outs):
+    """num_args inputs of one shape S -> S with num_args inserted at axis (an axis of the output)."""
     count = ctx.params["num_args"]
     known = next((s for s in ins if s is not None), None)
     if known is None and outs[0] is not None:
@@ -170,6 +172,8 @@ def _slice_axis_range(ctx, shape):
 
 
 def _slice_axis_shape(ctx, ins, outs):
+    """data -> data's shape with axis cut to end - begin (end None: to the end; negative values
+    count from the end)."""
     if ins[0] is None:
         return ins, outs
     axis, first, last = _slice_axis_range(ctx, ins[0])
@@ -268,6 +272,8 @@ def _slice_range(ctx, shape):
 
 
 def _slice_shape(ctx, ins, outs):
+    """data -> on each sliced axis the number of indices in range(begin, end, step) (None: the whole
+    axis; negative values count from the end); the other axes unchanged."""
     if ins[0] is None:
         return ins, outs
     return ins, [tuple(size for _, _, size in _slice_range(ctx, ins[0]))]
@@ -340,6 +346,8 @@ def _broadcast_target(ctx, shape, target, what):
 
 
 def _broadcast_to_shape(ctx, ins, outs):
+    """data -> shape (the parameter, of data's rank): data's size-1 axes broadcast, and a 0 keeps
+    data's size."""
     if ins[0] is None:
         return ins, outs
     target = tuple(ctx.params["shape"])
@@ -367,6 +375,7 @@ register(OpDef(
 
 
 def _broadcast_axis_shape(ctx, ins, outs):
+    """data -> data's shape with each size-1 axis of axis set to the matching entry of size."""
     data = ins[0]
     if data is None:
         return ins, outs
@@ -398,6 +407,8 @@ register(OpDef(
 
 
 def _broadcast_like_shape(ctx, ins, outs):
+    """lhs, rhs -> rhs's shape (lhs's size-1 axes broadcast to it); with lhs_axes and rhs_axes,
+    lhs's shape with each lhs_axes[i] (size 1) set to rhs's size on rhs_axes[i]."""
     lhs, rhs = ins
     if lhs is None or rhs is None:
         return ins, outs
@@ -458,6 +469,8 @@ def _tile_views(shape, reps):
 
 
 def _tile_shape(ctx, ins, outs):
+    """data -> each axis times its entry of reps, the two aligned on the right (the shorter padded
+    with leading 1s)."""
     if ins[0] is None:
         return ins, outs
     reps = tuple(ctx.params["reps"])
@@ -534,6 +547,7 @@ def _repeat_views(params, shape):
 
 
 def _repeat_shape(ctx, ins, outs):
+    """data -> data's shape with axis times repeats; axis None: the flattened (size * repeats,)."""
     if ins[0] is None:
         return ins, outs
     repeats, axis = ctx.params["repeats"], ctx.params["axis"]
@@ -649,6 +663,7 @@ def reduce_axis_shape(shape, axis, keepdims):
 
 
 def _search_shape(ctx, ins, outs):
+    """data -> data's shape without axis (1 there with keepdims); axis None or a 1-D input: (1,)."""
     if ins[0] is None:
         return ins, outs
     if not ins[0]:
@@ -687,6 +702,7 @@ for _kind in ("max", "min"):
 
 
 def _argmax_channel_shape(ctx, ins, outs):
+    """data -> data's shape without its last axis; a 1-D input gives (1,)."""
     if ins[0] is None:
         return ins, outs
     if not ins[0]:
@@ -709,6 +725,7 @@ register(OpDef(
 # one_hot
 
 def _one_hot_shape(ctx, ins, outs):
+    """indices -> (*indices.shape, depth)."""
     if ins[0] is None:
         return ins, outs
     return ins, [tuple(ins[0]) + (ctx.params["depth"],)]
@@ -747,6 +764,8 @@ def _pick_axis(ctx, shape):
 
 
 def _pick_shape(ctx, ins, outs):
+    """data, index -> data's shape without axis (1 there with keepdims); index has that shape, or
+    data's with 1 on axis."""
     data, index = ins
     if data is None:
         return ins, outs
@@ -834,6 +853,7 @@ register(OpDef(
 # take
 
 def _take_shape(ctx, ins, outs):
+    """a, indices -> (*a.shape[:axis], *indices.shape, *a.shape[axis + 1:])."""
     a, indices = ins
     if a is None or indices is None:
         return ins, outs
@@ -901,6 +921,8 @@ register(OpDef(
 # where
 
 def _where_shape(ctx, ins, outs):
+    """condition, x, y -> x's shape; y has x's shape, and condition too or (x.shape[0],) (then it
+    picks rows)."""
     condition, x, y = ins
     known = next((s for s in (x, y, outs[0]) if s is not None), None)
     if known is None:

@@ -20,6 +20,7 @@ _DTYPES = ("float16", "float32", "float64", "uint8", "int8", "int32", "int64")
 
 @partial_shape_rule
 def _zeros_shape(ctx, ins, outs):
+    """no inputs -> shape (the parameter); a 0 in it is an unknown dimension, left to inference."""
     wanted = ctx.params["shape"]
     return [], [tuple(d or None for d in wanted) if wanted else None]
 
@@ -123,6 +124,8 @@ def _range_bounds(params):
 
 @partial_shape_rule
 def _arange_shape(ctx, ins, outs):
+    """no inputs -> (ceil((stop - start) / step) * repeat,); a lone start is the stop; with
+    infer_range and no stop the length comes from the consumers."""
     start, stop = _range_bounds(ctx.params)
     step, repeat = ctx.params["step"], ctx.params["repeat"]
     if step == 0:
@@ -166,6 +169,7 @@ register(OpDef(
 
 @partial_shape_rule
 def _arange_like_shape(ctx, ins, outs):
+    """data -> data's shape, or (data.shape[axis],) when axis is given."""
     axis = ctx.params["axis"]
     if axis is None:
         return same_shape(ctx, ins, outs)
@@ -202,6 +206,11 @@ def _linspace_kernel(b):
     kernels("init").append_linspace(b.plan, b.outputs[0], b.params["start"], step, b.req[0], b.label)
 
 
+def _linspace_shape(ctx, ins, outs):
+    """no inputs -> (num,)."""
+    return [], [(ctx.params["num"],)]
+
+
 register(OpDef(
     "_linspace",
     params=[
@@ -213,7 +222,7 @@ register(OpDef(
         _dtype_param(),
     ],
     inputs=(),
-    infer_shape=lambda ctx, ins, outs: ([], [(ctx.params["num"],)]),
+    infer_shape=_linspace_shape,
     infer_type=_named_type,
     kernel=_linspace_kernel,
     gradient=lambda g: [],
@@ -231,6 +240,11 @@ def _eye_kernel(b):
     kernels("init").append_eye(b.plan, y, b.params["k"], b.req[0], b.label)
 
 
+def _eye_shape(ctx, ins, outs):
+    """no inputs -> (N, M), or (N, N) when M is 0."""
+    return [], [(ctx.params["N"], ctx.params["M"] if ctx.params["M"] > 0 else ctx.params["N"])]
+
+
 register(OpDef(
     "_eye",
     params=[
@@ -241,8 +255,7 @@ register(OpDef(
         _dtype_param(("float32", "float64", "float16", "uint8", "int8", "int32", "int64")),
     ],
     inputs=(),
-    infer_shape=lambda ctx, ins, outs: ([], [(ctx.params["N"], ctx.params["M"] if ctx.params["M"] > 0
-                                              else ctx.params["N"])]),
+    infer_shape=_eye_shape,
     infer_type=_named_type,
     kernel=_eye_kernel,
     dtypes=ARRAY_DTYPES,
@@ -259,6 +272,7 @@ def _int64_type(ctx, ins, outs):
 
 @partial_shape_rule
 def _shape_array_shape(ctx, ins, outs):
+    """data -> (data's rank,)."""
     return ins, [None if ins[0] is None else (len(ins[0]),)]   # the rank is all it needs
 
 
@@ -275,10 +289,15 @@ register(OpDef(
         "shape (2, 4).",
 ))
 
+def _size_array_shape(ctx, ins, outs):
+    """data -> (1,)."""
+    return ins, [(1,)]
+
+
 register(OpDef(
     "size_array",
     dtypes={"output": ("int64",)},
-    infer_shape=lambda ctx, ins, outs: (ins, [(1,)]),
+    infer_shape=_size_array_shape,
     infer_type=_int64_type,
     shape_only=("data",),
     kernel=lambda b: kernels("init").append_int64_values(b.plan, b.outputs[0], [b.inputs[0].size], b.req[0],

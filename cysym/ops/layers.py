@@ -20,6 +20,8 @@ def _data_or_output(ins, outs):
 # LayerNorm
 
 def _ln_shape(ctx, ins, outs):
+    """data -> out of data's shape, mean and std of data's shape with 1 on axis; gamma, beta
+    (data.shape[axis],)."""
     data = _data_or_output(ins, outs)
     if data is None:
         return ins, outs
@@ -76,6 +78,7 @@ register(OpDef(
 # InstanceNorm
 
 def _in_shape(ctx, ins, outs):
+    """data (N, C, ...) -> out of data's shape and two statistics (N, C); gamma, beta (C,)."""
     data = _data_or_output(ins, outs)
     if data is None:
         return ins, outs
@@ -121,6 +124,8 @@ register(OpDef(
 # L2Normalization
 
 def _l2_shape(ctx, ins, outs):
+    """data -> out of data's shape and the norm: (N,) for mode 'instance', (N, 1, *data.shape[2:])
+    for 'channel', (N, C) for 'spatial' (rank 3 or more for the last two)."""
     data = _data_or_output(ins, outs)
     if data is None:
         return ins, outs
@@ -180,6 +185,7 @@ register(OpDef(
 # LRN
 
 def _lrn_shape(ctx, ins, outs):
+    """data (N, C, H, W) -> out and a hidden normaliser, both data's shape; nsize is odd."""
     data = _data_or_output(ins, outs)
     if data is None:
         return ins, outs
@@ -235,6 +241,7 @@ register(OpDef(
 # SoftmaxActivation
 
 def _sa_shape(ctx, ins, outs):
+    """data -> data's shape (rank 3 or more with mode='channel')."""
     data = _data_or_output(ins, outs)
     if data is None:
         return ins, outs
@@ -306,6 +313,8 @@ def _bilinear_deconv_attrs(params):
 
 
 def _bilinear_shape(ctx, ins, outs):
+    """data (N, C, H, W) with C = num_filter -> (N, C, H * scale, W * scale); weight (C, 1, k, k), k
+    = 2 * scale - scale % 2."""
     data = ins[0]
     if data is None:
         return ins, outs
@@ -321,6 +330,9 @@ def _bilinear_shape(ctx, ins, outs):
 
 
 def _up_shape(ctx, ins, outs):
+    """sample_type 'nearest': arg0 (N, C0, H, W), ... -> (N, C, H * scale, W * scale), C the sum of
+    the inputs' channels (multi_input_mode 'concat') or their common count ('sum'); each input's
+    size divides the output's. 'bilinear': as _bilinear_shape."""
     params = ctx.params
     if _is_bilinear(params):
         return _bilinear_shape(ctx, ins, outs)
@@ -495,6 +507,9 @@ def deconv_geometry(ctx, data):
 
 
 def _deconv_shape(ctx, ins, outs):
+    """data (N, C, *spatial) -> (N, num_filter, *out), out = stride * (size - 1) + dilate * (kernel
+    - 1) + 1 - 2 * pad + adj (or target_shape); weight (C, num_filter / num_group, *kernel), bias
+    (num_filter,) unless no_bias."""
     data = ins[0]
     filters, groups = ctx.params["num_filter"], ctx.params["num_group"]
     bias = [] if ctx.params["no_bias"] else [(filters,)]

@@ -58,6 +58,8 @@ def _window_backward(name, offset, params=(), doc=""):
 # slice_like
 
 def _slice_like_shape(ctx, ins, outs):
+    """data, shape_like -> data's shape with each axis of axes (every axis when empty) cut to
+    shape_like's size there."""
     data, like = ins
     if data is None or like is None:
         return ins, outs
@@ -111,6 +113,8 @@ _window_backward("_backward_slice_like", lambda b: 0,
 # squeeze
 
 def _squeeze_shape(ctx, ins, outs):
+    """data -> data's shape without the size-1 axes of axis (all of them when None); (1,) when none
+    would be left."""
     data = ins[0]
     if data is None:
         return ins, outs
@@ -159,6 +163,7 @@ def _reversed_axes(axes):
 
 
 def _reverse_shape(ctx, ins, outs):
+    """data -> the same shape; the axes lie in [0, rank)."""
     known = ins[0] if ins[0] is not None else outs[0]
     if known is not None:
         for axis in ctx.params["axis"]:
@@ -213,6 +218,8 @@ def _block_shape(ctx, data, to_space):
 
 def _block_rule(to_space):
     def rule(ctx, ins, outs):
+        """depth_to_space: (N, C, H, W) -> (N, C / block_size**2, H * block_size, W * block_size);
+        space_to_depth: the inverse."""
         if ins[0] is None:
             return ins, outs
         return ins, [_block_shape(ctx, ins[0], to_space)]
@@ -265,6 +272,8 @@ for _name, _inverse, _to_space, _doc in (
 # Pad
 
 def _pad_shape(ctx, ins, outs):
+    """4-D or 5-D data -> axis k grows by pad_width[2k] + pad_width[2k + 1]; only axes 2 and after
+    are padded (mode 'reflect': by less than the axis)."""
     data = ins[0]
     if data is None:
         return ins, outs
@@ -347,6 +356,8 @@ def _crop_offset(params, data, height, width):
 
 
 def _crop_shape(ctx, ins, outs):
+    """arg0 (N, C, H, W) -> (N, C, h, w): h_w, or arg1's height and width (crop_like) with
+    num_args=2."""
     data = ins[0]
     if data is None:
         return ins, outs

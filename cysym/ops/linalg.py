@@ -44,6 +44,8 @@ def _row_axis(ctx, ndim):
 
 
 def _gemm_shape(ctx, ins, outs):
+    """A (..., m, k), B (..., k, n), after transpose_a/transpose_b (axis: the row axis) -> (..., m,
+    n); gemm's C has that shape."""
     a, b = ins[0], ins[1]
     if a is None or b is None:
         return ins, outs
@@ -154,6 +156,7 @@ _LOWER = Param("lower", "bool", True, "True if the triangular matrix is lower tr
 
 
 def _square_same_shape(ctx, ins, outs):
+    """A (..., n, n) -> the same shape."""
     shape = ins[0] if ins[0] is not None else outs[0]
     if shape is None:
         return ins, outs
@@ -222,6 +225,7 @@ for _name, _inputs in (("potrf", ("out_grad", "output")), ("potri", ("out_grad",
 # trmm, trsm
 
 def _triangular_shape(ctx, ins, outs):
+    """A (..., n, n), B (..., n, m), or (..., m, n) with rightside -> B's shape."""
     a, b = ins
     p = ctx.params
     if a is not None and b is not None:
@@ -316,6 +320,7 @@ for _name, _inputs, _solve in (("trmm", ("out_grad", "A", "B"), False),
 # syrk
 
 def _syrk_shape(ctx, ins, outs):
+    """A (..., m, n) -> (..., m, m), or (..., n, n) with transpose."""
     a = ins[0]
     if a is None:
         return ins, outs
@@ -358,6 +363,7 @@ register(OpDef(
 # gelqf, syevd
 
 def _gelqf_shape(ctx, ins, outs):
+    """A (..., m, n) with m <= n -> Q (..., m, n) and L (..., m, m)."""
     a = ins[0]
     if a is None:
         return ins, outs
@@ -368,6 +374,7 @@ def _gelqf_shape(ctx, ins, outs):
 
 
 def _syevd_shape(ctx, ins, outs):
+    """A (..., n, n) -> U (..., n, n) and L (..., n)."""
     a = ins[0]
     if a is None:
         return ins, outs
@@ -500,6 +507,7 @@ register(OpDef(
 
 def _det_shape(count):
     def rule(ctx, ins, outs):
+        """A (..., n, n) -> (...) for each output ((1,) for a single matrix)."""
         a = ins[0]
         if a is None:
             return ins, outs
@@ -600,6 +608,9 @@ register(OpDef(
 
 def _packing_shape(triangle, extract):
     def rule(ctx, ins, outs):
+        """extractdiag (..., n, n) -> (..., n - |offset|); extracttrian -> (..., m * (m + 1) / 2), m
+        = n - |offset|; makediag (..., n) -> (..., n + |offset|, n + |offset|); maketrian (..., m
+        * (m + 1) / 2) -> (..., m + |offset|, m + |offset|)."""
         a = ins[0]
         if a is None:
             return ins, outs

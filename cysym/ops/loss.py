@@ -48,6 +48,9 @@ def _softmax_output_backward_kernel(b):
 
 @partial_shape_rule
 def _softmax_output_shape(ctx, ins, outs):
+    """data -> data's shape; label (N,), (*data.shape[:-1]) with preserve_shape, (N,
+    *data.shape[2:]) or (N, prod(data.shape[2:])) with multi_output, or data's own shape
+    (probabilities)."""
     try:
         data = merge_shapes(ins[0], outs[0])
     except ValueError:
@@ -108,6 +111,8 @@ register(OpDef(
 
 
 def _regression_shape(ctx, ins, outs):
+    """data -> data's shape; label of data's shape, or of any shape with data's size and batch axis,
+    e.g. (N,) for (N, 1)."""
     data = ins[0] if ins[0] is not None else outs[0]
     label = ins[1]
     # MXNet accepts any label with the data's size and batch axis, e.g. (n,) for data (n, 1)
@@ -220,6 +225,7 @@ def _float32(value):
 
 
 def _svm_output_shape(ctx, ins, outs):
+    """data (..., classes) -> data's shape; label (*data.shape[:-1])."""
     data = ins[0] if ins[0] is not None else outs[0]
     if data is None:
         return ins, outs
@@ -272,6 +278,7 @@ register(OpDef(
 
 
 def _cross_entropy_shape(ctx, ins, outs):
+    """data (N, K), label (N,) -> (1,), the summed loss."""
     data, label = ins
     if data is None:
         return ins, outs
@@ -309,6 +316,7 @@ register(OpDef(
 
 
 def _kl_sparse_reg_shape(ctx, ins, outs):
+    """data (N, F) -> the same shape; the moving average (auxiliary) (F,)."""
     data = ins[0] if ins[0] is not None else outs[0]
     if data is None:
         return ins, outs

@@ -76,6 +76,8 @@ def _diag_matrix_walk(ctx, length):
 
 
 def _diag_shape(ctx, ins, outs):
+    """1-D (n,) -> (n + |k|, n + |k|); rank 2 or more -> the other axes, then the diagonal k of axes
+    axis1 and axis2."""
     if ins[0] is None:
         return ins, outs
     if len(ins[0]) == 0:
@@ -148,6 +150,8 @@ register(OpDef(
 # _slice_assign, _slice_assign_scalar: the input with a slice replaced
 
 def _slice_assign_shape(ctx, ins, outs):
+    """lhs, rhs -> lhs's shape; rhs has the shape of lhs[begin:end:step] (_slice_assign_scalar takes
+    no rhs)."""
     lhs = ins[0] if ins[0] is not None else outs[0]
     if lhs is None:
         return ins, outs
@@ -245,6 +249,8 @@ def _split_v2_pieces(ctx, shape):
 
 
 def _split_v2_shape(ctx, ins, outs):
+    """data -> one piece per section on axis (indices: the cut points; sections: equal parts);
+    squeeze_axis drops axis from pieces of size 1."""
     if ins[0] is None:
         return ins, outs
     _, pieces = _split_v2_pieces(ctx, ins[0])
@@ -322,6 +328,7 @@ register(OpDef(
 # khatri_rao
 
 def _khatri_rao_shape(ctx, ins, outs):
+    """matrices (n_i, k) -> (prod(n_i), k)."""
     if any(s is None for s in ins):
         return ins, outs
     for position, shape in enumerate(ins):
@@ -359,6 +366,7 @@ def _ravel_target(ctx):
 
 
 def _ravel_shape(ctx, ins, outs):
+    """data (len(shape), N) -> (N,)."""
     shape = _ravel_target(ctx)
     if ins[0] is not None:
         if len(ins[0]) != 2 or ins[0][0] != len(shape):
@@ -371,6 +379,7 @@ def _ravel_shape(ctx, ins, outs):
 
 
 def _unravel_shape(ctx, ins, outs):
+    """data (N,) -> (len(shape), N)."""
     shape = _ravel_target(ctx)
     if ins[0] is not None:
         if len(ins[0]) != 1:
@@ -414,6 +423,8 @@ def _histogram_inputs(params):
 
 
 def _histogram_shape(ctx, ins, outs):
+    """data -> counts (bin_cnt,) and bin edges (bin_cnt + 1,); without bin_cnt and range, bins (B,)
+    edges give (B - 1,) and (B,)."""
     count, value_range = ctx.params["bin_cnt"], ctx.params["range"]
     if (count is None) != (value_range is None):
         raise ctx.error("bin_cnt and range must both be given, or neither (then the bins input "
@@ -468,6 +479,7 @@ register(OpDef(
 # all_finite, multi_all_finite
 
 def _all_finite_shape(ctx, ins, outs):
+    """any inputs -> (1,)."""
     return ins, [(1,)]
 
 
@@ -541,6 +553,12 @@ def _amp_multicast_kernel(b):
         kernels("shape").append_copy(b.plan, x, out, req, b.label)
 
 
+def _amp_multicast_shape(ctx, ins, outs):
+    """arg0, ... -> output i of arg i's shape."""
+    known = [i if i is not None else o for i, o in zip(ins, outs)]
+    return known, list(known)
+
+
 register(OpDef(
     "amp_multicast",
     dtypes=NUMBER_DTYPES,
@@ -549,9 +567,7 @@ register(OpDef(
             Param("cast_narrow", "bool", False, "Whether to cast to the narrowest type")],
     variadic="num_outputs",
     outputs=lambda p: [f"output{i}" for i in range(p["num_outputs"])],
-    infer_shape=lambda ctx, ins, outs: (
-        [i if i is not None else o for i, o in zip(ins, outs)],
-        [i if i is not None else o for i, o in zip(ins, outs)]),
+    infer_shape=_amp_multicast_shape,
     infer_type=_amp_multicast_type,
     inplace=lambda p: [(i, i) for i in range(p["num_outputs"])],
     kernel=_amp_multicast_kernel,
@@ -566,6 +582,7 @@ register(OpDef(
 # _onehot_encode, fill_element_0index: MXNet's legacy NDArray functions (no gradient)
 
 def _onehot_encode_shape(ctx, ins, outs):
+    """lhs (N,), rhs (N, K) -> (N, K)."""
     lhs, rhs = ins
     rhs = rhs if rhs is not None else outs[0]
     if rhs is None:
@@ -592,6 +609,7 @@ register(OpDef(
 
 
 def _fill_element_shape(ctx, ins, outs):
+    """lhs (N, K), mhs (N,), rhs (N,) -> (N, K)."""
     lhs = ins[0] if ins[0] is not None else outs[0]
     if lhs is None:
         return ins, outs

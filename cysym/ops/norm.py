@@ -13,6 +13,8 @@ def _channel_axis(params):
 
 
 def _bn_shape(ctx, ins, outs):
+    """data -> out of data's shape; gamma, beta, moving_mean, moving_var and the mean and var
+    outputs (C,), C = data.shape[axis]."""
     data = ins[0] if ins[0] is not None else outs[0]
     if data is None:
         return ins, outs
@@ -193,6 +195,8 @@ register(OpDef(
 # shape rule and Gluon's nn.GroupNorm declare them
 
 def _gn_shape(ctx, ins, outs):
+    """data (N, C, ...) with num_groups dividing C -> out of data's shape, mean and std (N,
+    num_groups); gamma, beta (num_groups,)."""
     data = ins[0] if ins[0] is not None else outs[0]
     if data is None:
         return ins, outs

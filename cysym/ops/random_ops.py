@@ -93,6 +93,7 @@ def _scalar_values(distribution, params):
 def _random_shape(distribution):
     @partial_shape_rule
     def rule(ctx, ins, outs):
+        """no inputs -> shape (the parameter); a 0 in it is an unknown dimension, left to inference."""
         _check_scalars(ctx, distribution)
         shape = ctx.params["shape"]
         return [], [tuple(d or None for d in shape) if shape else outs[0]]
@@ -160,6 +161,7 @@ register(OpDef(
 
 def _like_shape(distribution):
     def rule(ctx, ins, outs):
+        """data -> data's shape."""
         _check_scalars(ctx, distribution)
         shape = ins[0] if ins[0] is not None else outs[0]
         return [shape], [shape]
@@ -184,6 +186,7 @@ for _distribution, (_scalars, _) in _DISTRIBUTIONS.items():
 # _sample_<distribution>: one set of parameters per element of the input arrays
 
 def _sample_shape(ctx, ins, outs):
+    """parameter arrays of one shape S -> (*S, *shape)."""
     shape = tuple(ctx.params["shape"])
     if any(d <= 0 for d in shape):
         raise ctx.error(f"shape {shape} must have positive dimensions")
@@ -235,6 +238,8 @@ for _distribution, (_, _inputs) in _DISTRIBUTIONS.items():
 # _sample_multinomial
 
 def _multinomial_shape(ctx, ins, outs):
+    """data (*batch, K) probabilities -> (*batch, *shape) ((1,) when empty); twice with get_prob
+    (the samples and their log-probabilities)."""
     data = ins[0]
     shape = tuple(ctx.params["shape"])
     if any(d <= 0 for d in shape):
@@ -312,6 +317,7 @@ register(OpDef(
 # _shuffle, _sample_unique_zipfian
 
 def _shuffle_shape(ctx, ins, outs):
+    """data -> the same shape, and a hidden (data.shape[0],)."""
     data = ins[0] if ins[0] is not None else outs[0]
     if data is None:
         return ins, outs
@@ -351,6 +357,7 @@ register(OpDef(
 
 
 def _unique_zipfian_shape(ctx, ins, outs):
+    """no inputs -> samples shape = (batch_size, num_sampled) and the trial counts (batch_size,)."""
     shape = tuple(ctx.params["shape"])
     if not shape and outs[0] is not None and len(outs[0]) == 2:
         shape = tuple(outs[0])

@@ -24,6 +24,8 @@ _IS_LOG = Param("is_log", "bool", False, "If set, compute the density of the log
 
 def _pdf_shape(vector):
     def rule(ctx, ins, outs):
+        """sample (*S, *T), parameter arrays S -> (*S, *T); dirichlet: alpha (*S, k), sample (*S,
+        *T, k) -> (*S, *T)."""
         sample, params = ins[0], ins[1:]
         known = next((p for p in params if p is not None), None)
         if sample is None or known is None:

@@ -20,6 +20,8 @@ def reduced_axes(ctx, ndim, axis_param="axis"):
 
 
 def _reduce_shape(ctx, ins, outs, axis_param="axis"):
+    """data -> data's shape without the axes of axis (every axis when empty; the others with
+    exclude), 1 there with keepdims; (1,) when nothing is left."""
     if ins[0] is None:
         return ins, outs
     axes = reduced_axes(ctx, len(ins[0]), axis_param)
@@ -189,6 +191,7 @@ register(OpDef(
 # -- moments --------------------------------------------------------------------------------------
 
 def _moments_shape(ctx, ins, outs):
+    """data -> mean and var: data's shape without axes (1 there with keepdims); axes is not empty."""
     if not ctx.params["axes"]:
         raise ctx.error("empty axes are not supported (as MXNet): pass every axis for global moments")
     return _reduce_shape(ctx, ins, outs, "axes")
@@ -244,6 +247,7 @@ register(OpDef(
 # -- cumulative sum -------------------------------------------------------------------------------
 
 def _cumsum_shape(ctx, ins, outs):
+    """data -> data's shape; axis None: the flattened (size,)."""
     shape = ins[0]
     if shape is None:
         return ins, outs
@@ -305,6 +309,8 @@ register(OpDef(
 
 
 def _dot_shape(ctx, ins, outs):
+    """lhs (*A, k), rhs (k, *B) -> (*A, *B) (transpose_a/transpose_b reverse 1-D and 2-D inputs);
+    two vectors -> (1,)."""
     lhs, rhs = ins
     if lhs is None or rhs is None:
         return ins, outs
@@ -365,6 +371,8 @@ register(OpDef("dot", params=_DOT_PARAMS, inputs=("lhs", "rhs"), infer_shape=_do
 
 
 def _batch_dot_shape(ctx, ins, outs):
+    """lhs (B, m, k), rhs (B, k, n) (their last two axes swapped by transpose_a/transpose_b) -> (B,
+    m, n)."""
     lhs, rhs = ins
     if lhs is None or rhs is None:
         return ins, outs

@@ -46,6 +46,7 @@ def _adaptive_output_size(ctx):
 
 
 def _adaptive_shape(ctx, ins, outs):
+    """data (N, C, H, W) -> (N, C, *output_size) (one value: a square; none: (1, 1))."""
     data = ins[0]
     if data is None:
         return ins, outs
@@ -120,6 +121,8 @@ def _resized(ctx, data, like):
 
 
 def _bilinear_shape(ctx, ins, outs):
+    """data (N, C, H, W) -> (N, C, h, w): height and width, or scaled by scale_height and
+    scale_width, or like's (mode 'like'), as mode says."""
     data = ins[0]
     like = ins[1] if len(ins) > 1 else None
     if data is None or (ctx.params["mode"] == "like" and like is None):

@@ -62,6 +62,10 @@ def _check_params(ctx):
 
 
 def _rnn_shape(ctx, ins, outs):
+    """data (T, N, I) -> out (T, N, D * P), D = 2 if bidirectional else 1, P = projection_size or
+    state_size; parameters (param size,), state (num_layers * D, N, P), state_cell (num_layers *
+    D, N, state_size) for 'lstm', sequence_length (N,) when used; state_outputs adds the final
+    states in those shapes."""
     _check_params(ctx)
     p = ctx.params
     data = ins[0]

@@ -57,6 +57,7 @@ _SPATIAL_SCALE = Param("spatial_scale", "float", doc="Ratio of input feature map
 # ROIPooling
 
 def _roi_pool_shape(ctx, ins, outs):
+    """data (N, C, H, W), rois (R, 5) -> (R, C, *pooled_size) and a hidden argmax of that shape."""
     shapes = _regions(ctx, ins)
     if shapes is None:
         return ins, outs
@@ -120,6 +121,8 @@ register(OpDef(
 # _contrib_ROIAlign
 
 def _roi_align_shape(ctx, ins, outs):
+    """data (N, C, H, W), rois (R, 5) -> (R, C, *pooled_size); position_sensitive divides C by
+    pooled_size[0] * pooled_size[1]."""
     shapes = _regions(ctx, ins)
     if shapes is None:
         return ins, outs
@@ -202,6 +205,8 @@ def _group_size(params):
 
 
 def _psroi_shape(ctx, ins, outs):
+    """data (N, C, H, W) with C >= output_dim * group_size**2, rois (R, 5) -> (R, output_dim,
+    pooled_size, pooled_size)."""
     shapes = _regions(ctx, ins)
     if shapes is None:
         return ins, outs

@@ -60,6 +60,8 @@ def _lengths(b, position=1):
 
 def _same_data_shape(axes):
     def rule(ctx, ins, outs):
+        """data (T, N, ...) (or (N, T, ...) with axis=1, SequenceMask) -> data's shape;
+        sequence_length (N,) with use_sequence_length."""
         data = ins[0] if ins[0] is not None else outs[0]
         if data is None:
             return ins, outs
@@ -120,6 +122,8 @@ register(OpDef(
 # SequenceLast
 
 def _last_shape(ctx, ins, outs):
+    """data (T, N, *rest) (or (N, T, *rest) with axis=1) -> (N, *rest); sequence_length (N,) with
+    use_sequence_length."""
     data = ins[0]
     if data is None:
         return ins, outs

@@ -22,6 +22,7 @@ def _reshape_back(g):
 
 @partial_shape_rule
 def _flatten_shape(ctx, ins, outs):
+    """data (N, *rest) -> (N, prod(rest)); an unknown dimension of data comes back from the output."""
     data, out = ins[0], outs[0]
     if data is None:
         return [None], [out]
@@ -147,6 +148,9 @@ def _legacy_target(ctx, src, params):
 
 @partial_shape_rule
 def _reshape_shape(ctx, ins, outs):
+    """data -> shape (the parameter) read with MXNet's codes: 0 copies, -1 infers, -2 copies the
+    rest, -3 merges two, -4 splits one (reverse: read from the right); or the legacy
+    target_shape."""
     data, out = ins[0], outs[0]
     if data is None:
         return [None], [out]
@@ -180,6 +184,7 @@ register(OpDef(
 
 
 def _reshape_like_shape(ctx, ins, outs):
+    """lhs, rhs of one size -> rhs's shape."""
     lhs, rhs = ins
     if lhs is not None and rhs is not None and prod(lhs) != prod(rhs):
         raise ctx.error(f"cannot reshape lhs {tuple(lhs)} ({prod(lhs)} elements) like rhs "
@@ -209,6 +214,8 @@ register(OpDef(
 
 
 def _concat_shape(ctx, ins, outs):
+    """arg0, ... equal except on dim -> their shape with dim summed; one unknown input comes back
+    from the output."""
     dim = ctx.params["dim"]
     template = next((s for s in ins if s is not None), outs[0])
     if template is None:
@@ -274,6 +281,8 @@ def _split_outputs(params):
 
 
 def _split_shape(ctx, ins, outs):
+    """data -> num_outputs pieces of data's shape with axis divided by num_outputs (dropped with
+    squeeze_axis, where it must equal num_outputs)."""
     count, squeeze = ctx.params["num_outputs"], ctx.params["squeeze_axis"]
     data = ins[0]
     if data is None:
@@ -368,6 +377,7 @@ def _transpose_axes(ctx, ndim):
 
 
 def _transpose_shape(ctx, ins, outs):
+    """data -> data's axes in the order of axes (reversed when empty)."""
     if ins[0] is not None:
         axes = _transpose_axes(ctx, len(ins[0]))
         return ins, [tuple(ins[0][a] for a in axes)]
@@ -404,6 +414,7 @@ register(OpDef(
 
 
 def _expand_dims_shape(ctx, ins, outs):
+    """data -> data's shape with a 1 inserted at axis (an axis of the output)."""
     if ins[0] is None:
         return ins, outs
     ndim = len(ins[0]) + 1
@@ -424,6 +435,7 @@ register(OpDef(
 
 
 def _embedding_shape(ctx, ins, outs):
+    """data (indices of any shape) -> (*data.shape, output_dim); weight (input_dim, output_dim)."""
     weight = (ctx.params["input_dim"], ctx.params["output_dim"])
     out = None if ins[0] is None else tuple(ins[0]) + (ctx.params["output_dim"],)
     return [ins[0], weight], [out]
@@ -472,6 +484,8 @@ register(OpDef(
 
 
 def _dropout_shape(ctx, ins, outs):
+    """data -> out of data's shape and a hidden mask: data's shape with 1 on the axes of axes (one
+    draw shared along them)."""
     data = ins[0] if ins[0] is not None else outs[0]
     if data is None:
         return ins, outs

@@ -93,6 +93,8 @@ def _topk_outputs(params):
 
 
 def _topk_shape(ctx, ins, outs):
+    """data -> data's shape with axis cut to k (all of it for k < 1; axis None: the flattened (k,)),
+    for each output; ret_typ 'mask': data's shape."""
     data = ins[0]
     ret_typ = ctx.params["ret_typ"]
     if data is None:
@@ -179,6 +181,7 @@ register(OpDef(
 # sort, argsort: topk of the whole axis
 
 def _sort_shape(ctx, ins, outs):
+    """data -> data's shape; axis None: the flattened (size,)."""
     if ins[0] is not None:
         return ins, [_selected_shape(ctx, ins[0], 0)] * len(outs)
     known = next((s for s in outs if s is not None), None)

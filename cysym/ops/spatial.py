@@ -50,6 +50,7 @@ def _blocks(ctx, spatial, window):
 
 
 def _im2col_shape(ctx, ins, outs):
+    """data (N, C, *spatial) -> (N, C * prod(kernel), number of kernel positions)."""
     data = ins[0]
     if data is None:
         return ins, outs
@@ -79,6 +80,7 @@ def _col2im_image(ctx, col):
 
 
 def _col2im_shape(ctx, ins, outs):
+    """data (N, C * prod(kernel), number of kernel positions) -> (N, C, *output_size)."""
     if ins[0] is None:
         return ins, outs
     return ins, [_col2im_image(ctx, ins[0])]
@@ -153,6 +155,8 @@ def _positive_target(ctx):
 
 
 def _grid_generator_shape(ctx, ins, outs):
+    """transform_type 'affine': data (N, 6) -> (N, 2, *target_shape); 'warp': flow (N, 2, H, W) ->
+    (N, 2, H, W); and a hidden workspace."""
     data = ins[0]
     if data is None:
         return ins, outs
@@ -217,6 +221,7 @@ register(OpDef(
 # BilinearSampler
 
 def _sampler_shape(ctx, ins, outs):
+    """data (N, C, H, W), grid (N, 2, h, w) -> (N, C, h, w) and a hidden (N, h, w, 2)."""
     data, grid = ins
     if data is None or grid is None:
         return ins, outs
@@ -271,6 +276,7 @@ register(OpDef(
 # SpatialTransformer
 
 def _transformer_shape(ctx, ins, outs):
+    """data (N, C, H, W), loc (N, 6) -> (N, C, *target_shape) and two hidden workspaces."""
     data, loc = ins
     if data is None or loc is None:
         return ins, outs
@@ -344,6 +350,9 @@ def _correlation_attrs(params):
 
 
 def _correlation_shape(ctx, ins, outs):
+    """data1, data2 (N, C, H, W) -> (N, (2 * (max_displacement // stride2) + 1)**2, H', W'), H' =
+    ceil((H + 2 * pad_size - 2 * (max_displacement + (kernel_size - 1) // 2)) / stride1) and W'
+    alike, and two hidden padded copies (N, H + 2 * pad_size, W + 2 * pad_size, C)."""
     data1, data2 = ins
     if data1 is None or data2 is None:
         return ins, outs

@@ -41,6 +41,7 @@ def _attention(ctx, attention, expected):
 
 
 def _selfatt_qk_shape(ctx, ins, outs):
+    """queries_keys_values (L, B, 3 * heads * d) -> (B * heads, L, L)."""
     qkv = ins[0]
     if qkv is None:
         return ins, outs
@@ -49,6 +50,7 @@ def _selfatt_qk_shape(ctx, ins, outs):
 
 
 def _selfatt_valatt_shape(ctx, ins, outs):
+    """queries_keys_values (L, B, 3 * heads * d), attention (B * heads, L, L) -> (L, B, heads * d)."""
     qkv, attention = ins
     if qkv is None:
         return ins, outs
@@ -58,6 +60,7 @@ def _selfatt_valatt_shape(ctx, ins, outs):
 
 
 def _encdec_qk_shape(ctx, ins, outs):
+    """queries (Lq, B, heads * d), keys_values (Lk, B, 2 * heads * d) -> (B * heads, Lq, Lk)."""
     queries, keys_values = ins
     if queries is None or keys_values is None:
         return ins, outs
@@ -70,6 +73,7 @@ def _encdec_qk_shape(ctx, ins, outs):
 
 
 def _encdec_valatt_shape(ctx, ins, outs):
+    """keys_values (Lk, B, 2 * heads * d), attention (B * heads, Lq, Lk) -> (Lq, B, heads * d)."""
     keys_values, attention = ins
     if keys_values is None or attention is None:
         return ins, outs
@@ -148,6 +152,7 @@ _transformer_op(
 # div_sqrt_dim
 
 def _div_sqrt_dim_shape(ctx, ins, outs):
+    """data -> the same shape."""
     known = ins[0] if ins[0] is not None else outs[0]
     if known is not None and len(known) < 1:
         raise ctx.error("input 'data' needs at least one dimension")

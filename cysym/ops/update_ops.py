@@ -255,6 +255,8 @@ def _multi_inputs(states, master, preloaded):
 
 def _multi_shape(group_size, preloaded):
     def rule(ctx, ins, outs):
+        """num_weights groups (weight_i, grad_i[, mom_i][, weight32_i]), each of one shape ->
+        weight_i's shape for output i; preloaded forms also take lrs, wds (num_weights,)."""
         count = ctx.params["num_weights"]
         ins, outs = list(ins), list(outs)
         names = ctx.input_names
@@ -372,6 +374,8 @@ def _multi_adamw_shape(group_size):
     sgd_rule = _multi_shape(group_size, False)
 
     def rule(ctx, ins, outs):
+        """num_weights groups (weight_i, grad_i, mean_i, var_i[, weight32_i]), each of one shape ->
+        weight_i's shape for output i; rescale_grad (1,)."""
         count = ctx.params["num_weights"]
         if len(ctx.params["etas"]) != count:
             raise ctx.error(f"etas has {len(ctx.params['etas'])} values, num_weights={count}")
@@ -432,11 +436,16 @@ for _master in (False, True):
 # ---------------------------------------------------------------------------------------------
 # multi_sum_sq, multi_lars: the layer-wise rates of MXNet's LARS optimizer (float32)
 
+def _multi_sum_sq_shape(ctx, ins, outs):
+    """num_arrays arrays of any shapes -> (num_arrays,)."""
+    return ins, [(ctx.params["num_arrays"],)]
+
+
 register(OpDef(
     "multi_sum_sq",
     params=[Param("num_arrays", "int", doc="number of input arrays.", low=1)],
     variadic="num_arrays",
-    infer_shape=lambda ctx, ins, outs: (ins, [(ctx.params["num_arrays"],)]),
+    infer_shape=_multi_sum_sq_shape,
     infer_type=lambda ctx, ins, outs: (ins, [np.dtype("float32")]),
     kernel=lambda b: kernels("optim").append_multi_sum_sq(b.plan, list(b.inputs), b.outputs[0],
                                                           b.label),
@@ -447,6 +456,7 @@ register(OpDef(
 
 
 def _lars_shape(ctx, ins, outs):
+    """lrs, weights_sum_sq, grads_sum_sq, wds (L,) -> (L,)."""
     known = next((s for s in list(ins) + list(outs) if s is not None), None)
     if known is None:
         return ins, outs
@@ -488,6 +498,8 @@ def _multi_lamb_inputs(master):
 
 def _multi_lamb_shape(group_size):
     def rule(ctx, ins, outs):
+        """num_tensors groups (weight_i, grad_i, mean_i, var_i[, weight32_i]), each of one shape ->
+        weight_i's shape for output i."""
         count = ctx.params["num_tensors"]
         for key in ("learning_rates", "wds", "step_count"):
             if len(ctx.params[key]) != count:
