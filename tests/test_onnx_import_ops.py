@@ -170,6 +170,9 @@ ROWS = [
          "batch": i64(1, 0)}),
     Row("MaxRoiPool", [node("MaxRoiPool", ["x", "rois"], pooled_shape=[2, 2], spatial_scale=0.5)],
         {"x": X, "rois": np.array([[1, 0.5, 1.0, 6.0, 5.5], [0, 2.0, 0.0, 9.0, 7.0]], np.float32)}),
+    # points up to 1.3 beyond the corners: neighbours outside the image count as zeros
+    Row("GridSample", [node("GridSample", ["x", "grid"], align_corners=1, mode="bilinear")],
+        {"x": X, "grid": f32(2, 3, 6, 2, low=-1.3, high=1.3)}),
 ]
 # one-node models of the recurrent layers and Resize are in test_onnx.py, the random
 # generators in test_onnx_random.py

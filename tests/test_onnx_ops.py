@@ -44,10 +44,19 @@ REFUSED = {
     # ONNX's Softmax takes no lengths; the exporter refuses the masked form
     "softmax-use_length": ("use_length=True", None),
     "softmax-use_length-axis1": ("use_length=True", None),
+    # bilinear sampling is ONNX's GridSample, from opset 16
+    **dict.fromkeys(("BilinearSampler", "BilinearSampler-cudnn-off", "SpatialTransformer"),
+                    ("needs ONNX GridSample (opset 16)", (13,))),
 }
 # ONNX operators the exporter writes that onnx.reference does not implement: those models run
 # in ONNX Runtime only (the test checks that the reference still lacks them)
 REFERENCE_LACKS = {"ROIPooling": "MaxRoiPool", "_sample_multinomial": "Multinomial"}
+# onnx.reference's GridSample knows only opset 20's mode name ("linear", not opset 16's
+# "bilinear"): these operators run in it exported at opset 20 (the test checks that it still
+# refuses the older name)
+REFERENCE_OPSET = {"BilinearSampler": 20, "SpatialTransformer": 20}
+# cysym's reductions over every axis give (1,), as MXNet's: allclose's 0-d result imports so
+IMPORTED_SHAPE = {"_contrib_allclose": (1,)}
 # exported forms the importer cannot map back: ONNX's NonMaxSuppression (selected indices in a
 # shape known when the model runs) has no cysym operator; importing names it and says why
 NOT_IMPORTED = {name: "NonMaxSuppression" for name in (
@@ -159,7 +168,8 @@ def _batched_onnxruntime(opset):
 
 def _reference_evaluates(case):
     # onnx.reference's RNN has Tanh only (op_rnn.py: "Unknown activation function")
-    return case.params.get("mode") != "rnn_relu" and get_op(case.op).name not in REFERENCE_LACKS
+    return (case.params.get("mode") != "rnn_relu"
+            and get_op(case.op).name not in {**REFERENCE_LACKS, **REFERENCE_OPSET})
 
 
 @lru_cache(maxsize=None)
@@ -198,6 +208,14 @@ def test_exported_op_runs_in_onnxruntime_and_reference(case):
     if _reference_evaluates(case):
         _assert_close(_outputs(case, 17, _batched_reference(), _reference_run), expected, case,
                       "reference")
+    if op_name in REFERENCE_OPSET:
+        model, feeds, _ = _exported(case, 17)
+        with pytest.raises(Exception, match="only supports nearest, linear, and cubic"):
+            _reference_run(model, feeds)
+        opset = REFERENCE_OPSET[op_name]
+        model, feeds, _ = _exported(case, opset)
+        onnx.checker.check_model(model, full_check=True)
+        _assert_close(_reference_run(model, feeds), expected, case, f"reference, opset {opset}")
 
 
 @pytest.mark.parametrize("opset", [13, 18])     # the oldest supported; reductions' axes as inputs
@@ -302,6 +320,10 @@ def test_exported_op_imports_back(case, batched_import, tmp_path_factory):
         return
     results = (batched_import[case] if batched_import is not None
                else _import_and_run(model, feeds, tmp_path_factory.mktemp("imported")))
+    shape = IMPORTED_SHAPE.get(get_op(case.op).name)
+    if shape is not None:
+        assert [np.shape(r) for r in results] == [shape], case.id
+        results = [np.reshape(r, e.shape) for r, e in zip(results, expected)]
     _assert_close(results, expected, case, "imported")
 
 
@@ -355,3 +377,47 @@ def test_parameter_forms_without_an_onnx_graph_are_refused():
                     dynamic=True)
     first, rest = session(model).run(None, {"data": np.arange(20, dtype=np.float32).reshape(5, 4)})
     assert first.shape == (5, 1) and rest.shape == (5, 3)
+
+
+# MXNet 1.9.1's BilinearSampler of data = arange(12).reshape(1, 1, 3, 4) * 0.25 - 1 at the grid
+# x = EDGE_POINTS[j], y = EDGE_POINTS[i] (made with /tmp/mxref: mx.nd.BilinearSampler, float32):
+# the corners (+-1), just inside and outside them, and points whose neighbours are all outside
+EDGE_POINTS = [-1.5, -1.0, -0.9999, 0.0, 0.9999, 1.0, 1.0001, 1.2, 1.5]
+MXNET_EDGE_SAMPLES = [
+    [-0.125, -0.5, -0.499981254, -0.3125, -0.125018746, -0.125, -0.124981225, -0.0874999762,
+     -0.03125],
+    [-0.25, -1.0, -0.999962509, -0.625, -0.250037491, -0.25, -0.249962449, -0.174999952, -0.0625],
+    [-0.249974996, -0.999899983, -0.999862432, -0.624899983, -0.249937475, -0.249899983,
+     -0.249862447, -0.174929932, -0.0624749959],
+    [0.0, 0.0, 3.75062227e-05, 0.375, 0.749962509, 0.75, 0.749887347, 0.524999857, 0.1875],
+    [0.249974996, 0.999899983, 0.999937475, 1.37489998, 1.74986243, 1.74989998, 1.74963713,
+     1.22492969, 0.437474996],
+    [0.25, 1.0, 1.00003755, 1.375, 1.74996257, 1.75, 1.74973714, 1.22499967, 0.4375],
+    [0.249974966, 0.999899864, 0.999937356, 1.37486231, 1.74978733, 1.74982476, 1.74956191,
+     1.224877, 0.437456191],
+    [0.199999988, 0.799999952, 0.800029933, 1.0999999, 1.39996982, 1.39999986, 1.39978957,
+     0.979999661, 0.349999964],
+    [0.125, 0.5, 0.500018775, 0.6875, 0.874981284, 0.875, 0.874868572, 0.612499833, 0.21875]]
+
+
+@pytest.mark.parametrize("opset", [16, 17, 20])
+def test_grid_sample_matches_mxnet_bilinear_sampler_on_edge_points(opset):
+    """ONNX GridSample with align_corners=1 and zeros padding is MXNet's BilinearSampler at the
+    image's borders and outside it (ONNX Runtime, and onnx.reference where it knows the mode's
+    name), as cysym's kernel is."""
+    data = (np.arange(12, dtype=np.float32).reshape(1, 1, 3, 4) * 0.25 - 1.0)
+    x = np.tile(np.array(EDGE_POINTS, np.float32), (len(EDGE_POINTS), 1))
+    grid = np.stack([x, x.T])[None]
+    expected = np.array(MXNET_EDGE_SAMPLES, np.float32).reshape(1, 1, 9, 9)
+    sym = mx.sym.BilinearSampler(mx.sym.Variable("data"), mx.sym.Variable("grid"), name=OP_NAME)
+    exe = sym.simple_bind(mx.cpu(), grad_req="null", data=data.shape, grid=grid.shape)
+    np.testing.assert_allclose(np.asarray(exe.forward(data=data, grid=grid)[0]), expected,
+                               rtol=RTOL, atol=ATOL, err_msg="cysym")
+    model = to_onnx(sym, {}, [data.shape, grid.shape], opset_version=opset)
+    onnx.checker.check_model(model, full_check=True)
+    feeds = {"data": data, "grid": grid}
+    np.testing.assert_allclose(session(model).run(None, feeds)[0], expected, rtol=RTOL, atol=ATOL,
+                               err_msg="onnxruntime")
+    if opset >= REFERENCE_OPSET["BilinearSampler"]:
+        np.testing.assert_allclose(_reference_run(model, feeds)[0], expected, rtol=RTOL,
+                                   atol=ATOL, err_msg="reference")

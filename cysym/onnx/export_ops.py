@@ -2508,3 +2508,312 @@ def _diag(g):
     cells = _diagonal_cells(shape[first], shape[second], k)
     positions = [r * shape[second] + c for r, c in cells]
     g.emit("Gather", [flat, g.ints(positions, "positions")], g.outputs, axis=len(others))
+
+
+# ---------------------------------------------------------------------------------------------
+# closeness, boxes, densities, histograms
+
+@exporter("_contrib_allclose")
+def _allclose(g):
+    """1 (uint8) when |a - b| <= atol + rtol |b| or a == b everywhere (NaN equal to NaN with
+    equal_nan), in the kernel's arithmetic: the data's type, float32 tolerances (integers
+    compared in float32)."""
+    p = g.params
+    a, b = g.inputs[:2]
+    integer = np.dtype(g.in_dtype(0)).kind != "f"
+    tolerance_dtype = np.float32 if integer else g.in_dtype(0)
+    difference, magnitude = g.emit1("Abs", [g.emit1("Sub", [a, b])]), g.emit1("Abs", [b])
+    if integer:
+        difference, magnitude = (_as_dtype(g, v, np.float32) for v in (difference, magnitude))
+    rtol, atol = (g.const(np.float32(p[name]).astype(tolerance_dtype), name=name)
+                  for name in ("rtol", "atol"))
+    bound = g.emit1("Add", [atol, g.emit1("Mul", [rtol, magnitude])])
+    close = g.emit1("Or", [g.emit1("Equal", [a, b]), g.emit1("LessOrEqual", [difference, bound])])
+    if p["equal_nan"] and not integer:
+        close = g.emit1("Or", [close, g.emit1("And", [g.emit1("IsNaN", [a]), g.emit1("IsNaN", [b])])])
+    every = _reduce(g, "ReduceMin", _as_dtype(g, close, np.float32), None, False)     # 0-d
+    _as_dtype(g, every, np.uint8, g.outputs[0])
+
+
+@exporter("_contrib_box_iou")
+def _box_iou(g):
+    """Every lhs box against every rhs box as a (L, R) table, MXNet's formulas: overlaps never
+    negative, areas 0 for inverted boxes, 0 where the intersection is not positive."""
+    lhs = g.emit1("Reshape", [g.inputs[0], g.ints([-1, 1, 4], "shape")])     # (L, 1, 4)
+    rhs = g.emit1("Reshape", [g.inputs[1], g.ints([1, -1, 4], "shape")])     # (1, R, 4)
+    zero = g.scalar(0)
+    columns = [[_box_column(g, box, k, k + 1) for k in range(4)]
+               for box in (lhs, rhs)]
+    if g.params["format"] == "center":
+        extents = []
+        for x, y, width, height in columns:
+            half_w, half_h = (g.emit1("Div", [size, g.scalar(2)]) for size in (width, height))
+            extents.append([g.emit1("Sub", [x, half_w]), g.emit1("Sub", [y, half_h]),
+                            g.emit1("Add", [x, half_w]), g.emit1("Add", [y, half_h])])
+        sizes = [(width, height) for _, _, width, height in columns]
+    else:
+        extents = columns
+        sizes = [(g.emit1("Sub", [x2, x1]), g.emit1("Sub", [y2, y1])) for x1, y1, x2, y2 in columns]
+    (a, b) = extents
+    overlaps = [g.emit1("Max", [g.emit1("Sub", [g.emit1("Min", [a[k + 2], b[k + 2]]),
+                                                g.emit1("Max", [a[k], b[k]])]), zero])
+                for k in (0, 1)]
+    intersection = g.emit1("Mul", overlaps)
+    areas = [g.emit1("Where", [g.emit1("Or", [g.emit1("Less", [width, zero]),
+                                              g.emit1("Less", [height, zero])]),
+                               zero, g.emit1("Mul", [width, height])]) for width, height in sizes]
+    union = g.emit1("Sub", [g.emit1("Add", areas), intersection])
+    iou = g.emit1("Where", [g.emit1("LessOrEqual", [intersection, zero]), zero,
+                            g.emit1("Div", [intersection, union])])
+    g.emit("Reshape", [iou, g.ints(g.out_shape(), "shape")], g.outputs)
+
+
+@exporter("_contrib_box_encode")
+def _box_encode(g):
+    """Each anchor's matched ref (a Gather of the flattened refs at batch * M + match, the
+    match clipped as the kernel reads it) encoded as ((centre offset / anchor size, log size
+    ratio) - means) / stds where samples > 0.5, else 0; the log terms in float64, as the
+    kernel's C log.  Outputs: the targets and the mask."""
+    samples, matches, anchors, refs, means, stds = g.inputs[:6]
+    batch, count = g.in_shape(0)
+    refs_per_image = g.in_shape(3)[1]
+    dtype = g.in_dtype(2)
+    zero = g.scalar(0, like=2)
+    match = _as_dtype(g, g.emit1("Where", [g.emit1("Greater", [matches, g.scalar(0, like=1)]),
+                                           matches, g.scalar(0, like=1)]), np.int64)
+    match = g.emit1("Min", [match, g.ints([refs_per_image - 1])])
+    if g.in_batch_axes(1):
+        images = g.emit1("Range", [g.const(np.int64(0), name="start"), g.emit1("Squeeze", [
+            g.emit1("Slice", [g.emit1("Shape", [matches]), g.ints([0]), g.ints([1])])]),
+            g.const(np.int64(1), name="step")])
+        first_ref = g.emit1("Unsqueeze", [g.emit1("Mul", [images, g.ints([refs_per_image])]),
+                                          g.ints([1], "axes")])
+    else:
+        first_ref = g.ints(np.arange(batch) * refs_per_image, "first_ref")
+        first_ref = g.emit1("Reshape", [first_ref, g.ints([batch, 1], "shape")])
+    flat_refs = g.emit1("Reshape", [refs, g.ints([-1, 4], "shape")])
+    matched = g.emit1("Gather", [flat_refs, g.emit1("Add", [match, first_ref])], axis=0)  # (B, N, 4)
+
+    def centres_and_sizes(boxes):
+        low, high = (_box_column(g, boxes, start, start + 2) for start in (0, 2))
+        size = g.emit1("Sub", [high, low])
+        return g.emit1("Add", [low, g.emit1("Mul", [size, g.scalar(0.5, like=2)])]), size
+
+    ref_centre, ref_size = centres_and_sizes(matched)
+    anchor_centre, anchor_size = centres_and_sizes(anchors)
+    pair = [g.emit1("Slice", [value, g.ints([start]), g.ints([start + 2]), g.ints([0])])
+            for value in (means, stds) for start in (0, 2)]
+    offsets = g.emit1("Div", [g.emit1("Sub", [g.emit1("Div", [
+        g.emit1("Sub", [ref_centre, anchor_centre]), anchor_size]), pair[0]]), pair[2]])
+    ratio = _as_dtype(g, g.emit1("Div", [ref_size, anchor_size]), np.float64)
+    logs = g.emit1("Div", [g.emit1("Sub", [g.emit1("Log", [ratio]), _as_dtype(g, pair[1], np.float64)]),
+                           _as_dtype(g, pair[3], np.float64)])
+    targets = g.emit1("Concat", [offsets, _as_dtype(g, logs, dtype)], axis=2)
+    positive = g.emit1("Unsqueeze", [g.emit1("Greater", [samples, g.scalar(0.5, like=0)]),
+                                     g.ints([2], "axes")])
+    g.emit("Where", [positive, targets, zero], g.outputs[:1])
+    if len(g.outputs) > 1:
+        g.emit("Tile", [_as_dtype(g, positive, dtype), g.ints([1, 1, 4], "reps")], g.outputs[1:2])
+
+
+def _per_sample(g, value, dtype):
+    """A parameter array (the leading axes of the samples) as `dtype`, with trailing axes of 1
+    to broadcast against the samples."""
+    extra = len(g.in_shape(0)) - len(g.in_shape(1))
+    value = _as_dtype(g, value, dtype)
+    if extra:
+        value = g.emit1("Unsqueeze", [value, g.ints(range(len(g.in_shape(1)), len(g.in_shape(0))),
+                                                    "axes")])
+    return value
+
+
+@exporter("_random_pdf_uniform", "_random_pdf_normal", "_random_pdf_exponential")
+def _random_pdf(g):
+    """MXNet's log densities in float64, as the kernel computes them (the uniform one reads
+    only its bounds), then exp unless is_log, rounded to the data's type."""
+    double = np.float64
+    x = _as_dtype(g, g.inputs[0], double)
+    params = [_per_sample(_WithInputs(g, g.inputs), value, double) for value in g.inputs[1:]]
+
+    def number(value):
+        return g.const(np.float64(value), name="number")
+
+    if g.op == "_random_pdf_uniform":
+        low, high = params
+        log_pdf = g.emit1("Neg", [g.emit1("Log", [g.emit1("Sub", [high, low])])])
+        shape = (g.emit1("Shape", [g.inputs[0]]) if g.in_batch_axes(0)
+                 else g.ints(g.in_shape(0), "shape"))
+        log_pdf = g.emit1("Expand", [log_pdf, shape])
+    elif g.op == "_random_pdf_normal":
+        mu, sigma = params
+        centred = g.emit1("Sub", [x, mu])
+        square = g.emit1("Mul", [g.emit1("Mul", [number(-0.5), centred]), centred])
+        log_pdf = g.emit1("Sub", [g.emit1("Div", [square, g.emit1("Mul", [sigma, sigma])]),
+                                  g.emit1("Log", [g.emit1("Mul", [number(math.sqrt(2.0 * math.pi)),
+                                                                  sigma])])])
+    else:
+        (rate,) = params
+        log_pdf = g.emit1("Sub", [g.emit1("Log", [rate]), g.emit1("Mul", [rate, x])])
+    value = log_pdf if g.params["is_log"] else g.emit1("Exp", [log_pdf])
+    _as_dtype(g, value, g.out_dtype(), g.outputs[0])
+
+
+@exporter("_histogram")
+def _histogram(g):
+    """Counts of the data per bin: a value's bin is the number of inner edges <= it (the
+    edges of bin_cnt bins over range as the kernel computes them: float64 arithmetic rounded
+    to the data's type), values outside the range (compared in float64, as the kernel) or
+    the edges not counted.  Outputs: the int64 counts and the edges."""
+    p = g.params
+    dtype = g.in_dtype(0)
+    x = g.emit1("Reshape", [g.inputs[0], g.ints([-1, 1], "shape")])            # (n, 1)
+    if p["bin_cnt"] is not None:
+        bins = p["bin_cnt"]
+        low, high = p["range"]
+        if low == high:     # the kernel's range of one value
+            low, high = low - 0.5, high + 0.5
+        steps = np.arange(bins + 1, dtype=np.float64)
+        edge_values = ((high * steps + (bins - steps) * low) / bins).astype(dtype)
+        edges = g.const(edge_values, name="edges")
+        wide = _as_dtype(g, x, np.float64)
+        inside = g.emit1("And", [
+            g.emit1("GreaterOrEqual", [wide, g.const(np.float64(low), name="low")]),
+            g.emit1("LessOrEqual", [wide, g.const(np.float64(high), name="high")])])
+        inner = g.const(edge_values[1:-1].reshape(1, -1), name="inner_edges")
+    else:
+        bins = g.in_shape(1)[0] - 1
+        edges = g.inputs[1]
+        first, last = (g.emit1("Slice", [edges, g.ints([k]), g.ints([k + 1])]) for k in (0, bins))
+        inside = g.emit1("And", [g.emit1("GreaterOrEqual", [x, first]),
+                                 g.emit1("LessOrEqual", [x, last])])
+        inner = g.emit1("Unsqueeze", [g.emit1("Slice", [edges, g.ints([1]), g.ints([bins])]),
+                                      g.ints([0], "axes")])
+    # counted in float64 (exact to 2**53; cysym's sum takes floats), and as products of 0/1
+    # rather than And: cysym's comparisons give 0/1 in their inputs' dtype, so an imported
+    # And would meet operands of two dtypes
+    counting = np.float64
+    hits = _as_dtype(g, inside, counting)
+    if bins > 1:
+        passed = _as_dtype(g, g.emit1("GreaterOrEqual", [x, inner]), counting)     # (n, bins-1)
+        position = _reduce(g, "ReduceSum", passed, [1], True)                       # (n, 1)
+        columns = g.const(np.arange(bins, dtype=counting).reshape(1, -1), name="bins")
+        hits = g.emit1("Mul", [_as_dtype(g, g.emit1("Equal", [position, columns]), counting), hits])
+    counts = g.emit1("ReduceSum", [hits, g.ints([0], "axes")], keepdims=0)
+    _as_dtype(g, counts, np.int64, g.outputs[0])
+    if len(g.outputs) > 1:
+        g.emit("Identity", [edges], g.outputs[1:2])
+
+
+# ---------------------------------------------------------------------------------------------
+# sampling grids and bilinear sampling (ONNX GridSample, opset 16), sliding blocks
+
+GRID_SAMPLE_OPSET = 16
+
+
+def _target_grid(height, width, dtype):
+    """The (3, H*W) normalized target coordinates (x, y, 1) as the kernel computes them."""
+    dtype = np.dtype(dtype).type
+    step_x = dtype(2.0 / (width - 1)) if width > 1 else dtype(0)
+    step_y = dtype(2.0 / (height - 1)) if height > 1 else dtype(0)
+    k = np.arange(height * width)
+    return np.stack([dtype(-1) + (k % width).astype(dtype) * step_x,
+                     dtype(-1) + (k // width).astype(dtype) * step_y,
+                     np.ones(height * width, dtype)]).astype(dtype)
+
+
+def _affine_grid(g, theta, height, width, output=None):
+    """theta (N, 6) applied to the target grid: (N, 2, H, W)."""
+    matrices = g.emit1("Reshape", [theta, g.ints([-1, 2, 3], "shape")])
+    grid = g.const(_target_grid(height, width, g.in_dtype(0 if g.op == "GridGenerator" else 1)),
+                   name="target_grid")
+    points = g.emit1("MatMul", [matrices, grid])                                # (N, 2, H*W)
+    return g.emit1("Reshape", [points, g.ints([-1, 2, height, width], "shape")], output)
+
+
+@exporter("GridGenerator")
+def _grid_generator(g):
+    if g.params["transform_type"] == "affine":
+        height, width = g.params["target_shape"]
+        _affine_grid(g, g.inputs[0], height, width, g.outputs[0])
+        return
+    # warp: (flow + pixel coordinates) / ((W-1)/2, (H-1)/2) - 1
+    _, _, height, width = g.in_shape(0)
+    dtype = np.dtype(g.in_dtype(0)).type
+    pixels = np.stack(np.meshgrid(np.arange(width), np.arange(height))[::1]).astype(dtype)
+    halves = np.array([(dtype(width) - dtype(1)) / dtype(2), (dtype(height) - dtype(1)) / dtype(2)],
+                      dtype).reshape(1, 2, 1, 1)
+    moved = g.emit1("Add", [g.inputs[0], g.const(pixels[None], name="pixels")])
+    scaled = g.emit1("Div", [moved, g.const(halves, name="halves")])
+    g.emit("Sub", [scaled, g.scalar(1)], g.outputs[:1])
+
+
+def _bilinear_sample(g, data, grid, output):
+    """MXNet's bilinear sampling: ONNX GridSample with corners aligned ((x + 1) (W - 1) / 2)
+    and zeros outside; the grid (N, 2, H, W) moved to GridSample's (N, H, W, 2)."""
+    if g.opset < GRID_SAMPLE_OPSET:
+        g.fail(f"bilinear sampling needs ONNX GridSample (opset {GRID_SAMPLE_OPSET}); export "
+               f"with opset_version >= {GRID_SAMPLE_OPSET}")
+    points = g.emit1("Transpose", [grid], perm=[0, 2, 3, 1])
+    # opset 20 renamed the mode (and took N-D grids)
+    g.emit("GridSample", [data, points], [output], align_corners=1, padding_mode="zeros",
+           mode="bilinear" if g.opset < 20 else "linear")
+
+
+@exporter("BilinearSampler")
+def _bilinear_sampler(g):
+    _bilinear_sample(g, g.inputs[0], g.inputs[1], g.outputs[0])
+
+
+@exporter("SpatialTransformer")
+def _spatial_transformer(g):
+    if g.opset < GRID_SAMPLE_OPSET:     # before any node is written
+        _bilinear_sample(g, None, None, None)
+    height, width = g.params["target_shape"]
+    _bilinear_sample(g, g.inputs[0], _affine_grid(g, g.inputs[1], height, width), g.outputs[0])
+
+
+def _one_hot_taps(kernel, dtype):
+    """(K, 1, *kernel) weights: filter k is 1 at tap k (row-major over the kernel), 0 elsewhere."""
+    taps = int(np.prod(kernel))
+    return np.eye(taps, dtype=dtype).reshape((taps, 1) + tuple(kernel))
+
+
+def _block_attrs(g):
+    kernel = list(g.params["kernel"])
+    spatial = len(kernel)
+    pad = _spatial(g, "pad", spatial, 0)
+    return kernel, dict(kernel_shape=kernel, strides=_spatial(g, "stride", spatial, 1),
+                        dilations=_spatial(g, "dilate", spatial, 1), pads=pad + pad)
+
+
+@exporter("im2col")
+def _im2col(g):
+    """Each channel convolved alone with one-hot filters (one per kernel tap: x * 1 plus zeros,
+    exact for finite data): (N * C, K, *blocks), then (N, C * K, blocks)."""
+    kernel, attrs = _block_attrs(g)
+    spatial_shape = list(g.in_shape(0)[2:])
+    planes = g.emit1("Reshape", [g.inputs[0], g.ints([-1, 1] + spatial_shape, "shape")])
+    taps = g.emit1("Conv", [planes, g.const(_one_hot_taps(kernel, g.in_dtype(0)), name="taps")],
+                   **attrs)
+    _reshape(g, taps, g.outputs[0])
+
+
+@exporter("col2im")
+def _col2im(g):
+    """The transposed convolution of im2col's: each channel's K tap rows scattered back by
+    one-hot filters and summed, (N * C, K, *blocks) -> (N, C, *output_size)."""
+    kernel, attrs = _block_attrs(g)
+    taps = int(np.prod(kernel))
+    size = list(g.params["output_size"])
+    blocks = []
+    for n, k, s, d, p in zip(size, kernel, attrs["strides"], attrs["dilations"], attrs["pads"]):
+        blocks.append((n + 2 * p - d * (k - 1) - 1) // s + 1)
+    # the rows the last block leaves at the end (MXNet's size need not be a stride multiple)
+    extra = [n + 2 * p - (s * (b - 1) + d * (k - 1) + 1)
+             for n, b, k, s, d, p in zip(size, blocks, kernel, attrs["strides"],
+                                         attrs["dilations"], attrs["pads"])]
+    columns = g.emit1("Reshape", [g.inputs[0], g.ints([-1, taps] + blocks, "shape")])
+    image = g.emit1("ConvTranspose", [columns, g.const(_one_hot_taps(kernel, g.in_dtype(0)),
+                                                       name="taps")],
+                    output_padding=extra, **attrs)
+    _reshape(g, image, g.outputs[0])

@@ -938,6 +938,22 @@ def _max_roi_pool(b, node, attrs):
                  spatial_scale=attrs.get("spatial_scale", 1.0))]
 
 
+@importer("GridSample")
+def _grid_sample(b, node, attrs):
+    """MXNet's BilinearSampler: bilinear (opset 20: linear) sampling of 4-D data with corners
+    aligned and zeros outside; the grid (N, H, W, 2) moved to cysym's (N, 2, H, W)."""
+    text = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
+    mode, padding = text.get("mode", "bilinear"), text.get("padding_mode", "zeros")
+    if mode not in ("bilinear", "linear") or padding != "zeros" or not text.get("align_corners", 0):
+        raise Unsupported(f"mode={mode!r}, padding_mode={padding!r}, align_corners="
+                          f"{text.get('align_corners', 0)} (cysym samples bilinearly with "
+                          f"corners aligned and zeros outside)")
+    if _rank(b, node.input[0]) != 4:
+        raise Unsupported("data that is not (N, C, H, W)")
+    grid = b.sym.transpose(b.input(node.input[1]), axes=(0, 3, 1, 2))
+    return [b.op("BilinearSampler", node, b.input(node.input[0]), grid)]
+
+
 # ---------------------------------------------------------------------------------------------
 # random generators (their seed attribute has no cysym form: cysym draws from mx.random's state)
 
