@@ -66,3 +66,38 @@ CASE_LIST = [
     Case("_image_adjust_lighting", {"data": ((5, 4, 1), signed)}, params=dict(alpha=(0.5, 0.5, 0.5)),
          ref=np_adjust_lighting, grad=(), id="_image_adjust_lighting-one-channel"),
 ]
+
+
+def _linear_taps(in_size, out_size):
+    """OpenCV's bilinear taps along one axis: source index and weights of the two neighbours of
+    each output pixel, whose centre maps to (i + 0.5) * in / out - 0.5, clamped at the edges;
+    the weights are float32 numbers, for float64 images too (OpenCV's coefficient type)."""
+    position = ((np.arange(out_size) + 0.5) * (1 / (out_size / in_size)) - 0.5).astype(np.float32)
+    first = np.floor(position).astype(int)
+    weight = position - first.astype(np.float32)
+    weight[first < 0] = 0
+    first[first < 0] = 0
+    weight[first >= in_size - 1] = 0
+    first[first >= in_size - 1] = in_size - 1
+    return first, np.minimum(first + 1, in_size - 1), np.stack([1 - weight, weight]).astype(np.float64)
+
+
+def np_resize_bilinear(data, size, **_):
+    width, height = size
+    top, bottom, (w_top, w_bottom) = _linear_taps(data.shape[-3], height)
+    left, right, (w_left, w_right) = _linear_taps(data.shape[-2], width)
+    rows = (data[..., top, :, :] * w_top[:, None, None]
+            + data[..., bottom, :, :] * w_bottom[:, None, None])
+    return rows[..., left, :] * w_left[:, None] + rows[..., right, :] * w_right[:, None]
+
+
+CASE_LIST += [
+    # MXNet's gradient is a copy of the resized output's gradient, which cannot fit the image
+    # (its backward crashes): cysym passes a zero one, as for to_tensor
+    Case("_image_resize", {"data": ((4, 5, 3), signed)}, params=dict(size=(7, 2)),
+         ref=np_resize_bilinear, zero_grad=True,
+         bad=[("params", {"size": ()}), ("params", {"size": (2, 3, 4)}), ("params", {"size": (0, 3)}),
+              ("params", {"interp": 5}), ("shapes", {"data": (4, 5)})]),
+    Case("_image_resize", {"data": ((2, 3, 6, 1), signed)}, params=dict(size=(4, 5)),
+         ref=np_resize_bilinear, zero_grad=True, id="_image_resize-batch"),
+]

@@ -1,6 +1,7 @@
-"""MXNet's image operators (src/operator/image/image_random-inl.h; mx.nd.image, mx.sym.image):
-_image_to_tensor, _image_normalize, _image_flip_left_right, _image_flip_top_bottom,
-_image_crop and _image_adjust_lighting.
+"""MXNet's image operators (src/operator/image/image_random-inl.h and resize-inl.h; mx.nd.image,
+mx.sym.image): _image_to_tensor, _image_normalize, _image_flip_left_right,
+_image_flip_top_bottom, _image_crop, _image_adjust_lighting and _image_resize (the random
+transforms are in image_random.py).
 
 Where this differs from MXNet 1.9.1:
 * the flips write every column or row: MXNet's FlipImpl swaps pairs and, out of place, leaves
@@ -12,10 +13,14 @@ Where this differs from MXNet 1.9.1:
   output's gradient, whose shape, C x H x W, is not the image's).
 * crop refuses a negative x or y (MXNet does not check them, and reads outside the image);
 * adjust_lighting returns a one-channel image unchanged (MXNet leaves its output unwritten),
-  and computes in float32 and float64 only (MXNet saturates uint8 images).
-The random forms (_image_random_*), resize and the colour transforms are not here.
+  and computes in float32 and float64 only (MXNet saturates uint8 images);
+* resize passes a zero gradient to its image, as to_tensor does (MXNet registers a copy of the
+  output's gradient, which has the resized shape: its backward crashes), and takes float32,
+  float64 and uint8 images (MXNet's other dtypes give OpenCV errors or garbage). Float images
+  are interpolated in float64 and rounded once (OpenCV sums in float32: a few ulps apart).
 """
-from ..registry import ARRAY_DTYPES, NUMBER_DTYPES, OpDef, Param, register
+from ..image_resize import resize_array
+from ..registry import ARRAY_DTYPES, FLOAT_DTYPES, NUMBER_DTYPES, OpDef, Param, register
 from .common import kernels, same_shape
 from .layout import _gather, _strides, _window_backward
 
@@ -257,4 +262,75 @@ register(OpDef(
     gradient=lambda g: [g.out_grads[0]],
     doc="Adds AlexNet-style PCA lighting to an image of shape (H, W, C), C 1 or 3: channel c "
         "gains sum_k eigen[c, k] * alpha[k] (ImageNet's RGB eigenvectors), in float32.",
+))
+
+
+# ---------------------------------------------------------------------------------------------
+# resize: each (H, W, C) image of an (N,) H x W x C batch resized by OpenCV 3.4.2's arithmetic
+
+def _resized_height_width(ctx, height, width):
+    """MXNet's GetHeightAndWidth: size (width, height), or one size for both sides, or, with
+    keep_ratio, for the short side (the long one scaled in integers, truncated)."""
+    size = ctx.params["size"]
+    if len(size) not in (1, 2):
+        raise ctx.error(f"size must hold 1 or 2 values, (size) or (width, height), got {size}")
+    if any(side <= 0 for side in size):
+        raise ctx.error(f"size must be positive, got {size}")
+    if len(size) == 2:
+        return size[1], size[0]
+    if not ctx.params["keep_ratio"]:
+        return size[0], size[0]
+    if height > width:
+        return height * size[0] // width, size[0]
+    return size[0], width * size[0] // height
+
+
+def _resize_shape(ctx, ins, outs):
+    data = ins[0]
+    if data is None:
+        return ins, outs
+    if len(data) not in (3, 4):
+        raise _image_rank_error(ctx, data, "(H, W, C)")
+    height, width = _resized_height_width(ctx, data[-3], data[-2])
+    return ins, [tuple(data[:-3]) + (height, width, data[-1])]
+
+
+class _ResizeCall:
+    """The Python call resizing every image of the batch into the output: OpenCV's arithmetic,
+    whose uint8 rounding rules cysym/image_resize.py reproduces (a data-pipeline operator, not
+    one of a network's hot loops)."""
+
+    def __init__(self, image, out, interp):
+        self.images = image.reshape((-1,) + image.shape[-3:])
+        self.outs = out.reshape((-1,) + out.shape[-3:])
+        self.interp = interp
+
+    def __call__(self):
+        height, width = self.outs.shape[1:3]
+        for image, out in zip(self.images, self.outs):
+            out[...] = resize_array(image, width, height, self.interp)
+
+
+def _resize_kernel(b):
+    if b.req[0] != "null":
+        b.plan.add_python(_ResizeCall(b.inputs[0], b.outputs[0], b.params["interp"]), b.label)
+
+
+register(OpDef(
+    "_image_resize",
+    aliases=("_npx__image_resize",),
+    params=[
+        Param("size", "shape", (), "Size of new image. Could be (width, height) or (size)"),
+        Param("keep_ratio", "bool", False, "Whether to resize the short edge or both edges to "
+                                           "`size`, if size is give as an integer."),
+        Param("interp", "int", 1, "Interpolation method for resizing: 0 nearest neighbour, 1 "
+                                  "bilinear, 2 bicubic over 4x4 pixels, 3 pixel area relation, 4 "
+                                  "Lanczos over 8x8 pixels.", choices=(0, 1, 2, 3, 4)),
+    ],
+    dtypes=FLOAT_DTYPES + ("uint8",),
+    infer_shape=_resize_shape,
+    kernel=_resize_kernel,
+    gradient=lambda g: [None],
+    doc="Resizes an image of shape (H, W, C) or (N, H, W, C) to size (width, height), or to "
+        "size x size, or, with keep_ratio, its short side to size, as OpenCV's cv2.resize does.",
 ))
