@@ -28,6 +28,8 @@ def load_digits(test_fraction=0.2, seed=0):
 
 
 def seed_mlp():
+    """The seed network: flatten, fc 128, relu, fc 64, relu, fc 10, SoftmaxOutput (label
+    'softmax_label')."""
     net = mx.sym.Variable("data")
     net = mx.sym.Flatten(net, name="flatten")
     net = mx.sym.FullyConnected(net, name="fc1", num_hidden=128)
@@ -39,6 +41,8 @@ def seed_mlp():
 
 
 def lenet():
+    """The LeNet-style CNN of ``--cnn``: two 3x3 convolution blocks (16 and 32 filters; BatchNorm
+    after the first) with 2x2 max pooling, Dropout 0.25, fc 64, relu, fc 10, SoftmaxOutput."""
     net = mx.sym.Variable("data")
     net = mx.sym.Convolution(net, name="conv1", kernel=(3, 3), pad=(1, 1), num_filter=16)
     net = mx.sym.BatchNorm(net, name="bn1", fix_gamma=False)
@@ -89,6 +93,8 @@ def train(cnn=False, epochs=None, batch_size=32, learning_rate=None, seed=0, pro
 
 
 def main(argv=None):
+    """The ``cysym-demo`` command: trains, prints accuracy, speed and the memory plan, and writes
+    the pictures (``cysym-demo --help`` for the options; argv defaults to sys.argv[1:])."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cnn", action="store_true", help="train the LeNet-style CNN instead of the MLP")
     parser.add_argument("--epochs", type=int, default=None,
