@@ -2739,7 +2739,7 @@ def _grid_generator(g):
     # warp: (flow + pixel coordinates) / ((W-1)/2, (H-1)/2) - 1
     _, _, height, width = g.in_shape(0)
     dtype = np.dtype(g.in_dtype(0)).type
-    pixels = np.stack(np.meshgrid(np.arange(width), np.arange(height))[::1]).astype(dtype)
+    pixels = np.stack(np.meshgrid(np.arange(width), np.arange(height))).astype(dtype)
     halves = np.array([(dtype(width) - dtype(1)) / dtype(2), (dtype(height) - dtype(1)) / dtype(2)],
                       dtype).reshape(1, 2, 1, 1)
     moved = g.emit1("Add", [g.inputs[0], g.const(pixels[None], name="pixels")])
@@ -2747,16 +2747,26 @@ def _grid_generator(g):
     g.emit("Sub", [scaled, g.scalar(1)], g.outputs[:1])
 
 
-def _bilinear_sample(g, data, grid, output):
-    """MXNet's bilinear sampling: ONNX GridSample with corners aligned ((x + 1) (W - 1) / 2)
-    and zeros outside; the grid (N, 2, H, W) moved to GridSample's (N, H, W, 2)."""
+def _require_grid_sample(g):
     if g.opset < GRID_SAMPLE_OPSET:
         g.fail(f"bilinear sampling needs ONNX GridSample (opset {GRID_SAMPLE_OPSET}); export "
                f"with opset_version >= {GRID_SAMPLE_OPSET}")
-    points = g.emit1("Transpose", [grid], perm=[0, 2, 3, 1])
+
+
+def _grid_sample(g, data, points, output=None):
+    """GridSample of data (N, C, H, W) at points (N, Ho, Wo, 2) normalized with corners
+    aligned ((x + 1) (W - 1) / 2), zeros outside: MXNet's bilinear sampling."""
+    _require_grid_sample(g)
     # opset 20 renamed the mode (and took N-D grids)
-    g.emit("GridSample", [data, points], [output], align_corners=1, padding_mode="zeros",
-           mode="bilinear" if g.opset < 20 else "linear")
+    return g.emit1("GridSample", [data, points], output, align_corners=1, padding_mode="zeros",
+                   mode="bilinear" if g.opset < 20 else "linear")
+
+
+def _bilinear_sample(g, data, grid, output):
+    """MXNet's BilinearSampler: the grid (N, 2, H, W) moved to GridSample's (N, H, W, 2)."""
+    _require_grid_sample(g)
+    points = g.emit1("Transpose", [grid], perm=[0, 2, 3, 1])
+    _grid_sample(g, data, points, output)
 
 
 @exporter("BilinearSampler")
@@ -2766,8 +2776,7 @@ def _bilinear_sampler(g):
 
 @exporter("SpatialTransformer")
 def _spatial_transformer(g):
-    if g.opset < GRID_SAMPLE_OPSET:     # before any node is written
-        _bilinear_sample(g, None, None, None)
+    _require_grid_sample(g)
     height, width = g.params["target_shape"]
     _bilinear_sample(g, g.inputs[0], _affine_grid(g, g.inputs[1], height, width), g.outputs[0])
 
@@ -2817,3 +2826,127 @@ def _col2im(g):
                                                        name="taps")],
                     output_padding=extra, **attrs)
     _reshape(g, image, g.outputs[0])
+
+
+@exporter("Correlation")
+def _correlation(g):
+    """For each displacement of data2's patches: the products (or absolute differences) of
+    the padded inputs over the region the patches cover, summed over the channels and each
+    kernel_size window (strided slices), divided by kernel_size^2 * C.  As the kernel: the
+    products in the data's type, the sums and the division in float64."""
+    p = g.params
+    _, channels, _, _ = g.in_shape(0)
+    _, count, out_h, out_w = g.out_shape(0)
+    k, md, s1, s2, pad = (p[name] for name in ("kernel_size", "max_displacement", "stride1",
+                                               "stride2", "pad_size"))
+    radius = md // s2
+    padded = [g.emit1("Pad", [x, g.ints([0, 0, pad, pad, 0, 0, pad, pad], "pads")])
+              for x in g.inputs[:2]]
+    extent = [(out_h - 1) * s1 + k, (out_w - 1) * s1 + k]
+
+    def region(x, dy, dx):
+        return g.emit1("Slice", [x, g.ints([md + dy, md + dx], "starts"),
+                                 g.ints([md + dy + extent[0], md + dx + extent[1]], "ends"),
+                                 g.ints([2, 3], "axes")])
+
+    first = region(padded[0], 0, 0)
+    maps = []
+    for q in range(count):
+        dy, dx = (q // (2 * radius + 1) - radius) * s2, (q % (2 * radius + 1) - radius) * s2
+        second = region(padded[1], dy, dx)
+        if p["is_multiply"]:
+            terms = g.emit1("Mul", [first, second])
+        else:
+            terms = g.emit1("Abs", [g.emit1("Sub", [first, second])])
+        maps.append(_reduce(g, "ReduceSum", _as_dtype(g, terms, np.float64), [1], True))
+    sums = g.emit1("Concat", maps, axis=1) if count > 1 else maps[0]   # (N, count, *extent)
+    windows = [g.emit1("Slice", [sums, g.ints([h, w], "starts"),
+                                 g.ints([h + (out_h - 1) * s1 + 1, w + (out_w - 1) * s1 + 1], "ends"),
+                                 g.ints([2, 3], "axes"), g.ints([s1, s1], "steps")])
+               for h in range(k) for w in range(k)]
+    total = g.emit1("Sum", windows) if len(windows) > 1 else windows[0]
+    mean = g.emit1("Div", [total, g.const(np.float64(k * k * channels), name="count")])
+    _as_dtype(g, mean, g.out_dtype(0), g.outputs[0])
+
+
+@exporter("_contrib_DeformableConvolution", "_contrib_ModulatedDeformableConvolution")
+def _deformable_convolution(g):
+    """The deformable im2col as GridSample: every tap's shifted positions (computed in
+    float64, as the kernel, then normalized with corners aligned) sampled per deformable
+    group, scaled by the mask (v2), then a grouped 1x1 Conv over the (channel, tap) columns.
+    v1 reads 0 outside [0, H) x [0, W) and clamps its last row and column: the positions
+    clipped to the image (a border read), then zeroed where they were outside."""
+    _require_grid_sample(g)
+    p = g.params
+    modulated = g.op == "_contrib_ModulatedDeformableConvolution"
+    if p.get("layout") not in (None, "NCHW"):
+        g.fail(f"layout={p['layout']!r}")
+    x, offset = g.inputs[:2]
+    weight = g.inputs[3 if modulated else 2]
+    mask = g.inputs[2] if modulated else None
+    _, channels, height, width = g.in_shape(0)
+    _, filters, out_h, out_w = g.out_shape(0)
+    if height < 2 or width < 2:
+        g.fail(f"data {g.in_shape(0)}: GridSample's aligned corners need two rows and columns")
+    kernel = list(p["kernel"])
+    stride, dilate = _spatial(g, "stride", 2, 1), _spatial(g, "dilate", 2, 1)
+    pad = _spatial(g, "pad", 2, 0)
+    taps, groups = kernel[0] * kernel[1], p["num_deformable_group"]
+    # each tap's grid position (float64), (taps, Ho, 1) rows and (taps, 1, Wo) columns
+    tap_rows, tap_columns = np.divmod(np.arange(taps), kernel[1])
+    base_h = (np.arange(out_h) * stride[0] - pad[0])[None, :, None] + (tap_rows * dilate[0])[:, None, None]
+    base_w = (np.arange(out_w) * stride[1] - pad[1])[None, None, :] + (tap_columns * dilate[1])[:, None, None]
+    shifts = g.emit1("Reshape", [_as_dtype(g, offset, np.float64),
+                                 g.ints([-1, groups, taps, 2, out_h, out_w], "shape")])
+    positions = []
+    for axis, (base, size) in enumerate(((base_h, height), (base_w, width))):
+        shift = g.emit1("Squeeze", [g.emit1("Slice", [shifts, g.ints([axis]), g.ints([axis + 1]),
+                                                      g.ints([3])]), g.ints([3], "axes")])
+        positions.append(g.emit1("Add", [shift, g.const(base.astype(np.float64), name="base")]))
+    inside = None
+    if not modulated:
+        bounds = [g.emit1("And", [g.emit1("GreaterOrEqual", [position, g.const(np.float64(0))]),
+                                  g.emit1("Less", [position, g.const(np.float64(size))])])
+                  for position, size in zip(positions, (height, width))]
+        inside = g.emit1("And", bounds)                             # (N, dg, taps, Ho, Wo)
+    # normalized: position / ((size - 1) / 2) - 1; v1's clipped to the image
+    normalized = []
+    for position, size in zip(positions, (height, width)):
+        value = g.emit1("Sub", [g.emit1("Div", [position, g.const(np.float64((size - 1) / 2))]),
+                                g.const(np.float64(1))])
+        if not modulated:
+            value = g.emit1("Clip", [value, g.const(np.float64(-1)), g.const(np.float64(1))])
+        normalized.append(_as_dtype(g, value, np.float32))
+    # GridSample's points (x, y) last: (N, dg, taps * Ho, Wo, 2)
+    points = g.emit1("Concat", [g.emit1("Unsqueeze", [value, g.ints([5], "axes")])
+                                for value in normalized[::-1]], axis=5)
+    points = g.emit1("Reshape", [points, g.ints([0, groups, taps * out_h, out_w, 2], "shape")])
+    data = x if np.dtype(g.in_dtype(0)) == np.float32 else _as_dtype(g, x, np.float32)
+    per_group = channels // groups
+    columns = []
+    for group in range(groups):
+        plane = data if groups == 1 else g.emit1("Slice", [
+            data, g.ints([group * per_group]), g.ints([(group + 1) * per_group]), g.ints([1])])
+        grid = g.emit1("Squeeze", [g.emit1("Slice", [points, g.ints([group]), g.ints([group + 1]),
+                                                     g.ints([1])]), g.ints([1], "axes")])
+        sampled = g.emit1("Reshape", [_grid_sample(g, plane, grid),
+                                      g.ints([0, per_group, taps, out_h, out_w], "shape")])
+        scale = None
+        if modulated:
+            scale = g.emit1("Slice", [g.emit1("Reshape", [mask, g.ints([0, groups, taps, out_h, out_w],
+                                                                         "shape")]),
+                                      g.ints([group]), g.ints([group + 1]), g.ints([1])])
+        else:
+            scale = _as_dtype(g, g.emit1("Slice", [inside, g.ints([group]), g.ints([group + 1]),
+                                                   g.ints([1])]), np.float32)
+        if modulated and np.dtype(g.in_dtype(2)) != np.float32:
+            scale = _as_dtype(g, scale, np.float32)
+        columns.append(g.emit1("Mul", [sampled, scale]))
+    column = g.emit1("Concat", columns, axis=1) if groups > 1 else columns[0]
+    column = g.emit1("Reshape", [column, g.ints([0, channels * taps, out_h, out_w], "shape")])
+    filters_weight = g.emit1("Reshape", [weight, g.ints([filters, -1, 1, 1], "shape")])
+    if np.dtype(g.in_dtype(0)) != np.float32:
+        column = _as_dtype(g, column, g.in_dtype(0))
+    bias = [] if p["no_bias"] else [g.inputs[-1]]
+    g.emit("Conv", [column, filters_weight] + bias, g.outputs, kernel_shape=[1, 1],
+           group=p["num_group"])
