@@ -28,6 +28,7 @@ class GradContext:
 
     @property
     def name(self):
+        """The name of the node whose gradient is being built."""
         return self.node.name
 
     def op(self, op_name, *inputs, num_outputs=None, **params):

@@ -41,6 +41,7 @@ class RuleContext:
         return self._input_names
 
     def error(self, message, kind=ShapeError):
+        """An exception (to raise) naming this operator instance, then `message`."""
         return kind(f"Error in operator {self.name}: {self.op.label(self.name)}: {message}")
 
 

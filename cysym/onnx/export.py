@@ -383,6 +383,7 @@ def to_onnx(sym, params, in_shapes, in_types=np.float32, dynamic=False, dynamic_
 def export_model(sym, params, in_shapes=None, in_types=np.float32, onnx_file_path="model.onnx",
                  verbose=False, dynamic=False, dynamic_input_shapes=None, run_shape_inference=False,
                  input_type=None, input_shape=None, opset_version=None):
+    """The implementation of :func:`cysym.onnx.export_model` (documented there)."""
     onnx = require_onnx()
     if input_type is not None:
         in_types = input_type

@@ -66,6 +66,7 @@ class GraphBuilder:
         self.shape_of = {}     # output of a Shape node -> the ONNX value it measures
 
     def build(self):
+        """Translate every node of the graph; fills values, arg_params and aux_params."""
         from .. import ndarray, symbol
         self.sym, self.nd = symbol, ndarray
         initializers = set(self.constants)
@@ -129,6 +130,7 @@ class GraphBuilder:
     # -- what importers use -------------------------------------------------------------
 
     def attributes(self, node):
+        """{attribute name: Python value} of an ONNX node."""
         return {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
 
     def input(self, name):
@@ -172,6 +174,7 @@ class GraphBuilder:
         return name
 
     def op(self, op_name, node, *inputs, **params):
+        """The cysym operator op_name applied to inputs, named after the ONNX node."""
         return getattr(self.sym, op_name)(*inputs, name=self.name(node), **params)
 
 

@@ -65,6 +65,7 @@ class Node:
 
     @property
     def is_variable(self):
+        """True for a variable (an input of the graph), which has no operator."""
         return self.op is None
 
     @property
@@ -83,6 +84,7 @@ class Node:
         return self._output_names[1]
 
     def num_outputs(self):
+        """How many outputs the node has, hidden ones included (1 for a variable)."""
         if self.op is None:
             return 1
         cached = self._output_names     # output_names() without its calls: inference asks per node
@@ -91,9 +93,11 @@ class Node:
         return len(self.output_names())
 
     def num_visible_outputs(self):
+        """How many outputs a Symbol of this node shows (MXNet hides some, e.g. BatchNorm's mean)."""
         return 1 if self.op is None else self.op.num_visible_outputs(self.params)
 
     def output_name(self, index):
+        """'<node>_<output>' of output `index` (a variable's own name)."""
         if self.op is None:
             return self.name
         return f"{self.name}_{self.output_names()[index]}"

@@ -57,6 +57,7 @@ def _docstring(op, func_name):
 
 
 def make_op_function(op, func_name):
+    """The function mx.sym.<func_name>: builds a node of op, with op's signature and docstring."""
 
     def op_function(*args, **kwargs):
         return create_op(func_name, *args, **kwargs)
