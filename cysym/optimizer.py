@@ -17,7 +17,7 @@ from . import random as _random
 
 __all__ = ["Optimizer", "SGD", "ccSGD", "NAG", "Adam", "AdaGrad", "RMSProp", "AdaDelta", "Signum",
            "FTML", "LAMB", "LARS", "DCASGD", "SGLD", "Adamax", "Nadam", "Ftrl",
-           "Updater", "register", "create", "get_updater"]
+           "Updater", "SGDStep", "register", "create", "get_updater"]
 
 
 def _plain(arr):
@@ -170,23 +170,22 @@ class Optimizer:
 
     def _get_lr(self, index):
         lr = self.lr_scheduler(self.num_update) if self.lr_scheduler is not None else self.lr
-        if index in self.param_dict:
-            lr *= self.param_dict[index].lr_mult
-        elif index in self.lr_mult:
-            lr *= self.lr_mult[index]
-        elif index in self.idx2name:
-            lr *= self.lr_mult.get(self.idx2name[index], 1.0)
-        return lr
+        return lr * self._multiplier(index, "lr_mult")
 
     def _get_wd(self, index):
-        wd = self.wd
+        return self.wd * self._multiplier(index, "wd_mult")
+
+    def _multiplier(self, index, kind):
+        """The lr_mult or wd_mult (`kind`) of parameter `index`: its Gluon parameter's, else
+        the one set for the index, else for its name, else 1."""
         if index in self.param_dict:
-            wd *= self.param_dict[index].wd_mult
-        elif index in self.wd_mult:
-            wd *= self.wd_mult[index]
-        elif index in self.idx2name:
-            wd *= self.wd_mult.get(self.idx2name[index], 1.0)
-        return wd
+            return getattr(self.param_dict[index], kind)
+        mults = getattr(self, kind)
+        if index in mults:
+            return mults[index]
+        if index in self.idx2name:
+            return mults.get(self.idx2name[index], 1.0)
+        return 1.0
 
     # -- states and updates -------------------------------------------------------------------------
 
@@ -273,6 +272,65 @@ class SGD(Optimizer):
         # MXNet passes clip_gradient to the kernel only when it is truthy (0 means no clipping)
         _fused_update("sgd_update", weight, grad, lr, wd, self.rescale_grad, self.clip_gradient or -1.0,
                       state, self.momentum)
+
+
+class SGDStep:
+    """One SGD (or momentum) step over many parameters in one kernel call: what an Updater
+    holding plain SGD computes when called on each of them in turn (the same update counts,
+    learning rates, weight decays and bits), without Python per parameter.  Module.update runs
+    its step through one, made by `create` once per bound executor and updater."""
+
+    def __init__(self, updater, indices, weights, grads, moms):
+        self.updater, self.optimizer, self.states = updater, updater.optimizer, updater.states
+        self.indices, self.weights, self.grads, self.moms = indices, weights, grads, moms
+        self._mom_ids = list(map(id, moms))
+        self._mults_of = None       # (lr_mult, wd_mult, idx2name) the multipliers were read from
+        self._kernels = _ops.load("optim")
+
+    @classmethod
+    def create(cls, updater, indices, weights, grads):
+        """A step for these parameters (creating their states, as the updater would), or None
+        when the updater's optimizer is not plain SGD or an array needs the per-parameter path
+        (float16, strided, overlapping, mismatched: that path converts or refuses)."""
+        optimizer = updater.optimizer
+        if type(optimizer).update is not SGD.update or optimizer.param_dict or not indices:
+            return None
+        if any(np.shape(g) != np.shape(w) for g, w in zip(grads, weights)):
+            return None
+        for index, weight in zip(indices, weights):
+            if index not in updater.states:
+                updater.states[index] = optimizer.create_state_multi_precision(index, weight)
+                updater.states_synced[index] = True
+        moms = [updater.states[index] for index in indices]
+        if not _ops.load("optim").sgd_arrays_direct(weights, grads, moms):
+            return None
+        return cls(updater, indices, weights, grads, moms)
+
+    def __call__(self):
+        """Update every parameter; False (nothing done) when the updater changed since
+        `create` (another optimizer or states) or the parameters' update counts differ."""
+        updater, optimizer = self.updater, self.optimizer
+        if updater.optimizer is not optimizer or updater.states is not self.states:
+            return False
+        if list(map(id, map(self.states.get, self.indices))) != self._mom_ids:
+            return False
+        if optimizer.param_dict:
+            return False
+        mults_of = (optimizer.lr_mult, optimizer.wd_mult, optimizer.idx2name)
+        if self._mults_of != mults_of:
+            self._lr_mults = np.array([optimizer._multiplier(i, "lr_mult") for i in self.indices])
+            self._wd_mults = np.array([optimizer._multiplier(i, "wd_mult") for i in self.indices])
+            self._mults_of = tuple(dict(d) for d in mults_of)
+        count = self._kernels.count_updates(optimizer._index_update_count, self.indices,
+                                            optimizer.begin_num_update)
+        if count < 0:
+            return False
+        optimizer.num_update = max(count, optimizer.num_update)
+        lr = optimizer.lr_scheduler(optimizer.num_update) if optimizer.lr_scheduler is not None else optimizer.lr
+        self._kernels.sgd_update_many(self.weights, self.grads, self.moms, self._lr_mults, self._wd_mults,
+                                      lr, optimizer.wd, optimizer.rescale_grad,
+                                      optimizer.clip_gradient or -1.0, optimizer.momentum)
+        return True
 
 
 @register

@@ -3,6 +3,7 @@ temporaries (an update runs once per parameter per batch, so its fixed cost adds
 small layers: the entry points take arrays straight, without memoryview set-up).  Each
 line keeps MXNet's order of operations, in the weight's dtype."""
 from libc.math cimport sqrt, sqrtf, fabs, pow, isfinite
+from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 cimport numpy as cnp
 import numpy as np
@@ -118,6 +119,79 @@ def sgd_update_direct(weight, grad, mom, float lr, float wd, float rescale_grad,
         return False
     _sgd_arrays(weight, grad, mom, lr, wd, rescale_grad, clip_gradient, momentum)
     return True
+
+
+def sgd_arrays_direct(list weights, list grads, list moms):
+    """Whether sgd_update_many can update these parameters (each as sgd_update_direct needs:
+    weight, grad and mom (or None) C-contiguous, writeable, of one float dtype and shape, not
+    overlapping) and runs them in one dtype."""
+    cdef Py_ssize_t k, count = len(weights)
+    if len(grads) != count or len(moms) != count:
+        return False
+    for k in range(count):
+        weight, grad, mom = weights[k], grads[k], moms[k]
+        if not (_direct(weight, weight) and _direct(grad, weight) and (mom is None or _direct(mom, weight))
+                and cnp.PyArray_TYPE(<cnp.ndarray>weight) == cnp.PyArray_TYPE(<cnp.ndarray>weights[0])):
+            return False
+        if _overlap(weight, grad) or (mom is not None and (_overlap(mom, weight) or _overlap(mom, grad))):
+            return False
+    return True
+
+
+def sgd_update_many(list weights, list grads, list moms, const double[::1] lr_mults,
+                    const double[::1] wd_mults, double lr, double wd, float rescale_grad,
+                    float clip_gradient, float momentum):
+    """sgd_update on every parameter k with lr * lr_mults[k] and wd * wd_mults[k] (products
+    in double, then float, as the per-parameter path computes them), in one call without the
+    GIL.  The arrays must pass sgd_arrays_direct (the caller checks once; unchecked here)."""
+    cdef Py_ssize_t k, count = len(weights)
+    cdef bint clip = clip_gradient >= 0
+    if lr_mults.shape[0] != count or wd_mults.shape[0] != count:
+        raise ValueError(f"sgd_update_many: {count} parameters, {lr_mults.shape[0]} lr and "
+                         f"{wd_mults.shape[0]} wd multipliers")
+    if count == 0:
+        return
+    # one block for the pointers and sizes: weight, grad, mom (or NULL) and size of each
+    cdef char** pointers = <char**>malloc(count * 3 * sizeof(char*))
+    cdef Py_ssize_t* sizes = <Py_ssize_t*>malloc(count * sizeof(Py_ssize_t))
+    cdef bint single = cnp.PyArray_TYPE(<cnp.ndarray>weights[0]) == cnp.NPY_FLOAT32
+    if pointers == NULL or sizes == NULL:
+        free(pointers)
+        free(sizes)
+        raise MemoryError()
+    for k in range(count):
+        pointers[3 * k] = <char*>cnp.PyArray_DATA(<cnp.ndarray>weights[k])
+        pointers[3 * k + 1] = <char*>cnp.PyArray_DATA(<cnp.ndarray>grads[k])
+        pointers[3 * k + 2] = NULL if moms[k] is None else <char*>cnp.PyArray_DATA(<cnp.ndarray>moms[k])
+        sizes[k] = cnp.PyArray_SIZE(<cnp.ndarray>weights[k])
+    with nogil:
+        for k in range(count):
+            if single:
+                _sgd(<float*>pointers[3 * k], <float*>pointers[3 * k + 1], <float*>pointers[3 * k + 2],
+                     sizes[k], <float>(lr * lr_mults[k]), <float>(wd * wd_mults[k]), rescale_grad,
+                     clip_gradient, clip, momentum)
+            else:
+                # the per-parameter entry point takes its parameters as float (C) as well
+                _sgd(<double*>pointers[3 * k], <double*>pointers[3 * k + 1], <double*>pointers[3 * k + 2],
+                     sizes[k], <float>(lr * lr_mults[k]), <float>(wd * wd_mults[k]), rescale_grad,
+                     clip_gradient, clip, momentum)
+    free(pointers)
+    free(sizes)
+
+
+def count_updates(dict counts, list indices, Py_ssize_t begin):
+    """Count one more update of every index in `counts` (an index not there starts at `begin`),
+    when all of them have the same count; returns the new count, or -1 (nothing counted) when
+    they differ.  Optimizer._update_count's bookkeeping for a step over many parameters."""
+    cdef Py_ssize_t k, count = -1, seen
+    for k in range(len(indices)):
+        seen = counts.get(indices[k], begin)
+        if k > 0 and seen != count:
+            return -1
+        count = seen
+    for index in indices:
+        counts[index] = count + 1
+    return count + 1
 
 
 cdef bint _direct(object array, object like):

@@ -280,6 +280,7 @@ class Module(BaseModule):
         self._aux_params = None
         self._optimizer = None
         self._updater = None
+        self._one_call, self._one_call_key = None, None    # see _update_in_one_call
         self._preload_opt_states = None
         self._kvstore = None
         self._update_on_kvstore = False
@@ -605,6 +606,8 @@ class Module(BaseModule):
             raise MXNetError("update: call init_optimizer first")
         if self._grad_buckets is not None:
             self._grad_buckets.finish()
+        if self._kvstore is None and self._update_in_one_call():
+            return
         for index, name in enumerate(self._param_names):
             grad = self._exec.grad_dict.get(name)
             if grad is None or name in self._fixed_param_names:
@@ -618,6 +621,20 @@ class Module(BaseModule):
                 self._kvstore.push(name, grad, priority=-index)
                 self._kvstore.pull(name, grad, priority=-index)
             self._updater(index, grad, weight)
+
+    def _update_in_one_call(self):
+        """Whether one kernel call (optimizer.SGDStep) just updated every trained parameter, as
+        the updater called on each would have: plain SGD or momentum, float32/float64 arrays."""
+        key = (self._exec, self._updater, self._updater.optimizer, self._updater.states)
+        if self._one_call_key is None or any(a is not b for a, b in zip(key, self._one_call_key)):
+            trained = [(index, name) for index, name in enumerate(self._param_names)
+                       if self._exec.grad_dict.get(name) is not None and name not in self._fixed_param_names]
+            self._one_call = opt.SGDStep.create(
+                self._updater, [index for index, _ in trained],
+                [self._exec.arg_dict[name] for _, name in trained],
+                [self._exec.grad_dict[name] for _, name in trained])
+            self._one_call_key = key
+        return self._one_call is not None and self._one_call()
 
     def save_optimizer_states(self, fname):
         """Write the optimizer states (rank 0 only in a distributed job: they are identical)."""
