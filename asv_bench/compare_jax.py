@@ -8,6 +8,8 @@ the median over rounds of the per-round ratios.
 Needs jax in the interpreter that runs it (not a cysym dependency):
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 PYTHONPATH=. \\
       chrt -f 10 taskset -c 0 python3 asv_bench/compare_jax.py --rows mlp_train:32 deep_train:16
+Two threads: taskset -c 0,1 and --threads 2 (cysym's kernels on 2 threads, the floor's sgemm
+on 2 OpenBLAS threads; XLA takes the cores the process may run on).
 
 Workloads (shared/bench/common.py's): mlp = 784-FC128-relu-FC64-relu-FC10, deep = 256 ->
 20 x (FC256 + relu) -> FC10; '_train' rows end in softmax cross-entropy with plain SGD
@@ -19,6 +21,7 @@ import time
 
 import numpy as np
 from scipy.linalg.blas import sgemm
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import cysym as mx
 
@@ -138,7 +141,16 @@ def main():
     parser.add_argument("--rows", nargs="+", default=["mlp_train:32", "mlp_train:128", "mlp_train:1024",
                                                       "mlp_infer:1024", "deep_train:16"])
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="cysym's kernel threads, and OpenBLAS's for the floor")
     args = parser.parse_args()
+    mx.set_num_threads(args.threads)
+    # as shared/bench's driver: OpenBLAS on --threads (the floor's sgemm); cysym holds it to one
+    # thread while its plans run, since its kernels split the GEMMs themselves
+    blas_limit = threadpool_limits(args.threads, user_api="blas")  # noqa: F841 (kept alive)
+    print("OpenBLAS:", ", ".join(f"{pool['filepath'].rsplit('/', 1)[-1]} {pool['architecture']}"
+                                 for pool in threadpool_info() if pool["internal_api"] == "openblas"),
+          f"| threads {args.threads}", flush=True)
     for row in args.rows:
         workload, batch = row.split(":")
         model, train, batch = workload.split("_")[0], workload.endswith("train"), int(batch)
