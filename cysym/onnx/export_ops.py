@@ -2931,7 +2931,6 @@ def _deformable_convolution(g):
                                                      g.ints([1])]), g.ints([1], "axes")])
         sampled = g.emit1("Reshape", [_grid_sample(g, plane, grid),
                                       g.ints([0, per_group, taps, out_h, out_w], "shape")])
-        scale = None
         if modulated:
             scale = g.emit1("Slice", [g.emit1("Reshape", [mask, g.ints([0, groups, taps, out_h, out_w],
                                                                          "shape")]),
@@ -2950,3 +2949,79 @@ def _deformable_convolution(g):
     bias = [] if p["no_bias"] else [g.inputs[-1]]
     g.emit("Conv", [column, filters_weight] + bias, g.outputs, kernel_shape=[1, 1],
            group=p["num_group"])
+
+
+@exporter("_contrib_PSROIPooling")
+def _psroi_pooling(g):
+    """Per bin (ph, pw): its channels of the regions' images (a Gather of the channel group's
+    cell, then of the batch index) summed under the bin's row and column masks, divided by the
+    bin's area; the bin bounds in the kernel's arithmetic (rounded corners in float64, the rest
+    in the data's type), 0 for empty bins and batch indices outside the data."""
+    p = g.params
+    batch, _, height, width = g.in_shape(0)
+    regions, dim, pooled = g.in_shape(1)[0], p["output_dim"], p["pooled_size"]
+    group = p["group_size"] or pooled
+    dtype = np.dtype(g.in_dtype(0)).type
+    rois = g.inputs[1]
+
+    def column(k):
+        return g.emit1("Slice", [rois, g.ints([k]), g.ints([k + 1]), g.ints([1])])    # (R, 1)
+
+    index = _as_dtype(g, column(0), np.int64)     # truncated, as static_cast<int>
+    valid = g.emit1("And", [g.emit1("GreaterOrEqual", [index, g.ints([0])]),
+                            g.emit1("Less", [index, g.ints([batch])])])
+    index = g.emit1("Squeeze", [g.emit1("Where", [valid, index, g.ints([0])]), g.ints([1], "axes")])
+
+    def rounded(k, plus_one):
+        """C's round (halves away from zero) of column k, + 1 for the far corner, then scaled."""
+        wide = _as_dtype(g, column(k), np.float64)
+        value = g.emit1("Mul", [g.emit1("Sign", [wide]), g.emit1("Floor", [g.emit1("Add", [
+            g.emit1("Abs", [wide]), g.const(np.float64(0.5))])])])
+        if plus_one:
+            value = g.emit1("Add", [value, g.const(np.float64(1))])
+        return g.emit1("Mul", [_as_dtype(g, value, dtype), g.scalar(p["spatial_scale"])])
+
+    steps = g.const(np.arange(pooled, dtype=dtype).reshape(1, -1), name="steps")
+    masks, sizes = [], []
+    for start_column, size in ((2, height), (1, width)):     # rows (y), then columns (x)
+        start, end = rounded(start_column, False), rounded(start_column + 2, True)
+        extent = g.emit1("Max", [g.emit1("Sub", [end, start]), g.scalar(0.1)])
+        bin_size = g.emit1("Div", [extent, g.scalar(float(pooled))])
+        low = g.emit1("Floor", [g.emit1("Add", [g.emit1("Mul", [steps, bin_size]), start])])
+        high = g.emit1("Ceil", [g.emit1("Add", [g.emit1("Mul", [
+            g.emit1("Add", [steps, g.scalar(1)]), bin_size]), start])])
+        low, high = (g.emit1("Clip", [value, g.scalar(0), g.scalar(float(size))])
+                     for value in (low, high))                                     # (R, PS)
+        cells = g.const(np.arange(size, dtype=dtype).reshape(1, 1, -1), name="cells")
+        inside = g.emit1("And", [
+            g.emit1("GreaterOrEqual", [cells, g.emit1("Unsqueeze", [low, g.ints([2], "axes")])]),
+            g.emit1("Less", [cells, g.emit1("Unsqueeze", [high, g.ints([2], "axes")])])])
+        masks.append(_as_dtype(g, inside, dtype))                                  # (R, PS, size)
+        sizes.append(g.emit1("Sub", [high, low]))                                  # (R, PS)
+    area = g.emit1("Mul", [g.emit1("Unsqueeze", [sizes[0], g.ints([2], "axes")]),
+                           g.emit1("Unsqueeze", [sizes[1], g.ints([1], "axes")])])  # (R, PS, PS)
+    # the channel group's cell of each bin, floor(p * group / PS) in the data's type
+    cells = [min(max(int(np.floor(dtype(b) * dtype(group) / dtype(pooled))), 0), group - 1)
+             for b in range(pooled)]
+    bins = []
+    for ph in range(pooled):
+        for pw in range(pooled):
+            channels = [(c * group + cells[ph]) * group + cells[pw] for c in range(dim)]
+            planes = g.emit1("Gather", [g.emit1("Gather", [g.inputs[0], g.ints(channels, "channels")],
+                                                 axis=1), index], axis=0)         # (R, C, H, W)
+            rows, columns = (g.emit1("Slice", [mask, g.ints([k]), g.ints([k + 1]), g.ints([1])])
+                             for mask, k in zip(masks, (ph, pw)))                # (R, 1, size)
+            weights = g.emit1("Mul", [g.emit1("Unsqueeze", [rows, g.ints([3], "axes")]),
+                                      g.emit1("Unsqueeze", [columns, g.ints([2], "axes")])])
+            bins.append(_reduce(g, "ReduceSum", g.emit1("Mul", [planes, weights]), [2, 3], False))
+    totals = g.emit1("Reshape", [g.emit1("Concat", bins, axis=1),
+                                 g.ints([regions, pooled, pooled, dim], "shape")])
+    totals = g.emit1("Transpose", [totals], perm=[0, 3, 1, 2])                     # (R, C, PS, PS)
+    area = g.emit1("Unsqueeze", [area, g.ints([1], "axes")])
+    # an area is a whole number: at least 1 where the bin is not empty
+    mean = g.emit1("Where", [g.emit1("Greater", [area, g.scalar(0)]),
+                             g.emit1("Div", [totals, g.emit1("Max", [area, g.scalar(1)])]),
+                             g.scalar(0)])
+    # times 0/1 rather than And with the bins' test: imported, the batch test is 0/1 int64
+    valid = g.emit1("Reshape", [_as_dtype(g, valid, dtype), g.ints([-1, 1, 1, 1], "shape")])
+    g.emit("Mul", [mean, valid], g.outputs)
