@@ -724,5 +724,22 @@ def from_numpy(ndarray, zero_copy=True, array_cls=NDArray):
     return ndarray.view(array_cls)
 
 
+def reset_arrays(*data, num_arrays, out=None, name=None):
+    """Set every one of the `num_arrays` arrays to zero, in place, and return an empty list, as
+    MXNet's reset_arrays (Gluon's zero_grad) does; out and name are accepted as MXNet's imperative
+    calls take them. A function, not an operator: it has no output, and no symbol can hold an
+    operator without one (MXNet's bind of it crashes)."""
+    if len(data) != num_arrays:
+        raise ValueError(f"reset_arrays: num_arrays={num_arrays}, but {len(data)} arrays were given")
+    for position, value in enumerate(data):
+        if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+            what = value.dtype if isinstance(value, np.ndarray) else type(value).__name__
+            raise NDArrayTypeError(f"reset_arrays: array {position} is {what}; this operation only "
+                            f"supports floating point types, as MXNet's")
+    for value in data:
+        value[...] = 0
+    return []
+
+
 __all__ += ["moveaxis", "concatenate", "onehot_encode", "eye", "linspace", "histogram", "split_v2",
-            "from_numpy"]
+            "from_numpy", "reset_arrays"]
