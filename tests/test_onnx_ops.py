@@ -429,3 +429,16 @@ def test_grid_sample_matches_mxnet_bilinear_sampler_on_edge_points(opset):
     if opset >= REFERENCE_OPSET["BilinearSampler"]:
         np.testing.assert_allclose(_reference_run(model, feeds)[0], expected, rtol=RTOL,
                                    atol=ATOL, err_msg="reference")
+
+
+def test_operator_support_by_opset():
+    """get_operator_support lists the exporters, the GridSample ones from opset 16 only; each
+    registry case of those is refused below it (REFUSED) and exported from it."""
+    from cysym.onnx.export_ops import GRID_SAMPLERS
+    assert mx.onnx.get_operator_support() == sorted(EXPORTERS)
+    assert mx.onnx.get_operator_support(16) == sorted(EXPORTERS)
+    assert mx.onnx.get_operator_support(13) == sorted(set(EXPORTERS) - set(GRID_SAMPLERS))
+    sampling_cases = [case for case in CASES if get_op(case.op).name in GRID_SAMPLERS]
+    assert {get_op(case.op).name for case in sampling_cases} == set(GRID_SAMPLERS)
+    for case in sampling_cases:
+        assert _refusal(case, 13) and not _refusal(case, 17), case.id

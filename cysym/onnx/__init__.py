@@ -8,10 +8,11 @@ why. ONNX has no equivalent of the gamma, Poisson and negative binomial samplers
 ``gamma``/``gammaln``/``erfinv``, of linalg's factorizations and inverse, of ``boolean_mask``
 (a shape that depends on values), ``bipartite_matching``, ``Custom`` and the training
 operators (losses, targets, optimizer updates): ``cysym.onnx.export_ops.WITHOUT_ONNX_FORM``
-lists them with the reason. The other operators without an exporter (``box_iou``, the
-spatial samplers, ...) have ONNX compositions that are not written yet; the README's ONNX
-section lists them. An import of ``NonMaxSuppression`` is refused: the number of boxes it
-selects depends on the scores, and cysym knows every shape when a graph is bound.
+lists them with the reason. Bilinear sampling (``BilinearSampler``, ``SpatialTransformer``,
+the deformable convolutions) is ONNX's ``GridSample``, which opset 16 brought: below it those
+operators are refused with that reason. An import of ``NonMaxSuppression`` is refused: the
+number of boxes it selects depends on the scores, and cysym knows every shape when a graph is
+bound.
 """
 import numpy as np
 
@@ -44,8 +45,11 @@ def import_model(model_file):
 
 
 def get_operator_support(opset_version=None):
-    """The cysym operator names the exporter converts (sorted). opset_version is MXNet's
-    argument; the list is the same for opsets 13 to 17 (a few parameter values aside, such as
-    ROIAlign's aligned=True, which needs 16)."""
-    from .export_ops import EXPORTERS
-    return sorted(EXPORTERS)
+    """The cysym operator names the exporter converts at opset_version (sorted; None: the
+    default, 17). Below opset 16 the operators that sample bilinearly (ONNX GridSample) are
+    left out; a few parameter values need 16 too (ROIAlign's aligned=True)."""
+    from .export import DEFAULT_OPSET
+    from .export_ops import EXPORTERS, GRID_SAMPLE_OPSET, GRID_SAMPLERS
+    opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
+    return sorted(name for name in EXPORTERS
+                  if opset >= GRID_SAMPLE_OPSET or name not in GRID_SAMPLERS)

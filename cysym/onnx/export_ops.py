@@ -8,7 +8,8 @@ import math
 
 import numpy as np
 
-__all__ = ["EXPORTERS", "LOSS_HEADS", "WITHOUT_ONNX_FORM", "Unsupported", "refusal"]
+__all__ = ["EXPORTERS", "GRID_SAMPLE_OPSET", "GRID_SAMPLERS", "LOSS_HEADS", "WITHOUT_ONNX_FORM",
+           "Unsupported", "refusal"]
 
 EXPORTERS = {}
 # heads whose second input is a label the exported (inference) model does not read
@@ -17,8 +18,8 @@ LOSS_HEADS = ("SoftmaxOutput", "LinearRegressionOutput", "LogisticRegressionOutp
 INT64_MAX, INT64_MIN = np.iinfo(np.int64).max, np.iinfo(np.int64).min
 
 
-# operators ONNX has no equivalent of, and why (the export error says it; the others without
-# an exporter have ONNX compositions nobody has written yet)
+# operators ONNX has no equivalent of, and why (the export error says it; an operator in
+# neither table says "no exporter written yet")
 WITHOUT_ONNX_FORM = {}
 for _names, _reason in [
         (("_random_gamma", "_random_gamma_like", "_sample_gamma", "_random_poisson",
@@ -2708,6 +2709,9 @@ def _histogram(g):
 # sampling grids and bilinear sampling (ONNX GridSample, opset 16), sliding blocks
 
 GRID_SAMPLE_OPSET = 16
+# the exporters that write GridSample (refused below GRID_SAMPLE_OPSET)
+GRID_SAMPLERS = ("BilinearSampler", "SpatialTransformer", "_contrib_DeformableConvolution",
+                 "_contrib_ModulatedDeformableConvolution")
 
 
 def _target_grid(height, width, dtype):
