@@ -140,6 +140,19 @@ def test_real_model_dynamic_batch(name, tmp_path):
             _assert_close(result, wanted, f"{name} output {i} at batch {batch}")
 
 
+@pytest.mark.parametrize("name", [n for n in EXPORTED if not REAL[n]["alt_batch_size"]])
+def test_batch_one_network_refuses_a_dynamic_batch(name, tmp_path):
+    """A network that binds at one batch size only (Faster R-CNN concatenates the regions of
+    one image, MXNet too binds it at batch 1 only) is refused with dynamic=True, the error
+    saying why and what to do."""
+    sym, arg_params, aux_params = _real_checkpoint(name)
+    with pytest.raises(MXNetError, match="does not take another batch size .*export it with "
+                                         "dynamic=False"):
+        mx.onnx.export_model(sym, {**arg_params, **aux_params},
+                             [v.shape for v in _real_inputs(name).values()], dynamic=True,
+                             onnx_file_path=str(tmp_path / f"{name}.onnx"))
+
+
 def _cut_before(sym, op_name):
     """(name of the value node `op_name` reads, the symbol from there on: that value a
     variable of the same name, what computes it dropped)."""
@@ -438,6 +451,23 @@ def test_external_data_outside_the_folder_is_refused(location, tmp_path):
     tensor.ClearField("raw_data")
     tensor.data_location = TensorProto.EXTERNAL
     tensor.external_data.append(onnx.StringStringEntryProto(key="location", value=location))
+    path = folder / "external.onnx"
+    path.write_bytes(model.SerializeToString())
+    _assert_refused(path, "outside the model's folder")
+
+
+def test_external_data_through_a_link_leaving_the_folder_is_refused(tmp_path):
+    """A location inside the folder that is a symbolic link to a file outside it."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(np.ones(4 * 5 * 2 * 3 * 3, np.float32).tobytes())
+    (folder / "weights.bin").symlink_to(outside)
+    model = _helper_model()
+    tensor = model.graph.initializer[0]
+    tensor.ClearField("raw_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    tensor.external_data.append(onnx.StringStringEntryProto(key="location", value="weights.bin"))
     path = folder / "external.onnx"
     path.write_bytes(model.SerializeToString())
     _assert_refused(path, "outside the model's folder")
