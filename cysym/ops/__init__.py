@@ -23,3 +23,4 @@ from . import misc  # noqa: F401  (diag, khatri_rao, _slice_assign, _split_v2, _
 from . import contrib_misc  # noqa: F401  (_contrib_gradientmultiplier, _contrib_round_ste, _contrib_sign_ste, _contrib_quadratic)
 from . import image  # noqa: F401  (_image_to_tensor, _image_normalize, _image_flip_*: mx.sym.image, mx.nd.image)
 from . import image_random  # noqa: F401  (_image_random_*: mx.nd.image.random_brightness, ...)
+from . import contrib_vision  # noqa: F401  (_contrib_RROIAlign)
