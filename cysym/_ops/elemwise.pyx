@@ -25,10 +25,13 @@ from cysym._ops._blas cimport real
 from cysym._ops._math cimport _erfc_single, _exp, _expm1, _log, _log1p, _sum, _tanh
 from cysym._ops._common cimport (common_dtype, number, numeric_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code,
                                  step_index, DTYPE_FLOAT32, DTYPE_FLOAT64, DTYPE_INT32, DTYPE_INT64)
-from cysym._ops.runner cimport Plan, KernelCall, RunContext
+from cysym._ops.runner cimport Plan, KernelCall, RunContext, data_pointer
+cimport numpy as cnp
 from cysym._ops.shape import coalesce_walks
 
 import numpy as np
+
+cnp.import_array()
 
 MAX_DIMS = 8          # the broadcast loops keep their multi-indices in arrays of 8
 
@@ -1384,31 +1387,67 @@ def _strides_within(shape, full):
 
 def append_unary(Plan plan, str op, x, y, str req="write", str label="unary", double s0=0.0, double s1=0.0):
     """Append y = op(x) (y += op(x) when req is 'add'); s0, s1 are the op's scalars.  int32 and
-    int64 arrays take the maps in INTEGER_UNARY, with the scalars truncated toward zero (MXNet)."""
-    if op not in UNARY:
+    int64 arrays take the maps in INTEGER_UNARY, with the scalars truncated toward zero (MXNet).
+    A bind calls this once per element-wise node (10^5 in a long chain): the float arrays it
+    nearly always gets are recognised from their type numbers, and the call is filled in place."""
+    map_code = UNARY.get(op)
+    if map_code is None:
         raise ValueError(f"{label}: unknown unary map {op!r}")
     if op == "power_scalar" and s0 == 2:
         op = "square"           # x ** 2 is common, and pow() is a libm call per element
-    if x.size != y.size:
+        map_code = UNARY[op]
+    cdef cnp.ndarray x_array = <cnp.ndarray?>x
+    cdef cnp.ndarray y_array = <cnp.ndarray?>y
+    if cnp.PyArray_SIZE(x_array) != cnp.PyArray_SIZE(y_array):
         raise ValueError(f"{label}: input has shape {x.shape}, output {y.shape}")
-    dtype = numeric_dtype([x, y])
-    if dtype != DTYPE_FLOAT32 and dtype != DTYPE_FLOAT64 and (
-            op not in INTEGER_UNARY or (dtype != DTYPE_INT32 and dtype != DTYPE_INT64)):
-        raise TypeError(f"{label}: the unary map {op!r} does not compute in {y.dtype}")
+    cdef int dtype = _float_code(x_array, y_array)
+    if dtype < 0:
+        dtype = numeric_dtype([x, y])
+        if dtype != DTYPE_FLOAT32 and dtype != DTYPE_FLOAT64 and (
+                op not in INTEGER_UNARY or (dtype != DTYPE_INT32 and dtype != DTYPE_INT64)):
+            raise TypeError(f"{label}: the unary map {op!r} does not compute in {y.dtype}")
     code = req_code(req, label)
     if code == REQ_NULL:
         return
-    integer_scalars = [0, 0] if dtype <= DTYPE_FLOAT64 else [
-        int(np.array(v).astype(y.dtype)) for v in (s0, s1)]
-    _add_unary(plan, dtype, op, x, y, code, s0, s1, integer_scalars, label)
+    if dtype <= DTYPE_FLOAT64:
+        _add_unary(plan, dtype, map_code, x_array, y_array, code, s0, s1, 0, 0, op not in SERIAL_UNARY, label)
+    else:
+        _add_unary(plan, dtype, map_code, x_array, y_array, code, s0, s1,
+                   int(np.array(s0).astype(y.dtype)), int(np.array(s1).astype(y.dtype)),
+                   op not in SERIAL_UNARY, label)
 
 
-def _add_unary(Plan plan, int dtype, str op, x, y, int code, double s0, double s1,
-               integer_scalars, str label):
+cdef inline int _float_code(cnp.ndarray x, cnp.ndarray y):
+    """DTYPE_FLOAT32 or DTYPE_FLOAT64 when x and y are both native arrays of it, else -1."""
+    cdef int type_number = cnp.PyArray_TYPE(x)
+    if (type_number != cnp.PyArray_TYPE(y) or not cnp.PyArray_ISNOTSWAPPED(x)
+            or not cnp.PyArray_ISNOTSWAPPED(y)):
+        return -1
+    if type_number == cnp.NPY_FLOAT32:
+        return DTYPE_FLOAT32
+    if type_number == cnp.NPY_FLOAT64:
+        return DTYPE_FLOAT64
+    return -1
+
+
+cdef int _add_unary(Plan plan, int dtype, Py_ssize_t map_code, cnp.ndarray x, cnp.ndarray y, int code,
+                    double s0, double s1, Py_ssize_t integer_s0, Py_ssize_t integer_s1, bint splittable,
+                    str label) except -1:
     """The unary_kernel call (its ints in one place)."""
-    plan.add(unary_kernel, dtype, [x, y],
-             [UNARY[op], code, y.size] + list(integer_scalars) + [op not in SERIAL_UNARY],
-             [s0, s1], label)
+    cdef char* x_data = data_pointer(x)
+    cdef char* y_data = data_pointer(y)
+    cdef KernelCall* call = plan.reserve(unary_kernel, dtype, 2, 6, 2, (x, y), label)
+    call.arrays[0] = x_data
+    call.arrays[1] = y_data
+    call.ints[0] = map_code
+    call.ints[1] = code
+    call.ints[2] = cnp.PyArray_SIZE(y)
+    call.ints[3] = integer_s0
+    call.ints[4] = integer_s1
+    call.ints[5] = splittable
+    call.floats[0] = s0
+    call.floats[1] = s1
+    return 0
 
 
 def append_binary(Plan plan, str op, a, b, y, str req="write", str label="binary",
@@ -1468,10 +1507,10 @@ def append_sum_to(Plan plan, x, y, str req="write", str label="sum_to"):
         return
     if x.size == 0:         # a sum over an empty axis is 0 (the walk below visits >= 1 element)
         if code == REQ_WRITE:
-            _add_unary(plan, common_dtype([x, y]), "fill", y, y, code, 0.0, 0.0, (0, 0), label)
+            _add_unary(plan, common_dtype([x, y]), UNARY["fill"], y, y, code, 0.0, 0.0, 0, 0, True, label)
         return
     if x.shape == y.shape:
-        _add_unary(plan, common_dtype([x, y]), "copy", x, y, code, 0.0, 0.0, (0, 0), label)
+        _add_unary(plan, common_dtype([x, y]), UNARY["copy"], x, y, code, 0.0, 0.0, 0, 0, True, label)
         return
     try:
         dims, (sy,) = coalesce_walks(x.shape, [_strides_within(y.shape, x.shape)], label, MAX_DIMS)

@@ -39,6 +39,10 @@ cdef class Plan:
 
     cdef KernelCall* _grow(self) except NULL
     cdef KernelCall* add(self, kernel_fn fn, int dtype, list arrays, ints, floats, str label) except NULL
+    # (declared after add: modules built against the earlier list of methods keep working)
+    cdef KernelCall* reserve(self, kernel_fn fn, int dtype, Py_ssize_t n_arrays, Py_ssize_t n_ints,
+                             Py_ssize_t n_floats, object keepalive, str label) except NULL
+    cdef void _drop_last(self) noexcept
 
 
 cdef int dtype_code(object array) except -1

@@ -10,6 +10,7 @@ cnp.import_array()
 
 KERNEL_ERRORS = {
     1: "index out of range",
+    2: "out of memory for the kernel's scratch",
 }
 
 
@@ -87,18 +88,7 @@ cdef class Plan:
         if type(floats) is not list and type(floats) is not tuple:
             floats = list(floats)
         cdef Py_ssize_t n_arrays = len(arrays), n_ints = len(ints), n_floats = len(floats)
-        cdef KernelCall* call = self._grow()
-        call.fn = fn
-        call.dtype = dtype
-        # one block for the three lists (all 8-byte items), each with one spare item so that an
-        # empty list still has an address: a bind makes one call per node of graphs of 10^5
-        cdef char* block = <char*>malloc((n_arrays + n_ints + n_floats + 3) * 8)
-        if block == NULL:
-            self.n_calls -= 1
-            raise MemoryError()
-        call.arrays = <char**>block
-        call.ints = <Py_ssize_t*>(block + (n_arrays + 1) * 8)
-        call.floats = <double*>(block + (n_arrays + n_ints + 2) * 8)
+        cdef KernelCall* call = self.reserve(fn, dtype, n_arrays, n_ints, n_floats, arrays, label)
         try:
             for i in range(n_arrays):
                 call.arrays[i] = data_pointer(arrays[i])
@@ -109,15 +99,41 @@ cdef class Plan:
                 value = floats[i]
                 call.floats[i] = value if type(value) is float else float(value)
         except BaseException:
-            free(block)
-            self.n_calls -= 1
+            self._drop_last()
             raise
-        call.n_arrays = n_arrays
-        call.n_ints = n_ints
-        call.n_floats = n_floats
-        self.keepalive.append(arrays)
+        return call
+
+    cdef KernelCall* reserve(self, kernel_fn fn, int dtype, Py_ssize_t n_arrays, Py_ssize_t n_ints,
+                             Py_ssize_t n_floats, object keepalive, str label) except NULL:
+        """A new call of `fn` with room for its array pointers, ints and floats, which the caller
+        fills (keepalive: what holds its arrays): for entry points that fill them from values
+        they have checked, without making lists."""
+        cdef KernelCall* call = self._grow()
+        # one block for the three lists (all 8-byte items), each with one spare item so that an
+        # empty list still has an address: a bind makes one call per node of graphs of 10^5
+        cdef char* block = <char*>malloc((n_arrays + n_ints + n_floats + 3) * 8)
+        if block == NULL:
+            self.n_calls -= 1
+            raise MemoryError()
+        call.fn = fn
+        call.dtype = dtype
+        call.arrays = <char**>block
+        call.ints = <Py_ssize_t*>(block + (n_arrays + 1) * 8)
+        call.floats = <double*>(block + (n_arrays + n_ints + 2) * 8)
+        call.n_arrays = <int>n_arrays
+        call.n_ints = <int>n_ints
+        call.n_floats = <int>n_floats
+        self.keepalive.append(keepalive)
         self.labels.append(label)
         return call
+
+    cdef void _drop_last(self) noexcept:
+        """Undo the last reserve (its filling failed)."""
+        self.n_calls -= 1
+        free(self.calls[self.n_calls].arrays)
+        self.calls[self.n_calls].arrays = NULL
+        self.keepalive.pop()
+        self.labels.pop()
 
     def add_python(self, callback, str label):
         """Append a call that runs `callback()` with the GIL held (CustomOp, reference kernels)."""
