@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from . import dense_fusion as _dense_fusion
 from . import fusion as _fusion
 from . import profiler as _profiler
 from . import random as _random
@@ -338,13 +339,22 @@ class Executor:
             # (the backward rules may complete them): the others need no second look
             infer_graph_shapes(shapes_unsettled + backward_nodes, shapes)
             infer_graph_types(dtypes_unsettled + backward_nodes, dtypes)
+        if self._fuse:     # FullyConnected + relu (and their backward): every shape is known now
+            dense = _dense_fusion.fuse_dense_relu(nodes, symbol._outputs, shapes, dtypes)
+            if dense.aliases:
+                nodes, self._fused = dense.nodes, True
+                aliases = {**aliases, **dense.aliases}
+                self._forward_count -= dense.forward_removed
+                grad_targets = {dense.renamed.get(key, key): target for key, target in grad_targets.items()}
         self._lay_out(nodes, arrays_of, shapes, dtypes, grad_targets, aliases)
 
     def _unfuse(self):
         """Lay the executor out again without fusion (new output arrays): for a training pass
         through a fused BatchNorm, or a monitor that wants every node's outputs."""
         self._fuse = False
-        self._build(*self._build_args)
+        # shapes inferred afresh: the first build added entries of its backward and fused nodes,
+        # keyed by ids that the new nodes may reuse
+        self._build(*self._build_args[:3], None)
         self._forward_done = False
 
     def _lay_out(self, nodes, arrays_of, shapes, dtypes, grad_targets, aliases):

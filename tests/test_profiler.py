@@ -21,6 +21,13 @@ def _bound_mlp():
 
 
 @pytest.fixture(autouse=True)
+def _unfused(monkeypatch):
+    # the counts below are per operator of the graph as written: bound without fusion (the MLP's
+    # FullyConnected + relu would run as _FusedFullyConnected, see test_dense_fusion.py)
+    monkeypatch.setattr(mx.fusion, "ENABLED", False)
+
+
+@pytest.fixture(autouse=True)
 def _stopped_and_empty():
     mx.profiler.set_state("stop")
     mx.profiler.dumps(reset=True)

@@ -102,3 +102,62 @@ register(OpDef(
     hidden=True,
     doc="dX = dY·W, dW = dYᵀ·X, db = sum(dY, axis=0) in one pass.",
 ))
+
+
+# -- FullyConnected + relu, fused at bind time (cysym/dense_fusion.py) ---------------------------
+
+_FUSED_FC_PARAMS = _FC_PARAMS + [
+    Param("act_type", "str", "relu", "The activation that follows.", choices=("relu",)),
+]
+
+
+def _fused_fc_kernel(b):
+    bias = None if b.params["no_bias"] else b.inputs[2]
+    kernels("dense").append_fully_connected(b.plan, b.inputs[0], b.inputs[1], bias, b.outputs[0], b.label,
+                                            workspace=b.workspace, relu=True)
+
+
+register(OpDef(
+    "_FusedFullyConnected",
+    params=_FUSED_FC_PARAMS,
+    kernel=_fused_fc_kernel,
+    inputs=_fc_inputs,
+    infer_shape=_fc_shape,
+    workspace=_fc_workspace,
+    hidden=True,
+    doc="relu(X W^T + b): FullyConnected and the relu after it, the relu applied while the "
+        "product is in cache.",
+))
+
+
+def _fused_fc_backward_shape(ctx, ins, outs):
+    grads = [ins[2], ins[3]] + ([] if ctx.params["no_bias"] else [(ctx.params["num_hidden"],)])
+    return ins, grads
+
+
+def _fused_fc_backward_workspace(params, in_shapes, out_shapes, dtype):
+    """Bytes of the layer's own output gradient (the relu's mask applied)."""
+    return size_of(in_shapes[0]) * np.dtype(dtype).itemsize
+
+
+def _fused_fc_backward_kernel(b):
+    dh, h, x, w = b.inputs
+    db = None if b.params["no_bias"] else b.outputs[2]
+    req_db = "null" if db is None else b.req[2]
+    kernels("dense").append_fully_connected_backward(b.plan, dh, x, w, b.outputs[0], b.outputs[1], db,
+                                                     b.req[0], b.req[1], req_db, b.label, relu_of=h,
+                                                     workspace=b.workspace)
+
+
+register(OpDef(
+    "_backward_FusedFullyConnected",
+    params=_FUSED_FC_PARAMS,
+    inputs=("out_grad", "output", "data", "weight"),
+    outputs=_fc_backward_outputs,
+    infer_shape=_fused_fc_backward_shape,
+    kernel=_fused_fc_backward_kernel,
+    workspace=_fused_fc_backward_workspace,
+    hidden=True,
+    doc="The backward of relu(X W^T + b) from its output H: dY = dH where H > 0, and db = "
+        "sum(dY, axis=0) in one pass, then dX = dY·W, dW = dYᵀ·X.",
+))
