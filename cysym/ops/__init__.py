@@ -24,3 +24,4 @@ from . import contrib_misc  # noqa: F401  (_contrib_gradientmultiplier, _contrib
 from . import image  # noqa: F401  (_image_to_tensor, _image_normalize, _image_flip_*: mx.sym.image, mx.nd.image)
 from . import image_random  # noqa: F401  (_image_random_*: mx.nd.image.random_brightness, ...)
 from . import contrib_vision  # noqa: F401  (_contrib_RROIAlign)
+from . import hawkes  # noqa: F401  (_contrib_hawkesll)
