@@ -157,3 +157,100 @@ def test_imported_generators_draw_their_distributions(tmp_path):
     assert draws.shape == (1, COUNT) and draws.dtype == np.int32
     np.testing.assert_allclose(np.bincount(draws[0], minlength=3) / COUNT, [0.2, 0.5, 0.3],
                                atol=6 * np.sqrt(0.25 / COUNT))
+
+
+# ---------------------------------------------------------------------------------------------
+# the random image transforms: each run draws one parameter (a flip, a factor, three lighting
+# alphas), which the output shows; the outputs are cysym's for that parameter, and the
+# parameters over many runs have MXNet's distribution
+
+RUNS = {"onnxruntime": 400, "reference": 100}
+IMAGE = np.random.default_rng(3).uniform(1, 255, (4, 5, 3)).astype(np.float32)
+
+
+def _image_runs(sym):
+    """{runner: the outputs of repeated runs} of sym exported over IMAGE."""
+    model = to_onnx(sym, {}, [IMAGE.shape])
+    onnx.checker.check_model(model, full_check=True)
+    runners = {"onnxruntime": session(model), "reference": ReferenceEvaluator(model)}
+    return {name: [runner.run(None, {"data": IMAGE})[0] for _ in range(RUNS[name])]
+            for name, runner in runners.items()}
+
+
+@pytest.mark.parametrize("op_name,axis", [("_image_random_flip_left_right", 1),
+                                          ("_image_random_flip_top_bottom", 0)])
+def test_random_image_flips(op_name, axis):
+    sym = getattr(mx.sym, op_name)(mx.sym.Variable("data"))
+    for runner, outputs in _image_runs(sym).items():
+        flips = 0
+        for out in outputs:
+            flipped = np.array_equal(out, np.flip(IMAGE, axis))
+            assert flipped or np.array_equal(out, IMAGE), runner
+            flips += flipped
+        count = len(outputs)
+        assert abs(flips / count - 0.5) <= 6 * 0.5 / np.sqrt(count), f"{runner}: {flips} of {count}"
+
+
+def _gray_mean(image):
+    return (image * np.float32([0.299, 0.587, 0.114])).sum() / np.float32(image.shape[0] * image.shape[1])
+
+
+# the factor each output shows, from its first value (x f + offset, the offset read from the image)
+FACTOR_OF = {
+    "brightness": lambda out: out[0, 0, 0] / IMAGE[0, 0, 0],
+    "contrast": lambda out: (out[0, 0, 0] - _gray_mean(IMAGE)) / (IMAGE[0, 0, 0] - _gray_mean(IMAGE)),
+    "saturation": lambda out: ((out[0, 0, 0] - IMAGE[0, 0, 2] * 0.114)
+                               / (IMAGE[0, 0, 0] - IMAGE[0, 0, 2] * 0.114)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FACTOR_OF))
+def test_random_image_factors(kind):
+    """brightness, contrast and saturation draw f uniform in [0.5, 1.5): each output is cysym's
+    transform for the f it shows, and the f have the uniform's mean and deviation."""
+    op = getattr(mx.sym, f"_image_random_{kind}")
+    sym = op(mx.sym.Variable("data"), min_factor=0.5, max_factor=1.5)
+    for runner, outputs in _image_runs(sym).items():
+        factors = np.array([FACTOR_OF[kind](out) for out in outputs], np.float64)
+        assert 0.5 - 1e-5 <= factors.min() and factors.max() < 1.5 + 1e-5, runner
+        _assert_moments(factors, 1.0, 1 / np.sqrt(12), f"{kind} ({runner})")
+        for out, factor in zip(outputs[:5], factors):
+            fixed = op(mx.sym.Variable("data"), min_factor=factor, max_factor=factor)
+            expected = fixed.eval(ctx=mx.cpu(), data=mx.nd.array(IMAGE))[0].asnumpy()
+            np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-4, err_msg=runner)
+
+
+def test_random_image_lighting():
+    """Each output is the image plus one offset per channel, eigen @ alphas, the alphas
+    N(0, alpha_std)."""
+    from cysym.ops.image import _LIGHTING_EIGEN
+    sym = mx.sym._image_random_lighting(mx.sym.Variable("data"), alpha_std=0.1)
+    for runner, outputs in _image_runs(sym).items():
+        offsets = np.array([out - IMAGE for out in outputs], np.float64)       # (runs, H, W, 3)
+        np.testing.assert_allclose(offsets, np.broadcast_to(offsets[:, :1, :1], offsets.shape),
+                                   atol=1e-4, err_msg=runner)
+        alphas = np.linalg.solve(_LIGHTING_EIGEN, offsets[:, 0, 0].T).T          # (runs, 3)
+        _assert_moments(alphas, 0.0, 0.1, f"lighting ({runner})", axis=0)
+
+
+@pytest.mark.parametrize("kind,params", [("brightness", dict(min_factor=1.7, max_factor=1.7)),
+                                         ("contrast", dict(min_factor=2.5, max_factor=2.5)),
+                                         ("saturation", dict(min_factor=0.3, max_factor=0.3))])
+@pytest.mark.parametrize("dtype", ["uint8", "float64"])
+def test_random_image_transforms_saturate_as_cysym(kind, params, dtype):
+    """One factor (min = max): uint8 results clamped to [0, 255] and truncated, float64 ones
+    rounded to float32 on the way, exactly as cysym's kernel (contrast's gray mean of a float64
+    image: its products rounded to float32 before the float32 sums, where the kernel rounds
+    each product's sum: the offset within a float32 rounding of the image's scale)."""
+    image = IMAGE.astype(dtype)
+    sym = getattr(mx.sym, f"_image_random_{kind}")(mx.sym.Variable("data"), **params)
+    expected = sym.eval(ctx=mx.cpu(), data=mx.nd.array(image, dtype=dtype))[0].asnumpy()
+    model = to_onnx(sym, {}, [image.shape], [image.dtype])
+    onnx.checker.check_model(model, full_check=True)
+    for runner in (session(model), ReferenceEvaluator(model)):
+        result = runner.run(None, {"data": image})[0]
+        assert result.dtype == np.dtype(dtype)
+        if dtype == "float64" and kind == "contrast":
+            np.testing.assert_allclose(result, expected, rtol=0, atol=4 * np.spacing(np.float32(255)))
+        else:
+            np.testing.assert_array_equal(result, expected)

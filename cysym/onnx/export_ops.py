@@ -3029,3 +3029,142 @@ def _psroi_pooling(g):
     # times 0/1 rather than And with the bins' test: imported, the batch test is 0/1 int64
     valid = g.emit1("Reshape", [_as_dtype(g, valid, dtype), g.ints([-1, 1, 1, 1], "shape")])
     g.emit("Mul", [mean, valid], g.outputs)
+
+
+@exporter("_image_resize")
+def _image_resize(g):
+    """A float image resized as cysym's (OpenCV's) float path does: two constant matrices of
+    OpenCV's interpolation weights, along the width then the height, in float64.  uint8 images
+    take OpenCV's fixed-point rounding, not written here."""
+    from ..image_resize import AREA, LINEAR, _axis_weights
+    dtype = np.dtype(g.in_dtype(0))
+    if dtype.kind != "f":
+        g.fail(f"a {dtype.name} image (OpenCV's fixed-point rounding: no exporter written yet)")
+    in_h, in_w = g.in_shape(0)[-3:-1]
+    height, width = g.out_shape(0)[-3:-1]
+    if (in_h, in_w) == (height, width):
+        g.emit("Identity", [g.inputs[0]], g.outputs)
+        return
+    # the choices of cysym.image_resize.resize_array for a float image
+    interp = g.params["interp"]
+    scale_x, scale_y = 1.0 / (width / in_w), 1.0 / (height / in_h)
+    if interp == LINEAR and scale_x == scale_y == 2:
+        interp = AREA
+    area_mode = interp == AREA and not (scale_x >= 1 and scale_y >= 1)
+    columns = _axis_weights(in_w, width, interp, area_mode, False, horizontal=True)
+    rows = _axis_weights(in_h, height, interp, area_mode, False, horizontal=False)
+    ndim = len(g.in_shape(0))
+    lead = list(range(ndim - 3))
+    planes = g.emit1("Transpose", [_as_dtype(g, g.inputs[0], np.float64)],
+                     perm=lead + [ndim - 1, ndim - 3, ndim - 2])                 # (..., C, H, W)
+    across = g.emit1("MatMul", [planes, g.const(columns.T, np.float64, "columns")])
+    across = g.emit1("Transpose", [across], perm=lead + [ndim - 3, ndim - 1, ndim - 2])
+    down = g.emit1("MatMul", [across, g.const(rows.T, np.float64, "rows")])     # (..., C, w, h)
+    image = g.emit1("Transpose", [down], perm=lead + [ndim - 1, ndim - 2, ndim - 3])
+    _as_dtype(g, image, dtype, g.outputs[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# the random image transforms: parameters drawn by ONNX's generators (other draws than
+# cysym.random's, from MXNet's distributions), the transforms in the kernel's float arithmetic
+
+def _image_value(g, value):
+    """A float32 result saturated into the image's dtype, as the kernel's saturate_cast:
+    uint8 clamped to [0, 255], every integer truncated; a float64 image keeps the float32
+    rounding (the kernel computes each value as a C float)."""
+    dtype = np.dtype(g.in_dtype(0))
+    if dtype == np.uint8:
+        value = g.emit1("Clip", [value, g.const(np.float32(0)), g.const(np.float32(255))])
+    return _as_dtype(g, value, dtype, g.outputs[0])
+
+
+def _as_float(g, value):
+    return value if np.dtype(g.in_dtype(0)) == np.float32 else _as_dtype(g, value, np.float32)
+
+
+def _affine_values(g, x, factor, offset=None):
+    """float(x) * factor + offset (each (1,) float32), computed in float64 for a float64 image
+    and rounded to float32, as the kernel's _affine."""
+    if np.dtype(g.in_dtype(0)) == np.float64:
+        value = g.emit1("Mul", [x, _as_dtype(g, factor, np.float64)])
+        if offset is not None:
+            value = g.emit1("Add", [value, _as_dtype(g, offset, np.float64)])
+        return _as_dtype(g, value, np.float32)
+    value = g.emit1("Mul", [_as_float(g, x), factor])
+    return value if offset is None else g.emit1("Add", [value, offset])
+
+
+def _random_factor(g, low, high):
+    """One float32 factor uniform in [low, high): a (1,) value."""
+    return g.emit1("RandomUniform", [], dtype=_tensor_type(np.float32), shape=[1],
+                   low=float(np.float32(low)), high=float(np.float32(high)))
+
+
+@exporter("_image_random_flip_left_right", "_image_random_flip_top_bottom")
+def _image_random_flip(g):
+    """The image or its flip, each with probability 1/2."""
+    axis = len(g.in_shape(0)) - (2 if g.op == "_image_random_flip_left_right" else 3)
+    flipped = g.emit1("Slice", [g.inputs[0], g.ints([-1], "starts"), g.ints([INT64_MIN], "ends"),
+                                g.ints([axis], "axes"), g.ints([-1], "steps")])
+    flip = g.emit1("GreaterOrEqual", [_random_factor(g, 0.0, 1.0), g.const(np.float32(0.5))])
+    g.emit("Where", [flip, flipped, g.inputs[0]], g.outputs)
+
+
+@exporter("_image_random_brightness")
+def _image_random_brightness(g):
+    factor = _random_factor(g, g.params["min_factor"], g.params["max_factor"])
+    _image_value(g, _affine_values(g, g.inputs[0], factor))
+
+
+@exporter("_image_random_contrast")
+def _image_random_contrast(g):
+    """x f + (1 - f) * the mean gray level: the luma-weighted values summed one after another
+    in float32 (a CumSum's last value), as the kernel sums them."""
+    x, channels = g.inputs[0], g.in_shape(0)[-1]
+    factor = _random_factor(g, g.params["min_factor"], g.params["max_factor"])
+    luma = np.array([0.299, 0.587, 0.114] if channels > 1 else [1.0], np.float32)
+    weighted = _affine_values(g, x, g.const(luma, name="luma"))
+    running = g.emit1("CumSum", [g.emit1("Reshape", [weighted, g.ints([-1], "shape")]),
+                                 g.const(np.int64(0), name="axis")])
+    total = g.emit1("Slice", [running, g.ints([-1]), g.ints([INT64_MAX])])
+    pixels = float(np.prod(g.in_shape(0)[-3:-1]))
+    mean = g.emit1("Div", [total, g.const(np.float32(pixels), name="pixels")])
+    offset = g.emit1("Mul", [g.emit1("Sub", [g.const(np.float32(1)), factor]), mean])
+    _image_value(g, _affine_values(g, x, factor, offset))
+
+
+@exporter("_image_random_saturation")
+def _image_random_saturation(g):
+    """gray (1 - f) + x f, gray MXNet 1.9.1's: the blue value times 0.114; a gray image passes."""
+    x = g.inputs[0]
+    factor = _random_factor(g, g.params["min_factor"], g.params["max_factor"])
+    if g.in_shape(0)[-1] == 1:
+        g.emit("Identity", [x], g.outputs)
+        return
+    blue = g.emit1("Slice", [x, g.ints([2]), g.ints([3]), g.ints([-1])])
+    gray = g.emit1("Mul", [_affine_values(g, blue, g.const(np.array([0.114], np.float32))),
+                           g.emit1("Sub", [g.const(np.float32(1)), factor])])
+    _image_value(g, _affine_values(g, x, factor, gray))
+
+
+@exporter("_image_random_lighting")
+def _image_random_lighting(g):
+    """x + eigen @ alphas per RGB channel (alphas ~ N(0, alpha_std) in float32; the products
+    and sums in float64, each sum rounded to float32, left to right as _lighting_offsets); a
+    gray image passes, and so does alpha_std = 0 (ONNX Runtime's RandomNormal takes no zero
+    scale)."""
+    from ..ops.image import _LIGHTING_EIGEN
+    x = g.inputs[0]
+    if g.in_shape(0)[-1] == 1 or g.params["alpha_std"] == 0:
+        _image_value(g, _as_float(g, x))
+        return
+    alphas = g.emit1("RandomNormal", [], dtype=_tensor_type(np.float32), shape=[1, 3],
+                     scale=float(g.params["alpha_std"]))
+    terms = g.emit1("Mul", [g.const(np.asarray(_LIGHTING_EIGEN, np.float64), name="eigen"),
+                            _as_dtype(g, alphas, np.float64)])
+    first, second, third = (g.emit1("Slice", [terms, g.ints([k]), g.ints([k + 1]), g.ints([1])])
+                            for k in range(3))
+    partial = _as_dtype(g, _as_dtype(g, g.emit1("Add", [first, second]), np.float32), np.float64)
+    offsets = _as_dtype(g, g.emit1("Add", [partial, third]), np.float32)           # (3, 1)
+    offsets = g.emit1("Reshape", [offsets, g.ints([3], "shape")])
+    _image_value(g, g.emit1("Add", [_as_float(g, x), offsets]))
