@@ -73,13 +73,44 @@ def test_bind_infers_each_node_once_and_walks_the_graph_a_fixed_number_of_times(
     net.infer_type(x="float64")
     assert counts.visits == {"infer_shape": n_nodes, "infer_type": n_nodes}
     net.simple_bind(mx.cpu(), grad_req="null", x=(2, 3))
-    # simple_bind: one rule call per node for shapes and one for dtypes (before: four sweeps
-    # of each, and the graph walked 21 times)
+    # simple_bind: the shapes infer_shape found for the same input shape, and one rule call per
+    # node for dtypes (float32, not infer_type's float64) (before: four sweeps of each, and the
+    # graph walked 21 times)
+    assert counts.visits == {"infer_shape": n_nodes, "infer_type": 2 * n_nodes}
+    net.simple_bind(mx.cpu(), grad_req="null", x=(3, 2))
     assert counts.visits == {"infer_shape": 2 * n_nodes, "infer_type": 2 * n_nodes}
     assert counts.walks == 1
     # the loaded chain's nodes are two kinds, each at one shape and dtype: one rule call per
-    # kind and inference (infer_shape, infer_type, and bind's two), whatever the length
+    # kind and inference (infer_shape, infer_type, and the binds' shapes at (3, 2) and
+    # dtypes at float32), whatever the length
     assert counts.rule_calls == {"infer_shape": 2 * 2, "infer_type": 2 * 2}
+
+
+def test_an_inference_is_reused_only_for_the_same_graph_and_inputs(monkeypatch):
+    """A symbol keeps its last shape and dtype inference for the next call with the same inputs
+    (infer_shape then simple_bind); other input shapes, a variable's __shape__, or an operator's
+    attributes changed through a symbol sharing the node, infer again."""
+    counts = _Counts(monkeypatch)
+    x = mx.sym.Variable("x")
+    fc = mx.sym.FullyConnected(x, num_hidden=5, name="fc")
+    net = mx.sym.relu(fc)
+    assert net.infer_shape(x=(2, 3))[1] == [(2, 5)]
+    assert net.infer_shape(x=(2, 3))[1] == [(2, 5)]
+    assert counts.visits["infer_shape"] == 2      # the two operators, once
+    assert net.infer_shape(x=(4, 3))[1] == [(4, 5)]
+    assert counts.visits["infer_shape"] == 4
+    fc._set_attr(num_hidden="7")            # the node net shares
+    assert net.infer_shape(x=(4, 3))[1] == [(4, 7)]
+    assert counts.visits["infer_shape"] == 6
+    exe = net.simple_bind(mx.cpu(), grad_req="null", x=(4, 3))
+    assert counts.visits["infer_shape"] == 6 and exe.outputs[0].shape == (4, 7)
+    x._set_attr(__shape__="(6, 3)")
+    assert net.infer_shape()[1] == [(6, 7)]
+    assert counts.visits["infer_shape"] == 8
+    # the executor adds its own entries to what it is given: the kept inference stays as it was
+    assert net.infer_shape(x=(4, 3))[1] == [(4, 7)]
+    net.simple_bind(mx.cpu(), grad_req="write", x=(4, 3))
+    assert net.infer_shape(x=(4, 3)) == ([(4, 3), (7, 3), (7,)], [(4, 7)], [])
 
 
 def test_training_bind_infers_the_backward_nodes_only_once(monkeypatch):
@@ -88,8 +119,8 @@ def test_training_bind_infers_the_backward_nodes_only_once(monkeypatch):
     exe = _load_infer_bind(n_nodes, grad_req="write")
     backward_ops = len(exe._node_calls) - exe._forward_count
     assert exe._forward_count == n_nodes and backward_ops > 0
-    # infer_shape, then simple_bind's forward pass, then its backward nodes: each node once
-    assert counts.visits["infer_shape"] == 2 * n_nodes + backward_ops
+    # infer_shape (which simple_bind reuses), then its backward nodes: each node once
+    assert counts.visits["infer_shape"] == n_nodes + backward_ops
     assert counts.visits["infer_type"] == n_nodes + backward_ops
     # the forward graph once; the forward and backward graphs twice (who reads what, then
     # the order of every node)

@@ -40,12 +40,13 @@ def _with_visible_keys(attrs):
 class Symbol:
     """One or more output entries (node, index) of a computation graph."""
 
-    __slots__ = ("_outputs", "_order", "_variable_nodes", "__weakref__")
+    __slots__ = ("_outputs", "_order", "_variable_nodes", "_last_inference", "__weakref__")
 
     def __init__(self, outputs):
         self._outputs = list(outputs)
         self._order = None
         self._variable_nodes = None
+        self._last_inference = None     # cysym.infer's, by kind
 
     # -- structure ----------------------------------------------------------------------
 
@@ -225,7 +226,7 @@ class Symbol:
     def __setstate__(self, state):
         from .json_format import load_json
         self._outputs = load_json(state["json"])._outputs
-        self._order = self._variable_nodes = None
+        self._order = self._variable_nodes = self._last_inference = None
 
     def __call__(self, *args, **kwargs):
         """A copy in which the free variables named by the keyword arguments are replaced by
