@@ -331,16 +331,22 @@ def _unary_gradient(rule, scalar_names=()):
 
 
 def _unary_kernel(kernel_map, scalar_names=()):
+    # what depends on the map only is looked up here, not per node (a bind of a 10^5-node chain
+    # calls kernel() 10^5 times)
+    rounding = kernel_map in ROUNDING_MAPS
+    integer_form = rounding or kernel_map in INTEGER_EQUIVALENTS
+
     def kernel(b):
-        if kernel_map in ROUNDING_MAPS and b.inputs[0].dtype.kind in "iu":
-            kernels("index").append_cast(b.plan, b.inputs[0], b.outputs[0], b.req[0], b.label)
-            return
-        scalars = [b.params[n] for n in scalar_names]
-        map_name = kernel_map
-        if kernel_map in INTEGER_EQUIVALENTS and b.inputs[0].dtype.kind in "iu":
+        x = b.inputs[0]
+        if integer_form and x.dtype.kind in "iu":
+            if rounding:
+                kernels("index").append_cast(b.plan, x, b.outputs[0], b.req[0], b.label)
+                return
             map_name, scalar = INTEGER_EQUIVALENTS[kernel_map]
-            scalars = [scalar]
-        kernels("elemwise").append_unary(b.plan, map_name, b.inputs[0], b.outputs[0], b.req[0], b.label, *scalars)
+            kernels("elemwise").append_unary(b.plan, map_name, x, b.outputs[0], b.req[0], b.label, scalar)
+            return
+        scalars = [b.params[n] for n in scalar_names] if scalar_names else ()
+        kernels("elemwise").append_unary(b.plan, kernel_map, x, b.outputs[0], b.req[0], b.label, *scalars)
     return kernel
 
 
