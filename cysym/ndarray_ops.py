@@ -421,10 +421,6 @@ def _concat_compatible(func_name):
 
 # Parameters of sgd_update / sgd_mom_update the direct path passes on (lazy_update only matters
 # for sparse gradients; name is ignored, as everywhere in mx.nd).
-_SGD_KEYWORDS = frozenset(("lr", "wd", "rescale_grad", "clip_gradient", "momentum", "lazy_update",
-                           "name"))
-
-
 def _sgd_in_place(func_name):
     """sgd_update / sgd_mom_update as a training loop calls them once per parameter and step
     (`sgd_update(w, g, lr=..., out=w)`): on C-contiguous float32/float64 arrays of one shape and
@@ -438,29 +434,14 @@ def _sgd_in_place(func_name):
     arity = 3 if with_mom else 2
 
     def sgd_function(*args, out=None, **params):
-        if (len(args) == arity and out is args[0] and _direct_sgd_params(params, with_mom)
-                and _ops.load("optim").sgd_update_direct(
-                    out, args[1], args[2] if with_mom else None, params["lr"],
-                    params.get("wd", 0.0), params.get("rescale_grad", 1.0),
-                    params.get("clip_gradient", -1.0), params.get("momentum", 0.0))):
+        # the keywords are checked in the kernel module (plain numbers only; anything the general
+        # path would convert or reject goes there)
+        if (len(args) == arity and out is args[0] and _ops.load("optim").sgd_update_keywords(
+                out, args[1], args[2] if with_mom else None, params, with_mom)):
             return out
         return invoke(func_name, *args, out=out, **params)
 
     return sgd_function
-
-
-def _direct_sgd_params(params, with_mom):
-    """Whether the keyword parameters are ones the direct path passes on as they are (plain
-    numbers; anything the general path would convert or reject goes there)."""
-    if "lr" not in params or not params.keys() <= _SGD_KEYWORDS or ("momentum" in params and not with_mom):
-        return False
-    for key, value in params.items():
-        if key == "lazy_update":
-            if type(value) is not bool:
-                return False
-        elif key != "name" and type(value) not in (float, int):
-            return False
-    return True
 
 
 def make_op_function(op, func_name):

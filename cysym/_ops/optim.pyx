@@ -113,12 +113,51 @@ def sgd_update_direct(weight, grad, mom, float lr, float wd, float rescale_grad,
     """sgd_update on the caller's arrays when they can be updated as they are: weight, grad and
     mom (or None) C-contiguous, writeable, of one float dtype and shape, not overlapping.
     Returns whether it ran; it does nothing otherwise (the caller takes a general path)."""
+    return _sgd_direct(weight, grad, mom, lr, wd, rescale_grad, clip_gradient, momentum)
+
+
+cdef bint _sgd_direct(object weight, object grad, object mom, float lr, float wd, float rescale_grad,
+                      float clip_gradient, float momentum) except -1:
     if not (_direct(weight, weight) and _direct(grad, weight) and (mom is None or _direct(mom, weight))):
         return False
     if _overlap(weight, grad) or (mom is not None and (_overlap(mom, weight) or _overlap(mom, grad))):
         return False
     _sgd_arrays(weight, grad, mom, lr, wd, rescale_grad, clip_gradient, momentum)
     return True
+
+
+def sgd_update_keywords(weight, grad, mom, dict params, bint with_mom):
+    """sgd_update_direct with the keyword parameters of mx.nd.sgd_update (with_mom:
+    sgd_mom_update): lr, and optionally wd, rescale_grad, clip_gradient, momentum (sgd_mom_update
+    only) as plain numbers, lazy_update as a bool, and name.  False (nothing done) for any other
+    keyword or value, which the general path converts or refuses, and where sgd_update_direct
+    refuses the arrays.  One call per parameter and step in a training loop: the keywords are
+    read here rather than in Python (4 x 4 weight, at a load of 7: 2.4-2.8 -> 1.5-1.8 us a call)."""
+    cdef double lr = 0.0, wd = 0.0, rescale_grad = 1.0, clip_gradient = -1.0, momentum = 0.0
+    cdef bint has_lr = False
+    for key, value in params.items():
+        if key == "name":
+            continue
+        if key == "lazy_update":
+            if type(value) is not bool:
+                return False
+            continue
+        if type(value) is not float and type(value) is not int:
+            return False
+        if key == "lr":
+            lr, has_lr = value, True
+        elif key == "wd":
+            wd = value
+        elif key == "rescale_grad":
+            rescale_grad = value
+        elif key == "clip_gradient":
+            clip_gradient = value
+        elif key == "momentum" and with_mom:
+            momentum = value
+        else:
+            return False
+    return has_lr and _sgd_direct(weight, grad, mom, <float>lr, <float>wd, <float>rescale_grad,
+                                  <float>clip_gradient, <float>momentum)
 
 
 def sgd_arrays_direct(list weights, list grads, list moms):
