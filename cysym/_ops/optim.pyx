@@ -108,30 +108,21 @@ def sgd_update(weight, grad, float lr, float wd=0.0, float rescale_grad=1.0, flo
                 clip_gradient, momentum)
 
 
-def sgd_update_direct(weight, grad, mom, float lr, float wd, float rescale_grad, float clip_gradient,
-                      float momentum):
-    """sgd_update on the caller's arrays when they can be updated as they are: weight, grad and
-    mom (or None) C-contiguous, writeable, of one float dtype and shape, not overlapping.
-    Returns whether it ran; it does nothing otherwise (the caller takes a general path)."""
-    return _sgd_direct(weight, grad, mom, lr, wd, rescale_grad, clip_gradient, momentum)
-
-
-cdef bint _sgd_direct(object weight, object grad, object mom, float lr, float wd, float rescale_grad,
-                      float clip_gradient, float momentum) except -1:
+cdef bint _updatable(object weight, object grad, object mom) except -1:
+    """Whether sgd can update the caller's arrays as they are: weight, grad and mom (or None)
+    C-contiguous, writeable, of one float dtype and shape, not overlapping."""
     if not (_direct(weight, weight) and _direct(grad, weight) and (mom is None or _direct(mom, weight))):
         return False
-    if _overlap(weight, grad) or (mom is not None and (_overlap(mom, weight) or _overlap(mom, grad))):
-        return False
-    _sgd_arrays(weight, grad, mom, lr, wd, rescale_grad, clip_gradient, momentum)
-    return True
+    return not (_overlap(weight, grad) or (mom is not None and (_overlap(mom, weight) or _overlap(mom, grad))))
 
 
 def sgd_update_keywords(weight, grad, mom, dict params, bint with_mom):
-    """sgd_update_direct with the keyword parameters of mx.nd.sgd_update (with_mom:
-    sgd_mom_update): lr, and optionally wd, rescale_grad, clip_gradient, momentum (sgd_mom_update
-    only) as plain numbers, lazy_update as a bool, and name.  False (nothing done) for any other
-    keyword or value, which the general path converts or refuses, and where sgd_update_direct
-    refuses the arrays.  One call per parameter and step in a training loop: the keywords are
+    """sgd_update on the caller's arrays as they are (see _updatable), with the keyword
+    parameters of mx.nd.sgd_update (with_mom: sgd_mom_update): lr, and optionally wd,
+    rescale_grad, clip_gradient, momentum (sgd_mom_update only) as plain numbers, lazy_update as
+    a bool, and name.  Returns whether it ran: False (nothing done) for any other keyword or
+    value, which the general path converts or refuses, and for arrays it cannot update as they
+    are.  One call per parameter and step in a training loop: the keywords are
     read here rather than in Python (4 x 4 weight, at a load of 7: 2.4-2.8 -> 1.5-1.8 us a call)."""
     cdef double lr = 0.0, wd = 0.0, rescale_grad = 1.0, clip_gradient = -1.0, momentum = 0.0
     cdef bint has_lr = False
@@ -156,23 +147,22 @@ def sgd_update_keywords(weight, grad, mom, dict params, bint with_mom):
             momentum = value
         else:
             return False
-    return has_lr and _sgd_direct(weight, grad, mom, <float>lr, <float>wd, <float>rescale_grad,
-                                  <float>clip_gradient, <float>momentum)
+    if not (has_lr and _updatable(weight, grad, mom)):
+        return False
+    _sgd_arrays(weight, grad, mom, <float>lr, <float>wd, <float>rescale_grad, <float>clip_gradient,
+                <float>momentum)
+    return True
 
 
 def sgd_arrays_direct(list weights, list grads, list moms):
-    """Whether sgd_update_many can update these parameters (each as sgd_update_direct needs:
-    weight, grad and mom (or None) C-contiguous, writeable, of one float dtype and shape, not
-    overlapping) and runs them in one dtype."""
+    """Whether sgd_update_many can update these parameters: each as they are (see _updatable),
+    all in one dtype."""
     cdef Py_ssize_t k, count = len(weights)
     if len(grads) != count or len(moms) != count:
         return False
     for k in range(count):
-        weight, grad, mom = weights[k], grads[k], moms[k]
-        if not (_direct(weight, weight) and _direct(grad, weight) and (mom is None or _direct(mom, weight))
-                and cnp.PyArray_TYPE(<cnp.ndarray>weight) == cnp.PyArray_TYPE(<cnp.ndarray>weights[0])):
-            return False
-        if _overlap(weight, grad) or (mom is not None and (_overlap(mom, weight) or _overlap(mom, grad))):
+        if not (_updatable(weights[k], grads[k], moms[k])
+                and cnp.PyArray_TYPE(<cnp.ndarray>weights[k]) == cnp.PyArray_TYPE(<cnp.ndarray>weights[0])):
             return False
     return True
 
