@@ -25,6 +25,11 @@ Calling conventions (MXNet's `mx.nd` ones)
   float32/float64 input, or to float32 when there is none - so a list becomes float32, as
   `mx.nd.array` makes it, and integer labels become the data's float dtype, as MXNet's float
   kernels expect.
+* float16: cysym's kernels have no float16 arithmetic, so float16 is computed in float32 and
+  returned as float16, as MXNet returns it: when float16 inputs are the only float ones, or
+  when `dtype='float16'` is asked for (Cast, amp_cast, the samplers, _zeros...), the op runs in
+  float32 and its float32 outputs are rounded to float16 (an explicit other `dtype=` is kept:
+  `Cast(x16, dtype='float32')` is float32).
 * `out=` (an array, or a list of arrays for several outputs) receives the values (cast to its
   dtype) and is returned; inputs may alias `out`.
 * `name=` is accepted and ignored, as in MXNet's imperative API.
@@ -125,13 +130,27 @@ def clear_cache():
 class _Bound:
     """A cached executor and where each call's arrays go: (slot, source key) per input."""
 
-    __slots__ = ("executor", "targets", "multi_output", "mutated")
+    __slots__ = ("executor", "targets", "multi_output", "mutated", "_follows_inputs")
 
     def __init__(self, executor, targets, multi_output, mutated=()):
         self.executor = executor
         self.targets = targets            # [(bound array, source key)], source key: int or str
         self.multi_output = multi_output
         self.mutated = mutated            # the targets the kernel updates in place (OpDef.mutates)
+        self._follows_inputs = None
+
+    def follows_inputs(self):
+        """Per output, whether its dtype is the float inputs' (float64 inputs would make it
+        float64) rather than fixed (to_tensor's float32): found once, by type inference."""
+        if self._follows_inputs is None:
+            symbol = self.executor._symbol
+            widened = {name: np.float64 if array.dtype == np.float32 else array.dtype
+                       for name, array in self.executor.arg_dict.items()}
+            widened.update({name: np.float64 if array.dtype == np.float32 else array.dtype
+                            for name, array in self.executor.aux_dict.items()})
+            _, out_types, _ = symbol.infer_type(**widened)
+            self._follows_inputs = [np.dtype(t) == np.float64 for t in out_types]
+        return self._follows_inputs
 
 
 # --------------------------------------------------------------------------- calling
@@ -304,6 +323,25 @@ def _write_out(op, results, out, multi_output):
     return outs if multi_output else outs[0]
 
 
+def _computes_half_in_float32(sources, positional_names, positional_params, keyword_params):
+    """Why the call computes float16 in float32 and rounds float32 outputs back: "asked" for a
+    `dtype='float16'` parameter (rewritten to float32 here: every float32 output), "inputs" for
+    float16 inputs with no float32 or float64 one and no other dtype asked for (the outputs whose
+    dtype follows the inputs'); None when it does not."""
+    if "dtype" in positional_names:
+        where, key = positional_params, positional_names.index("dtype")
+    else:
+        where, key = keyword_params, "dtype"
+    asked = where[key] if key in (range(len(where)) if isinstance(where, list) else where) else None
+    if asked is not None and str(np.dtype(asked) if not isinstance(asked, str) else asked) == "float16":
+        where[key] = "float32"
+        return "asked"
+    dtypes = {array.dtype for array in sources.values()}
+    if asked is None and np.dtype(np.float16) in dtypes and not dtypes & set(_KERNEL_DTYPES):
+        return "inputs"
+    return None
+
+
 def invoke(func_name, *args, out=None, name=None, **kwargs):
     """Run the operator registered as `func_name` on arrays; see the module docstring."""
     op = find_op(func_name)
@@ -321,6 +359,7 @@ def invoke(func_name, *args, out=None, name=None, **kwargs):
     for key, value in keyword_inputs.items():
         sources[key] = _as_source_array(value, op, key)
     positional_names = [p for p in op.params if p != op.variadic][:len(positional_params)]
+    half = _computes_half_in_float32(sources, positional_names, positional_params, keyword_params)
     dtype_param = op.params.get("dtype")
     if (not sources and dtype_param is not None and dtype_param.default is None
             and keyword_params.get("dtype") is None and "dtype" not in positional_names):
@@ -351,6 +390,11 @@ def invoke(func_name, *args, out=None, name=None, **kwargs):
         results = entry.executor.forward(is_train=False)
         for target, key in entry.mutated:   # MXNet updates an optimizer's states in place
             np.copyto(sources[key], target, casting="unsafe")
+        if half:
+            follows = entry.follows_inputs() if half == "inputs" else [True] * len(results)
+            with np.errstate(over="ignore"):    # beyond float16's range: inf, as MXNet's
+                results = [r.astype(np.float16) if r.dtype == np.float32 and follow else r
+                           for r, follow in zip(results, follows)]
         if out is not None:
             returned = _write_out(op, results, out, entry.multi_output)
         else:
