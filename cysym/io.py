@@ -11,7 +11,8 @@ import numpy as np
 
 from . import random as _random
 
-__all__ = ["DataDesc", "DataBatch", "DataIter", "NDArrayIter", "ResizeIter", "ImageRecordIter"]
+__all__ = ["DataDesc", "DataBatch", "DataIter", "NDArrayIter", "ResizeIter", "ImageRecordIter",
+           "CSVIter", "LibSVMIter"]
 
 _DEFAULT_DTYPE = np.float32  # MXNet's mx_real_t
 
@@ -405,3 +406,18 @@ def ImageRecordIter(**kwargs):
     ...): see cysym.image_record.ImageRecordIter for every parameter. Needs Pillow (cysym[image])."""
     from .image_record import ImageRecordIter as _ImageRecordIter   # which builds on this module
     return _ImageRecordIter(**kwargs)
+
+
+def CSVIter(**kwargs):
+    """Batches of the rows of CSV files, as MXNet's mx.io.CSVIter (data_csv, data_shape,
+    label_csv, label_shape, batch_size, round_batch, dtype): see cysym.io_text.CSVIter."""
+    from .io_text import CSVIter as _CSVIter   # which builds on this module
+    return _CSVIter(**kwargs)
+
+
+def LibSVMIter(**kwargs):
+    """Batches of the rows of LibSVM files as dense arrays, as MXNet's mx.io.LibSVMIter
+    (data_libsvm, data_shape, label_libsvm, label_shape, batch_size, round_batch): see
+    cysym.io_text.LibSVMIter."""
+    from .io_text import LibSVMIter as _LibSVMIter
+    return _LibSVMIter(**kwargs)
