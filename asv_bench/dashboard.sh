@@ -24,11 +24,13 @@ if ! [[ "$commits" =~ ^[0-9]+$ ]]; then
 fi
 
 asv machine --yes > /dev/null     # hostname, CPU, RAM... as asv detects them (~/.asv-machine.json)
-asv run "$@" "HEAD^!"
+# one commit for both runs: a build takes minutes, and the branch may move meanwhile
+head="$(git rev-parse HEAD)"
+asv run "$@" "$head^!"
 if [[ "$commits" -gt 0 ]]; then
     # a clone with less history than asked for benchmarks what it has
-    available="$(git rev-list --count HEAD)"
-    asv run --skip-existing-commits "$@" "HEAD~$(( commits < available ? commits : available - 1 ))..HEAD"
+    available="$(git rev-list --count "$head")"
+    asv run --skip-existing-commits "$@" "$head~$(( commits < available ? commits : available - 1 ))..$head"
 fi
 asv publish
 echo
