@@ -1,4 +1,5 @@
-"""FullyConnected forward kernel beside the same sgemm called straight through SciPy (the floor).
+"""FullyConnected forward kernel beside the same sgemm called straight through SciPy (the floor),
+and a FullyConnected + relu layer's forward and backward fused (cysym/dense_fusion.py) and not.
 
 A batch of one row runs as a matrix-vector product: its floor is sgemv (what cysym calls), and
 sgemm with that one row is timed beside it, since OpenBLAS's gemm is far slower for it.  A small
@@ -11,7 +12,7 @@ Run without asv:  PYTHONPATH=.:asv_bench python3 -m benchmarks.bench_dense
 import numpy as np
 from scipy.linalg import blas
 
-from cysym._ops import dense, runner
+from cysym._ops import dense, elemwise, runner
 
 from .common import best_of
 
@@ -77,7 +78,50 @@ class FullyConnectedRatio:
         return ours / floor
 
 
+def _relu_layer_step(shape, fused):
+    """One FullyConnected + relu layer's forward and backward (dX, dW, db from the relu output's
+    gradient) as the executor lays them out: fused, or four calls (FC, relu, relu's gradient,
+    the FC backward)."""
+    x, w, b, h = _arrays(shape, np.float32)
+    rng = np.random.default_rng(1)
+    dh = rng.standard_normal(h.shape).astype(np.float32)
+    dx, dw, db = np.empty_like(x), np.empty_like(w), np.empty_like(b)
+    plan = runner.Plan()
+    if fused:
+        dense.append_fully_connected(plan, x, w, b, h, relu=True)
+        dense.append_fully_connected_backward(plan, dh, x, w, dx, dw, db, relu_of=h)
+    else:
+        y, dy = np.empty_like(h), np.empty_like(h)
+        dense.append_fully_connected(plan, x, w, b, y)
+        elemwise.append_unary(plan, "relu", y, h)
+        elemwise.append_binary(plan, "relu_grad_y", dh, h, dy)
+        dense.append_fully_connected_backward(plan, dy, x, w, dx, dw, db)
+    return plan.run
+
+
+class FullyConnectedReluStep:
+    params = (list(SHAPES), ["fused", "unfused"])
+    param_names = ["shape", "fusion"]
+
+    def setup(self, shape, fusion):
+        self.call = _relu_layer_step(SHAPES[shape], fusion == "fused")
+
+    def time_forward_backward(self, shape, fusion):
+        self.call()
+
+
+def fused_over_unfused(shape, rounds=21):
+    """The median over rounds of (fused time / unfused time) of one relu layer's step, the two
+    measured alternately (best of 7 x 20 calls each round)."""
+    fused, unfused = (_relu_layer_step(SHAPES[shape], flag) for flag in (True, False))
+    ratios = sorted(best_of(fused) / best_of(unfused) for _ in range(rounds))
+    return ratios[len(ratios) // 2]
+
+
 if __name__ == "__main__":
+    for shape in SHAPES:
+        print(f"{shape:<14} FullyConnected + relu forward and backward, fused / unfused: "
+              f"{fused_over_unfused(shape):.3f}")
     for shape in SHAPES:
         direct = best_of(_runner_for("cysym_direct", SHAPES[shape], np.float32), number=50)
         chosen = best_of(_runner_for("cysym", SHAPES[shape], np.float32), number=50)
