@@ -5,6 +5,7 @@ memory (the planner in cysym._ops.planner), and the list of kernel calls (cysym.
 forward() and backward() then only run slices of that list; they allocate nothing.
 """
 import contextlib
+import itertools
 import math
 
 import numpy as np
@@ -420,7 +421,6 @@ class Executor:
         # op_inputs: what each op reads, for the planner; kernel_inputs: what its kernel is
         # given, which adds the inputs it only takes the shape of
         kernel_inputs, op_inputs, op_outputs, op_inplace, workspace_of = [], [], [], [], {}
-        read_count = [0] * len(entry_bytes)
         for node, layout in zip(op_nodes, node_layouts):
             node_id, inputs = id(node), node.inputs
             if len(inputs) == 1:
@@ -438,7 +438,6 @@ class Executor:
                 if size:
                     workspace_of[node_id] = len(entry_bytes)
                     add_entry((size,), np.uint8, None, f"{node.name}_workspace")
-                    read_count.append(0)
                     outs.append(workspace_of[node_id])
             kernel_inputs.append(ins)
             op_outputs.append(outs)
@@ -447,8 +446,9 @@ class Executor:
                 ins = [ins[k] for k in layout.read]
             op_inputs.append(ins)
             op_inplace.append(layout.read_inplace)
-            for e in ins:
-                read_count[e] += 1
+        # how many ops read each entry, counted in one NumPy call rather than per input
+        read_count = np.bincount(np.fromiter(itertools.chain.from_iterable(op_inputs), np.intp),
+                                 minlength=len(entry_bytes)).tolist()
         persistent = [False] * len(entry_bytes)
         for node, index in self._symbol._outputs:
             persistent[first_entry[id(node)] + index] = True
@@ -479,10 +479,7 @@ class Executor:
         self._plan_steps = (op_inputs, op_outputs, persistent)
 
         run_plan = _runner.Plan()
-        self._call_nodes = call_nodes = []   # (operator, node name) of each plan call, for the profiler
-        # (first call, end call, whether forward, node, its input arrays, its computed outputs)
-        # of each op node, for the monitor callback
-        self._node_calls = node_calls = []
+        call_starts = []    # each op node's first plan call
         self._backward_start = None
         forward_count = self._forward_count
         for position, (node, layout) in enumerate(zip(op_nodes, node_layouts)):
@@ -504,7 +501,7 @@ class Executor:
             kernel = node.op.kernel
             if kernel is None:
                 raise BindError(f"operator {node.op.name} ('{node.name}') has no kernel")
-            first_call = len(run_plan)
+            call_starts.append(len(run_plan))
             ins = kernel_inputs[position]
             in_arrays = [arrays[ins[0]]] if len(ins) == 1 else [arrays[e] for e in ins]
             try:
@@ -513,14 +510,11 @@ class Executor:
                 raise
             except _KERNEL_REFUSALS as err:
                 raise _refusal(node, err) from err
-            end_call = len(run_plan)
-            if end_call > len(call_nodes):
-                call_nodes += [(node.op.name, node.name)] * (end_call - len(call_nodes))
-            if num_outputs == 1:
-                computed = [(0, out_arrays[0])] if req[0] == "write" else []
-            else:
-                computed = [(i, a) for i, (a, r) in enumerate(zip(out_arrays, req)) if r != "null"]
-            node_calls.append((first_call, end_call, position < forward_count, node, in_arrays, computed))
+        call_starts.append(len(run_plan))
+        # what the monitor and the profiler ask of the calls, made when they first ask
+        self._calls_made = (op_nodes, node_layouts, call_starts, forward_count, kernel_inputs, op_outputs,
+                            arrays, read_count, persistent, external)
+        self._node_calls_list = self._call_nodes_list = None
         if self._backward_start is None:
             self._backward_start = len(run_plan)
         backward_inputs = op_inputs[forward_count:]
@@ -528,6 +522,32 @@ class Executor:
         self._backward_reads_forward = any(e in forward_entries for ins in backward_inputs for e in ins)
         self._plan = run_plan
         self.outputs = [arrays[first_entry[id(n)] + i] for n, i in self._symbol._outputs]
+
+    @property
+    def _node_calls(self):
+        """(first call, end call, whether forward, node, its input arrays, its computed outputs)
+        of each op node, for the monitor callback."""
+        if self._node_calls_list is None:
+            (op_nodes, node_layouts, call_starts, forward_count, kernel_inputs, op_outputs, arrays,
+             read_count, persistent, external) = self._calls_made
+            node_calls = []
+            for position, (node, layout) in enumerate(zip(op_nodes, node_layouts)):
+                computed = [(i, arrays[e]) for i, e in enumerate(op_outputs[position][:layout.num_outputs])
+                            if read_count[e] or persistent[e] or external[e]]
+                node_calls.append((call_starts[position], call_starts[position + 1],
+                                   position < forward_count, node,
+                                   [arrays[e] for e in kernel_inputs[position]], computed))
+            self._node_calls_list = node_calls
+        return self._node_calls_list
+
+    @property
+    def _call_nodes(self):
+        """(operator, node name) of each plan call, for the profiler."""
+        if self._call_nodes_list is None:
+            op_nodes, _, call_starts = self._calls_made[:3]
+            self._call_nodes_list = [(node.op.name, node.name) for position, node in enumerate(op_nodes)
+                                     for _ in range(call_starts[position], call_starts[position + 1])]
+        return self._call_nodes_list
 
     # -- running -------------------------------------------------------------------------------
 
