@@ -239,9 +239,12 @@ def test_random_image_lighting():
 @pytest.mark.parametrize("dtype", ["uint8", "float64"])
 def test_random_image_transforms_saturate_as_cysym(kind, params, dtype):
     """One factor (min = max): uint8 results clamped to [0, 255] and truncated, float64 ones
-    rounded to float32 on the way, exactly as cysym's kernel (contrast's gray mean of a float64
-    image: its products rounded to float32 before the float32 sums, where the kernel rounds
-    each product's sum: the offset within a float32 rounding of the image's scale)."""
+    rounded to float32 on the way, as cysym's kernel (contrast's gray mean of a float64 image:
+    its products rounded to float32 before the float32 sums, where the kernel rounds each
+    product's sum: the offset within a float32 rounding of the image's scale).  A uint8 value
+    may differ by one level: the kernel's x * f + offset is one fused multiply-add where the
+    compiler contracts it (the -mfma builds), ONNX's a Mul and an Add, and truncation turns a
+    float32 rounding next to a whole number into a level."""
     image = IMAGE.astype(dtype)
     sym = getattr(mx.sym, f"_image_random_{kind}")(mx.sym.Variable("data"), **params)
     expected = sym.eval(ctx=mx.cpu(), data=mx.nd.array(image, dtype=dtype))[0].asnumpy()
@@ -250,7 +253,91 @@ def test_random_image_transforms_saturate_as_cysym(kind, params, dtype):
     for runner in (session(model), ReferenceEvaluator(model)):
         result = runner.run(None, {"data": image})[0]
         assert result.dtype == np.dtype(dtype)
-        if dtype == "float64" and kind == "contrast":
+        if dtype == "uint8":
+            assert np.abs(result.astype(int) - expected).max() <= 1
+        elif kind == "contrast":
             np.testing.assert_allclose(result, expected, rtol=0, atol=4 * np.spacing(np.float32(255)))
         else:
             np.testing.assert_array_equal(result, expected)
+
+
+def _hue_image(dtype):
+    """Random colours, and the corner cases of the HLS conversion: grays, black, white, the
+    primaries, ties for the largest channel, light and dark colours."""
+    special = [[0, 0, 0], [255, 255, 255], [128, 128, 128], [255, 0, 0], [0, 255, 0], [0, 0, 255],
+               [255, 255, 0], [0, 255, 255], [255, 0, 255], [200, 200, 10], [10, 200, 200],
+               [250, 240, 245], [5, 10, 7], [128, 129, 128], [127, 128, 128], [90, 30, 30]]
+    rng = np.random.default_rng(9)
+    pixels = np.concatenate([np.array(special), rng.integers(0, 256, (24, 3))])
+    return pixels.reshape(5, 8, 3).astype(dtype)
+
+
+@pytest.mark.parametrize("factor", [0.3, 0.65, 0.999, 2.5])
+@pytest.mark.parametrize("dtype", ["float32", "uint8"])
+def test_random_hue_as_cysym(factor, dtype):
+    """One hue turn (min = max): ONNX Runtime and onnx.reference compute cysym's HLS round trip
+    (uint8: within one level, see test_random_image_transforms_saturate_as_cysym)."""
+    image = _hue_image(dtype)
+    sym = mx.sym._image_random_hue(mx.sym.Variable("data"), min_factor=factor, max_factor=factor)
+    expected = sym.eval(ctx=mx.cpu(), data=mx.nd.array(image, dtype=dtype))[0].asnumpy()
+    model = to_onnx(sym, {}, [image.shape], [image.dtype])
+    onnx.checker.check_model(model, full_check=True)
+    for name, runner in (("onnxruntime", session(model)), ("reference", ReferenceEvaluator(model))):
+        with np.errstate(divide="ignore", invalid="ignore"):    # Where's unused branches
+            result = runner.run(None, {"data": image})[0]
+        if dtype == "uint8":
+            assert np.abs(result.astype(int) - expected).max() <= 1, name
+        else:
+            np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-4, err_msg=name)
+
+
+def test_random_color_jitter_applies_its_draws_in_their_order():
+    """Each step of color_jitter's output is cysym's transform, with the factor ONNX Runtime
+    drew, of the step before, in the order it drew, saturated into uint8 (within one level, see
+    test_random_image_transforms_saturate_as_cysym; the drawn order, factors and the steps'
+    images are read as extra outputs; runs whose hue turn is negative, which the hue
+    operator's parameters cannot give, are not compared); each transform comes first about
+    once in four runs."""
+    from onnx import helper
+    kinds = ["brightness", "contrast", "saturation", "hue"]
+    image = _hue_image("uint8")
+    sym = mx.sym._image_random_color_jitter(mx.sym.Variable("data"), brightness=0.4, contrast=0.3,
+                                             saturation=0.5, hue=0.2)
+    model = to_onnx(sym, {}, [image.shape], [image.dtype])
+    onnx.checker.check_model(model, full_check=True)
+    nodes = model.graph.node
+    draws = {node.output[0] for node in nodes
+             if node.op_type == "RandomUniform" and list(node.attribute[-1].ints or []) == [1]}
+    factors = [node.output[0] for node in nodes if node.op_type == "Add" and node.input[0] in draws]
+    order = next(node.output[1] for node in nodes if node.op_type == "TopK")
+    # a step's image: the last Where choosing by the kind drawn for that position
+    positions = [node.output[0] for node in nodes if node.op_type == "Slice" and node.input[0] == order]
+    steps_images = []
+    for position in positions:
+        choices = {node.output[0] for node in nodes if node.op_type == "Equal" and node.input[0] == position}
+        steps_images.append([node.output[0] for node in nodes
+                             if node.op_type == "Where" and node.input[0] in choices][-1])
+    assert len(factors) == len(steps_images) == 4
+    model.graph.output.extend(helper.make_empty_tensor_value_info(name)
+                              for name in [order] + factors + steps_images)
+    runtime = session(model)
+    first = np.zeros(4)
+    runs, compared = 200, 0
+    for run in range(runs):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out, drawn, *values = runtime.run(None, {"data": image})
+        first[drawn[0]] += 1
+        factors, images = values[:4], [image] + values[4:]
+        np.testing.assert_array_equal(out, images[-1])
+        if compared == 8 or factors[3][0] < 0:
+            continue
+        compared += 1
+        for step, k in enumerate(drawn):
+            factor = float(factors[k][0])
+            transform = getattr(mx.sym, f"_image_random_{kinds[k]}")(
+                mx.sym.Variable("data"), min_factor=factor, max_factor=factor)
+            expected = transform.eval(ctx=mx.cpu(), data=mx.nd.array(images[step], dtype="uint8"))
+            difference = np.abs(images[step + 1].astype(int) - expected[0].asnumpy())
+            assert difference.max() <= 1, f"order {list(drawn)}, step {step}"
+    assert compared == 8
+    assert np.all(np.abs(first / runs - 0.25) <= 6 * np.sqrt(0.25 * 0.75 / runs)), first

@@ -3068,14 +3068,14 @@ def _image_resize(g):
 # the random image transforms: parameters drawn by ONNX's generators (other draws than
 # cysym.random's, from MXNet's distributions), the transforms in the kernel's float arithmetic
 
-def _image_value(g, value):
+def _image_value(g, value, output=None):
     """A float32 result saturated into the image's dtype, as the kernel's saturate_cast:
     uint8 clamped to [0, 255], every integer truncated; a float64 image keeps the float32
     rounding (the kernel computes each value as a C float)."""
     dtype = np.dtype(g.in_dtype(0))
     if dtype == np.uint8:
         value = g.emit1("Clip", [value, g.const(np.float32(0)), g.const(np.float32(255))])
-    return _as_dtype(g, value, dtype, g.outputs[0])
+    return _as_dtype(g, value, dtype, output)
 
 
 def _as_float(g, value):
@@ -3100,6 +3100,104 @@ def _random_factor(g, low, high):
                    low=float(np.float32(low)), high=float(np.float32(high)))
 
 
+def _channel(g, x, k):
+    return g.emit1("Slice", [x, g.ints([k]), g.ints([k + 1]), g.ints([-1])])
+
+
+def _brightness_values(g, x, factor):
+    return _affine_values(g, x, factor)
+
+
+def _contrast_values(g, x, factor):
+    """x f + (1 - f) * the mean gray level: the luma-weighted values summed one after another
+    in float32 (a CumSum's last value), as the kernel sums them."""
+    channels = g.in_shape(0)[-1]
+    luma = np.array([0.299, 0.587, 0.114] if channels > 1 else [1.0], np.float32)
+    weighted = _affine_values(g, x, g.const(luma, name="luma"))
+    running = g.emit1("CumSum", [g.emit1("Reshape", [weighted, g.ints([-1], "shape")]),
+                                 g.const(np.int64(0), name="axis")])
+    total = g.emit1("Slice", [running, g.ints([-1]), g.ints([INT64_MAX])])
+    pixels = float(np.prod(g.in_shape(0)[-3:-1]))
+    mean = g.emit1("Div", [total, g.const(np.float32(pixels), name="pixels")])
+    offset = g.emit1("Mul", [g.emit1("Sub", [g.const(np.float32(1)), factor]), mean])
+    return _affine_values(g, x, factor, offset)
+
+
+def _saturation_values(g, x, factor):
+    """gray (1 - f) + x f, gray MXNet 1.9.1's: the blue value times 0.114; a gray image passes."""
+    if g.in_shape(0)[-1] == 1:
+        return _as_float(g, x)
+    gray = g.emit1("Mul", [_affine_values(g, _channel(g, x, 2), g.const(np.array([0.114], np.float32))),
+                           g.emit1("Sub", [g.const(np.float32(1)), factor])])
+    return _affine_values(g, x, factor, gray)
+
+
+# HLS2RGBConvert's table: which of (p2, p1, rising, falling) each of B, G, R takes in a sector
+HLS_SECTOR = [[1, 3, 0], [1, 0, 2], [3, 0, 1], [0, 2, 1], [0, 1, 3], [2, 1, 0]]
+
+
+def _hue_values(g, x, factor):
+    """Each RGB pixel to HLS, the hue turned by f * 360 degrees, back to RGB, in the kernel's
+    float32 operations (its products by 0/1 flags as Where); a gray image passes."""
+    if g.in_shape(0)[-1] == 1:
+        return _as_float(g, x)
+
+    def number(value):
+        return g.const(np.float32(value), name="number")
+
+    def where(condition, value, other=None):
+        return g.emit1("Where", [condition, value, number(0) if other is None else other])
+
+    def op(op_type, *inputs):
+        return g.emit1(op_type, list(inputs))
+
+    r, gr, b = (op("Div", _channel(g, _as_float(g, x), k), number(255)) for k in range(3))
+    vmax, vmin = op("Max", op("Max", r, gr), b), op("Min", op("Min", r, gr), b)
+    diff, total = op("Sub", vmax, vmin), op("Add", vmax, vmin)
+    light = op("Mul", total, number(0.5))
+    colored = op("Greater", diff, number(np.finfo(np.float32).eps))
+    below_half = op("Less", light, number(0.5))
+    saturation = where(colored, op("Add", where(below_half, op("Div", diff, total)),
+                                   where(op("Not", below_half), op("Div", diff, op(
+                                       "Sub", op("Sub", number(2), vmax), vmin)))))
+    scale = op("Div", number(60), diff)
+    red_max, green_max = op("Equal", vmax, r), op("Equal", vmax, gr)
+    hue = op("Add", op("Add", where(red_max, op("Mul", op("Sub", gr, b), scale)),
+                       where(op("And", op("Not", red_max), green_max),
+                             op("Add", op("Mul", op("Sub", b, r), scale), number(120)))),
+             where(op("And", op("Not", red_max), op("Not", green_max)),
+                   op("Add", op("Mul", op("Sub", r, gr), scale), number(240))))
+    hue = op("Add", hue, where(op("Less", hue, number(0)), number(360)))
+    hue = op("Add", where(colored, hue), op("Mul", factor, number(360)))
+    high = op("Add", where(op("LessOrEqual", light, number(0.5)), op("Mul", light, op("Add", number(1), saturation))),
+              where(op("Greater", light, number(0.5)),
+                    op("Sub", op("Add", light, saturation), op("Mul", light, saturation))))
+    low = op("Sub", op("Mul", number(2), light), high)
+    hue = op("Mul", hue, number(np.float32(1.0 / 60.0)))
+    # into [0, 6) as the kernel: fmod for the out of range, sector 0 for what still is not
+    hue = where(op("Less", hue, number(0)), op("Add", g.emit1("Mod", [hue, number(6)], fmod=1),
+                                               number(6)), hue)
+    hue = where(op("GreaterOrEqual", hue, number(6)), g.emit1("Mod", [hue, number(6)], fmod=1), hue)
+    hue = where(op("And", op("GreaterOrEqual", hue, number(0)), op("Less", hue, number(6))), hue)
+    sector = op("Floor", hue)
+    fraction = op("Sub", hue, sector)
+    span = op("Sub", high, low)
+    table = [high, low, op("Add", low, op("Mul", span, op("Sub", number(1), fraction))),
+             op("Add", low, op("Mul", span, fraction))]
+    in_sector = [op("Equal", sector, number(k)) for k in range(6)]
+    channels = []
+    for position in (2, 1, 0):      # R, G, B take the table's third, second, first column
+        value = table[HLS_SECTOR[5][position]]
+        for k in range(4, -1, -1):
+            value = where(in_sector[k], table[HLS_SECTOR[k][position]], value)
+        channels.append(where(op("Not", op("Equal", saturation, number(0))), value, light))
+    return op("Mul", g.emit1("Concat", channels, axis=-1), number(255))
+
+
+_IMAGE_TRANSFORMS = {"brightness": _brightness_values, "contrast": _contrast_values,
+                     "saturation": _saturation_values, "hue": _hue_values}
+
+
 @exporter("_image_random_flip_left_right", "_image_random_flip_top_bottom")
 def _image_random_flip(g):
     """The image or its flip, each with probability 1/2."""
@@ -3110,41 +3208,37 @@ def _image_random_flip(g):
     g.emit("Where", [flip, flipped, g.inputs[0]], g.outputs)
 
 
-@exporter("_image_random_brightness")
-def _image_random_brightness(g):
+@exporter("_image_random_brightness", "_image_random_contrast", "_image_random_saturation",
+          "_image_random_hue")
+def _image_random_transform(g):
+    """One factor uniform in [min_factor, max_factor), the transform, the result saturated."""
     factor = _random_factor(g, g.params["min_factor"], g.params["max_factor"])
-    _image_value(g, _affine_values(g, g.inputs[0], factor))
+    transform = _IMAGE_TRANSFORMS[g.op[len("_image_random_"):]]
+    _image_value(g, transform(g, g.inputs[0], factor), g.outputs[0])
 
 
-@exporter("_image_random_contrast")
-def _image_random_contrast(g):
-    """x f + (1 - f) * the mean gray level: the luma-weighted values summed one after another
-    in float32 (a CumSum's last value), as the kernel sums them."""
-    x, channels = g.inputs[0], g.in_shape(0)[-1]
-    factor = _random_factor(g, g.params["min_factor"], g.params["max_factor"])
-    luma = np.array([0.299, 0.587, 0.114] if channels > 1 else [1.0], np.float32)
-    weighted = _affine_values(g, x, g.const(luma, name="luma"))
-    running = g.emit1("CumSum", [g.emit1("Reshape", [weighted, g.ints([-1], "shape")]),
-                                 g.const(np.int64(0), name="axis")])
-    total = g.emit1("Slice", [running, g.ints([-1]), g.ints([INT64_MAX])])
-    pixels = float(np.prod(g.in_shape(0)[-3:-1]))
-    mean = g.emit1("Div", [total, g.const(np.float32(pixels), name="pixels")])
-    offset = g.emit1("Mul", [g.emit1("Sub", [g.const(np.float32(1)), factor]), mean])
-    _image_value(g, _affine_values(g, x, factor, offset))
-
-
-@exporter("_image_random_saturation")
-def _image_random_saturation(g):
-    """gray (1 - f) + x f, gray MXNet 1.9.1's: the blue value times 0.114; a gray image passes."""
-    x = g.inputs[0]
-    factor = _random_factor(g, g.params["min_factor"], g.params["max_factor"])
-    if g.in_shape(0)[-1] == 1:
-        g.emit("Identity", [x], g.outputs)
-        return
-    blue = g.emit1("Slice", [x, g.ints([2]), g.ints([3]), g.ints([-1])])
-    gray = g.emit1("Mul", [_affine_values(g, blue, g.const(np.array([0.114], np.float32))),
-                           g.emit1("Sub", [g.const(np.float32(1)), factor])])
-    _image_value(g, _affine_values(g, x, factor, gray))
+@exporter("_image_random_color_jitter")
+def _image_random_color_jitter(g):
+    """Brightness, contrast, saturation and hue, those whose parameter p is positive, in a
+    uniformly random order (the ranks of four uniform draws), each saturated into the image's
+    dtype before the next; the factors 1 + U(-p, p), hue's U(-p, p)."""
+    kinds = ["brightness", "contrast", "saturation", "hue"]
+    jitters = [g.params[kind] for kind in kinds]
+    order = g.emit("TopK", [g.emit1("RandomUniform", [], dtype=_tensor_type(np.float32), shape=[4]),
+                            g.ints([4], "k")], num_outputs=2, axis=0)[1]
+    image = g.inputs[0]
+    active = [k for k, p in enumerate(jitters) if p > 0]
+    factors = {k: g.emit1("Add", [_random_factor(g, -jitters[k], jitters[k]),
+                                  g.const(np.float32(0 if kinds[k] == "hue" else 1))])
+               for k in active}
+    for step in range(4 if active else 0):
+        kind_here = g.emit1("Slice", [order, g.ints([step]), g.ints([step + 1])])
+        result = image
+        for k in active:
+            changed = _image_value(g, _IMAGE_TRANSFORMS[kinds[k]](g, image, factors[k]))
+            result = g.emit1("Where", [g.emit1("Equal", [kind_here, g.ints([k])]), changed, result])
+        image = result
+    g.emit("Identity", [image], g.outputs)
 
 
 @exporter("_image_random_lighting")
@@ -3156,7 +3250,7 @@ def _image_random_lighting(g):
     from ..ops.image import _LIGHTING_EIGEN
     x = g.inputs[0]
     if g.in_shape(0)[-1] == 1 or g.params["alpha_std"] == 0:
-        _image_value(g, _as_float(g, x))
+        _image_value(g, _as_float(g, x), g.outputs[0])
         return
     alphas = g.emit1("RandomNormal", [], dtype=_tensor_type(np.float32), shape=[1, 3],
                      scale=float(g.params["alpha_std"]))
@@ -3167,4 +3261,4 @@ def _image_random_lighting(g):
     partial = _as_dtype(g, _as_dtype(g, g.emit1("Add", [first, second]), np.float32), np.float64)
     offsets = _as_dtype(g, g.emit1("Add", [partial, third]), np.float32)           # (3, 1)
     offsets = g.emit1("Reshape", [offsets, g.ints([3], "shape")])
-    _image_value(g, g.emit1("Add", [_as_float(g, x), offsets]))
+    _image_value(g, g.emit1("Add", [_as_float(g, x), offsets]), g.outputs[0])
