@@ -425,17 +425,20 @@ DEPTHWISE_CASES = [
     ((6, 7, 13), (1, 5), (1, 3), (0, 2), (1, 2)),
     ((3, 6, 8), (5, 5), (1, 2), (0, 3), (1, 1)),   # taps wholly in the padding
     ((4, 17), (3,), (2,), (1,), (1,)),              # 1-D
-    ((3, 8, 11), (2, 3), (1, 1), (1, 2), (1, 2)),   # 3-tap rows at unit stride: fused loops
-    ((2, 5, 6), (3, 3), (1, 1), (0, 4), (1, 1)),    # ... with a pad wider than the kernel
-    ((2, 9, 3), (3, 3), (1, 1), (0, 1), (2, 2)),    # ... no column with all 3 taps inside
-    # 3x3 stride 1 pad 1 (MobileNet's): inner rows as one flat pass, then their first and last
-    # columns and the first and last rows; the smallest planes it takes (3 wide or tall)
+    ((3, 8, 11), (2, 3), (1, 1), (1, 2), (1, 2)),
+    ((2, 5, 6), (3, 3), (1, 1), (0, 4), (1, 1)),    # a pad wider than the kernel
+    ((2, 9, 3), (3, 3), (1, 1), (0, 1), (2, 2)),    # dilated 3x3: the general tap loop
+    # 3x3 stride 1 pad 1 (MobileNet's, and the data gradient's gather): the unrolled stride-1
+    # taps; planes down to 2 rows and 3 columns
     ((3, 6, 9), (3, 3), (1, 1), (1, 1), (1, 1)),
     ((2, 3, 3), (3, 3), (1, 1), (1, 1), (1, 1)),
     ((2, 3, 7), (3, 3), (1, 1), (1, 1), (1, 1)),
-    ((2, 2, 5), (3, 3), (1, 1), (1, 1), (1, 1)),    # two rows: no inner row
-    # 3x3 rows with all three input rows inside: stride 2 (odd and even widths), pad 0
+    ((2, 2, 5), (3, 3), (1, 1), (1, 1), (1, 1)),
+    # 3x3 at stride 2 (the unrolled even/odd phase taps; odd and even widths and pads), and at
+    # strides the unrolled loops do not take
     ((3, 9, 12), (3, 3), (2, 2), (1, 1), (1, 1)),
+    ((2, 10, 7), (3, 3), (2, 2), (0, 0), (1, 1)),
+    ((2, 7, 9), (3, 3), (2, 2), (2, 1), (1, 1)),
     ((2, 8, 7), (3, 3), (1, 1), (0, 0), (1, 1)),
     ((2, 11, 10), (3, 3), (3, 2), (1, 0), (1, 1)),
 ]

@@ -48,27 +48,34 @@ cdef inline real activate(real v, const Epilogue* e) noexcept nogil:
     return v
 
 
-cdef inline void finish_row(real* r, Py_ssize_t n, real scale, real bias,
-                            const Epilogue* e) noexcept nogil:
-    """r[:n] = act(r[:n] * scale + bias); a loop per activation, so that each vectorizes."""
+cdef inline void finish_copy(real* dst, const real* src, Py_ssize_t n, real scale, real bias,
+                             const Epilogue* e) noexcept nogil:
+    """dst[:n] = act(src[:n] * scale + bias) (dst may be src); a loop per activation, so that
+    each vectorizes."""
     cdef Py_ssize_t i
     cdef real v
     cdef real lo = <real>e.lo
     cdef real hi = <real>e.hi
     if e.act == ACT_RELU:
         for i in range(n):
-            v = r[i] * scale + bias
-            r[i] = v if v > 0 else <real>0
+            v = src[i] * scale + bias
+            dst[i] = v if v > 0 else <real>0
     elif e.act == ACT_CLIP:
         for i in range(n):
-            v = r[i] * scale + bias
-            r[i] = lo if v < lo else (hi if v > hi else v)
+            v = src[i] * scale + bias
+            dst[i] = lo if v < lo else (hi if v > hi else v)
     elif scale != 1:
         for i in range(n):
-            r[i] = r[i] * scale + bias
-    elif bias != 0:
+            dst[i] = src[i] * scale + bias
+    elif bias != 0 or dst != src:
         for i in range(n):
-            r[i] += bias
+            dst[i] = src[i] + bias
+
+
+cdef inline void finish_row(real* r, Py_ssize_t n, real scale, real bias,
+                            const Epilogue* e) noexcept nogil:
+    """r[:n] = act(r[:n] * scale + bias)."""
+    finish_copy(r, r, n, scale, bias, e)
 
 
 cdef inline list epilogue_floats(activation, int req, str label):

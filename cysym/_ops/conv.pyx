@@ -5,7 +5,7 @@ each loop below is written once.  Geometry travels in `KernelCall.ints` as the G
 N C D H W F G kd kh kw sd sh sw dd dh dw pd ph pw Do Ho Wo (see `_conv_geometry`), followed
 by each kernel's own ints.
 """
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memcpy, memset
 from libc.float cimport FLT_MAX, DBL_MAX
 from libc.math cimport sqrt, cbrt
@@ -18,7 +18,7 @@ from cysym._ops._math cimport _sum
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 from cysym._ops._epilogue cimport (Epilogue, epilogue_of, epilogue_floats, fused_scale,
-                                   finish_row, is_identity, ACT_NONE)
+                                   finish_copy, finish_row, is_identity, ACT_NONE)
 
 POOL_CODES = {"max": 0, "avg": 1, "sum": 2, "lp": 3}
 DEF GEOM_INTS = 22
@@ -28,6 +28,8 @@ DEF DEPTHWISE = -1
 DEF DEPTHWISE_TAPS = 16
 # what the kernels without a fused activation pass (a static struct is zeroed: ACT_NONE)
 cdef Epilogue NO_EPILOGUE
+cdef enum:
+    ERROR_NO_MEMORY = 2        # runner.KERNEL_ERRORS[2]: a kernel's scratch was not allocated
 
 
 # ---------------------------------------------------------------------------------------
@@ -283,11 +285,16 @@ cdef void _pointwise_backward(const real* dy, const real* x, const real* w, real
                      <int>HWo)
 
 # A depthwise convolution (num_group == C == F, 1-D or 2-D) is C independent single-channel
-# filters: a GEMM per group would have one row, so these loops run it directly, one output row
-# at a time, each tap adding w * (a row of x) to it.  The output columns where each tap of a
-# kernel row reads inside x are computed once per call (_tap_columns: divisions, which would
-# otherwise cost more than a short row's arithmetic), so the loop over output columns has
-# no branch and vectorizes (contiguous at stride 1).  No workspace.
+# filters: a GEMM per group would have one row, so these loops run it directly.  The forward
+# (and the data gradient at stride 1, pad 1) copies each plane, padded and split by the
+# stride's phases, into a per-thread scratch (_split_phases), so that every tap reads its
+# phase contiguously, then sums the taps in one flat, branch-free loop over all output rows
+# (_depthwise_taps).  Against the direct loops over x it replaced (one thread, float32, fused
+# BatchNorm + relu, best of 200): MobileNet's stride-2 layer 64x112x112 0.56 -> 0.33 ms, the
+# stride-1 128x56x56 one 0.29 -> 0.24 ms.  The weight gradient's loops take, for each kernel
+# row's tap, the output columns where it reads inside x, computed once per call
+# (_tap_columns: divisions, which would otherwise cost more than a short row's arithmetic).
+# No planned workspace: the scratch is allocated per call and thread.
 
 cdef inline double _dot_strided(const real* a, const real* b, Py_ssize_t step,
                                 Py_ssize_t n) noexcept nogil:
@@ -331,181 +338,165 @@ cdef inline void _tap_columns(Geom* g, Py_ssize_t* cols) noexcept nogil:
         _valid_range(j * g.dw - g.pw, g.sw, g.W, g.Wo, &cols[2 * j], &cols[2 * j + 1])
 
 
-cdef void _depthwise_row_3x3(const real* x0, Py_ssize_t row_step, const real* w, real bias,
-                             real* yr, Geom* g, Py_ssize_t inner_lo, Py_ssize_t inner_hi,
-                             int req) noexcept nogil:
-    # One output row of a 3x3 depthwise filter whose three input rows (x0 and the two below,
-    # x0 already shifted left by the padding) lie inside x: the nine taps summed in registers
-    # and stored once, instead of nine passes adding into the row (3x fewer loads and stores).
-    # Columns [inner_lo, inner_hi) have all three column taps inside; the few others check.
-    cdef const real* x1 = x0 + row_step
-    cdef const real* x2 = x1 + row_step
-    cdef real w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5]
-    cdef real w6 = w[6], w7 = w[7], w8 = w[8]
-    cdef Py_ssize_t ow, q, s = g.sw
-    if s == 1:
-        if req == REQ_WRITE:
-            for ow in range(inner_lo, inner_hi):
-                yr[ow] = (bias + w0 * x0[ow] + w1 * x0[ow + 1] + w2 * x0[ow + 2]
-                          + w3 * x1[ow] + w4 * x1[ow + 1] + w5 * x1[ow + 2]
-                          + w6 * x2[ow] + w7 * x2[ow + 1] + w8 * x2[ow + 2])
-        else:
-            for ow in range(inner_lo, inner_hi):
-                yr[ow] += (bias + w0 * x0[ow] + w1 * x0[ow + 1] + w2 * x0[ow + 2]
-                           + w3 * x1[ow] + w4 * x1[ow + 1] + w5 * x1[ow + 2]
-                           + w6 * x2[ow] + w7 * x2[ow + 1] + w8 * x2[ow + 2])
-    else:
-        if req == REQ_WRITE:
-            for ow in range(inner_lo, inner_hi):
-                q = ow * s
-                yr[ow] = (bias + w0 * x0[q] + w1 * x0[q + 1] + w2 * x0[q + 2]
-                          + w3 * x1[q] + w4 * x1[q + 1] + w5 * x1[q + 2]
-                          + w6 * x2[q] + w7 * x2[q + 1] + w8 * x2[q + 2])
-        else:
-            for ow in range(inner_lo, inner_hi):
-                q = ow * s
-                yr[ow] += (bias + w0 * x0[q] + w1 * x0[q + 1] + w2 * x0[q + 2]
-                           + w3 * x1[q] + w4 * x1[q + 1] + w5 * x1[q + 2]
-                           + w6 * x2[q] + w7 * x2[q + 1] + w8 * x2[q + 2])
-    for ow in range(inner_lo):
-        _depthwise_column_3x3(x0, row_step, w, bias, yr, g, ow, req)
-    for ow in range(inner_hi, g.Wo):
-        _depthwise_column_3x3(x0, row_step, w, bias, yr, g, ow, req)
+cdef inline Py_ssize_t _phase_width(Geom* g) noexcept nogil:
+    # columns of each stride phase of the padded plane (see _split_phases)
+    return (g.W + 2 * g.pw + g.sw - 1) // g.sw
 
 
-cdef inline void _depthwise_column_3x3(const real* x0, Py_ssize_t row_step, const real* w,
-                                       real bias, real* yr, Geom* g, Py_ssize_t ow,
-                                       int req) noexcept nogil:
-    # yr[ow] of _depthwise_row_3x3 for a column whose taps may fall outside x's columns
-    cdef Py_ssize_t i, j, q
-    cdef real acc = bias
-    for j in range(3):
-        q = ow * g.sw + j           # x0[q] is input column q - pw
-        if 0 <= q - g.pw < g.W:
-            for i in range(3):
-                acc += w[3 * i + j] * x0[i * row_step + q]
-    if req == REQ_WRITE:
-        yr[ow] = acc
-    else:
-        yr[ow] += acc
+cdef inline Py_ssize_t _phase_size(Geom* g) noexcept nogil:
+    # elements of each stride phase: its rows and one more, which the flat pass over an output
+    # row's columns past Wo reads at the last row (see _depthwise_taps)
+    return ((g.H + 2 * g.ph + g.sh - 1) // g.sh + 1) * _phase_width(g)
 
 
-cdef void _depthwise_plane_3x3(const real* x, const real* w, real bias, real* y,
-                               Geom* g) noexcept nogil:
-    # Rows 1 .. H-2 of a 3x3, stride-1, pad-1 depthwise output (the size of its input plane):
-    # seen as one flat array, each output p is sum over taps of w[i, j] * x[p + (i-1)W + (j-1)],
-    # one long loop that vectorizes, however narrow the rows (MobileNet's are 7 to 112 wide).
-    # At a row's first and last column that sum wraps into the next or previous row: those
-    # columns are then recomputed (_depthwise_column_3x3).
-    cdef Py_ssize_t p, oh, W = g.W
-    cdef const real* up = x - 1             # up[p] = x[p - W - 1 + W]: the row above, left
-    cdef const real* mid = x + W - 1
-    cdef const real* down = x + 2 * W - 1
-    cdef real w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5]
-    cdef real w6 = w[6], w7 = w[7], w8 = w[8]
-    cdef real* yp = y + W
-    # outputs W+1 .. (H-1)W-2: the reads stay inside the plane
-    for p in range(1, (g.H - 2) * W - 1):
-        yp[p] = (bias + w0 * up[p] + w1 * up[p + 1] + w2 * up[p + 2]
-                 + w3 * mid[p] + w4 * mid[p + 1] + w5 * mid[p + 2]
-                 + w6 * down[p] + w7 * down[p + 1] + w8 * down[p + 2])
-    for oh in range(1, g.H - 1):
-        _depthwise_column_3x3(x + (oh - 1) * W - 1, W, w, bias, y + oh * W, g, 0, REQ_WRITE)
-        _depthwise_column_3x3(x + (oh - 1) * W - 1, W, w, bias, y + oh * W, g, W - 1, REQ_WRITE)
+cdef inline Py_ssize_t _depthwise_scratch(Geom* g) noexcept nogil:
+    # elements of one thread's scratch: the sh * sw phases, then the flat output rows
+    return g.sh * g.sw * _phase_size(g) + g.Ho * _phase_width(g)
 
 
-cdef void _depthwise_row(const real* xp, const real* wc, real bias, real* yr, Geom* g,
-                         Py_ssize_t oh, Py_ssize_t* cols, Py_ssize_t inner_lo,
-                         Py_ssize_t inner_hi, int req) noexcept nogil:
-    # output row oh of one channel plane: the 3x3 row kernel where its three input rows are
-    # inside x, else every tap added into the row over the columns where it reads inside x
-    cdef Py_ssize_t i, j, ih, ow, lo, hi
+cdef void _split_phases(const real* xp, real* phases, Geom* g) noexcept nogil:
+    # The plane xp, padded, split by the stride's phases: padded pixel (r, c) goes to phase
+    # (r % sh, c % sw), at row r // sh and column c // sw.  Every tap then reads its phase at a
+    # fixed offset, contiguously (at stride 2 the taps would read every other column: no vector
+    # loads).  Only the interior is written: the padding stays as the caller zeroed it.
+    cdef Py_ssize_t h, pc, c0, k, n, row_phase, row
+    cdef Py_ssize_t Wq = _phase_width(g), size = _phase_size(g)
     cdef const real* src
-    cdef real wv
-    ih = oh * g.sh - g.ph
-    if (g.kh == 3 and g.kw == 3 and g.dh == 1 and g.dw == 1 and ih >= 0 and ih + 3 <= g.H
-            and inner_lo < inner_hi):
-        _depthwise_row_3x3(xp + ih * g.W - g.pw, g.W, wc, bias, yr, g, inner_lo, inner_hi, req)
-        return
-    if req == REQ_WRITE:
-        for ow in range(g.Wo):
-            yr[ow] = bias
-    else:
-        for ow in range(g.Wo):
-            yr[ow] += bias
-    for i in range(g.kh):
-        ih = oh * g.sh - g.ph + i * g.dh
-        if ih < 0 or ih >= g.H:
+    cdef real* dst
+    for pc in range(g.sw):
+        c0 = (pc + g.sw - g.pw % g.sw) % g.sw     # the first column of x in phase pc
+        if c0 >= g.W:
             continue
-        for j in range(g.kw):
-            lo = cols[2 * j]
-            hi = cols[2 * j + 1]
-            src = xp + ih * g.W + j * g.dw - g.pw
-            wv = wc[i * g.kw + j]
+        n = (g.W - c0 + g.sw - 1) // g.sw
+        row_phase = g.ph % g.sh                   # padded row h + ph, as (row % sh, row // sh)
+        row = g.ph // g.sh
+        for h in range(g.H):
+            dst = phases + (row_phase * g.sw + pc) * size + row * Wq + (c0 + g.pw) // g.sw
+            src = xp + h * g.W + c0
+            # loops, not memcpy: rows can be 7 wide; a constant stride 2 vectorizes
             if g.sw == 1:
-                for ow in range(lo, hi):
-                    yr[ow] += wv * src[ow]
+                for k in range(n):
+                    dst[k] = src[k]
+            elif g.sw == 2:
+                for k in range(n):
+                    dst[k] = src[2 * k]
             else:
-                for ow in range(lo, hi):
-                    yr[ow] += wv * src[ow * g.sw]
+                for k in range(n):
+                    dst[k] = src[k * g.sw]
+            row_phase += 1
+            if row_phase == g.sh:
+                row_phase = 0
+                row += 1
 
 
-cdef void _depthwise_forward(const real* x, const real* w, const real* b, real* y, Geom* g,
-                             int req, const Epilogue* e) noexcept nogil:
-    cdef int parts, part
-    cdef Py_ssize_t cols[2 * DEPTHWISE_TAPS]
-    cdef Py_ssize_t inner_lo = 0, inner_hi = 0
-    if req == REQ_NULL:
+cdef inline const real* _tap_source(const real* phases, Geom* g, Py_ssize_t i,
+                                    Py_ssize_t j) noexcept nogil:
+    # where tap (i, j) reads for output 0: its phase at its row and column offset
+    cdef Py_ssize_t r = i * g.dh, c = j * g.dw
+    return (phases + ((r % g.sh) * g.sw + c % g.sw) * _phase_size(g)
+            + (r // g.sh) * _phase_width(g) + c // g.sw)
+
+
+cdef void _depthwise_taps(const real* phases, const real* wc, real bias, real* out,
+                          Geom* g) noexcept nogil:
+    # out[oh * Wq + ow] = bias + sum of the taps for every output (oh, ow), with ow running on
+    # to Wq (those columns are not used): one flat loop over all rows, which vectorizes however
+    # narrow they are (MobileNet's are 7 to 112 wide).  3x3 undilated kernels at stride 1 and 2
+    # read through one pointer per kernel row and column phase, the taps at fixed offsets from
+    # it (nine pointers would not fit in registers).
+    cdef Py_ssize_t p, i, j
+    cdef Py_ssize_t n = g.Ho * _phase_width(g)
+    cdef const real* r0
+    cdef const real* r1
+    cdef const real* r2
+    cdef const real* q0
+    cdef const real* q1
+    cdef const real* q2
+    cdef real w0, w1, w2, w3, w4, w5, w6, w7, w8, wv
+    if g.kh == 3 and g.kw == 3 and g.dh == 1 and g.dw == 1 and g.sw <= 2:
+        w0 = wc[0]; w1 = wc[1]; w2 = wc[2]; w3 = wc[3]; w4 = wc[4]; w5 = wc[5]
+        w6 = wc[6]; w7 = wc[7]; w8 = wc[8]
+        r0 = _tap_source(phases, g, 0, 0); r1 = _tap_source(phases, g, 1, 0)
+        r2 = _tap_source(phases, g, 2, 0)
+        if g.sw == 1:
+            for p in range(n):
+                out[p] = (bias + w0 * r0[p] + w1 * r0[p + 1] + w2 * r0[p + 2]
+                          + w3 * r1[p] + w4 * r1[p + 1] + w5 * r1[p + 2]
+                          + w6 * r2[p] + w7 * r2[p + 1] + w8 * r2[p + 2])
+            return
+        # stride 2: columns 0 and 2 of a kernel row in the even phase (r), column 1 in the odd (q)
+        q0 = _tap_source(phases, g, 0, 1); q1 = _tap_source(phases, g, 1, 1)
+        q2 = _tap_source(phases, g, 2, 1)
+        for p in range(n):
+            out[p] = (bias + w0 * r0[p] + w1 * q0[p] + w2 * r0[p + 1]
+                      + w3 * r1[p] + w4 * q1[p] + w5 * r1[p + 1]
+                      + w6 * r2[p] + w7 * q2[p] + w8 * r2[p + 1])
         return
-    _tap_columns(g, cols)
-    if g.kh == 3 and g.kw == 3 and g.dh == 1 and g.dw == 1:
-        # the output columns where all three taps of a row read inside x
-        inner_lo = max(cols[0], max(cols[2], cols[4]))
-        inner_hi = min(cols[1], min(cols[3], cols[5]))
+    for p in range(n):
+        out[p] = bias
+    for i in range(g.kh):
+        for j in range(g.kw):
+            r0 = _tap_source(phases, g, i, j)
+            wv = wc[i * g.kw + j]
+            for p in range(n):
+                out[p] += wv * r0[p]
+
+
+cdef void _depthwise_plane(const real* xp, const real* wc, real* yc, Geom* g, real* scratch,
+                           int req, real scale, real bias, const Epilogue* e) noexcept nogil:
+    # one channel plane of the depthwise forward, through the caller's scratch
+    # (_depthwise_scratch elements, its phases zeroed before the first plane): with req write,
+    # yc = act(conv * scale + bias), finished row by row as it is copied out; with req add,
+    # yc += conv + bias
+    cdef Py_ssize_t oh, ow
+    cdef Py_ssize_t Wq = _phase_width(g)
+    cdef real* rows = scratch + g.sh * g.sw * _phase_size(g)
+    cdef real* yr
+    cdef const real* tr
+    _split_phases(xp, scratch, g)
+    _depthwise_taps(scratch, wc, 0, rows, g)
+    for oh in range(g.Ho):
+        yr = yc + oh * g.Wo
+        tr = rows + oh * Wq
+        if req == REQ_WRITE:
+            finish_copy(yr, tr, g.Wo, scale, bias, e)
+        else:
+            for ow in range(g.Wo):
+                yr[ow] += tr[ow] + bias
+
+
+cdef bint _depthwise_forward(const real* x, const real* w, const real* b, real* y, Geom* g,
+                             int req, const Epilogue* e) noexcept nogil:
+    # False: a thread's scratch could not be allocated
+    cdef int parts, part, failed = 0
+    if req == REQ_NULL:
+        return True
     parts = threads.parts_for(<double>g.N * g.C * (g.H * g.W + g.Ho * g.Wo))
     if parts == 1:
-        _depthwise_planes(x, w, b, y, g, cols, inner_lo, inner_hi, req, e, 0, g.N * g.C)
-        return
+        return _depthwise_planes(x, w, b, y, g, req, e, 0, g.N * g.C)
     for part in prange(parts, num_threads=parts, schedule="static"):
-        _depthwise_planes(x, w, b, y, g, cols, inner_lo, inner_hi, req, e,
-                          threads.split_point(g.N * g.C, parts, part, 1),
-                          threads.split_point(g.N * g.C, parts, part + 1, 1))
+        failed += not _depthwise_planes(x, w, b, y, g, req, e,
+                                        threads.split_point(g.N * g.C, parts, part, 1),
+                                        threads.split_point(g.N * g.C, parts, part + 1, 1))
+    return failed == 0
 
 
-cdef void _depthwise_planes(const real* x, const real* w, const real* b, real* y, Geom* g,
-                            Py_ssize_t* cols, Py_ssize_t inner_lo, Py_ssize_t inner_hi, int req,
-                            const Epilogue* e, Py_ssize_t first, Py_ssize_t last) noexcept nogil:
-    # planes first..last (plane = n * C + c) of the depthwise forward; a fused scale and
-    # activation run on each plane just written, while it is in cache
+cdef bint _depthwise_planes(const real* x, const real* w, const real* b, real* y, Geom* g,
+                            int req, const Epilogue* e, Py_ssize_t first,
+                            Py_ssize_t last) noexcept nogil:
+    # planes first..last (plane = n * C + c) of the depthwise forward
     cdef Py_ssize_t plane, c
     cdef Py_ssize_t K = g.kh * g.kw
-    cdef real bias
+    cdef real* scratch = <real*>calloc(_depthwise_scratch(g), sizeof(real))
+    if scratch == NULL:
+        return False
     for plane in range(first, last):
         c = plane % g.C
-        bias = b[c] if b != NULL else 0
-        _depthwise_plane(x + plane * g.H * g.W, w + c * K, bias if e.scale == NULL else 0,
-                         y + plane * g.Ho * g.Wo, g, cols, inner_lo, inner_hi, req)
-        if e.scale != NULL:
-            finish_row(y + plane * g.Ho * g.Wo, g.Ho * g.Wo, (<const real*>e.scale)[c], bias, e)
-        elif e.act != ACT_NONE:
-            finish_row(y + plane * g.Ho * g.Wo, g.Ho * g.Wo, 1, 0, e)
-
-
-cdef void _depthwise_plane(const real* xp, const real* wc, real bias, real* yc, Geom* g,
-                           Py_ssize_t* cols, Py_ssize_t inner_lo, Py_ssize_t inner_hi,
-                           int req) noexcept nogil:
-    # one channel plane of the depthwise forward (cols, inner_lo/hi: see _depthwise_forward);
-    # a 3x3, stride-1, pad-1 plane written anew runs its inner rows in one flat pass
-    cdef Py_ssize_t oh
-    if (g.kh == 3 and g.kw == 3 and g.dh == 1 and g.dw == 1 and g.sh == 1 and g.sw == 1
-            and g.ph == 1 and g.pw == 1 and g.H >= 3 and g.W >= 3 and req == REQ_WRITE):
-        _depthwise_plane_3x3(xp, wc, bias, yc, g)
-        _depthwise_row(xp, wc, bias, yc, g, 0, cols, inner_lo, inner_hi, req)
-        _depthwise_row(xp, wc, bias, yc + (g.Ho - 1) * g.Wo, g, g.Ho - 1, cols, inner_lo,
-                       inner_hi, req)
-        return
-    for oh in range(g.Ho):
-        _depthwise_row(xp, wc, bias, yc + oh * g.Wo, g, oh, cols, inner_lo, inner_hi, req)
+        _depthwise_plane(x + plane * g.H * g.W, w + c * K, y + plane * g.Ho * g.Wo, g, scratch,
+                         req, (<const real*>e.scale)[c] if e.scale != NULL else 1,
+                         b[c] if b != NULL else 0, e)
+    free(scratch)
+    return True
 
 
 cdef double _depthwise_tap_sum_3x3(const real* dy, const real* x, Geom* g, Py_ssize_t* cols,
@@ -536,22 +527,24 @@ cdef double _depthwise_tap_sum_3x3(const real* dy, const real* x, Geom* g, Py_ss
     return total
 
 
-cdef void _depthwise_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
+cdef bint _depthwise_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
                               real* db, Geom* g, int req_dx, int req_dw,
                               int req_db) noexcept nogil:
-    # channels are independent: split over the kernel threads
-    cdef int part
+    # channels are independent: split over the kernel threads; False: a thread's scratch could
+    # not be allocated
+    cdef int part, failed = 0
     cdef int parts = threads.parts_for(3.0 * g.N * g.C * (g.H * g.W + g.Ho * g.Wo))
     if parts == 1:
-        _depthwise_backward_channels(dy, x, w, dx, dw, db, g, req_dx, req_dw, req_db, 0, g.C)
-        return
+        return _depthwise_backward_channels(dy, x, w, dx, dw, db, g, req_dx, req_dw, req_db, 0,
+                                            g.C)
     for part in prange(parts, num_threads=parts, schedule="static"):
-        _depthwise_backward_channels(dy, x, w, dx, dw, db, g, req_dx, req_dw, req_db,
-                                     threads.split_point(g.C, parts, part, 1),
-                                     threads.split_point(g.C, parts, part + 1, 1))
+        failed += not _depthwise_backward_channels(dy, x, w, dx, dw, db, g, req_dx, req_dw,
+                                                   req_db, threads.split_point(g.C, parts, part, 1),
+                                                   threads.split_point(g.C, parts, part + 1, 1))
+    return failed == 0
 
 
-cdef void _depthwise_backward_channels(const real* dy, const real* x, const real* w, real* dx,
+cdef bint _depthwise_backward_channels(const real* dy, const real* x, const real* w, real* dx,
                                        real* dw, real* db, Geom* g, int req_dx, int req_dw,
                                        int req_db, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
     cdef Py_ssize_t n, c, oh, i, j, ih, ow, lo, hi
@@ -562,13 +555,14 @@ cdef void _depthwise_backward_channels(const real* dy, const real* x, const real
     cdef real wv
     cdef double total
     cdef real flipped[9]
-    cdef Py_ssize_t inner_lo = 0, inner_hi = 0
+    cdef real* scratch = NULL
     cdef bint same_size_3x3 = (g.kh == 3 and g.kw == 3 and g.dh == 1 and g.dw == 1 and g.sh == 1
                                and g.sw == 1 and g.ph == 1 and g.pw == 1)
     _tap_columns(g, cols)
-    if same_size_3x3:
-        inner_lo = max(cols[0], max(cols[2], cols[4]))
-        inner_hi = min(cols[1], min(cols[3], cols[5]))
+    if same_size_3x3 and req_dx != REQ_NULL:
+        scratch = <real*>calloc(_depthwise_scratch(g), sizeof(real))
+        if scratch == NULL:
+            return False
     for c in range(c0, c1):
         if req_db != REQ_NULL:
             total = 0
@@ -610,8 +604,8 @@ cdef void _depthwise_backward_channels(const real* dy, const real* x, const real
             for j in range(9):
                 flipped[j] = w[c * 9 + 8 - j]
             for n in range(g.N):
-                _depthwise_plane(dy + (n * g.C + c) * HW, flipped, 0, dx + (n * g.C + c) * HW, g,
-                                 cols, inner_lo, inner_hi, req_dx)
+                _depthwise_plane(dy + (n * g.C + c) * HW, flipped, dx + (n * g.C + c) * HW, g,
+                                 scratch, req_dx, 1, 0, &NO_EPILOGUE)
             continue
         # dx[n, c] (+)= every tap's w times dy[n, c], scattered back to the input pixels it read
         for n in range(g.N):
@@ -634,9 +628,11 @@ cdef void _depthwise_backward_channels(const real* dy, const real* x, const real
                         else:
                             for ow in range(lo, hi):
                                 dst[ow * g.sw] += wv * dyr[ow]
+    free(scratch)
+    return True
 
 
-cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, real* col,
+cdef bint _conv_forward(const real* x, const real* w, const real* b, real* y, real* col,
                         Geom* g, Py_ssize_t nb, Py_ssize_t tile, int req,
                         const Epilogue* e) noexcept nogil:
     # e: a scale and activation fused at bind time, only with req write (see
@@ -653,15 +649,14 @@ cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, re
     cdef bint direct = nb == 1 and req == REQ_WRITE
     if nb == 0:
         _pointwise_forward(x, w, b, y, g, req, e, tile)
-        return
+        return True
     if nb == DEPTHWISE:
-        _depthwise_forward(x, w, b, y, g, req, e)
-        return
+        return _depthwise_forward(x, w, b, y, g, req, e)
     if req == REQ_NULL:
-        return
+        return True
     if tile > 0:
         _conv_forward_tiles(x, w, b, y, col, g, tile, req, e)
-        return
+        return True
     n0 = 0
     while n0 < g.N:
         cur = min(nb, g.N - n0)
@@ -677,6 +672,7 @@ cdef void _conv_forward(const real* x, const real* w, const real* b, real* y, re
         else:
             _unstage(stage, b, y + n0 * g.F * HWo, cur, g.F, HWo, req, e)
         n0 += cur
+    return True
 
 
 cdef void _conv_forward_tiles(const real* x, const real* w, const real* b, real* y, real* col,
@@ -751,19 +747,22 @@ cdef void conv_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
     cdef bint has_bias = c.ints[GEOM_INTS + 1]
     cdef int req = <int>c.ints[GEOM_INTS + 2]
     cdef Epilogue e = epilogue_of(c, 0, 5)
+    cdef bint done
     if c.dtype == 0:
-        _conv_forward(<float*>c.arrays[0], <float*>c.arrays[1],
-                      <float*>c.arrays[2] if has_bias else NULL, <float*>c.arrays[3],
-                      <float*>c.arrays[4], &g, c.ints[GEOM_INTS + 0], c.ints[GEOM_INTS + 3], req,
-                      &e)
+        done = _conv_forward(<float*>c.arrays[0], <float*>c.arrays[1],
+                             <float*>c.arrays[2] if has_bias else NULL, <float*>c.arrays[3],
+                             <float*>c.arrays[4], &g, c.ints[GEOM_INTS + 0],
+                             c.ints[GEOM_INTS + 3], req, &e)
     else:
-        _conv_forward(<double*>c.arrays[0], <double*>c.arrays[1],
-                      <double*>c.arrays[2] if has_bias else NULL, <double*>c.arrays[3],
-                      <double*>c.arrays[4], &g, c.ints[GEOM_INTS + 0], c.ints[GEOM_INTS + 3], req,
-                      &e)
+        done = _conv_forward(<double*>c.arrays[0], <double*>c.arrays[1],
+                             <double*>c.arrays[2] if has_bias else NULL, <double*>c.arrays[3],
+                             <double*>c.arrays[4], &g, c.ints[GEOM_INTS + 0],
+                             c.ints[GEOM_INTS + 3], req, &e)
+    if not done:
+        ctx.error_code = ERROR_NO_MEMORY
 
 
-cdef void _conv_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
+cdef bint _conv_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
                          real* db, real* col, Geom* g, Py_ssize_t nb, int req_dx, int req_dw,
                          int req_db) noexcept nogil:
     cdef Py_ssize_t n0, cur, ld, j, grp, f
@@ -775,10 +774,9 @@ cdef void _conv_backward(const real* dy, const real* x, const real* w, real* dx,
     cdef const real* src
     if nb == 0:
         _pointwise_backward(dy, x, w, dx, dw, db, g, req_dx, req_dw, req_db)
-        return
+        return True
     if nb == DEPTHWISE:
-        _depthwise_backward(dy, x, w, dx, dw, db, g, req_dx, req_dw, req_db)
-        return
+        return _depthwise_backward(dy, x, w, dx, dw, db, g, req_dx, req_dw, req_db)
     if req_dw == REQ_WRITE:
         memset(dw, 0, g.F * Kg * sizeof(real))
     if req_db == REQ_WRITE:
@@ -815,21 +813,27 @@ cdef void _conv_backward(const real* dy, const real* x, const real* w, real* dx,
                      src + grp * Fg * ld, <int>ld, <real>0, col + grp * Kg * ld, <int>ld)
             _columns_of_images(dx + n0 * in_size, col, ld, cur, g, True, 0, g.Ho)
         n0 += cur
+    return True
 
 
 cdef void conv_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
     # arrays: dy, x, w, dx, dw, db, col; ints: geometry(GEOM_INTS), nb, req_dx, req_dw, req_db
     cdef Geom g = _geom(c.ints)
+    cdef bint done
     if c.dtype == 0:
-        _conv_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
-                       <float*>c.arrays[3], <float*>c.arrays[4], <float*>c.arrays[5],
-                       <float*>c.arrays[6], &g, c.ints[GEOM_INTS + 0], <int>c.ints[GEOM_INTS + 1], <int>c.ints[GEOM_INTS + 2],
-                       <int>c.ints[GEOM_INTS + 3])
+        done = _conv_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
+                              <float*>c.arrays[3], <float*>c.arrays[4], <float*>c.arrays[5],
+                              <float*>c.arrays[6], &g, c.ints[GEOM_INTS + 0],
+                              <int>c.ints[GEOM_INTS + 1], <int>c.ints[GEOM_INTS + 2],
+                              <int>c.ints[GEOM_INTS + 3])
     else:
-        _conv_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
-                       <double*>c.arrays[3], <double*>c.arrays[4], <double*>c.arrays[5],
-                       <double*>c.arrays[6], &g, c.ints[GEOM_INTS + 0], <int>c.ints[GEOM_INTS + 1], <int>c.ints[GEOM_INTS + 2],
-                       <int>c.ints[GEOM_INTS + 3])
+        done = _conv_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
+                              <double*>c.arrays[3], <double*>c.arrays[4], <double*>c.arrays[5],
+                              <double*>c.arrays[6], &g, c.ints[GEOM_INTS + 0],
+                              <int>c.ints[GEOM_INTS + 1], <int>c.ints[GEOM_INTS + 2],
+                              <int>c.ints[GEOM_INTS + 3])
+    if not done:
+        ctx.error_code = ERROR_NO_MEMORY
 
 
 def _as_3d(seq, ndim, default, name):
@@ -2220,31 +2224,38 @@ cdef void deconv_forward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
     if req == REQ_NULL:
         return
     if c.dtype == 0:
-        _conv_backward(<float*>c.arrays[0], <float*>c.arrays[3], <float*>c.arrays[1],
-                       <float*>c.arrays[3], NULL, NULL, <float*>c.arrays[4], &g, c.ints[GEOM_INTS + 0],
-                       req, REQ_NULL, REQ_NULL)
+        if not _conv_backward(<float*>c.arrays[0], <float*>c.arrays[3], <float*>c.arrays[1],
+                              <float*>c.arrays[3], NULL, NULL, <float*>c.arrays[4], &g,
+                              c.ints[GEOM_INTS + 0], req, REQ_NULL, REQ_NULL):
+            ctx.error_code = ERROR_NO_MEMORY
+            return
         if has_bias:
             _add_bias(<float*>c.arrays[3], <float*>c.arrays[2], g.N, g.C, g.D * g.H * g.W,
                       &NO_EPILOGUE)
     else:
-        _conv_backward(<double*>c.arrays[0], <double*>c.arrays[3], <double*>c.arrays[1],
-                       <double*>c.arrays[3], NULL, NULL, <double*>c.arrays[4], &g, c.ints[GEOM_INTS + 0],
-                       req, REQ_NULL, REQ_NULL)
+        if not _conv_backward(<double*>c.arrays[0], <double*>c.arrays[3], <double*>c.arrays[1],
+                              <double*>c.arrays[3], NULL, NULL, <double*>c.arrays[4], &g,
+                              c.ints[GEOM_INTS + 0], req, REQ_NULL, REQ_NULL):
+            ctx.error_code = ERROR_NO_MEMORY
+            return
         if has_bias:
             _add_bias(<double*>c.arrays[3], <double*>c.arrays[2], g.N, g.C, g.D * g.H * g.W,
                       &NO_EPILOGUE)
 
 
-cdef void _deconv_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
+cdef bint _deconv_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
                            real* db, real* col, Geom* g, Py_ssize_t nb, int req_dx, int req_dw,
                            int req_db) noexcept nogil:
+    # False: a kernel's scratch could not be allocated
     cdef Py_ssize_t n, f, size = g.D * g.H * g.W
     cdef double total
     # dx = conv(dy, w)
-    _conv_forward(dy, w, NULL, dx, col, g, nb, 0, req_dx, &NO_EPILOGUE)
+    if not _conv_forward(dy, w, NULL, dx, col, g, nb, 0, req_dx, &NO_EPILOGUE):
+        return False
     # dw: the Convolution's weight gradient, its output gradient being x and its data dy
     if req_dw != REQ_NULL:
-        _conv_backward(x, dy, w, NULL, dw, NULL, col, g, nb, REQ_NULL, req_dw, REQ_NULL)
+        if not _conv_backward(x, dy, w, NULL, dw, NULL, col, g, nb, REQ_NULL, req_dw, REQ_NULL):
+            return False
     if req_db != REQ_NULL:
         for f in range(g.C):
             total = 0
@@ -2254,21 +2265,27 @@ cdef void _deconv_backward(const real* dy, const real* x, const real* w, real* d
                 db[f] += <real>total
             else:
                 db[f] = <real>total
+    return True
 
 
 cdef void deconv_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
     # arrays: dy, x, w, dx, dw, db, col; ints: geometry(GEOM_INTS), nb, req_dx, req_dw, req_db
     cdef Geom g = _geom(c.ints)
+    cdef bint done
     if c.dtype == 0:
-        _deconv_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
-                         <float*>c.arrays[3], <float*>c.arrays[4], <float*>c.arrays[5],
-                         <float*>c.arrays[6], &g, c.ints[GEOM_INTS + 0], <int>c.ints[GEOM_INTS + 1], <int>c.ints[GEOM_INTS + 2],
-                         <int>c.ints[GEOM_INTS + 3])
+        done = _deconv_backward(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2],
+                                <float*>c.arrays[3], <float*>c.arrays[4], <float*>c.arrays[5],
+                                <float*>c.arrays[6], &g, c.ints[GEOM_INTS + 0],
+                                <int>c.ints[GEOM_INTS + 1], <int>c.ints[GEOM_INTS + 2],
+                                <int>c.ints[GEOM_INTS + 3])
     else:
-        _deconv_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
-                         <double*>c.arrays[3], <double*>c.arrays[4], <double*>c.arrays[5],
-                         <double*>c.arrays[6], &g, c.ints[GEOM_INTS + 0], <int>c.ints[GEOM_INTS + 1], <int>c.ints[GEOM_INTS + 2],
-                         <int>c.ints[GEOM_INTS + 3])
+        done = _deconv_backward(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2],
+                                <double*>c.arrays[3], <double*>c.arrays[4], <double*>c.arrays[5],
+                                <double*>c.arrays[6], &g, c.ints[GEOM_INTS + 0],
+                                <int>c.ints[GEOM_INTS + 1], <int>c.ints[GEOM_INTS + 2],
+                                <int>c.ints[GEOM_INTS + 3])
+    if not done:
+        ctx.error_code = ERROR_NO_MEMORY
 
 
 def _deconv_geometry(x, w, y, kernel, stride, dilate, pad, num_group, label):
