@@ -379,9 +379,18 @@ class Executor:
         # a layout whose kernel takes every dtype present in the graph, for each of its entries,
         # needs no check per node (the check costs as much as the rest of a node's entries)
         present_dtypes = set(dtypes.values())
+        # what fused nodes compute: the replaced node's entries are the fused node's, known once
+        # the fused node (before any reader of them) has its own
+        aliased = {}
+        for (replaced_id, replaced_index), (target, index) in aliases.items():
+            aliased.setdefault(id(target), []).append((replaced_id, index - replaced_index))
+        # op_inputs: what each op reads, for the planner; kernel_inputs: what its kernel is
+        # given, which adds the inputs it only takes the shape of
+        kernel_inputs, op_inputs, op_outputs, op_inplace = [], [], [], []
+        with_workspace = []     # (position, node) of the op nodes whose kernel may want one
         for node in nodes:
             node_id = id(node)
-            first_entry[node_id] = len(entry_bytes)
+            first = first_entry[node_id] = len(entry_bytes)
             if node.op is None:
                 array = arrays_of.get(node_id)
                 if array is None:
@@ -415,37 +424,34 @@ class Executor:
                                    dtype))
             if not layout.takes_every_dtype:
                 _check_kernel_dtypes(node, dtypes, layout)
-        for (replaced_id, replaced_index), (target, index) in aliases.items():   # what fused nodes compute
-            first_entry[replaced_id] = first_entry[id(target)] + index - replaced_index
-
-        # op_inputs: what each op reads, for the planner; kernel_inputs: what its kernel is
-        # given, which adds the inputs it only takes the shape of
-        kernel_inputs, op_inputs, op_outputs, op_inplace, workspace_of = [], [], [], [], {}
-        for node, layout in zip(op_nodes, node_layouts):
-            node_id, inputs = id(node), node.inputs
+            if aliased and node_id in aliased:
+                for replaced_id, offset in aliased[node_id]:
+                    first_entry[replaced_id] = first + offset
+            inputs = node.inputs
             if len(inputs) == 1:
                 src, index = inputs[0]
                 ins = [first_entry[id(src)] + index]
             else:
                 ins = [first_entry[id(src)] + i for src, i in inputs]
-            first = first_entry[node_id]
-            outs = [first] if layout.num_outputs == 1 else list(range(first, first + layout.num_outputs))
             if node.op.workspace is not None:
-                in_shapes = [shapes[(id(src), i)] for src, i in inputs]
-                out_shapes = [shapes[(node_id, i)] for i in range(layout.num_outputs)]
-                with _refusals_as_bind_errors(node):
-                    size = node.op.workspace(node.params, in_shapes, out_shapes, dtypes[(node_id, 0)])
-                if size:
-                    workspace_of[node_id] = len(entry_bytes)
-                    add_entry((size,), np.uint8, None, f"{node.name}_workspace")
-                    outs.append(workspace_of[node_id])
+                with_workspace.append((len(op_outputs), node))
             kernel_inputs.append(ins)
-            op_outputs.append(outs)
+            op_outputs.append([first] if layout.num_outputs == 1 else list(range(first, first + layout.num_outputs)))
             # the in-place pairs are the layout's, shared by nodes alike (the planner only reads them)
             if layout.read is not None:
                 ins = [ins[k] for k in layout.read]
             op_inputs.append(ins)
             op_inplace.append(layout.read_inplace)
+        # workspaces are numbered after every output, once every node's outputs are checked
+        for position, node in with_workspace:
+            node_id, num_outputs = id(node), node_layouts[position].num_outputs
+            in_shapes = [shapes[(id(src), i)] for src, i in node.inputs]
+            out_shapes = [shapes[(node_id, i)] for i in range(num_outputs)]
+            with _refusals_as_bind_errors(node):
+                size = node.op.workspace(node.params, in_shapes, out_shapes, dtypes[(node_id, 0)])
+            if size:
+                op_outputs[position].append(len(entry_bytes))
+                add_entry((size,), np.uint8, None, f"{node.name}_workspace")
         # how many ops read each entry, counted in one NumPy call rather than per input
         read_count = np.bincount(np.fromiter(itertools.chain.from_iterable(op_inputs), np.intp),
                                  minlength=len(entry_bytes)).tolist()
