@@ -2,7 +2,8 @@
 same with a relu after the layer (cysym/dense_fusion.py binds them)."""
 from libc.string cimport memset
 
-from cysym._ops._blas cimport real, gemm, gemv, ger
+from cysym._ops._blas cimport real, gemm as _split_gemm, _gemm, gemv, ger
+from cysym._ops cimport threads
 from cysym._ops._common cimport (common_dtype, expect_size, scratch, REQ_NULL, REQ_WRITE, REQ_ADD,
                                  req_code)
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
@@ -27,6 +28,26 @@ cdef enum:
     TRANSPOSED_MIN_OUTPUTS = 64
     TRANSPOSED_INNER_PER_ROW = 4
     TRANSPOSE_BLOCK = 16
+
+
+# A dense layer's GEMM runs on one thread below this many multiply-adds (the kernels' general
+# rule, _blas.pxd's GEMM_SPLIT_WORK, splits from 2^19).  FullyConnected + relu forward and
+# backward on 2 threads against 1, pinned to both cores, at a load of 11 (bench_dense shapes):
+# 16x256x256 (1M per GEMM) 1.30x slower, 64x256x256 (4M) 0.97x, 32x784x128 (3.2M) 0.88x,
+# 128x784x128 0.76x, 1024x784x128 0.57x.
+cdef enum:
+    DENSE_SPLIT_WORK = 1 << 21
+
+
+cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k, real alpha,
+                      const real* a, int lda, const real* b, int ldb, real beta,
+                      real* c, int ldc) noexcept nogil:
+    """_blas.gemm, split over the kernel threads only from DENSE_SPLIT_WORK multiply-adds."""
+    if threads.count() > 1 and <double>m * n * k < DENSE_SPLIT_WORK:
+        if m > 0 and n > 0:
+            _gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    else:
+        _split_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 
 
 cdef inline Shape _shape(Py_ssize_t rows, Py_ssize_t in_dim, Py_ssize_t hidden) noexcept nogil:
