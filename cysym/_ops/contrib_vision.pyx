@@ -191,14 +191,27 @@ cdef inline void _ps_bin(const real* rois, const real* trans, Py_ssize_t index, 
 
 
 cdef inline bint _ps_sample(PSBin* bin, Py_ssize_t ih, Py_ssize_t iw, Py_ssize_t height,
-                            Py_ssize_t width, real* w, real* h) noexcept nogil:
-    """The sample's position, clamped into the map; False when it falls outside."""
-    w[0] = <real>bin.wstart + iw * <real>bin.sub_w
-    h[0] = <real>bin.hstart + ih * <real>bin.sub_h
-    if w[0] < -0.5 or w[0] > width - 0.5 or h[0] < -0.5 or h[0] > height - 0.5:
+                            Py_ssize_t width, Py_ssize_t* corners, real* dx, real* dy) noexcept nogil:
+    """The sample's bilinear neighbours in its plane (top-left, bottom-left, top-right,
+    bottom-right) and its offsets from the top-left one, the sample clamped into the map; False
+    when it falls outside."""
+    cdef real w = <real>bin.wstart + iw * <real>bin.sub_w
+    cdef real h = <real>bin.hstart + ih * <real>bin.sub_h
+    cdef Py_ssize_t x0, x1, y0, y1
+    if w < -0.5 or w > width - 0.5 or h < -0.5 or h > height - 0.5:
         return False
-    w[0] = min(max(w[0], <real>0), <real>(width - 1))
-    h[0] = min(max(h[0], <real>0), <real>(height - 1))
+    w = min(max(w, <real>0), <real>(width - 1))
+    h = min(max(h, <real>0), <real>(height - 1))
+    x0 = <Py_ssize_t>floor(w)
+    x1 = <Py_ssize_t>ceil(w)
+    y0 = <Py_ssize_t>floor(h)
+    y1 = <Py_ssize_t>ceil(h)
+    corners[0] = y0 * width + x0
+    corners[1] = y1 * width + x0
+    corners[2] = y0 * width + x1
+    corners[3] = y1 * width + x1
+    dx[0] = w - x0
+    dy[0] = h - y0
     return True
 
 
@@ -212,9 +225,10 @@ cdef void _deformable_psroi(KernelCall* c, real* dummy) noexcept nogil:
     cdef real* out = <real*>c.arrays[c.n_arrays - 2]
     cdef real* top_count = <real*>c.arrays[c.n_arrays - 1]
     cdef Py_ssize_t batch = c.ints[0], channels = c.ints[1], height = c.ints[2], width = c.ints[3]
-    cdef Py_ssize_t total = c.ints[4], index, ih, iw, count, x1, x2, y1, y2
+    cdef Py_ssize_t total = c.ints[4], index, ih, iw, count
+    cdef Py_ssize_t corners[4]
     cdef real scale = <real><float>c.floats[0], trans_std = <real><float>c.floats[1]
-    cdef real w, h, total_value, dx, dy
+    cdef real total_value, dx, dy
     cdef const real* plane
     cdef PSBin bin
     for index in range(total):
@@ -226,18 +240,12 @@ cdef void _deformable_psroi(KernelCall* c, real* dummy) noexcept nogil:
             plane = data + (bin.image * channels + bin.channel) * height * width
             for ih in range(c.ints[9]):
                 for iw in range(c.ints[9]):
-                    if not _ps_sample(&bin, ih, iw, height, width, &w, &h):
+                    if not _ps_sample(&bin, ih, iw, height, width, corners, &dx, &dy):
                         continue
-                    x1 = <Py_ssize_t>floor(w)
-                    x2 = <Py_ssize_t>ceil(w)
-                    y1 = <Py_ssize_t>floor(h)
-                    y2 = <Py_ssize_t>ceil(h)
-                    dx = w - x1
-                    dy = h - y1
-                    total_value += ((1 - dx) * (1 - dy) * plane[y1 * width + x1]
-                                    + (1 - dx) * dy * plane[y2 * width + x1]
-                                    + dx * (1 - dy) * plane[y1 * width + x2]
-                                    + dx * dy * plane[y2 * width + x2])
+                    total_value += ((1 - dx) * (1 - dy) * plane[corners[0]]
+                                    + (1 - dx) * dy * plane[corners[1]]
+                                    + dx * (1 - dy) * plane[corners[2]]
+                                    + dx * dy * plane[corners[3]])
                     count += 1
         out[index] = 0 if count == 0 else total_value / count
         top_count[index] = count
@@ -261,10 +269,11 @@ cdef void _deformable_psroi_backward(KernelCall* c, real* dummy) noexcept nogil:
     cdef const real* trans = <real*>c.arrays[5] if c.n_arrays == 7 else NULL
     cdef real* trans_grad = <real*>c.arrays[6] if c.n_arrays == 7 else NULL
     cdef Py_ssize_t batch = c.ints[0], channels = c.ints[1], height = c.ints[2], width = c.ints[3]
-    cdef Py_ssize_t total = c.ints[4], part = c.ints[8], index, ih, iw, x0, x1, y0, y1, base
+    cdef Py_ssize_t total = c.ints[4], part = c.ints[8], index, ih, iw, base
+    cdef Py_ssize_t corners[4]
     cdef int req_data = <int>c.ints[11], req_trans = <int>c.ints[12]
     cdef real scale = <real><float>c.floats[0], trans_std = <real><float>c.floats[1]
-    cdef real w, h, diff, dx, dy, u00, u01, u10, u11, diff_x, diff_y
+    cdef real diff, dx, dy, u00, u01, u10, u11, diff_x, diff_y
     cdef PSBin bin
     if req_data == REQ_WRITE:
         memset(data_grad, 0, batch * channels * height * width * sizeof(real))
@@ -281,25 +290,19 @@ cdef void _deformable_psroi_backward(KernelCall* c, real* dummy) noexcept nogil:
         base = (bin.image * channels + bin.channel) * height * width
         for ih in range(c.ints[9]):
             for iw in range(c.ints[9]):
-                if not _ps_sample(&bin, ih, iw, height, width, &w, &h):
+                if not _ps_sample(&bin, ih, iw, height, width, corners, &dx, &dy):
                     continue
-                x0 = <Py_ssize_t>floor(w)
-                x1 = <Py_ssize_t>ceil(w)
-                y0 = <Py_ssize_t>floor(h)
-                y1 = <Py_ssize_t>ceil(h)
-                dx = w - x0
-                dy = h - y0
                 if req_data != REQ_NULL:
-                    data_grad[base + y0 * width + x0] += (1 - dx) * (1 - dy) * diff
-                    data_grad[base + y1 * width + x0] += (1 - dx) * dy * diff
-                    data_grad[base + y0 * width + x1] += dx * (1 - dy) * diff
-                    data_grad[base + y1 * width + x1] += dx * dy * diff
+                    data_grad[base + corners[0]] += (1 - dx) * (1 - dy) * diff
+                    data_grad[base + corners[1]] += (1 - dx) * dy * diff
+                    data_grad[base + corners[2]] += dx * (1 - dy) * diff
+                    data_grad[base + corners[3]] += dx * dy * diff
                 if trans == NULL or req_trans == REQ_NULL:
                     continue
-                u00 = data[base + y0 * width + x0]
-                u01 = data[base + y1 * width + x0]
-                u10 = data[base + y0 * width + x1]
-                u11 = data[base + y1 * width + x1]
+                u00 = data[base + corners[0]]
+                u01 = data[base + corners[1]]
+                u10 = data[base + corners[2]]
+                u11 = data[base + corners[3]]
                 diff_x = u11 * dy + u10 * (1 - dy) - u01 * dy - u00 * (1 - dy)
                 diff_x *= trans_std * diff * <real>bin.roi_width
                 diff_y = u11 * dx + u01 * (1 - dx) - u10 * dx - u00 * (1 - dx)
