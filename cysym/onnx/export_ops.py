@@ -2711,7 +2711,7 @@ def _histogram(g):
 GRID_SAMPLE_OPSET = 16
 # the exporters that write GridSample (refused below GRID_SAMPLE_OPSET)
 GRID_SAMPLERS = ("BilinearSampler", "SpatialTransformer", "_contrib_DeformableConvolution",
-                 "_contrib_ModulatedDeformableConvolution")
+                 "_contrib_ModulatedDeformableConvolution", "_contrib_RROIAlign")
 
 
 def _target_grid(height, width, dtype):
@@ -3262,3 +3262,90 @@ def _image_random_lighting(g):
     offsets = _as_dtype(g, g.emit1("Add", [partial, third]), np.float32)           # (3, 1)
     offsets = g.emit1("Reshape", [offsets, g.ints([3], "shape")])
     _image_value(g, g.emit1("Add", [_as_float(g, x), offsets]), g.outputs[0])
+
+
+@exporter("_contrib_RROIAlign")
+def _rroi_align(g):
+    """Each rotated region's bin samples (sampling_ratio^2 per bin, on the region's grid turned
+    by theta about its centre) read by GridSample from the region's image, positions in the
+    kernel's float arithmetic: 0 outside [-1, H] x [-1, W], clamped to the map inside (ROIAlign's
+    edge rule), averaged per bin; 0 for batch indices outside the data.  An adaptive
+    sampling_ratio (<= 0) takes a sample count from each region's size, its values: refused."""
+    p = g.params
+    ratio = p["sampling_ratio"]
+    if ratio <= 0:
+        g.fail(f"sampling_ratio={ratio}: the adaptive sample count follows each region's size "
+               f"(values, not shapes)")
+    _require_grid_sample(g)
+    batch, channels, height, width = g.in_shape(0)
+    pooled_h, pooled_w = p["pooled_size"]
+    if height < 2 or width < 2:
+        g.fail(f"data {g.in_shape(0)}: GridSample's aligned corners need two rows and columns")
+    dtype = np.dtype(g.in_dtype(0)).type
+    rois, f32 = g.inputs[1], np.float32
+
+    def column(k):
+        return g.emit1("Slice", [rois, g.ints([k]), g.ints([k + 1]), g.ints([1])])    # (R, 1)
+
+    def number(value):
+        return g.const(dtype(value), name="number")
+
+    def op(op_type, *inputs):
+        return g.emit1(op_type, list(inputs))
+
+    index = _as_dtype(g, column(0), np.int64)      # truncated, as the kernel's cast
+    valid = op("And", op("GreaterOrEqual", index, g.ints([0])), op("Less", index, g.ints([batch])))
+    index = g.emit1("Squeeze", [op("Where", valid, index, g.ints([0])), g.ints([1], "axes")])
+    scale = g.scalar(f32(p["spatial_scale"]))
+    center_w, center_h = (op("Mul", column(k), scale) for k in (1, 2))
+    sizes = [op("Max", op("Mul", column(k), scale), number(1)) for k in (3, 4)]    # w, h
+    # theta in float64 (the kernel's M_PI / 180.0), rounded to the data's type; cos and sin
+    # of it in float64 too, rounded
+    theta = _as_dtype(g, op("Div", op("Mul", _as_dtype(g, column(5), np.float64),
+                                      g.const(np.float64(math.pi))), g.const(np.float64(180))),
+                      dtype)
+    cos_theta, sin_theta = (_as_dtype(g, op(name, _as_dtype(g, theta, np.float64)), dtype)
+                            for name in ("Cos", "Sin"))
+
+    def offsets(size, pooled):
+        """(R, pooled * ratio): start + p * bin + (i + 0.5) * bin / ratio along one side."""
+        start = _as_dtype(g, op("Div", op("Neg", _as_dtype(g, size, np.float64)),
+                                g.const(np.float64(2))), dtype)
+        bin_size = op("Div", size, number(pooled))
+        bins = g.const(np.repeat(np.arange(pooled), ratio).astype(dtype).reshape(1, -1), name="bins")
+        steps = g.const(np.tile(np.arange(ratio) + f32(0.5), pooled).astype(dtype).reshape(1, -1),
+                        name="steps")
+        return op("Add", op("Add", start, op("Mul", bins, bin_size)),
+                  op("Div", op("Mul", steps, bin_size), number(ratio)))
+
+    along_w = g.emit1("Unsqueeze", [offsets(sizes[0], pooled_w), g.ints([1], "axes")])  # (R, 1, Wn)
+    along_h = g.emit1("Unsqueeze", [offsets(sizes[1], pooled_h), g.ints([2], "axes")])  # (R, Hn, 1)
+
+    def per_region(value):
+        return g.emit1("Unsqueeze", [value, g.ints([2], "axes")])                      # (R, 1, 1)
+
+    cos3, sin3 = per_region(cos_theta), per_region(sin_theta)
+    x = op("Add", op("Add", op("Mul", along_w, cos3), op("Mul", along_h, sin3)), per_region(center_w))
+    y = op("Add", op("Sub", op("Mul", along_h, cos3), op("Mul", along_w, sin3)), per_region(center_h))
+    inside = op("And", op("And", op("GreaterOrEqual", y, number(-1)), op("LessOrEqual", y, number(height))),
+                op("And", op("GreaterOrEqual", x, number(-1)), op("LessOrEqual", x, number(width))))
+    normalized = []
+    for value, size in ((x, width), (y, height)):
+        clamped = g.emit1("Clip", [value, number(0), number(size - 1)])
+        normalized.append(_as_dtype(g, op("Sub", op("Div", clamped, number((size - 1) / 2)),
+                                           number(1)), f32))
+    points = g.emit1("Concat", [g.emit1("Unsqueeze", [value, g.ints([3], "axes")])
+                                for value in normalized], axis=3)                 # (R, Hn, Wn, 2)
+    images = g.emit1("Gather", [g.inputs[0], index], axis=0)                        # (R, C, H, W)
+    if dtype != f32:
+        images = _as_dtype(g, images, f32)
+    samples = _grid_sample(g, images, points)                                       # (R, C, Hn, Wn)
+    if dtype != f32:
+        samples = _as_dtype(g, samples, dtype)
+    weight = op("Mul", _as_dtype(g, g.emit1("Unsqueeze", [inside, g.ints([1], "axes")]), dtype),
+                g.emit1("Reshape", [_as_dtype(g, valid, dtype), g.ints([-1, 1, 1, 1], "shape")]))
+    samples = op("Mul", samples, weight)
+    blocks = g.emit1("Reshape", [samples, g.ints([0, channels, pooled_h, ratio, pooled_w, ratio],
+                                                 "shape")])
+    total = _reduce(g, "ReduceSum", blocks, [3, 5], False)
+    g.emit("Div", [total, number(ratio * ratio)], g.outputs)
