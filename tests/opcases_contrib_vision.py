@@ -5,28 +5,7 @@ import math
 import numpy as np
 
 from opcase import Case, signed
-
-
-def _bilinear(plane, y, x):
-    """MXNet's sample of one plane at (y, x): 0 outside [-1, H] x [-1, W], edges clamped."""
-    height, width = plane.shape
-    if y < -1.0 or y > height or x < -1.0 or x > width:
-        return 0.0
-    y, x = max(y, 0.0), max(x, 0.0)
-    y_low, x_low = int(y), int(x)
-    if y_low >= height - 1:
-        y_low = y_high = height - 1
-        y = float(y_low)
-    else:
-        y_high = y_low + 1
-    if x_low >= width - 1:
-        x_low = x_high = width - 1
-        x = float(x_low)
-    else:
-        x_high = x_low + 1
-    ly, lx = y - y_low, x - x_low
-    return ((1 - ly) * (1 - lx) * plane[y_low, x_low] + (1 - ly) * lx * plane[y_low, x_high]
-            + ly * (1 - lx) * plane[y_high, x_low] + ly * lx * plane[y_high, x_high])
+from opcases_roi import np_bilinear_sample   # ROIAlign's sample, which RROIAlign's is
 
 
 def np_rroi_align(data, rois, pooled_size, spatial_scale, sampling_ratio=-1):
@@ -48,7 +27,7 @@ def np_rroi_align(data, rois, pooled_size, spatial_scale, sampling_ratio=-1):
                         x = xx * math.cos(theta) + yy * math.sin(theta) + cx
                         y = yy * math.cos(theta) - xx * math.sin(theta) + cy
                         for c in range(data.shape[1]):
-                            out[n, c, ph, pw] += _bilinear(data[int(image), c], y, x)
+                            out[n, c, ph, pw] += np_bilinear_sample(data[int(image), c], y, x)
                 out[n, :, ph, pw] /= grid_h * grid_w
     return out
 
