@@ -143,13 +143,14 @@ def _fail(source, message):
 
 
 def _reference(raw, defined, nodes, output_counts):
-    """(node, output) of a well-formed [node, output(, version)] reference to one of the first
-    `defined` nodes, in as few steps as one can be checked (a file may have 10^5); None for
-    anything else, which _entry then examines."""
-    if (type(raw) is list and 2 <= len(raw) <= 3 and type(raw[0]) is int and type(raw[1]) is int
-            and 0 <= raw[0] < defined and 0 <= raw[1] < output_counts[raw[0]]
-            and (len(raw) == 2 or type(raw[2]) is int)):
-        return (nodes[raw[0]], raw[1])
+    """(node, output) of a well-formed [node, output, version] reference (what MXNet writes) to
+    one of the first `defined` nodes, in as few steps as one can be checked (a file may have
+    10^5); None for anything else, which _entry then examines."""
+    if type(raw) is list and len(raw) == 3:
+        node_index, output, version = raw
+        if (type(node_index) is int and type(output) is int and type(version) is int
+                and 0 <= node_index < defined and 0 <= output < output_counts[node_index]):
+            return (nodes[node_index], output)
     return None
 
 
@@ -289,10 +290,9 @@ def _load_json(json_str, source):
         op_name, name, raw_inputs = raw.get("op"), raw.get("name"), raw.get("inputs", [])
         if not isinstance(op_name, str) or not isinstance(name, str):
             raise _fail(source, f"node {position}: 'op' and 'name' must be strings")
-        if name in names:
+        if names.setdefault(name, position) != position:
             raise _fail(source, f"node {position} ('{name}'): duplicate name; node {names[name]} "
                                 f"has the same name")
-        names[name] = position
         if not isinstance(raw_inputs, list):
             raise _fail(source, f"node {position} ('{name}'): 'inputs' must be a list")
         # the node owns its attributes: json.loads made them for it (or _node_attrs did).  An
