@@ -53,7 +53,8 @@ REFUSED = {
                      "DeformableConvolution-groups-stride", "DeformableConvolution-dilate-nobias",
                      "ModulatedDeformableConvolution-groups-stride",
                      "ModulatedDeformableConvolution-dilate-nobias",
-                     "_contrib_RROIAlign-scaled-sampled"),
+                     "_contrib_RROIAlign-scaled-sampled", "_contrib_DeformablePSROIPooling",
+                     "_contrib_DeformablePSROIPooling-parts", "_contrib_DeformablePSROIPooling-no-trans"),
                     ("needs ONNX GridSample (opset 16)", (13,))),
     # RROIAlign's adaptive sample count follows each region's size
     "_contrib_RROIAlign": ("the adaptive sample count", None),
@@ -66,7 +67,7 @@ REFERENCE_LACKS = {"ROIPooling": "MaxRoiPool", "_sample_multinomial": "Multinomi
 # refuses the older name)
 REFERENCE_OPSET = {"BilinearSampler": 20, "SpatialTransformer": 20,
                    "_contrib_DeformableConvolution": 20, "_contrib_ModulatedDeformableConvolution": 20,
-                   "_contrib_RROIAlign": 20}
+                   "_contrib_RROIAlign": 20, "_contrib_DeformablePSROIPooling": 20}
 # cysym's reductions over every axis give (1,), as MXNet's: allclose's 0-d result imports so
 IMPORTED_SHAPE = {"_contrib_allclose": (1,)}
 # exported forms the importer cannot map back: ONNX's NonMaxSuppression (selected indices in a

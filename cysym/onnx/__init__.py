@@ -9,8 +9,9 @@ why. ONNX has no equivalent of the gamma, Poisson and negative binomial samplers
 (a shape that depends on values), ``bipartite_matching``, ``Custom`` and the training
 operators (losses, targets, optimizer updates): ``cysym.onnx.export_ops.WITHOUT_ONNX_FORM``
 lists them with the reason. Bilinear sampling (``BilinearSampler``, ``SpatialTransformer``,
-the deformable convolutions, ``RROIAlign``) is ONNX's ``GridSample``, which opset 16 brought: below it those
-operators are refused with that reason. An import of ``NonMaxSuppression`` is refused: the
+the deformable convolutions, ``RROIAlign``, ``DeformablePSROIPooling``) is ONNX's
+``GridSample``, which opset 16 brought: below it those operators are refused with that
+reason. An import of ``NonMaxSuppression`` is refused: the
 number of boxes it selects depends on the scores, and cysym knows every shape when a graph is
 bound.
 """

@@ -2711,7 +2711,8 @@ def _histogram(g):
 GRID_SAMPLE_OPSET = 16
 # the exporters that write GridSample (refused below GRID_SAMPLE_OPSET)
 GRID_SAMPLERS = ("BilinearSampler", "SpatialTransformer", "_contrib_DeformableConvolution",
-                 "_contrib_ModulatedDeformableConvolution", "_contrib_RROIAlign")
+                 "_contrib_ModulatedDeformableConvolution", "_contrib_RROIAlign",
+                 "_contrib_DeformablePSROIPooling")
 
 
 def _target_grid(height, width, dtype):
@@ -3349,3 +3350,108 @@ def _rroi_align(g):
                                                  "shape")])
     total = _reduce(g, "ReduceSum", blocks, [3, 5], False)
     g.emit("Div", [total, number(ratio * ratio)], g.outputs)
+
+
+@exporter("_contrib_DeformablePSROIPooling")
+def _deformable_psroi_pooling(g):
+    """Per bin and trans class: the class's position-sensitive planes of each region's image
+    read by GridSample at the bin's sample_per_part^2 samples (the bin moved by trans x
+    trans_std x the region's size), those inside the map (clamped to it) averaged, 0 when none
+    is or the batch index is outside the data; positions in the kernel's arithmetic."""
+    _require_grid_sample(g)
+    p = g.params
+    batch, _, height, width = g.in_shape(0)
+    if height < 2 or width < 2:
+        g.fail(f"data {g.in_shape(0)}: GridSample's aligned corners need two rows and columns")
+    pooled, group, dim, samples = p["pooled_size"], p["group_size"], p["output_dim"], p["sample_per_part"]
+    regions = g.in_shape(1)[0]
+    part = p["part_size"] or pooled
+    classes = 1 if p["no_trans"] else g.in_shape(2)[1] // 2
+    per_class = dim // classes
+    dtype = np.dtype(g.in_dtype(0)).type
+    rois, f32 = g.inputs[1], np.float32
+
+    def op(op_type, *inputs):
+        return g.emit1(op_type, list(inputs))
+
+    def number(value):
+        return g.const(dtype(value), name="number")
+
+    def column(value, k, axis=1):
+        return g.emit1("Slice", [value, g.ints([k]), g.ints([k + 1]), g.ints([axis])])
+
+    index = _as_dtype(g, column(rois, 0), np.int64)
+    valid_image = op("And", op("GreaterOrEqual", index, g.ints([0])), op("Less", index, g.ints([batch])))
+    index = g.emit1("Squeeze", [op("Where", valid_image, index, g.ints([0])), g.ints([1], "axes")])
+    scale = g.scalar(f32(p["spatial_scale"]))
+
+    def corner(k, far):
+        """C's round of column k (+ 1 for the far corner) in float64, then * scale - 0.5."""
+        wide = _as_dtype(g, column(rois, k), np.float64)
+        value = op("Mul", op("Sign", wide), op("Floor", op("Add", op("Abs", wide), g.const(np.float64(0.5)))))
+        if far:
+            value = op("Add", value, g.const(np.float64(1)))
+        return op("Sub", op("Mul", _as_dtype(g, value, dtype), scale), number(0.5))
+
+    starts, extents = [], []
+    for k in (1, 2):        # x (width), then y (height)
+        start = corner(k, False)
+        starts.append(start)
+        extents.append(op("Max", op("Sub", corner(k + 2, True), start), number(0.1)))
+    bins = [op("Div", extent, number(pooled)) for extent in extents]
+    steps = [op("Div", size, number(samples)) for size in bins]
+    trans_std = g.scalar(f32(p["trans_std"]))
+    sample_steps = g.const(np.arange(samples, dtype=dtype).reshape(1, -1), name="samples")
+    results = []
+    for ph in range(pooled):
+        for pw in range(pooled):
+            part_h = int(np.floor(dtype(ph) / dtype(pooled) * dtype(part)))
+            part_w = int(np.floor(dtype(pw) / dtype(pooled) * dtype(part)))
+            gh = min(max(int(np.floor(dtype(ph) * dtype(group) / dtype(pooled))), 0), group - 1)
+            gw = min(max(int(np.floor(dtype(pw) * dtype(group) / dtype(pooled))), 0), group - 1)
+            for cls in range(classes):
+                corners = []
+                for axis, (position, size) in enumerate(((pw, width), (ph, height))):
+                    begin = op("Add", op("Mul", number(position), bins[axis]), starts[axis])
+                    if not p["no_trans"]:
+                        shift = column(column(column(g.inputs[2], 2 * cls + axis), part_h, 2), part_w, 3)
+                        shift = op("Mul", g.emit1("Reshape", [shift, g.ints([-1, 1], "shape")]), trans_std)
+                        begin = op("Add", begin, op("Mul", shift, extents[axis]))
+                    corners.append(op("Add", begin, op("Mul", sample_steps, steps[axis])))   # (R, S)
+                x = g.emit1("Unsqueeze", [corners[0], g.ints([1], "axes")])                    # (R, 1, S)
+                y = g.emit1("Unsqueeze", [corners[1], g.ints([2], "axes")])                    # (R, S, 1)
+                inside = op("And", op("And", op("GreaterOrEqual", x, number(-0.5)),
+                                      op("LessOrEqual", x, number(width - 0.5))),
+                            op("And", op("GreaterOrEqual", y, number(-0.5)),
+                                op("LessOrEqual", y, number(height - 0.5))))               # (R, S, S)
+                normalized = []
+                for value, size in ((x, width), (y, height)):
+                    clamped = g.emit1("Clip", [value, number(0), number(size - 1)])
+                    value = op("Sub", op("Div", clamped, number((size - 1) / 2)), number(1))
+                    value = op("Expand", value, g.ints([regions, samples, samples], "shape"))
+                    normalized.append(_as_dtype(g, value, f32))
+                points = g.emit1("Concat", [g.emit1("Unsqueeze", [value, g.ints([3], "axes")])
+                                            for value in normalized], axis=3)              # (R, S, S, 2)
+                channels = [(ctop * group + gh) * group + gw
+                            for ctop in range(cls * per_class, (cls + 1) * per_class)]
+                images = g.emit1("Gather", [g.emit1("Gather", [g.inputs[0], g.ints(channels, "channels")],
+                                                     axis=1), index], axis=0)              # (R, D', H, W)
+                if dtype != f32:
+                    images = _as_dtype(g, images, f32)
+                sampled = _grid_sample(g, images, points)
+                if dtype != f32:
+                    sampled = _as_dtype(g, sampled, dtype)
+                weights = _as_dtype(g, inside, dtype)
+                total = _reduce(g, "ReduceSum", op("Mul", sampled, g.emit1(
+                    "Unsqueeze", [weights, g.ints([1], "axes")])), [2, 3], False)         # (R, D')
+                count = _reduce(g, "ReduceSum", weights, [1, 2], False)
+                count = g.emit1("Reshape", [count, g.ints([-1, 1], "shape")])               # (R, 1)
+                mean = op("Where", op("Greater", count, number(0)),
+                          op("Div", total, op("Max", count, number(1))), number(0))
+                results.append(mean)
+    # (R, bins * D) in (ph, pw, class, ctop) order -> (R, D, P, P)
+    joined = g.emit1("Reshape", [g.emit1("Concat", results, axis=1),
+                                 g.ints([-1, pooled, pooled, dim], "shape")])
+    joined = op("Mul", joined, g.emit1("Reshape", [_as_dtype(g, valid_image, dtype),
+                                                   g.ints([-1, 1, 1, 1], "shape")]))
+    g.emit("Transpose", [joined], g.outputs[:1], perm=[0, 3, 1, 2])
