@@ -38,7 +38,7 @@ def _fc_shape(ctx, ins, outs):
 def _fc_kernel(b):
     bias = None if b.params["no_bias"] else b.inputs[2]
     kernels("dense").append_fully_connected(b.plan, b.inputs[0], b.inputs[1], bias, b.outputs[0], b.label,
-                                            workspace=b.workspace)
+                                            workspace=b.workspace, relu=b.params.get("act_type") == "relu")
 
 
 def _fc_workspace(params, in_shapes, out_shapes, dtype):
@@ -80,16 +80,19 @@ def _fc_backward_outputs(params):
 
 
 def _fc_backward_shape(ctx, ins, outs):
-    grads = [ins[1], ins[2]] + ([] if ctx.params["no_bias"] else [(ctx.params["num_hidden"],)])
+    # data and weight are the last two inputs (the fused backward reads the layer's output too)
+    grads = list(ins[-2:]) + ([] if ctx.params["no_bias"] else [(ctx.params["num_hidden"],)])
     return ins, grads
 
 
 def _fc_backward_kernel(b):
-    dy, x, w = b.inputs
+    dy, x, w = b.inputs[0], b.inputs[-2], b.inputs[-1]
+    relu_of = b.inputs[1] if b.params.get("act_type") == "relu" else None    # the fused layer's output
     db = None if b.params["no_bias"] else b.outputs[2]
     req_db = "null" if db is None else b.req[2]
     kernels("dense").append_fully_connected_backward(b.plan, dy, x, w, b.outputs[0], b.outputs[1], db,
-                                               b.req[0], b.req[1], req_db, b.label)
+                                                     b.req[0], b.req[1], req_db, b.label, relu_of=relu_of,
+                                                     workspace=b.workspace)
 
 
 register(OpDef(
@@ -111,16 +114,10 @@ _FUSED_FC_PARAMS = _FC_PARAMS + [
 ]
 
 
-def _fused_fc_kernel(b):
-    bias = None if b.params["no_bias"] else b.inputs[2]
-    kernels("dense").append_fully_connected(b.plan, b.inputs[0], b.inputs[1], bias, b.outputs[0], b.label,
-                                            workspace=b.workspace, relu=True)
-
-
 register(OpDef(
     "_FusedFullyConnected",
     params=_FUSED_FC_PARAMS,
-    kernel=_fused_fc_kernel,
+    kernel=_fc_kernel,
     inputs=_fc_inputs,
     infer_shape=_fc_shape,
     workspace=_fc_workspace,
@@ -130,23 +127,9 @@ register(OpDef(
 ))
 
 
-def _fused_fc_backward_shape(ctx, ins, outs):
-    grads = [ins[2], ins[3]] + ([] if ctx.params["no_bias"] else [(ctx.params["num_hidden"],)])
-    return ins, grads
-
-
 def _fused_fc_backward_workspace(params, in_shapes, out_shapes, dtype):
     """Bytes of the layer's own output gradient (the relu's mask applied)."""
     return size_of(in_shapes[0]) * np.dtype(dtype).itemsize
-
-
-def _fused_fc_backward_kernel(b):
-    dh, h, x, w = b.inputs
-    db = None if b.params["no_bias"] else b.outputs[2]
-    req_db = "null" if db is None else b.req[2]
-    kernels("dense").append_fully_connected_backward(b.plan, dh, x, w, b.outputs[0], b.outputs[1], db,
-                                                     b.req[0], b.req[1], req_db, b.label, relu_of=h,
-                                                     workspace=b.workspace)
 
 
 register(OpDef(
@@ -154,8 +137,8 @@ register(OpDef(
     params=_FUSED_FC_PARAMS,
     inputs=("out_grad", "output", "data", "weight"),
     outputs=_fc_backward_outputs,
-    infer_shape=_fused_fc_backward_shape,
-    kernel=_fused_fc_backward_kernel,
+    infer_shape=_fc_backward_shape,
+    kernel=_fc_backward_kernel,
     workspace=_fused_fc_backward_workspace,
     hidden=True,
     doc="The backward of relu(X W^T + b) from its output H: dY = dH where H > 0, and db = "
