@@ -250,6 +250,9 @@ REQUIRED_VALUES = {
     "eps": 1e-8, "num_arrays": 2, "learning_rates": (0.1,), "step_count": (1,),   # optimizer updates
     "indices": (0, 2),   # _split_v2
     "alpha": (0.1, 0.2, 0.3), "x": 1, "y": 0, "width": 2, "height": 3,   # image ops
+    "min_factor": 0.5, "max_factor": 1.5, "brightness": 0.1, "contrast": 0.2, "saturation": 0.3,
+    "hue": 0.1,   # random image transforms
+    "group_size": 2,   # DeformablePSROIPooling
 }
 EXTRA_PARAMS = {
     "Reshape": {"shape": (0, -1)},
@@ -258,6 +261,7 @@ EXTRA_PARAMS = {
     "_plus_scalar": {"scalar": 2.5}, "transpose": {"axes": (1, 0, 2)},
     "sum": {"axis": (1,), "keepdims": True}, "LeakyReLU": {"act_type": "prelu"},
     "_contrib_PSROIPooling": {"pooled_size": 3},   # an int here, (h, w) for the other ROI ops
+    "_contrib_DeformablePSROIPooling": {"pooled_size": 3},
     "multi_all_finite": {"num_arrays": 2},
 }
 
