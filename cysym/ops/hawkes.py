@@ -29,6 +29,8 @@ _DIMS = {"lda": "NK", "alpha": "K", "beta": "K", "state": "NK", "lags": "NT", "m
 
 
 def _hawkes_shape(ctx, ins, outs):
+    """lda (N, K), alpha (K,), beta (K,), state (N, K), lags (N, T), marks (N, T), valid_length
+    (N,), max_time (N,) -> the log-likelihood (N,) and the new state (N, K)."""
     sizes = {}
     for name, shape in zip(_INPUTS, ins):
         if shape is None:
