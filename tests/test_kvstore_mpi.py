@@ -232,11 +232,13 @@ def test_gradients_stay_summed_after_rebind_reshape_and_with_a_monitor(tmp_path,
     """With 2 KB buckets the MLP's gradients make three buckets (fc3's, fc2's and fc1's): the
     first two start while backward still runs (fc1's are written last), also after a re-bind
     and a reshape. With MPI's THREAD_MULTIPLE (mpi4py's default) a thread moves the started
-    sums along; below it, the backward pass does after each later node."""
+    sums along; below it, the backward pass does after each later node.  Bound unfused: fused,
+    each layer's backward is one node (cysym/dense_fusion.py) and every node after the first
+    bucket's ends another bucket, so none is left to move the sums along after."""
     result = subprocess.run([MPIEXEC, "-n", "2", sys.executable,
                              os.path.join(os.path.dirname(SCRIPT), "rebind.py"), str(tmp_path), thread_level],
-                            capture_output=True, text=True, env=_env(CYSYM_KV_BUCKET_BYTES="2000"),
-                            timeout=TIME_LIMIT)
+                            capture_output=True, text=True,
+                            env=_env(CYSYM_KV_BUCKET_BYTES="2000", CYSYM_FUSION="0"), timeout=TIME_LIMIT)
     assert result.returncode == 0, result.stdout + result.stderr
     first, second = (_params(tmp_path / f"rank{r}.npz") for r in range(2))
     assert first["started_in_backward"].tolist() == [2, 2, 2]
