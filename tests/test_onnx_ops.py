@@ -476,3 +476,27 @@ def test_image_resize_every_interpolation(interp):
                                    rtol=RTOL, atol=ATOL, err_msg=f"size {size}")
     _assert_refused(lambda: to_onnx(sym, {}, [image.shape], np.uint8), "_image_resize",
                     "fixed-point rounding")
+
+
+def test_hawkesll_int32_marks_and_edge_lengths():
+    """MXNet's int32 marks, marks outside [0, K) (skipped events whose lags still count),
+    valid lengths of 0, a fraction and past the sequence: ONNX Runtime computes cysym's."""
+    rng = np.random.default_rng(4)
+    samples, kinds, steps = 3, 2, 5
+    values = {"lda": rng.uniform(0.5, 1.5, (samples, kinds)), "alpha": rng.uniform(0.1, 0.6, kinds),
+              "beta": rng.uniform(0.5, 1.5, kinds), "state": rng.uniform(0.1, 0.6, (samples, kinds)),
+              "lags": rng.uniform(0.1, 0.6, (samples, steps)),
+              "marks": np.array([[0, 1, -1, 1, 0], [1, 2, 0, 0, 1], [1, 1, 0, 5, 0]]),
+              "valid_length": np.array([0.0, 2.5, 10.0]), "max_time": np.array([2.0, 3.1, 4.0])}
+    values = {name: value.astype(np.int32 if name == "marks" else np.float32)
+              for name, value in values.items()}
+    sym = mx.sym._contrib_hawkesll(*[mx.sym.Variable(name) for name in values], name=OP_NAME)
+    exe = sym.simple_bind(mx.cpu(), grad_req="null",
+                          type_dict={name: value.dtype for name, value in values.items()},
+                          **{name: value.shape for name, value in values.items()})
+    expected = [np.asarray(out) for out in exe.forward(**values)]
+    model = to_onnx(sym, {}, [value.shape for value in values.values()],
+                    [value.dtype for value in values.values()])
+    onnx.checker.check_model(model, full_check=True)
+    for result, wanted in zip(session(model).run(None, values), expected):
+        np.testing.assert_allclose(result, wanted, rtol=RTOL, atol=ATOL)

@@ -164,7 +164,7 @@ def test_imported_generators_draw_their_distributions(tmp_path):
 # alphas), which the output shows; the outputs are cysym's for that parameter, and the
 # parameters over many runs have MXNet's distribution
 
-RUNS = {"onnxruntime": 400, "reference": 100}
+RUNS = {"onnxruntime": 200, "reference": 50}
 IMAGE = np.random.default_rng(3).uniform(1, 255, (4, 5, 3)).astype(np.float32)
 
 
@@ -322,14 +322,14 @@ def test_random_color_jitter_applies_its_draws_in_their_order():
                               for name in [order] + factors + steps_images)
     runtime = session(model)
     first = np.zeros(4)
-    runs, compared = 200, 0
+    runs, compared = 100, 0
     for run in range(runs):
         with np.errstate(divide="ignore", invalid="ignore"):
             out, drawn, *values = runtime.run(None, {"data": image})
         first[drawn[0]] += 1
         factors, images = values[:4], [image] + values[4:]
         np.testing.assert_array_equal(out, images[-1])
-        if compared == 8 or factors[3][0] < 0:
+        if compared == 5 or factors[3][0] < 0:
             continue
         compared += 1
         for step, k in enumerate(drawn):
@@ -339,5 +339,5 @@ def test_random_color_jitter_applies_its_draws_in_their_order():
             expected = transform.eval(ctx=mx.cpu(), data=mx.nd.array(images[step], dtype="uint8"))
             difference = np.abs(images[step + 1].astype(int) - expected[0].asnumpy())
             assert difference.max() <= 1, f"order {list(drawn)}, step {step}"
-    assert compared == 8
+    assert compared == 5
     assert np.all(np.abs(first / runs - 0.25) <= 6 * np.sqrt(0.25 * 0.75 / runs)), first

@@ -3354,17 +3354,18 @@ def _rroi_align(g):
 
 @exporter("_contrib_DeformablePSROIPooling")
 def _deformable_psroi_pooling(g):
-    """Per bin and trans class: the class's position-sensitive planes of each region's image
-    read by GridSample at the bin's sample_per_part^2 samples (the bin moved by trans x
-    trans_std x the region's size), those inside the map (clamped to it) averaged, 0 when none
-    is or the batch index is outside the data; positions in the kernel's arithmetic."""
+    """Every (region, bin, trans class) at once: the class's position-sensitive planes of the
+    region's image read by one GridSample at the bin's sample_per_part^2 samples (the bin moved
+    by trans x trans_std x the region's size), those inside the map (clamped to it) averaged,
+    0 when none is or the batch index is outside the data; positions in the kernel's
+    arithmetic."""
     _require_grid_sample(g)
     p = g.params
     batch, _, height, width = g.in_shape(0)
     if height < 2 or width < 2:
         g.fail(f"data {g.in_shape(0)}: GridSample's aligned corners need two rows and columns")
     pooled, group, dim, samples = p["pooled_size"], p["group_size"], p["output_dim"], p["sample_per_part"]
-    regions = g.in_shape(1)[0]
+    regions, bins = g.in_shape(1)[0], p["pooled_size"] ** 2
     part = p["part_size"] or pooled
     classes = 1 if p["no_trans"] else g.in_shape(2)[1] // 2
     per_class = dim // classes
@@ -3377,81 +3378,137 @@ def _deformable_psroi_pooling(g):
     def number(value):
         return g.const(dtype(value), name="number")
 
-    def column(value, k, axis=1):
-        return g.emit1("Slice", [value, g.ints([k]), g.ints([k + 1]), g.ints([axis])])
+    def column(k):
+        return g.emit1("Slice", [rois, g.ints([k]), g.ints([k + 1]), g.ints([1])])        # (R, 1)
 
-    index = _as_dtype(g, column(rois, 0), np.int64)
+    index = _as_dtype(g, column(0), np.int64)
     valid_image = op("And", op("GreaterOrEqual", index, g.ints([0])), op("Less", index, g.ints([batch])))
     index = g.emit1("Squeeze", [op("Where", valid_image, index, g.ints([0])), g.ints([1], "axes")])
     scale = g.scalar(f32(p["spatial_scale"]))
 
     def corner(k, far):
         """C's round of column k (+ 1 for the far corner) in float64, then * scale - 0.5."""
-        wide = _as_dtype(g, column(rois, k), np.float64)
+        wide = _as_dtype(g, column(k), np.float64)
         value = op("Mul", op("Sign", wide), op("Floor", op("Add", op("Abs", wide), g.const(np.float64(0.5)))))
         if far:
             value = op("Add", value, g.const(np.float64(1)))
         return op("Sub", op("Mul", _as_dtype(g, value, dtype), scale), number(0.5))
 
-    starts, extents = [], []
-    for k in (1, 2):        # x (width), then y (height)
+    # per bin b = ph * P + pw: its row and column, trans part and channel group cell
+    rows, columns = np.divmod(np.arange(bins), pooled)
+    parts = [np.floor(v.astype(dtype) / dtype(pooled) * dtype(part)).astype(np.int64) for v in (rows, columns)]
+    cells = [np.clip(np.floor(v.astype(dtype) * dtype(group) / dtype(pooled)).astype(np.int64), 0, group - 1)
+             for v in (rows, columns)]
+    shifts = None
+    if not p["no_trans"]:     # trans (R, 2 classes, part, part) -> (R, bins, classes, 2)
+        trans = g.emit1("Reshape", [g.inputs[2], g.ints([0, classes, 2, part * part], "shape")])
+        trans = g.emit1("Gather", [trans, g.ints(parts[0] * part + parts[1], "parts")], axis=3)
+        shifts = op("Mul", g.emit1("Transpose", [trans], perm=[0, 3, 1, 2]),
+                    g.scalar(f32(p["trans_std"])))
+    sample_steps = g.const(np.arange(samples, dtype=dtype).reshape(1, 1, 1, -1), name="samples")
+    positions = []
+    for axis, (k, places) in enumerate(((1, columns), (2, rows))):     # x (width), then y
         start = corner(k, False)
-        starts.append(start)
-        extents.append(op("Max", op("Sub", corner(k + 2, True), start), number(0.1)))
-    bins = [op("Div", extent, number(pooled)) for extent in extents]
-    steps = [op("Div", size, number(samples)) for size in bins]
-    trans_std = g.scalar(f32(p["trans_std"]))
-    sample_steps = g.const(np.arange(samples, dtype=dtype).reshape(1, -1), name="samples")
-    results = []
-    for ph in range(pooled):
-        for pw in range(pooled):
-            part_h = int(np.floor(dtype(ph) / dtype(pooled) * dtype(part)))
-            part_w = int(np.floor(dtype(pw) / dtype(pooled) * dtype(part)))
-            gh = min(max(int(np.floor(dtype(ph) * dtype(group) / dtype(pooled))), 0), group - 1)
-            gw = min(max(int(np.floor(dtype(pw) * dtype(group) / dtype(pooled))), 0), group - 1)
-            for cls in range(classes):
-                corners = []
-                for axis, (position, size) in enumerate(((pw, width), (ph, height))):
-                    begin = op("Add", op("Mul", number(position), bins[axis]), starts[axis])
-                    if not p["no_trans"]:
-                        shift = column(column(column(g.inputs[2], 2 * cls + axis), part_h, 2), part_w, 3)
-                        shift = op("Mul", g.emit1("Reshape", [shift, g.ints([-1, 1], "shape")]), trans_std)
-                        begin = op("Add", begin, op("Mul", shift, extents[axis]))
-                    corners.append(op("Add", begin, op("Mul", sample_steps, steps[axis])))   # (R, S)
-                x = g.emit1("Unsqueeze", [corners[0], g.ints([1], "axes")])                    # (R, 1, S)
-                y = g.emit1("Unsqueeze", [corners[1], g.ints([2], "axes")])                    # (R, S, 1)
-                inside = op("And", op("And", op("GreaterOrEqual", x, number(-0.5)),
-                                      op("LessOrEqual", x, number(width - 0.5))),
-                            op("And", op("GreaterOrEqual", y, number(-0.5)),
-                                op("LessOrEqual", y, number(height - 0.5))))               # (R, S, S)
-                normalized = []
-                for value, size in ((x, width), (y, height)):
-                    clamped = g.emit1("Clip", [value, number(0), number(size - 1)])
-                    value = op("Sub", op("Div", clamped, number((size - 1) / 2)), number(1))
-                    value = op("Expand", value, g.ints([regions, samples, samples], "shape"))
-                    normalized.append(_as_dtype(g, value, f32))
-                points = g.emit1("Concat", [g.emit1("Unsqueeze", [value, g.ints([3], "axes")])
-                                            for value in normalized], axis=3)              # (R, S, S, 2)
-                channels = [(ctop * group + gh) * group + gw
-                            for ctop in range(cls * per_class, (cls + 1) * per_class)]
-                images = g.emit1("Gather", [g.emit1("Gather", [g.inputs[0], g.ints(channels, "channels")],
-                                                     axis=1), index], axis=0)              # (R, D', H, W)
-                if dtype != f32:
-                    images = _as_dtype(g, images, f32)
-                sampled = _grid_sample(g, images, points)
-                if dtype != f32:
-                    sampled = _as_dtype(g, sampled, dtype)
-                weights = _as_dtype(g, inside, dtype)
-                total = _reduce(g, "ReduceSum", op("Mul", sampled, g.emit1(
-                    "Unsqueeze", [weights, g.ints([1], "axes")])), [2, 3], False)         # (R, D')
-                count = _reduce(g, "ReduceSum", weights, [1, 2], False)
-                count = g.emit1("Reshape", [count, g.ints([-1, 1], "shape")])               # (R, 1)
-                mean = op("Where", op("Greater", count, number(0)),
-                          op("Div", total, op("Max", count, number(1))), number(0))
-                results.append(mean)
-    # (R, bins * D) in (ph, pw, class, ctop) order -> (R, D, P, P)
-    joined = g.emit1("Reshape", [g.emit1("Concat", results, axis=1),
-                                 g.ints([-1, pooled, pooled, dim], "shape")])
-    joined = op("Mul", joined, g.emit1("Reshape", [_as_dtype(g, valid_image, dtype),
-                                                   g.ints([-1, 1, 1, 1], "shape")]))
-    g.emit("Transpose", [joined], g.outputs[:1], perm=[0, 3, 1, 2])
+        extent = op("Max", op("Sub", corner(k + 2, True), start), number(0.1))            # (R, 1)
+        bin_size = op("Div", extent, number(pooled))
+        begin = op("Add", op("Mul", g.const(places.astype(dtype).reshape(1, -1), name="places"),
+                             bin_size), start)                                           # (R, bins)
+        begin = g.emit1("Unsqueeze", [begin, g.ints([2], "axes")])                         # (R, bins, 1)
+        if shifts is not None:
+            shift = g.emit1("Squeeze", [g.emit1("Slice", [shifts, g.ints([axis]), g.ints([axis + 1]),
+                                                          g.ints([3])]), g.ints([3], "axes")])
+            begin = op("Add", begin, op("Mul", shift, g.emit1("Unsqueeze", [extent, g.ints([2], "axes")])))
+        step = g.emit1("Unsqueeze", [op("Div", bin_size, number(samples)), g.ints([2, 3], "axes")])
+        positions.append(op("Add", g.emit1("Unsqueeze", [begin, g.ints([3], "axes")]),
+                            op("Mul", sample_steps, step)))                                # (R, bins, classes, S)
+    x = g.emit1("Unsqueeze", [positions[0], g.ints([3], "axes")])                          # (.., 1, S)
+    y = g.emit1("Unsqueeze", [positions[1], g.ints([4], "axes")])                          # (.., S, 1)
+    inside = op("And", op("And", op("GreaterOrEqual", x, number(-0.5)), op("LessOrEqual", x, number(width - 0.5))),
+                op("And", op("GreaterOrEqual", y, number(-0.5)), op("LessOrEqual", y, number(height - 0.5))))
+    grid_shape = g.ints([regions, bins, classes, samples, samples], "shape")
+    normalized = []
+    for value, size in ((x, width), (y, height)):
+        clamped = g.emit1("Clip", [value, number(0), number(size - 1)])
+        value = op("Expand", op("Sub", op("Div", clamped, number((size - 1) / 2)), number(1)), grid_shape)
+        normalized.append(g.emit1("Unsqueeze", [_as_dtype(g, value, f32), g.ints([5], "axes")]))
+    points = g.emit1("Reshape", [g.emit1("Concat", normalized, axis=5),
+                                 g.ints([-1, samples, samples, 2], "shape")])             # (R B Cl, S, S, 2)
+    channels = [((c * per_class + d) * group + gh) * group + gw
+                for gh, gw in zip(*cells) for c in range(classes) for d in range(per_class)]
+    images = g.emit1("Gather", [g.emit1("Gather", [g.inputs[0], g.ints(channels, "channels")], axis=1),
+                                index], axis=0)                                           # (R, B Cl D', H, W)
+    images = g.emit1("Reshape", [images if dtype == f32 else _as_dtype(g, images, f32),
+                                 g.ints([-1, per_class, height, width], "shape")])
+    sampled = g.emit1("Reshape", [_grid_sample(g, images, points),
+                                  g.ints([regions, bins, classes, per_class, samples, samples], "shape")])
+    if dtype != f32:
+        sampled = _as_dtype(g, sampled, dtype)
+    weights = _as_dtype(g, inside, dtype)                                                 # (R, B, Cl, S, S)
+    total = _reduce(g, "ReduceSum", op("Mul", sampled, g.emit1("Unsqueeze", [weights, g.ints([3], "axes")])),
+                    [4, 5], False)                                                        # (R, B, Cl, D')
+    count = _reduce(g, "ReduceSum", weights, [3, 4], False)
+    count = g.emit1("Unsqueeze", [count, g.ints([3], "axes")])                             # (R, B, Cl, 1)
+    mean = op("Where", op("Greater", count, number(0)), op("Div", total, op("Max", count, number(1))),
+              number(0))
+    mean = op("Mul", g.emit1("Reshape", [mean, g.ints([-1, pooled, pooled, dim], "shape")]),
+              g.emit1("Reshape", [_as_dtype(g, valid_image, dtype), g.ints([-1, 1, 1, 1], "shape")]))
+    g.emit("Transpose", [mean], g.outputs[:1], perm=[0, 3, 1, 2])
+
+
+@exporter("_contrib_hawkesll")
+def _hawkesll(g):
+    """The kernel's recursion unrolled over the T events (T is a shape), every sample and mark
+    at once: at step j the samples with j < valid_length move their clock by the lag, and the
+    event's mark (a one-hot row; marks outside [0, K) match none, as the kernel skips them)
+    adds log(intensity) - compensator and renews its state; then each mark's compensator up to
+    max_time (summed over the marks in order) and the decayed states.  The kernel's float
+    operations in its order, exp and log in the data's type."""
+    lda, alpha, beta, state, lags, marks, valid_length, max_time = g.inputs[:8]
+    samples, kinds = g.in_shape(0)
+    steps = g.in_shape(4)[1]
+    dtype = np.dtype(g.in_dtype(0)).type
+
+    def op(op_type, *inputs):
+        return g.emit1(op_type, list(inputs))
+
+    def number(value):
+        return g.const(dtype(value), name="number")
+
+    def step_column(value, j):
+        return g.emit1("Slice", [value, g.ints([j]), g.ints([j + 1]), g.ints([1])])      # (N, 1)
+
+    marks_index = _as_dtype(g, marks, np.int64)
+    mark_ids = g.const(np.arange(kinds, dtype=np.int64).reshape(1, -1), name="marks")
+    alpha_beta = op("Mul", alpha, beta)
+    negative_beta = op("Neg", beta)
+    lengths = g.emit1("Reshape", [valid_length, g.ints([-1, 1], "shape")])
+    last = g.const(np.zeros((samples, kinds), dtype), name="last")
+    memory, clock = state, g.const(np.zeros((samples, 1), dtype), name="clock")
+    total = g.const(np.zeros((samples, 1), dtype), name="total")
+    for j in range(steps):
+        active = op("Greater", lengths, number(j))                                         # (N, 1)
+        clock = op("Where", active, op("Add", clock, step_column(lags, j)), clock)
+        # the product of 0/1 values rather than And: imported, the integer comparison's 0/1
+        # are int64 and the other's floats
+        event = _as_dtype(g, op("Mul", _as_dtype(g, op("Equal", step_column(marks_index, j), mark_ids),
+                                                 dtype), _as_dtype(g, active, dtype)), np.bool_)
+
+        gap = op("Sub", clock, last)
+        decay = op("Exp", op("Mul", negative_beta, gap))
+        intensity = op("Add", lda, op("Mul", op("Mul", alpha_beta, memory), decay))
+        compensator = op("Add", op("Mul", lda, gap),
+                         op("Mul", op("Mul", alpha, memory), op("Sub", number(1), decay)))
+        term = op("Where", event, op("Sub", op("Log", intensity), compensator), number(0))
+        total = op("Add", total, _reduce(g, "ReduceSum", term, [1], True))
+        memory = op("Where", event, op("Add", number(1), op("Mul", memory, decay)), memory)
+        last = op("Where", event, clock, last)
+    gap = op("Sub", g.emit1("Reshape", [max_time, g.ints([-1, 1], "shape")]), last)
+    decay = op("Exp", op("Mul", negative_beta, gap))
+    remaining = op("Add", op("Mul", lda, gap),
+                   op("Mul", op("Mul", alpha, memory), op("Sub", number(1), decay)))     # (N, K)
+    summed = number(0)
+    for k in range(kinds):      # in the marks' order, as the kernel sums
+        summed = op("Add", summed, step_column(remaining, k))
+    g.emit("Reshape", [op("Sub", total, summed), g.ints([-1], "shape")], g.outputs[:1])
+    if len(g.outputs) > 1:
+        g.emit("Mul", [decay, memory], g.outputs[1:2])
