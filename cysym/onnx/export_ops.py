@@ -3170,7 +3170,8 @@ def _hue_values(g, x, factor):
                    op("Add", op("Mul", op("Sub", r, gr), scale), number(240))))
     hue = op("Add", hue, where(op("Less", hue, number(0)), number(360)))
     hue = op("Add", where(colored, hue), op("Mul", factor, number(360)))
-    high = op("Add", where(op("LessOrEqual", light, number(0.5)), op("Mul", light, op("Add", number(1), saturation))),
+    high = op("Add", where(op("LessOrEqual", light, number(0.5)),
+                           op("Mul", light, op("Add", number(1), saturation))),
               where(op("Greater", light, number(0.5)),
                     op("Sub", op("Add", light, saturation), op("Mul", light, saturation))))
     low = op("Sub", op("Mul", number(2), light), high)
@@ -3396,7 +3397,8 @@ def _deformable_psroi_pooling(g):
 
     # per bin b = ph * P + pw: its row and column, trans part and channel group cell
     rows, columns = np.divmod(np.arange(bins), pooled)
-    parts = [np.floor(v.astype(dtype) / dtype(pooled) * dtype(part)).astype(np.int64) for v in (rows, columns)]
+    parts = [np.floor(v.astype(dtype) / dtype(pooled) * dtype(part)).astype(np.int64)
+             for v in (rows, columns)]
     cells = [np.clip(np.floor(v.astype(dtype) * dtype(group) / dtype(pooled)).astype(np.int64), 0, group - 1)
              for v in (rows, columns)]
     shifts = None
@@ -3420,11 +3422,13 @@ def _deformable_psroi_pooling(g):
             begin = op("Add", begin, op("Mul", shift, g.emit1("Unsqueeze", [extent, g.ints([2], "axes")])))
         step = g.emit1("Unsqueeze", [op("Div", bin_size, number(samples)), g.ints([2, 3], "axes")])
         positions.append(op("Add", g.emit1("Unsqueeze", [begin, g.ints([3], "axes")]),
-                            op("Mul", sample_steps, step)))                                # (R, bins, classes, S)
+                            op("Mul", sample_steps, step)))                     # (R, bins, classes, S)
     x = g.emit1("Unsqueeze", [positions[0], g.ints([3], "axes")])                          # (.., 1, S)
     y = g.emit1("Unsqueeze", [positions[1], g.ints([4], "axes")])                          # (.., S, 1)
-    inside = op("And", op("And", op("GreaterOrEqual", x, number(-0.5)), op("LessOrEqual", x, number(width - 0.5))),
-                op("And", op("GreaterOrEqual", y, number(-0.5)), op("LessOrEqual", y, number(height - 0.5))))
+    inside = op("And", op("And", op("GreaterOrEqual", x, number(-0.5)),
+                          op("LessOrEqual", x, number(width - 0.5))),
+                op("And", op("GreaterOrEqual", y, number(-0.5)),
+                    op("LessOrEqual", y, number(height - 0.5))))
     grid_shape = g.ints([regions, bins, classes, samples, samples], "shape")
     normalized = []
     for value, size in ((x, width), (y, height)):
