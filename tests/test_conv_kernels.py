@@ -204,6 +204,7 @@ def test_convolution_chunks(dtype, req, chunk_columns):
 @pytest.mark.parametrize("min_columns", [1, 9])
 def test_convolution_forward_in_tiles(dtype, req, case, min_columns, monkeypatch):
     # tiles of one output row (min_columns 1) or of two and more, the last one cut short
+    monkeypatch.setattr(conv, "DIRECT_CHANNELS", 0)     # the cases' few channels: not direct
     monkeypatch.setattr(conv, "CHUNK_COLUMNS", 1)
     monkeypatch.setattr(conv, "TILE_ELEMENTS", 4)
     monkeypatch.setattr(conv, "TILE_MIN_COLUMNS", min_columns)
@@ -237,8 +238,9 @@ def test_convolution_fused_scale_and_activation_in_tiles(activation, monkeypatch
     expected, _ = ref_conv(x, w, None, kw["stride"], kw["pad"], kw["dilate"], kw["num_group"])
     expected = expected * scale[:, None, None] + b[:, None, None]
     expected = np.maximum(expected, 0) if activation[0] == "relu" else np.clip(expected, *activation[1:])
-    for tiled in (True, False):
-        monkeypatch.setattr(conv, "CHUNK_COLUMNS", 1 if tiled else 2048)
+    for path in ("tiled", "untiled", "direct"):
+        monkeypatch.setattr(conv, "CHUNK_COLUMNS", 1 if path == "tiled" else 2048)
+        monkeypatch.setattr(conv, "DIRECT_CHANNELS", 4 if path == "direct" else 0)
         y = np.full(expected.shape, np.nan)
         plan = runner.Plan()
         conv.append_convolution(plan, x, w, b, y, activation=activation, scale=scale, **kw)
@@ -246,6 +248,67 @@ def test_convolution_fused_scale_and_activation_in_tiles(activation, monkeypatch
         np.testing.assert_allclose(y, expected, **_tol(np.float64))
     with pytest.raises(ValueError, match="needs req 'write'"):
         conv.append_convolution(runner.Plan(), x, w, b, y, req="add", scale=scale, **kw)
+
+
+DIRECT_CASES = [
+    # (data shape, num_filter, kernel, stride, pad, dilate): at most DIRECT_CHANNELS channels
+    ((1, 3, 11, 13), 5, (3, 3), (2, 2), (1, 1), (1, 1)),     # a last block of one filter
+    ((2, 3, 9, 37), 8, (7, 7), (2, 2), (3, 3), (1, 1)),      # ResNet's stem; rows over 16 wide
+    ((1, 4, 8, 37), 3, (3, 3), (1, 1), (1, 1), (1, 1)),      # fewer filters than a block
+    ((2, 1, 12, 10), 6, (5, 3), (3, 2), (2, 0), (1, 1)),
+    ((1, 2, 13, 17), 4, (3, 3), (1, 1), (2, 2), (2, 2)),     # dilated
+    ((1, 3, 30, 30), 7, (11, 11), (4, 4), (2, 2), (1, 1)),   # AlexNet's stem
+    ((1, 2, 6, 6), 4, (1, 1), (), (), (), ),                 # pointwise
+    ((1, 3, 2, 3), 2, (3, 3), (1, 1), (1, 1), (1, 1)),       # a plane smaller than the kernel
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("req", ["write", "add"])
+@pytest.mark.parametrize("case", DIRECT_CASES)
+def test_direct_convolution(dtype, req, case):
+    """Convolutions of few channels run directly on the input's stride phases: the reference's
+    numbers, the im2col path's, and nothing written past the planned workspace."""
+    x, w, b, kw = _conv_case(case + (1,), dtype)
+    geo = conv._conv_geometry(x, w, kw["kernel"], kw["stride"], kw["dilate"], kw["pad"],
+                              kw["num_filter"], kw["num_group"], "test")
+    assert conv._direct(geo)
+    expected, _ = ref_conv(x, w, b, kw["stride"], kw["pad"], kw["dilate"])
+    start = _rng(3).standard_normal(expected.shape).astype(dtype) if req == "add" else \
+        np.full(expected.shape, np.nan, dtype)
+    nbytes = conv.conv_workspace_bytes(x.shape, w.shape, itemsize=x.itemsize, forward=True, **kw)
+    workspace = np.full(nbytes + 64, 255, np.uint8)
+    results = []
+    for im2col in (False, True):
+        y = start.copy()
+        plan = runner.Plan()
+        conv.append_convolution(plan, x, w, b, y, req=req, im2col=im2col,
+                                workspace=None if im2col else workspace[:-64], **kw)
+        plan.run()
+        results.append(y)
+    np.testing.assert_allclose(results[0], expected + (start if req == "add" else 0),
+                               **_tol(dtype))
+    np.testing.assert_allclose(results[0], results[1], **_tol(dtype))
+    assert (workspace[-64:] == 255).all()
+
+
+def test_direct_convolution_threads():
+    """Two kernel threads split the direct forward's rows: the same bits as one."""
+    from cysym._ops import threads
+    x, w, b, kw = _conv_case(DIRECT_CASES[1] + (1,), np.float32)
+    before = threads.get_num_threads()
+    results = []
+    try:
+        for count in (1, 2):
+            threads.set_num_threads(count)
+            y = np.empty(ref_conv(x, w, b, kw["stride"], kw["pad"])[0].shape, np.float32)
+            plan = runner.Plan()
+            conv.append_convolution(plan, x, w, b, y, **kw)
+            plan.run()
+            results.append(y)
+    finally:
+        threads.set_num_threads(before)
+    assert np.array_equal(results[0], results[1])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -33,6 +33,9 @@ FLOAT64_TRAINING = {
     # batchnorm2: +5.5e-6 and -1.8e-5) with OpenBLAS on one thread; the float32 gradients of
     # the layers below them then differ from float64 by up to 20% of their scale
     "inception_v3",
+    # stage2 activation2 has an input of +2.2e-7 in float64; the direct stem convolution's
+    # float32 sums (as accurate as im2col's, in another order) put it at or below zero
+    "se_resnet50_v2",
 }
 MEMORY_SLACK = 1.05
 
