@@ -7,6 +7,7 @@ POOL_CODES: dict
 def conv_out_size(size, k, s, d, p) -> Any: ...
 CHUNK_COLUMNS: int
 POINTWISE_COLUMNS: int
+DIRECT_CHANNELS: int
 def conv_chunk(geo, im2col=...) -> Any: ...
 TILE_ELEMENTS: int
 TILE_MIN_COLUMNS: int
