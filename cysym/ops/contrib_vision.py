@@ -29,7 +29,6 @@ from .common import kernels
 
 def _rroi_align_shape(ctx, ins, outs):
     """data (N, C, H, W), rois (R, 6) -> (R, C, *pooled_size)."""
-    """data (N, C, H, W), rois (R, 6) -> (R, C, *pooled_size)."""
     data, rois = ins[0], ins[1]
     if data is None or rois is None:
         return ins, outs
@@ -81,8 +80,6 @@ def _ps_inputs(params):
 
 
 def _deformable_psroi_shape(ctx, ins, outs):
-    """data (N, C >= output_dim * group_size^2, H, W), rois (R, 5), trans (R, 2 * classes,
-    part_size, part_size) -> output and top_count (R, output_dim, pooled_size, pooled_size)."""
     """data (N, C, H, W) with C >= output_dim * group_size**2, rois (R, 5), trans (R, 2 * classes,
     part_size, part_size) unless no_trans -> (R, output_dim, pooled_size, pooled_size) and a hidden
     count of that shape."""

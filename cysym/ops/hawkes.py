@@ -29,9 +29,6 @@ _DIMS = {"lda": "NK", "alpha": "K", "beta": "K", "state": "NK", "lags": "NT", "m
 
 
 def _hawkes_shape(ctx, ins, outs):
-    """lda (N, K), alpha (K,), beta (K,), state (N, K), lags (N, T), marks (N, T),
-    valid_length (N,), max_time (N,) -> the log likelihood (N,) and out_state (N, K); N, K and
-    T from whichever inputs are known, filled in for the others."""
     """lda (N, K), alpha (K,), beta (K,), state (N, K), lags (N, T), marks (N, T), valid_length
     (N,), max_time (N,) -> the log-likelihood (N,) and the new state (N, K)."""
     sizes = {}

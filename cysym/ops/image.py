@@ -286,7 +286,6 @@ def _resized_height_width(ctx, height, width):
 
 
 def _resize_shape(ctx, ins, outs):
-    """(N,) H x W x C -> (N,) height x width x C, as _resized_height_width gives them."""
     """(H, W, C) -> (h, w, C); (N, H, W, C) -> (N, h, w, C): size is (w, h), or one value for both
     sides, or with keep_ratio the short side (the long one scaled in integers, truncated)."""
     data = ins[0]
