@@ -5,7 +5,7 @@ each loop below is written once.  Geometry travels in `KernelCall.ints` as the G
 N C D H W F G kd kh kw sd sh sw dd dh dw pd ph pw Do Ho Wo (see `_conv_geometry`), followed
 by each kernel's own ints.
 """
-from libc.stdlib cimport malloc, calloc, free
+from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 from libc.float cimport FLT_MAX, DBL_MAX
 from libc.math cimport sqrt, cbrt
@@ -34,6 +34,8 @@ DEF DIRECT_FILTERS = 4
 DEF DIRECT_WIDTH = 16
 # output rows the direct forward sums for every filter before it moves on
 DEF DIRECT_ROWS = 8
+# elements of one band of a depthwise plane's sums (and about as many of its phases)
+DEF DEPTHWISE_BAND = 2048
 # what the kernels without a fused activation pass (a static struct is zeroed: ACT_NONE)
 cdef Epilogue NO_EPILOGUE
 cdef enum:
@@ -362,25 +364,29 @@ cdef inline Py_ssize_t _depthwise_scratch(Geom* g) noexcept nogil:
     return g.sh * g.sw * _phase_size(g) + g.Ho * _phase_width(g)
 
 
-cdef void _split_phases(const real* xp, real* phases, Geom* g) noexcept nogil:
-    # The plane xp, padded, split by the stride's phases: padded pixel (r, c) goes to phase
-    # (r % sh, c % sw), at row r // sh and column c // sw.  Every tap then reads its phase at a
-    # fixed offset, contiguously (at stride 2 the taps would read every other column: no vector
-    # loads).  Only the interior is written: the padding stays as the caller zeroed it.
-    cdef Py_ssize_t h, pc, c0, k, n, row_phase, row
+cdef void _split_phases(const real* xp, real* phases, Geom* g, Py_ssize_t r0,
+                        Py_ssize_t r1) noexcept nogil:
+    # Rows r0..r1 of the plane xp, padded (r0 a multiple of sh), split by the stride's phases:
+    # padded pixel (r, c) goes to phase (r % sh, c % sw), at row r // sh - r0 // sh and column
+    # c // sw.  Every tap then reads its phase at a fixed offset, contiguously (at stride 2 the
+    # taps would read every other column: no vector loads).  Only pixels of x are written: the
+    # padding stays as the caller zeroed it.
+    cdef Py_ssize_t r, pc, c0, k, n, row_phase, row, first, last
     cdef Py_ssize_t Wq = _phase_width(g), size = _phase_size(g)
     cdef const real* src
     cdef real* dst
+    first = max(r0, g.ph)                       # the padded rows of x in r0..r1
+    last = min(r1, g.ph + g.H)
     for pc in range(g.sw):
         c0 = (pc + g.sw - g.pw % g.sw) % g.sw     # the first column of x in phase pc
         if c0 >= g.W:
             continue
         n = (g.W - c0 + g.sw - 1) // g.sw
-        row_phase = g.ph % g.sh                   # padded row h + ph, as (row % sh, row // sh)
-        row = g.ph // g.sh
-        for h in range(g.H):
+        row_phase = first % g.sh
+        row = first // g.sh - r0 // g.sh
+        for r in range(first, last):
             dst = phases + (row_phase * g.sw + pc) * size + row * Wq + (c0 + g.pw) // g.sw
-            src = xp + h * g.W + c0
+            src = xp + (r - g.ph) * g.W + c0
             # loops, not memcpy: rows can be 7 wide; a constant stride 2 vectorizes
             if g.sw == 1:
                 for k in range(n):
@@ -406,14 +412,14 @@ cdef inline const real* _tap_source(const real* phases, Geom* g, Py_ssize_t i,
 
 
 cdef void _depthwise_taps(const real* phases, const real* wc, real bias, real* out,
-                          Geom* g) noexcept nogil:
-    # out[oh * Wq + ow] = bias + sum of the taps for every output (oh, ow), with ow running on
+                          Geom* g, Py_ssize_t rows) noexcept nogil:
+    # out[oh * Wq + ow] = bias + sum of the taps for `rows` output rows (oh, ow), ow running on
     # to Wq (those columns are not used): one flat loop over all rows, which vectorizes however
     # narrow they are (MobileNet's are 7 to 112 wide).  3x3 undilated kernels at stride 1 and 2
     # read through one pointer per kernel row and column phase, the taps at fixed offsets from
     # it (nine pointers would not fit in registers).
     cdef Py_ssize_t p, i, j
-    cdef Py_ssize_t n = g.Ho * _phase_width(g)
+    cdef Py_ssize_t n = rows * _phase_width(g)
     cdef const real* r0
     cdef const real* r1
     cdef const real* r2
@@ -453,24 +459,35 @@ cdef void _depthwise_taps(const real* phases, const real* wc, real bias, real* o
 cdef void _depthwise_plane(const real* xp, const real* wc, real* yc, Geom* g, real* scratch,
                            int req, real scale, real bias, const Epilogue* e) noexcept nogil:
     # one channel plane of the depthwise forward, through the caller's scratch
-    # (_depthwise_scratch elements, its phases zeroed before the first plane): with req write,
+    # (_depthwise_scratch elements), in bands of output rows whose phases and sums stay in the
+    # first-level cache (a whole 112x112 plane's were 100 KB): with req write,
     # yc = act(conv * scale + bias), finished row by row as it is copied out; with req add,
     # yc += conv + bias
-    cdef Py_ssize_t oh, ow
-    cdef Py_ssize_t Wq = _phase_width(g)
-    cdef real* rows = scratch + g.sh * g.sw * _phase_size(g)
+    cdef Py_ssize_t oh, ow, oh0, oh1, r0, r1, touched, k
+    cdef Py_ssize_t Wq = _phase_width(g), size = _phase_size(g)
+    cdef Py_ssize_t band = max(1, DEPTHWISE_BAND // Wq)
+    cdef real* rows = scratch + g.sh * g.sw * size
     cdef real* yr
     cdef const real* tr
-    _split_phases(xp, scratch, g)
-    _depthwise_taps(scratch, wc, 0, rows, g)
-    for oh in range(g.Ho):
-        yr = yc + oh * g.Wo
-        tr = rows + oh * Wq
-        if req == REQ_WRITE:
-            finish_copy(yr, tr, g.Wo, scale, bias, e)
-        else:
-            for ow in range(g.Wo):
-                yr[ow] += tr[ow] + bias
+    oh0 = 0
+    while oh0 < g.Ho:
+        oh1 = min(oh0 + band, g.Ho)
+        r0 = oh0 * g.sh                                     # the padded rows the band reads
+        r1 = (oh1 - 1) * g.sh + (g.kh - 1) * g.dh + 1
+        touched = min(((r1 - r0 + g.sh - 1) // g.sh + 1) * Wq, size)
+        for k in range(g.sh * g.sw):
+            memset(scratch + k * size, 0, touched * sizeof(real))
+        _split_phases(xp, scratch, g, r0, r1)
+        _depthwise_taps(scratch, wc, 0, rows, g, oh1 - oh0)
+        for oh in range(oh0, oh1):
+            yr = yc + oh * g.Wo
+            tr = rows + (oh - oh0) * Wq
+            if req == REQ_WRITE:
+                finish_copy(yr, tr, g.Wo, scale, bias, e)
+            else:
+                for ow in range(g.Wo):
+                    yr[ow] += tr[ow] + bias
+        oh0 = oh1
 
 
 cdef bint _depthwise_forward(const real* x, const real* w, const real* b, real* y, Geom* g,
@@ -495,7 +512,7 @@ cdef bint _depthwise_planes(const real* x, const real* w, const real* b, real* y
     # planes first..last (plane = n * C + c) of the depthwise forward
     cdef Py_ssize_t plane, c
     cdef Py_ssize_t K = g.kh * g.kw
-    cdef real* scratch = <real*>calloc(_depthwise_scratch(g), sizeof(real))
+    cdef real* scratch = <real*>malloc(_depthwise_scratch(g) * sizeof(real))
     if scratch == NULL:
         return False
     for plane in range(first, last):
@@ -568,7 +585,7 @@ cdef bint _depthwise_backward_channels(const real* dy, const real* x, const real
                                and g.sw == 1 and g.ph == 1 and g.pw == 1)
     _tap_columns(g, cols)
     if same_size_3x3 and req_dx != REQ_NULL:
-        scratch = <real*>calloc(_depthwise_scratch(g), sizeof(real))
+        scratch = <real*>malloc(_depthwise_scratch(g) * sizeof(real))
         if scratch == NULL:
             return False
     for c in range(c0, c1):
@@ -666,7 +683,8 @@ cdef bint _direct_forward(const real* x, const real* w, const real* b, real* y, 
     parts = threads.parts_for(2.0 * g.F * g.Ho * g.Wo * K)
     for n in range(g.N):
         for c in range(g.C):
-            _split_phases(x + (n * g.C + c) * g.H * g.W, phases + c * per_channel, g)
+            _split_phases(x + (n * g.C + c) * g.H * g.W, phases + c * per_channel, g, 0,
+                          g.H + 2 * g.ph)
         if parts == 1:
             _direct_rows(phases, w, b, y + n * g.F * g.Ho * g.Wo, g, offsets, 0, g.Ho, req, e)
             continue
