@@ -482,7 +482,8 @@ def test_image_resize_every_interpolation(interp):
 
 def test_hawkesll_int32_marks_and_edge_lengths():
     """MXNet's int32 marks, marks outside [0, K) (skipped events whose lags still count),
-    valid lengths of 0, a fraction and past the sequence: ONNX Runtime computes cysym's."""
+    valid lengths of 0, a fraction and past the sequence: ONNX Runtime computes cysym's, also
+    with a dynamic batch at another batch size."""
     rng = np.random.default_rng(4)
     samples, kinds, steps = 3, 2, 5
     values = {"lda": rng.uniform(0.5, 1.5, (samples, kinds)), "alpha": rng.uniform(0.1, 0.6, kinds),
@@ -497,8 +498,15 @@ def test_hawkesll_int32_marks_and_edge_lengths():
                           type_dict={name: value.dtype for name, value in values.items()},
                           **{name: value.shape for name, value in values.items()})
     expected = [np.asarray(out) for out in exe.forward(**values)]
-    model = to_onnx(sym, {}, [value.shape for value in values.values()],
-                    [value.dtype for value in values.values()])
-    onnx.checker.check_model(model, full_check=True)
-    for result, wanted in zip(session(model).run(None, values), expected):
-        np.testing.assert_allclose(result, wanted, rtol=RTOL, atol=ATOL)
+    per_mark = ("alpha", "beta")       # the other inputs have the samples first
+    for dynamic in (False, True):
+        model = to_onnx(sym, {}, [value.shape for value in values.values()],
+                        [value.dtype for value in values.values()], dynamic=dynamic,
+                        dynamic_input_shapes=[value.shape if name in per_mark else
+                                              (None,) + value.shape[1:] for name, value in values.items()])
+        onnx.checker.check_model(model, full_check=True)
+        count = 2 if dynamic else samples     # the dynamic model on the first two samples
+        feeds = {name: value if name in per_mark else value[:count] for name, value in values.items()}
+        for result, wanted in zip(session(model).run(None, feeds), expected):
+            np.testing.assert_allclose(result, wanted[:count], rtol=RTOL, atol=ATOL,
+                                       err_msg=f"dynamic={dynamic}")

@@ -3486,9 +3486,17 @@ def _hawkesll(g):
     alpha_beta = op("Mul", alpha, beta)
     negative_beta = op("Neg", beta)
     lengths = g.emit1("Reshape", [valid_length, g.ints([-1, 1], "shape")])
-    last = g.const(np.zeros((samples, kinds), dtype), name="last")
-    memory, clock = state, g.const(np.zeros((samples, 1), dtype), name="clock")
-    total = g.const(np.zeros((samples, 1), dtype), name="total")
+
+    def zeros(columns, name):
+        """(N, columns) zeros: constants, or made from the batch size when it is dynamic."""
+        if not g.in_batch_axes(0):
+            return g.const(np.zeros((samples, columns), dtype), name=name)
+        shape = g.emit1("Concat", [g.emit1("Slice", [g.emit1("Shape", [lda]), g.ints([0]), g.ints([1])]),
+                                   g.ints([columns])], axis=0)
+        zero = g.graph.onnx.numpy_helper.from_array(np.zeros(1, dtype))
+        return g.emit1("ConstantOfShape", [shape], value=zero)
+
+    last, memory, clock, total = zeros(kinds, "last"), state, zeros(1, "clock"), zeros(1, "total")
     for j in range(steps):
         active = op("Greater", lengths, number(j))                                         # (N, 1)
         clock = op("Where", active, op("Add", clock, step_column(lags, j)), clock)
