@@ -359,9 +359,14 @@ cdef inline Py_ssize_t _phase_size(Geom* g) noexcept nogil:
     return ((g.H + 2 * g.ph + g.sh - 1) // g.sh + 1) * _phase_width(g)
 
 
+cdef inline Py_ssize_t _depthwise_band(Geom* g) noexcept nogil:
+    # output rows of one band of a depthwise plane (see _depthwise_plane)
+    return min(g.Ho, max(1, DEPTHWISE_BAND // _phase_width(g)))
+
+
 cdef inline Py_ssize_t _depthwise_scratch(Geom* g) noexcept nogil:
-    # elements of one thread's scratch: the sh * sw phases, then the flat output rows
-    return g.sh * g.sw * _phase_size(g) + g.Ho * _phase_width(g)
+    # elements of one thread's scratch: the sh * sw phases, then one band's flat output rows
+    return g.sh * g.sw * _phase_size(g) + _depthwise_band(g) * _phase_width(g)
 
 
 cdef void _split_phases(const real* xp, real* phases, Geom* g, Py_ssize_t r0,
@@ -465,7 +470,7 @@ cdef void _depthwise_plane(const real* xp, const real* wc, real* yc, Geom* g, re
     # yc += conv + bias
     cdef Py_ssize_t oh, ow, oh0, oh1, r0, r1, touched, k
     cdef Py_ssize_t Wq = _phase_width(g), size = _phase_size(g)
-    cdef Py_ssize_t band = max(1, DEPTHWISE_BAND // Wq)
+    cdef Py_ssize_t band = _depthwise_band(g)
     cdef real* rows = scratch + g.sh * g.sw * size
     cdef real* yr
     cdef const real* tr
@@ -667,7 +672,7 @@ cdef bint _direct_forward(const real* x, const real* w, const real* b, real* y, 
                           Geom* g, int req, const Epilogue* e) noexcept nogil:
     # phases: workspace of conv_workspace_elements (C * sh * sw phases); False: no memory for
     # the taps' offsets
-    cdef Py_ssize_t n, c, i, j, t, part_rows
+    cdef Py_ssize_t n, c, i, j, t
     cdef Py_ssize_t K = g.C * g.kh * g.kw
     cdef Py_ssize_t per_channel = g.sh * g.sw * _phase_size(g)
     cdef int part, parts
