@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from . import dense_fusion as _dense_fusion
+from . import float16 as _float16
 from . import fusion as _fusion
 from . import profiler as _profiler
 from . import random as _random
@@ -22,15 +23,16 @@ from .context import Context, current_context
 from .infer import bind_types, infer_graph_shapes, infer_graph_types, unresolved_shapes
 from .shapes import is_complete, show_shape
 from .ndarray import NDArray
-from .registry import ARRAY_DTYPES, get_op
+from .registry import get_op
 from .symbol.graph import Node, gc_paused, topo_order
 
 __all__ = ["Executor", "bind", "simple_bind", "BindContext"]
 
 ALIGNMENT = 64
 # what bound arrays may hold; each operator says which of them its kernel computes in
-# (OpDef.dtypes), and integer arrays never take part in gradients
-BOUND_DTYPES = tuple(np.dtype(name) for name in ARRAY_DTYPES)
+# (OpDef.dtypes), float16 is computed in float32 by the ones without a float16 kernel
+# (cysym/float16.py), and integer arrays never take part in gradients
+BOUND_DTYPES = tuple(np.dtype(name) for name in _float16.STORAGE_DTYPES)
 GRAD_REQS = ("write", "add", "null")
 
 
@@ -134,7 +136,7 @@ def _check_array(array, name, what):
                         f"(it is used in place, not copied)")
     if array.dtype not in BOUND_DTYPES:
         raise BindError(f"{what} {name!r} has dtype {array.dtype}; bound arrays may be "
-                        f"{', '.join(ARRAY_DTYPES)}")
+                        f"{', '.join(_float16.STORAGE_DTYPES)}")
     return array if isinstance(array, NDArray) else array.view(NDArray)
 
 
@@ -347,6 +349,10 @@ class Executor:
                 aliases = {**aliases, **dense.aliases}
                 self._forward_count -= dense.forward_removed
                 grad_targets = {dense.renamed.get(key, key): target for key, target in grad_targets.items()}
+        half = _float16.compute_half_in_float32(nodes, self._forward_count, shapes, dtypes, aliases)
+        if half.renamed:
+            nodes, aliases, self._forward_count = half.nodes, half.aliases, half.forward_count
+            grad_targets = {half.renamed.get(key, key): target for key, target in grad_targets.items()}
         self._lay_out(nodes, arrays_of, shapes, dtypes, grad_targets, aliases)
 
     def _unfuse(self):

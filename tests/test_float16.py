@@ -1,6 +1,6 @@
 """float16 arrays: stored, saved and loaded as MXNet 1.9.1 does, Cast to and from, and computed in
-float32 by the mx.nd operators, which return float16 where MXNet does. A bound graph refuses
-float16 entries (test_index_ops.py, test_int_dtypes.py): its kernels have no float16 arithmetic."""
+float32 by the mx.nd operators, which return float16 where MXNet does. Bound graphs with float16
+entries: tests/test_float16_bind.py."""
 import numpy as np
 import pytest
 

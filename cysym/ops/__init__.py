@@ -25,3 +25,4 @@ from . import image  # noqa: F401  (_image_to_tensor, _image_normalize, _image_f
 from . import image_random  # noqa: F401  (_image_random_*: mx.nd.image.random_brightness, ...)
 from . import contrib_vision  # noqa: F401  (_contrib_RROIAlign)
 from . import hawkes  # noqa: F401  (_contrib_hawkesll)
+from . import half  # noqa: F401  (_float16_convert: the bind-time float16 pass's conversions)

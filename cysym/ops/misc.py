@@ -7,10 +7,10 @@ The data-movement ones run the index family's strided gather and scatter
 (cysym._ops.index) or a strided window write (cysym._ops.misc); the others have small loops
 in cysym._ops.misc.
 
-float16: cysym has no float16 arrays.  amp_cast and amp_multicast change only float32 (and
-MXNet's float16/bfloat16) inputs, as MXNet's: amp_multicast over float32/float64 arrays is
-the identity, amp_cast converts float32 to the requested dtype (float16 is refused at bind,
-naming the dtype) and leaves float64 and integer arrays as they are.
+amp_cast and amp_multicast change only float32 and float16 (and MXNet's bfloat16, which has no
+NumPy dtype) inputs, as MXNet's: amp_cast converts them to the requested dtype and leaves
+float64 and integer arrays as they are; amp_multicast casts them to the widest of them (the
+narrowest with cast_narrow).  float16 is computed in float32 (cysym/float16.py).
 """
 import numpy as np
 
@@ -516,7 +516,7 @@ register(OpDef(
 # ---------------------------------------------------------------------------------------------
 # amp_cast, amp_multicast (float32 <-> the AMP types; other dtypes pass through)
 
-_AMP_TYPES = (np.dtype("float32"),)    # with MXNet's float16 and bfloat16, which cysym lacks
+_AMP_TYPES = (np.dtype("float32"), np.dtype("float16"))    # and MXNet's bfloat16
 
 
 def _amp_cast_type(ctx, ins, outs):
@@ -537,15 +537,20 @@ register(OpDef(
                                                   b.label),
     gradient=lambda g: [g.op("_backward_cast", g.out_grads[0], g.inputs[0])],
     doc="Cast function between low precision float/FP32 used by AMP.  It casts only float32 "
-        "inputs (and MXNet's float16/bfloat16, which cysym does not have) to dtype; other "
+        "and float16 inputs (and MXNet's bfloat16, which has no NumPy dtype) to dtype; other "
         "types pass through unchanged.",
 ))
 
 
 def _amp_multicast_type(ctx, ins, outs):
-    # MXNet casts float32/float16/bfloat16 inputs to the widest of them (the narrowest with
-    # cast_narrow); with float32 the only one cysym has, every dtype stays as it is
-    return ins, [t if t is not None else o for t, o in zip(ins, outs)]
+    # MXNet casts float32/float16 (and bfloat16) inputs to the widest of them (the narrowest
+    # with cast_narrow); other dtypes stay as they are
+    if any(t is None for t in ins):
+        return ins, [t if t is not None else o for t, o in zip(ins, outs)]
+    amp = {np.dtype(t) for t in ins} & set(_AMP_TYPES)
+    pick = min if ctx.params["cast_narrow"] else max
+    common = pick(amp, key=lambda t: t.itemsize, default=None)
+    return ins, [common if np.dtype(t) in _AMP_TYPES else t for t in ins]
 
 
 def _amp_multicast_kernel(b):
@@ -574,7 +579,7 @@ register(OpDef(
     gradient=lambda g: [grad for grad in g.out_grads],
     doc="Cast function used by AMP, that casts its inputs to the common widest type (the "
         "narrowest with cast_narrow) among float32 and the low-precision floats; other types "
-        "pass through.  With the dtypes cysym has (no float16), every input passes through.",
+        "pass through.",
 ))
 
 

@@ -25,6 +25,23 @@ def _bn_shape(ctx, ins, outs):
     return [data, channel, channel, channel, channel], [data, channel, channel, channel][:len(outs)]
 
 
+def _bn_type(data_inputs):
+    """The dtype rule of a batch norm node whose inputs at `data_inputs` (and first output) are
+    data-like: MXNet's BatchNormType, where float16 data has float32 gamma, beta, statistics
+    and their gradients (mshadow's AccReal); other dtypes are the data's.  Without the data's
+    dtype, a known statistic's gives it (float32 statistics read as float32 data)."""
+    def rule(ctx, ins, outs):
+        data = next((ins[k] for k in data_inputs if ins[k] is not None), outs[0])
+        if data is None:
+            data = next((t for t in ins + outs if t is not None), None)
+            if data is None:
+                return ins, outs
+        param = np.dtype(np.float32) if np.dtype(data) == np.float16 else data
+        return ([data if k in data_inputs else param for k in range(len(ins))],
+                [data] + [param] * (len(outs) - 1))
+    return rule
+
+
 def _bn_kernel(b, relu=False):
     x, gamma, beta, moving_mean, moving_var = b.inputs
     y, mean, var = b.outputs[:3]
@@ -72,6 +89,7 @@ register(OpDef(
     var_attrs=_MOVING_INIT,
     num_visible_outputs=lambda params: 3 if params["output_mean_var"] else 1,
     infer_shape=_bn_shape,
+    infer_type=_bn_type((0,)),
     kernel=_bn_kernel,
     gradient=_bn_gradient,
     doc="Batch normalization: (x - mean) / sqrt(var + eps) * gamma + beta over the channel axis; "
@@ -100,6 +118,7 @@ register(OpDef(
     inputs=("out_grad", "data", "gamma", "mean", "var", "moving_mean", "moving_var"),
     outputs=("data_grad", "gamma_grad", "beta_grad"),
     infer_shape=_bn_backward_shape,
+    infer_type=_bn_type((0, 1)),
     kernel=_bn_backward_kernel,
     hidden=True,
     doc="dX, dgamma (0 with fix_gamma), dbeta in one pass; in training also moves "
@@ -127,6 +146,7 @@ register(OpDef(
     var_attrs=_MOVING_INIT,
     num_visible_outputs=lambda params: 3 if params["output_mean_var"] else 1,
     infer_shape=_bn_shape,
+    infer_type=_bn_type((0,)),
     kernel=_bn_kernel,
     gradient=_bn_gradient,
     doc="Batch normalization over the whole mini-batch of every device (here: one device, "
@@ -171,6 +191,7 @@ register(OpDef(
     var_attrs=_MOVING_INIT,
     num_visible_outputs=lambda params: 3 if params["output_mean_var"] else 1,
     infer_shape=_bn_shape,
+    infer_type=_bn_type((0,)),
     kernel=lambda b: _bn_kernel(b, relu=True),
     gradient=_bn_relu_gradient,
     doc="Batch normalization with ReLU fusion: max(BatchNorm(data), 0), with BatchNorm's "
@@ -183,6 +204,7 @@ register(OpDef(
     inputs=("out_grad", "data", "gamma", "mean", "var", "moving_mean", "moving_var", "output"),
     outputs=("data_grad", "gamma_grad", "beta_grad"),
     infer_shape=_bn_backward_shape,
+    infer_type=_bn_type((0, 1, 7)),
     workspace=_data_bytes,
     kernel=_bn_relu_backward_kernel,
     hidden=True,
