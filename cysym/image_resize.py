@@ -105,27 +105,39 @@ def _axis_weights(in_size, out_size, interp, area_mode, quantize, horizontal):
     return weights
 
 
+def _integer_factors(scale_x, scale_y):
+    """(factor_x, factor_y) when OpenCV's INTER_AREA shrink takes whole blocks of pixels (both
+    inverse scales whole numbers), else None."""
+    factor_x, factor_y = round(scale_x), round(scale_y)
+    if abs(scale_x - factor_x) < np.finfo(float).eps and abs(scale_y - factor_y) < np.finfo(float).eps:
+        return factor_x, factor_y
+    return None
+
+
+def _area_taps(in_size, out_size):
+    """(indices, alphas), each (out_size, taps) float32-weighted: the input cells each output
+    pixel of an INTER_AREA shrink covers, in increasing order, padded with zero weights."""
+    weights = _axis_weights(in_size, out_size, AREA, False, False, None).astype(np.float32)
+    count = int((weights != 0).sum(axis=1).max())
+    order = np.argsort(weights == 0, axis=1, kind="stable")[:, :count]
+    return order, np.take_along_axis(weights, order, axis=1)
+
+
 def _area_shrink(src, width, height, scale_x, scale_y):
     """OpenCV 3.4's INTER_AREA shrink in its own arithmetic: integer factors average blocks of
     integer sums (2x2: (sum + 2) >> 2); other factors accumulate the covered fractions in float32,
     along each row first, then over rows, and round once."""
-    in_height, in_width = src.shape[:2]
-    factor_x, factor_y = round(scale_x), round(scale_y)
-    if abs(scale_x - factor_x) < np.finfo(float).eps and abs(scale_y - factor_y) < np.finfo(float).eps:
+    factors = _integer_factors(scale_x, scale_y)
+    if factors is not None:
+        factor_x, factor_y = factors
         blocks = src.astype(np.int64).reshape((height, factor_y, width, factor_x) + src.shape[2:]).sum(axis=(1, 3))
         if factor_x == factor_y == 2:
             return (blocks + 2) >> 2
         return np.rint(blocks.astype(np.float32) * np.float32(1.0 / (factor_x * factor_y)))
 
-    def taps(in_size, out_size):
-        weights = _axis_weights(in_size, out_size, AREA, False, False, None).astype(np.float32)
-        count = int((weights != 0).sum(axis=1).max())
-        # each output pixel's covered inputs in increasing order, padded with zero weights
-        order = np.argsort(weights == 0, axis=1, kind="stable")[:, :count]
-        return order, np.take_along_axis(weights, order, axis=1)
-
-    x_index, x_alpha = taps(in_width, width)
-    y_index, y_alpha = taps(in_height, height)
+    in_height, in_width = src.shape[:2]
+    x_index, x_alpha = _area_taps(in_width, width)
+    y_index, y_alpha = _area_taps(in_height, height)
     image = src.astype(np.float32)
     alpha_shape = (1, width) + (1,) * (src.ndim - 2)
     rows = np.zeros((in_height, width) + src.shape[2:], np.float32)
@@ -172,6 +184,16 @@ def _cubic_uint8_rows(horizontal, indices, coefficients):
     return out.reshape(exact.shape)
 
 
+def resize_mode(in_width, in_height, width, height, interp):
+    """(interp, area_mode) as cv2.resize chooses them: halving both sides bilinearly averages
+    2x2 blocks; area interpolation enlarging along either axis is bilinear from the covered area
+    (area_mode)."""
+    scale_x, scale_y = 1.0 / (width / in_width), 1.0 / (height / in_height)
+    if interp == LINEAR and scale_x == scale_y == 2:
+        interp = AREA
+    return interp, interp == AREA and not (scale_x >= 1 and scale_y >= 1)
+
+
 def resize_array(src, width, height, interp):
     """src (h, w[, c]) resized to (height, width[, c]) as cv2.resize(src, (width, height),
     interpolation=interp) does; uint8 stays uint8 (rounded and saturated), floats stay floats."""
@@ -182,9 +204,7 @@ def resize_array(src, width, height, interp):
         return src.copy()
     is_uint8 = src.dtype == np.uint8
     scale_x, scale_y = 1.0 / (width / in_width), 1.0 / (height / in_height)
-    if interp == LINEAR and scale_x == scale_y == 2:
-        interp = AREA                      # OpenCV halves an image by 2x2 averages either way
-    area_mode = interp == AREA and not (scale_x >= 1 and scale_y >= 1)
+    interp, area_mode = resize_mode(in_width, in_height, width, height, interp)
     if is_uint8 and interp == AREA and not area_mode:
         return np.clip(_area_shrink(src, width, height, scale_x, scale_y), 0, 255).astype(np.uint8)
     quantize = is_uint8 and interp in (LINEAR, CUBIC, LANCZOS4, AREA) and (interp != AREA or area_mode)

@@ -465,8 +465,7 @@ def test_operator_support_by_opset():
 @pytest.mark.parametrize("interp", [0, 1, 2, 3, 4])
 def test_image_resize_every_interpolation(interp):
     """Float images in every interpolation of _image_resize, enlarged, shrunk, halved (OpenCV
-    takes area averages then) and at the same size, in ONNX Runtime as in cysym; uint8 images
-    are refused with the reason."""
+    takes area averages then) and at the same size, in ONNX Runtime as in cysym."""
     image = np.random.default_rng(interp).uniform(0, 255, (2, 6, 8, 3)).astype(np.float32)
     for size in [(11, 7), (5, 4), (4, 3), (8, 6)]:
         sym = mx.sym.image.resize(mx.sym.Variable("data"), size=size, interp=interp, name=OP_NAME)
@@ -476,8 +475,51 @@ def test_image_resize_every_interpolation(interp):
         onnx.checker.check_model(model, full_check=True)
         np.testing.assert_allclose(session(model).run(None, {"data": image})[0], expected,
                                    rtol=RTOL, atol=ATOL, err_msg=f"size {size}")
-    _assert_refused(lambda: to_onnx(sym, {}, [image.shape], np.uint8), "_image_resize",
-                    "fixed-point rounding")
+
+
+# uint8 images resized by every interpolation: (image shape, sizes (width, height)) covering
+# OpenCV's paths: enlarging, 2x2 halving, whole-factor blocks (2 along one axis only; 3x3),
+# fractional area shrinking, shrinking one axis while enlarging the other, the same size; the
+# 4-D image's models take a dynamic batch
+UINT8_RESIZES = [((2, 8, 10, 3), [(13, 11), (5, 4), (7, 5), (10, 4), (5, 12), (10, 8)]),
+                 ((9, 6, 1), [(2, 3)])]
+
+
+@pytest.mark.parametrize("opset", [13, 17])
+def test_uint8_image_resize_is_exact(opset):
+    """uint8 images in OpenCV's fixed-point and float32 arithmetic: ONNX Runtime (at batch
+    sizes 2 and 3) and onnx.reference give cysym's bytes (which are MXNet 1.9.1's), every
+    interpolation and path of UINT8_RESIZES in one model."""
+    rng = np.random.default_rng(opset)
+    models, images = {}, {}
+    for shape, sizes in UINT8_RESIZES:
+        for size in sizes:
+            for interp in range(5):
+                sym = mx.sym.image.resize(mx.sym.Variable("data"), size=size, interp=interp,
+                                          name=OP_NAME)
+                key = (shape, size, interp)
+                models[key] = to_onnx(sym, {}, [shape], np.uint8, dynamic=len(shape) == 4,
+                                      opset_version=opset)
+                images[key] = sym, [rng.integers(0, 256, (batch,) + shape[1:] if len(shape) == 4
+                                                 else shape).astype(np.uint8) for batch in (2, 3)]
+    merged = SideBySide(models)
+    onnx.checker.check_model(merged.model, full_check=True)
+    names = [output.name for output in merged.model.graph.output]
+    runtime = session(merged.model)
+    runs = [("onnxruntime, batch 2", 0, lambda feeds: runtime.run(None, feeds)),
+            ("onnxruntime, batch 3", 1, lambda feeds: runtime.run(None, feeds))]
+    if opset == 17:
+        runs.append(("reference", 0, lambda feeds: _reference_run(merged.model, feeds)))
+    for runner, batch, run in runs:
+        feeds = {key: {"data": values[batch]} for key, (_, values) in images.items()}
+        results = merged.outputs(names, run(merged.feeds(feeds)))
+        for key, (sym, values) in images.items():
+            exe = sym.simple_bind(mx.cpu(), grad_req="null", data=values[batch].shape,
+                                  type_dict={"data": np.uint8})
+            expected = np.asarray(exe.forward(data=values[batch])[0])
+            result = results[key][0]
+            assert result.dtype == np.uint8, f"{key} ({runner})"
+            np.testing.assert_array_equal(result, expected, err_msg=f"{key} ({runner})")
 
 
 def test_hawkesll_int32_marks_and_edge_lengths():

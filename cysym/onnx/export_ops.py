@@ -3034,35 +3034,125 @@ def _psroi_pooling(g):
 
 @exporter("_image_resize")
 def _image_resize(g):
-    """A float image resized as cysym's (OpenCV's) float path does: two constant matrices of
-    OpenCV's interpolation weights, along the width then the height, in float64.  uint8 images
-    take OpenCV's fixed-point rounding, not written here."""
-    from ..image_resize import AREA, LINEAR, _axis_weights
+    """An image resized as cysym's (OpenCV 3.4.2's) resize_array does: float images through
+    two constant matrices of OpenCV's weights, along the width then the height, in float64;
+    uint8 images in OpenCV's fixed-point arithmetic (_uint8_resized)."""
+    from ..image_resize import resize_mode
     dtype = np.dtype(g.in_dtype(0))
-    if dtype.kind != "f":
-        g.fail(f"a {dtype.name} image (OpenCV's fixed-point rounding: no exporter written yet)")
     in_h, in_w = g.in_shape(0)[-3:-1]
     height, width = g.out_shape(0)[-3:-1]
     if (in_h, in_w) == (height, width):
         g.emit("Identity", [g.inputs[0]], g.outputs)
         return
-    # the choices of cysym.image_resize.resize_array for a float image
-    interp = g.params["interp"]
-    scale_x, scale_y = 1.0 / (width / in_w), 1.0 / (height / in_h)
-    if interp == LINEAR and scale_x == scale_y == 2:
-        interp = AREA
-    area_mode = interp == AREA and not (scale_x >= 1 and scale_y >= 1)
-    columns = _axis_weights(in_w, width, interp, area_mode, False, horizontal=True)
-    rows = _axis_weights(in_h, height, interp, area_mode, False, horizontal=False)
+    interp, area_mode = resize_mode(in_w, in_h, width, height, g.params["interp"])
+    if dtype.kind == "f":
+        image = _separable_sums(g, _as_dtype(g, g.inputs[0], np.float64),
+                                *_resize_weights(g, interp, area_mode, False))
+    else:
+        image = g.emit1("Clip", [_uint8_resized(g, interp, area_mode), g.const(np.float64(0)),
+                                 g.const(np.float64(255))])
+    _as_dtype(g, image, dtype, g.outputs[0])
+
+
+def _resize_weights(g, interp, area_mode, quantize):
+    """(columns, rows): the (out, in) weight matrices along the width and the height."""
+    from ..image_resize import _axis_weights
+    (in_h, in_w), (height, width) = g.in_shape(0)[-3:-1], g.out_shape(0)[-3:-1]
+    return (_axis_weights(in_w, width, interp, area_mode, quantize, horizontal=True),
+            _axis_weights(in_h, height, interp, area_mode, quantize, horizontal=False))
+
+
+def _separable_sums(g, image, columns, rows=None):
+    """image (..., H, W, C) float64 weighted along the width by columns (w, W), then along the
+    height by rows (h, H) unless None: (..., h, w, C).  Integer weights and pixels give exact
+    integer sums, in any order of summation (all below 2^53)."""
     ndim = len(g.in_shape(0))
     lead = list(range(ndim - 3))
-    planes = g.emit1("Transpose", [_as_dtype(g, g.inputs[0], np.float64)],
-                     perm=lead + [ndim - 1, ndim - 3, ndim - 2])                 # (..., C, H, W)
+    height_channels_width = lead + [ndim - 3, ndim - 1, ndim - 2]
+    planes = g.emit1("Transpose", [image], perm=height_channels_width)
     across = g.emit1("MatMul", [planes, g.const(columns.T, np.float64, "columns")])
-    across = g.emit1("Transpose", [across], perm=lead + [ndim - 3, ndim - 1, ndim - 2])
-    down = g.emit1("MatMul", [across, g.const(rows.T, np.float64, "rows")])     # (..., C, w, h)
-    image = g.emit1("Transpose", [down], perm=lead + [ndim - 1, ndim - 2, ndim - 3])
-    _as_dtype(g, image, dtype, g.outputs[0])
+    if rows is None:
+        return g.emit1("Transpose", [across], perm=height_channels_width)
+    across = g.emit1("Transpose", [across], perm=lead + [ndim - 2, ndim - 1, ndim - 3])
+    down = g.emit1("MatMul", [across, g.const(rows.T, np.float64, "rows")])    # (..., C, w, h)
+    return g.emit1("Transpose", [down], perm=lead + [ndim - 1, ndim - 2, ndim - 3])
+
+
+def _tap_sum(g, image, indices, weights, axis, dtype):
+    """sum over k of image[indices[:, k]] * weights[:, k] along `axis`, added in the order of k
+    in `dtype` (the kernel's order where it rounds)."""
+    shape = (-1,) + (1,) * (len(g.in_shape(0)) - 1 - axis)
+    total = None
+    for k in range(indices.shape[1]):
+        tap = g.emit1("Gather", [image, g.ints(indices[:, k], "taps")], axis=axis)
+        part = g.emit1("Mul", [tap, g.const(weights[:, k].reshape(shape), dtype, "weights")])
+        total = part if total is None else g.emit1("Add", [total, part])
+    return total
+
+
+def _floor_divided(g, value, divisor, plus=0):
+    """floor((value + plus) / divisor) of a float64 whole number: OpenCV's (value + plus) >>
+    log2(divisor), exact (a power of two divides a float64 exactly)."""
+    if plus:
+        value = g.emit1("Add", [value, g.const(np.float64(plus))])
+    return g.emit1("Floor", [g.emit1("Div", [value, g.const(np.float64(divisor))])])
+
+
+def _uint8_resized(g, interp, area_mode):
+    """A uint8 image resized in OpenCV 3.4.2's arithmetic as cysym.image_resize.resize_array
+    computes it, unclipped, in float64: its integer sums and shifts as float64 whole numbers
+    below 2^53 (exact), its float32 steps as float32 nodes in the kernel's order."""
+    from ..image_resize import (_COEF_SCALE, AREA, CUBIC, LANCZOS4, NEAREST, _area_taps,
+                                _axis_taps, _integer_factors)
+    (in_h, in_w), (height, width) = g.in_shape(0)[-3:-1], g.out_shape(0)[-3:-1]
+    ndim = len(g.in_shape(0))
+    pixels = _as_dtype(g, g.inputs[0], np.float64)
+    if interp == NEAREST:
+        return _separable_sums(g, pixels, *_resize_weights(g, interp, area_mode, False))
+    if interp == AREA and not area_mode:
+        factors = _integer_factors(1.0 / (width / in_w), 1.0 / (height / in_h))
+        if factors is None:
+            # shrinking by a fraction: covered fractions summed in float32, rows then columns
+            rows = _tap_sum(g, _as_dtype(g, g.inputs[0], np.float32), *_area_taps(in_w, width),
+                            ndim - 2, np.float32)
+            mean = _tap_sum(g, rows, *_area_taps(in_h, height), ndim - 3, np.float32)
+            return _as_dtype(g, g.emit1("Round", [mean]), np.float64)
+        blocks = _separable_sums(g, pixels, *(np.kron(np.eye(size), np.ones(factor))
+                                              for size, factor in zip((width, height), factors)))
+        if factors == (2, 2):
+            return _floor_divided(g, blocks, 4, plus=2)
+        mean = g.emit1("Mul", [_as_dtype(g, blocks, np.float32),
+                               g.const(np.float32(1.0 / (factors[0] * factors[1])))])
+        return _as_dtype(g, g.emit1("Round", [mean]), np.float64)
+    columns, rows = (weights * _COEF_SCALE
+                     for weights in _resize_weights(g, interp, area_mode, True))
+    if interp == LANCZOS4:
+        sums = _separable_sums(g, pixels, columns, rows)
+        return _floor_divided(g, sums, 1 << 22, plus=1 << 21)
+    # bilinear (and area enlarging) and bicubic: the rows of the horizontal pass in fixed point
+    # (pixel * 2048), then the vertical pass of OpenCV's vectorised loops
+    fixed = _separable_sums(g, pixels, columns)                                # (..., H, w, C)
+    indices, coefficients = _axis_taps(in_h, height, interp, area_mode, True, horizontal=False)
+    beta = np.rint(coefficients * _COEF_SCALE)
+    if interp != CUBIC:
+        # ((top >> 4) * b0 >> 16) + ((bottom >> 4) * b1 >> 16) + 2 >> 2
+        halves = []
+        for k in range(2):
+            tap = g.emit1("Gather", [fixed, g.ints(indices[:, k], "taps")], axis=ndim - 3)
+            product = g.emit1("Mul", [_floor_divided(g, tap, 16),
+                                      g.const(beta[:, k].reshape(-1, 1, 1), np.float64, "beta")])
+            halves.append(_floor_divided(g, product, 1 << 16))
+        return _floor_divided(g, g.emit1("Add", halves), 4, plus=2)
+    # the first multiple of 8 elements of each output row (w * C of them) summed in float32 and
+    # rounded to even, the rest exactly: (sum + 2^21) >> 22
+    exact = _tap_sum(g, fixed, indices, beta, ndim - 3, np.float64)
+    simd = _tap_sum(g, _as_dtype(g, fixed, np.float32), indices, beta / (1 << 22), ndim - 3,
+                    np.float32)
+    row = width * g.out_shape(0)[-1]
+    vectorised = (np.arange(row) < row // 8 * 8).reshape(width, -1)
+    return g.emit1("Where", [g.const(vectorised, name="vectorised"),
+                             _as_dtype(g, g.emit1("Round", [simd]), np.float64),
+                             _floor_divided(g, exact, 1 << 22, plus=1 << 21)])
 
 
 # ---------------------------------------------------------------------------------------------
