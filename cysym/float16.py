@@ -83,12 +83,13 @@ def _rewrite(node, shapes, dtypes):
     op, params = node.op, node.params
     input_names = op.input_names(params) + op.aux_names(params)
     output_names = node.output_names()
-    shape_only = op.shape_only_inputs(params)
     in_types = [np.dtype(dtypes[(id(src), index)]) for src, index in node.inputs]
     out_types = [np.dtype(dtypes[(id(node), k)]) for k in range(len(output_names))]
+    # inputs read for their shape only are converted too, as kernels may take their dtype: as
+    # nothing reads their values, the executor gives their conversion the request 'null', and
+    # it does not run
     converted_inputs = [k for k, dtype in enumerate(in_types)
-                        if dtype == HALF and k not in shape_only
-                        and HALF not in op.kernel_dtypes(input_names[k])]
+                        if dtype == HALF and HALF not in op.kernel_dtypes(input_names[k])]
     converted_outputs = [k for k, dtype in enumerate(out_types)
                          if dtype == HALF and HALF not in op.kernel_dtypes(output_names[k])]
     if not converted_inputs and not converted_outputs:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import operator as _operator
 from ..base import BindError, MXNetError, OperatorError, format_value
-from ..registry import OpDef, Param, get_op, register
+from ..registry import FLOAT_DTYPES, OpDef, Param, get_op, register
 from ..symbol.graph import Node
 
 # The node's prop instance rides in its parsed parameters under this key (never in attrs,
@@ -26,6 +26,9 @@ from ..symbol.graph import Node
 PROP_KEY = "__prop__"
 # The backward node names its forward node so that both use one CustomOp instance.
 FORWARD_KEY = "__forward_node__"
+# A CustomOp is given the arrays of the dtypes its prop infers, float16 ones too, as MXNet's
+# (the bind-time float16 pass, cysym/float16.py, leaves it alone)
+PYTHON_DTYPES = FLOAT_DTYPES + ("float16",)
 
 
 def _is_prop_kwarg(key):
@@ -271,6 +274,7 @@ register(CustomOpDef(
     infer_type=_custom_type,
     gradient=lambda g: _custom_gradient(g),
     kernel=_custom_kernel,
+    dtypes=PYTHON_DTYPES,
     doc="Apply an operator written in Python: Custom(*inputs, op_type='name', **kwargs).\n\n"
         "Inputs, outputs, auxiliary states, shapes and dtypes come from the CustomOpProp "
         "registered as op_type; the other keyword arguments are passed to its constructor "
@@ -372,6 +376,7 @@ register(CustomOpDef(
     infer_shape=_backward_shape,
     infer_type=_backward_shape,
     kernel=_backward_kernel,
+    dtypes=PYTHON_DTYPES,
     hidden=True,
     doc="The input gradients of a Custom node, from its CustomOp's backward.",
 ))

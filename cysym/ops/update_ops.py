@@ -14,10 +14,10 @@ Parameters are float32 in MXNet, so they are rounded to float32 before a float64
 MXNet's kernels see them.  Clipping is on for clip_gradient >= 0 (0 clips to 0, as in MXNet);
 lazy_update concerns sparse gradients only and is accepted and ignored.
 
-mp_ forms: MXNet keeps float16 weights and a float32 master copy; cysym has no float16
-compute, so they take float32 weights and grads (float64 ones too, with a float64 master copy:
-MXNet refuses those): the master copy is updated in place and copied to the output, as MXNet
-computes it.
+mp_ forms: MXNet keeps float16 weights and a float32 master copy.  They take float16 weights
+and grads (computed in float32: cysym/float16.py) with float32 states and master copy, as
+MXNet's, and float32 ones too (float64 ones with a float64 master copy: MXNet refuses those):
+the master copy is updated in place and copied to the output, as MXNet computes it.
 
 The states are inputs (arguments) here, where MXNet lists its mutated inputs among the
 auxiliary states: list_arguments() of a graph with an update includes them.
@@ -88,6 +88,16 @@ def _update_kernel(kind, states, master):
     return kernel
 
 
+def _master_type(ctx, ins, outs):
+    """mp_ forms: weight, grad (or g) and the new weight share a dtype; the states and the
+    master copy are float32 for a float16 weight (MXNet's MP_InferType), else of the weight's."""
+    weight = next((t for t in (ins[0], ins[1], outs[0]) if t is not None), None)
+    if weight is None:
+        return ins, outs
+    state = np.dtype(np.float32) if np.dtype(weight) == np.float16 else weight
+    return [weight, weight] + [state] * (len(ins) - 2), [weight]
+
+
 def _register_update(name, kind, states, params, doc, master=False, aliases=()):
     """One update operator: inputs (weight, grad or g, *states[, weight32]) in MXNet's order."""
     grad_name = "g" if kind == "lamb_phase2" else "grad"
@@ -101,6 +111,7 @@ def _register_update(name, kind, states, params, doc, master=False, aliases=()):
         params=params,
         inputs=inputs,
         infer_shape=_update_shape,
+        infer_type=_master_type if master else None,
         dtypes=("float32", "float64"),
         inplace=[(0, 0)],
         # LAMB's phase 2 reads the master copy only, as MXNet's mp_lamb_update_phase2
@@ -113,13 +124,13 @@ def _register_update(name, kind, states, params, doc, master=False, aliases=()):
 
 _MASTER_DOC = {
     None: "\n\nmp_ form: updates the float32 master copy weight32 in place and returns it as "
-          "the new weight (float32 weights: cysym has no float16 compute).",
+          "the new weight (a float16 weight has float32 states).",
     "nag_mom": "\n\nmp_ form: updates the float32 master copy weight32 in place and returns it "
-               "as the new weight (float32 weights: cysym has no float16 compute).  As MXNet's, "
+               "as the new weight (a float16 weight has float32 states).  As MXNet's, "
                "it decays mom with the updated weight: mom = momentum * mom - lr * (g + wd * "
                "new weight).",
     "lamb_phase2": "\n\nmp_ form: returns weight32 - lr * ratio * g and leaves the master copy "
-                   "as it is, as MXNet's (float32 weights: cysym has no float16 compute).",
+                   "as it is, as MXNet's (a float16 weight has float32 states).",
 }
 _SGD_DOC = ("Update function for Stochastic Gradient Descent (SGD) optimizer:\n"
             "weight = (1 - lr * wd) * weight - lr * clip(rescale_grad * grad, clip_gradient)")
@@ -575,5 +586,5 @@ for _master in (False, True):
             "in the weight's dtype (MXNet keeps it in float32).\n\nInputs: weight_0, grad_0, "
             "mean_0, var_0" + (", weight32_0" if _master else "") + ", ..."
             + ("\n\nmp_ form: updates the master copy weight32 in place and returns it as the new "
-               "weight (float32 weights: cysym has no float16 compute)." if _master else ""),
+               "weight (a float16 weight has float32 states)." if _master else ""),
     ))
