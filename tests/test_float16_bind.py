@@ -3,6 +3,7 @@ operators without a float16 kernel compute in float32 between conversions (cysym
 
 Tolerances: float16 keeps 11 significant bits, so a float16 net and the same net in float32
 differ by about 2**-11 relative per rounding; the tests allow a few such roundings."""
+import importlib.util
 import os
 import re
 
@@ -71,15 +72,17 @@ def test_the_kernel_refuses_other_conversions():
 
 # -- values against MXNet 1.9.1 --------------------------------------------------------------------
 
-SHAPES = {"x": (3, 5), "w": (1, 5), "b": (3, 1)}
+def _fixture_builders():
+    """make_float16.py, which builds its graphs with the module it is given."""
+    path = os.path.join(FIXTURES, "make_float16.py")
+    spec = importlib.util.spec_from_file_location("make_float16", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _elementwise():
-    # make_float16.py's ELEMENTWISE graph
-    x, w, b = (mx.sym.Variable(name) for name in SHAPES)
-    h = mx.sym.broadcast_add(mx.sym.broadcast_mul(x, w), b)
-    return mx.sym.Group([mx.sym.tanh(h), mx.sym.exp(h * 0.5), mx.sym.sqrt(mx.sym.abs(h)),
-                         mx.sym.Activation(h, act_type="sigmoid"), h / 3.0])
+MAKE_FLOAT16 = _fixture_builders()
+SHAPES = MAKE_FLOAT16.SHAPES
 
 
 def test_elementwise_float16_graph_matches_mxnet():
@@ -87,7 +90,8 @@ def test_elementwise_float16_graph_matches_mxnet():
     conversions do.  Gradients: MXNet sums the five gradients of h in float16, pairwise, where
     cysym sums them in float32 and rounds once; both are compared with float64."""
     saved = np.load(os.path.join(FIXTURES, "float16-1.9.1.npz"))
-    exe = _elementwise().simple_bind(mx.cpu(), type_dict={n: "float16" for n in SHAPES}, **SHAPES)
+    exe = MAKE_FLOAT16.elementwise(mx).simple_bind(mx.cpu(), type_dict={n: "float16" for n in SHAPES},
+                                                   **SHAPES)
     for name in SHAPES:
         assert exe.arg_dict[name].dtype == np.float16 and exe.grad_dict[name].dtype == np.float16
         exe.arg_dict[name][:] = saved[f"in_{name}"]
