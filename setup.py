@@ -15,7 +15,6 @@ import time
 from glob import glob
 
 import numpy
-from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
@@ -31,18 +30,17 @@ compiler_directives = {
 
 # <family>_avx2.pyx includes <family>.pyx and is compiled for wider vectors; cysym._ops.load
 # picks the widest build the CPU runs, so one installation runs everywhere.
-# The flags are GCC's and Clang's; elsewhere only the portable builds are made.
+# The flags per compiler family: GCC's spelling (GCC, Clang, MinGW) and MSVC's.
 WIDE_FLAGS = {
-    "avx2": ["-mavx2", "-mfma"],
+    "avx2": {"gcc": ["-mavx2", "-mfma"], "msvc": ["/arch:AVX2"]},   # /arch:AVX2 also allows FMA
 }
+# Not on Windows: cysym/_ops/cpu.pyx asks the CPU through GCC's builtins only, so a wide build
+# there would never be loaded.
 wide_possible = (platform.machine().lower() in ("x86_64", "amd64") and os.name != "nt"
                  and not debug_build)
 # The portable element-wise loops move 16 bytes per iteration (SSE2), few enough that loop
 # overhead bounds a compare-and-select such as relu at 1.6x a copy; unrolled, it runs at 1.1x.
 UNROLLED = {"elemwise": ["-funroll-loops"]}
-# The kernels' threads (cysym/_ops/threads.pyx): OpenMP where GCC or Clang on Linux has it;
-# elsewhere the same code runs on one thread.
-OPENMP = ["-fopenmp"] if platform.system() == "Linux" else []
 
 
 def build_of(name):
@@ -51,20 +49,33 @@ def build_of(name):
     return suffix if suffix in WIDE_FLAGS else None
 
 
-def extension(path):
-    name = os.path.splitext(os.path.basename(path))[0]
+def compiler_flags(compiler_type, name, system=platform.system()):
+    """(compile arguments, link arguments) of kernel module `name` (e.g. 'conv_avx2') for a
+    compiler of distutils' `compiler_type` ('unix', 'msvc', 'mingw32', ...) on `system`."""
+    build = build_of(name)
+    if compiler_type == "msvc":
+        # MSVC's OpenMP (2.0) covers the kernels' parallel loops; it needs no link flag
+        optimize = ["/Od", "/Zi"] if debug_build else ["/O2"]
+        return optimize + ["/openmp"] + (WIDE_FLAGS[build]["msvc"] if build else []), []
     # no errno from libm calls, so sqrt becomes one instruction and loops over it vectorize;
     # no debug information in a release build: it made compiling conv.c 45% slower
     optimize = ["-O1", "-g"] if debug_build else ["-O3", "-g0"]
     flags = optimize + ["-fno-trapping-math", "-fno-math-errno", "-falign-loops=64"]
-    build = build_of(name)
+    # The kernels' threads (cysym/_ops/threads.pyx): OpenMP where GCC or Clang on Linux has it
+    # (Apple's Clang has none); elsewhere the same code runs on one thread.
+    openmp = ["-fopenmp"] if system == "Linux" else []
+    return flags + openmp + (WIDE_FLAGS[build]["gcc"] if build else UNROLLED.get(name, [])), openmp
+
+
+def extension(path):
+    """The module's Extension; its compiler flags are set when the compiler is known
+    (ParallelBuildExt.set_compiler_flags)."""
+    name = os.path.splitext(os.path.basename(path))[0]
     return Extension(
         "cysym._ops." + name,
         [path],
         include_dirs=[numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=flags + OPENMP + (WIDE_FLAGS[build] if build else UNROLLED.get(name, [])),
-        extra_link_args=OPENMP,
     )
 
 
@@ -92,7 +103,14 @@ class ParallelBuildExt(build_ext):
         if not self.parallel:
             self.parallel = jobs
 
+    def set_compiler_flags(self):
+        """Each module's flags in the spelling of the compiler this build runs."""
+        for ext in self.extensions:
+            ext.extra_compile_args, ext.extra_link_args = compiler_flags(
+                self.compiler.compiler_type, ext.name.rpartition(".")[2])
+
     def build_extensions(self):
+        self.set_compiler_flags()
         self._finished = 0
         self._lock = threading.Lock()
         print(f"cysym: building the kernel modules ({len(self.extensions)}), {self.parallel} at a time",
@@ -111,12 +129,16 @@ class ParallelBuildExt(build_ext):
             print(f"cysym: [{self._finished}/{len(self.extensions)}] {ext.name} ({done})", flush=True)
 
 
-setup(
-    ext_modules=cythonize(
-        extensions,
-        compiler_directives=compiler_directives,
-        annotate=os.environ.get("CYSYM_ANNOTATE") == "1",
-        nthreads=jobs,
-    ),
-    cmdclass={"build_ext": ParallelBuildExt},
-)
+# pip's build runs this file as __main__ too; tests/test_setup_flags.py imports it for its flags
+if __name__ == "__main__":
+    from Cython.Build import cythonize   # a build requirement, not one of the tests'
+
+    setup(
+        ext_modules=cythonize(
+            extensions,
+            compiler_directives=compiler_directives,
+            annotate=os.environ.get("CYSYM_ANNOTATE") == "1",
+            nthreads=jobs,
+        ),
+        cmdclass={"build_ext": ParallelBuildExt},
+    )
