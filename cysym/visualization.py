@@ -1,5 +1,7 @@
 """Pictures: a network's summary table and graphviz drawing (MXNet's mx.viz), and, beyond MXNet,
 a bound executor's memory plan and a training run's curves (matplotlib)."""
+import os
+
 import numpy as np
 
 
@@ -164,6 +166,17 @@ def _figure(nrows=1, ncols=1, size=(10, 5)):
     return figure, figure.subplots(nrows, ncols, squeeze=False)
 
 
+def _save(figure, path):
+    """Save to `path` unless it is None, making its folder first, as graphviz's render does for
+    plot_network (the demo writes all three pictures beside each other)."""
+    if path is None:
+        return
+    folder = os.path.dirname(os.fspath(path))
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    figure.savefig(path, dpi=120)
+
+
 def memory_timeline(executor):
     """The executor's planned buffers as the planner saw them.
 
@@ -255,8 +268,7 @@ def plot_memory(executor, path=None, title=None):
     numbers = (f"planned {stats['planned_bytes']:,} bytes, naive {stats['naive_bytes']:,} bytes, "
                f"lower bound {stats['lower_bound_bytes']:,} bytes")
     ax.set_title(f"{title}\n{numbers}" if title else numbers)
-    if path is not None:
-        figure.savefig(path, dpi=120)
+    _save(figure, path)
     return figure
 
 
@@ -299,6 +311,5 @@ def plot_fit_history(history, path=None, title=None):
         ax.legend()
     if title:
         figure.suptitle(title)
-    if path is not None:
-        figure.savefig(path, dpi=120)
+    _save(figure, path)
     return figure

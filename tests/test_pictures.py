@@ -164,3 +164,12 @@ def test_without_matplotlib_the_demo_says_so(capsys, tmp_path, monkeypatch):
     demo.main(["--epochs", "1"])
     assert "memory and training pictures: skipped (pip install matplotlib)" in capsys.readouterr().out
     assert not [f for f in os.listdir(tmp_path) if f.endswith("-memory.png") or f.endswith("-training.png")]
+
+
+def test_pictures_go_into_a_folder_that_does_not_exist_yet(capsys, tmp_path):
+    # as the network picture does (graphviz makes the folder): the demo writes all three there
+    demo.main(["--epochs", "1", "--plot", str(tmp_path / "new" / "folder" / "demo")])
+    out = capsys.readouterr().out
+    for name in ("demo-memory.png", "demo-training.png"):
+        path = tmp_path / "new" / "folder" / name
+        assert path.read_bytes()[:4] == b"\x89PNG" and str(path) in out
