@@ -10,6 +10,7 @@ native call; the loops never raise.
 """
 from libc.math cimport ceil, cos, floor, round, sin, M_PI
 from libc.string cimport memset
+from cysym._ops._bilinear cimport bilinear_weights
 from cysym._ops._blas cimport real
 from cysym._ops._common cimport common_dtype, req_code, REQ_ADD, REQ_NULL, REQ_WRITE, DTYPE_FLOAT32
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
@@ -30,12 +31,13 @@ cdef void _rroi_align(KernelCall* c, real* dummy) noexcept nogil:
     cdef int sampling_ratio = <int>c.ints[7]
     cdef float scale = <float>c.floats[0]
     cdef Py_ssize_t n, ch, ph, pw, iy, ix, image, plane = height * width, bins = pooled_h * pooled_w
-    cdef Py_ssize_t y_low, x_low, y_high, x_high, at
+    cdef Py_ssize_t pos[4]
     cdef const real* region
     cdef const real* source
     cdef real* target
     cdef real center_w, center_h, roi_w, roi_h, theta, start_h, start_w, bin_h, bin_w
-    cdef real cos_theta, sin_theta, yy, xx, x, y, ly, lx, hy, hx, w1, w2, w3, w4, count
+    cdef real cos_theta, sin_theta, yy, xx, x, y, count
+    cdef real weight[4]
     cdef int grid_h, grid_w
     memset(out, 0, regions * channels * bins * sizeof(real))
     for n in range(regions):
@@ -69,38 +71,12 @@ cdef void _rroi_align(KernelCall* c, real* dummy) noexcept nogil:
                         # rotated by theta about the centre
                         x = xx * cos_theta + yy * sin_theta + center_w
                         y = yy * cos_theta - xx * sin_theta + center_h
-                        if y < -1.0 or y > height or x < -1.0 or x > width:
+                        if not bilinear_weights(y, x, height, width, pos, weight):
                             continue
-                        if y <= 0:
-                            y = 0
-                        if x <= 0:
-                            x = 0
-                        y_low = <Py_ssize_t>y
-                        x_low = <Py_ssize_t>x
-                        if y_low >= height - 1:
-                            y_high = y_low = height - 1
-                            y = <real>y_low
-                        else:
-                            y_high = y_low + 1
-                        if x_low >= width - 1:
-                            x_high = x_low = width - 1
-                            x = <real>x_low
-                        else:
-                            x_high = x_low + 1
-                        ly = y - y_low
-                        lx = x - x_low
-                        hy = <real>(1.0 - ly)
-                        hx = <real>(1.0 - lx)
-                        w1 = hy * hx
-                        w2 = hy * lx
-                        w3 = ly * hx
-                        w4 = ly * lx
                         for ch in range(channels):
                             source = data + (image * channels + ch) * plane
-                            target[ch * bins] += (w1 * source[y_low * width + x_low]
-                                                  + w2 * source[y_low * width + x_high]
-                                                  + w3 * source[y_high * width + x_low]
-                                                  + w4 * source[y_high * width + x_high])
+                            target[ch * bins] += (weight[0] * source[pos[0]] + weight[1] * source[pos[1]]
+                                                  + weight[2] * source[pos[2]] + weight[3] * source[pos[3]])
                 for ch in range(channels):
                     target[ch * bins] /= count
 

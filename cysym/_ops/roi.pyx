@@ -12,6 +12,7 @@ from libc.float cimport FLT_MAX
 from libc.string cimport memset
 import numpy as np
 
+from cysym._ops._bilinear cimport bilinear_weights
 from cysym._ops._blas cimport real
 from cysym._ops._common cimport common_dtype, store, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
@@ -149,45 +150,6 @@ cdef bint _align_region(const real* roi, real scale, Py_ssize_t PH, Py_ssize_t P
     return True
 
 
-cdef bint _bilinear_weights(real y, real x, Py_ssize_t H, Py_ssize_t W, Py_ssize_t* pos,
-                            real* weight) noexcept nogil:
-    """The four neighbours of (y, x) (offsets in the plane) and their weights; False for a
-    sample outside the map by more than one pixel."""
-    cdef Py_ssize_t y_low, x_low, y_high, x_high
-    cdef real ly, lx, hy, hx
-    if y < -1.0 or y > H or x < -1.0 or x > W:
-        return False
-    if y <= 0:
-        y = 0
-    if x <= 0:
-        x = 0
-    y_low = <Py_ssize_t><int>y
-    x_low = <Py_ssize_t><int>x
-    if y_low >= H - 1:
-        y_high = y_low = H - 1
-        y = <real>y_low
-    else:
-        y_high = y_low + 1
-    if x_low >= W - 1:
-        x_high = x_low = W - 1
-        x = <real>x_low
-    else:
-        x_high = x_low + 1
-    ly = y - y_low
-    lx = x - x_low
-    hy = 1. - ly
-    hx = 1. - lx
-    pos[0] = y_low * W + x_low
-    pos[1] = y_low * W + x_high
-    pos[2] = y_high * W + x_low
-    pos[3] = y_high * W + x_high
-    weight[0] = hy * hx
-    weight[1] = hy * lx
-    weight[2] = ly * hx
-    weight[3] = ly * lx
-    return True
-
-
 cdef inline real _sample(real start, Py_ssize_t p, real bin_size, Py_ssize_t i,
                         Py_ssize_t grid) noexcept nogil:
     """Sample i of the grid over bin p, as MXNet forms it (the same roundings)."""
@@ -227,7 +189,7 @@ cdef void _roi_align(const real* x, const real* rois, real* y, real* bin_sums, P
                 for iy in range(grid[0]):
                     sample_y = _sample(geometry[0], ph, geometry[2], iy, grid[0])
                     for ix in range(grid[1]):
-                        if not _bilinear_weights(sample_y,
+                        if not bilinear_weights(sample_y,
                                                  _sample(geometry[1], pw, geometry[3], ix, grid[1]),
                                                  H, W, pos, weight):
                             continue
@@ -286,7 +248,7 @@ cdef void _roi_align_backward(const real* dy, const real* rois, real* dx, Py_ssi
                 for iy in range(grid[0]):
                     sample_y = _sample(geometry[0], ph, geometry[2], iy, grid[0])
                     for ix in range(grid[1]):
-                        if not _bilinear_weights(sample_y,
+                        if not bilinear_weights(sample_y,
                                                  _sample(geometry[1], pw, geometry[3], ix, grid[1]),
                                                  H, W, pos, weight):
                             continue
