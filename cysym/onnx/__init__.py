@@ -11,9 +11,12 @@ operators (losses, targets, optimizer updates): ``cysym.onnx.export_ops.WITHOUT_
 lists them with the reason. Bilinear sampling (``BilinearSampler``, ``SpatialTransformer``,
 the deformable convolutions, ``RROIAlign``, ``DeformablePSROIPooling``) is ONNX's
 ``GridSample``, which opset 16 brought: below it those operators are refused with that
-reason. An import of ``NonMaxSuppression`` is refused: the
+reason. Parameter forms without an ONNX graph are refused too: LSTM projections and state
+clipping, ``all_finite(init_output=False)``, ``split_v2`` along a dynamic batch axis and
+RoiAlign's ``aligned=True`` below opset 16. An import of ``NonMaxSuppression`` is refused: the
 number of boxes it selects depends on the scores, and cysym knows every shape when a graph is
-bound.
+bound; so is ``Loop`` (the adaptive ``RROIAlign``'s export): cysym's graphs have no control
+flow.
 """
 import numpy as np
 

@@ -1,5 +1,6 @@
 """cysym graph -> ONNX model: walks the graph's nodes in the order of its JSON form
 (sym.tojson()) and asks the exporter table (export_ops.EXPORTERS) for each operator's ONNX nodes."""
+import contextlib
 import logging
 
 import numpy as np
@@ -59,6 +60,7 @@ class _Graph:
         self.nodes = []
         self.initializers = []
         self.used_names = set()
+        self.in_subgraph = False
 
     def fresh(self, base):
         name, counter = base, 0
@@ -69,7 +71,14 @@ class _Graph:
         return name
 
     def add_initializer(self, name, array):
-        self.initializers.append(self.onnx.numpy_helper.from_array(np.array(array, order="C"), name))
+        """The graph's initializer; inside a subgraph a Constant node (onnx.checker does not
+        let a subgraph read the outer graph's initializers)."""
+        tensor = self.onnx.numpy_helper.from_array(np.array(array, order="C"), name)
+        if self.in_subgraph:
+            self.nodes.append(self.onnx.helper.make_node("Constant", [], [name], value=tensor,
+                                                         name=self.fresh(f"{name}/Constant")))
+        else:
+            self.initializers.append(tensor)
 
 
 class NodeContext:
@@ -132,6 +141,18 @@ class NodeContext:
             piece = batch if slope == 1 else self.emit1("Mul", [batch, self.ints([slope])])
             pieces.append(piece if offset == 0 else self.emit1("Add", [piece, self.ints([offset])]))
         return self.emit1("Concat", pieces, axis=0)
+
+    @contextlib.contextmanager
+    def subgraph_nodes(self):
+        """The nodes emitted inside the block, gathered apart from the graph's (a Loop's body,
+        which reads the graph's values by name), its constants Constant nodes among them."""
+        outer, self.graph.nodes = self.graph.nodes, []
+        self.graph.in_subgraph = True
+        try:
+            yield self.graph.nodes
+        finally:
+            self.graph.nodes = outer
+            self.graph.in_subgraph = False
 
     def fail(self, reason):
         raise Unsupported(f"{self.op}(name='{self.name}'): {reason}")

@@ -2956,6 +2956,21 @@ def _deformable_convolution(g):
            group=p["num_group"])
 
 
+def _region_images(g, first_column):
+    """(index (R,), valid (R, 1)): the regions' batch indices (rois' first column, truncated as
+    the kernels' casts; image 0 where outside the batch) and whether they are inside the batch,
+    whose size is read from the data when its batch axis is dynamic."""
+    index = _as_dtype(g, first_column, np.int64)
+    if 0 in g.in_batch_axes(0):
+        batch = g.emit1("Slice", [g.emit1("Shape", [g.inputs[0]]), g.ints([0]), g.ints([1])])
+    else:
+        batch = g.ints([g.in_shape(0)[0]])
+    valid = g.emit1("And", [g.emit1("GreaterOrEqual", [index, g.ints([0])]),
+                            g.emit1("Less", [index, batch])])
+    index = g.emit1("Squeeze", [g.emit1("Where", [valid, index, g.ints([0])]), g.ints([1], "axes")])
+    return index, valid
+
+
 @exporter("_contrib_PSROIPooling")
 def _psroi_pooling(g):
     """Per bin (ph, pw): its channels of the regions' images (a Gather of the channel group's
@@ -2963,7 +2978,7 @@ def _psroi_pooling(g):
     bin's area; the bin bounds in the kernel's arithmetic (rounded corners in float64, the rest
     in the data's type), 0 for empty bins and batch indices outside the data."""
     p = g.params
-    batch, _, height, width = g.in_shape(0)
+    _, _, height, width = g.in_shape(0)
     regions, dim, pooled = g.in_shape(1)[0], p["output_dim"], p["pooled_size"]
     group = p["group_size"] or pooled
     dtype = np.dtype(g.in_dtype(0)).type
@@ -2972,10 +2987,7 @@ def _psroi_pooling(g):
     def column(k):
         return g.emit1("Slice", [rois, g.ints([k]), g.ints([k + 1]), g.ints([1])])    # (R, 1)
 
-    index = _as_dtype(g, column(0), np.int64)     # truncated, as static_cast<int>
-    valid = g.emit1("And", [g.emit1("GreaterOrEqual", [index, g.ints([0])]),
-                            g.emit1("Less", [index, g.ints([batch])])])
-    index = g.emit1("Squeeze", [g.emit1("Where", [valid, index, g.ints([0])]), g.ints([1], "axes")])
+    index, valid = _region_images(g, column(0))
 
     def rounded(k, plus_one):
         """C's round (halves away from zero) of column k, + 1 for the far corner, then scaled."""
@@ -3358,18 +3370,17 @@ def _image_random_lighting(g):
 
 @exporter("_contrib_RROIAlign")
 def _rroi_align(g):
-    """Each rotated region's bin samples (sampling_ratio^2 per bin, on the region's grid turned
-    by theta about its centre) read by GridSample from the region's image, positions in the
-    kernel's float arithmetic: 0 outside [-1, H] x [-1, W], clamped to the map inside (ROIAlign's
-    edge rule), averaged per bin; 0 for batch indices outside the data.  An adaptive
-    sampling_ratio (<= 0) takes a sample count from each region's size, its values: refused."""
+    """Each rotated region's bin samples (on the region's grid turned by theta about its
+    centre) read by GridSample from the region's image, positions in the kernel's float
+    arithmetic: 0 outside [-1, H] x [-1, W], clamped to the map inside (ROIAlign's edge rule),
+    averaged per bin; 0 for batch indices outside the data.  A fixed sampling_ratio reads every
+    bin's ratio^2 samples at once; the adaptive one (<= 0), ceil(size / pooled) per side from
+    each region's size, loops over the sample grid of the largest region, each region counting
+    the samples inside its own grid."""
+    _require_grid_sample(g)
     p = g.params
     ratio = p["sampling_ratio"]
-    if ratio <= 0:
-        g.fail(f"sampling_ratio={ratio}: the adaptive sample count follows each region's size "
-               f"(values, not shapes)")
-    _require_grid_sample(g)
-    batch, channels, height, width = g.in_shape(0)
+    _, channels, height, width = g.in_shape(0)
     pooled_h, pooled_w = p["pooled_size"]
     if height < 2 or width < 2:
         g.fail(f"data {g.in_shape(0)}: GridSample's aligned corners need two rows and columns")
@@ -3385,9 +3396,7 @@ def _rroi_align(g):
     def op(op_type, *inputs):
         return g.emit1(op_type, list(inputs))
 
-    index = _as_dtype(g, column(0), np.int64)      # truncated, as the kernel's cast
-    valid = op("And", op("GreaterOrEqual", index, g.ints([0])), op("Less", index, g.ints([batch])))
-    index = g.emit1("Squeeze", [op("Where", valid, index, g.ints([0])), g.ints([1], "axes")])
+    index, valid = _region_images(g, column(0))
     scale = g.scalar(f32(p["spatial_scale"]))
     center_w, center_h = (op("Mul", column(k), scale) for k in (1, 2))
     sizes = [op("Max", op("Mul", column(k), scale), number(1)) for k in (3, 4)]    # w, h
@@ -3399,48 +3408,100 @@ def _rroi_align(g):
     cos_theta, sin_theta = (_as_dtype(g, op(name, _as_dtype(g, theta, np.float64)), dtype)
                             for name in ("Cos", "Sin"))
 
-    def offsets(size, pooled):
-        """(R, pooled * ratio): start + p * bin + (i + 0.5) * bin / ratio along one side."""
+    def offsets(size, pooled, bins, steps, grid):
+        """start + bins * bin + steps * bin / grid along one side: (R, bins' length)."""
         start = _as_dtype(g, op("Div", op("Neg", _as_dtype(g, size, np.float64)),
                                 g.const(np.float64(2))), dtype)
         bin_size = op("Div", size, number(pooled))
-        bins = g.const(np.repeat(np.arange(pooled), ratio).astype(dtype).reshape(1, -1), name="bins")
-        steps = g.const(np.tile(np.arange(ratio) + f32(0.5), pooled).astype(dtype).reshape(1, -1),
-                        name="steps")
         return op("Add", op("Add", start, op("Mul", bins, bin_size)),
-                  op("Div", op("Mul", steps, bin_size), number(ratio)))
-
-    along_w = g.emit1("Unsqueeze", [offsets(sizes[0], pooled_w), g.ints([1], "axes")])  # (R, 1, Wn)
-    along_h = g.emit1("Unsqueeze", [offsets(sizes[1], pooled_h), g.ints([2], "axes")])  # (R, Hn, 1)
+                  op("Div", op("Mul", steps, bin_size), grid))
 
     def per_region(value):
         return g.emit1("Unsqueeze", [value, g.ints([2], "axes")])                      # (R, 1, 1)
 
-    cos3, sin3 = per_region(cos_theta), per_region(sin_theta)
-    x = op("Add", op("Add", op("Mul", along_w, cos3), op("Mul", along_h, sin3)), per_region(center_w))
-    y = op("Add", op("Sub", op("Mul", along_h, cos3), op("Mul", along_w, sin3)), per_region(center_h))
-    inside = op("And", op("And", op("GreaterOrEqual", y, number(-1)), op("LessOrEqual", y, number(height))),
-                op("And", op("GreaterOrEqual", x, number(-1)), op("LessOrEqual", x, number(width))))
-    normalized = []
-    for value, size in ((x, width), (y, height)):
-        clamped = g.emit1("Clip", [value, number(0), number(size - 1)])
-        normalized.append(_as_dtype(g, op("Sub", op("Div", clamped, number((size - 1) / 2)),
-                                           number(1)), f32))
-    points = g.emit1("Concat", [g.emit1("Unsqueeze", [value, g.ints([3], "axes")])
-                                for value in normalized], axis=3)                 # (R, Hn, Wn, 2)
     images = g.emit1("Gather", [g.inputs[0], index], axis=0)                        # (R, C, H, W)
     if dtype != f32:
         images = _as_dtype(g, images, f32)
-    samples = _grid_sample(g, images, points)                                       # (R, C, Hn, Wn)
-    if dtype != f32:
-        samples = _as_dtype(g, samples, dtype)
-    weight = op("Mul", _as_dtype(g, g.emit1("Unsqueeze", [inside, g.ints([1], "axes")]), dtype),
-                g.emit1("Reshape", [_as_dtype(g, valid, dtype), g.ints([-1, 1, 1, 1], "shape")]))
-    samples = op("Mul", samples, weight)
-    blocks = g.emit1("Reshape", [samples, g.ints([0, channels, pooled_h, ratio, pooled_w, ratio],
-                                                 "shape")])
-    total = _reduce(g, "ReduceSum", blocks, [3, 5], False)
-    g.emit("Div", [total, number(ratio * ratio)], g.outputs)
+    cos3, sin3 = per_region(cos_theta), per_region(sin_theta)
+    in_batch = g.emit1("Reshape", [_as_dtype(g, valid, dtype), g.ints([-1, 1, 1, 1], "shape")])
+
+    def samples(along_w, along_h):
+        """The samples at offsets along_w (R, 1, Wn) and along_h (R, Hn, 1) from the centre:
+        (R, C, Hn, Wn), 0 outside the map or the batch."""
+        x = op("Add", op("Add", op("Mul", along_w, cos3), op("Mul", along_h, sin3)),
+               per_region(center_w))
+        y = op("Add", op("Sub", op("Mul", along_h, cos3), op("Mul", along_w, sin3)),
+               per_region(center_h))
+        inside = op("And", op("And", op("GreaterOrEqual", y, number(-1)),
+                              op("LessOrEqual", y, number(height))),
+                    op("And", op("GreaterOrEqual", x, number(-1)),
+                        op("LessOrEqual", x, number(width))))
+        normalized = []
+        for value, size in ((x, width), (y, height)):
+            clamped = g.emit1("Clip", [value, number(0), number(size - 1)])
+            normalized.append(_as_dtype(g, op("Sub", op("Div", clamped, number((size - 1) / 2)),
+                                               number(1)), f32))
+        points = g.emit1("Concat", [g.emit1("Unsqueeze", [value, g.ints([3], "axes")])
+                                    for value in normalized], axis=3)             # (R, Hn, Wn, 2)
+        values = _grid_sample(g, images, points)                                   # (R, C, Hn, Wn)
+        if dtype != f32:
+            values = _as_dtype(g, values, dtype)
+        inside = _as_dtype(g, g.emit1("Unsqueeze", [inside, g.ints([1], "axes")]), dtype)
+        return op("Mul", values, op("Mul", inside, in_batch))
+
+    if ratio > 0:
+        def fixed_offsets(size, pooled):
+            bins = np.repeat(np.arange(pooled), ratio).astype(dtype).reshape(1, -1)
+            steps = np.tile(np.arange(ratio) + f32(0.5), pooled).astype(dtype).reshape(1, -1)
+            return offsets(size, pooled, g.const(bins, name="bins"), g.const(steps, name="steps"),
+                           number(ratio))
+
+        along_w = g.emit1("Unsqueeze", [fixed_offsets(sizes[0], pooled_w), g.ints([1], "axes")])
+        along_h = g.emit1("Unsqueeze", [fixed_offsets(sizes[1], pooled_h), g.ints([2], "axes")])
+        shape = g.ints([0, channels, pooled_h, ratio, pooled_w, ratio], "shape")
+        blocks = g.emit1("Reshape", [samples(along_w, along_h), shape])
+        total = _reduce(g, "ReduceSum", blocks, [3, 5], False)
+        g.emit("Div", [total, number(ratio * ratio)], g.outputs)
+        return
+    # adaptive: iteration k reads sample (iy, ix) = divmod(k, widest) of every bin of every
+    # region, over the largest region's grid (widest x tallest), in the kernel's order; a region
+    # adds the samples inside its own grid
+    grid_w, grid_h = (op("Ceil", op("Div", size, number(pooled)))
+                      for size, pooled in zip(sizes, (pooled_w, pooled_h)))        # (R, 1)
+    widest, tallest = (_as_dtype(g, _reduce(g, "ReduceMax", grid, None, False), np.int64)
+                       for grid in (grid_w, grid_h))
+    step, carried_in, carried_out, keep = (g.graph.fresh(f"{g.name}_{part}")
+                                           for part in ("step", "sum_in", "sum_out", "keep"))
+    with g.subgraph_nodes() as body:
+        iy = op("Div", step, widest)
+        ix = op("Sub", step, op("Mul", iy, widest))
+        # (float)i + 0.5f, as the kernel
+        fy, fx = (_as_dtype(g, op("Add", _as_dtype(g, i, f32), g.const(f32(0.5))), dtype)
+                  for i in (iy, ix))
+        along_w = g.emit1("Unsqueeze", [offsets(sizes[0], pooled_w, number(np.arange(pooled_w)),
+                                                fx, grid_w), g.ints([1], "axes")])   # (R, 1, PW)
+        along_h = g.emit1("Unsqueeze", [offsets(sizes[1], pooled_h, number(np.arange(pooled_h)),
+                                                fy, grid_h), g.ints([2], "axes")])   # (R, PH, 1)
+        in_grid = op("And", op("Less", _as_dtype(g, iy, dtype), grid_h),
+                     op("Less", _as_dtype(g, ix, dtype), grid_w))                   # (R, 1)
+        in_grid = g.emit1("Reshape", [_as_dtype(g, in_grid, dtype), g.ints([-1, 1, 1, 1], "shape")])
+        g.emit("Add", [carried_in, op("Mul", samples(along_w, along_h), in_grid)], [carried_out])
+        g.emit("Identity", [keep], [f"{keep}_out"])
+    helper, element = g.graph.onnx.helper, _tensor_type(dtype)
+    loop_body = helper.make_graph(
+        body, f"{g.name}_samples",
+        [helper.make_tensor_value_info(step, _tensor_type(np.int64), []),
+         helper.make_tensor_value_info(keep, _tensor_type(np.bool_), []),
+         helper.make_tensor_value_info(carried_in, element, None)],
+        [helper.make_tensor_value_info(f"{keep}_out", _tensor_type(np.bool_), []),
+         helper.make_tensor_value_info(carried_out, element, None)])
+    zeros = g.emit1("ConstantOfShape", [g.out_shape_value()],
+                    value=g.graph.onnx.numpy_helper.from_array(np.zeros(1, dtype)))
+    # the condition given (always true): onnx.reference runs no iteration without it
+    total = g.emit1("Loop", [op("Mul", widest, tallest), g.const(np.bool_(True), name="always"),
+                             zeros], body=loop_body)
+    count = g.emit1("Reshape", [op("Mul", grid_w, grid_h), g.ints([-1, 1, 1, 1], "shape")])
+    g.emit("Div", [total, count], g.outputs)
 
 
 @exporter("_contrib_DeformablePSROIPooling")
@@ -3452,7 +3513,7 @@ def _deformable_psroi_pooling(g):
     arithmetic."""
     _require_grid_sample(g)
     p = g.params
-    batch, _, height, width = g.in_shape(0)
+    _, _, height, width = g.in_shape(0)
     if height < 2 or width < 2:
         g.fail(f"data {g.in_shape(0)}: GridSample's aligned corners need two rows and columns")
     pooled, group, dim, samples = p["pooled_size"], p["group_size"], p["output_dim"], p["sample_per_part"]
@@ -3472,9 +3533,7 @@ def _deformable_psroi_pooling(g):
     def column(k):
         return g.emit1("Slice", [rois, g.ints([k]), g.ints([k + 1]), g.ints([1])])        # (R, 1)
 
-    index = _as_dtype(g, column(0), np.int64)
-    valid_image = op("And", op("GreaterOrEqual", index, g.ints([0])), op("Less", index, g.ints([batch])))
-    index = g.emit1("Squeeze", [op("Where", valid_image, index, g.ints([0])), g.ints([1], "axes")])
+    index, valid_image = _region_images(g, column(0))
     scale = g.scalar(f32(p["spatial_scale"]))
 
     def corner(k, far):

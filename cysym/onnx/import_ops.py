@@ -23,6 +23,8 @@ WITHOUT_FORM = {
     "NonMaxSuppression": "its output's row count depends on the scores (cysym's shapes are known "
                          "when a graph is bound), so the box_nms, MultiBoxDetection and Proposal "
                          "models cysym exports do not import back",
+    "Loop": "its body runs a number of times known when the model runs (cysym's graphs have no "
+            "control flow), so the adaptive RROIAlign models cysym exports do not import back",
 }
 
 
