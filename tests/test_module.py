@@ -67,6 +67,23 @@ def test_context_forms(context):
     assert mod.get_outputs()[0].shape == (BATCH, 10)
 
 
+def test_group2ctxs_on_one_cpu():
+    # MXNet's model parallelism: nodes tagged with ctx_group, each group given a context (one
+    # dict, or one per context of a list); on one CPU every group runs there
+    with mx.AttrScope(ctx_group="dev1"):
+        hidden = mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=6, name="fc1")
+    with mx.AttrScope(ctx_group="dev2"):
+        net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(hidden, num_hidden=4, name="fc2"),
+                                   name="softmax")
+    for group2ctxs in ({"dev1": mx.cpu(0), "dev2": mx.cpu(1)},
+                       [{"dev1": mx.cpu(0), "dev2": mx.cpu(1)}] * 2):
+        mod = mx.mod.Module(net, context=[mx.cpu(0), mx.cpu(1)], group2ctxs=group2ctxs)
+        mod.bind(data_shapes=[("data", (5, 3))], label_shapes=[("softmax_label", (5,))])
+        mod.init_params(mx.init.Xavier())
+        mod.forward(mx.io.DataBatch([mx.nd.ones((5, 3))], [mx.nd.zeros((5,))]), is_train=False)
+        np.testing.assert_allclose(mod.get_outputs()[0].asnumpy().sum(axis=1), np.ones(5), rtol=1e-6)
+
+
 def test_gpu_context_is_refused():
     with pytest.raises(MXNetError):
         mod = mx.mod.Module(seed_mlp(), context=mx.Context("gpu", 0))

@@ -12,28 +12,15 @@ max_time[i]: the out_state. The arithmetic and its order are MXNet's
 The gradient is carried forward through the recursion (as MXNet does for beta): along with s,
 the derivatives of s with respect to beta[k] and to the initial state.
 """
-from libc.math cimport exp, expf, log, logf, ceil
+from libc.math cimport ceil
 from libc.string cimport memcpy, memset
 from cysym._ops._blas cimport real
+from cysym._ops._libm cimport libm_exp as _exp, libm_log as _log
 from cysym._ops._common cimport common_dtype, req_code, store, REQ_NULL, DTYPE_FLOAT32
 from cysym._ops._index cimport index_code, read_index
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 
 import numpy as np
-
-
-cdef inline real _exp(real x) noexcept nogil:
-    if real is float:
-        return expf(x)
-    else:
-        return exp(x)
-
-
-cdef inline real _log(real x) noexcept nogil:
-    if real is float:
-        return logf(x)
-    else:
-        return log(x)
 
 
 cdef inline Py_ssize_t _events(double valid_length, Py_ssize_t length) noexcept nogil:

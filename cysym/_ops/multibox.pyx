@@ -7,9 +7,10 @@ data's type (anchor generation, location targets, proposals), so do these kernel
 they compute in the data's precision.  Float parameters are float32 values, as in MXNet.
 Scratch memory comes from the planned workspace (cysym._ops.detection.scratch).
 """
-from libc.math cimport exp, expf, logf, sqrtf, floorf
+from libc.math cimport expf, logf, sqrtf, floorf
 from libc.string cimport memcpy
 from cysym._ops._blas cimport real
+from cysym._ops._libm cimport libm_exp as _exp
 from cysym._ops._common cimport common_dtype, REQ_NULL
 from cysym._ops._detection cimport stable_argsort
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
@@ -20,13 +21,6 @@ from cysym._ops.detection import _forward_req as forward_req
 # C++ float literals (0.5f, 1.0f): float arithmetic where MXNet's is
 cdef float HALF = 0.5
 cdef float ONE = 1.0
-
-
-cdef inline real _exp(real x) noexcept nogil:
-    if real is float:
-        return expf(x)
-    else:
-        return exp(x)
 
 
 cdef inline real _clip01(real x) noexcept nogil:
