@@ -255,6 +255,17 @@ def _mod(b, node, attrs):
     return [b.op("where", node, moved, b.sym.broadcast_sub(remainder, divisor), remainder)]
 
 
+@importer("Round")
+def _round(b, node, attrs):
+    """Halves to the even neighbour, as ONNX: a half (x - floor(x) == 0.5, exact there) is twice
+    the rounded x / 2, other values cysym's round (halves away from zero, which no other
+    value is)."""
+    x = b.input(node.input[0])
+    half = b.sym._equal_scalar(b.sym.broadcast_sub(x, b.sym.floor(x)), scalar=0.5)
+    even = b.sym._mul_scalar(b.sym.round(b.sym._mul_scalar(x, scalar=0.5)), scalar=2.0)
+    return [b.op("where", node, half, even, b.sym.round(x))]
+
+
 @importer("Dropout")
 def _dropout(b, node, attrs):
     return [b.op("identity", node, b.input(node.input[0]))]
