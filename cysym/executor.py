@@ -4,9 +4,11 @@ Everything is decided here, once: every entry's shape and dtype, which entries s
 memory (the planner in cysym._ops.planner), and the list of kernel calls (cysym._ops.runner).
 forward() and backward() then only run slices of that list; they allocate nothing.
 """
+import bisect
 import contextlib
 import itertools
 import math
+import operator
 
 import numpy as np
 
@@ -24,7 +26,7 @@ from .infer import bind_types, infer_graph_shapes, infer_graph_types, unresolved
 from .shapes import is_complete, show_shape
 from .ndarray import NDArray
 from .registry import get_op
-from .symbol.graph import Node, gc_paused, topo_order
+from .symbol.graph import EntryIndex, Node, gc_paused, topo_order
 
 __all__ = ["Executor", "bind", "simple_bind", "BindContext"]
 
@@ -192,6 +194,32 @@ def _layout_of(node, layouts):
             layout = layouts[key] = _NodeLayout(node)
         layouts[shared_key] = layout
     return layout
+
+
+def _entry_index(symbol, nodes, aliases):
+    """An EntryIndex of bind's `nodes`: the symbol's own, which inference numbered, extended
+    by the nodes bind adds after the forward ones, unless some forward node was replaced."""
+    forward = symbol._entries()
+    count = len(forward.nodes)
+    if aliases or len(nodes) < count or not all(map(operator.is_, forward.nodes, nodes)):
+        return EntryIndex(nodes, aliases)
+    return forward if len(nodes) == count else EntryIndex(nodes[count:], base=forward)
+
+
+_itemsize = operator.attrgetter("itemsize")
+
+
+def _check_outputs_known(nodes, firsts, entry_shapes, entry_dtypes):
+    """A BindError naming the first operator output whose shape or dtype is not known."""
+    unknown = [e for e, shape in enumerate(entry_shapes) if shape is None or None in shape]
+    unknown += [e for e, dtype in enumerate(entry_dtypes) if dtype is None]
+    if unknown:
+        e = min(unknown)
+        position = bisect.bisect_right(firsts, e) - 1
+        node, i = nodes[position], e - firsts[position]
+        raise BindError(f"Error in operator {node.name}: cannot infer the shape or dtype of "
+                        f"output {node.output_name(i)} (shape {show_shape(entry_shapes[e])}, "
+                        f"dtype {entry_dtypes[e]}); give more input shapes")
 
 
 def _check_kernel_dtypes(node, dtypes, layout):
@@ -365,44 +393,40 @@ class Executor:
         self._forward_done = False
 
     def _lay_out(self, nodes, arrays_of, shapes, dtypes, grad_targets, aliases):
-        # The loops below run once per node of graphs that may have 10^5: the common case (one
-        # input, one output) is spelt out, and what nodes alike share is in their _NodeLayout.
-        op_nodes = [n for n in nodes if n.op is not None]
-        # a node's outputs are consecutive entries: first_entry[id(node)] + index
-        first_entry, entry_bytes, external, entry_meta = {}, [], [], []
-        arrays = []     # per entry: the user's array for external entries, else None until planned
-
-        def add_entry(shape, dtype, array, label):
-            if not isinstance(dtype, np.dtype):     # np.dtype() of a dtype costs as much as the rest
-                dtype = np.dtype(dtype)
-            entry_bytes.append(math.prod(shape) * dtype.itemsize)
-            external.append(array is not None)
-            arrays.append(array)
-            entry_meta.append((label, shape if type(shape) is tuple else tuple(shape), dtype))
-
+        # The loops below run once per node of graphs that may have 10^5: entries are numbered
+        # by an EntryIndex (the symbol's own, which inference numbered, when bind only adds
+        # nodes after it), what is known of them is read into lists indexed by entry id, and
+        # what nodes alike share is in their _NodeLayout.
+        index = _entry_index(self._symbol, nodes, aliases)
+        firsts, inputs_of = index.first, index.inputs
+        entry_shapes = list(map(shapes.get, index.keys))
+        entry_dtypes = list(map(dtypes.get, index.keys))
+        labels = [None] * index.count
+        arrays = [None] * index.count   # per entry: the user's array for external entries, else None until planned
+        external = [False] * index.count
+        op_positions = index.op_positions
+        op_nodes = [nodes[p] for p in op_positions]
+        for position, node in enumerate(nodes):
+            if node.op is None:
+                array = arrays_of.get(id(node))
+                if array is None:
+                    raise BindError(f"variable {node.name!r} has no array")
+                e = firsts[position]
+                labels[e], arrays[e], external[e] = node.name, array, True
+                entry_shapes[e], entry_dtypes[e] = array.shape, array.dtype
+        for (node_id, i), target in grad_targets.items():
+            e = index.start[node_id] + i
+            arrays[e], external[e] = target, True
         layouts = {}
         node_layouts = []     # per op node, in op_nodes' order
         # a layout whose kernel takes every dtype present in the graph, for each of its entries,
         # needs no check per node (the check costs as much as the rest of a node's entries)
         present_dtypes = set(dtypes.values())
-        # what fused nodes compute: the replaced node's entries are the fused node's, known once
-        # the fused node (before any reader of them) has its own
-        aliased = {}
-        for (replaced_id, replaced_index), (target, index) in aliases.items():
-            aliased.setdefault(id(target), []).append((replaced_id, index - replaced_index))
         # op_inputs: what each op reads, for the planner; kernel_inputs: what its kernel is
         # given, which adds the inputs it only takes the shape of
         kernel_inputs, op_inputs, op_outputs, op_inplace = [], [], [], []
         with_workspace = []     # (position, node) of the op nodes whose kernel may want one
-        for node in nodes:
-            node_id = id(node)
-            first = first_entry[node_id] = len(entry_bytes)
-            if node.op is None:
-                array = arrays_of.get(node_id)
-                if array is None:
-                    raise BindError(f"variable {node.name!r} has no array")
-                add_entry(array.shape, array.dtype, array, node.name)
-                continue
+        for position, node in zip(op_positions, op_nodes):
             params = node._params
             layout = layouts.get((node.op, id(params))) if params is not None else None
             if layout is None:
@@ -412,42 +436,40 @@ class Executor:
                     present_dtypes <= allowed for allowed in layout.input_dtypes + layout.output_dtypes
                     if allowed is not None)
             node_layouts.append(layout)
-            suffixes = layout.output_suffixes
-            for i in range(layout.num_outputs):
-                key = (node_id, i)
-                shape, dtype = shapes.get(key), dtypes.get(key)
-                if shape is None or None in shape or dtype is None:
-                    raise BindError(f"Error in operator {node.name}: cannot infer the shape or dtype of "
-                                    f"output {node.output_name(i)} (shape {show_shape(shape)}, "
-                                    f"dtype {dtype}); give more input shapes")
-                if not isinstance(dtype, np.dtype):
-                    dtype = np.dtype(dtype)
-                target = grad_targets.get(key) if grad_targets else None
-                entry_bytes.append(math.prod(shape) * dtype.itemsize)
-                external.append(target is not None)
-                arrays.append(target)
-                entry_meta.append((node.name + suffixes[i], shape if type(shape) is tuple else tuple(shape),
-                                   dtype))
-            if not layout.takes_every_dtype:
-                _check_kernel_dtypes(node, dtypes, layout)
-            if aliased and node_id in aliased:
-                for replaced_id, offset in aliased[node_id]:
-                    first_entry[replaced_id] = first + offset
-            inputs = node.inputs
-            if len(inputs) == 1:
-                src, index = inputs[0]
-                ins = [first_entry[id(src)] + index]
+            first, suffixes = firsts[position], layout.output_suffixes
+            if len(suffixes) == 1:
+                labels[first] = node.name + suffixes[0]
+                op_outputs.append([first])
             else:
-                ins = [first_entry[id(src)] + i for src, i in inputs]
+                labels[first:first + len(suffixes)] = [node.name + suffix for suffix in suffixes]
+                op_outputs.append(list(range(first, first + len(suffixes))))
+            ins = inputs_of[position]
             if node.op.workspace is not None:
-                with_workspace.append((len(op_outputs), node))
+                with_workspace.append((len(kernel_inputs), node))
             kernel_inputs.append(ins)
-            op_outputs.append([first] if layout.num_outputs == 1 else list(range(first, first + layout.num_outputs)))
             # the in-place pairs are the layout's, shared by nodes alike (the planner only reads them)
             if layout.read is not None:
                 ins = [ins[k] for k in layout.read]
             op_inputs.append(ins)
             op_inplace.append(layout.read_inplace)
+        _check_outputs_known(nodes, firsts, entry_shapes, entry_dtypes)
+        for node, layout in zip(op_nodes, node_layouts):
+            if not layout.takes_every_dtype:
+                _check_kernel_dtypes(node, dtypes, layout)
+        # each entry's bytes and (label, shape, dtype), over all entries at once
+        if not all(map(isinstance, entry_dtypes, itertools.repeat(np.dtype))):
+            entry_dtypes = list(map(np.dtype, entry_dtypes))
+        entry_shapes = list(map(tuple, entry_shapes))     # (a tuple is its own tuple)
+        entry_bytes = list(map(operator.mul, map(math.prod, entry_shapes), map(_itemsize, entry_dtypes)))
+        entry_meta = list(zip(labels, entry_shapes, entry_dtypes))
+
+        def add_entry(shape, dtype, label):
+            dtype = np.dtype(dtype)
+            entry_bytes.append(math.prod(shape) * dtype.itemsize)
+            external.append(False)
+            arrays.append(None)
+            entry_meta.append((label, tuple(shape), dtype))
+
         # workspaces are numbered after every output, once every node's outputs are checked
         for position, node in with_workspace:
             node_id, num_outputs = id(node), node_layouts[position].num_outputs
@@ -457,13 +479,13 @@ class Executor:
                 size = node.op.workspace(node.params, in_shapes, out_shapes, dtypes[(node_id, 0)])
             if size:
                 op_outputs[position].append(len(entry_bytes))
-                add_entry((size,), np.uint8, None, f"{node.name}_workspace")
+                add_entry((size,), np.uint8, f"{node.name}_workspace")
         # how many ops read each entry, counted in one NumPy call rather than per input
         read_count = np.bincount(np.fromiter(itertools.chain.from_iterable(op_inputs), np.intp),
                                  minlength=len(entry_bytes)).tolist()
         persistent = [False] * len(entry_bytes)
-        for node, index in self._symbol._outputs:
-            persistent[first_entry[id(node)] + index] = True
+        for node, output in self._symbol._outputs:
+            persistent[index.start[id(node)] + output] = True
         plan = _planner.memory_plan(entry_bytes, op_inputs, op_outputs, op_inplace,
                                     persistent, external, alignment=ALIGNMENT)
         self._memory = plan
@@ -533,7 +555,7 @@ class Executor:
         forward_entries = {e for outs in op_outputs[:forward_count] for e in outs} if backward_inputs else ()
         self._backward_reads_forward = any(e in forward_entries for ins in backward_inputs for e in ins)
         self._plan = run_plan
-        self.outputs = [arrays[first_entry[id(n)] + i] for n, i in self._symbol._outputs]
+        self.outputs = [arrays[index.start[id(n)] + i] for n, i in self._symbol._outputs]
 
     @property
     def _node_calls(self):

@@ -16,7 +16,7 @@ import numpy as np
 
 from .base import BindError, MXNetError, ShapeError, TypeInferenceError, dtype_from_code, parse_tuple
 from .shapes import MAX_ELEMENTS, is_complete, merge_shapes, same_shape, show_shape
-from .symbol.graph import gc_paused
+from .symbol.graph import EntryIndex, gc_paused
 
 __all__ = ["infer_shape", "infer_type", "infer_graph_shapes", "infer_graph_types", "RuleContext",
            "unresolved_shapes", "bind_types"]
@@ -54,9 +54,11 @@ def _entry_name(ctx, node, is_input, k):
     return ctx.input_names[k] if is_input else f"output {node.output_names()[k]}"
 
 
-def _propagate(nodes, values, rule_name, default_rule, kind, what, complete, merge):
-    """Run rules to a fixed point; `values` maps (id(node), index) -> known value (updated).
-    Returns the nodes left unsettled, in order (none when every entry is complete).
+def _propagate(index, values, rule_name, default_rule, kind, what, complete, merge):
+    """Run rules to a fixed point over the operator nodes of `index` (a
+    cysym.symbol.graph.EntryIndex); `values[e]` is what is known of entry e (a list, updated).
+    Returns the positions of the nodes left unsettled, in order (none when every entry is
+    complete).
 
     Sweeps go forward then backward over the nodes not yet settled, until a sweep pair
     changes nothing.  A node is settled once its rule, run on its current values, leaves all
@@ -64,13 +66,13 @@ def _propagate(nodes, values, rule_name, default_rule, kind, what, complete, mer
     more to say.  When the inputs of a graph are known (any bind) the first forward sweep
     settles every node: inference is one visit per node, and one rule call per distinct
     (operator, parameters, known values) among them (`outcomes`)."""
-    pending = [n for n in nodes if n.op is not None]
+    pending = index.op_positions
     rule = (rule_name, default_rule, kind, what, complete, merge, rule_name == "infer_shape")
     outcomes = {}
     for _ in range(len(pending) + 2):
         changed = False
         for backward in (False, True):
-            sweep_changed, unsettled = _sweep(pending[::-1] if backward else pending, values,
+            sweep_changed, unsettled = _sweep(pending[::-1] if backward else pending, index, values,
                                               rule, outcomes)
             changed = changed or sweep_changed
             pending = unsettled[::-1] if backward else unsettled
@@ -81,36 +83,30 @@ def _propagate(nodes, values, rule_name, default_rule, kind, what, complete, mer
     return pending
 
 
-def _sweep(order, values, rule, outcomes):
-    """Visit the nodes in `order`, merging what each one's rule infers from the known values
-    into `values`: (whether some value changed, the nodes some input or output of which is
-    still incomplete, in `order`).
+def _sweep(order, index, values, rule, outcomes):
+    """Visit the nodes at positions `order` of `index`, merging what each one's rule infers
+    from the known values into `values`: (whether some value changed, the positions of the
+    nodes some input or output of which is still incomplete, in `order`).
 
     A rule is a pure function of the operator, its parameters and the known values, so its
     outcome is kept in `outcomes` under those and shared by the nodes alike (the relus of a
     network at one shape): on graphs of 10^5 nodes the rule, its context and the merge
-    would otherwise be most of the time of an inference.  The visit itself is spelt out in
-    this loop, as it runs per node and kind of inference."""
-    get = values.get
+    would otherwise be most of the time of an inference."""
+    nodes, node_inputs, firsts, output_counts = index.nodes, index.inputs, index.first, index.num_outputs
     changed, unsettled = False, []
-    for node in order:
-        node_inputs = node.inputs
+    for position in order:
+        node = nodes[position]
+        inputs = node_inputs[position]
+        first = firsts[position]
+        if output_counts[position] == 1 and len(inputs) == 1:     # most nodes of most graphs
+            entries = (inputs[0], first)
+            known = (values[entries[0]], values[first])
+        else:
+            entries = inputs + list(range(first, first + output_counts[position]))
+            known = tuple([values[e] for e in entries])
         params = node._params
         if params is None:
             params = node.params
-        # Node.num_outputs() without its call, from the cache it keeps with the parameters
-        named_outputs = node._output_names
-        num_outputs = (len(named_outputs[1]) if named_outputs is not None and named_outputs[0] is params
-                       else node.num_outputs())
-        if num_outputs == 1 and len(node_inputs) == 1:     # most nodes of most graphs
-            src, index = node_inputs[0]
-            keys = ((id(src), index), (id(node), 0))
-            known = (get(keys[0]), get(keys[1]))
-        else:
-            keys = [(id(src), i) for src, i in node_inputs]
-            node_id = id(node)
-            keys += [(node_id, i) for i in range(num_outputs)]
-            known = tuple(map(get, keys))
         # the node holds its parameters for the whole inference, so their id names them
         outcome_key = (node.op, id(params), known)
         try:
@@ -118,16 +114,16 @@ def _sweep(order, values, rule, outcomes):
         except TypeError:     # a rule gave an unhashable value (a list for a shape): not shared
             outcome_key = outcome = None
         if outcome is None:
-            outcome = _apply_rule(node, known, len(node_inputs), *rule)
+            outcome = _apply_rule(node, known, len(inputs), *rule)
             if outcome_key is not None:
                 outcomes[outcome_key] = outcome
         updates, settled = outcome
         if updates:
             changed = True
             for k, merged in updates:
-                values[keys[k]] = merged
+                values[entries[k]] = merged
         if not settled:
-            unsettled.append(node)
+            unsettled.append(position)
     return changed, unsettled
 
 
@@ -214,22 +210,28 @@ def _merge_types(old, new):
     return new if old is None else old
 
 
+def _is_known(dtype):
+    return dtype is not None
+
+
 def _same_type_rule(ctx, ins, outs):
     known = next((t for t in ins + outs if t is not None), None)
     return [known] * len(ins), [known] * len(outs)
 
 
-def _initial_values(symbol, graph_variables, args, kwargs, attr_key, convert, what):
-    """Known values of variables: from attributes, then positional args, then keywords.
-    graph_variables: symbol._variables(), computed once by the caller."""
+def _initial_values(symbol, index, graph_variables, args, kwargs, attr_key, convert, what):
+    """Known values of variables, {entry id of `index` (symbol._entries()): value}: from
+    attributes, then positional args, then keywords.  graph_variables: symbol._variables(),
+    computed once by the caller."""
     arguments = [n.name for n in graph_variables[0]]
-    variables = [n for n in symbol._nodes() if n.op is None]
+    start = index.start
+    variables = sorted(graph_variables[0] + graph_variables[1], key=lambda n: start[id(n)])
     by_name = {n.name: n for n in variables}
     values = {}
     for node in variables:
         if attr_key in node.attrs:
             try:
-                values[(id(node), 0)] = convert(node.attrs[attr_key])
+                values[start[id(node)]] = convert(node.attrs[attr_key])
             except (ValueError, TypeError, MXNetError) as err:
                 raise MXNetError(f"variable '{node.name}': bad {attr_key} attribute "
                                  f"{node.attrs[attr_key]!r}: {err}") from None
@@ -247,7 +249,7 @@ def _initial_values(symbol, graph_variables, args, kwargs, attr_key, convert, wh
         if value is None:
             continue
         try:
-            values[(id(by_name[name]), 0)] = convert(value)
+            values[start[id(by_name[name])]] = convert(value)
         except (ValueError, TypeError, MXNetError) as err:
             raise MXNetError(f"infer_{what}: bad {what} {value!r} for {name!r}: {err}") from None
     return values
@@ -267,29 +269,40 @@ def _to_dtype(value):
     return np.dtype(value)
 
 
+_SHAPE_RULES = ("infer_shape", same_shape, ShapeError, "shape", is_complete, merge_shapes)
+_TYPE_RULES = ("infer_type", _same_type_rule, TypeInferenceError, "dtype", _is_known, _merge_types)
+
+
 def infer_graph_shapes(nodes, values):
     """Fixed-point shape inference on a node list; values keyed by (id(node), index) (updated).
     Returns the nodes some input or output of which is still unknown."""
-    return _propagate(nodes, values, "infer_shape", same_shape, ShapeError, "shape",
-                      is_complete, merge_shapes)
+    return _infer_dict(nodes, values, _SHAPE_RULES)
 
 
 def infer_graph_types(nodes, values):
     """As infer_graph_shapes, for dtypes."""
-    return _propagate(nodes, values, "infer_type", _same_type_rule, TypeInferenceError, "dtype",
-                      _is_known, _merge_types)
+    return _infer_dict(nodes, values, _TYPE_RULES)
 
 
-def _is_known(dtype):
-    return dtype is not None
+def _infer_dict(nodes, values, rules):
+    """_propagate over `nodes` numbered on their own (with the entries they read), from and
+    into a dict keyed by (id(node), index)."""
+    index = EntryIndex(nodes)
+    known = list(map(values.get, index.keys))
+    unsettled = _propagate(index, known, *rules)
+    for key, value in zip(index.keys, known):
+        if value is not None:
+            values[key] = value
+    return [index.nodes[p] for p in unsettled]
 
 
-def _collect(symbol, graph_variables, values, partial, complete, show):
+def _collect(symbol, index, graph_variables, values, partial, complete, show):
     arg_nodes, aux_nodes = graph_variables
+    start = index.start
     result = (
-        [values.get((id(n), 0)) for n in arg_nodes],
-        [values.get((id(node), i)) for node, i in symbol._outputs],
-        [values.get((id(n), 0)) for n in aux_nodes],
+        [values[start[id(n)]] for n in arg_nodes],
+        [values[start[id(node)] + i] for node, i in symbol._outputs],
+        [values[start[id(n)]] for n in aux_nodes],
     )
     if not partial and not all(complete(v) for group in result for v in group):
         return None, None, None
@@ -301,39 +314,47 @@ def _legacy_shape(shape):
     return () if shape is None else tuple(0 if d is None else d for d in shape)
 
 
-def _shape_values(symbol, graph_variables, args, kwargs):
-    """(values, unsettled nodes): see infer_graph_shapes."""
-    values = _initial_values(symbol, graph_variables, args, kwargs, "__shape__", _to_shape, "shape")
-    return _inferred(symbol, "shape", values, infer_graph_shapes)
+def _shape_values(symbol, index, graph_variables, args, kwargs):
+    """(values, unsettled positions) of the symbol's entries: see _inferred."""
+    values = _initial_values(symbol, index, graph_variables, args, kwargs, "__shape__", _to_shape, "shape")
+    return _inferred(symbol, index, "shape", values, _SHAPE_RULES)
 
 
-def _type_values(symbol, graph_variables, args, kwargs):
-    values = _initial_values(symbol, graph_variables, args, kwargs, "__dtype__", _to_dtype, "type")
-    return _inferred(symbol, "type", values, infer_graph_types)
+def _type_values(symbol, index, graph_variables, args, kwargs):
+    values = _initial_values(symbol, index, graph_variables, args, kwargs, "__dtype__", _to_dtype, "type")
+    return _inferred(symbol, index, "type", values, _TYPE_RULES)
 
 
-def _inferred(symbol, kind, values, infer):
-    """infer(symbol's nodes, values): (values, unsettled nodes), both the caller's to change.
+def _inferred(symbol, index, kind, given, rules):
+    """What inference finds from `given` ({entry id: value} of the symbol's variables):
+    (a list of every entry's value indexed by `index`, symbol._entries(), and the positions of
+    the nodes left unsettled), both the caller's to change.
 
     The symbol keeps its last inference of each kind: a user calls infer_shape, then
     simple_bind with the same shapes, which infers them again (a tenth of a second per 10^5
     nodes).  An inference is a function of the variables' values and the operator nodes'
     parsed parameters, which stay until a node's attributes change (Symbol._set_attr drops
-    them): both are compared before the last one is reused."""
-    nodes = symbol._nodes()
+    them, and _entries() numbers the graph again): both are compared before the last one is
+    reused."""
     last = symbol._last_inference.get(kind) if symbol._last_inference else None
-    if (last is not None and last[0] == values
-            and all(map(operator.is_, map(_parsed_params, nodes), last[1]))):
-        return dict(last[2]), list(last[3])
-    given = dict(values)
-    unsettled = infer(nodes, values)
+    if last is not None and last[0] is index and last[1] == given:
+        return list(last[2]), list(last[3])
+    values = [None] * index.count
+    for entry, value in given.items():
+        values[entry] = value
+    unsettled = _propagate(index, values, *rules)
     if symbol._last_inference is None:
         symbol._last_inference = {}
-    symbol._last_inference[kind] = (given, list(map(_parsed_params, nodes)), dict(values), unsettled)
+    symbol._last_inference[kind] = (index, given, list(values), unsettled)
     return values, list(unsettled)
 
 
-_parsed_params = operator.attrgetter("_params")
+def _as_dict(index, values):
+    """{(id(node), output): value} of the known entries of `index`, for the passes that keep
+    dicts (bind's fusion, autodiff)."""
+    if all(map(operator.is_not, values, itertools.repeat(None))):   # (a bind's) in one pass in C
+        return dict(zip(index.keys, values))
+    return {key: value for key, value in zip(index.keys, values) if value is not None}
 
 
 def _numpy_type(dtype):
@@ -344,41 +365,44 @@ def _numpy_type(dtype):
 def infer_shape(symbol, args, kwargs, partial):
     """MXNet's (arg_shapes, out_shapes, aux_shapes); (None, None, None) when incomplete, or with
     partial=True what is known (unknown dimensions as 0, unknown shapes as ())."""
-    graph_variables = symbol._variables()
-    values, _ = _shape_values(symbol, graph_variables, args, kwargs)
-    return _collect(symbol, graph_variables, values, partial, is_complete, _legacy_shape)
+    graph_variables, index = symbol._variables(), symbol._entries()
+    values, _ = _shape_values(symbol, index, graph_variables, args, kwargs)
+    return _collect(symbol, index, graph_variables, values, partial, is_complete, _legacy_shape)
 
 
 @gc_paused()
 def unresolved_shapes(symbol, graph_variables, shapes, what):
     """Complete (arg_shapes, aux_shapes) from the given shapes, or a BindError that lists every
     argument and auxiliary state whose shape, or some dimension of it, is still unknown; and
-    the inference itself, (values, unsettled nodes), for bind to reuse.
+    the inference itself, ({(id(node), index): shape}, unsettled nodes), for bind to reuse.
     graph_variables: symbol._variables()."""
-    values, unsettled = _shape_values(symbol, graph_variables, (), shapes)
+    index = symbol._entries()
+    values, unsettled = _shape_values(symbol, index, graph_variables, (), shapes)
     arg_nodes, aux_nodes = graph_variables
-    found = [values.get((id(n), 0)) for n in arg_nodes + aux_nodes]
+    found = [values[index.start[id(n)]] for n in arg_nodes + aux_nodes]
     missing = [f"{node.name} {show_shape(shape)}" for node, shape in zip(arg_nodes + aux_nodes, found)
                if not is_complete(shape)]
     if missing:
         raise BindError(f"{what}: cannot infer the shapes of {', '.join(missing)} ('?' marks an "
                         f"unknown dimension); give their shapes (given: {shapes})")
-    return found[:len(arg_nodes)], found[len(arg_nodes):], (values, unsettled)
+    return (found[:len(arg_nodes)], found[len(arg_nodes):],
+            (_as_dict(index, values), [index.nodes[p] for p in unsettled]))
 
 
 @gc_paused()
 def infer_type(symbol, args, kwargs, partial=False):
     """MXNet's (arg_types, out_types, aux_types) as NumPy scalar types; (None, None, None) when
     incomplete, or with partial=True what is known (None where unknown)."""
-    graph_variables = symbol._variables()
-    values, _ = _type_values(symbol, graph_variables, args, kwargs)
-    return _collect(symbol, graph_variables, values, partial, _is_known, _numpy_type)
+    graph_variables, index = symbol._variables(), symbol._entries()
+    values, _ = _type_values(symbol, index, graph_variables, args, kwargs)
+    return _collect(symbol, index, graph_variables, values, partial, _is_known, _numpy_type)
 
 
 @gc_paused()
 def bind_types(symbol, graph_variables, types):
-    """infer_type(symbol, (), types) and the inference itself, (values, unsettled nodes), for
-    bind to reuse.  graph_variables: symbol._variables()."""
-    values, unsettled = _type_values(symbol, graph_variables, (), types)
-    return (_collect(symbol, graph_variables, values, False, _is_known, _numpy_type),
-            (values, unsettled))
+    """infer_type(symbol, (), types) and the inference itself, ({(id(node), index): dtype},
+    unsettled nodes), for bind to reuse.  graph_variables: symbol._variables()."""
+    index = symbol._entries()
+    values, unsettled = _type_values(symbol, index, graph_variables, (), types)
+    return (_collect(symbol, index, graph_variables, values, False, _is_known, _numpy_type),
+            (_as_dict(index, values), [index.nodes[p] for p in unsettled]))

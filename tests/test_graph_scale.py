@@ -42,10 +42,10 @@ class _Counts:
             self.walks += 1
             return walk(heads)
 
-        def counted_sweep(order, values, rule, outcomes):
+        def counted_sweep(order, index, values, rule, outcomes):
             rule_name = rule[0]
             self.visits[rule_name] += len(order)
-            return sweep(order, values, rule, outcomes)
+            return sweep(order, index, values, rule, outcomes)
 
         def counted_rule(node, known, num_inputs, rule_name, *args):
             self.rule_calls[rule_name] += 1

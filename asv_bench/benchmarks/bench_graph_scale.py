@@ -145,7 +145,7 @@ def _phase_seconds(text, shapes, repeats=3):
 
     from cysym import executor, fusion, infer
     from cysym._ops import planner
-    from cysym.symbol import json_format, symbol
+    from cysym.symbol import graph, json_format, symbol
 
     spent = {}
 
@@ -165,6 +165,7 @@ def _phase_seconds(text, shapes, repeats=3):
     wrapped = [timed(json_format, "_load_json", "load_json"),
                timed(json_format.json, "loads", "  of which json.loads"),
                timed(symbol, "topo_order", "graph walk (Symbol._nodes)"),
+               timed(graph.EntryIndex, "__init__", "entry numbering (EntryIndex, not a loader's)"),
                timed(infer, "_propagate", "inference sweeps (each kind, each call)"),
                timed(executor.Executor, "_lay_out", "bind's lay-out (entries, planner, kernel calls)"),
                timed(planner, "memory_plan", "  of which the memory planner"),

@@ -85,20 +85,14 @@ def _as_int_list(obj, what):
 def _csr(lists, what, n_ops):
     """Flatten a list of per-op integer lists into (ptr, idx) int64 arrays."""
     flat = _csr_of_lists(lists, n_ops) if type(lists) is list else None
-    if flat is not None:
-        return flat
-    ptr = np.zeros(n_ops + 1, np.int64)
-    flat = []
-    for k, items in enumerate(lists):
-        values = _as_int_list(items, f"{what}[{k}]")
-        flat.extend(values)
-        ptr[k + 1] = ptr[k] + len(values)
-    return ptr, np.asarray(flat, np.int64).reshape(-1)
+    if flat is None:    # another form (tuples, arrays, NumPy ints): lists of ints first, each checked
+        flat = _csr_of_lists([_as_int_list(items, f"{what}[{k}]") for k, items in enumerate(lists)], n_ops)
+    return flat
 
 
 cdef object _csr_of_lists(list lists, i64 n_ops):
     """_csr's result in two typed passes when every item is a list of Python ints (what bind
-    gives, for graphs of 10^5 ops); None for anything else, which _csr then checks one by one."""
+    gives, for graphs of 10^5 ops); None for anything else, which _csr makes such lists of."""
     cdef i64 total = 0, k, j = 0
     cdef object items, v
     for items in lists:
@@ -123,37 +117,38 @@ cdef object _csr_of_lists(list lists, i64 n_ops):
 def _inplace_pairs(op_inplace, in_ptr, out_ptr):
     """Validate the in-place pairs; return (ptr, pairs) with pairs an int64 (P, 2) array."""
     pairs = _pairs_of_lists(op_inplace, in_ptr, out_ptr) if type(op_inplace) is list else None
-    if pairs is not None:
-        return pairs
-    n_ops = in_ptr.shape[0] - 1
-    ptr = np.zeros(n_ops + 1, np.int64)
+    if pairs is None:   # another form, or a pair out of range: lists of (int, int) first, each checked
+        pairs = _pairs_of_lists([_checked_pairs(op_inplace[k], k, int(in_ptr[k + 1] - in_ptr[k]),
+                                                int(out_ptr[k + 1] - out_ptr[k]))
+                                 for k in range(in_ptr.shape[0] - 1)], in_ptr, out_ptr)
+    return pairs
+
+
+def _checked_pairs(items, k, n_in, n_out):
+    """Op k's in-place pairs as a list of (int, int), each within its n_in inputs and n_out
+    outputs; a ValueError saying which op and pair otherwise."""
+    try:
+        items = list(items)
+    except TypeError:
+        raise ValueError(f"memory_plan: op_inplace[{k}] must be a list of (input_position, "
+                         f"output_position) pairs, got {items!r}") from None
     pairs = []
-    for k in range(n_ops):
-        n_in = int(in_ptr[k + 1] - in_ptr[k])
-        n_out = int(out_ptr[k + 1] - out_ptr[k])
-        items = op_inplace[k]
+    for item in items:
         try:
-            items = list(items)
-        except TypeError:
-            raise ValueError(f"memory_plan: op_inplace[{k}] must be a list of (input_position, "
-                             f"output_position) pairs, got {items!r}") from None
-        for item in items:
-            try:
-                ip, oq = (int(v) for v in item)
-            except (TypeError, ValueError):
-                raise ValueError(f"memory_plan: op_inplace[{k}] must hold (input_position, "
-                                 f"output_position) pairs, got {item!r}") from None
-            if not (0 <= ip < n_in and 0 <= oq < n_out):
-                raise ValueError(f"memory_plan: op {k} in-place pair ({ip}, {oq}) is out of range "
-                                 f"for {n_in} inputs and {n_out} outputs")
-            pairs.append((ip, oq))
-        ptr[k + 1] = len(pairs)
-    return ptr, np.ascontiguousarray(np.asarray(pairs, np.int64).reshape(-1, 2))
+            ip, oq = (int(v) for v in item)
+        except (TypeError, ValueError):
+            raise ValueError(f"memory_plan: op_inplace[{k}] must hold (input_position, "
+                             f"output_position) pairs, got {item!r}") from None
+        if not (0 <= ip < n_in and 0 <= oq < n_out):
+            raise ValueError(f"memory_plan: op {k} in-place pair ({ip}, {oq}) is out of range "
+                             f"for {n_in} inputs and {n_out} outputs")
+        pairs.append((ip, oq))
+    return pairs
 
 
 cdef object _pairs_of_lists(list op_inplace, const i64[::1] in_ptr, const i64[::1] out_ptr):
     """_inplace_pairs' result in two typed passes when every op's pairs are a list of in-range
-    (int, int) tuples; None for anything else, which _inplace_pairs then checks and reports."""
+    (int, int) tuples; None for anything else, which _inplace_pairs checks and makes such lists of."""
     cdef i64 n_ops = in_ptr.shape[0] - 1, total = 0, k, j = 0, ip, oq
     cdef object items, item
     if len(op_inplace) != n_ops:

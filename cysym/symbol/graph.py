@@ -2,8 +2,10 @@
 
 import contextlib
 import gc
+import itertools
+import operator
 
-__all__ = ["Node", "topo_order", "gc_paused"]
+__all__ = ["Node", "topo_order", "gc_paused", "EntryIndex"]
 
 
 @contextlib.contextmanager
@@ -141,6 +143,123 @@ def topo_order(heads):
                 pending.pop()
                 order.append(path.pop())
     return order
+
+
+class EntryIndex:
+    """The entries (node outputs) of a node list numbered 0..count-1, so that what inference
+    and bind know of each entry is a list indexed by entry id rather than a dict keyed by
+    (id(node), output): a node's outputs are consecutive, from first[position].
+
+    nodes: the list numbered, in topological order; first[p], num_outputs[p]: node p's first
+    entry and output count; inputs[p]: the entry ids node p reads (a list); count: how many
+    entries there are; start: id(node) -> first entry, also of nodes outside the list that it
+    reads (numbered when first read, so that inference over part of a graph sees their values)
+    and of nodes that `aliases` ({(id(replaced node), index): (node of the list, index)})
+    replaces; keys[e]: the (id(node), output) of entry e, to go to and from the dicts other
+    passes keep.  Each step is a pass in C over all nodes where it can be (map, zip,
+    accumulate): a 10^5-node graph is numbered at every bind."""
+
+    __slots__ = ("nodes", "first", "num_outputs", "inputs", "count", "params", "_start", "_keys",
+                 "_op_positions")
+
+    def __init__(self, nodes, aliases=None, base=None):
+        """Number `nodes`; after the entries of the EntryIndex `base` (whose nodes come first)
+        when given."""
+        if base is None:
+            self.nodes, self.first, self.num_outputs, self.inputs, self.params = [], [], [], [], []
+            self.count, self._start, self._keys = 0, {}, []
+        else:
+            self.nodes, self.first, self.num_outputs = list(base.nodes), list(base.first), list(base.num_outputs)
+            self.inputs, self.params, self.count = list(base.inputs), list(base.params), base.count
+            self._start, self._keys = dict(base.start), list(base.keys)
+        counts = list(map(Node.num_outputs, nodes))
+        firsts = list(itertools.accumulate(counts, initial=self.count))
+        self._number(nodes, counts, firsts)
+        start = self._start
+        start.update(zip(map(id, nodes), firsts))
+        for (replaced_id, replaced_index), (target, index) in (aliases or {}).items():
+            start[replaced_id] = start[id(target)] + index - replaced_index
+        # every node's inputs in one flat list of entry ids, then cut into a list per node
+        node_inputs = list(map(_inputs_of, nodes))
+        bounds = list(itertools.accumulate(map(len, node_inputs), initial=0))
+        pairs = list(itertools.chain.from_iterable(node_inputs))
+        try:
+            flat = list(map(operator.add, map(start.__getitem__, map(id, map(_first, pairs))),
+                            map(_second, pairs)))
+        except KeyError:    # a node outside the list: numbered when first read
+            flat = [self._first_of(src) + index for src, index in pairs]
+        self.inputs += map(flat.__getitem__, map(slice, bounds[:-1], bounds[1:]))
+
+    @classmethod
+    def of_loaded(cls, nodes, counts, firsts, inputs):
+        """The index a loader worked out as it made the nodes (their output counts, first
+        entries and the entry ids each reads), without looking at the nodes again."""
+        index = cls.__new__(cls)
+        index.nodes, index.first, index.num_outputs, index.inputs, index.params = [], [], [], inputs, []
+        index.count, index._start, index._keys = 0, None, None
+        index._number(nodes, counts, firsts + [firsts[-1] + counts[-1]])
+        return index
+
+    def _number(self, nodes, counts, firsts):
+        """Append `nodes` (counts: their output counts; firsts: their first entries and the
+        next one after them)."""
+        self.nodes += nodes
+        self.num_outputs += counts
+        self.first += firsts[:-1]
+        self.count = firsts[-1]
+        self.params += map(_parsed_params, nodes)
+        if self._keys is not None:
+            self._keys += _keys_of(nodes, counts)
+        self._op_positions = None
+
+    @property
+    def start(self):
+        if self._start is None:
+            self._start = dict(zip(map(id, self.nodes), self.first))
+        return self._start
+
+    @property
+    def keys(self):
+        if self._keys is None:
+            self._keys = _keys_of(self.nodes, self.num_outputs)
+        return self._keys
+
+    @property
+    def op_positions(self):
+        """The positions of the operator nodes (not variables), in order."""
+        if self._op_positions is None:
+            self._op_positions = [p for p, node in enumerate(self.nodes) if node.op is not None]
+        return self._op_positions
+
+    def _first_of(self, node):
+        entry = self._start.get(id(node))
+        return self._outside(node) if entry is None else entry
+
+    def _outside(self, node):
+        """The first entry of a node outside the list, numbered when first read."""
+        first = self._start[id(node)] = self.count
+        count = node.num_outputs()
+        self._keys += _keys_of([node], [count])
+        self.count += count
+        return first
+
+    def is_current(self, nodes):
+        """Whether this numbers `nodes` (in this order) with the parameters (and so the outputs)
+        they had when numbered: Symbol._set_attr drops a node's parsed parameters."""
+        return (len(nodes) == len(self.nodes) and all(map(operator.is_, nodes, self.nodes))
+                and all(map(operator.is_, map(_parsed_params, nodes), self.params)))
+
+
+def _keys_of(nodes, counts):
+    """[(id(node), output)] of every output of `nodes`, in order."""
+    if all(count == 1 for count in counts):
+        return list(zip(map(id, nodes), itertools.repeat(0)))
+    return [(id(node), i) for node, count in zip(nodes, counts) for i in range(count)]
+
+
+_parsed_params = operator.attrgetter("_params")
+_inputs_of = operator.attrgetter("inputs")
+_first, _second = operator.itemgetter(0), operator.itemgetter(1)
 
 
 def copy_graph(heads, memo):

@@ -17,7 +17,7 @@ import os
 from ..base import JSONFormatError, MXNetError, dtype_from_code
 from ..registry import find_op, unknown_operator_message
 from ..shapes import MAX_ELEMENTS
-from .graph import Node, gc_paused
+from .graph import EntryIndex, Node, gc_paused
 from .symbol import Symbol
 
 __all__ = ["to_json", "load_json", "load"]
@@ -280,6 +280,9 @@ def _load_json(json_str, source):
     if not isinstance(raw_heads, list) or not raw_heads:
         raise _fail(source, "'heads' must be a non-empty list")
     nodes, names, output_counts = [], {}, []
+    # the graph's entries numbered in file order as the nodes are made (EntryIndex.of_loaded):
+    # each node's first entry, and the entry ids each reads
+    firsts, reads, entry_count = [], [], 0
     # what an operator's declaration says of a node, per operator and attributes: the nodes
     # alike (every relu of a network) share their parsed parameters, as copy_graph's twins do
     op_facts = {}
@@ -299,9 +302,12 @@ def _load_json(json_str, source):
         # operator's "attrs" object is checked by _node_attrs only when its attributes are not
         # those of an earlier node (op_facts), whose values were all strings.
         attrs = raw.get("attrs")
-        checked = op_name == "null" or type(attrs) is not dict or "attr" in raw or "param" in raw
-        if checked:
-            attrs = _node_attrs(source, raw, position, name)
+        if attrs is None and "attr" not in raw and "param" not in raw:
+            attrs, checked = {}, True       # _node_attrs' answer, without its call (half the nodes of a chain)
+        else:
+            checked = op_name == "null" or type(attrs) is not dict or "attr" in raw or "param" in raw
+            if checked:
+                attrs = _node_attrs(source, raw, position, name)
         if op_name == "null":
             if raw_inputs:
                 raise _fail(source, f"node {position} ('{name}'): a variable cannot have inputs")
@@ -309,6 +315,9 @@ def _load_json(json_str, source):
                 _check_variable_attrs(source, attrs, position, name)
             nodes.append(built(None, name, attrs, []))
             output_counts.append(1)
+            firsts.append(entry_count)
+            reads.append([])
+            entry_count += 1
             continue
         facts_key = (op_name, tuple(attrs.items()))
         try:
@@ -332,18 +341,26 @@ def _load_json(json_str, source):
                                 f"{op.input_names(params) + op.aux_names(params)}, got {len(raw_inputs)}")
         # Node.output_names()'s and num_args()'s caches, shared by the nodes alike
         if len(raw_inputs) == 1:
-            inputs = [_reference(raw_inputs[0], position, nodes, output_counts)
-                      or _entry(source, raw_inputs[0], (position, name), 0, position, nodes, output_counts)]
+            raw_input = raw_inputs[0]
+            inputs = [_reference(raw_input, position, nodes, output_counts)
+                      or _entry(source, raw_input, (position, name), 0, position, nodes, output_counts)]
+            reads.append([firsts[raw_input[0]] + raw_input[1]])
         else:
             inputs = [_reference(e, position, nodes, output_counts)
                       or _entry(source, e, (position, name), k, position, nodes, output_counts)
                       for k, e in enumerate(raw_inputs)]
+            reads.append([firsts[e[0]] + e[1] for e in raw_inputs])
         nodes.append(built(op, name, attrs, inputs, params, named_outputs, named_args))
         output_counts.append(len(named_outputs[1]))
+        firsts.append(entry_count)
+        entry_count += output_counts[-1]
     heads = [_reference(e, len(nodes), nodes, output_counts)
              or _entry(source, e, None, k, len(nodes), nodes, output_counts)
              for k, e in enumerate(raw_heads)]
-    return Symbol(heads)
+    symbol = Symbol(heads)
+    # the symbol's own numbering when its graph order is the file's (MXNet writes it so)
+    symbol._entry_index = EntryIndex.of_loaded(nodes, output_counts, firsts, reads)
+    return symbol
 
 
 def load(fname):

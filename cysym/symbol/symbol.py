@@ -6,7 +6,7 @@ from ..base import (MXNetError, NotImplementedForSymbol, OperatorError, atomic_w
                     format_value)
 from ..name import NameManager
 from ..registry import find_op, unknown_operator_message
-from .graph import Node, copy_graph, topo_order
+from .graph import EntryIndex, Node, copy_graph, topo_order
 
 __all__ = ["Symbol", "Variable", "var", "Group", "create_op", "install_fluent_methods", "pow", "power",
            "maximum", "minimum", "hypot"]
@@ -40,12 +40,13 @@ def _with_visible_keys(attrs):
 class Symbol:
     """One or more output entries (node, index) of a computation graph."""
 
-    __slots__ = ("_outputs", "_order", "_variable_nodes", "_last_inference", "__weakref__")
+    __slots__ = ("_outputs", "_order", "_variable_nodes", "_entry_index", "_last_inference", "__weakref__")
 
     def __init__(self, outputs):
         self._outputs = list(outputs)
         self._order = None
         self._variable_nodes = None
+        self._entry_index = None
         self._last_inference = None     # cysym.infer's, by kind
 
     # -- structure ----------------------------------------------------------------------
@@ -59,6 +60,15 @@ class Symbol:
         if self._order is None:
             self._order = topo_order(self._outputs)
         return self._order
+
+    def _entries(self):
+        """The graph's entries numbered in the order of _nodes() (an EntryIndex, do not modify
+        it): inference and bind keep what they know of each entry in lists indexed by these
+        numbers.  Computed once per symbol, and again when a node's parameters changed."""
+        nodes = self._nodes()
+        if self._entry_index is None or not self._entry_index.is_current(nodes):
+            self._entry_index = EntryIndex(nodes)     # (a loader's, in file order, may differ)
+        return self._entry_index
 
     def _variables(self):
         """(argument nodes, auxiliary-state nodes), each in DFS order (do not modify the lists).
@@ -226,7 +236,7 @@ class Symbol:
     def __setstate__(self, state):
         from .json_format import load_json
         self._outputs = load_json(state["json"])._outputs
-        self._order = self._variable_nodes = self._last_inference = None
+        self._order = self._variable_nodes = self._entry_index = self._last_inference = None
 
     def __call__(self, *args, **kwargs):
         """A copy in which the free variables named by the keyword arguments are replaced by
@@ -262,7 +272,7 @@ class Symbol:
                            for src, i in node.inputs]
         composed._outputs = [substitutes.get(n.name, (n, i)) if n.is_variable else (n, i)
                              for n, i in composed._outputs]
-        composed._order = composed._variable_nodes = None     # the inputs just changed
+        composed._order = composed._variable_nodes = composed._entry_index = None     # the inputs just changed
         if name is not None:
             composed._head("compose with name=").name = name
         return composed
