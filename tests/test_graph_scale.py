@@ -113,6 +113,59 @@ def test_an_inference_is_reused_only_for_the_same_graph_and_inputs(monkeypatch):
     assert net.infer_shape(x=(4, 3)) == ([(4, 3), (7, 3), (7,)], [(4, 7)], [])
 
 
+def _count_numberings(monkeypatch):
+    """A list that gets one item per EntryIndex numbered from nodes (a loader's is not)."""
+    made = []
+    number = graph.EntryIndex.__init__
+
+    def counted(self, *args, **kwargs):
+        made.append(args[0])
+        number(self, *args, **kwargs)
+    monkeypatch.setattr(graph.EntryIndex, "__init__", counted)
+    return made
+
+
+@pytest.mark.parametrize("grad_req", ["null", "write"])
+def test_entries_are_numbered_once_for_inference_and_bind(monkeypatch, grad_req):
+    """Inference and bind read one numbering of the graph's entries: a loaded chain's is the
+    loader's; a training bind numbers only the backward nodes it adds after them (for their
+    inference, and for the lay-out)."""
+    made = _count_numberings(monkeypatch)
+    exe = _load_infer_bind(30, grad_req=grad_req)
+    if grad_req == "null":
+        assert made == []
+    else:
+        forward = {id(node) for node in exe._symbol._nodes()}
+        assert made and not any(id(node) in forward for nodes in made for node in nodes)
+    # a composed symbol: numbered at its first inference, then shared
+    made.clear()
+    net = mx.sym.relu(mx.sym.Variable("x") + 1)
+    net.infer_shape(x=(2, 3))
+    net.simple_bind(mx.cpu(), grad_req="null", x=(2, 3))
+    assert len(made) == 1
+
+
+def test_a_file_whose_order_is_not_the_graph_order_is_numbered_again(monkeypatch):
+    """The loader's numbering follows the file; a file may list nodes in another topological
+    order than the graph's depth-first one (here x's branch first, though the sum reads y's
+    branch first): the symbol numbers its own entries, and computes the same results."""
+    nodes = [{"op": "null", "name": "x", "inputs": []},
+             {"op": "null", "name": "y", "inputs": []},
+             {"op": "_mul_scalar", "name": "twice", "attrs": {"scalar": "2"}, "inputs": [[0, 0, 0]]},
+             {"op": "relu", "name": "r", "inputs": [[1, 0, 0]]},
+             {"op": "elemwise_add", "name": "sum", "inputs": [[3, 0, 0], [2, 0, 0]]}]
+    text = json.dumps({"nodes": nodes, "arg_nodes": [0, 1], "heads": [[4, 0, 0]]})
+    made = _count_numberings(monkeypatch)
+    net = mx.sym.load_json(text)
+    assert net.list_arguments() == ["y", "x"]
+    assert net.infer_shape(x=(2, 3))[0] == [(2, 3), (2, 3)]
+    assert len(made) == 1 and [n.name for n in made[0]] == ["y", "r", "x", "twice", "sum"]
+    exe = net.simple_bind(mx.cpu(), grad_req="null", x=(2, 3))
+    x, y = np.arange(6.0).reshape(2, 3), np.arange(-3.0, 3.0).reshape(2, 3)
+    out = exe.forward(x=x, y=y)[0].asnumpy()
+    assert np.array_equal(out, np.maximum(y, 0) + 2 * x) and len(made) == 1
+
+
 def test_training_bind_infers_the_backward_nodes_only_once(monkeypatch):
     counts = _Counts(monkeypatch)
     n_nodes = 40
