@@ -200,10 +200,13 @@ def _entry_index(symbol, nodes, aliases):
     """An EntryIndex of bind's `nodes`: the symbol's own, which inference numbered, extended
     by the nodes bind adds after the forward ones, unless some forward node was replaced."""
     forward = symbol._entries()
-    count = len(forward.nodes)
-    if aliases or len(nodes) < count or not all(map(operator.is_, forward.nodes, nodes)):
-        return EntryIndex(nodes, aliases)
-    return forward if len(nodes) == count else EntryIndex(nodes[count:], base=forward)
+    if not aliases:
+        if nodes is forward.nodes:
+            return forward
+        count = len(forward.nodes)
+        if len(nodes) > count and all(map(operator.is_, forward.nodes, nodes)):
+            return EntryIndex(nodes[count:], base=forward)
+    return EntryIndex(nodes, aliases)
 
 
 _itemsize = operator.attrgetter("itemsize")
@@ -402,7 +405,8 @@ class Executor:
         entry_shapes = list(map(shapes.get, index.keys))
         entry_dtypes = list(map(dtypes.get, index.keys))
         labels = [None] * index.count
-        arrays = [None] * index.count   # per entry: the user's array for external entries, else None until planned
+        # per entry: the user's array for external entries, else None until planned
+        arrays = [None] * index.count
         external = [False] * index.count
         op_positions = index.op_positions
         op_nodes = [nodes[p] for p in op_positions]

@@ -169,7 +169,8 @@ class EntryIndex:
             self.nodes, self.first, self.num_outputs, self.inputs, self.params = [], [], [], [], []
             self.count, self._start, self._keys = 0, {}, []
         else:
-            self.nodes, self.first, self.num_outputs = list(base.nodes), list(base.first), list(base.num_outputs)
+            self.nodes, self.first = list(base.nodes), list(base.first)
+            self.num_outputs = list(base.num_outputs)
             self.inputs, self.params, self.count = list(base.inputs), list(base.params), base.count
             self._start, self._keys = dict(base.start), list(base.keys)
         counts = list(map(Node.num_outputs, nodes))
@@ -246,8 +247,9 @@ class EntryIndex:
     def is_current(self, nodes):
         """Whether this numbers `nodes` (in this order) with the parameters (and so the outputs)
         they had when numbered: Symbol._set_attr drops a node's parsed parameters."""
-        return (len(nodes) == len(self.nodes) and all(map(operator.is_, nodes, self.nodes))
-                and all(map(operator.is_, map(_parsed_params, nodes), self.params)))
+        same_nodes = nodes is self.nodes or (len(nodes) == len(self.nodes)
+                                             and all(map(operator.is_, nodes, self.nodes)))
+        return same_nodes and all(map(operator.is_, map(_parsed_params, nodes), self.params))
 
 
 def _keys_of(nodes, counts):

@@ -303,7 +303,7 @@ def _load_json(json_str, source):
         # those of an earlier node (op_facts), whose values were all strings.
         attrs = raw.get("attrs")
         if attrs is None and "attr" not in raw and "param" not in raw:
-            attrs, checked = {}, True       # _node_attrs' answer, without its call (half the nodes of a chain)
+            attrs, checked = {}, True       # _node_attrs' answer without its call (a chain's relus)
         else:
             checked = op_name == "null" or type(attrs) is not dict or "attr" in raw or "param" in raw
             if checked:

@@ -65,10 +65,11 @@ class Symbol:
         """The graph's entries numbered in the order of _nodes() (an EntryIndex, do not modify
         it): inference and bind keep what they know of each entry in lists indexed by these
         numbers.  Computed once per symbol, and again when a node's parameters changed."""
-        nodes = self._nodes()
-        if self._entry_index is None or not self._entry_index.is_current(nodes):
-            self._entry_index = EntryIndex(nodes)     # (a loader's, in file order, may differ)
-        return self._entry_index
+        nodes, index = self._nodes(), self._entry_index
+        if index is None or not index.is_current(nodes):
+            index = self._entry_index = EntryIndex(nodes)     # (a loader's, in file order, may differ)
+        index.nodes = nodes     # the same nodes: the next check compares the lists at once
+        return index
 
     def _variables(self):
         """(argument nodes, auxiliary-state nodes), each in DFS order (do not modify the lists).
@@ -272,7 +273,8 @@ class Symbol:
                            for src, i in node.inputs]
         composed._outputs = [substitutes.get(n.name, (n, i)) if n.is_variable else (n, i)
                              for n, i in composed._outputs]
-        composed._order = composed._variable_nodes = composed._entry_index = None     # the inputs just changed
+        # the inputs just changed
+        composed._order = composed._variable_nodes = composed._entry_index = None
         if name is not None:
             composed._head("compose with name=").name = name
         return composed
