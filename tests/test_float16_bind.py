@@ -406,3 +406,20 @@ def test_multi_precision_update_in_a_graph_keeps_float32_states():
     np.testing.assert_allclose(exe.arg_dict["mom"], momentum, rtol=1e-6)
     np.testing.assert_allclose(exe.arg_dict["weight32"], master, rtol=1e-6)
     np.testing.assert_array_equal(out, master.astype(np.float16))
+
+
+def test_embedding_with_float16_weights():
+    # Embedding(dtype='float16'), as MXNet's float16 language models declare it: float16
+    # weight, output and weight gradient, float32 indices
+    indices = mx.sym.Variable("indices")
+    net = mx.sym.Embedding(indices, input_dim=5, output_dim=3, dtype="float16", name="emb")
+    assert net.infer_type(indices="float32") == ([np.float32, np.float16], [np.float16], [])
+    exe = net.simple_bind(mx.cpu(), indices=(2,), type_dict={"indices": "float32"})
+    table = np.arange(15).reshape(5, 3) / 3
+    exe.arg_dict["emb_weight"][:] = table
+    exe.arg_dict["indices"][:] = [1, 4]
+    np.testing.assert_array_equal(exe.forward(is_train=True)[0], table.astype(np.float16)[[1, 4]])
+    exe.backward(np.full((2, 3), 0.5, np.float16))
+    expected = np.zeros((5, 3), np.float16)
+    expected[[1, 4]] = 0.5
+    np.testing.assert_array_equal(exe.grad_dict["emb_weight"], expected)

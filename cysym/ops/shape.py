@@ -452,7 +452,8 @@ register(OpDef(
     params=[
         Param("input_dim", "int", doc="Vocabulary size of the input indices.", low=1),
         Param("output_dim", "int", doc="Dimension of the embedding vectors.", low=1),
-        Param("dtype", "str", "float32", "Data type of weight.", choices=("float32", "float64")),
+        # float16 weights are computed in float32 (cysym/float16.py)
+        Param("dtype", "str", "float32", "Data type of weight.", choices=("float16", "float32", "float64")),
         Param("sparse_grad", "bool", False, "Compute row-sparse gradient in the backward calculation."),
     ],
     inputs=("data", "weight"),
