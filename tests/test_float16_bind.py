@@ -423,3 +423,23 @@ def test_embedding_with_float16_weights():
     expected = np.zeros((5, 3), np.float16)
     expected[[1, 4]] = 0.5
     np.testing.assert_array_equal(exe.grad_dict["emb_weight"], expected)
+
+
+def test_multi_precision_multi_update_in_a_graph():
+    # each group as mp_sgd_mom_update's: float16 weight and grad, float32 mom and master copy
+    names = [f"{name}_{i}" for i in range(2) for name in ("weight", "grad", "mom", "weight32")]
+    update = mx.sym.multi_mp_sgd_mom_update(*(mx.sym.Variable(name) for name in names),
+                                            lrs=(0.5, 0.25), wds=(0.0, 0.0), momentum=0.9,
+                                            num_weights=2)
+    types = {name: "float16" if name.startswith(("weight_", "grad_")) else "float32" for name in names}
+    assert update.infer_type(**types)[1] == [np.float16, np.float16]
+    exe = update.simple_bind(mx.cpu(), grad_req="null", type_dict=types, **{name: (3,) for name in names})
+    for name in names:
+        exe.arg_dict[name][:] = 1.0 if name.startswith("weight") else 0.5
+    outputs = exe.forward()
+    for i, lr in enumerate((0.5, 0.25)):
+        momentum = np.float32(0.9 * 0.5 - lr * 0.5)
+        np.testing.assert_allclose(exe.arg_dict[f"mom_{i}"], momentum, rtol=1e-6)
+        np.testing.assert_allclose(exe.arg_dict[f"weight32_{i}"], 1 + momentum, rtol=1e-6)
+        assert outputs[i].dtype == np.float16
+        np.testing.assert_array_equal(outputs[i], np.full(3, 1 + momentum, np.float32).astype(np.float16))

@@ -320,6 +320,23 @@ def _multi_type(ctx, ins, outs):
     return [known] * count + list(ins[count:]), [known] * len(outs)
 
 
+def _multi_master_type(group_size):
+    def rule(ctx, ins, outs):
+        """mp_ forms: each group's weight, grad and new weight share a dtype; its states and
+        master copy are float32 for a float16 weight, else of the weight's (MXNet's
+        MP_InferType, per group); preloaded forms' lrs and wds keep their own."""
+        ins, outs = list(ins), list(outs)
+        for i in range(ctx.params["num_weights"]):
+            start = i * group_size
+            weight = next((t for t in (ins[start], ins[start + 1], outs[i]) if t is not None), None)
+            if weight is not None:
+                state = np.dtype(np.float32) if np.dtype(weight) == np.float16 else weight
+                ins[start:start + group_size] = [weight, weight] + [state] * (group_size - 2)
+                outs[i] = weight
+        return ins, outs
+    return rule
+
+
 def _register_multi(name, kind, states, master, doc, preloaded=False):
     group_size = 2 + len(states) + master
     params = [] if preloaded else [
@@ -339,7 +356,7 @@ def _register_multi(name, kind, states, master, doc, preloaded=False):
         inputs=_multi_inputs(states, master, preloaded),
         outputs=lambda p: [f"output{i}" for i in range(p["num_weights"])],
         infer_shape=_multi_shape(group_size, preloaded),
-        infer_type=_multi_type if preloaded else None,
+        infer_type=_multi_master_type(group_size) if master else _multi_type if preloaded else None,
         dtypes={"lrs": ("float32", "float64"), "wds": ("float32", "float64")},
         inplace=lambda p: [(i * group_size, i) for i in range(p["num_weights"])],
         mutates=lambda p: [f"{state}_{i}" for i in range(p["num_weights"])
