@@ -8,49 +8,58 @@ counts what makes them linear (one visit per node and kind per inference, and on
 distinct operator, parameters and known values; one inference of each kind per bind; one walk
 of the graph per symbol).
 
-CPU seconds, best of 3, on the shared 2-core machine, 2026-11-30 (fourth session's hardening
-helper): "a9f9790" is the tree before this session's work, "now" after it, the two trees
+CPU seconds, best of 3, on the shared 2-core machine, 2026-11-30 (fifth session's hardening
+helper): "cfbc34a" is the tree before this session's work, "now" after it, the two trees
 alternating in one sitting (`python3 asv_bench/benchmarks/bench_graph_scale.py`, each tree's own
-copy, under `chrt -f 10`), two rounds, at a load average of 7 to 12 (other sessions' builds and
-a full test suite): the figures move by a fifth between rounds.
+copy, under `chrt -f 10`), two rounds at a load average of 5 to 6 (other sessions' builds and
+tests).  `time_infer_shape` and `time_simple_bind` run on a symbol loaded once (its graph walk
+and numbering made by the first of the three runs); `time_load_infer_bind` on a new one each
+run, as a user's first call is.
 
-    graph                    step                  a9f9790     now
-    chain-100000             load                  0.54-0.59   0.57-0.73
-                             infer_shape           0.12-0.15   0.17-0.18
-                             simple_bind           1.72-2.00   1.31-1.59
-                             load_infer_bind       2.70-3.06   2.18-2.35
-    slice-65536-one-head     load_infer_bind       0.65-0.71   0.38-0.40
-    slice-65536-every-head   load_infer_bind       0.67-0.82   0.52-0.61
-    add_n-8000-arguments     load_infer_bind       0.51-0.68   0.56-0.56
+    graph                    step                  cfbc34a     now
+    chain-100000             load                  0.69-0.87   0.86-0.91
+                             infer_shape           0.23-0.27   0.09-0.10
+                             simple_bind           1.84-2.26   1.33-1.35
+                             load_infer_bind       2.89-3.21   2.87-2.95
+    slice-65536-one-head     load_infer_bind       0.41-0.51   0.55-0.56
+    slice-65536-every-head   load_infer_bind       0.65-0.85   0.57-0.65
+    add_n-8000-arguments     load_infer_bind       0.38-0.64   0.49-0.52
 
-(infer_shape now also keeps what it inferred for the next call: a copy of the 10^5 values.
-In an earlier round at load 8, with the first three of this session's changes, the chain's
-load_infer_bind took 2.02-2.05 s against a9f9790's 2.71-3.20.  The third session measured 3.66-4.48 -> 2.54-2.72 s at load 11-17, and 3.34-3.38 s
-at load 1-2: CPU time on this virtual machine does not fall with its load average, so only
-figures of one sitting compare.  The first session's chain took 26 s, and bind() of 8,000
-arguments given by name 5.6 s while bind's name checks scanned lists.)
+The steps on their own got faster and the whole path did not: on a new symbol, inference and
+bind first walk the graph and number its entries (about what the lists then save).  The figures
+move by a fifth between runs of one tree; instruction counts do not: `valgrind --tool=cachegrind`
+of the whole path on a 20,000-node chain (two runs after a first one, per run) counts 1.72e9
+instructions at cfbc34a and 1.68e9 now (-2.4%).  The fourth session measured 2.18-2.35 s (a9f9790:
+2.70-3.06 s) at load 7-12; the third 2.54-2.72 s at load 11-17; the first session's chain took
+26 s, and bind() of 8,000 arguments given by name 5.6 s while bind's name checks scanned lists.
 
 What made the chain faster, over the sessions: inference calls a rule once per distinct
 (operator, parameters, known values), not per node; load_json parses and checks each (operator,
 attributes) once, and the nodes alike share the parameters; bind lays out nodes of one layout
 from what it worked out once; the objects a pass with the collector paused leaves go to the
-oldest generation; nodes of one input and one output are spelt out in the inference sweep and
-in bind's lay-out; the planner flattens bind's lists in typed loops.  This session:
-elemwise.append_unary fills its plan call in place (runner's Plan.reserve: no lists; float
-arrays recognised from their type numbers), 2 -> 0.5-0.7 us a call; a symbol keeps its last
-inference, so simple_bind after infer_shape with the same shapes does not infer the shapes
-again (`time_infer_shape` and `time_simple_bind` forget it, to measure their own inference);
-bind numbers entries and lists what each op reads in one pass, counts readers with one
-bincount, and makes the monitor's and profiler's lists of calls only when asked.
+oldest generation; elemwise.append_unary fills its plan call in place (runner's Plan.reserve);
+a symbol keeps its last inference, so simple_bind after infer_shape with the same shapes does
+not infer the shapes again (`time_infer_shape` and `time_simple_bind` forget it, to measure
+their own inference); bind counts readers with one bincount, and makes the monitor's and
+profiler's lists of calls only when asked.  This session: the entries are numbered once per
+symbol (cysym.symbol.graph.EntryIndex: each node's first entry, output count and the entry ids
+it reads, made in passes in C; a loaded symbol takes the loader's numbering, in file order, when
+that is its graph order); inference keeps what it knows in lists indexed by entry id, its sweep
+reads the numbering; bind's lay-out reads the symbol's numbering (extended by the backward
+nodes it adds) and computes every entry's bytes and label at once; dicts keyed by (id(node),
+index) remain only for the passes that keep them (fusion, autodiff, float16).
 
-The 2 s target is not met reliably on this loaded machine.  Where the chain's time goes now
-(`--phases`, one run at load 8-9, 2.56 s in all): bind's lay-out 1.29 (its kernel calls, a
-BindContext, the elemwise entry point and its label per node, about 0.3-0.4; numbering the
-entries, which reads shapes and dtypes from dicts keyed by (id(node), index), about 0.4; the
-planner 0.06), load 0.57 (json.loads 0.15), two inference sweeps 0.29 (infer_shape's shapes,
-then bind's dtypes), the graph walk 0.10, fusion 0.03.  That is Python's cost per node and
-entry, a few tenths of a microsecond per step; what is left to take is flat lists indexed by
-entry id shared by inference and bind (no tuple keys), and fewer objects per loaded node.
+The 2 s target is not met.  Where the chain's time goes now (`--phases`, one run at load 3.5,
+2.40 s in all): load_json 0.87 (json.loads 0.21, the rest a Python loop of about 6 us a node:
+checks, the operator facts' lookup, a Node and its input list, the numbering); bind's lay-out
+0.84 (its kernel calls, a BindContext, the elemwise entry point and its label per node, about
+0.4; the planner 0.06); two inference sweeps 0.22; the graph walk 0.10; fusion 0.03; the rest
+(0.34) finding the variables, checking and extending the numbering, and the dicts keyed by
+(id(node), index) that bind's other passes read.  What is left is Python's cost per node, in
+loops that each take a few tenths of a microsecond per step: a cheaper load (fewer objects per
+JSON node), no graph walk for a loaded symbol whose file order is its graph order, kernel entry
+points that take a node's arrays without a BindContext, and lists rather than dicts for
+fusion, autodiff and the float16 pass.
 """
 import json
 

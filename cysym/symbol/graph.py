@@ -215,12 +215,14 @@ class EntryIndex:
 
     @property
     def start(self):
+        """{id(node): its first entry} (made when first asked for, for a loader's index)."""
         if self._start is None:
             self._start = dict(zip(map(id, self.nodes), self.first))
         return self._start
 
     @property
     def keys(self):
+        """[(id(node), output)] of every entry, in entry order (made when first asked for)."""
         if self._keys is None:
             self._keys = _keys_of(self.nodes, self.num_outputs)
         return self._keys
