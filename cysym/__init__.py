@@ -14,7 +14,8 @@ from . import base, name, attribute, registry  # noqa: F401
 from .base import MXNetError
 from .attribute import AttrScope
 from .context import Context, cpu, gpu, cpu_pinned, current_context, num_gpus
-from ._ops.threads import get_num_threads, set_num_threads  # the kernels' threads
+from ._ops.threads import (get_num_threads, set_num_threads,  # the kernels' threads
+                           get_deterministic, set_deterministic)
 from . import context, random, ndarray
 from . import ndarray as nd
 from . import symbol

@@ -106,21 +106,24 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="cysym.random.seed for the run")
     parser.add_argument("--threads", type=int, default=1,
                         help="kernel threads (default 1: these layers are too small to gain from "
-                             "more, and one thread gives the same numbers on every machine)")
+                             "more; the numbers are the same at any count)")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="log each epoch's training metrics and time (the 'cysym' logger)")
     parser.add_argument("--plot", default="cysym-demo-network",
                         help="file name (no extension) for the picture; '' for none")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
-    # A GEMM split over threads sums in blocks whose rounding differs from one whole call, and
-    # over a training run such differences change the CNN's test accuracy by tenths of a percent.
-    threads_before = mx.get_num_threads()
+    # Deterministic mode: a GEMM split over threads sums in blocks whose rounding differs from
+    # one whole call, and over a training run that would move the CNN's test accuracy by tenths
+    # of a percent from one thread count to another.
+    threads_before, deterministic_before = mx.get_num_threads(), mx.get_deterministic()
     mx.set_num_threads(args.threads)
+    mx.set_deterministic(True)
     try:
         module, accuracy, speed = train(args.cnn, args.epochs, args.batch_size, args.lr, seed=args.seed)
     finally:
         mx.set_num_threads(threads_before)
+        mx.set_deterministic(deterministic_before)
     print(f"network: {'LeNet-style CNN' if args.cnn else 'seed MLP (128-64-10)'}, "
           f"{args.threads} kernel thread{'s' if args.threads > 1 else ''}")
     print(f"test accuracy: {accuracy * 100:.2f}%")

@@ -407,6 +407,21 @@ def _direct_and_im2col(x, w, b, dy, start, req, kw):
     return results
 
 
+@pytest.mark.parametrize("channels, filters, side", [(128, 128, 56), (32, 64, 112), (96, 48, 56),
+                                                     (64, 256, 56)])
+def test_pointwise_tiles_share_out_evenly(channels, filters, side):
+    # an even number of tiles of one width (a multiple of 16) per sample, so that two threads
+    # take equal shares
+    x = np.zeros((1, channels, side, side), np.float32)
+    w = np.zeros((filters, channels, 1, 1), np.float32)
+    geo = conv._conv_geometry(x, w, (1, 1), (1, 1), (1, 1), (0, 0), filters, 1, "test")
+    width = conv.conv_tile_columns(geo)
+    tiles = -(-side * side // width)
+    assert width % 16 == 0 and tiles % 2 == 0
+    assert width < max(conv.TILE_MIN_COLUMNS, conv.TILE_ELEMENTS // filters) + 16
+    assert (tiles - 1) * width < side * side <= tiles * width
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("req", ["write", "add"])
 @pytest.mark.parametrize("case", POINTWISE_CASES)

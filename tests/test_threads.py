@@ -1,11 +1,17 @@
 """The kernels' threads (cysym/_ops/threads.pyx): every parallel loop gives the numbers one
 thread gives, and SciPy's BLAS is held to one thread while a plan runs."""
+import os
+import pathlib
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import cysym as mx
 from cysym._ops import threads
 
+PACKAGE_ROOT = pathlib.Path(mx.__file__).resolve().parent.parent
 needs_openmp = pytest.mark.skipif(not threads.openmp(), reason="kernels built without OpenMP")
 
 
@@ -55,6 +61,65 @@ def test_two_threads_give_the_numbers_of_one(restore_threads, dtype, tol):
                        + [exe.grad_dict[name].asnumpy().copy() for name in sorted(exe.grad_dict)])
     for one, two in zip(*results):
         np.testing.assert_allclose(two, one, rtol=tol, atol=tol)
+
+
+@pytest.fixture
+def deterministic():
+    before = threads.get_deterministic()
+    threads.set_deterministic(True)
+    yield
+    threads.set_deterministic(before)
+
+
+def _batch_one_dense():
+    # a batch of one runs gemv (FullyConnected's forward and data gradient), large enough to split
+    data = mx.sym.Variable("data")
+    x = mx.sym.FullyConnected(data, num_hidden=700, name="fc0")
+    x = mx.sym.Activation(x, act_type="tanh")
+    return mx.sym.FullyConnected(x, num_hidden=230, name="fc1")
+
+
+@needs_openmp
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("net, shape", [(_network, (3, 5, 47, 53)), (_batch_one_dense, (1, 900))])
+def test_deterministic_mode_gives_the_same_bits_at_every_thread_count(restore_threads,
+                                                                      deterministic, dtype, net,
+                                                                      shape):
+    exe = net().simple_bind(mx.cpu(), data=shape, type_dict={"data": dtype})
+    rng = np.random.default_rng(11)
+    for name, array in exe.arg_dict.items():
+        if name == "softmax_label":
+            array[:] = rng.integers(0, 300, array.shape)
+        else:
+            array[:] = rng.uniform(-0.5, 0.5, array.shape)
+    head = [mx.nd.array(rng.uniform(-1, 1, exe.outputs[0].shape))]
+    results = []
+    for count in (1, 2, 3):
+        threads.set_num_threads(count)
+        exe.forward(is_train=True)
+        exe.backward(out_grads=None if net is _network else head)
+        results.append([exe.outputs[0].asnumpy().copy()]
+                       + [exe.grad_dict[name].asnumpy().copy() for name in sorted(exe.grad_dict)])
+    for one, other in zip(results[0], results[1]):
+        assert np.array_equal(one, other)
+    for one, other in zip(results[0], results[2]):
+        assert np.array_equal(one, other)
+
+
+def test_deterministic_mode_from_the_environment(tmp_path):
+    script = "import cysym; print(cysym.get_deterministic())"
+    seen = {}
+    for setting in ({}, {"CYSYM_DETERMINISTIC": "1"}, {"MXNET_ENFORCE_DETERMINISM": "1"},
+                    {"CYSYM_DETERMINISTIC": "0", "MXNET_ENFORCE_DETERMINISM": "1"},
+                    {"CYSYM_DETERMINISTIC": "yes"}):
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("CYSYM_DETERMINISTIC", "MXNET_ENFORCE_DETERMINISM")}
+        env.update(setting, PYTHONPATH=str(PACKAGE_ROOT))
+        result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        seen[tuple(sorted(setting.items()))] = result.stdout.strip()
+    assert list(seen.values()) == ["False", "True", "True", "False", "False"]
 
 
 @needs_openmp
@@ -128,14 +193,11 @@ sys.exit(os.waitstatus_to_exitcode(status))
 
 @needs_openmp
 def test_a_forked_child_runs_its_kernels_on_one_thread_and_says_so(tmp_path):
-    # without the fork handler the child's first parallel region waits forever
-    import os
-    import subprocess
-    import sys
-    # the cysym under test, from outside the checkout (a fresh clone's source tree has no kernels)
-    parent = os.path.dirname(os.path.dirname(os.path.abspath(mx.__file__)))
+    # without the fork handler the child's first parallel region waits forever; the cysym under
+    # test runs from outside the checkout (a fresh clone's source tree has no kernels)
     result = subprocess.run([sys.executable, "-c", FORK_SCRIPT], timeout=120, capture_output=True,
-                            text=True, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=parent))
+                            text=True, cwd=tmp_path,
+                            env=dict(os.environ, PYTHONPATH=str(PACKAGE_ROOT)))
     assert result.returncode == 0, result.stderr
 
 

@@ -16,26 +16,48 @@ cdef enum:
     GEMM_SPLIT_WORK = 1 << 19
     GEMV_SPLIT_WORK = 1 << 17
     SPLIT_ALIGN = 16           # column/row blocks of whole micro-kernel tiles
+    # Blocks of a split product in deterministic mode, whatever the thread count (up to this
+    # many threads share them)
+    DETERMINISTIC_BLOCKS = 4
 
 
 cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k, real alpha,
                       const real* a, int lda, const real* b, int ldb, real beta,
                       real* c, int ldc) noexcept nogil:
     """C[m, n] := alpha * op(A) @ op(B) + beta * C, all row-major; lda/ldb/ldc are row strides.
-    Large products are split into column (or row) blocks over the kernel threads; the blocks
-    agree with one call to float rounding (OpenBLAS's summation depends on the shape)."""
-    cdef int parts = threads.count()
+    Split as gemm_split_from says from GEMM_SPLIT_WORK multiply-adds."""
+    gemm_split_from(GEMM_SPLIT_WORK, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                    ldc)
+
+
+cdef inline void gemm_split_from(double split_work, bint trans_a, bint trans_b, int m, int n,
+                                 int k, real alpha, const real* a, int lda, const real* b,
+                                 int ldb, real beta, real* c, int ldc) noexcept nogil:
+    """gemm; a product of at least `split_work` multiply-adds is split into column (or row)
+    blocks.  The blocks agree with one call only to float rounding (OpenBLAS's summation depends
+    on the matrix shape), so the split decides the bits: one block per kernel thread by default;
+    DETERMINISTIC_BLOCKS blocks in deterministic mode (threads.deterministic()), whichever
+    threads run them, so that the numbers do not depend on the thread count."""
+    cdef int workers = threads.count()
     if m == 0 or n == 0:
         return
-    if parts > 1 and not threads.omp_in_parallel() and <double>m * n * k >= GEMM_SPLIT_WORK:
-        _gemm_split(parts, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    if <double>m * n * k < split_work:
+        gemm_unsplit(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    elif threads.deterministic():
+        _gemm_blocks(DETERMINISTIC_BLOCKS, 1 if threads.omp_in_parallel() else workers,
+                     trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    elif workers > 1 and not threads.omp_in_parallel():
+        _gemm_blocks(workers, workers, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                     ldc)
     else:
-        _gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        gemm_unsplit(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 
 
-cdef inline void _gemm(bint trans_a, bint trans_b, int m, int n, int k, real alpha,
-                       const real* a, int lda, const real* b, int ldb, real beta,
-                       real* c, int ldc) noexcept nogil:
+cdef inline void gemm_unsplit(bint trans_a, bint trans_b, int m, int n, int k, real alpha,
+                              const real* a, int lda, const real* b, int ldb, real beta,
+                              real* c, int ldc) noexcept nogil:
+    """gemm in one BLAS call, for a caller that splits its work into shape-chosen parts itself
+    (the same bits at any thread count, and in deterministic mode no further split)."""
     cdef char ta = b'T' if trans_a else b'N'
     cdef char tb = b'T' if trans_b else b'N'
     if real is float:
@@ -44,49 +66,85 @@ cdef inline void _gemm(bint trans_a, bint trans_b, int m, int n, int k, real alp
         blas.dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*>b, &ldb, <double*>a, &lda, &beta, c, &ldc)
 
 
-cdef inline void _gemm_split(int parts, bint trans_a, bint trans_b, int m, int n, int k,
-                             real alpha, const real* a, int lda, const real* b, int ldb,
+cdef inline void _gemm_blocks(int blocks, int workers, bint trans_a, bint trans_b, int m,
+                              int n, int k, real alpha, const real* a, int lda, const real* b,
+                              int ldb, real beta, real* c, int ldc) noexcept nogil:
+    cdef int block
+    workers = min(workers, blocks)
+    if workers <= 1:
+        for block in range(blocks):
+            _gemm_block(block, blocks, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                        ldc)
+    else:
+        for block in prange(blocks, num_threads=workers, schedule="static"):
+            _gemm_block(block, blocks, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                        ldc)
+
+
+cdef inline void _gemm_block(int block, int blocks, bint trans_a, bint trans_b, int m, int n,
+                             int k, real alpha, const real* a, int lda, const real* b, int ldb,
                              real beta, real* c, int ldc) noexcept nogil:
-    cdef int part, start, stop
-    cdef bint by_columns = n >= m
-    for part in prange(parts, num_threads=parts, schedule="static"):
-        if by_columns:
-            start = <int>threads.split_point(n, parts, part, SPLIT_ALIGN)
-            stop = <int>threads.split_point(n, parts, part + 1, SPLIT_ALIGN)
-            if stop > start:
-                _gemm(trans_a, trans_b, m, stop - start, k, alpha, a, lda,
-                      b + (start * ldb if trans_b else start), ldb, beta, c + start, ldc)
-        else:
-            start = <int>threads.split_point(m, parts, part, SPLIT_ALIGN)
-            stop = <int>threads.split_point(m, parts, part + 1, SPLIT_ALIGN)
-            if stop > start:
-                _gemm(trans_a, trans_b, stop - start, n, k, alpha,
-                      a + (start if trans_a else start * lda), lda, b, ldb, beta,
-                      c + start * ldc, ldc)
+    # block `block` of `blocks` column blocks of C (row blocks when C has more rows)
+    cdef int start, stop
+    if n >= m:
+        start = <int>threads.split_point(n, blocks, block, SPLIT_ALIGN)
+        stop = <int>threads.split_point(n, blocks, block + 1, SPLIT_ALIGN)
+        if stop > start:
+            gemm_unsplit(trans_a, trans_b, m, stop - start, k, alpha, a, lda,
+                  b + (start * ldb if trans_b else start), ldb, beta, c + start, ldc)
+    else:
+        start = <int>threads.split_point(m, blocks, block, SPLIT_ALIGN)
+        stop = <int>threads.split_point(m, blocks, block + 1, SPLIT_ALIGN)
+        if stop > start:
+            gemm_unsplit(trans_a, trans_b, stop - start, n, k, alpha,
+                  a + (start if trans_a else start * lda), lda, b, ldb, beta, c + start * ldc,
+                  ldc)
 
 
 cdef inline void gemv(bint trans_a, int m, int n, real alpha, const real* a, int lda,
                       const real* x, int incx, real beta, real* y, int incy) noexcept nogil:
-    """y := alpha * op(A) @ x + beta * y, with A row-major of shape (m, n); large products are
-    split into blocks of y over the kernel threads."""
-    cdef int parts = threads.count()
-    cdef int out_length = n if trans_a else m
-    cdef int part, start, stop
+    """y := alpha * op(A) @ x + beta * y, with A row-major of shape (m, n); from GEMV_SPLIT_WORK
+    multiply-adds split into blocks of y as gemm_split_from splits a product."""
+    cdef int workers = threads.count()
     if m == 0 or n == 0:
         return
-    if parts <= 1 or threads.omp_in_parallel() or <double>m * n < GEMV_SPLIT_WORK:
+    if <double>m * n < GEMV_SPLIT_WORK:
         _gemv(trans_a, m, n, alpha, a, lda, x, incx, beta, y, incy)
-        return
-    for part in prange(parts, num_threads=parts, schedule="static"):
-        start = <int>threads.split_point(out_length, parts, part, SPLIT_ALIGN)
-        stop = <int>threads.split_point(out_length, parts, part + 1, SPLIT_ALIGN)
-        if stop > start:
-            if trans_a:
-                _gemv(True, m, stop - start, alpha, a + start, lda, x, incx, beta,
-                      y + start * incy, incy)
-            else:
-                _gemv(False, stop - start, n, alpha, a + start * lda, lda, x, incx, beta,
-                      y + start * incy, incy)
+    elif threads.deterministic():
+        _gemv_blocks(DETERMINISTIC_BLOCKS, 1 if threads.omp_in_parallel() else workers, trans_a,
+                     m, n, alpha, a, lda, x, incx, beta, y, incy)
+    elif workers > 1 and not threads.omp_in_parallel():
+        _gemv_blocks(workers, workers, trans_a, m, n, alpha, a, lda, x, incx, beta, y, incy)
+    else:
+        _gemv(trans_a, m, n, alpha, a, lda, x, incx, beta, y, incy)
+
+
+cdef inline void _gemv_blocks(int blocks, int workers, bint trans_a, int m, int n, real alpha,
+                              const real* a, int lda, const real* x, int incx, real beta,
+                              real* y, int incy) noexcept nogil:
+    cdef int block
+    workers = min(workers, blocks)
+    if workers <= 1:
+        for block in range(blocks):
+            _gemv_block(block, blocks, trans_a, m, n, alpha, a, lda, x, incx, beta, y, incy)
+    else:
+        for block in prange(blocks, num_threads=workers, schedule="static"):
+            _gemv_block(block, blocks, trans_a, m, n, alpha, a, lda, x, incx, beta, y, incy)
+
+
+cdef inline void _gemv_block(int block, int blocks, bint trans_a, int m, int n, real alpha,
+                             const real* a, int lda, const real* x, int incx, real beta, real* y,
+                             int incy) noexcept nogil:
+    cdef int out_length = n if trans_a else m
+    cdef int start = <int>threads.split_point(out_length, blocks, block, SPLIT_ALIGN)
+    cdef int stop = <int>threads.split_point(out_length, blocks, block + 1, SPLIT_ALIGN)
+    if stop > start:
+        if trans_a:
+            _gemv(True, m, stop - start, alpha, a + start, lda, x, incx, beta, y + start * incy,
+                  incy)
+        else:
+            _gemv(False, stop - start, n, alpha, a + start * lda, lda, x, incx, beta,
+                  y + start * incy, incy)
 
 
 cdef inline void _gemv(bint trans_a, int m, int n, real alpha, const real* a, int lda,

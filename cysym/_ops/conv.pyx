@@ -13,7 +13,7 @@ import numpy as np
 from cython.parallel cimport prange
 
 from cysym._ops cimport threads
-from cysym._ops._blas cimport real, gemm
+from cysym._ops._blas cimport real, gemm, gemm_unsplit
 from cysym._ops._math cimport _sum
 from cysym._ops._common cimport common_dtype, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
@@ -237,25 +237,14 @@ cdef void _pointwise_forward(const real* x, const real* w, const real* b, real* 
                              int req, const Epilogue* e, Py_ssize_t tile) noexcept nogil:
     # tile > 0: `tile` output columns at a time, finished (bias, scale, activation) while they
     # are in cache (see conv_tile_columns)
-    cdef Py_ssize_t n, grp, p0, width
+    cdef Py_ssize_t n, grp
     cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo
     cdef Py_ssize_t Fg = g.F // g.G, Cg = g.C // g.G
     cdef real beta = 1 if req == REQ_ADD else 0
-    cdef real* yn
     if req == REQ_NULL:
         return
     if tile > 0:
-        for n in range(g.N):
-            yn = y + n * g.F * HWo
-            p0 = 0
-            while p0 < HWo:
-                width = min(tile, HWo - p0)
-                for grp in range(g.G):
-                    gemm(False, False, <int>Fg, <int>width, <int>Cg, <real>1, w + grp * Fg * Cg,
-                         <int>Cg, x + (n * g.C + grp * Cg) * HWo + p0, <int>HWo, beta,
-                         yn + grp * Fg * HWo + p0, <int>HWo)
-                _finish_columns(yn + p0, g.F, HWo, width, b, e)
-                p0 += width
+        _pointwise_tiles(x, w, b, y, g, req, e, tile)
         return
     for n in range(g.N):
         for grp in range(g.G):
@@ -264,6 +253,40 @@ cdef void _pointwise_forward(const real* x, const real* w, const real* b, real* 
                  x + (n * g.C + grp * Cg) * HWo, <int>HWo, beta,
                  y + (n * g.F + grp * Fg) * HWo, <int>HWo)
     _add_bias(y, b, g.N, g.F, HWo, e)
+
+
+cdef void _pointwise_tiles(const real* x, const real* w, const real* b, real* y, Geom* g,
+                           int req, const Epilogue* e, Py_ssize_t tile) noexcept nogil:
+    # whole tiles over the kernel threads, each tile's GEMMs on one thread: split further, a
+    # tile's GEMMs were too narrow to gain (MobileNet's 128x56x56 layer ran slower on 2 threads
+    # than on 1), and a tile's numbers do not depend on the thread count
+    cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo
+    cdef Py_ssize_t per_sample = (HWo + tile - 1) // tile
+    cdef Py_ssize_t t
+    cdef int parts = threads.parts_for(<double>g.N * g.F * HWo)
+    if parts == 1:
+        for t in range(g.N * per_sample):
+            _pointwise_tile(x, w, b, y, g, req, e, tile, t // per_sample, t % per_sample * tile)
+    else:
+        for t in prange(g.N * per_sample, num_threads=parts, schedule="static"):
+            _pointwise_tile(x, w, b, y, g, req, e, tile, t // per_sample, t % per_sample * tile)
+
+
+cdef void _pointwise_tile(const real* x, const real* w, const real* b, real* y, Geom* g, int req,
+                          const Epilogue* e, Py_ssize_t tile, Py_ssize_t n,
+                          Py_ssize_t p0) noexcept nogil:
+    # output columns p0 .. p0 + tile of sample n
+    cdef Py_ssize_t grp
+    cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo
+    cdef Py_ssize_t Fg = g.F // g.G, Cg = g.C // g.G
+    cdef Py_ssize_t width = min(tile, HWo - p0)
+    cdef real beta = 1 if req == REQ_ADD else 0
+    cdef real* yn = y + n * g.F * HWo
+    for grp in range(g.G):
+        gemm_unsplit(False, False, <int>Fg, <int>width, <int>Cg, <real>1, w + grp * Fg * Cg,
+                     <int>Cg, x + (n * g.C + grp * Cg) * HWo + p0, <int>HWo, beta,
+                     yn + grp * Fg * HWo + p0, <int>HWo)
+    _finish_columns(yn + p0, g.F, HWo, width, b, e)
 
 
 cdef void _pointwise_backward(const real* dy, const real* x, const real* w, real* dx, real* dw,
@@ -1143,13 +1166,19 @@ def conv_tile_rows(geo, im2col=False):
 
 
 def conv_tile_columns(geo, im2col=False):
-    """Output columns per tile of a pointwise forward (at least TILE_MIN_COLUMNS, a multiple of
-    16), or 0 when one sample's output has at most 2 * TILE_ELEMENTS elements."""
+    """Output columns per tile of a pointwise forward, or 0 when one sample's output has at most
+    2 * TILE_ELEMENTS elements: about max(TILE_MIN_COLUMNS, TILE_ELEMENTS / F) columns, evened
+    out over an even number of tiles per sample (so that two or four threads share them evenly),
+    a multiple of 16."""
     F, HWo = geo[5], _out_positions(geo)
     if conv_chunk(geo, im2col) != 0 or F * HWo <= 2 * TILE_ELEMENTS:
         return 0
-    columns = max(TILE_MIN_COLUMNS, TILE_ELEMENTS // F) // 16 * 16
-    return columns if columns < HWo else 0
+    columns = max(TILE_MIN_COLUMNS, TILE_ELEMENTS // F)
+    if columns >= HWo:
+        return 0
+    tiles = -(-HWo // columns)
+    tiles += tiles % 2
+    return -(-HWo // (tiles * 16)) * 16
 
 
 def conv_workspace_elements(geo, im2col=False, forward=False):

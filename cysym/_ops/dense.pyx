@@ -2,8 +2,7 @@
 same with a relu after the layer (cysym/dense_fusion.py binds them)."""
 from libc.string cimport memset
 
-from cysym._ops._blas cimport real, gemm as _split_gemm, _gemm, gemv, ger
-from cysym._ops cimport threads
+from cysym._ops._blas cimport real, gemm_split_from, gemv, ger
 from cysym._ops._common cimport (common_dtype, expect_size, scratch, REQ_NULL, REQ_WRITE, REQ_ADD,
                                  req_code)
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
@@ -42,12 +41,9 @@ cdef enum:
 cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k, real alpha,
                       const real* a, int lda, const real* b, int ldb, real beta,
                       real* c, int ldc) noexcept nogil:
-    """_blas.gemm, split over the kernel threads only from DENSE_SPLIT_WORK multiply-adds."""
-    if threads.count() > 1 and <double>m * n * k < DENSE_SPLIT_WORK:
-        if m > 0 and n > 0:
-            _gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-    else:
-        _split_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    """_blas.gemm, split only from DENSE_SPLIT_WORK multiply-adds."""
+    gemm_split_from(DENSE_SPLIT_WORK, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                    ldc)
 
 
 cdef inline Shape _shape(Py_ssize_t rows, Py_ssize_t in_dim, Py_ssize_t hidden) noexcept nogil:

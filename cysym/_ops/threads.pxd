@@ -6,6 +6,7 @@ cdef extern from "_omp.h" nogil:
     int omp_get_thread_num()
 
 cdef int count() noexcept nogil
+cdef bint deterministic() noexcept nogil
 cdef int hold_blas() noexcept nogil
 cdef void release_blas(int held) noexcept nogil
 

@@ -3,7 +3,10 @@
 A kernel splits its work over `count()` threads (OpenMP) only into independent parts (output
 tiles, channels, planes, element ranges, column blocks of a GEMM).  Parts split by channels,
 planes or elements give the same bits at any thread count; a GEMM split into blocks agrees with
-the whole product to float rounding (OpenBLAS's summation depends on the matrix shape).  The BLAS that SciPy links (OpenBLAS) runs one thread while a
+the whole product to float rounding (OpenBLAS's summation depends on the matrix shape), so in
+deterministic mode (`set_deterministic`) the GEMMs split into the same blocks at every thread
+count, and results are the same bits whatever the count.  The BLAS that SciPy links (OpenBLAS)
+runs one thread while a
 plan runs: the kernels split the GEMMs themselves, and two thread pools on the same cores
 thrash.  Holding it costs two calls per run, so cysym sets it to one thread at import (the
 thread count it started with becomes the kernels' default) and a run only checks it."""
@@ -12,6 +15,7 @@ import os
 import warnings
 
 cdef int _count = 1
+cdef bint _deterministic = False
 cdef void (*_blas_set)(int) noexcept nogil
 cdef int (*_blas_get)() noexcept nogil
 
@@ -22,6 +26,10 @@ _BLAS_SETTERS = ("scipy_openblas_set_num_threads", "openblas_set_num_threads",
 
 cdef int count() noexcept nogil:
     return _count
+
+
+cdef bint deterministic() noexcept nogil:
+    return _deterministic
 
 
 cdef int hold_blas() noexcept nogil:
@@ -84,6 +92,20 @@ def set_num_threads(int threads):
     _count = threads if _OPENMP_BUILD else 1
 
 
+def set_deterministic(bint enabled):
+    """Whether the kernels give the same bits at every thread count (default: off, or on when
+    the environment sets CYSYM_DETERMINISTIC or MXNET_ENFORCE_DETERMINISM to 1).  On, a large
+    GEMM always splits into the same blocks, whichever threads run them: on one thread that
+    costs a few percent (more BLAS calls); on more threads than the blocks, some threads idle."""
+    global _deterministic
+    _deterministic = enabled
+
+
+def get_deterministic():
+    """Whether the kernels' numbers are independent of the thread count (set_deterministic)."""
+    return _deterministic
+
+
 cdef bint _forked = False
 
 
@@ -126,7 +148,17 @@ def _default_count():
     return blas_num_threads() or len(os.sched_getaffinity(0))
 
 
+def _default_deterministic():
+    """CYSYM_DETERMINISTIC, else MXNet's MXNET_ENFORCE_DETERMINISM, set to a non-zero integer."""
+    for name in ("CYSYM_DETERMINISTIC", "MXNET_ENFORCE_DETERMINISM"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value.lstrip("-").isdigit() and int(value) != 0
+    return False
+
+
 _OPENMP_BUILD = bool(CYSYM_OPENMP)
+_deterministic = _default_deterministic()
 _BLAS_NAME = _find_blas_controls()
 set_num_threads(_default_count())
 if _blas_set != NULL:

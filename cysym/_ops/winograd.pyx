@@ -17,7 +17,7 @@ import numpy as np
 from cython.parallel cimport prange
 
 from cysym._ops cimport threads
-from cysym._ops._blas cimport real, gemm
+from cysym._ops._blas cimport real, gemm_unsplit
 from cysym._ops._common cimport common_dtype, scratch, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 from cysym._ops._epilogue cimport Epilogue, epilogue_of, epilogue_floats, fused_scale, activate
@@ -321,9 +321,10 @@ cdef void _winograd(const real* x, const real* w, const real* b, real* y, real* 
 
 cdef inline void _tile_gemm(const real* U, const real* V, real* M, int xi, Py_ssize_t count,
                             Shape* s) noexcept nogil:
-    # M[ξ] = U[ξ] · V[ξ]: (F x C) · (C x count)
-    gemm(False, False, <int>s.F, <int>count, <int>s.C, <real>1, U + xi * s.F * s.C, <int>s.C,
-         V + xi * s.C * count, <int>count, <real>0, M + xi * s.F * count, <int>count)
+    # M[ξ] = U[ξ] · V[ξ]: (F x C) · (C x count); the 16 products are the parts threads share
+    gemm_unsplit(False, False, <int>s.F, <int>count, <int>s.C, <real>1, U + xi * s.F * s.C,
+                 <int>s.C, V + xi * s.C * count, <int>count, <real>0, M + xi * s.F * count,
+                 <int>count)
 
 
 cdef void winograd_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
