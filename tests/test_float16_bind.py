@@ -443,3 +443,51 @@ def test_multi_precision_multi_update_in_a_graph():
         np.testing.assert_allclose(exe.arg_dict[f"weight32_{i}"], 1 + momentum, rtol=1e-6)
         assert outputs[i].dtype == np.float16
         np.testing.assert_array_equal(outputs[i], np.full(3, 1 + momentum, np.float32).astype(np.float16))
+
+
+@pytest.mark.parametrize("op, count, params", [
+    ("_multi_mp_adamw_update", "num_weights",
+     dict(lrs=(0.5, 0.25), wds=(0.01, 0.02), etas=(1.0, 0.5))),
+    ("_multi_mp_lamb_update", "num_tensors",
+     dict(learning_rates=(0.5, 0.25), wds=(0.01, 0.02), step_count=(1, 3)))])
+def test_multi_precision_adamw_and_lamb_keep_float32_states(op, count, params):
+    # each group's float16 weight and grad with float32 mean, var and master copy (MXNet
+    # 1.9.1's optimizers call them so): the states and master copy end as the float32 form
+    # (_multi_adamw_update / _multi_lamb_update) leaves them, run on the master copy
+    plain = op.replace("_mp_", "_")
+    groups = ("weight", "grad", "mean", "var")
+    extra = ["rescale_grad"] if "adamw" in op else []
+    rng = np.random.default_rng(4)
+    shapes = [(2, 3), (5,)]
+    start = [rng.standard_normal(s).astype(np.float16).astype(np.float32) for s in shapes]
+    grads = [rng.standard_normal(s).astype(np.float16).astype(np.float32) for s in shapes]
+    means = [rng.standard_normal(s).astype(np.float32) * 0.1 for s in shapes]
+    variances = [rng.random(s).astype(np.float32) for s in shapes]
+
+    def run(name, with_master):
+        group = groups + (("weight32",) if with_master else ())
+        names = [f"{n}_{i}" for i in range(2) for n in group] + extra
+        update = getattr(mx.sym, name)(*(mx.sym.Variable(n) for n in names),
+                                       **{count: 2, **params})
+        types = {n: "float16" if with_master and n.startswith(("weight_", "grad_")) else "float32"
+                 for n in names}
+        shape_of = {f"{n}_{i}": shapes[i] for i in range(2) for n in group}
+        exe = update.simple_bind(mx.cpu(), grad_req="null", type_dict=types,
+                                 **shape_of, **{n: (1,) for n in extra})
+        for i in range(2):
+            for n, values in (("weight", start), ("grad", grads), ("mean", means),
+                              ("var", variances)) + ((("weight32", start),) if with_master else ()):
+                exe.arg_dict[f"{n}_{i}"][:] = values[i]
+        for n in extra:
+            exe.arg_dict[n][:] = 1.0
+        outputs = [o.asnumpy() for o in exe.forward()]
+        return exe, outputs
+
+    half, half_out = run(op, True)
+    single, single_out = run(plain, False)
+    for i in range(2):
+        assert half_out[i].dtype == np.float16
+        for n in ("mean", "var"):
+            np.testing.assert_array_equal(half.arg_dict[f"{n}_{i}"], single.arg_dict[f"{n}_{i}"])
+        np.testing.assert_array_equal(half.arg_dict[f"weight32_{i}"], single_out[i])
+        np.testing.assert_array_equal(half_out[i], single_out[i].astype(np.float16))

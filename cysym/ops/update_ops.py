@@ -320,13 +320,14 @@ def _multi_type(ctx, ins, outs):
     return [known] * count + list(ins[count:]), [known] * len(outs)
 
 
-def _multi_master_type(group_size):
+def _multi_master_type(group_size, count="num_weights"):
     def rule(ctx, ins, outs):
         """mp_ forms: each group's weight, grad and new weight share a dtype; its states and
         master copy are float32 for a float16 weight, else of the weight's (MXNet's
-        MP_InferType, per group); preloaded forms' lrs and wds keep their own."""
+        MP_InferType, per group); inputs after the groups (preloaded forms' lrs and wds,
+        AdamW's rescale_grad) keep their own."""
         ins, outs = list(ins), list(outs)
-        for i in range(ctx.params["num_weights"]):
+        for i in range(ctx.params[count]):
             start = i * group_size
             weight = next((t for t in (ins[start], ins[start + 1], outs[i]) if t is not None), None)
             if weight is not None:
@@ -448,6 +449,7 @@ for _master in (False, True):
         inputs=_multi_adamw_inputs(_master),
         outputs=lambda p: [f"output{i}" for i in range(p["num_weights"])],
         infer_shape=_multi_adamw_shape(_group),
+        infer_type=_multi_master_type(_group) if _master else None,
         inplace=lambda p, group=_group: [(i * group, i) for i in range(p["num_weights"])],
         mutates=lambda p, master=_master: [f"{state}_{i}" for i in range(p["num_weights"])
                                            for state in ["mean", "var"] + (["weight32"] if master else [])],
@@ -592,6 +594,7 @@ for _master in (False, True):
         inputs=_multi_lamb_inputs(_master),
         outputs=lambda p: [f"output{i}" for i in range(p["num_tensors"])],
         infer_shape=_multi_lamb_shape(_group),
+        infer_type=_multi_master_type(_group, "num_tensors") if _master else None,
         workspace=_multi_lamb_workspace,
         mutates=lambda p, master=_master: [f"{state}_{i}" for i in range(p["num_tensors"])
                                            for state in ["mean", "var"] + (["weight32"] if master else [])],
