@@ -133,6 +133,15 @@ def test_data_movement_keeps_integers_bit_for_bit(case, dtype):
     assert_exact(out, ref(x_value, y_value))
 
 
+@pytest.mark.parametrize("dtype", ("uint8", "int8") + INTEGERS)
+def test_identity_copies_every_integer_dtype(dtype):
+    # MXNet's _copy takes every dtype; an ONNX Identity on a uint8 image imports as it
+    info = np.iinfo(dtype)
+    value = np.random.default_rng(2).integers(info.min, info.max, (3, 4), dtype, endpoint=True)
+    (out,) = run(mx.sym.identity(mx.sym.Variable("x")), x=value)
+    assert_exact(out, value)
+
+
 # -- creation -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", INTEGERS)

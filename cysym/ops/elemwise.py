@@ -76,8 +76,8 @@ INTEGER_UNARY_MAPS = (
 
 # integers are whole already: MXNet's rounding maps return them unchanged, in every integer
 # dtype (int8 and uint8 too), so an integer array runs as a same-dtype copy (the index
-# family's cast loop, which moves all six array dtypes)
-ROUNDING_MAPS = ("floor", "ceil", "round", "rint", "fix", "trunc")
+# family's cast loop, which moves all six array dtypes); so does MXNet's copy (`identity`)
+COPYING_MAPS = ("floor", "ceil", "round", "rint", "fix", "trunc", "copy")
 
 
 # unary maps that int32 and int64 arrays run as another map of INTEGER_UNARY_MAPS, keeping
@@ -86,7 +86,7 @@ INTEGER_EQUIVALENTS = {"relu": ("maximum_scalar", 0.0)}
 
 
 def _unary_dtypes(kernel_map):
-    if kernel_map in ROUNDING_MAPS:
+    if kernel_map in COPYING_MAPS:
         return ARRAY_DTYPES
     integer = kernel_map in INTEGER_UNARY_MAPS or kernel_map in INTEGER_EQUIVALENTS
     return NUMBER_DTYPES if integer else FLOAT_DTYPES
@@ -333,13 +333,13 @@ def _unary_gradient(rule, scalar_names=()):
 def _unary_kernel(kernel_map, scalar_names=()):
     # what depends on the map only is looked up here, not per node (a bind of a 10^5-node chain
     # calls kernel() 10^5 times)
-    rounding = kernel_map in ROUNDING_MAPS
-    integer_form = rounding or kernel_map in INTEGER_EQUIVALENTS
+    copying = kernel_map in COPYING_MAPS
+    integer_form = copying or kernel_map in INTEGER_EQUIVALENTS
 
     def kernel(b):
         x = b.inputs[0]
         if integer_form and x.dtype.kind in "iu":
-            if rounding:
+            if copying:
                 kernels("index").append_cast(b.plan, x, b.outputs[0], b.req[0], b.label)
                 return
             map_name, scalar = INTEGER_EQUIVALENTS[kernel_map]
@@ -397,7 +397,7 @@ register(OpDef(
 register(OpDef(
     "_copy",
     aliases=("identity",),
-    dtypes=NUMBER_DTYPES,
+    dtypes=_unary_dtypes("copy"),
     infer_shape=same_shape,
     inplace=[(0, 0)],
     kernel=_unary_kernel("copy"),
