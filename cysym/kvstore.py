@@ -29,6 +29,8 @@ __all__ = ["KVStore", "create"]
 
 _LOCAL_TYPES = ("local", "device", "local_update_cpu", "local_allreduce_cpu", "local_allreduce_device")
 _DIST_TYPES = ("dist_sync", "dist_device_sync", "dist_sync_device")
+# seconds a failing rank waits between writing its message and aborting the job (see _abort)
+ABORT_PAUSE_SECONDS = 0.5
 
 # message tags of the liveness channel
 _QUERY, _ANSWER = 1, 2
@@ -125,16 +127,21 @@ class _Communicator:
         collective: print it with the rank and end the whole job."""
         def abort_job(kind, value, tb):
             message = "".join(traceback.format_exception(kind, value, tb))
-            sys.stderr.write(f"cysym.kvstore: rank {self.rank} of {self.size} failed, aborting "
-                             f"the job:\n{message}")
-            sys.stderr.flush()
-            self.MPI.COMM_WORLD.Abort(1)
+            self._abort(f"cysym.kvstore: rank {self.rank} of {self.size} failed, aborting the "
+                        f"job:\n{message}")
         sys.excepthook = abort_job
 
     def fail(self, message):
         """End every rank with `message` (this rank's view of what went wrong)."""
-        sys.stderr.write(f"cysym.kvstore: rank {self.rank} of {self.size}: {message}; aborting the job\n")
+        self._abort(f"cysym.kvstore: rank {self.rank} of {self.size}: {message}; aborting the job\n")
+
+    def _abort(self, message):
+        # mpiexec forwards a rank's stderr through its proxy, which Abort tears down: on a busy
+        # machine the message was lost once in a test run (the job still ended); a moment's
+        # pause lets the proxy pass it on first
+        sys.stderr.write(message)
         sys.stderr.flush()
+        time.sleep(ABORT_PAUSE_SECONDS)
         self.MPI.COMM_WORLD.Abort(1)
 
     def wait(self, requests, what):
