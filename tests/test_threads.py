@@ -40,18 +40,24 @@ def _network():
     return mx.sym.SoftmaxOutput(x, name="softmax")
 
 
+def _fill(exe, seed):
+    """Labels in [0, 300) and other arguments uniform in [-0.5, 0.5); returns the generator."""
+    rng = np.random.default_rng(seed)
+    for name, array in exe.arg_dict.items():
+        if name == "softmax_label":
+            array[:] = rng.integers(0, 300, array.shape)
+        else:
+            array[:] = rng.uniform(-0.5, 0.5, array.shape)
+    return rng
+
+
 @needs_openmp
 @pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-5), (np.float64, 1e-12)])
 def test_two_threads_give_the_numbers_of_one(restore_threads, dtype, tol):
     net = _network()
     shape = (3, 5, 47, 53)
     exe = net.simple_bind(mx.cpu(), data=shape, type_dict={"data": dtype})
-    rng = np.random.default_rng(7)
-    for name, array in exe.arg_dict.items():
-        if name == "softmax_label":
-            array[:] = rng.integers(0, 300, array.shape)
-        else:
-            array[:] = rng.uniform(-0.5, 0.5, array.shape)
+    _fill(exe, 7)
     results = []
     for count in (1, 2):
         threads.set_num_threads(count)
@@ -86,12 +92,7 @@ def test_deterministic_mode_gives_the_same_bits_at_every_thread_count(restore_th
                                                                       deterministic, dtype, net,
                                                                       shape):
     exe = net().simple_bind(mx.cpu(), data=shape, type_dict={"data": dtype})
-    rng = np.random.default_rng(11)
-    for name, array in exe.arg_dict.items():
-        if name == "softmax_label":
-            array[:] = rng.integers(0, 300, array.shape)
-        else:
-            array[:] = rng.uniform(-0.5, 0.5, array.shape)
+    rng = _fill(exe, 11)
     head = [mx.nd.array(rng.uniform(-1, 1, exe.outputs[0].shape))]
     results = []
     for count in (1, 2, 3):
