@@ -7,7 +7,10 @@ CYSYM_ONLY=dense,runner limits an in-place development build to those modules
 CYSYM_BUILD_JOBS=n compiles on n cores (default: all of them; `build_ext -j n` does the same).
 CYSYM_DEBUG_BUILD=1 compiles at -O1 with debug information and only the portable builds: the build
 that sanitizers check (the wide builds are the same source), ~4x faster to compile.
+CYSYM_CYTHON_CACHE=dir keeps the C that Cython generates in dir and reuses it for a module whose
+inputs are unchanged (asv_bench/dashboard.sh sets it, so a commit translates only what it changed).
 """
+import hashlib
 import os
 import platform
 import threading
@@ -129,16 +132,34 @@ class ParallelBuildExt(build_ext):
             print(f"cysym: [{self._finished}/{len(self.extensions)}] {ext.name} ({done})", flush=True)
 
 
+def cython_cache(root):
+    """The folder under `root` for Cython's cache (cythonize(cache=...)). Cython's key covers the
+    module's source, its version, the directives and the .pxd files its dependency scan finds; the
+    scan misses `from package cimport module` (threads.pxd, SciPy's cython_blas.pxd). So the folder
+    is named after what the key can miss: every .pxd/.pxi of the package, NumPy's and SciPy's
+    versions, and NumPy's include folder (written into the C's metadata comment)."""
+    import scipy
+
+    digest = hashlib.sha256(f"{numpy.__version__} {scipy.__version__} {numpy.get_include()}".encode())
+    for path in sorted(glob(os.path.join("cysym", "**", "*.pxd"), recursive=True)
+                       + glob(os.path.join("cysym", "**", "*.pxi"), recursive=True)):
+        with open(path, "rb") as source:
+            digest.update(f"\0{path}\0".encode() + source.read())
+    return os.path.join(root, digest.hexdigest()[:16])
+
+
 # pip's build runs this file as __main__ too; tests/test_setup_flags.py imports it for its flags
 if __name__ == "__main__":
     from Cython.Build import cythonize   # a build requirement, not one of the tests'
 
+    cache_root = os.environ.get("CYSYM_CYTHON_CACHE")
     setup(
         ext_modules=cythonize(
             extensions,
             compiler_directives=compiler_directives,
             annotate=os.environ.get("CYSYM_ANNOTATE") == "1",
             nthreads=jobs,
+            cache=cython_cache(cache_root) if cache_root else None,
         ),
         cmdclass={"build_ext": ParallelBuildExt},
     )
