@@ -37,8 +37,8 @@ compiler_directives = {
 WIDE_FLAGS = {
     "avx2": {"gcc": ["-mavx2", "-mfma"], "msvc": ["/arch:AVX2"]},   # /arch:AVX2 also allows FMA
 }
-# Not on Windows: cysym/_ops/cpu.pyx asks the CPU through GCC's builtins only, so a wide build
-# there would never be loaded.
+# Not on Windows yet: cysym/_ops/cpu.pyx detects AVX2 under MSVC too, but conv.pyx (which
+# conv_avx2 includes) does not compile with MSVC, and no Windows build has been run.
 wide_possible = (platform.machine().lower() in ("x86_64", "amd64") and os.name != "nt"
                  and not debug_build)
 # The portable element-wise loops move 16 bytes per iteration (SSE2), few enough that loop

@@ -2,11 +2,44 @@
 
 cdef extern from *:
     """
-    /* libgcc's check also asks the OS (XGETBV) whether it saves the wide registers */
+    /* CPUID's feature bits for AVX2 and FMA, and XGETBV to ask the OS whether it saves the YMM
+       registers across context switches (the bits alone do not say so); one spelling per
+       compiler family: GCC/Clang/MinGW (cpuid.h, inline asm) and MSVC (intrinsics). */
+    #if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+    #include <intrin.h>
+    #define CYSYM_X86 1
+    static void cysym_cpuid(unsigned leaf, unsigned r[4]) {
+        int v[4];
+        __cpuidex(v, (int)leaf, 0);
+        r[0] = (unsigned)v[0]; r[1] = (unsigned)v[1]; r[2] = (unsigned)v[2]; r[3] = (unsigned)v[3];
+    }
+    static unsigned long long cysym_xgetbv0(void) { return _xgetbv(0); }
+    #elif defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    #include <cpuid.h>
+    #define CYSYM_X86 1
+    static void cysym_cpuid(unsigned leaf, unsigned r[4]) {
+        __cpuid_count(leaf, 0, r[0], r[1], r[2], r[3]);
+    }
+    static unsigned long long cysym_xgetbv0(void) {
+        unsigned lo, hi;
+        __asm__ volatile ("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        return ((unsigned long long)hi << 32) | lo;
+    }
+    #else
+    #define CYSYM_X86 0
+    #endif
+
     static int cysym_has_avx2_fma(void) {
-    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    #if CYSYM_X86
+        unsigned r[4];
+        cysym_cpuid(0, r);
+        if (r[0] < 7) return 0;
+        cysym_cpuid(1, r);
+        /* ECX: FMA (12), OSXSAVE (27: XGETBV is there), AVX (28) */
+        if ((r[2] & (1u << 12 | 1u << 27 | 1u << 28)) != (1u << 12 | 1u << 27 | 1u << 28)) return 0;
+        if ((cysym_xgetbv0() & 6) != 6) return 0;   /* the OS saves XMM (bit 1) and YMM (bit 2) */
+        cysym_cpuid(7, r);
+        return (r[1] >> 5) & 1;                        /* EBX bit 5: AVX2 */
     #else
         return 0;
     #endif

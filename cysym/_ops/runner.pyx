@@ -1,10 +1,31 @@
 """The loop that executes a bound plan: a C array of kernel calls, run without the GIL."""
 from libc.stdlib cimport malloc, free, realloc
 from libc.string cimport memset
-from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 cimport numpy as cnp
 from cysym._ops cimport threads
 import numpy as np
+
+cdef extern from *:
+    """
+    /* a monotonic clock in seconds: POSIX's clock_gettime, Windows' performance counter */
+    #ifdef _WIN32
+    #include <windows.h>
+    static double cysym_seconds(void) {
+        LARGE_INTEGER count, frequency;
+        QueryPerformanceCounter(&count);
+        QueryPerformanceFrequency(&frequency);
+        return (double)count.QuadPart / (double)frequency.QuadPart;
+    }
+    #else
+    #include <time.h>
+    static double cysym_seconds(void) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return t.tv_sec + 1e-9 * t.tv_nsec;
+    }
+    #endif
+    """
+    double cysym_seconds() noexcept nogil
 
 cnp.import_array()
 
@@ -186,7 +207,7 @@ cdef class Plan:
         self.ctx.is_train = is_train
         self.ctx.error_code = 0
         for i in range(begin, stop):
-            start = _seconds()
+            start = cysym_seconds()
             if self.calls[i].fn == NULL:
                 self.python_calls[self.calls[i].python_index]()
             else:
@@ -198,15 +219,10 @@ cdef class Plan:
                     self.ctx.error_call = i
                     self._raise_kernel_error()
             spans[i - begin, 0] = start
-            spans[i - begin, 1] = _seconds() - start
+            spans[i - begin, 1] = cysym_seconds() - start
 
     def _raise_kernel_error(self):
         code = self.ctx.error_code
         raise KernelError(f"{self.labels[self.ctx.error_call]}: "
                          f"{KERNEL_ERRORS.get(code, 'kernel error %d' % code)}")
 
-
-cdef double _seconds() noexcept nogil:
-    cdef timespec t
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return t.tv_sec + 1e-9 * t.tv_nsec

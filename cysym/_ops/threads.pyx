@@ -145,7 +145,14 @@ def _default_count():
     value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     if value.isdigit() and int(value) > 0:
         return int(value)
-    return blas_num_threads() or len(os.sched_getaffinity(0))
+    return blas_num_threads() or _cpus_available()
+
+
+def _cpus_available():
+    """The CPUs this process may run on (its affinity mask where the OS has one: Linux)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _default_deterministic():
@@ -163,4 +170,5 @@ _BLAS_NAME = _find_blas_controls()
 set_num_threads(_default_count())
 if _blas_set != NULL:
     _blas_set(1)
-os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):   # not on Windows, which has no fork()
+    os.register_at_fork(after_in_child=_after_fork_in_child)
