@@ -9,6 +9,7 @@ import contextlib
 import itertools
 import math
 import operator
+import sys
 
 import numpy as np
 
@@ -520,6 +521,14 @@ class Executor:
         call_starts = []    # each op node's first plan call
         self._backward_start = None
         forward_count = self._forward_count
+        # each entry's request: "write" when something reads or keeps it
+        entry_reqs = ["write" if needed else "null" for needed in map(
+            any, zip(read_count, persistent, external))]
+        # one context for every call, its fields set per node (making one per node was a tenth
+        # of a long graph's lay-out); a kernel that keeps it gets it to itself: a new one follows
+        context = BindContext.__new__(BindContext)
+        context.plan = run_plan
+        unshared = sys.getrefcount(context)
         for position, (node, layout) in enumerate(zip(op_nodes, node_layouts)):
             num_outputs = layout.num_outputs
             if position == forward_count:
@@ -531,23 +540,27 @@ class Executor:
                 outs = outs[:num_outputs]
             if num_outputs == 1:
                 e = outs[0]
-                out_arrays = [arrays[e]]
-                req = ["write" if (read_count[e] or persistent[e] or external[e]) else "null"]
+                out_arrays, req = [arrays[e]], [entry_reqs[e]]
             else:
-                out_arrays = [arrays[e] for e in outs]
-                req = ["write" if (read_count[e] or persistent[e] or external[e]) else "null" for e in outs]
+                out_arrays, req = [arrays[e] for e in outs], [entry_reqs[e] for e in outs]
             kernel = node.op.kernel
             if kernel is None:
                 raise BindError(f"operator {node.op.name} ('{node.name}') has no kernel")
             call_starts.append(len(run_plan))
             ins = kernel_inputs[position]
-            in_arrays = [arrays[ins[0]]] if len(ins) == 1 else [arrays[e] for e in ins]
+            # (the layout loop above parsed every op node's parameters)
+            context.node, context.params, context.outputs, context.req, context.workspace = (
+                node, node._params, out_arrays, req, workspace)
+            context.inputs = [arrays[ins[0]]] if len(ins) == 1 else [arrays[e] for e in ins]
             try:
-                kernel(BindContext(run_plan, node, in_arrays, out_arrays, req, workspace))
+                kernel(context)
             except MXNetError:
                 raise
             except _KERNEL_REFUSALS as err:
                 raise _refusal(node, err) from err
+            if sys.getrefcount(context) != unshared:
+                context = BindContext.__new__(BindContext)
+                context.plan = run_plan
         call_starts.append(len(run_plan))
         # what the monitor and the profiler ask of the calls, made when they first ask
         self._calls_made = (op_nodes, node_layouts, call_starts, forward_count, kernel_inputs, op_outputs,

@@ -13,6 +13,7 @@ import pytest
 
 import cysym as mx
 from cysym import executor, infer
+from cysym.registry import get_op
 from cysym.symbol import graph, symbol as symbol_module
 
 
@@ -79,7 +80,8 @@ def test_bind_infers_each_node_once_and_walks_the_graph_a_fixed_number_of_times(
     assert counts.visits == {"infer_shape": n_nodes, "infer_type": 2 * n_nodes}
     net.simple_bind(mx.cpu(), grad_req="null", x=(3, 2))
     assert counts.visits == {"infer_shape": 2 * n_nodes, "infer_type": 2 * n_nodes}
-    assert counts.walks == 1
+    # the loaded file lists the nodes in the graph's order: no walk at all (before: one)
+    assert counts.walks == 0
     # the loaded chain's nodes are two kinds, each at one shape and dtype: one rule call per
     # kind and inference (infer_shape, infer_type, and the binds' shapes at (3, 2) and
     # dtypes at float32), whatever the length
@@ -166,6 +168,60 @@ def test_a_file_whose_order_is_not_the_graph_order_is_numbered_again(monkeypatch
     assert np.array_equal(out, np.maximum(y, 0) + 2 * x) and len(made) == 1
 
 
+def _random_graph_json(rng, n_nodes):
+    """A file of n_nodes variables and add_n nodes reading earlier nodes at random (some twice),
+    with one to three heads: nodes in a topological order, not always the graph's."""
+    nodes = []
+    for position in range(n_nodes):
+        if position == 0 or rng.random() < 0.25:
+            nodes.append({"op": "null", "name": f"v{position}", "inputs": []})
+            continue
+        count = int(rng.integers(1, 4))
+        nodes.append({"op": "add_n", "name": f"n{position}", "attrs": {"num_args": str(count)},
+                      "inputs": [[int(rng.integers(position)), 0, 0] for _ in range(count)]})
+    heads = [[int(rng.integers(n_nodes)), 0, 0] for _ in range(int(rng.integers(1, 4)))]
+    return json.dumps({"nodes": nodes, "arg_nodes": [], "heads": heads})
+
+
+def test_a_file_in_the_graph_order_is_not_walked_and_any_other_is():
+    """load_json keeps the file's order as the symbol's when the depth-first walk would meet
+    the nodes in that order (checked in one pass over the inputs): for every file MXNet (or
+    tojson) writes, and for no other (checked against the walk on random graphs)."""
+    rng = np.random.default_rng(15)
+    kept = 0
+    for _ in range(600):
+        net = mx.sym.load_json(_random_graph_json(rng, int(rng.integers(1, 20))))
+        walked = graph.topo_order(net._outputs)
+        if net._order is not None:
+            kept += 1
+            assert list(map(id, net._order)) == list(map(id, walked))
+        again = mx.sym.load_json(net.tojson())      # nodes in the walk's order
+        assert again._order is not None and [n.name for n in again._order] == [n.name for n in walked]
+    assert 0 < kept < 600
+    # an input read directly and through another input listed after it (x * f(x)): in order
+    x = mx.sym.relu(mx.sym.Variable("x"))
+    assert mx.sym.load_json((x * mx.sym.sigmoid(x)).tojson())._order is not None
+
+
+def test_a_kernel_that_keeps_its_bind_context_keeps_its_own(monkeypatch):
+    """Bind hands every kernel one context, its fields set per node; a kernel that keeps it (in
+    a closure, say) keeps what it was given: the next node gets another."""
+    relu = get_op("relu")
+    bind_relu, kept = relu.kernel, []
+
+    def keeping(b):
+        kept.append(b)
+        bind_relu(b)
+    monkeypatch.setattr(relu, "kernel", keeping)
+    x = mx.sym.Variable("x")
+    net = mx.sym.relu(mx.sym.relu(x, name="first") - 1, name="second") * 3
+    exe = net.simple_bind(mx.cpu(), grad_req="null", x=(2, 3))
+    assert [b.node.name for b in kept] == ["first", "second"]
+    assert [b.inputs[0].shape for b in kept] == [(2, 3), (2, 3)] and kept[0].plan is kept[1].plan
+    data = np.arange(-3.0, 3.0).reshape(2, 3)
+    assert np.array_equal(exe.forward(x=data)[0].asnumpy(), 3 * np.maximum(np.maximum(data, 0) - 1, 0))
+
+
 def test_training_bind_infers_the_backward_nodes_only_once(monkeypatch):
     counts = _Counts(monkeypatch)
     n_nodes = 40
@@ -175,9 +231,9 @@ def test_training_bind_infers_the_backward_nodes_only_once(monkeypatch):
     # infer_shape (which simple_bind reuses), then its backward nodes: each node once
     assert counts.visits["infer_shape"] == n_nodes + backward_ops
     assert counts.visits["infer_type"] == n_nodes + backward_ops
-    # the forward graph once; the forward and backward graphs twice (who reads what, then
-    # the order of every node)
-    assert counts.walks == 3
+    # the forward and backward graphs twice (who reads what, then the order of every node);
+    # the forward graph is in file order
+    assert counts.walks == 2
     exe.forward(is_train=True, x=mx.nd.ones((2, 3)))
     exe.backward(mx.nd.ones((2, 3)))
     # d/dx of relu(x + 1) chains: 1 where every intermediate is positive (x = 1 here)

@@ -283,6 +283,9 @@ def _load_json(json_str, source):
     # the graph's entries numbered in file order as the nodes are made (EntryIndex.of_loaded):
     # each node's first entry, and the entry ids each reads
     firsts, reads, entry_count = [], [], 0
+    # whether the graph's depth-first walk (Symbol._nodes) meets the nodes in file order, as it
+    # does in MXNet's files: then the symbol need not walk them (see _walk_block_start)
+    block_starts = []
     # what an operator's declaration says of a node, per operator and attributes: the nodes
     # alike (every relu of a network) share their parsed parameters, as copy_graph's twins do
     op_facts = {}
@@ -317,6 +320,7 @@ def _load_json(json_str, source):
             output_counts.append(1)
             firsts.append(entry_count)
             reads.append([])
+            block_starts.append(position)
             entry_count += 1
             continue
         facts_key = (op_name, tuple(attrs.items()))
@@ -344,12 +348,17 @@ def _load_json(json_str, source):
             raw_input = raw_inputs[0]
             inputs = [_reference(raw_input, position, nodes, output_counts)
                       or _entry(source, raw_input, (position, name), 0, position, nodes, output_counts)]
-            reads.append([firsts[raw_input[0]] + raw_input[1]])
+            source_position = raw_input[0]
+            reads.append([firsts[source_position] + raw_input[1]])
+            # _walk_block_start of one input, inline (a chain's every node)
+            block_starts.append(block_starts[source_position] if source_position >= position - 1
+                                else position)
         else:
             inputs = [_reference(e, position, nodes, output_counts)
                       or _entry(source, e, (position, name), k, position, nodes, output_counts)
                       for k, e in enumerate(raw_inputs)]
             reads.append([firsts[e[0]] + e[1] for e in raw_inputs])
+            block_starts.append(_walk_block_start(position, [e[0] for e in raw_inputs], block_starts))
         nodes.append(built(op, name, attrs, inputs, params, named_outputs, named_args))
         output_counts.append(len(named_outputs[1]))
         firsts.append(entry_count)
@@ -360,7 +369,30 @@ def _load_json(json_str, source):
     symbol = Symbol(heads)
     # the symbol's own numbering when its graph order is the file's (MXNet writes it so)
     symbol._entry_index = EntryIndex.of_loaded(nodes, output_counts, firsts, reads)
+    if _walk_block_start(len(nodes), [e[0] for e in raw_heads], block_starts) == 0:
+        symbol._order = nodes
     return symbol
+
+
+def _walk_block_start(position, sources, block_starts):
+    """The earliest point of a depth-first walk (topo_order's post-order) that meets the nodes
+    in file order at which the node at `position` may be entered: how many nodes the walk may
+    have met by then, all of them before it in the file.  sources: the positions the node reads,
+    in order (all before it); block_starts: the earlier nodes' answers.  The heads are read by
+    a last node, at position len(nodes): the walk meets the file's nodes in order when that
+    node may be entered at 0.
+
+    Entered when `met` nodes are met, a node enters in turn each input it has not met (at its
+    first mention): an input at or past `met` (it must be one that may be entered there), after
+    which `met` is just past it; the node itself must come next.  The points it may be entered
+    at form a range up to its own position: read from the last input back, an input at or past
+    the range's start less one is entered, and the range starts where that input's does.  One
+    pass over the inputs, no walk."""
+    start = position
+    for source in reversed(dict.fromkeys(sources)):     # first mentions only
+        if source >= start - 1:
+            start = block_starts[source]
+    return start
 
 
 def load(fname):
