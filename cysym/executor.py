@@ -211,10 +211,14 @@ def _entry_index(symbol, nodes, aliases):
 
 
 _itemsize = operator.attrgetter("itemsize")
+_op_of = operator.attrgetter("op")
 
 
 def _check_outputs_known(nodes, firsts, entry_shapes, entry_dtypes):
     """A BindError naming the first operator output whose shape or dtype is not known."""
+    if (None not in entry_dtypes and None not in entry_shapes
+            and not any(map(operator.contains, entry_shapes, itertools.repeat(None)))):
+        return      # every one known, found in passes in C
     unknown = [e for e, shape in enumerate(entry_shapes) if shape is None or None in shape]
     unknown += [e for e, dtype in enumerate(entry_dtypes) if dtype is None]
     if unknown:
@@ -313,7 +317,7 @@ class Executor:
 
         # Gradients go straight into the user's arrays when their entry is a fresh backward
         # output; otherwise a `_grad_write` node copies (or, for 'add', accumulates) them.
-        forward_ids = {id(n) for n in forward_nodes}
+        forward_ids = {id(n) for n in forward_nodes} if gradients else set()   # (only they ask)
         readers = {}    # entry -> how many nodes read it (only gradients ask)
         for node in (topo_order(symbol._outputs + list(gradients.values())) if gradients else ()):
             for src, index in node.inputs:
@@ -350,7 +354,7 @@ class Executor:
             forward_ids.update(id(target) for target, _ in aliases.values())
         self._fused = bool(aliases)
         self._forward_count = (sum(1 for n in nodes if n.op is not None and id(n) in forward_ids)
-                               if backward_nodes else sum(1 for n in nodes if n.op is not None))
+                               if backward_nodes else len(nodes) - list(map(_op_of, nodes)).count(None))
         self._head_grad_arrays = []
         gradient_nodes = {id(entry[0]) for entry in gradients.values()}
         for (node, index), head in zip(symbol._outputs, head_nodes):
@@ -801,7 +805,10 @@ def _context(ctx):
 
 def _refuse_dynamic_shapes(symbol):
     """An error naming the first node whose output shape depends on input values."""
-    for node in symbol._nodes():
+    nodes = symbol._nodes()
+    if not any(op.dynamic_shape for op in set(map(_op_of, nodes)) if op is not None):
+        return      # the distinct operators, found in a pass in C
+    for node in nodes:
         if node.op is not None and node.op.dynamic_shape:
             raise BindError(f"Error in operator {node.name}: {node.op.label(node.name)} cannot be "
                             f"bound: {node.op.dynamic_shape}, and cysym plans the shape of every "

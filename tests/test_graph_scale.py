@@ -201,6 +201,17 @@ def test_a_file_in_the_graph_order_is_not_walked_and_any_other_is():
     # an input read directly and through another input listed after it (x * f(x)): in order
     x = mx.sym.relu(mx.sym.Variable("x"))
     assert mx.sym.load_json((x * mx.sym.sigmoid(x)).tojson())._order is not None
+    # its variables, found as the nodes are read: auxiliary states too (a variable read both
+    # ways is an auxiliary state, as the walk finds)
+    data = mx.sym.Variable("data")
+    bn = mx.sym.BatchNorm(mx.sym.FullyConnected(data, num_hidden=4, name="fc"), name="bn")
+    shared = mx.sym.Variable("shared")
+    net = mx.sym.Group([bn, mx.sym.BatchNorm(data, moving_mean=shared, gamma=shared, name="bn2")])
+    loaded = mx.sym.load_json(net.tojson())
+    assert loaded._order is not None and loaded._variable_nodes is not None
+    assert loaded.list_arguments() == net.list_arguments()
+    assert loaded.list_auxiliary_states() == net.list_auxiliary_states()
+    assert "shared" in net.list_auxiliary_states()
 
 
 def test_a_kernel_that_keeps_its_bind_context_keeps_its_own(monkeypatch):

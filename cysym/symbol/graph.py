@@ -256,7 +256,7 @@ class EntryIndex:
 
 def _keys_of(nodes, counts):
     """[(id(node), output)] of every output of `nodes`, in order."""
-    if all(count == 1 for count in counts):
+    if counts.count(1) == len(counts):
         return list(zip(map(id, nodes), itertools.repeat(0)))
     return [(id(node), i) for node, count in zip(nodes, counts) for i in range(count)]
 

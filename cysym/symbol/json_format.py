@@ -18,7 +18,7 @@ from ..base import JSONFormatError, MXNetError, dtype_from_code
 from ..registry import find_op, unknown_operator_message
 from ..shapes import MAX_ELEMENTS
 from .graph import EntryIndex, Node, gc_paused
-from .symbol import Symbol
+from .symbol import Symbol, split_variables
 
 __all__ = ["to_json", "load_json", "load"]
 
@@ -286,6 +286,9 @@ def _load_json(json_str, source):
     # whether the graph's depth-first walk (Symbol._nodes) meets the nodes in file order, as it
     # does in MXNet's files: then the symbol need not walk them (see _walk_block_start)
     block_starts = []
+    # and then its variables (Symbol._variables): the variable nodes, and the inputs that
+    # operators read past their arguments (auxiliary states)
+    variables, past_arguments = [], []
     # what an operator's declaration says of a node, per operator and attributes: the nodes
     # alike (every relu of a network) share their parsed parameters, as copy_graph's twins do
     op_facts = {}
@@ -316,7 +319,8 @@ def _load_json(json_str, source):
                 raise _fail(source, f"node {position} ('{name}'): a variable cannot have inputs")
             if attrs:
                 _check_variable_attrs(source, attrs, position, name)
-            nodes.append(built(None, name, attrs, []))
+            variables.append(built(None, name, attrs, []))
+            nodes.append(variables[-1])
             output_counts.append(1)
             firsts.append(entry_count)
             reads.append([])
@@ -359,6 +363,8 @@ def _load_json(json_str, source):
                       for k, e in enumerate(raw_inputs)]
             reads.append([firsts[e[0]] + e[1] for e in raw_inputs])
             block_starts.append(_walk_block_start(position, [e[0] for e in raw_inputs], block_starts))
+        if len(inputs) > named_args[1]:
+            past_arguments += inputs[named_args[1]:]
         nodes.append(built(op, name, attrs, inputs, params, named_outputs, named_args))
         output_counts.append(len(named_outputs[1]))
         firsts.append(entry_count)
@@ -371,6 +377,8 @@ def _load_json(json_str, source):
     symbol._entry_index = EntryIndex.of_loaded(nodes, output_counts, firsts, reads)
     if _walk_block_start(len(nodes), [e[0] for e in raw_heads], block_starts) == 0:
         symbol._order = nodes
+        symbol._variable_nodes = split_variables(variables, {id(src) for src, _ in past_arguments
+                                                             if src.op is None})
     return symbol
 
 

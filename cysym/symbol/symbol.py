@@ -37,6 +37,13 @@ def _with_visible_keys(attrs):
     return listed
 
 
+def split_variables(variables, aux_ids):
+    """(argument nodes, auxiliary-state nodes) of `variables`, in their order; aux_ids: the ids
+    of the variables some operator reads as an auxiliary state."""
+    return ([n for n in variables if id(n) not in aux_ids],
+            [n for n in variables if id(n) in aux_ids])
+
+
 class Symbol:
     """One or more output entries (node, index) of a computation graph."""
 
@@ -89,8 +96,7 @@ class Symbol:
                 for src, _ in node.inputs[node.num_args():]:
                     if src.op is None:
                         aux_ids.add(id(src))
-        return ([n for n in variables if id(n) not in aux_ids],
-                [n for n in variables if id(n) in aux_ids])
+        return split_variables(variables, aux_ids)
 
     @property
     def name(self):
