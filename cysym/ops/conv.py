@@ -103,6 +103,13 @@ def _conv_shape(ctx, ins, outs):
 # layers, im2col time / Winograd time (two runs, loaded machine): 512->512 at 14x14 batch 1
 # (49 tiles) 0.92, batch 2 (98) 1.15, batch 4 (196) 1.30; 384->384 at 17x17 (81) 1.01-1.06;
 # 64->64 at 56x56 1.5; 512->512 at 28x28 1.25-1.5; 128->128 at 112x112 1.6.
+# F(4x4, 3x3) (36 GEMMs; 4x fewer multiply-adds than im2col where F(2x2) has 2.25x) was built
+# and measured, and not kept (2026-11-30, one thread, float32, AVX2 builds of both, median of 9
+# interleaved rounds, F(4x4) time / F(2x2) time, two runs): 512->512 at 7x7 batch 32 0.80 and
+# at 28x28 batch 2 0.88 (one run), but 64->64 at 56x56 batch 32 1.2-1.4, 128->32 at 56x56
+# 1.3-1.4, 256->256 at 14x14 batch 2 1.5 (one run).  Its transforms cost 1.65x F(2x2)'s per layer, and OpenBLAS packs the operands
+# of each of its 36 GEMMs, so the GEMMs took 0.7x F(2x2)'s time rather than 0.56x (perf, 64->64
+# at 56x56); ResNet-50's inference at batch 32 with it on the 512-channel layers only: 1.02x.
 WINOGRAD_MIN_TILES = 96
 WINOGRAD_MIN_CHANNELS = 16
 
