@@ -107,9 +107,10 @@ def _conv_shape(ctx, ins, outs):
 # and measured, and not kept (2026-11-30, one thread, float32, AVX2 builds of both, median of 9
 # interleaved rounds, F(4x4) time / F(2x2) time, two runs): 512->512 at 7x7 batch 32 0.80 and
 # at 28x28 batch 2 0.88 (one run), but 64->64 at 56x56 batch 32 1.2-1.4, 128->32 at 56x56
-# 1.3-1.4, 256->256 at 14x14 batch 2 1.5 (one run).  Its transforms cost 1.65x F(2x2)'s per layer, and OpenBLAS packs the operands
-# of each of its 36 GEMMs, so the GEMMs took 0.7x F(2x2)'s time rather than 0.56x (perf, 64->64
-# at 56x56); ResNet-50's inference at batch 32 with it on the 512-channel layers only: 1.02x.
+# 1.3-1.4, 256->256 at 14x14 batch 2 1.5 (one run).  Its transforms cost 1.65x F(2x2)'s per
+# layer, and OpenBLAS packs the operands of each of its 36 GEMMs, so the GEMMs took 0.7x F(2x2)'s
+# time rather than 0.56x (perf, 64->64 at 56x56); ResNet-50's inference at batch 32 with it on
+# the 512-channel layers only: 1.02x.
 WINOGRAD_MIN_TILES = 96
 WINOGRAD_MIN_CHANNELS = 16
 
