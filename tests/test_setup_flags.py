@@ -67,3 +67,30 @@ def test_debug_build_flags_per_compiler(setup_module, monkeypatch):
     assert compile_args[:2] == ["-O1", "-g"] and "-O3" not in compile_args
     assert link_args == ["-fopenmp"]
     assert setup_module.compiler_flags("msvc", "dense") == (["/Od", "/Zi", "/openmp"], [])
+
+
+def test_the_cython_cache_folder_changes_with_what_cythons_own_key_misses(setup_module, tmp_path,
+                                                                          monkeypatch):
+    """CYSYM_CYTHON_CACHE's folder (asv_bench/dashboard.sh): Cython's key has each module's source
+    but its dependency scan misses `from package cimport module`, so any .pxd or .pxi of the
+    package, NumPy's version and SciPy's must lead to another folder; a .pyx must not."""
+    import scipy
+
+    ops = tmp_path / "cysym" / "_ops"
+    ops.mkdir(parents=True)
+    (ops / "threads.pxd").write_text("cdef int count() noexcept nogil\n")
+    (ops / "conv.pyx").write_text("from cysym._ops cimport threads\n")
+    monkeypatch.chdir(tmp_path)
+    folders = [setup_module.cython_cache("cache-root")]
+    assert Path(folders[0]).parent == Path("cache-root")
+    (ops / "conv.pyx").write_text("from cysym._ops cimport threads\nx = threads.count()\n")
+    assert setup_module.cython_cache("cache-root") == folders[0]
+    (ops / "threads.pxd").write_text("cdef long count() noexcept nogil\n")
+    folders.append(setup_module.cython_cache("cache-root"))
+    (ops / "sampling_pdf.pxi").write_text("cdef double pdf = 0\n")
+    folders.append(setup_module.cython_cache("cache-root"))
+    monkeypatch.setattr(setup_module.numpy, "__version__", "1.0.0")
+    folders.append(setup_module.cython_cache("cache-root"))
+    monkeypatch.setattr(scipy, "__version__", "1.0.0")
+    folders.append(setup_module.cython_cache("cache-root"))
+    assert len(set(folders)) == 5, folders
