@@ -218,6 +218,7 @@ _op_of = operator.attrgetter("op")
 _params_of = operator.attrgetter("params")     # (parsed when not yet)
 _read_inplace_of = operator.attrgetter("read_inplace")
 _unusual_of = operator.attrgetter("unusual")
+_kernel_of = operator.attrgetter("kernel")
 
 
 def _check_outputs_known(nodes, firsts, entry_shapes, entry_dtypes):
@@ -531,34 +532,34 @@ class Executor:
         # each entry's request: "write" when something reads or keeps it
         entry_reqs = ["write" if needed else "null" for needed in map(
             any, zip(read_count, persistent, external))]
+        # every op node's kernel, input and output arrays and requests, in passes in C (the few
+        # nodes with several outputs or a workspace by themselves)
+        op_kernels = list(map(_kernel_of, map(_op_of, op_nodes)))
+        op_in_arrays = list(map(list, map(map, itertools.repeat(arrays.__getitem__), kernel_inputs)))
+        op_firsts = list(map(firsts.__getitem__, op_positions))
+        op_out_arrays = list(map(list, zip(map(arrays.__getitem__, op_firsts))))
+        op_reqs = list(map(list, zip(map(entry_reqs.__getitem__, op_firsts))))
+        op_workspaces = [None] * len(op_nodes)
+        for position in itertools.compress(range(len(op_nodes)), map(_unusual_of, node_layouts)):
+            outs, num_outputs = op_outputs[position], node_layouts[position].num_outputs
+            if len(outs) > num_outputs:
+                op_workspaces[position] = arrays[outs[-1]]
+            op_out_arrays[position] = [arrays[e] for e in outs[:num_outputs]]
+            op_reqs[position] = [entry_reqs[e] for e in outs[:num_outputs]]
         # one context for every call, its fields set per node (making one per node was a tenth
         # of a long graph's lay-out); a kernel that keeps it gets it to itself: a new one follows
         context = BindContext.__new__(BindContext)
         context.plan = run_plan
         unshared = sys.getrefcount(context)
-        for position, (node, layout) in enumerate(zip(op_nodes, node_layouts)):
-            num_outputs = layout.num_outputs
+        for position, node, kernel, context.inputs, context.outputs, context.req, context.workspace in zip(
+                itertools.count(), op_nodes, op_kernels, op_in_arrays, op_out_arrays, op_reqs, op_workspaces):
             if position == forward_count:
                 self._backward_start = len(run_plan)
-            outs = op_outputs[position]
-            workspace = None
-            if len(outs) > num_outputs:
-                workspace = arrays[outs[-1]]
-                outs = outs[:num_outputs]
-            if num_outputs == 1:
-                e = outs[0]
-                out_arrays, req = [arrays[e]], [entry_reqs[e]]
-            else:
-                out_arrays, req = [arrays[e] for e in outs], [entry_reqs[e] for e in outs]
-            kernel = node.op.kernel
             if kernel is None:
                 raise BindError(f"operator {node.op.name} ('{node.name}') has no kernel")
             call_starts.append(len(run_plan))
-            ins = kernel_inputs[position]
-            # (the layout loop above parsed every op node's parameters)
-            context.node, context.params, context.outputs, context.req, context.workspace = (
-                node, node._params, out_arrays, req, workspace)
-            context.inputs = [arrays[ins[0]]] if len(ins) == 1 else [arrays[e] for e in ins]
+            # (the layouts' pass above parsed every op node's parameters)
+            context.node, context.params = node, node._params
             try:
                 kernel(context)
             except MXNetError:
