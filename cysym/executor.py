@@ -216,6 +216,7 @@ def _entry_index(symbol, nodes, aliases):
 _itemsize = operator.attrgetter("itemsize")
 _op_of = operator.attrgetter("op")
 _params_of = operator.attrgetter("params")     # (parsed when not yet)
+_parsed_params_of = operator.attrgetter("_params")
 _read_inplace_of = operator.attrgetter("read_inplace")
 _unusual_of = operator.attrgetter("unusual")
 _kernel_of = operator.attrgetter("kernel")
@@ -436,7 +437,10 @@ class Executor:
         # each op node's layout, shared by the nodes of one op and parameters: found by passes
         # in C over the op nodes, then loops over the distinct layouts and over the few nodes
         # unlike most (several outputs, a workspace, inputs not read)
-        layout_keys = list(zip(map(_op_of, op_nodes), map(id, map(_params_of, op_nodes))))
+        op_params = list(map(_parsed_params_of, op_nodes))
+        if None in op_params:   # (inference parsed them, unless bind made the node)
+            op_params = list(map(_params_of, op_nodes))
+        layout_keys = list(zip(map(_op_of, op_nodes), map(id, op_params)))
         layouts, node_layouts = {}, dict(zip(layout_keys, op_nodes))
         # a layout whose kernel takes every dtype present in the graph, for each of its entries,
         # needs no check per node (the check costs as much as the rest of a node's entries)
@@ -453,7 +457,8 @@ class Executor:
         # layout's, shared by nodes alike (the planner only reads them).
         kernel_inputs = list(map(inputs_of.__getitem__, op_positions))
         op_inputs = list(kernel_inputs)
-        op_outputs = list(map(list, zip(map(firsts.__getitem__, op_positions))))
+        op_firsts = list(map(firsts.__getitem__, op_positions))
+        op_outputs = [[first] for first in op_firsts]
         op_inplace = list(map(_read_inplace_of, node_layouts))
         with_workspace = []     # (position, node) of the op nodes whose kernel may want one
         for position in itertools.compress(range(len(op_nodes)), map(_unusual_of, node_layouts)):
@@ -532,13 +537,13 @@ class Executor:
         # each entry's request: "write" when something reads or keeps it
         entry_reqs = ["write" if needed else "null" for needed in map(
             any, zip(read_count, persistent, external))]
-        # every op node's kernel, input and output arrays and requests, in passes in C (the few
-        # nodes with several outputs or a workspace by themselves)
+        # every op node's kernel, input and output arrays and requests, made before the calls
+        # (the few nodes with several outputs or a workspace by themselves)
         op_kernels = list(map(_kernel_of, map(_op_of, op_nodes)))
-        op_in_arrays = list(map(list, map(map, itertools.repeat(arrays.__getitem__), kernel_inputs)))
-        op_firsts = list(map(firsts.__getitem__, op_positions))
-        op_out_arrays = list(map(list, zip(map(arrays.__getitem__, op_firsts))))
-        op_reqs = list(map(list, zip(map(entry_reqs.__getitem__, op_firsts))))
+        op_in_arrays = [[arrays[ins[0]]] if len(ins) == 1 else [arrays[e] for e in ins]
+                        for ins in kernel_inputs]
+        op_out_arrays = [[arrays[e]] for e in op_firsts]
+        op_reqs = [[entry_reqs[e]] for e in op_firsts]
         op_workspaces = [None] * len(op_nodes)
         for position in itertools.compress(range(len(op_nodes)), map(_unusual_of, node_layouts)):
             outs, num_outputs = op_outputs[position], node_layouts[position].num_outputs
