@@ -37,8 +37,9 @@ compiler_directives = {
 WIDE_FLAGS = {
     "avx2": {"gcc": ["-mavx2", "-mfma"], "msvc": ["/arch:AVX2"]},   # /arch:AVX2 also allows FMA
 }
-# Not on Windows yet: cysym/_ops/cpu.pyx detects AVX2 under MSVC too, but conv.pyx (which
-# conv_avx2 includes) does not compile with MSVC, and no Windows build has been run.
+# Not on Windows yet: cysym/_ops/cpu.pyx detects AVX2 under MSVC too, and conv.pyx's direct
+# block has plain loops for compilers without GCC's vector extension (_direct_block.h), but no
+# Windows build has been run.
 wide_possible = (platform.machine().lower() in ("x86_64", "amd64") and os.name != "nt"
                  and not debug_build)
 # The portable element-wise loops move 16 bytes per iteration (SSE2), few enough that loop

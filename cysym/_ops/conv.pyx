@@ -29,7 +29,7 @@ DEF DEPTHWISE_TAPS = 16
 # `nb` of the forward that runs a few-channel convolution directly (see _direct_forward)
 DEF DIRECT = -2
 # filters of one block of the direct forward's sums, and the most columns a block has (the
-# build's vector width, see cysym_direct_block_f)
+# build's vector width, see _direct_block.h)
 DEF DIRECT_FILTERS = 4
 DEF DIRECT_WIDTH = 16
 # output rows the direct forward sums for every filter before it moves on
@@ -724,43 +724,7 @@ cdef bint _direct_forward(const real* x, const real* w, const real* b, real* y, 
     return True
 
 
-cdef extern from *:
-    """
-    /* The direct forward's block of sums: out[k][0:2L] = sum over t of wk[t] * (base +
-       offsets[t])[0:2L] for four filters k, in eight vector registers of L lanes (GCC's vector
-       extension: AVX2 + FMA in the wide build, SSE2 in the portable one); Cython's own loops
-       kept the sums in memory, at a tenth of the speed. */
-    #if defined(__AVX__)
-    #define CYSYM_VECTOR_BYTES 32
-    #else
-    #define CYSYM_VECTOR_BYTES 16
-    #endif
-    #define CYSYM_DIRECT_WIDTH_F (2 * CYSYM_VECTOR_BYTES / 4)
-    #define CYSYM_DIRECT_WIDTH_D (2 * CYSYM_VECTOR_BYTES / 8)
-    #define CYSYM_DIRECT_BLOCK(name, T, L) \
-    typedef T name##_vec __attribute__((vector_size(CYSYM_VECTOR_BYTES))); \
-    static inline void name(const T* base, const Py_ssize_t* offsets, Py_ssize_t K, \
-                            const T* w0, const T* w1, const T* w2, const T* w3, T* out) { \
-        name##_vec a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}; \
-        name##_vec b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0}; \
-        name##_vec x0, x1; \
-        for (Py_ssize_t t = 0; t < K; t++) { \
-            const T* s = base + offsets[t]; \
-            memcpy(&x0, s, sizeof x0); \
-            memcpy(&x1, s + L, sizeof x1); \
-            a0 += w0[t] * x0; b0 += w0[t] * x1; \
-            a1 += w1[t] * x0; b1 += w1[t] * x1; \
-            a2 += w2[t] * x0; b2 += w2[t] * x1; \
-            a3 += w3[t] * x0; b3 += w3[t] * x1; \
-        } \
-        memcpy(out, &a0, sizeof a0); memcpy(out + L, &b0, sizeof b0); \
-        memcpy(out + 2 * L, &a1, sizeof a1); memcpy(out + 3 * L, &b1, sizeof b1); \
-        memcpy(out + 4 * L, &a2, sizeof a2); memcpy(out + 5 * L, &b2, sizeof b2); \
-        memcpy(out + 6 * L, &a3, sizeof a3); memcpy(out + 7 * L, &b3, sizeof b3); \
-    }
-    CYSYM_DIRECT_BLOCK(cysym_direct_block_f, float, CYSYM_DIRECT_WIDTH_F / 2)
-    CYSYM_DIRECT_BLOCK(cysym_direct_block_d, double, CYSYM_DIRECT_WIDTH_D / 2)
-    """
+cdef extern from "_direct_block.h":
     Py_ssize_t CYSYM_DIRECT_WIDTH_F
     Py_ssize_t CYSYM_DIRECT_WIDTH_D
     void cysym_direct_block_f(const float* base, const Py_ssize_t* offsets, Py_ssize_t K,

@@ -1,0 +1,76 @@
+"""The direct convolution's block of sums (cysym/_ops/_direct_block.h): the plain loops that
+compilers without GCC's vector extension (MSVC) build give the sums of the vector version that
+GCC and Clang build, at both vector widths.  Compiled here with the C compiler that built the
+kernels."""
+import os
+import platform
+import subprocess
+import sysconfig
+
+import numpy as np
+import pytest
+
+import cysym._ops
+
+HEADER_DIR = os.path.dirname(cysym._ops.__file__)
+
+# four filters' taps and the offsets of their inputs, as _direct_rows passes them; the program
+# prints the eight sums of each type
+HARNESS = r"""
+#include <stddef.h>
+#include <stdio.h>
+typedef ptrdiff_t Py_ssize_t;
+#include "_direct_block.h"
+
+int main(void) {
+    float xf[512], wf[4][20], outf[64];
+    double xd[512], wd[4][20], outd[64];
+    Py_ssize_t offsets[20];
+    for (int i = 0; i < 512; i++) { xf[i] = (float)((i * 37 % 101) - 50) / 7; xd[i] = xf[i]; }
+    for (int k = 0; k < 4; k++)
+        for (int t = 0; t < 20; t++) { wf[k][t] = (float)((k * 13 + t * 7) % 11 - 5) / 3; wd[k][t] = wf[k][t]; }
+    for (int t = 0; t < 20; t++) offsets[t] = (t * 23) % 300;
+    cysym_direct_block_f(xf, offsets, 20, wf[0], wf[1], wf[2], wf[3], outf);
+    cysym_direct_block_d(xd, offsets, 20, wd[0], wd[1], wd[2], wd[3], outd);
+    printf("%d %d\n", (int)CYSYM_DIRECT_WIDTH_F, (int)CYSYM_DIRECT_WIDTH_D);
+    for (int j = 0; j < 4 * CYSYM_DIRECT_WIDTH_F; j++) printf("%.9g ", outf[j]);
+    printf("\n");
+    for (int j = 0; j < 4 * CYSYM_DIRECT_WIDTH_D; j++) printf("%.17g ", outd[j]);
+    printf("\n");
+    return 0;
+}
+"""
+
+
+def _sums(tmp_path, *flags):
+    source = tmp_path / "harness.c"
+    source.write_text(HARNESS)
+    program = tmp_path / ("harness" + "".join(f.replace("-", "_") for f in flags))
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()
+    subprocess.run(compiler + ["-O2", "-std=c99", "-I", HEADER_DIR, *flags, str(source), "-o",
+                               str(program)], check=True, capture_output=True)
+    lines = subprocess.run([str(program)], check=True, capture_output=True,
+                           text=True).stdout.splitlines()
+    widths = [int(v) for v in lines[0].split()]
+    return widths, [np.array(line.split(), float) for line in lines[1:]]
+
+
+# the portable build's vectors, and the wide build's where the machine is x86
+VECTOR_FLAGS = [[]] + ([["-mavx2", "-mfma"]] if platform.machine() in ("x86_64", "AMD64") else [])
+
+
+@pytest.mark.parametrize("vector_flags", VECTOR_FLAGS, ids=lambda flags: " ".join(flags) or "baseline")
+def test_plain_loops_give_the_vector_sums(tmp_path, vector_flags):
+    widths, vector = _sums(tmp_path, *vector_flags)
+    plain_widths, plain = _sums(tmp_path, *vector_flags, "-DCYSYM_PLAIN_DIRECT_BLOCK")
+    assert widths == plain_widths == ([16, 8] if vector_flags else [8, 4])   # floats, doubles
+    expected = []
+    x = np.array([((i * 37 % 101) - 50) / 7 for i in range(512)])
+    w = np.array([[((k * 13 + t * 7) % 11 - 5) / 3 for t in range(20)] for k in range(4)])
+    offsets = [(t * 23) % 300 for t in range(20)]
+    for width in widths:
+        expected.append(np.concatenate([sum(w[k, t] * x[offsets[t]:offsets[t] + width]
+                                            for t in range(20)) for k in range(4)]))
+    for got_vector, got_plain, want in zip(vector, plain, expected):
+        np.testing.assert_allclose(got_vector, want, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(got_plain, want, rtol=1e-5, atol=1e-5)
