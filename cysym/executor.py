@@ -879,7 +879,8 @@ def _simple_bind(symbol, ctx, grad_req, type_dict, shared_exec, shapes):
     shapes = dict(shapes or {})
     arg_nodes, aux_nodes = symbol._variables()
     arg_names = [n.name for n in arg_nodes]
-    inputs = set(symbol.list_inputs())
+    # list_inputs()'s names, from the variables rather than a pass over every node
+    inputs = {n.name for n in arg_nodes + aux_nodes}
     for name in list(shapes) + list(type_dict or {}):
         if name not in inputs:
             raise BindError(f"simple_bind: {name!r} is not an input of the symbol; inputs are "
