@@ -155,7 +155,7 @@ class _NodeLayout:
     declaration builds name lists, once per node of a graph that may have 10^5."""
 
     __slots__ = ("num_outputs", "shape_only", "input_dtypes", "output_dtypes", "read", "read_inplace",
-                 "output_suffixes", "takes_every_dtype", "has_workspace", "unusual")
+                 "output_suffixes", "takes_every_dtype")
 
     def __init__(self, node):
         op, params = node.op, node.params
@@ -180,9 +180,6 @@ class _NodeLayout:
             self.read = None
             self.read_inplace = [(a, b) for a, b in pairs
                                  if 0 <= a < len(input_names) and b < self.num_outputs]
-        self.has_workspace = op.workspace is not None
-        # what bind's lay-out looks at node by node: not one output, inputs not read, a workspace
-        self.unusual = self.num_outputs != 1 or self.read is not None or self.has_workspace
 
 
 def _layout_of(node, layouts):
@@ -215,11 +212,6 @@ def _entry_index(symbol, nodes, aliases):
 
 _itemsize = operator.attrgetter("itemsize")
 _op_of = operator.attrgetter("op")
-_params_of = operator.attrgetter("params")     # (parsed when not yet)
-_parsed_params_of = operator.attrgetter("_params")
-_read_inplace_of = operator.attrgetter("read_inplace")
-_unusual_of = operator.attrgetter("unusual")
-_kernel_of = operator.attrgetter("kernel")
 
 
 def _check_outputs_known(nodes, firsts, entry_shapes, entry_dtypes):
@@ -417,70 +409,77 @@ class Executor:
         firsts, inputs_of = index.first, index.inputs
         entry_shapes = list(map(shapes.get, index.keys))
         entry_dtypes = list(map(dtypes.get, index.keys))
+        labels = [None] * index.count
         # per entry: the user's array for external entries, else None until planned
         arrays = [None] * index.count
         external = [False] * index.count
         op_positions = index.op_positions
-        op_nodes = list(map(nodes.__getitem__, op_positions))
-        for position in itertools.compress(range(len(nodes)), map(operator.is_, map(_op_of, nodes),
-                                                                   itertools.repeat(None))):
-            node = nodes[position]
-            array = arrays_of.get(id(node))
-            if array is None:
-                raise BindError(f"variable {node.name!r} has no array")
-            e = firsts[position]
-            arrays[e], external[e] = array, True
-            entry_shapes[e], entry_dtypes[e] = array.shape, array.dtype
+        op_nodes = [nodes[p] for p in op_positions]
+        for position, node in enumerate(nodes):
+            if node.op is None:
+                array = arrays_of.get(id(node))
+                if array is None:
+                    raise BindError(f"variable {node.name!r} has no array")
+                e = firsts[position]
+                labels[e], arrays[e], external[e] = node.name, array, True
+                entry_shapes[e], entry_dtypes[e] = array.shape, array.dtype
         for (node_id, i), target in grad_targets.items():
             e = index.start[node_id] + i
             arrays[e], external[e] = target, True
-        # each op node's layout, shared by the nodes of one op and parameters: found by passes
-        # in C over the op nodes, then loops over the distinct layouts and over the few nodes
-        # unlike most (several outputs, a workspace, inputs not read)
-        op_params = list(map(_parsed_params_of, op_nodes))
-        if None in op_params:   # (inference parsed them, unless bind made the node)
-            op_params = list(map(_params_of, op_nodes))
-        layout_keys = list(zip(map(_op_of, op_nodes), map(id, op_params)))
-        layouts, node_layouts = {}, dict(zip(layout_keys, op_nodes))
+        layouts = {}
+        node_layouts = []     # per op node, in op_nodes' order
         # a layout whose kernel takes every dtype present in the graph, for each of its entries,
         # needs no check per node (the check costs as much as the rest of a node's entries)
         present_dtypes = set(dtypes.values())
-        for key, node in node_layouts.items():
-            layout = node_layouts[key] = _layout_of(node, layouts)
+        # op_inputs: what each op reads, for the planner; kernel_inputs: what its kernel is
+        # given, which adds the inputs it only takes the shape of
+        kernel_inputs, op_inputs, op_outputs, op_inplace = [], [], [], []
+        with_workspace = []     # (position, node) of the op nodes whose kernel may want one
+        for position, node in zip(op_positions, op_nodes):
+            params = node._params
+            layout = layouts.get((node.op, id(params))) if params is not None else None
+            if layout is None:
+                layout = _layout_of(node, layouts)
             if layout.takes_every_dtype is None:
                 layout.takes_every_dtype = all(
                     present_dtypes <= allowed for allowed in layout.input_dtypes + layout.output_dtypes
                     if allowed is not None)
-        node_layouts = list(map(node_layouts.__getitem__, layout_keys))     # per op node
-        # op_inputs: what each op reads, for the planner; kernel_inputs: what its kernel is
-        # given, which adds the inputs it only takes the shape of.  The in-place pairs are the
-        # layout's, shared by nodes alike (the planner only reads them).
-        kernel_inputs = list(map(inputs_of.__getitem__, op_positions))
-        op_inputs = list(kernel_inputs)
-        op_firsts = list(map(firsts.__getitem__, op_positions))
-        op_outputs = [[first] for first in op_firsts]
-        op_inplace = list(map(_read_inplace_of, node_layouts))
-        with_workspace = []     # (position, node) of the op nodes whose kernel may want one
-        for position in itertools.compress(range(len(op_nodes)), map(_unusual_of, node_layouts)):
-            layout, (first,) = node_layouts[position], op_outputs[position]
-            if layout.num_outputs != 1:
-                op_outputs[position] = list(range(first, first + layout.num_outputs))
+            node_layouts.append(layout)
+            first, suffixes = firsts[position], layout.output_suffixes
+            if len(suffixes) == 1:
+                labels[first] = node.name + suffixes[0]
+                op_outputs.append([first])
+            else:
+                labels[first:first + len(suffixes)] = [node.name + suffix for suffix in suffixes]
+                op_outputs.append(list(range(first, first + len(suffixes))))
+            ins = inputs_of[position]
+            if node.op.workspace is not None:
+                with_workspace.append((len(kernel_inputs), node))
+            kernel_inputs.append(ins)
+            # the in-place pairs are the layout's, shared by nodes alike (the planner only reads them)
             if layout.read is not None:
-                op_inputs[position] = [kernel_inputs[position][k] for k in layout.read]
-            if layout.has_workspace:
-                with_workspace.append((position, op_nodes[position]))
+                ins = [ins[k] for k in layout.read]
+            op_inputs.append(ins)
+            op_inplace.append(layout.read_inplace)
         _check_outputs_known(nodes, firsts, entry_shapes, entry_dtypes)
         for node, layout in zip(op_nodes, node_layouts):
             if not layout.takes_every_dtype:
                 _check_kernel_dtypes(node, dtypes, layout)
-        # each entry's bytes, shape and dtype, over all entries at once
+        # each entry's bytes and (label, shape, dtype), over all entries at once
         if not all(map(isinstance, entry_dtypes, itertools.repeat(np.dtype))):
             entry_dtypes = list(map(np.dtype, entry_dtypes))
         entry_shapes = list(map(tuple, entry_shapes))     # (a tuple is its own tuple)
         entry_bytes = list(map(operator.mul, map(math.prod, entry_shapes), map(_itemsize, entry_dtypes)))
+        entry_meta = list(zip(labels, entry_shapes, entry_dtypes))
+
+        def add_entry(shape, dtype, label):
+            dtype = np.dtype(dtype)
+            entry_bytes.append(math.prod(shape) * dtype.itemsize)
+            external.append(False)
+            arrays.append(None)
+            entry_meta.append((label, tuple(shape), dtype))
 
         # workspaces are numbered after every output, once every node's outputs are checked
-        workspaces = []     # (entry, node name)
         for position, node in with_workspace:
             node_id, num_outputs = id(node), node_layouts[position].num_outputs
             in_shapes = [shapes[(id(src), i)] for src, i in node.inputs]
@@ -489,12 +488,7 @@ class Executor:
                 size = node.op.workspace(node.params, in_shapes, out_shapes, dtypes[(node_id, 0)])
             if size:
                 op_outputs[position].append(len(entry_bytes))
-                workspaces.append((len(entry_bytes), node.name))
-                entry_bytes.append(size)
-                entry_shapes.append((size,))
-                entry_dtypes.append(np.dtype(np.uint8))
-                external.append(False)
-                arrays.append(None)
+                add_entry((size,), np.uint8, f"{node.name}_workspace")
         # how many ops read each entry, counted in one NumPy call rather than per input
         read_count = np.bincount(np.fromiter(itertools.chain.from_iterable(op_inputs), np.intp),
                                  minlength=len(entry_bytes)).tolist()
@@ -513,17 +507,14 @@ class Executor:
         # view of the arena: a view costs more than the rest of an entry's lay-out
         views = {}
         arena = self._arena
-        for e, view_key in enumerate(zip(offsets, entry_shapes, entry_dtypes)):
+        for e, (offset, (_, shape, dtype)) in enumerate(zip(offsets, entry_meta)):
             if arrays[e] is None:
+                view_key = (offset, shape, dtype)
                 array = views.get(view_key)
                 if array is None:
-                    offset, shape, dtype = view_key
                     array = views[view_key] = NDArray.__new__(NDArray, shape, dtype, arena, offset)
                 arrays[e] = array
-        # each entry's label is made when first asked for (_entry_meta)
-        self._entries_made = (nodes, firsts, op_positions, node_layouts, workspaces, entry_shapes,
-                              entry_dtypes)
-        self._entry_meta_list = None
+        self._entry_meta = entry_meta
         self._entry_bytes = entry_bytes
         self._external = external
         self._storage_of = plan.get("storage_of")
@@ -537,34 +528,34 @@ class Executor:
         # each entry's request: "write" when something reads or keeps it
         entry_reqs = ["write" if needed else "null" for needed in map(
             any, zip(read_count, persistent, external))]
-        # every op node's kernel, input and output arrays and requests, made before the calls
-        # (the few nodes with several outputs or a workspace by themselves)
-        op_kernels = list(map(_kernel_of, map(_op_of, op_nodes)))
-        op_in_arrays = [[arrays[ins[0]]] if len(ins) == 1 else [arrays[e] for e in ins]
-                        for ins in kernel_inputs]
-        op_out_arrays = [[arrays[e]] for e in op_firsts]
-        op_reqs = [[entry_reqs[e]] for e in op_firsts]
-        op_workspaces = [None] * len(op_nodes)
-        for position in itertools.compress(range(len(op_nodes)), map(_unusual_of, node_layouts)):
-            outs, num_outputs = op_outputs[position], node_layouts[position].num_outputs
-            if len(outs) > num_outputs:
-                op_workspaces[position] = arrays[outs[-1]]
-            op_out_arrays[position] = [arrays[e] for e in outs[:num_outputs]]
-            op_reqs[position] = [entry_reqs[e] for e in outs[:num_outputs]]
         # one context for every call, its fields set per node (making one per node was a tenth
         # of a long graph's lay-out); a kernel that keeps it gets it to itself: a new one follows
         context = BindContext.__new__(BindContext)
         context.plan = run_plan
         unshared = sys.getrefcount(context)
-        for position, node, kernel, context.inputs, context.outputs, context.req, context.workspace in zip(
-                itertools.count(), op_nodes, op_kernels, op_in_arrays, op_out_arrays, op_reqs, op_workspaces):
+        for position, (node, layout) in enumerate(zip(op_nodes, node_layouts)):
+            num_outputs = layout.num_outputs
             if position == forward_count:
                 self._backward_start = len(run_plan)
+            outs = op_outputs[position]
+            workspace = None
+            if len(outs) > num_outputs:
+                workspace = arrays[outs[-1]]
+                outs = outs[:num_outputs]
+            if num_outputs == 1:
+                e = outs[0]
+                out_arrays, req = [arrays[e]], [entry_reqs[e]]
+            else:
+                out_arrays, req = [arrays[e] for e in outs], [entry_reqs[e] for e in outs]
+            kernel = node.op.kernel
             if kernel is None:
                 raise BindError(f"operator {node.op.name} ('{node.name}') has no kernel")
             call_starts.append(len(run_plan))
-            # (the layouts' pass above parsed every op node's parameters)
-            context.node, context.params = node, node._params
+            ins = kernel_inputs[position]
+            # (the layout loop above parsed every op node's parameters)
+            context.node, context.params, context.outputs, context.req, context.workspace = (
+                node, node._params, out_arrays, req, workspace)
+            context.inputs = [arrays[ins[0]]] if len(ins) == 1 else [arrays[e] for e in ins]
             try:
                 kernel(context)
             except MXNetError:
@@ -586,23 +577,6 @@ class Executor:
         self._backward_reads_forward = any(e in forward_entries for ins in backward_inputs for e in ins)
         self._plan = run_plan
         self.outputs = [arrays[index.start[id(n)] + i] for n, i in self._symbol._outputs]
-
-    @property
-    def _entry_meta(self):
-        """(label, shape, dtype) of every entry, for debug_str and the memory picture: the label
-        is '<node>_<output>' (a variable's name, '<node>_workspace' for a workspace)."""
-        if self._entry_meta_list is None:
-            nodes, firsts, op_positions, node_layouts, workspaces, shapes, dtypes = self._entries_made
-            labels = [None] * len(shapes)
-            for position, node in enumerate(nodes):
-                labels[firsts[position]] = node.name
-            for position, layout in zip(op_positions, node_layouts):
-                first, name = firsts[position], nodes[position].name
-                labels[first:first + layout.num_outputs] = [name + suffix for suffix in layout.output_suffixes]
-            for e, name in workspaces:
-                labels[e] = f"{name}_workspace"
-            self._entry_meta_list = list(zip(labels, shapes, dtypes))
-        return self._entry_meta_list
 
     @property
     def _node_calls(self):

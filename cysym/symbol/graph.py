@@ -231,8 +231,7 @@ class EntryIndex:
     def op_positions(self):
         """The positions of the operator nodes (not variables), in order."""
         if self._op_positions is None:
-            self._op_positions = list(itertools.compress(range(len(self.nodes)), map(
-                operator.is_not, map(_op_of, self.nodes), itertools.repeat(None))))
+            self._op_positions = [p for p, node in enumerate(self.nodes) if node.op is not None]
         return self._op_positions
 
     def _first_of(self, node):
@@ -263,7 +262,6 @@ def _keys_of(nodes, counts):
 
 
 _parsed_params = operator.attrgetter("_params")
-_op_of = operator.attrgetter("op")
 _inputs_of = operator.attrgetter("inputs")
 _first, _second = operator.itemgetter(0), operator.itemgetter(1)
 
