@@ -8,30 +8,26 @@ counts what makes them linear (one visit per node and kind per inference, and on
 distinct operator, parameters and known values; one inference of each kind per bind; one walk
 of the graph per symbol).
 
-CPU seconds, best of 3, on the shared 2-core machine, 2026-11-30 (fifth session's hardening
-helper): "cfbc34a" is the tree before this session's work, "now" after it, the two trees
+CPU seconds, best of 3, on the shared 2-core machine, 2026-11-30 (seventh session's hardening
+helper): "1107189" is the tree before this session's work, "now" after it (c3626d9), the two trees
 alternating in one sitting (`python3 asv_bench/benchmarks/bench_graph_scale.py`, each tree's own
-copy, under `chrt -f 10`), two rounds at a load average of 5 to 6 (other sessions' builds and
-tests).  `time_infer_shape` and `time_simple_bind` run on a symbol loaded once (its graph walk
-and numbering made by the first of the three runs); `time_load_infer_bind` on a new one each
-run, as a user's first call is.
+copy, under `chrt -f 10`), four rounds at a load average of 2.6 to 4.6 (other sessions' builds
+and tests).  `time_infer_shape` and `time_simple_bind` run on a symbol loaded once;
+`time_load_infer_bind` on a new one each run, as a user's first call is.
 
-    graph                    step                  cfbc34a     now
-    chain-100000             load                  0.69-0.87   0.86-0.91
-                             infer_shape           0.23-0.27   0.09-0.10
-                             simple_bind           1.84-2.26   1.33-1.35
-                             load_infer_bind       2.89-3.21   2.87-2.95
-    slice-65536-one-head     load_infer_bind       0.41-0.51   0.55-0.56
-    slice-65536-every-head   load_infer_bind       0.65-0.85   0.57-0.65
-    add_n-8000-arguments     load_infer_bind       0.38-0.64   0.49-0.52
+    graph                    step                  1107189     now
+    chain-100000             load_infer_bind       1.87-2.59   1.59-2.15
+    slice-65536-one-head     load_infer_bind       0.34-0.39   0.30-0.44
+    slice-65536-every-head   load_infer_bind       0.45-0.50   0.46-0.54
+    add_n-8000-arguments     load_infer_bind       0.36-0.42   0.32-0.59
 
-The steps on their own got faster and the whole path did not: on a new symbol, inference and
-bind first walk the graph and number its entries (about what the lists then save).  The figures
-move by a fifth between runs of one tree; instruction counts do not: `valgrind --tool=cachegrind`
-of the whole path on a 20,000-node chain (two runs after a first one, per run) counts 1.72e9
-instructions at cfbc34a and 1.68e9 now (-2.4%).  The fourth session measured 2.18-2.35 s (a9f9790:
-2.70-3.06 s) at load 7-12; the third 2.54-2.72 s at load 11-17; the first session's chain took
-26 s, and bind() of 8,000 arguments given by name 5.6 s while bind's name checks scanned lists.
+The single steps moved by a fifth or more between runs of one tree (the chain's simple_bind:
+1.03-1.33 s before, 0.89-1.54 s now), more than the change.  Instruction counts do not move:
+`valgrind --tool=cachegrind` of the whole path on a 20,000-node chain (two runs less one, per
+run) counts 1.674e9 instructions at 1107189 and 1.464e9 now (-12.5%); bind alone 8.74e8 -> 8.35e8.
+The fifth session measured 2.87-2.95 s at a load of 5-6, the fourth 2.18-2.35 s at 7-12; the
+first session's chain took 26 s, and bind() of 8,000 arguments given by name 5.6 s while
+bind's name checks scanned lists.
 
 What made the chain faster, over the sessions: inference calls a rule once per distinct
 (operator, parameters, known values), not per node; load_json parses and checks each (operator,
@@ -39,27 +35,29 @@ attributes) once, and the nodes alike share the parameters; bind lays out nodes 
 from what it worked out once; the objects a pass with the collector paused leaves go to the
 oldest generation; elemwise.append_unary fills its plan call in place (runner's Plan.reserve);
 a symbol keeps its last inference, so simple_bind after infer_shape with the same shapes does
-not infer the shapes again (`time_infer_shape` and `time_simple_bind` forget it, to measure
-their own inference); bind counts readers with one bincount, and makes the monitor's and
-profiler's lists of calls only when asked.  This session: the entries are numbered once per
-symbol (cysym.symbol.graph.EntryIndex: each node's first entry, output count and the entry ids
-it reads, made in passes in C; a loaded symbol takes the loader's numbering, in file order, when
-that is its graph order); inference keeps what it knows in lists indexed by entry id, its sweep
-reads the numbering; bind's lay-out reads the symbol's numbering (extended by the backward
-nodes it adds) and computes every entry's bytes and label at once; dicts keyed by (id(node),
-index) remain only for the passes that keep them (fusion, autodiff, float16).
+not infer the shapes again; bind counts readers with one bincount, and makes the monitor's and
+profiler's lists of calls only when asked; the entries are numbered once per symbol
+(cysym.symbol.graph.EntryIndex), and inference keeps what it knows in lists indexed by entry id.
+This session: a loaded file whose order is the one the graph's depth-first walk would meet
+(every file MXNet writes: all 69 real-model fixtures) is not walked (json_format's
+_walk_block_start decides it exactly in one pass over the inputs), and the loader hands the
+symbol its variables; bind hands every kernel one BindContext (a new one only after a kernel
+keeps it) and makes its checks over every entry or node (unknown outputs, dynamic-shape
+operators, the forward count, the input names) as passes in C.  Tried and taken out: building
+each node's layout, arrays and requests in passes in C before the kernel calls (as many
+instructions as the loop, no faster).
 
-The 2 s target is not met.  Where the chain's time goes now (`--phases`, one run at load 3.5,
-2.40 s in all): load_json 0.87 (json.loads 0.21, the rest a Python loop of about 6 us a node:
-checks, the operator facts' lookup, a Node and its input list, the numbering); bind's lay-out
-0.84 (its kernel calls, a BindContext, the elemwise entry point and its label per node, about
-0.4; the planner 0.06); two inference sweeps 0.22; the graph walk 0.10; fusion 0.03; the rest
-(0.34) finding the variables, checking and extending the numbering, and the dicts keyed by
-(id(node), index) that bind's other passes read.  What is left is Python's cost per node, in
-loops that each take a few tenths of a microsecond per step: a cheaper load (fewer objects per
-JSON node), no graph walk for a loaded symbol whose file order is its graph order, kernel entry
-points that take a node's arrays without a BindContext, and lists rather than dicts for
-fusion, autodiff and the float16 pass.
+The 2 s target is met in three of the four runs above, not reliably.  Where the chain's time
+goes now (`--phases`, one run at load 3.5, 1.87 s in all): load_json 0.61 (json.loads 0.10,
+the rest a Python loop of about 5 us a node: checks, the operator facts' lookup, a Node and
+its input list, the numbering); bind's lay-out 0.76 (its kernel calls about half: elemwise's
+kernel wrapper in cysym/ops/elemwise.py, its label and the Cython entry point per node; the
+planner 0.05); two inference sweeps 0.19; fusion 0.02; the rest (0.29) the dicts keyed by
+(id(node), index) that bind's passes (fusion, autodiff, float16) read and the lists made
+again from them.  What is left is Python's cost per node, in loops that each take a few
+tenths of a microsecond per step; the next levers: an op-level bind entry that takes a node's
+arrays without the per-node kernel wrapper (ops/elemwise.py), fewer objects per JSON node, and
+lists rather than dicts for fusion, autodiff and the float16 pass.
 """
 import json
 
