@@ -32,7 +32,7 @@ def test_the_kernels_import_without_fork_or_affinity_functions():
     process; the kernels then default to os.cpu_count() threads and run a plan."""
     script = """
 import os
-del os.register_at_fork, os.sched_getaffinity
+del os.register_at_fork, os.sched_getaffinity, os.fork   # (random.py registers at fork where os.fork is)
 os.cpu_count = lambda: 3
 import cysym._ops.threads as threads
 threads.blas_num_threads = lambda: None
