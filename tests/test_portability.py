@@ -7,9 +7,11 @@ import sys
 
 import pytest
 
+import cysym
 from cysym._ops import cpu, threads
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the folder holding the cysym these tests import (the installed one in CI, the checkout here)
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(cysym.__file__))
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux's affinity mask")
@@ -26,7 +28,7 @@ def test_cpus_available_falls_back_to_the_cpu_count(monkeypatch):
     assert threads._cpus_available() == 1
 
 
-def test_the_kernels_import_without_fork_or_affinity_functions():
+def test_the_kernels_import_without_fork_or_affinity_functions(tmp_path):
     """As on Windows: no os.register_at_fork, no os.sched_getaffinity, and no BLAS count to start
     from (OPENBLAS_NUM_THREADS unset does not matter: blas_num_threads is replaced), in a fresh
     process; the kernels then default to os.cpu_count() threads and run a plan."""
@@ -45,9 +47,9 @@ ex.forward(x=np.array([[-1.0, 2.0, 3.0], [4.0, -5.0, 6.0]]))
 print(ex.outputs[0].asnumpy().ravel().tolist())
 """
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = PACKAGE_PARENT
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[-2] == "[0.0, 4.0, 6.0, 8.0, 0.0, 12.0]"
 
