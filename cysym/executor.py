@@ -26,7 +26,7 @@ from .context import Context, current_context
 from .infer import bind_types, infer_graph_shapes, infer_graph_types, unresolved_shapes
 from .shapes import is_complete, show_shape
 from .ndarray import NDArray
-from .registry import get_op
+from .registry import FLOAT_DTYPES, get_op
 from .symbol.graph import EntryIndex, Node, gc_paused, topo_order
 
 __all__ = ["Executor", "bind", "simple_bind", "BindContext"]
@@ -63,6 +63,9 @@ class BindContext:
         """'Op(name='instance')', for the kernel's error messages (built only when one asks)."""
         return self.node.op.label(self.node.name)
 
+
+# the dtypes of the arrays an operator's map call (OpDef.map_call) computes for
+MAP_CALL_DTYPES = frozenset(np.dtype(name) for name in FLOAT_DTYPES)
 
 # what a kernel's entry point (or workspace size) raises when it refuses the node's arrays
 _KERNEL_REFUSALS = (ValueError, TypeError, OverflowError, MemoryError)
@@ -155,7 +158,7 @@ class _NodeLayout:
     declaration builds name lists, once per node of a graph that may have 10^5."""
 
     __slots__ = ("num_outputs", "shape_only", "input_dtypes", "output_dtypes", "read", "read_inplace",
-                 "output_suffixes", "takes_every_dtype")
+                 "output_suffixes", "takes_every_dtype", "map_call")
 
     def __init__(self, node):
         op, params = node.op, node.params
@@ -169,6 +172,8 @@ class _NodeLayout:
         self.input_dtypes = [None if position in self.shape_only else op.kernel_dtypes(name)
                              for position, name in enumerate(input_names)]
         self.output_dtypes = [op.kernel_dtypes(name) for name in node.output_names()]
+        # the element-wise map call that is the kernel on float32 and float64 arrays (OpDef.map_call)
+        self.map_call = None if op.map_call is None else op.map_call(params)
         # what the planner is told: the positions of the inputs the kernel reads (None: all),
         # and the in-place pairs among those
         pairs = op.inplace_pairs(params)
@@ -533,11 +538,30 @@ class Executor:
         context = BindContext.__new__(BindContext)
         context.plan = run_plan
         unshared = sys.getrefcount(context)
+        # in a graph of float32 and float64 arrays only, an op's map call is its kernel: bind
+        # makes it, without the kernel function and its context
+        map_calls = present_dtypes <= MAP_CALL_DTYPES
         for position, (node, layout) in enumerate(zip(op_nodes, node_layouts)):
             num_outputs = layout.num_outputs
             if position == forward_count:
                 self._backward_start = len(run_plan)
             outs = op_outputs[position]
+            if map_calls and layout.map_call is not None:
+                call_starts.append(len(run_plan))
+                append, map_name, s0, s1 = layout.map_call
+                ins, e = kernel_inputs[position], outs[0]
+                try:
+                    if len(ins) == 1:
+                        append(run_plan, map_name, arrays[ins[0]], arrays[e], entry_reqs[e],
+                               node.op.label(node.name), s0, s1)
+                    else:
+                        append(run_plan, map_name, *[arrays[i] for i in ins], arrays[e], entry_reqs[e],
+                               node.op.label(node.name), s0, s1)
+                except MXNetError:
+                    raise
+                except _KERNEL_REFUSALS as err:
+                    raise _refusal(node, err) from err
+                continue
             workspace = None
             if len(outs) > num_outputs:
                 workspace = arrays[outs[-1]]

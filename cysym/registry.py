@@ -188,6 +188,11 @@ class OpDef:
                     FMutateInputs), or a function of params; the imperative call (cysym.nd) writes
                     them back into the caller's arrays
         kernel      function (bind) -> None appending the op's calls to a plan (cysym.executor)
+        map_call    for ops whose kernel, on float32 and float64 arrays, is one call of an
+                    element-wise map (cysym._ops.elemwise's append_unary, append_binary):
+                    function params -> (append, map name, s0, s1), the call being
+                    append(plan, map, *inputs, output, req, label, s0, s1).  Bind makes that
+                    call itself, without `kernel`'s function (a 10^5-node chain has 10^5 of them)
         workspace   function (params, in_shapes, out_shapes, dtype) -> bytes of scratch memory
         var_attrs   extra attributes for automatically created input variables
                     ({'moving_var': {'__init__': '["one", {}]'}})
@@ -206,7 +211,8 @@ class OpDef:
     def __init__(self, name, params=(), inputs=("data",), aux=(), outputs=("output",),
                  num_visible_outputs=None, variadic=None, infer_shape=None, partial_shapes=None,
                  infer_type=None,
-                 gradient=None, no_grad=(), inplace=(), shape_only=(), kernel=None, workspace=None,
+                 gradient=None, no_grad=(), inplace=(), shape_only=(), kernel=None, map_call=None,
+                 workspace=None,
                  aliases=(), var_attrs=None, loss=False, hidden=False, dynamic_shape=None, doc="",
                  variadic_counts=None, dtypes=FLOAT_DTYPES, mutates=()):
         self.name = name
@@ -229,6 +235,7 @@ class OpDef:
         self._shape_only = _as_callable(shape_only)
         self._mutates = _as_callable(mutates)
         self.kernel = kernel
+        self.map_call = map_call
         self.workspace = workspace
         self.var_attrs = dict(var_attrs or {})
         self._loss = loss if callable(loss) else (lambda params, _value=bool(loss): _value)

@@ -219,6 +219,7 @@ def test_a_kernel_that_keeps_its_bind_context_keeps_its_own(monkeypatch):
     a closure, say) keeps what it was given: the next node gets another."""
     relu = get_op("relu")
     bind_relu, kept = relu.kernel, []
+    monkeypatch.setattr(relu, "map_call", None)     # (bind would make relu's map call itself)
 
     def keeping(b):
         kept.append(b)
@@ -231,6 +232,37 @@ def test_a_kernel_that_keeps_its_bind_context_keeps_its_own(monkeypatch):
     assert [b.inputs[0].shape for b in kept] == [(2, 3), (2, 3)] and kept[0].plan is kept[1].plan
     data = np.arange(-3.0, 3.0).reshape(2, 3)
     assert np.array_equal(exe.forward(x=data)[0].asnumpy(), 3 * np.maximum(np.maximum(data, 0) - 1, 0))
+
+
+def test_bind_makes_the_map_calls_the_kernels_would(monkeypatch):
+    """An element-wise op's map call (OpDef.map_call), which bind makes itself in a graph of
+    float arrays, appends what its kernel function does: the same calls, the same numbers,
+    forward and backward."""
+    x, y = mx.sym.Variable("x"), mx.sym.Variable("y")
+    net = mx.sym.clip(mx.sym.relu(x + 1.5) * y, a_min=0.25, a_max=4.0, name="limit")
+    net = mx.sym.Activation(mx.sym.broadcast_add(net, mx.sym.hard_sigmoid(y)), act_type="tanh") ** 2
+
+    def bound(dtype):
+        exe = net.simple_bind(mx.cpu(), grad_req="write", type_dict={"x": dtype, "y": dtype},
+                              x=(2, 3), y=(2, 3))
+        exe.arg_dict["x"][:] = np.arange(-3.0, 3.0).reshape(2, 3)
+        exe.arg_dict["y"][:] = np.linspace(-1.0, 2.0, 6).reshape(2, 3)
+        exe.forward(is_train=True)
+        exe.backward(np.ones((2, 3), dtype))
+        return exe._plan.labels, [a.asnumpy() for a in exe.outputs + exe.grad_arrays]
+
+    mapped = [op for op in {id(op): op for op in map(get_op, mx.registry._REGISTRY)}.values()
+              if op.map_call is not None]
+    assert {"relu", "clip", "Activation", "_plus_scalar", "elemwise_mul", "_backward_unary"} <= \
+        {op.name for op in mapped}
+    for dtype in (np.float32, np.float64):
+        made = bound(dtype)
+        with monkeypatch.context() as patch:
+            for op in mapped:
+                patch.setattr(op, "map_call", None)
+            by_kernels = bound(dtype)
+        assert made[0] == by_kernels[0] and len(made[0]) > 10
+        assert all(np.array_equal(a, b) for a, b in zip(made[1], by_kernels[1]))
 
 
 def test_training_bind_infers_the_backward_nodes_only_once(monkeypatch):

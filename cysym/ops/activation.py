@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..registry import NUMBER_DTYPES, OpDef, Param, register
-from .common import kernels, same_shape
+from .common import kernels, map_kernel, same_shape
 from .elemwise import unary_grad
 from .index import _data_and_index_type
 
@@ -15,13 +15,18 @@ _ACT_GRADIENTS = {"relu": ("relu_grad_y", "y"), "sigmoid": ("sigmoid_grad_y", "y
 ACT_TYPES = ("relu", "sigmoid", "tanh", "softrelu", "softsign")
 LEAKY_TYPES = ("leaky", "prelu", "elu", "rrelu", "selu", "gelu")
 
+
+def _activation_call(params):
+    return kernels("elemwise").append_unary, params["act_type"], 0.0, 0.0
+
+
 register(OpDef(
     "Activation",
     params=[Param("act_type", "str", doc="Activation function to be applied.", choices=ACT_TYPES)],
     infer_shape=same_shape,
     inplace=[(0, 0)],
-    kernel=lambda b: kernels("elemwise").append_unary(b.plan, b.params["act_type"], b.inputs[0], b.outputs[0],
-                                              b.req[0], b.label),
+    kernel=map_kernel(_activation_call),
+    map_call=_activation_call,
     gradient=lambda g: [unary_grad(g, *_ACT_GRADIENTS[g.params["act_type"]])],
     doc="Applies an activation function element-wise: relu max(0, x), sigmoid 1/(1+exp(-x)), "
         "tanh, softrelu log(1+exp(x)), softsign x/(1+|x|).",

@@ -3,7 +3,7 @@ from .. import _ops
 from ..registry import Param
 from ..shapes import same_shape  # noqa: F401  (the rule of element-wise operators, re-exported)
 
-__all__ = ["kernels", "same_shape", "elementwise_params", "prod", "normalize_axis", "broadcast_shapes",
+__all__ = ["kernels", "map_kernel", "same_shape", "elementwise_params", "prod", "normalize_axis", "broadcast_shapes",
            "GRAD_SCALE", "keep_dims_shape", "backward_grads"]
 
 
@@ -12,6 +12,15 @@ def kernels(family):
     import it when they bind, so the graph layer loads without the compiled kernels (or while
     one is being rebuilt)."""
     return _ops.load(family)
+
+
+def map_kernel(map_call):
+    """The kernel (bind -> None) of an operator that computes one element-wise map:
+    map_call(params) gives (append, map name, s0, s1) (OpDef.map_call)."""
+    def kernel(b):
+        append, map_name, s0, s1 = map_call(b.params)
+        append(b.plan, map_name, *b.inputs, b.outputs[0], b.req[0], b.label, s0, s1)
+    return kernel
 
 
 def backward_grads(g, op_name, *entries):

@@ -8,7 +8,7 @@ with three hidden helpers: `_backward_unary` (dy times a derivative of x or y),
 import numpy as np
 
 from ..registry import ARRAY_DTYPES, FLOAT_DTYPES, NUMBER_DTYPES, OpDef, Param, register
-from .common import broadcast_shapes, kernels, same_shape
+from .common import broadcast_shapes, kernels, map_kernel, same_shape
 
 
 # (canonical name, aliases) — the aliases are what Symbol arithmetic calls, so automatic
@@ -187,9 +187,8 @@ def unary_grad(g, derivative, reads, **scalars):
     return g.op("_backward_unary", g.out_grads[0], source, op=derivative, **scalars)
 
 
-def _backward_unary_kernel(b):
-    kernels("elemwise").append_binary(b.plan, b.params["op"], b.inputs[0], b.inputs[1], b.outputs[0], b.req[0],
-                              b.label, b.params["scalar"], b.params["scalar2"])
+def _backward_unary_call(params):
+    return kernels("elemwise").append_binary, params["op"], params["scalar"], params["scalar2"]
 
 
 register(OpDef(
@@ -200,7 +199,8 @@ register(OpDef(
     inputs=("out_grad", "data"),
     infer_shape=same_shape,
     inplace=[(0, 0)],
-    kernel=_backward_unary_kernel,
+    kernel=map_kernel(_backward_unary_call),
+    map_call=_backward_unary_call,
     hidden=True,
     doc="dy times the derivative of a unary map, evaluated from its input or output.",
 ))
@@ -262,10 +262,9 @@ register(OpDef(
 
 # -- binary ------------------------------------------------------------------------------------
 
-def _binary_kernel(kernel_map):
-    def kernel(b):
-        kernels("elemwise").append_binary(b.plan, kernel_map, b.inputs[0], b.inputs[1], b.outputs[0], b.req[0], b.label)
-    return kernel
+def _binary_call(kernel_map):
+    """OpDef.map_call of a binary map (the arrays broadcast to the output's shape)."""
+    return lambda params: (kernels("elemwise").append_binary, kernel_map, 0.0, 0.0)
 
 
 def _binary_gradient(kernel_map, broadcast):
@@ -288,7 +287,7 @@ def _binary_gradient(kernel_map, broadcast):
 
 for _name, _aliases, _map in BINARY:
     register(OpDef(_name, aliases=_aliases, inputs=("lhs", "rhs"), infer_shape=same_shape,
-                   inplace=[(0, 0), (1, 0)], kernel=_binary_kernel(_map),
+                   inplace=[(0, 0), (1, 0)], kernel=map_kernel(_binary_call(_map)), map_call=_binary_call(_map),
                    dtypes=NUMBER_DTYPES if _map in INTEGER_MAPS else FLOAT_DTYPES,
                    gradient=_binary_gradient(_map, broadcast=False),
                    doc=f"Element-wise {_map} of two arrays of one shape."))
@@ -304,7 +303,8 @@ def _broadcast_shape(ctx, ins, outs):
 
 for _name, _aliases, _map in BROADCAST:
     register(OpDef(_name, aliases=_aliases, inputs=("lhs", "rhs"), infer_shape=_broadcast_shape,
-                   kernel=_binary_kernel(_map), gradient=_binary_gradient(_map, broadcast=True),
+                   kernel=map_kernel(_binary_call(_map)), map_call=_binary_call(_map),
+                   gradient=_binary_gradient(_map, broadcast=True),
                    dtypes=NUMBER_DTYPES if _map in INTEGER_MAPS else FLOAT_DTYPES,
                    doc=f"Element-wise {_map} with NumPy broadcasting."))
 
@@ -330,24 +330,39 @@ def _unary_gradient(rule, scalar_names=()):
     return gradient
 
 
-def _unary_kernel(kernel_map, scalar_names=()):
-    # what depends on the map only is looked up here, not per node (a bind of a 10^5-node chain
-    # calls kernel() 10^5 times)
+def _unary_call(kernel_map, scalar_names=()):
+    """OpDef.map_call of a unary map whose scalars (at most two) are these parameters."""
+    def map_call(params):
+        s0, s1 = ([params[n] for n in scalar_names] + [0.0, 0.0])[:2]
+        return kernels("elemwise").append_unary, kernel_map, s0, s1
+    return map_call
+
+
+def _unary_kernel(kernel_map, map_call):
+    """The kernel of map_call (_unary_call's), and for int32 and int64 arrays the maps that run
+    them as others (COPYING_MAPS, INTEGER_EQUIVALENTS)."""
+    map_kernel_ = map_kernel(map_call)
     copying = kernel_map in COPYING_MAPS
-    integer_form = copying or kernel_map in INTEGER_EQUIVALENTS
+    if not copying and kernel_map not in INTEGER_EQUIVALENTS:
+        return map_kernel_
 
     def kernel(b):
         x = b.inputs[0]
-        if integer_form and x.dtype.kind in "iu":
-            if copying:
-                kernels("index").append_cast(b.plan, x, b.outputs[0], b.req[0], b.label)
-                return
+        if x.dtype.kind not in "iu":
+            map_kernel_(b)
+        elif copying:
+            kernels("index").append_cast(b.plan, x, b.outputs[0], b.req[0], b.label)
+        else:
             map_name, scalar = INTEGER_EQUIVALENTS[kernel_map]
             kernels("elemwise").append_unary(b.plan, map_name, x, b.outputs[0], b.req[0], b.label, scalar)
-            return
-        scalars = [b.params[n] for n in scalar_names] if scalar_names else ()
-        kernels("elemwise").append_unary(b.plan, kernel_map, x, b.outputs[0], b.req[0], b.label, *scalars)
     return kernel
+
+
+def _register_unary(name, map_name, scalar_names=(), **declaration):
+    """register() an op computing a unary map: its kernel and map_call from the map."""
+    map_call = _unary_call(map_name, scalar_names)
+    register(OpDef(name, infer_shape=same_shape, inplace=[(0, 0)], kernel=_unary_kernel(map_name, map_call),
+                   map_call=map_call, **declaration))
 
 
 _SCALAR_PARAMS = [
@@ -356,15 +371,13 @@ _SCALAR_PARAMS = [
                                   "integer inputs only, so float inputs ignore it."),
 ]
 for _name, _aliases, _formula, _rule in SCALAR:
-    register(OpDef(_name, aliases=_aliases, params=_SCALAR_PARAMS, infer_shape=same_shape,
-                   inplace=[(0, 0)], kernel=_unary_kernel(_name.strip("_"), ("scalar",)),
-                   dtypes=_unary_dtypes(_name.strip("_")),
-                   gradient=_unary_gradient(_rule, ("scalar",)), doc=f"Element-wise {_formula}."))
+    _register_unary(_name, _name.strip("_"), ("scalar",), aliases=_aliases, params=_SCALAR_PARAMS,
+                    dtypes=_unary_dtypes(_name.strip("_")), gradient=_unary_gradient(_rule, ("scalar",)),
+                    doc=f"Element-wise {_formula}.")
 
 for _name, _aliases, _formula, _rule in UNARY:
-    register(OpDef(_name, aliases=_aliases, infer_shape=same_shape, inplace=[(0, 0)], kernel=_unary_kernel(_name),
-                   dtypes=_unary_dtypes(_name), gradient=_unary_gradient(_rule),
-                   doc=f"Element-wise {_formula}."))
+    _register_unary(_name, _name, aliases=_aliases, dtypes=_unary_dtypes(_name), gradient=_unary_gradient(_rule),
+                    doc=f"Element-wise {_formula}.")
 
 
 
@@ -373,9 +386,8 @@ def _real_t(value):
     return float(np.float32(value))
 
 
-def _hard_sigmoid_kernel(b):
-    kernels("elemwise").append_unary(b.plan, "hard_sigmoid", b.inputs[0], b.outputs[0], b.req[0], b.label,
-                                     _real_t(b.params["alpha"]), _real_t(b.params["beta"]))
+def _hard_sigmoid_call(params):
+    return kernels("elemwise").append_unary, "hard_sigmoid", _real_t(params["alpha"]), _real_t(params["beta"])
 
 
 def _hard_sigmoid_gradient(g):
@@ -389,21 +401,19 @@ register(OpDef(
             Param("beta", "float", 0.5, "Bias of hard sigmoid.")],
     infer_shape=same_shape,
     inplace=[(0, 0)],
-    kernel=_hard_sigmoid_kernel,
+    kernel=map_kernel(_hard_sigmoid_call),
+    map_call=_hard_sigmoid_call,
     gradient=_hard_sigmoid_gradient,
     doc="Element-wise max(0, min(1, alpha * x + beta)).",
 ))
 
-register(OpDef(
-    "_copy",
+_register_unary(
+    "_copy", "copy",
     aliases=("identity",),
     dtypes=_unary_dtypes("copy"),
-    infer_shape=same_shape,
-    inplace=[(0, 0)],
-    kernel=_unary_kernel("copy"),
     gradient=_unary_gradient("dy"),
     doc="Returns a copy of the input.",
-))
+)
 
 
 def _add_n_kernel(b):
@@ -422,14 +432,11 @@ register(OpDef(
     doc="Adds all input arguments element-wise.",
 ))
 
-register(OpDef(
-    "clip",
+_register_unary(
+    "clip", "clip", ("a_min", "a_max"),
     aliases=("_sparse_clip",),
     dtypes=NUMBER_DTYPES,
     params=[Param("a_min", "float", doc="Minimum value"), Param("a_max", "float", doc="Maximum value")],
-    infer_shape=same_shape,
-    inplace=[(0, 0)],
-    kernel=_unary_kernel("clip", ("a_min", "a_max")),
     gradient=_unary_gradient(("clip_grad_x", "x"), ("a_min", "a_max")),
     doc="Clips (limits) the values in an array to [a_min, a_max].",
-))
+)
