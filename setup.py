@@ -31,11 +31,16 @@ compiler_directives = {
     "cdivision": not checked,
 }
 
-# <family>_avx2.pyx includes <family>.pyx and is compiled for wider vectors; cysym._ops.load
+# <family>_avx2.pyx (and _avx512.pyx) includes <family>.pyx and is compiled for wider vectors; cysym._ops.load
 # picks the widest build the CPU runs, so one installation runs everywhere.
 # The flags per compiler family: GCC's spelling (GCC, Clang, MinGW) and MSVC's.
 WIDE_FLAGS = {
     "avx2": {"gcc": ["-mavx2", "-mfma"], "msvc": ["/arch:AVX2"]},   # /arch:AVX2 also allows FMA
+    # AVX-512 F/BW/DQ/VL (Intel since 2017, AMD since Zen 4); GCC's default tuning would keep
+    # its loops at 256 bits, half the width of the cores that run 512-bit FMAs at full rate
+    "avx512": {"gcc": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma",
+                       "-mprefer-vector-width=512"],
+               "msvc": ["/arch:AVX512"]},
 }
 # Not on Windows yet: cysym/_ops/cpu.pyx detects AVX2 under MSVC too, and conv.pyx's direct
 # block has plain loops for compilers without GCC's vector extension (_direct_block.h), but no

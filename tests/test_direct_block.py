@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import cysym._ops
+from cysym._ops import cpu
 
 HEADER_DIR = os.path.dirname(cysym._ops.__file__)
 
@@ -23,8 +24,8 @@ typedef ptrdiff_t Py_ssize_t;
 #include "_direct_block.h"
 
 int main(void) {
-    float xf[512], wf[4][20], outf[64];
-    double xd[512], wd[4][20], outd[64];
+    float xf[512], wf[4][20], outf[4 * CYSYM_DIRECT_WIDTH_F];
+    double xd[512], wd[4][20], outd[4 * CYSYM_DIRECT_WIDTH_D];
     Py_ssize_t offsets[20];
     for (int i = 0; i < 512; i++) { xf[i] = (float)((i * 37 % 101) - 50) / 7; xd[i] = xf[i]; }
     for (int k = 0; k < 4; k++)
@@ -55,15 +56,20 @@ def _sums(tmp_path, *flags):
     return widths, [np.array(line.split(), float) for line in lines[1:]]
 
 
-# the portable build's vectors, and the wide build's where the machine is x86
-VECTOR_FLAGS = [[]] + ([["-mavx2", "-mfma"]] if platform.machine() in ("x86_64", "AMD64") else [])
+# (compiler flags, floats and doubles in one block of sums: two vectors) of the portable build
+# and of each wide build this machine runs (the program runs here)
+BUILD_VECTORS = [([], [8, 4])] + [
+    (flags, widths) for build, flags, widths in (("avx2", ["-mavx2", "-mfma"], [16, 8]),
+                                                ("avx512", ["-mavx512f", "-mavx2", "-mfma"], [32, 16]))
+    if platform.machine() in ("x86_64", "AMD64") and cpu.runs(build)]
 
 
-@pytest.mark.parametrize("vector_flags", VECTOR_FLAGS, ids=lambda flags: " ".join(flags) or "baseline")
-def test_plain_loops_give_the_vector_sums(tmp_path, vector_flags):
+@pytest.mark.parametrize("vector_flags, block_widths", BUILD_VECTORS,
+                         ids=lambda value: " ".join(map(str, value)) or "baseline")
+def test_plain_loops_give_the_vector_sums(tmp_path, vector_flags, block_widths):
     widths, vector = _sums(tmp_path, *vector_flags)
     plain_widths, plain = _sums(tmp_path, *vector_flags, "-DCYSYM_PLAIN_DIRECT_BLOCK")
-    assert widths == plain_widths == ([16, 8] if vector_flags else [8, 4])   # floats, doubles
+    assert widths == plain_widths == block_widths
     expected = []
     x = np.array([((i * 37 % 101) - 50) / 7 for i in range(512)])
     w = np.array([[((k * 13 + t * 7) % 11 - 5) / 3 for t in range(20)] for k in range(4)])

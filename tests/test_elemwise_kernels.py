@@ -177,7 +177,7 @@ def test_every_map_agrees_with_the_build_the_operator_tests_check(dtype, rtol, e
 
 
 
-@pytest.mark.parametrize("setting", [None, "baseline", "avx2"])
+@pytest.mark.parametrize("setting", [None, "baseline", "avx2", "avx512"])
 def test_load_picks_the_widest_build_that_runs_and_is_allowed(setting, tmp_path):
     import cysym
 
@@ -189,8 +189,8 @@ def test_load_picks_the_widest_build_that_runs_and_is_allowed(setting, tmp_path)
     code = "from cysym._ops import load; print(load('elemwise').__name__, load('dense').__name__)"
     names = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True,
                            text=True, check=True).stdout.split()
-    order = ["cysym._ops.elemwise", "cysym._ops.elemwise_avx2"]
-    cap = {None: 1, "baseline": 0, "avx2": 1}[setting]
+    order = ["cysym._ops.elemwise", "cysym._ops.elemwise_avx2", "cysym._ops.elemwise_avx512"]
+    cap = {None: 2, "baseline": 0, "avx2": 1, "avx512": 2}[setting]
     runnable = [module.__name__ for module in BUILDS]
     expected = [name for name in order[:cap + 1] if name in runnable][-1]
     assert names == [expected, "cysym._ops.dense"]

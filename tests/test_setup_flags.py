@@ -37,20 +37,23 @@ def flags_set_by_build_ext(setup_module, compiler_type, names):
 
 def test_gcc_flags_are_the_ones_builds_always_had(setup_module):
     openmp = ["-fopenmp"] if setup_module.platform.system() == "Linux" else []
-    flags = flags_set_by_build_ext(setup_module, "unix", ["cpu", "elemwise", "conv_avx2"])
+    flags = flags_set_by_build_ext(setup_module, "unix", ["cpu", "elemwise", "conv_avx2", "conv_avx512"])
     assert flags == {
         "cpu": (GCC_RELEASE + openmp, openmp),
         "elemwise": (GCC_RELEASE + openmp + ["-funroll-loops"], openmp),
         "conv_avx2": (GCC_RELEASE + openmp + ["-mavx2", "-mfma"], openmp),
+        "conv_avx512": (GCC_RELEASE + openmp + ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl",
+                                                "-mavx2", "-mfma", "-mprefer-vector-width=512"], openmp),
     }
 
 
 def test_msvc_gets_its_own_spelling_and_no_gcc_flag(setup_module):
-    flags = flags_set_by_build_ext(setup_module, "msvc", ["cpu", "elemwise", "conv_avx2"])
+    flags = flags_set_by_build_ext(setup_module, "msvc", ["cpu", "elemwise", "conv_avx2", "conv_avx512"])
     assert flags == {
         "cpu": (["/O2", "/openmp"], []),
         "elemwise": (["/O2", "/openmp"], []),
         "conv_avx2": (["/O2", "/openmp", "/arch:AVX2"], []),
+        "conv_avx512": (["/O2", "/openmp", "/arch:AVX512"], []),
     }
 
 

@@ -14,6 +14,8 @@ track_*  the convolution and dense layers' arithmetic rate, and that rate as a f
     before and after the model is timed, the larger of the two: the FMA rate that this
     machine's BLAS attains right now, not the CPU's nominal peak.  Model and probe run with
     whatever OPENBLAS_CORETYPE the run has.
+MemoryPlan.track_planned_over_lower_bound  the bound executor's arena over the peak-live lower
+         bound of its buffers (workspaces count in both; the issue's goal: within 1.05x).
 
 Input sizes: Gluon's (224, Inception v3 299), except where one call would take more than ~10 s
 on a 2-core machine (a time_* benchmark runs setup and at least two calls, then calls for 10 s
@@ -218,6 +220,25 @@ class _Throughput(_Threads):
     track_fraction_of_fma_peak.unit = "fraction"
 
 
+class MemoryPlan:
+    """The arena over the peak-live lower bound (workspaces count in both), per model and row."""
+    params = (list(MODELS), [f"inference {b}" for b in INFERENCE_BATCHES]
+              + [f"training {b}" for b in TRAINING_BATCHES])
+    param_names = ["model", "row"]
+    timeout = 120
+
+    def track_planned_over_lower_bound(self, model, row):
+        mode, batch = row.split()
+        exe, _ = bind(model, mode, int(batch))
+        return planned_over_lower_bound(exe)
+    track_planned_over_lower_bound.unit = "ratio"
+
+
+def planned_over_lower_bound(exe):
+    stats = exe.memory_stats()
+    return stats["planned_bytes"] / stats["lower_bound_bytes"]
+
+
 class InferenceThroughput(_Throughput):
     params = (list(MODELS), INFERENCE_BATCHES, THREADS)
     param_names = ["model", "batch", "threads"]
@@ -242,17 +263,18 @@ def main(argv):
     models = argv or list(MODELS)
     print(f"kernel threads: {mx.get_num_threads()}")
     probes = [fma_peak_gflops()]
-    print(f"{'model (@ reduced side)':<24} {'mode':<10} {'batch':>5} {'ms':>10} {'GFLOP':>8} {'GFLOP/s':>8} {'of peak':>8}")
+    print(f"{'model (@ reduced side)':<24} {'mode':<10} {'batch':>5} {'ms':>10} {'GFLOP':>8} {'GFLOP/s':>8} {'of peak':>8} {'plan/bound':>10}")
     for model in models:
         for mode, batches in (("inference", INFERENCE_BATCHES), ("training", TRAINING_BATCHES)):
             for batch in batches[:1] if quick else batches:
                 exe, flops = bind(model, mode, batch)
                 seconds = best_time(lambda: _step(exe, mode))
+                plan_ratio = planned_over_lower_bound(exe)
                 del exe
                 probes.append(fma_peak_gflops())
                 rate = flops / seconds / 1e9
                 print(f"{_label(model, mode, batch):<24} {mode:<10} {batch:>5} {seconds * 1e3:>10.1f} "
-                      f"{flops / 1e9:>8.2f} {rate:>8.1f} {rate / max(probes):>8.2f}", flush=True)
+                      f"{flops / 1e9:>8.2f} {rate:>8.1f} {rate / max(probes):>8.2f} {plan_ratio:>10.3f}", flush=True)
     print(f"sgemm 1024^3 peak probes: {min(probes):.1f} to {max(probes):.1f} GFLOP/s")
 
 

@@ -6,7 +6,9 @@
    same sums in plain loops; CYSYM_PLAIN_DIRECT_BLOCK forces those (tests compare the two). */
 #include <string.h>
 
-#if defined(__AVX__)
+#if defined(__AVX512F__)
+#define CYSYM_VECTOR_BYTES 64
+#elif defined(__AVX__)
 #define CYSYM_VECTOR_BYTES 32
 #else
 #define CYSYM_VECTOR_BYTES 16

@@ -28,10 +28,10 @@ DEF DEPTHWISE = -1
 DEF DEPTHWISE_TAPS = 16
 # `nb` of the forward that runs a few-channel convolution directly (see _direct_forward)
 DEF DIRECT = -2
-# filters of one block of the direct forward's sums, and the most columns a block has (the
-# build's vector width, see _direct_block.h)
+# filters of one block of the direct forward's sums, and the most columns a block has (two
+# vectors of the build's width, see _direct_block.h: 2 x 16 floats in the AVX-512 build)
 DEF DIRECT_FILTERS = 4
-DEF DIRECT_WIDTH = 16
+DEF DIRECT_WIDTH = 32
 # output rows the direct forward sums for every filter before it moves on
 DEF DIRECT_ROWS = 8
 # elements of one band of a depthwise plane's sums (and about as many of its phases)
@@ -78,6 +78,30 @@ cdef inline void _valid_range(Py_ssize_t off, Py_ssize_t stride, Py_ssize_t size
     hi[0] = b
 
 
+cdef inline void _im2col_rows_joined(const real* plane, real* r, Geom* g, Py_ssize_t row_off,
+                                     Py_ssize_t off, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t oh0,
+                                     Py_ssize_t oh1) noexcept nogil:
+    # One im2col row (one tap) of a plane at unit stride whose output rows are as wide as its
+    # input rows ("same" padding): output row oh reads input row oh + row_off shifted by off, so
+    # the rows inside the plane are one contiguous run of x.  One copy of the run, then the
+    # columns outside [lo, hi) (which the run filled from the neighbouring row) set to zero: a
+    # copy per output row cost more than the GEMM itself on 7x7 planes.
+    cdef Py_ssize_t first = min(max(oh0, -row_off), oh1)        # the output rows inside x
+    cdef Py_ssize_t last = max(min(oh1, g.H - row_off), first)
+    cdef Py_ssize_t oh, ow, Wo = g.Wo
+    memset(r, 0, (first - oh0) * Wo * sizeof(real))
+    if last > first:
+        # from column lo of the first row to column hi of the last: never outside x
+        memcpy(r + (first - oh0) * Wo + lo, plane + (first + row_off) * g.W + off + lo,
+               ((last - first - 1) * Wo + hi - lo) * sizeof(real))
+        for oh in range(first - oh0, last - oh0):
+            for ow in range(lo):
+                r[oh * Wo + ow] = 0
+            for ow in range(hi, Wo):
+                r[oh * Wo + ow] = 0
+    memset(r + (last - oh0) * Wo, 0, (oh1 - last) * Wo * sizeof(real))
+
+
 cdef void _im2col(const real* x, real* col, Py_ssize_t ld, Geom* g, Py_ssize_t c0,
                   Py_ssize_t c1, Py_ssize_t oh0, Py_ssize_t oh1) noexcept nogil:
     # col[(c, a, i, j), (od, oh, ow)] = x[c, od*sd - pd + a*dd, oh*sh - ph + i*dh, ow*sw - pw + j*dw]
@@ -99,6 +123,11 @@ cdef void _im2col(const real* x, real* col, Py_ssize_t ld, Geom* g, Py_ssize_t c
                         if id_ < 0 or id_ >= g.D:
                             memset(r, 0, HWo * sizeof(real))
                             r += HWo
+                            continue
+                        if g.sw == 1 and g.sh == 1 and g.Wo == g.W:
+                            _im2col_rows_joined(x + (c * g.D + id_) * g.H * g.W, r, g,
+                                                i * g.dh - g.ph, off, lo, hi, oh0, oh1)
+                            r += (oh1 - oh0) * g.Wo
                             continue
                         for oh in range(oh0, oh1):
                             ih = oh * g.sh - g.ph + i * g.dh

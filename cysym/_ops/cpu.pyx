@@ -44,13 +44,31 @@ cdef extern from *:
         return 0;
     #endif
     }
+
+    static int cysym_has_avx512(void) {
+    #if CYSYM_X86
+        unsigned r[4];
+        /* EBX of leaf 7: AVX512F (16), DQ (17), BW (30), VL (31) */
+        const unsigned wanted = 1u << 16 | 1u << 17 | 1u << 30 | 1u << 31;
+        if (!cysym_has_avx2_fma()) return 0;
+        /* the OS saves the opmask (bit 5) and all 512-bit registers (bits 6, 7) too */
+        if ((cysym_xgetbv0() & 0xe0) != 0xe0) return 0;
+        cysym_cpuid(7, r);
+        return (r[1] & wanted) == wanted;
+    #else
+        return 0;
+    #endif
+    }
     """
     int cysym_has_avx2_fma() noexcept nogil
+    int cysym_has_avx512() noexcept nogil
 
 
 def runs(str build):
     """True when this CPU and OS run the instructions of a wide build: 'avx2' (AVX2 and FMA,
-    x86-64 since 2013-2015)."""
+    x86-64 since 2013-2015) or 'avx512' (AVX-512 F, DQ, BW and VL besides)."""
     if build == "avx2":
         return bool(cysym_has_avx2_fma())
-    raise ValueError(f"unknown build {build!r}: expected 'avx2'")
+    if build == "avx512":
+        return bool(cysym_has_avx512())
+    raise ValueError(f"unknown build {build!r}: expected 'avx2' or 'avx512'")

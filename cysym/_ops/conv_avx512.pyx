@@ -1,0 +1,3 @@
+"""The convolution and pooling kernels of conv.pyx, compiled for AVX-512 (setup.py); cysym._ops.load
+picks this build where the CPU has it.  Same source; only vector width differs."""
+include "conv.pyx"
