@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import cysym as mx
-from cysym._ops import conv, norm, runner
+from cysym._ops import builds, conv, norm, runner
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "mxnet")
 DTYPES = [np.float32, np.float64]
@@ -547,6 +547,44 @@ def test_depthwise_convolution(dtype, req, case, batch):
         np.testing.assert_allclose(got, general, **_tol(dtype))
     for got, want, s in zip(results[0], (y_ref,) + backward(dy), start):
         np.testing.assert_allclose(got, want + (s if req == "add" else 0), **_tol(dtype))
+
+
+# (data shape without the batch, stride, pad): 3x3 depthwise layers with enough channels for one
+# interleaved group and some left over (16 floats or 8 doubles per group; see _depthwise_lanes)
+LANES_CASES = [((20, 7, 7), (1, 1), (1, 1)), ((19, 5, 9), (1, 1), (1, 1)),
+               ((35, 10, 13), (2, 2), (1, 1)), ((17, 9, 8), (2, 2), (0, 0)), ((18, 6, 6), (1, 1), (2, 2))]
+
+
+@pytest.mark.parametrize("build", builds("conv"), ids=lambda module: module.__name__.rsplit(".", 1)[1])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", LANES_CASES, ids=str)
+@pytest.mark.parametrize("req", ["write", "add", "fused"])
+def test_depthwise_channel_groups_give_each_channels_bits(build, dtype, case, req):
+    """Channels that run interleaved in groups give the reference's numbers and the very bits of
+    the same channel convolved alone (one plane at a time), in every build of the kernels."""
+    chw, stride, pad = case
+    x, w, b, kw = _depthwise_case((chw, (3, 3), stride, pad, (1, 1)), 3, dtype)
+    scale = _rng(4).uniform(-2, 2, chw[0]).astype(dtype)
+    fused = dict(activation=("relu",), scale=scale) if req == "fused" else {}
+    start = _rng(2).standard_normal(ref_conv(x, w, b, stride, pad, group=chw[0])[0].shape).astype(dtype)
+
+    def run(x, w, b, y, channels, **extra):
+        plan = runner.Plan()
+        build.append_convolution(plan, x, w, b, y, req="add" if req == "add" else "write",
+                                 **dict(kw, num_filter=channels, num_group=channels), **extra)
+        plan.run()
+        return y
+
+    together = run(x, w, b, start.copy(), chw[0], **fused)
+    expected, _ = ref_conv(x, w, None if fused else b, stride, pad, group=chw[0])
+    if fused:
+        expected = np.maximum(expected * scale[:, None, None] + b[:, None, None], 0)
+    np.testing.assert_allclose(together, expected + (start if req == "add" else 0), **_tol(dtype))
+    for c in range(chw[0]):
+        one = {key: value[c:c + 1] for key, value in fused.items() if key == "scale"}
+        alone = run(np.ascontiguousarray(x[:, c:c + 1]), w[c:c + 1], b[c:c + 1],
+                    start[:, c:c + 1].copy(), 1, **({"activation": ("relu",)} if fused else {}), **one)
+        assert np.array_equal(together[:, c:c + 1], alone), c
 
 
 def test_depthwise_workspace():

@@ -1,7 +1,7 @@
-"""The direct convolution's block of sums (cysym/_ops/_direct_block.h): the plain loops that
-compilers without GCC's vector extension (MSVC) build give the sums of the vector version that
-GCC and Clang build, at both vector widths.  Compiled here with the C compiler that built the
-kernels."""
+"""The direct convolution's block of sums (cysym/_ops/_direct_block.h) and the interleaved
+depthwise block (_depthwise_lanes.h): the plain loops that compilers without GCC's vector
+extension (MSVC) build give the sums of the vector version that GCC and Clang build, at every
+vector width.  Compiled here with the C compiler that built the kernels."""
 import os
 import platform
 import subprocess
@@ -78,5 +78,65 @@ def test_plain_loops_give_the_vector_sums(tmp_path, vector_flags, block_widths):
         expected.append(np.concatenate([sum(w[k, t] * x[offsets[t]:offsets[t] + width]
                                             for t in range(20)) for k in range(4)]))
     for got_vector, got_plain, want in zip(vector, plain, expected):
+        np.testing.assert_allclose(got_vector, want, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(got_plain, want, rtol=1e-5, atol=1e-5)
+
+
+# the interleaved depthwise block (_depthwise_lanes.h) on a 7x9 padded group at stride 1 and 2
+LANES_HARNESS = r"""
+#include <stddef.h>
+#include <stdio.h>
+typedef ptrdiff_t Py_ssize_t;
+#include "_depthwise_lanes.h"
+
+int main(void) {
+    float inf[63 * CYSYM_LANES_F], wf[9 * CYSYM_LANES_F], outf[35 * CYSYM_LANES_F];
+    double ind[63 * CYSYM_LANES_D], wd[9 * CYSYM_LANES_D], outd[35 * CYSYM_LANES_D];
+    for (int i = 0; i < 63 * CYSYM_LANES_F; i++) inf[i] = (float)((i * 37 % 101) - 50) / 7;
+    for (int i = 0; i < 63 * CYSYM_LANES_D; i++) ind[i] = (double)((i * 37 % 101) - 50) / 7;
+    for (int i = 0; i < 9 * CYSYM_LANES_F; i++) wf[i] = (float)((i * 13 % 11) - 5) / 3;
+    for (int i = 0; i < 9 * CYSYM_LANES_D; i++) wd[i] = (double)((i * 13 % 11) - 5) / 3;
+    for (int stride = 1; stride <= 2; stride++) {
+        int ho = (7 - 3) / stride + 1, wo = (9 - 3) / stride + 1;
+        cysym_depthwise_lanes_f(inf, 9, stride, wf, outf, ho, wo);
+        cysym_depthwise_lanes_d(ind, 9, stride, wd, outd, ho, wo);
+        for (int j = 0; j < ho * wo * CYSYM_LANES_F; j++) printf("%.9g ", outf[j]);
+        printf("\n");
+        for (int j = 0; j < ho * wo * CYSYM_LANES_D; j++) printf("%.17g ", outd[j]);
+        printf("\n");
+    }
+    return 0;
+}
+"""
+
+
+def _lane_sums(tmp_path, *flags):
+    source = tmp_path / "lanes.c"
+    source.write_text(LANES_HARNESS)
+    program = tmp_path / ("lanes" + "".join(f.replace("-", "_") for f in flags))
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()
+    subprocess.run(compiler + ["-O2", "-std=c99", "-I", HEADER_DIR, *flags, str(source), "-o",
+                               str(program)], check=True, capture_output=True)
+    lines = subprocess.run([str(program)], check=True, capture_output=True, text=True).stdout.splitlines()
+    return [np.array(line.split(), float) for line in lines]
+
+
+def _lane_reference(lanes, stride, dtype):
+    i = np.arange(63 * lanes)
+    x = (((i * 37 % 101) - 50) / 7).astype(dtype).reshape(7, 9, lanes)
+    w = ((((np.arange(9 * lanes) * 13) % 11) - 5) / 3).astype(dtype).reshape(3, 3, lanes)
+    ho, wo = (7 - 3) // stride + 1, (9 - 3) // stride + 1
+    return np.array([[sum(w[a, c] * x[oh * stride + a, ow * stride + c] for a in range(3) for c in range(3))
+                      for ow in range(wo)] for oh in range(ho)]).ravel()
+
+
+@pytest.mark.parametrize("vector_flags, block_widths", BUILD_VECTORS,
+                         ids=lambda value: " ".join(map(str, value)) or "baseline")
+def test_plain_loops_give_the_interleaved_depthwise_sums(tmp_path, vector_flags, block_widths):
+    vector = _lane_sums(tmp_path, *vector_flags)
+    plain = _lane_sums(tmp_path, *vector_flags, "-DCYSYM_PLAIN_DIRECT_BLOCK")
+    expected = [_lane_reference(lanes, stride, dtype) for stride in (1, 2)
+                for lanes, dtype in ((16, np.float32), (8, np.float64))]
+    for got_vector, got_plain, want in zip(vector, plain, expected, strict=True):
         np.testing.assert_allclose(got_vector, want, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(got_plain, want, rtol=1e-5, atol=1e-5)
