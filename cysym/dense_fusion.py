@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from .fusion import _activation, _Readers
 from .registry import get_op
-from .symbol.graph import Node
+from .symbol.graph import Node, operators_of
 
 
 class DenseFusion(NamedTuple):
@@ -32,9 +32,9 @@ def fuse_dense_relu(nodes, heads, shapes, dtypes):
     include them, relu's gradient with the layer's backward when only that reads it.  Adds the
     fused nodes' outputs to `shapes` and `dtypes` (which must hold every node's, backward ones
     included)."""
+    if "FullyConnected" not in {op.name for op in operators_of(nodes)}:
+        return DenseFusion(nodes, {}, {}, 0)     # nothing to fuse: no need to look at each node
     layers = [n for n in nodes if n.op is not None and n.op.name == "FullyConnected"]
-    if not layers:
-        return DenseFusion(nodes, {}, {}, 0)
     readers = _Readers(nodes, heads)
     relu_gradient_of = {}     # id(relu node) -> the _backward_unary node of its gradient
     for node in nodes:

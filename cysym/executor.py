@@ -27,7 +27,7 @@ from .infer import bind_types, infer_graph_shapes, infer_graph_types, unresolved
 from .shapes import is_complete, show_shape
 from .ndarray import NDArray
 from .registry import FLOAT_DTYPES, get_op
-from .symbol.graph import EntryIndex, Node, gc_paused, topo_order
+from .symbol.graph import EntryIndex, Node, _op_of, gc_paused, operators_of, topo_order
 
 __all__ = ["Executor", "bind", "simple_bind", "BindContext"]
 
@@ -216,7 +216,6 @@ def _entry_index(symbol, nodes, aliases):
 
 
 _itemsize = operator.attrgetter("itemsize")
-_op_of = operator.attrgetter("op")
 
 
 def _check_outputs_known(nodes, firsts, entry_shapes, entry_dtypes):
@@ -830,8 +829,8 @@ def _context(ctx):
 def _refuse_dynamic_shapes(symbol):
     """An error naming the first node whose output shape depends on input values."""
     nodes = symbol._nodes()
-    if not any(op.dynamic_shape for op in set(map(_op_of, nodes)) if op is not None):
-        return      # the distinct operators, found in a pass in C
+    if not any(op.dynamic_shape for op in operators_of(nodes)):
+        return
     for node in nodes:
         if node.op is not None and node.op.dynamic_shape:
             raise BindError(f"Error in operator {node.name}: {node.op.label(node.name)} cannot be "

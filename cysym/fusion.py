@@ -18,7 +18,7 @@ Executor.forward).  Set CYSYM_FUSION=0 in the environment to bind without fusion
 import os
 
 from .registry import get_op
-from .symbol.graph import Node
+from .symbol.graph import Node, operators_of
 
 ENABLED = os.environ.get("CYSYM_FUSION", "1") != "0"
 
@@ -68,10 +68,10 @@ def fuse_for_inference(nodes, heads, shapes, dtypes):
     (fused node, 0)} for the entries the fused nodes now compute, and whether some fused
     BatchNorm would use the batch's statistics in a training pass.  Adds the fused nodes'
     outputs to `shapes` and `dtypes`."""
+    if not {"Convolution", "BatchNorm"} & {op.name for op in operators_of(nodes)}:
+        return nodes, {}, False     # nothing to fuse: no need to look at each node
     convolutions = [n for n in nodes if n.op is not None and n.op.name == "Convolution"]
     norms = [n for n in nodes if n.op is not None and n.op.name == "BatchNorm"]
-    if not convolutions and not norms:     # nothing to fuse: no need to count readers
-        return nodes, {}, False
     readers = _Readers(nodes, heads)
     replaced = {}       # id(node) -> fused node, for each node of a chain (None: drop it)
     aliases, batch_stats = {}, False

@@ -5,7 +5,7 @@ import gc
 import itertools
 import operator
 
-__all__ = ["Node", "topo_order", "gc_paused", "EntryIndex"]
+__all__ = ["Node", "topo_order", "gc_paused", "EntryIndex", "operators_of"]
 
 
 @contextlib.contextmanager
@@ -116,6 +116,14 @@ class Node:
 
     def __repr__(self):
         return f"<Node {self.op.name if self.op else 'null'} {self.name}>"
+
+
+def operators_of(nodes):
+    """The distinct operators (OpDefs) of `nodes`, found in a pass in C: for the checks and
+    passes that have nothing to do on most graphs, and would otherwise look at every node."""
+    ops = set(map(_op_of, nodes))
+    ops.discard(None)
+    return ops
 
 
 def topo_order(heads):
@@ -262,6 +270,7 @@ def _keys_of(nodes, counts):
 
 
 _parsed_params = operator.attrgetter("_params")
+_op_of = operator.attrgetter("op")
 _inputs_of = operator.attrgetter("inputs")
 _first, _second = operator.itemgetter(0), operator.itemgetter(1)
 
