@@ -718,23 +718,94 @@ cdef bint _depthwise_backward(const real* dy, const real* x, const real* w, real
     return failed == 0
 
 
+cdef void _merge_phases(const real* phases, real* xp, Geom* g, int req) noexcept nogil:
+    # The inverse of _split_phases over the whole plane: xp[r, c] (+)= the value at padded pixel
+    # (r + ph, c + pw) of `phases` (the padding is dropped)
+    cdef Py_ssize_t r, pc, c0, k, n, rp
+    cdef Py_ssize_t Wq = _phase_width(g), size = _phase_size(g)
+    cdef const real* src
+    cdef real* dst
+    for pc in range(g.sw):
+        c0 = (pc + g.sw - g.pw % g.sw) % g.sw     # the first column of x in phase pc
+        if c0 >= g.W:
+            continue
+        n = (g.W - c0 + g.sw - 1) // g.sw
+        for r in range(g.H):
+            rp = r + g.ph
+            src = phases + ((rp % g.sh) * g.sw + pc) * size + (rp // g.sh) * Wq + (c0 + g.pw) // g.sw
+            dst = xp + r * g.W + c0
+            if req == REQ_WRITE:
+                for k in range(n):
+                    dst[k * g.sw] = src[k]
+            else:
+                for k in range(n):
+                    dst[k * g.sw] += src[k]
+
+
+cdef inline Py_ssize_t _backward_phases_scratch(Geom* g) noexcept nogil:
+    # elements of one thread's scratch for _depthwise_backward_plane: x's phases, the data
+    # gradient's phases, dy with rows Wq apart
+    return 2 * g.sh * g.sw * _phase_size(g) + g.Ho * _phase_width(g)
+
+
+cdef void _depthwise_backward_plane(const real* dyp, const real* xp, const real* wc, real* dxp,
+                                    double* dw_sums, Geom* g, real* scratch,
+                                    int req_dx) noexcept nogil:
+    # One plane of the depthwise backward through the forward's stride phases: dy is laid out
+    # with rows Wq apart (zeros past Wo), so that each tap (i, j), which reads its phase at a
+    # fixed offset (_tap_source), adds dy . phase to dw_sums[tap] (if given) and w[tap] * dy
+    # into the data gradient's phases, each as one flat, contiguous loop over all rows; the
+    # gradient's phases are then merged back into dxp (if given).  Replaces per-row loops that
+    # read (dW) and scattered (dX) every sw-th element.
+    cdef Py_ssize_t Wq = _phase_width(g), size = _phase_size(g), phases = g.sh * g.sw * size
+    cdef Py_ssize_t n = g.Ho * Wq, oh, i, j, p
+    cdef real* x_phases = scratch
+    cdef real* dx_phases = scratch + phases
+    cdef real* dyq = dx_phases + phases
+    cdef const real* src
+    cdef real* dst
+    cdef real wv
+    for oh in range(g.Ho):
+        memcpy(dyq + oh * Wq, dyp + oh * g.Wo, g.Wo * sizeof(real))
+        memset(dyq + oh * Wq + g.Wo, 0, (Wq - g.Wo) * sizeof(real))
+    if dw_sums != NULL:
+        memset(x_phases, 0, phases * sizeof(real))
+        _split_phases(xp, x_phases, g, 0, g.H + 2 * g.ph)
+        for i in range(g.kh):
+            for j in range(g.kw):
+                dw_sums[i * g.kw + j] += _dot_strided(dyq, _tap_source(x_phases, g, i, j), 1, n)
+    if dxp == NULL:
+        return
+    memset(dx_phases, 0, phases * sizeof(real))
+    for i in range(g.kh):
+        for j in range(g.kw):
+            # _tap_source's offset, for the gradient's phases
+            dst = dx_phases + (<const real*>_tap_source(dx_phases, g, i, j) - dx_phases)
+            wv = wc[i * g.kw + j]
+            for p in range(n):
+                dst[p] += wv * dyq[p]
+    _merge_phases(dx_phases, dxp, g, req_dx)
+
+
 cdef bint _depthwise_backward_channels(const real* dy, const real* x, const real* w, real* dx,
                                        real* dw, real* db, Geom* g, int req_dx, int req_dw,
                                        int req_db, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
-    cdef Py_ssize_t n, c, oh, i, j, ih, ow, lo, hi
+    cdef Py_ssize_t n, c, i, j, k
     cdef Py_ssize_t K = g.kh * g.kw, HW = g.H * g.W, HWo = g.Ho * g.Wo
     cdef Py_ssize_t cols[2 * DEPTHWISE_TAPS]
-    cdef const real* dyr
-    cdef real* dst
-    cdef real wv
     cdef double total
+    cdef double dw_sums[DEPTHWISE_TAPS * DEPTHWISE_TAPS]
     cdef real flipped[9]
     cdef real* scratch = NULL
     cdef bint same_size_3x3 = (g.kh == 3 and g.kw == 3 and g.dh == 1 and g.dw == 1 and g.sh == 1
                                and g.sw == 1 and g.ph == 1 and g.pw == 1)
+    # the stride-1 3x3 path: its own weight gradient (tap sums) and the forward for dx
+    cdef bint through_phases = not (same_size_3x3 and g.H >= 3 and g.W >= 3)
+    cdef bint phases_dx = req_dx != REQ_NULL and not same_size_3x3
     _tap_columns(g, cols)
-    if same_size_3x3 and req_dx != REQ_NULL:
-        scratch = <real*>malloc(_depthwise_scratch(g) * sizeof(real))
+    if req_dx != REQ_NULL or (req_dw != REQ_NULL and through_phases):
+        scratch = <real*>malloc(max(_depthwise_scratch(g), _backward_phases_scratch(g))
+                                * sizeof(real))
         if scratch == NULL:
             return False
     for c in range(c0, c1):
@@ -743,7 +814,7 @@ cdef bint _depthwise_backward_channels(const real* dy, const real* x, const real
             for n in range(g.N):
                 total += _sum(dy + (n * g.C + c) * HWo, HWo)
             db[c] = <real>total + (db[c] if req_db == REQ_ADD else 0)
-        if req_dw != REQ_NULL and same_size_3x3 and g.H >= 3 and g.W >= 3:
+        if req_dw != REQ_NULL and not through_phases:
             for i in range(3):
                 for j in range(3):
                     total = 0
@@ -752,27 +823,19 @@ cdef bint _depthwise_backward_channels(const real* dy, const real* x, const real
                                                         x + (n * g.C + c) * HW, g, cols, i, j)
                     dw[c * 9 + 3 * i + j] = <real>total + (
                         dw[c * 9 + 3 * i + j] if req_dw == REQ_ADD else 0)
-        elif req_dw != REQ_NULL:
-            # dw[c, i, j] = sum over n, oh, ow of dy[n, c, oh, ow] * x[n, c, ih, iw]
-            for i in range(g.kh):
-                for j in range(g.kw):
-                    lo = cols[2 * j]
-                    hi = cols[2 * j + 1]
-                    total = 0
-                    for n in range(g.N):
-                        for oh in range(g.Ho):
-                            ih = oh * g.sh - g.ph + i * g.dh
-                            if ih < 0 or ih >= g.H:
-                                continue
-                            total += _dot_strided(
-                                dy + ((n * g.C + c) * g.Ho + oh) * g.Wo + lo,
-                                x + (n * g.C + c) * HW + ih * g.W + j * g.dw - g.pw + lo * g.sw,
-                                g.sw, hi - lo)
-                    dw[c * K + i * g.kw + j] = <real>total + (
-                        dw[c * K + i * g.kw + j] if req_dw == REQ_ADD else 0)
-        if req_dx == REQ_NULL:
-            continue
-        if same_size_3x3:
+        if (req_dw != REQ_NULL and through_phases) or phases_dx:
+            for k in range(K):
+                dw_sums[k] = 0
+            for n in range(g.N):
+                _depthwise_backward_plane(
+                    dy + (n * g.C + c) * HWo, x + (n * g.C + c) * HW, w + c * K,
+                    dx + (n * g.C + c) * HW if phases_dx else NULL,
+                    dw_sums if req_dw != REQ_NULL and through_phases else NULL, g, scratch,
+                    req_dx)
+            if req_dw != REQ_NULL and through_phases:
+                for k in range(K):
+                    dw[c * K + k] = <real>dw_sums[k] + (dw[c * K + k] if req_dw == REQ_ADD else 0)
+        if req_dx != REQ_NULL and same_size_3x3:
             # stride 1, pad 1: dx is dy filtered by w turned 180 degrees, with the same padding:
             # the forward's 3x3 kernels (gathers, one store per pixel) instead of the scatter
             for j in range(9):
@@ -780,28 +843,6 @@ cdef bint _depthwise_backward_channels(const real* dy, const real* x, const real
             for n in range(g.N):
                 _depthwise_plane(dy + (n * g.C + c) * HW, flipped, dx + (n * g.C + c) * HW, g,
                                  scratch, req_dx, 1, 0, &NO_EPILOGUE)
-            continue
-        # dx[n, c] (+)= every tap's w times dy[n, c], scattered back to the input pixels it read
-        for n in range(g.N):
-            if req_dx == REQ_WRITE:
-                memset(dx + (n * g.C + c) * HW, 0, HW * sizeof(real))
-            for oh in range(g.Ho):
-                dyr = dy + ((n * g.C + c) * g.Ho + oh) * g.Wo
-                for i in range(g.kh):
-                    ih = oh * g.sh - g.ph + i * g.dh
-                    if ih < 0 or ih >= g.H:
-                        continue
-                    for j in range(g.kw):
-                        lo = cols[2 * j]
-                        hi = cols[2 * j + 1]
-                        dst = dx + (n * g.C + c) * HW + ih * g.W + j * g.dw - g.pw
-                        wv = w[c * K + i * g.kw + j]
-                        if g.sw == 1:
-                            for ow in range(lo, hi):
-                                dst[ow] += wv * dyr[ow]
-                        else:
-                            for ow in range(lo, hi):
-                                dst[ow * g.sw] += wv * dyr[ow]
     free(scratch)
     return True
 
