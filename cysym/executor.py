@@ -23,7 +23,7 @@ from ._ops import runner as _runner
 from .autodiff import build_backward
 from .base import BindError, MXNetError
 from .context import Context, current_context
-from .infer import bind_types, infer_graph_shapes, infer_graph_types, unresolved_shapes
+from .infer import EntryDict, bind_types, infer_graph_shapes, infer_graph_types, unresolved_shapes
 from .shapes import is_complete, show_shape
 from .ndarray import NDArray
 from .registry import FLOAT_DTYPES, get_op
@@ -269,9 +269,9 @@ class Executor:
     """A symbol bound to arrays, with its memory planned and its kernel calls laid out."""
 
     def __init__(self, symbol, ctx, args, grads, grad_req, aux, inferred=None):
-        """inferred: ((shape values, unsettled nodes), (dtype values, unsettled nodes)) of the
-        symbol's graph, inferred from these arrays' shapes and dtypes (simple_bind's), so that
-        the graph is not inferred again."""
+        """inferred: ((shapes, unsettled nodes), (dtypes, unsettled nodes)) of the symbol's
+        graph (infer.EntryDicts), inferred from these arrays' shapes and dtypes (simple_bind's),
+        so that the graph is not inferred again."""
         self._symbol = symbol
         self._ctx = ctx
         arg_nodes, aux_nodes = symbol._variables()
@@ -311,8 +311,8 @@ class Executor:
         if inferred is None:
             shapes = {(id(n), 0): arrays_of[id(n)].shape for n in arg_nodes + aux_nodes}
             dtypes = {(id(n), 0): arrays_of[id(n)].dtype for n in arg_nodes + aux_nodes}
-            inferred = ((shapes, infer_graph_shapes(forward_nodes, shapes)),
-                        (dtypes, infer_graph_types(forward_nodes, dtypes)))
+            inferred = ((EntryDict(mapping=shapes), infer_graph_shapes(forward_nodes, shapes)),
+                        (EntryDict(mapping=dtypes), infer_graph_types(forward_nodes, dtypes)))
         (shapes, shapes_unsettled), (dtypes, dtypes_unsettled) = inferred
         gradients, head_nodes = {}, []
         if wanted:
@@ -380,8 +380,8 @@ class Executor:
         if backward_nodes:
             # the backward nodes, after the forward ones whose entries are not all known yet
             # (the backward rules may complete them): the others need no second look
-            infer_graph_shapes(shapes_unsettled + backward_nodes, shapes)
-            infer_graph_types(dtypes_unsettled + backward_nodes, dtypes)
+            infer_graph_shapes(shapes_unsettled + backward_nodes, shapes.dict())
+            infer_graph_types(dtypes_unsettled + backward_nodes, dtypes.dict())
         if self._fuse:     # FullyConnected + relu (and their backward): every shape is known now
             dense = _dense_fusion.fuse_dense_relu(nodes, symbol._outputs, shapes, dtypes)
             if dense.aliases:
@@ -411,8 +411,8 @@ class Executor:
         # what nodes alike share is in their _NodeLayout.
         index = _entry_index(self._symbol, nodes, aliases)
         firsts, inputs_of = index.first, index.inputs
-        entry_shapes = list(map(shapes.get, index.keys))
-        entry_dtypes = list(map(dtypes.get, index.keys))
+        entry_shapes = shapes.of(index)
+        entry_dtypes = dtypes.of(index)
         labels = [None] * index.count
         # per entry: the user's array for external entries, else None until planned
         arrays = [None] * index.count

@@ -19,7 +19,7 @@ from .shapes import MAX_ELEMENTS, is_complete, merge_shapes, same_shape, show_sh
 from .symbol.graph import EntryIndex, gc_paused
 
 __all__ = ["infer_shape", "infer_type", "infer_graph_shapes", "infer_graph_types", "RuleContext",
-           "unresolved_shapes", "bind_types"]
+           "unresolved_shapes", "bind_types", "EntryDict"]
 
 
 class RuleContext:
@@ -357,6 +357,53 @@ def _as_dict(index, values):
     return {key: value for key, value in zip(index.keys, values) if value is not None}
 
 
+class EntryDict:
+    """What inference knows of the entries of an EntryIndex, as the dict {(id(node), output):
+    value} that bind's passes (autodiff, fusion, float16) read and add to, made from the list
+    inference keeps (indexed by entry id) when one of them first reads or changes an entry: a
+    bind that none of them changes lays its entries out from the list itself."""
+
+    __slots__ = ("_index", "_list", "_dict")
+
+    def __init__(self, index=None, values=None, mapping=None):
+        """index and its values (a list, the EntryDict's own), or a dict to wrap (mapping)."""
+        self._index, self._list, self._dict = index, values, mapping
+
+    def dict(self):
+        """The dict itself, made when first asked for; its other methods (get, items, ...) are
+        the dict's."""
+        if self._dict is None:
+            self._dict = _as_dict(self._index, self._list)
+        return self._dict
+
+    def __getattr__(self, name):
+        if name.startswith("__"):     # (copy and pickle ask for protocols it does not have)
+            raise AttributeError(name)
+        return getattr(self.dict(), name)
+
+    def __getitem__(self, key):
+        return self.dict()[key]
+
+    def __setitem__(self, key, value):
+        self.dict()[key] = value
+
+    def __contains__(self, key):
+        return key in self.dict()
+
+    def values(self):
+        """The known values (do not modify the list)."""
+        if self._dict is not None:
+            return list(self._dict.values())
+        values = self._list
+        return values if None not in values else [v for v in values if v is not None]
+
+    def of(self, index):
+        """[the value of each entry of `index`], None where unknown."""
+        if self._dict is None and index is self._index:
+            return list(self._list)
+        return list(map(self.dict().get, index.keys))
+
+
 def _numpy_type(dtype):
     return None if dtype is None else np.dtype(dtype).type
 
@@ -374,7 +421,7 @@ def infer_shape(symbol, args, kwargs, partial):
 def unresolved_shapes(symbol, graph_variables, shapes, what):
     """Complete (arg_shapes, aux_shapes) from the given shapes, or a BindError that lists every
     argument and auxiliary state whose shape, or some dimension of it, is still unknown; and
-    the inference itself, ({(id(node), index): shape}, unsettled nodes), for bind to reuse.
+    the inference itself, (an EntryDict of the shapes, unsettled nodes), for bind to reuse.
     graph_variables: symbol._variables()."""
     index = symbol._entries()
     values, unsettled = _shape_values(symbol, index, graph_variables, (), shapes)
@@ -386,7 +433,7 @@ def unresolved_shapes(symbol, graph_variables, shapes, what):
         raise BindError(f"{what}: cannot infer the shapes of {', '.join(missing)} ('?' marks an "
                         f"unknown dimension); give their shapes (given: {shapes})")
     return (found[:len(arg_nodes)], found[len(arg_nodes):],
-            (_as_dict(index, values), [index.nodes[p] for p in unsettled]))
+            (EntryDict(index, values), [index.nodes[p] for p in unsettled]))
 
 
 @gc_paused()
@@ -400,9 +447,9 @@ def infer_type(symbol, args, kwargs, partial=False):
 
 @gc_paused()
 def bind_types(symbol, graph_variables, types):
-    """infer_type(symbol, (), types) and the inference itself, ({(id(node), index): dtype},
+    """infer_type(symbol, (), types) and the inference itself, (an EntryDict of the dtypes,
     unsettled nodes), for bind to reuse.  graph_variables: symbol._variables()."""
     index = symbol._entries()
     values, unsettled = _type_values(symbol, index, graph_variables, (), types)
     return (_collect(symbol, index, graph_variables, values, False, _is_known, _numpy_type),
-            (_as_dict(index, values), [index.nodes[p] for p in unsettled]))
+            (EntryDict(index, values), [index.nodes[p] for p in unsettled]))

@@ -265,6 +265,32 @@ def test_bind_makes_the_map_calls_the_kernels_would(monkeypatch):
         assert all(np.array_equal(a, b) for a, b in zip(made[1], by_kernels[1]))
 
 
+def test_a_bind_that_no_pass_changes_makes_no_entry_dicts(monkeypatch):
+    """Bind lays the entries out from inference's lists; the dicts keyed by (id(node), output)
+    are made for the passes that read them (here autodiff's)."""
+    made, as_dict = [], infer._as_dict
+    monkeypatch.setattr(infer, "_as_dict", lambda index, values: made.append(len(values)) or as_dict(index, values))
+    net = mx.sym.load_json(_chain_json(40))
+    exe = net.simple_bind(mx.cpu(), grad_req="null", x=(2, 3))
+    assert made == [] and exe.outputs[0].shape == (2, 3)
+    net.simple_bind(mx.cpu(), grad_req="write", x=(2, 3))
+    assert made == [41, 41]
+
+
+def test_an_entry_dict_is_the_dict_of_its_list():
+    index = mx.sym.load_json(_chain_json(4))._entries()
+    values = [(2, 3)] * (index.count - 1) + [None]
+    entries = infer.EntryDict(index, list(values))
+    assert entries.values() == values[:-1] and entries.of(index) == values
+    assert entries[index.keys[0]] == (2, 3) and index.keys[0] in entries
+    assert index.keys[-1] not in entries and entries.get(index.keys[-1]) is None
+    entries[index.keys[-1]] = (5,)
+    assert entries.of(index) == values[:-1] + [(5,)] == list(entries.dict().values())
+    assert entries.dict() == dict(zip(index.keys, values[:-1] + [(5,)]))
+    other = mx.sym.load_json(_chain_json(4))._entries()
+    assert infer.EntryDict(index, list(values)).of(other) == [None] * other.count
+
+
 def test_training_bind_infers_the_backward_nodes_only_once(monkeypatch):
     counts = _Counts(monkeypatch)
     n_nodes = 40
