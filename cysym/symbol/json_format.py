@@ -327,7 +327,8 @@ def _load_json(json_str, source):
             block_starts.append(position)
             entry_count += 1
             continue
-        facts_key = (op_name, tuple(attrs.items()))
+        # (a node without attributes, every relu of a chain, by its operator's name alone)
+        facts_key = (op_name, tuple(attrs.items())) if attrs else op_name
         try:
             facts = op_facts.get(facts_key)
         except TypeError:       # a value that is no string (a list): _node_attrs says so
@@ -335,7 +336,7 @@ def _load_json(json_str, source):
         if facts is None:
             if not checked:
                 attrs = _node_attrs(source, raw, position, name)
-                facts_key = (op_name, tuple(attrs.items()))
+                facts_key = (op_name, tuple(attrs.items())) if attrs else op_name
             facts = _op_facts(source, op_name, name, attrs, position)
             if facts[-1]:
                 op_facts[facts_key] = facts
