@@ -40,6 +40,37 @@ def test_transposed_forward_matches_numpy(shape, dtype, no_bias, planned):
     np.testing.assert_allclose(results[0], results[1], **TOL[dtype])
 
 
+# (rows, in_dim, hidden, threads): weights large enough for blocks of rows (dense.pyx,
+# SMALL_GEMM_WORK), a last block cut short, on one thread and shared by two
+BLOCKED = [(2, 1024, 520, 1), (8, 600, 300, 1), (3, 1500, 700, 2), (32, 256, 700, 2)]
+
+
+@pytest.mark.parametrize("rows, in_dim, hidden, threads", BLOCKED)
+def test_transposed_forward_in_blocks_of_weight_rows(rows, in_dim, hidden, threads):
+    """With the BLAS's small-matrix kernels (forced here, whatever this BLAS has), a few rows
+    against a large weight run in blocks of weight rows: NumPy's numbers, and the same bits on
+    one thread and on two."""
+    from cysym._ops import threads as kernel_threads
+    x, w, b = _arrays(rows, in_dim, hidden, np.float32)
+    expected = x.astype(np.float64) @ w.T.astype(np.float64) + b
+    before, small = mx.get_num_threads(), kernel_threads.blas_small_gemm_kernels()
+    results = []
+    try:
+        kernel_threads._set_blas_small_gemm_kernels(True)
+        for count in (1, threads):
+            mx.set_num_threads(count)
+            y = np.full((rows, hidden), np.nan, np.float32)
+            plan = runner.Plan()
+            dense.append_fully_connected(plan, x, w, b, y, transposed=True)
+            plan.run()
+            results.append(y)
+    finally:
+        kernel_threads._set_blas_small_gemm_kernels(small)
+        mx.set_num_threads(before)
+    np.testing.assert_allclose(results[0], expected, rtol=1e-4, atol=1e-4)
+    assert np.array_equal(results[0], results[1])
+
+
 def test_transposed_forward_keeps_the_special_shapes():
     """One row or one output unit stays on gemv whatever is asked."""
     for rows, hidden in ((1, 70), (5, 1)):

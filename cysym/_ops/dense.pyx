@@ -2,7 +2,10 @@
 same with a relu after the layer (cysym/dense_fusion.py binds them)."""
 from libc.string cimport memset
 
-from cysym._ops._blas cimport real, gemm_split_from, gemv, ger
+from cython.parallel cimport prange
+
+from cysym._ops cimport threads
+from cysym._ops._blas cimport real, gemm_split_from, gemm_unsplit, gemv, ger
 from cysym._ops._common cimport (common_dtype, expect_size, scratch, REQ_NULL, REQ_WRITE, REQ_ADD,
                                  req_code)
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
@@ -38,6 +41,24 @@ cdef enum:
     DENSE_SPLIT_WORK = 1 << 21
 
 
+# The transposed product of a few rows against a large float32 weight, on a BLAS whose GEMM has
+# small-matrix kernels (threads.blas_small_gemm: OpenBLAS on AVX-512 cores), runs in blocks of
+# weight rows of at most SMALL_GEMM_WORK multiply-adds, which those kernels take: in one call,
+# OpenBLAS's packed path copies the whole weight first.  One thread, Zen 5, SkylakeX kernels,
+# best of 8, one call -> blocks: 9216 -> 4096 (AlexNet's fc6) at 2 / 4 / 8 rows 15.0 -> 4.7 /
+# 6.5 / 9.6 ms, 4096 -> 4096 at 2 / 16 / 32 rows 6.7 -> 2.1 / 5.0 / 9.1 ms, 2048 -> 512 at 2 rows
+# 0.36 -> 0.05 ms, 512 -> 1000 at 2 / 32 rows 0.128 -> 0.025 / 0.244 -> 0.220 ms.  Not taken:
+# blocks under SMALL_GEMM_MIN_ROWS rows (9216 -> 4096 at 16 rows, 3-row blocks: 1.11x slower),
+# weights under SMALL_GEMM_MIN_WEIGHTS (256 -> 256 at 32 rows: 1.17x), float64 (its gains are
+# half as large and turn to losses at 4-row blocks), the input gradient's product (blocks of
+# weight columns: up to 4x slower), and the Haswell kernels (no small-matrix kernels: blocks
+# 1.0-8x slower).
+cdef enum:
+    SMALL_GEMM_WORK = 1 << 19
+    SMALL_GEMM_MIN_ROWS = 4
+    SMALL_GEMM_MIN_WEIGHTS = 1 << 17
+
+
 cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k, real alpha,
                       const real* a, int lda, const real* b, int ldb, real beta,
                       real* c, int ldc) noexcept nogil:
@@ -70,8 +91,7 @@ cdef void _fc_forward(real* x, real* w, real* b, real* y, real* work,
     cdef real beta = 0
     if work != NULL:
         # work = w @ x.T, then y = work.T + b (relu'd) in one pass (see fc_transposed)
-        gemm(False, True, <int>hidden, <int>rows, <int>in_dim, <real>1, w, <int>in_dim,
-             x, <int>in_dim, <real>0, work, <int>rows)
+        _transposed_product(x, w, work, rows, in_dim, hidden)
         _transpose_into(work, y, hidden, rows, b, relu)
         return
     if b != NULL:
@@ -89,6 +109,37 @@ cdef void _fc_forward(real* x, real* w, real* b, real* y, real* work,
         # unfused layer (the same bits)
         for i in range(rows * hidden):
             y[i] = _relu(y[i])
+
+
+cdef void _transposed_product(const real* x, const real* w, real* work, Py_ssize_t rows,
+                              Py_ssize_t in_dim, Py_ssize_t hidden) noexcept nogil:
+    """work = w @ x.T: one GEMM, or blocks of w's rows for small-matrix kernels (see
+    SMALL_GEMM_WORK); the blocks depend on the shape only, and are shared by the threads."""
+    cdef Py_ssize_t block = SMALL_GEMM_WORK // max(1, rows * in_dim), blocks, first, last
+    cdef int parts, part
+    if (real is double or not threads.blas_small_gemm() or hidden * in_dim < SMALL_GEMM_MIN_WEIGHTS
+            or block < SMALL_GEMM_MIN_ROWS or block >= hidden):
+        gemm(False, True, <int>hidden, <int>rows, <int>in_dim, <real>1, w, <int>in_dim,
+             x, <int>in_dim, <real>0, work, <int>rows)
+        return
+    blocks = (hidden + block - 1) // block
+    parts = min(threads.parts_for(<double>hidden * in_dim), <int>blocks)
+    for part in prange(parts, num_threads=parts, schedule="static"):
+        first = threads.split_point(blocks, parts, part, 1) * block
+        last = min(threads.split_point(blocks, parts, part + 1, 1) * block, hidden)
+        _weight_row_blocks(x, w, work, rows, in_dim, first, last, block)
+
+
+cdef inline void _weight_row_blocks(const real* x, const real* w, real* work, Py_ssize_t rows,
+                                    Py_ssize_t in_dim, Py_ssize_t first, Py_ssize_t last,
+                                    Py_ssize_t block) noexcept nogil:
+    # work[first:last] = w[first:last] @ x.T, `block` weight rows per call
+    cdef Py_ssize_t start = first
+    while start < last:         # (a range with a variable step needs the GIL)
+        gemm_unsplit(False, True, <int>(min(start + block, last) - start), <int>rows, <int>in_dim,
+                     <real>1, w + start * in_dim, <int>in_dim, x, <int>in_dim, <real>0,
+                     work + start * rows, <int>rows)
+        start += block
 
 
 cdef void _fc_product(real* x, real* w, real* y, Py_ssize_t rows, Py_ssize_t in_dim, Py_ssize_t hidden,

@@ -9,6 +9,7 @@ cdef int count() noexcept nogil
 cdef bint deterministic() noexcept nogil
 cdef int hold_blas() noexcept nogil
 cdef void release_blas(int held) noexcept nogil
+cdef bint blas_small_gemm() noexcept nogil
 
 
 cdef inline Py_ssize_t split_point(Py_ssize_t length, int parts, int part,

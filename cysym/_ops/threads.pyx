@@ -18,6 +18,12 @@ cdef int _count = 1
 cdef bint _deterministic = False
 cdef void (*_blas_set)(int) noexcept nogil
 cdef int (*_blas_get)() noexcept nogil
+cdef bint _blas_small_gemm = False
+
+# OpenBLAS kernel sets (its core names, lower case) whose GEMM has small-matrix kernels that read
+# the operands in place instead of packing them (OpenBLAS's SMALL_MATRIX_OPT: the SkylakeX
+# family, which DYNAMIC_ARCH also picks for AMD's AVX-512 cores)
+_SMALL_GEMM_CORES = ("skylakex", "cooperlake", "sapphirerapids")
 
 # SciPy's OpenBLAS prefixes its symbols (scipy_openblas...); other builds do not
 _BLAS_SETTERS = ("scipy_openblas_set_num_threads", "openblas_set_num_threads",
@@ -50,12 +56,18 @@ cdef void release_blas(int held) noexcept nogil:
         _blas_set(held)
 
 
+cdef bint blas_small_gemm() noexcept nogil:
+    """Whether the BLAS's GEMM has small-matrix kernels (_SMALL_GEMM_CORES)."""
+    return _blas_small_gemm
+
+
 def _find_blas_controls():
-    """The thread-count functions of the BLAS that scipy.linalg.cython_blas calls: dlsym on
-    that module's handle also searches the libraries it links."""
-    global _blas_set, _blas_get
+    """The thread-count functions of the BLAS that scipy.linalg.cython_blas calls (dlsym on
+    that module's handle also searches the libraries it links), and its kernel set."""
+    global _blas_set, _blas_get, _blas_small_gemm
     from scipy.linalg import cython_blas
     library = ctypes.CDLL(cython_blas.__file__)
+    _blas_small_gemm = (blas_core_name(library) or "").lower() in _SMALL_GEMM_CORES
     for setter in _BLAS_SETTERS:
         getter = setter.replace("set_", "get_")
         try:
@@ -66,6 +78,34 @@ def _find_blas_controls():
         _blas_get = <int (*)() noexcept nogil><size_t>ctypes.cast(get_fn, ctypes.c_void_p).value
         return setter
     return None
+
+
+def blas_core_name(library=None):
+    """The kernel set OpenBLAS chose for this CPU ('Haswell', 'SkylakeX', ...; OPENBLAS_CORETYPE
+    overrides its choice), or None for another BLAS."""
+    if library is None:
+        from scipy.linalg import cython_blas
+        library = ctypes.CDLL(cython_blas.__file__)
+    for name in ("scipy_openblas_get_corename", "openblas_get_corename",
+                 "scipy_openblas_get_corename64_", "openblas_get_corename64_"):
+        function = getattr(library, name, None)
+        if function is not None:
+            function.restype = ctypes.c_char_p
+            return function().decode()
+    return None
+
+
+def blas_small_gemm_kernels():
+    """Whether cysym runs small float32 products against large weights in blocks that the
+    BLAS's small-matrix GEMM kernels take (cysym/_ops/dense.pyx)."""
+    return _blas_small_gemm
+
+
+def _set_blas_small_gemm_kernels(bint enabled):
+    """Override blas_small_gemm_kernels (tests run both ways of the product on any BLAS: the
+    blocks give the same numbers with or without those kernels, only slower without)."""
+    global _blas_small_gemm
+    _blas_small_gemm = enabled
 
 
 def blas_controls():
