@@ -1,7 +1,8 @@
 """The FullyConnected forward of a small float32 batch runs as the transposed product w @ x.T in
 a workspace, then one pass writes its transpose plus the bias into y (dense.fc_transposed decides
 when).  Both ways give NumPy's numbers, in float32 and float64, called directly and in a bound
-executor (forward and gradients)."""
+executor (forward and gradients).  With a BLAS that has small-matrix kernels, that product and
+the backward's run in blocks of weight rows against large weights: the same numbers."""
 import numpy as np
 import pytest
 
@@ -69,6 +70,40 @@ def test_transposed_forward_in_blocks_of_weight_rows(rows, in_dim, hidden, threa
         mx.set_num_threads(before)
     np.testing.assert_allclose(results[0], expected, rtol=1e-4, atol=1e-4)
     assert np.array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("rows, in_dim, hidden, threads", [(2, 1024, 600, 2), (4, 520, 400, 2),
+                                                           (2, 2000, 90, 1)])
+@pytest.mark.parametrize("req", ["write", "add"])
+def test_backward_in_blocks_of_weight_rows(rows, in_dim, hidden, threads, req):
+    """With small-matrix kernels (forced), dw = dy.T @ x runs in blocks of its rows and dx =
+    dy @ w as a sum over blocks of w's rows: NumPy's numbers, the same bits on one thread and
+    two."""
+    from cysym._ops import threads as kernel_threads
+    x, w, _ = _arrays(rows, in_dim, hidden, np.float32)
+    dy = np.random.default_rng(1).standard_normal((rows, hidden)).astype(np.float32)
+    start = [np.random.default_rng(2).standard_normal(shape).astype(np.float32) if req == "add"
+             else np.full(shape, np.nan, np.float32) for shape in (x.shape, w.shape, (hidden,))]
+    expected = [dy.astype(np.float64) @ w, dy.T.astype(np.float64) @ x, dy.sum(0)]
+    before, small = mx.get_num_threads(), kernel_threads.blas_small_gemm_kernels()
+    results = []
+    try:
+        kernel_threads._set_blas_small_gemm_kernels(True)
+        for count in (1, threads):
+            mx.set_num_threads(count)
+            grads = [s.copy() for s in start]
+            plan = runner.Plan()
+            dense.append_fully_connected_backward(plan, dy, x, w, *grads, req_dx=req, req_dw=req,
+                                                  req_db=req)
+            plan.run(is_train=True)
+            results.append(grads)
+    finally:
+        kernel_threads._set_blas_small_gemm_kernels(small)
+        mx.set_num_threads(before)
+    for got, want, s in zip(results[0], expected, start):
+        np.testing.assert_allclose(got, want + (s if req == "add" else 0), rtol=1e-4, atol=1e-3)
+    for one, two in zip(*results):
+        assert np.array_equal(one, two)
 
 
 def test_transposed_forward_keeps_the_special_shapes():

@@ -50,13 +50,19 @@ cdef enum:
 # 0.36 -> 0.05 ms, 512 -> 1000 at 2 / 32 rows 0.128 -> 0.025 / 0.244 -> 0.220 ms.  Not taken:
 # blocks under SMALL_GEMM_MIN_ROWS rows (9216 -> 4096 at 16 rows, 3-row blocks: 1.11x slower),
 # weights under SMALL_GEMM_MIN_WEIGHTS (256 -> 256 at 32 rows: 1.17x), float64 (its gains are
-# half as large and turn to losses at 4-row blocks), the input gradient's product (blocks of
-# weight columns: up to 4x slower), and the Haswell kernels (no small-matrix kernels: blocks
-# 1.0-8x slower).
+# half as large and turn to losses at 4-row blocks), and the Haswell kernels (no small-matrix
+# kernels: blocks 1.0-8x slower).  The backward's products take blocks of at least
+# SMALL_GEMM_MIN_GRADIENT_ROWS weight rows: dw = dy.T @ x by blocks of its rows, 9216 -> 4096 at
+# 2 / 8 rows 15.5 -> 8.4 / 14.8 -> 8.5 ms, 1000 -> 2048 at 8 rows 0.63 -> 0.25 ms (8-row blocks:
+# 0.68-1.40x); dx = dy @ w summed over blocks of w's rows, 9216 -> 4096 at 2 / 4 rows 14.3 ->
+# 7.2 / 19.0 -> 8.4 ms, 2048 -> 1000 at 4 rows 0.59 -> 0.17 ms (8-row blocks: 0.86-2.8x; blocks
+# of w's columns instead: up to 4x slower).
 cdef enum:
     SMALL_GEMM_WORK = 1 << 19
     SMALL_GEMM_MIN_ROWS = 4
+    SMALL_GEMM_MIN_GRADIENT_ROWS = 16
     SMALL_GEMM_MIN_WEIGHTS = 1 << 17
+    SMALL_GEMM_COLUMN_ALIGN = 16
 
 
 cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k, real alpha,
@@ -111,35 +117,56 @@ cdef void _fc_forward(real* x, real* w, real* b, real* y, real* work,
             y[i] = _relu(y[i])
 
 
+cdef inline Py_ssize_t _small_gemm_block(Py_ssize_t rows, Py_ssize_t in_dim, Py_ssize_t hidden,
+                                         Py_ssize_t min_block) noexcept nogil:
+    """Weight rows per BLAS call for a product of `rows` rows against the (hidden, in_dim)
+    weight, each call at most SMALL_GEMM_WORK multiply-adds; 0: one call (no small-matrix
+    kernels, a small weight, blocks under min_block rows, or one block anyway)."""
+    cdef Py_ssize_t block = SMALL_GEMM_WORK // max(1, rows * in_dim)
+    if (not threads.blas_small_gemm() or hidden * in_dim < SMALL_GEMM_MIN_WEIGHTS
+            or block < min_block or block >= hidden):
+        return 0
+    return block
+
+
+cdef void _gemm_row_blocks(bint trans_a, bint trans_b, int m, int n, int k, const real* a,
+                           int lda, const real* b, int ldb, real beta, real* c, int ldc,
+                           Py_ssize_t block) noexcept nogil:
+    """C[m, n] = op(A) @ op(B) + beta * C (row-major, _blas.gemm's conventions) in blocks of
+    `block` rows of C, each one BLAS call; the blocks depend on the shape only and are shared
+    by the threads."""
+    cdef Py_ssize_t blocks = (m + block - 1) // block, first, last
+    cdef int parts = min(threads.parts_for(<double>m * k), <int>blocks), part
+    for part in prange(parts, num_threads=parts, schedule="static"):
+        first = threads.split_point(blocks, parts, part, 1) * block
+        last = min(threads.split_point(blocks, parts, part + 1, 1) * block, m)
+        _row_blocks(trans_a, trans_b, first, last, n, k, a, lda, b, ldb, beta, c, ldc, block)
+
+
+cdef inline void _row_blocks(bint trans_a, bint trans_b, Py_ssize_t first, Py_ssize_t last,
+                             int n, int k, const real* a, int lda, const real* b, int ldb,
+                             real beta, real* c, int ldc, Py_ssize_t block) noexcept nogil:
+    # rows first..last of _gemm_row_blocks' C, `block` rows per call
+    cdef Py_ssize_t start = first
+    while start < last:         # (a range with a variable step needs the GIL)
+        gemm_unsplit(trans_a, trans_b, <int>(min(start + block, last) - start), n, k, <real>1,
+                     a + (start if trans_a else start * lda), lda, b, ldb, beta,
+                     c + start * ldc, ldc)
+        start += block
+
+
 cdef void _transposed_product(const real* x, const real* w, real* work, Py_ssize_t rows,
                               Py_ssize_t in_dim, Py_ssize_t hidden) noexcept nogil:
     """work = w @ x.T: one GEMM, or blocks of w's rows for small-matrix kernels (see
-    SMALL_GEMM_WORK); the blocks depend on the shape only, and are shared by the threads."""
-    cdef Py_ssize_t block = SMALL_GEMM_WORK // max(1, rows * in_dim), blocks, first, last
-    cdef int parts, part
-    if (real is double or not threads.blas_small_gemm() or hidden * in_dim < SMALL_GEMM_MIN_WEIGHTS
-            or block < SMALL_GEMM_MIN_ROWS or block >= hidden):
+    SMALL_GEMM_WORK)."""
+    cdef Py_ssize_t block = 0 if real is double else _small_gemm_block(
+        rows, in_dim, hidden, SMALL_GEMM_MIN_ROWS)
+    if block:
+        _gemm_row_blocks(False, True, <int>hidden, <int>rows, <int>in_dim, w, <int>in_dim, x,
+                         <int>in_dim, <real>0, work, <int>rows, block)
+    else:
         gemm(False, True, <int>hidden, <int>rows, <int>in_dim, <real>1, w, <int>in_dim,
              x, <int>in_dim, <real>0, work, <int>rows)
-        return
-    blocks = (hidden + block - 1) // block
-    parts = min(threads.parts_for(<double>hidden * in_dim), <int>blocks)
-    for part in prange(parts, num_threads=parts, schedule="static"):
-        first = threads.split_point(blocks, parts, part, 1) * block
-        last = min(threads.split_point(blocks, parts, part + 1, 1) * block, hidden)
-        _weight_row_blocks(x, w, work, rows, in_dim, first, last, block)
-
-
-cdef inline void _weight_row_blocks(const real* x, const real* w, real* work, Py_ssize_t rows,
-                                    Py_ssize_t in_dim, Py_ssize_t first, Py_ssize_t last,
-                                    Py_ssize_t block) noexcept nogil:
-    # work[first:last] = w[first:last] @ x.T, `block` weight rows per call
-    cdef Py_ssize_t start = first
-    while start < last:         # (a range with a variable step needs the GIL)
-        gemm_unsplit(False, True, <int>(min(start + block, last) - start), <int>rows, <int>in_dim,
-                     <real>1, w + start * in_dim, <int>in_dim, x, <int>in_dim, <real>0,
-                     work + start * rows, <int>rows)
-        start += block
 
 
 cdef void _fc_product(real* x, real* w, real* y, Py_ssize_t rows, Py_ssize_t in_dim, Py_ssize_t hidden,
@@ -211,10 +238,45 @@ cdef void _outer(Py_ssize_t m, Py_ssize_t n, real* u, real* v, real* a, int req)
         ger(<int>m, <int>n, <real>1, u, 1, v, 1, a, <int>n)
 
 
+cdef void _input_gradient(const real* dy, const real* w, real* dx, Py_ssize_t rows,
+                          Py_ssize_t in_dim, Py_ssize_t hidden, real beta) noexcept nogil:
+    """dx = dy @ w + beta * dx: one GEMM, or, for small-matrix kernels, a sum over blocks of
+    w's rows (contiguous: blocks of its columns ran slower), each thread summing them for its
+    own columns of dx; the blocks depend on the shape only."""
+    cdef Py_ssize_t block = 0 if real is double else _small_gemm_block(
+        rows, in_dim, hidden, SMALL_GEMM_MIN_GRADIENT_ROWS)
+    cdef Py_ssize_t first, last
+    cdef int parts, part
+    if not block:
+        gemm(False, False, <int>rows, <int>in_dim, <int>hidden, <real>1, dy, <int>hidden,
+             w, <int>in_dim, beta, dx, <int>in_dim)
+        return
+    parts = threads.parts_for(<double>hidden * in_dim)
+    for part in prange(parts, num_threads=parts, schedule="static"):
+        first = threads.split_point(in_dim, parts, part, SMALL_GEMM_COLUMN_ALIGN)
+        last = threads.split_point(in_dim, parts, part + 1, SMALL_GEMM_COLUMN_ALIGN)
+        if last > first:
+            _input_gradient_columns(dy, w, dx, rows, in_dim, hidden, beta, first, last, block)
+
+
+cdef inline void _input_gradient_columns(const real* dy, const real* w, real* dx, Py_ssize_t rows,
+                                         Py_ssize_t in_dim, Py_ssize_t hidden, real beta,
+                                         Py_ssize_t first, Py_ssize_t last,
+                                         Py_ssize_t block) noexcept nogil:
+    # columns first..last of _input_gradient's dx, summed over blocks of `block` weight rows
+    cdef Py_ssize_t start = 0
+    while start < hidden:       # (a range with a variable step needs the GIL)
+        gemm_unsplit(False, False, <int>rows, <int>(last - first),
+                     <int>(min(start + block, hidden) - start), <real>1, dy + start, <int>hidden,
+                     w + start * in_dim + first, <int>in_dim, beta if start == 0 else <real>1,
+                     dx + first, <int>in_dim)
+        start += block
+
+
 cdef void _fc_backward(real* dy, real* x, real* w, real* dx, real* dw, real* db,
                        Py_ssize_t rows, Py_ssize_t in_dim, Py_ssize_t hidden,
                        int req_dx, int req_dw, int req_db) noexcept nogil:
-    cdef Py_ssize_t i, j
+    cdef Py_ssize_t i, j, block
     cdef real beta_dx = 1 if req_dx == REQ_ADD else 0
     cdef real beta_dw = 1 if req_dw == REQ_ADD else 0
     cdef Shape shape = _shape(rows, in_dim, hidden)
@@ -229,8 +291,7 @@ cdef void _fc_backward(real* dy, real* x, real* w, real* dx, real* dw, real* db,
             _outer(rows, in_dim, dy, w, dx, req_dx)
         else:
             # dx = dy @ w
-            gemm(False, False, <int>rows, <int>in_dim, <int>hidden, <real>1, dy, <int>hidden,
-                 w, <int>in_dim, beta_dx, dx, <int>in_dim)
+            _input_gradient(dy, w, dx, rows, in_dim, hidden, beta_dx)
     if req_dw != REQ_NULL:
         if shape == ONE_ROW:
             # dw = np.outer(dy[0], x[0])
@@ -239,9 +300,15 @@ cdef void _fc_backward(real* dy, real* x, real* w, real* dx, real* dw, real* db,
             # dw[0] = x.T @ dy[:, 0]
             gemv(True, <int>rows, <int>in_dim, <real>1, x, <int>in_dim, dy, 1, beta_dw, dw, 1)
         else:
-            # dw = dy.T @ x
-            gemm(True, False, <int>hidden, <int>in_dim, <int>rows, <real>1, dy, <int>hidden,
-                 x, <int>in_dim, beta_dw, dw, <int>in_dim)
+            # dw = dy.T @ x, in blocks of dw's rows for small-matrix kernels
+            block = 0 if real is double else _small_gemm_block(rows, in_dim, hidden,
+                                                               SMALL_GEMM_MIN_GRADIENT_ROWS)
+            if block:
+                _gemm_row_blocks(True, False, <int>hidden, <int>in_dim, <int>rows, dy,
+                                 <int>hidden, x, <int>in_dim, beta_dw, dw, <int>in_dim, block)
+            else:
+                gemm(True, False, <int>hidden, <int>in_dim, <int>rows, <real>1, dy, <int>hidden,
+                     x, <int>in_dim, beta_dw, dw, <int>in_dim)
     if req_db != REQ_NULL:
         if req_db == REQ_WRITE:
             for j in range(hidden):
