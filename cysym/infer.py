@@ -381,14 +381,15 @@ class EntryDict:
             raise AttributeError(name)
         return getattr(self.dict(), name)
 
+    # (the passes ask for a few entries each: one call per question)
     def __getitem__(self, key):
-        return self.dict()[key]
+        return (self._dict if self._dict is not None else self.dict())[key]
 
     def __setitem__(self, key, value):
-        self.dict()[key] = value
+        (self._dict if self._dict is not None else self.dict())[key] = value
 
     def __contains__(self, key):
-        return key in self.dict()
+        return key in (self._dict if self._dict is not None else self.dict())
 
     def values(self):
         """The known values (do not modify the list)."""
