@@ -469,19 +469,20 @@ class Executor:
         for node, layout in zip(op_nodes, node_layouts):
             if not layout.takes_every_dtype:
                 _check_kernel_dtypes(node, dtypes, layout)
-        # each entry's bytes and (label, shape, dtype), over all entries at once
+        # each entry's bytes, shape and dtype, over all entries at once
         if not all(map(isinstance, entry_dtypes, itertools.repeat(np.dtype))):
             entry_dtypes = list(map(np.dtype, entry_dtypes))
         entry_shapes = list(map(tuple, entry_shapes))     # (a tuple is its own tuple)
         entry_bytes = list(map(operator.mul, map(math.prod, entry_shapes), map(_itemsize, entry_dtypes)))
-        entry_meta = list(zip(labels, entry_shapes, entry_dtypes))
 
         def add_entry(shape, dtype, label):
             dtype = np.dtype(dtype)
             entry_bytes.append(math.prod(shape) * dtype.itemsize)
             external.append(False)
             arrays.append(None)
-            entry_meta.append((label, tuple(shape), dtype))
+            labels.append(label)
+            entry_shapes.append(tuple(shape))
+            entry_dtypes.append(dtype)
 
         # workspaces are numbered after every output, once every node's outputs are checked
         for position, node in with_workspace:
@@ -511,14 +512,14 @@ class Executor:
         # view of the arena: a view costs more than the rest of an entry's lay-out
         views = {}
         arena = self._arena
-        for e, (offset, (_, shape, dtype)) in enumerate(zip(offsets, entry_meta)):
+        for e, (offset, shape, dtype) in enumerate(zip(offsets, entry_shapes, entry_dtypes)):
             if arrays[e] is None:
                 view_key = (offset, shape, dtype)
                 array = views.get(view_key)
                 if array is None:
                     array = views[view_key] = NDArray.__new__(NDArray, shape, dtype, arena, offset)
                 arrays[e] = array
-        self._entry_meta = entry_meta
+        self._entry_labels, self._entry_shapes, self._entry_dtypes = labels, entry_shapes, entry_dtypes
         self._entry_bytes = entry_bytes
         self._external = external
         self._storage_of = plan.get("storage_of")
@@ -600,6 +601,12 @@ class Executor:
         self._backward_reads_forward = any(e in forward_entries for ins in backward_inputs for e in ins)
         self._plan = run_plan
         self.outputs = [arrays[index.start[id(n)] + i] for n, i in self._symbol._outputs]
+
+    @property
+    def _entry_meta(self):
+        """(label, shape, dtype) of each entry, for the memory plan's pictures (debug_str,
+        visualization)."""
+        return list(zip(self._entry_labels, self._entry_shapes, self._entry_dtypes))
 
     @property
     def _node_calls(self):
