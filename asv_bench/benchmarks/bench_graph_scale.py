@@ -8,26 +8,34 @@ counts what makes them linear (one visit per node and kind per inference, and on
 distinct operator, parameters and known values; one inference of each kind per bind; one walk
 of the graph per symbol).
 
-CPU seconds, best of 3, on the shared 2-core machine, 2026-11-30 (seventh session's hardening
-helper): "1107189" is the tree before this session's work, "now" after it (c3626d9), the two trees
+CPU seconds, best of 3, on the shared 2-core machine, 2026-12-01 (eighth session's helper):
+"6592d54" is the tree before this session's work, "now" after it (f99c5dc), the two trees
 alternating in one sitting (`python3 asv_bench/benchmarks/bench_graph_scale.py`, each tree's own
-copy, under `chrt -f 10`), four rounds at a load average of 2.6 to 4.6 (other sessions' builds
-and tests).  `time_infer_shape` and `time_simple_bind` run on a symbol loaded once;
+copy with the same compiled kernels, under `nice -n 0`), three rounds at a load average of 2.2
+to 2.5.  `time_infer_shape` and `time_simple_bind` run on a symbol loaded once;
 `time_load_infer_bind` on a new one each run, as a user's first call is.
 
-    graph                    step                  1107189     now
-    chain-100000             load_infer_bind       1.87-2.59   1.59-2.15
-    slice-65536-one-head     load_infer_bind       0.34-0.39   0.30-0.44
-    slice-65536-every-head   load_infer_bind       0.45-0.50   0.46-0.54
-    add_n-8000-arguments     load_infer_bind       0.36-0.42   0.32-0.59
+    graph                    step                  6592d54     now
+    chain-100000             load_infer_bind       0.78-0.81   0.64-0.67
+    chain-100000             simple_bind           0.42-0.44   0.28-0.29
+    chain-100000             load                  0.25-0.26   0.24-0.26
+    slice-65536-one-head     load_infer_bind       0.14-0.15   0.12-0.13
+    slice-65536-every-head   load_infer_bind       0.21        0.19-0.21
+    add_n-8000-arguments     load_infer_bind       0.12        0.12-0.13
 
-The single steps moved by a fifth or more between runs of one tree (the chain's simple_bind:
-1.03-1.33 s before, 0.89-1.54 s now), more than the change.  Instruction counts do not move:
-`valgrind --tool=cachegrind` of the whole path on a 20,000-node chain (two runs less one, per
-run) counts 1.674e9 instructions at 1107189 and 1.464e9 now (-12.5%); bind alone 8.74e8 -> 8.35e8.
-The fifth session measured 2.87-2.95 s at a load of 5-6, the fourth 2.18-2.35 s at 7-12; the
-first session's chain took 26 s, and bind() of 8,000 arguments given by name 5.6 s while
-bind's name checks scanned lists.
+Wall times move by a fifth or more with the machine's load (the seventh session measured the
+chain of 6592d54's code at 1.59-2.15 s, at a load of 2.6-4.6); instruction counts do not:
+`valgrind --tool=cachegrind --cache-sim=no` of the whole path on a 20,000-node chain ((four runs
+less one) / 3 per run, PYTHONHASHSEED=0, `setarch -R`, OPENBLAS_NUM_THREADS=1, so that two runs
+of one tree agree to the instruction) counts 1.448e9 instructions at 6592d54 and 1.190e9 now
+(-18%); simple_bind alone, inferring afresh, 8.70e8 -> 6.43e8 (-26%); load_json 5.18e8 ->
+5.05e8, of which json.loads (and freeing what it made) is 2.52e8. Real models' load + infer +
+bind are as they were (cachegrind, tests/fixtures/realmodels, two runs): resnet50_v1 6.848e7 ->
+6.884e7 / 9.931e7 -> 9.945e7 instructions inference / training, mobilenetv3_large 1.996e8 ->
+1.994e8, lstm_1l training 8.80e6 -> 8.85e6: within 1%, up where fusion and autodiff ask the
+entries through infer.EntryDict (a Python call per question). The fifth session measured
+2.87-2.95 s at a load of 5-6, the fourth 2.18-2.35 s at 7-12; the first session's chain took
+26 s, and bind() of 8,000 arguments given by name 5.6 s while bind's name checks scanned lists.
 
 What made the chain faster, over the sessions: inference calls a rule once per distinct
 (operator, parameters, known values), not per node; load_json parses and checks each (operator,
@@ -37,27 +45,34 @@ oldest generation; elemwise.append_unary fills its plan call in place (runner's 
 a symbol keeps its last inference, so simple_bind after infer_shape with the same shapes does
 not infer the shapes again; bind counts readers with one bincount, and makes the monitor's and
 profiler's lists of calls only when asked; the entries are numbered once per symbol
-(cysym.symbol.graph.EntryIndex), and inference keeps what it knows in lists indexed by entry id.
-This session: a loaded file whose order is the one the graph's depth-first walk would meet
-(every file MXNet writes: all 69 real-model fixtures) is not walked (json_format's
-_walk_block_start decides it exactly in one pass over the inputs), and the loader hands the
-symbol its variables; bind hands every kernel one BindContext (a new one only after a kernel
-keeps it) and makes its checks over every entry or node (unknown outputs, dynamic-shape
-operators, the forward count, the input names) as passes in C.  Tried and taken out: building
-each node's layout, arrays and requests in passes in C before the kernel calls (as many
-instructions as the loop, no faster).
+(cysym.symbol.graph.EntryIndex), and inference keeps what it knows in lists indexed by entry id;
+a loaded file in the order of the graph's depth-first walk (every file MXNet writes) is not
+walked, and the loader hands the symbol its variables; bind hands every kernel one BindContext.
+This session: an element-wise operator declares its map call (OpDef.map_call: elemwise's
+unary, scalar, binary and broadcast ops, clip, hard_sigmoid, _backward_unary, Activation),
+which bind makes itself in a graph of float32/float64 arrays, without the kernel function and
+its context (simple_bind 8.70e8 -> 7.21e8 instructions); the fusion passes and the
+dynamic-shape check look at the distinct operators first (graph.operators_of; -> 6.86e8); bind
+lays its entries out from inference's lists, the dicts keyed by (id(node), index) that
+autodiff, fusion and float16 read being made only when one of them reads them
+(infer.EntryDict; -> 6.56e8); bind keeps its entries' labels, shapes and dtypes as three lists
+rather than a tuple per entry (-> 6.43e8); a loaded node without attributes finds its operator
+facts by the operator's name (load_json 5.18e8 -> 5.05e8).  Tried and taken out:
+building each node's layout, arrays and requests in passes in C before the kernel calls (the
+seventh session), and this session the lay-out loop's lists made by map/zip passes over every
+op node (simple_bind 7.2e8 -> 8.1e8: each pass makes a list of 10^5 objects that the loop did
+not), and the loader's check of a one-input reference inline (-1%, a second copy of _reference).
 
-The 2 s target is met in three of the four runs above, not reliably.  Where the chain's time
-goes now (`--phases`, one run at load 3.5, 1.87 s in all): load_json 0.61 (json.loads 0.10,
-the rest a Python loop of about 5 us a node: checks, the operator facts' lookup, a Node and
-its input list, the numbering); bind's lay-out 0.76 (its kernel calls about half: elemwise's
-kernel wrapper in cysym/ops/elemwise.py, its label and the Cython entry point per node; the
-planner 0.05); two inference sweeps 0.19; fusion 0.02; the rest (0.29) the dicts keyed by
-(id(node), index) that bind's passes (fusion, autodiff, float16) read and the lists made
-again from them.  What is left is Python's cost per node, in loops that each take a few
-tenths of a microsecond per step; the next levers: an op-level bind entry that takes a node's
-arrays without the per-node kernel wrapper (ops/elemwise.py), fewer objects per JSON node, and
-lists rather than dicts for fusion, autodiff and the float16 pass.
+Where the chain's time goes now (`--phases`, two runs at a load of 1.9, 0.52-0.54 s in all):
+load_json 0.20-0.23 (json.loads 0.05-0.07, then the Python loop of about 1.5 us a node:
+checks, the operator facts' lookup, a Node, its input list and the numbering); bind's lay-out
+0.19 (the map calls about 0.07, the layout loop over the op nodes 0.04, the planner 0.02, the
+entries' sizes and views 0.02); two inference sweeps 0.06; fusion 0.00.  In instructions,
+json.loads is a fifth of the whole and cannot be made smaller from Python; the rest is
+Python's cost per node in loops of a few tenths of a microsecond per step, spread over the
+loader's loop, the inference sweeps (one rule outcome looked up per node by a key of nested
+tuples), the lay-out loop and the plan calls (append_unary parses its eight arguments and
+keeps a label per call).
 """
 import json
 
