@@ -43,7 +43,8 @@ def test_gcc_flags_are_the_ones_builds_always_had(setup_module):
         "elemwise": (GCC_RELEASE + openmp + ["-funroll-loops"], openmp),
         "conv_avx2": (GCC_RELEASE + openmp + ["-mavx2", "-mfma"], openmp),
         "conv_avx512": (GCC_RELEASE + openmp + ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl",
-                                                "-mavx2", "-mfma", "-mprefer-vector-width=512"], openmp),
+                                                "-mavx2", "-mfma", "-mprefer-vector-width=512",
+                                                "-mprefer-vector-width=256"], openmp),
     }
 
 

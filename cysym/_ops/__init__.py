@@ -5,9 +5,9 @@ compare builds, or to rule one out).
 
 The AVX-512 builds pay where the core runs 512-bit FMAs at full rate (AMD Zen 5, one thread,
 against the AVX2 builds in the same run): softmax 1.4-1.8x faster, Adam 1.5-1.9x, exp, sigmoid
-and tanh about 2x, depthwise layers on 56x56 and larger planes 1.2-1.3x, whole networks' inference
-at batch 1 up to 14% faster (SqueezeNet); the memory-bound maps run as fast as before, except
-relu's float64 gradient (1.1-1.3x slower).  On Zen 4, whose AVX-512 is two 256-bit halves, an
+and tanh about 2x, BatchNorm 8-16%, whole networks' inference at batch 1 up to 14% faster
+(SqueezeNet); the memory-bound maps run as fast as before, except relu's float64 gradient
+(1.1-1.3x slower).  The convolution build vectorizes at 256 bits (setup.py, NARROW_WIDE_BUILDS).  On Zen 4, whose AVX-512 is two 256-bit halves, an
 element-wise build had made exp 1.6x faster and two-input float64 maps 15% slower."""
 import functools
 import importlib
