@@ -46,28 +46,38 @@ def test_transposed_forward_matches_numpy(shape, dtype, no_bias, planned):
 BLOCKED = [(2, 1024, 520, 1), (8, 600, 300, 1), (3, 1500, 700, 2), (32, 256, 700, 2)]
 
 
-@pytest.mark.parametrize("rows, in_dim, hidden, threads", BLOCKED)
-def test_transposed_forward_in_blocks_of_weight_rows(rows, in_dim, hidden, threads):
-    """With the BLAS's small-matrix kernels (forced here, whatever this BLAS has), a few rows
-    against a large weight run in blocks of weight rows: NumPy's numbers, and the same bits on
-    one thread and on two."""
+def _with_small_gemm_kernels(run, threads):
+    """[run() on one thread, run() on `threads`], with the BLAS's small-matrix kernels forced on
+    (whatever this BLAS has: the blocks give the same numbers without them, only slower)."""
     from cysym._ops import threads as kernel_threads
-    x, w, b = _arrays(rows, in_dim, hidden, np.float32)
-    expected = x.astype(np.float64) @ w.T.astype(np.float64) + b
     before, small = mx.get_num_threads(), kernel_threads.blas_small_gemm_kernels()
-    results = []
     try:
         kernel_threads._set_blas_small_gemm_kernels(True)
+        results = []
         for count in (1, threads):
             mx.set_num_threads(count)
-            y = np.full((rows, hidden), np.nan, np.float32)
-            plan = runner.Plan()
-            dense.append_fully_connected(plan, x, w, b, y, transposed=True)
-            plan.run()
-            results.append(y)
+            results.append(run())
+        return results
     finally:
         kernel_threads._set_blas_small_gemm_kernels(small)
         mx.set_num_threads(before)
+
+
+@pytest.mark.parametrize("rows, in_dim, hidden, threads", BLOCKED)
+def test_transposed_forward_in_blocks_of_weight_rows(rows, in_dim, hidden, threads):
+    """With small-matrix kernels, a few rows against a large weight run in blocks of weight
+    rows: NumPy's numbers, and the same bits on one thread and on two."""
+    x, w, b = _arrays(rows, in_dim, hidden, np.float32)
+    expected = x.astype(np.float64) @ w.T.astype(np.float64) + b
+
+    def run():
+        y = np.full((rows, hidden), np.nan, np.float32)
+        plan = runner.Plan()
+        dense.append_fully_connected(plan, x, w, b, y, transposed=True)
+        plan.run()
+        return y
+
+    results = _with_small_gemm_kernels(run, threads)
     np.testing.assert_allclose(results[0], expected, rtol=1e-4, atol=1e-4)
     assert np.array_equal(results[0], results[1])
 
@@ -76,30 +86,23 @@ def test_transposed_forward_in_blocks_of_weight_rows(rows, in_dim, hidden, threa
                                                            (2, 2000, 90, 1)])
 @pytest.mark.parametrize("req", ["write", "add"])
 def test_backward_in_blocks_of_weight_rows(rows, in_dim, hidden, threads, req):
-    """With small-matrix kernels (forced), dw = dy.T @ x runs in blocks of its rows and dx =
-    dy @ w as a sum over blocks of w's rows: NumPy's numbers, the same bits on one thread and
-    two."""
-    from cysym._ops import threads as kernel_threads
+    """With small-matrix kernels, dw = dy.T @ x runs in blocks of its rows and dx = dy @ w as a
+    sum over blocks of w's rows: NumPy's numbers, the same bits on one thread and two."""
     x, w, _ = _arrays(rows, in_dim, hidden, np.float32)
     dy = np.random.default_rng(1).standard_normal((rows, hidden)).astype(np.float32)
     start = [np.random.default_rng(2).standard_normal(shape).astype(np.float32) if req == "add"
              else np.full(shape, np.nan, np.float32) for shape in (x.shape, w.shape, (hidden,))]
     expected = [dy.astype(np.float64) @ w, dy.T.astype(np.float64) @ x, dy.sum(0)]
-    before, small = mx.get_num_threads(), kernel_threads.blas_small_gemm_kernels()
-    results = []
-    try:
-        kernel_threads._set_blas_small_gemm_kernels(True)
-        for count in (1, threads):
-            mx.set_num_threads(count)
-            grads = [s.copy() for s in start]
-            plan = runner.Plan()
-            dense.append_fully_connected_backward(plan, dy, x, w, *grads, req_dx=req, req_dw=req,
-                                                  req_db=req)
-            plan.run(is_train=True)
-            results.append(grads)
-    finally:
-        kernel_threads._set_blas_small_gemm_kernels(small)
-        mx.set_num_threads(before)
+
+    def run():
+        grads = [s.copy() for s in start]
+        plan = runner.Plan()
+        dense.append_fully_connected_backward(plan, dy, x, w, *grads, req_dx=req, req_dw=req,
+                                              req_db=req)
+        plan.run(is_train=True)
+        return grads
+
+    results = _with_small_gemm_kernels(run, threads)
     for got, want, s in zip(results[0], expected, start):
         np.testing.assert_allclose(got, want + (s if req == "add" else 0), rtol=1e-4, atol=1e-3)
     for one, two in zip(*results):

@@ -43,15 +43,20 @@ int main(void) {
 """
 
 
-def _sums(tmp_path, *flags):
-    source = tmp_path / "harness.c"
-    source.write_text(HARNESS)
-    program = tmp_path / ("harness" + "".join(f.replace("-", "_") for f in flags))
+def _run_harness(tmp_path, name, text, *flags):
+    """The lines a C harness prints, compiled with the kernels' C compiler and `flags`."""
+    source = tmp_path / f"{name}.c"
+    source.write_text(text)
+    program = tmp_path / (name + "".join(f.replace("-", "_") for f in flags))
     compiler = (sysconfig.get_config_var("CC") or "cc").split()
     subprocess.run(compiler + ["-O2", "-std=c99", "-I", HEADER_DIR, *flags, str(source), "-o",
                                str(program)], check=True, capture_output=True)
-    lines = subprocess.run([str(program)], check=True, capture_output=True,
-                           text=True).stdout.splitlines()
+    return subprocess.run([str(program)], check=True, capture_output=True,
+                          text=True).stdout.splitlines()
+
+
+def _sums(tmp_path, *flags):
+    lines = _run_harness(tmp_path, "harness", HARNESS, *flags)
     widths = [int(v) for v in lines[0].split()]
     return widths, [np.array(line.split(), float) for line in lines[1:]]
 
@@ -111,14 +116,8 @@ int main(void) {
 
 
 def _lane_sums(tmp_path, *flags):
-    source = tmp_path / "lanes.c"
-    source.write_text(LANES_HARNESS)
-    program = tmp_path / ("lanes" + "".join(f.replace("-", "_") for f in flags))
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()
-    subprocess.run(compiler + ["-O2", "-std=c99", "-I", HEADER_DIR, *flags, str(source), "-o",
-                               str(program)], check=True, capture_output=True)
-    lines = subprocess.run([str(program)], check=True, capture_output=True, text=True).stdout.splitlines()
-    return [np.array(line.split(), float) for line in lines]
+    return [np.array(line.split(), float)
+            for line in _run_harness(tmp_path, "lanes", LANES_HARNESS, *flags)]
 
 
 def _lane_reference(lanes, stride, dtype):
