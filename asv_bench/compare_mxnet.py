@@ -27,6 +27,9 @@ Convolution + BatchNorm + ReLU at bind time (with MXNET_SUBGRAPH_BACKEND=NONE, M
 batch 1 took 45 ms instead of 9.7 on one thread here), as cysym's bind-time fusion does.  The
 OpenBLAS variables are left as the command has them: to time what a user's machine does, run it with
 `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE`; the table's header says which were set.
+Real-time priority (`chrt -f`) keeps other processes off the cores for one-thread rows, but not
+for two-thread ones: both frameworks' two threads can land on one core, where SCHED_FIFO threads
+do not share time (separate processes of one build ran 1.5x apart; without it, within 1%).
 """
 import argparse
 import json
