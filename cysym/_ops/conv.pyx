@@ -360,22 +360,21 @@ cdef void _pointwise_backward(const real* dy, const real* x, const real* w, real
 # phase contiguously, then sums the taps in one flat, branch-free loop over all output rows
 # (_depthwise_taps).  Against the direct loops over x it replaced (one thread, float32, fused
 # BatchNorm + relu, best of 200): MobileNet's stride-2 layer 64x112x112 0.56 -> 0.33 ms, the
-# stride-1 128x56x56 one 0.29 -> 0.24 ms.  The weight gradient's loops take, for each kernel
-# row's tap, the output columns where it reads inside x, computed once per call
+# stride-1 128x56x56 one 0.29 -> 0.24 ms.  The backward goes through the same phases
+# (_depthwise_backward_plane), except the stride-1, pad-1 3x3 case, whose weight gradient takes
+# for each kernel row's tap the output columns where it reads inside x, computed once per call
 # (_tap_columns: divisions, which would otherwise cost more than a short row's arithmetic).
 # No planned workspace: the scratch is allocated per call and thread.
 
-cdef inline double _dot_strided(const real* a, const real* b, Py_ssize_t step,
-                                Py_ssize_t n) noexcept nogil:
-    # sum of a[k] * b[k * step] over [0:n] (one row: the caller adds rows up in float64), in
-    # partial sums (see _math._sum) of a's type, which vectorize without conversions
+cdef inline double _dot(const real* a, const real* b, Py_ssize_t n) noexcept nogil:
+    # sum of a[k] * b[k] over [0:n] (one row or a whole plane: the caller adds them up in
+    # float64), in partial sums (see _math._sum) of a's type, which vectorize without conversions
     cdef real s0 = 0, s1 = 0, s2 = 0, s3 = 0
     cdef real sums[32]
     cdef Py_ssize_t k = 0, t
-    if step == 1 and n >= 32:
-        # its own loop (for a variable step an AVX2 build gathers), 32 sums: four AVX2 vectors
-        # (eight SSE2 ones) whose multiply-adds do not wait on each other; with one vector of
-        # sums, each waits for the last (FMA latency), 4x slower
+    if n >= 32:
+        # 32 sums: four AVX2 vectors (eight SSE2 ones) whose multiply-adds do not wait on each
+        # other; with one vector of sums, each waits for the last (FMA latency), 4x slower
         for t in range(32):
             sums[t] = 0
         while k + 32 <= n:
@@ -388,13 +387,13 @@ cdef inline double _dot_strided(const real* a, const real* b, Py_ssize_t step,
             s2 += sums[16 + t]
             s3 += sums[24 + t]
     while k + 4 <= n:
-        s0 += a[k] * b[k * step]
-        s1 += a[k + 1] * b[(k + 1) * step]
-        s2 += a[k + 2] * b[(k + 2) * step]
-        s3 += a[k + 3] * b[(k + 3) * step]
+        s0 += a[k] * b[k]
+        s1 += a[k + 1] * b[k + 1]
+        s2 += a[k + 2] * b[k + 2]
+        s3 += a[k + 3] * b[k + 3]
         k += 4
     while k < n:
-        s0 += a[k] * b[k * step]
+        s0 += a[k] * b[k]
         k += 1
     return <double>((s0 + s1) + (s2 + s3))
 
@@ -682,7 +681,7 @@ cdef double _depthwise_tap_sum_3x3(const real* dy, const real* x, Geom* g, Py_ss
     cdef Py_ssize_t W = g.W, H = g.H, oh, ow, p, q, k
     cdef Py_ssize_t o = (i - 1) * W + (j - 1)
     cdef Py_ssize_t begin = W + 1, end = (H - 1) * W - 1     # reads stay inside the plane
-    cdef double total = _dot_strided(dy + begin, x + begin + o, 1, end - begin)
+    cdef double total = _dot(dy + begin, x + begin + o, end - begin)
     for oh in range(1, H - 1):
         for k in range(2):
             ow = 0 if k == 0 else W - 1
@@ -695,9 +694,8 @@ cdef double _depthwise_tap_sum_3x3(const real* dy, const real* x, Geom* g, Py_ss
     for k in range(2):
         oh = 0 if k == 0 else H - 1
         if 0 <= oh + i - 1 < H:
-            total += _dot_strided(dy + oh * W + cols[2 * j],
-                                  x + (oh + i - 1) * W + j - 1 + cols[2 * j], 1,
-                                  cols[2 * j + 1] - cols[2 * j])
+            total += _dot(dy + oh * W + cols[2 * j], x + (oh + i - 1) * W + j - 1 + cols[2 * j],
+                          cols[2 * j + 1] - cols[2 * j])
     return total
 
 
@@ -773,7 +771,7 @@ cdef void _depthwise_backward_plane(const real* dyp, const real* xp, const real*
         _split_phases(xp, x_phases, g, 0, g.H + 2 * g.ph)
         for i in range(g.kh):
             for j in range(g.kw):
-                dw_sums[i * g.kw + j] += _dot_strided(dyq, _tap_source(x_phases, g, i, j), 1, n)
+                dw_sums[i * g.kw + j] += _dot(dyq, _tap_source(x_phases, g, i, j), n)
     if dxp == NULL:
         return
     memset(dx_phases, 0, phases * sizeof(real))
