@@ -31,8 +31,8 @@ compiler_directives = {
     "cdivision": not checked,
 }
 
-# <family>_avx2.pyx (and _avx512.pyx) includes <family>.pyx and is compiled for wider vectors; cysym._ops.load
-# picks the widest build the CPU runs, so one installation runs everywhere.
+# <family>_avx2.pyx and <family>_avx512.pyx include <family>.pyx and are compiled for wider
+# vectors; cysym._ops.load picks the widest build the CPU runs, so one installation runs everywhere.
 # The flags per compiler family: GCC's spelling (GCC, Clang, MinGW) and MSVC's.
 WIDE_FLAGS = {
     "avx2": {"gcc": ["-mavx2", "-mfma"], "msvc": ["/arch:AVX2"]},   # /arch:AVX2 also allows FMA
@@ -79,8 +79,9 @@ def compiler_flags(compiler_type, name, system=platform.system()):
     # The kernels' threads (cysym/_ops/threads.pyx): OpenMP where GCC or Clang on Linux has it
     # (Apple's Clang has none); elsewhere the same code runs on one thread.
     openmp = ["-fopenmp"] if system == "Linux" else []
-    extra = WIDE_FLAGS[build]["gcc"] + NARROW_WIDE_BUILDS.get(name, []) if build else UNROLLED.get(name, [])
-    return flags + openmp + extra, openmp
+    if build:
+        return flags + openmp + WIDE_FLAGS[build]["gcc"] + NARROW_WIDE_BUILDS.get(name, []), openmp
+    return flags + openmp + UNROLLED.get(name, []), openmp
 
 
 def extension(path):

@@ -7,8 +7,9 @@ The AVX-512 builds pay where the core runs 512-bit FMAs at full rate (AMD Zen 5,
 against the AVX2 builds in the same run): softmax 1.4-1.8x faster, Adam 1.5-1.9x, exp, sigmoid
 and tanh about 2x, BatchNorm 8-16%, whole networks' inference at batch 1 up to 14% faster
 (SqueezeNet); the memory-bound maps run as fast as before, except relu's float64 gradient
-(1.1-1.3x slower).  The convolution build vectorizes at 256 bits (setup.py, NARROW_WIDE_BUILDS).  On Zen 4, whose AVX-512 is two 256-bit halves, an
-element-wise build had made exp 1.6x faster and two-input float64 maps 15% slower."""
+(1.1-1.3x slower).  The convolution build vectorizes at 256 bits (setup.py, NARROW_WIDE_BUILDS).
+On Zen 4, whose AVX-512 is two 256-bit halves, an element-wise build had made exp 1.6x faster
+and two-input float64 maps 15% slower."""
 import functools
 import importlib
 import importlib.util

@@ -117,13 +117,13 @@ cdef void _fc_forward(real* x, real* w, real* b, real* y, real* work,
             y[i] = _relu(y[i])
 
 
-cdef inline Py_ssize_t _small_gemm_block(Py_ssize_t rows, Py_ssize_t in_dim, Py_ssize_t hidden,
-                                         Py_ssize_t min_block) noexcept nogil:
+cdef inline Py_ssize_t _small_gemm_block(const real* w, Py_ssize_t rows, Py_ssize_t in_dim,
+                                         Py_ssize_t hidden, Py_ssize_t min_block) noexcept nogil:
     """Weight rows per BLAS call for a product of `rows` rows against the (hidden, in_dim)
-    weight, each call at most SMALL_GEMM_WORK multiply-adds; 0: one call (no small-matrix
-    kernels, a small weight, blocks under min_block rows, or one block anyway)."""
+    weight w, each call at most SMALL_GEMM_WORK multiply-adds; 0: one call (float64, no
+    small-matrix kernels, a small weight, blocks under min_block rows, or one block anyway)."""
     cdef Py_ssize_t block = SMALL_GEMM_WORK // max(1, rows * in_dim)
-    if (not threads.blas_small_gemm() or hidden * in_dim < SMALL_GEMM_MIN_WEIGHTS
+    if (real is double or not threads.blas_small_gemm() or hidden * in_dim < SMALL_GEMM_MIN_WEIGHTS
             or block < min_block or block >= hidden):
         return 0
     return block
@@ -159,8 +159,7 @@ cdef void _transposed_product(const real* x, const real* w, real* work, Py_ssize
                               Py_ssize_t in_dim, Py_ssize_t hidden) noexcept nogil:
     """work = w @ x.T: one GEMM, or blocks of w's rows for small-matrix kernels (see
     SMALL_GEMM_WORK)."""
-    cdef Py_ssize_t block = 0 if real is double else _small_gemm_block(
-        rows, in_dim, hidden, SMALL_GEMM_MIN_ROWS)
+    cdef Py_ssize_t block = _small_gemm_block(w, rows, in_dim, hidden, SMALL_GEMM_MIN_ROWS)
     if block:
         _gemm_row_blocks(False, True, <int>hidden, <int>rows, <int>in_dim, w, <int>in_dim, x,
                          <int>in_dim, <real>0, work, <int>rows, block)
@@ -243,8 +242,7 @@ cdef void _input_gradient(const real* dy, const real* w, real* dx, Py_ssize_t ro
     """dx = dy @ w + beta * dx: one GEMM, or, for small-matrix kernels, a sum over blocks of
     w's rows (contiguous: blocks of its columns ran slower), each thread summing them for its
     own columns of dx; the blocks depend on the shape only."""
-    cdef Py_ssize_t block = 0 if real is double else _small_gemm_block(
-        rows, in_dim, hidden, SMALL_GEMM_MIN_GRADIENT_ROWS)
+    cdef Py_ssize_t block = _small_gemm_block(w, rows, in_dim, hidden, SMALL_GEMM_MIN_GRADIENT_ROWS)
     cdef Py_ssize_t first, last
     cdef int parts, part
     if not block:
@@ -301,8 +299,7 @@ cdef void _fc_backward(real* dy, real* x, real* w, real* dx, real* dw, real* db,
             gemv(True, <int>rows, <int>in_dim, <real>1, x, <int>in_dim, dy, 1, beta_dw, dw, 1)
         else:
             # dw = dy.T @ x, in blocks of dw's rows for small-matrix kernels
-            block = 0 if real is double else _small_gemm_block(rows, in_dim, hidden,
-                                                               SMALL_GEMM_MIN_GRADIENT_ROWS)
+            block = _small_gemm_block(w, rows, in_dim, hidden, SMALL_GEMM_MIN_GRADIENT_ROWS)
             if block:
                 _gemm_row_blocks(True, False, <int>hidden, <int>in_dim, <int>rows, dy,
                                  <int>hidden, x, <int>in_dim, beta_dw, dw, <int>in_dim, block)

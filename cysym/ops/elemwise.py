@@ -286,8 +286,9 @@ def _binary_gradient(kernel_map, broadcast):
 
 
 for _name, _aliases, _map in BINARY:
+    _call = _binary_call(_map)
     register(OpDef(_name, aliases=_aliases, inputs=("lhs", "rhs"), infer_shape=same_shape,
-                   inplace=[(0, 0), (1, 0)], kernel=map_kernel(_binary_call(_map)), map_call=_binary_call(_map),
+                   inplace=[(0, 0), (1, 0)], kernel=map_kernel(_call), map_call=_call,
                    dtypes=NUMBER_DTYPES if _map in INTEGER_MAPS else FLOAT_DTYPES,
                    gradient=_binary_gradient(_map, broadcast=False),
                    doc=f"Element-wise {_map} of two arrays of one shape."))
@@ -302,8 +303,9 @@ def _broadcast_shape(ctx, ins, outs):
 
 
 for _name, _aliases, _map in BROADCAST:
+    _call = _binary_call(_map)
     register(OpDef(_name, aliases=_aliases, inputs=("lhs", "rhs"), infer_shape=_broadcast_shape,
-                   kernel=map_kernel(_binary_call(_map)), map_call=_binary_call(_map),
+                   kernel=map_kernel(_call), map_call=_call,
                    gradient=_binary_gradient(_map, broadcast=True),
                    dtypes=NUMBER_DTYPES if _map in INTEGER_MAPS else FLOAT_DTYPES,
                    doc=f"Element-wise {_map} with NumPy broadcasting."))
