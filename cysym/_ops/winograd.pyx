@@ -78,41 +78,16 @@ cdef void _transform_weights(const real* w, real* U, Shape* s, Py_ssize_t f0,
                     u[k] = t[i][2][k]
 
 
-cdef inline void _input_tile(const real* plane, Py_ssize_t r0, Py_ssize_t c0, Shape* s,
-                             real* v, Py_ssize_t step) noexcept nogil:
-    # v[ξ * step] = (Bᵀ d B)[ξ], d the 4x4 patch of the plane at (r0, c0), zero outside it;
-    # Bᵀ rows: (1,0,-1,0) (0,1,1,0) (0,-1,1,0) (0,1,0,-1)
-    cdef Py_ssize_t i, j, r, q
-    cdef real d[16]
-    cdef real u[16]
-    for i in range(4):
-        r = r0 + i
-        for j in range(4):
-            q = c0 + j
-            d[4 * i + j] = plane[r * s.W + q] if 0 <= r < s.H and 0 <= q < s.W else 0
-    for j in range(4):
-        u[j] = d[j] - d[8 + j]
-        u[4 + j] = d[4 + j] + d[8 + j]
-        u[8 + j] = d[8 + j] - d[4 + j]
-        u[12 + j] = d[4 + j] - d[12 + j]
-    for i in range(4):
-        v[(4 * i) * step] = u[4 * i] - u[4 * i + 2]
-        v[(4 * i + 1) * step] = u[4 * i + 1] + u[4 * i + 2]
-        v[(4 * i + 2) * step] = u[4 * i + 2] - u[4 * i + 1]
-        v[(4 * i + 3) * step] = u[4 * i + 1] - u[4 * i + 3]
-
-
-cdef void _input_run(const real* x, Py_ssize_t row_step, Py_ssize_t count, real* v,
-                     Py_ssize_t step) noexcept nogil:
+cdef void _input_run(const real** rows, Py_ssize_t count, real* v, Py_ssize_t step) noexcept nogil:
     # v[ξ * step + k] = (Bᵀ d B)[ξ] for the `count` <= RUN tiles whose 4x4 patches start at
-    # x + 2k, all inside the input.  Two passes through stack arrays, each loop storing to one
+    # column 2k of the four rows.  Two passes through stack arrays, each loop storing to one
     # place, so that the compiler vectorizes them (with sixteen stores beside the input's loads,
     # it cannot prove they do not overlap and leaves the loop scalar).
     cdef Py_ssize_t k, r, j
     cdef real e[4][4][RUN]      # e[r][j] = (row r of d) B, column j
     cdef const real* row
     for r in range(4):
-        row = x + r * row_step
+        row = rows[r]
         for k in range(count):
             e[r][0][k] = row[2 * k] - row[2 * k + 2]
             e[r][1][k] = row[2 * k + 1] + row[2 * k + 2]
@@ -129,28 +104,50 @@ cdef void _input_run(const real* x, Py_ssize_t row_step, Py_ssize_t count, real*
             v[(12 + j) * step + k] = e[1][j][k] - e[3][j][k]
 
 
+cdef void _input_edge_tile(const real* plane, Py_ssize_t r0, Py_ssize_t c0, Shape* s, real* v,
+                           Py_ssize_t step) noexcept nogil:
+    # the tile whose patch at (r0, c0) reaches past a side of the input, through a copy of the
+    # patch with zeros outside the input
+    cdef Py_ssize_t r, q
+    cdef real patch[4][4]
+    cdef const real* rows[4]
+    for r in range(4):
+        for q in range(4):
+            patch[r][q] = (plane[(r0 + r) * s.W + c0 + q]
+                           if 0 <= r0 + r < s.H and 0 <= c0 + q < s.W else 0)
+        rows[r] = patch[r]
+    _input_run(rows, 1, v, step)
+
+
+# the rows of a run of patches above or below the input: zeros, as float or double
+cdef double _zero_row[2 * RUN + 2]
+
+
 cdef void _input_row(const real* plane, Py_ssize_t r0, Py_ssize_t c_begin, Py_ssize_t count,
                      Shape* s, real* v, Py_ssize_t step) noexcept nogil:
     # `count` tiles of one tile row, the first at input column c_begin (padding included),
-    # to v[ξ * step + k] for the k-th; the tiles wholly inside x run a loop over k without
-    # branches (contiguous stores, loads 2 apart: it vectorizes)
-    cdef Py_ssize_t k, lo, hi
-    lo = 0
-    hi = 0
-    if r0 >= 0 and r0 + 4 <= s.H:
-        # tiles k with c_begin + 2k >= 0 and c_begin + 2k + 4 <= W
-        lo = 0 if c_begin >= 0 else (1 - c_begin) // 2
-        hi = (s.W - 4 - c_begin) // 2 + 1 if s.W - 4 - c_begin >= 0 else 0
-        lo = min(lo, count)
-        hi = max(lo, min(hi, count))
-    for k in range(lo):
-        _input_tile(plane, r0, c_begin + 2 * k, s, v + k, step)
+    # to v[ξ * step + k] for the k-th.  Every tile goes through the vectorized _input_run: the
+    # patches inside the input's columns in runs whose rows above or below the input read
+    # zeros, each one that reaches past a side from a zero-padded 4x4 copy (tile by tile
+    # through scalar code, the edge tiles took half the transform's time at 56x56).
+    cdef Py_ssize_t k, n, r, lo, hi
+    cdef const real* rows[4]
+    # tiles k with c_begin + 2k >= 0 and c_begin + 2k + 4 <= W
+    lo = min(count, 0 if c_begin >= 0 else (1 - c_begin) // 2)
+    hi = (s.W - 4 - c_begin) // 2 + 1 if s.W - 4 - c_begin >= 0 else 0
+    hi = max(lo, min(hi, count))
     k = lo
     while k < hi:
-        _input_run(plane + r0 * s.W + c_begin + 2 * k, s.W, min(hi - k, RUN), v + k, step)
-        k += RUN
+        n = min(hi - k, RUN)
+        for r in range(4):
+            rows[r] = (plane + (r0 + r) * s.W + c_begin + 2 * k if 0 <= r0 + r < s.H
+                       else <const real*>_zero_row)
+        _input_run(rows, n, v + k, step)
+        k += n
+    for k in range(lo):
+        _input_edge_tile(plane, r0, c_begin + 2 * k, s, v + k, step)
     for k in range(hi, count):
-        _input_tile(plane, r0, c_begin + 2 * k, s, v + k, step)
+        _input_edge_tile(plane, r0, c_begin + 2 * k, s, v + k, step)
 
 
 cdef inline Py_ssize_t _tile_run(Py_ssize_t t, Py_ssize_t t1, Shape* s, Py_ssize_t* n,
@@ -217,48 +214,45 @@ cdef void _output_run(const real* m, Py_ssize_t step, real scale, real bias, rea
             y1[2 * k + 1] += o[3][k]
 
 
-cdef void _output_tile(const real* m, Py_ssize_t step, real scale, real bias, real* y0,
-                       Py_ssize_t row_step, Py_ssize_t rows, Py_ssize_t cols, int req,
-                       const Epilogue* e) noexcept nogil:
-    # one tile cut by the output's edge: its top-left rows x cols outputs at y0
-    cdef Py_ssize_t i, j
-    cdef real a[4]
-    cdef real b[4]
-    cdef real o[4]
-    for j in range(4):
-        a[j] = m[j * step] + m[(4 + j) * step] + m[(8 + j) * step]
-        b[j] = m[(4 + j) * step] - m[(8 + j) * step] - m[(12 + j) * step]
-    o[0] = (a[0] + a[1] + a[2]) * scale + bias
-    o[1] = (a[1] - a[2] - a[3]) * scale + bias
-    o[2] = (b[0] + b[1] + b[2]) * scale + bias
-    o[3] = (b[1] - b[2] - b[3]) * scale + bias
+cdef void _output_cut(const real* m, Py_ssize_t step, real scale, real bias, real* y0,
+                      Py_ssize_t row_step, Py_ssize_t count, Py_ssize_t rows, Py_ssize_t cols,
+                      int req, const Epilogue* e) noexcept nogil:
+    # `count` <= RUN tiles cut by the output's edge, of which the top-left rows x cols outputs
+    # exist (at y0, rows row_step apart): through a 2-row scratch and _output_run
+    cdef Py_ssize_t i, q
+    cdef real part[2][2 * RUN]
+    if req == REQ_ADD:
+        for i in range(rows):
+            for q in range(cols):
+                part[i][q] = y0[i * row_step + q]
+    _output_run(m, step, scale, bias, part[0], part[1], count, req, e)
     for i in range(rows):
-        for j in range(cols):
-            if req == REQ_WRITE:
-                y0[i * row_step + j] = activate(o[2 * i + j], e)
-            else:
-                y0[i * row_step + j] += o[2 * i + j]
+        for q in range(cols):
+            y0[i * row_step + q] = part[i][q]
 
 
 cdef void _output_row(const real* m, Py_ssize_t step, real scale, real bias, real* out,
                       Py_ssize_t r0, Py_ssize_t c_begin, Py_ssize_t count, Shape* s, int req,
                       const Epilogue* e) noexcept nogil:
-    # `count` tiles of one tile row from m[ξ * step + k] into out[r0:r0 + 2, c_begin:]; the last
-    # tile of a row, or a whole tile row, may be cut by the output's edge
-    cdef Py_ssize_t k, whole
+    # `count` tiles of one tile row from m[ξ * step + k] into out[r0:r0 + 2, c_begin:], RUN
+    # tiles at a time; the last tile of a row, or a whole tile row, may be cut by the output's
+    # edge (_output_cut)
+    cdef Py_ssize_t k, n
     cdef real* y0 = out + r0 * s.Wo + c_begin
     cdef Py_ssize_t rows = min(2, s.Ho - r0)
-    cdef Py_ssize_t first_cut = 0      # the tiles before it are whole and run vectorized
-    if rows == 2:
-        whole = count if c_begin + 2 * count <= s.Wo else count - 1
-        k = 0
-        while k < whole:
-            _output_run(m + k, step, scale, bias, y0 + 2 * k, y0 + s.Wo + 2 * k, min(whole - k, RUN), req, e)
-            k += RUN
-        first_cut = whole
-    for k in range(first_cut, count):
-        _output_tile(m + k, step, scale, bias, y0 + 2 * k, s.Wo, rows, min(2, s.Wo - c_begin - 2 * k),
-                     req, e)
+    cdef Py_ssize_t whole = count if c_begin + 2 * count <= s.Wo else count - 1
+    if rows < 2:
+        whole = 0
+    k = 0
+    while k < whole:
+        n = min(whole - k, RUN)
+        _output_run(m + k, step, scale, bias, y0 + 2 * k, y0 + s.Wo + 2 * k, n, req, e)
+        k += n
+    while k < count:
+        n = min(count - k, RUN)
+        _output_cut(m + k, step, scale, bias, y0 + 2 * k, s.Wo, n, rows,
+                    min(2 * n, s.Wo - c_begin - 2 * k), req, e)
+        k += n
 
 
 cdef void _transform_output(const real* M, const real* b, real* y, Py_ssize_t t0, Py_ssize_t t1,
