@@ -1,7 +1,8 @@
-"""The direct convolution's block of sums (cysym/_ops/_direct_block.h) and the interleaved
-depthwise block (_depthwise_lanes.h): the plain loops that compilers without GCC's vector
-extension (MSVC) build give the sums of the vector version that GCC and Clang build, at every
-vector width.  Compiled here with the C compiler that built the kernels."""
+"""The direct convolution's block of sums (cysym/_ops/_direct_block.h), the interleaved
+depthwise block (_depthwise_lanes.h) and the normalization layers' one-pass sums
+(_moments.h): the plain loops that compilers without GCC's vector extension (MSVC) build give
+the sums of the vector version that GCC and Clang build, at every vector width.  Compiled here
+with the C compiler that built the kernels."""
 import os
 import platform
 import subprocess
@@ -139,3 +140,53 @@ def test_plain_loops_give_the_interleaved_depthwise_sums(tmp_path, vector_flags,
     for got_vector, got_plain, want in zip(vector, plain, expected, strict=True):
         np.testing.assert_allclose(got_vector, want, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(got_plain, want, rtol=1e-5, atol=1e-5)
+
+
+# the one-pass sums of _moments.h over 1,000 values (62 blocks of 16: the header leaves the
+# last 8 to its caller), shifted as BatchNorm shifts them
+MOMENTS_HARNESS = r"""
+#include <stddef.h>
+#include <stdio.h>
+typedef ptrdiff_t Py_ssize_t;
+#include "_moments.h"
+
+int main(void) {
+    float af[1000], bf[1000];
+    double ad[1000], bd[1000], total, other;
+    for (int i = 0; i < 1000; i++) {
+        af[i] = (float)((i * 37 % 101) - 20) / 7; ad[i] = af[i];
+        bf[i] = (float)((i * 13 % 89) - 40) / 3; bd[i] = bf[i];
+    }
+    total = 1; other = 2;   /* the sums are added to what the caller holds */
+    printf("%d ", (int)cysym_moments_f(af, 1.5, 1000, &total, &other));
+    printf("%.17g %.17g\n", total, other);
+    total = 1; other = 2;
+    printf("%d ", (int)cysym_moments_d(ad, 1.5, 1000, &total, &other));
+    printf("%.17g %.17g\n", total, other);
+    total = 1; other = 2;
+    printf("%d ", (int)cysym_sum_and_products_f(af, bf, -0.5, 1000, &total, &other));
+    printf("%.17g %.17g\n", total, other);
+    total = 1; other = 2;
+    printf("%d ", (int)cysym_sum_and_products_d(ad, bd, -0.5, 1000, &total, &other));
+    printf("%.17g %.17g\n", total, other);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("vector_flags, block_widths", BUILD_VECTORS,
+                         ids=lambda value: " ".join(map(str, value)) or "baseline")
+def test_plain_loops_give_the_one_pass_moments(tmp_path, vector_flags, block_widths):
+    vector = _run_harness(tmp_path, "moments", MOMENTS_HARNESS, *vector_flags)
+    plain = _run_harness(tmp_path, "moments", MOMENTS_HARNESS, *vector_flags,
+                         "-DCYSYM_PLAIN_MOMENTS")
+    i = np.arange(992)
+    a = (((i * 37 % 101) - 20) / 7).astype(np.float32).astype(float)
+    b = (((i * 13 % 89) - 40) / 3).astype(np.float32).astype(float)
+    d = a - 1.5
+    want = [(1 + d.sum(), 2 + (d * d).sum()), (1 + a.sum(), 2 + (a * (b + 0.5)).sum())]
+    for lines in (vector, plain):
+        rows = [[float(v) for v in line.split()] for line in lines]
+        assert [row[0] for row in rows] == [992] * 4
+        for row, (total, other) in zip(rows, [want[0], want[0], want[1], want[1]], strict=True):
+            np.testing.assert_allclose(row[1:], [total, other], rtol=1e-13)

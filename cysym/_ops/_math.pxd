@@ -4,7 +4,8 @@ A libm call, a branch or a float-to-int floor in a loop body keeps the compiler 
 vectorizing the loop, so exp, expm1, log, log1p, tanh and a single-precision erfc are computed
 here from their bits and a few polynomials, both branches of a case computed and one selected.
 Accuracy, tested over the whole range in tests/test_elemwise_kernels.py: within 4e-7 relative
-error in float32 and 1e-15 in float64.  _sum, _max and _sum_products reduce arrays through
+error in float32 and 1e-15 in float64.  _sum, _max, _sum_products, _moments and
+_sum_and_products reduce arrays through
 independent partial results (a single running sum is one long chain of dependent additions,
 which the compiler may not reorder).
 """
@@ -234,6 +235,49 @@ cdef inline double _erfc_single(double z) noexcept nogil:
                       + 1.00002368) * t - 1.26551223)
     cdef double tail = t * _exp(p - magnitude * magnitude)
     return tail if z >= 0 else 2.0 - tail
+
+
+cdef extern from "_moments.h":
+    Py_ssize_t cysym_moments_f(const float* x, double shift, Py_ssize_t n, double* total,
+                               double* squares) noexcept nogil
+    Py_ssize_t cysym_moments_d(const double* x, double shift, Py_ssize_t n, double* total,
+                               double* squares) noexcept nogil
+    Py_ssize_t cysym_sum_and_products_f(const float* a, const float* b, double shift_b,
+                                        Py_ssize_t n, double* total, double* products) noexcept nogil
+    Py_ssize_t cysym_sum_and_products_d(const double* a, const double* b, double shift_b,
+                                        Py_ssize_t n, double* total, double* products) noexcept nogil
+
+
+cdef inline void _moments(const real* x, double shift, Py_ssize_t n, double* total,
+                          double* squares) noexcept nogil:
+    """Adds the sum of x[0:n] - shift to total[0] and the sum of its squares to squares[0], in
+    one pass (BatchNorm's and GroupNorm's statistics: with shift a value of the data, the mean
+    and variance follow without a second pass and without cancellation), float64 partial sums
+    in vector lanes (_moments.h) and the last n % 16 values one by one."""
+    cdef Py_ssize_t i, whole
+    cdef double d
+    if real is float:
+        whole = cysym_moments_f(x, shift, n, total, squares)
+    else:
+        whole = cysym_moments_d(x, shift, n, total, squares)
+    for i in range(whole, n):
+        d = x[i] - shift
+        total[0] += d
+        squares[0] += d * d
+
+
+cdef inline void _sum_and_products(const real* a, const real* b, double shift_b, Py_ssize_t n,
+                                   double* total, double* products) noexcept nogil:
+    """Adds the sum of a[0:n] to total[0] and the sum of a * (b - shift_b) to products[0], in
+    one pass (the normalization layers' backward: both sums of dy) as _moments."""
+    cdef Py_ssize_t i, whole
+    if real is float:
+        whole = cysym_sum_and_products_f(a, b, shift_b, n, total, products)
+    else:
+        whole = cysym_sum_and_products_d(a, b, shift_b, n, total, products)
+    for i in range(whole, n):
+        total[0] += a[i]
+        products[0] += a[i] * (b[i] - shift_b)
 
 
 cdef inline double _sum_products(const real* a, double shift_a, const real* b, double shift_b,

@@ -12,7 +12,7 @@ from cython.parallel cimport prange
 
 from cysym._ops cimport threads
 from cysym._ops._blas cimport real
-from cysym._ops._math cimport _sum, _sum_products
+from cysym._ops._math cimport _moments, _sum_and_products
 from cysym._ops._common cimport common_dtype, store, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 from cysym._ops.shape import axis_layout
@@ -51,21 +51,25 @@ cdef void _bn_forward(const real* x, const real* gamma, const real* beta,
     # channels c0..c1
     cdef Py_ssize_t o, c, i
     cdef Py_ssize_t count = outer * inner
-    cdef double total, mu, sigma2, scale, shift
+    cdef double pivot, total, squares, deviation, mu, sigma2, scale, shift
     cdef real value
     cdef const real* xp
     cdef real* yp
     for c in range(c0, c1):
         if batch_stats:
-            total = 0
-            for o in range(outer):
-                total += _sum(x + (o * C + c) * inner, inner)
-            mu = total / count if count else 0.0
-            total = 0
-            for o in range(outer):
-                xp = x + (o * C + c) * inner
-                total += _sum_products(xp, mu, xp, mu, inner)
-            sigma2 = total / count if count else 0.0
+            # one pass: the sums of x - pivot and of its squares, pivot one of the channel's
+            # values (three passes took 3.6x a copy of the data; now two)
+            mu = 0
+            sigma2 = 0
+            if count:
+                pivot = x[c * inner]
+                total = 0
+                squares = 0
+                for o in range(outer):
+                    _moments(x + (o * C + c) * inner, pivot, inner, &total, &squares)
+                deviation = total / count
+                mu = pivot + deviation
+                sigma2 = max(squares / count - deviation * deviation, 0.0)
         else:
             mu = moving_mean[c]
             sigma2 = moving_var[c]
@@ -130,8 +134,6 @@ cdef void _bn_backward(const real* dy, const real* x, const real* gamma,
     cdef Py_ssize_t o, c
     cdef Py_ssize_t count = outer * inner
     cdef double mu, invstd, g, sum_dy, sum_dy_xhat, a, b, k, shift
-    cdef const real* xp
-    cdef const real* dyp
     for c in range(c0, c1):
         mu = mean[c]
         invstd = 1.0 / sqrt(<double>var[c] + eps)
@@ -140,10 +142,8 @@ cdef void _bn_backward(const real* dy, const real* x, const real* gamma,
         sum_dy = 0
         sum_dy_xhat = 0
         for o in range(outer):
-            xp = x + (o * C + c) * inner
-            dyp = dy + (o * C + c) * inner
-            sum_dy += _sum(dyp, inner)
-            sum_dy_xhat += _sum_products(dyp, 0.0, xp, mu, inner)
+            _sum_and_products(dy + (o * C + c) * inner, x + (o * C + c) * inner, mu, inner,
+                              &sum_dy, &sum_dy_xhat)
         sum_dy_xhat *= invstd
         store(dbeta, c, sum_dy, req_db)
         store(dgamma, c, 0.0 if fix_gamma else sum_dy_xhat, req_dg)
@@ -223,7 +223,7 @@ cdef void _group_norm(const real* x, const real* gamma, const real* beta, real* 
                       real* std, Py_ssize_t N, Py_ssize_t G, Py_ssize_t M, double eps,
                       int req) noexcept nogil:
     cdef Py_ssize_t n, g, row
-    cdef double mu, sigma, scale, shift
+    cdef double total, squares, mu, sigma2, sigma, scale, shift
     cdef const real* xp
     cdef real* yp
     for n in range(N):
@@ -231,8 +231,15 @@ cdef void _group_norm(const real* x, const real* gamma, const real* beta, real* 
             row = n * G + g
             xp = x + row * M
             yp = y + row * M
-            mu = _sum(xp, M) / M if M else 0.0
-            sigma = sqrt(_sum_products(xp, mu, xp, mu, M) / M + eps) if M else sqrt(eps)
+            mu = 0
+            sigma2 = 0
+            if M:
+                total = 0
+                squares = 0
+                _moments(xp, xp[0], M, &total, &squares)
+                mu = xp[0] + total / M
+                sigma2 = max(squares / M - (total / M) * (total / M), 0.0)
+            sigma = sqrt(sigma2 + eps)
             mean[row] = <real>mu
             std[row] = <real>sigma
             if req == REQ_NULL:
@@ -273,8 +280,10 @@ cdef void _group_norm_backward(const real* dy, const real* x, const real* gamma,
             mu = mean[row]
             sigma = std[row]
             # sum_dy = dy.sum();  sum_dy_xhat = (dy * xhat).sum(), xhat = (x - mu) / sigma
-            sum_dy = _sum(dyp, M)
-            sum_dy_xhat = _sum_products(dyp, 0.0, xp, mu, M) / sigma
+            sum_dy = 0
+            sum_dy_xhat = 0
+            _sum_and_products(dyp, xp, mu, M, &sum_dy, &sum_dy_xhat)
+            sum_dy_xhat /= sigma
             total_db += sum_dy
             total_dg += sum_dy_xhat
             if req_dx == REQ_NULL or not M:
