@@ -512,6 +512,8 @@ DEPTHWISE_CASES = [
     ((2, 3, 3), (3, 3), (1, 1), (1, 1), (1, 1)),
     ((2, 3, 7), (3, 3), (1, 1), (1, 1), (1, 1)),
     ((2, 2, 5), (3, 3), (1, 1), (1, 1), (1, 1)),
+    # planes above conv.pyx's TAP_SUM_MAX_PIXELS: their weight gradient through the phases
+    ((2, 11, 12), (3, 3), (1, 1), (1, 1), (1, 1)),
     # 3x3 at stride 2 (the unrolled even/odd phase taps; odd and even widths and pads), and at
     # strides the unrolled loops do not take
     ((3, 9, 12), (3, 3), (2, 2), (1, 1), (1, 1)),
