@@ -12,18 +12,9 @@ instead (cysym/ops/dense.py).  The numbers are the unfused graph's, bit for bit.
 As cysym/fusion.py: the user's graph is not changed, the fused nodes exist in the executor's node
 list only, and the entries they replace are aliased to theirs.  CYSYM_FUSION=0 turns this off too.
 """
-from typing import NamedTuple
-
-from .fusion import _activation, _Readers
+from .fusion import Fused, _activation, _Readers, copy_outputs, relu_gradients
 from .registry import get_op
 from .symbol.graph import Node, operators_of
-
-
-class DenseFusion(NamedTuple):
-    nodes: list             # the new node order
-    aliases: dict           # {(id(replaced node), 0): (fused node, 0)}, as fusion.py's
-    renamed: dict           # {(id(replaced backward node), k): (id(fused node), k)}: its outputs
-    forward_removed: int    # how many forward nodes the forward fusions removed
 
 
 def fuse_dense_relu(nodes, heads, shapes, dtypes):
@@ -33,13 +24,10 @@ def fuse_dense_relu(nodes, heads, shapes, dtypes):
     fused nodes' outputs to `shapes` and `dtypes` (which must hold every node's, backward ones
     included)."""
     if "FullyConnected" not in {op.name for op in operators_of(nodes)}:
-        return DenseFusion(nodes, {}, {}, 0)     # nothing to fuse: no need to look at each node
+        return Fused(nodes, {}, {}, 0)     # nothing to fuse: no need to look at each node
     layers = [n for n in nodes if n.op is not None and n.op.name == "FullyConnected"]
     readers = _Readers(nodes, heads)
-    relu_gradient_of = {}     # id(relu node) -> the _backward_unary node of its gradient
-    for node in nodes:
-        if node.op is not None and node.op.name == "_backward_unary" and node.params["op"] == "relu_grad_y":
-            relu_gradient_of[id(node.inputs[1][0])] = node
+    relu_gradient_of = relu_gradients(nodes)
     replaced, aliases, renamed, forward_removed = {}, {}, {}, 0
     for layer in layers:
         relu = readers.sole_reader(layer)
@@ -47,7 +35,7 @@ def fuse_dense_relu(nodes, heads, shapes, dtypes):
             continue
         attrs = dict(layer.attrs, act_type="relu")
         fused = Node(get_op("_FusedFullyConnected"), layer.name, attrs, list(layer.inputs))
-        _copy_outputs(relu, fused, 1, shapes, dtypes)
+        copy_outputs(relu, fused, 1, shapes, dtypes)
         aliases[(id(relu), 0)] = (fused, 0)
         replaced[id(layer)], replaced[id(relu)] = None, fused
         forward_removed += 1
@@ -59,14 +47,14 @@ def fuse_dense_relu(nodes, heads, shapes, dtypes):
                               dict(backward.attrs, act_type="relu"),
                               [gradient.inputs[0], (fused, 0)] + list(backward.inputs[1:]))
         outputs = 2 if layer.params["no_bias"] else 3
-        _copy_outputs(backward, fused_backward, outputs, shapes, dtypes)
+        copy_outputs(backward, fused_backward, outputs, shapes, dtypes)
         aliases[(id(backward), 0)] = (fused_backward, 0)     # and so its next outputs
         renamed.update({(id(backward), k): (id(fused_backward), k) for k in range(outputs)})
         replaced[id(gradient)], replaced[id(backward)] = None, fused_backward
     if not replaced:
-        return DenseFusion(nodes, {}, {}, 0)
+        return Fused(nodes, {}, {}, 0)
     fused_nodes = [replaced.get(id(node), node) for node in nodes]
-    return DenseFusion([node for node in fused_nodes if node is not None], aliases, renamed, forward_removed)
+    return Fused([node for node in fused_nodes if node is not None], aliases, renamed, forward_removed)
 
 
 def _is_backward_of(backward, gradient, layer):
@@ -77,8 +65,3 @@ def _is_backward_of(backward, gradient, layer):
     return (dy is gradient and dy_index == 0
             and all(a is b and i == j for (a, i), (b, j) in zip(rest, layer.inputs[:2])))
 
-
-def _copy_outputs(source, target, count, shapes, dtypes):
-    for k in range(count):
-        shapes[(id(target), k)] = shapes[(id(source), k)]
-        dtypes[(id(target), k)] = dtypes[(id(source), k)]

@@ -382,13 +382,16 @@ class Executor:
             # (the backward rules may complete them): the others need no second look
             infer_graph_shapes(shapes_unsettled + backward_nodes, shapes.dict())
             infer_graph_types(dtypes_unsettled + backward_nodes, dtypes.dict())
-        if self._fuse:     # FullyConnected + relu (and their backward): every shape is known now
-            dense = _dense_fusion.fuse_dense_relu(nodes, symbol._outputs, shapes, dtypes)
-            if dense.aliases:
-                nodes, self._fused = dense.nodes, True
-                aliases = {**aliases, **dense.aliases}
-                self._forward_count -= dense.forward_removed
-                grad_targets = {dense.renamed.get(key, key): target for key, target in grad_targets.items()}
+        if self._fuse:     # FullyConnected or BatchNorm + relu (and their backward): every
+            # shape is known now
+            for fuse in (_dense_fusion.fuse_dense_relu, _fusion.fuse_norm_relu):
+                fused = fuse(nodes, symbol._outputs, shapes, dtypes)
+                if fused.aliases:
+                    nodes, self._fused = fused.nodes, True
+                    aliases = {**aliases, **fused.aliases}
+                    self._forward_count -= fused.forward_removed
+                    grad_targets = {fused.renamed.get(key, key): target
+                                    for key, target in grad_targets.items()}
         half = _float16.compute_half_in_float32(nodes, self._forward_count, shapes, dtypes, aliases)
         if half.renamed:
             nodes, aliases, self._forward_count = half.nodes, half.aliases, half.forward_count

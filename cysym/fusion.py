@@ -1,4 +1,4 @@
-"""Bind-time fusion for executors that compute no gradient.
+"""Bind-time fusion: for executors that compute no gradient, and BatchNorm -> relu in training.
 
 A Convolution followed by a BatchNorm and by a relu or clip (ResNet, MobileNet, Inception,
 DenseNet: every convolution) is three passes over its output, and the last two are pure memory
@@ -14,8 +14,15 @@ and the entries they replace are aliased to the fused node's output.  A BatchNor
 the batch's statistics in a training pass (use_global_stats false) is right only in inference
 passes; the executor records that and runs unfused when asked for `forward(is_train=True)` (see
 Executor.forward).  Set CYSYM_FUSION=0 in the environment to bind without fusion.
+
+In executors that compute gradients, a BatchNorm whose output only a relu reads runs as
+`_contrib_BatchNormWithReLU` too, and the relu's gradient with the BatchNorm's backward as
+`_backward_contrib_BatchNormWithReLU` (fuse_norm_relu): the relu's pass over the output and
+its gradient's masked copy of the output gradient are gone (the BatchNorm's backward masks the
+gradient as it reads it).  The numbers are the unfused graph's.
 """
 import os
+from typing import NamedTuple
 
 from .registry import get_op
 from .symbol.graph import Node, operators_of
@@ -23,6 +30,14 @@ from .symbol.graph import Node, operators_of
 ENABLED = os.environ.get("CYSYM_FUSION", "1") != "0"
 
 _BATCH_NORMS = ("BatchNorm", "_contrib_SyncBatchNorm")
+
+
+class Fused(NamedTuple):
+    """What a fusion of forward and backward nodes returns."""
+    nodes: list             # the new node order
+    aliases: dict           # {(id(replaced node), 0): (fused node, 0)}, as fuse_for_inference's
+    renamed: dict           # {(id(replaced backward node), k): (id(fused node), k)}: its outputs
+    forward_removed: int    # how many forward nodes the forward fusions removed
 
 
 def _activation(node):
@@ -124,3 +139,78 @@ def fuse_for_inference(nodes, heads, shapes, dtypes):
         return nodes, aliases, False
     fused_nodes = [replaced.get(id(node), node) for node in nodes]
     return [node for node in fused_nodes if node is not None], aliases, batch_stats
+
+
+def copy_outputs(source, target, count, shapes, dtypes):
+    """Give `target`'s first `count` outputs the shapes and dtypes of `source`'s."""
+    for k in range(count):
+        shapes[(id(target), k)] = shapes[(id(source), k)]
+        dtypes[(id(target), k)] = dtypes[(id(source), k)]
+
+
+def relu_gradients(nodes):
+    """{id(relu node): the _backward_unary node of its gradient} (the gradient from the
+    relu's output)."""
+    return {id(node.inputs[1][0]): node for node in nodes
+            if node.op is not None and node.op.name == "_backward_unary"
+            and node.params["op"] == "relu_grad_y"}
+
+
+def fuse_norm_relu(nodes, heads, shapes, dtypes):
+    """Fuse the BatchNorm -> relu pairs of `nodes` (in topological order, forward nodes first)
+    whose BatchNorm output only the relu reads and whose batch mean and variance only the
+    BatchNorm's backward reads, and where the backward nodes include them, relu's gradient with
+    the BatchNorm's backward when only that reads it.  Adds the fused nodes' outputs to
+    `shapes` and `dtypes` (which must hold every node's, backward ones included)."""
+    if "BatchNorm" not in {op.name for op in operators_of(nodes)}:
+        return Fused(nodes, {}, {}, 0)     # nothing to fuse: no need to look at each node
+    norms = [n for n in nodes if n.op is not None and n.op.name == "BatchNorm"]
+    readers = _Readers(nodes, heads)
+    gradient_of = relu_gradients(nodes)
+    replaced, aliases, renamed, forward_removed = {}, {}, {}, 0
+    for norm in norms:
+        relu = readers.sole_reader(norm)
+        if relu is None or _activation(relu) != ("relu",):
+            continue
+        gradient = gradient_of.get(id(relu))
+        backward = None if gradient is None else readers.sole_reader(gradient)
+        if backward is not None and not _is_norm_backward_of(backward, gradient, norm):
+            backward = None
+        statistics_read_elsewhere = any(
+            not readers.unused(norm, k) and readers.sole_reader(norm, k) is not backward
+            for k in (1, 2))
+        if statistics_read_elsewhere:
+            continue
+        fused = Node(get_op("_contrib_BatchNormWithReLU"), norm.name, norm.attrs, norm.inputs)
+        copy_outputs(relu, fused, 1, shapes, dtypes)
+        for index in (1, 2, 3):     # mean, var and MXNet's workspace: one value per channel
+            shapes[(id(fused), index)] = shapes[(id(norm), 1)]
+            dtypes[(id(fused), index)] = dtypes[(id(norm), 1)]
+        aliases[(id(relu), 0)] = (fused, 0)
+        replaced[id(norm)], replaced[id(relu)] = None, fused
+        forward_removed += 1
+        if backward is None:
+            continue
+        data, gamma, _, moving_mean, moving_var = norm.inputs
+        fused_backward = Node(get_op("_backward_contrib_BatchNormWithReLU"), backward.name,
+                              backward.attrs, [gradient.inputs[0], data, gamma, (fused, 1),
+                                               (fused, 2), moving_mean, moving_var, (fused, 0)])
+        copy_outputs(backward, fused_backward, 3, shapes, dtypes)
+        aliases[(id(backward), 0)] = (fused_backward, 0)     # and so its next outputs
+        renamed.update({(id(backward), k): (id(fused_backward), k) for k in range(3)})
+        replaced[id(gradient)], replaced[id(backward)] = None, fused_backward
+    if not replaced:
+        return Fused(nodes, {}, {}, 0)
+    fused_nodes = [replaced.get(id(node), node) for node in nodes]
+    return Fused([node for node in fused_nodes if node is not None], aliases, renamed,
+                 forward_removed)
+
+
+def _is_norm_backward_of(backward, gradient, norm):
+    """Whether `backward` is the BatchNorm's _backward_BatchNorm, reading the relu's gradient."""
+    if backward.op.name != "_backward_BatchNorm" or backward.params != norm.params:
+        return False
+    data, gamma, _, moving_mean, moving_var = norm.inputs
+    expected = [(gradient, 0), data, gamma, (norm, 1), (norm, 2), moving_mean, moving_var]
+    return len(backward.inputs) == len(expected) and all(
+        a is b and i == j for (a, i), (b, j) in zip(backward.inputs, expected))

@@ -143,7 +143,7 @@ def test_plain_loops_give_the_interleaved_depthwise_sums(tmp_path, vector_flags,
 
 
 # the one-pass sums of _moments.h over 1,000 values (62 blocks of 16: the header leaves the
-# last 8 to its caller), shifted as BatchNorm shifts them
+# last 8 to its caller), shifted as BatchNorm shifts them, and masked as by a ReLU's output
 MOMENTS_HARNESS = r"""
 #include <stddef.h>
 #include <stdio.h>
@@ -169,6 +169,13 @@ int main(void) {
     total = 1; other = 2;
     printf("%d ", (int)cysym_sum_and_products_d(ad, bd, -0.5, 1000, &total, &other));
     printf("%.17g %.17g\n", total, other);
+    /* masked by y = b > 0: a ReLU's output */
+    total = 1; other = 2;
+    printf("%d ", (int)cysym_masked_sum_and_products_f(af, af, 0.25, bf, 1000, &total, &other));
+    printf("%.17g %.17g\n", total, other);
+    total = 1; other = 2;
+    printf("%d ", (int)cysym_masked_sum_and_products_d(ad, ad, 0.25, bd, 1000, &total, &other));
+    printf("%.17g %.17g\n", total, other);
     return 0;
 }
 """
@@ -184,9 +191,13 @@ def test_plain_loops_give_the_one_pass_moments(tmp_path, vector_flags, block_wid
     a = (((i * 37 % 101) - 20) / 7).astype(np.float32).astype(float)
     b = (((i * 13 % 89) - 40) / 3).astype(np.float32).astype(float)
     d = a - 1.5
-    want = [(1 + d.sum(), 2 + (d * d).sum()), (1 + a.sum(), 2 + (a * (b + 0.5)).sum())]
+    masked = np.where(b > 0, a, 0)
+    want = [(1 + d.sum(), 2 + (d * d).sum()), (1 + a.sum(), 2 + (a * (b + 0.5)).sum()),
+            (1 + masked.sum(), 2 + (masked * (a - 0.25)).sum())]
+    assert 0 < np.count_nonzero(masked) < masked.size
     for lines in (vector, plain):
         rows = [[float(v) for v in line.split()] for line in lines]
-        assert [row[0] for row in rows] == [992] * 4
-        for row, (total, other) in zip(rows, [want[0], want[0], want[1], want[1]], strict=True):
+        assert [row[0] for row in rows] == [992] * 6
+        for row, (total, other) in zip(rows, [want[0], want[0], want[1], want[1], want[2],
+                                              want[2]], strict=True):
             np.testing.assert_allclose(row[1:], [total, other], rtol=1e-13)

@@ -246,6 +246,12 @@ cdef extern from "_moments.h":
                                         Py_ssize_t n, double* total, double* products) noexcept nogil
     Py_ssize_t cysym_sum_and_products_d(const double* a, const double* b, double shift_b,
                                         Py_ssize_t n, double* total, double* products) noexcept nogil
+    Py_ssize_t cysym_masked_sum_and_products_f(const float* a, const float* b, double shift_b,
+                                               const float* y, Py_ssize_t n, double* total,
+                                               double* products) noexcept nogil
+    Py_ssize_t cysym_masked_sum_and_products_d(const double* a, const double* b, double shift_b,
+                                               const double* y, Py_ssize_t n, double* total,
+                                               double* products) noexcept nogil
 
 
 cdef inline void _moments(const real* x, double shift, Py_ssize_t n, double* total,
@@ -278,6 +284,23 @@ cdef inline void _sum_and_products(const real* a, const real* b, double shift_b,
     for i in range(whole, n):
         total[0] += a[i]
         products[0] += a[i] * (b[i] - shift_b)
+
+
+cdef inline void _masked_sum_and_products(const real* a, const real* b, double shift_b,
+                                          const real* y, Py_ssize_t n, double* total,
+                                          double* products) noexcept nogil:
+    """_sum_and_products of a where y > 0 (zero elsewhere): BatchNorm's backward through a ReLU
+    whose output is y."""
+    cdef Py_ssize_t i, whole
+    cdef double v
+    if real is float:
+        whole = cysym_masked_sum_and_products_f(a, b, shift_b, y, n, total, products)
+    else:
+        whole = cysym_masked_sum_and_products_d(a, b, shift_b, y, n, total, products)
+    for i in range(whole, n):
+        v = a[i] if y[i] > 0 else 0.0
+        total[0] += v
+        products[0] += v * (b[i] - shift_b)
 
 
 cdef inline double _sum_products(const real* a, double shift_a, const real* b, double shift_b,

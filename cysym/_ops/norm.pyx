@@ -12,7 +12,7 @@ from cython.parallel cimport prange
 
 from cysym._ops cimport threads
 from cysym._ops._blas cimport real
-from cysym._ops._math cimport _moments, _sum_and_products
+from cysym._ops._math cimport _moments, _sum_and_products, _masked_sum_and_products
 from cysym._ops._common cimport common_dtype, store, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 from cysym._ops.shape import axis_layout
@@ -40,6 +40,22 @@ cdef inline void _data_grad(const real* dy, const real* x, real* dx, Py_ssize_t 
     else:
         for i in range(n):
             dx[i] = <real>(a * dy[i] + b * x[i] + shift)
+
+
+cdef inline void _masked_data_grad(const real* dy, const real* y, const real* x, real* dx,
+                                   Py_ssize_t n, double a, double b, double shift,
+                                   int req) noexcept nogil:
+    """_data_grad of dy masked by y > 0 (the gradient through a ReLU whose output is y)"""
+    cdef Py_ssize_t i
+    cdef real masked
+    if req == REQ_ADD:
+        for i in range(n):
+            masked = dy[i] if y[i] > 0 else <real>0
+            dx[i] += <real>(a * masked + b * x[i] + shift)
+    else:
+        for i in range(n):
+            masked = dy[i] if y[i] > 0 else <real>0
+            dx[i] = <real>(a * masked + b * x[i] + shift)
 
 
 cdef void _bn_forward(const real* x, const real* gamma, const real* beta,
@@ -126,12 +142,13 @@ cdef void _bn_forward_split(const real* x, KernelCall* c, RunContext* ctx) noexc
 
 cdef void _bn_backward(const real* dy, const real* x, const real* gamma,
                        const real* mean, const real* var, real* moving_mean, real* moving_var,
-                       real* dx, real* dgamma, real* dbeta,
+                       real* dx, real* dgamma, real* dbeta, const real* y,
                        Py_ssize_t outer, Py_ssize_t C, Py_ssize_t inner,
                        bint fix_gamma, bint batch_stats, int req_dx, int req_dg, int req_db,
                        double eps, double momentum, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
-    # channels c0..c1
-    cdef Py_ssize_t o, c
+    # channels c0..c1; y: the output of a fused ReLU (dy is then masked by y > 0 as it is read:
+    # a separate masking pass wrote and read back a copy of dy), or NULL
+    cdef Py_ssize_t o, c, at
     cdef Py_ssize_t count = outer * inner
     cdef double mu, invstd, g, sum_dy, sum_dy_xhat, a, b, k, shift
     for c in range(c0, c1):
@@ -142,8 +159,11 @@ cdef void _bn_backward(const real* dy, const real* x, const real* gamma,
         sum_dy = 0
         sum_dy_xhat = 0
         for o in range(outer):
-            _sum_and_products(dy + (o * C + c) * inner, x + (o * C + c) * inner, mu, inner,
-                              &sum_dy, &sum_dy_xhat)
+            at = (o * C + c) * inner
+            if y != NULL:
+                _masked_sum_and_products(dy + at, x + at, mu, y + at, inner, &sum_dy, &sum_dy_xhat)
+            else:
+                _sum_and_products(dy + at, x + at, mu, inner, &sum_dy, &sum_dy_xhat)
         sum_dy_xhat *= invstd
         store(dbeta, c, sum_dy, req_db)
         store(dgamma, c, 0.0 if fix_gamma else sum_dy_xhat, req_dg)
@@ -161,17 +181,20 @@ cdef void _bn_backward(const real* dy, const real* x, const real* gamma,
                 b = 0
                 shift = 0
             for o in range(outer):
-                _data_grad(dy + (o * C + c) * inner, x + (o * C + c) * inner,
-                           dx + (o * C + c) * inner, inner, a, b, shift, req_dx)
+                at = (o * C + c) * inner
+                if y != NULL:
+                    _masked_data_grad(dy + at, y + at, x + at, dx + at, inner, a, b, shift, req_dx)
+                else:
+                    _data_grad(dy + at, x + at, dx + at, inner, a, b, shift, req_dx)
         if batch_stats:
             moving_mean[c] = <real>(moving_mean[c] * momentum + mu * (1.0 - momentum))
             moving_var[c] = <real>(moving_var[c] * momentum + <double>var[c] * (1.0 - momentum))
 
 
 cdef void bn_backward_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: dy, x, gamma, mean, var, moving_mean, moving_var, dx, dgamma, dbeta
-    # ints: outer, C, inner, fix_gamma, use_global_stats, req_dx, req_dgamma, req_dbeta
-    # floats: eps, momentum
+    # arrays: dy, x, gamma, mean, var, moving_mean, moving_var, dx, dgamma, dbeta, then a fused
+    # ReLU's output (or dy); ints: outer, C, inner, fix_gamma, use_global_stats, req_dx,
+    # req_dgamma, req_dbeta, relu; floats: eps, momentum
     if c.dtype == 0:
         _bn_backward_split(<float*>c.arrays[0], c, ctx)
     else:
@@ -182,37 +205,23 @@ cdef void _bn_backward_split(const real* dy, KernelCall* c, RunContext* ctx) noe
     # channels are independent: split over the kernel threads
     cdef bint batch_stats = ctx.is_train and not c.ints[4]
     cdef Py_ssize_t C = c.ints[1]
+    cdef const real* y = <real*>c.arrays[10] if c.ints[8] else NULL
     cdef int part
     cdef int parts = threads.parts_for(4.0 * c.ints[0] * C * c.ints[2])
     if parts == 1:
         _bn_backward(dy, <real*>c.arrays[1], <real*>c.arrays[2], <real*>c.arrays[3],
                      <real*>c.arrays[4], <real*>c.arrays[5], <real*>c.arrays[6],
-                     <real*>c.arrays[7], <real*>c.arrays[8], <real*>c.arrays[9], c.ints[0], C,
+                     <real*>c.arrays[7], <real*>c.arrays[8], <real*>c.arrays[9], y, c.ints[0], C,
                      c.ints[2], <bint>c.ints[3], batch_stats, <int>c.ints[5], <int>c.ints[6],
                      <int>c.ints[7], c.floats[0], c.floats[1], 0, C)
         return
     for part in prange(parts, num_threads=parts, schedule="static"):
         _bn_backward(dy, <real*>c.arrays[1], <real*>c.arrays[2], <real*>c.arrays[3],
                      <real*>c.arrays[4], <real*>c.arrays[5], <real*>c.arrays[6],
-                     <real*>c.arrays[7], <real*>c.arrays[8], <real*>c.arrays[9], c.ints[0], C,
+                     <real*>c.arrays[7], <real*>c.arrays[8], <real*>c.arrays[9], y, c.ints[0], C,
                      c.ints[2], <bint>c.ints[3], batch_stats, <int>c.ints[5], <int>c.ints[6],
                      <int>c.ints[7], c.floats[0], c.floats[1],
                      threads.split_point(C, parts, part, 1), threads.split_point(C, parts, part + 1, 1))
-
-
-cdef void _relu_mask(const real* dy, const real* y, real* masked, Py_ssize_t n) noexcept nogil:
-    # masked = np.where(y > 0, dy, 0): the gradient through a ReLU, from its output
-    cdef Py_ssize_t i
-    for i in range(n):
-        masked[i] = dy[i] if y[i] > 0 else <real>0
-
-
-cdef void relu_mask_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
-    # arrays: dy, y, masked; ints: n
-    if c.dtype == 0:
-        _relu_mask(<float*>c.arrays[0], <float*>c.arrays[1], <float*>c.arrays[2], c.ints[0])
-    else:
-        _relu_mask(<double*>c.arrays[0], <double*>c.arrays[1], <double*>c.arrays[2], c.ints[0])
 
 
 # ---------------------------------------------------------------------------------------
@@ -419,33 +428,28 @@ def _gradients(dy, outputs, shapes, reqs, str label):
 def append_batch_norm_backward(Plan plan, dy, x, gamma, mean, var, moving_mean, moving_var,
                                dx, dgamma, dbeta, double eps=1e-3, double momentum=0.9,
                                bint fix_gamma=True, bint use_global_stats=False, int axis=1,
-                               relu_output=None, workspace=None,
+                               relu_output=None,
                                str req_dx="write", str req_dgamma="write", str req_dbeta="write",
                                str label="_backward_BatchNorm"):
     """Append dx, dgamma, dbeta from the forward's saved mean/var; in a training run without
     use_global_stats, also update moving_mean/moving_var in place (MXNet updates them here).
 
-    relu_output: the output of a BatchNorm fused with a ReLU; dy then first passes through
-    the ReLU (into `workspace`, x.nbytes bytes, allocated here when None)."""
+    relu_output: the output of a BatchNorm fused with a ReLU; dy then passes through the ReLU
+    (is taken only where relu_output > 0)."""
     outer, C, inner = _layout(x, axis, label)
     _check(dy, x.shape, "output gradient", label)
     if relu_output is not None:
         _check(relu_output, x.shape, "output", label)
-        if workspace is not None and workspace.nbytes >= dy.nbytes:
-            masked = workspace[:dy.nbytes].view(dy.dtype).reshape(dy.shape)
-        else:
-            masked = np.empty_like(dy)
-        arrays = [dy, relu_output, masked]
-        plan.add(relu_mask_kernel, common_dtype(arrays), arrays, [dy.size], [], label)
-        dy = masked
     for what, array in (("gamma", gamma), ("mean", mean), ("var", var),
                         ("moving_mean", moving_mean), ("moving_var", moving_var)):
         _check(array, (C,), what, label)
     outputs, reqs = _gradients(dy, (dx, dgamma, dbeta), (x.shape, (C,), (C,)),
                                (req_dx, req_dgamma, req_dbeta), label)
     arrays = [dy, x, gamma, mean, var, moving_mean, moving_var] + outputs
+    arrays.append(dy if relu_output is None else relu_output)
     plan.add(bn_backward_kernel, common_dtype(arrays), arrays,
-             [outer, C, inner, fix_gamma, use_global_stats] + reqs, [eps, momentum], label)
+             [outer, C, inner, fix_gamma, use_global_stats] + reqs + [relu_output is not None],
+             [eps, momentum], label)
 
 
 def _group_layout(x, gamma, int num_groups, label):

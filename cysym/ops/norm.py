@@ -167,10 +167,6 @@ def _bn_relu_gradient(g):
                           g.outputs[2], moving_mean, moving_var, g.outputs[0])
 
 
-def _data_bytes(params, in_shapes, out_shapes, dtype):
-    return prod(in_shapes[1]) * np.dtype(dtype).itemsize
-
-
 def _bn_relu_backward_kernel(b):
     dy, x, gamma, mean, var, moving_mean, moving_var, y = b.inputs
     p = b.params
@@ -178,8 +174,7 @@ def _bn_relu_backward_kernel(b):
         b.plan, dy, x, gamma, mean, var, moving_mean, moving_var, *b.outputs,
         eps=p["eps"], momentum=p["momentum"], fix_gamma=p["fix_gamma"],
         use_global_stats=p["use_global_stats"], axis=p["axis"], relu_output=y,
-        workspace=b.workspace, req_dx=b.req[0], req_dgamma=b.req[1], req_dbeta=b.req[2],
-        label=b.label)
+        req_dx=b.req[0], req_dgamma=b.req[1], req_dbeta=b.req[2], label=b.label)
 
 
 register(OpDef(
@@ -205,7 +200,6 @@ register(OpDef(
     outputs=("data_grad", "gamma_grad", "beta_grad"),
     infer_shape=_bn_backward_shape,
     infer_type=_bn_type((0, 1, 7)),
-    workspace=_data_bytes,
     kernel=_bn_relu_backward_kernel,
     hidden=True,
     doc="BatchNorm's backward of the output gradient masked by output > 0.",
