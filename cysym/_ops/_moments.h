@@ -95,6 +95,18 @@ static inline Py_ssize_t cysym_masked_sum_and_products_##suffix(const T* a, cons
 
 #else
 
+/* the sums of the sixteen lanes of s and of p, in the vector version's order, added to what
+   *total and *other hold */
+static void cysym_plain_totals(const double* s, const double* p, double* total, double* other) {
+    double t = 0, u = 0;
+    for (int j = 0; j < 8; j++) {
+        t += s[j] + s[j + 8];
+        u += p[j] + p[j + 8];
+    }
+    *total += t;
+    *other += u;
+}
+
 #define CYSYM_MOMENTS(suffix, T) \
 static inline Py_ssize_t cysym_moments_##suffix(const T* x, double shift, Py_ssize_t n, \
                                                 double* total, double* squares) { \
@@ -108,13 +120,7 @@ static inline Py_ssize_t cysym_moments_##suffix(const T* x, double shift, Py_ssi
             q[j] += d * d; \
         } \
     } \
-    double t = 0, u = 0; \
-    for (j = 0; j < 8; j++) { \
-        t += s[j] + s[j + 8]; \
-        u += q[j] + q[j + 8]; \
-    } \
-    *total += t; \
-    *squares += u; \
+    cysym_plain_totals(s, q, total, squares); \
     return whole; \
 } \
 static inline Py_ssize_t cysym_sum_and_products_##suffix(const T* a, const T* b, double shift_b, \
@@ -129,13 +135,7 @@ static inline Py_ssize_t cysym_sum_and_products_##suffix(const T* a, const T* b,
             p[j] += (double)a[i + j] * ((double)b[i + j] - shift_b); \
         } \
     } \
-    double t = 0, u = 0; \
-    for (j = 0; j < 8; j++) { \
-        t += s[j] + s[j + 8]; \
-        u += p[j] + p[j + 8]; \
-    } \
-    *total += t; \
-    *products += u; \
+    cysym_plain_totals(s, p, total, products); \
     return whole; \
 } \
 static inline Py_ssize_t cysym_masked_sum_and_products_##suffix(const T* a, const T* b, \
@@ -152,13 +152,7 @@ static inline Py_ssize_t cysym_masked_sum_and_products_##suffix(const T* a, cons
             p[j] += v * ((double)b[i + j] - shift_b); \
         } \
     } \
-    double t = 0, u = 0; \
-    for (j = 0; j < 8; j++) { \
-        t += s[j] + s[j + 8]; \
-        u += p[j] + p[j + 8]; \
-    } \
-    *total += t; \
-    *products += u; \
+    cysym_plain_totals(s, p, total, products); \
     return whole; \
 }
 
