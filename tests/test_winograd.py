@@ -130,6 +130,19 @@ def test_which_convolutions_take_winograd(overrides, data, fits):
     assert _winograd_fits(_params(**overrides), data) is fits
 
 
+@pytest.mark.parametrize("avx512", [False, True], ids=["avx2-gemm", "avx512-gemm"])
+@pytest.mark.parametrize("data,fits_avx2,fits_avx512", [
+    ((8, 512, 7, 7), True, False),              # 128 tiles on 7x7 outputs
+    ((31, 512, 7, 7), True, False),             # 496
+    ((32, 512, 7, 7), True, True),              # 512
+    ((8, 448, 8, 8), True, True),               # 8x8 outputs: no tile cut by the edge
+])
+def test_small_outputs_take_winograd_by_the_gemm_kernels(monkeypatch, avx512, data, fits_avx2,
+                                                         fits_avx512):
+    monkeypatch.setattr(conv_ops, "_avx512_gemm", lambda: avx512)
+    assert _winograd_fits(_params(), data) is (fits_avx512 if avx512 else fits_avx2)
+
+
 def test_same_numbers_with_and_without_winograd(monkeypatch):
     data = mx.sym.Variable("data")
     net = mx.sym.Convolution(data, kernel=(3, 3), pad=(1, 1), num_filter=17, name="conv")

@@ -19,11 +19,13 @@ cdef bint _deterministic = False
 cdef void (*_blas_set)(int) noexcept nogil
 cdef int (*_blas_get)() noexcept nogil
 cdef bint _blas_small_gemm = False
+_blas_avx512 = False
 
-# OpenBLAS kernel sets (its core names, lower case) whose GEMM has small-matrix kernels that read
-# the operands in place instead of packing them (OpenBLAS's SMALL_MATRIX_OPT: the SkylakeX
-# family, which DYNAMIC_ARCH also picks for AMD's AVX-512 cores)
-_SMALL_GEMM_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+# OpenBLAS's AVX-512 kernel sets (its core names, lower case; the SkylakeX family, which
+# DYNAMIC_ARCH also picks for AMD's AVX-512 cores): their GEMM runs twice the multiply-adds per
+# cycle of the AVX2 sets, and has small-matrix kernels that read the operands in place instead
+# of packing them (OpenBLAS's SMALL_MATRIX_OPT)
+_AVX512_CORES = ("skylakex", "cooperlake", "sapphirerapids")
 
 # SciPy's OpenBLAS prefixes its symbols (scipy_openblas...); other builds do not
 _BLAS_SETTERS = ("scipy_openblas_set_num_threads", "openblas_set_num_threads",
@@ -57,17 +59,17 @@ cdef void release_blas(int held) noexcept nogil:
 
 
 cdef bint blas_small_gemm() noexcept nogil:
-    """Whether the BLAS's GEMM has small-matrix kernels (_SMALL_GEMM_CORES)."""
+    """Whether the BLAS's GEMM has small-matrix kernels (_AVX512_CORES)."""
     return _blas_small_gemm
 
 
 def _find_blas_controls():
     """The thread-count functions of the BLAS that scipy.linalg.cython_blas calls (dlsym on
     that module's handle also searches the libraries it links), and its kernel set."""
-    global _blas_set, _blas_get, _blas_small_gemm
+    global _blas_set, _blas_get, _blas_small_gemm, _blas_avx512
     from scipy.linalg import cython_blas
     library = ctypes.CDLL(cython_blas.__file__)
-    _blas_small_gemm = (blas_core_name(library) or "").lower() in _SMALL_GEMM_CORES
+    _blas_avx512 = _blas_small_gemm = (blas_core_name(library) or "").lower() in _AVX512_CORES
     for setter in _BLAS_SETTERS:
         getter = setter.replace("set_", "get_")
         try:
@@ -93,6 +95,11 @@ def blas_core_name(library=None):
             function.restype = ctypes.c_char_p
             return function().decode()
     return None
+
+
+def blas_avx512_kernels():
+    """Whether the BLAS's GEMM runs OpenBLAS's AVX-512 kernels (_AVX512_CORES)."""
+    return _blas_avx512
 
 
 def blas_small_gemm_kernels():

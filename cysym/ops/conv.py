@@ -113,6 +113,20 @@ def _conv_shape(ctx, ins, outs):
 # the 512-channel layers only: 1.02x.
 WINOGRAD_MIN_TILES = 96
 WINOGRAD_MIN_CHANNELS = 16
+# Outputs under 8x8 (ResNet's 7x7 stage): tiles cut by the edge waste a quarter of F(2x2)'s
+# products at 7x7 and go through the transforms' edge paths.  With OpenBLAS's AVX-512 GEMMs
+# (twice the AVX2 ones' rate) im2col then wins below 512 tiles: Winograd time / im2col time, one
+# thread, float32, Zen 5, 512->512 at 7x7 batch 8 / 16 / 32 (128 / 256 / 512 tiles) 1.24 / 1.04
+# / 0.94-0.96, 256->256 at batch 16 1.09, a training step at batch 8 / 32 1.26 / 1.02; with the
+# AVX2 kernels (OPENBLAS_CORETYPE=Haswell) 0.95 / 0.87 at batch 8 / 16, 256->256 0.92.  8x8
+# outputs gain from 128 tiles on both (448->384 at batch 8: 0.86).
+WINOGRAD_MIN_TILES_SMALL_OUTPUT = 512
+SMALL_OUTPUT = 8
+
+
+def _avx512_gemm():
+    """Whether OpenBLAS runs its AVX-512 GEMM kernels (tests set either answer)."""
+    return kernels("threads").blas_avx512_kernels()
 
 
 def _winograd_fits(params, data_shape):
@@ -127,8 +141,10 @@ def _winograd_fits(params, data_shape):
         return False
     batch, channels, height, width = data_shape
     tiles = batch * ((height + 2 * pad[0] - 1) // 2) * ((width + 2 * pad[1] - 1) // 2)
-    return (tiles >= WINOGRAD_MIN_TILES
-            and min(channels, params["num_filter"]) >= WINOGRAD_MIN_CHANNELS)
+    least = WINOGRAD_MIN_TILES
+    if min(height + 2 * pad[0] - 2, width + 2 * pad[1] - 2) < SMALL_OUTPUT and _avx512_gemm():
+        least = WINOGRAD_MIN_TILES_SMALL_OUTPUT
+    return tiles >= least and min(channels, params["num_filter"]) >= WINOGRAD_MIN_CHANNELS
 
 
 def _pad_2d(params):
