@@ -4,7 +4,7 @@ GroupNorm."""
 import numpy as np
 
 from ..registry import OpDef, Param, register
-from .common import backward_grads, kernels, normalize_axis, prod
+from .common import backward_grads, kernels, normalize_axis
 
 
 def _channel_axis(params):
