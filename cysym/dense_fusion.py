@@ -12,7 +12,7 @@ instead (cysym/ops/dense.py).  The numbers are the unfused graph's, bit for bit.
 As cysym/fusion.py: the user's graph is not changed, the fused nodes exist in the executor's node
 list only, and the entries they replace are aliased to theirs.  CYSYM_FUSION=0 turns this off too.
 """
-from .fusion import Fused, _activation, _Readers, copy_outputs, relu_gradients
+from .fusion import Fused, _activation, _Readers, copy_outputs, relu_gradients, remaining
 from .registry import get_op
 from .symbol.graph import Node, operators_of
 
@@ -53,8 +53,7 @@ def fuse_dense_relu(nodes, heads, shapes, dtypes):
         replaced[id(gradient)], replaced[id(backward)] = None, fused_backward
     if not replaced:
         return Fused(nodes, {}, {}, 0)
-    fused_nodes = [replaced.get(id(node), node) for node in nodes]
-    return Fused([node for node in fused_nodes if node is not None], aliases, renamed, forward_removed)
+    return Fused(remaining(nodes, replaced), aliases, renamed, forward_removed)
 
 
 def _is_backward_of(backward, gradient, layer):

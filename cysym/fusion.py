@@ -127,18 +127,29 @@ def fuse_for_inference(nodes, heads, shapes, dtypes):
         if (relu is None or id(relu) in replaced or _activation(relu) != ("relu",)
                 or not (readers.unused(norm, 1) and readers.unused(norm, 2))):
             continue
-        fused = Node(get_op("_contrib_BatchNormWithReLU"), norm.name, norm.attrs, norm.inputs)
-        shapes[(id(fused), 0)], dtypes[(id(fused), 0)] = shapes[(id(relu), 0)], dtypes[(id(relu), 0)]
-        for index in (1, 2, 3):     # mean, var and MXNet's workspace: one value per channel
-            shapes[(id(fused), index)] = shapes[(id(norm), 1)]
-            dtypes[(id(fused), index)] = dtypes[(id(norm), 1)]
-        aliases[(id(relu), 0)] = (fused, 0)
-        replaced[id(norm)] = None
-        replaced[id(relu)] = fused
+        _norm_with_relu(norm, relu, shapes, dtypes, aliases, replaced)
     if not replaced:
         return nodes, aliases, False
+    return remaining(nodes, replaced), aliases, batch_stats
+
+
+def _norm_with_relu(norm, relu, shapes, dtypes, aliases, replaced):
+    """The _contrib_BatchNormWithReLU node that replaces `norm` and `relu`, entered in the
+    fusion's shapes, dtypes, aliases and replaced nodes."""
+    fused = Node(get_op("_contrib_BatchNormWithReLU"), norm.name, norm.attrs, norm.inputs)
+    copy_outputs(relu, fused, 1, shapes, dtypes)
+    for index in (1, 2, 3):     # mean, var and MXNet's workspace: one value per channel
+        shapes[(id(fused), index)] = shapes[(id(norm), 1)]
+        dtypes[(id(fused), index)] = dtypes[(id(norm), 1)]
+    aliases[(id(relu), 0)] = (fused, 0)
+    replaced[id(norm)], replaced[id(relu)] = None, fused
+    return fused
+
+
+def remaining(nodes, replaced):
+    """`nodes` in order with each replaced one's fused node in its place, or dropped (None)."""
     fused_nodes = [replaced.get(id(node), node) for node in nodes]
-    return [node for node in fused_nodes if node is not None], aliases, batch_stats
+    return [node for node in fused_nodes if node is not None]
 
 
 def copy_outputs(source, target, count, shapes, dtypes):
@@ -181,13 +192,7 @@ def fuse_norm_relu(nodes, heads, shapes, dtypes):
             for k in (1, 2))
         if statistics_read_elsewhere:
             continue
-        fused = Node(get_op("_contrib_BatchNormWithReLU"), norm.name, norm.attrs, norm.inputs)
-        copy_outputs(relu, fused, 1, shapes, dtypes)
-        for index in (1, 2, 3):     # mean, var and MXNet's workspace: one value per channel
-            shapes[(id(fused), index)] = shapes[(id(norm), 1)]
-            dtypes[(id(fused), index)] = dtypes[(id(norm), 1)]
-        aliases[(id(relu), 0)] = (fused, 0)
-        replaced[id(norm)], replaced[id(relu)] = None, fused
+        fused = _norm_with_relu(norm, relu, shapes, dtypes, aliases, replaced)
         forward_removed += 1
         if backward is None:
             continue
@@ -201,9 +206,7 @@ def fuse_norm_relu(nodes, heads, shapes, dtypes):
         replaced[id(gradient)], replaced[id(backward)] = None, fused_backward
     if not replaced:
         return Fused(nodes, {}, {}, 0)
-    fused_nodes = [replaced.get(id(node), node) for node in nodes]
-    return Fused([node for node in fused_nodes if node is not None], aliases, renamed,
-                 forward_removed)
+    return Fused(remaining(nodes, replaced), aliases, renamed, forward_removed)
 
 
 def _is_norm_backward_of(backward, gradient, norm):
