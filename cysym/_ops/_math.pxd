@@ -272,6 +272,14 @@ cdef inline void _moments(const real* x, double shift, Py_ssize_t n, double* tot
         squares[0] += d * d
 
 
+cdef inline void _mean_and_variance(double pivot, double total, double squares, Py_ssize_t count,
+                                   double* mean, double* variance) noexcept nogil:
+    """The mean and (biased) variance of `count` values from _moments' sums about `pivot`."""
+    cdef double deviation = total / count
+    mean[0] = pivot + deviation
+    variance[0] = max(squares / count - deviation * deviation, 0.0)
+
+
 cdef inline void _sum_and_products(const real* a, const real* b, double shift_b, Py_ssize_t n,
                                    double* total, double* products) noexcept nogil:
     """Adds the sum of a[0:n] to total[0] and the sum of a * (b - shift_b) to products[0], in

@@ -12,7 +12,8 @@ from cython.parallel cimport prange
 
 from cysym._ops cimport threads
 from cysym._ops._blas cimport real
-from cysym._ops._math cimport _moments, _sum_and_products, _masked_sum_and_products
+from cysym._ops._math cimport (_moments, _mean_and_variance, _sum_and_products,
+                               _masked_sum_and_products)
 from cysym._ops._common cimport common_dtype, store, REQ_NULL, REQ_WRITE, REQ_ADD, req_code
 from cysym._ops.runner cimport Plan, KernelCall, RunContext
 from cysym._ops.shape import axis_layout
@@ -67,7 +68,7 @@ cdef void _bn_forward(const real* x, const real* gamma, const real* beta,
     # channels c0..c1
     cdef Py_ssize_t o, c, i
     cdef Py_ssize_t count = outer * inner
-    cdef double pivot, total, squares, deviation, mu, sigma2, scale, shift
+    cdef double pivot, total, squares, mu, sigma2, scale, shift
     cdef real value
     cdef const real* xp
     cdef real* yp
@@ -83,9 +84,7 @@ cdef void _bn_forward(const real* x, const real* gamma, const real* beta,
                 squares = 0
                 for o in range(outer):
                     _moments(x + (o * C + c) * inner, pivot, inner, &total, &squares)
-                deviation = total / count
-                mu = pivot + deviation
-                sigma2 = max(squares / count - deviation * deviation, 0.0)
+                _mean_and_variance(pivot, total, squares, count, &mu, &sigma2)
         else:
             mu = moving_mean[c]
             sigma2 = moving_var[c]
@@ -246,8 +245,7 @@ cdef void _group_norm(const real* x, const real* gamma, const real* beta, real* 
                 total = 0
                 squares = 0
                 _moments(xp, xp[0], M, &total, &squares)
-                mu = xp[0] + total / M
-                sigma2 = max(squares / M - (total / M) * (total / M), 0.0)
+                _mean_and_variance(xp[0], total, squares, M, &mu, &sigma2)
             sigma = sqrt(sigma2 + eps)
             mean[row] = <real>mu
             std[row] = <real>sigma
