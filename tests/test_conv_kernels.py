@@ -8,6 +8,7 @@ gradients and BatchNorm moving statistics with MXNet's own numbers.
 import itertools
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -1126,3 +1127,108 @@ def test_2x2_stride_2_pooling_with_ties_nan_and_infinities(pool_type):
         with np.errstate(invalid="ignore"):     # inf + -inf in the reference, as in the kernel
             expected = ref_pool(x.astype(np.float64), pool_type, (2, 2), (2, 2), (), False, "valid", True)
     np.testing.assert_array_equal(y, expected.astype(np.float32))
+
+
+# 3x3 depthwise layers of float32 planes that the AVX-512 build's row kernel takes
+# (_depthwise_rows.h): the flat way (stride 1, one column of padding, rows at most 8 wide) and
+# rows of one and of several vectors of 16 columns, at stride 1 and 2, pads 0 to 2
+ROW_KERNEL_CASES = [((4, 7, 7), 1, (1, 1)), ((3, 5, 8), 1, (1, 1)), ((3, 6, 3), 1, (2, 1)),
+                    ((3, 14, 14), 1, (1, 1)), ((2, 9, 37), 1, (1, 1)), ((2, 8, 21), 1, (0, 2)),
+                    ((3, 14, 14), 2, (1, 1)), ((2, 11, 45), 2, (1, 1)), ((2, 10, 33), 2, (0, 0)),
+                    ((2, 7, 40), 2, (2, 1)), ((2, 2, 3), 1, (1, 1))]
+
+
+def _row_kernel_run(build, x, w, b, y, stride, pad, req="write", **extra):
+    plan = runner.Plan()
+    build.append_convolution(plan, x, w, b, y, req=req, kernel=(3, 3), stride=(stride, stride),
+                             pad=pad, num_filter=x.shape[1], num_group=x.shape[1], **extra)
+    plan.run()
+    return y
+
+
+@pytest.mark.parametrize("build", builds("conv"), ids=lambda module: module.__name__.rsplit(".", 1)[1])
+@pytest.mark.parametrize("case", ROW_KERNEL_CASES, ids=str)
+@pytest.mark.parametrize("epilogue", ["none", "add", "relu", "clip"])
+def test_depthwise_row_kernel_geometry_and_epilogues(build, case, epilogue):
+    """Every way through a plane and every finish of the row kernel (and of the paths the other
+    builds take) against the reference, float32, planes of the batch's first, middle and last
+    samples (the first and last load with masks)."""
+    chw, stride, pad = case
+    x, w, b, kw = _depthwise_case((chw, (3, 3), (stride, stride), pad, (1, 1)), 3, np.float32)
+    expected, _ = ref_conv(x, w, b, (stride, stride), pad, group=chw[0])
+    scale = _rng(4).uniform(-2, 2, chw[0]).astype(np.float32)
+    start = _rng(2).standard_normal(expected.shape).astype(np.float32)
+    y = start.copy() if epilogue == "add" else np.full(expected.shape, np.nan, np.float32)
+    extra = {"relu": dict(activation=("relu",), scale=scale),
+             "clip": dict(activation=("clip", -0.5, 0.75))}.get(epilogue, {})
+    got = _row_kernel_run(build, x, w, b, y, stride, pad, "add" if epilogue == "add" else "write",
+                          **extra)
+    if epilogue == "add":
+        expected = expected + start
+    elif epilogue == "relu":
+        expected = np.maximum((expected - b[:, None, None]) * scale[:, None, None]
+                              + b[:, None, None], 0)
+    elif epilogue == "clip":
+        expected = np.clip(expected, -0.5, 0.75)
+    np.testing.assert_allclose(got, expected, rtol=2e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize("build", builds("conv"), ids=lambda module: module.__name__.rsplit(".", 1)[1])
+@pytest.mark.parametrize("case", ROW_KERNEL_CASES[:2] + ROW_KERNEL_CASES[4:5] + ROW_KERNEL_CASES[7:8],
+                         ids=str)
+def test_depthwise_planes_keep_their_nans_to_themselves(build, case):
+    """The row kernel's plain loads read into the neighbouring planes for the lanes it masks out
+    of the sums: a NaN and infinities in one plane change no other plane's output, and a relu
+    still gives 0 where the NaN reaches."""
+    chw, stride, pad = case
+    x, w, b, kw = _depthwise_case((chw, (3, 3), (stride, stride), pad, (1, 1)), 3, np.float32)
+    shape = ref_conv(x, w, b, (stride, stride), pad, group=chw[0])[0].shape
+    clean = _row_kernel_run(build, x, w, b, np.empty(shape, np.float32), stride, pad)
+    dirty = x.copy()
+    dirty[1, 1] = np.inf
+    dirty[1, 1, 0, 0] = np.nan
+    dirty[1, 1, -1, -1] = -np.inf
+    got = _row_kernel_run(build, dirty, w, b, np.empty_like(clean), stride, pad)
+    others = np.ones(clean.shape[:2], bool)
+    others[1, 1] = False
+    assert np.array_equal(got[others], clean[others])
+    assert not np.isfinite(got[1, 1]).all()
+    relu = _row_kernel_run(build, dirty, w, b, np.empty_like(clean), stride, pad,
+                           activation=("relu",))
+    assert np.array_equal(relu[others], np.maximum(clean[others], 0))
+    assert not np.isnan(relu).any()
+
+
+def _guarded_floats(count, at_end):
+    """A float32 array of `count` elements that ends (at_end) or starts exactly at an inaccessible
+    page of its own mapping: a read past the array faults."""
+    import ctypes
+    import mmap
+    page = mmap.PAGESIZE
+    nbytes = count * 4
+    pages = -(-nbytes // page) + 1
+    memory = mmap.mmap(-1, pages * page, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    whole = np.frombuffer(memory, np.uint8)
+    guard = whole.ctypes.data + ((pages - 1) * page if at_end else 0)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    assert libc.mprotect(guard, page, 0) == 0          # PROT_NONE
+    start = (pages - 1) * page - nbytes if at_end else page
+    return whole[start:start + nbytes].view(np.float32)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="guard pages through libc's mprotect: Linux")
+@pytest.mark.parametrize("case", ROW_KERNEL_CASES, ids=str)
+@pytest.mark.parametrize("at_end", [False, True])
+def test_depthwise_reads_stay_inside_the_tensor(case, at_end):
+    """x right against an inaccessible page (after its last element or before its first): the
+    kernels read nothing outside it (a read there would end the process)."""
+    chw, stride, pad = case
+    x, w, b, kw = _depthwise_case((chw, (3, 3), (stride, stride), pad, (1, 1)), 2, np.float32)
+    guarded = _guarded_floats(x.size, at_end)
+    guarded[:] = x.ravel()
+    xg = guarded.reshape(x.shape)
+    expected, _ = ref_conv(x, w, b, (stride, stride), pad, group=chw[0])
+    for build in builds("conv"):
+        got = _row_kernel_run(build, xg, w, b, np.empty(expected.shape, np.float32), stride, pad)
+        np.testing.assert_allclose(got, expected, rtol=2e-5, atol=2e-5)

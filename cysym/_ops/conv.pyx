@@ -37,7 +37,7 @@ DEF DIRECT_ROWS = 8
 # elements of one band of a depthwise plane's sums (and about as many of its phases)
 DEF DEPTHWISE_BAND = 2048
 # output pixels of the largest plane whose 3x3 depthwise forward runs in interleaved groups of
-# channels (_depthwise_lanes).  One thread, float32, batch 1, fused BatchNorm + relu, per plane
+# channels (_depthwise_lanes) where the row kernel does not (see _rows).  One thread, float32, batch 1, fused BatchNorm + relu, per plane
 # -> interleaved (bench_depthwise, Zen 5): MobileNet's 1024x7x7 0.078 -> 0.040 ms (AVX-512
 # build), 0.078 -> 0.046 (AVX2), stride 2 from 14x14 0.067 -> 0.033 (AVX-512), 0.039 (AVX2);
 # on larger outputs it gains with AVX-512 and loses with AVX2 (512x14x14: 0.071 -> 0.063 and
@@ -368,6 +368,11 @@ cdef void _pointwise_backward(const real* dy, const real* x, const real* w, real
 # for each kernel row's tap the output columns where it reads inside x, computed once per call
 # (_tap_columns: divisions, which would otherwise cost more than a short row's arithmetic).
 # No planned workspace: the scratch is allocated per call and thread.
+# The AVX-512 build runs float32 3x3 forwards at stride 1 and 2 without the copy, straight from
+# x's rows with masked multiply-adds (_depthwise_rows.h).  One thread, fused BatchNorm + relu,
+# batch 1, best of 300, against the copies and the interleaved groups: MobileNet v1/v2's 18
+# depthwise layers 1642 -> 873 us in all, 32x112x112 134 -> 82, 64x112x112 at stride 2
+# 154 -> 88, 512x14x14 71 -> 23, 1024x7x7 37 -> 26.
 
 cdef inline double _dot(const real* a, const real* b, Py_ssize_t n) noexcept nogil:
     # sum of a[k] * b[k] over [0:n] (one row or a whole plane: the caller adds them up in
@@ -567,11 +572,31 @@ cdef extern from "_depthwise_lanes.h":
                                  Py_ssize_t out_width) noexcept nogil
 
 
+cdef extern from "_depthwise_rows.h":
+    bint CYSYM_DEPTHWISE_ROWS
+    void cysym_depthwise_rows_f(const float* x, Py_ssize_t planes, const float* weights,
+                                const float* bias, const float* scale, float* y, Py_ssize_t C,
+                                Py_ssize_t first, Py_ssize_t last, Py_ssize_t H, Py_ssize_t W,
+                                Py_ssize_t stride, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t Ho,
+                                Py_ssize_t Wo, int add, int act, float lo,
+                                float hi) noexcept nogil
+
+
+cdef inline bint _stride_1_or_2_3x3(Geom* g) noexcept nogil:
+    # the 2-D kernels the row and interleaved paths take: 3x3 undilated, stride 1 or 2
+    return g.kh == 3 and g.kw == 3 and g.dh == 1 and g.dw == 1 and g.sh == g.sw and g.sh <= 2
+
+
+cdef inline bint _rows(Geom* g, bint single) noexcept nogil:
+    # whether the row kernel (_depthwise_rows.h, float32 in the AVX-512 build) takes the planes
+    return CYSYM_DEPTHWISE_ROWS and single and _stride_1_or_2_3x3(g)
+
+
 cdef inline Py_ssize_t _lanes(Geom* g, bint single) noexcept nogil:
     # channels per group of the interleaved path (_depthwise_lanes), or 0 where it does not
-    # apply: 2-D 3x3 undilated kernels at stride 1 or 2, with at most DEPTHWISE_LANES_OUTPUTS
-    # output pixels per plane
-    if (g.kh != 3 or g.kw != 3 or g.dh != 1 or g.dw != 1 or g.sh != g.sw or g.sh > 2
+    # apply: planes the row kernel does not take, of 3x3 undilated kernels at stride 1 or 2, with
+    # at most DEPTHWISE_LANES_OUTPUTS output pixels per plane
+    if (_rows(g, single) or not _stride_1_or_2_3x3(g)
             or g.Ho * g.Wo > DEPTHWISE_LANES_OUTPUTS):
         return 0
     return CYSYM_LANES_F if single else CYSYM_LANES_D
@@ -649,14 +674,20 @@ cdef bint _depthwise_forward(const real* x, const real* w, const real* b, real* 
 cdef bint _depthwise_planes(const real* x, const real* w, const real* b, real* y, Geom* g,
                             int req, const Epilogue* e, Py_ssize_t first,
                             Py_ssize_t last) noexcept nogil:
-    # planes first..last (plane = n * C + c) of the depthwise forward: whole groups of channels
-    # interleaved where that path applies, the channels left one plane at a time (the same
-    # bits either way)
+    # planes first..last (plane = n * C + c) of the depthwise forward: each through the row
+    # kernel where it applies; else whole groups of channels interleaved where that path
+    # applies, the channels left one plane at a time (the same bits either way)
     cdef Py_ssize_t plane, c
     cdef Py_ssize_t K = g.kh * g.kw
     cdef Py_ssize_t lanes = _lanes(g, real is float)
-    cdef real* scratch = <real*>malloc(max(_depthwise_scratch(g), _lanes_scratch(g, lanes))
-                                       * sizeof(real))
+    cdef real* scratch
+    if real is float:
+        if _rows(g, True):
+            cysym_depthwise_rows_f(x, g.N * g.C, w, b, <const real*>e.scale, y, g.C, first, last,
+                                   g.H, g.W, g.sh, g.ph, g.pw, g.Ho, g.Wo, req == REQ_ADD, e.act,
+                                   <real>e.lo, <real>e.hi)
+            return True
+    scratch = <real*>malloc(max(_depthwise_scratch(g), _lanes_scratch(g, lanes)) * sizeof(real))
     if scratch == NULL:
         return False
     plane = first
