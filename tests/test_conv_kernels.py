@@ -1217,18 +1217,75 @@ def _guarded_floats(count, at_end):
     return whole[start:start + nbytes].view(np.float32)
 
 
+def _row_kernel_backward(build, dy, x, w, stride, pad, req="write"):
+    """dx and dw of a 3x3 depthwise layer (req 'add' adds to ones)"""
+    shape_dx, shape_dw = x.shape, w.shape
+    dx, dw = ((np.ones if req == "add" else np.empty)(shape, np.float32)
+              for shape in (shape_dx, shape_dw))
+    plan = runner.Plan()
+    build.append_convolution_backward(plan, dy, x, w, dx, dw, None, req_dx=req, req_dw=req,
+                                      req_db="null", kernel=(3, 3), stride=(stride, stride),
+                                      pad=pad, num_filter=x.shape[1], num_group=x.shape[1])
+    plan.run(is_train=True)
+    return dx, dw
+
+
+@pytest.mark.parametrize("build", builds("conv"), ids=lambda module: module.__name__.rsplit(".", 1)[1])
+@pytest.mark.parametrize("case", ROW_KERNEL_CASES, ids=str)
+@pytest.mark.parametrize("req", ["write", "add"])
+def test_depthwise_row_kernel_gradients(build, case, req):
+    """The weight gradient's sums and the data gradient (stride 1: the forward with the kernel
+    turned; stride 2: every other column of dy spread out) against the reference, float32."""
+    chw, stride, pad = case
+    x, w, b, kw = _depthwise_case((chw, (3, 3), (stride, stride), pad, (1, 1)), 3, np.float32)
+    y_ref, backward = ref_conv(x, w, b, (stride, stride), pad, group=chw[0])
+    dy = _rng(1).standard_normal(y_ref.shape).astype(np.float32)
+    dx, dw = _row_kernel_backward(build, dy, x, w, stride, pad, req)
+    want_dx, want_dw = backward(dy)[:2]
+    extra = 1 if req == "add" else 0
+    np.testing.assert_allclose(dx, want_dx + extra, rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(dw, want_dw + extra, rtol=2e-5, atol=5e-5)
+
+
+@pytest.mark.parametrize("build", builds("conv"), ids=lambda module: module.__name__.rsplit(".", 1)[1])
+@pytest.mark.parametrize("case", ROW_KERNEL_CASES[:2] + ROW_KERNEL_CASES[4:5] + ROW_KERNEL_CASES[7:8],
+                         ids=str)
+def test_depthwise_gradients_keep_their_nans_to_themselves(build, case):
+    """A NaN and infinities in one plane of dy reach that plane's dx and its channel's dw only."""
+    chw, stride, pad = case
+    x, w, b, kw = _depthwise_case((chw, (3, 3), (stride, stride), pad, (1, 1)), 3, np.float32)
+    dy = _rng(1).standard_normal(ref_conv(x, w, b, (stride, stride), pad, group=chw[0])[0].shape)
+    dy = dy.astype(np.float32)
+    clean_dx, clean_dw = _row_kernel_backward(build, dy, x, w, stride, pad)
+    dirty = dy.copy()
+    dirty[1, 1] = np.inf
+    dirty[1, 1, 0, 0] = np.nan
+    dirty[1, 1, -1, -1] = -np.inf
+    dx, dw = _row_kernel_backward(build, dirty, x, w, stride, pad)
+    others = np.ones(dx.shape[:2], bool)
+    others[1, 1] = False
+    assert np.array_equal(dx[others], clean_dx[others])
+    assert np.array_equal(np.delete(dw, 1, axis=0), np.delete(clean_dw, 1, axis=0))
+    assert not np.isfinite(dx[1, 1]).all() and not np.isfinite(dw[1]).all()
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="guard pages through libc's mprotect: Linux")
 @pytest.mark.parametrize("case", ROW_KERNEL_CASES, ids=str)
 @pytest.mark.parametrize("at_end", [False, True])
 def test_depthwise_reads_stay_inside_the_tensor(case, at_end):
-    """x right against an inaccessible page (after its last element or before its first): the
-    kernels read nothing outside it (a read there would end the process)."""
+    """x and dy right against an inaccessible page (after their last element or before their
+    first): the kernels, forward and backward, read nothing outside them (a read there would
+    end the process)."""
     chw, stride, pad = case
     x, w, b, kw = _depthwise_case((chw, (3, 3), (stride, stride), pad, (1, 1)), 2, np.float32)
-    guarded = _guarded_floats(x.size, at_end)
-    guarded[:] = x.ravel()
-    xg = guarded.reshape(x.shape)
-    expected, _ = ref_conv(x, w, b, (stride, stride), pad, group=chw[0])
+    expected, backward = ref_conv(x, w, b, (stride, stride), pad, group=chw[0])
+    dy = _rng(1).standard_normal(expected.shape).astype(np.float32)
+    xg, dyg = (_guarded_floats(a.size, at_end).reshape(a.shape) for a in (x, dy))
+    xg[...] = x
+    dyg[...] = dy
     for build in builds("conv"):
         got = _row_kernel_run(build, xg, w, b, np.empty(expected.shape, np.float32), stride, pad)
         np.testing.assert_allclose(got, expected, rtol=2e-5, atol=2e-5)
+        dx, dw = _row_kernel_backward(build, dyg, xg, w, stride, pad)
+        np.testing.assert_allclose(dx, backward(dy)[0], rtol=2e-5, atol=2e-5)
+        np.testing.assert_allclose(dw, backward(dy)[1], rtol=2e-5, atol=5e-5)

@@ -574,12 +574,21 @@ cdef extern from "_depthwise_lanes.h":
 
 cdef extern from "_depthwise_rows.h":
     bint CYSYM_DEPTHWISE_ROWS
-    void cysym_depthwise_rows_f(const float* x, Py_ssize_t planes, const float* weights,
-                                const float* bias, const float* scale, float* y, Py_ssize_t C,
-                                Py_ssize_t first, Py_ssize_t last, Py_ssize_t H, Py_ssize_t W,
-                                Py_ssize_t stride, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t Ho,
-                                Py_ssize_t Wo, int add, int act, float lo,
-                                float hi) noexcept nogil
+    ctypedef struct cysym_dw_layer:
+        pass
+    void cysym_dw_prepare(cysym_dw_layer* layer, Py_ssize_t H, Py_ssize_t W, Py_ssize_t stride,
+                          Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t Ho, Py_ssize_t Wo, int add,
+                          int act, float lo, float hi) noexcept nogil
+    void cysym_dw_forward(const cysym_dw_layer* layer, const float* x, Py_ssize_t x_size,
+                          const float* weights, int flip, const float* scale, const float* bias,
+                          float* y, Py_ssize_t C, Py_ssize_t first, Py_ssize_t count,
+                          Py_ssize_t step) noexcept nogil
+    void cysym_dw_weight_sums(const cysym_dw_layer* layer, const float* x, Py_ssize_t x_size,
+                              const float* dy, Py_ssize_t dy_size, Py_ssize_t first,
+                              Py_ssize_t count, Py_ssize_t step, double* sums) noexcept nogil
+    void cysym_dw_transposed(const cysym_dw_layer* layer, const float* dy, Py_ssize_t dy_size,
+                             const float* weights, float* dx, Py_ssize_t C, Py_ssize_t first,
+                             Py_ssize_t count, Py_ssize_t step) noexcept nogil
 
 
 cdef inline bint _stride_1_or_2_3x3(Geom* g) noexcept nogil:
@@ -681,11 +690,13 @@ cdef bint _depthwise_planes(const real* x, const real* w, const real* b, real* y
     cdef Py_ssize_t K = g.kh * g.kw
     cdef Py_ssize_t lanes = _lanes(g, real is float)
     cdef real* scratch
+    cdef cysym_dw_layer layer
     if real is float:
         if _rows(g, True):
-            cysym_depthwise_rows_f(x, g.N * g.C, w, b, <const real*>e.scale, y, g.C, first, last,
-                                   g.H, g.W, g.sh, g.ph, g.pw, g.Ho, g.Wo, req == REQ_ADD, e.act,
-                                   <real>e.lo, <real>e.hi)
+            cysym_dw_prepare(&layer, g.H, g.W, g.sh, g.ph, g.pw, g.Ho, g.Wo, req == REQ_ADD, e.act,
+                             <real>e.lo, <real>e.hi)
+            cysym_dw_forward(&layer, x, g.N * g.C * g.H * g.W, w, False, <const real*>e.scale, b, y,
+                             g.C, first, last - first, 1)
             return True
     scratch = <real*>malloc(max(_depthwise_scratch(g), _lanes_scratch(g, lanes)) * sizeof(real))
     if scratch == NULL:
@@ -819,6 +830,37 @@ cdef void _depthwise_backward_plane(const real* dyp, const real* xp, const real*
     _merge_phases(dx_phases, dxp, g, req_dx)
 
 
+cdef void _depthwise_backward_rows(const float* dy, const float* x, const float* w, float* dx,
+                                   float* dw, Geom* g, int req_dx, int req_dw, Py_ssize_t c0,
+                                   Py_ssize_t c1) noexcept nogil:
+    # channels c0..c1 of the weight and data gradients through the row kernels
+    # (_depthwise_rows.h).  At stride 1, dx is the forward of dy with the kernel turned 180
+    # degrees and padding 2 - pad (a negative one crops), as large as x; at stride 2, each of
+    # dx's columns gathers from every other column of dy.
+    cdef Py_ssize_t c, k
+    cdef double sums[9]
+    cdef cysym_dw_layer layer, transposed
+    cysym_dw_prepare(&layer, g.H, g.W, g.sh, g.ph, g.pw, g.Ho, g.Wo, req_dx == REQ_ADD,
+                     ACT_NONE, 0, 0)
+    if g.sh == 1:
+        cysym_dw_prepare(&transposed, g.Ho, g.Wo, 1, 2 - g.ph, 2 - g.pw, g.H, g.W,
+                         req_dx == REQ_ADD, ACT_NONE, 0, 0)
+    for c in range(c0, c1):
+        # the channel's planes: c, c + C, ... (one per sample)
+        if req_dw != REQ_NULL:
+            for k in range(9):
+                sums[k] = 0
+            cysym_dw_weight_sums(&layer, x, g.N * g.C * g.H * g.W, dy, g.N * g.C * g.Ho * g.Wo,
+                                 c, g.N, g.C, sums)
+            for k in range(9):
+                dw[c * 9 + k] = <float>sums[k] + (dw[c * 9 + k] if req_dw == REQ_ADD else 0)
+        if req_dx != REQ_NULL and g.sh == 1:
+            cysym_dw_forward(&transposed, dy, g.N * g.C * g.Ho * g.Wo, w, True, NULL, NULL, dx,
+                             g.C, c, g.N, g.C)
+        elif req_dx != REQ_NULL:
+            cysym_dw_transposed(&layer, dy, g.N * g.C * g.Ho * g.Wo, w, dx, g.C, c, g.N, g.C)
+
+
 cdef bint _depthwise_backward_channels(const real* dy, const real* x, const real* w, real* dx,
                                        real* dw, real* db, Geom* g, int req_dx, int req_dw,
                                        int req_db, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
@@ -837,7 +879,13 @@ cdef bint _depthwise_backward_channels(const real* dy, const real* x, const real
     # 56x56 and 0.66x at 14x14, but 1.05x at 7x7)
     cdef bint through_phases = not (same_size_3x3 and g.H >= 3 and g.W >= 3
                                     and g.H * g.W <= TAP_SUM_MAX_PIXELS)
-    cdef bint phases_dx = req_dx != REQ_NULL and not same_size_3x3
+    cdef bint phases_dx
+    if real is float:
+        if _rows(g, True):
+            _depthwise_backward_rows(dy, x, w, dx, dw, g, req_dx, req_dw, c0, c1)
+            req_dx = REQ_NULL
+            req_dw = REQ_NULL
+    phases_dx = req_dx != REQ_NULL and not same_size_3x3
     _tap_columns(g, cols)
     if req_dx != REQ_NULL or (req_dw != REQ_NULL and through_phases):
         scratch = <real*>malloc(max(_depthwise_scratch(g), _backward_phases_scratch(g))
