@@ -51,8 +51,8 @@ wide_possible = (platform.machine().lower() in ("x86_64", "amd64") and os.name !
 # overhead bounds a compare-and-select such as relu at 1.6x a copy; unrolled, it runs at 1.1x.
 UNROLLED = {"elemwise": ["-funroll-loops"]}
 # conv's AVX-512 build keeps the loops GCC vectorizes at 256 bits (its explicit blocks,
-# _direct_block.h and _depthwise_lanes.h, stay 512 bits wide): at 512 the loops over short rows
-# fall to their scalar remainders.  One thread, Zen 5, the two settings: LeNet's training step
+# _direct_block.h, _depthwise_lanes.h, _depthwise_rows.h and _pointwise_block.h, stay 512 bits
+# wide): at 512 the loops over short rows fall to their scalar remainders.  One thread, Zen 5, the two settings: LeNet's training step
 # (2x2 max-pool backward over 12- and 4-wide rows) 10.5 ms at 512, 8.3 at 256 (8.9 with the AVX2
 # build); MobileNet v1/v2, ResNet-50 and VGG-11 at batch 1 and 2 the same either way (0.99-1.02).
 NARROW_WIDE_BUILDS = {"conv_avx512": ["-mprefer-vector-width=256"]}

@@ -1289,3 +1289,62 @@ def test_depthwise_reads_stay_inside_the_tensor(case, at_end):
         dx, dw = _row_kernel_backward(build, dyg, xg, w, stride, pad)
         np.testing.assert_allclose(dx, backward(dy)[0], rtol=2e-5, atol=2e-5)
         np.testing.assert_allclose(dw, backward(dy)[1], rtol=2e-5, atol=5e-5)
+
+
+# 1x1 layers through the AVX-512 build's pointwise block (_pointwise_block.h) and the other
+# builds' GEMMs: (C, F, plane) with pixel counts that leave 1 to 63 pixels after the blocks of
+# 64 and filter counts that leave 1 to 5 after the blocks of 6
+POINTWISE_BLOCK_CASES = [(3, 7, (7, 7)), (17, 13, (5, 13)), (5, 6, (8, 8)), (1, 1, (1, 1)),
+                   (8, 11, (10, 13)), (33, 4, (9, 7)), (2, 5, (3, 21)), (4, 12, (1, 47))]
+
+
+@pytest.mark.parametrize("build", builds("conv"), ids=lambda module: module.__name__.rsplit(".", 1)[1])
+@pytest.mark.parametrize("case", POINTWISE_BLOCK_CASES, ids=str)
+@pytest.mark.parametrize("epilogue", ["none", "add", "relu", "clip"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_pointwise_blocks(build, case, epilogue, batch):
+    """Every block shape, tail and finish of the pointwise forward against the reference."""
+    C, F, plane = case
+    x, w, b, kw = _conv_case(((batch, C) + plane, F, (1, 1), (1, 1), (0, 0), (1, 1), 1),
+                             np.float32)
+    expected, _ = ref_conv(x, w, b)
+    scale = _rng(4).uniform(-2, 2, F).astype(np.float32)
+    start = _rng(2).standard_normal(expected.shape).astype(np.float32)
+    y = start.copy() if epilogue == "add" else np.full(expected.shape, np.nan, np.float32)
+    extra = {"relu": dict(activation=("relu",), scale=scale),
+             "clip": dict(activation=("clip", -0.5, 0.75))}.get(epilogue, {})
+    plan = runner.Plan()
+    build.append_convolution(plan, x, w, b, y, req="add" if epilogue == "add" else "write",
+                             **kw, **extra)
+    plan.run()
+    if epilogue == "add":
+        expected = expected + start
+    elif epilogue == "relu":
+        expected = np.maximum((expected - b[:, None, None]) * scale[:, None, None]
+                              + b[:, None, None], 0)
+    elif epilogue == "clip":
+        expected = np.clip(expected, -0.5, 0.75)
+    np.testing.assert_allclose(y, expected, rtol=2e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3])
+def test_pointwise_threads(batch):
+    """Two kernel threads split the pointwise forward's samples (an even count) or filters: the
+    same bits as one."""
+    from cysym._ops import threads
+    x, w, b, kw = _conv_case(((batch, 9, 50, 61), 17, (1, 1), (1, 1), (0, 0), (1, 1), 1),
+                             np.float32)
+    before = threads.get_num_threads()
+    results = []
+    try:
+        for count in (1, 2):
+            threads.set_num_threads(count)
+            y = np.empty(ref_conv(x, w, b)[0].shape, np.float32)
+            plan = runner.Plan()
+            conv.append_convolution(plan, x, w, b, y, **kw)
+            plan.run()
+            results.append(y)
+    finally:
+        threads.set_num_threads(before)
+    assert np.array_equal(results[0], results[1])
+    np.testing.assert_allclose(results[0], ref_conv(x, w, b)[0], rtol=2e-5, atol=2e-5)

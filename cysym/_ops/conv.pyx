@@ -272,6 +272,34 @@ cdef void _finish_columns(real* y, Py_ssize_t F, Py_ssize_t ld, Py_ssize_t width
                    b[f] if b != NULL else 0, e)
 
 
+cdef extern from "_pointwise_block.h":
+    bint CYSYM_POINTWISE_BLOCK
+    void cysym_pointwise_f(const float* x, const float* w, const float* scale, const float* bias,
+                           float* y, Py_ssize_t C, Py_ssize_t F, Py_ssize_t HW, Py_ssize_t first,
+                           Py_ssize_t last, int add, int act, float lo, float hi) noexcept nogil
+
+
+cdef void _pointwise_blocks(const float* x, const float* w, const float* b, float* y, Geom* g,
+                            int req, const Epilogue* e) noexcept nogil:
+    # the AVX-512 build's float32 pointwise forward without OpenBLAS (_pointwise_block.h): the
+    # threads split the samples where they share them evenly, else the filters (a thread's
+    # share of a 7x7 sample's 49 pixels would be a mostly empty block)
+    cdef Py_ssize_t n, f0, f1
+    cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo
+    cdef const float* scale = <const float*>e.scale
+    cdef int part
+    cdef int parts = threads.parts_for(<double>g.N * g.F * HWo)
+    cdef bint by_sample = g.N % parts == 0
+    for part in prange(parts, num_threads=parts, schedule="static"):
+        f0 = 0 if by_sample else threads.split_point(g.F, parts, part, 6)
+        f1 = g.F if by_sample else threads.split_point(g.F, parts, part + 1, 6)
+        for n in range(threads.split_point(g.N, parts, part, 1) if by_sample else 0,
+                       threads.split_point(g.N, parts, part + 1, 1) if by_sample else g.N):
+            cysym_pointwise_f(x + n * g.C * HWo, w + f0 * g.C, scale + f0 if scale != NULL else NULL,
+                              b + f0 if b != NULL else NULL, y + (n * g.F + f0) * HWo, g.C, f1 - f0,
+                              HWo, 0, HWo, req == REQ_ADD, e.act, <float>e.lo, <float>e.hi)
+
+
 cdef void _pointwise_forward(const real* x, const real* w, const real* b, real* y, Geom* g,
                              int req, const Epilogue* e, Py_ssize_t tile) noexcept nogil:
     # tile > 0: `tile` output columns at a time, finished (bias, scale, activation) while they
@@ -282,6 +310,10 @@ cdef void _pointwise_forward(const real* x, const real* w, const real* b, real* 
     cdef real beta = 1 if req == REQ_ADD else 0
     if req == REQ_NULL:
         return
+    if real is float:
+        if CYSYM_POINTWISE_BLOCK and g.G == 1:
+            _pointwise_blocks(x, w, b, y, g, req, e)
+            return
     if tile > 0:
         _pointwise_tiles(x, w, b, y, g, req, e, tile)
         return
