@@ -1348,3 +1348,25 @@ def test_pointwise_threads(batch):
         threads.set_num_threads(before)
     assert np.array_equal(results[0], results[1])
     np.testing.assert_allclose(results[0], ref_conv(x, w, b)[0], rtol=2e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize("build", builds("conv"), ids=lambda module: module.__name__.rsplit(".", 1)[1])
+@pytest.mark.parametrize("case", POINTWISE_BLOCK_CASES, ids=str)
+@pytest.mark.parametrize("req", ["write", "add"])
+def test_pointwise_data_gradient_blocks(build, case, req):
+    """The data gradient w.T @ dy through the forward's blocks (the weights read transposed),
+    and the weight gradient beside it, against the reference."""
+    C, F, plane = case
+    x, w, b, kw = _conv_case(((3, C) + plane, F, (1, 1), (1, 1), (0, 0), (1, 1), 1), np.float32)
+    y_ref, backward = ref_conv(x, w, b)
+    dy = _rng(1).standard_normal(y_ref.shape).astype(np.float32)
+    start = _rng(2).standard_normal(x.shape).astype(np.float32)
+    dx = start.copy() if req == "add" else np.full(x.shape, np.nan, np.float32)
+    dw = np.empty(w.shape, np.float32)
+    plan = runner.Plan()
+    build.append_convolution_backward(plan, dy, x, w, dx, dw, None, req_dx=req, req_db="null",
+                                      **kw)
+    plan.run(is_train=True)
+    want_dx, want_dw = backward(dy)[:2]
+    np.testing.assert_allclose(dx, want_dx + (start if req == "add" else 0), rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(dw, want_dw, rtol=2e-5, atol=5e-5)

@@ -18,10 +18,12 @@
 #define CYSYM_PW_FILTERS 6
 #define CYSYM_PW_VECTORS 4
 
-/* filters f0 .. f0 + NF (w, y, scale and bias start at f0) of pixels p0 .. p0 + 16 NV (x and
-   y start at p0; with `masked`, only the lanes of lanes[v] of vector v exist) */
+/* filters f0 .. f0 + NF (w, y, scale and bias start at f0; filter f's weight for input c at
+   w[f wf + c wc]) of pixels p0 .. p0 + 16 NV (x and y start at p0; with `masked`, only the lanes
+   of lanes[v] of vector v exist) */
 CYSYM_PW_UNROLLED void cysym_pw_block(const float* x, Py_ssize_t HW, Py_ssize_t C, const float* w,
-                                      const int NF, const int NV, const int masked,
+                                      Py_ssize_t wf, Py_ssize_t wc, const int NF, const int NV,
+                                      const int masked,
                                       const __mmask16* lanes,
                                       float* y, int add, const float* scale, const float* bias,
                                       int act, __m512 lo, __m512 hi) {
@@ -38,7 +40,7 @@ CYSYM_PW_UNROLLED void cysym_pw_block(const float* x, Py_ssize_t HW, Py_ssize_t 
                            : _mm512_loadu_ps(x + c * HW + 16 * v);
 #pragma GCC unroll 6
         for (int f = 0; f < NF; f++) {
-            __m512 weight = _mm512_set1_ps(w[f * C + c]);
+            __m512 weight = _mm512_set1_ps(w[f * wf + c * wc]);
 #pragma GCC unroll 4
             for (int v = 0; v < NV; v++)
                 acc[f][v] = _mm512_fmadd_ps(weight, in[v], acc[f][v]);
@@ -75,17 +77,19 @@ CYSYM_PW_UNROLLED void cysym_pw_block(const float* x, Py_ssize_t HW, Py_ssize_t 
 
 /* every filter of pixels p0 .. p0 + 16 NV, NF filters a block */
 CYSYM_PW_UNROLLED void cysym_pw_pixels(const float* x, Py_ssize_t HW, Py_ssize_t C, Py_ssize_t F,
-                                       const float* w, const int NV, const int masked,
+                                       const float* w, Py_ssize_t wf, Py_ssize_t wc, const int NV,
+                                       const int masked,
                                        const __mmask16* lanes,
                                        float* y, int add, const float* scale, const float* bias,
                                        int act, __m512 lo, __m512 hi) {
     Py_ssize_t f0 = 0;
     for (; f0 + CYSYM_PW_FILTERS <= F; f0 += CYSYM_PW_FILTERS)
-        cysym_pw_block(x, HW, C, w + f0 * C, CYSYM_PW_FILTERS, NV, masked, lanes, y + f0 * HW, add,
-                       scale ? scale + f0 : NULL, bias ? bias + f0 : NULL, act, lo, hi);
+        cysym_pw_block(x, HW, C, w + f0 * wf, wf, wc, CYSYM_PW_FILTERS, NV, masked, lanes,
+                       y + f0 * HW, add, scale ? scale + f0 : NULL, bias ? bias + f0 : NULL, act,
+                       lo, hi);
     /* the last F % 6 filters, a block of that many */
 #define CYSYM_PW_LAST(NF) \
-    cysym_pw_block(x, HW, C, w + f0 * C, NF, NV, masked, lanes, y + f0 * HW, add, \
+    cysym_pw_block(x, HW, C, w + f0 * wf, wf, wc, NF, NV, masked, lanes, y + f0 * HW, add, \
                    scale ? scale + f0 : NULL, bias ? bias + f0 : NULL, act, lo, hi)
     switch (F - f0) {
     case 1: CYSYM_PW_LAST(1); break;
@@ -98,19 +102,20 @@ CYSYM_PW_UNROLLED void cysym_pw_pixels(const float* x, Py_ssize_t HW, Py_ssize_t
 #undef CYSYM_PW_LAST
 }
 
-/* Pixels first .. last of one sample: x (C x HW) to y (F x HW) with the weights w (F x C); the
-   finish as in _depthwise_rows.h (add: y += sums + bias; else act(sums * scale + bias), scale
-   and bias each NULL for none) */
-static void cysym_pointwise_f(const float* x, const float* w, const float* scale,
-                              const float* bias, float* y, Py_ssize_t C, Py_ssize_t F,
-                              Py_ssize_t HW, Py_ssize_t first, Py_ssize_t last, int add, int act,
-                              float lo, float hi) {
+/* Pixels first .. last of one sample: x (C x HW) to y (F x HW), filter f's weight for input c
+   at w[f wf + c wc] (the forward's F x C weights: wf = C, wc = 1; their transpose, for the data
+   gradient: wf = 1, wc = the forward's C); the finish as in _depthwise_rows.h (add: y += sums +
+   bias; else act(sums * scale + bias), scale and bias each NULL for none) */
+static void cysym_pointwise_f(const float* x, const float* w, Py_ssize_t wf, Py_ssize_t wc,
+                              const float* scale, const float* bias, float* y, Py_ssize_t C,
+                              Py_ssize_t F, Py_ssize_t HW, Py_ssize_t first, Py_ssize_t last,
+                              int add, int act, float lo, float hi) {
     const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
     __mmask16 lanes[CYSYM_PW_VECTORS];
     Py_ssize_t p0 = first;
     for (; p0 + 16 * CYSYM_PW_VECTORS <= last; p0 += 16 * CYSYM_PW_VECTORS)
-        cysym_pw_pixels(x + p0, HW, C, F, w, CYSYM_PW_VECTORS, 0, lanes, y + p0, add, scale, bias,
-                        act, vlo, vhi);
+        cysym_pw_pixels(x + p0, HW, C, F, w, wf, wc, CYSYM_PW_VECTORS, 0, lanes, y + p0, add,
+                        scale, bias, act, vlo, vhi);
     if (p0 < last) {
         /* the last pixels in as many vectors as they fill, the last one masked */
         for (int v = 0; v < CYSYM_PW_VECTORS; v++) {
@@ -118,14 +123,14 @@ static void cysym_pointwise_f(const float* x, const float* w, const float* scale
             lanes[v] = n >= 16 ? (__mmask16)0xFFFF : n > 0 ? (__mmask16)((1u << n) - 1u) : 0;
         }
         switch ((last - p0 + 15) / 16) {
-        case 1: cysym_pw_pixels(x + p0, HW, C, F, w, 1, 1, lanes, y + p0, add, scale, bias, act,
-                                vlo, vhi); break;
-        case 2: cysym_pw_pixels(x + p0, HW, C, F, w, 2, 1, lanes, y + p0, add, scale, bias, act,
-                                vlo, vhi); break;
-        case 3: cysym_pw_pixels(x + p0, HW, C, F, w, 3, 1, lanes, y + p0, add, scale, bias, act,
-                                vlo, vhi); break;
-        default: cysym_pw_pixels(x + p0, HW, C, F, w, 4, 1, lanes, y + p0, add, scale, bias, act,
-                                 vlo, vhi); break;
+#define CYSYM_PW_TAIL(NV) \
+    cysym_pw_pixels(x + p0, HW, C, F, w, wf, wc, NV, 1, lanes, y + p0, add, scale, bias, act, vlo, \
+                    vhi)
+        case 1: CYSYM_PW_TAIL(1); break;
+        case 2: CYSYM_PW_TAIL(2); break;
+        case 3: CYSYM_PW_TAIL(3); break;
+        default: CYSYM_PW_TAIL(4); break;
+#undef CYSYM_PW_TAIL
         }
     }
 }

@@ -274,30 +274,33 @@ cdef void _finish_columns(real* y, Py_ssize_t F, Py_ssize_t ld, Py_ssize_t width
 
 cdef extern from "_pointwise_block.h":
     bint CYSYM_POINTWISE_BLOCK
-    void cysym_pointwise_f(const float* x, const float* w, const float* scale, const float* bias,
-                           float* y, Py_ssize_t C, Py_ssize_t F, Py_ssize_t HW, Py_ssize_t first,
-                           Py_ssize_t last, int add, int act, float lo, float hi) noexcept nogil
+    void cysym_pointwise_f(const float* x, const float* w, Py_ssize_t wf, Py_ssize_t wc,
+                           const float* scale, const float* bias, float* y, Py_ssize_t C,
+                           Py_ssize_t F, Py_ssize_t HW, Py_ssize_t first, Py_ssize_t last, int add,
+                           int act, float lo, float hi) noexcept nogil
 
 
-cdef void _pointwise_blocks(const float* x, const float* w, const float* b, float* y, Geom* g,
-                            int req, const Epilogue* e) noexcept nogil:
-    # the AVX-512 build's float32 pointwise forward without OpenBLAS (_pointwise_block.h): the
-    # threads split the samples where they share them evenly, else the filters (a thread's
-    # share of a 7x7 sample's 49 pixels would be a mostly empty block)
+cdef void _pointwise_blocks(const float* x, const float* w, Py_ssize_t wf, Py_ssize_t wc,
+                            const float* b, float* y, Py_ssize_t N, Py_ssize_t C, Py_ssize_t F,
+                            Py_ssize_t HWo, int req, const Epilogue* e) noexcept nogil:
+    # the AVX-512 build's float32 product of a pointwise layer's weights (filter f's for input c
+    # at w[f * wf + c * wc]) with each of N samples of C planes, without OpenBLAS
+    # (_pointwise_block.h): the threads split the samples where they share them evenly, else the
+    # filters (a thread's share of a 7x7 sample's 49 pixels would be a mostly empty block)
     cdef Py_ssize_t n, f0, f1
-    cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo
     cdef const float* scale = <const float*>e.scale
     cdef int part
-    cdef int parts = threads.parts_for(<double>g.N * g.F * HWo)
-    cdef bint by_sample = g.N % parts == 0
+    cdef int parts = threads.parts_for(<double>N * F * HWo)
+    cdef bint by_sample = N % parts == 0
     for part in prange(parts, num_threads=parts, schedule="static"):
-        f0 = 0 if by_sample else threads.split_point(g.F, parts, part, 6)
-        f1 = g.F if by_sample else threads.split_point(g.F, parts, part + 1, 6)
-        for n in range(threads.split_point(g.N, parts, part, 1) if by_sample else 0,
-                       threads.split_point(g.N, parts, part + 1, 1) if by_sample else g.N):
-            cysym_pointwise_f(x + n * g.C * HWo, w + f0 * g.C, scale + f0 if scale != NULL else NULL,
-                              b + f0 if b != NULL else NULL, y + (n * g.F + f0) * HWo, g.C, f1 - f0,
-                              HWo, 0, HWo, req == REQ_ADD, e.act, <float>e.lo, <float>e.hi)
+        f0 = 0 if by_sample else threads.split_point(F, parts, part, 6)
+        f1 = F if by_sample else threads.split_point(F, parts, part + 1, 6)
+        for n in range(threads.split_point(N, parts, part, 1) if by_sample else 0,
+                       threads.split_point(N, parts, part + 1, 1) if by_sample else N):
+            cysym_pointwise_f(x + n * C * HWo, w + f0 * wf, wf, wc,
+                              scale + f0 if scale != NULL else NULL, b + f0 if b != NULL else NULL,
+                              y + (n * F + f0) * HWo, C, f1 - f0, HWo, 0, HWo, req == REQ_ADD,
+                              e.act, <float>e.lo, <float>e.hi)
 
 
 cdef void _pointwise_forward(const real* x, const real* w, const real* b, real* y, Geom* g,
@@ -312,7 +315,7 @@ cdef void _pointwise_forward(const real* x, const real* w, const real* b, real* 
         return
     if real is float:
         if CYSYM_POINTWISE_BLOCK and g.G == 1:
-            _pointwise_blocks(x, w, b, y, g, req, e)
+            _pointwise_blocks(x, w, g.C, 1, b, y, g.N, g.C, g.F, HWo, req, e)
             return
     if tile > 0:
         _pointwise_tiles(x, w, b, y, g, req, e, tile)
@@ -367,6 +370,12 @@ cdef void _pointwise_backward(const real* dy, const real* x, const real* w, real
     cdef Py_ssize_t Fg = g.F // g.G, Cg = g.C // g.G
     cdef real beta_dx = 1 if req_dx == REQ_ADD else 0
     cdef const real* dyn
+    cdef bint blocks_dx = False
+    if real is float:
+        # dx = w.T @ dy through the forward's blocks, the weights read transposed
+        blocks_dx = CYSYM_POINTWISE_BLOCK and g.G == 1 and req_dx != REQ_NULL
+        if blocks_dx:
+            _pointwise_blocks(dy, w, 1, g.C, NULL, dx, g.N, g.F, g.C, HWo, req_dx, &NO_EPILOGUE)
     if req_dw == REQ_WRITE:
         memset(dw, 0, g.F * Cg * sizeof(real))
     if req_db == REQ_WRITE:
@@ -382,7 +391,7 @@ cdef void _pointwise_backward(const real* dy, const real* x, const real* w, real
                 gemm(False, True, <int>Fg, <int>Cg, <int>HWo, <real>1, dyn + grp * Fg * HWo,
                      <int>HWo, x + (n * g.C + grp * Cg) * HWo, <int>HWo, <real>1,
                      dw + grp * Fg * Cg, <int>Cg)
-            if req_dx != REQ_NULL:
+            if req_dx != REQ_NULL and not blocks_dx:
                 # dx[n, group] (+)= w[group].T @ dy[n, group]   (Cg x Fg) @ (Fg x HWo)
                 gemm(True, False, <int>Cg, <int>HWo, <int>Fg, <real>1, w + grp * Fg * Cg, <int>Cg,
                      dyn + grp * Fg * HWo, <int>HWo, beta_dx, dx + (n * g.C + grp * Cg) * HWo,
