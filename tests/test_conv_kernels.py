@@ -1331,7 +1331,7 @@ def test_pointwise_blocks(build, case, epilogue, batch):
 def test_pointwise_threads(batch):
     """Two kernel threads split the pointwise forward's samples (an even count) or filters: the
     same bits as one."""
-    from cysym._ops import threads
+    from cysym._ops import load, threads
     x, w, b, kw = _conv_case(((batch, 9, 50, 61), 17, (1, 1), (1, 1), (0, 0), (1, 1), 1),
                              np.float32)
     before = threads.get_num_threads()
@@ -1341,7 +1341,7 @@ def test_pointwise_threads(batch):
             threads.set_num_threads(count)
             y = np.empty(ref_conv(x, w, b)[0].shape, np.float32)
             plan = runner.Plan()
-            conv.append_convolution(plan, x, w, b, y, **kw)
+            load("conv").append_convolution(plan, x, w, b, y, **kw)
             plan.run()
             results.append(y)
     finally:
@@ -1370,3 +1370,85 @@ def test_pointwise_data_gradient_blocks(build, case, req):
     want_dx, want_dw = backward(dy)[:2]
     np.testing.assert_allclose(dx, want_dx + (start if req == "add" else 0), rtol=2e-5, atol=2e-5)
     np.testing.assert_allclose(dw, want_dw, rtol=2e-5, atol=5e-5)
+
+
+# 3x3 stride-1 layers the AVX-512 build's blocks take (_conv3x3_block.h: float32, more than 4
+# and at most 32 channels in or out, output rows at least 14 wide): (C, F, plane, pad) with
+# filter counts that leave 1 to 5 after the blocks of 6, output rows that leave 1 to 3 after the
+# blocks of 4, rows of one to three vectors of 16 columns, pads 0 to 2
+CONV3X3_CASES = [(5, 7, (6, 14), (1, 1)), (9, 32, (9, 17), (1, 1)), (33, 8, (7, 33), (0, 1)),
+                 (6, 13, (5, 20), (2, 2)), (8, 6, (4, 16), (1, 0)), (40, 11, (3, 40), (1, 1))]
+
+
+@pytest.mark.parametrize("build", builds("conv"), ids=lambda module: module.__name__.rsplit(".", 1)[1])
+@pytest.mark.parametrize("case", CONV3X3_CASES, ids=str)
+@pytest.mark.parametrize("epilogue", ["none", "add", "relu", "clip"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_conv3x3_blocks(build, case, epilogue, batch):
+    """Every block shape, tail and finish of the 3x3 forward against the reference, with no
+    workspace where the blocks take the layer."""
+    C, F, plane, pad = case
+    x, w, b, kw = _conv_case(((batch, C) + plane, F, (3, 3), (1, 1), pad, (1, 1), 1), np.float32)
+    expected, _ = ref_conv(x, w, b, (1, 1), pad)
+    scale = _rng(4).uniform(-2, 2, F).astype(np.float32)
+    start = _rng(2).standard_normal(expected.shape).astype(np.float32)
+    y = start.copy() if epilogue == "add" else np.full(expected.shape, np.nan, np.float32)
+    extra = {"relu": dict(activation=("relu",), scale=scale),
+             "clip": dict(activation=("clip", -0.5, 0.75))}.get(epilogue, {})
+    blocks = build.conv_direct_3x3(x.shape, w.shape, itemsize=4, **kw)
+    assert blocks == build.__name__.endswith("_avx512")
+    assert (build.conv_workspace_bytes(x.shape, w.shape, itemsize=4, forward=True, **kw) == 0) == blocks
+    plan = runner.Plan()
+    build.append_convolution(plan, x, w, b, y, req="add" if epilogue == "add" else "write",
+                             **kw, **extra)
+    plan.run()
+    if epilogue == "add":
+        expected = expected + start
+    elif epilogue == "relu":
+        expected = np.maximum((expected - b[:, None, None]) * scale[:, None, None]
+                              + b[:, None, None], 0)
+    elif epilogue == "clip":
+        expected = np.clip(expected, -0.5, 0.75)
+    np.testing.assert_allclose(y, expected, rtol=5e-5, atol=5e-5)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="guard pages through libc's mprotect: Linux")
+@pytest.mark.parametrize("case", CONV3X3_CASES, ids=str)
+@pytest.mark.parametrize("at_end", [False, True])
+def test_conv3x3_reads_stay_inside_the_tensor(case, at_end):
+    """x right against an inaccessible page: the 3x3 blocks read nothing outside it."""
+    C, F, plane, pad = case
+    x, w, b, kw = _conv_case(((2, C) + plane, F, (3, 3), (1, 1), pad, (1, 1), 1), np.float32)
+    expected, _ = ref_conv(x, w, b, (1, 1), pad)
+    xg = _guarded_floats(x.size, at_end).reshape(x.shape)
+    xg[...] = x
+    for build in builds("conv"):
+        y = np.empty(expected.shape, np.float32)
+        plan = runner.Plan()
+        build.append_convolution(plan, xg, w, b, y, **kw)
+        plan.run()
+        np.testing.assert_allclose(y, expected, rtol=5e-5, atol=5e-5)
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_conv3x3_threads(batch):
+    """Two kernel threads split the 3x3 blocks' samples (an even count) or filters: the same
+    bits as one."""
+    from cysym._ops import load, threads
+    x, w, b, kw = _conv_case(((batch, 12, 30, 31), 20, (3, 3), (1, 1), (1, 1), (1, 1), 1),
+                             np.float32)
+    before = threads.get_num_threads()
+    results = []
+    try:
+        for count in (1, 2):
+            threads.set_num_threads(count)
+            y = np.empty(ref_conv(x, w, b, (1, 1), (1, 1))[0].shape, np.float32)
+            plan = runner.Plan()
+            load("conv").append_convolution(plan, x, w, b, y, **kw)
+            plan.run()
+            results.append(y)
+    finally:
+        threads.set_num_threads(before)
+    assert np.array_equal(results[0], results[1])
+    np.testing.assert_allclose(results[0], ref_conv(x, w, b, (1, 1), (1, 1))[0], rtol=5e-5,
+                               atol=5e-5)

@@ -8,6 +8,9 @@ def conv_out_size(size, k, s, d, p) -> Any: ...
 CHUNK_COLUMNS: int
 POINTWISE_COLUMNS: int
 DIRECT_CHANNELS: int
+CONV3X3_MIN_WIDTH: int
+CONV3X3_MAX_CHANNELS: int
+def conv_direct_3x3(data_shape, weight_shape, kernel, stride=..., dilate=..., pad=..., num_filter=..., num_group=..., itemsize=...) -> Any: ...
 def conv_chunk(geo, im2col=...) -> Any: ...
 TILE_ELEMENTS: int
 TILE_MIN_COLUMNS: int

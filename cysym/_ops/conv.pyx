@@ -28,6 +28,8 @@ DEF DEPTHWISE = -1
 DEF DEPTHWISE_TAPS = 16
 # `nb` of the forward that runs a few-channel convolution directly (see _direct_forward)
 DEF DIRECT = -2
+# `nb` of the forward through the AVX-512 build's 3x3 blocks (see _conv3x3_forward)
+DEF CONV3X3 = -3
 # filters of one block of the direct forward's sums, and the most columns a block has (two
 # vectors of the build's width, see _direct_block.h: 2 x 16 floats in the AVX-512 build)
 DEF DIRECT_FILTERS = 4
@@ -1011,6 +1013,37 @@ cdef bint _direct_forward(const real* x, const real* w, const real* b, real* y, 
     return True
 
 
+cdef extern from "_conv3x3_block.h":
+    bint CYSYM_CONV3X3_BLOCK
+    void cysym_conv3x3_f(const float* x, Py_ssize_t x_before, Py_ssize_t x_after, const float* w,
+                         const float* scale, const float* bias, float* y, Py_ssize_t C,
+                         Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t F,
+                         Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f_first, Py_ssize_t f_last,
+                         int add, int act, float lo, float hi) noexcept nogil
+
+
+cdef void _conv3x3_forward(const float* x, const float* w, const float* b, float* y, Geom* g,
+                           int req, const Epilogue* e) noexcept nogil:
+    # the AVX-512 build's float32 3x3 stride-1 forward (_conv3x3_block.h): the threads split
+    # the samples where they share them evenly, else the filters
+    cdef Py_ssize_t n, f0, f1
+    cdef Py_ssize_t in_size = g.C * g.H * g.W
+    cdef int part
+    cdef int parts = threads.parts_for(<double>g.N * g.F * g.Ho * g.Wo * g.C)
+    cdef bint by_sample = g.N % parts == 0
+    if req == REQ_NULL:
+        return
+    for part in prange(parts, num_threads=parts, schedule="static"):
+        f0 = 0 if by_sample else threads.split_point(g.F, parts, part, 6)
+        f1 = g.F if by_sample else threads.split_point(g.F, parts, part + 1, 6)
+        for n in range(threads.split_point(g.N, parts, part, 1) if by_sample else 0,
+                       threads.split_point(g.N, parts, part + 1, 1) if by_sample else g.N):
+            cysym_conv3x3_f(x + n * in_size, n * in_size, (g.N - 1 - n) * in_size, w,
+                            <const float*>e.scale, b, y + n * g.F * g.Ho * g.Wo, g.C, g.H, g.W,
+                            g.ph, g.pw, g.F, g.Ho, g.Wo, f0, f1, req == REQ_ADD, e.act,
+                            <float>e.lo, <float>e.hi)
+
+
 cdef extern from "_direct_block.h":
     Py_ssize_t CYSYM_DIRECT_WIDTH_F
     Py_ssize_t CYSYM_DIRECT_WIDTH_D
@@ -1093,6 +1126,10 @@ cdef bint _conv_forward(const real* x, const real* w, const real* b, real* y, re
         return _depthwise_forward(x, w, b, y, g, req, e)
     if nb == DIRECT:
         return req == REQ_NULL or _direct_forward(x, w, b, y, col, g, req, e)
+    if nb == CONV3X3:
+        if real is float:
+            _conv3x3_forward(x, w, b, y, g, req, e)
+        return True
     if req == REQ_NULL:
         return True
     if tile > 0:
@@ -1382,6 +1419,37 @@ def _direct_workspace_elements(list geo):
     return g.C * g.sh * g.sw * _phase_size(&g) + DIRECT_WIDTH + g.kw
 
 
+# The 3x3 blocks' forward (_conv3x3_block.h) takes float32 3x3 layers at stride 1 whose output
+# rows fill most of its 16-column vectors and that have at most CONV3X3_MAX_CHANNELS input or
+# output channels: there im2col's GEMMs are short or narrow and Winograd's transforms cost most.
+# One thread, Zen 5, fused BatchNorm + relu, blocks time / the path before (Winograd or im2col),
+# best of 4 alternating: DenseNet's 128->32 at 56x56 / 28x28 / 14x14 0.71 / 1.03 / 0.45 at
+# batch 1, 0.82 / 0.72 / 0.58 at batch 32; SqueezeNet's 16->64 at 55x55 0.68 / 0.76 and 32->128
+# at 27x27 0.82 / 0.76 (batch 1 / 32).  Against Winograd on wider layers they lose: 64->64 at
+# 56x56 1.08, 128->128 at 28x28 1.28, Inception's 96->96 at 35x35 1.34 (batch 1), 256->256 at
+# 14x14 0.92 at batch 1 but 1.12 / 1.23 at batch 2 / 32.
+CONV3X3_MIN_WIDTH = 14
+CONV3X3_MAX_CHANNELS = 32
+
+
+def _conv3x3(geo, itemsize):
+    """Whether the forward runs through the AVX-512 build's 3x3 blocks: float32, 2-D, one
+    group, 3x3 undilated at stride 1, more channels than the few-channel path takes, at most
+    CONV3X3_MAX_CHANNELS in or out, output rows at least CONV3X3_MIN_WIDTH wide."""
+    return (CYSYM_CONV3X3_BLOCK and itemsize == 4 and geo[6] == 1 and geo[2] == geo[7] == 1
+            and geo[8] == geo[9] == 3 and geo[11] == geo[12] == 1 and geo[14] == geo[15] == 1
+            and geo[1] > DIRECT_CHANNELS and min(geo[1], geo[5]) <= CONV3X3_MAX_CHANNELS
+            and geo[21] >= CONV3X3_MIN_WIDTH)
+
+
+def conv_direct_3x3(data_shape, weight_shape, kernel, stride=(), dilate=(), pad=(),
+                    num_filter=None, num_group=1, itemsize=4):
+    """Whether the forward of this layer runs through the 3x3 blocks (so neither im2col nor
+    Winograd: ops/conv.py asks before it plans Winograd's forward)."""
+    return _conv3x3(_layer_geometry(data_shape, weight_shape, kernel, stride, dilate, pad,
+                                    num_filter, num_group), itemsize)
+
+
 def conv_chunk(geo, im2col=False):
     """Samples per GEMM: enough for about CHUNK_COLUMNS output pixels, at least one; 0 (the
     kernels' pointwise path, no im2col) for a pointwise convolution at one sample per GEMM or
@@ -1446,16 +1514,25 @@ def conv_workspace_elements(geo, im2col=False, forward=False):
     return (C * kd * kh * kw + F) * max(0, conv_chunk(geo, im2col)) * _out_positions(geo)
 
 
+def _layer_geometry(data_shape, weight_shape, kernel, stride, dilate, pad, num_filter,
+                    num_group):
+    """The geometry of a Convolution on arrays of these shapes."""
+    class _Shape:
+        def __init__(self, shape):
+            self.shape, self.ndim = tuple(shape), len(shape)
+    return _conv_geometry(_Shape(data_shape), _Shape(weight_shape), kernel, stride, dilate, pad,
+                          weight_shape[0] if num_filter is None else num_filter, num_group,
+                          "Convolution")
+
+
 def conv_workspace_bytes(data_shape, weight_shape, kernel, stride=(), dilate=(), pad=(),
                          num_filter=None, num_group=1, itemsize=4, forward=False):
     """Scratch bytes the `forward` or the backward kernel wants (for the OpDef's workspace
     rules)."""
-    class _Shape:
-        def __init__(self, shape):
-            self.shape, self.ndim = tuple(shape), len(shape)
-    geo = _conv_geometry(_Shape(data_shape), _Shape(weight_shape), kernel, stride, dilate, pad,
-                         weight_shape[0] if num_filter is None else num_filter, num_group,
-                         "Convolution")
+    geo = _layer_geometry(data_shape, weight_shape, kernel, stride, dilate, pad, num_filter,
+                          num_group)
+    if forward and _conv3x3(geo, itemsize):
+        return 0
     return conv_workspace_elements(geo, forward=forward) * itemsize
 
 
@@ -1486,14 +1563,17 @@ def append_convolution(Plan plan, x, w, b, y, kernel, stride=(), dilate=(), pad=
     geo = _conv_geometry(x, w, kernel, stride, dilate, pad, num_filter, num_group, label)
     _check_shape(y, _out_shape(geo, len(kernel)), "output", label)
     _check_shape(b, (geo[5],), "bias", label)
-    col = _col_buffer(workspace, conv_workspace_elements(geo, im2col, forward=True), x.dtype)
     arrays = [x, w, x if b is None else b, y]
     dtype = common_dtype(arrays + ([] if scale is None else [scale]))
+    blocks = not im2col and _conv3x3(geo, np.dtype(x.dtype).itemsize)
+    col = _col_buffer(workspace, 0 if blocks else conv_workspace_elements(geo, im2col, forward=True),
+                      x.dtype)
     direct = not im2col and _direct(geo)
     plan.add(conv_forward_kernel, dtype, arrays + [col] + fused_scale(scale, geo[5], req, label),
-             geo + [DIRECT if direct else conv_chunk(geo, im2col), b is not None,
-                    req_code(req, label),
-                    0 if direct else conv_tile_rows(geo, im2col) or conv_tile_columns(geo, im2col)],
+             geo + [CONV3X3 if blocks else DIRECT if direct else conv_chunk(geo, im2col),
+                    b is not None, req_code(req, label),
+                    0 if direct or blocks else
+                    conv_tile_rows(geo, im2col) or conv_tile_columns(geo, im2col)],
              epilogue_floats(activation, req_code(req, label), label), label)
 
 

@@ -147,6 +147,15 @@ def _winograd_fits(params, data_shape):
     return tiles >= least and min(channels, params["num_filter"]) >= WINOGRAD_MIN_CHANNELS
 
 
+def _winograd_forward(params, data_shape, dtype):
+    """Whether the forward runs by Winograd: where it fits and the 3x3 blocks of the AVX-512
+    build do not take the layer (the data gradient keeps to _winograd_fits)."""
+    filters, groups = params["num_filter"], params["num_group"]
+    weight = (filters, data_shape[1] // groups) + tuple(params["kernel"])
+    return _winograd_fits(params, data_shape) and not kernels("conv").conv_direct_3x3(
+        data_shape, weight, itemsize=np.dtype(dtype).itemsize, **_conv_attrs(params))
+
+
 def _pad_2d(params):
     return tuple(params["pad"]) or (0, 0)
 
@@ -170,7 +179,7 @@ def _conv_workspace(params, in_shapes, out_shapes, dtype):
     """Bytes of the im2col buffer (and staging block) for one chunk of samples, or Winograd's
     transformed weights and one block of transformed tiles."""
     data = in_shapes[0]
-    if _winograd_fits(params, data):
+    if _winograd_forward(params, data, dtype):
         return _winograd_bytes(params, data, dtype)
     return _im2col_bytes(params, data, dtype, forward=True)
 
@@ -209,7 +218,7 @@ def _append_conv(b, bias, workspace, activation=None, scale=None):
             kernels("elemwise").append_unary(b.plan, activation[0], y, y, "write", b.label,
                                              *activation[1:])
         return
-    if _winograd_fits(b.params, x.shape):
+    if _winograd_forward(b.params, x.shape, x.dtype):
         kernels("winograd").append_winograd(b.plan, x, weight, bias, y, _pad_2d(b.params),
                                             workspace=workspace, req=b.req[0], label=b.label,
                                             activation=activation, scale=scale)
