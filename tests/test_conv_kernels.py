@@ -1373,11 +1373,14 @@ def test_pointwise_data_gradient_blocks(build, case, req):
 
 
 # 3x3 stride-1 layers the AVX-512 build's blocks take (_conv3x3_block.h: float32, more than 4
-# and at most 32 channels in or out, output rows at least 14 wide): (C, F, plane, pad) with
+# channels; by rows with at most 32 channels in or out and output rows at least 14 wide, with
 # filter counts that leave 1 to 5 after the blocks of 6, output rows that leave 1 to 3 after the
-# blocks of 4, rows of one to three vectors of 16 columns, pads 0 to 2
+# blocks of 4, rows of one to three vectors of 16 columns, pads 0 to 2; the flat way with 49 to
+# 64 output pixels and one column of padding, any channel count): (C, F, plane, pad)
 CONV3X3_CASES = [(5, 7, (6, 14), (1, 1)), (9, 32, (9, 17), (1, 1)), (33, 8, (7, 33), (0, 1)),
-                 (6, 13, (5, 20), (2, 2)), (8, 6, (4, 16), (1, 0)), (40, 11, (3, 40), (1, 1))]
+                 (6, 13, (5, 20), (2, 2)), (8, 6, (4, 16), (1, 0)), (40, 11, (3, 40), (1, 1)),
+                 (40, 13, (7, 7), (1, 1)), (6, 7, (8, 8), (1, 1)), (9, 11, (9, 8), (0, 1)),
+                 (35, 6, (5, 8), (2, 1))]
 
 
 @pytest.mark.parametrize("build", builds("conv"), ids=lambda module: module.__name__.rsplit(".", 1)[1])

@@ -32,6 +32,27 @@ typedef struct {
     __m512 lo, hi;
 } cysym_c3_layer;
 
+/* y[lanes of out] = act(sums * scale + bias), or with add: y += sums + bias */
+CYSYM_C3_UNROLLED void cysym_c3_finish(float* y, __mmask16 out, __m512 sums,
+                                       const cysym_c3_layer* L, float scale, float bias) {
+    __m512 b = _mm512_set1_ps(bias), v;
+    if (L->add) {
+        v = _mm512_add_ps(_mm512_maskz_loadu_ps(out, y), _mm512_add_ps(sums, b));
+    } else {
+        v = _mm512_fmadd_ps(sums, _mm512_set1_ps(scale), b);
+        if (L->act == 1) {
+            /* max returns its second operand for NaN: relu's NaN -> 0 */
+            v = _mm512_max_ps(v, _mm512_setzero_ps());
+        } else if (L->act == 2) {
+            __mmask16 below = _mm512_cmp_ps_mask(v, L->lo, _CMP_LT_OQ);
+            __mmask16 above = _mm512_cmp_ps_mask(v, L->hi, _CMP_GT_OQ) & ~below;
+            v = _mm512_mask_blend_ps(above, v, L->hi);
+            v = _mm512_mask_blend_ps(below, v, L->lo);
+        }
+    }
+    _mm512_mask_storeu_ps(y, out, v);
+}
+
 /* a vector of 16 output columns from ow0: tap j reads from column c + j; the lanes where that
    is inside the row, and the lanes that are output pixels */
 typedef struct {
@@ -81,41 +102,73 @@ CYSYM_C3_UNROLLED void cysym_c3_block(const float* x, const cysym_c3_layer* L, c
         }
     }
 #pragma GCC unroll 6
-    for (int f = 0; f < NF; f++) {
-        __m512 s = _mm512_set1_ps(scale ? scale[f] : 1), b = _mm512_set1_ps(bias ? bias[f] : 0);
+    for (int f = 0; f < NF; f++)
 #pragma GCC unroll 4
-        for (int q = 0; q < R; q++) {
-            float* out = y + f * L->Ho * L->Wo + (oh0 + q) * L->Wo;
-            __m512 v;
-            if (L->add) {
-                v = _mm512_add_ps(_mm512_maskz_loadu_ps(k->out, out), _mm512_add_ps(acc[f][q], b));
-            } else {
-                v = _mm512_fmadd_ps(acc[f][q], s, b);
-                if (L->act == 1) {
-                    /* max returns its second operand for NaN: relu's NaN -> 0 */
-                    v = _mm512_max_ps(v, _mm512_setzero_ps());
-                } else if (L->act == 2) {
-                    __mmask16 below = _mm512_cmp_ps_mask(v, L->lo, _CMP_LT_OQ);
-                    __mmask16 above = _mm512_cmp_ps_mask(v, L->hi, _CMP_GT_OQ) & ~below;
-                    v = _mm512_mask_blend_ps(above, v, L->hi);
-                    v = _mm512_mask_blend_ps(below, v, L->lo);
-                }
-            }
-            _mm512_mask_storeu_ps(out, k->out, v);
-        }
-    }
+        for (int q = 0; q < R; q++)
+            cysym_c3_finish(y + f * L->Ho * L->Wo + (oh0 + q) * L->Wo, k->out, acc[f][q], L,
+                            scale ? scale[f] : 1, bias ? bias[f] : 0);
 }
 
-/* every filter of output rows oh0 .. oh0 + R of a vector of columns, CYSYM_C3_FILTERS a block */
-CYSYM_C3_UNROLLED void cysym_c3_rows(const float* x, const cysym_c3_layer* L, const float* w,
-                                     const int R, const int masked, const cysym_c3_columns* k,
-                                     Py_ssize_t oh0, float* y, const float* scale,
-                                     const float* bias, Py_ssize_t f_first, Py_ssize_t f_last) {
+/* Small planes (at most 64 output pixels, rows as wide as x's: one column of padding each
+   side) the flat way: the plane's output pixels as one run of 4 vectors whatever the row width
+   (a 7-wide row would fill 7 lanes of 16), tap (i, j) of pixel p reading x[p + (i - ph) W + j -
+   1], its lanes zeroed where that is in the padding (masks[v][3 i + j]; masks[v][9]: the lanes
+   of vector v that are output pixels).  A whole plane is one block, so each weight is read once
+   per sample (ResNet's 512->512 layers at 7x7 have 9.4 MB of them).  The loads are masked
+   rather than the multiply-adds: with 36 masks in turn, masking every multiply-add ran at half
+   the rate. */
+CYSYM_C3_UNROLLED void cysym_c3_flat_block(const float* x, const cysym_c3_layer* L,
+                                           const float* w, const int NF,
+                                           const __mmask16 masks[CYSYM_C3_ROWS][10], float* y,
+                                           const float* scale, const float* bias) {
+    __m512 acc[CYSYM_C3_FILTERS][CYSYM_C3_ROWS];
+    Py_ssize_t HW = L->H * L->W, taps = L->C * 9;
+#pragma GCC unroll 6
+    for (int f = 0; f < NF; f++)
+#pragma GCC unroll 4
+        for (int v = 0; v < CYSYM_C3_ROWS; v++) acc[f][v] = _mm512_setzero_ps();
+    for (Py_ssize_t c = 0; c < L->C; c++) {
+#pragma GCC unroll 9
+        for (int t = 0; t < 9; t++) {
+            const float* p = x + c * HW + (t / 3 - L->ph) * L->W + t % 3 - 1;
+            __m512 in[CYSYM_C3_ROWS];
+#pragma GCC unroll 4
+            for (int v = 0; v < CYSYM_C3_ROWS; v++)
+                in[v] = _mm512_maskz_loadu_ps(masks[v][t], p + 16 * v);
+#pragma GCC unroll 6
+            for (int f = 0; f < NF; f++) {
+                __m512 weight = _mm512_set1_ps(w[f * taps + c * 9 + t]);
+#pragma GCC unroll 4
+                for (int v = 0; v < CYSYM_C3_ROWS; v++)
+                    acc[f][v] = _mm512_fmadd_ps(weight, in[v], acc[f][v]);
+            }
+        }
+    }
+#pragma GCC unroll 6
+    for (int f = 0; f < NF; f++)
+#pragma GCC unroll 4
+        for (int v = 0; v < CYSYM_C3_ROWS; v++)
+            cysym_c3_finish(y + f * L->Ho * L->Wo + 16 * v, masks[v][9], acc[f][v], L,
+                            scale ? scale[f] : 1, bias ? bias[f] : 0);
+}
+
+/* every filter f_first .. f_last, CYSYM_C3_FILTERS a block: of output rows oh0 .. oh0 + R of
+   a vector of columns, or (flat) of a whole small plane (whose loads are always masked) */
+CYSYM_C3_UNROLLED void cysym_c3_filters(const float* x, const cysym_c3_layer* L, const float* w,
+                                        const int flat, const int R, const int masked,
+                                        const cysym_c3_columns* k,
+                                        const __mmask16 masks[CYSYM_C3_ROWS][10], Py_ssize_t oh0,
+                                        float* y, const float* scale, const float* bias,
+                                        Py_ssize_t f_first, Py_ssize_t f_last) {
     Py_ssize_t f0 = f_first, taps = L->C * 9, plane = L->Ho * L->Wo;
 #define CYSYM_C3_BLOCK(NF) \
-    cysym_c3_block(x, L, w + f0 * taps, NF, R, masked, k, oh0, y + f0 * plane, \
-                   scale ? scale + f0 : NULL, bias ? bias + f0 : NULL)
-    for (; f0 + CYSYM_C3_FILTERS <= f_last; f0 += CYSYM_C3_FILTERS) CYSYM_C3_BLOCK(CYSYM_C3_FILTERS);
+    if (flat) cysym_c3_flat_block(x, L, w + f0 * taps, NF, masks, y + f0 * plane, \
+                                  scale ? scale + f0 : NULL, bias ? bias + f0 : NULL); \
+    else cysym_c3_block(x, L, w + f0 * taps, NF, R, masked, k, oh0, y + f0 * plane, \
+                        scale ? scale + f0 : NULL, bias ? bias + f0 : NULL)
+    for (; f0 + CYSYM_C3_FILTERS <= f_last; f0 += CYSYM_C3_FILTERS) {
+        CYSYM_C3_BLOCK(CYSYM_C3_FILTERS);
+    }
     switch (f_last - f0) {
     case 1: CYSYM_C3_BLOCK(1); break;
     case 2: CYSYM_C3_BLOCK(2); break;
@@ -125,6 +178,11 @@ CYSYM_C3_UNROLLED void cysym_c3_rows(const float* x, const cysym_c3_layer* L, co
     default: break;
     }
 #undef CYSYM_C3_BLOCK
+}
+
+/* whether a layer's planes go the flat way (and its masks fit CYSYM_C3_ROWS vectors) */
+static inline int cysym_c3_flat(Py_ssize_t pw, Py_ssize_t Ho, Py_ssize_t Wo) {
+    return pw == 1 && Ho * Wo <= 16 * CYSYM_C3_ROWS;
 }
 
 /* Filters f_first .. f_last of one sample (x at the sample's input, of which x_before elements
@@ -139,10 +197,26 @@ static void cysym_conv3x3_f(const float* x, Py_ssize_t x_before, Py_ssize_t x_af
                             Py_ssize_t f_first, Py_ssize_t f_last, int add, int act, float lo,
                             float hi) {
     cysym_c3_layer L = {C, H, W, ph, pw, F, Ho, Wo, add, act};
+    __mmask16 masks[CYSYM_C3_ROWS][10];
+    cysym_c3_columns k;
     L.lo = _mm512_set1_ps(lo);
     L.hi = _mm512_set1_ps(hi);
+    if (cysym_c3_flat(pw, Ho, Wo)) {
+        for (int v = 0; v < CYSYM_C3_ROWS; v++) {
+            for (int t = 0; t < 10; t++) masks[v][t] = 0;
+            for (int l = 0; l < 16 && 16 * v + l < Ho * Wo; l++) {
+                Py_ssize_t oh = (16 * v + l) / Wo, ow = (16 * v + l) % Wo;
+                masks[v][9] |= (__mmask16)(1u << l);
+                for (int t = 0; t < 9; t++)
+                    if (oh + t / 3 - ph >= 0 && oh + t / 3 - ph < H && ow + t % 3 - 1 >= 0
+                            && ow + t % 3 - 1 < W)
+                        masks[v][t] |= (__mmask16)(1u << l);
+            }
+        }
+        cysym_c3_filters(x, &L, w, 1, 1, 1, &k, masks, 0, y, scale, bias, f_first, f_last);
+        return;
+    }
     for (Py_ssize_t ow0 = 0; ow0 < Wo; ow0 += 16) {
-        cysym_c3_columns k;
         k.c = ow0 - pw;
         k.out = cysym_c3_lanes(0, Wo - ow0);
         for (int j = 0; j < 3; j++)
@@ -156,14 +230,15 @@ static void cysym_conv3x3_f(const float* x, Py_ssize_t x_before, Py_ssize_t x_af
             int masked = first < -x_before || end > H * W * C + x_after;
             if (R == CYSYM_C3_ROWS) {
                 if (masked)
-                    cysym_c3_rows(x, &L, w, CYSYM_C3_ROWS, 1, &k, oh0, y + ow0, scale, bias,
-                                  f_first, f_last);
+                    cysym_c3_filters(x, &L, w, 0, CYSYM_C3_ROWS, 1, &k, masks, oh0, y + ow0,
+                                     scale, bias, f_first, f_last);
                 else
-                    cysym_c3_rows(x, &L, w, CYSYM_C3_ROWS, 0, &k, oh0, y + ow0, scale, bias,
-                                  f_first, f_last);
+                    cysym_c3_filters(x, &L, w, 0, CYSYM_C3_ROWS, 0, &k, masks, oh0, y + ow0,
+                                     scale, bias, f_first, f_last);
             } else {
                 for (Py_ssize_t oh = oh0; oh < Ho; oh++)
-                    cysym_c3_rows(x, &L, w, 1, 1, &k, oh, y + ow0, scale, bias, f_first, f_last);
+                    cysym_c3_filters(x, &L, w, 0, 1, 1, &k, masks, oh, y + ow0, scale, bias,
+                                     f_first, f_last);
             }
         }
     }
@@ -172,4 +247,5 @@ static void cysym_conv3x3_f(const float* x, Py_ssize_t x_before, Py_ssize_t x_af
 /* no block in this build: conv.pyx calls it only where CYSYM_CONV3X3_BLOCK is 1 */
 #define CYSYM_CONV3X3_BLOCK 0
 #define cysym_conv3x3_f(x, ...) ((void)(x))
+#define cysym_c3_flat(pw, Ho, Wo) 0
 #endif

@@ -1015,6 +1015,7 @@ cdef bint _direct_forward(const real* x, const real* w, const real* b, real* y, 
 
 cdef extern from "_conv3x3_block.h":
     bint CYSYM_CONV3X3_BLOCK
+    bint cysym_c3_flat(Py_ssize_t pw, Py_ssize_t Ho, Py_ssize_t Wo)
     void cysym_conv3x3_f(const float* x, Py_ssize_t x_before, Py_ssize_t x_after, const float* w,
                          const float* scale, const float* bias, float* y, Py_ssize_t C,
                          Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t F,
@@ -1430,16 +1431,30 @@ def _direct_workspace_elements(list geo):
 # 14x14 0.92 at batch 1 but 1.12 / 1.23 at batch 2 / 32.
 CONV3X3_MIN_WIDTH = 14
 CONV3X3_MAX_CHANNELS = 32
+# Planes of at most 64 output pixels go the flat way (whatever their channels), from 49 pixels
+# (4 vectors at least three quarters full), and 8x8 ones up to 8 samples: same measure, ResNet's
+# 512->512 at 7x7 0.85 / 0.90 / 0.99 / 0.88 at batch 1 / 2 / 8 / 32, 256->256 at 7x7 0.78,
+# DenseNet's 128->32 at 7x7 0.34 / 0.37 (batch 1 / 32), Inception's 448->384 at 8x8 0.77 / 0.83 /
+# 0.93 at batch 1 / 2 / 8 but 1.11 at 32 (Winograd's GEMMs full), 512->512 at 6x6 and 5x5 1.10
+# and 1.12.
+CONV3X3_FLAT_MIN_PIXELS = 49
+CONV3X3_FLAT_FULL_MAX_BATCH = 8
 
 
 def _conv3x3(geo, itemsize):
     """Whether the forward runs through the AVX-512 build's 3x3 blocks: float32, 2-D, one
-    group, 3x3 undilated at stride 1, more channels than the few-channel path takes, at most
-    CONV3X3_MAX_CHANNELS in or out, output rows at least CONV3X3_MIN_WIDTH wide."""
-    return (CYSYM_CONV3X3_BLOCK and itemsize == 4 and geo[6] == 1 and geo[2] == geo[7] == 1
+    group, 3x3 undilated at stride 1, more channels than the few-channel path takes; planes the
+    flat way as CONV3X3_FLAT_* say, others with at most CONV3X3_MAX_CHANNELS in or out and output
+    rows at least CONV3X3_MIN_WIDTH wide."""
+    if not (CYSYM_CONV3X3_BLOCK and itemsize == 4 and geo[6] == 1 and geo[2] == geo[7] == 1
             and geo[8] == geo[9] == 3 and geo[11] == geo[12] == 1 and geo[14] == geo[15] == 1
-            and geo[1] > DIRECT_CHANNELS and min(geo[1], geo[5]) <= CONV3X3_MAX_CHANNELS
-            and geo[21] >= CONV3X3_MIN_WIDTH)
+            and geo[1] > DIRECT_CHANNELS):
+        return False
+    if cysym_c3_flat(geo[18], geo[20], geo[21]):
+        pixels = geo[20] * geo[21]
+        return pixels >= CONV3X3_FLAT_MIN_PIXELS and (pixels < 64
+                                                       or geo[0] <= CONV3X3_FLAT_FULL_MAX_BATCH)
+    return min(geo[1], geo[5]) <= CONV3X3_MAX_CHANNELS and geo[21] >= CONV3X3_MIN_WIDTH
 
 
 def conv_direct_3x3(data_shape, weight_shape, kernel, stride=(), dilate=(), pad=(),
