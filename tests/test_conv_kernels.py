@@ -1129,6 +1129,23 @@ def test_2x2_stride_2_pooling_with_ties_nan_and_infinities(pool_type):
     np.testing.assert_array_equal(y, expected.astype(np.float32))
 
 
+def _finished(expected, b, epilogue):
+    """(y to start from, the fused arguments, the output wanted) of a float32 forward whose
+    reference with bias b is `expected`, finished by `epilogue`: none, add (to a random y), relu
+    (after a fused per-channel scale) or clip."""
+    channels = expected.shape[1]
+    scale = _rng(4).uniform(-2, 2, channels).astype(np.float32)
+    start = _rng(2).standard_normal(expected.shape).astype(np.float32)
+    y = start.copy() if epilogue == "add" else np.full(expected.shape, np.nan, np.float32)
+    extra = {"relu": dict(activation=("relu",), scale=scale),
+             "clip": dict(activation=("clip", -0.5, 0.75))}.get(epilogue, {})
+    bias = b[:, None, None]
+    want = {"add": expected + start,
+            "relu": np.maximum((expected - bias) * scale[:, None, None] + bias, 0),
+            "clip": np.clip(expected, -0.5, 0.75)}.get(epilogue, expected)
+    return y, extra, want
+
+
 # 3x3 depthwise layers of float32 planes that the AVX-512 build's row kernel takes
 # (_depthwise_rows.h): the flat way (stride 1, one column of padding, rows at most 8 wide) and
 # rows of one and of several vectors of 16 columns, at stride 1 and 2, pads 0 to 2
@@ -1155,22 +1172,11 @@ def test_depthwise_row_kernel_geometry_and_epilogues(build, case, epilogue):
     samples (the first and last load with masks)."""
     chw, stride, pad = case
     x, w, b, kw = _depthwise_case((chw, (3, 3), (stride, stride), pad, (1, 1)), 3, np.float32)
-    expected, _ = ref_conv(x, w, b, (stride, stride), pad, group=chw[0])
-    scale = _rng(4).uniform(-2, 2, chw[0]).astype(np.float32)
-    start = _rng(2).standard_normal(expected.shape).astype(np.float32)
-    y = start.copy() if epilogue == "add" else np.full(expected.shape, np.nan, np.float32)
-    extra = {"relu": dict(activation=("relu",), scale=scale),
-             "clip": dict(activation=("clip", -0.5, 0.75))}.get(epilogue, {})
+    y, extra, want = _finished(ref_conv(x, w, b, (stride, stride), pad, group=chw[0])[0], b,
+                               epilogue)
     got = _row_kernel_run(build, x, w, b, y, stride, pad, "add" if epilogue == "add" else "write",
                           **extra)
-    if epilogue == "add":
-        expected = expected + start
-    elif epilogue == "relu":
-        expected = np.maximum((expected - b[:, None, None]) * scale[:, None, None]
-                              + b[:, None, None], 0)
-    elif epilogue == "clip":
-        expected = np.clip(expected, -0.5, 0.75)
-    np.testing.assert_allclose(got, expected, rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
 
 
 @pytest.mark.parametrize("build", builds("conv"), ids=lambda module: module.__name__.rsplit(".", 1)[1])
@@ -1307,24 +1313,12 @@ def test_pointwise_blocks(build, case, epilogue, batch):
     C, F, plane = case
     x, w, b, kw = _conv_case(((batch, C) + plane, F, (1, 1), (1, 1), (0, 0), (1, 1), 1),
                              np.float32)
-    expected, _ = ref_conv(x, w, b)
-    scale = _rng(4).uniform(-2, 2, F).astype(np.float32)
-    start = _rng(2).standard_normal(expected.shape).astype(np.float32)
-    y = start.copy() if epilogue == "add" else np.full(expected.shape, np.nan, np.float32)
-    extra = {"relu": dict(activation=("relu",), scale=scale),
-             "clip": dict(activation=("clip", -0.5, 0.75))}.get(epilogue, {})
+    y, extra, want = _finished(ref_conv(x, w, b)[0], b, epilogue)
     plan = runner.Plan()
     build.append_convolution(plan, x, w, b, y, req="add" if epilogue == "add" else "write",
                              **kw, **extra)
     plan.run()
-    if epilogue == "add":
-        expected = expected + start
-    elif epilogue == "relu":
-        expected = np.maximum((expected - b[:, None, None]) * scale[:, None, None]
-                              + b[:, None, None], 0)
-    elif epilogue == "clip":
-        expected = np.clip(expected, -0.5, 0.75)
-    np.testing.assert_allclose(y, expected, rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(y, want, rtol=2e-5, atol=2e-5)
 
 
 @pytest.mark.parametrize("batch", [1, 2, 3])
@@ -1392,12 +1386,7 @@ def test_conv3x3_blocks(build, case, epilogue, batch):
     workspace where the blocks take the layer."""
     C, F, plane, pad = case
     x, w, b, kw = _conv_case(((batch, C) + plane, F, (3, 3), (1, 1), pad, (1, 1), 1), np.float32)
-    expected, _ = ref_conv(x, w, b, (1, 1), pad)
-    scale = _rng(4).uniform(-2, 2, F).astype(np.float32)
-    start = _rng(2).standard_normal(expected.shape).astype(np.float32)
-    y = start.copy() if epilogue == "add" else np.full(expected.shape, np.nan, np.float32)
-    extra = {"relu": dict(activation=("relu",), scale=scale),
-             "clip": dict(activation=("clip", -0.5, 0.75))}.get(epilogue, {})
+    y, extra, want = _finished(ref_conv(x, w, b, (1, 1), pad)[0], b, epilogue)
     blocks = build.conv_direct_3x3(x.shape, w.shape, itemsize=4, **kw)
     assert blocks == build.__name__.endswith("_avx512")
     assert (build.conv_workspace_bytes(x.shape, w.shape, itemsize=4, forward=True, **kw) == 0) == blocks
@@ -1405,14 +1394,7 @@ def test_conv3x3_blocks(build, case, epilogue, batch):
     build.append_convolution(plan, x, w, b, y, req="add" if epilogue == "add" else "write",
                              **kw, **extra)
     plan.run()
-    if epilogue == "add":
-        expected = expected + start
-    elif epilogue == "relu":
-        expected = np.maximum((expected - b[:, None, None]) * scale[:, None, None]
-                              + b[:, None, None], 0)
-    elif epilogue == "clip":
-        expected = np.clip(expected, -0.5, 0.75)
-    np.testing.assert_allclose(y, expected, rtol=5e-5, atol=5e-5)
+    np.testing.assert_allclose(y, want, rtol=5e-5, atol=5e-5)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="guard pages through libc's mprotect: Linux")

@@ -7,23 +7,10 @@
    plain wherever they stay inside the tensor (a lane outside a row is masked out of the sums);
    masked loads take the blocks whose reads could leave it. */
 #if defined(__AVX512F__)
-#include <immintrin.h>
+#include "_avx512_finish.h"
 #define CYSYM_CONV3X3_BLOCK 1
-#if defined(_MSC_VER)
-#define CYSYM_C3_UNROLLED static __forceinline
-#else
-#define CYSYM_C3_UNROLLED static inline __attribute__((always_inline))
-#endif
 #define CYSYM_C3_FILTERS 6
 #define CYSYM_C3_ROWS 4
-
-/* lanes lo <= k < hi of a vector (none when hi <= lo) */
-static inline __mmask16 cysym_c3_lanes(Py_ssize_t lo, Py_ssize_t hi) {
-    if (lo < 0) lo = 0;
-    if (hi > 16) hi = 16;
-    if (hi <= lo) return 0;
-    return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-}
 
 /* a layer: input C x H x W, padding ph, pw, output F x Ho x Wo; the finish */
 typedef struct {
@@ -31,27 +18,6 @@ typedef struct {
     int add, act;
     __m512 lo, hi;
 } cysym_c3_layer;
-
-/* y[lanes of out] = act(sums * scale + bias), or with add: y += sums + bias */
-CYSYM_C3_UNROLLED void cysym_c3_finish(float* y, __mmask16 out, __m512 sums,
-                                       const cysym_c3_layer* L, float scale, float bias) {
-    __m512 b = _mm512_set1_ps(bias), v;
-    if (L->add) {
-        v = _mm512_add_ps(_mm512_maskz_loadu_ps(out, y), _mm512_add_ps(sums, b));
-    } else {
-        v = _mm512_fmadd_ps(sums, _mm512_set1_ps(scale), b);
-        if (L->act == 1) {
-            /* max returns its second operand for NaN: relu's NaN -> 0 */
-            v = _mm512_max_ps(v, _mm512_setzero_ps());
-        } else if (L->act == 2) {
-            __mmask16 below = _mm512_cmp_ps_mask(v, L->lo, _CMP_LT_OQ);
-            __mmask16 above = _mm512_cmp_ps_mask(v, L->hi, _CMP_GT_OQ) & ~below;
-            v = _mm512_mask_blend_ps(above, v, L->hi);
-            v = _mm512_mask_blend_ps(below, v, L->lo);
-        }
-    }
-    _mm512_mask_storeu_ps(y, out, v);
-}
 
 /* a vector of 16 output columns from ow0: tap j reads from column c + j; the lanes where that
    is inside the row, and the lanes that are output pixels */
@@ -63,7 +29,7 @@ typedef struct {
 /* filters f0 .. f0 + NF, output rows oh0 .. oh0 + R of a vector of columns: x is the sample's
    input, w the weights from filter f0 (F x C x 3 x 3), y the output at filter f0, row 0,
    column ow0; scale and bias from f0 (NULL: none) */
-CYSYM_C3_UNROLLED void cysym_c3_block(const float* x, const cysym_c3_layer* L, const float* w,
+CYSYM_UNROLLED void cysym_c3_block(const float* x, const cysym_c3_layer* L, const float* w,
                                       const int NF, const int R, const int masked,
                                       const cysym_c3_columns* k, Py_ssize_t oh0, float* y,
                                       const float* scale, const float* bias) {
@@ -105,8 +71,9 @@ CYSYM_C3_UNROLLED void cysym_c3_block(const float* x, const cysym_c3_layer* L, c
     for (int f = 0; f < NF; f++)
 #pragma GCC unroll 4
         for (int q = 0; q < R; q++)
-            cysym_c3_finish(y + f * L->Ho * L->Wo + (oh0 + q) * L->Wo, k->out, acc[f][q], L,
-                            scale ? scale[f] : 1, bias ? bias[f] : 0);
+            cysym_finish(y + f * L->Ho * L->Wo + (oh0 + q) * L->Wo, k->out, acc[f][q], L->add,
+                         _mm512_set1_ps(scale ? scale[f] : 1),
+                         _mm512_set1_ps(bias ? bias[f] : 0), L->act, L->lo, L->hi);
 }
 
 /* Small planes (at most 64 output pixels, rows as wide as x's: one column of padding each
@@ -117,7 +84,7 @@ CYSYM_C3_UNROLLED void cysym_c3_block(const float* x, const cysym_c3_layer* L, c
    per sample (ResNet's 512->512 layers at 7x7 have 9.4 MB of them).  The loads are masked
    rather than the multiply-adds: with 36 masks in turn, masking every multiply-add ran at half
    the rate. */
-CYSYM_C3_UNROLLED void cysym_c3_flat_block(const float* x, const cysym_c3_layer* L,
+CYSYM_UNROLLED void cysym_c3_flat_block(const float* x, const cysym_c3_layer* L,
                                            const float* w, const int NF,
                                            const __mmask16 masks[CYSYM_C3_ROWS][10], float* y,
                                            const float* scale, const float* bias) {
@@ -148,13 +115,14 @@ CYSYM_C3_UNROLLED void cysym_c3_flat_block(const float* x, const cysym_c3_layer*
     for (int f = 0; f < NF; f++)
 #pragma GCC unroll 4
         for (int v = 0; v < CYSYM_C3_ROWS; v++)
-            cysym_c3_finish(y + f * L->Ho * L->Wo + 16 * v, masks[v][9], acc[f][v], L,
-                            scale ? scale[f] : 1, bias ? bias[f] : 0);
+            cysym_finish(y + f * L->Ho * L->Wo + 16 * v, masks[v][9], acc[f][v], L->add,
+                         _mm512_set1_ps(scale ? scale[f] : 1),
+                         _mm512_set1_ps(bias ? bias[f] : 0), L->act, L->lo, L->hi);
 }
 
 /* every filter f_first .. f_last, CYSYM_C3_FILTERS a block: of output rows oh0 .. oh0 + R of
    a vector of columns, or (flat) of a whole small plane (whose loads are always masked) */
-CYSYM_C3_UNROLLED void cysym_c3_filters(const float* x, const cysym_c3_layer* L, const float* w,
+CYSYM_UNROLLED void cysym_c3_filters(const float* x, const cysym_c3_layer* L, const float* w,
                                         const int flat, const int R, const int masked,
                                         const cysym_c3_columns* k,
                                         const __mmask16 masks[CYSYM_C3_ROWS][10], Py_ssize_t oh0,
@@ -218,9 +186,9 @@ static void cysym_conv3x3_f(const float* x, Py_ssize_t x_before, Py_ssize_t x_af
     }
     for (Py_ssize_t ow0 = 0; ow0 < Wo; ow0 += 16) {
         k.c = ow0 - pw;
-        k.out = cysym_c3_lanes(0, Wo - ow0);
+        k.out = cysym_lane_range(0, Wo - ow0);
         for (int j = 0; j < 3; j++)
-            k.tap[j] = k.out & cysym_c3_lanes(-(k.c + j), W - (k.c + j));
+            k.tap[j] = k.out & cysym_lane_range(-(k.c + j), W - (k.c + j));
         for (Py_ssize_t oh0 = 0; oh0 < Ho; oh0 += CYSYM_C3_ROWS) {
             int R = Ho - oh0 < CYSYM_C3_ROWS ? (int)(Ho - oh0) : CYSYM_C3_ROWS;
             /* the block's reads: from row oh0 - ph of channel 0 at column c to row

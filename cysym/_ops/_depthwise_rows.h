@@ -24,29 +24,14 @@
      on the geometry only: computed once per layer (cysym_dw_prepare).
    The forward adds the taps kernel row by kernel row from zero, as conv.pyx's padded paths do. */
 #if defined(__AVX512F__)
-#include <immintrin.h>
+#include "_avx512_finish.h"
 #define CYSYM_DEPTHWISE_ROWS 1
-/* the loops below are unrolled for a constant stride, block height, load kind and job: with
-   the loop indices known, the weights and sums stay in registers and the kernel-row tests vanish */
-#if defined(_MSC_VER)
-#define CYSYM_UNROLLED static __forceinline
-#else
-#define CYSYM_UNROLLED static inline __attribute__((always_inline))
-#endif
 #define CYSYM_ROWS_BLOCK 4
 /* the most vectors of output pixels of a plane the flat way takes (its masks live in the layer) */
 #define CYSYM_FLAT_VECTORS 16
 /* what a traversal of a plane does with each vector of taps */
 #define CYSYM_DW_FORWARD 0
 #define CYSYM_DW_WEIGHT_SUMS 1
-
-/* lanes lo <= k < hi of a vector (none when hi <= lo) */
-static inline __mmask16 cysym_lane_range(Py_ssize_t lo, Py_ssize_t hi) {
-    if (lo < 0) lo = 0;
-    if (hi > 16) hi = 16;
-    if (hi <= lo) return 0;
-    return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-}
 
 /* ceil(a / 2) for either sign */
 static inline Py_ssize_t cysym_half_up(Py_ssize_t a) {
@@ -81,28 +66,6 @@ typedef struct {
     const cysym_dw_layer* L;
     __m512 w[9], scale, bias, lo, hi;
 } cysym_dw_plane;
-
-/* y[lanes of out] = act(sums * scale + bias), or with add: y += sums + bias (conv.pyx's
-   finish_copy and its req add, one vector at a time) */
-CYSYM_UNROLLED void cysym_finish(float* y, __mmask16 out, __m512 sums,
-                                 const cysym_dw_plane* P) {
-    __m512 v;
-    if (P->L->add) {
-        v = _mm512_add_ps(_mm512_maskz_loadu_ps(out, y), _mm512_add_ps(sums, P->bias));
-    } else {
-        v = _mm512_fmadd_ps(sums, P->scale, P->bias);
-        if (P->L->act == 1) {
-            /* max returns its second operand for NaN: relu's NaN -> 0 */
-            v = _mm512_max_ps(v, _mm512_setzero_ps());
-        } else if (P->L->act == 2) {
-            __mmask16 below = _mm512_cmp_ps_mask(v, P->lo, _CMP_LT_OQ);
-            __mmask16 above = _mm512_cmp_ps_mask(v, P->hi, _CMP_GT_OQ) & ~below;
-            v = _mm512_mask_blend_ps(above, v, P->hi);
-            v = _mm512_mask_blend_ps(below, v, P->lo);
-        }
-    }
-    _mm512_mask_storeu_ps(y, out, v);
-}
 
 /* One vector of columns of an output row: the columns each load reads and the lanes each tap
    adds (`out`: the lanes that are output pixels).  Stride 1: tap j loads from column c + j.
@@ -181,7 +144,9 @@ CYSYM_UNROLLED void cysym_rows_block(const float* x, float* y, const float* dy, 
     }
     if (job == CYSYM_DW_FORWARD) {
 #pragma GCC unroll 4
-        for (int q = 0; q < R; q++) cysym_finish(y + (oh0 + q) * L->Wo, k->out, sums[q], P);
+        for (int q = 0; q < R; q++)
+            cysym_finish(y + (oh0 + q) * L->Wo, k->out, sums[q], L->add, P->scale, P->bias,
+                         L->act, P->lo, P->hi);
     }
 }
 
@@ -227,7 +192,8 @@ CYSYM_UNROLLED void cysym_flat_vectors(const float* x, float* y, const float* dy
     if (job == CYSYM_DW_FORWARD) {
 #pragma GCC unroll 4
         for (int q = 0; q < R; q++)
-            cysym_finish(y + (v0 + q) * 16, L->masks[v0 + q][9], sums[q], P);
+            cysym_finish(y + (v0 + q) * 16, L->masks[v0 + q][9], sums[q], L->add, P->scale,
+                         P->bias, L->act, P->lo, P->hi);
     }
 }
 
@@ -391,7 +357,8 @@ CYSYM_UNROLLED void cysym_transposed_columns(const float* dy, float* dx, const c
                 sums = cysym_tap(sums, P->w[3 * i + j], v, k->tap[j]);
             }
         }
-        cysym_finish(dx + r * L->W + c0, k->out, sums, P);
+        cysym_finish(dx + r * L->W + c0, k->out, sums, L->add, P->scale, P->bias, L->act, P->lo,
+                     P->hi);
     }
 }
 

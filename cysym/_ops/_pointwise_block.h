@@ -8,20 +8,15 @@
    cache while every block of filters passes over them) and is finished in the registers: one
    store per output. */
 #if defined(__AVX512F__)
-#include <immintrin.h>
+#include "_avx512_finish.h"
 #define CYSYM_POINTWISE_BLOCK 1
-#if defined(_MSC_VER)
-#define CYSYM_PW_UNROLLED static __forceinline
-#else
-#define CYSYM_PW_UNROLLED static inline __attribute__((always_inline))
-#endif
 #define CYSYM_PW_FILTERS 6
 #define CYSYM_PW_VECTORS 4
 
 /* filters f0 .. f0 + NF (w, y, scale and bias start at f0; filter f's weight for input c at
    w[f wf + c wc]) of pixels p0 .. p0 + 16 NV (x and y start at p0; with `masked`, only the lanes
    of lanes[v] of vector v exist) */
-CYSYM_PW_UNROLLED void cysym_pw_block(const float* x, Py_ssize_t HW, Py_ssize_t C, const float* w,
+CYSYM_UNROLLED void cysym_pw_block(const float* x, Py_ssize_t HW, Py_ssize_t C, const float* w,
                                       Py_ssize_t wf, Py_ssize_t wc, const int NF, const int NV,
                                       const int masked,
                                       const __mmask16* lanes,
@@ -47,36 +42,16 @@ CYSYM_PW_UNROLLED void cysym_pw_block(const float* x, Py_ssize_t HW, Py_ssize_t 
         }
     }
 #pragma GCC unroll 6
-    for (int f = 0; f < NF; f++) {
-        __m512 s = _mm512_set1_ps(scale ? scale[f] : 1), b = _mm512_set1_ps(bias ? bias[f] : 0);
+    for (int f = 0; f < NF; f++)
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) {
-            float* out = y + f * HW + 16 * v;
-            __mmask16 m = masked ? lanes[v] : (__mmask16)0xFFFF;
-            __m512 r;
-            if (add) {
-                /* as the GEMM with beta 1 and then the bias: (y + sums) + bias */
-                r = _mm512_add_ps(_mm512_add_ps(_mm512_maskz_loadu_ps(m, out), acc[f][v]), b);
-            } else {
-                r = _mm512_fmadd_ps(acc[f][v], s, b);
-                if (act == 1) {
-                    /* max returns its second operand for NaN: relu's NaN -> 0 */
-                    r = _mm512_max_ps(r, _mm512_setzero_ps());
-                } else if (act == 2) {
-                    __mmask16 below = _mm512_cmp_ps_mask(r, lo, _CMP_LT_OQ);
-                    __mmask16 above = _mm512_cmp_ps_mask(r, hi, _CMP_GT_OQ) & ~below;
-                    r = _mm512_mask_blend_ps(above, r, hi);
-                    r = _mm512_mask_blend_ps(below, r, lo);
-                }
-            }
-            if (masked) _mm512_mask_storeu_ps(out, m, r);
-            else _mm512_storeu_ps(out, r);
-        }
-    }
+        for (int v = 0; v < NV; v++)
+            cysym_finish(y + f * HW + 16 * v, masked ? lanes[v] : (__mmask16)0xFFFF, acc[f][v],
+                         add, _mm512_set1_ps(scale ? scale[f] : 1),
+                         _mm512_set1_ps(bias ? bias[f] : 0), act, lo, hi);
 }
 
 /* every filter of pixels p0 .. p0 + 16 NV, NF filters a block */
-CYSYM_PW_UNROLLED void cysym_pw_pixels(const float* x, Py_ssize_t HW, Py_ssize_t C, Py_ssize_t F,
+CYSYM_UNROLLED void cysym_pw_pixels(const float* x, Py_ssize_t HW, Py_ssize_t C, Py_ssize_t F,
                                        const float* w, Py_ssize_t wf, Py_ssize_t wc, const int NV,
                                        const int masked,
                                        const __mmask16* lanes,
@@ -118,10 +93,7 @@ static void cysym_pointwise_f(const float* x, const float* w, Py_ssize_t wf, Py_
                         scale, bias, act, vlo, vhi);
     if (p0 < last) {
         /* the last pixels in as many vectors as they fill, the last one masked */
-        for (int v = 0; v < CYSYM_PW_VECTORS; v++) {
-            Py_ssize_t n = last - p0 - 16 * v;
-            lanes[v] = n >= 16 ? (__mmask16)0xFFFF : n > 0 ? (__mmask16)((1u << n) - 1u) : 0;
-        }
+        for (int v = 0; v < CYSYM_PW_VECTORS; v++) lanes[v] = cysym_lane_range(0, last - p0 - 16 * v);
         switch ((last - p0 + 15) / 16) {
 #define CYSYM_PW_TAIL(NV) \
     cysym_pw_pixels(x + p0, HW, C, F, w, wf, wc, NV, 1, lanes, y + p0, add, scale, bias, act, vlo, \

@@ -1,0 +1,45 @@
+/* What conv.pyx's AVX-512 blocks share (_depthwise_rows.h, _pointwise_block.h,
+   _conv3x3_block.h): the inlining their unrolled loops need, masks of lane ranges, and the
+   finish of a vector of outputs (conv.pyx's finish_copy and its req add, 16 outputs at a time). */
+#ifndef CYSYM_AVX512_FINISH_H
+#define CYSYM_AVX512_FINISH_H
+#include <immintrin.h>
+
+/* the blocks' loops are unrolled for constant block sizes and kinds: with the loop indices
+   known, their weights and sums stay in registers */
+#if defined(_MSC_VER)
+#define CYSYM_UNROLLED static __forceinline
+#else
+#define CYSYM_UNROLLED static inline __attribute__((always_inline))
+#endif
+
+/* lanes lo <= k < hi of a vector (none when hi <= lo) */
+static inline __mmask16 cysym_lane_range(Py_ssize_t lo, Py_ssize_t hi) {
+    if (lo < 0) lo = 0;
+    if (hi > 16) hi = 16;
+    if (hi <= lo) return 0;
+    return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+/* y[lanes of out] = act(sums * scale + bias) (act 0: none, 1: relu, 2: clip to lo .. hi), or
+   with add: y += sums + bias */
+CYSYM_UNROLLED void cysym_finish(float* y, __mmask16 out, __m512 sums, int add, __m512 scale,
+                                 __m512 bias, int act, __m512 lo, __m512 hi) {
+    __m512 v;
+    if (add) {
+        v = _mm512_add_ps(_mm512_maskz_loadu_ps(out, y), _mm512_add_ps(sums, bias));
+    } else {
+        v = _mm512_fmadd_ps(sums, scale, bias);
+        if (act == 1) {
+            /* max returns its second operand for NaN: relu's NaN -> 0 */
+            v = _mm512_max_ps(v, _mm512_setzero_ps());
+        } else if (act == 2) {
+            __mmask16 below = _mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ);
+            __mmask16 above = _mm512_cmp_ps_mask(v, hi, _CMP_GT_OQ) & ~below;
+            v = _mm512_mask_blend_ps(above, v, hi);
+            v = _mm512_mask_blend_ps(below, v, lo);
+        }
+    }
+    _mm512_mask_storeu_ps(y, out, v);
+}
+#endif
