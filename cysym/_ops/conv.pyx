@@ -39,9 +39,10 @@ DEF DIRECT_ROWS = 8
 # elements of one band of a depthwise plane's sums (and about as many of its phases)
 DEF DEPTHWISE_BAND = 2048
 # output pixels of the largest plane whose 3x3 depthwise forward runs in interleaved groups of
-# channels (_depthwise_lanes) where the row kernel does not (see _rows).  One thread, float32, batch 1, fused BatchNorm + relu, per plane
-# -> interleaved (bench_depthwise, Zen 5): MobileNet's 1024x7x7 0.078 -> 0.040 ms (AVX-512
-# build), 0.078 -> 0.046 (AVX2), stride 2 from 14x14 0.067 -> 0.033 (AVX-512), 0.039 (AVX2);
+# channels (_depthwise_lanes) where the row kernel does not (see _rows).  One thread, float32,
+# batch 1, fused BatchNorm + relu, per plane -> interleaved (bench_depthwise, Zen 5):
+# MobileNet's 1024x7x7 0.078 -> 0.040 ms (AVX-512 build), 0.078 -> 0.046 (AVX2), stride 2 from
+# 14x14 0.067 -> 0.033 (AVX-512), 0.039 (AVX2);
 # on larger outputs it gains with AVX-512 and loses with AVX2 (512x14x14: 0.071 -> 0.063 and
 # 0.089), and loses with both at 28x28 (256 channels: 0.084-0.097 -> 0.091-0.108)
 DEF DEPTHWISE_LANES_OUTPUTS = 64
@@ -414,7 +415,7 @@ cdef void _pointwise_backward(const real* dy, const real* x, const real* w, real
 # The AVX-512 build runs float32 3x3 forwards at stride 1 and 2 without the copy, straight from
 # x's rows with masked multiply-adds (_depthwise_rows.h).  One thread, fused BatchNorm + relu,
 # batch 1, best of 300, against the copies and the interleaved groups: MobileNet v1/v2's 18
-# depthwise layers 1642 -> 873 us in all, 32x112x112 134 -> 82, 64x112x112 at stride 2
+# depthwise layers 1642 -> 817-873 us in all, 32x112x112 134 -> 82, 64x112x112 at stride 2
 # 154 -> 88, 512x14x14 71 -> 23, 1024x7x7 37 -> 26.
 
 cdef inline double _dot(const real* a, const real* b, Py_ssize_t n) noexcept nogil:
