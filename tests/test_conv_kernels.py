@@ -293,10 +293,9 @@ def test_direct_convolution(dtype, req, case):
     assert (workspace[-64:] == 255).all()
 
 
-def test_direct_convolution_threads():
-    """Two kernel threads split the direct forward's rows: the same bits as one."""
+def _on_one_and_two_threads(module, x, w, b, kw):
+    """The forward of `module`'s kernels on one kernel thread and on two."""
     from cysym._ops import threads
-    x, w, b, kw = _conv_case(DIRECT_CASES[1] + (1,), np.float32)
     before = threads.get_num_threads()
     results = []
     try:
@@ -304,12 +303,20 @@ def test_direct_convolution_threads():
             threads.set_num_threads(count)
             y = np.empty(ref_conv(x, w, b, kw["stride"], kw["pad"])[0].shape, np.float32)
             plan = runner.Plan()
-            conv.append_convolution(plan, x, w, b, y, **kw)
+            module.append_convolution(plan, x, w, b, y, **kw)
             plan.run()
             results.append(y)
     finally:
         threads.set_num_threads(before)
-    assert np.array_equal(results[0], results[1])
+    return results
+
+
+def test_direct_convolution_threads():
+    """Two kernel threads split the direct forward's rows: the same bits as one."""
+    x, w, b, kw = _conv_case(DIRECT_CASES[1] + (1,), np.float32)
+    one, two = _on_one_and_two_threads(conv, x, w, b, kw)
+    assert np.array_equal(one, two)
+
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -1325,23 +1332,12 @@ def test_pointwise_blocks(build, case, epilogue, batch):
 def test_pointwise_threads(batch):
     """Two kernel threads split the pointwise forward's samples (an even count) or filters: the
     same bits as one."""
-    from cysym._ops import load, threads
+    from cysym._ops import load
     x, w, b, kw = _conv_case(((batch, 9, 50, 61), 17, (1, 1), (1, 1), (0, 0), (1, 1), 1),
                              np.float32)
-    before = threads.get_num_threads()
-    results = []
-    try:
-        for count in (1, 2):
-            threads.set_num_threads(count)
-            y = np.empty(ref_conv(x, w, b)[0].shape, np.float32)
-            plan = runner.Plan()
-            load("conv").append_convolution(plan, x, w, b, y, **kw)
-            plan.run()
-            results.append(y)
-    finally:
-        threads.set_num_threads(before)
-    assert np.array_equal(results[0], results[1])
-    np.testing.assert_allclose(results[0], ref_conv(x, w, b)[0], rtol=2e-5, atol=2e-5)
+    one, two = _on_one_and_two_threads(load("conv"), x, w, b, kw)
+    assert np.array_equal(one, two)
+    np.testing.assert_allclose(one, ref_conv(x, w, b)[0], rtol=2e-5, atol=2e-5)
 
 
 @pytest.mark.parametrize("build", builds("conv"), ids=lambda module: module.__name__.rsplit(".", 1)[1])
@@ -1419,21 +1415,9 @@ def test_conv3x3_reads_stay_inside_the_tensor(case, at_end):
 def test_conv3x3_threads(batch):
     """Two kernel threads split the 3x3 blocks' samples (an even count) or filters: the same
     bits as one."""
-    from cysym._ops import load, threads
+    from cysym._ops import load
     x, w, b, kw = _conv_case(((batch, 12, 30, 31), 20, (3, 3), (1, 1), (1, 1), (1, 1), 1),
                              np.float32)
-    before = threads.get_num_threads()
-    results = []
-    try:
-        for count in (1, 2):
-            threads.set_num_threads(count)
-            y = np.empty(ref_conv(x, w, b, (1, 1), (1, 1))[0].shape, np.float32)
-            plan = runner.Plan()
-            load("conv").append_convolution(plan, x, w, b, y, **kw)
-            plan.run()
-            results.append(y)
-    finally:
-        threads.set_num_threads(before)
-    assert np.array_equal(results[0], results[1])
-    np.testing.assert_allclose(results[0], ref_conv(x, w, b, (1, 1), (1, 1))[0], rtol=5e-5,
-                               atol=5e-5)
+    one, two = _on_one_and_two_threads(load("conv"), x, w, b, kw)
+    assert np.array_equal(one, two)
+    np.testing.assert_allclose(one, ref_conv(x, w, b, (1, 1), (1, 1))[0], rtol=5e-5, atol=5e-5)
