@@ -1,6 +1,7 @@
 /* What conv.pyx's AVX-512 blocks share (_depthwise_rows.h, _pointwise_block.h,
-   _conv3x3_block.h): the inlining their unrolled loops need, masks of lane ranges, and the
-   finish of a vector of outputs (conv.pyx's finish_copy and its req add, 16 outputs at a time). */
+   _conv3x3_block.h): the inlining their unrolled loops need, masks of lane ranges and of the
+   3x3 kernels' flat planes, and the finish of a vector of outputs (conv.pyx's finish_copy and
+   its req add, 16 outputs at a time). */
 #ifndef CYSYM_AVX512_FINISH_H
 #define CYSYM_AVX512_FINISH_H
 #include <immintrin.h>
@@ -19,6 +20,26 @@ static inline __mmask16 cysym_lane_range(Py_ssize_t lo, Py_ssize_t hi) {
     if (hi > 16) hi = 16;
     if (hi <= lo) return 0;
     return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+/* The masks of a plane that a 3x3 kernel at stride 1 with one column of padding each side
+   (output rows as wide as x's) takes the flat way: its Ho x Wo output pixels as one run of
+   `vectors` vectors of 16, tap (i, j) of pixel p reading x[p + (i - ph) W + j - 1].
+   masks[v][3 i + j]: the pixels of vector v whose tap (i, j) is inside x (H x W); masks[v][9]:
+   the lanes of vector v that are output pixels. */
+static void cysym_flat_masks(__mmask16 (*masks)[10], Py_ssize_t vectors, Py_ssize_t H,
+                             Py_ssize_t W, Py_ssize_t ph, Py_ssize_t Ho, Py_ssize_t Wo) {
+    for (Py_ssize_t v = 0; v < vectors; v++) {
+        for (int n = 0; n < 10; n++) masks[v][n] = 0;
+        for (int l = 0; l < 16 && v * 16 + l < Ho * Wo; l++) {
+            Py_ssize_t oh = (v * 16 + l) / Wo, ow = (v * 16 + l) % Wo;
+            masks[v][9] |= (__mmask16)(1u << l);
+            for (int t = 0; t < 9; t++)
+                if (oh + t / 3 - ph >= 0 && oh + t / 3 - ph < H && ow + t % 3 - 1 >= 0
+                        && ow + t % 3 - 1 < W)
+                    masks[v][t] |= (__mmask16)(1u << l);
+        }
+    }
 }
 
 /* y[lanes of out] = act(sums * scale + bias) (act 0: none, 1: relu, 2: clip to lo .. hi), or

@@ -30,9 +30,9 @@ typedef struct {
    input, w the weights from filter f0 (F x C x 3 x 3), y the output at filter f0, row 0,
    column ow0; scale and bias from f0 (NULL: none) */
 CYSYM_UNROLLED void cysym_c3_block(const float* x, const cysym_c3_layer* L, const float* w,
-                                      const int NF, const int R, const int masked,
-                                      const cysym_c3_columns* k, Py_ssize_t oh0, float* y,
-                                      const float* scale, const float* bias) {
+                                   const int NF, const int R, const int masked,
+                                   const cysym_c3_columns* k, Py_ssize_t oh0, float* y,
+                                   const float* scale, const float* bias) {
     __m512 acc[CYSYM_C3_FILTERS][CYSYM_C3_ROWS];
     Py_ssize_t HW = L->H * L->W, taps = L->C * 9;
 #pragma GCC unroll 6
@@ -85,9 +85,9 @@ CYSYM_UNROLLED void cysym_c3_block(const float* x, const cysym_c3_layer* L, cons
    rather than the multiply-adds: with 36 masks in turn, masking every multiply-add ran at half
    the rate. */
 CYSYM_UNROLLED void cysym_c3_flat_block(const float* x, const cysym_c3_layer* L,
-                                           const float* w, const int NF,
-                                           const __mmask16 masks[CYSYM_C3_ROWS][10], float* y,
-                                           const float* scale, const float* bias) {
+                                        const float* w, const int NF,
+                                        const __mmask16 masks[CYSYM_C3_ROWS][10], float* y,
+                                        const float* scale, const float* bias) {
     __m512 acc[CYSYM_C3_FILTERS][CYSYM_C3_ROWS];
     Py_ssize_t HW = L->H * L->W, taps = L->C * 9;
 #pragma GCC unroll 6
@@ -123,11 +123,11 @@ CYSYM_UNROLLED void cysym_c3_flat_block(const float* x, const cysym_c3_layer* L,
 /* every filter f_first .. f_last, CYSYM_C3_FILTERS a block: of output rows oh0 .. oh0 + R of
    a vector of columns, or (flat) of a whole small plane (whose loads are always masked) */
 CYSYM_UNROLLED void cysym_c3_filters(const float* x, const cysym_c3_layer* L, const float* w,
-                                        const int flat, const int R, const int masked,
-                                        const cysym_c3_columns* k,
-                                        const __mmask16 masks[CYSYM_C3_ROWS][10], Py_ssize_t oh0,
-                                        float* y, const float* scale, const float* bias,
-                                        Py_ssize_t f_first, Py_ssize_t f_last) {
+                                     const int flat, const int R, const int masked,
+                                     const cysym_c3_columns* k,
+                                     const __mmask16 masks[CYSYM_C3_ROWS][10], Py_ssize_t oh0,
+                                     float* y, const float* scale, const float* bias,
+                                     Py_ssize_t f_first, Py_ssize_t f_last) {
     Py_ssize_t f0 = f_first, taps = L->C * 9, plane = L->Ho * L->Wo;
 #define CYSYM_C3_BLOCK(NF) \
     if (flat) cysym_c3_flat_block(x, L, w + f0 * taps, NF, masks, y + f0 * plane, \
@@ -170,17 +170,7 @@ static void cysym_conv3x3_f(const float* x, Py_ssize_t x_before, Py_ssize_t x_af
     L.lo = _mm512_set1_ps(lo);
     L.hi = _mm512_set1_ps(hi);
     if (cysym_c3_flat(pw, Ho, Wo)) {
-        for (int v = 0; v < CYSYM_C3_ROWS; v++) {
-            for (int t = 0; t < 10; t++) masks[v][t] = 0;
-            for (int l = 0; l < 16 && 16 * v + l < Ho * Wo; l++) {
-                Py_ssize_t oh = (16 * v + l) / Wo, ow = (16 * v + l) % Wo;
-                masks[v][9] |= (__mmask16)(1u << l);
-                for (int t = 0; t < 9; t++)
-                    if (oh + t / 3 - ph >= 0 && oh + t / 3 - ph < H && ow + t % 3 - 1 >= 0
-                            && ow + t % 3 - 1 < W)
-                        masks[v][t] |= (__mmask16)(1u << l);
-            }
-        }
+        cysym_flat_masks(masks, CYSYM_C3_ROWS, H, W, ph, Ho, Wo);
         cysym_c3_filters(x, &L, w, 1, 1, 1, &k, masks, 0, y, scale, bias, f_first, f_last);
         return;
     }

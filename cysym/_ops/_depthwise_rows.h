@@ -113,8 +113,9 @@ CYSYM_UNROLLED void cysym_row_taps(const float* row, const int stride, const int
 /* Output rows oh0 .. oh0 + R of a vector of columns (y and dy start at its first column): the
    forward writes them to y; the weight sums add dy's values times the taps.  A lane that is no
    output pixel is in no tap's mask, so neither dy's nor x's values there count. */
-CYSYM_UNROLLED void cysym_rows_block(const float* x, float* y, const float* dy, const cysym_dw_plane* P,
-                                     __m512* acc, const cysym_dw_columns* k, Py_ssize_t oh0, const int R,
+CYSYM_UNROLLED void cysym_rows_block(const float* x, float* y, const float* dy,
+                                     const cysym_dw_plane* P, __m512* acc,
+                                     const cysym_dw_columns* k, Py_ssize_t oh0, const int R,
                                      const int stride, const int masked, const int job) {
     const cysym_dw_layer* L = P->L;
     __m512 sums[CYSYM_ROWS_BLOCK], d[CYSYM_ROWS_BLOCK];
@@ -241,19 +242,7 @@ static void cysym_dw_prepare(cysym_dw_layer* L, Py_ssize_t H, Py_ssize_t W, Py_s
     L->flat = stride == 1 && pw == 1 && Wo <= 8 && Ho * Wo <= 16 * CYSYM_FLAT_VECTORS;
     if (L->flat) {
         Py_ssize_t vectors = (Ho * Wo + 15) / 16;
-        /* masks[v][3 i + j]: the output pixels of vector v whose tap (i, j) is inside x;
-           masks[v][9]: its output pixels */
-        for (Py_ssize_t v = 0; v < vectors; v++) {
-            for (int n = 0; n < 10; n++) L->masks[v][n] = 0;
-            for (int l = 0; l < 16 && v * 16 + l < Ho * Wo; l++) {
-                Py_ssize_t oh = (v * 16 + l) / Wo, ow = (v * 16 + l) % Wo;
-                L->masks[v][9] |= (__mmask16)(1u << l);
-                for (int i = 0; i < 3; i++)
-                    for (int j = 0; j < 3; j++)
-                        if (oh + i - ph >= 0 && oh + i - ph < H && ow + j - 1 >= 0 && ow + j - 1 < W)
-                            L->masks[v][3 * i + j] |= (__mmask16)(1u << l);
-            }
-        }
+        cysym_flat_masks(L->masks, vectors, H, W, ph, Ho, Wo);
         /* from tap (0, 0) of vector 0 to tap (2, 2) of the last */
         L->x_first = -ph * W - 1;
         L->x_end = (vectors - 1) * 16 + (2 - ph) * W + 1 + 16;
@@ -353,7 +342,8 @@ CYSYM_UNROLLED void cysym_transposed_columns(const float* dy, float* dx, const c
             if (t < 0 || t % 2 || t / 2 >= L->Ho) continue;
             const float* row = dy + t / 2 * L->Wo;
             for (int j = 0; j < 3; j++) {
-                __m512 v = _mm512_permutexvar_ps(k->idx[j], cysym_load(masked, k->load[j], row + k->m[j]));
+                __m512 v = _mm512_permutexvar_ps(k->idx[j],
+                                                 cysym_load(masked, k->load[j], row + k->m[j]));
                 sums = cysym_tap(sums, P->w[3 * i + j], v, k->tap[j]);
             }
         }

@@ -17,11 +17,11 @@
    w[f wf + c wc]) of pixels p0 .. p0 + 16 NV (x and y start at p0; with `masked`, only the lanes
    of lanes[v] of vector v exist) */
 CYSYM_UNROLLED void cysym_pw_block(const float* x, Py_ssize_t HW, Py_ssize_t C, const float* w,
-                                      Py_ssize_t wf, Py_ssize_t wc, const int NF, const int NV,
-                                      const int masked,
-                                      const __mmask16* lanes,
-                                      float* y, int add, const float* scale, const float* bias,
-                                      int act, __m512 lo, __m512 hi) {
+                                   Py_ssize_t wf, Py_ssize_t wc, const int NF, const int NV,
+                                   const int masked,
+                                   const __mmask16* lanes,
+                                   float* y, int add, const float* scale, const float* bias,
+                                   int act, __m512 lo, __m512 hi) {
     __m512 acc[CYSYM_PW_FILTERS][CYSYM_PW_VECTORS];
 #pragma GCC unroll 6
     for (int f = 0; f < NF; f++)
@@ -52,11 +52,11 @@ CYSYM_UNROLLED void cysym_pw_block(const float* x, Py_ssize_t HW, Py_ssize_t C, 
 
 /* every filter of pixels p0 .. p0 + 16 NV, NF filters a block */
 CYSYM_UNROLLED void cysym_pw_pixels(const float* x, Py_ssize_t HW, Py_ssize_t C, Py_ssize_t F,
-                                       const float* w, Py_ssize_t wf, Py_ssize_t wc, const int NV,
-                                       const int masked,
-                                       const __mmask16* lanes,
-                                       float* y, int add, const float* scale, const float* bias,
-                                       int act, __m512 lo, __m512 hi) {
+                                    const float* w, Py_ssize_t wf, Py_ssize_t wc, const int NV,
+                                    const int masked,
+                                    const __mmask16* lanes,
+                                    float* y, int add, const float* scale, const float* bias,
+                                    int act, __m512 lo, __m512 hi) {
     Py_ssize_t f0 = 0;
     for (; f0 + CYSYM_PW_FILTERS <= F; f0 += CYSYM_PW_FILTERS)
         cysym_pw_block(x, HW, C, w + f0 * wf, wf, wc, CYSYM_PW_FILTERS, NV, masked, lanes,
@@ -93,7 +93,8 @@ static void cysym_pointwise_f(const float* x, const float* w, Py_ssize_t wf, Py_
                         scale, bias, act, vlo, vhi);
     if (p0 < last) {
         /* the last pixels in as many vectors as they fill, the last one masked */
-        for (int v = 0; v < CYSYM_PW_VECTORS; v++) lanes[v] = cysym_lane_range(0, last - p0 - 16 * v);
+        for (int v = 0; v < CYSYM_PW_VECTORS; v++)
+            lanes[v] = cysym_lane_range(0, last - p0 - 16 * v);
         switch ((last - p0 + 15) / 16) {
 #define CYSYM_PW_TAIL(NV) \
     cysym_pw_pixels(x + p0, HW, C, F, w, wf, wc, NV, 1, lanes, y + p0, add, scale, bias, act, vlo, \
