@@ -150,10 +150,9 @@ def _winograd_fits(params, data_shape):
 def _winograd_forward(params, data_shape, dtype):
     """Whether the forward runs by Winograd: where it fits and the 3x3 blocks of the AVX-512
     build do not take the layer (the data gradient keeps to _winograd_fits)."""
-    filters, groups = params["num_filter"], params["num_group"]
-    weight = (filters, data_shape[1] // groups) + tuple(params["kernel"])
     return _winograd_fits(params, data_shape) and not kernels("conv").conv_direct_3x3(
-        data_shape, weight, itemsize=np.dtype(dtype).itemsize, **_conv_attrs(params))
+        data_shape, _weight_shape(params, data_shape), itemsize=np.dtype(dtype).itemsize,
+        **_conv_attrs(params))
 
 
 def _pad_2d(params):
@@ -184,10 +183,14 @@ def _conv_workspace(params, in_shapes, out_shapes, dtype):
     return _im2col_bytes(params, data, dtype, forward=True)
 
 
+def _weight_shape(params, data_shape):
+    """(num_filter, C / num_group) + kernel: the weight of this layer on data of data_shape."""
+    return ((params["num_filter"], data_shape[1] // params["num_group"])
+            + tuple(params["kernel"]))
+
+
 def _im2col_bytes(params, data_shape, dtype, forward=False):
-    filters, groups = params["num_filter"], params["num_group"]
-    weight = (filters, data_shape[1] // groups) + tuple(params["kernel"])
-    return kernels("conv").conv_workspace_bytes(data_shape, weight,
+    return kernels("conv").conv_workspace_bytes(data_shape, _weight_shape(params, data_shape),
                                                 itemsize=np.dtype(dtype).itemsize,
                                                 forward=forward, **_conv_attrs(params))
 
