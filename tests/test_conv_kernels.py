@@ -1383,7 +1383,7 @@ def test_conv3x3_blocks(build, case, epilogue, batch):
     C, F, plane, pad = case
     x, w, b, kw = _conv_case(((batch, C) + plane, F, (3, 3), (1, 1), pad, (1, 1), 1), np.float32)
     y, extra, want = _finished(ref_conv(x, w, b, (1, 1), pad)[0], b, epilogue)
-    blocks = build.conv_direct_3x3(x.shape, w.shape, itemsize=4, **kw)
+    blocks = build.conv_forward_blocks(x.shape, w.shape, itemsize=4, **kw)
     assert blocks == build.__name__.endswith("_avx512")
     assert (build.conv_workspace_bytes(x.shape, w.shape, itemsize=4, forward=True, **kw) == 0) == blocks
     plan = runner.Plan()
@@ -1421,3 +1421,119 @@ def test_conv3x3_threads(batch):
     one, two = _on_one_and_two_threads(load("conv"), x, w, b, kw)
     assert np.array_equal(one, two)
     np.testing.assert_allclose(one, ref_conv(x, w, b, (1, 1), (1, 1))[0], rtol=5e-5, atol=5e-5)
+
+
+# Layers the AVX-512 build's forward with filters in the lanes takes (_filter_lanes.h): C, F,
+# plane, kernel, stride, pad.  Between them: blocks of 1 to 14 pixels along a row (and rows cut
+# into even blocks: 15 -> 8 + 7, 17 -> 9 + 8, 31 -> 11 + 11 + 9), filter tails below, at and
+# beyond a vector of 16, column strides 1 and 2 with row strides 1 to 3, kernels 2x2 to 7x7 and
+# 1xk / kx1, pads 0 to 3 (one side's reach past x cut off by the stride, and even kernels).
+FILTER_LANES_CASES = [(5, 7, (6, 9), (2, 2), (1, 1), (0, 0)),
+                      (6, 33, (9, 29), (3, 3), (2, 2), (1, 1)),
+                      (7, 48, (17, 17), (1, 7), (1, 1), (0, 3)),
+                      (5, 20, (11, 12), (7, 1), (1, 1), (3, 0)),
+                      (9, 16, (13, 31), (5, 5), (1, 1), (2, 2)),
+                      (6, 64, (16, 16), (3, 3), (2, 2), (0, 0)),
+                      (5, 9, (12, 14), (3, 3), (3, 2), (1, 1)),
+                      (8, 40, (10, 10), (4, 3), (1, 1), (2, 1)),
+                      (6, 31, (3, 5), (3, 3), (1, 1), (1, 1)),
+                      (5, 14, (2, 30), (1, 3), (1, 1), (0, 1)),
+                      (6, 10, (4, 15), (3, 15), (1, 1), (1, 0)),
+                      (5, 17, (3, 16), (1, 3), (1, 1), (0, 0))]
+
+
+def _filter_lanes_case(case, batch):
+    C, F, plane, kernel, stride, pad = case
+    return _conv_case(((batch, C) + plane, F, kernel, stride, pad, (1, 1), 1), np.float32)
+
+
+@pytest.mark.parametrize("build", builds("conv"), ids=lambda module: module.__name__.rsplit(".", 1)[1])
+@pytest.mark.parametrize("case", FILTER_LANES_CASES, ids=str)
+@pytest.mark.parametrize("epilogue", ["none", "add", "relu", "clip"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_filter_lanes(build, case, epilogue, batch):
+    """Every block width, filter tail, stride, kernel shape and finish of the forward with
+    filters in the lanes against the reference, in the build that has it and the others."""
+    x, w, b, kw = _filter_lanes_case(case, batch)
+    y, extra, want = _finished(ref_conv(x, w, b, kw["stride"], kw["pad"])[0], b, epilogue)
+    assert build.conv_forward_blocks(x.shape, w.shape, itemsize=4, **kw) == (
+        build.__name__.endswith("_avx512"))
+    plan = runner.Plan()
+    build.append_convolution(plan, x, w, b, y, req="add" if epilogue == "add" else "write",
+                             **kw, **extra)
+    plan.run()
+    np.testing.assert_allclose(y, want, rtol=5e-5, atol=5e-5)
+
+
+def test_filter_lanes_leave_large_3x3_layers_to_winograd():
+    """3x3 layers at stride 1 with more output pixels than FILTER_LANES_3X3_MAX_PIXELS keep to
+    Winograd or im2col; at stride 2 the lanes take them whatever their size."""
+    from cysym._ops import load
+    build = load("conv")
+    if not build.__name__.endswith("_avx512"):
+        pytest.skip("the filter lanes are in the AVX-512 build; this machine loads another")
+    side = 24
+    assert side * side > build.FILTER_LANES_3X3_MAX_PIXELS
+    common = dict(kernel=(3, 3), pad=(1, 1), num_filter=64, itemsize=4)
+    assert not build.conv_forward_blocks((1, 64, side, side), (64, 64, 3, 3), stride=(1, 1),
+                                         **common)
+    assert build.conv_forward_blocks((1, 64, 20, 20), (64, 64, 3, 3), stride=(1, 1), **common)
+    assert build.conv_forward_blocks((1, 64, side, side), (64, 64, 3, 3), stride=(2, 2),
+                                     **common)
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_filter_lanes_threads(batch):
+    """Two kernel threads split the filter lanes' samples (an even count) or their filters in
+    blocks of 32: the same bits as one."""
+    from cysym._ops import load
+    x, w, b, kw = _filter_lanes_case((12, 70, (13, 19), (3, 5), (2, 1), (1, 2)), batch)
+    one, two = _on_one_and_two_threads(load("conv"), x, w, b, kw)
+    assert np.array_equal(one, two)
+    np.testing.assert_allclose(one, ref_conv(x, w, b, kw["stride"], kw["pad"])[0], rtol=5e-5,
+                               atol=5e-5)
+
+
+def test_filter_lanes_workspace_for_fewer_threads():
+    """A workspace that holds one thread's scratch runs the layer on one thread when two are
+    set; without a workspace the kernel takes its own."""
+    from cysym._ops import load, threads
+    build = load("conv")
+    x, w, b, kw = _filter_lanes_case((12, 70, (13, 19), (3, 3), (2, 2), (1, 1)), 1)
+    expected = ref_conv(x, w, b, kw["stride"], kw["pad"])[0]
+    before = threads.get_num_threads()
+    try:
+        threads.set_num_threads(1)
+        one_thread = build.conv_workspace_bytes(x.shape, w.shape, itemsize=4, forward=True, **kw)
+        assert one_thread > 0
+        threads.set_num_threads(2)
+        # two, unless this process was forked from one that ran threads
+        assert build.conv_workspace_bytes(x.shape, w.shape, itemsize=4, forward=True,
+                                          **kw) == threads.get_num_threads() * one_thread
+        for workspace in (np.zeros(one_thread, np.uint8), None):
+            y = np.full(expected.shape, np.nan, np.float32)
+            plan = runner.Plan()
+            build.append_convolution(plan, x, w, b, y, workspace=workspace, **kw)
+            plan.run()
+            np.testing.assert_allclose(y, expected, rtol=5e-5, atol=5e-5)
+    finally:
+        threads.set_num_threads(before)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="guard pages through libc's mprotect: Linux")
+@pytest.mark.parametrize("case", FILTER_LANES_CASES[:6], ids=str)
+@pytest.mark.parametrize("at_end", [False, True])
+def test_filter_lanes_read_nothing_outside_x_and_w(case, at_end):
+    """x and w right against inaccessible pages: the padding copy and the packing of the
+    weights read nothing outside them."""
+    x, w, b, kw = _filter_lanes_case(case, 2)
+    expected, _ = ref_conv(x, w, b, kw["stride"], kw["pad"])
+    xg = _guarded_floats(x.size, at_end).reshape(x.shape)
+    wg = _guarded_floats(w.size, at_end).reshape(w.shape)
+    xg[...], wg[...] = x, w
+    for build in builds("conv"):
+        y = np.empty(expected.shape, np.float32)
+        plan = runner.Plan()
+        build.append_convolution(plan, xg, wg, b, y, **kw)
+        plan.run()
+        np.testing.assert_allclose(y, expected, rtol=5e-5, atol=5e-5)

@@ -42,25 +42,30 @@ static void cysym_flat_masks(__mmask16 (*masks)[10], Py_ssize_t vectors, Py_ssiz
     }
 }
 
-/* y[lanes of out] = act(sums * scale + bias) (act 0: none, 1: relu, 2: clip to lo .. hi), or
-   with add: y += sums + bias */
+/* add: old + (sums + bias); else act(sums * scale + bias) (act 0: none, 1: relu, 2: clip to
+   lo .. hi) */
+CYSYM_UNROLLED __m512 cysym_finished(__m512 old, __m512 sums, int add, __m512 scale,
+                                     __m512 bias, int act, __m512 lo, __m512 hi) {
+    __m512 v;
+    if (add)
+        return _mm512_add_ps(old, _mm512_add_ps(sums, bias));
+    v = _mm512_fmadd_ps(sums, scale, bias);
+    if (act == 1) {
+        /* max returns its second operand for NaN: relu's NaN -> 0 */
+        v = _mm512_max_ps(v, _mm512_setzero_ps());
+    } else if (act == 2) {
+        __mmask16 below = _mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ);
+        __mmask16 above = _mm512_cmp_ps_mask(v, hi, _CMP_GT_OQ) & ~below;
+        v = _mm512_mask_blend_ps(above, v, hi);
+        v = _mm512_mask_blend_ps(below, v, lo);
+    }
+    return v;
+}
+
+/* y[lanes of out] = act(sums * scale + bias), or with add: y += sums + bias */
 CYSYM_UNROLLED void cysym_finish(float* y, __mmask16 out, __m512 sums, int add, __m512 scale,
                                  __m512 bias, int act, __m512 lo, __m512 hi) {
-    __m512 v;
-    if (add) {
-        v = _mm512_add_ps(_mm512_maskz_loadu_ps(out, y), _mm512_add_ps(sums, bias));
-    } else {
-        v = _mm512_fmadd_ps(sums, scale, bias);
-        if (act == 1) {
-            /* max returns its second operand for NaN: relu's NaN -> 0 */
-            v = _mm512_max_ps(v, _mm512_setzero_ps());
-        } else if (act == 2) {
-            __mmask16 below = _mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ);
-            __mmask16 above = _mm512_cmp_ps_mask(v, hi, _CMP_GT_OQ) & ~below;
-            v = _mm512_mask_blend_ps(above, v, hi);
-            v = _mm512_mask_blend_ps(below, v, lo);
-        }
-    }
-    _mm512_mask_storeu_ps(y, out, v);
+    __m512 old = add ? _mm512_maskz_loadu_ps(out, y) : _mm512_setzero_ps();
+    _mm512_mask_storeu_ps(y, out, cysym_finished(old, sums, add, scale, bias, act, lo, hi));
 }
 #endif

@@ -30,6 +30,8 @@ DEF DEPTHWISE_TAPS = 16
 DEF DIRECT = -2
 # `nb` of the forward through the AVX-512 build's 3x3 blocks (see _conv3x3_forward)
 DEF CONV3X3 = -3
+# `nb` of the forward with filters in the lanes of the AVX-512 build (see _filter_lanes_forward)
+DEF FILTER_LANES = -4
 # filters of one block of the direct forward's sums, and the most columns a block has (two
 # vectors of the build's width, see _direct_block.h: 2 x 16 floats in the AVX-512 build)
 DEF DIRECT_FILTERS = 4
@@ -1046,6 +1048,44 @@ cdef void _conv3x3_forward(const float* x, const float* w, const float* b, float
                             <float>e.lo, <float>e.hi)
 
 
+cdef extern from "_filter_lanes.h":
+    bint CYSYM_FILTER_LANES
+    Py_ssize_t cysym_fl_scratch(Py_ssize_t C, Py_ssize_t Kh, Py_ssize_t Kw, Py_ssize_t sh,
+                                Py_ssize_t sw, Py_ssize_t Ho, Py_ssize_t Wo) noexcept nogil
+    void cysym_filter_lanes_f(const float* x, const float* w, const float* scale,
+                              const float* bias, float* y, Py_ssize_t C, Py_ssize_t H,
+                              Py_ssize_t W, Py_ssize_t Kh, Py_ssize_t Kw, Py_ssize_t sh,
+                              Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t F,
+                              Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f_first,
+                              Py_ssize_t f_last, int add, int act, float lo, float hi,
+                              float* scratch) noexcept nogil
+
+
+cdef void _filter_lanes_forward(const float* x, const float* w, const float* b, float* y,
+                                float* scratch, Geom* g, int req, const Epilogue* e,
+                                int capacity) noexcept nogil:
+    # the AVX-512 build's float32 forward with filters in the lanes (_filter_lanes.h), on at
+    # most `capacity` threads (the scratch holds that many): they split the samples where they
+    # share them evenly, else the filters in blocks of 32
+    cdef Py_ssize_t n, f0, f1
+    cdef Py_ssize_t in_size = g.C * g.H * g.W, out_size = g.F * g.Ho * g.Wo
+    cdef Py_ssize_t per_part = cysym_fl_scratch(g.C, g.kh, g.kw, g.sh, g.sw, g.Ho, g.Wo)
+    cdef int part
+    cdef int parts = min(capacity, threads.parts_for(<double>g.N * g.F * g.Ho * g.Wo * g.C))
+    cdef bint by_sample = g.N % parts == 0
+    if req == REQ_NULL:
+        return
+    for part in prange(parts, num_threads=parts, schedule="static"):
+        f0 = 0 if by_sample else threads.split_point(g.F, parts, part, 32)
+        f1 = g.F if by_sample else threads.split_point(g.F, parts, part + 1, 32)
+        for n in range(threads.split_point(g.N, parts, part, 1) if by_sample else 0,
+                       threads.split_point(g.N, parts, part + 1, 1) if by_sample else g.N):
+            cysym_filter_lanes_f(x + n * in_size, w, <const float*>e.scale, b, y + n * out_size,
+                                 g.C, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.F, g.Ho,
+                                 g.Wo, f0, f1, req == REQ_ADD, e.act, <float>e.lo,
+                                 <float>e.hi, scratch + part * per_part)
+
+
 cdef extern from "_direct_block.h":
     Py_ssize_t CYSYM_DIRECT_WIDTH_F
     Py_ssize_t CYSYM_DIRECT_WIDTH_D
@@ -1112,7 +1152,8 @@ cdef bint _conv_forward(const real* x, const real* w, const real* b, real* y, re
     # append_convolution); tile > 0: in tiles of `tile` output rows (conv_tile_rows) or, on the
     # pointwise path, columns (conv_tile_columns)
     # nb == 0: the pointwise path, nb == DEPTHWISE the depthwise one (see the banner above),
-    # nb == DIRECT the few-channel one (_direct_forward)
+    # nb == DIRECT the few-channel one (_direct_forward), nb == CONV3X3 and FILTER_LANES the
+    # AVX-512 blocks (tile: the threads FILTER_LANES's scratch holds)
     cdef Py_ssize_t n0, cur, ld, grp
     cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo   # output positions
     cdef Py_ssize_t Fg = g.F // g.G
@@ -1131,6 +1172,10 @@ cdef bint _conv_forward(const real* x, const real* w, const real* b, real* y, re
     if nb == CONV3X3:
         if real is float:
             _conv3x3_forward(x, w, b, y, g, req, e)
+        return True
+    if nb == FILTER_LANES:
+        if real is float:
+            _filter_lanes_forward(x, w, b, y, col, g, req, e, <int>tile)
         return True
     if req == REQ_NULL:
         return True
@@ -1458,12 +1503,43 @@ def _conv3x3(geo, itemsize):
     return min(geo[1], geo[5]) <= CONV3X3_MAX_CHANNELS and geo[21] >= CONV3X3_MIN_WIDTH
 
 
-def conv_direct_3x3(data_shape, weight_shape, kernel, stride=(), dilate=(), pad=(),
-                    num_filter=None, num_group=1, itemsize=4):
-    """Whether the forward of this layer runs through the 3x3 blocks (so neither im2col nor
-    Winograd: ops/conv.py asks before it plans Winograd's forward)."""
-    return _conv3x3(_layer_geometry(data_shape, weight_shape, kernel, stride, dilate, pad,
-                                    num_filter, num_group), itemsize)
+# The forward with filters in the lanes (_filter_lanes.h) takes the float32 2-D layers of one
+# group, undilated, at a column stride of 1 or 2, with more than DIRECT_CHANNELS inputs, that
+# the 3x3 blocks do not take; 3x3 layers at stride 1 only up to FILTER_LANES_3X3_MAX_PIXELS
+# output pixels in all samples (beyond, Winograd's fewer multiplications win).  One thread, Zen
+# 5, fused BatchNorm + relu, lanes time / the path before (im2col or Winograd), best of 6
+# alternating: stride 2 (ResNet's 64->128, 128->256, 256->512) 0.68 / 0.82 / 0.82, Inception's
+# 288->384 from 35x35 0.84; Inception's 1x7 and 7x1 layers at 17x17 0.71-0.83, its 5x5 48->64 at
+# 35x35 0.59, AlexNet's 5x5 0.77 and 3x3 at 13x13 0.79-0.84 (all batch 1); 3x3 at stride 1
+# against Winograd: 256->256 at 14x14 0.85 / 0.94 / 1.01 at batch 1 / 2 / 8, 512->512 at 14x14
+# 0.95, 128->128 at 28x28 1.12 (batch 1), 96->96 at 35x35 1.01, 80->192 at 73x73 1.20, batch 32
+# 1.03-1.05.
+FILTER_LANES_3X3_MAX_PIXELS = 512
+
+
+def _filter_lanes(geo, itemsize):
+    """Whether the forward runs with filters in the lanes of the AVX-512 build."""
+    if not (CYSYM_FILTER_LANES and itemsize == 4 and geo[6] == 1 and geo[2] == geo[7] == 1
+            and geo[14] == geo[15] == 1 and geo[12] in (1, 2) and geo[8] * geo[9] > 1
+            and geo[1] > DIRECT_CHANNELS and not _conv3x3(geo, itemsize)):
+        return False
+    winograd_shape = geo[8] == geo[9] == 3 and geo[11] == geo[12] == 1
+    return not winograd_shape or geo[0] * geo[20] * geo[21] <= FILTER_LANES_3X3_MAX_PIXELS
+
+
+def _filter_lanes_elements(geo, parts):
+    """Elements of the filter-lanes forward's scratch for `parts` threads."""
+    return parts * cysym_fl_scratch(geo[1], geo[8], geo[9], geo[11], geo[12], geo[20], geo[21])
+
+
+def conv_forward_blocks(data_shape, weight_shape, kernel, stride=(), dilate=(), pad=(),
+                        num_filter=None, num_group=1, itemsize=4):
+    """Whether the forward of this layer runs through the AVX-512 blocks (the 3x3 blocks or
+    the filter lanes; so neither im2col nor Winograd: ops/conv.py asks before it plans
+    Winograd's forward)."""
+    geo = _layer_geometry(data_shape, weight_shape, kernel, stride, dilate, pad, num_filter,
+                          num_group)
+    return _conv3x3(geo, itemsize) or _filter_lanes(geo, itemsize)
 
 
 def conv_chunk(geo, im2col=False):
@@ -1549,6 +1625,8 @@ def conv_workspace_bytes(data_shape, weight_shape, kernel, stride=(), dilate=(),
                           num_group)
     if forward and _conv3x3(geo, itemsize):
         return 0
+    if forward and _filter_lanes(geo, itemsize):
+        return _filter_lanes_elements(geo, threads.count()) * itemsize
     return conv_workspace_elements(geo, forward=forward) * itemsize
 
 
@@ -1581,15 +1659,25 @@ def append_convolution(Plan plan, x, w, b, y, kernel, stride=(), dilate=(), pad=
     _check_shape(b, (geo[5],), "bias", label)
     arrays = [x, w, x if b is None else b, y]
     dtype = common_dtype(arrays + ([] if scale is None else [scale]))
-    blocks = not im2col and _conv3x3(geo, np.dtype(x.dtype).itemsize)
-    col = _col_buffer(workspace, 0 if blocks else conv_workspace_elements(geo, im2col, forward=True),
-                      x.dtype)
+    itemsize = np.dtype(x.dtype).itemsize
+    blocks = not im2col and _conv3x3(geo, itemsize)
+    lanes = not im2col and _filter_lanes(geo, itemsize)
     direct = not im2col and _direct(geo)
+    if lanes:
+        # the threads whose scratch the workspace holds (more, from a private buffer)
+        parts = max(1, threads.count())
+        if workspace is not None and workspace.nbytes >= _filter_lanes_elements(geo, 1) * itemsize:
+            parts = workspace.nbytes // (_filter_lanes_elements(geo, 1) * itemsize)
+        col = _col_buffer(workspace, _filter_lanes_elements(geo, parts), x.dtype)
+        nb, tile = FILTER_LANES, parts
+    else:
+        col = _col_buffer(workspace, 0 if blocks else
+                          conv_workspace_elements(geo, im2col, forward=True), x.dtype)
+        nb = CONV3X3 if blocks else DIRECT if direct else conv_chunk(geo, im2col)
+        tile = 0 if direct or blocks else (conv_tile_rows(geo, im2col)
+                                           or conv_tile_columns(geo, im2col))
     plan.add(conv_forward_kernel, dtype, arrays + [col] + fused_scale(scale, geo[5], req, label),
-             geo + [CONV3X3 if blocks else DIRECT if direct else conv_chunk(geo, im2col),
-                    b is not None, req_code(req, label),
-                    0 if direct or blocks else
-                    conv_tile_rows(geo, im2col) or conv_tile_columns(geo, im2col)],
+             geo + [nb, b is not None, req_code(req, label), tile],
              epilogue_floats(activation, req_code(req, label), label), label)
 
 

@@ -150,7 +150,7 @@ def _winograd_fits(params, data_shape):
 def _winograd_forward(params, data_shape, dtype):
     """Whether the forward runs by Winograd: where it fits and the 3x3 blocks of the AVX-512
     build do not take the layer (the data gradient keeps to _winograd_fits)."""
-    return _winograd_fits(params, data_shape) and not kernels("conv").conv_direct_3x3(
+    return _winograd_fits(params, data_shape) and not kernels("conv").conv_forward_blocks(
         data_shape, _weight_shape(params, data_shape), itemsize=np.dtype(dtype).itemsize,
         **_conv_attrs(params))
 
