@@ -1504,24 +1504,29 @@ def _conv3x3(geo, itemsize):
 
 
 # The forward with filters in the lanes (_filter_lanes.h) takes the float32 2-D layers of one
-# group, undilated, at a column stride of 1 or 2, with more than DIRECT_CHANNELS inputs, that
-# the 3x3 blocks do not take; 3x3 layers at stride 1 only up to FILTER_LANES_3X3_MAX_PIXELS
-# output pixels in all samples (beyond, Winograd's fewer multiplications win).  One thread, Zen
-# 5, fused BatchNorm + relu, lanes time / the path before (im2col or Winograd), best of 6
+# group, undilated, at a column stride of 1 or 2, with more than DIRECT_CHANNELS inputs or (a
+# stem) kernels of at least FILTER_LANES_STEM_TAPS taps, that the 3x3 blocks do not take; 3x3
+# layers at stride 1 only up to FILTER_LANES_3X3_MAX_PIXELS output pixels in all samples
+# (beyond, Winograd's fewer multiplications win).  One thread, Zen 5, fused BatchNorm + relu,
+# lanes time / the path before (im2col, Winograd or the direct few-channel path), best of 6
 # alternating: stride 2 (ResNet's 64->128, 128->256, 256->512) 0.68 / 0.82 / 0.82, Inception's
 # 288->384 from 35x35 0.84; Inception's 1x7 and 7x1 layers at 17x17 0.71-0.83, its 5x5 48->64 at
-# 35x35 0.59, AlexNet's 5x5 0.77 and 3x3 at 13x13 0.79-0.84 (all batch 1); 3x3 at stride 1
-# against Winograd: 256->256 at 14x14 0.85 / 0.94 / 1.01 at batch 1 / 2 / 8, 512->512 at 14x14
-# 0.95, 128->128 at 28x28 1.12 (batch 1), 96->96 at 35x35 1.01, 80->192 at 73x73 1.20, batch 32
-# 1.03-1.05.
+# 35x35 0.59, AlexNet's 5x5 0.77 and 3x3 at 13x13 0.79-0.84 (all batch 1); ResNet's 7x7 stem
+# 0.86 / 0.93 at batch 1 / 32, but MobileNet's and Inception's 3x3 stems 1.23-1.26; 3x3 at
+# stride 1 against Winograd: 256->256 at 14x14 0.85 / 0.94 / 1.01 at batch 1 / 2 / 8, 512->512
+# at 14x14 0.95, 128->128 at 28x28 1.12 (batch 1), 96->96 at 35x35 1.01, 80->192 at 73x73 1.20,
+# batch 32 1.03-1.05.  1x1 layers at stride 2 (ResNet-50's) measured 0.92-1.47: they stay on
+# im2col.
 FILTER_LANES_3X3_MAX_PIXELS = 512
+FILTER_LANES_STEM_TAPS = 49
 
 
 def _filter_lanes(geo, itemsize):
     """Whether the forward runs with filters in the lanes of the AVX-512 build."""
     if not (CYSYM_FILTER_LANES and itemsize == 4 and geo[6] == 1 and geo[2] == geo[7] == 1
             and geo[14] == geo[15] == 1 and geo[12] in (1, 2) and geo[8] * geo[9] > 1
-            and geo[1] > DIRECT_CHANNELS and not _conv3x3(geo, itemsize)):
+            and (geo[1] > DIRECT_CHANNELS or geo[8] * geo[9] >= FILTER_LANES_STEM_TAPS)
+            and not _conv3x3(geo, itemsize)):
         return False
     winograd_shape = geo[8] == geo[9] == 3 and geo[11] == geo[12] == 1
     return not winograd_shape or geo[0] * geo[20] * geo[21] <= FILTER_LANES_3X3_MAX_PIXELS
