@@ -1230,6 +1230,16 @@ def _guarded_floats(count, at_end):
     return whole[start:start + nbytes].view(np.float32)
 
 
+def _forward_in_every_build(x, w, b, kw, expected):
+    """The float32 forward of every build of the conv kernels gives `expected`."""
+    for build in builds("conv"):
+        y = np.empty(expected.shape, np.float32)
+        plan = runner.Plan()
+        build.append_convolution(plan, x, w, b, y, **kw)
+        plan.run()
+        np.testing.assert_allclose(y, expected, rtol=5e-5, atol=5e-5)
+
+
 def _row_kernel_backward(build, dy, x, w, stride, pad, req="write"):
     """dx and dw of a 3x3 depthwise layer (req 'add' adds to ones)"""
     shape_dx, shape_dw = x.shape, w.shape
@@ -1403,12 +1413,7 @@ def test_conv3x3_reads_stay_inside_the_tensor(case, at_end):
     expected, _ = ref_conv(x, w, b, (1, 1), pad)
     xg = _guarded_floats(x.size, at_end).reshape(x.shape)
     xg[...] = x
-    for build in builds("conv"):
-        y = np.empty(expected.shape, np.float32)
-        plan = runner.Plan()
-        build.append_convolution(plan, xg, w, b, y, **kw)
-        plan.run()
-        np.testing.assert_allclose(y, expected, rtol=5e-5, atol=5e-5)
+    _forward_in_every_build(xg, w, b, kw, expected)
 
 
 @pytest.mark.parametrize("batch", [1, 2])
@@ -1531,9 +1536,4 @@ def test_filter_lanes_read_nothing_outside_x_and_w(case, at_end):
     xg = _guarded_floats(x.size, at_end).reshape(x.shape)
     wg = _guarded_floats(w.size, at_end).reshape(w.shape)
     xg[...], wg[...] = x, w
-    for build in builds("conv"):
-        y = np.empty(expected.shape, np.float32)
-        plan = runner.Plan()
-        build.append_convolution(plan, xg, wg, b, y, **kw)
-        plan.run()
-        np.testing.assert_allclose(y, expected, rtol=5e-5, atol=5e-5)
+    _forward_in_every_build(xg, wg, b, kw, expected)

@@ -277,6 +277,27 @@ cdef void _finish_columns(real* y, Py_ssize_t F, Py_ssize_t ld, Py_ssize_t width
                    b[f] if b != NULL else 0, e)
 
 
+cdef struct PartRange:
+    Py_ssize_t n0, n1, f0, f1
+
+
+cdef inline PartRange _part_range(Py_ssize_t N, Py_ssize_t F, int parts, int part,
+                                  Py_ssize_t filter_unit) noexcept nogil:
+    # part `part` of `parts` of a forward over N samples and F filters: a share of the samples
+    # where they split evenly, else every sample and a share of the filters cut at multiples of
+    # filter_unit (a block's filters); one struct, so that prange keeps it private to a thread
+    cdef PartRange r
+    if N % parts == 0:
+        r.n0 = threads.split_point(N, parts, part, 1)
+        r.n1 = threads.split_point(N, parts, part + 1, 1)
+        r.f0, r.f1 = 0, F
+    else:
+        r.n0, r.n1 = 0, N
+        r.f0 = threads.split_point(F, parts, part, filter_unit)
+        r.f1 = threads.split_point(F, parts, part + 1, filter_unit)
+    return r
+
+
 cdef extern from "_pointwise_block.h":
     bint CYSYM_POINTWISE_BLOCK
     void cysym_pointwise_f(const float* x, const float* w, Py_ssize_t wf, Py_ssize_t wc,
@@ -292,20 +313,19 @@ cdef void _pointwise_blocks(const float* x, const float* w, Py_ssize_t wf, Py_ss
     # at w[f * wf + c * wc]) with each of N samples of C planes, without OpenBLAS
     # (_pointwise_block.h): the threads split the samples where they share them evenly, else the
     # filters (a thread's share of a 7x7 sample's 49 pixels would be a mostly empty block)
-    cdef Py_ssize_t n, f0, f1
+    cdef Py_ssize_t n
     cdef const float* scale = <const float*>e.scale
     cdef int part
     cdef int parts = threads.parts_for(<double>N * F * HWo)
-    cdef bint by_sample = N % parts == 0
+    cdef PartRange r
     for part in prange(parts, num_threads=parts, schedule="static"):
-        f0 = 0 if by_sample else threads.split_point(F, parts, part, 6)
-        f1 = F if by_sample else threads.split_point(F, parts, part + 1, 6)
-        for n in range(threads.split_point(N, parts, part, 1) if by_sample else 0,
-                       threads.split_point(N, parts, part + 1, 1) if by_sample else N):
-            cysym_pointwise_f(x + n * C * HWo, w + f0 * wf, wf, wc,
-                              scale + f0 if scale != NULL else NULL, b + f0 if b != NULL else NULL,
-                              y + (n * F + f0) * HWo, C, f1 - f0, HWo, 0, HWo, req == REQ_ADD,
-                              e.act, <float>e.lo, <float>e.hi)
+        r = _part_range(N, F, parts, part, 6)
+        for n in range(r.n0, r.n1):
+            cysym_pointwise_f(x + n * C * HWo, w + r.f0 * wf, wf, wc,
+                              scale + r.f0 if scale != NULL else NULL,
+                              b + r.f0 if b != NULL else NULL, y + (n * F + r.f0) * HWo, C,
+                              r.f1 - r.f0, HWo, 0, HWo, req == REQ_ADD, e.act, <float>e.lo,
+                              <float>e.hi)
 
 
 cdef void _pointwise_forward(const real* x, const real* w, const real* b, real* y, Geom* g,
@@ -1030,21 +1050,19 @@ cdef void _conv3x3_forward(const float* x, const float* w, const float* b, float
                            int req, const Epilogue* e) noexcept nogil:
     # the AVX-512 build's float32 3x3 stride-1 forward (_conv3x3_block.h): the threads split
     # the samples where they share them evenly, else the filters
-    cdef Py_ssize_t n, f0, f1
+    cdef Py_ssize_t n
     cdef Py_ssize_t in_size = g.C * g.H * g.W
     cdef int part
     cdef int parts = threads.parts_for(<double>g.N * g.F * g.Ho * g.Wo * g.C)
-    cdef bint by_sample = g.N % parts == 0
+    cdef PartRange r
     if req == REQ_NULL:
         return
     for part in prange(parts, num_threads=parts, schedule="static"):
-        f0 = 0 if by_sample else threads.split_point(g.F, parts, part, 6)
-        f1 = g.F if by_sample else threads.split_point(g.F, parts, part + 1, 6)
-        for n in range(threads.split_point(g.N, parts, part, 1) if by_sample else 0,
-                       threads.split_point(g.N, parts, part + 1, 1) if by_sample else g.N):
+        r = _part_range(g.N, g.F, parts, part, 6)
+        for n in range(r.n0, r.n1):
             cysym_conv3x3_f(x + n * in_size, n * in_size, (g.N - 1 - n) * in_size, w,
                             <const float*>e.scale, b, y + n * g.F * g.Ho * g.Wo, g.C, g.H, g.W,
-                            g.ph, g.pw, g.F, g.Ho, g.Wo, f0, f1, req == REQ_ADD, e.act,
+                            g.ph, g.pw, g.F, g.Ho, g.Wo, r.f0, r.f1, req == REQ_ADD, e.act,
                             <float>e.lo, <float>e.hi)
 
 
@@ -1067,22 +1085,20 @@ cdef void _filter_lanes_forward(const float* x, const float* w, const float* b, 
     # the AVX-512 build's float32 forward with filters in the lanes (_filter_lanes.h), on at
     # most `capacity` threads (the scratch holds that many): they split the samples where they
     # share them evenly, else the filters in blocks of 32
-    cdef Py_ssize_t n, f0, f1
+    cdef Py_ssize_t n
     cdef Py_ssize_t in_size = g.C * g.H * g.W, out_size = g.F * g.Ho * g.Wo
     cdef Py_ssize_t per_part = cysym_fl_scratch(g.C, g.kh, g.kw, g.sh, g.sw, g.Ho, g.Wo)
     cdef int part
     cdef int parts = min(capacity, threads.parts_for(<double>g.N * g.F * g.Ho * g.Wo * g.C))
-    cdef bint by_sample = g.N % parts == 0
+    cdef PartRange r
     if req == REQ_NULL:
         return
     for part in prange(parts, num_threads=parts, schedule="static"):
-        f0 = 0 if by_sample else threads.split_point(g.F, parts, part, 32)
-        f1 = g.F if by_sample else threads.split_point(g.F, parts, part + 1, 32)
-        for n in range(threads.split_point(g.N, parts, part, 1) if by_sample else 0,
-                       threads.split_point(g.N, parts, part + 1, 1) if by_sample else g.N):
+        r = _part_range(g.N, g.F, parts, part, 32)
+        for n in range(r.n0, r.n1):
             cysym_filter_lanes_f(x + n * in_size, w, <const float*>e.scale, b, y + n * out_size,
                                  g.C, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.F, g.Ho,
-                                 g.Wo, f0, f1, req == REQ_ADD, e.act, <float>e.lo,
+                                 g.Wo, r.f0, r.f1, req == REQ_ADD, e.act, <float>e.lo,
                                  <float>e.hi, scratch + part * per_part)
 
 
@@ -1669,10 +1685,11 @@ def append_convolution(Plan plan, x, w, b, y, kernel, stride=(), dilate=(), pad=
     lanes = not im2col and _filter_lanes(geo, itemsize)
     direct = not im2col and _direct(geo)
     if lanes:
-        # the threads whose scratch the workspace holds (more, from a private buffer)
-        parts = max(1, threads.count())
-        if workspace is not None and workspace.nbytes >= _filter_lanes_elements(geo, 1) * itemsize:
-            parts = workspace.nbytes // (_filter_lanes_elements(geo, 1) * itemsize)
+        # the threads whose scratch the workspace holds (without one, a private buffer for
+        # the threads set now)
+        per_part = _filter_lanes_elements(geo, 1) * itemsize
+        parts = (workspace.nbytes // per_part if workspace is not None
+                 and workspace.nbytes >= per_part else threads.count())
         col = _col_buffer(workspace, _filter_lanes_elements(geo, parts), x.dtype)
         nb, tile = FILTER_LANES, parts
     else:
