@@ -15,10 +15,10 @@
 #define CYSYM_FL_FILTERS 32
 #define CYSYM_FL_PIXELS 14
 
-/* a layer: input C x H x W, kernel Kh x Kw, stride sh, sw, padding ph, pw, output F x Ho x Wo;
+/* a layer: input C x H x W, kernel Kh x Kw, stride sh, sw, padding ph, pw, output planes Ho x Wo;
    the padded input Hp x Wp; the finish */
 typedef struct {
-    Py_ssize_t C, H, W, Kh, Kw, sh, sw, ph, pw, F, Ho, Wo, Hp, Wp;
+    Py_ssize_t C, H, W, Kh, Kw, sh, sw, ph, pw, Ho, Wo, Hp, Wp;
     int add, act;
     __m512 lo, hi;
 } cysym_fl_layer;
@@ -197,11 +197,11 @@ CYSYM_UNROLLED void cysym_fl_rows_sw(const float* padded, const float* packed,
 static void cysym_filter_lanes_f(const float* x, const float* w, const float* scale,
                                  const float* bias, float* y, Py_ssize_t C, Py_ssize_t H,
                                  Py_ssize_t W, Py_ssize_t Kh, Py_ssize_t Kw, Py_ssize_t sh,
-                                 Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t F,
+                                 Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
                                  Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f_first,
                                  Py_ssize_t f_last, int add, int act, float lo, float hi,
                                  float* scratch) {
-    cysym_fl_layer L = {C, H, W, Kh, Kw, sh, sw, ph, pw, F, Ho, Wo,
+    cysym_fl_layer L = {C, H, W, Kh, Kw, sh, sw, ph, pw, Ho, Wo,
                         cysym_fl_padded(Ho, sh, Kh), cysym_fl_padded(Wo, sw, Kw), add, act};
     float* padded = scratch;
     float* packed = scratch + C * L.Hp * L.Wp;

@@ -1073,8 +1073,8 @@ cdef extern from "_filter_lanes.h":
     void cysym_filter_lanes_f(const float* x, const float* w, const float* scale,
                               const float* bias, float* y, Py_ssize_t C, Py_ssize_t H,
                               Py_ssize_t W, Py_ssize_t Kh, Py_ssize_t Kw, Py_ssize_t sh,
-                              Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t F,
-                              Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f_first,
+                              Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t Ho,
+                              Py_ssize_t Wo, Py_ssize_t f_first,
                               Py_ssize_t f_last, int add, int act, float lo, float hi,
                               float* scratch) noexcept nogil
 
@@ -1097,8 +1097,8 @@ cdef void _filter_lanes_forward(const float* x, const float* w, const float* b, 
         r = _part_range(g.N, g.F, parts, part, 32)
         for n in range(r.n0, r.n1):
             cysym_filter_lanes_f(x + n * in_size, w, <const float*>e.scale, b, y + n * out_size,
-                                 g.C, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.F, g.Ho,
-                                 g.Wo, r.f0, r.f1, req == REQ_ADD, e.act, <float>e.lo,
+                                 g.C, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.Ho, g.Wo,
+                                 r.f0, r.f1, req == REQ_ADD, e.act, <float>e.lo,
                                  <float>e.hi, scratch + part * per_part)
 
 
