@@ -1487,6 +1487,36 @@ def test_filter_lanes_leave_large_3x3_layers_to_winograd():
                                      **common)
 
 
+def test_small_planes_of_wide_layers_go_to_the_filter_lanes_in_a_batch():
+    """7x7 planes (a quarter of the flat 3x3 blocks' lanes idle) of layers with at least
+    CONV3X3_LANES_MIN_CHANNELS inputs leave the flat blocks (no workspace) for the filter lanes
+    (a workspace) once the batch has CONV3X3_LANES_MIN_PLANES input planes; fewer channels and
+    full 8x8 planes stay flat, and in a batch the lanes take 3x3 layers at stride 1 up to
+    FILTER_LANES_3X3_MAX_PIXELS_BATCH output pixels in all."""
+    from cysym._ops import load
+    build = load("conv")
+    if not build.__name__.endswith("_avx512"):
+        pytest.skip("the 3x3 blocks and the filter lanes are in the AVX-512 build; this machine "
+                    "loads another")
+    common = dict(kernel=(3, 3), pad=(1, 1), itemsize=4, forward=True)
+
+    def workspace(batch, C, F, side):
+        shape = (batch, C, side, side)
+        assert build.conv_forward_blocks(shape, (F, C, 3, 3), kernel=(3, 3), pad=(1, 1))
+        return build.conv_workspace_bytes(shape, (F, C, 3, 3), **common)
+
+    wide = build.CONV3X3_LANES_MIN_CHANNELS
+    least = -(-build.CONV3X3_LANES_MIN_PLANES // wide)
+    assert workspace(least - 1, wide, wide, 7) == 0
+    assert workspace(least, wide, wide, 7) > 0
+    assert workspace(32, wide // 2, 32, 7) == 0
+    assert workspace(build.CONV3X3_FLAT_FULL_MAX_BATCH, 448, 384, 8) == 0
+    most = build.FILTER_LANES_3X3_MAX_PIXELS_BATCH
+    assert workspace(most // 196, 256, 256, 14) > 0
+    assert not build.conv_forward_blocks((most // 196 + 1, 256, 14, 14), (256, 256, 3, 3),
+                                         kernel=(3, 3), pad=(1, 1))
+
+
 @pytest.mark.parametrize("batch", [1, 2])
 def test_filter_lanes_threads(batch):
     """Two kernel threads split the filter lanes' samples (an even count) or their filters in
@@ -1499,22 +1529,32 @@ def test_filter_lanes_threads(batch):
                                atol=5e-5)
 
 
-def test_filter_lanes_workspace_for_fewer_threads():
+@pytest.mark.parametrize("batch", [1, 3])
+def test_filter_lanes_workspace_for_fewer_threads(batch):
     """A workspace that holds one thread's scratch runs the layer on one thread when two are
-    set; without a workspace the kernel takes its own."""
+    set; without a workspace the kernel takes its own.  A batch packs all the weights once, in
+    blocks of 32 filters, beside each thread's padded sample; one sample packs a block at a
+    time into its thread's scratch."""
     from cysym._ops import load, threads
     build = load("conv")
-    x, w, b, kw = _filter_lanes_case((12, 70, (13, 19), (3, 3), (2, 2), (1, 1)), 1)
+    if not build.__name__.endswith("_avx512"):
+        pytest.skip("the filter lanes are in the AVX-512 build; this machine loads another")
+    C, F, plane, kernel, stride, pad = case = (12, 70, (13, 19), (3, 3), (2, 2), (1, 1))
+    x, w, b, kw = _filter_lanes_case(case, batch)
     expected = ref_conv(x, w, b, kw["stride"], kw["pad"])[0]
+    taps = C * kernel[0] * kernel[1]
+    padded_sample = C * (2 * (expected.shape[2] - 1) + 3) * (2 * (expected.shape[3] - 1) + 3)
+    shared, per_thread = ((-(-F // 32) * 32 * taps, padded_sample) if batch > 1
+                          else (0, padded_sample + 32 * taps))
     before = threads.get_num_threads()
     try:
         threads.set_num_threads(1)
         one_thread = build.conv_workspace_bytes(x.shape, w.shape, itemsize=4, forward=True, **kw)
-        assert one_thread > 0
+        assert one_thread == 4 * (shared + per_thread)
         threads.set_num_threads(2)
         # two, unless this process was forked from one that ran threads
-        assert build.conv_workspace_bytes(x.shape, w.shape, itemsize=4, forward=True,
-                                          **kw) == threads.get_num_threads() * one_thread
+        assert build.conv_workspace_bytes(x.shape, w.shape, itemsize=4, forward=True, **kw) == (
+            4 * (shared + threads.get_num_threads() * per_thread))
         for workspace in (np.zeros(one_thread, np.uint8), None):
             y = np.full(expected.shape, np.nan, np.float32)
             plan = runner.Plan()

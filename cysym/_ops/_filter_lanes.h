@@ -1,13 +1,14 @@
-/* The forward of a convolution (one group, 2-D, undilated, stride 1 or 2 across rows; any
-   kernel size) with 16 filters in the lanes of a vector: cysym/_ops/conv.pyx,
-   _filter_lanes_forward, float32 in the AVX-512 build.  A block of 32 filters x up to 14 output
-   pixels of one row keeps its 28 sums in registers over all C inputs and taps; each tap is two
-   vector loads of weights and one broadcast input value per pixel.  With the filters in the
-   lanes no lane is lost to a row narrower than a vector (ResNet's 14- and 28-wide rows fill
-   14 of 16 lanes when the pixels are the lanes), and a stride of 2 is a broadcast from every
-   other column.  The weights of 32 filters are first packed as [c][i][j][32], the sample's input
-   padded with zeros (so no tap needs a test or a mask); the sums of a block leave through a
-   scatter, finished (bias, fused BatchNorm scale, activation) in the registers. */
+/* The forward of a convolution (one group, 2-D, undilated, stride 1 or 2 across rows; any kernel
+   size) with 16 filters in the lanes of a vector: cysym/_ops/conv.pyx, _filter_lanes_forward,
+   float32 in the AVX-512 build.  A block of 32 filters x up to 14 output pixels of one row (or of
+   two rows up to 7 wide) keeps its 28 sums in registers over all C inputs and taps; each tap is
+   two vector loads of weights and one broadcast input value per pixel.  With the filters in the
+   lanes no lane is lost to a row narrower than a vector (ResNet's 14- and 28-wide rows fill 14 of
+   16 lanes when the pixels are the lanes), and a stride of 2 is a broadcast from every other
+   column.  The weights of 32 filters are first packed as [c][i][j][32] (for a batch, all filters
+   once per forward, see cysym_fl_packed_floats), the sample's input padded with zeros (so no tap
+   needs a test or a mask); the sums of a block are finished (bias, fused BatchNorm scale,
+   activation) in the registers and leave transposed. */
 #if defined(__AVX512F__)
 #include <string.h>
 #include "_avx512_finish.h"
@@ -28,12 +29,19 @@ static inline Py_ssize_t cysym_fl_padded(Py_ssize_t out, Py_ssize_t stride, Py_s
     return (out - 1) * stride + k;
 }
 
-/* floats of one thread's scratch: a padded sample and the packed weights of 32 filters */
+/* floats of the packed weights of F filters (the last block padded to 32 with zeros) */
+static inline Py_ssize_t cysym_fl_packed_floats(Py_ssize_t F, Py_ssize_t C, Py_ssize_t Kh,
+                                                Py_ssize_t Kw) {
+    return (F + CYSYM_FL_FILTERS - 1) / CYSYM_FL_FILTERS * CYSYM_FL_FILTERS * C * Kh * Kw;
+}
+
+/* floats of one thread's scratch: a padded sample, and (unless the packed weights are shared)
+   the packed weights of 32 filters */
 static inline Py_ssize_t cysym_fl_scratch(Py_ssize_t C, Py_ssize_t Kh, Py_ssize_t Kw,
                                           Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t Ho,
-                                          Py_ssize_t Wo) {
+                                          Py_ssize_t Wo, int shared) {
     return C * cysym_fl_padded(Ho, sh, Kh) * cysym_fl_padded(Wo, sw, Kw)
-           + CYSYM_FL_FILTERS * C * Kh * Kw;
+           + (shared ? 0 : cysym_fl_packed_floats(CYSYM_FL_FILTERS, C, Kh, Kw));
 }
 
 /* r[k] <- the k-th column of the 16 x 16 matrix whose rows are r */
@@ -103,19 +111,20 @@ static void cysym_fl_pad(const float* x, const cysym_fl_layer* L, float* padded)
     }
 }
 
-/* P output pixels from (oh, ow0) of the packed filters f0 .. f0 + nf, at column stride SW: src
-   the padded input at row oh * sh, column ow0 * SW; y the output at filter 0, (oh, ow0); scale
-   and bias the 32 filters' (padded with lanes beyond nf) */
+/* R rows of P output pixels from (oh, ow0) of the packed filters f0 .. f0 + nf, at column
+   stride SW: src the padded input at row oh * sh, column ow0 * SW; y the output at filter 0,
+   (oh, ow0); scale and bias the 32 filters' (padded with lanes beyond nf) */
 CYSYM_UNROLLED void cysym_fl_block(const float* src, const float* packed,
-                                   const cysym_fl_layer* L, const int P, const int SW, float* y,
-                                   __m512i planes, const __mmask16 keep[2], const __m512 scale[2],
+                                   const cysym_fl_layer* L, const int P, const int R,
+                                   const int SW, float* y, const __mmask16 keep[2],
+                                   const __m512 scale[2],
                                    const __m512 bias[2]) {
     __m512 acc[2][CYSYM_FL_PIXELS];
-    Py_ssize_t plane = L->Hp * L->Wp;
+    Py_ssize_t plane = L->Hp * L->Wp, row_step = L->sh * L->Wp;
 #pragma GCC unroll 14
-    for (int p = 0; p < P; p++) {
-        acc[0][p] = _mm512_setzero_ps();
-        acc[1][p] = _mm512_setzero_ps();
+    for (int q = 0; q < P * R; q++) {
+        acc[0][q] = _mm512_setzero_ps();
+        acc[1][q] = _mm512_setzero_ps();
     }
     for (Py_ssize_t c = 0; c < L->C; c++)
         for (Py_ssize_t i = 0; i < L->Kh; i++) {
@@ -123,47 +132,57 @@ CYSYM_UNROLLED void cysym_fl_block(const float* src, const float* packed,
             const float* weights = packed + (c * L->Kh + i) * L->Kw * CYSYM_FL_FILTERS;
             for (Py_ssize_t j = 0; j < L->Kw; j++) {
                 const float* in = row + j;
+                const float* below = in + row_step;
 #if defined(__GNUC__)
                 /* opaque to the optimizer: GCC otherwise carries the inputs from one j to the
                    next in scalar registers and spills them (135 -> 255 GFLOP/s without) */
-                __asm__("" : "+r"(in));
+                __asm__("" : "+r"(in), "+r"(below));
 #endif
                 __m512 w0 = _mm512_loadu_ps(weights + j * CYSYM_FL_FILTERS);
                 __m512 w1 = _mm512_loadu_ps(weights + j * CYSYM_FL_FILTERS + 16);
 #pragma GCC unroll 14
-                for (int p = 0; p < P; p++) {
-                    __m512 b = _mm512_set1_ps(in[p * SW]);
-                    acc[0][p] = _mm512_fmadd_ps(w0, b, acc[0][p]);
-                    acc[1][p] = _mm512_fmadd_ps(w1, b, acc[1][p]);
+                for (int q = 0; q < P * R; q++) {
+                    __m512 b = _mm512_set1_ps((q < P ? in : below)[q % P * SW]);
+                    acc[0][q] = _mm512_fmadd_ps(w0, b, acc[0][q]);
+                    acc[1][q] = _mm512_fmadd_ps(w1, b, acc[1][q]);
                 }
             }
         }
+    /* the sums of a pixel are a vector of filters and y's rows are filters: the finished
+       vectors transposed, each filter's pixels leave in one store (R rows are whole rows, so
+       its pixels are contiguous in y); scattering each vector took a quarter of the time of
+       ResNet's 7x7 stem (one thread, batch 1: 1.62 -> 1.19 ms) */
     Py_ssize_t HWo = L->Ho * L->Wo;
-#pragma GCC unroll 14
-    for (int p = 0; p < P; p++)
+    __mmask16 pixels = cysym_lane_range(0, P * R);
 #pragma GCC unroll 2
-        for (int v = 0; v < 2; v++) {
-            float* out = y + v * 16 * HWo + p;
-            __m512 old = L->add ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), keep[v], planes,
-                                                           out, 4)
-                                : _mm512_setzero_ps();
-            _mm512_mask_i32scatter_ps(out, keep[v], planes,
-                                      cysym_finished(old, acc[v][p], L->add, scale[v], bias[v],
-                                                     L->act, L->lo, L->hi), 4);
+    for (int v = 0; v < 2; v++) {
+        __m512 r[16];
+#pragma GCC unroll 16
+        for (int q = 0; q < 16; q++)
+            r[q] = q >= P * R ? _mm512_setzero_ps()
+                   : L->add ? _mm512_add_ps(acc[v][q], bias[v])
+                   : cysym_finished(_mm512_setzero_ps(), acc[v][q], 0, scale[v], bias[v],
+                                    L->act, L->lo, L->hi);
+        cysym_fl_transpose(r);
+        for (int k = 0; k < 16 && (keep[v] >> k & 1); k++) {
+            float* out = y + (v * 16 + k) * HWo;
+            _mm512_mask_storeu_ps(out, pixels,
+                                  L->add ? _mm512_add_ps(_mm512_maskz_loadu_ps(pixels, out), r[k])
+                                         : r[k]);
         }
+    }
 }
 
-/* every output row of the packed filters f0 .. f0 + nf, blocks of at most CYSYM_FL_PIXELS
-   pixels evenly along each row */
+/* every output row of the packed filters f0 .. f0 + nf: blocks of at most CYSYM_FL_PIXELS
+   pixels evenly along each row, or of two whole rows where two fit (7x7 planes: one row's 7
+   pixels left half the registers idle and loaded every weight twice as often) */
 CYSYM_UNROLLED void cysym_fl_rows_sw(const float* padded, const float* packed,
                                      const cysym_fl_layer* L, const int SW, float* y,
                                      Py_ssize_t f0, Py_ssize_t nf, const float* scale,
                                      const float* bias) {
     Py_ssize_t blocks = (L->Wo + CYSYM_FL_PIXELS - 1) / CYSYM_FL_PIXELS;
     Py_ssize_t width = (L->Wo + blocks - 1) / blocks, HWo = L->Ho * L->Wo;
-    __m512i planes = _mm512_mullo_epi32(
-        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-        _mm512_set1_epi32((int)HWo));
+    Py_ssize_t rows = 2 * L->Wo <= CYSYM_FL_PIXELS ? 2 : 1;
     __mmask16 keep[2];
     __m512 scales[2], biases[2];
     for (int v = 0; v < 2; v++) {
@@ -173,18 +192,29 @@ CYSYM_UNROLLED void cysym_fl_rows_sw(const float* padded, const float* packed,
         biases[v] = bias ? _mm512_maskz_loadu_ps(keep[v], bias + f0 + 16 * v)
                          : _mm512_setzero_ps();
     }
-    for (Py_ssize_t oh = 0; oh < L->Ho; oh++)
+    for (Py_ssize_t oh = 0; oh < L->Ho; oh += rows)
         for (Py_ssize_t ow0 = 0; ow0 < L->Wo; ow0 += width) {
             const float* src = padded + oh * L->sh * L->Wp + ow0 * SW;
             float* out = y + f0 * HWo + oh * L->Wo + ow0;
-#define CYSYM_FL_BLOCK(P) \
-    case P: cysym_fl_block(src, packed, L, P, SW, out, planes, keep, scales, biases); break;
-            switch (L->Wo - ow0 < width ? L->Wo - ow0 : width) {
-            CYSYM_FL_BLOCK(1) CYSYM_FL_BLOCK(2) CYSYM_FL_BLOCK(3) CYSYM_FL_BLOCK(4)
-            CYSYM_FL_BLOCK(5) CYSYM_FL_BLOCK(6) CYSYM_FL_BLOCK(7) CYSYM_FL_BLOCK(8)
-            CYSYM_FL_BLOCK(9) CYSYM_FL_BLOCK(10) CYSYM_FL_BLOCK(11) CYSYM_FL_BLOCK(12)
-            CYSYM_FL_BLOCK(13) CYSYM_FL_BLOCK(14)
-            default: break;
+            int P = (int)(L->Wo - ow0 < width ? L->Wo - ow0 : width);
+#define CYSYM_FL_BLOCK(P, R) \
+    case P: cysym_fl_block(src, packed, L, P, R, SW, out, keep, scales, biases); break;
+            if (rows == 2 && oh + 1 < L->Ho) {
+                switch (P) {
+                CYSYM_FL_BLOCK(1, 2) CYSYM_FL_BLOCK(2, 2) CYSYM_FL_BLOCK(3, 2)
+                CYSYM_FL_BLOCK(4, 2) CYSYM_FL_BLOCK(5, 2) CYSYM_FL_BLOCK(6, 2)
+                CYSYM_FL_BLOCK(7, 2)
+                default: break;
+                }
+            } else {
+                switch (P) {
+                CYSYM_FL_BLOCK(1, 1) CYSYM_FL_BLOCK(2, 1) CYSYM_FL_BLOCK(3, 1)
+                CYSYM_FL_BLOCK(4, 1) CYSYM_FL_BLOCK(5, 1) CYSYM_FL_BLOCK(6, 1)
+                CYSYM_FL_BLOCK(7, 1) CYSYM_FL_BLOCK(8, 1) CYSYM_FL_BLOCK(9, 1)
+                CYSYM_FL_BLOCK(10, 1) CYSYM_FL_BLOCK(11, 1) CYSYM_FL_BLOCK(12, 1)
+                CYSYM_FL_BLOCK(13, 1) CYSYM_FL_BLOCK(14, 1)
+                default: break;
+                }
             }
 #undef CYSYM_FL_BLOCK
         }
@@ -193,24 +223,27 @@ CYSYM_UNROLLED void cysym_fl_rows_sw(const float* padded, const float* packed,
 /* Filters f_first .. f_last (a multiple of 32 apart but at the end) of one sample x (C x H x
    W), into the sample's output y (F x Ho x Wo), w the weights (F x C x Kh x Kw); add: y += conv
    + bias, else y = act(conv * scale + bias) (act 0 none, 1 relu, 2 clip to lo .. hi; scale and
-   bias NULL for none); scratch: cysym_fl_scratch floats */
-static void cysym_filter_lanes_f(const float* x, const float* w, const float* scale,
-                                 const float* bias, float* y, Py_ssize_t C, Py_ssize_t H,
-                                 Py_ssize_t W, Py_ssize_t Kh, Py_ssize_t Kw, Py_ssize_t sh,
-                                 Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
+   bias NULL for none); shared: all filters' weights packed (the block of filter f0 at shared +
+   f0 C Kh Kw), or NULL to pack each block into the scratch; scratch: cysym_fl_scratch floats */
+static void cysym_filter_lanes_f(const float* x, const float* w, const float* shared,
+                                 const float* scale, const float* bias, float* y, Py_ssize_t C,
+                                 Py_ssize_t H, Py_ssize_t W, Py_ssize_t Kh, Py_ssize_t Kw,
+                                 Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
                                  Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f_first,
                                  Py_ssize_t f_last, int add, int act, float lo, float hi,
                                  float* scratch) {
     cysym_fl_layer L = {C, H, W, Kh, Kw, sh, sw, ph, pw, Ho, Wo,
                         cysym_fl_padded(Ho, sh, Kh), cysym_fl_padded(Wo, sw, Kw), add, act};
     float* padded = scratch;
-    float* packed = scratch + C * L.Hp * L.Wp;
+    float* own = scratch + C * L.Hp * L.Wp;
+    Py_ssize_t taps = C * Kh * Kw;
     L.lo = _mm512_set1_ps(lo);
     L.hi = _mm512_set1_ps(hi);
     cysym_fl_pad(x, &L, padded);
     for (Py_ssize_t f0 = f_first; f0 < f_last; f0 += CYSYM_FL_FILTERS) {
         Py_ssize_t nf = f_last - f0 < CYSYM_FL_FILTERS ? f_last - f0 : CYSYM_FL_FILTERS;
-        cysym_fl_pack(w, C * Kh * Kw, f0, nf, packed);
+        const float* packed = shared ? shared + f0 * taps : own;
+        if (!shared) cysym_fl_pack(w, taps, f0, nf, own);
         if (sw == 1)
             cysym_fl_rows_sw(padded, packed, &L, 1, y, f0, nf, scale, bias);
         else
@@ -222,4 +255,6 @@ static void cysym_filter_lanes_f(const float* x, const float* w, const float* sc
 #define CYSYM_FILTER_LANES 0
 #define cysym_filter_lanes_f(x, ...) ((void)(x))
 #define cysym_fl_scratch(C, ...) ((Py_ssize_t)0)
+#define cysym_fl_packed_floats(F, ...) ((Py_ssize_t)0)
+#define cysym_fl_pack(w, ...) ((void)(w))
 #endif

@@ -12,7 +12,10 @@ CONV3X3_MIN_WIDTH: int
 CONV3X3_MAX_CHANNELS: int
 CONV3X3_FLAT_MIN_PIXELS: int
 CONV3X3_FLAT_FULL_MAX_BATCH: int
+CONV3X3_LANES_MIN_CHANNELS: int
+CONV3X3_LANES_MIN_PLANES: int
 FILTER_LANES_3X3_MAX_PIXELS: int
+FILTER_LANES_3X3_MAX_PIXELS_BATCH: int
 FILTER_LANES_STEM_TAPS: int
 def conv_forward_blocks(data_shape, weight_shape, kernel, stride=..., dilate=..., pad=..., num_filter=..., num_group=..., itemsize=...) -> Any: ...
 def conv_chunk(geo, im2col=...) -> Any: ...

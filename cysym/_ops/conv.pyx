@@ -1068,38 +1068,68 @@ cdef void _conv3x3_forward(const float* x, const float* w, const float* b, float
 
 cdef extern from "_filter_lanes.h":
     bint CYSYM_FILTER_LANES
+    Py_ssize_t cysym_fl_packed_floats(Py_ssize_t F, Py_ssize_t C, Py_ssize_t Kh,
+                                      Py_ssize_t Kw) noexcept nogil
     Py_ssize_t cysym_fl_scratch(Py_ssize_t C, Py_ssize_t Kh, Py_ssize_t Kw, Py_ssize_t sh,
-                                Py_ssize_t sw, Py_ssize_t Ho, Py_ssize_t Wo) noexcept nogil
-    void cysym_filter_lanes_f(const float* x, const float* w, const float* scale,
-                              const float* bias, float* y, Py_ssize_t C, Py_ssize_t H,
-                              Py_ssize_t W, Py_ssize_t Kh, Py_ssize_t Kw, Py_ssize_t sh,
-                              Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t Ho,
-                              Py_ssize_t Wo, Py_ssize_t f_first,
+                                Py_ssize_t sw, Py_ssize_t Ho, Py_ssize_t Wo,
+                                int shared) noexcept nogil
+    void cysym_fl_pack(const float* w, Py_ssize_t taps, Py_ssize_t f0, Py_ssize_t nf,
+                       float* packed) noexcept nogil
+    void cysym_filter_lanes_f(const float* x, const float* w, const float* shared,
+                              const float* scale, const float* bias, float* y, Py_ssize_t C,
+                              Py_ssize_t H, Py_ssize_t W, Py_ssize_t Kh, Py_ssize_t Kw,
+                              Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
+                              Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f_first,
                               Py_ssize_t f_last, int add, int act, float lo, float hi,
                               float* scratch) noexcept nogil
+
+
+cdef inline bint _filter_lanes_share_packing(Py_ssize_t N) noexcept nogil:
+    # A batch packs the weights once per forward rather than once per sample (the packing of a
+    # block cost a third of its sums on 7x7 planes); one sample packs block by block into its
+    # thread's scratch, which keeps batch 1's workspace at 32 filters' weights per thread.
+    return N > 1
+
+
+cdef inline Py_ssize_t _filter_lanes_shared_floats(Geom* g) noexcept nogil:
+    return cysym_fl_packed_floats(g.F, g.C, g.kh, g.kw) if _filter_lanes_share_packing(g.N) else 0
+
+
+cdef inline Py_ssize_t _filter_lanes_part_floats(Geom* g) noexcept nogil:
+    return cysym_fl_scratch(g.C, g.kh, g.kw, g.sh, g.sw, g.Ho, g.Wo,
+                            _filter_lanes_share_packing(g.N))
 
 
 cdef void _filter_lanes_forward(const float* x, const float* w, const float* b, float* y,
                                 float* scratch, Geom* g, int req, const Epilogue* e,
                                 int capacity) noexcept nogil:
     # the AVX-512 build's float32 forward with filters in the lanes (_filter_lanes.h), on at
-    # most `capacity` threads (the scratch holds that many): they split the samples where they
-    # share them evenly, else the filters in blocks of 32
-    cdef Py_ssize_t n
+    # most `capacity` threads (the scratch holds that many after the shared packed weights):
+    # they pack the blocks of 32 filters between them, then split the samples where they share
+    # them evenly, else the filters in blocks of 32
+    cdef Py_ssize_t n, block
     cdef Py_ssize_t in_size = g.C * g.H * g.W, out_size = g.F * g.Ho * g.Wo
-    cdef Py_ssize_t per_part = cysym_fl_scratch(g.C, g.kh, g.kw, g.sh, g.sw, g.Ho, g.Wo)
+    cdef Py_ssize_t taps = g.C * g.kh * g.kw
+    cdef Py_ssize_t shared_floats = _filter_lanes_shared_floats(g)
+    cdef Py_ssize_t per_part = _filter_lanes_part_floats(g)
+    cdef float* shared = scratch if shared_floats else NULL
+    cdef float* parts_scratch = scratch + shared_floats
     cdef int part
     cdef int parts = min(capacity, threads.parts_for(<double>g.N * g.F * g.Ho * g.Wo * g.C))
     cdef PartRange r
     if req == REQ_NULL:
         return
+    if shared != NULL:
+        for block in prange((g.F + 31) // 32, num_threads=parts, schedule="static"):
+            cysym_fl_pack(w, taps, block * 32, min(32, g.F - block * 32),
+                          shared + block * 32 * taps)
     for part in prange(parts, num_threads=parts, schedule="static"):
         r = _part_range(g.N, g.F, parts, part, 32)
         for n in range(r.n0, r.n1):
-            cysym_filter_lanes_f(x + n * in_size, w, <const float*>e.scale, b, y + n * out_size,
-                                 g.C, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.Ho, g.Wo,
-                                 r.f0, r.f1, req == REQ_ADD, e.act, <float>e.lo,
-                                 <float>e.hi, scratch + part * per_part)
+            cysym_filter_lanes_f(x + n * in_size, w, shared, <const float*>e.scale, b,
+                                 y + n * out_size, g.C, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.ph,
+                                 g.pw, g.Ho, g.Wo, r.f0, r.f1, req == REQ_ADD, e.act,
+                                 <float>e.lo, <float>e.hi, parts_scratch + part * per_part)
 
 
 cdef extern from "_direct_block.h":
@@ -1471,14 +1501,19 @@ def _direct(geo):
     return geo[1] <= DIRECT_CHANNELS and geo[6] == 1 and geo[2] == geo[7] == 1 and geo[3] > 1
 
 
-def _direct_workspace_elements(list geo):
-    """Elements of the direct forward's workspace: the input's C * sh * sw stride phases, and
-    the columns its last block of sums reads past them."""
+cdef Geom _geom_of(list geo):
+    # a geometry list (_conv_geometry) as the kernels' struct
     cdef Py_ssize_t values[GEOM_INTS]
     cdef Py_ssize_t k
     for k in range(GEOM_INTS):
         values[k] = geo[k]
-    cdef Geom g = _geom(values)
+    return _geom(values)
+
+
+def _direct_workspace_elements(list geo):
+    """Elements of the direct forward's workspace: the input's C * sh * sw stride phases, and
+    the columns its last block of sums reads past them."""
+    cdef Geom g = _geom_of(geo)
     return g.C * g.sh * g.sw * _phase_size(&g) + DIRECT_WIDTH + g.kw
 
 
@@ -1498,9 +1533,16 @@ CONV3X3_MAX_CHANNELS = 32
 # 512->512 at 7x7 0.85 / 0.90 / 0.99 / 0.88 at batch 1 / 2 / 8 / 32, 256->256 at 7x7 0.78,
 # DenseNet's 128->32 at 7x7 0.34 / 0.37 (batch 1 / 32), Inception's 448->384 at 8x8 0.77 / 0.83 /
 # 0.93 at batch 1 / 2 / 8 but 1.11 at 32 (Winograd's GEMMs full), 512->512 at 6x6 and 5x5 1.10
-# and 1.12.
+# and 1.12.  Planes below 64 pixels (a quarter of the flat way's lanes idle) with at least
+# CONV3X3_LANES_MIN_CHANNELS inputs and CONV3X3_LANES_MIN_PLANES input planes in the batch go to
+# the filter lanes, whose packing the batch shares; same measure, flat time / lanes time:
+# 512->512 at 7x7 1.01 / 1.10 / 1.20 at batch 3 / 4 / 32, 256->256 0.95 / 1.11 at batch 4 / 32,
+# but DenseNet's 128->32 0.81 / 0.86 at batch 4 / 32; full 8x8 planes stay flat (Inception's
+# 448->384 at batch 4: 0.76).
 CONV3X3_FLAT_MIN_PIXELS = 49
 CONV3X3_FLAT_FULL_MAX_BATCH = 8
+CONV3X3_LANES_MIN_CHANNELS = 256
+CONV3X3_LANES_MIN_PLANES = 2048
 
 
 def _conv3x3(geo, itemsize):
@@ -1514,16 +1556,20 @@ def _conv3x3(geo, itemsize):
         return False
     if cysym_c3_flat(geo[18], geo[20], geo[21]):
         pixels = geo[20] * geo[21]
-        return pixels >= CONV3X3_FLAT_MIN_PIXELS and (pixels < 64
-                                                       or geo[0] <= CONV3X3_FLAT_FULL_MAX_BATCH)
+        if pixels < 64:
+            return pixels >= CONV3X3_FLAT_MIN_PIXELS and not (
+                geo[1] >= CONV3X3_LANES_MIN_CHANNELS
+                and geo[0] * geo[1] >= CONV3X3_LANES_MIN_PLANES)
+        return geo[0] <= CONV3X3_FLAT_FULL_MAX_BATCH
     return min(geo[1], geo[5]) <= CONV3X3_MAX_CHANNELS and geo[21] >= CONV3X3_MIN_WIDTH
 
 
 # The forward with filters in the lanes (_filter_lanes.h) takes the float32 2-D layers of one
 # group, undilated, at a column stride of 1 or 2, with more than DIRECT_CHANNELS inputs or (a
 # stem) kernels of at least FILTER_LANES_STEM_TAPS taps, that the 3x3 blocks do not take; 3x3
-# layers at stride 1 only up to FILTER_LANES_3X3_MAX_PIXELS output pixels in all samples
-# (beyond, Winograd's fewer multiplications win).  One thread, Zen 5, fused BatchNorm + relu,
+# layers at stride 1 only up to FILTER_LANES_3X3_MAX_PIXELS output pixels in one sample, or
+# FILTER_LANES_3X3_MAX_PIXELS_BATCH in a batch, whose samples share the packed weights (beyond,
+# Winograd's fewer multiplications win).  One thread, Zen 5, fused BatchNorm + relu,
 # lanes time / the path before (im2col, Winograd or the direct few-channel path), best of 6
 # alternating: stride 2 (ResNet's 64->128, 128->256, 256->512) 0.68 / 0.82 / 0.82, Inception's
 # 288->384 from 35x35 0.84; Inception's 1x7 and 7x1 layers at 17x17 0.71-0.83, its 5x5 48->64 at
@@ -1531,9 +1577,12 @@ def _conv3x3(geo, itemsize):
 # 0.86 / 0.93 at batch 1 / 32, but MobileNet's and Inception's 3x3 stems 1.23-1.26; 3x3 at
 # stride 1 against Winograd: 256->256 at 14x14 0.85 / 0.94 / 1.01 at batch 1 / 2 / 8, 512->512
 # at 14x14 0.95, 128->128 at 28x28 1.12 (batch 1), 96->96 at 35x35 1.01, 80->192 at 73x73 1.20,
-# batch 32 1.03-1.05.  1x1 layers at stride 2 (ResNet-50's) measured 0.92-1.47: they stay on
+# batch 32 1.03-1.05; with the packing shared by the batch, 128->128 at 28x28 0.88 / 1.04 at
+# batch 2 / 8, 256->256 at 14x14 0.87 / 1.00 at batch 4 / 8, 512->512 at 7x7 0.68 at batch 32.
+# 1x1 layers at stride 2 (ResNet-50's) measured 0.92-1.47: they stay on
 # im2col.
 FILTER_LANES_3X3_MAX_PIXELS = 512
+FILTER_LANES_3X3_MAX_PIXELS_BATCH = 1600
 FILTER_LANES_STEM_TAPS = 49
 
 
@@ -1545,12 +1594,15 @@ def _filter_lanes(geo, itemsize):
             and not _conv3x3(geo, itemsize)):
         return False
     winograd_shape = geo[8] == geo[9] == 3 and geo[11] == geo[12] == 1
-    return not winograd_shape or geo[0] * geo[20] * geo[21] <= FILTER_LANES_3X3_MAX_PIXELS
+    most = FILTER_LANES_3X3_MAX_PIXELS if geo[0] == 1 else FILTER_LANES_3X3_MAX_PIXELS_BATCH
+    return not winograd_shape or geo[0] * geo[20] * geo[21] <= most
 
 
-def _filter_lanes_elements(geo, parts):
-    """Elements of the filter-lanes forward's scratch for `parts` threads."""
-    return parts * cysym_fl_scratch(geo[1], geo[8], geo[9], geo[11], geo[12], geo[20], geo[21])
+def _filter_lanes_elements(list geo, parts):
+    """Elements of the filter-lanes forward's scratch for `parts` threads (0 parts: the weights
+    packed for all of them, if the batch shares them)."""
+    cdef Geom g = _geom_of(geo)
+    return _filter_lanes_shared_floats(&g) + parts * _filter_lanes_part_floats(&g)
 
 
 def conv_forward_blocks(data_shape, weight_shape, kernel, stride=(), dilate=(), pad=(),
@@ -1687,9 +1739,10 @@ def append_convolution(Plan plan, x, w, b, y, kernel, stride=(), dilate=(), pad=
     if lanes:
         # the threads whose scratch the workspace holds (without one, a private buffer for
         # the threads set now)
-        per_part = _filter_lanes_elements(geo, 1) * itemsize
-        parts = (workspace.nbytes // per_part if workspace is not None
-                 and workspace.nbytes >= per_part else threads.count())
+        shared = _filter_lanes_elements(geo, 0) * itemsize
+        per_part = _filter_lanes_elements(geo, 1) * itemsize - shared
+        parts = ((workspace.nbytes - shared) // per_part if workspace is not None
+                 and workspace.nbytes >= shared + per_part else threads.count())
         col = _col_buffer(workspace, _filter_lanes_elements(geo, parts), x.dtype)
         nb, tile = FILTER_LANES, parts
     else:
