@@ -1579,8 +1579,9 @@ def _conv3x3(geo, itemsize):
 # at 14x14 0.95, 128->128 at 28x28 1.12 (batch 1), 96->96 at 35x35 1.01, 80->192 at 73x73 1.20,
 # batch 32 1.03-1.05; with the packing shared by the batch, 128->128 at 28x28 0.88 / 1.04 at
 # batch 2 / 8, 256->256 at 14x14 0.87 / 1.00 at batch 4 / 8, 512->512 at 7x7 0.68 at batch 32.
-# 1x1 layers at stride 2 (ResNet-50's) measured 0.92-1.47: they stay on
-# im2col.
+# 1x1 layers lose: at stride 2 (ResNet-50's) 0.92-1.47 against im2col, and with the sums leaving
+# transposed 1.11 / 1.51 (512->1024 and 1024->2048 at batch 1); at stride 1 against the pointwise
+# blocks 1.17-1.64 (MobileNet's and ResNet-50's, batch 1).
 FILTER_LANES_3X3_MAX_PIXELS = 512
 FILTER_LANES_3X3_MAX_PIXELS_BATCH = 1600
 FILTER_LANES_STEM_TAPS = 49
