@@ -1565,6 +1565,74 @@ def test_filter_lanes_workspace_for_fewer_threads(batch):
         threads.set_num_threads(before)
 
 
+# 3x3 layers whose weight gradient the AVX-512 build's filter lanes take: C, F, plane, stride,
+# pad, batch.  Between them: filter tails below, at and beyond a vector of 16 and past a block of
+# 32, strides 1 and 2 (in rows, columns or both), pads 0 to 2, one and several samples.
+WEIGHT_GRAD_LANES_CASES = [(5, 7, (6, 9), (1, 1), (1, 1), 1),
+                           (6, 33, (9, 13), (2, 2), (1, 1), 3),
+                           (7, 16, (11, 8), (1, 2), (0, 2), 2),
+                           (9, 70, (7, 7), (2, 1), (2, 0), 2),
+                           (12, 64, (5, 6), (1, 1), (1, 1), 4)]
+
+
+@pytest.mark.parametrize("build", builds("conv"), ids=lambda module: module.__name__.rsplit(".", 1)[1])
+@pytest.mark.parametrize("case", WEIGHT_GRAD_LANES_CASES, ids=str)
+@pytest.mark.parametrize("req", ["write", "add"])
+def test_weight_gradient_in_filter_lanes(build, case, req):
+    """Every filter tail, stride and pad of the weight gradient with filters in the lanes (with
+    the data and bias gradients beside it, or alone) against the reference, in the build that
+    has it and the others."""
+    C, F, plane, stride, pad, batch = case
+    x, w, b, kw = _conv_case(((batch, C) + plane, F, (3, 3), stride, pad, (1, 1), 1), np.float32)
+    _, backward = ref_conv(x, w, b, stride, pad)
+    dy = _rng(1).standard_normal(ref_conv(x, w, b, kw["stride"], kw["pad"])[0].shape).astype(np.float32)
+    want_dx, want_dw, want_db = backward(dy)
+    start = _rng(2).standard_normal(w.shape).astype(np.float32)
+    for others in (True, False):
+        dx, db = np.empty_like(x), np.empty_like(b)
+        dw = start.copy() if req == "add" else np.full(w.shape, np.nan, np.float32)
+        plan = runner.Plan()
+        build.append_convolution_backward(plan, dy, x, w, dx if others else None, dw,
+                                          db if others else None, req_dw=req, **kw)
+        # the lanes' weight gradient is a call of its own, beside the one for dx and db
+        lanes = build.__name__.endswith("_avx512")
+        assert len(plan) == (2 if others and lanes else 1)
+        plan.run(is_train=True)
+        np.testing.assert_allclose(dw, want_dw + (start if req == "add" else 0), rtol=2e-4,
+                                   atol=2e-4)
+        if others:
+            np.testing.assert_allclose(dx, want_dx, rtol=2e-4, atol=2e-4)
+            np.testing.assert_allclose(db, want_db, rtol=2e-4, atol=2e-4)
+
+
+def test_weight_gradient_in_filter_lanes_threads():
+    """Two kernel threads split the lanes' weight gradient by blocks of 32 filters: the same bits
+    as one; a workspace that holds one thread's scratch runs it on one."""
+    from cysym._ops import load, threads
+    build = load("conv")
+    x, w, b, kw = _conv_case(((3, 9) + (10, 11), 70, (3, 3), (1, 1), (1, 1), (1, 1), 1),
+                             np.float32)
+    dy = _rng(1).standard_normal(ref_conv(x, w, b, kw["stride"], kw["pad"])[0].shape).astype(np.float32)
+    before = threads.get_num_threads()
+    results = []
+    try:
+        threads.set_num_threads(1)
+        one_thread = build.conv_workspace_bytes(x.shape, w.shape, itemsize=4, **kw)
+        for count, workspace in ((1, None), (2, None), (2, np.zeros(one_thread, np.uint8))):
+            threads.set_num_threads(count)
+            dw = np.empty_like(w)
+            plan = runner.Plan()
+            build.append_convolution_backward(plan, dy, x, w, None, dw, None,
+                                              workspace=workspace, **kw)
+            plan.run(is_train=True)
+            results.append(dw)
+    finally:
+        threads.set_num_threads(before)
+    assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], results[2])
+    np.testing.assert_allclose(results[0], ref_conv(x, w, b, (1, 1), (1, 1))[1](dy)[1],
+                               rtol=2e-4, atol=2e-4)
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="guard pages through libc's mprotect: Linux")
 @pytest.mark.parametrize("case", FILTER_LANES_CASES[:6], ids=str)
 @pytest.mark.parametrize("at_end", [False, True])
