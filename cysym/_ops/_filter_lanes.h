@@ -345,10 +345,11 @@ static void cysym_fl_weight_grad_f(const float* x, const float* dy, float* dw, P
             cysym_fl_pad(x + n * C * H * W, &L, padded);
             cysym_fl_pack(dy + n * F * P, P, f0, nf, dyp);
             for (Py_ssize_t c = 0; c < C; c++) {
+                float* channel_sums = sums + c * 9 * CYSYM_FL_FILTERS;
                 if (sw == 1)
-                    cysym_flw_channel(padded + c * plane, dyp, &L, 1, sums + c * 9 * CYSYM_FL_FILTERS);
+                    cysym_flw_channel(padded + c * plane, dyp, &L, 1, channel_sums);
                 else
-                    cysym_flw_channel(padded + c * plane, dyp, &L, 2, sums + c * 9 * CYSYM_FL_FILTERS);
+                    cysym_flw_channel(padded + c * plane, dyp, &L, 2, channel_sums);
             }
         }
         cysym_flw_unpack(sums, taps, nf, dw + f0 * taps, add);

@@ -1757,6 +1757,15 @@ def conv_workspace_bytes(data_shape, weight_shape, kernel, stride=(), dilate=(),
     return elements * itemsize
 
 
+def _workspace_parts(workspace, shared, per_part):
+    """The threads whose scratch (per_part bytes each, after `shared` bytes for all of them)
+    the workspace holds; without one, the threads set now (the kernel then takes a private
+    buffer for them)."""
+    if workspace is not None and workspace.nbytes >= shared + per_part:
+        return (workspace.nbytes - shared) // per_part
+    return threads.count()
+
+
 def _col_buffer(workspace, size, dtype):
     """The workspace viewed as `size` elements of `dtype`, or a private buffer when it is absent."""
     dtype = np.dtype(dtype)
@@ -1791,12 +1800,9 @@ def append_convolution(Plan plan, x, w, b, y, kernel, stride=(), dilate=(), pad=
     lanes = not im2col and _filter_lanes(geo, itemsize)
     direct = not im2col and _direct(geo)
     if lanes:
-        # the threads whose scratch the workspace holds (without one, a private buffer for
-        # the threads set now)
         shared = _filter_lanes_elements(geo, 0) * itemsize
-        per_part = _filter_lanes_elements(geo, 1) * itemsize - shared
-        parts = ((workspace.nbytes - shared) // per_part if workspace is not None
-                 and workspace.nbytes >= shared + per_part else threads.count())
+        parts = _workspace_parts(workspace, shared,
+                                 _filter_lanes_elements(geo, 1) * itemsize - shared)
         col = _col_buffer(workspace, _filter_lanes_elements(geo, parts), x.dtype)
         nb, tile = FILTER_LANES, parts
     else:
@@ -1831,10 +1837,9 @@ def append_convolution_backward(Plan plan, dy, x, w, dx, dw, db, kernel, stride=
         else:
             _check_shape(out, shape, ("data", "weight", "bias")[k] + " gradient", label)
     dtype = common_dtype([dy, x, w] + outputs)
-    if not im2col and reqs[1] != REQ_NULL and _weight_grad_lanes(geo, np.dtype(x.dtype).itemsize):
-        per_part = _weight_grad_lanes_elements(geo, 1) * x.dtype.itemsize
-        parts = (workspace.nbytes // per_part if workspace is not None
-                 and workspace.nbytes >= per_part else threads.count())
+    if not im2col and reqs[1] != REQ_NULL and _weight_grad_lanes(geo, x.dtype.itemsize):
+        parts = _workspace_parts(workspace, 0,
+                                 _weight_grad_lanes_elements(geo, 1) * x.dtype.itemsize)
         scratch = _col_buffer(workspace, _weight_grad_lanes_elements(geo, parts), x.dtype)
         plan.add(weight_grad_lanes_kernel, dtype, [dy, x, outputs[1], scratch],
                  geo + [reqs[1], parts], [], label)
