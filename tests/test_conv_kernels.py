@@ -1416,14 +1416,26 @@ def test_conv3x3_reads_stay_inside_the_tensor(case, at_end):
     _forward_in_every_build(xg, w, b, kw, expected)
 
 
+def _avx512_conv():
+    """The conv kernels' AVX-512 build, which alone has the 3x3 blocks and the filter lanes; the
+    test skips on a machine without AVX-512 (where the same layers take Winograd or im2col,
+    whose GEMMs split by thread count: other bits on two threads than on one)."""
+    from cysym._ops import load
+    build = load("conv")
+    if not build.__name__.endswith("_avx512"):
+        pytest.skip("the 3x3 blocks and the filter lanes are in the AVX-512 build; this machine "
+                    "has no AVX-512")
+    return build
+
+
 @pytest.mark.parametrize("batch", [1, 2])
 def test_conv3x3_threads(batch):
     """Two kernel threads split the 3x3 blocks' samples (an even count) or filters: the same
     bits as one."""
-    from cysym._ops import load
+    build = _avx512_conv()
     x, w, b, kw = _conv_case(((batch, 12, 30, 31), 20, (3, 3), (1, 1), (1, 1), (1, 1), 1),
                              np.float32)
-    one, two = _on_one_and_two_threads(load("conv"), x, w, b, kw)
+    one, two = _on_one_and_two_threads(build, x, w, b, kw)
     assert np.array_equal(one, two)
     np.testing.assert_allclose(one, ref_conv(x, w, b, (1, 1), (1, 1))[0], rtol=5e-5, atol=5e-5)
 
@@ -1473,10 +1485,7 @@ def test_filter_lanes(build, case, epilogue, batch):
 def test_filter_lanes_leave_large_3x3_layers_to_winograd():
     """3x3 layers at stride 1 with more output pixels than FILTER_LANES_3X3_MAX_PIXELS keep to
     Winograd or im2col; at stride 2 the lanes take them whatever their size."""
-    from cysym._ops import load
-    build = load("conv")
-    if not build.__name__.endswith("_avx512"):
-        pytest.skip("the filter lanes are in the AVX-512 build; this machine loads another")
+    build = _avx512_conv()
     side = 24
     assert side * side > build.FILTER_LANES_3X3_MAX_PIXELS
     common = dict(kernel=(3, 3), pad=(1, 1), num_filter=64, itemsize=4)
@@ -1493,11 +1502,7 @@ def test_small_planes_of_wide_layers_go_to_the_filter_lanes_in_a_batch():
     (a workspace) once the batch has CONV3X3_LANES_MIN_PLANES input planes; fewer channels and
     full 8x8 planes stay flat, and in a batch the lanes take 3x3 layers at stride 1 up to
     FILTER_LANES_3X3_MAX_PIXELS_BATCH output pixels in all."""
-    from cysym._ops import load
-    build = load("conv")
-    if not build.__name__.endswith("_avx512"):
-        pytest.skip("the 3x3 blocks and the filter lanes are in the AVX-512 build; this machine "
-                    "loads another")
+    build = _avx512_conv()
     common = dict(kernel=(3, 3), pad=(1, 1), itemsize=4, forward=True)
 
     def workspace(batch, C, F, side):
@@ -1521,9 +1526,9 @@ def test_small_planes_of_wide_layers_go_to_the_filter_lanes_in_a_batch():
 def test_filter_lanes_threads(batch):
     """Two kernel threads split the filter lanes' samples (an even count) or their filters in
     blocks of 32: the same bits as one."""
-    from cysym._ops import load
+    build = _avx512_conv()
     x, w, b, kw = _filter_lanes_case((12, 70, (13, 19), (3, 5), (2, 1), (1, 2)), batch)
-    one, two = _on_one_and_two_threads(load("conv"), x, w, b, kw)
+    one, two = _on_one_and_two_threads(build, x, w, b, kw)
     assert np.array_equal(one, two)
     np.testing.assert_allclose(one, ref_conv(x, w, b, kw["stride"], kw["pad"])[0], rtol=5e-5,
                                atol=5e-5)
@@ -1535,10 +1540,8 @@ def test_filter_lanes_workspace_for_fewer_threads(batch):
     set; without a workspace the kernel takes its own.  A batch packs all the weights once, in
     blocks of 32 filters, beside each thread's padded sample; one sample packs a block at a
     time into its thread's scratch."""
-    from cysym._ops import load, threads
-    build = load("conv")
-    if not build.__name__.endswith("_avx512"):
-        pytest.skip("the filter lanes are in the AVX-512 build; this machine loads another")
+    from cysym._ops import threads
+    build = _avx512_conv()
     C, F, plane, kernel, stride, pad = case = (12, 70, (13, 19), (3, 3), (2, 2), (1, 1))
     x, w, b, kw = _filter_lanes_case(case, batch)
     expected = ref_conv(x, w, b, kw["stride"], kw["pad"])[0]
@@ -1608,8 +1611,8 @@ def test_weight_gradient_in_filter_lanes(build, case, req):
 def test_weight_gradient_in_filter_lanes_threads():
     """Two kernel threads split the lanes' weight gradient by blocks of 32 filters: the same bits
     as one; a workspace that holds one thread's scratch runs it on one."""
-    from cysym._ops import load, threads
-    build = load("conv")
+    from cysym._ops import threads
+    build = _avx512_conv()
     x, w, b, kw = _conv_case(((3, 9) + (10, 11), 70, (3, 3), (1, 1), (1, 1), (1, 1), 1),
                              np.float32)
     dy = _rng(1).standard_normal(ref_conv(x, w, b, kw["stride"], kw["pad"])[0].shape).astype(np.float32)
