@@ -1314,11 +1314,14 @@ def test_depthwise_reads_stay_inside_the_tensor(case, at_end):
         np.testing.assert_allclose(dw, backward(dy)[1], rtol=2e-5, atol=5e-5)
 
 
-# 1x1 layers through the AVX-512 build's pointwise block (_pointwise_block.h) and the other
-# builds' GEMMs: (C, F, plane) with pixel counts that leave 1 to 63 pixels after the blocks of
-# 64 and filter counts that leave 1 to 5 after the blocks of 6
+# 1x1 layers through the AVX-512 and AVX2 builds' pointwise blocks (_pointwise_block.h) and the
+# portable build's GEMMs: (C, F, plane) with pixel counts that leave 1 to 63 pixels after the
+# AVX-512 blocks of 64 (1 to 23, in one to three vectors, after AVX2's of 24) and filter counts
+# that leave 1 to 5 after the blocks of 6 (1 to 3 after AVX2's of 4); the last two, with weights
+# and planes beyond AVX2's CYSYM_PW_MAX_WEIGHTS and CYSYM_PW_MAX_PIXELS, go to OpenBLAS there
 POINTWISE_BLOCK_CASES = [(3, 7, (7, 7)), (17, 13, (5, 13)), (5, 6, (8, 8)), (1, 1, (1, 1)),
-                   (8, 11, (10, 13)), (33, 4, (9, 7)), (2, 5, (3, 21)), (4, 12, (1, 47))]
+                         (8, 11, (10, 13)), (33, 4, (9, 7)), (2, 5, (3, 21)), (4, 12, (1, 47)),
+                         (96, 90, (5, 7)), (3, 5, (33, 32))]
 
 
 @pytest.mark.parametrize("build", builds("conv"), ids=lambda module: module.__name__.rsplit(".", 1)[1])
@@ -1370,6 +1373,28 @@ def test_pointwise_data_gradient_blocks(build, case, req):
     want_dx, want_dw = backward(dy)[:2]
     np.testing.assert_allclose(dx, want_dx + (start if req == "add" else 0), rtol=2e-5, atol=2e-5)
     np.testing.assert_allclose(dw, want_dw, rtol=2e-5, atol=5e-5)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="guard pages through libc's mprotect: Linux")
+@pytest.mark.parametrize("case", POINTWISE_BLOCK_CASES, ids=str)
+@pytest.mark.parametrize("at_end", [False, True])
+def test_pointwise_blocks_read_nothing_outside_x_and_dy(case, at_end):
+    """x and dy right against inaccessible pages: the blocks' loads of the last pixels (masked)
+    read nothing outside them, forward and data gradient, in every build."""
+    C, F, plane = case
+    x, w, b, kw = _conv_case(((2, C) + plane, F, (1, 1), (1, 1), (0, 0), (1, 1), 1), np.float32)
+    expected, backward = ref_conv(x, w, b)
+    dy = _rng(1).standard_normal(expected.shape).astype(np.float32)
+    xg, dyg = (_guarded_floats(a.size, at_end).reshape(a.shape) for a in (x, dy))
+    xg[...], dyg[...] = x, dy
+    for build in builds("conv"):
+        y, dx = np.empty(expected.shape, np.float32), np.empty_like(x)
+        plan = runner.Plan()
+        build.append_convolution(plan, xg, w, b, y, **kw)
+        build.append_convolution_backward(plan, dyg, xg, w, dx, None, None, **kw)
+        plan.run(is_train=True)
+        np.testing.assert_allclose(y, expected, rtol=2e-5, atol=2e-5)
+        np.testing.assert_allclose(dx, backward(dy)[0], rtol=2e-5, atol=2e-5)
 
 
 # 3x3 stride-1 layers the AVX-512 build's blocks take (_conv3x3_block.h: float32, more than 4

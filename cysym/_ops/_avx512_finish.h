@@ -1,18 +1,11 @@
-/* What conv.pyx's AVX-512 blocks share (_depthwise_rows.h, _pointwise_block.h,
-   _conv3x3_block.h): the inlining their unrolled loops need, masks of lane ranges and of the
-   3x3 kernels' flat planes, and the finish of a vector of outputs (conv.pyx's finish_copy and
-   its req add, 16 outputs at a time). */
+/* What conv.pyx's AVX-512 blocks share (_depthwise_rows.h, _filter_lanes.h, _conv3x3_block.h,
+   and through _vec.h _pointwise_block.h): masks of lane ranges and of the 3x3 kernels' flat
+   planes, and the finish of a vector of outputs (conv.pyx's finish_copy and its req add, 16
+   outputs at a time). */
 #ifndef CYSYM_AVX512_FINISH_H
 #define CYSYM_AVX512_FINISH_H
 #include <immintrin.h>
-
-/* the blocks' loops are unrolled for constant block sizes and kinds: with the loop indices
-   known, their weights and sums stay in registers */
-#if defined(_MSC_VER)
-#define CYSYM_UNROLLED static __forceinline
-#else
-#define CYSYM_UNROLLED static inline __attribute__((always_inline))
-#endif
+#include "_vec.h"       /* CYSYM_UNROLLED */
 
 /* lanes lo <= k < hi of a vector (none when hi <= lo) */
 static inline __mmask16 cysym_lane_range(Py_ssize_t lo, Py_ssize_t hi) {

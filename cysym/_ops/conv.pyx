@@ -300,17 +300,25 @@ cdef inline PartRange _part_range(Py_ssize_t N, Py_ssize_t F, int parts, int par
 
 cdef extern from "_pointwise_block.h":
     bint CYSYM_POINTWISE_BLOCK
+    int CYSYM_PW_FILTERS
+    Py_ssize_t CYSYM_PW_MAX_WEIGHTS
+    Py_ssize_t CYSYM_PW_MAX_PIXELS
     void cysym_pointwise_f(const float* x, const float* w, Py_ssize_t wf, Py_ssize_t wc,
                            const float* scale, const float* bias, float* y, Py_ssize_t C,
                            Py_ssize_t F, Py_ssize_t HW, Py_ssize_t first, Py_ssize_t last, int add,
                            int act, float lo, float hi) noexcept nogil
 
 
+cdef inline bint _pointwise_block_takes(Geom* g) noexcept nogil:
+    return (CYSYM_POINTWISE_BLOCK and g.G == 1 and g.C * g.F <= CYSYM_PW_MAX_WEIGHTS
+            and g.Do * g.Ho * g.Wo <= CYSYM_PW_MAX_PIXELS)
+
+
 cdef void _pointwise_blocks(const float* x, const float* w, Py_ssize_t wf, Py_ssize_t wc,
                             const float* b, float* y, Py_ssize_t N, Py_ssize_t C, Py_ssize_t F,
                             Py_ssize_t HWo, int req, const Epilogue* e) noexcept nogil:
-    # the AVX-512 build's float32 product of a pointwise layer's weights (filter f's for input c
-    # at w[f * wf + c * wc]) with each of N samples of C planes, without OpenBLAS
+    # the AVX-512 and AVX2 builds' float32 product of a pointwise layer's weights (filter f's
+    # for input c at w[f * wf + c * wc]) with each of N samples of C planes, without OpenBLAS
     # (_pointwise_block.h): the threads split the samples where they share them evenly, else the
     # filters (a thread's share of a 7x7 sample's 49 pixels would be a mostly empty block)
     cdef Py_ssize_t n
@@ -319,7 +327,7 @@ cdef void _pointwise_blocks(const float* x, const float* w, Py_ssize_t wf, Py_ss
     cdef int parts = threads.parts_for(<double>N * F * HWo)
     cdef PartRange r
     for part in prange(parts, num_threads=parts, schedule="static"):
-        r = _part_range(N, F, parts, part, 6)
+        r = _part_range(N, F, parts, part, CYSYM_PW_FILTERS)
         for n in range(r.n0, r.n1):
             cysym_pointwise_f(x + n * C * HWo, w + r.f0 * wf, wf, wc,
                               scale + r.f0 if scale != NULL else NULL,
@@ -339,7 +347,7 @@ cdef void _pointwise_forward(const real* x, const real* w, const real* b, real* 
     if req == REQ_NULL:
         return
     if real is float:
-        if CYSYM_POINTWISE_BLOCK and g.G == 1:
+        if _pointwise_block_takes(g):
             _pointwise_blocks(x, w, g.C, 1, b, y, g.N, g.C, g.F, HWo, req, e)
             return
     if tile > 0:
@@ -398,7 +406,7 @@ cdef void _pointwise_backward(const real* dy, const real* x, const real* w, real
     cdef bint blocks_dx = False
     if real is float:
         # dx = w.T @ dy through the forward's blocks, the weights read transposed
-        blocks_dx = CYSYM_POINTWISE_BLOCK and g.G == 1 and req_dx != REQ_NULL
+        blocks_dx = _pointwise_block_takes(g) and req_dx != REQ_NULL
         if blocks_dx:
             _pointwise_blocks(dy, w, 1, g.C, NULL, dx, g.N, g.F, g.C, HWo, req_dx, &NO_EPILOGUE)
     if req_dw == REQ_WRITE:
