@@ -1622,9 +1622,10 @@ def test_weight_gradient_in_filter_lanes(build, case, req):
         plan = runner.Plan()
         build.append_convolution_backward(plan, dy, x, w, dx if others else None, dw,
                                           db if others else None, req_dw=req, **kw)
-        # the lanes' weight gradient is a call of its own, beside the one for dx and db
-        lanes = build.__name__.endswith("_avx512")
-        assert len(plan) == (2 if others and lanes else 1)
+        # the lanes' weight gradient is a call of its own, beside the one for dx and db (and at
+        # stride 1, dx too is the lanes')
+        lanes = others and build.__name__.endswith("_avx512")
+        assert len(plan) == 1 + lanes + (lanes and stride == (1, 1))
         plan.run(is_train=True)
         np.testing.assert_allclose(dw, want_dw + (start if req == "add" else 0), rtol=2e-4,
                                    atol=2e-4)
@@ -1633,14 +1634,11 @@ def test_weight_gradient_in_filter_lanes(build, case, req):
             np.testing.assert_allclose(db, want_db, rtol=2e-4, atol=2e-4)
 
 
-def test_weight_gradient_in_filter_lanes_threads():
-    """Two kernel threads split the lanes' weight gradient by blocks of 32 filters: the same bits
-    as one; a workspace that holds one thread's scratch runs it on one."""
+def _lanes_gradient_on_thread_counts(x, w, dy, kw, gradient):
+    """The AVX-512 build's dx or dw (`gradient`) of this layer on one thread, on two, and on two
+    with a workspace that holds one thread's scratch."""
     from cysym._ops import threads
     build = _avx512_conv()
-    x, w, b, kw = _conv_case(((3, 9) + (10, 11), 70, (3, 3), (1, 1), (1, 1), (1, 1), 1),
-                             np.float32)
-    dy = _rng(1).standard_normal(ref_conv(x, w, b, kw["stride"], kw["pad"])[0].shape).astype(np.float32)
     before = threads.get_num_threads()
     results = []
     try:
@@ -1648,14 +1646,25 @@ def test_weight_gradient_in_filter_lanes_threads():
         one_thread = build.conv_workspace_bytes(x.shape, w.shape, itemsize=4, **kw)
         for count, workspace in ((1, None), (2, None), (2, np.zeros(one_thread, np.uint8))):
             threads.set_num_threads(count)
-            dw = np.empty_like(w)
+            out = np.empty_like(x if gradient == "dx" else w)
             plan = runner.Plan()
-            build.append_convolution_backward(plan, dy, x, w, None, dw, None,
+            build.append_convolution_backward(plan, dy, x, w, out if gradient == "dx" else None,
+                                              out if gradient == "dw" else None, None,
                                               workspace=workspace, **kw)
             plan.run(is_train=True)
-            results.append(dw)
+            results.append(out)
     finally:
         threads.set_num_threads(before)
+    return results
+
+
+def test_weight_gradient_in_filter_lanes_threads():
+    """Two kernel threads split the lanes' weight gradient by blocks of 32 filters: the same bits
+    as one; a workspace that holds one thread's scratch runs it on one."""
+    x, w, b, kw = _conv_case(((3, 9) + (10, 11), 70, (3, 3), (1, 1), (1, 1), (1, 1), 1),
+                             np.float32)
+    dy = _rng(1).standard_normal(ref_conv(x, w, b, kw["stride"], kw["pad"])[0].shape).astype(np.float32)
+    results = _lanes_gradient_on_thread_counts(x, w, dy, kw, "dw")
     assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], results[2])
     np.testing.assert_allclose(results[0], ref_conv(x, w, b, (1, 1), (1, 1))[1](dy)[1],
                                rtol=2e-4, atol=2e-4)
@@ -1673,3 +1682,95 @@ def test_filter_lanes_read_nothing_outside_x_and_w(case, at_end):
     wg = _guarded_floats(w.size, at_end).reshape(w.shape)
     xg[...], wg[...] = x, w
     _forward_in_every_build(xg, wg, b, kw, expected)
+
+
+# 3x3 layers at stride 1 whose data gradient the AVX-512 build's filter lanes take as the forward
+# of dy (the layer's C channels as its filters, its F filters as channels): C, F, plane, pad,
+# batch.  Between them: channel tails below, at and beyond a vector of 16 and past a block of 32,
+# few and many filters, pads 0 to 2 (so the turned layer's pads 2 to 0), one and several samples.
+DATA_GRAD_LANES_CASES = [(5, 7, (6, 9), (1, 1), 1),
+                         (33, 6, (9, 13), (1, 1), 3),
+                         (16, 40, (11, 8), (0, 2), 2),
+                         (70, 9, (7, 7), (2, 0), 1),
+                         (64, 12, (5, 17), (1, 1), 3)]
+
+
+def _data_grad_case(case):
+    C, F, plane, pad, batch = case
+    x, w, b, kw = _conv_case(((batch, C) + plane, F, (3, 3), (1, 1), pad, (1, 1), 1), np.float32)
+    y, backward = ref_conv(x, w, b, (1, 1), pad)
+    dy = _rng(1).standard_normal(y.shape).astype(np.float32)
+    return x, w, b, kw, dy, backward(dy)
+
+
+@pytest.mark.parametrize("build", builds("conv"), ids=lambda module: module.__name__.rsplit(".", 1)[1])
+@pytest.mark.parametrize("case", DATA_GRAD_LANES_CASES, ids=str)
+@pytest.mark.parametrize("req", ["write", "add"])
+def test_data_gradient_in_filter_lanes(build, case, req):
+    """Every channel tail and pad of the data gradient as the forward of dy in the filter lanes
+    (with the weight and bias gradients beside it, or alone) against the reference, in the build
+    that has it and the others."""
+    x, w, b, kw, dy, (want_dx, want_dw, want_db) = _data_grad_case(case)
+    lanes = build.__name__.endswith("_avx512")
+    assert build.conv_data_grad_lanes(x.shape, w.shape, itemsize=4, **kw) == lanes
+    start = _rng(2).standard_normal(x.shape).astype(np.float32)
+    for others in (True, False):
+        dw, db = np.empty_like(w), np.empty_like(b)
+        dx = start.copy() if req == "add" else np.full(x.shape, np.nan, np.float32)
+        plan = runner.Plan()
+        build.append_convolution_backward(plan, dy, x, w, dx, dw if others else None,
+                                          db if others else None, req_dx=req, **kw)
+        # in the lanes, dx and dw are calls of their own, beside the one for db
+        assert len(plan) == (3 if others else 1) if lanes else 1
+        plan.run(is_train=True)
+        np.testing.assert_allclose(dx, want_dx + (start if req == "add" else 0), rtol=2e-4,
+                                   atol=2e-4)
+        if others:
+            np.testing.assert_allclose(dw, want_dw, rtol=2e-4, atol=2e-4)
+            np.testing.assert_allclose(db, want_db, rtol=2e-4, atol=2e-4)
+
+
+def test_data_gradient_in_filter_lanes_rule():
+    """The lanes take the data gradient of float32 3x3 layers of one group at stride 1,
+    undilated, padded by at most 2; the others keep to Winograd, the direct path or im2col."""
+    build = _avx512_conv()
+    common = dict(kernel=(3, 3), num_filter=64)
+
+    def takes(shape=(2, 64, 14, 14), weight=(64, 64, 3, 3), itemsize=4, **kw):
+        return build.conv_data_grad_lanes(shape, weight, itemsize=itemsize, **{**common, **kw})
+
+    assert takes(pad=(1, 1)) and takes(pad=(0, 2)) and takes((1, 3, 56, 56), (64, 3, 3, 3))
+    assert not takes(pad=(1, 1), itemsize=8)
+    assert not takes(pad=(1, 1), stride=(2, 2))
+    assert not takes(pad=(2, 2), dilate=(2, 2))
+    assert not takes(pad=(3, 1))
+    assert not takes(weight=(64, 32, 3, 3), pad=(1, 1), num_group=2)
+    assert not takes(weight=(64, 64, 5, 5), pad=(2, 2), kernel=(5, 5))
+
+
+def test_data_gradient_in_filter_lanes_threads():
+    """Two kernel threads split the lanes' data gradient by samples or by blocks of 32 channels:
+    the same bits as one; a workspace that holds one thread's scratch runs it on one."""
+    for case in ((70, 9, (10, 11), (1, 1), 1), (12, 20, (10, 11), (1, 1), 2)):
+        x, w, b, kw, dy, (want_dx, _, _) = _data_grad_case(case)
+        results = _lanes_gradient_on_thread_counts(x, w, dy, kw, "dx")
+        assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], results[2])
+        np.testing.assert_allclose(results[0], want_dx, rtol=2e-4, atol=2e-4)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="guard pages through libc's mprotect: Linux")
+@pytest.mark.parametrize("case", DATA_GRAD_LANES_CASES, ids=str)
+@pytest.mark.parametrize("at_end", [False, True])
+def test_data_gradient_in_filter_lanes_reads_nothing_outside_dy_and_w(case, at_end):
+    """dy and w right against inaccessible pages: the padding of dy and the turned packing of
+    the weights read nothing outside them."""
+    x, w, b, kw, dy, (want_dx, _, _) = _data_grad_case(case)
+    dyg = _guarded_floats(dy.size, at_end).reshape(dy.shape)
+    wg = _guarded_floats(w.size, at_end).reshape(w.shape)
+    dyg[...], wg[...] = dy, w
+    for build in builds("conv"):
+        dx = np.empty_like(x)
+        plan = runner.Plan()
+        build.append_convolution_backward(plan, dyg, x, wg, dx, None, None, **kw)
+        plan.run(is_train=True)
+        np.testing.assert_allclose(dx, want_dx, rtol=2e-4, atol=2e-4)

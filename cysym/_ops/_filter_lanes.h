@@ -75,9 +75,10 @@ CYSYM_UNROLLED void cysym_fl_transpose(__m512 r[16]) {
 }
 
 /* packed[t][32] = w[f0 + l][t] for the nf <= 32 filters from f0 (the lanes beyond, 0), t over
-   the C Kh Kw weights of a filter; 16 x 16 tiles transposed in registers */
+   the C Kh Kw weights of a filter; turned: packed[taps - 1 - t][32] instead; 16 x 16 tiles
+   transposed in registers */
 static void cysym_fl_pack(const float* w, Py_ssize_t taps, Py_ssize_t f0, Py_ssize_t nf,
-                          float* packed) {
+                          float* packed, int turned) {
     for (int half = 0; half < 2; half++)
         for (Py_ssize_t t0 = 0; t0 < taps; t0 += 16) {
             __mmask16 inside = cysym_lane_range(0, taps - t0);
@@ -88,8 +89,10 @@ static void cysym_fl_pack(const float* w, Py_ssize_t taps, Py_ssize_t f0, Py_ssi
                               : _mm512_setzero_ps();
             }
             cysym_fl_transpose(r);
-            for (int k = 0; k < 16 && t0 + k < taps; k++)
-                _mm512_storeu_ps(packed + (t0 + k) * CYSYM_FL_FILTERS + half * 16, r[k]);
+            for (int k = 0; k < 16 && t0 + k < taps; k++) {
+                Py_ssize_t t = turned ? taps - 1 - t0 - k : t0 + k;
+                _mm512_storeu_ps(packed + t * CYSYM_FL_FILTERS + half * 16, r[k]);
+            }
         }
 }
 
@@ -220,6 +223,16 @@ CYSYM_UNROLLED void cysym_fl_rows_sw(const float* padded, const float* packed,
         }
 }
 
+/* The weights of the data gradient of a stride-1 layer as the forward of dy takes them, with
+   the layer's C channels as its filters and the layer's F filters as its channels: for the nc <=
+   32 channels from c0, packed[(f Kh Kw + t)][32] = w[f][c0 + l][Kh Kw - 1 - t] (each kernel turned
+   by 180 degrees; w is F x C x Kh x Kw, Kh Kw at most 16) */
+static void cysym_fl_pack_turned(const float* w, Py_ssize_t F, Py_ssize_t C, Py_ssize_t K,
+                                 Py_ssize_t c0, Py_ssize_t nc, float* packed) {
+    for (Py_ssize_t f = 0; f < F; f++)
+        cysym_fl_pack(w + f * C * K, K, c0, nc, packed + f * K * CYSYM_FL_FILTERS, 1);
+}
+
 /* Filters f_first .. f_last (a multiple of 32 apart but at the end) of one sample x (C x H x
    W), into the sample's output y (F x Ho x Wo), w the weights (F x C x Kh x Kw); add: y += conv
    + bias, else y = act(conv * scale + bias) (act 0 none, 1 relu, 2 clip to lo .. hi; scale and
@@ -243,7 +256,7 @@ static void cysym_filter_lanes_f(const float* x, const float* w, const float* sh
     for (Py_ssize_t f0 = f_first; f0 < f_last; f0 += CYSYM_FL_FILTERS) {
         Py_ssize_t nf = f_last - f0 < CYSYM_FL_FILTERS ? f_last - f0 : CYSYM_FL_FILTERS;
         const float* packed = shared ? shared + f0 * taps : own;
-        if (!shared) cysym_fl_pack(w, taps, f0, nf, own);
+        if (!shared) cysym_fl_pack(w, taps, f0, nf, own, 0);
         if (sw == 1)
             cysym_fl_rows_sw(padded, packed, &L, 1, y, f0, nf, scale, bias);
         else
@@ -343,7 +356,7 @@ static void cysym_fl_weight_grad_f(const float* x, const float* dy, float* dw, P
         for (Py_ssize_t n = 0; n < N; n++) {
             /* padded again for each block of filters: a fraction of a per cent of its sums */
             cysym_fl_pad(x + n * C * H * W, &L, padded);
-            cysym_fl_pack(dy + n * F * P, P, f0, nf, dyp);
+            cysym_fl_pack(dy + n * F * P, P, f0, nf, dyp, 0);
             for (Py_ssize_t c = 0; c < C; c++) {
                 float* channel_sums = sums + c * 9 * CYSYM_FL_FILTERS;
                 if (sw == 1)
@@ -362,6 +375,7 @@ static void cysym_fl_weight_grad_f(const float* x, const float* dy, float* dw, P
 #define cysym_fl_scratch(C, ...) ((Py_ssize_t)0)
 #define cysym_fl_packed_floats(F, ...) ((Py_ssize_t)0)
 #define cysym_fl_pack(w, ...) ((void)(w))
+#define cysym_fl_pack_turned(w, ...) ((void)(w))
 #define cysym_flw_scratch(C, ...) ((Py_ssize_t)0)
 #define cysym_fl_weight_grad_f(x, ...) ((void)(x))
 #endif

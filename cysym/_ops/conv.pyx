@@ -1082,7 +1082,9 @@ cdef extern from "_filter_lanes.h":
                                 Py_ssize_t sw, Py_ssize_t Ho, Py_ssize_t Wo,
                                 int shared) noexcept nogil
     void cysym_fl_pack(const float* w, Py_ssize_t taps, Py_ssize_t f0, Py_ssize_t nf,
-                       float* packed) noexcept nogil
+                       float* packed, int turned) noexcept nogil
+    void cysym_fl_pack_turned(const float* w, Py_ssize_t F, Py_ssize_t C, Py_ssize_t K,
+                              Py_ssize_t c0, Py_ssize_t nc, float* packed) noexcept nogil
     Py_ssize_t cysym_flw_scratch(Py_ssize_t C, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t Ho,
                                  Py_ssize_t Wo) noexcept nogil
     void cysym_fl_weight_grad_f(const float* x, const float* dy, float* dw, Py_ssize_t N,
@@ -1099,34 +1101,37 @@ cdef extern from "_filter_lanes.h":
                               float* scratch) noexcept nogil
 
 
-cdef inline bint _filter_lanes_share_packing(Py_ssize_t N) noexcept nogil:
+cdef inline bint _filter_lanes_share_packing(Py_ssize_t N, bint turned) noexcept nogil:
     # A batch packs the weights once per forward rather than once per sample (the packing of a
     # block cost a third of its sums on 7x7 planes); one sample packs block by block into its
-    # thread's scratch, which keeps batch 1's workspace at 32 filters' weights per thread.
-    return N > 1
+    # thread's scratch, which keeps batch 1's workspace at 32 filters' weights per thread.  The
+    # data gradient's turned weights are always packed once, before the samples.
+    return N > 1 or turned
 
 
-cdef inline Py_ssize_t _filter_lanes_shared_floats(Geom* g) noexcept nogil:
-    return cysym_fl_packed_floats(g.F, g.C, g.kh, g.kw) if _filter_lanes_share_packing(g.N) else 0
+cdef inline Py_ssize_t _filter_lanes_shared_floats(Geom* g, bint turned) noexcept nogil:
+    return (cysym_fl_packed_floats(g.F, g.C, g.kh, g.kw)
+            if _filter_lanes_share_packing(g.N, turned) else 0)
 
 
-cdef inline Py_ssize_t _filter_lanes_part_floats(Geom* g) noexcept nogil:
+cdef inline Py_ssize_t _filter_lanes_part_floats(Geom* g, bint turned) noexcept nogil:
     return cysym_fl_scratch(g.C, g.kh, g.kw, g.sh, g.sw, g.Ho, g.Wo,
-                            _filter_lanes_share_packing(g.N))
+                            _filter_lanes_share_packing(g.N, turned))
 
 
 cdef void _filter_lanes_forward(const float* x, const float* w, const float* b, float* y,
                                 float* scratch, Geom* g, int req, const Epilogue* e,
-                                int capacity) noexcept nogil:
+                                int capacity, bint turned) noexcept nogil:
     # the AVX-512 build's float32 forward with filters in the lanes (_filter_lanes.h), on at
     # most `capacity` threads (the scratch holds that many after the shared packed weights):
     # they pack the blocks of 32 filters between them, then split the samples where they share
-    # them evenly, else the filters in blocks of 32
+    # them evenly, else the filters in blocks of 32.  turned: the data gradient of a stride-1
+    # layer (g the turned layer of _turned_geometry, x its dy, y its dx, w the layer's weights)
     cdef Py_ssize_t n, block
     cdef Py_ssize_t in_size = g.C * g.H * g.W, out_size = g.F * g.Ho * g.Wo
     cdef Py_ssize_t taps = g.C * g.kh * g.kw
-    cdef Py_ssize_t shared_floats = _filter_lanes_shared_floats(g)
-    cdef Py_ssize_t per_part = _filter_lanes_part_floats(g)
+    cdef Py_ssize_t shared_floats = _filter_lanes_shared_floats(g, turned)
+    cdef Py_ssize_t per_part = _filter_lanes_part_floats(g, turned)
     cdef float* shared = scratch if shared_floats else NULL
     cdef float* parts_scratch = scratch + shared_floats
     cdef int part
@@ -1136,8 +1141,12 @@ cdef void _filter_lanes_forward(const float* x, const float* w, const float* b, 
         return
     if shared != NULL:
         for block in prange((g.F + 31) // 32, num_threads=parts, schedule="static"):
-            cysym_fl_pack(w, taps, block * 32, min(32, g.F - block * 32),
-                          shared + block * 32 * taps)
+            if turned:
+                cysym_fl_pack_turned(w, g.C, g.F, g.kh * g.kw, block * 32,
+                                     min(32, g.F - block * 32), shared + block * 32 * taps)
+            else:
+                cysym_fl_pack(w, taps, block * 32, min(32, g.F - block * 32),
+                              shared + block * 32 * taps, 0)
     for part in prange(parts, num_threads=parts, schedule="static"):
         r = _part_range(g.N, g.F, parts, part, 32)
         for n in range(r.n0, r.n1):
@@ -1145,6 +1154,16 @@ cdef void _filter_lanes_forward(const float* x, const float* w, const float* b, 
                                  y + n * out_size, g.C, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.ph,
                                  g.pw, g.Ho, g.Wo, r.f0, r.f1, req == REQ_ADD, e.act,
                                  <float>e.lo, <float>e.hi, parts_scratch + part * per_part)
+
+
+cdef void data_grad_lanes_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
+    # the AVX-512 build's float32 data gradient of a stride-1 layer as the forward of dy with
+    # filters in the lanes; arrays: dy, w, dx, scratch; ints: the turned geometry
+    # (_turned_geometry), req, the threads the scratch holds
+    cdef Geom g = _geom(c.ints)
+    _filter_lanes_forward(<const float*>c.arrays[0], <const float*>c.arrays[1], NULL,
+                          <float*>c.arrays[2], <float*>c.arrays[3], &g, <int>c.ints[GEOM_INTS],
+                          &NO_EPILOGUE, <int>c.ints[GEOM_INTS + 1], True)
 
 
 cdef void weight_grad_lanes_kernel(KernelCall* c, RunContext* ctx) noexcept nogil:
@@ -1260,7 +1279,7 @@ cdef bint _conv_forward(const real* x, const real* w, const real* b, real* y, re
         return True
     if nb == FILTER_LANES:
         if real is float:
-            _filter_lanes_forward(x, w, b, y, col, g, req, e, <int>tile)
+            _filter_lanes_forward(x, w, b, y, col, g, req, e, <int>tile, False)
         return True
     if req == REQ_NULL:
         return True
@@ -1656,11 +1675,32 @@ def _weight_grad_lanes_elements(list geo, parts):
     return parts * cysym_flw_scratch(geo[1], geo[11], geo[12], geo[20], geo[21])
 
 
-def _filter_lanes_elements(list geo, parts):
+def _filter_lanes_elements(list geo, parts, bint turned=False):
     """Elements of the filter-lanes forward's scratch for `parts` threads (0 parts: the weights
-    packed for all of them, if the batch shares them)."""
+    packed for all of them, if the batch shares them); turned: of the data gradient's, geo the
+    turned layer's."""
     cdef Geom g = _geom_of(geo)
-    return _filter_lanes_shared_floats(&g) + parts * _filter_lanes_part_floats(&g)
+    return (_filter_lanes_shared_floats(&g, turned)
+            + parts * _filter_lanes_part_floats(&g, turned))
+
+
+def _data_grad_lanes(geo, itemsize):
+    """Whether the data gradient runs as the forward of dy with filters in the lanes of the
+    AVX-512 build: float32 2-D layers of one group, undilated, at stride 1, whose padding leaves
+    the turned layer's padding at least 0."""
+    return bool(CYSYM_FILTER_LANES and itemsize == 4 and geo[6] == 1 and geo[2] == geo[7] == 1
+                and geo[8] == geo[9] == 3 and geo[11] == geo[12] == 1
+                and geo[14] == geo[15] == 1 and geo[17] < geo[8] and geo[18] < geo[9])
+
+
+def _turned_geometry(list geo):
+    """The geometry of the forward that computes a stride-1 layer's data gradient: dy (F
+    channels) in, dx (C filters) out, each kernel turned, padded by k - 1 - pad."""
+    turned = list(geo)
+    turned[1], turned[5] = geo[5], geo[1]
+    turned[3], turned[4], turned[20], turned[21] = geo[20], geo[21], geo[3], geo[4]
+    turned[17], turned[18] = geo[8] - 1 - geo[17], geo[9] - 1 - geo[18]
+    return turned
 
 
 def conv_forward_blocks(data_shape, weight_shape, kernel, stride=(), dilate=(), pad=(),
@@ -1671,6 +1711,14 @@ def conv_forward_blocks(data_shape, weight_shape, kernel, stride=(), dilate=(), 
     geo = _layer_geometry(data_shape, weight_shape, kernel, stride, dilate, pad, num_filter,
                           num_group)
     return _conv3x3(geo, itemsize) or _filter_lanes(geo, itemsize)
+
+
+def conv_data_grad_lanes(data_shape, weight_shape, kernel, stride=(), dilate=(), pad=(),
+                         num_filter=None, num_group=1, itemsize=4):
+    """Whether the data gradient of this layer runs as the forward of dy in the filter lanes
+    (so not by Winograd: ops/conv.py asks before it plans Winograd's data gradient)."""
+    return _data_grad_lanes(_layer_geometry(data_shape, weight_shape, kernel, stride, dilate,
+                                            pad, num_filter, num_group), itemsize)
 
 
 def conv_chunk(geo, im2col=False):
@@ -1759,9 +1807,12 @@ def conv_workspace_bytes(data_shape, weight_shape, kernel, stride=(), dilate=(),
     if forward and _filter_lanes(geo, itemsize):
         return _filter_lanes_elements(geo, threads.count()) * itemsize
     elements = conv_workspace_elements(geo, forward=forward)
+    # the kernels of the backward run one after the other in one workspace
     if not forward and _weight_grad_lanes(geo, itemsize):
-        # the two kernels of the backward run one after the other in one workspace
         elements = max(elements, _weight_grad_lanes_elements(geo, threads.count()))
+    if not forward and _data_grad_lanes(geo, itemsize):
+        elements = max(elements, _filter_lanes_elements(_turned_geometry(geo), threads.count(),
+                                                        True))
     return elements * itemsize
 
 
@@ -1772,6 +1823,16 @@ def _workspace_parts(workspace, shared, per_part):
     if workspace is not None and workspace.nbytes >= shared + per_part:
         return (workspace.nbytes - shared) // per_part
     return threads.count()
+
+
+def _filter_lanes_scratch(workspace, list geo, dtype, bint turned):
+    """The filter lanes' scratch (forward or `turned`, see _filter_lanes_elements) in the
+    workspace, and the threads it holds."""
+    itemsize = np.dtype(dtype).itemsize
+    shared = _filter_lanes_elements(geo, 0, turned) * itemsize
+    parts = _workspace_parts(workspace, shared,
+                             _filter_lanes_elements(geo, 1, turned) * itemsize - shared)
+    return _col_buffer(workspace, _filter_lanes_elements(geo, parts, turned), dtype), parts
 
 
 def _col_buffer(workspace, size, dtype):
@@ -1808,11 +1869,8 @@ def append_convolution(Plan plan, x, w, b, y, kernel, stride=(), dilate=(), pad=
     lanes = not im2col and _filter_lanes(geo, itemsize)
     direct = not im2col and _direct(geo)
     if lanes:
-        shared = _filter_lanes_elements(geo, 0) * itemsize
-        parts = _workspace_parts(workspace, shared,
-                                 _filter_lanes_elements(geo, 1) * itemsize - shared)
-        col = _col_buffer(workspace, _filter_lanes_elements(geo, parts), x.dtype)
-        nb, tile = FILTER_LANES, parts
+        col, tile = _filter_lanes_scratch(workspace, geo, x.dtype, False)
+        nb = FILTER_LANES
     else:
         col = _col_buffer(workspace, 0 if blocks else
                           conv_workspace_elements(geo, im2col, forward=True), x.dtype)
@@ -1845,16 +1903,22 @@ def append_convolution_backward(Plan plan, dy, x, w, dx, dw, db, kernel, stride=
         else:
             _check_shape(out, shape, ("data", "weight", "bias")[k] + " gradient", label)
     dtype = common_dtype([dy, x, w] + outputs)
+    lanes = False
+    if not im2col and reqs[0] != REQ_NULL and _data_grad_lanes(geo, x.dtype.itemsize):
+        turned = _turned_geometry(geo)
+        scratch, parts = _filter_lanes_scratch(workspace, turned, x.dtype, True)
+        plan.add(data_grad_lanes_kernel, dtype, [dy, w, outputs[0], scratch],
+                 turned + [reqs[0], parts], [], label)
+        reqs[0], outputs[0], lanes = REQ_NULL, dy, True
     if not im2col and reqs[1] != REQ_NULL and _weight_grad_lanes(geo, x.dtype.itemsize):
         parts = _workspace_parts(workspace, 0,
                                  _weight_grad_lanes_elements(geo, 1) * x.dtype.itemsize)
         scratch = _col_buffer(workspace, _weight_grad_lanes_elements(geo, parts), x.dtype)
         plan.add(weight_grad_lanes_kernel, dtype, [dy, x, outputs[1], scratch],
                  geo + [reqs[1], parts], [], label)
-        reqs[1] = REQ_NULL
-        outputs[1] = dy
-        if reqs[0] == reqs[2] == REQ_NULL:
-            return
+        reqs[1], outputs[1], lanes = REQ_NULL, dy, True
+    if lanes and reqs == [REQ_NULL] * 3:
+        return
     col = _col_buffer(workspace, conv_workspace_elements(geo, im2col), x.dtype)
     plan.add(conv_backward_kernel, dtype, [dy, x, w] + outputs + [col],
              geo + [conv_chunk(geo, im2col)] + reqs, [], label)

@@ -149,7 +149,7 @@ def _winograd_fits(params, data_shape):
 
 def _winograd_forward(params, data_shape, dtype):
     """Whether the forward runs by Winograd: where it fits and the 3x3 blocks of the AVX-512
-    build do not take the layer (the data gradient keeps to _winograd_fits)."""
+    build do not take the layer (the data gradient: _winograd_data_gradient)."""
     return _winograd_fits(params, data_shape) and not kernels("conv").conv_forward_blocks(
         data_shape, _weight_shape(params, data_shape), itemsize=np.dtype(dtype).itemsize,
         **_conv_attrs(params))
@@ -287,9 +287,17 @@ def _conv_backward_workspace(params, in_shapes, out_shapes, dtype):
     # room for whichever of its and im2col's (for dW) is larger: the two run one after the other
     data = in_shapes[1]
     im2col = _im2col_bytes(params, data, dtype)
-    if _winograd_fits(params, data):
+    if _winograd_data_gradient(params, data, dtype):
         return max(im2col, _winograd_bytes(params, data, dtype))
     return im2col
+
+
+def _winograd_data_gradient(params, data_shape, dtype):
+    """Whether the data gradient runs by Winograd: where it fits and the filter lanes of the
+    AVX-512 build do not take it."""
+    return _winograd_fits(params, data_shape) and not kernels("conv").conv_data_grad_lanes(
+        data_shape, _weight_shape(params, data_shape), itemsize=np.dtype(dtype).itemsize,
+        **_conv_attrs(params))
 
 
 def _conv_backward_kernel(b):
@@ -301,7 +309,7 @@ def _conv_backward_kernel(b):
             b.plan, dy, x, w.reshape(w.shape[0], -1), b.outputs[0], b.outputs[1], db,
             req_dx=b.req[0], req_dw=b.req[1], req_db=req_db, label=b.label)
         return
-    winograd_dx = b.req[0] != "null" and _winograd_fits(b.params, x.shape)
+    winograd_dx = b.req[0] != "null" and _winograd_data_gradient(b.params, x.shape, x.dtype)
     kernels("conv").append_convolution_backward(b.plan, dy, x, w, b.outputs[0], b.outputs[1], db,
                                            workspace=b.workspace,
                                            req_dx="null" if winograd_dx else b.req[0],
