@@ -1526,7 +1526,8 @@ def test_small_planes_of_wide_layers_go_to_the_filter_lanes_in_a_batch():
     CONV3X3_LANES_MIN_CHANNELS inputs leave the flat blocks (no workspace) for the filter lanes
     (a workspace) once the batch has CONV3X3_LANES_MIN_PLANES input planes; fewer channels and
     full 8x8 planes stay flat, and in a batch the lanes take 3x3 layers at stride 1 up to
-    FILTER_LANES_3X3_MAX_PIXELS_BATCH output pixels in all."""
+    FILTER_LANES_3X3_MAX_PIXELS_BATCH output pixels in all, or with an odd side up to
+    FILTER_LANES_3X3_ODD_MAX_SIDE."""
     build = _avx512_conv()
     common = dict(kernel=(3, 3), pad=(1, 1), itemsize=4, forward=True)
 
@@ -1544,6 +1545,11 @@ def test_small_planes_of_wide_layers_go_to_the_filter_lanes_in_a_batch():
     most = build.FILTER_LANES_3X3_MAX_PIXELS_BATCH
     assert workspace(most // 196, 256, 256, 14) > 0
     assert not build.conv_forward_blocks((most // 196 + 1, 256, 14, 14), (256, 256, 3, 3),
+                                         kernel=(3, 3), pad=(1, 1))
+    # an odd side up to FILTER_LANES_3X3_ODD_MAX_SIDE: the lanes at any batch
+    odd = build.FILTER_LANES_3X3_ODD_MAX_SIDE
+    assert odd % 2 and workspace(32, 256, 384, odd) > 0
+    assert not build.conv_forward_blocks((32, 256, odd + 2, odd + 2), (256, 256, 3, 3),
                                          kernel=(3, 3), pad=(1, 1))
 
 

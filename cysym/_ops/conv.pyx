@@ -1627,7 +1627,9 @@ def _conv3x3(geo, itemsize):
 # stem) kernels of at least FILTER_LANES_STEM_TAPS taps, that the 3x3 blocks do not take; 3x3
 # layers at stride 1 only up to FILTER_LANES_3X3_MAX_PIXELS output pixels in one sample, or
 # FILTER_LANES_3X3_MAX_PIXELS_BATCH in a batch, whose samples share the packed weights (beyond,
-# Winograd's fewer multiplications win).  One thread, Zen 5, fused BatchNorm + relu,
+# Winograd's fewer multiplications win), and at any batch where an output side is odd and at most
+# FILTER_LANES_3X3_ODD_MAX_SIDE (Winograd's 2x2 tiles then overrun the plane by 16% or more, 31%
+# at 7x7).  One thread, Zen 5, fused BatchNorm + relu,
 # lanes time / the path before (im2col, Winograd or the direct few-channel path), best of 6
 # alternating: stride 2 (ResNet's 64->128, 128->256, 256->512) 0.68 / 0.82 / 0.82, Inception's
 # 288->384 from 35x35 0.84; Inception's 1x7 and 7x1 layers at 17x17 0.71-0.83, its 5x5 48->64 at
@@ -1639,9 +1641,15 @@ def _conv3x3(geo, itemsize):
 # batch 2 / 8, 256->256 at 14x14 0.87 / 1.00 at batch 4 / 8, 512->512 at 7x7 0.68 at batch 32.
 # 1x1 layers lose: at stride 2 (ResNet-50's) 0.92-1.47 against im2col, and with the sums leaving
 # transposed 1.11 / 1.51 (512->1024 and 1024->2048 at batch 1); at stride 1 against the pointwise
-# blocks 1.17-1.64 (MobileNet's and ResNet-50's, batch 1).
+# blocks 1.17-1.64 (MobileNet's and ResNet-50's, batch 1).  The odd sides (fourteenth session,
+# OpenBLAS variables unset, per node in the exported models, best of 6 alternating in one
+# process): AlexNet's 192->384, 384->256 and 256->256 at 13x13, batch 32, 0.94 / 0.91 / 0.81 (the
+# model 0.93); Inception's 96->96 at 35x35, where the tiles overrun by 6%, lost (1.15-1.19 at
+# batch 8), as did even planes beyond the pixel limits (ResNet's 28x28 and 14x14 at batch 32
+# 1.09-1.17).
 FILTER_LANES_3X3_MAX_PIXELS = 512
 FILTER_LANES_3X3_MAX_PIXELS_BATCH = 1600
+FILTER_LANES_3X3_ODD_MAX_SIDE = 13
 FILTER_LANES_STEM_TAPS = 49
 
 
@@ -1654,7 +1662,9 @@ def _filter_lanes(geo, itemsize):
         return False
     winograd_shape = geo[8] == geo[9] == 3 and geo[11] == geo[12] == 1
     most = FILTER_LANES_3X3_MAX_PIXELS if geo[0] == 1 else FILTER_LANES_3X3_MAX_PIXELS_BATCH
-    return not winograd_shape or geo[0] * geo[20] * geo[21] <= most
+    odd_small = ((geo[20] % 2 or geo[21] % 2)
+                 and max(geo[20], geo[21]) <= FILTER_LANES_3X3_ODD_MAX_SIDE)
+    return not winograd_shape or odd_small or geo[0] * geo[20] * geo[21] <= most
 
 
 # The weight gradient with filters in the lanes (cysym_fl_weight_grad_f) takes the float32 2-D
