@@ -1690,20 +1690,24 @@ def test_filter_lanes_read_nothing_outside_x_and_w(case, at_end):
     _forward_in_every_build(xg, wg, b, kw, expected)
 
 
-# 3x3 layers at stride 1 whose data gradient the AVX-512 build's filter lanes take as the forward
-# of dy (the layer's C channels as its filters, its F filters as channels): C, F, plane, pad,
-# batch.  Between them: channel tails below, at and beyond a vector of 16 and past a block of 32,
-# few and many filters, pads 0 to 2 (so the turned layer's pads 2 to 0), one and several samples.
-DATA_GRAD_LANES_CASES = [(5, 7, (6, 9), (1, 1), 1),
-                         (33, 6, (9, 13), (1, 1), 3),
-                         (16, 40, (11, 8), (0, 2), 2),
-                         (70, 9, (7, 7), (2, 0), 1),
-                         (64, 12, (5, 17), (1, 1), 3)]
+# Layers at stride 1 whose data gradient the AVX-512 build's filter lanes take as the forward of
+# dy (the layer's C channels as its filters, its F filters as channels): C, F, plane, pad, batch,
+# kernel.  Between them: channel tails below, at and beyond a vector of 16 and past a block of 32,
+# few and many filters, pads 0 to 2 (so the turned layer's pads 2 to 0), one and several samples,
+# 3x3, 5x5 and Inception's 1x7 and 7x1 kernels.
+DATA_GRAD_LANES_CASES = [(5, 7, (6, 9), (1, 1), 1, (3, 3)),
+                         (33, 6, (9, 13), (1, 1), 3, (3, 3)),
+                         (16, 40, (11, 8), (0, 2), 2, (3, 3)),
+                         (70, 9, (7, 7), (2, 0), 1, (3, 3)),
+                         (64, 12, (5, 17), (1, 1), 3, (3, 3)),
+                         (20, 35, (9, 10), (2, 1), 2, (5, 5)),
+                         (40, 17, (8, 11), (0, 3), 1, (1, 7)),
+                         (17, 48, (12, 6), (3, 0), 2, (7, 1))]
 
 
 def _data_grad_case(case):
-    C, F, plane, pad, batch = case
-    x, w, b, kw = _conv_case(((batch, C) + plane, F, (3, 3), (1, 1), pad, (1, 1), 1), np.float32)
+    C, F, plane, pad, batch, kernel = case
+    x, w, b, kw = _conv_case(((batch, C) + plane, F, kernel, (1, 1), pad, (1, 1), 1), np.float32)
     y, backward = ref_conv(x, w, b, (1, 1), pad)
     dy = _rng(1).standard_normal(y.shape).astype(np.float32)
     return x, w, b, kw, dy, backward(dy)
@@ -1726,8 +1730,10 @@ def test_data_gradient_in_filter_lanes(build, case, req):
         plan = runner.Plan()
         build.append_convolution_backward(plan, dy, x, w, dx, dw if others else None,
                                           db if others else None, req_dx=req, **kw)
-        # in the lanes, dx and dw are calls of their own, beside the one for db
-        assert len(plan) == (3 if others else 1) if lanes else 1
+        # in the lanes, dx and (of a 3x3 layer) dw are calls of their own, beside the one for
+        # db (and dw of other kernels)
+        weight_lanes = lanes and tuple(kw["kernel"]) == (3, 3)
+        assert len(plan) == (1 + others + (others and weight_lanes) if lanes else 1)
         plan.run(is_train=True)
         np.testing.assert_allclose(dx, want_dx + (start if req == "add" else 0), rtol=2e-4,
                                    atol=2e-4)
@@ -1737,8 +1743,9 @@ def test_data_gradient_in_filter_lanes(build, case, req):
 
 
 def test_data_gradient_in_filter_lanes_rule():
-    """The lanes take the data gradient of float32 3x3 layers of one group at stride 1,
-    undilated, padded by at most 2; the others keep to Winograd, the direct path or im2col."""
+    """The lanes take the data gradient of float32 layers of one group with at least
+    DATA_GRAD_LANES_MIN_TAPS taps, at stride 1, undilated, padded by less than the kernel; the
+    others keep to Winograd, the direct path or im2col."""
     build = _avx512_conv()
     common = dict(kernel=(3, 3), num_filter=64)
 
@@ -1751,13 +1758,18 @@ def test_data_gradient_in_filter_lanes_rule():
     assert not takes(pad=(2, 2), dilate=(2, 2))
     assert not takes(pad=(3, 1))
     assert not takes(weight=(64, 32, 3, 3), pad=(1, 1), num_group=2)
-    assert not takes(weight=(64, 64, 5, 5), pad=(2, 2), kernel=(5, 5))
+    assert takes(weight=(64, 64, 5, 5), pad=(2, 2), kernel=(5, 5))
+    assert takes(weight=(64, 64, 1, 7), pad=(0, 3), kernel=(1, 7))
+    assert not takes(weight=(64, 64, 5, 5), pad=(5, 2), kernel=(5, 5))
+    assert not takes(weight=(64, 64, 1, 1), kernel=(1, 1))
+    assert build.DATA_GRAD_LANES_MIN_TAPS > 3 and not takes(weight=(64, 64, 1, 3), pad=(0, 1),
+                                                              kernel=(1, 3))
 
 
 def test_data_gradient_in_filter_lanes_threads():
     """Two kernel threads split the lanes' data gradient by samples or by blocks of 32 channels:
     the same bits as one; a workspace that holds one thread's scratch runs it on one."""
-    for case in ((70, 9, (10, 11), (1, 1), 1), (12, 20, (10, 11), (1, 1), 2)):
+    for case in ((70, 9, (10, 11), (1, 1), 1, (3, 3)), (12, 20, (10, 11), (1, 1), 2, (5, 5))):
         x, w, b, kw, dy, (want_dx, _, _) = _data_grad_case(case)
         results = _lanes_gradient_on_thread_counts(x, w, dy, kw, "dx")
         assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], results[2])

@@ -1694,12 +1694,22 @@ def _filter_lanes_elements(list geo, parts, bint turned=False):
             + parts * _filter_lanes_part_floats(&g, turned))
 
 
+# The data gradient as the forward of dy in the filter lanes takes kernels of at least
+# DATA_GRAD_LANES_MIN_TAPS taps.  Per node in the exported models' training steps (fourteenth
+# session, one thread, Zen 5, OpenBLAS variables unset, ABBA in one process), lanes time / the
+# path before: ResNet's 3x3 layers against Winograd 0.76-1.07 at batch 32 (0.59-0.72 with the
+# OpenBLAS variables set); against im2col + col2im, AlexNet's 5x5 64->192 at 27x27 and
+# Inception's 1x7 and 7x1 at 17x17 gained (AlexNet's step at batch 2 / 32 0.96 / 0.98), but
+# Inception's 1x3 and 3x1 384->384 at 8x8 lost (1.36 -> 2.05 ms per node at batch 2).
+DATA_GRAD_LANES_MIN_TAPS = 5
+
+
 def _data_grad_lanes(geo, itemsize):
     """Whether the data gradient runs as the forward of dy with filters in the lanes of the
-    AVX-512 build: float32 2-D layers of one group, undilated, at stride 1, whose padding leaves
-    the turned layer's padding at least 0."""
+    AVX-512 build: float32 2-D layers of one group with at least DATA_GRAD_LANES_MIN_TAPS taps,
+    undilated, at stride 1, whose padding leaves the turned layer's padding at least 0."""
     return bool(CYSYM_FILTER_LANES and itemsize == 4 and geo[6] == 1 and geo[2] == geo[7] == 1
-                and geo[8] == geo[9] == 3 and geo[11] == geo[12] == 1
+                and geo[8] * geo[9] >= DATA_GRAD_LANES_MIN_TAPS and geo[11] == geo[12] == 1
                 and geo[14] == geo[15] == 1 and geo[17] < geo[8] and geo[18] < geo[9])
 
 
