@@ -148,8 +148,8 @@ def _winograd_fits(params, data_shape):
 
 
 def _winograd_forward(params, data_shape, dtype):
-    """Whether the forward runs by Winograd: where it fits and the 3x3 blocks of the AVX-512
-    build do not take the layer (the data gradient: _winograd_data_gradient)."""
+    """Whether the forward runs by Winograd: where it fits and the AVX-512 build's 3x3 blocks
+    and filter lanes do not take the layer (the data gradient: _winograd_data_gradient)."""
     return _winograd_fits(params, data_shape) and not kernels("conv").conv_forward_blocks(
         data_shape, _weight_shape(params, data_shape), itemsize=np.dtype(dtype).itemsize,
         **_conv_attrs(params))
