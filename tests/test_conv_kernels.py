@@ -1398,11 +1398,14 @@ def test_pointwise_blocks_read_nothing_outside_x_and_dy(case, at_end):
 
 
 # 3x3 stride-1 layers the AVX-512 build's blocks take (_conv3x3_block.h: float32, more than 4
-# channels, 49 to 64 output pixels and one column of padding, any channel count), with filter
-# counts that leave 0 to 5 after the blocks of 6 and row pads 0 to 2: (C, F, plane, pad)
-CONV3X3_CASES = [(40, 13, (7, 7), (1, 1)), (6, 7, (8, 8), (1, 1)), (9, 11, (9, 8), (0, 1)),
-                 (35, 6, (5, 8), (2, 1)), (5, 8, (7, 9), (1, 1)), (17, 9, (8, 7), (1, 1)),
-                 (33, 10, (10, 7), (0, 1))]
+# channels; by rows with at most 32 channels in or out and output rows at least 14 wide, with
+# filter counts that leave 1 to 5 after the blocks of 6, output rows that leave 1 to 3 after the
+# blocks of 4, rows of one to three vectors of 16 columns, pads 0 to 2; the flat way with 49 to
+# 64 output pixels and one column of padding, any channel count): (C, F, plane, pad)
+CONV3X3_CASES = [(5, 7, (6, 14), (1, 1)), (9, 32, (9, 17), (1, 1)), (33, 8, (7, 33), (0, 1)),
+                 (6, 13, (5, 20), (2, 2)), (8, 6, (4, 16), (1, 0)), (40, 11, (3, 40), (1, 1)),
+                 (40, 13, (7, 7), (1, 1)), (6, 7, (8, 8), (1, 1)), (9, 11, (9, 8), (0, 1)),
+                 (35, 6, (5, 8), (2, 1))]
 
 
 @pytest.mark.parametrize("build", builds("conv"), ids=lambda module: module.__name__.rsplit(".", 1)[1])
@@ -1455,9 +1458,8 @@ def test_conv3x3_threads(batch):
     """Two kernel threads split the 3x3 blocks' samples (an even count) or filters: the same
     bits as one."""
     build = _avx512_conv()
-    x, w, b, kw = _conv_case(((batch, 12, 8, 8), 20, (3, 3), (1, 1), (1, 1), (1, 1), 1),
+    x, w, b, kw = _conv_case(((batch, 12, 30, 31), 20, (3, 3), (1, 1), (1, 1), (1, 1), 1),
                              np.float32)
-    assert build.conv_workspace_bytes(x.shape, w.shape, itemsize=4, forward=True, **kw) == 0
     one, two = _on_one_and_two_threads(build, x, w, b, kw)
     assert np.array_equal(one, two)
     np.testing.assert_allclose(one, ref_conv(x, w, b, (1, 1), (1, 1))[0], rtol=5e-5, atol=5e-5)
@@ -1507,9 +1509,7 @@ def test_filter_lanes(build, case, epilogue, batch):
 
 def test_filter_lanes_leave_large_3x3_layers_to_winograd():
     """3x3 layers at stride 1 with more output pixels than FILTER_LANES_3X3_MAX_PIXELS keep to
-    Winograd or im2col, but for narrow ones (FILTER_LANES_3X3_NARROW_CHANNELS inputs or outputs
-    at most), which the lanes take at any size; at stride 2 the lanes take them whatever their
-    size."""
+    Winograd or im2col; at stride 2 the lanes take them whatever their size."""
     build = _avx512_conv()
     side = 24
     assert side * side > build.FILTER_LANES_3X3_MAX_PIXELS
@@ -1519,14 +1519,6 @@ def test_filter_lanes_leave_large_3x3_layers_to_winograd():
     assert build.conv_forward_blocks((1, 64, 20, 20), (64, 64, 3, 3), stride=(1, 1), **common)
     assert build.conv_forward_blocks((1, 64, side, side), (64, 64, 3, 3), stride=(2, 2),
                                      **common)
-    narrow = build.FILTER_LANES_3X3_NARROW_CHANNELS
-    for shape, weight in (((32, 64, side, side), (narrow, 64, 3, 3)),
-                          ((32, narrow, side, side), (64, narrow, 3, 3))):
-        assert build.conv_forward_blocks(shape, weight, kernel=(3, 3), pad=(1, 1), itemsize=4)
-        assert build.conv_workspace_bytes(shape, weight, kernel=(3, 3), pad=(1, 1), itemsize=4,
-                                          forward=True) > 0
-    assert not build.conv_forward_blocks((32, narrow + 1, side, side), (64, narrow + 1, 3, 3),
-                                         kernel=(3, 3), pad=(1, 1), itemsize=4)
 
 
 def test_small_planes_of_wide_layers_go_to_the_filter_lanes_in_a_batch():

@@ -8,6 +8,8 @@ def conv_out_size(size, k, s, d, p) -> Any: ...
 CHUNK_COLUMNS: int
 POINTWISE_COLUMNS: int
 DIRECT_CHANNELS: int
+CONV3X3_MIN_WIDTH: int
+CONV3X3_MAX_CHANNELS: int
 CONV3X3_FLAT_MIN_PIXELS: int
 CONV3X3_FLAT_FULL_MAX_BATCH: int
 CONV3X3_LANES_MIN_CHANNELS: int
@@ -15,7 +17,6 @@ CONV3X3_LANES_MIN_PLANES: int
 FILTER_LANES_3X3_MAX_PIXELS: int
 FILTER_LANES_3X3_MAX_PIXELS_BATCH: int
 FILTER_LANES_3X3_ODD_MAX_SIDE: int
-FILTER_LANES_3X3_NARROW_CHANNELS: int
 FILTER_LANES_STEM_TAPS: int
 DATA_GRAD_LANES_MIN_TAPS: int
 def conv_forward_blocks(data_shape, weight_shape, kernel, stride=..., dilate=..., pad=..., num_filter=..., num_group=..., itemsize=...) -> Any: ...

@@ -1047,8 +1047,8 @@ cdef bint _direct_forward(const real* x, const real* w, const real* b, real* y, 
 cdef extern from "_conv3x3_block.h":
     bint CYSYM_CONV3X3_BLOCK
     bint cysym_c3_flat(Py_ssize_t pw, Py_ssize_t Ho, Py_ssize_t Wo)
-    void cysym_conv3x3_f(const float* x, const float* w, const float* scale, const float* bias,
-                         float* y, Py_ssize_t C,
+    void cysym_conv3x3_f(const float* x, Py_ssize_t x_before, Py_ssize_t x_after, const float* w,
+                         const float* scale, const float* bias, float* y, Py_ssize_t C,
                          Py_ssize_t H, Py_ssize_t W, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t F,
                          Py_ssize_t Ho, Py_ssize_t Wo, Py_ssize_t f_first, Py_ssize_t f_last,
                          int add, int act, float lo, float hi) noexcept nogil
@@ -1056,8 +1056,8 @@ cdef extern from "_conv3x3_block.h":
 
 cdef void _conv3x3_forward(const float* x, const float* w, const float* b, float* y, Geom* g,
                            int req, const Epilogue* e) noexcept nogil:
-    # the AVX-512 build's float32 3x3 stride-1 forward of small planes (_conv3x3_block.h): the
-    # threads split the samples where they share them evenly, else the filters
+    # the AVX-512 build's float32 3x3 stride-1 forward (_conv3x3_block.h): the threads split
+    # the samples where they share them evenly, else the filters
     cdef Py_ssize_t n
     cdef Py_ssize_t in_size = g.C * g.H * g.W
     cdef int part
@@ -1068,8 +1068,8 @@ cdef void _conv3x3_forward(const float* x, const float* w, const float* b, float
     for part in prange(parts, num_threads=parts, schedule="static"):
         r = _part_range(g.N, g.F, parts, part, 6)
         for n in range(r.n0, r.n1):
-            cysym_conv3x3_f(x + n * in_size, w, <const float*>e.scale, b,
-                            y + n * g.F * g.Ho * g.Wo, g.C, g.H, g.W,
+            cysym_conv3x3_f(x + n * in_size, n * in_size, (g.N - 1 - n) * in_size, w,
+                            <const float*>e.scale, b, y + n * g.F * g.Ho * g.Wo, g.C, g.H, g.W,
                             g.ph, g.pw, g.F, g.Ho, g.Wo, r.f0, r.f1, req == REQ_ADD, e.act,
                             <float>e.lo, <float>e.hi)
 
@@ -1575,10 +1575,19 @@ def _direct_workspace_elements(list geo):
     return g.C * g.sh * g.sw * _phase_size(&g) + DIRECT_WIDTH + g.kw
 
 
-# The 3x3 blocks' forward (_conv3x3_block.h) takes float32 3x3 layers at stride 1 of small planes
-# (whatever their channels): at most 64 output pixels, from 49 (4 vectors at least three quarters
-# full), and 8x8 ones up to 8 samples.  One thread, Zen 5, fused BatchNorm + relu, blocks time /
-# the path before (Winograd or im2col), best of 4 alternating: ResNet's
+# The 3x3 blocks' forward (_conv3x3_block.h) takes float32 3x3 layers at stride 1 whose output
+# rows fill most of its 16-column vectors and that have at most CONV3X3_MAX_CHANNELS input or
+# output channels: there im2col's GEMMs are short or narrow and Winograd's transforms cost most.
+# One thread, Zen 5, fused BatchNorm + relu, blocks time / the path before (Winograd or im2col),
+# best of 4 alternating: DenseNet's 128->32 at 56x56 / 28x28 / 14x14 0.71 / 1.03 / 0.45 at
+# batch 1, 0.82 / 0.72 / 0.58 at batch 32; SqueezeNet's 16->64 at 55x55 0.68 / 0.76 and 32->128
+# at 27x27 0.82 / 0.76 (batch 1 / 32).  Against Winograd on wider layers they lose: 64->64 at
+# 56x56 1.08, 128->128 at 28x28 1.28, Inception's 96->96 at 35x35 1.34 (batch 1), 256->256 at
+# 14x14 0.92 at batch 1 but 1.12 / 1.23 at batch 2 / 32.
+CONV3X3_MIN_WIDTH = 14
+CONV3X3_MAX_CHANNELS = 32
+# Planes of at most 64 output pixels go the flat way (whatever their channels), from 49 pixels
+# (4 vectors at least three quarters full), and 8x8 ones up to 8 samples: same measure, ResNet's
 # 512->512 at 7x7 0.85 / 0.90 / 0.99 / 0.88 at batch 1 / 2 / 8 / 32, 256->256 at 7x7 0.78,
 # DenseNet's 128->32 at 7x7 0.34 / 0.37 (batch 1 / 32), Inception's 448->384 at 8x8 0.77 / 0.83 /
 # 0.93 at batch 1 / 2 / 8 but 1.11 at 32 (Winograd's GEMMs full), 512->512 at 6x6 and 5x5 1.10
@@ -1596,17 +1605,21 @@ CONV3X3_LANES_MIN_PLANES = 2048
 
 def _conv3x3(geo, itemsize):
     """Whether the forward runs through the AVX-512 build's 3x3 blocks: float32, 2-D, one
-    group, 3x3 undilated at stride 1, more channels than the few-channel path takes, planes that
-    go the flat way as CONV3X3_FLAT_* say."""
+    group, 3x3 undilated at stride 1, more channels than the few-channel path takes; planes the
+    flat way as CONV3X3_FLAT_* say, others with at most CONV3X3_MAX_CHANNELS in or out and output
+    rows at least CONV3X3_MIN_WIDTH wide."""
     if not (CYSYM_CONV3X3_BLOCK and itemsize == 4 and geo[6] == 1 and geo[2] == geo[7] == 1
             and geo[8] == geo[9] == 3 and geo[11] == geo[12] == 1 and geo[14] == geo[15] == 1
-            and geo[1] > DIRECT_CHANNELS and cysym_c3_flat(geo[18], geo[20], geo[21])):
+            and geo[1] > DIRECT_CHANNELS):
         return False
-    pixels = geo[20] * geo[21]
-    if pixels < 64:
-        return pixels >= CONV3X3_FLAT_MIN_PIXELS and not (
-            geo[1] >= CONV3X3_LANES_MIN_CHANNELS and geo[0] * geo[1] >= CONV3X3_LANES_MIN_PLANES)
-    return geo[0] <= CONV3X3_FLAT_FULL_MAX_BATCH
+    if cysym_c3_flat(geo[18], geo[20], geo[21]):
+        pixels = geo[20] * geo[21]
+        if pixels < 64:
+            return pixels >= CONV3X3_FLAT_MIN_PIXELS and not (
+                geo[1] >= CONV3X3_LANES_MIN_CHANNELS
+                and geo[0] * geo[1] >= CONV3X3_LANES_MIN_PLANES)
+        return geo[0] <= CONV3X3_FLAT_FULL_MAX_BATCH
+    return min(geo[1], geo[5]) <= CONV3X3_MAX_CHANNELS and geo[21] >= CONV3X3_MIN_WIDTH
 
 
 # The forward with filters in the lanes (_filter_lanes.h) takes the float32 2-D layers of one
@@ -1614,10 +1627,9 @@ def _conv3x3(geo, itemsize):
 # stem) kernels of at least FILTER_LANES_STEM_TAPS taps, that the 3x3 blocks do not take; 3x3
 # layers at stride 1 only up to FILTER_LANES_3X3_MAX_PIXELS output pixels in one sample, or
 # FILTER_LANES_3X3_MAX_PIXELS_BATCH in a batch, whose samples share the packed weights (beyond,
-# Winograd's fewer multiplications win), and at any batch and size where an output side is odd
-# and at most FILTER_LANES_3X3_ODD_MAX_SIDE (Winograd's 2x2 tiles then overrun the plane by 16% or
-# more, 31% at 7x7) or the layer has at most FILTER_LANES_3X3_NARROW_CHANNELS inputs or outputs
-# (there Winograd's transforms cost most).  One thread, Zen 5, fused BatchNorm + relu,
+# Winograd's fewer multiplications win), and at any batch where an output side is odd and at most
+# FILTER_LANES_3X3_ODD_MAX_SIDE (Winograd's 2x2 tiles then overrun the plane by 16% or more, 31%
+# at 7x7).  One thread, Zen 5, fused BatchNorm + relu,
 # lanes time / the path before (im2col, Winograd or the direct few-channel path), best of 6
 # alternating: stride 2 (ResNet's 64->128, 128->256, 256->512) 0.68 / 0.82 / 0.82, Inception's
 # 288->384 from 35x35 0.84; Inception's 1x7 and 7x1 layers at 17x17 0.71-0.83, its 5x5 48->64 at
@@ -1638,15 +1650,6 @@ def _conv3x3(geo, itemsize):
 FILTER_LANES_3X3_MAX_PIXELS = 512
 FILTER_LANES_3X3_MAX_PIXELS_BATCH = 1600
 FILTER_LANES_3X3_ODD_MAX_SIDE = 13
-# The narrow layers went to register blocks of 4 rows x 16 columns before (_conv3x3_block.h;
-# against Winograd 0.45-0.82 on DenseNet's 128->32 and SqueezeNet's 16->64 and 32->128); the
-# lanes against those blocks (fourteenth session, fused relu, best of 8 alternating ABBA):
-# SqueezeNet's 16->64 at 55x55 0.85 / 0.81 at batch 1 / 32, 32->128 at 27x27 0.84 / 0.83;
-# DenseNet's 128->32 at 56x56 0.89-0.99 / 0.86-0.97 / 0.96-0.97 at batch 1 / 2 / 32, at 14x14
-# 1.04 / 0.91 at batch 1 / 32; Inception's 32->32 and 32->64 at 147x147 0.92 and 0.96 (batch 1),
-# 0.90 (32->64, batch 8); per node in the exported models, SqueezeNet at batch 1 / 32 0.95 / 0.95
-# of the time before, DenseNet-121 at batch 2 / 32 0.97 / 0.95.
-FILTER_LANES_3X3_NARROW_CHANNELS = 32
 FILTER_LANES_STEM_TAPS = 49
 
 
@@ -1661,8 +1664,7 @@ def _filter_lanes(geo, itemsize):
     most = FILTER_LANES_3X3_MAX_PIXELS if geo[0] == 1 else FILTER_LANES_3X3_MAX_PIXELS_BATCH
     odd_small = ((geo[20] % 2 or geo[21] % 2)
                  and max(geo[20], geo[21]) <= FILTER_LANES_3X3_ODD_MAX_SIDE)
-    narrow = min(geo[1], geo[5]) <= FILTER_LANES_3X3_NARROW_CHANNELS
-    return not winograd_shape or odd_small or narrow or geo[0] * geo[20] * geo[21] <= most
+    return not winograd_shape or odd_small or geo[0] * geo[20] * geo[21] <= most
 
 
 # The weight gradient with filters in the lanes (cysym_fl_weight_grad_f) takes the float32 2-D
