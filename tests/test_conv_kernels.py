@@ -1341,13 +1341,17 @@ def test_pointwise_blocks(build, case, epilogue, batch):
     np.testing.assert_allclose(y, want, rtol=2e-5, atol=2e-5)
 
 
+# (channels, plane, filters): few channels on a large plane; many channels on a small one, whose
+# few outputs (24 x 63) the threads split for their 64 multiply-adds each
+@pytest.mark.parametrize("layer", [(9, (50, 61), 17), (64, (7, 9), 24)], ids=str)
 @pytest.mark.parametrize("batch", [1, 2, 3])
-def test_pointwise_threads(batch):
+def test_pointwise_threads(batch, layer):
     """Two kernel threads split the pointwise forward's samples (an even count) or filters: the
     same bits as one."""
     from cysym._ops import load
-    x, w, b, kw = _conv_case(((batch, 9, 50, 61), 17, (1, 1), (1, 1), (0, 0), (1, 1), 1),
-                             np.float32)
+    channels, plane, filters = layer
+    x, w, b, kw = _conv_case(((batch, channels) + plane, filters, (1, 1), (1, 1), (0, 0), (1, 1),
+                              1), np.float32)
     one, two = _on_one_and_two_threads(load("conv"), x, w, b, kw)
     assert np.array_equal(one, two)
     np.testing.assert_allclose(one, ref_conv(x, w, b)[0], rtol=2e-5, atol=2e-5)
@@ -1398,7 +1402,7 @@ def test_pointwise_blocks_read_nothing_outside_x_and_dy(case, at_end):
 
 
 # 3x3 stride-1 layers the AVX-512 build's blocks take (_conv3x3_block.h: float32, more than 4
-# channels; by rows with at most 32 channels in or out and output rows at least 14 wide, with
+# channels; by rows with at most 32 filters and output rows at least 14 wide, with
 # filter counts that leave 1 to 5 after the blocks of 6, output rows that leave 1 to 3 after the
 # blocks of 4, rows of one to three vectors of 16 columns, pads 0 to 2; the flat way with 49 to
 # 64 output pixels and one column of padding, any channel count): (C, F, plane, pad)
@@ -1509,7 +1513,9 @@ def test_filter_lanes(build, case, epilogue, batch):
 
 def test_filter_lanes_leave_large_3x3_layers_to_winograd():
     """3x3 layers at stride 1 with more output pixels than FILTER_LANES_3X3_MAX_PIXELS keep to
-    Winograd or im2col; at stride 2 the lanes take them whatever their size."""
+    Winograd or im2col, but for those of at most FILTER_LANES_3X3_NARROW_CHANNELS inputs, which
+    the lanes take at any size unless the 3x3 blocks do (at most 32 filters: one block of the
+    lanes, which threads could not split); at stride 2 the lanes take them whatever their size."""
     build = _avx512_conv()
     side = 24
     assert side * side > build.FILTER_LANES_3X3_MAX_PIXELS
@@ -1519,6 +1525,17 @@ def test_filter_lanes_leave_large_3x3_layers_to_winograd():
     assert build.conv_forward_blocks((1, 64, 20, 20), (64, 64, 3, 3), stride=(1, 1), **common)
     assert build.conv_forward_blocks((1, 64, side, side), (64, 64, 3, 3), stride=(2, 2),
                                      **common)
+    narrow = build.FILTER_LANES_3X3_NARROW_CHANNELS
+    three = dict(kernel=(3, 3), pad=(1, 1), itemsize=4)
+
+    def lanes_workspace(shape, weight):
+        assert build.conv_forward_blocks(shape, weight, **three)
+        return build.conv_workspace_bytes(shape, weight, forward=True, **three)
+
+    assert lanes_workspace((32, narrow, side, side), (64, narrow, 3, 3)) > 0
+    assert lanes_workspace((32, 64, side, side), (32, 64, 3, 3)) == 0    # the 3x3 blocks
+    assert not build.conv_forward_blocks((32, narrow + 1, side, side), (64, narrow + 1, 3, 3),
+                                         **three)
 
 
 def test_small_planes_of_wide_layers_go_to_the_filter_lanes_in_a_batch():

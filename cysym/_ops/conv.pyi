@@ -17,6 +17,7 @@ CONV3X3_LANES_MIN_PLANES: int
 FILTER_LANES_3X3_MAX_PIXELS: int
 FILTER_LANES_3X3_MAX_PIXELS_BATCH: int
 FILTER_LANES_3X3_ODD_MAX_SIDE: int
+FILTER_LANES_3X3_NARROW_CHANNELS: int
 FILTER_LANES_STEM_TAPS: int
 DATA_GRAD_LANES_MIN_TAPS: int
 def conv_forward_blocks(data_shape, weight_shape, kernel, stride=..., dilate=..., pad=..., num_filter=..., num_group=..., itemsize=...) -> Any: ...

@@ -320,11 +320,13 @@ cdef void _pointwise_blocks(const float* x, const float* w, Py_ssize_t wf, Py_ss
     # the AVX-512 and AVX2 builds' float32 product of a pointwise layer's weights (filter f's
     # for input c at w[f * wf + c * wc]) with each of N samples of C planes, without OpenBLAS
     # (_pointwise_block.h): the threads split the samples where they share them evenly, else the
-    # filters (a thread's share of a 7x7 sample's 49 pixels would be a mostly empty block)
+    # filters (a thread's share of a 7x7 sample's 49 pixels would be a mostly empty block); the
+    # work is the C multiply-adds of every output (counting outputs alone kept DenseNet's 1x1
+    # layers at 14x14 and batch 1, 25088 outputs, on one thread: 1.01-1.08x on two)
     cdef Py_ssize_t n
     cdef const float* scale = <const float*>e.scale
     cdef int part
-    cdef int parts = threads.parts_for(<double>N * F * HWo)
+    cdef int parts = threads.parts_for(<double>N * F * HWo * C)
     cdef PartRange r
     for part in prange(parts, num_threads=parts, schedule="static"):
         r = _part_range(N, F, parts, part, CYSYM_PW_FILTERS)
@@ -1576,8 +1578,11 @@ def _direct_workspace_elements(list geo):
 
 
 # The 3x3 blocks' forward (_conv3x3_block.h) takes float32 3x3 layers at stride 1 whose output
-# rows fill most of its 16-column vectors and that have at most CONV3X3_MAX_CHANNELS input or
-# output channels: there im2col's GEMMs are short or narrow and Winograd's transforms cost most.
+# rows fill most of its 16-column vectors and that have at most CONV3X3_MAX_CHANNELS filters:
+# there im2col's GEMMs are short or narrow and Winograd's transforms cost most, and the filter
+# lanes, faster on such layers where they have more filters, would hold all of them in one
+# block of 32 that threads cannot split (DenseNet's 128->32 at batch 1 ran 0.94-1.02x as fast on
+# two threads as on one in the lanes).
 # One thread, Zen 5, fused BatchNorm + relu, blocks time / the path before (Winograd or im2col),
 # best of 4 alternating: DenseNet's 128->32 at 56x56 / 28x28 / 14x14 0.71 / 1.03 / 0.45 at
 # batch 1, 0.82 / 0.72 / 0.58 at batch 32; SqueezeNet's 16->64 at 55x55 0.68 / 0.76 and 32->128
@@ -1606,7 +1611,7 @@ CONV3X3_LANES_MIN_PLANES = 2048
 def _conv3x3(geo, itemsize):
     """Whether the forward runs through the AVX-512 build's 3x3 blocks: float32, 2-D, one
     group, 3x3 undilated at stride 1, more channels than the few-channel path takes; planes the
-    flat way as CONV3X3_FLAT_* say, others with at most CONV3X3_MAX_CHANNELS in or out and output
+    flat way as CONV3X3_FLAT_* say, others with at most CONV3X3_MAX_CHANNELS filters and output
     rows at least CONV3X3_MIN_WIDTH wide."""
     if not (CYSYM_CONV3X3_BLOCK and itemsize == 4 and geo[6] == 1 and geo[2] == geo[7] == 1
             and geo[8] == geo[9] == 3 and geo[11] == geo[12] == 1 and geo[14] == geo[15] == 1
@@ -1619,7 +1624,7 @@ def _conv3x3(geo, itemsize):
                 geo[1] >= CONV3X3_LANES_MIN_CHANNELS
                 and geo[0] * geo[1] >= CONV3X3_LANES_MIN_PLANES)
         return geo[0] <= CONV3X3_FLAT_FULL_MAX_BATCH
-    return min(geo[1], geo[5]) <= CONV3X3_MAX_CHANNELS and geo[21] >= CONV3X3_MIN_WIDTH
+    return geo[5] <= CONV3X3_MAX_CHANNELS and geo[21] >= CONV3X3_MIN_WIDTH
 
 
 # The forward with filters in the lanes (_filter_lanes.h) takes the float32 2-D layers of one
@@ -1627,9 +1632,10 @@ def _conv3x3(geo, itemsize):
 # stem) kernels of at least FILTER_LANES_STEM_TAPS taps, that the 3x3 blocks do not take; 3x3
 # layers at stride 1 only up to FILTER_LANES_3X3_MAX_PIXELS output pixels in one sample, or
 # FILTER_LANES_3X3_MAX_PIXELS_BATCH in a batch, whose samples share the packed weights (beyond,
-# Winograd's fewer multiplications win), and at any batch where an output side is odd and at most
-# FILTER_LANES_3X3_ODD_MAX_SIDE (Winograd's 2x2 tiles then overrun the plane by 16% or more, 31%
-# at 7x7).  One thread, Zen 5, fused BatchNorm + relu,
+# Winograd's fewer multiplications win), and at any batch and size where an output side is odd
+# and at most FILTER_LANES_3X3_ODD_MAX_SIDE (Winograd's 2x2 tiles then overrun the plane by 16% or
+# more, 31% at 7x7) or the layer has at most FILTER_LANES_3X3_NARROW_CHANNELS inputs (there
+# Winograd's transforms cost most).  One thread, Zen 5, fused BatchNorm + relu,
 # lanes time / the path before (im2col, Winograd or the direct few-channel path), best of 6
 # alternating: stride 2 (ResNet's 64->128, 128->256, 256->512) 0.68 / 0.82 / 0.82, Inception's
 # 288->384 from 35x35 0.84; Inception's 1x7 and 7x1 layers at 17x17 0.71-0.83, its 5x5 48->64 at
@@ -1650,6 +1656,12 @@ def _conv3x3(geo, itemsize):
 FILTER_LANES_3X3_MAX_PIXELS = 512
 FILTER_LANES_3X3_MAX_PIXELS_BATCH = 1600
 FILTER_LANES_3X3_ODD_MAX_SIDE = 13
+# Layers of few inputs and more than 32 filters went to the 3x3 blocks before; the lanes against
+# those blocks (fourteenth session, fused relu, best of 8 alternating ABBA): SqueezeNet's 16->64 at
+# 55x55 0.85 / 0.81 at batch 1 / 32, 32->128 at 27x27 0.84 / 0.83; Inception's 32->64 at 147x147
+# 0.96 / 0.90 at batch 1 / 8; per node in the exported SqueezeNet at batch 1 0.84-0.89 on those
+# layers.
+FILTER_LANES_3X3_NARROW_CHANNELS = 32
 FILTER_LANES_STEM_TAPS = 49
 
 
@@ -1664,7 +1676,8 @@ def _filter_lanes(geo, itemsize):
     most = FILTER_LANES_3X3_MAX_PIXELS if geo[0] == 1 else FILTER_LANES_3X3_MAX_PIXELS_BATCH
     odd_small = ((geo[20] % 2 or geo[21] % 2)
                  and max(geo[20], geo[21]) <= FILTER_LANES_3X3_ODD_MAX_SIDE)
-    return not winograd_shape or odd_small or geo[0] * geo[20] * geo[21] <= most
+    narrow = geo[1] <= FILTER_LANES_3X3_NARROW_CHANNELS
+    return not winograd_shape or odd_small or narrow or geo[0] * geo[20] * geo[21] <= most
 
 
 # The weight gradient with filters in the lanes (cysym_fl_weight_grad_f) takes the float32 2-D
