@@ -226,7 +226,7 @@ CYSYM_UNROLLED void cysym_fl_rows_sw(const float* padded, const float* packed,
 /* The weights of the data gradient of a stride-1 layer as the forward of dy takes them, with
    the layer's C channels as its filters and the layer's F filters as its channels: for the nc <=
    32 channels from c0, packed[(f Kh Kw + t)][32] = w[f][c0 + l][Kh Kw - 1 - t] (each kernel turned
-   by 180 degrees; w is F x C x Kh x Kw, Kh Kw at most 16) */
+   by 180 degrees; w is F x C x Kh x Kw, any Kh Kw: cysym_fl_pack tiles the taps by 16) */
 static void cysym_fl_pack_turned(const float* w, Py_ssize_t F, Py_ssize_t C, Py_ssize_t K,
                                  Py_ssize_t c0, Py_ssize_t nc, float* packed) {
     for (Py_ssize_t f = 0; f < F; f++)
