@@ -1317,11 +1317,15 @@ def test_depthwise_reads_stay_inside_the_tensor(case, at_end):
 # 1x1 layers through the AVX-512 and AVX2 builds' pointwise blocks (_pointwise_block.h) and the
 # portable build's GEMMs: (C, F, plane) with pixel counts that leave 1 to 63 pixels after the
 # AVX-512 blocks of 64 (1 to 23, in one to three vectors, after AVX2's of 24) and filter counts
-# that leave 1 to 5 after the blocks of 6 (1 to 3 after AVX2's of 4); the last two, with weights
-# and planes beyond AVX2's CYSYM_PW_MAX_WEIGHTS and CYSYM_PW_MAX_PIXELS, go to OpenBLAS there
+# that leave 1 to 5 after the blocks of 6 (1 to 3 after AVX2's of 4); (96, 90), with weights
+# beyond AVX2's CYSYM_PW_MAX_WEIGHTS on a small plane, goes to OpenBLAS there, and the last four
+# to its packed strips: planes beyond CYSYM_PW_MAX_PIXELS (one strip; 8 strips of 192 pixels and
+# one of 4 blocks and 8 pixels; one strip of 1152 pixels and one of 5 blocks and 23), and 575
+# pixels with weights beyond the limit (7 strips of 72 pixels and one of 2 blocks and 23)
 POINTWISE_BLOCK_CASES = [(3, 7, (7, 7)), (17, 13, (5, 13)), (5, 6, (8, 8)), (1, 1, (1, 1)),
                          (8, 11, (10, 13)), (33, 4, (9, 7)), (2, 5, (3, 21)), (4, 12, (1, 47)),
-                         (96, 90, (5, 7)), (3, 5, (33, 32))]
+                         (96, 90, (5, 7)), (3, 5, (33, 32)), (40, 9, (40, 41)), (7, 6, (35, 37)),
+                         (100, 90, (23, 25))]
 
 
 @pytest.mark.parametrize("build", builds("conv"), ids=lambda module: module.__name__.rsplit(".", 1)[1])

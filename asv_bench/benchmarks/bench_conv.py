@@ -11,8 +11,9 @@ im2col (twice), col2im, the bias and its gradient.
 
 LeNet sizes, batch 64: conv1 1->20 channels 28x28 k5 (the first layer: no data gradient, as
 in training), conv2 20->50 channels 12x12 k5 (with the data gradient).  ResNet-50's 1x1
-convolutions at 56x56, batch 1: 256->64 and 64->256 (the pointwise path: no im2col at all);
-MobileNet v2's at 28x28, batch 2: 32->192 and 192->32 (the pointwise blocks of the wide builds).
+convolutions at 56x56, batch 1: 256->64 and 64->256 (the pointwise path: no im2col at all; the
+AVX2 build's packed strips); MobileNet v2's at 28x28, batch 2: 32->192 and 192->32 (the pointwise
+blocks of the wide builds), and its 16->96 at 112x112 (the AVX2 build's packed strips).
 DepthwiseConvolution: MobileNet-v2's 3x3 depthwise layer at 144 channels 28x28, batch 8, run by
 the direct loops and by the general im2col path forced on it (one GEMM row per group).
 WinogradConvolution / WinogradRatio: 3x3 stride-1 layers of ResNet, VGG and Inception at batch 1,
@@ -38,6 +39,7 @@ SHAPES = {
     "resnet50-1x1 64->256 b1": ((1, 64, 56, 56), 256, (1, 1), True),
     "mobilenetv2-1x1 32->192 b2": ((2, 32, 28, 28), 192, (1, 1), True),
     "mobilenetv2-1x1 192->32 b2": ((2, 192, 28, 28), 32, (1, 1), True),
+    "mobilenetv2-1x1 16->96 b2": ((2, 16, 112, 112), 96, (1, 1), True),
 }
 
 

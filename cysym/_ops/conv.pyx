@@ -303,39 +303,70 @@ cdef extern from "_pointwise_block.h":
     int CYSYM_PW_FILTERS
     Py_ssize_t CYSYM_PW_MAX_WEIGHTS
     Py_ssize_t CYSYM_PW_MAX_PIXELS
+    Py_ssize_t CYSYM_PW_MIN_STRIP_PIXELS
     void cysym_pointwise_f(const float* x, const float* w, Py_ssize_t wf, Py_ssize_t wc,
                            const float* scale, const float* bias, float* y, Py_ssize_t C,
                            Py_ssize_t F, Py_ssize_t HW, Py_ssize_t first, Py_ssize_t last, int add,
                            int act, float lo, float hi) noexcept nogil
+    void cysym_pointwise_strips(const float* x, const float* w, Py_ssize_t wf, Py_ssize_t wc,
+                                const float* scale, const float* bias, float* y, Py_ssize_t C,
+                                Py_ssize_t F, Py_ssize_t HW, Py_ssize_t first, Py_ssize_t last,
+                                int add, int act, float lo, float hi, float* packed,
+                                Py_ssize_t strip) noexcept nogil
+    Py_ssize_t cysym_pw_packed_floats(Py_ssize_t C, Py_ssize_t strip) noexcept nogil
+    Py_ssize_t cysym_pw_strip(Py_ssize_t C) noexcept nogil
 
 
-cdef inline bint _pointwise_block_takes(Geom* g) noexcept nogil:
-    return (CYSYM_POINTWISE_BLOCK and g.G == 1 and g.C * g.F <= CYSYM_PW_MAX_WEIGHTS
-            and g.Do * g.Ho * g.Wo <= CYSYM_PW_MAX_PIXELS)
+cdef inline Py_ssize_t _pointwise_block_way(Geom* g, Py_ssize_t C) noexcept nogil:
+    # -1: OpenBLAS; 0: the blocks straight from x; else the pixels of the packed strips (C: the
+    # product's inputs, the forward's C or the data gradient's F); see _pointwise_block.h
+    cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo
+    if not CYSYM_POINTWISE_BLOCK or g.G != 1:
+        return -1
+    if g.C * g.F <= CYSYM_PW_MAX_WEIGHTS and HWo <= CYSYM_PW_MAX_PIXELS:
+        return 0
+    if HWo >= CYSYM_PW_MIN_STRIP_PIXELS:
+        return cysym_pw_strip(C)
+    return -1
 
 
 cdef void _pointwise_blocks(const float* x, const float* w, Py_ssize_t wf, Py_ssize_t wc,
                             const float* b, float* y, Py_ssize_t N, Py_ssize_t C, Py_ssize_t F,
-                            Py_ssize_t HWo, int req, const Epilogue* e) noexcept nogil:
+                            Py_ssize_t HWo, int req, const Epilogue* e,
+                            Py_ssize_t strip) noexcept nogil:
     # the AVX-512 and AVX2 builds' float32 product of a pointwise layer's weights (filter f's
     # for input c at w[f * wf + c * wc]) with each of N samples of C planes, without OpenBLAS
     # (_pointwise_block.h): the threads split the samples where they share them evenly, else the
     # filters (a thread's share of a 7x7 sample's 49 pixels would be a mostly empty block); the
     # work is the C multiply-adds of every output (counting outputs alone kept DenseNet's 1x1
-    # layers at 14x14 and batch 1, 25088 outputs, on one thread: 1.01-1.08x on two)
+    # layers at 14x14 and batch 1, 25088 outputs, on one thread: 1.01-1.08x on two); strip > 0:
+    # in packed strips of that many pixels (cysym_pointwise_strips), or, where a thread's
+    # packing buffer cannot be had, the blocks straight from x
     cdef Py_ssize_t n
     cdef const float* scale = <const float*>e.scale
     cdef int part
     cdef int parts = threads.parts_for(<double>N * F * HWo * C)
     cdef PartRange r
+    cdef float* packed
     for part in prange(parts, num_threads=parts, schedule="static"):
         r = _part_range(N, F, parts, part, CYSYM_PW_FILTERS)
+        packed = NULL
+        if strip > 0:
+            packed = <float*>malloc(cysym_pw_packed_floats(C, strip) * sizeof(float))
         for n in range(r.n0, r.n1):
-            cysym_pointwise_f(x + n * C * HWo, w + r.f0 * wf, wf, wc,
-                              scale + r.f0 if scale != NULL else NULL,
-                              b + r.f0 if b != NULL else NULL, y + (n * F + r.f0) * HWo, C,
-                              r.f1 - r.f0, HWo, 0, HWo, req == REQ_ADD, e.act, <float>e.lo,
-                              <float>e.hi)
+            if packed != NULL:
+                cysym_pointwise_strips(x + n * C * HWo, w + r.f0 * wf, wf, wc,
+                                       scale + r.f0 if scale != NULL else NULL,
+                                       b + r.f0 if b != NULL else NULL, y + (n * F + r.f0) * HWo,
+                                       C, r.f1 - r.f0, HWo, 0, HWo, req == REQ_ADD, e.act,
+                                       <float>e.lo, <float>e.hi, packed, strip)
+            else:
+                cysym_pointwise_f(x + n * C * HWo, w + r.f0 * wf, wf, wc,
+                                  scale + r.f0 if scale != NULL else NULL,
+                                  b + r.f0 if b != NULL else NULL, y + (n * F + r.f0) * HWo, C,
+                                  r.f1 - r.f0, HWo, 0, HWo, req == REQ_ADD, e.act, <float>e.lo,
+                                  <float>e.hi)
+        free(packed)
 
 
 cdef void _pointwise_forward(const real* x, const real* w, const real* b, real* y, Geom* g,
@@ -346,11 +377,13 @@ cdef void _pointwise_forward(const real* x, const real* w, const real* b, real* 
     cdef Py_ssize_t HWo = g.Do * g.Ho * g.Wo
     cdef Py_ssize_t Fg = g.F // g.G, Cg = g.C // g.G
     cdef real beta = 1 if req == REQ_ADD else 0
+    cdef Py_ssize_t way
     if req == REQ_NULL:
         return
     if real is float:
-        if _pointwise_block_takes(g):
-            _pointwise_blocks(x, w, g.C, 1, b, y, g.N, g.C, g.F, HWo, req, e)
+        way = _pointwise_block_way(g, g.C)
+        if way >= 0:
+            _pointwise_blocks(x, w, g.C, 1, b, y, g.N, g.C, g.F, HWo, req, e, way)
             return
     if tile > 0:
         _pointwise_tiles(x, w, b, y, g, req, e, tile)
@@ -406,11 +439,14 @@ cdef void _pointwise_backward(const real* dy, const real* x, const real* w, real
     cdef real beta_dx = 1 if req_dx == REQ_ADD else 0
     cdef const real* dyn
     cdef bint blocks_dx = False
+    cdef Py_ssize_t way
     if real is float:
         # dx = w.T @ dy through the forward's blocks, the weights read transposed
-        blocks_dx = _pointwise_block_takes(g) and req_dx != REQ_NULL
+        way = _pointwise_block_way(g, g.F)
+        blocks_dx = way >= 0 and req_dx != REQ_NULL
         if blocks_dx:
-            _pointwise_blocks(dy, w, 1, g.C, NULL, dx, g.N, g.F, g.C, HWo, req_dx, &NO_EPILOGUE)
+            _pointwise_blocks(dy, w, 1, g.C, NULL, dx, g.N, g.F, g.C, HWo, req_dx, &NO_EPILOGUE,
+                              way)
     if req_dw == REQ_WRITE:
         memset(dw, 0, g.F * Cg * sizeof(real))
     if req_db == REQ_WRITE:
